@@ -1,0 +1,32 @@
+//! Backends integrate a rank's slice of neurons. The engine calls one per epoch; a
+//! backend knows no MPI and no file formats.
+
+pub mod cpu;
+
+use crate::spike::Spike;
+use std::ops::Range;
+
+pub trait Backend {
+    /// Delivers `arrivals` (the previous epoch's spikes from every rank, sorted by step
+    /// then id) into the delay buffers, then advances `steps` steps starting at
+    /// `first_step`. The epoch's local spikes are appended to `spikes`, sorted.
+    fn run_epoch(
+        &mut self,
+        arrivals: &[Spike],
+        first_step: u64,
+        steps: u32,
+        spikes: &mut Vec<Spike>,
+    );
+
+    /// Global ids of the neurons this backend integrates.
+    fn neurons(&self) -> Range<u64>;
+
+    /// Bytes held for neuron state, synapses and buffers.
+    fn memory_bytes(&self) -> usize;
+
+    /// Synapses stored.
+    fn synapse_count(&self) -> u64;
+
+    /// Membrane potentials of the local neurons in id order.
+    fn voltages(&self) -> Vec<f32>;
+}

@@ -1,0 +1,516 @@
+//! Reading and validating model files. Every mistake becomes one `Error::Model` naming
+//! the file, the line and column where TOML knows them, the field's path and what was
+//! expected, before anything large is allocated.
+
+pub mod schema;
+
+use crate::error::{Error, Result};
+use crate::expr::Expr;
+use crate::model::{izhikevich, IzhikevichSpec, NeuronModel};
+use crate::network::{
+    ConnectionRule, Description, OutputPlan, Population, Projection, SynapseModel,
+};
+use schema::{ModelFile, Value};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// Values given on the command line that replace the model file's.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    /// Duration as written on the command line ("5000ms", "5 s", "200").
+    pub duration: Option<String>,
+    pub out_dir: Option<PathBuf>,
+}
+
+/// Reads, parses and validates a model file.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Description> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Input {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    parse(&text, &path.display().to_string(), overrides)
+}
+
+/// Parses and validates model-file text; `file` names it in errors.
+pub fn parse(text: &str, file: &str, overrides: &Overrides) -> Result<Description> {
+    let raw: ModelFile = toml::from_str(text).map_err(|e| toml_error(text, file, &e))?;
+    Validator { text, file }.description(raw, overrides)
+}
+
+fn toml_error(text: &str, file: &str, e: &toml::de::Error) -> Error {
+    let location = e
+        .span()
+        .map(|s| line_col(text, s.start))
+        .map(|(l, c)| format!(":{l}:{c}"))
+        .unwrap_or_default();
+    // toml's message is the last line of its multi-line rendering.
+    let message = e.message().trim().to_string();
+    let field = field_at(text, e.span()).unwrap_or_else(|| "model file".to_string());
+    Error::Model {
+        file: file.to_string(),
+        location,
+        field,
+        message,
+    }
+}
+
+/// The key on the line where a TOML error starts (best effort, for the error's field).
+fn field_at(text: &str, span: Option<Range<usize>>) -> Option<String> {
+    let start = span?.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let key = line.split('=').next()?.trim();
+    (!key.is_empty() && line.contains('=') && !key.starts_with('[')).then(|| key.to_string())
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Validator<'_> {
+    fn error(
+        &self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Error {
+        let location = if span.end > 0 {
+            let (l, c) = line_col(self.text, span.start);
+            format!(":{l}:{c}")
+        } else {
+            String::new()
+        };
+        Error::Model {
+            file: self.file.to_string(),
+            location,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    fn description(&self, raw: ModelFile, overrides: &Overrides) -> Result<Description> {
+        let dt_ms = self.time(&raw.simulation.dt, "simulation.dt")?;
+        let duration_ms = match &overrides.duration {
+            Some(text) => parse_time(text).map_err(|m| Error::Option {
+                option: "--duration".into(),
+                message: m,
+            })?,
+            None => self.time(&raw.simulation.duration, "simulation.duration")?,
+        };
+        let steps_f = duration_ms / dt_ms;
+        let steps = steps_f.round();
+        if (steps_f - steps).abs() > 1e-6 * steps.max(1.0) {
+            let (span, field) = (raw.simulation.duration.span(), "simulation.duration");
+            return Err(self.error(
+                span,
+                field,
+                format!(
+                    "expected a whole number of steps of dt = {dt_ms} ms, got {duration_ms} ms"
+                ),
+            ));
+        }
+        if steps >= u32::MAX as f64 {
+            return Err(self.error(
+                raw.simulation.duration.span(),
+                "simulation.duration",
+                "expected fewer than 2^32 steps",
+            ));
+        }
+        let seed = match overrides.seed {
+            Some(s) => s,
+            None => {
+                let s = &raw.simulation.seed;
+                u64::try_from(*s.get_ref()).map_err(|_| {
+                    self.error(
+                        s.span(),
+                        "simulation.seed",
+                        format!("expected a non-negative integer, got {}", s.get_ref()),
+                    )
+                })?
+            }
+        };
+
+        if raw.populations.is_empty() {
+            return Err(self.error(
+                0..0,
+                "population",
+                "expected at least one [[population]] table",
+            ));
+        }
+        let mut populations: Vec<Population> = Vec::new();
+        let mut first_gid = 0u64;
+        for (i, p) in raw.populations.iter().enumerate() {
+            let population = self.population(i, p, first_gid, &populations)?;
+            first_gid += population.size;
+            populations.push(population);
+        }
+        if first_gid >= u32::MAX as u64 {
+            return Err(self.error(
+                0..0,
+                "population",
+                format!("expected fewer than 2^32 neurons in all, got {first_gid}"),
+            ));
+        }
+
+        let projections = raw
+            .projections
+            .iter()
+            .enumerate()
+            .map(|(i, p)| self.projection(i, p, &populations, dt_ms))
+            .collect::<Result<Vec<_>>>()?;
+
+        let output = self.output(&raw.output, overrides)?;
+        Ok(Description {
+            dt_ms,
+            steps: steps as u64,
+            seed,
+            populations,
+            projections,
+            output,
+        })
+    }
+
+    /// A positive time in ms from a number (ms) or a string with a unit.
+    fn time(&self, value: &Spanned<Value>, field: &str) -> Result<f64> {
+        let ms = match value.get_ref() {
+            Value::Number(x) => *x,
+            Value::Text(s) => parse_time(s).map_err(|m| self.error(value.span(), field, m))?,
+        };
+        if !(ms > 0.0 && ms.is_finite()) {
+            return Err(self.error(
+                value.span(),
+                field,
+                format!(
+                    "expected a time greater than 0, got {}",
+                    value.get_ref().as_text()
+                ),
+            ));
+        }
+        Ok(ms)
+    }
+
+    fn population(
+        &self,
+        i: usize,
+        p: &schema::Population,
+        first_gid: u64,
+        earlier: &[Population],
+    ) -> Result<Population> {
+        let at = |field: &str| format!("population[{i}].{field}");
+        let name = p.name.get_ref().trim().to_string();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(self.error(
+                p.name.span(),
+                at("name"),
+                format!(
+                    "expected a non-empty name of letters, digits, '_' or '-', got {:?}",
+                    p.name.get_ref()
+                ),
+            ));
+        }
+        if earlier.iter().any(|q| q.name == name) {
+            return Err(self.error(
+                p.name.span(),
+                at("name"),
+                format!("population '{name}' is defined twice"),
+            ));
+        }
+        let size = *p.size.get_ref();
+        if size <= 0 {
+            return Err(self.error(
+                p.size.span(),
+                at("size"),
+                format!("expected a positive number of neurons, got {size}"),
+            ));
+        }
+        let model = match p.model.get_ref().as_str() {
+            "izhikevich" => NeuronModel::Izhikevich(self.izhikevich(i, p)?),
+            other => {
+                return Err(self.error(
+                    p.model.span(),
+                    at("model"),
+                    format!(
+                        "unknown neuron model '{other}' (known: {})",
+                        NeuronModel::NAMES.join(", ")
+                    ),
+                ));
+            }
+        };
+        let finite = |v: &Option<Spanned<f64>>, field: &str, non_negative: bool| -> Result<f64> {
+            match v {
+                None => Ok(0.0),
+                Some(s) if s.get_ref().is_finite() && (!non_negative || *s.get_ref() >= 0.0) => {
+                    Ok(*s.get_ref())
+                }
+                Some(s) => Err(self.error(
+                    s.span(),
+                    at(field),
+                    format!(
+                        "expected a finite{} number, got {}",
+                        if non_negative { " non-negative" } else { "" },
+                        s.get_ref()
+                    ),
+                )),
+            }
+        };
+        Ok(Population {
+            name,
+            first_gid,
+            size: size as u64,
+            model,
+            noise_std: finite(&p.noise_std, "noise_std", true)?,
+            bias_current: finite(&p.bias_current, "bias_current", false)?,
+        })
+    }
+
+    fn izhikevich(&self, i: usize, p: &schema::Population) -> Result<IzhikevichSpec> {
+        self.known_keys(
+            i,
+            "parameters",
+            &p.parameters,
+            &izhikevich::PARAMETERS.map(|x| x.0),
+        )?;
+        self.known_keys(i, "initial", &p.initial, &izhikevich::STATE.map(|x| x.0))?;
+        let mut parameters = Vec::new();
+        for (name, default) in izhikevich::PARAMETERS {
+            let field = format!("population[{i}].parameters.{name}");
+            let expr = match (p.parameters.get(name), default) {
+                (Some(v), _) => self.expression(v, &field, &["r"])?,
+                (None, Some(d)) => Expr::parse(d, &[]).expect("valid default"),
+                (None, None) => {
+                    return Err(self.error(
+                        p.model.span(),
+                        field,
+                        "missing: the izhikevich model needs a, b, c and d".to_string(),
+                    ))
+                }
+            };
+            if name == "v_peak" && expr.constant().is_none() {
+                let span = p.parameters.get(name).map(|v| v.span()).unwrap_or(0..0);
+                return Err(self.error(
+                    span,
+                    field,
+                    "expected a constant (the same peak for the whole population)",
+                ));
+            }
+            parameters.push(expr);
+        }
+        let scopes: [&[&str]; 2] = [
+            &["r", "a", "b", "c", "d", "v_peak"],
+            &["r", "a", "b", "c", "d", "v_peak", "v"],
+        ];
+        let mut initial = Vec::new();
+        for ((name, default), scope) in izhikevich::STATE.iter().zip(scopes) {
+            let field = format!("population[{i}].initial.{name}");
+            initial.push(match p.initial.get(*name) {
+                Some(v) => self.expression(v, &field, scope)?,
+                None => Expr::parse(default, scope).expect("valid default"),
+            });
+        }
+        Ok(IzhikevichSpec {
+            parameters: parameters.try_into().expect("five"),
+            initial: initial.try_into().expect("two"),
+        })
+    }
+
+    fn known_keys(
+        &self,
+        i: usize,
+        table: &str,
+        map: &std::collections::BTreeMap<String, Spanned<Value>>,
+        known: &[&str],
+    ) -> Result<()> {
+        for (key, value) in map {
+            if !known.contains(&key.as_str()) {
+                return Err(self.error(
+                    value.span(),
+                    format!("population[{i}].{table}.{key}"),
+                    format!(
+                        "unknown name '{key}' for the izhikevich model (expected one of: {})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn expression(&self, value: &Spanned<Value>, field: &str, names: &[&str]) -> Result<Expr> {
+        let text = value.get_ref().as_text();
+        Expr::parse(&text, names).map_err(|e| {
+            // Point at the character inside the quoted string.
+            let span = value.span();
+            let quoted = matches!(value.get_ref(), Value::Text(_)) as usize;
+            let start = (span.start + quoted + e.column - 1)
+                .min(span.end.saturating_sub(1).max(span.start));
+            self.error(
+                start..span.end,
+                field,
+                format!("in expression '{text}': {}", e.message),
+            )
+        })
+    }
+
+    fn projection(
+        &self,
+        i: usize,
+        p: &schema::Projection,
+        populations: &[Population],
+        dt_ms: f64,
+    ) -> Result<Projection> {
+        let at = |field: &str| format!("projection[{i}].{field}");
+        let find = |name: &Spanned<String>, field: &str| {
+            populations
+                .iter()
+                .position(|q| &q.name == name.get_ref())
+                .ok_or_else(|| {
+                    let known: Vec<&str> = populations.iter().map(|q| q.name.as_str()).collect();
+                    self.error(
+                        name.span(),
+                        at(field),
+                        format!(
+                            "unknown population '{}' (defined: {})",
+                            name.get_ref(),
+                            known.join(", ")
+                        ),
+                    )
+                })
+        };
+        let source = find(&p.source, "source")?;
+        let target = find(&p.target, "target")?;
+        let connection = p.connection.get_ref();
+        let rule = match connection.rule.as_str() {
+            "all_to_all" => ConnectionRule::AllToAll {
+                autapses: connection.autapses,
+            },
+            other => {
+                return Err(self.error(
+                    p.connection.span(),
+                    at("connection.rule"),
+                    format!("unknown connection rule '{other}' (known: all_to_all)"),
+                ))
+            }
+        };
+        let weight = self.expression(&p.weight, &at("weight"), &["u"])?;
+        let delay_steps = match &p.delay {
+            None => 1,
+            Some(d) => {
+                let ms = self.time(d, &at("delay"))?;
+                let steps = (ms / dt_ms).round();
+                if (ms / dt_ms - steps).abs() > 1e-6 * steps.max(1.0) || steps < 1.0 {
+                    return Err(self.error(d.span(), at("delay"), format!("expected a whole number (at least 1) of steps of dt = {dt_ms} ms, got {ms} ms")));
+                }
+                if steps > 65_535.0 {
+                    return Err(self.error(
+                        d.span(),
+                        at("delay"),
+                        format!("expected at most 65535 steps, got {steps}"),
+                    ));
+                }
+                steps as u32
+            }
+        };
+        let synapse = match p.synapse.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("delta") => SynapseModel::Delta,
+            Some(other) => {
+                let span = p.synapse.as_ref().map(|s| s.span()).unwrap_or(0..0);
+                return Err(self.error(
+                    span,
+                    at("synapse"),
+                    format!("unknown synapse model '{other}' (known: delta)"),
+                ));
+            }
+        };
+        Ok(Projection {
+            id: i as u32,
+            source,
+            target,
+            rule,
+            weight,
+            delay_steps,
+            synapse,
+        })
+    }
+
+    fn output(&self, raw: &schema::Output, overrides: &Overrides) -> Result<OutputPlan> {
+        let dir = match (&overrides.out_dir, &raw.dir) {
+            (Some(d), _) => d.clone(),
+            (None, Some(d)) if !d.get_ref().trim().is_empty() => PathBuf::from(d.get_ref()),
+            (None, Some(d)) => {
+                return Err(self.error(
+                    d.span(),
+                    "output.dir",
+                    "expected a directory path, got an empty string",
+                ))
+            }
+            (None, None) => PathBuf::from("out"),
+        };
+        let name = |v: &Option<String>, default: &str| match v.as_deref() {
+            None => Some(default.to_string()),
+            Some("") => None,
+            Some(s) => Some(s.to_string()),
+        };
+        Ok(OutputPlan {
+            dir,
+            spikes: name(&raw.spikes, "spikes.h5"),
+            raster: name(&raw.raster, "raster.png"),
+        })
+    }
+}
+
+/// A time in ms from "1000", "1000ms", "1 s", "250 us".
+pub fn parse_time(text: &str) -> std::result::Result<f64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = (t[..split].trim(), t[split..].trim());
+    let scale = match unit {
+        "" | "ms" => 1.0,
+        "s" => 1000.0,
+        "us" | "µs" => 1e-3,
+        "min" => 60_000.0,
+        _ => return Err(format!(
+            "expected a time such as \"1000 ms\" or \"2 s\" (units ms, s, us, min), got {text:?}"
+        )),
+    };
+    match number.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x * scale),
+        _ => Err(format!(
+            "expected a time such as \"1000 ms\" or \"2 s\" (units ms, s, us, min), got {text:?}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_with_units() {
+        assert_eq!(parse_time("1000ms"), Ok(1000.0));
+        assert_eq!(parse_time("2 s"), Ok(2000.0));
+        assert_eq!(parse_time("250 us"), Ok(0.25));
+        assert_eq!(parse_time("5"), Ok(5.0));
+        assert!(parse_time("5 parsecs").is_err());
+        assert!(parse_time("ms").is_err());
+    }
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+}

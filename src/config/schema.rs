@@ -1,0 +1,110 @@
+//! The model file as written (TOML, serde). Unknown fields are refused everywhere so that
+//! a typo is an error, not a silently ignored setting. Values that are checked after
+//! parsing keep their position in the file (`Spanned`) so that their errors can point at
+//! the line and column.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    pub simulation: Simulation,
+    #[serde(rename = "population", default)]
+    pub populations: Vec<Population>,
+    #[serde(rename = "projection", default)]
+    pub projections: Vec<Projection>,
+    #[serde(default)]
+    pub output: Output,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Simulation {
+    /// Integration step: a number of milliseconds or a string with a unit ("0.1 ms").
+    pub dt: Spanned<Value>,
+    /// Biological time to simulate, same forms as `dt`.
+    pub duration: Spanned<Value>,
+    #[serde(default = "default_seed")]
+    pub seed: Spanned<i64>,
+}
+
+fn default_seed() -> Spanned<i64> {
+    Spanned::new(0..0, 1)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Population {
+    pub name: Spanned<String>,
+    pub size: Spanned<i64>,
+    pub model: Spanned<String>,
+    /// Model parameters: numbers or expressions of the per-neuron uniform `r`.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, Spanned<Value>>,
+    /// Initial state: numbers or expressions of `r` and the parameters.
+    #[serde(default)]
+    pub initial: BTreeMap<String, Spanned<Value>>,
+    /// Standard deviation of the Gaussian current drawn for each neuron in each step.
+    #[serde(default)]
+    pub noise_std: Option<Spanned<f64>>,
+    /// A constant current added in every step.
+    #[serde(default)]
+    pub bias_current: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Projection {
+    pub source: Spanned<String>,
+    pub target: Spanned<String>,
+    pub connection: Spanned<Connection>,
+    /// A number or an expression of a per-synapse uniform `u` in [0, 1).
+    pub weight: Spanned<Value>,
+    /// A time (number of ms or string with unit); whole steps, at least one.
+    #[serde(default)]
+    pub delay: Option<Spanned<Value>>,
+    #[serde(default)]
+    pub synapse: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    pub rule: String,
+    #[serde(default = "yes")]
+    pub autapses: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    /// Directory for everything the run writes.
+    pub dir: Option<Spanned<String>>,
+    /// Spike file name inside `dir`; "" turns spike output off.
+    pub spikes: Option<String>,
+    /// Raster PNG name inside `dir`; "" turns the plot off.
+    pub raster: Option<String>,
+}
+
+/// A number or a string (an expression, or a time with its unit).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Value {
+    Number(f64),
+    Text(String),
+}
+
+impl Value {
+    pub fn as_text(&self) -> String {
+        match self {
+            Value::Number(x) => format!("{x}"),
+            Value::Text(s) => s.clone(),
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! volley: a spiking neural network simulator.
+//!
+//! Layers (DESIGN.md §2): `config` (model files) → `network` (the description) →
+//! `connectivity` (local synapse store) → `engine` (epoch loop) → `backend` (CPU threads)
+//! → `record` (SONATA HDF5). `run` wires them together for the CLI.
+
+pub mod analysis;
+pub mod backend;
+pub mod comm;
+pub mod config;
+pub mod connectivity;
+pub mod engine;
+pub mod error;
+pub mod expr;
+pub mod model;
+pub mod network;
+pub mod plot;
+pub mod record;
+pub mod rng;
+pub mod run;
+pub mod spike;
+
+pub use error::{Error, Result};

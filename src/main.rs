@@ -1,0 +1,222 @@
+//! The `volley` command line: run | check | stats | plot.
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use volley::analysis::{population_rate, population_stats, welch_spectrum};
+use volley::backend::cpu::{memory_estimate, CpuOptions};
+use volley::config::{self, Overrides};
+use volley::record::sonata;
+use volley::run::{self, fmt_bytes, RunOptions};
+use volley::{Error, Result};
+
+#[derive(Parser)]
+#[command(
+    name = "volley",
+    version,
+    about = "Spiking neural network simulator: run model files, inspect spike files"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a model file; writes the SONATA spike file and a raster PNG.
+    Run {
+        /// The model file (TOML).
+        model: PathBuf,
+        /// Replaces simulation.seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Replaces simulation.duration, e.g. 5000ms or 5s.
+        #[arg(long)]
+        duration: Option<String>,
+        /// CPU threads (default: all cores, or SLURM_CPUS_PER_TASK inside a Slurm job).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Replaces output.dir.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// No progress bar or progress lines.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Validate a model file and print its sizes; allocates nothing big.
+    Check {
+        model: PathBuf,
+        #[arg(long)]
+        duration: Option<String>,
+    },
+    /// Rates, ISI variability and rhythm peaks of a spike file.
+    Stats {
+        spikes: PathBuf,
+        /// Simulated time, if the file does not record it.
+        #[arg(long)]
+        duration: Option<String>,
+    },
+    /// Draw the raster and population rate of a spike file.
+    Plot {
+        spikes: PathBuf,
+        #[arg(short, long, default_value = "raster.png")]
+        output: PathBuf,
+        #[arg(long)]
+        duration: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn threads_from_env() -> Option<usize> {
+    std::env::var("SLURM_CPUS_PER_TASK").ok()?.parse().ok()
+}
+
+fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Run {
+            model,
+            seed,
+            duration,
+            threads,
+            out,
+            quiet,
+        } => {
+            if threads == Some(0) {
+                return Err(Error::Option {
+                    option: "--threads".into(),
+                    message: "expected at least 1 thread".into(),
+                });
+            }
+            let desc = config::load(
+                &model,
+                &Overrides {
+                    seed,
+                    duration,
+                    out_dir: out,
+                },
+            )?;
+            let threads = threads
+                .or_else(threads_from_env)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let options = RunOptions {
+                cpu: CpuOptions {
+                    threads,
+                    ..CpuOptions::default()
+                },
+                progress: !quiet,
+                ..RunOptions::default()
+            };
+            let report = run::run(&desc, &options)?;
+            println!("{}", run::summary(&desc, &report));
+            for path in report.spike_file.iter().chain(&report.raster) {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+        Command::Check { model, duration } => {
+            let desc = config::load(
+                &model,
+                &Overrides {
+                    duration,
+                    ..Overrides::default()
+                },
+            )?;
+            let memory = memory_estimate(&desc);
+            println!("{}: ok", model.display());
+            for p in &desc.populations {
+                println!(
+                    "  population {:<12} {:>12} neurons  (ids {}..{})",
+                    p.name,
+                    p.size,
+                    p.first_gid,
+                    p.first_gid + p.size
+                );
+            }
+            println!(
+                "  neurons {}, synapses {}, projections {}",
+                desc.total_neurons(),
+                desc.synapse_count(),
+                desc.projections.len()
+            );
+            println!(
+                "  dt {} ms, {} steps ({} ms), epoch {} step(s), seed {}",
+                desc.dt_ms,
+                desc.steps,
+                desc.steps as f64 * desc.dt_ms,
+                desc.min_delay_steps(),
+                desc.seed
+            );
+            println!(
+                "  memory: state {}, synapses {}, buffers {}, total {}",
+                fmt_bytes(memory.state),
+                fmt_bytes(memory.synapses),
+                fmt_bytes(memory.buffers),
+                fmt_bytes(memory.total())
+            );
+            Ok(())
+        }
+        Command::Stats { spikes, duration } => {
+            let file = sonata::read_spike_file(&spikes)?;
+            let duration_ms = duration_of(&file, duration, &spikes)?;
+            println!("{}: {} ms", spikes.display(), duration_ms);
+            for pop in &file.populations {
+                let size = pop
+                    .size
+                    .unwrap_or_else(|| pop.node_ids.iter().max().map_or(0, |m| m + 1));
+                let s = population_stats(pop, size, duration_ms);
+                let cv = s.cv_isi.map_or("n/a".to_string(), |c| format!("{c:.2}"));
+                println!(
+                    "  {:<12} {:>8} neurons {:>10} spikes  rate {:>7.2} Hz  CV(ISI) {cv}",
+                    s.name, s.size, s.spikes, s.rate_hz
+                );
+            }
+            let rate = population_rate(&file.populations, 1.0, duration_ms);
+            let spectrum = welch_spectrum(&rate, 1.0, 1000.0);
+            let show = |lo: f64, hi: f64, label: &str| match spectrum.peak_in(lo, hi) {
+                Some((f, p)) => println!(
+                    "  {label:<22} {f:>5.1} Hz  (power {:.1}x the mean)",
+                    p / spectrum.mean_power()
+                ),
+                None => println!("  {label:<22} n/a (run too short)"),
+            };
+            show(1.0, 15.0, "largest peak < 15 Hz");
+            show(30.0, 50.0, "gamma peak 30-50 Hz");
+            Ok(())
+        }
+        Command::Plot {
+            spikes,
+            output,
+            duration,
+        } => {
+            let file = sonata::read_spike_file(&spikes)?;
+            let duration_ms = duration_of(&file, duration, &spikes)?;
+            volley::plot::raster_png(&file, duration_ms, &output)?;
+            println!("wrote {}", output.display());
+            Ok(())
+        }
+    }
+}
+
+fn duration_of(file: &sonata::SpikeFile, option: Option<String>, path: &Path) -> Result<f64> {
+    match (option, file.duration_ms) {
+        (Some(text), _) => config::parse_time(&text).map_err(|m| Error::Option {
+            option: "--duration".into(),
+            message: m,
+        }),
+        (None, Some(d)) => Ok(d),
+        (None, None) => Err(Error::Input {
+            path: path.to_path_buf(),
+            message: "the file does not record its duration: give --duration".into(),
+        }),
+    }
+}

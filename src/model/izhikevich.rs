@@ -1,0 +1,143 @@
+//! The Izhikevich (2003) simple model, stepped exactly as the paper's own code net.m:
+//!
+//! ```text
+//! fired = v >= v_peak:  v <- c,  u <- u + d
+//! v += dt/2 · (0.04 v² + 5 v + 140 − u + I)      (twice, with the same I)
+//! u += dt · a (b v − u)
+//! ```
+//!
+//! With dt = 1 ms every operation is the one net.m performs, in the same order, so the
+//! f32 arithmetic differs from net.m's only by the width of the floats.
+
+use crate::expr::Expr;
+
+/// Parameter names in slot order, with their defaults (None: required).
+pub const PARAMETERS: [(&str, Option<&str>); 5] = [
+    ("a", None),
+    ("b", None),
+    ("c", None),
+    ("d", None),
+    ("v_peak", Some("30")),
+];
+/// State variables in slot order, with the default initial value (net.m: v = −65, u = b·v).
+pub const STATE: [(&str, &str); 2] = [("v", "-65"), ("u", "b*v")];
+
+/// The parameter and initial-state expressions of one population.
+#[derive(Clone, Debug)]
+pub struct IzhikevichSpec {
+    /// a, b, c, d, v_peak as expressions of `r`.
+    pub parameters: [Expr; 5],
+    /// v as an expression of r and the parameters; u of those and v.
+    pub initial: [Expr; 2],
+}
+
+/// Struct-of-arrays state of a contiguous range of neurons of one population.
+#[derive(Clone, Debug)]
+pub struct IzhikevichGroup {
+    pub v: Vec<f32>,
+    pub u: Vec<f32>,
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+    pub c: Vec<f32>,
+    pub d: Vec<f32>,
+    pub v_peak: f32,
+}
+
+impl IzhikevichSpec {
+    /// All values of one neuron in f64: [a, b, c, d, v_peak, v0, u0].
+    pub fn neuron_values(&self, r: f64) -> [f64; 7] {
+        let mut values = [0f64; 7];
+        values[0..5]
+            .iter_mut()
+            .zip(&self.parameters)
+            .for_each(|(x, e)| *x = e.eval(&[r]));
+        // Initial v sees r and the parameters; initial u also sees v.
+        let mut scope = [
+            r, values[0], values[1], values[2], values[3], values[4], 0.0,
+        ];
+        values[5] = self.initial[0].eval(&scope[..6]);
+        scope[6] = values[5];
+        values[6] = self.initial[1].eval(&scope);
+        values
+    }
+
+    /// The group of neurons whose per-neuron uniforms are `r` (one per neuron, in order).
+    pub fn build(&self, r: impl Iterator<Item = f64>) -> IzhikevichGroup {
+        let mut g = IzhikevichGroup {
+            v: vec![],
+            u: vec![],
+            a: vec![],
+            b: vec![],
+            c: vec![],
+            d: vec![],
+            v_peak: 0.0,
+        };
+        for r in r {
+            let x = self.neuron_values(r);
+            g.a.push(x[0] as f32);
+            g.b.push(x[1] as f32);
+            g.c.push(x[2] as f32);
+            g.d.push(x[3] as f32);
+            g.v_peak = x[4] as f32;
+            g.v.push(x[5] as f32);
+            g.u.push(x[6] as f32);
+        }
+        g
+    }
+}
+
+impl IzhikevichGroup {
+    pub fn len(&self) -> usize {
+        self.v.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.v.is_empty()
+    }
+
+    /// Bytes of state per neuron (six f32 arrays).
+    pub const BYTES_PER_NEURON: usize = 6 * 4;
+
+    /// One step for every neuron: reset those at or above the peak (their spike was
+    /// emitted at the end of the previous step), take the input current
+    /// `noise_std · z + synaptic + bias`, integrate. `synaptic` is this step's ring slot
+    /// and is cleared on the way. Branch-free so that it vectorises.
+    #[inline(always)]
+    pub fn step(
+        &mut self,
+        synaptic: &mut [f32],
+        normals: &[f32],
+        noise_std: f32,
+        bias: f32,
+        dt: f32,
+    ) {
+        let n = self.v.len();
+        let half = 0.5 * dt;
+        let v_peak = self.v_peak;
+        let (v, u) = (&mut self.v[..n], &mut self.u[..n]);
+        let (a, b, c, d) = (&self.a[..n], &self.b[..n], &self.c[..n], &self.d[..n]);
+        let (synaptic, normals) = (&mut synaptic[..n], &normals[..n]);
+        for i in 0..n {
+            let fired = v[i] >= v_peak;
+            let mut vi = if fired { c[i] } else { v[i] };
+            let mut ui = if fired { u[i] + d[i] } else { u[i] };
+            let current = noise_std * normals[i] + synaptic[i] + bias;
+            synaptic[i] = 0.0;
+            vi += half * (0.04 * (vi * vi) + 5.0 * vi + 140.0 - ui + current);
+            vi += half * (0.04 * (vi * vi) + 5.0 * vi + 140.0 - ui + current);
+            ui += dt * (a[i] * (b[i] * vi - ui));
+            v[i] = vi;
+            u[i] = ui;
+        }
+    }
+
+    /// Indices of the neurons at or above the peak after this step: they spiked.
+    #[inline]
+    pub fn collect_spikes(&self, mut emit: impl FnMut(usize)) {
+        for (i, &v) in self.v.iter().enumerate() {
+            if v >= self.v_peak {
+                emit(i);
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Neuron models: parameters, struct-of-arrays state, the step rule and threshold/reset.
+//! The engine knows none of their equations; it asks a group to step and to list spikes.
+
+pub mod izhikevich;
+
+pub use izhikevich::{IzhikevichGroup, IzhikevichSpec};
+
+/// A population's model with its parameter expressions.
+#[derive(Clone, Debug)]
+pub enum NeuronModel {
+    Izhikevich(IzhikevichSpec),
+}
+
+impl NeuronModel {
+    /// The model names a model file may use.
+    pub const NAMES: &'static [&'static str] = &["izhikevich"];
+
+    /// Builds the state of neurons whose per-neuron uniforms are `r`.
+    pub fn build(&self, r: impl Iterator<Item = f64>) -> NeuronGroup {
+        match self {
+            NeuronModel::Izhikevich(spec) => NeuronGroup::Izhikevich(spec.build(r)),
+        }
+    }
+
+    pub fn bytes_per_neuron(&self) -> usize {
+        match self {
+            NeuronModel::Izhikevich(_) => IzhikevichGroup::BYTES_PER_NEURON,
+        }
+    }
+}
+
+/// The state of a contiguous range of neurons of one population.
+#[derive(Clone, Debug)]
+pub enum NeuronGroup {
+    Izhikevich(IzhikevichGroup),
+}
+
+impl NeuronGroup {
+    pub fn len(&self) -> usize {
+        match self {
+            NeuronGroup::Izhikevich(g) => g.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Membrane potentials, for recording and tests.
+    pub fn voltages(&self) -> &[f32] {
+        match self {
+            NeuronGroup::Izhikevich(g) => &g.v,
+        }
+    }
+}

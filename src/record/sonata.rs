@@ -1,0 +1,287 @@
+//! Spike files in the SONATA layout (DESIGN.md §4), readable by h5py, libsonata and bmtk:
+//!
+//! ```text
+//! /                      attrs magic = 0x0A7A (u32), version = [0, 1] (u32)
+//! /spikes/<population>   attr sorting = by_time (enum u8: none, by_id, by_time)
+//!        /timestamps     f64, ms, attr units = "ms"
+//!        /node_ids       u64, population-local ids
+//! ```
+//!
+//! The file is written under a temporary name and renamed when complete, so a reader
+//! never sees a half-written file.
+
+use crate::error::{Error, Result};
+use crate::spike::Spike;
+use hdf5::types::VarLenUnicode;
+use hdf5::H5Type;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+pub const MAGIC: u32 = 0x0A7A;
+pub const VERSION: [u32; 2] = [0, 1];
+
+/// SONATA's `sorting` attribute: an HDF5 enum over u8 with exactly these member names.
+#[allow(non_camel_case_types)]
+#[derive(H5Type, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Sorting {
+    none = 0,
+    by_id = 1,
+    by_time = 2,
+}
+
+/// The spikes of one population, as stored.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PopulationSpikes {
+    pub name: String,
+    /// Number of neurons in the population (attribute `n_nodes`, volley's addition: a
+    /// spike list alone cannot tell silent neurons from absent ones).
+    pub size: Option<u64>,
+    pub timestamps_ms: Vec<f64>,
+    pub node_ids: Vec<u64>,
+}
+
+/// What a population contributes to a spike file: its name and global id range.
+#[derive(Clone, Debug)]
+pub struct PopulationRange {
+    pub name: String,
+    pub first_gid: u64,
+    pub size: u64,
+}
+
+/// Splits spikes (sorted by step then id) into per-population lists of (time, local id),
+/// keeping the time order.
+pub fn split_by_population(
+    spikes: &[Spike],
+    populations: &[PopulationRange],
+    dt_ms: f64,
+) -> Vec<PopulationSpikes> {
+    let mut out: Vec<PopulationSpikes> = populations
+        .iter()
+        .map(|p| PopulationSpikes {
+            name: p.name.clone(),
+            size: Some(p.size),
+            ..Default::default()
+        })
+        .collect();
+    for s in spikes {
+        let gid = s.gid as u64;
+        if let Some(i) = populations
+            .iter()
+            .position(|p| gid >= p.first_gid && gid < p.first_gid + p.size)
+        {
+            out[i].timestamps_ms.push(s.time_ms(dt_ms));
+            out[i].node_ids.push(gid - populations[i].first_gid);
+        }
+    }
+    out
+}
+
+/// A whole spike file: the populations and, when known, the simulated time (root
+/// attribute `duration_ms`, volley's addition, so that rates count silent tails).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SpikeFile {
+    pub duration_ms: Option<f64>,
+    pub populations: Vec<PopulationSpikes>,
+}
+
+/// Writes a complete spike file at `path` (via `path.partial` and a rename).
+pub fn write_spike_file(path: &Path, file: &SpikeFile) -> Result<()> {
+    let partial = partial_path(path);
+    let result = write_to(&partial, file).and_then(|()| {
+        std::fs::rename(&partial, path).map_err(|e| Error::Output {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+fn write_to(path: &Path, contents: &SpikeFile) -> Result<()> {
+    let file = hdf5::File::create(path).map_err(|e| Error::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    file.new_attr::<u32>()
+        .create("magic")?
+        .write_scalar(&MAGIC)?;
+    file.new_attr::<u32>()
+        .shape(2)
+        .create("version")?
+        .write(&VERSION)?;
+    if let Some(d) = contents.duration_ms {
+        file.new_attr::<f64>()
+            .create("duration_ms")?
+            .write_scalar(&d)?;
+    }
+    let spikes = file.create_group("spikes")?;
+    for pop in &contents.populations {
+        let group = spikes.create_group(&pop.name)?;
+        group
+            .new_attr::<Sorting>()
+            .create("sorting")?
+            .write_scalar(&Sorting::by_time)?;
+        if let Some(n) = pop.size {
+            group
+                .new_attr::<u64>()
+                .create("n_nodes")?
+                .write_scalar(&n)?;
+        }
+        // Chunked so that empty populations and later appends work alike.
+        let n = pop.timestamps_ms.len();
+        let chunk = n.clamp(1, 1 << 16);
+        let ts = group
+            .new_dataset::<f64>()
+            .chunk(chunk)
+            .shape(hdf5::Extent::resizable(n))
+            .create("timestamps")?;
+        ts.write(&pop.timestamps_ms)?;
+        let units = VarLenUnicode::from_str("ms").expect("ascii");
+        ts.new_attr::<VarLenUnicode>()
+            .create("units")?
+            .write_scalar(&units)?;
+        let ids = group
+            .new_dataset::<u64>()
+            .chunk(chunk)
+            .shape(hdf5::Extent::resizable(n))
+            .create("node_ids")?;
+        ids.write(&pop.node_ids)?;
+    }
+    file.close()?;
+    Ok(())
+}
+
+/// Reads every population of a SONATA spike file, checking the layout.
+pub fn read_spike_file(path: &Path) -> Result<SpikeFile> {
+    let bad = |message: String| Error::Input {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file = hdf5::File::open(path).map_err(|e| bad(format!("not an HDF5 file ({e})")))?;
+    let group = file
+        .group("spikes")
+        .map_err(|_| bad("no /spikes group: not a SONATA spike file".into()))?;
+    let mut out = Vec::new();
+    for name in group.member_names()? {
+        let pop = group.group(&name)?;
+        let timestamps_ms: Vec<f64> = pop
+            .dataset("timestamps")
+            .and_then(|d| d.read_raw())
+            .map_err(|_| bad(format!("/spikes/{name}/timestamps missing or not numeric")))?;
+        let node_ids: Vec<u64> = pop
+            .dataset("node_ids")
+            .and_then(|d| d.read_raw())
+            .map_err(|_| bad(format!("/spikes/{name}/node_ids missing or not integer")))?;
+        if timestamps_ms.len() != node_ids.len() {
+            return Err(bad(format!(
+                "/spikes/{name}: {} timestamps but {} node_ids",
+                timestamps_ms.len(),
+                node_ids.len()
+            )));
+        }
+        let size = pop
+            .attr("n_nodes")
+            .and_then(|a| a.read_scalar::<u64>())
+            .ok();
+        out.push(PopulationSpikes {
+            name,
+            size,
+            timestamps_ms,
+            node_ids,
+        });
+    }
+    let duration_ms = file
+        .attr("duration_ms")
+        .and_then(|a| a.read_scalar::<f64>())
+        .ok();
+    Ok(SpikeFile {
+        duration_ms,
+        populations: out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.h5");
+        let pops = SpikeFile {
+            duration_ms: Some(10.0),
+            populations: vec![
+                PopulationSpikes {
+                    name: "exc".into(),
+                    size: Some(6),
+                    timestamps_ms: vec![1.0, 1.0, 3.0],
+                    node_ids: vec![0, 5, 2],
+                },
+                PopulationSpikes {
+                    name: "inh".into(),
+                    size: Some(1),
+                    timestamps_ms: vec![],
+                    node_ids: vec![],
+                },
+            ],
+        };
+        write_spike_file(&path, &pops).unwrap();
+        assert!(!partial_path(&path).exists());
+        let back = read_spike_file(&path).unwrap();
+        assert_eq!(back, pops);
+        let f = hdf5::File::open(&path).unwrap();
+        assert_eq!(
+            f.attr("magic").unwrap().read_scalar::<u32>().unwrap(),
+            MAGIC
+        );
+        assert_eq!(
+            f.attr("version").unwrap().read_raw::<u32>().unwrap(),
+            VERSION
+        );
+        let sorting = f.group("spikes/exc").unwrap().attr("sorting").unwrap();
+        assert_eq!(sorting.read_scalar::<Sorting>().unwrap(), Sorting::by_time);
+    }
+
+    #[test]
+    fn unwritable_destination_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing-dir").join("s.h5");
+        let err = write_spike_file(&path, &SpikeFile::default()).unwrap_err();
+        assert!(matches!(err, Error::Output { .. }), "{err}");
+        assert!(!partial_path(&path).exists());
+    }
+
+    #[test]
+    fn splits_spikes_by_population_with_local_ids() {
+        let pops = [
+            PopulationRange {
+                name: "a".into(),
+                first_gid: 0,
+                size: 2,
+            },
+            PopulationRange {
+                name: "b".into(),
+                first_gid: 2,
+                size: 3,
+            },
+        ];
+        let spikes = [
+            Spike { step: 0, gid: 1 },
+            Spike { step: 0, gid: 3 },
+            Spike { step: 4, gid: 0 },
+        ];
+        let out = split_by_population(&spikes, &pops, 0.5);
+        assert_eq!(out[0].timestamps_ms, vec![0.5, 2.5]);
+        assert_eq!(out[0].node_ids, vec![1, 0]);
+        assert_eq!(out[1].node_ids, vec![1]);
+    }
+}

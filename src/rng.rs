@@ -1,0 +1,305 @@
+//! Counter-based random numbers keyed by global ids (DESIGN.md §1).
+//!
+//! Every random number in a run is a pure function of (seed, purpose, ids), never the
+//! next value of a shared sequential stream, so that the same numbers come out whatever
+//! the split of neurons into threads, ranks or GPU workgroups.
+//!
+//! The core is Threefry-2x32 with 20 rounds (Salmon et al., SC'11, "Parallel random
+//! numbers: as easy as 1, 2, 3"): only 32-bit add, rotate and xor, so the same function is
+//! written bit for bit in WGSL for the GPU backend. Gaussians come from Box–Muller with
+//! polynomial `ln`, `sin` and `cos` made only of +, −, ×, ÷ and bit operations: they
+//! vectorise on the CPU and have an exact twin in WGSL, unlike the platform's libm.
+//!
+//! Connectivity, where a target draws a variable number of values, uses a PCG-64 stream
+//! (`rand_pcg`) seeded from a keyed Threefry block.
+
+use rand_core::SeedableRng;
+use rand_pcg::Pcg64;
+
+/// What a random number is for; part of the key so that streams never collide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Purpose {
+    /// Per-neuron uniform `r` of the parameter expressions.
+    NeuronParameter = 1,
+    /// Per-step noise current.
+    Noise = 2,
+    /// Synapses of one projection onto one target.
+    Connectivity = 3,
+}
+
+const SKEIN_KS_PARITY32: u32 = 0x1BD1_1BDA;
+const ROTATIONS: [u32; 8] = [13, 15, 26, 6, 17, 29, 16, 24];
+
+/// Threefry-2x32-20 block function: counter `ctr` under key `key`.
+#[inline(always)]
+pub fn threefry2x32(ctr: [u32; 2], key: [u32; 2]) -> [u32; 2] {
+    let ks = [key[0], key[1], SKEIN_KS_PARITY32 ^ key[0] ^ key[1]];
+    let mut x0 = ctr[0].wrapping_add(ks[0]);
+    let mut x1 = ctr[1].wrapping_add(ks[1]);
+    // Five groups of four rounds, each followed by a key injection.
+    for group in 0..5u32 {
+        for r in 0..4usize {
+            x0 = x0.wrapping_add(x1);
+            x1 = x1.rotate_left(ROTATIONS[(group as usize % 2) * 4 + r]);
+            x1 ^= x0;
+        }
+        let i = group + 1;
+        x0 = x0.wrapping_add(ks[(i % 3) as usize]);
+        x1 = x1.wrapping_add(ks[((i + 1) % 3) as usize]).wrapping_add(i);
+    }
+    [x0, x1]
+}
+
+/// The two key words for a (seed, purpose) pair. The seed's high bits go into the
+/// second word so that seeds up to 2^32 · 2^28 stay distinct per purpose.
+#[inline(always)]
+pub fn key_for(seed: u64, purpose: Purpose) -> [u32; 2] {
+    let lo = seed as u32;
+    let hi = ((seed >> 32) as u32).wrapping_mul(16) ^ (purpose as u32);
+    [lo, hi]
+}
+
+/// A uniform float in the open interval (0, 1) from 24 random bits: never 0, so that
+/// `ln` is finite, and never 1.
+#[inline(always)]
+pub fn open_unit_f32(bits: u32) -> f32 {
+    ((bits >> 8) as f32 + 0.5) * (1.0 / 16_777_216.0)
+}
+
+/// A uniform double in [0, 1) from 53 random bits.
+#[inline(always)]
+pub fn unit_f64(hi: u32, lo: u32) -> f64 {
+    let bits = ((hi as u64) << 21) ^ ((lo as u64) >> 11);
+    (bits & ((1u64 << 53) - 1)) as f64 * (1.0 / 9_007_199_254_740_992.0)
+}
+
+/// The per-neuron uniform `r` in [0, 1) of neuron `gid`: the same value for every
+/// parameter of that neuron (net.m uses one `re`/`ri` per neuron for all of a, b, c, d).
+pub fn neuron_uniform(seed: u64, gid: u64) -> f64 {
+    let [a, b] = threefry2x32(
+        [gid as u32, (gid >> 32) as u32],
+        key_for(seed, Purpose::NeuronParameter),
+    );
+    unit_f64(a, b)
+}
+
+/// A PCG-64 stream for the synapses of projection `projection` onto target `gid`.
+pub fn connectivity_stream(seed: u64, projection: u32, gid: u64) -> Pcg64 {
+    let key = key_for(seed, Purpose::Connectivity);
+    let mut seed_bytes = [0u8; 32];
+    for (block, chunk) in seed_bytes.chunks_mut(8).enumerate() {
+        let [a, b] = threefry2x32(
+            [gid as u32, (gid >> 32) as u32],
+            [
+                key[0] ^ projection.rotate_left(8 * block as u32),
+                key[1] ^ ((block as u32) << 24),
+            ],
+        );
+        chunk[..4].copy_from_slice(&a.to_le_bytes());
+        chunk[4..].copy_from_slice(&b.to_le_bytes());
+    }
+    Pcg64::from_seed(seed_bytes)
+}
+
+/// Natural logarithm of x in (0, 1], written with +, −, ×, ÷ and bit operations only
+/// (vectorises; same text in WGSL). Relative error below 2e-7 on (0, 1].
+#[inline(always)]
+pub fn ln_f32(x: f32) -> f32 {
+    let bits = x.to_bits();
+    // x = m · 2^e with m in [sqrt(1/2), sqrt(2)).
+    let shifted = bits.wrapping_sub(0x3F35_04F3); // bits of sqrt(1/2)
+    let e = (shifted as i32) >> 23;
+    let m = f32::from_bits(bits.wrapping_sub((e as u32) << 23));
+    let s = (m - 1.0) / (m + 1.0);
+    let s2 = s * s;
+    // ln m = 2 atanh s = 2 (s + s³/3 + s⁵/5 + s⁷/7 + s⁹/9), |s| ≤ 0.1716.
+    let poly = 1.0 + s2 * (1.0 / 3.0 + s2 * (0.2 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0))));
+    e as f32 * core::f32::consts::LN_2 + 2.0 * s * poly
+}
+
+/// (cos 2πt, sin 2πt) for t in [0, 1), from a quarter-turn reduction that is exact in
+/// f32 and Taylor polynomials on [−π/4, π/4] (error below 4e-8 there).
+#[inline(always)]
+pub fn cos_sin_turns(t: f32) -> (f32, f32) {
+    let q = (t * 4.0 + 0.5).floor();
+    let x = (t - q * 0.25) * core::f32::consts::TAU;
+    let x2 = x * x;
+    let s = x
+        * (1.0
+            + x2 * (-1.0 / 6.0
+                + x2 * (1.0 / 120.0 + x2 * (-1.0 / 5040.0 + x2 * (1.0 / 362_880.0)))));
+    let c = 1.0
+        + x2 * (-0.5
+            + x2 * (1.0 / 24.0
+                + x2 * (-1.0 / 720.0 + x2 * (1.0 / 40_320.0 + x2 * (-1.0 / 3_628_800.0)))));
+    let quadrant = (q as i32) & 3;
+    // Rotate (c, s) by quadrant quarter turns; selects, not branches, so it vectorises.
+    let (cq, sq) = match quadrant {
+        0 => (c, s),
+        1 => (-s, c),
+        2 => (-c, -s),
+        _ => (s, -c),
+    };
+    (cq, sq)
+}
+
+/// Two independent standard normals from two uniform words (Box–Muller).
+#[inline(always)]
+pub fn normal_pair(a: u32, b: u32) -> (f32, f32) {
+    let radius = (-2.0 * ln_f32(open_unit_f32(a))).sqrt();
+    let (c, s) = cos_sin_turns((b >> 8) as f32 * (1.0 / 16_777_216.0));
+    (radius * c, radius * s)
+}
+
+/// Standard normals for neurons `first_gid .. first_gid + out.len()` at time step
+/// `step`: neuron g uses lane g mod 2 of the Threefry block with counter (step, g / 2),
+/// so any split of the id range gives the same numbers.
+pub fn fill_noise_normals(seed: u64, step: u64, first_gid: u64, out: &mut [f32]) {
+    if out.is_empty() {
+        return;
+    }
+    let key = key_for(seed, Purpose::Noise);
+    let key = [
+        key[0],
+        key[1] ^ ((step >> 32) as u32).wrapping_mul(0x9E37_79B9),
+    ];
+    let step_lo = step as u32;
+    let mut i = 0usize;
+    let mut gid = first_gid;
+    if gid % 2 == 1 {
+        let [a, b] = threefry2x32([step_lo, (gid / 2) as u32], key);
+        out[0] = normal_pair(a, b).1;
+        i = 1;
+        gid += 1;
+    }
+    // Blocks of pairs, written so that the compiler vectorises across lanes.
+    const LANES: usize = 8;
+    while i + 2 * LANES <= out.len() {
+        let pair0 = (gid / 2) as u32;
+        let mut z0 = [0f32; LANES];
+        let mut z1 = [0f32; LANES];
+        for l in 0..LANES {
+            let [a, b] = threefry2x32([step_lo, pair0.wrapping_add(l as u32)], key);
+            let (x, y) = normal_pair(a, b);
+            z0[l] = x;
+            z1[l] = y;
+        }
+        for l in 0..LANES {
+            out[i + 2 * l] = z0[l];
+            out[i + 2 * l + 1] = z1[l];
+        }
+        i += 2 * LANES;
+        gid += 2 * LANES as u64;
+    }
+    while i < out.len() {
+        let [a, b] = threefry2x32([step_lo, (gid / 2) as u32], key);
+        let (x, y) = normal_pair(a, b);
+        out[i] = x;
+        if i + 1 < out.len() {
+            out[i + 1] = y;
+        }
+        i += 2;
+        gid += 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Known-answer vectors of Random123 (kat_vectors, threefry2x32 with 20 rounds):
+    /// counter, key, expected output.
+    #[test]
+    fn threefry_matches_random123_known_answers() {
+        let cases = [
+            ([0u32, 0], [0u32, 0], [0x6b20_0159u32, 0x99ba_4efe]),
+            (
+                [u32::MAX, u32::MAX],
+                [u32::MAX, u32::MAX],
+                [0x1cb9_96fc, 0xbb00_2be7],
+            ),
+            (
+                [0x243f_6a88, 0x85a3_08d3],
+                [0x1319_8a2e, 0x0370_7344],
+                [0xc492_3a9c, 0x483d_f7a0],
+            ),
+        ];
+        for (ctr, key, want) in cases {
+            assert_eq!(threefry2x32(ctr, key), want, "ctr {ctr:x?} key {key:x?}");
+        }
+    }
+
+    #[test]
+    fn ln_is_accurate_on_unit_interval() {
+        let mut worst = 0f64;
+        for k in 1..=100_000u32 {
+            let x = open_unit_f32(k.wrapping_mul(2_654_435_761));
+            let got = ln_f32(x) as f64;
+            let want = (x as f64).ln();
+            worst = worst.max(((got - want) / want.abs().max(1e-3)).abs());
+        }
+        assert!(worst < 5e-7, "worst relative error {worst}");
+    }
+
+    #[test]
+    fn cos_sin_are_accurate() {
+        for k in 0..4096u32 {
+            let t = k as f32 / 4096.0;
+            let (c, s) = cos_sin_turns(t);
+            let angle = t as f64 * std::f64::consts::TAU;
+            assert!((c as f64 - angle.cos()).abs() < 3e-7, "cos at {t}");
+            assert!((s as f64 - angle.sin()).abs() < 3e-7, "sin at {t}");
+        }
+    }
+
+    #[test]
+    fn normals_have_unit_moments_and_do_not_depend_on_the_split() {
+        let n = 200_001usize;
+        let mut whole = vec![0f32; n];
+        fill_noise_normals(7, 3, 5, &mut whole);
+        let mean = whole.iter().map(|&z| z as f64).sum::<f64>() / n as f64;
+        let var = whole
+            .iter()
+            .map(|&z| (z as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n as f64;
+        let kurt = whole
+            .iter()
+            .map(|&z| (z as f64 - mean).powi(4))
+            .sum::<f64>()
+            / n as f64
+            / var
+            / var;
+        assert!(mean.abs() < 0.01, "mean {mean}");
+        assert!((var - 1.0).abs() < 0.01, "variance {var}");
+        assert!((kurt - 3.0).abs() < 0.05, "kurtosis {kurt}");
+        // Any split of the id range gives the same numbers bit for bit.
+        for cut in [1usize, 2, 17, 1000, 99_999] {
+            let mut left = vec![0f32; cut];
+            let mut right = vec![0f32; n - cut];
+            fill_noise_normals(7, 3, 5, &mut left);
+            fill_noise_normals(7, 3, 5 + cut as u64, &mut right);
+            left.extend_from_slice(&right);
+            assert!(
+                left.iter()
+                    .zip(&whole)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "cut at {cut}"
+            );
+        }
+        // Another step or seed gives other numbers.
+        let mut other = vec![0f32; 16];
+        fill_noise_normals(7, 4, 5, &mut other);
+        assert_ne!(&other[..], &whole[..16]);
+    }
+
+    #[test]
+    fn neuron_uniforms_are_uniform_and_seeded() {
+        let n = 100_000u64;
+        let mean = (0..n).map(|g| neuron_uniform(1, g)).sum::<f64>() / n as f64;
+        assert!((mean - 0.5).abs() < 0.005);
+        assert!((0..n).all(|g| (0.0..1.0).contains(&neuron_uniform(1, g))));
+        assert_ne!(neuron_uniform(1, 0), neuron_uniform(2, 0));
+    }
+}
