@@ -177,6 +177,7 @@ mod tests {
         let ts: Vec<f64> = (1..=100).map(|k| k as f64 * 10.0).collect();
         let pop = PopulationSpikes {
             name: "p".into(),
+            size: Some(2),
             node_ids: vec![0; ts.len()],
             timestamps_ms: ts,
         };

@@ -18,6 +18,7 @@ pub mod plot;
 pub mod record;
 pub mod rng;
 pub mod run;
+pub mod simd;
 pub mod spike;
 
 pub use error::{Error, Result};

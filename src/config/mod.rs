@@ -482,9 +482,11 @@ pub fn parse_time(text: &str) -> std::result::Result<f64, String> {
         "s" => 1000.0,
         "us" | "µs" => 1e-3,
         "min" => 60_000.0,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "expected a time such as \"1000 ms\" or \"2 s\" (units ms, s, us, min), got {text:?}"
-        )),
+        ))
+        }
     };
     match number.parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(x * scale),
