@@ -1,0 +1,32 @@
+//! Helpers shared by the integration tests: running the `volley` binary and finding the
+//! examples.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn example(name: &str) -> PathBuf {
+    repo().join("examples").join(name)
+}
+
+/// Runs the release-built `volley` binary with `args`, in `dir`.
+pub fn volley(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_volley")).args(args).current_dir(dir).output().expect("volley binary runs")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts that the run succeeded, showing its output if not.
+pub fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "volley failed: {:?}\nstdout:\n{}\nstderr:\n{}", out.status, stdout(out), stderr(out));
+}
