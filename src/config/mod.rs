@@ -62,7 +62,15 @@ fn field_at(text: &str, span: Option<Range<usize>>) -> Option<String> {
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line = text[line_start..].lines().next()?;
     let key = line.split('=').next()?.trim();
-    (!key.is_empty() && line.contains('=') && !key.starts_with('[')).then(|| key.to_string())
+    if key.is_empty() || !line.contains('=') || key.starts_with('[') {
+        return None;
+    }
+    // Prefix the table the key sits in: the nearest header above it.
+    let table = text[..line_start].lines().rev().map(str::trim).find(|l| l.starts_with('[')).map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

@@ -1,0 +1,180 @@
+//! Every kind of bad input gets one clear message naming the file, the place, the field
+//! and what was expected; exit code 2; no panic; no output left behind.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+/// The example with `from` replaced by `to` (first occurrence), written into `dir`.
+fn variant(dir: &Path, name: &str, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap();
+    assert!(text.contains(from), "example contains {from:?}");
+    let path = dir.join(name);
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Runs `volley run` on a bad model file and returns its one-line error.
+fn refused(dir: &Path, args: &[&str]) -> String {
+    let out = volley(dir, args);
+    assert_eq!(out.status.code(), Some(2), "exit code; stderr: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "panic: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(stdout(&out).is_empty());
+    assert!(!dir.join("out").exists(), "no output directory for a refused run");
+    err.trim().to_string()
+}
+
+fn run_args<'a>(model: &'a str, dir: &'a Path) -> Vec<&'a str> {
+    vec!["run", model, "--out", dir.join("out").to_str().unwrap().to_string().leak()]
+}
+
+#[test]
+fn missing_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = refused(dir.path(), &run_args("nowhere.toml", dir.path()));
+    assert_eq!(err, "error: cannot read nowhere.toml: No such file or directory (os error 2)");
+}
+
+#[test]
+fn toml_syntax_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "[simulation]", "[simulation");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert!(err.starts_with(&format!("error: {m}:7:12: ")), "{err}");
+    assert!(err.contains("expected `]`"), "{err}");
+}
+
+#[test]
+fn unknown_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "seed = 1 ", "colour = \"red\"\nseed = 1 ");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert_eq!(err, format!("error: {m}:10:1: simulation.colour: unknown field `colour`, expected one of `dt`, `duration`, `seed`"));
+}
+
+#[test]
+fn unknown_model_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "a = 0.02\n", "a = 0.02\nalpha = 3\n");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert_eq!(err, format!("error: {m}:21:9: population[0].parameters.alpha: unknown name 'alpha' for the izhikevich model (expected one of: a, b, c, d, v_peak)"));
+}
+
+#[test]
+fn negative_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "size = 800", "size = -5");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert_eq!(err, format!("error: {m}:16:8: population[0].size: expected a positive number of neurons, got -5"));
+}
+
+#[test]
+fn expression_that_does_not_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "c = \"-65 + 15*r^2\"", "c = \"-65 + 15*r^^2\"");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert_eq!(err, format!("error: {m}:22:17: population[0].parameters.c: in expression '-65 + 15*r^^2': unexpected '^'"));
+}
+
+#[test]
+fn expression_with_unknown_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "d = \"8 - 6*r^2\"", "d = \"8 - 6*q^2\"");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert_eq!(err, format!("error: {m}:23:12: population[0].parameters.d: in expression '8 - 6*q^2': unknown name 'q' (known here: r)"));
+}
+
+#[test]
+fn weight_with_unknown_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "weight = \"-u\"", "weight = \"-r\"");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert!(err.ends_with("projection[2].weight: in expression '-r': unknown name 'r' (known here: u)"), "{err}");
+}
+
+#[test]
+fn unknown_population_in_projection() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "target = \"exc\"", "target = \"exx\"");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert_eq!(err, format!("error: {m}:51:10: projection[0].target: unknown population 'exx' (defined: exc, inh)"));
+}
+
+#[test]
+fn unknown_neuron_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "model = \"izhikevich\"", "model = \"hodgkin\"");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert_eq!(err, format!("error: {m}:17:9: population[0].model: unknown neuron model 'hodgkin' (known: izhikevich)"));
+}
+
+#[test]
+fn non_positive_dt() {
+    let dir = tempfile::tempdir().unwrap();
+    for (bad, shown) in [("dt = 0", "0"), ("dt = \"-1 ms\"", "-1 ms")] {
+        let m = variant(dir.path(), "m.toml", "dt = \"1 ms\"", bad);
+        let err = refused(dir.path(), &run_args(&m, dir.path()));
+        assert_eq!(err, format!("error: {m}:8:6: simulation.dt: expected a time greater than 0, got {shown}"));
+    }
+}
+
+#[test]
+fn time_without_known_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "duration = \"1000 ms\"", "duration = \"1000 parsecs\"");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert!(err.contains("simulation.duration: expected a time such as \"1000 ms\""), "{err}");
+}
+
+#[test]
+fn delay_not_a_whole_number_of_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "delay = \"1 ms\"", "delay = \"1.5 ms\"");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert!(err.ends_with("projection[0].delay: expected a whole number (at least 1) of steps of dt = 1 ms, got 1.5 ms"), "{err}");
+}
+
+#[test]
+fn unwritable_output_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-file"), b"").unwrap();
+    let target = dir.path().join("a-file").join("sub");
+    let model = example("izhikevich2003.toml");
+    let err = refused(dir.path(), &["run", model.to_str().unwrap(), "--out", target.to_str().unwrap()]);
+    assert_eq!(err, format!("error: cannot write output to {}: Not a directory (os error 20)", target.display()));
+}
+
+#[test]
+fn bad_command_line_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich2003.toml");
+    let m = model.to_str().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    assert_eq!(refused(dir.path(), &["run", m, "--out", o, "--threads", "0"]), "error: --threads: expected at least 1 thread");
+    assert_eq!(refused(dir.path(), &["run", m, "--out", o, "--duration", "5 parsecs"]), "error: --duration: expected a time such as \"1000 ms\" or \"2 s\" (units ms, s, us, min), got \"5 parsecs\"");
+}
+
+#[test]
+fn not_a_spike_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("bogus.h5");
+    std::fs::write(&bogus, b"not hdf5").unwrap();
+    let err = refused(dir.path(), &["stats", bogus.to_str().unwrap()]);
+    assert!(err.starts_with(&format!("error: cannot read {}: not an HDF5 file", bogus.display())), "{err}");
+}
+
+#[test]
+fn check_reports_sizes_without_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich2003.toml");
+    let out = volley(dir.path(), &["check", model.to_str().unwrap()]);
+    assert_ok(&out);
+    let text = stdout(&out);
+    assert!(text.contains("neurons 1000, synapses 1000000"), "{text}");
+    assert!(text.contains("memory: state 24.0 KB, synapses 4.0 MB"), "{text}");
+    assert!(!dir.path().join("out").exists());
+}
