@@ -42,7 +42,12 @@ fn font_available() -> bool {
 /// a rename so that no half-drawn picture is left behind.
 pub fn raster_png(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {
     let partial = out.with_extension("partial.png");
-    let result = draw(file, duration_ms, &partial).and_then(|()| std::fs::rename(&partial, out).map_err(|e| Error::Output { path: out.to_path_buf(), message: e.to_string() }));
+    let result = draw(file, duration_ms, &partial).and_then(|()| {
+        std::fs::rename(&partial, out).map_err(|e| Error::Output {
+            path: out.to_path_buf(),
+            message: e.to_string(),
+        })
+    });
     if result.is_err() {
         let _ = std::fs::remove_file(&partial);
     }
@@ -86,6 +91,8 @@ fn draw(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {
             .configure_mesh()
             .disable_mesh()
             .y_desc("neuron")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .draw()
             .map_err(|e| fail(e.to_string()))?;
     }
@@ -110,7 +117,8 @@ fn draw(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {
     if labels {
         chart
             .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .draw()
             .map_err(|e| fail(e.to_string()))?;
@@ -134,6 +142,7 @@ fn draw(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {
             .disable_mesh()
             .x_desc("time (ms)")
             .y_desc("rate (Hz)")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .draw()
             .map_err(|e| fail(e.to_string()))?;
     }

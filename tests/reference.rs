@@ -20,7 +20,15 @@ use volley::rng::fill_noise_normals;
 use volley::spike::Spike;
 
 /// The float width of the reference.
-trait Real: Copy + PartialOrd + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> + std::ops::AddAssign + std::iter::Sum {
+trait Real:
+    Copy
+    + PartialOrd
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::AddAssign
+    + std::iter::Sum
+{
     fn of(x: f64) -> Self;
 }
 impl Real for f32 {
@@ -50,7 +58,14 @@ fn net_m<R: Real>(desc: &Description) -> Vec<Spike> {
         for g in pop.gids() {
             let x = spec.neuron_values(desc.neuron_uniform(g));
             let i = g as usize;
-            (a[i], b[i], c[i], d[i], v[i], u[i]) = (R::of(x[0]), R::of(x[1]), R::of(x[2]), R::of(x[3]), R::of(x[5]), R::of(x[6]));
+            (a[i], b[i], c[i], d[i], v[i], u[i]) = (
+                R::of(x[0]),
+                R::of(x[1]),
+                R::of(x[2]),
+                R::of(x[3]),
+                R::of(x[5]),
+                R::of(x[6]),
+            );
             noise_std[i] = R::of(pop.noise_std);
         }
     }
@@ -78,28 +93,55 @@ fn net_m<R: Real>(desc: &Description) -> Vec<Spike> {
         fill_noise_normals(desc.seed, step, 0, &mut z);
         for i in 0..n {
             // I = noise + sum(S(:, fired), 2)
-            let current = noise_std[i] * R::of(z[i] as f64) + fired.iter().map(|&j| s[i][j]).sum::<R>();
+            let current =
+                noise_std[i] * R::of(z[i] as f64) + fired.iter().map(|&j| s[i][j]).sum::<R>();
             let (mut vi, mut ui) = (v[i], u[i]);
-            vi += R::of(0.5) * (R::of(0.04) * (vi * vi) + R::of(5.0) * vi + R::of(140.0) - ui + current);
-            vi += R::of(0.5) * (R::of(0.04) * (vi * vi) + R::of(5.0) * vi + R::of(140.0) - ui + current);
+            vi += R::of(0.5)
+                * (R::of(0.04) * (vi * vi) + R::of(5.0) * vi + R::of(140.0) - ui + current);
+            vi += R::of(0.5)
+                * (R::of(0.04) * (vi * vi) + R::of(5.0) * vi + R::of(140.0) - ui + current);
             ui += a[i] * (b[i] * vi - ui);
             (v[i], u[i]) = (vi, ui);
         }
         fired = (0..n).filter(|&i| v[i] >= R::of(30.0)).collect();
-        spikes.extend(fired.iter().map(|&i| Spike { step: step as u32, gid: i as u32 }));
+        spikes.extend(fired.iter().map(|&i| Spike {
+            step: step as u32,
+            gid: i as u32,
+        }));
     }
     spikes
 }
 
 fn engine(desc: &Description) -> Vec<Spike> {
-    let mut backend = CpuBackend::new(desc, 0..desc.total_neurons(), CpuOptions { threads: 1, ..CpuOptions::default() });
+    let mut backend = CpuBackend::new(
+        desc,
+        0..desc.total_neurons(),
+        CpuOptions {
+            threads: 1,
+            ..CpuOptions::default()
+        },
+    );
     let mut recorder = MemoryRecorder::default();
-    Simulation::new(&mut backend as &mut dyn Backend, &mut LocalComm, desc.min_delay_steps(), desc.steps).run(&mut recorder).unwrap();
+    Simulation::new(
+        &mut backend as &mut dyn Backend,
+        &mut LocalComm,
+        desc.min_delay_steps(),
+        desc.steps,
+    )
+    .run(&mut recorder)
+    .unwrap();
     recorder.spikes
 }
 
 fn model(seed: u64) -> Description {
-    config::load(&common::example("izhikevich2003.toml"), &Overrides { seed: Some(seed), ..Overrides::default() }).unwrap()
+    config::load(
+        &common::example("izhikevich2003.toml"),
+        &Overrides {
+            seed: Some(seed),
+            ..Overrides::default()
+        },
+    )
+    .unwrap()
 }
 
 #[test]
@@ -119,16 +161,37 @@ fn f32_engine_matches_f64_net_m() {
         let desc = model(seed);
         let (ours, reference) = (engine(&desc), net_m::<f64>(&desc));
         // Before rounding differences are amplified, the two fire identically.
-        let early = |s: &[Spike]| s.iter().filter(|x| x.step < 10).copied().collect::<Vec<_>>();
+        let early = |s: &[Spike]| {
+            s.iter()
+                .filter(|x| x.step < 10)
+                .copied()
+                .collect::<Vec<_>>()
+        };
         assert!(!early(&reference).is_empty());
-        assert_eq!(early(&ours), early(&reference), "seed {seed}: first 10 ms differ");
+        assert_eq!(
+            early(&ours),
+            early(&reference),
+            "seed {seed}: first 10 ms differ"
+        );
         let diff = (ours.len() as f64 - reference.len() as f64) / reference.len() as f64;
-        eprintln!("seed {seed}: engine {} spikes, f64 reference {} ({:+.2}%)", ours.len(), reference.len(), 100.0 * diff);
+        eprintln!(
+            "seed {seed}: engine {} spikes, f64 reference {} ({:+.2}%)",
+            ours.len(),
+            reference.len(),
+            100.0 * diff
+        );
         assert!(diff.abs() < 0.05, "seed {seed}: {:.1}% apart", 100.0 * diff);
         total_engine += ours.len();
         total_reference += reference.len();
     }
     let diff = (total_engine as f64 - total_reference as f64) / total_reference as f64;
-    eprintln!("seeds 1-10: engine {total_engine}, reference {total_reference} ({:+.2}%)", 100.0 * diff);
-    assert!(diff.abs() < 0.02, "spike counts {:.2}% apart over seeds 1-10", 100.0 * diff);
+    eprintln!(
+        "seeds 1-10: engine {total_engine}, reference {total_reference} ({:+.2}%)",
+        100.0 * diff
+    );
+    assert!(
+        diff.abs() < 0.02,
+        "spike counts {:.2}% apart over seeds 1-10",
+        100.0 * diff
+    );
 }

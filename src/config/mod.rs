@@ -66,7 +66,12 @@ fn field_at(text: &str, span: Option<Range<usize>>) -> Option<String> {
         return None;
     }
     // Prefix the table the key sits in: the nearest header above it.
-    let table = text[..line_start].lines().rev().map(str::trim).find(|l| l.starts_with('[')).map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
     Some(match table {
         Some(t) => format!("{t}.{key}"),
         None => key.to_string(),

@@ -15,7 +15,11 @@ pub fn example(name: &str) -> PathBuf {
 
 /// Runs the release-built `volley` binary with `args`, in `dir`.
 pub fn volley(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_volley")).args(args).current_dir(dir).output().expect("volley binary runs")
+    Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("volley binary runs")
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -28,5 +32,11 @@ pub fn stdout(out: &Output) -> String {
 
 /// Asserts that the run succeeded, showing its output if not.
 pub fn assert_ok(out: &Output) {
-    assert!(out.status.success(), "volley failed: {:?}\nstdout:\n{}\nstderr:\n{}", out.status, stdout(out), stderr(out));
+    assert!(
+        out.status.success(),
+        "volley failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    );
 }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what volley needs to build and test on Debian/Ubuntu: system packages (when
+# missing; as root or with sudo) and a Python virtualenv with h5py for the layout test.
+# Idempotent; prints what it does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(pkg-config libhdf5-dev hdf5-tools fonts-dejavu-core python3-venv)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo"; else
+    echo "volley setup: missing system packages: ${missing[*]}" >&2
+    echo "volley setup: install them as root: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "volley setup: installing ${missing[*]}"
+  $sudo apt-get update -q -o DPkg::Lock::Timeout=600
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q -o DPkg::Lock::Timeout=600 "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "volley setup: cargo not found: install Rust (rustup) first" >&2
+  exit 1
+fi
+
+# Python with h5py, used by tests/h5py_layout.rs to read our files with no code of ours.
+venv=target/pyvenv
+if ! "$venv/bin/python" -c "import h5py" 2>/dev/null; then
+  echo "volley setup: creating $venv with h5py"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check h5py numpy
+fi

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, unit and integration tests (release build, once).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export VOLLEY_PYTHON="$PWD/target/pyvenv/bin/python"
+cargo fmt --all -- --check
+cargo clippy --release --all-targets --quiet -- -D warnings
+cargo test --release --all-targets
