@@ -1,11 +1,55 @@
 //! Run-time choice of instruction set. Hot loops are written once, branch-free, and
-//! compiled twice: for the baseline (SSE2 on x86-64) and for AVX2, picked at run time.
-//! Neither version uses fused multiply-add, so both give the same bits and a binary
-//! built anywhere runs everywhere with identical output.
+//! compiled three times: for the baseline (SSE2 on x86-64), for AVX2 and for AVX-512
+//! (whose `vprold` makes Threefry's rotations one instruction), picked at run time.
+//! Rust never contracts a·b + c into a fused multiply-add on its own, so every version
+//! gives the same bits and a binary built anywhere runs everywhere with identical output.
 
-/// Whether this CPU has AVX2 (std caches the answer).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-pub fn has_avx2() -> bool {
-    std::is_x86_feature_detected!("avx2")
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Baseline,
+    Avx2,
+    Avx512,
 }
+
+/// The widest instruction set this CPU has (std caches the detection).
+#[inline]
+pub fn level() -> Level {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {
+            return Level::Avx512;
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            return Level::Avx2;
+        }
+    }
+    Level::Baseline
+}
+
+/// Defines `$name` calling the `#[inline(always)]` kernel `$kernel` compiled for the
+/// widest instruction set available at run time.
+macro_rules! dispatch {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $kernel:ident) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn avx512($($arg: $ty),*) { $kernel($($arg),*) }
+                #[target_feature(enable = "avx2")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn avx2($($arg: $ty),*) { $kernel($($arg),*) }
+                match $crate::simd::level() {
+                    // SAFETY: the CPU has the instruction set (checked at run time).
+                    $crate::simd::Level::Avx512 => return unsafe { avx512($($arg),*) },
+                    $crate::simd::Level::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::simd::Level::Baseline => {}
+                }
+            }
+            $kernel($($arg),*)
+        }
+    };
+}
+pub(crate) use dispatch;

@@ -125,12 +125,7 @@ impl IzhikevichGroup {
             &normals[..n],
         );
         let (a, b, c, d) = (&self.a[..n], &self.b[..n], &self.c[..n], &self.d[..n]);
-        #[cfg(target_arch = "x86_64")]
-        if crate::simd::has_avx2() {
-            // SAFETY: the CPU has AVX2 (checked at run time).
-            return unsafe { step_avx2(v, u, syn, a, b, c, d, z, p) };
-        }
-        step_kernel(v, u, syn, a, b, c, d, z, p)
+        step_dispatch(v, u, syn, a, b, c, d, z, p)
     }
 
     /// Indices of the neurons at or above the peak after this step: they spiked.
@@ -193,19 +188,41 @@ fn step_kernel(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn step_avx2(
-    v: &mut [f32],
-    u: &mut [f32],
-    syn: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    c: &[f32],
-    d: &[f32],
-    z: &[f32],
-    p: StepParams,
-) {
-    step_kernel(v, u, syn, a, b, c, d, z, p)
+crate::simd::dispatch!(fn step_dispatch(v: &mut [f32], u: &mut [f32], syn: &mut [f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32], z: &[f32], p: StepParams) => step_kernel);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_instruction_set_gives_the_same_bits() {
+        let n = 1000;
+        let r = |k: usize| ((k * 7919) % 1000) as f32 / 1000.0;
+        let make = |k: usize| (-70.0 + 110.0 * r(k), -14.0 + 4.0 * r(k + 1));
+        let (mut v1, mut u1): (Vec<f32>, Vec<f32>) = (0..n).map(make).unzip();
+        let (mut v2, mut u2) = (v1.clone(), u1.clone());
+        let a: Vec<f32> = (0..n).map(|k| 0.02 + 0.08 * r(k + 2)).collect();
+        let b: Vec<f32> = (0..n).map(|k| 0.25 - 0.05 * r(k + 3)).collect();
+        let c: Vec<f32> = (0..n).map(|k| -65.0 + 15.0 * r(k + 4)).collect();
+        let d: Vec<f32> = (0..n).map(|k| 8.0 - 6.0 * r(k + 5)).collect();
+        let z: Vec<f32> = (0..n).map(|k| 3.0 * (r(k + 6) - 0.5)).collect();
+        let p = StepParams {
+            noise_std: 5.0,
+            bias: 0.5,
+            dt: 1.0,
+            v_peak: 30.0,
+        };
+        for _ in 0..50 {
+            let (mut s1, mut s2) = (vec![1.5f32; n], vec![1.5f32; n]);
+            step_kernel(&mut v1, &mut u1, &mut s1, &a, &b, &c, &d, &z, p);
+            step_dispatch(&mut v2, &mut u2, &mut s2, &a, &b, &c, &d, &z, p);
+        }
+        assert!(v1.iter().any(|&v| v >= 30.0) || v1.iter().any(|&v| v < 0.0));
+        assert!(
+            v1.iter().zip(&v2).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{:?}",
+            crate::simd::level()
+        );
+        assert!(u1.iter().zip(&u2).all(|(x, y)| x.to_bits() == y.to_bits()));
+    }
 }
