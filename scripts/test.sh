@@ -6,4 +6,6 @@ scripts/setup.sh
 export VOLLEY_PYTHON="$PWD/target/pyvenv/bin/python"
 cargo fmt --all -- --check
 cargo clippy --release --all-targets --quiet -- -D warnings
-cargo test --release --all-targets
+# Benchmarks run once each in test mode (a smoke test), then the tests proper.
+cargo test --release --benches
+cargo test --release --lib --bins --tests

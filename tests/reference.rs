@@ -154,10 +154,14 @@ fn engine_is_net_m_in_f32_bit_for_bit() {
     }
 }
 
+/// Over seeds 1..40 the f32 engine and the f64 loop fire the same number of spikes
+/// within 2% in total (per seed within 5%), and neither is ahead on most seeds: f32
+/// rounding makes the chaotic trajectories part, it does not bias them.
 #[test]
 fn f32_engine_matches_f64_net_m() {
-    let (mut total_engine, mut total_reference) = (0usize, 0usize);
-    for seed in 1..=10 {
+    let (mut total_engine, mut total_reference, mut engine_lower) = (0usize, 0usize, 0usize);
+    let seeds = 40;
+    for seed in 1..=seeds {
         let desc = model(seed);
         let (ours, reference) = (engine(&desc), net_m::<f64>(&desc));
         // Before rounding differences are amplified, the two fire identically.
@@ -183,15 +187,18 @@ fn f32_engine_matches_f64_net_m() {
         assert!(diff.abs() < 0.05, "seed {seed}: {:.1}% apart", 100.0 * diff);
         total_engine += ours.len();
         total_reference += reference.len();
+        engine_lower += (ours.len() < reference.len()) as usize;
     }
     let diff = (total_engine as f64 - total_reference as f64) / total_reference as f64;
-    eprintln!(
-        "seeds 1-10: engine {total_engine}, reference {total_reference} ({:+.2}%)",
-        100.0 * diff
-    );
+    eprintln!("seeds 1-{seeds}: engine {total_engine}, reference {total_reference} ({:+.2}%), engine lower on {engine_lower}", 100.0 * diff);
     assert!(
         diff.abs() < 0.02,
-        "spike counts {:.2}% apart over seeds 1-10",
+        "spike counts {:.2}% apart over seeds 1-{seeds}",
         100.0 * diff
+    );
+    // A sign test: 31 or more of 40 on one side has probability < 0.1% without a bias.
+    assert!(
+        (10..=30).contains(&engine_lower),
+        "engine lower on {engine_lower} of {seeds} seeds: a systematic difference"
     );
 }
