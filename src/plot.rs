@@ -2,6 +2,7 @@
 
 use crate::analysis::population_rate;
 use crate::error::{Error, Result};
+use crate::record::atomic::write_atomically;
 use crate::record::sonata::SpikeFile;
 use plotters::prelude::*;
 use std::path::Path;
@@ -41,17 +42,7 @@ fn font_available() -> bool {
 /// Draws the raster of `file` into the PNG `out` (1200 × 800), via a temporary file and
 /// a rename so that no half-drawn picture is left behind.
 pub fn raster_png(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {
-    let partial = out.with_extension("partial.png");
-    let result = draw(file, duration_ms, &partial).and_then(|()| {
-        std::fs::rename(&partial, out).map_err(|e| Error::Output {
-            path: out.to_path_buf(),
-            message: e.to_string(),
-        })
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    result
+    write_atomically(out, |partial| draw(file, duration_ms, partial))
 }
 
 fn draw(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {

@@ -4,12 +4,9 @@
 
 mod common;
 
-use volley::backend::cpu::{CpuBackend, CpuOptions};
+use volley::backend::cpu::CpuOptions;
 use volley::backend::Backend;
-use volley::comm::LocalComm;
 use volley::config::{self, Overrides};
-use volley::engine::Simulation;
-use volley::record::MemoryRecorder;
 use volley::spike::Spike;
 
 fn simulate(threads: usize, min_shard_neurons: usize, seed: u64) -> (Vec<Spike>, Vec<f32>, usize) {
@@ -22,25 +19,14 @@ fn simulate(threads: usize, min_shard_neurons: usize, seed: u64) -> (Vec<Spike>,
         },
     )
     .unwrap();
-    let mut backend = CpuBackend::new(
+    let (spikes, backend) = common::simulate(
         &desc,
-        0..desc.total_neurons(),
         CpuOptions {
             threads,
             min_shard_neurons,
         },
     );
-    let shards = backend.shard_count();
-    let mut recorder = MemoryRecorder::default();
-    Simulation::new(
-        &mut backend as &mut dyn Backend,
-        &mut LocalComm,
-        desc.min_delay_steps(),
-        desc.steps,
-    )
-    .run(&mut recorder)
-    .unwrap();
-    (recorder.spikes, backend.voltages(), shards)
+    (spikes, backend.voltages(), backend.shard_count())
 }
 
 #[test]

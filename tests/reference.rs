@@ -7,15 +7,11 @@
 
 mod common;
 
-use volley::backend::cpu::{CpuBackend, CpuOptions};
-use volley::backend::Backend;
-use volley::comm::LocalComm;
+use volley::backend::cpu::CpuOptions;
 use volley::config::{self, Overrides};
 use volley::connectivity::all_to_all_column;
-use volley::engine::Simulation;
 use volley::model::NeuronModel;
 use volley::network::Description;
-use volley::record::MemoryRecorder;
 use volley::rng::fill_noise_normals;
 use volley::spike::Spike;
 
@@ -113,24 +109,14 @@ fn net_m<R: Real>(desc: &Description) -> Vec<Spike> {
 }
 
 fn engine(desc: &Description) -> Vec<Spike> {
-    let mut backend = CpuBackend::new(
+    common::simulate(
         desc,
-        0..desc.total_neurons(),
         CpuOptions {
             threads: 1,
             ..CpuOptions::default()
         },
-    );
-    let mut recorder = MemoryRecorder::default();
-    Simulation::new(
-        &mut backend as &mut dyn Backend,
-        &mut LocalComm,
-        desc.min_delay_steps(),
-        desc.steps,
     )
-    .run(&mut recorder)
-    .unwrap();
-    recorder.spikes
+    .0
 }
 
 fn model(seed: u64) -> Description {

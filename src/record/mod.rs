@@ -1,6 +1,7 @@
 //! Recorders receive the spikes of each epoch. They know no backend; the SONATA HDF5
 //! reader and writer live in `sonata`.
 
+pub mod atomic;
 pub mod sonata;
 
 use crate::error::Result;

@@ -10,11 +10,12 @@
 //! The file is written under a temporary name and renamed when complete, so a reader
 //! never sees a half-written file.
 
+use super::atomic::write_atomically;
 use crate::error::{Error, Result};
 use crate::spike::Spike;
 use hdf5::types::VarLenUnicode;
 use hdf5::H5Type;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 pub const MAGIC: u32 = 0x0A7A;
@@ -87,23 +88,7 @@ pub struct SpikeFile {
 
 /// Writes a complete spike file at `path` (via `path.partial` and a rename).
 pub fn write_spike_file(path: &Path, file: &SpikeFile) -> Result<()> {
-    let partial = partial_path(path);
-    let result = write_to(&partial, file).and_then(|()| {
-        std::fs::rename(&partial, path).map_err(|e| Error::Output {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    result
-}
-
-fn partial_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    path.with_file_name(name)
+    write_atomically(path, |partial| write_to(partial, file))
 }
 
 fn write_to(path: &Path, contents: &SpikeFile) -> Result<()> {
@@ -235,7 +220,7 @@ mod tests {
             ],
         };
         write_spike_file(&path, &pops).unwrap();
-        assert!(!partial_path(&path).exists());
+        assert!(!super::super::atomic::partial_path(&path).exists());
         let back = read_spike_file(&path).unwrap();
         assert_eq!(back, pops);
         let f = hdf5::File::open(&path).unwrap();
@@ -257,7 +242,7 @@ mod tests {
         let path = dir.path().join("missing-dir").join("s.h5");
         let err = write_spike_file(&path, &SpikeFile::default()).unwrap_err();
         assert!(matches!(err, Error::Output { .. }), "{err}");
-        assert!(!partial_path(&path).exists());
+        assert!(!super::super::atomic::partial_path(&path).exists());
     }
 
     #[test]

@@ -40,3 +40,23 @@ pub fn assert_ok(out: &Output) {
         stderr(out)
     );
 }
+
+/// Simulates `desc` in this process on the CPU backend; returns the spikes and the
+/// backend (for its final state).
+pub fn simulate(
+    desc: &volley::network::Description,
+    options: volley::backend::cpu::CpuOptions,
+) -> (Vec<volley::spike::Spike>, volley::backend::cpu::CpuBackend) {
+    use volley::backend::Backend;
+    let mut backend = volley::backend::cpu::CpuBackend::new(desc, 0..desc.total_neurons(), options);
+    let mut recorder = volley::record::MemoryRecorder::default();
+    volley::engine::Simulation::new(
+        &mut backend as &mut dyn Backend,
+        &mut volley::comm::LocalComm,
+        desc.min_delay_steps(),
+        desc.steps,
+    )
+    .run(&mut recorder)
+    .expect("simulation runs");
+    (recorder.spikes, backend)
+}
