@@ -16,13 +16,8 @@ use volley::record::MemoryRecorder;
 use volley::rng;
 
 fn example(size_exc: u64, size_inh: u64) -> volley::network::Description {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/izhikevich2003.toml"),
-    )
-    .unwrap();
-    let text = text
-        .replace("size = 800", &format!("size = {size_exc}"))
-        .replace("size = 200", &format!("size = {size_inh}"));
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/izhikevich2003.toml")).unwrap();
+    let text = text.replace("size = 800", &format!("size = {size_exc}")).replace("size = 200", &format!("size = {size_inh}"));
     config::parse(&text, "izhikevich2003.toml", &Overrides::default()).unwrap()
 }
 
@@ -52,16 +47,13 @@ fn neuron_update_size(c: &mut Criterion, exc: u64, inh: u64) {
     let mut g = c.benchmark_group(format!("izhikevich_update_{exc}"));
     let desc = example(exc, inh);
     let pop = &desc.populations[0];
-    let NeuronGroup::Izhikevich(mut state) =
-        pop.model.build(pop.gids().map(|g| desc.neuron_uniform(g)));
+    let NeuronGroup::Izhikevich(mut state) = pop.model.build(pop.gids().map(|g| desc.neuron_uniform(g)));
     let n = state.len();
     let mut input = vec![0f32; n];
     let mut normals = vec![0f32; n];
     rng::fill_noise_normals(1, 0, 0, &mut normals);
     g.throughput(Throughput::Elements(n as u64));
-    g.bench_function("step_without_noise_generation", |b| {
-        b.iter(|| state.step(&mut input, &normals, 5.0, 0.0, 1.0))
-    });
+    g.bench_function("step_without_noise_generation", |b| b.iter(|| state.step(&mut input, &normals, 5.0, 0.0, 1.0)));
     g.bench_function("step_with_noise_generation", |b| {
         let mut step = 0;
         b.iter(|| {
@@ -100,46 +92,21 @@ fn network(c: &mut Criterion) {
     g.sample_size(20);
     let desc = example(800, 200);
     for threads in [1usize, 2] {
-        g.bench_with_input(
-            BenchmarkId::new("simulate_1000ms_threads", threads),
-            &threads,
-            |b, &threads| {
-                b.iter_batched(
-                    || {
-                        CpuBackend::new(
-                            &desc,
-                            0..1000,
-                            CpuOptions {
-                                threads,
-                                ..CpuOptions::default()
-                            },
-                        )
-                    },
-                    |mut backend| {
-                        let mut comm = LocalComm;
-                        let mut recorder = MemoryRecorder::default();
-                        Simulation::new(&mut backend as &mut dyn Backend, &mut comm, 1, desc.steps)
-                            .run(&mut recorder)
-                            .unwrap();
-                        recorder.spikes.len()
-                    },
-                    criterion::BatchSize::LargeInput,
-                )
-            },
-        );
+        g.bench_with_input(BenchmarkId::new("simulate_1000ms_threads", threads), &threads, |b, &threads| {
+            b.iter_batched(
+                || CpuBackend::new(&desc, 0..1000, CpuOptions { threads, ..CpuOptions::default() }),
+                |mut backend| {
+                    let mut comm = LocalComm;
+                    let mut recorder = MemoryRecorder::default();
+                    Simulation::new(&mut backend as &mut dyn Backend, &mut comm, 1, desc.steps).run(&mut recorder).unwrap();
+                    recorder.spikes.len()
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
     }
     g.bench_function("build", |b| {
-        b.iter(|| {
-            CpuBackend::new(
-                &desc,
-                0..1000,
-                CpuOptions {
-                    threads: 2,
-                    ..CpuOptions::default()
-                },
-            )
-            .memory_bytes()
-        })
+        b.iter(|| CpuBackend::new(&desc, 0..1000, CpuOptions { threads: 2, ..CpuOptions::default() }).memory_bytes())
     });
     g.finish();
 }

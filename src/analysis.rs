@@ -48,9 +48,7 @@ pub fn population_rate(pops: &[PopulationSpikes], bin_ms: f64, duration_ms: f64)
     let mut counts = vec![0f64; bins];
     for t in pops.iter().flat_map(|p| &p.timestamps_ms) {
         // A spike at the end of the run (time = duration) belongs to the last bin.
-        let b = ((t / bin_ms).ceil() as usize)
-            .saturating_sub(1)
-            .min(bins - 1);
+        let b = ((t / bin_ms).ceil() as usize).saturating_sub(1).min(bins - 1);
         counts[b] += 1.0;
     }
     counts
@@ -72,28 +70,18 @@ pub fn welch_spectrum(signal: &[f64], bin_ms: f64, segment_ms: f64) -> Spectrum 
         return Spectrum::default();
     }
     let seg = seg.min(signal.len());
-    let window: Vec<f64> = (0..seg)
-        .map(|i| 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / seg as f64).cos())
-        .collect();
+    let window: Vec<f64> = (0..seg).map(|i| 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / seg as f64).cos()).collect();
     let half = seg / 2;
     let mut power = vec![0f64; half + 1];
     let mut segments = 0;
     let mut start = 0;
     // Twiddle factors once: a plain DFT up to Nyquist is cheap at these lengths.
-    let cos_table: Vec<f64> = (0..seg)
-        .map(|i| (std::f64::consts::TAU * i as f64 / seg as f64).cos())
-        .collect();
-    let sin_table: Vec<f64> = (0..seg)
-        .map(|i| (std::f64::consts::TAU * i as f64 / seg as f64).sin())
-        .collect();
+    let cos_table: Vec<f64> = (0..seg).map(|i| (std::f64::consts::TAU * i as f64 / seg as f64).cos()).collect();
+    let sin_table: Vec<f64> = (0..seg).map(|i| (std::f64::consts::TAU * i as f64 / seg as f64).sin()).collect();
     while start + seg <= signal.len() {
         let piece = &signal[start..start + seg];
         let mean = piece.iter().sum::<f64>() / seg as f64;
-        let x: Vec<f64> = piece
-            .iter()
-            .zip(&window)
-            .map(|(v, w)| (v - mean) * w)
-            .collect();
+        let x: Vec<f64> = piece.iter().zip(&window).map(|(v, w)| (v - mean) * w).collect();
         for (k, p) in power.iter_mut().enumerate() {
             let (mut re, mut im) = (0.0, 0.0);
             for (i, xi) in x.iter().enumerate() {
@@ -108,10 +96,7 @@ pub fn welch_spectrum(signal: &[f64], bin_ms: f64, segment_ms: f64) -> Spectrum 
     }
     power.iter_mut().for_each(|p| *p /= segments as f64);
     let df = 1000.0 / (seg as f64 * bin_ms);
-    Spectrum {
-        freq_hz: (0..=half).map(|k| k as f64 * df).collect(),
-        power,
-    }
+    Spectrum { freq_hz: (0..=half).map(|k| k as f64 * df).collect(), power }
 }
 
 impl Spectrum {
@@ -127,13 +112,7 @@ impl Spectrum {
 
     /// Mean power over all frequencies above 0.
     pub fn mean_power(&self) -> f64 {
-        let p: Vec<f64> = self
-            .freq_hz
-            .iter()
-            .zip(&self.power)
-            .filter(|(f, _)| **f > 0.0)
-            .map(|(_, p)| *p)
-            .collect();
+        let p: Vec<f64> = self.freq_hz.iter().zip(&self.power).filter(|(f, _)| **f > 0.0).map(|(_, p)| *p).collect();
         p.iter().sum::<f64>() / p.len().max(1) as f64
     }
 
@@ -141,14 +120,9 @@ impl Spectrum {
     pub fn average(spectra: &[Spectrum]) -> Spectrum {
         let mut out = spectra[0].clone();
         for s in &spectra[1..] {
-            out.power
-                .iter_mut()
-                .zip(&s.power)
-                .for_each(|(a, b)| *a += b);
+            out.power.iter_mut().zip(&s.power).for_each(|(a, b)| *a += b);
         }
-        out.power
-            .iter_mut()
-            .for_each(|p| *p /= spectra.len() as f64);
+        out.power.iter_mut().for_each(|p| *p /= spectra.len() as f64);
         out
     }
 }
@@ -161,8 +135,7 @@ mod tests {
     fn finds_a_sine_frequency() {
         let signal: Vec<f64> = (0..4000)
             .map(|i| {
-                (std::f64::consts::TAU * 8.0 * i as f64 / 1000.0).sin()
-                    + 0.3 * (std::f64::consts::TAU * 40.0 * i as f64 / 1000.0).sin()
+                (std::f64::consts::TAU * 8.0 * i as f64 / 1000.0).sin() + 0.3 * (std::f64::consts::TAU * 40.0 * i as f64 / 1000.0).sin()
             })
             .collect();
         let s = welch_spectrum(&signal, 1.0, 1000.0);
@@ -175,12 +148,7 @@ mod tests {
     fn rates_and_cv() {
         // Neuron 0 fires regularly every 10 ms (CV 0); neuron 1 never.
         let ts: Vec<f64> = (1..=100).map(|k| k as f64 * 10.0).collect();
-        let pop = PopulationSpikes {
-            name: "p".into(),
-            size: Some(2),
-            node_ids: vec![0; ts.len()],
-            timestamps_ms: ts,
-        };
+        let pop = PopulationSpikes { name: "p".into(), size: Some(2), node_ids: vec![0; ts.len()], timestamps_ms: ts };
         let s = population_stats(&pop, 2, 1000.0);
         assert_eq!(s.rate_hz, 50.0);
         assert_eq!(s.cv_isi, Some(0.0));

@@ -8,12 +8,7 @@ use std::path::PathBuf;
 pub enum Error {
     /// The model file is wrong: names the file, where, the field and what was expected.
     #[error("{file}{location}: {field}: {message}")]
-    Model {
-        file: String,
-        location: String,
-        field: String,
-        message: String,
-    },
+    Model { file: String, location: String, field: String, message: String },
 
     /// A command-line value is wrong.
     #[error("{option}: {message}")]
@@ -40,11 +35,7 @@ impl Error {
     /// Exit code: 2 for bad input, 1 for failures of the run itself.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Model { .. }
-            | Error::Option { .. }
-            | Error::Output { .. }
-            | Error::Input { .. }
-            | Error::Memory(_) => 2,
+            Error::Model { .. } | Error::Option { .. } | Error::Output { .. } | Error::Input { .. } | Error::Memory(_) => 2,
             Error::Runtime(_) => 1,
         }
     }

@@ -72,21 +72,13 @@ impl fmt::Display for ExprError {
 impl Expr {
     /// Parses `text`; `names` are the variables it may use, in slot order.
     pub fn parse(text: &str, names: &[&str]) -> Result<Expr, ExprError> {
-        let mut parser = Parser {
-            chars: text.char_indices().collect(),
-            pos: 0,
-            names,
-            text,
-        };
+        let mut parser = Parser { chars: text.char_indices().collect(), pos: 0, names, text };
         let root = parser.sum()?;
         parser.skip_space();
         if parser.pos < parser.chars.len() {
             return Err(parser.error(format!("unexpected '{}'", parser.chars[parser.pos].1)));
         }
-        Ok(Expr {
-            root,
-            text: text.to_string(),
-        })
+        Ok(Expr { root, text: text.to_string() })
     }
 
     /// The value for the variable values `vars` (in the slot order given to `parse`).
@@ -112,39 +104,54 @@ impl Expr {
         &self.text
     }
 
-    /// Evaluates an expression of one variable for every value in `xs`, node by node over
-    /// the whole batch, so that the tree is walked once per batch, not once per value.
-    /// Gives exactly the values of `eval`.
-    pub fn eval_batch(&self, xs: &[f64], out: &mut Vec<f64>) {
-        *out = eval_batch(&self.root, xs);
+    /// Evaluates the expression `n` times, variable slot `i` taking its values from
+    /// `vars[i]`, node by node over the whole batch, so that the tree is walked once per
+    /// batch, not once per value. Gives exactly the values of `eval`.
+    pub fn eval_batch(&self, n: usize, vars: &[Vec<f64>], out: &mut Vec<f64>) {
+        *out = eval_batch(&self.root, n, vars);
+    }
+
+    /// The number of variable slots the expression reads: one more than the highest used.
+    pub fn slots_used(&self) -> usize {
+        fn highest(node: &Node) -> usize {
+            match node {
+                Node::Number(_) => 0,
+                Node::Var(i) => i + 1,
+                Node::Neg(a) => highest(a),
+                Node::Binary(_, a, b) => highest(a).max(highest(b)),
+                Node::Call(_, args) => args.iter().map(highest).max().unwrap_or(0),
+            }
+        }
+        highest(&self.root)
     }
 }
 
-fn eval_batch(node: &Node, xs: &[f64]) -> Vec<f64> {
-    let map2 = |a: Vec<f64>, b: Vec<f64>, f: &dyn Fn(f64, f64) -> f64| {
-        a.iter().zip(&b).map(|(&x, &y)| f(x, y)).collect()
-    };
+fn eval_batch(node: &Node, n: usize, vars: &[Vec<f64>]) -> Vec<f64> {
+    let map2 = |a: Vec<f64>, b: Vec<f64>, f: &dyn Fn(f64, f64) -> f64| a.iter().zip(&b).map(|(&x, &y)| f(x, y)).collect();
     match node {
-        Node::Number(x) => vec![*x; xs.len()],
-        Node::Var(_) => xs.to_vec(),
-        Node::Neg(a) => eval_batch(a, xs).into_iter().map(|x| -x).collect(),
+        Node::Number(x) => vec![*x; n],
+        Node::Var(i) => vars[*i][..n].to_vec(),
+        Node::Neg(a) => eval_batch(a, n, vars).into_iter().map(|x| -x).collect(),
         Node::Binary(op, a, b) => {
-            let (a, b) = (eval_batch(a, xs), eval_batch(b, xs));
+            let (a, b) = (eval_batch(a, n, vars), eval_batch(b, n, vars));
             match op {
                 Op::Add => map2(a, b, &|x, y| x + y),
                 Op::Sub => map2(a, b, &|x, y| x - y),
                 Op::Mul => map2(a, b, &|x, y| x * y),
                 Op::Div => map2(a, b, &|x, y| x / y),
-                Op::Pow => map2(a, b, &|x, y| {
-                    if y.fract() == 0.0 && y.abs() <= 16.0 {
-                        x.powi(y as i32)
-                    } else {
-                        x.powf(y)
-                    }
-                }),
+                Op::Pow => map2(a, b, &pow),
             }
         }
-        Node::Call(..) => xs.iter().map(|&x| eval(node, &[x])).collect(),
+        Node::Call(..) => (0..n).map(|k| eval(node, &vars.iter().map(|v| v[k]).collect::<Vec<_>>())).collect(),
+    }
+}
+
+/// Integer powers as repeated products, so that r^2 is exactly r*r (net.m's r.^2).
+fn pow(a: f64, b: f64) -> f64 {
+    if b.fract() == 0.0 && b.abs() <= 16.0 {
+        a.powi(b as i32)
+    } else {
+        a.powf(b)
     }
 }
 
@@ -160,9 +167,7 @@ fn eval(node: &Node, vars: &[f64]) -> f64 {
                 Op::Sub => a - b,
                 Op::Mul => a * b,
                 Op::Div => a / b,
-                // Integer powers as repeated products, so that r^2 is exactly r*r (net.m's r.^2).
-                Op::Pow if b.fract() == 0.0 && b.abs() <= 16.0 => a.powi(b as i32),
-                Op::Pow => a.powf(b),
+                Op::Pow => pow(a, b),
             }
         }
         Node::Call(f, args) => {
@@ -188,10 +193,7 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn error(&self, message: String) -> ExprError {
-        ExprError {
-            column: self.pos + 1,
-            message,
-        }
+        ExprError { column: self.pos + 1, message }
     }
 
     fn skip_space(&mut self) {
@@ -254,9 +256,7 @@ impl Parser<'_> {
 
     fn atom(&mut self) -> Result<Node, ExprError> {
         let Some(c) = self.peek() else {
-            return Err(
-                self.error("expected a number, a name or '(' but the expression ends".into())
-            );
+            return Err(self.error("expected a number, a name or '(' but the expression ends".into()));
         };
         if c == '(' {
             self.pos += 1;
@@ -269,9 +269,7 @@ impl Parser<'_> {
         }
         if c.is_alphabetic() || c == '_' {
             let start = self.pos;
-            while self.pos < self.chars.len()
-                && (self.chars[self.pos].1.is_alphanumeric() || self.chars[self.pos].1 == '_')
-            {
+            while self.pos < self.chars.len() && (self.chars[self.pos].1.is_alphanumeric() || self.chars[self.pos].1 == '_') {
                 self.pos += 1;
             }
             let name: String = self.chars[start..self.pos].iter().map(|c| c.1).collect();
@@ -279,9 +277,7 @@ impl Parser<'_> {
                 let Some((func, arity)) = Func::from_name(&name) else {
                     return Err(ExprError {
                         column: start + 1,
-                        message: format!(
-                            "unknown function '{name}' (known: sqrt, exp, ln, log, abs, min, max)"
-                        ),
+                        message: format!("unknown function '{name}' (known: sqrt, exp, ln, log, abs, min, max)"),
                     });
                 };
                 self.pos += 1;
@@ -306,10 +302,7 @@ impl Parser<'_> {
                     message: if self.names.is_empty() {
                         format!("unknown name '{name}': this value must be a constant")
                     } else {
-                        format!(
-                            "unknown name '{name}' (known here: {})",
-                            self.names.join(", ")
-                        )
+                        format!("unknown name '{name}' (known here: {})", self.names.join(", "))
                     },
                 }),
             };
@@ -322,9 +315,7 @@ impl Parser<'_> {
         let byte_start = self.chars[start].0;
         while self.pos < self.chars.len() {
             let c = self.chars[self.pos].1;
-            let exponent_sign = (c == '+' || c == '-')
-                && self.pos > start
-                && matches!(self.chars[self.pos - 1].1, 'e' | 'E');
+            let exponent_sign = (c == '+' || c == '-') && self.pos > start && matches!(self.chars[self.pos - 1].1, 'e' | 'E');
             if c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E' || exponent_sign {
                 self.pos += 1;
             } else {
@@ -336,10 +327,7 @@ impl Parser<'_> {
         literal
             .parse::<f64>()
             .map(Node::Number)
-            .map_err(|_| ExprError {
-                column: start + 1,
-                message: format!("'{literal}' is not a number"),
-            })
+            .map_err(|_| ExprError { column: start + 1, message: format!("'{literal}' is not a number") })
     }
 
     fn expect(&mut self, want: char) -> Result<(), ExprError> {
@@ -376,18 +364,23 @@ mod tests {
         let e = Expr::parse("-(0.5*u - 1)^2 / 3 + max(u, 0.25)", &["u"]).unwrap();
         let xs: Vec<f64> = (0..100).map(|i| i as f64 / 97.0).collect();
         let mut out = Vec::new();
-        e.eval_batch(&xs, &mut out);
+        e.eval_batch(xs.len(), std::slice::from_ref(&xs), &mut out);
         for (x, y) in xs.iter().zip(&out) {
             assert_eq!(e.eval(&[*x]).to_bits(), y.to_bits());
         }
     }
 
     #[test]
+    fn counts_the_slots_it_reads() {
+        let names = ["u", "u2", "u3"];
+        assert_eq!(Expr::parse("1.5", &names).unwrap().slots_used(), 0);
+        assert_eq!(Expr::parse("u*2", &names).unwrap().slots_used(), 1);
+        assert_eq!(Expr::parse("u + u3", &names).unwrap().slots_used(), 3);
+    }
+
+    #[test]
     fn constants_are_recognised() {
-        assert_eq!(
-            Expr::parse("0.5 * 4", &["r"]).unwrap().constant(),
-            Some(2.0)
-        );
+        assert_eq!(Expr::parse("0.5 * 4", &["r"]).unwrap().constant(), Some(2.0));
         assert_eq!(Expr::parse("0.5 * r", &["r"]).unwrap().constant(), None);
     }
 

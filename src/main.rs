@@ -4,18 +4,14 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use volley::analysis::{population_rate, population_stats, welch_spectrum};
-use volley::backend::cpu::{memory_estimate, CpuOptions};
+use volley::backend::cpu::CpuOptions;
 use volley::config::{self, Overrides};
 use volley::record::sonata;
 use volley::run::{self, fmt_bytes, RunOptions};
 use volley::{Error, Result};
 
 #[derive(Parser)]
-#[command(
-    name = "volley",
-    version,
-    about = "Spiking neural network simulator: run model files, inspect spike files"
-)]
+#[command(name = "volley", version, about = "Spiking neural network simulator: run model files, inspect spike files")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,12 +38,26 @@ enum Command {
         /// No progress bar or progress lines.
         #[arg(long, short)]
         quiet: bool,
+        /// Replace a model-file value: population.exc.size=80000 (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Refuse to start if the run is estimated to need more memory, e.g. 8GB.
+        #[arg(long)]
+        max_memory: Option<String>,
     },
-    /// Validate a model file and print its sizes; allocates nothing big.
+    /// Validate a model file, print its sizes and the memory it will need; allocates
+    /// nothing big, and fails like `run` would if the memory is not there.
     Check {
         model: PathBuf,
         #[arg(long)]
         duration: Option<String>,
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        #[arg(long)]
+        max_memory: Option<String>,
+        /// Threads the run would use (each holds its own row index).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Rates, ISI variability and rhythm peaks of a spike file.
     Stats {
@@ -81,41 +91,25 @@ fn threads_from_env() -> Option<usize> {
     std::env::var("SLURM_CPUS_PER_TASK").ok()?.parse().ok()
 }
 
+/// `--threads`, else SLURM_CPUS_PER_TASK, else every core.
+fn thread_count(option: Option<usize>) -> Result<usize> {
+    if option == Some(0) {
+        return Err(Error::Option { option: "--threads".into(), message: "expected at least 1 thread".into() });
+    }
+    Ok(option.or_else(threads_from_env).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())))
+}
+
+fn memory_limit(option: Option<String>) -> Result<Option<u64>> {
+    option.map(|m| run::parse_size(&m).map_err(|message| Error::Option { option: "--max-memory".into(), message })).transpose()
+}
+
 fn dispatch(command: Command) -> Result<()> {
     match command {
-        Command::Run {
-            model,
-            seed,
-            duration,
-            threads,
-            out,
-            quiet,
-        } => {
-            if threads == Some(0) {
-                return Err(Error::Option {
-                    option: "--threads".into(),
-                    message: "expected at least 1 thread".into(),
-                });
-            }
-            let desc = config::load(
-                &model,
-                &Overrides {
-                    seed,
-                    duration,
-                    out_dir: out,
-                },
-            )?;
-            let threads = threads
-                .or_else(threads_from_env)
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let options = RunOptions {
-                cpu: CpuOptions {
-                    threads,
-                    ..CpuOptions::default()
-                },
-                progress: !quiet,
-                ..RunOptions::default()
-            };
+        Command::Run { model, seed, duration, threads, out, quiet, sets, max_memory } => {
+            let threads = thread_count(threads)?;
+            let max_memory = memory_limit(max_memory)?;
+            let desc = config::load(&model, &Overrides { seed, duration, out_dir: out, sets })?;
+            let options = RunOptions { cpu: CpuOptions { threads, ..CpuOptions::default() }, progress: !quiet, max_memory, ..RunOptions::default() };
             let report = run::run(&desc, &options)?;
             println!("{}", run::summary(&desc, &report));
             for path in report.spike_file.iter().chain(&report.raster) {
@@ -123,31 +117,16 @@ fn dispatch(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Check { model, duration } => {
-            let desc = config::load(
-                &model,
-                &Overrides {
-                    duration,
-                    ..Overrides::default()
-                },
-            )?;
-            let memory = memory_estimate(&desc);
+        Command::Check { model, duration, sets, max_memory, threads } => {
+            let threads = thread_count(threads)?;
+            let max_memory = memory_limit(max_memory)?;
+            let desc = config::load(&model, &Overrides { duration, sets, ..Overrides::default() })?;
+            let memory = run::check_memory(&desc, threads, max_memory)?;
             println!("{}: ok", model.display());
             for p in &desc.populations {
-                println!(
-                    "  population {:<12} {:>12} neurons  (ids {}..{})",
-                    p.name,
-                    p.size,
-                    p.first_gid,
-                    p.first_gid + p.size
-                );
+                println!("  population {:<12} {:>12} neurons  (ids {}..{})", p.name, p.size, p.first_gid, p.first_gid + p.size);
             }
-            println!(
-                "  neurons {}, synapses {}, projections {}",
-                desc.total_neurons(),
-                desc.synapse_count(),
-                desc.projections.len()
-            );
+            println!("  neurons {}, synapses {}, projections {}", desc.total_neurons(), desc.synapse_count(), desc.projections.len());
             println!(
                 "  dt {} ms, {} steps ({} ms), epoch {} step(s), seed {}",
                 desc.dt_ms,
@@ -170,34 +149,22 @@ fn dispatch(command: Command) -> Result<()> {
             let duration_ms = duration_of(&file, duration, &spikes)?;
             println!("{}: {} ms", spikes.display(), duration_ms);
             for pop in &file.populations {
-                let size = pop
-                    .size
-                    .unwrap_or_else(|| pop.node_ids.iter().max().map_or(0, |m| m + 1));
+                let size = pop.size.unwrap_or_else(|| pop.node_ids.iter().max().map_or(0, |m| m + 1));
                 let s = population_stats(pop, size, duration_ms);
                 let cv = s.cv_isi.map_or("n/a".to_string(), |c| format!("{c:.2}"));
-                println!(
-                    "  {:<12} {:>8} neurons {:>10} spikes  rate {:>7.2} Hz  CV(ISI) {cv}",
-                    s.name, s.size, s.spikes, s.rate_hz
-                );
+                println!("  {:<12} {:>8} neurons {:>10} spikes  rate {:>7.2} Hz  CV(ISI) {cv}", s.name, s.size, s.spikes, s.rate_hz);
             }
             let rate = population_rate(&file.populations, 1.0, duration_ms);
             let spectrum = welch_spectrum(&rate, 1.0, 1000.0);
             let show = |lo: f64, hi: f64, label: &str| match spectrum.peak_in(lo, hi) {
-                Some((f, p)) => println!(
-                    "  {label:<22} {f:>5.1} Hz  (power {:.1}x the mean)",
-                    p / spectrum.mean_power()
-                ),
+                Some((f, p)) => println!("  {label:<22} {f:>5.1} Hz  (power {:.1}x the mean)", p / spectrum.mean_power()),
                 None => println!("  {label:<22} n/a (run too short)"),
             };
             show(1.0, 15.0, "largest peak < 15 Hz");
             show(30.0, 50.0, "gamma peak 30-50 Hz");
             Ok(())
         }
-        Command::Plot {
-            spikes,
-            output,
-            duration,
-        } => {
+        Command::Plot { spikes, output, duration } => {
             let file = sonata::read_spike_file(&spikes)?;
             let duration_ms = duration_of(&file, duration, &spikes)?;
             volley::plot::raster_png(&file, duration_ms, &output)?;
@@ -209,14 +176,10 @@ fn dispatch(command: Command) -> Result<()> {
 
 fn duration_of(file: &sonata::SpikeFile, option: Option<String>, path: &Path) -> Result<f64> {
     match (option, file.duration_ms) {
-        (Some(text), _) => config::parse_time(&text).map_err(|m| Error::Option {
-            option: "--duration".into(),
-            message: m,
-        }),
+        (Some(text), _) => config::parse_time(&text).map_err(|m| Error::Option { option: "--duration".into(), message: m }),
         (None, Some(d)) => Ok(d),
-        (None, None) => Err(Error::Input {
-            path: path.to_path_buf(),
-            message: "the file does not record its duration: give --duration".into(),
-        }),
+        (None, None) => {
+            Err(Error::Input { path: path.to_path_buf(), message: "the file does not record its duration: give --duration".into() })
+        }
     }
 }

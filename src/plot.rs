@@ -8,34 +8,18 @@ use plotters::prelude::*;
 use std::path::Path;
 use std::sync::OnceLock;
 
-const COLOURS: [RGBColor; 4] = [
-    RGBColor(31, 84, 160),
-    RGBColor(200, 40, 40),
-    RGBColor(30, 140, 60),
-    RGBColor(140, 80, 170),
-];
-const FONT_PATHS: [&str; 3] = [
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-];
+const COLOURS: [RGBColor; 4] = [RGBColor(31, 84, 160), RGBColor(200, 40, 40), RGBColor(30, 140, 60), RGBColor(140, 80, 170)];
+const FONT_PATHS: [&str; 3] =
+    ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf"];
 
 /// Registers a system font for labels (plotters draws text with ab_glyph, which needs
 /// one). Returns false when none is found: the plot is then drawn without text.
 fn font_available() -> bool {
     static FOUND: OnceLock<bool> = OnceLock::new();
     *FOUND.get_or_init(|| {
-        FONT_PATHS
-            .iter()
-            .find_map(|p| std::fs::read(p).ok())
-            .is_some_and(|bytes| {
-                plotters::style::register_font(
-                    "sans-serif",
-                    FontStyle::Normal,
-                    Box::leak(bytes.into_boxed_slice()),
-                )
-                .is_ok()
-            })
+        FONT_PATHS.iter().find_map(|p| std::fs::read(p).ok()).is_some_and(|bytes| {
+            plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(bytes.into_boxed_slice())).is_ok()
+        })
     })
 }
 
@@ -46,10 +30,7 @@ pub fn raster_png(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> 
 }
 
 fn draw(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {
-    let fail = |e: String| Error::Output {
-        path: out.to_path_buf(),
-        message: e,
-    };
+    let fail = |e: String| Error::Output { path: out.to_path_buf(), message: e };
     let labels = font_available();
     if !labels {
         eprintln!("volley: warning: no DejaVuSans.ttf found (apt-get install fonts-dejavu-core); drawing the plot without labels");
@@ -57,26 +38,14 @@ fn draw(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {
     let root = BitMapBackend::new(out, (1200, 800)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
     let (top, bottom) = root.split_vertically(560);
-    let total: u64 = file
-        .populations
-        .iter()
-        .map(|p| {
-            p.size
-                .unwrap_or_else(|| p.node_ids.iter().max().map_or(0, |m| m + 1))
-        })
-        .sum();
+    let total: u64 = file.populations.iter().map(|p| p.size.unwrap_or_else(|| p.node_ids.iter().max().map_or(0, |m| m + 1))).sum();
 
     let mut chart = ChartBuilder::on(&top);
     chart.margin(10);
     if labels {
-        chart
-            .caption("Spike raster", ("sans-serif", 22))
-            .x_label_area_size(30)
-            .y_label_area_size(60);
+        chart.caption("Spike raster", ("sans-serif", 22)).x_label_area_size(30).y_label_area_size(60);
     }
-    let mut chart = chart
-        .build_cartesian_2d(0.0..duration_ms, 0.0..total.max(1) as f64)
-        .map_err(|e| fail(e.to_string()))?;
+    let mut chart = chart.build_cartesian_2d(0.0..duration_ms, 0.0..total.max(1) as f64).map_err(|e| fail(e.to_string()))?;
     if labels {
         chart
             .configure_mesh()
@@ -90,20 +59,13 @@ fn draw(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {
     let mut offset = 0u64;
     for (k, pop) in file.populations.iter().enumerate() {
         let colour = COLOURS[k % COLOURS.len()];
-        let points = pop
-            .timestamps_ms
-            .iter()
-            .zip(&pop.node_ids)
-            .map(|(&t, &id)| Circle::new((t, (offset + id) as f64), 1, colour.filled()));
+        let points =
+            pop.timestamps_ms.iter().zip(&pop.node_ids).map(|(&t, &id)| Circle::new((t, (offset + id) as f64), 1, colour.filled()));
         let series = chart.draw_series(points).map_err(|e| fail(e.to_string()))?;
         if labels {
-            series
-                .label(pop.name.clone())
-                .legend(move |(x, y)| Circle::new((x, y), 4, colour.filled()));
+            series.label(pop.name.clone()).legend(move |(x, y)| Circle::new((x, y), 4, colour.filled()));
         }
-        offset += pop
-            .size
-            .unwrap_or_else(|| pop.node_ids.iter().max().map_or(0, |m| m + 1));
+        offset += pop.size.unwrap_or_else(|| pop.node_ids.iter().max().map_or(0, |m| m + 1));
     }
     if labels {
         chart
@@ -124,9 +86,7 @@ fn draw(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {
     if labels {
         chart.x_label_area_size(40).y_label_area_size(60);
     }
-    let mut chart = chart
-        .build_cartesian_2d(0.0..duration_ms, 0.0..(max_rate * 1.05).max(1.0))
-        .map_err(|e| fail(e.to_string()))?;
+    let mut chart = chart.build_cartesian_2d(0.0..duration_ms, 0.0..(max_rate * 1.05).max(1.0)).map_err(|e| fail(e.to_string()))?;
     if labels {
         chart
             .configure_mesh()
@@ -138,12 +98,7 @@ fn draw(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {
             .map_err(|e| fail(e.to_string()))?;
     }
     chart
-        .draw_series(LineSeries::new(
-            rate.iter()
-                .enumerate()
-                .map(|(i, c)| ((i as f64 + 0.5) * bin_ms, c * scale)),
-            BLACK,
-        ))
+        .draw_series(LineSeries::new(rate.iter().enumerate().map(|(i, c)| ((i as f64 + 0.5) * bin_ms, c * scale)), BLACK))
         .map_err(|e| fail(e.to_string()))?;
     root.present().map_err(|e| fail(e.to_string()))?;
     Ok(())

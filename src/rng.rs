@@ -77,10 +77,7 @@ pub fn unit_f64(hi: u32, lo: u32) -> f64 {
 /// The per-neuron uniform `r` in [0, 1) of neuron `gid`: the same value for every
 /// parameter of that neuron (net.m uses one `re`/`ri` per neuron for all of a, b, c, d).
 pub fn neuron_uniform(seed: u64, gid: u64) -> f64 {
-    let [a, b] = threefry2x32(
-        [gid as u32, (gid >> 32) as u32],
-        key_for(seed, Purpose::NeuronParameter),
-    );
+    let [a, b] = threefry2x32([gid as u32, (gid >> 32) as u32], key_for(seed, Purpose::NeuronParameter));
     unit_f64(a, b)
 }
 
@@ -91,10 +88,7 @@ pub fn connectivity_stream(seed: u64, projection: u32, gid: u64) -> Pcg64 {
     for (block, chunk) in seed_bytes.chunks_mut(8).enumerate() {
         let [a, b] = threefry2x32(
             [gid as u32, (gid >> 32) as u32],
-            [
-                key[0] ^ projection.rotate_left(8 * block as u32),
-                key[1] ^ ((block as u32) << 24),
-            ],
+            [key[0] ^ projection.rotate_left(8 * block as u32), key[1] ^ ((block as u32) << 24)],
         );
         chunk[..4].copy_from_slice(&a.to_le_bytes());
         chunk[4..].copy_from_slice(&b.to_le_bytes());
@@ -126,14 +120,8 @@ pub fn cos_sin_turns(t: f32) -> (f32, f32) {
     let q = (t * 4.0 + 0.5) as i32; // t ≥ 0: truncation is the floor
     let x = (t - q as f32 * 0.25) * core::f32::consts::TAU;
     let x2 = x * x;
-    let s = x
-        * (1.0
-            + x2 * (-1.0 / 6.0
-                + x2 * (1.0 / 120.0 + x2 * (-1.0 / 5040.0 + x2 * (1.0 / 362_880.0)))));
-    let c = 1.0
-        + x2 * (-0.5
-            + x2 * (1.0 / 24.0
-                + x2 * (-1.0 / 720.0 + x2 * (1.0 / 40_320.0 + x2 * (-1.0 / 3_628_800.0)))));
+    let s = x * (1.0 + x2 * (-1.0 / 6.0 + x2 * (1.0 / 120.0 + x2 * (-1.0 / 5040.0 + x2 * (1.0 / 362_880.0)))));
+    let c = 1.0 + x2 * (-0.5 + x2 * (1.0 / 24.0 + x2 * (-1.0 / 720.0 + x2 * (1.0 / 40_320.0 + x2 * (-1.0 / 3_628_800.0)))));
     // Rotate (c, s) by q quarter turns: odd q swaps them; the signs follow the quadrant.
     let q = q as u32;
     let swap = 0u32.wrapping_sub(q & 1);
@@ -142,10 +130,7 @@ pub fn cos_sin_turns(t: f32) -> (f32, f32) {
     let sin_bits = (cb & swap) | (sb & !swap);
     let cos_sign = ((q + 1) & 2) << 30;
     let sin_sign = (q & 2) << 30;
-    (
-        f32::from_bits(cos_bits ^ cos_sign),
-        f32::from_bits(sin_bits ^ sin_sign),
-    )
+    (f32::from_bits(cos_bits ^ cos_sign), f32::from_bits(sin_bits ^ sin_sign))
 }
 
 /// Two independent standard normals from two uniform words (Box–Muller).
@@ -168,10 +153,7 @@ fn fill_noise_normals_kernel(seed: u64, step: u64, first_gid: u64, out: &mut [f3
         return;
     }
     let key = key_for(seed, Purpose::Noise);
-    let key = [
-        key[0],
-        key[1] ^ ((step >> 32) as u32).wrapping_mul(0x9E37_79B9),
-    ];
+    let key = [key[0], key[1] ^ ((step >> 32) as u32).wrapping_mul(0x9E37_79B9)];
     let step_lo = step as u32;
     let mut i = 0usize;
     let mut gid = first_gid;
@@ -226,16 +208,8 @@ mod tests {
     fn threefry_matches_random123_known_answers() {
         let cases = [
             ([0u32, 0], [0u32, 0], [0x6b20_0159u32, 0x99ba_4efe]),
-            (
-                [u32::MAX, u32::MAX],
-                [u32::MAX, u32::MAX],
-                [0x1cb9_96fc, 0xbb00_2be7],
-            ),
-            (
-                [0x243f_6a88, 0x85a3_08d3],
-                [0x1319_8a2e, 0x0370_7344],
-                [0xc492_3a9c, 0x483d_f7a0],
-            ),
+            ([u32::MAX, u32::MAX], [u32::MAX, u32::MAX], [0x1cb9_96fc, 0xbb00_2be7]),
+            ([0x243f_6a88, 0x85a3_08d3], [0x1319_8a2e, 0x0370_7344], [0xc492_3a9c, 0x483d_f7a0]),
         ];
         for (ctr, key, want) in cases {
             assert_eq!(threefry2x32(ctr, key), want, "ctr {ctr:x?} key {key:x?}");
@@ -271,18 +245,8 @@ mod tests {
         let mut whole = vec![0f32; n];
         fill_noise_normals(7, 3, 5, &mut whole);
         let mean = whole.iter().map(|&z| z as f64).sum::<f64>() / n as f64;
-        let var = whole
-            .iter()
-            .map(|&z| (z as f64 - mean).powi(2))
-            .sum::<f64>()
-            / n as f64;
-        let kurt = whole
-            .iter()
-            .map(|&z| (z as f64 - mean).powi(4))
-            .sum::<f64>()
-            / n as f64
-            / var
-            / var;
+        let var = whole.iter().map(|&z| (z as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+        let kurt = whole.iter().map(|&z| (z as f64 - mean).powi(4)).sum::<f64>() / n as f64 / var / var;
         assert!(mean.abs() < 0.01, "mean {mean}");
         assert!((var - 1.0).abs() < 0.01, "variance {var}");
         assert!((kurt - 3.0).abs() < 0.05, "kurtosis {kurt}");
@@ -293,24 +257,12 @@ mod tests {
             fill_noise_normals(7, 3, 5, &mut left);
             fill_noise_normals(7, 3, 5 + cut as u64, &mut right);
             left.extend_from_slice(&right);
-            assert!(
-                left.iter()
-                    .zip(&whole)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "cut at {cut}"
-            );
+            assert!(left.iter().zip(&whole).all(|(a, b)| a.to_bits() == b.to_bits()), "cut at {cut}");
         }
         // The baseline build of the kernel gives the bits of the widest one dispatched.
         let mut baseline = vec![0f32; n];
         fill_noise_normals_kernel(7, 3, 5, &mut baseline);
-        assert!(
-            baseline
-                .iter()
-                .zip(&whole)
-                .all(|(a, b)| a.to_bits() == b.to_bits()),
-            "{:?}",
-            crate::simd::level()
-        );
+        assert!(baseline.iter().zip(&whole).all(|(a, b)| a.to_bits() == b.to_bits()), "{:?}", crate::simd::level());
         // Another step or seed gives other numbers.
         let mut other = vec![0f32; 16];
         fill_noise_normals(7, 4, 5, &mut other);

@@ -3,7 +3,7 @@
 //! summarise. The single runtime choice point of backend and communicator lives here.
 
 use crate::analysis::population_stats;
-use crate::backend::cpu::{CpuBackend, CpuOptions};
+use crate::backend::cpu::{memory_estimate, CpuBackend, CpuOptions, MemoryEstimate};
 use crate::backend::Backend;
 use crate::comm::LocalComm;
 use crate::engine::{PhaseTimes, Simulation};
@@ -24,15 +24,13 @@ pub struct RunOptions {
     pub progress: bool,
     /// Seconds between plain progress lines when not on a terminal.
     pub progress_interval: f64,
+    /// Refuse runs estimated to need more bytes than this.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions {
-            cpu: CpuOptions::default(),
-            progress: true,
-            progress_interval: 10.0,
-        }
+        RunOptions { cpu: CpuOptions::default(), progress: true, progress_interval: 10.0, max_memory: None }
     }
 }
 
@@ -53,10 +51,7 @@ pub struct RunReport {
 
 /// Creates the output directory and proves it writable before any work is done.
 pub fn prepare_output_dir(dir: &Path) -> Result<()> {
-    let fail = |e: std::io::Error| Error::Output {
-        path: dir.to_path_buf(),
-        message: e.to_string(),
-    };
+    let fail = |e: std::io::Error| Error::Output { path: dir.to_path_buf(), message: e.to_string() };
     std::fs::create_dir_all(dir).map_err(fail)?;
     let probe = dir.join(format!(".volley-write-test-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(fail)?;
@@ -64,8 +59,58 @@ pub fn prepare_output_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Memory the machine can give this run: MemAvailable from /proc/meminfo, if known.
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+/// A size such as "8GB", "512 MB", "2GiB" or "1000000" (bytes).
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = (t[..split].trim(), t[split..].trim().to_ascii_lowercase());
+    let scale = match unit.as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("expected a size such as \"8GB\" or \"512MiB\", got {text:?}")),
+    };
+    match number.parse::<f64>() {
+        Ok(x) if x > 0.0 && x.is_finite() => Ok((x * scale) as u64),
+        _ => Err(format!("expected a size such as \"8GB\" or \"512MiB\", got {text:?}")),
+    }
+}
+
+/// Refuses, before anything large is allocated, a run whose estimated memory exceeds
+/// what the machine has available or what `--max-memory` allows.
+pub fn check_memory(desc: &Description, threads: usize, max_memory: Option<u64>) -> Result<MemoryEstimate> {
+    let estimate = memory_estimate(desc, threads);
+    let limits = [max_memory.map(|m| (m, "--max-memory")), available_memory().map(|m| (m, "available on this machine"))];
+    if let Some((limit, what)) = limits.into_iter().flatten().min_by_key(|l| l.0) {
+        if estimate.total() > limit {
+            return Err(Error::Memory(format!(
+                "the run needs {} (state {}, synapses {}, buffers {}) but {} {what}: use fewer neurons, storage = \"compact\" or procedural = true, or more ranks",
+                fmt_bytes(estimate.total()),
+                fmt_bytes(estimate.state),
+                fmt_bytes(estimate.synapses),
+                fmt_bytes(estimate.buffers),
+                fmt_bytes(limit),
+            )));
+        }
+    }
+    Ok(estimate)
+}
+
 /// Runs `desc` on this process's CPU threads and writes its outputs.
 pub fn run(desc: &Description, options: &RunOptions) -> Result<RunReport> {
+    check_memory(desc, options.cpu.threads, options.max_memory)?;
     let writes_files = desc.output.spikes.is_some() || desc.output.raster.is_some();
     if writes_files {
         prepare_output_dir(&desc.output.dir)?;
@@ -127,19 +172,9 @@ pub fn run(desc: &Description, options: &RunOptions) -> Result<RunReport> {
 
 /// The spikes of a run in the file layout.
 pub fn spike_file(desc: &Description, spikes: &[Spike]) -> SpikeFile {
-    let ranges: Vec<PopulationRange> = desc
-        .populations
-        .iter()
-        .map(|p| PopulationRange {
-            name: p.name.clone(),
-            first_gid: p.first_gid,
-            size: p.size,
-        })
-        .collect();
-    SpikeFile {
-        duration_ms: Some(desc.steps as f64 * desc.dt_ms),
-        populations: sonata::split_by_population(spikes, &ranges, desc.dt_ms),
-    }
+    let ranges: Vec<PopulationRange> =
+        desc.populations.iter().map(|p| PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size }).collect();
+    SpikeFile { duration_ms: Some(desc.steps as f64 * desc.dt_ms), populations: sonata::split_by_population(spikes, &ranges, desc.dt_ms) }
 }
 
 /// The one-line summary printed at the end of every run.
@@ -149,13 +184,7 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
     let rates: Vec<String> = file
         .populations
         .iter()
-        .map(|p| {
-            format!(
-                "{} {:.2} Hz",
-                p.name,
-                population_stats(p, p.size.unwrap_or(0), duration_ms).rate_hz
-            )
-        })
+        .map(|p| format!("{} {:.2} Hz", p.name, population_stats(p, p.size.unwrap_or(0), duration_ms).rate_hz))
         .collect();
     let rtf = duration_ms / 1000.0 / report.simulate.as_secs_f64().max(1e-9);
     format!(
@@ -218,10 +247,7 @@ impl Progress {
         let terminal = std::io::stderr().is_terminal();
         let bar = (options.progress && terminal).then(|| {
             let bar = indicatif::ProgressBar::new(desc.steps);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {msg} ETA {eta}")
-                    .expect("valid template"),
-            );
+            bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {msg} ETA {eta}").expect("valid template"));
             bar
         });
         Progress {
@@ -244,7 +270,12 @@ impl Progress {
             self.last = Instant::now();
             let elapsed = self.start.elapsed().as_secs_f64();
             let eta = elapsed * (self.total - step) as f64 / step.max(1) as f64;
-            eprintln!("volley: {bio_ms:.0} ms of {:.0} ms simulated ({:.0}%), {:.1}x real time, ETA {eta:.0} s", self.total as f64 * self.dt_ms, 100.0 * step as f64 / self.total.max(1) as f64, bio_ms / 1000.0 / elapsed.max(1e-9));
+            eprintln!(
+                "volley: {bio_ms:.0} ms of {:.0} ms simulated ({:.0}%), {:.1}x real time, ETA {eta:.0} s",
+                self.total as f64 * self.dt_ms,
+                100.0 * step as f64 / self.total.max(1) as f64,
+                bio_ms / 1000.0 / elapsed.max(1e-9)
+            );
         }
     }
 

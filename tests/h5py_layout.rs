@@ -12,33 +12,16 @@ fn h5py_reads_the_sonata_spike_file() {
     let dir = tempfile::tempdir().unwrap();
     let model = example("izhikevich2003.toml");
     let out = dir.path().join("out");
-    assert_ok(&volley(
-        dir.path(),
-        &[
-            "run",
-            model.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "-q",
-            "--duration",
-            "200ms",
-        ],
-    ));
+    assert_ok(&volley(dir.path(), &["run", model.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q", "--duration", "200ms"]));
     let python = std::env::var("VOLLEY_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = repo().join("tests/check_sonata.py");
-    let result = Command::new(&python)
-        .arg(&script)
-        .arg(out.join("spikes.h5"))
-        .args(["exc=800", "inh=200"])
-        .output();
-    let result = result.unwrap_or_else(|e| {
-        panic!("cannot run {python}: {e}; run scripts/test.sh, which sets up Python with h5py")
-    });
-    let (o, e) = (
-        String::from_utf8_lossy(&result.stdout),
-        String::from_utf8_lossy(&result.stderr),
+    let result = Command::new(&python).arg(&script).arg(out.join("spikes.h5")).args(["exc=800", "inh=200"]).output();
+    let result = result.unwrap_or_else(|e| panic!("cannot run {python}: {e}; run scripts/test.sh, which sets up Python with h5py"));
+    let (o, e) = (String::from_utf8_lossy(&result.stdout), String::from_utf8_lossy(&result.stderr));
+    assert!(
+        !e.contains("No module named 'h5py'"),
+        "h5py is missing for {python}: run scripts/test.sh (or pip install h5py and set VOLLEY_PYTHON)"
     );
-    assert!(!e.contains("No module named 'h5py'"), "h5py is missing for {python}: run scripts/test.sh (or pip install h5py and set VOLLEY_PYTHON)");
     assert!(result.status.success(), "h5py check failed:\n{o}\n{e}");
     assert!(o.contains("exc: ") && o.contains("inh: "), "{o}");
 }

@@ -26,14 +26,8 @@ fn run_seed(dir: &std::path::Path, seed: u64, threads: usize) -> SpikeFile {
     );
     assert_ok(&result);
     let summary = stdout(&result);
-    assert!(
-        summary.contains("1000 neurons, 1000000 synapses"),
-        "summary: {summary}"
-    );
-    assert!(
-        out.join("raster.png").metadata().unwrap().len() > 10_000,
-        "raster written"
-    );
+    assert!(summary.contains("1000 neurons, 1000000 synapses"), "summary: {summary}");
+    assert!(out.join("raster.png").metadata().unwrap().len() > 10_000, "raster written");
     read_spike_file(&out.join("spikes.h5")).unwrap()
 }
 
@@ -51,39 +45,20 @@ fn paper_statistics_over_seeds_1_to_10() {
         };
         exc.push(rate("exc"));
         inh.push(rate("inh"));
-        spectra.push(welch_spectrum(
-            &population_rate(&file.populations, 1.0, 1000.0),
-            1.0,
-            1000.0,
-        ));
+        spectra.push(welch_spectrum(&population_rate(&file.populations, 1.0, 1000.0), 1.0, 1000.0));
     }
     let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
     let (exc_hz, inh_hz) = (mean(&exc), mean(&inh));
     eprintln!("exc {exc:.2?} mean {exc_hz:.2} Hz; inh {inh:.2?} mean {inh_hz:.2} Hz");
-    assert!(
-        (6.5..=9.0).contains(&exc_hz),
-        "excitatory rate {exc_hz} Hz outside 6.5-9"
-    );
-    assert!(
-        (6.0..=9.0).contains(&inh_hz),
-        "inhibitory rate {inh_hz} Hz outside 6-9"
-    );
+    assert!((6.5..=9.0).contains(&exc_hz), "excitatory rate {exc_hz} Hz outside 6.5-9");
+    assert!((6.0..=9.0).contains(&inh_hz), "inhibitory rate {inh_hz} Hz outside 6-9");
 
     let spectrum = Spectrum::average(&spectra);
     let (alpha_f, _) = spectrum.peak_in(1.0, 15.0).unwrap();
     let (gamma_f, gamma_p) = spectrum.peak_in(30.0, 50.0).unwrap();
-    eprintln!(
-        "largest peak below 15 Hz at {alpha_f} Hz; gamma peak at {gamma_f} Hz, {:.1}x the mean",
-        gamma_p / spectrum.mean_power()
-    );
-    assert!(
-        (5.0..=12.0).contains(&alpha_f),
-        "alpha peak at {alpha_f} Hz"
-    );
-    assert!(
-        gamma_p > spectrum.mean_power(),
-        "gamma peak not above the mean power"
-    );
+    eprintln!("largest peak below 15 Hz at {alpha_f} Hz; gamma peak at {gamma_f} Hz, {:.1}x the mean", gamma_p / spectrum.mean_power());
+    assert!((5.0..=12.0).contains(&alpha_f), "alpha peak at {alpha_f} Hz");
+    assert!(gamma_p > spectrum.mean_power(), "gamma peak not above the mean power");
 
     // Different seeds give different rasters.
     assert_ne!(exc[0], exc[1]);
@@ -99,18 +74,8 @@ fn threads_1_and_2_write_byte_identical_spike_datasets() {
         let f = hdf5::File::open(dir.path().join(format!("seed7-t{t}/spikes.h5"))).unwrap();
         let d = f.dataset(&format!("spikes/{name}/{ds}")).unwrap();
         match ds {
-            "timestamps" => d
-                .read_raw::<f64>()
-                .unwrap()
-                .iter()
-                .flat_map(|x| x.to_le_bytes())
-                .collect(),
-            _ => d
-                .read_raw::<u64>()
-                .unwrap()
-                .iter()
-                .flat_map(|x| x.to_le_bytes())
-                .collect(),
+            "timestamps" => d.read_raw::<f64>().unwrap().iter().flat_map(|x| x.to_le_bytes()).collect(),
+            _ => d.read_raw::<u64>().unwrap().iter().flat_map(|x| x.to_le_bytes()).collect(),
         }
     };
     for name in ["exc", "inh"] {
@@ -130,23 +95,9 @@ fn stats_and_plot_commands_read_the_spike_file() {
     let out = volley(dir.path(), &["stats", spikes.to_str().unwrap()]);
     assert_ok(&out);
     let text = stdout(&out);
-    assert!(
-        text.contains("exc")
-            && text.contains("inh")
-            && text.contains("CV(ISI)")
-            && text.contains("gamma"),
-        "{text}"
-    );
+    assert!(text.contains("exc") && text.contains("inh") && text.contains("CV(ISI)") && text.contains("gamma"), "{text}");
     let png = dir.path().join("again.png");
-    let out = volley(
-        dir.path(),
-        &[
-            "plot",
-            spikes.to_str().unwrap(),
-            "-o",
-            png.to_str().unwrap(),
-        ],
-    );
+    let out = volley(dir.path(), &["plot", spikes.to_str().unwrap(), "-o", png.to_str().unwrap()]);
     assert_ok(&out);
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");

@@ -9,7 +9,7 @@ mod common;
 
 use volley::backend::cpu::CpuOptions;
 use volley::config::{self, Overrides};
-use volley::connectivity::all_to_all_column;
+use volley::connectivity::generate::{Row, RowDrawer};
 use volley::model::NeuronModel;
 use volley::network::Description;
 use volley::rng::fill_noise_normals;
@@ -54,26 +54,20 @@ fn net_m<R: Real>(desc: &Description) -> Vec<Spike> {
         for g in pop.gids() {
             let x = spec.neuron_values(desc.neuron_uniform(g));
             let i = g as usize;
-            (a[i], b[i], c[i], d[i], v[i], u[i]) = (
-                R::of(x[0]),
-                R::of(x[1]),
-                R::of(x[2]),
-                R::of(x[3]),
-                R::of(x[5]),
-                R::of(x[6]),
-            );
+            (a[i], b[i], c[i], d[i], v[i], u[i]) = (R::of(x[0]), R::of(x[1]), R::of(x[2]), R::of(x[3]), R::of(x[5]), R::of(x[6]));
             noise_std[i] = R::of(pop.noise_std);
         }
     }
     // S as net.m builds it: S[target][source].
     let mut s = vec![vec![zero; n]; n];
-    let mut column = Vec::new();
+    // The weights as the model draws them (in f32: the model's weights are f32).
+    let mut column = Row::default();
     for p in &desc.projections {
-        let src = desc.populations[p.source].gids();
+        let mut drawer = RowDrawer::new(desc, p);
         for t in desc.populations[p.target].gids() {
-            all_to_all_column(desc, p, t, &mut column);
-            for (k, j) in src.clone().enumerate() {
-                s[t as usize][j as usize] = R::of(column[k]);
+            drawer.draw(t, &mut column);
+            for (&j, &w) in column.other.iter().zip(&column.weight) {
+                s[t as usize][j as usize] = R::of(w as f64);
             }
         }
     }
@@ -89,45 +83,25 @@ fn net_m<R: Real>(desc: &Description) -> Vec<Spike> {
         fill_noise_normals(desc.seed, step, 0, &mut z);
         for i in 0..n {
             // I = noise + sum(S(:, fired), 2)
-            let current =
-                noise_std[i] * R::of(z[i] as f64) + fired.iter().map(|&j| s[i][j]).sum::<R>();
+            let current = noise_std[i] * R::of(z[i] as f64) + fired.iter().map(|&j| s[i][j]).sum::<R>();
             let (mut vi, mut ui) = (v[i], u[i]);
-            vi += R::of(0.5)
-                * (R::of(0.04) * (vi * vi) + R::of(5.0) * vi + R::of(140.0) - ui + current);
-            vi += R::of(0.5)
-                * (R::of(0.04) * (vi * vi) + R::of(5.0) * vi + R::of(140.0) - ui + current);
+            vi += R::of(0.5) * (R::of(0.04) * (vi * vi) + R::of(5.0) * vi + R::of(140.0) - ui + current);
+            vi += R::of(0.5) * (R::of(0.04) * (vi * vi) + R::of(5.0) * vi + R::of(140.0) - ui + current);
             ui += a[i] * (b[i] * vi - ui);
             (v[i], u[i]) = (vi, ui);
         }
         fired = (0..n).filter(|&i| v[i] >= R::of(30.0)).collect();
-        spikes.extend(fired.iter().map(|&i| Spike {
-            step: step as u32,
-            gid: i as u32,
-        }));
+        spikes.extend(fired.iter().map(|&i| Spike { step: step as u32, gid: i as u32 }));
     }
     spikes
 }
 
 fn engine(desc: &Description) -> Vec<Spike> {
-    common::simulate(
-        desc,
-        CpuOptions {
-            threads: 1,
-            ..CpuOptions::default()
-        },
-    )
-    .0
+    common::simulate(desc, CpuOptions { threads: 1, ..CpuOptions::default() }).0
 }
 
 fn model(seed: u64) -> Description {
-    config::load(
-        &common::example("izhikevich2003.toml"),
-        &Overrides {
-            seed: Some(seed),
-            ..Overrides::default()
-        },
-    )
-    .unwrap()
+    config::load(&common::example("izhikevich2003.toml"), &Overrides { seed: Some(seed), ..Overrides::default() }).unwrap()
 }
 
 #[test]
@@ -151,40 +125,22 @@ fn f32_engine_matches_f64_net_m() {
         let desc = model(seed);
         let (ours, reference) = (engine(&desc), net_m::<f64>(&desc));
         // Before rounding differences are amplified, the two fire identically.
-        let early = |s: &[Spike]| {
-            s.iter()
-                .filter(|x| x.step < 10)
-                .copied()
-                .collect::<Vec<_>>()
-        };
+        let early = |s: &[Spike]| s.iter().filter(|x| x.step < 10).copied().collect::<Vec<_>>();
         assert!(!early(&reference).is_empty());
-        assert_eq!(
-            early(&ours),
-            early(&reference),
-            "seed {seed}: first 10 ms differ"
-        );
+        assert_eq!(early(&ours), early(&reference), "seed {seed}: first 10 ms differ");
         let diff = (ours.len() as f64 - reference.len() as f64) / reference.len() as f64;
-        eprintln!(
-            "seed {seed}: engine {} spikes, f64 reference {} ({:+.2}%)",
-            ours.len(),
-            reference.len(),
-            100.0 * diff
-        );
+        eprintln!("seed {seed}: engine {} spikes, f64 reference {} ({:+.2}%)", ours.len(), reference.len(), 100.0 * diff);
         assert!(diff.abs() < 0.05, "seed {seed}: {:.1}% apart", 100.0 * diff);
         total_engine += ours.len();
         total_reference += reference.len();
         engine_lower += (ours.len() < reference.len()) as usize;
     }
     let diff = (total_engine as f64 - total_reference as f64) / total_reference as f64;
-    eprintln!("seeds 1-{seeds}: engine {total_engine}, reference {total_reference} ({:+.2}%), engine lower on {engine_lower}", 100.0 * diff);
-    assert!(
-        diff.abs() < 0.02,
-        "spike counts {:.2}% apart over seeds 1-{seeds}",
+    eprintln!(
+        "seeds 1-{seeds}: engine {total_engine}, reference {total_reference} ({:+.2}%), engine lower on {engine_lower}",
         100.0 * diff
     );
+    assert!(diff.abs() < 0.02, "spike counts {:.2}% apart over seeds 1-{seeds}", 100.0 * diff);
     // A sign test: 31 or more of 40 on one side has probability < 0.1% without a bias.
-    assert!(
-        (10..=30).contains(&engine_lower),
-        "engine lower on {engine_lower} of {seeds} seeds: a systematic difference"
-    );
+    assert!((10..=30).contains(&engine_lower), "engine lower on {engine_lower} of {seeds} seeds: a systematic difference");
 }

@@ -6,10 +6,10 @@
 //! bit-identical for any thread count.
 
 use super::Backend;
-use crate::connectivity::LocalSynapses;
+use crate::connectivity::{channels, LocalSynapses};
 use crate::engine::DelayRing;
 use crate::model::{IzhikevichGroup, NeuronGroup};
-use crate::network::Description;
+use crate::network::{ConnectionRule, Description, Storage, SynapseModel};
 use crate::rng;
 use crate::spike::Spike;
 use rayon::prelude::*;
@@ -28,10 +28,7 @@ pub struct CpuOptions {
 
 impl Default for CpuOptions {
     fn default() -> Self {
-        CpuOptions {
-            threads: rayon::current_num_threads(),
-            min_shard_neurons: 4096,
-        }
+        CpuOptions { threads: rayon::current_num_threads(), min_shard_neurons: 4096 }
     }
 }
 
@@ -48,9 +45,21 @@ struct GroupSlot {
     bias: f32,
 }
 
+/// An exponentially decaying synaptic input (current or conductance) of every local
+/// neuron, fed by its own delay ring.
+struct Channel {
+    model: SynapseModel,
+    /// exp(−dt/τ).
+    decay: f32,
+    state: Vec<f32>,
+}
+
 struct Shard {
     groups: Vec<GroupSlot>,
-    ring: DelayRing,
+    /// One delay ring per input channel; ring 0 takes delta synapses, straight into the
+    /// input current.
+    rings: Vec<DelayRing>,
+    channels: Vec<Channel>,
     synapses: LocalSynapses,
     normals: Vec<f32>,
     spikes: Vec<Spike>,
@@ -67,19 +76,10 @@ pub struct CpuBackend {
 impl CpuBackend {
     /// Builds state and synapses for the neurons `neurons` (global ids) of `desc`.
     pub fn new(desc: &Description, neurons: Range<u64>, options: CpuOptions) -> CpuBackend {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(options.threads.max(1))
-            .build()
-            .expect("rayon thread pool");
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(options.threads.max(1)).build().expect("rayon thread pool");
         let ranges = shard_ranges(neurons.clone(), options);
-        let shards = pool.install(|| ranges.into_iter().map(|r| Shard::new(desc, r)).collect());
-        CpuBackend {
-            neurons,
-            shards,
-            pool,
-            seed: desc.seed,
-            dt: desc.dt_ms as f32,
-        }
+        let shards = pool.install(|| ranges.into_par_iter().map(|r| Shard::new(desc, r)).collect());
+        CpuBackend { neurons, shards, pool, seed: desc.seed, dt: desc.dt_ms as f32 }
     }
 
     pub fn shard_count(&self) -> usize {
@@ -96,10 +96,7 @@ fn shard_ranges(neurons: Range<u64>, options: CpuOptions) -> Vec<Range<u64>> {
     for cut in &mut cuts[1..count as usize] {
         *cut = (*cut / SHARD_ALIGN * SHARD_ALIGN).clamp(neurons.start, neurons.end);
     }
-    cuts.windows(2)
-        .map(|w| w[0]..w[1])
-        .filter(|r| !r.is_empty())
-        .collect()
+    cuts.windows(2).map(|w| w[0]..w[1]).filter(|r| !r.is_empty()).collect()
 }
 
 impl Shard {
@@ -121,8 +118,20 @@ impl Shard {
         }
         let n = (neurons.end - neurons.start) as usize;
         let largest_group = groups.iter().map(|g| g.state.len()).max().unwrap_or(0);
+        let models = channels(desc);
+        let dt = desc.dt_ms;
         Shard {
-            ring: DelayRing::new(n, desc.max_delay_steps()),
+            rings: models.iter().map(|_| DelayRing::new(n, desc.max_delay_steps())).collect(),
+            channels: models[1..]
+                .iter()
+                .map(|&model| {
+                    let tau = match model {
+                        SynapseModel::ExpCurrent { tau_ms } | SynapseModel::ExpConductance { tau_ms, .. } => tau_ms,
+                        SynapseModel::Delta => unreachable!("channel 0 only"),
+                    };
+                    Channel { model, decay: (-dt / tau).exp() as f32, state: vec![0.0; n] }
+                })
+                .collect(),
             synapses: LocalSynapses::build(desc, neurons),
             groups,
             normals: vec![0.0; largest_group],
@@ -132,12 +141,34 @@ impl Shard {
 
     fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, seed: u64, dt: f32) {
         for spike in arrivals {
-            self.synapses
-                .deliver(spike.gid as u64, spike.step as u64, &mut self.ring);
+            self.synapses.deliver(spike.gid as u64, spike.step as u64, &mut self.rings);
         }
         self.spikes.clear();
         for step in first_step..first_step + steps as u64 {
-            let input = self.ring.slot_mut(step);
+            let (direct, channel_rings) = self.rings.split_first_mut().expect("ring 0");
+            let input = direct.slot_mut(step);
+            // Exponential synapses: decay, take this step's arrivals, add their current
+            // (conductances with v at the start of the step), channel by channel.
+            for (channel, ring) in self.channels.iter_mut().zip(channel_rings) {
+                let arrivals = ring.slot_mut(step);
+                for (g, a) in channel.state.iter_mut().zip(arrivals.iter_mut()) {
+                    *g = *g * channel.decay + *a;
+                    *a = 0.0;
+                }
+                match channel.model {
+                    SynapseModel::ExpConductance { e_rev, .. } => {
+                        let e_rev = e_rev as f32;
+                        for group in &self.groups {
+                            let range = group.offset..group.offset + group.state.len();
+                            let v = group.state.voltages();
+                            for ((x, g), v) in input[range.clone()].iter_mut().zip(&channel.state[range]).zip(v) {
+                                *x += *g * (e_rev - *v);
+                            }
+                        }
+                    }
+                    _ => input.iter_mut().zip(&channel.state).for_each(|(x, g)| *x += *g),
+                }
+            }
             for g in &mut self.groups {
                 let n = g.state.len();
                 let normals = &mut self.normals[..n];
@@ -149,12 +180,7 @@ impl Shard {
                     NeuronGroup::Izhikevich(state) => {
                         state.step(input, normals, g.noise_std, g.bias, dt);
                         let (spikes, first) = (&mut self.spikes, g.first_gid);
-                        state.collect_spikes(|i| {
-                            spikes.push(Spike {
-                                step: step as u32,
-                                gid: (first + i as u64) as u32,
-                            })
-                        });
+                        state.collect_spikes(|i| spikes.push(Spike { step: step as u32, gid: (first + i as u64) as u32 }));
                     }
                 }
             }
@@ -162,34 +188,22 @@ impl Shard {
     }
 
     fn memory_bytes(&self) -> usize {
-        let state: usize = self
-            .groups
-            .iter()
-            .map(|g| g.state.len() * IzhikevichGroup::BYTES_PER_NEURON)
-            .sum();
-        state + self.ring.bytes() + self.synapses.bytes() + self.normals.len() * 4
+        let state: usize = self.groups.iter().map(|g| g.state.len() * IzhikevichGroup::BYTES_PER_NEURON).sum();
+        let rings: usize = self.rings.iter().map(DelayRing::bytes).sum();
+        let channels: usize = self.channels.iter().map(|c| c.state.len() * 4).sum();
+        state + rings + channels + self.synapses.bytes() + self.normals.len() * 4
     }
 }
 
 impl Backend for CpuBackend {
-    fn run_epoch(
-        &mut self,
-        arrivals: &[Spike],
-        first_step: u64,
-        steps: u32,
-        spikes: &mut Vec<Spike>,
-    ) {
+    fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, spikes: &mut Vec<Spike>) {
         let (seed, dt) = (self.seed, self.dt);
         if let [only] = &mut self.shards[..] {
             // One shard: no thread hand-off at all.
             only.run_epoch(arrivals, first_step, steps, seed, dt);
         } else {
             let shards = &mut self.shards;
-            self.pool.install(|| {
-                shards
-                    .par_iter_mut()
-                    .for_each(|s| s.run_epoch(arrivals, first_step, steps, seed, dt))
-            });
+            self.pool.install(|| shards.par_iter_mut().for_each(|s| s.run_epoch(arrivals, first_step, steps, seed, dt)));
         }
         let start = spikes.len();
         for shard in &self.shards {
@@ -209,19 +223,11 @@ impl Backend for CpuBackend {
     }
 
     fn synapse_count(&self) -> u64 {
-        self.shards
-            .iter()
-            .flat_map(|s| &s.synapses.blocks)
-            .map(|b| b.weights.len() as u64)
-            .sum()
+        self.shards.iter().map(|s| s.synapses.stored()).sum()
     }
 
     fn voltages(&self) -> Vec<f32> {
-        self.shards
-            .iter()
-            .flat_map(|s| &s.groups)
-            .flat_map(|g| g.state.voltages().iter().copied())
-            .collect()
+        self.shards.iter().flat_map(|s| &s.groups).flat_map(|g| g.state.voltages().iter().copied()).collect()
     }
 }
 
@@ -231,27 +237,13 @@ mod tests {
 
     #[test]
     fn shards_cover_the_range_aligned() {
-        let opts = CpuOptions {
-            threads: 3,
-            min_shard_neurons: 100,
-        };
+        let opts = CpuOptions { threads: 3, min_shard_neurons: 100 };
         let r = shard_ranges(0..1000, opts);
         assert_eq!(r.len(), 3);
         assert_eq!(r[0].start, 0);
         assert_eq!(r[2].end, 1000);
-        assert!(r
-            .windows(2)
-            .all(|w| w[0].end == w[1].start && w[0].end % SHARD_ALIGN == 0));
-        assert_eq!(
-            shard_ranges(
-                0..1000,
-                CpuOptions {
-                    threads: 8,
-                    min_shard_neurons: 4096
-                }
-            ),
-            vec![0..1000]
-        );
+        assert!(r.windows(2).all(|w| w[0].end == w[1].start && w[0].end % SHARD_ALIGN == 0));
+        assert_eq!(shard_ranges(0..1000, CpuOptions { threads: 8, min_shard_neurons: 4096 }), vec![0..1000]);
     }
 }
 
@@ -269,24 +261,29 @@ impl MemoryEstimate {
     }
 }
 
-pub fn memory_estimate(desc: &Description) -> MemoryEstimate {
+/// Bytes per stored synapse of a projection's layout (see `connectivity`): dense rows
+/// keep 4 bytes per source × target pair, CSR 4 bytes of target plus 4 (exact) or 2
+/// (compact) of weight, procedural nothing.
+pub fn memory_estimate(desc: &Description, shards: usize) -> MemoryEstimate {
     let n = desc.total_neurons();
-    let state = desc
-        .populations
-        .iter()
-        .map(|p| p.size * p.model.bytes_per_neuron() as u64)
-        .sum();
-    // Dense rows store every source × target pair, autapses included.
-    let synapses = desc
-        .projections
-        .iter()
-        .map(|p| desc.populations[p.source].size * desc.populations[p.target].size * 4)
-        .sum();
-    let largest = desc.populations.iter().map(|p| p.size).max().unwrap_or(0);
-    let buffers = n * desc.max_delay_steps() as u64 * 4 + largest * 4;
-    MemoryEstimate {
-        state,
-        synapses,
-        buffers,
+    let state = desc.populations.iter().map(|p| p.size * p.model.bytes_per_neuron() as u64).sum();
+    let mut synapses = 0u64;
+    for p in &desc.projections {
+        let (s, t) = (desc.populations[p.source].size, desc.populations[p.target].size);
+        let dense = p.storage == Storage::Exact && matches!(p.rule, ConnectionRule::AllToAll { .. }) && p.delay.count() == 1;
+        synapses += match p.storage {
+            Storage::Procedural => 0,
+            _ if dense => s * t * 4,
+            Storage::Exact => desc.projection_synapses(p) * 8,
+            Storage::Compact => desc.projection_synapses(p) * 6,
+        };
+        // Row offsets: every shard holding targets of p indexes every (source, delay).
+        if !dense && p.storage != Storage::Procedural {
+            synapses += (s * p.delay.count() as u64 + 1) * 8 * shards.min(t as usize).max(1) as u64;
+        }
     }
+    let largest = desc.populations.iter().map(|p| p.size).max().unwrap_or(0);
+    let channels = channels(desc).len() as u64;
+    let buffers = n * desc.max_delay_steps() as u64 * 4 * channels + n * 4 * (channels - 1) + largest * 4;
+    MemoryEstimate { state, synapses, buffers }
 }

@@ -10,13 +10,7 @@ pub trait Backend {
     /// Delivers `arrivals` (the previous epoch's spikes from every rank, sorted by step
     /// then id) into the delay buffers, then advances `steps` steps starting at
     /// `first_step`. The epoch's local spikes are appended to `spikes`, sorted.
-    fn run_epoch(
-        &mut self,
-        arrivals: &[Spike],
-        first_step: u64,
-        steps: u32,
-        spikes: &mut Vec<Spike>,
-    );
+    fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, spikes: &mut Vec<Spike>);
 
     /// Global ids of the neurons this backend integrates.
     fn neurons(&self) -> Range<u64>;

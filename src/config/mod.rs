@@ -3,13 +3,12 @@
 //! expected, before anything large is allocated.
 
 pub mod schema;
+pub mod set;
 
 use crate::error::{Error, Result};
 use crate::expr::Expr;
 use crate::model::{izhikevich, IzhikevichSpec, NeuronModel};
-use crate::network::{
-    ConnectionRule, Description, OutputPlan, Population, Projection, SynapseModel,
-};
+use crate::network::{ConnectionRule, DelaySpec, Description, OutputPlan, Population, Projection, Storage, SynapseModel, WeightSpec};
 use schema::{ModelFile, Value};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -22,38 +21,29 @@ pub struct Overrides {
     /// Duration as written on the command line ("5000ms", "5 s", "200").
     pub duration: Option<String>,
     pub out_dir: Option<PathBuf>,
+    /// `path=value` replacements of model-file values (`--set`).
+    pub sets: Vec<String>,
 }
 
 /// Reads, parses and validates a model file.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Description> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Input {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Input { path: path.to_path_buf(), message: e.to_string() })?;
     parse(&text, &path.display().to_string(), overrides)
 }
 
 /// Parses and validates model-file text; `file` names it in errors.
 pub fn parse(text: &str, file: &str, overrides: &Overrides) -> Result<Description> {
+    let text = &set::apply(text, file, &overrides.sets)?;
     let raw: ModelFile = toml::from_str(text).map_err(|e| toml_error(text, file, &e))?;
     Validator { text, file }.description(raw, overrides)
 }
 
 fn toml_error(text: &str, file: &str, e: &toml::de::Error) -> Error {
-    let location = e
-        .span()
-        .map(|s| line_col(text, s.start))
-        .map(|(l, c)| format!(":{l}:{c}"))
-        .unwrap_or_default();
+    let location = e.span().map(|s| line_col(text, s.start)).map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default();
     // toml's message is the last line of its multi-line rendering.
     let message = e.message().trim().to_string();
     let field = field_at(text, e.span()).unwrap_or_else(|| "model file".to_string());
-    Error::Model {
-        file: file.to_string(),
-        location,
-        field,
-        message,
-    }
+    Error::Model { file: file.to_string(), location, field, message }
 }
 
 /// The key on the line where a TOML error starts (best effort, for the error's field).
@@ -91,74 +81,42 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn error(
-        &self,
-        span: Range<usize>,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Error {
+    fn error(&self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>) -> Error {
         let location = if span.end > 0 {
             let (l, c) = line_col(self.text, span.start);
             format!(":{l}:{c}")
         } else {
             String::new()
         };
-        Error::Model {
-            file: self.file.to_string(),
-            location,
-            field: field.into(),
-            message: message.into(),
-        }
+        Error::Model { file: self.file.to_string(), location, field: field.into(), message: message.into() }
     }
 
     fn description(&self, raw: ModelFile, overrides: &Overrides) -> Result<Description> {
         let dt_ms = self.time(&raw.simulation.dt, "simulation.dt")?;
         let duration_ms = match &overrides.duration {
-            Some(text) => parse_time(text).map_err(|m| Error::Option {
-                option: "--duration".into(),
-                message: m,
-            })?,
+            Some(text) => parse_time(text).map_err(|m| Error::Option { option: "--duration".into(), message: m })?,
             None => self.time(&raw.simulation.duration, "simulation.duration")?,
         };
         let steps_f = duration_ms / dt_ms;
         let steps = steps_f.round();
         if (steps_f - steps).abs() > 1e-6 * steps.max(1.0) {
             let (span, field) = (raw.simulation.duration.span(), "simulation.duration");
-            return Err(self.error(
-                span,
-                field,
-                format!(
-                    "expected a whole number of steps of dt = {dt_ms} ms, got {duration_ms} ms"
-                ),
-            ));
+            return Err(self.error(span, field, format!("expected a whole number of steps of dt = {dt_ms} ms, got {duration_ms} ms")));
         }
         if steps >= u32::MAX as f64 {
-            return Err(self.error(
-                raw.simulation.duration.span(),
-                "simulation.duration",
-                "expected fewer than 2^32 steps",
-            ));
+            return Err(self.error(raw.simulation.duration.span(), "simulation.duration", "expected fewer than 2^32 steps"));
         }
         let seed = match overrides.seed {
             Some(s) => s,
             None => {
                 let s = &raw.simulation.seed;
-                u64::try_from(*s.get_ref()).map_err(|_| {
-                    self.error(
-                        s.span(),
-                        "simulation.seed",
-                        format!("expected a non-negative integer, got {}", s.get_ref()),
-                    )
-                })?
+                u64::try_from(*s.get_ref())
+                    .map_err(|_| self.error(s.span(), "simulation.seed", format!("expected a non-negative integer, got {}", s.get_ref())))?
             }
         };
 
         if raw.populations.is_empty() {
-            return Err(self.error(
-                0..0,
-                "population",
-                "expected at least one [[population]] table",
-            ));
+            return Err(self.error(0..0, "population", "expected at least one [[population]] table"));
         }
         let mut populations: Vec<Population> = Vec::new();
         let mut first_gid = 0u64;
@@ -168,29 +126,14 @@ impl Validator<'_> {
             populations.push(population);
         }
         if first_gid >= u32::MAX as u64 {
-            return Err(self.error(
-                0..0,
-                "population",
-                format!("expected fewer than 2^32 neurons in all, got {first_gid}"),
-            ));
+            return Err(self.error(0..0, "population", format!("expected fewer than 2^32 neurons in all, got {first_gid}")));
         }
 
-        let projections = raw
-            .projections
-            .iter()
-            .enumerate()
-            .map(|(i, p)| self.projection(i, p, &populations, dt_ms))
-            .collect::<Result<Vec<_>>>()?;
+        let projections =
+            raw.projections.iter().enumerate().map(|(i, p)| self.projection(i, p, &populations, dt_ms)).collect::<Result<Vec<_>>>()?;
 
         let output = self.output(&raw.output, overrides)?;
-        Ok(Description {
-            dt_ms,
-            steps: steps as u64,
-            seed,
-            populations,
-            projections,
-            output,
-        })
+        Ok(Description { dt_ms, steps: steps as u64, seed, populations, projections, output })
     }
 
     /// A positive time in ms from a number (ms) or a string with a unit.
@@ -200,55 +143,27 @@ impl Validator<'_> {
             Value::Text(s) => parse_time(s).map_err(|m| self.error(value.span(), field, m))?,
         };
         if !(ms > 0.0 && ms.is_finite()) {
-            return Err(self.error(
-                value.span(),
-                field,
-                format!(
-                    "expected a time greater than 0, got {}",
-                    value.get_ref().as_text()
-                ),
-            ));
+            return Err(self.error(value.span(), field, format!("expected a time greater than 0, got {}", value.get_ref().as_text())));
         }
         Ok(ms)
     }
 
-    fn population(
-        &self,
-        i: usize,
-        p: &schema::Population,
-        first_gid: u64,
-        earlier: &[Population],
-    ) -> Result<Population> {
+    fn population(&self, i: usize, p: &schema::Population, first_gid: u64, earlier: &[Population]) -> Result<Population> {
         let at = |field: &str| format!("population[{i}].{field}");
         let name = p.name.get_ref().trim().to_string();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-        {
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
             return Err(self.error(
                 p.name.span(),
                 at("name"),
-                format!(
-                    "expected a non-empty name of letters, digits, '_' or '-', got {:?}",
-                    p.name.get_ref()
-                ),
+                format!("expected a non-empty name of letters, digits, '_' or '-', got {:?}", p.name.get_ref()),
             ));
         }
         if earlier.iter().any(|q| q.name == name) {
-            return Err(self.error(
-                p.name.span(),
-                at("name"),
-                format!("population '{name}' is defined twice"),
-            ));
+            return Err(self.error(p.name.span(), at("name"), format!("population '{name}' is defined twice")));
         }
         let size = *p.size.get_ref();
         if size <= 0 {
-            return Err(self.error(
-                p.size.span(),
-                at("size"),
-                format!("expected a positive number of neurons, got {size}"),
-            ));
+            return Err(self.error(p.size.span(), at("size"), format!("expected a positive number of neurons, got {size}")));
         }
         let model = match p.model.get_ref().as_str() {
             "izhikevich" => NeuronModel::Izhikevich(self.izhikevich(i, p)?),
@@ -256,27 +171,18 @@ impl Validator<'_> {
                 return Err(self.error(
                     p.model.span(),
                     at("model"),
-                    format!(
-                        "unknown neuron model '{other}' (known: {})",
-                        NeuronModel::NAMES.join(", ")
-                    ),
+                    format!("unknown neuron model '{other}' (known: {})", NeuronModel::NAMES.join(", ")),
                 ));
             }
         };
         let finite = |v: &Option<Spanned<f64>>, field: &str, non_negative: bool| -> Result<f64> {
             match v {
                 None => Ok(0.0),
-                Some(s) if s.get_ref().is_finite() && (!non_negative || *s.get_ref() >= 0.0) => {
-                    Ok(*s.get_ref())
-                }
+                Some(s) if s.get_ref().is_finite() && (!non_negative || *s.get_ref() >= 0.0) => Ok(*s.get_ref()),
                 Some(s) => Err(self.error(
                     s.span(),
                     at(field),
-                    format!(
-                        "expected a finite{} number, got {}",
-                        if non_negative { " non-negative" } else { "" },
-                        s.get_ref()
-                    ),
+                    format!("expected a finite{} number, got {}", if non_negative { " non-negative" } else { "" }, s.get_ref()),
                 )),
             }
         };
@@ -291,12 +197,7 @@ impl Validator<'_> {
     }
 
     fn izhikevich(&self, i: usize, p: &schema::Population) -> Result<IzhikevichSpec> {
-        self.known_keys(
-            i,
-            "parameters",
-            &p.parameters,
-            &izhikevich::PARAMETERS.map(|x| x.0),
-        )?;
+        self.known_keys(i, "parameters", &p.parameters, &izhikevich::PARAMETERS.map(|x| x.0))?;
         self.known_keys(i, "initial", &p.initial, &izhikevich::STATE.map(|x| x.0))?;
         let mut parameters = Vec::new();
         for (name, default) in izhikevich::PARAMETERS {
@@ -305,27 +206,16 @@ impl Validator<'_> {
                 (Some(v), _) => self.expression(v, &field, &["r"])?,
                 (None, Some(d)) => Expr::parse(d, &[]).expect("valid default"),
                 (None, None) => {
-                    return Err(self.error(
-                        p.model.span(),
-                        field,
-                        "missing: the izhikevich model needs a, b, c and d".to_string(),
-                    ))
+                    return Err(self.error(p.model.span(), field, "missing: the izhikevich model needs a, b, c and d".to_string()))
                 }
             };
             if name == "v_peak" && expr.constant().is_none() {
                 let span = p.parameters.get(name).map(|v| v.span()).unwrap_or(0..0);
-                return Err(self.error(
-                    span,
-                    field,
-                    "expected a constant (the same peak for the whole population)",
-                ));
+                return Err(self.error(span, field, "expected a constant (the same peak for the whole population)"));
             }
             parameters.push(expr);
         }
-        let scopes: [&[&str]; 2] = [
-            &["r", "a", "b", "c", "d", "v_peak"],
-            &["r", "a", "b", "c", "d", "v_peak", "v"],
-        ];
+        let scopes: [&[&str]; 2] = [&["r", "a", "b", "c", "d", "v_peak"], &["r", "a", "b", "c", "d", "v_peak", "v"]];
         let mut initial = Vec::new();
         for ((name, default), scope) in izhikevich::STATE.iter().zip(scopes) {
             let field = format!("population[{i}].initial.{name}");
@@ -334,28 +224,16 @@ impl Validator<'_> {
                 None => Expr::parse(default, scope).expect("valid default"),
             });
         }
-        Ok(IzhikevichSpec {
-            parameters: parameters.try_into().expect("five"),
-            initial: initial.try_into().expect("two"),
-        })
+        Ok(IzhikevichSpec { parameters: parameters.try_into().expect("five"), initial: initial.try_into().expect("two") })
     }
 
-    fn known_keys(
-        &self,
-        i: usize,
-        table: &str,
-        map: &std::collections::BTreeMap<String, Spanned<Value>>,
-        known: &[&str],
-    ) -> Result<()> {
+    fn known_keys(&self, i: usize, table: &str, map: &std::collections::BTreeMap<String, Spanned<Value>>, known: &[&str]) -> Result<()> {
         for (key, value) in map {
             if !known.contains(&key.as_str()) {
                 return Err(self.error(
                     value.span(),
                     format!("population[{i}].{table}.{key}"),
-                    format!(
-                        "unknown name '{key}' for the izhikevich model (expected one of: {})",
-                        known.join(", ")
-                    ),
+                    format!("unknown name '{key}' for the izhikevich model (expected one of: {})", known.join(", ")),
                 ));
             }
         }
@@ -368,108 +246,259 @@ impl Validator<'_> {
             // Point at the character inside the quoted string.
             let span = value.span();
             let quoted = matches!(value.get_ref(), Value::Text(_)) as usize;
-            let start = (span.start + quoted + e.column - 1)
-                .min(span.end.saturating_sub(1).max(span.start));
-            self.error(
-                start..span.end,
-                field,
-                format!("in expression '{text}': {}", e.message),
-            )
+            let start = (span.start + quoted + e.column - 1).min(span.end.saturating_sub(1).max(span.start));
+            self.error(start..span.end, field, format!("in expression '{text}': {}", e.message))
         })
     }
 
-    fn projection(
-        &self,
-        i: usize,
-        p: &schema::Projection,
-        populations: &[Population],
-        dt_ms: f64,
-    ) -> Result<Projection> {
+    fn projection(&self, i: usize, p: &schema::Projection, populations: &[Population], dt_ms: f64) -> Result<Projection> {
         let at = |field: &str| format!("projection[{i}].{field}");
         let find = |name: &Spanned<String>, field: &str| {
-            populations
-                .iter()
-                .position(|q| &q.name == name.get_ref())
-                .ok_or_else(|| {
-                    let known: Vec<&str> = populations.iter().map(|q| q.name.as_str()).collect();
-                    self.error(
-                        name.span(),
-                        at(field),
-                        format!(
-                            "unknown population '{}' (defined: {})",
-                            name.get_ref(),
-                            known.join(", ")
-                        ),
-                    )
-                })
+            populations.iter().position(|q| &q.name == name.get_ref()).ok_or_else(|| {
+                let known: Vec<&str> = populations.iter().map(|q| q.name.as_str()).collect();
+                self.error(name.span(), at(field), format!("unknown population '{}' (defined: {})", name.get_ref(), known.join(", ")))
+            })
         };
         let source = find(&p.source, "source")?;
         let target = find(&p.target, "target")?;
-        let connection = p.connection.get_ref();
-        let rule = match connection.rule.as_str() {
-            "all_to_all" => ConnectionRule::AllToAll {
-                autapses: connection.autapses,
-            },
-            other => {
-                return Err(self.error(
-                    p.connection.span(),
-                    at("connection.rule"),
-                    format!("unknown connection rule '{other}' (known: all_to_all)"),
-                ))
-            }
+        let rule = self.rule(&p.connection, &at("connection"), &populations[source], &populations[target], source == target)?;
+        let weight = self.weight(&p.weight, &at("weight"))?;
+        let delay = match &p.delay {
+            None => DelaySpec::constant(1),
+            Some(d) => self.delay(d, &at("delay"), dt_ms)?,
         };
-        let weight = self.expression(&p.weight, &at("weight"), &["u"])?;
-        let delay_steps = match &p.delay {
-            None => 1,
-            Some(d) => {
-                let ms = self.time(d, &at("delay"))?;
-                let steps = (ms / dt_ms).round();
-                if (ms / dt_ms - steps).abs() > 1e-6 * steps.max(1.0) || steps < 1.0 {
-                    return Err(self.error(d.span(), at("delay"), format!("expected a whole number (at least 1) of steps of dt = {dt_ms} ms, got {ms} ms")));
-                }
-                if steps > 65_535.0 {
+        let synapse = match &p.synapse {
+            None => SynapseModel::Delta,
+            Some(s) => self.synapse(s, &at("synapse"))?,
+        };
+        let storage = match (&p.storage, &p.procedural) {
+            (Some(s), Some(pr)) if *pr.get_ref() && s.get_ref() != "procedural" => {
+                return Err(self.error(pr.span(), at("procedural"), format!("conflicts with storage = \"{}\"", s.get_ref())));
+            }
+            (_, Some(pr)) if *pr.get_ref() => Storage::Procedural,
+            (None, _) => Storage::Exact,
+            (Some(s), _) => match s.get_ref().as_str() {
+                "exact" => Storage::Exact,
+                "compact" => Storage::Compact,
+                "procedural" => Storage::Procedural,
+                other => {
                     return Err(self.error(
-                        d.span(),
-                        at("delay"),
-                        format!("expected at most 65535 steps, got {steps}"),
+                        s.span(),
+                        at("storage"),
+                        format!("unknown storage '{other}' (known: exact, compact, procedural)"),
+                    ))
+                }
+            },
+        };
+        if storage == Storage::Procedural && !rule.per_source() {
+            let span = p.procedural.as_ref().map(|x| x.span()).or(p.storage.as_ref().map(|x| x.span())).unwrap_or(0..0);
+            return Err(self.error(
+                span,
+                at("storage"),
+                "procedural rows are drawn again per source at delivery: only rule fixed_outdegree draws rows per source",
+            ));
+        }
+        if storage == Storage::Compact {
+            if let WeightSpec::Normal { min, max, .. } = weight {
+                if !(min.is_finite() && max.is_finite()) {
+                    return Err(self.error(
+                        p.weight.span(),
+                        at("weight"),
+                        "compact storage needs a bounded weight: give the normal distribution finite min and max",
                     ));
                 }
-                steps as u32
+            }
+        }
+        Ok(Projection { id: i as u32, source, target, rule, weight, delay, synapse, storage })
+    }
+
+    fn rule(
+        &self,
+        c: &Spanned<schema::Connection>,
+        field: &str,
+        source: &Population,
+        target: &Population,
+        same: bool,
+    ) -> Result<ConnectionRule> {
+        let conn = c.get_ref();
+        let err = |m: String| self.error(c.span(), field, m);
+        let need_k = || -> Result<u64> {
+            match conn.k {
+                Some(k) if k >= 0 => Ok(k as u64),
+                Some(k) => Err(err(format!("expected k ≥ 0, got {k}"))),
+                None => Err(err(format!("rule {} needs k (the number of synapses per neuron)", conn.rule))),
             }
         };
-        let synapse = match p.synapse.as_ref().map(|s| s.get_ref().as_str()) {
-            None | Some("delta") => SynapseModel::Delta,
-            Some(other) => {
-                let span = p.synapse.as_ref().map(|s| s.span()).unwrap_or(0..0);
-                return Err(self.error(
-                    span,
-                    at("synapse"),
-                    format!("unknown synapse model '{other}' (known: delta)"),
-                ));
+        let rule = match conn.rule.as_str() {
+            "all_to_all" => ConnectionRule::AllToAll { autapses: conn.autapses },
+            "fixed_probability" => match conn.p {
+                Some(p) if (0.0..=1.0).contains(&p) => ConnectionRule::FixedProbability { p, autapses: conn.autapses },
+                Some(p) => return Err(err(format!("expected a probability p in [0, 1], got {p}"))),
+                None => return Err(err("rule fixed_probability needs p".into())),
+            },
+            "fixed_indegree" => ConnectionRule::FixedIndegree { k: need_k()?, autapses: conn.autapses, multapses: conn.multapses },
+            "fixed_outdegree" => ConnectionRule::FixedOutdegree { k: need_k()?, autapses: conn.autapses, multapses: conn.multapses },
+            other => {
+                return Err(err(format!(
+                    "unknown connection rule '{other}' (known: all_to_all, fixed_probability, fixed_indegree, fixed_outdegree)"
+                )))
             }
         };
-        Ok(Projection {
-            id: i as u32,
-            source,
-            target,
-            rule,
-            weight,
-            delay_steps,
-            synapse,
-        })
+        // A neuron cannot draw partners where there are none, nor, without multapses, more
+        // distinct partners than there are.
+        if let ConnectionRule::FixedIndegree { k, autapses, multapses } | ConnectionRule::FixedOutdegree { k, autapses, multapses } = rule {
+            let pool = if rule.per_source() { target.size } else { source.size } - (same && !autapses) as u64;
+            if k > 0 && pool == 0 {
+                return Err(err("no partner to draw: the only candidate is the neuron itself and autapses are off".into()));
+            }
+            if !multapses && k > pool {
+                return Err(err(format!("k = {k} without multapses needs at least {k} distinct partners, but there are {pool}")));
+            }
+        }
+        Ok(rule)
+    }
+
+    fn weight(&self, value: &Spanned<toml::Value>, field: &str) -> Result<WeightSpec> {
+        let names = ["u", "u2", "u3"];
+        let expr = |text: &str| -> Result<WeightSpec> {
+            let expr = self.expression(&Spanned::new(value.span(), Value::Text(text.to_string())), field, &names)?;
+            Ok(WeightSpec::Expr { uniforms: expr.slots_used(), expr })
+        };
+        let err = |m: String| self.error(value.span(), field, m);
+        match value.get_ref() {
+            toml::Value::Integer(x) => expr(&format!("{x}")),
+            toml::Value::Float(x) => expr(&format!("{x:?}")),
+            toml::Value::String(s) => expr(s),
+            toml::Value::Table(t) => {
+                let number = |key: &str| -> Result<Option<f64>> {
+                    match t.get(key) {
+                        None => Ok(None),
+                        Some(toml::Value::Integer(x)) => Ok(Some(*x as f64)),
+                        Some(toml::Value::Float(x)) if x.is_finite() => Ok(Some(*x)),
+                        Some(other) => Err(err(format!("{key}: expected a finite number, got {other}"))),
+                    }
+                };
+                let dist = t.get("distribution").and_then(|d| d.as_str()).unwrap_or("");
+                let allowed: &[&str] = match dist {
+                    "uniform" => &["distribution", "low", "high"],
+                    "normal" => &["distribution", "mean", "std", "min", "max"],
+                    _ => return Err(err("expected distribution = \"uniform\" or \"normal\"".to_string())),
+                };
+                if let Some(k) = t.keys().find(|k| !allowed.contains(&k.as_str())) {
+                    return Err(err(format!("unknown key '{k}' for a {dist} weight (expected: {})", allowed[1..].join(", "))));
+                }
+                if dist == "uniform" {
+                    let (Some(lo), Some(hi)) = (number("low")?, number("high")?) else {
+                        return Err(err("a uniform weight needs low and high".into()));
+                    };
+                    if hi < lo {
+                        return Err(err(format!("expected low ≤ high, got low = {lo}, high = {hi}")));
+                    }
+                    expr(&format!("{lo:?} + ({hi:?} - {lo:?})*u"))
+                } else {
+                    let (Some(mean), Some(std)) = (number("mean")?, number("std")?) else {
+                        return Err(err("a normal weight needs mean and std".into()));
+                    };
+                    if std < 0.0 {
+                        return Err(err(format!("expected std ≥ 0, got {std}")));
+                    }
+                    let (min, max) = (number("min")?.unwrap_or(f64::NEG_INFINITY), number("max")?.unwrap_or(f64::INFINITY));
+                    if max < min {
+                        return Err(err(format!("expected min ≤ max, got min = {min}, max = {max}")));
+                    }
+                    Ok(WeightSpec::Normal { mean, std, min, max })
+                }
+            }
+            other => Err(err(format!("expected a number, an expression of u, u2, u3, or a distribution table, got {other}"))),
+        }
+    }
+
+    /// A whole number of steps from a TOML time value.
+    fn steps(&self, v: &toml::Value, span: Range<usize>, field: &str, dt_ms: f64) -> Result<u32> {
+        let as_value = match v {
+            toml::Value::Integer(x) => Value::Number(*x as f64),
+            toml::Value::Float(x) => Value::Number(*x),
+            toml::Value::String(s) => Value::Text(s.clone()),
+            other => return Err(self.error(span, field, format!("expected a time, got {other}"))),
+        };
+        let ms = self.time(&Spanned::new(span.clone(), as_value), field)?;
+        let steps = (ms / dt_ms).round();
+        if (ms / dt_ms - steps).abs() > 1e-6 * steps.max(1.0) || steps < 1.0 {
+            return Err(self.error(span, field, format!("expected a whole number (at least 1) of steps of dt = {dt_ms} ms, got {ms} ms")));
+        }
+        if steps > 65_535.0 {
+            return Err(self.error(span, field, format!("expected at most 65535 steps, got {steps}")));
+        }
+        Ok(steps as u32)
+    }
+
+    fn delay(&self, value: &Spanned<toml::Value>, field: &str, dt_ms: f64) -> Result<DelaySpec> {
+        match value.get_ref() {
+            toml::Value::Table(t) => {
+                let shape = "expected a time, or { distribution = \"uniform\", low = ..., high = ... }";
+                if t.get("distribution").and_then(|d| d.as_str()) != Some("uniform")
+                    || t.keys().any(|k| !["distribution", "low", "high"].contains(&k.as_str()))
+                {
+                    return Err(self.error(value.span(), field, shape));
+                }
+                let (Some(lo), Some(hi)) = (t.get("low"), t.get("high")) else {
+                    return Err(self.error(value.span(), field, "a uniform delay needs low and high"));
+                };
+                let (lo, hi) = (self.steps(lo, value.span(), field, dt_ms)?, self.steps(hi, value.span(), field, dt_ms)?);
+                if hi < lo {
+                    return Err(self.error(value.span(), field, "expected low ≤ high"));
+                }
+                Ok(DelaySpec { min_steps: lo, max_steps: hi })
+            }
+            v => Ok(DelaySpec::constant(self.steps(v, value.span(), field, dt_ms)?)),
+        }
+    }
+
+    fn synapse(&self, value: &Spanned<toml::Value>, field: &str) -> Result<SynapseModel> {
+        let err = |m: &str| self.error(value.span(), field, m.to_string());
+        let known = "expected \"delta\", { model = \"exp_current\", tau = ... } or { model = \"exp_conductance\", tau = ..., e_rev = ... }";
+        match value.get_ref() {
+            toml::Value::String(s) if s == "delta" => Ok(SynapseModel::Delta),
+            toml::Value::Table(t) => {
+                let model = t.get("model").and_then(|m| m.as_str()).unwrap_or("");
+                let allowed: &[&str] = match model {
+                    "delta" => &["model"],
+                    "exp_current" => &["model", "tau"],
+                    "exp_conductance" => &["model", "tau", "e_rev"],
+                    _ => return Err(err(known)),
+                };
+                if let Some(k) = t.keys().find(|k| !allowed.contains(&k.as_str())) {
+                    return Err(err(&format!("unknown key '{k}' for {model} (expected: {})", allowed.join(", "))));
+                }
+                if model == "delta" {
+                    return Ok(SynapseModel::Delta);
+                }
+                let tau = match t.get("tau") {
+                    Some(toml::Value::Integer(x)) => Value::Number(*x as f64),
+                    Some(toml::Value::Float(x)) => Value::Number(*x),
+                    Some(toml::Value::String(s)) => Value::Text(s.clone()),
+                    _ => return Err(err(&format!("{model} needs tau, a time"))),
+                };
+                let tau_ms = self.time(&Spanned::new(value.span(), tau), &format!("{field}.tau"))?;
+                if model == "exp_current" {
+                    return Ok(SynapseModel::ExpCurrent { tau_ms });
+                }
+                let e_rev = match t.get("e_rev") {
+                    Some(toml::Value::Integer(x)) => *x as f64,
+                    Some(toml::Value::Float(x)) if x.is_finite() => *x,
+                    _ => return Err(err("exp_conductance needs e_rev, the reversal potential (mV)")),
+                };
+                Ok(SynapseModel::ExpConductance { tau_ms, e_rev })
+            }
+            _ => Err(err(known)),
+        }
     }
 
     fn output(&self, raw: &schema::Output, overrides: &Overrides) -> Result<OutputPlan> {
         let dir = match (&overrides.out_dir, &raw.dir) {
             (Some(d), _) => d.clone(),
             (None, Some(d)) if !d.get_ref().trim().is_empty() => PathBuf::from(d.get_ref()),
-            (None, Some(d)) => {
-                return Err(self.error(
-                    d.span(),
-                    "output.dir",
-                    "expected a directory path, got an empty string",
-                ))
-            }
+            (None, Some(d)) => return Err(self.error(d.span(), "output.dir", "expected a directory path, got an empty string")),
             (None, None) => PathBuf::from("out"),
         };
         let name = |v: &Option<String>, default: &str| match v.as_deref() {
@@ -477,11 +506,7 @@ impl Validator<'_> {
             Some("") => None,
             Some(s) => Some(s.to_string()),
         };
-        Ok(OutputPlan {
-            dir,
-            spikes: name(&raw.spikes, "spikes.h5"),
-            raster: name(&raw.raster, "raster.png"),
-        })
+        Ok(OutputPlan { dir, spikes: name(&raw.spikes, "spikes.h5"), raster: name(&raw.raster, "raster.png") })
     }
 }
 
@@ -495,17 +520,11 @@ pub fn parse_time(text: &str) -> std::result::Result<f64, String> {
         "s" => 1000.0,
         "us" | "µs" => 1e-3,
         "min" => 60_000.0,
-        _ => {
-            return Err(format!(
-            "expected a time such as \"1000 ms\" or \"2 s\" (units ms, s, us, min), got {text:?}"
-        ))
-        }
+        _ => return Err(format!("expected a time such as \"1000 ms\" or \"2 s\" (units ms, s, us, min), got {text:?}")),
     };
     match number.parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(x * scale),
-        _ => Err(format!(
-            "expected a time such as \"1000 ms\" or \"2 s\" (units ms, s, us, min), got {text:?}"
-        )),
+        _ => Err(format!("expected a time such as \"1000 ms\" or \"2 s\" (units ms, s, us, min), got {text:?}")),
     }
 }
 

@@ -60,13 +60,22 @@ pub struct Projection {
     pub source: Spanned<String>,
     pub target: Spanned<String>,
     pub connection: Spanned<Connection>,
-    /// A number or an expression of a per-synapse uniform `u` in [0, 1).
-    pub weight: Spanned<Value>,
-    /// A time (number of ms or string with unit); whole steps, at least one.
+    /// A number, an expression of per-synapse uniforms `u`, `u2`, `u3` in [0, 1), or a
+    /// table `{ distribution = "uniform" | "normal", ... }`.
+    pub weight: Spanned<toml::Value>,
+    /// A time (number of ms or string with unit), or `{ distribution = "uniform", low,
+    /// high }`; whole steps, at least one.
     #[serde(default)]
-    pub delay: Option<Spanned<Value>>,
+    pub delay: Option<Spanned<toml::Value>>,
+    /// "delta", or `{ model = "exp_current" | "exp_conductance", tau, e_rev }`.
     #[serde(default)]
-    pub synapse: Option<Spanned<String>>,
+    pub synapse: Option<Spanned<toml::Value>>,
+    /// "exact" (default), "compact" (16-bit weights) or "procedural".
+    #[serde(default)]
+    pub storage: Option<Spanned<String>>,
+    /// Same as `storage = "procedural"`.
+    #[serde(default)]
+    pub procedural: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +84,12 @@ pub struct Connection {
     pub rule: String,
     #[serde(default = "yes")]
     pub autapses: bool,
+    #[serde(default = "yes")]
+    pub multapses: bool,
+    /// In- or out-degree of fixed_indegree / fixed_outdegree.
+    pub k: Option<i64>,
+    /// Probability of fixed_probability.
+    pub p: Option<f64>,
 }
 
 fn yes() -> bool {

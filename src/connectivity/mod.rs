@@ -1,122 +1,287 @@
 //! The local synapse store: the synapses onto one contiguous range of target neurons,
-//! built from the description and laid out by source so that a spike finds its row at
-//! once. Synapses are generated per target from keyed streams (DESIGN.md §1), so the same
-//! synapses come out whatever the split of targets into shards, threads or ranks.
+//! laid out by source so that a spike finds its rows at once, and delivered into delay
+//! rings. Synapses are drawn from keyed streams (see `generate`), so the same synapses
+//! come out whatever the split of targets into shards, threads or ranks.
+//!
+//! Layouts, per projection:
+//! - dense rows (GeNN's DENSE) for all-to-all with one delay: weights only, a spike adds
+//!   one contiguous row, a loop the compiler vectorises;
+//! - CSR by (source, delay): u32 local target + f32 weight, or + 16-bit weight code
+//!   (6 bytes per synapse); the delay is the group's, never stored; within a group the
+//!   targets ascend, so a row streams through the input array;
+//! - procedural (GeNN's PROCEDURAL): nothing stored, a spiking source's row is drawn
+//!   again at delivery.
+//!
+//! Every target's input is summed in the same order whatever the layout or partition:
+//! spikes in canonical order, projections in file order, a row's synapses in drawing
+//! order within each delay.
+
+pub mod generate;
 
 use crate::engine::DelayRing;
-use crate::network::{ConnectionRule, Description, Projection};
-use crate::rng;
-use rand_core::Rng;
+use crate::network::{ConnectionRule, Description, Projection, Storage, SynapseModel};
+use generate::{weight_bounds, Row, RowDrawer, WeightCodec};
 use rayon::prelude::*;
 use std::ops::Range;
 
-/// The synapses of one projection onto a contiguous range of local targets.
+/// The input channels of a model: channel 0 takes delta synapses straight into the
+/// input current; each distinct exponential synapse model gets a channel of its own.
+pub fn channels(desc: &Description) -> Vec<SynapseModel> {
+    let mut list = vec![SynapseModel::Delta];
+    for p in &desc.projections {
+        if !list.contains(&p.synapse) {
+            list.push(p.synapse);
+        }
+    }
+    list
+}
+
+/// Stored weights of a CSR block.
+#[derive(Clone, Debug)]
+pub enum Weights {
+    Exact(Vec<f32>),
+    Compact { codes: Vec<u16>, codec: WeightCodec },
+}
+
+#[derive(Clone, Debug)]
+pub enum Rows {
+    /// `weights[row * n_targets + t]`: from source `sources.start + row` onto local target
+    /// `target_offset + t`; a synapse that does not exist (a left-out autapse) weighs 0.
+    Dense { target_offset: usize, n_targets: usize, weights: Vec<f32> },
+    /// Group (row, delay) holds synapses `offsets[g] .. offsets[g + 1]`, with
+    /// g = row · n_delays + (delay − min delay).
+    Csr { offsets: Vec<u64>, targets: Vec<u32>, weights: Weights },
+    /// Rows drawn again for every spike; `targets` is the local range (global ids),
+    /// `first` the global id of the store's first neuron.
+    Procedural { drawer: Box<RowDrawer>, targets: Range<u64>, first: u64, row: Row },
+}
+
 #[derive(Clone, Debug)]
 pub struct SynapseBlock {
     pub projection: u32,
     /// Global ids of the sources.
     pub sources: Range<u64>,
-    /// Index of the first target among the store's local neurons.
-    pub target_offset: usize,
-    pub n_targets: usize,
-    pub delay_steps: u32,
-    /// Dense rows (GeNN's DENSE): `weights[row * n_targets + t]` is the weight from source
-    /// `sources.start + row` onto local target `target_offset + t`, so that a spike adds
-    /// one contiguous row, a loop the compiler vectorises. All-to-all rules use it; a
-    /// left-out autapse is a zero weight.
-    pub weights: Vec<f32>,
+    pub delays: Range<u32>,
+    /// The input channel the synapses feed.
+    pub channel: usize,
+    pub rows: Rows,
 }
 
-/// All synapses onto the local targets `targets` (global ids).
+/// All synapses onto the local targets (a contiguous range of global ids).
 #[derive(Clone, Debug, Default)]
 pub struct LocalSynapses {
     pub blocks: Vec<SynapseBlock>,
 }
 
-/// The per-synapse uniform draw `u` in [0, 1) from a connectivity stream (53 bits).
-#[inline]
-pub fn next_uniform(stream: &mut impl Rng) -> f64 {
-    (stream.next_u64() >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0)
-}
-
-/// The weights of the synapses of projection `p` onto target `gid`, one per source in
-/// source order (all-to-all): the column of net.m's S for that target.
-pub fn all_to_all_column(desc: &Description, p: &Projection, gid: u64, out: &mut Vec<f64>) {
-    let sources = desc.populations[p.source].gids();
-    let mut stream = rng::connectivity_stream(desc.seed, p.id, gid);
-    let draws: Vec<f64> = sources.clone().map(|_| next_uniform(&mut stream)).collect();
-    p.weight.eval_batch(&draws, out);
-    if let ConnectionRule::AllToAll { autapses: false } = p.rule {
-        if sources.contains(&gid) {
-            out[(gid - sources.start) as usize] = 0.0;
-        }
-    }
-}
-
 impl LocalSynapses {
-    /// Builds the synapses onto `targets`, in parallel over target neurons.
+    /// Builds the synapses of `desc` onto the targets `targets`.
     pub fn build(desc: &Description, targets: Range<u64>) -> LocalSynapses {
-        let mut blocks = Vec::new();
+        let channel_list = channels(desc);
+        let mut store = LocalSynapses::default();
         for p in &desc.projections {
             let pop = desc.populations[p.target].gids();
-            let lo = pop.start.max(targets.start);
-            let hi = pop.end.min(targets.end);
-            if lo >= hi {
+            let local = pop.start.max(targets.start)..pop.end.min(targets.end);
+            if local.is_empty() {
                 continue;
             }
-            let sources = desc.populations[p.source].gids();
-            let (n_src, n_tgt) = ((sources.end - sources.start) as usize, (hi - lo) as usize);
-            let mut weights = vec![0f32; n_src * n_tgt];
-            match p.rule {
-                ConnectionRule::AllToAll { .. } => {
-                    // Columns are generated per target in parallel, then scattered into rows.
-                    let columns: Vec<Vec<f32>> = (lo..hi)
-                        .into_par_iter()
-                        .map_init(Vec::new, |col, gid| {
-                            all_to_all_column(desc, p, gid, col);
-                            col.iter().map(|&w| w as f32).collect()
-                        })
-                        .collect();
-                    for (t, column) in columns.iter().enumerate() {
-                        for (row, &w) in column.iter().enumerate() {
-                            weights[row * n_tgt + t] = w;
-                        }
-                    }
+            let channel = channel_list.iter().position(|m| *m == p.synapse).expect("listed");
+            let rows = match p.storage {
+                Storage::Procedural => Rows::Procedural {
+                    drawer: Box::new(RowDrawer::new(desc, p)),
+                    targets: local,
+                    first: targets.start,
+                    row: Row::default(),
+                },
+                Storage::Exact if matches!(p.rule, ConnectionRule::AllToAll { .. }) && p.delay.count() == 1 => {
+                    dense_rows(desc, p, local.clone(), targets.start)
                 }
-            }
-            blocks.push(SynapseBlock {
+                _ => csr_rows(desc, p, local, targets.start),
+            };
+            store.blocks.push(SynapseBlock {
                 projection: p.id,
-                sources,
-                target_offset: (lo - targets.start) as usize,
-                n_targets: n_tgt,
-                delay_steps: p.delay_steps,
-                weights,
+                sources: desc.populations[p.source].gids(),
+                delays: generate::delay_range(&p.delay),
+                channel,
+                rows,
             });
         }
-        LocalSynapses { blocks }
+        store
     }
 
     /// Bytes the stored synapses take.
     pub fn bytes(&self) -> usize {
-        self.blocks.iter().map(|b| b.weights.len() * 4).sum()
+        self.blocks
+            .iter()
+            .map(|b| match &b.rows {
+                Rows::Dense { weights, .. } => weights.len() * 4,
+                Rows::Csr { offsets, targets, weights } => {
+                    offsets.len() * 8
+                        + targets.len() * 4
+                        + match weights {
+                            Weights::Exact(w) => w.len() * 4,
+                            Weights::Compact { codes, .. } => codes.len() * 2,
+                        }
+                }
+                Rows::Procedural { .. } => 0,
+            })
+            .sum()
     }
 
-    /// Adds the rows of source `gid`, which spiked in step `step`, into the inputs of
-    /// their arrival steps. Rows are visited in projection order, so every target's sum
-    /// is taken in the same order whatever the partition.
+    /// Synapses stored (procedural ones are not).
+    pub fn stored(&self) -> u64 {
+        self.blocks
+            .iter()
+            .map(|b| match &b.rows {
+                Rows::Dense { weights, .. } => weights.len() as u64,
+                Rows::Csr { targets, .. } => targets.len() as u64,
+                Rows::Procedural { .. } => 0,
+            })
+            .sum()
+    }
+
+    /// Adds the synapses of source `gid`, which spiked in step `step`, into the rings
+    /// (one per channel) at their arrival steps.
     #[inline]
-    pub fn deliver(&self, gid: u64, step: u64, ring: &mut DelayRing) {
-        for block in &self.blocks {
+    pub fn deliver(&mut self, gid: u64, step: u64, rings: &mut [DelayRing]) {
+        for block in &mut self.blocks {
             if !block.sources.contains(&gid) {
                 continue;
             }
+            let ring = &mut rings[block.channel];
             let row = (gid - block.sources.start) as usize;
-            let weights = &block.weights[row * block.n_targets..(row + 1) * block.n_targets];
-            let input = &mut ring.slot_mut(step + block.delay_steps as u64)
-                [block.target_offset..block.target_offset + block.n_targets];
-            for (x, w) in input.iter_mut().zip(weights) {
-                *x += *w;
+            match &mut block.rows {
+                Rows::Dense { target_offset, n_targets, weights } => {
+                    let weights = &weights[row * *n_targets..(row + 1) * *n_targets];
+                    let input = &mut ring.slot_mut(step + block.delays.start as u64)[*target_offset..*target_offset + *n_targets];
+                    for (x, w) in input.iter_mut().zip(weights) {
+                        *x += *w;
+                    }
+                }
+                Rows::Csr { offsets, targets, weights } => {
+                    let n_delays = block.delays.len();
+                    for d in 0..n_delays {
+                        let g = row * n_delays + d;
+                        let (lo, hi) = (offsets[g] as usize, offsets[g + 1] as usize);
+                        if lo == hi {
+                            continue;
+                        }
+                        let input = ring.slot_mut(step + (block.delays.start as usize + d) as u64);
+                        match weights {
+                            Weights::Exact(w) => scatter(input, &targets[lo..hi], &w[lo..hi], |w| w),
+                            Weights::Compact { codes, codec } => {
+                                let codec = *codec;
+                                scatter(input, &targets[lo..hi], &codes[lo..hi], move |c| codec.decode(c))
+                            }
+                        }
+                    }
+                }
+                Rows::Procedural { drawer, targets, first, row: drawn } => {
+                    drawer.draw(gid, drawn);
+                    for i in 0..drawn.len() {
+                        let t = drawn.other[i];
+                        if targets.contains(&t) {
+                            ring.slot_mut(step + drawn.delay[i] as u64)[(t - *first) as usize] += drawn.weight[i];
+                        }
+                    }
+                }
             }
         }
     }
+}
+
+/// `input[targets[k]] += weight(values[k])`: the random read-modify-write that costs the
+/// most in a simulation of sparse networks.
+#[inline(always)]
+fn scatter<T: Copy>(input: &mut [f32], targets: &[u32], values: &[T], weight: impl Fn(T) -> f32) {
+    let n = input.len();
+    for (&t, &v) in targets.iter().zip(values) {
+        let t = t as usize;
+        assert!(t < n);
+        input[t] += weight(v);
+    }
+}
+
+/// Dense rows of an all-to-all projection onto `local` targets; columns drawn per
+/// target in parallel.
+fn dense_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64) -> Rows {
+    let sources = desc.populations[p.source].gids();
+    let (n_src, n_tgt) = ((sources.end - sources.start) as usize, (local.end - local.start) as usize);
+    let columns: Vec<Row> = local
+        .clone()
+        .into_par_iter()
+        .map_init(
+            || RowDrawer::new(desc, p),
+            |drawer, gid| {
+                let mut row = Row::default();
+                drawer.draw(gid, &mut row);
+                row
+            },
+        )
+        .collect();
+    let mut weights = vec![0f32; n_src * n_tgt];
+    for (t, column) in columns.iter().enumerate() {
+        for (&source, &w) in column.other.iter().zip(&column.weight) {
+            weights[(source - sources.start) as usize * n_tgt + t] = w;
+        }
+    }
+    Rows::Dense { target_offset: (local.start - shard_start) as usize, n_targets: n_tgt, weights }
+}
+
+/// CSR rows by (source, delay) of a projection onto `local` targets, in two passes over
+/// the same keyed streams (count, then fill) so that no per-synapse list is held.
+fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64) -> Rows {
+    let sources = desc.populations[p.source].gids();
+    let n_delays = p.delay.count() as usize;
+    let groups = (sources.end - sources.start) as usize * n_delays;
+    let mut drawer = RowDrawer::new(desc, p);
+    let mut row = Row::default();
+    // Visits every synapse onto `local` as (group, local target, weight), in an order
+    // that is the same in both passes: targets ascending (per-target rules) or sources
+    // ascending (per-source rules), each row in drawing order.
+    let mut for_each = |visit: &mut dyn FnMut(usize, u32, f32)| {
+        let group = |source: u64, delay: u32| (source - sources.start) as usize * n_delays + (delay - p.delay.min_steps) as usize;
+        if p.rule.per_source() {
+            for s in sources.clone() {
+                drawer.draw(s, &mut row);
+                for i in 0..row.len() {
+                    let t = row.other[i];
+                    if local.contains(&t) {
+                        visit(group(s, row.delay[i]), (t - shard_start) as u32, row.weight[i]);
+                    }
+                }
+            }
+        } else {
+            for t in local.clone() {
+                drawer.draw(t, &mut row);
+                for i in 0..row.len() {
+                    visit(group(row.other[i], row.delay[i]), (t - shard_start) as u32, row.weight[i]);
+                }
+            }
+        }
+    };
+    let mut offsets = vec![0u64; groups + 1];
+    for_each(&mut |g, _, _| offsets[g + 1] += 1);
+    for g in 0..groups {
+        offsets[g + 1] += offsets[g];
+    }
+    let total = offsets[groups] as usize;
+    let mut cursor = offsets.clone();
+    let mut targets = vec![0u32; total];
+    let codec = (p.storage == Storage::Compact).then(|| WeightCodec::new(weight_bounds(&p.weight)));
+    let mut exact = if codec.is_none() { vec![0f32; total] } else { Vec::new() };
+    let mut codes = if codec.is_some() { vec![0u16; total] } else { Vec::new() };
+    for_each(&mut |g, t, w| {
+        let at = cursor[g] as usize;
+        cursor[g] += 1;
+        targets[at] = t;
+        match codec {
+            Some(c) => codes[at] = c.encode(w),
+            None => exact[at] = w,
+        }
+    });
+    let weights = match codec {
+        Some(codec) => Weights::Compact { codes, codec },
+        None => Weights::Exact(exact),
+    };
+    Rows::Csr { offsets, targets, weights }
 }

@@ -38,12 +38,7 @@ pub struct Simulation<'a> {
 }
 
 impl<'a> Simulation<'a> {
-    pub fn new(
-        backend: &'a mut dyn Backend,
-        comm: &'a mut dyn Communicator,
-        epoch_steps: u32,
-        total_steps: u64,
-    ) -> Self {
+    pub fn new(backend: &'a mut dyn Backend, comm: &'a mut dyn Communicator, epoch_steps: u32, total_steps: u64) -> Self {
         Simulation {
             backend,
             comm,
@@ -72,8 +67,7 @@ impl<'a> Simulation<'a> {
             let steps = (self.epoch_steps as u64).min(self.total_steps - self.step) as u32;
             let t0 = Instant::now();
             self.local.clear();
-            self.backend
-                .run_epoch(&self.pending, self.step, steps, &mut self.local);
+            self.backend.run_epoch(&self.pending, self.step, steps, &mut self.local);
             let t1 = Instant::now();
             self.comm.exchange(&self.local, &mut self.pending);
             let t2 = Instant::now();

@@ -14,11 +14,7 @@ impl DelayRing {
     /// most `max_delay` steps ahead of the step being read, so that many slots suffice.
     pub fn new(neurons: usize, max_delay: u32) -> DelayRing {
         let slots = max_delay.max(1) as usize;
-        DelayRing {
-            slots,
-            neurons,
-            data: vec![0.0; slots * neurons],
-        }
+        DelayRing { slots, neurons, data: vec![0.0; slots * neurons] }
     }
 
     #[inline]

@@ -12,13 +12,7 @@
 use crate::expr::Expr;
 
 /// Parameter names in slot order, with their defaults (None: required).
-pub const PARAMETERS: [(&str, Option<&str>); 5] = [
-    ("a", None),
-    ("b", None),
-    ("c", None),
-    ("d", None),
-    ("v_peak", Some("30")),
-];
+pub const PARAMETERS: [(&str, Option<&str>); 5] = [("a", None), ("b", None), ("c", None), ("d", None), ("v_peak", Some("30"))];
 /// State variables in slot order, with the default initial value (net.m: v = −65, u = b·v).
 pub const STATE: [(&str, &str); 2] = [("v", "-65"), ("u", "b*v")];
 
@@ -47,14 +41,9 @@ impl IzhikevichSpec {
     /// All values of one neuron in f64: [a, b, c, d, v_peak, v0, u0].
     pub fn neuron_values(&self, r: f64) -> [f64; 7] {
         let mut values = [0f64; 7];
-        values[0..5]
-            .iter_mut()
-            .zip(&self.parameters)
-            .for_each(|(x, e)| *x = e.eval(&[r]));
+        values[0..5].iter_mut().zip(&self.parameters).for_each(|(x, e)| *x = e.eval(&[r]));
         // Initial v sees r and the parameters; initial u also sees v.
-        let mut scope = [
-            r, values[0], values[1], values[2], values[3], values[4], 0.0,
-        ];
+        let mut scope = [r, values[0], values[1], values[2], values[3], values[4], 0.0];
         values[5] = self.initial[0].eval(&scope[..6]);
         scope[6] = values[5];
         values[6] = self.initial[1].eval(&scope);
@@ -63,15 +52,7 @@ impl IzhikevichSpec {
 
     /// The group of neurons whose per-neuron uniforms are `r` (one per neuron, in order).
     pub fn build(&self, r: impl Iterator<Item = f64>) -> IzhikevichGroup {
-        let mut g = IzhikevichGroup {
-            v: vec![],
-            u: vec![],
-            a: vec![],
-            b: vec![],
-            c: vec![],
-            d: vec![],
-            v_peak: 0.0,
-        };
+        let mut g = IzhikevichGroup { v: vec![], u: vec![], a: vec![], b: vec![], c: vec![], d: vec![], v_peak: 0.0 };
         for r in r {
             let x = self.neuron_values(r);
             g.a.push(x[0] as f32);
@@ -103,27 +84,10 @@ impl IzhikevichGroup {
     /// `noise_std · z + synaptic + bias`, integrate. `synaptic` is this step's ring slot
     /// and is cleared on the way.
     #[inline]
-    pub fn step(
-        &mut self,
-        synaptic: &mut [f32],
-        normals: &[f32],
-        noise_std: f32,
-        bias: f32,
-        dt: f32,
-    ) {
+    pub fn step(&mut self, synaptic: &mut [f32], normals: &[f32], noise_std: f32, bias: f32, dt: f32) {
         let n = self.v.len();
-        let p = StepParams {
-            noise_std,
-            bias,
-            dt,
-            v_peak: self.v_peak,
-        };
-        let (v, u, syn, z) = (
-            &mut self.v[..n],
-            &mut self.u[..n],
-            &mut synaptic[..n],
-            &normals[..n],
-        );
+        let p = StepParams { noise_std, bias, dt, v_peak: self.v_peak };
+        let (v, u, syn, z) = (&mut self.v[..n], &mut self.u[..n], &mut synaptic[..n], &normals[..n]);
         let (a, b, c, d) = (&self.a[..n], &self.b[..n], &self.c[..n], &self.d[..n]);
         step_dispatch(v, u, syn, a, b, c, d, z, p)
     }
@@ -152,28 +116,10 @@ struct StepParams {
 /// compare-select: no fused multiply-add, so every instruction set gives the same bits.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn step_kernel(
-    v: &mut [f32],
-    u: &mut [f32],
-    syn: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    c: &[f32],
-    d: &[f32],
-    z: &[f32],
-    p: StepParams,
-) {
+fn step_kernel(v: &mut [f32], u: &mut [f32], syn: &mut [f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32], z: &[f32], p: StepParams) {
     let half = 0.5 * p.dt;
     let n = v.len();
-    let (u, syn, a, b, c, d, z) = (
-        &mut u[..n],
-        &mut syn[..n],
-        &a[..n],
-        &b[..n],
-        &c[..n],
-        &d[..n],
-        &z[..n],
-    );
+    let (u, syn, a, b, c, d, z) = (&mut u[..n], &mut syn[..n], &a[..n], &b[..n], &c[..n], &d[..n], &z[..n]);
     for i in 0..n {
         let fired = v[i] >= p.v_peak;
         let mut vi = if fired { c[i] } else { v[i] };
@@ -206,23 +152,14 @@ mod tests {
         let c: Vec<f32> = (0..n).map(|k| -65.0 + 15.0 * r(k + 4)).collect();
         let d: Vec<f32> = (0..n).map(|k| 8.0 - 6.0 * r(k + 5)).collect();
         let z: Vec<f32> = (0..n).map(|k| 3.0 * (r(k + 6) - 0.5)).collect();
-        let p = StepParams {
-            noise_std: 5.0,
-            bias: 0.5,
-            dt: 1.0,
-            v_peak: 30.0,
-        };
+        let p = StepParams { noise_std: 5.0, bias: 0.5, dt: 1.0, v_peak: 30.0 };
         for _ in 0..50 {
             let (mut s1, mut s2) = (vec![1.5f32; n], vec![1.5f32; n]);
             step_kernel(&mut v1, &mut u1, &mut s1, &a, &b, &c, &d, &z, p);
             step_dispatch(&mut v2, &mut u2, &mut s2, &a, &b, &c, &d, &z, p);
         }
         assert!(v1.iter().any(|&v| v >= 30.0) || v1.iter().any(|&v| v < 0.0));
-        assert!(
-            v1.iter().zip(&v2).all(|(x, y)| x.to_bits() == y.to_bits()),
-            "{:?}",
-            crate::simd::level()
-        );
+        assert!(v1.iter().zip(&v2).all(|(x, y)| x.to_bits() == y.to_bits()), "{:?}", crate::simd::level());
         assert!(u1.iter().zip(&u2).all(|(x, y)| x.to_bits() == y.to_bits()));
     }
 }

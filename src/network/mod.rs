@@ -1,7 +1,8 @@
 //! The description of a network (Arbor's "recipe"): populations with global id ranges,
-//! their neuron models and parameter expressions, projections with connection rules.
-//! It knows nothing of ranks, threads or GPUs; everything random in it is a pure
-//! function of the seed and global ids (DESIGN.md §1).
+//! their neuron models and parameter expressions, projections with connection rules,
+//! weight and delay distributions, synapse models and storage. It knows nothing of
+//! ranks, threads or GPUs; everything random in it is a pure function of the seed and
+//! global ids (DESIGN.md §1).
 
 use crate::expr::Expr;
 use crate::model::NeuronModel;
@@ -43,23 +44,90 @@ pub struct Projection {
     pub source: usize,
     pub target: usize,
     pub rule: ConnectionRule,
-    /// Weight as an expression of a per-synapse uniform `u` in [0, 1).
-    pub weight: Expr,
-    pub delay_steps: u32,
+    pub weight: WeightSpec,
+    pub delay: DelaySpec,
     pub synapse: SynapseModel,
+    pub storage: Storage,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ConnectionRule {
-    /// Every source onto every target (net.m's S matrix); `autapses = false` leaves out
-    /// a neuron's synapse onto itself.
+    /// Every source onto every target (net.m's S matrix).
     AllToAll { autapses: bool },
+    /// Each (source, target) pair independently with probability `p`; generated per
+    /// target by geometric skips.
+    FixedProbability { p: f64, autapses: bool },
+    /// Each target draws `k` sources uniformly.
+    FixedIndegree { k: u64, autapses: bool, multapses: bool },
+    /// Each source draws `k` targets uniformly; generated per source, so every part of
+    /// the network that holds targets draws every source's row.
+    FixedOutdegree { k: u64, autapses: bool, multapses: bool },
+}
+
+impl ConnectionRule {
+    pub fn autapses(&self) -> bool {
+        match *self {
+            ConnectionRule::AllToAll { autapses }
+            | ConnectionRule::FixedProbability { autapses, .. }
+            | ConnectionRule::FixedIndegree { autapses, .. }
+            | ConnectionRule::FixedOutdegree { autapses, .. } => autapses,
+        }
+    }
+
+    /// Rows are drawn per source (and can be regenerated at delivery).
+    pub fn per_source(&self) -> bool {
+        matches!(self, ConnectionRule::FixedOutdegree { .. })
+    }
+}
+
+/// How a synapse's weight is drawn from its stream.
+#[derive(Clone, Debug)]
+pub enum WeightSpec {
+    /// An expression of up to three per-synapse uniforms `u`, `u2`, `u3` in [0, 1):
+    /// constants, `low + (high-low)*u`, net.m's `0.5*u`.
+    Expr { expr: Expr, uniforms: usize },
+    /// Gaussian (Box–Muller from two uniforms), clipped to [min, max].
+    Normal { mean: f64, std: f64, min: f64, max: f64 },
+}
+
+/// Uniformly distributed whole-step delays in [min_steps, max_steps].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DelaySpec {
+    pub min_steps: u32,
+    pub max_steps: u32,
+}
+
+impl DelaySpec {
+    pub fn constant(steps: u32) -> DelaySpec {
+        DelaySpec { min_steps: steps, max_steps: steps }
+    }
+
+    pub fn count(&self) -> u32 {
+        self.max_steps - self.min_steps + 1
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SynapseModel {
     /// The weight jumps into the target's input current of the arrival step (net.m).
     Delta,
+    /// A current that jumps by the weight and decays with `tau_ms`.
+    ExpCurrent { tau_ms: f64 },
+    /// A conductance that jumps by the weight and decays with `tau_ms`; the current is
+    /// g · (e_rev − v), with v at the start of the step.
+    ExpConductance { tau_ms: f64, e_rev: f64 },
+}
+
+/// How a projection's synapses are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// u32 target + f32 weight (dense rows without targets for all-to-all).
+    Exact,
+    /// u32 target + 16-bit weight code over the weight range: 6 bytes per synapse.
+    Compact,
+    /// Nothing stored: a spiking source's row is regenerated from its keyed stream
+    /// (GeNN's PROCEDURAL). Rules drawn per source only.
+    Procedural,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -78,49 +146,33 @@ impl Description {
 
     /// The smallest delay in steps: the length of an epoch between exchanges.
     pub fn min_delay_steps(&self) -> u32 {
-        self.projections
-            .iter()
-            .map(|p| p.delay_steps)
-            .min()
-            .unwrap_or(1)
-            .max(1)
+        self.projections.iter().map(|p| p.delay.min_steps).min().unwrap_or(1).max(1)
     }
 
     pub fn max_delay_steps(&self) -> u32 {
-        self.projections
-            .iter()
-            .map(|p| p.delay_steps)
-            .max()
-            .unwrap_or(1)
-            .max(1)
+        self.projections.iter().map(|p| p.delay.max_steps).max().unwrap_or(1).max(1)
     }
 
     /// The population that holds global id `gid`.
     pub fn population_of(&self, gid: u64) -> usize {
-        self.populations
-            .iter()
-            .position(|p| p.gids().contains(&gid))
-            .expect("gid inside the network")
+        self.populations.iter().position(|p| p.gids().contains(&gid)).expect("gid inside the network")
+    }
+
+    /// Number of synapses of projection `p` (expected value for fixed_probability).
+    pub fn projection_synapses(&self, p: &Projection) -> u64 {
+        let (s, t) = (&self.populations[p.source], &self.populations[p.target]);
+        let self_pairs = if p.source == p.target && !p.rule.autapses() { s.size } else { 0 };
+        match p.rule {
+            ConnectionRule::AllToAll { .. } => s.size * t.size - self_pairs,
+            ConnectionRule::FixedProbability { p, .. } => ((s.size * t.size - self_pairs) as f64 * p).round() as u64,
+            ConnectionRule::FixedIndegree { k, .. } => k * t.size,
+            ConnectionRule::FixedOutdegree { k, .. } => k * s.size,
+        }
     }
 
     /// Number of synapses the description creates (before any storage choice).
     pub fn synapse_count(&self) -> u64 {
-        self.projections
-            .iter()
-            .map(|p| {
-                let (s, t) = (&self.populations[p.source], &self.populations[p.target]);
-                match p.rule {
-                    ConnectionRule::AllToAll { autapses } => {
-                        let overlap = if !autapses && p.source == p.target {
-                            s.size
-                        } else {
-                            0
-                        };
-                        s.size * t.size - overlap
-                    }
-                }
-            })
-            .sum()
+        self.projections.iter().map(|p| self.projection_synapses(p)).sum()
     }
 
     /// The per-neuron uniform `r` of neuron `gid`.

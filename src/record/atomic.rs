@@ -22,12 +22,8 @@ pub fn partial_path(path: &Path) -> PathBuf {
 /// temporary file is removed and the error returned.
 pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let partial = partial_path(path);
-    let result = write(&partial).and_then(|()| {
-        std::fs::rename(&partial, path).map_err(|e| Error::Output {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
-    });
+    let result = write(&partial)
+        .and_then(|()| std::fs::rename(&partial, path).map_err(|e| Error::Output { path: path.to_path_buf(), message: e.to_string() }));
     if result.is_err() {
         let _ = std::fs::remove_file(&partial);
     }
@@ -40,14 +36,8 @@ mod tests {
 
     #[test]
     fn keeps_the_extension() {
-        assert_eq!(
-            partial_path(Path::new("out/raster.png")),
-            Path::new("out/raster.partial.png")
-        );
-        assert_eq!(
-            partial_path(Path::new("spikes")),
-            Path::new("spikes.partial")
-        );
+        assert_eq!(partial_path(Path::new("out/raster.png")), Path::new("out/raster.partial.png"));
+        assert_eq!(partial_path(Path::new("spikes")), Path::new("spikes.partial"));
     }
 
     #[test]
@@ -60,10 +50,7 @@ mod tests {
         });
         assert!(err.is_err());
         assert!(!path.exists() && !partial_path(&path).exists());
-        write_atomically(&path, |tmp| {
-            std::fs::write(tmp, b"whole").map_err(|e| Error::Runtime(e.to_string()))
-        })
-        .unwrap();
+        write_atomically(&path, |tmp| std::fs::write(tmp, b"whole").map_err(|e| Error::Runtime(e.to_string()))).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"whole");
     }
 }

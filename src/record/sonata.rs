@@ -52,25 +52,12 @@ pub struct PopulationRange {
 
 /// Splits spikes (sorted by step then id) into per-population lists of (time, local id),
 /// keeping the time order.
-pub fn split_by_population(
-    spikes: &[Spike],
-    populations: &[PopulationRange],
-    dt_ms: f64,
-) -> Vec<PopulationSpikes> {
-    let mut out: Vec<PopulationSpikes> = populations
-        .iter()
-        .map(|p| PopulationSpikes {
-            name: p.name.clone(),
-            size: Some(p.size),
-            ..Default::default()
-        })
-        .collect();
+pub fn split_by_population(spikes: &[Spike], populations: &[PopulationRange], dt_ms: f64) -> Vec<PopulationSpikes> {
+    let mut out: Vec<PopulationSpikes> =
+        populations.iter().map(|p| PopulationSpikes { name: p.name.clone(), size: Some(p.size), ..Default::default() }).collect();
     for s in spikes {
         let gid = s.gid as u64;
-        if let Some(i) = populations
-            .iter()
-            .position(|p| gid >= p.first_gid && gid < p.first_gid + p.size)
-        {
+        if let Some(i) = populations.iter().position(|p| gid >= p.first_gid && gid < p.first_gid + p.size) {
             out[i].timestamps_ms.push(s.time_ms(dt_ms));
             out[i].node_ids.push(gid - populations[i].first_gid);
         }
@@ -92,53 +79,27 @@ pub fn write_spike_file(path: &Path, file: &SpikeFile) -> Result<()> {
 }
 
 fn write_to(path: &Path, contents: &SpikeFile) -> Result<()> {
-    let file = hdf5::File::create(path).map_err(|e| Error::Output {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    file.new_attr::<u32>()
-        .create("magic")?
-        .write_scalar(&MAGIC)?;
-    file.new_attr::<u32>()
-        .shape(2)
-        .create("version")?
-        .write(&VERSION)?;
+    let file = hdf5::File::create(path).map_err(|e| Error::Output { path: path.to_path_buf(), message: e.to_string() })?;
+    file.new_attr::<u32>().create("magic")?.write_scalar(&MAGIC)?;
+    file.new_attr::<u32>().shape(2).create("version")?.write(&VERSION)?;
     if let Some(d) = contents.duration_ms {
-        file.new_attr::<f64>()
-            .create("duration_ms")?
-            .write_scalar(&d)?;
+        file.new_attr::<f64>().create("duration_ms")?.write_scalar(&d)?;
     }
     let spikes = file.create_group("spikes")?;
     for pop in &contents.populations {
         let group = spikes.create_group(&pop.name)?;
-        group
-            .new_attr::<Sorting>()
-            .create("sorting")?
-            .write_scalar(&Sorting::by_time)?;
+        group.new_attr::<Sorting>().create("sorting")?.write_scalar(&Sorting::by_time)?;
         if let Some(n) = pop.size {
-            group
-                .new_attr::<u64>()
-                .create("n_nodes")?
-                .write_scalar(&n)?;
+            group.new_attr::<u64>().create("n_nodes")?.write_scalar(&n)?;
         }
         // Chunked so that empty populations and later appends work alike.
         let n = pop.timestamps_ms.len();
         let chunk = n.clamp(1, 1 << 16);
-        let ts = group
-            .new_dataset::<f64>()
-            .chunk(chunk)
-            .shape(hdf5::Extent::resizable(n))
-            .create("timestamps")?;
+        let ts = group.new_dataset::<f64>().chunk(chunk).shape(hdf5::Extent::resizable(n)).create("timestamps")?;
         ts.write(&pop.timestamps_ms)?;
         let units = VarLenUnicode::from_str("ms").expect("ascii");
-        ts.new_attr::<VarLenUnicode>()
-            .create("units")?
-            .write_scalar(&units)?;
-        let ids = group
-            .new_dataset::<u64>()
-            .chunk(chunk)
-            .shape(hdf5::Extent::resizable(n))
-            .create("node_ids")?;
+        ts.new_attr::<VarLenUnicode>().create("units")?.write_scalar(&units)?;
+        let ids = group.new_dataset::<u64>().chunk(chunk).shape(hdf5::Extent::resizable(n)).create("node_ids")?;
         ids.write(&pop.node_ids)?;
     }
     file.close()?;
@@ -147,14 +108,9 @@ fn write_to(path: &Path, contents: &SpikeFile) -> Result<()> {
 
 /// Reads every population of a SONATA spike file, checking the layout.
 pub fn read_spike_file(path: &Path) -> Result<SpikeFile> {
-    let bad = |message: String| Error::Input {
-        path: path.to_path_buf(),
-        message,
-    };
+    let bad = |message: String| Error::Input { path: path.to_path_buf(), message };
     let file = hdf5::File::open(path).map_err(|e| bad(format!("not an HDF5 file ({e})")))?;
-    let group = file
-        .group("spikes")
-        .map_err(|_| bad("no /spikes group: not a SONATA spike file".into()))?;
+    let group = file.group("spikes").map_err(|_| bad("no /spikes group: not a SONATA spike file".into()))?;
     let mut out = Vec::new();
     for name in group.member_names()? {
         let pop = group.group(&name)?;
@@ -167,31 +123,13 @@ pub fn read_spike_file(path: &Path) -> Result<SpikeFile> {
             .and_then(|d| d.read_raw())
             .map_err(|_| bad(format!("/spikes/{name}/node_ids missing or not integer")))?;
         if timestamps_ms.len() != node_ids.len() {
-            return Err(bad(format!(
-                "/spikes/{name}: {} timestamps but {} node_ids",
-                timestamps_ms.len(),
-                node_ids.len()
-            )));
+            return Err(bad(format!("/spikes/{name}: {} timestamps but {} node_ids", timestamps_ms.len(), node_ids.len())));
         }
-        let size = pop
-            .attr("n_nodes")
-            .and_then(|a| a.read_scalar::<u64>())
-            .ok();
-        out.push(PopulationSpikes {
-            name,
-            size,
-            timestamps_ms,
-            node_ids,
-        });
+        let size = pop.attr("n_nodes").and_then(|a| a.read_scalar::<u64>()).ok();
+        out.push(PopulationSpikes { name, size, timestamps_ms, node_ids });
     }
-    let duration_ms = file
-        .attr("duration_ms")
-        .and_then(|a| a.read_scalar::<f64>())
-        .ok();
-    Ok(SpikeFile {
-        duration_ms,
-        populations: out,
-    })
+    let duration_ms = file.attr("duration_ms").and_then(|a| a.read_scalar::<f64>()).ok();
+    Ok(SpikeFile { duration_ms, populations: out })
 }
 
 #[cfg(test)]
@@ -205,18 +143,8 @@ mod tests {
         let pops = SpikeFile {
             duration_ms: Some(10.0),
             populations: vec![
-                PopulationSpikes {
-                    name: "exc".into(),
-                    size: Some(6),
-                    timestamps_ms: vec![1.0, 1.0, 3.0],
-                    node_ids: vec![0, 5, 2],
-                },
-                PopulationSpikes {
-                    name: "inh".into(),
-                    size: Some(1),
-                    timestamps_ms: vec![],
-                    node_ids: vec![],
-                },
+                PopulationSpikes { name: "exc".into(), size: Some(6), timestamps_ms: vec![1.0, 1.0, 3.0], node_ids: vec![0, 5, 2] },
+                PopulationSpikes { name: "inh".into(), size: Some(1), timestamps_ms: vec![], node_ids: vec![] },
             ],
         };
         write_spike_file(&path, &pops).unwrap();
@@ -224,14 +152,8 @@ mod tests {
         let back = read_spike_file(&path).unwrap();
         assert_eq!(back, pops);
         let f = hdf5::File::open(&path).unwrap();
-        assert_eq!(
-            f.attr("magic").unwrap().read_scalar::<u32>().unwrap(),
-            MAGIC
-        );
-        assert_eq!(
-            f.attr("version").unwrap().read_raw::<u32>().unwrap(),
-            VERSION
-        );
+        assert_eq!(f.attr("magic").unwrap().read_scalar::<u32>().unwrap(), MAGIC);
+        assert_eq!(f.attr("version").unwrap().read_raw::<u32>().unwrap(), VERSION);
         let sorting = f.group("spikes/exc").unwrap().attr("sorting").unwrap();
         assert_eq!(sorting.read_scalar::<Sorting>().unwrap(), Sorting::by_time);
     }
@@ -247,23 +169,9 @@ mod tests {
 
     #[test]
     fn splits_spikes_by_population_with_local_ids() {
-        let pops = [
-            PopulationRange {
-                name: "a".into(),
-                first_gid: 0,
-                size: 2,
-            },
-            PopulationRange {
-                name: "b".into(),
-                first_gid: 2,
-                size: 3,
-            },
-        ];
-        let spikes = [
-            Spike { step: 0, gid: 1 },
-            Spike { step: 0, gid: 3 },
-            Spike { step: 4, gid: 0 },
-        ];
+        let pops =
+            [PopulationRange { name: "a".into(), first_gid: 0, size: 2 }, PopulationRange { name: "b".into(), first_gid: 2, size: 3 }];
+        let spikes = [Spike { step: 0, gid: 1 }, Spike { step: 0, gid: 3 }, Spike { step: 4, gid: 0 }];
         let out = split_by_population(&spikes, &pops, 0.5);
         assert_eq!(out[0].timestamps_ms, vec![0.5, 2.5]);
         assert_eq!(out[0].node_ids, vec![1, 0]);

@@ -15,11 +15,7 @@ pub fn example(name: &str) -> PathBuf {
 
 /// Runs the release-built `volley` binary with `args`, in `dir`.
 pub fn volley(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("volley binary runs")
+    Command::new(env!("CARGO_BIN_EXE_volley")).args(args).current_dir(dir).output().expect("volley binary runs")
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -32,13 +28,7 @@ pub fn stdout(out: &Output) -> String {
 
 /// Asserts that the run succeeded, showing its output if not.
 pub fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "volley failed: {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        stdout(out),
-        stderr(out)
-    );
+    assert!(out.status.success(), "volley failed: {:?}\nstdout:\n{}\nstderr:\n{}", out.status, stdout(out), stderr(out));
 }
 
 /// Simulates `desc` in this process on the CPU backend; returns the spikes and the
@@ -50,13 +40,8 @@ pub fn simulate(
     use volley::backend::Backend;
     let mut backend = volley::backend::cpu::CpuBackend::new(desc, 0..desc.total_neurons(), options);
     let mut recorder = volley::record::MemoryRecorder::default();
-    volley::engine::Simulation::new(
-        &mut backend as &mut dyn Backend,
-        &mut volley::comm::LocalComm,
-        desc.min_delay_steps(),
-        desc.steps,
-    )
-    .run(&mut recorder)
-    .expect("simulation runs");
+    volley::engine::Simulation::new(&mut backend as &mut dyn Backend, &mut volley::comm::LocalComm, desc.min_delay_steps(), desc.steps)
+        .run(&mut recorder)
+        .expect("simulation runs");
     (recorder.spikes, backend)
 }

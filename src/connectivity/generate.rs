@@ -1,0 +1,229 @@
+//! Drawing a projection's synapses from keyed streams: per target for all_to_all,
+//! fixed_probability and fixed_indegree (the owner of a target draws its inputs alone),
+//! per source for fixed_outdegree (so that a row can be drawn again at delivery).
+//!
+//! One stream (PCG-64 keyed by seed, projection and the neuron's global id) gives, in
+//! this order: the other ends of all the neuron's synapses, then for each synapse its
+//! weight's uniforms and, if delays vary, one uniform for its delay.
+
+use crate::network::{ConnectionRule, DelaySpec, Description, Projection, WeightSpec};
+use crate::rng;
+use rand_core::Rng;
+use rand_pcg::Pcg64;
+use std::ops::Range;
+
+/// A 53-bit uniform in [0, 1).
+#[inline]
+pub fn next_uniform(stream: &mut impl Rng) -> f64 {
+    (stream.next_u64() >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0)
+}
+
+/// A uniform integer in [0, n) (multiply-high: no division, negligible bias for n ≪ 2^64).
+#[inline]
+fn next_below(stream: &mut impl Rng, n: u64) -> u64 {
+    ((stream.next_u64() as u128 * n as u128) >> 64) as u64
+}
+
+/// The synapses of one neuron, in generation order: `other` is the source (per-target
+/// rules) or the target (per-source rules), as a global id.
+#[derive(Clone, Debug, Default)]
+pub struct Row {
+    pub other: Vec<u64>,
+    pub weight: Vec<f32>,
+    pub delay: Vec<u32>,
+}
+
+impl Row {
+    pub fn len(&self) -> usize {
+        self.other.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.other.is_empty()
+    }
+}
+
+/// Draws rows of one projection; holds scratch space so that drawing allocates once.
+#[derive(Clone, Debug)]
+pub struct RowDrawer {
+    seed: u64,
+    projection: Projection,
+    /// Where the other ends are drawn from.
+    others: Range<u64>,
+    uniforms: [Vec<f64>; 3],
+    values: Vec<f64>,
+}
+
+impl RowDrawer {
+    pub fn new(desc: &Description, p: &Projection) -> RowDrawer {
+        let others = if p.rule.per_source() { desc.populations[p.target].gids() } else { desc.populations[p.source].gids() };
+        RowDrawer { seed: desc.seed, projection: p.clone(), others, uniforms: Default::default(), values: Vec::new() }
+    }
+
+    /// Draws the row of `gid`: its inputs for per-target rules, its outputs for
+    /// per-source rules.
+    pub fn draw(&mut self, gid: u64, row: &mut Row) {
+        let p = &self.projection;
+        let mut stream = rng::connectivity_stream(self.seed, p.id, gid);
+        row.other.clear();
+        draw_others(&mut stream, p.rule, self.others.clone(), gid, &mut row.other);
+        let n = row.other.len();
+        // Uniforms for weights and delays, synapse by synapse.
+        let per_weight = match &p.weight {
+            WeightSpec::Expr { uniforms, .. } => *uniforms,
+            WeightSpec::Normal { .. } => 2,
+        };
+        let varying_delay = p.delay.count() > 1;
+        for u in &mut self.uniforms {
+            u.clear();
+        }
+        row.delay.clear();
+        for _ in 0..n {
+            for u in &mut self.uniforms[..per_weight] {
+                u.push(next_uniform(&mut stream));
+            }
+            row.delay.push(if varying_delay {
+                p.delay.min_steps + next_below(&mut stream, p.delay.count() as u64) as u32
+            } else {
+                p.delay.min_steps
+            });
+        }
+        row.weight.clear();
+        match &p.weight {
+            WeightSpec::Expr { expr, uniforms } => {
+                expr.eval_batch(n, &self.uniforms[..*uniforms], &mut self.values);
+                row.weight.extend(self.values.iter().map(|&w| w as f32));
+            }
+            WeightSpec::Normal { mean, std, min, max } => {
+                let (u1, u2) = (&self.uniforms[0], &self.uniforms[1]);
+                row.weight.extend((0..n).map(|i| {
+                    let z = (-2.0 * (1.0 - u1[i]).ln()).sqrt() * (std::f64::consts::TAU * u2[i]).cos();
+                    (mean + std * z).clamp(*min, *max) as f32
+                }));
+            }
+        }
+    }
+}
+
+/// The other ends of one neuron's synapses, drawn from `stream`.
+fn draw_others(stream: &mut Pcg64, rule: ConnectionRule, others: Range<u64>, me: u64, out: &mut Vec<u64>) {
+    let n = others.end - others.start;
+    let allowed = |o: u64, autapses: bool| autapses || o != me;
+    match rule {
+        ConnectionRule::AllToAll { autapses } => out.extend(others.filter(|&o| allowed(o, autapses))),
+        ConnectionRule::FixedProbability { p, autapses } => {
+            if p >= 1.0 {
+                out.extend(others.filter(|&o| allowed(o, autapses)));
+                return;
+            }
+            // Geometric skips: the gap to the next chosen pair, one draw per synapse.
+            let log_q = (1.0 - p).ln();
+            let mut i = 0u64;
+            loop {
+                let gap = ((1.0 - next_uniform(stream)).ln() / log_q).floor();
+                if gap >= (n - i) as f64 {
+                    break;
+                }
+                i += gap as u64;
+                let o = others.start + i;
+                if allowed(o, autapses) {
+                    out.push(o);
+                }
+                i += 1;
+                if i >= n {
+                    break;
+                }
+            }
+        }
+        ConnectionRule::FixedIndegree { k, autapses, multapses } | ConnectionRule::FixedOutdegree { k, autapses, multapses } => {
+            let mut chosen: Vec<u64> = Vec::with_capacity(k as usize);
+            while (chosen.len() as u64) < k {
+                let o = others.start + next_below(stream, n);
+                if !allowed(o, autapses) {
+                    continue;
+                }
+                if !multapses {
+                    // Sorted insertion keeps the membership test logarithmic.
+                    match chosen.binary_search(&o) {
+                        Ok(_) => continue,
+                        Err(at) => chosen.insert(at, o),
+                    }
+                    out.push(o);
+                } else {
+                    out.push(o);
+                    chosen.push(o);
+                }
+            }
+        }
+    }
+}
+
+/// The delays a projection can produce, for sizing buffers.
+pub fn delay_range(d: &DelaySpec) -> Range<u32> {
+    d.min_steps..d.max_steps + 1
+}
+
+/// The range of weights a projection can produce, for 16-bit codes: exact for clipped
+/// normals and constants, sampled on a grid of its uniforms for expressions (the codes
+/// are clamped to the range, so a non-monotonic expression loses at most its extremes
+/// between grid points).
+pub fn weight_bounds(w: &WeightSpec) -> (f64, f64) {
+    match w {
+        WeightSpec::Normal { min, max, .. } => (*min, *max),
+        WeightSpec::Expr { expr, uniforms } => {
+            let steps = match uniforms {
+                0 => 1,
+                1 => 65_536,
+                2 => 257,
+                _ => 41,
+            };
+            let axis: Vec<f64> = (0..=steps).map(|i| (i as f64 / steps as f64).min(1.0 - f64::EPSILON)).collect();
+            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+            let mut visit = |vars: [f64; 3]| {
+                let v = expr.eval(&vars);
+                lo = lo.min(v);
+                hi = hi.max(v);
+            };
+            match uniforms {
+                0 => visit([0.0; 3]),
+                1 => axis.iter().for_each(|&a| visit([a, 0.0, 0.0])),
+                2 => axis.iter().for_each(|&a| axis.iter().for_each(|&b| visit([a, b, 0.0]))),
+                _ => axis.iter().for_each(|&a| axis.iter().for_each(|&b| axis.iter().for_each(|&c| visit([a, b, c])))),
+            }
+            (lo, hi)
+        }
+    }
+}
+
+/// 16-bit weight codes spread evenly over [lo, hi]: the decoded weight is within
+/// (hi − lo) / 131070 of the drawn one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WeightCodec {
+    pub lo: f32,
+    pub step: f32,
+}
+
+impl WeightCodec {
+    pub fn new((lo, hi): (f64, f64)) -> WeightCodec {
+        let step = ((hi - lo) / 65_535.0) as f32;
+        WeightCodec { lo: lo as f32, step }
+    }
+
+    #[inline]
+    pub fn encode(&self, w: f32) -> u16 {
+        if self.step == 0.0 {
+            return 0;
+        }
+        ((w - self.lo) / self.step).round().clamp(0.0, 65_535.0) as u16
+    }
+
+    #[inline(always)]
+    pub fn decode(&self, code: u16) -> f32 {
+        self.lo + code as f32 * self.step
+    }
+
+    /// The largest difference between a weight in range and its decoded code.
+    pub fn max_error(&self) -> f32 {
+        self.step / 2.0
+    }
+}
