@@ -5,6 +5,7 @@
 //! target's input is summed in the same order whatever the number of shards: output is
 //! bit-identical for any thread count.
 
+use super::workers::ShardWorkers;
 use super::Backend;
 use crate::connectivity::{channels, LocalSynapses};
 use crate::engine::DelayRing;
@@ -28,7 +29,7 @@ pub struct CpuOptions {
 
 impl Default for CpuOptions {
     fn default() -> Self {
-        CpuOptions { threads: rayon::current_num_threads(), min_shard_neurons: 4096 }
+        CpuOptions { threads: rayon::current_num_threads(), min_shard_neurons: 256 }
     }
 }
 
@@ -67,8 +68,7 @@ struct Shard {
 
 pub struct CpuBackend {
     neurons: Range<u64>,
-    shards: Vec<Shard>,
-    pool: rayon::ThreadPool,
+    shards: ShardWorkers<Shard>,
     seed: u64,
     dt: f32,
 }
@@ -78,8 +78,10 @@ impl CpuBackend {
     pub fn new(desc: &Description, neurons: Range<u64>, options: CpuOptions) -> CpuBackend {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(options.threads.max(1)).build().expect("rayon thread pool");
         let ranges = shard_ranges(neurons.clone(), options);
+        // Construction is parallel over shards and, inside, over targets (rayon); the
+        // epochs run on persistent shard threads.
         let shards = pool.install(|| ranges.into_par_iter().map(|r| Shard::new(desc, r)).collect());
-        CpuBackend { neurons, shards, pool, seed: desc.seed, dt: desc.dt_ms as f32 }
+        CpuBackend { neurons, shards: ShardWorkers::new(shards), seed: desc.seed, dt: desc.dt_ms as f32 }
     }
 
     pub fn shard_count(&self) -> usize {
@@ -140,7 +142,16 @@ impl Shard {
     }
 
     fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, seed: u64, dt: f32) {
-        for spike in arrivals {
+        // Rows of sparse networks live in DRAM: fetch the row index a few spikes ahead
+        // and the rows' first lines one stage later, so that delivery finds them cached.
+        const AHEAD: usize = 4;
+        for (i, spike) in arrivals.iter().enumerate() {
+            if let Some(s) = arrivals.get(i + 2 * AHEAD) {
+                self.synapses.prefetch_index(s.gid as u64);
+            }
+            if let Some(s) = arrivals.get(i + AHEAD) {
+                self.synapses.prefetch_rows(s.gid as u64);
+            }
             self.synapses.deliver(spike.gid as u64, spike.step as u64, &mut self.rings);
         }
         self.spikes.clear();
@@ -198,15 +209,9 @@ impl Shard {
 impl Backend for CpuBackend {
     fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, spikes: &mut Vec<Spike>) {
         let (seed, dt) = (self.seed, self.dt);
-        if let [only] = &mut self.shards[..] {
-            // One shard: no thread hand-off at all.
-            only.run_epoch(arrivals, first_step, steps, seed, dt);
-        } else {
-            let shards = &mut self.shards;
-            self.pool.install(|| shards.par_iter_mut().for_each(|s| s.run_epoch(arrivals, first_step, steps, seed, dt)));
-        }
+        self.shards.run(&|s: &mut Shard| s.run_epoch(arrivals, first_step, steps, seed, dt));
         let start = spikes.len();
-        for shard in &self.shards {
+        for shard in self.shards.shards() {
             spikes.extend_from_slice(&shard.spikes);
         }
         // Each shard's list is sorted; shards are in id order: sorting by step alone keeps
@@ -219,15 +224,15 @@ impl Backend for CpuBackend {
     }
 
     fn memory_bytes(&self) -> usize {
-        self.shards.iter().map(Shard::memory_bytes).sum()
+        self.shards.shards().map(|s| s.memory_bytes()).sum()
     }
 
     fn synapse_count(&self) -> u64 {
-        self.shards.iter().map(|s| s.synapses.stored()).sum()
+        self.shards.shards().map(|s| s.synapses.stored()).sum()
     }
 
     fn voltages(&self) -> Vec<f32> {
-        self.shards.iter().flat_map(|s| &s.groups).flat_map(|g| g.state.voltages().iter().copied()).collect()
+        self.shards.shards().flat_map(|s| s.groups.iter().flat_map(|g| g.state.voltages().to_vec()).collect::<Vec<_>>()).collect()
     }
 }
 

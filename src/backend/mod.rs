@@ -2,6 +2,7 @@
 //! backend knows no MPI and no file formats.
 
 pub mod cpu;
+pub mod workers;
 
 use crate::spike::Spike;
 use std::ops::Range;

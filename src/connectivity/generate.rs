@@ -197,7 +197,7 @@ pub fn weight_bounds(w: &WeightSpec) -> (f64, f64) {
 
 /// 16-bit weight codes spread evenly over [lo, hi]: the decoded weight is within
 /// (hi − lo) / 131070 of the drawn one.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct WeightCodec {
     pub lo: f32,
     pub step: f32,
