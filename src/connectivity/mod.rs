@@ -210,10 +210,10 @@ impl LocalSynapses {
             if let (true, Rows::Csr { offsets, records }) = (block.sources.contains(&gid), &block.rows) {
                 let row = (gid - block.sources.start) as usize * block.delays.len();
                 for g in row..row + block.delays.len() {
-                    let at = offsets[g] as usize;
+                    let (lo, hi) = (offsets[g] as usize, offsets[g + 1] as usize);
                     match records {
-                        Records::Exact(r) => r.get(at..).into_iter().for_each(|r| prefetch_lines(r)),
-                        Records::Compact { records, .. } => records.get(at..).into_iter().for_each(|r| prefetch_lines(r)),
+                        Records::Exact(r) => prefetch_lines(&r[lo..hi]),
+                        Records::Compact { records, .. } => prefetch_lines(&records[lo..hi]),
                     }
                 }
             }
@@ -267,13 +267,15 @@ impl LocalSynapses {
     }
 }
 
-/// Prefetches the first two cache lines of a row.
+/// Prefetches every cache line of a row.
 #[inline(always)]
 fn prefetch_lines<R>(row: &[R]) {
-    if !row.is_empty() {
-        let p = row.as_ptr() as *const u8;
-        crate::simd::prefetch(p);
-        crate::simd::prefetch(p.wrapping_add(64));
+    let p = row.as_ptr() as *const u8;
+    let bytes = std::mem::size_of_val(row);
+    let mut offset = 0;
+    while offset < bytes {
+        crate::simd::prefetch(p.wrapping_add(offset));
+        offset += 64;
     }
 }
 
@@ -306,7 +308,7 @@ fn dense_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start
             },
         )
         .collect();
-    let mut weights = vec![0f32; n_src * n_tgt];
+    let mut weights = crate::memory::huge_vec(n_src * n_tgt, 0f32);
     for (t, column) in columns.iter().enumerate() {
         for (&source, &w) in column.other.iter().zip(&column.weight) {
             weights[(source - sources.start) as usize * n_tgt + t] = w;
@@ -365,11 +367,11 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
     let total = offsets[groups] as usize;
     let records = if p.storage == Storage::Compact {
         let codec = WeightCodec::new(weight_bounds(&p.weight));
-        let mut records = vec![Compact::default(); total];
+        let mut records = crate::memory::huge_vec(total, Compact::default());
         fill(&mut |at, t, w| records[at] = Compact::new(t, w, Some(codec)));
         Records::Compact { records, codec }
     } else {
-        let mut records = vec![Exact::default(); total];
+        let mut records = crate::memory::huge_vec(total, Exact::default());
         fill(&mut |at, t, w| records[at] = Exact::new(t, w, None));
         Records::Exact(records)
     };
