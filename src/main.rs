@@ -109,7 +109,8 @@ fn dispatch(command: Command) -> Result<()> {
             let threads = thread_count(threads)?;
             let max_memory = memory_limit(max_memory)?;
             let desc = config::load(&model, &Overrides { seed, duration, out_dir: out, sets })?;
-            let options = RunOptions { cpu: CpuOptions { threads, ..CpuOptions::default() }, progress: !quiet, max_memory, ..RunOptions::default() };
+            let options =
+                RunOptions { cpu: CpuOptions { threads, ..CpuOptions::default() }, progress: !quiet, max_memory, ..RunOptions::default() };
             let report = run::run(&desc, &options)?;
             println!("{}", run::summary(&desc, &report));
             for path in report.spike_file.iter().chain(&report.raster) {

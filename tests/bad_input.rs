@@ -181,3 +181,85 @@ fn check_reports_sizes_without_running() {
     assert!(text.contains("memory: state 24.0 KB, synapses 4.0 MB"), "{text}");
     assert!(!dir.path().join("out").exists());
 }
+
+/// The sparse example with `from` replaced by `to`.
+fn sparse_variant(dir: &Path, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(example("izhikevich_sparse.toml")).unwrap();
+    assert!(text.contains(from), "sparse example contains {from:?}");
+    let path = dir.join("sparse.toml");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn procedural_needs_rows_drawn_per_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = sparse_variant(dir.path(), "storage = \"compact\"", "procedural = true");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert!(
+        err.ends_with("projection[0].storage: procedural rows are drawn again per source at delivery: only rule fixed_outdegree draws rows per source"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = sparse_variant(dir.path(), "storage = \"compact\"", "storage = \"zip\"");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert!(err.ends_with("projection[0].storage: unknown storage 'zip' (known: exact, compact, procedural)"), "{err}");
+}
+
+#[test]
+fn too_many_partners_without_multapses() {
+    let dir = tempfile::tempdir().unwrap();
+    let m =
+        sparse_variant(dir.path(), "{ rule = \"fixed_indegree\", k = 200 }", "{ rule = \"fixed_indegree\", k = 5000, multapses = false }");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert!(
+        err.ends_with("projection[2].connection: k = 5000 without multapses needs at least 5000 distinct partners, but there are 2000"),
+        "{err}"
+    );
+}
+
+#[test]
+fn probability_out_of_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = sparse_variant(dir.path(), "{ rule = \"fixed_indegree\", k = 800 }", "{ rule = \"fixed_probability\", p = 1.5 }");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert!(err.ends_with("projection[0].connection: expected a probability p in [0, 1], got 1.5"), "{err}");
+}
+
+#[test]
+fn weight_distribution_with_unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = sparse_variant(dir.path(), "weight = \"-u\"", "weight = { distribution = \"normal\", mean = -1, sd = 0.1 }");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert!(err.ends_with("projection[2].weight: unknown key 'sd' for a normal weight (expected: mean, std, min, max)"), "{err}");
+}
+
+#[test]
+fn set_of_an_unknown_population() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich_sparse.toml");
+    let mut args = run_args(model.to_str().unwrap(), dir.path());
+    args.extend(["--set", "population.gaba.size=5"]);
+    assert_eq!(refused(dir.path(), &args), "error: --set population.gaba.size=5: no [[population]] named 'gaba'");
+}
+
+#[test]
+fn more_memory_than_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich_sparse.toml");
+    let mut args = run_args(model.to_str().unwrap(), dir.path());
+    args.extend(["--max-memory", "10MB"]);
+    let err = refused(dir.path(), &args);
+    assert!(
+        err.starts_with("error: the run needs 60.6 MB (state 240.0 KB, synapses 60.3 MB, buffers 72.0 KB) but 10.0 MB --max-memory"),
+        "{err}"
+    );
+    // `check` refuses the same way, and a machine-sized network is refused by default.
+    let check = volley(dir.path(), &["check", model.to_str().unwrap(), "--set", "population.exc.size=4000000000"]);
+    assert_eq!(check.status.code(), Some(2));
+    assert!(stderr(&check).contains("available on this machine"), "{}", stderr(&check));
+}

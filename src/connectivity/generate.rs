@@ -227,3 +227,101 @@ impl WeightCodec {
         self.step / 2.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Overrides};
+
+    /// Two populations and one projection with the given connection and weight.
+    fn model(connection: &str, weight: &str, extra: &str) -> Description {
+        let text = format!(
+            "[simulation]\ndt = 1\nduration = 10\n[[population]]\nname = \"a\"\nsize = 300\nmodel = \"izhikevich\"\n[population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n\
+             [[population]]\nname = \"b\"\nsize = 200\nmodel = \"izhikevich\"\n[population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n\
+             [[projection]]\nsource = \"a\"\ntarget = \"{}\"\nconnection = {connection}\nweight = {weight}\n{extra}\n",
+            if extra.contains("same") { "a" } else { "b" }
+        );
+        config::parse(&text.replace("# same", ""), "test.toml", &Overrides::default()).unwrap()
+    }
+
+    fn rows(desc: &Description, gids: Range<u64>) -> Vec<Row> {
+        let mut drawer = RowDrawer::new(desc, &desc.projections[0]);
+        gids.map(|g| {
+            let mut row = Row::default();
+            drawer.draw(g, &mut row);
+            row
+        })
+        .collect()
+    }
+
+    #[test]
+    fn fixed_indegree_draws_k_sources_per_target() {
+        let desc = model("{ rule = \"fixed_indegree\", k = 50, multapses = false }", "1.0", "");
+        for row in rows(&desc, 300..500) {
+            assert_eq!(row.len(), 50);
+            assert!(row.other.iter().all(|s| (0..300).contains(s)));
+            let mut unique = row.other.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), 50, "no multapses");
+        }
+    }
+
+    #[test]
+    fn fixed_outdegree_without_autapses_never_targets_itself() {
+        let desc = model("{ rule = \"fixed_outdegree\", k = 299, autapses = false, multapses = false }", "1.0", "# same");
+        for (s, row) in (0..300).zip(rows(&desc, 0..300)) {
+            assert_eq!(row.len(), 299);
+            assert!(!row.other.contains(&s));
+        }
+    }
+
+    #[test]
+    fn fixed_probability_has_the_expected_count() {
+        let desc = model("{ rule = \"fixed_probability\", p = 0.1 }", "1.0", "");
+        let total: usize = rows(&desc, 300..500).iter().map(Row::len).sum();
+        // Binomial(300·200, 0.1): mean 6000, sd 73.
+        assert!((total as f64 - 6000.0).abs() < 4.0 * 73.5, "{total}");
+    }
+
+    #[test]
+    fn weights_and_delays_follow_their_distributions() {
+        let desc = model(
+            "{ rule = \"fixed_indegree\", k = 200 }",
+            "{ distribution = \"normal\", mean = 1.0, std = 0.5, min = 0.0, max = 2.0 }",
+            "delay = { distribution = \"uniform\", low = \"1 ms\", high = \"20 ms\" }",
+        );
+        let all = rows(&desc, 300..500);
+        let w: Vec<f64> = all.iter().flat_map(|r| r.weight.iter().map(|&w| w as f64)).collect();
+        let mean = w.iter().sum::<f64>() / w.len() as f64;
+        assert!((mean - 1.0).abs() < 0.01, "mean {mean}");
+        assert!(w.iter().all(|&x| (0.0..=2.0).contains(&x)));
+        let d: Vec<u32> = all.iter().flat_map(|r| r.delay.clone()).collect();
+        assert_eq!((*d.iter().min().unwrap(), *d.iter().max().unwrap()), (1, 20));
+        let mean_d = d.iter().map(|&x| x as f64).sum::<f64>() / d.len() as f64;
+        // 40,000 draws: standard error 0.029; allow five of them.
+        assert!((mean_d - 10.5).abs() < 0.145, "mean delay {mean_d}");
+    }
+
+    #[test]
+    fn compact_codes_are_within_half_a_step() {
+        let codec = WeightCodec::new((-1.0, 0.5));
+        assert!(codec.max_error() <= 1.5 / 131_070.0 * 1.0001);
+        for k in 0..=10_000 {
+            let w = -1.0 + 1.5 * k as f32 / 10_000.0;
+            assert!((codec.decode(codec.encode(w)) - w).abs() <= codec.max_error() * 1.01, "{w}");
+        }
+        let desc = model("{ rule = \"all_to_all\" }", "\"0.5*u - u2\"", "");
+        let (lo, hi) = weight_bounds(&desc.projections[0].weight);
+        assert!(lo < -0.999 && hi > 0.499, "{lo} {hi}");
+    }
+
+    #[test]
+    fn rows_depend_only_on_seed_projection_and_neuron() {
+        let desc = model("{ rule = \"fixed_indegree\", k = 20 }", "\"u\"", "");
+        let a = rows(&desc, 300..500);
+        let b = rows(&desc, 450..500);
+        assert_eq!(a[150].other, b[0].other);
+        assert_eq!(a[150].weight, b[0].weight);
+    }
+}
