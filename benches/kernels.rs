@@ -21,6 +21,16 @@ fn example(size_exc: u64, size_inh: u64) -> volley::network::Description {
     config::parse(&text, "izhikevich2003.toml", &Overrides::default()).unwrap()
 }
 
+fn sparse(n: u64, storage: &str) -> volley::network::Description {
+    let file = if storage == "procedural" { "examples/izhikevich_procedural.toml" } else { "examples/izhikevich_sparse.toml" };
+    let mut sets = vec![format!("population.exc.size={}", n * 4 / 5), format!("population.inh.size={}", n / 5)];
+    if storage == "exact" {
+        sets.extend((0..4).map(|p| format!("projection.{p}.storage=\"exact\"")));
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    config::load(&path, &Overrides { sets, ..Overrides::default() }).unwrap()
+}
+
 fn noise(c: &mut Criterion) {
     let mut g = c.benchmark_group("noise");
     let n = 100_000usize;
@@ -70,20 +80,95 @@ fn neuron_update_size(c: &mut Criterion, exc: u64, inh: u64) {
 
 fn delivery(c: &mut Criterion) {
     let mut g = c.benchmark_group("delivery");
+    // Dense rows: the 2003 network, 100 spikes × 1000 targets, rows in cache.
     let desc = example(800, 200);
-    let synapses = LocalSynapses::build(&desc, 0..1000);
-    let mut ring = DelayRing::new(1000, 1);
-    // 100 spikes of excitatory and inhibitory sources: 1000 targets each.
+    let mut synapses = LocalSynapses::build(&desc, 0..1000);
+    let mut rings = vec![DelayRing::new(1000, 1)];
     let sources: Vec<u64> = (0..100).map(|k| k * 10).collect();
     g.throughput(Throughput::Elements(sources.len() as u64 * 1000));
     g.bench_function("dense_rows_1000_targets", |b| {
         b.iter(|| {
             for &s in &sources {
-                synapses.deliver(s, 0, &mut ring);
+                synapses.deliver(s, 0, &mut rings);
             }
-            black_box(ring.slot_mut(1)[0])
+            black_box(rings[0].slot_mut(1)[0])
         })
     });
+    // Sparse rows of the 100,000-neuron example (10^8 synapses, 1 delay): spikes of
+    // 2000 random sources, as in one step of the network, so that rows come from DRAM.
+    for storage in ["compact", "exact", "procedural"] {
+        let desc = sparse(100_000, storage);
+        let n = desc.total_neurons();
+        let mut synapses = LocalSynapses::build(&desc, 0..n);
+        let mut rings = vec![DelayRing::new(n as usize, 1)];
+        let mut spikes: Vec<u64> = (0..2000u64).map(|k| k.wrapping_mul(2_654_435_761) % n).collect();
+        spikes.sort_unstable();
+        // Every neuron has 1000 outgoing synapses on average (exactly, for procedural).
+        g.throughput(Throughput::Elements(spikes.len() as u64 * 1000));
+        g.sample_size(if storage == "procedural" { 10 } else { 20 });
+        g.bench_function(format!("sparse_rows_100k_{storage}"), |b| {
+            b.iter(|| {
+                for (i, &s) in spikes.iter().enumerate() {
+                    if let Some(&next) = spikes.get(i + 8) {
+                        synapses.prefetch_index(next);
+                    }
+                    if let Some(&next) = spikes.get(i + 4) {
+                        synapses.prefetch_rows(next);
+                    }
+                    synapses.deliver(s, 0, &mut rings);
+                }
+                black_box(rings[0].slot_mut(1)[0])
+            })
+        });
+    }
+    // The same rows cut into stores of 12,500 targets (a 50 KB input array, L1-sized).
+    let desc = sparse(100_000, "compact");
+    let mut stores: Vec<(LocalSynapses, Vec<DelayRing>)> =
+        (0..8u64).map(|k| (LocalSynapses::build(&desc, k * 12_500..(k + 1) * 12_500), vec![DelayRing::new(12_500, 1)])).collect();
+    let mut spikes: Vec<u64> = (0..2000u64).map(|k| k.wrapping_mul(2_654_435_761) % 100_000).collect();
+    spikes.sort_unstable();
+    g.throughput(Throughput::Elements(spikes.len() as u64 * 1000));
+    g.sample_size(20);
+    g.bench_function("sparse_rows_100k_compact_8_l1_stores", |b| {
+        b.iter(|| {
+            for (synapses, rings) in &mut stores {
+                for (i, &s) in spikes.iter().enumerate() {
+                    if let Some(&next) = spikes.get(i + 8) {
+                        synapses.prefetch_index(next);
+                    }
+                    if let Some(&next) = spikes.get(i + 4) {
+                        synapses.prefetch_rows(next);
+                    }
+                    synapses.deliver(s, 0, rings);
+                }
+            }
+            black_box(stores[0].1[0].slot_mut(1)[0])
+        })
+    });
+    g.finish();
+}
+
+/// The machine's memory system, for scale: streaming read bandwidth and random
+/// read-modify-writes into arrays the size of one ring slot (L2) and of 10^8 synapses.
+fn memory_system(c: &mut Criterion) {
+    let mut g = c.benchmark_group("memory_system");
+    g.sample_size(10);
+    let big: Vec<u64> = (0..(256u64 << 20) / 8).collect();
+    g.throughput(Throughput::Bytes(256 << 20));
+    g.bench_function("stream_read_256MiB", |b| b.iter(|| black_box(big.iter().fold(0u64, |a, &x| a.wrapping_add(x)))));
+    for (name, len) in [("random_add_400KB", 100_000usize), ("random_add_400MB", 100_000_000)] {
+        let mut target = vec![0f32; len];
+        let index: Vec<u32> = (0..1_000_000u64).map(|k| ((k.wrapping_mul(2_654_435_761) >> 3) % len as u64) as u32).collect();
+        g.throughput(Throughput::Elements(index.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                for &i in &index {
+                    target[i as usize] += 1.0;
+                }
+                black_box(target[0])
+            })
+        });
+    }
     g.finish();
 }
 
@@ -111,5 +196,5 @@ fn network(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, noise, neuron_update, delivery, network);
+criterion_group!(benches, noise, neuron_update, delivery, memory_system, network);
 criterion_main!(benches);

@@ -1,6 +1,10 @@
 """Izhikevich (2003) network in Brian2, C++ standalone mode, with net.m's update rule.
 
-Usage: brian2_izhikevich.py SEED THREADS
+Usage: brian2_izhikevich.py SEED THREADS [N]
+Without N: the paper's 1000 neurons, all-to-all. With N: N neurons (4:1) where each
+source draws a fixed number of targets (800 excitatory + 200 inhibitory per
+excitatory source, likewise per inhibitory one), so that each neuron receives 800 + 200
+synapses on average (Brian2's connect() draws per source, not per target).
 Prints one line: peer, simulate seconds (Brian2's own main-loop timer), total seconds
 including code generation and compilation, spikes, rates.
 """
@@ -12,6 +16,7 @@ from brian2 import NeuronGroup, SpikeMonitor, Synapses, defaultclock, device, ms
 
 rng_seed = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+n_total = int(sys.argv[3]) if len(sys.argv) > 3 else None
 t_start = time.perf_counter()
 # Generated code goes to a temporary directory, never into the repository.
 build_dir = tempfile.mkdtemp(prefix="brian2-izh-")
@@ -19,7 +24,7 @@ set_device("cpp_standalone", directory=build_dir, build_on_run=False)
 prefs.devices.cpp_standalone.openmp_threads = threads
 seed(rng_seed)
 defaultclock.dt = 1 * ms
-Ne, Ni = 800, 200
+Ne, Ni = (800, 200) if n_total is None else (n_total * 4 // 5, n_total // 5)
 G = NeuronGroup(
     Ne + Ni,
     """v : 1
@@ -54,7 +59,12 @@ inh.c, inh.d, inh.sigma = -65.0, 2.0, 2.0
 G.v = -65.0
 G.u = "b*v"
 S = Synapses(G, G, "w : 1", on_pre="I += w")
-S.connect()
+if n_total is None:
+    S.connect()
+else:
+    # Every source draws 800 excitatory and 200 inhibitory targets, without replacement.
+    S.connect(j=f"k for k in sample(0, {Ne}, size=800)")
+    S.connect(j=f"k for k in sample({Ne}, {Ne + Ni}, size=200)")
 S.w["i < Ne"] = "0.5*rand()"
 S.w["i >= Ne"] = "-rand()"
 mon = SpikeMonitor(G)

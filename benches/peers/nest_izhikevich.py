@@ -1,7 +1,9 @@
 """Izhikevich (2003) network in NEST 3 with net.m's update rule
 (izhikevich model, consistent_integration = False), 1 ms resolution.
 
-Usage: nest_izhikevich.py SEED THREADS
+Usage: nest_izhikevich.py SEED THREADS [N]
+Without N: the paper's 1000 neurons, all-to-all. With N: N neurons (4:1), each receiving
+a fixed 800 excitatory and 200 inhibitory synapses (volley's examples/izhikevich_sparse.toml).
 Prints one line: peer, simulate seconds (nest.Simulate), build seconds, spikes, rates.
 """
 import sys
@@ -12,13 +14,14 @@ import numpy as np
 
 rng_seed = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+n_total = int(sys.argv[3]) if len(sys.argv) > 3 else None
 t0 = time.perf_counter()
 nest.verbosity = nest.VerbosityLevel.ERROR
 nest.ResetKernel()
 nest.resolution = 1.0
 nest.local_num_threads = threads
 nest.rng_seed = rng_seed
-Ne, Ni = 800, 200
+Ne, Ni = (800, 200) if n_total is None else (n_total * 4 // 5, n_total // 5)
 rng = np.random.default_rng(rng_seed)
 re, ri = rng.random(Ne), rng.random(Ni)
 common = {"V_th": 30.0, "V_m": -65.0, "consistent_integration": False}
@@ -33,8 +36,13 @@ noise_exc = nest.Create("noise_generator", params={"mean": 0.0, "std": 5.0, "dt"
 noise_inh = nest.Create("noise_generator", params={"mean": 0.0, "std": 2.0, "dt": 1.0})
 nest.Connect(noise_exc, exc)
 nest.Connect(noise_inh, inh)
-nest.Connect(exc, everyone, "all_to_all", {"weight": nest.random.uniform(0.0, 0.5), "delay": 1.0})
-nest.Connect(inh, everyone, "all_to_all", {"weight": nest.random.uniform(-1.0, 0.0), "delay": 1.0})
+if n_total is None:
+    exc_rule, inh_rule = "all_to_all", "all_to_all"
+else:
+    exc_rule = {"rule": "fixed_indegree", "indegree": 800}
+    inh_rule = {"rule": "fixed_indegree", "indegree": 200}
+nest.Connect(exc, everyone, exc_rule, {"weight": nest.random.uniform(0.0, 0.5), "delay": 1.0})
+nest.Connect(inh, everyone, inh_rule, {"weight": nest.random.uniform(-1.0, 0.0), "delay": 1.0})
 rec = nest.Create("spike_recorder")
 nest.Connect(everyone, rec)
 build = time.perf_counter() - t0
