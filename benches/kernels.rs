@@ -121,30 +121,35 @@ fn delivery(c: &mut Criterion) {
             })
         });
     }
-    // The same rows cut into stores of 12,500 targets (a 50 KB input array, L1-sized).
+    // The same rows cut into stores of fewer targets, whose input arrays fit in L1/L2
+    // (faster here, 2000 spikes a pass; not in the network, ~750 spikes an epoch:
+    // BENCHMARKS.md).
     let desc = sparse(100_000, "compact");
-    let mut stores: Vec<(LocalSynapses, Vec<DelayRing>)> =
-        (0..8u64).map(|k| (LocalSynapses::build(&desc, k * 12_500..(k + 1) * 12_500), vec![DelayRing::new(12_500, 1)])).collect();
     let mut spikes: Vec<u64> = (0..2000u64).map(|k| k.wrapping_mul(2_654_435_761) % 100_000).collect();
     spikes.sort_unstable();
-    g.throughput(Throughput::Elements(spikes.len() as u64 * 1000));
-    g.sample_size(20);
-    g.bench_function("sparse_rows_100k_compact_8_l1_stores", |b| {
-        b.iter(|| {
-            for (synapses, rings) in &mut stores {
-                for (i, &s) in spikes.iter().enumerate() {
-                    if let Some(&next) = spikes.get(i + 8) {
-                        synapses.prefetch_index(next);
+    for stores in [4u64, 8, 16] {
+        let size = 100_000 / stores;
+        let mut parts: Vec<(LocalSynapses, Vec<DelayRing>)> =
+            (0..stores).map(|k| (LocalSynapses::build(&desc, k * size..(k + 1) * size), vec![DelayRing::new(size as usize, 1)])).collect();
+        g.throughput(Throughput::Elements(spikes.len() as u64 * 1000));
+        g.sample_size(20);
+        g.bench_function(format!("sparse_rows_100k_compact_{stores}_stores"), |b| {
+            b.iter(|| {
+                for (synapses, rings) in &mut parts {
+                    for (i, &s) in spikes.iter().enumerate() {
+                        if let Some(&next) = spikes.get(i + 8) {
+                            synapses.prefetch_index(next);
+                        }
+                        if let Some(&next) = spikes.get(i + 4) {
+                            synapses.prefetch_rows(next);
+                        }
+                        synapses.deliver(s, 0, rings);
                     }
-                    if let Some(&next) = spikes.get(i + 4) {
-                        synapses.prefetch_rows(next);
-                    }
-                    synapses.deliver(s, 0, rings);
                 }
-            }
-            black_box(stores[0].1[0].slot_mut(1)[0])
-        })
-    });
+                black_box(parts[0].1[0].slot_mut(1)[0])
+            })
+        });
+    }
     g.finish();
 }
 

@@ -255,7 +255,7 @@ fn more_memory_than_allowed() {
     args.extend(["--max-memory", "10MB"]);
     let err = refused(dir.path(), &args);
     assert!(
-        err.starts_with("error: the run needs 60.6 MB (state 240.0 KB, synapses 60.3 MB, buffers 72.0 KB) but 10.0 MB --max-memory"),
+        err.starts_with("error: the run needs 60.5 MB (state 240.0 KB, synapses 60.2 MB, buffers 72.0 KB) but 10.0 MB --max-memory"),
         "{err}"
     );
     // `check` refuses the same way, and a machine-sized network is refused by default.

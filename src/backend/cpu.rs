@@ -284,7 +284,7 @@ pub fn memory_estimate(desc: &Description, shards: usize) -> MemoryEstimate {
         };
         // Row offsets: every shard holding targets of p indexes every (source, delay).
         if !dense && p.storage != Storage::Procedural {
-            synapses += (s * p.delay.count() as u64 + 1) * 8 * shards.min(t as usize).max(1) as u64;
+            synapses += (s * p.delay.count() as u64 + 1) * 4 * shards.min(t as usize).max(1) as u64;
         }
     }
     let largest = desc.populations.iter().map(|p| p.size).max().unwrap_or(0);

@@ -101,7 +101,7 @@ pub enum Rows {
     Dense { target_offset: usize, n_targets: usize, weights: Vec<f32> },
     /// Group (row, delay) holds synapses `offsets[g] .. offsets[g + 1]`, with
     /// g = row · n_delays + (delay − min delay).
-    Csr { offsets: Vec<u64>, records: Records },
+    Csr { offsets: Vec<u32>, records: Records },
     /// Rows drawn again for every spike; `targets` is the local range (global ids),
     /// `first` the global id of the store's first neuron.
     Procedural { drawer: Box<RowDrawer>, targets: Range<u64>, first: u64, row: Row },
@@ -166,7 +166,7 @@ impl LocalSynapses {
             .map(|b| match &b.rows {
                 Rows::Dense { weights, .. } => weights.len() * 4,
                 Rows::Csr { offsets, records } => {
-                    offsets.len() * 8
+                    offsets.len() * 4
                         + match records {
                             Records::Exact(r) => r.len() * std::mem::size_of::<Exact>(),
                             Records::Compact { records, .. } => records.len() * std::mem::size_of::<Compact>(),
@@ -349,9 +349,14 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
             }
         }
     };
-    let mut offsets = vec![0u64; groups + 1];
+    // u32 offsets: half the index of u64, and a store of 2^32 synapses (24 GB) does not
+    // fit one machine's memory anyway.
+    let mut offsets = vec![0u32; groups + 1];
     for_each(&mut |g, _, _| offsets[g + 1] += 1);
+    let mut total = 0u64;
     for g in 0..groups {
+        total += offsets[g + 1] as u64;
+        assert!(total <= u32::MAX as u64, "more than 2^32 synapses onto {} targets of projection {}", local.end - local.start, p.id);
         offsets[g + 1] += offsets[g];
     }
     let n_local = (local.end - shard_start) as usize;
