@@ -296,22 +296,27 @@ fn scatter<R: Record>(input: &mut [f32], records: &[R], codec: WeightCodec) {
 fn dense_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64) -> Rows {
     let sources = desc.populations[p.source].gids();
     let (n_src, n_tgt) = ((sources.end - sources.start) as usize, (local.end - local.start) as usize);
-    let columns: Vec<Row> = local
+    // Columns (one per target, indexed by source) drawn in parallel with reused
+    // scratch, then written into rows.
+    let columns: Vec<Vec<f32>> = local
         .clone()
         .into_par_iter()
         .map_init(
-            || RowDrawer::new(desc, p),
-            |drawer, gid| {
-                let mut row = Row::default();
-                drawer.draw(gid, &mut row);
-                row
+            || (RowDrawer::new(desc, p), Row::default()),
+            |(drawer, row), gid| {
+                drawer.draw(gid, row);
+                let mut column = vec![0f32; n_src];
+                for (&source, &w) in row.other.iter().zip(&row.weight) {
+                    column[(source - sources.start) as usize] = w;
+                }
+                column
             },
         )
         .collect();
     let mut weights = crate::memory::huge_vec(n_src * n_tgt, 0f32);
     for (t, column) in columns.iter().enumerate() {
-        for (&source, &w) in column.other.iter().zip(&column.weight) {
-            weights[(source - sources.start) as usize * n_tgt + t] = w;
+        for (row, &w) in column.iter().enumerate() {
+            weights[row * n_tgt + t] = w;
         }
     }
     Rows::Dense { target_offset: (local.start - shard_start) as usize, n_targets: n_tgt, weights }
