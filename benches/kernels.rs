@@ -14,6 +14,7 @@ use volley::engine::{DelayRing, Simulation};
 use volley::model::NeuronGroup;
 use volley::record::MemoryRecorder;
 use volley::rng;
+use volley::spike::Spike;
 
 fn example(size_exc: u64, size_inh: u64) -> volley::network::Description {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/izhikevich2003.toml")).unwrap();
@@ -29,6 +30,14 @@ fn sparse(n: u64, storage: &str) -> volley::network::Description {
     }
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     config::load(&path, &Overrides { sets, ..Overrides::default() }).unwrap()
+}
+
+/// 2000 distinct random sources spiking in one step, sorted: one step of a large network.
+fn random_spikes(n: u64) -> Vec<Spike> {
+    let mut gids: Vec<u32> = (0..2000u64).map(|k| (k.wrapping_mul(2_654_435_761) % n) as u32).collect();
+    gids.sort_unstable();
+    gids.dedup();
+    gids.into_iter().map(|gid| Spike { step: 0, gid }).collect()
 }
 
 fn noise(c: &mut Criterion) {
@@ -84,13 +93,11 @@ fn delivery(c: &mut Criterion) {
     let desc = example(800, 200);
     let mut synapses = LocalSynapses::build(&desc, 0..1000);
     let mut rings = vec![DelayRing::new(1000, 1)];
-    let sources: Vec<u64> = (0..100).map(|k| k * 10).collect();
-    g.throughput(Throughput::Elements(sources.len() as u64 * 1000));
+    let spikes: Vec<Spike> = (0..100).map(|k| Spike { step: 0, gid: k * 10 }).collect();
+    g.throughput(Throughput::Elements(spikes.len() as u64 * 1000));
     g.bench_function("dense_rows_1000_targets", |b| {
         b.iter(|| {
-            for &s in &sources {
-                synapses.deliver(s, 0, &mut rings);
-            }
+            synapses.deliver_all(&spikes, &mut rings);
             black_box(rings[0].slot_mut(1)[0])
         })
     });
@@ -101,22 +108,13 @@ fn delivery(c: &mut Criterion) {
         let n = desc.total_neurons();
         let mut synapses = LocalSynapses::build(&desc, 0..n);
         let mut rings = vec![DelayRing::new(n as usize, 1)];
-        let mut spikes: Vec<u64> = (0..2000u64).map(|k| k.wrapping_mul(2_654_435_761) % n).collect();
-        spikes.sort_unstable();
+        let spikes = random_spikes(n);
         // Every neuron has 1000 outgoing synapses on average (exactly, for procedural).
         g.throughput(Throughput::Elements(spikes.len() as u64 * 1000));
         g.sample_size(if storage == "procedural" { 10 } else { 20 });
         g.bench_function(format!("sparse_rows_100k_{storage}"), |b| {
             b.iter(|| {
-                for (i, &s) in spikes.iter().enumerate() {
-                    if let Some(&next) = spikes.get(i + 8) {
-                        synapses.prefetch_index(next);
-                    }
-                    if let Some(&next) = spikes.get(i + 4) {
-                        synapses.prefetch_rows(next);
-                    }
-                    synapses.deliver(s, 0, &mut rings);
-                }
+                synapses.deliver_all(&spikes, &mut rings);
                 black_box(rings[0].slot_mut(1)[0])
             })
         });
@@ -125,8 +123,7 @@ fn delivery(c: &mut Criterion) {
     // (faster here, 2000 spikes a pass; not in the network, ~750 spikes an epoch:
     // BENCHMARKS.md).
     let desc = sparse(100_000, "compact");
-    let mut spikes: Vec<u64> = (0..2000u64).map(|k| k.wrapping_mul(2_654_435_761) % 100_000).collect();
-    spikes.sort_unstable();
+    let spikes = random_spikes(100_000);
     for stores in [4u64, 8, 16] {
         let size = 100_000 / stores;
         let mut parts: Vec<(LocalSynapses, Vec<DelayRing>)> =
@@ -136,15 +133,7 @@ fn delivery(c: &mut Criterion) {
         g.bench_function(format!("sparse_rows_100k_compact_{stores}_stores"), |b| {
             b.iter(|| {
                 for (synapses, rings) in &mut parts {
-                    for (i, &s) in spikes.iter().enumerate() {
-                        if let Some(&next) = spikes.get(i + 8) {
-                            synapses.prefetch_index(next);
-                        }
-                        if let Some(&next) = spikes.get(i + 4) {
-                            synapses.prefetch_rows(next);
-                        }
-                        synapses.deliver(s, 0, rings);
-                    }
+                    synapses.deliver_all(&spikes, rings);
                 }
                 black_box(parts[0].1[0].slot_mut(1)[0])
             })

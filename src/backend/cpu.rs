@@ -142,18 +142,7 @@ impl Shard {
     }
 
     fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, seed: u64, dt: f32) {
-        // Rows of sparse networks live in DRAM: fetch the row index a few spikes ahead
-        // and the rows' first lines one stage later, so that delivery finds them cached.
-        const AHEAD: usize = 4;
-        for (i, spike) in arrivals.iter().enumerate() {
-            if let Some(s) = arrivals.get(i + 2 * AHEAD) {
-                self.synapses.prefetch_index(s.gid as u64);
-            }
-            if let Some(s) = arrivals.get(i + AHEAD) {
-                self.synapses.prefetch_rows(s.gid as u64);
-            }
-            self.synapses.deliver(spike.gid as u64, spike.step as u64, &mut self.rings);
-        }
+        self.synapses.deliver_all(arrivals, &mut self.rings);
         self.spikes.clear();
         for step in first_step..first_step + steps as u64 {
             let (direct, channel_rings) = self.rings.split_first_mut().expect("ring 0");

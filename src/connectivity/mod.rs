@@ -20,6 +20,7 @@ pub mod generate;
 
 use crate::engine::DelayRing;
 use crate::network::{ConnectionRule, Description, Projection, Storage, SynapseModel};
+use crate::spike::Spike;
 use generate::{weight_bounds, Row, RowDrawer, WeightCodec};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -190,78 +191,80 @@ impl LocalSynapses {
             .sum()
     }
 
-    /// First stage of prefetching for a spike of `gid` a few spikes ahead: its entries in
-    /// the row index (a random access into an array as long as the source population).
-    #[inline]
-    pub fn prefetch_index(&self, gid: u64) {
-        for block in &self.blocks {
-            if let (true, Rows::Csr { offsets, .. }) = (block.sources.contains(&gid), &block.rows) {
-                let row = (gid - block.sources.start) as usize * block.delays.len();
-                crate::simd::prefetch(offsets[row..].as_ptr());
-            }
-        }
-    }
-
-    /// Second stage, closer to delivery: the first cache lines of each of its rows, so
-    /// that the hardware prefetcher is already streaming when the scatter starts.
-    #[inline]
-    pub fn prefetch_rows(&self, gid: u64) {
-        for block in &self.blocks {
-            if let (true, Rows::Csr { offsets, records }) = (block.sources.contains(&gid), &block.rows) {
-                let row = (gid - block.sources.start) as usize * block.delays.len();
-                for g in row..row + block.delays.len() {
-                    let (lo, hi) = (offsets[g] as usize, offsets[g + 1] as usize);
-                    match records {
-                        Records::Exact(r) => prefetch_lines(&r[lo..hi]),
-                        Records::Compact { records, .. } => prefetch_lines(&records[lo..hi]),
-                    }
-                }
-            }
-        }
-    }
-
-    /// Adds the synapses of source `gid`, which spiked in step `step`, into the rings
-    /// (one per channel) at their arrival steps.
-    #[inline]
-    pub fn deliver(&mut self, gid: u64, step: u64, rings: &mut [DelayRing]) {
+    /// Adds the synapses of every spike in `spikes` (sorted by step, then id) into the
+    /// rings (one per channel) at their arrival steps. Blocks are the outer loop: each
+    /// block takes the spikes of its sources in order, with one tight loop per layout.
+    /// Every target's input is therefore summed projection by projection, each in spike
+    /// order: the same order whatever the partition into shards.
+    pub fn deliver_all(&mut self, spikes: &[Spike], rings: &mut [DelayRing]) {
         for block in &mut self.blocks {
-            if !block.sources.contains(&gid) {
-                continue;
-            }
             let ring = &mut rings[block.channel];
-            let row = (gid - block.sources.start) as usize;
+            let sources = block.sources.clone();
+            let mine = spikes.iter().filter(move |s| sources.contains(&(s.gid as u64)));
+            let first_delay = block.delays.start as u64;
             match &mut block.rows {
                 Rows::Dense { target_offset, n_targets, weights } => {
-                    let weights = &weights[row * *n_targets..(row + 1) * *n_targets];
-                    let input = &mut ring.slot_mut(step + block.delays.start as u64)[*target_offset..*target_offset + *n_targets];
-                    for (x, w) in input.iter_mut().zip(weights) {
-                        *x += *w;
+                    for spike in mine {
+                        let row = (spike.gid as u64 - block.sources.start) as usize;
+                        let weights = &weights[row * *n_targets..(row + 1) * *n_targets];
+                        let input = &mut ring.slot_mut(spike.step as u64 + first_delay)[*target_offset..*target_offset + *n_targets];
+                        for (x, w) in input.iter_mut().zip(weights) {
+                            *x += *w;
+                        }
                     }
                 }
                 Rows::Csr { offsets, records } => {
+                    let rows: Vec<(usize, u64)> = mine.map(|s| ((s.gid as u64 - block.sources.start) as usize, s.step as u64)).collect();
                     let n_delays = block.delays.len();
-                    for d in 0..n_delays {
-                        let g = row * n_delays + d;
-                        let (lo, hi) = (offsets[g] as usize, offsets[g + 1] as usize);
-                        if lo == hi {
-                            continue;
-                        }
-                        let input = ring.slot_mut(step + (block.delays.start as usize + d) as u64);
-                        match records {
-                            Records::Exact(r) => scatter(input, &r[lo..hi], WeightCodec::default()),
-                            Records::Compact { records, codec } => scatter(input, &records[lo..hi], *codec),
-                        }
+                    match records {
+                        Records::Exact(r) => deliver_csr(&rows, offsets, r, WeightCodec::default(), n_delays, first_delay, ring),
+                        Records::Compact { records, codec } => deliver_csr(&rows, offsets, records, *codec, n_delays, first_delay, ring),
                     }
                 }
                 Rows::Procedural { drawer, targets, first, row: drawn } => {
-                    drawer.draw(gid, drawn);
-                    for i in 0..drawn.len() {
-                        let t = drawn.other[i];
-                        if targets.contains(&t) {
-                            ring.slot_mut(step + drawn.delay[i] as u64)[(t - *first) as usize] += drawn.weight[i];
+                    for spike in mine {
+                        drawer.draw(spike.gid as u64, drawn);
+                        for i in 0..drawn.len() {
+                            let t = drawn.other[i];
+                            if targets.contains(&t) {
+                                ring.slot_mut(spike.step as u64 + drawn.delay[i] as u64)[(t - *first) as usize] += drawn.weight[i];
+                            }
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Delivers the CSR rows of `rows` (row index, spike step) with a two-stage prefetch:
+/// the row index `2·AHEAD` spikes ahead (a random access into an array as long as the
+/// source population), the rows themselves `AHEAD` spikes ahead (from DRAM), so that the
+/// scatter finds them cached.
+#[inline(always)]
+fn deliver_csr<R: Record>(
+    rows: &[(usize, u64)],
+    offsets: &[u32],
+    records: &[R],
+    codec: WeightCodec,
+    n_delays: usize,
+    first_delay: u64,
+    ring: &mut DelayRing,
+) {
+    const AHEAD: usize = 4;
+    for (i, &(row, step)) in rows.iter().enumerate() {
+        if let Some(&(ahead, _)) = rows.get(i + 2 * AHEAD) {
+            crate::simd::prefetch(offsets[ahead * n_delays..].as_ptr());
+        }
+        if let Some(&(ahead, _)) = rows.get(i + AHEAD) {
+            let (lo, hi) = (offsets[ahead * n_delays] as usize, offsets[(ahead + 1) * n_delays] as usize);
+            prefetch_lines(&records[lo..hi]);
+        }
+        for d in 0..n_delays {
+            let g = row * n_delays + d;
+            let (lo, hi) = (offsets[g] as usize, offsets[g + 1] as usize);
+            if lo < hi {
+                scatter(ring.slot_mut(step + first_delay + d as u64), &records[lo..hi], codec);
             }
         }
     }
