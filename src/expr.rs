@@ -53,7 +53,6 @@ impl Func {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expr {
     root: Node,
-    text: String,
 }
 
 /// Why an expression was rejected, with the 1-based character column in its text.
@@ -78,7 +77,7 @@ impl Expr {
         if parser.pos < parser.chars.len() {
             return Err(parser.error(format!("unexpected '{}'", parser.chars[parser.pos].1)));
         }
-        Ok(Expr { root, text: text.to_string() })
+        Ok(Expr { root })
     }
 
     /// The value for the variable values `vars` (in the slot order given to `parse`).
@@ -98,10 +97,6 @@ impl Expr {
             }
         }
         (!uses_vars(&self.root)).then(|| eval(&self.root, &[]))
-    }
-
-    pub fn text(&self) -> &str {
-        &self.text
     }
 
     /// Evaluates the expression `n` times, variable slot `i` taking its values from

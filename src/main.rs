@@ -143,6 +143,9 @@ fn dispatch(command: Command) -> Result<()> {
                 fmt_bytes(memory.buffers),
                 fmt_bytes(memory.total())
             );
+            // Spikes are kept in memory until the file is written: 8 bytes each.
+            let at_10_hz = desc.total_neurons() as f64 * 10.0 * desc.steps as f64 * desc.dt_ms / 1000.0 * 8.0;
+            println!("  recording: 8 bytes per spike, {} at a mean rate of 10 Hz", fmt_bytes(at_10_hz as u64));
             Ok(())
         }
         Command::Stats { spikes, duration } => {

@@ -119,3 +119,23 @@ fn exponential_synapses_excite_and_inhibit() {
     assert!(excitatory > alone, "an excitatory conductance adds spikes");
     assert!(inhibitory < alone, "an inhibitory conductance removes spikes");
 }
+
+/// `check` and the memory refusal rely on the estimate: it must cover what the backend
+/// holds, and not by much more.
+#[test]
+fn memory_estimate_covers_what_is_held() {
+    use volley::backend::cpu::{memory_estimate, CpuBackend};
+    use volley::backend::Backend;
+    for file in ["izhikevich2003.toml", "izhikevich_sparse.toml", "izhikevich_procedural.toml"] {
+        let desc = config::load(&example(file), &Overrides::default()).unwrap();
+        for threads in [1, 2] {
+            let held =
+                CpuBackend::new(&desc, 0..desc.total_neurons(), CpuOptions { threads, ..CpuOptions::default() }).memory_bytes() as u64;
+            let estimate = memory_estimate(&desc, threads).total();
+            assert!(
+                held <= estimate && held as f64 >= 0.99 * estimate as f64,
+                "{file}, {threads} threads: held {held}, estimated {estimate}"
+            );
+        }
+    }
+}

@@ -153,11 +153,6 @@ impl Description {
         self.projections.iter().map(|p| p.delay.max_steps).max().unwrap_or(1).max(1)
     }
 
-    /// The population that holds global id `gid`.
-    pub fn population_of(&self, gid: u64) -> usize {
-        self.populations.iter().position(|p| p.gids().contains(&gid)).expect("gid inside the network")
-    }
-
     /// Number of synapses of projection `p` (expected value for fixed_probability).
     pub fn projection_synapses(&self, p: &Projection) -> u64 {
         let (s, t) = (&self.populations[p.source], &self.populations[p.target]);
