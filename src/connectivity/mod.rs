@@ -13,8 +13,8 @@
 //!   again at delivery.
 //!
 //! Every target's input is summed in the same order whatever the layout or partition:
-//! spikes in canonical order, projections in file order, a row's synapses in drawing
-//! order within each delay.
+//! projection by projection in file order, each in canonical spike order (step, then
+//! id), a row's synapses in drawing order within each delay.
 
 pub mod generate;
 
@@ -110,6 +110,7 @@ pub enum Rows {
 
 #[derive(Clone, Debug)]
 pub struct SynapseBlock {
+    /// The projection (file order) whose synapses these are.
     pub projection: u32,
     /// Global ids of the sources.
     pub sources: Range<u64>,
