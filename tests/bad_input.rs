@@ -178,7 +178,7 @@ fn check_reports_sizes_without_running() {
     assert_ok(&out);
     let text = stdout(&out);
     assert!(text.contains("neurons 1000, synapses 1000000"), "{text}");
-    assert!(text.contains("memory: state 24.0 KB, synapses 4.0 MB"), "{text}");
+    assert!(text.contains("memory: state 16.0 KB, synapses 4.0 MB"), "{text}");
     assert!(!dir.path().join("out").exists());
 }
 
@@ -255,7 +255,7 @@ fn more_memory_than_allowed() {
     args.extend(["--max-memory", "10MB"]);
     let err = refused(dir.path(), &args);
     assert!(
-        err.starts_with("error: the run needs 60.5 MB (state 240.0 KB, synapses 60.2 MB, buffers 72.0 KB) but 10.0 MB --max-memory"),
+        err.starts_with("error: the run needs 60.4 MB (state 160.0 KB, synapses 60.2 MB, buffers 72.0 KB) but 10.0 MB --max-memory"),
         "{err}"
     );
     // `check` refuses the same way, and a machine-sized network is refused by default.

@@ -9,7 +9,7 @@ use super::workers::ShardWorkers;
 use super::Backend;
 use crate::connectivity::{channels, LocalSynapses};
 use crate::engine::DelayRing;
-use crate::model::{IzhikevichGroup, NeuronGroup};
+use crate::model::NeuronGroup;
 use crate::network::{ConnectionRule, Description, Storage, SynapseModel};
 use crate::rng;
 use crate::spike::Spike;
@@ -188,7 +188,7 @@ impl Shard {
     }
 
     fn memory_bytes(&self) -> usize {
-        let state: usize = self.groups.iter().map(|g| g.state.len() * IzhikevichGroup::BYTES_PER_NEURON).sum();
+        let state: usize = self.groups.iter().map(|g| g.state.bytes()).sum();
         let rings: usize = self.rings.iter().map(DelayRing::bytes).sum();
         let channels: usize = self.channels.iter().map(|c| c.state.len() * 4).sum();
         state + rings + channels + self.synapses.bytes() + self.normals.len() * 4

@@ -30,11 +30,41 @@ pub struct IzhikevichSpec {
 pub struct IzhikevichGroup {
     pub v: Vec<f32>,
     pub u: Vec<f32>,
-    pub a: Vec<f32>,
-    pub b: Vec<f32>,
-    pub c: Vec<f32>,
-    pub d: Vec<f32>,
+    /// a, b, c, d.
+    pub parameters: [Parameter; 4],
     pub v_peak: f32,
+}
+
+/// Neurons are stepped in chunks of this many, so that a parameter constant over the
+/// population can be read from a chunk-long array instead of one as long as the group.
+const CHUNK: usize = 1024;
+
+/// A parameter of a group: one value per neuron, or one value for all (GeNN's "params"
+/// against "vars"), kept as a chunk of copies that the step reads like a per-neuron
+/// array and that stays in L1. net.m's a and b of excitatory neurons, c and d of
+/// inhibitory ones are constant: a third of the state, and of its memory traffic, saved.
+#[derive(Clone, Debug)]
+pub enum Parameter {
+    PerNeuron(Vec<f32>),
+    Constant(Vec<f32>),
+}
+
+impl Parameter {
+    /// The values for neurons `range` (a range within one chunk for constants).
+    #[inline]
+    fn slice(&self, range: std::ops::Range<usize>) -> &[f32] {
+        match self {
+            Parameter::PerNeuron(v) => &v[range],
+            Parameter::Constant(v) => &v[..range.len()],
+        }
+    }
+
+    fn bytes_per_neuron(&self) -> usize {
+        match self {
+            Parameter::PerNeuron(_) => 4,
+            Parameter::Constant(_) => 0,
+        }
+    }
 }
 
 impl IzhikevichSpec {
@@ -52,18 +82,30 @@ impl IzhikevichSpec {
 
     /// The group of neurons whose per-neuron uniforms are `r` (one per neuron, in order).
     pub fn build(&self, r: impl Iterator<Item = f64>) -> IzhikevichGroup {
-        let mut g = IzhikevichGroup { v: vec![], u: vec![], a: vec![], b: vec![], c: vec![], d: vec![], v_peak: 0.0 };
+        let mut per_neuron: [Vec<f32>; 4] = Default::default();
+        let (mut v, mut u) = (Vec::new(), Vec::new());
+        let mut v_peak = 0.0;
         for r in r {
             let x = self.neuron_values(r);
-            g.a.push(x[0] as f32);
-            g.b.push(x[1] as f32);
-            g.c.push(x[2] as f32);
-            g.d.push(x[3] as f32);
-            g.v_peak = x[4] as f32;
-            g.v.push(x[5] as f32);
-            g.u.push(x[6] as f32);
+            per_neuron.iter_mut().zip(&x[..4]).for_each(|(values, &x)| values.push(x as f32));
+            v_peak = x[4] as f32;
+            v.push(x[5] as f32);
+            u.push(x[6] as f32);
         }
-        g
+        let mut per_neuron = per_neuron.into_iter();
+        let parameters: [Parameter; 4] = std::array::from_fn(|k| {
+            let values = per_neuron.next().expect("four parameters");
+            match self.parameters[k].constant() {
+                Some(c) => Parameter::Constant(vec![c as f32; CHUNK]),
+                None => Parameter::PerNeuron(values),
+            }
+        });
+        IzhikevichGroup { v, u, parameters, v_peak }
+    }
+
+    /// Bytes of state per neuron: v, u and the parameters that vary across neurons.
+    pub fn bytes_per_neuron(&self) -> usize {
+        8 + self.parameters[..4].iter().filter(|e| e.constant().is_none()).count() * 4
     }
 }
 
@@ -76,8 +118,10 @@ impl IzhikevichGroup {
         self.v.is_empty()
     }
 
-    /// Bytes of state per neuron (six f32 arrays).
-    pub const BYTES_PER_NEURON: usize = 6 * 4;
+    /// Bytes of state per neuron: v, u and the parameters that vary across neurons.
+    pub fn bytes_per_neuron(&self) -> usize {
+        8 + self.parameters.iter().map(Parameter::bytes_per_neuron).sum::<usize>()
+    }
 
     /// One step for every neuron: reset those at or above the peak (their spike was
     /// emitted at the end of the previous step), take the input current
@@ -87,9 +131,14 @@ impl IzhikevichGroup {
     pub fn step(&mut self, synaptic: &mut [f32], normals: &[f32], noise_std: f32, bias: f32, dt: f32) {
         let n = self.v.len();
         let p = StepParams { noise_std, bias, dt, v_peak: self.v_peak };
-        let (v, u, syn, z) = (&mut self.v[..n], &mut self.u[..n], &mut synaptic[..n], &normals[..n]);
-        let (a, b, c, d) = (&self.a[..n], &self.b[..n], &self.c[..n], &self.d[..n]);
-        step_dispatch(v, u, syn, a, b, c, d, z, p)
+        let [a, b, c, d] = &self.parameters;
+        let mut start = 0;
+        while start < n {
+            let r = start..(start + CHUNK).min(n);
+            let (v, u, syn, z) = (&mut self.v[r.clone()], &mut self.u[r.clone()], &mut synaptic[r.clone()], &normals[r.clone()]);
+            step_dispatch(v, u, syn, a.slice(r.clone()), b.slice(r.clone()), c.slice(r.clone()), d.slice(r.clone()), z, p);
+            start = r.end;
+        }
     }
 
     /// Indices of the neurons at or above the peak after this step: they spiked.

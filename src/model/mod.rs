@@ -24,7 +24,7 @@ impl NeuronModel {
 
     pub fn bytes_per_neuron(&self) -> usize {
         match self {
-            NeuronModel::Izhikevich(_) => IzhikevichGroup::BYTES_PER_NEURON,
+            NeuronModel::Izhikevich(spec) => spec.bytes_per_neuron(),
         }
     }
 }
@@ -44,6 +44,13 @@ impl NeuronGroup {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes of state held.
+    pub fn bytes(&self) -> usize {
+        match self {
+            NeuronGroup::Izhikevich(g) => g.len() * g.bytes_per_neuron(),
+        }
     }
 
     /// Membrane potentials, for recording and tests.
