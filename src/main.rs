@@ -38,6 +38,9 @@ enum Command {
         /// No progress bar or progress lines.
         #[arg(long, short)]
         quiet: bool,
+        /// Seconds between progress lines when stderr is not a terminal (batch logs).
+        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+        progress_every: f64,
         /// Replace a model-file value: population.exc.size=80000 (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
@@ -105,12 +108,16 @@ fn memory_limit(option: Option<String>) -> Result<Option<u64>> {
 
 fn dispatch(command: Command) -> Result<()> {
     match command {
-        Command::Run { model, seed, duration, threads, out, quiet, sets, max_memory } => {
+        Command::Run { model, seed, duration, threads, out, quiet, progress_every, sets, max_memory } => {
             let threads = thread_count(threads)?;
             let max_memory = memory_limit(max_memory)?;
             let desc = config::load(&model, &Overrides { seed, duration, out_dir: out, sets })?;
-            let options =
-                RunOptions { cpu: CpuOptions { threads, ..CpuOptions::default() }, progress: !quiet, max_memory, ..RunOptions::default() };
+            let options = RunOptions {
+                cpu: CpuOptions { threads, ..CpuOptions::default() },
+                progress: !quiet,
+                progress_interval: progress_every,
+                max_memory,
+            };
             let report = run::run(&desc, &options)?;
             println!("{}", run::summary(&desc, &report));
             for path in report.spike_file.iter().chain(&report.raster) {

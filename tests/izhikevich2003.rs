@@ -102,3 +102,21 @@ fn stats_and_plot_commands_read_the_spike_file() {
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
 }
+
+#[test]
+fn batch_logs_get_plain_progress_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich2003.toml");
+    let out = dir.path().join("out");
+    let args = ["run", model.to_str().unwrap(), "--duration", "10s", "--out", out.to_str().unwrap(), "--progress-every", "0.002"];
+    // stderr is a pipe here, as in a Slurm job: periodic plain lines, no bar.
+    let result = volley(dir.path(), &args);
+    assert_ok(&result);
+    let log = stderr(&result);
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("ms of 10000 ms simulated")).collect();
+    assert!(lines.len() >= 2, "progress lines: {log}");
+    assert!(lines.iter().all(|l| l.starts_with("volley: ") && l.contains("real time, ETA")), "{log}");
+    let quiet = volley(dir.path(), &[&args[..], &["-q"]].concat());
+    assert_ok(&quiet);
+    assert!(stderr(&quiet).is_empty(), "quiet run printed: {}", stderr(&quiet));
+}
