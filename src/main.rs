@@ -111,6 +111,12 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Run { model, seed, duration, threads, out, quiet, progress_every, sets, max_memory } => {
             let threads = thread_count(threads)?;
             let max_memory = memory_limit(max_memory)?;
+            if !(progress_every >= 0.0 && progress_every.is_finite()) {
+                return Err(Error::Option {
+                    option: "--progress-every".into(),
+                    message: format!("expected a number of seconds ≥ 0, got {progress_every}"),
+                });
+            }
             let desc = config::load(&model, &Overrides { seed, duration, out_dir: out, sets })?;
             let options = RunOptions {
                 cpu: CpuOptions { threads, ..CpuOptions::default() },

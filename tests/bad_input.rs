@@ -156,6 +156,14 @@ fn bad_command_line_values() {
     let o = out.to_str().unwrap();
     assert_eq!(refused(dir.path(), &["run", m, "--out", o, "--threads", "0"]), "error: --threads: expected at least 1 thread");
     assert_eq!(
+        refused(dir.path(), &["run", m, "--out", o, "--progress-every=-1"]),
+        "error: --progress-every: expected a number of seconds ≥ 0, got -1"
+    );
+    assert_eq!(
+        refused(dir.path(), &["run", m, "--out", o, "--max-memory", "lots"]),
+        "error: --max-memory: expected a size such as \"8GB\" or \"512MiB\", got \"lots\""
+    );
+    assert_eq!(
         refused(dir.path(), &["run", m, "--out", o, "--duration", "5 parsecs"]),
         "error: --duration: expected a time such as \"1000 ms\" or \"2 s\" (units ms, s, us, min), got \"5 parsecs\""
     );
