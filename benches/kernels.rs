@@ -119,6 +119,30 @@ fn delivery(c: &mut Criterion) {
             })
         });
     }
+    // The same delivery after the caches were swept, as the update step between two
+    // epochs sweeps them in the network (4 MB of state and input per step at this size).
+    {
+        let desc = sparse(100_000, "compact");
+        let mut synapses = LocalSynapses::build(&desc, 0..100_000);
+        let mut rings = vec![DelayRing::new(100_000, 1)];
+        let spikes = random_spikes(100_000);
+        let mut sweep = vec![1f32; 1 << 20];
+        g.throughput(Throughput::Elements(spikes.len() as u64 * 1000));
+        g.sample_size(20);
+        g.bench_function("sparse_rows_100k_compact_after_cache_sweep", |b| {
+            b.iter_custom(|iterations| {
+                let mut total = std::time::Duration::ZERO;
+                for _ in 0..iterations {
+                    sweep.iter_mut().for_each(|x| *x += 1.0);
+                    black_box(&sweep);
+                    let start = std::time::Instant::now();
+                    synapses.deliver_all(&spikes, &mut rings);
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+    }
     // The same rows cut into stores of fewer targets, whose input arrays fit in L1/L2
     // (faster here, 2000 spikes a pass; not in the network, ~750 spikes an epoch:
     // BENCHMARKS.md).
