@@ -136,22 +136,26 @@ fn draw_others(stream: &mut Pcg64, rule: ConnectionRule, others: Range<u64>, me:
             }
         }
         ConnectionRule::FixedIndegree { k, autapses, multapses } | ConnectionRule::FixedOutdegree { k, autapses, multapses } => {
+            out.reserve(k as usize);
+            if multapses {
+                while (out.len() as u64) < k {
+                    let o = others.start + next_below(stream, n);
+                    if allowed(o, autapses) {
+                        out.push(o);
+                    }
+                }
+                return;
+            }
+            // Without multapses: rejection of repeats, with a sorted copy for the test.
             let mut chosen: Vec<u64> = Vec::with_capacity(k as usize);
             while (chosen.len() as u64) < k {
                 let o = others.start + next_below(stream, n);
                 if !allowed(o, autapses) {
                     continue;
                 }
-                if !multapses {
-                    // Sorted insertion keeps the membership test logarithmic.
-                    match chosen.binary_search(&o) {
-                        Ok(_) => continue,
-                        Err(at) => chosen.insert(at, o),
-                    }
+                if let Err(at) = chosen.binary_search(&o) {
+                    chosen.insert(at, o);
                     out.push(o);
-                } else {
-                    out.push(o);
-                    chosen.push(o);
                 }
             }
         }

@@ -223,12 +223,17 @@ impl LocalSynapses {
                     }
                 }
                 Rows::Procedural { drawer, targets, first, row: drawn } => {
+                    let one_delay = block.delays.len() == 1;
                     for spike in mine {
                         drawer.draw(spike.gid as u64, drawn);
-                        for i in 0..drawn.len() {
-                            let t = drawn.other[i];
-                            if targets.contains(&t) {
-                                ring.slot_mut(spike.step as u64 + drawn.delay[i] as u64)[(t - *first) as usize] += drawn.weight[i];
+                        if one_delay {
+                            add_local(ring.slot_mut(spike.step as u64 + first_delay), targets, *first, &drawn.other, &drawn.weight);
+                        } else {
+                            for i in 0..drawn.len() {
+                                let t = drawn.other[i];
+                                if targets.contains(&t) {
+                                    ring.slot_mut(spike.step as u64 + drawn.delay[i] as u64)[(t - *first) as usize] += drawn.weight[i];
+                                }
                             }
                         }
                     }
@@ -269,6 +274,23 @@ fn deliver_csr<R: Record>(
             }
         }
     }
+}
+
+/// Adds the weights of the synapses of a drawn row whose targets (global ids) lie in
+/// `targets` into `input` (indexed from global id `first`). Whether a target is local is
+/// a coin toss for a row drawn over a population split between shards, so the choice is
+/// made without a branch: the weight goes either to its target or to a sink.
+#[inline]
+fn add_local(input: &mut [f32], targets: &std::ops::Range<u64>, first: u64, other: &[u64], weights: &[f32]) {
+    let mut sink = 0f32;
+    let (lo, len) = (targets.start, targets.end - targets.start);
+    let offset = (lo - first) as usize;
+    for (&t, &w) in other.iter().zip(weights) {
+        let k = t.wrapping_sub(lo);
+        let slot = if k < len { &mut input[offset + k as usize] } else { &mut sink };
+        *slot += w;
+    }
+    std::hint::black_box(sink);
 }
 
 /// Prefetches every cache line of a row.
