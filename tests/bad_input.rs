@@ -263,7 +263,7 @@ fn more_memory_than_allowed() {
     args.extend(["--max-memory", "10MB"]);
     let err = refused(dir.path(), &args);
     assert!(
-        err.starts_with("error: the run needs 60.4 MB (state 160.0 KB, synapses 60.2 MB, buffers 72.0 KB) but 10.0 MB --max-memory"),
+        err.starts_with("error: the run needs 40.4 MB (state 160.0 KB, synapses 40.1 MB, buffers 72.0 KB) but 10.0 MB --max-memory"),
         "{err}"
     );
     // `check` refuses the same way, and a machine-sized network is refused by default.

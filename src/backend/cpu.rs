@@ -258,22 +258,37 @@ impl MemoryEstimate {
 /// Bytes per stored synapse of a projection's layout (see `connectivity`): dense rows
 /// keep 4 bytes per source × target pair, CSR 4 bytes of target plus 4 (exact) or 2
 /// (compact) of weight, procedural nothing.
-pub fn memory_estimate(desc: &Description, shards: usize) -> MemoryEstimate {
+pub fn memory_estimate(desc: &Description, threads: usize) -> MemoryEstimate {
     let n = desc.total_neurons();
+    let shards = shard_ranges(0..n, CpuOptions { threads, ..CpuOptions::default() });
     let state = desc.populations.iter().map(|p| p.size * p.model.bytes_per_neuron() as u64).sum();
     let mut synapses = 0u64;
     for p in &desc.projections {
         let (s, t) = (desc.populations[p.source].size, desc.populations[p.target].size);
         let dense = p.storage == Storage::Exact && matches!(p.rule, ConnectionRule::AllToAll { .. }) && p.delay.count() == 1;
-        synapses += match p.storage {
-            Storage::Procedural => 0,
-            _ if dense => s * t * 4,
-            Storage::Exact => desc.projection_synapses(p) * 8,
-            Storage::Compact => desc.projection_synapses(p) * 6,
-        };
-        // Row offsets: every shard holding targets of p indexes every (source, delay).
-        if !dense && p.storage != Storage::Procedural {
-            synapses += (s * p.delay.count() as u64 + 1) * 4 * shards.min(t as usize).max(1) as u64;
+        if dense {
+            synapses += s * t * 4;
+            continue;
+        }
+        if p.storage == Storage::Procedural {
+            continue;
+        }
+        // Each shard holding targets of p: its share of the synapses, in records of 8
+        // (exact), 4 (compact, shard ≤ 65,536 neurons) or 6 bytes, and a row index of
+        // 4 bytes per (source, delay).
+        let targets = desc.populations[p.target].gids();
+        for shard in &shards {
+            let overlap = shard.end.min(targets.end).saturating_sub(shard.start.max(targets.start));
+            if overlap == 0 {
+                continue;
+            }
+            let record = match p.storage {
+                Storage::Exact => 8,
+                _ if shard.end - shard.start <= 1 << 16 => 4,
+                _ => 6,
+            };
+            synapses += (desc.projection_synapses(p) as f64 * overlap as f64 / t as f64).round() as u64 * record;
+            synapses += (s * p.delay.count() as u64 + 1) * 4;
         }
     }
     let largest = desc.populations.iter().map(|p| p.size).max().unwrap_or(0);

@@ -60,6 +60,31 @@ pub struct Compact {
     pub code: u16,
 }
 
+/// u16 target + 16-bit weight code: 4 bytes, for stores of at most 65,536 targets (a
+/// shard of up to 65,536 neurons). Rows stream from DRAM at delivery, so bytes per
+/// synapse are time: 4 instead of 6 bytes made delivery ≈ 10% faster (BENCHMARKS.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C)]
+pub struct Compact16 {
+    pub target: u16,
+    pub code: u16,
+}
+
+impl Record for Compact16 {
+    fn new(target: u32, weight: f32, codec: Option<WeightCodec>) -> Self {
+        let target = u16::try_from(target).expect("a 4-byte record's target fits 16 bits");
+        Compact16 { target, code: codec.expect("compact storage has a codec").encode(weight) }
+    }
+    #[inline(always)]
+    fn target(&self) -> u32 {
+        self.target as u32
+    }
+    #[inline(always)]
+    fn weight(&self, codec: WeightCodec) -> f32 {
+        codec.decode(self.code)
+    }
+}
+
 impl Record for Exact {
     fn new(target: u32, weight: f32, _: Option<WeightCodec>) -> Self {
         Exact { target, weight }
@@ -93,6 +118,7 @@ impl Record for Compact {
 pub enum Records {
     Exact(Vec<Exact>),
     Compact { records: Vec<Compact>, codec: WeightCodec },
+    Compact16 { records: Vec<Compact16>, codec: WeightCodec },
 }
 
 #[derive(Clone, Debug)]
@@ -172,6 +198,7 @@ impl LocalSynapses {
                         + match records {
                             Records::Exact(r) => r.len() * std::mem::size_of::<Exact>(),
                             Records::Compact { records, .. } => records.len() * std::mem::size_of::<Compact>(),
+                            Records::Compact16 { records, .. } => records.len() * std::mem::size_of::<Compact16>(),
                         }
                 }
                 Rows::Procedural { .. } => 0,
@@ -187,6 +214,7 @@ impl LocalSynapses {
                 Rows::Dense { weights, .. } => weights.len() as u64,
                 Rows::Csr { records: Records::Exact(r), .. } => r.len() as u64,
                 Rows::Csr { records: Records::Compact { records, .. }, .. } => records.len() as u64,
+                Rows::Csr { records: Records::Compact16 { records, .. }, .. } => records.len() as u64,
                 Rows::Procedural { .. } => 0,
             })
             .sum()
@@ -220,6 +248,7 @@ impl LocalSynapses {
                     match records {
                         Records::Exact(r) => deliver_csr(&rows, offsets, r, WeightCodec::default(), n_delays, first_delay, ring),
                         Records::Compact { records, codec } => deliver_csr(&rows, offsets, records, *codec, n_delays, first_delay, ring),
+                        Records::Compact16 { records, codec } => deliver_csr(&rows, offsets, records, *codec, n_delays, first_delay, ring),
                     }
                 }
                 Rows::Procedural { drawer, targets, first, row: drawn } => {
@@ -401,7 +430,12 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
         });
     };
     let total = offsets[groups] as usize;
-    let records = if p.storage == Storage::Compact {
+    let records = if p.storage == Storage::Compact && n_local <= 1 << 16 {
+        let codec = WeightCodec::new(weight_bounds(&p.weight));
+        let mut records = crate::memory::huge_vec(total, Compact16::default());
+        fill(&mut |at, t, w| records[at] = Compact16::new(t, w, Some(codec)));
+        Records::Compact16 { records, codec }
+    } else if p.storage == Storage::Compact {
         let codec = WeightCodec::new(weight_bounds(&p.weight));
         let mut records = crate::memory::huge_vec(total, Compact::default());
         fill(&mut |at, t, w| records[at] = Compact::new(t, w, Some(codec)));
@@ -412,4 +446,45 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
         Records::Exact(records)
     };
     Rows::Csr { offsets, records }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Overrides};
+
+    /// One population of `n` neurons onto itself, 5 random inputs each, weights `u`.
+    fn model(n: u64, storage: &str) -> Description {
+        let text = format!(
+            "[simulation]\ndt = 1\nduration = 1\n[[population]]\nname = \"p\"\nsize = {n}\nmodel = \"izhikevich\"\n\
+             [population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n\
+             [[projection]]\nsource = \"p\"\ntarget = \"p\"\nconnection = {{ rule = \"fixed_indegree\", k = 5 }}\nweight = \"2*u - 1\"\nstorage = \"{storage}\"\n"
+        );
+        config::parse(&text, "test.toml", &Overrides::default()).unwrap()
+    }
+
+    /// Every neuron spikes once; the inputs each target receives.
+    fn inputs(desc: &Description) -> (Vec<f32>, LocalSynapses) {
+        let n = desc.total_neurons();
+        let mut store = LocalSynapses::build(desc, 0..n);
+        let mut rings = vec![DelayRing::new(n as usize, 1)];
+        let spikes: Vec<Spike> = (0..n as u32).map(|gid| Spike { step: 0, gid }).collect();
+        store.deliver_all(&spikes, &mut rings);
+        (rings[0].slot_mut(1).to_vec(), store)
+    }
+
+    #[test]
+    fn compact_records_are_4_bytes_up_to_65536_targets_and_6_beyond_within_the_code_error() {
+        for (n, bytes) in [(60_000u64, 4usize), (70_000, 6)] {
+            let (exact, store) = inputs(&model(n, "exact"));
+            let (compact, compact_store) = inputs(&model(n, "compact"));
+            assert_eq!(store.stored(), 5 * n);
+            assert_eq!(compact_store.bytes() - (n as usize + 1) * 4, 5 * n as usize * bytes, "{n} targets");
+            // Five additions per target, each within half a code step of (1 - (-1)) / 65535.
+            let bound = 5.0 * 2.0 / 131_070.0 * 1.01;
+            let worst = exact.iter().zip(&compact).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(worst <= bound, "{n} targets: worst error {worst} > {bound}");
+            assert!(worst > 0.0, "the codes do round");
+        }
+    }
 }
