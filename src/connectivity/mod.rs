@@ -6,8 +6,8 @@
 //! Layouts, per projection:
 //! - dense rows (GeNN's DENSE) for all-to-all with one delay: weights only, a spike adds
 //!   one contiguous row, a loop the compiler vectorises;
-//! - CSR by (source, delay): u32 local target + f32 weight, or + 16-bit weight code
-//!   (6 bytes per synapse); the delay is the group's, never stored; within a group the
+//! - CSR by (source, delay): u32 local target + f32 weight, or a 16-bit weight code
+//!   with a u16 (4 bytes, stores of ≤ 65,536 targets) or u32 target (6 bytes); the delay is the group's, never stored; within a group the
 //!   targets ascend, so a row streams through the input array;
 //! - procedural (GeNN's PROCEDURAL): nothing stored, a spiking source's row is drawn
 //!   again at delivery.

@@ -123,7 +123,8 @@ pub enum SynapseModel {
 pub enum Storage {
     /// u32 target + f32 weight (dense rows without targets for all-to-all).
     Exact,
-    /// u32 target + 16-bit weight code over the weight range: 6 bytes per synapse.
+    /// 16-bit weight code over the weight range + target: 4 bytes per synapse for
+    /// shards of up to 65,536 neurons (u16 target), 6 beyond (u32 target).
     Compact,
     /// Nothing stored: a spiking source's row is regenerated from its keyed stream
     /// (GeNN's PROCEDURAL). Rules drawn per source only.
