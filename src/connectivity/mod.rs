@@ -272,10 +272,11 @@ impl LocalSynapses {
     }
 }
 
-/// Delivers the CSR rows of `rows` (row index, spike step) with a two-stage prefetch:
-/// the row index `2·AHEAD` spikes ahead (a random access into an array as long as the
-/// source population), the rows themselves `AHEAD` spikes ahead (from DRAM), so that the
-/// scatter finds them cached.
+/// Delivers the CSR rows of `rows` (row index, spike step). The rows of the spikes to
+/// come are one stream of records in DRAM, read ahead by a prefetch cursor that runs
+/// 2 KB of records ahead of the scatter and issues one prefetch per cache line
+/// consumed — paced, not a burst per row, which would stall on the CPU's few line-fill
+/// buffers. The row index is prefetched a few spikes further ahead still.
 #[inline(always)]
 fn deliver_csr<R: Record>(
     rows: &[(usize, u64)],
@@ -286,20 +287,46 @@ fn deliver_csr<R: Record>(
     first_delay: u64,
     ring: &mut DelayRing,
 ) {
-    const AHEAD: usize = 4;
-    for (i, &(row, step)) in rows.iter().enumerate() {
-        if let Some(&(ahead, _)) = rows.get(i + 2 * AHEAD) {
-            crate::simd::prefetch(offsets[ahead * n_delays..].as_ptr());
+    let per_line = (64 / std::mem::size_of::<R>()).max(1);
+    let lookahead = 2048 / std::mem::size_of::<R>();
+    let span = |j: usize| (offsets[rows[j].0 * n_delays] as usize, offsets[(rows[j].0 + 1) * n_delays] as usize);
+    // The prefetch cursor: row `pf_row`, next record `pf_at`, row end `pf_end`; it stays
+    // `lookahead` records ahead of the scatter.
+    let (mut pf_row, mut pf_at, mut pf_end) = (0usize, 0usize, 0usize);
+    let mut ahead = 0usize;
+    let mut advance = |budget: usize, ahead: &mut usize| {
+        let mut issued = 0;
+        while issued < budget {
+            if pf_at >= pf_end {
+                if pf_row >= rows.len() {
+                    return;
+                }
+                if let Some(&(later, _)) = rows.get(pf_row + 8) {
+                    crate::simd::prefetch(offsets[later * n_delays..].as_ptr());
+                }
+                (pf_at, pf_end) = span(pf_row);
+                pf_row += 1;
+                continue;
+            }
+            crate::simd::prefetch(records[pf_at..].as_ptr());
+            let step = per_line.min(pf_end - pf_at);
+            pf_at += step;
+            *ahead += step;
+            issued += step;
         }
-        if let Some(&(ahead, _)) = rows.get(i + AHEAD) {
-            let (lo, hi) = (offsets[ahead * n_delays] as usize, offsets[(ahead + 1) * n_delays] as usize);
-            prefetch_lines(&records[lo..hi]);
-        }
+    };
+    advance(lookahead, &mut ahead);
+    for &(row, step) in rows {
         for d in 0..n_delays {
             let g = row * n_delays + d;
             let (lo, hi) = (offsets[g] as usize, offsets[g + 1] as usize);
-            if lo < hi {
-                scatter(ring.slot_mut(step + first_delay + d as u64), &records[lo..hi], codec);
+            let input = ring.slot_mut(step + first_delay + d as u64);
+            for chunk in records[lo..hi].chunks(per_line) {
+                scatter(input, chunk, codec);
+                ahead = ahead.saturating_sub(chunk.len());
+                if ahead < lookahead {
+                    advance(chunk.len(), &mut ahead);
+                }
             }
         }
     }
@@ -320,18 +347,6 @@ fn add_local(input: &mut [f32], targets: &std::ops::Range<u64>, first: u64, othe
         *slot += w;
     }
     std::hint::black_box(sink);
-}
-
-/// Prefetches every cache line of a row.
-#[inline(always)]
-fn prefetch_lines<R>(row: &[R]) {
-    let p = row.as_ptr() as *const u8;
-    let bytes = std::mem::size_of_val(row);
-    let mut offset = 0;
-    while offset < bytes {
-        crate::simd::prefetch(p.wrapping_add(offset));
-        offset += 64;
-    }
 }
 
 /// `input[targets[k]] += weight(values[k])`: the random read-modify-write that costs the
