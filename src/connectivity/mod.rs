@@ -150,6 +150,9 @@ pub struct SynapseBlock {
 #[derive(Clone, Debug, Default)]
 pub struct LocalSynapses {
     pub blocks: Vec<SynapseBlock>,
+    /// Scratch for `deliver_all`: (row, step) of the spikes of one block's sources,
+    /// kept so that delivery allocates nothing per epoch.
+    rows: Vec<(usize, u64)>,
 }
 
 impl LocalSynapses {
@@ -243,12 +246,14 @@ impl LocalSynapses {
                     }
                 }
                 Rows::Csr { offsets, records } => {
-                    let rows: Vec<(usize, u64)> = mine.map(|s| ((s.gid as u64 - block.sources.start) as usize, s.step as u64)).collect();
+                    let rows = &mut self.rows;
+                    rows.clear();
+                    rows.extend(mine.map(|s| ((s.gid as u64 - block.sources.start) as usize, s.step as u64)));
                     let n_delays = block.delays.len();
                     match records {
-                        Records::Exact(r) => deliver_csr(&rows, offsets, r, WeightCodec::default(), n_delays, first_delay, ring),
-                        Records::Compact { records, codec } => deliver_csr(&rows, offsets, records, *codec, n_delays, first_delay, ring),
-                        Records::Compact16 { records, codec } => deliver_csr(&rows, offsets, records, *codec, n_delays, first_delay, ring),
+                        Records::Exact(r) => deliver_csr(rows, offsets, r, WeightCodec::default(), n_delays, first_delay, ring),
+                        Records::Compact { records, codec } => deliver_csr(rows, offsets, records, *codec, n_delays, first_delay, ring),
+                        Records::Compact16 { records, codec } => deliver_csr(rows, offsets, records, *codec, n_delays, first_delay, ring),
                     }
                 }
                 Rows::Procedural { drawer, targets, first, row: drawn } => {
