@@ -29,6 +29,10 @@ pub enum Error {
     /// Something failed while running that the user did not cause.
     #[error("{0}")]
     Runtime(String),
+
+    /// Another MPI rank failed and printed its error; this rank stops with it.
+    #[error("another rank failed (its error is printed above)")]
+    OtherRank,
 }
 
 impl Error {
@@ -36,7 +40,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Model { .. } | Error::Option { .. } | Error::Output { .. } | Error::Input { .. } | Error::Memory(_) => 2,
-            Error::Runtime(_) => 1,
+            Error::Runtime(_) | Error::OtherRank => 1,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod expr;
 pub mod memory;
 pub mod model;
 pub mod network;
+pub mod partition;
 pub mod plot;
 pub mod record;
 pub mod rng;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use volley::analysis::{population_rate, population_stats, welch_spectrum};
 use volley::backend::cpu::CpuOptions;
+use volley::comm::{Communicator, ExchangeMode, LocalComm};
 use volley::config::{self, Overrides};
 use volley::record::sonata;
 use volley::run::{self, fmt_bytes, RunOptions};
@@ -44,9 +45,14 @@ enum Command {
         /// Replace a model-file value: population.exc.size=80000 (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
-        /// Refuse to start if the run is estimated to need more memory, e.g. 8GB.
+        /// Refuse to start if the run is estimated to need more memory, e.g. 8GB (per rank).
         #[arg(long)]
         max_memory: Option<String>,
+        /// How spikes travel between MPI ranks: to every rank (all-gather), only to the
+        /// ranks holding synapses from the source (directed), or chosen from the network
+        /// (auto: directed when a source reaches fewer than half the ranks).
+        #[arg(long, value_enum, default_value_t = Exchange::Auto)]
+        exchange: Exchange,
     },
     /// Validate a model file, print its sizes and the memory it will need; allocates
     /// nothing big, and fails like `run` would if the memory is not there.
@@ -79,15 +85,44 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Exchange {
+    Auto,
+    AllGather,
+    Directed,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match dispatch(cli.command) {
+    let mut rank = 0;
+    match dispatch(cli.command, &mut rank) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Errors every rank meets alike (the model file, options) are printed once;
+            // a rank's own failure by that rank; OtherRank is the echo of one.
+            let own = matches!(e, Error::Memory(_) | Error::Runtime(_) | Error::Output { .. });
+            if rank == 0 || own {
+                let who = if rank > 0 { format!(" (rank {rank})") } else { String::new() };
+                eprintln!("error{who}: {e}");
+            }
             ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+/// The communicator: MPI when a launcher (mpirun, srun) started this process, or when
+/// VOLLEY_MPI=1; otherwise one process without MPI (no start-up cost).
+fn communicator() -> Box<dyn Communicator> {
+    #[cfg(feature = "mpi")]
+    {
+        let launched = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].iter().any(|v| std::env::var_os(v).is_some());
+        if launched || std::env::var("VOLLEY_MPI").is_ok_and(|v| v == "1") {
+            if let Some(comm) = volley::comm::mpi::MpiComm::init() {
+                return Box::new(comm);
+            }
+        }
+    }
+    Box::new(LocalComm)
 }
 
 fn threads_from_env() -> Option<usize> {
@@ -106,9 +141,11 @@ fn memory_limit(option: Option<String>) -> Result<Option<u64>> {
     option.map(|m| run::parse_size(&m).map_err(|message| Error::Option { option: "--max-memory".into(), message })).transpose()
 }
 
-fn dispatch(command: Command) -> Result<()> {
+fn dispatch(command: Command, rank: &mut usize) -> Result<()> {
     match command {
-        Command::Run { model, seed, duration, threads, out, quiet, progress_every, sets, max_memory } => {
+        Command::Run { model, seed, duration, threads, out, quiet, progress_every, sets, max_memory, exchange } => {
+            let mut comm = communicator();
+            *rank = comm.rank();
             let threads = thread_count(threads)?;
             let max_memory = memory_limit(max_memory)?;
             if !(progress_every >= 0.0 && progress_every.is_finite()) {
@@ -123,11 +160,18 @@ fn dispatch(command: Command) -> Result<()> {
                 progress: !quiet,
                 progress_interval: progress_every,
                 max_memory,
+                exchange: match exchange {
+                    Exchange::Auto => ExchangeMode::Auto,
+                    Exchange::AllGather => ExchangeMode::AllGather,
+                    Exchange::Directed => ExchangeMode::Directed,
+                },
             };
-            let report = run::run(&desc, &options)?;
-            println!("{}", run::summary(&desc, &report));
-            for path in report.spike_file.iter().chain(&report.raster) {
-                println!("wrote {}", path.display());
+            let report = run::run(&desc, &options, comm.as_mut())?;
+            if comm.rank() == 0 {
+                println!("{}", run::summary(&desc, &report));
+                for path in report.spike_file.iter().chain(&report.raster) {
+                    println!("wrote {}", path.display());
+                }
             }
             Ok(())
         }
@@ -135,7 +179,7 @@ fn dispatch(command: Command) -> Result<()> {
             let threads = thread_count(threads)?;
             let max_memory = memory_limit(max_memory)?;
             let desc = config::load(&model, &Overrides { duration, sets, ..Overrides::default() })?;
-            let memory = run::check_memory(&desc, threads, max_memory)?;
+            let memory = run::check_memory(&desc, 0..desc.total_neurons(), threads, max_memory, 1)?;
             println!("{}: ok", model.display());
             for p in &desc.populations {
                 println!("  population {:<12} {:>12} neurons  (ids {}..{})", p.name, p.size, p.first_gid, p.first_gid + p.size);
@@ -156,9 +200,13 @@ fn dispatch(command: Command) -> Result<()> {
                 fmt_bytes(memory.buffers),
                 fmt_bytes(memory.total())
             );
-            // Spikes are kept in memory until the file is written: 8 bytes each.
-            let at_10_hz = desc.total_neurons() as f64 * 10.0 * desc.steps as f64 * desc.dt_ms / 1000.0 * 8.0;
-            println!("  recording: 8 bytes per spike, {} at a mean rate of 10 Hz", fmt_bytes(at_10_hz as u64));
+            // Spikes are buffered between appends to the file: 8 bytes each.
+            let flush_ms = desc.output.flush_every_steps.min(desc.steps) as f64 * desc.dt_ms;
+            let at_10_hz = desc.total_neurons() as f64 * 10.0 * flush_ms / 1000.0 * 8.0;
+            println!(
+                "  recording: 8 bytes per spike buffered for {flush_ms} ms between appends to the file, {} at a mean rate of 10 Hz",
+                fmt_bytes(at_10_hz as u64)
+            );
             Ok(())
         }
         Command::Stats { spikes, duration } => {

@@ -2,19 +2,20 @@
 //! backend, run the epochs with progress reports, write spikes and the raster, and
 //! summarise. The single runtime choice point of backend and communicator lives here.
 
-use crate::analysis::population_stats;
 use crate::backend::cpu::{memory_estimate, CpuBackend, CpuOptions, MemoryEstimate};
 use crate::backend::Backend;
-use crate::comm::LocalComm;
+use crate::comm::{agree, Communicator, ExchangeMode};
 use crate::engine::{PhaseTimes, Simulation};
 use crate::error::{Error, Result};
 use crate::network::Description;
+use crate::partition;
 use crate::plot;
-use crate::record::sonata::{self, PopulationRange, SpikeFile};
-use crate::record::MemoryRecorder;
-use crate::spike::Spike;
+use crate::record::sonata::{self, PopulationRange};
+use crate::record::writer::SpikeWriter;
 use std::io::IsTerminal;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
@@ -26,24 +27,42 @@ pub struct RunOptions {
     pub progress_interval: f64,
     /// Refuse runs estimated to need more bytes than this.
     pub max_memory: Option<u64>,
+    /// How spikes travel between ranks.
+    pub exchange: ExchangeMode,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { cpu: CpuOptions::default(), progress: true, progress_interval: 10.0, max_memory: None }
+        RunOptions { cpu: CpuOptions::default(), progress: true, progress_interval: 10.0, max_memory: None, exchange: ExchangeMode::Auto }
     }
 }
+
+/// One rank's seconds per phase, in the order of `PHASES`.
+pub type PhaseSeconds = [f64; 7];
+/// Names of the per-rank timers reported at the end of a run.
+pub const PHASES: [&str; 7] = ["build", "deliver", "update", "advance", "exchange", "write", "simulate"];
 
 /// What a run did and how long each part took.
 #[derive(Clone, Debug)]
 pub struct RunReport {
-    pub spikes: Vec<Spike>,
+    /// Spikes of each population, all ranks together.
+    pub spike_counts: Vec<u64>,
     pub neurons: u64,
     pub synapses: u64,
     pub build: Duration,
     pub simulate: Duration,
     pub write: Duration,
     pub phases: PhaseTimes,
+    /// Every rank's timers, rank by rank.
+    pub rank_phases: Vec<PhaseSeconds>,
+    pub exchange: ExchangeMode,
+    /// Every rank's peak resident memory in bytes (0 where unknown).
+    pub peak_memory: Vec<f64>,
+    /// Mean fraction of ranks a spike goes to under the directed exchange.
+    pub fan_out: f64,
+    /// Steps simulated (fewer than asked if the run was stopped by a signal).
+    pub steps: u64,
+    pub stopped_by_signal: bool,
     pub spike_file: Option<PathBuf>,
     pub raster: Option<PathBuf>,
     pub memory_bytes: usize,
@@ -88,11 +107,21 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
     }
 }
 
-/// Refuses, before anything large is allocated, a run whose estimated memory exceeds
-/// what the machine has available or what `--max-memory` allows.
-pub fn check_memory(desc: &Description, threads: usize, max_memory: Option<u64>) -> Result<MemoryEstimate> {
-    let estimate = memory_estimate(desc, threads);
-    let limits = [max_memory.map(|m| (m, "--max-memory")), available_memory().map(|m| (m, "available on this machine"))];
+/// Refuses, before anything large is allocated, a run whose estimated memory for this
+/// rank's `neurons` exceeds its share of what the node has available (shared with
+/// `ranks_on_node` ranks) or what `--max-memory` allows (per rank).
+pub fn check_memory(
+    desc: &Description,
+    neurons: Range<u64>,
+    threads: usize,
+    max_memory: Option<u64>,
+    ranks_on_node: usize,
+) -> Result<MemoryEstimate> {
+    let estimate = memory_estimate(desc, neurons, threads);
+    let share = ranks_on_node.max(1) as u64;
+    let node_what =
+        if share > 1 { format!("are available to each of the {share} ranks on this node") } else { "available on this machine".into() };
+    let limits = [max_memory.map(|m| (m, "--max-memory".to_string())), available_memory().map(|m| (m / share, node_what))];
     if let Some((limit, what)) = limits.into_iter().flatten().min_by_key(|l| l.0) {
         if estimate.total() > limit {
             return Err(Error::Memory(format!(
@@ -108,98 +137,209 @@ pub fn check_memory(desc: &Description, threads: usize, max_memory: Option<u64>)
     Ok(estimate)
 }
 
-/// Runs `desc` on this process's CPU threads and writes its outputs.
-pub fn run(desc: &Description, options: &RunOptions) -> Result<RunReport> {
-    check_memory(desc, options.cpu.threads, options.max_memory)?;
+/// Set by SIGTERM or SIGINT (Slurm's time limit, Ctrl-C): the run stops at the next
+/// progress point, all ranks together, and closes its spike file.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+fn catch_stop_signals() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, request_stop as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, request_stop as *const () as libc::sighandler_t);
+    }
+}
+
+/// The populations as the spike file names them.
+fn population_ranges(desc: &Description) -> Vec<PopulationRange> {
+    desc.populations.iter().map(|p| PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size }).collect()
+}
+
+/// Runs `desc` on this rank's CPU threads, as one of `comm`'s ranks, and writes its
+/// outputs. Every rank calls it; errors are agreed on so that all ranks stop together.
+pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator) -> Result<RunReport> {
+    let parts = partition::partition(desc, comm.size());
+    let mine = parts[comm.rank()].clone();
+    agree(comm, check_memory(desc, mine.clone(), options.cpu.threads, options.max_memory, comm.ranks_on_node()))?;
+    let dir = &desc.output.dir;
     let writes_files = desc.output.spikes.is_some() || desc.output.raster.is_some();
     if writes_files {
-        prepare_output_dir(&desc.output.dir)?;
+        agree(comm, if comm.rank() == 0 { prepare_output_dir(dir) } else { Ok(()) })?;
     }
+    catch_stop_signals();
 
     let t0 = Instant::now();
-    let mut backend = CpuBackend::new(desc, 0..desc.total_neurons(), options.cpu);
+    let mut backend = CpuBackend::new(desc, mine, options.cpu);
+    let needed = if comm.size() > 1 && options.exchange != ExchangeMode::AllGather {
+        backend.needed_sources(desc.total_neurons())
+    } else {
+        Vec::new()
+    };
+    let (exchange, fan_out) = comm.set_exchange(options.exchange, &parts, &needed);
+    drop(needed);
     let build = t0.elapsed();
 
+    // The raster is drawn from the spike file; without one, from a temporary file.
+    let spike_path = match (&desc.output.spikes, &desc.output.raster) {
+        (Some(name), _) => Some(dir.join(name)),
+        (None, Some(_)) => Some(dir.join(format!(".volley-spikes-{}.h5", std::process::id()))),
+        (None, None) => None,
+    };
+    let mut writer = match &spike_path {
+        Some(path) => SpikeWriter::create(path, population_ranges(desc), desc.dt_ms, comm)?,
+        None => SpikeWriter::counting(population_ranges(desc), desc.dt_ms),
+    };
+
     let t1 = Instant::now();
-    let mut comm = LocalComm;
-    let mut recorder = MemoryRecorder::default();
     let memory_bytes = backend.memory_bytes();
-    let mut sim = Simulation::new(&mut backend, &mut comm, desc.min_delay_steps(), desc.steps);
-    let mut progress = Progress::new(options, desc);
+    let mut sim = Simulation::new(&mut backend, comm, desc.min_delay_steps(), desc.steps);
+    let mut progress = Progress::new(options, desc, sim.comm().rank() == 0);
     let chunk = (desc.steps / 200).max(1);
+    let flush_every = desc.output.flush_every_steps.max(1);
+    let mut write = Duration::ZERO;
+    let mut stopped_by_signal = false;
     while !sim.finished() {
-        sim.advance(chunk, &mut recorder)?;
+        let next_flush = (sim.step() / flush_every + 1) * flush_every;
+        sim.advance(chunk.min(next_flush - sim.step()), &mut writer)?;
         progress.update(sim.step());
+        if sim.step() % flush_every == 0 && !sim.finished() {
+            let tw = Instant::now();
+            writer.flush(sim.step(), sim.comm())?;
+            write += tw.elapsed();
+        }
+        if sim.comm().any(STOP.load(Ordering::Relaxed)) {
+            stopped_by_signal = true;
+            break;
+        }
     }
     progress.finish();
-    let phases = sim.times;
+    let steps = sim.step();
+    let local_counts = writer.local_counts().to_vec();
+    let tw = Instant::now();
+    let spike_file = writer.finish(steps, sim.comm())?;
+    write += tw.elapsed();
     let simulate = t1.elapsed();
+    let phases = sim.times;
+    let (deliver, update) = sim.backend().work_times();
+    let comm: &dyn Communicator = sim.comm();
+    let (_, spike_counts) = comm.prefix_and_total(&local_counts);
+    let mine: PhaseSeconds = [
+        build.as_secs_f64(),
+        deliver.as_secs_f64(),
+        update.as_secs_f64(),
+        phases.advance.as_secs_f64(),
+        phases.exchange.as_secs_f64(),
+        write.as_secs_f64(),
+        simulate.as_secs_f64(),
+    ];
+    let rank_phases = comm.all_gather_f64(&mine).chunks(PHASES.len()).map(|c| c.try_into().expect("7 timers")).collect();
+    let peak_memory = comm.all_gather_f64(&[peak_memory().unwrap_or(0) as f64]);
 
+    // Rank 0 draws the raster from the finished file.
     let t2 = Instant::now();
-    let duration_ms = desc.steps as f64 * desc.dt_ms;
-    let file = spike_file(desc, &recorder.spikes);
-    let spike_file = match &desc.output.spikes {
-        Some(name) => {
-            let path = desc.output.dir.join(name);
-            sonata::write_spike_file(&path, &file)?;
-            Some(path)
+    let mut raster = None;
+    if comm.rank() == 0 {
+        if let (Some(name), Some(path)) = (&desc.output.raster, &spike_file) {
+            let file = sonata::read_spike_file(path)?;
+            let out = dir.join(name);
+            plot::raster_png(&file, steps as f64 * desc.dt_ms, &out)?;
+            raster = Some(out);
         }
-        None => None,
-    };
-    let raster = match &desc.output.raster {
-        Some(name) => {
-            let path = desc.output.dir.join(name);
-            plot::raster_png(&file, duration_ms, &path)?;
-            Some(path)
+    }
+    let spike_file = match (&desc.output.spikes, spike_file) {
+        (None, Some(temporary)) => {
+            if comm.rank() == 0 {
+                let _ = std::fs::remove_file(temporary);
+            }
+            None
         }
-        None => None,
+        (_, file) => file,
     };
-    let write = t2.elapsed();
+    let write = write + t2.elapsed();
 
     Ok(RunReport {
-        spikes: recorder.spikes,
+        spike_counts,
         neurons: desc.total_neurons(),
         synapses: desc.synapse_count(),
         build,
         simulate,
         write,
         phases,
+        rank_phases,
+        peak_memory,
+        exchange,
+        fan_out,
+        steps,
+        stopped_by_signal,
         spike_file,
         raster,
         memory_bytes,
     })
 }
 
-/// The spikes of a run in the file layout.
-pub fn spike_file(desc: &Description, spikes: &[Spike]) -> SpikeFile {
-    let ranges: Vec<PopulationRange> =
-        desc.populations.iter().map(|p| PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size }).collect();
-    SpikeFile { duration_ms: Some(desc.steps as f64 * desc.dt_ms), populations: sonata::split_by_population(spikes, &ranges, desc.dt_ms) }
-}
-
-/// The one-line summary printed at the end of every run.
+/// The summary printed at the end of every run: one line of totals, then one line of
+/// per-rank timers (min / median / max over ranks) that shows load imbalance.
 pub fn summary(desc: &Description, report: &RunReport) -> String {
-    let duration_ms = desc.steps as f64 * desc.dt_ms;
-    let file = spike_file(desc, &report.spikes);
-    let rates: Vec<String> = file
+    let duration_ms = report.steps as f64 * desc.dt_ms;
+    let rates: Vec<String> = desc
         .populations
         .iter()
-        .map(|p| format!("{} {:.2} Hz", p.name, population_stats(p, p.size.unwrap_or(0), duration_ms).rate_hz))
+        .zip(&report.spike_counts)
+        .map(|(p, &n)| format!("{} {:.2} Hz", p.name, n as f64 / p.size.max(1) as f64 / (duration_ms / 1000.0).max(1e-12)))
         .collect();
     let rtf = duration_ms / 1000.0 / report.simulate.as_secs_f64().max(1e-9);
-    format!(
-        "volley: {} neurons, {} synapses, {} spikes ({}) in {} ms | build {}, simulate {}, write {} | {:.1}x real time | peak memory {}",
+    let ranks = report.rank_phases.len();
+    let peak = match (report.peak_memory.iter().cloned().fold(0.0, f64::max), ranks) {
+        (p, _) if p <= 0.0 => "unknown".to_string(),
+        (p, 1) => fmt_bytes(p as u64),
+        (p, _) => format!("{} per rank (max), {} in all", fmt_bytes(p as u64), fmt_bytes(report.peak_memory.iter().sum::<f64>() as u64)),
+    };
+    let stopped = if report.stopped_by_signal { " (stopped by a signal)" } else { "" };
+    let mut out = format!(
+        "volley: {} neurons, {} synapses, {} spikes ({}) in {} ms{stopped} | build {}, simulate {}, write {} | {:.1}x real time | peak memory {peak}",
         report.neurons,
         report.synapses,
-        report.spikes.len(),
+        report.spike_counts.iter().sum::<u64>(),
         rates.join(", "),
         duration_ms,
         fmt_duration(report.build),
         fmt_duration(report.simulate),
         fmt_duration(report.write),
         rtf,
-        peak_memory().map_or("unknown".to_string(), fmt_bytes),
-    )
+    );
+    let stat = |k: usize| {
+        let mut v: Vec<f64> = report.rank_phases.iter().map(|p| p[k]).collect();
+        v.sort_by(f64::total_cmp);
+        (v[0], v[v.len() / 2], v[v.len() - 1])
+    };
+    let shown: Vec<String> = [1, 2, 4, 5]
+        .iter()
+        .map(|&k| {
+            let (lo, mid, hi) = stat(k);
+            if ranks == 1 {
+                format!("{} {:.3}", PHASES[k], mid)
+            } else {
+                format!("{} {:.3}/{:.3}/{:.3}", PHASES[k], lo, mid, hi)
+            }
+        })
+        .collect();
+    let (_, exchange, _) = stat(4);
+    let epochs = report.phases.epochs.max(1);
+    let mode = match report.exchange {
+        ExchangeMode::Directed => format!("directed, a spike to {:.0}% of ranks", report.fan_out * 100.0),
+        _ => "all-gather".to_string(),
+    };
+    let what = if ranks == 1 { "s".to_string() } else { format!("s, min/median/max over {ranks} ranks") };
+    out.push_str(&format!(
+        "\nphases ({what}): {} | {} epochs, exchange {:.1} us per epoch ({mode})",
+        shown.join(", "),
+        epochs,
+        exchange / epochs as f64 * 1e6
+    ));
+    out
 }
 
 pub fn fmt_duration(d: Duration) -> String {
@@ -243,16 +383,16 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(options: &RunOptions, desc: &Description) -> Progress {
+    fn new(options: &RunOptions, desc: &Description, shown: bool) -> Progress {
         let terminal = std::io::stderr().is_terminal();
-        let bar = (options.progress && terminal).then(|| {
+        let bar = (shown && options.progress && terminal).then(|| {
             let bar = indicatif::ProgressBar::new(desc.steps);
             bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {msg} ETA {eta}").expect("valid template"));
             bar
         });
         Progress {
             bar,
-            plain: options.progress && !terminal,
+            plain: shown && options.progress && !terminal,
             interval: options.progress_interval,
             last: Instant::now(),
             start: Instant::now(),

@@ -131,7 +131,7 @@ fn memory_estimate_covers_what_is_held() {
         for threads in [1, 2] {
             let held =
                 CpuBackend::new(&desc, 0..desc.total_neurons(), CpuOptions { threads, ..CpuOptions::default() }).memory_bytes() as u64;
-            let estimate = memory_estimate(&desc, threads).total();
+            let estimate = memory_estimate(&desc, 0..desc.total_neurons(), threads).total();
             assert!(
                 held <= estimate && held as f64 >= 0.99 * estimate as f64,
                 "{file}, {threads} threads: held {held}, estimated {estimate}"

@@ -15,6 +15,7 @@ use crate::rng;
 use crate::spike::Spike;
 use rayon::prelude::*;
 use std::ops::Range;
+use std::time::{Duration, Instant};
 
 /// How the CPU backend divides its work.
 #[derive(Clone, Copy, Debug)]
@@ -64,6 +65,8 @@ struct Shard {
     synapses: LocalSynapses,
     normals: Vec<f32>,
     spikes: Vec<Spike>,
+    deliver_time: Duration,
+    update_time: Duration,
 }
 
 pub struct CpuBackend {
@@ -138,11 +141,16 @@ impl Shard {
             groups,
             normals: vec![0.0; largest_group],
             spikes: Vec::new(),
+            deliver_time: Duration::ZERO,
+            update_time: Duration::ZERO,
         }
     }
 
     fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, seed: u64, dt: f32) {
+        let t0 = Instant::now();
         self.synapses.deliver_all(arrivals, &mut self.rings);
+        let t1 = Instant::now();
+        self.deliver_time += t1 - t0;
         self.spikes.clear();
         for step in first_step..first_step + steps as u64 {
             let (direct, channel_rings) = self.rings.split_first_mut().expect("ring 0");
@@ -185,6 +193,7 @@ impl Shard {
                 }
             }
         }
+        self.update_time += t1.elapsed();
     }
 
     fn memory_bytes(&self) -> usize {
@@ -220,6 +229,20 @@ impl Backend for CpuBackend {
 
     fn synapse_count(&self) -> u64 {
         self.shards.shards().map(|s| s.synapses.stored()).sum()
+    }
+
+    fn needed_sources(&self, total: u64) -> Vec<u64> {
+        let mut needed = vec![0u64; total.div_ceil(64) as usize];
+        for shard in self.shards.shards() {
+            shard.synapses.mark_sources(&mut needed);
+        }
+        needed
+    }
+
+    fn work_times(&self) -> (Duration, Duration) {
+        let n = self.shards.len().max(1) as u32;
+        let sum = |f: fn(&Shard) -> Duration| self.shards.shards().map(|s| f(&s)).sum::<Duration>() / n;
+        (sum(|s| s.deliver_time), sum(|s| s.update_time))
     }
 
     fn voltages(&self) -> Vec<f32> {
@@ -260,16 +283,17 @@ impl MemoryEstimate {
 /// Bytes per stored synapse of a projection's layout (see `connectivity`): dense rows
 /// keep 4 bytes per source × target pair, CSR 4 bytes of target plus 4 (exact) or 2
 /// (compact) of weight, procedural nothing.
-pub fn memory_estimate(desc: &Description, threads: usize) -> MemoryEstimate {
-    let n = desc.total_neurons();
-    let shards = shard_ranges(0..n, CpuOptions { threads, ..CpuOptions::default() });
-    let state = desc.populations.iter().map(|p| p.size * p.model.bytes_per_neuron() as u64).sum();
+pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) -> MemoryEstimate {
+    let n = neurons.end - neurons.start;
+    let overlap = |a: &Range<u64>, b: &Range<u64>| a.end.min(b.end).saturating_sub(a.start.max(b.start));
+    let shards = shard_ranges(neurons.clone(), CpuOptions { threads, ..CpuOptions::default() });
+    let state = desc.populations.iter().map(|p| overlap(&p.gids(), &neurons) * p.model.bytes_per_neuron() as u64).sum();
     let mut synapses = 0u64;
     for p in &desc.projections {
         let (s, t) = (desc.populations[p.source].size, desc.populations[p.target].size);
         let dense = p.storage == Storage::Exact && matches!(p.rule, ConnectionRule::AllToAll { .. }) && p.delay.count() == 1;
         if dense {
-            synapses += s * t * 4;
+            synapses += s * overlap(&desc.populations[p.target].gids(), &neurons) * 4;
             continue;
         }
         if p.storage == Storage::Procedural {
@@ -280,7 +304,7 @@ pub fn memory_estimate(desc: &Description, threads: usize) -> MemoryEstimate {
         // 4 bytes per (source, delay).
         let targets = desc.populations[p.target].gids();
         for shard in &shards {
-            let overlap = shard.end.min(targets.end).saturating_sub(shard.start.max(targets.start));
+            let overlap = overlap(shard, &targets);
             if overlap == 0 {
                 continue;
             }
@@ -293,7 +317,7 @@ pub fn memory_estimate(desc: &Description, threads: usize) -> MemoryEstimate {
             synapses += (s * p.delay.count() as u64 + 1) * 4;
         }
     }
-    let largest = desc.populations.iter().map(|p| p.size).max().unwrap_or(0);
+    let largest = desc.populations.iter().map(|p| overlap(&p.gids(), &neurons)).max().unwrap_or(0);
     let channels = channels(desc).len() as u64;
     let buffers = n * desc.max_delay_steps() as u64 * 4 * channels + n * 4 * (channels - 1) + largest * 4;
     MemoryEstimate { state, synapses, buffers }

@@ -6,6 +6,7 @@ pub mod workers;
 
 use crate::spike::Spike;
 use std::ops::Range;
+use std::time::Duration;
 
 pub trait Backend {
     /// Delivers `arrivals` (the previous epoch's spikes from every rank, sorted by step
@@ -24,4 +25,12 @@ pub trait Backend {
 
     /// Membrane potentials of the local neurons in id order.
     fn voltages(&self) -> Vec<f32>;
+
+    /// A bit set over the global ids `0..total` of the sources this backend holds
+    /// synapses from (the spikes it must receive).
+    fn needed_sources(&self, total: u64) -> Vec<u64>;
+
+    /// Time spent delivering spikes and updating neurons so far, averaged over the
+    /// backend's workers (threads).
+    fn work_times(&self) -> (Duration, Duration);
 }

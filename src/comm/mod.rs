@@ -1,14 +1,78 @@
-//! Communicators move the spikes of an epoch between ranks. The engine knows only this
-//! trait; the single-process implementation is `LocalComm`.
+//! Communicators move the spikes of an epoch between ranks and do the few collective
+//! sums the run needs (file offsets, totals, timers). The engine knows only this trait;
+//! the single-process implementation is `LocalComm`, the MPI one `mpi::MpiComm`.
+
+#[cfg(feature = "mpi")]
+pub mod mpi;
+mod wire;
 
 use crate::spike::Spike;
+use std::ops::Range;
+
+/// How spikes travel between ranks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExchangeMode {
+    /// Every rank receives every spike (one all-gather per epoch).
+    AllGather,
+    /// A spike goes only to the ranks holding synapses from its source (all-to-all;
+    /// Arbor's directed exchange).
+    Directed,
+    /// Directed when, on average, a source has targets on fewer than half the ranks.
+    Auto,
+}
 
 pub trait Communicator {
     fn rank(&self) -> usize;
     fn size(&self) -> usize;
-    /// Gathers every rank's `local` spikes (each sorted) into `global`, sorted by step
-    /// then id, identical on every rank.
-    fn exchange(&mut self, local: &[Spike], global: &mut Vec<Spike>);
+
+    /// Gathers the spikes of the epoch of `steps` steps starting at `first_step`: every
+    /// rank's `local` spikes (each sorted by step then id) that this rank needs go into
+    /// `global`, sorted by step then id. Spikes of sources this rank holds no synapses
+    /// from may be left out (directed exchange); the order of the rest is the same
+    /// whatever the number of ranks.
+    fn exchange(&mut self, first_step: u64, steps: u32, local: &[Spike], global: &mut Vec<Spike>);
+
+    /// Element-wise sums of `values` over ranks: (over the ranks before this one, over
+    /// all ranks). Every rank passes the same length.
+    fn prefix_and_total(&self, values: &[u64]) -> (Vec<u64>, Vec<u64>);
+
+    /// Every rank's `values` (the same length on every rank), concatenated in rank order.
+    fn all_gather_f64(&self, values: &[f64]) -> Vec<f64>;
+
+    /// True on every rank if `flag` is true on any.
+    fn any(&self, flag: bool) -> bool;
+
+    /// Chooses how spikes travel (collective). `partition` gives every rank's neurons;
+    /// `needed` is a bit set over all global ids of the sources this rank holds synapses
+    /// from. Returns the mode chosen and the mean fraction of ranks a spike would go to
+    /// under the directed exchange.
+    fn set_exchange(&mut self, mode: ExchangeMode, partition: &[Range<u64>], needed: &[u64]) -> (ExchangeMode, f64) {
+        let _ = (mode, partition, needed);
+        (ExchangeMode::AllGather, 1.0)
+    }
+
+    /// Ranks sharing this rank's node (they share its memory).
+    fn ranks_on_node(&self) -> usize {
+        1
+    }
+
+    /// The MPI communicator, for parallel HDF5.
+    #[cfg(feature = "mpi")]
+    fn mpi(&self) -> Option<&::mpi::topology::SimpleCommunicator> {
+        None
+    }
+}
+
+/// Makes an error on one rank an error on all: every rank calls this at the same point,
+/// so that no rank goes on into a collective that the failed one will never join. The
+/// failing rank keeps its own error; the others get `Error::OtherRank`.
+pub fn agree<T>(comm: &dyn Communicator, result: crate::Result<T>) -> crate::Result<T> {
+    let failed = comm.any(result.is_err());
+    match result {
+        Err(e) => Err(e),
+        Ok(_) if failed => Err(crate::Error::OtherRank),
+        Ok(v) => Ok(v),
+    }
 }
 
 /// One process: the local spikes are all the spikes.
@@ -24,8 +88,47 @@ impl Communicator for LocalComm {
         1
     }
 
-    fn exchange(&mut self, local: &[Spike], global: &mut Vec<Spike>) {
+    fn exchange(&mut self, _first_step: u64, _steps: u32, local: &[Spike], global: &mut Vec<Spike>) {
         global.clear();
         global.extend_from_slice(local);
     }
+
+    fn prefix_and_total(&self, values: &[u64]) -> (Vec<u64>, Vec<u64>) {
+        (vec![0; values.len()], values.to_vec())
+    }
+
+    fn all_gather_f64(&self, values: &[f64]) -> Vec<f64> {
+        values.to_vec()
+    }
+
+    fn any(&self, flag: bool) -> bool {
+        flag
+    }
+}
+
+/// Which ranks hold synapses from each of this rank's neurons: one bit set per rank
+/// over the rank's id range (`wanted[r]` bit i: rank r needs local neuron i).
+#[derive(Clone, Debug, Default)]
+pub struct Routes {
+    pub first_gid: u64,
+    pub wanted: Vec<Vec<u64>>,
+}
+
+impl Routes {
+    #[inline]
+    pub fn wants(&self, rank: usize, gid: u64) -> bool {
+        let i = (gid - self.first_gid) as usize;
+        self.wanted[rank][i / 64] >> (i % 64) & 1 == 1
+    }
+
+    /// The mean fraction of ranks a local neuron's spikes go to.
+    pub fn fan_out(&self, local_neurons: u64) -> f64 {
+        let bits: u64 = self.wanted.iter().flatten().map(|w| w.count_ones() as u64).sum();
+        bits as f64 / (local_neurons.max(1) * self.wanted.len().max(1) as u64) as f64
+    }
+}
+
+/// The ids of `ranges` (one per rank, contiguous, in order) that `gid` falls in.
+pub fn owner(ranges: &[Range<u64>], gid: u64) -> usize {
+    ranges.partition_point(|r| r.end <= gid)
 }

@@ -132,7 +132,7 @@ impl Validator<'_> {
         let projections =
             raw.projections.iter().enumerate().map(|(i, p)| self.projection(i, p, &populations, dt_ms)).collect::<Result<Vec<_>>>()?;
 
-        let output = self.output(&raw.output, overrides)?;
+        let output = self.output(&raw.output, overrides, dt_ms)?;
         Ok(Description { dt_ms, steps: steps as u64, seed, populations, projections, output })
     }
 
@@ -494,7 +494,7 @@ impl Validator<'_> {
         }
     }
 
-    fn output(&self, raw: &schema::Output, overrides: &Overrides) -> Result<OutputPlan> {
+    fn output(&self, raw: &schema::Output, overrides: &Overrides, dt_ms: f64) -> Result<OutputPlan> {
         let dir = match (&overrides.out_dir, &raw.dir) {
             (Some(d), _) => d.clone(),
             (None, Some(d)) if !d.get_ref().trim().is_empty() => PathBuf::from(d.get_ref()),
@@ -506,9 +506,27 @@ impl Validator<'_> {
             Some("") => None,
             Some(s) => Some(s.to_string()),
         };
-        Ok(OutputPlan { dir, spikes: name(&raw.spikes, "spikes.h5"), raster: name(&raw.raster, "raster.png") })
+        let flush_every_steps = match &raw.flush_every {
+            None => (DEFAULT_FLUSH_MS / dt_ms).round().max(1.0) as u64,
+            Some(v) => {
+                let ms = self.time(v, "output.flush_every")?;
+                let steps = (ms / dt_ms).round();
+                if steps < 1.0 || (ms / dt_ms - steps).abs() > 1e-6 * steps {
+                    return Err(self.error(
+                        v.span(),
+                        "output.flush_every",
+                        format!("expected a whole number of steps of dt = {dt_ms} ms, got {ms} ms"),
+                    ));
+                }
+                steps as u64
+            }
+        };
+        Ok(OutputPlan { dir, spikes: name(&raw.spikes, "spikes.h5"), raster: name(&raw.raster, "raster.png"), flush_every_steps })
     }
 }
+
+/// Simulated time between spike-file appends unless the model file says otherwise.
+const DEFAULT_FLUSH_MS: f64 = 1000.0;
 
 /// A time in ms from "1000", "1000ms", "1 s", "250 us".
 pub fn parse_time(text: &str) -> std::result::Result<f64, String> {

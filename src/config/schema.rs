@@ -105,6 +105,8 @@ pub struct Output {
     pub spikes: Option<String>,
     /// Raster PNG name inside `dir`; "" turns the plot off.
     pub raster: Option<String>,
+    /// Simulated time between appends to the spike file (a whole number of steps).
+    pub flush_every: Option<Spanned<Value>>,
 }
 
 /// A number or a string (an expression, or a time with its unit).

@@ -209,6 +209,27 @@ impl LocalSynapses {
             .sum()
     }
 
+    /// Marks in `needed` (a bit set over global ids) every source that has a synapse
+    /// here: the sources whose spikes this store must receive. Dense and procedural
+    /// rows mark their whole source population (a procedural row is only known once
+    /// drawn).
+    pub fn mark_sources(&self, needed: &mut [u64]) {
+        let mut mark = |gid: u64| needed[(gid / 64) as usize] |= 1 << (gid % 64);
+        for b in &self.blocks {
+            match &b.rows {
+                Rows::Csr { offsets, .. } => {
+                    let n_delays = b.delays.len();
+                    for (row, gid) in b.sources.clone().enumerate() {
+                        if offsets[(row + 1) * n_delays] > offsets[row * n_delays] {
+                            mark(gid);
+                        }
+                    }
+                }
+                Rows::Dense { .. } | Rows::Procedural { .. } => b.sources.clone().for_each(&mut mark),
+            }
+        }
+    }
+
     /// Synapses stored (procedural ones are not).
     pub fn stored(&self) -> u64 {
         self.blocks

@@ -17,12 +17,15 @@ use std::time::{Duration, Instant};
 /// Wall time spent in each phase, summed over the run.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PhaseTimes {
-    /// Delivery and neuron update (the backend's epoch).
+    /// Delivery and neuron update (the backend's epoch), waiting for its threads
+    /// included.
     pub advance: Duration,
-    /// Exchange of spikes between ranks, waiting included.
+    /// Exchange of spikes between ranks, waiting for the slowest rank included.
     pub exchange: Duration,
     /// Handing spikes to the recorder.
     pub record: Duration,
+    /// Epochs run.
+    pub epochs: u64,
 }
 
 pub struct Simulation<'a> {
@@ -51,6 +54,16 @@ impl<'a> Simulation<'a> {
         }
     }
 
+    /// The communicator, for collectives between epochs (file flushes).
+    pub fn comm(&self) -> &dyn Communicator {
+        &*self.comm
+    }
+
+    /// The backend, for its timers.
+    pub fn backend(&self) -> &dyn Backend {
+        &*self.backend
+    }
+
     /// Steps done so far.
     pub fn step(&self) -> u64 {
         self.step
@@ -69,13 +82,14 @@ impl<'a> Simulation<'a> {
             self.local.clear();
             self.backend.run_epoch(&self.pending, self.step, steps, &mut self.local);
             let t1 = Instant::now();
-            self.comm.exchange(&self.local, &mut self.pending);
+            self.comm.exchange(self.step, steps, &self.local, &mut self.pending);
             let t2 = Instant::now();
             recorder.record_spikes(&self.local)?;
             let t3 = Instant::now();
             self.times.advance += t1 - t0;
             self.times.exchange += t2 - t1;
             self.times.record += t3 - t2;
+            self.times.epochs += 1;
             self.step += steps as u64;
         }
         Ok(())

@@ -27,6 +27,15 @@ impl NeuronModel {
             NeuronModel::Izhikevich(spec) => spec.bytes_per_neuron(),
         }
     }
+
+    /// Measured cost of one neuron-step in ns on one core, noise excluded
+    /// (`cargo bench --bench kernels -- update`; BENCHMARKS.md). Used to balance ranks
+    /// when populations differ in model.
+    pub fn step_cost_ns(&self) -> f64 {
+        match self {
+            NeuronModel::Izhikevich(_) => 0.5,
+        }
+    }
 }
 
 /// The state of a contiguous range of neurons of one population.

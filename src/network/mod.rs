@@ -138,6 +138,9 @@ pub struct OutputPlan {
     pub spikes: Option<String>,
     /// File name of the raster PNG in `dir`, if it is drawn.
     pub raster: Option<String>,
+    /// Steps between appends to the spike file: the most simulated time a killed run
+    /// loses, and the time's worth of spikes each rank buffers.
+    pub flush_every_steps: u64,
 }
 
 impl Description {

@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod sonata;
+pub mod writer;
 
 use crate::error::Result;
 use crate::spike::Spike;

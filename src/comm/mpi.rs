@@ -1,0 +1,207 @@
+//! The MPI communicator (rsmpi over the system's OpenMPI). One binary: started directly
+//! it is one rank, under `mpirun` or `srun` it is many.
+//!
+//! An epoch's spikes travel as 4-byte ids behind a count per step (`wire`), either to
+//! every rank (all-gather: one collective, every rank receives everything) or only to
+//! the ranks that hold synapses from the source (directed: an all-to-all of counts,
+//! then of messages; Arbor's design). Both give each rank the spikes it needs in the
+//! canonical order, so delivery sums every input in the same order for any rank count.
+
+use super::{wire, Communicator, ExchangeMode, Routes};
+use crate::spike::Spike;
+use mpi::collective::SystemOperation;
+use mpi::datatype::{Partition, PartitionMut};
+use mpi::environment::Universe;
+use mpi::topology::{Communicator as _, SimpleCommunicator};
+use mpi::traits::*;
+use mpi::Count;
+use std::ops::Range;
+
+pub struct MpiComm {
+    world: SimpleCommunicator,
+    rank: usize,
+    size: usize,
+    on_node: usize,
+    /// Set when the exchange is directed: who wants this rank's neurons.
+    routes: Option<Routes>,
+    send: Vec<u32>,
+    recv: Vec<u32>,
+    send_counts: Vec<Count>,
+    recv_counts: Vec<Count>,
+    // Dropped last: finalises MPI after everything above is gone.
+    _universe: Universe,
+}
+
+impl MpiComm {
+    /// Initialises MPI (once per process). None if it was already initialised.
+    pub fn init() -> Option<MpiComm> {
+        let (universe, _) = mpi::initialize_with_threading(mpi::Threading::Funneled)?;
+        let world = universe.world();
+        let (rank, size) = (world.rank() as usize, world.size() as usize);
+        let on_node = world.split_shared(rank as i32).size() as usize;
+        Some(MpiComm {
+            world,
+            rank,
+            size,
+            on_node,
+            routes: None,
+            send: Vec::new(),
+            recv: Vec::new(),
+            send_counts: vec![0; size],
+            recv_counts: vec![0; size],
+            _universe: universe,
+        })
+    }
+
+    fn all_gather(&mut self, first_step: u64, steps: u32, local: &[Spike], global: &mut Vec<Spike>) {
+        self.send.clear();
+        wire::encode(first_step, steps, local.iter(), &mut self.send);
+        let len = self.send.len() as Count;
+        self.world.all_gather_into(&len, &mut self.recv_counts[..]);
+        let displs = displacements(&self.recv_counts);
+        self.recv.resize(self.recv_counts.iter().map(|&c| c as usize).sum(), 0);
+        self.world.all_gather_varcount_into(&self.send[..], &mut PartitionMut::new(&mut self.recv[..], &self.recv_counts[..], &displs[..]));
+        decode_all(first_step, steps, &self.recv, global);
+    }
+
+    fn directed(&mut self, first_step: u64, steps: u32, local: &[Spike], global: &mut Vec<Spike>) {
+        let routes = self.routes.as_ref().expect("routes set");
+        self.send.clear();
+        for (r, count) in self.send_counts.iter_mut().enumerate() {
+            let before = self.send.len();
+            wire::encode(first_step, steps, local.iter().filter(|s| routes.wants(r, s.gid as u64)), &mut self.send);
+            *count = (self.send.len() - before) as Count;
+        }
+        self.world.all_to_all_into(&self.send_counts[..], &mut self.recv_counts[..]);
+        let send_displs = displacements(&self.send_counts);
+        let recv_displs = displacements(&self.recv_counts);
+        self.recv.resize(self.recv_counts.iter().map(|&c| c as usize).sum(), 0);
+        self.world.all_to_all_varcount_into(
+            &Partition::new(&self.send[..], &self.send_counts[..], &send_displs[..]),
+            &mut PartitionMut::new(&mut self.recv[..], &self.recv_counts[..], &recv_displs[..]),
+        );
+        decode_all(first_step, steps, &self.recv, global);
+    }
+}
+
+/// Decodes the messages of every rank, in rank order, into `global`, sorted by step
+/// then id. Ranks own ascending id ranges, so for one-step epochs the concatenation is
+/// already sorted.
+fn decode_all(first_step: u64, steps: u32, messages: &[u32], global: &mut Vec<Spike>) {
+    global.clear();
+    let mut at = 0;
+    while at < messages.len() {
+        at += wire::decode(first_step, steps, &messages[at..], global);
+    }
+    if !global.is_sorted() {
+        global.sort_unstable();
+    }
+}
+
+fn displacements(counts: &[Count]) -> Vec<Count> {
+    counts
+        .iter()
+        .scan(0, |sum, &c| {
+            let d = *sum;
+            *sum += c;
+            Some(d)
+        })
+        .collect()
+}
+
+impl Communicator for MpiComm {
+    fn rank(&self) -> usize {
+        self.rank
+    }
+
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    fn exchange(&mut self, first_step: u64, steps: u32, local: &[Spike], global: &mut Vec<Spike>) {
+        if self.size == 1 {
+            global.clear();
+            global.extend_from_slice(local);
+        } else if self.routes.is_some() {
+            self.directed(first_step, steps, local, global);
+        } else {
+            self.all_gather(first_step, steps, local, global);
+        }
+    }
+
+    fn prefix_and_total(&self, values: &[u64]) -> (Vec<u64>, Vec<u64>) {
+        let mut before = vec![0u64; values.len()];
+        let mut total = vec![0u64; values.len()];
+        if values.is_empty() {
+            return (before, total);
+        }
+        self.world.exclusive_scan_into(values, &mut before[..], SystemOperation::sum());
+        if self.rank == 0 {
+            // MPI leaves rank 0's exclusive scan undefined.
+            before.iter_mut().for_each(|x| *x = 0);
+        }
+        self.world.all_reduce_into(values, &mut total[..], SystemOperation::sum());
+        (before, total)
+    }
+
+    fn all_gather_f64(&self, values: &[f64]) -> Vec<f64> {
+        let mut out = vec![0f64; values.len() * self.size];
+        self.world.all_gather_into(values, &mut out[..]);
+        out
+    }
+
+    fn any(&self, flag: bool) -> bool {
+        let mut any = 0i32;
+        self.world.all_reduce_into(&(flag as i32), &mut any, SystemOperation::max());
+        any != 0
+    }
+
+    fn set_exchange(&mut self, mode: ExchangeMode, partition: &[Range<u64>], needed: &[u64]) -> (ExchangeMode, f64) {
+        if self.size == 1 || mode == ExchangeMode::AllGather {
+            self.routes = None;
+            return (ExchangeMode::AllGather, 1.0);
+        }
+        // Send each rank the words of `needed` covering its range; receive from each
+        // rank the words covering ours.
+        let words = |r: &Range<u64>| (r.start / 64) as usize..r.end.div_ceil(64) as usize;
+        let mine = &partition[self.rank];
+        let mut send = Vec::new();
+        let mut send_counts = Vec::with_capacity(self.size);
+        for r in partition {
+            let w = words(r);
+            send_counts.push(w.len() as Count);
+            send.extend_from_slice(&needed[w]);
+        }
+        let n_mine = words(mine).len();
+        let recv_counts = vec![n_mine as Count; self.size];
+        let mut recv = vec![0u64; n_mine * self.size];
+        let send_displs = displacements(&send_counts);
+        let recv_displs = displacements(&recv_counts);
+        self.world.all_to_all_varcount_into(
+            &Partition::new(&send[..], &send_counts[..], &send_displs[..]),
+            &mut PartitionMut::new(&mut recv[..], &recv_counts[..], &recv_displs[..]),
+        );
+        // Bits of `needed` words before our start were about other ranks' neurons in the
+        // same word only if ranges were not 64-aligned; partition guarantees they are.
+        let routes = Routes { first_gid: mine.start, wanted: recv.chunks(n_mine.max(1)).map(|c| c.to_vec()).collect() };
+        let local_fraction = routes.fan_out(mine.end - mine.start);
+        let mut sum = 0f64;
+        self.world.all_reduce_into(&local_fraction, &mut sum, SystemOperation::sum());
+        let fan_out = sum / self.size as f64;
+        let directed = match mode {
+            ExchangeMode::Directed => true,
+            ExchangeMode::Auto => fan_out < 0.5,
+            ExchangeMode::AllGather => false,
+        };
+        self.routes = directed.then_some(routes);
+        (if directed { ExchangeMode::Directed } else { ExchangeMode::AllGather }, fan_out)
+    }
+
+    fn ranks_on_node(&self) -> usize {
+        self.on_node
+    }
+
+    fn mpi(&self) -> Option<&SimpleCommunicator> {
+        Some(&self.world)
+    }
+}

@@ -1,0 +1,124 @@
+//! Which rank owns which neurons: contiguous ranges of global ids, cut at multiples of
+//! `BLOCK` so that noise pairs, SIMD lanes and the 64-bit words of the exchange's
+//! routing bit sets never straddle two ranks, and balanced by estimated cost per step
+//! rather than by count, so that populations of a dearer model or with more inputs
+//! per neuron spread over more ranks.
+
+use crate::network::Description;
+use std::ops::Range;
+
+/// Rank boundaries are multiples of this many ids.
+pub const BLOCK: u64 = 64;
+
+/// Measured costs the balance is computed from (BENCHMARKS.md, this machine).
+const NOISE_NS: f64 = 1.6;
+const EVENT_NS: f64 = 1.0;
+/// Firing rate assumed for the delivery cost before anything has run.
+const ASSUMED_RATE_HZ: f64 = 10.0;
+
+/// Estimated ns per step of one neuron of each population: its update, its noise draw,
+/// and the synaptic events it receives at `ASSUMED_RATE_HZ` per source.
+pub fn cost_per_neuron(desc: &Description) -> Vec<f64> {
+    desc.populations
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let inputs: f64 =
+                desc.projections.iter().filter(|q| q.target == i).map(|q| desc.projection_synapses(q) as f64 / p.size.max(1) as f64).sum();
+            let noise = if p.noise_std != 0.0 { NOISE_NS } else { 0.0 };
+            p.model.step_cost_ns() + noise + inputs * ASSUMED_RATE_HZ * desc.dt_ms / 1000.0 * EVENT_NS
+        })
+        .collect()
+}
+
+/// Cuts the description's ids into `ranks` contiguous ranges of about equal cost.
+/// Ranges may be empty when there are fewer blocks than ranks.
+pub fn partition(desc: &Description, ranks: usize) -> Vec<Range<u64>> {
+    let n = desc.total_neurons();
+    let costs = cost_per_neuron(desc);
+    // Cost of the ids below `gid`, piecewise linear over populations.
+    let cost_below = |gid: u64| -> f64 {
+        desc.populations.iter().zip(&costs).map(|(p, c)| gid.saturating_sub(p.first_gid).min(p.size) as f64 * c).sum()
+    };
+    let total = cost_below(n);
+    let mut cuts = vec![0u64];
+    let blocks = n.div_ceil(BLOCK);
+    for k in 1..ranks {
+        let target = total * k as f64 / ranks as f64;
+        // The first block boundary whose cost below reaches the target.
+        let (mut lo, mut hi) = (0u64, blocks);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if cost_below((mid * BLOCK).min(n)) < target {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        cuts.push((lo * BLOCK).min(n).max(*cuts.last().expect("non-empty")));
+    }
+    cuts.push(n);
+    cuts.windows(2).map(|w| w[0]..w[1]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+
+    fn desc(text: &str) -> Description {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.toml");
+        std::fs::write(&path, text).unwrap();
+        config::load(&path, &Default::default()).unwrap()
+    }
+
+    const TWO_POPS: &str = r#"
+[simulation]
+dt = "1 ms"
+duration = "10 ms"
+[[population]]
+name = "a"
+size = 1000
+model = "izhikevich"
+noise_std = 5.0
+parameters = { a = 0.02, b = 0.2, c = -65, d = 8 }
+[[population]]
+name = "b"
+size = 1000
+model = "izhikevich"
+parameters = { a = 0.02, b = 0.2, c = -65, d = 8 }
+[[projection]]
+source = "a"
+target = "a"
+connection = { rule = "fixed_indegree", k = 100 }
+weight = 0.1
+delay = "1 ms"
+"#;
+
+    #[test]
+    fn ranges_cover_everything_aligned_and_balance_cost() {
+        let d = desc(TWO_POPS);
+        for ranks in [1, 2, 3, 4, 7] {
+            let parts = partition(&d, ranks);
+            assert_eq!(parts.len(), ranks);
+            assert_eq!(parts[0].start, 0);
+            assert_eq!(parts[ranks - 1].end, 2000);
+            assert!(parts.windows(2).all(|w| w[0].end == w[1].start && w[0].end % BLOCK == 0));
+        }
+        // Population a costs 0.5 + 1.6 + 100·0.01 = 3.1 ns per neuron-step, b 0.5 ns:
+        // two ranks split the cost, not the count, so the first rank ends inside a.
+        let costs = cost_per_neuron(&d);
+        assert!((costs[0] - 3.1).abs() < 1e-9 && (costs[1] - 0.5).abs() < 1e-9, "{costs:?}");
+        let parts = partition(&d, 2);
+        assert_eq!(parts[0].end, 640, "3100 + 500 ns split at 1800 ns: 580.6 neurons of a, rounded up to a block");
+    }
+
+    #[test]
+    fn more_ranks_than_blocks_leaves_some_empty() {
+        let d = desc(&TWO_POPS.replace("size = 1000", "size = 50"));
+        let parts = partition(&d, 4);
+        assert_eq!(parts.iter().map(|r| r.end - r.start).sum::<u64>(), 100);
+        assert!(parts.iter().any(|r| r.is_empty()));
+    }
+}
