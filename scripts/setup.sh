@@ -2,10 +2,17 @@
 # Installs what volley needs to build and test on Debian/Ubuntu: system packages (when
 # missing; as root or with sudo) and a Python virtualenv with h5py for the layout test.
 # Idempotent; prints what it does.
+#
+#   scripts/setup.sh          to build and run: OpenMPI, parallel HDF5 (+ serial, for the
+#                             build without MPI), clang for rsmpi's bindings, fonts
+#   scripts/setup.sh --test   also what the tests use: hdf5-tools, Slurm + munge, python3-venv
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(pkg-config libhdf5-dev hdf5-tools fonts-dejavu-core python3-venv)
+packages=(pkg-config clang libclang-dev libopenmpi-dev openmpi-bin libhdf5-openmpi-dev libhdf5-dev fonts-dejavu-core)
+testing=false
+[ "${1:-}" = --test ] && testing=true
+$testing && packages+=(hdf5-tools python3-venv slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,6 +32,8 @@ if ! command -v cargo >/dev/null; then
   echo "volley setup: cargo not found: install Rust (rustup) first" >&2
   exit 1
 fi
+
+$testing || exit 0
 
 # Python with h5py, used by tests/h5py_layout.rs to read our files with no code of ours.
 venv=target/pyvenv

@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit and integration tests (release build, once).
+# Runs every test: formatting, lints, unit and integration tests (release build, once),
+# MPI runs under mpirun, the job scripts under a one-node Slurm started here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --test
 export VOLLEY_PYTHON="$PWD/target/pyvenv/bin/python"
+# mpirun as root (CI containers) needs these.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# tests/slurm.rs starts a one-node Slurm; stop it however the tests end.
+trap 'scripts/slurm-ci.sh stop >/dev/null 2>&1 || true' EXIT
+# The build without MPI (serial HDF5, one process), held to the same spikes by tests/mpi.rs.
+serial_hdf5=$(pkg-config --variable=prefix hdf5-serial 2>/dev/null || true)
+[ -d /usr/lib/x86_64-linux-gnu/hdf5/serial ] && serial_hdf5=/usr/lib/x86_64-linux-gnu/hdf5/serial
+HDF5_DIR=$serial_hdf5 cargo build --release --quiet --no-default-features --target-dir target/no-mpi --bin volley
+export VOLLEY_NO_MPI_BIN="$PWD/target/no-mpi/release/volley"
 cargo fmt --all -- --check
 cargo clippy --release --all-targets --quiet -- -D warnings
 # Benchmarks run once each in test mode (a smoke test), then the tests proper.

@@ -53,6 +53,10 @@ enum Command {
         /// (auto: directed when a source reaches fewer than half the ranks).
         #[arg(long, value_enum, default_value_t = Exchange::Auto)]
         exchange: Exchange,
+        /// Append one line of figures (ranks, threads, sizes, per-phase times) to this CSV
+        /// file, with a header if it is new (scaling studies).
+        #[arg(long, value_name = "FILE")]
+        report_csv: Option<PathBuf>,
     },
     /// Validate a model file, print its sizes and the memory it will need; allocates
     /// nothing big, and fails like `run` would if the memory is not there.
@@ -96,7 +100,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut rank = 0;
     match dispatch(cli.command, &mut rank) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             // Errors every rank meets alike (the model file, options) are printed once;
             // a rank's own failure by that rank; OtherRank is the echo of one.
@@ -141,9 +145,9 @@ fn memory_limit(option: Option<String>) -> Result<Option<u64>> {
     option.map(|m| run::parse_size(&m).map_err(|message| Error::Option { option: "--max-memory".into(), message })).transpose()
 }
 
-fn dispatch(command: Command, rank: &mut usize) -> Result<()> {
+fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
     match command {
-        Command::Run { model, seed, duration, threads, out, quiet, progress_every, sets, max_memory, exchange } => {
+        Command::Run { model, seed, duration, threads, out, quiet, progress_every, sets, max_memory, exchange, report_csv } => {
             let mut comm = communicator();
             *rank = comm.rank();
             let threads = thread_count(threads)?;
@@ -172,8 +176,24 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<()> {
                 for path in report.spike_file.iter().chain(&report.raster) {
                     println!("wrote {}", path.display());
                 }
+                if let Some(csv) = &report_csv {
+                    run::append_csv(csv, &run::csv_line(&desc, &report, threads))?;
+                }
             }
-            Ok(())
+            match report.stopped_by_signal {
+                // Like a shell: 128 + the signal, so that a job script sees the run was cut.
+                Some(signal) => {
+                    if comm.rank() == 0 {
+                        eprintln!(
+                            "volley: stopped by signal {signal} after {} ms of {} ms; the spike file holds every spike up to then",
+                            report.steps as f64 * desc.dt_ms,
+                            desc.steps as f64 * desc.dt_ms
+                        );
+                    }
+                    Ok(ExitCode::from(128 + signal as u8))
+                }
+                None => Ok(ExitCode::SUCCESS),
+            }
         }
         Command::Check { model, duration, sets, max_memory, threads } => {
             let threads = thread_count(threads)?;
@@ -207,7 +227,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<()> {
                 "  recording: 8 bytes per spike buffered for {flush_ms} ms between appends to the file, {} at a mean rate of 10 Hz",
                 fmt_bytes(at_10_hz as u64)
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Stats { spikes, duration } => {
             let file = sonata::read_spike_file(&spikes)?;
@@ -227,14 +247,14 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<()> {
             };
             show(1.0, 15.0, "largest peak < 15 Hz");
             show(30.0, 50.0, "gamma peak 30-50 Hz");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Plot { spikes, output, duration } => {
             let file = sonata::read_spike_file(&spikes)?;
             let duration_ms = duration_of(&file, duration, &spikes)?;
             volley::plot::raster_png(&file, duration_ms, &output)?;
             println!("wrote {}", output.display());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::record::writer::SpikeWriter;
 use std::io::IsTerminal;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
@@ -62,7 +62,8 @@ pub struct RunReport {
     pub fan_out: f64,
     /// Steps simulated (fewer than asked if the run was stopped by a signal).
     pub steps: u64,
-    pub stopped_by_signal: bool,
+    /// The signal that stopped the run early (on some rank).
+    pub stopped_by_signal: Option<i32>,
     pub spike_file: Option<PathBuf>,
     pub raster: Option<PathBuf>,
     pub memory_bytes: usize,
@@ -139,10 +140,10 @@ pub fn check_memory(
 
 /// Set by SIGTERM or SIGINT (Slurm's time limit, Ctrl-C): the run stops at the next
 /// progress point, all ranks together, and closes its spike file.
-static STOP: AtomicBool = AtomicBool::new(false);
+static STOP: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn request_stop(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
+extern "C" fn request_stop(signal: libc::c_int) {
+    STOP.store(signal, Ordering::Relaxed);
 }
 
 fn catch_stop_signals() {
@@ -200,7 +201,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let chunk = (desc.steps / 200).max(1);
     let flush_every = desc.output.flush_every_steps.max(1);
     let mut write = Duration::ZERO;
-    let mut stopped_by_signal = false;
+    let mut stopped_by_signal = None;
     while !sim.finished() {
         let next_flush = (sim.step() / flush_every + 1) * flush_every;
         sim.advance(chunk.min(next_flush - sim.step()), &mut writer)?;
@@ -210,8 +211,8 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
             writer.flush(sim.step(), sim.comm())?;
             write += tw.elapsed();
         }
-        if sim.comm().any(STOP.load(Ordering::Relaxed)) {
-            stopped_by_signal = true;
+        if sim.comm().any(STOP.load(Ordering::Relaxed) != 0) {
+            stopped_by_signal = Some(STOP.load(Ordering::Relaxed).max(libc::SIGTERM));
             break;
         }
     }
@@ -297,7 +298,7 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
         (p, 1) => fmt_bytes(p as u64),
         (p, _) => format!("{} per rank (max), {} in all", fmt_bytes(p as u64), fmt_bytes(report.peak_memory.iter().sum::<f64>() as u64)),
     };
-    let stopped = if report.stopped_by_signal { " (stopped by a signal)" } else { "" };
+    let stopped = if report.stopped_by_signal.is_some() { " (stopped by a signal)" } else { "" };
     let mut out = format!(
         "volley: {} neurons, {} synapses, {} spikes ({}) in {} ms{stopped} | build {}, simulate {}, write {} | {:.1}x real time | peak memory {peak}",
         report.neurons,
@@ -340,6 +341,55 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
         exchange / epochs as f64 * 1e6
     ));
     out
+}
+
+/// Columns of `--report-csv`: one line per run, for scaling studies.
+pub const CSV_HEADER: &str = "ranks,threads,neurons,synapses,steps,dt_ms,spikes,build_s,simulate_s,\
+deliver_max_s,update_max_s,exchange_median_s,exchange_max_s,write_max_s,epochs,exchange_us_per_epoch,exchange_mode,fan_out,peak_rss_max_mb,peak_rss_total_mb";
+
+/// The run as one CSV line (see `CSV_HEADER`): maxima over ranks show the slowest rank,
+/// which sets the pace.
+pub fn csv_line(desc: &Description, report: &RunReport, threads: usize) -> String {
+    let column = |k: usize| report.rank_phases.iter().map(|p| p[k]).collect::<Vec<f64>>();
+    let max = |k: usize| column(k).into_iter().fold(0.0, f64::max);
+    let median = |k: usize| {
+        let mut v = column(k);
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let epochs = report.phases.epochs.max(1);
+    let mode = if report.exchange == ExchangeMode::Directed { "directed" } else { "all-gather" };
+    format!(
+        "{},{threads},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{epochs},{:.2},{mode},{:.3},{:.1},{:.1}",
+        report.rank_phases.len(),
+        report.neurons,
+        report.synapses,
+        report.steps,
+        desc.dt_ms,
+        report.spike_counts.iter().sum::<u64>(),
+        max(0),
+        max(6),
+        max(1),
+        max(2),
+        median(4),
+        max(4),
+        max(5),
+        median(4) / epochs as f64 * 1e6,
+        report.fan_out,
+        report.peak_memory.iter().cloned().fold(0.0, f64::max) / 1e6,
+        report.peak_memory.iter().sum::<f64>() / 1e6,
+    )
+}
+
+/// Appends `line` to the CSV file at `path`, writing the header first if the file is
+/// new. One `write` of the whole line on a file opened for appending, so that the array
+/// tasks of a scaling study can share one file.
+pub fn append_csv(path: &Path, line: &str) -> Result<()> {
+    use std::io::Write;
+    let fail = |e: std::io::Error| Error::Output { path: path.to_path_buf(), message: e.to_string() };
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(fail)?;
+    let header = if file.metadata().map_err(fail)?.len() == 0 { format!("{CSV_HEADER}\n") } else { String::new() };
+    file.write_all(format!("{header}{line}\n").as_bytes()).map_err(fail)
 }
 
 pub fn fmt_duration(d: Duration) -> String {

@@ -271,3 +271,12 @@ fn more_memory_than_allowed() {
     assert_eq!(check.status.code(), Some(2));
     assert!(stderr(&check).contains("available on this machine"), "{}", stderr(&check));
 }
+
+#[test]
+fn flush_interval_not_a_whole_number_of_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "[output]", "[output]\nflush_every = \"2.5 ms\"");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert!(err.starts_with(&format!("error: {m}:")), "{err}");
+    assert!(err.ends_with("output.flush_every: expected a whole number of steps of dt = 1 ms, got 2.5 ms"), "{err}");
+}

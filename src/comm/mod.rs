@@ -4,6 +4,7 @@
 
 #[cfg(feature = "mpi")]
 pub mod mpi;
+#[cfg(any(feature = "mpi", test))]
 mod wire;
 
 use crate::spike::Spike;

@@ -1,0 +1,154 @@
+//! Distributed runs under `mpirun`: the spike file is the same, dataset for dataset and
+//! bit for bit, with 1, 2 or 4 ranks (4 oversubscribed on 2 cores), with either
+//! exchange, and without MPI at all (a build with `--no-default-features` against serial
+//! HDF5, given as VOLLEY_NO_MPI_BIN by scripts/test.sh). These tests need OpenMPI's
+//! `mpirun` and that second binary; without them they fail, saying what is missing.
+
+mod common;
+
+use common::{assert_ok, example, stdout};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use volley::record::sonata::{read_spike_file, SpikeFile};
+
+fn mpirun() -> PathBuf {
+    let found = Command::new("sh").args(["-c", "command -v mpirun"]).output().expect("sh runs");
+    assert!(found.status.success(), "mpirun not found: these tests need OpenMPI (apt-get install openmpi-bin libopenmpi-dev)");
+    PathBuf::from(String::from_utf8_lossy(&found.stdout).trim())
+}
+
+fn no_mpi_binary() -> PathBuf {
+    let path = std::env::var_os("VOLLEY_NO_MPI_BIN").map(PathBuf::from).expect(
+        "VOLLEY_NO_MPI_BIN is not set: it names volley built without MPI \
+         (HDF5_DIR=<serial hdf5> cargo build --release --no-default-features --target-dir target/no-mpi); scripts/test.sh does this",
+    );
+    assert!(path.is_file(), "VOLLEY_NO_MPI_BIN={} does not exist", path.display());
+    path
+}
+
+/// Runs `volley run` on `ranks` MPI ranks with one thread each.
+fn run_mpi(ranks: usize, out: &Path, args: &[&str]) -> Output {
+    Command::new(mpirun())
+        .args(["-np", &ranks.to_string(), "--oversubscribe", "--bind-to", "none"])
+        .arg(env!("CARGO_BIN_EXE_volley"))
+        .args(["run", "-q", "--threads", "1", "--out"])
+        .arg(out)
+        .args(args)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .output()
+        .expect("mpirun runs")
+}
+
+fn run_plain(binary: &Path, out: &Path, args: &[&str]) -> Output {
+    Command::new(binary).args(["run", "-q", "--threads", "2", "--out"]).arg(out).args(args).output().expect("volley runs")
+}
+
+fn spikes(out: &Path) -> SpikeFile {
+    read_spike_file(&out.join("spikes.h5")).expect("spike file readable")
+}
+
+/// The reference (no MPI, 2 threads) against 1, 2 and 4 ranks and the given exchanges.
+fn same_for_every_rank_count(model: &Path, extra: &[&str], cases: &[(usize, &str)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![model.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let reference_dir = dir.path().join("no-mpi");
+    let reference = run_plain(&no_mpi_binary(), &reference_dir, &args);
+    assert_ok(&reference);
+    let expected = spikes(&reference_dir);
+    let total: usize = expected.populations.iter().map(|p| p.node_ids.len()).sum();
+    assert!(total > 1000, "the reference run should spike: {total} spikes");
+    for &(ranks, exchange) in cases {
+        let out = dir.path().join(format!("np{ranks}-{exchange}"));
+        let mut with = args.clone();
+        with.extend_from_slice(&["--exchange", exchange]);
+        let run = run_mpi(ranks, &out, &with);
+        assert_ok(&run);
+        let text = stdout(&run);
+        if ranks > 1 {
+            assert!(text.contains(&format!("over {ranks} ranks")), "per-rank timers expected:\n{text}");
+        }
+        assert_eq!(spikes(&out), expected, "{ranks} ranks, {exchange} exchange: spike datasets differ from the run without MPI");
+        eprintln!("{} ranks, {exchange}: {total} spikes identical; {}", ranks, text.lines().nth(1).unwrap_or(""));
+    }
+}
+
+#[test]
+fn izhikevich_2003_is_identical_on_1_2_and_4_ranks() {
+    same_for_every_rank_count(
+        &example("izhikevich2003.toml"),
+        &[],
+        &[(1, "auto"), (2, "all-gather"), (2, "directed"), (4, "all-gather"), (4, "directed")],
+    );
+}
+
+#[test]
+fn sparse_network_of_20000_with_delays_of_1_to_20_ms_is_identical_on_1_2_and_4_ranks() {
+    same_for_every_rank_count(
+        &example("izhikevich_sparse.toml"),
+        &[
+            "--duration",
+            "500 ms",
+            "--set",
+            "population.exc.size=16000",
+            "--set",
+            "population.inh.size=4000",
+            "--set",
+            "projection.0.delay={ distribution = \"uniform\", low = \"1 ms\", high = \"20 ms\" }",
+            "--set",
+            "projection.1.delay={ distribution = \"uniform\", low = \"1 ms\", high = \"20 ms\" }",
+        ],
+        &[(1, "auto"), (2, "all-gather"), (4, "auto"), (4, "directed")],
+    );
+}
+
+/// A network where a source reaches few ranks (two inputs per neuron): auto picks the
+/// directed exchange, which sends a spike to fewer ranks and still gives the same file.
+#[test]
+fn directed_exchange_is_chosen_for_sparse_fan_out_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich_sparse.toml");
+    let mut args = vec![model.to_str().unwrap(), "--duration", "300 ms"];
+    let sets = [
+        "population.exc.size=8000",
+        "population.inh.size=2000",
+        "projection.0.connection={ rule = \"fixed_indegree\", k = 1 }",
+        "projection.1.connection={ rule = \"fixed_indegree\", k = 1 }",
+        "projection.2.connection={ rule = \"fixed_indegree\", k = 1 }",
+        "projection.3.connection={ rule = \"fixed_indegree\", k = 1 }",
+    ];
+    for s in &sets {
+        args.extend_from_slice(&["--set", s]);
+    }
+    let reference_dir = dir.path().join("no-mpi");
+    assert_ok(&run_plain(&no_mpi_binary(), &reference_dir, &args));
+    let out = dir.path().join("np4");
+    let run = run_mpi(4, &out, &args);
+    assert_ok(&run);
+    let text = stdout(&run);
+    let share: f64 = text
+        .split("a spike to ")
+        .nth(1)
+        .and_then(|rest| rest.split('%').next())
+        .and_then(|x| x.parse().ok())
+        .unwrap_or_else(|| panic!("auto should pick the directed exchange here:\n{text}"));
+    assert!(share < 60.0, "four inputs per neuron reach about 4 of 4·… ranks: {share}%");
+    assert_eq!(spikes(&out), spikes(&reference_dir));
+}
+
+/// A bad model file under mpirun: one error line (from rank 0), exit code 2, no file.
+#[test]
+fn errors_under_mpirun_are_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("bad.toml");
+    let text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap().replace("size = 800", "size = -800");
+    std::fs::write(&model, text).unwrap();
+    let out = dir.path().join("out");
+    let run = run_mpi(2, &out, &[model.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2), "{run:?}");
+    let stderr = common::stderr(&run);
+    assert_eq!(stderr.matches("error").count(), 1, "one error line expected:\n{stderr}");
+    assert!(stderr.contains("population[0].size"), "{stderr}");
+    assert!(!out.join("spikes.h5").exists());
+}

@@ -1,0 +1,155 @@
+//! The job scripts in jobscripts/, submitted with `sbatch --wait` to a real one-node
+//! Slurm (brought up by scripts/slurm-ci.sh: slurmctld + slurmd + munge, as root) at tiny
+//! sizes, and their outputs checked. Without root or Slurm's packages these tests fail,
+//! saying what is missing.
+
+mod common;
+
+use common::{example, repo};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use volley::record::sonata::read_spike_file;
+
+/// SLURM_CONF of the CI cluster, started once per test binary.
+fn cluster() -> &'static str {
+    static CONF: OnceLock<String> = OnceLock::new();
+    CONF.get_or_init(|| {
+        let base = std::env::temp_dir().join("volley-slurm");
+        let up = Command::new(repo().join("scripts/slurm-ci.sh")).env("VOLLEY_SLURM", &base).output().expect("scripts/slurm-ci.sh runs");
+        assert!(
+            up.status.success(),
+            "the test cluster did not start (these tests need root and slurmctld, slurmd, slurm-client, munge):\n{}{}",
+            String::from_utf8_lossy(&up.stdout),
+            String::from_utf8_lossy(&up.stderr)
+        );
+        base.join("slurm.conf").to_string_lossy().into_owned()
+    })
+}
+
+/// Submits `script` with `sbatch --wait` and `options`, the script's stdin replaced by
+/// `text` when given; returns the job's log. Outputs go under `out`.
+fn submit(script: &str, options: &[&str], args: &[&str], env: &[(&str, String)], out: &Path, text: Option<String>) -> String {
+    std::fs::create_dir_all(out).unwrap();
+    let log = out.join("job.log");
+    let mut cmd = Command::new("sbatch");
+    cmd.env("SLURM_CONF", cluster())
+        .env("VOLLEY", env!("CARGO_BIN_EXE_volley"))
+        .env("OUT_ROOT", out.join("runs"))
+        .arg("--wait")
+        .arg(format!("--chdir={}", repo().display()))
+        .arg(format!("--output={}", log.display()))
+        .args(options);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let path = repo().join("jobscripts").join(script);
+    let status = match text {
+        // sbatch reads the script from stdin when no file is named.
+        Some(text) => {
+            use std::io::Write;
+            let mut child = cmd.args(["/dev/stdin"]).args(args).stdin(std::process::Stdio::piped()).spawn().expect("sbatch starts");
+            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+            child.wait_with_output().expect("sbatch runs")
+        }
+        None => cmd.arg(&path).args(args).output().expect("sbatch runs"),
+    };
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        status.status.success(),
+        "{script}: job failed\nsbatch: {}{}\njob log:\n{log_text}",
+        String::from_utf8_lossy(&status.stdout),
+        String::from_utf8_lossy(&status.stderr)
+    );
+    log_text
+}
+
+/// The single run directory a job wrote under `out/runs`.
+fn run_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out.join("runs")).expect("runs/ written").map(|e| e.unwrap().path()).collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(volley::run::CSV_HEADER), "header");
+    lines.map(|l| l.split(',').map(str::to_string).collect()).collect()
+}
+
+#[test]
+fn one_node_and_many_nodes_scripts_write_the_same_spikes() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich2003.toml");
+    let one = dir.path().join("one");
+    let log = submit("one_node.sh", &[], &[model.to_str().unwrap(), "-q"], &[], &one, None);
+    assert!(log.contains("2 threads") && log.contains("volley: 1000 neurons"), "{log}");
+    let one_run = run_dir(&one);
+    assert!(one_run.join("raster.png").exists());
+    let rows = csv_rows(&one_run.join("summary.csv"));
+    assert_eq!((rows.len(), rows[0][0].as_str(), rows[0][1].as_str()), (1, "1", "2"), "one rank, two threads");
+
+    // Two ranks of one thread on the one node (the script asks for 2 nodes by default).
+    let many = dir.path().join("many");
+    let log = submit("many_nodes.sh", &["--nodes=1", "--ntasks-per-node=2"], &[model.to_str().unwrap(), "-q"], &[], &many, None);
+    assert!(log.contains("2 ranks x 1 threads") && log.contains("over 2 ranks"), "{log}");
+    let many_run = run_dir(&many);
+    assert_eq!(read_spike_file(&many_run.join("spikes.h5")).unwrap(), read_spike_file(&one_run.join("spikes.h5")).unwrap());
+}
+
+#[test]
+fn gpu_script_runs_one_rank_per_task() {
+    // The CI node has no GPUs: the script's GPU request is taken out; the rest runs as is.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("jobscripts/gpu_nodes.sh")).unwrap();
+    assert!(text.contains("#SBATCH --gpus-per-task=1"));
+    let text = text.replace("#SBATCH --gpus-per-task=1\n", "");
+    let model = example("izhikevich2003.toml");
+    let log = submit("gpu_nodes.sh", &[], &[model.to_str().unwrap(), "-q"], &[], dir.path(), Some(text));
+    assert!(log.contains("volley GPU nodes") && log.contains("volley: 1000 neurons"), "{log}");
+    assert!(run_dir(dir.path()).join("spikes.h5").exists());
+}
+
+#[test]
+fn scaling_scripts_write_one_csv_line_per_array_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let strong_csv = dir.path().join("strong.csv");
+    submit(
+        "strong_scaling.sh",
+        &["--array=0-1", "--ntasks=2"],
+        &[],
+        &[
+            ("N", "5000".into()),
+            ("RANKS_LIST", "1 2".into()),
+            ("DURATION", "200 ms".into()),
+            ("CSV", strong_csv.to_string_lossy().into_owned()),
+        ],
+        &dir.path().join("strong"),
+        None,
+    );
+    let mut rows = csv_rows(&strong_csv);
+    rows.sort();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(), ["1", "2"], "ranks");
+    assert!(rows.iter().all(|r| r[2] == "5000"), "same network: {rows:?}");
+    assert_eq!(rows[0][6], rows[1][6], "same spike count on 1 and 2 ranks");
+
+    let weak_csv = dir.path().join("weak.csv");
+    submit(
+        "weak_scaling.sh",
+        &["--array=0-1", "--ntasks=2"],
+        &[],
+        &[
+            ("N_PER_RANK", "3000".into()),
+            ("RANKS_LIST", "1 2".into()),
+            ("DURATION", "200 ms".into()),
+            ("CSV", weak_csv.to_string_lossy().into_owned()),
+        ],
+        &dir.path().join("weak"),
+        None,
+    );
+    let mut rows = csv_rows(&weak_csv);
+    rows.sort();
+    assert_eq!(rows.iter().map(|r| (r[0].as_str(), r[2].as_str())).collect::<Vec<_>>(), [("1", "3000"), ("2", "6000")]);
+}
