@@ -143,6 +143,29 @@ fn delivery(c: &mut Criterion) {
             })
         });
     }
+    // One rank of many: a rank holding 1000 or 10,000 of the 10^6 neurons of the sparse
+    // example receives every spike (all-gather) but holds about 1 or 10 synapses from
+    // each source. Throughput counts received spikes: the per-spike cost of the row
+    // lookup that bounds strong scaling (BENCHMARKS.md, scaling model).
+    {
+        let desc = sparse(1_000_000, "compact");
+        let mut gids: Vec<u32> = (0..10_000u64).map(|k| (k.wrapping_mul(2_654_435_761) % 1_000_000) as u32).collect();
+        gids.sort_unstable();
+        gids.dedup();
+        let spikes: Vec<Spike> = gids.into_iter().map(|gid| Spike { step: 0, gid }).collect();
+        for targets in [1000usize, 10_000] {
+            let mut synapses = LocalSynapses::build(&desc, 0..targets as u64);
+            let mut rings = vec![DelayRing::new(targets, 1)];
+            g.throughput(Throughput::Elements(spikes.len() as u64));
+            g.sample_size(20);
+            g.bench_function(format!("received_spike_rank_of_{targets}_in_1M"), |b| {
+                b.iter(|| {
+                    synapses.deliver_all(&spikes, &mut rings);
+                    black_box(rings[0].slot_mut(1)[0])
+                })
+            });
+        }
+    }
     // The same rows cut into stores of fewer targets, whose input arrays fit in L1/L2
     // (faster here, 2000 spikes a pass; not in the network, ~750 spikes an epoch:
     // BENCHMARKS.md).

@@ -72,6 +72,19 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Time the spike exchange between MPI ranks (run under mpirun or srun): mean time
+    /// per epoch for a given number of spikes per rank, for the scaling model.
+    BenchExchange {
+        /// Spikes each rank sends per epoch (a list: each is measured).
+        #[arg(long, value_delimiter = ',', default_value = "0,10,100,1000,10000")]
+        spikes: Vec<usize>,
+        /// Steps per epoch.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+        /// Epochs timed per point.
+        #[arg(long, default_value_t = 2000)]
+        epochs: usize,
+    },
     /// Rates, ISI variability and rhythm peaks of a spike file.
     Stats {
         spikes: PathBuf,
@@ -227,6 +240,25 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                 "  recording: 8 bytes per spike buffered for {flush_ms} ms between appends to the file, {} at a mean rate of 10 Hz",
                 fmt_bytes(at_10_hz as u64)
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchExchange { spikes, steps, epochs } => {
+            let mut comm = communicator();
+            *rank = comm.rank();
+            if steps == 0 {
+                return Err(Error::Option { option: "--steps".into(), message: "expected at least 1 step per epoch".into() });
+            }
+            if comm.rank() == 0 {
+                println!("ranks,spikes_per_rank,steps_per_epoch,us_per_exchange_min,us_per_exchange_median,us_per_exchange_max");
+            }
+            for k in spikes {
+                let mine = volley::comm::time_exchange(comm.as_mut(), k, steps, epochs);
+                let mut all = comm.all_gather_f64(&[mine * 1e6]);
+                all.sort_by(f64::total_cmp);
+                if comm.rank() == 0 {
+                    println!("{},{k},{steps},{:.2},{:.2},{:.2}", comm.size(), all[0], all[all.len() / 2], all[all.len() - 1]);
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Stats { spikes, duration } => {

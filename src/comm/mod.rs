@@ -107,6 +107,30 @@ impl Communicator for LocalComm {
     }
 }
 
+/// Mean seconds per exchange of `spikes` spikes per rank per epoch of `steps` steps
+/// (all ranks together, after a warm-up), for the scaling model: each rank sends ids
+/// spread over its own range of `10^6` ids.
+pub fn time_exchange(comm: &mut dyn Communicator, spikes: usize, steps: u32, epochs: usize) -> f64 {
+    let first = comm.rank() as u64 * 1_000_000;
+    let mut local: Vec<Spike> = (0..spikes)
+        .map(|i| Spike { step: (i % steps as usize) as u32, gid: (first + (i as u64 * 1_000_000 / spikes.max(1) as u64)) as u32 })
+        .collect();
+    local.sort_unstable();
+    let mut global = Vec::new();
+    let mut run = |epochs: usize, comm: &mut dyn Communicator| {
+        let t = std::time::Instant::now();
+        for e in 0..epochs {
+            let shift = (e as u32) * steps;
+            let epoch: Vec<Spike> = local.iter().map(|s| Spike { step: s.step + shift, gid: s.gid }).collect();
+            comm.exchange(shift as u64, steps, &epoch, &mut global);
+        }
+        t.elapsed().as_secs_f64() / epochs.max(1) as f64
+    };
+    run(epochs / 10 + 1, comm);
+    comm.any(false);
+    run(epochs, comm)
+}
+
 /// Which ranks hold synapses from each of this rank's neurons: one bit set per rank
 /// over the rank's id range (`wanted[r]` bit i: rank r needs local neuron i).
 #[derive(Clone, Debug, Default)]

@@ -342,11 +342,18 @@ fn deliver_csr<R: Record>(
         }
     };
     advance(lookahead, &mut ahead);
+    let (mut slot_step, mut slot) = (u64::MAX, 0usize);
     for &(row, step) in rows {
+        if step != slot_step {
+            (slot_step, slot) = (step, ring.slot_index(step + first_delay));
+        }
         for d in 0..n_delays {
             let g = row * n_delays + d;
             let (lo, hi) = (offsets[g] as usize, offsets[g + 1] as usize);
-            let input = ring.slot_mut(step + first_delay + d as u64);
+            if lo == hi {
+                continue;
+            }
+            let input = ring.slot_at(ring.later(slot, d));
             for chunk in records[lo..hi].chunks(per_line) {
                 scatter(input, chunk, codec);
                 ahead = ahead.saturating_sub(chunk.len());

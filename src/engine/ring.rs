@@ -19,8 +19,31 @@ impl DelayRing {
 
     #[inline]
     pub fn slot_mut(&mut self, step: u64) -> &mut [f32] {
-        let s = (step % self.slots as u64) as usize;
-        &mut self.data[s * self.neurons..(s + 1) * self.neurons]
+        let s = self.slot_index(step);
+        self.slot_at(s)
+    }
+
+    /// Where step `step` lives: a 64-bit division, worth computing once per step rather
+    /// than once per spike when rows are short.
+    #[inline]
+    pub fn slot_index(&self, step: u64) -> usize {
+        (step % self.slots as u64) as usize
+    }
+
+    /// The slot `d` steps after slot `index` (d < slots).
+    #[inline]
+    pub fn later(&self, index: usize, d: usize) -> usize {
+        let i = index + d;
+        if i >= self.slots {
+            i - self.slots
+        } else {
+            i
+        }
+    }
+
+    #[inline]
+    pub fn slot_at(&mut self, index: usize) -> &mut [f32] {
+        &mut self.data[index * self.neurons..(index + 1) * self.neurons]
     }
 
     pub fn bytes(&self) -> usize {
