@@ -72,6 +72,9 @@ impl<S: Send + 'static> ShardWorkers<S> {
     /// are done.
     pub fn run<'a>(&mut self, job: &'a Job<'a, S>) {
         let shared = &*self.shared;
+        if shared.shards.is_empty() {
+            return;
+        }
         // SAFETY: the reference is only used by workers until they report done below,
         // which happens before this function returns and `job` goes out of scope.
         let job_static: &'static Job<'static, S> = unsafe { std::mem::transmute::<&'a Job<'a, S>, &'static Job<'static, S>>(job) };

@@ -163,7 +163,7 @@ impl Communicator for MpiComm {
         }
         // Send each rank the words of `needed` covering its range; receive from each
         // rank the words covering ours.
-        let words = |r: &Range<u64>| (r.start / 64) as usize..r.end.div_ceil(64) as usize;
+        let words = |r: &Range<u64>| if r.is_empty() { 0..0 } else { (r.start / 64) as usize..r.end.div_ceil(64) as usize };
         let mine = &partition[self.rank];
         let mut send = Vec::new();
         let mut send_counts = Vec::with_capacity(self.size);
@@ -184,10 +184,11 @@ impl Communicator for MpiComm {
         // Bits of `needed` words before our start were about other ranks' neurons in the
         // same word only if ranges were not 64-aligned; partition guarantees they are.
         let routes = Routes { first_gid: mine.start, wanted: recv.chunks(n_mine.max(1)).map(|c| c.to_vec()).collect() };
-        let local_fraction = routes.fan_out(mine.end - mine.start);
-        let mut sum = 0f64;
-        self.world.all_reduce_into(&local_fraction, &mut sum, SystemOperation::sum());
-        let fan_out = sum / self.size as f64;
+        // Mean over all neurons of the fraction of ranks their spikes would go to.
+        let local = [routes.fan_out(mine.end - mine.start) * (mine.end - mine.start) as f64, (mine.end - mine.start) as f64];
+        let mut sum = [0f64; 2];
+        self.world.all_reduce_into(&local[..], &mut sum[..], SystemOperation::sum());
+        let fan_out = sum[0] / sum[1].max(1.0);
         let directed = match mode {
             ExchangeMode::Directed => true,
             ExchangeMode::Auto => fan_out < 0.5,
