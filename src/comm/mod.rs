@@ -152,8 +152,3 @@ impl Routes {
         bits as f64 / (local_neurons.max(1) * self.wanted.len().max(1) as u64) as f64
     }
 }
-
-/// The ids of `ranges` (one per rank, contiguous, in order) that `gid` falls in.
-pub fn owner(ranges: &[Range<u64>], gid: u64) -> usize {
-    ranges.partition_point(|r| r.end <= gid)
-}
