@@ -128,18 +128,36 @@ fn main() -> ExitCode {
 }
 
 /// The communicator: MPI when a launcher (mpirun, srun) started this process, or when
-/// VOLLEY_MPI=1; otherwise one process without MPI (no start-up cost).
-fn communicator() -> Box<dyn Communicator> {
+/// VOLLEY_MPI=1; otherwise one process without MPI (no start-up cost). Several copies
+/// started without MPI would each run the whole network into the same file: refused.
+fn communicator() -> Result<Box<dyn Communicator>> {
+    let var = |name: &str| std::env::var(name).ok();
+    let copies = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"].iter().filter_map(|v| var(v)?.parse::<u64>().ok()).max();
     #[cfg(feature = "mpi")]
     {
-        let launched = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].iter().any(|v| std::env::var_os(v).is_some());
-        if launched || std::env::var("VOLLEY_MPI").is_ok_and(|v| v == "1") {
+        let launched = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].iter().any(|v| var(v).is_some());
+        if launched || var("VOLLEY_MPI").is_some_and(|v| v == "1") {
             if let Some(comm) = volley::comm::mpi::MpiComm::init() {
-                return Box::new(comm);
+                return Ok(Box::new(comm));
             }
         }
+        if let Some(n) = copies.filter(|&n| n > 1) {
+            return Err(Error::Option {
+                option: "launch".into(),
+                message: format!(
+                    "started as one of {n} tasks but without an MPI launcher's environment: use `srun --mpi=pmix` or `mpirun`"
+                ),
+            });
+        }
     }
-    Box::new(LocalComm)
+    #[cfg(not(feature = "mpi"))]
+    if let Some(n) = copies.filter(|&n| n > 1) {
+        return Err(Error::Option {
+            option: "launch".into(),
+            message: format!("started as one of {n} tasks, but this volley was built without MPI (cargo feature `mpi`): each copy would run the whole network"),
+        });
+    }
+    Ok(Box::new(LocalComm))
 }
 
 fn threads_from_env() -> Option<usize> {
@@ -161,7 +179,7 @@ fn memory_limit(option: Option<String>) -> Result<Option<u64>> {
 fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
     match command {
         Command::Run { model, seed, duration, threads, out, quiet, progress_every, sets, max_memory, exchange, report_csv } => {
-            let mut comm = communicator();
+            let mut comm = communicator()?;
             *rank = comm.rank();
             let threads = thread_count(threads)?;
             let max_memory = memory_limit(max_memory)?;
@@ -243,7 +261,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::BenchExchange { spikes, steps, epochs } => {
-            let mut comm = communicator();
+            let mut comm = communicator()?;
             *rank = comm.rank();
             if steps == 0 {
                 return Err(Error::Option { option: "--steps".into(), message: "expected at least 1 step per epoch".into() });

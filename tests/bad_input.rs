@@ -280,3 +280,26 @@ fn flush_interval_not_a_whole_number_of_steps() {
     assert!(err.starts_with(&format!("error: {m}:")), "{err}");
     assert!(err.ends_with("output.flush_every: expected a whole number of steps of dt = 1 ms, got 2.5 ms"), "{err}");
 }
+
+#[test]
+fn several_tasks_without_mpi() {
+    // srun --mpi=none -n 4 would start four copies that each run the whole network.
+    let dir = tempfile::tempdir().unwrap();
+    let args = run_args(example("izhikevich2003.toml").to_str().unwrap().to_string().leak(), dir.path());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(&args)
+        .env("SLURM_STEP_NUM_TASKS", "4")
+        .env_remove("OMPI_COMM_WORLD_SIZE")
+        .env_remove("PMIX_RANK")
+        .env_remove("PMI_RANK")
+        .env_remove("PMI_SIZE")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: launch: started as one of 4 tasks but without an MPI launcher's environment: use `srun --mpi=pmix` or `mpirun`"
+    );
+    assert!(!dir.path().join("out").exists());
+}
