@@ -32,3 +32,33 @@ run_step() {
   trap - TERM USR1
   return $rc
 }
+
+# One run of a scaling study (strong_scaling.sh, weak_scaling.sh): array task i runs on
+# the i-th entry of RANKS_LIST with `srun --ntasks`; the network has the size that
+# `neurons_for RANKS` (a function the script defines) prints.
+scaling_run() {
+  local kind=$1
+  local -a list
+  read -r -a list <<<"${RANKS_LIST:-1 2 4 8 16 32 64}"
+  local task=${SLURM_ARRAY_TASK_ID:-0}
+  if [ "$task" -ge "${#list[@]}" ]; then
+    echo "array task $task: RANKS_LIST has only ${#list[@]} entries (${list[*]})" >&2
+    return 1
+  fi
+  local ranks=${list[$task]}
+  local n
+  n=$(neurons_for "$ranks")
+  local exc=$((n * 4 / 5))
+  local inh=$((n - exc))
+  local csv=${CSV:-runs/${kind}_scaling_${SLURM_ARRAY_JOB_ID:-local}.csv}
+  mkdir -p "$(dirname "$csv")"
+  local out
+  out=$(job_output_dir)
+  local -a files=()
+  [ "${KEEP_SPIKES:-0}" = 1 ] || files=(--set 'output.spikes=""' --set 'output.raster=""')
+  echo "volley $kind scaling: $ranks ranks x ${SLURM_CPUS_PER_TASK:-1} threads, N = $n, CSV $csv"
+  # shellcheck disable=SC2086 # VOLLEY_ARGS is a list of words
+  run_step srun --mpi="${SRUN_MPI:-pmix}" --ntasks="$ranks" "$VOLLEY" run "${MODEL:-examples/izhikevich_sparse.toml}" -q \
+    --duration "${DURATION:-1 s}" --set population.exc.size=$exc --set population.inh.size=$inh \
+    "${files[@]}" --out "$out" --report-csv "$csv" ${VOLLEY_ARGS:-}
+}

@@ -24,23 +24,5 @@
 set -euo pipefail
 cd "${SLURM_SUBMIT_DIR:-.}"
 source jobscripts/lib.sh
-read -r -a list <<<"${RANKS_LIST:-1 2 4 8 16 32 64}"
-task=${SLURM_ARRAY_TASK_ID:-0}
-if [ "$task" -ge "${#list[@]}" ]; then
-  echo "array task $task: RANKS_LIST has only ${#list[@]} entries (${list[*]})" >&2
-  exit 1
-fi
-ranks=${list[$task]}
-n=${N:-100000}
-exc=$(( n * 4 / 5 ))
-inh=$(( n - exc ))
-csv=${CSV:-runs/strong_scaling_${SLURM_ARRAY_JOB_ID:-local}.csv}
-mkdir -p "$(dirname "$csv")"
-out=$(job_output_dir)
-spikes=()
-[ "${KEEP_SPIKES:-0}" = 1 ] || spikes=(--set 'output.spikes=""' --set 'output.raster=""')
-echo "volley strong scaling: $ranks ranks x ${SLURM_CPUS_PER_TASK:-1} threads, N = $n, CSV $csv"
-# shellcheck disable=SC2086 # VOLLEY_ARGS is a list of words
-run_step srun --mpi="${SRUN_MPI:-pmix}" --ntasks="$ranks" "$VOLLEY" run "${MODEL:-examples/izhikevich_sparse.toml}" -q \
-  --duration "${DURATION:-1 s}" --set population.exc.size=$exc --set population.inh.size=$inh \
-  "${spikes[@]}" --out "$out" --report-csv "$csv" ${VOLLEY_ARGS:-}
+neurons_for() { echo "${N:-100000}"; }
+scaling_run strong

@@ -7,16 +7,13 @@
 //!        /node_ids       u64, population-local ids
 //! ```
 //!
-//! The file is written under a temporary name and renamed when complete, so a reader
-//! never sees a half-written file.
+//! `writer` appends to such a file during a run; this module holds the layout's names
+//! and the reader.
 
-use super::atomic::write_atomically;
 use crate::error::{Error, Result};
 use crate::spike::Spike;
-use hdf5::types::VarLenUnicode;
 use hdf5::H5Type;
 use std::path::Path;
-use std::str::FromStr;
 
 pub const MAGIC: u32 = 0x0A7A;
 pub const VERSION: [u32; 2] = [0, 1];
@@ -73,39 +70,6 @@ pub struct SpikeFile {
     pub populations: Vec<PopulationSpikes>,
 }
 
-/// Writes a complete spike file at `path` (via `path.partial` and a rename).
-pub fn write_spike_file(path: &Path, file: &SpikeFile) -> Result<()> {
-    write_atomically(path, |partial| write_to(partial, file))
-}
-
-fn write_to(path: &Path, contents: &SpikeFile) -> Result<()> {
-    let file = hdf5::File::create(path).map_err(|e| Error::Output { path: path.to_path_buf(), message: e.to_string() })?;
-    file.new_attr::<u32>().create("magic")?.write_scalar(&MAGIC)?;
-    file.new_attr::<u32>().shape(2).create("version")?.write(&VERSION)?;
-    if let Some(d) = contents.duration_ms {
-        file.new_attr::<f64>().create("duration_ms")?.write_scalar(&d)?;
-    }
-    let spikes = file.create_group("spikes")?;
-    for pop in &contents.populations {
-        let group = spikes.create_group(&pop.name)?;
-        group.new_attr::<Sorting>().create("sorting")?.write_scalar(&Sorting::by_time)?;
-        if let Some(n) = pop.size {
-            group.new_attr::<u64>().create("n_nodes")?.write_scalar(&n)?;
-        }
-        // Chunked so that empty populations and later appends work alike.
-        let n = pop.timestamps_ms.len();
-        let chunk = n.clamp(1, 1 << 16);
-        let ts = group.new_dataset::<f64>().chunk(chunk).shape(hdf5::Extent::resizable(n)).create("timestamps")?;
-        ts.write(&pop.timestamps_ms)?;
-        let units = VarLenUnicode::from_str("ms").expect("ascii");
-        ts.new_attr::<VarLenUnicode>().create("units")?.write_scalar(&units)?;
-        let ids = group.new_dataset::<u64>().chunk(chunk).shape(hdf5::Extent::resizable(n)).create("node_ids")?;
-        ids.write(&pop.node_ids)?;
-    }
-    file.close()?;
-    Ok(())
-}
-
 /// Reads every population of a SONATA spike file, checking the layout.
 pub fn read_spike_file(path: &Path) -> Result<SpikeFile> {
     let bad = |message: String| Error::Input { path: path.to_path_buf(), message };
@@ -135,37 +99,6 @@ pub fn read_spike_file(path: &Path) -> Result<SpikeFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn round_trip_and_layout() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.h5");
-        let pops = SpikeFile {
-            duration_ms: Some(10.0),
-            populations: vec![
-                PopulationSpikes { name: "exc".into(), size: Some(6), timestamps_ms: vec![1.0, 1.0, 3.0], node_ids: vec![0, 5, 2] },
-                PopulationSpikes { name: "inh".into(), size: Some(1), timestamps_ms: vec![], node_ids: vec![] },
-            ],
-        };
-        write_spike_file(&path, &pops).unwrap();
-        assert!(!super::super::atomic::partial_path(&path).exists());
-        let back = read_spike_file(&path).unwrap();
-        assert_eq!(back, pops);
-        let f = hdf5::File::open(&path).unwrap();
-        assert_eq!(f.attr("magic").unwrap().read_scalar::<u32>().unwrap(), MAGIC);
-        assert_eq!(f.attr("version").unwrap().read_raw::<u32>().unwrap(), VERSION);
-        let sorting = f.group("spikes/exc").unwrap().attr("sorting").unwrap();
-        assert_eq!(sorting.read_scalar::<Sorting>().unwrap(), Sorting::by_time);
-    }
-
-    #[test]
-    fn unwritable_destination_leaves_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("missing-dir").join("s.h5");
-        let err = write_spike_file(&path, &SpikeFile::default()).unwrap_err();
-        assert!(matches!(err, Error::Output { .. }), "{err}");
-        assert!(!super::super::atomic::partial_path(&path).exists());
-    }
 
     #[test]
     fn splits_spikes_by_population_with_local_ids() {

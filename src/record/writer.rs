@@ -236,5 +236,18 @@ mod tests {
         assert_eq!(f.populations[1].timestamps_ms, vec![0.5, 2.0]);
         assert_eq!(f.populations[1].node_ids, vec![1, 0]);
         assert_eq!(f.populations[1].size, Some(2));
+        let h5 = hdf5::File::open(&path).unwrap();
+        assert_eq!(h5.attr("magic").unwrap().read_scalar::<u32>().unwrap(), MAGIC);
+        assert_eq!(h5.attr("version").unwrap().read_raw::<u32>().unwrap(), VERSION);
+        assert_eq!(h5.group("spikes/a").unwrap().attr("sorting").unwrap().read_scalar::<Sorting>().unwrap(), Sorting::by_time);
+    }
+
+    #[test]
+    fn unwritable_destination_is_an_output_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing-dir").join("s.h5");
+        let err = SpikeWriter::create(&path, vec![], 1.0, &LocalComm).err().expect("cannot create");
+        assert!(matches!(err, Error::Output { .. }), "{err}");
+        assert!(!path.exists());
     }
 }
