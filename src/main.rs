@@ -71,6 +71,10 @@ enum Command {
         /// Threads the run would use (each holds its own row index).
         #[arg(long)]
         threads: Option<usize>,
+        /// MPI ranks the run would use: memory is then shown for the largest rank, and
+        /// checked against --max-memory (per rank) rather than this machine's memory.
+        #[arg(long, default_value_t = 1)]
+        ranks: usize,
     },
     /// Time the spike exchange between MPI ranks (run under mpirun or srun): mean time
     /// per epoch for a given number of spikes per rank, for the scaling model.
@@ -226,11 +230,31 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                 None => Ok(ExitCode::SUCCESS),
             }
         }
-        Command::Check { model, duration, sets, max_memory, threads } => {
+        Command::Check { model, duration, sets, max_memory, threads, ranks } => {
             let threads = thread_count(threads)?;
             let max_memory = memory_limit(max_memory)?;
+            if ranks == 0 {
+                return Err(Error::Option { option: "--ranks".into(), message: "expected at least 1 rank".into() });
+            }
             let desc = config::load(&model, &Overrides { duration, sets, ..Overrides::default() })?;
-            let memory = run::check_memory(&desc, 0..desc.total_neurons(), threads, max_memory, 1)?;
+            let (memory, all_ranks) = if ranks == 1 {
+                let m = run::check_memory(&desc, 0..desc.total_neurons(), threads, max_memory, 1)?;
+                (m, m.total())
+            } else {
+                let per_rank: Vec<_> = volley::partition::partition(&desc, ranks)
+                    .into_iter()
+                    .map(|r| volley::backend::cpu::memory_estimate(&desc, r, threads))
+                    .collect();
+                let largest = *per_rank.iter().max_by_key(|m| m.total()).expect("at least one rank");
+                if let Some(limit) = max_memory.filter(|&l| largest.total() > l) {
+                    return Err(Error::Memory(format!(
+                        "the largest of {ranks} ranks needs {} but --max-memory allows {} per rank: use more ranks",
+                        fmt_bytes(largest.total()),
+                        fmt_bytes(limit)
+                    )));
+                }
+                (largest, per_rank.iter().map(|m| m.total()).sum())
+            };
             println!("{}: ok", model.display());
             for p in &desc.populations {
                 println!("  population {:<12} {:>12} neurons  (ids {}..{})", p.name, p.size, p.first_gid, p.first_gid + p.size);
@@ -244,13 +268,17 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                 desc.min_delay_steps(),
                 desc.seed
             );
+            let whose = if ranks > 1 { format!(" of the largest of {ranks} ranks, {threads} thread(s) each") } else { String::new() };
             println!(
-                "  memory: state {}, synapses {}, buffers {}, total {}",
+                "  memory{whose}: state {}, synapses {}, buffers {}, total {}",
                 fmt_bytes(memory.state),
                 fmt_bytes(memory.synapses),
                 fmt_bytes(memory.buffers),
                 fmt_bytes(memory.total())
             );
+            if ranks > 1 {
+                println!("  memory of all {ranks} ranks: {}", fmt_bytes(all_ranks));
+            }
             // Spikes are buffered between appends to the file: 8 bytes each.
             let flush_ms = desc.output.flush_every_steps.min(desc.steps) as f64 * desc.dt_ms;
             let at_10_hz = desc.total_neurons() as f64 * 10.0 * flush_ms / 1000.0 * 8.0;

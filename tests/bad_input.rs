@@ -303,3 +303,22 @@ fn several_tasks_without_mpi() {
     );
     assert!(!dir.path().join("out").exists());
 }
+
+#[test]
+fn check_for_many_ranks_shows_the_largest_rank_and_refuses_beyond_max_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich_sparse.toml");
+    let args = ["check", model.to_str().unwrap(), "--set", "population.exc.size=800000", "--set", "population.inh.size=200000"];
+    let out = volley(dir.path(), &[&args[..], &["--ranks", "8", "--threads", "1"]].concat());
+    assert_ok(&out);
+    let text = stdout(&out);
+    assert!(text.contains("memory of the largest of 8 ranks, 1 thread(s) each: "), "{text}");
+    assert!(text.contains("memory of all 8 ranks: "), "{text}");
+    let out = volley(dir.path(), &[&args[..], &["--ranks", "8", "--threads", "1", "--max-memory", "100MB"]].concat());
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.starts_with("error: the largest of 8 ranks needs "), "{err}");
+    assert!(err.trim_end().ends_with("but --max-memory allows 100.0 MB per rank: use more ranks"), "{err}");
+    let out = volley(dir.path(), &[&args[..], &["--ranks", "0"]].concat());
+    assert_eq!(stderr(&out).trim(), "error: --ranks: expected at least 1 rank");
+}

@@ -137,5 +137,16 @@ fn memory_estimate_covers_what_is_held() {
                 "{file}, {threads} threads: held {held}, estimated {estimate}"
             );
         }
+        // Each rank's slice, as `check --ranks` and the per-rank refusal estimate it.
+        for ranks in [2, 3] {
+            for range in volley::partition::partition(&desc, ranks) {
+                let held = CpuBackend::new(&desc, range.clone(), CpuOptions { threads: 1, ..CpuOptions::default() }).memory_bytes() as u64;
+                let estimate = memory_estimate(&desc, range.clone(), 1).total();
+                assert!(
+                    held <= estimate && held as f64 >= 0.98 * estimate as f64,
+                    "{file}, rank {range:?} of {ranks}: held {held}, estimated {estimate}"
+                );
+            }
+        }
     }
 }
