@@ -328,9 +328,10 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plot { spikes, output, duration } => {
-            let file = sonata::read_spike_file(&spikes)?;
-            let duration_ms = duration_of(&file, duration, &spikes)?;
-            volley::plot::raster_png(&file, duration_ms, &output)?;
+            let duration_ms = duration
+                .map(|d| config::parse_time(&d).map_err(|m| Error::Option { option: "--duration".into(), message: m }))
+                .transpose()?;
+            volley::plot::raster_png_from(&spikes, duration_ms, &output)?;
             println!("wrote {}", output.display());
             Ok(ExitCode::SUCCESS)
         }

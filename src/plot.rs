@@ -23,13 +23,33 @@ fn font_available() -> bool {
     })
 }
 
-/// Draws the raster of `file` into the PNG `out` (1200 × 800), via a temporary file and
-/// a rename so that no half-drawn picture is left behind.
-pub fn raster_png(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {
-    write_atomically(out, |partial| draw(file, duration_ms, partial))
+/// Neurons a raster draws at most (it is 560 pixels high): larger networks are drawn
+/// through every k-th neuron.
+pub const RASTER_NEURONS: u64 = 2000;
+
+/// Draws the raster of the spike file at `spikes` into the PNG `out` (1200 × 800), via a
+/// temporary file and a rename so that no half-drawn picture is left behind. Reads at
+/// most `RASTER_NEURONS` neurons' spikes, so memory stays small for any network.
+pub fn raster_png_from(spikes: &Path, duration_ms: Option<f64>, out: &Path) -> Result<()> {
+    let (file, stride) = crate::record::sonata::read_spike_file_sampled(spikes, RASTER_NEURONS)?;
+    let duration_ms = match (duration_ms, file.duration_ms) {
+        (Some(d), _) | (None, Some(d)) => d,
+        (None, None) => {
+            return Err(Error::Input {
+                path: spikes.to_path_buf(),
+                message: "the file does not record its duration: give --duration".into(),
+            })
+        }
+    };
+    raster_png(&file, duration_ms, stride, out)
 }
 
-fn draw(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {
+/// Draws `file`, which holds every `stride`-th neuron's spikes (1: all of them).
+pub fn raster_png(file: &SpikeFile, duration_ms: f64, stride: u64, out: &Path) -> Result<()> {
+    write_atomically(out, |partial| draw(file, duration_ms, stride, partial))
+}
+
+fn draw(file: &SpikeFile, duration_ms: f64, stride: u64, out: &Path) -> Result<()> {
     let fail = |e: String| Error::Output { path: out.to_path_buf(), message: e };
     let labels = font_available();
     if !labels {
@@ -43,7 +63,8 @@ fn draw(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {
     let mut chart = ChartBuilder::on(&top);
     chart.margin(10);
     if labels {
-        chart.caption("Spike raster", ("sans-serif", 22)).x_label_area_size(30).y_label_area_size(60);
+        let caption = if stride > 1 { format!("Spike raster (every {stride}th neuron)") } else { "Spike raster".to_string() };
+        chart.caption(caption, ("sans-serif", 22)).x_label_area_size(30).y_label_area_size(60);
     }
     let mut chart = chart.build_cartesian_2d(0.0..duration_ms, 0.0..total.max(1) as f64).map_err(|e| fail(e.to_string()))?;
     if labels {
@@ -79,7 +100,8 @@ fn draw(file: &SpikeFile, duration_ms: f64, out: &Path) -> Result<()> {
 
     let bin_ms = 1.0;
     let rate = population_rate(&file.populations, bin_ms, duration_ms);
-    let scale = 1000.0 / bin_ms / total.max(1) as f64;
+    // The rate of the drawn neurons, one in `stride` of each population.
+    let scale = 1000.0 / bin_ms / total.max(1) as f64 * stride as f64;
     let max_rate = rate.iter().cloned().fold(0.0, f64::max) * scale;
     let mut chart = ChartBuilder::on(&bottom);
     chart.margin(10);

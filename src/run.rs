@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::network::Description;
 use crate::partition;
 use crate::plot;
-use crate::record::sonata::{self, PopulationRange};
+use crate::record::sonata::PopulationRange;
 use crate::record::writer::SpikeWriter;
 use std::io::IsTerminal;
 use std::ops::Range;
@@ -246,9 +246,8 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let mut raster = None;
     if comm.rank() == 0 {
         if let (Some(name), Some(path)) = (&desc.output.raster, &spike_file) {
-            let file = sonata::read_spike_file(path)?;
             let out = dir.join(name);
-            plot::raster_png(&file, steps as f64 * desc.dt_ms, &out)?;
+            plot::raster_png_from(path, Some(steps as f64 * desc.dt_ms), &out)?;
             raster = Some(out);
         }
     }

@@ -72,22 +72,62 @@ pub struct SpikeFile {
 
 /// Reads every population of a SONATA spike file, checking the layout.
 pub fn read_spike_file(path: &Path) -> Result<SpikeFile> {
+    read_every(path, 1)
+}
+
+/// Reads the spikes of every `stride`-th neuron of each population (node ids multiple of
+/// `stride`), with `stride` chosen so that at most `max_neurons` neurons are kept, in
+/// chunks: memory stays bounded by what is kept, whatever the file's size (a raster of
+/// 10⁷ neurons draws no more rows than it has pixels). Returns the file and the stride.
+pub fn read_spike_file_sampled(path: &Path, max_neurons: u64) -> Result<(SpikeFile, u64)> {
+    let sizes = read_every_sizes(path)?;
+    let stride = sizes.div_ceil(max_neurons.max(1)).max(1);
+    Ok((read_every(path, stride)?, stride))
+}
+
+fn open_spikes(path: &Path) -> Result<(hdf5::File, hdf5::Group)> {
     let bad = |message: String| Error::Input { path: path.to_path_buf(), message };
     let file = hdf5::File::open(path).map_err(|e| bad(format!("not an HDF5 file ({e})")))?;
     let group = file.group("spikes").map_err(|_| bad("no /spikes group: not a SONATA spike file".into()))?;
+    Ok((file, group))
+}
+
+/// Neurons in all populations, from their `n_nodes` attributes (0 where absent).
+fn read_every_sizes(path: &Path) -> Result<u64> {
+    let (_file, group) = open_spikes(path)?;
+    let mut total = 0;
+    for name in group.member_names()? {
+        total += group.group(&name)?.attr("n_nodes").and_then(|a| a.read_scalar::<u64>()).unwrap_or(0);
+    }
+    Ok(total)
+}
+
+/// Spikes read per chunk when thinning.
+const READ_CHUNK: usize = 1 << 20;
+
+fn read_every(path: &Path, stride: u64) -> Result<SpikeFile> {
+    let bad = |message: String| Error::Input { path: path.to_path_buf(), message };
+    let (file, group) = open_spikes(path)?;
     let mut out = Vec::new();
     for name in group.member_names()? {
         let pop = group.group(&name)?;
-        let timestamps_ms: Vec<f64> = pop
-            .dataset("timestamps")
-            .and_then(|d| d.read_raw())
-            .map_err(|_| bad(format!("/spikes/{name}/timestamps missing or not numeric")))?;
-        let node_ids: Vec<u64> = pop
-            .dataset("node_ids")
-            .and_then(|d| d.read_raw())
-            .map_err(|_| bad(format!("/spikes/{name}/node_ids missing or not integer")))?;
-        if timestamps_ms.len() != node_ids.len() {
-            return Err(bad(format!("/spikes/{name}: {} timestamps but {} node_ids", timestamps_ms.len(), node_ids.len())));
+        let ts = pop.dataset("timestamps").map_err(|_| bad(format!("/spikes/{name}/timestamps missing")))?;
+        let ids = pop.dataset("node_ids").map_err(|_| bad(format!("/spikes/{name}/node_ids missing")))?;
+        let (n, m) = (ts.size(), ids.size());
+        if n != m {
+            return Err(bad(format!("/spikes/{name}: {n} timestamps but {m} node_ids")));
+        }
+        let (mut timestamps_ms, mut node_ids) = (Vec::new(), Vec::new());
+        for start in (0..n).step_by(if stride == 1 { n.max(1) } else { READ_CHUNK }) {
+            let end = if stride == 1 { n } else { (start + READ_CHUNK).min(n) };
+            let t: Vec<f64> = ts.read_slice_1d(start..end).map_err(|_| bad(format!("/spikes/{name}/timestamps not numeric")))?.to_vec();
+            let i: Vec<u64> = ids.read_slice_1d(start..end).map_err(|_| bad(format!("/spikes/{name}/node_ids not integer")))?.to_vec();
+            for (t, i) in t.into_iter().zip(i) {
+                if i % stride == 0 {
+                    timestamps_ms.push(t);
+                    node_ids.push(i);
+                }
+            }
         }
         let size = pop.attr("n_nodes").and_then(|a| a.read_scalar::<u64>()).ok();
         out.push(PopulationSpikes { name, size, timestamps_ms, node_ids });
@@ -99,6 +139,24 @@ pub fn read_spike_file(path: &Path) -> Result<SpikeFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sampled_reading_keeps_every_kth_neuron() {
+        use crate::comm::LocalComm;
+        use crate::record::writer::SpikeWriter;
+        use crate::record::Recorder;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.h5");
+        let pops = vec![PopulationRange { name: "a".into(), first_gid: 0, size: 10 }];
+        let mut w = SpikeWriter::create(&path, pops, 1.0, &LocalComm).unwrap();
+        w.record_spikes(&(0..10).map(|gid| Spike { step: gid, gid }).collect::<Vec<_>>()).unwrap();
+        w.finish(10, &LocalComm).unwrap();
+        let (file, stride) = read_spike_file_sampled(&path, 4).unwrap();
+        assert_eq!(stride, 3);
+        assert_eq!(file.populations[0].node_ids, vec![0, 3, 6, 9]);
+        assert_eq!(file.populations[0].timestamps_ms, vec![1.0, 4.0, 7.0, 10.0]);
+        assert_eq!(read_spike_file_sampled(&path, 100).unwrap().0, read_spike_file(&path).unwrap());
+    }
 
     #[test]
     fn splits_spikes_by_population_with_local_ids() {
