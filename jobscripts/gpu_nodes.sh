@@ -14,6 +14,7 @@
 #SBATCH --gpus-per-task=1
 #SBATCH --cpus-per-task=2
 #SBATCH --time=01:00:00
+#SBATCH --signal=USR1@120
 #SBATCH --output=volley-%j.out
 set -euo pipefail
 cd "${SLURM_SUBMIT_DIR:-.}"
@@ -23,4 +24,4 @@ shift || true
 out=$(job_output_dir)
 echo "volley GPU nodes: job ${SLURM_JOB_ID:-none}, ${SLURM_NTASKS:-?} ranks, GPUs ${CUDA_VISIBLE_DEVICES:-${SLURM_JOB_GPUS:-none}}, output $out"
 # shellcheck disable=SC2086 # BACKEND_ARGS is a list of words
-run_step srun --mpi="${SRUN_MPI:-pmix}" "$VOLLEY" run "$model" ${BACKEND_ARGS:-} --out "$out" --report-csv "$out/summary.csv" "$@"
+srun --mpi="${SRUN_MPI:-pmix}" "$VOLLEY" run "$model" ${BACKEND_ARGS:-} --out "$out" --report-csv "$out/summary.csv" "$@"

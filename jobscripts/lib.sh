@@ -18,20 +18,11 @@ job_output_dir() {
   echo "$dir"
 }
 
-# Runs a job step in the background and waits for it, so that a signal sent to the
-# batch shell (--signal=B:TERM@60) is passed on to the step at once: bash runs traps
-# only between foreground commands.
-run_step() {
-  "$@" &
-  local pid=$!
-  trap 'kill -TERM $pid 2>/dev/null' TERM USR1
-  local rc=0
-  wait $pid || rc=$?
-  # A trapped signal interrupts wait; wait again for the step's own exit code.
-  if kill -0 $pid 2>/dev/null; then wait $pid || rc=$?; fi
-  trap - TERM USR1
-  return $rc
-}
+# Stopping in time: the scripts ask Slurm (#SBATCH --signal=USR1@120) to send SIGUSR1
+# to the job step's tasks two minutes before the time limit. volley then stops all
+# ranks at the same step, completes spikes.h5 and the raster, and exits with 138
+# (128 + SIGUSR1). SIGTERM works the same way when it reaches volley first, but srun,
+# receiving SIGTERM itself at the limit, kills its tasks outright: rely on USR1.
 
 # One run of a scaling study (strong_scaling.sh, weak_scaling.sh): array task i runs on
 # the i-th entry of RANKS_LIST with `srun --ntasks`; the network has the size that
@@ -58,7 +49,7 @@ scaling_run() {
   [ "${KEEP_SPIKES:-0}" = 1 ] || files=(--set 'output.spikes=""' --set 'output.raster=""')
   echo "volley $kind scaling: $ranks ranks x ${SLURM_CPUS_PER_TASK:-1} threads, N = $n, CSV $csv"
   # shellcheck disable=SC2086 # VOLLEY_ARGS is a list of words
-  run_step srun --mpi="${SRUN_MPI:-pmix}" --ntasks="$ranks" "$VOLLEY" run "${MODEL:-examples/izhikevich_sparse.toml}" -q \
+  srun --mpi="${SRUN_MPI:-pmix}" --ntasks="$ranks" "$VOLLEY" run "${MODEL:-examples/izhikevich_sparse.toml}" -q \
     --duration "${DURATION:-1 s}" --set population.exc.size=$exc --set population.inh.size=$inh \
     "${files[@]}" --out "$out" --report-csv "$csv" ${VOLLEY_ARGS:-}
 }

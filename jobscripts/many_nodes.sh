@@ -17,6 +17,7 @@
 #SBATCH --ntasks-per-node=2
 #SBATCH --cpus-per-task=1
 #SBATCH --time=01:00:00
+#SBATCH --signal=USR1@120
 #SBATCH --output=volley-%j.out
 set -euo pipefail
 cd "${SLURM_SUBMIT_DIR:-.}"
@@ -25,4 +26,4 @@ model=${1:-examples/izhikevich_sparse.toml}
 shift || true
 out=$(job_output_dir)
 echo "volley many nodes: job ${SLURM_JOB_ID:-none}, ${SLURM_NNODES:-?} nodes, ${SLURM_NTASKS:-?} ranks x ${SLURM_CPUS_PER_TASK:-?} threads, output $out"
-run_step srun --mpi="${SRUN_MPI:-pmix}" --cpu-bind=cores "$VOLLEY" run "$model" --out "$out" --report-csv "$out/summary.csv" "$@"
+srun --mpi="${SRUN_MPI:-pmix}" --cpu-bind=cores "$VOLLEY" run "$model" --out "$out" --report-csv "$out/summary.csv" "$@"

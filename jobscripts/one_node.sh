@@ -6,15 +6,16 @@
 #          --set population.exc.size=800000 --set population.inh.size=200000
 #
 # Threads: SLURM_CPUS_PER_TASK (volley reads it). Output: $OUT_ROOT/<job id>/ (spikes.h5,
-# raster.png, summary.csv). At the time limit Slurm sends SIGTERM: volley stops at the
-# next progress point, closes the spike file (valid, holding every spike up to then) and
-# exits with 143. Environment: VOLLEY (the binary, default target/release/volley or
+# raster.png, summary.csv). Two minutes before the time limit Slurm sends SIGUSR1
+# (--signal=USR1@120): volley stops at the next progress point, completes the spike file
+# (valid, holding every spike up to then) and exits with 138. Environment: VOLLEY (the binary, default target/release/volley or
 # `volley` on PATH), OUT_ROOT (default runs/).
 #SBATCH --job-name=volley-one-node
 #SBATCH --nodes=1
 #SBATCH --ntasks=1
 #SBATCH --cpus-per-task=2
 #SBATCH --time=00:30:00
+#SBATCH --signal=USR1@120
 #SBATCH --output=volley-%j.out
 set -euo pipefail
 cd "${SLURM_SUBMIT_DIR:-.}"
@@ -23,4 +24,4 @@ model=${1:-examples/izhikevich2003.toml}
 shift || true
 out=$(job_output_dir)
 echo "volley one node: job ${SLURM_JOB_ID:-none}, ${SLURM_CPUS_PER_TASK:-?} threads, model $model, output $out"
-run_step srun --ntasks=1 "$VOLLEY" run "$model" --out "$out" --report-csv "$out/summary.csv" "$@"
+srun --ntasks=1 "$VOLLEY" run "$model" --out "$out" --report-csv "$out/summary.csv" "$@"

@@ -21,6 +21,7 @@
 #SBATCH --cpus-per-task=1
 #SBATCH --array=0-3
 #SBATCH --time=01:00:00
+#SBATCH --signal=USR1@120
 #SBATCH --output=volley-weak-%A_%a.out
 set -euo pipefail
 cd "${SLURM_SUBMIT_DIR:-.}"

@@ -138,8 +138,9 @@ pub fn check_memory(
     Ok(estimate)
 }
 
-/// Set by SIGTERM or SIGINT (Slurm's time limit, Ctrl-C): the run stops at the next
-/// progress point, all ranks together, and closes its spike file.
+/// Set by SIGUSR1 (what the job scripts ask Slurm to send two minutes before the time
+/// limit: `#SBATCH --signal=USR1@120`), SIGTERM or SIGINT (Ctrl-C): the run stops at the
+/// next progress point, all ranks together, and completes its spike file.
 static STOP: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn request_stop(signal: libc::c_int) {
@@ -151,6 +152,7 @@ fn catch_stop_signals() {
     unsafe {
         libc::signal(libc::SIGTERM, request_stop as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, request_stop as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGUSR1, request_stop as *const () as libc::sighandler_t);
     }
 }
 
@@ -213,7 +215,11 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
             write += tw.elapsed();
         }
         if sim.comm().any(STOP.load(Ordering::Relaxed) != 0) {
-            stopped_by_signal = Some(STOP.load(Ordering::Relaxed).max(libc::SIGTERM));
+            // The signal this rank received, or SIGTERM where only another rank did.
+            stopped_by_signal = Some(match STOP.load(Ordering::Relaxed) {
+                0 => libc::SIGTERM,
+                signal => signal,
+            });
             break;
         }
     }

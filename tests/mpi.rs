@@ -163,3 +163,54 @@ fn errors_under_mpirun_are_printed_once() {
     assert!(stderr.contains("population[0].size"), "{stderr}");
     assert!(!out.join("spikes.h5").exists());
 }
+
+/// SIGUSR1 to mpirun (forwarded to every rank; what Slurm sends before a time limit):
+/// all ranks stop at the same step, the file is completed and equals a run of that
+/// length without MPI.
+#[test]
+fn sigusr1_stops_every_rank_at_the_same_step() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("np2");
+    let model = example("izhikevich_sparse.toml");
+    let sizes = ["--set", "population.exc.size=16000", "--set", "population.inh.size=4000"];
+    let mut child = Command::new(mpirun())
+        .args(["-np", "2", "--oversubscribe", "--bind-to", "none"])
+        .arg(env!("CARGO_BIN_EXE_volley"))
+        .args(["run", "--threads", "1", "--progress-every", "0", "--duration", "60 s", "--out"])
+        .arg(&out)
+        .arg(&model)
+        .args(sizes)
+        .args(["--set", "output.flush_every=\"50 ms\""])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    for line in rx.iter() {
+        if line.starts_with("volley: ") && line.contains(" ms of 60000 ms") && !line.starts_with("volley: 0 ms") {
+            break;
+        }
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(138), "128 + SIGUSR1");
+    let stopped = spikes(&out);
+    let covered = stopped.duration_ms.unwrap();
+    assert!(covered > 0.0 && covered < 60_000.0, "{covered}");
+    let reference_dir = dir.path().join("no-mpi");
+    let duration = format!("{covered} ms");
+    let mut args = vec![model.to_str().unwrap(), "--duration", &duration];
+    args.extend_from_slice(&sizes);
+    assert_ok(&run_plain(&no_mpi_binary(), &reference_dir, &args));
+    assert_eq!(stopped, spikes(&reference_dir));
+}

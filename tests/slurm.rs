@@ -153,3 +153,53 @@ fn scaling_scripts_write_one_csv_line_per_array_task() {
     rows.sort();
     assert_eq!(rows.iter().map(|r| (r[0].as_str(), r[2].as_str())).collect::<Vec<_>>(), [("1", "3000"), ("2", "6000")]);
 }
+
+/// What the job scripts ask Slurm to do before a job's time limit (--signal=USR1@120):
+/// SIGUSR1 to the step's tasks. The run stops at the next progress point, completes its
+/// spike file and raster, and exits 138.
+#[test]
+fn a_job_signalled_before_its_time_limit_leaves_a_complete_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let log = out.join("job.log");
+    let model = example("izhikevich_sparse.toml");
+    let submitted = Command::new("sbatch")
+        .env("SLURM_CONF", cluster())
+        .env("VOLLEY", env!("CARGO_BIN_EXE_volley"))
+        .env("OUT_ROOT", out.join("runs"))
+        .args(["--parsable", &format!("--chdir={}", repo().display()), &format!("--output={}", log.display())])
+        .arg(repo().join("jobscripts/one_node.sh"))
+        .arg(&model)
+        .args(["--duration", "60 s", "--progress-every", "0", "--set", "population.exc.size=16000", "--set", "population.inh.size=4000"])
+        .args(["--set", "output.flush_every=\"50 ms\""])
+        .output()
+        .expect("sbatch runs");
+    assert!(submitted.status.success(), "{}", String::from_utf8_lossy(&submitted.stderr));
+    let job = String::from_utf8_lossy(&submitted.stdout).trim().to_string();
+    let squeue = || {
+        let q = Command::new("squeue").env("SLURM_CONF", cluster()).args(["-h", "-j", &job, "-o", "%T"]).output().unwrap();
+        String::from_utf8_lossy(&q.stdout).trim().to_string()
+    };
+    // Wait until the run has simulated a little (its progress lines are in the log).
+    let started = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.lines().any(|l| l.contains(" ms of 60000 ms simulated") && !l.starts_with("volley: 0 ms")) {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 120, "the job did not start simulating:\n{text}\nstate {}", squeue());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let cancel = Command::new("scancel").env("SLURM_CONF", cluster()).args(["--signal=USR1", &job]).output().unwrap();
+    assert!(cancel.status.success(), "{}", String::from_utf8_lossy(&cancel.stderr));
+    while !squeue().is_empty() {
+        assert!(started.elapsed().as_secs() < 180, "the job did not end after SIGUSR1");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("stopped by signal 10"), "{text}");
+    let file = read_spike_file(&run_dir(out).join("spikes.h5")).expect("a complete, readable spike file");
+    let covered = file.duration_ms.unwrap();
+    assert!(covered > 0.0 && covered < 60_000.0, "{covered}");
+    assert!(run_dir(out).join("raster.png").exists());
+}
