@@ -103,6 +103,17 @@ fn sparse_network_of_20000_with_delays_of_1_to_20_ms_is_identical_on_1_2_and_4_r
     );
 }
 
+/// Procedural rows (drawn again from the keyed streams at every spike, on every rank
+/// that holds targets): 3 ranks, an odd split.
+#[test]
+fn procedural_network_is_identical_on_3_ranks() {
+    same_for_every_rank_count(
+        &example("izhikevich_procedural.toml"),
+        &["--duration", "100 ms", "--set", "population.exc.size=4000", "--set", "population.inh.size=1000"],
+        &[(3, "auto")],
+    );
+}
+
 /// 100 neurons on 4 ranks: ids are cut at multiples of 64, so two ranks hold none and
 /// still take part in every collective.
 #[test]
