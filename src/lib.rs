@@ -12,6 +12,7 @@ pub mod connectivity;
 pub mod engine;
 pub mod error;
 pub mod expr;
+pub mod gaussian;
 pub mod memory;
 pub mod model;
 pub mod network;

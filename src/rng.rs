@@ -6,13 +6,14 @@
 //!
 //! The core is Threefry-2x32 with 20 rounds (Salmon et al., SC'11, "Parallel random
 //! numbers: as easy as 1, 2, 3"): only 32-bit add, rotate and xor, so the same function is
-//! written bit for bit in WGSL for the GPU backend. Gaussians come from Box–Muller with
-//! polynomial `ln`, `sin` and `cos` made only of +, −, ×, ÷ and bit operations: they
-//! vectorise on the CPU and have an exact twin in WGSL, unlike the platform's libm.
+//! written bit for bit in WGSL for the GPU backend. Gaussians come from one Threefry word
+//! each by table inversion (`gaussian`): integer operations, two table reads and one
+//! multiply-add, which vectorise on the CPU and have an exact twin in WGSL.
 //!
 //! Connectivity, where a target draws a variable number of values, uses a PCG-64 stream
 //! (`rand_pcg`) seeded from a keyed Threefry block.
 
+use crate::gaussian::{self, gaussian};
 use rand_core::SeedableRng;
 use rand_pcg::Pcg64;
 
@@ -60,13 +61,6 @@ pub fn key_for(seed: u64, purpose: Purpose) -> [u32; 2] {
     [lo, hi]
 }
 
-/// A uniform float in the open interval (0, 1) from 24 random bits: never 0, so that
-/// `ln` is finite, and never 1.
-#[inline(always)]
-pub fn open_unit_f32(bits: u32) -> f32 {
-    (((bits >> 8) as i32) as f32 + 0.5) * (1.0 / 16_777_216.0)
-}
-
 /// A uniform double in [0, 1) from 53 random bits.
 #[inline(always)]
 pub fn unit_f64(hi: u32, lo: u32) -> f64 {
@@ -96,51 +90,6 @@ pub fn connectivity_stream(seed: u64, projection: u32, gid: u64) -> Pcg64 {
     Pcg64::from_seed(seed_bytes)
 }
 
-/// Natural logarithm of x in (0, 1], written with +, −, ×, ÷ and bit operations only
-/// (vectorises; same text in WGSL). Relative error below 2e-7 on (0, 1].
-#[inline(always)]
-pub fn ln_f32(x: f32) -> f32 {
-    let bits = x.to_bits();
-    // x = m · 2^e with m in [sqrt(1/2), sqrt(2)).
-    let shifted = bits.wrapping_sub(0x3F35_04F3); // bits of sqrt(1/2)
-    let e = (shifted as i32) >> 23;
-    let m = f32::from_bits(bits.wrapping_sub((e as u32) << 23));
-    let s = (m - 1.0) / (m + 1.0);
-    let s2 = s * s;
-    // ln m = 2 atanh s = 2 (s + s³/3 + s⁵/5 + s⁷/7 + s⁹/9), |s| ≤ 0.1716.
-    let poly = 1.0 + s2 * (1.0 / 3.0 + s2 * (0.2 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0))));
-    e as f32 * core::f32::consts::LN_2 + 2.0 * s * poly
-}
-
-/// (cos 2πt, sin 2πt) for t in [0, 1), from a quarter-turn reduction that is exact in
-/// f32 and Taylor polynomials on [−π/4, π/4] (error below 4e-8 there). No floor, no
-/// branch: only SSE2-level operations, so the loop around it vectorises.
-#[inline(always)]
-pub fn cos_sin_turns(t: f32) -> (f32, f32) {
-    let q = (t * 4.0 + 0.5) as i32; // t ≥ 0: truncation is the floor
-    let x = (t - q as f32 * 0.25) * core::f32::consts::TAU;
-    let x2 = x * x;
-    let s = x * (1.0 + x2 * (-1.0 / 6.0 + x2 * (1.0 / 120.0 + x2 * (-1.0 / 5040.0 + x2 * (1.0 / 362_880.0)))));
-    let c = 1.0 + x2 * (-0.5 + x2 * (1.0 / 24.0 + x2 * (-1.0 / 720.0 + x2 * (1.0 / 40_320.0 + x2 * (-1.0 / 3_628_800.0)))));
-    // Rotate (c, s) by q quarter turns: odd q swaps them; the signs follow the quadrant.
-    let q = q as u32;
-    let swap = 0u32.wrapping_sub(q & 1);
-    let (cb, sb) = (c.to_bits(), s.to_bits());
-    let cos_bits = (sb & swap) | (cb & !swap);
-    let sin_bits = (cb & swap) | (sb & !swap);
-    let cos_sign = ((q + 1) & 2) << 30;
-    let sin_sign = (q & 2) << 30;
-    (f32::from_bits(cos_bits ^ cos_sign), f32::from_bits(sin_bits ^ sin_sign))
-}
-
-/// Two independent standard normals from two uniform words (Box–Muller).
-#[inline(always)]
-pub fn normal_pair(a: u32, b: u32) -> (f32, f32) {
-    let radius = (-2.0 * ln_f32(open_unit_f32(a))).sqrt();
-    let (c, s) = cos_sin_turns(((b >> 8) as i32) as f32 * (1.0 / 16_777_216.0));
-    (radius * c, radius * s)
-}
-
 crate::simd::dispatch!(
 /// Standard normals for neurons `first_gid .. first_gid + out.len()` at time step
 /// `step`: neuron g uses lane g mod 2 of the Threefry block with counter (step, g / 2),
@@ -157,14 +106,15 @@ fn fill_noise_normals_kernel(seed: u64, step: u64, first_gid: u64, out: &mut [f3
     let step_lo = step as u32;
     let mut i = 0usize;
     let mut gid = first_gid;
+    let table = gaussian::table();
     if gid % 2 == 1 {
-        let [a, b] = threefry2x32([step_lo, (gid / 2) as u32], key);
-        out[0] = normal_pair(a, b).1;
+        let [_, b] = threefry2x32([step_lo, (gid / 2) as u32], key);
+        out[0] = gaussian(b, table);
         i = 1;
         gid += 1;
     }
     // Blocks of pairs, written so that the compiler vectorises across lanes: first the
-    // Threefry blocks, then Box–Muller, then the interleaving store.
+    // Threefry blocks, then the table inversions (gathers), then the interleaving store.
     const LANES: usize = 16;
     while i + 2 * LANES <= out.len() {
         let pair0 = (gid / 2) as u32;
@@ -176,7 +126,8 @@ fn fill_noise_normals_kernel(seed: u64, step: u64, first_gid: u64, out: &mut [f3
         let mut z0 = [0f32; LANES];
         let mut z1 = [0f32; LANES];
         for l in 0..LANES {
-            (z0[l], z1[l]) = normal_pair(a[l], b[l]);
+            z0[l] = gaussian(a[l], table);
+            z1[l] = gaussian(b[l], table);
         }
         let block = &mut out[i..i + 2 * LANES];
         for l in 0..LANES {
@@ -188,10 +139,9 @@ fn fill_noise_normals_kernel(seed: u64, step: u64, first_gid: u64, out: &mut [f3
     }
     while i < out.len() {
         let [a, b] = threefry2x32([step_lo, (gid / 2) as u32], key);
-        let (x, y) = normal_pair(a, b);
-        out[i] = x;
+        out[i] = gaussian(a, table);
         if i + 1 < out.len() {
-            out[i + 1] = y;
+            out[i + 1] = gaussian(b, table);
         }
         i += 2;
         gid += 2;
@@ -213,29 +163,6 @@ mod tests {
         ];
         for (ctr, key, want) in cases {
             assert_eq!(threefry2x32(ctr, key), want, "ctr {ctr:x?} key {key:x?}");
-        }
-    }
-
-    #[test]
-    fn ln_is_accurate_on_unit_interval() {
-        let mut worst = 0f64;
-        for k in 1..=100_000u32 {
-            let x = open_unit_f32(k.wrapping_mul(2_654_435_761));
-            let got = ln_f32(x) as f64;
-            let want = (x as f64).ln();
-            worst = worst.max(((got - want) / want.abs().max(1e-3)).abs());
-        }
-        assert!(worst < 5e-7, "worst relative error {worst}");
-    }
-
-    #[test]
-    fn cos_sin_are_accurate() {
-        for k in 0..4096u32 {
-            let t = k as f32 / 4096.0;
-            let (c, s) = cos_sin_turns(t);
-            let angle = t as f64 * std::f64::consts::TAU;
-            assert!((c as f64 - angle.cos()).abs() < 3e-7, "cos at {t}");
-            assert!((s as f64 - angle.sin()).abs() < 3e-7, "sin at {t}");
         }
     }
 
