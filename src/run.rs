@@ -225,8 +225,9 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     }
     progress.finish();
     let steps = sim.step();
-    let local_counts = writer.local_counts().to_vec();
     let tw = Instant::now();
+    writer.flush(steps, sim.comm())?;
+    let local_counts = writer.local_counts().to_vec();
     let spike_file = writer.finish(steps, sim.comm())?;
     write += tw.elapsed();
     // Simulation time proper: the loop without the appends to the spike file.

@@ -75,7 +75,7 @@ impl SpikeWriter {
         }
     }
 
-    /// This rank's spike count per population so far.
+    /// This rank's spike count per population in the file so far (up to the last flush).
     pub fn local_counts(&self) -> &[u64] {
         &self.local_counts
     }
@@ -87,6 +87,10 @@ impl SpikeWriter {
     /// Appends the spikes of steps below `until_step` to the file (collective).
     pub fn flush(&mut self, until_step: u64, comm: &dyn Communicator) -> Result<()> {
         if self.file.is_none() {
+            for i in 0..self.buffer.len() {
+                let p = self.population_of(self.buffer[i].gid as u64);
+                self.local_counts[p] += 1;
+            }
             self.buffer.clear();
             self.flushed_step = until_step;
             return Ok(());
@@ -106,6 +110,7 @@ impl SpikeWriter {
         let pop_of: Vec<usize> = self.buffer.iter().map(|s| self.population_of(s.gid as u64)).collect();
         for (s, &p) in self.buffer.iter().zip(&pop_of) {
             counts[p * steps + (s.step as u64 - w0) as usize] += 1;
+            self.local_counts[p] += 1;
         }
         let (before, total) = comm.prefix_and_total(&counts);
         let file = self.file.as_ref().expect("checked");
@@ -165,10 +170,7 @@ impl SpikeWriter {
 
 impl Recorder for SpikeWriter {
     fn record_spikes(&mut self, spikes: &[Spike]) -> Result<()> {
-        for s in spikes {
-            let p = self.population_of(s.gid as u64);
-            self.local_counts[p] += 1;
-        }
+        // Populations are counted at the flush, which sorts spikes into them anyway.
         self.buffer.extend_from_slice(spikes);
         Ok(())
     }
@@ -227,6 +229,8 @@ mod tests {
         assert_eq!(mid.duration_ms, Some(1.5));
         assert_eq!(mid.populations[0].node_ids, vec![1, 0]);
         w.record_spikes(&[Spike { step: 3, gid: 4 }, Spike { step: 4, gid: 3 }]).unwrap();
+        assert_eq!(w.local_counts(), &[2, 1], "counted at the flush");
+        w.flush(6, &comm).unwrap();
         assert_eq!(w.local_counts(), &[3, 2]);
         w.finish(6, &comm).unwrap();
         let f = read_spike_file(&path).unwrap();
