@@ -8,7 +8,7 @@
 //! The index is the float's exponent and top mantissa bits, the fraction its low bits:
 //! a handful of integer operations, two table reads (gathers, 16 lanes at a time) and
 //! one multiply-add, against Box–Muller's logarithm, square root, division, sine and
-//! cosine (0.76 against 1.75 ns per draw with Threefry, `cargo bench --bench kernels --
+//! cosine (0.92 against 1.75 ns per draw with Threefry, `cargo bench --bench kernels --
 //! noise`). Built from exact-rounding operations only (no fused multiply-add), the
 //! same on every instruction set; the 25 KB table goes to a GPU as a storage buffer.
 
