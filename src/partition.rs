@@ -11,7 +11,7 @@ use std::ops::Range;
 pub const BLOCK: u64 = 64;
 
 /// Measured costs the balance is computed from (BENCHMARKS.md, this machine).
-const NOISE_NS: f64 = 1.6;
+const NOISE_NS: f64 = 0.9;
 const EVENT_NS: f64 = 1.0;
 /// Firing rate assumed for the delivery cost before anything has run.
 const ASSUMED_RATE_HZ: f64 = 10.0;
@@ -106,12 +106,12 @@ delay = "1 ms"
             assert_eq!(parts[ranks - 1].end, 2000);
             assert!(parts.windows(2).all(|w| w[0].end == w[1].start && w[0].end % BLOCK == 0));
         }
-        // Population a costs 0.5 + 1.6 + 100·0.01 = 3.1 ns per neuron-step, b 0.5 ns:
+        // Population a costs 0.5 + 0.9 + 100·0.01 = 2.4 ns per neuron-step, b 0.5 ns:
         // two ranks split the cost, not the count, so the first rank ends inside a.
         let costs = cost_per_neuron(&d);
-        assert!((costs[0] - 3.1).abs() < 1e-9 && (costs[1] - 0.5).abs() < 1e-9, "{costs:?}");
+        assert!((costs[0] - 2.4).abs() < 1e-9 && (costs[1] - 0.5).abs() < 1e-9, "{costs:?}");
         let parts = partition(&d, 2);
-        assert_eq!(parts[0].end, 640, "3100 + 500 ns split at 1800 ns: 580.6 neurons of a, rounded up to a block");
+        assert_eq!(parts[0].end, 640, "2400 + 500 ns split at 1450 ns: 604.2 neurons of a, rounded up to a block");
     }
 
     #[test]
