@@ -197,7 +197,7 @@ fn memory_system(c: &mut Criterion) {
     let big: Vec<u64> = (0..(256u64 << 20) / 8).collect();
     g.throughput(Throughput::Bytes(256 << 20));
     g.bench_function("stream_read_256MiB", |b| b.iter(|| black_box(big.iter().fold(0u64, |a, &x| a.wrapping_add(x)))));
-    for (name, len) in [("random_add_400KB", 100_000usize), ("random_add_400MB", 100_000_000)] {
+    for (name, len) in [("random_add_32KB", 8192usize), ("random_add_400KB", 100_000), ("random_add_400MB", 100_000_000)] {
         let mut target = vec![0f32; len];
         let index: Vec<u32> = (0..1_000_000u64).map(|k| ((k.wrapping_mul(2_654_435_761) >> 3) % len as u64) as u32).collect();
         g.throughput(Throughput::Elements(index.len() as u64));

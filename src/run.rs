@@ -37,10 +37,20 @@ impl Default for RunOptions {
     }
 }
 
-/// One rank's seconds per phase, in the order of `PHASES`.
-pub type PhaseSeconds = [f64; 7];
-/// Names of the per-rank timers reported at the end of a run.
-pub const PHASES: [&str; 7] = ["build", "deliver", "update", "advance", "exchange", "write", "simulate"];
+/// One rank's seconds per phase, indexed by the constants of `phase`.
+pub type PhaseSeconds = [f64; 6];
+/// Names of the per-rank timers reported at the end of a run, in `phase` order.
+pub const PHASES: [&str; 6] = ["build", "deliver", "update", "exchange", "write", "simulate"];
+
+/// Indices into `PhaseSeconds`.
+pub mod phase {
+    pub const BUILD: usize = 0;
+    pub const DELIVER: usize = 1;
+    pub const UPDATE: usize = 2;
+    pub const EXCHANGE: usize = 3;
+    pub const WRITE: usize = 4;
+    pub const SIMULATE: usize = 5;
+}
 
 /// What a run did and how long each part took.
 #[derive(Clone, Debug)]
@@ -240,12 +250,11 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         build.as_secs_f64(),
         deliver.as_secs_f64(),
         update.as_secs_f64(),
-        phases.advance.as_secs_f64(),
         phases.exchange.as_secs_f64(),
         write.as_secs_f64(),
         simulate.as_secs_f64(),
     ];
-    let rank_phases = comm.all_gather_f64(&mine).chunks(PHASES.len()).map(|c| c.try_into().expect("7 timers")).collect();
+    let rank_phases = comm.all_gather_f64(&mine).chunks(PHASES.len()).map(|c| c.try_into().expect("one timer per phase")).collect();
     let peak_memory = comm.all_gather_f64(&[peak_memory().unwrap_or(0) as f64]);
 
     // Rank 0 draws the raster from the finished file.
@@ -324,7 +333,7 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
         v.sort_by(f64::total_cmp);
         (v[0], v[v.len() / 2], v[v.len() - 1])
     };
-    let shown: Vec<String> = [1, 2, 4, 5]
+    let shown: Vec<String> = [phase::DELIVER, phase::UPDATE, phase::EXCHANGE, phase::WRITE]
         .iter()
         .map(|&k| {
             let (lo, mid, hi) = stat(k);
@@ -335,7 +344,7 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
             }
         })
         .collect();
-    let (_, exchange, _) = stat(4);
+    let (_, exchange, _) = stat(phase::EXCHANGE);
     let epochs = report.phases.epochs.max(1);
     let mode = match report.exchange {
         ExchangeMode::Directed => format!("directed, a spike to {:.0}% of ranks", report.fan_out * 100.0),
@@ -375,14 +384,14 @@ pub fn csv_line(desc: &Description, report: &RunReport, threads: usize) -> Strin
         report.steps,
         desc.dt_ms,
         report.spike_counts.iter().sum::<u64>(),
-        max(0),
-        max(6),
-        max(1),
-        max(2),
-        median(4),
-        max(4),
-        max(5),
-        median(4) / epochs as f64 * 1e6,
+        max(phase::BUILD),
+        max(phase::SIMULATE),
+        max(phase::DELIVER),
+        max(phase::UPDATE),
+        median(phase::EXCHANGE),
+        max(phase::EXCHANGE),
+        max(phase::WRITE),
+        median(phase::EXCHANGE) / epochs as f64 * 1e6,
         report.fan_out,
         report.peak_memory.iter().cloned().fold(0.0, f64::max) / 1e6,
         report.peak_memory.iter().sum::<f64>() / 1e6,

@@ -86,6 +86,12 @@ impl SpikeWriter {
 
     /// Appends the spikes of steps below `until_step` to the file (collective).
     pub fn flush(&mut self, until_step: u64, comm: &dyn Communicator) -> Result<()> {
+        // Already flushed to here (the run's last flush, then `finish`): every rank has
+        // the same `flushed_step`, so all skip the collectives together.
+        if until_step == self.flushed_step {
+            debug_assert!(self.buffer.is_empty(), "spikes are recorded only for steps below the run's step");
+            return Ok(());
+        }
         if self.file.is_none() {
             for i in 0..self.buffer.len() {
                 let p = self.population_of(self.buffer[i].gid as u64);
