@@ -4,29 +4,32 @@
 //! Grammar: numbers, names, `+ - * / ^`, unary minus, parentheses, and the functions
 //! `sqrt exp ln log abs min max`. `^` binds tighter than unary minus (`-r^2` = −(r²)),
 //! as in MATLAB and Python. Evaluated in f64.
+//!
+//! An expression is compiled once into a flat postfix program and evaluated on a value
+//! stack of known depth: nothing recurses over the input at evaluation (or when the
+//! program is dropped), so no expression can overflow a thread's stack. The parser's own
+//! recursion is bounded by `MAX_NESTING`, and the text by `MAX_LENGTH`: a model file that
+//! exceeds either gets an error naming the limit.
 
 use std::fmt;
 
-#[derive(Clone, Debug, PartialEq)]
-enum Node {
-    Number(f64),
-    Var(usize),
-    Neg(Box<Node>),
-    Binary(Op, Box<Node>, Box<Node>),
-    Call(Func, Vec<Node>),
-}
+/// Deepest nesting of parentheses, unary signs, powers and function calls accepted.
+pub const MAX_NESTING: usize = 64;
+/// Longest expression accepted, in characters.
+pub const MAX_LENGTH: usize = 65_536;
 
+/// One instruction of a compiled expression: push a value, or pop operands and push the
+/// result.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Op {
+    Number(f64),
+    Var(usize),
+    Neg,
     Add,
     Sub,
     Mul,
     Div,
     Pow,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Func {
     Sqrt,
     Exp,
     Ln,
@@ -35,24 +38,61 @@ enum Func {
     Max,
 }
 
-impl Func {
-    fn from_name(name: &str) -> Option<(Func, usize)> {
+impl Op {
+    fn function(name: &str) -> Option<(Op, usize)> {
         Some(match name {
-            "sqrt" => (Func::Sqrt, 1),
-            "exp" => (Func::Exp, 1),
-            "ln" | "log" => (Func::Ln, 1),
-            "abs" => (Func::Abs, 1),
-            "min" => (Func::Min, 2),
-            "max" => (Func::Max, 2),
+            "sqrt" => (Op::Sqrt, 1),
+            "exp" => (Op::Exp, 1),
+            "ln" | "log" => (Op::Ln, 1),
+            "abs" => (Op::Abs, 1),
+            "min" => (Op::Min, 2),
+            "max" => (Op::Max, 2),
             _ => return None,
         })
     }
+
+    /// Values taken from the stack.
+    fn arity(self) -> usize {
+        match self {
+            Op::Number(_) | Op::Var(_) => 0,
+            Op::Neg | Op::Sqrt | Op::Exp | Op::Ln | Op::Abs => 1,
+            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow | Op::Min | Op::Max => 2,
+        }
+    }
+
+    #[inline]
+    fn unary(self, x: f64) -> f64 {
+        match self {
+            Op::Neg => -x,
+            Op::Sqrt => x.sqrt(),
+            Op::Exp => x.exp(),
+            Op::Ln => x.ln(),
+            Op::Abs => x.abs(),
+            _ => unreachable!("not a unary op"),
+        }
+    }
+
+    #[inline]
+    fn binary(self, a: f64, b: f64) -> f64 {
+        match self {
+            Op::Add => a + b,
+            Op::Sub => a - b,
+            Op::Mul => a * b,
+            Op::Div => a / b,
+            Op::Pow => pow(a, b),
+            Op::Min => a.min(b),
+            Op::Max => a.max(b),
+            _ => unreachable!("not a binary op"),
+        }
+    }
 }
 
-/// A parsed expression whose variables are resolved to slots of a value array.
+/// A compiled expression whose variables are resolved to slots of a value array.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expr {
-    root: Node,
+    program: Vec<Op>,
+    /// The most values on the stack at once.
+    depth: usize,
 }
 
 /// Why an expression was rejected, with the 1-based character column in its text.
@@ -68,77 +108,111 @@ impl fmt::Display for ExprError {
     }
 }
 
+/// Values evaluated together by `eval_batch`, per stack entry.
+const LANES: usize = 256;
+
 impl Expr {
-    /// Parses `text`; `names` are the variables it may use, in slot order.
+    /// Parses and compiles `text`; `names` are the variables it may use, in slot order.
     pub fn parse(text: &str, names: &[&str]) -> Result<Expr, ExprError> {
-        let mut parser = Parser { chars: text.char_indices().collect(), pos: 0, names, text };
-        let root = parser.sum()?;
+        let length = text.chars().count();
+        if length > MAX_LENGTH {
+            return Err(ExprError { column: 1, message: format!("expected at most {MAX_LENGTH} characters, got {length}") });
+        }
+        let mut parser = Parser { chars: text.char_indices().collect(), pos: 0, names, text, nesting: 0, program: Vec::new() };
+        parser.sum()?;
         parser.skip_space();
         if parser.pos < parser.chars.len() {
             return Err(parser.error(format!("unexpected '{}'", parser.chars[parser.pos].1)));
         }
-        Ok(Expr { root })
+        let program = parser.program;
+        let (mut depth, mut height) = (0usize, 0usize);
+        for op in &program {
+            height = height + 1 - op.arity();
+            depth = depth.max(height);
+        }
+        debug_assert_eq!(height, 1, "a well-formed program leaves one value");
+        Ok(Expr { program, depth })
     }
 
     /// The value for the variable values `vars` (in the slot order given to `parse`).
     pub fn eval(&self, vars: &[f64]) -> f64 {
-        eval(&self.root, vars)
+        const SMALL: usize = 32;
+        if self.depth <= SMALL {
+            let mut stack = [0f64; SMALL];
+            run(&self.program, vars, &mut stack)
+        } else {
+            run(&self.program, vars, &mut vec![0f64; self.depth])
+        }
     }
 
     /// The expression's value if it uses no variable.
     pub fn constant(&self) -> Option<f64> {
-        fn uses_vars(node: &Node) -> bool {
-            match node {
-                Node::Number(_) => false,
-                Node::Var(_) => true,
-                Node::Neg(a) => uses_vars(a),
-                Node::Binary(_, a, b) => uses_vars(a) || uses_vars(b),
-                Node::Call(_, args) => args.iter().any(uses_vars),
-            }
-        }
-        (!uses_vars(&self.root)).then(|| eval(&self.root, &[]))
+        (!self.program.iter().any(|op| matches!(op, Op::Var(_)))).then(|| self.eval(&[]))
     }
 
     /// Evaluates the expression `n` times, variable slot `i` taking its values from
-    /// `vars[i]`, node by node over the whole batch, so that the tree is walked once per
-    /// batch, not once per value. Gives exactly the values of `eval`.
+    /// `vars[i]`, instruction by instruction over lanes of values, so that the program is
+    /// read once per lane block, not once per value. Gives exactly the values of `eval`.
     pub fn eval_batch(&self, n: usize, vars: &[Vec<f64>], out: &mut Vec<f64>) {
-        *out = eval_batch(&self.root, n, vars);
+        out.clear();
+        out.reserve(n);
+        let mut stack = vec![0f64; self.depth * LANES];
+        for start in (0..n).step_by(LANES) {
+            let lanes = LANES.min(n - start);
+            let mut top = 0;
+            for op in &self.program {
+                match *op {
+                    Op::Number(x) => {
+                        stack[top * LANES..top * LANES + lanes].fill(x);
+                        top += 1;
+                    }
+                    Op::Var(i) => {
+                        stack[top * LANES..top * LANES + lanes].copy_from_slice(&vars[i][start..start + lanes]);
+                        top += 1;
+                    }
+                    op if op.arity() == 1 => {
+                        stack[(top - 1) * LANES..(top - 1) * LANES + lanes].iter_mut().for_each(|x| *x = op.unary(*x));
+                    }
+                    op => {
+                        let (low, high) = stack.split_at_mut((top - 1) * LANES);
+                        let a = &mut low[(top - 2) * LANES..(top - 2) * LANES + lanes];
+                        a.iter_mut().zip(&high[..lanes]).for_each(|(a, &b)| *a = op.binary(*a, b));
+                        top -= 1;
+                    }
+                }
+            }
+            out.extend_from_slice(&stack[..lanes]);
+        }
     }
 
     /// The number of variable slots the expression reads: one more than the highest used.
     pub fn slots_used(&self) -> usize {
-        fn highest(node: &Node) -> usize {
-            match node {
-                Node::Number(_) => 0,
-                Node::Var(i) => i + 1,
-                Node::Neg(a) => highest(a),
-                Node::Binary(_, a, b) => highest(a).max(highest(b)),
-                Node::Call(_, args) => args.iter().map(highest).max().unwrap_or(0),
-            }
-        }
-        highest(&self.root)
+        self.program.iter().filter_map(|op| if let Op::Var(i) = op { Some(i + 1) } else { None }).max().unwrap_or(0)
     }
 }
 
-fn eval_batch(node: &Node, n: usize, vars: &[Vec<f64>]) -> Vec<f64> {
-    let map2 = |a: Vec<f64>, b: Vec<f64>, f: &dyn Fn(f64, f64) -> f64| a.iter().zip(&b).map(|(&x, &y)| f(x, y)).collect();
-    match node {
-        Node::Number(x) => vec![*x; n],
-        Node::Var(i) => vars[*i][..n].to_vec(),
-        Node::Neg(a) => eval_batch(a, n, vars).into_iter().map(|x| -x).collect(),
-        Node::Binary(op, a, b) => {
-            let (a, b) = (eval_batch(a, n, vars), eval_batch(b, n, vars));
-            match op {
-                Op::Add => map2(a, b, &|x, y| x + y),
-                Op::Sub => map2(a, b, &|x, y| x - y),
-                Op::Mul => map2(a, b, &|x, y| x * y),
-                Op::Div => map2(a, b, &|x, y| x / y),
-                Op::Pow => map2(a, b, &pow),
+/// Runs `program` on `stack`, which holds at least its depth.
+#[inline]
+fn run(program: &[Op], vars: &[f64], stack: &mut [f64]) -> f64 {
+    let mut top = 0;
+    for op in program {
+        match *op {
+            Op::Number(x) => {
+                stack[top] = x;
+                top += 1;
+            }
+            Op::Var(i) => {
+                stack[top] = vars[i];
+                top += 1;
+            }
+            op if op.arity() == 1 => stack[top - 1] = op.unary(stack[top - 1]),
+            op => {
+                stack[top - 2] = op.binary(stack[top - 2], stack[top - 1]);
+                top -= 1;
             }
         }
-        Node::Call(..) => (0..n).map(|k| eval(node, &vars.iter().map(|v| v[k]).collect::<Vec<_>>())).collect(),
     }
+    stack[0]
 }
 
 /// Integer powers as repeated products, so that r^2 is exactly r*r (net.m's r.^2).
@@ -150,40 +224,14 @@ fn pow(a: f64, b: f64) -> f64 {
     }
 }
 
-fn eval(node: &Node, vars: &[f64]) -> f64 {
-    match node {
-        Node::Number(x) => *x,
-        Node::Var(i) => vars[*i],
-        Node::Neg(a) => -eval(a, vars),
-        Node::Binary(op, a, b) => {
-            let (a, b) = (eval(a, vars), eval(b, vars));
-            match op {
-                Op::Add => a + b,
-                Op::Sub => a - b,
-                Op::Mul => a * b,
-                Op::Div => a / b,
-                Op::Pow => pow(a, b),
-            }
-        }
-        Node::Call(f, args) => {
-            let x = eval(&args[0], vars);
-            match f {
-                Func::Sqrt => x.sqrt(),
-                Func::Exp => x.exp(),
-                Func::Ln => x.ln(),
-                Func::Abs => x.abs(),
-                Func::Min => x.min(eval(&args[1], vars)),
-                Func::Max => x.max(eval(&args[1], vars)),
-            }
-        }
-    }
-}
-
 struct Parser<'a> {
     chars: Vec<(usize, char)>,
     pos: usize,
     names: &'a [&'a str],
     text: &'a str,
+    /// Current depth of nested parentheses, signs, powers and calls.
+    nesting: usize,
+    program: Vec<Op>,
 }
 
 impl Parser<'_> {
@@ -202,62 +250,75 @@ impl Parser<'_> {
         self.chars.get(self.pos).map(|c| c.1)
     }
 
-    fn sum(&mut self) -> Result<Node, ExprError> {
-        let mut left = self.product()?;
+    /// Enters one level of nesting, refusing to go deeper than `MAX_NESTING`.
+    fn nest(&mut self) -> Result<(), ExprError> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return Err(self.error(format!("nested deeper than {MAX_NESTING} levels (parentheses, signs, powers and function calls)")));
+        }
+        Ok(())
+    }
+
+    fn sum(&mut self) -> Result<(), ExprError> {
+        self.product()?;
         while let Some(c @ ('+' | '-')) = self.peek() {
             self.pos += 1;
-            let right = self.product()?;
-            let op = if c == '+' { Op::Add } else { Op::Sub };
-            left = Node::Binary(op, Box::new(left), Box::new(right));
+            self.product()?;
+            self.program.push(if c == '+' { Op::Add } else { Op::Sub });
         }
-        Ok(left)
+        Ok(())
     }
 
-    fn product(&mut self) -> Result<Node, ExprError> {
-        let mut left = self.unary()?;
+    fn product(&mut self) -> Result<(), ExprError> {
+        self.unary()?;
         while let Some(c @ ('*' | '/')) = self.peek() {
             self.pos += 1;
-            let right = self.unary()?;
-            let op = if c == '*' { Op::Mul } else { Op::Div };
-            left = Node::Binary(op, Box::new(left), Box::new(right));
+            self.unary()?;
+            self.program.push(if c == '*' { Op::Mul } else { Op::Div });
         }
-        Ok(left)
+        Ok(())
     }
 
-    fn unary(&mut self) -> Result<Node, ExprError> {
+    fn unary(&mut self) -> Result<(), ExprError> {
         match self.peek() {
-            Some('-') => {
+            Some(c @ ('-' | '+')) => {
                 self.pos += 1;
-                Ok(Node::Neg(Box::new(self.unary()?)))
-            }
-            Some('+') => {
-                self.pos += 1;
-                self.unary()
+                self.nest()?;
+                self.unary()?;
+                self.nesting -= 1;
+                if c == '-' {
+                    self.program.push(Op::Neg);
+                }
+                Ok(())
             }
             _ => self.power(),
         }
     }
 
-    fn power(&mut self) -> Result<Node, ExprError> {
-        let base = self.atom()?;
+    fn power(&mut self) -> Result<(), ExprError> {
+        self.atom()?;
         if self.peek() == Some('^') {
             self.pos += 1;
             // Right-associative; the exponent may carry its own sign.
-            let exponent = self.unary()?;
-            return Ok(Node::Binary(Op::Pow, Box::new(base), Box::new(exponent)));
+            self.nest()?;
+            self.unary()?;
+            self.nesting -= 1;
+            self.program.push(Op::Pow);
         }
-        Ok(base)
+        Ok(())
     }
 
-    fn atom(&mut self) -> Result<Node, ExprError> {
+    fn atom(&mut self) -> Result<(), ExprError> {
         let Some(c) = self.peek() else {
             return Err(self.error("expected a number, a name or '(' but the expression ends".into()));
         };
         if c == '(' {
             self.pos += 1;
-            let inner = self.sum()?;
+            self.nest()?;
+            self.sum()?;
             self.expect(')')?;
-            return Ok(inner);
+            self.nesting -= 1;
+            return Ok(());
         }
         if c.is_ascii_digit() || c == '.' {
             return self.number();
@@ -269,29 +330,34 @@ impl Parser<'_> {
             }
             let name: String = self.chars[start..self.pos].iter().map(|c| c.1).collect();
             if self.peek() == Some('(') {
-                let Some((func, arity)) = Func::from_name(&name) else {
+                let Some((func, arity)) = Op::function(&name) else {
                     return Err(ExprError {
                         column: start + 1,
                         message: format!("unknown function '{name}' (known: sqrt, exp, ln, log, abs, min, max)"),
                     });
                 };
                 self.pos += 1;
-                let mut args = vec![self.sum()?];
+                self.nest()?;
+                self.sum()?;
+                let mut args = 1;
                 while self.peek() == Some(',') {
                     self.pos += 1;
-                    args.push(self.sum()?);
+                    self.sum()?;
+                    args += 1;
                 }
-                if args.len() != arity {
-                    return Err(ExprError {
-                        column: start + 1,
-                        message: format!("'{name}' takes {arity} argument(s), got {}", args.len()),
-                    });
+                if args != arity {
+                    return Err(ExprError { column: start + 1, message: format!("'{name}' takes {arity} argument(s), got {args}") });
                 }
                 self.expect(')')?;
-                return Ok(Node::Call(func, args));
+                self.nesting -= 1;
+                self.program.push(func);
+                return Ok(());
             }
             return match self.names.iter().position(|n| *n == name) {
-                Some(slot) => Ok(Node::Var(slot)),
+                Some(slot) => {
+                    self.program.push(Op::Var(slot));
+                    Ok(())
+                }
                 None => Err(ExprError {
                     column: start + 1,
                     message: if self.names.is_empty() {
@@ -305,7 +371,7 @@ impl Parser<'_> {
         Err(self.error(format!("unexpected '{c}'")))
     }
 
-    fn number(&mut self) -> Result<Node, ExprError> {
+    fn number(&mut self) -> Result<(), ExprError> {
         let start = self.pos;
         let byte_start = self.chars[start].0;
         while self.pos < self.chars.len() {
@@ -317,12 +383,12 @@ impl Parser<'_> {
                 break;
             }
         }
-        let byte_end = self.chars.get(self.pos).map_or(self.text.len(), |c| c.0);
-        let literal = &self.text[byte_start..byte_end];
-        literal
-            .parse::<f64>()
-            .map(Node::Number)
-            .map_err(|_| ExprError { column: start + 1, message: format!("'{literal}' is not a number") })
+        let text: &str = self.text;
+        let byte_end = self.chars.get(self.pos).map_or(text.len(), |c| c.0);
+        let literal = &text[byte_start..byte_end];
+        let x = literal.parse::<f64>().map_err(|_| ExprError { column: start + 1, message: format!("'{literal}' is not a number") })?;
+        self.program.push(Op::Number(x));
+        Ok(())
     }
 
     fn expect(&mut self, want: char) -> Result<(), ExprError> {
@@ -377,6 +443,41 @@ mod tests {
     fn constants_are_recognised() {
         assert_eq!(Expr::parse("0.5 * 4", &["r"]).unwrap().constant(), Some(2.0));
         assert_eq!(Expr::parse("0.5 * r", &["r"]).unwrap().constant(), None);
+    }
+
+    #[test]
+    fn long_flat_expressions_evaluate_without_recursion() {
+        // 30,000 terms: a tree walk would recurse 30,000 deep; the program does not.
+        let text = vec!["u"; 30_000].join("+");
+        let e = Expr::parse(&text, &["u"]).unwrap();
+        assert_eq!(e.eval(&[0.5]), 15_000.0);
+        let mut out = Vec::new();
+        e.eval_batch(3, &[vec![0.0, 1.0, 2.0]], &mut out);
+        assert_eq!(out, vec![0.0, 30_000.0, 60_000.0]);
+        // Evaluated on a thread with a small stack, as the shard threads are.
+        let sum = std::thread::Builder::new().stack_size(64 * 1024).spawn(move || e.eval(&[1.0])).unwrap().join().unwrap();
+        assert_eq!(sum, 30_000.0);
+    }
+
+    #[test]
+    fn nesting_and_length_have_limits() {
+        let limit = format!("nested deeper than {MAX_NESTING} levels (parentheses, signs, powers and function calls)");
+        for text in [
+            format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000)),
+            format!("{}r", "-".repeat(10_000)),
+            format!("r{}", "^r".repeat(10_000)),
+            format!("{}1{}", "sqrt(".repeat(100), ")".repeat(100)),
+        ] {
+            let e = Expr::parse(&text, &["r"]).unwrap_err();
+            assert_eq!(e.message, limit, "{}", &text[..20]);
+            assert!(e.column > MAX_NESTING && e.column < 6 * MAX_NESTING, "points where the limit was passed: {}", e.column);
+        }
+        // At the limit it still parses.
+        let text = format!("{}1{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        assert_eq!(Expr::parse(&text, &[]).unwrap().constant(), Some(1.0));
+        let huge = "1+".repeat(5_000_000) + "1";
+        let e = Expr::parse(&huge, &[]).unwrap_err();
+        assert_eq!(e.message, format!("expected at most {MAX_LENGTH} characters, got 10000001"));
     }
 
     #[test]

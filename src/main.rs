@@ -173,7 +173,13 @@ fn thread_count(option: Option<usize>) -> Result<usize> {
     if option == Some(0) {
         return Err(Error::Option { option: "--threads".into(), message: "expected at least 1 thread".into() });
     }
-    Ok(option.or_else(threads_from_env).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())))
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = option.or_else(threads_from_env).unwrap_or(cores);
+    if threads > cores {
+        // Oversubscribed threads take turns on the cores: slower, not wrong.
+        eprintln!("volley: warning: --threads {threads} is more than the {cores} cores this process may use; the run will be slower than with {cores}");
+    }
+    Ok(threads)
 }
 
 fn memory_limit(option: Option<String>) -> Result<Option<u64>> {

@@ -165,7 +165,113 @@ fn bad_command_line_values() {
     );
     assert_eq!(
         refused(dir.path(), &["run", m, "--out", o, "--duration", "5 parsecs"]),
-        "error: --duration: expected a time such as \"1000 ms\" or \"2 s\" (units ms, s, us, min), got \"5 parsecs\""
+        "error: --duration 5 parsecs: simulation.duration: expected a time such as \"1000 ms\", \"2 s\" or \"1e-3 s\" (units ms, s, us, min), got \"5 parsecs\""
+    );
+}
+
+#[test]
+fn command_line_values_go_through_the_model_file_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich2003.toml");
+    let m = model.to_str().unwrap();
+    let o = dir.path().join("out");
+    let o = o.to_str().unwrap();
+    let run = |extra: &[&str]| refused(dir.path(), &[&["run", m, "--out", o], extra].concat());
+    assert_eq!(run(&["--duration=-5ms"]), "error: --duration -5ms: simulation.duration: expected a time greater than 0, got -5ms");
+    assert_eq!(run(&["--duration", "0ms"]), "error: --duration 0ms: simulation.duration: expected a time greater than 0, got 0ms");
+    assert_eq!(
+        run(&["--duration", "2.5ms"]),
+        "error: --duration 2.5ms: simulation.duration: expected a whole number of steps of dt = 1 ms, got 2.5 ms"
+    );
+    // The error names the override, not the file's line, which holds a valid dt.
+    assert_eq!(run(&["--set", "simulation.dt=0"]), "error: --set simulation.dt=0: simulation.dt: expected a time greater than 0, got 0");
+    assert_eq!(
+        run(&["--set", "projection.0.connection.k=10"]),
+        "error: --set projection.0.connection.k=10: projection[0].connection.k: rule all_to_all does not use 'k' (its keys: rule, autapses)"
+    );
+    assert_eq!(
+        run(&["--set", "population.exc.size=-1"]),
+        "error: --set population.exc.size=-1: population[0].size: expected a positive number of neurons, got -1"
+    );
+    // `check` validates the same way.
+    let out = volley(dir.path(), &["check", m, "--duration", "0 s"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out).trim(), "error: --duration 0 s: simulation.duration: expected a time greater than 0, got 0 s");
+}
+
+#[test]
+fn a_refused_duration_leaves_the_previous_results_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich2003.toml");
+    let out = dir.path().join("res");
+    let o = out.to_str().unwrap();
+    assert_ok(&volley(dir.path(), &["run", "-q", model.to_str().unwrap(), "--out", o, "--duration", "50ms"]));
+    let before = std::fs::read(out.join("spikes.h5")).unwrap();
+    for bad in ["--duration=-5ms", "--duration=0ms"] {
+        let run = volley(dir.path(), &["run", "-q", model.to_str().unwrap(), "--out", o, bad]);
+        assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    }
+    assert_eq!(std::fs::read(out.join("spikes.h5")).unwrap(), before);
+}
+
+#[test]
+fn a_connection_key_its_rule_does_not_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "{ rule = \"all_to_all\", autapses = true }", "{ rule = \"all_to_all\", k = 10 }");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert_eq!(err, format!("error: {m}:52:37: projection[0].connection.k: rule all_to_all does not use 'k' (its keys: rule, autapses)"));
+    let s = sparse_variant(dir.path(), "rule = \"fixed_indegree\", k = 800", "rule = \"fixed_indegree\", k = 800, p = 0.1");
+    let err = refused(dir.path(), &run_args(&s, dir.path()));
+    assert!(
+        err.ends_with("projection[0].connection.p: rule fixed_indegree does not use 'p' (its keys: rule, k, autapses, multapses)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn seeds_of_the_whole_u64_range_can_be_written_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = "18446744073709551615";
+    let m = variant(dir.path(), "m.toml", "seed = 1 ", &format!("seed = \"{big}\" "));
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    assert_ok(&volley(dir.path(), &["run", "-q", &m, "--duration", "100ms", "--out", a.to_str().unwrap()]));
+    let model = example("izhikevich2003.toml");
+    let flag = ["run", "-q", model.to_str().unwrap(), "--duration", "100ms", "--seed", big, "--out", b.to_str().unwrap()];
+    assert_ok(&volley(dir.path(), &flag));
+    let read = |p: &Path| volley::record::sonata::read_spike_file(&p.join("spikes.h5")).unwrap();
+    assert_eq!(read(&a), read(&b), "the file's seed and --seed give the same spikes");
+    // An integer literal that TOML cannot hold says how to write it.
+    let m = variant(dir.path(), "m2.toml", "seed = 1 ", "seed = 9223372036854775808 ");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert!(err.ends_with("simulation.seed: u64 value was too large (seeds from 2^63 to 2^64 - 1 are written as strings: seed = \"18446744073709551615\")"), "{err}");
+}
+
+#[test]
+fn times_with_exponents() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "duration = \"1000 ms\"", "duration = \"2e-2 s\"");
+    let o = dir.path().join("o");
+    let out = volley(dir.path(), &["check", &m]);
+    assert_ok(&out);
+    assert!(stdout(&out).contains("20 steps (20 ms)"), "{}", stdout(&out));
+    assert_ok(&volley(dir.path(), &["run", "-q", &m, "--out", o.to_str().unwrap()]));
+}
+
+#[test]
+fn more_threads_than_cores_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich2003.toml");
+    let o = dir.path().join("o");
+    let out = volley(
+        dir.path(),
+        &["run", "-q", model.to_str().unwrap(), "--duration", "20ms", "--threads", "1000", "--out", o.to_str().unwrap()],
+    );
+    assert_ok(&out);
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert!(
+        stderr(&out).contains(&format!("volley: warning: --threads 1000 is more than the {cores} cores this process may use")),
+        "{}",
+        stderr(&out)
     );
 }
 

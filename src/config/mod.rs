@@ -10,6 +10,7 @@ use crate::expr::Expr;
 use crate::model::{izhikevich, IzhikevichSpec, NeuronModel};
 use crate::network::{ConnectionRule, DelaySpec, Description, OutputPlan, Population, Projection, Storage, SynapseModel, WeightSpec};
 use schema::{ModelFile, Value};
+pub use set::Replacement;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -25,25 +26,55 @@ pub struct Overrides {
     pub sets: Vec<String>,
 }
 
+impl Overrides {
+    /// Every command-line value as a replacement of the model file's, in the order they
+    /// apply: the flags, then `--set` (a later one wins).
+    pub fn replacements(&self) -> Result<Vec<Replacement>> {
+        let mut out = Vec::new();
+        if let Some(seed) = self.seed {
+            // Seeds beyond i64 (TOML's integers) are written as strings.
+            let value = i64::try_from(seed).map_or_else(|_| toml_edit::Value::from(seed.to_string()), toml_edit::Value::from);
+            out.push(Replacement { label: format!("--seed {seed}"), path: "simulation.seed".into(), value });
+        }
+        if let Some(d) = &self.duration {
+            out.push(Replacement::flag_text("--duration", "simulation.duration", d));
+        }
+        if let Some(dir) = &self.out_dir {
+            out.push(Replacement::flag_text("--out", "output.dir", &dir.display().to_string()));
+        }
+        for s in &self.sets {
+            out.push(Replacement::from_set(s)?);
+        }
+        Ok(out)
+    }
+}
+
 /// Reads, parses and validates a model file.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Description> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Input { path: path.to_path_buf(), message: e.to_string() })?;
+    let bytes = std::fs::read(path).map_err(|e| Error::Input { path: path.to_path_buf(), message: e.to_string() })?;
+    let text = String::from_utf8(bytes).map_err(|e| Error::Input {
+        path: path.to_path_buf(),
+        message: format!("not a text file: invalid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
+    })?;
     parse(&text, &path.display().to_string(), overrides)
 }
 
 /// Parses and validates model-file text; `file` names it in errors.
 pub fn parse(text: &str, file: &str, overrides: &Overrides) -> Result<Description> {
-    let text = &set::apply(text, file, &overrides.sets)?;
-    let raw: ModelFile = toml::from_str(text).map_err(|e| toml_error(text, file, &e))?;
-    Validator { text, file }.description(raw, overrides)
-}
-
-fn toml_error(text: &str, file: &str, e: &toml::de::Error) -> Error {
-    let location = e.span().map(|s| line_col(text, s.start)).map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default();
-    // toml's message is the last line of its multi-line rendering.
-    let message = e.message().trim().to_string();
-    let field = field_at(text, e.span()).unwrap_or_else(|| "model file".to_string());
-    Error::Model { file: file.to_string(), location, field, message }
+    let replacements = overrides.replacements()?;
+    if !replacements.is_empty() {
+        // The file's own TOML errors are reported at its lines, as without replacements.
+        if let Err(e) = text.parse::<toml::Table>() {
+            let none = set::Edited { text: text.to_string(), spans: Vec::new() };
+            return Err(Validator { text, file, edited: &none }.toml_error(&e));
+        }
+    }
+    let edited = set::apply(text, file, &replacements)?;
+    let v = Validator { text: &edited.text, file, edited: &edited };
+    let raw: ModelFile = toml::from_str(&edited.text).map_err(|e| v.toml_error(&e))?;
+    let mut desc = v.description(raw)?;
+    desc.model_text = edited.text.clone();
+    Ok(desc)
 }
 
 /// The key on the line where a TOML error starts (best effort, for the error's field).
@@ -78,25 +109,57 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 struct Validator<'a> {
     text: &'a str,
     file: &'a str,
+    /// The command-line replacements and where they lie in `text`.
+    edited: &'a set::Edited,
 }
 
 impl Validator<'_> {
+    /// An error at `span` of the text: the model file's, or the command-line value's
+    /// that replaced what the file said there.
     fn error(&self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>) -> Error {
+        let (field, message) = (field.into(), message.into());
+        if span.end > 0 {
+            if let Some(label) = self.edited.replacement_at(span.start) {
+                return Error::Option { option: label.to_string(), message: format!("{field}: {message}") };
+            }
+        }
         let location = if span.end > 0 {
             let (l, c) = line_col(self.text, span.start);
             format!(":{l}:{c}")
         } else {
             String::new()
         };
-        Error::Model { file: self.file.to_string(), location, field: field.into(), message: message.into() }
+        Error::Model { file: self.file.to_string(), location, field, message }
     }
 
-    fn description(&self, raw: ModelFile, overrides: &Overrides) -> Result<Description> {
+    /// Where `key = ...` starts inside the table at `span` (the table's span if not found).
+    fn key_span(&self, span: Range<usize>, key: &str) -> Range<usize> {
+        let inner = &self.text[span.clone()];
+        let found = inner.match_indices(key).find(|(i, _)| {
+            let before = inner[..*i].chars().next_back();
+            let after = inner[i + key.len()..].trim_start();
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && after.starts_with('=')
+        });
+        match found {
+            Some((i, _)) => span.start + i..span.end,
+            None => span,
+        }
+    }
+
+    fn toml_error(&self, e: &toml::de::Error) -> Error {
+        // toml's message is the last line of its multi-line rendering.
+        let mut message = e.message().trim().to_string();
+        let span = e.span();
+        let field = field_at(self.text, span.clone()).unwrap_or_else(|| "model file".to_string());
+        if field == "simulation.seed" && (message.contains("integer") || message.contains("too large")) {
+            message.push_str(" (seeds from 2^63 to 2^64 - 1 are written as strings: seed = \"18446744073709551615\")");
+        }
+        self.error(span.unwrap_or(0..0), field, message)
+    }
+
+    fn description(&self, raw: ModelFile) -> Result<Description> {
         let dt_ms = self.time(&raw.simulation.dt, "simulation.dt")?;
-        let duration_ms = match &overrides.duration {
-            Some(text) => parse_time(text).map_err(|m| Error::Option { option: "--duration".into(), message: m })?,
-            None => self.time(&raw.simulation.duration, "simulation.duration")?,
-        };
+        let duration_ms = self.time(&raw.simulation.duration, "simulation.duration")?;
         let steps_f = duration_ms / dt_ms;
         let steps = steps_f.round();
         if (steps_f - steps).abs() > 1e-6 * steps.max(1.0) {
@@ -106,14 +169,7 @@ impl Validator<'_> {
         if steps >= u32::MAX as f64 {
             return Err(self.error(raw.simulation.duration.span(), "simulation.duration", "expected fewer than 2^32 steps"));
         }
-        let seed = match overrides.seed {
-            Some(s) => s,
-            None => {
-                let s = &raw.simulation.seed;
-                u64::try_from(*s.get_ref())
-                    .map_err(|_| self.error(s.span(), "simulation.seed", format!("expected a non-negative integer, got {}", s.get_ref())))?
-            }
-        };
+        let seed = self.seed(&raw.simulation.seed)?;
 
         if raw.populations.is_empty() {
             return Err(self.error(0..0, "population", "expected at least one [[population]] table"));
@@ -132,8 +188,20 @@ impl Validator<'_> {
         let projections =
             raw.projections.iter().enumerate().map(|(i, p)| self.projection(i, p, &populations, dt_ms)).collect::<Result<Vec<_>>>()?;
 
-        let output = self.output(&raw.output, overrides, dt_ms)?;
-        Ok(Description { dt_ms, steps: steps as u64, seed, populations, projections, output })
+        let output = self.output(&raw.output, dt_ms)?;
+        Ok(Description { dt_ms, steps: steps as u64, seed, populations, projections, output, model_text: String::new() })
+    }
+
+    /// Any u64: a TOML integer (up to 2^63 − 1) or a string of decimal digits.
+    fn seed(&self, value: &Spanned<toml::Value>) -> Result<u64> {
+        let expected = "expected an integer from 0 to 18446744073709551615 (from 2^63 on, as a string: seed = \"18446744073709551615\")";
+        match value.get_ref() {
+            toml::Value::Integer(x) if *x >= 0 => Ok(*x as u64),
+            toml::Value::String(s) if !s.trim().is_empty() && s.trim().chars().all(|c| c.is_ascii_digit()) => {
+                s.trim().parse::<u64>().map_err(|_| self.error(value.span(), "simulation.seed", format!("{expected}, got {s:?}")))
+            }
+            other => Err(self.error(value.span(), "simulation.seed", format!("{expected}, got {other}"))),
+        }
     }
 
     /// A positive time in ms from a number (ms) or a string with a unit.
@@ -272,8 +340,12 @@ impl Validator<'_> {
             Some(s) => self.synapse(s, &at("synapse"))?,
         };
         let storage = match (&p.storage, &p.procedural) {
-            (Some(s), Some(pr)) if *pr.get_ref() && s.get_ref() != "procedural" => {
-                return Err(self.error(pr.span(), at("procedural"), format!("conflicts with storage = \"{}\"", s.get_ref())));
+            (Some(s), Some(pr)) if *pr.get_ref() != (s.get_ref() == "procedural") => {
+                return Err(self.error(
+                    pr.span(),
+                    at("procedural"),
+                    format!("procedural = {} conflicts with storage = \"{}\"", pr.get_ref(), s.get_ref()),
+                ));
             }
             (_, Some(pr)) if *pr.get_ref() => Storage::Procedural,
             (None, _) => Storage::Exact,
@@ -329,15 +401,40 @@ impl Validator<'_> {
                 None => Err(err(format!("rule {} needs k (the number of synapses per neuron)", conn.rule))),
             }
         };
+        // Keys a rule does not use are errors, like unknown fields: a `k` given to
+        // all_to_all would otherwise be silently ignored.
+        let uses: &[&str] = match conn.rule.as_str() {
+            "all_to_all" => &["autapses"],
+            "fixed_probability" => &["p", "autapses"],
+            "fixed_indegree" | "fixed_outdegree" => &["k", "autapses", "multapses"],
+            _ => &[],
+        };
+        let given = [
+            ("k", conn.k.is_some()),
+            ("p", conn.p.is_some()),
+            ("autapses", conn.autapses.is_some()),
+            ("multapses", conn.multapses.is_some()),
+        ];
+        if !uses.is_empty() {
+            if let Some((key, _)) = given.iter().find(|(key, present)| *present && !uses.contains(key)) {
+                return Err(self.error(
+                    self.key_span(c.span(), key),
+                    format!("{field}.{key}"),
+                    format!("rule {} does not use '{key}' (its keys: rule, {})", conn.rule, uses.join(", ")),
+                ));
+            }
+        }
+        let autapses = conn.autapses.unwrap_or(true);
+        let multapses = conn.multapses.unwrap_or(true);
         let rule = match conn.rule.as_str() {
-            "all_to_all" => ConnectionRule::AllToAll { autapses: conn.autapses },
+            "all_to_all" => ConnectionRule::AllToAll { autapses },
             "fixed_probability" => match conn.p {
-                Some(p) if (0.0..=1.0).contains(&p) => ConnectionRule::FixedProbability { p, autapses: conn.autapses },
+                Some(p) if (0.0..=1.0).contains(&p) => ConnectionRule::FixedProbability { p, autapses },
                 Some(p) => return Err(err(format!("expected a probability p in [0, 1], got {p}"))),
                 None => return Err(err("rule fixed_probability needs p".into())),
             },
-            "fixed_indegree" => ConnectionRule::FixedIndegree { k: need_k()?, autapses: conn.autapses, multapses: conn.multapses },
-            "fixed_outdegree" => ConnectionRule::FixedOutdegree { k: need_k()?, autapses: conn.autapses, multapses: conn.multapses },
+            "fixed_indegree" => ConnectionRule::FixedIndegree { k: need_k()?, autapses, multapses },
+            "fixed_outdegree" => ConnectionRule::FixedOutdegree { k: need_k()?, autapses, multapses },
             other => {
                 return Err(err(format!(
                     "unknown connection rule '{other}' (known: all_to_all, fixed_probability, fixed_indegree, fixed_outdegree)"
@@ -494,12 +591,11 @@ impl Validator<'_> {
         }
     }
 
-    fn output(&self, raw: &schema::Output, overrides: &Overrides, dt_ms: f64) -> Result<OutputPlan> {
-        let dir = match (&overrides.out_dir, &raw.dir) {
-            (Some(d), _) => d.clone(),
-            (None, Some(d)) if !d.get_ref().trim().is_empty() => PathBuf::from(d.get_ref()),
-            (None, Some(d)) => return Err(self.error(d.span(), "output.dir", "expected a directory path, got an empty string")),
-            (None, None) => PathBuf::from("out"),
+    fn output(&self, raw: &schema::Output, dt_ms: f64) -> Result<OutputPlan> {
+        let dir = match &raw.dir {
+            Some(d) if !d.get_ref().trim().is_empty() => PathBuf::from(d.get_ref()),
+            Some(d) => return Err(self.error(d.span(), "output.dir", "expected a directory path, got an empty string")),
+            None => PathBuf::from("out"),
         };
         let name = |v: &Option<String>, default: &str| match v.as_deref() {
             None => Some(default.to_string()),
@@ -528,22 +624,28 @@ impl Validator<'_> {
 /// Simulated time between spike-file appends unless the model file says otherwise.
 const DEFAULT_FLUSH_MS: f64 = 1000.0;
 
-/// A time in ms from "1000", "1000ms", "1 s", "250 us".
+/// A time in ms from "1000", "1000ms", "1 s", "250 us", "1e-3 s".
 pub fn parse_time(text: &str) -> std::result::Result<f64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| c.is_alphabetic()).unwrap_or(t.len());
-    let (number, unit) = (t[..split].trim(), t[split..].trim());
+    let (number, unit) = split_unit(text);
     let scale = match unit {
         "" | "ms" => 1.0,
         "s" => 1000.0,
         "us" | "µs" => 1e-3,
         "min" => 60_000.0,
-        _ => return Err(format!("expected a time such as \"1000 ms\" or \"2 s\" (units ms, s, us, min), got {text:?}")),
+        _ => return Err(format!("expected a time such as \"1000 ms\", \"2 s\" or \"1e-3 s\" (units ms, s, us, min), got {text:?}")),
     };
     match number.parse::<f64>() {
-        Ok(x) if x.is_finite() => Ok(x * scale),
-        _ => Err(format!("expected a time such as \"1000 ms\" or \"2 s\" (units ms, s, us, min), got {text:?}")),
+        Ok(x) if x.is_finite() && number.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) => Ok(x * scale),
+        _ => Err(format!("expected a time such as \"1000 ms\", \"2 s\" or \"1e-3 s\" (units ms, s, us, min), got {text:?}")),
     }
+}
+
+/// Splits "1e-3 s" into the number ("1e-3") and its unit ("s"): the unit is the run of
+/// letters at the end, so that an exponent's `e` stays with the number.
+pub fn split_unit(text: &str) -> (&str, &str) {
+    let t = text.trim();
+    let unit_start = t.char_indices().rev().take_while(|(_, c)| c.is_alphabetic()).last().map_or(t.len(), |(i, _)| i);
+    (t[..unit_start].trim(), &t[unit_start..])
 }
 
 #[cfg(test)]
@@ -556,8 +658,13 @@ mod tests {
         assert_eq!(parse_time("2 s"), Ok(2000.0));
         assert_eq!(parse_time("250 us"), Ok(0.25));
         assert_eq!(parse_time("5"), Ok(5.0));
+        assert_eq!(parse_time("1e-3 s"), Ok(1.0));
+        assert_eq!(parse_time("2.5e3ms"), Ok(2500.0));
+        assert_eq!(parse_time("1E2"), Ok(100.0));
         assert!(parse_time("5 parsecs").is_err());
         assert!(parse_time("ms").is_err());
+        assert!(parse_time("inf ms").is_err());
+        assert!(parse_time("1e").is_err());
     }
 
     #[test]

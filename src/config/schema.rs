@@ -26,12 +26,13 @@ pub struct Simulation {
     pub dt: Spanned<Value>,
     /// Biological time to simulate, same forms as `dt`.
     pub duration: Spanned<Value>,
+    /// Any u64: an integer, or from 2^63 on a string of digits (TOML integers are i64).
     #[serde(default = "default_seed")]
-    pub seed: Spanned<i64>,
+    pub seed: Spanned<toml::Value>,
 }
 
-fn default_seed() -> Spanned<i64> {
-    Spanned::new(0..0, 1)
+fn default_seed() -> Spanned<toml::Value> {
+    Spanned::new(0..0, toml::Value::Integer(1))
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,18 +83,14 @@ pub struct Projection {
 #[serde(deny_unknown_fields)]
 pub struct Connection {
     pub rule: String,
-    #[serde(default = "yes")]
-    pub autapses: bool,
-    #[serde(default = "yes")]
-    pub multapses: bool,
+    /// Default true; only for rules that can connect a neuron to itself.
+    pub autapses: Option<bool>,
+    /// Default true; only for rules that draw a number of partners.
+    pub multapses: Option<bool>,
     /// In- or out-degree of fixed_indegree / fixed_outdegree.
     pub k: Option<i64>,
     /// Probability of fixed_probability.
     pub p: Option<f64>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -2,53 +2,124 @@
 //! job script can scale a network without a copy of its model file
 //! (`--set population.exc.size=80000`, `--set simulation.seed=3`,
 //! `--set projection.0.weight="0.5*u"`). Arrays of tables are indexed by position or,
-//! where the tables have a `name`, by name. The edited text keeps the file's layout, so
-//! errors still point at the right lines.
+//! where the tables have a `name`, by name. The edited text keeps the file's layout.
+//!
+//! The command-line flags that replace model-file values (`--seed`, `--duration`,
+//! `--out`) are applied the same way, so that every value goes through the model file's
+//! own validation. Each replacement remembers where its value lies in the edited text:
+//! an error there names the replacement (`--set simulation.dt=0: ...`), not a line of
+//! the file that holds a valid value.
 
 use crate::error::{Error, Result};
+use std::ops::Range;
 use toml_edit::{DocumentMut, Item, Table, Value};
 
-/// Applies each `path=value` to the model-file text.
-pub fn apply(text: &str, file: &str, sets: &[String]) -> Result<String> {
-    if sets.is_empty() {
-        return Ok(text.to_string());
+/// One replacement of a model-file value from the command line.
+#[derive(Clone, Debug)]
+pub struct Replacement {
+    /// How the user wrote it: `--set simulation.dt=0`, `--duration -5ms`.
+    pub label: String,
+    /// The dotted path of the value (`simulation.dt`).
+    pub path: String,
+    /// The value as TOML.
+    pub value: Value,
+}
+
+impl Replacement {
+    /// `--set path=value`: a value that is not TOML (a bare word) is taken as a string.
+    pub fn from_set(set: &str) -> Result<Replacement> {
+        let (path, raw) = set.split_once('=').ok_or_else(|| Error::Option {
+            option: format!("--set {set}"),
+            message: "expected path=value, e.g. population.exc.size=80000".into(),
+        })?;
+        let value: Value = raw.trim().parse().unwrap_or_else(|_| Value::from(raw.trim()));
+        Ok(Replacement { label: format!("--set {set}"), path: path.trim().to_string(), value })
     }
-    let bad = |set: &str, message: String| Error::Option { option: format!("--set {set}"), message };
+
+    /// A flag that replaces the value at `path` with the string `text` (`--duration`).
+    pub fn flag_text(flag: &str, path: &str, text: &str) -> Replacement {
+        Replacement { label: format!("{flag} {text}"), path: path.into(), value: Value::from(text) }
+    }
+}
+
+/// The edited text and, for each replacement, its label and the byte range of its key
+/// and value in that text.
+pub struct Edited {
+    pub text: String,
+    pub spans: Vec<(String, Range<usize>)>,
+}
+
+impl Edited {
+    /// The replacement whose key or value covers `offset`, if any.
+    pub fn replacement_at(&self, offset: usize) -> Option<&str> {
+        self.spans.iter().rev().find(|(_, span)| span.contains(&offset)).map(|(label, _)| label.as_str())
+    }
+}
+
+/// Applies each replacement to the model-file text.
+pub fn apply(text: &str, file: &str, replacements: &[Replacement]) -> Result<Edited> {
+    if replacements.is_empty() {
+        return Ok(Edited { text: text.to_string(), spans: Vec::new() });
+    }
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| Error::Model {
         file: file.to_string(),
         location: String::new(),
         field: "model file".into(),
         message: e.message().to_string(),
     })?;
-    for set in sets {
-        let (path, raw) = set.split_once('=').ok_or_else(|| bad(set, "expected path=value, e.g. population.exc.size=80000".into()))?;
-        // A value that is not TOML (a bare word) is taken as a string.
-        let value: Value = raw.trim().parse().unwrap_or_else(|_| Value::from(raw.trim()));
-        let keys: Vec<&str> = path.trim().split('.').collect();
-        set_in(doc.as_table_mut(), &keys, value).map_err(|m| bad(set, m))?;
+    for r in replacements {
+        let keys: Vec<&str> = r.path.split('.').map(str::trim).collect();
+        // [output] is optional in a model file: a replacement inside it creates it.
+        if keys.len() > 1 && keys[0] == "output" && !doc.contains_key("output") {
+            doc.insert("output", Item::Table(Table::new()));
+        }
+        set_in(doc.as_table_mut(), &keys, r.value.clone()).map_err(|m| Error::Option { option: r.label.clone(), message: m })?;
     }
-    Ok(doc.to_string())
+    let text = doc.to_string();
+    // Read the edited text back with positions to find where each value now lies.
+    let located = toml_edit::Document::parse(text.as_str()).map_err(|e| Error::Option {
+        option: replacements[0].label.clone(),
+        message: format!("the edited model file does not parse: {}", e.message()),
+    })?;
+    let spans = replacements
+        .iter()
+        .filter_map(|r| {
+            let keys: Vec<&str> = r.path.split('.').map(str::trim).collect();
+            Some((r.label.clone(), span_of(located.as_table(), &keys)?))
+        })
+        .collect();
+    Ok(Edited { text, spans })
+}
+
+/// Index of the table of an array named by position or by its `name` key.
+fn index_in(array: &toml_edit::ArrayOfTables, key: &str, which: &str) -> std::result::Result<usize, String> {
+    match which.parse::<usize>() {
+        Ok(i) if i < array.len() => Ok(i),
+        Ok(_) => Err(format!("there are only {} [[{key}]] tables", array.len())),
+        Err(_) => array
+            .iter()
+            .position(|t| t.get("name").and_then(|n| n.as_str()) == Some(which))
+            .ok_or_else(|| format!("no [[{key}]] named '{which}'")),
+    }
 }
 
 fn set_in(table: &mut Table, keys: &[&str], value: Value) -> std::result::Result<(), String> {
     let key = keys[0];
+    if key.is_empty() {
+        return Err("expected a dotted path of names, e.g. population.exc.size".into());
+    }
     if keys.len() == 1 {
+        if matches!(table.get(key), Some(Item::Table(_) | Item::ArrayOfTables(_))) {
+            return Err("the path names a whole table, not a value".into());
+        }
         table.insert(key, Item::Value(value));
         return Ok(());
     }
     match table.get_mut(key) {
         Some(Item::Table(inner)) => set_in(inner, &keys[1..], value),
         Some(Item::ArrayOfTables(array)) => {
-            let which = keys[1];
-            let index = match which.parse::<usize>() {
-                Ok(i) => i,
-                Err(_) => array
-                    .iter()
-                    .position(|t| t.get("name").and_then(|n| n.as_str()) == Some(which))
-                    .ok_or_else(|| format!("no [[{key}]] named '{which}'"))?,
-            };
-            let count = array.len();
-            let inner = array.get_mut(index).ok_or_else(|| format!("there are only {count} [[{key}]] tables"))?;
+            let index = index_in(array, key, keys[1])?;
+            let inner = array.get_mut(index).expect("index checked");
             if keys.len() == 2 {
                 return Err("the path names a whole table, not a value".into());
             }
@@ -63,30 +134,63 @@ fn set_in(table: &mut Table, keys: &[&str], value: Value) -> std::result::Result
     }
 }
 
+/// The byte range from the key to the end of the value at `keys`, in a parsed document.
+fn span_of(table: &Table, keys: &[&str]) -> Option<Range<usize>> {
+    let key = keys[0];
+    if keys.len() == 1 {
+        let value = table.get(key)?.span()?;
+        let start = table.key(key).and_then(|k| k.span()).map_or(value.start, |k| k.start.min(value.start));
+        return Some(start..value.end);
+    }
+    match table.get(key)? {
+        Item::Table(inner) => span_of(inner, &keys[1..]),
+        Item::ArrayOfTables(array) => span_of(array.get(index_in(array, key, keys[1]).ok()?)?, &keys[2..]),
+        Item::Value(Value::InlineTable(inline)) if keys.len() == 2 => {
+            let value = inline.get(keys[1])?.span()?;
+            let start = inline.key(keys[1]).and_then(|k| k.span()).map_or(value.start, |k| k.start.min(value.start));
+            Some(start..value.end)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const TEXT: &str = "[simulation]\nseed = 1\n\n[[population]]\nname = \"exc\"\nsize = 800\n\n[[population]]\nname = \"inh\"\nsize = 200\n[[projection]]\nconnection = { rule = \"fixed_indegree\", k = 800 }\n";
 
-    fn set(sets: &[&str]) -> std::result::Result<String, String> {
-        apply(TEXT, "m.toml", &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>()).map_err(|e| e.to_string())
+    fn set(sets: &[&str]) -> std::result::Result<Edited, String> {
+        let r: Vec<Replacement> = sets.iter().map(|s| Replacement::from_set(s)).collect::<Result<_>>().map_err(|e| e.to_string())?;
+        apply(TEXT, "m.toml", &r).map_err(|e| e.to_string())
     }
 
     #[test]
     fn sets_by_name_index_and_inline_table() {
         let out =
             set(&["population.inh.size=50", "population.0.size=80000", "simulation.seed=7", "projection.0.connection.k=100"]).unwrap();
-        assert!(out.contains("size = 80000") && out.contains("size = 50") && out.contains("seed = 7") && out.contains("k = 100"), "{out}");
+        let text = &out.text;
+        assert!(
+            text.contains("size = 80000") && text.contains("size = 50") && text.contains("seed = 7") && text.contains("k = 100"),
+            "{text}"
+        );
         // Layout kept: the line count is unchanged.
-        assert_eq!(out.lines().count(), TEXT.lines().count());
+        assert_eq!(text.lines().count(), TEXT.lines().count());
+        // Each replacement knows where its value is.
+        let at = |needle: &str| out.replacement_at(text.find(needle).unwrap() + needle.len() - 1);
+        assert_eq!(at("size = 50"), Some("--set population.inh.size=50"));
+        assert_eq!(at("seed = 7"), Some("--set simulation.seed=7"));
+        assert_eq!(at("k = 100"), Some("--set projection.0.connection.k=100"));
+        assert_eq!(at("name = \"exc\""), None);
     }
 
     #[test]
     fn bad_paths_are_errors() {
-        assert_eq!(set(&["population.gaba.size=5"]).unwrap_err(), "--set population.gaba.size=5: no [[population]] named 'gaba'");
-        assert_eq!(set(&["population.9.size=5"]).unwrap_err(), "--set population.9.size=5: there are only 2 [[population]] tables");
-        assert_eq!(set(&["nothing.x=5"]).unwrap_err(), "--set nothing.x=5: no table 'nothing' in the model file");
-        assert_eq!(set(&["simulation.seed"]).unwrap_err(), "--set simulation.seed: expected path=value, e.g. population.exc.size=80000");
+        let err = |s: &str| set(&[s]).err().unwrap();
+        assert_eq!(err("population.gaba.size=5"), "--set population.gaba.size=5: no [[population]] named 'gaba'");
+        assert_eq!(err("population.9.size=5"), "--set population.9.size=5: there are only 2 [[population]] tables");
+        assert_eq!(err("nothing.x=5"), "--set nothing.x=5: no table 'nothing' in the model file");
+        assert_eq!(err("simulation.seed"), "--set simulation.seed: expected path=value, e.g. population.exc.size=80000");
+        assert_eq!(err("simulation=5"), "--set simulation=5: the path names a whole table, not a value");
     }
 }

@@ -18,6 +18,8 @@ pub struct Description {
     pub populations: Vec<Population>,
     pub projections: Vec<Projection>,
     pub output: OutputPlan,
+    /// The model file's text as run: after every command-line replacement (provenance).
+    pub model_text: String,
 }
 
 #[derive(Clone, Debug)]
