@@ -66,7 +66,7 @@ fn neuron_update_size(c: &mut Criterion, exc: u64, inh: u64) {
     let mut g = c.benchmark_group(format!("izhikevich_update_{exc}"));
     let desc = example(exc, inh);
     let pop = &desc.populations[0];
-    let NeuronGroup::Izhikevich(mut state) = pop.model.build(pop.gids().map(|g| desc.neuron_uniform(g)));
+    let NeuronGroup::Izhikevich(mut state) = pop.model.build(pop.gids().map(|g| desc.neuron_uniform(g))).unwrap();
     let n = state.len();
     let mut input = vec![0f32; n];
     let mut normals = vec![0f32; n];
@@ -91,7 +91,7 @@ fn delivery(c: &mut Criterion) {
     let mut g = c.benchmark_group("delivery");
     // Dense rows: the 2003 network, 100 spikes × 1000 targets, rows in cache.
     let desc = example(800, 200);
-    let mut synapses = LocalSynapses::build(&desc, 0..1000);
+    let mut synapses = LocalSynapses::build(&desc, 0..1000).unwrap();
     let mut rings = vec![DelayRing::new(1000, 1)];
     let spikes: Vec<Spike> = (0..100).map(|k| Spike { step: 0, gid: k * 10 }).collect();
     g.throughput(Throughput::Elements(spikes.len() as u64 * 1000));
@@ -106,7 +106,7 @@ fn delivery(c: &mut Criterion) {
     for storage in ["compact", "exact", "procedural"] {
         let desc = sparse(100_000, storage);
         let n = desc.total_neurons();
-        let mut synapses = LocalSynapses::build(&desc, 0..n);
+        let mut synapses = LocalSynapses::build(&desc, 0..n).unwrap();
         let mut rings = vec![DelayRing::new(n as usize, 1)];
         let spikes = random_spikes(n);
         // Every neuron has 1000 outgoing synapses on average (exactly, for procedural).
@@ -123,7 +123,7 @@ fn delivery(c: &mut Criterion) {
     // epochs sweeps them in the network (4 MB of state and input per step at this size).
     {
         let desc = sparse(100_000, "compact");
-        let mut synapses = LocalSynapses::build(&desc, 0..100_000);
+        let mut synapses = LocalSynapses::build(&desc, 0..100_000).unwrap();
         let mut rings = vec![DelayRing::new(100_000, 1)];
         let spikes = random_spikes(100_000);
         let mut sweep = vec![1f32; 1 << 20];
@@ -154,7 +154,7 @@ fn delivery(c: &mut Criterion) {
         gids.dedup();
         let spikes: Vec<Spike> = gids.into_iter().map(|gid| Spike { step: 0, gid }).collect();
         for targets in [1000usize, 10_000] {
-            let mut synapses = LocalSynapses::build(&desc, 0..targets as u64);
+            let mut synapses = LocalSynapses::build(&desc, 0..targets as u64).unwrap();
             let mut rings = vec![DelayRing::new(targets, 1)];
             g.throughput(Throughput::Elements(spikes.len() as u64));
             g.sample_size(20);
@@ -173,8 +173,9 @@ fn delivery(c: &mut Criterion) {
     let spikes = random_spikes(100_000);
     for stores in [4u64, 8, 16] {
         let size = 100_000 / stores;
-        let mut parts: Vec<(LocalSynapses, Vec<DelayRing>)> =
-            (0..stores).map(|k| (LocalSynapses::build(&desc, k * size..(k + 1) * size), vec![DelayRing::new(size as usize, 1)])).collect();
+        let mut parts: Vec<(LocalSynapses, Vec<DelayRing>)> = (0..stores)
+            .map(|k| (LocalSynapses::build(&desc, k * size..(k + 1) * size).unwrap(), vec![DelayRing::new(size as usize, 1)]))
+            .collect();
         g.throughput(Throughput::Elements(spikes.len() as u64 * 1000));
         g.sample_size(20);
         g.bench_function(format!("sparse_rows_100k_compact_{stores}_stores"), |b| {

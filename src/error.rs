@@ -1,6 +1,8 @@
 //! The errors a user can cause (bad model file, bad option, unwritable output) and the
-//! ones the machine can (I/O, HDF5). The CLI exits with code 2 for the first kind and 1
-//! for the second, printing one line, never a backtrace.
+//! ones the machine or the model can during a run. The CLI prints one line, never a
+//! backtrace, and exits with a code that tells them apart (README, "Exit codes"):
+//! 2 bad input, 3 a state that left the finite numbers, 4 an output that could not be
+//! written during the run, 1 anything else.
 
 use std::path::PathBuf;
 
@@ -26,6 +28,15 @@ pub enum Error {
     #[error("{0}")]
     Memory(String),
 
+    /// Writing an output failed during the run (no space, quota, I/O error); the
+    /// message says how far the run got and what the file holds.
+    #[error("writing {path} failed: {message}")]
+    Write { path: PathBuf, message: String },
+
+    /// A neuron's state became NaN or infinite; the message names it and the time.
+    #[error("{0}")]
+    NonFinite(String),
+
     /// Something failed while running that the user did not cause.
     #[error("{0}")]
     Runtime(String),
@@ -36,10 +47,13 @@ pub enum Error {
 }
 
 impl Error {
-    /// Exit code: 2 for bad input, 1 for failures of the run itself.
+    /// Exit code: 2 for bad input, 3 for non-finite state, 4 for a failed write, 1 for
+    /// other failures of the run itself.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Model { .. } | Error::Option { .. } | Error::Output { .. } | Error::Input { .. } | Error::Memory(_) => 2,
+            Error::NonFinite(_) => EXIT_NON_FINITE,
+            Error::Write { .. } => EXIT_WRITE_FAILED,
             Error::Runtime(_) | Error::OtherRank => 1,
         }
     }
@@ -50,5 +64,10 @@ impl From<hdf5::Error> for Error {
         Error::Runtime(format!("HDF5: {e}"))
     }
 }
+
+/// Exit code of a run stopped because a state became NaN or infinite.
+pub const EXIT_NON_FINITE: i32 = 3;
+/// Exit code of a run stopped because an output could not be written.
+pub const EXIT_WRITE_FAILED: i32 = 4;
 
 pub type Result<T> = std::result::Result<T, Error>;

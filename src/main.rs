@@ -57,6 +57,16 @@ enum Command {
         /// file, with a header if it is new (scaling studies).
         #[arg(long, value_name = "FILE")]
         report_csv: Option<PathBuf>,
+        /// Mean firing rate assumed to size the spike file before the run (Hz).
+        #[arg(long, value_name = "HZ", default_value_t = volley::run::DEFAULT_EXPECTED_RATE_HZ)]
+        expected_rate: f64,
+        /// Refuse to start if the spike file is expected to exceed this size, e.g. 10GB.
+        #[arg(long, value_name = "SIZE")]
+        max_output: Option<String>,
+        /// Do not compare the spike file's expected size with the free space and the file
+        /// size limit, before the run or before each append.
+        #[arg(long)]
+        skip_space_check: bool,
     },
     /// Validate a model file, print its sizes and the memory it will need; allocates
     /// nothing big, and fails like `run` would if the memory is not there.
@@ -114,15 +124,22 @@ enum Exchange {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` ends the process quietly, as for any Unix tool, instead of
+    // a panic on the next print (Rust ignores SIGPIPE by default).
+    // SAFETY: restoring the default action of a signal before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // A file growing past `ulimit -f` is then a write error that volley reports and
+    // recovers from, not a signal that kills it with a half-written file.
+    // SAFETY: as above.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let cli = Cli::parse();
     let mut rank = 0;
     match dispatch(cli.command, &mut rank) {
         Ok(code) => code,
         Err(e) => {
-            // Errors every rank meets alike (the model file, options) are printed once;
-            // a rank's own failure by that rank; OtherRank is the echo of one.
-            let own = matches!(e, Error::Memory(_) | Error::Runtime(_) | Error::Output { .. });
-            if rank == 0 || own {
+            // Ranks agree on every error (comm::agree): one rank holds it and prints it,
+            // the others hold OtherRank and print nothing, so a failure is one line.
+            if !matches!(e, Error::OtherRank) {
                 let who = if rank > 0 { format!(" (rank {rank})") } else { String::new() };
                 eprintln!("error{who}: {e}");
             }
@@ -188,18 +205,48 @@ fn memory_limit(option: Option<String>) -> Result<Option<u64>> {
 
 fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
     match command {
-        Command::Run { model, seed, duration, threads, out, quiet, progress_every, sets, max_memory, exchange, report_csv } => {
+        Command::Run {
+            model,
+            seed,
+            duration,
+            threads,
+            out,
+            quiet,
+            progress_every,
+            sets,
+            max_memory,
+            exchange,
+            report_csv,
+            expected_rate,
+            max_output,
+            skip_space_check,
+        } => {
             let mut comm = communicator()?;
             *rank = comm.rank();
-            let threads = thread_count(threads)?;
-            let max_memory = memory_limit(max_memory)?;
-            if !(progress_every >= 0.0 && progress_every.is_finite()) {
-                return Err(Error::Option {
-                    option: "--progress-every".into(),
-                    message: format!("expected a number of seconds ≥ 0, got {progress_every}"),
-                });
-            }
-            let desc = config::load(&model, &Overrides { seed, duration, out_dir: out, sets })?;
+            // Every rank reads the same file and options and meets the same errors: the
+            // first rank reports them.
+            let checked = (|| {
+                let threads = thread_count(threads)?;
+                let max_memory = memory_limit(max_memory)?;
+                if !(progress_every >= 0.0 && progress_every.is_finite()) {
+                    return Err(Error::Option {
+                        option: "--progress-every".into(),
+                        message: format!("expected a number of seconds ≥ 0, got {progress_every}"),
+                    });
+                }
+                if !(expected_rate >= 0.0 && expected_rate.is_finite()) {
+                    return Err(Error::Option {
+                        option: "--expected-rate".into(),
+                        message: format!("expected a rate in Hz ≥ 0, got {expected_rate}"),
+                    });
+                }
+                let max_output = max_output
+                    .map(|m| run::parse_size(&m).map_err(|message| Error::Option { option: "--max-output".into(), message }))
+                    .transpose()?;
+                let desc = config::load(&model, &Overrides { seed, duration, out_dir: out, sets })?;
+                Ok((threads, max_memory, max_output, desc))
+            })();
+            let (threads, max_memory, max_output, desc) = volley::comm::agree(comm.as_ref(), checked)?;
             let options = RunOptions {
                 cpu: CpuOptions { threads, ..CpuOptions::default() },
                 progress: !quiet,
@@ -210,6 +257,10 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                     Exchange::AllGather => ExchangeMode::AllGather,
                     Exchange::Directed => ExchangeMode::Directed,
                 },
+                expected_rate_hz: expected_rate,
+                max_output,
+                skip_space_check,
+                command_line: std::env::args().collect::<Vec<_>>().join(" "),
             };
             let report = run::run(&desc, &options, comm.as_mut())?;
             if comm.rank() == 0 {

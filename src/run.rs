@@ -4,18 +4,19 @@
 
 use crate::backend::cpu::{memory_estimate, CpuBackend, CpuOptions, MemoryEstimate};
 use crate::backend::Backend;
-use crate::comm::{agree, Communicator, ExchangeMode};
+use crate::comm::{agree, agree_first, Communicator, ExchangeMode};
 use crate::engine::{PhaseTimes, Simulation};
 use crate::error::{Error, Result};
+use crate::model::NonFinite;
 use crate::network::Description;
 use crate::partition;
 use crate::plot;
 use crate::record::sonata::PopulationRange;
-use crate::record::writer::SpikeWriter;
+use crate::record::writer::{Provenance, SpikeWriter};
 use std::io::IsTerminal;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
@@ -29,13 +30,36 @@ pub struct RunOptions {
     pub max_memory: Option<u64>,
     /// How spikes travel between ranks.
     pub exchange: ExchangeMode,
+    /// Mean firing rate (Hz) assumed to size the output before the run.
+    pub expected_rate_hz: f64,
+    /// Refuse runs whose output is estimated to exceed this many bytes.
+    pub max_output: Option<u64>,
+    /// Do not compare the output's size with the free space (before the run and before
+    /// each append).
+    pub skip_space_check: bool,
+    /// The command line, for the spike file's provenance.
+    pub command_line: String,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { cpu: CpuOptions::default(), progress: true, progress_interval: 10.0, max_memory: None, exchange: ExchangeMode::Auto }
+        RunOptions {
+            cpu: CpuOptions::default(),
+            progress: true,
+            progress_interval: 10.0,
+            max_memory: None,
+            exchange: ExchangeMode::Auto,
+            expected_rate_hz: DEFAULT_EXPECTED_RATE_HZ,
+            max_output: None,
+            skip_space_check: false,
+            command_line: String::new(),
+        }
     }
 }
+
+/// The rate guess that sizes outputs unless `--expected-rate` says otherwise: a little
+/// above the cortical rates these models are tuned to.
+pub const DEFAULT_EXPECTED_RATE_HZ: f64 = 10.0;
 
 /// One rank's seconds per phase, indexed by the constants of `phase`.
 pub type PhaseSeconds = [f64; 6];
@@ -79,13 +103,114 @@ pub struct RunReport {
     pub memory_bytes: usize,
 }
 
-/// Creates the output directory and proves it writable before any work is done.
-pub fn prepare_output_dir(dir: &Path) -> Result<()> {
-    let fail = |e: std::io::Error| Error::Output { path: dir.to_path_buf(), message: e.to_string() };
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let probe = dir.join(format!(".volley-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(fail)?;
-    std::fs::remove_file(&probe).map_err(fail)?;
+/// Checks, before anything is built and without creating anything, that every output
+/// can be written: the directory exists and is writable, or can be created (its nearest
+/// existing ancestor is a writable directory), and no output name is taken by a
+/// directory.
+pub fn check_outputs(desc: &Description) -> Result<()> {
+    let dir = &desc.output.dir;
+    let fail = |path: &Path, message: String| Error::Output { path: path.to_path_buf(), message };
+    let writable = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
+            // SAFETY: a valid C string; access only reads it.
+            .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } == 0)
+    };
+    let mut existing = dir.as_path();
+    while !existing.exists() {
+        match existing.parent() {
+            Some(p) if !p.as_os_str().is_empty() => existing = p,
+            _ => {
+                existing = Path::new(".");
+                break;
+            }
+        }
+    }
+    if !existing.is_dir() {
+        return Err(fail(dir, format!("{} is not a directory", existing.display())));
+    }
+    if !writable(existing) {
+        let what = if existing == dir.as_path() {
+            "the directory is not writable".to_string()
+        } else {
+            format!("cannot create it: {} is not writable", existing.display())
+        };
+        return Err(fail(dir, what));
+    }
+    for name in desc.output.spikes.iter().chain(&desc.output.raster) {
+        let path = dir.join(name);
+        if path.is_dir() {
+            return Err(fail(&path, "a directory has this name: choose another file name".into()));
+        }
+    }
+    Ok(())
+}
+
+/// Bytes the spike file is expected to take: 16 per spike (time and id) at `rate_hz`,
+/// plus the layout and provenance.
+pub fn expected_output_bytes(desc: &Description, rate_hz: f64) -> u64 {
+    if desc.output.spikes.is_none() && desc.output.raster.is_none() {
+        return 0;
+    }
+    let seconds = desc.steps as f64 * desc.dt_ms / 1000.0;
+    let spikes = desc.total_neurons() as f64 * rate_hz * seconds;
+    (spikes * 16.0) as u64 + 64 * 1024 + desc.model_text.len() as u64
+}
+
+/// Refuses, before anything is built, a run whose output is expected not to fit the
+/// free space of its file system, the file-size limit or `--max-output`.
+pub fn check_output_space(desc: &Description, options: &RunOptions) -> Result<()> {
+    let expected = expected_output_bytes(desc, options.expected_rate_hz);
+    if expected == 0 {
+        return Ok(());
+    }
+    let rate = options.expected_rate_hz;
+    let seconds = desc.steps as f64 * desc.dt_ms / 1000.0;
+    let what = format!("{} neurons at {rate} Hz for {seconds} s", desc.total_neurons());
+    if let Some(limit) = options.max_output.filter(|&l| expected > l) {
+        return Err(Error::Output {
+            path: desc.output.dir.clone(),
+            message: format!(
+                "the spike file is expected to take {} ({what}) but --max-output allows {}",
+                fmt_bytes(expected),
+                fmt_bytes(limit)
+            ),
+        });
+    }
+    if options.skip_space_check {
+        return Ok(());
+    }
+    let mut probe = desc.output.dir.clone();
+    while !probe.exists() {
+        match probe.parent() {
+            Some(p) if !p.as_os_str().is_empty() => probe = p.to_path_buf(),
+            _ => {
+                probe = PathBuf::from(".");
+                break;
+            }
+        }
+    }
+    let (free, limit) = crate::record::writer::space_for(&probe.join("spikes.h5"));
+    let hint = "lower --expected-rate if the network fires less, or --skip-space-check";
+    if let Some(free) = free.filter(|&f| expected > f) {
+        return Err(Error::Output {
+            path: desc.output.dir.clone(),
+            message: format!(
+                "the spike file is expected to take {} ({what}) but {} are free there ({hint})",
+                fmt_bytes(expected),
+                fmt_bytes(free)
+            ),
+        });
+    }
+    if let Some(limit) = limit.filter(|&l| expected > l) {
+        return Err(Error::Output {
+            path: desc.output.dir.clone(),
+            message: format!(
+                "the spike file is expected to take {} ({what}) but the file size limit (ulimit -f) is {} ({hint})",
+                fmt_bytes(expected),
+                fmt_bytes(limit)
+            ),
+        });
+    }
     Ok(())
 }
 
@@ -153,7 +278,20 @@ pub fn check_memory(
 /// next progress point, all ranks together, and completes its spike file.
 static STOP: AtomicI32 = AtomicI32::new(0);
 
+/// True while the network is being built: nothing has been written yet, so a signal
+/// ends the process at once (a build of 10⁹ synapses takes minutes and polls nothing),
+/// leaving the previous outputs untouched.
+static BUILDING: AtomicBool = AtomicBool::new(false);
+
 extern "C" fn request_stop(signal: libc::c_int) {
+    if BUILDING.load(Ordering::Relaxed) {
+        const MESSAGE: &[u8] = b"volley: stopped by a signal while building the network; nothing was written\n";
+        // SAFETY: write(2) and _exit(2) are async-signal-safe.
+        unsafe {
+            libc::write(2, MESSAGE.as_ptr() as *const libc::c_void, MESSAGE.len());
+            libc::_exit(128 + signal);
+        }
+    }
     STOP.store(signal, Ordering::Relaxed);
 }
 
@@ -171,6 +309,43 @@ fn population_ranges(desc: &Description) -> Vec<PopulationRange> {
     desc.populations.iter().map(|p| PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size }).collect()
 }
 
+/// Per population, the chunk length of its spike datasets from the expected spikes per
+/// append.
+fn chunk_sizes(desc: &Description, rate_hz: f64) -> Vec<usize> {
+    let flush_s = desc.output.flush_every_steps.min(desc.steps.max(1)) as f64 * desc.dt_ms / 1000.0;
+    desc.populations.iter().map(|p| crate::record::writer::chunk_for(p.size as f64 * rate_hz * flush_s)).collect()
+}
+
+fn provenance(desc: &Description, options: &RunOptions, ranks: usize) -> Provenance {
+    Provenance {
+        volley_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_revision: option_env!("VOLLEY_GIT_REVISION").unwrap_or("unknown").to_string(),
+        model: desc.model_text.clone(),
+        seed: desc.seed,
+        command_line: options.command_line.clone(),
+        ranks: ranks as u64,
+        threads: options.cpu.threads as u64,
+        start_time: utc_now(),
+    }
+}
+
+/// The current time as ISO 8601 UTC ("2026-12-01T15:23:42Z").
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as i64;
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest / 60 % 60, rest % 60)
+}
+
 /// Runs `desc` on this rank's CPU threads, as one of `comm`'s ranks, and writes its
 /// outputs. Every rank calls it; errors are agreed on so that all ranks stop together.
 pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator) -> Result<RunReport> {
@@ -180,12 +355,16 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let dir = &desc.output.dir;
     let writes_files = desc.output.spikes.is_some() || desc.output.raster.is_some();
     if writes_files {
-        agree(comm, if comm.rank() == 0 { prepare_output_dir(dir) } else { Ok(()) })?;
+        let checked = if comm.rank() == 0 { check_outputs(desc).and_then(|()| check_output_space(desc, options)) } else { Ok(()) };
+        agree(comm, checked)?;
     }
+    BUILDING.store(true, Ordering::Relaxed);
     catch_stop_signals();
 
     let t0 = Instant::now();
-    let mut backend = CpuBackend::new(desc, mine, options.cpu);
+    let built = CpuBackend::build(desc, mine, options.cpu);
+    let key = built.as_ref().err().map_or(f64::INFINITY, |e| e.key);
+    let mut backend = agree_first(comm, built.map_err(|e| e.error), key)?;
     let needed = if comm.size() > 1 && options.exchange != ExchangeMode::AllGather {
         backend.needed_sources(desc.total_neurons())
     } else {
@@ -199,13 +378,24 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let spike_path = match (&desc.output.spikes, &desc.output.raster) {
         (Some(name), _) => Some(dir.join(name)),
         // The same name on every rank: the file is created collectively.
-        (None, Some(_)) => Some(dir.join(".volley-spikes.partial.h5")),
+        (None, Some(_)) => Some(dir.join(".volley-spikes.h5")),
         (None, None) => None,
     };
+    let populations = population_ranges(desc);
     let mut writer = match &spike_path {
-        Some(path) => SpikeWriter::create(path, population_ranges(desc), desc.dt_ms, comm)?,
-        None => SpikeWriter::counting(population_ranges(desc), desc.dt_ms),
+        Some(path) => {
+            let chunks = chunk_sizes(desc, options.expected_rate_hz);
+            let w = SpikeWriter::create(path, populations, chunks, desc.dt_ms, &provenance(desc, options, comm.size()), comm)?;
+            if options.skip_space_check {
+                w.without_foresight()
+            } else {
+                w
+            }
+        }
+        None => SpikeWriter::counting(populations, desc.dt_ms),
     };
+    // From here a signal stops the run at the next progress point, file completed.
+    BUILDING.store(false, Ordering::Relaxed);
 
     let t1 = Instant::now();
     let memory_bytes = backend.memory_bytes();
@@ -219,6 +409,11 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         let next_flush = (sim.step() / flush_every + 1) * flush_every;
         sim.advance(chunk.min(next_flush - sim.step()), &mut writer)?;
         progress.update(sim.step());
+        let local = sim.backend().non_finite();
+        if sim.comm().any(local.is_some()) {
+            progress.finish();
+            return Err(stop_on_non_finite(desc, local, writer, &spike_path, sim.comm()));
+        }
         if sim.step() % flush_every == 0 && !sim.finished() {
             let tw = Instant::now();
             writer.flush(sim.step(), sim.comm())?;
@@ -238,7 +433,11 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let tw = Instant::now();
     writer.flush(steps, sim.comm())?;
     let local_counts = writer.local_counts().to_vec();
-    let spike_file = writer.finish(steps, sim.comm())?;
+    let status = match stopped_by_signal {
+        Some(signal) => format!("stopped by signal {signal}"),
+        None => "complete".to_string(),
+    };
+    let spike_file = writer.finish(steps, &status, sim.comm())?;
     write += tw.elapsed();
     // Simulation time proper: the loop without the appends to the spike file.
     let simulate = t1.elapsed().saturating_sub(write);
@@ -263,19 +462,15 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     if comm.rank() == 0 {
         if let (Some(name), Some(path)) = (&desc.output.raster, &spike_file) {
             let out = dir.join(name);
-            plot::raster_png_from(path, Some(steps as f64 * desc.dt_ms), &out)?;
+            let drawn = plot::raster_png_from(path, Some(steps as f64 * desc.dt_ms), &out);
+            if desc.output.spikes.is_none() {
+                let _ = std::fs::remove_file(path);
+            }
+            drawn.map_err(|e| Error::Write { path: out.clone(), message: format!("{e}; the run itself completed") })?;
             raster = Some(out);
         }
     }
-    let spike_file = match (&desc.output.spikes, spike_file) {
-        (None, Some(temporary)) => {
-            if comm.rank() == 0 {
-                let _ = std::fs::remove_file(temporary);
-            }
-            None
-        }
-        (_, file) => file,
-    };
+    let spike_file = if desc.output.spikes.is_none() { None } else { spike_file };
     let write = write + t2.elapsed();
 
     Ok(RunReport {
@@ -296,6 +491,47 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         raster,
         memory_bytes,
     })
+}
+
+/// Ends a run whose state left the finite numbers (collective): the first such state
+/// over all ranks (by step, then id) is named; the spike file keeps every spike up to
+/// and including that step — spikes do not carry NaN, so those are what a finite run
+/// would have given — and says how it ended.
+fn stop_on_non_finite(
+    desc: &Description,
+    local: Option<NonFinite>,
+    mut writer: SpikeWriter,
+    spike_path: &Option<PathBuf>,
+    comm: &dyn Communicator,
+) -> Error {
+    let mine = local.as_ref().map_or([f64::INFINITY; 2], |n| [n.step as f64, n.gid as f64]);
+    let all = comm.all_gather_f64(&mine);
+    let first = all.chunks(2).enumerate().min_by(|a, b| a.1[0].total_cmp(&b.1[0]).then(a.1[1].total_cmp(&b.1[1]))).map_or(0, |(r, _)| r);
+    let step = all[2 * first] as u64;
+    let until = step + 1;
+    writer.discard_from(until);
+    let ms = until as f64 * desc.dt_ms;
+    let kept = writer.finish(until, &format!("stopped: a state became non-finite at {ms} ms"), comm);
+    if let Err(e) = kept {
+        return e;
+    }
+    if comm.rank() != first {
+        return Error::OtherRank;
+    }
+    let n = local.expect("this rank holds the first non-finite state");
+    let p = desc.populations.iter().find(|p| p.gids().contains(&n.gid)).expect("a neuron of the network");
+    let file = match (&desc.output.spikes, spike_path) {
+        (Some(_), Some(path)) => format!("; {} holds every spike up to then", path.display()),
+        _ => String::new(),
+    };
+    Error::NonFinite(format!(
+        "the state left the finite numbers: {} of neuron {} of '{}' became {} in the step to {ms} ms (step {step}){file}; \
+         smaller weights, inputs or dt keep it finite",
+        n.variable,
+        n.gid - p.first_gid,
+        p.name,
+        n.value
+    ))
 }
 
 /// The summary printed at the end of every run: one line of totals, then one line of

@@ -30,17 +30,20 @@ pub fn level() -> Level {
 /// widest instruction set available at run time.
 macro_rules! dispatch {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $kernel:ident) => {
+        $crate::simd::dispatch!($(#[$meta])* $vis fn $name($($arg: $ty),*) -> () => $kernel);
+    };
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty => $kernel:ident) => {
         $(#[$meta])*
-        #[allow(clippy::too_many_arguments)]
-        $vis fn $name($($arg: $ty),*) {
+        #[allow(clippy::too_many_arguments, clippy::unused_unit)]
+        $vis fn $name($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512vl")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn avx512($($arg: $ty),*) { $kernel($($arg),*) }
+                unsafe fn avx512($($arg: $ty),*) -> $ret { $kernel($($arg),*) }
                 #[target_feature(enable = "avx2")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn avx2($($arg: $ty),*) { $kernel($($arg),*) }
+                unsafe fn avx2($($arg: $ty),*) -> $ret { $kernel($($arg),*) }
                 match $crate::simd::level() {
                     // SAFETY: the CPU has the instruction set (checked at run time).
                     $crate::simd::Level::Avx512 => return unsafe { avx512($($arg),*) },

@@ -7,9 +7,12 @@
 
 use super::workers::ShardWorkers;
 use super::Backend;
+use crate::connectivity::generate::InvalidWeight;
 use crate::connectivity::{channels, LocalSynapses};
 use crate::engine::DelayRing;
+use crate::error::Error;
 use crate::model::NeuronGroup;
+use crate::model::{InvalidValue, NonFinite};
 use crate::network::{ConnectionRule, Description, Storage, SynapseModel};
 use crate::rng;
 use crate::spike::Spike;
@@ -65,6 +68,8 @@ struct Shard {
     synapses: LocalSynapses,
     normals: Vec<f32>,
     spikes: Vec<Spike>,
+    /// The first state seen to leave the finite numbers.
+    non_finite: Option<NonFinite>,
     deliver_time: Duration,
     update_time: Duration,
 }
@@ -77,14 +82,35 @@ pub struct CpuBackend {
 }
 
 impl CpuBackend {
-    /// Builds state and synapses for the neurons `neurons` (global ids) of `desc`.
-    pub fn new(desc: &Description, neurons: Range<u64>, options: CpuOptions) -> CpuBackend {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(options.threads.max(1)).build().expect("rayon thread pool");
+    /// Builds state and synapses for the neurons `neurons` (global ids) of `desc`, or
+    /// fails on the first value that is not a finite f32 (see `InvalidBuild`).
+    pub fn build(desc: &Description, neurons: Range<u64>, options: CpuOptions) -> Result<CpuBackend, InvalidBuild> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(options.threads.max(1))
+            .build()
+            .map_err(|e| InvalidBuild { key: -1.0, error: Error::Runtime(format!("cannot start {} threads: {e}", options.threads)) })?;
         let ranges = shard_ranges(neurons.clone(), options);
         // Construction is parallel over shards and, inside, over targets (rayon); the
         // epochs run on persistent shard threads.
-        let shards = pool.install(|| ranges.into_par_iter().map(|r| Shard::new(desc, r)).collect());
-        CpuBackend { neurons, shards: ShardWorkers::new(shards), seed: desc.seed, dt: desc.dt_ms as f32 }
+        let built: Vec<Result<Shard, InvalidBuild>> = pool.install(|| ranges.into_par_iter().map(|r| Shard::new(desc, r)).collect());
+        let mut shards = Vec::with_capacity(built.len());
+        let mut first: Option<InvalidBuild> = None;
+        for shard in built {
+            match shard {
+                Ok(s) => shards.push(s),
+                Err(e) if first.as_ref().is_none_or(|f| e.key < f.key) => first = Some(e),
+                Err(_) => {}
+            }
+        }
+        if let Some(e) = first {
+            return Err(e);
+        }
+        Ok(CpuBackend { neurons, shards: ShardWorkers::new(shards), seed: desc.seed, dt: desc.dt_ms as f32 })
+    }
+
+    /// `build` for descriptions known to be valid (tests, benchmarks).
+    pub fn new(desc: &Description, neurons: Range<u64>, options: CpuOptions) -> CpuBackend {
+        Self::build(desc, neurons, options).unwrap_or_else(|e| panic!("{}", e.error))
     }
 
     pub fn shard_count(&self) -> usize {
@@ -104,14 +130,73 @@ fn shard_ranges(neurons: Range<u64>, options: CpuOptions) -> Vec<Range<u64>> {
     cuts.windows(2).map(|w| w[0]..w[1]).filter(|r| !r.is_empty()).collect()
 }
 
+/// A value that cannot be simulated, found while building, with a key that orders such
+/// failures the same way whatever the split into shards and ranks (neurons by id, then
+/// synapses by projection and row), so that every run reports the same first one.
+#[derive(Debug)]
+pub struct InvalidBuild {
+    pub key: f64,
+    pub error: Error,
+}
+
+use crate::config::describe_value as describe;
+
+fn invalid_value(desc: &Description, pop: usize, first: u64, e: InvalidValue) -> InvalidBuild {
+    let p = &desc.populations[pop];
+    let gid = first + e.index as u64;
+    let message = format!(
+        "evaluates to {} for neuron {} of '{}' (r = {}): expected a finite number",
+        describe(e.value),
+        gid - p.first_gid,
+        p.name,
+        e.r
+    );
+    InvalidBuild {
+        key: gid as f64,
+        error: Error::Model {
+            file: desc.model_file.clone(),
+            location: String::new(),
+            field: format!("population[{pop}].{}.{}", e.table, e.name),
+            message,
+        },
+    }
+}
+
+fn invalid_weight(desc: &Description, e: InvalidWeight) -> InvalidBuild {
+    let p = &desc.projections[e.projection as usize];
+    let name = |gid: u64| {
+        let q = desc.populations.iter().find(|q| q.gids().contains(&gid)).expect("a neuron of the network");
+        format!("{} {}", q.name, gid - q.first_gid)
+    };
+    let names = ["u", "u2", "u3"];
+    let uniforms: Vec<String> = e.uniforms.iter().zip(names).map(|(u, n)| format!("{n} = {u}")).collect();
+    let uniforms = if uniforms.is_empty() { String::new() } else { format!(" ({})", uniforms.join(", ")) };
+    let message = format!(
+        "evaluates to {} for the synapse from {} to {}{uniforms}: expected a finite number",
+        describe(e.value),
+        name(e.source),
+        name(e.target)
+    );
+    let row = if p.rule.per_source() { e.source } else { e.target };
+    InvalidBuild {
+        key: (1u64 << 33) as f64 * (1.0 + e.projection as f64) + row as f64,
+        error: Error::Model {
+            file: desc.model_file.clone(),
+            location: String::new(),
+            field: format!("projection[{}].weight", e.projection),
+            message,
+        },
+    }
+}
+
 impl Shard {
-    fn new(desc: &Description, neurons: Range<u64>) -> Shard {
+    fn new(desc: &Description, neurons: Range<u64>) -> Result<Shard, InvalidBuild> {
         let mut groups = Vec::new();
-        for pop in &desc.populations {
+        for (index, pop) in desc.populations.iter().enumerate() {
             let lo = pop.first_gid.max(neurons.start);
             let hi = (pop.first_gid + pop.size).min(neurons.end);
             if lo < hi {
-                let state = pop.model.build((lo..hi).map(|g| desc.neuron_uniform(g)));
+                let state = pop.model.build((lo..hi).map(|g| desc.neuron_uniform(g))).map_err(|e| invalid_value(desc, index, lo, e))?;
                 groups.push(GroupSlot {
                     state,
                     offset: (lo - neurons.start) as usize,
@@ -125,7 +210,8 @@ impl Shard {
         let largest_group = groups.iter().map(|g| g.state.len()).max().unwrap_or(0);
         let models = channels(desc);
         let dt = desc.dt_ms;
-        Shard {
+        let synapses = LocalSynapses::build(desc, neurons).map_err(|e| invalid_weight(desc, e))?;
+        Ok(Shard {
             rings: models.iter().map(|_| DelayRing::new(n, desc.max_delay_steps())).collect(),
             channels: models[1..]
                 .iter()
@@ -137,13 +223,14 @@ impl Shard {
                     Channel { model, decay: (-dt / tau).exp() as f32, state: vec![0.0; n] }
                 })
                 .collect(),
-            synapses: LocalSynapses::build(desc, neurons),
+            synapses,
             groups,
             normals: vec![0.0; largest_group],
             spikes: Vec::new(),
+            non_finite: None,
             deliver_time: Duration::ZERO,
             update_time: Duration::ZERO,
-        }
+        })
     }
 
     fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, seed: u64, dt: f32) {
@@ -186,7 +273,11 @@ impl Shard {
                 let input = &mut input[g.offset..g.offset + n];
                 match &mut g.state {
                     NeuronGroup::Izhikevich(state) => {
-                        state.step(input, normals, g.noise_std, g.bias, dt);
+                        if state.step(input, normals, g.noise_std, g.bias, dt) && self.non_finite.is_none() {
+                            if let Some((i, variable, value)) = state.first_non_finite() {
+                                self.non_finite = Some(NonFinite { gid: g.first_gid + i as u64, step, variable, value });
+                            }
+                        }
                         let (spikes, first) = (&mut self.spikes, g.first_gid);
                         state.collect_spikes(|i| spikes.push(Spike { step: step as u32, gid: (first + i as u64) as u32 }));
                     }
@@ -229,6 +320,10 @@ impl Backend for CpuBackend {
 
     fn synapse_count(&self) -> u64 {
         self.shards.shards().map(|s| s.synapses.stored()).sum()
+    }
+
+    fn non_finite(&self) -> Option<NonFinite> {
+        self.shards.shards().filter_map(|s| s.non_finite.clone()).min_by_key(|n| (n.step, n.gid))
     }
 
     fn needed_sources(&self, total: u64) -> Vec<u64> {

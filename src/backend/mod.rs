@@ -20,6 +20,9 @@ pub trait Backend {
     /// Bytes held for neuron state, synapses and buffers.
     fn memory_bytes(&self) -> usize;
 
+    /// The first state variable (by step, then id) that left the finite numbers.
+    fn non_finite(&self) -> Option<crate::model::NonFinite>;
+
     /// Synapses stored.
     fn synapse_count(&self) -> u64;
 

@@ -66,13 +66,28 @@ pub trait Communicator {
 
 /// Makes an error on one rank an error on all: every rank calls this at the same point,
 /// so that no rank goes on into a collective that the failed one will never join. The
-/// failing rank keeps its own error; the others get `Error::OtherRank`.
+/// lowest failing rank keeps its own error, to be printed; the others get
+/// `Error::OtherRank`, printed by none, so that a failure is reported in one line.
 pub fn agree<T>(comm: &dyn Communicator, result: crate::Result<T>) -> crate::Result<T> {
+    let key = if result.is_err() { comm.rank() as f64 } else { f64::INFINITY };
+    agree_first(comm, result, key)
+}
+
+/// Like `agree`, but the failing rank with the smallest `key` keeps its error (ties: the
+/// lower rank): the first failure in an order that does not depend on the split.
+pub fn agree_first<T>(comm: &dyn Communicator, result: crate::Result<T>, key: f64) -> crate::Result<T> {
+    if comm.size() == 1 {
+        return result;
+    }
     let failed = comm.any(result.is_err());
+    if !failed {
+        return result;
+    }
+    let keys = comm.all_gather_f64(&[if result.is_err() { key } else { f64::INFINITY }]);
+    let first = (0..keys.len()).min_by(|&a, &b| keys[a].total_cmp(&keys[b]).then(a.cmp(&b))).unwrap_or(0);
     match result {
-        Err(e) => Err(e),
-        Ok(_) if failed => Err(crate::Error::OtherRank),
-        Ok(v) => Ok(v),
+        Err(e) if first == comm.rank() => Err(e),
+        _ => Err(crate::Error::OtherRank),
     }
 }
 

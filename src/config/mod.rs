@@ -74,6 +74,7 @@ pub fn parse(text: &str, file: &str, overrides: &Overrides) -> Result<Descriptio
     let raw: ModelFile = toml::from_str(&edited.text).map_err(|e| v.toml_error(&e))?;
     let mut desc = v.description(raw)?;
     desc.model_text = edited.text.clone();
+    desc.model_file = file.to_string();
     Ok(desc)
 }
 
@@ -189,7 +190,16 @@ impl Validator<'_> {
             raw.projections.iter().enumerate().map(|(i, p)| self.projection(i, p, &populations, dt_ms)).collect::<Result<Vec<_>>>()?;
 
         let output = self.output(&raw.output, dt_ms)?;
-        Ok(Description { dt_ms, steps: steps as u64, seed, populations, projections, output, model_text: String::new() })
+        Ok(Description {
+            dt_ms,
+            steps: steps as u64,
+            seed,
+            populations,
+            projections,
+            output,
+            model_text: String::new(),
+            model_file: String::new(),
+        })
     }
 
     /// Any u64: a TOML integer (up to 2^63 − 1) or a string of decimal digits.
@@ -277,22 +287,36 @@ impl Validator<'_> {
                     return Err(self.error(p.model.span(), field, "missing: the izhikevich model needs a, b, c and d".to_string()))
                 }
             };
+            let span = p.parameters.get(name).map(|v| v.span()).unwrap_or(0..0);
             if name == "v_peak" && expr.constant().is_none() {
-                let span = p.parameters.get(name).map(|v| v.span()).unwrap_or(0..0);
                 return Err(self.error(span, field, "expected a constant (the same peak for the whole population)"));
             }
+            self.finite_constant(&expr, span, &field)?;
             parameters.push(expr);
         }
         let scopes: [&[&str]; 2] = [&["r", "a", "b", "c", "d", "v_peak"], &["r", "a", "b", "c", "d", "v_peak", "v"]];
         let mut initial = Vec::new();
         for ((name, default), scope) in izhikevich::STATE.iter().zip(scopes) {
             let field = format!("population[{i}].initial.{name}");
-            initial.push(match p.initial.get(*name) {
+            let expr = match p.initial.get(*name) {
                 Some(v) => self.expression(v, &field, scope)?,
                 None => Expr::parse(default, scope).expect("valid default"),
-            });
+            };
+            self.finite_constant(&expr, p.initial.get(*name).map_or(0..0, |v| v.span()), &field)?;
+            initial.push(expr);
         }
         Ok(IzhikevichSpec { parameters: parameters.try_into().expect("five"), initial: initial.try_into().expect("two") })
+    }
+
+    /// A constant expression must be a finite f32 (the state is f32); expressions of r
+    /// are checked neuron by neuron when the network is built.
+    fn finite_constant(&self, expr: &Expr, span: Range<usize>, field: &str) -> Result<()> {
+        match expr.constant() {
+            Some(x) if !(x as f32).is_finite() => {
+                Err(self.error(span, field, format!("evaluates to {}: expected a finite number", describe_value(x))))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn known_keys(&self, i: usize, table: &str, map: &std::collections::BTreeMap<String, Spanned<Value>>, known: &[&str]) -> Result<()> {
@@ -331,6 +355,19 @@ impl Validator<'_> {
         let target = find(&p.target, "target")?;
         let rule = self.rule(&p.connection, &at("connection"), &populations[source], &populations[target], source == target)?;
         let weight = self.weight(&p.weight, &at("weight"))?;
+        // Searched on a grid of its uniforms: constants and ranges that fail are caught
+        // here, with their place in the file; stored synapses are checked one by one
+        // when built, procedural ones (drawn during the run) by the run's state check.
+        if let Some((u, value)) = crate::connectivity::generate::weight_failure(&weight) {
+            let WeightSpec::Expr { uniforms, .. } = &weight else { unreachable!("only expressions are searched") };
+            let at_u: Vec<String> = ["u", "u2", "u3"].iter().zip(u).take(*uniforms).map(|(n, x)| format!("{n} = {x}")).collect();
+            let at_u = if at_u.is_empty() { String::new() } else { format!(" at {}", at_u.join(", ")) };
+            return Err(self.error(
+                p.weight.span(),
+                at("weight"),
+                format!("evaluates to {}{at_u}: expected a finite number", describe_value(value)),
+            ));
+        }
         let delay = match &p.delay {
             None => DelaySpec::constant(1),
             Some(d) => self.delay(d, &at("delay"), dt_ms)?,
@@ -617,7 +654,32 @@ impl Validator<'_> {
                 steps as u64
             }
         };
-        Ok(OutputPlan { dir, spikes: name(&raw.spikes, "spikes.h5"), raster: name(&raw.raster, "raster.png"), flush_every_steps })
+        let raster_span = raw.raster.as_ref().map_or(0..0, |r| r.span());
+        let raster = name(&raw.raster.as_ref().map(|r| r.get_ref().clone()), "raster.png");
+        if let Some(r) = &raster {
+            let png = Path::new(r).extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+            if !png {
+                return Err(self.error(
+                    raster_span,
+                    "output.raster",
+                    format!("expected a file name ending in .png (the raster is a PNG), got {r:?}"),
+                ));
+            }
+        }
+        let spikes = name(&raw.spikes, "spikes.h5");
+        if spikes.is_some() && spikes == raster {
+            return Err(self.error(raster_span, "output.raster", "the raster and the spike file cannot have the same name"));
+        }
+        Ok(OutputPlan { dir, spikes, raster, flush_every_steps })
+    }
+}
+
+/// "NaN", "inf", or a finite value beyond f32 with that said.
+pub fn describe_value(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:e}, beyond the range of f32 (±3.4e38)")
+    } else {
+        format!("{value}")
     }
 }
 

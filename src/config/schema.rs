@@ -101,7 +101,7 @@ pub struct Output {
     /// Spike file name inside `dir`; "" turns spike output off.
     pub spikes: Option<String>,
     /// Raster PNG name inside `dir`; "" turns the plot off.
-    pub raster: Option<String>,
+    pub raster: Option<Spanned<String>>,
     /// Simulated time between appends to the spike file (a whole number of steps).
     pub flush_every: Option<Spanned<Value>>,
 }

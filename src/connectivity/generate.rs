@@ -43,6 +43,17 @@ impl Row {
     }
 }
 
+/// A synaptic weight that is NaN, infinite or beyond f32, as drawn.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InvalidWeight {
+    pub projection: u32,
+    pub source: u64,
+    pub target: u64,
+    /// The synapse's uniforms (u, u2, ...; for a normal weight the two it draws from).
+    pub uniforms: Vec<f64>,
+    pub value: f64,
+}
+
 /// Draws rows of one projection; holds scratch space so that drawing allocates once.
 #[derive(Clone, Debug)]
 pub struct RowDrawer {
@@ -52,12 +63,14 @@ pub struct RowDrawer {
     others: Range<u64>,
     uniforms: [Vec<f64>; 3],
     values: Vec<f64>,
+    /// The first weight drawn that is not a finite f32, until taken.
+    pub invalid: Option<InvalidWeight>,
 }
 
 impl RowDrawer {
     pub fn new(desc: &Description, p: &Projection) -> RowDrawer {
         let others = if p.rule.per_source() { desc.populations[p.target].gids() } else { desc.populations[p.source].gids() };
-        RowDrawer { seed: desc.seed, projection: p.clone(), others, uniforms: Default::default(), values: Vec::new() }
+        RowDrawer { seed: desc.seed, projection: p.clone(), others, uniforms: Default::default(), values: Vec::new(), invalid: None }
     }
 
     /// Draws the row of `gid`: its inputs for per-target rules, its outputs for
@@ -100,6 +113,15 @@ impl RowDrawer {
                     let z = (-2.0 * (1.0 - u1[i]).ln()).sqrt() * (std::f64::consts::TAU * u2[i]).cos();
                     (mean + std * z).clamp(*min, *max) as f32
                 }));
+            }
+        }
+        // One compare per synapse: a non-finite weight is caught where it is drawn.
+        if self.invalid.is_none() {
+            if let Some(i) = row.weight.iter().position(|w| !w.is_finite()) {
+                let value = if matches!(p.weight, WeightSpec::Expr { .. }) { self.values[i] } else { row.weight[i] as f64 };
+                let (source, target) = if p.rule.per_source() { (gid, row.other[i]) } else { (row.other[i], gid) };
+                let uniforms = self.uniforms[..per_weight].iter().map(|u| u[i]).collect();
+                self.invalid = Some(InvalidWeight { projection: p.id, source, target, uniforms, value });
             }
         }
     }
@@ -167,6 +189,39 @@ pub fn delay_range(d: &DelaySpec) -> Range<u32> {
     d.min_steps..d.max_steps + 1
 }
 
+/// A point of a weight expression's uniforms where it is not a finite f32, searched on
+/// the grid of `weight_bounds` (the ends of [0, 1) included): catches constants such as
+/// `1/0`, and ranges or ends of u where the expression fails, before any synapse is
+/// drawn (procedural rows are drawn only during the run).
+pub fn weight_failure(w: &WeightSpec) -> Option<([f64; 3], f64)> {
+    let mut found = None;
+    visit_weight_grid(w, &mut |vars, v| {
+        if found.is_none() && !(v as f32).is_finite() {
+            found = Some((vars, v));
+        }
+    });
+    found
+}
+
+/// Calls `visit` with (uniforms, weight) on a grid over the expression's uniforms.
+fn visit_weight_grid(w: &WeightSpec, visit: &mut dyn FnMut([f64; 3], f64)) {
+    let WeightSpec::Expr { expr, uniforms } = w else { return };
+    let steps = match uniforms {
+        0 => 1,
+        1 => 65_536,
+        2 => 257,
+        _ => 41,
+    };
+    let axis: Vec<f64> = (0..=steps).map(|i| (i as f64 / steps as f64).min(1.0 - f64::EPSILON)).collect();
+    let mut at = |vars: [f64; 3]| visit(vars, expr.eval(&vars));
+    match uniforms {
+        0 => at([0.0; 3]),
+        1 => axis.iter().for_each(|&a| at([a, 0.0, 0.0])),
+        2 => axis.iter().for_each(|&a| axis.iter().for_each(|&b| at([a, b, 0.0]))),
+        _ => axis.iter().for_each(|&a| axis.iter().for_each(|&b| axis.iter().for_each(|&c| at([a, b, c])))),
+    }
+}
+
 /// The range of weights a projection can produce, for 16-bit codes: exact for clipped
 /// normals and constants, sampled on a grid of its uniforms for expressions (the codes
 /// are clamped to the range, so a non-monotonic expression loses at most its extremes
@@ -174,26 +229,12 @@ pub fn delay_range(d: &DelaySpec) -> Range<u32> {
 pub fn weight_bounds(w: &WeightSpec) -> (f64, f64) {
     match w {
         WeightSpec::Normal { min, max, .. } => (*min, *max),
-        WeightSpec::Expr { expr, uniforms } => {
-            let steps = match uniforms {
-                0 => 1,
-                1 => 65_536,
-                2 => 257,
-                _ => 41,
-            };
-            let axis: Vec<f64> = (0..=steps).map(|i| (i as f64 / steps as f64).min(1.0 - f64::EPSILON)).collect();
+        WeightSpec::Expr { .. } => {
             let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-            let mut visit = |vars: [f64; 3]| {
-                let v = expr.eval(&vars);
+            visit_weight_grid(w, &mut |_, v| {
                 lo = lo.min(v);
                 hi = hi.max(v);
-            };
-            match uniforms {
-                0 => visit([0.0; 3]),
-                1 => axis.iter().for_each(|&a| visit([a, 0.0, 0.0])),
-                2 => axis.iter().for_each(|&a| axis.iter().for_each(|&b| visit([a, b, 0.0]))),
-                _ => axis.iter().for_each(|&a| axis.iter().for_each(|&b| axis.iter().for_each(|&c| visit([a, b, c])))),
-            }
+            });
             (lo, hi)
         }
     }

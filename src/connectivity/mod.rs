@@ -21,7 +21,7 @@ pub mod generate;
 use crate::engine::DelayRing;
 use crate::network::{ConnectionRule, Description, Projection, Storage, SynapseModel};
 use crate::spike::Spike;
-use generate::{weight_bounds, Row, RowDrawer, WeightCodec};
+use generate::{weight_bounds, InvalidWeight, Row, RowDrawer, WeightCodec};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -156,8 +156,9 @@ pub struct LocalSynapses {
 }
 
 impl LocalSynapses {
-    /// Builds the synapses of `desc` onto the targets `targets`.
-    pub fn build(desc: &Description, targets: Range<u64>) -> LocalSynapses {
+    /// Builds the synapses of `desc` onto the targets `targets`, or names the first
+    /// synapse whose weight is not a finite f32.
+    pub fn build(desc: &Description, targets: Range<u64>) -> Result<LocalSynapses, InvalidWeight> {
         let channel_list = channels(desc);
         let mut store = LocalSynapses::default();
         for p in &desc.projections {
@@ -175,9 +176,9 @@ impl LocalSynapses {
                     row: Row::default(),
                 },
                 Storage::Exact if matches!(p.rule, ConnectionRule::AllToAll { .. }) && p.delay.count() == 1 => {
-                    dense_rows(desc, p, local.clone(), targets.start)
+                    dense_rows(desc, p, local.clone(), targets.start)?
                 }
-                _ => csr_rows(desc, p, local, targets.start),
+                _ => csr_rows(desc, p, local, targets.start)?,
             };
             store.blocks.push(SynapseBlock {
                 projection: p.id,
@@ -187,7 +188,7 @@ impl LocalSynapses {
                 rows,
             });
         }
-        store
+        Ok(store)
     }
 
     /// Bytes the stored synapses take.
@@ -396,43 +397,49 @@ fn scatter<R: Record>(input: &mut [f32], records: &[R], codec: WeightCodec) {
 
 /// Dense rows of an all-to-all projection onto `local` targets; columns drawn per
 /// target in parallel.
-fn dense_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64) -> Rows {
+fn dense_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64) -> Result<Rows, InvalidWeight> {
     let sources = desc.populations[p.source].gids();
     let (n_src, n_tgt) = ((sources.end - sources.start) as usize, (local.end - local.start) as usize);
     // Columns (one per target, indexed by source) drawn in parallel with reused
     // scratch, then written into rows.
-    let columns: Vec<Vec<f32>> = local
+    let columns: Vec<Result<Vec<f32>, InvalidWeight>> = local
         .clone()
         .into_par_iter()
         .map_init(
             || (RowDrawer::new(desc, p), Row::default()),
             |(drawer, row), gid| {
                 drawer.draw(gid, row);
+                if let Some(invalid) = drawer.invalid.take() {
+                    return Err(invalid);
+                }
                 let mut column = vec![0f32; n_src];
                 for (&source, &w) in row.other.iter().zip(&row.weight) {
                     column[(source - sources.start) as usize] = w;
                 }
-                column
+                Ok(column)
             },
         )
         .collect();
+    // The first target's failure, whatever the order the threads ran in.
+    let columns = columns.into_iter().collect::<Result<Vec<_>, _>>()?;
     let mut weights = crate::memory::huge_vec(n_src * n_tgt, 0f32);
     for (t, column) in columns.iter().enumerate() {
         for (row, &w) in column.iter().enumerate() {
             weights[row * n_tgt + t] = w;
         }
     }
-    Rows::Dense { target_offset: (local.start - shard_start) as usize, n_targets: n_tgt, weights }
+    Ok(Rows::Dense { target_offset: (local.start - shard_start) as usize, n_targets: n_tgt, weights })
 }
 
 /// CSR rows by (source, delay) of a projection onto `local` targets, in two passes over
 /// the same keyed streams (count, then fill) so that no per-synapse list is held.
-fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64) -> Rows {
+fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64) -> Result<Rows, InvalidWeight> {
     let sources = desc.populations[p.source].gids();
     let n_delays = p.delay.count() as usize;
     let groups = (sources.end - sources.start) as usize * n_delays;
     let mut drawer = RowDrawer::new(desc, p);
     let mut row = Row::default();
+    let invalid = std::cell::RefCell::new(None);
     // Visits every synapse onto `local` as (group, local target, weight), in an order
     // that is the same in both passes: targets ascending (per-target rules) or sources
     // ascending (per-source rules), each row in drawing order.
@@ -441,6 +448,9 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
         if p.rule.per_source() {
             for s in sources.clone() {
                 drawer.draw(s, &mut row);
+                if let Some(bad) = drawer.invalid.take() {
+                    invalid.borrow_mut().get_or_insert(bad);
+                }
                 for i in 0..row.len() {
                     let t = row.other[i];
                     if local.contains(&t) {
@@ -451,6 +461,9 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
         } else {
             for t in local.clone() {
                 drawer.draw(t, &mut row);
+                if let Some(bad) = drawer.invalid.take() {
+                    invalid.borrow_mut().get_or_insert(bad);
+                }
                 for i in 0..row.len() {
                     visit(group(row.other[i], row.delay[i]), (t - shard_start) as u32, row.weight[i]);
                 }
@@ -461,6 +474,9 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
     // fit one machine's memory anyway.
     let mut offsets = vec![0u32; groups + 1];
     for_each(&mut |g, _, _| offsets[g + 1] += 1);
+    if let Some(bad) = invalid.borrow_mut().take() {
+        return Err(bad);
+    }
     let mut total = 0u64;
     for g in 0..groups {
         total += offsets[g + 1] as u64;
@@ -493,7 +509,7 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
         fill(&mut |at, t, w| records[at] = Exact::new(t, w, None));
         Records::Exact(records)
     };
-    Rows::Csr { offsets, records }
+    Ok(Rows::Csr { offsets, records })
 }
 
 #[cfg(test)]
@@ -514,7 +530,7 @@ mod tests {
     /// Every neuron spikes once; the inputs each target receives.
     fn inputs(desc: &Description) -> (Vec<f32>, LocalSynapses) {
         let n = desc.total_neurons();
-        let mut store = LocalSynapses::build(desc, 0..n);
+        let mut store = LocalSynapses::build(desc, 0..n).unwrap();
         let mut rings = vec![DelayRing::new(n as usize, 1)];
         let spikes: Vec<Spike> = (0..n as u32).map(|gid| Spike { step: 0, gid }).collect();
         store.deliver_all(&spikes, &mut rings);

@@ -9,6 +9,7 @@
 //! With dt = 1 ms every operation is the one net.m performs, in the same order, so the
 //! f32 arithmetic differs from net.m's only by the width of the floats.
 
+use super::InvalidValue;
 use crate::expr::Expr;
 
 /// Parameter names in slot order, with their defaults (None: required).
@@ -80,13 +81,18 @@ impl IzhikevichSpec {
         values
     }
 
-    /// The group of neurons whose per-neuron uniforms are `r` (one per neuron, in order).
-    pub fn build(&self, r: impl Iterator<Item = f64>) -> IzhikevichGroup {
+    /// The group of neurons whose per-neuron uniforms are `r` (one per neuron, in order),
+    /// or the first neuron with a value that is not a finite f32.
+    pub fn build(&self, r: impl Iterator<Item = f64>) -> Result<IzhikevichGroup, InvalidValue> {
         let mut per_neuron: [Vec<f32>; 4] = Default::default();
         let (mut v, mut u) = (Vec::new(), Vec::new());
         let mut v_peak = 0.0;
-        for r in r {
+        for (index, r) in r.enumerate() {
             let x = self.neuron_values(r);
+            if let Some(k) = x.iter().position(|&x| !(x as f32).is_finite()) {
+                let (table, name) = if k < 5 { ("parameters", PARAMETERS[k].0) } else { ("initial", STATE[k - 5].0) };
+                return Err(InvalidValue { index, table, name, r, value: x[k] });
+            }
             per_neuron.iter_mut().zip(&x[..4]).for_each(|(values, &x)| values.push(x as f32));
             v_peak = x[4] as f32;
             v.push(x[5] as f32);
@@ -100,7 +106,7 @@ impl IzhikevichSpec {
                 None => Parameter::PerNeuron(values),
             }
         });
-        IzhikevichGroup { v, u, parameters, v_peak }
+        Ok(IzhikevichGroup { v, u, parameters, v_peak })
     }
 
     /// Bytes of state per neuron: v, u and the parameters that vary across neurons.
@@ -126,19 +132,31 @@ impl IzhikevichGroup {
     /// One step for every neuron: reset those at or above the peak (their spike was
     /// emitted at the end of the previous step), take the input current
     /// `noise_std · z + synaptic + bias`, integrate. `synaptic` is this step's ring slot
-    /// and is cleared on the way.
+    /// and is cleared on the way. Returns true if some neuron's state is no longer
+    /// finite (NaN or ±inf) after the step.
     #[inline]
-    pub fn step(&mut self, synaptic: &mut [f32], normals: &[f32], noise_std: f32, bias: f32, dt: f32) {
+    pub fn step(&mut self, synaptic: &mut [f32], normals: &[f32], noise_std: f32, bias: f32, dt: f32) -> bool {
         let n = self.v.len();
         let p = StepParams { noise_std, bias, dt, v_peak: self.v_peak };
         let [a, b, c, d] = &self.parameters;
         let mut start = 0;
+        let mut non_finite = false;
         while start < n {
             let r = start..(start + CHUNK).min(n);
             let (v, u, syn, z) = (&mut self.v[r.clone()], &mut self.u[r.clone()], &mut synaptic[r.clone()], &normals[r.clone()]);
-            step_dispatch(v, u, syn, a.slice(r.clone()), b.slice(r.clone()), c.slice(r.clone()), d.slice(r.clone()), z, p);
+            non_finite |= step_dispatch(v, u, syn, a.slice(r.clone()), b.slice(r.clone()), c.slice(r.clone()), d.slice(r.clone()), z, p);
             start = r.end;
         }
+        non_finite
+    }
+
+    /// The first neuron whose state is not finite, with the variable's name and value.
+    pub fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
+        self.v.iter().zip(&self.u).enumerate().find_map(|(i, (&v, &u))| match (v.is_finite(), u.is_finite()) {
+            (false, _) => Some((i, "v", v)),
+            (_, false) => Some((i, "u", u)),
+            _ => None,
+        })
     }
 
     /// Indices of the neurons at or above the peak after this step: they spiked.
@@ -163,12 +181,25 @@ struct StepParams {
 /// The step rule over slices. Slices as arguments (not struct fields) tell the compiler
 /// that they do not overlap, so the branch-free body vectorises. Only +, −, × and
 /// compare-select: no fused multiply-add, so every instruction set gives the same bits.
+/// Returns true if a state left the finite numbers: two compares per lane, so that
+/// divergence is seen in the step it happens, without a second pass over the state.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn step_kernel(v: &mut [f32], u: &mut [f32], syn: &mut [f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32], z: &[f32], p: StepParams) {
+fn step_kernel(
+    v: &mut [f32],
+    u: &mut [f32],
+    syn: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    d: &[f32],
+    z: &[f32],
+    p: StepParams,
+) -> bool {
     let half = 0.5 * p.dt;
     let n = v.len();
     let (u, syn, a, b, c, d, z) = (&mut u[..n], &mut syn[..n], &a[..n], &b[..n], &c[..n], &d[..n], &z[..n]);
+    let mut non_finite = false;
     for i in 0..n {
         let fired = v[i] >= p.v_peak;
         let mut vi = if fired { c[i] } else { v[i] };
@@ -180,10 +211,12 @@ fn step_kernel(v: &mut [f32], u: &mut [f32], syn: &mut [f32], a: &[f32], b: &[f3
         ui += p.dt * (a[i] * (b[i] * vi - ui));
         v[i] = vi;
         u[i] = ui;
+        non_finite |= !(vi.is_finite() && ui.is_finite());
     }
+    non_finite
 }
 
-crate::simd::dispatch!(fn step_dispatch(v: &mut [f32], u: &mut [f32], syn: &mut [f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32], z: &[f32], p: StepParams) => step_kernel);
+crate::simd::dispatch!(fn step_dispatch(v: &mut [f32], u: &mut [f32], syn: &mut [f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32], z: &[f32], p: StepParams) -> bool => step_kernel);
 
 #[cfg(test)]
 mod tests {
@@ -204,11 +237,26 @@ mod tests {
         let p = StepParams { noise_std: 5.0, bias: 0.5, dt: 1.0, v_peak: 30.0 };
         for _ in 0..50 {
             let (mut s1, mut s2) = (vec![1.5f32; n], vec![1.5f32; n]);
-            step_kernel(&mut v1, &mut u1, &mut s1, &a, &b, &c, &d, &z, p);
-            step_dispatch(&mut v2, &mut u2, &mut s2, &a, &b, &c, &d, &z, p);
+            assert!(!step_kernel(&mut v1, &mut u1, &mut s1, &a, &b, &c, &d, &z, p));
+            assert!(!step_dispatch(&mut v2, &mut u2, &mut s2, &a, &b, &c, &d, &z, p));
         }
         assert!(v1.iter().any(|&v| v >= 30.0) || v1.iter().any(|&v| v < 0.0));
         assert!(v1.iter().zip(&v2).all(|(x, y)| x.to_bits() == y.to_bits()), "{:?}", crate::simd::level());
         assert!(u1.iter().zip(&u2).all(|(x, y)| x.to_bits() == y.to_bits()));
+    }
+
+    #[test]
+    fn a_state_leaving_the_finite_numbers_is_seen_in_its_step() {
+        let n = 100;
+        let (a, b, c, d) = (vec![0.02f32; n], vec![0.2f32; n], vec![-65f32; n], vec![8f32; n]);
+        let (mut v, mut u) = (vec![-65f32; n], vec![-13f32; n]);
+        let z = vec![0f32; n];
+        let p = StepParams { noise_std: 0.0, bias: 0.0, dt: 1.0, v_peak: 30.0 };
+        let mut syn = vec![0f32; n];
+        assert!(!step_dispatch(&mut v, &mut u, &mut syn, &a, &b, &c, &d, &z, p));
+        syn[37] = 1e30; // v² overflows f32 in this step
+        assert!(step_dispatch(&mut v, &mut u, &mut syn, &a, &b, &c, &d, &z, p));
+        let group = IzhikevichGroup { v, u, parameters: std::array::from_fn(|_| Parameter::Constant(vec![0.0; CHUNK])), v_peak: 30.0 };
+        assert_eq!(group.first_non_finite().map(|(i, name, _)| (i, name)), Some((37, "v")));
     }
 }

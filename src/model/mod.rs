@@ -15,10 +15,11 @@ impl NeuronModel {
     /// The model names a model file may use.
     pub const NAMES: &'static [&'static str] = &["izhikevich"];
 
-    /// Builds the state of neurons whose per-neuron uniforms are `r`.
-    pub fn build(&self, r: impl Iterator<Item = f64>) -> NeuronGroup {
+    /// Builds the state of neurons whose per-neuron uniforms are `r`, or names the first
+    /// neuron with a parameter or initial value that is not a finite f32.
+    pub fn build(&self, r: impl Iterator<Item = f64>) -> Result<NeuronGroup, InvalidValue> {
         match self {
-            NeuronModel::Izhikevich(spec) => NeuronGroup::Izhikevich(spec.build(r)),
+            NeuronModel::Izhikevich(spec) => spec.build(r).map(NeuronGroup::Izhikevich),
         }
     }
 
@@ -36,6 +37,29 @@ impl NeuronModel {
             NeuronModel::Izhikevich(_) => 0.5,
         }
     }
+}
+
+/// A per-neuron parameter or initial value that is NaN, infinite or beyond f32.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InvalidValue {
+    /// The neuron's index in the range built.
+    pub index: usize,
+    /// "parameters" or "initial": the model file's table.
+    pub table: &'static str,
+    pub name: &'static str,
+    /// The neuron's uniform.
+    pub r: f64,
+    pub value: f64,
+}
+
+/// A state variable that left the finite numbers during a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NonFinite {
+    pub gid: u64,
+    /// The step after which it was seen.
+    pub step: u64,
+    pub variable: &'static str,
+    pub value: f32,
 }
 
 /// The state of a contiguous range of neurons of one population.
@@ -59,6 +83,13 @@ impl NeuronGroup {
     pub fn bytes(&self) -> usize {
         match self {
             NeuronGroup::Izhikevich(g) => g.len() * g.bytes_per_neuron(),
+        }
+    }
+
+    /// The first neuron whose state is not finite: (index, variable, value).
+    pub fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
+        match self {
+            NeuronGroup::Izhikevich(g) => g.first_non_finite(),
         }
     }
 

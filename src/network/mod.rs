@@ -20,6 +20,8 @@ pub struct Description {
     pub output: OutputPlan,
     /// The model file's text as run: after every command-line replacement (provenance).
     pub model_text: String,
+    /// The model file's name, for errors found after validation (values at build).
+    pub model_file: String,
 }
 
 #[derive(Clone, Debug)]

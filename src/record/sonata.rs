@@ -136,6 +136,39 @@ fn read_every(path: &Path, stride: u64) -> Result<SpikeFile> {
     Ok(SpikeFile { duration_ms, populations: out })
 }
 
+impl SpikeFile {
+    /// Checks the spikes against the file's own attributes: node ids below `n_nodes`,
+    /// times finite, not negative, not beyond `duration_ms` and in time order (the
+    /// `sorting = by_time` volley writes). Names the first offending entry.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        for p in &self.populations {
+            let at = |d: &str, i: usize| format!("/spikes/{}/{d}[{i}]", p.name);
+            if let Some(n) = p.size {
+                if let Some(i) = p.node_ids.iter().position(|&id| id >= n) {
+                    return Err(format!("{} = {} is not below the population's n_nodes = {n}", at("node_ids", i), p.node_ids[i]));
+                }
+            }
+            if let Some(i) = p.timestamps_ms.iter().position(|t| !(t.is_finite() && *t >= 0.0)) {
+                return Err(format!("{} = {} ms: expected a time ≥ 0", at("timestamps", i), p.timestamps_ms[i]));
+            }
+            if let Some(d) = self.duration_ms {
+                if let Some(i) = p.timestamps_ms.iter().position(|&t| t > d) {
+                    return Err(format!("{} = {} ms is beyond the file's duration_ms = {d}", at("timestamps", i), p.timestamps_ms[i]));
+                }
+            }
+            if let Some(i) = p.timestamps_ms.windows(2).position(|w| w[1] < w[0]) {
+                return Err(format!(
+                    "{} = {} ms comes after {} ms: the spikes are not sorted by time",
+                    at("timestamps", i + 1),
+                    p.timestamps_ms[i + 1],
+                    p.timestamps_ms[i]
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,9 +181,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.h5");
         let pops = vec![PopulationRange { name: "a".into(), first_gid: 0, size: 10 }];
-        let mut w = SpikeWriter::create(&path, pops, 1.0, &LocalComm).unwrap();
+        let mut w = SpikeWriter::create(&path, pops, vec![1024], 1.0, &Default::default(), &LocalComm).unwrap();
         w.record_spikes(&(0..10).map(|gid| Spike { step: gid, gid }).collect::<Vec<_>>()).unwrap();
-        w.finish(10, &LocalComm).unwrap();
+        w.finish(10, "complete", &LocalComm).unwrap();
         let (file, stride) = read_spike_file_sampled(&path, 4).unwrap();
         assert_eq!(stride, 3);
         assert_eq!(file.populations[0].node_ids, vec![0, 3, 6, 9]);
