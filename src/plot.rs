@@ -32,8 +32,12 @@ pub const RASTER_NEURONS: u64 = 2000;
 /// most `RASTER_NEURONS` neurons' spikes, so memory stays small for any network.
 pub fn raster_png_from(spikes: &Path, duration_ms: Option<f64>, out: &Path) -> Result<()> {
     let (file, stride) = crate::record::sonata::read_spike_file_sampled(spikes, RASTER_NEURONS)?;
+    file.validate().map_err(|message| Error::Input { path: spikes.to_path_buf(), message })?;
     let duration_ms = match (duration_ms, file.duration_ms) {
-        (Some(d), _) | (None, Some(d)) => d,
+        (Some(d), _) | (None, Some(d)) if d > 0.0 && d.is_finite() => d,
+        (Some(d), _) | (None, Some(d)) => {
+            return Err(Error::Input { path: spikes.to_path_buf(), message: format!("nothing to draw: the file covers {d} ms") })
+        }
         (None, None) => {
             return Err(Error::Input {
                 path: spikes.to_path_buf(),

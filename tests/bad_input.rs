@@ -144,7 +144,10 @@ fn unwritable_output_directory() {
     let target = dir.path().join("a-file").join("sub");
     let model = example("izhikevich2003.toml");
     let err = refused(dir.path(), &["run", model.to_str().unwrap(), "--out", target.to_str().unwrap()]);
-    assert_eq!(err, format!("error: cannot write output to {}: Not a directory (os error 20)", target.display()));
+    assert_eq!(
+        err,
+        format!("error: cannot write output to {}: {} is not a directory", target.display(), dir.path().join("a-file").display())
+    );
 }
 
 #[test]

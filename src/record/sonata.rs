@@ -68,7 +68,13 @@ pub fn split_by_population(spikes: &[Spike], populations: &[PopulationRange], dt
 pub struct SpikeFile {
     pub duration_ms: Option<f64>,
     pub populations: Vec<PopulationSpikes>,
+    /// The run that wrote it (root attributes of a volley file; empty for others).
+    pub provenance: Vec<(String, String)>,
 }
+
+/// Root attributes that record where a volley spike file came from, in print order.
+pub const PROVENANCE: [&str; 9] =
+    ["status", "volley_version", "git_revision", "seed", "ranks", "threads", "start_time", "command_line", "model"];
 
 /// Reads every population of a SONATA spike file, checking the layout.
 pub fn read_spike_file(path: &Path) -> Result<SpikeFile> {
@@ -85,11 +91,49 @@ pub fn read_spike_file_sampled(path: &Path, max_neurons: u64) -> Result<(SpikeFi
     Ok((read_every(path, stride)?, stride))
 }
 
+/// HDF5's signature, at offset 0 or after a user block of 512 · 2^k bytes.
+const HDF5_SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
+
 fn open_spikes(path: &Path) -> Result<(hdf5::File, hdf5::Group)> {
     let bad = |message: String| Error::Input { path: path.to_path_buf(), message };
-    let file = hdf5::File::open(path).map_err(|e| bad(format!("not an HDF5 file ({e})")))?;
-    let group = file.group("spikes").map_err(|_| bad("no /spikes group: not a SONATA spike file".into()))?;
+    // Tell a missing, unreadable, foreign and damaged file apart before HDF5 tries.
+    if path.is_dir() {
+        return Err(bad("it is a directory, not a spike file".into()));
+    }
+    let mut head = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let len = head.metadata().map_or(0, |m| m.len());
+    let signed = [0u64, 512, 1024, 2048, 4096].iter().any(|&at| {
+        use std::io::{Read, Seek};
+        let mut sig = [0u8; 8];
+        at + 8 <= len && head.seek(std::io::SeekFrom::Start(at)).is_ok() && head.read_exact(&mut sig).is_ok() && &sig == HDF5_SIGNATURE
+    });
+    if !signed {
+        return Err(bad(format!("not an HDF5 file ({len} bytes, without HDF5's signature)")));
+    }
+    let file = hdf5::File::open(path).map_err(|e| {
+        let detail = e.to_string();
+        let first = detail.split(':').next_back().unwrap_or(&detail).trim().to_string();
+        bad(format!("an HDF5 file that cannot be opened, truncated or damaged ({first})"))
+    })?;
+    let group = file.group("spikes").map_err(|_| bad("an HDF5 file without a /spikes group: not a SONATA spike file".into()))?;
     Ok((file, group))
+}
+
+/// The provenance attributes present, as text.
+fn read_provenance(file: &hdf5::File) -> Vec<(String, String)> {
+    use hdf5::types::VarLenUnicode;
+    PROVENANCE
+        .iter()
+        .filter_map(|&name| {
+            let attr = file.attr(name).ok()?;
+            let text = attr
+                .read_scalar::<VarLenUnicode>()
+                .map(|t| t.as_str().to_string())
+                .or_else(|_| attr.read_scalar::<u64>().map(|x| x.to_string()))
+                .ok()?;
+            Some((name.to_string(), text))
+        })
+        .collect()
 }
 
 /// Neurons in all populations, from their `n_nodes` attributes (0 where absent).
@@ -133,7 +177,7 @@ fn read_every(path: &Path, stride: u64) -> Result<SpikeFile> {
         out.push(PopulationSpikes { name, size, timestamps_ms, node_ids });
     }
     let duration_ms = file.attr("duration_ms").and_then(|a| a.read_scalar::<f64>()).ok();
-    Ok(SpikeFile { duration_ms, populations: out })
+    Ok(SpikeFile { duration_ms, populations: out, provenance: read_provenance(&file) })
 }
 
 impl SpikeFile {

@@ -88,7 +88,7 @@ pub struct SpikeWriter {
     dt_ms: f64,
     /// This rank's spikes so far, per population.
     local_counts: Vec<u64>,
-    /// Compare each append's size with the free space and `ulimit -f` first.
+    /// Reserve (or compare with the free space) each append's bytes first.
     foresight: bool,
 }
 
@@ -147,7 +147,16 @@ impl SpikeWriter {
         } else {
             agree(comm, Ok(()))?;
         }
-        let file = agree(comm, open(&partial, comm).map_err(|e| output_error(cause(&e.to_string()))))?;
+        let file = match agree(comm, open(&partial, comm).map_err(|e| output_error(cause(&e.to_string())))) {
+            Ok(f) => f,
+            Err(e) => {
+                // HDF5 may have created the file before it failed to write its header.
+                if comm.rank() == 0 {
+                    let _ = std::fs::remove_file(&partial);
+                }
+                return Err(e);
+            }
+        };
         let layout = layout(&file, &populations, &chunks, provenance).map_err(|e| output_error(cause(&e.to_string())));
         let datasets = match agree(comm, layout) {
             Ok(d) => d,
@@ -189,7 +198,8 @@ impl SpikeWriter {
         }
     }
 
-    /// Turns off the comparison of each append with the free space (`--skip-space-check`).
+    /// Turns off the comparison of each append with the free space (`--skip-space-check`);
+    /// the file-size limit is still respected (a write past it can only fail).
     pub fn without_foresight(mut self) -> Self {
         self.foresight = false;
         self
@@ -239,8 +249,8 @@ impl SpikeWriter {
             counts[p * steps + (s.step as u64 - self.flushed_step) as usize] += 1;
         }
         let (before, total) = comm.prefix_and_total(&counts);
-        if self.foresight {
-            let room = if comm.rank() == 0 { self.room_for(&total, steps) } else { Ok(()) };
+        {
+            let room = if comm.rank() == 0 { self.room_for(&total, steps, self.foresight) } else { Ok(()) };
             if let Err(why) = agree(comm, room.map_err(Error::Runtime)) {
                 let why = match why {
                     Error::Runtime(m) => m,
@@ -285,7 +295,7 @@ impl SpikeWriter {
     /// file (fallocate with FALLOC_FL_KEEP_SIZE), so that HDF5's writes into them cannot
     /// meet a full disk or quota. Where the file system cannot reserve, its free space
     /// is compared instead.
-    fn room_for(&self, total: &[u64], steps: usize) -> std::result::Result<(), String> {
+    fn room_for(&self, total: &[u64], steps: usize, free_space: bool) -> std::result::Result<(), String> {
         let mut needed = METADATA_MARGIN;
         for (p, &old) in self.lengths.iter().enumerate() {
             let new = old + total[p * steps..(p + 1) * steps].iter().sum::<u64>();
@@ -303,6 +313,9 @@ impl SpikeWriter {
                 fmt(limit),
                 fmt(size)
             ));
+        }
+        if !free_space {
+            return Ok(());
         }
         let reserved = std::fs::OpenOptions::new().write(true).open(on_disk).map_err(|e| e.to_string()).and_then(|f| {
             use std::os::fd::AsRawFd;
@@ -444,7 +457,26 @@ impl SpikeWriter {
 }
 
 fn cut_back(path: &Path, populations: &[PopulationRange], lengths: &[u64], duration_ms: f64) -> hdf5::Result<()> {
-    let file = hdf5::File::open_rw(path)?;
+    let file = match hdf5::File::open_rw(path) {
+        Ok(f) => f,
+        Err(e) => {
+            // A failed write can leave the superblock's end of allocation beyond the end
+            // of the file, which HDF5 refuses to open ("truncated file ... stored_eof =
+            // N"). The missing tail held only what the failed append added: extending
+            // the file to N (a hole, which takes no space) lets it open, and the cut
+            // below drops that tail from the datasets.
+            let message = e.to_string();
+            let stored =
+                message.split("stored_eof = ").nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok());
+            let Some(eof) = stored else { return Err(e) };
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_len(eof))
+                .map_err(|io| hdf5::Error::from(io.to_string().as_str()))?;
+            hdf5::File::open_rw(path)?
+        }
+    };
     for (p, &len) in populations.iter().zip(lengths) {
         for d in ["timestamps", "node_ids"] {
             file.dataset(&format!("spikes/{}/{d}", p.name))?.resize(len as usize)?;
