@@ -22,11 +22,12 @@ use std::time::{Duration, Instant};
 type Job<'a, S> = dyn Fn(&mut S) + Sync + 'a;
 
 /// How long a thread spins for the next epoch (or for the last shard of this one)
-/// before it parks. Epochs follow each other within 1–5 µs in the 2003 network and
-/// within ~20 µs at 10⁵ neurons on this machine, while a futex wake-up costs 5–50 µs:
-/// 50 µs of spinning covers the gaps of a running simulation and bounds what an idle
-/// thread burns (BENCHMARKS.md, "Threads on a shared machine").
-const SPIN: Duration = Duration::from_micros(50);
+/// before it parks. Epochs follow each other within 1–5 µs in the 2003 network, and at
+/// 10⁵ neurons the shards of one epoch (~250 µs each) finish tens of µs apart, while a
+/// futex wake-up costs 5–50 µs on this machine: 200 µs of spinning covers the gaps of a
+/// running simulation and bounds what an idle thread burns to that, not the 2 ms of
+/// spinning and yielding before (BENCHMARKS.md, "Threads on a shared machine").
+const SPIN: Duration = Duration::from_micros(200);
 
 /// A worker that came too late to claim anything is next woken only after this many
 /// epochs at most (the caller doubles the interval at each miss, from 1).
@@ -53,6 +54,8 @@ struct Shared<S: 'static> {
     caller_parked: AtomicBool,
     /// Shards claimed by workers (not the caller) in the current epoch.
     claimed_by_workers: AtomicUsize,
+    /// The caller runs every shard itself: workers park without claiming.
+    solo: AtomicBool,
     /// The current epoch's job, valid while an epoch runs (see `run`).
     job: UnsafeCell<Option<&'static Job<'static, S>>>,
 }
@@ -68,6 +71,104 @@ pub struct ShardWorkers<S: Send + 'static> {
     /// Epochs to start before waking parked workers again, and the current interval.
     wake_in: u64,
     wake_interval: u64,
+    contention: Contention,
+}
+
+/// How often the caller looks at the process's involuntary context switches, and how
+/// many in one such window mean that its threads share their cores with others: on this
+/// machine a run of two threads sees ~0.05 per ms alone and ~3.4 per ms beside one busy
+/// process (BENCHMARKS.md, "Threads on a shared machine").
+const WINDOW: Duration = Duration::from_millis(1);
+const CONTENTION_SWITCHES: i64 = 2;
+/// While contended, the caller runs every shard itself ("solo") until the system's count
+/// of runnable tasks (/proc/loadavg) leaves a core for each thread in two windows in a
+/// row, or, at the latest, for a time that doubles from the first to the last of these
+/// at each contended try of the workers (so that a count that misleads, such as other
+/// jobs' tasks pinned to other cores, costs at most a try now and then).
+const SOLO_FIRST: Duration = Duration::from_millis(20);
+const SOLO_LONGEST: Duration = Duration::from_secs(2);
+
+/// Whether the tasks running besides this thread leave a core for each of `threads`
+/// threads of ours, from the runnable count of /proc/loadavg (which counts the reader
+/// itself; the workers are parked while this is asked) and the CPUs online (the whole
+/// machine's, as the count is). None where it cannot be read.
+fn room_for(threads: usize) -> Option<bool> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let running: usize = text.split_whitespace().nth(3)?.split('/').next()?.parse().ok()?;
+    // SAFETY: sysconf only reads.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    (online > 0).then(|| running.saturating_sub(1) + threads <= online as usize)
+}
+
+/// Involuntary context switches of this process so far (all its threads).
+fn involuntary_switches() -> i64 {
+    // SAFETY: getrusage writes the out-parameter, zeroed before.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    usage.ru_nivcsw as i64
+}
+
+/// Decides, window by window, whether the caller runs the epochs with the workers or
+/// alone. Threads that keep being preempted share their cores with other work, and a
+/// shard held by a preempted worker stalls the whole epoch until the scheduler runs it
+/// again (a time slice: milliseconds); alone, the caller does what `--threads 1` would.
+struct Contention {
+    threads: usize,
+    window_end: Instant,
+    switches: i64,
+    solo_until: Option<Instant>,
+    solo_for: Duration,
+    /// Windows in a row in which /proc/loadavg showed room.
+    roomy: u32,
+}
+
+impl Contention {
+    fn new(threads: usize) -> Self {
+        let now = Instant::now();
+        // A machine already busy at the start: alone from the first epoch.
+        let busy = threads > 1 && room_for(threads) == Some(false);
+        Contention {
+            threads,
+            window_end: now + WINDOW,
+            switches: involuntary_switches(),
+            solo_until: busy.then_some(now + SOLO_FIRST),
+            solo_for: SOLO_FIRST,
+            roomy: 0,
+        }
+    }
+
+    /// Whether the caller should run the next epoch's shards alone.
+    fn solo(&mut self, now: Instant) -> bool {
+        if now < self.window_end {
+            return self.solo_until.is_some();
+        }
+        self.window_end = now + WINDOW;
+        let switches = involuntary_switches();
+        let contended = switches - self.switches >= CONTENTION_SWITCHES;
+        self.switches = switches;
+        match self.solo_until {
+            Some(until) => {
+                self.roomy = if room_for(self.threads) == Some(true) { self.roomy + 1 } else { 0 };
+                // Room again, or solo time over: the workers take part, and the next
+                // window decides.
+                if now >= until || self.roomy >= 2 {
+                    self.solo_until = None;
+                    self.roomy = 0;
+                }
+                self.solo_until.is_some()
+            }
+            None if contended => {
+                self.solo_until = Some(now + self.solo_for);
+                self.solo_for = (self.solo_for * 2).min(SOLO_LONGEST);
+                true
+            }
+            None => {
+                // A clean window with the workers: back to the shortest solo time.
+                self.solo_for = SOLO_FIRST;
+                false
+            }
+        }
+    }
 }
 
 impl<S: Send + 'static> ShardWorkers<S> {
@@ -87,6 +188,7 @@ impl<S: Send + 'static> ShardWorkers<S> {
             caller: Mutex::new(None),
             caller_parked: AtomicBool::new(false),
             claimed_by_workers: AtomicUsize::new(0),
+            solo: AtomicBool::new(false),
             job: UnsafeCell::new(None),
         });
         let threads = (1..n)
@@ -95,7 +197,7 @@ impl<S: Send + 'static> ShardWorkers<S> {
                 std::thread::Builder::new().name(format!("volley-shard-{i}")).spawn(move || worker(&shared)).expect("spawn shard thread")
             })
             .collect();
-        ShardWorkers { shared, threads, wake_in: 0, wake_interval: 1 }
+        ShardWorkers { shared, threads, wake_in: 0, wake_interval: 1, contention: Contention::new(n) }
     }
 
     pub fn len(&self) -> usize {
@@ -120,9 +222,11 @@ impl<S: Send + 'static> ShardWorkers<S> {
         unsafe { *shared.job.get() = Some(job_static) };
         shared.done.store(0, Ordering::Relaxed);
         shared.claimed_by_workers.store(0, Ordering::Relaxed);
+        let solo = n > 1 && self.contention.solo(Instant::now());
+        shared.solo.store(solo, Ordering::Relaxed);
         shared.next.store(0, Ordering::Release);
         shared.epoch.fetch_add(1, Ordering::Release);
-        if shared.parked.load(Ordering::SeqCst) > 0 {
+        if !solo && shared.parked.load(Ordering::SeqCst) > 0 {
             if self.wake_in == 0 {
                 let _guard = shared.sleep.lock().unwrap_or_else(|e| e.into_inner());
                 shared.wake.notify_all();
@@ -206,16 +310,20 @@ impl<S: Send + 'static> Drop for ShardWorkers<S> {
 
 fn worker<S: Send + 'static>(shared: &Shared<S>) {
     let mut seen = 0u64;
+    // Whether this worker claimed a shard in the epoch it last woke for: one that came
+    // too late (the others had taken every shard) parks at once instead of spinning, as
+    // it is evidently not getting a core of its own.
+    let mut helped = true;
     loop {
         // Wait for the next epoch: spin for SPIN, then park until woken.
-        let spin_until = Instant::now() + SPIN;
+        let spin_until = if helped { Instant::now() + SPIN } else { Instant::now() };
         let mut spins = 0u32;
         loop {
             if shared.epoch.load(Ordering::Acquire) != seen {
                 break;
             }
             spins += 1;
-            if spins % 64 != 0 || Instant::now() < spin_until {
+            if helped && (spins % 64 != 0 || Instant::now() < spin_until) {
                 std::hint::spin_loop();
                 continue;
             }
@@ -232,11 +340,16 @@ fn worker<S: Send + 'static>(shared: &Shared<S>) {
             return;
         }
         let n = shared.shards.len();
+        helped = false;
+        if shared.solo.load(Ordering::Relaxed) {
+            continue;
+        }
         loop {
             let i = shared.next.fetch_add(1, Ordering::AcqRel);
             if i >= n {
                 break;
             }
+            helped = true;
             // SAFETY: a shard was claimed, so the caller is inside `run` with the job set
             // (published by the Release store of `next` this claim read).
             let job = unsafe { *shared.job.get() }.expect("job set while shards are left");
