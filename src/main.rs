@@ -189,6 +189,9 @@ fn threads_from_env() -> Option<usize> {
     std::env::var("SLURM_CPUS_PER_TASK").ok()?.parse().ok()
 }
 
+/// More threads than any machine volley runs on has cores: beyond, a typo.
+const MAX_THREADS: usize = 4096;
+
 /// `--threads`, else SLURM_CPUS_PER_TASK, else every core.
 fn thread_count(option: Option<usize>) -> Result<usize> {
     if option == Some(0) {
@@ -196,6 +199,12 @@ fn thread_count(option: Option<usize>) -> Result<usize> {
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = option.or_else(threads_from_env).unwrap_or(cores);
+    if threads > MAX_THREADS {
+        return Err(Error::Option {
+            option: "--threads".into(),
+            message: format!("expected at most {MAX_THREADS} threads, got {threads}"),
+        });
+    }
     if threads > cores {
         // Oversubscribed threads take turns on the cores: slower, not wrong.
         eprintln!("volley: warning: --threads {threads} is more than the {cores} cores this process may use; the run will be slower than with {cores}");
@@ -385,6 +394,18 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             let duration_ms = duration
                 .map(|d| config::parse_time(&d).map_err(|m| Error::Option { option: "--duration".into(), message: m }))
                 .transpose()?;
+            // The picture's name is checked before the spike file is read.
+            let bad = |message: String| Error::Option { option: "--output".into(), message };
+            if !output.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+                return Err(bad(format!("expected a file name ending in .png, got {:?}", output.display().to_string())));
+            }
+            if output.is_dir() {
+                return Err(bad(format!("{} is a directory", output.display())));
+            }
+            let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                return Err(bad(format!("{} is not a directory", parent.display())));
+            }
             volley::plot::raster_png_from(&spikes, duration_ms, &output)?;
             println!("wrote {}", output.display());
             Ok(ExitCode::SUCCESS)

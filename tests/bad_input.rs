@@ -431,3 +431,29 @@ fn check_for_many_ranks_shows_the_largest_rank_and_refuses_beyond_max_memory() {
     let out = volley(dir.path(), &[&args[..], &["--ranks", "0"]].concat());
     assert_eq!(stderr(&out).trim(), "error: --ranks: expected at least 1 rank");
 }
+
+#[test]
+fn non_finite_toml_numbers_and_bad_plot_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "a = 0.02\n", "a = nan\n");
+    let err = refused(dir.path(), &run_args(&m, dir.path()));
+    assert_eq!(err, format!("error: {m}:20:5: population[0].parameters.a: expected a finite number, got NaN"));
+    let model = example("izhikevich2003.toml");
+    let spikes = dir.path().join("s");
+    assert_ok(&volley(dir.path(), &["run", "-q", model.to_str().unwrap(), "--out", spikes.to_str().unwrap(), "--duration", "20ms"]));
+    let file = spikes.join("spikes.h5");
+    for (output, expected) in [
+        ("r.jpg".to_string(), "error: --output: expected a file name ending in .png, got \"r.jpg\"".to_string()),
+        (
+            dir.path().join("nowhere/r.png").display().to_string(),
+            format!("error: --output: {} is not a directory", dir.path().join("nowhere").display()),
+        ),
+    ] {
+        let out = volley(dir.path(), &["plot", file.to_str().unwrap(), "-o", &output]);
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(stderr(&out).trim(), expected);
+    }
+    let out = volley(dir.path(), &["run", "-q", model.to_str().unwrap(), "--threads", "100000"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out).trim(), "error: --threads: expected at most 4096 threads, got 100000");
+}

@@ -105,7 +105,9 @@ impl CpuBackend {
         if let Some(e) = first {
             return Err(e);
         }
-        Ok(CpuBackend { neurons, shards: ShardWorkers::new(shards), seed: desc.seed, dt: desc.dt_ms as f32 })
+        let shards = ShardWorkers::start(shards)
+            .map_err(|e| InvalidBuild { key: -1.0, error: Error::Runtime(format!("cannot start {} threads: {e}", options.threads)) })?;
+        Ok(CpuBackend { neurons, shards, seed: desc.seed, dt: desc.dt_ms as f32 })
     }
 
     /// `build` for descriptions known to be valid (tests, benchmarks).

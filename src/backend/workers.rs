@@ -172,8 +172,9 @@ impl Contention {
 }
 
 impl<S: Send + 'static> ShardWorkers<S> {
-    /// Starts one thread for each shard after the first.
-    pub fn new(shards: Vec<S>) -> Self {
+    /// Starts one thread for each shard after the first, or says why the system would not
+    /// start one.
+    pub fn start(shards: Vec<S>) -> std::io::Result<Self> {
         let n = shards.len();
         let shared = Arc::new(Shared {
             shards: shards.into_iter().map(Mutex::new).collect(),
@@ -191,13 +192,18 @@ impl<S: Send + 'static> ShardWorkers<S> {
             solo: AtomicBool::new(false),
             job: UnsafeCell::new(None),
         });
-        let threads = (1..n)
-            .map(|i| {
-                let shared = Arc::clone(&shared);
-                std::thread::Builder::new().name(format!("volley-shard-{i}")).spawn(move || worker(&shared)).expect("spawn shard thread")
-            })
-            .collect();
-        ShardWorkers { shared, threads, wake_in: 0, wake_interval: 1, contention: Contention::new(n) }
+        let mut workers = ShardWorkers { shared, threads: Vec::new(), wake_in: 0, wake_interval: 1, contention: Contention::new(n) };
+        for i in 1..n {
+            let shared = Arc::clone(&workers.shared);
+            // On failure, dropping `workers` stops the threads already started.
+            workers.threads.push(std::thread::Builder::new().name(format!("volley-shard-{i}")).spawn(move || worker(&shared))?);
+        }
+        Ok(workers)
+    }
+
+    /// `start` where a thread that cannot be started is a bug (tests).
+    pub fn new(shards: Vec<S>) -> Self {
+        Self::start(shards).unwrap_or_else(|e| panic!("cannot start shard threads: {e}"))
     }
 
     pub fn len(&self) -> usize {

@@ -333,6 +333,11 @@ impl Validator<'_> {
     }
 
     fn expression(&self, value: &Spanned<Value>, field: &str, names: &[&str]) -> Result<Expr> {
+        if let Value::Number(x) = value.get_ref() {
+            if !x.is_finite() {
+                return Err(self.error(value.span(), field, format!("expected a finite number, got {x}")));
+            }
+        }
         let text = value.get_ref().as_text();
         Expr::parse(&text, names).map_err(|e| {
             // Point at the character inside the quoted string.
