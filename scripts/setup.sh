@@ -35,10 +35,11 @@ fi
 
 $testing || exit 0
 
-# Python with h5py, used by tests/h5py_layout.rs to read our files with no code of ours.
+# Python with h5py and libsonata (the field's reader), used by tests/h5py_layout.rs to
+# read our files with no code of ours.
 venv=target/pyvenv
-if ! "$venv/bin/python" -c "import h5py" 2>/dev/null; then
-  echo "volley setup: creating $venv with h5py"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check h5py numpy
+if ! "$venv/bin/python" -c "import h5py, libsonata" 2>/dev/null; then
+  echo "volley setup: creating $venv with h5py and libsonata"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check h5py numpy libsonata
 fi
