@@ -81,12 +81,13 @@ pub struct ShardWorkers<S: Send + 'static> {
 const WINDOW: Duration = Duration::from_millis(1);
 const CONTENTION_SWITCHES: i64 = 2;
 /// While contended, the caller runs every shard itself ("solo") until the system's count
-/// of runnable tasks (/proc/loadavg) leaves a core for each thread in two windows in a
-/// row, or, at the latest, for a time that doubles from the first to the last of these
+/// of runnable tasks (/proc/loadavg) leaves a core for each thread in ROOMY_WINDOWS
+/// windows in a row (a single reading often misses a busy task), or, at the latest, for a time that doubles from the first to the last of these
 /// at each contended try of the workers (so that a count that misleads, such as other
 /// jobs' tasks pinned to other cores, costs at most a try now and then).
-const SOLO_FIRST: Duration = Duration::from_millis(20);
+const SOLO_FIRST: Duration = Duration::from_millis(100);
 const SOLO_LONGEST: Duration = Duration::from_secs(2);
+const ROOMY_WINDOWS: u32 = 5;
 
 /// Whether the tasks running besides this thread leave a core for each of `threads`
 /// threads of ours, from the runnable count of /proc/loadavg (which counts the reader
@@ -151,7 +152,7 @@ impl Contention {
                 self.roomy = if room_for(self.threads) == Some(true) { self.roomy + 1 } else { 0 };
                 // Room again, or solo time over: the workers take part, and the next
                 // window decides.
-                if now >= until || self.roomy >= 2 {
+                if now >= until || self.roomy >= ROOMY_WINDOWS {
                     self.solo_until = None;
                     self.roomy = 0;
                 }
