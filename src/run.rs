@@ -115,16 +115,8 @@ pub fn check_outputs(desc: &Description) -> Result<()> {
             // SAFETY: a valid C string; access only reads it.
             .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } == 0)
     };
-    let mut existing = dir.as_path();
-    while !existing.exists() {
-        match existing.parent() {
-            Some(p) if !p.as_os_str().is_empty() => existing = p,
-            _ => {
-                existing = Path::new(".");
-                break;
-            }
-        }
-    }
+    let existing = nearest_existing(dir);
+    let existing = existing.as_path();
     if !existing.is_dir() {
         return Err(fail(dir, format!("{} is not a directory", existing.display())));
     }
@@ -143,6 +135,19 @@ pub fn check_outputs(desc: &Description) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `dir`, or its nearest ancestor that exists ("." for a relative path none of whose
+/// parts exist yet).
+fn nearest_existing(dir: &Path) -> PathBuf {
+    let mut existing = dir;
+    while !existing.exists() {
+        match existing.parent() {
+            Some(p) if !p.as_os_str().is_empty() => existing = p,
+            _ => return PathBuf::from("."),
+        }
+    }
+    existing.to_path_buf()
 }
 
 /// Bytes the spike file is expected to take: 16 per spike (time and id) at `rate_hz`,
@@ -179,37 +184,21 @@ pub fn check_output_space(desc: &Description, options: &RunOptions) -> Result<()
     if options.skip_space_check {
         return Ok(());
     }
-    let mut probe = desc.output.dir.clone();
-    while !probe.exists() {
-        match probe.parent() {
-            Some(p) if !p.as_os_str().is_empty() => probe = p.to_path_buf(),
-            _ => {
-                probe = PathBuf::from(".");
-                break;
-            }
-        }
+    let (free, limit) = crate::record::writer::space_for(&nearest_existing(&desc.output.dir).join("spikes.h5"));
+    let refuse = |room: String| {
+        Error::Output {
+        path: desc.output.dir.clone(),
+        message: format!(
+            "the spike file is expected to take {} ({what}) but {room} (lower --expected-rate if the network fires less, or --skip-space-check)",
+            fmt_bytes(expected)
+        ),
     }
-    let (free, limit) = crate::record::writer::space_for(&probe.join("spikes.h5"));
-    let hint = "lower --expected-rate if the network fires less, or --skip-space-check";
+    };
     if let Some(free) = free.filter(|&f| expected > f) {
-        return Err(Error::Output {
-            path: desc.output.dir.clone(),
-            message: format!(
-                "the spike file is expected to take {} ({what}) but {} are free there ({hint})",
-                fmt_bytes(expected),
-                fmt_bytes(free)
-            ),
-        });
+        return Err(refuse(format!("{} are free there", fmt_bytes(free))));
     }
     if let Some(limit) = limit.filter(|&l| expected > l) {
-        return Err(Error::Output {
-            path: desc.output.dir.clone(),
-            message: format!(
-                "the spike file is expected to take {} ({what}) but the file size limit (ulimit -f) is {} ({hint})",
-                fmt_bytes(expected),
-                fmt_bytes(limit)
-            ),
-        });
+        return Err(refuse(format!("the file size limit (ulimit -f) is {}", fmt_bytes(limit))));
     }
     Ok(())
 }
