@@ -316,6 +316,9 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                     .map(|r| volley::backend::cpu::memory_estimate(&desc, r, threads))
                     .collect();
                 let largest = *per_rank.iter().max_by_key(|m| m.total()).expect("at least one rank");
+                for m in &per_rank {
+                    run::check_store_limits(m)?;
+                }
                 if let Some(limit) = max_memory.filter(|&l| largest.total() > l) {
                     return Err(Error::Memory(format!(
                         "the largest of {ranks} ranks needs {} but --max-memory allows {} per rank: use more ranks",

@@ -243,6 +243,7 @@ pub fn check_memory(
     ranks_on_node: usize,
 ) -> Result<MemoryEstimate> {
     let estimate = memory_estimate(desc, neurons, threads);
+    check_store_limits(&estimate)?;
     let share = ranks_on_node.max(1) as u64;
     let node_what =
         if share > 1 { format!("are available to each of the {share} ranks on this node") } else { "available on this machine".into() };
@@ -260,6 +261,17 @@ pub fn check_memory(
         }
     }
     Ok(estimate)
+}
+
+/// Refuses a run whose synapse store would exceed what a thread's store indexes.
+pub fn check_store_limits(estimate: &MemoryEstimate) -> Result<()> {
+    if estimate.largest_shard_projection > u32::MAX as u64 {
+        return Err(Error::Memory(format!(
+            "one projection puts about {} synapses onto one thread's neurons, more than the 2^32 - 1 a thread's store indexes: use more threads or ranks",
+            estimate.largest_shard_projection
+        )));
+    }
+    Ok(())
 }
 
 /// Set by SIGUSR1 (what the job scripts ask Slurm to send two minutes before the time

@@ -457,3 +457,17 @@ fn non_finite_toml_numbers_and_bad_plot_names() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(stderr(&out).trim(), "error: --threads: expected at most 4096 threads, got 100000");
 }
+
+#[test]
+fn more_synapses_onto_one_thread_than_its_store_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich_sparse.toml");
+    let args =
+        ["check", model.to_str().unwrap(), "--threads", "1", "--set", "population.exc.size=8000000", "--set", "population.inh.size=100"];
+    let out = volley(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: one projection puts about 6400000000 synapses onto one thread's neurons, more than the 2^32 - 1 a thread's store indexes: use more threads or ranks"
+    );
+}

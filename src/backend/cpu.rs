@@ -369,6 +369,9 @@ pub struct MemoryEstimate {
     pub state: u64,
     pub synapses: u64,
     pub buffers: u64,
+    /// The most synapses one projection puts onto one thread's shard (CSR offsets are
+    /// u32: at most 2^32 - 1).
+    pub largest_shard_projection: u64,
 }
 
 impl MemoryEstimate {
@@ -386,6 +389,7 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
     let shards = shard_ranges(neurons.clone(), CpuOptions { threads, ..CpuOptions::default() });
     let state = desc.populations.iter().map(|p| overlap(&p.gids(), &neurons) * p.model.bytes_per_neuron() as u64).sum();
     let mut synapses = 0u64;
+    let mut largest_shard_projection = 0u64;
     for p in &desc.projections {
         let (s, t) = (desc.populations[p.source].size, desc.populations[p.target].size);
         let dense = p.storage == Storage::Exact && matches!(p.rule, ConnectionRule::AllToAll { .. }) && p.delay.count() == 1;
@@ -410,12 +414,14 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
                 _ if shard.end - shard.start <= 1 << 16 => 4,
                 _ => 6,
             };
-            synapses += (desc.projection_synapses(p) as f64 * overlap as f64 / t as f64).round() as u64 * record;
+            let onto_shard = (desc.projection_synapses(p) as f64 * overlap as f64 / t as f64).round() as u64;
+            largest_shard_projection = largest_shard_projection.max(onto_shard);
+            synapses += onto_shard * record;
             synapses += (s * p.delay.count() as u64 + 1) * 4;
         }
     }
     let largest = desc.populations.iter().map(|p| overlap(&p.gids(), &neurons)).max().unwrap_or(0);
     let channels = channels(desc).len() as u64;
     let buffers = n * desc.max_delay_steps() as u64 * 4 * channels + n * 4 * (channels - 1) + largest * 4;
-    MemoryEstimate { state, synapses, buffers }
+    MemoryEstimate { state, synapses, buffers, largest_shard_projection }
 }
