@@ -243,7 +243,6 @@ pub fn check_memory(
     ranks_on_node: usize,
 ) -> Result<MemoryEstimate> {
     let estimate = memory_estimate(desc, neurons, threads);
-    check_store_limits(&estimate)?;
     let share = ranks_on_node.max(1) as u64;
     let node_what =
         if share > 1 { format!("are available to each of the {share} ranks on this node") } else { "available on this machine".into() };
@@ -260,6 +259,7 @@ pub fn check_memory(
             )));
         }
     }
+    check_store_limits(&estimate)?;
     Ok(estimate)
 }
 
