@@ -462,8 +462,9 @@ fn non_finite_toml_numbers_and_bad_plot_names() {
 fn more_synapses_onto_one_thread_than_its_store_indexes() {
     let dir = tempfile::tempdir().unwrap();
     let model = example("izhikevich_sparse.toml");
-    let args =
-        ["check", model.to_str().unwrap(), "--threads", "1", "--set", "population.exc.size=8000000", "--set", "population.inh.size=100"];
+    // Two ranks of one thread, 8 million neurons each: 6.4·10⁹ synapses onto each.
+    let size = "population.exc.size=16000000";
+    let args = ["check", model.to_str().unwrap(), "--ranks", "2", "--threads", "1", "--set", size, "--set", "population.inh.size=100"];
     let out = volley(dir.path(), &args);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
