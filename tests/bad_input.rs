@@ -6,15 +6,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-/// The example with `from` replaced by `to` (first occurrence), written into `dir`.
-fn variant(dir: &Path, name: &str, from: &str, to: &str) -> String {
-    let text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap();
-    assert!(text.contains(from), "example contains {from:?}");
-    let path = dir.join(name);
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 /// Runs `volley run` on a bad model file and returns its one-line error.
 fn refused(dir: &Path, args: &[&str]) -> String {
     let out = volley(dir, args);

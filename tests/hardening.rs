@@ -10,15 +10,6 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use volley::record::sonata::read_spike_file;
 
-/// The 2003 example with `from` replaced by `to`, written into `dir`.
-fn variant(dir: &Path, name: &str, from: &str, to: &str) -> String {
-    let text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap();
-    assert!(text.contains(from), "example contains {from:?}");
-    let path = dir.join(name);
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 fn one_line_error(out: &Output, code: i32) -> String {
     let err = stderr(out);
     assert_eq!(out.status.code(), Some(code), "exit code; stderr: {err}");

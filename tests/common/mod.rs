@@ -45,3 +45,13 @@ pub fn simulate(
         .expect("simulation runs");
     (recorder.spikes, backend)
 }
+
+/// The 2003 example with `from` replaced by `to` (first occurrence), written into `dir`
+/// as `name`; returns its path.
+pub fn variant(dir: &Path, name: &str, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap();
+    assert!(text.contains(from), "example contains {from:?}");
+    let path = dir.join(name);
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    path.to_str().unwrap().to_string()
+}
