@@ -251,25 +251,19 @@ impl SpikeWriter {
         let (before, total) = comm.prefix_and_total(&counts);
         {
             let room = if comm.rank() == 0 { self.room_for(&total, steps, self.foresight) } else { Ok(()) };
-            if let Err(why) = agree(comm, room.map_err(Error::Runtime)) {
-                let why = match why {
-                    Error::Runtime(m) => m,
-                    other => other.to_string(),
-                };
+            if let Err(why) = agreed(comm, room) {
                 return Err(self.fail(until_step, why, false, comm));
             }
         }
         let old_lengths = self.lengths.clone();
         let written = self.write_window(&counts, &before, &total, &pop_of, steps);
-        if let Err(e) = agree(comm, written.map_err(|e| Error::Runtime(cause(&e.to_string())))) {
-            let why = if let Error::Runtime(m) = e { m } else { "another rank's write failed".into() };
+        if let Err(why) = agreed(comm, written.map_err(|e| cause(&e.to_string()))) {
             self.lengths = old_lengths;
             return Err(self.fail(until_step, why, true, comm));
         }
         // The spikes are on disk: now the file may say it holds them.
         let committed = self.set_attr_and_flush("duration_ms", until_step as f64 * self.dt_ms);
-        if let Err(e) = agree(comm, committed.map_err(|e| Error::Runtime(cause(&e.to_string())))) {
-            let why = if let Error::Runtime(m) = e { m } else { "another rank's write failed".into() };
+        if let Err(why) = agreed(comm, committed.map_err(|e| cause(&e.to_string()))) {
             self.lengths = old_lengths;
             return Err(self.fail(until_step, why, true, comm));
         }
@@ -439,8 +433,7 @@ impl SpikeWriter {
             let status = VarLenUnicode::from_str(status).unwrap_or_default();
             let file = self.file.as_ref().expect("open");
             let written = file.attr("status").and_then(|a| a.write_scalar(&status)).and_then(|()| file.flush());
-            if let Err(e) = agree(comm, written.map_err(|e| Error::Runtime(cause(&e.to_string())))) {
-                let why = if let Error::Runtime(m) = e { m } else { "another rank's write failed".into() };
+            if let Err(why) = agreed(comm, written.map_err(|e| cause(&e.to_string()))) {
                 return Err(self.fail(until_step, why, true, comm));
             }
         }
@@ -453,6 +446,16 @@ impl SpikeWriter {
             agree(comm, if comm.rank() == 0 { self.rename_into_place() } else { Ok(()) })?;
         }
         Ok(self.path)
+    }
+}
+
+/// `agree` for a step of an append: every rank learns whether any failed; the failing
+/// rank keeps its cause, the others say that another rank's write failed.
+fn agreed(comm: &dyn Communicator, step: std::result::Result<(), String>) -> std::result::Result<(), String> {
+    match agree(comm, step.map_err(Error::Runtime)) {
+        Ok(()) => Ok(()),
+        Err(Error::Runtime(why)) => Err(why),
+        Err(_) => Err("another rank's write failed".into()),
     }
 }
 
