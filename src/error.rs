@@ -41,9 +41,14 @@ pub enum Error {
     #[error("{0}")]
     Runtime(String),
 
-    /// Another MPI rank failed and printed its error; this rank stops with it.
+    /// Another MPI rank failed and printed its error; this rank stops with it, and with
+    /// its exit code: mpirun reports whichever rank exits first, so all must agree.
     #[error("another rank failed (its error is printed above)")]
-    OtherRank,
+    OtherRank { exit_code: i32 },
+
+    /// This error was printed already; the process exits with its code.
+    #[error("the error is printed above")]
+    Reported { exit_code: i32 },
 }
 
 impl Error {
@@ -54,7 +59,8 @@ impl Error {
             Error::Model { .. } | Error::Option { .. } | Error::Output { .. } | Error::Input { .. } | Error::Memory(_) => 2,
             Error::NonFinite(_) => EXIT_NON_FINITE,
             Error::Write { .. } => EXIT_WRITE_FAILED,
-            Error::Runtime(_) | Error::OtherRank => 1,
+            Error::Runtime(_) => 1,
+            Error::OtherRank { exit_code } | Error::Reported { exit_code } => *exit_code,
         }
     }
 }

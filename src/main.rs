@@ -140,16 +140,19 @@ fn main() -> ExitCode {
     let mut rank = 0;
     match dispatch(cli.command, &mut rank) {
         Ok(code) => code,
-        Err(e) => {
-            // Ranks agree on every error (comm::agree): one rank holds it and prints it,
-            // the others hold OtherRank and print nothing, so a failure is one line.
-            if !matches!(e, Error::OtherRank) {
-                let who = if rank > 0 { format!(" (rank {rank})") } else { String::new() };
-                eprintln!("error{who}: {e}");
-            }
-            ExitCode::from(e.exit_code() as u8)
-        }
+        Err(e) => ExitCode::from(report(e, rank).exit_code() as u8),
     }
+}
+
+/// Prints an error once and returns `Error::Reported` with its exit code. Ranks agree on
+/// every error (comm::agree): one rank holds it and prints it, the others hold OtherRank
+/// and print nothing, so a failure is one line.
+fn report(e: Error, rank: usize) -> Error {
+    if !matches!(e, Error::OtherRank { .. } | Error::Reported { .. }) {
+        let who = if rank > 0 { format!(" (rank {rank})") } else { String::new() };
+        eprintln!("error{who}: {e}");
+    }
+    Error::Reported { exit_code: e.exit_code() }
 }
 
 /// The communicator: MPI when a launcher (mpirun, srun) started this process, or when
@@ -236,69 +239,75 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
         } => {
             let mut comm = communicator()?;
             *rank = comm.rank();
-            // Every rank reads the same file and options and meets the same errors: the
-            // first rank reports them.
-            let checked = (|| {
-                let threads = thread_count(threads)?;
-                let max_memory = memory_limit(max_memory)?;
-                if !(progress_every >= 0.0 && progress_every.is_finite()) {
-                    return Err(Error::Option {
-                        option: "--progress-every".into(),
-                        message: format!("expected a number of seconds ≥ 0, got {progress_every}"),
-                    });
-                }
-                if !(expected_rate >= 0.0 && expected_rate.is_finite()) {
-                    return Err(Error::Option {
-                        option: "--expected-rate".into(),
-                        message: format!("expected a rate in Hz ≥ 0, got {expected_rate}"),
-                    });
-                }
-                let max_output = max_output
-                    .map(|m| run::parse_size(&m).map_err(|message| Error::Option { option: "--max-output".into(), message }))
-                    .transpose()?;
-                let desc = config::load(&model, &Overrides { seed, duration, out_dir: out, sets })?;
-                Ok((threads, max_memory, max_output, desc))
-            })();
-            let (threads, max_memory, max_output, desc) = volley::comm::agree(comm.as_ref(), checked)?;
-            let options = RunOptions {
-                cpu: CpuOptions { threads, ..CpuOptions::default() },
-                progress: !quiet,
-                progress_interval: progress_every,
-                max_memory,
-                exchange: match exchange {
-                    Exchange::Auto => ExchangeMode::Auto,
-                    Exchange::AllGather => ExchangeMode::AllGather,
-                    Exchange::Directed => ExchangeMode::Directed,
-                },
-                expected_rate_hz: expected_rate,
-                max_output,
-                skip_space_check,
-                command_line: std::env::args().collect::<Vec<_>>().join(" "),
-            };
-            let report = run::run(&desc, &options, comm.as_mut())?;
-            if comm.rank() == 0 {
-                println!("{}", run::summary(&desc, &report));
-                for path in report.spike_file.iter().chain(&report.raster) {
-                    println!("wrote {}", path.display());
-                }
-                if let Some(csv) = &report_csv {
-                    run::append_csv(csv, &run::csv_line(&desc, &report, threads))?;
-                }
-            }
-            match report.stopped_by_signal {
-                // Like a shell: 128 + the signal, so that a job script sees the run was cut.
-                Some(signal) => {
-                    if comm.rank() == 0 {
-                        eprintln!(
-                            "volley: stopped by signal {signal} after {} ms of {} ms; the spike file holds every spike up to then",
-                            report.steps as f64 * desc.dt_ms,
-                            desc.steps as f64 * desc.dt_ms
-                        );
+            let outcome = (|| -> Result<ExitCode> {
+                // Every rank reads the same file and options and meets the same errors: the
+                // first rank reports them.
+                let checked = (|| {
+                    let threads = thread_count(threads)?;
+                    let max_memory = memory_limit(max_memory)?;
+                    if !(progress_every >= 0.0 && progress_every.is_finite()) {
+                        return Err(Error::Option {
+                            option: "--progress-every".into(),
+                            message: format!("expected a number of seconds ≥ 0, got {progress_every}"),
+                        });
                     }
-                    Ok(ExitCode::from(128 + signal as u8))
+                    if !(expected_rate >= 0.0 && expected_rate.is_finite()) {
+                        return Err(Error::Option {
+                            option: "--expected-rate".into(),
+                            message: format!("expected a rate in Hz ≥ 0, got {expected_rate}"),
+                        });
+                    }
+                    let max_output = max_output
+                        .map(|m| run::parse_size(&m).map_err(|message| Error::Option { option: "--max-output".into(), message }))
+                        .transpose()?;
+                    let desc = config::load(&model, &Overrides { seed, duration, out_dir: out, sets })?;
+                    Ok((threads, max_memory, max_output, desc))
+                })();
+                let (threads, max_memory, max_output, desc) = volley::comm::agree(comm.as_ref(), checked)?;
+                let options = RunOptions {
+                    cpu: CpuOptions { threads, ..CpuOptions::default() },
+                    progress: !quiet,
+                    progress_interval: progress_every,
+                    max_memory,
+                    exchange: match exchange {
+                        Exchange::Auto => ExchangeMode::Auto,
+                        Exchange::AllGather => ExchangeMode::AllGather,
+                        Exchange::Directed => ExchangeMode::Directed,
+                    },
+                    expected_rate_hz: expected_rate,
+                    max_output,
+                    skip_space_check,
+                    command_line: std::env::args().collect::<Vec<_>>().join(" "),
+                };
+                let report = run::run(&desc, &options, comm.as_mut())?;
+                if comm.rank() == 0 {
+                    println!("{}", run::summary(&desc, &report));
+                    for path in report.spike_file.iter().chain(&report.raster) {
+                        println!("wrote {}", path.display());
+                    }
+                    if let Some(csv) = &report_csv {
+                        run::append_csv(csv, &run::csv_line(&desc, &report, threads))?;
+                    }
                 }
-                None => Ok(ExitCode::SUCCESS),
-            }
+                match report.stopped_by_signal {
+                    // Like a shell: 128 + the signal, so that a job script sees the run was cut.
+                    Some(signal) => {
+                        if comm.rank() == 0 {
+                            eprintln!(
+                                "volley: stopped by signal {signal} after {} ms of {} ms; the spike file holds every spike up to then",
+                                report.steps as f64 * desc.dt_ms,
+                                desc.steps as f64 * desc.dt_ms
+                            );
+                        }
+                        Ok(ExitCode::from(128 + signal as u8))
+                    }
+                    None => Ok(ExitCode::SUCCESS),
+                }
+            })();
+            // Printed while MPI is up: MPI_Finalize, when `comm` drops, waits for every
+            // rank, so no rank can exit (and have mpirun kill the rest) before the error
+            // line is out.
+            outcome.map_err(|e| report(e, *rank))
         }
         Command::Check { model, duration, sets, max_memory, threads, ranks } => {
             let threads = thread_count(threads)?;

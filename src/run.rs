@@ -517,7 +517,7 @@ fn stop_on_non_finite(
         return e;
     }
     if comm.rank() != first {
-        return Error::OtherRank;
+        return Error::OtherRank { exit_code: crate::error::EXIT_NON_FINITE };
     }
     let n = local.expect("this rank holds the first non-finite state");
     let p = desc.populations.iter().find(|p| p.gids().contains(&n.gid)).expect("a neuron of the network");

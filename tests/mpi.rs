@@ -160,6 +160,8 @@ fn directed_exchange_is_chosen_for_sparse_fan_out_and_changes_nothing() {
 }
 
 /// A bad model file under mpirun: one error line (from rank 0), exit code 2, no file.
+/// mpirun passes on the code of whichever rank exits first, so every rank must exit with
+/// the failing rank's code; three runs give the other ranks a chance to exit first.
 #[test]
 fn errors_under_mpirun_are_printed_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -167,12 +169,14 @@ fn errors_under_mpirun_are_printed_once() {
     let text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap().replace("size = 800", "size = -800");
     std::fs::write(&model, text).unwrap();
     let out = dir.path().join("out");
-    let run = run_mpi(2, &out, &[model.to_str().unwrap()]);
-    assert_eq!(run.status.code(), Some(2), "{run:?}");
-    let stderr = common::stderr(&run);
-    assert_eq!(stderr.matches("error").count(), 1, "one error line expected:\n{stderr}");
-    assert!(stderr.contains("population[0].size"), "{stderr}");
-    assert!(!out.join("spikes.h5").exists());
+    for ranks in [2, 3, 4] {
+        let run = run_mpi(ranks, &out, &[model.to_str().unwrap()]);
+        assert_eq!(run.status.code(), Some(2), "{ranks} ranks: {run:?}");
+        let stderr = common::stderr(&run);
+        assert_eq!(stderr.matches("error").count(), 1, "one error line expected:\n{stderr}");
+        assert!(stderr.contains("population[0].size"), "{stderr}");
+        assert!(!out.join("spikes.h5").exists());
+    }
 }
 
 /// SIGUSR1 to mpirun (forwarded to every rank; what Slurm sends before a time limit):
@@ -224,4 +228,18 @@ fn sigusr1_stops_every_rank_at_the_same_step() {
     args.extend_from_slice(&sizes);
     assert_ok(&run_plain(&no_mpi_binary(), &reference_dir, &args));
     assert_eq!(stopped, spikes(&reference_dir));
+}
+
+/// A state that becomes non-finite under mpirun: every rank exits 3 (the code of the rank
+/// that found it first), with one error line, and the file is complete up to that step.
+#[test]
+fn a_non_finite_state_under_mpirun_exits_3_on_every_rank() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let model = example("izhikevich2003.toml");
+    let run = run_mpi(3, &out, &[model.to_str().unwrap(), "--set", "projection.0.weight=\"5000*u\""]);
+    assert_eq!(run.status.code(), Some(3), "{run:?}");
+    let stderr = common::stderr(&run);
+    assert_eq!(stderr.matches("error").count(), 1, "one error line expected:\n{stderr}");
+    assert!(stderr.contains("the state left the finite numbers"), "{stderr}");
 }

@@ -83,11 +83,17 @@ pub fn agree_first<T>(comm: &dyn Communicator, result: crate::Result<T>, key: f6
     if !failed {
         return result;
     }
-    let keys = comm.all_gather_f64(&[if result.is_err() { key } else { f64::INFINITY }]);
+    // Each rank's key and exit code: the others exit with the first failure's code.
+    let mine = match &result {
+        Err(e) => [key, e.exit_code() as f64],
+        Ok(_) => [f64::INFINITY, 0.0],
+    };
+    let all = comm.all_gather_f64(&mine);
+    let keys: Vec<f64> = all.chunks(2).map(|pair| pair[0]).collect();
     let first = (0..keys.len()).min_by(|&a, &b| keys[a].total_cmp(&keys[b]).then(a.cmp(&b))).unwrap_or(0);
     match result {
         Err(e) if first == comm.rank() => Err(e),
-        _ => Err(crate::Error::OtherRank),
+        _ => Err(crate::Error::OtherRank { exit_code: all[2 * first + 1] as i32 }),
     }
 }
 

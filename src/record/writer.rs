@@ -420,7 +420,7 @@ impl SpikeWriter {
             };
         }
         if comm.rank() != 0 {
-            return Error::OtherRank;
+            return Error::OtherRank { exit_code: crate::error::EXIT_WRITE_FAILED };
         }
         Error::Write { path, message: format!("{why}; stopped at {reached_ms} ms of simulated time; {kept}") }
     }
