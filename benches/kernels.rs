@@ -70,15 +70,18 @@ fn neuron_update_size(c: &mut Criterion, exc: u64, inh: u64) {
     let n = state.len();
     let mut input = vec![0f32; n];
     let mut normals = vec![0f32; n];
-    rng::fill_noise_normals(1, 0, 0, &mut normals);
+    let stimuli = volley::stimulus::for_group(&desc.stimuli, 0, pop.first_gid, pop.first_gid, n);
     g.throughput(Throughput::Elements(n as u64));
-    g.bench_function("step_without_noise_generation", |b| b.iter(|| state.step(&mut input, &normals, 5.0, 0.0, 1.0)));
+    g.bench_function("step_without_noise_generation", |b| b.iter(|| state.step(&input, 0.0, 1.0)));
+    // What a step of the population costs: its stimuli (net.m's noise) into the input,
+    // the update, the spikes, and the input cleared for a later step.
     g.bench_function("step_with_noise_generation", |b| {
         let mut step = 0;
         b.iter(|| {
             step += 1;
-            rng::fill_noise_normals(1, step, 0, &mut normals);
-            state.step(&mut input, &normals, 5.0, 0.0, 1.0);
+            let common = volley::stimulus::apply(&stimuli, 1, step, &mut input, &mut normals);
+            state.step(&input, common, 1.0);
+            input.fill(0.0);
             let mut count = 0;
             state.collect_spikes(|_| count += 1);
             black_box(count)

@@ -23,5 +23,6 @@ pub mod rng;
 pub mod run;
 pub mod simd;
 pub mod spike;
+pub mod stimulus;
 
 pub use error::{Error, Result};

@@ -25,7 +25,7 @@ pub fn cost_per_neuron(desc: &Description) -> Vec<f64> {
         .map(|(i, p)| {
             let inputs: f64 =
                 desc.projections.iter().filter(|q| q.target == i).map(|q| desc.projection_synapses(q) as f64 / p.size.max(1) as f64).sum();
-            let noise = if p.noise_std != 0.0 { NOISE_NS } else { 0.0 };
+            let noise = if crate::stimulus::draws_noise(&desc.stimuli, i) { NOISE_NS } else { 0.0 };
             p.model.step_cost_ns() + noise + inputs * ASSUMED_RATE_HZ * desc.dt_ms / 1000.0 * EVENT_NS
         })
         .collect()

@@ -27,6 +27,8 @@ pub enum Purpose {
     Noise = 2,
     /// Synapses of one projection onto one target.
     Connectivity = 3,
+    /// Membership of a neuron in a stimulus's random fraction of a population.
+    Selection = 4,
 }
 
 const SKEIN_KS_PARITY32: u32 = 0x1BD1_1BDA;
@@ -91,18 +93,36 @@ pub fn connectivity_stream(seed: u64, projection: u32, gid: u64) -> Pcg64 {
 }
 
 crate::simd::dispatch!(
-/// Standard normals for neurons `first_gid .. first_gid + out.len()` at time step
-/// `step`: neuron g uses lane g mod 2 of the Threefry block with counter (step, g / 2),
-/// so any split of the id range gives the same numbers.
-pub fn fill_noise_normals(seed: u64, step: u64, first_gid: u64, out: &mut [f32]) => fill_noise_normals_kernel);
+/// Standard normals of noise stream `stream` for neurons `first_gid .. first_gid +
+/// out.len()` at time step `step`: neuron g uses lane g mod 2 of the Threefry block with
+/// counter (step, g / 2), so any split of the id range gives the same numbers.
+pub fn fill_stream_normals(seed: u64, stream: u32, step: u64, first_gid: u64, out: &mut [f32]) => fill_noise_normals_kernel);
+
+/// `fill_stream_normals` of stream 0: a population's first noise.
+pub fn fill_noise_normals(seed: u64, step: u64, first_gid: u64, out: &mut [f32]) {
+    fill_stream_normals(seed, 0, step, first_gid, out)
+}
+
+/// The key of noise stream `stream` in the steps sharing `step`'s high 32 bits; stream 0
+/// is the one every population's noise used before there were several.
+#[inline(always)]
+fn noise_key(seed: u64, stream: u32, step: u64) -> [u32; 2] {
+    let key = key_for(seed, Purpose::Noise);
+    [key[0] ^ stream.wrapping_mul(0x85EB_CA6B), key[1] ^ ((step >> 32) as u32).wrapping_mul(0x9E37_79B9)]
+}
+
+/// The normal `fill_stream_normals` gives neuron `gid`, alone.
+pub fn noise_normal(seed: u64, stream: u32, step: u64, gid: u64) -> f32 {
+    let [a, b] = threefry2x32([step as u32, (gid / 2) as u32], noise_key(seed, stream, step));
+    gaussian(if gid % 2 == 0 { a } else { b }, gaussian::table())
+}
 
 #[inline(always)]
-fn fill_noise_normals_kernel(seed: u64, step: u64, first_gid: u64, out: &mut [f32]) {
+fn fill_noise_normals_kernel(seed: u64, stream: u32, step: u64, first_gid: u64, out: &mut [f32]) {
     if out.is_empty() {
         return;
     }
-    let key = key_for(seed, Purpose::Noise);
-    let key = [key[0], key[1] ^ ((step >> 32) as u32).wrapping_mul(0x9E37_79B9)];
+    let key = noise_key(seed, stream, step);
     let step_lo = step as u32;
     let mut i = 0usize;
     let mut gid = first_gid;
@@ -188,12 +208,27 @@ mod tests {
         }
         // The baseline build of the kernel gives the bits of the widest one dispatched.
         let mut baseline = vec![0f32; n];
-        fill_noise_normals_kernel(7, 3, 5, &mut baseline);
+        fill_noise_normals_kernel(7, 0, 3, 5, &mut baseline);
         assert!(baseline.iter().zip(&whole).all(|(a, b)| a.to_bits() == b.to_bits()), "{:?}", crate::simd::level());
         // Another step or seed gives other numbers.
         let mut other = vec![0f32; 16];
         fill_noise_normals(7, 4, 5, &mut other);
         assert_ne!(&other[..], &whole[..16]);
+    }
+
+    #[test]
+    fn streams_differ_and_one_neuron_alone_gets_its_lane() {
+        let mut first = vec![0f32; 101];
+        let mut second = vec![0f32; 101];
+        fill_stream_normals(7, 0, 9, 40, &mut first);
+        fill_stream_normals(7, 1, 9, 40, &mut second);
+        assert!(first.iter().zip(&second).all(|(a, b)| a != b), "streams 0 and 1 share no value");
+        let mut plain = vec![0f32; 101];
+        fill_noise_normals(7, 9, 40, &mut plain);
+        assert_eq!(plain, first, "stream 0 is the population noise");
+        for (i, z) in second.iter().enumerate() {
+            assert_eq!(noise_normal(7, 1, 9, 40 + i as u64).to_bits(), z.to_bits(), "neuron {}", 40 + i);
+        }
     }
 
     #[test]

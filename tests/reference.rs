@@ -14,6 +14,7 @@ use volley::model::NeuronModel;
 use volley::network::Description;
 use volley::rng::fill_noise_normals;
 use volley::spike::Spike;
+use volley::stimulus::{Selection, StimulusKind};
 
 /// The float width of the reference.
 trait Real:
@@ -38,6 +39,22 @@ impl Real for f64 {
     }
 }
 
+/// The standard deviation of a population's noise (net.m's 5 and 2): its one noise
+/// stimulus, on all of its neurons.
+fn population_noise(desc: &Description, pop: &volley::network::Population) -> f64 {
+    let index = desc.populations.iter().position(|p| p.name == pop.name).expect("its population");
+    let noise: Vec<f64> = desc
+        .stimuli
+        .iter()
+        .filter(|s| s.population == index)
+        .map(|s| match (&s.neurons, &s.kind) {
+            (Selection::All, StimulusKind::Noise { std, stream: 0 }) => *std,
+            other => panic!("net.m has one noise on every neuron, got {other:?}"),
+        })
+        .collect();
+    noise.first().copied().unwrap_or(0.0)
+}
+
 /// net.m: S(target, source), v, u, and the loop body line by line.
 fn net_m<R: Real>(desc: &Description) -> Vec<Spike> {
     let n = desc.total_neurons() as usize;
@@ -55,7 +72,7 @@ fn net_m<R: Real>(desc: &Description) -> Vec<Spike> {
             let x = spec.neuron_values(desc.neuron_uniform(g));
             let i = g as usize;
             (a[i], b[i], c[i], d[i], v[i], u[i]) = (R::of(x[0]), R::of(x[1]), R::of(x[2]), R::of(x[3]), R::of(x[5]), R::of(x[6]));
-            noise_std[i] = R::of(pop.noise_std);
+            noise_std[i] = R::of(population_noise(desc, pop));
         }
     }
     // S as net.m builds it: S[target][source].

@@ -14,8 +14,8 @@ use crate::error::Error;
 use crate::model::NeuronGroup;
 use crate::model::{InvalidValue, NonFinite};
 use crate::network::{ConnectionRule, Description, Storage, SynapseModel};
-use crate::rng;
 use crate::spike::Spike;
+use crate::stimulus::{self, GroupStimulus};
 use rayon::prelude::*;
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -46,8 +46,8 @@ struct GroupSlot {
     /// Index of its first neuron among the shard's neurons.
     offset: usize,
     first_gid: u64,
-    noise_std: f32,
-    bias: f32,
+    /// The stimuli reaching its neurons.
+    stimuli: Vec<GroupStimulus>,
 }
 
 /// An exponentially decaying synaptic input (current or conductance) of every local
@@ -203,8 +203,7 @@ impl Shard {
                     state,
                     offset: (lo - neurons.start) as usize,
                     first_gid: lo,
-                    noise_std: pop.noise_std as f32,
-                    bias: pop.bias_current as f32,
+                    stimuli: stimulus::for_group(&desc.stimuli, index, pop.first_gid, lo, (hi - lo) as usize),
                 });
             }
         }
@@ -268,14 +267,11 @@ impl Shard {
             }
             for g in &mut self.groups {
                 let n = g.state.len();
-                let normals = &mut self.normals[..n];
-                if g.noise_std != 0.0 {
-                    rng::fill_noise_normals(seed, step, g.first_gid, normals);
-                }
                 let input = &mut input[g.offset..g.offset + n];
+                let common = stimulus::apply(&g.stimuli, seed, step, input, &mut self.normals[..n]);
                 match &mut g.state {
                     NeuronGroup::Izhikevich(state) => {
-                        if state.step(input, normals, g.noise_std, g.bias, dt) && self.non_finite.is_none() {
+                        if state.step(input, common, dt) && self.non_finite.is_none() {
                             if let Some((i, variable, value)) = state.first_non_finite() {
                                 self.non_finite = Some(NonFinite { gid: g.first_gid + i as u64, step, variable, value });
                             }
@@ -285,6 +281,9 @@ impl Shard {
                     }
                 }
             }
+            // The slot was this step's input; cleared here, by the ring's owner, it takes
+            // the arrivals of a later step.
+            input.fill(0.0);
         }
         self.update_time += t1.elapsed();
     }

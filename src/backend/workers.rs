@@ -113,14 +113,20 @@ fn involuntary_switches() -> i64 {
 /// alone. Threads that keep being preempted share their cores with other work, and a
 /// shard held by a preempted worker stalls the whole epoch until the scheduler runs it
 /// again (a time slice: milliseconds); alone, the caller does what `--threads 1` would.
+/// Once it has run alone, it knows what an epoch costs alone, and a try of the workers
+/// that is no faster than that ends after one window, whatever the switch count says.
 struct Contention {
     threads: usize,
-    window_end: Instant,
+    window_start: Instant,
+    /// Epochs begun in this window before the current one (all of them finished).
+    window_epochs: u32,
     switches: i64,
     solo_until: Option<Instant>,
     solo_for: Duration,
     /// Windows in a row in which /proc/loadavg showed room.
     roomy: u32,
+    /// Wall time per epoch in the last window run alone.
+    alone: Option<Duration>,
 }
 
 impl Contention {
@@ -130,25 +136,32 @@ impl Contention {
         let busy = threads > 1 && room_for(threads) == Some(false);
         Contention {
             threads,
-            window_end: now + WINDOW,
+            window_start: now,
+            window_epochs: 0,
             switches: involuntary_switches(),
             solo_until: busy.then_some(now + SOLO_FIRST),
             solo_for: SOLO_FIRST,
             roomy: 0,
+            alone: None,
         }
     }
 
     /// Whether the caller should run the next epoch's shards alone.
     fn solo(&mut self, now: Instant) -> bool {
-        if now < self.window_end {
+        let elapsed = now - self.window_start;
+        if elapsed < WINDOW || self.window_epochs == 0 {
+            self.window_epochs += 1;
             return self.solo_until.is_some();
         }
-        self.window_end = now + WINDOW;
+        let per_epoch = elapsed / self.window_epochs;
+        self.window_start = now;
+        self.window_epochs = 1;
         let switches = involuntary_switches();
-        let contended = switches - self.switches >= CONTENTION_SWITCHES;
+        let preempted = switches - self.switches >= CONTENTION_SWITCHES;
         self.switches = switches;
         match self.solo_until {
             Some(until) => {
+                self.alone = Some(per_epoch);
                 self.roomy = if room_for(self.threads) == Some(true) { self.roomy + 1 } else { 0 };
                 // Room again, or solo time over: the workers take part, and the next
                 // window decides.
@@ -158,7 +171,7 @@ impl Contention {
                 }
                 self.solo_until.is_some()
             }
-            None if contended => {
+            None if preempted || self.alone.is_some_and(|alone| per_epoch >= alone) => {
                 self.solo_until = Some(now + self.solo_for);
                 self.solo_for = (self.solo_for * 2).min(SOLO_LONGEST);
                 true

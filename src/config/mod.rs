@@ -4,6 +4,7 @@
 
 pub mod schema;
 pub mod set;
+mod stimulus;
 
 use crate::error::{Error, Result};
 use crate::expr::Expr;
@@ -176,11 +177,13 @@ impl Validator<'_> {
             return Err(self.error(0..0, "population", "expected at least one [[population]] table"));
         }
         let mut populations: Vec<Population> = Vec::new();
+        let mut shorthands = Vec::new();
         let mut first_gid = 0u64;
         for (i, p) in raw.populations.iter().enumerate() {
-            let population = self.population(i, p, first_gid, &populations)?;
+            let (population, shorthand) = self.population(i, p, first_gid, &populations)?;
             first_gid += population.size;
             populations.push(population);
+            shorthands.push(shorthand);
         }
         if first_gid >= u32::MAX as u64 {
             return Err(self.error(0..0, "population", format!("expected fewer than 2^32 neurons in all, got {first_gid}")));
@@ -189,6 +192,7 @@ impl Validator<'_> {
         let projections =
             raw.projections.iter().enumerate().map(|(i, p)| self.projection(i, p, &populations, dt_ms)).collect::<Result<Vec<_>>>()?;
 
+        let stimuli = self.stimuli(&shorthands, &raw.stimuli, &populations, dt_ms, seed)?;
         let output = self.output(&raw.output, dt_ms)?;
         Ok(Description {
             dt_ms,
@@ -196,6 +200,7 @@ impl Validator<'_> {
             seed,
             populations,
             projections,
+            stimuli,
             output,
             model_text: String::new(),
             model_file: String::new(),
@@ -226,7 +231,8 @@ impl Validator<'_> {
         Ok(ms)
     }
 
-    fn population(&self, i: usize, p: &schema::Population, first_gid: u64, earlier: &[Population]) -> Result<Population> {
+    /// A population, and its shorthand stimuli (noise_std, bias_current).
+    fn population(&self, i: usize, p: &schema::Population, first_gid: u64, earlier: &[Population]) -> Result<(Population, (f64, f64))> {
         let at = |field: &str| format!("population[{i}].{field}");
         let name = p.name.get_ref().trim().to_string();
         if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
@@ -264,14 +270,8 @@ impl Validator<'_> {
                 )),
             }
         };
-        Ok(Population {
-            name,
-            first_gid,
-            size: size as u64,
-            model,
-            noise_std: finite(&p.noise_std, "noise_std", true)?,
-            bias_current: finite(&p.bias_current, "bias_current", false)?,
-        })
+        let shorthand = (finite(&p.noise_std, "noise_std", true)?, finite(&p.bias_current, "bias_current", false)?);
+        Ok((Population { name, first_gid, size: size as u64, model }, shorthand))
     }
 
     fn izhikevich(&self, i: usize, p: &schema::Population) -> Result<IzhikevichSpec> {

@@ -15,6 +15,8 @@ pub struct ModelFile {
     pub populations: Vec<Population>,
     #[serde(rename = "projection", default)]
     pub projections: Vec<Projection>,
+    #[serde(rename = "stimulus", default)]
+    pub stimuli: Vec<Spanned<Stimulus>>,
     #[serde(default)]
     pub output: Output,
 }
@@ -91,6 +93,36 @@ pub struct Connection {
     pub k: Option<i64>,
     /// Probability of fixed_probability.
     pub p: Option<f64>,
+}
+
+/// A current injected into a population or part of it (`[[stimulus]]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stimulus {
+    /// The population's name.
+    pub population: Spanned<String>,
+    /// "noise", "constant" or "step".
+    pub kind: Spanned<String>,
+    /// noise: standard deviation of the current drawn per neuron and step.
+    pub std: Option<Spanned<f64>>,
+    /// constant: the current.
+    pub amplitude: Option<Spanned<f64>>,
+    /// step: when each amplitude starts (times as for `dt`), increasing.
+    pub times: Option<Spanned<Vec<Value>>>,
+    /// step: the current from each time on.
+    pub amplitudes: Option<Spanned<Vec<f64>>>,
+    /// Which neurons (indices within the population); all when absent.
+    pub neurons: Option<Spanned<Neurons>>,
+}
+
+/// One of: `range = [first, end)`, `ids = [...]`, `fraction = p` (with `seed`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Neurons {
+    pub range: Option<Vec<i64>>,
+    pub ids: Option<Vec<i64>>,
+    pub fraction: Option<f64>,
+    pub seed: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

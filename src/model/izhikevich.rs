@@ -131,20 +131,20 @@ impl IzhikevichGroup {
 
     /// One step for every neuron: reset those at or above the peak (their spike was
     /// emitted at the end of the previous step), take the input current
-    /// `noise_std · z + synaptic + bias`, integrate. `synaptic` is this step's ring slot
-    /// and is cleared on the way. Returns true if some neuron's state is no longer
-    /// finite (NaN or ±inf) after the step.
+    /// `input + common` (synaptic input and stimuli, then the current common to the whole
+    /// group), integrate. Returns true if some neuron's state is no longer finite (NaN or
+    /// ±inf) after the step.
     #[inline]
-    pub fn step(&mut self, synaptic: &mut [f32], normals: &[f32], noise_std: f32, bias: f32, dt: f32) -> bool {
+    pub fn step(&mut self, input: &[f32], common: f32, dt: f32) -> bool {
         let n = self.v.len();
-        let p = StepParams { noise_std, bias, dt, v_peak: self.v_peak };
+        let p = StepParams { bias: common, dt, v_peak: self.v_peak };
         let [a, b, c, d] = &self.parameters;
         let mut start = 0;
         let mut non_finite = false;
         while start < n {
             let r = start..(start + CHUNK).min(n);
-            let (v, u, syn, z) = (&mut self.v[r.clone()], &mut self.u[r.clone()], &mut synaptic[r.clone()], &normals[r.clone()]);
-            non_finite |= step_dispatch(v, u, syn, a.slice(r.clone()), b.slice(r.clone()), c.slice(r.clone()), d.slice(r.clone()), z, p);
+            let (v, u, input) = (&mut self.v[r.clone()], &mut self.u[r.clone()], &input[r.clone()]);
+            non_finite |= step_dispatch(v, u, input, a.slice(r.clone()), b.slice(r.clone()), c.slice(r.clone()), d.slice(r.clone()), p);
             start = r.end;
         }
         non_finite
@@ -172,7 +172,6 @@ impl IzhikevichGroup {
 
 #[derive(Clone, Copy)]
 struct StepParams {
-    noise_std: f32,
     bias: f32,
     dt: f32,
     v_peak: f32,
@@ -185,27 +184,16 @@ struct StepParams {
 /// divergence is seen in the step it happens, without a second pass over the state.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn step_kernel(
-    v: &mut [f32],
-    u: &mut [f32],
-    syn: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    c: &[f32],
-    d: &[f32],
-    z: &[f32],
-    p: StepParams,
-) -> bool {
+fn step_kernel(v: &mut [f32], u: &mut [f32], input: &[f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32], p: StepParams) -> bool {
     let half = 0.5 * p.dt;
     let n = v.len();
-    let (u, syn, a, b, c, d, z) = (&mut u[..n], &mut syn[..n], &a[..n], &b[..n], &c[..n], &d[..n], &z[..n]);
+    let (u, input, a, b, c, d) = (&mut u[..n], &input[..n], &a[..n], &b[..n], &c[..n], &d[..n]);
     let mut non_finite = false;
     for i in 0..n {
         let fired = v[i] >= p.v_peak;
         let mut vi = if fired { c[i] } else { v[i] };
         let mut ui = if fired { u[i] + d[i] } else { u[i] };
-        let current = p.noise_std * z[i] + syn[i] + p.bias;
-        syn[i] = 0.0;
+        let current = input[i] + p.bias;
         vi += half * (0.04 * (vi * vi) + 5.0 * vi + 140.0 - ui + current);
         vi += half * (0.04 * (vi * vi) + 5.0 * vi + 140.0 - ui + current);
         ui += p.dt * (a[i] * (b[i] * vi - ui));
@@ -216,7 +204,7 @@ fn step_kernel(
     non_finite
 }
 
-crate::simd::dispatch!(fn step_dispatch(v: &mut [f32], u: &mut [f32], syn: &mut [f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32], z: &[f32], p: StepParams) -> bool => step_kernel);
+crate::simd::dispatch!(fn step_dispatch(v: &mut [f32], u: &mut [f32], input: &[f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32], p: StepParams) -> bool => step_kernel);
 
 #[cfg(test)]
 mod tests {
@@ -233,12 +221,11 @@ mod tests {
         let b: Vec<f32> = (0..n).map(|k| 0.25 - 0.05 * r(k + 3)).collect();
         let c: Vec<f32> = (0..n).map(|k| -65.0 + 15.0 * r(k + 4)).collect();
         let d: Vec<f32> = (0..n).map(|k| 8.0 - 6.0 * r(k + 5)).collect();
-        let z: Vec<f32> = (0..n).map(|k| 3.0 * (r(k + 6) - 0.5)).collect();
-        let p = StepParams { noise_std: 5.0, bias: 0.5, dt: 1.0, v_peak: 30.0 };
+        let input: Vec<f32> = (0..n).map(|k| 1.5 + 15.0 * (r(k + 6) - 0.5)).collect();
+        let p = StepParams { bias: 0.5, dt: 1.0, v_peak: 30.0 };
         for _ in 0..50 {
-            let (mut s1, mut s2) = (vec![1.5f32; n], vec![1.5f32; n]);
-            assert!(!step_kernel(&mut v1, &mut u1, &mut s1, &a, &b, &c, &d, &z, p));
-            assert!(!step_dispatch(&mut v2, &mut u2, &mut s2, &a, &b, &c, &d, &z, p));
+            assert!(!step_kernel(&mut v1, &mut u1, &input, &a, &b, &c, &d, p));
+            assert!(!step_dispatch(&mut v2, &mut u2, &input, &a, &b, &c, &d, p));
         }
         assert!(v1.iter().any(|&v| v >= 30.0) || v1.iter().any(|&v| v < 0.0));
         assert!(v1.iter().zip(&v2).all(|(x, y)| x.to_bits() == y.to_bits()), "{:?}", crate::simd::level());
@@ -250,12 +237,11 @@ mod tests {
         let n = 100;
         let (a, b, c, d) = (vec![0.02f32; n], vec![0.2f32; n], vec![-65f32; n], vec![8f32; n]);
         let (mut v, mut u) = (vec![-65f32; n], vec![-13f32; n]);
-        let z = vec![0f32; n];
-        let p = StepParams { noise_std: 0.0, bias: 0.0, dt: 1.0, v_peak: 30.0 };
-        let mut syn = vec![0f32; n];
-        assert!(!step_dispatch(&mut v, &mut u, &mut syn, &a, &b, &c, &d, &z, p));
-        syn[37] = 1e30; // v² overflows f32 in this step
-        assert!(step_dispatch(&mut v, &mut u, &mut syn, &a, &b, &c, &d, &z, p));
+        let p = StepParams { bias: 0.0, dt: 1.0, v_peak: 30.0 };
+        let mut input = vec![0f32; n];
+        assert!(!step_dispatch(&mut v, &mut u, &input, &a, &b, &c, &d, p));
+        input[37] = 1e30; // v² overflows f32 in this step
+        assert!(step_dispatch(&mut v, &mut u, &input, &a, &b, &c, &d, p));
         let group = IzhikevichGroup { v, u, parameters: std::array::from_fn(|_| Parameter::Constant(vec![0.0; CHUNK])), v_peak: 30.0 };
         assert_eq!(group.first_non_finite().map(|(i, name, _)| (i, name)), Some((37, "v")));
     }

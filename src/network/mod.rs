@@ -7,6 +7,7 @@
 use crate::expr::Expr;
 use crate::model::NeuronModel;
 use crate::rng;
+use crate::stimulus::Stimulus;
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -17,6 +18,8 @@ pub struct Description {
     pub seed: u64,
     pub populations: Vec<Population>,
     pub projections: Vec<Projection>,
+    /// Currents injected from outside the network, in the order they are added.
+    pub stimuli: Vec<Stimulus>,
     pub output: OutputPlan,
     /// The model file's text as run: after every command-line replacement (provenance).
     pub model_text: String,
@@ -31,8 +34,6 @@ pub struct Population {
     pub first_gid: u64,
     pub size: u64,
     pub model: NeuronModel,
-    pub noise_std: f64,
-    pub bias_current: f64,
 }
 
 impl Population {

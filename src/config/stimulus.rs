@@ -1,0 +1,189 @@
+//! Validation of `[[stimulus]]` tables and of the populations' shorthands for them
+//! (`noise_std`, `bias_current`).
+
+use super::schema::{self, Value};
+use super::Validator;
+use crate::error::Result;
+use crate::network::Population;
+use crate::stimulus::{Selection, Stimulus, StimulusKind};
+use toml::Spanned;
+
+/// The keys each kind uses besides `population`, `kind` and `neurons`.
+const KEYS: [(&str, &[&str]); 3] = [("noise", &["std"]), ("constant", &["amplitude"]), ("step", &["times", "amplitudes"])];
+
+impl Validator<'_> {
+    /// The stimuli of the model file: first each population's shorthands (noise, then the
+    /// constant current: net.m's order), then the `[[stimulus]]` tables in file order.
+    /// Noise stimuli on one population draw from streams 0, 1, ... in that order, so the
+    /// first noise of a population is the one `noise_std` has always drawn.
+    pub(super) fn stimuli(
+        &self,
+        shorthands: &[(f64, f64)],
+        tables: &[Spanned<schema::Stimulus>],
+        populations: &[Population],
+        dt_ms: f64,
+        seed: u64,
+    ) -> Result<Vec<Stimulus>> {
+        let mut out = Vec::new();
+        for (population, &(noise_std, bias)) in shorthands.iter().enumerate() {
+            if noise_std != 0.0 {
+                out.push(Stimulus { population, neurons: Selection::All, kind: StimulusKind::Noise { std: noise_std, stream: 0 } });
+            }
+            if bias != 0.0 {
+                out.push(Stimulus { population, neurons: Selection::All, kind: StimulusKind::Constant { amplitude: bias } });
+            }
+        }
+        for (i, table) in tables.iter().enumerate() {
+            let mut s = self.stimulus(i, table, populations, dt_ms, seed)?;
+            if let StimulusKind::Noise { stream, .. } = &mut s.kind {
+                *stream =
+                    out.iter().filter(|o| o.population == s.population && matches!(o.kind, StimulusKind::Noise { .. })).count() as u32;
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    fn stimulus(&self, i: usize, table: &Spanned<schema::Stimulus>, populations: &[Population], dt_ms: f64, seed: u64) -> Result<Stimulus> {
+        let at = |field: &str| format!("stimulus[{i}].{field}");
+        let s = table.get_ref();
+        let population = populations.iter().position(|p| &p.name == s.population.get_ref()).ok_or_else(|| {
+            let known: Vec<&str> = populations.iter().map(|p| p.name.as_str()).collect();
+            self.error(
+                s.population.span(),
+                at("population"),
+                format!("unknown population '{}' (defined: {})", s.population.get_ref(), known.join(", ")),
+            )
+        })?;
+        let kind_name = s.kind.get_ref().as_str();
+        let Some((_, uses)) = KEYS.iter().find(|(k, _)| *k == kind_name) else {
+            return Err(self.error(
+                s.kind.span(),
+                at("kind"),
+                format!("unknown stimulus kind '{kind_name}' (known: noise, constant, step)"),
+            ));
+        };
+        let given = [
+            ("std", s.std.as_ref().map(|x| x.span())),
+            ("amplitude", s.amplitude.as_ref().map(|x| x.span())),
+            ("times", s.times.as_ref().map(|x| x.span())),
+            ("amplitudes", s.amplitudes.as_ref().map(|x| x.span())),
+        ];
+        if let Some((key, span)) = given.iter().find_map(|(k, span)| span.clone().filter(|_| !uses.contains(k)).map(|s| (k, s))) {
+            return Err(self.error(
+                span,
+                at(key),
+                format!("a {kind_name} stimulus does not use '{key}' (its keys: population, kind, neurons, {})", uses.join(", ")),
+            ));
+        }
+        let missing =
+            |key: &str| self.error(table.span(), at(key), format!("missing: a {kind_name} stimulus needs {}", uses.join(" and ")));
+        let finite = |x: &Spanned<f64>, field: &str, non_negative: bool| -> Result<f64> {
+            let v = *x.get_ref();
+            if v.is_finite() && (!non_negative || v >= 0.0) && (v as f32).is_finite() {
+                Ok(v)
+            } else {
+                let what = if non_negative { "a finite number ≥ 0" } else { "a finite number" };
+                Err(self.error(x.span(), at(field), format!("expected {what}, got {v}")))
+            }
+        };
+        let kind = match kind_name {
+            "noise" => StimulusKind::Noise { std: finite(s.std.as_ref().ok_or_else(|| missing("std"))?, "std", true)?, stream: 0 },
+            "constant" => {
+                StimulusKind::Constant { amplitude: finite(s.amplitude.as_ref().ok_or_else(|| missing("amplitude"))?, "amplitude", false)? }
+            }
+            _ => {
+                let times = s.times.as_ref().ok_or_else(|| missing("times"))?;
+                let amplitudes = s.amplitudes.as_ref().ok_or_else(|| missing("amplitudes"))?;
+                if times.get_ref().is_empty() || times.get_ref().len() != amplitudes.get_ref().len() {
+                    return Err(self.error(
+                        amplitudes.span(),
+                        at("amplitudes"),
+                        format!(
+                            "expected one amplitude for each of the times, at least one: got {} times and {} amplitudes",
+                            times.get_ref().len(),
+                            amplitudes.get_ref().len()
+                        ),
+                    ));
+                }
+                let mut starts: Vec<u64> = Vec::new();
+                for (k, t) in times.get_ref().iter().enumerate() {
+                    let field = at(&format!("times[{k}]"));
+                    let ms = match t {
+                        Value::Number(x) => *x,
+                        Value::Text(text) => super::parse_time(text).map_err(|m| self.error(times.span(), &field, m))?,
+                    };
+                    let steps = ms / dt_ms;
+                    if !(ms >= 0.0 && ms.is_finite()) || (steps - steps.round()).abs() > 1e-6 * steps.max(1.0) {
+                        return Err(self.error(
+                            times.span(),
+                            field,
+                            format!("expected a time ≥ 0 that is a whole number of steps of dt = {dt_ms} ms, got {}", t.as_text()),
+                        ));
+                    }
+                    let step = steps.round() as u64;
+                    if starts.last().is_some_and(|&last| step <= last) {
+                        return Err(self.error(
+                            times.span(),
+                            field,
+                            format!("expected times in increasing order, got {} after an equal or later time", t.as_text()),
+                        ));
+                    }
+                    starts.push(step);
+                }
+                let mut values = Vec::new();
+                for (k, &a) in amplitudes.get_ref().iter().enumerate() {
+                    values.push(finite(&Spanned::new(amplitudes.span(), a), &format!("amplitudes[{k}]"), false)?);
+                }
+                StimulusKind::Step { starts, amplitudes: values }
+            }
+        };
+        let neurons = match &s.neurons {
+            None => Selection::All,
+            Some(n) => self.selection(n, &at("neurons"), populations[population].size, seed)?,
+        };
+        Ok(Stimulus { population, neurons, kind })
+    }
+
+    fn selection(&self, n: &Spanned<schema::Neurons>, field: &str, size: u64, seed: u64) -> Result<Selection> {
+        let sel = n.get_ref();
+        let err = |m: String| self.error(n.span(), field, m);
+        let forms = [sel.range.is_some(), sel.ids.is_some(), sel.fraction.is_some()].iter().filter(|&&x| x).count();
+        if forms != 1 {
+            return Err(err("expected exactly one of range = [first, end], ids = [...] or fraction = p (with an optional seed)".into()));
+        }
+        if sel.seed.is_some() && sel.fraction.is_none() {
+            return Err(err("seed is only for fraction".into()));
+        }
+        if let Some(r) = &sel.range {
+            return match r[..] {
+                [lo, hi] if 0 <= lo && lo < hi && hi as u64 <= size => Ok(Selection::Range(lo as u64..hi as u64)),
+                _ => Err(err(format!("expected range = [first, end] with 0 ≤ first < end ≤ {size} (the population's size), got {r:?}"))),
+            };
+        }
+        if let Some(ids) = &sel.ids {
+            if let Some(bad) = ids.iter().find(|&&i| i < 0 || i as u64 >= size) {
+                return Err(err(format!("expected indices from 0 to {} (the population's size − 1), got {bad}", size - 1)));
+            }
+            let mut sorted: Vec<u64> = ids.iter().map(|&i| i as u64).collect();
+            sorted.sort_unstable();
+            if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+                return Err(err(format!("index {} is listed twice", w[0])));
+            }
+            if sorted.is_empty() {
+                return Err(err("expected at least one index in ids".into()));
+            }
+            return Ok(Selection::List(sorted));
+        }
+        let fraction = sel.fraction.expect("one form given");
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(err(format!("expected a fraction in [0, 1], got {fraction}")));
+        }
+        let own_seed = match sel.seed {
+            Some(s) if s >= 0 => s as u64,
+            Some(s) => return Err(err(format!("expected a seed ≥ 0, got {s}"))),
+            None => seed,
+        };
+        Ok(Selection::Fraction { fraction, seed: own_seed })
+    }
+}

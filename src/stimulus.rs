@@ -1,0 +1,222 @@
+//! Stimuli: currents injected into neurons independently of the network (Arbor's event
+//! generators and NEST's noise_generator / dc_generator / step_current_generator play this
+//! role). Each is a model-file `[[stimulus]]` on a population or a subset of it; the
+//! backend adds them into each step's input current before the neuron model steps.
+//!
+//! Everything here is a pure function of (seed, neuron id, step), so a stimulus gives the
+//! same currents whatever the split into threads and ranks.
+
+use crate::rng;
+use std::ops::Range;
+
+/// A stimulus of the description: what, onto which neurons of which population.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stimulus {
+    pub population: usize,
+    pub neurons: Selection,
+    pub kind: StimulusKind,
+}
+
+/// Which neurons of the population, by index within it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Selection {
+    All,
+    /// Indices `start..end`.
+    Range(Range<u64>),
+    /// Sorted, distinct indices.
+    List(Vec<u64>),
+    /// Each neuron independently with this probability, drawn from (seed, neuron id):
+    /// the same neurons whatever the split.
+    Fraction {
+        fraction: f64,
+        seed: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StimulusKind {
+    /// A Gaussian current of standard deviation `std`, drawn anew for each neuron in each
+    /// step. `stream` tells noise stimuli on the same neurons apart (0 for the first one
+    /// of a population, as `noise_std` always had).
+    Noise { std: f64, stream: u32 },
+    /// The same current in every step.
+    Constant { amplitude: f64 },
+    /// `amplitudes[k]` from step `starts[k]` until the next start (0 before the first);
+    /// `starts` increasing.
+    Step { starts: Vec<u64>, amplitudes: Vec<f64> },
+}
+
+impl StimulusKind {
+    /// The current of a constant or step stimulus at `step` (0 for noise).
+    pub fn amplitude_at(&self, step: u64) -> f64 {
+        match self {
+            StimulusKind::Noise { .. } => 0.0,
+            StimulusKind::Constant { amplitude } => *amplitude,
+            StimulusKind::Step { starts, amplitudes } => match starts.partition_point(|&s| s <= step) {
+                0 => 0.0,
+                k => amplitudes[k - 1],
+            },
+        }
+    }
+}
+
+/// Whether neuron `gid` belongs to a fraction selection.
+fn in_fraction(fraction: f64, seed: u64, gid: u64) -> bool {
+    let key = rng::key_for(seed, rng::Purpose::Selection);
+    let [a, b] = rng::threefry2x32([gid as u32, (gid >> 32) as u32], key);
+    rng::unit_f64(a, b) < fraction
+}
+
+/// Which of a group's neurons a stimulus reaches, as indices within the group.
+#[derive(Clone, Debug, PartialEq)]
+enum Reach {
+    All,
+    Range(Range<usize>),
+    List(Vec<u32>),
+}
+
+/// A stimulus as one group of neurons (`first_gid`, `len` neurons) sees it.
+#[derive(Clone, Debug)]
+pub struct GroupStimulus {
+    kind: StimulusKind,
+    reach: Reach,
+    first_gid: u64,
+}
+
+/// The stimuli reaching the neurons `first_gid..first_gid + len` of population `pop`
+/// (whose first neuron is `pop_first_gid`), in the order of the model file; those that
+/// reach none of them are left out.
+pub fn for_group(stimuli: &[Stimulus], pop: usize, pop_first_gid: u64, first_gid: u64, len: usize) -> Vec<GroupStimulus> {
+    let offset = first_gid - pop_first_gid;
+    let group = offset..offset + len as u64;
+    let mut out = Vec::new();
+    for s in stimuli.iter().filter(|s| s.population == pop) {
+        let reach = match &s.neurons {
+            Selection::All => Reach::All,
+            Selection::Range(r) => {
+                let (lo, hi) = (r.start.max(group.start), r.end.min(group.end));
+                if lo >= hi {
+                    continue;
+                }
+                if lo == group.start && hi == group.end {
+                    Reach::All
+                } else {
+                    Reach::Range((lo - offset) as usize..(hi - offset) as usize)
+                }
+            }
+            Selection::List(ids) => {
+                let local: Vec<u32> = ids.iter().filter(|i| group.contains(i)).map(|&i| (i - offset) as u32).collect();
+                if local.is_empty() {
+                    continue;
+                }
+                Reach::List(local)
+            }
+            Selection::Fraction { fraction, seed } => {
+                let local: Vec<u32> = (0..len as u32).filter(|&i| in_fraction(*fraction, *seed, first_gid + i as u64)).collect();
+                if local.is_empty() {
+                    continue;
+                }
+                Reach::List(local)
+            }
+        };
+        out.push(GroupStimulus { kind: s.kind.clone(), reach, first_gid });
+    }
+    out
+}
+
+/// Adds this step's stimulus currents into `input` (the group's input current, which
+/// holds the synaptic input already) and returns the current common to the whole group,
+/// which the model adds last (net.m's order for its noise: 5·N(0,1) + synaptic input).
+/// `normals` is scratch of at least `input.len()` values.
+pub fn apply(stimuli: &[GroupStimulus], seed: u64, step: u64, input: &mut [f32], normals: &mut [f32]) -> f32 {
+    let mut common = 0.0f32;
+    for s in stimuli {
+        match &s.kind {
+            StimulusKind::Noise { std, stream } => {
+                let std = *std as f32;
+                match &s.reach {
+                    Reach::All => add_noise(seed, *stream, step, s.first_gid, std, input, normals),
+                    Reach::Range(r) => add_noise(seed, *stream, step, s.first_gid + r.start as u64, std, &mut input[r.clone()], normals),
+                    Reach::List(ids) => {
+                        for &i in ids {
+                            let z = rng::noise_normal(seed, *stream, step, s.first_gid + i as u64);
+                            input[i as usize] += std * z;
+                        }
+                    }
+                }
+            }
+            kind => {
+                let amplitude = kind.amplitude_at(step) as f32;
+                if amplitude == 0.0 {
+                    continue;
+                }
+                match &s.reach {
+                    Reach::All => common += amplitude,
+                    Reach::Range(r) => input[r.clone()].iter_mut().for_each(|x| *x += amplitude),
+                    Reach::List(ids) => ids.iter().for_each(|&i| input[i as usize] += amplitude),
+                }
+            }
+        }
+    }
+    common
+}
+
+/// input[i] += std · z_i, z the noise normals of neurons first_gid + i (net.m sums
+/// 5·N(0,1) + synaptic input: the same value, as IEEE addition commutes).
+fn add_noise(seed: u64, stream: u32, step: u64, first_gid: u64, std: f32, input: &mut [f32], normals: &mut [f32]) {
+    let normals = &mut normals[..input.len()];
+    rng::fill_stream_normals(seed, stream, step, first_gid, normals);
+    for (x, z) in input.iter_mut().zip(normals.iter()) {
+        *x += std * *z;
+    }
+}
+
+/// Whether population `pop` receives noise (which costs a normal per neuron-step: the
+/// cost model of the partition counts it).
+pub fn draws_noise(stimuli: &[Stimulus], pop: usize) -> bool {
+    stimuli.iter().any(|s| s.population == pop && matches!(s.kind, StimulusKind::Noise { std, .. } if std != 0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_schedule_holds_each_amplitude_until_the_next_start() {
+        let k = StimulusKind::Step { starts: vec![5, 10], amplitudes: vec![2.0, -1.0] };
+        let at: Vec<f64> = [0, 4, 5, 9, 10, 1000].iter().map(|&s| k.amplitude_at(s)).collect();
+        assert_eq!(at, vec![0.0, 0.0, 2.0, 2.0, -1.0, -1.0]);
+    }
+
+    #[test]
+    fn a_subset_gets_the_same_currents_whatever_the_split() {
+        let stimuli = vec![
+            Stimulus { population: 0, neurons: Selection::Range(3..17), kind: StimulusKind::Noise { std: 2.0, stream: 1 } },
+            Stimulus { population: 0, neurons: Selection::List(vec![1, 8, 19]), kind: StimulusKind::Constant { amplitude: 1.5 } },
+            Stimulus {
+                population: 0,
+                neurons: Selection::Fraction { fraction: 0.5, seed: 9 },
+                kind: StimulusKind::Noise { std: 1.0, stream: 2 },
+            },
+            Stimulus { population: 0, neurons: Selection::All, kind: StimulusKind::Constant { amplitude: 0.25 } },
+        ];
+        // 20 neurons from gid 100, whole and cut at 7 and 13.
+        let currents = |cuts: &[usize]| -> Vec<f32> {
+            let mut out = Vec::new();
+            for w in cuts.windows(2) {
+                let len = w[1] - w[0];
+                let group = for_group(&stimuli, 0, 100, 100 + w[0] as u64, len);
+                let (mut input, mut normals) = (vec![0.5f32; len], vec![0.0; len]);
+                let common = apply(&group, 42, 7, &mut input, &mut normals);
+                out.extend(input.iter().map(|x| x + common));
+            }
+            out
+        };
+        let whole = currents(&[0, 20]);
+        assert_eq!(whole, currents(&[0, 7, 13, 20]));
+        assert_eq!(whole[0], 0.5 + 0.25, "neuron 0 gets only the common current");
+        assert_ne!(whole[5], 0.75, "neuron 5 gets noise");
+        let picked = (0..20).filter(|&i| in_fraction(0.5, 9, 100 + i)).count();
+        assert!((4..=16).contains(&picked), "about half of 20: {picked}");
+    }
+}

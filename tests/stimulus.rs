@@ -1,0 +1,128 @@
+//! `[[stimulus]]`: noise, constant and step currents on populations and subsets.
+
+mod common;
+
+use common::{example, simulate, stderr, volley};
+use volley::backend::cpu::CpuOptions;
+use volley::config::{self, Overrides};
+
+/// `noise_std` on a population is shorthand for a noise stimulus on all of it: the same
+/// spikes, bit for bit.
+#[test]
+fn noise_std_is_a_noise_stimulus_on_the_whole_population() {
+    let text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap();
+    assert!(text.contains("noise_std = 5.0") && text.contains("noise_std = 2.0"));
+    let as_stimuli = text.replacen("noise_std = 5.0", "", 1).replacen("noise_std = 2.0", "", 1)
+        + "\n[[stimulus]]\npopulation = \"exc\"\nkind = \"noise\"\nstd = 5.0\n\
+           [[stimulus]]\npopulation = \"inh\"\nkind = \"noise\"\nstd = 2.0\n";
+    let short = config::parse(&text, "a.toml", &Overrides { duration: Some("300 ms".into()), ..Overrides::default() }).unwrap();
+    let long = config::parse(&as_stimuli, "b.toml", &Overrides { duration: Some("300 ms".into()), ..Overrides::default() }).unwrap();
+    assert_eq!(short.stimuli, long.stimuli);
+    let (a, _) = simulate(&short, CpuOptions { threads: 1, ..CpuOptions::default() });
+    let (b, _) = simulate(&long, CpuOptions { threads: 1, ..CpuOptions::default() });
+    assert!(a.len() > 1000);
+    assert_eq!(a, b);
+}
+
+fn lone_neurons(stimuli: &str) -> String {
+    format!(
+        "[simulation]\ndt = \"0.5 ms\"\nduration = \"400 ms\"\n\
+         [[population]]\nname = \"cells\"\nsize = 200\nmodel = \"izhikevich\"\n\
+         [population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n{stimuli}"
+    )
+}
+
+/// A step current on a range fires exactly those neurons, from its start on; a second
+/// step back to 0 silences them; ids and fractions pick their neurons; results do not
+/// depend on the number of threads.
+#[test]
+fn step_currents_reach_the_chosen_neurons_only_and_only_while_on() {
+    let text = lone_neurons(
+        "[[stimulus]]\npopulation = \"cells\"\nkind = \"step\"\ntimes = [\"0 ms\", \"100 ms\", \"300 ms\"]\namplitudes = [0, 10, 0]\n\
+         neurons = { range = [20, 90] }\n\
+         [[stimulus]]\npopulation = \"cells\"\nkind = \"constant\"\namplitude = 12\nneurons = { ids = [150, 3, 199] }\n\
+         [[population]]\nname = \"others\"\nsize = 200\nmodel = \"izhikevich\"\n\
+         [population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n\
+         [[stimulus]]\npopulation = \"others\"\nkind = \"noise\"\nstd = 30\nneurons = { fraction = 0.25, seed = 5 }\n",
+    );
+    let desc = config::parse(&text, "lone.toml", &Overrides::default()).unwrap();
+    let (one, _) = simulate(&desc, CpuOptions { threads: 1, ..CpuOptions::default() });
+    let (three, _) = simulate(&desc, CpuOptions { threads: 3, min_shard_neurons: 64 });
+    assert_eq!(one, three, "the same spikes on 3 shards");
+    let dt = 0.5;
+    let stepped: Vec<_> = one.iter().filter(|s| (20..90).contains(&s.gid)).collect();
+    assert!(!stepped.is_empty());
+    let first = stepped.iter().map(|s| s.step as f64 * dt).fold(f64::INFINITY, f64::min);
+    let last = stepped.iter().map(|s| s.step as f64 * dt).fold(0.0, f64::max);
+    assert!((100.0..130.0).contains(&first), "the step starts at 100 ms: first spike at {first} ms");
+    assert!(last < 310.0, "the step ends at 300 ms: last spike at {last} ms");
+    let every_stepped = (20..90).all(|g| stepped.iter().any(|s| s.gid == g));
+    assert!(every_stepped, "10 pA fires every neuron of the range");
+    for g in [3, 150, 199] {
+        assert!(one.iter().filter(|s| s.gid == g).count() > 5, "neuron {g} is driven by the constant current");
+    }
+    let quiet = (0..200).filter(|g| !(20..90).contains(g) && ![3, 150, 199].contains(g));
+    assert!(quiet.clone().all(|g| one.iter().all(|s| s.gid != g)), "the other cells get no current");
+    // Of the other population, only the noise's quarter fires.
+    let noisy: std::collections::BTreeSet<u32> = one.iter().map(|s| s.gid).filter(|&g| g >= 200).collect();
+    assert!((25..75).contains(&noisy.len()), "about a quarter of 200 get noise and fire: {}", noisy.len());
+}
+
+fn error_of(stimulus: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stim.toml");
+    std::fs::write(&path, lone_neurons(stimulus)).unwrap();
+    let out = volley(dir.path(), &["check", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    err.replace(path.to_str().unwrap(), "stim.toml").trim().to_string()
+}
+
+#[test]
+fn bad_stimuli_are_refused_with_the_field_and_what_was_expected() {
+    let s = |body: &str| format!("[[stimulus]]\npopulation = \"cells\"\n{body}\n");
+    assert_eq!(
+        error_of("[[stimulus]]\npopulation = \"cell\"\nkind = \"noise\"\nstd = 1\n"),
+        "error: stim.toml:14:14: stimulus[0].population: unknown population 'cell' (defined: cells)"
+    );
+    assert_eq!(
+        error_of(&s("kind = \"poisson\"")),
+        "error: stim.toml:15:8: stimulus[0].kind: unknown stimulus kind 'poisson' (known: noise, constant, step)"
+    );
+    assert_eq!(
+        error_of(&s("kind = \"noise\"\nstd = 1\namplitude = 3")),
+        "error: stim.toml:17:13: stimulus[0].amplitude: a noise stimulus does not use 'amplitude' (its keys: population, kind, neurons, std)"
+    );
+    assert_eq!(error_of(&s("kind = \"noise\"\nstd = -1")), "error: stim.toml:16:7: stimulus[0].std: expected a finite number ≥ 0, got -1");
+    assert!(error_of(&s("kind = \"constant\"")).ends_with("stimulus[0].amplitude: missing: a constant stimulus needs amplitude"));
+    assert_eq!(
+        error_of(&s("kind = \"step\"\ntimes = [0, 50]\namplitudes = [1]")),
+        "error: stim.toml:17:14: stimulus[0].amplitudes: expected one amplitude for each of the times, at least one: got 2 times and 1 amplitudes"
+    );
+    assert_eq!(
+        error_of(&s("kind = \"step\"\ntimes = [\"50 ms\", \"20 ms\"]\namplitudes = [1, 2]")),
+        "error: stim.toml:16:9: stimulus[0].times[1]: expected times in increasing order, got 20 ms after an equal or later time"
+    );
+    assert_eq!(
+        error_of(&s("kind = \"step\"\ntimes = [0.25]\namplitudes = [1]")),
+        "error: stim.toml:16:9: stimulus[0].times[0]: expected a time ≥ 0 that is a whole number of steps of dt = 0.5 ms, got 0.25"
+    );
+    assert_eq!(
+        error_of(&s("kind = \"constant\"\namplitude = 1\nneurons = { range = [10, 500] }")),
+        "error: stim.toml:17:11: stimulus[0].neurons: expected range = [first, end] with 0 ≤ first < end ≤ 200 (the population's size), got [10, 500]"
+    );
+    assert_eq!(
+        error_of(&s("kind = \"constant\"\namplitude = 1\nneurons = { ids = [4, 9, 4] }")),
+        "error: stim.toml:17:11: stimulus[0].neurons: index 4 is listed twice"
+    );
+    assert_eq!(
+        error_of(&s("kind = \"constant\"\namplitude = 1\nneurons = { range = [0, 5], fraction = 0.5 }")),
+        "error: stim.toml:17:11: stimulus[0].neurons: expected exactly one of range = [first, end], ids = [...] or fraction = p (with an optional seed)"
+    );
+    assert_eq!(
+        error_of(&s("kind = \"constant\"\namplitude = 1\nneurons = { fraction = 1.5 }")),
+        "error: stim.toml:17:11: stimulus[0].neurons: expected a fraction in [0, 1], got 1.5"
+    );
+    assert!(error_of(&s("kind = \"noise\"\nstd = 1\nrate = 3")).contains("unknown field `rate`"));
+}
