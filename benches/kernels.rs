@@ -66,7 +66,9 @@ fn neuron_update_size(c: &mut Criterion, exc: u64, inh: u64) {
     let mut g = c.benchmark_group(format!("izhikevich_update_{exc}"));
     let desc = example(exc, inh);
     let pop = &desc.populations[0];
-    let NeuronGroup::Izhikevich(mut state) = pop.model.build(pop.gids().map(|g| desc.neuron_uniform(g))).unwrap();
+    let NeuronGroup::Izhikevich(mut state) = pop.model.build(pop.gids().map(|g| desc.neuron_uniform(g))).unwrap() else {
+        panic!("the example is Izhikevich neurons")
+    };
     let n = state.len();
     let mut input = vec![0f32; n];
     let mut normals = vec![0f32; n];

@@ -67,7 +67,7 @@ fn net_m<R: Real>(desc: &Description) -> Vec<Spike> {
     let mut u = vec![zero; n];
     let mut noise_std = vec![zero; n];
     for pop in &desc.populations {
-        let NeuronModel::Izhikevich(spec) = &pop.model;
+        let NeuronModel::Izhikevich(spec) = &pop.model else { panic!("net.m is Izhikevich neurons") };
         for g in pop.gids() {
             let x = spec.neuron_values(desc.neuron_uniform(g));
             let i = g as usize;

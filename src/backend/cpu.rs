@@ -11,8 +11,7 @@ use crate::connectivity::generate::InvalidWeight;
 use crate::connectivity::{channels, LocalSynapses};
 use crate::engine::DelayRing;
 use crate::error::Error;
-use crate::model::NeuronGroup;
-use crate::model::{InvalidValue, NonFinite};
+use crate::model::{InvalidValue, NeuronGroup, NonFinite};
 use crate::network::{ConnectionRule, Description, Storage, SynapseModel};
 use crate::spike::Spike;
 use crate::stimulus::{self, GroupStimulus};
@@ -269,17 +268,14 @@ impl Shard {
                 let n = g.state.len();
                 let input = &mut input[g.offset..g.offset + n];
                 let common = stimulus::apply(&g.stimuli, seed, step, input, &mut self.normals[..n]);
-                match &mut g.state {
-                    NeuronGroup::Izhikevich(state) => {
-                        if state.step(input, common, dt) && self.non_finite.is_none() {
-                            if let Some((i, variable, value)) = state.first_non_finite() {
-                                self.non_finite = Some(NonFinite { gid: g.first_gid + i as u64, step, variable, value });
-                            }
-                        }
-                        let (spikes, first) = (&mut self.spikes, g.first_gid);
-                        state.collect_spikes(|i| spikes.push(Spike { step: step as u32, gid: (first + i as u64) as u32 }));
+                let state = &mut g.state;
+                if state.step(input, common, dt) && self.non_finite.is_none() {
+                    if let Some((i, variable, value)) = state.first_non_finite() {
+                        self.non_finite = Some(NonFinite { gid: g.first_gid + i as u64, step, variable, value });
                     }
                 }
+                let (spikes, first) = (&mut self.spikes, g.first_gid);
+                state.collect_spikes(|i| spikes.push(Spike { step: step as u32, gid: (first + i as u64) as u32 }));
             }
             // The slot was this step's input; cleared here, by the ring's owner, it takes
             // the arrivals of a later step.

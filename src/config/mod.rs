@@ -2,6 +2,7 @@
 //! the file, the line and column where TOML knows them, the field's path and what was
 //! expected, before anything large is allocated.
 
+mod hh;
 pub mod schema;
 pub mod set;
 mod stimulus;
@@ -180,7 +181,7 @@ impl Validator<'_> {
         let mut shorthands = Vec::new();
         let mut first_gid = 0u64;
         for (i, p) in raw.populations.iter().enumerate() {
-            let (population, shorthand) = self.population(i, p, first_gid, &populations)?;
+            let (population, shorthand) = self.population(i, p, first_gid, &populations, dt_ms)?;
             first_gid += population.size;
             populations.push(population);
             shorthands.push(shorthand);
@@ -232,7 +233,14 @@ impl Validator<'_> {
     }
 
     /// A population, and its shorthand stimuli (noise_std, bias_current).
-    fn population(&self, i: usize, p: &schema::Population, first_gid: u64, earlier: &[Population]) -> Result<(Population, (f64, f64))> {
+    fn population(
+        &self,
+        i: usize,
+        p: &schema::Population,
+        first_gid: u64,
+        earlier: &[Population],
+        dt_ms: f64,
+    ) -> Result<(Population, (f64, f64))> {
         let at = |field: &str| format!("population[{i}].{field}");
         let name = p.name.get_ref().trim().to_string();
         if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
@@ -249,8 +257,15 @@ impl Validator<'_> {
         if size <= 0 {
             return Err(self.error(p.size.span(), at("size"), format!("expected a positive number of neurons, got {size}")));
         }
-        let model = match p.model.get_ref().as_str() {
+        let model_name = p.model.get_ref().as_str();
+        if model_name != "hh" {
+            if let Some((key, span)) = hh::hh_only_keys(p) {
+                return Err(self.error(span, at(key), format!("the {model_name} model has no '{key}' (only model = \"hh\" does)")));
+            }
+        }
+        let model = match model_name {
             "izhikevich" => NeuronModel::Izhikevich(self.izhikevich(i, p)?),
+            "hh" => NeuronModel::Hh(self.hh(i, p, dt_ms)?),
             other => {
                 return Err(self.error(
                     p.model.span(),

@@ -55,6 +55,54 @@ pub struct Population {
     /// A constant current added in every step.
     #[serde(default)]
     pub bias_current: Option<Spanned<f64>>,
+    /// hh: the ion channels (`[[population.channel]]`).
+    #[serde(rename = "channel", default)]
+    pub channels: Vec<Spanned<Channel>>,
+    /// hh: "exponential_euler" (default, with tables) or "rk4" (exact functions, f64).
+    #[serde(default)]
+    pub integrator: Option<Spanned<String>>,
+    /// hh: the range and step of v for the rate tables.
+    #[serde(default)]
+    pub table: Option<Spanned<Table>>,
+}
+
+/// An ion channel of an hh population.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    pub name: String,
+    /// Maximal conductance.
+    pub g: f64,
+    /// Reversal potential.
+    pub e_rev: f64,
+    pub gates: Vec<Gate>,
+}
+
+/// A gate: `power` and either `inf` and `tau`, or `alpha` and `beta`, expressions of v.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    pub name: String,
+    #[serde(default = "one")]
+    pub power: i64,
+    pub inf: Option<String>,
+    pub tau: Option<String>,
+    pub alpha: Option<String>,
+    pub beta: Option<String>,
+    /// A number, or "steady" (x_inf at the initial v; the default).
+    pub initial: Option<Value>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    pub v_min: Option<f64>,
+    pub v_max: Option<f64>,
+    pub dv: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

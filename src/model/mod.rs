@@ -1,31 +1,36 @@
 //! Neuron models: parameters, struct-of-arrays state, the step rule and threshold/reset.
 //! The engine knows none of their equations; it asks a group to step and to list spikes.
 
+pub mod hh;
 pub mod izhikevich;
 
+pub use hh::{HhGroup, HhSpec};
 pub use izhikevich::{IzhikevichGroup, IzhikevichSpec};
 
 /// A population's model with its parameter expressions.
 #[derive(Clone, Debug)]
 pub enum NeuronModel {
     Izhikevich(IzhikevichSpec),
+    Hh(HhSpec),
 }
 
 impl NeuronModel {
     /// The model names a model file may use.
-    pub const NAMES: &'static [&'static str] = &["izhikevich"];
+    pub const NAMES: &'static [&'static str] = &["izhikevich", "hh"];
 
     /// Builds the state of neurons whose per-neuron uniforms are `r`, or names the first
     /// neuron with a parameter or initial value that is not a finite f32.
     pub fn build(&self, r: impl Iterator<Item = f64>) -> Result<NeuronGroup, InvalidValue> {
         match self {
             NeuronModel::Izhikevich(spec) => spec.build(r).map(NeuronGroup::Izhikevich),
+            NeuronModel::Hh(spec) => spec.build(r).map(NeuronGroup::Hh),
         }
     }
 
     pub fn bytes_per_neuron(&self) -> usize {
         match self {
             NeuronModel::Izhikevich(spec) => spec.bytes_per_neuron(),
+            NeuronModel::Hh(spec) => spec.bytes_per_neuron(),
         }
     }
 
@@ -35,6 +40,8 @@ impl NeuronModel {
     pub fn step_cost_ns(&self) -> f64 {
         match self {
             NeuronModel::Izhikevich(_) => 0.5,
+            // Exponential Euler with tables: per gate two interpolations and a relaxation.
+            NeuronModel::Hh(spec) => 2.0 + 1.5 * spec.gate_count() as f64,
         }
     }
 }
@@ -66,12 +73,14 @@ pub struct NonFinite {
 #[derive(Clone, Debug)]
 pub enum NeuronGroup {
     Izhikevich(IzhikevichGroup),
+    Hh(HhGroup),
 }
 
 impl NeuronGroup {
     pub fn len(&self) -> usize {
         match self {
             NeuronGroup::Izhikevich(g) => g.len(),
+            NeuronGroup::Hh(g) => g.len(),
         }
     }
 
@@ -83,6 +92,7 @@ impl NeuronGroup {
     pub fn bytes(&self) -> usize {
         match self {
             NeuronGroup::Izhikevich(g) => g.len() * g.bytes_per_neuron(),
+            NeuronGroup::Hh(g) => g.len() * g.bytes_per_neuron(),
         }
     }
 
@@ -90,6 +100,7 @@ impl NeuronGroup {
     pub fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
         match self {
             NeuronGroup::Izhikevich(g) => g.first_non_finite(),
+            NeuronGroup::Hh(g) => g.first_non_finite(),
         }
     }
 
@@ -97,6 +108,34 @@ impl NeuronGroup {
     pub fn voltages(&self) -> &[f32] {
         match self {
             NeuronGroup::Izhikevich(g) => &g.v,
+            NeuronGroup::Hh(g) => &g.v,
+        }
+    }
+
+    /// One step with input current `input[i] + common` for neuron i; true if some state
+    /// left the finite numbers.
+    #[inline]
+    pub fn step(&mut self, input: &[f32], common: f32, dt: f32) -> bool {
+        match self {
+            NeuronGroup::Izhikevich(g) => g.step(input, common, dt),
+            NeuronGroup::Hh(g) => g.step(input, common, dt),
+        }
+    }
+
+    /// Calls `emit` with the index of each neuron that spiked in the last step.
+    #[inline]
+    pub fn collect_spikes(&self, emit: impl FnMut(usize)) {
+        match self {
+            NeuronGroup::Izhikevich(g) => g.collect_spikes(emit),
+            NeuronGroup::Hh(g) => g.collect_spikes(emit),
+        }
+    }
+
+    /// Neuron-steps whose v lay outside the model's rate tables (clamped to the edge).
+    pub fn clamped(&self) -> u64 {
+        match self {
+            NeuronGroup::Izhikevich(_) => 0,
+            NeuronGroup::Hh(g) => g.clamped,
         }
     }
 }
