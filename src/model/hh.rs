@@ -310,7 +310,8 @@ impl HhGroup {
                 ChannelTerms { g: c.g as f32, e_rev: c.e_rev as f32, gates }
             })
             .collect();
-        let (non_finite, clamped) = exp_euler_dispatch(&mut self.v, &mut self.x, &mut self.crossed, input, common, &table.data, &membrane, &channels);
+        let (non_finite, clamped) =
+            exp_euler_dispatch(&mut self.v, &mut self.x, &mut self.crossed, input, common, &table.data, &membrane, &channels);
         self.clamped += clamped;
         non_finite
     }
@@ -371,7 +372,8 @@ impl HhGroup {
         let g = spec.gate_count();
         let i_app: Vec<f64> = input[..n].iter().map(|&x| x as f64 + common as f64).collect();
         let mut scratch = Scratch::default();
-        let (mut kv, mut kx): (Vec<Vec<f64>>, Vec<Vec<f64>>) = ((0..4).map(|_| vec![0.0; n]).collect(), (0..4).map(|_| vec![0.0; g * n]).collect());
+        let (mut kv, mut kx): (Vec<Vec<f64>>, Vec<Vec<f64>>) =
+            ((0..4).map(|_| vec![0.0; n]).collect(), (0..4).map(|_| vec![0.0; g * n]).collect());
         let (mut v_mid, mut x_mid) = (vec![0.0; n], vec![0.0; g * n]);
         for stage in 0..4 {
             let h = [0.0, 0.5, 0.5, 1.0][stage] * dt;
@@ -478,7 +480,13 @@ fn exp_euler_block<const L: usize>(
         let inside = at >= 0.0 && at < m.last;
         clamped += !inside as u64;
         // Outside the table: its edge value (NaN lands on the first point).
-        let at = if inside { at } else if at >= m.last { m.last } else { 0.0 };
+        let at = if inside {
+            at
+        } else if at >= m.last {
+            m.last
+        } else {
+            0.0
+        };
         let k = (at as usize).min(m.last as usize - 1);
         base[l] = (k * m.stride) as i32;
         frac[l] = at - k as f32;
@@ -503,7 +511,12 @@ fn exp_euler_block<const L: usize>(
                 // offset lies inside the table of points · stride floats.
                 let (inf0, dec0, inf1, dec1) = unsafe {
                     let t = table.as_ptr();
-                    (*t.offset(i0 as isize), *t.offset((i0 + 1) as isize), *t.offset((i0 + next) as isize), *t.offset((i0 + next + 1) as isize))
+                    (
+                        *t.offset(i0 as isize),
+                        *t.offset((i0 + 1) as isize),
+                        *t.offset((i0 + next) as isize),
+                        *t.offset((i0 + next + 1) as isize),
+                    )
                 };
                 let inf = inf0 + frac[l] * (inf1 - inf0);
                 let decay = dec0 + frac[l] * (dec1 - dec0);
