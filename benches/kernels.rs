@@ -92,6 +92,34 @@ fn neuron_update_size(c: &mut Criterion, exc: u64, inh: u64) {
     g.finish();
 }
 
+/// The five-current Hodgkin–Huxley model (examples/hh_five_current.toml): one step of
+/// 10,000 neurons with exponential Euler and tables, firing under the 18 pA step.
+fn hh_update(c: &mut Criterion) {
+    let mut g = c.benchmark_group("hh_five_current_update_10000");
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hh_five_current.toml")).unwrap();
+    let desc = config::parse(
+        &text,
+        "hh_five_current.toml",
+        &Overrides { sets: vec!["population.cells.size=10000".into()], ..Overrides::default() },
+    )
+    .unwrap();
+    let pop = &desc.populations[0];
+    let mut state = pop.model.build(pop.gids().map(|g| desc.neuron_uniform(g))).unwrap();
+    let n = state.len();
+    let input = vec![18f32; n];
+    // Into the firing regime first, so that the states are spread over the spike cycle.
+    for _ in 0..20_000 {
+        state.step(&input, 0.0, 0.01);
+    }
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("exponential_euler_step", |b| {
+        b.iter(|| {
+            black_box(state.step(&input, 0.0, 0.01));
+        })
+    });
+    g.finish();
+}
+
 fn delivery(c: &mut Criterion) {
     let mut g = c.benchmark_group("delivery");
     // Dense rows: the 2003 network, 100 spikes × 1000 targets, rows in cache.
@@ -248,5 +276,5 @@ fn network(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, noise, neuron_update, delivery, memory_system, network);
+criterion_group!(benches, noise, neuron_update, hh_update, delivery, memory_system, network);
 criterion_main!(benches);

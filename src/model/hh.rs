@@ -149,14 +149,26 @@ impl HhSpec {
 }
 
 /// x_inf and exp(−dt/tau_x) of every gate at v = v_min + k·dv, k = 0..points, gates
-/// side by side: `data[(k · gates + j) · 2]` is x_inf of gate j, `+ 1` its decay.
+/// side by side, each value with its rise to the next point (0 at the last): word
+/// `data[(k · gates + j) · 2]` holds x_inf of gate j in its low 32 bits and the rise in
+/// its high 32 bits (f32 bit patterns), `+ 1` the decay likewise. One 64-bit read gives
+/// a value and its slope: half the reads of looking up both neighbours.
 #[derive(Clone, Debug)]
 pub struct GateTable {
     pub v_min: f64,
     pub dv: f64,
     pub points: usize,
     pub gates: usize,
-    pub data: Vec<f32>,
+    pub data: Vec<u64>,
+}
+
+/// A table word: `value` in the low half, `rise` in the high half.
+fn word(value: f64, rise: f64) -> u64 {
+    (value as f32).to_bits() as u64 | ((rise as f32).to_bits() as u64) << 32
+}
+
+fn halves(w: u64) -> (f32, f32) {
+    (f32::from_bits(w as u32), f32::from_bits((w >> 32) as u32))
 }
 
 impl GateTable {
@@ -164,7 +176,8 @@ impl GateTable {
         let t = spec.table;
         let points = ((t.v_max - t.v_min) / t.dv).round() as usize + 1;
         let gates: Vec<&GateSpec> = spec.gates().collect();
-        let mut data = Vec::with_capacity(points * gates.len() * 2);
+        // (x_inf, decay) of each gate at each point, in f64.
+        let mut exact = Vec::with_capacity(points * gates.len());
         for k in 0..points {
             let v = t.v_min + k as f64 * t.dv;
             for gate in &gates {
@@ -175,11 +188,20 @@ impl GateTable {
                     let (a, b) = (gate.rates.inf_tau(v - 1e-6), gate.rates.inf_tau(v + 1e-6));
                     (inf, tau) = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
                 }
-                data.push(inf as f32);
-                data.push((-spec.dt_ms / tau).exp() as f32);
+                exact.push((inf, (-spec.dt_ms / tau).exp()));
             }
         }
-        GateTable { v_min: t.v_min, dv: t.dv, points, gates: gates.len(), data }
+        let g = gates.len();
+        let mut data = Vec::with_capacity(points * g * 2);
+        for k in 0..points {
+            for j in 0..g {
+                let (inf, decay) = exact[k * g + j];
+                let (inf_next, decay_next) = if k + 1 < points { exact[(k + 1) * g + j] } else { (inf, decay) };
+                data.push(word(inf, inf_next - inf));
+                data.push(word(decay, decay_next - decay));
+            }
+        }
+        GateTable { v_min: t.v_min, dv: t.dv, points, gates: g, data }
     }
 
     /// The bin of `v` and the fraction into it; `None` outside the table (then the
@@ -207,16 +229,17 @@ impl GateTable {
         (k, f, !inside)
     }
 
-    /// (x_inf, decay) of gate `j` at `v`, interpolated (for tests and the error bound).
+    /// (x_inf, decay) of gate `j` at `v`, interpolated as the kernel does (for tests
+    /// and the error bound).
     pub fn lookup(&self, v: f64, j: usize) -> (f64, f64) {
         let (k, f, _) = self.locate(v as f32, self.v_min as f32, (1.0 / self.dv) as f32);
-        let at = |k: usize, o: usize| self.data[(k * self.gates + j) * 2 + o] as f64;
-        let f = f as f64;
-        (at(k, 0) + f * (at(k + 1, 0) - at(k, 0)), at(k, 1) + f * (at(k + 1, 1) - at(k, 1)))
+        let (inf, rise) = halves(self.data[(k * self.gates + j) * 2]);
+        let (decay, fall) = halves(self.data[(k * self.gates + j) * 2 + 1]);
+        ((inf + f * rise) as f64, (decay + f * fall) as f64)
     }
 
     pub fn bytes(&self) -> usize {
-        self.data.len() * 4
+        self.data.len() * 8
     }
 }
 
@@ -253,7 +276,7 @@ struct Membrane {
     inv_dv: f32,
     /// Last table point index, as f32.
     last: f32,
-    /// Floats per table point (2 per gate).
+    /// Words per table point (2 per gate).
     stride: usize,
 }
 
@@ -463,14 +486,14 @@ fn exp_euler_block<const L: usize>(
     crossed: &mut [bool],
     input: &[f32],
     common: f32,
-    table: &[f32],
+    table: &[u64],
     m: &Membrane,
     channels: &[ChannelTerms],
 ) -> (bool, u64) {
     let n = v.len();
     let mut vb = [0f32; L];
-    // i32 offsets, so that the table reads are 16-lane gathers with 32-bit indices (the
-    // table holds fewer than 2^31 floats: checked with the model).
+    // i32 offsets, so that the table reads are gathers with 32-bit indices (the table
+    // holds fewer than 2^31 words: checked with the model).
     let mut base = [0i32; L];
     let mut frac = [0f32; L];
     let mut clamped = 0u64;
@@ -505,32 +528,34 @@ fn exp_euler_block<const L: usize>(
             let mut xv = [0f32; L];
             for l in 0..L {
                 let i0 = base[l] + 2 * j as i32;
-                let next = m.stride as i32;
-                debug_assert!(i0 >= 0 && (i0 + next + 1) < table.len() as i32);
+                debug_assert!(i0 >= 0 && ((i0 + 1) as usize) < table.len());
                 // SAFETY: base[l] ≤ (points − 2)·stride and 2j + 1 < stride, so every
-                // offset lies inside the table of points · stride floats.
-                let (inf0, dec0, inf1, dec1) = unsafe {
+                // offset lies inside the table of points · stride words.
+                let (w_inf, w_decay) = unsafe {
                     let t = table.as_ptr();
-                    (
-                        *t.offset(i0 as isize),
-                        *t.offset((i0 + 1) as isize),
-                        *t.offset((i0 + next) as isize),
-                        *t.offset((i0 + next + 1) as isize),
-                    )
+                    (*t.offset(i0 as isize), *t.offset((i0 + 1) as isize))
                 };
-                let inf = inf0 + frac[l] * (inf1 - inf0);
-                let decay = dec0 + frac[l] * (dec1 - dec0);
+                let inf = f32::from_bits(w_inf as u32) + frac[l] * f32::from_bits((w_inf >> 32) as u32);
+                let decay = f32::from_bits(w_decay as u32) + frac[l] * f32::from_bits((w_decay >> 32) as u32);
                 xv[l] = inf + (xs[l] - inf) * decay;
             }
             xs.copy_from_slice(&xv);
-            let mut p = xv;
-            for _ in 1..power {
-                for l in 0..L {
-                    p[l] *= xv[l];
+            // x^power, the power known per gate: one straight vector loop per case.
+            match power {
+                1 => (0..L).for_each(|l| open[l] *= xv[l]),
+                2 => (0..L).for_each(|l| open[l] *= xv[l] * xv[l]),
+                3 => (0..L).for_each(|l| open[l] *= xv[l] * xv[l] * xv[l]),
+                4 => (0..L).for_each(|l| {
+                    let x2 = xv[l] * xv[l];
+                    open[l] *= x2 * x2
+                }),
+                _ => {
+                    let mut p = xv;
+                    for _ in 1..power {
+                        (0..L).for_each(|l| p[l] *= xv[l]);
+                    }
+                    (0..L).for_each(|l| open[l] *= p[l]);
                 }
-            }
-            for l in 0..L {
-                open[l] *= p[l];
             }
         }
         for l in 0..L {
@@ -561,7 +586,7 @@ fn exp_euler_kernel(
     crossed: &mut [bool],
     input: &[f32],
     common: f32,
-    table: &[f32],
+    table: &[u64],
     m: &Membrane,
     channels: &[ChannelTerms],
 ) -> (bool, u64) {
@@ -581,7 +606,7 @@ fn exp_euler_kernel(
     (non_finite, clamped)
 }
 
-crate::simd::dispatch!(fn exp_euler_dispatch(v: &mut [f32], x: &mut [f32], crossed: &mut [bool], input: &[f32], common: f32, table: &[f32], m: &Membrane, channels: &[ChannelTerms]) -> (bool, u64) => exp_euler_kernel);
+crate::simd::dispatch!(fn exp_euler_dispatch(v: &mut [f32], x: &mut [f32], crossed: &mut [bool], input: &[f32], common: f32, table: &[u64], m: &Membrane, channels: &[ChannelTerms]) -> (bool, u64) => exp_euler_kernel);
 
 #[cfg(test)]
 mod tests {
