@@ -83,6 +83,12 @@ fn izhikevich_2003_is_identical_on_1_2_and_4_ranks() {
     );
 }
 
+/// Hodgkin–Huxley neurons with conductance synapses and delays of 1–5 ms (500 steps).
+#[test]
+fn hh_network_is_identical_on_1_2_and_4_ranks() {
+    same_for_every_rank_count(&example("hh_network.toml"), &["--duration", "150 ms"], &[(1, "auto"), (2, "auto"), (4, "auto")]);
+}
+
 #[test]
 fn sparse_network_of_20000_with_delays_of_1_to_20_ms_is_identical_on_1_2_and_4_ranks() {
     same_for_every_rank_count(
