@@ -454,6 +454,15 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         write.as_secs_f64(),
         simulate.as_secs_f64(),
     ];
+    let (_, clamps) = comm.prefix_and_total(&sim.backend().table_clamps(desc.populations.len()));
+    if comm.rank() == 0 {
+        for (p, &n) in desc.populations.iter().zip(&clamps).filter(|(_, &n)| n > 0) {
+            eprintln!(
+                "warning: population '{}': v left the rate tables in {n} neuron-step(s) and took their edge values; widen population.{}.table (v_min, v_max)",
+                p.name, p.name
+            );
+        }
+    }
     let rank_phases = comm.all_gather_f64(&mine).chunks(PHASES.len()).map(|c| c.try_into().expect("one timer per phase")).collect();
     let peak_memory = comm.all_gather_f64(&[peak_memory().unwrap_or(0) as f64]);
 

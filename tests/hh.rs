@@ -145,3 +145,24 @@ fn bad_hh_populations_are_refused_with_the_field_and_what_was_expected() {
         stderr(&out)
     );
 }
+
+/// v outside the rate tables takes their edge values, is counted, and the run ends with
+/// a warning naming the population and what to widen.
+#[test]
+fn leaving_the_tables_is_counted_and_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("hh_classic.toml");
+    let out = dir.path().join("out");
+    let narrow = ["run", model.to_str().unwrap(), "-q", "--out", out.to_str().unwrap(), "--duration", "50 ms"];
+    let run = volley(dir.path(), &[&narrow[..], &["--set", "population.axon.table={ v_min = -80, v_max = -30 }"]].concat());
+    common::assert_ok(&run);
+    let err = stderr(&run);
+    assert!(
+        err.contains("warning: population 'axon': v left the rate tables in ")
+            && err.contains("widen population.axon.table (v_min, v_max)"),
+        "{err}"
+    );
+    let run = volley(dir.path(), &narrow);
+    common::assert_ok(&run);
+    assert!(!stderr(&run).contains("warning"), "the default tables hold every v: {}", stderr(&run));
+}

@@ -45,6 +45,8 @@ struct GroupSlot {
     /// Index of its first neuron among the shard's neurons.
     offset: usize,
     first_gid: u64,
+    /// Its population's index in the description.
+    population: usize,
     /// The stimuli reaching its neurons.
     stimuli: Vec<GroupStimulus>,
 }
@@ -202,6 +204,7 @@ impl Shard {
                     state,
                     offset: (lo - neurons.start) as usize,
                     first_gid: lo,
+                    population: index,
                     stimuli: stimulus::for_group(&desc.stimuli, index, pop.first_gid, lo, (hi - lo) as usize),
                 });
             }
@@ -335,6 +338,16 @@ impl Backend for CpuBackend {
         let n = self.shards.len().max(1) as u32;
         let sum = |f: fn(&Shard) -> Duration| self.shards.shards().map(|s| f(&s)).sum::<Duration>() / n;
         (sum(|s| s.deliver_time), sum(|s| s.update_time))
+    }
+
+    fn table_clamps(&self, populations: usize) -> Vec<u64> {
+        let mut out = vec![0; populations];
+        for shard in self.shards.shards() {
+            for g in &shard.groups {
+                out[g.population] += g.state.clamped();
+            }
+        }
+        out
     }
 
     fn voltages(&self) -> Vec<f32> {

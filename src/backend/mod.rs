@@ -36,4 +36,8 @@ pub trait Backend {
     /// Time spent delivering spikes and updating neurons so far, averaged over the
     /// backend's workers (threads).
     fn work_times(&self) -> (Duration, Duration);
+
+    /// For each of the description's `populations`, the neuron-steps whose v lay outside
+    /// the model's rate tables (clamped to their edge) so far.
+    fn table_clamps(&self, populations: usize) -> Vec<u64>;
 }
