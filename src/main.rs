@@ -347,7 +347,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                 desc.dt_ms,
                 desc.steps,
                 desc.steps as f64 * desc.dt_ms,
-                desc.min_delay_steps(),
+                desc.epoch_steps(),
                 desc.seed
             );
             let whose = if ranks > 1 { format!(" of the largest of {ranks} ranks, {threads} thread(s) each") } else { String::new() };

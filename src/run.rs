@@ -400,9 +400,11 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
 
     let t1 = Instant::now();
     let memory_bytes = backend.memory_bytes();
-    let mut sim = Simulation::new(&mut backend, comm, desc.min_delay_steps(), desc.steps);
+    let mut sim = Simulation::new(&mut backend, comm, desc.epoch_steps(), desc.steps);
     let mut progress = Progress::new(options, desc, sim.comm().rank() == 0);
-    let chunk = (desc.steps / 200).max(1);
+    // Progress in about 200 parts, each whole epochs.
+    let epoch = desc.epoch_steps() as u64;
+    let chunk = (desc.steps / 200).max(1).div_ceil(epoch) * epoch;
     let flush_every = desc.output.flush_every_steps.max(1);
     let mut write = Duration::ZERO;
     let mut stopped_by_signal = None;

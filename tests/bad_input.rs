@@ -99,7 +99,7 @@ fn unknown_neuron_model() {
     let dir = tempfile::tempdir().unwrap();
     let m = variant(dir.path(), "m.toml", "model = \"izhikevich\"", "model = \"hodgkin\"");
     let err = refused(dir.path(), &run_args(&m, dir.path()));
-    assert_eq!(err, format!("error: {m}:17:9: population[0].model: unknown neuron model 'hodgkin' (known: izhikevich)"));
+    assert_eq!(err, format!("error: {m}:17:9: population[0].model: unknown neuron model 'hodgkin' (known: izhikevich, hh)"));
 }
 
 #[test]

@@ -166,3 +166,26 @@ fn leaving_the_tables_is_counted_and_warned_about() {
     common::assert_ok(&run);
     assert!(!stderr(&run).contains("warning"), "the default tables hold every v: {}", stderr(&run));
 }
+
+/// An unconnected population runs epochs of 1 ms (100 steps at dt = 0.01 ms), cut short
+/// where a run's chunk ends: the spikes are those of one-step epochs, bit for bit.
+#[test]
+fn epochs_of_any_length_give_the_same_spikes() {
+    use volley::backend::Backend;
+    let desc = load("hh_five_current.toml", &["population.cells.size=64", "simulation.duration=\"80 ms\""]);
+    assert_eq!(desc.epoch_steps(), 100);
+    let with_epochs = |epoch: u32, chunk: u64| {
+        let mut backend = volley::backend::cpu::CpuBackend::new(&desc, 0..64, CpuOptions { threads: 1, ..CpuOptions::default() });
+        let mut recorder = volley::record::MemoryRecorder::default();
+        let mut comm = volley::comm::LocalComm;
+        let mut sim = volley::engine::Simulation::new(&mut backend as &mut dyn Backend, &mut comm, epoch, desc.steps);
+        while !sim.finished() {
+            sim.advance(chunk, &mut recorder).unwrap();
+        }
+        recorder.spikes
+    };
+    let one = with_epochs(1, 1000);
+    assert!(one.len() > 30);
+    assert_eq!(with_epochs(100, 1000), one);
+    assert_eq!(with_epochs(100, 333), one, "epochs cut at chunks of 333 steps");
+}

@@ -73,11 +73,14 @@ impl<'a> Simulation<'a> {
         self.step >= self.total_steps
     }
 
-    /// Runs up to `max_steps` further steps (whole epochs), recording local spikes.
+    /// Runs exactly `max_steps` further steps (or to the end), recording local spikes. The
+    /// last epoch is cut short where `max_steps` ends inside one: an epoch may be shorter
+    /// than the smallest delay, never longer, and the spikes of each epoch are still
+    /// delivered in (step, id) order, so where epochs are cut changes no result.
     pub fn advance(&mut self, max_steps: u64, recorder: &mut dyn Recorder) -> Result<()> {
         let stop = (self.step + max_steps.max(1)).min(self.total_steps);
         while self.step < stop {
-            let steps = (self.epoch_steps as u64).min(self.total_steps - self.step) as u32;
+            let steps = (self.epoch_steps as u64).min(stop - self.step) as u32;
             let t0 = Instant::now();
             self.local.clear();
             self.backend.run_epoch(&self.pending, self.step, steps, &mut self.local);

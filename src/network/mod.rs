@@ -153,7 +153,18 @@ impl Description {
         self.populations.iter().map(|p| p.size).sum()
     }
 
-    /// The smallest delay in steps: the length of an epoch between exchanges.
+    /// The length of an epoch between exchanges, in steps: the smallest delay, or, where
+    /// no synapse connects anything, the steps of 1 ms (nothing needs exchanging sooner;
+    /// one step at dt = 0.01 ms would mean 100 synchronisations per millisecond).
+    pub fn epoch_steps(&self) -> u32 {
+        if self.projections.is_empty() {
+            ((1.0 / self.dt_ms).round() as u32).max(1)
+        } else {
+            self.min_delay_steps()
+        }
+    }
+
+    /// The smallest delay in steps.
     pub fn min_delay_steps(&self) -> u32 {
         self.projections.iter().map(|p| p.delay.min_steps).min().unwrap_or(1).max(1)
     }

@@ -40,7 +40,7 @@ pub fn simulate(
     use volley::backend::Backend;
     let mut backend = volley::backend::cpu::CpuBackend::new(desc, 0..desc.total_neurons(), options);
     let mut recorder = volley::record::MemoryRecorder::default();
-    volley::engine::Simulation::new(&mut backend as &mut dyn Backend, &mut volley::comm::LocalComm, desc.min_delay_steps(), desc.steps)
+    volley::engine::Simulation::new(&mut backend as &mut dyn Backend, &mut volley::comm::LocalComm, desc.epoch_steps(), desc.steps)
         .run(&mut recorder)
         .expect("simulation runs");
     (recorder.spikes, backend)
