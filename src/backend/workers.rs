@@ -86,6 +86,11 @@ const CONTENTION_SWITCHES: i64 = 2;
 /// at each contended try of the workers (so that a count that misleads, such as other
 /// jobs' tasks pinned to other cores, costs at most a try now and then).
 const SOLO_FIRST: Duration = Duration::from_millis(100);
+/// A window with the workers that takes this much longer per epoch than the last one
+/// alone means they stall: a stalled epoch waits a time slice (milliseconds) and costs
+/// several times an epoch, while windows on a quiet machine differ by the network's own
+/// activity (the 2003 network's rhythm), by up to ~20% from one millisecond to the next.
+const SLOWER: f64 = 1.3;
 const SOLO_LONGEST: Duration = Duration::from_secs(2);
 const ROOMY_WINDOWS: u32 = 5;
 
@@ -114,7 +119,7 @@ fn involuntary_switches() -> i64 {
 /// shard held by a preempted worker stalls the whole epoch until the scheduler runs it
 /// again (a time slice: milliseconds); alone, the caller does what `--threads 1` would.
 /// Once it has run alone, it knows what an epoch costs alone, and a try of the workers
-/// that is no faster than that ends after one window, whatever the switch count says.
+/// that is clearly slower than that ends after one window, whatever the switch count says.
 struct Contention {
     threads: usize,
     window_start: Instant,
@@ -171,7 +176,7 @@ impl Contention {
                 }
                 self.solo_until.is_some()
             }
-            None if preempted || self.alone.is_some_and(|alone| per_epoch >= alone) => {
+            None if preempted || self.alone.is_some_and(|alone| per_epoch.as_secs_f64() > SLOWER * alone.as_secs_f64()) => {
                 self.solo_until = Some(now + self.solo_for);
                 self.solo_for = (self.solo_for * 2).min(SOLO_LONGEST);
                 true
