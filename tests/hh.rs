@@ -189,3 +189,23 @@ fn epochs_of_any_length_give_the_same_spikes() {
     assert_eq!(with_epochs(100, 1000), one);
     assert_eq!(with_epochs(100, 333), one, "epochs cut at chunks of 333 steps");
 }
+
+/// A membrane without leak or channels integrates its current (g_total = 0, where
+/// v_inf = g_e / g_total is undefined): dv/dt = I/cm, with either integrator.
+#[test]
+fn a_membrane_without_conductance_integrates_its_current() {
+    use volley::backend::Backend;
+    for integrator in ["exponential_euler", "rk4"] {
+        let text = format!(
+            "[simulation]\ndt = \"0.01 ms\"\nduration = \"10 ms\"\n[[population]]\nname = \"c\"\nsize = 3\nmodel = \"hh\"\n\
+             integrator = \"{integrator}\"\n[population.parameters]\ncm = 2\ng_l = 0\ne_l = -65\n\
+             [[stimulus]]\npopulation = \"c\"\nkind = \"constant\"\namplitude = 1\n"
+        );
+        let desc = config::parse(&text, "passive.toml", &Overrides::default()).unwrap();
+        let (spikes, backend) = simulate(&desc, CpuOptions { threads: 1, ..CpuOptions::default() });
+        assert!(spikes.is_empty());
+        for v in backend.voltages() {
+            assert!((v - (-65.0 + 1.0 * 10.0 / 2.0)).abs() < 1e-3, "{integrator}: v = {v}, expected −60 mV");
+        }
+    }
+}

@@ -566,8 +566,13 @@ fn exp_euler_block<const L: usize>(
     }
     let mut vn = [0f32; L];
     for l in 0..L {
-        let v_inf = g_e[l] / g_total[l];
-        vn[l] = v_inf + (vb[l] - v_inf) * exp_f32(-m.dt_over_cm * g_total[l]);
+        // v relaxes towards v_inf = g_e / g_total with rate g_total / cm, written as
+        // v + dt/cm · (g_e − g_total·v) · φ(x), φ(x) = (1 − e^−x)/x, x = dt·g_total/cm:
+        // the same value, but finite where g_total is 0 (a membrane without leak or
+        // open channels integrates its current) and without cancellation where it is small.
+        let x = m.dt_over_cm * g_total[l];
+        let phi = if x > 1e-3 { (1.0 - exp_f32(-x)) / x } else { 1.0 - 0.5 * x };
+        vn[l] = vb[l] + m.dt_over_cm * (g_e[l] - g_total[l] * vb[l]) * phi;
     }
     let mut bad = 0u32;
     for l in 0..L {
