@@ -134,6 +134,14 @@ fn bad_hh_populations_are_refused_with_the_field_and_what_was_expected() {
     assert!(hh_error_with("integrator = \"euler\"\n", "")
         .contains("population[0].integrator: unknown integrator 'euler' (known: exponential_euler, rk4)"));
     assert!(hh_error_with("table = { v_min = 10, v_max = -10 }\n", "").contains("population[0].table: expected v_min < v_max"));
+    // A table too fine to hold: refused before anything is allocated.
+    let fine = hh_error_with("table = { dv = 1e-7 }\n", &channel("{ name = \"m\", inf = \"0.5\", tau = \"1\" }"));
+    assert!(
+        fine.contains(
+            "population[0].table: expected v_min < v_max and 0 < dv with at most 4194304 points for 1 gate(s) (a table of at most 64 MB)"
+        ),
+        "{fine}"
+    );
     // Keys of the hh model on another model are errors, not ignored.
     let dir = tempfile::tempdir().unwrap();
     let path = common::variant(dir.path(), "izh.toml", "model = \"izhikevich\"", "model = \"izhikevich\"\nintegrator = \"rk4\"");

@@ -126,7 +126,7 @@ fn exponential_synapses_excite_and_inhibit() {
 fn memory_estimate_covers_what_is_held() {
     use volley::backend::cpu::{memory_estimate, CpuBackend};
     use volley::backend::Backend;
-    for file in ["izhikevich2003.toml", "izhikevich_sparse.toml", "izhikevich_procedural.toml"] {
+    for file in ["izhikevich2003.toml", "izhikevich_sparse.toml", "izhikevich_procedural.toml", "hh_network.toml", "hh_five_current.toml"] {
         let desc = config::load(&example(file), &Overrides::default()).unwrap();
         for threads in [1, 2] {
             let held =

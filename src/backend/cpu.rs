@@ -395,7 +395,16 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
     let n = neurons.end - neurons.start;
     let overlap = |a: &Range<u64>, b: &Range<u64>| a.end.min(b.end).saturating_sub(a.start.max(b.start));
     let shards = shard_ranges(neurons.clone(), CpuOptions { threads, ..CpuOptions::default() });
-    let state = desc.populations.iter().map(|p| overlap(&p.gids(), &neurons) * p.model.bytes_per_neuron() as u64).sum();
+    // Per neuron, and per group (each shard holding neurons of a population builds its
+    // own tables).
+    let state = desc
+        .populations
+        .iter()
+        .map(|p| {
+            let groups = shards.iter().filter(|s| overlap(&p.gids(), s) > 0).count() as u64;
+            overlap(&p.gids(), &neurons) * p.model.bytes_per_neuron() as u64 + groups * p.model.fixed_bytes() as u64
+        })
+        .sum();
     let mut synapses = 0u64;
     let mut largest_shard_projection = 0u64;
     for p in &desc.projections {

@@ -21,8 +21,11 @@ const DEFAULT_DV: f64 = 0.05;
 /// stays between them unless currents from outside push it further; a spike peaks below
 /// E_Na (a famous NEURON model clamped its tables 30 mV below it).
 const DEFAULT_MARGIN: f64 = 40.0;
-/// Gates of one population (10^7 table points · 2 · 100 floats < 2^31).
+/// Gates of one population.
 const MAX_GATES: usize = 100;
+/// Table points × gates: 16 bytes each, so at most 64 MB per table (each thread holds
+/// its own copy), and 32-bit offsets in the kernel.
+const MAX_TABLE_ENTRIES: usize = 1 << 22;
 
 impl Validator<'_> {
     pub(super) fn hh(&self, i: usize, p: &schema::Population, dt_ms: f64) -> Result<HhSpec> {
@@ -101,8 +104,6 @@ impl Validator<'_> {
             channels.push(ChannelSpec { name: ch.name.clone(), g: ch.g, e_rev: ch.e_rev, gates });
         }
 
-        // The kernel indexes the table (points × 2 floats per gate, at most 10^7 points)
-        // with 32-bit offsets.
         let gate_count: usize = channels.iter().map(|c| c.gates.len()).sum();
         if gate_count > MAX_GATES {
             return Err(self.error(p.model.span(), at("channel"), format!("expected at most {MAX_GATES} gates in all, got {gate_count}")));
@@ -119,12 +120,13 @@ impl Validator<'_> {
             dv: t.and_then(|t| t.dv).unwrap_or(DEFAULT_DV),
         };
         let points = (table.v_max - table.v_min) / table.dv;
-        if !(table.v_min.is_finite() && table.v_max > table.v_min && table.dv > 0.0 && (2.0..=1e7).contains(&points)) {
+        let limit = (MAX_TABLE_ENTRIES / gate_count.max(1)) as f64;
+        if !(table.v_min.is_finite() && table.v_max > table.v_min && table.dv > 0.0 && (2.0..=limit).contains(&points)) {
             return Err(self.error(
                 span,
                 at("table"),
                 format!(
-                    "expected v_min < v_max and 0 < dv with at most 10^7 points, got v_min = {}, v_max = {}, dv = {}",
+                    "expected v_min < v_max and 0 < dv with at most {limit} points for {gate_count} gate(s) (a table of at most 64 MB), got v_min = {}, v_max = {}, dv = {}",
                     table.v_min, table.v_max, table.dv
                 ),
             ));

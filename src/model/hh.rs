@@ -107,6 +107,15 @@ impl HhSpec {
         4 + 4 * g + 1 + if self.integrator == Integrator::Rk4 { 8 * (1 + g) } else { 0 }
     }
 
+    /// Bytes of the rate tables, held once per group (thread).
+    pub fn table_bytes(&self) -> usize {
+        if self.integrator == Integrator::Rk4 {
+            return 0;
+        }
+        let points = ((self.table.v_max - self.table.v_min) / self.table.dv).round() as usize + 1;
+        points * self.gate_count() * 16
+    }
+
     /// The rate tables for this spec's dt.
     pub fn tables(&self) -> GateTable {
         GateTable::new(self)
@@ -138,7 +147,7 @@ impl HhSpec {
         let rk4 = self.integrator == Integrator::Rk4;
         Ok(HhGroup {
             spec: self.clone(),
-            table: self.tables(),
+            table: if rk4 { GateTable { v_min: 0.0, dv: 1.0, points: 0, gates: 0, data: Vec::new() } } else { self.tables() },
             v: v.iter().map(|&v| v as f32).collect(),
             x: x.iter().map(|&x| x as f32).collect(),
             exact: rk4.then_some(Exact { v, x }),
@@ -299,6 +308,11 @@ impl HhGroup {
 
     pub fn bytes_per_neuron(&self) -> usize {
         self.spec.bytes_per_neuron()
+    }
+
+    /// Bytes of the rate tables this group holds.
+    pub fn table_bytes(&self) -> usize {
+        self.table.bytes()
     }
 
     /// One step of every neuron with input current `input[i] + common` (pA). Returns true

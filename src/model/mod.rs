@@ -34,6 +34,14 @@ impl NeuronModel {
         }
     }
 
+    /// Bytes a group of this model holds whatever its size (HH rate tables).
+    pub fn fixed_bytes(&self) -> usize {
+        match self {
+            NeuronModel::Izhikevich(_) => 0,
+            NeuronModel::Hh(spec) => spec.table_bytes(),
+        }
+    }
+
     /// Measured cost of one neuron-step in ns on one core, noise excluded
     /// (`cargo bench --bench kernels -- update`; BENCHMARKS.md). Used to balance ranks
     /// when populations differ in model.
@@ -92,7 +100,7 @@ impl NeuronGroup {
     pub fn bytes(&self) -> usize {
         match self {
             NeuronGroup::Izhikevich(g) => g.len() * g.bytes_per_neuron(),
-            NeuronGroup::Hh(g) => g.len() * g.bytes_per_neuron(),
+            NeuronGroup::Hh(g) => g.len() * g.bytes_per_neuron() + g.table_bytes(),
         }
     }
 
