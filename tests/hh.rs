@@ -99,18 +99,11 @@ fn hh_error(body: &str) -> String {
 
 /// `keys` go into the population's own table, `body` after its parameters.
 fn hh_error_with(keys: &str, body: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("hh.toml");
     let text = format!(
         "[simulation]\ndt = \"0.01 ms\"\nduration = \"10 ms\"\n[[population]]\nname = \"c\"\nsize = 2\nmodel = \"hh\"\n{keys}\
          [population.parameters]\ncm = 1\ng_l = 0.3\ne_l = -54\n{body}"
     );
-    std::fs::write(&path, text).unwrap();
-    let out = volley(dir.path(), &["check", path.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert_eq!(err.lines().count(), 1, "one line: {err}");
-    err.replace(path.to_str().unwrap(), "hh.toml").trim().to_string()
+    common::check_refuses("hh.toml", &text)
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{example, simulate, stderr, volley};
+use common::{example, simulate};
 use volley::backend::cpu::CpuOptions;
 use volley::config::{self, Overrides};
 
@@ -69,14 +69,7 @@ fn step_currents_reach_the_chosen_neurons_only_and_only_while_on() {
 }
 
 fn error_of(stimulus: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("stim.toml");
-    std::fs::write(&path, lone_neurons(stimulus)).unwrap();
-    let out = volley(dir.path(), &["check", path.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert_eq!(err.lines().count(), 1, "one line: {err}");
-    err.replace(path.to_str().unwrap(), "stim.toml").trim().to_string()
+    common::check_refuses("stim.toml", &lone_neurons(stimulus))
 }
 
 #[test]

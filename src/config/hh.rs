@@ -175,12 +175,7 @@ impl Validator<'_> {
             for (k, gate) in channel.gates.iter().enumerate() {
                 for n in 0..points {
                     let v = t.v_min + n as f64 * t.dv;
-                    let mut x = gate.rates.inf_tau(v);
-                    if !(x.0.is_finite() && x.1.is_finite()) {
-                        let (a, b) = (gate.rates.inf_tau(v - 1e-6), gate.rates.inf_tau(v + 1e-6));
-                        x = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
-                    }
-                    let (inf, tau) = x;
+                    let (inf, tau) = gate.rates.inf_tau_at_point(v);
                     if !(tau > 0.0 && tau.is_finite() && (-1e-9..=1.0 + 1e-9).contains(&inf)) {
                         return Err(self.error(
                             p.channels[c].span(),

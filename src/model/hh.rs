@@ -24,6 +24,17 @@ pub enum Rates {
 }
 
 impl Rates {
+    /// (x_inf, tau_x) at a table point `v`: where the functions are 0/0 there (the
+    /// classic alpha_m at −40 mV), their limit, from both sides.
+    pub fn inf_tau_at_point(&self, v: f64) -> (f64, f64) {
+        let (inf, tau) = self.inf_tau(v);
+        if inf.is_finite() && tau.is_finite() {
+            return (inf, tau);
+        }
+        let (a, b) = (self.inf_tau(v - 1e-6), self.inf_tau(v + 1e-6));
+        ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0)
+    }
+
     /// (x_inf, tau_x) at `v`.
     pub fn inf_tau(&self, v: f64) -> (f64, f64) {
         match self {
@@ -171,11 +182,29 @@ pub struct GateTable {
     pub data: Vec<u64>,
 }
 
+/// The table bin of position `at` (in steps of dv from v_min; the last point at
+/// `last`) and the fraction into it, and whether `at` lay outside: then the edge value is
+/// used (NaN lands on the first point). Branch-free, so that it vectorises in the kernel.
+#[inline(always)]
+fn locate(at: f32, last: f32) -> (usize, f32, bool) {
+    let inside = at >= 0.0 && at < last;
+    let at = if inside {
+        at
+    } else if at >= last {
+        last
+    } else {
+        0.0
+    };
+    let k = (at as usize).min(last as usize - 1);
+    (k, at - k as f32, !inside)
+}
+
 /// A table word: `value` in the low half, `rise` in the high half.
 fn word(value: f64, rise: f64) -> u64 {
     (value as f32).to_bits() as u64 | ((rise as f32).to_bits() as u64) << 32
 }
 
+#[inline(always)]
 fn halves(w: u64) -> (f32, f32) {
     (f32::from_bits(w as u32), f32::from_bits((w >> 32) as u32))
 }
@@ -190,13 +219,7 @@ impl GateTable {
         for k in 0..points {
             let v = t.v_min + k as f64 * t.dv;
             for gate in &gates {
-                let (mut inf, mut tau) = gate.rates.inf_tau(v);
-                if !(inf.is_finite() && tau.is_finite()) {
-                    // A removable singularity on a table point (0/0 of the classic
-                    // alpha_m at −40 mV): the limit, from both sides.
-                    let (a, b) = (gate.rates.inf_tau(v - 1e-6), gate.rates.inf_tau(v + 1e-6));
-                    (inf, tau) = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
-                }
+                let (inf, tau) = gate.rates.inf_tau_at_point(v);
                 exact.push((inf, (-spec.dt_ms / tau).exp()));
             }
         }
@@ -213,35 +236,11 @@ impl GateTable {
         GateTable { v_min: t.v_min, dv: t.dv, points, gates: g, data }
     }
 
-    /// The bin of `v` and the fraction into it; `None` outside the table (then the
-    /// edge is used and the caller counts it).
-    #[inline(always)]
-    fn locate(&self, v: f32, v_min: f32, inv_dv: f32) -> (usize, f32, bool) {
-        let x = (v - v_min) * inv_dv;
-        let last = (self.points - 1) as f32;
-        let inside = x >= 0.0 && x < last;
-        let xc = if inside {
-            x
-        } else if x >= last {
-            last - 1.0
-        } else {
-            0.0
-        };
-        let k = xc as usize;
-        let f = if inside {
-            xc - k as f32
-        } else if x >= last {
-            1.0
-        } else {
-            0.0
-        };
-        (k, f, !inside)
-    }
-
     /// (x_inf, decay) of gate `j` at `v`, interpolated as the kernel does (for tests
     /// and the error bound).
     pub fn lookup(&self, v: f64, j: usize) -> (f64, f64) {
-        let (k, f, _) = self.locate(v as f32, self.v_min as f32, (1.0 / self.dv) as f32);
+        let at = (v as f32 - self.v_min as f32) * (1.0 / self.dv) as f32;
+        let (k, f, _) = locate(at, (self.points - 1) as f32);
         let (inf, rise) = halves(self.data[(k * self.gates + j) * 2]);
         let (decay, fall) = halves(self.data[(k * self.gates + j) * 2 + 1]);
         ((inf + f * rise) as f64, (decay + f * fall) as f64)
@@ -513,20 +512,10 @@ fn exp_euler_block<const L: usize>(
     let mut clamped = 0u64;
     for l in 0..L {
         vb[l] = v[s + l];
-        let at = (vb[l] - m.v_min) * m.inv_dv;
-        let inside = at >= 0.0 && at < m.last;
-        clamped += !inside as u64;
-        // Outside the table: its edge value (NaN lands on the first point).
-        let at = if inside {
-            at
-        } else if at >= m.last {
-            m.last
-        } else {
-            0.0
-        };
-        let k = (at as usize).min(m.last as usize - 1);
+        let (k, f, outside) = locate((vb[l] - m.v_min) * m.inv_dv, m.last);
+        clamped += outside as u64;
         base[l] = (k * m.stride) as i32;
-        frac[l] = at - k as f32;
+        frac[l] = f;
     }
     let mut g_total = [m.g_l; L];
     let mut g_e = [0f32; L];
@@ -549,8 +538,8 @@ fn exp_euler_block<const L: usize>(
                     let t = table.as_ptr();
                     (*t.offset(i0 as isize), *t.offset((i0 + 1) as isize))
                 };
-                let inf = f32::from_bits(w_inf as u32) + frac[l] * f32::from_bits((w_inf >> 32) as u32);
-                let decay = f32::from_bits(w_decay as u32) + frac[l] * f32::from_bits((w_decay >> 32) as u32);
+                let ((inf, rise), (decay, fall)) = (halves(w_inf), halves(w_decay));
+                let (inf, decay) = (inf + frac[l] * rise, decay + frac[l] * fall);
                 xv[l] = inf + (xs[l] - inf) * decay;
             }
             xs.copy_from_slice(&xv);

@@ -55,3 +55,18 @@ pub fn variant(dir: &Path, name: &str, from: &str, to: &str) -> String {
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     path.to_str().unwrap().to_string()
 }
+
+/// Writes `text` as `name` in a fresh directory and runs `volley check` on it: it must be
+/// refused with exit code 2 and one line, no panic. Returns the line, the file's path
+/// written as `name`.
+pub fn check_refuses(name: &str, text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    let out = volley(dir.path(), &["check", path.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    err.replace(path.to_str().unwrap(), name).trim().to_string()
+}
