@@ -35,6 +35,24 @@ impl Rates {
         ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0)
     }
 
+    /// Whether x_inf is the same function of v in both (the same program).
+    fn same_inf(&self, other: &Rates) -> bool {
+        match (self, other) {
+            (Rates::InfTau { inf: a, .. }, Rates::InfTau { inf: b, .. }) => a == b,
+            (Rates::AlphaBeta { .. }, Rates::AlphaBeta { .. }) => self.same_tau(other),
+            _ => false,
+        }
+    }
+
+    /// Whether tau_x is the same function of v in both.
+    fn same_tau(&self, other: &Rates) -> bool {
+        match (self, other) {
+            (Rates::InfTau { tau: a, .. }, Rates::InfTau { tau: b, .. }) => a == b,
+            (Rates::AlphaBeta { alpha: a, beta: b }, Rates::AlphaBeta { alpha: c, beta: d }) => a == c && b == d,
+            _ => false,
+        }
+    }
+
     /// (x_inf, tau_x) at `v`.
     pub fn inf_tau(&self, v: f64) -> (f64, f64) {
         match self {
@@ -47,7 +65,7 @@ impl Rates {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum GateInitial {
     /// x_inf at the initial v.
     Steady,
@@ -102,6 +120,63 @@ pub struct HhSpec {
     pub dt_ms: f64,
 }
 
+/// What gates share. The exponential-Euler tables hold each distinct rate quantity once
+/// (x_inf of the fast and slow sodium h gates is one column), and gates with the same
+/// kinetics and the same initial value are one state (the m gates of the fast and slow
+/// sodium currents): the same equation from the same start gives the same values, step
+/// by step, so sharing changes no result and saves a table read and an update per step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sharing {
+    /// Per gate (channels in order, their gates in order): where its value and rates are.
+    pub gates: Vec<GateSlot>,
+    /// Per state: the first gate that has it (its rates and initial value).
+    pub states: Vec<usize>,
+    /// Per table column: the first gate whose rates define it, and which quantity.
+    pub columns: Vec<(usize, Quantity)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GateSlot {
+    pub state: usize,
+    /// Its x_inf column and its exp(−dt/tau_x) column in the table.
+    pub inf: usize,
+    pub decay: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantity {
+    Inf,
+    Decay,
+}
+
+impl Sharing {
+    fn of(spec: &HhSpec) -> Sharing {
+        let gates: Vec<&GateSpec> = spec.gates().collect();
+        let (mut slots, mut states, mut columns): (Vec<GateSlot>, Vec<usize>, Vec<(usize, Quantity)>) = Default::default();
+        let mut column = |j: usize, q: Quantity, same: &dyn Fn(&Rates, &Rates) -> bool| {
+            let found = columns.iter().position(|&(k, kq)| kq == q && same(&gates[k].rates, &gates[j].rates));
+            found.unwrap_or_else(|| {
+                columns.push((j, q));
+                columns.len() - 1
+            })
+        };
+        for (j, gate) in gates.iter().enumerate() {
+            let inf = column(j, Quantity::Inf, &Rates::same_inf);
+            let decay = column(j, Quantity::Decay, &Rates::same_tau);
+            let shared = slots.iter().find(|s| s.inf == inf && s.decay == decay && gates[states[s.state]].initial == gate.initial);
+            let state = match shared {
+                Some(s) => s.state,
+                None => {
+                    states.push(j);
+                    states.len() - 1
+                }
+            };
+            slots.push(GateSlot { state, inf, decay });
+        }
+        Sharing { gates: slots, states, columns }
+    }
+}
+
 impl HhSpec {
     pub fn gate_count(&self) -> usize {
         self.channels.iter().map(|c| c.gates.len()).sum()
@@ -111,11 +186,20 @@ impl HhSpec {
         self.channels.iter().flat_map(|c| c.gates.iter())
     }
 
-    /// Bytes of state per neuron: v and each gate (f32), the crossing flag; the f64
-    /// state of RK4 where chosen.
+    /// Which gates share table columns and state.
+    pub fn sharing(&self) -> Sharing {
+        Sharing::of(self)
+    }
+
+    /// Bytes of state per neuron: v and each distinct gate state (f32), the crossing
+    /// flag; the f64 state of RK4 where chosen.
     pub fn bytes_per_neuron(&self) -> usize {
-        let g = self.gate_count();
-        4 + 4 * g + 1 + if self.integrator == Integrator::Rk4 { 8 * (1 + g) } else { 0 }
+        let s = self.sharing().states.len();
+        4 + 4 * s + 1 + if self.integrator == Integrator::Rk4 { 8 * (1 + s) } else { 0 }
+    }
+
+    fn table_points(&self) -> usize {
+        ((self.table.v_max - self.table.v_min) / self.table.dv).round() as usize + 1
     }
 
     /// Bytes of the rate tables, held once per group (thread).
@@ -123,26 +207,27 @@ impl HhSpec {
         if self.integrator == Integrator::Rk4 {
             return 0;
         }
-        let points = ((self.table.v_max - self.table.v_min) / self.table.dv).round() as usize + 1;
-        points * self.gate_count() * 16
+        self.table_points() * self.sharing().columns.len() * 8
     }
 
     /// The rate tables for this spec's dt.
     pub fn tables(&self) -> GateTable {
-        GateTable::new(self)
+        GateTable::new(self, &self.sharing())
     }
 
     pub fn build(&self, r: impl Iterator<Item = f64>) -> Result<HhGroup, InvalidValue> {
         let gates: Vec<&GateSpec> = self.gates().collect();
+        let sharing = self.sharing();
         let mut v = Vec::new();
-        let mut x: Vec<Vec<f64>> = vec![Vec::new(); gates.len()];
+        let mut x: Vec<Vec<f64>> = vec![Vec::new(); sharing.states.len()];
         for (index, r) in r.enumerate() {
             let v0 = self.v_init.eval(&[r]);
             if !(v0 as f32).is_finite() {
                 return Err(InvalidValue { index, table: "initial", name: "v", r, value: v0 });
             }
             v.push(v0);
-            for (k, gate) in gates.iter().enumerate() {
+            for (s, &j) in sharing.states.iter().enumerate() {
+                let gate = gates[j];
                 let x0 = match gate.initial {
                     GateInitial::Steady => gate.rates.inf_tau(v0).0,
                     GateInitial::Value(x) => x,
@@ -150,52 +235,68 @@ impl HhSpec {
                 if !(x0 as f32).is_finite() {
                     return Err(InvalidValue { index, table: "initial", name: "gate", r, value: x0 });
                 }
-                x[k].push(x0);
+                x[s].push(x0);
             }
         }
         let n = v.len();
         let x: Vec<f64> = x.concat();
         let rk4 = self.integrator == Integrator::Rk4;
+        let mut j = 0;
+        let channels = self
+            .channels
+            .iter()
+            .map(|c| {
+                let gates = c.gates.iter().enumerate().map(|(k, g)| (sharing.gates[j + k].state, g.power)).collect();
+                j += c.gates.len();
+                ChannelTerms { g: c.g as f32, e_rev: c.e_rev as f32, gates }
+            })
+            .collect();
+        let table = if rk4 { GateTable::empty() } else { GateTable::new(self, &sharing) };
+        let state_columns = sharing.states.iter().map(|&j| (sharing.gates[j].inf, sharing.gates[j].decay)).collect();
         Ok(HhGroup {
             spec: self.clone(),
-            table: if rk4 { GateTable { v_min: 0.0, dv: 1.0, points: 0, gates: 0, data: Vec::new() } } else { self.tables() },
+            columns: vec![0.0; table.columns * BLOCK],
+            table,
             v: v.iter().map(|&v| v as f32).collect(),
             x: x.iter().map(|&x| x as f32).collect(),
             exact: rk4.then_some(Exact { v, x }),
             crossed: vec![false; n],
             clamped: 0,
+            channels,
+            state_columns,
+            sharing,
         })
     }
 }
 
-/// x_inf and exp(−dt/tau_x) of every gate at v = v_min + k·dv, k = 0..points, gates
-/// side by side, each value with its rise to the next point (0 at the last): word
-/// `data[(k · gates + j) · 2]` holds x_inf of gate j in its low 32 bits and the rise in
-/// its high 32 bits (f32 bit patterns), `+ 1` the decay likewise. One 64-bit read gives
-/// a value and its slope: half the reads of looking up both neighbours.
+/// The distinct rate quantities (`Sharing::columns`: x_inf or exp(−dt/tau_x)) at
+/// v = v_min + k·dv, k = 0..points, side by side, each value with its rise to the next
+/// point (0 at the last): word `data[k · columns + c]` holds column c's value in its low
+/// 32 bits and the rise in its high 32 bits (f32 bit patterns). One 64-bit read gives a
+/// value and its slope: half the reads of looking up both neighbours.
 #[derive(Clone, Debug)]
 pub struct GateTable {
     pub v_min: f64,
     pub dv: f64,
     pub points: usize,
-    pub gates: usize,
+    pub columns: usize,
+    /// Each gate's columns.
+    pub gates: Vec<GateSlot>,
     pub data: Vec<u64>,
 }
 
 /// The table bin of position `at` (in steps of dv from v_min; the last point at
 /// `last`) and the fraction into it, and whether `at` lay outside: then the edge value is
-/// used (NaN lands on the first point). Branch-free, so that it vectorises in the kernel.
+/// used (NaN lands on the first point). Branch-free and without float-to-unsigned
+/// conversions, so that it vectorises in the kernel.
 #[inline(always)]
-fn locate(at: f32, last: f32) -> (usize, f32, bool) {
-    let inside = at >= 0.0 && at < last;
-    let at = if inside {
-        at
-    } else if at >= last {
-        last
-    } else {
-        0.0
-    };
-    let k = (at as usize).min(last as usize - 1);
+fn locate(at: f32, last: f32) -> (i32, f32, bool) {
+    let inside = (at >= 0.0) & (at < last);
+    let at = if at >= 0.0 { at } else { 0.0 };
+    let at = if at < last { at } else { last };
+    // SAFETY: `at` lies in [0, last] (NaN became 0), and last < 2^23 points (checked with
+    // the model), so it fits an i32.
+    let k = unsafe { at.to_int_unchecked::<i32>() }.min(last as i32 - 1);
     (k, at - k as f32, !inside)
 }
 
@@ -210,30 +311,36 @@ fn halves(w: u64) -> (f32, f32) {
 }
 
 impl GateTable {
-    fn new(spec: &HhSpec) -> GateTable {
+    fn empty() -> GateTable {
+        GateTable { v_min: 0.0, dv: 1.0, points: 0, columns: 0, gates: Vec::new(), data: Vec::new() }
+    }
+
+    fn new(spec: &HhSpec, sharing: &Sharing) -> GateTable {
         let t = spec.table;
-        let points = ((t.v_max - t.v_min) / t.dv).round() as usize + 1;
+        let points = spec.table_points();
         let gates: Vec<&GateSpec> = spec.gates().collect();
-        // (x_inf, decay) of each gate at each point, in f64.
-        let mut exact = Vec::with_capacity(points * gates.len());
+        let c = sharing.columns.len();
+        // Each column at each point, in f64.
+        let mut exact = Vec::with_capacity(points * c);
         for k in 0..points {
             let v = t.v_min + k as f64 * t.dv;
-            for gate in &gates {
-                let (inf, tau) = gate.rates.inf_tau_at_point(v);
-                exact.push((inf, (-spec.dt_ms / tau).exp()));
+            for &(j, quantity) in &sharing.columns {
+                let (inf, tau) = gates[j].rates.inf_tau_at_point(v);
+                exact.push(match quantity {
+                    Quantity::Inf => inf,
+                    Quantity::Decay => (-spec.dt_ms / tau).exp(),
+                });
             }
         }
-        let g = gates.len();
-        let mut data = Vec::with_capacity(points * g * 2);
+        let mut data = Vec::with_capacity(points * c);
         for k in 0..points {
-            for j in 0..g {
-                let (inf, decay) = exact[k * g + j];
-                let (inf_next, decay_next) = if k + 1 < points { exact[(k + 1) * g + j] } else { (inf, decay) };
-                data.push(word(inf, inf_next - inf));
-                data.push(word(decay, decay_next - decay));
+            for col in 0..c {
+                let value = exact[k * c + col];
+                let next = if k + 1 < points { exact[(k + 1) * c + col] } else { value };
+                data.push(word(value, next - value));
             }
         }
-        GateTable { v_min: t.v_min, dv: t.dv, points, gates: g, data }
+        GateTable { v_min: t.v_min, dv: t.dv, points, columns: c, gates: sharing.gates.clone(), data }
     }
 
     /// (x_inf, decay) of gate `j` at `v`, interpolated as the kernel does (for tests
@@ -241,9 +348,11 @@ impl GateTable {
     pub fn lookup(&self, v: f64, j: usize) -> (f64, f64) {
         let at = (v as f32 - self.v_min as f32) * (1.0 / self.dv) as f32;
         let (k, f, _) = locate(at, (self.points - 1) as f32);
-        let (inf, rise) = halves(self.data[(k * self.gates + j) * 2]);
-        let (decay, fall) = halves(self.data[(k * self.gates + j) * 2 + 1]);
-        ((inf + f * rise) as f64, (decay + f * fall) as f64)
+        let value = |col: usize| {
+            let (value, rise) = halves(self.data[k as usize * self.columns + col]);
+            (value + f * rise) as f64
+        };
+        (value(self.gates[j].inf), value(self.gates[j].decay))
     }
 
     pub fn bytes(&self) -> usize {
@@ -251,7 +360,7 @@ impl GateTable {
     }
 }
 
-/// The f64 state RK4 integrates: v, then gate j of neuron i at `x[j · n + i]`.
+/// The f64 state RK4 integrates: v, then state s of neuron i at `x[s · n + i]`.
 #[derive(Clone, Debug)]
 struct Exact {
     v: Vec<f64>,
@@ -261,16 +370,22 @@ struct Exact {
 #[derive(Clone, Debug)]
 pub struct HhGroup {
     spec: HhSpec,
+    sharing: Sharing,
     table: GateTable,
     pub v: Vec<f32>,
-    /// Gate values: gate j (channels in order, their gates in order) of neuron i at
-    /// `x[j · n + i]`, so that each gate's values of a block of neurons are contiguous.
+    /// Gate states (`Sharing::states`): state s of neuron i at `x[s · n + i]`, so that
+    /// each state's values of a block of neurons are contiguous.
     x: Vec<f32>,
     exact: Option<Exact>,
     /// v crossed the threshold upwards in the last step.
     crossed: Vec<bool>,
     /// Neuron-steps whose v lay outside the table.
     pub clamped: u64,
+    /// What the kernel needs, worked out once: the channels' terms, each state's table
+    /// columns, and room for every column's interpolated values of one block.
+    channels: Vec<ChannelTerms>,
+    state_columns: Vec<(usize, usize)>,
+    columns: Vec<f32>,
 }
 
 /// What the exponential-Euler kernel needs of a population, in f32.
@@ -284,11 +399,11 @@ struct Membrane {
     inv_dv: f32,
     /// Last table point index, as f32.
     last: f32,
-    /// Words per table point (2 per gate).
-    stride: usize,
+    /// Words per table point.
+    columns: usize,
 }
 
-/// One channel's terms: maximal conductance, reversal, its gates' indices and powers.
+/// One channel's terms: maximal conductance, reversal, its gates' states and powers.
 #[derive(Clone, Debug)]
 struct ChannelTerms {
     g: f32,
@@ -334,61 +449,74 @@ impl HhGroup {
             v_min: table.v_min as f32,
             inv_dv: (1.0 / table.dv) as f32,
             last: (table.points - 1) as f32,
-            stride: table.gates * 2,
+            columns: table.columns,
         };
-        let mut j = 0;
-        let channels: Vec<ChannelTerms> = spec
-            .channels
-            .iter()
-            .map(|c| {
-                let gates = c.gates.iter().enumerate().map(|(k, g)| (j + k, g.power)).collect();
-                j += c.gates.len();
-                ChannelTerms { g: c.g as f32, e_rev: c.e_rev as f32, gates }
-            })
-            .collect();
-        let (non_finite, clamped) =
-            exp_euler_dispatch(&mut self.v, &mut self.x, &mut self.crossed, input, common, &table.data, &membrane, &channels);
+        let (non_finite, clamped) = exp_euler_dispatch(
+            &mut self.v,
+            &mut self.x,
+            &mut self.crossed,
+            input,
+            common,
+            &table.data,
+            &membrane,
+            &self.state_columns,
+            &self.channels,
+            &mut self.columns,
+        );
         self.clamped += clamped;
         non_finite
     }
 
-    /// dv/dt of neurons `v` with gates `x` (gate j of neuron i at x[j·n + i]) and input
-    /// current `i_app`, and each gate's dx/dt into `dx`; `inf`, `tau` are scratch.
-    fn derivatives(spec: &HhSpec, v: &[f64], x: &[f64], i_app: &[f64], dv: &mut [f64], dx: &mut [f64], scratch: &mut Scratch) {
+    /// dv/dt of neurons `v` with gate states `x` (state s of neuron i at x[s·n + i]) and
+    /// input current `i_app`, and each state's dx/dt into `dx`.
+    #[allow(clippy::too_many_arguments)]
+    fn derivatives(
+        spec: &HhSpec,
+        sharing: &Sharing,
+        v: &[f64],
+        x: &[f64],
+        i_app: &[f64],
+        dv: &mut [f64],
+        dx: &mut [f64],
+        scratch: &mut Scratch,
+    ) {
         let n = v.len();
         for i in 0..n {
             dv[i] = i_app[i] - spec.g_l * (v[i] - spec.e_l);
         }
-        let mut j = 0;
         scratch.vars.resize(1, Vec::new());
         scratch.vars[0].clear();
         scratch.vars[0].extend_from_slice(v);
         let vars = &scratch.vars[..];
+        let gates: Vec<&GateSpec> = spec.gates().collect();
+        for (s, &j) in sharing.states.iter().enumerate() {
+            // The rate functions of all neurons at once: one pass of each program.
+            match &gates[j].rates {
+                Rates::InfTau { inf, tau } => {
+                    inf.eval_batch(n, vars, &mut scratch.inf);
+                    tau.eval_batch(n, vars, &mut scratch.tau);
+                }
+                Rates::AlphaBeta { alpha, beta } => {
+                    alpha.eval_batch(n, vars, &mut scratch.inf);
+                    beta.eval_batch(n, vars, &mut scratch.tau);
+                    for (a, b) in scratch.inf.iter_mut().zip(scratch.tau.iter_mut()) {
+                        let sum = *a + *b;
+                        (*a, *b) = (*a / sum, 1.0 / sum);
+                    }
+                }
+            }
+            for i in 0..n {
+                dx[s * n + i] = (scratch.inf[i] - x[s * n + i]) / scratch.tau[i];
+            }
+        }
+        let mut j = 0;
         for c in &spec.channels {
             scratch.open.clear();
             scratch.open.resize(n, 1.0);
             for g in &c.gates {
-                let xj = &x[j * n..(j + 1) * n];
-                for (o, &xv) in scratch.open.iter_mut().zip(xj) {
+                let s = sharing.gates[j].state;
+                for (o, &xv) in scratch.open.iter_mut().zip(&x[s * n..(s + 1) * n]) {
                     *o *= xv.powi(g.power as i32);
-                }
-                // The rate functions of all neurons at once: one pass of each program.
-                match &g.rates {
-                    Rates::InfTau { inf, tau } => {
-                        inf.eval_batch(n, vars, &mut scratch.inf);
-                        tau.eval_batch(n, vars, &mut scratch.tau);
-                    }
-                    Rates::AlphaBeta { alpha, beta } => {
-                        alpha.eval_batch(n, vars, &mut scratch.inf);
-                        beta.eval_batch(n, vars, &mut scratch.tau);
-                        for (a, b) in scratch.inf.iter_mut().zip(scratch.tau.iter_mut()) {
-                            let sum = *a + *b;
-                            (*a, *b) = (*a / sum, 1.0 / sum);
-                        }
-                    }
-                }
-                for i in 0..n {
-                    dx[j * n + i] = (scratch.inf[i] - xj[i]) / scratch.tau[i];
                 }
                 j += 1;
             }
@@ -405,7 +533,7 @@ impl HhGroup {
         let spec = &self.spec;
         let exact = self.exact.as_mut().expect("RK4 keeps f64 state");
         let n = exact.v.len();
-        let g = spec.gate_count();
+        let g = self.sharing.states.len();
         let i_app: Vec<f64> = input[..n].iter().map(|&x| x as f64 + common as f64).collect();
         let mut scratch = Scratch::default();
         let (mut kv, mut kx): (Vec<Vec<f64>>, Vec<Vec<f64>>) =
@@ -425,7 +553,7 @@ impl HhGroup {
                 }
             }
             let (dv, dx) = (&mut kv[stage], &mut kx[stage]);
-            Self::derivatives(spec, &v_mid, &x_mid, &i_app, dv, dx, &mut scratch);
+            Self::derivatives(spec, &self.sharing, &v_mid, &x_mid, &i_app, dv, dx, &mut scratch);
         }
         let mut non_finite = false;
         for i in 0..n {
@@ -458,8 +586,8 @@ impl HhGroup {
 
     /// The value of gate `j` (channels in order, their gates in order) of every neuron.
     pub fn gate(&self, j: usize) -> &[f32] {
-        let n = self.v.len();
-        &self.x[j * n..(j + 1) * n]
+        let (n, s) = (self.v.len(), self.sharing.gates[j].state);
+        &self.x[s * n..(s + 1) * n]
     }
 }
 
@@ -472,28 +600,38 @@ struct Scratch {
     tau: Vec<f64>,
 }
 
-/// Neurons per block of the kernel: a vector of 16 f32 lanes with AVX-512.
-const LANES: usize = 16;
+/// Neurons per block of the kernel.
+const BLOCK: usize = 256;
 
 /// e^x in f32 for x ≤ 0 (exp(−dt·g/C)), branch-free so that it vectorises: x = n·ln2 + r,
 /// |r| ≤ ln2/2, e^r by Cephes's degree-6 polynomial, 2^n from the exponent bits. Within
 /// 2 ulp of e^x; the same bits on every instruction set (no fused multiply-add).
 #[inline(always)]
 fn exp_f32(x: f32) -> f32 {
+    // Adding 1.5·2^23 rounds x/ln2 to the nearest integer n and leaves n in the low bits
+    // of the sum: no float-to-integer conversion (scalar code on some instruction sets).
+    const SHIFT: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    let t = x * std::f32::consts::LOG2_E + SHIFT;
+    let n = t - SHIFT;
     let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
     let r2 = r * r;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r + 0.5;
     let y = p * r2 + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) << 23) as u32)
+    // 2^n: n + 127 in the exponent field.
+    y * f32::from_bits(t.to_bits().wrapping_sub(SHIFT.to_bits()).wrapping_add(127) << 23)
 }
 
-/// One exponential-Euler step of `L` neurons from `s`; returns (non-finite, clamped).
+/// One exponential-Euler step of the `len` ≤ `BLOCK` neurons from `s`; returns
+/// (non-finite, clamped). Each loop runs over the block's neurons without branches, so
+/// that it is one vectorised loop (the table reads gathers); the block is long enough
+/// that the compiler vectorises across neurons rather than unrolling them, and short
+/// enough that its interpolated columns stay in L1.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn exp_euler_block<const L: usize>(
+fn exp_euler_block(
     s: usize,
+    len: usize,
     v: &mut [f32],
     x: &mut [f32],
     crossed: &mut [bool],
@@ -501,89 +639,89 @@ fn exp_euler_block<const L: usize>(
     common: f32,
     table: &[u64],
     m: &Membrane,
+    state_columns: &[(usize, usize)],
     channels: &[ChannelTerms],
+    columns: &mut [f32],
 ) -> (bool, u64) {
     let n = v.len();
-    let mut vb = [0f32; L];
+    let len = len.min(BLOCK);
+    let vb = &v[s..s + len];
     // i32 offsets, so that the table reads are gathers with 32-bit indices (the table
     // holds fewer than 2^31 words: checked with the model).
-    let mut base = [0i32; L];
-    let mut frac = [0f32; L];
-    let mut clamped = 0u64;
-    for l in 0..L {
-        vb[l] = v[s + l];
-        let (k, f, outside) = locate((vb[l] - m.v_min) * m.inv_dv, m.last);
-        clamped += outside as u64;
-        base[l] = (k * m.stride) as i32;
+    let mut base = [0i32; BLOCK];
+    let mut frac = [0f32; BLOCK];
+    let mut clamped = 0u32;
+    for l in 0..len {
+        let (k, f, out) = locate((vb[l] - m.v_min) * m.inv_dv, m.last);
+        base[l] = k * m.columns as i32;
         frac[l] = f;
+        clamped += out as u32;
     }
-    let mut g_total = [m.g_l; L];
-    let mut g_e = [0f32; L];
-    for l in 0..L {
-        g_e[l] = m.g_l_e_l + input[s + l] + common;
+    // Every column, interpolated for every neuron: read once, whichever gates use it.
+    for (c, values) in columns.chunks_exact_mut(BLOCK).enumerate() {
+        for l in 0..len {
+            let i = base[l] + c as i32;
+            debug_assert!(i >= 0 && (i as usize) < table.len());
+            // SAFETY: base[l] ≤ (points − 2)·columns and c < columns, so every offset lies
+            // inside the table of points · columns words.
+            let w = unsafe { *table.as_ptr().offset(i as isize) };
+            let (value, rise) = halves(w);
+            values[l] = value + frac[l] * rise;
+        }
+    }
+    for (state, &(inf, decay)) in state_columns.iter().enumerate() {
+        let xs = &mut x[state * n + s..state * n + s + len];
+        let (inf, decay) = (&columns[inf * BLOCK..inf * BLOCK + len], &columns[decay * BLOCK..decay * BLOCK + len]);
+        for l in 0..len {
+            xs[l] = inf[l] + (xs[l] - inf[l]) * decay[l];
+        }
+    }
+    let mut g_total = [m.g_l; BLOCK];
+    let mut g_e = [0f32; BLOCK];
+    let input = &input[s..s + len];
+    for l in 0..len {
+        g_e[l] = m.g_l_e_l + input[l] + common;
     }
     for c in channels {
-        let mut open = [1f32; L];
-        for &(j, power) in &c.gates {
-            let xs = &mut x[j * n + s..j * n + s + L];
-            // Lane by lane without branches or inner loops, so that each loop is one
-            // vector operation (the table reads gathers).
-            let mut xv = [0f32; L];
-            for l in 0..L {
-                let i0 = base[l] + 2 * j as i32;
-                debug_assert!(i0 >= 0 && ((i0 + 1) as usize) < table.len());
-                // SAFETY: base[l] ≤ (points − 2)·stride and 2j + 1 < stride, so every
-                // offset lies inside the table of points · stride words.
-                let (w_inf, w_decay) = unsafe {
-                    let t = table.as_ptr();
-                    (*t.offset(i0 as isize), *t.offset((i0 + 1) as isize))
-                };
-                let ((inf, rise), (decay, fall)) = (halves(w_inf), halves(w_decay));
-                let (inf, decay) = (inf + frac[l] * rise, decay + frac[l] * fall);
-                xv[l] = inf + (xs[l] - inf) * decay;
-            }
-            xs.copy_from_slice(&xv);
+        let mut open = [1f32; BLOCK];
+        for &(state, power) in &c.gates {
+            let xv = &x[state * n + s..state * n + s + len];
             // x^power, the power known per gate: one straight vector loop per case.
+            let pairs = open[..len].iter_mut().zip(xv);
             match power {
-                1 => (0..L).for_each(|l| open[l] *= xv[l]),
-                2 => (0..L).for_each(|l| open[l] *= xv[l] * xv[l]),
-                3 => (0..L).for_each(|l| open[l] *= xv[l] * xv[l] * xv[l]),
-                4 => (0..L).for_each(|l| {
-                    let x2 = xv[l] * xv[l];
-                    open[l] *= x2 * x2
+                1 => pairs.for_each(|(o, &x)| *o *= x),
+                2 => pairs.for_each(|(o, &x)| *o *= x * x),
+                3 => pairs.for_each(|(o, &x)| *o *= x * x * x),
+                4 => pairs.for_each(|(o, &x)| {
+                    let x2 = x * x;
+                    *o *= x2 * x2
                 }),
-                _ => {
-                    let mut p = xv;
-                    for _ in 1..power {
-                        (0..L).for_each(|l| p[l] *= xv[l]);
-                    }
-                    (0..L).for_each(|l| open[l] *= p[l]);
-                }
+                _ => pairs.for_each(|(o, &x)| *o *= (0..power).fold(1.0, |p, _| p * x)),
             }
         }
-        for l in 0..L {
+        for l in 0..len {
             let gc = c.g * open[l];
             g_total[l] += gc;
             g_e[l] += gc * c.e_rev;
         }
     }
-    let mut vn = [0f32; L];
-    for l in 0..L {
+    let mut bad = 0u32;
+    let crossed = &mut crossed[s..s + len];
+    let vb = &mut v[s..s + len];
+    for l in 0..len {
         // v relaxes towards v_inf = g_e / g_total with rate g_total / cm, written as
         // v + dt/cm · (g_e − g_total·v) · φ(x), φ(x) = (1 − e^−x)/x, x = dt·g_total/cm:
         // the same value, but finite where g_total is 0 (a membrane without leak or
         // open channels integrates its current) and without cancellation where it is small.
         let x = m.dt_over_cm * g_total[l];
         let phi = if x > 1e-3 { (1.0 - exp_f32(-x)) / x } else { 1.0 - 0.5 * x };
-        vn[l] = vb[l] + m.dt_over_cm * (g_e[l] - g_total[l] * vb[l]) * phi;
+        let v0 = vb[l];
+        let vn = v0 + m.dt_over_cm * (g_e[l] - g_total[l] * v0) * phi;
+        crossed[l] = (v0 < m.threshold) & (vn >= m.threshold);
+        bad += !vn.is_finite() as u32;
+        vb[l] = vn;
     }
-    let mut bad = 0u32;
-    for l in 0..L {
-        crossed[s + l] = (vb[l] < m.threshold) & (vn[l] >= m.threshold);
-        bad += !vn[l].is_finite() as u32;
-    }
-    v[s..s + L].copy_from_slice(&vn);
-    (bad > 0, clamped)
+    (bad > 0, clamped as u64)
 }
 
 #[inline(always)]
@@ -596,25 +734,20 @@ fn exp_euler_kernel(
     common: f32,
     table: &[u64],
     m: &Membrane,
+    state_columns: &[(usize, usize)],
     channels: &[ChannelTerms],
+    columns: &mut [f32],
 ) -> (bool, u64) {
     let n = v.len();
     let (mut non_finite, mut clamped) = (false, 0);
-    let mut s = 0;
-    while s + LANES <= n {
-        let (f, c) = exp_euler_block::<LANES>(s, v, x, crossed, input, common, table, m, channels);
+    for s in (0..n).step_by(BLOCK) {
+        let (f, c) = exp_euler_block(s, BLOCK.min(n - s), v, x, crossed, input, common, table, m, state_columns, channels, columns);
         (non_finite, clamped) = (non_finite | f, clamped + c);
-        s += LANES;
-    }
-    while s < n {
-        let (f, c) = exp_euler_block::<1>(s, v, x, crossed, input, common, table, m, channels);
-        (non_finite, clamped) = (non_finite | f, clamped + c);
-        s += 1;
     }
     (non_finite, clamped)
 }
 
-crate::simd::dispatch!(fn exp_euler_dispatch(v: &mut [f32], x: &mut [f32], crossed: &mut [bool], input: &[f32], common: f32, table: &[u64], m: &Membrane, channels: &[ChannelTerms]) -> (bool, u64) => exp_euler_kernel);
+crate::simd::dispatch!(fn exp_euler_dispatch(v: &mut [f32], x: &mut [f32], crossed: &mut [bool], input: &[f32], common: f32, table: &[u64], m: &Membrane, state_columns: &[(usize, usize)], channels: &[ChannelTerms], columns: &mut [f32]) -> (bool, u64) => exp_euler_kernel);
 
 #[cfg(test)]
 mod tests {
@@ -660,5 +793,35 @@ mod tests {
             worst = worst.max((inf - inf_t).abs()).max(((-0.01 / tau).exp() - decay_t).abs());
         }
         assert!(worst < 2e-5, "table error {worst}");
+    }
+
+    /// Two channels with the same m gate: shared (one state, one pair of columns) it
+    /// gives the same bits as written apart (a different program for the same function).
+    #[test]
+    fn shared_gates_give_the_same_values_as_separate_ones() {
+        let table = TableSpec { v_min: -120.0, v_max: 80.0, dv: 0.05 };
+        let mut shared = spec_with(classic_sodium_m(), table);
+        let mut second = shared.channels[0].clone();
+        second.g = 30.0;
+        shared.channels.push(second.clone());
+        let mut apart = shared.clone();
+        if let Rates::AlphaBeta { alpha, .. } = &mut apart.channels[1].gates[0].rates {
+            *alpha = Expr::parse("0.1*(v+40)/(1-exp(-(v+40)/10)) + 0", &["v"]).unwrap();
+        }
+        let sharing = shared.sharing();
+        assert_eq!((sharing.states.len(), sharing.columns.len()), (1, 2));
+        assert_eq!(sharing.gates[0], sharing.gates[1]);
+        assert_eq!((apart.sharing().states.len(), apart.sharing().columns.len()), (2, 4));
+        assert!(shared.bytes_per_neuron() < apart.bytes_per_neuron());
+        let r = (0..37).map(|i| i as f64 / 37.0);
+        let (mut a, mut b) = (shared.build(r.clone()).unwrap(), apart.build(r).unwrap());
+        let input: Vec<f32> = (0..37).map(|i| i as f32 * 0.5).collect();
+        for _ in 0..3000 {
+            a.step(&input, 1.0, 0.01);
+            b.step(&input, 1.0, 0.01);
+        }
+        assert!(a.v.iter().zip(&b.v).all(|(x, y)| x.to_bits() == y.to_bits()));
+        assert!(a.v.iter().any(|&v| v != a.v[0]), "the neurons moved apart");
+        assert_eq!(a.gate(1), b.gate(1));
     }
 }

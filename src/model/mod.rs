@@ -23,7 +23,7 @@ impl NeuronModel {
     pub fn build(&self, r: impl Iterator<Item = f64>) -> Result<NeuronGroup, InvalidValue> {
         match self {
             NeuronModel::Izhikevich(spec) => spec.build(r).map(NeuronGroup::Izhikevich),
-            NeuronModel::Hh(spec) => spec.build(r).map(NeuronGroup::Hh),
+            NeuronModel::Hh(spec) => spec.build(r).map(|g| NeuronGroup::Hh(Box::new(g))),
         }
     }
 
@@ -81,7 +81,8 @@ pub struct NonFinite {
 #[derive(Clone, Debug)]
 pub enum NeuronGroup {
     Izhikevich(IzhikevichGroup),
-    Hh(HhGroup),
+    /// Boxed: its tables and kernel plan make it several times the size of the others.
+    Hh(Box<HhGroup>),
 }
 
 impl NeuronGroup {
