@@ -600,10 +600,11 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
     };
     let what = if ranks == 1 { "s".to_string() } else { format!("s, min/median/max over {ranks} ranks") };
     out.push_str(&format!(
-        "\nphases ({what}): {} | {} epochs, exchange {:.1} us per epoch ({mode})",
+        "\nphases ({what}): {} | {} epochs, exchange {:.1} us per epoch ({mode}) | kernels {}",
         shown.join(", "),
         epochs,
-        exchange / epochs as f64 * 1e6
+        exchange / epochs as f64 * 1e6,
+        crate::simd::level().name()
     ));
     out
 }

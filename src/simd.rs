@@ -4,16 +4,43 @@
 //! Rust never contracts a·b + c into a fused multiply-add on its own, so every version
 //! gives the same bits and a binary built anywhere runs everywhere with identical output.
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     Baseline,
     Avx2,
     Avx512,
 }
 
-/// The widest instruction set this CPU has (std caches the detection).
+impl Level {
+    /// As `VOLLEY_SIMD` and the run summary name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Baseline => "baseline",
+            Level::Avx2 => "avx2",
+            Level::Avx512 => "avx512",
+        }
+    }
+}
+
+/// The instruction set the kernels use: the widest this CPU has, or a narrower one named
+/// by `VOLLEY_SIMD` (`baseline`, `avx2`), so that tests and benchmarks can run every
+/// version on one machine. Decided once per process.
 #[inline]
 pub fn level() -> Level {
+    static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let widest = widest();
+        let asked = match std::env::var("VOLLEY_SIMD").as_deref() {
+            Ok("baseline") => Level::Baseline,
+            Ok("avx2") => Level::Avx2,
+            _ => widest,
+        };
+        asked.min(widest)
+    })
+}
+
+/// The widest instruction set this CPU has.
+fn widest() -> Level {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {

@@ -38,3 +38,48 @@ fn another_seed_gives_another_raster() {
     let (b, _, _) = simulate(1, 4096, 12);
     assert_ne!(a, b);
 }
+
+/// Every kernel is compiled for the baseline, AVX2 and AVX-512 and picked at run time
+/// (`VOLLEY_SIMD` narrows the choice): the same model gives the same spike file with
+/// each, Izhikevich and Hodgkin–Huxley (tables, gathers, exp) alike.
+#[test]
+fn every_instruction_set_gives_the_same_spikes() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs: [(&str, &[&str]); 3] = [
+        ("izhikevich2003.toml", &["--duration", "300ms"]),
+        ("hh_five_current.toml", &["--duration", "80ms", "--set", "population.cells.size=300"]),
+        ("hh_network.toml", &["--duration", "60ms"]),
+    ];
+    for (model, args) in runs {
+        let mut files = Vec::new();
+        for level in ["baseline", "avx2", "widest"] {
+            let out_dir = dir.path().join(format!("{model}-{level}"));
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+                .args(["run", common::example(model).to_str().unwrap(), "-q", "--out", out_dir.to_str().unwrap()])
+                .args(args)
+                .env("VOLLEY_SIMD", level)
+                .output()
+                .unwrap();
+            common::assert_ok(&out);
+            let text = common::stdout(&out) + &common::stderr(&out);
+            let used = text.split("| kernels ").nth(1).and_then(|s| s.split_whitespace().next());
+            let widest = if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl") {
+                "avx512"
+            } else if is_x86_feature_detected!("avx2") {
+                "avx2"
+            } else {
+                "baseline"
+            };
+            let expected = match level {
+                "baseline" => "baseline",
+                "avx2" if widest != "baseline" => "avx2",
+                _ => widest,
+            };
+            assert_eq!(used, Some(expected), "{model} with VOLLEY_SIMD={level}:\n{text}");
+            files.push(volley::record::sonata::read_spike_file(&out_dir.join("spikes.h5")).unwrap());
+        }
+        let spikes: usize = files[0].populations.iter().map(|p| p.node_ids.len()).sum();
+        assert!(spikes > 100, "{model}: {spikes} spikes");
+        assert!(files[1] == files[0] && files[2] == files[0], "{model}: spikes differ between instruction sets");
+    }
+}
