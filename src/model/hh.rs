@@ -246,7 +246,15 @@ impl HhSpec {
             .channels
             .iter()
             .map(|c| {
-                let gates = c.gates.iter().enumerate().map(|(k, g)| (sharing.gates[j + k].state, g.power)).collect();
+                let gates = c
+                    .gates
+                    .iter()
+                    .enumerate()
+                    .map(|(k, g)| {
+                        let state = sharing.gates[j + k].state;
+                        GateTerm { state, power: g.power, first: sharing.states[state] == j + k }
+                    })
+                    .collect();
                 j += c.gates.len();
                 ChannelTerms { g: c.g as f32, e_rev: c.e_rev as f32, gates }
             })
@@ -260,7 +268,7 @@ impl HhSpec {
             v: v.iter().map(|&v| v as f32).collect(),
             x: x.iter().map(|&x| x as f32).collect(),
             exact: rk4.then_some(Exact { v, x }),
-            crossed: vec![false; n],
+            crossed: vec![0; n],
             clamped: 0,
             channels,
             state_columns,
@@ -377,8 +385,9 @@ pub struct HhGroup {
     /// each state's values of a block of neurons are contiguous.
     x: Vec<f32>,
     exact: Option<Exact>,
-    /// v crossed the threshold upwards in the last step.
-    crossed: Vec<bool>,
+    /// 1 where v crossed the threshold upwards in the last step (bytes, so that the scan
+    /// for spikes reads eight neurons at a time).
+    crossed: Vec<u8>,
     /// Neuron-steps whose v lay outside the table.
     pub clamped: u64,
     /// What the kernel needs, worked out once: the channels' terms, each state's table
@@ -403,12 +412,20 @@ struct Membrane {
     columns: usize,
 }
 
-/// One channel's terms: maximal conductance, reversal, its gates' states and powers.
+/// One channel's terms: maximal conductance, reversal, its gates.
 #[derive(Clone, Debug)]
 struct ChannelTerms {
     g: f32,
     e_rev: f32,
-    gates: Vec<(usize, u32)>,
+    gates: Vec<GateTerm>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct GateTerm {
+    state: usize,
+    power: u32,
+    /// The first gate (channels in order) with this state: it updates the state.
+    first: bool,
 }
 
 impl HhGroup {
@@ -560,7 +577,7 @@ impl HhGroup {
             let v0 = exact.v[i];
             let v = v0 + dt / 6.0 * (kv[0][i] + 2.0 * kv[1][i] + 2.0 * kv[2][i] + kv[3][i]);
             exact.v[i] = v;
-            self.crossed[i] = v0 < spec.threshold && v >= spec.threshold;
+            self.crossed[i] = (v0 < spec.threshold && v >= spec.threshold) as u8;
             self.v[i] = v as f32;
             non_finite |= !v.is_finite();
         }
@@ -577,11 +594,16 @@ impl HhGroup {
 
     #[inline]
     pub fn collect_spikes(&self, mut emit: impl FnMut(usize)) {
-        for (i, &c) in self.crossed.iter().enumerate() {
-            if c {
-                emit(i);
+        // Spikes are rare: skip eight quiet neurons with one comparison.
+        let words = self.crossed.chunks_exact(8);
+        let tail = words.remainder();
+        for (w, word) in words.enumerate() {
+            if u64::from_ne_bytes(word.try_into().expect("8 bytes")) != 0 {
+                word.iter().enumerate().filter(|(_, &c)| c != 0).for_each(|(k, _)| emit(w * 8 + k));
             }
         }
+        let start = self.crossed.len() - tail.len();
+        tail.iter().enumerate().filter(|(_, &c)| c != 0).for_each(|(k, _)| emit(start + k));
     }
 
     /// The value of gate `j` (channels in order, their gates in order) of every neuron.
@@ -622,6 +644,38 @@ fn exp_f32(x: f32) -> f32 {
     y * f32::from_bits(t.to_bits().wrapping_sub(SHIFT.to_bits()).wrapping_add(127) << 23)
 }
 
+/// x^power: `P` the power where known at compile time (1 to 4), else 0 and `power`.
+#[inline(always)]
+fn raised<const P: u32>(x: f32, power: u32) -> f32 {
+    match P {
+        1 => x,
+        2 => x * x,
+        3 => x * x * x,
+        4 => {
+            let x2 = x * x;
+            x2 * x2
+        }
+        _ => (0..power).fold(1.0, |p, _| p * x),
+    }
+}
+
+/// A gate's share of a block: where it is its state's first use, the state relaxes
+/// towards x_inf over the step (exactly, v held); then its value to the power multiplies
+/// the channel's open fraction.
+#[inline(always)]
+fn relax_and_open<const P: u32>(first: bool, xs: &mut [f32], inf: &[f32], decay: &[f32], open: &mut [f32], power: u32) {
+    if first {
+        for (((x, &inf), &decay), o) in xs.iter_mut().zip(inf).zip(decay).zip(open.iter_mut()) {
+            *x = inf + (*x - inf) * decay;
+            *o *= raised::<P>(*x, power);
+        }
+    } else {
+        for (&x, o) in xs.iter().zip(open.iter_mut()) {
+            *o *= raised::<P>(x, power);
+        }
+    }
+}
+
 /// One exponential-Euler step of the `len` ≤ `BLOCK` neurons from `s`; returns
 /// (non-finite, clamped). Each loop runs over the block's neurons without branches, so
 /// that it is one vectorised loop (the table reads gathers); the block is long enough
@@ -634,7 +688,7 @@ fn exp_euler_block(
     len: usize,
     v: &mut [f32],
     x: &mut [f32],
-    crossed: &mut [bool],
+    crossed: &mut [u8],
     input: &[f32],
     common: f32,
     table: &[u64],
@@ -669,13 +723,6 @@ fn exp_euler_block(
             values[l] = value + frac[l] * rise;
         }
     }
-    for (state, &(inf, decay)) in state_columns.iter().enumerate() {
-        let xs = &mut x[state * n + s..state * n + s + len];
-        let (inf, decay) = (&columns[inf * BLOCK..inf * BLOCK + len], &columns[decay * BLOCK..decay * BLOCK + len]);
-        for l in 0..len {
-            xs[l] = inf[l] + (xs[l] - inf[l]) * decay[l];
-        }
-    }
     let mut g_total = [m.g_l; BLOCK];
     let mut g_e = [0f32; BLOCK];
     let input = &input[s..s + len];
@@ -684,19 +731,18 @@ fn exp_euler_block(
     }
     for c in channels {
         let mut open = [1f32; BLOCK];
-        for &(state, power) in &c.gates {
-            let xv = &x[state * n + s..state * n + s + len];
-            // x^power, the power known per gate: one straight vector loop per case.
-            let pairs = open[..len].iter_mut().zip(xv);
-            match power {
-                1 => pairs.for_each(|(o, &x)| *o *= x),
-                2 => pairs.for_each(|(o, &x)| *o *= x * x),
-                3 => pairs.for_each(|(o, &x)| *o *= x * x * x),
-                4 => pairs.for_each(|(o, &x)| {
-                    let x2 = x * x;
-                    *o *= x2 * x2
-                }),
-                _ => pairs.for_each(|(o, &x)| *o *= (0..power).fold(1.0, |p, _| p * x)),
+        for gate in &c.gates {
+            let xs = &mut x[gate.state * n + s..gate.state * n + s + len];
+            let (inf, decay) = state_columns[gate.state];
+            let (inf, decay) = (&columns[inf * BLOCK..inf * BLOCK + len], &columns[decay * BLOCK..decay * BLOCK + len]);
+            let open = &mut open[..len];
+            // The power known per gate: one straight vector loop per case.
+            match gate.power {
+                1 => relax_and_open::<1>(gate.first, xs, inf, decay, open, 1),
+                2 => relax_and_open::<2>(gate.first, xs, inf, decay, open, 2),
+                3 => relax_and_open::<3>(gate.first, xs, inf, decay, open, 3),
+                4 => relax_and_open::<4>(gate.first, xs, inf, decay, open, 4),
+                p => relax_and_open::<0>(gate.first, xs, inf, decay, open, p),
             }
         }
         for l in 0..len {
@@ -717,7 +763,7 @@ fn exp_euler_block(
         let phi = if x > 1e-3 { (1.0 - exp_f32(-x)) / x } else { 1.0 - 0.5 * x };
         let v0 = vb[l];
         let vn = v0 + m.dt_over_cm * (g_e[l] - g_total[l] * v0) * phi;
-        crossed[l] = (v0 < m.threshold) & (vn >= m.threshold);
+        crossed[l] = ((v0 < m.threshold) & (vn >= m.threshold)) as u8;
         bad += !vn.is_finite() as u32;
         vb[l] = vn;
     }
@@ -729,7 +775,7 @@ fn exp_euler_block(
 fn exp_euler_kernel(
     v: &mut [f32],
     x: &mut [f32],
-    crossed: &mut [bool],
+    crossed: &mut [u8],
     input: &[f32],
     common: f32,
     table: &[u64],
@@ -747,7 +793,7 @@ fn exp_euler_kernel(
     (non_finite, clamped)
 }
 
-crate::simd::dispatch!(fn exp_euler_dispatch(v: &mut [f32], x: &mut [f32], crossed: &mut [bool], input: &[f32], common: f32, table: &[u64], m: &Membrane, state_columns: &[(usize, usize)], channels: &[ChannelTerms], columns: &mut [f32]) -> (bool, u64) => exp_euler_kernel);
+crate::simd::dispatch!(fn exp_euler_dispatch(v: &mut [f32], x: &mut [f32], crossed: &mut [u8], input: &[f32], common: f32, table: &[u64], m: &Membrane, state_columns: &[(usize, usize)], channels: &[ChannelTerms], columns: &mut [f32]) -> (bool, u64) => exp_euler_kernel);
 
 #[cfg(test)]
 mod tests {
