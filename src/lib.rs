@@ -24,5 +24,6 @@ pub mod run;
 pub mod simd;
 pub mod spike;
 pub mod stimulus;
+pub mod synapse;
 
 pub use error::{Error, Result};

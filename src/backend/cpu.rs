@@ -8,13 +8,14 @@
 use super::workers::ShardWorkers;
 use super::Backend;
 use crate::connectivity::generate::InvalidWeight;
-use crate::connectivity::{channels, LocalSynapses};
+use crate::connectivity::LocalSynapses;
 use crate::engine::DelayRing;
 use crate::error::Error;
 use crate::model::{InvalidValue, NeuronGroup, NonFinite};
-use crate::network::{ConnectionRule, Description, Storage, SynapseModel};
+use crate::network::{ConnectionRule, Description, Storage};
 use crate::spike::Spike;
 use crate::stimulus::{self, GroupStimulus};
+use crate::synapse::{self, SynapticInput};
 use rayon::prelude::*;
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -51,21 +52,13 @@ struct GroupSlot {
     stimuli: Vec<GroupStimulus>,
 }
 
-/// An exponentially decaying synaptic input (current or conductance) of every local
-/// neuron, fed by its own delay ring.
-struct Channel {
-    model: SynapseModel,
-    /// exp(−dt/τ).
-    decay: f32,
-    state: Vec<f32>,
-}
-
 struct Shard {
     groups: Vec<GroupSlot>,
-    /// One delay ring per input channel; ring 0 takes delta synapses, straight into the
-    /// input current.
+    /// One delay ring per synaptic kind (`synapse::kinds`); ring 0 takes delta synapses,
+    /// straight into the input current.
     rings: Vec<DelayRing>,
-    channels: Vec<Channel>,
+    /// The state of the exponential kinds, fed by rings 1, 2, ...
+    exponential: Vec<synapse::Exponential>,
     synapses: LocalSynapses,
     normals: Vec<f32>,
     spikes: Vec<Spike>,
@@ -211,21 +204,11 @@ impl Shard {
         }
         let n = (neurons.end - neurons.start) as usize;
         let largest_group = groups.iter().map(|g| g.state.len()).max().unwrap_or(0);
-        let models = channels(desc);
-        let dt = desc.dt_ms;
+        let kinds = synapse::kinds(desc);
         let synapses = LocalSynapses::build(desc, neurons).map_err(|e| invalid_weight(desc, e))?;
         Ok(Shard {
-            rings: models.iter().map(|_| DelayRing::new(n, desc.max_delay_steps())).collect(),
-            channels: models[1..]
-                .iter()
-                .map(|&model| {
-                    let tau = match model {
-                        SynapseModel::ExpCurrent { tau_ms } | SynapseModel::ExpConductance { tau_ms, .. } => tau_ms,
-                        SynapseModel::Delta => unreachable!("channel 0 only"),
-                    };
-                    Channel { model, decay: (-dt / tau).exp() as f32, state: vec![0.0; n] }
-                })
-                .collect(),
+            rings: kinds.iter().map(|_| DelayRing::new(n, desc.max_delay_steps())).collect(),
+            exponential: kinds[1..].iter().map(|&kind| synapse::Exponential::new(kind, n, desc.dt_ms)).collect(),
             synapses,
             groups,
             normals: vec![0.0; largest_group],
@@ -243,36 +226,29 @@ impl Shard {
         self.deliver_time += t1 - t0;
         self.spikes.clear();
         for step in first_step..first_step + steps as u64 {
-            let (direct, channel_rings) = self.rings.split_first_mut().expect("ring 0");
-            let input = direct.slot_mut(step);
-            // Exponential synapses: decay, take this step's arrivals, add their current
-            // (conductances with v at the start of the step), channel by channel.
-            for (channel, ring) in self.channels.iter_mut().zip(channel_rings) {
-                let arrivals = ring.slot_mut(step);
-                for (g, a) in channel.state.iter_mut().zip(arrivals.iter_mut()) {
-                    *g = *g * channel.decay + *a;
-                    *a = 0.0;
-                }
-                match channel.model {
-                    SynapseModel::ExpConductance { e_rev, .. } => {
-                        let e_rev = e_rev as f32;
-                        for group in &self.groups {
-                            let range = group.offset..group.offset + group.state.len();
-                            let v = group.state.voltages();
-                            for ((x, g), v) in input[range.clone()].iter_mut().zip(&channel.state[range]).zip(v) {
-                                *x += *g * (e_rev - *v);
-                            }
-                        }
-                    }
-                    _ => input.iter_mut().zip(&channel.state).for_each(|(x, g)| *x += *g),
-                }
+            let (direct, kind_rings) = self.rings.split_first_mut().expect("ring 0");
+            // Exponential kinds: decay, then this step's arrivals.
+            for (kind, ring) in self.exponential.iter_mut().zip(kind_rings.iter_mut()) {
+                kind.advance(ring.slot_mut(step));
             }
+            let input = direct.slot_mut(step);
             for g in &mut self.groups {
                 let n = g.state.len();
-                let input = &mut input[g.offset..g.offset + n];
+                let range = g.offset..g.offset + n;
+                let synaptic: Vec<SynapticInput> = self.exponential.iter().map(|k| k.input().part(range.clone())).collect();
+                let input = &mut input[range];
+                // A model that does not integrate conductances itself takes every kind as
+                // a current, added before the stimuli (the order of the sum is part of
+                // the result: the same as before synaptic kinds had a module).
+                let synaptic = if g.state.integrates_conductances() {
+                    &synaptic[..]
+                } else {
+                    synapse::add_as_currents(input, &synaptic, g.state.voltages());
+                    &[]
+                };
                 let common = stimulus::apply(&g.stimuli, seed, step, input, &mut self.normals[..n]);
                 let state = &mut g.state;
-                if state.step(input, common, dt) && self.non_finite.is_none() {
+                if state.step(input, common, synaptic, dt) && self.non_finite.is_none() {
                     if let Some((i, variable, value)) = state.first_non_finite() {
                         self.non_finite = Some(NonFinite { gid: g.first_gid + i as u64, step, variable, value });
                     }
@@ -280,9 +256,11 @@ impl Shard {
                 let (spikes, first) = (&mut self.spikes, g.first_gid);
                 state.collect_spikes(|i| spikes.push(Spike { step: step as u32, gid: (first + i as u64) as u32 }));
             }
-            // The slot was this step's input; cleared here, by the ring's owner, it takes
-            // the arrivals of a later step.
-            input.fill(0.0);
+            // The slots were this step's inputs; cleared here, by the rings' owner, they
+            // take the arrivals of a later step.
+            for ring in &mut self.rings {
+                ring.slot_mut(step).fill(0.0);
+            }
         }
         self.update_time += t1.elapsed();
     }
@@ -290,8 +268,8 @@ impl Shard {
     fn memory_bytes(&self) -> usize {
         let state: usize = self.groups.iter().map(|g| g.state.bytes()).sum();
         let rings: usize = self.rings.iter().map(DelayRing::bytes).sum();
-        let channels: usize = self.channels.iter().map(|c| c.state.len() * 4).sum();
-        state + rings + channels + self.synapses.bytes() + self.normals.len() * 4
+        let kinds: usize = self.exponential.iter().map(synapse::Exponential::bytes).sum();
+        state + rings + kinds + self.synapses.bytes() + self.normals.len() * 4
     }
 }
 
@@ -438,7 +416,7 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
         }
     }
     let largest = desc.populations.iter().map(|p| overlap(&p.gids(), &neurons)).max().unwrap_or(0);
-    let channels = channels(desc).len() as u64;
-    let buffers = n * desc.max_delay_steps() as u64 * 4 * channels + n * 4 * (channels - 1) + largest * 4;
+    let kinds = synapse::kinds(desc).len() as u64;
+    let buffers = n * desc.max_delay_steps() as u64 * 4 * kinds + n * 4 * (kinds - 1) + largest * 4;
     MemoryEstimate { state, synapses, buffers, largest_shard_projection }
 }

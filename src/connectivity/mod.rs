@@ -19,23 +19,11 @@
 pub mod generate;
 
 use crate::engine::DelayRing;
-use crate::network::{ConnectionRule, Description, Projection, Storage, SynapseModel};
+use crate::network::{ConnectionRule, Description, Projection, Storage};
 use crate::spike::Spike;
 use generate::{weight_bounds, InvalidWeight, Row, RowDrawer, WeightCodec};
 use rayon::prelude::*;
 use std::ops::Range;
-
-/// The input channels of a model: channel 0 takes delta synapses straight into the
-/// input current; each distinct exponential synapse model gets a channel of its own.
-pub fn channels(desc: &Description) -> Vec<SynapseModel> {
-    let mut list = vec![SynapseModel::Delta];
-    for p in &desc.projections {
-        if !list.contains(&p.synapse) {
-            list.push(p.synapse);
-        }
-    }
-    list
-}
 
 /// A stored synapse: local target and weight, packed so that a row is one stream.
 pub trait Record: Copy + Default + Send + 'static {
@@ -141,8 +129,8 @@ pub struct SynapseBlock {
     /// Global ids of the sources.
     pub sources: Range<u64>,
     pub delays: Range<u32>,
-    /// The input channel the synapses feed.
-    pub channel: usize,
+    /// The synaptic kind the synapses feed (`synapse::kinds`): the index of its ring.
+    pub kind: usize,
     pub rows: Rows,
 }
 
@@ -159,7 +147,7 @@ impl LocalSynapses {
     /// Builds the synapses of `desc` onto the targets `targets`, or names the first
     /// synapse whose weight is not a finite f32.
     pub fn build(desc: &Description, targets: Range<u64>) -> Result<LocalSynapses, InvalidWeight> {
-        let channel_list = channels(desc);
+        let kinds = crate::synapse::kinds(desc);
         let mut store = LocalSynapses::default();
         for p in &desc.projections {
             let pop = desc.populations[p.target].gids();
@@ -167,7 +155,7 @@ impl LocalSynapses {
             if local.is_empty() {
                 continue;
             }
-            let channel = channel_list.iter().position(|m| *m == p.synapse).expect("listed");
+            let kind = kinds.iter().position(|m| *m == p.synapse).expect("listed");
             let rows = match p.storage {
                 Storage::Procedural => Rows::Procedural {
                     drawer: Box::new(RowDrawer::new(desc, p)),
@@ -184,7 +172,7 @@ impl LocalSynapses {
                 projection: p.id,
                 sources: desc.populations[p.source].gids(),
                 delays: generate::delay_range(&p.delay),
-                channel,
+                kind,
                 rows,
             });
         }
@@ -246,13 +234,13 @@ impl LocalSynapses {
     }
 
     /// Adds the synapses of every spike in `spikes` (sorted by step, then id) into the
-    /// rings (one per channel) at their arrival steps. Blocks are the outer loop: each
+    /// rings (one per synaptic kind) at their arrival steps. Blocks are the outer loop: each
     /// block takes the spikes of its sources in order, with one tight loop per layout.
     /// Every target's input is therefore summed projection by projection, each in spike
     /// order: the same order whatever the partition into shards.
     pub fn deliver_all(&mut self, spikes: &[Spike], rings: &mut [DelayRing]) {
         for block in &mut self.blocks {
-            let ring = &mut rings[block.channel];
+            let ring = &mut rings[block.kind];
             let sources = block.sources.clone();
             let mine = spikes.iter().filter(move |s| sources.contains(&(s.gid as u64)));
             let first_delay = block.delays.start as u64;

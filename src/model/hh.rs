@@ -15,6 +15,7 @@
 
 use super::InvalidValue;
 use crate::expr::Expr;
+use crate::synapse::SynapticInput;
 
 /// How a gate's rate functions are given.
 #[derive(Clone, Debug)]
@@ -446,16 +447,18 @@ impl HhGroup {
         self.table.bytes()
     }
 
-    /// One step of every neuron with input current `input[i] + common` (pA). Returns true
-    /// if some state is no longer finite.
-    pub fn step(&mut self, input: &[f32], common: f32, dt: f32) -> bool {
+    /// One step of every neuron with input current `input[i] + common` (pA) and the
+    /// synaptic currents and conductances `synaptic` (a conductance joins the ion
+    /// channels: g and g·E in the membrane's balance). Returns true if some state is no
+    /// longer finite.
+    pub fn step(&mut self, input: &[f32], common: f32, synaptic: &[SynapticInput], dt: f32) -> bool {
         match self.spec.integrator {
-            Integrator::ExponentialEuler => self.step_exponential_euler(input, common, dt),
-            Integrator::Rk4 => self.step_rk4(input, common, dt as f64),
+            Integrator::ExponentialEuler => self.step_exponential_euler(input, common, synaptic, dt),
+            Integrator::Rk4 => self.step_rk4(input, common, synaptic, dt as f64),
         }
     }
 
-    fn step_exponential_euler(&mut self, input: &[f32], common: f32, dt: f32) -> bool {
+    fn step_exponential_euler(&mut self, input: &[f32], common: f32, synaptic: &[SynapticInput], dt: f32) -> bool {
         let spec = &self.spec;
         let table = &self.table;
         let membrane = Membrane {
@@ -478,6 +481,7 @@ impl HhGroup {
             &membrane,
             &self.state_columns,
             &self.channels,
+            synaptic,
             &mut self.columns,
         );
         self.clamped += clamped;
@@ -493,6 +497,7 @@ impl HhGroup {
         v: &[f64],
         x: &[f64],
         i_app: &[f64],
+        conductances: &[(f64, &[f32])],
         dv: &mut [f64],
         dx: &mut [f64],
         scratch: &mut Scratch,
@@ -500,6 +505,11 @@ impl HhGroup {
         let n = v.len();
         for i in 0..n {
             dv[i] = i_app[i] - spec.g_l * (v[i] - spec.e_l);
+        }
+        for &(e_rev, g) in conductances {
+            for i in 0..n {
+                dv[i] += g[i] as f64 * (e_rev - v[i]);
+            }
         }
         scratch.vars.resize(1, Vec::new());
         scratch.vars[0].clear();
@@ -546,12 +556,21 @@ impl HhGroup {
 
     /// Classic RK4 in f64 on the exact rate functions: the reference.
     #[allow(clippy::needless_range_loop)] // stages and state in lockstep, by index
-    fn step_rk4(&mut self, input: &[f32], common: f32, dt: f64) -> bool {
+    fn step_rk4(&mut self, input: &[f32], common: f32, synaptic: &[SynapticInput], dt: f64) -> bool {
         let spec = &self.spec;
         let exact = self.exact.as_mut().expect("RK4 keeps f64 state");
         let n = exact.v.len();
         let g = self.sharing.states.len();
-        let i_app: Vec<f64> = input[..n].iter().map(|&x| x as f64 + common as f64).collect();
+        let mut i_app: Vec<f64> = input[..n].iter().map(|&x| x as f64 + common as f64).collect();
+        // Synaptic currents, and conductances with their reversal potentials, held over
+        // the step (they change by their own dynamics, step by step).
+        let mut conductances: Vec<(f64, &[f32])> = Vec::new();
+        for kind in synaptic {
+            match *kind {
+                SynapticInput::Current(c) => i_app.iter_mut().zip(c).for_each(|(i, &c)| *i += c as f64),
+                SynapticInput::Conductance { g, e_rev } => conductances.push((e_rev as f64, g)),
+            }
+        }
         let mut scratch = Scratch::default();
         let (mut kv, mut kx): (Vec<Vec<f64>>, Vec<Vec<f64>>) =
             ((0..4).map(|_| vec![0.0; n]).collect(), (0..4).map(|_| vec![0.0; g * n]).collect());
@@ -570,7 +589,7 @@ impl HhGroup {
                 }
             }
             let (dv, dx) = (&mut kv[stage], &mut kx[stage]);
-            Self::derivatives(spec, &self.sharing, &v_mid, &x_mid, &i_app, dv, dx, &mut scratch);
+            Self::derivatives(spec, &self.sharing, &v_mid, &x_mid, &i_app, &conductances, dv, dx, &mut scratch);
         }
         let mut non_finite = false;
         for i in 0..n {
@@ -695,6 +714,7 @@ fn exp_euler_block(
     m: &Membrane,
     state_columns: &[(usize, usize)],
     channels: &[ChannelTerms],
+    synaptic: &[SynapticInput],
     columns: &mut [f32],
 ) -> (bool, u64) {
     let n = v.len();
@@ -751,6 +771,23 @@ fn exp_euler_block(
             g_e[l] += gc * c.e_rev;
         }
     }
+    // Synaptic currents join the input; conductances the membrane's balance, as a
+    // channel whose open conductance is g.
+    for kind in synaptic {
+        match *kind {
+            SynapticInput::Current(c) => {
+                for (e, &c) in g_e[..len].iter_mut().zip(&c[s..s + len]) {
+                    *e += c;
+                }
+            }
+            SynapticInput::Conductance { g, e_rev } => {
+                for ((total, e), &g) in g_total[..len].iter_mut().zip(g_e[..len].iter_mut()).zip(&g[s..s + len]) {
+                    *total += g;
+                    *e += g * e_rev;
+                }
+            }
+        }
+    }
     let mut bad = 0u32;
     let crossed = &mut crossed[s..s + len];
     let vb = &mut v[s..s + len];
@@ -782,18 +819,20 @@ fn exp_euler_kernel(
     m: &Membrane,
     state_columns: &[(usize, usize)],
     channels: &[ChannelTerms],
+    synaptic: &[SynapticInput],
     columns: &mut [f32],
 ) -> (bool, u64) {
     let n = v.len();
     let (mut non_finite, mut clamped) = (false, 0);
     for s in (0..n).step_by(BLOCK) {
-        let (f, c) = exp_euler_block(s, BLOCK.min(n - s), v, x, crossed, input, common, table, m, state_columns, channels, columns);
+        let (f, c) =
+            exp_euler_block(s, BLOCK.min(n - s), v, x, crossed, input, common, table, m, state_columns, channels, synaptic, columns);
         (non_finite, clamped) = (non_finite | f, clamped + c);
     }
     (non_finite, clamped)
 }
 
-crate::simd::dispatch!(fn exp_euler_dispatch(v: &mut [f32], x: &mut [f32], crossed: &mut [u8], input: &[f32], common: f32, table: &[u64], m: &Membrane, state_columns: &[(usize, usize)], channels: &[ChannelTerms], columns: &mut [f32]) -> (bool, u64) => exp_euler_kernel);
+crate::simd::dispatch!(fn exp_euler_dispatch(v: &mut [f32], x: &mut [f32], crossed: &mut [u8], input: &[f32], common: f32, table: &[u64], m: &Membrane, state_columns: &[(usize, usize)], channels: &[ChannelTerms], synaptic: &[SynapticInput], columns: &mut [f32]) -> (bool, u64) => exp_euler_kernel);
 
 #[cfg(test)]
 mod tests {
@@ -863,11 +902,32 @@ mod tests {
         let (mut a, mut b) = (shared.build(r.clone()).unwrap(), apart.build(r).unwrap());
         let input: Vec<f32> = (0..37).map(|i| i as f32 * 0.5).collect();
         for _ in 0..3000 {
-            a.step(&input, 1.0, 0.01);
-            b.step(&input, 1.0, 0.01);
+            a.step(&input, 1.0, &[], 0.01);
+            b.step(&input, 1.0, &[], 0.01);
         }
         assert!(a.v.iter().zip(&b.v).all(|(x, y)| x.to_bits() == y.to_bits()));
         assert!(a.v.iter().any(|&v| v != a.v[0]), "the neurons moved apart");
         assert_eq!(a.gate(1), b.gate(1));
+    }
+
+    /// A synaptic conductance joins the membrane's balance: with the ion channel shut
+    /// (g = 0), v settles where leak and synapse balance, (g_l·E_l + g·E)/(g_l + g), with
+    /// either integrator; a synaptic current adds to the input as a current does.
+    #[test]
+    fn synaptic_conductances_and_currents_join_the_membrane() {
+        let table = TableSpec { v_min: -120.0, v_max: 80.0, dv: 0.05 };
+        for integrator in [Integrator::ExponentialEuler, Integrator::Rk4] {
+            let mut spec = spec_with(classic_sodium_m(), table);
+            spec.channels[0].g = 0.0;
+            spec.integrator = integrator;
+            let mut group = spec.build([0.5].into_iter()).unwrap();
+            let (g, e_rev) = ([0.3f32], 0.0f32);
+            let current = [2.0f32];
+            for _ in 0..5000 {
+                group.step(&[0.0], 0.0, &[SynapticInput::Conductance { g: &g, e_rev }, SynapticInput::Current(&current)], 0.01);
+            }
+            let expected = (0.3 * -54.4 + 0.3 * 0.0 + 2.0) / (0.3 + 0.3);
+            assert!((group.v[0] as f64 - expected).abs() < 1e-3, "{integrator:?}: v = {}, expected {expected}", group.v[0]);
+        }
     }
 }

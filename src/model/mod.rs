@@ -7,6 +7,8 @@ pub mod izhikevich;
 pub use hh::{HhGroup, HhSpec};
 pub use izhikevich::{IzhikevichGroup, IzhikevichSpec};
 
+use crate::synapse::SynapticInput;
+
 /// A population's model with its parameter expressions.
 #[derive(Clone, Debug)]
 pub enum NeuronModel {
@@ -121,13 +123,24 @@ impl NeuronGroup {
         }
     }
 
-    /// One step with input current `input[i] + common` for neuron i; true if some state
-    /// left the finite numbers.
+    /// Whether the model integrates synaptic conductances in its own update (a
+    /// Hodgkin–Huxley membrane, beside its ion channels); the others take every synaptic
+    /// kind as a current, added to their input (`synapse::add_as_currents`).
+    pub fn integrates_conductances(&self) -> bool {
+        matches!(self, NeuronGroup::Hh(_))
+    }
+
+    /// One step with input current `input[i] + common` for neuron i and, for a model
+    /// that integrates them, the synaptic kinds' contributions; true if some state left
+    /// the finite numbers.
     #[inline]
-    pub fn step(&mut self, input: &[f32], common: f32, dt: f32) -> bool {
+    pub fn step(&mut self, input: &[f32], common: f32, synaptic: &[SynapticInput], dt: f32) -> bool {
         match self {
-            NeuronGroup::Izhikevich(g) => g.step(input, common, dt),
-            NeuronGroup::Hh(g) => g.step(input, common, dt),
+            NeuronGroup::Izhikevich(g) => {
+                debug_assert!(synaptic.is_empty(), "added to the input as currents");
+                g.step(input, common, dt)
+            }
+            NeuronGroup::Hh(g) => g.step(input, common, synaptic, dt),
         }
     }
 

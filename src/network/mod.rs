@@ -118,8 +118,8 @@ pub enum SynapseModel {
     Delta,
     /// A current that jumps by the weight and decays with `tau_ms`.
     ExpCurrent { tau_ms: f64 },
-    /// A conductance that jumps by the weight and decays with `tau_ms`; the current is
-    /// g · (e_rev − v), with v at the start of the step.
+    /// A conductance that jumps by the weight and decays with `tau_ms`, with reversal
+    /// potential `e_rev` (see `synapse`: how each model takes it).
     ExpConductance { tau_ms: f64, e_rev: f64 },
 }
 

@@ -1,0 +1,124 @@
+//! Synaptic input kinds: how the weights of arriving spikes act on their targets. A delta
+//! synapse adds its weight to the target's input current in the step it arrives (net.m);
+//! an exponential synapse adds it to a current or a conductance that then decays with
+//! its time constant. Each kind keeps its own state, one value per target, and is fed by
+//! a delay ring of its own (kind 0, delta, by the ring that is the input current itself).
+//! A neuron model receives each kind's contribution as a current or, where it can use
+//! one, as a conductance with its reversal potential (`SynapticInput`): a
+//! Hodgkin–Huxley membrane integrates g·(E − v) with its ion channels, a current-based
+//! model adds it as a current.
+
+use crate::network::{Description, SynapseModel};
+
+/// The kinds the projections of `desc` use, in the order of their delay rings: delta
+/// first, always (the input current), then each distinct exponential synapse model.
+pub fn kinds(desc: &Description) -> Vec<SynapseModel> {
+    let mut list = vec![SynapseModel::Delta];
+    for p in &desc.projections {
+        if !list.contains(&p.synapse) {
+            list.push(p.synapse);
+        }
+    }
+    list
+}
+
+/// One step's contribution of a synaptic kind, for the neurons of a group.
+#[derive(Clone, Copy, Debug)]
+pub enum SynapticInput<'a> {
+    /// A current (pA) per neuron.
+    Current(&'a [f32]),
+    /// A conductance (nS) per neuron and its reversal potential (mV).
+    Conductance { g: &'a [f32], e_rev: f32 },
+}
+
+impl<'a> SynapticInput<'a> {
+    /// The same contribution for neurons `range` of those it covers.
+    pub fn part(self, range: std::ops::Range<usize>) -> SynapticInput<'a> {
+        match self {
+            SynapticInput::Current(i) => SynapticInput::Current(&i[range]),
+            SynapticInput::Conductance { g, e_rev } => SynapticInput::Conductance { g: &g[range], e_rev },
+        }
+    }
+}
+
+/// Adds each kind's current into `input`, in order, for a model that takes currents
+/// only: a conductance gives g·(e_rev − v) with v at the start of the step.
+#[inline]
+pub fn add_as_currents(input: &mut [f32], synaptic: &[SynapticInput], v: &[f32]) {
+    for kind in synaptic {
+        match *kind {
+            SynapticInput::Current(i) => input.iter_mut().zip(i).for_each(|(x, i)| *x += *i),
+            SynapticInput::Conductance { g, e_rev } => {
+                for ((x, g), v) in input.iter_mut().zip(g).zip(v) {
+                    *x += *g * (e_rev - *v);
+                }
+            }
+        }
+    }
+}
+
+/// An exponential kind's state over a shard's neurons: a current or conductance that
+/// jumps by the weights arriving in a step and decays by exp(−dt/τ) per step.
+#[derive(Clone, Debug)]
+pub struct Exponential {
+    model: SynapseModel,
+    /// exp(−dt/τ).
+    decay: f32,
+    value: Vec<f32>,
+}
+
+impl Exponential {
+    /// The state of `model` (exponential) for `n` neurons, at rest.
+    pub fn new(model: SynapseModel, n: usize, dt_ms: f64) -> Exponential {
+        let tau = match model {
+            SynapseModel::ExpCurrent { tau_ms } | SynapseModel::ExpConductance { tau_ms, .. } => tau_ms,
+            SynapseModel::Delta => panic!("a delta synapse has no state of its own"),
+        };
+        Exponential { model, decay: (-dt_ms / tau).exp() as f32, value: vec![0.0; n] }
+    }
+
+    /// One step: decay, then this step's arrivals (the weights in its ring slot).
+    #[inline]
+    pub fn advance(&mut self, arrivals: &[f32]) {
+        let decay = self.decay;
+        for (g, a) in self.value.iter_mut().zip(arrivals) {
+            *g = *g * decay + *a;
+        }
+    }
+
+    /// What this step hands to the neurons.
+    pub fn input(&self) -> SynapticInput<'_> {
+        match self.model {
+            SynapseModel::ExpConductance { e_rev, .. } => SynapticInput::Conductance { g: &self.value, e_rev: e_rev as f32 },
+            _ => SynapticInput::Current(&self.value),
+        }
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.value.len() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exponential_current_jumps_by_its_arrivals_and_decays() {
+        let mut s = Exponential::new(SynapseModel::ExpCurrent { tau_ms: 5.0 }, 2, 0.1);
+        s.advance(&[2.0, 0.0]);
+        s.advance(&[0.0, 1.0]);
+        let decay = (-0.1f64 / 5.0).exp() as f32;
+        let SynapticInput::Current(i) = s.input() else { panic!("a current") };
+        assert_eq!(i, &[2.0 * decay, 1.0]);
+    }
+
+    #[test]
+    fn a_current_model_takes_a_conductance_as_g_times_the_driving_force() {
+        let mut s = Exponential::new(SynapseModel::ExpConductance { tau_ms: 5.0, e_rev: 0.0 }, 2, 0.1);
+        s.advance(&[0.5, 0.0]);
+        let mut input = [1.0f32, 1.0];
+        add_as_currents(&mut input, &[s.input()], &[-60.0, -60.0]);
+        assert_eq!(input, [1.0 + 0.5 * 60.0, 1.0]);
+    }
+}
