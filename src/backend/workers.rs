@@ -94,16 +94,34 @@ const SLOWER: f64 = 1.3;
 const SOLO_LONGEST: Duration = Duration::from_secs(2);
 const ROOMY_WINDOWS: u32 = 5;
 
-/// Whether the tasks running besides this thread leave a core for each of `threads`
-/// threads of ours, from the runnable count of /proc/loadavg (which counts the reader
-/// itself; the workers are parked while this is asked) and the CPUs online (the whole
-/// machine's, as the count is). None where it cannot be read.
+/// Whether the tasks running besides this process leave a core for each of `threads`
+/// threads of ours, from the runnable count of /proc/loadavg less this process's own
+/// runnable threads, and the CPUs online (the whole machine's, as the count is). None
+/// where it cannot be read. Our own threads are taken out because the thread pool that
+/// built the network may still be spinning when the first reading is taken: counted,
+/// it made a quiet machine look busy, and the 2003 network ran a third of its runs
+/// wholly alone (BENCHMARKS.md, "Threads on a shared machine").
 fn room_for(threads: usize) -> Option<bool> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     let running: usize = text.split_whitespace().nth(3)?.split('/').next()?.parse().ok()?;
+    let ours = own_runnable_threads().unwrap_or(1);
     // SAFETY: sysconf only reads.
     let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    (online > 0).then(|| running.saturating_sub(1) + threads <= online as usize)
+    (online > 0).then(|| running.saturating_sub(ours) + threads <= online as usize)
+}
+
+/// This process's threads that are running or waiting for a core (state R in
+/// /proc/self/task/*/stat), the reader included. None where it cannot be read.
+fn own_runnable_threads() -> Option<usize> {
+    let mut runnable = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("stat")).ok()?;
+        // The state follows the thread's name, which is in parentheses and may hold
+        // spaces or parentheses itself.
+        let state = stat.rsplit_once(')')?.1.split_whitespace().next()?;
+        runnable += (state == "R") as usize;
+    }
+    Some(runnable.max(1))
 }
 
 /// Involuntary context switches of this process so far (all its threads).
@@ -399,6 +417,25 @@ fn worker<S: Send + 'static>(shared: &Shared<S>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A thread of ours that spins is counted as ours (and so not as another task's).
+    #[test]
+    fn own_spinning_threads_are_counted_as_runnable() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinning = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        let counted = own_runnable_threads();
+        stop.store(true, Ordering::Relaxed);
+        spinning.join().unwrap();
+        assert!(counted >= Some(2), "the reader and the spinning thread: {counted:?}");
+    }
 
     #[test]
     fn every_shard_runs_every_epoch() {
