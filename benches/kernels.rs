@@ -109,12 +109,12 @@ fn hh_update(c: &mut Criterion) {
     let input = vec![18f32; n];
     // Into the firing regime first, so that the states are spread over the spike cycle.
     for _ in 0..20_000 {
-        state.step(&input, 0.0, &[], 0.01);
+        state.step(&input, 0.0, &volley::synapse::Synaptic::none(), 0.01);
     }
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("exponential_euler_step", |b| {
         b.iter(|| {
-            black_box(state.step(&input, 0.0, &[], 0.01));
+            black_box(state.step(&input, 0.0, &volley::synapse::Synaptic::none(), 0.01));
         })
     });
     g.finish();

@@ -41,12 +41,40 @@ impl<'a> SynapticInput<'a> {
     }
 }
 
+/// The exponential kinds' contributions to the neurons `range` of a shard: a view, so
+/// that handing them to a group each step allocates nothing.
+#[derive(Clone, Debug)]
+pub struct Synaptic<'a> {
+    kinds: &'a [Exponential],
+    range: std::ops::Range<usize>,
+}
+
+impl<'a> Synaptic<'a> {
+    pub fn new(kinds: &'a [Exponential], range: std::ops::Range<usize>) -> Synaptic<'a> {
+        Synaptic { kinds, range }
+    }
+
+    /// No synaptic kinds.
+    pub fn none() -> Synaptic<'static> {
+        Synaptic { kinds: &[], range: 0..0 }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    /// Each kind's contribution, in kind order.
+    pub fn iter(&self) -> impl Iterator<Item = SynapticInput<'a>> + '_ {
+        self.kinds.iter().map(|k| k.input().part(self.range.clone()))
+    }
+}
+
 /// Adds each kind's current into `input`, in order, for a model that takes currents
 /// only: a conductance gives g·(e_rev − v) with v at the start of the step.
 #[inline]
-pub fn add_as_currents(input: &mut [f32], synaptic: &[SynapticInput], v: &[f32]) {
-    for kind in synaptic {
-        match *kind {
+pub fn add_as_currents(input: &mut [f32], synaptic: &Synaptic, v: &[f32]) {
+    for kind in synaptic.iter() {
+        match kind {
             SynapticInput::Current(i) => input.iter_mut().zip(i).for_each(|(x, i)| *x += *i),
             SynapticInput::Conductance { g, e_rev } => {
                 for ((x, g), v) in input.iter_mut().zip(g).zip(v) {
@@ -118,7 +146,7 @@ mod tests {
         let mut s = Exponential::new(SynapseModel::ExpConductance { tau_ms: 5.0, e_rev: 0.0 }, 2, 0.1);
         s.advance(&[0.5, 0.0]);
         let mut input = [1.0f32, 1.0];
-        add_as_currents(&mut input, &[s.input()], &[-60.0, -60.0]);
+        add_as_currents(&mut input, &Synaptic::new(std::slice::from_ref(&s), 0..2), &[-60.0, -60.0]);
         assert_eq!(input, [1.0 + 0.5 * 60.0, 1.0]);
     }
 }

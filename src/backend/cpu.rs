@@ -15,7 +15,7 @@ use crate::model::{InvalidValue, NeuronGroup, NonFinite};
 use crate::network::{ConnectionRule, Description, Storage};
 use crate::spike::Spike;
 use crate::stimulus::{self, GroupStimulus};
-use crate::synapse::{self, SynapticInput};
+use crate::synapse::{self, Synaptic};
 use rayon::prelude::*;
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -235,20 +235,20 @@ impl Shard {
             for g in &mut self.groups {
                 let n = g.state.len();
                 let range = g.offset..g.offset + n;
-                let synaptic: Vec<SynapticInput> = self.exponential.iter().map(|k| k.input().part(range.clone())).collect();
+                let synaptic = Synaptic::new(&self.exponential, range.clone());
                 let input = &mut input[range];
                 // A model that does not integrate conductances itself takes every kind as
                 // a current, added before the stimuli (the order of the sum is part of
                 // the result: the same as before synaptic kinds had a module).
                 let synaptic = if g.state.integrates_conductances() {
-                    &synaptic[..]
+                    synaptic
                 } else {
                     synapse::add_as_currents(input, &synaptic, g.state.voltages());
-                    &[]
+                    Synaptic::none()
                 };
                 let common = stimulus::apply(&g.stimuli, seed, step, input, &mut self.normals[..n]);
                 let state = &mut g.state;
-                if state.step(input, common, synaptic, dt) && self.non_finite.is_none() {
+                if state.step(input, common, &synaptic, dt) && self.non_finite.is_none() {
                     if let Some((i, variable, value)) = state.first_non_finite() {
                         self.non_finite = Some(NonFinite { gid: g.first_gid + i as u64, step, variable, value });
                     }

@@ -15,7 +15,7 @@
 
 use super::InvalidValue;
 use crate::expr::Expr;
-use crate::synapse::SynapticInput;
+use crate::synapse::{Synaptic, SynapticInput};
 
 /// How a gate's rate functions are given.
 #[derive(Clone, Debug)]
@@ -451,14 +451,14 @@ impl HhGroup {
     /// synaptic currents and conductances `synaptic` (a conductance joins the ion
     /// channels: g and g·E in the membrane's balance). Returns true if some state is no
     /// longer finite.
-    pub fn step(&mut self, input: &[f32], common: f32, synaptic: &[SynapticInput], dt: f32) -> bool {
+    pub fn step(&mut self, input: &[f32], common: f32, synaptic: &Synaptic, dt: f32) -> bool {
         match self.spec.integrator {
             Integrator::ExponentialEuler => self.step_exponential_euler(input, common, synaptic, dt),
             Integrator::Rk4 => self.step_rk4(input, common, synaptic, dt as f64),
         }
     }
 
-    fn step_exponential_euler(&mut self, input: &[f32], common: f32, synaptic: &[SynapticInput], dt: f32) -> bool {
+    fn step_exponential_euler(&mut self, input: &[f32], common: f32, synaptic: &Synaptic, dt: f32) -> bool {
         let spec = &self.spec;
         let table = &self.table;
         let membrane = Membrane {
@@ -556,7 +556,7 @@ impl HhGroup {
 
     /// Classic RK4 in f64 on the exact rate functions: the reference.
     #[allow(clippy::needless_range_loop)] // stages and state in lockstep, by index
-    fn step_rk4(&mut self, input: &[f32], common: f32, synaptic: &[SynapticInput], dt: f64) -> bool {
+    fn step_rk4(&mut self, input: &[f32], common: f32, synaptic: &Synaptic, dt: f64) -> bool {
         let spec = &self.spec;
         let exact = self.exact.as_mut().expect("RK4 keeps f64 state");
         let n = exact.v.len();
@@ -565,8 +565,8 @@ impl HhGroup {
         // Synaptic currents, and conductances with their reversal potentials, held over
         // the step (they change by their own dynamics, step by step).
         let mut conductances: Vec<(f64, &[f32])> = Vec::new();
-        for kind in synaptic {
-            match *kind {
+        for kind in synaptic.iter() {
+            match kind {
                 SynapticInput::Current(c) => i_app.iter_mut().zip(c).for_each(|(i, &c)| *i += c as f64),
                 SynapticInput::Conductance { g, e_rev } => conductances.push((e_rev as f64, g)),
             }
@@ -714,7 +714,7 @@ fn exp_euler_block(
     m: &Membrane,
     state_columns: &[(usize, usize)],
     channels: &[ChannelTerms],
-    synaptic: &[SynapticInput],
+    synaptic: &Synaptic,
     columns: &mut [f32],
 ) -> (bool, u64) {
     let n = v.len();
@@ -773,8 +773,8 @@ fn exp_euler_block(
     }
     // Synaptic currents join the input; conductances the membrane's balance, as a
     // channel whose open conductance is g.
-    for kind in synaptic {
-        match *kind {
+    for kind in synaptic.iter() {
+        match kind {
             SynapticInput::Current(c) => {
                 for (e, &c) in g_e[..len].iter_mut().zip(&c[s..s + len]) {
                     *e += c;
@@ -819,7 +819,7 @@ fn exp_euler_kernel(
     m: &Membrane,
     state_columns: &[(usize, usize)],
     channels: &[ChannelTerms],
-    synaptic: &[SynapticInput],
+    synaptic: &Synaptic,
     columns: &mut [f32],
 ) -> (bool, u64) {
     let n = v.len();
@@ -832,7 +832,7 @@ fn exp_euler_kernel(
     (non_finite, clamped)
 }
 
-crate::simd::dispatch!(fn exp_euler_dispatch(v: &mut [f32], x: &mut [f32], crossed: &mut [u8], input: &[f32], common: f32, table: &[u64], m: &Membrane, state_columns: &[(usize, usize)], channels: &[ChannelTerms], synaptic: &[SynapticInput], columns: &mut [f32]) -> (bool, u64) => exp_euler_kernel);
+crate::simd::dispatch!(fn exp_euler_dispatch(v: &mut [f32], x: &mut [f32], crossed: &mut [u8], input: &[f32], common: f32, table: &[u64], m: &Membrane, state_columns: &[(usize, usize)], channels: &[ChannelTerms], synaptic: &Synaptic, columns: &mut [f32]) -> (bool, u64) => exp_euler_kernel);
 
 #[cfg(test)]
 mod tests {
@@ -902,8 +902,8 @@ mod tests {
         let (mut a, mut b) = (shared.build(r.clone()).unwrap(), apart.build(r).unwrap());
         let input: Vec<f32> = (0..37).map(|i| i as f32 * 0.5).collect();
         for _ in 0..3000 {
-            a.step(&input, 1.0, &[], 0.01);
-            b.step(&input, 1.0, &[], 0.01);
+            a.step(&input, 1.0, &Synaptic::none(), 0.01);
+            b.step(&input, 1.0, &Synaptic::none(), 0.01);
         }
         assert!(a.v.iter().zip(&b.v).all(|(x, y)| x.to_bits() == y.to_bits()));
         assert!(a.v.iter().any(|&v| v != a.v[0]), "the neurons moved apart");
@@ -921,10 +921,17 @@ mod tests {
             spec.channels[0].g = 0.0;
             spec.integrator = integrator;
             let mut group = spec.build([0.5].into_iter()).unwrap();
-            let (g, e_rev) = ([0.3f32], 0.0f32);
-            let current = [2.0f32];
+            // τ so long that exp(−dt/τ) is 1 in f32: constant after their first arrival.
+            use crate::network::SynapseModel;
+            use crate::synapse::Exponential;
+            let mut kinds = [
+                Exponential::new(SynapseModel::ExpConductance { tau_ms: 1e30, e_rev: 0.0 }, 1, 0.01),
+                Exponential::new(SynapseModel::ExpCurrent { tau_ms: 1e30 }, 1, 0.01),
+            ];
+            kinds[0].advance(&[0.3]);
+            kinds[1].advance(&[2.0]);
             for _ in 0..5000 {
-                group.step(&[0.0], 0.0, &[SynapticInput::Conductance { g: &g, e_rev }, SynapticInput::Current(&current)], 0.01);
+                group.step(&[0.0], 0.0, &Synaptic::new(&kinds, 0..1), 0.01);
             }
             let expected = (0.3 * -54.4 + 0.3 * 0.0 + 2.0) / (0.3 + 0.3);
             assert!((group.v[0] as f64 - expected).abs() < 1e-3, "{integrator:?}: v = {}, expected {expected}", group.v[0]);

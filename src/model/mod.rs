@@ -7,7 +7,7 @@ pub mod izhikevich;
 pub use hh::{HhGroup, HhSpec};
 pub use izhikevich::{IzhikevichGroup, IzhikevichSpec};
 
-use crate::synapse::SynapticInput;
+use crate::synapse::Synaptic;
 
 /// A population's model with its parameter expressions.
 #[derive(Clone, Debug)]
@@ -134,7 +134,7 @@ impl NeuronGroup {
     /// that integrates them, the synaptic kinds' contributions; true if some state left
     /// the finite numbers.
     #[inline]
-    pub fn step(&mut self, input: &[f32], common: f32, synaptic: &[SynapticInput], dt: f32) -> bool {
+    pub fn step(&mut self, input: &[f32], common: f32, synaptic: &Synaptic, dt: f32) -> bool {
         match self {
             NeuronGroup::Izhikevich(g) => {
                 debug_assert!(synaptic.is_empty(), "added to the input as currents");
