@@ -9,7 +9,7 @@ use super::workers::ShardWorkers;
 use super::Backend;
 use crate::connectivity::generate::InvalidWeight;
 use crate::connectivity::LocalSynapses;
-use crate::engine::DelayRing;
+use crate::engine::{DelayRing, InFlight};
 use crate::error::Error;
 use crate::model::{InvalidValue, NeuronGroup, NonFinite};
 use crate::network::{ConnectionRule, Description, Storage};
@@ -57,6 +57,8 @@ struct Shard {
     /// One delay ring per synaptic kind (`synapse::kinds`); ring 0 takes delta synapses,
     /// straight into the input current.
     rings: Vec<DelayRing>,
+    /// Received spikes whose synapses are not all in the rings yet.
+    in_flight: InFlight,
     /// The state of the exponential kinds, fed by rings 1, 2, ...
     exponential: Vec<synapse::Exponential>,
     synapses: LocalSynapses,
@@ -79,6 +81,17 @@ impl CpuBackend {
     /// Builds state and synapses for the neurons `neurons` (global ids) of `desc`, or
     /// fails on the first value that is not a finite f32 (see `InvalidBuild`).
     pub fn build(desc: &Description, neurons: Range<u64>, options: CpuOptions) -> Result<CpuBackend, InvalidBuild> {
+        Self::build_with_ring_slots(desc, neurons, options, desc.ring_slots())
+    }
+
+    /// `build` with delay rings of `ring_slots` slots instead of the description's
+    /// choice: any number gives the same results (tests, benchmarks of the window).
+    pub fn build_with_ring_slots(
+        desc: &Description,
+        neurons: Range<u64>,
+        options: CpuOptions,
+        ring_slots: u32,
+    ) -> Result<CpuBackend, InvalidBuild> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(options.threads.max(1))
             .build()
@@ -86,7 +99,8 @@ impl CpuBackend {
         let ranges = shard_ranges(neurons.clone(), options);
         // Construction is parallel over shards and, inside, over targets (rayon); the
         // epochs run on persistent shard threads.
-        let built: Vec<Result<Shard, InvalidBuild>> = pool.install(|| ranges.into_par_iter().map(|r| Shard::new(desc, r)).collect());
+        let built: Vec<Result<Shard, InvalidBuild>> =
+            pool.install(|| ranges.into_par_iter().map(|r| Shard::new(desc, r, ring_slots)).collect());
         let mut shards = Vec::with_capacity(built.len());
         let mut first: Option<InvalidBuild> = None;
         for shard in built {
@@ -186,7 +200,7 @@ fn invalid_weight(desc: &Description, e: InvalidWeight) -> InvalidBuild {
 }
 
 impl Shard {
-    fn new(desc: &Description, neurons: Range<u64>) -> Result<Shard, InvalidBuild> {
+    fn new(desc: &Description, neurons: Range<u64>, ring_slots: u32) -> Result<Shard, InvalidBuild> {
         let mut groups = Vec::new();
         for (index, pop) in desc.populations.iter().enumerate() {
             let lo = pop.first_gid.max(neurons.start);
@@ -207,7 +221,8 @@ impl Shard {
         let kinds = synapse::kinds(desc);
         let synapses = LocalSynapses::build(desc, neurons).map_err(|e| invalid_weight(desc, e))?;
         Ok(Shard {
-            rings: kinds.iter().map(|_| DelayRing::new(n, desc.max_delay_steps())).collect(),
+            rings: kinds.iter().map(|_| DelayRing::new(n, ring_slots)).collect(),
+            in_flight: InFlight::new(ring_slots, desc.min_delay_steps(), desc.max_delay_steps()),
             exponential: kinds[1..].iter().map(|&kind| synapse::Exponential::new(kind, n, desc.dt_ms)).collect(),
             synapses,
             groups,
@@ -221,11 +236,16 @@ impl Shard {
 
     fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, seed: u64, dt: f32) {
         let t0 = Instant::now();
-        self.synapses.deliver_all(arrivals, &mut self.rings);
-        let t1 = Instant::now();
-        self.deliver_time += t1 - t0;
+        self.in_flight.receive(arrivals);
         self.spikes.clear();
+        let mut delivering = Duration::ZERO;
         for step in first_step..first_step + steps as u64 {
+            let (synapses, rings) = (&mut self.synapses, &mut self.rings);
+            self.in_flight.deliver_due(step, |spikes, due| {
+                let t = Instant::now();
+                synapses.deliver(spikes, due, rings);
+                delivering += t.elapsed();
+            });
             let (direct, kind_rings) = self.rings.split_first_mut().expect("ring 0");
             // Exponential kinds: decay, then this step's arrivals.
             for (kind, ring) in self.exponential.iter_mut().zip(kind_rings.iter_mut()) {
@@ -262,12 +282,13 @@ impl Shard {
                 ring.slot_mut(step).fill(0.0);
             }
         }
-        self.update_time += t1.elapsed();
+        self.deliver_time += delivering;
+        self.update_time += t0.elapsed() - delivering;
     }
 
     fn memory_bytes(&self) -> usize {
         let state: usize = self.groups.iter().map(|g| g.state.bytes()).sum();
-        let rings: usize = self.rings.iter().map(DelayRing::bytes).sum();
+        let rings: usize = self.rings.iter().map(DelayRing::bytes).sum::<usize>() + self.in_flight.bytes();
         let kinds: usize = self.exponential.iter().map(synapse::Exponential::bytes).sum();
         state + rings + kinds + self.synapses.bytes() + self.normals.len() * 4
     }
@@ -417,6 +438,6 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
     }
     let largest = desc.populations.iter().map(|p| overlap(&p.gids(), &neurons)).max().unwrap_or(0);
     let kinds = synapse::kinds(desc).len() as u64;
-    let buffers = n * desc.max_delay_steps() as u64 * 4 * kinds + n * 4 * (kinds - 1) + largest * 4;
+    let buffers = n * desc.ring_slots() as u64 * 4 * kinds + n * 4 * (kinds - 1) + largest * 4;
     MemoryEstimate { state, synapses, buffers, largest_shard_projection }
 }

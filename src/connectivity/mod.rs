@@ -138,9 +138,9 @@ pub struct SynapseBlock {
 #[derive(Clone, Debug, Default)]
 pub struct LocalSynapses {
     pub blocks: Vec<SynapseBlock>,
-    /// Scratch for `deliver_all`: (row, step) of the spikes of one block's sources,
-    /// kept so that delivery allocates nothing per epoch.
-    rows: Vec<(usize, u64)>,
+    /// Scratch for `deliver`: the due rows of one block's spiking sources, kept so that
+    /// delivery allocates nothing per epoch.
+    rows: Vec<DueRow>,
 }
 
 impl LocalSynapses {
@@ -234,19 +234,34 @@ impl LocalSynapses {
     }
 
     /// Adds the synapses of every spike in `spikes` (sorted by step, then id) into the
-    /// rings (one per synaptic kind) at their arrival steps. Blocks are the outer loop: each
-    /// block takes the spikes of its sources in order, with one tight loop per layout.
-    /// Every target's input is therefore summed projection by projection, each in spike
-    /// order: the same order whatever the partition into shards.
+    /// rings at their arrival steps (the rings hold every delay).
     pub fn deliver_all(&mut self, spikes: &[Spike], rings: &mut [DelayRing]) {
+        self.deliver(spikes, 0..u64::MAX, rings);
+    }
+
+    /// Adds the synapses of the spikes in `spikes` (sorted by step, then id) that arrive
+    /// at a step in `due` into the rings (one per synaptic kind). Blocks are the outer
+    /// loop: each block takes the spikes of its sources in order, with one tight loop per
+    /// layout. Every target's input is therefore summed projection by projection, each
+    /// in spike order: the same order whatever the partition into shards, and, for one
+    /// arrival step, whatever the windows its synapses were delivered in.
+    pub fn deliver(&mut self, spikes: &[Spike], due: Range<u64>, rings: &mut [DelayRing]) {
         for block in &mut self.blocks {
             let ring = &mut rings[block.kind];
             let sources = block.sources.clone();
             let mine = spikes.iter().filter(move |s| sources.contains(&(s.gid as u64)));
             let first_delay = block.delays.start as u64;
+            let n_delays = block.delays.len() as u64;
+            // The delays of a spike of step `step` that arrive in `due`, as indices from
+            // the block's first delay.
+            let due_delays = |step: u64| {
+                let lo = due.start.saturating_sub(step + first_delay).min(n_delays);
+                let hi = due.end.saturating_sub(step + first_delay).min(n_delays);
+                (lo as u32, hi as u32)
+            };
             match &mut block.rows {
                 Rows::Dense { target_offset, n_targets, weights } => {
-                    for spike in mine {
+                    for spike in mine.filter(|s| due.contains(&(s.step as u64 + first_delay))) {
                         let row = (spike.gid as u64 - block.sources.start) as usize;
                         let weights = &weights[row * *n_targets..(row + 1) * *n_targets];
                         let input = &mut ring.slot_mut(spike.step as u64 + first_delay)[*target_offset..*target_offset + *n_targets];
@@ -258,8 +273,12 @@ impl LocalSynapses {
                 Rows::Csr { offsets, records } => {
                     let rows = &mut self.rows;
                     rows.clear();
-                    rows.extend(mine.map(|s| ((s.gid as u64 - block.sources.start) as usize, s.step as u64)));
-                    let n_delays = block.delays.len();
+                    rows.extend(mine.filter_map(|s| {
+                        let (first, end) = due_delays(s.step as u64);
+                        let row = (s.gid as u64 - block.sources.start) as usize;
+                        (first < end).then_some(DueRow { row, step: s.step as u64, first, end })
+                    }));
+                    let n_delays = n_delays as usize;
                     match records {
                         Records::Exact(r) => deliver_csr(rows, offsets, r, WeightCodec::default(), n_delays, first_delay, ring),
                         Records::Compact { records, codec } => deliver_csr(rows, offsets, records, *codec, n_delays, first_delay, ring),
@@ -267,16 +286,20 @@ impl LocalSynapses {
                     }
                 }
                 Rows::Procedural { drawer, targets, first, row: drawn } => {
-                    let one_delay = block.delays.len() == 1;
                     for spike in mine {
+                        let step = spike.step as u64;
+                        let (lo, hi) = due_delays(step);
+                        if lo >= hi {
+                            continue;
+                        }
                         drawer.draw(spike.gid as u64, drawn);
-                        if one_delay {
-                            add_local(ring.slot_mut(spike.step as u64 + first_delay), targets, *first, &drawn.other, &drawn.weight);
+                        if n_delays == 1 {
+                            add_local(ring.slot_mut(step + first_delay), targets, *first, &drawn.other, &drawn.weight);
                         } else {
                             for i in 0..drawn.len() {
-                                let t = drawn.other[i];
-                                if targets.contains(&t) {
-                                    ring.slot_mut(spike.step as u64 + drawn.delay[i] as u64)[(t - *first) as usize] += drawn.weight[i];
+                                let (t, arrival) = (drawn.other[i], step + drawn.delay[i] as u64);
+                                if targets.contains(&t) && due.contains(&arrival) {
+                                    ring.slot_mut(arrival)[(t - *first) as usize] += drawn.weight[i];
                                 }
                             }
                         }
@@ -285,6 +308,22 @@ impl LocalSynapses {
             }
         }
     }
+
+    /// Whether some block draws rows with several delays again for each spike: such rows
+    /// are delivered whole, so the rings must hold every delay.
+    pub fn draws_rows_with_several_delays(&self) -> bool {
+        self.blocks.iter().any(|b| matches!(b.rows, Rows::Procedural { .. }) && b.delays.len() > 1)
+    }
+}
+
+/// A spike's CSR row and the delay groups of it that are due: `first..end`, indices from
+/// the block's first delay.
+#[derive(Clone, Copy, Debug)]
+struct DueRow {
+    row: usize,
+    step: u64,
+    first: u32,
+    end: u32,
 }
 
 /// Delivers the CSR rows of `rows` (row index, spike step). The rows of the spikes to
@@ -294,7 +333,7 @@ impl LocalSynapses {
 /// buffers. The row index is prefetched a few spikes further ahead still.
 #[inline(always)]
 fn deliver_csr<R: Record>(
-    rows: &[(usize, u64)],
+    rows: &[DueRow],
     offsets: &[u32],
     records: &[R],
     codec: WeightCodec,
@@ -304,7 +343,8 @@ fn deliver_csr<R: Record>(
 ) {
     let per_line = (64 / std::mem::size_of::<R>()).max(1);
     let lookahead = 2048 / std::mem::size_of::<R>();
-    let span = |j: usize| (offsets[rows[j].0 * n_delays] as usize, offsets[(rows[j].0 + 1) * n_delays] as usize);
+    let group = |r: &DueRow, d: u32| r.row * n_delays + d as usize;
+    let span = |j: usize| (offsets[group(&rows[j], rows[j].first)] as usize, offsets[group(&rows[j], rows[j].end)] as usize);
     // The prefetch cursor: row `pf_row`, next record `pf_at`, row end `pf_end`; it stays
     // `lookahead` records ahead of the scatter.
     let (mut pf_row, mut pf_at, mut pf_end) = (0usize, 0usize, 0usize);
@@ -316,8 +356,8 @@ fn deliver_csr<R: Record>(
                 if pf_row >= rows.len() {
                     return;
                 }
-                if let Some(&(later, _)) = rows.get(pf_row + 8) {
-                    crate::simd::prefetch(offsets[later * n_delays..].as_ptr());
+                if let Some(later) = rows.get(pf_row + 8) {
+                    crate::simd::prefetch(offsets[group(later, later.first)..].as_ptr());
                 }
                 (pf_at, pf_end) = span(pf_row);
                 pf_row += 1;
@@ -332,17 +372,17 @@ fn deliver_csr<R: Record>(
     };
     advance(lookahead, &mut ahead);
     let (mut slot_step, mut slot) = (u64::MAX, 0usize);
-    for &(row, step) in rows {
-        if step != slot_step {
-            (slot_step, slot) = (step, ring.slot_index(step + first_delay));
+    for r in rows {
+        if r.step != slot_step {
+            (slot_step, slot) = (r.step, ring.slot_index(r.step + first_delay));
         }
-        for d in 0..n_delays {
-            let g = row * n_delays + d;
+        for d in r.first..r.end {
+            let g = group(r, d);
             let (lo, hi) = (offsets[g] as usize, offsets[g + 1] as usize);
             if lo == hi {
                 continue;
             }
-            let input = ring.slot_at(ring.later(slot, d));
+            let input = ring.slot_at(ring.later(slot, d as usize));
             for chunk in records[lo..hi].chunks(per_line) {
                 scatter(input, chunk, codec);
                 ahead = ahead.saturating_sub(chunk.len());

@@ -1,6 +1,8 @@
 //! Delay ring buffers (NEST's ring_buffer): one input array per future step, indexed by
-//! step modulo the largest delay. A spike of step s with delay d adds into slot s + d;
-//! the neuron update of step t reads slot t and clears it.
+//! step modulo the number of slots. A spike of step s with delay d adds into slot s + d;
+//! the neuron update of step t reads slot t, and its owner clears it. A ring holds every
+//! delay where delays are few steps; where they are many (small dt), fewer slots, and
+//! `InFlight` delivers the synapses of each spike in windows, when due.
 
 #[derive(Clone, Debug)]
 pub struct DelayRing {
@@ -10,10 +12,10 @@ pub struct DelayRing {
 }
 
 impl DelayRing {
-    /// A ring for `neurons` targets and delays up to `max_delay` steps: arrivals lie at
-    /// most `max_delay` steps ahead of the step being read, so that many slots suffice.
-    pub fn new(neurons: usize, max_delay: u32) -> DelayRing {
-        let slots = max_delay.max(1) as usize;
+    /// A ring for `neurons` targets holding arrivals up to `slots` steps ahead of the
+    /// step being read (the largest delay, where every spike is delivered at once).
+    pub fn new(neurons: usize, slots: u32) -> DelayRing {
+        let slots = slots.max(1) as usize;
         DelayRing { slots, neurons, data: vec![0.0; slots * neurons] }
     }
 
@@ -30,15 +32,23 @@ impl DelayRing {
         (step % self.slots as u64) as usize
     }
 
-    /// The slot `d` steps after slot `index` (d < slots).
+    /// The slot `d` steps after slot `index` (a division only where d reaches past a
+    /// whole turn of the ring: delays longer than the ring, delivered in windows).
     #[inline]
     pub fn later(&self, index: usize, d: usize) -> usize {
         let i = index + d;
-        if i >= self.slots {
+        if i < self.slots {
+            i
+        } else if i < 2 * self.slots {
             i - self.slots
         } else {
-            i
+            i % self.slots
         }
+    }
+
+    /// Steps of arrivals the ring holds: those of the step being read and the ones after.
+    pub fn slots(&self) -> usize {
+        self.slots
     }
 
     #[inline]

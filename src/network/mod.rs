@@ -148,6 +148,10 @@ pub struct OutputPlan {
     pub flush_every_steps: u64,
 }
 
+/// The most slots a delay ring holds where delays are long in steps (see
+/// `Description::ring_slots`): 32 slots of 4 bytes, 128 bytes per neuron and synaptic kind.
+pub const RING_WINDOW: u32 = 32;
+
 impl Description {
     pub fn total_neurons(&self) -> u64 {
         self.populations.iter().map(|p| p.size).sum()
@@ -171,6 +175,21 @@ impl Description {
 
     pub fn max_delay_steps(&self) -> u32 {
         self.projections.iter().map(|p| p.delay.max_steps).max().unwrap_or(1).max(1)
+    }
+
+    /// Slots of each delay ring (steps of arrivals it holds ahead): every delay where
+    /// the largest is at most `RING_WINDOW` steps, else `RING_WINDOW`, the synapses of
+    /// spikes in flight delivered in windows when due (`engine::InFlight`), so that delay
+    /// memory does not grow with 1/dt. Procedural rows with several delays are drawn
+    /// again at every delivery: where there are such, the rings hold every delay, so
+    /// that each row is drawn once per spike.
+    pub fn ring_slots(&self) -> u32 {
+        let redrawn = self.projections.iter().any(|p| p.storage == Storage::Procedural && p.delay.count() > 1);
+        if redrawn {
+            self.max_delay_steps()
+        } else {
+            self.max_delay_steps().min(RING_WINDOW)
+        }
     }
 
     /// Number of synapses of projection `p` (expected value for fixed_probability).

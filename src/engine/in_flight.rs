@@ -1,0 +1,134 @@
+//! Spikes in flight: the spikes received from the exchange whose synapses have not all
+//! been delivered into the delay rings yet. A ring holds a window of `window` steps of
+//! arrivals; before a step is integrated, every received spike's synapses that arrive
+//! inside the window are delivered, oldest epoch first. Delay memory is then
+//! `window` slots per target and synaptic kind, whatever dt, plus the spikes of the
+//! last (largest delay) steps, instead of one slot per step of the largest delay: at
+//! dt = 0.01 ms and delays up to 20 ms, 32 slots instead of 2000.
+//!
+//! Order: each arrival step's inputs are summed epoch by epoch in the order the epochs
+//! were received, and within an epoch as `LocalSynapses::deliver` sums them (projection
+//! by projection, spikes in order): the order of delivering each epoch whole into rings
+//! that hold every delay. So the window changes no result, only memory and the number
+//! of passes over the spikes in flight.
+
+use crate::spike::Spike;
+use std::collections::VecDeque;
+use std::ops::Range;
+
+/// The spikes of one received epoch and how far their synapses have been delivered.
+#[derive(Debug)]
+struct Received {
+    spikes: Vec<Spike>,
+    /// Every synapse of these spikes arriving before this step has been delivered.
+    delivered_until: u64,
+    /// One past the last step at which a synapse of these spikes can arrive.
+    arrivals_end: u64,
+}
+
+#[derive(Debug)]
+pub struct InFlight {
+    received: VecDeque<Received>,
+    /// Steps of arrivals the rings hold.
+    window: u64,
+    /// The rings hold every delivered arrival before this step.
+    horizon: u64,
+    min_delay: u64,
+    max_delay: u64,
+    /// An epoch arrived since the last delivery.
+    fresh: bool,
+}
+
+impl InFlight {
+    /// Spikes in flight for rings of `window` slots and delays of `min_delay` to
+    /// `max_delay` steps.
+    pub fn new(window: u32, min_delay: u32, max_delay: u32) -> InFlight {
+        InFlight {
+            received: VecDeque::new(),
+            window: window.max(1) as u64,
+            horizon: 0,
+            min_delay: min_delay.max(1) as u64,
+            max_delay: max_delay.max(1) as u64,
+            fresh: false,
+        }
+    }
+
+    /// Takes an epoch's spikes (sorted by step, then id), to be delivered when due.
+    pub fn receive(&mut self, spikes: &[Spike]) {
+        let (Some(first), Some(last)) = (spikes.first(), spikes.last()) else { return };
+        self.received.push_back(Received {
+            spikes: spikes.to_vec(),
+            delivered_until: first.step as u64 + self.min_delay,
+            arrivals_end: last.step as u64 + self.max_delay + 1,
+        });
+        self.fresh = true;
+    }
+
+    /// Before step `step` is integrated: hands `deliver` each received epoch's spikes with
+    /// the arrival steps of theirs to add now, oldest epoch first, so that the rings hold
+    /// every arrival of [step, step + window). Delivers only when the window is used up
+    /// or an epoch has arrived (then the window slides to start at `step`).
+    pub fn deliver_due(&mut self, step: u64, mut deliver: impl FnMut(&[Spike], Range<u64>)) {
+        if !self.fresh && step < self.horizon {
+            return;
+        }
+        self.fresh = false;
+        self.horizon = step + self.window;
+        for r in &mut self.received {
+            debug_assert!(r.delivered_until >= step, "a synapse arriving in the past");
+            let end = self.horizon.min(r.arrivals_end);
+            if r.delivered_until < end {
+                deliver(&r.spikes, r.delivered_until..end);
+                r.delivered_until = end;
+            }
+        }
+        self.received.retain(|r| r.delivered_until < r.arrivals_end);
+    }
+
+    /// Bytes the spikes in flight take.
+    pub fn bytes(&self) -> usize {
+        self.received.iter().map(|r| r.spikes.capacity() * std::mem::size_of::<Spike>()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every (spike, delay) pair is handed over exactly once, before its arrival step
+    /// is integrated and no further ahead than the window, for windows shorter and
+    /// longer than the epoch.
+    #[test]
+    fn every_arrival_is_delivered_once_in_time_and_within_the_window() {
+        let (min_delay, max_delay, epoch) = (4u64, 23u64, 4u64);
+        for window in [1u32, 3, 4, 7, 23, 40] {
+            let mut in_flight = InFlight::new(window, min_delay as u32, max_delay as u32);
+            let mut delivered: Vec<(u64, u64)> = Vec::new(); // (spike step, arrival)
+            for t0 in (0..200).step_by(epoch as usize) {
+                if t0 >= epoch {
+                    let spikes: Vec<Spike> = (t0 - epoch..t0).map(|s| Spike { step: s as u32, gid: 0 }).collect();
+                    in_flight.receive(&spikes);
+                }
+                for step in t0..t0 + epoch {
+                    in_flight.deliver_due(step, |spikes, due| {
+                        assert!(due.start >= step && due.end <= step + window as u64, "window {window}: {due:?} at {step}");
+                        for s in spikes {
+                            for d in min_delay..=max_delay {
+                                if due.contains(&(s.step as u64 + d)) {
+                                    delivered.push((s.step as u64, s.step as u64 + d));
+                                }
+                            }
+                        }
+                    });
+                }
+            }
+            // Arrivals past the run's end may wait in the rings; those within it must all
+            // have come, once each.
+            delivered.retain(|&(_, a)| a < 200);
+            delivered.sort();
+            let expected: Vec<(u64, u64)> =
+                (0..196).flat_map(|s| (min_delay..=max_delay).map(move |d| (s, s + d))).filter(|&(_, a)| a < 200).collect();
+            assert_eq!(delivered, expected, "window {window}");
+        }
+    }
+}

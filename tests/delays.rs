@@ -1,0 +1,112 @@
+//! Delays many steps long (small dt): the delay rings hold a window of steps and the
+//! synapses of spikes in flight are delivered when due (`engine::InFlight`). The window
+//! must change no result, and delay memory must not grow with 1/dt.
+
+mod common;
+
+use common::*;
+use volley::backend::cpu::{memory_estimate, CpuBackend, CpuOptions};
+use volley::backend::Backend;
+use volley::config::{self, Overrides};
+use volley::network::Description;
+use volley::spike::Spike;
+
+fn load(file: &str, sets: &[&str], duration: &str) -> Description {
+    let overrides =
+        Overrides { sets: sets.iter().map(|s| s.to_string()).collect(), duration: Some(duration.into()), ..Overrides::default() };
+    config::load(&example(file), &overrides).unwrap()
+}
+
+fn simulate_with(desc: &Description, threads: usize, ring_slots: u32) -> (Vec<Spike>, Vec<f32>) {
+    let options = CpuOptions { threads, min_shard_neurons: 64 };
+    let mut backend = CpuBackend::build_with_ring_slots(desc, 0..desc.total_neurons(), options, ring_slots).unwrap();
+    let mut recorder = volley::record::MemoryRecorder::default();
+    volley::engine::Simulation::new(&mut backend as &mut dyn Backend, &mut volley::comm::LocalComm, desc.epoch_steps(), desc.steps)
+        .run(&mut recorder)
+        .unwrap();
+    (recorder.spikes, backend.voltages())
+}
+
+/// The sparse Izhikevich example at dt = 0.1 ms with delays of 1–20 ms (10–200 steps)
+/// on every layout feeding one ring: compact and exact CSR rows, procedural rows with
+/// several delays, and dense rows of one delay; an exponential current on a second ring.
+fn many_steps_of_delay() -> Description {
+    let delays = "{ distribution = \"uniform\", low = \"1 ms\", high = \"20 ms\" }";
+    let sets = [
+        "simulation.dt=\"0.1 ms\"".to_string(),
+        "population.exc.size=1000".into(),
+        "population.inh.size=250".into(),
+        // At dt = 0.1 ms the example's noise, drawn per step, averages out: a bias drives.
+        "population.exc.bias_current=5".into(),
+        "population.inh.bias_current=5".into(),
+        format!("projection.0.delay={delays}"),
+        format!("projection.1.delay={delays}"),
+        "projection.1.connection={ rule = \"fixed_outdegree\", k = 50 }".into(),
+        "projection.1.storage=\"procedural\"".into(),
+        format!("projection.2.delay={delays}"),
+        "projection.2.storage=\"exact\"".into(),
+        "projection.2.synapse={ model = \"exp_current\", tau = \"3 ms\" }".into(),
+        "projection.3.connection={ rule = \"all_to_all\" }".into(),
+        "projection.3.weight=-0.02".into(),
+        "projection.3.delay=\"2.5 ms\"".into(),
+        "projection.3.storage=\"exact\"".into(),
+    ];
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    load("izhikevich_sparse.toml", &sets, "150 ms")
+}
+
+#[test]
+fn the_ring_window_changes_no_result() {
+    let desc = many_steps_of_delay();
+    assert_eq!((desc.min_delay_steps(), desc.max_delay_steps()), (10, 200));
+    // Procedural rows with several delays: the rings hold every delay by default.
+    assert_eq!(desc.ring_slots(), 200);
+    let (reference, v_ref) = simulate_with(&desc, 1, 200);
+    assert!(reference.len() > 1000, "{} spikes", reference.len());
+    for (threads, slots) in [(1, 1), (1, 7), (2, 10), (2, 32), (1, 199), (2, 200)] {
+        let (spikes, v) = simulate_with(&desc, threads, slots);
+        let first_difference = spikes.iter().zip(&reference).position(|(a, b)| a != b);
+        assert!(
+            spikes == reference,
+            "{slots} ring slots, {threads} threads: {} spikes against {}, first difference at {first_difference:?}",
+            spikes.len(),
+            reference.len()
+        );
+        assert!(v.iter().zip(&v_ref).all(|(a, b)| a.to_bits() == b.to_bits()), "{slots} ring slots, {threads} threads: voltages");
+    }
+}
+
+/// The case the issue names: 10,000 neurons at dt = 0.01 ms with delays of 1–20 ms (up
+/// to 2000 steps) held 80 MB of rings per synaptic kind; now 32 slots each.
+#[test]
+fn delay_memory_does_not_grow_with_one_over_dt() {
+    let delays = "{ distribution = \"uniform\", low = \"1 ms\", high = \"20 ms\" }";
+    let sets = [
+        "population.exc.size=8000".to_string(),
+        "population.inh.size=2000".into(),
+        "projection.0.connection={ rule = \"fixed_indegree\", k = 20 }".into(),
+        "projection.1.connection={ rule = \"fixed_indegree\", k = 20 }".into(),
+        "projection.2.connection={ rule = \"fixed_indegree\", k = 5 }".into(),
+        "projection.3.connection={ rule = \"fixed_indegree\", k = 5 }".into(),
+        format!("projection.0.delay={delays}"),
+        format!("projection.1.delay={delays}"),
+        "projection.2.synapse={ model = \"exp_conductance\", tau = \"5 ms\", e_rev = -80 }".into(),
+        "projection.3.synapse={ model = \"exp_conductance\", tau = \"5 ms\", e_rev = -80 }".into(),
+    ];
+    let mb = |b: u64| b as f64 / 1e6;
+    let mut buffers = Vec::new();
+    for dt in ["0.1 ms", "0.01 ms"] {
+        let mut sets = sets.to_vec();
+        sets.push(format!("simulation.dt=\"{dt}\""));
+        let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+        let desc = load("izhikevich_sparse.toml", &sets, "3 ms");
+        assert_eq!(desc.ring_slots(), 32, "dt = {dt}");
+        let estimate = memory_estimate(&desc, 0..desc.total_neurons(), 1);
+        eprintln!("dt = {dt}: delay rings and kind state {:.1} MB, synapses {:.1} MB", mb(estimate.buffers), mb(estimate.synapses));
+        assert!(estimate.buffers < 20_000_000, "dt = {dt}: {:.1} MB of delay buffers", mb(estimate.buffers));
+        buffers.push(estimate.buffers);
+        let (spikes, _) = simulate_with(&desc, 1, desc.ring_slots());
+        assert!(spikes.iter().all(|s| (s.step as u64) < desc.steps));
+    }
+    assert_eq!(buffers[0], buffers[1], "the same delays in ms at a tenth of the step: the same ring memory");
+}
