@@ -418,7 +418,7 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
         }
         // Each shard holding targets of p: its share of the synapses, in records of 8
         // (exact), 4 (compact, shard ≤ 65,536 neurons) or 6 bytes, and a row index of
-        // 4 bytes per (source, delay).
+        // 4 bytes per (source, delay), or per source and 2 bytes of delay per synapse.
         let targets = desc.populations[p.target].gids();
         for shard in &shards {
             let overlap = overlap(shard, &targets);
@@ -433,7 +433,12 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
             let onto_shard = (desc.projection_synapses(p) as f64 * overlap as f64 / t as f64).round() as u64;
             largest_shard_projection = largest_shard_projection.max(onto_shard);
             synapses += onto_shard * record;
-            synapses += (s * p.delay.count() as u64 + 1) * 4;
+            let local = shard.start.max(targets.start)..shard.end.min(targets.end);
+            synapses += if crate::connectivity::delays_per_synapse(desc, p, &local) {
+                (s + 1) * 4 + onto_shard * 2
+            } else {
+                (s * p.delay.count() as u64 + 1) * 4
+            };
         }
     }
     let largest = desc.populations.iter().map(|p| overlap(&p.gids(), &neurons)).max().unwrap_or(0);

@@ -114,12 +114,34 @@ pub enum Rows {
     /// `weights[row * n_targets + t]`: from source `sources.start + row` onto local target
     /// `target_offset + t`; a synapse that does not exist (a left-out autapse) weighs 0.
     Dense { target_offset: usize, n_targets: usize, weights: Vec<f32> },
-    /// Group (row, delay) holds synapses `offsets[g] .. offsets[g + 1]`, with
-    /// g = row · n_delays + (delay − min delay).
-    Csr { offsets: Vec<u32>, records: Records },
+    /// Rows of records; `index` says where each delay's synapses of a row are.
+    Csr { offsets: Vec<u32>, records: Records, index: DelayIndex },
     /// Rows drawn again for every spike; `targets` is the local range (global ids),
     /// `first` the global id of the store's first neuron.
     Procedural { drawer: Box<RowDrawer>, targets: Range<u64>, first: u64, row: Row },
+}
+
+/// How a CSR block finds the synapses of one delay in a row.
+#[derive(Clone, Debug)]
+pub enum DelayIndex {
+    /// Group (row, delay) holds synapses `offsets[g] .. offsets[g + 1]`, with
+    /// g = row · n_delays + (delay − min delay): no delay stored per synapse, one offset
+    /// per (row, delay). For delays few in steps.
+    Grouped,
+    /// Row r holds synapses `offsets[r] .. offsets[r + 1]`, sorted by delay (drawing
+    /// order within a delay, as in groups), and `delays[i]` is synapse i's delay − min
+    /// delay in steps: 2 bytes per synapse instead of 4 per (row, delay), for delays many
+    /// steps long (1–20 ms at dt = 0.01 ms are 1901 delays: 7.6 KB per row grouped).
+    PerSynapse(Vec<u16>),
+}
+
+impl DelayIndex {
+    /// Whether a projection's CSR rows onto `synapses` synapses from `rows` sources
+    /// with `n_delays` delays index their delays per synapse (`PerSynapse`): where that
+    /// takes less than half the bytes of one offset per (row, delay).
+    pub fn per_synapse(rows: u64, n_delays: u64, synapses: u64) -> bool {
+        n_delays > 1 && n_delays <= 1 << 16 && 2 * synapses + 4 * rows < 2 * rows * n_delays
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -166,7 +188,10 @@ impl LocalSynapses {
                 Storage::Exact if matches!(p.rule, ConnectionRule::AllToAll { .. }) && p.delay.count() == 1 => {
                     dense_rows(desc, p, local.clone(), targets.start)?
                 }
-                _ => csr_rows(desc, p, local, targets.start)?,
+                _ => {
+                    let per_synapse = delays_per_synapse(desc, p, &local);
+                    csr_rows(desc, p, local, targets.start, per_synapse)?
+                }
             };
             store.blocks.push(SynapseBlock {
                 projection: p.id,
@@ -185,8 +210,12 @@ impl LocalSynapses {
             .iter()
             .map(|b| match &b.rows {
                 Rows::Dense { weights, .. } => weights.len() * 4,
-                Rows::Csr { offsets, records } => {
+                Rows::Csr { offsets, records, index } => {
                     offsets.len() * 4
+                        + match index {
+                            DelayIndex::Grouped => 0,
+                            DelayIndex::PerSynapse(delays) => delays.len() * 2,
+                        }
                         + match records {
                             Records::Exact(r) => r.len() * std::mem::size_of::<Exact>(),
                             Records::Compact { records, .. } => records.len() * std::mem::size_of::<Compact>(),
@@ -206,8 +235,8 @@ impl LocalSynapses {
         let mut mark = |gid: u64| needed[(gid / 64) as usize] |= 1 << (gid % 64);
         for b in &self.blocks {
             match &b.rows {
-                Rows::Csr { offsets, .. } => {
-                    let n_delays = b.delays.len();
+                Rows::Csr { offsets, index, .. } => {
+                    let n_delays = if matches!(index, DelayIndex::Grouped) { b.delays.len() } else { 1 };
                     for (row, gid) in b.sources.clone().enumerate() {
                         if offsets[(row + 1) * n_delays] > offsets[row * n_delays] {
                             mark(gid);
@@ -270,7 +299,7 @@ impl LocalSynapses {
                         }
                     }
                 }
-                Rows::Csr { offsets, records } => {
+                Rows::Csr { offsets, records, index } => {
                     let rows = &mut self.rows;
                     rows.clear();
                     rows.extend(mine.filter_map(|s| {
@@ -278,11 +307,15 @@ impl LocalSynapses {
                         let row = (s.gid as u64 - block.sources.start) as usize;
                         (first < end).then_some(DueRow { row, step: s.step as u64, first, end })
                     }));
-                    let n_delays = n_delays as usize;
-                    match records {
-                        Records::Exact(r) => deliver_csr(rows, offsets, r, WeightCodec::default(), n_delays, first_delay, ring),
-                        Records::Compact { records, codec } => deliver_csr(rows, offsets, records, *codec, n_delays, first_delay, ring),
-                        Records::Compact16 { records, codec } => deliver_csr(rows, offsets, records, *codec, n_delays, first_delay, ring),
+                    match index {
+                        DelayIndex::Grouped => {
+                            let layout = Grouped { offsets, n_delays: n_delays as usize };
+                            deliver_records(rows, &layout, records, first_delay, ring)
+                        }
+                        DelayIndex::PerSynapse(delays) => {
+                            let layout = PerSynapse { offsets, delays };
+                            deliver_records(rows, &layout, records, first_delay, ring)
+                        }
                     }
                 }
                 Rows::Procedural { drawer, targets, first, row: drawn } => {
@@ -308,12 +341,6 @@ impl LocalSynapses {
             }
         }
     }
-
-    /// Whether some block draws rows with several delays again for each spike: such rows
-    /// are delivered whole, so the rings must hold every delay.
-    pub fn draws_rows_with_several_delays(&self) -> bool {
-        self.blocks.iter().any(|b| matches!(b.rows, Rows::Procedural { .. }) && b.delays.len() > 1)
-    }
 }
 
 /// A spike's CSR row and the delay groups of it that are due: `first..end`, indices from
@@ -326,25 +353,98 @@ struct DueRow {
     end: u32,
 }
 
+/// Where the due delays of a CSR row lie in the records.
+trait Layout {
+    /// The records of the row's due delays, first to last (for the prefetch).
+    fn span(&self, r: &DueRow) -> (usize, usize);
+    /// An address to prefetch before the row is read (its index).
+    fn index_of(&self, r: &DueRow) -> *const u8;
+    /// Each due delay with synapses: (delay index, its records).
+    fn for_each_delay(&self, r: &DueRow, f: impl FnMut(usize, usize, usize));
+}
+
+/// `DelayIndex::Grouped`.
+struct Grouped<'a> {
+    offsets: &'a [u32],
+    n_delays: usize,
+}
+
+impl Layout for Grouped<'_> {
+    #[inline(always)]
+    fn span(&self, r: &DueRow) -> (usize, usize) {
+        let g = r.row * self.n_delays;
+        (self.offsets[g + r.first as usize] as usize, self.offsets[g + r.end as usize] as usize)
+    }
+    #[inline(always)]
+    fn index_of(&self, r: &DueRow) -> *const u8 {
+        self.offsets[r.row * self.n_delays + r.first as usize..].as_ptr() as *const u8
+    }
+    #[inline(always)]
+    fn for_each_delay(&self, r: &DueRow, mut f: impl FnMut(usize, usize, usize)) {
+        for d in r.first..r.end {
+            let g = r.row * self.n_delays + d as usize;
+            let (lo, hi) = (self.offsets[g] as usize, self.offsets[g + 1] as usize);
+            if lo < hi {
+                f(d as usize, lo, hi);
+            }
+        }
+    }
+}
+
+/// `DelayIndex::PerSynapse`.
+struct PerSynapse<'a> {
+    offsets: &'a [u32],
+    delays: &'a [u16],
+}
+
+impl Layout for PerSynapse<'_> {
+    #[inline(always)]
+    fn span(&self, r: &DueRow) -> (usize, usize) {
+        let (lo, hi) = (self.offsets[r.row] as usize, self.offsets[r.row + 1] as usize);
+        let delays = &self.delays[lo..hi];
+        (lo + delays.partition_point(|&d| (d as u32) < r.first), lo + delays.partition_point(|&d| (d as u32) < r.end))
+    }
+    #[inline(always)]
+    fn index_of(&self, r: &DueRow) -> *const u8 {
+        self.offsets[r.row..].as_ptr() as *const u8
+    }
+    #[inline(always)]
+    fn for_each_delay(&self, r: &DueRow, mut f: impl FnMut(usize, usize, usize)) {
+        let (mut lo, end) = self.span(r);
+        while lo < end {
+            let d = self.delays[lo];
+            let hi = lo + self.delays[lo..end].partition_point(|&x| x == d);
+            f(d as usize, lo, hi);
+            lo = hi;
+        }
+    }
+}
+
+fn deliver_records<L: Layout>(rows: &[DueRow], layout: &L, records: &Records, first_delay: u64, ring: &mut DelayRing) {
+    match records {
+        Records::Exact(r) => deliver_csr(rows, layout, r, WeightCodec::default(), first_delay, ring),
+        Records::Compact { records, codec } => deliver_csr(rows, layout, records, *codec, first_delay, ring),
+        Records::Compact16 { records, codec } => deliver_csr(rows, layout, records, *codec, first_delay, ring),
+    }
+}
+
 /// Delivers the CSR rows of `rows` (row index, spike step). The rows of the spikes to
 /// come are one stream of records in DRAM, read ahead by a prefetch cursor that runs
 /// 2 KB of records ahead of the scatter and issues one prefetch per cache line
 /// consumed — paced, not a burst per row, which would stall on the CPU's few line-fill
 /// buffers. The row index is prefetched a few spikes further ahead still.
 #[inline(always)]
-fn deliver_csr<R: Record>(
+fn deliver_csr<R: Record, L: Layout>(
     rows: &[DueRow],
-    offsets: &[u32],
+    layout: &L,
     records: &[R],
     codec: WeightCodec,
-    n_delays: usize,
     first_delay: u64,
     ring: &mut DelayRing,
 ) {
     let per_line = (64 / std::mem::size_of::<R>()).max(1);
     let lookahead = 2048 / std::mem::size_of::<R>();
-    let group = |r: &DueRow, d: u32| r.row * n_delays + d as usize;
-    let span = |j: usize| (offsets[group(&rows[j], rows[j].first)] as usize, offsets[group(&rows[j], rows[j].end)] as usize);
+    let span = |j: usize| layout.span(&rows[j]);
     // The prefetch cursor: row `pf_row`, next record `pf_at`, row end `pf_end`; it stays
     // `lookahead` records ahead of the scatter.
     let (mut pf_row, mut pf_at, mut pf_end) = (0usize, 0usize, 0usize);
@@ -357,7 +457,7 @@ fn deliver_csr<R: Record>(
                     return;
                 }
                 if let Some(later) = rows.get(pf_row + 8) {
-                    crate::simd::prefetch(offsets[group(later, later.first)..].as_ptr());
+                    crate::simd::prefetch(layout.index_of(later));
                 }
                 (pf_at, pf_end) = span(pf_row);
                 pf_row += 1;
@@ -376,13 +476,8 @@ fn deliver_csr<R: Record>(
         if r.step != slot_step {
             (slot_step, slot) = (r.step, ring.slot_index(r.step + first_delay));
         }
-        for d in r.first..r.end {
-            let g = group(r, d);
-            let (lo, hi) = (offsets[g] as usize, offsets[g + 1] as usize);
-            if lo == hi {
-                continue;
-            }
-            let input = ring.slot_at(ring.later(slot, d as usize));
+        layout.for_each_delay(r, |d, lo, hi| {
+            let input = ring.slot_at(ring.later(slot, d));
             for chunk in records[lo..hi].chunks(per_line) {
                 scatter(input, chunk, codec);
                 ahead = ahead.saturating_sub(chunk.len());
@@ -390,7 +485,7 @@ fn deliver_csr<R: Record>(
                     advance(chunk.len(), &mut ahead);
                 }
             }
-        }
+        });
     }
 }
 
@@ -459,12 +554,23 @@ fn dense_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start
     Ok(Rows::Dense { target_offset: (local.start - shard_start) as usize, n_targets: n_tgt, weights })
 }
 
+/// Whether the CSR rows of projection `p` onto the targets `local` index delays per
+/// synapse (`DelayIndex::PerSynapse`), from the expected number of synapses: the same
+/// choice for the store and for the memory estimate.
+pub fn delays_per_synapse(desc: &Description, p: &Projection, local: &Range<u64>) -> bool {
+    let targets = desc.populations[p.target].size.max(1);
+    let synapses = desc.projection_synapses(p) as f64 * (local.end - local.start) as f64 / targets as f64;
+    DelayIndex::per_synapse(desc.populations[p.source].size, p.delay.count() as u64, synapses.round() as u64)
+}
+
 /// CSR rows by (source, delay) of a projection onto `local` targets, in two passes over
 /// the same keyed streams (count, then fill) so that no per-synapse list is held.
-fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64) -> Result<Rows, InvalidWeight> {
+fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64, per_synapse: bool) -> Result<Rows, InvalidWeight> {
     let sources = desc.populations[p.source].gids();
     let n_delays = p.delay.count() as usize;
-    let groups = (sources.end - sources.start) as usize * n_delays;
+    let rows = (sources.end - sources.start) as usize;
+    // Offsets per (row, delay) or, with delays per synapse, per row.
+    let groups = if per_synapse { rows } else { rows * n_delays };
     let mut drawer = RowDrawer::new(desc, p);
     let mut row = Row::default();
     let invalid = std::cell::RefCell::new(None);
@@ -473,6 +579,8 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
     // ascending (per-source rules), each row in drawing order.
     let mut for_each = |visit: &mut dyn FnMut(usize, u32, f32)| {
         let group = |source: u64, delay: u32| (source - sources.start) as usize * n_delays + (delay - p.delay.min_steps) as usize;
+        // The visit gets the (row, delay) group; with delays per synapse its row is
+        // group / n_delays.
         if p.rule.per_source() {
             for s in sources.clone() {
                 drawer.draw(s, &mut row);
@@ -501,7 +609,8 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
     // u32 offsets: half the index of u64, and a store of 2^32 synapses (24 GB) does not
     // fit one machine's memory anyway.
     let mut offsets = vec![0u32; groups + 1];
-    for_each(&mut |g, _, _| offsets[g + 1] += 1);
+    let slot = |g: usize| if per_synapse { g / n_delays } else { g };
+    for_each(&mut |g, _, _| offsets[slot(g) + 1] += 1);
     if let Some(bad) = invalid.borrow_mut().take() {
         return Err(bad);
     }
@@ -512,16 +621,20 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
         offsets[g + 1] += offsets[g];
     }
     let n_local = (local.end - shard_start) as usize;
+    let total = offsets[groups] as usize;
+    let mut delays = if per_synapse { vec![0u16; total] } else { Vec::new() };
     let mut fill = |records: &mut dyn FnMut(usize, u32, f32)| {
         let mut cursor = offsets.clone();
         for_each(&mut |g, t, w| {
             assert!((t as usize) < n_local, "CSR targets inside the store");
-            let at = cursor[g] as usize;
-            cursor[g] += 1;
+            let at = cursor[slot(g)] as usize;
+            cursor[slot(g)] += 1;
+            if per_synapse {
+                delays[at] = (g % n_delays) as u16;
+            }
             records(at, t, w);
         });
     };
-    let total = offsets[groups] as usize;
     let records = if p.storage == Storage::Compact && n_local <= 1 << 16 {
         let codec = WeightCodec::new(weight_bounds(&p.weight));
         let mut records = crate::memory::huge_vec(total, Compact16::default());
@@ -537,7 +650,29 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
         fill(&mut |at, t, w| records[at] = Exact::new(t, w, None));
         Records::Exact(records)
     };
-    Ok(Rows::Csr { offsets, records })
+    if !per_synapse {
+        return Ok(Rows::Csr { offsets, records, index: DelayIndex::Grouped });
+    }
+    // Each row sorted by delay, stably: within a delay, drawing order, as in groups.
+    fn by_delay<R: Copy>(offsets: &[u32], delays: &mut [u16], records: &mut [R]) {
+        let mut pairs: Vec<(u16, R)> = Vec::new();
+        for w in offsets.windows(2) {
+            let (lo, hi) = (w[0] as usize, w[1] as usize);
+            pairs.clear();
+            pairs.extend(delays[lo..hi].iter().copied().zip(records[lo..hi].iter().copied()));
+            pairs.sort_by_key(|&(d, _)| d);
+            for (k, &(d, r)) in pairs.iter().enumerate() {
+                (delays[lo + k], records[lo + k]) = (d, r);
+            }
+        }
+    }
+    let mut records = records;
+    match &mut records {
+        Records::Exact(r) => by_delay(&offsets, &mut delays, r),
+        Records::Compact { records, .. } => by_delay(&offsets, &mut delays, records),
+        Records::Compact16 { records, .. } => by_delay(&offsets, &mut delays, records),
+    }
+    Ok(Rows::Csr { offsets, records, index: DelayIndex::PerSynapse(delays) })
 }
 
 #[cfg(test)]
@@ -553,6 +688,44 @@ mod tests {
              [[projection]]\nsource = \"p\"\ntarget = \"p\"\nconnection = {{ rule = \"fixed_indegree\", k = 5 }}\nweight = \"2*u - 1\"\nstorage = \"{storage}\"\n"
         );
         config::parse(&text, "test.toml", &Overrides::default()).unwrap()
+    }
+
+    /// The two delay indexes of CSR rows, delivered at once or in windows of arrival
+    /// steps, give the same inputs bit for bit (rows sorted by delay keep drawing order
+    /// within a delay), and delays per synapse are what the rule picks for few synapses
+    /// per row over many delays.
+    #[test]
+    fn delays_per_synapse_deliver_as_delay_groups() {
+        let text = "[simulation]\ndt = 1\nduration = 1\n[[population]]\nname = \"p\"\nsize = 300\nmodel = \"izhikevich\"\n\
+             [population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n\
+             [[projection]]\nsource = \"p\"\ntarget = \"p\"\nconnection = { rule = \"fixed_indegree\", k = 7 }\nweight = \"2*u - 1\"\n\
+             delay = { distribution = \"uniform\", low = 1, high = 20 }\n";
+        let desc = config::parse(text, "test.toml", &Overrides::default()).unwrap();
+        let p = &desc.projections[0];
+        assert!(delays_per_synapse(&desc, p, &(0..300)));
+        let spikes: Vec<Spike> = (0..300u32).flat_map(|gid| [Spike { step: 0, gid }, Spike { step: 3, gid: (gid * 7) % 300 }]).collect();
+        let mut spikes = spikes;
+        spikes.sort();
+        let deliver = |per_synapse: bool, windows: &[Range<u64>]| {
+            let rows = csr_rows(&desc, p, 0..300, 0, per_synapse).unwrap();
+            let block = SynapseBlock { projection: 0, sources: 0..300, delays: generate::delay_range(&p.delay), kind: 0, rows };
+            let mut store = LocalSynapses { blocks: vec![block], rows: Vec::new() };
+            let mut rings = vec![DelayRing::new(300, 24)];
+            if windows.is_empty() {
+                store.deliver_all(&spikes, &mut rings);
+            }
+            for w in windows {
+                store.deliver(&spikes, w.clone(), &mut rings);
+            }
+            (1..24u64).flat_map(|t| rings[0].slot_mut(t).to_vec()).map(f32::to_bits).collect::<Vec<u32>>()
+        };
+        // No windows: every arrival at once.
+        let reference = deliver(false, &[]);
+        assert!(reference.iter().filter(|&&b| b != 0).count() > 1000);
+        let windows = [0..2, 2..6, 6..13, 13..u64::MAX];
+        assert_eq!(deliver(true, &[]), reference, "per synapse, at once");
+        assert_eq!(deliver(true, &windows), reference, "per synapse, in windows");
+        assert_eq!(deliver(false, &windows), reference, "groups, in windows");
     }
 
     /// Every neuron spikes once; the inputs each target receives.

@@ -37,6 +37,8 @@ pub struct InFlight {
     max_delay: u64,
     /// An epoch arrived since the last delivery.
     fresh: bool,
+    /// Lists of delivered epochs, kept for reuse: no allocation per epoch.
+    spare: Vec<Vec<Spike>>,
 }
 
 impl InFlight {
@@ -50,14 +52,18 @@ impl InFlight {
             min_delay: min_delay.max(1) as u64,
             max_delay: max_delay.max(1) as u64,
             fresh: false,
+            spare: Vec::new(),
         }
     }
 
     /// Takes an epoch's spikes (sorted by step, then id), to be delivered when due.
     pub fn receive(&mut self, spikes: &[Spike]) {
         let (Some(first), Some(last)) = (spikes.first(), spikes.last()) else { return };
+        let mut list = self.spare.pop().unwrap_or_default();
+        list.clear();
+        list.extend_from_slice(spikes);
         self.received.push_back(Received {
-            spikes: spikes.to_vec(),
+            spikes: list,
             delivered_until: first.step as u64 + self.min_delay,
             arrivals_end: last.step as u64 + self.max_delay + 1,
         });
@@ -82,12 +88,16 @@ impl InFlight {
                 r.delivered_until = end;
             }
         }
-        self.received.retain(|r| r.delivered_until < r.arrivals_end);
+        while self.received.front().is_some_and(|r| r.delivered_until >= r.arrivals_end) {
+            let done = self.received.pop_front().expect("front");
+            self.spare.push(done.spikes);
+        }
     }
 
     /// Bytes the spikes in flight take.
     pub fn bytes(&self) -> usize {
-        self.received.iter().map(|r| r.spikes.capacity() * std::mem::size_of::<Spike>()).sum()
+        let lists = self.received.iter().map(|r| &r.spikes).chain(&self.spare);
+        lists.map(|l| l.capacity() * std::mem::size_of::<Spike>()).sum()
     }
 }
 
