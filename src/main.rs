@@ -85,6 +85,10 @@ enum Command {
         /// checked against --max-memory (per rank) rather than this machine's memory.
         #[arg(long, default_value_t = 1)]
         ranks: usize,
+        /// Also print each population's model as it declares itself: parameters, state
+        /// variables, what it derives once, its step, spike and reset rule.
+        #[arg(long)]
+        describe: bool,
     },
     /// Time the spike exchange between MPI ranks (run under mpirun or srun): mean time
     /// per epoch for a given number of spikes per rank, for the scaling model.
@@ -309,7 +313,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             // line is out.
             outcome.map_err(|e| report(e, *rank))
         }
-        Command::Check { model, duration, sets, max_memory, threads, ranks } => {
+        Command::Check { model, duration, sets, max_memory, threads, ranks, describe } => {
             let threads = thread_count(threads)?;
             let max_memory = memory_limit(max_memory)?;
             if ranks == 0 {
@@ -339,15 +343,28 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             };
             println!("{}: ok", model.display());
             for p in &desc.populations {
-                println!("  population {:<12} {:>12} neurons  (ids {}..{})", p.name, p.size, p.first_gid, p.first_gid + p.size);
+                let declaration = p.model.declaration();
+                println!(
+                    "  population {:<12} {:>12} neurons  (ids {}..{})  {}, {} bytes of state per neuron",
+                    p.name,
+                    p.size,
+                    p.first_gid,
+                    p.first_gid + p.size,
+                    declaration.model,
+                    p.model.bytes_per_neuron()
+                );
+                if describe {
+                    println!("{}", declaration.describe());
+                }
             }
             println!("  neurons {}, synapses {}, projections {}", desc.total_neurons(), desc.synapse_count(), desc.projections.len());
             println!(
-                "  dt {} ms, {} steps ({} ms), epoch {} step(s), seed {}",
+                "  dt {} ms, {} steps ({} ms), epoch {} step(s), delay rings of {} slot(s), seed {}",
                 desc.dt_ms,
                 desc.steps,
                 desc.steps as f64 * desc.dt_ms,
                 desc.epoch_steps(),
+                desc.ring_slots(),
                 desc.seed
             );
             let whose = if ranks > 1 { format!(" of the largest of {ranks} ranks, {threads} thread(s) each") } else { String::new() };

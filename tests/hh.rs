@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{example, simulate, stderr, volley};
+use common::{assert_ok, example, simulate, stderr, stdout, volley};
 use volley::backend::cpu::CpuOptions;
 use volley::config::{self, Overrides};
 use volley::network::Description;
@@ -209,4 +209,24 @@ fn a_membrane_without_conductance_integrates_its_current() {
             assert!((v - (-65.0 + 1.0 * 10.0 / 2.0)).abs() < 1e-3, "{integrator}: v = {v}, expected −60 mV");
         }
     }
+}
+
+/// `check --describe` prints each population's model as it declares itself: the five-
+/// current model's membrane parameters, v and its distinct gate states (the m gates of
+/// the two sodium currents are one), its tables, and its bytes per neuron.
+#[test]
+fn check_describes_each_model_from_its_declaration() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("hh_five_current.toml");
+    let out = volley(dir.path(), &["check", model.to_str().unwrap(), "--describe"]);
+    assert_ok(&out);
+    let text = stdout(&out);
+    assert!(text.contains("population cells               50000 neurons  (ids 0..50000)  hh, 37 bytes of state per neuron"), "{text}");
+    assert!(text.contains("    parameters: cm [pF], per population; g_l [nS], per population; e_l [mV], per population; threshold [mV] = -20, per population"), "{text}");
+    assert!(text.contains("    state: v [mV], naf.m (= nas.m), naf.h, nas.h, kv.m, ka.m, ka.h, ks.m, ks.h"), "{text}");
+    assert!(text.contains("13 distinct columns at 4381 points from -121 to 98 mV"), "{text}");
+    let model = example("izhikevich2003.toml");
+    let text = stdout(&volley(dir.path(), &["check", model.to_str().unwrap(), "--describe"]));
+    assert!(text.contains("    state: v [mV], u [mV/ms]"), "{text}");
+    assert!(text.contains("reset: v ← c, u ← u + d"), "{text}");
 }

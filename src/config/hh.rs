@@ -5,12 +5,8 @@ use super::schema::{self, Value};
 use super::Validator;
 use crate::error::Result;
 use crate::expr::Expr;
-use crate::model::hh::{ChannelSpec, GateInitial, GateSpec, HhSpec, Integrator, Rates, TableSpec};
-use std::collections::BTreeMap;
+use crate::model::hh::{ChannelSpec, GateInitial, GateSpec, Integrator, IonChannels, Rates, TableSpec};
 use toml::Spanned;
-
-/// Membrane parameters and their defaults (None: required).
-const PARAMETERS: [(&str, Option<f64>); 4] = [("cm", None), ("g_l", None), ("e_l", None), ("threshold", Some(-20.0))];
 
 /// Default table step (mV): linear interpolation errs by at most dv²/8 · max|f''|; for a
 /// Boltzmann x_inf of slope factor k, |f''| ≤ 0.1/k², so 1.6·10⁻⁵ at k = 5.9 mV (the
@@ -28,57 +24,12 @@ const MAX_GATES: usize = 100;
 const MAX_TABLE_ENTRIES: usize = 1 << 22;
 
 impl Validator<'_> {
-    pub(super) fn hh(&self, i: usize, p: &schema::Population, dt_ms: f64) -> Result<HhSpec> {
+    /// The ion channels, rate tables and integrator of a population whose model has ion
+    /// channels (its membrane parameters and v are declared: `Validator::declared`); the
+    /// tables' default range reaches 40 mV beyond the channels' reversal potentials and
+    /// the leak's, `e_l`.
+    pub(super) fn ion_channels(&self, i: usize, p: &schema::Population, e_l: f64) -> Result<IonChannels> {
         let at = |field: &str| format!("population[{i}].{field}");
-        let mut values = BTreeMap::new();
-        for (key, value) in &p.parameters {
-            let Some((name, _)) = PARAMETERS.iter().find(|(n, _)| n == key) else {
-                let known: Vec<&str> = PARAMETERS.iter().map(|x| x.0).collect();
-                return Err(self.error(
-                    value.span(),
-                    at(&format!("parameters.{key}")),
-                    format!("unknown name '{key}' for the hh model (expected one of: {})", known.join(", ")),
-                ));
-            };
-            let field = at(&format!("parameters.{name}"));
-            let expr = self.expression(value, &field, &[])?;
-            let x =
-                expr.constant().filter(|x| x.is_finite()).ok_or_else(|| self.error(value.span(), &field, "expected a finite constant"))?;
-            values.insert(*name, (x, value.span()));
-        }
-        let mut get = |name: &str| -> Result<f64> {
-            let default = PARAMETERS.iter().find(|(n, _)| *n == name).and_then(|(_, d)| *d);
-            match (values.remove(name), default) {
-                (Some((x, _)), _) => Ok(x),
-                (None, Some(d)) => Ok(d),
-                (None, None) => {
-                    Err(self.error(p.model.span(), at(&format!("parameters.{name}")), "missing: the hh model needs cm, g_l and e_l"))
-                }
-            }
-        };
-        let (cm, g_l, e_l, threshold) = (get("cm")?, get("g_l")?, get("e_l")?, get("threshold")?);
-        let span_of = |name: &str| p.parameters.get(name).map_or(0..0, |v| v.span());
-        if cm <= 0.0 {
-            return Err(self.error(span_of("cm"), at("parameters.cm"), format!("expected a capacitance > 0, got {cm}")));
-        }
-        if g_l < 0.0 {
-            return Err(self.error(span_of("g_l"), at("parameters.g_l"), format!("expected a conductance ≥ 0, got {g_l}")));
-        }
-        for (key, value) in &p.initial {
-            if key != "v" {
-                return Err(self.error(
-                    value.span(),
-                    at(&format!("initial.{key}")),
-                    format!("unknown name '{key}' for the hh model (expected: v; a gate's initial value is its `initial`)"),
-                ));
-            }
-        }
-        let v_init = match p.initial.get("v") {
-            Some(v) => self.expression(v, &at("initial.v"), &["r"])?,
-            None => Expr::parse("-65", &["r"]).expect("valid default"),
-        };
-        self.finite_constant(&v_init, p.initial.get("v").map_or(0..0, |v| v.span()), &at("initial.v"))?;
-
         let mut channels: Vec<ChannelSpec> = Vec::new();
         for (c, channel) in p.channels.iter().enumerate() {
             let field = at(&format!("channel[{c}]"));
@@ -138,9 +89,9 @@ impl Validator<'_> {
                 return Err(self.error(span, at("integrator"), format!("unknown integrator '{other}' (known: exponential_euler, rk4)")))
             }
         };
-        let spec = HhSpec { cm, g_l, e_l, threshold, channels, v_init, table, integrator, dt_ms };
-        self.rates_on_the_table(&spec, i, p)?;
-        Ok(spec)
+        let ion_channels = IonChannels { channels, table, integrator };
+        self.rates_on_the_table(&ion_channels, i, p)?;
+        Ok(ion_channels)
     }
 
     fn gate(&self, gate: &schema::Gate, span: std::ops::Range<usize>, field: &str) -> Result<GateSpec> {
@@ -168,7 +119,7 @@ impl Validator<'_> {
     /// Every gate's rates on every table point: tau > 0 and x_inf in [0, 1] (or, from
     /// alpha and beta, both ≥ 0), finite, so that no neuron meets a NaN in a table. A
     /// point that is a removable singularity (0/0) is taken as its limit, as the table does.
-    fn rates_on_the_table(&self, spec: &HhSpec, i: usize, p: &schema::Population) -> Result<()> {
+    fn rates_on_the_table(&self, spec: &IonChannels, i: usize, p: &schema::Population) -> Result<()> {
         let t = spec.table;
         let points = ((t.v_max - t.v_min) / t.dv).round() as usize + 1;
         for (c, channel) in spec.channels.iter().enumerate() {

@@ -9,7 +9,8 @@ mod stimulus;
 
 use crate::error::{Error, Result};
 use crate::expr::Expr;
-use crate::model::{izhikevich, IzhikevichSpec, NeuronModel};
+use crate::model::declaration::{InitialScope, Scope};
+use crate::model::{self, Declaration, Declared};
 use crate::network::{ConnectionRule, DelaySpec, Description, OutputPlan, Population, Projection, Storage, SynapseModel, WeightSpec};
 use schema::{ModelFile, Value};
 pub use set::Replacement;
@@ -258,22 +259,29 @@ impl Validator<'_> {
             return Err(self.error(p.size.span(), at("size"), format!("expected a positive number of neurons, got {size}")));
         }
         let model_name = p.model.get_ref().as_str();
-        if model_name != "hh" {
+        let Some(kind) = model::kind(model_name) else {
+            let known: Vec<&str> = model::KINDS.iter().map(|k| k.name).collect();
+            return Err(self.error(
+                p.model.span(),
+                at("model"),
+                format!("unknown neuron model '{model_name}' (known: {})", known.join(", ")),
+            ));
+        };
+        if !kind.ion_channels {
             if let Some((key, span)) = hh::hh_only_keys(p) {
-                return Err(self.error(span, at(key), format!("the {model_name} model has no '{key}' (only model = \"hh\" does)")));
+                let with: Vec<String> = model::KINDS.iter().filter(|k| k.ion_channels).map(|k| format!("model = \"{}\"", k.name)).collect();
+                return Err(self.error(span, at(key), format!("the {model_name} model has no '{key}' (only {} does)", with.join(" or "))));
             }
         }
-        let model = match model_name {
-            "izhikevich" => NeuronModel::Izhikevich(self.izhikevich(i, p)?),
-            "hh" => NeuronModel::Hh(self.hh(i, p, dt_ms)?),
-            other => {
-                return Err(self.error(
-                    p.model.span(),
-                    at("model"),
-                    format!("unknown neuron model '{other}' (known: {})", NeuronModel::NAMES.join(", ")),
-                ));
-            }
+        let declaration = (kind.declaration)();
+        let declared = self.declared(i, p, &declaration)?;
+        let ion_channels = if kind.ion_channels {
+            let e_l = declaration.parameters.iter().position(|q| q.name == "e_l").and_then(|k| declared.parameters[k].constant());
+            Some(self.ion_channels(i, p, e_l.unwrap_or(0.0))?)
+        } else {
+            None
         };
+        let model = (kind.build)(declared, ion_channels, dt_ms);
         let finite = |v: &Option<Spanned<f64>>, field: &str, non_negative: bool| -> Result<f64> {
             match v {
                 None => Ok(0.0),
@@ -289,38 +297,58 @@ impl Validator<'_> {
         Ok((Population { name, first_gid, size: size as u64, model }, shorthand))
     }
 
-    fn izhikevich(&self, i: usize, p: &schema::Population) -> Result<IzhikevichSpec> {
-        self.known_keys(i, "parameters", &p.parameters, &izhikevich::PARAMETERS.map(|x| x.0))?;
-        self.known_keys(i, "initial", &p.initial, &izhikevich::STATE.map(|x| x.0))?;
+    /// A population's parameters and initial values, checked against its model's
+    /// declaration: every key known, every required parameter given, each value an
+    /// expression of r (a constant where the parameter is one per population) that is a
+    /// finite f32 and within its bound; each initial value an expression of what its
+    /// state variable may see.
+    fn declared(&self, i: usize, p: &schema::Population, d: &Declaration) -> Result<Declared> {
+        self.known_keys(i, "parameters", &p.parameters, &d.parameter_names(), d.model, None)?;
+        self.known_keys(i, "initial", &p.initial, &d.initial_names(), d.model, d.initial_note)?;
         let mut parameters = Vec::new();
-        for (name, default) in izhikevich::PARAMETERS {
+        for parameter in &d.parameters {
+            let name = parameter.name.as_str();
             let field = format!("population[{i}].parameters.{name}");
-            let expr = match (p.parameters.get(name), default) {
+            let given = p.parameters.get(name);
+            let expr = match (given, parameter.default) {
                 (Some(v), _) => self.expression(v, &field, &["r"])?,
-                (None, Some(d)) => Expr::parse(d, &[]).expect("valid default"),
+                (None, Some(default)) => Expr::parse(default, &[]).expect("valid default"),
                 (None, None) => {
-                    return Err(self.error(p.model.span(), field, "missing: the izhikevich model needs a, b, c and d".to_string()))
+                    let message = format!("missing: the {} model needs {}", d.model, d.required_parameters());
+                    return Err(self.error(p.model.span(), field, message));
                 }
             };
-            let span = p.parameters.get(name).map(|v| v.span()).unwrap_or(0..0);
-            if name == "v_peak" && expr.constant().is_none() {
-                return Err(self.error(span, field, "expected a constant (the same peak for the whole population)"));
+            let span = given.map(|v| v.span()).unwrap_or(0..0);
+            if parameter.scope == Scope::Population && expr.constant().is_none() {
+                return Err(self.error(span, field, "expected a constant (one value for the whole population)"));
             }
-            self.finite_constant(&expr, span, &field)?;
+            self.finite_constant(&expr, span.clone(), &field)?;
+            if let (Some(bound), Some(x)) = (parameter.bound, expr.constant()) {
+                if !bound.holds(x) {
+                    return Err(self.error(span, field, format!("expected {}, got {x}", bound.describe())));
+                }
+            }
             parameters.push(expr);
         }
-        let scopes: [&[&str]; 2] = [&["r", "a", "b", "c", "d", "v_peak"], &["r", "a", "b", "c", "d", "v_peak", "v"]];
+        let mut seen: Vec<&str> = std::iter::once("r").chain(d.parameters.iter().map(|q| q.name.as_str())).collect();
         let mut initial = Vec::new();
-        for ((name, default), scope) in izhikevich::STATE.iter().zip(scopes) {
+        for state in &d.state {
+            let Some(default) = state.initial else { continue };
+            let name = state.name.as_str();
             let field = format!("population[{i}].initial.{name}");
-            let expr = match p.initial.get(*name) {
+            let scope: &[&str] = match state.scope {
+                InitialScope::R => &["r"],
+                InitialScope::ParametersAndEarlierState => &seen,
+            };
+            let expr = match p.initial.get(name) {
                 Some(v) => self.expression(v, &field, scope)?,
                 None => Expr::parse(default, scope).expect("valid default"),
             };
-            self.finite_constant(&expr, p.initial.get(*name).map_or(0..0, |v| v.span()), &field)?;
+            self.finite_constant(&expr, p.initial.get(name).map_or(0..0, |v| v.span()), &field)?;
             initial.push(expr);
+            seen.push(name);
         }
-        Ok(IzhikevichSpec { parameters: parameters.try_into().expect("five"), initial: initial.try_into().expect("two") })
+        Ok(Declared { parameters, initial })
     }
 
     /// A constant expression must be a finite f32 (the state is f32); expressions of r
@@ -334,13 +362,22 @@ impl Validator<'_> {
         }
     }
 
-    fn known_keys(&self, i: usize, table: &str, map: &std::collections::BTreeMap<String, Spanned<Value>>, known: &[&str]) -> Result<()> {
+    fn known_keys(
+        &self,
+        i: usize,
+        table: &str,
+        map: &std::collections::BTreeMap<String, Spanned<Value>>,
+        known: &[&str],
+        model: &str,
+        note: Option<&str>,
+    ) -> Result<()> {
         for (key, value) in map {
             if !known.contains(&key.as_str()) {
+                let note = note.map(|n| format!("; {n}")).unwrap_or_default();
                 return Err(self.error(
                     value.span(),
                     format!("population[{i}].{table}.{key}"),
-                    format!("unknown name '{key}' for the izhikevich model (expected one of: {})", known.join(", ")),
+                    format!("unknown name '{key}' for the {model} model (expected one of: {}{note})", known.join(", ")),
                 ));
             }
         }

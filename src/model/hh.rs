@@ -13,9 +13,63 @@
 //!
 //! Units: mV, ms, nS, pF, pA (then dv/dt in mV/ms = pA/pF).
 
-use super::InvalidValue;
+use super::declaration::{Bound, Declaration, Declared, Derived, InitialScope, Parameter, Scope, StateVariable};
+use super::{InvalidValue, ModelKind, NeuronModel};
 use crate::expr::Expr;
 use crate::synapse::{Synaptic, SynapticInput};
+
+/// The model as a model file names it.
+pub const KIND: ModelKind = ModelKind { name: "hh", declaration: base_declaration, ion_channels: true, build };
+
+/// What a population of this model lists beside its parameters: its ion channels, the
+/// rate tables' range and step, and the integrator.
+#[derive(Clone, Debug)]
+pub struct IonChannels {
+    pub channels: Vec<ChannelSpec>,
+    pub table: TableSpec,
+    pub integrator: Integrator,
+}
+
+/// The membrane's parameters (one per population) and v; the gates, from the file's
+/// channels, join in `HhSpec::declaration`.
+pub fn base_declaration() -> Declaration {
+    let parameter = |name: &str, unit, default, bound| Parameter { name: name.into(), unit, scope: Scope::Population, default, bound };
+    Declaration {
+        model: "hh",
+        parameters: vec![
+            parameter("cm", "pF", None, Some(Bound { min: 0.0, strict: true, what: "a capacitance" })),
+            parameter("g_l", "nS", None, Some(Bound { min: 0.0, strict: false, what: "a conductance" })),
+            parameter("e_l", "mV", None, None),
+            parameter("threshold", "mV", Some("-20"), None),
+        ],
+        state: vec![StateVariable { name: "v".into(), unit: "mV", initial: Some("-65"), scope: InitialScope::R, aliases: Vec::new() }],
+        derived: vec![Derived { name: "dt/cm".into(), unit: "ms/pF", definition: "dt / cm".into() }],
+        step: "exponential Euler (default): each gate x += (x_inf(v) − x)·(1 − exp(−dt/tau_x(v))) from the tables, then v relaxes \
+               exactly towards (g_l·E_l + Σ g·E + I) / (g_l + Σ g) with the new gates; or RK4 on the exact functions"
+            .into(),
+        threshold: "v crosses the threshold upwards".into(),
+        reset: "none (a crossing counts once)".into(),
+        integrates_conductances: true,
+        extra_bytes_per_neuron: 1,
+        initial_note: Some("a gate's initial value is its `initial`"),
+    }
+}
+
+fn build(declared: Declared, channels: Option<IonChannels>, dt_ms: f64) -> NeuronModel {
+    let constant = |k: usize| declared.parameters[k].constant().expect("hh parameters are constants, as declared");
+    let IonChannels { channels, table, integrator } = channels.expect("hh populations list ion channels");
+    NeuronModel::Hh(HhSpec {
+        cm: constant(0),
+        g_l: constant(1),
+        e_l: constant(2),
+        threshold: constant(3),
+        channels,
+        v_init: declared.initial[0].clone(),
+        table,
+        integrator,
+        dt_ms,
+    })
+}
 
 /// How a gate's rate functions are given.
 #[derive(Clone, Debug)]
@@ -190,6 +244,34 @@ impl HhSpec {
     /// Which gates share table columns and state.
     pub fn sharing(&self) -> Sharing {
         Sharing::of(self)
+    }
+
+    /// The declaration with this population's gates: one state variable per distinct
+    /// gate state, named channel.gate (gates that share it are its aliases), and the
+    /// tables it derives.
+    pub fn declaration(&self) -> Declaration {
+        let mut d = base_declaration();
+        let sharing = self.sharing();
+        let names: Vec<String> = self.channels.iter().flat_map(|c| c.gates.iter().map(move |g| format!("{}.{}", c.name, g.name))).collect();
+        for (s, &first) in sharing.states.iter().enumerate() {
+            let aliases = (first + 1..names.len()).filter(|&j| sharing.gates[j].state == s).map(|j| names[j].clone()).collect();
+            d.state.push(StateVariable { name: names[first].clone(), unit: "", initial: None, scope: InitialScope::R, aliases });
+        }
+        if self.integrator == Integrator::ExponentialEuler {
+            d.derived.push(Derived {
+                name: "tables".into(),
+                unit: "",
+                definition: format!(
+                    "x_inf(v) and 1 − exp(−dt/tau_x(v)) of every gate, {} distinct columns at {} points from {} to {} mV",
+                    sharing.columns.len(),
+                    self.table_points(),
+                    self.table.v_min,
+                    self.table.v_max
+                ),
+            });
+        }
+        d.extra_bytes_per_neuron += if self.integrator == Integrator::Rk4 { 8 * (1 + sharing.states.len()) } else { 0 };
+        d
     }
 
     /// Bytes of state per neuron: v and each distinct gate state (f32), the crossing
@@ -623,6 +705,16 @@ impl HhGroup {
         }
         let start = self.crossed.len() - tail.len();
         tail.iter().enumerate().filter(|(_, &c)| c != 0).for_each(|(k, _)| emit(start + k));
+    }
+
+    /// The `k`-th state variable of the declaration: v, then each distinct gate state.
+    pub fn state_variable(&self, k: usize) -> Option<&[f32]> {
+        let n = self.v.len();
+        match k {
+            0 => Some(&self.v),
+            k if k <= self.sharing.states.len() => Some(&self.x[(k - 1) * n..k * n]),
+            _ => None,
+        }
     }
 
     /// The value of gate `j` (channels in order, their gates in order) of every neuron.

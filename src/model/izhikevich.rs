@@ -9,13 +9,66 @@
 //! With dt = 1 ms every operation is the one net.m performs, in the same order, so the
 //! f32 arithmetic differs from net.m's only by the width of the floats.
 
-use super::InvalidValue;
+use super::declaration::{Declaration, Declared, Derived, InitialScope, Parameter as Declared_, Scope, StateVariable};
+use super::{InvalidValue, ModelKind, NeuronModel};
 use crate::expr::Expr;
 
 /// Parameter names in slot order, with their defaults (None: required).
 pub const PARAMETERS: [(&str, Option<&str>); 5] = [("a", None), ("b", None), ("c", None), ("d", None), ("v_peak", Some("30"))];
 /// State variables in slot order, with the default initial value (net.m: v = −65, u = b·v).
 pub const STATE: [(&str, &str); 2] = [("v", "-65"), ("u", "b*v")];
+
+/// Units of the parameters and state variables (slot order): u, I and d in mV/ms, as v′.
+const PARAMETER_UNITS: [&str; 5] = ["1/ms", "", "mV", "mV/ms", "mV"];
+const STATE_UNITS: [&str; 2] = ["mV", "mV/ms"];
+
+/// The model as a model file names it.
+pub const KIND: ModelKind = ModelKind { name: "izhikevich", declaration, ion_channels: false, build };
+
+/// a, b, c, d per neuron (expressions of r), v_peak one per population; v and u start
+/// from expressions of r, the parameters and (u) v.
+pub fn declaration() -> Declaration {
+    Declaration {
+        model: "izhikevich",
+        parameters: PARAMETERS
+            .iter()
+            .zip(PARAMETER_UNITS)
+            .map(|(&(name, default), unit)| Declared_ {
+                name: name.into(),
+                unit,
+                scope: if name == "v_peak" { Scope::Population } else { Scope::PerNeuron },
+                default,
+                bound: None,
+            })
+            .collect(),
+        state: STATE
+            .iter()
+            .zip(STATE_UNITS)
+            .map(|(&(name, initial), unit)| StateVariable {
+                name: name.into(),
+                unit,
+                initial: Some(initial),
+                scope: InitialScope::ParametersAndEarlierState,
+                aliases: Vec::new(),
+            })
+            .collect(),
+        derived: vec![Derived { name: "h".into(), unit: "ms", definition: "dt/2, the half step of v".into() }],
+        step: "v += h·(0.04v² + 5v + 140 − u + I), twice with the same I; u += dt·a·(b·v − u)".into(),
+        threshold: "v ≥ v_peak (seen at the end of the step)".into(),
+        reset: "v ← c, u ← u + d (at the start of the next step)".into(),
+        integrates_conductances: false,
+        extra_bytes_per_neuron: 0,
+        initial_note: None,
+    }
+}
+
+fn build(declared: Declared, _: Option<super::hh::IonChannels>, _dt_ms: f64) -> NeuronModel {
+    let Declared { parameters, initial } = declared;
+    NeuronModel::Izhikevich(IzhikevichSpec {
+        parameters: parameters.try_into().expect("five parameters, as declared"),
+        initial: initial.try_into().expect("two state variables, as declared"),
+    })
+}
 
 /// The parameter and initial-state expressions of one population.
 #[derive(Clone, Debug)]
@@ -109,9 +162,9 @@ impl IzhikevichSpec {
         Ok(IzhikevichGroup { v, u, parameters, v_peak })
     }
 
-    /// Bytes of state per neuron: v, u and the parameters that vary across neurons.
-    pub fn bytes_per_neuron(&self) -> usize {
-        8 + self.parameters[..4].iter().filter(|e| e.constant().is_none()).count() * 4
+    /// Parameters that vary across neurons, held per neuron (a, b, c, d not constant).
+    pub fn per_neuron_parameters(&self) -> usize {
+        self.parameters[..4].iter().filter(|e| e.constant().is_none()).count()
     }
 }
 

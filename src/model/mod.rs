@@ -1,13 +1,38 @@
 //! Neuron models: parameters, struct-of-arrays state, the step rule and threshold/reset.
 //! The engine knows none of their equations; it asks a group to step and to list spikes.
+//! Each model declares itself (`declaration`), and `KINDS` lists the models a model file
+//! can name: the rest of volley reads those, and names no model.
 
+pub mod declaration;
 pub mod hh;
 pub mod izhikevich;
 
+pub use declaration::{Declaration, Declared};
 pub use hh::{HhGroup, HhSpec};
 pub use izhikevich::{IzhikevichGroup, IzhikevichSpec};
 
 use crate::synapse::Synaptic;
+
+/// A neuron model a model file can name.
+pub struct ModelKind {
+    pub name: &'static str,
+    /// Its declaration before a population's file is read (a Hodgkin–Huxley model's
+    /// gates come from the file: `NeuronModel::declaration` has them).
+    pub declaration: fn() -> Declaration,
+    /// Whether its populations list ion channels (`[[population.channel]]`, with a rate
+    /// table and an integrator).
+    pub ion_channels: bool,
+    /// The model of a population from its values as declared, and its ion channels.
+    pub build: fn(Declared, Option<hh::IonChannels>, f64) -> NeuronModel,
+}
+
+/// Every model a model file can name.
+pub const KINDS: &[ModelKind] = &[izhikevich::KIND, hh::KIND];
+
+/// The model a model file names `name`.
+pub fn kind(name: &str) -> Option<&'static ModelKind> {
+    KINDS.iter().find(|k| k.name == name)
+}
 
 /// A population's model with its parameter expressions.
 #[derive(Clone, Debug)]
@@ -17,8 +42,14 @@ pub enum NeuronModel {
 }
 
 impl NeuronModel {
-    /// The model names a model file may use.
-    pub const NAMES: &'static [&'static str] = &["izhikevich", "hh"];
+    /// What the model of this population declares: its parameters, state variables
+    /// (a Hodgkin–Huxley model's gates included), derived quantities and rule.
+    pub fn declaration(&self) -> Declaration {
+        match self {
+            NeuronModel::Izhikevich(_) => izhikevich::declaration(),
+            NeuronModel::Hh(spec) => spec.declaration(),
+        }
+    }
 
     /// Builds the state of neurons whose per-neuron uniforms are `r`, or names the first
     /// neuron with a parameter or initial value that is not a finite f32.
@@ -29,11 +60,14 @@ impl NeuronModel {
         }
     }
 
+    /// Bytes of state per neuron, from the declaration: its state variables, the
+    /// parameters held per neuron (those that vary across neurons), its extra bytes.
     pub fn bytes_per_neuron(&self) -> usize {
-        match self {
-            NeuronModel::Izhikevich(spec) => spec.bytes_per_neuron(),
-            NeuronModel::Hh(spec) => spec.bytes_per_neuron(),
-        }
+        let per_neuron_parameters = match self {
+            NeuronModel::Izhikevich(spec) => spec.per_neuron_parameters(),
+            NeuronModel::Hh(_) => 0,
+        };
+        self.declaration().bytes_per_neuron(per_neuron_parameters)
     }
 
     /// Bytes a group of this model holds whatever its size (HH rate tables).
@@ -115,6 +149,15 @@ impl NeuronGroup {
         }
     }
 
+    /// The values of the `k`-th declared state variable (`NeuronModel::declaration`),
+    /// one per neuron: what recording and checkpoints read.
+    pub fn state_variable(&self, k: usize) -> Option<&[f32]> {
+        match self {
+            NeuronGroup::Izhikevich(g) => [&g.v, &g.u].get(k).map(|x| x.as_slice()),
+            NeuronGroup::Hh(g) => g.state_variable(k),
+        }
+    }
+
     /// Membrane potentials, for recording and tests.
     pub fn voltages(&self) -> &[f32] {
         match self {
@@ -158,6 +201,42 @@ impl NeuronGroup {
         match self {
             NeuronGroup::Izhikevich(_) => 0,
             NeuronGroup::Hh(g) => g.clamped,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Overrides};
+
+    /// Each model's declaration matches what its groups hold: every declared state
+    /// variable can be read, one value per neuron, v first; the bytes per neuron it
+    /// implies are those held; it says whether the model takes conductances.
+    #[test]
+    fn declarations_describe_the_groups() {
+        let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        for k in KINDS {
+            assert_eq!((k.declaration)().model, k.name);
+            assert_eq!(names.iter().filter(|&&n| n == k.name).count(), 1, "{} named once", k.name);
+        }
+        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        for file in ["izhikevich2003.toml", "hh_five_current.toml", "hh_network.toml", "hh_classic.toml"] {
+            let desc = config::load(&examples.join(file), &Overrides::default()).unwrap();
+            for p in &desc.populations {
+                let d = p.model.declaration();
+                let n = 100;
+                let group = p.model.build((0..n).map(|i| i as f64 / n as f64)).unwrap();
+                for k in 0..d.state.len() {
+                    let values = group.state_variable(k).unwrap_or_else(|| panic!("{file}: {} readable", d.state[k].name));
+                    assert_eq!(values.len(), n, "{file}: {}", d.state[k].name);
+                }
+                assert!(group.state_variable(d.state.len()).is_none(), "{file}: no undeclared state");
+                assert_eq!(d.state[0].name, "v");
+                assert_eq!(group.state_variable(0).unwrap(), group.voltages());
+                assert_eq!(d.integrates_conductances, group.integrates_conductances(), "{file}");
+                assert_eq!(group.bytes(), n * p.model.bytes_per_neuron() + p.model.fixed_bytes(), "{file}: bytes");
+            }
         }
     }
 }
