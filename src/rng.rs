@@ -114,7 +114,7 @@ fn noise_key(seed: u64, stream: u32, step: u64) -> [u32; 2] {
 /// The normal `fill_stream_normals` gives neuron `gid`, alone.
 pub fn noise_normal(seed: u64, stream: u32, step: u64, gid: u64) -> f32 {
     let [a, b] = threefry2x32([step as u32, (gid / 2) as u32], noise_key(seed, stream, step));
-    gaussian(if gid % 2 == 0 { a } else { b }, gaussian::table())
+    gaussian(if gid.is_multiple_of(2) { a } else { b }, gaussian::table())
 }
 
 #[inline(always)]

@@ -417,7 +417,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
             progress.finish();
             return Err(stop_on_non_finite(desc, local, writer, &spike_path, sim.comm()));
         }
-        if sim.step() % flush_every == 0 && !sim.finished() {
+        if sim.step().is_multiple_of(flush_every) && !sim.finished() {
             let tw = Instant::now();
             writer.flush(sim.step(), sim.comm())?;
             write += tw.elapsed();

@@ -299,7 +299,7 @@ impl<S: Send + 'static> ShardWorkers<S> {
         let mut spins = 0u32;
         while shared.done.load(Ordering::Acquire) < n {
             spins += 1;
-            if spins % 64 != 0 || Instant::now() < spin_until {
+            if !spins.is_multiple_of(64) || Instant::now() < spin_until {
                 std::hint::spin_loop();
                 continue;
             }
@@ -370,7 +370,7 @@ fn worker<S: Send + 'static>(shared: &Shared<S>) {
                 break;
             }
             spins += 1;
-            if helped && (spins % 64 != 0 || Instant::now() < spin_until) {
+            if helped && (!spins.is_multiple_of(64) || Instant::now() < spin_until) {
                 std::hint::spin_loop();
                 continue;
             }

@@ -1,4 +1,4 @@
-//! Validation of `model = "hh"` populations: membrane parameters, ion channels and their
+//! Validation of the ion channels of a population whose model has them (model::KINDS):
 //! gates, the rate tables and the integrator.
 
 use super::schema::{self, Value};
