@@ -958,8 +958,8 @@ fn exp_euler_block(
     // e^−x only where a neuron of the block needs it; which one a neuron gets depends on
     // its own x alone, so the bits do not depend on the blocks.
     let mut any_large = false;
-    for l in 0..len {
-        any_large |= (m.dt_over_cm * g_total[l]).abs() > PHI_SERIES_MAX;
+    for &g in &g_total[..len] {
+        any_large |= (m.dt_over_cm * g).abs() > PHI_SERIES_MAX;
     }
     let crossed = &mut crossed[s..s + len];
     let vb = &mut v[s..s + len];
