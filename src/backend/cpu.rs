@@ -75,6 +75,7 @@ pub struct CpuBackend {
     shards: ShardWorkers<Shard>,
     seed: u64,
     dt: f32,
+    threads: usize,
 }
 
 impl CpuBackend {
@@ -96,7 +97,7 @@ impl CpuBackend {
             .num_threads(options.threads.max(1))
             .build()
             .map_err(|e| InvalidBuild { key: -1.0, error: Error::Runtime(format!("cannot start {} threads: {e}", options.threads)) })?;
-        let ranges = shard_ranges(neurons.clone(), options);
+        let ranges = shard_ranges(neurons.clone(), options, shards_per_thread(desc));
         // Construction is parallel over shards and, inside, over targets (rayon); the
         // epochs run on persistent shard threads.
         let built: Vec<Result<Shard, InvalidBuild>> =
@@ -113,9 +114,10 @@ impl CpuBackend {
         if let Some(e) = first {
             return Err(e);
         }
-        let shards = ShardWorkers::start(shards)
+        let threads = options.threads.max(1);
+        let shards = ShardWorkers::start_with(shards, threads)
             .map_err(|e| InvalidBuild { key: -1.0, error: Error::Runtime(format!("cannot start {} threads: {e}", options.threads)) })?;
-        Ok(CpuBackend { neurons, shards, seed: desc.seed, dt: desc.dt_ms as f32 })
+        Ok(CpuBackend { neurons, shards, seed: desc.seed, dt: desc.dt_ms as f32, threads })
     }
 
     /// `build` for descriptions known to be valid (tests, benchmarks).
@@ -128,11 +130,31 @@ impl CpuBackend {
     }
 }
 
-/// Cuts `neurons` into at most `threads` aligned pieces of at least `min_shard_neurons`.
-fn shard_ranges(neurons: Range<u64>, options: CpuOptions) -> Vec<Range<u64>> {
+/// Shards per thread where neuron updates cost this much per neuron-step (ns) or more.
+const HEAVY_STEP_NS: f64 = 4.0;
+const HEAVY_SHARDS_PER_THREAD: usize = 4;
+
+/// Shards per thread: one where delivery dominates (each shard keeps its own row index
+/// of every projection and scans every spike), four where neuron updates do (Hodgkin–
+/// Huxley): an epoch then ends when the last of many small pieces ends, not when the
+/// slower of two cores finishes its half (on a shared machine cores run at different
+/// speeds minute to minute: the 50,000-neuron HH job spent 9% of its time so waiting).
+fn shards_per_thread(desc: &Description) -> usize {
+    let neurons = desc.total_neurons().max(1) as f64;
+    let cost: f64 = desc.populations.iter().map(|p| p.size as f64 * p.model.step_cost_ns()).sum::<f64>() / neurons;
+    if cost >= HEAVY_STEP_NS {
+        HEAVY_SHARDS_PER_THREAD
+    } else {
+        1
+    }
+}
+
+/// Cuts `neurons` into at most `threads` × `per_thread` aligned pieces of at least
+/// `min_shard_neurons`.
+fn shard_ranges(neurons: Range<u64>, options: CpuOptions, per_thread: usize) -> Vec<Range<u64>> {
     let n = neurons.end - neurons.start;
     let by_size = (n / options.min_shard_neurons.max(1) as u64).max(1);
-    let count = by_size.min(options.threads.max(1) as u64);
+    let count = by_size.min((options.threads.max(1) * per_thread.max(1)) as u64);
     let mut cuts: Vec<u64> = (0..=count).map(|k| neurons.start + n * k / count).collect();
     for cut in &mut cuts[1..count as usize] {
         *cut = (*cut / SHARD_ALIGN * SHARD_ALIGN).clamp(neurons.start, neurons.end);
@@ -334,7 +356,8 @@ impl Backend for CpuBackend {
     }
 
     fn work_times(&self) -> (Duration, Duration) {
-        let n = self.shards.len().max(1) as u32;
+        // Per thread: the shards' times over the threads that ran them.
+        let n = self.threads.min(self.shards.len()).max(1) as u32;
         let sum = |f: fn(&Shard) -> Duration| self.shards.shards().map(|s| f(&s)).sum::<Duration>() / n;
         (sum(|s| s.deliver_time), sum(|s| s.update_time))
     }
@@ -361,12 +384,13 @@ mod tests {
     #[test]
     fn shards_cover_the_range_aligned() {
         let opts = CpuOptions { threads: 3, min_shard_neurons: 100 };
-        let r = shard_ranges(0..1000, opts);
+        let r = shard_ranges(0..1000, opts, 1);
         assert_eq!(r.len(), 3);
         assert_eq!(r[0].start, 0);
         assert_eq!(r[2].end, 1000);
         assert!(r.windows(2).all(|w| w[0].end == w[1].start && w[0].end % SHARD_ALIGN == 0));
-        assert_eq!(shard_ranges(0..1000, CpuOptions { threads: 8, min_shard_neurons: 4096 }), vec![0..1000]);
+        assert_eq!(shard_ranges(0..1000, CpuOptions { threads: 8, min_shard_neurons: 4096 }, 1), vec![0..1000]);
+        assert_eq!(shard_ranges(0..100_000, CpuOptions { threads: 2, min_shard_neurons: 256 }, 4).len(), 8);
     }
 }
 
@@ -393,7 +417,7 @@ impl MemoryEstimate {
 pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) -> MemoryEstimate {
     let n = neurons.end - neurons.start;
     let overlap = |a: &Range<u64>, b: &Range<u64>| a.end.min(b.end).saturating_sub(a.start.max(b.start));
-    let shards = shard_ranges(neurons.clone(), CpuOptions { threads, ..CpuOptions::default() });
+    let shards = shard_ranges(neurons.clone(), CpuOptions { threads, ..CpuOptions::default() }, shards_per_thread(desc));
     // Per neuron, and per group (each shard holding neurons of a population builds its
     // own tables).
     let state = desc
@@ -441,7 +465,8 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
             };
         }
     }
-    let largest = desc.populations.iter().map(|p| overlap(&p.gids(), &neurons)).max().unwrap_or(0);
+    // Each shard's noise scratch: its largest group.
+    let largest: u64 = shards.iter().map(|s| desc.populations.iter().map(|p| overlap(&p.gids(), s)).max().unwrap_or(0)).sum();
     let kinds = synapse::kinds(desc).len() as u64;
     let buffers = n * desc.ring_slots() as u64 * 4 * kinds + n * 4 * (kinds - 1) + largest * 4;
     MemoryEstimate { state, synapses, buffers, largest_shard_projection }

@@ -217,6 +217,15 @@ impl<S: Send + 'static> ShardWorkers<S> {
     /// start one.
     pub fn start(shards: Vec<S>) -> std::io::Result<Self> {
         let n = shards.len();
+        Self::start_with(shards, n)
+    }
+
+    /// Starts `threads` − 1 threads (the caller is the last) to run `shards`, which may
+    /// be more than the threads: each thread claims the next shard from the counter, so
+    /// a thread on a core that runs slower for a while takes fewer of them.
+    pub fn start_with(shards: Vec<S>, threads: usize) -> std::io::Result<Self> {
+        let n = shards.len();
+        let threads = threads.clamp(1, n.max(1));
         let shared = Arc::new(Shared {
             shards: shards.into_iter().map(Mutex::new).collect(),
             epoch: AtomicU64::new(0),
@@ -233,8 +242,8 @@ impl<S: Send + 'static> ShardWorkers<S> {
             solo: AtomicBool::new(false),
             job: UnsafeCell::new(None),
         });
-        let mut workers = ShardWorkers { shared, threads: Vec::new(), wake_in: 0, wake_interval: 1, contention: Contention::new(n) };
-        for i in 1..n {
+        let mut workers = ShardWorkers { shared, threads: Vec::new(), wake_in: 0, wake_interval: 1, contention: Contention::new(threads) };
+        for i in 1..threads {
             let shared = Arc::clone(&workers.shared);
             // On failure, dropping `workers` stops the threads already started.
             workers.threads.push(std::thread::Builder::new().name(format!("volley-shard-{i}")).spawn(move || worker(&shared))?);
@@ -269,7 +278,7 @@ impl<S: Send + 'static> ShardWorkers<S> {
         unsafe { *shared.job.get() = Some(job_static) };
         shared.done.store(0, Ordering::Relaxed);
         shared.claimed_by_workers.store(0, Ordering::Relaxed);
-        let solo = n > 1 && self.contention.solo(Instant::now());
+        let solo = !self.threads.is_empty() && self.contention.solo(Instant::now());
         shared.solo.store(solo, Ordering::Relaxed);
         shared.next.store(0, Ordering::Release);
         shared.epoch.fetch_add(1, Ordering::Release);
