@@ -46,11 +46,6 @@ impl DelayRing {
         }
     }
 
-    /// Steps of arrivals the ring holds: those of the step being read and the ones after.
-    pub fn slots(&self) -> usize {
-        self.slots
-    }
-
     #[inline]
     pub fn slot_at(&mut self, index: usize) -> &mut [f32] {
         &mut self.data[index * self.neurons..(index + 1) * self.neurons]

@@ -123,11 +123,6 @@ impl Declaration {
         self.state.iter().filter(|s| s.initial.is_some()).map(|s| s.name.as_str()).collect()
     }
 
-    /// Where state variable `name` (or one of its aliases) is among the declared ones.
-    pub fn state_index(&self, name: &str) -> Option<usize> {
-        self.state.iter().position(|s| s.name == name || s.aliases.iter().any(|a| a == name))
-    }
-
     /// Bytes per neuron: 4 per state variable and per parameter held per neuron
     /// (`per_neuron_parameters` of them), and the extra bytes.
     pub fn bytes_per_neuron(&self, per_neuron_parameters: usize) -> usize {

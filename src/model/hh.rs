@@ -896,31 +896,12 @@ fn exp_euler_block(
             // per case.
             macro_rules! pass {
                 ($p:literal) => {
+                    pass!($p; (true, true, true), (true, true, false), (true, false, true), (true, false, false),
+                        (false, true, true), (false, true, false), (false, false, true), (false, false, false))
+                };
+                ($p:literal; $(($r:literal, $b:literal, $f:literal)),*) => {
                     match (gate.first, start, finish) {
-                        (true, true, true) => {
-                            gate_pass::<$p, true, true, true>(xs, inf, decay, open, g_total, g_e, c.g, c.e_rev, gate.power)
-                        }
-                        (true, true, false) => {
-                            gate_pass::<$p, true, true, false>(xs, inf, decay, open, g_total, g_e, c.g, c.e_rev, gate.power)
-                        }
-                        (true, false, true) => {
-                            gate_pass::<$p, true, false, true>(xs, inf, decay, open, g_total, g_e, c.g, c.e_rev, gate.power)
-                        }
-                        (true, false, false) => {
-                            gate_pass::<$p, true, false, false>(xs, inf, decay, open, g_total, g_e, c.g, c.e_rev, gate.power)
-                        }
-                        (false, true, true) => {
-                            gate_pass::<$p, false, true, true>(xs, inf, decay, open, g_total, g_e, c.g, c.e_rev, gate.power)
-                        }
-                        (false, true, false) => {
-                            gate_pass::<$p, false, true, false>(xs, inf, decay, open, g_total, g_e, c.g, c.e_rev, gate.power)
-                        }
-                        (false, false, true) => {
-                            gate_pass::<$p, false, false, true>(xs, inf, decay, open, g_total, g_e, c.g, c.e_rev, gate.power)
-                        }
-                        (false, false, false) => {
-                            gate_pass::<$p, false, false, false>(xs, inf, decay, open, g_total, g_e, c.g, c.e_rev, gate.power)
-                        }
+                        $(($r, $b, $f) => gate_pass::<$p, $r, $b, $f>(xs, inf, decay, open, g_total, g_e, c.g, c.e_rev, gate.power),)*
                     }
                 };
             }

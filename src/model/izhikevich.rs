@@ -9,7 +9,7 @@
 //! With dt = 1 ms every operation is the one net.m performs, in the same order, so the
 //! f32 arithmetic differs from net.m's only by the width of the floats.
 
-use super::declaration::{Declaration, Declared, Derived, InitialScope, Parameter as Declared_, Scope, StateVariable};
+use super::declaration::{Declaration, Declared, Derived, InitialScope, Parameter as DeclaredParameter, Scope, StateVariable};
 use super::{InvalidValue, ModelKind, NeuronModel};
 use crate::expr::Expr;
 
@@ -33,7 +33,7 @@ pub fn declaration() -> Declaration {
         parameters: PARAMETERS
             .iter()
             .zip(PARAMETER_UNITS)
-            .map(|(&(name, default), unit)| Declared_ {
+            .map(|(&(name, default), unit)| DeclaredParameter {
                 name: name.into(),
                 unit,
                 scope: if name == "v_peak" { Scope::Population } else { Scope::PerNeuron },
