@@ -93,15 +93,12 @@ impl CpuBackend {
         options: CpuOptions,
         ring_slots: u32,
     ) -> Result<CpuBackend, InvalidBuild> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(options.threads.max(1))
-            .build()
-            .map_err(|e| InvalidBuild { key: -1.0, error: Error::Runtime(format!("cannot start {} threads: {e}", options.threads)) })?;
         let ranges = shard_ranges(neurons.clone(), options, shards_per_thread(desc));
         // Construction is parallel over shards and, inside, over targets (rayon); the
         // epochs run on persistent shard threads.
         let built: Vec<Result<Shard, InvalidBuild>> =
-            pool.install(|| ranges.into_par_iter().map(|r| Shard::new(desc, r, ring_slots)).collect());
+            build_in_pool(options.threads.max(1), || ranges.into_par_iter().map(|r| Shard::new(desc, r, ring_slots)).collect())
+                .map_err(|e| InvalidBuild { key: -1.0, error: Error::Runtime(format!("cannot start {} threads: {e}", options.threads)) })?;
         let mut shards = Vec::with_capacity(built.len());
         let mut first: Option<InvalidBuild> = None;
         for shard in built {
@@ -128,6 +125,32 @@ impl CpuBackend {
     pub fn shard_count(&self) -> usize {
         self.shards.len()
     }
+}
+
+/// Runs `build` in a pool of `threads` rayon threads and returns once those threads have
+/// exited, not merely been told to (what dropping a pool does): on a machine shared with
+/// another busy process, threads of a dropped pool still waking up to exit took the
+/// simulation's core in its first milliseconds (the 2003 network's `simulate` with two
+/// threads beside `yes`: median 7.3 ms, 6.3 ms with the threads settled first, one
+/// thread 5.9 ms; BENCHMARKS.md, "Threads on a shared machine").
+fn build_in_pool<T: Send>(threads: usize, build: impl FnOnce() -> T + Send) -> std::io::Result<T> {
+    let handles = std::sync::Mutex::new(Vec::new());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .spawn_handler(|thread| {
+            let handle = std::thread::Builder::new().name(format!("volley-build-{}", thread.index())).spawn(|| thread.run())?;
+            handles.lock().unwrap_or_else(|e| e.into_inner()).push(handle);
+            Ok(())
+        })
+        .build()
+        .map_err(std::io::Error::other)?;
+    let built = pool.install(build);
+    drop(pool);
+    for handle in handles.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        // A build thread that panicked has already had its panic carried to `install`.
+        let _ = handle.join();
+    }
+    Ok(built)
 }
 
 /// Shards per thread where neuron updates cost this much per neuron-step (ns) or more.
@@ -380,6 +403,28 @@ impl Backend for CpuBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The build's thread pool has exited, not only been told to, when `build_in_pool`
+    /// returns (checked by the ids of the threads that ran the build, as other tests build
+    /// in parallel).
+    #[test]
+    fn build_threads_have_exited_when_the_build_returns() {
+        for _ in 0..20 {
+            let ran = std::sync::Mutex::new(std::collections::BTreeSet::new());
+            build_in_pool(3, || {
+                (0..64).into_par_iter().for_each(|_| {
+                    // SAFETY: gettid has no arguments and cannot fail.
+                    ran.lock().unwrap().insert(unsafe { libc::gettid() });
+                    std::thread::sleep(Duration::from_micros(100));
+                })
+            })
+            .unwrap();
+            let ran = ran.into_inner().unwrap();
+            assert!(!ran.is_empty());
+            let alive: Vec<_> = ran.iter().filter(|tid| std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()).collect();
+            assert!(alive.is_empty(), "build threads still there: {alive:?}");
+        }
+    }
 
     #[test]
     fn shards_cover_the_range_aligned() {

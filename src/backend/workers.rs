@@ -29,6 +29,9 @@ type Job<'a, S> = dyn Fn(&mut S) + Sync + 'a;
 /// spinning and yielding before (BENCHMARKS.md, "Threads on a shared machine").
 const SPIN: Duration = Duration::from_micros(200);
 
+/// How long `start_with` waits for new workers to park.
+const SETTLE: Duration = Duration::from_millis(20);
+
 /// A worker that came too late to claim anything is next woken only after this many
 /// epochs at most (the caller doubles the interval at each miss, from 1).
 const MAX_WAKE_INTERVAL: u64 = 256;
@@ -95,23 +98,30 @@ const SOLO_LONGEST: Duration = Duration::from_secs(2);
 const ROOMY_WINDOWS: u32 = 5;
 
 /// Whether the tasks running besides this process leave a core for each of `threads`
-/// threads of ours, from the runnable count of /proc/loadavg less this process's own
-/// runnable threads, and the CPUs online (the whole machine's, as the count is). None
-/// where it cannot be read. Our own threads are taken out because the thread pool that
-/// built the network may still be spinning when the first reading is taken: counted,
-/// it made a quiet machine look busy, and the 2003 network ran a third of its runs
-/// wholly alone (BENCHMARKS.md, "Threads on a shared machine").
-fn room_for(threads: usize) -> Option<bool> {
+/// threads of ours, from the runnable count of /proc/loadavg less `ours` (this
+/// process's own runnable threads), and the CPUs online (the whole machine's, as the
+/// count is). None where it cannot be read. The reading costs ~6 µs (one small /proc
+/// file); what the caller passes as `ours` and how often it asks are its business.
+fn room_for(threads: usize, ours: usize, online: usize) -> Option<bool> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     let running: usize = text.split_whitespace().nth(3)?.split('/').next()?.parse().ok()?;
-    let ours = own_runnable_threads().unwrap_or(1);
+    (online > 0).then(|| running.saturating_sub(ours) + threads <= online)
+}
+
+/// CPUs online, read once per run: sysconf reads /sys on each call (~10 µs here).
+fn cpus_online() -> usize {
     // SAFETY: sysconf only reads.
     let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    (online > 0).then(|| running.saturating_sub(ours) + threads <= online as usize)
+    online.max(0) as usize
 }
 
 /// This process's threads that are running or waiting for a core (state R in
-/// /proc/self/task/*/stat), the reader included. None where it cannot be read.
+/// /proc/self/task/*/stat), the reader included. None where it cannot be read. Read once,
+/// at the start (~30 µs: a file per thread): the thread pool that built the network may
+/// still be spinning then, and counted as another task's it made a quiet machine look
+/// busy, so that the 2003 network ran a third of its runs wholly alone (BENCHMARKS.md,
+/// "Threads on a shared machine"). Later readings are taken while the workers are parked
+/// (solo), when the caller is the only runnable thread of ours.
 fn own_runnable_threads() -> Option<usize> {
     let mut runnable = 0;
     for task in std::fs::read_dir("/proc/self/task").ok()? {
@@ -140,6 +150,8 @@ fn involuntary_switches() -> i64 {
 /// that is clearly slower than that ends after one window, whatever the switch count says.
 struct Contention {
     threads: usize,
+    /// CPUs online.
+    online: usize,
     window_start: Instant,
     /// Epochs begun in this window before the current one (all of them finished).
     window_epochs: u32,
@@ -155,10 +167,12 @@ struct Contention {
 impl Contention {
     fn new(threads: usize) -> Self {
         let now = Instant::now();
+        let online = cpus_online();
         // A machine already busy at the start: alone from the first epoch.
-        let busy = threads > 1 && room_for(threads) == Some(false);
+        let busy = threads > 1 && room_for(threads, own_runnable_threads().unwrap_or(1), online) == Some(false);
         Contention {
             threads,
+            online,
             window_start: now,
             window_epochs: 0,
             switches: involuntary_switches(),
@@ -189,7 +203,8 @@ impl Contention {
         match self.solo_until {
             Some(until) => {
                 self.alone = Some(per_epoch);
-                self.roomy = if room_for(self.threads) == Some(true) { self.roomy + 1 } else { 0 };
+                // Solo: the workers are parked, the caller is our one runnable thread.
+                self.roomy = if room_for(self.threads, 1, self.online) == Some(true) { self.roomy + 1 } else { 0 };
                 // Room again, or solo time over: the workers take part, and the next
                 // window decides.
                 if now >= until || self.roomy >= ROOMY_WINDOWS {
@@ -248,7 +263,18 @@ impl<S: Send + 'static> ShardWorkers<S> {
             // On failure, dropping `workers` stops the threads already started.
             workers.threads.push(std::thread::Builder::new().name(format!("volley-shard-{i}")).spawn(move || worker(&shared))?);
         }
+        workers.settle();
         Ok(workers)
+    }
+
+    /// Waits (at most SETTLE) until every worker has parked for the first time: a thread
+    /// just started competes for a core until it first sleeps, and on a machine shared with
+    /// a busy process that was the caller's core in the first epochs.
+    fn settle(&self) {
+        let until = Instant::now() + SETTLE;
+        while self.shared.parked.load(Ordering::SeqCst) < self.threads.len() && Instant::now() < until {
+            std::thread::sleep(Duration::from_micros(50));
+        }
     }
 
     /// `start` where a thread that cannot be started is a bug (tests).
@@ -368,8 +394,10 @@ fn worker<S: Send + 'static>(shared: &Shared<S>) {
     let mut seen = 0u64;
     // Whether this worker claimed a shard in the epoch it last woke for: one that came
     // too late (the others had taken every shard) parks at once instead of spinning, as
-    // it is evidently not getting a core of its own.
-    let mut helped = true;
+    // it is evidently not getting a core of its own. A new worker parks at once too, until
+    // the first epoch that wants it wakes it: spinning from its start, on a busy machine,
+    // it took the caller's core for its whole spin before the first epoch.
+    let mut helped = false;
     loop {
         // Wait for the next epoch: spin for SPIN, then park until woken.
         let spin_until = if helped { Instant::now() + SPIN } else { Instant::now() };
@@ -444,6 +472,14 @@ mod tests {
         stop.store(true, Ordering::Relaxed);
         spinning.join().unwrap();
         assert!(counted >= Some(2), "the reader and the spinning thread: {counted:?}");
+    }
+
+    /// New workers are parked when `start_with` returns: none competes for a core before
+    /// an epoch wants it.
+    #[test]
+    fn new_workers_are_parked() {
+        let w = ShardWorkers::start_with(vec![0u8; 6], 3).unwrap();
+        assert_eq!(w.shared.parked.load(Ordering::SeqCst), 2);
     }
 
     #[test]
