@@ -117,11 +117,12 @@ fn cpus_online() -> usize {
 
 /// This process's threads that are running or waiting for a core (state R in
 /// /proc/self/task/*/stat), the reader included. None where it cannot be read. Read once,
-/// at the start (~30 µs: a file per thread): the thread pool that built the network may
-/// still be spinning then, and counted as another task's it made a quiet machine look
-/// busy, so that the 2003 network ran a third of its runs wholly alone (BENCHMARKS.md,
-/// "Threads on a shared machine"). Later readings are taken while the workers are parked
-/// (solo), when the caller is the only runnable thread of ours.
+/// at the start (~30 µs: a file per thread): threads of ours still running then (the
+/// build's pool once was, before it was joined; an MPI library's progress thread may be),
+/// counted as other tasks, made a quiet machine look busy, so that the 2003 network ran a
+/// third of its runs wholly alone (BENCHMARKS.md, "Threads on a shared machine"). Later
+/// readings are taken while the workers are parked (solo), when the caller is the only
+/// runnable thread of ours.
 fn own_runnable_threads() -> Option<usize> {
     let mut runnable = 0;
     for task in std::fs::read_dir("/proc/self/task").ok()? {
