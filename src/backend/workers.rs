@@ -393,22 +393,26 @@ impl<S: Send + 'static> Drop for ShardWorkers<S> {
 
 fn worker<S: Send + 'static>(shared: &Shared<S>) {
     let mut seen = 0u64;
-    // Whether this worker claimed a shard in the epoch it last woke for: one that came
-    // too late (the others had taken every shard) parks at once instead of spinning, as
-    // it is evidently not getting a core of its own. A new worker parks at once too, until
-    // the first epoch that wants it wakes it: spinning from its start, on a busy machine,
-    // it took the caller's core for its whole spin before the first epoch.
-    let mut helped = false;
+    // Whether to spin for the next epoch before parking: after an epoch in which this
+    // worker claimed a shard, or after a wake-up from parking (it was wanted, and a
+    // futex wake-up takes longer than a small network's epoch, so coming too late then
+    // says nothing about the machine). One that came too late while spinning (the others
+    // had taken every shard) parks at once instead, as it is evidently not getting a core
+    // of its own. A new worker parks at once too, until the first epoch that wants it wakes
+    // it: spinning from its start, on a busy machine, it took the caller's core for its
+    // whole spin before the first epoch.
+    let mut spin = false;
     loop {
         // Wait for the next epoch: spin for SPIN, then park until woken.
-        let spin_until = if helped { Instant::now() + SPIN } else { Instant::now() };
+        let spin_until = if spin { Instant::now() + SPIN } else { Instant::now() };
         let mut spins = 0u32;
+        let mut parked = false;
         loop {
             if shared.epoch.load(Ordering::Acquire) != seen {
                 break;
             }
             spins += 1;
-            if helped && (!spins.is_multiple_of(64) || Instant::now() < spin_until) {
+            if spin && (!spins.is_multiple_of(64) || Instant::now() < spin_until) {
                 std::hint::spin_loop();
                 continue;
             }
@@ -417,6 +421,7 @@ fn worker<S: Send + 'static>(shared: &Shared<S>) {
             if shared.epoch.load(Ordering::SeqCst) == seen {
                 // Bounded, so that a worker never sleeps through the end of the run.
                 let _unused = shared.wake.wait_timeout(guard, Duration::from_millis(100)).unwrap_or_else(|e| e.into_inner());
+                parked = true;
             }
             shared.parked.fetch_sub(1, Ordering::SeqCst);
         }
@@ -425,16 +430,17 @@ fn worker<S: Send + 'static>(shared: &Shared<S>) {
             return;
         }
         let n = shared.shards.len();
-        helped = false;
+        spin = false;
         if shared.solo.load(Ordering::Relaxed) {
             continue;
         }
+        spin = parked;
         loop {
             let i = shared.next.fetch_add(1, Ordering::AcqRel);
             if i >= n {
                 break;
             }
-            helped = true;
+            spin = true;
             // SAFETY: a shard was claimed, so the caller is inside `run` with the job set
             // (published by the Release store of `next` this claim read).
             let job = unsafe { *shared.job.get() }.expect("job set while shards are left");
