@@ -404,25 +404,42 @@ impl Backend for CpuBackend {
 mod tests {
     use super::*;
 
+    /// Counts, when dropped at its thread's exit, one thread of the build that has exited.
+    struct ExitCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Drop for ExitCounter {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    thread_local! {
+        static AT_EXIT: std::cell::RefCell<Option<ExitCounter>> = const { std::cell::RefCell::new(None) };
+    }
+
     /// The build's thread pool has exited, not only been told to, when `build_in_pool`
-    /// returns (checked by the ids of the threads that ran the build, as other tests build
-    /// in parallel).
+    /// returns: every thread that ran the build has run its thread-local destructors
+    /// (which a thread does on its way out, before a join returns).
     #[test]
     fn build_threads_have_exited_when_the_build_returns() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
         for _ in 0..20 {
-            let ran = std::sync::Mutex::new(std::collections::BTreeSet::new());
+            let (ran, exited) = (std::sync::Arc::new(AtomicUsize::new(0)), std::sync::Arc::new(AtomicUsize::new(0)));
             build_in_pool(3, || {
                 (0..64).into_par_iter().for_each(|_| {
-                    // SAFETY: gettid has no arguments and cannot fail.
-                    ran.lock().unwrap().insert(unsafe { libc::gettid() });
+                    AT_EXIT.with(|slot| {
+                        slot.borrow_mut().get_or_insert_with(|| {
+                            ran.fetch_add(1, Ordering::SeqCst);
+                            ExitCounter(exited.clone())
+                        });
+                    });
                     std::thread::sleep(Duration::from_micros(100));
                 })
             })
             .unwrap();
-            let ran = ran.into_inner().unwrap();
-            assert!(!ran.is_empty());
-            let alive: Vec<_> = ran.iter().filter(|tid| std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()).collect();
-            assert!(alive.is_empty(), "build threads still there: {alive:?}");
+            let ran = ran.load(Ordering::SeqCst);
+            assert!(ran >= 1);
+            assert_eq!(exited.load(Ordering::SeqCst), ran, "build threads that had not exited when the build returned");
         }
     }
 
