@@ -600,13 +600,31 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
     };
     let what = if ranks == 1 { "s".to_string() } else { format!("s, min/median/max over {ranks} ranks") };
     out.push_str(&format!(
-        "\nphases ({what}): {} | {} epochs, exchange {:.1} us per epoch ({mode}) | kernels {}",
+        "\nphases ({what}): {} | {} epochs, exchange {:.1} us per epoch ({mode}) | kernels {}{}",
         shown.join(", "),
         epochs,
         exchange / epochs as f64 * 1e6,
-        crate::simd::level().name()
+        crate::simd::level().name(),
+        kernel_exceptions(desc)
     ));
     out
+}
+
+/// The populations whose kernels run with another instruction set than the widest, as
+/// " (name: level, ...)" (empty where none does).
+fn kernel_exceptions(desc: &Description) -> String {
+    let widest = crate::simd::level();
+    let other: Vec<String> = desc
+        .populations
+        .iter()
+        .filter(|p| p.model.kernel_level() != widest)
+        .map(|p| format!("{}: {}", p.name, p.model.kernel_level().name()))
+        .collect();
+    if other.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", other.join(", "))
+    }
 }
 
 /// Columns of `--report-csv`: one line per run, for scaling studies.

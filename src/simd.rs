@@ -55,11 +55,16 @@ fn widest() -> Level {
 
 /// Defines `$name` calling the `#[inline(always)]` kernel `$kernel` compiled for the
 /// widest instruction set available at run time.
+/// `; LEVEL` after the kernel's name picks by that expression instead (a kernel that
+/// knows better than the widest, see `model::hh::kernel_level`).
 macro_rules! dispatch {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $kernel:ident) => {
         $crate::simd::dispatch!($(#[$meta])* $vis fn $name($($arg: $ty),*) -> () => $kernel);
     };
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty => $kernel:ident) => {
+        $crate::simd::dispatch!($(#[$meta])* $vis fn $name($($arg: $ty),*) -> $ret => $kernel; $crate::simd::level());
+    };
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty => $kernel:ident; $level:expr) => {
         $(#[$meta])*
         #[allow(clippy::too_many_arguments, clippy::unused_unit)]
         $vis fn $name($($arg: $ty),*) -> $ret {
@@ -71,7 +76,7 @@ macro_rules! dispatch {
                 #[target_feature(enable = "avx2")]
                 #[allow(clippy::too_many_arguments)]
                 unsafe fn avx2($($arg: $ty),*) -> $ret { $kernel($($arg),*) }
-                match $crate::simd::level() {
+                match $level {
                     // SAFETY: the CPU has the instruction set (checked at run time).
                     $crate::simd::Level::Avx512 => return unsafe { avx512($($arg),*) },
                     $crate::simd::Level::Avx2 => return unsafe { avx2($($arg),*) },

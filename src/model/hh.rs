@@ -16,6 +16,7 @@
 use super::declaration::{Bound, Declaration, Declared, Derived, InitialScope, Parameter, Scope, StateVariable};
 use super::{InvalidValue, ModelKind, NeuronModel};
 use crate::expr::Expr;
+use crate::simd::Level;
 use crate::synapse::{Synaptic, SynapticInput};
 
 /// The model as a model file names it.
@@ -865,17 +866,7 @@ fn exp_euler_block(
     }
     // Every column, interpolated for every neuron: read once, whichever gates use it.
     let done = interpolate_wide(len, &base, &frac, table, columns);
-    for (c, values) in columns.chunks_exact_mut(BLOCK).enumerate() {
-        for l in done..len {
-            let i = base[l] + c as i32;
-            debug_assert!(i >= 0 && (i as usize) < table.len());
-            // SAFETY: base[l] ≤ (points − 2)·columns and c < columns, so every offset lies
-            // inside the table of points · columns words.
-            let w = unsafe { *table.as_ptr().offset(i as isize) };
-            let (value, rise) = halves(w);
-            values[l] = value + frac[l] * rise;
-        }
-    }
+    interpolate_portable(done, len, &base, &frac, table, columns);
     let mut g_total = [m.g_l; BLOCK];
     let mut g_e = [0f32; BLOCK];
     let input = &input[s..s + len];
@@ -966,6 +957,102 @@ fn exp_euler_block(
     (bad > 0, clamped as u64)
 }
 
+/// The table columns of neurons `done..len` of a block into `columns` (column c at
+/// c·BLOCK): gathers where the kernel is compiled for AVX-512, scalar loads for AVX2.
+#[inline(always)]
+fn interpolate_portable(done: usize, len: usize, base: &[i32; BLOCK], frac: &[f32; BLOCK], table: &[u64], columns: &mut [f32]) {
+    for (c, values) in columns.chunks_exact_mut(BLOCK).enumerate() {
+        for l in done..len {
+            let i = base[l] + c as i32;
+            debug_assert!(i >= 0 && (i as usize) < table.len());
+            // SAFETY: base[l] ≤ (points − 2)·columns and c < columns, so every offset lies
+            // inside the table of points · columns words.
+            let w = unsafe { *table.as_ptr().offset(i as isize) };
+            let (value, rise) = halves(w);
+            values[l] = value + frac[l] * rise;
+        }
+    }
+}
+
+/// The instruction set of the exponential-Euler kernel: the widest (`simd::level`),
+/// except where that is AVX-512 and this CPU's hardware gathers read the table slower
+/// than AVX2 code's scalar loads (AMD Zen 4: the kernel took 1.3–1.5× the time with
+/// AVX-512; Intel Xeon: 0.7×; BENCHMARKS.md), measured once per process by
+/// `gathers_pay`. `VOLLEY_GATHERS=hardware|scalar` decides instead (tests, benchmarks).
+/// Every choice gives the same bits: the arithmetic is the same, only the reads differ.
+pub fn kernel_level() -> Level {
+    static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let widest = crate::simd::level();
+        if widest != Level::Avx512 {
+            return widest;
+        }
+        match std::env::var("VOLLEY_GATHERS").as_deref() {
+            Ok("hardware") => Level::Avx512,
+            Ok("scalar") => Level::Avx2,
+            _ if gathers_pay() => Level::Avx512,
+            _ => Level::Avx2,
+        }
+    })
+}
+
+/// Whether, on this CPU, the AVX-512 interpolation of a table (16-lane gathers) beats
+/// the AVX2 one (scalar loads) by the margin below: both timed on a table and block
+/// shaped like the five-current model's (13 columns, 2000 points, neurons spread over
+/// 20 mV), alternately, five times each; the fastest of each counts. About 2 ms.
+fn gathers_pay() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        const COLUMNS: usize = 13;
+        const POINTS: usize = 2000;
+        let table: Vec<u64> = (0..COLUMNS * POINTS).map(|i| ((i as u64) << 32) | (i as u64 & 0xffff)).collect();
+        let (mut base, mut frac) = ([0i32; BLOCK], [0f32; BLOCK]);
+        let mut r = 0x2545_f491u32;
+        for l in 0..BLOCK {
+            r = r.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            base[l] = ((POINTS / 2 - 200) as u32 + (r >> 16) % 400) as i32 * COLUMNS as i32;
+            frac[l] = (r & 0xffff) as f32 / 65536.0;
+        }
+        let mut columns = vec![0f32; COLUMNS * BLOCK];
+        let mut time = |hardware: bool| {
+            let start = std::time::Instant::now();
+            for _ in 0..40 {
+                // SAFETY: `gathers_pay` runs only where the CPU has AVX-512F (hence AVX2);
+                // every offset lies inside the table (base ≤ (POINTS − 1)·COLUMNS).
+                unsafe {
+                    if hardware {
+                        interpolate_avx512(BLOCK, &base, &frac, &table, &mut columns);
+                    } else {
+                        interpolate_avx2(&base, &frac, &table, &mut columns);
+                    }
+                }
+                std::hint::black_box(&mut columns);
+            }
+            start.elapsed()
+        };
+        let (mut hardware, mut scalar) = (std::time::Duration::MAX, std::time::Duration::MAX);
+        for _ in 0..5 {
+            hardware = hardware.min(time(true));
+            scalar = scalar.min(time(false));
+        }
+        // Scalar loads must win clearly: AVX-512's wider arithmetic elsewhere in the
+        // kernel is worth something too.
+        scalar.as_secs_f64() >= GATHER_MARGIN * hardware.as_secs_f64()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    true
+}
+
+/// Scalar loads are chosen over gathers only when the interpolation alone takes less
+/// than this fraction of the time with them.
+const GATHER_MARGIN: f64 = 0.8;
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn interpolate_avx2(base: &[i32; BLOCK], frac: &[f32; BLOCK], table: &[u64], columns: &mut [f32]) {
+    interpolate_portable(0, BLOCK, base, frac, table, columns)
+}
+
 /// The table columns of the first neurons of a block, 16 at a time where the CPU has
 /// AVX-512, into `columns` (column c at c·BLOCK); returns how many neurons it did (the
 /// rest take the portable loop). LLVM's own vectorisation of that loop works at the
@@ -977,7 +1064,7 @@ fn exp_euler_block(
 #[inline(always)]
 fn interpolate_wide(len: usize, base: &[i32; BLOCK], frac: &[f32; BLOCK], table: &[u64], columns: &mut [f32]) -> usize {
     #[cfg(target_arch = "x86_64")]
-    if crate::simd::level() == crate::simd::Level::Avx512 {
+    if kernel_level() == Level::Avx512 {
         // SAFETY: the CPU has AVX-512F (`simd::level`); the offsets are those the
         // portable loop reads (inside the table, see there).
         return unsafe { interpolate_avx512(len, base, frac, table, columns) };
@@ -1038,7 +1125,7 @@ fn exp_euler_kernel(
     (non_finite, clamped)
 }
 
-crate::simd::dispatch!(fn exp_euler_dispatch(v: &mut [f32], x: &mut [f32], crossed: &mut [u8], input: &[f32], common: f32, table: &[u64], m: &Membrane, state_columns: &[(usize, usize)], channels: &[ChannelTerms], synaptic: &Synaptic, columns: &mut [f32]) -> (bool, u64) => exp_euler_kernel);
+crate::simd::dispatch!(fn exp_euler_dispatch(v: &mut [f32], x: &mut [f32], crossed: &mut [u8], input: &[f32], common: f32, table: &[u64], m: &Membrane, state_columns: &[(usize, usize)], channels: &[ChannelTerms], synaptic: &Synaptic, columns: &mut [f32]) -> (bool, u64) => exp_euler_kernel; kernel_level());
 
 #[cfg(test)]
 mod tests {

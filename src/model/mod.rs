@@ -42,6 +42,15 @@ pub enum NeuronModel {
 }
 
 impl NeuronModel {
+    /// The instruction set its step kernel runs with: the widest, unless the model's
+    /// kernel chose otherwise for this CPU.
+    pub fn kernel_level(&self) -> crate::simd::Level {
+        match self {
+            NeuronModel::Hh(h) if h.integrator == hh::Integrator::ExponentialEuler => hh::kernel_level(),
+            _ => crate::simd::level(),
+        }
+    }
+
     /// What the model of this population declares: its parameters, state variables
     /// (a Hodgkin–Huxley model's gates included), derived quantities and rule.
     pub fn declaration(&self) -> Declaration {
