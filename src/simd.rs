@@ -56,7 +56,8 @@ fn widest() -> Level {
 /// Defines `$name` calling the `#[inline(always)]` kernel `$kernel` compiled for the
 /// widest instruction set available at run time.
 /// `; LEVEL` after the kernel's name picks by that expression instead (a kernel that
-/// knows better than the widest, see `model::hh::kernel_level`).
+/// knows better than the widest, see `model::hh::kernel_level`); it must never name a
+/// level above `level()`, which is what the CPU was checked to have.
 macro_rules! dispatch {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $kernel:ident) => {
         $crate::simd::dispatch!($(#[$meta])* $vis fn $name($($arg: $ty),*) -> () => $kernel);
