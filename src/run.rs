@@ -617,8 +617,7 @@ fn kernel_exceptions(desc: &Description) -> String {
     let other: Vec<String> = desc
         .populations
         .iter()
-        .filter(|p| p.model.kernel_level() != widest)
-        .map(|p| format!("{}: {}", p.name, p.model.kernel_level().name()))
+        .filter_map(|p| Some(p.model.kernel_level()).filter(|&level| level != widest).map(|level| format!("{}: {}", p.name, level.name())))
         .collect();
     if other.is_empty() {
         String::new()

@@ -94,11 +94,13 @@ impl CpuBackend {
         ring_slots: u32,
     ) -> Result<CpuBackend, InvalidBuild> {
         let ranges = shard_ranges(neurons.clone(), options, shards_per_thread(desc));
+        let cannot_start =
+            |e: std::io::Error| InvalidBuild { key: -1.0, error: Error::Runtime(format!("cannot start {} threads: {e}", options.threads)) };
         // Construction is parallel over shards and, inside, over targets (rayon); the
         // epochs run on persistent shard threads.
         let built: Vec<Result<Shard, InvalidBuild>> =
             build_in_pool(options.threads.max(1), || ranges.into_par_iter().map(|r| Shard::new(desc, r, ring_slots)).collect())
-                .map_err(|e| InvalidBuild { key: -1.0, error: Error::Runtime(format!("cannot start {} threads: {e}", options.threads)) })?;
+                .map_err(cannot_start)?;
         let mut shards = Vec::with_capacity(built.len());
         let mut first: Option<InvalidBuild> = None;
         for shard in built {
@@ -112,8 +114,7 @@ impl CpuBackend {
             return Err(e);
         }
         let threads = options.threads.max(1);
-        let shards = ShardWorkers::start_with(shards, threads)
-            .map_err(|e| InvalidBuild { key: -1.0, error: Error::Runtime(format!("cannot start {} threads: {e}", options.threads)) })?;
+        let shards = ShardWorkers::start_with(shards, threads).map_err(cannot_start)?;
         Ok(CpuBackend { neurons, shards, seed: desc.seed, dt: desc.dt_ms as f32, threads })
     }
 

@@ -430,8 +430,8 @@ fn worker<S: Send + 'static>(shared: &Shared<S>) {
             return;
         }
         let n = shared.shards.len();
-        spin = false;
         if shared.solo.load(Ordering::Relaxed) {
+            spin = false;
             continue;
         }
         spin = parked;
