@@ -126,7 +126,9 @@ fn cpus_online() -> usize {
 fn own_runnable_threads() -> Option<usize> {
     let mut runnable = 0;
     for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("stat")).ok()?;
+        // A thread that exits between the listing and the read is not running: skipped
+        // (it used to make the whole count unreadable).
+        let Some(stat) = task.ok().and_then(|t| std::fs::read_to_string(t.path().join("stat")).ok()) else { continue };
         // The state follows the thread's name, which is in parentheses and may hold
         // spaces or parentheses itself.
         let state = stat.rsplit_once(')')?.1.split_whitespace().next()?;
