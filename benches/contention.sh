@@ -2,7 +2,8 @@
 # Threads on a shared machine (issue 8, class 9): simulate time of the 2003 network and
 # of the sparse network at 10,000 neurons with --threads 1 and 2, on a quiet machine and
 # beside one busy process (`yes`), for one or more volley binaries, runs interleaved.
-# Prints the median (and range) of the `simulate` figure of each case.
+# Prints the median (and range) of the `simulate` figure of each case, and the median over
+# rounds of the ratio of --threads 2 to the --threads 1 run just before it.
 #
 #   benches/contention.sh RUNS BINARY [BINARY ...]
 #   benches/contention.sh 15 target/release/volley /tmp/volley-previous
@@ -33,9 +34,17 @@ for load in quiet busy; do
   done
   [ -n "$busy" ] && kill $busy && busy=""
 done
-echo "case                                   median ms  (min - max), $runs runs each, $(lscpu | sed -n 's/^Model name: *//p')"
-for f in "$out"/*.*.*.*; do
+echo "case                                   median ms  (min - max)   t2/t1 by round: median (middle half), $runs runs each, $(lscpu | sed -n 's/^Model name: *//p')"
+# The machine's speed drifts from minute to minute (a VM's steal time): each round's
+# --threads 2 run is set against the --threads 1 run just before it.
+at() { sed -n "$2p" "$1"; }
+for f in "$out"/*.*.*.[12]; do
   sort -g "$f" > "$f.s"
   n=$(wc -l < "$f.s")
-  printf '%-38s %9s  (%s - %s)\n' "$(basename "$f" | tr . ' ')" "$(sed -n "$(( (n + 1) / 2 ))p" "$f.s")" "$(head -1 "$f.s")" "$(tail -1 "$f.s")"
+  ratio=""
+  if [ "${f##*.}" = 2 ]; then
+    paste "${f%.2}.1" "$f" | awk '{ print $2 / $1 }' | sort -g > "$f.q"
+    ratio=$(printf '%.3f (%.3f - %.3f)' "$(at "$f.q" $(((n + 1) / 2)))" "$(at "$f.q" $((n / 4 + 1)))" "$(at "$f.q" $(((3 * n + 3) / 4)))")
+  fi
+  printf '%-38s %9s  (%s - %s)   %s\n' "$(basename "$f" | tr . ' ')" "$(at "$f.s" $(((n + 1) / 2)))" "$(at "$f.s" 1)" "$(at "$f.s" "$n")" "$ratio"
 done

@@ -281,17 +281,21 @@ impl Shard {
     }
 
     fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, seed: u64, dt: f32) {
+        // Clock readings cost ~25 ns each under a hypervisor, against ~3 µs for a shard's
+        // step of the 2003 network: a step takes one or two, not one per received list.
+        // Receiving the arrivals is counted as delivery, with the first step's.
         let t0 = Instant::now();
         self.in_flight.receive(arrivals);
         self.spikes.clear();
         let mut delivering = Duration::ZERO;
         for step in first_step..first_step + steps as u64 {
-            let (synapses, rings) = (&mut self.synapses, &mut self.rings);
-            self.in_flight.deliver_due(step, |spikes, due| {
-                let t = Instant::now();
-                synapses.deliver(spikes, due, rings);
-                delivering += t.elapsed();
-            });
+            let first_of_epoch = step == first_step;
+            if first_of_epoch || self.in_flight.due(step) {
+                let start = if first_of_epoch { t0 } else { Instant::now() };
+                let (synapses, rings) = (&mut self.synapses, &mut self.rings);
+                self.in_flight.deliver_due(step, |spikes, due| synapses.deliver(spikes, due, rings));
+                delivering += start.elapsed();
+            }
             let (direct, kind_rings) = self.rings.split_first_mut().expect("ring 0");
             // Exponential kinds: decay, then this step's arrivals.
             for (kind, ring) in self.exponential.iter_mut().zip(kind_rings.iter_mut()) {

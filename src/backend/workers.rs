@@ -333,11 +333,12 @@ impl<S: Send + 'static> ShardWorkers<S> {
             }
             shared.done.fetch_add(1, Ordering::AcqRel);
         }
-        let spin_until = Instant::now() + SPIN;
+        // Read the clock only if the workers' shards are not done yet (alone, they are).
+        let mut spin_until = None;
         let mut spins = 0u32;
         while shared.done.load(Ordering::Acquire) < n {
             spins += 1;
-            if !spins.is_multiple_of(64) || Instant::now() < spin_until {
+            if !spins.is_multiple_of(64) || Instant::now() < *spin_until.get_or_insert_with(|| Instant::now() + SPIN) {
                 std::hint::spin_loop();
                 continue;
             }

@@ -75,7 +75,7 @@ impl InFlight {
     /// every arrival of [step, step + window). Delivers only when the window is used up
     /// or an epoch has arrived (then the window slides to start at `step`).
     pub fn deliver_due(&mut self, step: u64, mut deliver: impl FnMut(&[Spike], Range<u64>)) {
-        if !self.fresh && step < self.horizon {
+        if !self.due(step) {
             return;
         }
         self.fresh = false;
@@ -92,6 +92,11 @@ impl InFlight {
             let done = self.received.pop_front().expect("front");
             self.spare.push(done.spikes);
         }
+    }
+
+    /// Whether `deliver_due(step, ..)` has anything to do.
+    pub fn due(&self, step: u64) -> bool {
+        self.fresh || step >= self.horizon
     }
 
     /// Bytes the spikes in flight take.
