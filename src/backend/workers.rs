@@ -78,15 +78,19 @@ pub struct ShardWorkers<S: Send + 'static> {
 }
 
 /// How often the caller looks at the process's involuntary context switches, and how
-/// many in one such window mean that its threads share their cores with others: on this
-/// machine a run of two threads sees ~0.05 per ms alone and ~3.4 per ms beside one busy
-/// process (BENCHMARKS.md, "Threads on a shared machine").
+/// many in one such window suggest that its threads share their cores with others: on
+/// machine A a run of two threads saw ~0.05 per ms alone and ~3.4 per ms beside one busy
+/// process; on machine B (a VM whose host is busy) ~0.35 per ms alone, so that such
+/// windows come by chance several times a second, and each is checked against the count
+/// of runnable tasks before the workers are stood down (BENCHMARKS.md, "Threads on a
+/// shared machine").
 const WINDOW: Duration = Duration::from_millis(1);
 const CONTENTION_SWITCHES: i64 = 2;
 /// While contended, the caller runs every shard itself ("solo") until the system's count
 /// of runnable tasks (/proc/loadavg) leaves a core for each thread in ROOMY_WINDOWS
-/// windows in a row (a single reading often misses a busy task), or, at the latest, for a time that doubles from the first to the last of these
-/// at each contended try of the workers (so that a count that misleads, such as other
+/// windows in a row (a single reading often misses a busy task), or, at the latest, for a
+/// time that doubles from the first to the last of these at each contended try of the
+/// workers (so that a count that misleads, such as other
 /// jobs' tasks pinned to other cores, costs at most a try now and then).
 const SOLO_FIRST: Duration = Duration::from_millis(100);
 /// A window with the workers that takes this much longer per epoch than the last one
@@ -167,6 +171,15 @@ struct Contention {
     alone: Option<Duration>,
 }
 
+/// How to count this process's own runnable threads in a reading of the machine's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Ours {
+    /// The workers are parked: the caller is the only one.
+    CallerOnly,
+    /// Workers may be running or waiting for a core: count them.
+    Count,
+}
+
 impl Contention {
     fn new(threads: usize) -> Self {
         let now = Instant::now();
@@ -188,6 +201,19 @@ impl Contention {
 
     /// Whether the caller should run the next epoch's shards alone.
     fn solo(&mut self, now: Instant) -> bool {
+        let (threads, online) = (self.threads, self.online);
+        self.decide(now, involuntary_switches, |ours| {
+            let ours = match ours {
+                Ours::CallerOnly => 1,
+                Ours::Count => own_runnable_threads().unwrap_or(threads),
+            };
+            room_for(threads, ours, online)
+        })
+    }
+
+    /// `solo` with the readings passed in: the process's involuntary switches so far, and
+    /// whether the machine's other tasks leave room for our threads (None: unknown).
+    fn decide(&mut self, now: Instant, switches: impl FnOnce() -> i64, room: impl FnOnce(Ours) -> Option<bool>) -> bool {
         let elapsed = now - self.window_start;
         if elapsed < WINDOW || self.window_epochs == 0 {
             self.window_epochs += 1;
@@ -196,7 +222,7 @@ impl Contention {
         let per_epoch = elapsed / self.window_epochs;
         self.window_start = now;
         self.window_epochs = 1;
-        let switches = involuntary_switches();
+        let switches = switches();
         // Per WINDOW of wall time: a window lasts at least one epoch, and the epochs of a
         // large or finely stepped network last tens of milliseconds, in which the kernel's
         // own housekeeping preempts a thread a few times even on a quiet machine.
@@ -207,7 +233,7 @@ impl Contention {
             Some(until) => {
                 self.alone = Some(per_epoch);
                 // Solo: the workers are parked, the caller is our one runnable thread.
-                self.roomy = if room_for(self.threads, 1, self.online) == Some(true) { self.roomy + 1 } else { 0 };
+                self.roomy = if room(Ours::CallerOnly) == Some(true) { self.roomy + 1 } else { 0 };
                 // Room again, or solo time over: the workers take part, and the next
                 // window decides.
                 if now >= until || self.roomy >= ROOMY_WINDOWS {
@@ -216,7 +242,14 @@ impl Contention {
                 }
                 self.solo_until.is_some()
             }
-            None if preempted || self.alone.is_some_and(|alone| per_epoch.as_secs_f64() > SLOWER * alone.as_secs_f64()) => {
+            // Preemptions and slow windows also happen on a quiet machine (a VM's host
+            // preempts its vCPUs, and the network's activity varies from epoch to epoch:
+            // the 100,000-neuron network ran 11–24% of its epochs alone for nothing, and was
+            // ~6% slower for it), so either must be confirmed by other tasks competing for
+            // the cores, counted once such a window is seen (~40 µs).
+            None if (preempted || self.alone.is_some_and(|alone| per_epoch.as_secs_f64() > SLOWER * alone.as_secs_f64()))
+                && room(Ours::Count) != Some(true) =>
+            {
                 self.solo_until = Some(now + self.solo_for);
                 self.solo_for = (self.solo_for * 2).min(SOLO_LONGEST);
                 true
@@ -482,6 +515,65 @@ mod tests {
         stop.store(true, Ordering::Relaxed);
         spinning.join().unwrap();
         assert!(counted >= Some(2), "the reader and the spinning thread: {counted:?}");
+    }
+
+    fn contention_at(start: Instant) -> Contention {
+        Contention {
+            threads: 2,
+            online: 2,
+            window_start: start,
+            window_epochs: 0,
+            switches: 0,
+            solo_until: None,
+            solo_for: SOLO_FIRST,
+            roomy: 0,
+            alone: None,
+        }
+    }
+
+    /// Preempted windows alone do not stand the workers down: the count of runnable tasks
+    /// must show another task competing for the cores; then they do, until the count shows
+    /// room for ROOMY_WINDOWS windows in a row.
+    #[test]
+    fn preemptions_stand_workers_down_only_beside_other_tasks() {
+        let start = Instant::now();
+        let ms = |k: u64| start + Duration::from_millis(k);
+        let mut c = contention_at(start);
+        assert!(!c.decide(ms(0), || 0, |_| panic!("no reading within a window")));
+        // Four switches in one window, but room for both threads: workers stay.
+        let mut asked = Vec::new();
+        assert!(!c.decide(ms(1), || 4, |ours| {
+            asked.push(ours);
+            Some(true)
+        }));
+        assert_eq!(asked, [Ours::Count]);
+        // A clean window: no reading at all.
+        assert!(!c.decide(ms(2), || 4, |_| panic!("a clean window reads nothing")));
+        // Switches and no room: alone.
+        assert!(c.decide(ms(3), || 10, |_| Some(false)));
+        // Alone, it asks with only the caller counted; room in 4 windows is not enough...
+        for k in 4..8 {
+            assert!(c.decide(ms(k), || 10, |ours| {
+                assert_eq!(ours, Ours::CallerOnly);
+                Some(true)
+            }));
+        }
+        // ...the fifth brings the workers back.
+        assert!(!c.decide(ms(8), || 10, |_| Some(true)));
+    }
+
+    /// A window with the workers much slower than the last one alone stands them down only
+    /// where the count shows other tasks; an unreadable count is taken as busy.
+    #[test]
+    fn slow_windows_stand_workers_down_only_beside_other_tasks() {
+        let start = Instant::now();
+        let ms = |k: u64| start + Duration::from_millis(k);
+        let mut c = contention_at(start);
+        c.alone = Some(Duration::from_micros(100));
+        c.decide(ms(0), || 0, |_| Some(true));
+        // One epoch of 1 ms in the window: 10 times slower than alone, but room.
+        assert!(!c.decide(ms(1), || 0, |_| Some(true)));
+        assert!(c.decide(ms(2), || 0, |_| None));
     }
 
     /// New workers are parked when `start_with` returns (unless the scheduler did not run
