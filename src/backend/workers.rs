@@ -542,10 +542,14 @@ mod tests {
         assert!(!c.decide(ms(0), || 0, |_| panic!("no reading within a window")));
         // Four switches in one window, but room for both threads: workers stay.
         let mut asked = Vec::new();
-        assert!(!c.decide(ms(1), || 4, |ours| {
-            asked.push(ours);
-            Some(true)
-        }));
+        assert!(!c.decide(
+            ms(1),
+            || 4,
+            |ours| {
+                asked.push(ours);
+                Some(true)
+            }
+        ));
         assert_eq!(asked, [Ours::Count]);
         // A clean window: no reading at all.
         assert!(!c.decide(ms(2), || 4, |_| panic!("a clean window reads nothing")));
@@ -553,10 +557,14 @@ mod tests {
         assert!(c.decide(ms(3), || 10, |_| Some(false)));
         // Alone, it asks with only the caller counted; room in 4 windows is not enough...
         for k in 4..8 {
-            assert!(c.decide(ms(k), || 10, |ours| {
-                assert_eq!(ours, Ours::CallerOnly);
-                Some(true)
-            }));
+            assert!(c.decide(
+                ms(k),
+                || 10,
+                |ours| {
+                    assert_eq!(ours, Ours::CallerOnly);
+                    Some(true)
+                }
+            ));
         }
         // ...the fifth brings the workers back.
         assert!(!c.decide(ms(8), || 10, |_| Some(true)));
