@@ -377,6 +377,10 @@ pub struct GateTable {
     pub data: Vec<u64>,
 }
 
+/// Words after the table's last row: the AVX2 interpolation reads a row's columns in
+/// runs of 8 and may read 7 words past its last column.
+const TABLE_PAD: usize = 8;
+
 /// The table bin of position `at` (in steps of dv from v_min; the last point at
 /// `last`) and the fraction into it, and whether `at` lay outside: then the edge value is
 /// used (NaN lands on the first point). Branch-free and without float-to-unsigned
@@ -424,7 +428,7 @@ impl GateTable {
                 });
             }
         }
-        let mut data = Vec::with_capacity(points * c);
+        let mut data = Vec::with_capacity(points * c + TABLE_PAD);
         for k in 0..points {
             for col in 0..c {
                 let value = exact[k * c + col];
@@ -432,6 +436,7 @@ impl GateTable {
                 data.push(word(value, next - value));
             }
         }
+        data.resize(points * c + TABLE_PAD, 0);
         GateTable { v_min: t.v_min, dv: t.dv, points, columns: c, gates: sharing.gates.clone(), data }
     }
 
@@ -958,7 +963,8 @@ fn exp_euler_block(
 }
 
 /// The table columns of neurons `done..len` of a block into `columns` (column c at
-/// c·BLOCK): gathers where the kernel is compiled for AVX-512, scalar loads for AVX2.
+/// c·BLOCK), a word per neuron and column: what `interpolate_wide` leaves, and all of
+/// it below AVX2.
 #[inline(always)]
 fn interpolate_portable(done: usize, len: usize, base: &[i32; BLOCK], frac: &[f32; BLOCK], table: &[u64], columns: &mut [f32]) {
     for (c, values) in columns.chunks_exact_mut(BLOCK).enumerate() {
@@ -976,10 +982,12 @@ fn interpolate_portable(done: usize, len: usize, base: &[i32; BLOCK], frac: &[f3
 
 /// The instruction set of the exponential-Euler kernel: the widest (`simd::level`),
 /// except where that is AVX-512 and this CPU's hardware gathers read the table slower
-/// than AVX2 code's scalar loads (AMD Zen 4: the kernel took 1.3–1.5× the time with
-/// AVX-512; Intel Xeon: 0.7×; BENCHMARKS.md), measured once per process by
-/// `gathers_pay`. `VOLLEY_GATHERS=hardware|scalar` decides instead (tests, benchmarks).
-/// Every choice gives the same bits: the arithmetic is the same, only the reads differ.
+/// than AVX2 code reads it by rows (`interpolate_rows_avx2`; AMD Zen 4: the whole kernel
+/// took 1.3–1.5× the time with gathers than with AVX2 scalar loads, and rows are faster
+/// still; Intel Xeon: gathers took 0.7× the time of scalar loads; BENCHMARKS.md),
+/// measured once per process by `gathers_pay`. `VOLLEY_TABLE_READS=gathers|rows` decides
+/// instead (tests, benchmarks). Every choice gives the same bits: the arithmetic is the
+/// same, only the reads differ.
 pub fn kernel_level() -> Level {
     static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
     *LEVEL.get_or_init(|| {
@@ -987,9 +995,9 @@ pub fn kernel_level() -> Level {
         if widest != Level::Avx512 {
             return widest;
         }
-        match std::env::var("VOLLEY_GATHERS").as_deref() {
-            Ok("hardware") => Level::Avx512,
-            Ok("scalar") => Level::Avx2,
+        match std::env::var("VOLLEY_TABLE_READS").as_deref() {
+            Ok("gathers") => Level::Avx512,
+            Ok("rows") => Level::Avx2,
             _ if gathers_pay() => Level::Avx512,
             _ => Level::Avx2,
         }
@@ -997,7 +1005,7 @@ pub fn kernel_level() -> Level {
 }
 
 /// Whether, on this CPU, the AVX-512 interpolation of a table (16-lane gathers) beats
-/// the AVX2 one (scalar loads) by the margin below: both timed on a table and block
+/// the AVX2 one (by rows) by the margin below: both timed on a table and block
 /// shaped like the five-current model's (13 columns, 2000 points, neurons spread over
 /// 20 mV), alternately, five times each; the fastest of each counts. About 2 ms.
 fn gathers_pay() -> bool {
@@ -1005,7 +1013,7 @@ fn gathers_pay() -> bool {
     {
         const COLUMNS: usize = 13;
         const POINTS: usize = 2000;
-        let table: Vec<u64> = (0..COLUMNS * POINTS).map(|i| ((i as u64) << 32) | (i as u64 & 0xffff)).collect();
+        let table: Vec<u64> = (0..COLUMNS * POINTS + TABLE_PAD).map(|i| ((i as u64) << 32) | (i as u64 & 0xffff)).collect();
         let (mut base, mut frac) = ([0i32; BLOCK], [0f32; BLOCK]);
         let mut r = 0x2545_f491u32;
         for l in 0..BLOCK {
@@ -1023,35 +1031,29 @@ fn gathers_pay() -> bool {
                     if hardware {
                         interpolate_avx512(BLOCK, &base, &frac, &table, &mut columns);
                     } else {
-                        interpolate_avx2(&base, &frac, &table, &mut columns);
+                        interpolate_rows_avx2(BLOCK, &base, &frac, &table, &mut columns);
                     }
                 }
                 std::hint::black_box(&mut columns);
             }
             start.elapsed()
         };
-        let (mut hardware, mut scalar) = (std::time::Duration::MAX, std::time::Duration::MAX);
+        let (mut hardware, mut rows) = (std::time::Duration::MAX, std::time::Duration::MAX);
         for _ in 0..5 {
             hardware = hardware.min(time(true));
-            scalar = scalar.min(time(false));
+            rows = rows.min(time(false));
         }
-        // Scalar loads must win clearly: AVX-512's wider arithmetic elsewhere in the
-        // kernel is worth something too.
-        scalar.as_secs_f64() >= GATHER_MARGIN * hardware.as_secs_f64()
+        // Rows must win clearly: AVX-512's wider arithmetic elsewhere in the kernel is
+        // worth something too.
+        rows.as_secs_f64() >= GATHER_MARGIN * hardware.as_secs_f64()
     }
     #[cfg(not(target_arch = "x86_64"))]
     true
 }
 
-/// Scalar loads are chosen over gathers only when the interpolation alone takes less
-/// than this fraction of the time with them.
+/// Rows are chosen over gathers only when the interpolation alone takes less than this
+/// fraction of the time with them.
 const GATHER_MARGIN: f64 = 0.8;
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn interpolate_avx2(base: &[i32; BLOCK], frac: &[f32; BLOCK], table: &[u64], columns: &mut [f32]) {
-    interpolate_portable(0, BLOCK, base, frac, table, columns)
-}
 
 /// The table columns of the first neurons of a block, 16 at a time where the CPU has
 /// AVX-512, into `columns` (column c at c·BLOCK); returns how many neurons it did (the
@@ -1064,13 +1066,89 @@ unsafe fn interpolate_avx2(base: &[i32; BLOCK], frac: &[f32; BLOCK], table: &[u6
 #[inline(always)]
 fn interpolate_wide(len: usize, base: &[i32; BLOCK], frac: &[f32; BLOCK], table: &[u64], columns: &mut [f32]) -> usize {
     #[cfg(target_arch = "x86_64")]
-    if kernel_level() == Level::Avx512 {
+    match kernel_level() {
         // SAFETY: the CPU has AVX-512F (`simd::level`); the offsets are those the
         // portable loop reads (inside the table, see there).
-        return unsafe { interpolate_avx512(len, base, frac, table, columns) };
+        Level::Avx512 => return unsafe { interpolate_avx512(len, base, frac, table, columns) },
+        // SAFETY: the CPU has AVX2; the rows read lie inside the padded table (see there).
+        Level::Avx2 => return unsafe { interpolate_rows_avx2(len, base, frac, table, columns) },
+        _ => {}
     }
     let _ = (len, base, frac, table, columns);
     0
+}
+
+/// The table columns of the first neurons of a block, 8 at a time, by rows where the CPU
+/// has AVX2: each neuron's words of 8 neighbouring columns are contiguous in the table
+/// (one 64-byte row segment, two loads), parted into values and rises, interpolated,
+/// and 8 neurons' results transposed into 8 columns in registers. The portable loop
+/// instead loads one word per neuron and column, 13 scalar loads and their address
+/// arithmetic per neuron: ~65% of the whole kernel's time on AMD Zen 4, whose gathers
+/// are no faster. The same arithmetic (value + frac·rise, no fused multiply-add), so the
+/// same bits. Reads up to 7 words past a row's last column: the table is padded
+/// (`GateTable::new`). Returns how many neurons it did (a multiple of 8).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn interpolate_rows_avx2(len: usize, base: &[i32; BLOCK], frac: &[f32; BLOCK], table: &[u64], columns: &mut [f32]) -> usize {
+    use std::arch::x86_64::*;
+    let count = columns.len() / BLOCK;
+    let full = len / 8 * 8;
+    let words = table.as_ptr() as *const f32;
+    let out = columns.as_mut_ptr();
+    let mut l = 0;
+    while l < full {
+        let mut c0 = 0;
+        while c0 < count {
+            // Neuron i's columns c0..c0 + 8, in the order c0 + [0 1 4 5 2 3 6 7].
+            let mut y = [_mm256_setzero_ps(); 8];
+            for (i, y) in y.iter_mut().enumerate() {
+                let row = words.add(2 * (base[l + i] as usize + c0));
+                let a = _mm256_loadu_ps(row);
+                let b = _mm256_loadu_ps(row.add(8));
+                let value = _mm256_shuffle_ps::<0x88>(a, b);
+                let rise = _mm256_shuffle_ps::<0xdd>(a, b);
+                *y = _mm256_add_ps(value, _mm256_mul_ps(_mm256_set1_ps(frac[l + i]), rise));
+            }
+            // 8×8 transpose: t[j] holds position j of every neuron's vector.
+            let u0 = _mm256_unpacklo_ps(y[0], y[1]);
+            let u1 = _mm256_unpackhi_ps(y[0], y[1]);
+            let u2 = _mm256_unpacklo_ps(y[2], y[3]);
+            let u3 = _mm256_unpackhi_ps(y[2], y[3]);
+            let u4 = _mm256_unpacklo_ps(y[4], y[5]);
+            let u5 = _mm256_unpackhi_ps(y[4], y[5]);
+            let u6 = _mm256_unpacklo_ps(y[6], y[7]);
+            let u7 = _mm256_unpackhi_ps(y[6], y[7]);
+            let v0 = _mm256_shuffle_ps::<0x44>(u0, u2);
+            let v1 = _mm256_shuffle_ps::<0xee>(u0, u2);
+            let v2 = _mm256_shuffle_ps::<0x44>(u1, u3);
+            let v3 = _mm256_shuffle_ps::<0xee>(u1, u3);
+            let v4 = _mm256_shuffle_ps::<0x44>(u4, u6);
+            let v5 = _mm256_shuffle_ps::<0xee>(u4, u6);
+            let v6 = _mm256_shuffle_ps::<0x44>(u5, u7);
+            let v7 = _mm256_shuffle_ps::<0xee>(u5, u7);
+            let t = [
+                _mm256_permute2f128_ps::<0x20>(v0, v4),
+                _mm256_permute2f128_ps::<0x20>(v1, v5),
+                _mm256_permute2f128_ps::<0x20>(v2, v6),
+                _mm256_permute2f128_ps::<0x20>(v3, v7),
+                _mm256_permute2f128_ps::<0x31>(v0, v4),
+                _mm256_permute2f128_ps::<0x31>(v1, v5),
+                _mm256_permute2f128_ps::<0x31>(v2, v6),
+                _mm256_permute2f128_ps::<0x31>(v3, v7),
+            ];
+            // Position j of the vectors is column c0 + ORDER[j].
+            const ORDER: [usize; 8] = [0, 1, 4, 5, 2, 3, 6, 7];
+            for (j, t) in t.iter().enumerate() {
+                let c = c0 + ORDER[j];
+                if c < count {
+                    _mm256_storeu_ps(out.add(c * BLOCK + l), *t);
+                }
+            }
+            c0 += 8;
+        }
+        l += 8;
+    }
+    full
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -1175,6 +1253,42 @@ mod tests {
 
     /// φ's series agrees with (1 − e^−x)/x in f64 to within 2 f32 ulps over its range,
     /// and meets the exact form at the switch.
+    /// The AVX2 interpolation by rows gives the portable loop's bits for every column
+    /// count (runs of 8 columns, with a partial last run) and block length (neurons in
+    /// eights, the rest left to the portable loop), at the table's last bin too.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn rows_interpolate_as_the_portable_loop_does() {
+        if !is_x86_feature_detected!("avx2") {
+            panic!("this test needs AVX2 (every x86-64 CI machine of this project has it)");
+        }
+        const POINTS: usize = 50;
+        for count in [1usize, 2, 7, 8, 9, 13, 16, 17] {
+            let table: Vec<u64> = (0..POINTS * count)
+                .map(|i| word((i as f64 * 0.37).sin(), (i as f64 * 0.11).cos() * 1e-2))
+                .chain(std::iter::repeat_n(0, TABLE_PAD))
+                .collect();
+            let mut base = [0i32; BLOCK];
+            let mut frac = [0f32; BLOCK];
+            for l in 0..BLOCK {
+                // Every bin, the last ((POINTS − 2)·count) included.
+                base[l] = ((l * 7) % (POINTS - 1)) as i32 * count as i32;
+                frac[l] = (l as f32 * 0.618).fract();
+            }
+            for len in [0usize, 5, 8, 61, BLOCK] {
+                let mut expected = vec![f32::NAN; count * BLOCK];
+                interpolate_portable(0, len, &base, &frac, &table, &mut expected);
+                let mut got = vec![f32::NAN; count * BLOCK];
+                // SAFETY: AVX2 checked above; the table is padded.
+                let done = unsafe { interpolate_rows_avx2(len, &base, &frac, &table, &mut got) };
+                assert_eq!(done, len / 8 * 8);
+                interpolate_portable(done, len, &base, &frac, &table, &mut got);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&expected), "{count} columns, {len} neurons");
+            }
+        }
+    }
+
     #[test]
     fn phi_series_matches_the_closed_form() {
         let mut worst = 0f64;
