@@ -286,7 +286,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                 let report = run::run(&desc, &options, comm.as_mut())?;
                 if comm.rank() == 0 {
                     println!("{}", run::summary(&desc, &report));
-                    for path in report.spike_file.iter().chain(&report.raster) {
+                    for path in report.spike_file.iter().chain(&report.raster).chain(&report.report_files) {
                         println!("wrote {}", path.display());
                     }
                     if let Some(csv) = &report_csv {
@@ -385,6 +385,22 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                 "  recording: 8 bytes per spike buffered for {flush_ms} ms between appends to the file, {} at a mean rate of 10 Hz",
                 fmt_bytes(at_10_hz as u64)
             );
+            for r in &desc.output.reports {
+                let values: u64 = r.populations.iter().map(|p| p.neurons.len() as u64).sum();
+                let names: Vec<&str> = r.populations.iter().map(|p| desc.populations[p.population].name.as_str()).collect();
+                let samples = r.samples_before(desc.steps);
+                println!(
+                    "  report {}: {} of {values} neurons ({}) every {} ms from {} to {} ms: {samples} samples, {} (buffered: {} per rank at most)",
+                    r.file,
+                    r.variable,
+                    names.join(", "),
+                    r.interval_steps as f64 * desc.dt_ms,
+                    r.start_step as f64 * desc.dt_ms,
+                    r.stop_step as f64 * desc.dt_ms,
+                    fmt_bytes(samples * values * 4),
+                    fmt_bytes(desc.output.flush_every_steps.min(desc.steps).div_ceil(r.interval_steps) * values * 4)
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::BenchExchange { spikes, steps, epochs } => {

@@ -3,14 +3,15 @@
 //! summarise. The single runtime choice point of backend and communicator lives here.
 
 use crate::backend::cpu::{memory_estimate, CpuBackend, CpuOptions, MemoryEstimate};
-use crate::backend::Backend;
+use crate::backend::{Backend, Probe};
 use crate::comm::{agree, agree_first, Communicator, ExchangeMode};
 use crate::engine::{PhaseTimes, Simulation};
 use crate::error::{Error, Result};
 use crate::model::NonFinite;
-use crate::network::Description;
+use crate::network::{Description, ReportPlan};
 use crate::partition;
 use crate::plot;
+use crate::record::report::{ReportLayout, ReportWriter};
 use crate::record::sonata::PopulationRange;
 use crate::record::writer::{Provenance, SpikeWriter};
 use std::io::IsTerminal;
@@ -100,6 +101,8 @@ pub struct RunReport {
     pub stopped_by_signal: Option<i32>,
     pub spike_file: Option<PathBuf>,
     pub raster: Option<PathBuf>,
+    /// The report files written.
+    pub report_files: Vec<PathBuf>,
     pub memory_bytes: usize,
 }
 
@@ -128,7 +131,7 @@ pub fn check_outputs(desc: &Description) -> Result<()> {
         };
         return Err(fail(dir, what));
     }
-    for name in desc.output.spikes.iter().chain(&desc.output.raster) {
+    for name in desc.output.spikes.iter().chain(&desc.output.raster).chain(desc.output.reports.iter().map(|r| &r.file)) {
         let path = dir.join(name);
         if path.is_dir() {
             return Err(fail(&path, "a directory has this name: choose another file name".into()));
@@ -150,15 +153,24 @@ fn nearest_existing(dir: &Path) -> PathBuf {
     existing.to_path_buf()
 }
 
-/// Bytes the spike file is expected to take: 16 per spike (time and id) at `rate_hz`,
-/// plus the layout and provenance.
+/// Bytes the outputs are expected to take: the spike file 16 per spike (time and id) at
+/// `rate_hz`, plus the layout and provenance; each report 4 per sample.
 pub fn expected_output_bytes(desc: &Description, rate_hz: f64) -> u64 {
+    let reports: u64 = desc
+        .output
+        .reports
+        .iter()
+        .map(|r| {
+            let values: u64 = r.populations.iter().map(|p| p.neurons.len() as u64).sum();
+            r.samples_before(desc.steps) * values * 4 + 64 * 1024 + desc.model_text.len() as u64
+        })
+        .sum();
     if desc.output.spikes.is_none() && desc.output.raster.is_none() {
-        return 0;
+        return reports;
     }
     let seconds = desc.steps as f64 * desc.dt_ms / 1000.0;
     let spikes = desc.total_neurons() as f64 * rate_hz * seconds;
-    (spikes * 16.0) as u64 + 64 * 1024 + desc.model_text.len() as u64
+    (spikes * 16.0) as u64 + 64 * 1024 + desc.model_text.len() as u64 + reports
 }
 
 /// Refuses, before anything is built, a run whose output is expected not to fit the
@@ -169,30 +181,29 @@ pub fn check_output_space(desc: &Description, options: &RunOptions) -> Result<()
         return Ok(());
     }
     let rate = options.expected_rate_hz;
+    let files = match (desc.output.spikes.is_some() || desc.output.raster.is_some(), desc.output.reports.len()) {
+        (_, 0) => "the spike file is",
+        (false, _) => "the reports are",
+        (true, _) => "the spike file and reports are",
+    };
     let seconds = desc.steps as f64 * desc.dt_ms / 1000.0;
     let what = format!("{} neurons at {rate} Hz for {seconds} s", desc.total_neurons());
     if let Some(limit) = options.max_output.filter(|&l| expected > l) {
         return Err(Error::Output {
             path: desc.output.dir.clone(),
-            message: format!(
-                "the spike file is expected to take {} ({what}) but --max-output allows {}",
-                fmt_bytes(expected),
-                fmt_bytes(limit)
-            ),
+            message: format!("{files} expected to take {} ({what}) but --max-output allows {}", fmt_bytes(expected), fmt_bytes(limit)),
         });
     }
     if options.skip_space_check {
         return Ok(());
     }
     let (free, limit) = crate::record::writer::space_for(&nearest_existing(&desc.output.dir).join("spikes.h5"));
-    let refuse = |room: String| {
-        Error::Output {
+    let refuse = |room: String| Error::Output {
         path: desc.output.dir.clone(),
         message: format!(
-            "the spike file is expected to take {} ({what}) but {room} (lower --expected-rate if the network fires less, or --skip-space-check)",
+            "{files} expected to take {} ({what}) but {room} (lower --expected-rate if the network fires less, or --skip-space-check)",
             fmt_bytes(expected)
         ),
-    }
     };
     if let Some(free) = free.filter(|&f| expected > f) {
         return Err(refuse(format!("{} are free there", fmt_bytes(free))));
@@ -354,7 +365,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let mine = parts[comm.rank()].clone();
     agree(comm, check_memory(desc, mine.clone(), options.cpu.threads, options.max_memory, comm.ranks_on_node()))?;
     let dir = &desc.output.dir;
-    let writes_files = desc.output.spikes.is_some() || desc.output.raster.is_some();
+    let writes_files = desc.output.spikes.is_some() || desc.output.raster.is_some() || !desc.output.reports.is_empty();
     if writes_files {
         let checked = if comm.rank() == 0 { check_outputs(desc).and_then(|()| check_output_space(desc, options)) } else { Ok(()) };
         agree(comm, checked)?;
@@ -383,10 +394,11 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         (None, None) => None,
     };
     let populations = population_ranges(desc);
+    let made_by = provenance(desc, options, comm.size());
     let mut writer = match &spike_path {
         Some(path) => {
             let chunks = chunk_sizes(desc, options.expected_rate_hz);
-            let w = SpikeWriter::create(path, populations, chunks, desc.dt_ms, &provenance(desc, options, comm.size()), comm)?;
+            let w = SpikeWriter::create(path, populations, chunks, desc.dt_ms, &made_by, comm)?;
             if options.skip_space_check {
                 w.without_foresight()
             } else {
@@ -395,6 +407,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         }
         None => SpikeWriter::counting(populations, desc.dt_ms),
     };
+    let mut sampling = Sampling::create(desc, options, &made_by, comm, &mut backend, parts[comm.rank()].clone())?;
     // From here a signal stops the run at the next progress point, file completed.
     BUILDING.store(false, Ordering::Relaxed);
 
@@ -415,11 +428,14 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         let local = sim.backend().non_finite();
         if sim.comm().any(local.is_some()) {
             progress.finish();
-            return Err(stop_on_non_finite(desc, local, writer, &spike_path, sim.comm()));
+            return Err(stop_on_non_finite(desc, local, writer, sampling, &spike_path, &mut sim));
         }
         if sim.step().is_multiple_of(flush_every) && !sim.finished() {
             let tw = Instant::now();
             writer.flush(sim.step(), sim.comm())?;
+            let step = sim.step();
+            let (backend, comm) = sim.backend_and_comm();
+            sampling.flush(step, backend, comm)?;
             write += tw.elapsed();
         }
         if sim.comm().any(STOP.load(Ordering::Relaxed) != 0) {
@@ -441,6 +457,9 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         None => "complete".to_string(),
     };
     let spike_file = writer.finish(steps, &status, sim.comm())?;
+    let (backend, comm) = sim.backend_and_comm();
+    sampling.flush(steps, backend, comm)?;
+    let report_files = sampling.finish(&status, comm)?;
     write += tw.elapsed();
     // Simulation time proper: the loop without the appends to the spike file.
     let simulate = t1.elapsed().saturating_sub(write);
@@ -501,8 +520,81 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         stopped_by_signal,
         spike_file,
         raster,
+        report_files,
         memory_bytes,
     })
+}
+
+/// The run's reports: for each, its writer and the backend's probe of each of its
+/// populations.
+struct Sampling {
+    reports: Vec<(ReportPlan, ReportWriter, Vec<usize>)>,
+    dt_ms: f64,
+    samples: Vec<f32>,
+}
+
+impl Sampling {
+    /// Creates the report files (collective) and hands the backend a probe per
+    /// population of each report, for the neurons of `mine` (this rank's global ids).
+    fn create(
+        desc: &Description,
+        options: &RunOptions,
+        provenance: &Provenance,
+        comm: &dyn Communicator,
+        backend: &mut dyn Backend,
+        mine: Range<u64>,
+    ) -> Result<Sampling> {
+        let mut reports = Vec::new();
+        for plan in &desc.output.reports {
+            let mut local = Vec::new();
+            let mut probes = Vec::new();
+            for rp in &plan.populations {
+                let p = &desc.populations[rp.population];
+                let (lo, hi) = (mine.start.max(p.first_gid), mine.end.min(p.first_gid + p.size));
+                let range = if lo < hi { lo - p.first_gid..hi - p.first_gid } else { 0..0 };
+                let gids = rp.neurons.iter().filter(|i| range.contains(i)).map(|&i| p.first_gid + i).collect();
+                probes.push(backend.add_probe(Probe {
+                    gids,
+                    variable: rp.variable,
+                    start_step: plan.start_step,
+                    stop_step: plan.stop_step,
+                    interval_steps: plan.interval_steps,
+                }));
+                local.push(range);
+            }
+            let layout = ReportLayout {
+                variable: plan.variable.clone(),
+                unit: plan.unit.clone(),
+                populations: plan.populations.iter().map(|rp| (desc.populations[rp.population].name.clone(), rp.neurons.clone())).collect(),
+                dt_ms: desc.dt_ms,
+                start_step: plan.start_step,
+                interval_steps: plan.interval_steps,
+            };
+            let writer = ReportWriter::create(&desc.output.dir.join(&plan.file), layout, &local, provenance, comm)?;
+            let writer = if options.skip_space_check { writer.without_foresight() } else { writer };
+            reports.push((plan.clone(), writer, probes));
+        }
+        Ok(Sampling { reports, dt_ms: desc.dt_ms, samples: Vec::new() })
+    }
+
+    /// Collects the samples taken so far and appends those of the steps below `step`
+    /// (collective).
+    fn flush(&mut self, step: u64, backend: &mut dyn Backend, comm: &dyn Communicator) -> Result<()> {
+        for (plan, writer, probes) in &mut self.reports {
+            for (p, &probe) in probes.iter().enumerate() {
+                self.samples.clear();
+                backend.take_samples(probe, &mut self.samples);
+                writer.record(p, &self.samples);
+            }
+            writer.flush(plan.samples_before(step), step as f64 * self.dt_ms, comm)?;
+        }
+        Ok(())
+    }
+
+    /// Records how the run ended in each report and closes them (collective).
+    fn finish(self, status: &str, comm: &dyn Communicator) -> Result<Vec<PathBuf>> {
+        self.reports.into_iter().map(|(_, writer, _)| writer.finish(status, comm)).collect()
+    }
 }
 
 /// Ends a run whose state left the finite numbers (collective): the first such state
@@ -513,9 +605,11 @@ fn stop_on_non_finite(
     desc: &Description,
     local: Option<NonFinite>,
     mut writer: SpikeWriter,
+    mut sampling: Sampling,
     spike_path: &Option<PathBuf>,
-    comm: &dyn Communicator,
+    sim: &mut Simulation,
 ) -> Error {
+    let (backend, comm) = sim.backend_and_comm();
     let mine = local.as_ref().map_or([f64::INFINITY; 2], |n| [n.step as f64, n.gid as f64]);
     let all = comm.all_gather_f64(&mine);
     let first = all.chunks(2).enumerate().min_by(|a, b| a.1[0].total_cmp(&b.1[0]).then(a.1[1].total_cmp(&b.1[1]))).map_or(0, |(r, _)| r);
@@ -523,8 +617,13 @@ fn stop_on_non_finite(
     let until = step + 1;
     writer.discard_from(until);
     let ms = until as f64 * desc.dt_ms;
-    let kept = writer.finish(until, &format!("stopped: a state became non-finite at {ms} ms"), comm);
+    let status = format!("stopped: a state became non-finite at {ms} ms");
+    let kept = writer.finish(until, &status, comm);
     if let Err(e) = kept {
+        return e;
+    }
+    // Samples are of the state before each step: those up to `until` are finite.
+    if let Err(e) = sampling.flush(until, backend, comm).and_then(|()| sampling.finish(&status, comm).map(|_| ())) {
         return e;
     }
     if comm.rank() != first {

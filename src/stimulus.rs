@@ -60,6 +60,19 @@ impl StimulusKind {
     }
 }
 
+impl Selection {
+    /// The population-local ids selected in a population of `size` neurons whose first
+    /// has global id `first_gid`, ascending.
+    pub fn indices(&self, size: u64, first_gid: u64) -> Vec<u64> {
+        match self {
+            Selection::All => (0..size).collect(),
+            Selection::Range(r) => r.clone().collect(),
+            Selection::List(ids) => ids.clone(),
+            Selection::Fraction { fraction, seed } => (0..size).filter(|&i| in_fraction(*fraction, *seed, first_gid + i)).collect(),
+        }
+    }
+}
+
 /// Whether neuron `gid` belongs to a fraction selection.
 fn in_fraction(fraction: f64, seed: u64, gid: u64) -> bool {
     let key = rng::key_for(seed, rng::Purpose::Selection);

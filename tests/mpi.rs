@@ -249,3 +249,31 @@ fn a_non_finite_state_under_mpirun_exits_3_on_every_rank() {
     assert_eq!(stderr.matches("error").count(), 1, "one error line expected:\n{stderr}");
     assert!(stderr.contains("the state left the finite numbers"), "{stderr}");
 }
+
+/// Reports are written by all ranks together, each its own block of columns: the same
+/// bytes on 3 ranks as without MPI, for neurons spread over every rank.
+#[test]
+fn reports_are_identical_on_3_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap()
+        + "\n[[output.report]]\nfile = \"v.h5\"\nvariable = \"v\"\nneurons = { fraction = 0.05, seed = 3 }\ninterval = \"2 ms\"\n";
+    let model = dir.path().join("model.toml");
+    std::fs::write(&model, text).unwrap();
+    let args = [model.to_str().unwrap(), "--duration", "300ms"];
+    let reference_dir = dir.path().join("no-mpi");
+    assert_ok(&run_plain(&no_mpi_binary(), &reference_dir, &args));
+    let out = dir.path().join("np3");
+    assert_ok(&run_mpi(3, &out, &args));
+    let read = |dir: &Path, name: &str| {
+        let file = hdf5::File::open(dir.join("v.h5")).unwrap();
+        let data = file.dataset(&format!("report/{name}/data")).unwrap();
+        let ids = file.dataset(&format!("report/{name}/mapping/node_ids")).unwrap().read_raw::<u64>().unwrap();
+        (data.shape(), data.read_raw::<f32>().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>(), ids)
+    };
+    for name in ["exc", "inh"] {
+        let (expected, got) = (read(&reference_dir, name), read(&out, name));
+        assert_eq!(expected.0[0], 150, "{name}: 150 samples of 2 ms");
+        assert!(expected.2.len() > 3, "{name}: neurons spread over the ranks: {:?}", expected.2);
+        assert_eq!(got, expected, "{name}: the report differs on 3 ranks");
+    }
+}

@@ -7,6 +7,7 @@
 
 use super::workers::ShardWorkers;
 use super::Backend;
+use super::Probe;
 use crate::connectivity::generate::InvalidWeight;
 use crate::connectivity::LocalSynapses;
 use crate::engine::{DelayRing, InFlight};
@@ -68,6 +69,44 @@ struct Shard {
     non_finite: Option<NonFinite>,
     deliver_time: Duration,
     update_time: Duration,
+    /// One per probe of the backend, in its order.
+    probes: Vec<ShardProbe>,
+}
+
+/// A probe as one shard sees it: which of its groups, which neurons of that group.
+struct ShardProbe {
+    probe: Probe,
+    group: usize,
+    /// Indices into the group's state, ascending.
+    indices: Vec<usize>,
+    /// Samples taken since they were last handed over, step after step.
+    samples: Vec<f32>,
+}
+
+impl ShardProbe {
+    fn new(probe: Probe, groups: &[GroupSlot]) -> ShardProbe {
+        let mut at = (0, Vec::new());
+        for (k, g) in groups.iter().enumerate() {
+            let range = g.first_gid..g.first_gid + g.state.len() as u64;
+            let indices: Vec<usize> =
+                probe.gids.iter().filter(|gid| range.contains(gid)).map(|&gid| (gid - g.first_gid) as usize).collect();
+            if !indices.is_empty() {
+                at = (k, indices);
+                break;
+            }
+        }
+        ShardProbe { probe, group: at.0, indices: at.1, samples: Vec::new() }
+    }
+
+    /// Samples the state before `step`, if due.
+    fn sample(&mut self, step: u64, groups: &[GroupSlot]) {
+        if self.indices.is_empty() || !self.probe.samples_at(step) {
+            return;
+        }
+        if let Some(values) = groups[self.group].state.state_variable(self.probe.variable) {
+            self.samples.extend(self.indices.iter().map(|&i| values[i]));
+        }
+    }
 }
 
 pub struct CpuBackend {
@@ -277,6 +316,7 @@ impl Shard {
             non_finite: None,
             deliver_time: Duration::ZERO,
             update_time: Duration::ZERO,
+            probes: Vec::new(),
         })
     }
 
@@ -289,6 +329,9 @@ impl Shard {
         self.spikes.clear();
         let mut delivering = Duration::ZERO;
         for step in first_step..first_step + steps as u64 {
+            for probe in &mut self.probes {
+                probe.sample(step, &self.groups);
+            }
             let first_of_epoch = step == first_step;
             if first_of_epoch || self.in_flight.due(step) {
                 let start = if first_of_epoch { t0 } else { Instant::now() };
@@ -345,6 +388,32 @@ impl Shard {
 }
 
 impl Backend for CpuBackend {
+    fn add_probe(&mut self, probe: Probe) -> usize {
+        let mut shards: Vec<_> = self.shards.shards().collect();
+        for shard in &mut shards {
+            let mine = ShardProbe::new(probe.clone(), &shard.groups);
+            shard.probes.push(mine);
+        }
+        shards.first().map_or(0, |s| s.probes.len() - 1)
+    }
+
+    fn take_samples(&mut self, probe: usize, out: &mut Vec<f32>) {
+        // Each shard holds its neurons' values step after step; the rank's row of a step
+        // is the shards' values of that step in shard (id) order.
+        let mut shards: Vec<_> = self.shards.shards().collect();
+        let rows = shards.iter().map(|s| &s.probes[probe]).find(|p| !p.indices.is_empty()).map_or(0, |p| p.samples.len() / p.indices.len());
+        for r in 0..rows {
+            for shard in &shards {
+                let p = &shard.probes[probe];
+                let n = p.indices.len();
+                out.extend_from_slice(&p.samples[r * n..(r + 1) * n]);
+            }
+        }
+        for shard in &mut shards {
+            shard.probes[probe].samples.clear();
+        }
+    }
+
     fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, spikes: &mut Vec<Spike>) {
         let (seed, dt) = (self.seed, self.dt);
         self.shards.run(&|s: &mut Shard| s.run_epoch(arrivals, first_step, steps, seed, dt));

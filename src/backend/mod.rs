@@ -8,7 +8,37 @@ use crate::spike::Spike;
 use std::ops::Range;
 use std::time::Duration;
 
+/// A request to sample one declared state variable of chosen neurons at chosen steps
+/// (Arbor's samplers), handed to a backend before the run: the backend takes the samples
+/// inside its epochs, before each due step is integrated, and hands them over when asked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probe {
+    /// Global ids of the sampled neurons, ascending, all of one population; a backend
+    /// samples those it integrates.
+    pub gids: Vec<u64>,
+    /// The variable's index among the population's declared state variables.
+    pub variable: usize,
+    pub start_step: u64,
+    pub stop_step: u64,
+    pub interval_steps: u64,
+}
+
+impl Probe {
+    /// Whether the state before step `step` is sampled.
+    pub fn samples_at(&self, step: u64) -> bool {
+        step >= self.start_step && step < self.stop_step && (step - self.start_step).is_multiple_of(self.interval_steps.max(1))
+    }
+}
+
 pub trait Backend {
+    /// Adds a probe (before the first epoch); returns its number for `take_samples`.
+    fn add_probe(&mut self, probe: Probe) -> usize;
+
+    /// Moves the samples of probe `probe` taken since the last call to the end of `out`:
+    /// for each sampled step in order, the values of the probe's neurons this backend
+    /// integrates, in id order.
+    fn take_samples(&mut self, probe: usize, out: &mut Vec<f32>);
+
     /// Delivers `arrivals` (the previous epoch's spikes from every rank, sorted by step
     /// then id) into the delay buffers, then advances `steps` steps starting at
     /// `first_step`. The epoch's local spikes are appended to `spikes`, sorted.

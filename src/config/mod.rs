@@ -3,6 +3,7 @@
 //! expected, before anything large is allocated.
 
 mod hh;
+mod report;
 pub mod schema;
 pub mod set;
 mod stimulus;
@@ -195,7 +196,9 @@ impl Validator<'_> {
             raw.projections.iter().enumerate().map(|(i, p)| self.projection(i, p, &populations, dt_ms)).collect::<Result<Vec<_>>>()?;
 
         let stimuli = self.stimuli(&shorthands, &raw.stimuli, &populations, dt_ms, seed)?;
-        let output = self.output(&raw.output, dt_ms)?;
+        let mut output = self.output(&raw.output, dt_ms)?;
+        let taken: Vec<String> = output.spikes.iter().chain(&output.raster).cloned().collect();
+        output.reports = self.reports(&raw.output.report, &populations, dt_ms, steps as u64, seed, &taken)?;
         Ok(Description {
             dt_ms,
             steps: steps as u64,
@@ -727,7 +730,7 @@ impl Validator<'_> {
         if spikes.is_some() && spikes == raster {
             return Err(self.error(raster_span, "output.raster", "the raster and the spike file cannot have the same name"));
         }
-        Ok(OutputPlan { dir, spikes, raster, flush_every_steps })
+        Ok(OutputPlan { dir, spikes, raster, flush_every_steps, reports: Vec::new() })
     }
 }
 

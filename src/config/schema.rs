@@ -184,6 +184,30 @@ pub struct Output {
     pub raster: Option<Spanned<String>>,
     /// Simulated time between appends to the spike file (a whole number of steps).
     pub flush_every: Option<Spanned<Value>>,
+    /// Sampled state variables, one SONATA report file each (`[[output.report]]`).
+    #[serde(default)]
+    pub report: Vec<Spanned<Report>>,
+}
+
+/// One `[[output.report]]` table: a state variable sampled from some neurons.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// The report's file name inside the output directory (ending in .h5).
+    pub file: Spanned<String>,
+    /// A state variable the populations' model declares (`volley check --describe`).
+    pub variable: Spanned<String>,
+    /// The populations sampled; every population whose model declares the variable when
+    /// absent.
+    pub populations: Option<Spanned<Vec<String>>>,
+    /// Which neurons of each population; all when absent.
+    pub neurons: Option<Spanned<Neurons>>,
+    /// Simulated time between samples (a whole number of steps); dt when absent.
+    pub interval: Option<Spanned<Value>>,
+    /// The first sample's time (0 when absent) and the end of the samples (exclusive;
+    /// the end of the run when absent).
+    pub start: Option<Spanned<Value>>,
+    pub stop: Option<Spanned<Value>>,
 }
 
 /// A number or a string (an expression, or a time with its unit).

@@ -145,7 +145,7 @@ impl Validator<'_> {
         Ok(Stimulus { population, neurons, kind })
     }
 
-    fn selection(&self, n: &Spanned<schema::Neurons>, field: &str, size: u64, seed: u64) -> Result<Selection> {
+    pub(super) fn selection(&self, n: &Spanned<schema::Neurons>, field: &str, size: u64, seed: u64) -> Result<Selection> {
         let sel = n.get_ref();
         let err = |m: String| self.error(n.span(), field, m);
         let forms = [sel.range.is_some(), sel.ids.is_some(), sel.fraction.is_some()].iter().filter(|&&x| x).count();

@@ -66,6 +66,11 @@ impl<'a> Simulation<'a> {
         &*self.backend
     }
 
+    /// The backend and the communicator, for collecting samples and writing them.
+    pub fn backend_and_comm(&mut self) -> (&mut dyn Backend, &dyn Communicator) {
+        (&mut *self.backend, &*self.comm)
+    }
+
     /// Steps done so far.
     pub fn step(&self) -> u64 {
         self.step

@@ -291,7 +291,7 @@ impl HhSpec {
         if self.integrator == Integrator::Rk4 {
             return 0;
         }
-        self.table_points() * self.sharing().columns.len() * 8
+        (self.table_points() * self.sharing().columns.len() + TABLE_PAD) * 8
     }
 
     /// The rate tables for this spec's dt.

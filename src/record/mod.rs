@@ -1,7 +1,9 @@
 //! Recorders receive the spikes of each epoch. They know no backend; the SONATA HDF5
 //! reader and writer live in `sonata`.
 
+pub mod appender;
 pub mod atomic;
+pub mod report;
 pub mod sonata;
 pub mod writer;
 

@@ -1,0 +1,168 @@
+//! Validation of `[[output.report]]` tables: which state variable, of which neurons, at
+//! which steps.
+
+use super::schema::{self, Value};
+use super::{parse_time, Validator};
+use crate::error::Result;
+use crate::network::{Population, ReportPlan, ReportedPopulation};
+use crate::stimulus::Selection;
+use toml::Spanned;
+
+impl Validator<'_> {
+    /// The reports of the model file, in file order; `taken` holds the output's other
+    /// file names (spikes, raster).
+    pub(super) fn reports(
+        &self,
+        raw: &[Spanned<schema::Report>],
+        populations: &[Population],
+        dt_ms: f64,
+        steps: u64,
+        seed: u64,
+        taken: &[String],
+    ) -> Result<Vec<ReportPlan>> {
+        let mut out: Vec<ReportPlan> = Vec::new();
+        for (i, r) in raw.iter().enumerate() {
+            let at = |field: &str| format!("output.report[{i}].{field}");
+            let r = r.get_ref();
+            let file = r.file.get_ref().trim().to_string();
+            if !file.to_ascii_lowercase().ends_with(".h5") || file.contains('/') {
+                return Err(self.error(
+                    r.file.span(),
+                    at("file"),
+                    format!("expected a file name ending in .h5 (a SONATA report), got {file:?}"),
+                ));
+            }
+            if taken.contains(&file) || out.iter().any(|o| o.file == file) {
+                return Err(self.error(r.file.span(), at("file"), format!("{file:?} is already the name of another output file")));
+            }
+            let variable = r.variable.get_ref().trim().to_string();
+            let chosen: Vec<usize> = match &r.populations {
+                Some(names) => {
+                    let mut chosen = Vec::new();
+                    for name in names.get_ref() {
+                        let Some(p) = populations.iter().position(|p| &p.name == name) else {
+                            let known: Vec<&str> = populations.iter().map(|p| p.name.as_str()).collect();
+                            return Err(self.error(
+                                names.span(),
+                                at("populations"),
+                                format!("no population is named {name:?} (expected one of: {})", known.join(", ")),
+                            ));
+                        };
+                        if chosen.contains(&p) {
+                            return Err(self.error(names.span(), at("populations"), format!("{name:?} is listed twice")));
+                        }
+                        chosen.push(p);
+                    }
+                    if chosen.is_empty() {
+                        return Err(self.error(names.span(), at("populations"), "expected at least one population"));
+                    }
+                    chosen
+                }
+                None => (0..populations.len()).filter(|&p| state_index(&populations[p], &variable).is_some()).collect(),
+            };
+            let mut reported = Vec::new();
+            let mut unit = String::new();
+            for &p in &chosen {
+                let population = &populations[p];
+                let Some(k) = state_index(population, &variable) else {
+                    let names: Vec<String> = population.model.declaration().state.iter().map(|s| s.name.clone()).collect();
+                    return Err(self.error(
+                        r.variable.span(),
+                        at("variable"),
+                        format!(
+                            "population {:?} ({}) has no state variable {variable:?} (expected one of: {})",
+                            population.name,
+                            population.model.declaration().model,
+                            names.join(", ")
+                        ),
+                    ));
+                };
+                unit = population.model.declaration().state[k].unit.to_string();
+                let selection = match &r.neurons {
+                    None => Selection::All,
+                    Some(n) => self.selection(n, &at("neurons"), population.size, seed)?,
+                };
+                let neurons = selection.indices(population.size, population.first_gid);
+                reported.push(ReportedPopulation { population: p, variable: k, neurons });
+            }
+            if reported.is_empty() {
+                let mut known: Vec<String> = Vec::new();
+                for p in populations {
+                    let d = p.model.declaration();
+                    let names: Vec<&str> = d.state.iter().map(|s| s.name.as_str()).collect();
+                    let line = format!("{}: {}", d.model, names.join(", "));
+                    if !known.contains(&line) {
+                        known.push(line);
+                    }
+                }
+                return Err(self.error(
+                    r.variable.span(),
+                    at("variable"),
+                    format!("no population's model has a state variable {variable:?} (expected one of {})", known.join("; ")),
+                ));
+            }
+            if reported.iter().all(|p| p.neurons.is_empty()) {
+                let span = r.neurons.as_ref().map_or(r.variable.span(), |n| n.span());
+                return Err(self.error(span, at("neurons"), "the selection holds no neuron"));
+            }
+            let interval_steps = match &r.interval {
+                None => 1,
+                Some(v) => self.whole_steps(v, &at("interval"), dt_ms, false)?,
+            };
+            let start_step = match &r.start {
+                None => 0,
+                Some(v) => self.whole_steps(v, &at("start"), dt_ms, true)?,
+            };
+            let stop_step = match &r.stop {
+                None => steps,
+                Some(v) => self.whole_steps(v, &at("stop"), dt_ms, false)?,
+            };
+            if start_step >= stop_step.min(steps) {
+                let span = r.start.as_ref().or(r.stop.as_ref()).map_or(0..0, |v| v.span());
+                return Err(self.error(
+                    span,
+                    at("start"),
+                    format!(
+                        "expected start < stop within the run's {} ms, got start {} ms, stop {} ms",
+                        steps as f64 * dt_ms,
+                        start_step as f64 * dt_ms,
+                        stop_step as f64 * dt_ms
+                    ),
+                ));
+            }
+            out.push(ReportPlan {
+                file,
+                variable,
+                unit,
+                populations: reported,
+                interval_steps,
+                start_step,
+                stop_step: stop_step.min(steps),
+            });
+        }
+        Ok(out)
+    }
+
+    /// A time that is a whole number of steps of `dt_ms` (0 allowed where `zero`).
+    fn whole_steps(&self, value: &Spanned<Value>, field: &str, dt_ms: f64, zero: bool) -> Result<u64> {
+        let ms = match value.get_ref() {
+            Value::Number(x) => *x,
+            Value::Text(s) => parse_time(s).map_err(|m| self.error(value.span(), field, m))?,
+        };
+        if !(ms.is_finite() && (ms > 0.0 || (zero && ms == 0.0))) {
+            let least = if zero { "0 or more" } else { "greater than 0" };
+            return Err(self.error(value.span(), field, format!("expected a time {least}, got {}", value.get_ref().as_text())));
+        }
+        let steps = (ms / dt_ms).round();
+        if (ms / dt_ms - steps).abs() > 1e-6 * steps.max(1.0) || steps >= u32::MAX as f64 {
+            return Err(self.error(value.span(), field, format!("expected a whole number of steps of dt = {dt_ms} ms, got {ms} ms")));
+        }
+        Ok(steps as u64)
+    }
+}
+
+/// The index of `variable` (a name or an alias) among the population's declared state
+/// variables.
+fn state_index(population: &Population, variable: &str) -> Option<usize> {
+    population.model.declaration().state.iter().position(|s| s.name == variable || s.aliases.iter().any(|a| a == variable))
+}

@@ -1,0 +1,418 @@
+//! One HDF5 file that every rank appends to together (collective), at each flush of a
+//! run: the spike file and every report are written through it, so that offsets,
+//! resizes, the foresight of the space an append needs, the order of what reaches the
+//! disk, and what a failure leaves behind are one code path for every kind of file.
+//!
+//! What a file holds is what it claims (its `duration_ms`, and whatever else its kind
+//! records of its extent, such as a report's time range), always:
+//! - the file is created under a temporary name and takes its real name only after its
+//!   first append has fully succeeded, so a run that fails before that leaves no file and
+//!   a previous run's file untouched;
+//! - an append writes the data and flushes it to disk first, and only then moves the
+//!   claims forward (and flushes again), so a run killed at any moment leaves a file
+//!   whose datasets hold exactly what it claims;
+//! - before an append, the bytes it will add are reserved on the device (or compared
+//!   with its free space) and compared with the process's file-size limit (`ulimit -f`):
+//!   an append that cannot fit is not started, and the run stops with the file as it was;
+//! - an append that fails anyway (an I/O error, or space taken by someone else) is
+//!   undone: the datasets are cut back to their last good length, the claims restored,
+//!   and the file read back; if it cannot be made to agree with its claims it is removed,
+//!   and the error says so.
+
+use super::atomic::partial_path;
+use crate::comm::{agree, Communicator};
+use crate::error::{Error, Result};
+use hdf5::types::VarLenUnicode;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Bytes of HDF5 metadata an append may add besides whole chunks (chunk index nodes,
+/// object headers): generous, so that the foresight errs on the side of stopping early.
+const METADATA_MARGIN: u64 = 256 * 1024;
+
+/// A dataset that grows along its first axis.
+pub struct Extendable {
+    pub dataset: hdf5::Dataset,
+    /// Its path in the file, to find it again when cutting back a failed append.
+    pub name: String,
+    /// Rows per chunk, and bytes per row (element size × the other axes' lengths).
+    pub chunk_rows: u64,
+    pub row_bytes: u64,
+}
+
+/// What is particular to a kind of appended file.
+pub trait FileKind {
+    /// Writes what the file claims to hold, for datasets of `lengths` rows up to
+    /// `duration_ms`, beyond `duration_ms` itself (which the appender writes).
+    fn claim(&self, file: &hdf5::File, lengths: &[u64], duration_ms: f64) -> hdf5::Result<()>;
+    /// Whether the file at `path`, read back whole by a reader of its format, holds
+    /// `lengths` rows, claims `duration_ms`, and its contents are valid.
+    fn holds(&self, path: &Path, lengths: &[u64], duration_ms: f64) -> bool;
+    /// `lengths` rows in words ("1234 spikes").
+    fn describe(&self, lengths: &[u64]) -> String;
+    /// What a file of this kind is called in messages ("spike file").
+    fn noun(&self) -> &'static str;
+}
+
+pub struct Appender {
+    /// The file's real name, and the temporary one it has until its first append.
+    path: PathBuf,
+    partial: PathBuf,
+    renamed: bool,
+    file: Option<hdf5::File>,
+    datasets: Vec<Extendable>,
+    /// Rows of each dataset in the file (the same on every rank).
+    lengths: Vec<u64>,
+    /// What the file claims to hold, in ms of simulated time.
+    duration_ms: f64,
+    /// Reserve (or compare with the free space) each append's bytes first.
+    foresight: bool,
+    kind: Box<dyn FileKind>,
+}
+
+impl Appender {
+    /// Creates the file for `path` under its temporary name (collective: every rank
+    /// calls it), with its output directory if needed, and lays it out with `layout`,
+    /// which returns its extendable datasets (empty).
+    pub fn create(
+        path: &Path,
+        kind: Box<dyn FileKind>,
+        comm: &dyn Communicator,
+        layout: impl FnOnce(&hdf5::File) -> hdf5::Result<Vec<Extendable>>,
+    ) -> Result<Appender> {
+        let partial = partial_path(path);
+        let output_error = |e: String| Error::Output { path: path.to_path_buf(), message: e };
+        if comm.rank() == 0 {
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+            let made = dir.map_or(Ok(()), std::fs::create_dir_all).map_err(|e| output_error(e.to_string()));
+            agree(comm, made)?;
+        } else {
+            agree(comm, Ok(()))?;
+        }
+        let file = match agree(comm, open(&partial, comm).map_err(|e| output_error(cause(&e.to_string())))) {
+            Ok(f) => f,
+            Err(e) => {
+                // HDF5 may have created the file before it failed to write its header.
+                if comm.rank() == 0 {
+                    let _ = std::fs::remove_file(&partial);
+                }
+                return Err(e);
+            }
+        };
+        let laid_out = layout(&file)
+            .and_then(|d| {
+                file.new_attr::<f64>().create("duration_ms")?.write_scalar(&0.0)?;
+                text_attr(&file, "status", "running")?;
+                file.flush()?;
+                Ok(d)
+            })
+            .map_err(|e| output_error(cause(&e.to_string())));
+        let datasets = match agree(comm, laid_out) {
+            Ok(d) => d,
+            Err(e) => {
+                drop(file);
+                if comm.rank() == 0 {
+                    let _ = std::fs::remove_file(&partial);
+                }
+                return Err(e);
+            }
+        };
+        Ok(Appender {
+            path: path.to_path_buf(),
+            partial,
+            renamed: false,
+            file: Some(file),
+            lengths: vec![0; datasets.len()],
+            datasets,
+            duration_ms: 0.0,
+            foresight: true,
+            kind,
+        })
+    }
+
+    /// Turns off the comparison of each append with the free space (`--skip-space-check`);
+    /// the file-size limit is still respected (a write past it can only fail).
+    pub fn without_foresight(mut self) -> Self {
+        self.foresight = false;
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Rows of each dataset in the file.
+    pub fn lengths(&self) -> &[u64] {
+        &self.lengths
+    }
+
+    /// Appends (collective): every dataset is resized to `new_lengths` rows (the same on
+    /// every rank), `write` writes this rank's part of the new rows, and the file then
+    /// claims `duration_ms` (`reached_ms`: the simulated time the run has reached, for
+    /// messages). On failure the file is left as after the last good append (or removed,
+    /// and said so) and the appender is closed.
+    pub fn append(
+        &mut self,
+        new_lengths: &[u64],
+        duration_ms: f64,
+        reached_ms: f64,
+        comm: &dyn Communicator,
+        write: impl FnOnce(&[Extendable]) -> hdf5::Result<()>,
+    ) -> Result<()> {
+        if self.file.is_none() {
+            return Err(Error::Runtime(format!("{}: appended to after it was closed", self.path.display())));
+        }
+        {
+            let room = if comm.rank() == 0 { self.room_for(new_lengths) } else { Ok(()) };
+            if let Err(why) = agreed(comm, room) {
+                return Err(self.fail(reached_ms, why, false, comm));
+            }
+        }
+        let written = self.write_rows(new_lengths, write);
+        if let Err(why) = agreed(comm, written.map_err(|e| cause(&e.to_string()))) {
+            return Err(self.fail(reached_ms, why, true, comm));
+        }
+        let claimed = self.claim(new_lengths, duration_ms);
+        if let Err(why) = agreed(comm, claimed.map_err(|e| cause(&e.to_string()))) {
+            return Err(self.fail(reached_ms, why, true, comm));
+        }
+        if !self.renamed {
+            let renamed = if comm.rank() == 0 { self.rename_into_place() } else { Ok(()) };
+            agree(comm, renamed)?;
+            self.renamed = true;
+        }
+        self.lengths = new_lengths.to_vec();
+        self.duration_ms = duration_ms;
+        Ok(())
+    }
+
+    /// Resizes every dataset (collective: every rank, same size, data or not), lets
+    /// `write` write this rank's rows, and flushes: the data on disk before anything
+    /// says it is there.
+    fn write_rows(&self, new_lengths: &[u64], write: impl FnOnce(&[Extendable]) -> hdf5::Result<()>) -> hdf5::Result<()> {
+        let file = self.file.as_ref().expect("open");
+        for (d, &rows) in self.datasets.iter().zip(new_lengths) {
+            let mut shape = d.dataset.shape();
+            shape[0] = rows as usize;
+            d.dataset.resize(shape)?;
+        }
+        write(&self.datasets)?;
+        file.flush()
+    }
+
+    /// Moves what the file claims forward, and flushes.
+    fn claim(&self, lengths: &[u64], duration_ms: f64) -> hdf5::Result<()> {
+        let file = self.file.as_ref().expect("open");
+        self.kind.claim(file, lengths, duration_ms)?;
+        file.attr("duration_ms")?.write_scalar(&duration_ms)?;
+        file.flush()
+    }
+
+    fn rename_into_place(&self) -> Result<()> {
+        std::fs::rename(&self.partial, &self.path).map_err(|e| Error::Output { path: self.path.clone(), message: e.to_string() })
+    }
+
+    fn current_path(&self) -> &Path {
+        if self.renamed {
+            &self.path
+        } else {
+            &self.partial
+        }
+    }
+
+    /// Makes sure an append to `new_lengths` rows will fit: the bytes it can add (whole
+    /// new chunks, plus a margin for HDF5's metadata) must stay under the file-size limit,
+    /// and are reserved on the device beyond the end of the file (fallocate with
+    /// FALLOC_FL_KEEP_SIZE), so that HDF5's writes into them cannot meet a full disk or
+    /// quota. Where the file system cannot reserve, its free space is compared instead.
+    fn room_for(&self, new_lengths: &[u64]) -> std::result::Result<(), String> {
+        let mut needed = METADATA_MARGIN;
+        for (d, (&old, &new)) in self.datasets.iter().zip(self.lengths.iter().zip(new_lengths)) {
+            let chunk = d.chunk_rows.max(1);
+            needed += (new.div_ceil(chunk).saturating_sub(old.div_ceil(chunk))) * chunk * d.row_bytes;
+        }
+        let on_disk = self.current_path();
+        let size = std::fs::metadata(on_disk).map_or(0, |m| m.len());
+        let (free, limit) = space_for(on_disk);
+        let fmt = crate::run::fmt_bytes;
+        if let Some(limit) = limit.filter(|&l| size + needed > l) {
+            return Err(format!(
+                "the file size limit was reached (ulimit -f): the next append needs up to {} more, the limit is {} and the file has {}",
+                fmt(needed),
+                fmt(limit),
+                fmt(size)
+            ));
+        }
+        if !self.foresight {
+            return Ok(());
+        }
+        let reserved = std::fs::OpenOptions::new().write(true).open(on_disk).map_err(|e| e.to_string()).and_then(|f| {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a valid descriptor; fallocate only allocates blocks of this file.
+            let r = unsafe { libc::fallocate(f.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, size as libc::off_t, needed as libc::off_t) };
+            if r == 0 {
+                Ok(true)
+            } else {
+                match std::io::Error::last_os_error().raw_os_error() {
+                    Some(libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL) => Ok(false),
+                    Some(libc::ENOSPC) => Err(format!(
+                        "no space left on the device: the next append needs up to {}{}",
+                        fmt(needed),
+                        free.map_or(String::new(), |f| format!(" but {} are free", fmt(f)))
+                    )),
+                    Some(libc::EDQUOT) => Err(format!("disk quota exceeded: the next append needs up to {}", fmt(needed))),
+                    _ => Err(std::io::Error::last_os_error().to_string()),
+                }
+            }
+        })?;
+        if let Some(free) = free.filter(|&f| !reserved && needed > f) {
+            return Err(format!("no space left on the device: the next append needs up to {} but {} are free", fmt(needed), fmt(free)));
+        }
+        Ok(())
+    }
+
+    /// Undoes a failed append (collective), closes the file, and says what it holds.
+    fn fail(&mut self, reached_ms: f64, why: String, undo: bool, comm: &dyn Communicator) -> Error {
+        let holds_ms = self.duration_ms;
+        let good = self.lengths.clone();
+        let names: Vec<String> = self.datasets.drain(..).map(|d| d.name).collect();
+        if let Some(file) = self.file.take() {
+            let _ = file.close();
+        }
+        if undo && self.renamed && comm.rank() == 0 {
+            // Best effort, from what is on disk (the library's view of a failed write is
+            // not to be trusted): cut the datasets back and restore the claims.
+            let _ = cut_back(&self.path, &names, &good, holds_ms, &*self.kind);
+        }
+        if comm.rank() != 0 {
+            return Error::OtherRank { exit_code: crate::error::EXIT_WRITE_FAILED };
+        }
+        let noun = self.kind.noun();
+        let kept = if !self.renamed {
+            let _ = std::fs::remove_file(self.current_path());
+            format!("no {noun} was kept (nothing had been appended yet), and a previous one is untouched")
+        } else if self.kind.holds(&self.path, &good, holds_ms) {
+            format!("the file holds the first {holds_ms} ms ({}), as its duration_ms says", self.kind.describe(&good))
+        } else {
+            let _ = std::fs::remove_file(&self.path);
+            "the file could not be brought back to its last good state and was removed".to_string()
+        };
+        Error::Write { path: self.path.clone(), message: format!("{why}; stopped at {reached_ms} ms of simulated time; {kept}") }
+    }
+
+    /// Records how the run ended (`status`: "complete", ...) and closes the file
+    /// (collective); a file never appended to (a run of no steps) takes its real name
+    /// empty. Returns its path.
+    pub fn finish(mut self, status: &str, comm: &dyn Communicator) -> Result<PathBuf> {
+        if let Some(file) = self.file.as_ref() {
+            let status = VarLenUnicode::from_str(status).unwrap_or_default();
+            let written = file.attr("status").and_then(|a| a.write_scalar(&status)).and_then(|()| file.flush());
+            if let Err(why) = agreed(comm, written.map_err(|e| cause(&e.to_string()))) {
+                let reached = self.duration_ms;
+                return Err(self.fail(reached, why, true, comm));
+            }
+        }
+        self.datasets.clear();
+        if let Some(file) = self.file.take() {
+            agree(comm, file.close().map_err(Error::from))?;
+        }
+        if !self.renamed {
+            agree(comm, if comm.rank() == 0 { self.rename_into_place() } else { Ok(()) })?;
+        }
+        Ok(self.path.clone())
+    }
+}
+
+/// Why writing failed, in words a user can act on, from the OS error HDF5 passes on.
+pub fn cause(message: &str) -> String {
+    let m = message.to_ascii_lowercase();
+    if m.contains("no space left") {
+        "no space left on the device".into()
+    } else if m.contains("quota") {
+        "disk quota exceeded".into()
+    } else if m.contains("file too large") {
+        "the file size limit was reached (ulimit -f)".into()
+    } else if m.contains("input/output error") {
+        "an I/O error".into()
+    } else if m.contains("permission denied") {
+        "permission denied".into()
+    } else {
+        format!("HDF5: {}", message.lines().next().unwrap_or(message))
+    }
+}
+
+/// Free bytes for this user on the file system holding `path`, and the process's
+/// file-size limit (None: unlimited).
+pub fn space_for(path: &Path) -> (Option<u64>, Option<u64>) {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let free = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok().and_then(|c| {
+        let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid C string and a zeroed out-parameter.
+        (unsafe { libc::statvfs(c.as_ptr(), &mut s) } == 0).then(|| s.f_bavail as u64 * s.f_frsize as u64)
+    });
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes the out-parameter.
+    let fsize = (unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit) } == 0 && limit.rlim_cur != libc::RLIM_INFINITY)
+        .then_some(limit.rlim_cur);
+    (free, fsize)
+}
+
+/// `agree` for a step of an append: every rank learns whether any failed; the failing
+/// rank keeps its cause, the others say that another rank's write failed.
+fn agreed(comm: &dyn Communicator, step: std::result::Result<(), String>) -> std::result::Result<(), String> {
+    match agree(comm, step.map_err(Error::Runtime)) {
+        Ok(()) => Ok(()),
+        Err(Error::Runtime(why)) => Err(why),
+        Err(_) => Err("another rank's write failed".into()),
+    }
+}
+
+fn cut_back(path: &Path, names: &[String], lengths: &[u64], duration_ms: f64, kind: &dyn FileKind) -> hdf5::Result<()> {
+    let file = match hdf5::File::open_rw(path) {
+        Ok(f) => f,
+        Err(e) => {
+            // A failed write can leave the superblock's end of allocation beyond the end
+            // of the file, which HDF5 refuses to open ("truncated file ... stored_eof =
+            // N"). The missing tail held only what the failed append added: extending
+            // the file to N (a hole, which takes no space) lets it open, and the cut
+            // below drops that tail from the datasets.
+            let message = e.to_string();
+            let stored =
+                message.split("stored_eof = ").nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok());
+            let Some(eof) = stored else { return Err(e) };
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_len(eof))
+                .map_err(|io| hdf5::Error::from(io.to_string().as_str()))?;
+            hdf5::File::open_rw(path)?
+        }
+    };
+    for (name, &rows) in names.iter().zip(lengths) {
+        let d = file.dataset(name)?;
+        let mut shape = d.shape();
+        shape[0] = rows as usize;
+        d.resize(shape)?;
+    }
+    kind.claim(&file, lengths, duration_ms)?;
+    file.attr("duration_ms")?.write_scalar(&duration_ms)?;
+    file.close()
+}
+
+/// Opens the file: through MPI-IO when there is more than one rank. The format is that
+/// of HDF5 1.8 and later, so that attributes (the model text) may exceed 64 KB.
+fn open(path: &Path, comm: &dyn Communicator) -> hdf5::Result<hdf5::File> {
+    #[cfg(feature = "mpi")]
+    if let Some(world) = comm.mpi().filter(|_| comm.size() > 1) {
+        use mpi::raw::AsRaw;
+        return hdf5::File::with_options().with_fapl(|p| p.mpio(world.as_raw(), None).libver_v18()).create(path);
+    }
+    let _ = comm;
+    hdf5::File::with_options().with_fapl(|p| p.libver_v18()).create(path)
+}
+
+/// A text attribute; text that is not valid for one (a NUL byte) is recorded without it.
+pub fn text_attr(location: &hdf5::Location, name: &str, value: &str) -> hdf5::Result<()> {
+    let text = VarLenUnicode::from_str(value).or_else(|_| VarLenUnicode::from_str(&value.replace('\0', ""))).unwrap_or_default();
+    location.new_attr::<VarLenUnicode>().create(name)?.write_scalar(&text)
+}

@@ -1,0 +1,210 @@
+//! A SONATA report: one state variable of chosen neurons sampled at regular steps,
+//! appended by all ranks together at each flush through the shared appender.
+//!
+//! Layout (DESIGN.md §4), per population: `/report/<population>/data` f32 [times ×
+//! neurons] with `units`; `mapping/node_ids` (population-local, ascending),
+//! `mapping/index_pointers` (n + 1 entries: one value per neuron), `mapping/element_ids`
+//! (0: a point neuron), `mapping/time` = [start, stop, step] in ms, whose stop moves with
+//! each append so that the file always describes the rows it holds. Each rank writes the
+//! columns of the neurons it integrates: as ranks hold ascending id ranges, those are one
+//! contiguous block of columns.
+
+use super::appender::{text_attr, Appender, Extendable, FileKind};
+use super::writer::Provenance;
+use crate::comm::Communicator;
+use crate::error::{Error, Result};
+use hdf5::types::VarLenUnicode;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Bytes per chunk of a report's data (rows of all its neurons).
+const CHUNK_BYTES: u64 = 1 << 20;
+
+/// What a report samples, as the writer needs it.
+#[derive(Clone, Debug)]
+pub struct ReportLayout {
+    pub variable: String,
+    pub unit: String,
+    /// Per population: its name and the population-local ids of the sampled neurons.
+    pub populations: Vec<(String, Vec<u64>)>,
+    pub dt_ms: f64,
+    pub start_step: u64,
+    pub interval_steps: u64,
+}
+
+impl ReportLayout {
+    fn start_ms(&self) -> f64 {
+        self.start_step as f64 * self.dt_ms
+    }
+
+    fn interval_ms(&self) -> f64 {
+        self.interval_steps as f64 * self.dt_ms
+    }
+}
+
+/// The report file as the appender sees it: one data dataset per population, all with
+/// the same rows.
+struct ReportFile {
+    layout: ReportLayout,
+}
+
+impl FileKind for ReportFile {
+    fn claim(&self, file: &hdf5::File, lengths: &[u64], _: f64) -> hdf5::Result<()> {
+        let rows = lengths.first().copied().unwrap_or(0);
+        let stop = self.layout.start_ms() + rows as f64 * self.layout.interval_ms();
+        for (name, _) in &self.layout.populations {
+            file.dataset(&format!("report/{name}/mapping/time"))?.write_slice(&[stop][..], 1..2)?;
+        }
+        Ok(())
+    }
+
+    fn holds(&self, path: &Path, lengths: &[u64], duration_ms: f64) -> bool {
+        let Ok(file) = hdf5::File::open(path) else { return false };
+        let duration = file.attr("duration_ms").and_then(|a| a.read_scalar::<f64>()).ok();
+        let rows = lengths.first().copied().unwrap_or(0);
+        let stop = self.layout.start_ms() + rows as f64 * self.layout.interval_ms();
+        duration == Some(duration_ms)
+            && self.layout.populations.iter().all(|(name, ids)| {
+                let data = file.dataset(&format!("report/{name}/data")).map(|d| d.shape());
+                let time = file.dataset(&format!("report/{name}/mapping/time")).and_then(|d| d.read_raw::<f64>());
+                data.is_ok_and(|s| s == [rows as usize, ids.len()]) && time.is_ok_and(|t| t.get(1) == Some(&stop))
+            })
+    }
+
+    fn describe(&self, lengths: &[u64]) -> String {
+        let rows = lengths.first().copied().unwrap_or(0);
+        format!("{rows} samples of {}", self.layout.variable)
+    }
+
+    fn noun(&self) -> &'static str {
+        "report"
+    }
+}
+
+/// One population of a report as this rank writes it.
+struct Columns {
+    /// This rank's block of columns, and all columns.
+    mine: Range<usize>,
+    /// Rows not yet appended, `mine.len()` values each.
+    buffer: Vec<f32>,
+}
+
+pub struct ReportWriter {
+    appender: Appender,
+    layout: ReportLayout,
+    columns: Vec<Columns>,
+    /// Rows in the file.
+    rows: u64,
+}
+
+impl ReportWriter {
+    /// Creates the report file for `path` (collective), for a rank whose neurons are, in
+    /// each population, those population-local ids in `local[p]`.
+    pub fn create(
+        path: &Path,
+        layout: ReportLayout,
+        local: &[Range<u64>],
+        provenance: &Provenance,
+        comm: &dyn Communicator,
+    ) -> Result<ReportWriter> {
+        let columns: Vec<Columns> = layout
+            .populations
+            .iter()
+            .zip(local)
+            .map(|((_, ids), range)| {
+                let first = ids.partition_point(|&i| i < range.start);
+                let end = ids.partition_point(|&i| i < range.end);
+                Columns { mine: first..end, buffer: Vec::new() }
+            })
+            .collect();
+        let kind = Box::new(ReportFile { layout: layout.clone() });
+        let rank = comm.rank();
+        let appender = Appender::create(path, kind, comm, |file| lay_out(file, &layout, provenance, rank == 0))?;
+        Ok(ReportWriter { appender, layout, columns, rows: 0 })
+    }
+
+    /// Turns off the comparison of each append with the free space.
+    pub fn without_foresight(mut self) -> Self {
+        self.appender = self.appender.without_foresight();
+        self
+    }
+
+    /// Takes population `p`'s samples: whole rows of this rank's columns.
+    pub fn record(&mut self, p: usize, samples: &[f32]) {
+        self.columns[p].buffer.extend_from_slice(samples);
+    }
+
+    /// Appends buffered rows (collective), so that the file holds `rows` rows and claims
+    /// `duration_ms`; every rank must have buffered at least the rows missing.
+    pub fn flush(&mut self, rows: u64, duration_ms: f64, comm: &dyn Communicator) -> Result<()> {
+        let new = rows - self.rows;
+        for (c, (name, _)) in self.columns.iter().zip(&self.layout.populations) {
+            if (c.buffer.len() as u64) < new * c.mine.len() as u64 {
+                return Err(Error::Runtime(format!(
+                    "report {}: population {name}: {} values buffered for {new} rows of {} neurons",
+                    self.appender.path().display(),
+                    c.buffer.len(),
+                    c.mine.len()
+                )));
+            }
+        }
+        let lengths = vec![rows; self.columns.len()];
+        let (columns, old) = (&self.columns, self.rows);
+        self.appender.append(&lengths, duration_ms, duration_ms, comm, |datasets| {
+            for (c, d) in columns.iter().zip(datasets) {
+                if c.mine.is_empty() || new == 0 {
+                    continue;
+                }
+                let values = &c.buffer[..new as usize * c.mine.len()];
+                let block = ndarray::ArrayView2::from_shape((new as usize, c.mine.len()), values)
+                    .map_err(|e| hdf5::Error::from(e.to_string().as_str()))?;
+                d.dataset.write_slice(block, (old as usize..rows as usize, c.mine.clone()))?;
+            }
+            Ok(())
+        })?;
+        // Rows sampled beyond `rows` (a run stopped inside an epoch) stay buffered.
+        for c in &mut self.columns {
+            c.buffer.drain(..new as usize * c.mine.len());
+        }
+        self.rows = rows;
+        Ok(())
+    }
+
+    /// Records how the run ended and closes the file (collective).
+    pub fn finish(self, status: &str, comm: &dyn Communicator) -> Result<PathBuf> {
+        self.appender.finish(status, comm)
+    }
+}
+
+/// The report's groups, mapping and empty data datasets (collective); the mapping's
+/// values are written by one rank (`writer`).
+fn lay_out(file: &hdf5::File, layout: &ReportLayout, provenance: &Provenance, writer: bool) -> hdf5::Result<Vec<Extendable>> {
+    provenance.write(file)?;
+    text_attr(file, "variable", &layout.variable)?;
+    let ms = VarLenUnicode::from_str("ms").expect("ascii");
+    let unit = VarLenUnicode::from_str(if layout.unit.is_empty() { "1" } else { &layout.unit }).unwrap_or_default();
+    let report = file.create_group("report")?;
+    let mut out = Vec::new();
+    for (name, ids) in &layout.populations {
+        let group = report.create_group(name)?;
+        let mapping = group.create_group("mapping")?;
+        let n = ids.len();
+        let node_ids = mapping.new_dataset::<u64>().shape(n).create("node_ids")?;
+        let pointers = mapping.new_dataset::<u64>().shape(n + 1).create("index_pointers")?;
+        let elements = mapping.new_dataset::<u32>().shape(n).create("element_ids")?;
+        let time = mapping.new_dataset::<f64>().shape(3).create("time")?;
+        time.new_attr::<VarLenUnicode>().create("units")?.write_scalar(&ms)?;
+        if writer {
+            node_ids.write_raw(ids)?;
+            pointers.write_raw(&(0..=n as u64).collect::<Vec<_>>())?;
+            elements.write_raw(&vec![0u32; n])?;
+            time.write_raw(&[layout.start_ms(), layout.start_ms(), layout.interval_ms()])?;
+        }
+        let chunk_rows = (CHUNK_BYTES / (4 * n.max(1) as u64)).clamp(1, 4096);
+        let data = group.new_dataset::<f32>().chunk((chunk_rows as usize, n.max(1))).shape((0.., n)).create("data")?;
+        data.new_attr::<VarLenUnicode>().create("units")?.write_scalar(&unit)?;
+        out.push(Extendable { dataset: data, name: format!("report/{name}/data"), chunk_rows, row_bytes: 4 * n as u64 });
+    }
+    Ok(out)
+}

@@ -1,0 +1,152 @@
+//! Sampled state in SONATA reports (`[[output.report]]`): the layout, read by h5py and
+//! libsonata (tests/check_report.py; VOLLEY_PYTHON as set by scripts/test.sh — without
+//! them the test fails with instructions), the samples at the requested steps and
+//! neurons, the same bytes whatever the threads, and the errors of a bad table.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+const REPORTS: &str = r#"
+[[output.report]]
+file = "v.h5"
+variable = "v"
+populations = ["exc"]
+neurons = { ids = [799, 0, 3, 17, 420] }
+interval = "1 ms"
+
+[[output.report]]
+file = "u_inh.h5"
+variable = "u"
+populations = ["inh"]
+neurons = { range = [0, 10] }
+interval = "2 ms"
+start = "10 ms"
+stop = "50 ms"
+"#;
+
+fn model_with(dir: &Path, tables: &str) -> String {
+    let text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap() + tables;
+    let path = dir.join("model.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn check_with_python(args: &[String]) {
+    let python = std::env::var("VOLLEY_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = repo().join("tests/check_report.py");
+    let result = Command::new(&python).arg(&script).args(args).output();
+    let result = result.unwrap_or_else(|e| panic!("cannot run {python}: {e}; run scripts/test.sh, which sets up Python with h5py"));
+    let (o, e) = (String::from_utf8_lossy(&result.stdout), String::from_utf8_lossy(&result.stderr));
+    assert!(
+        !e.contains("No module named"),
+        "h5py or libsonata is missing for {python}: run scripts/test.sh (or pip install h5py libsonata and set VOLLEY_PYTHON)\n{e}"
+    );
+    assert!(result.status.success(), "h5py / libsonata check failed:\n{o}\n{e}");
+    assert!(o.contains("libsonata reads the same"), "{o}");
+}
+
+fn data(path: &Path, population: &str) -> Vec<f32> {
+    let file = hdf5::File::open(path).unwrap();
+    file.dataset(&format!("report/{population}/data")).unwrap().read_raw::<f32>().unwrap()
+}
+
+#[test]
+fn reports_read_in_h5py_and_libsonata_and_show_each_spike_at_its_peak() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_with(dir.path(), REPORTS);
+    let mut runs = Vec::new();
+    for threads in ["2", "1"] {
+        let out = dir.path().join(format!("out{threads}"));
+        let run = volley(dir.path(), &["run", &model, "--out", out.to_str().unwrap(), "-q", "--duration", "500ms", "--threads", threads]);
+        assert_ok(&run);
+        runs.push(out);
+    }
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let out = &runs[0];
+    // Each sample is the state before a step: v at 0 ms is the initial −65 mV, and a
+    // spike at t (emitted in the step to t) shows as v ≥ 30 mV in the sample at t.
+    let args = [s(&out.join("v.h5")), "exc".into(), "0".into(), "500".into(), "1".into(), "0,3,17,420,799".into()];
+    check_with_python(&[&args[..], &[s(&out.join("spikes.h5")), "30".into()]].concat());
+    assert!(data(&out.join("v.h5"), "exc")[..5].iter().all(|&v| v == -65.0));
+    let units = |file: &str, population: &str| {
+        let f = hdf5::File::open(out.join(file)).unwrap();
+        let attr = f.dataset(&format!("report/{population}/data")).unwrap().attr("units").unwrap();
+        attr.read_scalar::<hdf5::types::VarLenUnicode>().unwrap().to_string()
+    };
+    assert_eq!((units("v.h5", "exc"), units("u_inh.h5", "inh")), ("mV".to_string(), "mV/ms".to_string()));
+    let ids: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+    check_with_python(&[s(&out.join("u_inh.h5")), "inh".into(), "10".into(), "50".into(), "2".into(), ids.join(",")]);
+    // The same bytes with one thread as with two.
+    for (file, population) in [("v.h5", "exc"), ("u_inh.h5", "inh")] {
+        let (a, b) = (data(&runs[0].join(file), population), data(&runs[1].join(file), population));
+        assert!(!a.is_empty() && a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()) && a.len() == b.len(), "{file}");
+    }
+}
+
+#[test]
+fn report_tables_are_checked_field_by_field() {
+    let example_text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap();
+    let table = |body: &str| format!("{example_text}\n[[output.report]]\n{body}\n");
+    let cases = [
+        (
+            r#"file = "w.h5"
+variable = "w""#,
+            "output.report[0].variable: no population's model has a state variable \"w\" (expected one of izhikevich: v, u)",
+        ),
+        (
+            r#"file = "w.h5"
+variable = "w"
+populations = ["inh"]"#,
+            "output.report[0].variable: population \"inh\" (izhikevich) has no state variable \"w\" (expected one of: v, u)",
+        ),
+        (
+            r#"file = "v.h5"
+variable = "v"
+interval = "1.5 ms""#,
+            "output.report[0].interval: expected a whole number of steps of dt = 1 ms, got 1.5 ms",
+        ),
+        (
+            r#"file = "v.h5"
+variable = "v"
+start = "100 ms"
+stop = "50 ms""#,
+            "output.report[0].start: expected start < stop within the run's 1000 ms, got start 100 ms, stop 50 ms",
+        ),
+        (
+            r#"file = "spikes.h5"
+variable = "v""#,
+            "output.report[0].file: \"spikes.h5\" is already the name of another output file",
+        ),
+        (
+            r#"file = "v.txt"
+variable = "v""#,
+            "output.report[0].file: expected a file name ending in .h5 (a SONATA report), got \"v.txt\"",
+        ),
+        (
+            r#"file = "v.h5"
+variable = "v"
+populations = ["nope"]"#,
+            "output.report[0].populations: no population is named \"nope\" (expected one of: exc, inh)",
+        ),
+        (
+            r#"file = "v.h5"
+variable = "v"
+neurons = { ids = [800] }"#,
+            "output.report[0].neurons: expected indices from 0 to 799",
+        ),
+        (
+            r#"file = "v.h5"
+variable = "v"
+every = "1 ms""#,
+            "unknown field `every`",
+        ),
+    ];
+    for (body, expected) in cases {
+        let line = check_refuses("model.toml", &table(body));
+        assert!(line.contains(expected), "{line}\nexpected: {expected}");
+        assert!(line.contains("model.toml"), "{line}");
+    }
+}
