@@ -25,6 +25,13 @@ neurons = { range = [0, 10] }
 interval = "2 ms"
 start = "10 ms"
 stop = "50 ms"
+
+[[output.report]]
+file = "edges.h5"
+variable = "v"
+neurons = { range = [100, 104] }
+interval = "5 ms"
+windows = [["0 ms", "20 ms"], ["480 ms", "500 ms"]]
 "#;
 
 fn model_with(dir: &Path, tables: &str) -> String {
@@ -79,6 +86,13 @@ fn reports_read_in_h5py_and_libsonata_and_show_each_spike_at_its_peak() {
     assert_eq!((units("v.h5", "exc"), units("u_inh.h5", "inh")), ("mV".to_string(), "mV/ms".to_string()));
     let ids: Vec<String> = (0..10).map(|i| i.to_string()).collect();
     check_with_python(&[s(&out.join("u_inh.h5")), "inh".into(), "10".into(), "50".into(), "2".into(), ids.join(",")]);
+    // Windows: one file each, each a regular series of its own.
+    for (file, from, to) in [("edges_w0.h5", "0", "20"), ("edges_w1.h5", "480", "500")] {
+        for population in ["exc", "inh"] {
+            check_with_python(&[s(&out.join(file)), population.into(), from.into(), to.into(), "5".into(), "100,101,102,103".into()]);
+        }
+    }
+    assert!(!out.join("edges.h5").exists());
     // The same bytes with one thread as with two.
     for (file, population) in [("v.h5", "exc"), ("u_inh.h5", "inh")] {
         let (a, b) = (data(&runs[0].join(file), population), data(&runs[1].join(file), population));
@@ -136,6 +150,25 @@ populations = ["nope"]"#,
 variable = "v"
 neurons = { ids = [800] }"#,
             "output.report[0].neurons: expected indices from 0 to 799",
+        ),
+        (
+            r#"file = "v.h5"
+variable = "v"
+windows = [["0 ms", "50 ms"], ["40 ms", "60 ms"]]"#,
+            "output.report[0].windows: expected windows in increasing time, apart: window 1 starts at 40 ms, before the end of the one before (50 ms)",
+        ),
+        (
+            r#"file = "v.h5"
+variable = "v"
+windows = [["0 ms", "50 ms"]]
+start = "10 ms""#,
+            "output.report[0].windows: expected either windows or start and stop, not both",
+        ),
+        (
+            r#"file = "v.h5"
+variable = "v"
+windows = [["990 ms", "1010 ms"]]"#,
+            "output.report[0].windows: expected start < stop ≤ 1000 ms (the run's end) in window 0, got [990 ms, 1010 ms]",
         ),
         (
             r#"file = "v.h5"

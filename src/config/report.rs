@@ -32,9 +32,6 @@ impl Validator<'_> {
                     format!("expected a file name ending in .h5 (a SONATA report), got {file:?}"),
                 ));
             }
-            if taken.contains(&file) || out.iter().any(|o| o.file == file) {
-                return Err(self.error(r.file.span(), at("file"), format!("{file:?} is already the name of another output file")));
-            }
             let variable = r.variable.get_ref().trim().to_string();
             let chosen: Vec<usize> = match &r.populations {
                 Some(names) => {
@@ -109,36 +106,93 @@ impl Validator<'_> {
                 None => 1,
                 Some(v) => self.whole_steps(v, &at("interval"), dt_ms, false)?,
             };
-            let start_step = match &r.start {
-                None => 0,
-                Some(v) => self.whole_steps(v, &at("start"), dt_ms, true)?,
+            let windows = match &r.windows {
+                None => vec![self.window(r, &at, dt_ms, steps)?],
+                Some(w) => {
+                    if r.start.is_some() || r.stop.is_some() {
+                        return Err(self.error(w.span(), at("windows"), "expected either windows or start and stop, not both"));
+                    }
+                    self.windows(w, &at("windows"), dt_ms, steps)?
+                }
             };
-            let stop_step = match &r.stop {
-                None => steps,
-                Some(v) => self.whole_steps(v, &at("stop"), dt_ms, false)?,
-            };
-            if start_step >= stop_step.min(steps) {
-                let span = r.start.as_ref().or(r.stop.as_ref()).map_or(0..0, |v| v.span());
-                return Err(self.error(
-                    span,
-                    at("start"),
-                    format!(
-                        "expected start < stop within the run's {} ms, got start {} ms, stop {} ms",
-                        steps as f64 * dt_ms,
-                        start_step as f64 * dt_ms,
-                        stop_step as f64 * dt_ms
-                    ),
-                ));
+            let several = windows.len() > 1;
+            for (k, (start_step, stop_step)) in windows.into_iter().enumerate() {
+                // One file per window: a SONATA report's times are one regular series.
+                let file = if several { format!("{}_w{k}.h5", &file[..file.len() - 3]) } else { file.clone() };
+                if taken.contains(&file) || out.iter().any(|o| o.file == file) {
+                    return Err(self.error(r.file.span(), at("file"), format!("{file:?} is already the name of another output file")));
+                }
+                out.push(ReportPlan {
+                    file,
+                    variable: variable.clone(),
+                    unit: unit.clone(),
+                    populations: reported.clone(),
+                    interval_steps,
+                    start_step,
+                    stop_step,
+                });
             }
-            out.push(ReportPlan {
-                file,
-                variable,
-                unit,
-                populations: reported,
-                interval_steps,
-                start_step,
-                stop_step: stop_step.min(steps),
-            });
+        }
+        Ok(out)
+    }
+
+    /// The one window of `start` and `stop` (the whole run by default), in steps.
+    fn window(&self, r: &schema::Report, at: &dyn Fn(&str) -> String, dt_ms: f64, steps: u64) -> Result<(u64, u64)> {
+        let start_step = match &r.start {
+            None => 0,
+            Some(v) => self.whole_steps(v, &at("start"), dt_ms, true)?,
+        };
+        let stop_step = match &r.stop {
+            None => steps,
+            Some(v) => self.whole_steps(v, &at("stop"), dt_ms, false)?,
+        };
+        if start_step >= stop_step.min(steps) {
+            let span = r.start.as_ref().or(r.stop.as_ref()).map_or(0..0, |v| v.span());
+            return Err(self.error(
+                span,
+                at("start"),
+                format!(
+                    "expected start < stop within the run's {} ms, got start {} ms, stop {} ms",
+                    steps as f64 * dt_ms,
+                    start_step as f64 * dt_ms,
+                    stop_step as f64 * dt_ms
+                ),
+            ));
+        }
+        Ok((start_step, stop_step.min(steps)))
+    }
+
+    /// `windows = [[start, stop], ...]`: increasing, apart, within the run, in steps.
+    fn windows(&self, w: &Spanned<Vec<Vec<Value>>>, field: &str, dt_ms: f64, steps: u64) -> Result<Vec<(u64, u64)>> {
+        let err = |m: String| self.error(w.span(), field, m);
+        if w.get_ref().is_empty() {
+            return Err(err("expected at least one window [start, stop]".into()));
+        }
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        for (k, pair) in w.get_ref().iter().enumerate() {
+            let [start, stop] = &pair[..] else {
+                return Err(err(format!("expected each window as [start, stop], got {} values in window {k}", pair.len())));
+            };
+            let spanned = |v: &Value| Spanned::new(w.span(), v.clone());
+            let start = self.whole_steps(&spanned(start), field, dt_ms, true)?;
+            let stop = self.whole_steps(&spanned(stop), field, dt_ms, false)?;
+            let ms = |s: u64| s as f64 * dt_ms;
+            if start >= stop || stop > steps {
+                return Err(err(format!(
+                    "expected start < stop ≤ {} ms (the run's end) in window {k}, got [{} ms, {} ms]",
+                    ms(steps),
+                    ms(start),
+                    ms(stop)
+                )));
+            }
+            if let Some(&(_, last)) = out.last().filter(|&&(_, last)| start < last) {
+                return Err(err(format!(
+                    "expected windows in increasing time, apart: window {k} starts at {} ms, before the end of the one before ({} ms)",
+                    ms(start),
+                    ms(last)
+                )));
+            }
+            out.push((start, stop));
         }
         Ok(out)
     }

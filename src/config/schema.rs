@@ -208,6 +208,8 @@ pub struct Report {
     /// the end of the run when absent).
     pub start: Option<Spanned<Value>>,
     pub stop: Option<Spanned<Value>>,
+    /// Several [start, stop] windows instead, one file each (`<file>_w<k>.h5`).
+    pub windows: Option<Spanned<Vec<Vec<Value>>>>,
 }
 
 /// A number or a string (an expression, or a time with its unit).
