@@ -1,0 +1,370 @@
+//! One run from a description to files: check the output can be written, build the
+//! backend, run the epochs with progress reports, write spikes and the raster, and
+//! summarise. The single runtime choice point of backend and communicator lives here.
+
+mod checks;
+mod progress;
+mod sampling;
+mod signals;
+mod summary;
+
+pub use checks::{
+    available_memory, check_memory, check_output_space, check_outputs, check_store_limits, expected_output_bytes, parse_size,
+};
+pub use summary::{append_csv, csv_line, fmt_bytes, fmt_duration, peak_memory, summary, CSV_HEADER};
+
+use crate::backend::cpu::{CpuBackend, CpuOptions};
+use crate::backend::Backend;
+use crate::comm::{agree, agree_first, Communicator, ExchangeMode};
+use crate::engine::{PhaseTimes, Simulation};
+use crate::error::{Error, Result};
+use crate::model::NonFinite;
+use crate::network::Description;
+use crate::partition;
+use crate::plot;
+use crate::record::sonata::PopulationRange;
+use crate::record::writer::{Provenance, SpikeWriter};
+use progress::Progress;
+use sampling::Sampling;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub cpu: CpuOptions,
+    /// Show progress (a bar on a terminal, periodic lines otherwise).
+    pub progress: bool,
+    /// Seconds between plain progress lines when not on a terminal.
+    pub progress_interval: f64,
+    /// Refuse runs estimated to need more bytes than this.
+    pub max_memory: Option<u64>,
+    /// How spikes travel between ranks.
+    pub exchange: ExchangeMode,
+    /// Mean firing rate (Hz) assumed to size the output before the run.
+    pub expected_rate_hz: f64,
+    /// Refuse runs whose output is estimated to exceed this many bytes.
+    pub max_output: Option<u64>,
+    /// Do not compare the output's size with the free space (before the run and before
+    /// each append).
+    pub skip_space_check: bool,
+    /// The command line, for the spike file's provenance.
+    pub command_line: String,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            cpu: CpuOptions::default(),
+            progress: true,
+            progress_interval: 10.0,
+            max_memory: None,
+            exchange: ExchangeMode::Auto,
+            expected_rate_hz: DEFAULT_EXPECTED_RATE_HZ,
+            max_output: None,
+            skip_space_check: false,
+            command_line: String::new(),
+        }
+    }
+}
+
+/// The rate guess that sizes outputs unless `--expected-rate` says otherwise: a little
+/// above the cortical rates these models are tuned to.
+pub const DEFAULT_EXPECTED_RATE_HZ: f64 = 10.0;
+
+/// One rank's seconds per phase, indexed by the constants of `phase`.
+pub type PhaseSeconds = [f64; 6];
+/// Names of the per-rank timers reported at the end of a run, in `phase` order.
+pub const PHASES: [&str; 6] = ["build", "deliver", "update", "exchange", "write", "simulate"];
+
+/// Indices into `PhaseSeconds`.
+pub mod phase {
+    pub const BUILD: usize = 0;
+    pub const DELIVER: usize = 1;
+    pub const UPDATE: usize = 2;
+    pub const EXCHANGE: usize = 3;
+    pub const WRITE: usize = 4;
+    pub const SIMULATE: usize = 5;
+}
+
+/// What a run did and how long each part took.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// Spikes of each population, all ranks together.
+    pub spike_counts: Vec<u64>,
+    pub neurons: u64,
+    pub synapses: u64,
+    pub build: Duration,
+    pub simulate: Duration,
+    pub write: Duration,
+    pub phases: PhaseTimes,
+    /// Every rank's timers, rank by rank.
+    pub rank_phases: Vec<PhaseSeconds>,
+    pub exchange: ExchangeMode,
+    /// Every rank's peak resident memory in bytes (0 where unknown).
+    pub peak_memory: Vec<f64>,
+    /// Mean fraction of ranks a spike goes to under the directed exchange.
+    pub fan_out: f64,
+    /// Steps simulated (fewer than asked if the run was stopped by a signal).
+    pub steps: u64,
+    /// The signal that stopped the run early (on some rank).
+    pub stopped_by_signal: Option<i32>,
+    pub spike_file: Option<PathBuf>,
+    pub raster: Option<PathBuf>,
+    /// The report files written.
+    pub report_files: Vec<PathBuf>,
+    pub memory_bytes: usize,
+}
+
+/// The populations as the spike file names them.
+fn population_ranges(desc: &Description) -> Vec<PopulationRange> {
+    desc.populations.iter().map(|p| PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size }).collect()
+}
+
+/// Per population, the chunk length of its spike datasets from the expected spikes per
+/// append.
+fn chunk_sizes(desc: &Description, rate_hz: f64) -> Vec<usize> {
+    let flush_s = desc.output.flush_every_steps.min(desc.steps.max(1)) as f64 * desc.dt_ms / 1000.0;
+    desc.populations.iter().map(|p| crate::record::writer::chunk_for(p.size as f64 * rate_hz * flush_s)).collect()
+}
+
+fn provenance(desc: &Description, options: &RunOptions, ranks: usize) -> Provenance {
+    Provenance {
+        volley_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_revision: option_env!("VOLLEY_GIT_REVISION").unwrap_or("unknown").to_string(),
+        model: desc.model_text.clone(),
+        seed: desc.seed,
+        command_line: options.command_line.clone(),
+        ranks: ranks as u64,
+        threads: options.cpu.threads as u64,
+        start_time: utc_now(),
+    }
+}
+
+/// The current time as ISO 8601 UTC ("2026-12-01T15:23:42Z").
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as i64;
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest / 60 % 60, rest % 60)
+}
+
+/// Runs `desc` on this rank's CPU threads, as one of `comm`'s ranks, and writes its
+/// outputs. Every rank calls it; errors are agreed on so that all ranks stop together.
+pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator) -> Result<RunReport> {
+    let parts = partition::partition(desc, comm.size());
+    let mine = parts[comm.rank()].clone();
+    agree(comm, check_memory(desc, mine.clone(), options.cpu.threads, options.max_memory, comm.ranks_on_node()))?;
+    let dir = &desc.output.dir;
+    let writes_files = desc.output.spikes.is_some() || desc.output.raster.is_some() || !desc.output.reports.is_empty();
+    if writes_files {
+        let checked = if comm.rank() == 0 { check_outputs(desc).and_then(|()| check_output_space(desc, options)) } else { Ok(()) };
+        agree(comm, checked)?;
+    }
+    signals::building(true);
+    signals::catch_stop_signals();
+
+    let t0 = Instant::now();
+    let built = CpuBackend::build(desc, mine, options.cpu);
+    let key = built.as_ref().err().map_or(f64::INFINITY, |e| e.key);
+    let mut backend = agree_first(comm, built.map_err(|e| e.error), key)?;
+    let needed = if comm.size() > 1 && options.exchange != ExchangeMode::AllGather {
+        backend.needed_sources(desc.total_neurons())
+    } else {
+        Vec::new()
+    };
+    let (exchange, fan_out) = comm.set_exchange(options.exchange, &parts, &needed);
+    drop(needed);
+    let build = t0.elapsed();
+
+    // The raster is drawn from the spike file; without one, from a temporary file.
+    let spike_path = match (&desc.output.spikes, &desc.output.raster) {
+        (Some(name), _) => Some(dir.join(name)),
+        // The same name on every rank: the file is created collectively.
+        (None, Some(_)) => Some(dir.join(".volley-spikes.h5")),
+        (None, None) => None,
+    };
+    let populations = population_ranges(desc);
+    let made_by = provenance(desc, options, comm.size());
+    let mut writer = match &spike_path {
+        Some(path) => {
+            let chunks = chunk_sizes(desc, options.expected_rate_hz);
+            let w = SpikeWriter::create(path, populations, chunks, desc.dt_ms, &made_by, comm)?;
+            if options.skip_space_check {
+                w.without_foresight()
+            } else {
+                w
+            }
+        }
+        None => SpikeWriter::counting(populations, desc.dt_ms),
+    };
+    let mut sampling = Sampling::create(desc, options, &made_by, comm, &mut backend, parts[comm.rank()].clone())?;
+    // From here a signal stops the run at the next progress point, file completed.
+    signals::building(false);
+
+    let t1 = Instant::now();
+    let memory_bytes = backend.memory_bytes();
+    let mut sim = Simulation::new(&mut backend, comm, desc.epoch_steps(), desc.steps);
+    let mut progress = Progress::new(options, desc, sim.comm().rank() == 0);
+    // Progress in about 200 parts, each whole epochs.
+    let epoch = desc.epoch_steps() as u64;
+    let chunk = (desc.steps / 200).max(1).div_ceil(epoch) * epoch;
+    let flush_every = desc.output.flush_every_steps.max(1);
+    let mut write = Duration::ZERO;
+    let mut stopped_by_signal = None;
+    while !sim.finished() {
+        let next_flush = (sim.step() / flush_every + 1) * flush_every;
+        sim.advance(chunk.min(next_flush - sim.step()), &mut writer)?;
+        progress.update(sim.step());
+        let local = sim.backend().non_finite();
+        if sim.comm().any(local.is_some()) {
+            progress.finish();
+            return Err(stop_on_non_finite(desc, local, writer, sampling, &spike_path, &mut sim));
+        }
+        if sim.step().is_multiple_of(flush_every) && !sim.finished() {
+            let tw = Instant::now();
+            writer.flush(sim.step(), sim.comm())?;
+            let step = sim.step();
+            let (backend, comm) = sim.backend_and_comm();
+            sampling.flush(step, backend, comm)?;
+            write += tw.elapsed();
+        }
+        if sim.comm().any(signals::received().is_some()) {
+            // The signal this rank received, or SIGTERM where only another rank did.
+            stopped_by_signal = Some(signals::received().unwrap_or(libc::SIGTERM));
+            break;
+        }
+    }
+    progress.finish();
+    let steps = sim.step();
+    let tw = Instant::now();
+    writer.flush(steps, sim.comm())?;
+    let local_counts = writer.local_counts().to_vec();
+    let status = match stopped_by_signal {
+        Some(signal) => format!("stopped by signal {signal}"),
+        None => "complete".to_string(),
+    };
+    let spike_file = writer.finish(steps, &status, sim.comm())?;
+    let (backend, comm) = sim.backend_and_comm();
+    sampling.flush(steps, backend, comm)?;
+    let report_files = sampling.finish(&status, comm)?;
+    write += tw.elapsed();
+    // Simulation time proper: the loop without the appends to the spike file.
+    let simulate = t1.elapsed().saturating_sub(write);
+    let phases = sim.times;
+    let (deliver, update) = sim.backend().work_times();
+    let comm: &dyn Communicator = sim.comm();
+    let (_, spike_counts) = comm.prefix_and_total(&local_counts);
+    let mine: PhaseSeconds = [
+        build.as_secs_f64(),
+        deliver.as_secs_f64(),
+        update.as_secs_f64(),
+        phases.exchange.as_secs_f64(),
+        write.as_secs_f64(),
+        simulate.as_secs_f64(),
+    ];
+    let (_, clamps) = comm.prefix_and_total(&sim.backend().table_clamps(desc.populations.len()));
+    if comm.rank() == 0 {
+        for (p, &n) in desc.populations.iter().zip(&clamps).filter(|(_, &n)| n > 0) {
+            eprintln!(
+                "warning: population '{}': v left the rate tables in {n} neuron-step(s) and took their edge values; widen population.{}.table (v_min, v_max)",
+                p.name, p.name
+            );
+        }
+    }
+    let rank_phases = comm.all_gather_f64(&mine).chunks(PHASES.len()).map(|c| c.try_into().expect("one timer per phase")).collect();
+    let peak_memory = comm.all_gather_f64(&[peak_memory().unwrap_or(0) as f64]);
+
+    // Rank 0 draws the raster from the finished file.
+    let t2 = Instant::now();
+    let mut raster = None;
+    if comm.rank() == 0 {
+        if let (Some(name), Some(path)) = (&desc.output.raster, &spike_file) {
+            let out = dir.join(name);
+            let drawn = plot::raster_png_from(path, Some(steps as f64 * desc.dt_ms), &out);
+            if desc.output.spikes.is_none() {
+                let _ = std::fs::remove_file(path);
+            }
+            drawn.map_err(|e| Error::Write { path: out.clone(), message: format!("{e}; the run itself completed") })?;
+            raster = Some(out);
+        }
+    }
+    let spike_file = if desc.output.spikes.is_none() { None } else { spike_file };
+    let write = write + t2.elapsed();
+
+    Ok(RunReport {
+        spike_counts,
+        neurons: desc.total_neurons(),
+        synapses: desc.synapse_count(),
+        build,
+        simulate,
+        write,
+        phases,
+        rank_phases,
+        peak_memory,
+        exchange,
+        fan_out,
+        steps,
+        stopped_by_signal,
+        spike_file,
+        raster,
+        report_files,
+        memory_bytes,
+    })
+}
+
+/// Ends a run whose state left the finite numbers (collective): the first such state
+/// over all ranks (by step, then id) is named; the spike file keeps every spike up to
+/// and including that step — spikes do not carry NaN, so those are what a finite run
+/// would have given — and says how it ended.
+fn stop_on_non_finite(
+    desc: &Description,
+    local: Option<NonFinite>,
+    mut writer: SpikeWriter,
+    mut sampling: Sampling,
+    spike_path: &Option<PathBuf>,
+    sim: &mut Simulation,
+) -> Error {
+    let (backend, comm) = sim.backend_and_comm();
+    let mine = local.as_ref().map_or([f64::INFINITY; 2], |n| [n.step as f64, n.gid as f64]);
+    let all = comm.all_gather_f64(&mine);
+    let first = all.chunks(2).enumerate().min_by(|a, b| a.1[0].total_cmp(&b.1[0]).then(a.1[1].total_cmp(&b.1[1]))).map_or(0, |(r, _)| r);
+    let step = all[2 * first] as u64;
+    let until = step + 1;
+    writer.discard_from(until);
+    let ms = until as f64 * desc.dt_ms;
+    let status = format!("stopped: a state became non-finite at {ms} ms");
+    let kept = writer.finish(until, &status, comm);
+    if let Err(e) = kept {
+        return e;
+    }
+    // Samples are of the state before each step: those up to `until` are finite.
+    if let Err(e) = sampling.flush(until, backend, comm).and_then(|()| sampling.finish(&status, comm).map(|_| ())) {
+        return e;
+    }
+    if comm.rank() != first {
+        return Error::OtherRank { exit_code: crate::error::EXIT_NON_FINITE };
+    }
+    let n = local.expect("this rank holds the first non-finite state");
+    let p = desc.populations.iter().find(|p| p.gids().contains(&n.gid)).expect("a neuron of the network");
+    let file = match (&desc.output.spikes, spike_path) {
+        (Some(_), Some(path)) => format!("; {} holds every spike up to then", path.display()),
+        _ => String::new(),
+    };
+    Error::NonFinite(format!(
+        "the state left the finite numbers: {} of neuron {} of '{}' became {} in the step to {ms} ms (step {step}){file}; \
+         smaller weights, inputs or dt keep it finite",
+        n.variable,
+        n.gid - p.first_gid,
+        p.name,
+        n.value
+    ))
+}

@@ -1,0 +1,166 @@
+//! What a run prints and appends when it ends: the summary lines, the CSV line, and the
+//! formatting of sizes and durations.
+
+use super::{phase, RunReport, PHASES};
+use crate::comm::ExchangeMode;
+use crate::error::{Error, Result};
+use crate::network::Description;
+use std::path::Path;
+use std::time::Duration;
+
+/// The summary printed at the end of every run: one line of totals, then one line of
+/// per-rank timers (min / median / max over ranks) that shows load imbalance.
+pub fn summary(desc: &Description, report: &RunReport) -> String {
+    let duration_ms = report.steps as f64 * desc.dt_ms;
+    let rates: Vec<String> = desc
+        .populations
+        .iter()
+        .zip(&report.spike_counts)
+        .map(|(p, &n)| format!("{} {:.2} Hz", p.name, n as f64 / p.size.max(1) as f64 / (duration_ms / 1000.0).max(1e-12)))
+        .collect();
+    let rtf = duration_ms / 1000.0 / report.simulate.as_secs_f64().max(1e-9);
+    let ranks = report.rank_phases.len();
+    let peak = match (report.peak_memory.iter().cloned().fold(0.0, f64::max), ranks) {
+        (p, _) if p <= 0.0 => "unknown".to_string(),
+        (p, 1) => fmt_bytes(p as u64),
+        (p, _) => format!("{} per rank (max), {} in all", fmt_bytes(p as u64), fmt_bytes(report.peak_memory.iter().sum::<f64>() as u64)),
+    };
+    let stopped = if report.stopped_by_signal.is_some() { " (stopped by a signal)" } else { "" };
+    let mut out = format!(
+        "volley: {} neurons, {} synapses, {} spikes ({}) in {} ms{stopped} | build {}, simulate {}, write {} | {:.1}x real time | peak memory {peak}",
+        report.neurons,
+        report.synapses,
+        report.spike_counts.iter().sum::<u64>(),
+        rates.join(", "),
+        duration_ms,
+        fmt_duration(report.build),
+        fmt_duration(report.simulate),
+        fmt_duration(report.write),
+        rtf,
+    );
+    let stat = |k: usize| {
+        let mut v: Vec<f64> = report.rank_phases.iter().map(|p| p[k]).collect();
+        v.sort_by(f64::total_cmp);
+        (v[0], v[v.len() / 2], v[v.len() - 1])
+    };
+    let shown: Vec<String> = [phase::DELIVER, phase::UPDATE, phase::EXCHANGE, phase::WRITE]
+        .iter()
+        .map(|&k| {
+            let (lo, mid, hi) = stat(k);
+            if ranks == 1 {
+                format!("{} {:.3}", PHASES[k], mid)
+            } else {
+                format!("{} {:.3}/{:.3}/{:.3}", PHASES[k], lo, mid, hi)
+            }
+        })
+        .collect();
+    let (_, exchange, _) = stat(phase::EXCHANGE);
+    let epochs = report.phases.epochs.max(1);
+    let mode = match report.exchange {
+        ExchangeMode::Directed => format!("directed, a spike to {:.0}% of ranks", report.fan_out * 100.0),
+        _ => "all-gather".to_string(),
+    };
+    let what = if ranks == 1 { "s".to_string() } else { format!("s, min/median/max over {ranks} ranks") };
+    out.push_str(&format!(
+        "\nphases ({what}): {} | {} epochs, exchange {:.1} us per epoch ({mode}) | kernels {}{}",
+        shown.join(", "),
+        epochs,
+        exchange / epochs as f64 * 1e6,
+        crate::simd::level().name(),
+        kernel_exceptions(desc)
+    ));
+    out
+}
+
+/// The populations whose kernels run with another instruction set than the widest, as
+/// " (name: level, ...)" (empty where none does).
+fn kernel_exceptions(desc: &Description) -> String {
+    let widest = crate::simd::level();
+    let other: Vec<String> = desc
+        .populations
+        .iter()
+        .filter_map(|p| Some(p.model.kernel_level()).filter(|&level| level != widest).map(|level| format!("{}: {}", p.name, level.name())))
+        .collect();
+    if other.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", other.join(", "))
+    }
+}
+
+/// Columns of `--report-csv`: one line per run, for scaling studies.
+pub const CSV_HEADER: &str = "ranks,threads,neurons,synapses,steps,dt_ms,spikes,build_s,simulate_s,\
+deliver_max_s,update_max_s,exchange_median_s,exchange_max_s,write_max_s,epochs,exchange_us_per_epoch,exchange_mode,fan_out,peak_rss_max_mb,peak_rss_total_mb";
+
+/// The run as one CSV line (see `CSV_HEADER`): maxima over ranks show the slowest rank,
+/// which sets the pace.
+pub fn csv_line(desc: &Description, report: &RunReport, threads: usize) -> String {
+    let column = |k: usize| report.rank_phases.iter().map(|p| p[k]).collect::<Vec<f64>>();
+    let max = |k: usize| column(k).into_iter().fold(0.0, f64::max);
+    let median = |k: usize| {
+        let mut v = column(k);
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let epochs = report.phases.epochs.max(1);
+    let mode = if report.exchange == ExchangeMode::Directed { "directed" } else { "all-gather" };
+    format!(
+        "{},{threads},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{epochs},{:.2},{mode},{:.3},{:.1},{:.1}",
+        report.rank_phases.len(),
+        report.neurons,
+        report.synapses,
+        report.steps,
+        desc.dt_ms,
+        report.spike_counts.iter().sum::<u64>(),
+        max(phase::BUILD),
+        max(phase::SIMULATE),
+        max(phase::DELIVER),
+        max(phase::UPDATE),
+        median(phase::EXCHANGE),
+        max(phase::EXCHANGE),
+        max(phase::WRITE),
+        median(phase::EXCHANGE) / epochs as f64 * 1e6,
+        report.fan_out,
+        report.peak_memory.iter().cloned().fold(0.0, f64::max) / 1e6,
+        report.peak_memory.iter().sum::<f64>() / 1e6,
+    )
+}
+
+/// Appends `line` to the CSV file at `path`, writing the header first if the file is
+/// new. One `write` of the whole line on a file opened for appending, so that the array
+/// tasks of a scaling study can share one file.
+pub fn append_csv(path: &Path, line: &str) -> Result<()> {
+    use std::io::Write;
+    let fail = |e: std::io::Error| Error::Output { path: path.to_path_buf(), message: e.to_string() };
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(fail)?;
+    let header = if file.metadata().map_err(fail)?.len() == 0 { format!("{CSV_HEADER}\n") } else { String::new() };
+    file.write_all(format!("{header}{line}\n").as_bytes()).map_err(fail)
+}
+
+pub fn fmt_duration(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 1.0 {
+        format!("{:.1} ms", s * 1000.0)
+    } else {
+        format!("{s:.2} s")
+    }
+}
+
+pub fn fmt_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut x = b as f64;
+    let mut i = 0;
+    while x >= 1000.0 && i + 1 < UNITS.len() {
+        x /= 1000.0;
+        i += 1;
+    }
+    format!("{x:.1} {}", UNITS[i])
+}
+
+/// Peak resident memory of this process (VmHWM), where the OS reports it.
+pub fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
