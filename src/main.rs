@@ -114,13 +114,23 @@ enum Command {
         #[arg(long)]
         model: bool,
     },
-    /// Draw the raster and population rate of a spike file.
+    /// Draw the raster and population rate of a spike file, and sampled traces from a report.
     Plot {
         spikes: PathBuf,
         #[arg(short, long, default_value = "raster.png")]
         output: PathBuf,
         #[arg(long)]
         duration: Option<String>,
+        /// A SONATA report (`[[output.report]]`) whose traces are drawn below the rate.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// The report's population (default: its first).
+        #[arg(long, requires = "report")]
+        population: Option<String>,
+        /// Population-local ids of the neurons whose traces are drawn, e.g. 0,3,17 (default:
+        /// the report's first three).
+        #[arg(long, requires = "report", value_delimiter = ',')]
+        neurons: Vec<u64>,
     },
 }
 
@@ -435,7 +445,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             print!("{}", stats_report(&spikes, &file, duration_ms));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plot { spikes, output, duration } => {
+        Command::Plot { spikes, output, duration, report, population, neurons } => {
             let duration_ms = duration
                 .map(|d| config::parse_time(&d).map_err(|m| Error::Option { option: "--duration".into(), message: m }))
                 .transpose()?;
@@ -451,7 +461,8 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             if !parent.is_dir() {
                 return Err(bad(format!("{} is not a directory", parent.display())));
             }
-            volley::plot::raster_png_from(&spikes, duration_ms, &output)?;
+            let traces = report.map(|r| volley::record::report::read_traces(&r, population.as_deref(), &neurons)).transpose()?;
+            volley::plot::figure_png_from(&spikes, duration_ms, traces.as_ref(), &output)?;
             println!("wrote {}", output.display());
             Ok(ExitCode::SUCCESS)
         }

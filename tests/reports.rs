@@ -93,6 +93,22 @@ fn reports_read_in_h5py_and_libsonata_and_show_each_spike_at_its_peak() {
         }
     }
     assert!(!out.join("edges.h5").exists());
+    // `volley plot` draws chosen neurons' traces below the raster and the rate.
+    let fig = out.join("fig.png");
+    let plot = |extra: &[&str]| {
+        let (spikes, report) = (s(&out.join("spikes.h5")), s(&out.join("v.h5")));
+        let args = [&["plot", spikes.as_str(), "-o", fig.to_str().unwrap(), "--report", report.as_str()], extra].concat();
+        volley(dir.path(), &args)
+    };
+    assert_ok(&plot(&["--neurons", "0,3,420"]));
+    let png = std::fs::read(&fig).unwrap();
+    let size = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    assert_eq!((size(16), size(20)), (1200, 1100), "width and height of the figure with traces");
+    let missing = plot(&["--neurons", "5"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("neuron 5 of exc is not in the report (it has: 0, 3, 17, 420, 799)"), "{}", stderr(&missing));
+    let unknown = plot(&["--population", "inh"]);
+    assert!(stderr(&unknown).contains("no population \"inh\" in the report (it has: exc)"), "{}", stderr(&unknown));
     // The same bytes with one thread as with two.
     for (file, population) in [("v.h5", "exc"), ("u_inh.h5", "inh")] {
         let (a, b) = (data(&runs[0].join(file), population), data(&runs[1].join(file), population));

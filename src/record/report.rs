@@ -208,3 +208,62 @@ fn lay_out(file: &hdf5::File, layout: &ReportLayout, provenance: &Provenance, wr
     }
     Ok(out)
 }
+
+/// Sampled values of some neurons of one population of a report, for plotting.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Traces {
+    pub population: String,
+    pub variable: String,
+    pub unit: String,
+    /// The sample times (ms).
+    pub times: Vec<f64>,
+    /// Per neuron: its population-local id and its values.
+    pub series: Vec<(u64, Vec<f32>)>,
+}
+
+/// Reads from the report at `path` the traces of the neurons `ids` (population-local) of
+/// `population` (the report's first population when None); no ids: its first three.
+pub fn read_traces(path: &Path, population: Option<&str>, ids: &[u64]) -> Result<Traces> {
+    let input = |message: String| Error::Input { path: path.to_path_buf(), message };
+    if !path.is_file() {
+        return Err(input("no such file".into()));
+    }
+    let file = hdf5::File::open(path).map_err(|_| input("not an HDF5 file".into()))?;
+    let report = file.group("report").map_err(|_| input("not a SONATA report (no /report group)".into()))?;
+    let names = report.member_names().map_err(|e| input(e.to_string()))?;
+    let name = match population {
+        Some(p) if names.iter().any(|n| n == p) => p.to_string(),
+        Some(p) => return Err(input(format!("no population {p:?} in the report (it has: {})", names.join(", ")))),
+        None => names.first().cloned().ok_or_else(|| input("the report holds no population".into()))?,
+    };
+    let read = || -> hdf5::Result<(Vec<u64>, Vec<f64>, hdf5::Dataset)> {
+        let g = report.group(&name)?;
+        Ok((g.dataset("mapping/node_ids")?.read_raw::<u64>()?, g.dataset("mapping/time")?.read_raw::<f64>()?, g.dataset("data")?))
+    };
+    let (node_ids, time, data) = read().map_err(|e| input(format!("population {name}: {e}")))?;
+    let shape = data.shape();
+    if time.len() != 3 || shape.len() != 2 || shape[1] != node_ids.len() {
+        return Err(input(format!("population {name}: the mapping does not match the data ({shape:?} for {} ids)", node_ids.len())));
+    }
+    let rows = shape[0];
+    let times: Vec<f64> = (0..rows).map(|k| time[0] + k as f64 * time[2]).collect();
+    let wanted: Vec<u64> = if ids.is_empty() { node_ids.iter().take(3).copied().collect() } else { ids.to_vec() };
+    let mut series = Vec::new();
+    for id in wanted {
+        let Some(column) = node_ids.iter().position(|&n| n == id) else {
+            let shown: Vec<String> = node_ids.iter().take(10).map(|n| n.to_string()).collect();
+            let more = if node_ids.len() > 10 { ", ..." } else { "" };
+            return Err(input(format!("neuron {id} of {name} is not in the report (it has: {}{more})", shown.join(", "))));
+        };
+        let values: Vec<f32> = data
+            .read_slice_2d::<f32, _>((.., column..column + 1))
+            .map_err(|e| input(format!("population {name}: {e}")))?
+            .into_iter()
+            .collect();
+        series.push((id, values));
+    }
+    let text =
+        |d: &hdf5::Dataset| d.attr("units").and_then(|a| a.read_scalar::<VarLenUnicode>()).map(|u| u.to_string()).unwrap_or_default();
+    let variable = file.attr("variable").and_then(|a| a.read_scalar::<VarLenUnicode>()).map(|u| u.to_string()).unwrap_or_default();
+    Ok(Traces { population: name, variable, unit: text(&data), times, series })
+}
