@@ -323,6 +323,20 @@ impl Appender {
     }
 }
 
+impl Drop for Appender {
+    /// An appender dropped before its first append (the run failed after the file was
+    /// created: another output could not be created, say) leaves no temporary file
+    /// behind. Every rank drops it together, as every error is agreed on.
+    fn drop(&mut self) {
+        if let Some(file) = self.file.take() {
+            let _ = file.close();
+            if !self.renamed {
+                let _ = std::fs::remove_file(&self.partial);
+            }
+        }
+    }
+}
+
 /// Why writing failed, in words a user can act on, from the OS error HDF5 passes on.
 pub fn cause(message: &str) -> String {
     let m = message.to_ascii_lowercase();
@@ -415,4 +429,54 @@ fn open(path: &Path, comm: &dyn Communicator) -> hdf5::Result<hdf5::File> {
 pub fn text_attr(location: &hdf5::Location, name: &str, value: &str) -> hdf5::Result<()> {
     let text = VarLenUnicode::from_str(value).or_else(|_| VarLenUnicode::from_str(&value.replace('\0', ""))).unwrap_or_default();
     location.new_attr::<VarLenUnicode>().create(name)?.write_scalar(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::comm::LocalComm;
+
+    struct Plain;
+
+    impl FileKind for Plain {
+        fn claim(&self, _: &hdf5::File, _: &[u64], _: f64) -> hdf5::Result<()> {
+            Ok(())
+        }
+        fn holds(&self, _: &Path, _: &[u64], _: f64) -> bool {
+            true
+        }
+        fn describe(&self, lengths: &[u64]) -> String {
+            format!("{lengths:?}")
+        }
+        fn noun(&self) -> &'static str {
+            "file"
+        }
+    }
+
+    fn create(path: &Path) -> Appender {
+        Appender::create(path, Box::new(Plain), &LocalComm, |file| {
+            let d = file.new_dataset::<u32>().chunk(16).shape(hdf5::Extent::resizable(0)).create("x")?;
+            Ok(vec![Extendable { dataset: d, name: "x".into(), chunk_rows: 16, row_bytes: 4 }])
+        })
+        .unwrap()
+    }
+
+    /// Dropped before its first append, an appender leaves nothing; after it, the file
+    /// under its real name with what was appended.
+    #[test]
+    fn a_dropped_appender_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.h5");
+        let a = create(&path);
+        assert!(partial_path(&path).exists());
+        drop(a);
+        assert!(!partial_path(&path).exists() && !path.exists());
+        let mut a = create(&path);
+        a.append(&[3], 1.5, 1.5, &LocalComm, |d| d[0].dataset.write_slice(&[7u32, 8, 9][..], 0..3)).unwrap();
+        drop(a);
+        let file = hdf5::File::open(&path).unwrap();
+        assert_eq!(file.dataset("x").unwrap().read_raw::<u32>().unwrap(), vec![7, 8, 9]);
+        assert_eq!(file.attr("duration_ms").unwrap().read_scalar::<f64>().unwrap(), 1.5);
+        assert!(!partial_path(&path).exists());
+    }
 }
