@@ -1,11 +1,10 @@
 //! Raster plot with the population rate below it, like Fig. 3 of Izhikevich (2003), and,
 //! from a report, a few neurons' sampled traces below those.
 
-use crate::analysis::population_rate;
 use crate::error::{Error, Result};
 use crate::record::atomic::write_atomically;
 use crate::record::report::Traces;
-use crate::record::sonata::SpikeFile;
+use crate::record::sonata::{SpikeCheck, SpikeFile, Visit};
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -37,30 +36,111 @@ pub fn raster_png_from(spikes: &Path, duration_ms: Option<f64>, out: &Path) -> R
 }
 
 /// `raster_png_from` with `traces` drawn in a third panel below the rate (1200 × 1100).
+/// The file is read in chunks into the picture's pixels (which neurons fire in which
+/// pixel column) and the rate's bins, so memory stays ~1 MB whatever the run's length.
 pub fn figure_png_from(spikes: &Path, duration_ms: Option<f64>, traces: Option<&Traces>, out: &Path) -> Result<()> {
-    let (file, stride) = crate::record::sonata::read_spike_file_sampled(spikes, RASTER_NEURONS)?;
-    file.validate().map_err(|message| Error::Input { path: spikes.to_path_buf(), message })?;
-    let duration_ms = match (duration_ms, file.duration_ms) {
+    let bad = |message: String| Error::Input { path: spikes.to_path_buf(), message };
+    let stride = crate::record::sonata::sampling_stride(spikes, RASTER_NEURONS)?;
+    let recorded = crate::record::sonata::read_duration(spikes)?;
+    let duration_ms = match (duration_ms, recorded) {
         (Some(d), _) | (None, Some(d)) if d > 0.0 && d.is_finite() => d,
-        (Some(d), _) | (None, Some(d)) => {
-            return Err(Error::Input { path: spikes.to_path_buf(), message: format!("nothing to draw: the file covers {d} ms") })
-        }
-        (None, None) => {
-            return Err(Error::Input {
-                path: spikes.to_path_buf(),
-                message: "the file does not record its duration: give --duration".into(),
-            })
-        }
+        (Some(d), _) | (None, Some(d)) => return Err(bad(format!("nothing to draw: the file covers {d} ms"))),
+        (None, None) => return Err(bad("the file does not record its duration: give --duration".into())),
     };
-    write_atomically(out, |partial| draw(&file, duration_ms, stride, traces, partial))
+    let mut image = RasterImage::new(duration_ms, stride);
+    let mut check: Option<SpikeCheck> = None;
+    let mut invalid = None;
+    crate::record::sonata::visit_every(spikes, stride, |visit| match visit {
+        Visit::Population(header) => {
+            check = Some(SpikeCheck::new(header, recorded));
+            image.population(&header.name, header.size);
+        }
+        Visit::Spikes(k, ts, ids) => {
+            for (&t, &id) in ts.iter().zip(ids) {
+                if invalid.is_some() {
+                    return;
+                }
+                match check.as_mut().expect("a header first").check(t, id) {
+                    Ok(()) => image.add(k, t, id),
+                    Err(e) => invalid = Some(e),
+                }
+            }
+        }
+    })?;
+    if let Some(message) = invalid {
+        return Err(bad(message));
+    }
+    write_atomically(out, |partial| draw(&image, traces, partial))
 }
 
 /// Draws `file`, which holds every `stride`-th neuron's spikes (1: all of them).
 pub fn raster_png(file: &SpikeFile, duration_ms: f64, stride: u64, out: &Path) -> Result<()> {
-    write_atomically(out, |partial| draw(file, duration_ms, stride, None, partial))
+    let mut image = RasterImage::new(duration_ms, stride);
+    for (k, p) in file.populations.iter().enumerate() {
+        image.population(&p.name, p.size);
+        for (&t, &id) in p.timestamps_ms.iter().zip(&p.node_ids) {
+            image.add(k, t, id);
+        }
+    }
+    write_atomically(out, |partial| draw(&image, None, partial))
 }
 
-fn draw(file: &SpikeFile, duration_ms: f64, stride: u64, traces: Option<&Traces>, out: &Path) -> Result<()> {
+/// Pixel columns of the raster's time axis (its plot area is ~1100 pixels wide).
+const COLUMNS: usize = 1100;
+/// The population rate has at most this many bins (1 ms each up to 2 s of run).
+const RATE_BINS: f64 = 2000.0;
+
+/// A raster reduced to what can be seen: per population, which drawn neuron fires in
+/// which pixel column, and the spike count per bin of the rate below it.
+struct RasterImage {
+    duration_ms: f64,
+    stride: u64,
+    /// Per population: name, size (None: the largest id seen + 1), the largest id seen
+    /// + 1, and a bit per (drawn neuron, column).
+    populations: Vec<(String, Option<u64>, u64, Vec<u64>)>,
+    bin_ms: f64,
+    counts: Vec<f64>,
+}
+
+impl RasterImage {
+    fn new(duration_ms: f64, stride: u64) -> RasterImage {
+        let bin_ms = (duration_ms / RATE_BINS).max(1.0);
+        let bins = (duration_ms / bin_ms).round().max(1.0) as usize;
+        RasterImage { duration_ms, stride, populations: Vec::new(), bin_ms, counts: vec![0.0; bins] }
+    }
+
+    fn population(&mut self, name: &str, size: Option<u64>) {
+        self.populations.push((name.to_string(), size, 0, Vec::new()));
+    }
+
+    fn add(&mut self, k: usize, t: f64, id: u64) {
+        let bins = self.counts.len();
+        // A spike at the end of the run (time = duration) belongs to the last bin.
+        let b = ((t / self.bin_ms).ceil().max(0.0) as usize).saturating_sub(1).min(bins - 1);
+        self.counts[b] += 1.0;
+        let column = ((t / self.duration_ms * COLUMNS as f64).max(0.0) as usize).min(COLUMNS - 1);
+        let (_, _, seen, bits) = &mut self.populations[k];
+        *seen = (*seen).max(id + 1);
+        // A population without n_nodes is drawn up to its largest id, within bounds.
+        let row = id / self.stride;
+        if row >= 4 * RASTER_NEURONS {
+            return;
+        }
+        let bit = row as usize * COLUMNS + column;
+        if bits.len() <= bit / 64 {
+            bits.resize(bit / 64 + 1, 0);
+        }
+        bits[bit / 64] |= 1 << (bit % 64);
+    }
+
+    /// Neurons on the y axis, per population.
+    fn sizes(&self) -> Vec<u64> {
+        self.populations.iter().map(|(_, size, seen, _)| size.unwrap_or(*seen)).collect()
+    }
+}
+
+fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> {
+    let (duration_ms, stride) = (image.duration_ms, image.stride);
     let fail = |e: String| Error::Output { path: out.to_path_buf(), message: e };
     let labels = font_available();
     if !labels {
@@ -71,7 +151,8 @@ fn draw(file: &SpikeFile, duration_ms: f64, stride: u64, traces: Option<&Traces>
     root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
     let (top, rest) = root.split_vertically(560);
     let (bottom, below) = rest.split_vertically(240);
-    let total: u64 = file.populations.iter().map(|p| p.size.unwrap_or_else(|| p.node_ids.iter().max().map_or(0, |m| m + 1))).sum();
+    let sizes = image.sizes();
+    let total: u64 = sizes.iter().sum();
 
     let mut chart = ChartBuilder::on(&top);
     chart.margin(10);
@@ -91,15 +172,19 @@ fn draw(file: &SpikeFile, duration_ms: f64, stride: u64, traces: Option<&Traces>
             .map_err(|e| fail(e.to_string()))?;
     }
     let mut offset = 0u64;
-    for (k, pop) in file.populations.iter().enumerate() {
+    let column_ms = duration_ms / COLUMNS as f64;
+    for (k, (name, _, _, bits)) in image.populations.iter().enumerate() {
         let colour = COLOURS[k % COLOURS.len()];
-        let points =
-            pop.timestamps_ms.iter().zip(&pop.node_ids).map(|(&t, &id)| Circle::new((t, (offset + id) as f64), 1, colour.filled()));
+        let set = bits.iter().enumerate().flat_map(|(w, &word)| (0..64).filter(move |b| word >> b & 1 == 1).map(move |b| w * 64 + b));
+        let points = set.map(|bit| {
+            let (row, column) = ((bit / COLUMNS) as u64, bit % COLUMNS);
+            Circle::new(((column as f64 + 0.5) * column_ms, (offset + row * stride) as f64), 1, colour.filled())
+        });
         let series = chart.draw_series(points).map_err(|e| fail(e.to_string()))?;
         if labels {
-            series.label(pop.name.clone()).legend(move |(x, y)| Circle::new((x, y), 4, colour.filled()));
+            series.label(name.clone()).legend(move |(x, y)| Circle::new((x, y), 4, colour.filled()));
         }
-        offset += pop.size.unwrap_or_else(|| pop.node_ids.iter().max().map_or(0, |m| m + 1));
+        offset += sizes[k];
     }
     if labels {
         chart
@@ -111,8 +196,7 @@ fn draw(file: &SpikeFile, duration_ms: f64, stride: u64, traces: Option<&Traces>
             .map_err(|e| fail(e.to_string()))?;
     }
 
-    let bin_ms = 1.0;
-    let rate = population_rate(&file.populations, bin_ms, duration_ms);
+    let (bin_ms, rate) = (image.bin_ms, &image.counts);
     // The rate of the drawn neurons, one in `stride` of each population.
     let scale = 1000.0 / bin_ms / total.max(1) as f64 * stride as f64;
     let max_rate = rate.iter().cloned().fold(0.0, f64::max) * scale;

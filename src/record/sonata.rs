@@ -94,9 +94,21 @@ pub fn read_spike_file(path: &Path) -> Result<SpikeFile> {
 /// chunks: memory stays bounded by what is kept, whatever the file's size (a raster of
 /// 10⁷ neurons draws no more rows than it has pixels). Returns the file and the stride.
 pub fn read_spike_file_sampled(path: &Path, max_neurons: u64) -> Result<(SpikeFile, u64)> {
-    let sizes = read_every_sizes(path)?;
-    let stride = sizes.div_ceil(max_neurons.max(1)).max(1);
+    let stride = sampling_stride(path, max_neurons)?;
     Ok((read_every(path, stride)?, stride))
+}
+
+/// Every how many neurons one is kept so that at most `max_neurons` are (from the
+/// populations' `n_nodes`), and the file's `duration_ms`.
+pub fn sampling_stride(path: &Path, max_neurons: u64) -> Result<u64> {
+    let sizes = read_every_sizes(path)?;
+    Ok(sizes.div_ceil(max_neurons.max(1)).max(1))
+}
+
+/// The file's `duration_ms`, if it records one.
+pub fn read_duration(path: &Path) -> Result<Option<f64>> {
+    let (file, _) = open_spikes(path)?;
+    Ok(file.attr("duration_ms").and_then(|a| a.read_scalar::<f64>()).ok())
 }
 
 /// HDF5's signature, at offset 0 or after a user block of 512 · 2^k bytes.
@@ -154,14 +166,53 @@ fn read_every_sizes(path: &Path) -> Result<u64> {
     Ok(total)
 }
 
-/// Spikes read per chunk when thinning.
-const READ_CHUNK: usize = 1 << 20;
+/// Spikes read per chunk (a chunk of the file as volley writes it at most: 1 MB of
+/// times and ids held at a time).
+const READ_CHUNK: usize = 1 << 16;
 
 fn read_every(path: &Path, stride: u64) -> Result<SpikeFile> {
+    let mut populations: Vec<PopulationSpikes> = Vec::new();
+    let (duration_ms, provenance) = visit_every(path, stride, |visit| match visit {
+        Visit::Population(header) => populations.push(PopulationSpikes {
+            name: header.name.clone(),
+            size: header.size,
+            timestamps_ms: Vec::new(),
+            node_ids: Vec::new(),
+        }),
+        Visit::Spikes(_, t, i) => {
+            let p = populations.last_mut().expect("a population's header comes first");
+            p.timestamps_ms.extend_from_slice(t);
+            p.node_ids.extend_from_slice(i);
+        }
+    })?;
+    Ok(SpikeFile { duration_ms, populations, provenance })
+}
+
+/// What `visit_every` hands over: a population's header, then chunks of its spikes
+/// (population index, times, ids).
+pub enum Visit<'a> {
+    Population(&'a PopulationHeader),
+    Spikes(usize, &'a [f64], &'a [u64]),
+}
+
+/// A file's provenance attributes: (name, value as text).
+pub type Provenance = Vec<(String, String)>;
+
+/// A population of a spike file, before its spikes.
+#[derive(Clone, Debug)]
+pub struct PopulationHeader {
+    pub name: String,
+    pub size: Option<u64>,
+}
+
+/// Reads the spike file at `path` in chunks, keeping the spikes of every `stride`-th
+/// neuron: `visit` is handed each population's header, then each chunk of its kept
+/// spikes, so that memory stays one chunk whatever the file's size. Returns the file's
+/// duration_ms and provenance.
+pub fn visit_every(path: &Path, stride: u64, mut visit: impl FnMut(Visit)) -> Result<(Option<f64>, Provenance)> {
     let bad = |message: String| Error::Input { path: path.to_path_buf(), message };
     let (file, group) = open_spikes(path)?;
-    let mut out = Vec::new();
-    for name in group.member_names()? {
+    for (k, name) in group.member_names()?.into_iter().enumerate() {
         let pop = group.group(&name)?;
         let ts = pop.dataset("timestamps").map_err(|_| bad(format!("/spikes/{name}/timestamps missing")))?;
         let ids = pop.dataset("node_ids").map_err(|_| bad(format!("/spikes/{name}/node_ids missing")))?;
@@ -169,23 +220,68 @@ fn read_every(path: &Path, stride: u64) -> Result<SpikeFile> {
         if n != m {
             return Err(bad(format!("/spikes/{name}: {n} timestamps but {m} node_ids")));
         }
-        let (mut timestamps_ms, mut node_ids) = (Vec::new(), Vec::new());
-        for start in (0..n).step_by(if stride == 1 { n.max(1) } else { READ_CHUNK }) {
-            let end = if stride == 1 { n } else { (start + READ_CHUNK).min(n) };
-            let t: Vec<f64> = ts.read_slice_1d(start..end).map_err(|_| bad(format!("/spikes/{name}/timestamps not numeric")))?.to_vec();
-            let i: Vec<u64> = ids.read_slice_1d(start..end).map_err(|_| bad(format!("/spikes/{name}/node_ids not integer")))?.to_vec();
+        let size = pop.attr("n_nodes").and_then(|a| a.read_scalar::<u64>()).ok();
+        visit(Visit::Population(&PopulationHeader { name: name.clone(), size }));
+        let (mut kept_t, mut kept_i) = (Vec::new(), Vec::new());
+        for from in (0..n).step_by(READ_CHUNK) {
+            let end = (from + READ_CHUNK).min(n);
+            let t: Vec<f64> = ts.read_slice_1d(from..end).map_err(|_| bad(format!("/spikes/{name}/timestamps not numeric")))?.to_vec();
+            let i: Vec<u64> = ids.read_slice_1d(from..end).map_err(|_| bad(format!("/spikes/{name}/node_ids not integer")))?.to_vec();
+            if stride == 1 {
+                visit(Visit::Spikes(k, &t, &i));
+                continue;
+            }
+            kept_t.clear();
+            kept_i.clear();
             for (t, i) in t.into_iter().zip(i) {
                 if i % stride == 0 {
-                    timestamps_ms.push(t);
-                    node_ids.push(i);
+                    kept_t.push(t);
+                    kept_i.push(i);
                 }
             }
+            visit(Visit::Spikes(k, &kept_t, &kept_i));
         }
-        let size = pop.attr("n_nodes").and_then(|a| a.read_scalar::<u64>()).ok();
-        out.push(PopulationSpikes { name, size, timestamps_ms, node_ids });
     }
     let duration_ms = file.attr("duration_ms").and_then(|a| a.read_scalar::<f64>()).ok();
-    Ok(SpikeFile { duration_ms, populations: out, provenance: read_provenance(&file) })
+    Ok((duration_ms, read_provenance(&file)))
+}
+
+/// Checks one population's spikes, one after another, against the file's attributes:
+/// what `SpikeFile::validate` checks, for a file read in chunks.
+pub struct SpikeCheck {
+    name: String,
+    size: Option<u64>,
+    duration_ms: Option<f64>,
+    last_ms: f64,
+    /// Index of the next spike in the population's datasets (for messages: with a
+    /// stride, of the spikes kept).
+    index: usize,
+}
+
+impl SpikeCheck {
+    pub fn new(header: &PopulationHeader, duration_ms: Option<f64>) -> SpikeCheck {
+        SpikeCheck { name: header.name.clone(), size: header.size, duration_ms, last_ms: f64::NEG_INFINITY, index: 0 }
+    }
+
+    pub fn check(&mut self, t: f64, id: u64) -> std::result::Result<(), String> {
+        let at = |d: &str, i: usize| format!("/spikes/{}/{d}[{i}]", self.name);
+        let i = self.index;
+        self.index += 1;
+        if let Some(n) = self.size.filter(|&n| id >= n) {
+            return Err(format!("{} = {id} is not below the population's n_nodes = {n}", at("node_ids", i)));
+        }
+        if !(t.is_finite() && t >= 0.0) {
+            return Err(format!("{} = {t} ms: expected a time ≥ 0", at("timestamps", i)));
+        }
+        if let Some(d) = self.duration_ms.filter(|&d| t > d) {
+            return Err(format!("{} = {t} ms is beyond the file's duration_ms = {d}", at("timestamps", i)));
+        }
+        if t < self.last_ms {
+            return Err(format!("{} = {t} ms comes after {} ms: the spikes are not sorted by time", at("timestamps", i), self.last_ms));
+        }
+        self.last_ms = t;
+        Ok(())
+    }
 }
 
 impl SpikeFile {
@@ -193,28 +289,12 @@ impl SpikeFile {
     /// times finite, not negative, not beyond `duration_ms` and in time order (the
     /// `sorting = by_time` volley writes). Names the first offending entry.
     pub fn validate(&self) -> std::result::Result<(), String> {
+        // Spike by spike: the first offending entry is named.
         for p in &self.populations {
-            let at = |d: &str, i: usize| format!("/spikes/{}/{d}[{i}]", p.name);
-            if let Some(n) = p.size {
-                if let Some(i) = p.node_ids.iter().position(|&id| id >= n) {
-                    return Err(format!("{} = {} is not below the population's n_nodes = {n}", at("node_ids", i), p.node_ids[i]));
-                }
-            }
-            if let Some(i) = p.timestamps_ms.iter().position(|t| !(t.is_finite() && *t >= 0.0)) {
-                return Err(format!("{} = {} ms: expected a time ≥ 0", at("timestamps", i), p.timestamps_ms[i]));
-            }
-            if let Some(d) = self.duration_ms {
-                if let Some(i) = p.timestamps_ms.iter().position(|&t| t > d) {
-                    return Err(format!("{} = {} ms is beyond the file's duration_ms = {d}", at("timestamps", i), p.timestamps_ms[i]));
-                }
-            }
-            if let Some(i) = p.timestamps_ms.windows(2).position(|w| w[1] < w[0]) {
-                return Err(format!(
-                    "{} = {} ms comes after {} ms: the spikes are not sorted by time",
-                    at("timestamps", i + 1),
-                    p.timestamps_ms[i + 1],
-                    p.timestamps_ms[i]
-                ));
+            let header = PopulationHeader { name: p.name.clone(), size: p.size };
+            let mut check = SpikeCheck::new(&header, self.duration_ms);
+            for (&t, &id) in p.timestamps_ms.iter().zip(&p.node_ids) {
+                check.check(t, id)?;
             }
         }
         Ok(())
