@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::record::atomic::write_atomically;
 use crate::record::report::Traces;
 use crate::record::sonata::{SpikeCheck, SpikeFile, Visit};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -187,13 +188,7 @@ fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> 
         offset += sizes[k];
     }
     if labels {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| fail(e.to_string()))?;
+        legend(&mut chart).map_err(fail)?;
     }
 
     let (bin_ms, rate) = (image.bin_ms, &image.counts);
@@ -224,6 +219,19 @@ fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> 
     }
     root.present().map_err(|e| fail(e.to_string()))?;
     Ok(())
+}
+
+/// The series' names in a box at the upper right.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+) -> std::result::Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 /// A few neurons' sampled values against time, one colour each.
@@ -264,13 +272,7 @@ fn draw_traces<DB: DrawingBackend>(
         }
     }
     if labels {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())?;
+        legend(&mut chart)?;
     }
     Ok(())
 }
