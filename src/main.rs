@@ -398,17 +398,17 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             for r in &desc.output.reports {
                 let values: u64 = r.populations.iter().map(|p| p.neurons.len() as u64).sum();
                 let names: Vec<&str> = r.populations.iter().map(|p| desc.populations[p.population].name.as_str()).collect();
-                let samples = r.samples_before(desc.steps);
+                let (schedule, samples) = (r.schedule, r.schedule.samples_before(desc.steps));
                 println!(
                     "  report {}: {} of {values} neurons ({}) every {} ms from {} to {} ms: {samples} samples, {} (buffered: {} per rank at most)",
                     r.file,
                     r.variable,
                     names.join(", "),
-                    r.interval_steps as f64 * desc.dt_ms,
-                    r.start_step as f64 * desc.dt_ms,
-                    r.stop_step as f64 * desc.dt_ms,
+                    schedule.interval_steps as f64 * desc.dt_ms,
+                    schedule.start_step as f64 * desc.dt_ms,
+                    schedule.stop_step as f64 * desc.dt_ms,
                     fmt_bytes(samples * values * 4),
-                    fmt_bytes(desc.output.flush_every_steps.min(desc.steps).div_ceil(r.interval_steps) * values * 4)
+                    fmt_bytes(desc.output.flush_every_steps.min(desc.steps).div_ceil(schedule.interval_steps) * values * 4)
                 );
             }
             Ok(ExitCode::SUCCESS)

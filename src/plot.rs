@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::record::atomic::write_atomically;
 use crate::record::report::Traces;
-use crate::record::sonata::{SpikeCheck, SpikeFile, Visit};
+use crate::record::sonata::{SpikeCheck, Visit};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
@@ -72,18 +72,6 @@ pub fn figure_png_from(spikes: &Path, duration_ms: Option<f64>, traces: Option<&
         return Err(bad(message));
     }
     write_atomically(out, |partial| draw(&image, traces, partial))
-}
-
-/// Draws `file`, which holds every `stride`-th neuron's spikes (1: all of them).
-pub fn raster_png(file: &SpikeFile, duration_ms: f64, stride: u64, out: &Path) -> Result<()> {
-    let mut image = RasterImage::new(duration_ms, stride);
-    for (k, p) in file.populations.iter().enumerate() {
-        image.population(&p.name, p.size);
-        for (&t, &id) in p.timestamps_ms.iter().zip(&p.node_ids) {
-            image.add(k, t, id);
-        }
-    }
-    write_atomically(out, |partial| draw(&image, None, partial))
 }
 
 /// Pixel columns of the raster's time axis (its plot area is ~1100 pixels wide).

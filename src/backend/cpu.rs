@@ -100,7 +100,7 @@ impl ShardProbe {
 
     /// Samples the state before `step`, if due.
     fn sample(&mut self, step: u64, groups: &[GroupSlot]) {
-        if self.indices.is_empty() || !self.probe.samples_at(step) {
+        if self.indices.is_empty() || !self.probe.schedule.samples_at(step) {
             return;
         }
         if let Some(values) = groups[self.group].state.state_variable(self.probe.variable) {

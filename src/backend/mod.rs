@@ -4,6 +4,7 @@
 pub mod cpu;
 pub mod workers;
 
+use crate::network::Schedule;
 use crate::spike::Spike;
 use std::ops::Range;
 use std::time::Duration;
@@ -18,16 +19,7 @@ pub struct Probe {
     pub gids: Vec<u64>,
     /// The variable's index among the population's declared state variables.
     pub variable: usize,
-    pub start_step: u64,
-    pub stop_step: u64,
-    pub interval_steps: u64,
-}
-
-impl Probe {
-    /// Whether the state before step `step` is sampled.
-    pub fn samples_at(&self, step: u64) -> bool {
-        step >= self.start_step && step < self.stop_step && (step - self.start_step).is_multiple_of(self.interval_steps.max(1))
-    }
+    pub schedule: Schedule,
 }
 
 pub trait Backend {

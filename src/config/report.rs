@@ -4,7 +4,7 @@
 use super::schema::{self, Value};
 use super::{parse_time, Validator};
 use crate::error::Result;
-use crate::network::{Population, ReportPlan, ReportedPopulation};
+use crate::network::{Population, ReportPlan, ReportedPopulation, Schedule};
 use crate::stimulus::Selection;
 use toml::Spanned;
 
@@ -127,9 +127,7 @@ impl Validator<'_> {
                     variable: variable.clone(),
                     unit: unit.clone(),
                     populations: reported.clone(),
-                    interval_steps,
-                    start_step,
-                    stop_step,
+                    schedule: Schedule { start_step, stop_step, interval_steps },
                 });
             }
         }

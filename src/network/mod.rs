@@ -150,10 +150,7 @@ pub struct OutputPlan {
     pub reports: Vec<ReportPlan>,
 }
 
-/// A state variable sampled from chosen neurons of some populations, at every
-/// `interval_steps` steps from `start_step` up to `stop_step` (exclusive): the sample at
-/// step s is the state at time s·dt, before step s is integrated (the initial state at
-/// step 0, a spike's peak in the step after it).
+/// A state variable sampled from chosen neurons of some populations, on a schedule.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReportPlan {
     /// File name inside the output directory.
@@ -161,9 +158,34 @@ pub struct ReportPlan {
     pub variable: String,
     pub unit: String,
     pub populations: Vec<ReportedPopulation>,
-    pub interval_steps: u64,
+    pub schedule: Schedule,
+}
+
+/// Steps at which state is sampled: every `interval_steps` steps from `start_step` up to
+/// `stop_step` (exclusive). The sample at step s is the state at time s·dt, before step s
+/// is integrated (the initial state at step 0, a spike's peak in the step after it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Schedule {
     pub start_step: u64,
     pub stop_step: u64,
+    pub interval_steps: u64,
+}
+
+impl Schedule {
+    /// The steps sampled below `until_step`.
+    pub fn samples_before(&self, until_step: u64) -> u64 {
+        let end = until_step.min(self.stop_step);
+        if end <= self.start_step {
+            0
+        } else {
+            (end - self.start_step).div_ceil(self.interval_steps.max(1))
+        }
+    }
+
+    /// Whether the state before `step` is sampled.
+    pub fn samples_at(&self, step: u64) -> bool {
+        step >= self.start_step && step < self.stop_step && (step - self.start_step).is_multiple_of(self.interval_steps.max(1))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -174,23 +196,6 @@ pub struct ReportedPopulation {
     pub variable: usize,
     /// Population-local ids of the sampled neurons, ascending.
     pub neurons: Vec<u64>,
-}
-
-impl ReportPlan {
-    /// The steps sampled below `until_step`.
-    pub fn samples_before(&self, until_step: u64) -> u64 {
-        let end = until_step.min(self.stop_step);
-        if end <= self.start_step {
-            0
-        } else {
-            (end - self.start_step).div_ceil(self.interval_steps)
-        }
-    }
-
-    /// Whether the state at `step` is sampled.
-    pub fn samples_at(&self, step: u64) -> bool {
-        step >= self.start_step && step < self.stop_step && (step - self.start_step).is_multiple_of(self.interval_steps)
-    }
 }
 
 /// The most slots a delay ring holds where delays are long in steps (see

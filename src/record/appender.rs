@@ -148,14 +148,12 @@ impl Appender {
 
     /// Appends (collective): every dataset is resized to `new_lengths` rows (the same on
     /// every rank), `write` writes this rank's part of the new rows, and the file then
-    /// claims `duration_ms` (`reached_ms`: the simulated time the run has reached, for
-    /// messages). On failure the file is left as after the last good append (or removed,
+    /// claims `duration_ms` (the simulated time the run has reached). On failure the file is left as after the last good append (or removed,
     /// and said so) and the appender is closed.
     pub fn append(
         &mut self,
         new_lengths: &[u64],
         duration_ms: f64,
-        reached_ms: f64,
         comm: &dyn Communicator,
         write: impl FnOnce(&[Extendable]) -> hdf5::Result<()>,
     ) -> Result<()> {
@@ -165,16 +163,16 @@ impl Appender {
         {
             let room = if comm.rank() == 0 { self.room_for(new_lengths) } else { Ok(()) };
             if let Err(why) = agreed(comm, room) {
-                return Err(self.fail(reached_ms, why, false, comm));
+                return Err(self.fail(duration_ms, why, false, comm));
             }
         }
         let written = self.write_rows(new_lengths, write);
         if let Err(why) = agreed(comm, written.map_err(|e| cause(&e.to_string()))) {
-            return Err(self.fail(reached_ms, why, true, comm));
+            return Err(self.fail(duration_ms, why, true, comm));
         }
         let claimed = self.claim(new_lengths, duration_ms);
         if let Err(why) = agreed(comm, claimed.map_err(|e| cause(&e.to_string()))) {
-            return Err(self.fail(reached_ms, why, true, comm));
+            return Err(self.fail(duration_ms, why, true, comm));
         }
         if !self.renamed {
             let renamed = if comm.rank() == 0 { self.rename_into_place() } else { Ok(()) };
@@ -472,7 +470,7 @@ mod tests {
         drop(a);
         assert!(!partial_path(&path).exists() && !path.exists());
         let mut a = create(&path);
-        a.append(&[3], 1.5, 1.5, &LocalComm, |d| d[0].dataset.write_slice(&[7u32, 8, 9][..], 0..3)).unwrap();
+        a.append(&[3], 1.5, &LocalComm, |d| d[0].dataset.write_slice(&[7u32, 8, 9][..], 0..3)).unwrap();
         drop(a);
         let file = hdf5::File::open(&path).unwrap();
         assert_eq!(file.dataset("x").unwrap().read_raw::<u32>().unwrap(), vec![7, 8, 9]);

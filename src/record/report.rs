@@ -13,6 +13,7 @@ use super::appender::{text_attr, Appender, Extendable, FileKind};
 use super::writer::Provenance;
 use crate::comm::Communicator;
 use crate::error::{Error, Result};
+use crate::network::Schedule;
 use hdf5::types::VarLenUnicode;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -29,17 +30,16 @@ pub struct ReportLayout {
     /// Per population: its name and the population-local ids of the sampled neurons.
     pub populations: Vec<(String, Vec<u64>)>,
     pub dt_ms: f64,
-    pub start_step: u64,
-    pub interval_steps: u64,
+    pub schedule: Schedule,
 }
 
 impl ReportLayout {
     fn start_ms(&self) -> f64 {
-        self.start_step as f64 * self.dt_ms
+        self.schedule.start_step as f64 * self.dt_ms
     }
 
     fn interval_ms(&self) -> f64 {
-        self.interval_steps as f64 * self.dt_ms
+        self.schedule.interval_steps as f64 * self.dt_ms
     }
 }
 
@@ -151,7 +151,7 @@ impl ReportWriter {
         }
         let lengths = vec![rows; self.columns.len()];
         let (columns, old) = (&self.columns, self.rows);
-        self.appender.append(&lengths, duration_ms, duration_ms, comm, |datasets| {
+        self.appender.append(&lengths, duration_ms, comm, |datasets| {
             for (c, d) in columns.iter().zip(datasets) {
                 if c.mine.is_empty() || new == 0 {
                     continue;

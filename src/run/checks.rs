@@ -64,7 +64,7 @@ pub fn expected_output_bytes(desc: &Description, rate_hz: f64) -> u64 {
         .iter()
         .map(|r| {
             let values: u64 = r.populations.iter().map(|p| p.neurons.len() as u64).sum();
-            r.samples_before(desc.steps) * values * 4 + 64 * 1024 + desc.model_text.len() as u64
+            r.schedule.samples_before(desc.steps) * values * 4 + 64 * 1024 + desc.model_text.len() as u64
         })
         .sum();
     if desc.output.spikes.is_none() && desc.output.raster.is_none() {

@@ -38,13 +38,7 @@ impl Sampling {
                 let (lo, hi) = (mine.start.max(p.first_gid), mine.end.min(p.first_gid + p.size));
                 let range = if lo < hi { lo - p.first_gid..hi - p.first_gid } else { 0..0 };
                 let gids = rp.neurons.iter().filter(|i| range.contains(i)).map(|&i| p.first_gid + i).collect();
-                probes.push(backend.add_probe(Probe {
-                    gids,
-                    variable: rp.variable,
-                    start_step: plan.start_step,
-                    stop_step: plan.stop_step,
-                    interval_steps: plan.interval_steps,
-                }));
+                probes.push(backend.add_probe(Probe { gids, variable: rp.variable, schedule: plan.schedule }));
                 local.push(range);
             }
             let layout = ReportLayout {
@@ -52,8 +46,7 @@ impl Sampling {
                 unit: plan.unit.clone(),
                 populations: plan.populations.iter().map(|rp| (desc.populations[rp.population].name.clone(), rp.neurons.clone())).collect(),
                 dt_ms: desc.dt_ms,
-                start_step: plan.start_step,
-                interval_steps: plan.interval_steps,
+                schedule: plan.schedule,
             };
             let writer = ReportWriter::create(&desc.output.dir.join(&plan.file), layout, &local, provenance, comm)?;
             let writer = if options.skip_space_check { writer.without_foresight() } else { writer };
@@ -71,7 +64,7 @@ impl Sampling {
                 backend.take_samples(probe, &mut self.samples);
                 writer.record(p, &self.samples);
             }
-            writer.flush(plan.samples_before(step), step as f64 * self.dt_ms, comm)?;
+            writer.flush(plan.schedule.samples_before(step), step as f64 * self.dt_ms, comm)?;
         }
         Ok(())
     }
