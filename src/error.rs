@@ -2,7 +2,8 @@
 //! ones the machine or the model can during a run. The CLI prints one line, never a
 //! backtrace, and exits with a code that tells them apart (README, "Exit codes"):
 //! 2 bad input, 3 a state that left the finite numbers, 4 an output that could not be
-//! written during the run, 1 anything else.
+//! written during the run, 75 stopped by a signal with a checkpoint written, 1 anything
+//! else.
 
 use std::path::PathBuf;
 
@@ -75,5 +76,8 @@ impl From<hdf5::Error> for Error {
 pub const EXIT_NON_FINITE: i32 = 3;
 /// Exit code of a run stopped because an output could not be written.
 pub const EXIT_WRITE_FAILED: i32 = 4;
+/// Exit code of a run stopped by a signal (Slurm's warning before its time limit) after
+/// writing a checkpoint: sysexits' EX_TEMPFAIL, "try again" — a job script requeues on it.
+pub const EXIT_CHECKPOINTED: i32 = 75;
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod backend;
+pub mod checkpoint;
 pub mod comm;
 pub mod config;
 pub mod connectivity;

@@ -22,8 +22,9 @@ struct Cli {
 enum Command {
     /// Simulate a model file; writes the SONATA spike file and a raster PNG.
     Run {
-        /// The model file (TOML).
-        model: PathBuf,
+        /// The model file (TOML); with --resume, the checkpoint's own model if left out.
+        #[arg(required_unless_present = "resume")]
+        model: Option<PathBuf>,
         /// Replaces simulation.seed.
         #[arg(long)]
         seed: Option<u64>,
@@ -67,6 +68,20 @@ enum Command {
         /// size limit, before the run or before each append.
         #[arg(long)]
         skip_space_check: bool,
+        /// Write a checkpoint every this much simulated time (e.g. 10s), on SIGUSR1 or
+        /// SIGTERM (then exit 75), and at the end; to --checkpoint or
+        /// <output.dir>/checkpoint.h5.
+        #[arg(long, value_name = "TIME")]
+        checkpoint_every: Option<String>,
+        /// Where checkpoints go (each replaces the last); writes one on a stop signal and
+        /// at the end even without --checkpoint-every.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Go on from a checkpoint, appending to the outputs its run wrote (any number of
+        /// ranks and threads); --duration sets the new end. Checkpoints then go to the same
+        /// file unless --checkpoint says otherwise.
+        #[arg(long, value_name = "CHECKPOINT")]
+        resume: Option<PathBuf>,
     },
     /// Validate a model file, print its sizes and the memory it will need; allocates
     /// nothing big, and fails like `run` would if the memory is not there.
@@ -250,6 +265,9 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             expected_rate,
             max_output,
             skip_space_check,
+            checkpoint_every,
+            checkpoint,
+            resume,
         } => {
             let mut comm = communicator()?;
             *rank = comm.rank();
@@ -274,10 +292,30 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                     let max_output = max_output
                         .map(|m| run::parse_size(&m).map_err(|message| Error::Option { option: "--max-output".into(), message }))
                         .transpose()?;
-                    let desc = config::load(&model, &Overrides { seed, duration, out_dir: out, sets })?;
-                    Ok((threads, max_memory, max_output, desc))
+                    let every_ms = checkpoint_every
+                        .as_deref()
+                        .map(|t| match config::parse_time(t) {
+                            Ok(ms) if ms > 0.0 => Ok(ms),
+                            Ok(ms) => Err(format!("expected a simulated time > 0, got {ms} ms")),
+                            Err(m) => Err(m),
+                        })
+                        .transpose()
+                        .map_err(|message| Error::Option { option: "--checkpoint-every".into(), message })?;
+                    let overrides = Overrides { seed, duration, out_dir: out, sets };
+                    let desc = match (&model, &resume) {
+                        (Some(model), _) => config::load(model, &overrides)?,
+                        (None, Some(from)) => {
+                            let text = volley::checkpoint::Checkpoint::open(from)?.model_text;
+                            config::parse(&text, &format!("{} (the model it holds)", from.display()), &overrides)?
+                        }
+                        (None, None) => unreachable!("clap requires a model without --resume"),
+                    };
+                    let path =
+                        checkpoint.clone().or_else(|| resume.clone()).or_else(|| every_ms.map(|_| desc.output.dir.join("checkpoint.h5")));
+                    let checkpoint = path.map(|path| run::CheckpointOptions { path, every_ms });
+                    Ok((threads, max_memory, max_output, desc, checkpoint))
                 })();
-                let (threads, max_memory, max_output, desc) = volley::comm::agree(comm.as_ref(), checked)?;
+                let (threads, max_memory, max_output, desc, checkpoint) = volley::comm::agree(comm.as_ref(), checked)?;
                 let options = RunOptions {
                     cpu: CpuOptions { threads, ..CpuOptions::default() },
                     progress: !quiet,
@@ -292,6 +330,8 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                     max_output,
                     skip_space_check,
                     command_line: std::env::args().collect::<Vec<_>>().join(" "),
+                    checkpoint,
+                    resume,
                 };
                 let report = run::run(&desc, &options, comm.as_mut())?;
                 if comm.rank() == 0 {
@@ -306,14 +346,26 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                 match report.stopped_by_signal {
                     // Like a shell: 128 + the signal, so that a job script sees the run was cut.
                     Some(signal) => {
-                        if comm.rank() == 0 {
-                            eprintln!(
-                                "volley: stopped by signal {signal} after {} ms of {} ms; the spike file holds every spike up to then",
-                                report.steps as f64 * desc.dt_ms,
-                                desc.steps as f64 * desc.dt_ms
-                            );
+                        let (ms, of) = (report.steps as f64 * desc.dt_ms, desc.steps as f64 * desc.dt_ms);
+                        match &report.checkpoint {
+                            // A code of its own: a job script requeues itself on it.
+                            Some((path, _)) => {
+                                if comm.rank() == 0 {
+                                    eprintln!(
+                                        "volley: stopped by signal {signal} after {ms} ms of {of} ms; checkpoint written to {}: go on with `volley run --resume {}`",
+                                        path.display(),
+                                        path.display()
+                                    );
+                                }
+                                Ok(ExitCode::from(volley::error::EXIT_CHECKPOINTED as u8))
+                            }
+                            None => {
+                                if comm.rank() == 0 {
+                                    eprintln!("volley: stopped by signal {signal} after {ms} ms of {of} ms; the spike file holds every spike up to then");
+                                }
+                                Ok(ExitCode::from(128 + signal as u8))
+                            }
                         }
-                        Ok(ExitCode::from(128 + signal as u8))
                     }
                     None => Ok(ExitCode::SUCCESS),
                 }

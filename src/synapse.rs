@@ -114,6 +114,11 @@ impl Exponential {
         }
     }
 
+    /// The state of every neuron (a checkpoint's saving and restoring).
+    pub fn values_mut(&mut self) -> &mut [f32] {
+        &mut self.value
+    }
+
     /// What this step hands to the neurons.
     pub fn input(&self) -> SynapticInput<'_> {
         match self.model {

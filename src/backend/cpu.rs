@@ -7,12 +7,12 @@
 
 use super::workers::ShardWorkers;
 use super::Backend;
-use super::Probe;
+use super::{Probe, StatePiece};
 use crate::connectivity::generate::InvalidWeight;
 use crate::connectivity::LocalSynapses;
 use crate::engine::{DelayRing, InFlight};
 use crate::error::Error;
-use crate::model::{InvalidValue, NeuronGroup, NonFinite};
+use crate::model::{InvalidValue, NeuronGroup, NonFinite, StateArrayMut};
 use crate::network::{ConnectionRule, Description, Storage};
 use crate::spike::Spike;
 use crate::stimulus::{self, GroupStimulus};
@@ -425,6 +425,31 @@ impl Backend for CpuBackend {
         // the concatenation is already sorted; longer epochs interleave steps.
         if !spikes[start..].is_sorted() {
             spikes[start..].sort_unstable();
+        }
+    }
+
+    fn visit_state(&mut self, visit: &mut dyn FnMut(StatePiece<'_>) -> crate::error::Result<()>) -> crate::error::Result<()> {
+        for mut shard in self.shards.shards() {
+            let Shard { groups, exponential, .. } = &mut *shard;
+            for g in groups.iter_mut() {
+                let (population, first_gid, n, offset) = (g.population, g.first_gid, g.state.len(), g.offset);
+                let arrays = g.state.checkpoint_arrays_mut();
+                let model_arrays = arrays.len();
+                for (array, values) in arrays.into_iter().enumerate() {
+                    visit(StatePiece { population, first_gid, array, values })?;
+                }
+                for (k, kind) in exponential.iter_mut().enumerate() {
+                    let values = StateArrayMut::F32(&mut kind.values_mut()[offset..offset + n]);
+                    visit(StatePiece { population, first_gid, array: model_arrays + k, values })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn restore_in_flight(&mut self, epochs: &[Vec<Spike>], from_step: u64) {
+        for mut shard in self.shards.shards() {
+            shard.in_flight.restore(epochs, from_step);
         }
     }
 

@@ -4,6 +4,8 @@
 pub mod cpu;
 pub mod workers;
 
+use crate::error::Result;
+use crate::model::StateArrayMut;
 use crate::network::Schedule;
 use crate::spike::Spike;
 use std::ops::Range;
@@ -22,6 +24,16 @@ pub struct Probe {
     pub schedule: Schedule,
 }
 
+/// A piece of a rank's state as a checkpoint holds it: array `array` of population
+/// `population` (`checkpoint::arrays` names them: the model's, then the exponential
+/// synaptic kinds') for its neurons from global id `first_gid` on, one value each.
+pub struct StatePiece<'a> {
+    pub population: usize,
+    pub first_gid: u64,
+    pub array: usize,
+    pub values: StateArrayMut<'a>,
+}
+
 pub trait Backend {
     /// Adds a probe (before the first epoch); returns its number for `take_samples`.
     fn add_probe(&mut self, probe: Probe) -> usize;
@@ -35,6 +47,15 @@ pub trait Backend {
     /// then id) into the delay buffers, then advances `steps` steps starting at
     /// `first_step`. The epoch's local spikes are appended to `spikes`, sorted.
     fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, spikes: &mut Vec<Spike>);
+
+    /// Hands `visit` every piece of the state a checkpoint holds (neuron state and the
+    /// exponential synapses' state), mutable: to save it or to restore it. Stops at the
+    /// first error `visit` returns.
+    fn visit_state(&mut self, visit: &mut dyn FnMut(StatePiece<'_>) -> Result<()>) -> Result<()>;
+
+    /// Takes a checkpoint's spikes in flight (every rank's, epoch by epoch as they were
+    /// exchanged, oldest first) to continue at step `from_step` with empty delay rings.
+    fn restore_in_flight(&mut self, epochs: &[Vec<Spike>], from_step: u64);
 
     /// Global ids of the neurons this backend integrates.
     fn neurons(&self) -> Range<u64>;

@@ -70,6 +70,28 @@ impl InFlight {
         self.fresh = true;
     }
 
+    /// Takes the spikes in flight of a checkpoint at step `from_step`: each received
+    /// epoch's spikes (sorted, oldest epoch first) whose synapses arriving before
+    /// `from_step` were delivered before the checkpoint — the rings are empty, and the
+    /// arrivals from `from_step` on are delivered again, epoch by epoch in the order they
+    /// were received, so each slot sums them in the order the interrupted run did.
+    pub fn restore(&mut self, epochs: &[Vec<Spike>], from_step: u64) {
+        for spikes in epochs {
+            let (Some(first), Some(last)) = (spikes.first(), spikes.last()) else { continue };
+            let arrivals_end = last.step as u64 + self.max_delay + 1;
+            if arrivals_end <= from_step {
+                continue;
+            }
+            self.received.push_back(Received {
+                spikes: spikes.clone(),
+                delivered_until: (first.step as u64 + self.min_delay).max(from_step),
+                arrivals_end,
+            });
+        }
+        self.horizon = from_step;
+        self.fresh = true;
+    }
+
     /// Before step `step` is integrated: hands `deliver` each received epoch's spikes with
     /// the arrival steps of theirs to add now, oldest epoch first, so that the rings hold
     /// every arrival of [step, step + window). Delivers only when the window is used up

@@ -14,6 +14,7 @@ use crate::comm::Communicator;
 use crate::error::Result;
 use crate::record::Recorder;
 use crate::spike::Spike;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Wall time spent in each phase, summed over the run.
@@ -39,7 +40,41 @@ pub struct Simulation<'a> {
     /// Spikes of the last epoch from every rank, due for delivery.
     pending: Vec<Spike>,
     local: Vec<Spike>,
+    /// This rank's spikes of the epochs whose synapses may still arrive, kept where a
+    /// checkpoint may be written.
+    recent: Option<RecentSpikes>,
     pub times: PhaseTimes,
+}
+
+/// A rank's own spikes of its last epochs, epoch by epoch, as long as their synapses
+/// may still arrive: what a checkpoint saves as the spikes in flight (every rank its
+/// own, so that the checkpoint holds each spike once whatever the exchange).
+#[derive(Debug, Default)]
+pub struct RecentSpikes {
+    max_delay: u64,
+    /// (first step, one past the last step, the epoch's spikes), oldest first.
+    epochs: VecDeque<(u64, u64, Vec<Spike>)>,
+    spare: Vec<Vec<Spike>>,
+}
+
+impl RecentSpikes {
+    fn push(&mut self, first: u64, end: u64, spikes: &[Spike]) {
+        let mut list = self.spare.pop().unwrap_or_default();
+        list.clear();
+        list.extend_from_slice(spikes);
+        self.epochs.push_back((first, end, list));
+        // An epoch's last synapse arrives at its last step + max_delay: once that step
+        // has been integrated, the epoch is no longer in flight.
+        while self.epochs.front().is_some_and(|(_, e, _)| e - 1 + self.max_delay < end) {
+            let (_, _, done) = self.epochs.pop_front().expect("front");
+            self.spare.push(done);
+        }
+    }
+
+    /// The epochs kept: (first step, end step, spikes sorted by step then id).
+    pub fn epochs(&self) -> impl Iterator<Item = (u64, u64, &[Spike])> {
+        self.epochs.iter().map(|(f, e, s)| (*f, *e, s.as_slice()))
+    }
 }
 
 impl<'a> Simulation<'a> {
@@ -52,8 +87,28 @@ impl<'a> Simulation<'a> {
             step: 0,
             pending: Vec::new(),
             local: Vec::new(),
+            recent: None,
             times: PhaseTimes::default(),
         }
+    }
+
+    /// Keeps this rank's spikes for as long as synapses of up to `max_delay` steps may
+    /// still carry them (for checkpoints).
+    pub fn keep_recent(&mut self, max_delay: u32) {
+        self.recent = Some(RecentSpikes { max_delay: max_delay.max(1) as u64, ..RecentSpikes::default() });
+    }
+
+    /// The backend, the communicator and the spikes kept by `keep_recent`: what a
+    /// checkpoint is written from.
+    pub fn for_checkpoint(&mut self) -> (&mut dyn Backend, &dyn Communicator, Option<&RecentSpikes>) {
+        (&mut *self.backend, &*self.comm, self.recent.as_ref())
+    }
+
+    /// Continues from a checkpoint at `step`: the backend holds its state and spikes in
+    /// flight; nothing is pending.
+    pub fn resume_at(&mut self, step: u64) {
+        self.step = step;
+        self.pending.clear();
     }
 
     /// The communicator, for collectives between epochs (file flushes).
@@ -80,23 +135,29 @@ impl<'a> Simulation<'a> {
         self.step >= self.total_steps
     }
 
-    /// Runs exactly `max_steps` further steps (or to the end), recording local spikes. The
-    /// last epoch is cut short where `max_steps` ends inside one: an epoch may be shorter
-    /// than the smallest delay, never longer, and the spikes of each epoch are still
-    /// delivered in (step, id) order, so where epochs are cut changes no result.
+    /// Runs exactly `max_steps` further steps (or to the end), recording local spikes.
+    /// Epochs lie on one grid from step 0 (multiples of the epoch length), cut short only
+    /// where `max_steps` ends inside one: where epochs start decides which spikes are
+    /// delivered together, and so the order in which a target's inputs of one arrival
+    /// step are summed; a grid that does not depend on where a run stopped lets a run
+    /// resumed from a checkpoint sum them as an uninterrupted run does.
     pub fn advance(&mut self, max_steps: u64, recorder: &mut dyn Recorder) -> Result<()> {
         let stop = (self.step + max_steps.max(1)).min(self.total_steps);
         // Each epoch starts when the last one's recording ended: one clock reading fewer
         // per epoch (the 2003 network's epochs are ~5 µs; a reading ~25 ns in a VM).
         let mut t0 = Instant::now();
         while self.step < stop {
-            let steps = (self.epoch_steps as u64).min(stop - self.step) as u32;
+            let epoch = self.epoch_steps as u64;
+            let steps = (epoch - self.step % epoch).min(stop - self.step) as u32;
             self.local.clear();
             self.backend.run_epoch(&self.pending, self.step, steps, &mut self.local);
             let t1 = Instant::now();
             self.comm.exchange(self.step, steps, &self.local, &mut self.pending);
             let t2 = Instant::now();
             recorder.record_spikes(&self.local)?;
+            if let Some(recent) = self.recent.as_mut() {
+                recent.push(self.step, self.step + steps as u64, &self.local);
+            }
             let t3 = Instant::now();
             self.times.advance += t1 - t0;
             self.times.exchange += t2 - t1;

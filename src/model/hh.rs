@@ -723,6 +723,28 @@ impl HhGroup {
         }
     }
 
+    /// Every array of state a step reads that a checkpoint must restore, in the order
+    /// of `HhSpec::checkpoint_names`: v and each shared gate state (f32), then, under
+    /// RK4, their f64 copies. (`crossed` is rewritten by every step before it is read.)
+    pub fn checkpoint_arrays_mut(&mut self) -> Vec<super::StateArrayMut<'_>> {
+        let n = self.v.len();
+        let mut out: Vec<super::StateArrayMut<'_>> = vec![super::StateArrayMut::F32(&mut self.v)];
+        if n > 0 {
+            out.extend(self.x.chunks_exact_mut(n).map(super::StateArrayMut::F32));
+        } else {
+            out.extend((0..self.sharing.states.len()).map(|_| super::StateArrayMut::F32(&mut [])));
+        }
+        if let Some(exact) = self.exact.as_mut() {
+            out.push(super::StateArrayMut::F64(&mut exact.v));
+            if n > 0 {
+                out.extend(exact.x.chunks_exact_mut(n).map(super::StateArrayMut::F64));
+            } else {
+                out.extend((0..self.sharing.states.len()).map(|_| super::StateArrayMut::F64(&mut [])));
+            }
+        }
+        out
+    }
+
     /// The value of gate `j` (channels in order, their gates in order) of every neuron.
     pub fn gate(&self, j: usize) -> &[f32] {
         let (n, s) = (self.v.len(), self.sharing.gates[j].state);

@@ -87,6 +87,20 @@ impl NeuronModel {
         }
     }
 
+    /// The arrays a checkpoint holds for this model, by name, with whether each is f64:
+    /// every declared state variable, then what its groups keep beside them
+    /// (`NeuronGroup::checkpoint_arrays_mut` gives them in this order).
+    pub fn checkpoint_names(&self) -> Vec<(String, bool)> {
+        let mut names: Vec<(String, bool)> = self.declaration().state.iter().map(|s| (s.name.to_string(), false)).collect();
+        if let NeuronModel::Hh(spec) = self {
+            if spec.integrator == hh::Integrator::Rk4 {
+                let f64_copies: Vec<(String, bool)> = names.iter().map(|(n, _)| (format!("{n}.f64"), true)).collect();
+                names.extend(f64_copies);
+            }
+        }
+        names
+    }
+
     /// Measured cost of one neuron-step in ns on one core, noise excluded
     /// (`cargo bench --bench kernels -- update`; BENCHMARKS.md). Used to balance ranks
     /// when populations differ in model.
@@ -96,6 +110,26 @@ impl NeuronModel {
             // Exponential Euler with tables: per gate two interpolations and a relaxation.
             NeuronModel::Hh(spec) => 2.0 + 1.5 * spec.gate_count() as f64,
         }
+    }
+}
+
+/// One array of a group's state, one value per neuron, as a checkpoint saves and
+/// restores it.
+pub enum StateArrayMut<'a> {
+    F32(&'a mut [f32]),
+    F64(&'a mut [f64]),
+}
+
+impl StateArrayMut<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            StateArrayMut::F32(a) => a.len(),
+            StateArrayMut::F64(a) => a.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -164,6 +198,15 @@ impl NeuronGroup {
         match self {
             NeuronGroup::Izhikevich(g) => [&g.v, &g.u].get(k).map(|x| x.as_slice()),
             NeuronGroup::Hh(g) => g.state_variable(k),
+        }
+    }
+
+    /// The state a checkpoint saves and restores, in `NeuronModel::checkpoint_names`
+    /// order: everything the next step reads that is not derived from the parameters.
+    pub fn checkpoint_arrays_mut(&mut self) -> Vec<StateArrayMut<'_>> {
+        match self {
+            NeuronGroup::Izhikevich(g) => vec![StateArrayMut::F32(&mut g.v), StateArrayMut::F32(&mut g.u)],
+            NeuronGroup::Hh(g) => g.checkpoint_arrays_mut(),
         }
     }
 

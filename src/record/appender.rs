@@ -130,6 +130,76 @@ impl Appender {
         })
     }
 
+    /// Opens the file a checkpointed run wrote, to go on appending from the checkpoint
+    /// (collective): its datasets (found by `find`) must hold at least `lengths` rows and
+    /// the file at least `duration_ms`; whatever it holds beyond (appended after the
+    /// checkpoint, before the run was stopped) is cut back, and its claims set to the
+    /// checkpoint's.
+    pub fn reopen(
+        path: &Path,
+        kind: Box<dyn FileKind>,
+        comm: &dyn Communicator,
+        lengths: &[u64],
+        duration_ms: f64,
+        find: impl Fn(&hdf5::File) -> hdf5::Result<Vec<Extendable>>,
+    ) -> Result<Appender> {
+        let refused = |message: String| Error::Input { path: path.to_path_buf(), message };
+        let checked = if comm.rank() == 0 {
+            (|| {
+                let file = hdf5::File::open(path).map_err(|e| {
+                    refused(format!(
+                        "the {} the checkpoint's run wrote cannot be opened to append to ({})",
+                        kind.noun(),
+                        cause(&e.to_string())
+                    ))
+                })?;
+                let holds = file.attr("duration_ms").and_then(|a| a.read_scalar::<f64>()).unwrap_or(-1.0);
+                let datasets =
+                    find(&file).map_err(|e| refused(format!("not the {} of this model ({})", kind.noun(), cause(&e.to_string()))))?;
+                let rows: Vec<u64> = datasets.iter().map(|d| d.dataset.shape().first().copied().unwrap_or(0) as u64).collect();
+                if holds < duration_ms || rows.len() != lengths.len() || rows.iter().zip(lengths).any(|(r, l)| r < l) {
+                    return Err(refused(format!(
+                        "holds {holds} ms ({}) where the checkpoint needs {duration_ms} ms ({}): not the file the checkpoint's run wrote",
+                        kind.describe(&rows),
+                        kind.describe(lengths)
+                    )));
+                }
+                Ok(())
+            })()
+        } else {
+            Ok(())
+        };
+        agree(comm, checked)?;
+        let output_error = |e: hdf5::Error| Error::Output { path: path.to_path_buf(), message: cause(&e.to_string()) };
+        let file = agree(comm, open_existing(path, comm).map_err(output_error))?;
+        let opened = (|| {
+            let datasets = find(&file)?;
+            for (d, &rows) in datasets.iter().zip(lengths) {
+                let mut shape = d.dataset.shape();
+                shape[0] = rows as usize;
+                d.dataset.resize(shape)?;
+            }
+            kind.claim(&file, lengths, duration_ms)?;
+            file.attr("duration_ms")?.write_scalar(&duration_ms)?;
+            let running = VarLenUnicode::from_str("running").expect("ascii");
+            file.attr("status")?.write_scalar(&running)?;
+            file.flush()?;
+            Ok(datasets)
+        })();
+        let datasets = agree(comm, opened.map_err(output_error))?;
+        Ok(Appender {
+            path: path.to_path_buf(),
+            partial: partial_path(path),
+            renamed: true,
+            file: Some(file),
+            lengths: lengths.to_vec(),
+            datasets,
+            duration_ms,
+            foresight: true,
+            kind,
+        })
+    }
+
     /// Turns off the comparison of each append with the free space (`--skip-space-check`);
     /// the file-size limit is still respected (a write past it can only fail).
     pub fn without_foresight(mut self) -> Self {
@@ -194,8 +264,11 @@ impl Appender {
             shape[0] = rows as usize;
             d.dataset.resize(shape)?;
         }
-        write(&self.datasets)?;
-        file.flush()
+        // The flush is collective under MPI: every rank takes part even where its own
+        // write failed, or the others would wait for it forever.
+        let written = write(&self.datasets);
+        let flushed = file.flush();
+        written.and(flushed)
     }
 
     /// Moves what the file claims forward, and flushes.
@@ -413,6 +486,16 @@ fn cut_back(path: &Path, names: &[String], lengths: &[u64], duration_ms: f64, ki
 
 /// Opens the file: through MPI-IO when there is more than one rank. The format is that
 /// of HDF5 1.8 and later, so that attributes (the model text) may exceed 64 KB.
+fn open_existing(path: &Path, comm: &dyn Communicator) -> hdf5::Result<hdf5::File> {
+    #[cfg(feature = "mpi")]
+    if let Some(world) = comm.mpi().filter(|_| comm.size() > 1) {
+        use mpi::raw::AsRaw;
+        return hdf5::File::with_options().with_fapl(|p| p.mpio(world.as_raw(), None).libver_v18()).open_rw(path);
+    }
+    let _ = comm;
+    hdf5::File::with_options().with_fapl(|p| p.libver_v18()).open_rw(path)
+}
+
 fn open(path: &Path, comm: &dyn Communicator) -> hdf5::Result<hdf5::File> {
     #[cfg(feature = "mpi")]
     if let Some(world) = comm.mpi().filter(|_| comm.size() > 1) {

@@ -108,16 +108,7 @@ impl ReportWriter {
         provenance: &Provenance,
         comm: &dyn Communicator,
     ) -> Result<ReportWriter> {
-        let columns: Vec<Columns> = layout
-            .populations
-            .iter()
-            .zip(local)
-            .map(|((_, ids), range)| {
-                let first = ids.partition_point(|&i| i < range.start);
-                let end = ids.partition_point(|&i| i < range.end);
-                Columns { mine: first..end, buffer: Vec::new() }
-            })
-            .collect();
+        let columns = columns(&layout, local);
         let kind = Box::new(ReportFile { layout: layout.clone() });
         let rank = comm.rank();
         let appender = Appender::create(path, kind, comm, |file| lay_out(file, &layout, provenance, rank == 0))?;
@@ -125,6 +116,43 @@ impl ReportWriter {
     }
 
     /// Turns off the comparison of each append with the free space.
+    /// Opens the report of a checkpointed run to go on from the checkpoint (collective):
+    /// it holds `rows` samples then; samples beyond are cut back.
+    pub fn reopen(
+        path: &Path,
+        layout: ReportLayout,
+        local: &[Range<u64>],
+        rows: u64,
+        duration_ms: f64,
+        comm: &dyn Communicator,
+    ) -> Result<ReportWriter> {
+        let columns = columns(&layout, local);
+        let find = |file: &hdf5::File| -> hdf5::Result<Vec<Extendable>> {
+            layout
+                .populations
+                .iter()
+                .map(|(name, ids)| {
+                    let name = format!("report/{name}/data");
+                    let dataset = file.dataset(&name)?;
+                    if dataset.shape().get(1) != Some(&ids.len()) {
+                        return Err(hdf5::Error::from(format!("{name} does not have {} columns", ids.len()).as_str()));
+                    }
+                    let chunk_rows = dataset.chunk().and_then(|c| c.first().copied()).unwrap_or(1) as u64;
+                    Ok(Extendable { dataset, name, chunk_rows, row_bytes: 4 * ids.len() as u64 })
+                })
+                .collect()
+        };
+        let lengths = vec![rows; layout.populations.len()];
+        let kind = Box::new(ReportFile { layout: layout.clone() });
+        let appender = Appender::reopen(path, kind, comm, &lengths, duration_ms, find)?;
+        Ok(ReportWriter { appender, layout, columns, rows })
+    }
+
+    /// Rows the file holds.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
     pub fn without_foresight(mut self) -> Self {
         self.appender = self.appender.without_foresight();
         self
@@ -179,6 +207,21 @@ impl ReportWriter {
 
 /// The report's groups, mapping and empty data datasets (collective); the mapping's
 /// values are written by one rank (`writer`).
+/// The block of each population's columns this rank writes: its neurons' among the
+/// report's (`local`: this rank's population-local id range of each).
+fn columns(layout: &ReportLayout, local: &[Range<u64>]) -> Vec<Columns> {
+    layout
+        .populations
+        .iter()
+        .zip(local)
+        .map(|((_, ids), range)| {
+            let first = ids.partition_point(|&i| i < range.start);
+            let end = ids.partition_point(|&i| i < range.end);
+            Columns { mine: first..end, buffer: Vec::new() }
+        })
+        .collect()
+}
+
 fn lay_out(file: &hdf5::File, layout: &ReportLayout, provenance: &Provenance, writer: bool) -> hdf5::Result<Vec<Extendable>> {
     provenance.write(file)?;
     text_attr(file, "variable", &layout.variable)?;
@@ -202,7 +245,12 @@ fn lay_out(file: &hdf5::File, layout: &ReportLayout, provenance: &Provenance, wr
             time.write_raw(&[layout.start_ms(), layout.start_ms(), layout.interval_ms()])?;
         }
         let chunk_rows = (CHUNK_BYTES / (4 * n.max(1) as u64)).clamp(1, 4096);
-        let data = group.new_dataset::<f32>().chunk((chunk_rows as usize, n.max(1))).shape((0.., n)).create("data")?;
+        let data = group
+            .new_dataset::<f32>()
+            .chunk((chunk_rows as usize, n.max(1)))
+            .alloc_time(super::writer::EARLY)
+            .shape((0.., n))
+            .create("data")?;
         data.new_attr::<VarLenUnicode>().create("units")?.write_scalar(&unit)?;
         out.push(Extendable { dataset: data, name: format!("report/{name}/data"), chunk_rows, row_bytes: 4 * n as u64 });
     }

@@ -124,6 +124,43 @@ impl SpikeWriter {
     }
 
     /// A writer without a file: it only counts (runs that write no spike file).
+    /// Opens the spike file of a checkpointed run to go on from the checkpoint at
+    /// `step` (collective), its populations holding `counts` spikes then; spikes it
+    /// holds beyond are cut back (see `Appender::reopen`).
+    pub fn reopen(
+        path: &Path,
+        populations: Vec<PopulationRange>,
+        counts: &[u64],
+        step: u64,
+        dt_ms: f64,
+        comm: &dyn Communicator,
+    ) -> Result<SpikeWriter> {
+        let lengths: Vec<u64> = counts.iter().flat_map(|&n| [n, n]).collect();
+        let find = |file: &hdf5::File| -> hdf5::Result<Vec<Extendable>> {
+            let mut out = Vec::new();
+            for pop in &populations {
+                for (name, row_bytes) in [("timestamps", 8), ("node_ids", 8)] {
+                    let name = format!("spikes/{}/{name}", pop.name);
+                    let dataset = file.dataset(&name)?;
+                    let chunk_rows = dataset.chunk().and_then(|c| c.first().copied()).unwrap_or(MIN_CHUNK) as u64;
+                    out.push(Extendable { dataset, name, chunk_rows, row_bytes });
+                }
+            }
+            Ok(out)
+        };
+        let appender = Appender::reopen(path, Box::new(SpikeFile), comm, &lengths, step as f64 * dt_ms, find)?;
+        let mut writer = SpikeWriter::counting(populations, dt_ms);
+        writer.appender = Some(appender);
+        writer.flushed_step = step;
+        Ok(writer)
+    }
+
+    /// Spikes in the file of each population (the same on every rank; empty without a
+    /// file): where a checkpoint's run stood.
+    pub fn file_counts(&self) -> Vec<u64> {
+        self.appender.as_ref().map_or(Vec::new(), |a| per_population(a.lengths()))
+    }
+
     pub fn counting(populations: Vec<PopulationRange>, dt_ms: f64) -> SpikeWriter {
         let n = populations.len();
         SpikeWriter { appender: None, populations, buffer: Vec::new(), flushed_step: 0, dt_ms, local_counts: vec![0; n] }
@@ -131,6 +168,12 @@ impl SpikeWriter {
 
     /// Turns off the comparison of each append with the free space (`--skip-space-check`);
     /// the file-size limit is still respected (a write past it can only fail).
+    /// A writer whose first flush starts at `step` (a run resumed there).
+    pub fn starting_at(mut self, step: u64) -> Self {
+        self.flushed_step = step;
+        self
+    }
+
     pub fn without_foresight(mut self) -> Self {
         self.appender = self.appender.map(Appender::without_foresight);
         self
@@ -279,6 +322,12 @@ impl Recorder for SpikeWriter {
 
 /// The SONATA groups, attributes and empty extendable datasets, and the provenance
 /// (collective).
+/// Chunks are allocated when a dataset grows, by every rank together: what parallel
+/// HDF5 does with datasets it creates, set here for one process too, so that a file
+/// created by one process can be appended to by many (a run resumed on more ranks; with
+/// incremental allocation their independent writes overran the file's end).
+pub const EARLY: Option<hdf5::plist::dataset_create::AllocTime> = Some(hdf5::plist::dataset_create::AllocTime::Early);
+
 fn layout(file: &hdf5::File, populations: &[PopulationRange], chunks: &[usize], provenance: &Provenance) -> hdf5::Result<Vec<Extendable>> {
     file.new_attr::<u32>().create("magic")?.write_scalar(&MAGIC)?;
     file.new_attr::<u32>().shape(2).create("version")?.write(&VERSION)?;
@@ -290,9 +339,10 @@ fn layout(file: &hdf5::File, populations: &[PopulationRange], chunks: &[usize], 
         let group = spikes.create_group(&pop.name)?;
         group.new_attr::<Sorting>().create("sorting")?.write_scalar(&Sorting::by_time)?;
         group.new_attr::<u64>().create("n_nodes")?.write_scalar(&pop.size)?;
-        let timestamps = group.new_dataset::<f64>().chunk(chunk).shape(hdf5::Extent::resizable(0)).create("timestamps")?;
+        let timestamps =
+            group.new_dataset::<f64>().chunk(chunk).alloc_time(EARLY).shape(hdf5::Extent::resizable(0)).create("timestamps")?;
         timestamps.new_attr::<VarLenUnicode>().create("units")?.write_scalar(&units)?;
-        let node_ids = group.new_dataset::<u64>().chunk(chunk).shape(hdf5::Extent::resizable(0)).create("node_ids")?;
+        let node_ids = group.new_dataset::<u64>().chunk(chunk).alloc_time(EARLY).shape(hdf5::Extent::resizable(0)).create("node_ids")?;
         let chunk_rows = chunk as u64;
         out.push(Extendable { dataset: timestamps, name: format!("spikes/{}/timestamps", pop.name), chunk_rows, row_bytes: 8 });
         out.push(Extendable { dataset: node_ids, name: format!("spikes/{}/node_ids", pop.name), chunk_rows, row_bytes: 8 });

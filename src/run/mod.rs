@@ -15,6 +15,7 @@ pub use summary::{append_csv, csv_line, fmt_bytes, fmt_duration, peak_memory, su
 
 use crate::backend::cpu::{CpuBackend, CpuOptions};
 use crate::backend::Backend;
+use crate::checkpoint::{self, Checkpoint, Positions, Written};
 use crate::comm::{agree, agree_first, Communicator, ExchangeMode};
 use crate::engine::{PhaseTimes, Simulation};
 use crate::error::{Error, Result};
@@ -49,6 +50,26 @@ pub struct RunOptions {
     pub skip_space_check: bool,
     /// The command line, for the spike file's provenance.
     pub command_line: String,
+    /// Where and how often to write checkpoints; without, none is written.
+    pub checkpoint: Option<CheckpointOptions>,
+    /// A checkpoint to go on from (its model is the description's, checked).
+    pub resume: Option<PathBuf>,
+}
+
+/// Checkpoints of a run: written every `every_ms` of simulated time (if set), on a stop
+/// signal, and at the end, each replacing the last.
+#[derive(Clone, Debug)]
+pub struct CheckpointOptions {
+    pub path: PathBuf,
+    pub every_ms: Option<f64>,
+}
+
+/// The steps between checkpoints: `every_ms` rounded to whole epochs (at least one), so
+/// that every checkpoint lies on the epoch grid.
+pub fn checkpoint_interval_steps(desc: &Description, every_ms: f64) -> u64 {
+    let epoch = desc.epoch_steps() as u64;
+    let steps = (every_ms / desc.dt_ms).round().max(1.0) as u64;
+    steps.div_ceil(epoch).max(1) * epoch
 }
 
 impl Default for RunOptions {
@@ -63,6 +84,8 @@ impl Default for RunOptions {
             max_output: None,
             skip_space_check: false,
             command_line: String::new(),
+            checkpoint: None,
+            resume: None,
         }
     }
 }
@@ -112,6 +135,10 @@ pub struct RunReport {
     pub raster: Option<PathBuf>,
     /// The report files written.
     pub report_files: Vec<PathBuf>,
+    /// The last checkpoint written, and the step it holds.
+    pub checkpoint: Option<(PathBuf, u64)>,
+    /// The step the run started from (a resumed run's checkpoint).
+    pub first_step: u64,
     pub memory_bytes: usize,
 }
 
@@ -169,6 +196,9 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         let checked = if comm.rank() == 0 { check_outputs(desc).and_then(|()| check_output_space(desc, options)) } else { Ok(()) };
         agree(comm, checked)?;
     }
+    let resume = options.resume.as_ref().map(|path| Checkpoint::open(path).and_then(|c| c.check(desc).map(|()| c))).transpose();
+    let resume = agree(comm, resume)?;
+    let first_step = resume.as_ref().map_or(0, |c| c.step);
     signals::building(true);
     signals::catch_stop_signals();
 
@@ -183,6 +213,9 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     };
     let (exchange, fan_out) = comm.set_exchange(options.exchange, &parts, &needed);
     drop(needed);
+    if let Some(c) = &resume {
+        c.restore(desc, &mut backend, comm)?;
+    }
     let build = t0.elapsed();
 
     // The raster is drawn from the spike file; without one, from a temporary file.
@@ -197,44 +230,69 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let mut writer = match &spike_path {
         Some(path) => {
             let chunks = chunk_sizes(desc, options.expected_rate_hz);
-            let w = SpikeWriter::create(path, populations, chunks, desc.dt_ms, &made_by, comm)?;
+            let w = match &resume {
+                Some(c) => SpikeWriter::reopen(path, populations, &c.positions.spike_counts, c.step, desc.dt_ms, comm)?,
+                None => SpikeWriter::create(path, populations, chunks, desc.dt_ms, &made_by, comm)?,
+            };
             if options.skip_space_check {
                 w.without_foresight()
             } else {
                 w
             }
         }
-        None => SpikeWriter::counting(populations, desc.dt_ms),
+        None => SpikeWriter::counting(populations, desc.dt_ms).starting_at(first_step),
     };
-    let mut sampling = Sampling::create(desc, options, &made_by, comm, &mut backend, parts[comm.rank()].clone())?;
+    let mut sampling = Sampling::create(
+        desc,
+        options,
+        &made_by,
+        comm,
+        &mut backend,
+        parts[comm.rank()].clone(),
+        Some(first_step).filter(|_| resume.is_some()),
+    )?;
+    drop(resume);
     // From here a signal stops the run at the next progress point, file completed.
     signals::building(false);
 
     let t1 = Instant::now();
     let memory_bytes = backend.memory_bytes();
     let mut sim = Simulation::new(&mut backend, comm, desc.epoch_steps(), desc.steps);
+    sim.resume_at(first_step);
+    if options.checkpoint.is_some() {
+        sim.keep_recent(desc.max_delay_steps());
+    }
     let mut progress = Progress::new(options, desc, sim.comm().rank() == 0);
-    // Progress in about 200 parts, each whole epochs.
+    // Progress in about 200 parts, each whole epochs, at multiples of their length:
+    // every stop of the loop lies on the epoch grid or at a flush.
     let epoch = desc.epoch_steps() as u64;
     let chunk = (desc.steps / 200).max(1).div_ceil(epoch) * epoch;
     let flush_every = desc.output.flush_every_steps.max(1);
+    let checkpoint_every = options.checkpoint.as_ref().and_then(|c| c.every_ms).map(|ms| checkpoint_interval_steps(desc, ms));
+    let next = |step: u64, every: u64| (step / every + 1) * every;
     let mut write = Duration::ZERO;
     let mut stopped_by_signal = None;
+    let mut last_checkpoint = None;
     while !sim.finished() {
-        let next_flush = (sim.step() / flush_every + 1) * flush_every;
-        sim.advance(chunk.min(next_flush - sim.step()), &mut writer)?;
+        let step = sim.step();
+        let stop = next(step, chunk).min(next(step, flush_every)).min(checkpoint_every.map_or(u64::MAX, |e| next(step, e)));
+        sim.advance(stop - step, &mut writer)?;
         progress.update(sim.step());
         let local = sim.backend().non_finite();
         if sim.comm().any(local.is_some()) {
             progress.finish();
             return Err(stop_on_non_finite(desc, local, writer, sampling, &spike_path, &mut sim));
         }
-        if sim.step().is_multiple_of(flush_every) && !sim.finished() {
+        let checkpoint_due = checkpoint_every.is_some_and(|e| sim.step().is_multiple_of(e)) && !sim.finished();
+        if (sim.step().is_multiple_of(flush_every) || checkpoint_due) && !sim.finished() {
             let tw = Instant::now();
             writer.flush(sim.step(), sim.comm())?;
             let step = sim.step();
             let (backend, comm) = sim.backend_and_comm();
             sampling.flush(step, backend, comm)?;
+            if checkpoint_due {
+                last_checkpoint = Some(save_checkpoint(desc, options, &writer, &sampling, &mut sim)?);
+            }
             write += tw.elapsed();
         }
         if sim.comm().any(signals::received().is_some()) {
@@ -252,9 +310,14 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         Some(signal) => format!("stopped by signal {signal}"),
         None => "complete".to_string(),
     };
-    let spike_file = writer.finish(steps, &status, sim.comm())?;
     let (backend, comm) = sim.backend_and_comm();
     sampling.flush(steps, backend, comm)?;
+    if options.checkpoint.is_some() && last_checkpoint.as_ref().is_none_or(|(_, at)| *at != steps) {
+        // At the end, or where a signal stopped the run: the run can go on from here.
+        last_checkpoint = Some(save_checkpoint(desc, options, &writer, &sampling, &mut sim)?);
+    }
+    let spike_file = writer.finish(steps, &status, sim.comm())?;
+    let comm: &dyn Communicator = sim.comm();
     let report_files = sampling.finish(&status, comm)?;
     write += tw.elapsed();
     // Simulation time proper: the loop without the appends to the spike file.
@@ -290,7 +353,8 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         if let (Some(name), Some(path)) = (&desc.output.raster, &spike_file) {
             let out = dir.join(name);
             let drawn = plot::raster_png_from(path, Some(steps as f64 * desc.dt_ms), &out);
-            if desc.output.spikes.is_none() {
+            // A checkpointed run keeps its hidden spike file: a resumed run appends to it.
+            if desc.output.spikes.is_none() && last_checkpoint.is_none() {
                 let _ = std::fs::remove_file(path);
             }
             drawn.map_err(|e| Error::Write { path: out.clone(), message: format!("{e}; the run itself completed") })?;
@@ -318,7 +382,29 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         raster,
         report_files,
         memory_bytes,
+        checkpoint: last_checkpoint,
+        first_step,
     })
+}
+
+/// Writes a checkpoint at the simulation's step (collective), the outputs having been
+/// flushed to it; returns where and at which step.
+fn save_checkpoint(
+    desc: &Description,
+    options: &RunOptions,
+    writer: &SpikeWriter,
+    sampling: &Sampling,
+    sim: &mut Simulation,
+) -> Result<(PathBuf, u64)> {
+    let path = options.checkpoint.as_ref().expect("checkpointing").path.clone();
+    let step = sim.step();
+    let mut spike_counts = writer.file_counts();
+    spike_counts.resize(desc.populations.len(), 0);
+    let positions = Positions { spike_counts, report_rows: sampling.rows() };
+    let (backend, comm, recent) = sim.for_checkpoint();
+    let what = Written { desc, step, positions, ranks: comm.size(), threads: options.cpu.threads };
+    checkpoint::save(&path, &what, backend, recent.expect("recent spikes are kept where checkpoints are written"), comm)?;
+    Ok((path, step))
 }
 
 /// Ends a run whose state left the finite numbers (collective): the first such state

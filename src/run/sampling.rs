@@ -21,6 +21,8 @@ pub(super) struct Sampling {
 impl Sampling {
     /// Creates the report files (collective) and hands the backend a probe per
     /// population of each report, for the neurons of `mine` (this rank's global ids).
+    /// With `resume_at`, the reports of a checkpointed run are opened instead, to go on
+    /// from that step.
     pub(super) fn create(
         desc: &Description,
         options: &RunOptions,
@@ -28,6 +30,7 @@ impl Sampling {
         comm: &dyn Communicator,
         backend: &mut dyn Backend,
         mine: Range<u64>,
+        resume_at: Option<u64>,
     ) -> Result<Sampling> {
         let mut reports = Vec::new();
         for plan in &desc.output.reports {
@@ -48,7 +51,14 @@ impl Sampling {
                 dt_ms: desc.dt_ms,
                 schedule: plan.schedule,
             };
-            let writer = ReportWriter::create(&desc.output.dir.join(&plan.file), layout, &local, provenance, comm)?;
+            let path = desc.output.dir.join(&plan.file);
+            let writer = match resume_at {
+                Some(step) => {
+                    let rows = plan.schedule.samples_before(step);
+                    ReportWriter::reopen(&path, layout, &local, rows, step as f64 * desc.dt_ms, comm)?
+                }
+                None => ReportWriter::create(&path, layout, &local, provenance, comm)?,
+            };
             let writer = if options.skip_space_check { writer.without_foresight() } else { writer };
             reports.push((plan.clone(), writer, probes));
         }
@@ -67,6 +77,11 @@ impl Sampling {
             writer.flush(plan.schedule.samples_before(step), step as f64 * self.dt_ms, comm)?;
         }
         Ok(())
+    }
+
+    /// Rows each report holds (after a flush: where a checkpoint's run stood).
+    pub(super) fn rows(&self) -> Vec<u64> {
+        self.reports.iter().map(|(_, w, _)| w.rows()).collect()
     }
 
     /// Records how the run ended in each report and closes them (collective).

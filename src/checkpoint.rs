@@ -1,0 +1,467 @@
+//! Checkpoints: the whole state of a run at an epoch boundary, in global-id order, so
+//! that a run resumes from it on any number of ranks and threads and continues exactly
+//! as the uninterrupted run would have (byte for byte in every output dataset).
+//!
+//! What a run's future depends on, and where it is kept:
+//! - each neuron's state (every declared state variable, and what a model keeps beside,
+//!   such as RK4's f64 copies) and each exponential synaptic kind's state, per neuron:
+//!   `/state/<population>/<array>`, one value per neuron of the population;
+//! - the spikes in flight: every spike of the epochs whose synapses may still arrive,
+//!   `/in_flight/{step, gid}` sorted by step then id, with the epochs they were
+//!   exchanged in (`epoch_start`, `epoch_end`): a resumed run empties its delay rings and
+//!   delivers those spikes' later arrivals again, epoch by epoch, which sums each
+//!   target's inputs in the order the interrupted run did — whatever its ring size;
+//! - the step, and how far each output file had got (`/outputs`): a resumed run cuts
+//!   back what was appended after the checkpoint and appends from there;
+//! - nothing of the random streams: they are keyed by (seed, step, id), not drawn in
+//!   sequence.
+//!
+//! The file names the model it belongs to (its text, and a hash of each part that
+//! decides the run: `identity`), the volley version that wrote it, and a checksum of
+//! every array that does not depend on how the values were split over ranks. It is
+//! written by all ranks together under a temporary name and renamed into place when
+//! complete, so a run killed while writing one leaves the previous checkpoint.
+
+use crate::backend::{Backend, StatePiece};
+use crate::comm::{agree, Communicator};
+use crate::engine::RecentSpikes;
+use crate::error::{Error, Result};
+use crate::model::StateArrayMut;
+use crate::network::Description;
+use crate::record::appender::{cause, text_attr};
+use crate::record::atomic::partial_path;
+use crate::spike::Spike;
+use hdf5::types::VarLenUnicode;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The root attribute `magic` of every checkpoint.
+pub const MAGIC: &str = "volley checkpoint";
+/// The layout of the file; a volley reads only its own.
+pub const FORMAT: u32 = 1;
+
+/// The arrays a checkpoint holds for population `p`, by name, with whether each is f64:
+/// its model's (`NeuronModel::checkpoint_names`), then one per exponential synaptic kind
+/// (`synapse.1`, ...: the kinds of `synapse::kinds` after the delta kind).
+pub fn arrays(desc: &Description, p: usize) -> Vec<(String, bool)> {
+    let mut names = desc.populations[p].model.checkpoint_names();
+    let kinds = crate::synapse::kinds(desc).len();
+    names.extend((1..kinds).map(|k| (format!("synapse.{k}"), false)));
+    names
+}
+
+/// Each part of a description that decides what a run computes, by name, with a hash of
+/// its value: the simulation's dt and seed, each population (model and parameters),
+/// projection, stimulus and what is recorded. The duration is not a part (a resumed run
+/// may go further), nor where the outputs go.
+pub fn identity(desc: &Description) -> Vec<(String, u64)> {
+    let mut parts = vec![
+        ("simulation.dt".to_string(), hash(format_args!("{:?}", desc.dt_ms))),
+        ("simulation.seed".to_string(), hash(format_args!("{}", desc.seed))),
+    ];
+    for p in &desc.populations {
+        parts.push((format!("population '{}'", p.name), hash(format_args!("{} {} {:?}", p.first_gid, p.size, p.model))));
+    }
+    for (i, p) in desc.projections.iter().enumerate() {
+        parts.push((format!("projection {i}"), hash(format_args!("{p:?}"))));
+    }
+    for (i, s) in desc.stimuli.iter().enumerate() {
+        parts.push((format!("stimulus {i}"), hash(format_args!("{s:?}"))));
+    }
+    parts.push(("output.spikes".to_string(), hash(format_args!("{:?}", desc.output.spikes))));
+    for r in &desc.output.reports {
+        // The stop of a report is left out: by default the end of the run.
+        let what = format_args!("{} {} {:?} {} {}", r.variable, r.unit, r.populations, r.schedule.start_step, r.schedule.interval_steps);
+        parts.push((format!("report '{}'", r.file), hash(what)));
+    }
+    parts
+}
+
+/// FNV-1a (64 bits) of formatted text: stable across runs and machines (the standard
+/// library's hasher is not promised to be).
+fn hash(args: std::fmt::Arguments<'_>) -> u64 {
+    struct Fnv(u64);
+    impl std::fmt::Write for Fnv {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            for b in s.bytes() {
+                self.0 = (self.0 ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+            Ok(())
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    let _ = h.write_fmt(args);
+    h.0
+}
+
+/// A checksum term of one value at a position (a global id, or a place in a list): the
+/// terms are summed, so the checksum of an array is the same whatever pieces it was
+/// written and read in. 32 bits each, summed in 64: no overflow below 2³² values.
+fn term(position: u64, bits: u64) -> u64 {
+    let mut z = position.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ bits;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) >> 32
+}
+
+fn checksum(first_gid: u64, values: &StateArrayMut<'_>) -> u64 {
+    match values {
+        StateArrayMut::F32(v) => v.iter().enumerate().map(|(i, x)| term(first_gid + i as u64, x.to_bits() as u64)).sum(),
+        StateArrayMut::F64(v) => v.iter().enumerate().map(|(i, x)| term(first_gid + i as u64, x.to_bits())).sum(),
+    }
+}
+
+fn spike_term(position: u64, s: &Spike) -> u64 {
+    term(position, (s.step as u64) << 32 | s.gid as u64)
+}
+
+/// How far each output file had got at the checkpoint.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Positions {
+    /// Spikes of each population in the spike file (zeros without one).
+    pub spike_counts: Vec<u64>,
+    /// Samples in each report file, in `output.reports` order.
+    pub report_rows: Vec<u64>,
+}
+
+/// What a checkpoint records of the run that wrote it, besides its state.
+pub struct Written<'a> {
+    pub desc: &'a Description,
+    pub step: u64,
+    pub positions: Positions,
+    pub ranks: usize,
+    pub threads: usize,
+}
+
+/// Writes the checkpoint of a run stopped at an epoch boundary (collective): every rank
+/// its own neurons' state and its own recent spikes.
+pub fn save(path: &Path, what: &Written<'_>, backend: &mut dyn Backend, recent: &RecentSpikes, comm: &dyn Communicator) -> Result<()> {
+    let partial = partial_path(path);
+    let failed = |message: String| Error::Write { path: path.to_path_buf(), message: format!("{message}; the checkpoint was not written") };
+    if comm.rank() == 0 {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+        agree(comm, dir.map_or(Ok(()), std::fs::create_dir_all).map_err(|e| failed(e.to_string())))?;
+    } else {
+        agree(comm, Ok(()))?;
+    }
+    let file = agree(comm, create(&partial, comm).map_err(|e| failed(cause(&e.to_string()))))?;
+    let written = write_contents(&file, what, backend, recent, comm).and_then(|()| file.flush().map_err(Error::from));
+    let written = written.and_then(|()| file.close().map_err(Error::from)).map_err(|e| failed(cause(&e.to_string())));
+    if let Err(e) = agree(comm, written) {
+        if comm.rank() == 0 {
+            let _ = std::fs::remove_file(&partial);
+        }
+        return Err(e);
+    }
+    let renamed = if comm.rank() == 0 { std::fs::rename(&partial, path).map_err(|e| failed(e.to_string())) } else { Ok(()) };
+    agree(comm, renamed)
+}
+
+fn create(path: &Path, comm: &dyn Communicator) -> hdf5::Result<hdf5::File> {
+    #[cfg(feature = "mpi")]
+    if let Some(world) = comm.mpi().filter(|_| comm.size() > 1) {
+        use mpi::raw::AsRaw;
+        return hdf5::File::with_options().with_fapl(|p| p.mpio(world.as_raw(), None).libver_v18()).create(path);
+    }
+    let _ = comm;
+    hdf5::File::with_options().with_fapl(|p| p.libver_v18()).create(path)
+}
+
+fn write_contents(
+    file: &hdf5::File,
+    what: &Written<'_>,
+    backend: &mut dyn Backend,
+    recent: &RecentSpikes,
+    comm: &dyn Communicator,
+) -> Result<()> {
+    let desc = what.desc;
+    text_attr(file, "magic", MAGIC)?;
+    file.new_attr::<u32>().create("format")?.write_scalar(&FORMAT)?;
+    text_attr(file, "volley_version", env!("CARGO_PKG_VERSION"))?;
+    text_attr(file, "model", &desc.model_text)?;
+    file.new_attr::<u64>().create("step")?.write_scalar(&what.step)?;
+    file.new_attr::<f64>().create("dt_ms")?.write_scalar(&desc.dt_ms)?;
+    file.new_attr::<f64>().create("time_ms")?.write_scalar(&(what.step as f64 * desc.dt_ms))?;
+    file.new_attr::<u64>().create("ranks")?.write_scalar(&(what.ranks as u64))?;
+    file.new_attr::<u64>().create("threads")?.write_scalar(&(what.threads as u64))?;
+    text_attr(file, "created", &crate::run::utc_now())?;
+    let identity = identity(desc);
+    let names: Vec<VarLenUnicode> = identity.iter().map(|(n, _)| n.parse().unwrap_or_default()).collect();
+    let hashes: Vec<u64> = identity.iter().map(|(_, h)| *h).collect();
+    file.new_attr::<VarLenUnicode>().shape(names.len()).create("identity_parts")?.write(&names)?;
+    file.new_attr::<u64>().shape(hashes.len()).create("identity_hashes")?.write(&hashes)?;
+
+    // Every dataset is created by every rank (collective); each writes its own pieces.
+    let state = file.create_group("state")?;
+    let mut datasets: Vec<Vec<hdf5::Dataset>> = Vec::new();
+    for (p, pop) in desc.populations.iter().enumerate() {
+        let group = state.create_group(&pop.name)?;
+        let mut list = Vec::new();
+        for (name, double) in arrays(desc, p) {
+            let builder = group.new_dataset_builder();
+            let d = if double {
+                builder.empty::<f64>().shape(pop.size as usize).create(name.as_str())?
+            } else {
+                builder.empty::<f32>().shape(pop.size as usize).create(name.as_str())?
+            };
+            list.push(d);
+        }
+        datasets.push(list);
+    }
+    let offsets: Vec<usize> = datasets
+        .iter()
+        .scan(0, |at, l| {
+            let o = *at;
+            *at += l.len();
+            Some(o)
+        })
+        .collect();
+    let mut sums = vec![0u64; datasets.iter().map(Vec::len).sum()];
+    backend.visit_state(&mut |piece: StatePiece<'_>| {
+        let d = &datasets[piece.population][piece.array];
+        let lo = (piece.first_gid - desc.populations[piece.population].first_gid) as usize;
+        sums[offsets[piece.population] + piece.array] =
+            sums[offsets[piece.population] + piece.array].wrapping_add(checksum(piece.first_gid, &piece.values));
+        match &piece.values {
+            StateArrayMut::F32(v) => d.write_slice(&v[..], lo..lo + v.len())?,
+            StateArrayMut::F64(v) => d.write_slice(&v[..], lo..lo + v.len())?,
+        }
+        Ok(())
+    })?;
+    let (_, totals) = comm.prefix_and_total(&sums);
+    for (list, &offset) in datasets.iter().zip(&offsets) {
+        for (k, d) in list.iter().enumerate() {
+            d.new_attr::<u64>().create("checksum")?.write_scalar(&totals[offset + k])?;
+        }
+    }
+    write_in_flight(file, recent, what.step, comm)?;
+
+    let outputs = file.create_group("outputs")?;
+    let counts = &what.positions.spike_counts;
+    outputs.new_dataset::<u64>().shape(counts.len()).create("spike_counts")?.write_raw(counts)?;
+    let rows = &what.positions.report_rows;
+    outputs.new_dataset::<u64>().shape(rows.len()).create("report_rows")?.write_raw(rows)?;
+    Ok(())
+}
+
+/// The spikes in flight, every rank's own written at their place in the global
+/// (step, id) order: within a step, ranks hold ascending id ranges.
+fn write_in_flight(file: &hdf5::File, recent: &RecentSpikes, step: u64, comm: &dyn Communicator) -> Result<()> {
+    let epochs: Vec<(u64, u64, &[Spike])> = recent.epochs().collect();
+    let first = epochs.first().map_or(step, |e| e.0);
+    let width = (step - first) as usize;
+    let mut counts = vec![0u64; width];
+    for (_, _, spikes) in &epochs {
+        for s in spikes.iter() {
+            counts[(s.step as u64 - first) as usize] += 1;
+        }
+    }
+    let (before, total) = comm.prefix_and_total(&counts);
+    let n: u64 = total.iter().sum();
+    let group = file.create_group("in_flight")?;
+    let starts: Vec<u64> = epochs.iter().map(|e| e.0).collect();
+    let ends: Vec<u64> = epochs.iter().map(|e| e.1).collect();
+    group.new_dataset::<u64>().shape(starts.len()).create("epoch_start")?.write_raw(&starts)?;
+    group.new_dataset::<u64>().shape(ends.len()).create("epoch_end")?.write_raw(&ends)?;
+    let steps = group.new_dataset::<u32>().shape(n as usize).create("step")?;
+    let gids = group.new_dataset::<u32>().shape(n as usize).create("gid")?;
+    let mut sum = 0u64;
+    let mut position = 0u64;
+    let mut spikes = epochs.iter().flat_map(|e| e.2.iter());
+    for k in 0..width {
+        let mine: Vec<Spike> = spikes.by_ref().take(counts[k] as usize).copied().collect();
+        if !mine.is_empty() {
+            let at = (position + before[k]) as usize;
+            for (i, s) in mine.iter().enumerate() {
+                sum = sum.wrapping_add(spike_term((at + i) as u64, s));
+            }
+            let (st, id): (Vec<u32>, Vec<u32>) = mine.iter().map(|s| (s.step, s.gid)).unzip();
+            steps.write_slice(&st[..], at..at + mine.len())?;
+            gids.write_slice(&id[..], at..at + mine.len())?;
+        }
+        position += total[k];
+    }
+    let (_, sums) = comm.prefix_and_total(&[sum]);
+    group.new_attr::<u64>().create("checksum")?.write_scalar(&sums[0])?;
+    Ok(())
+}
+
+/// A checkpoint opened to resume from.
+pub struct Checkpoint {
+    pub path: PathBuf,
+    pub step: u64,
+    pub dt_ms: f64,
+    /// The model file's text as the checkpoint's run ran it.
+    pub model_text: String,
+    pub positions: Positions,
+    identity: Vec<(String, u64)>,
+    file: hdf5::File,
+}
+
+impl Checkpoint {
+    /// Opens `path` and checks that it is a complete checkpoint this volley can read.
+    pub fn open(path: &Path) -> Result<Checkpoint> {
+        let bad = |message: String| Error::Input { path: path.to_path_buf(), message };
+        if !path.exists() {
+            return Err(bad("no such file".into()));
+        }
+        let file = hdf5::File::open(path)
+            .map_err(|e| bad(format!("not a readable HDF5 file: truncated or damaged? ({})", cause(&e.to_string()))))?;
+        let text = |name: &str| file.attr(name).and_then(|a| a.read_scalar::<VarLenUnicode>()).map(|v| v.to_string());
+        if text("magic").ok().as_deref() != Some(MAGIC) {
+            return Err(bad(format!("not a volley checkpoint (its root attribute 'magic' is not \"{MAGIC}\")")));
+        }
+        let format = file.attr("format").and_then(|a| a.read_scalar::<u32>()).unwrap_or(0);
+        if format != FORMAT {
+            return Err(bad(format!("a checkpoint of format {format}; this volley reads format {FORMAT}")));
+        }
+        let version = text("volley_version").unwrap_or_default();
+        if version != env!("CARGO_PKG_VERSION") {
+            return Err(bad(format!(
+                "written by volley {version}; this is volley {}: a checkpoint resumes with the version that wrote it",
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        let damaged = |what: &str, e: hdf5::Error| bad(format!("damaged: {what} cannot be read ({})", cause(&e.to_string())));
+        let step = file.attr("step").and_then(|a| a.read_scalar::<u64>()).map_err(|e| damaged("the step", e))?;
+        let dt_ms = file.attr("dt_ms").and_then(|a| a.read_scalar::<f64>()).map_err(|e| damaged("dt", e))?;
+        let model_text = text("model").map_err(|e| damaged("the model", e))?;
+        let parts =
+            file.attr("identity_parts").and_then(|a| a.read_raw::<VarLenUnicode>()).map_err(|e| damaged("the model's identity", e))?;
+        let hashes = file.attr("identity_hashes").and_then(|a| a.read_raw::<u64>()).map_err(|e| damaged("the model's identity", e))?;
+        let identity = parts.iter().map(|p| p.to_string()).zip(hashes).collect();
+        let read = |name: &str| file.dataset(name).and_then(|d| d.read_raw::<u64>()).map_err(|e| damaged(name, e));
+        let positions = Positions { spike_counts: read("outputs/spike_counts")?, report_rows: read("outputs/report_rows")? };
+        Ok(Checkpoint { path: path.to_path_buf(), step, dt_ms, model_text, positions, identity, file })
+    }
+
+    pub fn time_ms(&self) -> f64 {
+        self.step as f64 * self.dt_ms
+    }
+
+    /// Checks that `desc` is the model this checkpoint belongs to (every part of its
+    /// `identity`), that its run goes beyond the checkpoint, and that the file holds
+    /// every array the model needs.
+    pub fn check(&self, desc: &Description) -> Result<()> {
+        let bad = |message: String| Error::Input { path: self.path.clone(), message };
+        let ours = identity(desc);
+        let differ: Vec<&str> = ours
+            .iter()
+            .filter(|(name, h)| self.identity.iter().find(|(n, _)| n == name).is_none_or(|(_, theirs)| theirs != h))
+            .map(|(n, _)| n.as_str())
+            .chain(self.identity.iter().filter(|(n, _)| !ours.iter().any(|(o, _)| o == n)).map(|(n, _)| n.as_str()))
+            .collect();
+        if !differ.is_empty() {
+            return Err(bad(format!(
+                "the checkpoint belongs to another model: {} differ{} from {}'s; resume with the model the checkpoint was written by (it holds its text: `volley run --resume {}`)",
+                differ.join(", "),
+                if differ.len() == 1 { "s" } else { "" },
+                desc.model_file,
+                self.path.display()
+            )));
+        }
+        if desc.steps <= self.step {
+            return Err(Error::Option {
+                option: "--duration".into(),
+                message: format!(
+                    "the checkpoint {} is at {} ms: expected a duration beyond it, got {} ms",
+                    self.path.display(),
+                    self.time_ms(),
+                    desc.steps as f64 * desc.dt_ms
+                ),
+            });
+        }
+        for (p, pop) in desc.populations.iter().enumerate() {
+            for (name, double) in arrays(desc, p) {
+                let path = format!("state/{}/{name}", pop.name);
+                let ok = self.file.dataset(&path).is_ok_and(|d| {
+                    let size = if double { 8 } else { 4 };
+                    d.shape() == [pop.size as usize] && d.dtype().is_ok_and(|t| t.size() == size)
+                });
+                if !ok {
+                    return Err(bad(format!(
+                        "damaged: {path} is missing or is not {} values of {}",
+                        pop.size,
+                        if double { "f64" } else { "f32" }
+                    )));
+                }
+            }
+        }
+        let counts = &self.positions.spike_counts;
+        if counts.len() != desc.populations.len() || self.positions.report_rows.len() != desc.output.reports.len() {
+            return Err(bad("damaged: its output positions do not match the model's populations and reports".into()));
+        }
+        Ok(())
+    }
+
+    /// Puts the checkpoint's state into `backend` (this rank's neurons) and its spikes in
+    /// flight, checking every array against its checksum (collective).
+    pub fn restore(&self, desc: &Description, backend: &mut dyn Backend, comm: &dyn Communicator) -> Result<()> {
+        let bad = |message: String| Error::Input { path: self.path.clone(), message };
+        let offsets: Vec<usize> = (0..desc.populations.len())
+            .scan(0, |at, p| {
+                let o = *at;
+                *at += arrays(desc, p).len();
+                Some(o)
+            })
+            .collect();
+        let names: Vec<String> = (0..desc.populations.len())
+            .flat_map(|p| arrays(desc, p).into_iter().map(move |(n, _)| (p, n)))
+            .map(|(p, n)| format!("state/{}/{n}", desc.populations[p].name))
+            .collect();
+        let mut sums = vec![0u64; names.len()];
+        let read = backend.visit_state(&mut |mut piece: StatePiece<'_>| {
+            let index = offsets[piece.population] + piece.array;
+            let d = self.file.dataset(&names[index])?;
+            let lo = (piece.first_gid - desc.populations[piece.population].first_gid) as usize;
+            match &mut piece.values {
+                StateArrayMut::F32(v) => {
+                    let n = v.len();
+                    v.copy_from_slice(&d.read_slice_1d::<f32, _>(lo..lo + n)?.to_vec());
+                }
+                StateArrayMut::F64(v) => {
+                    let n = v.len();
+                    v.copy_from_slice(&d.read_slice_1d::<f64, _>(lo..lo + n)?.to_vec());
+                }
+            }
+            sums[index] = sums[index].wrapping_add(checksum(piece.first_gid, &piece.values));
+            Ok(())
+        });
+        agree(comm, read.map_err(|e| bad(format!("damaged: its state cannot be read ({e})"))))?;
+        let (_, totals) = comm.prefix_and_total(&sums);
+        let mismatch = names.iter().zip(&totals).find(|(name, &total)| {
+            self.file.dataset(name).and_then(|d| d.attr("checksum")).and_then(|a| a.read_scalar::<u64>()).map_or(true, |c| c != total)
+        });
+        if let Some((name, _)) = mismatch {
+            return agree(comm, Err(bad(format!("damaged: the values of {name} do not match their checksum"))));
+        }
+        let epochs = agree(comm, self.in_flight().map_err(bad))?;
+        backend.restore_in_flight(&epochs, self.step);
+        Ok(())
+    }
+
+    /// The spikes in flight, epoch by epoch, checked against their checksum.
+    fn in_flight(&self) -> std::result::Result<Vec<Vec<Spike>>, String> {
+        let read = |name: &str| self.file.dataset(&format!("in_flight/{name}"));
+        let damaged = |e: hdf5::Error| format!("damaged: its spikes in flight cannot be read ({})", cause(&e.to_string()));
+        let steps = read("step").and_then(|d| d.read_raw::<u32>()).map_err(damaged)?;
+        let gids = read("gid").and_then(|d| d.read_raw::<u32>()).map_err(damaged)?;
+        let starts = read("epoch_start").and_then(|d| d.read_raw::<u64>()).map_err(damaged)?;
+        let ends = read("epoch_end").and_then(|d| d.read_raw::<u64>()).map_err(damaged)?;
+        let stored = self.file.group("in_flight").and_then(|g| g.attr("checksum")).and_then(|a| a.read_scalar::<u64>()).map_err(damaged)?;
+        let spikes: Vec<Spike> = steps.iter().zip(&gids).map(|(&step, &gid)| Spike { step, gid }).collect();
+        let sum = spikes.iter().enumerate().fold(0u64, |acc, (i, s)| acc.wrapping_add(spike_term(i as u64, s)));
+        if sum != stored || steps.len() != gids.len() || starts.len() != ends.len() || !spikes.is_sorted() {
+            return Err("damaged: its spikes in flight do not match their checksum".into());
+        }
+        let mut epochs = Vec::with_capacity(starts.len());
+        let mut rest = spikes.as_slice();
+        for (&start, &end) in starts.iter().zip(&ends) {
+            let skip = rest.partition_point(|s| (s.step as u64) < start);
+            let take = rest[skip..].partition_point(|s| (s.step as u64) < end);
+            epochs.push(rest[skip..skip + take].to_vec());
+            rest = &rest[skip + take..];
+        }
+        Ok(epochs)
+    }
+}
