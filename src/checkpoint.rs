@@ -179,6 +179,7 @@ fn write_contents(
     file.new_attr::<u32>().create("format")?.write_scalar(&FORMAT)?;
     text_attr(file, "volley_version", env!("CARGO_PKG_VERSION"))?;
     text_attr(file, "model", &desc.model_text)?;
+    text_attr(file, "output_dir", &desc.output.dir.display().to_string())?;
     file.new_attr::<u64>().create("step")?.write_scalar(&what.step)?;
     file.new_attr::<f64>().create("dt_ms")?.write_scalar(&desc.dt_ms)?;
     file.new_attr::<f64>().create("time_ms")?.write_scalar(&(what.step as f64 * desc.dt_ms))?;
@@ -293,6 +294,8 @@ pub struct Checkpoint {
     pub dt_ms: f64,
     /// The model file's text as the checkpoint's run ran it.
     pub model_text: String,
+    /// Where its run wrote its outputs.
+    pub output_dir: PathBuf,
     pub positions: Positions,
     identity: Vec<(String, u64)>,
     file: hdf5::File,
@@ -326,13 +329,14 @@ impl Checkpoint {
         let step = file.attr("step").and_then(|a| a.read_scalar::<u64>()).map_err(|e| damaged("the step", e))?;
         let dt_ms = file.attr("dt_ms").and_then(|a| a.read_scalar::<f64>()).map_err(|e| damaged("dt", e))?;
         let model_text = text("model").map_err(|e| damaged("the model", e))?;
+        let output_dir = PathBuf::from(text("output_dir").map_err(|e| damaged("the output directory", e))?);
         let parts =
             file.attr("identity_parts").and_then(|a| a.read_raw::<VarLenUnicode>()).map_err(|e| damaged("the model's identity", e))?;
         let hashes = file.attr("identity_hashes").and_then(|a| a.read_raw::<u64>()).map_err(|e| damaged("the model's identity", e))?;
         let identity = parts.iter().map(|p| p.to_string()).zip(hashes).collect();
         let read = |name: &str| file.dataset(name).and_then(|d| d.read_raw::<u64>()).map_err(|e| damaged(name, e));
         let positions = Positions { spike_counts: read("outputs/spike_counts")?, report_rows: read("outputs/report_rows")? };
-        Ok(Checkpoint { path: path.to_path_buf(), step, dt_ms, model_text, positions, identity, file })
+        Ok(Checkpoint { path: path.to_path_buf(), step, dt_ms, model_text, output_dir, positions, identity, file })
     }
 
     pub fn time_ms(&self) -> f64 {
@@ -370,6 +374,15 @@ impl Checkpoint {
                     desc.steps as f64 * desc.dt_ms
                 ),
             });
+        }
+        let first_output = desc.output.spikes.iter().chain(desc.output.reports.iter().map(|r| &r.file)).next();
+        if let Some(name) = first_output.filter(|name| desc.output.dir != self.output_dir && !desc.output.dir.join(name).exists()) {
+            return Err(bad(format!(
+                "the checkpoint's run wrote its outputs to {}, and they are not in {} ({name} is missing): give --out {}",
+                self.output_dir.display(),
+                desc.output.dir.display(),
+                self.output_dir.display()
+            )));
         }
         for (p, pop) in desc.populations.iter().enumerate() {
             for (name, double) in arrays(desc, p) {

@@ -277,3 +277,29 @@ fn reports_are_identical_on_3_ranks() {
         assert_eq!(got, expected, "{name}: the report differs on 3 ranks");
     }
 }
+
+/// A checkpoint written on some number of ranks resumes on another (1 → 2, 2 → 1,
+/// 2 → 2, 1 → 3) to the bytes of an uninterrupted run, in the spike file and the report:
+/// the HH network with exponential conductances and 1–20 ms delays (spikes in flight).
+#[test]
+fn checkpoints_resume_on_other_numbers_of_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::hh_delays(dir.path());
+    let m = model.to_str().unwrap();
+    let full = dir.path().join("full");
+    assert_ok(&run_plain(&no_mpi_binary(), &full, &[m, "--duration", "120ms"]));
+    for (first, then) in [(1, 2), (2, 1), (2, 2), (1, 3)] {
+        let out = dir.path().join(format!("np{first}-np{then}"));
+        let checkpoint = out.join("ck.h5");
+        let c = checkpoint.to_str().unwrap();
+        let half = [m, "--duration", "60ms", "--checkpoint", c];
+        let ran = if first == 1 { run_plain(&no_mpi_binary(), &out, &half) } else { run_mpi(first, &out, &half) };
+        assert_ok(&ran);
+        let resume = [m, "--duration", "120ms", "--resume", c];
+        let ran = if then == 1 { run_plain(env!("CARGO_BIN_EXE_volley").as_ref(), &out, &resume) } else { run_mpi(then, &out, &resume) };
+        assert_ok(&ran);
+        for file in ["spikes.h5", "v.h5"] {
+            common::assert_same_datasets(&full.join(file), &out.join(file));
+        }
+    }
+}

@@ -70,3 +70,54 @@ pub fn check_refuses(name: &str, text: &str) -> String {
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     err.replace(path.to_str().unwrap(), name).trim().to_string()
 }
+
+/// Every dataset of an HDF5 file by path: its shape and its values' bits (f64, f32 and
+/// the integer types volley writes), to hold two files to byte identity.
+pub fn datasets(path: &Path) -> std::collections::BTreeMap<String, (Vec<usize>, Vec<u64>)> {
+    use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
+    fn walk(group: &hdf5::Group, prefix: &str, out: &mut std::collections::BTreeMap<String, (Vec<usize>, Vec<u64>)>) {
+        for name in group.member_names().unwrap() {
+            let path = format!("{prefix}/{name}");
+            if let Ok(d) = group.dataset(&name) {
+                let bits: Vec<u64> = match d.dtype().unwrap().to_descriptor().unwrap() {
+                    TypeDescriptor::Float(FloatSize::U8) => d.read_raw::<f64>().unwrap().iter().map(|x| x.to_bits()).collect(),
+                    TypeDescriptor::Float(FloatSize::U4) => d.read_raw::<f32>().unwrap().iter().map(|x| x.to_bits() as u64).collect(),
+                    TypeDescriptor::Unsigned(IntSize::U8) => d.read_raw::<u64>().unwrap(),
+                    TypeDescriptor::Unsigned(IntSize::U4) => d.read_raw::<u32>().unwrap().iter().map(|&x| x as u64).collect(),
+                    other => panic!("{path}: unexpected type {other:?}"),
+                };
+                out.insert(path, (d.shape(), bits));
+            } else {
+                walk(&group.group(&name).unwrap(), &path, out);
+            }
+        }
+    }
+    let file = hdf5::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = std::collections::BTreeMap::new();
+    walk(&file, "", &mut out);
+    out
+}
+
+/// Asserts that two HDF5 files hold the same datasets, byte for byte.
+pub fn assert_same_datasets(expected: &Path, got: &Path) {
+    let (a, b) = (datasets(expected), datasets(got));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "{} and {}: datasets", expected.display(), got.display());
+    for (name, (shape, bits)) in &a {
+        let (s, v) = &b[name];
+        assert_eq!(shape, s, "{name}: shape of {} against {}", got.display(), expected.display());
+        let first = bits.iter().zip(v).position(|(x, y)| x != y);
+        assert!(first.is_none(), "{name}: {} differs from {} first at element {first:?}", got.display(), expected.display());
+    }
+}
+
+/// The HH network example (exponential conductances) with delays of 1–20 ms and a report
+/// of v.
+pub fn hh_delays(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(example("hh_network.toml")).unwrap();
+    assert!(text.contains("high = \"5 ms\""));
+    let text = text.replace("high = \"5 ms\"", "high = \"20 ms\"")
+        + "\n[[output.report]]\nfile = \"v.h5\"\nvariable = \"v\"\nneurons = { fraction = 0.05, seed = 3 }\ninterval = \"0.5 ms\"\n";
+    let path = dir.join("hh_delays.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
