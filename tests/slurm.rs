@@ -203,3 +203,98 @@ fn a_job_signalled_before_its_time_limit_leaves_a_complete_file() {
     assert!(covered > 0.0 && covered < 60_000.0, "{covered}");
     assert!(run_dir(out).join("raster.png").exists());
 }
+
+/// jobscripts/long_run.sh: a job on 2 tasks under a one-minute time limit is told to stop
+/// (SIGUSR1, what Slurm's `--signal=USR1@120` sends before the limit; sent here with
+/// scancel at a known point, as Slurm's timer fires only every few tens of seconds),
+/// writes a checkpoint, exits 75 and requeues itself; the next piece resumes and
+/// completes. A second job on 1 task goes on from that job's checkpoint to a longer
+/// duration. Both end with the outputs of uninterrupted runs, byte for byte.
+#[test]
+fn a_long_run_requeues_itself_and_resumes_on_another_number_of_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let log = out.join("job.log");
+    let run_dir = out.join("long");
+    let model = example("izhikevich_sparse.toml");
+    let m = model.to_str().unwrap().to_string();
+    let size = ["--set", "population.exc.size=16000", "--set", "population.inh.size=4000", "--set", "output.flush_every=\"50 ms\""];
+    let submitted = Command::new("sbatch")
+        .env("SLURM_CONF", cluster())
+        .env("VOLLEY", env!("CARGO_BIN_EXE_volley"))
+        .env("RUN_DIR", &run_dir)
+        .env("CHECKPOINT_EVERY", "400ms")
+        .args(["--parsable", "--ntasks=2", "--cpus-per-task=1", "--time=1", &format!("--chdir={}", repo().display())])
+        .arg(format!("--output={}", log.display()))
+        .arg(repo().join("jobscripts/long_run.sh"))
+        .arg(&m)
+        .args(["--duration", "3s", "--progress-every", "0"])
+        .args(size)
+        .output()
+        .expect("sbatch runs");
+    assert!(submitted.status.success(), "{}", String::from_utf8_lossy(&submitted.stderr));
+    let job = String::from_utf8_lossy(&submitted.stdout).trim().to_string();
+    let squeue = || {
+        let q = Command::new("squeue").env("SLURM_CONF", cluster()).args(["-h", "-j", &job, "-o", "%T"]).output().unwrap();
+        String::from_utf8_lossy(&q.stdout).trim().to_string()
+    };
+    let started = std::time::Instant::now();
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    loop {
+        let text = log_text();
+        if text.lines().any(|l| l.contains(" ms of 3000 ms simulated") && !l.starts_with("volley: 0 ms")) {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 120, "the job did not start simulating:\n{text}\nstate {}", squeue());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let signal = Command::new("scancel").env("SLURM_CONF", cluster()).args(["--signal=USR1", &job]).output().unwrap();
+    assert!(signal.status.success(), "{}", String::from_utf8_lossy(&signal.stderr));
+    loop {
+        let text = log_text();
+        if text.contains("volley long run: complete") {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 300, "the job did not complete after its requeue:\n{text}\nstate {}", squeue());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let text = log_text();
+    assert!(text.contains("exit 75") || text.contains("checkpoint written to"), "{text}");
+    assert!(text.contains("requeueing job"), "{text}");
+    assert!(text.contains("piece 2, 2 tasks") && text.contains("resuming from"), "{text}");
+
+    // Straight runs (no Slurm) of 3 s and 4 s to compare with.
+    let straight = |duration: &str, name: &str| {
+        let o = out.join(name);
+        let ran = Command::new(env!("CARGO_BIN_EXE_volley"))
+            .args(["run", "-q", &m, "--duration", duration, "--out", o.to_str().unwrap()])
+            .args(size)
+            .output()
+            .unwrap();
+        assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+        o
+    };
+    common::assert_same_datasets(&straight("3s", "straight3").join("spikes.h5"), &run_dir.join("spikes.h5"));
+
+    // Another job, on 1 task, goes on from the first job's checkpoint to 4 s.
+    let text = submit(
+        "long_run.sh",
+        &["--ntasks=1", "--cpus-per-task=2"],
+        &[
+            &m,
+            "--duration",
+            "4s",
+            "--set",
+            "population.exc.size=16000",
+            "--set",
+            "population.inh.size=4000",
+            "--set",
+            "output.flush_every=\"50 ms\"",
+        ],
+        &[("RUN_DIR", run_dir.display().to_string())],
+        &out.join("second"),
+        None,
+    );
+    assert!(text.contains("1 tasks") && text.contains("resuming from") && text.contains("volley long run: complete"), "{text}");
+    common::assert_same_datasets(&straight("4s", "straight4").join("spikes.h5"), &run_dir.join("spikes.h5"));
+}
