@@ -47,6 +47,10 @@ pub enum Error {
     #[error("another rank failed (its error is printed above)")]
     OtherRank { exit_code: i32 },
 
+    /// A run refused on the planner's figures: the error's line, then the plan.
+    #[error("{error}\n{plan}")]
+    Planned { error: Box<Error>, plan: String },
+
     /// This error was printed already; the process exits with its code.
     #[error("the error is printed above")]
     Reported { exit_code: i32 },
@@ -62,6 +66,7 @@ impl Error {
             Error::Write { .. } => EXIT_WRITE_FAILED,
             Error::Runtime(_) => 1,
             Error::OtherRank { exit_code } | Error::Reported { exit_code } => *exit_code,
+            Error::Planned { error, .. } => error.exit_code(),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod memory;
 pub mod model;
 pub mod network;
 pub mod partition;
+pub mod plan;
 pub mod plot;
 pub mod record;
 pub mod rng;

@@ -105,6 +105,28 @@ enum Command {
         #[arg(long)]
         describe: bool,
     },
+    /// Plan a run before it runs: neurons, synapses and memory per rank by kind, output
+    /// size by file and dataset, expected spikes and wall time; nothing is built.
+    Plan {
+        model: PathBuf,
+        #[arg(long)]
+        duration: Option<String>,
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// MPI ranks of the run.
+        #[arg(long, default_value_t = 1)]
+        ranks: usize,
+        /// Threads per rank (default: as `volley run` would use).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Mean firing rate guessed for every neuron (Hz): sizes spikes, events, output.
+        #[arg(long, value_name = "HZ", default_value_t = volley::run::DEFAULT_EXPECTED_RATE_HZ)]
+        expected_rate: f64,
+        /// Measure this machine's costs on a small copy of the model first (a second or
+        /// two) instead of the reference machine's.
+        #[arg(long)]
+        calibrate: bool,
+    },
     /// Time the spike exchange between MPI ranks (run under mpirun or srun): mean time
     /// per epoch for a given number of spikes per rank, for the scaling model.
     BenchExchange {
@@ -375,6 +397,34 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             // line is out.
             outcome.map_err(|e| report(e, *rank))
         }
+        Command::Plan { model, duration, sets, ranks, threads, expected_rate, calibrate } => {
+            let threads = thread_count(threads)?;
+            if ranks == 0 {
+                return Err(Error::Option { option: "--ranks".into(), message: "expected at least 1 rank".into() });
+            }
+            if !(expected_rate >= 0.0 && expected_rate.is_finite()) {
+                return Err(Error::Option {
+                    option: "--expected-rate".into(),
+                    message: format!("expected a rate in Hz ≥ 0, got {expected_rate}"),
+                });
+            }
+            let desc = config::load(&model, &Overrides { duration, sets, ..Overrides::default() })?;
+            let costs = if calibrate { volley::plan::calibrate(&desc, threads)? } else { volley::plan::Costs::default() };
+            let options = volley::plan::PlanOptions { ranks, threads, rate_hz: expected_rate };
+            let plan = volley::plan::plan(&desc, &options, &costs);
+            println!(
+                "{}: {} neurons, {} synapses, {} ms in {} steps of {} ms",
+                model.display(),
+                desc.total_neurons(),
+                desc.synapse_count(),
+                desc.steps as f64 * desc.dt_ms,
+                desc.steps,
+                desc.dt_ms
+            );
+            println!("{plan}");
+            println!("{}", volley::plan::machine_line(&plan));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check { model, duration, sets, max_memory, threads, ranks, describe } => {
             let threads = thread_count(threads)?;
             let max_memory = memory_limit(max_memory)?;
@@ -383,7 +433,9 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             }
             let desc = config::load(&model, &Overrides { duration, sets, ..Overrides::default() })?;
             let (memory, all_ranks) = if ranks == 1 {
-                let m = run::check_memory(&desc, 0..desc.total_neurons(), threads, max_memory, 1)?;
+                let options = volley::plan::PlanOptions { ranks: 1, threads, rate_hz: run::DEFAULT_EXPECTED_RATE_HZ };
+                let recording = volley::plan::plan(&desc, &options, &volley::plan::Costs::default()).ranks[0].recording;
+                let m = run::check_memory(&desc, 0..desc.total_neurons(), threads, max_memory, 1, recording)?;
                 (m, m.total())
             } else {
                 let per_rank: Vec<_> = volley::partition::partition(&desc, ranks)
@@ -441,7 +493,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                 println!("  memory of all {ranks} ranks: {}", fmt_bytes(all_ranks));
             }
             // Spikes are buffered between appends to the file: 8 bytes each.
-            let flush_ms = desc.output.flush_every_steps.min(desc.steps) as f64 * desc.dt_ms;
+            let flush_ms = desc.flush_steps().min(desc.steps) as f64 * desc.dt_ms;
             let at_10_hz = desc.total_neurons() as f64 * 10.0 * flush_ms / 1000.0 * 8.0;
             println!(
                 "  recording: 8 bytes per spike buffered for {flush_ms} ms between appends to the file, {} at a mean rate of 10 Hz",
@@ -460,7 +512,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                     schedule.start_step as f64 * desc.dt_ms,
                     schedule.stop_step as f64 * desc.dt_ms,
                     fmt_bytes(samples * values * 4),
-                    fmt_bytes(desc.output.flush_every_steps.min(desc.steps).div_ceil(schedule.interval_steps) * values * 4)
+                    fmt_bytes(desc.flush_steps().min(desc.steps).div_ceil(schedule.interval_steps) * values * 4)
                 );
             }
             Ok(ExitCode::SUCCESS)

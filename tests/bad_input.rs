@@ -361,11 +361,21 @@ fn more_memory_than_allowed() {
     let model = example("izhikevich_sparse.toml");
     let mut args = run_args(model.to_str().unwrap(), dir.path());
     args.extend(["--max-memory", "10MB"]);
-    let err = refused(dir.path(), &args);
+    // One line of error, then the planner's table.
+    let out = volley(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let mut lines = err.lines();
+    let first = lines.next().unwrap();
     assert!(
-        err.starts_with("error: the run needs 40.4 MB (state 160.0 KB, synapses 40.1 MB, buffers 72.0 KB) but 10.0 MB --max-memory"),
+        first.starts_with(
+            "error: the run needs 42.0 MB (state 160.0 KB, synapses 40.1 MB, buffers 72.0 KB, recording 1.6 MB) but 10.0 MB --max-memory"
+        ) && first.ends_with("or about 5 ranks (`volley plan --ranks 5`)"),
         "{err}"
     );
+    assert!(lines.all(|l| l.starts_with("  ")), "the table follows, indented: {err}");
+    assert!(err.contains("recording") && err.contains("wall time"), "{err}");
+    assert!(!dir.path().join("out").exists());
     // `check` refuses the same way, and a machine-sized network is refused by default.
     let check = volley(dir.path(), &["check", model.to_str().unwrap(), "--set", "population.exc.size=4000000000"]);
     assert_eq!(check.status.code(), Some(2));

@@ -194,7 +194,7 @@ fn build_in_pool<T: Send>(threads: usize, build: impl FnOnce() -> T + Send) -> s
 }
 
 /// Shards per thread where neuron updates cost this much per neuron-step (ns) or more.
-const HEAVY_STEP_NS: f64 = 4.0;
+const HEAVY_STEP_NS: f64 = 2.5;
 const HEAVY_SHARDS_PER_THREAD: usize = 4;
 
 /// Shards per thread: one where delivery dominates (each shard keeps its own row index

@@ -101,14 +101,23 @@ impl NeuronModel {
         names
     }
 
-    /// Measured cost of one neuron-step in ns on one core, noise excluded
-    /// (`cargo bench --bench kernels -- update`; BENCHMARKS.md). Used to balance ranks
-    /// when populations differ in model.
+    /// Measured cost of one neuron-step in ns on one core, noise excluded (the
+    /// Izhikevich kernel: `cargo bench --bench kernels -- update`; Hodgkin–Huxley: whole
+    /// runs of hh_five_current, 9 gates, on the reference machine — exponential Euler
+    /// 6.4 ns, RK4 1160 ns; BENCHMARKS.md "Planner"). Balances ranks where populations
+    /// differ in model, and the planner's time.
     pub fn step_cost_ns(&self) -> f64 {
         match self {
             NeuronModel::Izhikevich(_) => 0.5,
-            // Exponential Euler with tables: per gate two interpolations and a relaxation.
-            NeuronModel::Hh(spec) => 2.0 + 1.5 * spec.gate_count() as f64,
+            NeuronModel::Hh(spec) => {
+                let gates = spec.gate_count() as f64;
+                match spec.integrator {
+                    // Tables read by rows: per gate an interpolation and a relaxation.
+                    hh::Integrator::ExponentialEuler => 1.0 + 0.6 * gates,
+                    // Four stages of the exact rate functions in f64.
+                    hh::Integrator::Rk4 => 20.0 + 125.0 * gates,
+                }
+            }
         }
     }
 }

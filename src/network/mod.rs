@@ -202,6 +202,10 @@ pub struct ReportedPopulation {
 /// `Description::ring_slots`): 32 slots of 4 bytes, 128 bytes per neuron and synaptic kind.
 pub const RING_WINDOW: u32 = 32;
 
+/// The most bytes of samples the reports buffer between appends, all ranks together
+/// (`Description::flush_steps`).
+pub const REPORT_BUFFER_BYTES: u64 = 64 << 20;
+
 impl Description {
     pub fn total_neurons(&self) -> u64 {
         self.populations.iter().map(|p| p.size).sum()
@@ -216,6 +220,26 @@ impl Description {
         } else {
             self.min_delay_steps()
         }
+    }
+
+    /// Steps between appends to the output files: `output.flush_every`, shortened to
+    /// whole epochs where the reports would otherwise buffer more than
+    /// `REPORT_BUFFER_BYTES` of samples (all ranks together) between appends — memory
+    /// stays bounded whatever is sampled. The same for any number of ranks.
+    pub fn flush_steps(&self) -> u64 {
+        let per_step: f64 = self
+            .output
+            .reports
+            .iter()
+            .map(|r| r.populations.iter().map(|p| p.neurons.len() as f64).sum::<f64>() * 4.0 / r.schedule.interval_steps.max(1) as f64)
+            .sum();
+        let every = self.output.flush_every_steps.max(1);
+        if per_step <= 0.0 {
+            return every;
+        }
+        let epoch = self.epoch_steps().max(1) as u64;
+        let cap = ((REPORT_BUFFER_BYTES as f64 / per_step) as u64 / epoch * epoch).max(epoch);
+        every.min(cap)
     }
 
     /// The smallest delay in steps.

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// Bytes per chunk of a report's data (rows of all its neurons).
-const CHUNK_BYTES: u64 = 1 << 20;
+pub const CHUNK_BYTES: u64 = 1 << 20;
 
 /// What a report samples, as the writer needs it.
 #[derive(Clone, Debug)]

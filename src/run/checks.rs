@@ -5,6 +5,7 @@ use super::{fmt_bytes, RunOptions};
 use crate::backend::cpu::{memory_estimate, MemoryEstimate};
 use crate::error::{Error, Result};
 use crate::network::Description;
+use crate::plan::Plan;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -55,30 +56,11 @@ fn nearest_existing(dir: &Path) -> PathBuf {
     existing.to_path_buf()
 }
 
-/// Bytes the outputs are expected to take: the spike file 16 per spike (time and id) at
-/// `rate_hz`, plus the layout and provenance; each report 4 per sample.
-pub fn expected_output_bytes(desc: &Description, rate_hz: f64) -> u64 {
-    let reports: u64 = desc
-        .output
-        .reports
-        .iter()
-        .map(|r| {
-            let values: u64 = r.populations.iter().map(|p| p.neurons.len() as u64).sum();
-            r.schedule.samples_before(desc.steps) * values * 4 + 64 * 1024 + desc.model_text.len() as u64
-        })
-        .sum();
-    if desc.output.spikes.is_none() && desc.output.raster.is_none() {
-        return reports;
-    }
-    let seconds = desc.steps as f64 * desc.dt_ms / 1000.0;
-    let spikes = desc.total_neurons() as f64 * rate_hz * seconds;
-    (spikes * 16.0) as u64 + 64 * 1024 + desc.model_text.len() as u64 + reports
-}
-
 /// Refuses, before anything is built, a run whose output is expected not to fit the
-/// free space of its file system, the file-size limit or `--max-output`.
-pub fn check_output_space(desc: &Description, options: &RunOptions) -> Result<()> {
-    let expected = expected_output_bytes(desc, options.expected_rate_hz);
+/// free space of its file system, the file-size limit or `--max-output`, with a concrete
+/// way to make it fit (`suggest_output`).
+pub fn check_output_space(desc: &Description, options: &RunOptions, plan: &Plan) -> Result<()> {
+    let expected = plan.output_bytes();
     if expected == 0 {
         return Ok(());
     }
@@ -93,27 +75,64 @@ pub fn check_output_space(desc: &Description, options: &RunOptions) -> Result<()
     if let Some(limit) = options.max_output.filter(|&l| expected > l) {
         return Err(Error::Output {
             path: desc.output.dir.clone(),
-            message: format!("{files} expected to take {} ({what}) but --max-output allows {}", fmt_bytes(expected), fmt_bytes(limit)),
+            message: format!(
+                "{files} expected to take {} ({what}) but --max-output allows {}{}",
+                fmt_bytes(expected),
+                fmt_bytes(limit),
+                suggest_output(desc, plan, limit)
+            ),
         });
     }
     if options.skip_space_check {
         return Ok(());
     }
     let (free, limit) = crate::record::writer::space_for(&nearest_existing(&desc.output.dir).join("spikes.h5"));
-    let refuse = |room: String| Error::Output {
+    let refuse = |room: String, fits: u64| Error::Output {
         path: desc.output.dir.clone(),
         message: format!(
-            "{files} expected to take {} ({what}) but {room} (lower --expected-rate if the network fires less, or --skip-space-check)",
-            fmt_bytes(expected)
+            "{files} expected to take {} ({what}) but {room}{}; or lower --expected-rate if the network fires less, or --skip-space-check",
+            fmt_bytes(expected),
+            suggest_output(desc, plan, fits)
         ),
     };
     if let Some(free) = free.filter(|&f| expected > f) {
-        return Err(refuse(format!("{} are free there", fmt_bytes(free))));
+        return Err(refuse(format!("{} are free there", fmt_bytes(free)), free));
     }
     if let Some(limit) = limit.filter(|&l| expected > l) {
-        return Err(refuse(format!("the file size limit (ulimit -f) is {}", fmt_bytes(limit))));
+        return Err(refuse(format!("the file size limit (ulimit -f) is {}", fmt_bytes(limit)), limit));
     }
     Ok(())
+}
+
+/// A concrete change that brings the largest output file under its share of `room`:
+/// for a report, a longer interval, fewer neurons or windows; for the spike file, a
+/// shorter run. Empty if that file alone is not what is too large.
+pub fn suggest_output(desc: &Description, plan: &Plan, room: u64) -> String {
+    let Some(largest) = plan.files.iter().max_by_key(|f| f.bytes()) else { return String::new() };
+    let others = plan.output_bytes() - largest.bytes();
+    let share = room.saturating_sub(others).max(1);
+    let factor = largest.bytes() as f64 / share as f64;
+    if factor <= 1.0 {
+        return String::new();
+    }
+    let k = factor.ceil();
+    match desc.output.reports.iter().find(|r| r.file == largest.file) {
+        Some(r) => {
+            let interval = r.schedule.interval_steps as f64 * desc.dt_ms * k;
+            let samples = r.schedule.samples_before(desc.steps) as f64;
+            let window = ((samples / k).floor() * r.schedule.interval_steps as f64 * desc.dt_ms).floor();
+            format!(
+                "; {} alone needs {}: sample every {interval} ms (interval = \"{interval} ms\"), or 1 neuron in {k} (neurons = {{ fraction = {:.3e}, seed = 1 }}), or {window} ms in windows (windows = [...])",
+                largest.file,
+                fmt_bytes(largest.bytes()),
+                1.0 / k
+            )
+        }
+        None => {
+            let shorter = (desc.steps as f64 * desc.dt_ms / k).floor();
+            format!("; {} alone needs {}: a run of {shorter} ms (--duration {shorter}ms) fits", largest.file, fmt_bytes(largest.bytes()))
+        }
+    }
 }
 
 /// Memory the machine can give this run: MemAvailable from /proc/meminfo, if known.
@@ -148,26 +167,32 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
 /// Refuses, before anything large is allocated, a run whose estimated memory for this
 /// rank's `neurons` exceeds its share of what the node has available (shared with
 /// `ranks_on_node` ranks) or what `--max-memory` allows (per rank).
+/// `recording` is what the rank buffers between appends (spikes, samples): the
+/// planner's figure (`plan::RankPlan::recording`).
 pub fn check_memory(
     desc: &Description,
     neurons: Range<u64>,
     threads: usize,
     max_memory: Option<u64>,
     ranks_on_node: usize,
+    recording: u64,
 ) -> Result<MemoryEstimate> {
     let estimate = memory_estimate(desc, neurons, threads);
+    let needed = estimate.total() + recording;
     let share = ranks_on_node.max(1) as u64;
     let node_what =
         if share > 1 { format!("are available to each of the {share} ranks on this node") } else { "available on this machine".into() };
     let limits = [max_memory.map(|m| (m, "--max-memory".to_string())), available_memory().map(|m| (m / share, node_what))];
     if let Some((limit, what)) = limits.into_iter().flatten().min_by_key(|l| l.0) {
-        if estimate.total() > limit {
+        if needed > limit {
+            let ranks = needed.div_ceil(limit.max(1)).max(2);
             return Err(Error::Memory(format!(
-                "the run needs {} (state {}, synapses {}, buffers {}) but {} {what}: use fewer neurons, storage = \"compact\" or procedural = true, or more ranks",
-                fmt_bytes(estimate.total()),
+                "the run needs {} (state {}, synapses {}, buffers {}, recording {}) but {} {what}: use fewer neurons, storage = \"compact\" or procedural = true, fewer sampled neurons, or about {ranks} ranks (`volley plan --ranks {ranks}`)",
+                fmt_bytes(needed),
                 fmt_bytes(estimate.state),
                 fmt_bytes(estimate.synapses),
                 fmt_bytes(estimate.buffers),
+                fmt_bytes(recording),
                 fmt_bytes(limit),
             )));
         }

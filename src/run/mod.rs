@@ -8,9 +8,7 @@ mod sampling;
 mod signals;
 mod summary;
 
-pub use checks::{
-    available_memory, check_memory, check_output_space, check_outputs, check_store_limits, expected_output_bytes, parse_size,
-};
+pub use checks::{available_memory, check_memory, check_output_space, check_outputs, check_store_limits, parse_size, suggest_output};
 pub use summary::{append_csv, csv_line, fmt_bytes, fmt_duration, peak_memory, summary, CSV_HEADER};
 
 use crate::backend::cpu::{CpuBackend, CpuOptions};
@@ -22,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::model::NonFinite;
 use crate::network::Description;
 use crate::partition;
+use crate::plan::{Costs, PlanOptions};
 use crate::plot;
 use crate::record::sonata::PopulationRange;
 use crate::record::writer::{Provenance, SpikeWriter};
@@ -150,7 +149,7 @@ fn population_ranges(desc: &Description) -> Vec<PopulationRange> {
 /// Per population, the chunk length of its spike datasets from the expected spikes per
 /// append.
 fn chunk_sizes(desc: &Description, rate_hz: f64) -> Vec<usize> {
-    let flush_s = desc.output.flush_every_steps.min(desc.steps.max(1)) as f64 * desc.dt_ms / 1000.0;
+    let flush_s = desc.flush_steps().min(desc.steps.max(1)) as f64 * desc.dt_ms / 1000.0;
     desc.populations.iter().map(|p| crate::record::writer::chunk_for(p.size as f64 * rate_hz * flush_s)).collect()
 }
 
@@ -189,11 +188,26 @@ pub fn utc_now() -> String {
 pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator) -> Result<RunReport> {
     let parts = partition::partition(desc, comm.size());
     let mine = parts[comm.rank()].clone();
-    agree(comm, check_memory(desc, mine.clone(), options.cpu.threads, options.max_memory, comm.ranks_on_node()))?;
+    // The planner's figures decide what is refused; a refusal shows them.
+    let plan_options = PlanOptions { ranks: comm.size(), threads: options.cpu.threads, rate_hz: options.expected_rate_hz };
+    let plan = crate::plan::plan(desc, &plan_options, &Costs::default());
+    let with_plan = |e: Error| match e {
+        Error::Memory(_) | Error::Output { .. } if comm.rank() == 0 => Error::Planned { error: Box::new(e), plan: plan.to_string() },
+        e => e,
+    };
+    let recording = plan.ranks[comm.rank()].recording;
+    agree(
+        comm,
+        check_memory(desc, mine.clone(), options.cpu.threads, options.max_memory, comm.ranks_on_node(), recording).map_err(with_plan),
+    )?;
     let dir = &desc.output.dir;
     let writes_files = desc.output.spikes.is_some() || desc.output.raster.is_some() || !desc.output.reports.is_empty();
     if writes_files {
-        let checked = if comm.rank() == 0 { check_outputs(desc).and_then(|()| check_output_space(desc, options)) } else { Ok(()) };
+        let checked = if comm.rank() == 0 {
+            check_outputs(desc).and_then(|()| check_output_space(desc, options, &plan).map_err(with_plan))
+        } else {
+            Ok(())
+        };
         agree(comm, checked)?;
     }
     let resume = options.resume.as_ref().map(|path| Checkpoint::open(path).and_then(|c| c.check(desc).map(|()| c))).transpose();
@@ -267,7 +281,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     // every stop of the loop lies on the epoch grid or at a flush.
     let epoch = desc.epoch_steps() as u64;
     let chunk = (desc.steps / 200).max(1).div_ceil(epoch) * epoch;
-    let flush_every = desc.output.flush_every_steps.max(1);
+    let flush_every = desc.flush_steps().max(1);
     let checkpoint_every = options.checkpoint.as_ref().and_then(|c| c.every_ms).map(|ms| checkpoint_interval_steps(desc, ms));
     let next = |step: u64, every: u64| (step / every + 1) * every;
     let mut write = Duration::ZERO;

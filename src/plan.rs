@@ -1,0 +1,417 @@
+//! The planner: before anything is built, what a run will need — neurons, synapses and
+//! memory of each rank by kind, the size of every output file and dataset, the spikes
+//! and synaptic events to expect from a rate guess, and the wall time from per-model
+//! costs (measured on a reference machine, BENCHMARKS.md "Planner", or calibrated on
+//! this one: `calibrate`). `volley plan` prints it; `volley run` refuses with it when
+//! memory, `--max-output` or the free space would be exceeded.
+
+use crate::backend::cpu::{memory_estimate, MemoryEstimate};
+use crate::network::{ConnectionRule, Description, Storage};
+use crate::record::writer::{chunk_for, MAX_CHUNK};
+use crate::run::fmt_bytes;
+use crate::stimulus::StimulusKind;
+use std::fmt::Write as _;
+use std::ops::Range;
+
+/// What a planned run looks like from outside.
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    pub ranks: usize,
+    pub threads: usize,
+    /// Mean firing rate guessed for every neuron (Hz).
+    pub rate_hz: f64,
+}
+
+/// Costs of the parts of a run, in ns of one thread unless said otherwise. The defaults
+/// were measured on the reference machine (BENCHMARKS.md, "Planner"); `calibrate`
+/// scales them to this one.
+#[derive(Clone, Debug)]
+pub struct Costs {
+    /// Multiplies each model's `step_cost_ns` (per neuron-step).
+    pub update_factor: f64,
+    /// Per neuron-step of a population with a noise current (the Gaussian draw).
+    pub noise_ns: f64,
+    /// Per synaptic event of stored sparse rows, of dense rows, of procedural rows.
+    pub event_ns: f64,
+    pub dense_event_ns: f64,
+    pub procedural_event_ns: f64,
+    /// Per stored synapse built, and per dense (all-to-all) one.
+    pub build_ns: f64,
+    pub dense_build_ns: f64,
+    /// Per spike appended to the spike file.
+    pub write_ns: f64,
+    /// Per exchange between ranks (µs), for each doubling of the ranks.
+    pub exchange_us: f64,
+    /// Where the figures come from.
+    pub source: String,
+}
+
+impl Default for Costs {
+    fn default() -> Self {
+        Costs {
+            update_factor: 1.0,
+            noise_ns: 1.8,
+            event_ns: 1.6,
+            dense_event_ns: 0.1,
+            procedural_event_ns: 7.3,
+            build_ns: 60.0,
+            dense_build_ns: 10.0,
+            write_ns: 50.0,
+            exchange_us: 10.0,
+            source: "reference machine (2-vCPU AMD EPYC Zen 4, BENCHMARKS.md \"Planner\")".into(),
+        }
+    }
+}
+
+/// Resident memory of the process before any network: the binary, MPI, HDF5 (peak RSS
+/// of a 1000-neuron run less its estimate, on the reference machine).
+pub const PROCESS_BYTES: u64 = 21 << 20;
+
+/// One rank's share.
+#[derive(Clone, Debug)]
+pub struct RankPlan {
+    pub neurons: Range<u64>,
+    pub synapses: u64,
+    pub memory: MemoryEstimate,
+    /// Spikes and samples held between appends to the files.
+    pub recording: u64,
+}
+
+impl RankPlan {
+    /// Everything the rank's process holds at its peak.
+    pub fn total(&self) -> u64 {
+        self.memory.total() + self.recording + PROCESS_BYTES
+    }
+}
+
+/// One dataset of an output file and the bytes it will take.
+#[derive(Clone, Debug)]
+pub struct DatasetPlan {
+    pub name: String,
+    pub shape: String,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct FilePlan {
+    pub file: String,
+    pub datasets: Vec<DatasetPlan>,
+    /// Layout, attributes, the model text.
+    pub overhead: u64,
+}
+
+impl FilePlan {
+    pub fn bytes(&self) -> u64 {
+        self.datasets.iter().map(|d| d.bytes).sum::<u64>() + self.overhead
+    }
+}
+
+/// Seconds of the slowest rank, by part.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TimePlan {
+    pub build: f64,
+    pub update: f64,
+    pub deliver: f64,
+    pub exchange: f64,
+    pub write: f64,
+}
+
+impl TimePlan {
+    pub fn total(&self) -> f64 {
+        self.build + self.update + self.deliver + self.exchange + self.write
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub options: PlanOptions,
+    pub ranks: Vec<RankPlan>,
+    pub files: Vec<FilePlan>,
+    pub spikes: f64,
+    pub events: f64,
+    pub time: TimePlan,
+    pub costs_source: String,
+}
+
+impl Plan {
+    pub fn output_bytes(&self) -> u64 {
+        self.files.iter().map(FilePlan::bytes).sum()
+    }
+
+    /// The rank that needs the most memory.
+    pub fn largest_rank(&self) -> &RankPlan {
+        self.ranks.iter().max_by_key(|r| r.total()).expect("at least one rank")
+    }
+}
+
+/// Plans `desc` on `options.ranks` ranks of `options.threads` threads.
+pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
+    let ranks = options.ranks.max(1);
+    let threads = options.threads.max(1) as f64;
+    let seconds = desc.steps as f64 * desc.dt_ms / 1000.0;
+    let flush_s = desc.flush_steps().min(desc.steps.max(1)) as f64 * desc.dt_ms / 1000.0;
+    let rate = options.rate_hz.max(0.0);
+    let parts = crate::partition::partition(desc, ranks);
+    let overlap = |a: &Range<u64>, b: &Range<u64>| a.end.min(b.end).saturating_sub(a.start.max(b.start));
+    let mut rank_plans = Vec::new();
+    let mut time = TimePlan::default();
+    let spikes_of = |n: u64| n as f64 * rate * seconds;
+    for range in &parts {
+        let memory = memory_estimate(desc, range.clone(), options.threads);
+        let n = range.end - range.start;
+        // Spikes buffered between appends (8 bytes, a vector that may have doubled), and
+        // each report's samples (held by the shards, then by the writer).
+        let spike_buffer = (n as f64 * rate * flush_s * 8.0 * 2.0) as u64;
+        let report_buffer: u64 = desc
+            .output
+            .reports
+            .iter()
+            .map(|r| {
+                let values: u64 = r
+                    .populations
+                    .iter()
+                    .map(|rp| {
+                        let p = &desc.populations[rp.population];
+                        let local =
+                            range.start.max(p.first_gid) - p.first_gid..range.end.min(p.first_gid + p.size).max(p.first_gid) - p.first_gid;
+                        rp.neurons.iter().filter(|i| local.contains(i)).count() as u64
+                    })
+                    .sum();
+                let rows = desc.flush_steps().min(desc.steps).div_ceil(r.schedule.interval_steps.max(1));
+                rows * values * 4 * 2
+            })
+            .sum();
+        let mut synapses = 0u64;
+        let (mut update, mut deliver, mut build) = (0.0, 0.0, 0.0);
+        for (index, p) in desc.populations.iter().enumerate() {
+            let mine = overlap(&p.gids(), range) as f64;
+            let noisy = desc.stimuli.iter().any(|s| s.population == index && matches!(s.kind, StimulusKind::Noise { .. }));
+            let per_step = p.model.step_cost_ns() * costs.update_factor + if noisy { costs.noise_ns } else { 0.0 };
+            update += mine * desc.steps as f64 * per_step;
+        }
+        for pr in &desc.projections {
+            let target = &desc.populations[pr.target];
+            let share = overlap(&target.gids(), range) as f64 / target.size.max(1) as f64;
+            let count = desc.projection_synapses(pr) as f64 * share;
+            synapses += count.round() as u64;
+            let events = spikes_of(desc.populations[pr.source].size) * count / desc.populations[pr.source].size.max(1) as f64;
+            let dense = pr.storage == Storage::Exact && matches!(pr.rule, ConnectionRule::AllToAll { .. }) && pr.delay.count() == 1;
+            let (event, built) = match pr.storage {
+                Storage::Procedural => (costs.procedural_event_ns, 0.0),
+                _ if dense => (costs.dense_event_ns, costs.dense_build_ns),
+                _ => (costs.event_ns, costs.build_ns),
+            };
+            deliver += events * event;
+            build += count * built;
+        }
+        let rank_time = TimePlan {
+            build: build / threads * 1e-9,
+            update: update / threads * 1e-9,
+            deliver: deliver / threads * 1e-9,
+            exchange: if ranks > 1 {
+                (desc.steps / desc.epoch_steps().max(1) as u64) as f64 * costs.exchange_us * (ranks as f64).log2().ceil() * 1e-6
+            } else {
+                0.0
+            },
+            write: spikes_of(n) * costs.write_ns * 1e-9,
+        };
+        if rank_time.total() > time.total() {
+            time = rank_time;
+        }
+        rank_plans.push(RankPlan { neurons: range.clone(), synapses, memory, recording: spike_buffer + report_buffer });
+    }
+    let spikes = spikes_of(desc.total_neurons());
+    let events: f64 = 0.0
+        + desc
+            .projections
+            .iter()
+            .map(|p| {
+                spikes_of(desc.populations[p.source].size) * desc.projection_synapses(p) as f64
+                    / desc.populations[p.source].size.max(1) as f64
+            })
+            .sum::<f64>();
+    Plan { options: options.clone(), ranks: rank_plans, files: files(desc, rate), spikes, events, time, costs_source: costs.source.clone() }
+}
+
+/// The output files and their datasets. Chunks are allocated whole as a dataset grows
+/// (`writer::EARLY`): a dataset takes its rows rounded up to whole chunks.
+fn files(desc: &Description, rate: f64) -> Vec<FilePlan> {
+    let seconds = desc.steps as f64 * desc.dt_ms / 1000.0;
+    let flush_s = desc.flush_steps().min(desc.steps.max(1)) as f64 * desc.dt_ms / 1000.0;
+    // Measured: a file of this layout holds ~8 KB of metadata besides its provenance.
+    let overhead = 8 * 1024 + desc.model_text.len() as u64;
+    let mut out = Vec::new();
+    if let Some(name) = desc.output.spikes.as_ref() {
+        let datasets = desc
+            .populations
+            .iter()
+            .map(|p| {
+                let n = (p.size as f64 * rate * seconds).round() as u64;
+                let chunk = chunk_for(p.size as f64 * rate * flush_s).min(MAX_CHUNK) as u64;
+                DatasetPlan {
+                    name: format!("spikes/{}/{{timestamps, node_ids}}", p.name),
+                    shape: format!("{n} spikes"),
+                    bytes: n.div_ceil(chunk) * chunk * 16,
+                }
+            })
+            .collect();
+        out.push(FilePlan { file: name.clone(), datasets, overhead });
+    }
+    for r in &desc.output.reports {
+        let rows = r.schedule.samples_before(desc.steps);
+        let datasets = r
+            .populations
+            .iter()
+            .map(|rp| {
+                let n = rp.neurons.len() as u64;
+                let chunk_rows = (crate::record::report::CHUNK_BYTES / (4 * n.max(1))).clamp(1, 4096);
+                DatasetPlan {
+                    name: format!("report/{}/data", desc.populations[rp.population].name),
+                    shape: format!("{rows} × {n} f32"),
+                    bytes: rows.div_ceil(chunk_rows) * chunk_rows * n * 4 + n * 20,
+                }
+            })
+            .collect();
+        out.push(FilePlan { file: r.file.clone(), datasets, overhead });
+    }
+    out
+}
+
+/// "1.2 s", "3.4 min", "5.6 h".
+pub fn fmt_seconds(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.1} s")
+    } else if s < 7200.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let o = &self.options;
+        writeln!(f, "  per rank ({} rank(s) × {} thread(s)):", self.ranks.len(), o.threads)?;
+        writeln!(
+            f,
+            "    {:>5} {:>12} {:>14} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "rank", "neurons", "synapses", "state", "synapses", "buffers", "recording", "total"
+        )?;
+        let shown: Vec<usize> = if self.ranks.len() <= 8 { (0..self.ranks.len()).collect() } else { vec![0, self.ranks.len() - 1] };
+        for &k in &shown {
+            let r = &self.ranks[k];
+            writeln!(
+                f,
+                "    {:>5} {:>12} {:>14} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                k,
+                r.neurons.end - r.neurons.start,
+                r.synapses,
+                fmt_bytes(r.memory.state),
+                fmt_bytes(r.memory.synapses),
+                fmt_bytes(r.memory.buffers),
+                fmt_bytes(r.recording),
+                fmt_bytes(r.total())
+            )?;
+        }
+        writeln!(f, "    (total includes {} for the process itself: binary, MPI, HDF5)", fmt_bytes(PROCESS_BYTES))?;
+        writeln!(f, "  output at {} Hz (--expected-rate):", o.rate_hz)?;
+        for file in &self.files {
+            writeln!(f, "    {:<28} {:>10}", file.file, fmt_bytes(file.bytes()))?;
+            for d in &file.datasets {
+                writeln!(f, "      {:<36} {:>24} {:>10}", d.name, d.shape, fmt_bytes(d.bytes))?;
+            }
+        }
+        writeln!(f, "    total {}", fmt_bytes(self.output_bytes()))?;
+        writeln!(f, "  expected: {:.0} spikes, {:.3e} synaptic events", self.spikes, self.events)?;
+        let t = &self.time;
+        write!(
+            f,
+            "  wall time (slowest rank): build {}, update {}, delivery {}, exchange {}, write {}: about {} (costs: {})",
+            fmt_seconds(t.build),
+            fmt_seconds(t.update),
+            fmt_seconds(t.deliver),
+            fmt_seconds(t.exchange),
+            fmt_seconds(t.write),
+            fmt_seconds(t.total()),
+            self.costs_source
+        )
+    }
+}
+
+/// The figures a script reads: one line of key=value.
+pub fn machine_line(plan: &Plan) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "plan: memory_bytes={} output_bytes={} spikes={:.0} events={:.0} wall_s={:.3}",
+        plan.largest_rank().total(),
+        plan.output_bytes(),
+        plan.spikes,
+        plan.events,
+        plan.time.total()
+    );
+    s
+}
+
+/// This machine's costs for `desc`, measured on a small copy of it (every population
+/// at most `CALIBRATION_NEURONS` neurons, in-degrees capped to fit) run for up to 200 ms
+/// of simulated time: the update and delivery times against what the reference costs
+/// predict for that copy scale the reference costs. Delivery is only ever scaled up: the
+/// copy's synapses sit in cache, a large network's do not.
+pub fn calibrate(desc: &Description, threads: usize) -> crate::Result<Costs> {
+    use crate::backend::Backend;
+    let mut small = desc.clone();
+    let largest = desc.populations.iter().map(|p| p.size).max().unwrap_or(1);
+    let scale = (CALIBRATION_NEURONS as f64 / largest as f64).min(1.0);
+    let mut first = 0;
+    for p in &mut small.populations {
+        p.size = ((p.size as f64 * scale).round() as u64).max(1);
+        p.first_gid = first;
+        first += p.size;
+    }
+    let sizes: Vec<u64> = small.populations.iter().map(|p| p.size).collect();
+    for pr in &mut small.projections {
+        match &mut pr.rule {
+            ConnectionRule::FixedIndegree { k, multapses, .. } if !*multapses => *k = (*k).min(sizes[pr.source].saturating_sub(1).max(1)),
+            ConnectionRule::FixedOutdegree { k, multapses, .. } if !*multapses => *k = (*k).min(sizes[pr.target].saturating_sub(1).max(1)),
+            _ => {}
+        }
+    }
+    small.steps = small.steps.min((200.0 / small.dt_ms).round() as u64).max(1);
+    small.output.reports.clear();
+    let options = crate::backend::cpu::CpuOptions { threads, ..Default::default() };
+    let t0 = std::time::Instant::now();
+    let mut backend = crate::backend::cpu::CpuBackend::build(&small, 0..small.total_neurons(), options).map_err(|e| e.error)?;
+    let build_s = t0.elapsed().as_secs_f64();
+    let mut recorder = crate::record::MemoryRecorder::default();
+    crate::engine::Simulation::new(&mut backend as &mut dyn Backend, &mut crate::comm::LocalComm, small.epoch_steps(), small.steps)
+        .run(&mut recorder)?;
+    let (deliver, update) = backend.work_times();
+    let seconds = small.steps as f64 * small.dt_ms / 1000.0;
+    let rate = recorder.spikes.len() as f64 / small.total_neurons().max(1) as f64 / seconds.max(1e-9);
+    let reference = Costs::default();
+    let predicted = plan(&small, &PlanOptions { ranks: 1, threads, rate_hz: rate }, &reference).time;
+    let factor = |measured: f64, predicted: f64| if predicted > 1e-4 { (measured / predicted).clamp(0.05, 50.0) } else { 1.0 };
+    let update_factor = factor(update.as_secs_f64(), predicted.update);
+    let deliver_factor = factor(deliver.as_secs_f64(), predicted.deliver).max(1.0);
+    let build_factor = factor(build_s, predicted.build).max(1.0);
+    Ok(Costs {
+        update_factor,
+        noise_ns: reference.noise_ns * update_factor,
+        event_ns: reference.event_ns * deliver_factor,
+        dense_event_ns: reference.dense_event_ns * deliver_factor,
+        procedural_event_ns: reference.procedural_event_ns * deliver_factor,
+        build_ns: reference.build_ns * build_factor,
+        dense_build_ns: reference.dense_build_ns * build_factor,
+        write_ns: reference.write_ns,
+        exchange_us: reference.exchange_us,
+        source: format!(
+            "calibrated here on {} neurons for {} ms: update ×{update_factor:.2}, delivery ×{deliver_factor:.2}, build ×{build_factor:.2} of the reference",
+            small.total_neurons(),
+            small.steps as f64 * small.dt_ms
+        ),
+    })
+}
+
+/// The largest population of a calibration copy.
+pub const CALIBRATION_NEURONS: u64 = 4000;
