@@ -46,7 +46,7 @@ pub const FORMAT: u32 = 1;
 pub fn arrays(desc: &Description, p: usize) -> Vec<(String, bool)> {
     let mut names = desc.populations[p].model.checkpoint_names();
     let kinds = crate::synapse::kinds(desc).len();
-    names.extend((1..kinds).map(|k| (format!("synapse.{k}"), false)));
+    names.extend((1..kinds).map(|k| (crate::synapse::kind_name(k), false)));
     names
 }
 

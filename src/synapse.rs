@@ -13,8 +13,13 @@ use crate::network::{Description, SynapseModel};
 /// The kinds the projections of `desc` use, in the order of their delay rings: delta
 /// first, always (the input current), then each distinct exponential synapse model.
 pub fn kinds(desc: &Description) -> Vec<SynapseModel> {
+    kinds_of(&desc.projections)
+}
+
+/// `kinds` of a list of projections.
+pub fn kinds_of(projections: &[crate::network::Projection]) -> Vec<SynapseModel> {
     let mut list = vec![SynapseModel::Delta];
-    for p in &desc.projections {
+    for p in projections {
         if !list.contains(&p.synapse) {
             list.push(p.synapse);
         }
@@ -114,6 +119,11 @@ impl Exponential {
         }
     }
 
+    /// The state of every neuron.
+    pub fn values(&self) -> &[f32] {
+        &self.value
+    }
+
     /// The state of every neuron (a checkpoint's saving and restoring).
     pub fn values_mut(&mut self) -> &mut [f32] {
         &mut self.value
@@ -153,5 +163,20 @@ mod tests {
         let mut input = [1.0f32, 1.0];
         add_as_currents(&mut input, &Synaptic::new(std::slice::from_ref(&s), 0..2), &[-60.0, -60.0]);
         assert_eq!(input, [1.0 + 0.5 * 60.0, 1.0]);
+    }
+}
+
+/// The name a report gives the state of exponential kind `k` (≥ 1 in `kinds`): what
+/// `[[output.report]] variable` names it, and the checkpoint's array.
+pub fn kind_name(k: usize) -> String {
+    format!("synapse.{k}")
+}
+
+/// A kind in words, for messages and a report's `units`.
+pub fn describe_kind(kind: SynapseModel) -> String {
+    match kind {
+        SynapseModel::Delta => "delta".into(),
+        SynapseModel::ExpCurrent { tau_ms } => format!("exp_current, tau {tau_ms} ms"),
+        SynapseModel::ExpConductance { tau_ms, e_rev } => format!("exp_conductance, tau {tau_ms} ms, e_rev {e_rev}"),
     }
 }

@@ -269,3 +269,27 @@ fn bad_checkpoint_options_are_refused() {
     let err = refused(dir.path(), &[m, "--resume", "ck.h5", "--duration", "40ms"]);
     assert!(err.contains("the checkpoint's run wrote its outputs to part, and they are not in out/izhikevich2003 (spikes.h5 is missing): give --out part"), "{err}");
 }
+
+/// A synaptic conductance (`synapse.1`, the first exponential kind) is a report variable
+/// like v; its sample at t is the state the checkpoint at t holds.
+#[test]
+fn synaptic_conductances_are_sampled_as_the_checkpoint_holds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(hh_delays(dir.path())).unwrap()
+        + "\n[[output.report]]\nfile = \"g.h5\"\nvariable = \"synapse.1\"\npopulations = [\"exc\"]\nneurons = { range = [0, 50] }\ninterval = \"1 ms\"\n";
+    let model = dir.path().join("g.toml");
+    std::fs::write(&model, text).unwrap();
+    let (d, m) = (dir.path(), model.to_str().unwrap());
+    assert_ok(&run(d, &[m, "--out", "full", "--duration", "60ms", "--threads", "2"]));
+    assert_ok(&run(d, &[m, "--out", "part", "--duration", "50ms", "--checkpoint", "ck.h5", "--threads", "1"]));
+    let report = hdf5::File::open(d.join("full/g.h5")).unwrap();
+    let data = report.dataset("report/exc/data").unwrap();
+    let units = data.attr("units").unwrap().read_scalar::<hdf5::types::VarLenUnicode>().unwrap();
+    assert_eq!(units.as_str(), "weight units (exp_conductance, tau 5 ms, e_rev 0)");
+    let values = data.read_2d::<f32>().unwrap();
+    assert_eq!(values.shape(), [60, 50]);
+    assert!(values.iter().all(|g| g.is_finite() && *g >= 0.0) && values.iter().any(|g| *g > 0.0), "conductances from excitatory spikes");
+    let held = hdf5::File::open(d.join("ck.h5")).unwrap().dataset("state/exc/synapse.1").unwrap().read_raw::<f32>().unwrap();
+    let row: Vec<u32> = values.row(50).iter().map(|g| g.to_bits()).collect();
+    assert_eq!(row, held[..50].iter().map(|g| g.to_bits()).collect::<Vec<_>>(), "the sample at 50 ms is the state at 50 ms");
+}

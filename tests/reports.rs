@@ -199,3 +199,16 @@ every = "1 ms""#,
         assert!(line.contains("model.toml"), "{line}");
     }
 }
+
+/// Synaptic kinds are report variables (`synapse.k`) on the populations they reach; the
+/// message for an unknown variable lists them.
+#[test]
+fn synaptic_kinds_are_named_in_the_report_message() {
+    let text = std::fs::read_to_string(common::example("hh_network.toml")).unwrap()
+        + "\n[[output.report]]\nfile = \"g.h5\"\nvariable = \"synapse.7\"\n";
+    let err = common::check_refuses("m.toml", &text);
+    assert!(
+        err.ends_with("output.report[0].variable: no population's model has a state variable \"synapse.7\" (expected one of hh: v, na.m, na.h, k.n; synapse.1: exp_conductance, tau 5 ms, e_rev 0; synapse.2: exp_conductance, tau 10 ms, e_rev -80)"),
+        "{err}"
+    );
+}

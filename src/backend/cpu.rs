@@ -98,13 +98,21 @@ impl ShardProbe {
         ShardProbe { probe, group: at.0, indices: at.1, samples: Vec::new() }
     }
 
-    /// Samples the state before `step`, if due.
-    fn sample(&mut self, step: u64, groups: &[GroupSlot]) {
+    /// Samples the state before `step`, if due: a declared state variable of the group,
+    /// or beyond those, the state of an exponential synaptic kind (`synapse.k`).
+    fn sample(&mut self, step: u64, groups: &[GroupSlot], exponential: &[synapse::Exponential]) {
         if self.indices.is_empty() || !self.probe.schedule.samples_at(step) {
             return;
         }
-        if let Some(values) = groups[self.group].state.state_variable(self.probe.variable) {
+        let g = &groups[self.group];
+        if let Some(values) = g.state.state_variable(self.probe.variable) {
             self.samples.extend(self.indices.iter().map(|&i| values[i]));
+        } else {
+            let declared = (0..).take_while(|&k| g.state.state_variable(k).is_some()).count();
+            if let Some(kind) = exponential.get(self.probe.variable - declared) {
+                let values = &kind.values()[g.offset..g.offset + g.state.len()];
+                self.samples.extend(self.indices.iter().map(|&i| values[i]));
+            }
         }
     }
 }
@@ -330,7 +338,7 @@ impl Shard {
         let mut delivering = Duration::ZERO;
         for step in first_step..first_step + steps as u64 {
             for probe in &mut self.probes {
-                probe.sample(step, &self.groups);
+                probe.sample(step, &self.groups, &self.exponential);
             }
             let first_of_epoch = step == first_step;
             if first_of_epoch || self.in_flight.due(step) {

@@ -4,7 +4,7 @@
 use super::schema::{self, Value};
 use super::{parse_time, Validator};
 use crate::error::Result;
-use crate::network::{Population, ReportPlan, ReportedPopulation, Schedule};
+use crate::network::{Population, Projection, ReportPlan, ReportedPopulation, Schedule};
 use crate::stimulus::Selection;
 use toml::Spanned;
 
@@ -15,11 +15,21 @@ impl Validator<'_> {
         &self,
         raw: &[Spanned<schema::Report>],
         populations: &[Population],
+        projections: &[Projection],
         dt_ms: f64,
         steps: u64,
         seed: u64,
         taken: &[String],
     ) -> Result<Vec<ReportPlan>> {
+        let kinds = crate::synapse::kinds_of(projections);
+        // The synaptic state of exponential kind k, on the populations some projection of
+        // that kind targets: index (declared state variables) + k - 1.
+        let synaptic = |p: usize, variable: &str| -> Option<usize> {
+            let k = (1..kinds.len()).find(|&k| crate::synapse::kind_name(k) == variable)?;
+            let targeted = projections.iter().any(|pr| pr.target == p && pr.synapse == kinds[k]);
+            targeted.then(|| populations[p].model.declaration().state.len() + k - 1)
+        };
+        let index = |p: usize, variable: &str| state_index(&populations[p], variable).or_else(|| synaptic(p, variable));
         let mut out: Vec<ReportPlan> = Vec::new();
         for (i, r) in raw.iter().enumerate() {
             let at = |field: &str| format!("output.report[{i}].{field}");
@@ -55,14 +65,17 @@ impl Validator<'_> {
                     }
                     chosen
                 }
-                None => (0..populations.len()).filter(|&p| state_index(&populations[p], &variable).is_some()).collect(),
+                None => (0..populations.len()).filter(|&p| index(p, &variable).is_some()).collect(),
             };
             let mut reported = Vec::new();
             let mut unit = String::new();
             for &p in &chosen {
                 let population = &populations[p];
-                let Some(k) = state_index(population, &variable) else {
-                    let names: Vec<String> = population.model.declaration().state.iter().map(|s| s.name.clone()).collect();
+                let Some(k) = index(p, &variable) else {
+                    let mut names: Vec<String> = population.model.declaration().state.iter().map(|s| s.name.clone()).collect();
+                    names.extend(
+                        (1..kinds.len()).filter_map(|k| synaptic(p, &crate::synapse::kind_name(k)).map(|_| crate::synapse::kind_name(k))),
+                    );
                     return Err(self.error(
                         r.variable.span(),
                         at("variable"),
@@ -74,7 +87,11 @@ impl Validator<'_> {
                         ),
                     ));
                 };
-                unit = population.model.declaration().state[k].unit.to_string();
+                let declared = population.model.declaration().state;
+                unit = match declared.get(k) {
+                    Some(v) => v.unit.to_string(),
+                    None => format!("weight units ({})", crate::synapse::describe_kind(kinds[k - declared.len() + 1])),
+                };
                 let selection = match &r.neurons {
                     None => Selection::All,
                     Some(n) => self.selection(n, &at("neurons"), population.size, seed)?,
@@ -91,6 +108,9 @@ impl Validator<'_> {
                     if !known.contains(&line) {
                         known.push(line);
                     }
+                }
+                for k in 1..kinds.len() {
+                    known.push(format!("{}: {}", crate::synapse::kind_name(k), crate::synapse::describe_kind(kinds[k])));
                 }
                 return Err(self.error(
                     r.variable.span(),
