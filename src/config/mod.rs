@@ -198,7 +198,7 @@ impl Validator<'_> {
         let stimuli = self.stimuli(&shorthands, &raw.stimuli, &populations, dt_ms, seed)?;
         let mut output = self.output(&raw.output, dt_ms)?;
         let taken: Vec<String> = output.spikes.iter().chain(&output.raster).cloned().collect();
-        output.reports = self.reports(&raw.output.report, &populations, &projections, dt_ms, steps as u64, seed, &taken)?;
+        output.reports = self.reports(&raw.output.report, (&populations, &projections), dt_ms, steps as u64, seed, &taken)?;
         Ok(Description {
             dt_ms,
             steps: steps as u64,

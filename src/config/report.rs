@@ -14,8 +14,7 @@ impl Validator<'_> {
     pub(super) fn reports(
         &self,
         raw: &[Spanned<schema::Report>],
-        populations: &[Population],
-        projections: &[Projection],
+        (populations, projections): (&[Population], &[Projection]),
         dt_ms: f64,
         steps: u64,
         seed: u64,
@@ -109,8 +108,8 @@ impl Validator<'_> {
                         known.push(line);
                     }
                 }
-                for k in 1..kinds.len() {
-                    known.push(format!("{}: {}", crate::synapse::kind_name(k), crate::synapse::describe_kind(kinds[k])));
+                for (k, &kind) in kinds.iter().enumerate().skip(1) {
+                    known.push(format!("{}: {}", crate::synapse::kind_name(k), crate::synapse::describe_kind(kind)));
                 }
                 return Err(self.error(
                     r.variable.span(),
