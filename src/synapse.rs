@@ -142,6 +142,21 @@ impl Exponential {
     }
 }
 
+/// The name a report gives the state of exponential kind `k` (≥ 1 in `kinds`): what
+/// `[[output.report]] variable` names it, and the checkpoint's array.
+pub fn kind_name(k: usize) -> String {
+    format!("synapse.{k}")
+}
+
+/// A kind in words, for messages and a report's `units`.
+pub fn describe_kind(kind: SynapseModel) -> String {
+    match kind {
+        SynapseModel::Delta => "delta".into(),
+        SynapseModel::ExpCurrent { tau_ms } => format!("exp_current, tau {tau_ms} ms"),
+        SynapseModel::ExpConductance { tau_ms, e_rev } => format!("exp_conductance, tau {tau_ms} ms, e_rev {e_rev}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,20 +178,5 @@ mod tests {
         let mut input = [1.0f32, 1.0];
         add_as_currents(&mut input, &Synaptic::new(std::slice::from_ref(&s), 0..2), &[-60.0, -60.0]);
         assert_eq!(input, [1.0 + 0.5 * 60.0, 1.0]);
-    }
-}
-
-/// The name a report gives the state of exponential kind `k` (≥ 1 in `kinds`): what
-/// `[[output.report]] variable` names it, and the checkpoint's array.
-pub fn kind_name(k: usize) -> String {
-    format!("synapse.{k}")
-}
-
-/// A kind in words, for messages and a report's `units`.
-pub fn describe_kind(kind: SynapseModel) -> String {
-    match kind {
-        SynapseModel::Delta => "delta".into(),
-        SynapseModel::ExpCurrent { tau_ms } => format!("exp_current, tau {tau_ms} ms"),
-        SynapseModel::ExpConductance { tau_ms, e_rev } => format!("exp_conductance, tau {tau_ms} ms, e_rev {e_rev}"),
     }
 }
