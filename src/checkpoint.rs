@@ -68,7 +68,7 @@ pub fn identity(desc: &Description) -> Vec<(String, u64)> {
     for (i, s) in desc.stimuli.iter().enumerate() {
         parts.push((format!("stimulus {i}"), hash(format_args!("{s:?}"))));
     }
-    parts.push(("output.spikes".to_string(), hash(format_args!("{:?}", desc.output.spikes))));
+    parts.push(("output.spikes".to_string(), hash(format_args!("{:?} {:?}", desc.output.spikes, desc.output.spike_recording))));
     for r in &desc.output.reports {
         // The stop of a report is left out: by default the end of the run.
         let what = format_args!("{} {} {:?} {} {}", r.variable, r.unit, r.populations, r.schedule.start_step, r.schedule.interval_steps);
@@ -401,7 +401,7 @@ impl Checkpoint {
             }
         }
         let counts = &self.positions.spike_counts;
-        if counts.len() != desc.populations.len() || self.positions.report_rows.len() != desc.output.reports.len() {
+        if counts.len() != desc.output.spike_recording.len() || self.positions.report_rows.len() != desc.output.reports.len() {
             return Err(bad("damaged: its output positions do not match the model's populations and reports".into()));
         }
         Ok(())

@@ -243,11 +243,13 @@ fn files(desc: &Description, rate: f64) -> Vec<FilePlan> {
     let mut out = Vec::new();
     if let Some(name) = desc.output.spikes.as_ref() {
         let datasets = desc
-            .populations
+            .output
+            .spike_recording
             .iter()
-            .map(|p| {
-                let n = (p.size as f64 * rate * seconds).round() as u64;
-                let chunk = chunk_for(p.size as f64 * rate * flush_s).min(MAX_CHUNK) as u64;
+            .map(|(p, selection)| {
+                let (p, recorded) = (&desc.populations[*p], selection.count(desc.populations[*p].size));
+                let n = (recorded * rate * seconds).round() as u64;
+                let chunk = chunk_for(recorded * rate * flush_s).min(MAX_CHUNK) as u64;
                 DatasetPlan {
                     name: format!("spikes/{}/{{timestamps, node_ids}}", p.name),
                     shape: format!("{n} spikes"),

@@ -61,6 +61,26 @@ impl StimulusKind {
 }
 
 impl Selection {
+    /// About how many of a population of `size` are selected (a fraction's expectation).
+    pub fn count(&self, size: u64) -> f64 {
+        match self {
+            Selection::All => size as f64,
+            Selection::Range(r) => (r.end.min(size).saturating_sub(r.start)) as f64,
+            Selection::List(ids) => ids.len() as f64,
+            Selection::Fraction { fraction, .. } => size as f64 * fraction,
+        }
+    }
+
+    /// Whether population-local id `i` (global id `first_gid + i`) is selected.
+    pub fn contains(&self, i: u64, first_gid: u64) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Range(r) => r.contains(&i),
+            Selection::List(ids) => ids.binary_search(&i).is_ok(),
+            Selection::Fraction { fraction, seed } => in_fraction(*fraction, *seed, first_gid + i),
+        }
+    }
+
     /// The population-local ids selected in a population of `size` neurons whose first
     /// has global id `first_gid`, ascending.
     pub fn indices(&self, size: u64, first_gid: u64) -> Vec<u64> {

@@ -212,3 +212,40 @@ fn synaptic_kinds_are_named_in_the_report_message() {
         "{err}"
     );
 }
+
+/// `output.spike_populations` and `output.spike_neurons` limit the spike file to those
+/// neurons: exactly the spikes of the full file from them, the other populations absent;
+/// the run's summary still counts every population.
+#[test]
+fn spike_recording_can_be_limited_to_populations_and_neurons() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::example("izhikevich2003.toml");
+    let m = model.to_str().unwrap();
+    let d = dir.path();
+    common::assert_ok(&common::volley(d, &["run", "-q", m, "--out", "all", "--duration", "300ms"]));
+    for (selection, keep) in [
+        ("output.spike_neurons={ range = [10, 60] }", (|i: u64| (10..60).contains(&i)) as fn(u64) -> bool),
+        ("output.spike_neurons={ ids = [0, 7, 150] }", |i: u64| [0, 7, 150].contains(&i)),
+    ] {
+        let out = common::volley(
+            d,
+            &["run", "-q", m, "--out", "some", "--duration", "300ms", "--set", "output.spike_populations=[\"inh\"]", "--set", selection],
+        );
+        common::assert_ok(&out);
+        assert!(common::stdout(&out).contains("(exc 8.56 Hz, inh 9.30 Hz)"), "every population in the summary: {}", common::stdout(&out));
+        let all = volley::record::sonata::read_spike_file(&d.join("all/spikes.h5")).unwrap();
+        let some = volley::record::sonata::read_spike_file(&d.join("some/spikes.h5")).unwrap();
+        assert_eq!(some.populations.len(), 1, "only inh");
+        let (a, s) = (all.populations.iter().find(|p| p.name == "inh").unwrap(), &some.populations[0]);
+        let expected: Vec<(u64, u64)> =
+            a.node_ids.iter().zip(&a.timestamps_ms).filter(|(i, _)| keep(**i)).map(|(i, t)| (*i, t.to_bits())).collect();
+        let got: Vec<(u64, u64)> = s.node_ids.iter().zip(&s.timestamps_ms).map(|(i, t)| (*i, t.to_bits())).collect();
+        assert!(!expected.is_empty());
+        assert_eq!(got, expected, "{selection}");
+    }
+    let err = common::check_refuses(
+        "m.toml",
+        &(std::fs::read_to_string(&model).unwrap() + "").replace("[output]", "[output]\nspike_populations = [\"gaba\"]"),
+    );
+    assert!(err.ends_with("output.spike_populations: no population is named \"gaba\" (expected one of: exc, inh)"), "{err}");
+}

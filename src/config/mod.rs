@@ -13,6 +13,7 @@ use crate::expr::Expr;
 use crate::model::declaration::{InitialScope, Scope};
 use crate::model::{self, Declaration, Declared};
 use crate::network::{ConnectionRule, DelaySpec, Description, OutputPlan, Population, Projection, Storage, SynapseModel, WeightSpec};
+use crate::stimulus::Selection;
 use schema::{ModelFile, Value};
 pub use set::Replacement;
 use std::ops::Range;
@@ -198,6 +199,7 @@ impl Validator<'_> {
         let stimuli = self.stimuli(&shorthands, &raw.stimuli, &populations, dt_ms, seed)?;
         let mut output = self.output(&raw.output, dt_ms)?;
         let taken: Vec<String> = output.spikes.iter().chain(&output.raster).cloned().collect();
+        output.spike_recording = self.spike_recording(&raw.output, &populations, seed)?;
         output.reports = self.reports(&raw.output.report, (&populations, &projections), dt_ms, steps as u64, seed, &taken)?;
         Ok(Description {
             dt_ms,
@@ -730,7 +732,51 @@ impl Validator<'_> {
         if spikes.is_some() && spikes == raster {
             return Err(self.error(raster_span, "output.raster", "the raster and the spike file cannot have the same name"));
         }
-        Ok(OutputPlan { dir, spikes, raster, flush_every_steps, reports: Vec::new() })
+        Ok(OutputPlan { dir, spikes, raster, flush_every_steps, reports: Vec::new(), spike_recording: Vec::new() })
+    }
+
+    /// `output.spike_populations` and `output.spike_neurons`: which spikes the spike file
+    /// records.
+    fn spike_recording(&self, raw: &schema::Output, populations: &[Population], seed: u64) -> Result<Vec<(usize, Selection)>> {
+        let chosen: Vec<usize> = match &raw.spike_populations {
+            None => (0..populations.len()).collect(),
+            Some(names) => {
+                let mut chosen = Vec::new();
+                for name in names.get_ref() {
+                    let Some(p) = populations.iter().position(|p| &p.name == name) else {
+                        let known: Vec<&str> = populations.iter().map(|p| p.name.as_str()).collect();
+                        return Err(self.error(
+                            names.span(),
+                            "output.spike_populations",
+                            format!("no population is named {name:?} (expected one of: {})", known.join(", ")),
+                        ));
+                    };
+                    if chosen.contains(&p) {
+                        return Err(self.error(names.span(), "output.spike_populations", format!("{name:?} is listed twice")));
+                    }
+                    chosen.push(p);
+                }
+                if chosen.is_empty() {
+                    return Err(self.error(
+                        names.span(),
+                        "output.spike_populations",
+                        "expected at least one population (or spikes = \"\" to record none)",
+                    ));
+                }
+                chosen.sort_unstable();
+                chosen
+            }
+        };
+        chosen
+            .into_iter()
+            .map(|p| {
+                let selection = match &raw.spike_neurons {
+                    None => Selection::All,
+                    Some(n) => self.selection(n, "output.spike_neurons", populations[p].size, seed)?,
+                };
+                Ok((p, selection))
+            })
+            .collect()
     }
 }
 

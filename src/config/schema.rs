@@ -184,6 +184,10 @@ pub struct Output {
     pub raster: Option<Spanned<String>>,
     /// Simulated time between appends to the spike file (a whole number of steps).
     pub flush_every: Option<Spanned<Value>>,
+    /// The populations whose spikes the spike file records (default: every one).
+    pub spike_populations: Option<Spanned<Vec<String>>>,
+    /// Which of their neurons: `range`, `ids` or `fraction` (default: all).
+    pub spike_neurons: Option<Spanned<Neurons>>,
     /// Sampled state variables, one SONATA report file each (`[[output.report]]`).
     #[serde(default)]
     pub report: Vec<Spanned<Report>>,

@@ -148,6 +148,9 @@ pub struct OutputPlan {
     pub flush_every_steps: u64,
     /// Sampled state, one SONATA report file each.
     pub reports: Vec<ReportPlan>,
+    /// The populations the spike file records (indices into `Description::populations`,
+    /// ascending) and which of their neurons; the spike file has those populations only.
+    pub spike_recording: Vec<(usize, crate::stimulus::Selection)>,
 }
 
 /// A state variable sampled from chosen neurons of some populations, on a schedule.

@@ -91,7 +91,33 @@ fn per_population(lengths: &[u64]) -> Vec<u64> {
     lengths.iter().step_by(2).copied().collect()
 }
 
+/// Which spikes reach the file, where not all do: every spike is counted by population
+/// (for the run's summary), the selected ones are kept.
+pub struct SpikeFilter {
+    /// First global id of every population of the network, ascending.
+    first_gids: Vec<u64>,
+    /// Per population of the network: its selection, or None where it is not recorded.
+    selections: Vec<Option<crate::stimulus::Selection>>,
+    counts: Vec<u64>,
+}
+
+impl SpikeFilter {
+    pub fn new(first_gids: Vec<u64>, selections: Vec<Option<crate::stimulus::Selection>>) -> SpikeFilter {
+        let counts = vec![0; first_gids.len()];
+        SpikeFilter { first_gids, selections, counts }
+    }
+
+    fn keep(&mut self, s: &Spike) -> bool {
+        let gid = s.gid as u64;
+        let p = self.first_gids.partition_point(|&f| f <= gid) - 1;
+        self.counts[p] += 1;
+        self.selections[p].as_ref().is_some_and(|sel| sel.contains(gid - self.first_gids[p], self.first_gids[p]))
+    }
+}
+
 pub struct SpikeWriter {
+    /// Where only some spikes are recorded.
+    filter: Option<SpikeFilter>,
     /// None: the writer only counts (runs that write no spike file).
     appender: Option<Appender>,
     populations: Vec<PopulationRange>,
@@ -163,11 +189,18 @@ impl SpikeWriter {
 
     pub fn counting(populations: Vec<PopulationRange>, dt_ms: f64) -> SpikeWriter {
         let n = populations.len();
-        SpikeWriter { appender: None, populations, buffer: Vec::new(), flushed_step: 0, dt_ms, local_counts: vec![0; n] }
+        SpikeWriter { filter: None, appender: None, populations, buffer: Vec::new(), flushed_step: 0, dt_ms, local_counts: vec![0; n] }
     }
 
     /// Turns off the comparison of each append with the free space (`--skip-space-check`);
     /// the file-size limit is still respected (a write past it can only fail).
+    /// Records only the spikes `filter` keeps (the writer's populations are those it
+    /// records); `local_counts` then counts every population's spikes.
+    pub fn with_filter(mut self, filter: SpikeFilter) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+
     /// A writer whose first flush starts at `step` (a run resumed there).
     pub fn starting_at(mut self, step: u64) -> Self {
         self.flushed_step = step;
@@ -179,9 +212,13 @@ impl SpikeWriter {
         self
     }
 
-    /// This rank's spike count per population in the file so far (up to the last flush).
+    /// This rank's spike count per population in the file so far (up to the last flush);
+    /// with a filter, of every population of the network, recorded or not.
     pub fn local_counts(&self) -> &[u64] {
-        &self.local_counts
+        match &self.filter {
+            Some(f) => &f.counts,
+            None => &self.local_counts,
+        }
     }
 
     /// Simulated time the file holds for certain.
@@ -315,7 +352,10 @@ fn holds_what_it_says(path: &Path, lengths: &[u64], duration_ms: f64) -> bool {
 impl Recorder for SpikeWriter {
     fn record_spikes(&mut self, spikes: &[Spike]) -> Result<()> {
         // Populations are counted at the flush, which sorts spikes into them anyway.
-        self.buffer.extend_from_slice(spikes);
+        match self.filter.as_mut() {
+            Some(filter) => self.buffer.extend(spikes.iter().filter(|s| filter.keep(s))),
+            None => self.buffer.extend_from_slice(spikes),
+        }
         Ok(())
     }
 }

@@ -23,7 +23,8 @@ use crate::partition;
 use crate::plan::{Costs, PlanOptions};
 use crate::plot;
 use crate::record::sonata::PopulationRange;
-use crate::record::writer::{Provenance, SpikeWriter};
+use crate::record::writer::{Provenance, SpikeFilter, SpikeWriter};
+use crate::stimulus::Selection;
 use progress::Progress;
 use sampling::Sampling;
 use std::path::PathBuf;
@@ -141,16 +142,32 @@ pub struct RunReport {
     pub memory_bytes: usize,
 }
 
-/// The populations as the spike file names them.
+/// The populations of the spike file: those it records.
 fn population_ranges(desc: &Description) -> Vec<PopulationRange> {
-    desc.populations.iter().map(|p| PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size }).collect()
+    let recorded = desc.output.spike_recording.iter().map(|(p, _)| &desc.populations[*p]);
+    recorded.map(|p| PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size }).collect()
+}
+
+/// Which spikes the spike file keeps, unless it keeps all.
+fn spike_filter(desc: &Description) -> Option<SpikeFilter> {
+    let recording = &desc.output.spike_recording;
+    let all = recording.len() == desc.populations.len() && recording.iter().all(|(_, s)| *s == Selection::All);
+    if all {
+        return None;
+    }
+    let mut selections = vec![None; desc.populations.len()];
+    for (p, s) in recording {
+        selections[*p] = Some(s.clone());
+    }
+    Some(SpikeFilter::new(desc.populations.iter().map(|p| p.first_gid).collect(), selections))
 }
 
 /// Per population, the chunk length of its spike datasets from the expected spikes per
 /// append.
 fn chunk_sizes(desc: &Description, rate_hz: f64) -> Vec<usize> {
     let flush_s = desc.flush_steps().min(desc.steps.max(1)) as f64 * desc.dt_ms / 1000.0;
-    desc.populations.iter().map(|p| crate::record::writer::chunk_for(p.size as f64 * rate_hz * flush_s)).collect()
+    let recorded = desc.output.spike_recording.iter().map(|(p, s)| s.count(desc.populations[*p].size));
+    recorded.map(|n| crate::record::writer::chunk_for(n * rate_hz * flush_s)).collect()
 }
 
 fn provenance(desc: &Description, options: &RunOptions, ranks: usize) -> Provenance {
@@ -248,13 +265,16 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
                 Some(c) => SpikeWriter::reopen(path, populations, &c.positions.spike_counts, c.step, desc.dt_ms, comm)?,
                 None => SpikeWriter::create(path, populations, chunks, desc.dt_ms, &made_by, comm)?,
             };
-            if options.skip_space_check {
-                w.without_foresight()
-            } else {
-                w
+            let w = if options.skip_space_check { w.without_foresight() } else { w };
+            match spike_filter(desc) {
+                Some(filter) => w.with_filter(filter),
+                None => w,
             }
         }
-        None => SpikeWriter::counting(populations, desc.dt_ms).starting_at(first_step),
+        None => {
+            let all = desc.populations.iter().map(|p| PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size });
+            SpikeWriter::counting(all.collect(), desc.dt_ms).starting_at(first_step)
+        }
     };
     let mut sampling = Sampling::create(
         desc,
@@ -413,7 +433,7 @@ fn save_checkpoint(
     let path = options.checkpoint.as_ref().expect("checkpointing").path.clone();
     let step = sim.step();
     let mut spike_counts = writer.file_counts();
-    spike_counts.resize(desc.populations.len(), 0);
+    spike_counts.resize(desc.output.spike_recording.len(), 0);
     let positions = Positions { spike_counts, report_rows: sampling.rows() };
     let (backend, comm, recent) = sim.for_checkpoint();
     let what = Written { desc, step, positions, ranks: comm.size(), threads: options.cpu.threads };
