@@ -69,6 +69,7 @@ pub fn identity(desc: &Description) -> Vec<(String, u64)> {
         parts.push((format!("stimulus {i}"), hash(format_args!("{s:?}"))));
     }
     parts.push(("output.spikes".to_string(), hash(format_args!("{:?} {:?}", desc.output.spikes, desc.output.spike_recording))));
+    parts.push(("output.rates".to_string(), hash(format_args!("{:?}", desc.output.rates))));
     for r in &desc.output.reports {
         // The stop of a report is left out: by default the end of the run.
         let what = format_args!("{} {} {:?} {} {}", r.variable, r.unit, r.populations, r.schedule.start_step, r.schedule.interval_steps);
@@ -122,6 +123,9 @@ pub struct Positions {
     pub spike_counts: Vec<u64>,
     /// Samples in each report file, in `output.reports` order.
     pub report_rows: Vec<u64>,
+    /// Spikes of each population in the rate traces' bin in progress, all ranks
+    /// together (empty without rate traces).
+    pub rate_partial: Vec<u64>,
 }
 
 /// What a checkpoint records of the run that wrote it, besides its state.
@@ -242,6 +246,8 @@ fn write_contents(
     outputs.new_dataset::<u64>().shape(counts.len()).create("spike_counts")?.write_raw(counts)?;
     let rows = &what.positions.report_rows;
     outputs.new_dataset::<u64>().shape(rows.len()).create("report_rows")?.write_raw(rows)?;
+    let partial = &what.positions.rate_partial;
+    outputs.new_dataset::<u64>().shape(partial.len()).create("rate_partial")?.write_raw(partial)?;
     Ok(())
 }
 
@@ -335,7 +341,11 @@ impl Checkpoint {
         let hashes = file.attr("identity_hashes").and_then(|a| a.read_raw::<u64>()).map_err(|e| damaged("the model's identity", e))?;
         let identity = parts.iter().map(|p| p.to_string()).zip(hashes).collect();
         let read = |name: &str| file.dataset(name).and_then(|d| d.read_raw::<u64>()).map_err(|e| damaged(name, e));
-        let positions = Positions { spike_counts: read("outputs/spike_counts")?, report_rows: read("outputs/report_rows")? };
+        let positions = Positions {
+            spike_counts: read("outputs/spike_counts")?,
+            report_rows: read("outputs/report_rows")?,
+            rate_partial: read("outputs/rate_partial")?,
+        };
         Ok(Checkpoint { path: path.to_path_buf(), step, dt_ms, model_text, output_dir, positions, identity, file })
     }
 

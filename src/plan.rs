@@ -259,6 +259,19 @@ fn files(desc: &Description, rate: f64) -> Vec<FilePlan> {
             .collect();
         out.push(FilePlan { file: name.clone(), datasets, overhead });
     }
+    if let Some((name, bin)) = &desc.output.rates {
+        let bins = desc.steps / bin.max(&1);
+        let datasets = desc
+            .populations
+            .iter()
+            .map(|p| DatasetPlan {
+                name: format!("rates/{}/counts", p.name),
+                shape: format!("{bins} bins"),
+                bytes: bins.div_ceil(4096) * 4096 * 4,
+            })
+            .collect();
+        out.push(FilePlan { file: name.clone(), datasets, overhead });
+    }
     for r in &desc.output.reports {
         let rows = r.schedule.samples_before(desc.steps);
         let datasets = r

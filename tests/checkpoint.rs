@@ -31,6 +31,8 @@ fn izhikevich_exp(dir: &Path) -> PathBuf {
             &format!("weight = \"-4*u\"\n{delays}\nsynapse = {{ model = \"exp_current\", tau = \"10 ms\" }}"),
         )
         + "\n[[output.report]]\nfile = \"u.h5\"\nvariable = \"u\"\nneurons = { fraction = 0.05, seed = 3 }\ninterval = \"2 ms\"\n";
+    // Rate traces in bins of 7 ms: checkpoints fall inside a bin.
+    let text = text.replace("[output]", "[output]\nrates = \"rates.h5\"\nrate_bin = \"7 ms\"");
     assert_eq!(text.matches("exp_current").count(), 4, "every projection made exponential");
     let path = dir.join("izhikevich_exp.toml");
     std::fs::write(&path, text).unwrap();
@@ -213,7 +215,9 @@ fn foreign_corrupt_and_truncated_checkpoints_are_refused() {
     assert!(err.contains("ck.h5") && err.contains("belongs to another model: projection 0 differs from"), "{err}");
     let err = refused(d, &[example("izhikevich2003.toml").to_str().unwrap(), "--resume", "ck.h5", "--duration", "200ms"]);
     assert!(
-        err.contains("belongs to another model: projection 0, projection 1, projection 2, projection 3, report 'u.h5' differ from"),
+        err.contains(
+            "belongs to another model: projection 0, projection 1, projection 2, projection 3, output.rates, report 'u.h5' differ from"
+        ),
         "{err}"
     );
     let err = refused(d, &[m, "--resume", "ck.h5", "--duration", "200ms", "--seed", "7"]);
@@ -292,4 +296,33 @@ fn synaptic_conductances_are_sampled_as_the_checkpoint_holds_them() {
     let held = hdf5::File::open(d.join("ck.h5")).unwrap().dataset("state/exc/synapse.1").unwrap().read_raw::<f32>().unwrap();
     let row: Vec<u32> = values.row(50).iter().map(|g| g.to_bits()).collect();
     assert_eq!(row, held[..50].iter().map(|g| g.to_bits()).collect::<Vec<_>>(), "the sample at 50 ms is the state at 50 ms");
+}
+
+/// Rate traces count every spike of each population per bin: the spike file's spikes,
+/// binned, whatever the threads.
+#[test]
+fn rate_traces_are_the_spike_counts_per_bin() {
+    let models = tempfile::tempdir().unwrap();
+    let model = izhikevich_exp(models.path());
+    let dir = tempfile::tempdir().unwrap();
+    let (d, m) = (dir.path(), model.to_str().unwrap());
+    assert_ok(&run(d, &[m, "--out", "out", "--duration", "300ms", "--threads", "2"]));
+    let spikes = read_spike_file(&d.join("out/spikes.h5")).unwrap();
+    let rates = hdf5::File::open(d.join("out/rates.h5")).unwrap();
+    assert_eq!(rates.attr("duration_ms").unwrap().read_scalar::<f64>().unwrap(), 300.0);
+    for p in &spikes.populations {
+        let counts = rates.dataset(&format!("rates/{}/counts", p.name)).unwrap();
+        assert_eq!(counts.attr("bin_ms").unwrap().read_scalar::<f64>().unwrap(), 7.0);
+        let counts = counts.read_raw::<u32>().unwrap();
+        assert_eq!(counts.len(), 42, "300 ms in whole bins of 7 ms");
+        let mut expected = vec![0u32; 42];
+        for &t in &p.timestamps_ms {
+            // A spike's time is the end of its step: bin k holds times in (7k, 7k + 7].
+            if let Some(c) = expected.get_mut(((t / 7.0 - 1e-9).ceil() - 1.0) as usize) {
+                *c += 1;
+            }
+        }
+        assert_eq!(counts, expected, "{}", p.name);
+        assert!(counts.iter().sum::<u32>() > 100);
+    }
 }

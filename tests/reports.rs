@@ -249,3 +249,15 @@ fn spike_recording_can_be_limited_to_populations_and_neurons() {
     );
     assert!(err.ends_with("output.spike_populations: no population is named \"gaba\" (expected one of: exc, inh)"), "{err}");
 }
+
+#[test]
+fn rate_trace_fields_are_checked() {
+    let text = std::fs::read_to_string(common::example("izhikevich2003.toml")).unwrap();
+    let with = |lines: &str| text.replace("[output]", &format!("[output]\n{lines}"));
+    let err = common::check_refuses("m.toml", &with("rate_bin = \"2 ms\""));
+    assert!(err.ends_with("output.rate_bin: a bin for rate traces that are not written: name their file with output.rates"), "{err}");
+    let err = common::check_refuses("m.toml", &with("rates = \"rates.txt\""));
+    assert!(err.ends_with("output.rates: expected a file name ending in .h5, got \"rates.txt\""), "{err}");
+    let err = common::check_refuses("m.toml", &with("rates = \"r.h5\"\nrate_bin = \"0.3 ms\""));
+    assert!(err.ends_with("output.rate_bin: expected a whole number of steps of dt = 1 ms, got 0.3 ms"), "{err}");
+}

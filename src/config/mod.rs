@@ -198,7 +198,7 @@ impl Validator<'_> {
 
         let stimuli = self.stimuli(&shorthands, &raw.stimuli, &populations, dt_ms, seed)?;
         let mut output = self.output(&raw.output, dt_ms)?;
-        let taken: Vec<String> = output.spikes.iter().chain(&output.raster).cloned().collect();
+        let taken: Vec<String> = output.spikes.iter().chain(&output.raster).chain(output.rates.iter().map(|r| &r.0)).cloned().collect();
         output.spike_recording = self.spike_recording(&raw.output, &populations, seed)?;
         output.reports = self.reports(&raw.output.report, (&populations, &projections), dt_ms, steps as u64, seed, &taken)?;
         Ok(Description {
@@ -732,7 +732,44 @@ impl Validator<'_> {
         if spikes.is_some() && spikes == raster {
             return Err(self.error(raster_span, "output.raster", "the raster and the spike file cannot have the same name"));
         }
-        Ok(OutputPlan { dir, spikes, raster, flush_every_steps, reports: Vec::new(), spike_recording: Vec::new() })
+        let rates = match &raw.rates {
+            None => None,
+            Some(name) => {
+                let file = name.get_ref().trim().to_string();
+                if !file.to_ascii_lowercase().ends_with(".h5") || file.contains('/') {
+                    return Err(self.error(name.span(), "output.rates", format!("expected a file name ending in .h5, got {file:?}")));
+                }
+                if spikes.as_ref() == Some(&file) {
+                    return Err(self.error(name.span(), "output.rates", "the rate traces and the spike file cannot have the same name"));
+                }
+                let bin = match &raw.rate_bin {
+                    None => ((1.0 / dt_ms).round() as u64).max(1),
+                    Some(v) => {
+                        let ms = self.time(v, "output.rate_bin")?;
+                        let steps = (ms / dt_ms).round();
+                        if steps < 1.0 || (ms / dt_ms - steps).abs() > 1e-6 * steps {
+                            return Err(self.error(
+                                v.span(),
+                                "output.rate_bin",
+                                format!("expected a whole number of steps of dt = {dt_ms} ms, got {ms} ms"),
+                            ));
+                        }
+                        steps as u64
+                    }
+                };
+                Some((file, bin))
+            }
+        };
+        if raw.rates.is_none() {
+            if let Some(v) = &raw.rate_bin {
+                return Err(self.error(
+                    v.span(),
+                    "output.rate_bin",
+                    "a bin for rate traces that are not written: name their file with output.rates",
+                ));
+            }
+        }
+        Ok(OutputPlan { dir, spikes, raster, flush_every_steps, reports: Vec::new(), spike_recording: Vec::new(), rates })
     }
 
     /// `output.spike_populations` and `output.spike_neurons`: which spikes the spike file

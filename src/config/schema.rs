@@ -184,6 +184,11 @@ pub struct Output {
     pub raster: Option<Spanned<String>>,
     /// Simulated time between appends to the spike file (a whole number of steps).
     pub flush_every: Option<Spanned<Value>>,
+    /// File name of the population rate traces (spikes per bin of every population);
+    /// none by default.
+    pub rates: Option<Spanned<String>>,
+    /// The rate traces' bin (a whole number of steps; default 1 ms).
+    pub rate_bin: Option<Spanned<Value>>,
     /// The populations whose spikes the spike file records (default: every one).
     pub spike_populations: Option<Spanned<Vec<String>>>,
     /// Which of their neurons: `range`, `ids` or `fraction` (default: all).

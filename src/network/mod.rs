@@ -148,6 +148,8 @@ pub struct OutputPlan {
     pub flush_every_steps: u64,
     /// Sampled state, one SONATA report file each.
     pub reports: Vec<ReportPlan>,
+    /// The rate traces' file name and bin in steps.
+    pub rates: Option<(String, u64)>,
     /// The populations the spike file records (indices into `Description::populations`,
     /// ascending) and which of their neurons; the spike file has those populations only.
     pub spike_recording: Vec<(usize, crate::stimulus::Selection)>,

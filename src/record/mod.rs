@@ -3,6 +3,7 @@
 
 pub mod appender;
 pub mod atomic;
+pub mod rates;
 pub mod report;
 pub mod sonata;
 pub mod writer;
@@ -25,5 +26,15 @@ impl Recorder for MemoryRecorder {
     fn record_spikes(&mut self, spikes: &[Spike]) -> Result<()> {
         self.spikes.extend_from_slice(spikes);
         Ok(())
+    }
+}
+
+/// Two recorders fed the same spikes (the spike file and the rate traces).
+pub struct Both<'a>(pub &'a mut dyn Recorder, pub &'a mut dyn Recorder);
+
+impl Recorder for Both<'_> {
+    fn record_spikes(&mut self, spikes: &[Spike]) -> Result<()> {
+        self.0.record_spikes(spikes)?;
+        self.1.record_spikes(spikes)
     }
 }

@@ -34,7 +34,8 @@ pub fn check_outputs(desc: &Description) -> Result<()> {
         };
         return Err(fail(dir, what));
     }
-    for name in desc.output.spikes.iter().chain(&desc.output.raster).chain(desc.output.reports.iter().map(|r| &r.file)) {
+    let rates = desc.output.rates.iter().map(|r| &r.0);
+    for name in desc.output.spikes.iter().chain(&desc.output.raster).chain(rates).chain(desc.output.reports.iter().map(|r| &r.file)) {
         let path = dir.join(name);
         if path.is_dir() {
             return Err(fail(&path, "a directory has this name: choose another file name".into()));

@@ -22,8 +22,10 @@ use crate::network::Description;
 use crate::partition;
 use crate::plan::{Costs, PlanOptions};
 use crate::plot;
+use crate::record::rates::RateWriter;
 use crate::record::sonata::PopulationRange;
 use crate::record::writer::{Provenance, SpikeFilter, SpikeWriter};
+use crate::record::Both;
 use crate::stimulus::Selection;
 use progress::Progress;
 use sampling::Sampling;
@@ -285,6 +287,23 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         parts[comm.rank()].clone(),
         Some(first_step).filter(|_| resume.is_some()),
     )?;
+    let mut rates = match &desc.output.rates {
+        None => None,
+        Some((name, bin)) => {
+            let path = dir.join(name);
+            let all =
+                desc.populations.iter().map(|p| PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size }).collect();
+            let r = match &resume {
+                Some(c) => {
+                    // The bin in progress at the checkpoint, counted again from rank 0.
+                    let partial = if comm.rank() == 0 { c.positions.rate_partial.clone() } else { vec![0; desc.populations.len()] };
+                    RateWriter::reopen(&path, all, *bin, c.step, desc.dt_ms, &partial, comm)?
+                }
+                None => RateWriter::create(&path, all, *bin, desc.dt_ms, &made_by, comm)?,
+            };
+            Some(if options.skip_space_check { r.without_foresight() } else { r })
+        }
+    };
     drop(resume);
     // From here a signal stops the run at the next progress point, file completed.
     signals::building(false);
@@ -310,7 +329,10 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     while !sim.finished() {
         let step = sim.step();
         let stop = next(step, chunk).min(next(step, flush_every)).min(checkpoint_every.map_or(u64::MAX, |e| next(step, e)));
-        sim.advance(stop - step, &mut writer)?;
+        match rates.as_mut() {
+            Some(r) => sim.advance(stop - step, &mut Both(&mut writer, r))?,
+            None => sim.advance(stop - step, &mut writer)?,
+        }
         progress.update(sim.step());
         let local = sim.backend().non_finite();
         if sim.comm().any(local.is_some()) {
@@ -321,11 +343,14 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         if (sim.step().is_multiple_of(flush_every) || checkpoint_due) && !sim.finished() {
             let tw = Instant::now();
             writer.flush(sim.step(), sim.comm())?;
+            if let Some(r) = rates.as_mut() {
+                r.flush(sim.step(), sim.comm())?;
+            }
             let step = sim.step();
             let (backend, comm) = sim.backend_and_comm();
             sampling.flush(step, backend, comm)?;
             if checkpoint_due {
-                last_checkpoint = Some(save_checkpoint(desc, options, &writer, &sampling, &mut sim)?);
+                last_checkpoint = Some(save_checkpoint(desc, options, (&writer, &sampling, rates.as_ref()), &mut sim)?);
             }
             write += tw.elapsed();
         }
@@ -339,6 +364,9 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let steps = sim.step();
     let tw = Instant::now();
     writer.flush(steps, sim.comm())?;
+    if let Some(r) = rates.as_mut() {
+        r.flush(steps, sim.comm())?;
+    }
     let local_counts = writer.local_counts().to_vec();
     let status = match stopped_by_signal {
         Some(signal) => format!("stopped by signal {signal}"),
@@ -348,11 +376,14 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     sampling.flush(steps, backend, comm)?;
     if options.checkpoint.is_some() && last_checkpoint.as_ref().is_none_or(|(_, at)| *at != steps) {
         // At the end, or where a signal stopped the run: the run can go on from here.
-        last_checkpoint = Some(save_checkpoint(desc, options, &writer, &sampling, &mut sim)?);
+        last_checkpoint = Some(save_checkpoint(desc, options, (&writer, &sampling, rates.as_ref()), &mut sim)?);
     }
     let spike_file = writer.finish(steps, &status, sim.comm())?;
     let comm: &dyn Communicator = sim.comm();
-    let report_files = sampling.finish(&status, comm)?;
+    let mut report_files = sampling.finish(&status, comm)?;
+    if let Some(r) = rates {
+        report_files.push(r.finish(&status, comm)?);
+    }
     write += tw.elapsed();
     // Simulation time proper: the loop without the appends to the spike file.
     let simulate = t1.elapsed().saturating_sub(write);
@@ -426,15 +457,15 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
 fn save_checkpoint(
     desc: &Description,
     options: &RunOptions,
-    writer: &SpikeWriter,
-    sampling: &Sampling,
+    (writer, sampling, rates): (&SpikeWriter, &Sampling, Option<&RateWriter>),
     sim: &mut Simulation,
 ) -> Result<(PathBuf, u64)> {
     let path = options.checkpoint.as_ref().expect("checkpointing").path.clone();
     let step = sim.step();
     let mut spike_counts = writer.file_counts();
     spike_counts.resize(desc.output.spike_recording.len(), 0);
-    let positions = Positions { spike_counts, report_rows: sampling.rows() };
+    let rate_partial = rates.map_or(Vec::new(), |r| sim.comm().prefix_and_total(&r.partial()).1);
+    let positions = Positions { spike_counts, report_rows: sampling.rows(), rate_partial };
     let (backend, comm, recent) = sim.for_checkpoint();
     let what = Written { desc, step, positions, ranks: comm.size(), threads: options.cpu.threads };
     checkpoint::save(&path, &what, backend, recent.expect("recent spikes are kept where checkpoints are written"), comm)?;

@@ -1,0 +1,196 @@
+//! Population rate traces: spikes of each population per bin of `bin_steps` steps, of
+//! every neuron (not only those whose spikes are recorded) — a cheap record of a
+//! network's activity, 4 bytes per population and bin. Each rank counts its own spikes;
+//! at each flush the completed bins are summed over ranks and appended by rank 0 through
+//! the shared appender.
+//!
+//! Layout: `/rates/<population>/counts` u32 [bins] (attributes `bin_ms`, `n_nodes`,
+//! `units` = "spikes per bin"); bin k counts the spikes of steps [k·B, (k+1)·B), whose
+//! times (the end of their step, as in the spike file) lie in (k·bin_ms, (k+1)·bin_ms].
+//! A bin is written
+//! once complete: a run ending inside a bin leaves it out (a resumed run completes it).
+
+use super::appender::{Appender, Extendable, FileKind};
+use super::sonata::PopulationRange;
+use super::writer::Provenance;
+use super::Recorder;
+use crate::comm::Communicator;
+use crate::error::Result;
+use crate::spike::Spike;
+use hdf5::types::VarLenUnicode;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+const CHUNK_BINS: usize = 4096;
+
+struct RateFile {
+    populations: usize,
+}
+
+impl FileKind for RateFile {
+    fn claim(&self, _: &hdf5::File, _: &[u64], _: f64) -> hdf5::Result<()> {
+        Ok(())
+    }
+
+    fn holds(&self, path: &Path, lengths: &[u64], duration_ms: f64) -> bool {
+        let Ok(file) = hdf5::File::open(path) else { return false };
+        let duration = file.attr("duration_ms").and_then(|a| a.read_scalar::<f64>()).ok();
+        let Ok(group) = file.group("rates") else { return false };
+        let names = group.member_names().unwrap_or_default();
+        duration == Some(duration_ms)
+            && names.len() == self.populations
+            && names.iter().all(|n| group.dataset(&format!("{n}/counts")).is_ok_and(|d| Some(&(d.size() as u64)) == lengths.first()))
+    }
+
+    fn describe(&self, lengths: &[u64]) -> String {
+        format!("{} bins", lengths.first().copied().unwrap_or(0))
+    }
+
+    fn noun(&self) -> &'static str {
+        "rate file"
+    }
+}
+
+pub struct RateWriter {
+    appender: Appender,
+    populations: Vec<PopulationRange>,
+    bin_steps: u64,
+    dt_ms: f64,
+    /// Bins in the file.
+    written: u64,
+    /// This rank's counts of the bins from `written` on: population-major, grown as
+    /// spikes come.
+    counts: Vec<Vec<u64>>,
+}
+
+impl RateWriter {
+    pub fn create(
+        path: &Path,
+        populations: Vec<PopulationRange>,
+        bin_steps: u64,
+        dt_ms: f64,
+        provenance: &Provenance,
+        comm: &dyn Communicator,
+    ) -> Result<RateWriter> {
+        let kind = Box::new(RateFile { populations: populations.len() });
+        let bin_ms = bin_steps as f64 * dt_ms;
+        let appender = Appender::create(path, kind, comm, |file| {
+            provenance.write(file)?;
+            let rates = file.create_group("rates")?;
+            let units = VarLenUnicode::from_str("spikes per bin").expect("ascii");
+            populations
+                .iter()
+                .map(|p| {
+                    let group = rates.create_group(&p.name)?;
+                    let counts = group
+                        .new_dataset::<u32>()
+                        .chunk(CHUNK_BINS)
+                        .alloc_time(super::writer::EARLY)
+                        .shape(hdf5::Extent::resizable(0))
+                        .create("counts")?;
+                    counts.new_attr::<f64>().create("bin_ms")?.write_scalar(&bin_ms)?;
+                    counts.new_attr::<u64>().create("n_nodes")?.write_scalar(&p.size)?;
+                    counts.new_attr::<VarLenUnicode>().create("units")?.write_scalar(&units)?;
+                    Ok(Extendable {
+                        dataset: counts,
+                        name: format!("rates/{}/counts", p.name),
+                        chunk_rows: CHUNK_BINS as u64,
+                        row_bytes: 4,
+                    })
+                })
+                .collect()
+        })?;
+        let counts = vec![Vec::new(); populations.len()];
+        Ok(RateWriter { appender, populations, bin_steps: bin_steps.max(1), dt_ms, written: 0, counts })
+    }
+
+    /// Opens the rate file of a checkpointed run at `step` (collective): it holds the
+    /// bins completed by then; `partial` (this rank's share of the bin in progress, per
+    /// population) goes on being counted.
+    pub fn reopen(
+        path: &Path,
+        populations: Vec<PopulationRange>,
+        bin_steps: u64,
+        step: u64,
+        dt_ms: f64,
+        partial: &[u64],
+        comm: &dyn Communicator,
+    ) -> Result<RateWriter> {
+        let written = step / bin_steps.max(1);
+        let kind = Box::new(RateFile { populations: populations.len() });
+        let find = |file: &hdf5::File| -> hdf5::Result<Vec<Extendable>> {
+            populations
+                .iter()
+                .map(|p| {
+                    let name = format!("rates/{}/counts", p.name);
+                    Ok(Extendable { dataset: file.dataset(&name)?, name, chunk_rows: CHUNK_BINS as u64, row_bytes: 4 })
+                })
+                .collect()
+        };
+        let lengths = vec![written; populations.len()];
+        let appender = Appender::reopen(path, kind, comm, &lengths, step as f64 * dt_ms, find)?;
+        let counts = partial.iter().map(|&n| if n > 0 { vec![n] } else { Vec::new() }).collect();
+        Ok(RateWriter { appender, populations, bin_steps: bin_steps.max(1), dt_ms, written, counts })
+    }
+
+    pub fn without_foresight(mut self) -> Self {
+        self.appender = self.appender.without_foresight();
+        self
+    }
+
+    /// Appends the bins completed before `until_step` (collective).
+    pub fn flush(&mut self, until_step: u64, comm: &dyn Communicator) -> Result<()> {
+        let complete = until_step / self.bin_steps;
+        let new = (complete - self.written) as usize;
+        let mut local = vec![0u64; self.populations.len() * new];
+        for (p, counts) in self.counts.iter().enumerate() {
+            for (k, &n) in counts.iter().take(new).enumerate() {
+                local[p * new + k] = n;
+            }
+        }
+        let (_, total) = comm.prefix_and_total(&local);
+        let (old, rank) = (self.written as usize, comm.rank());
+        let lengths = vec![complete; self.populations.len()];
+        let duration_ms = until_step as f64 * self.dt_ms;
+        self.appender.append(&lengths, duration_ms, comm, |datasets| {
+            if rank == 0 && new > 0 {
+                for (p, d) in datasets.iter().enumerate() {
+                    let values: Vec<u32> = total[p * new..(p + 1) * new].iter().map(|&n| n as u32).collect();
+                    d.dataset.write_slice(&values[..], old..old + new)?;
+                }
+            }
+            Ok(())
+        })?;
+        for counts in &mut self.counts {
+            counts.drain(..new.min(counts.len()));
+        }
+        self.written = complete;
+        Ok(())
+    }
+
+    /// This rank's counts of the bin in progress, per population (what a checkpoint
+    /// keeps; call after `flush`).
+    pub fn partial(&self) -> Vec<u64> {
+        self.counts.iter().map(|c| c.first().copied().unwrap_or(0)).collect()
+    }
+
+    pub fn finish(self, status: &str, comm: &dyn Communicator) -> Result<PathBuf> {
+        self.appender.finish(status, comm)
+    }
+}
+
+impl Recorder for RateWriter {
+    fn record_spikes(&mut self, spikes: &[Spike]) -> Result<()> {
+        for s in spikes {
+            let gid = s.gid as u64;
+            let p = self.populations.partition_point(|q| q.first_gid + q.size <= gid);
+            let bin = (s.step as u64 / self.bin_steps - self.written) as usize;
+            let counts = &mut self.counts[p];
+            if counts.len() <= bin {
+                counts.resize(bin + 1, 0);
+            }
+            counts[bin] += 1;
+        }
+        Ok(())
+    }
+}
