@@ -40,8 +40,11 @@ pub struct Costs {
     pub dense_build_ns: f64,
     /// Per spike appended to the spike file.
     pub write_ns: f64,
-    /// Per exchange between ranks (µs), for each doubling of the ranks.
+    /// Per exchange between ranks (µs), for each doubling of the ranks, and per spike id
+    /// a rank receives (ns): the all-gather's α and β (BENCHMARKS.md, "The exchange
+    /// alone": 0.8 µs and 2.4 ns for 2 ranks on one node; more across nodes).
     pub exchange_us: f64,
+    pub exchange_spike_ns: f64,
     /// Where the figures come from.
     pub source: String,
 }
@@ -57,7 +60,8 @@ impl Default for Costs {
             build_ns: 60.0,
             dense_build_ns: 10.0,
             write_ns: 50.0,
-            exchange_us: 10.0,
+            exchange_us: 1.0,
+            exchange_spike_ns: 2.4,
             source: "reference machine (2-vCPU AMD EPYC Zen 4, BENCHMARKS.md \"Planner\")".into(),
         }
     }
@@ -209,7 +213,9 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
             update: update / threads * 1e-9,
             deliver: deliver / threads * 1e-9,
             exchange: if ranks > 1 {
-                (desc.steps / desc.epoch_steps().max(1) as u64) as f64 * costs.exchange_us * (ranks as f64).log2().ceil() * 1e-6
+                let epochs = (desc.steps / desc.epoch_steps().max(1) as u64) as f64;
+                epochs * costs.exchange_us * (ranks as f64).log2().ceil() * 1e-6
+                    + spikes_of(desc.total_neurons()) * costs.exchange_spike_ns * 1e-9
             } else {
                 0.0
             },
@@ -420,6 +426,7 @@ pub fn calibrate(desc: &Description, threads: usize) -> crate::Result<Costs> {
         dense_build_ns: reference.dense_build_ns * build_factor,
         write_ns: reference.write_ns,
         exchange_us: reference.exchange_us,
+        exchange_spike_ns: reference.exchange_spike_ns,
         source: format!(
             "calibrated here on {} neurons for {} ms: update ×{update_factor:.2}, delivery ×{deliver_factor:.2}, build ×{build_factor:.2} of the reference",
             small.total_neurons(),

@@ -337,7 +337,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         let local = sim.backend().non_finite();
         if sim.comm().any(local.is_some()) {
             progress.finish();
-            return Err(stop_on_non_finite(desc, local, writer, sampling, &spike_path, &mut sim));
+            return Err(stop_on_non_finite(desc, local, (writer, sampling, rates), &spike_path, &mut sim));
         }
         let checkpoint_due = checkpoint_every.is_some_and(|e| sim.step().is_multiple_of(e)) && !sim.finished();
         if (sim.step().is_multiple_of(flush_every) || checkpoint_due) && !sim.finished() {
@@ -479,8 +479,7 @@ fn save_checkpoint(
 fn stop_on_non_finite(
     desc: &Description,
     local: Option<NonFinite>,
-    mut writer: SpikeWriter,
-    mut sampling: Sampling,
+    (mut writer, mut sampling, rates): (SpikeWriter, Sampling, Option<RateWriter>),
     spike_path: &Option<PathBuf>,
     sim: &mut Simulation,
 ) -> Error {
@@ -499,6 +498,11 @@ fn stop_on_non_finite(
     }
     // Samples are of the state before each step: those up to `until` are finite.
     if let Err(e) = sampling.flush(until, backend, comm).and_then(|()| sampling.finish(&status, comm).map(|_| ())) {
+        return e;
+    }
+    // The rate traces keep the bins of their last append (their counts since then
+    // include spikes after `until`), and say how the run ended.
+    if let Some(Err(e)) = rates.map(|r| r.finish(&status, comm)) {
         return e;
     }
     if comm.rank() != first {
