@@ -28,7 +28,7 @@ use crate::engine::RecentSpikes;
 use crate::error::{Error, Result};
 use crate::model::StateArrayMut;
 use crate::network::Description;
-use crate::record::appender::{cause, text_attr};
+use crate::record::appender::{cause, open_file, text_attr};
 use crate::record::atomic::partial_path;
 use crate::spike::Spike;
 use hdf5::types::VarLenUnicode;
@@ -148,7 +148,7 @@ pub fn save(path: &Path, what: &Written<'_>, backend: &mut dyn Backend, recent: 
     } else {
         agree(comm, Ok(()))?;
     }
-    let file = agree(comm, create(&partial, comm).map_err(|e| failed(cause(&e.to_string()))))?;
+    let file = agree(comm, open_file(&partial, comm, true).map_err(|e| failed(cause(&e.to_string()))))?;
     let written = write_contents(&file, what, backend, recent, comm).and_then(|()| file.flush().map_err(Error::from));
     let written = written.and_then(|()| file.close().map_err(Error::from)).map_err(|e| failed(cause(&e.to_string())));
     if let Err(e) = agree(comm, written) {
@@ -159,16 +159,6 @@ pub fn save(path: &Path, what: &Written<'_>, backend: &mut dyn Backend, recent: 
     }
     let renamed = if comm.rank() == 0 { std::fs::rename(&partial, path).map_err(|e| failed(e.to_string())) } else { Ok(()) };
     agree(comm, renamed)
-}
-
-fn create(path: &Path, comm: &dyn Communicator) -> hdf5::Result<hdf5::File> {
-    #[cfg(feature = "mpi")]
-    if let Some(world) = comm.mpi().filter(|_| comm.size() > 1) {
-        use mpi::raw::AsRaw;
-        return hdf5::File::with_options().with_fapl(|p| p.mpio(world.as_raw(), None).libver_v18()).create(path);
-    }
-    let _ = comm;
-    hdf5::File::with_options().with_fapl(|p| p.libver_v18()).create(path)
 }
 
 fn write_contents(

@@ -744,18 +744,7 @@ impl Validator<'_> {
                 }
                 let bin = match &raw.rate_bin {
                     None => ((1.0 / dt_ms).round() as u64).max(1),
-                    Some(v) => {
-                        let ms = self.time(v, "output.rate_bin")?;
-                        let steps = (ms / dt_ms).round();
-                        if steps < 1.0 || (ms / dt_ms - steps).abs() > 1e-6 * steps {
-                            return Err(self.error(
-                                v.span(),
-                                "output.rate_bin",
-                                format!("expected a whole number of steps of dt = {dt_ms} ms, got {ms} ms"),
-                            ));
-                        }
-                        steps as u64
-                    }
+                    Some(v) => self.whole_steps(v, "output.rate_bin", dt_ms, false)?,
                 };
                 Some((file, bin))
             }
@@ -778,28 +767,8 @@ impl Validator<'_> {
         let chosen: Vec<usize> = match &raw.spike_populations {
             None => (0..populations.len()).collect(),
             Some(names) => {
-                let mut chosen = Vec::new();
-                for name in names.get_ref() {
-                    let Some(p) = populations.iter().position(|p| &p.name == name) else {
-                        let known: Vec<&str> = populations.iter().map(|p| p.name.as_str()).collect();
-                        return Err(self.error(
-                            names.span(),
-                            "output.spike_populations",
-                            format!("no population is named {name:?} (expected one of: {})", known.join(", ")),
-                        ));
-                    };
-                    if chosen.contains(&p) {
-                        return Err(self.error(names.span(), "output.spike_populations", format!("{name:?} is listed twice")));
-                    }
-                    chosen.push(p);
-                }
-                if chosen.is_empty() {
-                    return Err(self.error(
-                        names.span(),
-                        "output.spike_populations",
-                        "expected at least one population (or spikes = \"\" to record none)",
-                    ));
-                }
+                let empty = "expected at least one population (or spikes = \"\" to record none)";
+                let mut chosen = self.population_list(names, "output.spike_populations", populations, empty)?;
                 chosen.sort_unstable();
                 chosen
             }

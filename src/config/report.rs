@@ -43,27 +43,7 @@ impl Validator<'_> {
             }
             let variable = r.variable.get_ref().trim().to_string();
             let chosen: Vec<usize> = match &r.populations {
-                Some(names) => {
-                    let mut chosen = Vec::new();
-                    for name in names.get_ref() {
-                        let Some(p) = populations.iter().position(|p| &p.name == name) else {
-                            let known: Vec<&str> = populations.iter().map(|p| p.name.as_str()).collect();
-                            return Err(self.error(
-                                names.span(),
-                                at("populations"),
-                                format!("no population is named {name:?} (expected one of: {})", known.join(", ")),
-                            ));
-                        };
-                        if chosen.contains(&p) {
-                            return Err(self.error(names.span(), at("populations"), format!("{name:?} is listed twice")));
-                        }
-                        chosen.push(p);
-                    }
-                    if chosen.is_empty() {
-                        return Err(self.error(names.span(), at("populations"), "expected at least one population"));
-                    }
-                    chosen
-                }
+                Some(names) => self.population_list(names, &at("populations"), populations, "expected at least one population")?,
                 None => (0..populations.len()).filter(|&p| index(p, &variable).is_some()).collect(),
             };
             let mut reported = Vec::new();
@@ -215,7 +195,37 @@ impl Validator<'_> {
     }
 
     /// A time that is a whole number of steps of `dt_ms` (0 allowed where `zero`).
-    fn whole_steps(&self, value: &Spanned<Value>, field: &str, dt_ms: f64, zero: bool) -> Result<u64> {
+    /// Indices of the populations `names` lists, in its order: each must exist, once;
+    /// `empty` is the message for an empty list.
+    pub(super) fn population_list(
+        &self,
+        names: &Spanned<Vec<String>>,
+        field: &str,
+        populations: &[Population],
+        empty: &str,
+    ) -> Result<Vec<usize>> {
+        let mut chosen = Vec::new();
+        for name in names.get_ref() {
+            let Some(p) = populations.iter().position(|p| &p.name == name) else {
+                let known: Vec<&str> = populations.iter().map(|p| p.name.as_str()).collect();
+                return Err(self.error(
+                    names.span(),
+                    field,
+                    format!("no population is named {name:?} (expected one of: {})", known.join(", ")),
+                ));
+            };
+            if chosen.contains(&p) {
+                return Err(self.error(names.span(), field, format!("{name:?} is listed twice")));
+            }
+            chosen.push(p);
+        }
+        if chosen.is_empty() {
+            return Err(self.error(names.span(), field, empty));
+        }
+        Ok(chosen)
+    }
+
+    pub(super) fn whole_steps(&self, value: &Spanned<Value>, field: &str, dt_ms: f64, zero: bool) -> Result<u64> {
         let ms = match value.get_ref() {
             Value::Number(x) => *x,
             Value::Text(s) => parse_time(s).map_err(|m| self.error(value.span(), field, m))?,

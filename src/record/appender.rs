@@ -89,7 +89,7 @@ impl Appender {
         } else {
             agree(comm, Ok(()))?;
         }
-        let file = match agree(comm, open(&partial, comm).map_err(|e| output_error(cause(&e.to_string())))) {
+        let file = match agree(comm, open_file(&partial, comm, true).map_err(|e| output_error(cause(&e.to_string())))) {
             Ok(f) => f,
             Err(e) => {
                 // HDF5 may have created the file before it failed to write its header.
@@ -171,7 +171,7 @@ impl Appender {
         };
         agree(comm, checked)?;
         let output_error = |e: hdf5::Error| Error::Output { path: path.to_path_buf(), message: cause(&e.to_string()) };
-        let file = agree(comm, open_existing(path, comm).map_err(output_error))?;
+        let file = agree(comm, open_file(path, comm, false).map_err(output_error))?;
         let opened = (|| {
             let datasets = find(&file)?;
             for (d, &rows) in datasets.iter().zip(lengths) {
@@ -484,26 +484,24 @@ fn cut_back(path: &Path, names: &[String], lengths: &[u64], duration_ms: f64, ki
     file.close()
 }
 
-/// Opens the file: through MPI-IO when there is more than one rank. The format is that
-/// of HDF5 1.8 and later, so that attributes (the model text) may exceed 64 KB.
-fn open_existing(path: &Path, comm: &dyn Communicator) -> hdf5::Result<hdf5::File> {
+/// Creates (or, with `create` false, opens for writing) an HDF5 file: through MPI-IO
+/// when there is more than one rank. The format is that of HDF5 1.8 and later, so that
+/// attributes (the model text) may exceed 64 KB.
+pub fn open_file(path: &Path, comm: &dyn Communicator, create: bool) -> hdf5::Result<hdf5::File> {
+    let mut builder = hdf5::File::with_options();
     #[cfg(feature = "mpi")]
     if let Some(world) = comm.mpi().filter(|_| comm.size() > 1) {
         use mpi::raw::AsRaw;
-        return hdf5::File::with_options().with_fapl(|p| p.mpio(world.as_raw(), None).libver_v18()).open_rw(path);
+        builder.with_fapl(|p| p.mpio(world.as_raw(), None).libver_v18());
+        return if create { builder.create(path) } else { builder.open_rw(path) };
     }
     let _ = comm;
-    hdf5::File::with_options().with_fapl(|p| p.libver_v18()).open_rw(path)
-}
-
-fn open(path: &Path, comm: &dyn Communicator) -> hdf5::Result<hdf5::File> {
-    #[cfg(feature = "mpi")]
-    if let Some(world) = comm.mpi().filter(|_| comm.size() > 1) {
-        use mpi::raw::AsRaw;
-        return hdf5::File::with_options().with_fapl(|p| p.mpio(world.as_raw(), None).libver_v18()).create(path);
+    builder.with_fapl(|p| p.libver_v18());
+    if create {
+        builder.create(path)
+    } else {
+        builder.open_rw(path)
     }
-    let _ = comm;
-    hdf5::File::with_options().with_fapl(|p| p.libver_v18()).create(path)
 }
 
 /// A text attribute; text that is not valid for one (a NUL byte) is recorded without it.
