@@ -87,6 +87,11 @@ fn resumed_equals_uninterrupted(model: &Path, extra: &[&str], half: &str, full: 
     }
     let out = run(&dir, &resume);
     assert_ok(&out);
+    assert!(
+        common::stdout(&out).contains(&format!("(resumed at {}, to {})", half.replace("ms", " ms"), full.replace("ms", " ms"))),
+        "{}",
+        common::stdout(&out)
+    );
     assert_same_outputs(&dir.join("full"), &dir.join("part"));
     dir
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 /// The summary printed at the end of every run: one line of totals, then one line of
 /// per-rank timers (min / median / max over ranks) that shows load imbalance.
 pub fn summary(desc: &Description, report: &RunReport) -> String {
-    let duration_ms = report.steps as f64 * desc.dt_ms;
+    // A resumed run counts (and times) only what it simulated itself.
+    let from_ms = report.first_step as f64 * desc.dt_ms;
+    let duration_ms = report.steps as f64 * desc.dt_ms - from_ms;
     let rates: Vec<String> = desc
         .populations
         .iter()
@@ -25,7 +27,10 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
         (p, 1) => fmt_bytes(p as u64),
         (p, _) => format!("{} per rank (max), {} in all", fmt_bytes(p as u64), fmt_bytes(report.peak_memory.iter().sum::<f64>() as u64)),
     };
-    let stopped = if report.stopped_by_signal.is_some() { " (stopped by a signal)" } else { "" };
+    let mut stopped = if report.stopped_by_signal.is_some() { " (stopped by a signal)".to_string() } else { String::new() };
+    if report.first_step > 0 {
+        stopped += &format!(" (resumed at {from_ms} ms, to {} ms)", from_ms + duration_ms);
+    }
     let mut out = format!(
         "volley: {} neurons, {} synapses, {} spikes ({}) in {} ms{stopped} | build {}, simulate {}, write {} | {:.1}x real time | peak memory {peak}",
         report.neurons,
