@@ -270,6 +270,17 @@ fn bad_checkpoint_options_are_refused() {
     assert!(err.contains("--checkpoint-every: expected a simulated time > 0, got 0 ms"), "{err}");
     let err = refused(dir.path(), &[m, "--checkpoint-every", "soon"]);
     assert!(err.contains("--checkpoint-every: expected a time such as"), "{err}");
+    // Checkpoints that could not be written are refused before the run, not found at the
+    // first checkpoint hours in.
+    std::fs::create_dir(dir.path().join("a-dir")).unwrap();
+    let err = refused(dir.path(), &[m, "--checkpoint", "a-dir"]);
+    assert!(err.contains("--checkpoint: a-dir is a directory: expected a file name"), "{err}");
+    let err = refused(dir.path(), &[m, "--out", "o", "--checkpoint", "o/spikes.h5"]);
+    assert!(err.contains("--checkpoint: o/spikes.h5 is an output file of the run: expected another name"), "{err}");
+    std::fs::write(dir.path().join("a-file"), b"x").unwrap();
+    let err = refused(dir.path(), &[m, "--checkpoint-every", "5ms", "--checkpoint", "a-file/ck.h5"]);
+    assert!(err.contains("--checkpoint: cannot write a-file/ck.h5: a-file is not a writable directory"), "{err}");
+    assert!(!dir.path().join("o").exists() && !dir.path().join("out").exists(), "nothing written");
     let out = run(dir.path(), &["--duration", "10ms"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("the following required arguments were not provided:\n  <MODEL>"), "{}", stderr(&out));

@@ -44,6 +44,31 @@ pub fn check_outputs(desc: &Description) -> Result<()> {
     Ok(())
 }
 
+/// Checks, before anything is built, that checkpoints can be written at `path`: not a
+/// directory, not one of the run's output files, in a directory that exists and is
+/// writable or can be created — found now rather than at the first checkpoint, hours in.
+pub fn check_checkpoint_path(desc: &Description, path: &Path) -> Result<()> {
+    let fail = |message: String| Error::Option { option: "--checkpoint".into(), message };
+    if path.is_dir() {
+        return Err(fail(format!("{} is a directory: expected a file name", path.display())));
+    }
+    let rates = desc.output.rates.iter().map(|r| &r.0);
+    let outputs = desc.output.spikes.iter().chain(&desc.output.raster).chain(rates).chain(desc.output.reports.iter().map(|r| &r.file));
+    let same = |a: &Path, b: &Path| a == b || a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(x, y)| x == y);
+    if let Some(name) = outputs.map(|n| desc.output.dir.join(n)).find(|o| same(o, path)) {
+        return Err(fail(format!("{} is an output file of the run: expected another name", name.display())));
+    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let existing = nearest_existing(parent);
+    let writable = std::ffi::CString::new(existing.as_os_str().as_encoded_bytes())
+        // SAFETY: a valid C string; access only reads it.
+        .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } == 0);
+    if !existing.is_dir() || !writable {
+        return Err(fail(format!("cannot write {}: {} is not a writable directory", path.display(), existing.display())));
+    }
+    Ok(())
+}
+
 /// `dir`, or its nearest ancestor that exists ("." for a relative path none of whose
 /// parts exist yet).
 fn nearest_existing(dir: &Path) -> PathBuf {

@@ -8,7 +8,10 @@ mod sampling;
 mod signals;
 mod summary;
 
-pub use checks::{available_memory, check_memory, check_output_space, check_outputs, check_store_limits, parse_size, suggest_output};
+pub use checks::{
+    available_memory, check_checkpoint_path, check_memory, check_output_space, check_outputs, check_store_limits, parse_size,
+    suggest_output,
+};
 pub use summary::{append_csv, csv_line, fmt_bytes, fmt_duration, peak_memory, summary, CSV_HEADER};
 
 use crate::backend::cpu::{CpuBackend, CpuOptions};
@@ -228,6 +231,9 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
             Ok(())
         };
         agree(comm, checked)?;
+    }
+    if let Some(c) = &options.checkpoint {
+        agree(comm, if comm.rank() == 0 { check_checkpoint_path(desc, &c.path) } else { Ok(()) })?;
     }
     let resume = options.resume.as_ref().map(|path| Checkpoint::open(path).and_then(|c| c.check(desc).map(|()| c))).transpose();
     let resume = agree(comm, resume)?;
