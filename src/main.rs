@@ -398,7 +398,11 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             outcome.map_err(|e| report(e, *rank))
         }
         Command::Plan { model, duration, sets, ranks, threads, expected_rate, calibrate } => {
-            let threads = thread_count(threads)?;
+            // The run planned may be on another machine: no warning for more threads than here.
+            if threads == Some(0) {
+                return Err(Error::Option { option: "--threads".into(), message: "expected at least 1 thread".into() });
+            }
+            let threads = threads.or_else(threads_from_env).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             if ranks == 0 {
                 return Err(Error::Option { option: "--ranks".into(), message: "expected at least 1 rank".into() });
             }

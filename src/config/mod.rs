@@ -841,6 +841,20 @@ mod tests {
         assert!(parse_time("1e").is_err());
     }
 
+    /// Appends come at whole epochs (never cutting one), and more often where reports
+    /// would buffer more than 64 MB between them.
+    #[test]
+    fn appends_come_at_whole_epochs_and_bound_report_buffers() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/izhikevich2003.toml")).unwrap();
+        let text = text.replace("delay = \"1 ms\"", "delay = \"3 ms\"").replace("[output]", "[output]\nflush_every = \"10 ms\"");
+        let desc = parse(&text, "m.toml", &Overrides::default()).unwrap();
+        assert_eq!((desc.epoch_steps(), desc.output.flush_every_steps, desc.flush_steps()), (3, 10, 12));
+        // 1000 neurons' v every step: 4000 bytes a step, 64 MiB in 16,777 steps, cut to epochs.
+        let text = text + "\n[[output.report]]\nfile = \"v.h5\"\nvariable = \"v\"\n";
+        let desc = parse(&text.replace("flush_every = \"10 ms\"", "flush_every = \"100 s\""), "m.toml", &Overrides::default()).unwrap();
+        assert_eq!(desc.flush_steps(), 16_776);
+    }
+
     #[test]
     fn line_and_column_are_one_based() {
         assert_eq!(line_col("ab\ncd", 0), (1, 1));

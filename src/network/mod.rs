@@ -227,10 +227,12 @@ impl Description {
         }
     }
 
-    /// Steps between appends to the output files: `output.flush_every`, shortened to
-    /// whole epochs where the reports would otherwise buffer more than
-    /// `REPORT_BUFFER_BYTES` of samples (all ranks together) between appends — memory
-    /// stays bounded whatever is sampled. The same for any number of ranks.
+    /// Steps between appends to the output files: `output.flush_every` rounded up to
+    /// whole epochs (an append then never cuts an epoch, so runs that stop at different
+    /// places share one grid of epochs: `engine::Simulation::advance`), shortened where
+    /// the reports would otherwise buffer more than `REPORT_BUFFER_BYTES` of samples (all
+    /// ranks together) between appends — memory stays bounded whatever is sampled. The
+    /// same for any number of ranks.
     pub fn flush_steps(&self) -> u64 {
         let per_step: f64 = self
             .output
@@ -238,11 +240,11 @@ impl Description {
             .iter()
             .map(|r| r.populations.iter().map(|p| p.neurons.len() as f64).sum::<f64>() * 4.0 / r.schedule.interval_steps.max(1) as f64)
             .sum();
-        let every = self.output.flush_every_steps.max(1);
+        let epoch = self.epoch_steps().max(1) as u64;
+        let every = self.output.flush_every_steps.max(1).div_ceil(epoch) * epoch;
         if per_step <= 0.0 {
             return every;
         }
-        let epoch = self.epoch_steps().max(1) as u64;
         let cap = ((REPORT_BUFFER_BYTES as f64 / per_step) as u64 / epoch * epoch).max(epoch);
         every.min(cap)
     }
