@@ -163,9 +163,10 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
     for range in &parts {
         let memory = memory_estimate(desc, range.clone(), options.threads);
         let n = range.end - range.start;
-        // Spikes buffered between appends (8 bytes, a vector that may have doubled), and
-        // each report's samples (held by the shards, then by the writer).
-        let spike_buffer = (n as f64 * rate * flush_s * 8.0 * 2.0) as u64;
+        // Spikes buffered between appends (8 bytes, a vector that may have doubled, and at
+        // the append 24 bytes more: each one's population, time and id laid out for the
+        // file), and each report's samples (held by the shards, then by the writer).
+        let spike_buffer = (n as f64 * rate * flush_s * (8.0 * 2.0 + 24.0)) as u64;
         let report_buffer: u64 = desc
             .output
             .reports

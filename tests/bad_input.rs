@@ -369,7 +369,7 @@ fn more_memory_than_allowed() {
     let first = lines.next().unwrap();
     assert!(
         first.starts_with(
-            "error: the run needs 42.0 MB (state 160.0 KB, synapses 40.1 MB, buffers 72.0 KB, recording 1.6 MB) but 10.0 MB --max-memory"
+            "error: the run needs 44.4 MB (state 160.0 KB, synapses 40.1 MB, buffers 72.0 KB, recording 4.0 MB) but 10.0 MB --max-memory"
         ) && first.ends_with("or about 5 ranks (`volley plan --ranks 5`)"),
         "{err}"
     );
