@@ -159,6 +159,8 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
     let overlap = |a: &Range<u64>, b: &Range<u64>| a.end.min(b.end).saturating_sub(a.start.max(b.start));
     let mut rank_plans = Vec::new();
     let mut time = TimePlan::default();
+    // Synaptic events of all ranks: each rank's are those onto its targets.
+    let mut all_events = 0.0;
     let spikes_of = |n: u64| n as f64 * rate * seconds;
     for range in &parts {
         let memory = memory_estimate(desc, range.clone(), options.threads);
@@ -207,6 +209,7 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
                 _ => (costs.event_ns, costs.build_ns),
             };
             deliver += events * event;
+            all_events += events;
             build += count * built;
         }
         let rank_time = TimePlan {
@@ -228,16 +231,15 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
         rank_plans.push(RankPlan { neurons: range.clone(), synapses, memory, recording: spike_buffer + report_buffer });
     }
     let spikes = spikes_of(desc.total_neurons());
-    let events: f64 = 0.0
-        + desc
-            .projections
-            .iter()
-            .map(|p| {
-                spikes_of(desc.populations[p.source].size) * desc.projection_synapses(p) as f64
-                    / desc.populations[p.source].size.max(1) as f64
-            })
-            .sum::<f64>();
-    Plan { options: options.clone(), ranks: rank_plans, files: files(desc, rate), spikes, events, time, costs_source: costs.source.clone() }
+    Plan {
+        options: options.clone(),
+        ranks: rank_plans,
+        files: files(desc, rate),
+        spikes,
+        events: all_events,
+        time,
+        costs_source: costs.source.clone(),
+    }
 }
 
 /// The output files and their datasets. Chunks are allocated whole as a dataset grows

@@ -79,6 +79,9 @@ struct ShardProbe {
     group: usize,
     /// Indices into the group's state, ascending.
     indices: Vec<usize>,
+    /// Where the variable is not one of the group's declared state variables: the
+    /// exponential synaptic kind (`synapse.k`) it names, worked out once.
+    synaptic: Option<usize>,
     /// Samples taken since they were last handed over, step after step.
     samples: Vec<f32>,
 }
@@ -95,7 +98,12 @@ impl ShardProbe {
                 break;
             }
         }
-        ShardProbe { probe, group: at.0, indices: at.1, samples: Vec::new() }
+        let state = groups.get(at.0).map(|g| &g.state);
+        let synaptic = state.filter(|s| s.state_variable(probe.variable).is_none()).map(|s| {
+            let declared = (0..).take_while(|&k| s.state_variable(k).is_some()).count();
+            probe.variable - declared
+        });
+        ShardProbe { probe, group: at.0, indices: at.1, synaptic, samples: Vec::new() }
     }
 
     /// Samples the state before `step`, if due: a declared state variable of the group,
@@ -105,15 +113,11 @@ impl ShardProbe {
             return;
         }
         let g = &groups[self.group];
-        if let Some(values) = g.state.state_variable(self.probe.variable) {
-            self.samples.extend(self.indices.iter().map(|&i| values[i]));
-        } else {
-            let declared = (0..).take_while(|&k| g.state.state_variable(k).is_some()).count();
-            if let Some(kind) = exponential.get(self.probe.variable - declared) {
-                let values = &kind.values()[g.offset..g.offset + g.state.len()];
-                self.samples.extend(self.indices.iter().map(|&i| values[i]));
-            }
-        }
+        let values = match self.synaptic {
+            None => g.state.state_variable(self.probe.variable).expect("a declared state variable (config checked)"),
+            Some(k) => &exponential[k].values()[g.offset..g.offset + g.state.len()],
+        };
+        self.samples.extend(self.indices.iter().map(|&i| values[i]));
     }
 }
 

@@ -395,7 +395,6 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let simulate = t1.elapsed().saturating_sub(write);
     let phases = sim.times;
     let (deliver, update) = sim.backend().work_times();
-    let comm: &dyn Communicator = sim.comm();
     let (_, spike_counts) = comm.prefix_and_total(&local_counts);
     let mine: PhaseSeconds = [
         build.as_secs_f64(),
