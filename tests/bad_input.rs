@@ -396,7 +396,7 @@ fn several_tasks_without_mpi() {
     // srun --mpi=none -n 4 would start four copies that each run the whole network.
     let dir = tempfile::tempdir().unwrap();
     let args = run_args(example("izhikevich2003.toml").to_str().unwrap().to_string().leak(), dir.path());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+    let out = common::command(env!("CARGO_BIN_EXE_volley"))
         .args(&args)
         .env("SLURM_STEP_NUM_TASKS", "4")
         .env_remove("OMPI_COMM_WORLD_SIZE")

@@ -159,7 +159,7 @@ fn a_sigterm_leaves_readable_outputs_and_a_checkpoint_that_resumes_to_the_same_r
     let model = hh_delays(models.path());
     let dir = tempfile::tempdir().unwrap();
     let (d, m) = (dir.path(), model.to_str().unwrap());
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+    let child = common::command(env!("CARGO_BIN_EXE_volley"))
         .args(["run", "-q", m, "--out", "part", "--duration", "100s", "--threads", "1", "--checkpoint", "ck.h5"])
         .args(["--set", "output.flush_every=\"10 ms\""])
         .current_dir(d)
@@ -257,6 +257,12 @@ fn foreign_corrupt_and_truncated_checkpoints_are_refused() {
     let err = refused(d, &["--resume", "ck.h5", "--duration", "200ms"]);
     assert!(err.contains("part/spikes.h5: the spike file the checkpoint's run wrote cannot be opened to append to"), "{err}");
     std::fs::rename(d.join("moved.h5"), d.join("part/spikes.h5")).unwrap();
+
+    // Another program (here this one) has the spike file open: HDF5's lock refuses the append.
+    let held = hdf5::File::open(d.join("part/spikes.h5")).unwrap();
+    let err = refused(d, &["--resume", "ck.h5", "--duration", "200ms"]);
+    assert!(err.contains("part/spikes.h5: another program has the file open (HDF5 locks it)"), "{err}");
+    drop(held);
     assert_eq!(std::fs::read(d.join("part/spikes.h5")).unwrap(), spikes_before, "refusals leave the outputs untouched");
     assert!(std::fs::read_dir(d).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("partial")));
 }

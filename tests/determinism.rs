@@ -54,7 +54,7 @@ fn every_instruction_set_gives_the_same_spikes() {
         let mut files = Vec::new();
         for level in ["baseline", "avx2", "widest"] {
             let out_dir = dir.path().join(format!("{model}-{level}"));
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+            let out = common::command(env!("CARGO_BIN_EXE_volley"))
                 .args(["run", common::example(model).to_str().unwrap(), "-q", "--out", out_dir.to_str().unwrap()])
                 .args(args)
                 .env("VOLLEY_SIMD", level)
@@ -94,7 +94,7 @@ fn table_reads_by_gathers_or_loads_give_the_same_spikes() {
     let mut files = Vec::new();
     for reads in ["gathers", "rows", "measured"] {
         let out_dir = dir.path().join(reads);
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+        let out = common::command(env!("CARGO_BIN_EXE_volley"))
             .args(["run", common::example("hh_five_current.toml").to_str().unwrap(), "-q", "--out", out_dir.to_str().unwrap()])
             .args(["--duration", "80ms", "--set", "population.cells.size=300"])
             .env("VOLLEY_TABLE_READS", reads)

@@ -6,12 +6,11 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 
 fn check_with_python(out: &std::path::Path) {
     let python = std::env::var("VOLLEY_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = repo().join("tests/check_sonata.py");
-    let result = Command::new(&python).arg(&script).arg(out.join("spikes.h5")).args(["exc=800", "inh=200"]).output();
+    let result = common::command(&python).arg(&script).arg(out.join("spikes.h5")).args(["exc=800", "inh=200"]).output();
     let result = result.unwrap_or_else(|e| panic!("cannot run {python}: {e}; run scripts/test.sh, which sets up Python with h5py"));
     let (o, e) = (String::from_utf8_lossy(&result.stdout), String::from_utf8_lossy(&result.stderr));
     assert!(

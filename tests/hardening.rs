@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use volley::record::sonata::read_spike_file;
 
 fn one_line_error(out: &Output, code: i32) -> String {
@@ -202,11 +202,11 @@ fn a_signal_during_the_build_stops_it_promptly_and_leaves_the_previous_outputs()
             format!("population.exc.size={n}"),
         ]
     };
-    assert_ok(&Command::new(env!("CARGO_BIN_EXE_volley")).args(args("800")).output().unwrap());
+    assert_ok(&common::command(env!("CARGO_BIN_EXE_volley")).args(args("800")).output().unwrap());
     let before = std::fs::read(out.join("spikes.h5")).unwrap();
     // 400,000 neurons × 1000 synapses: a build of many seconds.
     let mut child =
-        Command::new(env!("CARGO_BIN_EXE_volley")).args(args("400000")).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        common::command(env!("CARGO_BIN_EXE_volley")).args(args("400000")).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let sent = std::time::Instant::now();
     // SAFETY: a signal to our own child.

@@ -8,13 +8,13 @@ mod common;
 use common::{assert_ok, example, volley};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use volley::record::sonata::{read_spike_file, SpikeFile};
 
 /// The sparse example at N = 20,000, long enough (20 s) never to finish in these tests,
 /// appending to its file every 50 ms.
 fn long_run(out: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_volley"))
+    common::command(env!("CARGO_BIN_EXE_volley"))
         .args(["run", "--threads", "2", "--progress-every", "0", "--duration", "20 s", "--out"])
         .arg(out)
         .arg(example("izhikevich_sparse.toml"))

@@ -8,11 +8,11 @@ mod common;
 
 use common::{assert_ok, example, stdout};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use volley::record::sonata::{read_spike_file, SpikeFile};
 
 fn mpirun() -> PathBuf {
-    let found = Command::new("sh").args(["-c", "command -v mpirun"]).output().expect("sh runs");
+    let found = common::command("sh").args(["-c", "command -v mpirun"]).output().expect("sh runs");
     assert!(found.status.success(), "mpirun not found: these tests need OpenMPI (apt-get install openmpi-bin libopenmpi-dev)");
     PathBuf::from(String::from_utf8_lossy(&found.stdout).trim())
 }
@@ -28,7 +28,7 @@ fn no_mpi_binary() -> PathBuf {
 
 /// Runs `volley run` on `ranks` MPI ranks with one thread each.
 fn run_mpi(ranks: usize, out: &Path, args: &[&str]) -> Output {
-    Command::new(mpirun())
+    common::command(mpirun())
         .args(["-np", &ranks.to_string(), "--oversubscribe", "--bind-to", "none"])
         .arg(env!("CARGO_BIN_EXE_volley"))
         .args(["run", "-q", "--threads", "1", "--out"])
@@ -41,7 +41,7 @@ fn run_mpi(ranks: usize, out: &Path, args: &[&str]) -> Output {
 }
 
 fn run_plain(binary: &Path, out: &Path, args: &[&str]) -> Output {
-    Command::new(binary).args(["run", "-q", "--threads", "2", "--out"]).arg(out).args(args).output().expect("volley runs")
+    common::command(binary).args(["run", "-q", "--threads", "2", "--out"]).arg(out).args(args).output().expect("volley runs")
 }
 
 fn spikes(out: &Path) -> SpikeFile {
@@ -195,7 +195,7 @@ fn sigusr1_stops_every_rank_at_the_same_step() {
     let out = dir.path().join("np2");
     let model = example("izhikevich_sparse.toml");
     let sizes = ["--set", "population.exc.size=16000", "--set", "population.inh.size=4000"];
-    let mut child = Command::new(mpirun())
+    let mut child = common::command(mpirun())
         .args(["-np", "2", "--oversubscribe", "--bind-to", "none"])
         .arg(env!("CARGO_BIN_EXE_volley"))
         .args(["run", "--threads", "1", "--progress-every", "0", "--duration", "60 s", "--out"])

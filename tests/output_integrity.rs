@@ -8,7 +8,7 @@ mod common;
 
 use common::{assert_ok, example, stderr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use volley::record::sonata::{read_spike_file, SpikeFile};
 
 /// The sparse example at 10,000 neurons, appending every 100 ms.
@@ -29,7 +29,7 @@ fn run_limited(dir: &Path, out: &Path, duration: &str, limit_kb: Option<u64>, ex
     let quoted: Vec<String> = args.iter().map(|a| format!("'{}'", a.replace('\'', "'\\''"))).collect();
     let limit = limit_kb.map_or(String::new(), |kb| format!("ulimit -f {kb}; "));
     let script = format!("{limit}exec '{}' {}", env!("CARGO_BIN_EXE_volley"), quoted.join(" "));
-    Command::new("bash").arg("-c").arg(script).current_dir(dir).output().expect("sh runs")
+    common::command("bash").arg("-c").arg(script).current_dir(dir).output().expect("sh runs")
 }
 
 /// The spikes of a complete run of `ms` of the same network.
@@ -147,7 +147,7 @@ impl SmallDisk {
     fn mount(dir: &Path, size: &str) -> SmallDisk {
         let at = dir.join("disk");
         std::fs::create_dir(&at).unwrap();
-        let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(&at).status();
+        let mounted = common::command("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(&at).status();
         assert!(mounted.is_ok_and(|s| s.success()), "mounting a {size} tmpfs at {} needs root (CI runs as root)", at.display());
         SmallDisk(at)
     }
@@ -169,7 +169,7 @@ fn nix_free(path: &Path) -> u64 {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = common::command("umount").arg(&self.0).status();
     }
 }
 

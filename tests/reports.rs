@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use std::path::Path;
-use std::process::Command;
 
 const REPORTS: &str = r#"
 [[output.report]]
@@ -44,7 +43,7 @@ fn model_with(dir: &Path, tables: &str) -> String {
 fn check_with_python(args: &[String]) {
     let python = std::env::var("VOLLEY_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = repo().join("tests/check_report.py");
-    let result = Command::new(&python).arg(&script).args(args).output();
+    let result = common::command(&python).arg(&script).args(args).output();
     let result = result.unwrap_or_else(|e| panic!("cannot run {python}: {e}; run scripts/test.sh, which sets up Python with h5py"));
     let (o, e) = (String::from_utf8_lossy(&result.stdout), String::from_utf8_lossy(&result.stderr));
     assert!(

@@ -7,7 +7,7 @@ mod common;
 
 use common::{example, repo};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
 use std::sync::OnceLock;
 use volley::record::sonata::read_spike_file;
 
@@ -16,7 +16,7 @@ fn cluster() -> &'static str {
     static CONF: OnceLock<String> = OnceLock::new();
     CONF.get_or_init(|| {
         let base = std::env::temp_dir().join("volley-slurm");
-        let up = Command::new(repo().join("scripts/slurm-ci.sh")).env("VOLLEY_SLURM", &base).output().expect("scripts/slurm-ci.sh runs");
+        let up = common::command(repo().join("scripts/slurm-ci.sh")).env("VOLLEY_SLURM", &base).output().expect("scripts/slurm-ci.sh runs");
         assert!(
             up.status.success(),
             "the test cluster did not start (these tests need root and slurmctld, slurmd, slurm-client, munge):\n{}{}",
@@ -32,7 +32,7 @@ fn cluster() -> &'static str {
 fn submit(script: &str, options: &[&str], args: &[&str], env: &[(&str, String)], out: &Path, text: Option<String>) -> String {
     std::fs::create_dir_all(out).unwrap();
     let log = out.join("job.log");
-    let mut cmd = Command::new("sbatch");
+    let mut cmd = common::command("sbatch");
     cmd.env("SLURM_CONF", cluster())
         .env("VOLLEY", env!("CARGO_BIN_EXE_volley"))
         .env("OUT_ROOT", out.join("runs"))
@@ -163,7 +163,7 @@ fn a_job_signalled_before_its_time_limit_leaves_a_complete_file() {
     let out = dir.path();
     let log = out.join("job.log");
     let model = example("izhikevich_sparse.toml");
-    let submitted = Command::new("sbatch")
+    let submitted = common::command("sbatch")
         .env("SLURM_CONF", cluster())
         .env("VOLLEY", env!("CARGO_BIN_EXE_volley"))
         .env("OUT_ROOT", out.join("runs"))
@@ -177,7 +177,7 @@ fn a_job_signalled_before_its_time_limit_leaves_a_complete_file() {
     assert!(submitted.status.success(), "{}", String::from_utf8_lossy(&submitted.stderr));
     let job = String::from_utf8_lossy(&submitted.stdout).trim().to_string();
     let squeue = || {
-        let q = Command::new("squeue").env("SLURM_CONF", cluster()).args(["-h", "-j", &job, "-o", "%T"]).output().unwrap();
+        let q = common::command("squeue").env("SLURM_CONF", cluster()).args(["-h", "-j", &job, "-o", "%T"]).output().unwrap();
         String::from_utf8_lossy(&q.stdout).trim().to_string()
     };
     // Wait until the run has simulated a little (its progress lines are in the log).
@@ -190,7 +190,7 @@ fn a_job_signalled_before_its_time_limit_leaves_a_complete_file() {
         assert!(started.elapsed().as_secs() < 120, "the job did not start simulating:\n{text}\nstate {}", squeue());
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    let cancel = Command::new("scancel").env("SLURM_CONF", cluster()).args(["--signal=USR1", &job]).output().unwrap();
+    let cancel = common::command("scancel").env("SLURM_CONF", cluster()).args(["--signal=USR1", &job]).output().unwrap();
     assert!(cancel.status.success(), "{}", String::from_utf8_lossy(&cancel.stderr));
     while !squeue().is_empty() {
         assert!(started.elapsed().as_secs() < 180, "the job did not end after SIGUSR1");
@@ -219,7 +219,7 @@ fn a_long_run_requeues_itself_and_resumes_on_another_number_of_tasks() {
     let model = example("izhikevich_sparse.toml");
     let m = model.to_str().unwrap().to_string();
     let size = ["--set", "population.exc.size=16000", "--set", "population.inh.size=4000", "--set", "output.flush_every=\"50 ms\""];
-    let submitted = Command::new("sbatch")
+    let submitted = common::command("sbatch")
         .env("SLURM_CONF", cluster())
         .env("VOLLEY", env!("CARGO_BIN_EXE_volley"))
         .env("RUN_DIR", &run_dir)
@@ -235,7 +235,7 @@ fn a_long_run_requeues_itself_and_resumes_on_another_number_of_tasks() {
     assert!(submitted.status.success(), "{}", String::from_utf8_lossy(&submitted.stderr));
     let job = String::from_utf8_lossy(&submitted.stdout).trim().to_string();
     let squeue = || {
-        let q = Command::new("squeue").env("SLURM_CONF", cluster()).args(["-h", "-j", &job, "-o", "%T"]).output().unwrap();
+        let q = common::command("squeue").env("SLURM_CONF", cluster()).args(["-h", "-j", &job, "-o", "%T"]).output().unwrap();
         String::from_utf8_lossy(&q.stdout).trim().to_string()
     };
     let started = std::time::Instant::now();
@@ -248,7 +248,7 @@ fn a_long_run_requeues_itself_and_resumes_on_another_number_of_tasks() {
         assert!(started.elapsed().as_secs() < 120, "the job did not start simulating:\n{text}\nstate {}", squeue());
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let signal = Command::new("scancel").env("SLURM_CONF", cluster()).args(["--signal=USR1", &job]).output().unwrap();
+    let signal = common::command("scancel").env("SLURM_CONF", cluster()).args(["--signal=USR1", &job]).output().unwrap();
     assert!(signal.status.success(), "{}", String::from_utf8_lossy(&signal.stderr));
     loop {
         let text = log_text();
@@ -266,7 +266,7 @@ fn a_long_run_requeues_itself_and_resumes_on_another_number_of_tasks() {
     // Straight runs (no Slurm) of 3 s and 4 s to compare with.
     let straight = |duration: &str, name: &str| {
         let o = out.join(name);
-        let ran = Command::new(env!("CARGO_BIN_EXE_volley"))
+        let ran = common::command(env!("CARGO_BIN_EXE_volley"))
             .args(["run", "-q", &m, "--duration", duration, "--out", o.to_str().unwrap()])
             .args(size)
             .output()

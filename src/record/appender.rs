@@ -421,6 +421,10 @@ pub fn cause(message: &str) -> String {
         "an I/O error".into()
     } else if m.contains("permission denied") {
         "permission denied".into()
+    } else if m.contains("unable to lock file") {
+        "another program has the file open (HDF5 locks it); close it and run again, or set \
+         HDF5_USE_FILE_LOCKING=FALSE where the file system does not support locks"
+            .into()
     } else {
         format!("HDF5: {}", message.lines().next().unwrap_or(message))
     }

@@ -2,6 +2,8 @@
 //! examples.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -13,9 +15,34 @@ pub fn example(name: &str) -> PathBuf {
     repo().join("examples").join(name)
 }
 
+/// A command whose process inherits no file descriptor but its standard streams.
+///
+/// Tests run in parallel threads of one process: while one test holds an HDF5 file open
+/// (the HDF5 library opens without close-on-exec), another test's child would inherit that
+/// descriptor, and with it HDF5's lock on the file, for its whole life — and a volley run
+/// of the first test would then be refused the file ("unable to lock file").
+pub fn command(program: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new(program);
+    // SAFETY: the closure only makes system calls that are async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            // Marked close-on-exec rather than closed: the standard library still reports
+            // a failed exec through one of them.
+            const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+            if libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) != 0 {
+                for fd in 3..4096 {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
 /// Runs the release-built `volley` binary with `args`, in `dir`.
 pub fn volley(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_volley")).args(args).current_dir(dir).output().expect("volley binary runs")
+    command(env!("CARGO_BIN_EXE_volley")).args(args).current_dir(dir).output().expect("volley binary runs")
 }
 
 pub fn stderr(out: &Output) -> String {
