@@ -42,6 +42,14 @@ pub fn table() -> &'static Table {
     })
 }
 
+impl Table {
+    /// (z at the bin's start, its rise over the bin) for every bin, ½ last: the table as
+    /// the GPU reads it (`shaders/rng.wgsl`).
+    pub fn entries(&self) -> impl Iterator<Item = [f32; 2]> + '_ {
+        self.base.iter().zip(self.rise.iter()).map(|(&b, &r)| [b, r])
+    }
+}
+
 /// The tail probability where bin `i` starts: 2^(octave − 26) · (1 + m/128).
 fn bin_start(i: usize) -> f64 {
     let (octave, m) = (i / PER_OCTAVE, i % PER_OCTAVE);

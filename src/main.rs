@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use volley::analysis::{population_rate, population_stats, welch_spectrum};
 use volley::backend::cpu::CpuOptions;
+use volley::backend::BackendChoice;
 use volley::comm::{Communicator, ExchangeMode, LocalComm};
 use volley::config::{self, Overrides};
 use volley::record::sonata;
@@ -37,6 +38,15 @@ enum Command {
         /// Replaces output.dir.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// What integrates the neurons: CPU threads, a GPU (a hardware one if there is
+        /// one, else a software driver such as lavapipe), or a hardware GPU where there is
+        /// one that runs the model, else the CPU (auto). Default: simulation.backend, else cpu.
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        /// The GPU adapter to use (default: the rank's index among its node's ranks,
+        /// modulo the node's GPUs).
+        #[arg(long, value_name = "INDEX")]
+        gpu: Option<usize>,
         /// No progress bar or progress lines.
         #[arg(long, short)]
         quiet: bool,
@@ -172,6 +182,13 @@ enum Command {
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum BackendArg {
+    Cpu,
+    Gpu,
+    Auto,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum Exchange {
     Auto,
     AllGather,
@@ -278,6 +295,8 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             duration,
             threads,
             out,
+            backend,
+            gpu,
             quiet,
             progress_every,
             sets,
@@ -343,6 +362,13 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                     progress: !quiet,
                     progress_interval: progress_every,
                     max_memory,
+                    backend: match backend {
+                        Some(BackendArg::Cpu) => BackendChoice::Cpu,
+                        Some(BackendArg::Gpu) => BackendChoice::Gpu,
+                        Some(BackendArg::Auto) => BackendChoice::Auto,
+                        None => desc.backend,
+                    },
+                    gpu,
                     exchange: match exchange {
                         Exchange::Auto => ExchangeMode::Auto,
                         Exchange::AllGather => ExchangeMode::AllGather,

@@ -102,7 +102,7 @@ fn in_fraction(fraction: f64, seed: u64, gid: u64) -> bool {
 
 /// Which of a group's neurons a stimulus reaches, as indices within the group.
 #[derive(Clone, Debug, PartialEq)]
-enum Reach {
+pub enum Reach {
     All,
     Range(Range<usize>),
     List(Vec<u32>),
@@ -114,6 +114,17 @@ pub struct GroupStimulus {
     kind: StimulusKind,
     reach: Reach,
     first_gid: u64,
+}
+
+impl GroupStimulus {
+    pub fn kind(&self) -> &StimulusKind {
+        &self.kind
+    }
+
+    /// Which of the group's neurons it reaches.
+    pub fn reach(&self) -> &Reach {
+        &self.reach
+    }
 }
 
 /// The stimuli reaching the neurons `first_gid..first_gid + len` of population `pop`

@@ -248,7 +248,7 @@ pub struct InvalidBuild {
 
 use crate::config::describe_value as describe;
 
-fn invalid_value(desc: &Description, pop: usize, first: u64, e: InvalidValue) -> InvalidBuild {
+pub(crate) fn invalid_value(desc: &Description, pop: usize, first: u64, e: InvalidValue) -> InvalidBuild {
     let p = &desc.populations[pop];
     let gid = first + e.index as u64;
     let message = format!(
@@ -269,7 +269,7 @@ fn invalid_value(desc: &Description, pop: usize, first: u64, e: InvalidValue) ->
     }
 }
 
-fn invalid_weight(desc: &Description, e: InvalidWeight) -> InvalidBuild {
+pub(crate) fn invalid_weight(desc: &Description, e: InvalidWeight) -> InvalidBuild {
     let p = &desc.projections[e.projection as usize];
     let name = |gid: u64| {
         let q = desc.populations.iter().find(|q| q.gids().contains(&gid)).expect("a neuron of the network");

@@ -2,11 +2,15 @@
 //! backend knows no MPI and no file formats.
 
 pub mod cpu;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod workers;
+
+pub use cpu::InvalidBuild;
 
 use crate::error::Result;
 use crate::model::StateArrayMut;
-use crate::network::Schedule;
+use crate::network::{Description, Schedule};
 use crate::spike::Spike;
 use std::ops::Range;
 use std::time::Duration;
@@ -83,4 +87,85 @@ pub trait Backend {
     /// For each of the description's `populations`, the neuron-steps whose v lay outside
     /// the model's rate tables (clamped to their edge) so far.
     fn table_clamps(&self, populations: usize) -> Vec<u64>;
+}
+
+/// Which backend integrates a rank's neurons: `--backend`, or `simulation.backend` in the
+/// model file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// CPU threads (rayon shards).
+    #[default]
+    Cpu,
+    /// A GPU through wgpu: a hardware adapter if the machine has one, else a software
+    /// driver (lavapipe), else an error.
+    Gpu,
+    /// A hardware GPU where there is one and it runs the model, else the CPU.
+    Auto,
+}
+
+impl BackendChoice {
+    pub fn parse(text: &str) -> Option<BackendChoice> {
+        match text {
+            "cpu" => Some(BackendChoice::Cpu),
+            "gpu" => Some(BackendChoice::Gpu),
+            "auto" => Some(BackendChoice::Auto),
+            _ => None,
+        }
+    }
+}
+
+/// How a rank's backend is chosen and set up.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BackendOptions {
+    pub choice: BackendChoice,
+    pub cpu: cpu::CpuOptions,
+    /// The adapter to use (`--gpu`); by default, the rank's index among the ranks of its
+    /// node, modulo the node's adapters (one GPU per rank on a node of several).
+    pub gpu: Option<usize>,
+}
+
+/// The backend that runs `desc`'s neurons `neurons` on this rank: the one runtime choice
+/// point of the backend (DESIGN.md §2). `rank_on_node` picks the adapter by default.
+/// Returns it with one line saying what it runs on.
+pub fn build(
+    desc: &Description,
+    neurons: Range<u64>,
+    options: &BackendOptions,
+    rank_on_node: usize,
+) -> std::result::Result<(Box<dyn Backend>, String), InvalidBuild> {
+    let cpu = |desc: &Description| -> std::result::Result<(Box<dyn Backend>, String), InvalidBuild> {
+        let backend = cpu::CpuBackend::build(desc, neurons.clone(), options.cpu)?;
+        Ok((Box::new(backend), "cpu".into()))
+    };
+    match options.choice {
+        BackendChoice::Cpu => cpu(desc),
+        #[cfg(feature = "gpu")]
+        BackendChoice::Gpu | BackendChoice::Auto => {
+            let index = options.gpu.unwrap_or(rank_on_node);
+            if options.choice == BackendChoice::Auto && (gpu::unsupported(desc).is_some() || !gpu::device::hardware_present()) {
+                return cpu(desc);
+            }
+            let refuse = |error: crate::error::Error| InvalidBuild { key: -1.0, error };
+            if let Some(why) = gpu::unsupported(desc) {
+                return Err(refuse(crate::error::Error::Option {
+                    option: "--backend gpu".into(),
+                    message: format!("{why}: use --backend cpu"),
+                }));
+            }
+            let device = gpu::device::open(index, options.choice == BackendChoice::Gpu).map_err(refuse)?;
+            let backend = gpu::GpuBackend::build(desc, neurons.clone(), device)?;
+            let what = format!("gpu {}", backend.adapter());
+            Ok((Box::new(backend), what))
+        }
+        #[cfg(not(feature = "gpu"))]
+        BackendChoice::Gpu => Err(InvalidBuild {
+            key: -1.0,
+            error: crate::error::Error::Option {
+                option: "--backend gpu".into(),
+                message: "this volley was built without the GPU backend (cargo feature `gpu`): use --backend cpu".into(),
+            },
+        }),
+        #[cfg(not(feature = "gpu"))]
+        BackendChoice::Auto => cpu(desc),
+    }
 }

@@ -57,6 +57,11 @@ pub trait Communicator {
         1
     }
 
+    /// This rank's index among the ranks of its node (which of the node's GPUs it takes).
+    fn rank_on_node(&self) -> usize {
+        0
+    }
+
     /// The MPI communicator, for parallel HDF5.
     #[cfg(feature = "mpi")]
     fn mpi(&self) -> Option<&::mpi::topology::SimpleCommunicator> {

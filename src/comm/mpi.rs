@@ -22,6 +22,7 @@ pub struct MpiComm {
     rank: usize,
     size: usize,
     on_node: usize,
+    rank_on_node: usize,
     /// Set when the exchange is directed: who wants this rank's neurons.
     routes: Option<Routes>,
     send: Vec<u32>,
@@ -38,12 +39,14 @@ impl MpiComm {
         let (universe, _) = mpi::initialize_with_threading(mpi::Threading::Funneled)?;
         let world = universe.world();
         let (rank, size) = (world.rank() as usize, world.size() as usize);
-        let on_node = world.split_shared(rank as i32).size() as usize;
+        let node = world.split_shared(rank as i32);
+        let (on_node, rank_on_node) = (node.size() as usize, node.rank() as usize);
         Some(MpiComm {
             world,
             rank,
             size,
             on_node,
+            rank_on_node,
             routes: None,
             send: Vec::new(),
             recv: Vec::new(),
@@ -200,6 +203,10 @@ impl Communicator for MpiComm {
 
     fn ranks_on_node(&self) -> usize {
         self.on_node
+    }
+
+    fn rank_on_node(&self) -> usize {
+        self.rank_on_node
     }
 
     fn mpi(&self) -> Option<&SimpleCommunicator> {

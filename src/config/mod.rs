@@ -8,6 +8,7 @@ pub mod schema;
 pub mod set;
 mod stimulus;
 
+use crate::backend::BackendChoice;
 use crate::error::{Error, Result};
 use crate::expr::Expr;
 use crate::model::declaration::{InitialScope, Scope};
@@ -176,6 +177,12 @@ impl Validator<'_> {
             return Err(self.error(raw.simulation.duration.span(), "simulation.duration", "expected fewer than 2^32 steps"));
         }
         let seed = self.seed(&raw.simulation.seed)?;
+        let backend = match &raw.simulation.backend {
+            None => BackendChoice::Cpu,
+            Some(b) => BackendChoice::parse(b.get_ref()).ok_or_else(|| {
+                self.error(b.span(), "simulation.backend", format!("expected \"cpu\", \"gpu\" or \"auto\", got {:?}", b.get_ref()))
+            })?,
+        };
 
         if raw.populations.is_empty() {
             return Err(self.error(0..0, "population", "expected at least one [[population]] table"));
@@ -205,6 +212,7 @@ impl Validator<'_> {
             dt_ms,
             steps: steps as u64,
             seed,
+            backend,
             populations,
             projections,
             stimuli,

@@ -31,6 +31,8 @@ pub struct Simulation {
     /// Any u64: an integer, or from 2^63 on a string of digits (TOML integers are i64).
     #[serde(default = "default_seed")]
     pub seed: Spanned<toml::Value>,
+    /// "cpu" (default), "gpu" or "auto"; `--backend` replaces it.
+    pub backend: Option<Spanned<String>>,
 }
 
 fn default_seed() -> Spanned<toml::Value> {

@@ -203,6 +203,30 @@ impl IzhikevichGroup {
         non_finite
     }
 
+    /// The model's step in WGSL.
+    pub fn gpu_shader() -> &'static str {
+        include_str!("../../shaders/izhikevich.wgsl")
+    }
+
+    /// The group as the GPU steps it (`shaders/izhikevich.wgsl`): state v, u; parameters
+    /// a, b, c, d (one value where constant); constant v_peak.
+    pub fn gpu_model(&self) -> super::GpuModel {
+        let parameters = self
+            .parameters
+            .iter()
+            .map(|p| match p {
+                Parameter::PerNeuron(v) => (v.clone(), true),
+                Parameter::Constant(v) => (vec![v[0]], false),
+            })
+            .collect();
+        super::GpuModel {
+            shader: Self::gpu_shader(),
+            state: vec![self.v.clone(), self.u.clone()],
+            parameters,
+            constants: vec![self.v_peak],
+        }
+    }
+
     /// The first neuron whose state is not finite, with the variable's name and value.
     pub fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
         self.v.iter().zip(&self.u).enumerate().find_map(|(i, (&v, &u))| match (v.is_finite(), u.is_finite()) {

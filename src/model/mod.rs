@@ -142,6 +142,17 @@ impl StateArrayMut<'_> {
     }
 }
 
+/// A group's model as the GPU backend steps it: the WGSL twin of its step rule (a
+/// `model_step` function over the accessors of `shaders/update.wgsl`) and its arrays.
+pub struct GpuModel {
+    pub shader: &'static str,
+    /// State variables in the shader's order (`NeuronGroup::gpu_state_mut`'s).
+    pub state: Vec<Vec<f32>>,
+    /// Parameters in the shader's order: values, and whether one per neuron (else one).
+    pub parameters: Vec<(Vec<f32>, bool)>,
+    pub constants: Vec<f32>,
+}
+
 /// A per-neuron parameter or initial value that is NaN, infinite or beyond f32.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InvalidValue {
@@ -216,6 +227,22 @@ impl NeuronGroup {
         match self {
             NeuronGroup::Izhikevich(g) => vec![StateArrayMut::F32(&mut g.v), StateArrayMut::F32(&mut g.u)],
             NeuronGroup::Hh(g) => g.checkpoint_arrays_mut(),
+        }
+    }
+
+    /// The group as the GPU backend steps it; None for a model without a WGSL twin yet.
+    pub fn gpu_model(&self) -> Option<GpuModel> {
+        match self {
+            NeuronGroup::Izhikevich(g) => Some(g.gpu_model()),
+            NeuronGroup::Hh(_) => None,
+        }
+    }
+
+    /// The state arrays of `gpu_model`, in its order, to copy the GPU's state into.
+    pub fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
+        match self {
+            NeuronGroup::Izhikevich(g) => vec![&mut g.v, &mut g.u],
+            NeuronGroup::Hh(_) => Vec::new(),
         }
     }
 

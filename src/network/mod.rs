@@ -16,6 +16,8 @@ pub struct Description {
     pub dt_ms: f64,
     pub steps: u64,
     pub seed: u64,
+    /// The backend the model file asks for (`--backend` replaces it).
+    pub backend: crate::backend::BackendChoice,
     pub populations: Vec<Population>,
     pub projections: Vec<Projection>,
     /// Currents injected from outside the network, in the order they are added.

@@ -14,8 +14,8 @@ pub use checks::{
 };
 pub use summary::{append_csv, csv_line, fmt_bytes, fmt_duration, peak_memory, summary, CSV_HEADER};
 
-use crate::backend::cpu::{CpuBackend, CpuOptions};
-use crate::backend::Backend;
+use crate::backend::cpu::CpuOptions;
+use crate::backend::{BackendChoice, BackendOptions};
 use crate::checkpoint::{self, Checkpoint, Positions, Written};
 use crate::comm::{agree, agree_first, Communicator, ExchangeMode};
 use crate::engine::{PhaseTimes, Simulation};
@@ -38,6 +38,9 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug)]
 pub struct RunOptions {
     pub cpu: CpuOptions,
+    /// The backend (`--backend`) and, for a GPU, the adapter (`--gpu`).
+    pub backend: BackendChoice,
+    pub gpu: Option<usize>,
     /// Show progress (a bar on a terminal, periodic lines otherwise).
     pub progress: bool,
     /// Seconds between plain progress lines when not on a terminal.
@@ -81,6 +84,8 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             cpu: CpuOptions::default(),
+            backend: BackendChoice::Cpu,
+            gpu: None,
             progress: true,
             progress_interval: 10.0,
             max_memory: None,
@@ -145,6 +150,8 @@ pub struct RunReport {
     /// The step the run started from (a resumed run's checkpoint).
     pub first_step: u64,
     pub memory_bytes: usize,
+    /// What rank 0's backend runs on: "cpu", or "gpu" and the adapter.
+    pub backend: String,
 }
 
 /// The populations of the spike file: those it records.
@@ -242,9 +249,11 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     signals::catch_stop_signals();
 
     let t0 = Instant::now();
-    let built = CpuBackend::build(desc, mine, options.cpu);
+    let choice = BackendOptions { choice: options.backend, cpu: options.cpu, gpu: options.gpu };
+    let built = crate::backend::build(desc, mine, &choice, comm.rank_on_node());
     let key = built.as_ref().err().map_or(f64::INFINITY, |e| e.key);
-    let mut backend = agree_first(comm, built.map_err(|e| e.error), key)?;
+    let (mut backend, runs_on) = agree_first(comm, built.map_err(|e| e.error), key)?;
+    let backend = backend.as_mut();
     let needed = if comm.size() > 1 && options.exchange != ExchangeMode::AllGather {
         backend.needed_sources(desc.total_neurons())
     } else {
@@ -253,7 +262,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let (exchange, fan_out) = comm.set_exchange(options.exchange, &parts, &needed);
     drop(needed);
     if let Some(c) = &resume {
-        c.restore(desc, &mut backend, comm)?;
+        c.restore(desc, backend, comm)?;
     }
     let build = t0.elapsed();
 
@@ -289,7 +298,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         options,
         &made_by,
         comm,
-        &mut backend,
+        backend,
         parts[comm.rank()].clone(),
         Some(first_step).filter(|_| resume.is_some()),
     )?;
@@ -316,7 +325,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
 
     let t1 = Instant::now();
     let memory_bytes = backend.memory_bytes();
-    let mut sim = Simulation::new(&mut backend, comm, desc.epoch_steps(), desc.steps);
+    let mut sim = Simulation::new(backend, comm, desc.epoch_steps(), desc.steps);
     sim.resume_at(first_step);
     if options.checkpoint.is_some() {
         sim.keep_recent(desc.max_delay_steps());
@@ -435,6 +444,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let write = write + t2.elapsed();
 
     Ok(RunReport {
+        backend: runs_on,
         spike_counts,
         neurons: desc.total_neurons(),
         synapses: desc.synapse_count(),

@@ -66,13 +66,17 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
         _ => "all-gather".to_string(),
     };
     let what = if ranks == 1 { "s".to_string() } else { format!("s, min/median/max over {ranks} ranks") };
+    // The CPU's instruction set and the exceptions to it, or the GPU run on.
+    let runs_on = if report.backend == "cpu" {
+        format!("kernels {}{}", crate::simd::level().name(), kernel_exceptions(desc))
+    } else {
+        report.backend.clone()
+    };
     out.push_str(&format!(
-        "\nphases ({what}): {} | {} epochs, exchange {:.1} us per epoch ({mode}) | kernels {}{}",
+        "\nphases ({what}): {} | {} epochs, exchange {:.1} us per epoch ({mode}) | {runs_on}",
         shown.join(", "),
         epochs,
         exchange / epochs as f64 * 1e6,
-        crate::simd::level().name(),
-        kernel_exceptions(desc)
     ));
     out
 }

@@ -1,0 +1,151 @@
+// One step of one group of neurons (a population's neurons on this rank): read and clear
+// the neuron's slot of the delay ring (fixed-point sums of the weights that arrive in
+// this step), add the stimuli, step the model (`model_step`, from the model's own file),
+// and append the neurons that spiked: first to a list per workgroup, then with one
+// global atomic per workgroup (GeNN's pattern). The list's order depends on scheduling;
+// the host sorts it.
+//
+// Bindings: group 0 the step (a dynamic offset into one uniform buffer per epoch),
+// group 1 the group's buffers. `info` holds the group's constants (HEADER_* below),
+// its stimuli and the epoch's amplitudes; `state` its state variables, variable k of
+// neuron i at k·n + i; `params` its parameters, at offset + i·stride (stride 0: one
+// value for the population).
+
+struct Step {
+    step_lo: u32,
+    step_hi: u32,
+    slot: u32,
+    index_in_epoch: u32,
+    spikes_at: u32,
+    spikes_count: u32,
+    due_lo: u32,
+    due_hi: u32,
+}
+
+@group(0) @binding(0) var<uniform> now: Step;
+@group(1) @binding(0) var<storage, read> info: array<u32>;
+@group(1) @binding(1) var<storage, read_write> state: array<f32>;
+@group(1) @binding(2) var<storage, read> params: array<f32>;
+@group(1) @binding(3) var<storage, read_write> ring: array<i32>;
+@group(1) @binding(4) var<storage, read_write> spikes: array<atomic<u32>>;
+@group(1) @binding(5) var<storage, read> gauss: array<vec2<f32>>;
+
+const HEADER_OFFSET: u32 = 0u;
+const HEADER_N: u32 = 1u;
+const HEADER_FIRST_GID_LO: u32 = 2u;
+const HEADER_FIRST_GID_HI: u32 = 3u;
+const HEADER_RING_ROW: u32 = 4u;
+const HEADER_DT: u32 = 5u;
+const HEADER_INV_SCALE: u32 = 6u;
+const HEADER_NOISE_KEY_X: u32 = 7u;
+const HEADER_NOISE_KEY_Y: u32 = 8u;
+const HEADER_STIMULI: u32 = 9u;
+const HEADER_STIMULI_AT: u32 = 10u;
+const HEADER_AMPLITUDES_AT: u32 = 11u;
+const HEADER_PARAMS_AT: u32 = 12u;
+const HEADER_CONSTANTS_AT: u32 = 13u;
+const HEADER_SPIKE_CAPACITY: u32 = 14u;
+const STIMULUS_WORDS: u32 = 8u;
+const WORKGROUP: u32 = 64u;
+
+fn state_get(k: u32, i: u32) -> f32 {
+    return state[k * info[HEADER_N] + i];
+}
+
+fn state_set(k: u32, i: u32, x: f32) {
+    state[k * info[HEADER_N] + i] = x;
+}
+
+fn param(k: u32, i: u32) -> f32 {
+    let at = info[HEADER_PARAMS_AT] + 2u * k;
+    return params[info[at] + i * info[at + 1u]];
+}
+
+fn constant(k: u32) -> f32 {
+    return bitcast<f32>(info[info[HEADER_CONSTANTS_AT] + k]);
+}
+
+fn is_finite(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7F800000u) != 0x7F800000u;
+}
+
+// Whether stimulus record `s` reaches neuron i of the group.
+fn reaches(s: u32, i: u32) -> bool {
+    let reach = info[s + 3u];
+    if reach == 0u {
+        return true;
+    }
+    if reach == 1u {
+        return i >= info[s + 4u] && i < info[s + 5u];
+    }
+    let word = info[info[s + 6u] + (i >> 5u)];
+    return ((word >> (i & 31u)) & 1u) == 1u;
+}
+
+var<workgroup> fired_count: atomic<u32>;
+var<workgroup> fired: array<u32, WORKGROUP>;
+var<workgroup> fired_base: u32;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wg.x + wg.y * groups.x) * WORKGROUP + lid;
+    let n = info[HEADER_N];
+    let in_group = i < n;
+    if lid == 0u {
+        atomicStore(&fired_count, 0u);
+    }
+    workgroupBarrier();
+    if in_group {
+        // This step's synaptic input: the ring slot, cleared for a later step.
+        let at = now.slot * info[HEADER_RING_ROW] + info[HEADER_OFFSET] + i;
+        var input = f32(ring[at]) * bitcast<f32>(info[HEADER_INV_SCALE]);
+        ring[at] = 0;
+        // Stimuli in the model file's order (stimulus::apply): noise and currents onto
+        // some neurons into the input, currents onto all of them into `bias`.
+        var bias = 0.0;
+        let gid_lo = info[HEADER_FIRST_GID_LO] + i;
+        let gid_hi = info[HEADER_FIRST_GID_HI] + select(0u, 1u, gid_lo < i);
+        let key = vec2<u32>(info[HEADER_NOISE_KEY_X], info[HEADER_NOISE_KEY_Y]);
+        let count = info[HEADER_STIMULI];
+        for (var k = 0u; k < count; k++) {
+            let s = info[HEADER_STIMULI_AT] + k * STIMULUS_WORDS;
+            if !reaches(s, i) {
+                continue;
+            }
+            if info[s] == 0u {
+                let z = noise_normal(key, info[s + 1u], now.step_lo, now.step_hi, gid_lo, gid_hi);
+                input = input + bitcast<f32>(info[s + 2u]) * z;
+            } else {
+                let amplitude = bitcast<f32>(info[info[HEADER_AMPLITUDES_AT] + now.index_in_epoch * count + k]);
+                if amplitude != 0.0 {
+                    if info[s + 3u] == 0u {
+                        bias = bias + amplitude;
+                    } else {
+                        input = input + amplitude;
+                    }
+                }
+            }
+        }
+        let flags = model_step(i, input + bias, bitcast<f32>(info[HEADER_DT]));
+        if (flags & 1u) != 0u {
+            fired[atomicAdd(&fired_count, 1u)] = i;
+        }
+        if (flags & 2u) != 0u {
+            atomicMin(&spikes[1], now.step_lo);
+        }
+    }
+    workgroupBarrier();
+    let count = atomicLoad(&fired_count);
+    if lid == 0u && count > 0u {
+        fired_base = atomicAdd(&spikes[0], count);
+    }
+    workgroupBarrier();
+    let capacity = info[HEADER_SPIKE_CAPACITY];
+    for (var k = lid; k < count; k += WORKGROUP) {
+        let slot = fired_base + k;
+        if slot < capacity {
+            atomicStore(&spikes[2u + 2u * slot], now.step_lo);
+            atomicStore(&spikes[3u + 2u * slot], info[HEADER_FIRST_GID_LO] + fired[k]);
+        }
+    }
+}

@@ -1,0 +1,725 @@
+//! The GPU backend: a rank's neurons integrated on one GPU through wgpu, with the WGSL
+//! shaders of shaders/ (DESIGN.md §2, §3).
+//!
+//! An epoch is recorded as one command buffer: for each step, the deliveries that fall
+//! due (the same `InFlight` bookkeeping as the CPU: rings of `ring_slots` slots, the
+//! synapses of spikes in flight delivered in windows), then one update dispatch per group
+//! of neurons; then the epoch's spike list is copied back — the only readback per epoch.
+//! State comes back only when asked for (checkpoints, tests, a state that left the
+//! finite numbers).
+//!
+//! Determinism: the delay rings hold fixed-point integers (`fixed`), summed with integer
+//! atomics, so a target's input is the same bits whatever the order the GPU runs the
+//! additions in, and the same for any number of ranks; noise comes from the same keyed
+//! Threefry as on the CPU (`shaders/rng.wgsl`). The GPU's results are not the CPU's bit
+//! for bit (the CPU sums floats in canonical order; a GPU may fuse multiply-adds), but
+//! their statistics are (tests/gpu.rs).
+
+pub mod device;
+pub mod fixed;
+pub mod rows;
+
+use super::{Backend, InvalidBuild, Probe, StatePiece};
+use crate::engine::InFlight;
+use crate::error::{Error, Result};
+use crate::model::{NeuronGroup, NonFinite};
+use crate::network::Description;
+use crate::spike::Spike;
+use crate::stimulus::{self, Reach, StimulusKind};
+use device::Gpu;
+use rows::{GpuRows, RowsError};
+use std::num::NonZeroU64;
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+const WORKGROUP: u32 = 64;
+/// Workgroups per dimension of one dispatch (WebGPU's minimum, lavapipe's maximum).
+const MAX_WORKGROUPS: u32 = 65_535;
+/// Words of a group's `info` header (shaders/update.wgsl's HEADER_*).
+const HEADER_WORDS: usize = 16;
+const STIMULUS_WORDS: usize = 8;
+
+/// One dispatch's step, as shaders read it (`struct Step`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct StepRecord {
+    step_lo: u32,
+    step_hi: u32,
+    slot: u32,
+    index_in_epoch: u32,
+    spikes_at: u32,
+    spikes_count: u32,
+    due_lo: u32,
+    due_hi: u32,
+}
+
+/// The neurons of one population on this rank.
+struct Group {
+    population: usize,
+    first_gid: u64,
+    n: usize,
+    /// The state as last read back (or as built): the host's view for checkpoints,
+    /// voltages and the search for a non-finite state.
+    host: NeuronGroup,
+    state: wgpu::Buffer,
+    info: wgpu::Buffer,
+    /// Word of `info` where the epoch's amplitudes go, and the stimuli they are of.
+    amplitudes_at: usize,
+    stimuli: Vec<StimulusKind>,
+    bind: wgpu::BindGroup,
+    pipeline: usize,
+}
+
+/// One projection's rows on the GPU.
+struct Block {
+    bind: wgpu::BindGroup,
+    rows: GpuRows,
+    buffers: [wgpu::Buffer; 5],
+}
+
+pub struct GpuBackend {
+    gpu: Gpu,
+    neurons: Range<u64>,
+    groups: Vec<Group>,
+    blocks: Vec<Block>,
+    /// Update pipelines, one per model shader, with the shader's source.
+    pipelines: Vec<(&'static str, wgpu::ComputePipeline)>,
+    deliver: wgpu::ComputePipeline,
+    step_layout: wgpu::BindGroupLayout,
+    block_layout: wgpu::BindGroupLayout,
+    steps: wgpu::Buffer,
+    step_bind: wgpu::BindGroup,
+    step_capacity: usize,
+    /// Bytes between step records: the device's uniform offset alignment.
+    step_stride: u64,
+    arrivals: wgpu::Buffer,
+    arrivals_capacity: usize,
+    ring: wgpu::Buffer,
+    slots: u32,
+    spikes: wgpu::Buffer,
+    spike_capacity: u32,
+    /// Entries read back with the count in one go: twice the last epoch's.
+    readback_guess: usize,
+    in_flight: InFlight,
+    non_finite: Option<NonFinite>,
+    epoch_time: Duration,
+    /// Set when the host's copy of the state is older than the GPU's.
+    host_stale: bool,
+}
+
+/// What the GPU backend cannot run yet, as one sentence; None if it can run `desc`.
+pub fn unsupported(desc: &Description) -> Option<String> {
+    for p in &desc.populations {
+        let group = p.model.build(std::iter::once(0.5)).ok()?;
+        if group.gpu_model().is_none() {
+            return Some(format!("population '{}': the {} model has no GPU shader yet", p.name, p.model.declaration().model));
+        }
+    }
+    if crate::synapse::kinds(desc).len() > 1 {
+        return Some("exponential synapses (current or conductance) have no GPU shader yet".into());
+    }
+    if let Some(p) = desc.projections.iter().find(|p| p.storage == crate::network::Storage::Procedural) {
+        return Some(format!("projection {}: procedural rows are not drawn on the GPU yet (storage = \"exact\" or \"compact\" are)", p.id));
+    }
+    if let Some(p) = desc.projections.iter().find(|p| p.delay.count() > 1 << 16) {
+        return Some(format!("projection {}: more than 65,536 distinct delays", p.id));
+    }
+    if !desc.output.reports.is_empty() {
+        return Some("reports (sampled state) are not taken on the GPU yet".into());
+    }
+    None
+}
+
+fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+fn entries<'a>(buffers: &[&'a wgpu::Buffer]) -> Vec<wgpu::BindGroupEntry<'a>> {
+    buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() }).collect()
+}
+
+/// Workgroups (x, y) for `count` workgroups in all: x at most 65,535.
+fn grid(count: u32) -> (u32, u32) {
+    let x = count.clamp(1, MAX_WORKGROUPS);
+    (x, count.div_ceil(x).max(1))
+}
+
+const DELIVER: &str = include_str!("../../../shaders/deliver.wgsl");
+
+/// The update shader of a model: the shared random numbers and step, then the model's
+/// `model_step`.
+fn update_source(model: &str) -> String {
+    format!("{}\n{}\n{}", include_str!("../../../shaders/rng.wgsl"), include_str!("../../../shaders/update.wgsl"), model)
+}
+
+const STEP_BYTES: u64 = std::mem::size_of::<StepRecord>() as u64;
+
+impl GpuBackend {
+    /// Builds the state and synapses of the neurons `neurons` of `desc` on `gpu`.
+    pub fn build(desc: &Description, neurons: Range<u64>, gpu: Gpu) -> std::result::Result<GpuBackend, InvalidBuild> {
+        if let Some(why) = unsupported(desc) {
+            return Err(InvalidBuild {
+                key: -1.0,
+                error: Error::Option { option: "--backend gpu".into(), message: format!("{why}: use --backend cpu") },
+            });
+        }
+        let n_rank = (neurons.end - neurons.start) as usize;
+        let slots = desc.ring_slots();
+        let epoch_steps = desc.epoch_steps() as usize;
+        let scales = fixed::scales(desc);
+        let device = &gpu.device;
+        let usage = wgpu::BufferUsages::COPY_SRC;
+
+        // Layouts and pipelines.
+        let step_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("step"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: true,
+                    min_binding_size: NonZeroU64::new(STEP_BYTES),
+                },
+                count: None,
+            }],
+        });
+        let group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("group"),
+            entries: &[
+                storage_entry(0, true),
+                storage_entry(1, false),
+                storage_entry(2, true),
+                storage_entry(3, false),
+                storage_entry(4, false),
+                storage_entry(5, true),
+            ],
+        });
+        let block_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("block"),
+            entries: &[
+                storage_entry(0, true),
+                storage_entry(1, true),
+                storage_entry(2, true),
+                storage_entry(3, true),
+                storage_entry(4, true),
+                storage_entry(5, true),
+                storage_entry(6, false),
+            ],
+        });
+        let pipeline = |label: &str, source: &str, layout: &wgpu::BindGroupLayout| {
+            let module = gpu.shader(label, source);
+            let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(label),
+                bind_group_layouts: &[Some(&step_layout), Some(layout)],
+                immediate_size: 0,
+            });
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(label),
+                layout: Some(&layout),
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let deliver = pipeline("deliver", DELIVER, &block_layout);
+
+        // Shared buffers.
+        let step_stride = STEP_BYTES.next_multiple_of(gpu.limits.min_uniform_buffer_offset_alignment as u64);
+        let step_capacity = 2 * epoch_steps + 8;
+        let steps = gpu.buffer("steps", step_capacity as u64 * step_stride, wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST);
+        let step_bind = Self::step_bind(&gpu, &step_layout, &steps);
+        let ring_words = slots as u64 * n_rank as u64;
+        let ring = gpu.buffer("ring", ring_words * 4, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST);
+        let spike_entries = (n_rank as u64 * epoch_steps as u64)
+            .clamp(1024, 1 << 24)
+            .min((gpu.limits.max_storage_buffer_binding_size / 8).saturating_sub(1));
+        let spikes = gpu.buffer(
+            "spikes",
+            8 + spike_entries * 8,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        );
+        let total = desc.total_neurons() as usize;
+        let arrivals_capacity = (2 * total.max(1024)).min(gpu.limits.max_storage_buffer_binding_size as usize / 4);
+        let arrivals = gpu.buffer("arrivals", arrivals_capacity as u64 * 4, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST);
+        let gauss: Vec<[f32; 2]> = crate::gaussian::table().entries().collect();
+        let gauss = gpu.storage("gaussian table", &gauss, wgpu::BufferUsages::empty());
+
+        // Neurons.
+        let mut groups = Vec::new();
+        let mut pipelines: Vec<(&'static str, wgpu::ComputePipeline)> = Vec::new();
+        let noise_key = crate::rng::key_for(desc.seed, crate::rng::Purpose::Noise);
+        for (index, pop) in desc.populations.iter().enumerate() {
+            let (lo, hi) = (pop.first_gid.max(neurons.start), (pop.first_gid + pop.size).min(neurons.end));
+            if lo >= hi {
+                continue;
+            }
+            let n = (hi - lo) as usize;
+            let host =
+                pop.model.build((lo..hi).map(|g| desc.neuron_uniform(g))).map_err(|e| super::cpu::invalid_value(desc, index, lo, e))?;
+            let model = host.gpu_model().expect("checked by `unsupported`");
+            let shader = model.shader;
+            let pipeline_index = match pipelines.iter().position(|(s, _)| *s == shader) {
+                Some(k) => k,
+                None => {
+                    pipelines.push((shader, pipeline(pop.model.declaration().model, &update_source(shader), &group_layout)));
+                    pipelines.len() - 1
+                }
+            };
+            let state: Vec<f32> = model.state.concat();
+            let mut params = Vec::new();
+            let mut layout = Vec::new();
+            for (values, per_neuron) in &model.parameters {
+                layout.extend([params.len() as u32, *per_neuron as u32]);
+                params.extend_from_slice(values);
+            }
+            let reached = stimulus::for_group(&desc.stimuli, index, pop.first_gid, lo, n);
+            let mut info = vec![0u32; HEADER_WORDS];
+            info[0] = (lo - neurons.start) as u32;
+            info[1] = n as u32;
+            info[2] = lo as u32;
+            info[3] = (lo >> 32) as u32;
+            info[4] = n_rank as u32;
+            info[5] = (desc.dt_ms as f32).to_bits();
+            info[6] = scales[0].inverse().to_bits();
+            info[7] = noise_key[0];
+            info[8] = noise_key[1];
+            info[9] = reached.len() as u32;
+            info[12] = info.len() as u32;
+            info.extend(&layout);
+            info[13] = info.len() as u32;
+            info.extend(model.constants.iter().map(|c| c.to_bits()));
+            info[10] = info.len() as u32;
+            let stimuli_at = info.len();
+            info.resize(stimuli_at + STIMULUS_WORDS * reached.len(), 0);
+            for (k, s) in reached.iter().enumerate() {
+                let at = stimuli_at + k * STIMULUS_WORDS;
+                let (kind, stream, std) = match s.kind() {
+                    StimulusKind::Noise { std, stream } => (0, *stream, *std as f32),
+                    _ => (1, 0, 0.0),
+                };
+                info[at] = kind;
+                info[at + 1] = stream;
+                info[at + 2] = std.to_bits();
+                match s.reach() {
+                    Reach::All => info[at + 3] = 0,
+                    Reach::Range(r) => {
+                        info[at + 3] = 1;
+                        info[at + 4] = r.start as u32;
+                        info[at + 5] = r.end as u32;
+                    }
+                    Reach::List(ids) => {
+                        info[at + 3] = 2;
+                        let mask_at = info.len();
+                        info[at + 6] = mask_at as u32;
+                        info.resize(mask_at + n.div_ceil(32), 0);
+                        for &i in ids {
+                            info[mask_at + i as usize / 32] |= 1 << (i % 32);
+                        }
+                    }
+                }
+            }
+            let amplitudes_at = info.len();
+            info[11] = amplitudes_at as u32;
+            info.resize(amplitudes_at + epoch_steps * reached.len(), 0);
+            info[14] = spike_entries as u32;
+            let state_buffer = gpu.storage("state", &state, usage);
+            let params = gpu.storage("parameters", &params, wgpu::BufferUsages::empty());
+            let info_buffer = gpu.storage("group", &info, wgpu::BufferUsages::empty());
+            let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("group"),
+                layout: &group_layout,
+                entries: &entries(&[&info_buffer, &state_buffer, &params, &ring, &spikes, &gauss]),
+            });
+            groups.push(Group {
+                population: index,
+                first_gid: lo,
+                n,
+                host,
+                state: state_buffer,
+                info: info_buffer,
+                amplitudes_at,
+                stimuli: reached.iter().map(|s| s.kind().clone()).collect(),
+                bind,
+                pipeline: pipeline_index,
+            });
+        }
+
+        // Synapses.
+        let built = rows::build(desc, neurons.clone(), &scales).map_err(|e| match e {
+            RowsError::Weight(w) => super::cpu::invalid_weight(desc, w),
+            RowsError::Range { projection, target, sum, limit } => InvalidBuild {
+                key: target as f64,
+                error: Error::Model {
+                    file: desc.model_file.clone(),
+                    location: String::new(),
+                    field: format!("projection[{projection}].weight"),
+                    message: format!(
+                        "the synaptic input of neuron {target} can reach {sum}, beyond the ±{limit} the GPU's fixed-point sums hold for this model: use --backend cpu"
+                    ),
+                },
+            },
+        })?;
+        let blocks = built
+            .into_iter()
+            .map(|r| {
+                let meta = [
+                    r.sources.start as u32,
+                    (r.sources.end - r.sources.start) as u32,
+                    r.first_delay,
+                    r.varying_delays as u32,
+                    n_rank as u32,
+                    slots,
+                    0,
+                ];
+                let buffers = [
+                    gpu.storage("block", &meta, wgpu::BufferUsages::empty()),
+                    gpu.storage("offsets", &r.offsets, wgpu::BufferUsages::empty()),
+                    gpu.storage("targets", &r.targets, wgpu::BufferUsages::empty()),
+                    gpu.storage("weights", &r.weights, wgpu::BufferUsages::empty()),
+                    gpu.storage("delays", &r.delays, wgpu::BufferUsages::empty()),
+                ];
+                let bind = Self::block_bind(&gpu, &block_layout, &buffers, &arrivals, &ring);
+                Block { bind, rows: r, buffers }
+            })
+            .collect();
+        gpu.wait();
+        Ok(GpuBackend {
+            in_flight: InFlight::new(slots, desc.min_delay_steps(), desc.max_delay_steps()),
+            gpu,
+            neurons,
+            groups,
+            blocks,
+            pipelines,
+            deliver,
+            step_layout,
+            block_layout,
+            steps,
+            step_bind,
+            step_capacity,
+            step_stride,
+            arrivals,
+            arrivals_capacity,
+            ring,
+            slots,
+            spikes,
+            spike_capacity: spike_entries as u32,
+            readback_guess: 1024,
+            non_finite: None,
+            epoch_time: Duration::ZERO,
+            host_stale: false,
+        })
+    }
+
+    fn step_bind(gpu: &Gpu, layout: &wgpu::BindGroupLayout, steps: &wgpu::Buffer) -> wgpu::BindGroup {
+        gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("step"),
+            layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: steps,
+                    offset: 0,
+                    size: NonZeroU64::new(STEP_BYTES),
+                }),
+            }],
+        })
+    }
+
+    fn block_bind(
+        gpu: &Gpu,
+        layout: &wgpu::BindGroupLayout,
+        b: &[wgpu::Buffer; 5],
+        arrivals: &wgpu::Buffer,
+        ring: &wgpu::Buffer,
+    ) -> wgpu::BindGroup {
+        gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("block"),
+            layout,
+            entries: &entries(&[&b[0], &b[1], &b[2], &b[3], &b[4], arrivals, ring]),
+        })
+    }
+
+    /// The adapter this backend runs on, in words.
+    pub fn adapter(&self) -> String {
+        device::describe(&self.gpu.info)
+    }
+
+    /// Copies the GPU's state into the host's groups.
+    fn sync_host(&mut self) {
+        if !self.host_stale {
+            return;
+        }
+        for g in &mut self.groups {
+            let mut arrays = g.host.gpu_state_mut();
+            let bytes = self.gpu.read(&g.state, 0, (arrays.len() * g.n * 4) as u64);
+            let values: &[f32] = bytemuck::cast_slice(&bytes);
+            for (k, array) in arrays.iter_mut().enumerate() {
+                array.copy_from_slice(&values[k * g.n..(k + 1) * g.n]);
+            }
+        }
+        self.host_stale = false;
+    }
+
+    /// Copies the host's groups' state to the GPU.
+    fn upload_host(&mut self) {
+        for g in &mut self.groups {
+            let arrays = g.host.gpu_state_mut();
+            let values: Vec<f32> = arrays.iter().flat_map(|a| a.iter().copied()).collect();
+            self.gpu.queue.write_buffer(&g.state, 0, bytemuck::cast_slice(&values));
+        }
+        self.gpu.wait();
+    }
+
+    /// Makes room for `records` step records and `words` words of arrivals.
+    fn reserve(&mut self, records: usize, words: usize) {
+        if records > self.step_capacity {
+            self.step_capacity = records.next_power_of_two();
+            self.steps = self.gpu.buffer(
+                "steps",
+                self.step_capacity as u64 * self.step_stride,
+                wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            );
+            self.step_bind = Self::step_bind(&self.gpu, &self.step_layout, &self.steps);
+        }
+        if words > self.arrivals_capacity {
+            let most = self.gpu.limits.max_storage_buffer_binding_size as usize / 4;
+            assert!(words <= most, "spikes in flight ({} words) beyond one GPU binding ({most} words)", words);
+            self.arrivals_capacity = words.next_power_of_two().min(most);
+            self.arrivals =
+                self.gpu.buffer("arrivals", self.arrivals_capacity as u64 * 4, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST);
+            for b in &mut self.blocks {
+                b.bind = Self::block_bind(&self.gpu, &self.block_layout, &b.buffers, &self.arrivals, &self.ring);
+            }
+        }
+    }
+
+    /// Reads the epoch's spikes back: the count, then the entries.
+    fn read_spikes(&mut self, out: &mut Vec<Spike>) -> u32 {
+        let guess = self.readback_guess.min(self.spike_capacity as usize);
+        let bytes = self.gpu.read(&self.spikes, 0, 8 + guess as u64 * 8);
+        let words: &[u32] = bytemuck::cast_slice(&bytes);
+        let (count, non_finite) = (words[0], words[1]);
+        assert!(
+            count <= self.spike_capacity,
+            "{count} spikes in one epoch on this rank, more than the {} the GPU's list holds",
+            self.spike_capacity
+        );
+        let start = out.len();
+        let mut push = |w: &[u32]| out.extend(w.chunks_exact(2).map(|p| Spike { step: p[0], gid: p[1] }));
+        push(&words[2..2 + 2 * (count as usize).min(guess)]);
+        if count as usize > guess {
+            let rest = self.gpu.read(&self.spikes, 8 + guess as u64 * 8, (count as u64 - guess as u64) * 8);
+            push(bytemuck::cast_slice(&rest));
+        }
+        self.readback_guess = (2 * count as usize).max(1024);
+        out[start..].sort_unstable();
+        non_finite
+    }
+}
+
+impl Backend for GpuBackend {
+    fn add_probe(&mut self, _probe: Probe) -> usize {
+        unreachable!("reports are refused on the GPU backend (`unsupported`)")
+    }
+
+    fn take_samples(&mut self, _probe: usize, _out: &mut Vec<f32>) {}
+
+    fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, spikes: &mut Vec<Spike>) {
+        let t0 = Instant::now();
+        self.in_flight.receive(arrivals);
+        enum Op {
+            Deliver { record: usize, spikes: u32 },
+            Update { record: usize },
+        }
+        let (mut records, mut words, mut ops) = (Vec::new(), Vec::<u32>::new(), Vec::new());
+        for k in 0..steps {
+            let step = first_step + k as u64;
+            if k == 0 || self.in_flight.due(step) {
+                self.in_flight.deliver_due(step, |list, due| {
+                    let at = words.len() as u32;
+                    words.extend(list.iter().flat_map(|s| [s.step, s.gid]));
+                    records.push(StepRecord {
+                        spikes_at: at,
+                        spikes_count: list.len() as u32,
+                        due_lo: due.start as u32,
+                        due_hi: due.end.min(u32::MAX as u64) as u32,
+                        ..StepRecord::default()
+                    });
+                    ops.push(Op::Deliver { record: records.len() - 1, spikes: list.len() as u32 });
+                });
+            }
+            records.push(StepRecord {
+                step_lo: step as u32,
+                step_hi: (step >> 32) as u32,
+                slot: (step % self.slots as u64) as u32,
+                index_in_epoch: k,
+                ..StepRecord::default()
+            });
+            ops.push(Op::Update { record: records.len() - 1 });
+        }
+        self.reserve(records.len(), words.len());
+        let queue = &self.gpu.queue;
+        let mut bytes = vec![0u8; records.len() * self.step_stride as usize];
+        for (k, r) in records.iter().enumerate() {
+            let at = k * self.step_stride as usize;
+            bytes[at..at + STEP_BYTES as usize].copy_from_slice(bytemuck::bytes_of(r));
+        }
+        queue.write_buffer(&self.steps, 0, &bytes);
+        if !words.is_empty() {
+            queue.write_buffer(&self.arrivals, 0, bytemuck::cast_slice(&words));
+        }
+        for g in &self.groups {
+            if g.stimuli.iter().any(|s| !matches!(s, StimulusKind::Noise { .. })) {
+                let amplitudes: Vec<u32> = (0..steps as u64)
+                    .flat_map(|k| g.stimuli.iter().map(move |s| (s.amplitude_at(first_step + k) as f32).to_bits()))
+                    .collect();
+                queue.write_buffer(&g.info, g.amplitudes_at as u64 * 4, bytemuck::cast_slice(&amplitudes));
+            }
+        }
+        queue.write_buffer(&self.spikes, 0, bytemuck::cast_slice(&[0u32, u32::MAX]));
+        let mut encoder = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("epoch") });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("epoch"), timestamp_writes: None });
+            for op in &ops {
+                match *op {
+                    Op::Deliver { record, spikes } => {
+                        if spikes == 0 || self.blocks.is_empty() {
+                            continue;
+                        }
+                        pass.set_pipeline(&self.deliver);
+                        pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
+                        let (x, y) = grid(spikes);
+                        for b in &self.blocks {
+                            pass.set_bind_group(1, &b.bind, &[]);
+                            pass.dispatch_workgroups(x, y, 1);
+                        }
+                    }
+                    Op::Update { record } => {
+                        for g in &self.groups {
+                            pass.set_pipeline(&self.pipelines[g.pipeline].1);
+                            pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
+                            pass.set_bind_group(1, &g.bind, &[]);
+                            let (x, y) = grid((g.n as u32).div_ceil(WORKGROUP));
+                            pass.dispatch_workgroups(x, y, 1);
+                        }
+                    }
+                }
+            }
+        }
+        self.gpu.queue.submit([encoder.finish()]);
+        self.host_stale = true;
+        let non_finite = self.read_spikes(spikes);
+        if non_finite != u32::MAX && self.non_finite.is_none() {
+            self.sync_host();
+            let found = self
+                .groups
+                .iter()
+                .find_map(|g| g.host.first_non_finite().map(|(i, variable, value)| (g.first_gid + i as u64, variable, value)));
+            if let Some((gid, variable, value)) = found {
+                self.non_finite = Some(NonFinite { gid, step: non_finite as u64, variable, value });
+            }
+        }
+        self.epoch_time += t0.elapsed();
+    }
+
+    fn visit_state(&mut self, visit: &mut dyn FnMut(StatePiece<'_>) -> Result<()>) -> Result<()> {
+        self.sync_host();
+        for g in &mut self.groups {
+            let (population, first_gid) = (g.population, g.first_gid);
+            for (array, values) in g.host.checkpoint_arrays_mut().into_iter().enumerate() {
+                visit(StatePiece { population, first_gid, array, values })?;
+            }
+        }
+        // The visitor may have restored the state: the GPU takes the host's.
+        self.upload_host();
+        Ok(())
+    }
+
+    fn restore_in_flight(&mut self, epochs: &[Vec<Spike>], from_step: u64) {
+        self.in_flight.restore(epochs, from_step);
+    }
+
+    fn neurons(&self) -> Range<u64> {
+        self.neurons.clone()
+    }
+
+    fn memory_bytes(&self) -> usize {
+        let groups: usize = self.groups.iter().map(|g| (g.state.size() + g.info.size()) as usize).sum();
+        let blocks: usize = self.blocks.iter().map(|b| b.rows.bytes()).sum();
+        groups + blocks + (self.ring.size() + self.spikes.size() + self.arrivals.size() + self.steps.size()) as usize
+    }
+
+    fn non_finite(&self) -> Option<NonFinite> {
+        self.non_finite.clone()
+    }
+
+    fn synapse_count(&self) -> u64 {
+        self.blocks.iter().map(|b| b.rows.targets.len() as u64).sum()
+    }
+
+    fn voltages(&self) -> Vec<f32> {
+        // The host's copy may be stale: read v (state variable 0) of each group.
+        self.groups
+            .iter()
+            .flat_map(|g| {
+                let bytes = self.gpu.read(&g.state, 0, g.n as u64 * 4);
+                bytemuck::cast_slice::<u8, f32>(&bytes).to_vec()
+            })
+            .collect()
+    }
+
+    fn needed_sources(&self, total: u64) -> Vec<u64> {
+        let mut needed = vec![0u64; total.div_ceil(64) as usize];
+        for b in &self.blocks {
+            for (row, w) in b.rows.offsets.windows(2).enumerate() {
+                if w[1] > w[0] {
+                    let gid = b.rows.sources.start + row as u64;
+                    needed[(gid / 64) as usize] |= 1 << (gid % 64);
+                }
+            }
+        }
+        needed
+    }
+
+    fn work_times(&self) -> (Duration, Duration) {
+        // Delivery and update run in one submission per epoch: counted as update.
+        (Duration::ZERO, self.epoch_time)
+    }
+
+    fn table_clamps(&self, populations: usize) -> Vec<u64> {
+        vec![0; populations]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shader parses and validates (naga, as wgpu compiles them): caught here
+    /// without a GPU, not at the first run on one.
+    #[test]
+    fn every_shader_compiles() {
+        use wgpu::naga;
+        let models = [crate::model::izhikevich::IzhikevichGroup::gpu_shader()];
+        let sources: Vec<(String, String)> = std::iter::once(("deliver".to_string(), DELIVER.to_string()))
+            .chain(models.iter().map(|m| ("update".to_string(), update_source(m))))
+            .collect();
+        for (name, source) in sources {
+            let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&source)));
+            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
+                .validate(&module)
+                .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&source)));
+        }
+    }
+}
