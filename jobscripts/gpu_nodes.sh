@@ -5,9 +5,11 @@
 #
 #   sbatch --nodes=4 --ntasks-per-node=4 jobscripts/gpu_nodes.sh examples/izhikevich_sparse.toml ...
 #
-# The GPU backend (wgpu) is not in volley yet: until it is, each rank runs on its CPU
-# threads, and BACKEND_ARGS (empty) is where `--backend gpu` will go. Everything else
-# — one rank per GPU, the device binding, the output — is ready. Output: $OUT_ROOT/<job id>/.
+# Each rank runs on the GPU backend (BACKEND_ARGS, default `--backend gpu`): where Slurm
+# confines each task to its GPU (ConstrainDevices) the rank sees one adapter; otherwise
+# rank r of a node takes adapter r mod (the node's GPUs); `--gpu N` overrides. A node
+# without a hardware GPU runs on a software driver if one is installed (lavapipe: slow,
+# for tests), else stops with an error. Output: $OUT_ROOT/<job id>/.
 #SBATCH --job-name=volley-gpu
 #SBATCH --nodes=1
 #SBATCH --ntasks-per-node=1
@@ -24,4 +26,4 @@ shift || true
 out=$(job_output_dir)
 echo "volley GPU nodes: job ${SLURM_JOB_ID:-none}, ${SLURM_NTASKS:-?} ranks, GPUs ${CUDA_VISIBLE_DEVICES:-${SLURM_JOB_GPUS:-none}}, output $out"
 # shellcheck disable=SC2086 # BACKEND_ARGS is a list of words
-srun --mpi="${SRUN_MPI:-pmix}" "$VOLLEY" run "$model" ${BACKEND_ARGS:-} --out "$out" --report-csv "$out/summary.csv" "$@"
+srun --mpi="${SRUN_MPI:-pmix}" "$VOLLEY" run "$model" ${BACKEND_ARGS:---backend gpu} --out "$out" --report-csv "$out/summary.csv" "$@"

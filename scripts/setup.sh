@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 packages=(pkg-config clang libclang-dev libopenmpi-dev openmpi-bin libhdf5-openmpi-dev libhdf5-dev fonts-dejavu-core)
 testing=false
 [ "${1:-}" = --test ] && testing=true
-$testing && packages+=(hdf5-tools python3-venv slurmctld slurmd slurm-client munge)
+# The GPU tests run on lavapipe, mesa's software Vulkan driver.
+$testing && packages+=(hdf5-tools python3-venv slurmctld slurmd slurm-client munge mesa-vulkan-drivers libvulkan1)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,11 @@ scripts/setup.sh --test
 export VOLLEY_PYTHON="$PWD/target/pyvenv/bin/python"
 # mpirun as root (CI containers) needs these.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# lavapipe (the GPU tests' driver) wants a private runtime directory.
+if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "$XDG_RUNTIME_DIR" ]; then
+  export XDG_RUNTIME_DIR="$PWD/target/xdg-runtime"
+  mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+fi
 # tests/slurm.rs starts a one-node Slurm; stop it however the tests end.
 trap 'scripts/slurm-ci.sh stop >/dev/null 2>&1 || true' EXIT
 # The build without MPI (serial HDF5, one process), held to the same spikes by tests/mpi.rs.

@@ -303,3 +303,42 @@ fn checkpoints_resume_on_other_numbers_of_ranks() {
         }
     }
 }
+
+/// On the GPU backend (lavapipe in CI: each rank opens the software driver), ranks sum
+/// each target's input as fixed-point integers: 1, 2 and 4 ranks write the same spikes.
+#[test]
+fn gpu_runs_are_identical_on_1_2_and_4_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = dir.path().join("xdg");
+    std::fs::create_dir_all(&runtime).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let model = example("izhikevich2003.toml");
+    let args = [model.to_str().unwrap(), "--backend", "gpu", "--duration", "300ms"];
+    let mut expected = None;
+    for ranks in [1, 2, 4] {
+        let out = dir.path().join(format!("np{ranks}"));
+        let run = common::command(mpirun())
+            .args(["-np", &ranks.to_string(), "--oversubscribe", "--bind-to", "none", "-x", "XDG_RUNTIME_DIR"])
+            .arg(env!("CARGO_BIN_EXE_volley"))
+            .args(["run", "-q", "--out"])
+            .arg(&out)
+            .args(args)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+            .output()
+            .expect("mpirun runs");
+        assert_ok(&run);
+        assert!(stdout(&run).contains("| gpu "), "{}", stdout(&run));
+        let got = spikes(&out);
+        match &expected {
+            None => {
+                let total: usize = got.populations.iter().map(|p| p.node_ids.len()).sum();
+                assert!(total > 100, "the run should spike: {total} spikes");
+                expected = Some(got);
+            }
+            Some(e) => assert_eq!(&got, e, "{ranks} ranks on the GPU: spike datasets differ from 1 rank"),
+        }
+    }
+}

@@ -18,6 +18,7 @@
 pub mod device;
 pub mod fixed;
 pub mod rows;
+pub mod twin;
 
 use super::{Backend, InvalidBuild, Probe, StatePiece};
 use crate::engine::InFlight;

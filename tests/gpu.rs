@@ -1,0 +1,271 @@
+//! The GPU backend against the CPU backend and against itself, on whatever adapter the
+//! machine has: in CI, lavapipe (mesa-vulkan-drivers, a software Vulkan driver), which
+//! scripts/test.sh installs. Without any adapter these tests fail, saying so.
+//!
+//! The GPU does not reproduce the CPU's spikes bit for bit (its rings sum fixed-point
+//! integers, the CPU floats, and a GPU may fuse multiply-adds), so the 2003 network,
+//! chaotic, ends in other spikes after a few hundred milliseconds; it is held to the
+//! CPU's statistics, and to itself bit for bit.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use volley::analysis::{population_rate, population_stats, welch_spectrum, Spectrum};
+use volley::backend::gpu::device;
+use volley::backend::{BackendChoice, BackendOptions, StatePiece};
+use volley::model::StateArrayMut;
+use volley::record::sonata::{read_spike_file, SpikeFile};
+
+/// lavapipe warns without a private runtime directory.
+fn runtime_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("volley-xdg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
+
+fn run(dir: &Path, args: &[&str]) -> std::process::Output {
+    command(env!("CARGO_BIN_EXE_volley"))
+        .args(["run", "-q"])
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_RUNTIME_DIR", runtime_dir())
+        .output()
+        .unwrap()
+}
+
+/// Runs `model` with `args` on `backend`, into `dir/out`; returns the spike file and the
+/// summary.
+fn spikes_of(dir: &Path, model: &Path, backend: &str, out: &str, args: &[&str]) -> (SpikeFile, String) {
+    let mut all = vec![model.to_str().unwrap(), "--backend", backend, "--out", out];
+    all.extend_from_slice(args);
+    let result = run(dir, &all);
+    assert_ok(&result);
+    (read_spike_file(&dir.join(out).join("spikes.h5")).unwrap(), stdout(&result))
+}
+
+fn count(file: &SpikeFile) -> usize {
+    file.populations.iter().map(|p| p.node_ids.len()).sum()
+}
+
+fn adapter() -> device::Gpu {
+    std::env::set_var("XDG_RUNTIME_DIR", runtime_dir());
+    device::open(0, true)
+        .unwrap_or_else(|e| panic!("these tests need a GPU adapter (lavapipe: apt-get install mesa-vulkan-drivers libvulkan1): {e}"))
+}
+
+#[test]
+fn the_2003_network_on_the_gpu_has_the_paper_statistics_and_the_cpu_spike_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich2003.toml");
+    let (mut gpu_total, mut cpu_total) = (0usize, 0usize);
+    let (mut exc, mut inh, mut spectra) = (Vec::new(), Vec::new(), Vec::<Spectrum>::new());
+    for seed in 1..=10u64 {
+        let s = seed.to_string();
+        let (gpu, summary) = spikes_of(dir.path(), &model, "gpu", &format!("gpu{seed}"), &["--seed", &s]);
+        assert!(summary.contains("| gpu "), "the summary names the GPU: {summary}");
+        let (cpu, _) = spikes_of(dir.path(), &model, "cpu", &format!("cpu{seed}"), &["--seed", &s]);
+        let (g, c) = (count(&gpu), count(&cpu));
+        eprintln!("seed {seed}: {g} spikes on the GPU, {c} on the CPU ({:+.2}%)", 100.0 * (g as f64 / c as f64 - 1.0));
+        // One seed's count moves by a few percent with any change of arithmetic (the
+        // network is chaotic): 5% per seed, 2% over the ten.
+        assert!((g as f64 / c as f64 - 1.0).abs() < 0.05, "seed {seed}: {g} against {c}");
+        gpu_total += g;
+        cpu_total += c;
+        let rate = |name: &str| {
+            let p = gpu.populations.iter().find(|p| p.name == name).unwrap();
+            population_stats(p, p.size.unwrap(), 1000.0).rate_hz
+        };
+        exc.push(rate("exc"));
+        inh.push(rate("inh"));
+        spectra.push(welch_spectrum(&population_rate(&gpu.populations, 1.0, 1000.0), 1.0, 1000.0));
+    }
+    let ratio = gpu_total as f64 / cpu_total as f64;
+    assert!((ratio - 1.0).abs() < 0.02, "seeds 1-10: {gpu_total} spikes on the GPU, {cpu_total} on the CPU");
+    // The CPU test's bounds (tests/izhikevich2003.rs).
+    let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
+    assert!((6.5..=9.0).contains(&mean(&exc)), "excitatory rate {}", mean(&exc));
+    assert!((6.0..=9.0).contains(&mean(&inh)), "inhibitory rate {}", mean(&inh));
+    let spectrum = Spectrum::average(&spectra);
+    let (alpha_f, _) = spectrum.peak_in(1.0, 15.0).unwrap();
+    let (_, gamma_p) = spectrum.peak_in(30.0, 50.0).unwrap();
+    assert!((5.0..=12.0).contains(&alpha_f), "alpha peak at {alpha_f} Hz");
+    assert!(gamma_p > spectrum.mean_power(), "gamma peak not above the mean power");
+}
+
+#[test]
+fn repeated_gpu_runs_write_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich2003.toml");
+    for out in ["a", "b"] {
+        spikes_of(dir.path(), &model, "gpu", out, &["--duration", "500ms"]);
+    }
+    assert_same_datasets(&dir.path().join("a/spikes.h5"), &dir.path().join("b/spikes.h5"));
+}
+
+#[test]
+fn the_sparse_example_on_the_gpu_is_within_2_percent_of_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich_sparse.toml");
+    let (gpu, summary) = spikes_of(dir.path(), &model, "gpu", "gpu", &[]);
+    assert!(summary.contains("10000 neurons"), "{summary}");
+    let (cpu, _) = spikes_of(dir.path(), &model, "cpu", "cpu", &[]);
+    let (g, c) = (count(&gpu), count(&cpu));
+    assert!((g as f64 / c as f64 - 1.0).abs() < 0.02, "{g} spikes on the GPU, {c} on the CPU");
+}
+
+/// A run stopped at a checkpoint and resumed on the GPU ends as an uninterrupted GPU run:
+/// the state goes through the host and back, the spikes in flight are delivered again.
+#[test]
+fn a_gpu_run_resumed_from_a_checkpoint_writes_the_bytes_of_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = example("izhikevich2003.toml");
+    let m = model.to_str().unwrap();
+    assert_ok(&run(d, &[m, "--backend", "gpu", "--out", "full", "--duration", "400ms"]));
+    assert_ok(&run(d, &[m, "--backend", "gpu", "--out", "part", "--duration", "150ms", "--checkpoint", "ck.h5"]));
+    assert_ok(&run(d, &["--resume", "ck.h5", "--backend", "gpu", "--duration", "400ms"]));
+    assert_same_datasets(&d.join("full/spikes.h5"), &d.join("part/spikes.h5"));
+}
+
+#[test]
+fn the_gpu_draws_the_cpus_random_numbers() {
+    let gpu = adapter();
+    let key = volley::rng::key_for(7, volley::rng::Purpose::Noise);
+    let mut exact = 0usize;
+    let mut total = 0usize;
+    // Steps and ids across the 32-bit boundary of their high words.
+    for (stream, step, first) in [(0u32, 5u64, 0u64), (3, (1 << 32) + 9, 1000), (1, 123, (1 << 32) - 100)] {
+        let drawn = volley::backend::gpu::twin::noise_on_gpu(&gpu, 7, stream, step, first, 4096);
+        for (i, (words, z)) in drawn.iter().enumerate() {
+            let gid = first + i as u64;
+            assert_eq!(*words, volley::rng::threefry2x32([step as u32, gid as u32], key), "Threefry at step {step}, counter {gid}");
+            let want = volley::rng::noise_normal(7, stream, step, gid);
+            // The table interpolation's multiply-add may be fused on the GPU: an ulp.
+            assert!((z - want).abs() <= want.abs() * 2.5e-7 + 1e-7, "normal of neuron {gid} at step {step}: {z} against {want}");
+            exact += (z.to_bits() == want.to_bits()) as usize;
+            total += 1;
+        }
+    }
+    eprintln!("{exact} of {total} normals bit-identical to the CPU's");
+}
+
+/// One population, no synapses: the model's shader and its Rust twin from the same
+/// states (a grid over v and u, some above the peak) and, in a second pass, with noise.
+#[test]
+fn the_izhikevich_shader_steps_as_its_rust_twin() {
+    let _ = adapter();
+    let n = 4096usize;
+    for noise in [0.0, 5.0] {
+        let text = format!(
+            "[simulation]\ndt = 1\nduration = 2\n[[population]]\nname = \"p\"\nsize = {n}\nmodel = \"izhikevich\"\nnoise_std = {noise}\n\
+             [population.parameters]\na = \"0.02 + 0.08*r\"\nb = \"0.25 - 0.05*r\"\nc = \"-65 + 15*r^2\"\nd = \"8 - 6*r^2\"\n"
+        );
+        let desc = volley::config::parse(&text, "twin.toml", &volley::config::Overrides::default()).unwrap();
+        let grid_v = |i: usize| -80.0 + 120.0 * ((i * 7919) % n) as f32 / n as f32;
+        let grid_u = |i: usize| -20.0 + 30.0 * ((i * 104_729) % n) as f32 / n as f32;
+        let mut results = Vec::new();
+        for choice in [BackendChoice::Cpu, BackendChoice::Gpu] {
+            let options = BackendOptions { choice, ..BackendOptions::default() };
+            let (mut backend, _) = volley::backend::build(&desc, 0..n as u64, &options, 0).map_err(|e| e.error).unwrap();
+            backend
+                .visit_state(&mut |piece: StatePiece<'_>| {
+                    if let StateArrayMut::F32(values) = piece.values {
+                        for (k, x) in values.iter_mut().enumerate() {
+                            let i = piece.first_gid as usize + k;
+                            *x = if piece.array == 0 { grid_v(i) } else { grid_u(i) };
+                        }
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            let mut spikes = Vec::new();
+            backend.run_epoch(&[], 0, 2, &mut spikes);
+            let mut state = vec![vec![0f32; n]; 2];
+            backend
+                .visit_state(&mut |piece: StatePiece<'_>| {
+                    if let StateArrayMut::F32(values) = piece.values {
+                        let at = piece.first_gid as usize;
+                        state[piece.array][at..at + values.len()].copy_from_slice(values);
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            results.push((spikes, state));
+        }
+        let ((cpu_spikes, cpu), (gpu_spikes, gpu)) = (&results[0], &results[1]);
+        assert!(!cpu_spikes.is_empty(), "the grid holds states above the peak");
+        let differ: Vec<_> =
+            cpu_spikes.iter().filter(|s| !gpu_spikes.contains(s)).chain(gpu_spikes.iter().filter(|s| !cpu_spikes.contains(s))).collect();
+        let shown: Vec<String> = differ
+            .iter()
+            .take(5)
+            .map(|s| {
+                format!("{} at step {} (v {} on the CPU, {} on the GPU)", s.gid, s.step, cpu[0][s.gid as usize], gpu[0][s.gid as usize])
+            })
+            .collect();
+        assert!(differ.is_empty(), "noise {noise}: {} of {} spikes differ: {}", differ.len(), cpu_spikes.len(), shown.join("; "));
+        for (k, name) in ["v", "u"].iter().enumerate() {
+            for i in 0..n {
+                let (a, b) = (cpu[k][i], gpu[k][i]);
+                assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "noise {noise}: {name} of neuron {i}: {b} on the GPU, {a} on the CPU");
+            }
+        }
+    }
+}
+
+#[test]
+fn without_a_driver_the_gpu_backend_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich2003.toml");
+    // No Vulkan driver and no EGL vendor (wgpu's GL backend) to be found.
+    let out = command(env!("CARGO_BIN_EXE_volley"))
+        .args(["run", "-q", model.to_str().unwrap(), "--backend", "gpu", "--out", "out"])
+        .current_dir(dir.path())
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+        .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl.json")
+        .env("XDG_RUNTIME_DIR", runtime_dir())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("--backend gpu: no GPU adapter found") && err.contains("use --backend cpu"), "{err}");
+    assert!(!dir.path().join("out").exists(), "nothing written");
+}
+
+#[test]
+fn what_the_gpu_cannot_run_yet_is_refused_with_what_to_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &[example("hh_classic.toml").to_str().unwrap(), "--backend", "gpu", "--out", "out"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("the hh model has no GPU shader yet: use --backend cpu"), "{err}");
+}
+
+#[test]
+fn the_backend_can_be_chosen_in_the_model_file_and_auto_takes_only_hardware() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap();
+    let model = dir.path().join("m.toml");
+    std::fs::write(&model, text.replacen("[simulation]", "[simulation]\nbackend = \"gpu\"", 1)).unwrap();
+    let (_, summary) = spikes_of(dir.path(), &model, "gpu", "a", &["--duration", "50ms"]);
+    assert!(summary.contains("| gpu "), "{summary}");
+    let out = run(dir.path(), &[model.to_str().unwrap(), "--duration", "50ms", "--out", "b"]);
+    assert_ok(&out);
+    assert!(stdout(&out).contains("| gpu "), "simulation.backend = \"gpu\": {}", stdout(&out));
+    let out = run(dir.path(), &[model.to_str().unwrap(), "--duration", "50ms", "--out", "c", "--backend", "auto"]);
+    assert_ok(&out);
+    std::env::set_var("XDG_RUNTIME_DIR", runtime_dir());
+    let hardware = device::hardware_present();
+    assert_eq!(stdout(&out).contains("| gpu "), hardware, "auto uses a GPU only where one is hardware: {}", stdout(&out));
+    std::fs::write(&model, text.replacen("[simulation]", "[simulation]\nbackend = \"tpu\"", 1)).unwrap();
+    let out = run(dir.path(), &[model.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("simulation.backend") && err.contains("expected \"cpu\", \"gpu\" or \"auto\", got \"tpu\""), "{err}");
+}
