@@ -116,18 +116,85 @@ fn the_sparse_example_on_the_gpu_is_within_2_percent_of_the_cpu() {
     assert!((g as f64 / c as f64 - 1.0).abs() < 0.02, "{g} spikes on the GPU, {c} on the CPU");
 }
 
-/// A run stopped at a checkpoint and resumed on the GPU ends as an uninterrupted GPU run:
-/// the state goes through the host and back, the spikes in flight are delivered again.
+const REPORTS: &str = r#"
+[[output.report]]
+file = "v.h5"
+variable = "v"
+populations = ["exc"]
+neurons = { ids = [799, 0, 3, 17, 420] }
+interval = "1 ms"
+
+[[output.report]]
+file = "u_inh.h5"
+variable = "u"
+populations = ["inh"]
+neurons = { range = [0, 10] }
+interval = "2 ms"
+start = "10 ms"
+stop = "50 ms"
+"#;
+
+fn with_reports(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("reports.toml");
+    std::fs::write(&path, std::fs::read_to_string(example("izhikevich2003.toml")).unwrap() + REPORTS).unwrap();
+    path
+}
+
+fn report_data(path: &Path, population: &str) -> Vec<f32> {
+    hdf5::File::open(path).unwrap().dataset(&format!("report/{population}/data")).unwrap().read_raw::<f32>().unwrap()
+}
+
+/// Reports on the GPU: samples taken by a gather shader before the due steps, read back
+/// at the flushes; read by h5py and libsonata (tests/check_report.py) with each spike of
+/// the spike file at its peak, the CPU's values until the runs part, the CPU's layout.
+#[test]
+fn gpu_reports_sample_the_state_the_cpu_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = with_reports(d);
+    let m = model.to_str().unwrap();
+    for backend in ["gpu", "cpu"] {
+        assert_ok(&run(d, &[m, "--backend", backend, "--out", backend, "--duration", "300ms", "--set", "output.flush_every=\"40 ms\""]));
+    }
+    let (gpu, cpu) = (report_data(&d.join("gpu/v.h5"), "exc"), report_data(&d.join("cpu/v.h5"), "exc"));
+    assert_eq!(gpu.len(), cpu.len(), "samples");
+    assert_eq!(gpu.len(), 300 * 5);
+    // The first 20 ms: the same trajectories to within the arithmetic's differences.
+    for (k, (g, c)) in gpu.iter().zip(&cpu).take(20 * 5).enumerate() {
+        assert!((g - c).abs() < 1e-2 + 1e-3 * c.abs(), "sample {k}: {g} on the GPU, {c} on the CPU");
+    }
+    assert_eq!(report_data(&d.join("gpu/u_inh.h5"), "inh").len(), 20 * 10);
+    let python = std::env::var("VOLLEY_PYTHON").expect("VOLLEY_PYTHON names the test virtualenv's python (scripts/test.sh sets it)");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let args = [
+        s(&d.join("gpu/v.h5")),
+        "exc".into(),
+        "0".into(),
+        "300".into(),
+        "1".into(),
+        "0,3,17,420,799".into(),
+        s(&d.join("gpu/spikes.h5")),
+        "30".into(),
+    ];
+    let checked = command(&python).arg(repo().join("tests/check_report.py")).args(args).output().unwrap();
+    assert!(checked.status.success() && stdout(&checked).contains("libsonata reads the same"), "{}{}", stdout(&checked), stderr(&checked));
+}
+
+/// A run stopped at a checkpoint and resumed on the GPU ends as an uninterrupted GPU run,
+/// reports included: the state goes through the host and back, the spikes in flight are
+/// delivered again, the samples taken before the checkpoint are not taken twice.
 #[test]
 fn a_gpu_run_resumed_from_a_checkpoint_writes_the_bytes_of_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let model = example("izhikevich2003.toml");
+    let model = with_reports(d);
     let m = model.to_str().unwrap();
     assert_ok(&run(d, &[m, "--backend", "gpu", "--out", "full", "--duration", "400ms"]));
     assert_ok(&run(d, &[m, "--backend", "gpu", "--out", "part", "--duration", "150ms", "--checkpoint", "ck.h5"]));
     assert_ok(&run(d, &["--resume", "ck.h5", "--backend", "gpu", "--duration", "400ms"]));
-    assert_same_datasets(&d.join("full/spikes.h5"), &d.join("part/spikes.h5"));
+    for file in ["spikes.h5", "v.h5", "u_inh.h5"] {
+        assert_same_datasets(&d.join("full").join(file), &d.join("part").join(file));
+    }
 }
 
 #[test]

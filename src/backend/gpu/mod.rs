@@ -71,6 +71,23 @@ struct Group {
     pipeline: usize,
 }
 
+/// A probe as the GPU takes it: rows of samples in a buffer, read back at
+/// `take_samples` or when the buffer is full.
+struct GpuProbe {
+    probe: Probe,
+    m: usize,
+    info: wgpu::Buffer,
+    /// Word of `info` where the row of each step of the epoch goes.
+    rows_at: usize,
+    samples: wgpu::Buffer,
+    capacity: usize,
+    /// Rows on the GPU not read back yet.
+    rows: usize,
+    /// Rows read back (when the buffer filled) and not yet handed over.
+    pending: Vec<f32>,
+    bind: Option<wgpu::BindGroup>,
+}
+
 /// One projection's rows on the GPU.
 struct Block {
     bind: wgpu::BindGroup,
@@ -86,6 +103,12 @@ pub struct GpuBackend {
     /// Update pipelines, one per model shader, with the shader's source.
     pipelines: Vec<(&'static str, wgpu::ComputePipeline)>,
     deliver: wgpu::ComputePipeline,
+    sample: wgpu::ComputePipeline,
+    probe_layout: wgpu::BindGroupLayout,
+    probes: Vec<GpuProbe>,
+    /// Steps between appends of the outputs, and of an epoch: what sizes a probe's rows.
+    flush_steps: u64,
+    epoch_steps: u64,
     step_layout: wgpu::BindGroupLayout,
     block_layout: wgpu::BindGroupLayout,
     steps: wgpu::Buffer,
@@ -125,9 +148,6 @@ pub fn unsupported(desc: &Description) -> Option<String> {
     if let Some(p) = desc.projections.iter().find(|p| p.delay.count() > 1 << 16) {
         return Some(format!("projection {}: more than 65,536 distinct delays", p.id));
     }
-    if !desc.output.reports.is_empty() {
-        return Some("reports (sampled state) are not taken on the GPU yet".into());
-    }
     None
 }
 
@@ -155,6 +175,7 @@ fn grid(count: u32) -> (u32, u32) {
 }
 
 const DELIVER: &str = include_str!("../../../shaders/deliver.wgsl");
+const SAMPLE: &str = include_str!("../../../shaders/sample.wgsl");
 
 /// The update shader of a model: the shared random numbers and step, then the model's
 /// `model_step`.
@@ -234,6 +255,11 @@ impl GpuBackend {
             })
         };
         let deliver = pipeline("deliver", DELIVER, &block_layout);
+        let probe_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("probe"),
+            entries: &[storage_entry(0, true), storage_entry(1, true), storage_entry(2, false)],
+        });
+        let sample = pipeline("sample", SAMPLE, &probe_layout);
 
         // Shared buffers.
         let step_stride = STEP_BYTES.next_multiple_of(gpu.limits.min_uniform_buffer_offset_alignment as u64);
@@ -403,6 +429,11 @@ impl GpuBackend {
             blocks,
             pipelines,
             deliver,
+            sample,
+            probe_layout,
+            probes: Vec::new(),
+            flush_steps: desc.flush_steps(),
+            epoch_steps: epoch_steps as u64,
             step_layout,
             block_layout,
             steps,
@@ -505,6 +536,46 @@ impl GpuBackend {
         }
     }
 
+    /// Moves the rows of probe `k` on the GPU to its pending rows.
+    fn read_samples(&mut self, k: usize) {
+        let p = &mut self.probes[k];
+        if p.rows == 0 || p.m == 0 {
+            p.rows = 0;
+            return;
+        }
+        let bytes = self.gpu.read(&p.samples, 0, (p.rows * p.m * 4) as u64);
+        p.pending.extend_from_slice(bytemuck::cast_slice(&bytes));
+        p.rows = 0;
+    }
+
+    /// For each probe, the steps of the epoch `first_step..+steps` it samples: reads back
+    /// what would not fit, and writes the row of each due step.
+    fn plan_samples(&mut self, first_step: u64, steps: u32) -> Vec<Vec<bool>> {
+        let mut due = Vec::with_capacity(self.probes.len());
+        for k in 0..self.probes.len() {
+            let at: Vec<bool> = (0..steps as u64).map(|i| self.probes[k].probe.schedule.samples_at(first_step + i)).collect();
+            let count = at.iter().filter(|&&d| d).count();
+            if self.probes[k].m == 0 || count == 0 {
+                due.push(vec![false; steps as usize]);
+                continue;
+            }
+            if self.probes[k].rows + count > self.probes[k].capacity {
+                self.read_samples(k);
+            }
+            let p = &mut self.probes[k];
+            let mut rows = vec![0u32; steps as usize];
+            for (i, &d) in at.iter().enumerate() {
+                if d {
+                    rows[i] = p.rows as u32;
+                    p.rows += 1;
+                }
+            }
+            self.gpu.queue.write_buffer(&p.info, p.rows_at as u64 * 4, bytemuck::cast_slice(&rows));
+            due.push(at);
+        }
+        due
+    }
+
     /// Reads the epoch's spikes back: the count, then the entries.
     fn read_spikes(&mut self, out: &mut Vec<Spike>) -> u32 {
         let guess = self.readback_guess.min(self.spike_capacity as usize);
@@ -530,11 +601,46 @@ impl GpuBackend {
 }
 
 impl Backend for GpuBackend {
-    fn add_probe(&mut self, _probe: Probe) -> usize {
-        unreachable!("reports are refused on the GPU backend (`unsupported`)")
+    fn add_probe(&mut self, probe: Probe) -> usize {
+        let found = self.groups.iter().enumerate().find_map(|(k, g)| {
+            let range = g.first_gid..g.first_gid + g.n as u64;
+            let indices: Vec<u32> = probe.gids.iter().filter(|gid| range.contains(gid)).map(|&gid| (gid - g.first_gid) as u32).collect();
+            (!indices.is_empty()).then_some((k, indices))
+        });
+        let (group, indices) = match found {
+            Some((k, indices)) => (Some(k), indices),
+            None => (None, Vec::new()),
+        };
+        let m = indices.len();
+        // Rows of a flush period, at least an epoch's: read back early only if a flush
+        // period's samples exceed a binding.
+        let interval = probe.schedule.interval_steps.max(1);
+        let per_epoch = self.epoch_steps.div_ceil(interval) as usize + 1;
+        let most = (self.gpu.limits.max_storage_buffer_binding_size as usize / 4 / m.max(1)).max(per_epoch);
+        let capacity = (self.flush_steps.div_ceil(interval) as usize + 1).max(per_epoch).min(most);
+        let n = group.map_or(0, |k| self.groups[k].n);
+        let mut info = vec![m as u32, (probe.variable * n) as u32, 0];
+        info.extend(&indices);
+        let rows_at = info.len();
+        info[2] = rows_at as u32;
+        info.resize(rows_at + self.epoch_steps as usize, 0);
+        let info = self.gpu.storage("probe", &info, wgpu::BufferUsages::empty());
+        let samples = self.gpu.buffer("samples", (capacity * m * 4) as u64, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
+        let bind = group.map(|k| {
+            self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("probe"),
+                layout: &self.probe_layout,
+                entries: &entries(&[&info, &self.groups[k].state, &samples]),
+            })
+        });
+        self.probes.push(GpuProbe { probe, m, info, rows_at, samples, capacity, rows: 0, pending: Vec::new(), bind });
+        self.probes.len() - 1
     }
 
-    fn take_samples(&mut self, _probe: usize, _out: &mut Vec<f32>) {}
+    fn take_samples(&mut self, probe: usize, out: &mut Vec<f32>) {
+        self.read_samples(probe);
+        out.append(&mut self.probes[probe].pending);
+    }
 
     fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, spikes: &mut Vec<Spike>) {
         let t0 = Instant::now();
@@ -570,6 +676,7 @@ impl Backend for GpuBackend {
             ops.push(Op::Update { record: records.len() - 1 });
         }
         self.reserve(records.len(), words.len());
+        let sampled = self.plan_samples(first_step, steps);
         let queue = &self.gpu.queue;
         let mut bytes = vec![0u8; records.len() * self.step_stride as usize];
         for (k, r) in records.iter().enumerate() {
@@ -607,6 +714,16 @@ impl Backend for GpuBackend {
                         }
                     }
                     Op::Update { record } => {
+                        let k = records[record].index_in_epoch as usize;
+                        for (p, due) in self.probes.iter().zip(&sampled) {
+                            if let (true, Some(bind)) = (due[k], &p.bind) {
+                                pass.set_pipeline(&self.sample);
+                                pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
+                                pass.set_bind_group(1, bind, &[]);
+                                let (x, y) = grid((p.m as u32).div_ceil(WORKGROUP));
+                                pass.dispatch_workgroups(x, y, 1);
+                            }
+                        }
                         for g in &self.groups {
                             pass.set_pipeline(&self.pipelines[g.pipeline].1);
                             pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
