@@ -29,6 +29,7 @@ struct Step {
 @group(1) @binding(3) var<storage, read_write> ring: array<i32>;
 @group(1) @binding(4) var<storage, read_write> spikes: array<atomic<u32>>;
 @group(1) @binding(5) var<storage, read> gauss: array<vec2<f32>>;
+@group(1) @binding(6) var<storage, read_write> syn: array<f32>;
 
 const HEADER_OFFSET: u32 = 0u;
 const HEADER_N: u32 = 1u;
@@ -45,6 +46,9 @@ const HEADER_AMPLITUDES_AT: u32 = 11u;
 const HEADER_PARAMS_AT: u32 = 12u;
 const HEADER_CONSTANTS_AT: u32 = 13u;
 const HEADER_SPIKE_CAPACITY: u32 = 14u;
+// Where the exponential synaptic kinds are described: their count, the ring's slots,
+// then per kind exp(-dt/tau), the fixed-point inverse scale, 1 for a conductance, e_rev.
+const HEADER_KINDS_AT: u32 = 15u;
 const STIMULUS_WORDS: u32 = 8u;
 const WORKGROUP: u32 = 64u;
 
@@ -100,6 +104,28 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: v
         let at = now.slot * info[HEADER_RING_ROW] + info[HEADER_OFFSET] + i;
         var input = f32(ring[at]) * bitcast<f32>(info[HEADER_INV_SCALE]);
         ring[at] = 0;
+        // Exponential kinds (synapse::Exponential): decay, this step's arrivals from the
+        // kind's ring, and into the input as a current — a conductance as g·(e_rev − v)
+        // with v at the start of the step (synapse::add_as_currents).
+        let kinds_at = info[HEADER_KINDS_AT];
+        let kinds = info[kinds_at];
+        let slots = info[kinds_at + 1u];
+        let ring_row = info[HEADER_RING_ROW];
+        let v_start = state_get(0u, i);
+        for (var k = 1u; k <= kinds; k++) {
+            let kind = kinds_at + 2u + 4u * (k - 1u);
+            let at_k = (k * slots + now.slot) * ring_row + info[HEADER_OFFSET] + i;
+            let arrived = f32(ring[at_k]) * bitcast<f32>(info[kind + 1u]);
+            ring[at_k] = 0;
+            let g_at = (k - 1u) * ring_row + info[HEADER_OFFSET] + i;
+            let g = syn[g_at] * bitcast<f32>(info[kind]) + arrived;
+            syn[g_at] = g;
+            if info[kind + 2u] == 0u {
+                input = input + g;
+            } else {
+                input = input + g * (bitcast<f32>(info[kind + 3u]) - v_start);
+            }
+        }
         // Stimuli in the model file's order (stimulus::apply): noise and currents onto
         // some neurons into the input, currents onto all of them into `bias`.
         var bias = 0.0;

@@ -336,3 +336,59 @@ fn the_backend_can_be_chosen_in_the_model_file_and_auto_takes_only_hardware() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("simulation.backend") && err.contains("expected \"cpu\", \"gpu\" or \"auto\", got \"tpu\""), "{err}");
 }
+
+/// The sparse example at 1000 neurons with delays of 1–20 ms (spikes in flight across
+/// windows of the delay rings) onto an exponential current (excitatory) and an
+/// exponential conductance (inhibitory), with a report of the conductance.
+fn exponential_synapses(dir: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(example("izhikevich_sparse.toml")).unwrap();
+    let delays = "delay = { distribution = \"uniform\", low = \"1 ms\", high = \"20 ms\" }";
+    let text = text
+        .replace("size = 8000", "size = 800")
+        .replace("size = 2000", "size = 200")
+        .replace("k = 800", "k = 80")
+        .replace("k = 200", "k = 20")
+        .replace(
+            "weight = \"0.5*u\"\ndelay = \"1 ms\"",
+            &format!("weight = \"u\"\n{delays}\nsynapse = {{ model = \"exp_current\", tau = \"5 ms\" }}"),
+        )
+        .replace(
+            "weight = \"-u\"\ndelay = \"1 ms\"",
+            &format!("weight = \"0.1*u\"\n{delays}\nsynapse = {{ model = \"exp_conductance\", tau = \"10 ms\", e_rev = -80 }}"),
+        )
+        + "\n[[output.report]]\nfile = \"g.h5\"\nvariable = \"synapse.2\"\npopulations = [\"exc\"]\nneurons = { range = [0, 50] }\ninterval = \"1 ms\"\n";
+    assert_eq!(text.matches("synapse = {").count(), 4, "every projection made exponential");
+    let path = dir.join("exponential.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn exponential_currents_and_conductances_on_the_gpu_behave_as_on_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = exponential_synapses(d);
+    let m = model.to_str().unwrap();
+    let (mut totals, mut reports) = (Vec::new(), Vec::new());
+    for backend in ["gpu", "cpu"] {
+        let (file, _) = spikes_of(d, &model, backend, backend, &[]);
+        totals.push(count(&file));
+        reports.push(report_data(&d.join(backend).join("g.h5"), "exc"));
+    }
+    let (g, c) = (totals[0], totals[1]);
+    eprintln!("{g} spikes on the GPU, {c} on the CPU");
+    assert!(c > 1000 && (g as f64 / c as f64 - 1.0).abs() < 0.05, "{g} spikes on the GPU, {c} on the CPU");
+    // The conductance sampled over the first 30 ms, before the trajectories part.
+    let (gpu, cpu) = (&reports[0], &reports[1]);
+    assert_eq!(gpu.len(), cpu.len());
+    assert!(cpu[..30 * 50].iter().any(|&x| x > 0.0), "inhibitory input arrives in the first 30 ms");
+    for (k, (a, b)) in gpu.iter().zip(cpu).take(30 * 50).enumerate() {
+        assert!((a - b).abs() <= 1e-4 + 1e-4 * b.abs(), "sample {k}: {a} on the GPU, {b} on the CPU");
+    }
+    // Stopped and resumed with spikes in flight and synaptic state: the bytes of a whole run.
+    assert_ok(&run(d, &[m, "--backend", "gpu", "--out", "part", "--duration", "250ms", "--checkpoint", "ck.h5"]));
+    assert_ok(&run(d, &["--resume", "ck.h5", "--backend", "gpu", "--duration", "1000ms"]));
+    for file in ["spikes.h5", "g.h5"] {
+        assert_same_datasets(&d.join("gpu").join(file), &d.join("part").join(file));
+    }
+}

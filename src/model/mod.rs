@@ -238,6 +238,14 @@ impl NeuronGroup {
         }
     }
 
+    /// The number of state arrays of `gpu_model`: the declared state variables, first.
+    pub fn gpu_state_count(&self) -> usize {
+        match self {
+            NeuronGroup::Izhikevich(_) => 2,
+            NeuronGroup::Hh(_) => 0,
+        }
+    }
+
     /// The state arrays of `gpu_model`, in its order, to copy the GPU's state into.
     pub fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
         match self {

@@ -58,6 +58,8 @@ struct StepRecord {
 struct Group {
     population: usize,
     first_gid: u64,
+    /// Index of its first neuron among the rank's.
+    offset: usize,
     n: usize,
     /// The state as last read back (or as built): the host's view for checkpoints,
     /// voltages and the search for a non-finite state.
@@ -120,6 +122,10 @@ pub struct GpuBackend {
     arrivals_capacity: usize,
     ring: wgpu::Buffer,
     slots: u32,
+    /// The exponential kinds' state, and the host's copy of it (with the groups').
+    syn: wgpu::Buffer,
+    syn_host: Vec<Vec<f32>>,
+    n_rank: usize,
     spikes: wgpu::Buffer,
     spike_capacity: u32,
     /// Entries read back with the count in one go: twice the last epoch's.
@@ -138,9 +144,6 @@ pub fn unsupported(desc: &Description) -> Option<String> {
         if group.gpu_model().is_none() {
             return Some(format!("population '{}': the {} model has no GPU shader yet", p.name, p.model.declaration().model));
         }
-    }
-    if crate::synapse::kinds(desc).len() > 1 {
-        return Some("exponential synapses (current or conductance) have no GPU shader yet".into());
     }
     if let Some(p) = desc.projections.iter().find(|p| p.storage == crate::network::Storage::Procedural) {
         return Some(format!("projection {}: procedural rows are not drawn on the GPU yet (storage = \"exact\" or \"compact\" are)", p.id));
@@ -224,6 +227,7 @@ impl GpuBackend {
                 storage_entry(3, false),
                 storage_entry(4, false),
                 storage_entry(5, true),
+                storage_entry(6, false),
             ],
         });
         let block_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -266,8 +270,26 @@ impl GpuBackend {
         let step_capacity = 2 * epoch_steps + 8;
         let steps = gpu.buffer("steps", step_capacity as u64 * step_stride, wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST);
         let step_bind = Self::step_bind(&gpu, &step_layout, &steps);
-        let ring_words = slots as u64 * n_rank as u64;
-        let ring = gpu.buffer("ring", ring_words * 4, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST);
+        let kinds = crate::synapse::kinds(desc);
+        let ring_words = kinds.len() as u64 * slots as u64 * n_rank as u64;
+        // The exponential kinds' state, kind after kind over the rank's neurons.
+        let syn_host = vec![vec![0f32; n_rank]; kinds.len() - 1];
+        let syn = gpu.buffer(
+            "synaptic state",
+            ((kinds.len() - 1) * n_rank * 4) as u64,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | usage,
+        );
+        let mut kind_words = vec![(kinds.len() - 1) as u32, slots];
+        for (k, kind) in kinds.iter().enumerate().skip(1) {
+            let (tau, conductance, e_rev) = match *kind {
+                crate::network::SynapseModel::ExpCurrent { tau_ms } => (tau_ms, 0, 0.0),
+                crate::network::SynapseModel::ExpConductance { tau_ms, e_rev } => (tau_ms, 1, e_rev),
+                crate::network::SynapseModel::Delta => unreachable!("kind 0 is the only delta kind"),
+            };
+            let decay = (-desc.dt_ms / tau).exp() as f32;
+            kind_words.extend([decay.to_bits(), scales[k].inverse().to_bits(), conductance, (e_rev as f32).to_bits()]);
+        }
+        let ring = gpu.buffer("ring", ring_words * 4, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | usage);
         let spike_entries = (n_rank as u64 * epoch_steps as u64)
             .clamp(1024, 1 << 24)
             .min((gpu.limits.max_storage_buffer_binding_size / 8).saturating_sub(1));
@@ -360,17 +382,20 @@ impl GpuBackend {
             info[11] = amplitudes_at as u32;
             info.resize(amplitudes_at + epoch_steps * reached.len(), 0);
             info[14] = spike_entries as u32;
+            info[15] = info.len() as u32;
+            info.extend(&kind_words);
             let state_buffer = gpu.storage("state", &state, usage);
             let params = gpu.storage("parameters", &params, wgpu::BufferUsages::empty());
             let info_buffer = gpu.storage("group", &info, wgpu::BufferUsages::empty());
             let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("group"),
                 layout: &group_layout,
-                entries: &entries(&[&info_buffer, &state_buffer, &params, &ring, &spikes, &gauss]),
+                entries: &entries(&[&info_buffer, &state_buffer, &params, &ring, &spikes, &gauss, &syn]),
             });
             groups.push(Group {
                 population: index,
                 first_gid: lo,
+                offset: (lo - neurons.start) as usize,
                 n,
                 host,
                 state: state_buffer,
@@ -407,7 +432,8 @@ impl GpuBackend {
                     r.varying_delays as u32,
                     n_rank as u32,
                     slots,
-                    0,
+                    // The first word of the ring of the projection's synaptic kind.
+                    r.kind as u32 * slots * n_rank as u32,
                 ];
                 let buffers = [
                     gpu.storage("block", &meta, wgpu::BufferUsages::empty()),
@@ -444,6 +470,9 @@ impl GpuBackend {
             arrivals_capacity,
             ring,
             slots,
+            syn,
+            syn_host,
+            n_rank,
             spikes,
             spike_capacity: spike_entries as u32,
             readback_guess: 1024,
@@ -500,6 +529,13 @@ impl GpuBackend {
                 array.copy_from_slice(&values[k * g.n..(k + 1) * g.n]);
             }
         }
+        if !self.syn_host.is_empty() {
+            let bytes = self.gpu.read(&self.syn, 0, (self.syn_host.len() * self.n_rank * 4) as u64);
+            let values: &[f32] = bytemuck::cast_slice(&bytes);
+            for (k, kind) in self.syn_host.iter_mut().enumerate() {
+                kind.copy_from_slice(&values[k * self.n_rank..(k + 1) * self.n_rank]);
+            }
+        }
         self.host_stale = false;
     }
 
@@ -509,6 +545,9 @@ impl GpuBackend {
             let arrays = g.host.gpu_state_mut();
             let values: Vec<f32> = arrays.iter().flat_map(|a| a.iter().copied()).collect();
             self.gpu.queue.write_buffer(&g.state, 0, bytemuck::cast_slice(&values));
+        }
+        if !self.syn_host.is_empty() {
+            self.gpu.queue.write_buffer(&self.syn, 0, bytemuck::cast_slice(&self.syn_host.concat()));
         }
         self.gpu.wait();
     }
@@ -618,8 +657,15 @@ impl Backend for GpuBackend {
         let per_epoch = self.epoch_steps.div_ceil(interval) as usize + 1;
         let most = (self.gpu.limits.max_storage_buffer_binding_size as usize / 4 / m.max(1)).max(per_epoch);
         let capacity = (self.flush_steps.div_ceil(interval) as usize + 1).max(per_epoch).min(most);
-        let n = group.map_or(0, |k| self.groups[k].n);
-        let mut info = vec![m as u32, (probe.variable * n) as u32, 0];
+        // A declared state variable of the group, or beyond them, the state of an
+        // exponential kind (`synapse.k`).
+        let (n, declared, offset) = group.map_or((0, 0, 0), |k| {
+            let g = &self.groups[k];
+            (g.n, g.host.gpu_state_count(), g.offset)
+        });
+        let synaptic = probe.variable >= declared;
+        let first = if synaptic { (probe.variable - declared) * self.n_rank + offset } else { probe.variable * n };
+        let mut info = vec![m as u32, first as u32, 0];
         info.extend(&indices);
         let rows_at = info.len();
         info[2] = rows_at as u32;
@@ -630,7 +676,7 @@ impl Backend for GpuBackend {
             self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("probe"),
                 layout: &self.probe_layout,
-                entries: &entries(&[&info, &self.groups[k].state, &samples]),
+                entries: &entries(&[&info, if synaptic { &self.syn } else { &self.groups[k].state }, &samples]),
             })
         });
         self.probes.push(GpuProbe { probe, m, info, rows_at, samples, capacity, rows: 0, pending: Vec::new(), bind });
@@ -755,8 +801,14 @@ impl Backend for GpuBackend {
         self.sync_host();
         for g in &mut self.groups {
             let (population, first_gid) = (g.population, g.first_gid);
-            for (array, values) in g.host.checkpoint_arrays_mut().into_iter().enumerate() {
+            let arrays = g.host.checkpoint_arrays_mut();
+            let model_arrays = arrays.len();
+            for (array, values) in arrays.into_iter().enumerate() {
                 visit(StatePiece { population, first_gid, array, values })?;
+            }
+            for (k, kind) in self.syn_host.iter_mut().enumerate() {
+                let values = crate::model::StateArrayMut::F32(&mut kind[g.offset..g.offset + g.n]);
+                visit(StatePiece { population, first_gid, array: model_arrays + k, values })?;
             }
         }
         // The visitor may have restored the state: the GPU takes the host's.
