@@ -49,6 +49,9 @@ const HEADER_SPIKE_CAPACITY: u32 = 14u;
 // Where the exponential synaptic kinds are described: their count, the ring's slots,
 // then per kind exp(-dt/tau), the fixed-point inverse scale, 1 for a conductance, e_rev.
 const HEADER_KINDS_AT: u32 = 15u;
+// 1 if the model integrates synaptic conductances itself (a Hodgkin–Huxley membrane),
+// else they reach it as currents.
+const HEADER_CONDUCTANCES: u32 = 16u;
 const STIMULUS_WORDS: u32 = 8u;
 const WORKGROUP: u32 = 64u;
 
@@ -63,6 +66,11 @@ fn state_set(k: u32, i: u32, x: f32) {
 fn param(k: u32, i: u32) -> f32 {
     let at = info[HEADER_PARAMS_AT] + 2u * k;
     return params[info[at] + i * info[at + 1u]];
+}
+
+// Word `index` of parameter k held whole (a table), whatever the neuron.
+fn table(k: u32, index: u32) -> f32 {
+    return params[info[info[HEADER_PARAMS_AT] + 2u * k] + index];
 }
 
 fn constant(k: u32) -> f32 {
@@ -112,6 +120,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: v
         let slots = info[kinds_at + 1u];
         let ring_row = info[HEADER_RING_ROW];
         let v_start = state_get(0u, i);
+        let integrates = info[HEADER_CONDUCTANCES] != 0u;
+        var g_syn = 0.0;
+        var g_syn_e = 0.0;
         for (var k = 1u; k <= kinds; k++) {
             let kind = kinds_at + 2u + 4u * (k - 1u);
             let at_k = (k * slots + now.slot) * ring_row + info[HEADER_OFFSET] + i;
@@ -122,6 +133,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: v
             syn[g_at] = g;
             if info[kind + 2u] == 0u {
                 input = input + g;
+            } else if integrates {
+                g_syn = g_syn + g;
+                g_syn_e = g_syn_e + g * bitcast<f32>(info[kind + 3u]);
             } else {
                 input = input + g * (bitcast<f32>(info[kind + 3u]) - v_start);
             }
@@ -152,7 +166,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: v
                 }
             }
         }
-        let flags = model_step(i, input + bias, bitcast<f32>(info[HEADER_DT]));
+        let flags = model_step(i, input + bias, bitcast<f32>(info[HEADER_DT]), g_syn, g_syn_e);
         if (flags & 1u) != 0u {
             fired[atomicAdd(&fired_count, 1u)] = i;
         }

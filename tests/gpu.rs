@@ -307,11 +307,16 @@ fn without_a_driver_the_gpu_backend_is_one_clear_error() {
 #[test]
 fn what_the_gpu_cannot_run_yet_is_refused_with_what_to_use() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &[example("hh_classic.toml").to_str().unwrap(), "--backend", "gpu", "--out", "out"]);
+    let rk4 = "population.axon.integrator=\"rk4\"";
+    let out = run(dir.path(), &[example("hh_classic.toml").to_str().unwrap(), "--backend", "gpu", "--out", "out", "--set", rk4]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(err.contains("the hh model has no GPU shader yet: use --backend cpu"), "{err}");
+    assert!(
+        err.contains("--backend gpu: population 'axon': integrator = \"rk4\" steps in f64") && err.contains("use --backend cpu"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out").exists(), "nothing written");
 }
 
 #[test]
@@ -391,4 +396,40 @@ fn exponential_currents_and_conductances_on_the_gpu_behave_as_on_the_cpu() {
     for file in ["spikes.h5", "g.h5"] {
         assert_same_datasets(&d.join("gpu").join(file), &d.join("part").join(file));
     }
+}
+
+fn rate(file: &SpikeFile, population: &str, duration_ms: f64) -> f64 {
+    let p = file.populations.iter().find(|p| p.name == population).unwrap();
+    population_stats(p, p.size.unwrap(), duration_ms).rate_hz
+}
+
+/// Hodgkin–Huxley on the GPU (shaders/hh.wgsl: the rate table as one flat buffer, the
+/// channels from the model file): the five-current population's rate within 1% of the
+/// CPU's, the network with exponential conductances within 5% (chaotic, as the 2003
+/// network), and a resume through the gate states.
+#[test]
+fn hodgkin_huxley_populations_on_the_gpu_fire_at_the_cpus_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let five = example("hh_five_current.toml");
+    let args = ["--duration", "100ms", "--set", "population.cells.size=1000"];
+    let (gpu, summary) = spikes_of(d, &five, "gpu", "five_gpu", &args);
+    assert!(summary.contains("| gpu "), "{summary}");
+    let (cpu, _) = spikes_of(d, &five, "cpu", "five_cpu", &args);
+    let (g, c) = (rate(&gpu, "cells", 100.0), rate(&cpu, "cells", 100.0));
+    eprintln!("five-current cells: {g:.2} Hz on the GPU, {c:.2} Hz on the CPU");
+    assert!(c > 10.0 && (g / c - 1.0).abs() < 0.01, "{g} Hz on the GPU, {c} Hz on the CPU");
+
+    let network = example("hh_network.toml");
+    let (gpu, _) = spikes_of(d, &network, "gpu", "net_gpu", &["--duration", "150ms"]);
+    let (cpu, _) = spikes_of(d, &network, "cpu", "net_cpu", &["--duration", "150ms"]);
+    for population in ["exc", "inh"] {
+        let (g, c) = (rate(&gpu, population, 150.0), rate(&cpu, population, 150.0));
+        eprintln!("network {population}: {g:.2} Hz on the GPU, {c:.2} Hz on the CPU");
+        assert!(c > 5.0 && (g / c - 1.0).abs() < 0.05, "{population}: {g} Hz on the GPU, {c} Hz on the CPU");
+    }
+    let m = network.to_str().unwrap();
+    assert_ok(&run(d, &[m, "--backend", "gpu", "--out", "part", "--duration", "60ms", "--checkpoint", "ck.h5"]));
+    assert_ok(&run(d, &["--resume", "ck.h5", "--backend", "gpu", "--duration", "150ms"]));
+    assert_same_datasets(&d.join("net_gpu/spikes.h5"), &d.join("part/spikes.h5"));
 }

@@ -745,6 +745,64 @@ impl HhGroup {
         out
     }
 
+    /// Distinct gate states.
+    pub fn state_count(&self) -> usize {
+        self.sharing.states.len()
+    }
+
+    /// The model's exponential-Euler step in WGSL.
+    pub fn gpu_shader() -> &'static str {
+        include_str!("../../shaders/hh.wgsl")
+    }
+
+    /// The group as the GPU steps it (`shaders/hh.wgsl`): state v and the gate states;
+    /// the rate table as one flat parameter; the membrane and the channels' structure as
+    /// constants. None under RK4 (f64, which not every GPU has).
+    pub fn gpu_model(&self) -> Option<super::GpuModel> {
+        if self.spec.integrator != Integrator::ExponentialEuler {
+            return None;
+        }
+        let (spec, t) = (&self.spec, &self.table);
+        let word = |u: usize| f32::from_bits(u as u32);
+        let mut constants = vec![
+            spec.g_l as f32,
+            (spec.g_l * spec.e_l) as f32,
+            spec.threshold as f32,
+            spec.dt_ms as f32 / spec.cm as f32,
+            t.v_min as f32,
+            (1.0 / t.dv) as f32,
+            (t.points - 1) as f32,
+            word(t.columns),
+            word(self.state_columns.len()),
+            word(self.channels.len()),
+        ];
+        for &(inf, decay) in &self.state_columns {
+            constants.extend([word(inf), word(decay)]);
+        }
+        for c in &self.channels {
+            constants.extend([c.g, c.e_rev, word(c.gates.len())]);
+            for g in &c.gates {
+                constants.extend([word(g.state), word(g.power as usize)]);
+            }
+        }
+        let table: Vec<f32> =
+            t.data[..t.points * t.columns].iter().flat_map(|&w| [f32::from_bits(w as u32), f32::from_bits((w >> 32) as u32)]).collect();
+        let n = self.v.len();
+        let mut state = vec![self.v.clone()];
+        state.extend((0..self.sharing.states.len()).map(|s| self.x[s * n..(s + 1) * n].to_vec()));
+        Some(super::GpuModel { shader: Self::gpu_shader(), state, parameters: vec![(table, false)], constants })
+    }
+
+    /// The state arrays of `gpu_model`: v, then each gate state.
+    pub fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
+        let n = self.v.len();
+        let mut out: Vec<&mut [f32]> = vec![&mut self.v];
+        if n > 0 {
+            out.extend(self.x.chunks_exact_mut(n));
+        }
+        out
+    }
+
     /// The value of gate `j` (channels in order, their gates in order) of every neuron.
     pub fn gate(&self, j: usize) -> &[f32] {
         let (n, s) = (self.v.len(), self.sharing.gates[j].state);

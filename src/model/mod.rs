@@ -60,6 +60,16 @@ impl NeuronModel {
         }
     }
 
+    /// Why the GPU backend cannot step this model, if it cannot.
+    pub fn gpu_unsupported(&self) -> Option<String> {
+        match self {
+            NeuronModel::Hh(h) if h.integrator == hh::Integrator::Rk4 => Some(
+                "integrator = \"rk4\" steps in f64, which the GPU backend does not (the exponential Euler integrator runs there)".into(),
+            ),
+            _ => None,
+        }
+    }
+
     /// Builds the state of neurons whose per-neuron uniforms are `r`, or names the first
     /// neuron with a parameter or initial value that is not a finite f32.
     pub fn build(&self, r: impl Iterator<Item = f64>) -> Result<NeuronGroup, InvalidValue> {
@@ -234,7 +244,7 @@ impl NeuronGroup {
     pub fn gpu_model(&self) -> Option<GpuModel> {
         match self {
             NeuronGroup::Izhikevich(g) => Some(g.gpu_model()),
-            NeuronGroup::Hh(_) => None,
+            NeuronGroup::Hh(g) => g.gpu_model(),
         }
     }
 
@@ -242,7 +252,7 @@ impl NeuronGroup {
     pub fn gpu_state_count(&self) -> usize {
         match self {
             NeuronGroup::Izhikevich(_) => 2,
-            NeuronGroup::Hh(_) => 0,
+            NeuronGroup::Hh(g) => 1 + g.state_count(),
         }
     }
 
@@ -250,7 +260,7 @@ impl NeuronGroup {
     pub fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
         match self {
             NeuronGroup::Izhikevich(g) => vec![&mut g.v, &mut g.u],
-            NeuronGroup::Hh(_) => Vec::new(),
+            NeuronGroup::Hh(g) => g.gpu_state_mut(),
         }
     }
 

@@ -37,7 +37,7 @@ const WORKGROUP: u32 = 64;
 /// Workgroups per dimension of one dispatch (WebGPU's minimum, lavapipe's maximum).
 const MAX_WORKGROUPS: u32 = 65_535;
 /// Words of a group's `info` header (shaders/update.wgsl's HEADER_*).
-const HEADER_WORDS: usize = 16;
+const HEADER_WORDS: usize = 17;
 const STIMULUS_WORDS: usize = 8;
 
 /// One dispatch's step, as shaders read it (`struct Step`).
@@ -140,9 +140,8 @@ pub struct GpuBackend {
 /// What the GPU backend cannot run yet, as one sentence; None if it can run `desc`.
 pub fn unsupported(desc: &Description) -> Option<String> {
     for p in &desc.populations {
-        let group = p.model.build(std::iter::once(0.5)).ok()?;
-        if group.gpu_model().is_none() {
-            return Some(format!("population '{}': the {} model has no GPU shader yet", p.name, p.model.declaration().model));
+        if let Some(why) = p.model.gpu_unsupported() {
+            return Some(format!("population '{}': {why}", p.name));
         }
     }
     if let Some(p) = desc.projections.iter().find(|p| p.storage == crate::network::Storage::Procedural) {
@@ -382,6 +381,7 @@ impl GpuBackend {
             info[11] = amplitudes_at as u32;
             info.resize(amplitudes_at + epoch_steps * reached.len(), 0);
             info[14] = spike_entries as u32;
+            info[16] = host.integrates_conductances() as u32;
             info[15] = info.len() as u32;
             info.extend(&kind_words);
             let state_buffer = gpu.storage("state", &state, usage);
@@ -881,7 +881,7 @@ mod tests {
     #[test]
     fn every_shader_compiles() {
         use wgpu::naga;
-        let models = [crate::model::izhikevich::IzhikevichGroup::gpu_shader()];
+        let models = [crate::model::izhikevich::IzhikevichGroup::gpu_shader(), crate::model::hh::HhGroup::gpu_shader()];
         let sources: Vec<(String, String)> = std::iter::once(("deliver".to_string(), DELIVER.to_string()))
             .chain(models.iter().map(|m| ("update".to_string(), update_source(m))))
             .collect();
