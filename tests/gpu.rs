@@ -433,3 +433,30 @@ fn hodgkin_huxley_populations_on_the_gpu_fire_at_the_cpus_rates() {
     assert_ok(&run(d, &["--resume", "ck.h5", "--backend", "gpu", "--duration", "150ms"]));
     assert_same_datasets(&d.join("net_gpu/spikes.h5"), &d.join("part/spikes.h5"));
 }
+
+/// An array larger than one storage binding of the adapter (lavapipe's are 128 MiB) is
+/// refused before anything is drawn, naming it, the sizes and what to do.
+#[test]
+fn arrays_beyond_one_storage_binding_are_refused_before_anything_is_drawn() {
+    let gpu = adapter();
+    let binding = gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size);
+    // The sparse example's first projection with enough inputs per excitatory neuron that
+    // its targets alone (4 bytes each) exceed a binding.
+    let k = binding / 4 / 8000 + 1;
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(example("izhikevich_sparse.toml")).unwrap();
+    let text = text.replacen("k = 800 }", &format!("k = {k}, multapses = true }}"), 1);
+    let model = dir.path().join("big.toml");
+    std::fs::write(&model, text).unwrap();
+    let started = std::time::Instant::now();
+    let out = run(dir.path(), &[model.to_str().unwrap(), "--backend", "gpu", "--out", "out"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("--backend gpu: the synapses of projection 0 of this rank take") && err.contains("use more ranks, or --backend cpu"),
+        "{err}"
+    );
+    assert!(started.elapsed().as_secs() < 20, "refused before drawing the synapses");
+    assert!(!dir.path().join("out").exists(), "nothing written");
+}

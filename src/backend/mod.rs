@@ -166,6 +166,9 @@ pub fn build(
             },
         }),
         #[cfg(not(feature = "gpu"))]
-        BackendChoice::Auto => cpu(desc),
+        BackendChoice::Auto => {
+            let _ = rank_on_node;
+            cpu(desc)
+        }
     }
 }

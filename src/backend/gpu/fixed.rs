@@ -89,14 +89,18 @@ pub fn largest_weight(p: &Projection) -> f64 {
     lo.abs().max(hi.abs())
 }
 
-/// One scale per synaptic kind (`synapse::kinds` order), from the projections feeding it.
+/// One scale per synaptic kind (`synapse::kinds` order): from the projections of that
+/// kind onto each population, the population whose neurons can receive the most.
 pub fn scales(desc: &Description) -> Vec<FixedScale> {
     let kinds = crate::synapse::kinds(desc);
     kinds
         .iter()
         .map(|kind| {
-            let bound: f64 =
-                desc.projections.iter().filter(|p| p.synapse == *kind).map(|p| in_degree_bound(desc, p) * largest_weight(p)).sum();
+            let onto = |population: usize| -> f64 {
+                let feeding = desc.projections.iter().filter(|p| p.synapse == *kind && p.target == population);
+                feeding.map(|p| in_degree_bound(desc, p) * largest_weight(p)).sum()
+            };
+            let bound = (0..desc.populations.len()).map(onto).fold(0.0, f64::max);
             FixedScale::for_bound(bound)
         })
         .collect()

@@ -271,6 +271,41 @@ impl GpuBackend {
         let step_bind = Self::step_bind(&gpu, &step_layout, &steps);
         let kinds = crate::synapse::kinds(desc);
         let ring_words = kinds.len() as u64 * slots as u64 * n_rank as u64;
+        // Every array must fit one storage binding (they are not split across bindings
+        // yet): checked from the description before anything is drawn or allocated.
+        let binding = gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size);
+        let fits = |what: String, bytes: u64| -> std::result::Result<(), InvalidBuild> {
+            if bytes <= binding {
+                return Ok(());
+            }
+            Err(InvalidBuild {
+                key: -1.0,
+                error: Error::Option {
+                    option: "--backend gpu".into(),
+                    message: format!(
+                        "{what} of this rank take {} MB, more than the {} MB of one storage binding of the GPU {} \
+                         (arrays are not split across bindings yet): use more ranks, or --backend cpu",
+                        bytes.div_ceil(1 << 20),
+                        binding >> 20,
+                        device::describe(&gpu.info)
+                    ),
+                },
+            })
+        };
+        fits("the delay rings".into(), ring_words * 4)?;
+        for p in &desc.populations {
+            let local = p.first_gid.max(neurons.start)..(p.first_gid + p.size).min(neurons.end);
+            let n = local.end.saturating_sub(local.start);
+            let vars = p.model.declaration().state.len() as u64;
+            fits(format!("the state of population '{}'", p.name), vars * n * 4)?;
+        }
+        for p in &desc.projections {
+            let targets = desc.populations[p.target].gids();
+            let local = targets.start.max(neurons.start)..targets.end.min(neurons.end);
+            let onto = desc.projection_synapses(p) as f64 * local.end.saturating_sub(local.start) as f64
+                / (targets.end - targets.start).max(1) as f64;
+            fits(format!("the synapses of projection {}", p.id), (onto.ceil() as u64) * 4)?;
+        }
         // The exponential kinds' state, kind after kind over the rank's neurons.
         let syn_host = vec![vec![0f32; n_rank]; kinds.len() - 1];
         let syn = gpu.buffer(
@@ -422,6 +457,9 @@ impl GpuBackend {
                 },
             },
         })?;
+        for r in &built {
+            fits(format!("the synapses of projection {}", r.projection), r.targets.len() as u64 * 4)?;
+        }
         let blocks = built
             .into_iter()
             .map(|r| {
