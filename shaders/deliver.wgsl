@@ -9,18 +9,7 @@
 // vary (then `delays` packs one u16 per synapse, two per word), 4 ring row (neurons of
 // the rank), 5 ring slots, 6 the ring's first word (the projection's synaptic kind).
 
-struct Step {
-    step_lo: u32,
-    step_hi: u32,
-    slot: u32,
-    index_in_epoch: u32,
-    spikes_at: u32,
-    spikes_count: u32,
-    due_lo: u32,
-    due_hi: u32,
-}
-
-@group(0) @binding(0) var<uniform> now: Step;
+// `now`: the step (shaders/step.wgsl).
 @group(1) @binding(0) var<storage, read> block: array<u32>;
 @group(1) @binding(1) var<storage, read> offsets: array<u32>;
 @group(1) @binding(2) var<storage, read> targets: array<u32>;

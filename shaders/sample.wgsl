@@ -4,18 +4,7 @@
 // where the row of each step of the epoch is (one word per step), then the neurons'
 // indices in the group.
 
-struct Step {
-    step_lo: u32,
-    step_hi: u32,
-    slot: u32,
-    index_in_epoch: u32,
-    spikes_at: u32,
-    spikes_count: u32,
-    due_lo: u32,
-    due_hi: u32,
-}
-
-@group(0) @binding(0) var<uniform> now: Step;
+// `now`: the step (shaders/step.wgsl).
 @group(1) @binding(0) var<storage, read> probe: array<u32>;
 @group(1) @binding(1) var<storage, read> state: array<f32>;
 @group(1) @binding(2) var<storage, read_write> samples: array<f32>;

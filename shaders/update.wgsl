@@ -11,18 +11,7 @@
 // neuron i at k·n + i; `params` its parameters, at offset + i·stride (stride 0: one
 // value for the population).
 
-struct Step {
-    step_lo: u32,
-    step_hi: u32,
-    slot: u32,
-    index_in_epoch: u32,
-    spikes_at: u32,
-    spikes_count: u32,
-    due_lo: u32,
-    due_hi: u32,
-}
-
-@group(0) @binding(0) var<uniform> now: Step;
+// `now`: the step (shaders/step.wgsl).
 @group(1) @binding(0) var<storage, read> info: array<u32>;
 @group(1) @binding(1) var<storage, read_write> state: array<f32>;
 @group(1) @binding(2) var<storage, read> params: array<f32>;

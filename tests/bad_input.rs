@@ -43,7 +43,10 @@ fn unknown_field() {
     let dir = tempfile::tempdir().unwrap();
     let m = variant(dir.path(), "m.toml", "seed = 1 ", "colour = \"red\"\nseed = 1 ");
     let err = refused(dir.path(), &run_args(&m, dir.path()));
-    assert_eq!(err, format!("error: {m}:10:1: simulation.colour: unknown field `colour`, expected one of `dt`, `duration`, `seed`"));
+    assert_eq!(
+        err,
+        format!("error: {m}:10:1: simulation.colour: unknown field `colour`, expected one of `dt`, `duration`, `seed`, `backend`")
+    );
 }
 
 #[test]

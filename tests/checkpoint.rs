@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{assert_ok, assert_same_datasets, example, hh_delays, stderr, volley};
+use common::{assert_ok, assert_same_datasets, example, hh_delays, small_sparse, stderr, volley};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use volley::record::sonata::read_spike_file;
@@ -15,26 +15,12 @@ use volley::record::sonata::read_spike_file;
 /// kinds) and delays of 1–20 ms, so that spikes are in flight at any checkpoint, and a
 /// report of u.
 fn izhikevich_exp(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(example("izhikevich_sparse.toml")).unwrap();
-    let delays = "delay = { distribution = \"uniform\", low = \"1 ms\", high = \"20 ms\" }";
-    let text = text
-        .replace("size = 8000", "size = 800")
-        .replace("size = 2000", "size = 200")
-        .replace("k = 800", "k = 80")
-        .replace("k = 200", "k = 20")
-        .replace(
-            "weight = \"0.5*u\"\ndelay = \"1 ms\"",
-            &format!("weight = \"2*u\"\n{delays}\nsynapse = {{ model = \"exp_current\", tau = \"5 ms\" }}"),
-        )
-        .replace(
-            "weight = \"-u\"\ndelay = \"1 ms\"",
-            &format!("weight = \"-4*u\"\n{delays}\nsynapse = {{ model = \"exp_current\", tau = \"10 ms\" }}"),
-        )
-        + "\n[[output.report]]\nfile = \"u.h5\"\nvariable = \"u\"\nneurons = { fraction = 0.05, seed = 3 }\ninterval = \"2 ms\"\n";
+    let exc = "weight = \"2*u\"\nsynapse = { model = \"exp_current\", tau = \"5 ms\" }";
+    let inh = "weight = \"-4*u\"\nsynapse = { model = \"exp_current\", tau = \"10 ms\" }";
+    let report = "\n[[output.report]]\nfile = \"u.h5\"\nvariable = \"u\"\nneurons = { fraction = 0.05, seed = 3 }\ninterval = \"2 ms\"\n";
+    let path = small_sparse(dir, "izhikevich_exp.toml", exc, inh, report);
     // Rate traces in bins of 7 ms: checkpoints fall inside a bin.
-    let text = text.replace("[output]", "[output]\nrates = \"rates.h5\"\nrate_bin = \"7 ms\"");
-    assert_eq!(text.matches("exp_current").count(), 4, "every projection made exponential");
-    let path = dir.join("izhikevich_exp.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace("[output]", "[output]\nrates = \"rates.h5\"\nrate_bin = \"7 ms\"");
     std::fs::write(&path, text).unwrap();
     path
 }

@@ -8,31 +8,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-const REPORTS: &str = r#"
-[[output.report]]
-file = "v.h5"
-variable = "v"
-populations = ["exc"]
-neurons = { ids = [799, 0, 3, 17, 420] }
-interval = "1 ms"
-
-[[output.report]]
-file = "u_inh.h5"
-variable = "u"
-populations = ["inh"]
-neurons = { range = [0, 10] }
-interval = "2 ms"
-start = "10 ms"
-stop = "50 ms"
-
-[[output.report]]
-file = "edges.h5"
-variable = "v"
-neurons = { range = [100, 104] }
-interval = "5 ms"
-windows = [["0 ms", "20 ms"], ["480 ms", "500 ms"]]
-"#;
-
 fn model_with(dir: &Path, tables: &str) -> String {
     let text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap() + tables;
     let path = dir.join("model.toml");

@@ -148,3 +148,51 @@ pub fn hh_delays(dir: &Path) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// Report tables for the 2003 network: v of five excitatory neurons every 1 ms; u of ten
+/// inhibitory ones every 2 ms from 10 to 50 ms; v of four neurons of each population in
+/// two windows (one file each).
+pub const REPORTS: &str = r#"
+[[output.report]]
+file = "v.h5"
+variable = "v"
+populations = ["exc"]
+neurons = { ids = [799, 0, 3, 17, 420] }
+interval = "1 ms"
+
+[[output.report]]
+file = "u_inh.h5"
+variable = "u"
+populations = ["inh"]
+neurons = { range = [0, 10] }
+interval = "2 ms"
+start = "10 ms"
+stop = "50 ms"
+
+[[output.report]]
+file = "edges.h5"
+variable = "v"
+neurons = { range = [100, 104] }
+interval = "5 ms"
+windows = [["0 ms", "20 ms"], ["480 ms", "500 ms"]]
+"#;
+
+/// The sparse example at 1000 neurons (800 + 200, with 80 and 20 inputs each) with delays
+/// of 1–20 ms, the excitatory projections' weight and synapse given by `exc` and the
+/// inhibitory ones' by `inh` (TOML lines), `extra` appended; written to `dir/file`.
+pub fn small_sparse(dir: &Path, file: &str, exc: &str, inh: &str, extra: &str) -> PathBuf {
+    let text = std::fs::read_to_string(example("izhikevich_sparse.toml")).unwrap();
+    let delays = "delay = { distribution = \"uniform\", low = \"1 ms\", high = \"20 ms\" }";
+    let text = text
+        .replace("size = 8000", "size = 800")
+        .replace("size = 2000", "size = 200")
+        .replace("k = 800", "k = 80")
+        .replace("k = 200", "k = 20")
+        .replace("weight = \"0.5*u\"\ndelay = \"1 ms\"", &format!("{exc}\n{delays}"))
+        .replace("weight = \"-u\"\ndelay = \"1 ms\"", &format!("{inh}\n{delays}"))
+        + extra;
+    assert_eq!(text.matches(delays).count(), 4, "every projection changed");
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}

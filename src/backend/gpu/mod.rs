@@ -176,13 +176,19 @@ fn grid(count: u32) -> (u32, u32) {
     (x, count.div_ceil(x).max(1))
 }
 
+const STEP: &str = include_str!("../../../shaders/step.wgsl");
 const DELIVER: &str = include_str!("../../../shaders/deliver.wgsl");
 const SAMPLE: &str = include_str!("../../../shaders/sample.wgsl");
+
+/// A shader that reads the step record: the record's declaration, then its source.
+fn with_step(source: &str) -> String {
+    format!("{STEP}\n{source}")
+}
 
 /// The update shader of a model: the shared random numbers and step, then the model's
 /// `model_step`.
 fn update_source(model: &str) -> String {
-    format!("{}\n{}\n{}", include_str!("../../../shaders/rng.wgsl"), include_str!("../../../shaders/update.wgsl"), model)
+    with_step(&[include_str!("../../../shaders/rng.wgsl"), include_str!("../../../shaders/update.wgsl"), model].join("\n"))
 }
 
 const STEP_BYTES: u64 = std::mem::size_of::<StepRecord>() as u64;
@@ -257,12 +263,12 @@ impl GpuBackend {
                 cache: None,
             })
         };
-        let deliver = pipeline("deliver", DELIVER, &block_layout);
+        let deliver = pipeline("deliver", &with_step(DELIVER), &block_layout);
         let probe_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("probe"),
             entries: &[storage_entry(0, true), storage_entry(1, true), storage_entry(2, false)],
         });
-        let sample = pipeline("sample", SAMPLE, &probe_layout);
+        let sample = pipeline("sample", &with_step(SAMPLE), &probe_layout);
 
         // Shared buffers.
         let step_stride = STEP_BYTES.next_multiple_of(gpu.limits.min_uniform_buffer_offset_alignment as u64);
@@ -920,7 +926,8 @@ mod tests {
     fn every_shader_compiles() {
         use wgpu::naga;
         let models = [crate::model::izhikevich::IzhikevichGroup::gpu_shader(), crate::model::hh::HhGroup::gpu_shader()];
-        let sources: Vec<(String, String)> = std::iter::once(("deliver".to_string(), DELIVER.to_string()))
+        let sources: Vec<(String, String)> = [("deliver".to_string(), with_step(DELIVER)), ("sample".to_string(), with_step(SAMPLE))]
+            .into_iter()
             .chain(models.iter().map(|m| ("update".to_string(), update_source(m))))
             .collect();
         for (name, source) in sources {
