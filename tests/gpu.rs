@@ -17,15 +17,6 @@ use volley::backend::{BackendChoice, BackendOptions, StatePiece};
 use volley::model::StateArrayMut;
 use volley::record::sonata::{read_spike_file, SpikeFile};
 
-/// lavapipe warns without a private runtime directory.
-fn runtime_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("volley-xdg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    dir
-}
-
 fn run(dir: &Path, args: &[&str]) -> std::process::Output {
     command(env!("CARGO_BIN_EXE_volley"))
         .args(["run", "-q"])

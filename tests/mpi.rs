@@ -309,10 +309,7 @@ fn checkpoints_resume_on_other_numbers_of_ranks() {
 #[test]
 fn gpu_runs_are_identical_on_1_2_and_4_ranks() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = dir.path().join("xdg");
-    std::fs::create_dir_all(&runtime).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let runtime = common::runtime_dir();
     let model = example("izhikevich2003.toml");
     let args = [model.to_str().unwrap(), "--backend", "gpu", "--duration", "300ms"];
     let mut expected = None;

@@ -196,3 +196,13 @@ pub fn small_sparse(dir: &Path, file: &str, exc: &str, inh: &str, extra: &str) -
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// A private runtime directory for this test process: lavapipe (the GPU tests' software
+/// driver) complains on every run without one (`XDG_RUNTIME_DIR`).
+pub fn runtime_dir() -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("volley-xdg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}

@@ -920,6 +920,17 @@ impl Backend for GpuBackend {
 mod tests {
     use super::*;
 
+    /// The step record the shaders declare (shaders/step.wgsl) has the layout of the
+    /// one the host writes (`StepRecord`): the same size, so no field is read shifted.
+    #[test]
+    fn the_shaders_step_record_is_the_hosts() {
+        let module = wgpu::naga::front::wgsl::parse_str(STEP).unwrap();
+        let step = module.types.iter().find(|(_, t)| t.name.as_deref() == Some("Step")).expect("struct Step");
+        let wgpu::naga::TypeInner::Struct { members, span } = &step.1.inner else { panic!("Step is a struct") };
+        assert_eq!(*span as u64, STEP_BYTES);
+        assert_eq!(members.len(), STEP_BYTES as usize / 4, "one u32 per field");
+    }
+
     /// Every shader parses and validates (naga, as wgpu compiles them): caught here
     /// without a GPU, not at the first run on one.
     #[test]
