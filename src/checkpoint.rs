@@ -37,8 +37,10 @@ use std::path::{Path, PathBuf};
 
 /// The root attribute `magic` of every checkpoint.
 pub const MAGIC: &str = "volley checkpoint";
-/// The layout of the file; a volley reads only its own.
-pub const FORMAT: u32 = 1;
+/// The layout of the file; a volley reads only its own. 2: synapses drawn from
+/// per-synapse Threefry blocks (December 2026) — a format-1 checkpoint holds the state of
+/// a network whose synapses this volley no longer draws.
+pub const FORMAT: u32 = 2;
 
 /// The arrays a checkpoint holds for population `p`, by name, with whether each is f64:
 /// its model's (`NeuronModel::checkpoint_names`), then one per exponential synaptic kind

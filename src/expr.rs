@@ -185,6 +185,61 @@ impl Expr {
         }
     }
 
+    /// The expression as one WGSL f32 expression, variable slot i read as `vars[i]`:
+    /// the GPU evaluates a weight in f32 where the CPU does in f64 (so within f32
+    /// rounding of the CPU's value, not its bits). Integer powers up to 16 call `powi`,
+    /// which the shader must define (shaders/connectivity.wgsl does).
+    pub fn to_wgsl(&self, vars: &[&str]) -> String {
+        let literal = |x: f64| {
+            let x = x as f32;
+            if x.is_finite() {
+                format!("f32({x:?})")
+            } else {
+                format!("bitcast<f32>({}u)", x.to_bits())
+            }
+        };
+        let mut stack: Vec<(String, Option<f64>)> = Vec::new();
+        for op in &self.program {
+            let item = match *op {
+                Op::Number(x) => (literal(x), Some(x)),
+                Op::Var(i) => (vars[i].to_string(), None),
+                op if op.arity() == 1 => {
+                    let (a, a_value) = stack.pop().expect("well-formed");
+                    if op == Op::Neg {
+                        stack.push((format!("(-{a})"), a_value.map(|x| -x)));
+                        continue;
+                    }
+                    let text = match op {
+                        Op::Sqrt => format!("sqrt({a})"),
+                        Op::Exp => format!("exp({a})"),
+                        Op::Ln => format!("log({a})"),
+                        _ => format!("abs({a})"),
+                    };
+                    (text, None)
+                }
+                op => {
+                    let (b, b_value) = stack.pop().expect("well-formed");
+                    let (a, _) = stack.pop().expect("well-formed");
+                    let text = match op {
+                        Op::Add => format!("({a} + {b})"),
+                        Op::Sub => format!("({a} - {b})"),
+                        Op::Mul => format!("({a} * {b})"),
+                        Op::Div => format!("({a} / {b})"),
+                        Op::Min => format!("min({a}, {b})"),
+                        Op::Max => format!("max({a}, {b})"),
+                        _ => match b_value {
+                            Some(n) if n.fract() == 0.0 && n.abs() <= 16.0 => format!("powi({a}, {})", n as i32),
+                            _ => format!("pow({a}, {b})"),
+                        },
+                    };
+                    (text, None)
+                }
+            };
+            stack.push(item);
+        }
+        stack.pop().expect("well-formed").0
+    }
+
     /// The number of variable slots the expression reads: one more than the highest used.
     pub fn slots_used(&self) -> usize {
         self.program.iter().filter_map(|op| if let Op::Var(i) = op { Some(i + 1) } else { None }).max().unwrap_or(0)

@@ -44,7 +44,7 @@ pub fn table() -> &'static Table {
 
 impl Table {
     /// (z at the bin's start, its rise over the bin) for every bin, ½ last: the table as
-    /// the GPU reads it (`shaders/rng.wgsl`).
+    /// the GPU reads it (`shaders/noise.wgsl`).
     pub fn entries(&self) -> impl Iterator<Item = [f32; 2]> + '_ {
         self.base.iter().zip(self.rise.iter()).map(|(&b, &r)| [b, r])
     }

@@ -10,12 +10,13 @@
 //! each by table inversion (`gaussian`): integer operations, two table reads and one
 //! multiply-add, which vectorise on the CPU and have an exact twin in WGSL.
 //!
-//! Connectivity, where a target draws a variable number of values, uses a PCG-64 stream
-//! (`rand_pcg`) seeded from a keyed Threefry block.
+//! Connectivity is keyed the same way, down to the synapse: the j-th synapse of a row
+//! draws its other end, its weight's uniforms and its delay from Threefry blocks with
+//! counter (j, lane) under the row's key, so any synapse of a row can be drawn on its
+//! own — by one GPU thread as well as by a CPU loop — and the structure draws are integer
+//! only (`below`), the same on every device (`shaders/connectivity.wgsl` is the twin).
 
 use crate::gaussian::{self, gaussian};
-use rand_core::SeedableRng;
-use rand_pcg::Pcg64;
 
 /// What a random number is for; part of the key so that streams never collide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,19 +78,62 @@ pub fn neuron_uniform(seed: u64, gid: u64) -> f64 {
     unit_f64(a, b)
 }
 
-/// A PCG-64 stream for the synapses of projection `projection` onto target `gid`.
-pub fn connectivity_stream(seed: u64, projection: u32, gid: u64) -> Pcg64 {
-    let key = key_for(seed, Purpose::Connectivity);
-    let mut seed_bytes = [0u8; 32];
-    for (block, chunk) in seed_bytes.chunks_mut(8).enumerate() {
-        let [a, b] = threefry2x32(
-            [gid as u32, (gid >> 32) as u32],
-            [key[0] ^ projection.rotate_left(8 * block as u32), key[1] ^ ((block as u32) << 24)],
-        );
-        chunk[..4].copy_from_slice(&a.to_le_bytes());
-        chunk[4..].copy_from_slice(&b.to_le_bytes());
+/// The key of projection `projection`'s synapses in a run of seed `seed`: every row key
+/// of the projection derives from it (one Threefry block, so projections never share rows).
+pub fn projection_key(seed: u64, projection: u32) -> [u32; 2] {
+    threefry2x32([projection, 0], key_for(seed, Purpose::Connectivity))
+}
+
+/// The key of the row of neuron `gid` (its inputs for per-target rules, its outputs for
+/// per-source rules) in the projection keyed `projection_key`.
+#[inline]
+pub fn row_key(projection_key: [u32; 2], gid: u64) -> [u32; 2] {
+    threefry2x32([gid as u32, (gid >> 32) as u32], projection_key)
+}
+
+/// The lanes of a synapse's blocks: block (j, lane) under the row key.
+pub mod lane {
+    /// The j-th draw of a row's other ends (for rules that reject, the j-th attempt).
+    pub const OTHER: u32 = 0;
+    /// The weight's uniforms u, u2, u3 of synapse j: lanes 1, 2, 3.
+    pub const WEIGHT: u32 = 1;
+    /// The delay of synapse j.
+    pub const DELAY: u32 = 4;
+}
+
+/// A uniform integer in [0, n) from a block's 64 bits (first word high): the high word
+/// of the 96-bit product, computed from two 32×32-bit products so that WGSL, which has
+/// no 64-bit integers, computes the same number. Exact: floor(bits · n / 2^64).
+#[inline(always)]
+pub fn below(words: [u32; 2], n: u32) -> u32 {
+    let high = words[0] as u64 * n as u64;
+    let low = (words[1] as u64 * n as u64) >> 32;
+    ((high + low) >> 32) as u32
+}
+
+crate::simd::dispatch!(
+/// Blocks (first + i, lane) under `key` for i in 0..a.len(): words into `a` and `b`.
+pub fn fill_blocks(key: [u32; 2], lane: u32, first: u32, a: &mut [u32], b: &mut [u32]) => fill_blocks_kernel);
+
+#[inline(always)]
+fn fill_blocks_kernel(key: [u32; 2], lane: u32, first: u32, a: &mut [u32], b: &mut [u32]) {
+    debug_assert_eq!(a.len(), b.len());
+    // Fixed-size chunks so that the compiler runs Threefry across SIMD lanes.
+    const LANES: usize = 16;
+    let whole = a.len() / LANES * LANES;
+    for (c, (ca, cb)) in a[..whole].chunks_exact_mut(LANES).zip(b[..whole].chunks_exact_mut(LANES)).enumerate() {
+        let base = first.wrapping_add((c * LANES) as u32);
+        let mut wa = [0u32; LANES];
+        let mut wb = [0u32; LANES];
+        for l in 0..LANES {
+            [wa[l], wb[l]] = threefry2x32([base.wrapping_add(l as u32), lane], key);
+        }
+        ca.copy_from_slice(&wa);
+        cb.copy_from_slice(&wb);
     }
-    Pcg64::from_seed(seed_bytes)
+    for i in whole..a.len() {
+        [a[i], b[i]] = threefry2x32([first.wrapping_add(i as u32), lane], key);
+    }
 }
 
 crate::simd::dispatch!(
@@ -229,6 +273,41 @@ mod tests {
         for (i, z) in second.iter().enumerate() {
             assert_eq!(noise_normal(7, 1, 9, 40 + i as u64).to_bits(), z.to_bits(), "neuron {}", 40 + i);
         }
+    }
+
+    #[test]
+    fn below_is_the_high_word_of_the_product_and_uniform() {
+        for (words, n) in [([0u32, 0], 7u32), ([u32::MAX, u32::MAX], 7), ([0x8000_0000, 0], 10), ([0x1234_5678, 0x9abc_def0], 999_983)] {
+            let bits = ((words[0] as u128) << 32) | words[1] as u128;
+            assert_eq!(below(words, n) as u128, (bits * n as u128) >> 64, "{words:x?} {n}");
+        }
+        assert_eq!(below([u32::MAX, u32::MAX], u32::MAX), u32::MAX - 1);
+        // Counts of 0..10 over 100,000 blocks: each within 5 sd of 10,000.
+        let key = row_key(projection_key(3, 1), 42);
+        let (mut a, mut b) = (vec![0u32; 100_000], vec![0u32; 100_000]);
+        fill_blocks(key, lane::OTHER, 0, &mut a, &mut b);
+        let mut counts = [0u32; 10];
+        for (&x, &y) in a.iter().zip(&b) {
+            counts[below([x, y], 10) as usize] += 1;
+        }
+        assert!(counts.iter().all(|&c| (c as f64 - 10_000.0).abs() < 5.0 * 94.9), "{counts:?}");
+    }
+
+    #[test]
+    fn filled_blocks_are_the_blocks_one_by_one() {
+        let key = row_key(projection_key(9, 2), 1 << 33);
+        for (first, n) in [(0u32, 0usize), (5, 1), (u32::MAX - 20, 40), (100, 333)] {
+            let (mut a, mut b) = (vec![0u32; n], vec![0u32; n]);
+            fill_blocks(key, lane::DELAY, first, &mut a, &mut b);
+            let (mut a0, mut b0) = (vec![0u32; n], vec![0u32; n]);
+            fill_blocks_kernel(key, lane::DELAY, first, &mut a0, &mut b0);
+            for i in 0..n {
+                assert_eq!([a[i], b[i]], threefry2x32([first.wrapping_add(i as u32), lane::DELAY], key));
+            }
+            assert_eq!((a, b), (a0, b0), "the baseline build gives the dispatched bits");
+        }
+        assert_ne!(projection_key(9, 2), projection_key(9, 3));
+        assert_ne!(row_key(projection_key(9, 2), 0), row_key(projection_key(9, 2), 1 << 32));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::path::Path;
 use volley::analysis::{population_rate, population_stats, welch_spectrum, Spectrum};
 use volley::backend::gpu::device;
 use volley::backend::{BackendChoice, BackendOptions, StatePiece};
+use volley::connectivity::generate::{Row, RowDrawer};
 use volley::model::StateArrayMut;
 use volley::record::sonata::{read_spike_file, SpikeFile};
 
@@ -192,6 +193,76 @@ fn the_gpu_draws_the_cpus_random_numbers() {
         }
     }
     eprintln!("{exact} of {total} normals bit-identical to the CPU's");
+}
+
+/// Procedural rows drawn by the GPU's twin of the generator (shaders/connectivity.wgsl)
+/// against the CPU's `RowDrawer`: the same targets and delays, bit for bit, and weights
+/// within f32 rounding (the shader evaluates them in f32 from 24-bit uniforms).
+#[test]
+fn the_gpu_draws_the_cpus_procedural_rows() {
+    let gpu = adapter();
+    let izhikevich = "model = \"izhikevich\"\n[population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n";
+    let text = format!(
+        "[simulation]\ndt = \"0.1 ms\"\nduration = \"1 ms\"\nseed = 11\n\
+         [[population]]\nname = \"a\"\nsize = 3000\n{izhikevich}\
+         [[population]]\nname = \"b\"\nsize = 70000\n{izhikevich}\
+         [[projection]]\nsource = \"a\"\ntarget = \"a\"\nstorage = \"procedural\"\n\
+         connection = {{ rule = \"fixed_outdegree\", k = 500, autapses = false }}\n\
+         weight = \"0.5*u - u2^2 + exp(-u3)\"\ndelay = {{ distribution = \"uniform\", low = \"1 ms\", high = \"20 ms\" }}\n\
+         [[projection]]\nsource = \"a\"\ntarget = \"b\"\nstorage = \"procedural\"\n\
+         connection = {{ rule = \"fixed_outdegree\", k = 300 }}\n\
+         weight = {{ distribution = \"normal\", mean = 1.0, std = 0.5, min = 0.0, max = 2.0 }}\ndelay = \"1 ms\"\n"
+    );
+    let desc = volley::config::parse(&text, "rows.toml", &Default::default()).unwrap();
+    let (mut rows, mut synapses, mut exact_weights) = (0, 0, 0);
+    for p in &desc.projections {
+        let mut drawer = RowDrawer::new(&desc, p);
+        let mut row = Row::default();
+        for gid in [0u64, 1, 2, 1499, 2998, 2999] {
+            drawer.draw(gid, &mut row);
+            let drawn = volley::backend::gpu::twin::row_on_gpu(&gpu, &desc, p, gid);
+            assert_eq!(drawn.len(), row.len());
+            for (j, &(target, delay, w)) in drawn.iter().enumerate() {
+                let at = format!("projection {}, source {gid}, synapse {j}", p.id);
+                assert_eq!(target, row.other[j], "target of {at}");
+                assert_eq!(delay, row.delay[j], "delay of {at}");
+                // Box–Muller's log(1 − u) magnifies the 24-bit truncation of u near 1.
+                let tolerance = if p.id == 0 { 2e-6 * (1.0 + row.weight[j].abs()) } else { 1e-3 };
+                assert!((w - row.weight[j]).abs() <= tolerance, "weight of {at}: {w} against {}", row.weight[j]);
+                exact_weights += (w == row.weight[j]) as usize;
+            }
+            assert!(p.rule.autapses() || !row.other.contains(&gid), "no autapse");
+            rows += 1;
+            synapses += drawn.len();
+        }
+    }
+    eprintln!("{rows} rows, {synapses} synapses: targets and delays identical, {exact_weights} weights bit-identical");
+}
+
+/// The procedural example (fixed_outdegree rows drawn again at each spike, on the GPU by
+/// shaders/deliver_procedural.wgsl) against the CPU drawing the same rows, and against
+/// the same synapses stored on the GPU; twice on the GPU, byte for byte.
+#[test]
+fn procedural_rows_on_the_gpu_are_the_cpus_synapses() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich_procedural.toml");
+    let (gpu, summary) = spikes_of(dir.path(), &model, "gpu", "gpu", &[]);
+    assert!(summary.contains("| gpu "), "{summary}");
+    let (cpu, _) = spikes_of(dir.path(), &model, "cpu", "cpu", &[]);
+    let stored: Vec<String> = (0..4).map(|p| format!("projection.{p}.procedural=false")).collect();
+    let mut args = vec![];
+    for s in &stored {
+        args.extend(["--set", s.as_str()]);
+    }
+    let (gpu_stored, _) = spikes_of(dir.path(), &model, "gpu", "stored", &args);
+    let (g, c, s) = (count(&gpu) as f64, count(&cpu) as f64, count(&gpu_stored) as f64);
+    eprintln!("procedural: GPU {g}, CPU {c}; stored on the GPU {s}");
+    // 10,000 neurons at ~7.7 Hz: the CPU test's rate, and within 2% of the CPU's count.
+    assert!((g - c).abs() < 0.02 * c, "GPU {g} against CPU {c}");
+    assert!((g - s).abs() < 0.02 * s, "procedural {g} against stored {s} on the GPU");
+    assert!(c > 60_000.0 && c < 95_000.0, "{c}");
+    spikes_of(dir.path(), &model, "gpu", "again", &[]);
+    assert_same_datasets(&dir.path().join("gpu/spikes.h5"), &dir.path().join("again/spikes.h5"));
 }
 
 /// One population, no synapses: the model's shader and its Rust twin from the same

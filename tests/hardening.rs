@@ -95,15 +95,19 @@ fn non_finite_parameters_initial_values_and_weights_are_refused_at_build() {
 #[test]
 fn a_stored_synapse_whose_weight_is_not_finite_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    // Finite on the grid of u the validation searches, NaN for one synapse's u only.
+    // Finite on the grid of u the validation searches, NaN for one synapse's u only: the
+    // u of synapse 0 (from exc 0) in the row of exc 0 of projection 0, seed 1.
+    let key = volley::rng::row_key(volley::rng::projection_key(1, 0), 0);
+    let [a, b] = volley::rng::threefry2x32([0, volley::rng::lane::WEIGHT], key);
+    let u = volley::rng::unit_f64(a, b);
     let m = example("izhikevich2003.toml");
-    let w = "projection.0.weight=\"0.5*u + 0/(u - 0.5291623385308588)\"";
-    let out = run_in(dir.path(), m.to_str().unwrap(), &["--set", w]);
+    let w = format!("projection.0.weight=\"0.5*u + 0/(u - {u:?})\"");
+    let out = run_in(dir.path(), m.to_str().unwrap(), &["--set", &w]);
     let err = one_line_error(&out, 2);
     assert!(
-        err.contains(
-            "projection[0].weight: evaluates to NaN for the synapse from exc 0 to exc 0 (u = 0.5291623385308588): expected a finite number"
-        ),
+        err.contains(&format!(
+            "projection[0].weight: evaluates to NaN for the synapse from exc 0 to exc 0 (u = {u:?}): expected a finite number"
+        )),
         "{err}"
     );
 }

@@ -555,6 +555,9 @@ impl Validator<'_> {
             if k > 0 && pool == 0 {
                 return Err(err("no partner to draw: the only candidate is the neuron itself and autapses are off".into()));
             }
+            if k >= u32::MAX as u64 {
+                return Err(err(format!("expected k below 2^32 (synapses of a row are counted in 32 bits), got {k}")));
+            }
             if !multapses && k > pool {
                 return Err(err(format!("k = {k} without multapses needs at least {k} distinct partners, but there are {pool}")));
             }

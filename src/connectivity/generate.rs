@@ -1,28 +1,24 @@
-//! Drawing a projection's synapses from keyed streams: per target for all_to_all,
+//! Drawing a projection's synapses from keyed counters: per target for all_to_all,
 //! fixed_probability and fixed_indegree (the owner of a target draws its inputs alone),
-//! per source for fixed_outdegree (so that a row can be drawn again at delivery).
+//! per source for fixed_outdegree (so that a row can be drawn again at delivery, on the
+//! CPU or on the GPU).
 //!
-//! One stream (PCG-64 keyed by seed, projection and the neuron's global id) gives, in
-//! this order: the other ends of all the neuron's synapses, then for each synapse its
-//! weight's uniforms and, if delays vary, one uniform for its delay.
+//! A row is keyed by (seed, projection, neuron) (`rng::row_key`); its j-th synapse takes
+//! its other end from block (j, OTHER), its weight's uniforms from blocks (j, WEIGHT + m)
+//! and its delay from block (j, DELAY) (`rng::lane`). Other ends are uniform integers
+//! (`rng::below`, integer arithmetic only) over the candidates, the neuron itself left out
+//! of them where autapses are off — no rejection, so that synapse j of a fixed-degree row
+//! with multapses is one independent draw, which the GPU's twin
+//! (`shaders/connectivity.wgsl`) draws bit for bit. Without multapses a repeat is drawn
+//! again (the next attempt's block); fixed_probability skips geometric gaps, the i-th gap
+//! from block (i, OTHER) — both sequential, drawn on the CPU only.
 
 use crate::network::{ConnectionRule, DelaySpec, Description, Projection, WeightSpec};
-use crate::rng;
-use rand_core::Rng;
-use rand_pcg::Pcg64;
+use crate::rng::{self, lane};
 use std::ops::Range;
 
-/// A 53-bit uniform in [0, 1).
-#[inline]
-pub fn next_uniform(stream: &mut impl Rng) -> f64 {
-    (stream.next_u64() >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0)
-}
-
-/// A uniform integer in [0, n) (multiply-high: no division, negligible bias for n ≪ 2^64).
-#[inline]
-fn next_below(stream: &mut impl Rng, n: u64) -> u64 {
-    ((stream.next_u64() as u128 * n as u128) >> 64) as u64
-}
+/// Blocks drawn at a time where the number needed is not known in advance.
+const CHUNK: usize = 64;
 
 /// The synapses of one neuron, in generation order: `other` is the source (per-target
 /// rules) or the target (per-source rules), as a global id.
@@ -57,12 +53,17 @@ pub struct InvalidWeight {
 /// Draws rows of one projection; holds scratch space so that drawing allocates once.
 #[derive(Clone, Debug)]
 pub struct RowDrawer {
-    seed: u64,
+    /// `rng::projection_key` of the run's seed and the projection.
+    key: [u32; 2],
     projection: Projection,
     /// Where the other ends are drawn from.
     others: Range<u64>,
     uniforms: [Vec<f64>; 3],
     values: Vec<f64>,
+    /// Scratch: the words of a run of blocks, and the sorted other ends of a row drawn
+    /// without multapses.
+    words: [Vec<u32>; 2],
+    chosen: Vec<u64>,
     /// The first weight drawn that is not a finite f32, until taken.
     pub invalid: Option<InvalidWeight>,
 }
@@ -70,36 +71,45 @@ pub struct RowDrawer {
 impl RowDrawer {
     pub fn new(desc: &Description, p: &Projection) -> RowDrawer {
         let others = if p.rule.per_source() { desc.populations[p.target].gids() } else { desc.populations[p.source].gids() };
-        RowDrawer { seed: desc.seed, projection: p.clone(), others, uniforms: Default::default(), values: Vec::new(), invalid: None }
+        RowDrawer {
+            key: rng::projection_key(desc.seed, p.id),
+            projection: p.clone(),
+            others,
+            uniforms: Default::default(),
+            values: Vec::new(),
+            words: Default::default(),
+            chosen: Vec::new(),
+            invalid: None,
+        }
     }
 
     /// Draws the row of `gid`: its inputs for per-target rules, its outputs for
     /// per-source rules.
     pub fn draw(&mut self, gid: u64, row: &mut Row) {
         let p = &self.projection;
-        let mut stream = rng::connectivity_stream(self.seed, p.id, gid);
+        let key = rng::row_key(self.key, gid);
         row.other.clear();
-        draw_others(&mut stream, p.rule, self.others.clone(), gid, &mut row.other);
+        draw_others(key, p.rule, self.others.clone(), gid, &mut row.other, &mut self.words, &mut self.chosen);
         let n = row.other.len();
-        // Uniforms for weights and delays, synapse by synapse.
         let per_weight = match &p.weight {
             WeightSpec::Expr { uniforms, .. } => *uniforms,
             WeightSpec::Normal { .. } => 2,
         };
-        let varying_delay = p.delay.count() > 1;
-        for u in &mut self.uniforms {
+        let [a, b] = &mut self.words;
+        a.resize(n, 0);
+        b.resize(n, 0);
+        for (m, u) in self.uniforms[..per_weight].iter_mut().enumerate() {
+            rng::fill_blocks(key, lane::WEIGHT + m as u32, 0, a, b);
             u.clear();
+            u.extend(a.iter().zip(b.iter()).map(|(&x, &y)| rng::unit_f64(x, y)));
         }
         row.delay.clear();
-        for _ in 0..n {
-            for u in &mut self.uniforms[..per_weight] {
-                u.push(next_uniform(&mut stream));
-            }
-            row.delay.push(if varying_delay {
-                p.delay.min_steps + next_below(&mut stream, p.delay.count() as u64) as u32
-            } else {
-                p.delay.min_steps
-            });
+        let count = p.delay.count();
+        if count > 1 {
+            rng::fill_blocks(key, lane::DELAY, 0, a, b);
+            row.delay.extend(a.iter().zip(b.iter()).map(|(&x, &y)| p.delay.min_steps + rng::below([x, y], count)));
+        } else {
+            row.delay.resize(n, p.delay.min_steps);
         }
         row.weight.clear();
         match &p.weight {
@@ -127,10 +137,47 @@ impl RowDrawer {
     }
 }
 
-/// The other ends of one neuron's synapses, drawn from `stream`.
-fn draw_others(stream: &mut Pcg64, rule: ConnectionRule, others: Range<u64>, me: u64, out: &mut Vec<u64>) {
+/// The candidates of a row: `others` without `me` where autapses are off and `me` is one
+/// of them. Index x < `pool` is the candidate `others.start + x`, or the one after it from
+/// `me` on.
+#[derive(Clone, Copy)]
+struct Candidates {
+    start: u64,
+    pool: u32,
+    /// The index of `me` among `others` when it is left out; u32::MAX otherwise.
+    skip: u32,
+}
+
+impl Candidates {
+    fn new(others: &Range<u64>, me: u64, autapses: bool) -> Candidates {
+        let n = (others.end - others.start) as u32;
+        if !autapses && others.contains(&me) {
+            Candidates { start: others.start, pool: n - 1, skip: (me - others.start) as u32 }
+        } else {
+            Candidates { start: others.start, pool: n, skip: u32::MAX }
+        }
+    }
+
+    #[inline(always)]
+    fn pick(&self, words: [u32; 2]) -> u64 {
+        let x = rng::below(words, self.pool);
+        self.start + x as u64 + (x >= self.skip) as u64
+    }
+}
+
+/// The other ends of one neuron's synapses, drawn from blocks (j, OTHER) under `key`.
+fn draw_others(
+    key: [u32; 2],
+    rule: ConnectionRule,
+    others: Range<u64>,
+    me: u64,
+    out: &mut Vec<u64>,
+    words: &mut [Vec<u32>; 2],
+    chosen: &mut Vec<u64>,
+) {
     let n = others.end - others.start;
     let allowed = |o: u64, autapses: bool| autapses || o != me;
+    let [a, b] = words;
     match rule {
         ConnectionRule::AllToAll { autapses } => out.extend(others.filter(|&o| allowed(o, autapses))),
         ConnectionRule::FixedProbability { p, autapses } => {
@@ -141,8 +188,17 @@ fn draw_others(stream: &mut Pcg64, rule: ConnectionRule, others: Range<u64>, me:
             // Geometric skips: the gap to the next chosen pair, one draw per synapse.
             let log_q = (1.0 - p).ln();
             let mut i = 0u64;
+            let mut draw = 0u32;
+            a.resize(CHUNK, 0);
+            b.resize(CHUNK, 0);
             loop {
-                let gap = ((1.0 - next_uniform(stream)).ln() / log_q).floor();
+                let k = draw as usize % CHUNK;
+                if k == 0 {
+                    rng::fill_blocks(key, lane::OTHER, draw, a, b);
+                }
+                draw += 1;
+                let u = rng::unit_f64(a[k], b[k]);
+                let gap = ((1.0 - u).ln() / log_q).floor();
                 if gap >= (n - i) as f64 {
                     break;
                 }
@@ -158,23 +214,29 @@ fn draw_others(stream: &mut Pcg64, rule: ConnectionRule, others: Range<u64>, me:
             }
         }
         ConnectionRule::FixedIndegree { k, autapses, multapses } | ConnectionRule::FixedOutdegree { k, autapses, multapses } => {
-            out.reserve(k as usize);
+            let candidates = Candidates::new(&others, me, autapses);
+            let k = k as usize;
+            out.reserve(k);
             if multapses {
-                while (out.len() as u64) < k {
-                    let o = others.start + next_below(stream, n);
-                    if allowed(o, autapses) {
-                        out.push(o);
-                    }
-                }
+                a.resize(k, 0);
+                b.resize(k, 0);
+                rng::fill_blocks(key, lane::OTHER, 0, a, b);
+                out.extend(a.iter().zip(b.iter()).map(|(&x, &y)| candidates.pick([x, y])));
                 return;
             }
-            // Without multapses: rejection of repeats, with a sorted copy for the test.
-            let mut chosen: Vec<u64> = Vec::with_capacity(k as usize);
-            while (chosen.len() as u64) < k {
-                let o = others.start + next_below(stream, n);
-                if !allowed(o, autapses) {
-                    continue;
+            // Without multapses: a repeat is drawn again from the next attempt's block;
+            // a sorted copy answers "seen already?".
+            chosen.clear();
+            a.resize(CHUNK, 0);
+            b.resize(CHUNK, 0);
+            let mut attempt = 0u32;
+            while out.len() < k {
+                let j = attempt as usize % CHUNK;
+                if j == 0 {
+                    rng::fill_blocks(key, lane::OTHER, attempt, a, b);
                 }
+                attempt = attempt.wrapping_add(1);
+                let o = candidates.pick([a[j], b[j]]);
                 if let Err(at) = chosen.binary_search(&o) {
                     chosen.insert(at, o);
                     out.push(o);

@@ -17,6 +17,7 @@
 
 pub mod device;
 pub mod fixed;
+mod procedural;
 pub mod rows;
 pub mod twin;
 
@@ -90,6 +91,15 @@ struct GpuProbe {
     bind: Option<wgpu::BindGroup>,
 }
 
+/// A procedural projection on the GPU: its pipeline (the shader holds the weight) and
+/// parameters.
+struct ProceduralBlock {
+    pipeline: wgpu::ComputePipeline,
+    bind: wgpu::BindGroup,
+    sources: Range<u64>,
+    words: wgpu::Buffer,
+}
+
 /// One projection's rows on the GPU.
 struct Block {
     bind: wgpu::BindGroup,
@@ -102,6 +112,8 @@ pub struct GpuBackend {
     neurons: Range<u64>,
     groups: Vec<Group>,
     blocks: Vec<Block>,
+    procedural: Vec<ProceduralBlock>,
+    procedural_layout: wgpu::BindGroupLayout,
     /// Update pipelines, one per model shader, with the shader's source.
     pipelines: Vec<(&'static str, wgpu::ComputePipeline)>,
     deliver: wgpu::ComputePipeline,
@@ -144,8 +156,10 @@ pub fn unsupported(desc: &Description) -> Option<String> {
             return Some(format!("population '{}': {why}", p.name));
         }
     }
-    if let Some(p) = desc.projections.iter().find(|p| p.storage == crate::network::Storage::Procedural) {
-        return Some(format!("projection {}: procedural rows are not drawn on the GPU yet (storage = \"exact\" or \"compact\" are)", p.id));
+    for p in desc.projections.iter().filter(|p| p.storage == crate::network::Storage::Procedural) {
+        if let Some(why) = procedural::unsupported(p) {
+            return Some(why);
+        }
     }
     if let Some(p) = desc.projections.iter().find(|p| p.delay.count() > 1 << 16) {
         return Some(format!("projection {}: more than 65,536 distinct delays", p.id));
@@ -178,6 +192,9 @@ fn grid(count: u32) -> (u32, u32) {
 
 const STEP: &str = include_str!("../../../shaders/step.wgsl");
 const DELIVER: &str = include_str!("../../../shaders/deliver.wgsl");
+const RNG: &str = include_str!("../../../shaders/rng.wgsl");
+const CONNECTIVITY: &str = include_str!("../../../shaders/connectivity.wgsl");
+const DELIVER_PROCEDURAL: &str = include_str!("../../../shaders/deliver_procedural.wgsl");
 const SAMPLE: &str = include_str!("../../../shaders/sample.wgsl");
 
 /// A shader that reads the step record: the record's declaration, then its source.
@@ -188,7 +205,13 @@ fn with_step(source: &str) -> String {
 /// The update shader of a model: the shared random numbers and step, then the model's
 /// `model_step`.
 fn update_source(model: &str) -> String {
-    with_step(&[include_str!("../../../shaders/rng.wgsl"), include_str!("../../../shaders/update.wgsl"), model].join("\n"))
+    with_step(&[RNG, include_str!("../../../shaders/noise.wgsl"), include_str!("../../../shaders/update.wgsl"), model].join("\n"))
+}
+
+/// The delivery shader of a procedural projection whose weight is `weight`
+/// (`procedural::weight_source`).
+fn procedural_source(weight: &str) -> String {
+    with_step(&[RNG, CONNECTIVITY, DELIVER_PROCEDURAL, weight].join("\n"))
 }
 
 const STEP_BYTES: u64 = std::mem::size_of::<StepRecord>() as u64;
@@ -305,7 +328,7 @@ impl GpuBackend {
             let vars = p.model.declaration().state.len() as u64;
             fits(format!("the state of population '{}'", p.name), vars * n * 4)?;
         }
-        for p in &desc.projections {
+        for p in desc.projections.iter().filter(|p| p.storage != crate::network::Storage::Procedural) {
             let targets = desc.populations[p.target].gids();
             let local = targets.start.max(neurons.start)..targets.end.min(neurons.end);
             let onto = desc.projection_synapses(p) as f64 * local.end.saturating_sub(local.start) as f64
@@ -466,6 +489,28 @@ impl GpuBackend {
         for r in &built {
             fits(format!("the synapses of projection {}", r.projection), r.targets.len() as u64 * 4)?;
         }
+        let procedural_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("procedural"),
+            entries: &[storage_entry(0, true), storage_entry(1, true), storage_entry(2, false)],
+        });
+        let mut procedural = Vec::new();
+        for p in desc.projections.iter().filter(|p| p.storage == crate::network::Storage::Procedural) {
+            let targets = desc.populations[p.target].gids();
+            if targets.end <= neurons.start || targets.start >= neurons.end {
+                continue;
+            }
+            let kind = kinds.iter().position(|k| *k == p.synapse).expect("listed");
+            let words = procedural::block_words(desc, p, &neurons, slots, kind, scales[kind]);
+            let words = gpu.storage("procedural block", &words, wgpu::BufferUsages::empty());
+            let bind = Self::procedural_bind(&gpu, &procedural_layout, &words, &arrivals, &ring);
+            let source = procedural_source(&procedural::weight_source(&p.weight));
+            procedural.push(ProceduralBlock {
+                pipeline: pipeline("deliver procedural", &source, &procedural_layout),
+                bind,
+                sources: desc.populations[p.source].gids(),
+                words,
+            });
+        }
         let blocks = built
             .into_iter()
             .map(|r| {
@@ -497,6 +542,8 @@ impl GpuBackend {
             neurons,
             groups,
             blocks,
+            procedural,
+            procedural_layout,
             pipelines,
             deliver,
             sample,
@@ -552,6 +599,20 @@ impl GpuBackend {
             label: Some("block"),
             layout,
             entries: &entries(&[&b[0], &b[1], &b[2], &b[3], &b[4], arrivals, ring]),
+        })
+    }
+
+    fn procedural_bind(
+        gpu: &Gpu,
+        layout: &wgpu::BindGroupLayout,
+        words: &wgpu::Buffer,
+        arrivals: &wgpu::Buffer,
+        ring: &wgpu::Buffer,
+    ) -> wgpu::BindGroup {
+        gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("procedural"),
+            layout,
+            entries: &entries(&[words, arrivals, ring]),
         })
     }
 
@@ -613,8 +674,12 @@ impl GpuBackend {
             self.arrivals_capacity = words.next_power_of_two().min(most);
             self.arrivals =
                 self.gpu.buffer("arrivals", self.arrivals_capacity as u64 * 4, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST);
+            // Every bind group that reads the arrivals reads the new buffer.
             for b in &mut self.blocks {
                 b.bind = Self::block_bind(&self.gpu, &self.block_layout, &b.buffers, &self.arrivals, &self.ring);
+            }
+            for b in &mut self.procedural {
+                b.bind = Self::procedural_bind(&self.gpu, &self.procedural_layout, &b.words, &self.arrivals, &self.ring);
             }
         }
     }
@@ -792,13 +857,21 @@ impl Backend for GpuBackend {
             for op in &ops {
                 match *op {
                     Op::Deliver { record, spikes } => {
-                        if spikes == 0 || self.blocks.is_empty() {
+                        if spikes == 0 {
                             continue;
                         }
-                        pass.set_pipeline(&self.deliver);
-                        pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
                         let (x, y) = grid(spikes);
-                        for b in &self.blocks {
+                        if !self.blocks.is_empty() {
+                            pass.set_pipeline(&self.deliver);
+                            pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
+                            for b in &self.blocks {
+                                pass.set_bind_group(1, &b.bind, &[]);
+                                pass.dispatch_workgroups(x, y, 1);
+                            }
+                        }
+                        for b in &self.procedural {
+                            pass.set_pipeline(&b.pipeline);
+                            pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
                             pass.set_bind_group(1, &b.bind, &[]);
                             pass.dispatch_workgroups(x, y, 1);
                         }
@@ -903,6 +976,12 @@ impl Backend for GpuBackend {
                 }
             }
         }
+        // A procedural row may reach the rank from any source.
+        for b in &self.procedural {
+            for gid in b.sources.clone() {
+                needed[(gid / 64) as usize] |= 1 << (gid % 64);
+            }
+        }
         needed
     }
 
@@ -940,6 +1019,22 @@ mod tests {
         let sources: Vec<(String, String)> = [("deliver".to_string(), with_step(DELIVER)), ("sample".to_string(), with_step(SAMPLE))]
             .into_iter()
             .chain(models.iter().map(|m| ("update".to_string(), update_source(m))))
+            .chain(["0.5*u", "-u", "u^2 - 1/(u2 + 1) + exp(-u3)", "min(u, 0.3)*2^-2 + abs(ln(1 - u))", "sqrt(u)^1.5", "3"].into_iter().map(
+                |text| {
+                    let expr = crate::expr::Expr::parse(text, &["u", "u2", "u3"]).unwrap();
+                    let weight = crate::network::WeightSpec::Expr { uniforms: expr.slots_used(), expr };
+                    (format!("procedural {text}"), procedural_source(&procedural::weight_source(&weight)))
+                },
+            ))
+            .chain(std::iter::once((
+                "procedural normal".to_string(),
+                procedural_source(&procedural::weight_source(&crate::network::WeightSpec::Normal {
+                    mean: 1.0,
+                    std: 0.5,
+                    min: 0.0,
+                    max: 2.0,
+                })),
+            )))
             .collect();
         for (name, source) in sources {
             let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&source)));

@@ -49,7 +49,8 @@ pub fn build(desc: &Description, local: Range<u64>, scales: &[FixedScale]) -> Re
     // Per kind, per local target: the sum of |fixed weight| of its synapses.
     let mut sums: Vec<Vec<i64>> = kinds.iter().map(|_| vec![0i64; n]).collect();
     let mut out = Vec::new();
-    for p in &desc.projections {
+    // Procedural projections are drawn again at each spike (`procedural`), never stored.
+    for p in desc.projections.iter().filter(|p| p.storage != Storage::Procedural) {
         let pop = desc.populations[p.target].gids();
         let mine = pop.start.max(local.start)..pop.end.min(local.end);
         if mine.is_empty() {
