@@ -311,16 +311,23 @@ fn gpu_runs_are_identical_on_1_2_and_4_ranks() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = common::runtime_dir();
     // The 2003 network (stored rows) on 1, 2 and 4 ranks; the procedural example (rows
-    // drawn on each rank's GPU, kept where they reach its neurons) on 1 and 2.
+    // drawn on each rank's GPU, kept where they reach its neurons) on 1 and 2; the sparse
+    // example at dt = 0.5 ms with delays of 1–20 ms on 1 and 2 — on 2 ranks each epoch's
+    // exchange overlaps the next epoch (epochs of half the shortest delay, spikes
+    // delivered one epoch later), on 1 it does not.
     let dense = example("izhikevich2003.toml");
     let procedural = example("izhikevich_procedural.toml");
-    let runs = [(&dense, 1), (&dense, 2), (&dense, 4), (&procedural, 1), (&procedural, 2)];
+    let delayed = common::small_sparse(dir.path(), "delayed.toml", "weight = \"0.5*u\"", "weight = \"-u\"", "");
+    let runs = [(&dense, 1), (&dense, 2), (&dense, 4), (&procedural, 1), (&procedural, 2), (&delayed, 1), (&delayed, 2)];
     let mut expected = None;
     for (model, ranks) in runs {
         if ranks == 1 {
             expected = None;
         }
-        let args = [model.to_str().unwrap(), "--backend", "gpu", "--duration", "300ms"];
+        let mut args = vec![model.to_str().unwrap(), "--backend", "gpu", "--duration", "300ms"];
+        if model == &delayed {
+            args.extend(["--set", "simulation.dt=\"0.5 ms\""]);
+        }
         let name = model.file_stem().unwrap().to_str().unwrap();
         let out = dir.path().join(format!("{name}_np{ranks}"));
         let run = common::command(mpirun())
@@ -328,7 +335,7 @@ fn gpu_runs_are_identical_on_1_2_and_4_ranks() {
             .arg(env!("CARGO_BIN_EXE_volley"))
             .args(["run", "-q", "--out"])
             .arg(&out)
-            .args(args)
+            .args(&args)
             .env("XDG_RUNTIME_DIR", &runtime)
             .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
             .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
@@ -336,6 +343,11 @@ fn gpu_runs_are_identical_on_1_2_and_4_ranks() {
             .expect("mpirun runs");
         assert_ok(&run);
         assert!(stdout(&run).contains("| gpu "), "{}", stdout(&run));
+        if model == &delayed {
+            // dt 0.5 ms, shortest delay 2 steps: 300 epochs of 2 steps, 600 of 1 overlapped.
+            let epochs = if ranks == 1 { "300 epochs" } else { "600 epochs" };
+            assert!(stdout(&run).contains(epochs), "{epochs}: {}", stdout(&run));
+        }
         let got = spikes(&out);
         match &expected {
             None => {

@@ -52,6 +52,27 @@ pub trait Backend {
     /// `first_step`. The epoch's local spikes are appended to `spikes`, sorted.
     fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, spikes: &mut Vec<Spike>);
 
+    /// `run_epoch`, calling `meanwhile` once while the epoch runs where the backend works
+    /// beside the host (a GPU: between submitting the epoch and reading its spikes back),
+    /// so that the engine exchanges the previous epoch's spikes in that time (Arbor's
+    /// overlap of exchange and integration). By default, after the epoch.
+    fn run_epoch_overlapped(
+        &mut self,
+        arrivals: &[Spike],
+        first_step: u64,
+        steps: u32,
+        spikes: &mut Vec<Spike>,
+        meanwhile: &mut dyn FnMut(),
+    ) {
+        self.run_epoch(arrivals, first_step, steps, spikes);
+        meanwhile();
+    }
+
+    /// Whether `run_epoch_overlapped` runs `meanwhile` while the epoch is being computed.
+    fn overlaps_exchange(&self) -> bool {
+        false
+    }
+
     /// Hands `visit` every piece of the state a checkpoint holds (neuron state and the
     /// exponential synapses' state), mutable: to save it or to restore it. Stops at the
     /// first error `visit` returns.

@@ -142,6 +142,9 @@ pub struct GpuBackend {
     spike_capacity: u32,
     /// Entries read back with the count in one go: twice the last epoch's.
     readback_guess: usize,
+    /// Where the epoch's spike list is copied for reading back, and the bytes copied.
+    spike_staging: wgpu::Buffer,
+    staged: u64,
     in_flight: InFlight,
     non_finite: Option<NonFinite>,
     epoch_time: Duration,
@@ -535,6 +538,7 @@ impl GpuBackend {
                 Block { bind, rows: r, buffers }
             })
             .collect();
+        let spike_staging = gpu.buffer("spike readback", 8 + 1024 * 8, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
         gpu.wait();
         Ok(GpuBackend {
             in_flight: InFlight::new(slots, desc.min_delay_steps(), desc.max_delay_steps()),
@@ -567,10 +571,145 @@ impl GpuBackend {
             spikes,
             spike_capacity: spike_entries as u32,
             readback_guess: 1024,
+            spike_staging,
+            staged: 0,
             non_finite: None,
             epoch_time: Duration::ZERO,
             host_stale: false,
         })
+    }
+
+    /// Records and submits an epoch: the deliveries and updates of its steps in one
+    /// command buffer, ending with the copy of the head of its spike list into the
+    /// staging buffer that `collect_epoch` maps. Returns without waiting for the GPU.
+    fn submit_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32) {
+        self.in_flight.receive(arrivals);
+        enum Op {
+            Deliver { record: usize, spikes: u32 },
+            Update { record: usize },
+        }
+        let (mut records, mut words, mut ops) = (Vec::new(), Vec::<u32>::new(), Vec::new());
+        for k in 0..steps {
+            let step = first_step + k as u64;
+            if k == 0 || self.in_flight.due(step) {
+                self.in_flight.deliver_due(step, |list, due| {
+                    let at = words.len() as u32;
+                    words.extend(list.iter().flat_map(|s| [s.step, s.gid]));
+                    records.push(StepRecord {
+                        spikes_at: at,
+                        spikes_count: list.len() as u32,
+                        due_lo: due.start as u32,
+                        due_hi: due.end.min(u32::MAX as u64) as u32,
+                        ..StepRecord::default()
+                    });
+                    ops.push(Op::Deliver { record: records.len() - 1, spikes: list.len() as u32 });
+                });
+            }
+            records.push(StepRecord {
+                step_lo: step as u32,
+                step_hi: (step >> 32) as u32,
+                slot: (step % self.slots as u64) as u32,
+                index_in_epoch: k,
+                ..StepRecord::default()
+            });
+            ops.push(Op::Update { record: records.len() - 1 });
+        }
+        self.reserve(records.len(), words.len());
+        let sampled = self.plan_samples(first_step, steps);
+        let queue = &self.gpu.queue;
+        let mut bytes = vec![0u8; records.len() * self.step_stride as usize];
+        for (k, r) in records.iter().enumerate() {
+            let at = k * self.step_stride as usize;
+            bytes[at..at + STEP_BYTES as usize].copy_from_slice(bytemuck::bytes_of(r));
+        }
+        queue.write_buffer(&self.steps, 0, &bytes);
+        if !words.is_empty() {
+            queue.write_buffer(&self.arrivals, 0, bytemuck::cast_slice(&words));
+        }
+        for g in &self.groups {
+            if g.stimuli.iter().any(|s| !matches!(s, StimulusKind::Noise { .. })) {
+                let amplitudes: Vec<u32> = (0..steps as u64)
+                    .flat_map(|k| g.stimuli.iter().map(move |s| (s.amplitude_at(first_step + k) as f32).to_bits()))
+                    .collect();
+                queue.write_buffer(&g.info, g.amplitudes_at as u64 * 4, bytemuck::cast_slice(&amplitudes));
+            }
+        }
+        queue.write_buffer(&self.spikes, 0, bytemuck::cast_slice(&[0u32, u32::MAX]));
+        let mut encoder = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("epoch") });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("epoch"), timestamp_writes: None });
+            for op in &ops {
+                match *op {
+                    Op::Deliver { record, spikes } => {
+                        if spikes == 0 {
+                            continue;
+                        }
+                        let (x, y) = grid(spikes);
+                        if !self.blocks.is_empty() {
+                            pass.set_pipeline(&self.deliver);
+                            pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
+                            for b in &self.blocks {
+                                pass.set_bind_group(1, &b.bind, &[]);
+                                pass.dispatch_workgroups(x, y, 1);
+                            }
+                        }
+                        for b in &self.procedural {
+                            pass.set_pipeline(&b.pipeline);
+                            pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
+                            pass.set_bind_group(1, &b.bind, &[]);
+                            pass.dispatch_workgroups(x, y, 1);
+                        }
+                    }
+                    Op::Update { record } => {
+                        let k = records[record].index_in_epoch as usize;
+                        for (p, due) in self.probes.iter().zip(&sampled) {
+                            if let (true, Some(bind)) = (due[k], &p.bind) {
+                                pass.set_pipeline(&self.sample);
+                                pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
+                                pass.set_bind_group(1, bind, &[]);
+                                let (x, y) = grid((p.m as u32).div_ceil(WORKGROUP));
+                                pass.dispatch_workgroups(x, y, 1);
+                            }
+                        }
+                        for g in &self.groups {
+                            pass.set_pipeline(&self.pipelines[g.pipeline].1);
+                            pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
+                            pass.set_bind_group(1, &g.bind, &[]);
+                            let (x, y) = grid((g.n as u32).div_ceil(WORKGROUP));
+                            pass.dispatch_workgroups(x, y, 1);
+                        }
+                    }
+                }
+            }
+        }
+        // The head of the spike list (count, non-finite step, the entries guessed from the
+        // last epoch) into the persistent staging buffer, in the epoch's own submission.
+        let guess = self.readback_guess.min(self.spike_capacity as usize);
+        let staged = 8 + guess as u64 * 8;
+        if self.spike_staging.size() < staged {
+            self.spike_staging =
+                self.gpu.buffer("spike readback", staged.next_power_of_two(), wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
+        }
+        encoder.copy_buffer_to_buffer(&self.spikes, 0, &self.spike_staging, 0, staged);
+        self.staged = staged;
+        self.gpu.queue.submit([encoder.finish()]);
+        self.host_stale = true;
+    }
+
+    /// Waits for the submitted epoch and appends its spikes, sorted, to `spikes`; names
+    /// the first non-finite state if the epoch's update saw one.
+    fn collect_epoch(&mut self, spikes: &mut Vec<Spike>) {
+        let non_finite = self.read_spikes(spikes);
+        if non_finite != u32::MAX && self.non_finite.is_none() {
+            self.sync_host();
+            let found = self
+                .groups
+                .iter()
+                .find_map(|g| g.host.first_non_finite().map(|(i, variable, value)| (g.first_gid + i as u64, variable, value)));
+            if let Some((gid, variable, value)) = found {
+                self.non_finite = Some(NonFinite { gid, step: non_finite as u64, variable, value });
+            }
+        }
     }
 
     fn step_bind(gpu: &Gpu, layout: &wgpu::BindGroupLayout, steps: &wgpu::Buffer) -> wgpu::BindGroup {
@@ -726,8 +865,8 @@ impl GpuBackend {
 
     /// Reads the epoch's spikes back: the count, then the entries.
     fn read_spikes(&mut self, out: &mut Vec<Spike>) -> u32 {
-        let guess = self.readback_guess.min(self.spike_capacity as usize);
-        let bytes = self.gpu.read(&self.spikes, 0, 8 + guess as u64 * 8);
+        let guess = (self.staged as usize - 8) / 8;
+        let bytes = self.gpu.map_and_read(&self.spike_staging, self.staged, self.staged);
         let words: &[u32] = bytemuck::cast_slice(&bytes);
         let (count, non_finite) = (words[0], words[1]);
         assert!(
@@ -798,120 +937,28 @@ impl Backend for GpuBackend {
     }
 
     fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, spikes: &mut Vec<Spike>) {
+        self.run_epoch_overlapped(arrivals, first_step, steps, spikes, &mut || {});
+    }
+
+    fn run_epoch_overlapped(
+        &mut self,
+        arrivals: &[Spike],
+        first_step: u64,
+        steps: u32,
+        spikes: &mut Vec<Spike>,
+        meanwhile: &mut dyn FnMut(),
+    ) {
         let t0 = Instant::now();
-        self.in_flight.receive(arrivals);
-        enum Op {
-            Deliver { record: usize, spikes: u32 },
-            Update { record: usize },
-        }
-        let (mut records, mut words, mut ops) = (Vec::new(), Vec::<u32>::new(), Vec::new());
-        for k in 0..steps {
-            let step = first_step + k as u64;
-            if k == 0 || self.in_flight.due(step) {
-                self.in_flight.deliver_due(step, |list, due| {
-                    let at = words.len() as u32;
-                    words.extend(list.iter().flat_map(|s| [s.step, s.gid]));
-                    records.push(StepRecord {
-                        spikes_at: at,
-                        spikes_count: list.len() as u32,
-                        due_lo: due.start as u32,
-                        due_hi: due.end.min(u32::MAX as u64) as u32,
-                        ..StepRecord::default()
-                    });
-                    ops.push(Op::Deliver { record: records.len() - 1, spikes: list.len() as u32 });
-                });
-            }
-            records.push(StepRecord {
-                step_lo: step as u32,
-                step_hi: (step >> 32) as u32,
-                slot: (step % self.slots as u64) as u32,
-                index_in_epoch: k,
-                ..StepRecord::default()
-            });
-            ops.push(Op::Update { record: records.len() - 1 });
-        }
-        self.reserve(records.len(), words.len());
-        let sampled = self.plan_samples(first_step, steps);
-        let queue = &self.gpu.queue;
-        let mut bytes = vec![0u8; records.len() * self.step_stride as usize];
-        for (k, r) in records.iter().enumerate() {
-            let at = k * self.step_stride as usize;
-            bytes[at..at + STEP_BYTES as usize].copy_from_slice(bytemuck::bytes_of(r));
-        }
-        queue.write_buffer(&self.steps, 0, &bytes);
-        if !words.is_empty() {
-            queue.write_buffer(&self.arrivals, 0, bytemuck::cast_slice(&words));
-        }
-        for g in &self.groups {
-            if g.stimuli.iter().any(|s| !matches!(s, StimulusKind::Noise { .. })) {
-                let amplitudes: Vec<u32> = (0..steps as u64)
-                    .flat_map(|k| g.stimuli.iter().map(move |s| (s.amplitude_at(first_step + k) as f32).to_bits()))
-                    .collect();
-                queue.write_buffer(&g.info, g.amplitudes_at as u64 * 4, bytemuck::cast_slice(&amplitudes));
-            }
-        }
-        queue.write_buffer(&self.spikes, 0, bytemuck::cast_slice(&[0u32, u32::MAX]));
-        let mut encoder = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("epoch") });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("epoch"), timestamp_writes: None });
-            for op in &ops {
-                match *op {
-                    Op::Deliver { record, spikes } => {
-                        if spikes == 0 {
-                            continue;
-                        }
-                        let (x, y) = grid(spikes);
-                        if !self.blocks.is_empty() {
-                            pass.set_pipeline(&self.deliver);
-                            pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
-                            for b in &self.blocks {
-                                pass.set_bind_group(1, &b.bind, &[]);
-                                pass.dispatch_workgroups(x, y, 1);
-                            }
-                        }
-                        for b in &self.procedural {
-                            pass.set_pipeline(&b.pipeline);
-                            pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
-                            pass.set_bind_group(1, &b.bind, &[]);
-                            pass.dispatch_workgroups(x, y, 1);
-                        }
-                    }
-                    Op::Update { record } => {
-                        let k = records[record].index_in_epoch as usize;
-                        for (p, due) in self.probes.iter().zip(&sampled) {
-                            if let (true, Some(bind)) = (due[k], &p.bind) {
-                                pass.set_pipeline(&self.sample);
-                                pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
-                                pass.set_bind_group(1, bind, &[]);
-                                let (x, y) = grid((p.m as u32).div_ceil(WORKGROUP));
-                                pass.dispatch_workgroups(x, y, 1);
-                            }
-                        }
-                        for g in &self.groups {
-                            pass.set_pipeline(&self.pipelines[g.pipeline].1);
-                            pass.set_bind_group(0, &self.step_bind, &[(record as u64 * self.step_stride) as u32]);
-                            pass.set_bind_group(1, &g.bind, &[]);
-                            let (x, y) = grid((g.n as u32).div_ceil(WORKGROUP));
-                            pass.dispatch_workgroups(x, y, 1);
-                        }
-                    }
-                }
-            }
-        }
-        self.gpu.queue.submit([encoder.finish()]);
-        self.host_stale = true;
-        let non_finite = self.read_spikes(spikes);
-        if non_finite != u32::MAX && self.non_finite.is_none() {
-            self.sync_host();
-            let found = self
-                .groups
-                .iter()
-                .find_map(|g| g.host.first_non_finite().map(|(i, variable, value)| (g.first_gid + i as u64, variable, value)));
-            if let Some((gid, variable, value)) = found {
-                self.non_finite = Some(NonFinite { gid, step: non_finite as u64, variable, value });
-            }
-        }
-        self.epoch_time += t0.elapsed();
+        self.submit_epoch(arrivals, first_step, steps);
+        let submitted = t0.elapsed();
+        meanwhile();
+        let t1 = Instant::now();
+        self.collect_epoch(spikes);
+        self.epoch_time += submitted + t1.elapsed();
+    }
+
+    fn overlaps_exchange(&self) -> bool {
+        true
     }
 
     fn visit_state(&mut self, visit: &mut dyn FnMut(StatePiece<'_>) -> Result<()>) -> Result<()> {
