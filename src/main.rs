@@ -522,6 +522,27 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             if ranks > 1 {
                 println!("  memory of all {ranks} ranks: {}", fmt_bytes(all_ranks));
             }
+            // What a GPU would hold for the largest rank (`--backend gpu`).
+            match volley::backend::gpu::unsupported(&desc) {
+                Some(why) => println!("  on a GPU: not run ({why})"),
+                None => {
+                    let gpu = volley::partition::partition(&desc, ranks)
+                        .into_iter()
+                        .map(|r| volley::backend::gpu::estimate::memory_estimate(&desc, r))
+                        .max_by_key(|m| m.total())
+                        .expect("at least one rank");
+                    println!(
+                        "  on a GPU{}: device memory state {}, synapses {}, buffers {}, total {}; the largest projection stores {} synapses on one rank ({} of targets, one storage binding each)",
+                        if ranks > 1 { format!(", the largest of {ranks} ranks") } else { String::new() },
+                        fmt_bytes(gpu.state),
+                        fmt_bytes(gpu.synapses),
+                        fmt_bytes(gpu.buffers),
+                        fmt_bytes(gpu.total()),
+                        gpu.largest_shard_projection,
+                        fmt_bytes(gpu.largest_shard_projection * 4)
+                    );
+                }
+            }
             // Spikes are buffered between appends to the file: 8 bytes each.
             let flush_ms = desc.flush_steps().min(desc.steps) as f64 * desc.dt_ms;
             let at_10_hz = desc.total_neurons() as f64 * 10.0 * flush_ms / 1000.0 * 8.0;

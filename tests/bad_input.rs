@@ -427,6 +427,11 @@ fn check_for_many_ranks_shows_the_largest_rank_and_refuses_beyond_max_memory() {
     let text = stdout(&out);
     assert!(text.contains("memory of the largest of 8 ranks, 1 thread(s) each: "), "{text}");
     assert!(text.contains("memory of all 8 ranks: "), "{text}");
+    // About 125,000 neurons × 1000 stored synapses per rank, 8 bytes each on a GPU; the
+    // largest rank holds 75,008 excitatory targets of 800 excitatory inputs each.
+    assert!(text.contains("on a GPU, the largest of 8 ranks: device memory state "), "{text}");
+    assert!(text.contains("synapses 1.0 GB"), "{text}");
+    assert!(text.contains("the largest projection stores 60006400 synapses on one rank (240.0 MB of targets"), "{text}");
     let out = volley(dir.path(), &[&args[..], &["--ranks", "8", "--threads", "1", "--max-memory", "100MB"]].concat());
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);

@@ -265,6 +265,32 @@ fn procedural_rows_on_the_gpu_are_the_cpus_synapses() {
     assert_same_datasets(&dir.path().join("gpu/spikes.h5"), &dir.path().join("again/spikes.h5"));
 }
 
+/// The device memory `volley check` states for a GPU against what the backend allocates:
+/// within 2% for dense, stored sparse with delays, and procedural networks, and for a
+/// rank holding part of the neurons.
+#[test]
+fn the_gpu_memory_estimate_is_what_the_backend_allocates() {
+    std::env::set_var("XDG_RUNTIME_DIR", runtime_dir());
+    let dir = tempfile::tempdir().unwrap();
+    let delayed = small_sparse(dir.path(), "delayed.toml", "weight = \"0.5*u\"", "weight = \"-u\"", "");
+    for model in [example("izhikevich2003.toml"), delayed, example("izhikevich_procedural.toml")] {
+        let desc = volley::config::load(&model, &Default::default()).unwrap();
+        let n = desc.total_neurons();
+        for neurons in [0..n, n / 4..n / 2] {
+            let options = BackendOptions { choice: BackendChoice::Gpu, ..BackendOptions::default() };
+            let (backend, _) = volley::backend::build(&desc, neurons.clone(), &options, 0).map_err(|e| e.error).unwrap();
+            let allocated = backend.memory_bytes() as f64;
+            let estimate = volley::backend::gpu::estimate::memory_estimate(&desc, neurons.clone()).total() as f64;
+            eprintln!("{} {neurons:?}: estimate {estimate}, allocated {allocated}", model.display());
+            assert!(
+                (estimate - allocated).abs() < 0.02 * allocated,
+                "{} {neurons:?}: estimate {estimate}, allocated {allocated}",
+                model.display()
+            );
+        }
+    }
+}
+
 /// One population, no synapses: the model's shader and its Rust twin from the same
 /// states (a grid over v and u, some above the peak) and, in a second pass, with noise.
 #[test]

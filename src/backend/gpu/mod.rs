@@ -16,6 +16,7 @@
 //! their statistics are (tests/gpu.rs).
 
 pub mod device;
+pub mod estimate;
 pub mod fixed;
 mod procedural;
 pub mod rows;
@@ -29,7 +30,7 @@ use crate::network::Description;
 use crate::spike::Spike;
 use crate::stimulus::{self, Reach, StimulusKind};
 use device::Gpu;
-use rows::{GpuRows, RowsError};
+use rows::RowsError;
 use std::num::NonZeroU64;
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -66,6 +67,7 @@ struct Group {
     /// voltages and the search for a non-finite state.
     host: NeuronGroup,
     state: wgpu::Buffer,
+    params: wgpu::Buffer,
     info: wgpu::Buffer,
     /// Word of `info` where the epoch's amplitudes go, and the stimuli they are of.
     amplitudes_at: usize,
@@ -103,7 +105,10 @@ struct ProceduralBlock {
 /// One projection's rows on the GPU.
 struct Block {
     bind: wgpu::BindGroup,
-    rows: GpuRows,
+    /// Global ids of the sources that have synapses onto the rank (for the exchange);
+    /// the rows themselves live on the GPU only.
+    sources: Vec<u64>,
+    synapses: u64,
     buffers: [wgpu::Buffer; 5],
 }
 
@@ -467,6 +472,7 @@ impl GpuBackend {
                 host,
                 state: state_buffer,
                 info: info_buffer,
+                params,
                 amplitudes_at,
                 stimuli: reached.iter().map(|s| s.kind().clone()).collect(),
                 bind,
@@ -535,7 +541,9 @@ impl GpuBackend {
                     gpu.storage("delays", &r.delays, wgpu::BufferUsages::empty()),
                 ];
                 let bind = Self::block_bind(&gpu, &block_layout, &buffers, &arrivals, &ring);
-                Block { bind, rows: r, buffers }
+                // The host keeps no copy of the rows: at 10^9 synapses that would be 8 GB.
+                let sources = r.offsets.windows(2).enumerate().filter(|(_, w)| w[1] > w[0]).map(|(row, _)| r.sources.start + row as u64);
+                Block { bind, sources: sources.collect(), synapses: r.targets.len() as u64, buffers }
             })
             .collect();
         let spike_staging = gpu.buffer("spike readback", 8 + 1024 * 8, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
@@ -989,8 +997,8 @@ impl Backend for GpuBackend {
     }
 
     fn memory_bytes(&self) -> usize {
-        let groups: usize = self.groups.iter().map(|g| (g.state.size() + g.info.size()) as usize).sum();
-        let blocks: usize = self.blocks.iter().map(|b| b.rows.bytes()).sum();
+        let groups: usize = self.groups.iter().map(|g| (g.state.size() + g.params.size() + g.info.size()) as usize).sum();
+        let blocks: usize = self.blocks.iter().flat_map(|b| b.buffers.iter().map(|x| x.size() as usize)).sum();
         groups + blocks + (self.ring.size() + self.spikes.size() + self.arrivals.size() + self.steps.size()) as usize
     }
 
@@ -999,7 +1007,7 @@ impl Backend for GpuBackend {
     }
 
     fn synapse_count(&self) -> u64 {
-        self.blocks.iter().map(|b| b.rows.targets.len() as u64).sum()
+        self.blocks.iter().map(|b| b.synapses).sum()
     }
 
     fn voltages(&self) -> Vec<f32> {
@@ -1015,13 +1023,8 @@ impl Backend for GpuBackend {
 
     fn needed_sources(&self, total: u64) -> Vec<u64> {
         let mut needed = vec![0u64; total.div_ceil(64) as usize];
-        for b in &self.blocks {
-            for (row, w) in b.rows.offsets.windows(2).enumerate() {
-                if w[1] > w[0] {
-                    let gid = b.rows.sources.start + row as u64;
-                    needed[(gid / 64) as usize] |= 1 << (gid % 64);
-                }
-            }
+        for gid in self.blocks.iter().flat_map(|b| b.sources.iter().copied()) {
+            needed[(gid / 64) as usize] |= 1 << (gid % 64);
         }
         // A procedural row may reach the rank from any source.
         for b in &self.procedural {
