@@ -523,6 +523,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                 println!("  memory of all {ranks} ranks: {}", fmt_bytes(all_ranks));
             }
             // What a GPU would hold for the largest rank (`--backend gpu`).
+            #[cfg(feature = "gpu")]
             match volley::backend::gpu::unsupported(&desc) {
                 Some(why) => println!("  on a GPU: not run ({why})"),
                 None => {
