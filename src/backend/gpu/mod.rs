@@ -361,9 +361,10 @@ impl GpuBackend {
             kind_words.extend([decay.to_bits(), scales[k].inverse().to_bits(), conductance, (e_rev as f32).to_bits()]);
         }
         let ring = gpu.buffer("ring", ring_words * 4, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | usage);
-        let spike_entries = (n_rank as u64 * epoch_steps as u64)
-            .clamp(1024, 1 << 24)
-            .min((gpu.limits.max_storage_buffer_binding_size / 8).saturating_sub(1));
+        // One entry per neuron-step of an epoch: the list cannot overflow, whatever the
+        // activity (refused here if that does not fit one binding).
+        let spike_entries = (n_rank as u64 * epoch_steps as u64).max(1024);
+        fits("the spike list of one epoch".into(), 8 + spike_entries * 8)?;
         let spikes = gpu.buffer(
             "spikes",
             8 + spike_entries * 8,
@@ -877,9 +878,10 @@ impl GpuBackend {
         let bytes = self.gpu.map_and_read(&self.spike_staging, self.staged, self.staged);
         let words: &[u32] = bytemuck::cast_slice(&bytes);
         let (count, non_finite) = (words[0], words[1]);
+        // An invariant, not a limit: the list holds one entry per neuron-step of an epoch.
         assert!(
             count <= self.spike_capacity,
-            "{count} spikes in one epoch on this rank, more than the {} the GPU's list holds",
+            "{count} spikes in one epoch on this rank, more than the {} neuron-steps the GPU's list holds",
             self.spike_capacity
         );
         let start = out.len();
