@@ -533,7 +533,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                         .max_by_key(|m| m.total())
                         .expect("at least one rank");
                     println!(
-                        "  on a GPU{}: device memory state {}, synapses {}, buffers {}, total {}; the largest projection stores {} synapses on one rank ({} of targets, one storage binding each)",
+                        "  on a GPU{}: device memory state {}, synapses {}, buffers {}, total {}; the largest projection stores {} synapses on one rank ({} of targets; rows past one storage binding are cut into chunks)",
                         if ranks > 1 { format!(", the largest of {ranks} ranks") } else { String::new() },
                         fmt_bytes(gpu.state),
                         fmt_bytes(gpu.synapses),

@@ -308,8 +308,10 @@ impl GpuBackend {
         let step_bind = Self::step_bind(&gpu, &step_layout, &steps);
         let kinds = crate::synapse::kinds(desc);
         let ring_words = kinds.len() as u64 * slots as u64 * n_rank as u64;
-        // Every array must fit one storage binding (they are not split across bindings
-        // yet): checked from the description before anything is drawn or allocated.
+        // Arrays over neurons must each fit one storage binding, checked from the
+        // description before anything is drawn or allocated; a rank past that (tens of
+        // millions of neurons at a 4 GiB binding) takes more ranks. Synapses, which grow
+        // with in-degree, are cut into chunks of whole rows instead (`GpuRows::chunks`).
         let binding = gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size);
         let fits = |what: String, bytes: u64| -> std::result::Result<(), InvalidBuild> {
             if bytes <= binding {
@@ -321,7 +323,7 @@ impl GpuBackend {
                     option: "--backend gpu".into(),
                     message: format!(
                         "{what} of this rank take {} MB, more than the {} MB of one storage binding of the GPU {} \
-                         (arrays are not split across bindings yet): use more ranks, or --backend cpu",
+                         (arrays over neurons are not split across bindings): use more ranks, or --backend cpu",
                         bytes.div_ceil(1 << 20),
                         binding >> 20,
                         device::describe(&gpu.info)
@@ -335,13 +337,6 @@ impl GpuBackend {
             let n = local.end.saturating_sub(local.start);
             let vars = p.model.declaration().state.len() as u64;
             fits(format!("the state of population '{}'", p.name), vars * n * 4)?;
-        }
-        for p in desc.projections.iter().filter(|p| p.storage != crate::network::Storage::Procedural) {
-            let targets = desc.populations[p.target].gids();
-            let local = targets.start.max(neurons.start)..targets.end.min(neurons.end);
-            let onto = desc.projection_synapses(p) as f64 * local.end.saturating_sub(local.start) as f64
-                / (targets.end - targets.start).max(1) as f64;
-            fits(format!("the synapses of projection {}", p.id), (onto.ceil() as u64) * 4)?;
         }
         // The exponential kinds' state, kind after kind over the rank's neurons.
         let syn_host = vec![vec![0f32; n_rank]; kinds.len() - 1];
@@ -496,8 +491,24 @@ impl GpuBackend {
                 },
             },
         })?;
-        for r in &built {
-            fits(format!("the synapses of projection {}", r.projection), r.targets.len() as u64 * 4)?;
+        let mut chunked = Vec::with_capacity(built.len());
+        for r in built {
+            let chunks = r.chunks(binding / 4).map_err(|long| InvalidBuild {
+                key: -1.0,
+                error: Error::Option {
+                    option: "--backend gpu".into(),
+                    message: format!(
+                        "neuron {} has {} synapses of projection {} onto this rank, more than one storage binding of the GPU {} \
+                         holds ({} MB): use more ranks, or --backend cpu",
+                        long.source,
+                        long.synapses,
+                        r.projection,
+                        device::describe(&gpu.info),
+                        binding >> 20
+                    ),
+                },
+            })?;
+            chunked.push((r, chunks));
         }
         let procedural_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("procedural"),
@@ -521,12 +532,14 @@ impl GpuBackend {
                 words,
             });
         }
-        let blocks = built
-            .into_iter()
-            .map(|r| {
+        let mut blocks = Vec::new();
+        for (r, chunks) in chunked {
+            for chunk in chunks {
+                let rows::ChunkArrays { offsets, targets, weights, delays } = r.chunk_arrays(&chunk);
+                let first_source = r.sources.start + chunk.rows.start as u64;
                 let meta = [
-                    r.sources.start as u32,
-                    (r.sources.end - r.sources.start) as u32,
+                    first_source as u32,
+                    chunk.rows.len() as u32,
                     r.first_delay,
                     r.varying_delays as u32,
                     n_rank as u32,
@@ -536,17 +549,18 @@ impl GpuBackend {
                 ];
                 let buffers = [
                     gpu.storage("block", &meta, wgpu::BufferUsages::empty()),
-                    gpu.storage("offsets", &r.offsets, wgpu::BufferUsages::empty()),
-                    gpu.storage("targets", &r.targets, wgpu::BufferUsages::empty()),
-                    gpu.storage("weights", &r.weights, wgpu::BufferUsages::empty()),
-                    gpu.storage("delays", &r.delays, wgpu::BufferUsages::empty()),
+                    gpu.storage("offsets", &offsets, wgpu::BufferUsages::empty()),
+                    gpu.storage("targets", targets, wgpu::BufferUsages::empty()),
+                    gpu.storage("weights", weights, wgpu::BufferUsages::empty()),
+                    gpu.storage("delays", &delays, wgpu::BufferUsages::empty()),
                 ];
                 let bind = Self::block_bind(&gpu, &block_layout, &buffers, &arrivals, &ring);
-                // The host keeps no copy of the rows: at 10^9 synapses that would be 8 GB.
-                let sources = r.offsets.windows(2).enumerate().filter(|(_, w)| w[1] > w[0]).map(|(row, _)| r.sources.start + row as u64);
-                Block { bind, sources: sources.collect(), synapses: r.targets.len() as u64, buffers }
-            })
-            .collect();
+                let sources = offsets.windows(2).enumerate().filter(|(_, w)| w[1] > w[0]).map(|(row, _)| first_source + row as u64);
+                blocks.push(Block { bind, sources: sources.collect(), synapses: targets.len() as u64, buffers });
+            }
+            // The host keeps no copy of the rows (`r` is dropped here): at 10^9 synapses
+            // that would be 8 GB.
+        }
         let spike_staging = gpu.buffer("spike readback", 8 + 1024 * 8, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
         gpu.wait();
         Ok(GpuBackend {
@@ -765,6 +779,12 @@ impl GpuBackend {
     }
 
     /// The adapter this backend runs on, in words.
+    /// Blocks of stored rows on the GPU: one per projection onto the rank, more where a
+    /// projection's arrays exceed one storage binding.
+    pub fn stored_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
     pub fn adapter(&self) -> String {
         device::describe(&self.gpu.info)
     }

@@ -18,8 +18,9 @@ pub struct GpuRows {
     pub sources: Range<u64>,
     pub first_delay: u32,
     pub varying_delays: bool,
-    /// Row r holds synapses offsets[r]..offsets[r + 1].
-    pub offsets: Vec<u32>,
+    /// Row r holds synapses offsets[r]..offsets[r + 1] (u64 here: a rank may hold more
+    /// than 2^32 synapses of one projection; each chunk's offsets are u32 on the GPU).
+    pub offsets: Vec<u64>,
     /// Targets as indices among the rank's neurons.
     pub targets: Vec<u32>,
     pub weights: Vec<i32>,
@@ -35,10 +36,72 @@ pub enum RowsError {
     Range { projection: u32, target: u64, sum: f64, limit: f64 },
 }
 
+/// Consecutive rows of a projection whose arrays each fit one storage binding: the GPU
+/// binds each chunk as a block of its own, delivered by its own dispatch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chunk {
+    pub rows: Range<usize>,
+    pub synapses: Range<usize>,
+}
+
+/// Why rows cannot be chunked: one row alone has more synapses than a binding holds.
+#[derive(Debug)]
+pub struct RowTooLong {
+    pub source: u64,
+    pub synapses: u64,
+}
+
 impl GpuRows {
-    pub fn bytes(&self) -> usize {
-        4 * (self.offsets.len() + self.targets.len() + self.weights.len() + self.delays.len())
+    /// The rows cut into chunks of whole rows, each with at most `most` words in any of
+    /// its arrays (offsets: rows + 1; targets and weights: one per synapse; delays:
+    /// fewer). One chunk when everything fits.
+    pub fn chunks(&self, most: u64) -> Result<Vec<Chunk>, RowTooLong> {
+        let rows = self.offsets.len() - 1;
+        let mut out = Vec::new();
+        let mut first = 0usize;
+        while first < rows || out.is_empty() {
+            let start = self.offsets[first];
+            let mut last = first;
+            while last < rows && self.offsets[last + 1] - start <= most && ((last + 1 - first) as u64) < most {
+                last += 1;
+            }
+            if last == first && first < rows {
+                return Err(RowTooLong { source: self.sources.start + first as u64, synapses: self.offsets[first + 1] - start });
+            }
+            out.push(Chunk { rows: first..last, synapses: start as usize..self.offsets[last] as usize });
+            first = last;
+        }
+        Ok(out)
     }
+
+    /// The arrays of `chunk` as the GPU takes them: offsets from 0 (u32), targets,
+    /// weights and delays of its synapses (delays repacked if it starts at an odd one).
+    pub fn chunk_arrays(&self, chunk: &Chunk) -> ChunkArrays<'_> {
+        let start = chunk.synapses.start as u64;
+        let offsets = self.offsets[chunk.rows.start..=chunk.rows.end].iter().map(|&o| (o - start) as u32).collect();
+        let (lo, hi) = (chunk.synapses.start, chunk.synapses.end);
+        let delays = if !self.varying_delays {
+            std::borrow::Cow::Borrowed(&self.delays[..0])
+        } else if lo % 2 == 0 {
+            std::borrow::Cow::Borrowed(&self.delays[lo / 2..hi.div_ceil(2)])
+        } else {
+            let delay = |j: usize| (self.delays[j / 2] >> (16 * (j % 2))) & 0xFFFF;
+            let mut packed = vec![0u32; (hi - lo).div_ceil(2)];
+            for (k, j) in (lo..hi).enumerate() {
+                packed[k / 2] |= delay(j) << (16 * (k % 2));
+            }
+            std::borrow::Cow::Owned(packed)
+        };
+        ChunkArrays { offsets, targets: &self.targets[lo..hi], weights: &self.weights[lo..hi], delays }
+    }
+}
+
+/// The arrays of one chunk, ready to upload.
+pub struct ChunkArrays<'a> {
+    pub offsets: Vec<u32>,
+    pub targets: &'a [u32],
+    pub weights: &'a [i32],
+    pub delays: std::borrow::Cow<'a, [u32]>,
 }
 
 /// The rows of every projection onto the neurons `local` (global ids) of `desc`, with
@@ -114,15 +177,12 @@ fn projection_rows(
         }
         Ok(())
     };
-    let mut offsets = vec![0u32; rows + 1];
+    let mut offsets = vec![0u64; rows + 1];
     for_each(&mut |r, _, _, _| offsets[r + 1] += 1).map_err(RowsError::Weight)?;
-    let mut total = 0u64;
     for r in 0..rows {
-        total += offsets[r + 1] as u64;
-        assert!(total <= u32::MAX as u64, "more than 2^32 synapses of projection {} onto one rank", p.id);
         offsets[r + 1] += offsets[r];
     }
-    let total = total as usize;
+    let total = offsets[rows] as usize;
     let varying = p.delay.count() > 1;
     let mut targets = vec![0u32; total];
     let mut weights = vec![0i32; total];
@@ -159,4 +219,65 @@ fn projection_rows(
         weights,
         delays,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows of 3, 0, 2, 4 and 1 synapses, delays varying: the delay of synapse j is j.
+    fn rows() -> GpuRows {
+        let offsets = vec![0, 3, 3, 5, 9, 10];
+        let mut delays = vec![0u32; 5];
+        for j in 0..10u32 {
+            delays[j as usize / 2] |= j << (16 * (j % 2));
+        }
+        GpuRows {
+            sources: 100..105,
+            varying_delays: true,
+            offsets,
+            targets: (0..10).collect(),
+            weights: (0..10).map(|j| -j).collect(),
+            delays,
+            ..GpuRows::default()
+        }
+    }
+
+    #[test]
+    fn chunks_hold_whole_rows_within_the_limit_and_cover_every_synapse() {
+        let r = rows();
+        assert_eq!(r.chunks(100).unwrap(), vec![Chunk { rows: 0..5, synapses: 0..10 }]);
+        // At most 4 words per array: 4 synapses, 3 rows (4 offsets).
+        let chunks = r.chunks(4).unwrap();
+        let expected = [(0..2, 0..3), (2..3, 3..5), (3..4, 5..9), (4..5, 9..10)];
+        assert_eq!(chunks, expected.map(|(rows, synapses)| Chunk { rows, synapses }).to_vec());
+        // A row of 4 synapses cannot fit 3 words.
+        let long = r.chunks(3).unwrap_err();
+        assert_eq!((long.source, long.synapses), (103, 4));
+        // No rows: one empty chunk.
+        let empty = GpuRows { offsets: vec![0], ..GpuRows::default() };
+        assert_eq!(empty.chunks(4).unwrap(), vec![Chunk { rows: 0..0, synapses: 0..0 }]);
+    }
+
+    #[test]
+    fn a_chunks_arrays_start_at_its_first_row_and_synapse() {
+        let r = rows();
+        let delays_of = |c: &Chunk| {
+            let a = r.chunk_arrays(c);
+            (a.offsets, a.targets.to_vec(), a.weights.to_vec(), a.delays.into_owned())
+        };
+        // Starting at an odd synapse: the delays are repacked.
+        let (offsets, targets, weights, delays) = delays_of(&Chunk { rows: 2..4, synapses: 3..9 });
+        assert_eq!(offsets, vec![0, 2, 6]);
+        assert_eq!(targets, vec![3, 4, 5, 6, 7, 8]);
+        assert_eq!(weights, vec![-3, -4, -5, -6, -7, -8]);
+        assert_eq!(delays, vec![3 | 4 << 16, 5 | 6 << 16, 7 | 8 << 16]);
+        let (offsets, _, _, delays) = delays_of(&Chunk { rows: 4..5, synapses: 9..10 });
+        assert_eq!(offsets, vec![0, 1]);
+        assert_eq!(delays, vec![9]);
+        // At an even one: a slice of the packed words (the last word's high half is the
+        // next chunk's first delay, never read through this chunk).
+        let (_, _, _, delays) = delays_of(&Chunk { rows: 0..1, synapses: 0..3 });
+        assert_eq!((delays.len(), delays[0], delays[1] & 0xFFFF), (2, 1 << 16, 2));
+    }
 }
