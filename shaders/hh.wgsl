@@ -10,6 +10,7 @@
 // 1 g_l·e_l, 2 threshold, 3 dt/cm, 4 v_min, 5 1/dv, 6 the last point, then as u32 bits:
 // 7 columns per point, 8 states, 9 channels, then per state its (x_inf, decay) columns,
 // then per channel g, e_rev (f32), its gate count, and per gate (state, power).
+// Flags: 1 spiked, 2 not finite, 4 v outside the table (counted, as on the CPU).
 
 fn hh_word(k: u32) -> u32 {
     return bitcast<u32>(constant(k));
@@ -49,6 +50,7 @@ fn model_step(i: u32, current: f32, dt: f32, g_syn: f32, g_syn_e: f32) -> u32 {
     // first point).
     let last = constant(6u);
     var at = (v0 - constant(4u)) * constant(5u);
+    let outside = !(at >= 0.0 && at < last);
     at = select(0.0, at, at >= 0.0);
     at = select(last, at, at < last);
     let k = min(u32(at), u32(last) - 1u);
@@ -87,5 +89,5 @@ fn model_step(i: u32, current: f32, dt: f32, g_syn: f32, g_syn_e: f32) -> u32 {
     state_set(0u, i, vn);
     let threshold = constant(2u);
     let spiked = v0 < threshold && vn >= threshold;
-    return select(0u, 1u, spiked) | select(0u, 2u, !is_finite(vn));
+    return select(0u, 1u, spiked) | select(0u, 2u, !is_finite(vn)) | select(0u, 4u, outside);
 }

@@ -19,6 +19,9 @@
 @group(1) @binding(4) var<storage, read_write> spikes: array<atomic<u32>>;
 @group(1) @binding(5) var<storage, read> gauss: array<vec2<f32>>;
 @group(1) @binding(6) var<storage, read_write> syn: array<f32>;
+// Per group, the neuron-steps whose v left a rate table (a model's flag 4): a 64-bit
+// count as (low, high) words at 2·HEADER_GROUP.
+@group(1) @binding(7) var<storage, read_write> clamps: array<atomic<u32>>;
 
 const HEADER_OFFSET: u32 = 0u;
 const HEADER_N: u32 = 1u;
@@ -41,6 +44,8 @@ const HEADER_KINDS_AT: u32 = 15u;
 // 1 if the model integrates synaptic conductances itself (a Hodgkin–Huxley membrane),
 // else they reach it as currents.
 const HEADER_CONDUCTANCES: u32 = 16u;
+// The group's index among the rank's groups (its words of `clamps`).
+const HEADER_GROUP: u32 = 17u;
 const STIMULUS_WORDS: u32 = 8u;
 const WORKGROUP: u32 = 64u;
 
@@ -86,6 +91,7 @@ fn reaches(s: u32, i: u32) -> bool {
 var<workgroup> fired_count: atomic<u32>;
 var<workgroup> fired: array<u32, WORKGROUP>;
 var<workgroup> fired_base: u32;
+var<workgroup> clamped_count: atomic<u32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -94,6 +100,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: v
     let in_group = i < n;
     if lid == 0u {
         atomicStore(&fired_count, 0u);
+        atomicStore(&clamped_count, 0u);
     }
     workgroupBarrier();
     if in_group {
@@ -162,11 +169,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: v
         if (flags & 2u) != 0u {
             atomicMin(&spikes[1], now.step_lo);
         }
+        if (flags & 4u) != 0u {
+            atomicAdd(&clamped_count, 1u);
+        }
     }
     workgroupBarrier();
     let count = atomicLoad(&fired_count);
     if lid == 0u && count > 0u {
         fired_base = atomicAdd(&spikes[0], count);
+    }
+    let clamped = atomicLoad(&clamped_count);
+    if lid == 0u && clamped > 0u {
+        // The carry into the high word when the low one wraps: exact whatever the order.
+        let at = 2u * info[HEADER_GROUP];
+        let before = atomicAdd(&clamps[at], clamped);
+        if before > 0xFFFFFFFFu - clamped {
+            atomicAdd(&clamps[at + 1u], 1u);
+        }
     }
     workgroupBarrier();
     let capacity = info[HEADER_SPIKE_CAPACITY];

@@ -490,6 +490,32 @@ fn hodgkin_huxley_populations_on_the_gpu_fire_at_the_cpus_rates() {
     assert_same_datasets(&d.join("net_gpu/spikes.h5"), &d.join("part/spikes.h5"));
 }
 
+/// v outside a Hodgkin–Huxley rate table is counted on the GPU as on the CPU (a flag of
+/// the model's step, summed per workgroup into a 64-bit count per group) and the run ends
+/// with the CPU's warning; the counts agree within 2% (the trajectories are f32 on both,
+/// the GPU's may fuse multiply-adds).
+#[test]
+fn leaving_the_rate_tables_is_counted_on_the_gpu_as_on_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("hh_classic.toml");
+    let narrow = "population.axon.table={ v_min = -80, v_max = -30 }";
+    let clamped = |backend: &str, set: &[&str]| -> Option<u64> {
+        let mut args = vec![model.to_str().unwrap(), "--backend", backend, "--out", backend, "--duration", "50 ms"];
+        args.extend_from_slice(set);
+        let out = run(dir.path(), &args);
+        assert_ok(&out);
+        let err = stderr(&out);
+        let at = err.find("v left the rate tables in ")?;
+        let rest = &err[at + "v left the rate tables in ".len()..];
+        Some(rest[..rest.find(' ').unwrap()].parse().unwrap())
+    };
+    let cpu = clamped("cpu", &["--set", narrow]).expect("the CPU warns");
+    let gpu = clamped("gpu", &["--set", narrow]).expect("the GPU warns");
+    eprintln!("neuron-steps outside the table: {cpu} on the CPU, {gpu} on the GPU");
+    assert!(cpu > 100 && (gpu as f64 / cpu as f64 - 1.0).abs() < 0.02, "{gpu} on the GPU, {cpu} on the CPU");
+    assert_eq!(clamped("gpu", &[]), None, "the default tables hold every v");
+}
+
 /// Rows larger than one storage binding are cut into chunks of whole rows, each bound and
 /// delivered as a block of its own: with the binding capped at 100,000 bytes (the rings of
 /// this 1000-neuron network take 84,000), the 64,000 synapses of the excitatory

@@ -16,8 +16,8 @@ pub struct Gpu {
 }
 
 /// Storage buffers the update pipeline binds in one stage (`shaders/update.wgsl`), the
-/// most of volley's pipelines.
-pub const STORAGE_BUFFERS_NEEDED: u32 = 7;
+/// most of volley's pipelines: WebGPU's guaranteed minimum, so every adapter has them.
+pub const STORAGE_BUFFERS_NEEDED: u32 = 8;
 
 /// The adapters of this machine, in the order wgpu lists them (Vulkan, then GL).
 pub fn adapters() -> Vec<wgpu::Adapter> {

@@ -39,7 +39,7 @@ const WORKGROUP: u32 = 64;
 /// Workgroups per dimension of one dispatch (WebGPU's minimum, lavapipe's maximum).
 const MAX_WORKGROUPS: u32 = 65_535;
 /// Words of a group's `info` header (shaders/update.wgsl's HEADER_*).
-const HEADER_WORDS: usize = 17;
+const HEADER_WORDS: usize = 18;
 const STIMULUS_WORDS: usize = 8;
 
 /// One dispatch's step, as shaders read it (`struct Step`).
@@ -142,6 +142,8 @@ pub struct GpuBackend {
     /// The exponential kinds' state, and the host's copy of it (with the groups').
     syn: wgpu::Buffer,
     syn_host: Vec<Vec<f32>>,
+    /// Per group, the neuron-steps whose v left a rate table, as (low, high) words.
+    clamps: wgpu::Buffer,
     n_rank: usize,
     spikes: wgpu::Buffer,
     spike_capacity: u32,
@@ -264,6 +266,7 @@ impl GpuBackend {
                 storage_entry(4, false),
                 storage_entry(5, true),
                 storage_entry(6, false),
+                storage_entry(7, false),
             ],
         });
         let block_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -371,7 +374,10 @@ impl GpuBackend {
         let gauss: Vec<[f32; 2]> = crate::gaussian::table().entries().collect();
         let gauss = gpu.storage("gaussian table", &gauss, wgpu::BufferUsages::empty());
 
-        // Neurons.
+        // Neurons: at most one group per population on a rank.
+        let group_count =
+            desc.populations.iter().filter(|p| p.first_gid.max(neurons.start) < (p.first_gid + p.size).min(neurons.end)).count();
+        let clamps = gpu.storage("clamps", &vec![0u32; 2 * group_count.max(1)], wgpu::BufferUsages::COPY_SRC);
         let mut groups = Vec::new();
         let mut pipelines: Vec<(&'static str, wgpu::ComputePipeline)> = Vec::new();
         let noise_key = crate::rng::key_for(desc.seed, crate::rng::Purpose::Noise);
@@ -450,6 +456,7 @@ impl GpuBackend {
             info.resize(amplitudes_at + epoch_steps * reached.len(), 0);
             info[14] = spike_entries as u32;
             info[16] = host.integrates_conductances() as u32;
+            info[17] = groups.len() as u32;
             info[15] = info.len() as u32;
             info.extend(&kind_words);
             let state_buffer = gpu.storage("state", &state, usage);
@@ -458,7 +465,7 @@ impl GpuBackend {
             let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("group"),
                 layout: &group_layout,
-                entries: &entries(&[&info_buffer, &state_buffer, &params, &ring, &spikes, &gauss, &syn]),
+                entries: &entries(&[&info_buffer, &state_buffer, &params, &ring, &spikes, &gauss, &syn, &clamps]),
             });
             groups.push(Group {
                 population: index,
@@ -590,6 +597,7 @@ impl GpuBackend {
             slots,
             syn,
             syn_host,
+            clamps,
             n_rank,
             spikes,
             spike_capacity: spike_entries as u32,
@@ -1063,7 +1071,13 @@ impl Backend for GpuBackend {
     }
 
     fn table_clamps(&self, populations: usize) -> Vec<u64> {
-        vec![0; populations]
+        let mut out = vec![0; populations];
+        let bytes = self.gpu.read(&self.clamps, 0, self.groups.len() as u64 * 8);
+        let words: &[u32] = bytemuck::cast_slice(&bytes);
+        for (g, count) in self.groups.iter().zip(words.chunks_exact(2)) {
+            out[g.population] += count[0] as u64 | (count[1] as u64) << 32;
+        }
+        out
     }
 }
 
