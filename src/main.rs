@@ -136,6 +136,10 @@ enum Command {
         /// two) instead of the reference machine's.
         #[arg(long)]
         calibrate: bool,
+        /// Also plan the run on GPUs, one per rank: device memory per rank and the
+        /// host's peak (gpu or auto; default: simulation.backend, else cpu).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
     },
     /// Time the spike exchange between MPI ranks (run under mpirun or srun): mean time
     /// per epoch for a given number of spikes per rank, for the scaling model.
@@ -423,7 +427,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             // line is out.
             outcome.map_err(|e| report(e, *rank))
         }
-        Command::Plan { model, duration, sets, ranks, threads, expected_rate, calibrate } => {
+        Command::Plan { model, duration, sets, ranks, threads, expected_rate, calibrate, backend } => {
             // The run planned may be on another machine: no warning for more threads than here.
             if threads == Some(0) {
                 return Err(Error::Option { option: "--threads".into(), message: "expected at least 1 thread".into() });
@@ -442,6 +446,20 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             let costs = if calibrate { volley::plan::calibrate(&desc, threads)? } else { volley::plan::Costs::default() };
             let options = volley::plan::PlanOptions { ranks, threads, rate_hz: expected_rate };
             let plan = volley::plan::plan(&desc, &options, &costs);
+            let on_gpu = match backend {
+                Some(BackendArg::Cpu) => false,
+                Some(BackendArg::Gpu | BackendArg::Auto) => true,
+                None => desc.backend != BackendChoice::Cpu,
+            };
+            #[cfg(feature = "gpu")]
+            let plan = if on_gpu { plan.with_gpu(&desc) } else { plan };
+            #[cfg(not(feature = "gpu"))]
+            if on_gpu {
+                return Err(Error::Option {
+                    option: "--backend gpu".into(),
+                    message: "this volley was built without the GPU backend (cargo feature `gpu`): plan with --backend cpu".into(),
+                });
+            }
             println!(
                 "{}: {} neurons, {} synapses, {} ms in {} steps of {} ms",
                 model.display(),

@@ -126,10 +126,31 @@ impl TimePlan {
     }
 }
 
+/// The same run on GPUs (`volley plan --backend gpu`): per rank, the device memory of
+/// `backend::gpu::estimate` and the host memory while its rows are drawn before upload;
+/// or why the GPU backend would not run the model. Its wall time is not planned: no
+/// costs have been measured on a hardware GPU yet (BENCHMARKS.md, "GPU backend").
+#[derive(Clone, Debug)]
+pub enum GpuPlan {
+    Refused(String),
+    Ranks(Vec<GpuRankPlan>),
+}
+
+#[derive(Clone, Debug)]
+pub struct GpuRankPlan {
+    pub device: MemoryEstimate,
+    /// The host's peak: the state's host copy, the largest projection's rows as drawn
+    /// before upload (a u32 target, an i32 weight, a u16 delay where delays vary, a u64
+    /// offset per source), the recording buffers and the process.
+    pub host: u64,
+}
+
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub options: PlanOptions,
     pub ranks: Vec<RankPlan>,
+    /// Set by `with_gpu`.
+    pub gpu: Option<GpuPlan>,
     pub files: Vec<FilePlan>,
     pub spikes: f64,
     pub events: f64,
@@ -239,6 +260,41 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
         events: all_events,
         time,
         costs_source: costs.source.clone(),
+        gpu: None,
+    }
+}
+
+impl Plan {
+    /// Adds what the GPU backend would hold for each rank.
+    #[cfg(feature = "gpu")]
+    pub fn with_gpu(mut self, desc: &Description) -> Plan {
+        self.gpu = Some(match crate::backend::gpu::unsupported(desc) {
+            Some(why) => GpuPlan::Refused(why),
+            None => GpuPlan::Ranks(
+                self.ranks
+                    .iter()
+                    .map(|r| {
+                        let device = crate::backend::gpu::estimate::memory_estimate(desc, r.neurons.clone());
+                        let rows = desc
+                            .projections
+                            .iter()
+                            .filter(|p| p.storage != Storage::Procedural)
+                            .map(|p| {
+                                let target = &desc.populations[p.target];
+                                let mine =
+                                    r.neurons.end.min(target.first_gid + target.size).saturating_sub(r.neurons.start.max(target.first_gid));
+                                let onto = desc.projection_synapses(p) as f64 * mine as f64 / target.size.max(1) as f64;
+                                let per = if p.delay.count() > 1 { 10.0 } else { 8.0 };
+                                (onto * per) as u64 + 8 * (desc.populations[p.source].size + 1)
+                            })
+                            .max()
+                            .unwrap_or(0);
+                        GpuRankPlan { device, host: r.memory.state + rows + r.recording + PROCESS_BYTES }
+                    })
+                    .collect(),
+            ),
+        });
+        self
     }
 }
 
@@ -338,6 +394,31 @@ impl std::fmt::Display for Plan {
             )?;
         }
         writeln!(f, "    (total includes {} for the process itself: binary, MPI, HDF5)", fmt_bytes(PROCESS_BYTES))?;
+        match &self.gpu {
+            None => {}
+            Some(GpuPlan::Refused(why)) => writeln!(f, "  on GPUs (--backend gpu): not run ({why})")?,
+            Some(GpuPlan::Ranks(ranks)) => {
+                writeln!(f, "  on GPUs (--backend gpu), one per rank: device memory, and the host's peak while rows are drawn:")?;
+                writeln!(f, "    {:>5} {:>10} {:>10} {:>10} {:>10} {:>10}", "rank", "state", "synapses", "buffers", "device", "host")?;
+                for &k in &shown {
+                    let r = &ranks[k];
+                    writeln!(
+                        f,
+                        "    {:>5} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                        k,
+                        fmt_bytes(r.device.state),
+                        fmt_bytes(r.device.synapses),
+                        fmt_bytes(r.device.buffers),
+                        fmt_bytes(r.device.total()),
+                        fmt_bytes(r.host)
+                    )?;
+                }
+                writeln!(
+                    f,
+                    "    (wall time on a GPU is not planned: no costs measured on one yet; the CPU's below. BENCHMARKS.md \"GPU backend\" bounds it by bytes moved)"
+                )?;
+            }
+        }
         writeln!(f, "  output at {} Hz (--expected-rate):", o.rate_hz)?;
         for file in &self.files {
             writeln!(f, "    {:<28} {:>10}", file.file, fmt_bytes(file.bytes()))?;
@@ -374,6 +455,11 @@ pub fn machine_line(plan: &Plan) -> String {
         plan.events,
         plan.time.total()
     );
+    if let Some(GpuPlan::Ranks(ranks)) = &plan.gpu {
+        let device = ranks.iter().map(|r| r.device.total()).max().unwrap_or(0);
+        let host = ranks.iter().map(|r| r.host).max().unwrap_or(0);
+        let _ = write!(s, " gpu_device_bytes={device} gpu_host_bytes={host}");
+    }
     s
 }
 

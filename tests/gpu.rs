@@ -585,3 +585,43 @@ fn arrays_beyond_one_storage_binding_are_refused_before_anything_is_drawn() {
     assert!(started.elapsed().as_secs() < 20, "refused before drawing the synapses");
     assert!(!dir.path().join("out").exists(), "nothing written");
 }
+
+/// `volley plan --backend gpu` adds, per rank, the device memory the GPU backend would
+/// allocate (the estimate `volley check` prints, itself held to the backend's
+/// allocations above) and the host's peak; a model the GPU would not run says why. No
+/// adapter is needed: nothing is built.
+#[test]
+fn the_plan_on_gpus_gives_each_ranks_device_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich_sparse.toml");
+    let out = command(env!("CARGO_BIN_EXE_volley"))
+        .args(["plan", model.to_str().unwrap(), "--backend", "gpu", "--ranks", "2"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let text = stdout(&out);
+    assert!(text.contains("on GPUs (--backend gpu), one per rank: device memory"), "{text}");
+    let desc = volley::config::load(&model, &Default::default()).unwrap();
+    let largest = volley::partition::partition(&desc, 2)
+        .into_iter()
+        .map(|r| volley::backend::gpu::estimate::memory_estimate(&desc, r).total())
+        .max()
+        .unwrap();
+    let line = text.lines().find(|l| l.starts_with("plan: ")).expect("the machine-readable line");
+    assert!(line.contains(&format!("gpu_device_bytes={largest} ")), "{largest}: {line}");
+    // 10^7 synapses at 8 bytes on the device: half of them per rank.
+    assert!(largest > 40_000_000 && largest < 50_000_000, "{largest}");
+    let cpu = command(env!("CARGO_BIN_EXE_volley")).args(["plan", model.to_str().unwrap()]).current_dir(dir.path()).output().unwrap();
+    assert!(!stdout(&cpu).contains("on GPUs"), "the CPU plan alone by default: {}", stdout(&cpu));
+
+    let rk4 = "population.axon.integrator=\"rk4\"";
+    let hh = example("hh_classic.toml");
+    let out = command(env!("CARGO_BIN_EXE_volley"))
+        .args(["plan", hh.to_str().unwrap(), "--backend", "gpu", "--set", rk4])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert!(stdout(&out).contains("on GPUs (--backend gpu): not run (population 'axon': integrator = \"rk4\""), "{}", stdout(&out));
+}
