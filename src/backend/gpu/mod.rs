@@ -241,6 +241,11 @@ impl GpuBackend {
         let scales = fixed::scales(desc);
         let device = &gpu.device;
         let usage = wgpu::BufferUsages::COPY_SRC;
+        // A device that cannot hold the model fails its allocations: caught here and
+        // reported as one error with what the model needs (the writes into a buffer that
+        // failed to allocate are validation errors, caught by the outer scope).
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out_of_memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
 
         // Layouts and pipelines.
         let step_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -570,6 +575,25 @@ impl GpuBackend {
         }
         let spike_staging = gpu.buffer("spike readback", 8 + 1024 * 8, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
         gpu.wait();
+        let (oom, invalid) = (pollster::block_on(out_of_memory.pop()), pollster::block_on(validation.pop()));
+        if let Some(e) = oom {
+            let needed = estimate::memory_estimate(desc, neurons.clone()).total();
+            return Err(InvalidBuild {
+                key: -1.0,
+                error: Error::Option {
+                    option: "--backend gpu".into(),
+                    message: format!(
+                        "the GPU {} ran out of memory building this rank ({e}); the rank needs about {} of device memory \
+                         (`volley plan --backend gpu`): use more ranks, procedural = true, or --backend cpu",
+                        device::describe(&gpu.info),
+                        crate::run::fmt_bytes(needed)
+                    ),
+                },
+            });
+        }
+        if let Some(e) = invalid {
+            panic!("GPU {}: {e}", device::describe(&gpu.info));
+        }
         Ok(GpuBackend {
             in_flight: InFlight::new(slots, desc.min_delay_steps(), desc.max_delay_steps()),
             gpu,
