@@ -109,13 +109,33 @@ fn hh_update(c: &mut Criterion) {
     let input = vec![18f32; n];
     // Into the firing regime first, so that the states are spread over the spike cycle.
     for _ in 0..20_000 {
-        state.step(&input, 0.0, &volley::synapse::Synaptic::none(), 0.01);
+        state.step(&input, None, 0.0, &volley::synapse::Synaptic::none(), 0.01);
     }
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("exponential_euler_step", |b| {
         b.iter(|| {
-            black_box(state.step(&input, 0.0, &volley::synapse::Synaptic::none(), 0.01));
+            black_box(state.step(&input, None, 0.0, &volley::synapse::Synaptic::none(), 0.01));
         })
+    });
+    g.finish();
+}
+
+/// The microcircuit's LIF neuron (iaf_psc_exp, exact propagators): one step of 100,000
+/// neurons, with weights arriving and a per-neuron current (the stimuli's path), firing.
+fn lif_update(c: &mut Criterion) {
+    let mut g = c.benchmark_group("iaf_psc_exp_update_100000");
+    let text = "[simulation]\ndt = \"0.1 ms\"\nduration = \"1 ms\"\n[[population]]\nname = \"p\"\nsize = 100000\nmodel = \"iaf_psc_exp\"\n\
+                [population.parameters]\ne_l = -65\nv_th = -50\nv_reset = -65\ntau_syn_ex = 0.5\ntau_syn_in = 0.5\ni_e = 300\n\
+                [population.initial]\nv = \"-65 + 15*r\"\n";
+    let desc = config::parse(text, "lif.toml", &Overrides::default()).unwrap();
+    let pop = &desc.populations[0];
+    let mut state = pop.model.build(pop.gids().map(|g| desc.neuron_uniform(g))).unwrap();
+    let n = state.len();
+    let weights: Vec<f32> = (0..n).map(|i| if i % 3 == 0 { 87.8 } else { 0.0 }).collect();
+    let currents: Vec<f32> = (0..n).map(|i| (i % 100) as f32).collect();
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("step", |b| {
+        b.iter(|| black_box(state.step(&weights, Some(&currents), 0.0, &volley::synapse::Synaptic::none(), 0.1)));
     });
     g.finish();
 }
@@ -276,5 +296,5 @@ fn network(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, noise, neuron_update, hh_update, delivery, memory_system, network);
+criterion_group!(benches, noise, neuron_update, hh_update, lif_update, delivery, memory_system, network);
 criterion_main!(benches);

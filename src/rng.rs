@@ -30,6 +30,8 @@ pub enum Purpose {
     Connectivity = 3,
     /// Membership of a neuron in a stimulus's random fraction of a population.
     Selection = 4,
+    /// Event counts of Poisson stimuli.
+    Poisson = 5,
 }
 
 const SKEIN_KS_PARITY32: u32 = 0x1BD1_1BDA;
@@ -155,6 +157,25 @@ fn noise_key(seed: u64, stream: u32, step: u64) -> [u32; 2] {
     [key[0] ^ stream.wrapping_mul(0x85EB_CA6B), key[1] ^ ((step >> 32) as u32).wrapping_mul(0x9E37_79B9)]
 }
 
+/// The number of events a Poisson stimulus (`stream`) delivers to neuron `gid` in step
+/// `step`, with `lambda` events expected per step and `exp_neg_lambda` = e^−λ: one
+/// Threefry block per neuron-step, inverted by summing the probabilities of 0, 1, 2, …
+/// events (about λ + 1 terms; λ is at most 100, so e^−λ stays a normal f64).
+pub fn poisson_count(seed: u64, stream: u32, step: u64, gid: u64, lambda: f64, exp_neg_lambda: f64) -> u32 {
+    let key = key_for(seed, Purpose::Poisson);
+    let key = [key[0] ^ stream.wrapping_mul(0x85EB_CA6B), key[1] ^ ((step >> 32) as u32).wrapping_mul(0x9E37_79B9)];
+    let [a, b] = threefry2x32([step as u32, gid as u32], key);
+    let u = unit_f64(a, b);
+    let (mut k, mut p, mut below) = (0u32, exp_neg_lambda, exp_neg_lambda);
+    // Ends where the sum passes u, or where the terms underflow (u within rounding of 1).
+    while u >= below && p > 0.0 {
+        k += 1;
+        p *= lambda / k as f64;
+        below += p;
+    }
+    k
+}
+
 /// The normal `fill_stream_normals` gives neuron `gid`, alone.
 pub fn noise_normal(seed: u64, stream: u32, step: u64, gid: u64) -> f32 {
     let [a, b] = threefry2x32([step as u32, (gid / 2) as u32], noise_key(seed, stream, step));
@@ -215,6 +236,45 @@ fn fill_noise_normals_kernel(seed: u64, stream: u32, step: u64, first_gid: u64, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Poisson counts over 200,000 neuron-steps: for λ from 0.05 to 60, the frequency of
+    /// each count against the Poisson probabilities (χ² over the counts expected ≥ 20
+    /// times, below its 0.1% quantile), and the mean within 4 standard errors.
+    #[test]
+    fn poisson_counts_have_the_poisson_distribution() {
+        for lambda in [0.05, 1.28, 2.32, 17.0, 60.0] {
+            let exp_neg = f64::exp(-lambda);
+            let n = 200_000u64;
+            let mut hist = vec![0u64; 400];
+            let mut sum = 0u64;
+            for i in 0..n {
+                let k = poisson_count(7, 1, i / 1000, i % 1000, lambda, exp_neg);
+                hist[k as usize] += 1;
+                sum += k as u64;
+            }
+            let mean = sum as f64 / n as f64;
+            assert!((mean - lambda).abs() < 4.0 * (lambda / n as f64).sqrt(), "λ {lambda}: mean {mean}");
+            let (mut chi2, mut cells, mut p) = (0.0, 0, exp_neg);
+            for (k, &seen) in hist.iter().enumerate() {
+                if k > 0 {
+                    p *= lambda / k as f64;
+                }
+                let expected = p * n as f64;
+                if expected >= 20.0 {
+                    chi2 += (seen as f64 - expected).powi(2) / expected;
+                    cells += 1;
+                }
+            }
+            // The 0.1% quantile of χ² with ν degrees of freedom, ν + 3.1·√(2ν) + 6 bounds it.
+            let nu = (cells - 1) as f64;
+            assert!(chi2 < nu + 3.1 * (2.0 * nu).sqrt() + 6.0, "λ {lambda}: χ² {chi2} over {cells} cells");
+        }
+        // Other streams and steps give other counts.
+        let a: Vec<u32> = (0..100).map(|g| poisson_count(7, 0, 5, g, 2.0, (-2.0f64).exp())).collect();
+        let b: Vec<u32> = (0..100).map(|g| poisson_count(7, 1, 5, g, 2.0, (-2.0f64).exp())).collect();
+        let c: Vec<u32> = (0..100).map(|g| poisson_count(7, 0, 6, g, 2.0, (-2.0f64).exp())).collect();
+        assert!(a != b && a != c);
+    }
 
     /// Known-answer vectors of Random123 (kat_vectors, threefry2x32 with 20 rounds):
     /// counter, key, expected output.

@@ -44,13 +44,19 @@ pub enum StimulusKind {
     /// `amplitudes[k]` from step `starts[k]` until the next start (0 before the first);
     /// `starts` increasing.
     Step { starts: Vec<u64>, amplitudes: Vec<f64> },
+    /// Independent Poisson spike trains onto each neuron (NEST's poisson_generator with
+    /// K_ext connections): a Poisson number of events with mean `lambda` per step, each
+    /// adding `weight` to the weights arriving in that step, as a synapse's would. Drawn
+    /// from (seed, stream, neuron, step), nothing stored; `stream` tells Poisson stimuli
+    /// on the same neurons apart.
+    Poisson { lambda: f64, weight: f64, stream: u32 },
 }
 
 impl StimulusKind {
     /// The current of a constant or step stimulus at `step` (0 for noise).
     pub fn amplitude_at(&self, step: u64) -> f64 {
         match self {
-            StimulusKind::Noise { .. } => 0.0,
+            StimulusKind::Noise { .. } | StimulusKind::Poisson { .. } => 0.0,
             StimulusKind::Constant { amplitude } => *amplitude,
             StimulusKind::Step { starts, amplitudes } => match starts.partition_point(|&s| s <= step) {
                 0 => 0.0,
@@ -125,6 +131,11 @@ impl GroupStimulus {
     pub fn reach(&self) -> &Reach {
         &self.reach
     }
+
+    /// Whether it injects a current (else it delivers events, as synapses do).
+    pub fn is_current(&self) -> bool {
+        !matches!(self.kind, StimulusKind::Poisson { .. })
+    }
 }
 
 /// The stimuli reaching the neurons `first_gid..first_gid + len` of population `pop`
@@ -176,6 +187,7 @@ pub fn apply(stimuli: &[GroupStimulus], seed: u64, step: u64, input: &mut [f32],
     let mut common = 0.0f32;
     for s in stimuli {
         match &s.kind {
+            StimulusKind::Poisson { .. } => {}
             StimulusKind::Noise { std, stream } => {
                 let std = *std as f32;
                 match &s.reach {
@@ -203,6 +215,27 @@ pub fn apply(stimuli: &[GroupStimulus], seed: u64, step: u64, input: &mut [f32],
         }
     }
     common
+}
+
+/// Adds this step's Poisson events into `weights` (the weights arriving in the step, the
+/// delta ring's slot): after the currents, for a model that takes them together.
+pub fn apply_events(stimuli: &[GroupStimulus], seed: u64, step: u64, weights: &mut [f32]) {
+    for s in stimuli {
+        let StimulusKind::Poisson { lambda, weight, stream } = s.kind else { continue };
+        let exp_neg = (-lambda).exp();
+        let n = weights.len();
+        let mut add = |i: usize| {
+            let k = rng::poisson_count(seed, stream, step, s.first_gid + i as u64, lambda, exp_neg);
+            if k > 0 {
+                weights[i] += (k as f64 * weight) as f32;
+            }
+        };
+        match &s.reach {
+            Reach::All => (0..n).for_each(&mut add),
+            Reach::Range(r) => r.clone().for_each(&mut add),
+            Reach::List(ids) => ids.iter().for_each(|&i| add(i as usize)),
+        }
+    }
 }
 
 /// input[i] += std · z_i, z the noise normals of neurons first_gid + i (net.m sums

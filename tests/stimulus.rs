@@ -80,8 +80,12 @@ fn bad_stimuli_are_refused_with_the_field_and_what_was_expected() {
         "error: stim.toml:14:14: stimulus[0].population: unknown population 'cell' (defined: cells)"
     );
     assert_eq!(
-        error_of(&s("kind = \"poisson\"")),
-        "error: stim.toml:15:8: stimulus[0].kind: unknown stimulus kind 'poisson' (known: noise, constant, step)"
+        error_of(&s("kind = \"pulse\"")),
+        "error: stim.toml:15:8: stimulus[0].kind: unknown stimulus kind 'pulse' (known: noise, constant, step, poisson)"
+    );
+    assert_eq!(
+        error_of(&s("kind = \"poisson\"\nrate = 10\nweight = 1\nstd = 3")),
+        "error: stim.toml:18:7: stimulus[0].std: a poisson stimulus does not use 'std' (its keys: population, kind, neurons, rate, weight, indegree)"
     );
     assert_eq!(
         error_of(&s("kind = \"noise\"\nstd = 1\namplitude = 3")),
@@ -117,5 +121,5 @@ fn bad_stimuli_are_refused_with_the_field_and_what_was_expected() {
         error_of(&s("kind = \"constant\"\namplitude = 1\nneurons = { fraction = 1.5 }")),
         "error: stim.toml:17:11: stimulus[0].neurons: expected a fraction in [0, 1], got 1.5"
     );
-    assert!(error_of(&s("kind = \"noise\"\nstd = 1\nrate = 3")).contains("unknown field `rate`"));
+    assert!(error_of(&s("kind = \"noise\"\nstd = 1\nfrequency = 3")).contains("unknown field `frequency`"));
 }

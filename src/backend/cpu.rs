@@ -64,6 +64,9 @@ struct Shard {
     exponential: Vec<synapse::Exponential>,
     synapses: LocalSynapses,
     normals: Vec<f32>,
+    /// Scratch for the stimuli's currents of a model that takes them apart from the
+    /// arriving weights (empty where no group needs it).
+    currents: Vec<f32>,
     spikes: Vec<Spike>,
     /// The first state seen to leave the finite numbers.
     non_finite: Option<NonFinite>,
@@ -315,6 +318,7 @@ impl Shard {
         }
         let n = (neurons.end - neurons.start) as usize;
         let largest_group = groups.iter().map(|g| g.state.len()).max().unwrap_or(0);
+        let apart = groups.iter().any(|g| g.state.takes_currents_apart() && g.stimuli.iter().any(|s| s.is_current()));
         let kinds = synapse::kinds(desc);
         let synapses = LocalSynapses::build(desc, neurons).map_err(|e| invalid_weight(desc, e))?;
         Ok(Shard {
@@ -323,6 +327,7 @@ impl Shard {
             exponential: kinds[1..].iter().map(|&kind| synapse::Exponential::new(kind, n, desc.dt_ms)).collect(),
             synapses,
             groups,
+            currents: vec![0.0; if apart { largest_group } else { 0 }],
             normals: vec![0.0; largest_group],
             spikes: Vec::new(),
             non_finite: None,
@@ -371,9 +376,19 @@ impl Shard {
                     synapse::add_as_currents(input, &synaptic, g.state.voltages());
                     Synaptic::none()
                 };
-                let common = stimulus::apply(&g.stimuli, seed, step, input, &mut self.normals[..n]);
+                // A model that filters arriving weights takes the stimuli's currents apart.
+                let apart = g.state.takes_currents_apart() && g.stimuli.iter().any(|s| s.is_current());
+                let common = if apart {
+                    let currents = &mut self.currents[..n];
+                    currents.fill(0.0);
+                    stimulus::apply(&g.stimuli, seed, step, currents, &mut self.normals[..n])
+                } else {
+                    stimulus::apply(&g.stimuli, seed, step, input, &mut self.normals[..n])
+                };
+                stimulus::apply_events(&g.stimuli, seed, step, input);
+                let currents = if apart { Some(&self.currents[..n]) } else { None };
                 let state = &mut g.state;
-                if state.step(input, common, &synaptic, dt) && self.non_finite.is_none() {
+                if state.step(input, currents, common, &synaptic, dt) && self.non_finite.is_none() {
                     if let Some((i, variable, value)) = state.first_non_finite() {
                         self.non_finite = Some(NonFinite { gid: g.first_gid + i as u64, step, variable, value });
                     }
@@ -395,7 +410,7 @@ impl Shard {
         let state: usize = self.groups.iter().map(|g| g.state.bytes()).sum();
         let rings: usize = self.rings.iter().map(DelayRing::bytes).sum::<usize>() + self.in_flight.bytes();
         let kinds: usize = self.exponential.iter().map(synapse::Exponential::bytes).sum();
-        state + rings + kinds + self.synapses.bytes() + self.normals.len() * 4
+        state + rings + kinds + self.synapses.bytes() + (self.normals.len() + self.currents.len()) * 4
     }
 }
 

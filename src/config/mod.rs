@@ -288,6 +288,10 @@ impl Validator<'_> {
         }
         let declaration = (kind.declaration)();
         let declared = self.declared(i, p, &declaration)?;
+        if let Some((name, message)) = kind.check.and_then(|check| check(&declared)) {
+            let span = p.parameters.get(name).map_or(p.model.span(), |v| v.span());
+            return Err(self.error(span, at(&format!("parameters.{name}")), message));
+        }
         let ion_channels = if kind.ion_channels {
             let e_l = declaration.parameters.iter().position(|q| q.name == "e_l").and_then(|k| declared.parameters[k].constant());
             Some(self.ion_channels(i, p, e_l.unwrap_or(0.0))?)
@@ -446,6 +450,18 @@ impl Validator<'_> {
             None => SynapseModel::Delta,
             Some(s) => self.synapse(s, &at("synapse"))?,
         };
+        if let (Some(s), crate::model::NeuronModel::Lif(_)) = (&p.synapse, &populations[target].model) {
+            if synapse != SynapseModel::Delta {
+                return Err(self.error(
+                    s.span(),
+                    at("synapse"),
+                    format!(
+                        "population '{}' (iaf_psc_exp) filters the weights arriving with its own tau_syn_ex: leave out 'synapse' (the weight is the current's jump, in pA)",
+                        populations[target].name
+                    ),
+                ));
+            }
+        }
         let storage = match (&p.storage, &p.procedural) {
             (Some(s), Some(pr)) if *pr.get_ref() != (s.get_ref() == "procedural") => {
                 return Err(self.error(

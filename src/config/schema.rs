@@ -161,6 +161,12 @@ pub struct Stimulus {
     pub times: Option<Spanned<Vec<Value>>>,
     /// step: the current from each time on.
     pub amplitudes: Option<Spanned<Vec<f64>>>,
+    /// poisson: the rate of each independent source (Hz).
+    pub rate: Option<Spanned<f64>>,
+    /// poisson: independent sources per neuron (NEST's K_ext); 1 when absent.
+    pub indegree: Option<Spanned<i64>>,
+    /// poisson: the weight of each event, as a synapse's (a jump of the input).
+    pub weight: Option<Spanned<f64>>,
     /// Which neurons (indices within the population); all when absent.
     pub neurons: Option<Spanned<Neurons>>,
 }

@@ -9,7 +9,12 @@ use crate::stimulus::{Selection, Stimulus, StimulusKind};
 use toml::Spanned;
 
 /// The keys each kind uses besides `population`, `kind` and `neurons`.
-const KEYS: [(&str, &[&str]); 3] = [("noise", &["std"]), ("constant", &["amplitude"]), ("step", &["times", "amplitudes"])];
+const KEYS: [(&str, &[&str]); 4] =
+    [("noise", &["std"]), ("constant", &["amplitude"]), ("step", &["times", "amplitudes"]), ("poisson", &["rate", "weight", "indegree"])];
+
+/// The most Poisson events expected per neuron and step: the count is drawn by inversion,
+/// which takes about that many operations (and e^−λ must stay a normal f64).
+pub const MAX_POISSON_EVENTS_PER_STEP: f64 = 100.0;
 
 impl Validator<'_> {
     /// The stimuli of the model file: first each population's shorthands (noise, then the
@@ -35,6 +40,11 @@ impl Validator<'_> {
         }
         for (i, table) in tables.iter().enumerate() {
             let mut s = self.stimulus(i, table, populations, dt_ms, seed)?;
+            if let StimulusKind::Poisson { stream, .. } = &mut s.kind {
+                // Poisson stimuli on one population draw from streams 0, 1, ... in order.
+                *stream =
+                    out.iter().filter(|o| o.population == s.population && matches!(o.kind, StimulusKind::Poisson { .. })).count() as u32;
+            }
             if let StimulusKind::Noise { stream, .. } = &mut s.kind {
                 *stream =
                     out.iter().filter(|o| o.population == s.population && matches!(o.kind, StimulusKind::Noise { .. })).count() as u32;
@@ -60,7 +70,7 @@ impl Validator<'_> {
             return Err(self.error(
                 s.kind.span(),
                 at("kind"),
-                format!("unknown stimulus kind '{kind_name}' (known: noise, constant, step)"),
+                format!("unknown stimulus kind '{kind_name}' (known: noise, constant, step, poisson)"),
             ));
         };
         let given = [
@@ -68,6 +78,9 @@ impl Validator<'_> {
             ("amplitude", s.amplitude.as_ref().map(|x| x.span())),
             ("times", s.times.as_ref().map(|x| x.span())),
             ("amplitudes", s.amplitudes.as_ref().map(|x| x.span())),
+            ("rate", s.rate.as_ref().map(|x| x.span())),
+            ("weight", s.weight.as_ref().map(|x| x.span())),
+            ("indegree", s.indegree.as_ref().map(|x| x.span())),
         ];
         if let Some((key, span)) = given.iter().find_map(|(k, span)| span.clone().filter(|_| !uses.contains(k)).map(|s| (k, s))) {
             return Err(self.error(
@@ -76,8 +89,9 @@ impl Validator<'_> {
                 format!("a {kind_name} stimulus does not use '{key}' (its keys: population, kind, neurons, {})", uses.join(", ")),
             ));
         }
+        let needed: Vec<&str> = uses.iter().copied().filter(|k| *k != "indegree").collect();
         let missing =
-            |key: &str| self.error(table.span(), at(key), format!("missing: a {kind_name} stimulus needs {}", uses.join(" and ")));
+            |key: &str| self.error(table.span(), at(key), format!("missing: a {kind_name} stimulus needs {}", needed.join(" and ")));
         let finite = |x: &Spanned<f64>, field: &str, non_negative: bool| -> Result<f64> {
             let v = *x.get_ref();
             if v.is_finite() && (!non_negative || v >= 0.0) && (v as f32).is_finite() {
@@ -91,6 +105,28 @@ impl Validator<'_> {
             "noise" => StimulusKind::Noise { std: finite(s.std.as_ref().ok_or_else(|| missing("std"))?, "std", true)?, stream: 0 },
             "constant" => {
                 StimulusKind::Constant { amplitude: finite(s.amplitude.as_ref().ok_or_else(|| missing("amplitude"))?, "amplitude", false)? }
+            }
+            "poisson" => {
+                let rate = finite(s.rate.as_ref().ok_or_else(|| missing("rate"))?, "rate", true)?;
+                let weight = finite(s.weight.as_ref().ok_or_else(|| missing("weight"))?, "weight", false)?;
+                let indegree = match &s.indegree {
+                    None => 1,
+                    Some(k) if *k.get_ref() >= 1 && *k.get_ref() <= u32::MAX as i64 => *k.get_ref() as u64,
+                    Some(k) => {
+                        return Err(self.error(k.span(), at("indegree"), format!("expected a number of sources ≥ 1, got {}", k.get_ref())))
+                    }
+                };
+                let lambda = rate * indegree as f64 * dt_ms / 1000.0;
+                if lambda > MAX_POISSON_EVENTS_PER_STEP {
+                    return Err(self.error(
+                        s.rate.as_ref().expect("given").span(),
+                        at("rate"),
+                        format!(
+                            "rate × indegree × dt = {lambda} events expected per neuron and step, more than the {MAX_POISSON_EVENTS_PER_STEP} a Poisson stimulus draws: use a constant current (kind = \"constant\") for input this dense"
+                        ),
+                    ));
+                }
+                StimulusKind::Poisson { lambda, weight, stream: 0 }
             }
             _ => {
                 let times = s.times.as_ref().ok_or_else(|| missing("times"))?;

@@ -20,7 +20,7 @@ use crate::simd::Level;
 use crate::synapse::{Synaptic, SynapticInput};
 
 /// The model as a model file names it.
-pub const KIND: ModelKind = ModelKind { name: "hh", declaration: base_declaration, ion_channels: true, build };
+pub const KIND: ModelKind = ModelKind { name: "hh", declaration: base_declaration, ion_channels: true, build, check: None };
 
 /// What a population of this model lists beside its parameters: its ion channels, the
 /// rate tables' range and step, and the integrator.

@@ -23,7 +23,7 @@ const PARAMETER_UNITS: [&str; 5] = ["1/ms", "", "mV", "mV/ms", "mV"];
 const STATE_UNITS: [&str; 2] = ["mV", "mV/ms"];
 
 /// The model as a model file names it.
-pub const KIND: ModelKind = ModelKind { name: "izhikevich", declaration, ion_channels: false, build };
+pub const KIND: ModelKind = ModelKind { name: "izhikevich", declaration, ion_channels: false, build, check: None };
 
 /// a, b, c, d per neuron (expressions of r), v_peak one per population; v and u start
 /// from expressions of r, the parameters and (u) v.

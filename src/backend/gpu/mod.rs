@@ -171,6 +171,9 @@ pub fn unsupported(desc: &Description) -> Option<String> {
             return Some(why);
         }
     }
+    if desc.stimuli.iter().any(|s| matches!(s.kind, StimulusKind::Poisson { .. })) {
+        return Some("a poisson stimulus has no WGSL twin yet".into());
+    }
     if let Some(p) = desc.projections.iter().find(|p| p.delay.count() > 1 << 16) {
         return Some(format!("projection {}: more than 65,536 distinct delays", p.id));
     }

@@ -1,0 +1,439 @@
+//! Leaky integrate-and-fire neurons with exponentially decaying synaptic currents, NEST's
+//! `iaf_psc_exp` (the Potjans–Diesmann microcircuit's neuron), integrated exactly: over a
+//! step of length h the linear system
+//!
+//! ```text
+//! τ_m v′ = −(v − E_L) + τ_m/C_m · (I_syn + I_e + I)      τ_syn I_syn′ = −I_syn
+//! ```
+//!
+//! advances by its exponential propagators (Rotter & Diesmann 1999), computed once per
+//! population in f64:
+//!
+//! ```text
+//! P22 = e^(−h/τ_m)   P11 = e^(−h/τ_syn)   P20 = τ_m/C_m · (1 − P22)
+//! P21 = τ_m τ_syn / (C_m (τ_m − τ_syn)) · (P22 − P11)      (h/C_m · P22 where τ_syn = τ_m)
+//! ```
+//!
+//! in NEST's order: v advances with the synaptic current of the start of the step (unless
+//! refractory: then the step counter counts down instead); the current decays and takes
+//! the weights arriving in this step (pA, the delta ring: a spike moves v from the next
+//! step on, as in NEST); v at or above V_th spikes, is set to V_reset at once and is held
+//! for t_ref in whole steps. Stimulus currents act through P20, as NEST's current
+//! generators, constant over the step they are given for. The arithmetic is f32 (NEST's
+//! is f64): v − E_L is propagated, as NEST propagates it.
+
+use super::declaration::{Bound, Declaration, Declared, Derived, InitialScope, Parameter, Scope, StateVariable};
+use super::{InvalidValue, ModelKind, NeuronModel};
+use crate::expr::Expr;
+
+/// Parameters in slot order: name, default (NEST's iaf_psc_exp defaults), unit, bound.
+const PARAMETERS: [(&str, &str, &str, Option<Bound>); 9] = [
+    ("tau_m", "10", "ms", Some(Bound { min: 0.0, strict: true, what: "a time constant" })),
+    ("c_m", "250", "pF", Some(Bound { min: 0.0, strict: true, what: "a capacitance" })),
+    ("e_l", "-70", "mV", None),
+    ("v_th", "-55", "mV", None),
+    ("v_reset", "-70", "mV", None),
+    ("t_ref", "2", "ms", Some(Bound { min: 0.0, strict: false, what: "a duration" })),
+    ("tau_syn_ex", "2", "ms", Some(Bound { min: 0.0, strict: true, what: "a time constant" })),
+    ("tau_syn_in", "2", "ms", Some(Bound { min: 0.0, strict: true, what: "a time constant" })),
+    ("i_e", "0", "pA", None),
+];
+
+const STATE: [(&str, &str, &str); 3] = [("v", "mV", "e_l"), ("i_syn", "pA", "0"), ("refractory", "steps", "0")];
+
+/// Neurons are stepped in chunks of this many (a chunk of zeros stands for no currents).
+const CHUNK: usize = 1024;
+
+/// The model as a model file names it (NEST's name).
+pub const KIND: ModelKind = ModelKind { name: "iaf_psc_exp", declaration, ion_channels: false, build, check: Some(check) };
+
+/// Every parameter one value per population (the propagators are computed once);
+/// v, the synaptic current and the refractory steps left start from expressions.
+pub fn declaration() -> Declaration {
+    Declaration {
+        model: "iaf_psc_exp",
+        parameters: PARAMETERS
+            .iter()
+            .map(|&(name, default, unit, bound)| Parameter {
+                name: name.into(),
+                unit,
+                scope: Scope::Population,
+                default: Some(default),
+                bound,
+            })
+            .collect(),
+        state: STATE
+            .iter()
+            .map(|&(name, unit, initial)| StateVariable {
+                name: name.into(),
+                unit,
+                initial: Some(initial),
+                scope: InitialScope::ParametersAndEarlierState,
+                aliases: Vec::new(),
+            })
+            .collect(),
+        derived: vec![
+            Derived { name: "P22".into(), unit: "", definition: "exp(−dt/tau_m)".into() },
+            Derived { name: "P11".into(), unit: "", definition: "exp(−dt/tau_syn_ex)".into() },
+            Derived { name: "P21".into(), unit: "mV/pA", definition: "tau_m·tau_syn/(c_m·(tau_m − tau_syn))·(P22 − P11)".into() },
+            Derived { name: "P20".into(), unit: "mV/pA", definition: "tau_m/c_m·(1 − P22)".into() },
+            Derived { name: "steps_ref".into(), unit: "steps", definition: "t_ref/dt, rounded to whole steps".into() },
+        ],
+        step: "unless refractory: v ← e_l + P22·(v − e_l) + P21·i_syn + P20·(i_e + I); then i_syn ← P11·i_syn + the weights arriving"
+            .into(),
+        threshold: "v ≥ v_th after the step".into(),
+        reset: "v ← v_reset at once, held for steps_ref steps".into(),
+        integrates_conductances: false,
+        // The spike flag of the last step.
+        extra_bytes_per_neuron: 1,
+        initial_note: None,
+    }
+}
+
+/// What the parameters must satisfy together: one synaptic time constant (the weights
+/// arriving in a step are summed in one ring, excitatory and inhibitory together), and a
+/// reset below the threshold.
+fn check(declared: &Declared) -> Option<(&'static str, String)> {
+    let value = |k: usize| declared.parameters[k].constant().expect("constants, as declared");
+    if value(6) != value(7) {
+        return Some((
+            "tau_syn_in",
+            format!(
+                "expected tau_syn_in = tau_syn_ex ({} ms), got {} ms: the weights arriving in a step are summed in one ring, excitatory and inhibitory together, so they share one time constant",
+                value(6),
+                value(7)
+            ),
+        ));
+    }
+    if value(4) >= value(3) {
+        return Some(("v_reset", format!("expected v_reset below v_th ({} mV), got {} mV", value(3), value(4))));
+    }
+    None
+}
+
+fn build(declared: Declared, _: Option<super::hh::IonChannels>, dt_ms: f64) -> NeuronModel {
+    let parameters: [f64; 9] = std::array::from_fn(|k| declared.parameters[k].constant().expect("constants, as declared"));
+    NeuronModel::Lif(LifSpec { parameters, dt_ms, initial: declared.initial.try_into().expect("three state variables, as declared") })
+}
+
+/// The exact propagators of one step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Propagators {
+    pub p22: f64,
+    pub p11: f64,
+    pub p21: f64,
+    pub p20: f64,
+}
+
+impl Propagators {
+    pub fn new(tau_m: f64, c_m: f64, tau_syn: f64, h: f64) -> Propagators {
+        let p22 = (-h / tau_m).exp();
+        let p11 = (-h / tau_syn).exp();
+        // τ_syn = τ_m: the limit of the difference quotient.
+        let p21 = if ((tau_m - tau_syn) / tau_m).abs() < 1e-9 {
+            h / c_m * p22
+        } else {
+            tau_m * tau_syn / (c_m * (tau_m - tau_syn)) * (p22 - p11)
+        };
+        Propagators { p22, p11, p21, p20: tau_m / c_m * (1.0 - p22) }
+    }
+}
+
+/// One population's parameters (slot order) and initial-state expressions.
+#[derive(Clone, Debug)]
+pub struct LifSpec {
+    pub parameters: [f64; 9],
+    pub dt_ms: f64,
+    /// v, i_syn, refractory as expressions of r, the parameters and the earlier state.
+    pub initial: [Expr; 3],
+}
+
+/// What a step reads, the same for every neuron of a group: the propagators in f32.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LifConstants {
+    pub p22: f32,
+    pub p11: f32,
+    pub p21: f32,
+    pub p20: f32,
+    pub e_l: f32,
+    pub v_th: f32,
+    pub v_reset: f32,
+    pub i_e: f32,
+    pub steps_ref: f32,
+}
+
+impl LifSpec {
+    pub fn constants(&self) -> LifConstants {
+        let [tau_m, c_m, e_l, v_th, v_reset, t_ref, tau_syn, _, i_e] = self.parameters;
+        let p = Propagators::new(tau_m, c_m, tau_syn, self.dt_ms);
+        LifConstants {
+            p22: p.p22 as f32,
+            p11: p.p11 as f32,
+            p21: p.p21 as f32,
+            p20: p.p20 as f32,
+            e_l: e_l as f32,
+            v_th: v_th as f32,
+            v_reset: v_reset as f32,
+            i_e: i_e as f32,
+            steps_ref: (t_ref / self.dt_ms).round() as f32,
+        }
+    }
+
+    /// The group of neurons whose per-neuron uniforms are `r`, or the first neuron whose
+    /// initial state is not a finite f32.
+    pub fn build(&self, r: impl Iterator<Item = f64>) -> Result<LifGroup, InvalidValue> {
+        let constants = self.constants();
+        let mut state: [Vec<f32>; 3] = Default::default();
+        for (index, r) in r.enumerate() {
+            let mut scope = vec![r];
+            scope.extend(self.parameters);
+            for (k, e) in self.initial.iter().enumerate() {
+                let x = e.eval(&scope);
+                if !(x as f32).is_finite() {
+                    return Err(InvalidValue { index, table: "initial", name: STATE[k].0, r, value: x });
+                }
+                state[k].push(x as f32);
+                scope.push(x);
+            }
+        }
+        let [v, i_syn, refractory] = state;
+        let n = v.len();
+        Ok(LifGroup { v, i_syn, refractory, spiked: vec![false; n], constants })
+    }
+}
+
+/// Struct-of-arrays state of a contiguous range of neurons of one population.
+#[derive(Clone, Debug)]
+pub struct LifGroup {
+    /// Membrane potential (mV).
+    pub v: Vec<f32>,
+    pub i_syn: Vec<f32>,
+    /// Steps of refractoriness left (whole numbers, exact in f32).
+    pub refractory: Vec<f32>,
+    pub spiked: Vec<bool>,
+    pub constants: LifConstants,
+}
+
+impl LifGroup {
+    pub fn len(&self) -> usize {
+        self.v.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.v.is_empty()
+    }
+
+    pub fn bytes_per_neuron(&self) -> usize {
+        13
+    }
+
+    /// One step: `weights[i]` arriving onto neuron i (pA, a jump of its synaptic
+    /// current), `currents[i] + common` injected (pA; None: no per-neuron currents).
+    /// Returns true if some state is no longer finite.
+    #[inline]
+    pub fn step(&mut self, weights: &[f32], currents: Option<&[f32]>, common: f32) -> bool {
+        static NONE: [f32; CHUNK] = [0.0; CHUNK];
+        let n = self.v.len();
+        let mut non_finite = false;
+        let mut start = 0;
+        while start < n {
+            let r = start..(start + CHUNK).min(n);
+            let currents = currents.map_or(&NONE[..r.len()], |c| &c[r.clone()]);
+            non_finite |= step_dispatch(
+                &mut self.v[r.clone()],
+                &mut self.i_syn[r.clone()],
+                &mut self.refractory[r.clone()],
+                &mut self.spiked[r.clone()],
+                &weights[r.clone()],
+                currents,
+                common,
+                self.constants,
+            );
+            start = r.end;
+        }
+        non_finite
+    }
+
+    pub fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
+        (0..self.len()).find_map(|i| match (self.v[i].is_finite(), self.i_syn[i].is_finite()) {
+            (false, _) => Some((i, "v", self.v[i])),
+            (_, false) => Some((i, "i_syn", self.i_syn[i])),
+            _ => None,
+        })
+    }
+
+    #[inline]
+    pub fn collect_spikes(&self, mut emit: impl FnMut(usize)) {
+        for (i, &s) in self.spiked.iter().enumerate() {
+            if s {
+                emit(i);
+            }
+        }
+    }
+}
+
+/// The step over slices, branch-free so that it vectorises; only +, − and × (no fused
+/// multiply-add), so every instruction set gives the same bits.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn step_kernel(
+    v: &mut [f32],
+    i_syn: &mut [f32],
+    refractory: &mut [f32],
+    spiked: &mut [bool],
+    weights: &[f32],
+    currents: &[f32],
+    common: f32,
+    c: LifConstants,
+) -> bool {
+    let n = v.len();
+    let (i_syn, refractory, spiked, weights, currents) =
+        (&mut i_syn[..n], &mut refractory[..n], &mut spiked[..n], &weights[..n], &currents[..n]);
+    let mut non_finite = false;
+    let bias = c.i_e + common;
+    for i in 0..n {
+        let free = refractory[i] == 0.0;
+        let advanced = c.e_l + (c.p22 * (v[i] - c.e_l) + c.p21 * i_syn[i] + c.p20 * (bias + currents[i]));
+        let mut vi = if free { advanced } else { v[i] };
+        let mut ri = if free { 0.0 } else { refractory[i] - 1.0 };
+        let si = c.p11 * i_syn[i] + weights[i];
+        let fired = vi >= c.v_th;
+        vi = if fired { c.v_reset } else { vi };
+        ri = if fired { c.steps_ref } else { ri };
+        v[i] = vi;
+        i_syn[i] = si;
+        refractory[i] = ri;
+        spiked[i] = fired;
+        non_finite |= !(vi.is_finite() && si.is_finite());
+    }
+    non_finite
+}
+
+crate::simd::dispatch!(fn step_dispatch(v: &mut [f32], i_syn: &mut [f32], refractory: &mut [f32], spiked: &mut [bool], weights: &[f32], currents: &[f32], common: f32, c: LifConstants) -> bool => step_kernel);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The microcircuit's neuron: E_L = V_reset = −65 mV, V_th = −50 mV, C_m = 250 pF,
+    /// τ_m = 10 ms, τ_syn = 0.5 ms, t_ref = 2 ms; dt = 0.1 ms.
+    fn microcircuit_neuron(i_e: f64) -> LifSpec {
+        let e = |x: f64| Expr::parse(&x.to_string(), &[]).unwrap();
+        LifSpec { parameters: [10.0, 250.0, -65.0, -50.0, -65.0, 2.0, 0.5, 0.5, i_e], dt_ms: 0.1, initial: [e(-65.0), e(0.0), e(0.0)] }
+    }
+
+    /// The published conversion of the model (PSC_over_PSP in its helpers): the current
+    /// amplitude J whose PSP peaks at 1 mV, from the peak time of v = i * h.
+    fn psc_over_psp(c_m: f64, tau_m: f64, tau_syn: f64) -> f64 {
+        let sub = 1.0 / (tau_syn - tau_m);
+        let pre = tau_m * tau_syn / c_m * sub;
+        let frac = (tau_m / tau_syn).powf(sub);
+        1.0 / (pre * (frac.powf(tau_m) - frac.powf(tau_syn)))
+    }
+
+    /// A weight of 0.15 mV's current (87.8 pA, the microcircuit's J) arriving at rest
+    /// raises v by 0.15 mV at its peak, sampled every 0.1 ms (the peak falls between
+    /// steps: 1.58 ms after the jump), starting in the step after it arrives.
+    #[test]
+    fn a_weight_of_the_published_psc_gives_the_published_psp() {
+        let j = 0.15 * psc_over_psp(250.0, 10.0, 0.5);
+        assert!((j - 87.81).abs() < 0.01, "J = {j} pA");
+        let mut g = microcircuit_neuron(0.0).build([0.5].into_iter()).unwrap();
+        let mut trace = Vec::new();
+        for step in 0..100 {
+            g.step(&[if step == 0 { j as f32 } else { 0.0 }], None, 0.0);
+            trace.push(g.v[0] + 65.0);
+        }
+        assert_eq!(trace[0], 0.0, "the weight moves v from the next step on");
+        assert!(trace[1] > 0.0);
+        let (peak_step, peak) = trace.iter().enumerate().fold((0, 0f32), |m, (k, &x)| if x > m.1 { (k, x) } else { m });
+        assert!((peak - 0.15).abs() < 1e-3, "PSP {peak} mV at step {peak_step}");
+        // Peak 1.577 ms after the jump at the end of step 0: in step 16.
+        assert_eq!(peak_step, 16);
+    }
+
+    /// A constant current above rheobase (375 pA here) fires regularly with the period
+    /// of the exact solution on the grid: t_ref (20 steps) plus the first step at which
+    /// v = R·I·(1 − e^(−t/τ_m)) reaches V_th − E_L, t = τ_m·ln(RI/(RI − θ)) = 13.86 ms
+    /// for 500 pA: 139 steps.
+    #[test]
+    fn a_constant_current_fires_with_the_exact_period_on_the_grid() {
+        let mut g = microcircuit_neuron(500.0).build([0.5].into_iter()).unwrap();
+        let mut spikes = Vec::new();
+        for step in 0..2000u32 {
+            g.step(&[0.0], None, 0.0);
+            g.collect_spikes(|_| spikes.push(step));
+            if g.refractory[0] > 0.0 && !g.spiked[0] {
+                assert_eq!(g.v[0], -65.0, "held at V_reset while refractory");
+            }
+        }
+        let crossing = (10.0f64 * (20.0f64 / 5.0).ln() / 0.1).ceil() as u32;
+        assert_eq!(crossing, 139);
+        assert_eq!(spikes[0], crossing - 1, "the first spike: in the step that reaches V_th");
+        assert!(spikes.windows(2).all(|w| w[1] - w[0] == 20 + crossing), "{spikes:?}");
+        // Below rheobase: silent. A stimulus current adds to i_e.
+        let mut quiet = microcircuit_neuron(370.0).build([0.5].into_iter()).unwrap();
+        let mut pushed = microcircuit_neuron(370.0).build([0.5].into_iter()).unwrap();
+        let (mut a, mut b) = (0, 0);
+        for _ in 0..2000 {
+            quiet.step(&[0.0], None, 0.0);
+            pushed.step(&[0.0], Some(&[130.0]), 0.0);
+            quiet.collect_spikes(|_| a += 1);
+            pushed.collect_spikes(|_| b += 1);
+        }
+        assert_eq!((a, b), (0, spikes.len()));
+    }
+
+    #[test]
+    fn the_propagators_are_the_exact_solution() {
+        // τ_syn = τ_m: the limit, continuous with the general formula.
+        let equal = Propagators::new(10.0, 250.0, 10.0, 0.1);
+        let near = Propagators::new(10.0, 250.0, 10.0 * (1.0 + 1e-6), 0.1);
+        assert!((equal.p21 - near.p21).abs() < 1e-9 * equal.p21, "{equal:?} {near:?}");
+        // Against the solution of v′ = −v/τ_m + i/C_m, i′ = −i/τ_s by fine Euler steps.
+        let p = Propagators::new(10.0, 250.0, 0.5, 0.1);
+        let (mut v, mut i) = (0.0f64, 100.0f64);
+        let n = 100_000;
+        for _ in 0..n {
+            let h = 0.1 / n as f64;
+            v += h * (-v / 10.0 + i / 250.0);
+            i -= h * i / 0.5;
+        }
+        assert!((v - p.p21 * 100.0).abs() < 1e-6, "{v} against {}", p.p21 * 100.0);
+        // Euler's own error here: i·t·h/(2τ_syn²) = 2·10⁻⁵ pA.
+        assert!((i - p.p11 * 100.0).abs() < 1e-4, "{i} against {}", p.p11 * 100.0);
+    }
+
+    #[test]
+    fn every_instruction_set_gives_the_same_bits() {
+        let n = 1000;
+        let c = microcircuit_neuron(500.0).constants();
+        let r = |k: usize| ((k * 7919) % 1000) as f32 / 1000.0;
+        let mut a: (Vec<f32>, Vec<f32>, Vec<f32>, Vec<bool>) =
+            ((0..n).map(|k| -70.0 + 25.0 * r(k)).collect(), (0..n).map(|k| 400.0 * r(k + 1)).collect(), vec![0.0; n], vec![false; n]);
+        let mut b = a.clone();
+        let mut fired = 0;
+        for step in 0..300 {
+            let weights: Vec<f32> = (0..n)
+                .map(|k| {
+                    if (k + step) % 7 == 0 {
+                        87.8
+                    } else if (k + step) % 11 == 0 {
+                        -351.2
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let currents: Vec<f32> = (0..n).map(|k| 100.0 * r(k + step)).collect();
+            step_kernel(&mut a.0, &mut a.1, &mut a.2, &mut a.3, &weights, &currents, 5.0, c);
+            step_dispatch(&mut b.0, &mut b.1, &mut b.2, &mut b.3, &weights, &currents, 5.0, c);
+            fired += a.3.iter().filter(|&&s| s).count();
+            assert_eq!(a.3, b.3);
+        }
+        assert!(fired > n, "{fired} spikes");
+        assert!(a.0.iter().zip(&b.0).all(|(x, y)| x.to_bits() == y.to_bits()), "{:?}", crate::simd::level());
+        assert!(a.1.iter().zip(&b.1).all(|(x, y)| x.to_bits() == y.to_bits()));
+        assert_eq!(a.2, b.2);
+    }
+}
