@@ -99,8 +99,11 @@ pub mod lane {
     pub const OTHER: u32 = 0;
     /// The weight's uniforms u, u2, u3 of synapse j: lanes 1, 2, 3.
     pub const WEIGHT: u32 = 1;
-    /// The delay of synapse j.
+    /// The delay of synapse j (a Gaussian delay's second uniform: lane 5).
     pub const DELAY: u32 = 4;
+    /// Draws again of a redrawn weight or delay: attempt a ≥ 1 takes lanes
+    /// REDRAW + 4(a − 1) and the next for a weight, the two after for a delay.
+    pub const REDRAW: u32 = 32;
 }
 
 /// A uniform integer in [0, n) from a block's 64 bits (first word high): the high word

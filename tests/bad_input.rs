@@ -102,7 +102,7 @@ fn unknown_neuron_model() {
     let dir = tempfile::tempdir().unwrap();
     let m = variant(dir.path(), "m.toml", "model = \"izhikevich\"", "model = \"hodgkin\"");
     let err = refused(dir.path(), &run_args(&m, dir.path()));
-    assert_eq!(err, format!("error: {m}:17:9: population[0].model: unknown neuron model 'hodgkin' (known: izhikevich, hh)"));
+    assert_eq!(err, format!("error: {m}:17:9: population[0].model: unknown neuron model 'hodgkin' (known: izhikevich, hh, iaf_psc_exp)"));
 }
 
 #[test]
@@ -346,7 +346,7 @@ fn weight_distribution_with_unknown_key() {
     let dir = tempfile::tempdir().unwrap();
     let m = sparse_variant(dir.path(), "weight = \"-u\"", "weight = { distribution = \"normal\", mean = -1, sd = 0.1 }");
     let err = refused(dir.path(), &run_args(&m, dir.path()));
-    assert!(err.ends_with("projection[2].weight: unknown key 'sd' for a normal weight (expected: mean, std, min, max)"), "{err}");
+    assert!(err.ends_with("projection[2].weight: unknown key 'sd' for a normal weight (expected: mean, std, min, max, redraw)"), "{err}");
 }
 
 #[test]

@@ -54,6 +54,47 @@ fn model_file_errors_name_the_field_and_what_was_expected() {
         err.contains("projection[0].synapse: population 'l4e' (iaf_psc_exp) filters the weights arriving with its own tau_syn_ex"),
         "{err}"
     );
+
+    // The microcircuit's redrawn weights and normal delays, and their errors.
+    let normal = |weight: &str, delay: &str| {
+        format!("{base}{}delay = {delay}\n", projection.replace("weight = \"87.8\"", &format!("weight = {weight}")))
+    };
+    let good = normal(
+        "{ distribution = \"normal\", mean = 87.8, std = 8.78, min = 0.0, redraw = true }",
+        "{ distribution = \"normal\", mean = \"1.5 ms\", std = \"0.75 ms\" }",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.toml"), &good).unwrap();
+    let out = volley(dir.path(), &["check", "good.toml"]);
+    assert_ok(&out);
+    for (weight, delay, expected) in [
+        (
+            "{ distribution = \"normal\", mean = 87.8, std = 8.78, min = 200.0, redraw = true }",
+            "\"1.5 ms\"",
+            "projection[0].weight: a normal weight redrawn into [200, inf] falls there with probability",
+        ),
+        ("{ distribution = \"normal\", mean = 87.8, std = 8.78, redraw = 1 }", "\"1.5 ms\"", "projection[0].weight: redraw: expected true or false, got 1"),
+        ("87.8", "{ distribution = \"normal\", mean = \"1.5 ms\", sd = \"0.75 ms\" }", "projection[0].delay: unknown key 'sd' for a normal delay (expected: mean, std, min, max)"),
+        ("87.8", "{ distribution = \"normal\", mean = \"1.5 ms\" }", "projection[0].delay: a normal delay needs mean and std"),
+        (
+            "87.8",
+            "{ distribution = \"normal\", mean = \"1.5 ms\", std = \"1000 ms\" }",
+            "projection[0].delay: expected delays of at most 65535 steps, got max = 10001.5 ms (100015 steps; max defaults to mean + 10 std)",
+        ),
+        (
+            "87.8",
+            "{ distribution = \"normal\", mean = \"1.5 ms\", std = \"0.1 ms\", min = \"5 ms\" }",
+            "projection[0].delay: expected std ≥ 0 and min ≤ max, got std = 0.1 ms, min = 5 ms, max = 2.5 ms",
+        ),
+        (
+            "87.8",
+            "{ distribution = \"normal\", mean = \"1.5 ms\", std = \"0.1 ms\", min = \"5 ms\", max = \"6 ms\" }",
+            "projection[0].delay: a normal delay redrawn into [5, 6] ms falls there with probability",
+        ),
+    ] {
+        let err = check_refuses("lif.toml", &normal(weight, delay));
+        assert!(err.contains(expected), "{weight} {delay}: {err}");
+    }
 }
 
 /// Without recurrence, Poisson input of K sources at ν, weight J, filtered by τ_syn, is a

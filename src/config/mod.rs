@@ -604,7 +604,7 @@ impl Validator<'_> {
                 let dist = t.get("distribution").and_then(|d| d.as_str()).unwrap_or("");
                 let allowed: &[&str] = match dist {
                     "uniform" => &["distribution", "low", "high"],
-                    "normal" => &["distribution", "mean", "std", "min", "max"],
+                    "normal" => &["distribution", "mean", "std", "min", "max", "redraw"],
                     _ => return Err(err("expected distribution = \"uniform\" or \"normal\"".to_string())),
                 };
                 if let Some(k) = t.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -629,7 +629,18 @@ impl Validator<'_> {
                     if max < min {
                         return Err(err(format!("expected min ≤ max, got min = {min}, max = {max}")));
                     }
-                    Ok(WeightSpec::Normal { mean, std, min, max })
+                    let redraw = match t.get("redraw") {
+                        None => false,
+                        Some(toml::Value::Boolean(b)) => *b,
+                        Some(other) => return Err(err(format!("redraw: expected true or false, got {other}"))),
+                    };
+                    let mass = crate::connectivity::generate::normal_mass(mean, std, min, max);
+                    if redraw && mass < 1e-3 {
+                        return Err(err(format!(
+                            "a normal weight redrawn into [{min}, {max}] falls there with probability {mass:.1e}: expected a range holding at least 10⁻³ of it"
+                        )));
+                    }
+                    Ok(WeightSpec::Normal { mean, std, min, max, redraw })
                 }
             }
             other => Err(err(format!("expected a number, an expression of u, u2, u3, or a distribution table, got {other}"))),
@@ -657,8 +668,11 @@ impl Validator<'_> {
 
     fn delay(&self, value: &Spanned<toml::Value>, field: &str, dt_ms: f64) -> Result<DelaySpec> {
         match value.get_ref() {
+            toml::Value::Table(t) if t.get("distribution").and_then(|d| d.as_str()) == Some("normal") => {
+                self.normal_delay(t, value.span(), field, dt_ms)
+            }
             toml::Value::Table(t) => {
-                let shape = "expected a time, or { distribution = \"uniform\", low = ..., high = ... }";
+                let shape = "expected a time, { distribution = \"uniform\", low = ..., high = ... } or { distribution = \"normal\", mean = ..., std = ... }";
                 if t.get("distribution").and_then(|d| d.as_str()) != Some("uniform")
                     || t.keys().any(|k| !["distribution", "low", "high"].contains(&k.as_str()))
                 {
@@ -671,10 +685,52 @@ impl Validator<'_> {
                 if hi < lo {
                     return Err(self.error(value.span(), field, "expected low ≤ high"));
                 }
-                Ok(DelaySpec { min_steps: lo, max_steps: hi })
+                Ok(DelaySpec { min_steps: lo, max_steps: hi, normal: None })
             }
             v => Ok(DelaySpec::constant(self.steps(v, value.span(), field, dt_ms)?)),
         }
+    }
+
+    /// A Gaussian delay, redrawn into [min, max] (min: dt when absent, as NEST redraws
+    /// below the resolution; max: mean + 10 std) and rounded to whole steps.
+    fn normal_delay(&self, t: &toml::map::Map<String, toml::Value>, span: Range<usize>, field: &str, dt_ms: f64) -> Result<DelaySpec> {
+        let err = |m: String| self.error(span.clone(), field, m);
+        let allowed = ["distribution", "mean", "std", "min", "max"];
+        if let Some(k) = t.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(err(format!("unknown key '{k}' for a normal delay (expected: {})", allowed[1..].join(", "))));
+        }
+        let time = |key: &str| -> Result<Option<f64>> {
+            let v = match t.get(key) {
+                None => return Ok(None),
+                Some(toml::Value::Integer(x)) => Value::Number(*x as f64),
+                Some(toml::Value::Float(x)) => Value::Number(*x),
+                Some(toml::Value::String(s)) => Value::Text(s.clone()),
+                Some(other) => return Err(err(format!("{key}: expected a time, got {other}"))),
+            };
+            self.time(&Spanned::new(span.clone(), v), &format!("{field}.{key}")).map(Some)
+        };
+        let (Some(mean), Some(std)) = (time("mean")?, time("std")?) else {
+            return Err(err("a normal delay needs mean and std".into()));
+        };
+        let min = time("min")?.unwrap_or(dt_ms).max(dt_ms);
+        let max = time("max")?.unwrap_or(mean + 10.0 * std);
+        if !(std >= 0.0 && max >= min) {
+            return Err(err(format!("expected std ≥ 0 and min ≤ max, got std = {std} ms, min = {min} ms, max = {max} ms")));
+        }
+        let (min_steps, max_steps) = ((min / dt_ms).round().max(1.0), (max / dt_ms).round());
+        if max_steps > 65_535.0 {
+            return Err(err(format!(
+                "expected delays of at most 65535 steps, got max = {max} ms ({max_steps} steps; max defaults to mean + 10 std)"
+            )));
+        }
+        let mass = crate::connectivity::generate::normal_mass(mean, std, min, max);
+        if mass < 1e-3 {
+            return Err(err(format!(
+                "a normal delay redrawn into [{min}, {max}] ms falls there with probability {mass:.1e}: expected a range holding at least 10⁻³ of it"
+            )));
+        }
+        let normal = crate::network::NormalDelay { mean: mean / dt_ms, std: std / dt_ms, lo: min / dt_ms, hi: max / dt_ms };
+        Ok(DelaySpec { min_steps: min_steps as u32, max_steps: max_steps as u32, normal: Some(normal) })
     }
 
     fn synapse(&self, value: &Spanned<toml::Value>, field: &str) -> Result<SynapseModel> {

@@ -105,7 +105,23 @@ impl RowDrawer {
         }
         row.delay.clear();
         let count = p.delay.count();
-        if count > 1 {
+        if let Some(d) = p.delay.normal {
+            // Two uniforms per synapse (lanes DELAY, DELAY + 1); the rare draw outside the
+            // range is redrawn from its own blocks.
+            rng::fill_blocks(key, lane::DELAY, 0, a, b);
+            let first: Vec<f64> = a.iter().zip(b.iter()).map(|(&x, &y)| rng::unit_f64(x, y)).collect();
+            rng::fill_blocks(key, lane::DELAY + 1, 0, a, b);
+            for (j, (&x, &y)) in a.iter().zip(b.iter()).enumerate() {
+                let mut steps = d.mean + d.std * box_muller(first[j], rng::unit_f64(x, y));
+                let mut attempt = 0u32;
+                while !(steps >= d.lo && steps <= d.hi) {
+                    let (u1, u2) = redraw_uniforms(key, j as u32, lane::REDRAW + 2 + 4 * attempt);
+                    steps = d.mean + d.std * box_muller(u1, u2);
+                    attempt += 1;
+                }
+                row.delay.push((steps.round() as u32).clamp(p.delay.min_steps, p.delay.max_steps));
+            }
+        } else if count > 1 {
             rng::fill_blocks(key, lane::DELAY, 0, a, b);
             row.delay.extend(a.iter().zip(b.iter()).map(|(&x, &y)| p.delay.min_steps + rng::below([x, y], count)));
         } else {
@@ -117,11 +133,22 @@ impl RowDrawer {
                 expr.eval_batch(n, &self.uniforms[..*uniforms], &mut self.values);
                 row.weight.extend(self.values.iter().map(|&w| w as f32));
             }
-            WeightSpec::Normal { mean, std, min, max } => {
+            WeightSpec::Normal { mean, std, min, max, redraw: false } => {
+                let (u1, u2) = (&self.uniforms[0], &self.uniforms[1]);
+                row.weight.extend((0..n).map(|i| (mean + std * box_muller(u1[i], u2[i])).clamp(*min, *max) as f32));
+            }
+            WeightSpec::Normal { mean, std, min, max, redraw: true } => {
                 let (u1, u2) = (&self.uniforms[0], &self.uniforms[1]);
                 row.weight.extend((0..n).map(|i| {
-                    let z = (-2.0 * (1.0 - u1[i]).ln()).sqrt() * (std::f64::consts::TAU * u2[i]).cos();
-                    (mean + std * z).clamp(*min, *max) as f32
+                    let mut w = mean + std * box_muller(u1[i], u2[i]);
+                    let mut attempt = 0u32;
+                    // The configuration keeps the range's probability ≥ 10⁻³ (`normal_mass`).
+                    while !(w >= *min && w <= *max) {
+                        let (v1, v2) = redraw_uniforms(key, i as u32, lane::REDRAW + 4 * attempt);
+                        w = mean + std * box_muller(v1, v2);
+                        attempt += 1;
+                    }
+                    w as f32
                 }));
             }
         }
@@ -134,6 +161,47 @@ impl RowDrawer {
                 self.invalid = Some(InvalidWeight { projection: p.id, source, target, uniforms, value });
             }
         }
+    }
+}
+
+/// A standard normal from two uniforms in [0, 1) (Box–Muller's cosine branch).
+#[inline]
+fn box_muller(u1: f64, u2: f64) -> f64 {
+    (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// The two uniforms of a redraw: blocks (j, lane) and (j, lane + 1) under the row's key.
+fn redraw_uniforms(key: [u32; 2], j: u32, lane: u32) -> (f64, f64) {
+    let [a, b] = rng::threefry2x32([j, lane], key);
+    let [c, d] = rng::threefry2x32([j, lane + 1], key);
+    (rng::unit_f64(a, b), rng::unit_f64(c, d))
+}
+
+/// The probability that a normal of `mean` and `std` falls in [lo, hi].
+pub fn normal_mass(mean: f64, std: f64, lo: f64, hi: f64) -> f64 {
+    if std == 0.0 {
+        return if mean >= lo && mean <= hi { 1.0 } else { 0.0 };
+    }
+    let cdf = |x: f64| 0.5 * erfc(-(x - mean) / (std * std::f64::consts::SQRT_2));
+    cdf(hi) - cdf(lo)
+}
+
+/// The complementary error function to 1.2·10⁻⁷ (Numerical Recipes' erfcc, a Chebyshev
+/// fit): enough to tell a range of probability 10⁻³ from one of 10⁻⁴.
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if x >= 0.0 {
+        r
+    } else {
+        2.0 - r
     }
 }
 
@@ -389,6 +457,50 @@ mod tests {
         let total: usize = rows(&desc, 300..500).iter().map(Row::len).sum();
         // Binomial(300·200, 0.1): mean 6000, sd 73.
         assert!((total as f64 - 6000.0).abs() < 4.0 * 73.5, "{total}");
+    }
+
+    /// The microcircuit's excitatory delays: normal, mean 1.5 ms, std 0.75 ms, redrawn
+    /// below dt = 0.1 ms, rounded to steps (NEST's). The share of 1-step delays is
+    /// P(0.1 ≤ d < 0.15)/P(d ≥ 0.1) and the mean is that of the truncated normal on the
+    /// grid, both computed here by quadrature; weights redrawn into [0, ∞) keep their sign
+    /// with the truncated normal's mean (1 + φ(−1)/(1 − Φ(−1)) = 1.2876 for mean 1, std 1).
+    #[test]
+    fn normal_delays_and_weights_are_redrawn_into_their_range() {
+        let desc = model(
+            "{ rule = \"fixed_indegree\", k = 200 }",
+            "{ distribution = \"normal\", mean = 1.0, std = 1.0, min = 0.0, redraw = true }",
+            "delay = { distribution = \"normal\", mean = \"1.5 ms\", std = \"0.75 ms\" }",
+        );
+        let at_1_ms = desc.projections[0].delay;
+        assert_eq!((at_1_ms.min_steps, at_1_ms.max_steps), (1, 9), "dt = 1 ms in the helper: from dt to mean + 10 std");
+        let all = rows(&desc, 300..500);
+        let w: Vec<f64> = all.iter().flat_map(|r| r.weight.iter().map(|&w| w as f64)).collect();
+        assert!(w.iter().all(|&x| x >= 0.0), "redrawn, not clipped: no weight below 0");
+        assert!(w.iter().filter(|&&x| x == 0.0).count() < 3, "no pile at the bound");
+        let mean = w.iter().sum::<f64>() / w.len() as f64;
+        let sd = (w.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / w.len() as f64).sqrt();
+        assert!((mean - 1.287_600).abs() < 4.0 * sd / (w.len() as f64).sqrt(), "mean {mean}");
+
+        // Delays at dt = 0.1 ms: parsed again with that dt.
+        let text = "[simulation]\ndt = 0.1\nduration = 10\n[[population]]\nname = \"a\"\nsize = 300\nmodel = \"izhikevich\"\n[population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n\
+             [[projection]]\nsource = \"a\"\ntarget = \"a\"\nconnection = { rule = \"fixed_indegree\", k = 400 }\nweight = 1\n\
+             delay = { distribution = \"normal\", mean = \"1.5 ms\", std = \"0.75 ms\" }\n";
+        let desc = config::parse(text, "test.toml", &Overrides::default()).unwrap();
+        let spec = desc.projections[0].delay;
+        assert_eq!((spec.min_steps, spec.max_steps), (1, 90), "from dt to mean + 10 std");
+        let d: Vec<u32> = rows(&desc, 0..300).iter().flat_map(|r| r.delay.clone()).collect();
+        assert_eq!(*d.iter().min().unwrap(), 1);
+        // Quadrature of the normal density over each step's rounding interval, above 0.1 ms.
+        let density = |x: f64| (-0.5 * ((x - 15.0) / 7.5).powi(2)).exp();
+        let integral = |a: f64, b: f64| (0..2000).map(|i| density(a + (b - a) * (i as f64 + 0.5) / 2000.0)).sum::<f64>() * (b - a) / 2000.0;
+        let above = integral(1.0, 90.0);
+        let one_step = integral(1.0, 1.5) / above;
+        let mean_steps = (1..=90).map(|k| k as f64 * integral((k as f64 - 0.5).max(1.0), k as f64 + 0.5)).sum::<f64>() / above;
+        let n = d.len() as f64;
+        let share = d.iter().filter(|&&x| x == 1).count() as f64 / n;
+        assert!((share - one_step).abs() < 4.0 * (one_step / n).sqrt(), "1-step share {share}, expected {one_step}");
+        let mean_d = d.iter().map(|&x| x as f64).sum::<f64>() / n;
+        assert!((mean_d - mean_steps).abs() < 4.0 * 7.5 / n.sqrt(), "mean {mean_d} steps, expected {mean_steps}");
     }
 
     #[test]

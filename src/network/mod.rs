@@ -93,20 +93,35 @@ pub enum WeightSpec {
     /// An expression of up to three per-synapse uniforms `u`, `u2`, `u3` in [0, 1):
     /// constants, `low + (high-low)*u`, net.m's `0.5*u`.
     Expr { expr: Expr, uniforms: usize },
-    /// Gaussian (Box–Muller from two uniforms), clipped to [min, max].
-    Normal { mean: f64, std: f64, min: f64, max: f64 },
+    /// Gaussian (Box–Muller from two uniforms), clipped to [min, max], or with `redraw`
+    /// drawn again until it falls in [min, max] (the Potjans–Diesmann model keeps each
+    /// weight's sign so: NEST's `redraw`).
+    Normal { mean: f64, std: f64, min: f64, max: f64, redraw: bool },
 }
 
-/// Uniformly distributed whole-step delays in [min_steps, max_steps].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Whole-step delays in [min_steps, max_steps]: uniform, or with `normal` drawn from a
+/// Gaussian (in steps), redrawn until in [lo, hi] and rounded to the nearest step (NEST's
+/// delays in the microcircuit: redrawn below the resolution, then rounded).
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DelaySpec {
     pub min_steps: u32,
     pub max_steps: u32,
+    pub normal: Option<NormalDelay>,
+}
+
+/// A Gaussian delay's mean, standard deviation and the range it is redrawn into, in
+/// steps (not rounded).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NormalDelay {
+    pub mean: f64,
+    pub std: f64,
+    pub lo: f64,
+    pub hi: f64,
 }
 
 impl DelaySpec {
     pub fn constant(steps: u32) -> DelaySpec {
-        DelaySpec { min_steps: steps, max_steps: steps }
+        DelaySpec { min_steps: steps, max_steps: steps, normal: None }
     }
 
     pub fn count(&self) -> u32 {

@@ -1146,6 +1146,7 @@ mod tests {
                     std: 0.5,
                     min: 0.0,
                     max: 2.0,
+                    redraw: false,
                 })),
             )))
             .collect();

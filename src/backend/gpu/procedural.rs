@@ -15,6 +15,12 @@ pub const BLOCK_WORDS: usize = 16;
 
 /// Why the GPU cannot draw `p`'s rows, if it cannot.
 pub fn unsupported(p: &Projection) -> Option<String> {
+    if matches!(p.weight, WeightSpec::Normal { redraw: true, .. }) || p.delay.normal.is_some() {
+        return Some(format!(
+            "projection {}: procedural rows with redrawn normal weights or normal delays are drawn on the CPU only (storage = \"compact\" runs on the GPU)",
+            p.id
+        ));
+    }
     match p.rule {
         ConnectionRule::FixedOutdegree { multapses: true, .. } => None,
         ConnectionRule::FixedOutdegree { multapses: false, .. } => Some(format!(
@@ -31,7 +37,7 @@ pub fn weight_source(weight: &WeightSpec) -> String {
     let (uniforms, body) = match weight {
         WeightSpec::Expr { expr, uniforms } => (*uniforms, expr.to_wgsl(&["u", "u2", "u3"])),
         // The CPU's Box–Muller (generate.rs), in f32.
-        WeightSpec::Normal { mean, std, min, max } => (
+        WeightSpec::Normal { mean, std, min, max, .. } => (
             2,
             format!("clamp(f32({mean:?}) + f32({std:?}) * sqrt(-2.0 * log(1.0 - u)) * cos(6.2831855 * u2), f32({min:?}), f32({max:?}))"),
         ),
