@@ -484,6 +484,10 @@ pub fn calibrate(desc: &Description, threads: usize) -> crate::Result<Costs> {
         match &mut pr.rule {
             ConnectionRule::FixedIndegree { k, multapses, .. } if !*multapses => *k = (*k).min(sizes[pr.source].saturating_sub(1).max(1)),
             ConnectionRule::FixedOutdegree { k, multapses, .. } if !*multapses => *k = (*k).min(sizes[pr.target].saturating_sub(1).max(1)),
+            // The same in-degrees onto the smaller targets.
+            ConnectionRule::FixedTotalNumber { n, .. } => {
+                *n = (*n as f64 * sizes[pr.target] as f64 / desc.populations[pr.target].size.max(1) as f64).round() as u64
+            }
             _ => {}
         }
     }

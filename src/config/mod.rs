@@ -530,10 +530,12 @@ impl Validator<'_> {
             "all_to_all" => &["autapses"],
             "fixed_probability" => &["p", "autapses"],
             "fixed_indegree" | "fixed_outdegree" => &["k", "autapses", "multapses"],
+            "fixed_total_number" => &["n", "autapses", "multapses"],
             _ => &[],
         };
         let given = [
             ("k", conn.k.is_some()),
+            ("n", conn.n.is_some()),
             ("p", conn.p.is_some()),
             ("autapses", conn.autapses.is_some()),
             ("multapses", conn.multapses.is_some()),
@@ -558,9 +560,32 @@ impl Validator<'_> {
             },
             "fixed_indegree" => ConnectionRule::FixedIndegree { k: need_k()?, autapses, multapses },
             "fixed_outdegree" => ConnectionRule::FixedOutdegree { k: need_k()?, autapses, multapses },
+            "fixed_total_number" => {
+                let n = match conn.n {
+                    Some(n) if n >= 0 => n as u64,
+                    Some(n) => return Err(err(format!("expected n ≥ 0 synapses, got {n}"))),
+                    None => return Err(err("rule fixed_total_number needs n (the number of synapses in all)".into())),
+                };
+                if !multapses {
+                    return Err(self.error(
+                        self.key_span(c.span(), "multapses"),
+                        format!("{field}.multapses"),
+                        "rule fixed_total_number draws with multapses (NEST's default, the microcircuit's): expected true",
+                    ));
+                }
+                let pool = source.size - (same && !autapses) as u64;
+                if n > 0 && (pool == 0 || target.size == 0) {
+                    return Err(err("no partner to draw: the only candidate is the neuron itself and autapses are off".into()));
+                }
+                // A target's in-degree is held in 32 bits; the mean leaves room for its spread.
+                if n / target.size.max(1) >= u32::MAX as u64 / 2 {
+                    return Err(err(format!("expected fewer than 2^31 synapses per target on average, got n = {n} onto {} targets", target.size)));
+                }
+                ConnectionRule::FixedTotalNumber { n, autapses }
+            }
             other => {
                 return Err(err(format!(
-                    "unknown connection rule '{other}' (known: all_to_all, fixed_probability, fixed_indegree, fixed_outdegree)"
+                    "unknown connection rule '{other}' (known: all_to_all, fixed_probability, fixed_indegree, fixed_outdegree, fixed_total_number)"
                 )))
             }
         };

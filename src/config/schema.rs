@@ -143,6 +143,8 @@ pub struct Connection {
     pub k: Option<i64>,
     /// Probability of fixed_probability.
     pub p: Option<f64>,
+    /// Synapses in all of fixed_total_number.
+    pub n: Option<i64>,
 }
 
 /// A current injected into a population or part of it (`[[stimulus]]`).

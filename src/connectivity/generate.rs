@@ -64,8 +64,39 @@ pub struct RowDrawer {
     /// without multapses.
     words: [Vec<u32>; 2],
     chosen: Vec<u64>,
+    /// fixed_total_number: the targets and the in-degrees of one block of them.
+    targets: Range<u64>,
+    indegrees: Option<(u64, Vec<u32>)>,
     /// The first weight drawn that is not a finite f32, until taken.
     pub invalid: Option<InvalidWeight>,
+}
+
+/// Targets whose fixed_total_number in-degrees are drawn together.
+const INDEGREE_BLOCK: u64 = 4096;
+
+/// The in-degrees of targets `want` (indices among `targets` of them) under a total of
+/// `n` synapses: each node [lo, hi) of a binary tree over the targets splits its count
+/// between its halves by a binomial draw keyed by (lo, hi), so every part of the network
+/// descends to its own targets alone and gets the counts every other part would.
+pub fn total_number_indegrees(key: [u32; 2], n: u64, targets: u64, want: Range<u64>) -> Vec<u32> {
+    let tree_key = rng::threefry2x32([u32::MAX, u32::MAX], key);
+    let mut out = vec![0u32; (want.end - want.start) as usize];
+    fn descend(key: [u32; 2], lo: u64, hi: u64, count: u64, want: &Range<u64>, out: &mut [u32]) {
+        if count == 0 || hi <= want.start || lo >= want.end {
+            return;
+        }
+        if hi - lo == 1 {
+            out[(lo - want.start) as usize] = count as u32;
+            return;
+        }
+        let mid = lo + (hi - lo) / 2;
+        let [a, b] = rng::threefry2x32([lo as u32, hi as u32], key);
+        let left = rng::binomial(count, (mid - lo) as f64 / (hi - lo) as f64, rng::unit_f64(a, b));
+        descend(key, lo, mid, left, want, out);
+        descend(key, mid, hi, count - left, want, out);
+    }
+    descend(tree_key, 0, targets, n, &want, &mut out);
+    out
 }
 
 impl RowDrawer {
@@ -79,17 +110,35 @@ impl RowDrawer {
             values: Vec::new(),
             words: Default::default(),
             chosen: Vec::new(),
+            targets: desc.populations[p.target].gids(),
+            indegrees: None,
             invalid: None,
         }
+    }
+
+    /// The rule by which `gid`'s row is drawn: fixed_total_number as fixed_indegree with
+    /// the target's share of the total.
+    fn row_rule(&mut self, gid: u64) -> ConnectionRule {
+        let ConnectionRule::FixedTotalNumber { n, autapses } = self.projection.rule else { return self.projection.rule };
+        let at = gid - self.targets.start;
+        let block = at / INDEGREE_BLOCK * INDEGREE_BLOCK;
+        if self.indegrees.as_ref().is_none_or(|(first, _)| *first != block) {
+            let size = self.targets.end - self.targets.start;
+            let counts = total_number_indegrees(self.key, n, size, block..(block + INDEGREE_BLOCK).min(size));
+            self.indegrees = Some((block, counts));
+        }
+        let k = self.indegrees.as_ref().expect("just drawn").1[(at - block) as usize] as u64;
+        ConnectionRule::FixedIndegree { k, autapses, multapses: true }
     }
 
     /// Draws the row of `gid`: its inputs for per-target rules, its outputs for
     /// per-source rules.
     pub fn draw(&mut self, gid: u64, row: &mut Row) {
+        let rule = self.row_rule(gid);
         let p = &self.projection;
         let key = rng::row_key(self.key, gid);
         row.other.clear();
-        draw_others(key, p.rule, self.others.clone(), gid, &mut row.other, &mut self.words, &mut self.chosen);
+        draw_others(key, rule, self.others.clone(), gid, &mut row.other, &mut self.words, &mut self.chosen);
         let n = row.other.len();
         let per_weight = match &p.weight {
             WeightSpec::Expr { uniforms, .. } => *uniforms,
@@ -281,6 +330,7 @@ fn draw_others(
                 }
             }
         }
+        ConnectionRule::FixedTotalNumber { .. } => unreachable!("drawn as fixed_indegree (`RowDrawer::row_rule`)"),
         ConnectionRule::FixedIndegree { k, autapses, multapses } | ConnectionRule::FixedOutdegree { k, autapses, multapses } => {
             let candidates = Candidates::new(&others, me, autapses);
             let k = k as usize;
@@ -448,6 +498,38 @@ mod tests {
         for (s, row) in (0..300).zip(rows(&desc, 0..300)) {
             assert_eq!(row.len(), 299);
             assert!(!row.other.contains(&s));
+        }
+    }
+
+    /// fixed_total_number: exactly n synapses; any block of targets gets the counts the
+    /// whole draw gives it (so ranks and threads agree); the in-degrees spread as a
+    /// multinomial's (Binomial(n, 1/N) each: mean and variance within 4 standard errors);
+    /// rows as fixed_indegree's, without autapses where they are off.
+    #[test]
+    fn fixed_total_number_draws_exactly_n_whatever_the_split() {
+        let key = [12345, 678];
+        let (n, targets) = (1_000_003u64, 10_007u64);
+        let whole = total_number_indegrees(key, n, targets, 0..targets);
+        assert_eq!(whole.iter().map(|&k| k as u64).sum::<u64>(), n);
+        for cut in [0..1, 17..4113, 5000..10_007, 9999..10_007] {
+            assert_eq!(
+                total_number_indegrees(key, n, targets, cut.clone()),
+                whole[cut.start as usize..cut.end as usize].to_vec(),
+                "{cut:?}"
+            );
+        }
+        let mean = n as f64 / targets as f64;
+        let var = whole.iter().map(|&k| (k as f64 - mean).powi(2)).sum::<f64>() / targets as f64;
+        let expected = mean * (1.0 - 1.0 / targets as f64);
+        // The sample variance's standard error: about var·√(2/N).
+        assert!((var - expected).abs() < 4.0 * expected * (2.0 / targets as f64).sqrt(), "variance {var}, expected {expected}");
+        assert_ne!(total_number_indegrees([1, 2], n, targets, 0..targets), whole, "another key, other counts");
+
+        let desc = model("{ rule = \"fixed_total_number\", n = 5000, autapses = false }", "1.0", "# same");
+        let all = rows(&desc, 0..300);
+        assert_eq!(all.iter().map(Row::len).sum::<usize>(), 5000);
+        for (g, row) in (0..300u64).zip(&all) {
+            assert!(!row.other.contains(&g) && row.other.iter().all(|o| (0..300).contains(o)));
         }
     }
 

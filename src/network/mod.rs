@@ -69,6 +69,12 @@ pub enum ConnectionRule {
     /// Each source draws `k` targets uniformly; generated per source, so every part of
     /// the network that holds targets draws every source's row.
     FixedOutdegree { k: u64, autapses: bool, multapses: bool },
+    /// `n` synapses in all, each between a uniform source and a uniform target (NEST's
+    /// fixed_total_number with multapses, the microcircuit's rule): the targets'
+    /// in-degrees are a multinomial split of `n`, drawn down a keyed binary tree over the
+    /// targets so that any part of the network draws its own targets' counts alone; each
+    /// target then draws its sources as fixed_indegree does.
+    FixedTotalNumber { n: u64, autapses: bool },
 }
 
 impl ConnectionRule {
@@ -77,7 +83,8 @@ impl ConnectionRule {
             ConnectionRule::AllToAll { autapses }
             | ConnectionRule::FixedProbability { autapses, .. }
             | ConnectionRule::FixedIndegree { autapses, .. }
-            | ConnectionRule::FixedOutdegree { autapses, .. } => autapses,
+            | ConnectionRule::FixedOutdegree { autapses, .. }
+            | ConnectionRule::FixedTotalNumber { autapses, .. } => autapses,
         }
     }
 
@@ -299,6 +306,7 @@ impl Description {
             ConnectionRule::FixedProbability { p, .. } => ((s.size * t.size - self_pairs) as f64 * p).round() as u64,
             ConnectionRule::FixedIndegree { k, .. } => k * t.size,
             ConnectionRule::FixedOutdegree { k, .. } => k * s.size,
+            ConnectionRule::FixedTotalNumber { n, .. } => n,
         }
     }
 

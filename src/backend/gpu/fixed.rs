@@ -80,6 +80,8 @@ pub fn in_degree_bound(desc: &Description, p: &Projection) -> f64 {
                 binomial(sources, (k as f64 / targets).min(1.0), sources)
             }
         }
+        // A multinomial share of n: each target's count is Binomial(n, 1/targets).
+        ConnectionRule::FixedTotalNumber { n, .. } => binomial(n as f64, 1.0 / targets, n as f64),
     }
 }
 
