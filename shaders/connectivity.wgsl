@@ -52,3 +52,24 @@ fn powi(x: f32, n: i32) -> f32 {
     }
     return select(result, 1.0 / result, n < 0);
 }
+
+// The standard normal's quantile, Acklam's approximation (src/expr.rs `probit`), in f32.
+fn probit_tail(q: f32) -> f32 {
+    let num = ((((-7.784894002430293e-3 * q - 3.223964580411365e-1) * q - 2.400758277161838) * q - 2.549732539343734) * q + 4.374664141464968) * q + 2.938163982698783;
+    let den = (((7.784695709041462e-3 * q + 3.224671290700398e-1) * q + 2.445134137142996) * q + 3.754408661907416) * q + 1.0;
+    return num / den;
+}
+
+fn probit(p: f32) -> f32 {
+    if p < 0.02425 {
+        return probit_tail(sqrt(-2.0 * log(p)));
+    }
+    if p > 1.0 - 0.02425 {
+        return -probit_tail(sqrt(-2.0 * log(1.0 - p)));
+    }
+    let q = p - 0.5;
+    let r = q * q;
+    let num = (((((-3.969683028665376e1 * r + 2.209460984245205e2) * r - 2.759285104469687e2) * r + 1.383577518672690e2) * r - 3.066479806614716e1) * r + 2.506628277459239) * q;
+    let den = ((((-5.447609879822406e1 * r + 1.615858368580409e2) * r - 1.556989798598866e2) * r + 6.680131188771972e1) * r - 1.328068155288572e1) * r + 1.0;
+    return num / den;
+}

@@ -1132,13 +1132,23 @@ mod tests {
         let sources: Vec<(String, String)> = [("deliver".to_string(), with_step(DELIVER)), ("sample".to_string(), with_step(SAMPLE))]
             .into_iter()
             .chain(models.iter().map(|m| ("update".to_string(), update_source(m))))
-            .chain(["0.5*u", "-u", "u^2 - 1/(u2 + 1) + exp(-u3)", "min(u, 0.3)*2^-2 + abs(ln(1 - u))", "sqrt(u)^1.5", "3"].into_iter().map(
-                |text| {
+            .chain(
+                [
+                    "0.5*u",
+                    "-u",
+                    "u^2 - 1/(u2 + 1) + exp(-u3)",
+                    "min(u, 0.3)*2^-2 + abs(ln(1 - u))",
+                    "sqrt(u)^1.5",
+                    "3",
+                    "1 + 0.1*probit(u)",
+                ]
+                .into_iter()
+                .map(|text| {
                     let expr = crate::expr::Expr::parse(text, &["u", "u2", "u3"]).unwrap();
                     let weight = crate::network::WeightSpec::Expr { uniforms: expr.slots_used(), expr };
                     (format!("procedural {text}"), procedural_source(&procedural::weight_source(&weight)))
-                },
-            ))
+                }),
+            )
             .chain(std::iter::once((
                 "procedural normal".to_string(),
                 procedural_source(&procedural::weight_source(&crate::network::WeightSpec::Normal {
