@@ -165,10 +165,20 @@ fn noise_key(seed: u64, stream: u32, step: u64) -> [u32; 2] {
 /// Threefry block per neuron-step, inverted by summing the probabilities of 0, 1, 2, …
 /// events (about λ + 1 terms; λ is at most 100, so e^−λ stays a normal f64).
 pub fn poisson_count(seed: u64, stream: u32, step: u64, gid: u64, lambda: f64, exp_neg_lambda: f64) -> u32 {
+    let [a, b] = threefry2x32([gid as u32, step as u32], poisson_key(seed, stream, step));
+    poisson_invert(unit_f64(a, b), lambda, exp_neg_lambda)
+}
+
+/// The key of a Poisson stimulus's counts in `step`: block (gid, step) under it is the
+/// uniform of neuron `gid` (so `fill_blocks` with lane = step draws a range of neurons).
+pub fn poisson_key(seed: u64, stream: u32, step: u64) -> [u32; 2] {
     let key = key_for(seed, Purpose::Poisson);
-    let key = [key[0] ^ stream.wrapping_mul(0x85EB_CA6B), key[1] ^ ((step >> 32) as u32).wrapping_mul(0x9E37_79B9)];
-    let [a, b] = threefry2x32([step as u32, gid as u32], key);
-    let u = unit_f64(a, b);
+    [key[0] ^ stream.wrapping_mul(0x85EB_CA6B), key[1] ^ ((step >> 32) as u32).wrapping_mul(0x9E37_79B9)]
+}
+
+/// The Poisson count whose CDF first exceeds `u`.
+#[inline]
+pub fn poisson_invert(u: f64, lambda: f64, exp_neg_lambda: f64) -> u32 {
     let (mut k, mut p, mut below) = (0u32, exp_neg_lambda, exp_neg_lambda);
     // Ends where the sum passes u, or where the terms underflow (u within rounding of 1).
     while u >= below && p > 0.0 {

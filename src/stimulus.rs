@@ -223,17 +223,33 @@ pub fn apply_events(stimuli: &[GroupStimulus], seed: u64, step: u64, weights: &m
     for s in stimuli {
         let StimulusKind::Poisson { lambda, weight, stream } = s.kind else { continue };
         let exp_neg = (-lambda).exp();
-        let n = weights.len();
-        let mut add = |i: usize| {
-            let k = rng::poisson_count(seed, stream, step, s.first_gid + i as u64, lambda, exp_neg);
-            if k > 0 {
-                weights[i] += (k as f64 * weight) as f32;
+        let range = match &s.reach {
+            Reach::All => 0..weights.len(),
+            Reach::Range(r) => r.clone(),
+            Reach::List(ids) => {
+                for &i in ids {
+                    let k = rng::poisson_count(seed, stream, step, s.first_gid + i as u64, lambda, exp_neg);
+                    weights[i as usize] += (k as f64 * weight) as f32;
+                }
+                continue;
             }
         };
-        match &s.reach {
-            Reach::All => (0..n).for_each(&mut add),
-            Reach::Range(r) => r.clone().for_each(&mut add),
-            Reach::List(ids) => ids.iter().for_each(|&i| add(i as usize)),
+        // A run of neurons: their blocks drawn across SIMD lanes, then inverted.
+        let key = rng::poisson_key(seed, stream, step);
+        const RUN: usize = 256;
+        let (mut a, mut b) = ([0u32; RUN], [0u32; RUN]);
+        let mut start = range.start;
+        while start < range.end {
+            let len = (range.end - start).min(RUN);
+            let first = (s.first_gid + start as u64) as u32;
+            rng::fill_blocks(key, step as u32, first, &mut a[..len], &mut b[..len]);
+            for l in 0..len {
+                let k = rng::poisson_invert(rng::unit_f64(a[l], b[l]), lambda, exp_neg);
+                if k > 0 {
+                    weights[start + l] += (k as f64 * weight) as f32;
+                }
+            }
+            start += len;
         }
     }
 }
@@ -263,6 +279,31 @@ mod tests {
         let k = StimulusKind::Step { starts: vec![5, 10], amplitudes: vec![2.0, -1.0] };
         let at: Vec<f64> = [0, 4, 5, 9, 10, 1000].iter().map(|&s| k.amplitude_at(s)).collect();
         assert_eq!(at, vec![0.0, 0.0, 2.0, 2.0, -1.0, -1.0]);
+    }
+
+    /// Poisson events: the same counts for a neuron whether its group is whole or cut,
+    /// and whether it is reached as part of a run (blocks drawn across SIMD lanes) or
+    /// listed (drawn alone).
+    #[test]
+    fn poisson_events_are_the_same_whatever_the_split_and_reach() {
+        let poisson = StimulusKind::Poisson { lambda: 2.3, weight: 1.5, stream: 0 };
+        let all = vec![Stimulus { population: 0, neurons: Selection::All, kind: poisson.clone() }];
+        let listed = vec![Stimulus { population: 0, neurons: Selection::List((0..600).collect()), kind: poisson }];
+        let weights = |stimuli: &[Stimulus], cuts: &[usize]| -> Vec<f32> {
+            let mut out = Vec::new();
+            for w in cuts.windows(2) {
+                let group = for_group(stimuli, 0, 100, 100 + w[0] as u64, w[1] - w[0]);
+                let mut weights = vec![0f32; w[1] - w[0]];
+                apply_events(&group, 42, 9, &mut weights);
+                out.extend(weights);
+            }
+            out
+        };
+        let whole = weights(&all, &[0, 600]);
+        assert_eq!(whole, weights(&all, &[0, 7, 300, 600]));
+        assert_eq!(whole, weights(&listed, &[0, 600]));
+        let mean = whole.iter().sum::<f32>() / 600.0 / 1.5;
+        assert!((mean - 2.3).abs() < 4.0 * (2.3f32 / 600.0).sqrt(), "{mean} events per neuron");
     }
 
     #[test]
