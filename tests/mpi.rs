@@ -109,6 +109,17 @@ fn sparse_network_of_20000_with_delays_of_1_to_20_ms_is_identical_on_1_2_and_4_r
     );
 }
 
+/// The Potjans–Diesmann microcircuit at scale 0.1 (neurons and in-degrees, the published
+/// compensation): LIF neurons, Poisson input keyed per neuron and step,
+/// fixed_total_number in-degrees drawn down a keyed tree, normal delays from 0.1 ms (an
+/// exchange every step).
+#[test]
+fn microcircuit_at_scale_0_1_is_identical_on_1_2_and_4_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::microcircuit(dir.path(), "mc.toml", &["--n-scaling", "0.1", "--k-scaling", "0.1", "--duration-ms", "200"]);
+    same_for_every_rank_count(&model, &[], &[(1, "auto"), (2, "auto"), (4, "directed")]);
+}
+
 /// Procedural rows (drawn again from the keyed streams at every spike, on every rank
 /// that holds targets): 3 ranks, an odd split.
 #[test]

@@ -206,3 +206,20 @@ pub fn runtime_dir() -> PathBuf {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     dir
 }
+
+/// The Potjans–Diesmann microcircuit written by `benches/peers/microcircuit_model.py`
+/// with `args` (scalings, input, duration) into `dir/name`; the script needs only
+/// Python's standard library (VOLLEY_PYTHON, else python3).
+pub fn microcircuit(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let python = std::env::var("VOLLEY_PYTHON").unwrap_or_else(|_| "python3".into());
+    let path = dir.join(name);
+    let out = command(&python)
+        .arg(repo().join("benches/peers/microcircuit_model.py"))
+        .args(args)
+        .arg("--out")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("{python} runs the microcircuit script: {e}"));
+    assert!(out.status.success(), "microcircuit_model.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    path
+}
