@@ -120,6 +120,8 @@ pub struct GroupStimulus {
     kind: StimulusKind,
     reach: Reach,
     first_gid: u64,
+    /// A Poisson stimulus's CDF (`rng::poisson_cdf`), computed once.
+    cdf: Vec<f64>,
 }
 
 impl GroupStimulus {
@@ -174,7 +176,11 @@ pub fn for_group(stimuli: &[Stimulus], pop: usize, pop_first_gid: u64, first_gid
                 Reach::List(local)
             }
         };
-        out.push(GroupStimulus { kind: s.kind.clone(), reach, first_gid });
+        let cdf = match s.kind {
+            StimulusKind::Poisson { lambda, .. } => rng::poisson_cdf(lambda, (-lambda).exp()),
+            _ => Vec::new(),
+        };
+        out.push(GroupStimulus { kind: s.kind.clone(), reach, first_gid, cdf });
     }
     out
 }
@@ -234,7 +240,8 @@ pub fn apply_events(stimuli: &[GroupStimulus], seed: u64, step: u64, weights: &m
                 continue;
             }
         };
-        // A run of neurons: their blocks drawn across SIMD lanes, then inverted.
+        // A run of neurons: their blocks drawn across SIMD lanes, then inverted by a
+        // search of the CDF (the same counts as `poisson_count`'s loop).
         let key = rng::poisson_key(seed, stream, step);
         const RUN: usize = 256;
         let (mut a, mut b) = ([0u32; RUN], [0u32; RUN]);
@@ -244,7 +251,7 @@ pub fn apply_events(stimuli: &[GroupStimulus], seed: u64, step: u64, weights: &m
             let first = (s.first_gid + start as u64) as u32;
             rng::fill_blocks(key, step as u32, first, &mut a[..len], &mut b[..len]);
             for l in 0..len {
-                let k = rng::poisson_invert(rng::unit_f64(a[l], b[l]), lambda, exp_neg);
+                let k = rng::poisson_from_cdf(rng::unit_f64(a[l], b[l]), &s.cdf);
                 if k > 0 {
                     weights[start + l] += (k as f64 * weight) as f32;
                 }
