@@ -87,6 +87,8 @@ struct RasterImage {
     /// Per population: name, size (None: the largest id seen + 1), the largest id seen
     /// + 1, and a bit per (drawn neuron, column).
     populations: Vec<(String, Option<u64>, u64, Vec<u64>)>,
+    /// Per population, the spikes of its drawn neurons (one in `stride`).
+    spikes: Vec<u64>,
     bin_ms: f64,
     counts: Vec<f64>,
 }
@@ -95,11 +97,25 @@ impl RasterImage {
     fn new(duration_ms: f64, stride: u64) -> RasterImage {
         let bin_ms = (duration_ms / RATE_BINS).max(1.0);
         let bins = (duration_ms / bin_ms).round().max(1.0) as usize;
-        RasterImage { duration_ms, stride, populations: Vec::new(), bin_ms, counts: vec![0.0; bins] }
+        RasterImage { duration_ms, stride, populations: Vec::new(), spikes: Vec::new(), bin_ms, counts: vec![0.0; bins] }
     }
 
     fn population(&mut self, name: &str, size: Option<u64>) {
         self.populations.push((name.to_string(), size, 0, Vec::new()));
+        self.spikes.push(0);
+    }
+
+    /// Each population's mean rate (Hz) over the run: the spikes of its drawn neurons
+    /// (ids 0, stride, 2·stride, …) over their number and the duration.
+    fn rates(&self) -> Vec<f64> {
+        self.sizes()
+            .iter()
+            .zip(&self.spikes)
+            .map(|(&size, &spikes)| {
+                let drawn = size.div_ceil(self.stride).max(1);
+                spikes as f64 / drawn as f64 / (self.duration_ms / 1000.0)
+            })
+            .collect()
     }
 
     fn add(&mut self, k: usize, t: f64, id: u64) {
@@ -107,6 +123,7 @@ impl RasterImage {
         // A spike at the end of the run (time = duration) belongs to the last bin.
         let b = ((t / self.bin_ms).ceil().max(0.0) as usize).saturating_sub(1).min(bins - 1);
         self.counts[b] += 1.0;
+        self.spikes[k] += 1;
         let column = ((t / self.duration_ms * COLUMNS as f64).max(0.0) as usize).min(COLUMNS - 1);
         let (_, _, seen, bits) = &mut self.populations[k];
         *seen = (*seen).max(id + 1);
@@ -140,6 +157,8 @@ fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> 
     root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
     let (top, rest) = root.split_vertically(560);
     let (bottom, below) = rest.split_vertically(240);
+    // Beside the raster, each population's mean rate as a bar (the microcircuit's figure).
+    let (top, bars) = top.split_horizontally(960);
     let sizes = image.sizes();
     let total: u64 = sizes.iter().sum();
 
@@ -178,6 +197,7 @@ fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> 
     if labels {
         legend(&mut chart).map_err(fail)?;
     }
+    draw_rate_bars(&bars, image, labels).map_err(fail)?;
 
     let (bin_ms, rate) = (image.bin_ms, &image.counts);
     // The rate of the drawn neurons, one in `stride` of each population.
@@ -206,6 +226,50 @@ fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> 
         draw_traces(&below, traces, duration_ms, labels).map_err(fail)?;
     }
     root.present().map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
+
+/// Each population's mean rate as a horizontal bar in its raster colour, in the raster's
+/// order (the first population at the bottom).
+fn draw_rate_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    image: &RasterImage,
+    labels: bool,
+) -> std::result::Result<(), String> {
+    let rates = image.rates();
+    let n = rates.len().max(1);
+    let top = rates.iter().cloned().fold(0.0, f64::max);
+    let mut chart = ChartBuilder::on(area);
+    chart.margin(10);
+    if labels {
+        chart.caption("mean rate (Hz)", ("sans-serif", 18)).x_label_area_size(30).y_label_area_size(60);
+    }
+    let mut chart = chart.build_cartesian_2d(0.0..(top * 1.15).max(1.0), -0.5..(n as f64 - 0.5)).map_err(|e| e.to_string())?;
+    if labels {
+        let names: Vec<String> = image.populations.iter().map(|p| p.0.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .y_labels(n)
+            .x_labels(4)
+            .y_label_formatter(&|y| {
+                let k = y.round();
+                if (y - k).abs() < 1e-6 && k >= 0.0 {
+                    names.get(k as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .x_label_formatter(&|x| format!("{x:.1}"))
+            .draw()
+            .map_err(|e| e.to_string())?;
+    }
+    chart
+        .draw_series(rates.iter().enumerate().map(|(k, &rate)| {
+            let row = k as f64;
+            Rectangle::new([(0.0, row - 0.35), (rate, row + 0.35)], COLOURS[k % COLOURS.len()].filled())
+        }))
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -263,4 +327,25 @@ fn draw_traces<DB: DrawingBackend>(
         legend(&mut chart)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A population's bar is the mean rate of its drawn neurons: spikes over
+    /// ceil(size / stride) neurons and the duration.
+    #[test]
+    fn rate_bars_are_the_drawn_neurons_mean_rates() {
+        let mut image = RasterImage::new(500.0, 2);
+        image.population("a", Some(10));
+        image.population("b", Some(3));
+        for t in [1.0, 2.0, 3.0, 4.0, 5.0] {
+            image.add(0, t, 0);
+        }
+        image.add(1, 7.0, 2);
+        let rates = image.rates();
+        assert!((rates[0] - 5.0 / 5.0 / 0.5).abs() < 1e-12, "{rates:?}");
+        assert!((rates[1] - 1.0 / 2.0 / 0.5).abs() < 1e-12, "{rates:?}");
+    }
 }

@@ -100,7 +100,11 @@ fn delay_memory_does_not_grow_with_one_over_dt() {
         sets.push(format!("simulation.dt=\"{dt}\""));
         let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
         let desc = load("izhikevich_sparse.toml", &sets, "3 ms");
-        assert_eq!(desc.ring_slots(), 32, "dt = {dt}");
+        // Every delay where the whole network's rings take at most RING_BYTES (dt = 0.1
+        // ms: 200 slots, 16 MB), else windows of 32 slots (dt = 0.01 ms: 2000 would be 160 MB).
+        let whole = 4 * desc.total_neurons() * desc.max_delay_steps() as u64 * 2;
+        let expected = if whole <= volley::network::RING_BYTES { desc.max_delay_steps() } else { 32 };
+        assert_eq!(desc.ring_slots(), expected, "dt = {dt}");
         let estimate = memory_estimate(&desc, 0..desc.total_neurons(), 1);
         eprintln!("dt = {dt}: delay rings and kind state {:.1} MB, synapses {:.1} MB", mb(estimate.buffers), mb(estimate.synapses));
         assert!(estimate.buffers < 20_000_000, "dt = {dt}: {:.1} MB of delay buffers", mb(estimate.buffers));
@@ -108,5 +112,5 @@ fn delay_memory_does_not_grow_with_one_over_dt() {
         let (spikes, _) = simulate_with(&desc, 1, desc.ring_slots());
         assert!(spikes.iter().all(|s| (s.step as u64) < desc.steps));
     }
-    assert_eq!(buffers[0], buffers[1], "the same delays in ms at a tenth of the step: the same ring memory");
+    assert!(buffers[1] <= buffers[0], "the same delays in ms at a tenth of the step: no more ring memory ({buffers:?})");
 }
