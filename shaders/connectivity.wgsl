@@ -60,7 +60,9 @@ fn probit_tail(q: f32) -> f32 {
     return num / den;
 }
 
-fn probit(p: f32) -> f32 {
+fn probit(p_in: f32) -> f32 {
+    // Finite at the ends, as on the CPU (there clamped 2^-53 from them, here 2^-24).
+    let p = clamp(p_in, 5.9604645e-8, 1.0 - 5.9604645e-8);
     if p < 0.02425 {
         return probit_tail(sqrt(-2.0 * log(p)));
     }

@@ -41,7 +41,9 @@ enum Op {
 
 /// The standard normal's quantile (inverse CDF) by Acklam's rational approximations,
 /// relative error below 1.2·10⁻⁹: `probit(r)` turns a neuron's uniform into a normal
-/// (the microcircuit's initial voltages). −∞ at 0, +∞ at 1, NaN outside [0, 1].
+/// (the microcircuit's initial voltages). Finite on all of [0, 1]: within 2⁻⁵³ of either
+/// end it takes the value there (±8.29), so that every uniform, r = 0 included, gives a
+/// finite value; NaN outside [0, 1].
 pub fn probit(p: f64) -> f64 {
     const A: [f64; 6] =
         [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
@@ -53,9 +55,8 @@ pub fn probit(p: f64) -> f64 {
     if !(0.0..=1.0).contains(&p) {
         return f64::NAN;
     }
-    if p == 0.0 || p == 1.0 {
-        return if p == 0.0 { f64::NEG_INFINITY } else { f64::INFINITY };
-    }
+    const END: f64 = 1.0 / 9_007_199_254_740_992.0;
+    let p = p.clamp(END, 1.0 - END);
     let tail = |q: f64| {
         (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
     };
@@ -508,7 +509,8 @@ mod tests {
         ] {
             assert!((probit(p) - z).abs() < 1.2e-9 * z.abs().max(1.0), "probit({p}) = {}, expected {z}", probit(p));
         }
-        assert_eq!(probit(0.0), f64::NEG_INFINITY);
+        assert_eq!(probit(0.0), probit(1.0 / 9_007_199_254_740_992.0));
+        assert!(probit(0.0) < -8.2 && probit(0.0) > -8.4 && probit(1.0) > 8.0 && probit(1.0).is_finite());
         assert!(probit(1.5).is_nan());
         let e = Expr::parse("-63.33 + 4.74*probit(r)", &["r"]).unwrap();
         assert!((e.eval(&[0.975]) - (-63.33 + 4.74 * 1.959_963_984_540_054)).abs() < 1e-8);

@@ -51,7 +51,9 @@ fn model_file_errors_name_the_field_and_what_was_expected() {
     let exp = format!("{base}{projection}synapse = {{ model = \"exp_current\", tau = \"2 ms\" }}\n");
     let err = check_refuses("lif.toml", &exp);
     assert!(
-        err.contains("projection[0].synapse: population 'l4e' (iaf_psc_exp) filters the weights arriving with its own tau_syn_ex"),
+        err.contains(
+            "projection[0].synapse: population 'l4e' (iaf_psc_exp) filters the weights arriving with a synaptic current of its own"
+        ),
         "{err}"
     );
 

@@ -450,14 +450,15 @@ impl Validator<'_> {
             None => SynapseModel::Delta,
             Some(s) => self.synapse(s, &at("synapse"))?,
         };
-        if let (Some(s), crate::model::NeuronModel::Lif(_)) = (&p.synapse, &populations[target].model) {
-            if synapse != SynapseModel::Delta {
+        if let Some(s) = &p.synapse {
+            let declaration = populations[target].model.declaration();
+            if synapse != SynapseModel::Delta && declaration.filters_weights {
                 return Err(self.error(
                     s.span(),
                     at("synapse"),
                     format!(
-                        "population '{}' (iaf_psc_exp) filters the weights arriving with its own tau_syn_ex: leave out 'synapse' (the weight is the current's jump, in pA)",
-                        populations[target].name
+                        "population '{}' ({}) filters the weights arriving with a synaptic current of its own: leave out 'synapse' (the weight is the current's jump)",
+                        populations[target].name, declaration.model
                     ),
                 ));
             }

@@ -101,6 +101,23 @@ pub struct Declaration {
     /// Where the state variables not set by `[initial]` are set, for the message on an
     /// unknown `[initial]` key.
     pub initial_note: Option<&'static str>,
+    /// Whether it filters the weights arriving with a synaptic current of its own (so
+    /// projections onto it take the delta synapse only).
+    pub filters_weights: bool,
+}
+
+impl StateVariable {
+    /// A state variable the model file's `[initial]` sets, from `default` where it does
+    /// not: an expression of r, the parameters and the variables before it.
+    pub fn from_initial(name: &str, unit: &'static str, default: &'static str) -> StateVariable {
+        StateVariable {
+            name: name.into(),
+            unit,
+            initial: Some(default),
+            scope: InitialScope::ParametersAndEarlierState,
+            aliases: Vec::new(),
+        }
+    }
 }
 
 impl Declaration {
@@ -195,6 +212,7 @@ mod tests {
             integrates_conductances: false,
             extra_bytes_per_neuron: 0,
             initial_note: None,
+            filters_weights: false,
         };
         assert_eq!(d.required_parameters(), "a, b and d");
         d.parameters.truncate(1);

@@ -53,6 +53,7 @@ pub fn base_declaration() -> Declaration {
         integrates_conductances: true,
         extra_bytes_per_neuron: 1,
         initial_note: Some("a gate's initial value is its `initial`"),
+        filters_weights: false,
     }
 }
 

@@ -9,7 +9,7 @@
 //! With dt = 1 ms every operation is the one net.m performs, in the same order, so the
 //! f32 arithmetic differs from net.m's only by the width of the floats.
 
-use super::declaration::{Declaration, Declared, Derived, InitialScope, Parameter as DeclaredParameter, Scope, StateVariable};
+use super::declaration::{Declaration, Declared, Derived, Parameter as DeclaredParameter, Scope, StateVariable};
 use super::{InvalidValue, ModelKind, NeuronModel};
 use crate::expr::Expr;
 
@@ -41,17 +41,7 @@ pub fn declaration() -> Declaration {
                 bound: None,
             })
             .collect(),
-        state: STATE
-            .iter()
-            .zip(STATE_UNITS)
-            .map(|(&(name, initial), unit)| StateVariable {
-                name: name.into(),
-                unit,
-                initial: Some(initial),
-                scope: InitialScope::ParametersAndEarlierState,
-                aliases: Vec::new(),
-            })
-            .collect(),
+        state: STATE.iter().zip(STATE_UNITS).map(|(&(name, initial), unit)| StateVariable::from_initial(name, unit, initial)).collect(),
         derived: vec![Derived { name: "h".into(), unit: "ms", definition: "dt/2, the half step of v".into() }],
         step: "v += h·(0.04v² + 5v + 140 − u + I), twice with the same I; u += dt·a·(b·v − u)".into(),
         threshold: "v ≥ v_peak (seen at the end of the step)".into(),
@@ -59,6 +49,7 @@ pub fn declaration() -> Declaration {
         integrates_conductances: false,
         extra_bytes_per_neuron: 0,
         initial_note: None,
+        filters_weights: false,
     }
 }
 

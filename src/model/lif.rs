@@ -22,7 +22,7 @@
 //! generators, constant over the step they are given for. The arithmetic is f32 (NEST's
 //! is f64): v − E_L is propagated, as NEST propagates it.
 
-use super::declaration::{Bound, Declaration, Declared, Derived, InitialScope, Parameter, Scope, StateVariable};
+use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable};
 use super::{InvalidValue, ModelKind, NeuronModel};
 use crate::expr::Expr;
 
@@ -62,16 +62,7 @@ pub fn declaration() -> Declaration {
                 bound,
             })
             .collect(),
-        state: STATE
-            .iter()
-            .map(|&(name, unit, initial)| StateVariable {
-                name: name.into(),
-                unit,
-                initial: Some(initial),
-                scope: InitialScope::ParametersAndEarlierState,
-                aliases: Vec::new(),
-            })
-            .collect(),
+        state: STATE.iter().map(|&(name, unit, initial)| StateVariable::from_initial(name, unit, initial)).collect(),
         derived: vec![
             Derived { name: "P22".into(), unit: "", definition: "exp(−dt/tau_m)".into() },
             Derived { name: "P11".into(), unit: "", definition: "exp(−dt/tau_syn_ex)".into() },
@@ -87,6 +78,7 @@ pub fn declaration() -> Declaration {
         // The spike flag of the last step.
         extra_bytes_per_neuron: 1,
         initial_note: None,
+        filters_weights: true,
     }
 }
 

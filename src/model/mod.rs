@@ -367,7 +367,7 @@ mod tests {
             assert_eq!(names.iter().filter(|&&n| n == k.name).count(), 1, "{} named once", k.name);
         }
         let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-        for file in ["izhikevich2003.toml", "hh_five_current.toml", "hh_network.toml", "hh_classic.toml"] {
+        for file in ["izhikevich2003.toml", "hh_five_current.toml", "hh_network.toml", "hh_classic.toml", "microcircuit.toml"] {
             let desc = config::load(&examples.join(file), &Overrides::default()).unwrap();
             for p in &desc.populations {
                 let d = p.model.declaration();
@@ -381,6 +381,7 @@ mod tests {
                 assert_eq!(d.state[0].name, "v");
                 assert_eq!(group.state_variable(0).unwrap(), group.voltages());
                 assert_eq!(d.integrates_conductances, group.integrates_conductances(), "{file}");
+                assert_eq!(d.filters_weights, group.takes_currents_apart(), "{file}");
                 assert_eq!(group.bytes(), n * p.model.bytes_per_neuron() + p.model.fixed_bytes(), "{file}: bytes");
             }
         }
