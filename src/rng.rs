@@ -99,10 +99,10 @@ pub mod lane {
     pub const OTHER: u32 = 0;
     /// The weight's uniforms u, u2, u3 of synapse j: lanes 1, 2, 3.
     pub const WEIGHT: u32 = 1;
-    /// The delay of synapse j (a Gaussian delay's second uniform: lane 5).
+    /// The delay of synapse j (a normal delay: the block's first word, table-inverted).
     pub const DELAY: u32 = 4;
-    /// Draws again of a redrawn weight or delay: attempt a ≥ 1 takes lanes
-    /// REDRAW + 4(a − 1) and the next for a weight, the two after for a delay.
+    /// Draws again of a redrawn weight or delay: redraw a ≥ 0 takes the first word of
+    /// lane REDRAW + 4a for a weight, of lane REDRAW + 4a + 2 for a delay.
     pub const REDRAW: u32 = 32;
 }
 

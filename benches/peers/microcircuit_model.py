@@ -67,7 +67,11 @@ def num_synapses(p, n_post, n_pre):
     return math.log(1.0 - p) / math.log((prod - 1.0) / prod)
 
 
-def model(n_scaling=1.0, k_scaling=1.0, background="poisson", duration_ms=1000.0, seed=55):
+def derived(n_scaling=1.0, k_scaling=1.0, background="poisson"):
+    """The model's numbers at a scale, as the published code derives them: population sizes,
+    synapse counts [target][source], PSC amplitudes [target][source] and of the background
+    (pA), the background's in-degrees and each population's DC (pA). Shared by the volley
+    model file written here and the NEST script (nest_microcircuit.py)."""
     n = len(POPULATIONS)
     sizes = [int(round(x * n_scaling)) for x in FULL_NUM_NEURONS]
     full_synapses = [[num_synapses(CONN_PROBS[t][s], FULL_NUM_NEURONS[t], FULL_NUM_NEURONS[s]) for s in range(n)] for t in range(n)]
@@ -88,7 +92,14 @@ def model(n_scaling=1.0, k_scaling=1.0, background="poisson", duration_ms=1000.0
                 dc[t] += 0.001 * NEURON["tau_syn"] * (1.0 - math.sqrt(k_scaling)) * psc_ext * K_EXT[t] * BG_RATE
         psc = [[x / math.sqrt(k_scaling) for x in row] for row in psc]
         psc_ext /= math.sqrt(k_scaling)
+    return dict(sizes=sizes, synapses=synapses, psc=psc, psc_ext=psc_ext, ext_indegrees=ext_indegrees, dc=dc)
 
+
+def model(n_scaling=1.0, k_scaling=1.0, background="poisson", duration_ms=1000.0, seed=55):
+    n = len(POPULATIONS)
+    d = derived(n_scaling, k_scaling, background)
+    sizes, synapses, psc, psc_ext = d["sizes"], d["synapses"], d["psc"], d["psc_ext"]
+    ext_indegrees, dc = d["ext_indegrees"], d["dc"]
     out = []
     w = out.append
     w("# The Potjans & Diesmann (2014) cortical microcircuit: 8 populations of LIF neurons")

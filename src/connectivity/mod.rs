@@ -565,6 +565,12 @@ pub fn delays_per_synapse(desc: &Description, p: &Projection, local: &Range<u64>
 
 /// CSR rows by (source, delay) of a projection onto `local` targets, in two passes over
 /// the same keyed streams (count, then fill) so that no per-synapse list is held.
+/// Synapse `i`'s weight, 0 where the row was drawn without weights (a counting pass).
+#[inline]
+fn weight_of(row: &Row, i: usize) -> f32 {
+    row.weight.get(i).copied().unwrap_or(0.0)
+}
+
 fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64, per_synapse: bool) -> Result<Rows, InvalidWeight> {
     let sources = desc.populations[p.source].gids();
     let n_delays = p.delay.count() as usize;
@@ -577,31 +583,39 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
     // Visits every synapse onto `local` as (group, local target, weight), in an order
     // that is the same in both passes: targets ascending (per-target rules) or sources
     // ascending (per-source rules), each row in drawing order.
-    let mut for_each = |visit: &mut dyn FnMut(usize, u32, f32)| {
+    // The counting pass draws no weights (`weights` false; the visit then gets 0).
+    let mut for_each = |weights: bool, visit: &mut dyn FnMut(usize, u32, f32)| {
+        let draw = |drawer: &mut RowDrawer, gid: u64, row: &mut Row| {
+            if weights {
+                drawer.draw(gid, row)
+            } else {
+                drawer.draw_without_weights(gid, row)
+            }
+        };
         let group = |source: u64, delay: u32| (source - sources.start) as usize * n_delays + (delay - p.delay.min_steps) as usize;
         // The visit gets the (row, delay) group; with delays per synapse its row is
         // group / n_delays.
         if p.rule.per_source() {
             for s in sources.clone() {
-                drawer.draw(s, &mut row);
+                draw(&mut drawer, s, &mut row);
                 if let Some(bad) = drawer.invalid.take() {
                     invalid.borrow_mut().get_or_insert(bad);
                 }
                 for i in 0..row.len() {
                     let t = row.other[i];
                     if local.contains(&t) {
-                        visit(group(s, row.delay[i]), (t - shard_start) as u32, row.weight[i]);
+                        visit(group(s, row.delay[i]), (t - shard_start) as u32, weight_of(&row, i));
                     }
                 }
             }
         } else {
             for t in local.clone() {
-                drawer.draw(t, &mut row);
+                draw(&mut drawer, t, &mut row);
                 if let Some(bad) = drawer.invalid.take() {
                     invalid.borrow_mut().get_or_insert(bad);
                 }
                 for i in 0..row.len() {
-                    visit(group(row.other[i], row.delay[i]), (t - shard_start) as u32, row.weight[i]);
+                    visit(group(row.other[i], row.delay[i]), (t - shard_start) as u32, weight_of(&row, i));
                 }
             }
         }
@@ -610,10 +624,7 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
     // fit one machine's memory anyway.
     let mut offsets = vec![0u32; groups + 1];
     let slot = |g: usize| if per_synapse { g / n_delays } else { g };
-    for_each(&mut |g, _, _| offsets[slot(g) + 1] += 1);
-    if let Some(bad) = invalid.borrow_mut().take() {
-        return Err(bad);
-    }
+    for_each(false, &mut |g, _, _| offsets[slot(g) + 1] += 1);
     let mut total = 0u64;
     for g in 0..groups {
         total += offsets[g + 1] as u64;
@@ -625,7 +636,7 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
     let mut delays = if per_synapse { vec![0u16; total] } else { Vec::new() };
     let mut fill = |records: &mut dyn FnMut(usize, u32, f32)| {
         let mut cursor = offsets.clone();
-        for_each(&mut |g, t, w| {
+        for_each(true, &mut |g, t, w| {
             assert!((t as usize) < n_local, "CSR targets inside the store");
             let at = cursor[slot(g)] as usize;
             cursor[slot(g)] += 1;
@@ -650,6 +661,9 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
         fill(&mut |at, t, w| records[at] = Exact::new(t, w, None));
         Records::Exact(records)
     };
+    if let Some(bad) = invalid.borrow_mut().take() {
+        return Err(bad);
+    }
     if !per_synapse {
         return Ok(Rows::Csr { offsets, records, index: DelayIndex::Grouped });
     }

@@ -100,7 +100,7 @@ pub enum WeightSpec {
     /// An expression of up to three per-synapse uniforms `u`, `u2`, `u3` in [0, 1):
     /// constants, `low + (high-low)*u`, net.m's `0.5*u`.
     Expr { expr: Expr, uniforms: usize },
-    /// Gaussian (Box–Muller from two uniforms), clipped to [min, max], or with `redraw`
+    /// Gaussian (one table-inverted normal, `gaussian`), clipped to [min, max], or with `redraw`
     /// drawn again until it falls in [min, max] (the Potjans–Diesmann model keeps each
     /// weight's sign so: NEST's `redraw`).
     Normal { mean: f64, std: f64, min: f64, max: f64, redraw: bool },

@@ -36,7 +36,8 @@ pub fn unsupported(p: &Projection) -> Option<String> {
 pub fn weight_source(weight: &WeightSpec) -> String {
     let (uniforms, body) = match weight {
         WeightSpec::Expr { expr, uniforms } => (*uniforms, expr.to_wgsl(&["u", "u2", "u3"])),
-        // The CPU's Box–Muller (generate.rs), in f32.
+        // Box–Muller in f32: the distribution of the CPU's normal (table inversion of one
+        // word, generate.rs), not its draws.
         WeightSpec::Normal { mean, std, min, max, .. } => (
             2,
             format!("clamp(f32({mean:?}) + f32({std:?}) * sqrt(-2.0 * log(1.0 - u)) * cos(6.2831855 * u2), f32({min:?}), f32({max:?}))"),
