@@ -41,7 +41,8 @@ fn phi(x: f32) -> f32 {
     return p;
 }
 
-fn model_step(i: u32, current: f32, dt: f32, g_syn: f32, g_syn_e: f32) -> u32 {
+fn model_step(i: u32, inputs: Inputs, dt: f32, g_syn: f32, g_syn_e: f32) -> u32 {
+    let current = inputs.total;
     let v0 = state_get(0u, i);
     let columns = hh_word(7u);
     let states = hh_word(8u);

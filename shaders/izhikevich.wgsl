@@ -2,7 +2,8 @@
 // state v (0), u (1); parameters a, b, c, d (0..3); constant v_peak (0). Returns bit 0
 // if the neuron spiked (v ≥ v_peak at the end of the step), bit 1 if its state left the
 // finite numbers. Synaptic conductances reach it as currents (g_syn is 0).
-fn model_step(i: u32, current: f32, dt: f32, g_syn: f32, g_syn_e: f32) -> u32 {
+fn model_step(i: u32, inputs: Inputs, dt: f32, g_syn: f32, g_syn_e: f32) -> u32 {
+    let current = inputs.total;
     let v_peak = constant(0u);
     var v = state_get(0u, i);
     var u = state_get(1u, i);

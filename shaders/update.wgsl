@@ -46,7 +46,21 @@ const HEADER_KINDS_AT: u32 = 15u;
 const HEADER_CONDUCTANCES: u32 = 16u;
 // The group's index among the rank's groups (its words of `clamps`).
 const HEADER_GROUP: u32 = 17u;
+// 1 if the model filters arriving weights (iaf_psc_exp): it takes the stimuli's currents
+// apart from them (`Inputs`).
+const HEADER_APART: u32 = 18u;
 const STIMULUS_WORDS: u32 = 8u;
+
+// What reaches a neuron in a step. `total`: everything as one current, for the models that
+// take it so (Izhikevich, Hodgkin–Huxley). A model that filters arriving weights reads
+// them apart: `weights` (the ring's and the Poisson events'), `currents` (stimuli onto
+// some neurons) and `on_all` (currents onto all of them) — stimulus::apply's split.
+struct Inputs {
+    total: f32,
+    weights: f32,
+    currents: f32,
+    on_all: f32,
+}
 const WORKGROUP: u32 = 64u;
 
 fn state_get(k: u32, i: u32) -> f32 {
@@ -86,6 +100,34 @@ fn reaches(s: u32, i: u32) -> bool {
     }
     let word = info[info[s + 6u] + (i >> 5u)];
     return ((word >> (i & 31u)) & 1u) == 1u;
+}
+
+// Poisson stimulus record `s` (kind 2): its key's first word at s + 1, its table at
+// info[s + 2] with s + 7 the CDF's length L: the key's second word; for k < L the 53-bit
+// threshold ceil(CDF(k)·2⁵³) as (high, low) words; for k ≤ L the weight of k events (the
+// CPU's f32 of k·w). The neuron's uniform is block (gid, step) (rng::poisson_count) as a
+// 53-bit integer: compared with the thresholds it gives the CPU's count exactly
+// (rng::poisson_from_cdf, stimulus::apply_events).
+fn poisson_weight(s: u32, gid_lo: u32) -> f32 {
+    let table = info[s + 2u];
+    let entries = info[s + 7u];
+    let key = vec2<u32>(info[s + 1u], info[table] ^ (now.step_hi * 0x9E3779B9u));
+    let block = threefry2x32(vec2<u32>(gid_lo, now.step_lo), key);
+    let u_hi = (block.x >> 11u) & 0x1FFFFFu;
+    let u_lo = (block.x << 21u) ^ (block.y >> 11u);
+    var k = 0u;
+    loop {
+        if k >= entries {
+            break;
+        }
+        let t_hi = info[table + 1u + 2u * k];
+        let t_lo = info[table + 2u + 2u * k];
+        if u_hi < t_hi || (u_hi == t_hi && u_lo < t_lo) {
+            break;
+        }
+        k = k + 1u;
+    }
+    return bitcast<f32>(info[table + 1u + 2u * entries + k]);
 }
 
 var<workgroup> fired_count: atomic<u32>;
@@ -139,6 +181,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: v
         // Stimuli in the model file's order (stimulus::apply): noise and currents onto
         // some neurons into the input, currents onto all of them into `bias`.
         var bias = 0.0;
+        let apart = info[HEADER_APART] != 0u;
+        var currents = 0.0;
         let gid_lo = info[HEADER_FIRST_GID_LO] + i;
         let gid_hi = info[HEADER_FIRST_GID_HI] + select(0u, 1u, gid_lo < i);
         let key = vec2<u32>(info[HEADER_NOISE_KEY_X], info[HEADER_NOISE_KEY_Y]);
@@ -150,19 +194,34 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: v
             }
             if info[s] == 0u {
                 let z = noise_normal(key, info[s + 1u], now.step_lo, now.step_hi, gid_lo, gid_hi);
-                input = input + bitcast<f32>(info[s + 2u]) * z;
-            } else {
+                let x = bitcast<f32>(info[s + 2u]) * z;
+                if apart {
+                    currents = currents + x;
+                } else {
+                    input = input + x;
+                }
+            } else if info[s] == 1u {
                 let amplitude = bitcast<f32>(info[info[HEADER_AMPLITUDES_AT] + now.index_in_epoch * count + k]);
                 if amplitude != 0.0 {
                     if info[s + 3u] == 0u {
                         bias = bias + amplitude;
+                    } else if apart {
+                        currents = currents + amplitude;
                     } else {
                         input = input + amplitude;
                     }
                 }
             }
         }
-        let flags = model_step(i, input + bias, bitcast<f32>(info[HEADER_DT]), g_syn, g_syn_e);
+        // Poisson events after the currents (stimulus::apply_events), into the weights.
+        for (var k = 0u; k < count; k++) {
+            let s = info[HEADER_STIMULI_AT] + k * STIMULUS_WORDS;
+            if info[s] == 2u && reaches(s, i) {
+                input = input + poisson_weight(s, gid_lo);
+            }
+        }
+        let inputs = Inputs(input + bias, input, currents, bias);
+        let flags = model_step(i, inputs, bitcast<f32>(info[HEADER_DT]), g_syn, g_syn_e);
         if (flags & 1u) != 0u {
             fired[atomicAdd(&fired_count, 1u)] = i;
         }

@@ -134,6 +134,11 @@ impl GroupStimulus {
         &self.reach
     }
 
+    /// A Poisson stimulus's CDF at 0, 1, 2, … (`rng::poisson_cdf`); empty for the others.
+    pub fn cdf(&self) -> &[f64] {
+        &self.cdf
+    }
+
     /// Whether it injects a current (else it delivers events, as synapses do).
     pub fn is_current(&self) -> bool {
         !matches!(self.kind, StimulusKind::Poisson { .. })

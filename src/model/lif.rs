@@ -246,6 +246,22 @@ impl LifGroup {
         non_finite
     }
 
+    pub fn gpu_shader() -> &'static str {
+        include_str!("../../shaders/lif.wgsl")
+    }
+
+    /// The group as the GPU steps it (`shaders/lif.wgsl`): state v, i_syn, refractory;
+    /// no parameters; constants p11, p21, p22, p20, e_l, v_th, v_reset, steps_ref, i_e.
+    pub fn gpu_model(&self) -> super::GpuModel {
+        let c = &self.constants;
+        super::GpuModel {
+            shader: Self::gpu_shader(),
+            state: vec![self.v.clone(), self.i_syn.clone(), self.refractory.clone()],
+            parameters: Vec::new(),
+            constants: vec![c.p11, c.p21, c.p22, c.p20, c.e_l, c.v_th, c.v_reset, c.steps_ref, c.i_e],
+        }
+    }
+
     pub fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
         (0..self.len()).find_map(|i| match (self.v[i].is_finite(), self.i_syn[i].is_finite()) {
             (false, _) => Some((i, "v", self.v[i])),

@@ -77,7 +77,6 @@ impl NeuronModel {
             NeuronModel::Hh(h) if h.integrator == hh::Integrator::Rk4 => Some(
                 "integrator = \"rk4\" steps in f64, which the GPU backend does not (the exponential Euler integrator runs there)".into(),
             ),
-            NeuronModel::Lif(_) => Some("the iaf_psc_exp model has no WGSL twin yet".into()),
             _ => None,
         }
     }
@@ -263,12 +262,12 @@ impl NeuronGroup {
         }
     }
 
-    /// The group as the GPU backend steps it; None for a model without a WGSL twin yet.
+    /// The group as the GPU backend steps it; None for a model without a WGSL twin.
     pub fn gpu_model(&self) -> Option<GpuModel> {
         match self {
             NeuronGroup::Izhikevich(g) => Some(g.gpu_model()),
             NeuronGroup::Hh(g) => g.gpu_model(),
-            NeuronGroup::Lif(_) => None,
+            NeuronGroup::Lif(g) => Some(g.gpu_model()),
         }
     }
 

@@ -39,7 +39,7 @@ const WORKGROUP: u32 = 64;
 /// Workgroups per dimension of one dispatch (WebGPU's minimum, lavapipe's maximum).
 const MAX_WORKGROUPS: u32 = 65_535;
 /// Words of a group's `info` header (shaders/update.wgsl's HEADER_*).
-const HEADER_WORDS: usize = 18;
+const HEADER_WORDS: usize = 19;
 const STIMULUS_WORDS: usize = 8;
 
 /// One dispatch's step, as shaders read it (`struct Step`).
@@ -171,13 +171,24 @@ pub fn unsupported(desc: &Description) -> Option<String> {
             return Some(why);
         }
     }
-    if desc.stimuli.iter().any(|s| matches!(s.kind, StimulusKind::Poisson { .. })) {
-        return Some("a poisson stimulus has no WGSL twin yet".into());
-    }
     if let Some(p) = desc.projections.iter().find(|p| p.delay.count() > 1 << 16) {
         return Some(format!("projection {}: more than 65,536 distinct delays", p.id));
     }
     None
+}
+
+/// A Poisson stimulus's table as `poisson_weight` (shaders/update.wgsl) reads it: per
+/// CDF entry c the 53-bit threshold ceil(c·2⁵³) as (high, low) words — a 53-bit uniform
+/// u_int·2⁻⁵³ is below c exactly when u_int is below it — then the f32 weight of k
+/// events for k = 0 ..= the CDF's length, as the CPU rounds k·w.
+fn poisson_table(cdf: &[f64], weight: f64) -> Vec<u32> {
+    let mut words = Vec::with_capacity(3 * cdf.len() + 1);
+    for &c in cdf {
+        let threshold = (c * 9_007_199_254_740_992.0).ceil() as u64;
+        words.extend([(threshold >> 32) as u32, threshold as u32]);
+    }
+    words.extend((0..=cdf.len()).map(|k| ((k as f64 * weight) as f32).to_bits()));
+    words
 }
 
 fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
@@ -434,13 +445,23 @@ impl GpuBackend {
             info.resize(stimuli_at + STIMULUS_WORDS * reached.len(), 0);
             for (k, s) in reached.iter().enumerate() {
                 let at = stimuli_at + k * STIMULUS_WORDS;
-                let (kind, stream, std) = match s.kind() {
-                    StimulusKind::Noise { std, stream } => (0, *stream, *std as f32),
-                    _ => (1, 0, 0.0),
-                };
-                info[at] = kind;
-                info[at + 1] = stream;
-                info[at + 2] = std.to_bits();
+                match s.kind() {
+                    StimulusKind::Noise { std, stream } => {
+                        info[at + 1] = *stream;
+                        info[at + 2] = (*std as f32).to_bits();
+                    }
+                    StimulusKind::Poisson { weight, stream, .. } => {
+                        info[at] = 2;
+                        // The key of step 0; the shader mixes in the step's high word.
+                        let key = crate::rng::poisson_key(desc.seed, *stream, 0);
+                        info[at + 1] = key[0];
+                        info[at + 2] = info.len() as u32;
+                        info[at + 7] = s.cdf().len() as u32;
+                        info.push(key[1]);
+                        info.extend(poisson_table(s.cdf(), *weight));
+                    }
+                    _ => info[at] = 1,
+                }
                 match s.reach() {
                     Reach::All => info[at + 3] = 0,
                     Reach::Range(r) => {
@@ -465,6 +486,7 @@ impl GpuBackend {
             info[14] = spike_entries as u32;
             info[16] = host.integrates_conductances() as u32;
             info[17] = groups.len() as u32;
+            info[18] = host.takes_currents_apart() as u32;
             info[15] = info.len() as u32;
             info.extend(&kind_words);
             let state_buffer = gpu.storage("state", &state, usage);
@@ -1128,7 +1150,11 @@ mod tests {
     #[test]
     fn every_shader_compiles() {
         use wgpu::naga;
-        let models = [crate::model::izhikevich::IzhikevichGroup::gpu_shader(), crate::model::hh::HhGroup::gpu_shader()];
+        let models = [
+            crate::model::izhikevich::IzhikevichGroup::gpu_shader(),
+            crate::model::hh::HhGroup::gpu_shader(),
+            crate::model::lif::LifGroup::gpu_shader(),
+        ];
         let sources: Vec<(String, String)> = [("deliver".to_string(), with_step(DELIVER)), ("sample".to_string(), with_step(SAMPLE))]
             .into_iter()
             .chain(models.iter().map(|m| ("update".to_string(), update_source(m))))
