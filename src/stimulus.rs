@@ -232,22 +232,23 @@ pub fn apply(stimuli: &[GroupStimulus], seed: u64, step: u64, input: &mut [f32],
 /// delta ring's slot): after the currents, for a model that takes them together.
 pub fn apply_events(stimuli: &[GroupStimulus], seed: u64, step: u64, weights: &mut [f32]) {
     for s in stimuli {
-        let StimulusKind::Poisson { lambda, weight, stream } = s.kind else { continue };
-        let exp_neg = (-lambda).exp();
+        let StimulusKind::Poisson { weight, stream, .. } = s.kind else { continue };
+        // Every count is a search of the CDF for the uniform of block (gid, step) (the
+        // same counts as `rng::poisson_count`'s loop, tested there).
+        let key = rng::poisson_key(seed, stream, step);
         let range = match &s.reach {
             Reach::All => 0..weights.len(),
             Reach::Range(r) => r.clone(),
             Reach::List(ids) => {
                 for &i in ids {
-                    let k = rng::poisson_count(seed, stream, step, s.first_gid + i as u64, lambda, exp_neg);
+                    let [a, b] = rng::threefry2x32([(s.first_gid + i as u64) as u32, step as u32], key);
+                    let k = rng::poisson_from_cdf(rng::unit_f64(a, b), &s.cdf);
                     weights[i as usize] += (k as f64 * weight) as f32;
                 }
                 continue;
             }
         };
-        // A run of neurons: their blocks drawn across SIMD lanes, then inverted by a
-        // search of the CDF (the same counts as `poisson_count`'s loop).
-        let key = rng::poisson_key(seed, stream, step);
+        // A run of neurons: their blocks drawn across SIMD lanes.
         const RUN: usize = 256;
         let (mut a, mut b) = ([0u32; RUN], [0u32; RUN]);
         let mut start = range.start;
@@ -295,7 +296,7 @@ mod tests {
 
     /// Poisson events: the same counts for a neuron whether its group is whole or cut,
     /// and whether it is reached as part of a run (blocks drawn across SIMD lanes) or
-    /// listed (drawn alone).
+    /// listed (drawn alone), and the counts of `rng::poisson_count`'s loop.
     #[test]
     fn poisson_events_are_the_same_whatever_the_split_and_reach() {
         let poisson = StimulusKind::Poisson { lambda: 2.3, weight: 1.5, stream: 0 };
@@ -314,6 +315,10 @@ mod tests {
         let whole = weights(&all, &[0, 600]);
         assert_eq!(whole, weights(&all, &[0, 7, 300, 600]));
         assert_eq!(whole, weights(&listed, &[0, 600]));
+        // The CDF's search gives the counts of the loop that sums the terms as it goes.
+        let looped: Vec<f32> =
+            (0..600).map(|i| (crate::rng::poisson_count(42, 0, 9, 100 + i, 2.3, (-2.3f64).exp()) as f64 * 1.5) as f32).collect();
+        assert_eq!(whole, looped);
         let mean = whole.iter().sum::<f32>() / 600.0 / 1.5;
         assert!((mean - 2.3).abs() < 4.0 * (2.3f32 / 600.0).sqrt(), "{mean} events per neuron");
     }

@@ -11,6 +11,7 @@ al. 2021), computed the same way for volley's SONATA spike files and for NEST's 
 Usage:
   microcircuit_stats.py summarise SPIKES.h5 --t0 MS --t1 MS        (JSON on stdout)
   microcircuit_stats.py compare SUMMARY.json REFERENCE.json        (exit 1 on a mismatch)
+  microcircuit_stats.py ensemble SUMMARY.json... -- REFERENCE.json  (the full-scale table)
 
 `compare` judges one realization against an ensemble of the reference simulator's
 realizations (REFERENCE.json, written by benches/peers/nest_microcircuit_reference.py):
@@ -83,6 +84,7 @@ def summarise(spikes, sizes, t0, t1):
             "sd_cc": float(ccs.std()) if len(ccs) else float("nan"),
             "count_histogram": np.bincount(counts).tolist(),
             "cv_quantiles": np.quantile(cvs, np.linspace(0, 1, 101)).tolist() if len(cvs) else [],
+            "cc_quantiles": np.quantile(ccs, np.linspace(0, 1, 101)).tolist() if len(ccs) else [],
         }
     return out
 
@@ -148,6 +150,43 @@ def compare(summary, reference):
     return lines, ok
 
 
+def ks_samples(a, b):
+    """Two-sample Kolmogorov-Smirnov distance between two samples (here: quantiles)."""
+    a, b = np.sort(np.asarray(a, float)), np.sort(np.asarray(b, float))
+    if len(a) == 0 or len(b) == 0:
+        return float("nan")
+    x = np.concatenate((a, b))
+    return float(np.abs(np.searchsorted(a, x, "right") / len(a) - np.searchsorted(b, x, "right") / len(b)).max())
+
+
+def ensemble(mine, theirs, published=None):
+    """The reference-data distribution test over seeds (Dasbach et al. 2021): per population
+    and statistic, the mean KS distance between a realization of each simulator against
+    the mean among the reference simulator's own realizations (and among ours); and the
+    mean rates over seeds, with the published reference rates where given."""
+    lines = [f"{len(mine)} realizations against {len(theirs)}; KS distances: ours-theirs | theirs-theirs | ours-ours"]
+    lines.append("| population | rate (Hz), ours | theirs | published | KS rates | KS ISI CV | KS CC |")
+    lines.append("|---|---|---|---|---|---|---|")
+    stats = (("count_histogram", ks_counts), ("cv_quantiles", ks_samples), ("cc_quantiles", ks_samples))
+    for k, pop in enumerate(POPULATIONS):
+        a = [m["populations"][pop] for m in mine]
+        b = [t["populations"][pop] for t in theirs]
+        ra, rb = np.array([x["mean_rate_hz"] for x in a]), np.array([x["mean_rate_hz"] for x in b])
+        cells = [f"{ra.mean():.3f} ± {ra.std(ddof=1) if len(ra) > 1 else 0:.3f}",
+                 f"{rb.mean():.3f} ± {rb.std(ddof=1) if len(rb) > 1 else 0:.3f}",
+                 f"{published[k]:.3f}" if published else "-"]
+        for key, ks in stats:
+            if any(key not in x for x in a + b):
+                cells.append("-")
+                continue
+            cross = np.nanmean([ks(x[key], y[key]) for x in a for y in b])
+            within_b = np.nanmean([ks(x[key], y[key]) for i, x in enumerate(b) for y in b[i + 1:]]) if len(b) > 1 else float("nan")
+            within_a = np.nanmean([ks(x[key], y[key]) for i, x in enumerate(a) for y in a[i + 1:]]) if len(a) > 1 else float("nan")
+            cells.append(f"{cross:.3f} \\| {within_b:.3f} \\| {within_a:.3f}")
+        lines.append(f"| {pop} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main(argv):
     if len(argv) >= 2 and argv[1] == "summarise":
         path = argv[2]
@@ -163,6 +202,15 @@ def main(argv):
         lines, ok = compare(summary, reference)
         print("\n".join(lines))
         return 0 if ok else 1
+    if len(argv) >= 4 and argv[1] == "ensemble":
+        # ensemble OURS.json... -- THEIRS.json (a reference file with its seeds)
+        split = argv.index("--")
+        mine = [json.load(open(p)) for p in argv[2:split]]
+        reference = json.load(open(argv[split + 1]))
+        published = [0.903, 2.965, 4.414, 5.876, 7.569, 8.633, 1.105, 7.829]
+        print(f"theirs: {reference['simulator']}, {reference['command']}")
+        print("\n".join(ensemble(mine, reference["seeds"], published)))
+        return 0
     print(__doc__, file=sys.stderr)
     return 2
 
