@@ -29,9 +29,9 @@ volley_run() { # duration -> the summary and /usr/bin/time's peak
   /usr/bin/time -f "maxrss_kb=%M" target/release/volley run "$model" --threads "$threads" --duration "$1" \
     --out "$(mktemp -d)" --set 'output.spikes=""' --set 'output.raster=""' -q 2>&1
 }
-field() { grep -o "$1 [0-9.]* [a-z]*" | head -1; }
-seconds() { # "12.3 s" or "456 ms" -> seconds
-  awk '{print ($2 == "ms") ? $1 / 1000 : $1}'
+field() { grep -o "$1 [0-9.]* m\?s" | head -1; }
+seconds() { # "build 12.3 s" or "simulate 456 ms" -> seconds
+  awk '{print ($3 == "ms") ? $2 / 1000 : $2}'
 }
 short=$(volley_run 500ms)
 long=$(volley_run "$(awk "BEGIN {print $bio + 0.5}")s")
