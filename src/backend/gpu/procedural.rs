@@ -36,15 +36,20 @@ pub fn unsupported(p: &Projection) -> Option<String> {
 pub fn weight_source(weight: &WeightSpec) -> String {
     let (uniforms, body) = match weight {
         WeightSpec::Expr { expr, uniforms } => (*uniforms, expr.to_wgsl(&["u", "u2", "u3"])),
-        // Box–Muller in f32: the distribution of the CPU's normal (table inversion of one
-        // word, generate.rs), not its draws.
-        WeightSpec::Normal { mean, std, min, max, .. } => (
-            2,
-            format!("clamp(f32({mean:?}) + f32({std:?}) * sqrt(-2.0 * log(1.0 - u)) * cos(6.2831855 * u2), f32({min:?}), f32({max:?}))"),
-        ),
+        // The CPU's normal (generate.rs: gaussian::gaussian of the block's first word):
+        // u holds the word's top 24 bits exactly; the sign is its top bit, the tail
+        // probability t its next 23 bits and the midpoint of the bit below (which u
+        // lacks), Φ⁻¹ by Acklam in f32 (connectivity.wgsl's probit). The same normal to
+        // ~3·10⁻⁷ where |z| < 2, to ~0.1 at the 5-SD ends of the CPU's table.
+        WeightSpec::Normal { mean, std, min, max, .. } => {
+            (1, format!("clamp(f32({mean:?}) + f32({std:?}) * word_normal(u), f32({min:?}), f32({max:?}))"))
+        }
     };
     format!(
         "const WEIGHT_UNIFORMS: u32 = {uniforms}u;\n\
+         fn word_normal(u: f32) -> f32 {{\n    let bits = u32(u * 16777216.0);\n    \
+         let t = f32(((bits & 0x7FFFFFu) << 1u) | 1u) * (1.0 / 33554432.0);\n    \
+         let q = -probit(t);\n    return select(q, -q, (bits & 0x800000u) != 0u);\n}}\n\
          fn weight(u: f32, u2: f32, u3: f32) -> f32 {{\n    return {body};\n}}\n"
     )
 }
