@@ -53,6 +53,18 @@ fn noise(c: &mut Criterion) {
             black_box(&out);
         })
     });
+    // Poisson input of the microcircuit: λ = 2000 × 8 Hz × 0.1 ms = 1.6 events per
+    // neuron-step, the count's weight added into each neuron's input.
+    let lambda = 1.6f64;
+    let table = rng::PoissonTable::new(lambda);
+    g.bench_function("poisson_events_lambda_1.6", |b| {
+        let mut step = 0u32;
+        b.iter(|| {
+            step += 1;
+            rng::add_poisson_events(rng::poisson_key(1, 0, step as u64), step, 0, &table, 87.8, &mut out);
+            black_box(&out);
+        })
+    });
     g.finish();
 }
 

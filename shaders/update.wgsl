@@ -107,7 +107,7 @@ fn reaches(s: u32, i: u32) -> bool {
 // threshold ceil(CDF(k)·2⁵³) as (high, low) words; for k ≤ L the weight of k events (the
 // CPU's f32 of k·w). The neuron's uniform is block (gid, step) (rng::poisson_count) as a
 // 53-bit integer: compared with the thresholds it gives the CPU's count exactly
-// (rng::poisson_from_cdf, stimulus::apply_events).
+// (rng::poisson_thresholds, rng::PoissonTable).
 fn poisson_weight(s: u32, gid_lo: u32) -> f32 {
     let table = info[s + 2u];
     let entries = info[s + 7u];

@@ -12,12 +12,15 @@ pub const BLOCK: u64 = 64;
 
 /// Measured costs the balance is computed from (BENCHMARKS.md, this machine).
 const NOISE_NS: f64 = 0.9;
+/// A Poisson stimulus's count per neuron-step (`cargo bench --bench kernels --
+/// noise/poisson`: 2.2 ns with AVX-512, 3.2 with AVX2).
+const POISSON_NS: f64 = 2.5;
 const EVENT_NS: f64 = 1.0;
 /// Firing rate assumed for the delivery cost before anything has run.
 const ASSUMED_RATE_HZ: f64 = 10.0;
 
 /// Estimated ns per step of one neuron of each population: its update, its noise draw,
-/// and the synaptic events it receives at `ASSUMED_RATE_HZ` per source.
+/// its Poisson counts, and the synaptic events it receives at `ASSUMED_RATE_HZ` per source.
 pub fn cost_per_neuron(desc: &Description) -> Vec<f64> {
     desc.populations
         .iter()
@@ -26,7 +29,8 @@ pub fn cost_per_neuron(desc: &Description) -> Vec<f64> {
             let inputs: f64 =
                 desc.projections.iter().filter(|q| q.target == i).map(|q| desc.projection_synapses(q) as f64 / p.size.max(1) as f64).sum();
             let noise = if crate::stimulus::draws_noise(&desc.stimuli, i) { NOISE_NS } else { 0.0 };
-            p.model.step_cost_ns() + noise + inputs * ASSUMED_RATE_HZ * desc.dt_ms / 1000.0 * EVENT_NS
+            let poisson = crate::stimulus::poisson_sources(&desc.stimuli, i) as f64 * POISSON_NS;
+            p.model.step_cost_ns() + noise + poisson + inputs * ASSUMED_RATE_HZ * desc.dt_ms / 1000.0 * EVENT_NS
         })
         .collect()
 }
@@ -112,6 +116,18 @@ delay = "1 ms"
         assert!((costs[0] - 2.4).abs() < 1e-9 && (costs[1] - 0.5).abs() < 1e-9, "{costs:?}");
         let parts = partition(&d, 2);
         assert_eq!(parts[0].end, 640, "2400 + 500 ns split at 1450 ns: 604.2 neurons of a, rounded up to a block");
+    }
+
+    /// A Poisson stimulus costs a count per neuron-step: on population b it moves the
+    /// cut towards b's end.
+    #[test]
+    fn poisson_inputs_count_in_the_balance() {
+        let text = format!("{TWO_POPS}\n[[stimulus]]\npopulation = \"b\"\nkind = \"poisson\"\nrate = 8.0\nindegree = 100\nweight = 1.0\n");
+        let d = desc(&text);
+        let costs = cost_per_neuron(&d);
+        assert!((costs[0] - 2.4).abs() < 1e-9 && (costs[1] - 0.5 - POISSON_NS).abs() < 1e-9, "{costs:?}");
+        let parts = partition(&d, 2);
+        assert_eq!(parts[0].end, 1152, "2400 + 3000 ns split at 2700 ns: 1000 of a and 100 of b, rounded up to a block");
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct Costs {
     pub update_factor: f64,
     /// Per neuron-step of a population with a noise current (the Gaussian draw).
     pub noise_ns: f64,
+    /// Per neuron-step of each Poisson stimulus of a population (a block and a count).
+    pub poisson_ns: f64,
     /// Per synaptic event of stored sparse rows, of dense rows, of procedural rows.
     pub event_ns: f64,
     pub dense_event_ns: f64,
@@ -54,6 +56,7 @@ impl Default for Costs {
         Costs {
             update_factor: 1.0,
             noise_ns: 1.8,
+            poisson_ns: 2.2,
             event_ns: 1.6,
             dense_event_ns: 0.1,
             procedural_event_ns: 7.3,
@@ -214,7 +217,8 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
         for (index, p) in desc.populations.iter().enumerate() {
             let mine = overlap(&p.gids(), range) as f64;
             let noisy = desc.stimuli.iter().any(|s| s.population == index && matches!(s.kind, StimulusKind::Noise { .. }));
-            let per_step = p.model.step_cost_ns() * costs.update_factor + if noisy { costs.noise_ns } else { 0.0 };
+            let poisson = crate::stimulus::poisson_sources(&desc.stimuli, index) as f64 * costs.poisson_ns;
+            let per_step = p.model.step_cost_ns() * costs.update_factor + if noisy { costs.noise_ns } else { 0.0 } + poisson;
             update += mine * desc.steps as f64 * per_step;
         }
         for pr in &desc.projections {
@@ -512,6 +516,7 @@ pub fn calibrate(desc: &Description, threads: usize) -> crate::Result<Costs> {
     Ok(Costs {
         update_factor,
         noise_ns: reference.noise_ns * update_factor,
+        poisson_ns: reference.poisson_ns * update_factor,
         event_ns: reference.event_ns * deliver_factor,
         dense_event_ns: reference.dense_event_ns * deliver_factor,
         procedural_event_ns: reference.procedural_event_ns * deliver_factor,
@@ -530,3 +535,30 @@ pub fn calibrate(desc: &Description, threads: usize) -> crate::Result<Costs> {
 
 /// The largest population of a calibration copy.
 pub const CALIBRATION_NEURONS: u64 = 4000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Poisson stimulus adds its count per neuron-step to the update: 1000 neurons ×
+    /// 100 steps × 2.2 ns on one thread.
+    #[test]
+    fn poisson_inputs_count_in_the_update() {
+        let model = |stimulus: &str| {
+            let text = format!(
+                "[simulation]\ndt = \"0.1 ms\"\nduration = \"10 ms\"\n[[population]]\nname = \"a\"\nsize = 1000\nmodel = \"iaf_psc_exp\"\n{stimulus}"
+            );
+            crate::config::parse(&text, "m.toml", &Default::default()).unwrap()
+        };
+        let options = PlanOptions { ranks: 1, threads: 1, rate_hz: 0.0 };
+        let without = plan(&model(""), &options, &Costs::default()).time.update;
+        let with = plan(
+            &model("[[stimulus]]\npopulation = \"a\"\nkind = \"poisson\"\nrate = 8.0\nindegree = 100\nweight = 1.0\n"),
+            &options,
+            &Costs::default(),
+        )
+        .time
+        .update;
+        assert!((with - without - 1000.0 * 100.0 * 2.2e-9).abs() < 1e-12, "{without} {with}");
+    }
+}

@@ -66,11 +66,20 @@ pub fn key_for(seed: u64, purpose: Purpose) -> [u32; 2] {
     [lo, hi]
 }
 
+/// 2⁵³: `unit_f64` is `unit_bits` over this.
+const TWO_TO_53: f64 = 9_007_199_254_740_992.0;
+
+/// The 53 random bits of `unit_f64` as an integer in [0, 2⁵³).
+#[inline(always)]
+pub fn unit_bits(hi: u32, lo: u32) -> i64 {
+    let bits = ((hi as u64) << 21) ^ ((lo as u64) >> 11);
+    (bits & ((1u64 << 53) - 1)) as i64
+}
+
 /// A uniform double in [0, 1) from 53 random bits.
 #[inline(always)]
 pub fn unit_f64(hi: u32, lo: u32) -> f64 {
-    let bits = ((hi as u64) << 21) ^ ((lo as u64) >> 11);
-    (bits & ((1u64 << 53) - 1)) as f64 * (1.0 / 9_007_199_254_740_992.0)
+    unit_bits(hi, lo) as f64 * (1.0 / TWO_TO_53)
 }
 
 /// The per-neuron uniform `r` in [0, 1) of neuron `gid`: the same value for every
@@ -197,11 +206,128 @@ pub fn poisson_cdf(lambda: f64, exp_neg_lambda: f64) -> Vec<f64> {
     cdf
 }
 
-/// `poisson_invert` from a table of `poisson_cdf`: the first entry above u (a search
-/// from the start: about λ + 1 compares, faster here than counting every entry).
+/// A `poisson_cdf` table as 53-bit integer thresholds ceil(c·2⁵³): the uniform
+/// `unit_bits`·2⁻⁵³ is below c exactly when `unit_bits` is below c's threshold (c·2⁵³ is
+/// exact, and an integer is below a real exactly when it is below its ceiling). So a count
+/// is a number of integer compares, which run across SIMD lanes (`PoissonTable`)
+/// without a branch per entry, and on the GPU (shaders/update.wgsl) without f64.
+pub fn poisson_thresholds(cdf: &[f64]) -> Vec<i64> {
+    cdf.iter().map(|&c| (c * TWO_TO_53).ceil() as i64).collect()
+}
+
+/// A Poisson stimulus's table for `add_poisson_events`: the CDF's thresholds, and the
+/// high 32 bits of its first ones (the window), which settle almost every count with
+/// 32-bit compares — twice the SIMD lanes of 64-bit ones, and no widening of the block's
+/// words: `unit_bits` is the block's first word above 21 bits of its second.
+#[derive(Clone, Debug)]
+pub struct PoissonTable {
+    thresholds: Vec<i64>,
+    /// Thresholds ≫ 21, saturated to u32::MAX (a threshold ≥ 2⁵³ that no uniform
+    /// reaches), with the sign bit flipped so that signed compares order them as
+    /// unsigned ones (AVX2 has no unsigned compare); padded (see `counts`).
+    window: Vec<i32>,
+    window_len: usize,
+}
+
+impl PoissonTable {
+    /// The table of λ events expected per step.
+    pub fn new(lambda: f64) -> PoissonTable {
+        let thresholds = poisson_thresholds(&poisson_cdf(lambda, (-lambda).exp()));
+        // Enough entries that fewer than 2⁻²⁰ of the counts go on past them (λ = 1.6:
+        // 10), so that the rest of the table is searched for about one neuron in a million.
+        const BEYOND: i64 = 1 << 33; // 2⁵³ · 2⁻²⁰
+        let len = thresholds.iter().position(|&t| t > (1i64 << 53) - BEYOND).map_or(thresholds.len(), |i| i + 1);
+        let mut window: Vec<i32> = thresholds[..len].iter().map(|&t| Self::flip((t >> 21).min(u32::MAX as i64) as u32)).collect();
+        window.resize(len.next_multiple_of(4), Self::flip(u32::MAX));
+        PoissonTable { thresholds, window, window_len: len }
+    }
+
+    #[inline(always)]
+    fn flip(x: u32) -> i32 {
+        (x ^ 0x8000_0000) as i32
+    }
+
+    /// The 53-bit thresholds (`poisson_thresholds`).
+    pub fn thresholds(&self) -> &[i64] {
+        &self.thresholds
+    }
+
+    /// How many thresholds every uniform is compared with.
+    pub fn window(&self) -> usize {
+        self.window_len
+    }
+
+    /// `poisson_from_thresholds` of the uniforms of blocks `[a[l], b[l]]` into `k[l]`.
+    /// With a = the first word, a threshold t is at or below `unit_bits` when
+    /// a > t ≫ 21, or when a = t ≫ 21 and the low 21 bits decide: so lanes whose a equals
+    /// a window entry's high word (about 2⁻²⁹ of them), and those past the window, are
+    /// settled by the full search instead. The loops run over lanes innermost, and over
+    /// more lanes than the compiler unrolls, so that it vectorizes them across lanes (with
+    /// 16, it unrolled them and vectorized the loop over thresholds instead: 1.5× slower).
+    #[inline(always)]
+    fn counts(&self, a: &[u32], b: &[u32], k: &mut [u32]) {
+        let n = k.len().min(POISSON_RUN);
+        let (a, b, k) = (&a[..n], &b[..n], &mut k[..n]);
+        let mut high = [0i32; POISSON_RUN];
+        let mut ties = [0u32; POISSON_RUN];
+        let (high, ties) = (&mut high[..n], &mut ties[..n]);
+        for (h, &a) in high.iter_mut().zip(a) {
+            *h = Self::flip(a);
+        }
+        k.fill(0);
+        // Four thresholds per pass over the lanes: a quarter of the loads and stores of
+        // the counts. The window is padded to a multiple of 4 with the largest high word,
+        // which no lane is above (and a lane equal to it is settled exactly).
+        for t in self.window.chunks_exact(4) {
+            for ((k, tie), &h) in k.iter_mut().zip(ties.iter_mut()).zip(high.iter()) {
+                *k += (h > t[0]) as u32 + (h > t[1]) as u32 + (h > t[2]) as u32 + (h > t[3]) as u32;
+                *tie |= ((h == t[0]) | (h == t[1]) | (h == t[2]) | (h == t[3])) as u32;
+            }
+        }
+        // Past the window: k = its length, where more thresholds follow.
+        let past = if self.window_len < self.thresholds.len() { self.window_len as u32 } else { u32::MAX };
+        let exact = k.iter().zip(ties.iter()).fold(false, |any, (&k, &tie)| any | (tie != 0) | (k == past));
+        if exact {
+            for l in 0..n {
+                if ties[l] != 0 || k[l] == past {
+                    k[l] = poisson_from_thresholds(unit_bits(a[l], b[l]), &self.thresholds);
+                }
+            }
+        }
+    }
+}
+
+/// Neurons whose Poisson counts `add_poisson_events` draws together.
+const POISSON_RUN: usize = 256;
+
+/// `poisson_invert` of the uniform `bits`·2⁻⁵³ from `poisson_thresholds`: the number of
+/// thresholds at or below `bits` (they never decrease, so that is the first one above it).
 #[inline]
-pub fn poisson_from_cdf(u: f64, cdf: &[f64]) -> u32 {
-    cdf.iter().position(|&c| u < c).unwrap_or(cdf.len()) as u32
+pub fn poisson_from_thresholds(bits: i64, thresholds: &[i64]) -> u32 {
+    thresholds.partition_point(|&t| t <= bits) as u32
+}
+
+crate::simd::dispatch!(
+/// Adds the weight of neuron `first + i`'s Poisson count, `(k as f64 · weight) as f32`,
+/// into `weights[i]`, its count k drawn from block (gid, `lane`) under `key` with
+/// `table` (`PoissonTable::counts`: compares across SIMD lanes).
+/// (A search per neuron ends at a data-dependent entry: its mispredicted branches cost
+/// more than the block itself — 60% of the microcircuit's update, BENCHMARKS.md.)
+pub fn add_poisson_events(key: [u32; 2], lane: u32, first: u32, table: &PoissonTable, weight: f64, weights: &mut [f32]) => add_poisson_events_kernel);
+
+#[inline(always)]
+fn add_poisson_events_kernel(key: [u32; 2], lane: u32, first: u32, table: &PoissonTable, weight: f64, weights: &mut [f32]) {
+    let (mut a, mut b, mut k) = ([0u32; POISSON_RUN], [0u32; POISSON_RUN], [0u32; POISSON_RUN]);
+    for (c, out) in weights.chunks_mut(POISSON_RUN).enumerate() {
+        let n = out.len();
+        fill_blocks_kernel(key, lane, first.wrapping_add((c * POISSON_RUN) as u32), &mut a[..n], &mut b[..n]);
+        table.counts(&a[..n], &b[..n], &mut k[..n]);
+        for (w, &k) in out.iter_mut().zip(&k[..n]) {
+            // No event adds nothing (not +0.0, which would turn a −0.0 into +0.0).
+            let add = (k as f64 * weight) as f32;
+            *w = if k > 0 { *w + add } else { *w };
+        }
+    }
 }
 
 /// The Poisson count whose CDF first exceeds `u`.
@@ -395,6 +521,68 @@ mod tests {
         let b: Vec<u32> = (0..100).map(|g| poisson_count(7, 1, 5, g, 2.0, (-2.0f64).exp())).collect();
         let c: Vec<u32> = (0..100).map(|g| poisson_count(7, 0, 6, g, 2.0, (-2.0f64).exp())).collect();
         assert!(a != b && a != c);
+    }
+
+    /// The thresholds' counts are `poisson_invert`'s: at every threshold, one below it
+    /// and one above (where the f64 CDF and the integer compare could part), at 0 and at
+    /// the largest uniform; and `add_poisson_events` (window and search beyond it, SIMD
+    /// lanes, any start) gives `poisson_count`'s loop for every neuron, also with a
+    /// window so short that most counts go past it.
+    #[test]
+    fn threshold_counts_are_the_cdf_loops_counts() {
+        for lambda in [0.0008, 0.05, 1.6, 17.0, 60.0, 100.0] {
+            let e = f64::exp(-lambda);
+            let table = PoissonTable::new(lambda);
+            let thresholds = table.thresholds();
+            assert_eq!(thresholds, poisson_thresholds(&poisson_cdf(lambda, e)));
+            assert!(table.window() >= 1 && table.window() <= thresholds.len());
+            let mut probes = vec![0i64, (1 << 53) - 1];
+            for &t in thresholds {
+                probes.extend([t - 1, t, t + 1].into_iter().filter(|b| (0..1 << 53).contains(b)));
+            }
+            for &bits in &probes {
+                let u = bits as f64 / TWO_TO_53;
+                assert_eq!(poisson_from_thresholds(bits, thresholds), poisson_invert(u, lambda, e), "λ {lambda}, bits {bits}");
+            }
+            // The SIMD count of the same uniforms, as blocks' words (a = bits ≫ 21, the
+            // low 21 bits at the top of b): every probe's high word equals a threshold's,
+            // so the ties' exact path is taken too.
+            for chunk in probes.chunks(16) {
+                let mut a = [0u32; 16];
+                let mut b = [0u32; 16];
+                for (l, &bits) in chunk.iter().enumerate() {
+                    a[l] = (bits >> 21) as u32;
+                    b[l] = ((bits & ((1 << 21) - 1)) as u32) << 11;
+                    assert_eq!(unit_bits(a[l], b[l]), bits);
+                }
+                let mut k = [0u32; 16];
+                table.counts(&a[..chunk.len()], &b[..chunk.len()], &mut k[..chunk.len()]);
+                for (l, &bits) in chunk.iter().enumerate() {
+                    assert_eq!(k[l], poisson_from_thresholds(bits, thresholds), "λ {lambda}, bits {bits}");
+                }
+            }
+            // Whole steps of neurons, from any first neuron, against `poisson_count`; a
+            // weight of 1 and whole counts: the weights are the counts.
+            for first in [0u32, 77, 1000] {
+                let key = poisson_key(3, 2, 41);
+                let mut weights = vec![0f32; 301];
+                add_poisson_events(key, 41, first, &table, 1.0, &mut weights);
+                for (i, &k) in weights.iter().enumerate() {
+                    assert_eq!(
+                        k,
+                        poisson_count(3, 2, 41, first as u64 + i as u64, lambda, e) as f32,
+                        "λ {lambda}, neuron {}",
+                        first as usize + i
+                    );
+                }
+            }
+        }
+        // The window of λ = 1.6 (the microcircuit's inputs): its entries hold all but
+        // fewer than 2⁻²⁰ of the counts, and one fewer would not.
+        let table = PoissonTable::new(1.6);
+        let (window, thresholds) = (table.window(), table.thresholds());
+        assert!(window < thresholds.len() && thresholds[window - 1] as f64 / TWO_TO_53 > 1.0 - 1.0 / 1048576.0, "{window}");
+        assert!(thresholds[window - 2] as f64 / TWO_TO_53 <= 1.0 - 1.0 / 1048576.0);
     }
 
     /// Known-answer vectors of Random123 (kat_vectors, threefry2x32 with 20 rounds):

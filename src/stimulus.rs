@@ -120,8 +120,8 @@ pub struct GroupStimulus {
     kind: StimulusKind,
     reach: Reach,
     first_gid: u64,
-    /// A Poisson stimulus's CDF (`rng::poisson_cdf`), computed once.
-    cdf: Vec<f64>,
+    /// A Poisson stimulus's table, computed once.
+    poisson: Option<rng::PoissonTable>,
 }
 
 impl GroupStimulus {
@@ -134,9 +134,10 @@ impl GroupStimulus {
         &self.reach
     }
 
-    /// A Poisson stimulus's CDF at 0, 1, 2, … (`rng::poisson_cdf`); empty for the others.
-    pub fn cdf(&self) -> &[f64] {
-        &self.cdf
+    /// A Poisson stimulus's CDF at 0, 1, 2, … as 53-bit thresholds
+    /// (`rng::poisson_thresholds`); empty for the others.
+    pub fn thresholds(&self) -> &[i64] {
+        self.poisson.as_ref().map_or(&[], |t| t.thresholds())
     }
 
     /// Whether it injects a current (else it delivers events, as synapses do).
@@ -181,11 +182,11 @@ pub fn for_group(stimuli: &[Stimulus], pop: usize, pop_first_gid: u64, first_gid
                 Reach::List(local)
             }
         };
-        let cdf = match s.kind {
-            StimulusKind::Poisson { lambda, .. } => rng::poisson_cdf(lambda, (-lambda).exp()),
-            _ => Vec::new(),
+        let poisson = match s.kind {
+            StimulusKind::Poisson { lambda, .. } => Some(rng::PoissonTable::new(lambda)),
+            _ => None,
         };
-        out.push(GroupStimulus { kind: s.kind.clone(), reach, first_gid, cdf });
+        out.push(GroupStimulus { kind: s.kind.clone(), reach, first_gid, poisson });
     }
     out
 }
@@ -232,9 +233,10 @@ pub fn apply(stimuli: &[GroupStimulus], seed: u64, step: u64, input: &mut [f32],
 /// delta ring's slot): after the currents, for a model that takes them together.
 pub fn apply_events(stimuli: &[GroupStimulus], seed: u64, step: u64, weights: &mut [f32]) {
     for s in stimuli {
-        let StimulusKind::Poisson { weight, stream, .. } = s.kind else { continue };
-        // Every count is a search of the CDF for the uniform of block (gid, step) (the
-        // same counts as `rng::poisson_count`'s loop, tested there).
+        let (StimulusKind::Poisson { weight, stream, .. }, Some(table)) = (&s.kind, &s.poisson) else { continue };
+        let (weight, stream) = (*weight, *stream);
+        // Every count compares the uniform of block (gid, step) with the CDF's thresholds
+        // (the same counts as `rng::poisson_count`'s loop, tested there).
         let key = rng::poisson_key(seed, stream, step);
         let range = match &s.reach {
             Reach::All => 0..weights.len(),
@@ -242,28 +244,15 @@ pub fn apply_events(stimuli: &[GroupStimulus], seed: u64, step: u64, weights: &m
             Reach::List(ids) => {
                 for &i in ids {
                     let [a, b] = rng::threefry2x32([(s.first_gid + i as u64) as u32, step as u32], key);
-                    let k = rng::poisson_from_cdf(rng::unit_f64(a, b), &s.cdf);
+                    let k = rng::poisson_from_thresholds(rng::unit_bits(a, b), table.thresholds());
                     weights[i as usize] += (k as f64 * weight) as f32;
                 }
                 continue;
             }
         };
-        // A run of neurons: their blocks drawn across SIMD lanes.
-        const RUN: usize = 256;
-        let (mut a, mut b) = ([0u32; RUN], [0u32; RUN]);
-        let mut start = range.start;
-        while start < range.end {
-            let len = (range.end - start).min(RUN);
-            let first = (s.first_gid + start as u64) as u32;
-            rng::fill_blocks(key, step as u32, first, &mut a[..len], &mut b[..len]);
-            for l in 0..len {
-                let k = rng::poisson_from_cdf(rng::unit_f64(a[l], b[l]), &s.cdf);
-                if k > 0 {
-                    weights[start + l] += (k as f64 * weight) as f32;
-                }
-            }
-            start += len;
-        }
+        // A run of neurons: their counts drawn across SIMD lanes.
+        let first = (s.first_gid + range.start as u64) as u32;
+        rng::add_poisson_events(key, step as u32, first, table, weight, &mut weights[range]);
     }
 }
 
@@ -275,6 +264,12 @@ fn add_noise(seed: u64, stream: u32, step: u64, first_gid: u64, std: f32, input:
     for (x, z) in input.iter_mut().zip(normals.iter()) {
         *x += std * *z;
     }
+}
+
+/// How many Poisson stimuli population `pop` receives (each a count per neuron-step:
+/// the cost model of the partition counts them).
+pub fn poisson_sources(stimuli: &[Stimulus], pop: usize) -> usize {
+    stimuli.iter().filter(|s| s.population == pop && matches!(s.kind, StimulusKind::Poisson { .. })).count()
 }
 
 /// Whether population `pop` receives noise (which costs a normal per neuron-step: the

@@ -177,17 +177,16 @@ pub fn unsupported(desc: &Description) -> Option<String> {
     None
 }
 
-/// A Poisson stimulus's table as `poisson_weight` (shaders/update.wgsl) reads it: per
-/// CDF entry c the 53-bit threshold ceil(c·2⁵³) as (high, low) words — a 53-bit uniform
-/// u_int·2⁻⁵³ is below c exactly when u_int is below it — then the f32 weight of k
-/// events for k = 0 ..= the CDF's length, as the CPU rounds k·w.
-fn poisson_table(cdf: &[f64], weight: f64) -> Vec<u32> {
-    let mut words = Vec::with_capacity(3 * cdf.len() + 1);
-    for &c in cdf {
-        let threshold = (c * 9_007_199_254_740_992.0).ceil() as u64;
-        words.extend([(threshold >> 32) as u32, threshold as u32]);
+/// A Poisson stimulus's table as `poisson_weight` (shaders/update.wgsl) reads it: the
+/// CDF's 53-bit thresholds (`rng::poisson_thresholds`, as the CPU compares them) as
+/// (high, low) words, then the f32 weight of k events for k = 0 ..= the CDF's length, as
+/// the CPU rounds k·w.
+fn poisson_table(thresholds: &[i64], weight: f64) -> Vec<u32> {
+    let mut words = Vec::with_capacity(3 * thresholds.len() + 1);
+    for &t in thresholds {
+        words.extend([(t >> 32) as u32, t as u32]);
     }
-    words.extend((0..=cdf.len()).map(|k| ((k as f64 * weight) as f32).to_bits()));
+    words.extend((0..=thresholds.len()).map(|k| ((k as f64 * weight) as f32).to_bits()));
     words
 }
 
@@ -456,9 +455,9 @@ impl GpuBackend {
                         let key = crate::rng::poisson_key(desc.seed, *stream, 0);
                         info[at + 1] = key[0];
                         info[at + 2] = info.len() as u32;
-                        info[at + 7] = s.cdf().len() as u32;
+                        info[at + 7] = s.thresholds().len() as u32;
                         info.push(key[1]);
-                        info.extend(poisson_table(s.cdf(), *weight));
+                        info.extend(poisson_table(s.thresholds(), *weight));
                     }
                     _ => info[at] = 1,
                 }
