@@ -485,3 +485,33 @@ fn more_synapses_onto_one_thread_than_its_store_indexes() {
         "{err}"
     );
 }
+
+/// Values of the wrong type for the schema (TOML's own errors) are said in the model
+/// file's words: the field with its entry's index, as every other error names it, and
+/// what was expected in words, not Rust's type names; a `[name]` header where entries
+/// of `[[name]]` are expected says so.
+#[test]
+fn values_of_the_wrong_type_are_said_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to, expected) in [
+        ("size = 200", "size = \"two hundred\"", ":32:8: population[1].size: expected an integer, got \"two hundred\""),
+        ("size = 800", "size = 800.5", ":16:8: population[0].size: expected an integer, got 800.5"),
+        ("name = \"inh\"", "name = 5", ":31:8: population[1].name: expected a string, got 5"),
+        (
+            "v_peak = 30\n[population.initial]",
+            "v_peak = [30]\n[population.initial]",
+            ":24:10: population[0].parameters.v_peak: expected a number or a string",
+        ),
+        ("model = \"izhikevich\"", "model = [\"izhikevich\"]", ":17:9: population[0].model: expected a string, got an array"),
+    ] {
+        let m = variant(dir.path(), "m.toml", from, to);
+        let err = refused(dir.path(), &run_args(&m, dir.path()));
+        assert!(err.starts_with(&format!("error: {m}")) && err.contains(expected), "{to}: {err}");
+        assert!(!err.contains("i64") && !err.contains("invalid type"), "{err}");
+    }
+    let text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap()
+        + "\n[stimulus]\npopulation = \"exc\"\nkind = \"constant\"\namplitude = 1.0\n";
+    let err = check_refuses("m.toml", &text);
+    assert!(err.starts_with("error: m.toml:"), "{err}");
+    assert!(err.contains(": stimulus: expected [[stimulus]] tables, one per entry, got a single [stimulus] table"), "{err}");
+}

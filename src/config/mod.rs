@@ -7,6 +7,7 @@ mod report;
 pub mod schema;
 pub mod set;
 mod stimulus;
+mod toml_errors;
 
 use crate::backend::BackendChoice;
 use crate::error::{Error, Result};
@@ -84,28 +85,6 @@ pub fn parse(text: &str, file: &str, overrides: &Overrides) -> Result<Descriptio
     Ok(desc)
 }
 
-/// The key on the line where a TOML error starts (best effort, for the error's field).
-fn field_at(text: &str, span: Option<Range<usize>>) -> Option<String> {
-    let start = span?.start.min(text.len());
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line = text[line_start..].lines().next()?;
-    let key = line.split('=').next()?.trim();
-    if key.is_empty() || !line.contains('=') || key.starts_with('[') {
-        return None;
-    }
-    // Prefix the table the key sits in: the nearest header above it.
-    let table = text[..line_start]
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['))
-        .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-    Some(match table {
-        Some(t) => format!("{t}.{key}"),
-        None => key.to_string(),
-    })
-}
-
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -155,9 +134,11 @@ impl Validator<'_> {
 
     fn toml_error(&self, e: &toml::de::Error) -> Error {
         // toml's message is the last line of its multi-line rendering.
-        let mut message = e.message().trim().to_string();
         let span = e.span();
-        let field = field_at(self.text, span.clone()).unwrap_or_else(|| "model file".to_string());
+        let field = toml_errors::field_at(self.text, span.clone());
+        let header = toml_errors::at_table_header(self.text, span.clone()).then_some(field.as_deref()).flatten();
+        let mut message = toml_errors::plain_message(e.message().trim(), header);
+        let field = field.unwrap_or_else(|| "model file".to_string());
         if field == "simulation.seed" && (message.contains("integer") || message.contains("too large")) {
             message.push_str(" (seeds from 2^63 to 2^64 - 1 are written as strings: seed = \"18446744073709551615\")");
         }

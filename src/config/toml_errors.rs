@@ -1,0 +1,135 @@
+//! TOML's own errors (syntax, and values of the wrong type for the schema) said in the
+//! model file's terms: the field as the other errors name it (`population[1].size`, not
+//! `population.size`), and what was expected in words (`an integer`, not `i64`).
+
+use std::ops::Range;
+
+/// The field of the key on the line where a TOML error starts (best effort): the key,
+/// prefixed by the table it sits in, with the entry's index where that table is an entry
+/// of an array of tables (`[[population]]`). A `[name]` header where `name` must be an
+/// array of tables is the field `name` itself.
+pub(super) fn field_at(text: &str, span: Option<Range<usize>>) -> Option<String> {
+    let start = span?.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?.trim();
+    if let Some(name) = single_table_header(line) {
+        return Some(name.to_string());
+    }
+    let key = line.split('=').next()?.trim();
+    if key.is_empty() || !line.contains('=') || key.starts_with('[') {
+        return None;
+    }
+    // The table the key sits in: the nearest header above it.
+    let above = &text[..line_start];
+    let Some(header) = above.lines().rev().map(str::trim).find(|l| l.starts_with('[')) else {
+        return Some(key.to_string());
+    };
+    let table = header.trim_matches(|c| c == '[' || c == ']').trim();
+    // `[[population]]` and `[population.parameters]` below it: entry i of population,
+    // i counted from the `[[population]]` headers above.
+    let array = table.split('.').next().unwrap_or(table);
+    let entries = above
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.trim_start_matches("[[").trim_end_matches("]]").trim() == array && l.starts_with("[["))
+        .count();
+    Some(if entries > 0 {
+        let rest = &table[array.len()..];
+        format!("{array}[{}]{rest}.{key}", entries - 1)
+    } else {
+        format!("{table}.{key}")
+    })
+}
+
+/// `name` of a `[name]` header (one table, not `[[name]]`).
+fn single_table_header(line: &str) -> Option<&str> {
+    let inner = line.strip_prefix('[')?.split(']').next()?;
+    (!line.starts_with("[[") && !inner.contains('.')).then(|| inner.trim())
+}
+
+/// serde's message for a value of the wrong type, in the model file's words:
+/// "invalid type: string \"ten\", expected i64" → "expected an integer, got \"ten\"".
+/// Other messages pass unchanged (TOML syntax errors are already plain).
+/// `header` names the table of a `[name]` header the error is at.
+pub(super) fn plain_message(message: &str, header: Option<&str>) -> String {
+    if message.starts_with("data did not match any variant of untagged enum") {
+        return "expected a number or a string".to_string();
+    }
+    let Some(rest) = message.strip_prefix("invalid type: ") else {
+        return message.to_string();
+    };
+    let Some((got, expected)) = rest.rsplit_once(", expected ") else {
+        return message.to_string();
+    };
+    if let (Some(name), "a sequence") = (header, expected) {
+        return format!("expected [[{name}]] tables, one per entry, got a single [{name}] table");
+    }
+    let expected = match expected {
+        "i64" | "i32" | "u64" | "u32" | "usize" | "u16" | "u8" => "an integer",
+        "f64" | "f32" => "a number",
+        "a sequence" => "an array",
+        "a map" | "struct" => "a table",
+        other => other,
+    };
+    let got = match got {
+        "map" => "a table".to_string(),
+        "sequence" => "an array".to_string(),
+        g => {
+            // `floating point `2.5``, `integer `3``, `boolean `true``, `string "ten"`.
+            let value = g.split_once(' ').map_or(g, |(kind, v)| if kind == "floating" { v.trim_start_matches("point ") } else { v });
+            value.trim_matches('`').to_string()
+        }
+    };
+    format!("expected {expected}, got {got}")
+}
+
+/// Whether the error's line is a `[name]` header.
+pub(super) fn at_table_header(text: &str, span: Option<Range<usize>>) -> bool {
+    let Some(span) = span else { return false };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    text[line_start..].lines().next().is_some_and(|l| single_table_header(l.trim()).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_types_are_said_in_words() {
+        for (serde, plain) in [
+            ("invalid type: string \"ten\", expected i64", "expected an integer, got \"ten\""),
+            ("invalid type: floating point `10.5`, expected i64", "expected an integer, got 10.5"),
+            ("invalid type: boolean `true`, expected u64", "expected an integer, got true"),
+            ("invalid type: string \"8 Hz\", expected f64", "expected a number, got \"8 Hz\""),
+            ("invalid type: integer `5`, expected a string", "expected a string, got 5"),
+            ("invalid type: sequence, expected a string", "expected a string, got an array"),
+            ("data did not match any variant of untagged enum Value", "expected a number or a string"),
+            ("invalid TOML value, did you mean to use a quoted string?", "invalid TOML value, did you mean to use a quoted string?"),
+        ] {
+            assert_eq!(plain_message(serde, None), plain, "{serde}");
+        }
+        assert_eq!(
+            plain_message("invalid type: map, expected a sequence", Some("stimulus")),
+            "expected [[stimulus]] tables, one per entry, got a single [stimulus] table"
+        );
+    }
+
+    #[test]
+    fn fields_carry_the_entry_of_an_array_of_tables() {
+        let text = "[simulation]\ndt = \"0.1 ms\"\n[[population]]\nname = \"a\"\nsize = 1\n[[population]]\nname = \"b\"\nsize = \"x\"\n\
+                    [population.parameters]\ntau_m = [1]\n[stimulus]\npopulation = \"a\"\n";
+        let at = |needle: &str| {
+            let i = text.find(needle).unwrap();
+            field_at(text, Some(i..i + 1))
+        };
+        assert_eq!(at("dt =").as_deref(), Some("simulation.dt"));
+        assert_eq!(at("size = 1").as_deref(), Some("population[0].size"));
+        assert_eq!(at("size = \"x\"").as_deref(), Some("population[1].size"));
+        assert_eq!(at("tau_m").as_deref(), Some("population[1].parameters.tau_m"));
+        assert_eq!(at("[stimulus]").as_deref(), Some("stimulus"));
+        let i = text.find("[stimulus]").unwrap();
+        assert!(at_table_header(text, Some(i..i + 1)));
+        assert!(!at_table_header(text, Some(0..1).map(|_| text.find("dt").unwrap()..text.len())));
+    }
+}
