@@ -292,6 +292,21 @@ fn the_gpu_memory_estimate_is_what_the_backend_allocates() {
     }
 }
 
+/// The first `arrays` f32 state arrays of the backend's `n` neurons, read back by id.
+fn f32_state(backend: &mut dyn volley::backend::Backend, arrays: usize, n: usize) -> Vec<Vec<f32>> {
+    let mut state = vec![vec![0f32; n]; arrays];
+    backend
+        .visit_state(&mut |piece: StatePiece<'_>| {
+            if let (StateArrayMut::F32(values), Some(array)) = (piece.values, state.get_mut(piece.array)) {
+                let at = piece.first_gid as usize;
+                array[at..at + values.len()].copy_from_slice(values);
+            }
+            Ok(())
+        })
+        .unwrap();
+    state
+}
+
 /// One population, no synapses: the model's shader and its Rust twin from the same
 /// states (a grid over v and u, some above the peak) and, in a second pass, with noise.
 #[test]
@@ -323,17 +338,7 @@ fn the_izhikevich_shader_steps_as_its_rust_twin() {
                 .unwrap();
             let mut spikes = Vec::new();
             backend.run_epoch(&[], 0, 2, &mut spikes);
-            let mut state = vec![vec![0f32; n]; 2];
-            backend
-                .visit_state(&mut |piece: StatePiece<'_>| {
-                    if let StateArrayMut::F32(values) = piece.values {
-                        let at = piece.first_gid as usize;
-                        state[piece.array][at..at + values.len()].copy_from_slice(values);
-                    }
-                    Ok(())
-                })
-                .unwrap();
-            results.push((spikes, state));
+            results.push((spikes, f32_state(&mut *backend, 2, n)));
         }
         let ((cpu_spikes, cpu), (gpu_spikes, gpu)) = (&results[0], &results[1]);
         assert!(!cpu_spikes.is_empty(), "the grid holds states above the peak");
@@ -387,17 +392,7 @@ fn the_lif_shader_and_poisson_events_step_as_their_rust_twins() {
             backend.run_epoch(&[], first, epoch, &mut spikes);
         }
         spikes.sort_by_key(|s| (s.step, s.gid));
-        let mut state = vec![vec![0f32; n]; 3];
-        backend
-            .visit_state(&mut |piece: StatePiece<'_>| {
-                if let StateArrayMut::F32(values) = piece.values {
-                    let at = piece.first_gid as usize;
-                    state[piece.array][at..at + values.len()].copy_from_slice(values);
-                }
-                Ok(())
-            })
-            .unwrap();
-        results.push((spikes, state));
+        results.push((spikes, f32_state(&mut *backend, 3, n)));
     }
     let ((cpu_spikes, cpu), (gpu_spikes, gpu)) = (&results[0], &results[1]);
     eprintln!("{} spikes on the CPU, {} on the GPU", cpu_spikes.len(), gpu_spikes.len());
