@@ -190,6 +190,14 @@ fn command_line_values_go_through_the_model_file_validation() {
         run(&["--set", "population.exc.size=-1"]),
         "error: --set population.exc.size=-1: population[0].size: expected a positive number of neurons, got -1"
     );
+    // A value inside an inline table, given by --set, is the option's error too.
+    let microcircuit = example("microcircuit.toml");
+    let out = volley(dir.path(), &["check", microcircuit.to_str().unwrap(), "--set", "projection.0.connection.n=-5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: --set projection.0.connection.n=-5: projection[0].connection.n: expected n ≥ 0 synapses, got -5"
+    );
     // `check` validates the same way.
     let out = volley(dir.path(), &["check", m, "--duration", "0 s"]);
     assert_eq!(out.status.code(), Some(2));
@@ -328,7 +336,7 @@ fn too_many_partners_without_multapses() {
         sparse_variant(dir.path(), "{ rule = \"fixed_indegree\", k = 200 }", "{ rule = \"fixed_indegree\", k = 5000, multapses = false }");
     let err = refused(dir.path(), &run_args(&m, dir.path()));
     assert!(
-        err.ends_with("projection[2].connection: k = 5000 without multapses needs at least 5000 distinct partners, but there are 2000"),
+        err.ends_with("projection[2].connection.k: k = 5000 without multapses needs at least 5000 distinct partners, but there are 2000"),
         "{err}"
     );
 }
@@ -338,7 +346,7 @@ fn probability_out_of_range() {
     let dir = tempfile::tempdir().unwrap();
     let m = sparse_variant(dir.path(), "{ rule = \"fixed_indegree\", k = 800 }", "{ rule = \"fixed_probability\", p = 1.5 }");
     let err = refused(dir.path(), &run_args(&m, dir.path()));
-    assert!(err.ends_with("projection[0].connection: expected a probability p in [0, 1], got 1.5"), "{err}");
+    assert!(err.ends_with("projection[0].connection.p: expected a probability p in [0, 1], got 1.5"), "{err}");
 }
 
 #[test]

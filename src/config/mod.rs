@@ -499,10 +499,13 @@ impl Validator<'_> {
     ) -> Result<ConnectionRule> {
         let conn = c.get_ref();
         let err = |m: String| self.error(c.span(), field, m);
+        // An error about one key's value points at that key (and names it), so that a
+        // value given by --set is reported as the option's.
+        let key_err = |key: &str, m: String| self.error(self.key_span(c.span(), key), format!("{field}.{key}"), m);
         let need_k = || -> Result<u64> {
             match conn.k {
                 Some(k) if k >= 0 => Ok(k as u64),
-                Some(k) => Err(err(format!("expected k ≥ 0, got {k}"))),
+                Some(k) => Err(key_err("k", format!("expected k ≥ 0, got {k}"))),
                 None => Err(err(format!("rule {} needs k (the number of synapses per neuron)", conn.rule))),
             }
         };
@@ -537,7 +540,7 @@ impl Validator<'_> {
             "all_to_all" => ConnectionRule::AllToAll { autapses },
             "fixed_probability" => match conn.p {
                 Some(p) if (0.0..=1.0).contains(&p) => ConnectionRule::FixedProbability { p, autapses },
-                Some(p) => return Err(err(format!("expected a probability p in [0, 1], got {p}"))),
+                Some(p) => return Err(key_err("p", format!("expected a probability p in [0, 1], got {p}"))),
                 None => return Err(err("rule fixed_probability needs p".into())),
             },
             "fixed_indegree" => ConnectionRule::FixedIndegree { k: need_k()?, autapses, multapses },
@@ -545,7 +548,7 @@ impl Validator<'_> {
             "fixed_total_number" => {
                 let n = match conn.n {
                     Some(n) if n >= 0 => n as u64,
-                    Some(n) => return Err(err(format!("expected n ≥ 0 synapses, got {n}"))),
+                    Some(n) => return Err(key_err("n", format!("expected n ≥ 0 synapses, got {n}"))),
                     None => return Err(err("rule fixed_total_number needs n (the number of synapses in all)".into())),
                 };
                 if !multapses {
@@ -561,7 +564,7 @@ impl Validator<'_> {
                 }
                 // A target's in-degree is held in 32 bits; the mean leaves room for its spread.
                 if n / target.size.max(1) >= u32::MAX as u64 / 2 {
-                    return Err(err(format!("expected fewer than 2^31 synapses per target on average, got n = {n} onto {} targets", target.size)));
+                    return Err(key_err("n", format!("expected fewer than 2^31 synapses per target on average, got n = {n} onto {} targets", target.size)));
                 }
                 ConnectionRule::FixedTotalNumber { n, autapses }
             }
@@ -579,10 +582,10 @@ impl Validator<'_> {
                 return Err(err("no partner to draw: the only candidate is the neuron itself and autapses are off".into()));
             }
             if k >= u32::MAX as u64 {
-                return Err(err(format!("expected k below 2^32 (synapses of a row are counted in 32 bits), got {k}")));
+                return Err(key_err("k", format!("expected k below 2^32 (synapses of a row are counted in 32 bits), got {k}")));
             }
             if !multapses && k > pool {
-                return Err(err(format!("k = {k} without multapses needs at least {k} distinct partners, but there are {pool}")));
+                return Err(key_err("k", format!("k = {k} without multapses needs at least {k} distinct partners, but there are {pool}")));
             }
         }
         Ok(rule)
