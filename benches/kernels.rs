@@ -53,6 +53,16 @@ fn noise(c: &mut Criterion) {
             black_box(&out);
         })
     });
+    // The Threefry blocks alone (two words per neuron), for what a draw adds to them.
+    let (mut words_a, mut words_b) = (vec![0u32; n], vec![0u32; n]);
+    g.bench_function("threefry_blocks", |b| {
+        let mut step = 0u32;
+        b.iter(|| {
+            step += 1;
+            rng::fill_blocks([1, 2], step, 0, &mut words_a, &mut words_b);
+            black_box(&words_a);
+        })
+    });
     // Poisson input of the microcircuit: λ = 2000 × 8 Hz × 0.1 ms = 1.6 events per
     // neuron-step, the count's weight added into each neuron's input.
     let lambda = 1.6f64;

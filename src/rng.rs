@@ -266,8 +266,9 @@ impl PoissonTable {
     /// 16, it unrolled them and vectorized the loop over thresholds instead: 1.5× slower).
     #[inline(always)]
     fn counts(&self, a: &[u32], b: &[u32], k: &mut [u32]) {
-        let n = k.len().min(POISSON_RUN);
-        let (a, b, k) = (&a[..n], &b[..n], &mut k[..n]);
+        let n = k.len();
+        assert!(n <= POISSON_RUN && a.len() >= n && b.len() >= n, "a chunk of at most {POISSON_RUN} lanes");
+        let (a, b) = (&a[..n], &b[..n]);
         let mut high = [0i32; POISSON_RUN];
         let mut ties = [0u32; POISSON_RUN];
         let (high, ties) = (&mut high[..n], &mut ties[..n]);

@@ -9,9 +9,7 @@ use std::ops::Range;
 /// of an array of tables (`[[population]]`). A `[name]` header where `name` must be an
 /// array of tables is the field `name` itself.
 pub(super) fn field_at(text: &str, span: Option<Range<usize>>) -> Option<String> {
-    let start = span?.start.min(text.len());
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line = text[line_start..].lines().next()?.trim();
+    let (line_start, line) = line_at(text, span?);
     if let Some(name) = single_table_header(line) {
         return Some(name.to_string());
     }
@@ -25,20 +23,29 @@ pub(super) fn field_at(text: &str, span: Option<Range<usize>>) -> Option<String>
         return Some(key.to_string());
     };
     let table = header.trim_matches(|c| c == '[' || c == ']').trim();
-    // `[[population]]` and `[population.parameters]` below it: entry i of population,
-    // i counted from the `[[population]]` headers above.
-    let array = table.split('.').next().unwrap_or(table);
-    let entries = above
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.trim_start_matches("[[").trim_end_matches("]]").trim() == array && l.starts_with("[["))
-        .count();
-    Some(if entries > 0 {
-        let rest = &table[array.len()..];
-        format!("{array}[{}]{rest}.{key}", entries - 1)
-    } else {
-        format!("{table}.{key}")
-    })
+    // The array of tables it belongs to, the longest prefix of its name with `[[…]]`
+    // headers above (`[population.parameters]` below the second `[[population]]`:
+    // population[1]; `[[output.report]]`: output.report[i]), its index from their count.
+    let mut prefixes: Vec<&str> = table.match_indices('.').map(|(i, _)| &table[..i]).collect();
+    prefixes.push(table);
+    for array in prefixes.into_iter().rev() {
+        let entries = above
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")).is_some_and(|h| h.trim() == array))
+            .count();
+        if entries > 0 {
+            return Some(format!("{array}[{}]{}.{key}", entries - 1, &table[array.len()..]));
+        }
+    }
+    Some(format!("{table}.{key}"))
+}
+
+/// Where the line holding `span`'s start begins, and the line, trimmed.
+fn line_at(text: &str, span: Range<usize>) -> (usize, &str) {
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    (line_start, text[line_start..].lines().next().unwrap_or("").trim())
 }
 
 /// `name` of a `[name]` header (one table, not `[[name]]`).
@@ -85,10 +92,7 @@ pub(super) fn plain_message(message: &str, header: Option<&str>) -> String {
 
 /// Whether the error's line is a `[name]` header.
 pub(super) fn at_table_header(text: &str, span: Option<Range<usize>>) -> bool {
-    let Some(span) = span else { return false };
-    let start = span.start.min(text.len());
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    text[line_start..].lines().next().is_some_and(|l| single_table_header(l.trim()).is_some())
+    span.is_some_and(|span| single_table_header(line_at(text, span).1).is_some())
 }
 
 #[cfg(test)]
@@ -118,7 +122,8 @@ mod tests {
     #[test]
     fn fields_carry_the_entry_of_an_array_of_tables() {
         let text = "[simulation]\ndt = \"0.1 ms\"\n[[population]]\nname = \"a\"\nsize = 1\n[[population]]\nname = \"b\"\nsize = \"x\"\n\
-                    [population.parameters]\ntau_m = [1]\n[stimulus]\npopulation = \"a\"\n";
+                    [population.parameters]\ntau_m = [1]\n[stimulus]\npopulation = \"a\"\n\
+                    [output]\nspikes = \"s.h5\"\n[[output.report]]\nfile = \"v.h5\"\n[[output.report]]\nfile = 3\n";
         let at = |needle: &str| {
             let i = text.find(needle).unwrap();
             field_at(text, Some(i..i + 1))
@@ -128,8 +133,11 @@ mod tests {
         assert_eq!(at("size = \"x\"").as_deref(), Some("population[1].size"));
         assert_eq!(at("tau_m").as_deref(), Some("population[1].parameters.tau_m"));
         assert_eq!(at("[stimulus]").as_deref(), Some("stimulus"));
-        let i = text.find("[stimulus]").unwrap();
-        assert!(at_table_header(text, Some(i..i + 1)));
-        assert!(!at_table_header(text, Some(0..1).map(|_| text.find("dt").unwrap()..text.len())));
+        assert_eq!(at("spikes").as_deref(), Some("output.spikes"));
+        assert_eq!(at("file = 3").as_deref(), Some("output.report[1].file"));
+        let header = text.find("[stimulus]").unwrap();
+        assert!(at_table_header(text, Some(header..header + 1)));
+        let dt = text.find("dt").unwrap();
+        assert!(!at_table_header(text, Some(dt..dt + 1)));
     }
 }
