@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod comm;
 pub mod config;
 pub mod connectivity;
+pub mod digest;
 pub mod engine;
 pub mod error;
 pub mod expr;

@@ -609,9 +609,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
         Command::Stats { spikes, duration, model } => {
             let file = sonata::read_spike_file(&spikes)?;
             if model {
-                let text = file.provenance.iter().find(|(k, _)| k == "model").map(|(_, v)| v.as_str());
-                let text = text.ok_or_else(|| Error::Input { path: spikes.clone(), message: "the file records no model".into() })?;
-                print!("{text}");
+                print!("{}", reproducing_model(&file, &spikes)?);
                 return Ok(ExitCode::SUCCESS);
             }
             let duration_ms = duration_of(&file, duration, &spikes)?;
@@ -641,6 +639,23 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The model that reproduces a spike file whole: the text its run ran (seed and
+/// `--set` included), for the simulated time the file holds (every piece of a resumed
+/// run), on the backend it ran on.
+fn reproducing_model(file: &sonata::SpikeFile, path: &Path) -> Result<String> {
+    let field = |key: &str| file.provenance.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let text = field("model").ok_or_else(|| Error::Input { path: path.to_path_buf(), message: "the file records no model".into() })?;
+    let mut replacements = Vec::new();
+    if let Some(ms) = file.duration_ms {
+        replacements.push(config::Replacement::flag_text("--duration", "simulation.duration", &format!("{ms} ms")));
+    }
+    if let Some(kind) = field("backend").and_then(|b| b.split_whitespace().next()).filter(|k| ["cpu", "gpu"].contains(k)) {
+        replacements.push(config::Replacement::flag_text("--backend", "simulation.backend", kind));
+    }
+    let edited = config::set::apply(text, &path.display().to_string(), &replacements)?;
+    Ok(edited.text)
 }
 
 /// What `volley stats` prints: provenance, per-population rates and ISI variability,

@@ -44,7 +44,7 @@ fn count(file: &SpikeFile) -> usize {
 
 fn adapter() -> device::Gpu {
     std::env::set_var("XDG_RUNTIME_DIR", runtime_dir());
-    device::open(0, true)
+    device::open(0, false, true)
         .unwrap_or_else(|e| panic!("these tests need a GPU adapter (lavapipe: apt-get install mesa-vulkan-drivers libvulkan1): {e}"))
 }
 

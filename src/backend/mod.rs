@@ -173,7 +173,7 @@ pub fn build(
                     message: format!("{why}: use --backend cpu"),
                 }));
             }
-            let device = gpu::device::open(index, options.choice == BackendChoice::Gpu).map_err(refuse)?;
+            let device = gpu::device::open(index, options.gpu.is_some(), options.choice == BackendChoice::Gpu).map_err(refuse)?;
             let backend = gpu::GpuBackend::build(desc, neurons.clone(), device)?;
             let what = format!("gpu {}", backend.adapter());
             Ok((Box::new(backend), what))

@@ -20,6 +20,7 @@
 //!   and the error says so.
 
 use super::atomic::partial_path;
+use super::provenance::Provenance;
 use crate::comm::{agree, Communicator};
 use crate::error::{Error, Result};
 use hdf5::types::VarLenUnicode;
@@ -52,6 +53,29 @@ pub trait FileKind {
     fn describe(&self, lengths: &[u64]) -> String;
     /// What a file of this kind is called in messages ("spike file").
     fn noun(&self) -> &'static str;
+    /// Checks what a checkpoint recorded of the file beyond its rows and digests (the
+    /// spike file: each population's last spike time) against the file, whose datasets
+    /// hold at least the recorded rows; says what differs.
+    fn check_record(&self, _file: &hdf5::File, _record: &FileRecord) -> std::result::Result<(), String> {
+        Ok(())
+    }
+}
+
+/// What a checkpoint keeps of an output file, so that a run resumed from it appends only
+/// to the file as the checkpoint's run left it: not one changed, cut short or replaced
+/// by another run's since.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FileRecord {
+    /// The file's name in the output directory.
+    pub name: String,
+    /// The run that created it (provenance `run_id`).
+    pub run_id: String,
+    /// Rows of each dataset, and the digest of those rows: the wrapping sum of
+    /// `digest::term(position, bits)` over their values, positions row-major.
+    pub lengths: Vec<u64>,
+    pub digests: Vec<u64>,
+    /// The spike file: each population's last spike time (ms; NaN where it has none).
+    pub last_ms: Vec<f64>,
 }
 
 pub struct Appender {
@@ -68,6 +92,11 @@ pub struct Appender {
     /// Reserve (or compare with the free space) each append's bytes first.
     foresight: bool,
     kind: Box<dyn FileKind>,
+    /// The run that created the file.
+    run_id: String,
+    /// This rank's share of each dataset's digest (see `FileRecord`): the terms of the
+    /// values it wrote (after a resume, rank 0 holds the digest the file was checked at).
+    digests: Vec<u64>,
 }
 
 impl Appender {
@@ -78,6 +107,7 @@ impl Appender {
         path: &Path,
         kind: Box<dyn FileKind>,
         comm: &dyn Communicator,
+        provenance: &Provenance,
         layout: impl FnOnce(&hdf5::File) -> hdf5::Result<Vec<Extendable>>,
     ) -> Result<Appender> {
         let partial = partial_path(path);
@@ -99,7 +129,9 @@ impl Appender {
                 return Err(e);
             }
         };
-        let laid_out = layout(&file)
+        let laid_out = provenance
+            .write(&file)
+            .and_then(|()| layout(&file))
             .and_then(|d| {
                 file.new_attr::<f64>().create("duration_ms")?.write_scalar(&0.0)?;
                 text_attr(&file, "status", "running")?;
@@ -123,26 +155,30 @@ impl Appender {
             renamed: false,
             file: Some(file),
             lengths: vec![0; datasets.len()],
+            digests: vec![0; datasets.len()],
             datasets,
             duration_ms: 0.0,
             foresight: true,
             kind,
+            run_id: provenance.run_id.clone(),
         })
     }
 
     /// Opens the file a checkpointed run wrote, to go on appending from the checkpoint
-    /// (collective): its datasets (found by `find`) must hold at least `lengths` rows and
-    /// the file at least `duration_ms`; whatever it holds beyond (appended after the
-    /// checkpoint, before the run was stopped) is cut back, and its claims set to the
-    /// checkpoint's.
+    /// (collective): it must be the file the checkpoint's `record` describes — the same
+    /// run's, its datasets (found by `find`) holding at least the recorded rows, those
+    /// rows with the recorded digests, the file at least `duration_ms`; whatever it holds
+    /// beyond (appended after the checkpoint, before the run was stopped) is cut back,
+    /// its claims set to the checkpoint's, and `piece` added to its provenance.
     pub fn reopen(
         path: &Path,
         kind: Box<dyn FileKind>,
         comm: &dyn Communicator,
-        lengths: &[u64],
-        duration_ms: f64,
+        (record, duration_ms): (&FileRecord, f64),
+        piece: &Provenance,
         find: impl Fn(&hdf5::File) -> hdf5::Result<Vec<Extendable>>,
     ) -> Result<Appender> {
+        let lengths = &record.lengths[..];
         let refused = |message: String| Error::Input { path: path.to_path_buf(), message };
         let checked = if comm.rank() == 0 {
             (|| {
@@ -153,6 +189,14 @@ impl Appender {
                         cause(&e.to_string())
                     ))
                 })?;
+                let run_id = file.attr("run_id").and_then(|a| a.read_scalar::<VarLenUnicode>()).map(|v| v.to_string()).unwrap_or_default();
+                if run_id != record.run_id {
+                    return Err(refused(format!(
+                        "written by another run (run_id {run_id:?}) than the checkpoint's (run_id {:?}): the checkpoint's {} was replaced since",
+                        record.run_id,
+                        kind.noun()
+                    )));
+                }
                 let holds = file.attr("duration_ms").and_then(|a| a.read_scalar::<f64>()).unwrap_or(-1.0);
                 let datasets =
                     find(&file).map_err(|e| refused(format!("not the {} of this model ({})", kind.noun(), cause(&e.to_string()))))?;
@@ -163,6 +207,19 @@ impl Appender {
                         kind.describe(&rows),
                         kind.describe(lengths)
                     )));
+                }
+                kind.check_record(&file, record)
+                    .map_err(|m| refused(format!("{m}: the {} was changed since the checkpoint", kind.noun())))?;
+                for ((d, &rows), &digest) in datasets.iter().zip(lengths).zip(&record.digests) {
+                    let found = rows_digest(&d.dataset, rows)
+                        .map_err(|e| refused(format!("{} cannot be read ({})", d.name, cause(&e.to_string()))))?;
+                    if found != digest {
+                        return Err(refused(format!(
+                            "the first {rows} rows of {} are not those the checkpoint's run wrote (their digest differs): the {} was changed since the checkpoint",
+                            d.name,
+                            kind.noun()
+                        )));
+                    }
                 }
                 Ok(())
             })()
@@ -181,12 +238,15 @@ impl Appender {
             }
             kind.claim(&file, lengths, duration_ms)?;
             file.attr("duration_ms")?.write_scalar(&duration_ms)?;
+            piece.add_piece(&file)?;
             let running = VarLenUnicode::from_str("running").expect("ascii");
             file.attr("status")?.write_scalar(&running)?;
             file.flush()?;
             Ok(datasets)
         })();
         let datasets = agree(comm, opened.map_err(output_error))?;
+        // Rank 0 carries the digests the file was checked at; the ranks add their terms.
+        let digests = if comm.rank() == 0 { record.digests.clone() } else { vec![0; lengths.len()] };
         Ok(Appender {
             path: path.to_path_buf(),
             partial: partial_path(path),
@@ -197,6 +257,8 @@ impl Appender {
             duration_ms,
             foresight: true,
             kind,
+            run_id: record.run_id.clone(),
+            digests,
         })
     }
 
@@ -216,16 +278,25 @@ impl Appender {
         &self.lengths
     }
 
+    /// What a checkpoint keeps of the file (collective: the digests are summed over
+    /// ranks), under `name`, its name in the output directory.
+    pub fn record(&self, name: &str, comm: &dyn Communicator) -> FileRecord {
+        let (_, digests) = comm.prefix_and_total(&self.digests);
+        FileRecord { name: name.to_string(), run_id: self.run_id.clone(), lengths: self.lengths.clone(), digests, last_ms: Vec::new() }
+    }
+
     /// Appends (collective): every dataset is resized to `new_lengths` rows (the same on
     /// every rank), `write` writes this rank's part of the new rows, and the file then
     /// claims `duration_ms` (the simulated time the run has reached). On failure the file is left as after the last good append (or removed,
     /// and said so) and the appender is closed.
+    /// `write` adds the digest terms of what it writes to its second argument (one sum
+    /// per dataset; `digest::sum_terms`), kept once the append has succeeded.
     pub fn append(
         &mut self,
         new_lengths: &[u64],
         duration_ms: f64,
         comm: &dyn Communicator,
-        write: impl FnOnce(&[Extendable]) -> hdf5::Result<()>,
+        write: impl FnOnce(&[Extendable], &mut [u64]) -> hdf5::Result<()>,
     ) -> Result<()> {
         if self.file.is_none() {
             return Err(Error::Runtime(format!("{}: appended to after it was closed", self.path.display())));
@@ -236,7 +307,8 @@ impl Appender {
                 return Err(self.fail(duration_ms, why, false, comm));
             }
         }
-        let written = self.write_rows(new_lengths, write);
+        let mut pending = vec![0u64; self.datasets.len()];
+        let written = self.write_rows(new_lengths, |datasets| write(datasets, &mut pending));
         if let Err(why) = agreed(comm, written.map_err(|e| cause(&e.to_string()))) {
             return Err(self.fail(duration_ms, why, true, comm));
         }
@@ -251,6 +323,9 @@ impl Appender {
         }
         self.lengths = new_lengths.to_vec();
         self.duration_ms = duration_ms;
+        for (d, p) in self.digests.iter_mut().zip(pending) {
+            *d = d.wrapping_add(p);
+        }
         Ok(())
     }
 
@@ -408,6 +483,36 @@ impl Drop for Appender {
     }
 }
 
+/// The digest of the first `rows` rows of a dataset (see `FileRecord`), read in blocks
+/// of about 1 MB.
+pub fn rows_digest(d: &hdf5::Dataset, rows: u64) -> hdf5::Result<u64> {
+    use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
+    fn blocks<T: hdf5::H5Type + crate::digest::Bits>(d: &hdf5::Dataset, rows: usize) -> hdf5::Result<u64> {
+        let shape = d.shape();
+        let width = shape.get(1).copied().unwrap_or(1).max(1);
+        let step = ((1 << 20) / (width * std::mem::size_of::<T>())).max(1);
+        let mut sum = 0u64;
+        for from in (0..rows).step_by(step) {
+            let to = (from + step).min(rows);
+            let values: Vec<T> = if shape.len() == 2 {
+                d.read_slice_2d::<T, _>((from..to, ..))?.iter().copied().collect()
+            } else {
+                d.read_slice_1d::<T, _>(from..to)?.to_vec()
+            };
+            sum = sum.wrapping_add(crate::digest::sum_terms((from * width) as u64, &values));
+        }
+        Ok(sum)
+    }
+    let rows = rows as usize;
+    match d.dtype()?.to_descriptor()? {
+        TypeDescriptor::Float(FloatSize::U8) => blocks::<f64>(d, rows),
+        TypeDescriptor::Float(FloatSize::U4) => blocks::<f32>(d, rows),
+        TypeDescriptor::Unsigned(IntSize::U8) => blocks::<u64>(d, rows),
+        TypeDescriptor::Unsigned(IntSize::U4) => blocks::<u32>(d, rows),
+        other => Err(hdf5::Error::from(format!("a dataset of {other:?}, not one volley appends").as_str())),
+    }
+}
+
 /// Why writing failed, in words a user can act on, from the OS error HDF5 passes on.
 pub fn cause(message: &str) -> String {
     let m = message.to_ascii_lowercase();
@@ -537,7 +642,7 @@ mod tests {
     }
 
     fn create(path: &Path) -> Appender {
-        Appender::create(path, Box::new(Plain), &LocalComm, |file| {
+        Appender::create(path, Box::new(Plain), &LocalComm, &Provenance::default(), |file| {
             let d = file.new_dataset::<u32>().chunk(16).shape(hdf5::Extent::resizable(0)).create("x")?;
             Ok(vec![Extendable { dataset: d, name: "x".into(), chunk_rows: 16, row_bytes: 4 }])
         })
@@ -555,7 +660,7 @@ mod tests {
         drop(a);
         assert!(!partial_path(&path).exists() && !path.exists());
         let mut a = create(&path);
-        a.append(&[3], 1.5, &LocalComm, |d| d[0].dataset.write_slice(&[7u32, 8, 9][..], 0..3)).unwrap();
+        a.append(&[3], 1.5, &LocalComm, |d, _| d[0].dataset.write_slice(&[7u32, 8, 9][..], 0..3)).unwrap();
         drop(a);
         let file = hdf5::File::open(&path).unwrap();
         assert_eq!(file.dataset("x").unwrap().read_raw::<u32>().unwrap(), vec![7, 8, 9]);

@@ -10,7 +10,7 @@
 //! A bin is written
 //! once complete: a run ending inside a bin leaves it out (a resumed run completes it).
 
-use super::appender::{Appender, Extendable, FileKind};
+use super::appender::{Appender, Extendable, FileKind, FileRecord};
 use super::sonata::PopulationRange;
 use super::writer::Provenance;
 use super::Recorder;
@@ -74,8 +74,7 @@ impl RateWriter {
     ) -> Result<RateWriter> {
         let kind = Box::new(RateFile { populations: populations.len() });
         let bin_ms = bin_steps as f64 * dt_ms;
-        let appender = Appender::create(path, kind, comm, |file| {
-            provenance.write(file)?;
+        let appender = Appender::create(path, kind, comm, provenance, |file| {
             let rates = file.create_group("rates")?;
             let units = VarLenUnicode::from_str("spikes per bin").expect("ascii");
             populations
@@ -110,10 +109,9 @@ impl RateWriter {
     pub fn reopen(
         path: &Path,
         populations: Vec<PopulationRange>,
-        bin_steps: u64,
-        step: u64,
-        dt_ms: f64,
-        partial: &[u64],
+        (bin_steps, step, dt_ms): (u64, u64, f64),
+        (record, partial): (&FileRecord, &[u64]),
+        piece: &Provenance,
         comm: &dyn Communicator,
     ) -> Result<RateWriter> {
         let written = step / bin_steps.max(1);
@@ -127,8 +125,13 @@ impl RateWriter {
                 })
                 .collect()
         };
-        let lengths = vec![written; populations.len()];
-        let appender = Appender::reopen(path, kind, comm, &lengths, step as f64 * dt_ms, find)?;
+        if record.lengths.iter().any(|&n| n != written) {
+            return Err(crate::error::Error::Input {
+                path: path.to_path_buf(),
+                message: format!("the checkpoint records {:?} bins where its step gives {written}: a damaged checkpoint", record.lengths),
+            });
+        }
+        let appender = Appender::reopen(path, kind, comm, (record, step as f64 * dt_ms), piece, find)?;
         let counts = partial.iter().map(|&n| if n > 0 { vec![n] } else { Vec::new() }).collect();
         Ok(RateWriter { appender, populations, bin_steps: bin_steps.max(1), dt_ms, written, counts })
     }
@@ -152,11 +155,12 @@ impl RateWriter {
         let (old, rank) = (self.written as usize, comm.rank());
         let lengths = vec![complete; self.populations.len()];
         let duration_ms = until_step as f64 * self.dt_ms;
-        self.appender.append(&lengths, duration_ms, comm, |datasets| {
+        self.appender.append(&lengths, duration_ms, comm, |datasets, digests| {
             if rank == 0 && new > 0 {
                 for (p, d) in datasets.iter().enumerate() {
                     let values: Vec<u32> = total[p * new..(p + 1) * new].iter().map(|&n| n as u32).collect();
                     d.dataset.write_slice(&values[..], old..old + new)?;
+                    digests[p] = digests[p].wrapping_add(crate::digest::sum_terms(old as u64, &values));
                 }
             }
             Ok(())
@@ -166,6 +170,12 @@ impl RateWriter {
         }
         self.written = complete;
         Ok(())
+    }
+
+    /// What a checkpoint keeps of the file (collective), under its name in the output
+    /// directory.
+    pub fn record(&self, name: &str, comm: &dyn Communicator) -> FileRecord {
+        self.appender.record(name, comm)
     }
 
     /// This rank's counts of the bin in progress, per population (what a checkpoint

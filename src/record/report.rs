@@ -9,7 +9,7 @@
 //! columns of the neurons it integrates: as ranks hold ascending id ranges, those are one
 //! contiguous block of columns.
 
-use super::appender::{text_attr, Appender, Extendable, FileKind};
+use super::appender::{text_attr, Appender, Extendable, FileKind, FileRecord};
 use super::writer::Provenance;
 use crate::comm::Communicator;
 use crate::error::{Error, Result};
@@ -111,7 +111,7 @@ impl ReportWriter {
         let columns = columns(&layout, local);
         let kind = Box::new(ReportFile { layout: layout.clone() });
         let rank = comm.rank();
-        let appender = Appender::create(path, kind, comm, |file| lay_out(file, &layout, provenance, rank == 0))?;
+        let appender = Appender::create(path, kind, comm, provenance, |file| lay_out(file, &layout, rank == 0))?;
         Ok(ReportWriter { appender, layout, columns, rows: 0 })
     }
 
@@ -122,8 +122,8 @@ impl ReportWriter {
         path: &Path,
         layout: ReportLayout,
         local: &[Range<u64>],
-        rows: u64,
-        duration_ms: f64,
+        (record, duration_ms): (&FileRecord, f64),
+        piece: &Provenance,
         comm: &dyn Communicator,
     ) -> Result<ReportWriter> {
         let columns = columns(&layout, local);
@@ -142,15 +142,21 @@ impl ReportWriter {
                 })
                 .collect()
         };
-        let lengths = vec![rows; layout.populations.len()];
         let kind = Box::new(ReportFile { layout: layout.clone() });
-        let appender = Appender::reopen(path, kind, comm, &lengths, duration_ms, find)?;
+        let appender = Appender::reopen(path, kind, comm, (record, duration_ms), piece, find)?;
+        let rows = record.lengths.first().copied().unwrap_or(0);
         Ok(ReportWriter { appender, layout, columns, rows })
     }
 
     /// Rows the file holds.
     pub fn rows(&self) -> u64 {
         self.rows
+    }
+
+    /// What a checkpoint keeps of the file (collective), under its name in the output
+    /// directory.
+    pub fn file_record(&self, name: &str, comm: &dyn Communicator) -> FileRecord {
+        self.appender.record(name, comm)
     }
 
     pub fn without_foresight(mut self) -> Self {
@@ -179,8 +185,8 @@ impl ReportWriter {
         }
         let lengths = vec![rows; self.columns.len()];
         let (columns, old) = (&self.columns, self.rows);
-        self.appender.append(&lengths, duration_ms, comm, |datasets| {
-            for (c, d) in columns.iter().zip(datasets) {
+        self.appender.append(&lengths, duration_ms, comm, |datasets, digests| {
+            for ((c, d), digest) in columns.iter().zip(datasets).zip(digests.iter_mut()) {
                 if c.mine.is_empty() || new == 0 {
                     continue;
                 }
@@ -188,6 +194,11 @@ impl ReportWriter {
                 let block = ndarray::ArrayView2::from_shape((new as usize, c.mine.len()), values)
                     .map_err(|e| hdf5::Error::from(e.to_string().as_str()))?;
                 d.dataset.write_slice(block, (old as usize..rows as usize, c.mine.clone()))?;
+                // Positions row-major over all the report's columns of the population.
+                let width = d.dataset.shape().get(1).copied().unwrap_or(0) as u64;
+                for (r, row) in values.chunks(c.mine.len()).enumerate() {
+                    *digest = digest.wrapping_add(crate::digest::sum_terms((old + r as u64) * width + c.mine.start as u64, row));
+                }
             }
             Ok(())
         })?;
@@ -222,8 +233,7 @@ fn columns(layout: &ReportLayout, local: &[Range<u64>]) -> Vec<Columns> {
         .collect()
 }
 
-fn lay_out(file: &hdf5::File, layout: &ReportLayout, provenance: &Provenance, writer: bool) -> hdf5::Result<Vec<Extendable>> {
-    provenance.write(file)?;
+fn lay_out(file: &hdf5::File, layout: &ReportLayout, writer: bool) -> hdf5::Result<Vec<Extendable>> {
     text_attr(file, "variable", &layout.variable)?;
     let ms = VarLenUnicode::from_str("ms").expect("ascii");
     let unit = VarLenUnicode::from_str(if layout.unit.is_empty() { "1" } else { &layout.unit }).unwrap_or_default();

@@ -80,9 +80,24 @@ impl PartialEq for SpikeFile {
     }
 }
 
-/// Root attributes that record where a volley spike file came from, in print order.
-pub const PROVENANCE: [&str; 9] =
-    ["status", "volley_version", "git_revision", "seed", "ranks", "threads", "start_time", "command_line", "model"];
+/// Root attributes that record where a volley spike file came from, in print order
+/// (`record::provenance`). A list is read as one entry per element: `outputs` joined,
+/// `pieces` as `piece 1`, `piece 2`, ...
+pub const PROVENANCE: [&str; 13] = [
+    "status",
+    "volley_version",
+    "git_revision",
+    "seed",
+    "run_id",
+    "backend",
+    "ranks",
+    "threads",
+    "start_time",
+    "command_line",
+    "outputs",
+    "pieces",
+    "model",
+];
 
 /// Reads every population of a SONATA spike file, checking the layout.
 pub fn read_spike_file(path: &Path) -> Result<SpikeFile> {
@@ -142,18 +157,27 @@ fn open_spikes(path: &Path) -> Result<(hdf5::File, hdf5::Group)> {
 /// The provenance attributes present, as text.
 fn read_provenance(file: &hdf5::File) -> Vec<(String, String)> {
     use hdf5::types::VarLenUnicode;
-    PROVENANCE
-        .iter()
-        .filter_map(|&name| {
-            let attr = file.attr(name).ok()?;
+    let mut out = Vec::new();
+    for &name in &PROVENANCE {
+        let Ok(attr) = file.attr(name) else { continue };
+        if attr.is_scalar() {
             let text = attr
                 .read_scalar::<VarLenUnicode>()
                 .map(|t| t.as_str().to_string())
-                .or_else(|_| attr.read_scalar::<u64>().map(|x| x.to_string()))
-                .ok()?;
-            Some((name.to_string(), text))
-        })
-        .collect()
+                .or_else(|_| attr.read_scalar::<u64>().map(|x| x.to_string()));
+            if let Ok(text) = text {
+                out.push((name.to_string(), text));
+            }
+            continue;
+        }
+        let list: Vec<String> =
+            attr.read_raw::<VarLenUnicode>().map(|l| l.iter().map(|t| t.as_str().to_string()).collect()).unwrap_or_default();
+        match name {
+            "pieces" => out.extend(list.into_iter().enumerate().map(|(k, p)| (format!("piece {}", k + 1), p))),
+            _ => out.push((name.to_string(), list.join(", "))),
+        }
+    }
+    out
 }
 
 /// Neurons in all populations, from their `n_nodes` attributes (0 where absent).

@@ -10,10 +10,12 @@
 //! spikes of step t come after those of ranks < r. A rank's runs of consecutive steps
 //! that are adjacent in the file are written as one (on one rank: one write per flush).
 
-use super::appender::{text_attr, Appender, Extendable, FileKind};
+use super::appender::{Appender, Extendable, FileKind, FileRecord};
+pub use super::provenance::Provenance;
 use super::sonata::{PopulationRange, Sorting, MAGIC, VERSION};
 use super::Recorder;
 use crate::comm::Communicator;
+use crate::digest::sum_terms;
 use crate::error::Result;
 use crate::spike::Spike;
 use hdf5::types::VarLenUnicode;
@@ -34,38 +36,11 @@ pub fn chunk_for(spikes_per_flush: f64) -> usize {
     n.next_power_of_two().clamp(MIN_CHUNK, MAX_CHUNK)
 }
 
-/// What the file records about the run that wrote it (root attributes).
-#[derive(Clone, Debug, Default)]
-pub struct Provenance {
-    pub volley_version: String,
-    pub git_revision: String,
-    /// The model file's text as run, after the command line's replacements.
-    pub model: String,
-    pub seed: u64,
-    pub command_line: String,
-    pub ranks: u64,
-    pub threads: u64,
-    /// UTC, ISO 8601.
-    pub start_time: String,
-}
-
-impl Provenance {
-    /// Writes the provenance as root attributes of `file`.
-    pub fn write(&self, file: &hdf5::File) -> hdf5::Result<()> {
-        text_attr(file, "volley_version", &self.volley_version)?;
-        text_attr(file, "git_revision", &self.git_revision)?;
-        text_attr(file, "model", &self.model)?;
-        file.new_attr::<u64>().create("seed")?.write_scalar(&self.seed)?;
-        text_attr(file, "command_line", &self.command_line)?;
-        file.new_attr::<u64>().create("ranks")?.write_scalar(&self.ranks)?;
-        file.new_attr::<u64>().create("threads")?.write_scalar(&self.threads)?;
-        text_attr(file, "start_time", &self.start_time)
-    }
-}
-
-/// The spike file as the appender sees it: per population, `timestamps` and
+/// The spike file as the appender sees it: per population (named), `timestamps` and
 /// `node_ids`, which always have the same length.
-struct SpikeFile;
+struct SpikeFile {
+    populations: Vec<String>,
+}
 
 impl FileKind for SpikeFile {
     fn claim(&self, _: &hdf5::File, _: &[u64], _: f64) -> hdf5::Result<()> {
@@ -83,6 +58,26 @@ impl FileKind for SpikeFile {
 
     fn noun(&self) -> &'static str {
         "spike file"
+    }
+
+    fn check_record(&self, file: &hdf5::File, record: &FileRecord) -> std::result::Result<(), String> {
+        for (k, &last) in record.last_ms.iter().enumerate() {
+            let Some(&n) = record.lengths.get(2 * k).filter(|&&n| n > 0) else { continue };
+            let name = self.populations.get(k).cloned().unwrap_or_default();
+            let path = format!("spikes/{name}/timestamps");
+            let found = file
+                .dataset(&path)
+                .and_then(|d| d.read_slice_1d::<f64, _>(n as usize - 1..n as usize))
+                .map_err(|e| format!("{path}: {e}"))?;
+            if found.first() != Some(&last) {
+                return Err(format!(
+                    "{path}[{}] is {} ms where the checkpoint's run wrote its last spike at {last} ms",
+                    n - 1,
+                    found.first().copied().unwrap_or(f64::NAN)
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -128,6 +123,8 @@ pub struct SpikeWriter {
     dt_ms: f64,
     /// This rank's spikes so far, per population.
     local_counts: Vec<u64>,
+    /// Each population's last spike time in the file, all ranks' (NaN: none yet).
+    last_ms: Vec<f64>,
 }
 
 impl SpikeWriter {
@@ -142,8 +139,8 @@ impl SpikeWriter {
         provenance: &Provenance,
         comm: &dyn Communicator,
     ) -> Result<SpikeWriter> {
-        let kind = Box::new(SpikeFile);
-        let appender = Appender::create(path, kind, comm, |file| layout(file, &populations, &chunks, provenance))?;
+        let kind = Box::new(SpikeFile { populations: populations.iter().map(|p| p.name.clone()).collect() });
+        let appender = Appender::create(path, kind, comm, provenance, |file| layout(file, &populations, &chunks))?;
         let mut writer = SpikeWriter::counting(populations, dt_ms);
         writer.appender = Some(appender);
         Ok(writer)
@@ -156,12 +153,11 @@ impl SpikeWriter {
     pub fn reopen(
         path: &Path,
         populations: Vec<PopulationRange>,
-        counts: &[u64],
-        step: u64,
+        (record, step): (&FileRecord, u64),
         dt_ms: f64,
+        piece: &Provenance,
         comm: &dyn Communicator,
     ) -> Result<SpikeWriter> {
-        let lengths: Vec<u64> = counts.iter().flat_map(|&n| [n, n]).collect();
         let find = |file: &hdf5::File| -> hdf5::Result<Vec<Extendable>> {
             let mut out = Vec::new();
             for pop in &populations {
@@ -174,22 +170,34 @@ impl SpikeWriter {
             }
             Ok(out)
         };
-        let appender = Appender::reopen(path, Box::new(SpikeFile), comm, &lengths, step as f64 * dt_ms, find)?;
+        let kind = Box::new(SpikeFile { populations: populations.iter().map(|p| p.name.clone()).collect() });
+        let appender = Appender::reopen(path, kind, comm, (record, step as f64 * dt_ms), piece, find)?;
         let mut writer = SpikeWriter::counting(populations, dt_ms);
         writer.appender = Some(appender);
         writer.flushed_step = step;
+        writer.last_ms = record.last_ms.clone();
         Ok(writer)
     }
 
-    /// Spikes in the file of each population (the same on every rank; empty without a
-    /// file): where a checkpoint's run stood.
-    pub fn file_counts(&self) -> Vec<u64> {
-        self.appender.as_ref().map_or(Vec::new(), |a| per_population(a.lengths()))
+    /// What a checkpoint keeps of the spike file (collective; None without a file),
+    /// under `name`, its name in the output directory.
+    pub fn record(&self, name: &str, comm: &dyn Communicator) -> Option<FileRecord> {
+        let appender = self.appender.as_ref()?;
+        Some(FileRecord { last_ms: self.last_ms.clone(), ..appender.record(name, comm) })
     }
 
     pub fn counting(populations: Vec<PopulationRange>, dt_ms: f64) -> SpikeWriter {
         let n = populations.len();
-        SpikeWriter { filter: None, appender: None, populations, buffer: Vec::new(), flushed_step: 0, dt_ms, local_counts: vec![0; n] }
+        SpikeWriter {
+            filter: None,
+            appender: None,
+            populations,
+            buffer: Vec::new(),
+            flushed_step: 0,
+            dt_ms,
+            local_counts: vec![0; n],
+            last_ms: vec![f64::NAN; n],
+        }
     }
 
     /// Turns off the comparison of each append with the free space (`--skip-space-check`);
@@ -264,9 +272,15 @@ impl SpikeWriter {
                 .collect();
             let window = Window { counts: &counts, before: &before, total: &total, steps, old: &old };
             let (buffer, populations, dt_ms) = (&self.buffer, &self.populations, self.dt_ms);
-            appender.append(&new_lengths, until_step as f64 * dt_ms, comm, |datasets| {
-                window.write(datasets, buffer, &pop_of, populations, dt_ms)
+            appender.append(&new_lengths, until_step as f64 * dt_ms, comm, |datasets, digests| {
+                window.write(datasets, digests, buffer, &pop_of, populations, dt_ms)
             })?;
+            // The last step with a spike of each population, from all ranks' counts.
+            for (p, last) in self.last_ms.iter_mut().enumerate() {
+                if let Some(k) = total[p * steps..(p + 1) * steps].iter().rposition(|&n| n > 0) {
+                    *last = Spike { step: (self.flushed_step + k as u64) as u32, gid: 0 }.time_ms(dt_ms);
+                }
+            }
         }
         pop_of.iter().for_each(|&p| self.local_counts[p] += 1);
         self.buffer.clear();
@@ -297,6 +311,7 @@ impl Window<'_> {
     fn write(
         &self,
         datasets: &[Extendable],
+        digests: &mut [u64],
         buffer: &[Spike],
         pop_of: &[usize],
         populations: &[PopulationRange],
@@ -329,6 +344,8 @@ impl Window<'_> {
                 let pos = pos as usize;
                 timestamps.write_slice(&ts[at..at + len], pos..pos + len)?;
                 node_ids.write_slice(&ids[at..at + len], pos..pos + len)?;
+                digests[2 * p] = digests[2 * p].wrapping_add(sum_terms(pos as u64, &ts[at..at + len]));
+                digests[2 * p + 1] = digests[2 * p + 1].wrapping_add(sum_terms(pos as u64, &ids[at..at + len]));
             }
         }
         Ok(())
@@ -368,10 +385,9 @@ impl Recorder for SpikeWriter {
 /// incremental allocation their independent writes overran the file's end).
 pub const EARLY: Option<hdf5::plist::dataset_create::AllocTime> = Some(hdf5::plist::dataset_create::AllocTime::Early);
 
-fn layout(file: &hdf5::File, populations: &[PopulationRange], chunks: &[usize], provenance: &Provenance) -> hdf5::Result<Vec<Extendable>> {
+fn layout(file: &hdf5::File, populations: &[PopulationRange], chunks: &[usize]) -> hdf5::Result<Vec<Extendable>> {
     file.new_attr::<u32>().create("magic")?.write_scalar(&MAGIC)?;
     file.new_attr::<u32>().shape(2).create("version")?.write(&VERSION)?;
-    provenance.write(file)?;
     let spikes = file.create_group("spikes")?;
     let units = VarLenUnicode::from_str("ms").expect("ascii");
     let mut out = Vec::new();

@@ -3,6 +3,7 @@
 //! summarise. The single runtime choice point of backend and communicator lives here.
 
 mod checks;
+pub mod lock;
 mod progress;
 mod sampling;
 mod signals;
@@ -182,17 +183,46 @@ fn chunk_sizes(desc: &Description, rate_hz: f64) -> Vec<usize> {
     recorded.map(|n| crate::record::writer::chunk_for(n * rate_hz * flush_s)).collect()
 }
 
-fn provenance(desc: &Description, options: &RunOptions, ranks: usize) -> Provenance {
+/// What every output file of this piece of the run records of it (collective: the run
+/// id is rank 0's).
+fn provenance(desc: &Description, options: &RunOptions, comm: &dyn Communicator, backend: &str, first_step: u64) -> Provenance {
+    let mine = if comm.rank() == 0 { new_run_id() } else { 0 };
+    let run_id = comm.prefix_and_total(&[mine]).1[0];
     Provenance {
         volley_version: env!("CARGO_PKG_VERSION").to_string(),
         git_revision: option_env!("VOLLEY_GIT_REVISION").unwrap_or("unknown").to_string(),
         model: desc.model_text.clone(),
         seed: desc.seed,
         command_line: options.command_line.clone(),
-        ranks: ranks as u64,
+        ranks: comm.size() as u64,
         threads: options.cpu.threads as u64,
         start_time: utc_now(),
+        run_id: format!("{run_id:016x}"),
+        outputs: output_names(desc, options),
+        backend: backend.to_string(),
+        from_ms: first_step as f64 * desc.dt_ms,
     }
+}
+
+/// The files a run writes: names in its output directory, and its checkpoint's path.
+pub fn output_names(desc: &Description, options: &RunOptions) -> Vec<String> {
+    let o = &desc.output;
+    let mut names: Vec<String> = o.spikes.iter().chain(&o.raster).chain(o.rates.iter().map(|r| &r.0)).cloned().collect();
+    names.extend(o.reports.iter().map(|r| r.file.clone()));
+    names.extend(options.checkpoint.iter().map(|c| c.path.display().to_string()));
+    names
+}
+
+/// A run's identity: this host, process and moment, mixed into 64 bits.
+fn new_run_id() -> u64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let mut z = nanos ^ (std::process::id() as u64) << 40;
+    for b in lock::host_name().bytes() {
+        z = (z ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// The current time as ISO 8601 UTC ("2026-12-01T15:23:42Z").
@@ -224,19 +254,19 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         Error::Memory(_) | Error::Output { .. } if comm.rank() == 0 => Error::Planned { error: Box::new(e), plan: plan.to_string() },
         e => e,
     };
+    let dir = &desc.output.dir;
+    let writes_files = desc.output.spikes.is_some() || desc.output.raster.is_some() || !desc.output.reports.is_empty();
+    // One run per output directory and checkpoint, from before the first check to the
+    // end of the run: rank 0 holds the locks for all ranks.
+    let locks = if comm.rank() == 0 { lock_outputs(desc, options, writes_files) } else { Ok(lock::RunLocks::default()) };
+    let _locks = agree(comm, locks)?;
     let recording = plan.ranks[comm.rank()].recording;
     agree(
         comm,
         check_memory(desc, mine.clone(), options.cpu.threads, options.max_memory, comm.ranks_on_node(), recording).map_err(with_plan),
     )?;
-    let dir = &desc.output.dir;
-    let writes_files = desc.output.spikes.is_some() || desc.output.raster.is_some() || !desc.output.reports.is_empty();
     if writes_files {
-        let checked = if comm.rank() == 0 {
-            check_outputs(desc).and_then(|()| check_output_space(desc, options, &plan).map_err(with_plan))
-        } else {
-            Ok(())
-        };
+        let checked = if comm.rank() == 0 { check_output_space(desc, options, &plan).map_err(with_plan) } else { Ok(()) };
         agree(comm, checked)?;
     }
     if let Some(c) = &options.checkpoint {
@@ -267,19 +297,19 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let build = t0.elapsed();
 
     // The raster is drawn from the spike file; without one, from a temporary file.
-    let spike_path = match (&desc.output.spikes, &desc.output.raster) {
-        (Some(name), _) => Some(dir.join(name)),
-        // The same name on every rank: the file is created collectively.
-        (None, Some(_)) => Some(dir.join(".volley-spikes.h5")),
-        (None, None) => None,
-    };
+    let spike_name = spike_file_name(desc);
+    let spike_path = spike_name.as_ref().map(|name| dir.join(name));
     let populations = population_ranges(desc);
-    let made_by = provenance(desc, options, comm.size());
+    let backend_line = if runs_on == "cpu" { format!("cpu ({})", crate::simd::level().name()) } else { runs_on.clone() };
+    let made_by = provenance(desc, options, comm, &backend_line, first_step);
     let mut writer = match &spike_path {
         Some(path) => {
             let chunks = chunk_sizes(desc, options.expected_rate_hz);
             let w = match &resume {
-                Some(c) => SpikeWriter::reopen(path, populations, &c.positions.spike_counts, c.step, desc.dt_ms, comm)?,
+                Some(c) => {
+                    let record = c.positions.file(spike_name.as_deref().unwrap_or_default(), &c.path)?;
+                    SpikeWriter::reopen(path, populations, (record, c.step), desc.dt_ms, &made_by, comm)?
+                }
                 None => SpikeWriter::create(path, populations, chunks, desc.dt_ms, &made_by, comm)?,
             };
             let w = if options.skip_space_check { w.without_foresight() } else { w };
@@ -293,15 +323,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
             SpikeWriter::counting(all.collect(), desc.dt_ms).starting_at(first_step)
         }
     };
-    let mut sampling = Sampling::create(
-        desc,
-        options,
-        &made_by,
-        comm,
-        backend,
-        parts[comm.rank()].clone(),
-        Some(first_step).filter(|_| resume.is_some()),
-    )?;
+    let mut sampling = Sampling::create(desc, options, &made_by, comm, backend, parts[comm.rank()].clone(), resume.as_ref())?;
     let mut rates = match &desc.output.rates {
         None => None,
         Some((name, bin)) => {
@@ -312,7 +334,8 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
                 Some(c) => {
                     // The bin in progress at the checkpoint, counted again from rank 0.
                     let partial = if comm.rank() == 0 { c.positions.rate_partial.clone() } else { vec![0; desc.populations.len()] };
-                    RateWriter::reopen(&path, all, *bin, c.step, desc.dt_ms, &partial, comm)?
+                    let record = c.positions.file(name, &c.path)?;
+                    RateWriter::reopen(&path, all, (*bin, c.step, desc.dt_ms), (record, &partial), &made_by, comm)?
                 }
                 None => RateWriter::create(&path, all, *bin, desc.dt_ms, &made_by, comm)?,
             };
@@ -475,6 +498,28 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     })
 }
 
+/// The spike file's name in the output directory: the model's, or where only a raster
+/// is asked for, a hidden one the raster is drawn from.
+fn spike_file_name(desc: &Description) -> Option<String> {
+    match (&desc.output.spikes, &desc.output.raster) {
+        (Some(name), _) => Some(name.clone()),
+        // The same name on every rank: the file is created collectively.
+        (None, Some(_)) => Some(".volley-spikes.h5".to_string()),
+        (None, None) => None,
+    }
+}
+
+/// Takes the locks of a run's output directory and checkpoints (rank 0, for all ranks),
+/// after checking that the directory can be made.
+fn lock_outputs(desc: &Description, options: &RunOptions, writes_files: bool) -> Result<lock::RunLocks> {
+    if writes_files {
+        check_outputs(desc)?;
+    }
+    let holder = lock::Holder::this_process(&options.command_line);
+    let checkpoints: Vec<&std::path::Path> = options.checkpoint.iter().map(|c| c.path.as_path()).chain(options.resume.as_deref()).collect();
+    lock::RunLocks::take(writes_files.then_some(desc.output.dir.as_path()), &checkpoints, &holder)
+}
+
 /// Writes a checkpoint at the simulation's step (collective), the outputs having been
 /// flushed to it; returns where and at which step.
 fn save_checkpoint(
@@ -485,10 +530,14 @@ fn save_checkpoint(
 ) -> Result<(PathBuf, u64)> {
     let path = options.checkpoint.as_ref().expect("checkpointing").path.clone();
     let step = sim.step();
-    let mut spike_counts = writer.file_counts();
-    spike_counts.resize(desc.output.spike_recording.len(), 0);
-    let rate_partial = rates.map_or(Vec::new(), |r| sim.comm().prefix_and_total(&r.partial()).1);
-    let positions = Positions { spike_counts, report_rows: sampling.rows(), rate_partial };
+    let comm = sim.comm();
+    let rate_partial = rates.map_or(Vec::new(), |r| comm.prefix_and_total(&r.partial()).1);
+    let mut files: Vec<_> = spike_file_name(desc).and_then(|name| writer.record(&name, comm)).into_iter().collect();
+    files.extend(sampling.records(comm));
+    if let (Some(r), Some((name, _))) = (rates, &desc.output.rates) {
+        files.push(r.record(name, comm));
+    }
+    let positions = Positions { files, rate_partial };
     let (backend, comm, recent) = sim.for_checkpoint();
     let what = Written { desc, step, positions, ranks: comm.size(), threads: options.cpu.threads };
     checkpoint::save(&path, &what, backend, recent.expect("recent spikes are kept where checkpoints are written"), comm)?;

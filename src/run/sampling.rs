@@ -2,9 +2,11 @@
 
 use super::RunOptions;
 use crate::backend::{Backend, Probe};
+use crate::checkpoint::Checkpoint;
 use crate::comm::Communicator;
 use crate::error::Result;
 use crate::network::{Description, ReportPlan};
+use crate::record::appender::FileRecord;
 use crate::record::report::{ReportLayout, ReportWriter};
 use crate::record::writer::Provenance;
 use std::ops::Range;
@@ -30,7 +32,7 @@ impl Sampling {
         comm: &dyn Communicator,
         backend: &mut dyn Backend,
         mine: Range<u64>,
-        resume_at: Option<u64>,
+        resume: Option<&Checkpoint>,
     ) -> Result<Sampling> {
         let mut reports = Vec::new();
         for plan in &desc.output.reports {
@@ -52,10 +54,10 @@ impl Sampling {
                 schedule: plan.schedule,
             };
             let path = desc.output.dir.join(&plan.file);
-            let writer = match resume_at {
-                Some(step) => {
-                    let rows = plan.schedule.samples_before(step);
-                    ReportWriter::reopen(&path, layout, &local, rows, step as f64 * desc.dt_ms, comm)?
+            let writer = match resume {
+                Some(c) => {
+                    let record = c.positions.file(&plan.file, &c.path)?;
+                    ReportWriter::reopen(&path, layout, &local, (record, c.step as f64 * desc.dt_ms), provenance, comm)?
                 }
                 None => ReportWriter::create(&path, layout, &local, provenance, comm)?,
             };
@@ -79,9 +81,9 @@ impl Sampling {
         Ok(())
     }
 
-    /// Rows each report holds (after a flush: where a checkpoint's run stood).
-    pub(super) fn rows(&self) -> Vec<u64> {
-        self.reports.iter().map(|(_, w, _)| w.rows()).collect()
+    /// What a checkpoint keeps of each report file (collective; after a flush).
+    pub(super) fn records(&self, comm: &dyn Communicator) -> Vec<FileRecord> {
+        self.reports.iter().map(|(plan, w, _)| w.file_record(&plan.file, comm)).collect()
     }
 
     /// Records how the run ended in each report and closes them (collective).

@@ -47,10 +47,11 @@ pub fn hardware_present() -> bool {
     adapters().iter().any(|a| is_hardware(&a.get_info()))
 }
 
-/// Opens adapter number `index` (modulo their number) among the hardware adapters, or
-/// where there is none and `software` allows it, among the software ones; or names what
-/// is missing.
-pub fn open(index: usize, software: bool) -> Result<Gpu, Error> {
+/// Opens adapter number `index` among the hardware adapters, or where there is none and
+/// `software` allows it, among the software ones; or names what is missing. An index
+/// the user chose (`--gpu`, `chosen`) must exist; the default one (the rank's place on
+/// its node) is taken modulo the adapters, so that ranks share the GPUs of a node.
+pub fn open(index: usize, chosen: bool, software: bool) -> Result<Gpu, Error> {
     let (hardware, emulated): (Vec<wgpu::Adapter>, Vec<wgpu::Adapter>) = adapters().into_iter().partition(|a| is_hardware(&a.get_info()));
     let usable = if hardware.is_empty() && software { emulated } else { hardware };
     if usable.is_empty() {
@@ -59,6 +60,13 @@ pub fn open(index: usize, software: bool) -> Result<Gpu, Error> {
             message: "no GPU adapter found (no Vulkan, Metal, DX12 or GL driver answered; on Debian, `apt install \
                       mesa-vulkan-drivers libvulkan1` gives the lavapipe software driver): use --backend cpu"
                 .into(),
+        });
+    }
+    if chosen && index >= usable.len() {
+        let listed: Vec<String> = usable.iter().enumerate().map(|(k, a)| format!("{k}: {}", describe(&a.get_info()))).collect();
+        return Err(Error::Option {
+            option: "--gpu".into(),
+            message: format!("expected an adapter index below {}, got {index}; the adapters are {}", usable.len(), listed.join("; ")),
         });
     }
     let adapter = &usable[index % usable.len()];

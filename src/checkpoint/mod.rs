@@ -18,29 +18,37 @@
 //!
 //! The file names the model it belongs to (its text, and a hash of each part that
 //! decides the run: `identity`), the volley version that wrote it, and a checksum of
-//! every array that does not depend on how the values were split over ranks. It is
-//! written by all ranks together under a temporary name and renamed into place when
-//! complete, so a run killed while writing one leaves the previous checkpoint.
+//! every array that does not depend on how the values were split over ranks; one
+//! digest (`digest`) covers everything else — every attribute, every count, the
+//! checksums themselves — so that no byte of a checkpoint can change unnoticed. For each
+//! output file it records the run that created it, the rows of each dataset and their
+//! digest (and the spike file's last spike times), so that a resumed run appends only to
+//! the files as the checkpoint's run left them. It is written by all ranks together under
+//! a temporary name and renamed into place when complete, so a run killed while writing
+//! one leaves the previous checkpoint.
+
+mod digest;
 
 use crate::backend::{Backend, StatePiece};
 use crate::comm::{agree, Communicator};
+use crate::digest::{hash, term};
 use crate::engine::RecentSpikes;
 use crate::error::{Error, Result};
 use crate::model::StateArrayMut;
 use crate::network::Description;
-use crate::record::appender::{cause, open_file, text_attr};
+use crate::record::appender::{cause, open_file, text_attr, FileRecord};
 use crate::record::atomic::partial_path;
 use crate::spike::Spike;
 use hdf5::types::VarLenUnicode;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The root attribute `magic` of every checkpoint.
 pub const MAGIC: &str = "volley checkpoint";
 /// The layout of the file; a volley reads only its own. 2: synapses drawn from
 /// per-synapse Threefry blocks (December 2026) — a format-1 checkpoint holds the state of
-/// a network whose synapses this volley no longer draws.
-pub const FORMAT: u32 = 2;
+/// a network whose synapses this volley no longer draws. 3: the digest over the whole
+/// file and the records of the output files (December 2026).
+pub const FORMAT: u32 = 3;
 
 /// The arrays a checkpoint holds for population `p`, by name, with whether each is f64:
 /// its model's (`NeuronModel::checkpoint_names`), then one per exponential synaptic kind
@@ -80,33 +88,6 @@ pub fn identity(desc: &Description) -> Vec<(String, u64)> {
     parts
 }
 
-/// FNV-1a (64 bits) of formatted text: stable across runs and machines (the standard
-/// library's hasher is not promised to be).
-fn hash(args: std::fmt::Arguments<'_>) -> u64 {
-    struct Fnv(u64);
-    impl std::fmt::Write for Fnv {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            for b in s.bytes() {
-                self.0 = (self.0 ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-            }
-            Ok(())
-        }
-    }
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
-    let _ = h.write_fmt(args);
-    h.0
-}
-
-/// A checksum term of one value at a position (a global id, or a place in a list): the
-/// terms are summed, so the checksum of an array is the same whatever pieces it was
-/// written and read in. 32 bits each, summed in 64: no overflow below 2³² values.
-fn term(position: u64, bits: u64) -> u64 {
-    let mut z = position.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ bits;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (z ^ (z >> 31)) >> 32
-}
-
 fn checksum(first_gid: u64, values: &StateArrayMut<'_>) -> u64 {
     match values {
         StateArrayMut::F32(v) => v.iter().enumerate().map(|(i, x)| term(first_gid + i as u64, x.to_bits() as u64)).sum(),
@@ -121,13 +102,22 @@ fn spike_term(position: u64, s: &Spike) -> u64 {
 /// How far each output file had got at the checkpoint.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Positions {
-    /// Spikes of each population in the spike file (zeros without one).
-    pub spike_counts: Vec<u64>,
-    /// Samples in each report file, in `output.reports` order.
-    pub report_rows: Vec<u64>,
+    /// Every output file appended to (the spike file, each report, the rate traces):
+    /// its record, by name in the output directory.
+    pub files: Vec<FileRecord>,
     /// Spikes of each population in the rate traces' bin in progress, all ranks
     /// together (empty without rate traces).
     pub rate_partial: Vec<u64>,
+}
+
+impl Positions {
+    /// The record of the output file `name`, or why the checkpoint has none.
+    pub fn file(&self, name: &str, checkpoint: &Path) -> Result<&FileRecord> {
+        self.files.iter().find(|f| f.name == name).ok_or_else(|| Error::Input {
+            path: checkpoint.to_path_buf(),
+            message: format!("damaged: it holds no record of the output file {name:?} its run wrote"),
+        })
+    }
 }
 
 /// What a checkpoint records of the run that wrote it, besides its state.
@@ -153,7 +143,12 @@ pub fn save(path: &Path, what: &Written<'_>, backend: &mut dyn Backend, recent: 
     let file = agree(comm, open_file(&partial, comm, true).map_err(|e| failed(cause(&e.to_string()))))?;
     let written = write_contents(&file, what, backend, recent, comm).and_then(|()| file.flush().map_err(Error::from));
     let written = written.and_then(|()| file.close().map_err(Error::from)).map_err(|e| failed(cause(&e.to_string())));
-    if let Err(e) = agree(comm, written) {
+    // The digest of the file as written, read back whole by one process.
+    let sealed = match written {
+        Ok(()) if comm.rank() == 0 => seal(&partial).map_err(|e| failed(cause(&e.to_string()))),
+        other => other,
+    };
+    if let Err(e) = agree(comm, sealed) {
         if comm.rank() == 0 {
             let _ = std::fs::remove_file(&partial);
         }
@@ -161,6 +156,14 @@ pub fn save(path: &Path, what: &Written<'_>, backend: &mut dyn Backend, recent: 
     }
     let renamed = if comm.rank() == 0 { std::fs::rename(&partial, path).map_err(|e| failed(e.to_string())) } else { Ok(()) };
     agree(comm, renamed)
+}
+
+/// Adds the digest of everything the file holds (`digest`) as its last attribute.
+fn seal(path: &Path) -> hdf5::Result<()> {
+    let file = hdf5::File::open_rw(path)?;
+    let d = digest::digest(&file)?;
+    file.new_attr::<u64>().create(digest::ATTRIBUTE)?.write_scalar(&d)?;
+    file.close()
 }
 
 fn write_contents(
@@ -234,13 +237,38 @@ fn write_contents(
     write_in_flight(file, recent, what.step, comm)?;
 
     let outputs = file.create_group("outputs")?;
-    let counts = &what.positions.spike_counts;
-    outputs.new_dataset::<u64>().shape(counts.len()).create("spike_counts")?.write_raw(counts)?;
-    let rows = &what.positions.report_rows;
-    outputs.new_dataset::<u64>().shape(rows.len()).create("report_rows")?.write_raw(rows)?;
     let partial = &what.positions.rate_partial;
     outputs.new_dataset::<u64>().shape(partial.len()).create("rate_partial")?.write_raw(partial)?;
+    for (k, record) in what.positions.files.iter().enumerate() {
+        let g = outputs.create_group(&format!("file{k}"))?;
+        text_attr(&g, "name", &record.name)?;
+        text_attr(&g, "run_id", &record.run_id)?;
+        g.new_dataset::<u64>().shape(record.lengths.len()).create("lengths")?.write_raw(&record.lengths)?;
+        g.new_dataset::<u64>().shape(record.digests.len()).create("digests")?.write_raw(&record.digests)?;
+        g.new_dataset::<f64>().shape(record.last_ms.len()).create("last_ms")?.write_raw(&record.last_ms)?;
+    }
     Ok(())
+}
+
+/// The output files' records of a checkpoint.
+fn read_records(file: &hdf5::File) -> hdf5::Result<Vec<FileRecord>> {
+    let outputs = file.group("outputs")?;
+    let mut names: Vec<String> = outputs.member_names()?.into_iter().filter(|n| n.starts_with("file")).collect();
+    names.sort_by_key(|n| n[4..].parse::<usize>().unwrap_or(usize::MAX));
+    names
+        .iter()
+        .map(|n| {
+            let g = outputs.group(n)?;
+            let text = |a: &str| g.attr(a).and_then(|a| a.read_scalar::<VarLenUnicode>()).map(|v| v.to_string());
+            Ok(FileRecord {
+                name: text("name")?,
+                run_id: text("run_id")?,
+                lengths: g.dataset("lengths")?.read_raw()?,
+                digests: g.dataset("digests")?.read_raw()?,
+                last_ms: g.dataset("last_ms")?.read_raw()?,
+            })
+        })
+        .collect()
 }
 
 /// The spikes in flight, every rank's own written at their place in the global
@@ -332,12 +360,17 @@ impl Checkpoint {
             file.attr("identity_parts").and_then(|a| a.read_raw::<VarLenUnicode>()).map_err(|e| damaged("the model's identity", e))?;
         let hashes = file.attr("identity_hashes").and_then(|a| a.read_raw::<u64>()).map_err(|e| damaged("the model's identity", e))?;
         let identity = parts.iter().map(|p| p.to_string()).zip(hashes).collect();
-        let read = |name: &str| file.dataset(name).and_then(|d| d.read_raw::<u64>()).map_err(|e| damaged(name, e));
-        let positions = Positions {
-            spike_counts: read("outputs/spike_counts")?,
-            report_rows: read("outputs/report_rows")?,
-            rate_partial: read("outputs/rate_partial")?,
-        };
+        let stored = file.attr(digest::ATTRIBUTE).and_then(|a| a.read_scalar::<u64>()).map_err(|e| damaged("its digest", e))?;
+        let found = digest::digest(&file).map_err(|e| damaged("its contents", e))?;
+        if found != stored {
+            return Err(bad(
+                "damaged: its contents do not match its digest (an attribute, a count or a checksum was changed after it was written)"
+                    .into(),
+            ));
+        }
+        let rate_partial =
+            file.dataset("outputs/rate_partial").and_then(|d| d.read_raw::<u64>()).map_err(|e| damaged("outputs/rate_partial", e))?;
+        let positions = Positions { files: read_records(&file).map_err(|e| damaged("the output files' records", e))?, rate_partial };
         Ok(Checkpoint { path: path.to_path_buf(), step, dt_ms, model_text, output_dir, positions, identity, file })
     }
 
@@ -402,9 +435,12 @@ impl Checkpoint {
                 }
             }
         }
-        let counts = &self.positions.spike_counts;
-        if counts.len() != desc.output.spike_recording.len() || self.positions.report_rows.len() != desc.output.reports.len() {
-            return Err(bad("damaged: its output positions do not match the model's populations and reports".into()));
+        for r in &desc.output.reports {
+            let record = self.positions.file(&r.file, &self.path)?;
+            let rows = r.schedule.samples_before(self.step);
+            if record.lengths.len() != r.populations.len() || record.lengths.iter().any(|&n| n != rows) {
+                return Err(bad(format!("damaged: its record of {} does not hold {rows} samples per population", r.file)));
+            }
         }
         Ok(())
     }
