@@ -443,6 +443,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                 });
             }
             let desc = config::load(&model, &Overrides { duration, sets, ..Overrides::default() })?;
+            volley::plan::check_ranks(&desc, ranks).map_err(|message| Error::Option { option: "--ranks".into(), message })?;
             let costs = if calibrate { volley::plan::calibrate(&desc, threads)? } else { volley::plan::Costs::default() };
             let options = volley::plan::PlanOptions { ranks, threads, rate_hz: expected_rate };
             let plan = volley::plan::plan(&desc, &options, &costs);
@@ -480,20 +481,17 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                 return Err(Error::Option { option: "--ranks".into(), message: "expected at least 1 rank".into() });
             }
             let desc = config::load(&model, &Overrides { duration, sets, ..Overrides::default() })?;
+            volley::plan::check_ranks(&desc, ranks).map_err(|message| Error::Option { option: "--ranks".into(), message })?;
+            let options = volley::plan::PlanOptions { ranks, threads, rate_hz: run::DEFAULT_EXPECTED_RATE_HZ };
+            let plan = volley::plan::plan(&desc, &options, &volley::plan::Costs::default());
             let (memory, all_ranks) = if ranks == 1 {
-                let options = volley::plan::PlanOptions { ranks: 1, threads, rate_hz: run::DEFAULT_EXPECTED_RATE_HZ };
-                let recording = volley::plan::plan(&desc, &options, &volley::plan::Costs::default()).ranks[0].recording;
-                let m = run::check_memory(&desc, 0..desc.total_neurons(), threads, max_memory, 1, recording)?;
+                let m = run::check_memory(&desc, 0..desc.total_neurons(), threads, max_memory, 1, plan.rank(0).recording)?;
                 (m, m.total())
             } else {
-                let per_rank: Vec<_> = volley::partition::partition(&desc, ranks)
-                    .into_iter()
-                    .map(|r| volley::backend::cpu::memory_estimate(&desc, r, threads))
-                    .collect();
-                let largest = *per_rank.iter().max_by_key(|m| m.total()).expect("at least one rank");
-                for m in &per_rank {
-                    run::check_store_limits(m)?;
+                for shape in &plan.shapes {
+                    run::check_store_limits(&shape.memory)?;
                 }
+                let largest = plan.shapes.iter().map(|s| s.memory).max_by_key(|m| m.total()).expect("at least one rank");
                 if let Some(limit) = max_memory.filter(|&l| largest.total() > l) {
                     return Err(Error::Memory(format!(
                         "the largest of {ranks} ranks needs {} but --max-memory allows {} per rank: use more ranks",
@@ -501,7 +499,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                         fmt_bytes(limit)
                     )));
                 }
-                (largest, per_rank.iter().map(|m| m.total()).sum())
+                (largest, plan.shapes.iter().map(|s| s.memory.total() * s.count).sum())
             };
             println!("{}: ok", model.display());
             for p in &desc.populations {
@@ -545,9 +543,10 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             match volley::backend::gpu::unsupported(&desc) {
                 Some(why) => println!("  on a GPU: not run ({why})"),
                 None => {
-                    let gpu = volley::partition::partition(&desc, ranks)
-                        .into_iter()
-                        .map(|r| volley::backend::gpu::estimate::memory_estimate(&desc, r))
+                    let gpu = plan
+                        .shapes
+                        .iter()
+                        .map(|s| volley::backend::gpu::estimate::memory_estimate(&desc, s.neurons.clone()))
                         .max_by_key(|m| m.total())
                         .expect("at least one rank");
                     println!(
@@ -633,7 +632,11 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             if !parent.is_dir() {
                 return Err(bad(format!("{} is not a directory", parent.display())));
             }
-            let traces = report.map(|r| volley::record::report::read_traces(&r, population.as_deref(), &neurons)).transpose()?;
+            let traces = report.map(|r| volley::record::report::read_traces(&r, population.as_deref(), &neurons).map(|t| (r, t))).transpose()?;
+            if let Some((r, _)) = &traces {
+                volley::record::provenance::same_run(&spikes, r)?;
+            }
+            let traces = traces.map(|(_, t)| t);
             volley::plot::figure_png_from(&spikes, duration_ms, traces.as_ref(), &output)?;
             println!("wrote {}", output.display());
             Ok(ExitCode::SUCCESS)

@@ -74,14 +74,20 @@ impl Default for Costs {
 /// of a 1000-neuron run less its estimate, on the reference machine).
 pub const PROCESS_BYTES: u64 = 21 << 20;
 
-/// One rank's share.
+/// The share of one rank, or of every rank of one shape: ranks whose neurons lie alike
+/// in the populations (as many, with population boundaries at the same places) and
+/// that buffer as much are planned once.
 #[derive(Clone, Debug)]
 pub struct RankPlan {
+    /// The neurons of the first rank of this shape.
     pub neurons: Range<u64>,
     pub synapses: u64,
     pub memory: MemoryEstimate,
     /// Spikes and samples held between appends to the files.
     pub recording: u64,
+    /// How many ranks have this shape, and the first few of them.
+    pub count: u64,
+    pub first_ranks: Vec<usize>,
 }
 
 impl RankPlan {
@@ -89,6 +95,7 @@ impl RankPlan {
     pub fn total(&self) -> u64 {
         self.memory.total() + self.recording + PROCESS_BYTES
     }
+
 }
 
 /// One dataset of an output file and the bytes it will take.
@@ -151,7 +158,10 @@ pub struct GpuRankPlan {
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub options: PlanOptions,
-    pub ranks: Vec<RankPlan>,
+    /// One plan per shape of rank, in the order of their first rank.
+    pub shapes: Vec<RankPlan>,
+    /// Each rank's shape (an index into `shapes`).
+    rank_shape: Vec<u32>,
     /// Set by `with_gpu`.
     pub gpu: Option<GpuPlan>,
     pub files: Vec<FilePlan>,
@@ -166,10 +176,47 @@ impl Plan {
         self.files.iter().map(FilePlan::bytes).sum()
     }
 
-    /// The rank that needs the most memory.
+    /// The rank that needs the most memory (its shape).
     pub fn largest_rank(&self) -> &RankPlan {
-        self.ranks.iter().max_by_key(|r| r.total()).expect("at least one rank")
+        self.shapes.iter().max_by_key(|r| r.total()).expect("at least one rank")
     }
+
+    /// Rank `k`'s share.
+    pub fn rank(&self, k: usize) -> &RankPlan {
+        &self.shapes[self.rank_shape[k] as usize]
+    }
+
+    /// Memory of all ranks together.
+    pub fn all_ranks_bytes(&self) -> u64 {
+        self.shapes.iter().map(|s| s.total() * s.count).sum()
+    }
+}
+
+/// Refuses a rank count the model cannot use: ranks own whole blocks of
+/// `partition::BLOCK` neurons, so beyond the model's blocks a rank would have nothing
+/// to do (and planning 10⁹ empty ranks would only take time).
+pub fn check_ranks(desc: &Description, ranks: usize) -> Result<(), String> {
+    let neurons = desc.total_neurons();
+    let blocks = neurons.div_ceil(crate::partition::BLOCK).max(1);
+    if ranks as u64 > blocks {
+        return Err(format!(
+            "expected at most {blocks} rank(s) for {neurons} neurons, got {ranks}: ranks own whole blocks of {} neurons, so {} rank(s) would have none",
+            crate::partition::BLOCK,
+            ranks as u64 - blocks
+        ));
+    }
+    Ok(())
+}
+
+/// What makes two ranks' plans equal: as many neurons, the population they start in,
+/// the population boundaries inside their range (relative to its start; ranks and
+/// shards are cut at multiples of 64, so equal relative places give equal shards), and
+/// what they buffer.
+fn shape_key(desc: &Description, range: &Range<u64>, recording: u64) -> Vec<u64> {
+    let first = desc.populations.partition_point(|p| p.first_gid + p.size <= range.start) as u64;
+    let mut key = vec![range.end - range.start, first, recording];
+    key.extend(desc.populations.iter().filter(|p| p.first_gid > range.start && p.first_gid < range.end).map(|p| p.first_gid - range.start));
+    key
 }
 
 /// Plans `desc` on `options.ranks` ranks of `options.threads` threads.
@@ -181,13 +228,14 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
     let rate = options.rate_hz.max(0.0);
     let parts = crate::partition::partition(desc, ranks);
     let overlap = |a: &Range<u64>, b: &Range<u64>| a.end.min(b.end).saturating_sub(a.start.max(b.start));
-    let mut rank_plans = Vec::new();
+    let mut shapes: Vec<RankPlan> = Vec::new();
+    let mut rank_shape = Vec::with_capacity(parts.len());
+    let mut known: std::collections::HashMap<Vec<u64>, u32> = std::collections::HashMap::new();
     let mut time = TimePlan::default();
-    // Synaptic events of all ranks: each rank's are those onto its targets.
-    let mut all_events = 0.0;
+    // Synaptic events of each shape's ranks: each rank's are those onto its targets.
+    let mut shape_events: Vec<f64> = Vec::new();
     let spikes_of = |n: u64| n as f64 * rate * seconds;
-    for range in &parts {
-        let memory = memory_estimate(desc, range.clone(), options.threads);
+    for (rank, range) in parts.iter().enumerate() {
         let n = range.end - range.start;
         // Spikes buffered between appends (8 bytes, a vector that may have doubled, and at
         // the append 24 bytes more: each one's population, time and id laid out for the
@@ -205,14 +253,30 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
                         let p = &desc.populations[rp.population];
                         let local =
                             range.start.max(p.first_gid) - p.first_gid..range.end.min(p.first_gid + p.size).max(p.first_gid) - p.first_gid;
-                        rp.neurons.iter().filter(|i| local.contains(i)).count() as u64
+                        // The ids are sorted: two searches, whatever the report's size.
+                        (rp.neurons.partition_point(|&i| i < local.end) - rp.neurons.partition_point(|&i| i < local.start)) as u64
                     })
                     .sum();
                 let rows = desc.flush_steps().min(desc.steps).div_ceil(r.schedule.interval_steps.max(1));
                 rows * values * 4 * 2
             })
             .sum();
+        let recording = spike_buffer + report_buffer;
+        let key = shape_key(desc, range, recording);
+        if let Some(&k) = known.get(&key) {
+            let shape = &mut shapes[k as usize];
+            shape.count += 1;
+            if shape.first_ranks.len() < 3 {
+                shape.first_ranks.push(rank);
+            }
+            rank_shape.push(k);
+            continue;
+        }
+        known.insert(key, shapes.len() as u32);
+        rank_shape.push(shapes.len() as u32);
+        let memory = memory_estimate(desc, range.clone(), options.threads);
         let mut synapses = 0u64;
+        let mut events_here = 0.0;
         let (mut update, mut deliver, mut build) = (0.0, 0.0, 0.0);
         for (index, p) in desc.populations.iter().enumerate() {
             let mine = overlap(&p.gids(), range) as f64;
@@ -234,7 +298,7 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
                 _ => (costs.event_ns, costs.build_ns),
             };
             deliver += events * event;
-            all_events += events;
+            events_here += events;
             build += count * built;
         }
         let rank_time = TimePlan {
@@ -253,12 +317,15 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
         if rank_time.total() > time.total() {
             time = rank_time;
         }
-        rank_plans.push(RankPlan { neurons: range.clone(), synapses, memory, recording: spike_buffer + report_buffer });
+        shapes.push(RankPlan { neurons: range.clone(), synapses, memory, recording, count: 1, first_ranks: vec![rank] });
+        shape_events.push(events_here);
     }
+    let all_events: f64 = shapes.iter().zip(&shape_events).map(|(s, e)| e * s.count as f64).sum();
     let spikes = spikes_of(desc.total_neurons());
     Plan {
         options: options.clone(),
-        ranks: rank_plans,
+        shapes,
+        rank_shape,
         files: files(desc, rate),
         spikes,
         events: all_events,
@@ -275,7 +342,7 @@ impl Plan {
         self.gpu = Some(match crate::backend::gpu::unsupported(desc) {
             Some(why) => GpuPlan::Refused(why),
             None => GpuPlan::Ranks(
-                self.ranks
+                self.shapes
                     .iter()
                     .map(|r| {
                         let device = crate::backend::gpu::estimate::memory_estimate(desc, r.neurons.clone());
@@ -375,19 +442,28 @@ pub fn fmt_seconds(s: f64) -> String {
 impl std::fmt::Display for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let o = &self.options;
-        writeln!(f, "  per rank ({} rank(s) × {} thread(s)):", self.ranks.len(), o.threads)?;
+        let ranks = self.rank_shape.len();
+        let by_shape = if self.shapes.len() < ranks { "; one row per shape of rank: its first rank, and how many ranks have it" } else { "" };
+        writeln!(f, "  per rank ({ranks} rank(s) × {} thread(s){by_shape}):", o.threads)?;
         writeln!(
             f,
-            "    {:>5} {:>12} {:>14} {:>10} {:>10} {:>10} {:>10} {:>10}",
-            "rank", "neurons", "synapses", "state", "synapses", "buffers", "recording", "total"
+            "    {:>8} {:>8} {:>12} {:>14} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "rank", "ranks", "neurons", "synapses", "state", "synapses", "buffers", "recording", "total"
         )?;
-        let shown: Vec<usize> = if self.ranks.len() <= 8 { (0..self.ranks.len()).collect() } else { vec![0, self.ranks.len() - 1] };
+        // At most 8 rows: beyond, the first rank's shape and those needing the most memory.
+        let mut shown: Vec<usize> = (0..self.shapes.len()).collect();
+        if shown.len() > 8 {
+            shown.sort_by_key(|&k| (k != 0, std::cmp::Reverse(self.shapes[k].total())));
+            shown.truncate(8);
+            shown.sort_unstable();
+        }
         for &k in &shown {
-            let r = &self.ranks[k];
+            let r = &self.shapes[k];
             writeln!(
                 f,
-                "    {:>5} {:>12} {:>14} {:>10} {:>10} {:>10} {:>10} {:>10}",
-                k,
+                "    {:>8} {:>8} {:>12} {:>14} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                r.first_ranks[0],
+                r.count,
                 r.neurons.end - r.neurons.start,
                 r.synapses,
                 fmt_bytes(r.memory.state),
@@ -397,19 +473,23 @@ impl std::fmt::Display for Plan {
                 fmt_bytes(r.total())
             )?;
         }
+        if shown.len() < self.shapes.len() {
+            writeln!(f, "    ... and {} more shapes of rank", self.shapes.len() - shown.len())?;
+        }
         writeln!(f, "    (total includes {} for the process itself: binary, MPI, HDF5)", fmt_bytes(PROCESS_BYTES))?;
         match &self.gpu {
             None => {}
             Some(GpuPlan::Refused(why)) => writeln!(f, "  on GPUs (--backend gpu): not run ({why})")?,
             Some(GpuPlan::Ranks(ranks)) => {
                 writeln!(f, "  on GPUs (--backend gpu), one per rank: device memory, and the host's peak while rows are drawn:")?;
-                writeln!(f, "    {:>5} {:>10} {:>10} {:>10} {:>10} {:>10}", "rank", "state", "synapses", "buffers", "device", "host")?;
+                writeln!(f, "    {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}", "rank", "ranks", "state", "synapses", "buffers", "device", "host")?;
                 for &k in &shown {
                     let r = &ranks[k];
                     writeln!(
                         f,
-                        "    {:>5} {:>10} {:>10} {:>10} {:>10} {:>10}",
-                        k,
+                        "    {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                        self.shapes[k].first_ranks[0],
+                        self.shapes[k].count,
                         fmt_bytes(r.device.state),
                         fmt_bytes(r.device.synapses),
                         fmt_bytes(r.device.buffers),

@@ -13,6 +13,7 @@
 
 use super::appender::text_attr;
 use hdf5::types::VarLenUnicode;
+use std::path::Path;
 use std::str::FromStr;
 
 #[derive(Clone, Debug, Default)]
@@ -105,6 +106,26 @@ pub fn read_text_list(location: &hdf5::Location, name: &str) -> hdf5::Result<Vec
     match attr.read_raw::<VarLenUnicode>() {
         Ok(list) => Ok(list.iter().map(|v| v.as_str().to_string()).collect()),
         Err(_) => Ok(vec![attr.read_scalar::<VarLenUnicode>()?.as_str().to_string()]),
+    }
+}
+
+/// Refuses to show `other` (a report, rate traces) beside the spike file `spikes` when
+/// the two were written by different runs: an earlier run's file left in the same
+/// directory is not part of this one.
+pub fn same_run(spikes: &Path, other: &Path) -> crate::Result<()> {
+    let id = |path: &Path| {
+        hdf5::File::open(path).ok()?.attr("run_id").ok()?.read_scalar::<VarLenUnicode>().ok().map(|v| v.as_str().to_string())
+    };
+    match (id(spikes), id(other)) {
+        (Some(a), Some(b)) if a != b => Err(crate::Error::Input {
+            path: other.to_path_buf(),
+            message: format!(
+                "written by another run (run_id {b}) than {} (run_id {a}): a file left by an earlier run into the same directory? \
+                 Plot it with the spike file of its own run",
+                spikes.display()
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -283,10 +283,7 @@ pub struct Traces {
 /// `population` (the report's first population when None); no ids: its first three.
 pub fn read_traces(path: &Path, population: Option<&str>, ids: &[u64]) -> Result<Traces> {
     let input = |message: String| Error::Input { path: path.to_path_buf(), message };
-    if !path.is_file() {
-        return Err(input("no such file".into()));
-    }
-    let file = hdf5::File::open(path).map_err(|_| input("not an HDF5 file".into()))?;
+    let file = super::sonata::open_hdf5(path, "report")?;
     let report = file.group("report").map_err(|_| input("not a SONATA report (no /report group)".into()))?;
     let names = report.member_names().map_err(|e| input(e.to_string()))?;
     let name = match population {

@@ -131,9 +131,17 @@ const HDF5_SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
 
 fn open_spikes(path: &Path) -> Result<(hdf5::File, hdf5::Group)> {
     let bad = |message: String| Error::Input { path: path.to_path_buf(), message };
-    // Tell a missing, unreadable, foreign and damaged file apart before HDF5 tries.
+    let file = open_hdf5(path, "spike file")?;
+    let group = file.group("spikes").map_err(|_| bad("an HDF5 file without a /spikes group: not a SONATA spike file".into()))?;
+    Ok((file, group))
+}
+
+/// Opens an HDF5 file to read, telling a missing, unreadable, foreign and damaged
+/// (truncated) file apart before HDF5 tries; `what` names what it should be.
+pub fn open_hdf5(path: &Path, what: &str) -> Result<hdf5::File> {
+    let bad = |message: String| Error::Input { path: path.to_path_buf(), message };
     if path.is_dir() {
-        return Err(bad("it is a directory, not a spike file".into()));
+        return Err(bad(format!("it is a directory, not a {what}")));
     }
     let mut head = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
     let len = head.metadata().map_or(0, |m| m.len());
@@ -150,8 +158,7 @@ fn open_spikes(path: &Path) -> Result<(hdf5::File, hdf5::Group)> {
         let first = detail.split(':').next_back().unwrap_or(&detail).trim().to_string();
         bad(format!("an HDF5 file that cannot be opened, truncated or damaged ({first})"))
     })?;
-    let group = file.group("spikes").map_err(|_| bad("an HDF5 file without a /spikes group: not a SONATA spike file".into()))?;
-    Ok((file, group))
+    Ok(file)
 }
 
 /// The provenance attributes present, as text.

@@ -247,6 +247,10 @@ pub fn utc_now() -> String {
 pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator) -> Result<RunReport> {
     let parts = partition::partition(desc, comm.size());
     let mine = parts[comm.rank()].clone();
+    if let Err(why) = crate::plan::check_ranks(desc, comm.size()).or_else(|e| if comm.rank() == 0 { Err(e) } else { Ok(()) }) {
+        // The ranks are started: a run on too many is slower, not wrong.
+        eprintln!("volley: warning: {why}");
+    }
     // The planner's figures decide what is refused; a refusal shows them.
     let plan_options = PlanOptions { ranks: comm.size(), threads: options.cpu.threads, rate_hz: options.expected_rate_hz };
     let plan = crate::plan::plan(desc, &plan_options, &Costs::default());
@@ -260,7 +264,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     // end of the run: rank 0 holds the locks for all ranks.
     let locks = if comm.rank() == 0 { lock_outputs(desc, options, writes_files) } else { Ok(lock::RunLocks::default()) };
     let _locks = agree(comm, locks)?;
-    let recording = plan.ranks[comm.rank()].recording;
+    let recording = plan.rank(comm.rank()).recording;
     agree(
         comm,
         check_memory(desc, mine.clone(), options.cpu.threads, options.max_memory, comm.ranks_on_node(), recording).map_err(with_plan),
