@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod gaussian;
+pub mod limits;
 pub mod memory;
 pub mod model;
 pub mod network;
@@ -28,5 +29,6 @@ pub mod simd;
 pub mod spike;
 pub mod stimulus;
 pub mod synapse;
+pub mod units;
 
 pub use error::{Error, Result};

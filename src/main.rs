@@ -632,7 +632,8 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             if !parent.is_dir() {
                 return Err(bad(format!("{} is not a directory", parent.display())));
             }
-            let traces = report.map(|r| volley::record::report::read_traces(&r, population.as_deref(), &neurons).map(|t| (r, t))).transpose()?;
+            let traces =
+                report.map(|r| volley::record::report::read_traces(&r, population.as_deref(), &neurons).map(|t| (r, t))).transpose()?;
             if let Some((r, _)) = &traces {
                 volley::record::provenance::same_run(&spikes, r)?;
             }

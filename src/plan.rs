@@ -74,6 +74,10 @@ impl Default for Costs {
 /// of a 1000-neuron run less its estimate, on the reference machine).
 pub const PROCESS_BYTES: u64 = 21 << 20;
 
+/// What drawing the raster takes (rank 0, after the run): a 1200 × 1100 bitmap, the
+/// font, the PNG encoder's buffers and a chunk of the spike file, with room to spare.
+pub const FIGURE_BYTES: u64 = 8 << 20;
+
 /// The share of one rank, or of every rank of one shape: ranks whose neurons lie alike
 /// in the populations (as many, with population boundaries at the same places) and
 /// that buffer as much are planned once.
@@ -95,7 +99,6 @@ impl RankPlan {
     pub fn total(&self) -> u64 {
         self.memory.total() + self.recording + PROCESS_BYTES
     }
-
 }
 
 /// One dataset of an output file and the bytes it will take.
@@ -261,7 +264,9 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
                 rows * values * 4 * 2
             })
             .sum();
-        let recording = spike_buffer + report_buffer;
+        // Rank 0 draws the raster at the end: a bitmap, the font, a chunk of the file.
+        let figure = if rank == 0 && desc.output.raster.is_some() { FIGURE_BYTES } else { 0 };
+        let recording = spike_buffer + report_buffer + figure;
         let key = shape_key(desc, range, recording);
         if let Some(&k) = known.get(&key) {
             let shape = &mut shapes[k as usize];
@@ -443,7 +448,8 @@ impl std::fmt::Display for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let o = &self.options;
         let ranks = self.rank_shape.len();
-        let by_shape = if self.shapes.len() < ranks { "; one row per shape of rank: its first rank, and how many ranks have it" } else { "" };
+        let by_shape =
+            if self.shapes.len() < ranks { "; one row per shape of rank: its first rank, and how many ranks have it" } else { "" };
         writeln!(f, "  per rank ({ranks} rank(s) × {} thread(s){by_shape}):", o.threads)?;
         writeln!(
             f,
@@ -482,7 +488,11 @@ impl std::fmt::Display for Plan {
             Some(GpuPlan::Refused(why)) => writeln!(f, "  on GPUs (--backend gpu): not run ({why})")?,
             Some(GpuPlan::Ranks(ranks)) => {
                 writeln!(f, "  on GPUs (--backend gpu), one per rank: device memory, and the host's peak while rows are drawn:")?;
-                writeln!(f, "    {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}", "rank", "ranks", "state", "synapses", "buffers", "device", "host")?;
+                writeln!(
+                    f,
+                    "    {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                    "rank", "ranks", "state", "synapses", "buffers", "device", "host"
+                )?;
                 for &k in &shown {
                     let r = &ranks[k];
                     writeln!(

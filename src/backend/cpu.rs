@@ -9,6 +9,7 @@ use super::workers::ShardWorkers;
 use super::Backend;
 use super::{Probe, StatePiece};
 use crate::connectivity::generate::InvalidWeight;
+use crate::connectivity::BuildError;
 use crate::connectivity::LocalSynapses;
 use crate::engine::{DelayRing, InFlight};
 use crate::error::Error;
@@ -34,7 +35,9 @@ pub struct CpuOptions {
 
 impl Default for CpuOptions {
     fn default() -> Self {
-        CpuOptions { threads: rayon::current_num_threads(), min_shard_neurons: 256 }
+        // Not rayon's global pool: starting it where no thread can start (a tight
+        // `ulimit -v`) would panic before volley could say why.
+        CpuOptions { threads: std::thread::available_parallelism().map_or(1, |n| n.get()), min_shard_neurons: 256 }
     }
 }
 
@@ -148,8 +151,15 @@ impl CpuBackend {
         ring_slots: u32,
     ) -> Result<CpuBackend, InvalidBuild> {
         let ranges = shard_ranges(neurons.clone(), options, shards_per_thread(desc));
-        let cannot_start =
-            |e: std::io::Error| InvalidBuild { key: -1.0, error: Error::Runtime(format!("cannot start {} threads: {e}", options.threads)) };
+        let cannot_start = |e: std::io::Error| {
+            InvalidBuild {
+                key: -1.0,
+                error: Error::Runtime(format!(
+                    "cannot start {} threads ({e}): a limit on processes or memory (ulimit -u, ulimit -v) or RUST_MIN_STACK leaves no room for them; run with fewer --threads or raise the limit",
+                    options.threads
+                )),
+            }
+        };
         // Construction is parallel over shards and, inside, over targets (rayon); the
         // epochs run on persistent shard threads.
         let built: Vec<Result<Shard, InvalidBuild>> =
@@ -272,6 +282,19 @@ pub(crate) fn invalid_value(desc: &Description, pop: usize, first: u64, e: Inval
     }
 }
 
+/// An allocation of the build that failed: the memory check let the run start, so
+/// either something else took the memory since or a limit applies that it could not
+/// read; the error says how much and for what.
+pub(crate) fn out_of_memory(e: crate::memory::OutOfMemory, what: &str) -> InvalidBuild {
+    InvalidBuild {
+        key: f64::NEG_INFINITY,
+        error: Error::Memory(format!(
+            "cannot allocate {} for {what}: this process may not have more memory (another process took it since the memory check, or a limit applies that the check could not read); use fewer neurons, or more ranks",
+            crate::run::fmt_bytes(e.bytes)
+        )),
+    }
+}
+
 pub(crate) fn invalid_weight(desc: &Description, e: InvalidWeight) -> InvalidBuild {
     let p = &desc.projections[e.projection as usize];
     let name = |gid: u64| {
@@ -320,9 +343,14 @@ impl Shard {
         let largest_group = groups.iter().map(|g| g.state.len()).max().unwrap_or(0);
         let apart = groups.iter().any(|g| g.state.takes_currents_apart() && g.stimuli.iter().any(|s| s.is_current()));
         let kinds = synapse::kinds(desc);
-        let synapses = LocalSynapses::build(desc, neurons).map_err(|e| invalid_weight(desc, e))?;
+        let synapses = LocalSynapses::build(desc, neurons.clone()).map_err(|e| match e {
+            BuildError::Weight(w) => invalid_weight(desc, w),
+            BuildError::Memory(m) => out_of_memory(m, &format!("the synapses onto neurons {}..{}", neurons.start, neurons.end)),
+        })?;
+        let rings = kinds.iter().map(|_| DelayRing::try_new(n, ring_slots)).collect::<Result<Vec<_>, _>>();
+        let rings = rings.map_err(|m| out_of_memory(m, &format!("the delay rings of neurons {}..{}", neurons.start, neurons.end)))?;
         Ok(Shard {
-            rings: kinds.iter().map(|_| DelayRing::new(n, ring_slots)).collect(),
+            rings,
             in_flight: InFlight::new(ring_slots, desc.min_delay_steps(), desc.max_delay_steps()),
             exponential: kinds[1..].iter().map(|&kind| synapse::Exponential::new(kind, n, desc.dt_ms)).collect(),
             synapses,

@@ -19,9 +19,30 @@
 pub mod generate;
 
 use crate::engine::DelayRing;
+use crate::memory::{try_huge_vec, try_vec, OutOfMemory};
 use crate::network::{ConnectionRule, Description, Projection, Storage};
 use crate::spike::Spike;
 use generate::{weight_bounds, InvalidWeight, Row, RowDrawer, WeightCodec};
+
+/// Why a synapse store could not be built: a weight that is not a finite f32, or memory
+/// the process could not have.
+#[derive(Debug)]
+pub enum BuildError {
+    Weight(InvalidWeight),
+    Memory(OutOfMemory),
+}
+
+impl From<InvalidWeight> for BuildError {
+    fn from(e: InvalidWeight) -> Self {
+        BuildError::Weight(e)
+    }
+}
+
+impl From<OutOfMemory> for BuildError {
+    fn from(e: OutOfMemory) -> Self {
+        BuildError::Memory(e)
+    }
+}
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -168,7 +189,7 @@ pub struct LocalSynapses {
 impl LocalSynapses {
     /// Builds the synapses of `desc` onto the targets `targets`, or names the first
     /// synapse whose weight is not a finite f32.
-    pub fn build(desc: &Description, targets: Range<u64>) -> Result<LocalSynapses, InvalidWeight> {
+    pub fn build(desc: &Description, targets: Range<u64>) -> Result<LocalSynapses, BuildError> {
         let kinds = crate::synapse::kinds(desc);
         let mut store = LocalSynapses::default();
         for p in &desc.projections {
@@ -520,7 +541,7 @@ fn scatter<R: Record>(input: &mut [f32], records: &[R], codec: WeightCodec) {
 
 /// Dense rows of an all-to-all projection onto `local` targets; columns drawn per
 /// target in parallel.
-fn dense_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64) -> Result<Rows, InvalidWeight> {
+fn dense_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64) -> Result<Rows, BuildError> {
     let sources = desc.populations[p.source].gids();
     let (n_src, n_tgt) = ((sources.end - sources.start) as usize, (local.end - local.start) as usize);
     // Columns (one per target, indexed by source) drawn in parallel with reused
@@ -545,7 +566,7 @@ fn dense_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start
         .collect();
     // The first target's failure, whatever the order the threads ran in.
     let columns = columns.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let mut weights = crate::memory::huge_vec(n_src * n_tgt, 0f32);
+    let mut weights = try_huge_vec(n_src * n_tgt, 0f32)?;
     for (t, column) in columns.iter().enumerate() {
         for (row, &w) in column.iter().enumerate() {
             weights[row * n_tgt + t] = w;
@@ -571,7 +592,7 @@ fn weight_of(row: &Row, i: usize) -> f32 {
     row.weight.get(i).copied().unwrap_or(0.0)
 }
 
-fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64, per_synapse: bool) -> Result<Rows, InvalidWeight> {
+fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64, per_synapse: bool) -> Result<Rows, BuildError> {
     let sources = desc.populations[p.source].gids();
     let n_delays = p.delay.count() as usize;
     let rows = (sources.end - sources.start) as usize;
@@ -622,7 +643,7 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
     };
     // u32 offsets: half the index of u64, and a store of 2^32 synapses (24 GB) does not
     // fit one machine's memory anyway.
-    let mut offsets = vec![0u32; groups + 1];
+    let mut offsets = try_vec(groups + 1, 0u32)?;
     let slot = |g: usize| if per_synapse { g / n_delays } else { g };
     for_each(false, &mut |g, _, _| offsets[slot(g) + 1] += 1);
     let mut total = 0u64;
@@ -633,9 +654,10 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
     }
     let n_local = (local.end - shard_start) as usize;
     let total = offsets[groups] as usize;
-    let mut delays = if per_synapse { vec![0u16; total] } else { Vec::new() };
+    let mut delays = if per_synapse { try_vec(total, 0u16)? } else { Vec::new() };
+    let mut cursor = try_vec(offsets.len(), 0u32)?;
     let mut fill = |records: &mut dyn FnMut(usize, u32, f32)| {
-        let mut cursor = offsets.clone();
+        cursor.copy_from_slice(&offsets);
         for_each(true, &mut |g, t, w| {
             assert!((t as usize) < n_local, "CSR targets inside the store");
             let at = cursor[slot(g)] as usize;
@@ -648,21 +670,21 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
     };
     let records = if p.storage == Storage::Compact && n_local <= 1 << 16 {
         let codec = WeightCodec::new(weight_bounds(&p.weight));
-        let mut records = crate::memory::huge_vec(total, Compact16::default());
+        let mut records = try_huge_vec(total, Compact16::default())?;
         fill(&mut |at, t, w| records[at] = Compact16::new(t, w, Some(codec)));
         Records::Compact16 { records, codec }
     } else if p.storage == Storage::Compact {
         let codec = WeightCodec::new(weight_bounds(&p.weight));
-        let mut records = crate::memory::huge_vec(total, Compact::default());
+        let mut records = try_huge_vec(total, Compact::default())?;
         fill(&mut |at, t, w| records[at] = Compact::new(t, w, Some(codec)));
         Records::Compact { records, codec }
     } else {
-        let mut records = crate::memory::huge_vec(total, Exact::default());
+        let mut records = try_huge_vec(total, Exact::default())?;
         fill(&mut |at, t, w| records[at] = Exact::new(t, w, None));
         Records::Exact(records)
     };
     if let Some(bad) = invalid.borrow_mut().take() {
-        return Err(bad);
+        return Err(bad.into());
     }
     if !per_synapse {
         return Ok(Rows::Csr { offsets, records, index: DelayIndex::Grouped });

@@ -15,8 +15,13 @@ impl DelayRing {
     /// A ring for `neurons` targets holding arrivals up to `slots` steps ahead of the
     /// step being read (the largest delay, where every spike is delivered at once).
     pub fn new(neurons: usize, slots: u32) -> DelayRing {
+        Self::try_new(neurons, slots).unwrap_or_else(|e| panic!("cannot allocate a delay ring of {} bytes", e.bytes))
+    }
+
+    /// `new`, or the bytes that could not be had.
+    pub fn try_new(neurons: usize, slots: u32) -> Result<DelayRing, crate::memory::OutOfMemory> {
         let slots = slots.max(1) as usize;
-        DelayRing { slots, neurons, data: vec![0.0; slots * neurons] }
+        Ok(DelayRing { slots, neurons, data: crate::memory::try_vec(slots * neurons, 0.0)? })
     }
 
     #[inline]

@@ -113,9 +113,8 @@ pub fn read_text_list(location: &hdf5::Location, name: &str) -> hdf5::Result<Vec
 /// the two were written by different runs: an earlier run's file left in the same
 /// directory is not part of this one.
 pub fn same_run(spikes: &Path, other: &Path) -> crate::Result<()> {
-    let id = |path: &Path| {
-        hdf5::File::open(path).ok()?.attr("run_id").ok()?.read_scalar::<VarLenUnicode>().ok().map(|v| v.as_str().to_string())
-    };
+    let id =
+        |path: &Path| hdf5::File::open(path).ok()?.attr("run_id").ok()?.read_scalar::<VarLenUnicode>().ok().map(|v| v.as_str().to_string());
     match (id(spikes), id(other)) {
         (Some(a), Some(b)) if a != b => Err(crate::Error::Input {
             path: other.to_path_buf(),

@@ -161,13 +161,6 @@ pub fn suggest_output(desc: &Description, plan: &Plan, room: u64) -> String {
     }
 }
 
-/// Memory the machine can give this run: MemAvailable from /proc/meminfo, if known.
-pub fn available_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
-}
-
 /// A size such as "8GB", "512 MB", "2GiB" or "1000000" (bytes).
 pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
     let t = text.trim();
@@ -191,8 +184,10 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
 }
 
 /// Refuses, before anything large is allocated, a run whose estimated memory for this
-/// rank's `neurons` exceeds its share of what the node has available (shared with
-/// `ranks_on_node` ranks) or what `--max-memory` allows (per rank).
+/// rank's `neurons` exceeds what `--max-memory` allows (per rank) or the room under any
+/// limit that applies (`limits::rooms`: the machine's available memory and a memory
+/// cgroup's, shared with the `ranks_on_node` ranks of this node; the process's address
+/// space and data limits, its own).
 /// `recording` is what the rank buffers between appends (spikes, samples): the
 /// planner's figure (`plan::RankPlan::recording`).
 pub fn check_memory(
@@ -206,20 +201,33 @@ pub fn check_memory(
     let estimate = memory_estimate(desc, neurons, threads);
     let needed = estimate.total() + recording;
     let share = ranks_on_node.max(1) as u64;
-    let node_what =
-        if share > 1 { format!("are available to each of the {share} ranks on this node") } else { "available on this machine".into() };
-    let limits = [max_memory.map(|m| (m, "--max-memory".to_string())), available_memory().map(|m| (m / share, node_what))];
-    if let Some((limit, what)) = limits.into_iter().flatten().min_by_key(|l| l.0) {
+    let mut limits: Vec<(u64, String)> = max_memory.map(|m| (m, "--max-memory allows {bytes}".to_string())).into_iter().collect();
+    for room in crate::limits::rooms(threads) {
+        let (bytes, what) = match room.shared {
+            true if share > 1 => {
+                (room.bytes / share, room.what.replace("{bytes}", &format!("{{bytes}} for each of the {share} ranks on this node")))
+            }
+            _ => (room.bytes, room.what),
+        };
+        limits.push((bytes, what));
+    }
+    if let Some((limit, what)) = limits.into_iter().min_by_key(|l| l.0) {
         if needed > limit {
+            // A process's own limit is raised, not shared out over ranks.
             let ranks = needed.div_ceil(limit.max(1)).max(2);
+            let advice = if what.contains("ulimit") {
+                "raise that limit, or use fewer neurons".to_string()
+            } else {
+                format!("use fewer neurons, storage = \"compact\" or procedural = true, fewer sampled neurons, or about {ranks} ranks (`volley plan --ranks {ranks}`)")
+            };
             return Err(Error::Memory(format!(
-                "the run needs {} (state {}, synapses {}, buffers {}, recording {}) but {} {what}: use fewer neurons, storage = \"compact\" or procedural = true, fewer sampled neurons, or about {ranks} ranks (`volley plan --ranks {ranks}`)",
+                "the run needs {} (state {}, synapses {}, buffers {}, recording {}) but {}: {advice}",
                 fmt_bytes(needed),
                 fmt_bytes(estimate.state),
                 fmt_bytes(estimate.synapses),
                 fmt_bytes(estimate.buffers),
                 fmt_bytes(recording),
-                fmt_bytes(limit),
+                what.replace("{bytes}", &fmt_bytes(limit)),
             )));
         }
     }

@@ -9,10 +9,7 @@ mod sampling;
 mod signals;
 mod summary;
 
-pub use checks::{
-    available_memory, check_checkpoint_path, check_memory, check_output_space, check_outputs, check_store_limits, parse_size,
-    suggest_output,
-};
+pub use checks::{check_checkpoint_path, check_memory, check_output_space, check_outputs, check_store_limits, parse_size, suggest_output};
 pub use summary::{append_csv, csv_line, fmt_bytes, fmt_duration, peak_memory, summary, CSV_HEADER};
 
 use crate::backend::cpu::CpuOptions;
@@ -286,8 +283,8 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let choice = BackendOptions { choice: options.backend, cpu: options.cpu, gpu: options.gpu };
     let built = crate::backend::build(desc, mine, &choice, comm.rank_on_node());
     let key = built.as_ref().err().map_or(f64::INFINITY, |e| e.key);
-    let (mut backend, runs_on) = agree_first(comm, built.map_err(|e| e.error), key)?;
-    let backend = backend.as_mut();
+    let (mut network, runs_on) = agree_first(comm, built.map_err(|e| e.error), key)?;
+    let backend = network.as_mut();
     let needed = if comm.size() > 1 && options.exchange != ExchangeMode::AllGather {
         backend.needed_sources(desc.total_neurons())
     } else {
@@ -460,10 +457,16 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let rank_phases = comm.all_gather_f64(&mine).chunks(PHASES.len()).map(|c| c.try_into().expect("one timer per phase")).collect();
     let peak_memory = comm.all_gather_f64(&[peak_memory().unwrap_or(0) as f64]);
 
+    // The network's memory goes back before the raster is drawn (a run sized to its
+    // memory limit has no room for both).
+    let rank = comm.rank();
+    drop(sim);
+    drop(network);
+
     // Rank 0 draws the raster from the finished file.
     let t2 = Instant::now();
     let mut raster = None;
-    if comm.rank() == 0 {
+    if rank == 0 {
         if let (Some(name), Some(path)) = (&desc.output.raster, &spike_file) {
             let out = dir.join(name);
             let drawn = plot::raster_png_from(path, Some(steps as f64 * desc.dt_ms), &out);

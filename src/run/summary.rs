@@ -5,6 +5,7 @@ use super::{phase, RunReport, PHASES};
 use crate::comm::ExchangeMode;
 use crate::error::{Error, Result};
 use crate::network::Description;
+pub use crate::units::fmt_bytes;
 use std::path::Path;
 use std::time::Duration;
 
@@ -153,17 +154,6 @@ pub fn fmt_duration(d: Duration) -> String {
     } else {
         format!("{s:.2} s")
     }
-}
-
-pub fn fmt_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut x = b as f64;
-    let mut i = 0;
-    while x >= 1000.0 && i + 1 < UNITS.len() {
-        x /= 1000.0;
-        i += 1;
-    }
-    format!("{x:.1} {}", UNITS[i])
 }
 
 /// Peak resident memory of this process (VmHWM), where the OS reports it.
