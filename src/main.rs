@@ -260,6 +260,13 @@ fn communicator() -> Result<Box<dyn Communicator>> {
     Ok(Box::new(LocalComm))
 }
 
+/// Prints what the model file holds that is valid but probably not meant.
+fn warn(desc: &volley::network::Description) {
+    for w in &desc.warnings {
+        eprintln!("volley: warning: {w}");
+    }
+}
+
 fn threads_from_env() -> Option<usize> {
     std::env::var("SLURM_CPUS_PER_TASK").ok()?.parse().ok()
 }
@@ -322,10 +329,10 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                 let checked = (|| {
                     let threads = thread_count(threads)?;
                     let max_memory = memory_limit(max_memory)?;
-                    if !(progress_every >= 0.0 && progress_every.is_finite()) {
+                    if !(progress_every > 0.0 && progress_every.is_finite()) {
                         return Err(Error::Option {
                             option: "--progress-every".into(),
-                            message: format!("expected a number of seconds ≥ 0, got {progress_every}"),
+                            message: format!("expected a number of seconds > 0 (--quiet prints no progress), got {progress_every}"),
                         });
                     }
                     if !(expected_rate >= 0.0 && expected_rate.is_finite()) {
@@ -361,6 +368,9 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                     Ok((threads, max_memory, max_output, desc, checkpoint))
                 })();
                 let (threads, max_memory, max_output, desc, checkpoint) = volley::comm::agree(comm.as_ref(), checked)?;
+                if comm.rank() == 0 {
+                    warn(&desc);
+                }
                 let options = RunOptions {
                     cpu: CpuOptions { threads, ..CpuOptions::default() },
                     progress: !quiet,
@@ -482,6 +492,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             }
             let desc = config::load(&model, &Overrides { duration, sets, ..Overrides::default() })?;
             volley::plan::check_ranks(&desc, ranks).map_err(|message| Error::Option { option: "--ranks".into(), message })?;
+            warn(&desc);
             let options = volley::plan::PlanOptions { ranks, threads, rate_hz: run::DEFAULT_EXPECTED_RATE_HZ };
             let plan = volley::plan::plan(&desc, &options, &volley::plan::Costs::default());
             let (memory, all_ranks) = if ranks == 1 {

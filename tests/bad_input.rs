@@ -154,7 +154,7 @@ fn bad_command_line_values() {
     assert_eq!(refused(dir.path(), &["run", m, "--out", o, "--threads", "0"]), "error: --threads: expected at least 1 thread");
     assert_eq!(
         refused(dir.path(), &["run", m, "--out", o, "--progress-every=-1"]),
-        "error: --progress-every: expected a number of seconds ≥ 0, got -1"
+        "error: --progress-every: expected a number of seconds > 0 (--quiet prints no progress), got -1"
     );
     assert_eq!(
         refused(dir.path(), &["run", m, "--out", o, "--max-memory", "lots"]),

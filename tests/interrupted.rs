@@ -15,7 +15,7 @@ use volley::record::sonata::{read_spike_file, SpikeFile};
 /// appending to its file every 50 ms.
 fn long_run(out: &Path) -> Child {
     common::command(env!("CARGO_BIN_EXE_volley"))
-        .args(["run", "--threads", "2", "--progress-every", "0", "--duration", "20 s", "--out"])
+        .args(["run", "--threads", "2", "--progress-every", "0.001", "--duration", "20 s", "--out"])
         .arg(out)
         .arg(example("izhikevich_sparse.toml"))
         .args(["--set", "population.exc.size=16000", "--set", "population.inh.size=4000", "--set", "output.flush_every=\"50 ms\""])

@@ -209,7 +209,7 @@ fn sigusr1_stops_every_rank_at_the_same_step() {
     let mut child = common::command(mpirun())
         .args(["-np", "2", "--oversubscribe", "--bind-to", "none"])
         .arg(env!("CARGO_BIN_EXE_volley"))
-        .args(["run", "--threads", "1", "--progress-every", "0", "--duration", "60 s", "--out"])
+        .args(["run", "--threads", "1", "--progress-every", "0.001", "--duration", "60 s", "--out"])
         .arg(&out)
         .arg(&model)
         .args(sizes)

@@ -171,7 +171,16 @@ fn a_job_signalled_before_its_time_limit_leaves_a_complete_file() {
         .args(["--parsable", &format!("--chdir={}", repo().display()), &format!("--output={}", log.display())])
         .arg(repo().join("jobscripts/one_node.sh"))
         .arg(&model)
-        .args(["--duration", "60 s", "--progress-every", "0", "--set", "population.exc.size=16000", "--set", "population.inh.size=4000"])
+        .args([
+            "--duration",
+            "60 s",
+            "--progress-every",
+            "0.001",
+            "--set",
+            "population.exc.size=16000",
+            "--set",
+            "population.inh.size=4000",
+        ])
         .args(["--set", "output.flush_every=\"50 ms\""])
         .output()
         .expect("sbatch runs");
@@ -229,7 +238,7 @@ fn a_long_run_requeues_itself_and_resumes_on_another_number_of_tasks() {
         .arg(format!("--output={}", log.display()))
         .arg(repo().join("jobscripts/long_run.sh"))
         .arg(&m)
-        .args(["--duration", "3s", "--progress-every", "0"])
+        .args(["--duration", "3s", "--progress-every", "0.001"])
         .args(size)
         .output()
         .expect("sbatch runs");

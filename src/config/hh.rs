@@ -47,9 +47,17 @@ impl Validator<'_> {
             if ch.gates.is_empty() {
                 return Err(err(format!("channel '{}' needs at least one gate", ch.name)));
             }
-            let mut gates = Vec::new();
+            let mut gates: Vec<GateSpec> = Vec::new();
             for (k, gate) in ch.gates.iter().enumerate() {
                 let gate_field = format!("{field}.gates[{k}]");
+                // A gate is reported and checkpointed as channel.gate: one name, one gate.
+                if gate.name.trim().is_empty() || gates.iter().any(|g| g.name == gate.name) {
+                    return Err(self.error(
+                        channel.span(),
+                        &gate_field,
+                        format!("expected a distinct, non-empty gate name in channel '{}', got {:?}", ch.name, gate.name),
+                    ));
+                }
                 gates.push(self.gate(gate, channel.span(), &gate_field)?);
             }
             channels.push(ChannelSpec { name: ch.name.clone(), g: ch.g, e_rev: ch.e_rev, gates });

@@ -15,7 +15,7 @@ use crate::expr::Expr;
 use crate::model::declaration::{InitialScope, Scope};
 use crate::model::{self, Declaration, Declared};
 use crate::network::{ConnectionRule, DelaySpec, Description, OutputPlan, Population, Projection, Storage, SynapseModel, WeightSpec};
-use crate::stimulus::Selection;
+use crate::stimulus::{Selection, Stimulus, StimulusKind};
 use schema::{ModelFile, Value};
 pub use set::Replacement;
 use std::ops::Range;
@@ -185,6 +185,14 @@ impl Validator<'_> {
             raw.projections.iter().enumerate().map(|(i, p)| self.projection(i, p, &populations, dt_ms)).collect::<Result<Vec<_>>>()?;
 
         let stimuli = self.stimuli(&shorthands, &raw.stimuli, &populations, dt_ms, seed)?;
+        let mut warnings = Vec::new();
+        for (i, p) in populations.iter().enumerate() {
+            if let Some(why) = self.unreachable_threshold(i, p, &projections, &stimuli) {
+                let span = raw.populations[i].parameters.get("threshold").map_or(raw.populations[i].model.span(), |v| v.span());
+                return Err(self.error(span, format!("population[{i}].parameters.threshold"), why));
+            }
+            warnings.extend(p.model.dt_warning(dt_ms).map(|w| format!("population '{}': {w}", p.name)));
+        }
         let mut output = self.output(&raw.output, dt_ms)?;
         let taken: Vec<String> = output.spikes.iter().chain(&output.raster).chain(output.rates.iter().map(|r| &r.0)).cloned().collect();
         output.spike_recording = self.spike_recording(&raw.output, &populations, seed)?;
@@ -200,7 +208,33 @@ impl Validator<'_> {
             output,
             model_text: String::new(),
             model_file: String::new(),
+            warnings,
         })
+    }
+
+    /// Why population `i`'s threshold can never be crossed, from what drives it: the
+    /// reversal potentials of conductance-based synapses onto it, and the largest current
+    /// its stimuli inject into one neuron (unbounded with noise, Poisson events or
+    /// current-based synapses).
+    fn unreachable_threshold(&self, i: usize, p: &Population, projections: &[Projection], stimuli: &[Stimulus]) -> Option<String> {
+        let onto = projections.iter().filter(|pr| pr.target == i);
+        let mut reversals = Vec::new();
+        let mut bounded = true;
+        for pr in onto {
+            match pr.synapse {
+                SynapseModel::ExpConductance { e_rev, .. } => reversals.push(e_rev),
+                SynapseModel::Delta | SynapseModel::ExpCurrent { .. } => bounded = false,
+            }
+        }
+        let mut current = 0.0;
+        for s in stimuli.iter().filter(|s| s.population == i) {
+            match &s.kind {
+                StimulusKind::Constant { amplitude } => current += amplitude.max(0.0),
+                StimulusKind::Step { amplitudes, .. } => current += amplitudes.iter().fold(0.0f64, |m, &a| m.max(a)),
+                StimulusKind::Noise { .. } | StimulusKind::Poisson { .. } => bounded = false,
+            }
+        }
+        p.model.unreachable_threshold(&reversals, bounded.then_some(current))
     }
 
     /// Any u64: a TOML integer (up to 2^63 − 1) or a string of decimal digits.

@@ -61,6 +61,36 @@ impl NeuronModel {
         }
     }
 
+    /// A warning when `dt_ms` is too long for the model's fastest dynamics (the gates of
+    /// a Hodgkin–Huxley membrane; the other models are integrated exactly or as their
+    /// definition says).
+    pub fn dt_warning(&self, dt_ms: f64) -> Option<String> {
+        match self {
+            NeuronModel::Hh(h) => h.dt_warning(dt_ms),
+            _ => None,
+        }
+    }
+
+    /// Why no membrane potential a neuron of this population can reach crosses its
+    /// threshold, if so: given the reversal potentials of conductance-based synapses onto
+    /// it and the largest total current injected into a neuron (None: unbounded). Only a
+    /// membrane bounded by its reversal potentials has such a ceiling (Hodgkin–Huxley);
+    /// the integrate-and-fire models reach any threshold with enough input.
+    pub fn unreachable_threshold(&self, reversals: &[f64], current: Option<f64>) -> Option<String> {
+        match self {
+            NeuronModel::Hh(h) => {
+                let ceiling = h.v_ceiling(reversals, current)?;
+                (h.threshold > ceiling).then(|| {
+                    format!(
+                        "a threshold of {} mV is never crossed: v stays below {ceiling:.1} mV (the highest reversal potential, or e_l + the largest injected current / g_l); expected a threshold below it",
+                        h.threshold
+                    )
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// What the model of this population declares: its parameters, state variables
     /// (a Hodgkin–Huxley model's gates included), derived quantities and rule.
     pub fn declaration(&self) -> Declaration {

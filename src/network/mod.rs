@@ -27,6 +27,9 @@ pub struct Description {
     pub model_text: String,
     /// The model file's name, for errors found after validation (values at build).
     pub model_file: String,
+    /// What is valid but probably not meant (a dt too long for a model's dynamics), in
+    /// words, for `run` and `check` to print.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
