@@ -27,9 +27,20 @@ use hdf5::types::VarLenUnicode;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-/// Bytes of HDF5 metadata an append may add besides whole chunks (chunk index nodes,
-/// object headers): generous, so that the foresight errs on the side of stopping early.
-const METADATA_MARGIN: u64 = 256 * 1024;
+/// Bytes of HDF5 metadata an append may add besides whole chunks: a fixed margin for
+/// object headers and attributes rewritten, and per new chunk its entry in the chunk
+/// index (measured: a file's metadata stays the same over 1, 100 or 10,000 appends of
+/// the same rows, and grows by ~44 bytes per chunk; BENCHMARKS.md "Output"). The planner
+/// sizes files by the same figures (`plan`), so that a run the pre-run check lets start
+/// is not refused at an append, and the reverse.
+pub const APPEND_FIXED_BYTES: u64 = 16 * 1024;
+pub const CHUNK_INDEX_BYTES: u64 = 128;
+
+/// The bytes an append adding `new_chunks` chunks of `chunk_bytes` in all may add to a
+/// file, at most.
+pub fn append_bytes(new_chunks: u64, chunk_bytes: u64) -> u64 {
+    APPEND_FIXED_BYTES + new_chunks * CHUNK_INDEX_BYTES + chunk_bytes
+}
 
 /// A dataset that grows along its first axis.
 pub struct Extendable {
@@ -372,11 +383,14 @@ impl Appender {
     /// FALLOC_FL_KEEP_SIZE), so that HDF5's writes into them cannot meet a full disk or
     /// quota. Where the file system cannot reserve, its free space is compared instead.
     fn room_for(&self, new_lengths: &[u64]) -> std::result::Result<(), String> {
-        let mut needed = METADATA_MARGIN;
+        let (mut chunks, mut bytes) = (0, 0);
         for (d, (&old, &new)) in self.datasets.iter().zip(self.lengths.iter().zip(new_lengths)) {
             let chunk = d.chunk_rows.max(1);
-            needed += (new.div_ceil(chunk).saturating_sub(old.div_ceil(chunk))) * chunk * d.row_bytes;
+            let added = new.div_ceil(chunk).saturating_sub(old.div_ceil(chunk));
+            chunks += added;
+            bytes += added * chunk * d.row_bytes;
         }
+        let needed = append_bytes(chunks, bytes);
         let on_disk = self.current_path();
         let size = std::fs::metadata(on_disk).map_or(0, |m| m.len());
         let (free, limit) = space_for(on_disk);
@@ -425,6 +439,9 @@ impl Appender {
         if let Some(file) = self.file.take() {
             let _ = file.close();
         }
+        if comm.rank() == 0 {
+            release_reservation(self.current_path());
+        }
         if undo && self.renamed && comm.rank() == 0 {
             // Best effort, from what is on disk (the library's view of a failed write is
             // not to be trusted): cut the datasets back and restore the claims.
@@ -462,6 +479,9 @@ impl Appender {
         if let Some(file) = self.file.take() {
             agree(comm, file.close().map_err(Error::from))?;
         }
+        if comm.rank() == 0 {
+            release_reservation(self.current_path());
+        }
         if !self.renamed {
             agree(comm, if comm.rank() == 0 { self.rename_into_place() } else { Ok(()) })?;
         }
@@ -476,9 +496,22 @@ impl Drop for Appender {
     fn drop(&mut self) {
         if let Some(file) = self.file.take() {
             let _ = file.close();
-            if !self.renamed {
+            if self.renamed {
+                release_reservation(&self.path);
+            } else {
                 let _ = std::fs::remove_file(&self.partial);
             }
+        }
+    }
+}
+
+/// Gives back the blocks reserved beyond the end of a closed file (`room_for`'s
+/// fallocate with FALLOC_FL_KEEP_SIZE): a truncation to its own length frees them
+/// (ext4, XFS), so a finished file takes the space of what it holds.
+fn release_reservation(path: &Path) {
+    if let Ok(f) = std::fs::OpenOptions::new().write(true).open(path) {
+        if let Ok(len) = f.metadata().map(|m| m.len()) {
+            let _ = f.set_len(len);
         }
     }
 }

@@ -86,15 +86,16 @@ fn nearest_existing(dir: &Path) -> PathBuf {
 /// free space of its file system, the file-size limit or `--max-output`, with a concrete
 /// way to make it fit (`suggest_output`).
 pub fn check_output_space(desc: &Description, options: &RunOptions, plan: &Plan) -> Result<()> {
-    let expected = plan.output_bytes();
-    if expected == 0 {
+    let expected = plan.space_needed();
+    if plan.files.is_empty() {
         return Ok(());
     }
     let rate = options.expected_rate_hz;
-    let files = match (desc.output.spikes.is_some() || desc.output.raster.is_some(), desc.output.reports.len()) {
-        (_, 0) => "the spike file is",
-        (false, _) => "the reports are",
-        (true, _) => "the spike file and reports are",
+    let names: Vec<&str> = plan.files.iter().map(|f| f.file.as_str()).filter(|f| !f.starts_with('.')).collect();
+    let files = match &names[..] {
+        [one] => format!("{one} is"),
+        [first @ .., last] => format!("{} and {last} are", first.join(", ")),
+        [] => "the outputs are".to_string(),
     };
     let seconds = desc.steps as f64 * desc.dt_ms / 1000.0;
     let what = format!("{} neurons at {rate} Hz for {seconds} s", desc.total_neurons());
@@ -124,8 +125,21 @@ pub fn check_output_space(desc: &Description, options: &RunOptions, plan: &Plan)
     if let Some(free) = free.filter(|&f| expected > f) {
         return Err(refuse(format!("{} are free there", fmt_bytes(free)), free));
     }
-    if let Some(limit) = limit.filter(|&l| expected > l) {
-        return Err(refuse(format!("the file size limit (ulimit -f) is {}", fmt_bytes(limit)), limit));
+    // The file-size limit holds for each file alone.
+    let largest = plan.files.iter().max_by_key(|f| f.bytes()).expect("a file");
+    let largest_needs = largest.bytes() + crate::record::appender::APPEND_FIXED_BYTES;
+    if let Some(limit) = limit.filter(|&l| largest_needs > l) {
+        let others = plan.output_bytes() - largest.bytes();
+        return Err(Error::Output {
+            path: desc.output.dir.clone(),
+            message: format!(
+                "{} is expected to take {} ({what}) but the file size limit (ulimit -f) is {}{}; or lower --expected-rate if the network fires less, or --skip-space-check",
+                largest.file,
+                fmt_bytes(largest_needs),
+                fmt_bytes(limit),
+                suggest_output(desc, plan, limit + others)
+            ),
+        });
     }
     Ok(())
 }
@@ -153,6 +167,9 @@ pub fn suggest_output(desc: &Description, plan: &Plan, room: u64) -> String {
                 fmt_bytes(largest.bytes()),
                 1.0 / k
             )
+        }
+        None if desc.output.raster.as_ref() == Some(&largest.file) => {
+            format!("; {} alone may need {}: draw it later with `volley plot` (raster = \"\")", largest.file, fmt_bytes(largest.bytes()))
         }
         None => {
             let shorter = (desc.steps as f64 * desc.dt_ms / k).floor();
