@@ -8,13 +8,16 @@ use crate::record::sonata::PopulationSpikes;
 pub struct PopulationStats {
     pub name: String,
     pub size: u64,
+    /// The neurons whose spikes were recorded (all, unless the file says otherwise).
+    pub recorded: u64,
     pub spikes: u64,
     pub rate_hz: f64,
     /// Mean over neurons with at least three spikes of std/mean of their ISIs.
     pub cv_isi: Option<f64>,
 }
 
-/// Rates and ISI variability of one population over `duration_ms`.
+/// Rates and ISI variability of one population of `size` neurons over `duration_ms`; the
+/// rate is per recorded neuron (`PopulationSpikes::recorded`).
 pub fn population_stats(pop: &PopulationSpikes, size: u64, duration_ms: f64) -> PopulationStats {
     let mut per_neuron: Vec<Vec<f64>> = vec![Vec::new(); size as usize];
     for (&t, &id) in pop.timestamps_ms.iter().zip(&pop.node_ids) {
@@ -33,11 +36,13 @@ pub fn population_stats(pop: &PopulationSpikes, size: u64, duration_ms: f64) -> 
         })
         .collect();
     let spikes = pop.timestamps_ms.len() as u64;
+    let recorded = pop.recorded.unwrap_or(size);
     PopulationStats {
         name: pop.name.clone(),
         size,
+        recorded,
         spikes,
-        rate_hz: spikes as f64 / size.max(1) as f64 / (duration_ms / 1000.0),
+        rate_hz: spikes as f64 / recorded.max(1) as f64 / (duration_ms / 1000.0),
         cv_isi: (!cvs.is_empty()).then(|| cvs.iter().sum::<f64>() / cvs.len() as f64),
     }
 }
@@ -148,7 +153,7 @@ mod tests {
     fn rates_and_cv() {
         // Neuron 0 fires regularly every 10 ms (CV 0); neuron 1 never.
         let ts: Vec<f64> = (1..=100).map(|k| k as f64 * 10.0).collect();
-        let pop = PopulationSpikes { name: "p".into(), size: Some(2), node_ids: vec![0; ts.len()], timestamps_ms: ts };
+        let pop = PopulationSpikes { name: "p".into(), size: Some(2), node_ids: vec![0; ts.len()], timestamps_ms: ts, recorded: None };
         let s = population_stats(&pop, 2, 1000.0);
         assert_eq!(s.rate_hz, 50.0);
         assert_eq!(s.cv_isi, Some(0.0));

@@ -209,6 +209,10 @@ fn main() -> ExitCode {
     // SAFETY: as above.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let cli = Cli::parse();
+    #[cfg(feature = "gpu")]
+    if matches!(cli.command, Command::Run { .. } | Command::Check { .. } | Command::Plan { .. }) {
+        ensure_runtime_dir();
+    }
     let mut rank = 0;
     match dispatch(cli.command, &mut rank) {
         Ok(code) => code,
@@ -258,6 +262,31 @@ fn communicator() -> Result<Box<dyn Communicator>> {
         });
     }
     Ok(Box::new(LocalComm))
+}
+
+/// Gives the GPU drivers a private runtime directory where the environment has none:
+/// Wayland's client library, which Mesa's drivers (lavapipe among them) load, prints
+/// "error: XDG_RUNTIME_DIR is invalid or not set" each time a GPU is looked for, though
+/// nothing fails — a batch job's log would then show errors of a run that succeeded.
+/// Done first thing, while the process has one thread (the environment is not
+/// thread-safe to change).
+#[cfg(feature = "gpu")]
+fn ensure_runtime_dir() {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let private = |d: &Path| {
+        // SAFETY: getuid cannot fail.
+        let uid = unsafe { libc::getuid() };
+        d.is_absolute() && std::fs::metadata(d).is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0)
+    };
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| private(Path::new(&d))) {
+        return;
+    }
+    // SAFETY: as above.
+    let dir = std::env::temp_dir().join(format!("volley-runtime-{}", unsafe { libc::getuid() }));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    if private(&dir) {
+        std::env::set_var("XDG_RUNTIME_DIR", &dir);
+    }
 }
 
 /// Prints what the model file holds that is valid but probably not meant.
@@ -344,6 +373,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                     let max_output = max_output
                         .map(|m| run::parse_size(&m).map_err(|message| Error::Option { option: "--max-output".into(), message }))
                         .transpose()?;
+
                     let every_ms = checkpoint_every
                         .as_deref()
                         .map(|t| match config::parse_time(t) {
@@ -362,6 +392,10 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                         }
                         (None, None) => unreachable!("clap requires a model without --resume"),
                     };
+                    // Every path the run writes is checked before the build, this one too.
+                    if let Some(csv) = report_csv.as_deref().filter(|_| comm.rank() == 0) {
+                        run::check_appendable(csv, "--report-csv", &desc.output.dir)?;
+                    }
                     let path =
                         checkpoint.clone().or_else(|| resume.clone()).or_else(|| every_ms.map(|_| desc.output.dir.join("checkpoint.h5")));
                     let checkpoint = path.map(|path| run::CheckpointOptions { path, every_ms });
@@ -525,7 +559,7 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
                     p.model.bytes_per_neuron()
                 );
                 if describe {
-                    println!("{}", declaration.describe());
+                    println!("{}", declaration.describe(&p.given));
                 }
             }
             println!("  neurons {}, synapses {}, projections {}", desc.total_neurons(), desc.synapse_count(), desc.projections.len());
@@ -690,7 +724,8 @@ fn stats_report(path: &Path, file: &sonata::SpikeFile, duration_ms: f64) -> Stri
         let s = population_stats(pop, size, duration_ms);
         let rate = if duration_ms > 0.0 { format!("{:>7.2} Hz", s.rate_hz) } else { "n/a (the file covers 0 ms)".into() };
         let cv = s.cv_isi.map_or("n/a (no neuron with 3 spikes)".to_string(), |c| format!("{c:.2}"));
-        let _ = writeln!(out, "  {:<12} {:>8} neurons {:>10} spikes  rate {rate}  CV(ISI) {cv}", s.name, s.size, s.spikes);
+        let recorded = if s.recorded == s.size { String::new() } else { format!(" ({} recorded)", s.recorded) };
+        let _ = writeln!(out, "  {:<12} {:>8} neurons{recorded} {:>10} spikes  rate {rate}  CV(ISI) {cv}", s.name, s.size, s.spikes);
     }
     let rate = population_rate(&file.populations, 1.0, duration_ms);
     let spectrum = welch_spectrum(&rate, 1.0, 1000.0);

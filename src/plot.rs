@@ -54,7 +54,7 @@ pub fn figure_png_from(spikes: &Path, duration_ms: Option<f64>, traces: Option<&
     crate::record::sonata::visit_every(spikes, stride, |visit| match visit {
         Visit::Population(header) => {
             check = Some(SpikeCheck::new(header, recorded));
-            image.population(&header.name, header.size);
+            image.population(header);
         }
         Visit::Spikes(k, ts, ids) => {
             for (&t, &id) in ts.iter().zip(ids) {
@@ -87,6 +87,8 @@ struct RasterImage {
     /// Per population: name, size (None: the largest id seen + 1), the largest id seen
     /// + 1, and a bit per (drawn neuron, column).
     populations: Vec<(String, Option<u64>, u64, Vec<u64>)>,
+    /// Per population, how many of its drawn neurons are recorded (None: all of them).
+    recorded: Vec<Option<u64>>,
     /// Per population, the spikes of its drawn neurons (one in `stride`).
     spikes: Vec<u64>,
     bin_ms: f64,
@@ -97,24 +99,36 @@ impl RasterImage {
     fn new(duration_ms: f64, stride: u64) -> RasterImage {
         let bin_ms = (duration_ms / RATE_BINS).max(1.0);
         let bins = (duration_ms / bin_ms).round().max(1.0) as usize;
-        RasterImage { duration_ms, stride, populations: Vec::new(), spikes: Vec::new(), bin_ms, counts: vec![0.0; bins] }
+        RasterImage {
+            duration_ms,
+            stride,
+            populations: Vec::new(),
+            recorded: Vec::new(),
+            spikes: Vec::new(),
+            bin_ms,
+            counts: vec![0.0; bins],
+        }
     }
 
-    fn population(&mut self, name: &str, size: Option<u64>) {
-        self.populations.push((name.to_string(), size, 0, Vec::new()));
+    fn population(&mut self, header: &crate::record::sonata::PopulationHeader) {
+        self.populations.push((header.name.clone(), header.size, 0, Vec::new()));
+        self.recorded.push(header.recorded_kept);
         self.spikes.push(0);
     }
 
+    /// Each population's drawn neurons (ids 0, stride, 2·stride, …) whose spikes the
+    /// file records: all of them, unless it recorded only some.
+    fn drawn(&self) -> Vec<u64> {
+        self.sizes().iter().zip(&self.recorded).map(|(&size, recorded)| recorded.unwrap_or(size.div_ceil(self.stride))).collect()
+    }
+
     /// Each population's mean rate (Hz) over the run: the spikes of its drawn neurons
-    /// (ids 0, stride, 2·stride, …) over their number and the duration.
+    /// over their number and the duration.
     fn rates(&self) -> Vec<f64> {
-        self.sizes()
+        self.drawn()
             .iter()
             .zip(&self.spikes)
-            .map(|(&size, &spikes)| {
-                let drawn = size.div_ceil(self.stride).max(1);
-                spikes as f64 / drawn as f64 / (self.duration_ms / 1000.0)
-            })
+            .map(|(&drawn, &spikes)| spikes as f64 / drawn.max(1) as f64 / (self.duration_ms / 1000.0))
             .collect()
     }
 
@@ -145,6 +159,18 @@ impl RasterImage {
     }
 }
 
+/// "1st", "2nd", "3rd", "4th", "11th", "22nd", "113th".
+fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
 fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> {
     let (duration_ms, stride) = (image.duration_ms, image.stride);
     let fail = |e: String| Error::Output { path: out.to_path_buf(), message: e };
@@ -165,7 +191,7 @@ fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> 
     let mut chart = ChartBuilder::on(&top);
     chart.margin(10);
     if labels {
-        let caption = if stride > 1 { format!("Spike raster (every {stride}th neuron)") } else { "Spike raster".to_string() };
+        let caption = if stride > 1 { format!("Spike raster (every {} neuron)", ordinal(stride)) } else { "Spike raster".to_string() };
         chart.caption(caption, ("sans-serif", 22)).x_label_area_size(30).y_label_area_size(60);
     }
     let mut chart = chart.build_cartesian_2d(0.0..duration_ms, 0.0..total.max(1) as f64).map_err(|e| fail(e.to_string()))?;
@@ -200,8 +226,8 @@ fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> 
     draw_rate_bars(&bars, image, labels).map_err(fail)?;
 
     let (bin_ms, rate) = (image.bin_ms, &image.counts);
-    // The rate of the drawn neurons, one in `stride` of each population.
-    let scale = 1000.0 / bin_ms / total.max(1) as f64 * stride as f64;
+    // The rate of the drawn neurons, one in `stride` of each population (recorded).
+    let scale = 1000.0 / bin_ms / image.drawn().iter().sum::<u64>().max(1) as f64;
     let max_rate = rate.iter().cloned().fold(0.0, f64::max) * scale;
     let mut chart = ChartBuilder::on(&bottom);
     chart.margin(10);
@@ -332,6 +358,12 @@ fn draw_traces<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ordinals_in_english() {
+        let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111, 113].iter().map(|&n| ordinal(n)).collect();
+        assert_eq!(got, ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st", "111th", "113th"]);
+    }
 
     /// A population's bar is the mean rate of its drawn neurons: spikes over
     /// ceil(size / stride) neurons and the duration.

@@ -286,7 +286,8 @@ fn stats_on_degenerate_files_says_what_is_missing_or_wrong() {
     let empty = dir.path().join("empty.h5");
     let pops = vec![volley::record::sonata::PopulationRange { name: "a".into(), first_gid: 0, size: 10 }];
     let comm = volley::comm::LocalComm;
-    let w = volley::record::writer::SpikeWriter::create(&empty, pops, vec![1024], 1.0, &Default::default(), &comm).unwrap();
+    let layout = volley::record::writer::SpikeDatasets { chunk: 1024, recorded: None };
+    let w = volley::record::writer::SpikeWriter::create(&empty, pops, vec![layout], 1.0, &Default::default(), &comm).unwrap();
     w.finish(0, "complete", &comm).unwrap();
     let out = stats(&empty);
     assert_ok(&out);

@@ -326,7 +326,9 @@ impl Validator<'_> {
             }
         };
         let shorthand = (finite(&p.noise_std, "noise_std", true)?, finite(&p.bias_current, "bias_current", false)?);
-        Ok((Population { name, first_gid, size: size as u64, model }, shorthand))
+        let parameters = p.parameters.iter().map(|(k, v)| (k.clone(), v.get_ref().as_text()));
+        let given = parameters.chain(p.initial.iter().map(|(k, v)| (format!("initial.{k}"), v.get_ref().as_text()))).collect();
+        Ok((Population { name, first_gid, size: size as u64, model, given }, shorthand))
     }
 
     /// A population's parameters and initial values, checked against its model's

@@ -146,17 +146,27 @@ impl Declaration {
         4 * (self.state.len() + per_neuron_parameters) + self.extra_bytes_per_neuron
     }
 
-    /// A few lines for `volley check`: the model's parameters, state and rule.
-    pub fn describe(&self) -> String {
+    /// A few lines for `volley check`: the model's parameters, state and rule, each
+    /// value as the model file sets it (`given`: by name, `initial.v` for an initial
+    /// value) beside the model's default.
+    pub fn describe(&self, given: &[(String, String)]) -> String {
         let unit = |u: &str| if u.is_empty() { String::new() } else { format!(" [{u}]") };
+        let value = |name: &str, default: Option<&str>| {
+            let set = given.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+            match (set, default) {
+                (Some(v), Some(d)) if v != d => format!(" = {v} (default {d})"),
+                (Some(v), _) => format!(" = {v}"),
+                (None, Some(d)) => format!(" = {d} (default)"),
+                (None, None) => String::new(),
+            }
+        };
         let mut s = String::new();
         let parameters: Vec<String> = self
             .parameters
             .iter()
             .map(|p| {
                 let scope = if p.scope == Scope::Population { ", per population" } else { "" };
-                let default = p.default.map(|d| format!(" = {d}")).unwrap_or_default();
-                format!("{}{}{default}{scope}", p.name, unit(p.unit))
+                format!("{}{}{}{scope}", p.name, unit(p.unit), value(&p.name, p.default))
             })
             .collect();
         let state: Vec<String> = self
@@ -164,7 +174,8 @@ impl Declaration {
             .iter()
             .map(|v| {
                 let aliases = if v.aliases.is_empty() { String::new() } else { format!(" (= {})", v.aliases.join(", ")) };
-                format!("{}{}{aliases}", v.name, unit(v.unit))
+                let initial = if v.initial.is_some() { value(&format!("initial.{}", v.name), v.initial) } else { String::new() };
+                format!("{}{}{aliases}{initial}", v.name, unit(v.unit))
             })
             .collect();
         let _ = writeln!(s, "    parameters: {}", parameters.join("; "));

@@ -39,6 +39,10 @@ pub struct Population {
     pub first_gid: u64,
     pub size: u64,
     pub model: NeuronModel,
+    /// The parameters and initial values the model file sets, as written, by name
+    /// (`initial.v` for an initial value): what `volley check --describe` shows beside
+    /// the model's defaults.
+    pub given: Vec<(String, String)>,
 }
 
 impl Population {

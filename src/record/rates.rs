@@ -76,6 +76,8 @@ impl RateWriter {
         let bin_ms = bin_steps as f64 * dt_ms;
         let appender = Appender::create(path, kind, comm, provenance, |file| {
             let rates = file.create_group("rates")?;
+            let names: Vec<String> = populations.iter().map(|p| p.name.clone()).collect();
+            super::provenance::text_list_attr(&rates, "populations", &names)?;
             let units = VarLenUnicode::from_str("spikes per bin").expect("ascii");
             populations
                 .iter()

@@ -238,6 +238,8 @@ fn lay_out(file: &hdf5::File, layout: &ReportLayout, writer: bool) -> hdf5::Resu
     let ms = VarLenUnicode::from_str("ms").expect("ascii");
     let unit = VarLenUnicode::from_str(if layout.unit.is_empty() { "1" } else { &layout.unit }).unwrap_or_default();
     let report = file.create_group("report")?;
+    let names: Vec<String> = layout.populations.iter().map(|(name, _)| name.clone()).collect();
+    super::provenance::text_list_attr(&report, "populations", &names)?;
     let mut out = Vec::new();
     for (name, ids) in &layout.populations {
         let group = report.create_group(name)?;
@@ -285,7 +287,10 @@ pub fn read_traces(path: &Path, population: Option<&str>, ids: &[u64]) -> Result
     let input = |message: String| Error::Input { path: path.to_path_buf(), message };
     let file = super::sonata::open_hdf5(path, "report")?;
     let report = file.group("report").map_err(|_| input("not a SONATA report (no /report group)".into()))?;
-    let names = report.member_names().map_err(|e| input(e.to_string()))?;
+    let mut names = report.member_names().map_err(|e| input(e.to_string()))?;
+    // The model's order, as the report lists it: its first population first.
+    let listed = super::provenance::read_text_list(&report, "populations").unwrap_or_default();
+    names.sort_by_key(|n| listed.iter().position(|l| l == n).unwrap_or(usize::MAX));
     let name = match population {
         Some(p) if names.iter().any(|n| n == p) => p.to_string(),
         Some(p) => return Err(input(format!("no population {p:?} in the report (it has: {})", names.join(", ")))),

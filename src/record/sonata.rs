@@ -35,8 +35,18 @@ pub struct PopulationSpikes {
     /// Number of neurons in the population (attribute `n_nodes`, volley's addition: a
     /// spike list alone cannot tell silent neurons from absent ones).
     pub size: Option<u64>,
+    /// How many of them the file records (`n_recorded`; None where the file does not
+    /// say, as a file of another simulator does): rates divide by this.
+    pub recorded: Option<u64>,
     pub timestamps_ms: Vec<f64>,
     pub node_ids: Vec<u64>,
+}
+
+impl PopulationSpikes {
+    /// The neurons whose spikes the file holds: those recorded, else the population.
+    pub fn recorded_neurons(&self) -> Option<u64> {
+        self.recorded.or(self.size)
+    }
 }
 
 /// What a population contributes to a spike file: its name and global id range.
@@ -207,6 +217,7 @@ fn read_every(path: &Path, stride: u64) -> Result<SpikeFile> {
         Visit::Population(header) => populations.push(PopulationSpikes {
             name: header.name.clone(),
             size: header.size,
+            recorded: header.recorded,
             timestamps_ms: Vec::new(),
             node_ids: Vec::new(),
         }),
@@ -230,10 +241,24 @@ pub enum Visit<'a> {
 pub type Provenance = Vec<(String, String)>;
 
 /// A population of a spike file, before its spikes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct PopulationHeader {
     pub name: String,
     pub size: Option<u64>,
+    /// Neurons recorded (`n_recorded`), and of those, the ones a reader keeping every
+    /// `stride`-th id keeps (from `recorded_node_ids`; all kept ids where every neuron
+    /// is recorded). None where the file does not say.
+    pub recorded: Option<u64>,
+    pub recorded_kept: Option<u64>,
+}
+
+/// The populations of a spike file in the model's order: as its `/spikes` group lists
+/// them (volley's files), then any others by name.
+fn population_order(group: &hdf5::Group) -> hdf5::Result<Vec<String>> {
+    let mut names = group.member_names()?;
+    let listed = super::provenance::read_text_list(group, "populations").unwrap_or_default();
+    names.sort_by_key(|n| listed.iter().position(|l| l == n).unwrap_or(usize::MAX));
+    Ok(names)
 }
 
 /// Reads the spike file at `path` in chunks, keeping the spikes of every `stride`-th
@@ -243,7 +268,7 @@ pub struct PopulationHeader {
 pub fn visit_every(path: &Path, stride: u64, mut visit: impl FnMut(Visit)) -> Result<(Option<f64>, Provenance)> {
     let bad = |message: String| Error::Input { path: path.to_path_buf(), message };
     let (file, group) = open_spikes(path)?;
-    for (k, name) in group.member_names()?.into_iter().enumerate() {
+    for (k, name) in population_order(&group)?.into_iter().enumerate() {
         let pop = group.group(&name)?;
         let ts = pop.dataset("timestamps").map_err(|_| bad(format!("/spikes/{name}/timestamps missing")))?;
         let ids = pop.dataset("node_ids").map_err(|_| bad(format!("/spikes/{name}/node_ids missing")))?;
@@ -252,7 +277,15 @@ pub fn visit_every(path: &Path, stride: u64, mut visit: impl FnMut(Visit)) -> Re
             return Err(bad(format!("/spikes/{name}: {n} timestamps but {m} node_ids")));
         }
         let size = pop.attr("n_nodes").and_then(|a| a.read_scalar::<u64>()).ok();
-        visit(Visit::Population(&PopulationHeader { name: name.clone(), size }));
+        let recorded = pop.attr("n_recorded").and_then(|a| a.read_scalar::<u64>()).ok();
+        let recorded_kept = match pop.dataset("recorded_node_ids") {
+            Ok(d) => {
+                let ids: Vec<u64> = d.read_raw().map_err(|_| bad(format!("/spikes/{name}/recorded_node_ids not integer")))?;
+                Some(ids.iter().filter(|&&i| i % stride == 0).count() as u64)
+            }
+            Err(_) => recorded.filter(|&r| Some(r) == size).map(|r| r.div_ceil(stride)),
+        };
+        visit(Visit::Population(&PopulationHeader { name: name.clone(), size, recorded, recorded_kept }));
         let (mut kept_t, mut kept_i) = (Vec::new(), Vec::new());
         for from in (0..n).step_by(READ_CHUNK) {
             let end = (from + READ_CHUNK).min(n);
@@ -322,7 +355,7 @@ impl SpikeFile {
     pub fn validate(&self) -> std::result::Result<(), String> {
         // Spike by spike: the first offending entry is named.
         for p in &self.populations {
-            let header = PopulationHeader { name: p.name.clone(), size: p.size };
+            let header = PopulationHeader { name: p.name.clone(), size: p.size, ..Default::default() };
             let mut check = SpikeCheck::new(&header, self.duration_ms);
             for (&t, &id) in p.timestamps_ms.iter().zip(&p.node_ids) {
                 check.check(t, id)?;
@@ -344,7 +377,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.h5");
         let pops = vec![PopulationRange { name: "a".into(), first_gid: 0, size: 10 }];
-        let mut w = SpikeWriter::create(&path, pops, vec![1024], 1.0, &Default::default(), &LocalComm).unwrap();
+        let layout = crate::record::writer::SpikeDatasets { chunk: 1024, recorded: None };
+        let mut w = SpikeWriter::create(&path, pops, vec![layout], 1.0, &Default::default(), &LocalComm).unwrap();
         w.record_spikes(&(0..10).map(|gid| Spike { step: gid, gid }).collect::<Vec<_>>()).unwrap();
         w.finish(10, "complete", &LocalComm).unwrap();
         let (file, stride) = read_spike_file_sampled(&path, 4).unwrap();

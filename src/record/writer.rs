@@ -129,18 +129,20 @@ pub struct SpikeWriter {
 
 impl SpikeWriter {
     /// Creates the spike file for `path` (collective: every rank calls it), under its
-    /// temporary name, with `chunks[p]` elements per chunk for population p. Creates
-    /// the output directory if needed.
+    /// temporary name, with `datasets[p].chunk` elements per chunk for population p and,
+    /// where only some of its neurons are recorded, their ids. Creates the output
+    /// directory if needed.
     pub fn create(
         path: &Path,
         populations: Vec<PopulationRange>,
-        chunks: Vec<usize>,
+        datasets: Vec<SpikeDatasets>,
         dt_ms: f64,
         provenance: &Provenance,
         comm: &dyn Communicator,
     ) -> Result<SpikeWriter> {
         let kind = Box::new(SpikeFile { populations: populations.iter().map(|p| p.name.clone()).collect() });
-        let appender = Appender::create(path, kind, comm, provenance, |file| layout(file, &populations, &chunks))?;
+        let writes = comm.rank() == 0;
+        let appender = Appender::create(path, kind, comm, provenance, |file| layout(file, &populations, &datasets, writes))?;
         let mut writer = SpikeWriter::counting(populations, dt_ms);
         writer.appender = Some(appender);
         Ok(writer)
@@ -377,24 +379,46 @@ impl Recorder for SpikeWriter {
     }
 }
 
-/// The SONATA groups, attributes and empty extendable datasets, and the provenance
-/// (collective).
 /// Chunks are allocated when a dataset grows, by every rank together: what parallel
 /// HDF5 does with datasets it creates, set here for one process too, so that a file
 /// created by one process can be appended to by many (a run resumed on more ranks; with
 /// incremental allocation their independent writes overran the file's end).
 pub const EARLY: Option<hdf5::plist::dataset_create::AllocTime> = Some(hdf5::plist::dataset_create::AllocTime::Early);
 
-fn layout(file: &hdf5::File, populations: &[PopulationRange], chunks: &[usize]) -> hdf5::Result<Vec<Extendable>> {
+/// How one population's spikes are laid out in the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpikeDatasets {
+    /// Elements per HDF5 chunk.
+    pub chunk: usize,
+    /// The population-local ids of the neurons whose spikes are recorded, where not all.
+    pub recorded: Option<Vec<u64>>,
+}
+
+/// The SONATA groups, attributes and empty extendable datasets (collective), and what
+/// volley adds for its readers: `/spikes` lists its populations in the model's order
+/// (`populations`), and each population says how many of its neurons are recorded
+/// (`n_recorded`) and, where not all, which (`recorded_node_ids`, written by `writer`).
+fn layout(file: &hdf5::File, populations: &[PopulationRange], datasets: &[SpikeDatasets], writer: bool) -> hdf5::Result<Vec<Extendable>> {
     file.new_attr::<u32>().create("magic")?.write_scalar(&MAGIC)?;
     file.new_attr::<u32>().shape(2).create("version")?.write(&VERSION)?;
     let spikes = file.create_group("spikes")?;
+    let names: Vec<String> = populations.iter().map(|p| p.name.clone()).collect();
+    super::provenance::text_list_attr(&spikes, "populations", &names)?;
     let units = VarLenUnicode::from_str("ms").expect("ascii");
     let mut out = Vec::new();
-    for (pop, &chunk) in populations.iter().zip(chunks) {
+    for (pop, layout) in populations.iter().zip(datasets) {
+        let chunk = layout.chunk;
         let group = spikes.create_group(&pop.name)?;
         group.new_attr::<Sorting>().create("sorting")?.write_scalar(&Sorting::by_time)?;
         group.new_attr::<u64>().create("n_nodes")?.write_scalar(&pop.size)?;
+        let recorded = layout.recorded.as_ref().map_or(pop.size, |ids| ids.len() as u64);
+        group.new_attr::<u64>().create("n_recorded")?.write_scalar(&recorded)?;
+        if let Some(ids) = &layout.recorded {
+            let d = group.new_dataset::<u64>().shape(ids.len()).create("recorded_node_ids")?;
+            if writer {
+                d.write_raw(ids)?;
+            }
+        }
         let timestamps =
             group.new_dataset::<f64>().chunk(chunk).alloc_time(EARLY).shape(hdf5::Extent::resizable(0)).create("timestamps")?;
         timestamps.new_attr::<VarLenUnicode>().create("units")?.write_scalar(&units)?;
@@ -421,7 +445,8 @@ mod tests {
         let pops =
             vec![PopulationRange { name: "a".into(), first_gid: 0, size: 4 }, PopulationRange { name: "b".into(), first_gid: 4, size: 2 }];
         let comm = LocalComm;
-        let mut w = SpikeWriter::create(&path, pops, vec![MIN_CHUNK; 2], 0.5, &Provenance::default(), &comm).unwrap();
+        let layout = SpikeDatasets { chunk: MIN_CHUNK, recorded: None };
+        let mut w = SpikeWriter::create(&path, pops, vec![layout; 2], 0.5, &Provenance::default(), &comm).unwrap();
         assert!(!path.exists() && partial_path(&path).exists(), "under its temporary name until the first append");
         w.record_spikes(&[Spike { step: 0, gid: 1 }, Spike { step: 0, gid: 5 }, Spike { step: 2, gid: 0 }]).unwrap();
         w.flush(3, &comm).unwrap();

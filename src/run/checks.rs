@@ -69,6 +69,27 @@ pub fn check_checkpoint_path(desc: &Description, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Checks, before anything is built, that a file the run appends to at its end (the
+/// `--report-csv` line) can be opened for appending: by opening it so, and removing it
+/// again if it did not exist. `option` names it in the error. A file in the output
+/// directory `out`, which the run creates, is checked there once it exists.
+pub fn check_appendable(path: &Path, option: &str, out: &Path) -> Result<()> {
+    let fail = |message: String| Error::Option { option: option.to_string(), message };
+    if path.is_dir() {
+        return Err(fail(format!("{} is a directory: expected a file name", path.display())));
+    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.exists() && parent.starts_with(out) {
+        return Ok(());
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
 /// `dir`, or its nearest ancestor that exists ("." for a relative path none of whose
 /// parts exist yet).
 fn nearest_existing(dir: &Path) -> PathBuf {

@@ -9,7 +9,10 @@ mod sampling;
 mod signals;
 mod summary;
 
-pub use checks::{check_checkpoint_path, check_memory, check_output_space, check_outputs, check_store_limits, parse_size, suggest_output};
+pub use checks::{
+    check_appendable, check_checkpoint_path, check_memory, check_output_space, check_outputs, check_store_limits, parse_size,
+    suggest_output,
+};
 pub use summary::{append_csv, csv_line, fmt_bytes, fmt_duration, peak_memory, summary, CSV_HEADER};
 
 use crate::backend::cpu::CpuOptions;
@@ -25,7 +28,7 @@ use crate::plan::{Costs, PlanOptions};
 use crate::plot;
 use crate::record::rates::RateWriter;
 use crate::record::sonata::PopulationRange;
-use crate::record::writer::{Provenance, SpikeFilter, SpikeWriter};
+use crate::record::writer::{Provenance, SpikeDatasets, SpikeFilter, SpikeWriter};
 use crate::record::Both;
 use crate::stimulus::Selection;
 use progress::Progress;
@@ -172,12 +175,18 @@ fn spike_filter(desc: &Description) -> Option<SpikeFilter> {
     Some(SpikeFilter::new(desc.populations.iter().map(|p| p.first_gid).collect(), selections))
 }
 
-/// Per population, the chunk length of its spike datasets from the expected spikes per
-/// append.
-fn chunk_sizes(desc: &Description, rate_hz: f64) -> Vec<usize> {
+/// Per recorded population, the layout of its spike datasets: the chunk length from the
+/// expected spikes per append, and which neurons are recorded where not all.
+fn spike_datasets(desc: &Description, rate_hz: f64) -> Vec<SpikeDatasets> {
     let flush_s = desc.flush_steps().min(desc.steps.max(1)) as f64 * desc.dt_ms / 1000.0;
-    let recorded = desc.output.spike_recording.iter().map(|(p, s)| s.count(desc.populations[*p].size));
-    recorded.map(|n| crate::record::writer::chunk_for(n * rate_hz * flush_s)).collect()
+    let layout = |p: usize, s: &Selection| {
+        let pop = &desc.populations[p];
+        SpikeDatasets {
+            chunk: crate::record::writer::chunk_for(s.count(pop.size) * rate_hz * flush_s),
+            recorded: (*s != Selection::All).then(|| s.indices(pop.size, pop.first_gid)),
+        }
+    };
+    desc.output.spike_recording.iter().map(|(p, s)| layout(*p, s)).collect()
 }
 
 /// What every output file of this piece of the run records of it (collective: the run
@@ -305,13 +314,13 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     let made_by = provenance(desc, options, comm, &backend_line, first_step);
     let mut writer = match &spike_path {
         Some(path) => {
-            let chunks = chunk_sizes(desc, options.expected_rate_hz);
+            let layout = spike_datasets(desc, options.expected_rate_hz);
             let w = match &resume {
                 Some(c) => {
                     let record = c.positions.file(spike_name.as_deref().unwrap_or_default(), &c.path)?;
                     SpikeWriter::reopen(path, populations, (record, c.step), desc.dt_ms, &made_by, comm)?
                 }
-                None => SpikeWriter::create(path, populations, chunks, desc.dt_ms, &made_by, comm)?,
+                None => SpikeWriter::create(path, populations, layout, desc.dt_ms, &made_by, comm)?,
             };
             let w = if options.skip_space_check { w.without_foresight() } else { w };
             match spike_filter(desc) {
