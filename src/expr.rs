@@ -493,8 +493,32 @@ impl Parser<'_> {
     }
 }
 
+/// An expression quoted for an error: whole when short, else at most `WINDOW`
+/// characters either side of character `column` (1-based, the fault), with "…" where
+/// cut and where that part lies — a 10 MB expression would otherwise make a 10 MB line.
+pub fn quote(text: &str, column: usize) -> String {
+    const WINDOW: usize = 30;
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= 2 * WINDOW + 20 {
+        return format!("'{text}'");
+    }
+    let at = column.saturating_sub(1).min(chars.len());
+    let (from, to) = (at.saturating_sub(WINDOW), (at + WINDOW).min(chars.len()));
+    let part: String = chars[from..to].iter().collect();
+    let (open, close) = (if from > 0 { "…" } else { "" }, if to < chars.len() { "…" } else { "" });
+    format!("'{open}{part}{close}' (characters {}..{} of {})", from + 1, to, chars.len())
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn long_expressions_are_quoted_around_their_fault() {
+        assert_eq!(quote("1 + r", 3), "'1 + r'");
+        let long = format!("{}2 * * 3{}", "1+".repeat(100), "+1".repeat(100));
+        let quoted = quote(&long, 205);
+        assert!(quoted.starts_with("'…") && quoted.contains("2 * * 3") && quoted.ends_with("…' (characters 175..234 of 407)"), "{quoted}");
+    }
     use super::*;
 
     /// probit against known quantiles (both tails and the centre), and as an expression.

@@ -108,7 +108,8 @@ impl Validator<'_> {
             return Err(err(format!("power: expected a whole number from 1 to 8, got {}", gate.power)));
         }
         let expr = |name: &str, text: &str| -> Result<Expr> {
-            Expr::parse(text, &["v"]).map_err(|e| err(format!("{name}: in expression '{text}': {}", e.message)))
+            Expr::parse(text, &["v"])
+                .map_err(|e| err(format!("{name}: in expression {}: {}", crate::expr::quote(text, e.column), e.message)))
         };
         let rates = match (&gate.inf, &gate.tau, &gate.alpha, &gate.beta) {
             (Some(inf), Some(tau), None, None) => Rates::InfTau { inf: expr("inf", inf)?, tau: expr("tau", tau)? },

@@ -196,7 +196,8 @@ impl Validator<'_> {
         let mut output = self.output(&raw.output, dt_ms)?;
         let taken: Vec<String> = output.spikes.iter().chain(&output.raster).chain(output.rates.iter().map(|r| &r.0)).cloned().collect();
         output.spike_recording = self.spike_recording(&raw.output, &populations, seed)?;
-        output.reports = self.reports(&raw.output.report, (&populations, &projections), dt_ms, steps as u64, seed, &taken)?;
+        output.reports =
+            self.reports(&raw.output.report, (&populations, &projections), dt_ms, steps as u64, seed, (&taken, &mut warnings))?;
         Ok(Description {
             dt_ms,
             steps: steps as u64,
@@ -430,7 +431,7 @@ impl Validator<'_> {
             let span = value.span();
             let quoted = matches!(value.get_ref(), Value::Text(_)) as usize;
             let start = (span.start + quoted + e.column - 1).min(span.end.saturating_sub(1).max(span.start));
-            self.error(start..span.end, field, format!("in expression '{text}': {}", e.message))
+            self.error(start..span.end, field, format!("in expression {}: {}", crate::expr::quote(&text, e.column), e.message))
         })
     }
 

@@ -18,7 +18,7 @@ impl Validator<'_> {
         dt_ms: f64,
         steps: u64,
         seed: u64,
-        taken: &[String],
+        (taken, warnings): (&[String], &mut Vec<String>),
     ) -> Result<Vec<ReportPlan>> {
         let kinds = crate::synapse::kinds_of(projections);
         // The synaptic state of exponential kind k, on the populations some projection of
@@ -111,7 +111,7 @@ impl Validator<'_> {
                     if r.start.is_some() || r.stop.is_some() {
                         return Err(self.error(w.span(), at("windows"), "expected either windows or start and stop, not both"));
                     }
-                    self.windows(w, &at("windows"), dt_ms, steps)?
+                    self.windows(w, &at("windows"), dt_ms)?
                 }
             };
             let several = windows.len() > 1;
@@ -120,6 +120,13 @@ impl Validator<'_> {
                 let file = if several { format!("{}_w{k}.h5", &file[..file.len() - 3]) } else { file.clone() };
                 if taken.contains(&file) || out.iter().any(|o| o.file == file) {
                     return Err(self.error(r.file.span(), at("file"), format!("{file:?} is already the name of another output file")));
+                }
+                if start_step >= steps {
+                    warnings.push(format!(
+                        "output.report[{i}] ({file}) samples from {} ms, beyond this run's end ({} ms): its file stays empty unless the run is resumed past it",
+                        start_step as f64 * dt_ms,
+                        steps as f64 * dt_ms
+                    ));
                 }
                 out.push(ReportPlan {
                     file,
@@ -143,24 +150,21 @@ impl Validator<'_> {
             None => steps,
             Some(v) => self.whole_steps(v, &at("stop"), dt_ms, false)?,
         };
-        if start_step >= stop_step.min(steps) {
+        if start_step >= stop_step {
             let span = r.start.as_ref().or(r.stop.as_ref()).map_or(0..0, |v| v.span());
             return Err(self.error(
                 span,
                 at("start"),
-                format!(
-                    "expected start < stop within the run's {} ms, got start {} ms, stop {} ms",
-                    steps as f64 * dt_ms,
-                    start_step as f64 * dt_ms,
-                    stop_step as f64 * dt_ms
-                ),
+                format!("expected start < stop, got start {} ms, stop {} ms", start_step as f64 * dt_ms, stop_step as f64 * dt_ms),
             ));
         }
-        Ok((start_step, stop_step.min(steps)))
+        // A window beyond this run's end is kept: a run resumed from a checkpoint samples
+        // it (`beyond_the_run` warns).
+        Ok((start_step, stop_step))
     }
 
     /// `windows = [[start, stop], ...]`: increasing, apart, within the run, in steps.
-    fn windows(&self, w: &Spanned<Vec<Vec<Value>>>, field: &str, dt_ms: f64, steps: u64) -> Result<Vec<(u64, u64)>> {
+    fn windows(&self, w: &Spanned<Vec<Vec<Value>>>, field: &str, dt_ms: f64) -> Result<Vec<(u64, u64)>> {
         let err = |m: String| self.error(w.span(), field, m);
         if w.get_ref().is_empty() {
             return Err(err("expected at least one window [start, stop]".into()));
@@ -174,13 +178,8 @@ impl Validator<'_> {
             let start = self.whole_steps(&spanned(start), field, dt_ms, true)?;
             let stop = self.whole_steps(&spanned(stop), field, dt_ms, false)?;
             let ms = |s: u64| s as f64 * dt_ms;
-            if start >= stop || stop > steps {
-                return Err(err(format!(
-                    "expected start < stop ≤ {} ms (the run's end) in window {k}, got [{} ms, {} ms]",
-                    ms(steps),
-                    ms(start),
-                    ms(stop)
-                )));
+            if start >= stop {
+                return Err(err(format!("expected start < stop in window {k}, got [{} ms, {} ms]", ms(start), ms(stop))));
             }
             if let Some(&(_, last)) = out.last().filter(|&&(_, last)| start < last) {
                 return Err(err(format!(
