@@ -370,8 +370,10 @@ mod tests {
     #[test]
     fn rate_bars_are_the_drawn_neurons_mean_rates() {
         let mut image = RasterImage::new(500.0, 2);
-        image.population("a", Some(10));
-        image.population("b", Some(3));
+        let header =
+            |name: &str, size| crate::record::sonata::PopulationHeader { name: name.into(), size: Some(size), ..Default::default() };
+        image.population(&header("a", 10));
+        image.population(&header("b", 3));
         for t in [1.0, 2.0, 3.0, 4.0, 5.0] {
             image.add(0, t, 0);
         }
@@ -379,5 +381,11 @@ mod tests {
         let rates = image.rates();
         assert!((rates[0] - 5.0 / 5.0 / 0.5).abs() < 1e-12, "{rates:?}");
         assert!((rates[1] - 1.0 / 2.0 / 0.5).abs() < 1e-12, "{rates:?}");
+        // A population of which only some neurons are recorded: rates per drawn
+        // recorded neuron.
+        image.population(&crate::record::sonata::PopulationHeader { recorded_kept: Some(2), ..header("c", 100) });
+        image.add(2, 3.0, 4);
+        image.add(2, 4.0, 8);
+        assert!((image.rates()[2] - 2.0 / 2.0 / 0.5).abs() < 1e-12);
     }
 }

@@ -1,10 +1,10 @@
 //! One digest over every byte of a checkpoint that has no checksum of its own: every
 //! attribute of the file, its groups and datasets (but the root's `digest`, which holds
-//! it), and the values of every dataset that has no `checksum` attribute and is not in
-//! a group that has one. The large arrays (the state, the spikes in flight) carry their
-//! own split-independent checksums, and those are attributes, so the digest covers them
-//! too: a change anywhere in the file — a count, the step, a checksum — is found when
-//! the checkpoint is opened or restored.
+//! it), and the values of every dataset that has no `checksum` attribute. The large
+//! arrays (each state variable of each population) carry their own split-independent
+//! checksums, checked as they are read, and those are attributes, so the digest covers
+//! them too: a change anywhere in the file — a count, the step, a checksum — is found
+//! when the checkpoint is opened or restored.
 //!
 //! The walk is generic (names sorted, each value with its name and type), so that
 //! whatever a later format adds to a checkpoint is covered without being listed here.
@@ -18,25 +18,24 @@ pub const ATTRIBUTE: &str = "digest";
 /// The digest of the file's contents, as described above.
 pub fn digest(file: &hdf5::File) -> hdf5::Result<u64> {
     let mut h = Fnv::default();
-    walk(file, "", false, &mut h)?;
+    walk(file, "", &mut h)?;
     Ok(h.0)
 }
 
-fn walk(group: &hdf5::Group, path: &str, checksummed: bool, h: &mut Fnv) -> hdf5::Result<()> {
+fn walk(group: &hdf5::Group, path: &str, h: &mut Fnv) -> hdf5::Result<()> {
     attributes(group, path, h)?;
-    let checksummed = checksummed || group.attr("checksum").is_ok();
     let mut names = group.member_names()?;
     names.sort();
     for name in names {
         let at = format!("{path}/{name}");
         if let Ok(d) = group.dataset(&name) {
             attributes(&d, &at, h)?;
-            if !checksummed && d.attr("checksum").is_err() {
+            if d.attr("checksum").is_err() {
                 h.text(&at);
                 values(&d, &at, h)?;
             }
         } else {
-            walk(&group.group(&name)?, &at, checksummed, h)?;
+            walk(&group.group(&name)?, &at, h)?;
         }
     }
     Ok(())
