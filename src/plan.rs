@@ -115,11 +115,20 @@ pub struct FilePlan {
     pub datasets: Vec<DatasetPlan>,
     /// Layout, attributes, the model text.
     pub overhead: u64,
+    /// Whether the run appends to it (an HDF5 file, whose appends reserve a margin),
+    /// rather than writing it once (the raster).
+    pub appended: bool,
 }
 
 impl FilePlan {
     pub fn bytes(&self) -> u64 {
         self.datasets.iter().map(|d| d.bytes).sum::<u64>() + self.overhead
+    }
+
+    /// The space the file needs while it is written: its size, and for a file appended
+    /// to, the margin its last append reserves (`appender::append_bytes`).
+    pub fn space_needed(&self) -> u64 {
+        self.bytes() + if self.appended { crate::record::appender::APPEND_FIXED_BYTES } else { 0 }
     }
 }
 
@@ -179,10 +188,9 @@ impl Plan {
         self.files.iter().map(FilePlan::bytes).sum()
     }
 
-    /// The space the outputs need while they are written: their size, and the margin
-    /// each file's last append reserves (`appender::append_bytes`).
+    /// The space the outputs need while they are written (`FilePlan::space_needed`).
     pub fn space_needed(&self) -> u64 {
-        self.output_bytes() + self.files.len() as u64 * crate::record::appender::APPEND_FIXED_BYTES
+        self.files.iter().map(FilePlan::space_needed).sum()
     }
 
     /// The rank that needs the most memory (its shape).
@@ -411,10 +419,10 @@ fn files(desc: &Description, rate: f64) -> Vec<FilePlan> {
                 }
             })
             .collect();
-        out.push(FilePlan { file: name, datasets, overhead });
+        out.push(FilePlan { file: name, datasets, overhead, appended: true });
     }
     if let Some(name) = &desc.output.raster {
-        out.push(FilePlan { file: name.clone(), datasets: Vec::new(), overhead: RASTER_PNG_BYTES });
+        out.push(FilePlan { file: name.clone(), datasets: Vec::new(), overhead: RASTER_PNG_BYTES, appended: false });
     }
     if let Some((name, bin)) = &desc.output.rates {
         let bins = desc.steps / bin.max(&1);
@@ -423,7 +431,7 @@ fn files(desc: &Description, rate: f64) -> Vec<FilePlan> {
             .iter()
             .map(|p| DatasetPlan { name: format!("rates/{}/counts", p.name), shape: format!("{bins} bins"), bytes: chunked(bins, 4096, 4) })
             .collect();
-        out.push(FilePlan { file: name.clone(), datasets, overhead });
+        out.push(FilePlan { file: name.clone(), datasets, overhead, appended: true });
     }
     for r in &desc.output.reports {
         let rows = r.schedule.samples_before(desc.steps);
@@ -440,7 +448,7 @@ fn files(desc: &Description, rate: f64) -> Vec<FilePlan> {
                 }
             })
             .collect();
-        out.push(FilePlan { file: r.file.clone(), datasets, overhead });
+        out.push(FilePlan { file: r.file.clone(), datasets, overhead, appended: true });
     }
     out
 }
@@ -450,7 +458,7 @@ fn files(desc: &Description, rate: f64) -> Vec<FilePlan> {
 pub const FILE_OVERHEAD: u64 = 16 * 1024;
 /// A raster PNG, at most (measured: 0.16 MB for 100 neurons over 1 s, 0.85 MB for
 /// 1000 neurons over 10 s, 1200 × 800 pixels).
-pub const RASTER_PNG_BYTES: u64 = 1 << 20;
+pub const RASTER_PNG_BYTES: u64 = 1_000_000;
 
 /// "1.2 s", "3.4 min", "5.6 h".
 pub fn fmt_seconds(s: f64) -> String {

@@ -380,8 +380,8 @@ fn more_memory_than_allowed() {
     let first = lines.next().unwrap();
     assert!(
         first.starts_with(
-            "error: the run needs 44.4 MB (state 160.0 KB, synapses 40.1 MB, buffers 72.0 KB, recording 4.0 MB) but 10.0 MB --max-memory"
-        ) && first.ends_with("or about 5 ranks (`volley plan --ranks 5`)"),
+            "error: the run needs 52.7 MB (state 160.0 KB, synapses 40.1 MB, buffers 72.0 KB, recording 12.4 MB) but --max-memory allows 10.0 MB"
+        ) && first.ends_with("or about 6 ranks (`volley plan --ranks 6`)"),
         "{err}"
     );
     assert!(lines.all(|l| l.starts_with("  ")), "the table follows, indented: {err}");

@@ -450,6 +450,43 @@ fn without_a_driver_the_gpu_backend_is_one_clear_error() {
     assert!(!dir.path().join("out").exists(), "nothing written");
 }
 
+/// `--gpu` beyond the adapters is an error listing them, not adapter `index mod n`.
+#[test]
+fn an_adapter_index_beyond_the_adapters_is_refused_listing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich2003.toml");
+    for index in ["7", "4294967295"] {
+        let out = run(dir.path(), &[model.to_str().unwrap(), "--backend", "gpu", "--gpu", index, "--out", "out"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(
+            err.contains("--gpu: expected an adapter index below ") && err.contains(&format!(", got {index}; the adapters are 0: ")),
+            "{err}"
+        );
+        assert!(!dir.path().join("out").exists(), "nothing written");
+    }
+}
+
+/// Without XDG_RUNTIME_DIR the drivers print nothing (volley gives them a private one),
+/// and the file names the adapter it ran on.
+#[test]
+fn a_gpu_run_without_a_runtime_directory_is_quiet_and_its_file_names_the_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich2003.toml");
+    let out = command(env!("CARGO_BIN_EXE_volley"))
+        .args(["run", "-q", model.to_str().unwrap(), "--backend", "gpu", "--out", "out", "--duration", "50ms"])
+        .current_dir(dir.path())
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(stderr(&out), "", "nothing on stderr");
+    let file = read_spike_file(&dir.path().join("out/spikes.h5")).unwrap();
+    let backend = file.provenance.iter().find(|(k, _)| k == "backend").map(|(_, v)| v.clone()).unwrap();
+    assert!(backend.starts_with("gpu ") && backend.contains("driver"), "{backend}");
+}
+
 #[test]
 fn what_the_gpu_cannot_run_yet_is_refused_with_what_to_use() {
     let dir = tempfile::tempdir().unwrap();

@@ -222,11 +222,14 @@ fn check_describes_each_model_from_its_declaration() {
     assert_ok(&out);
     let text = stdout(&out);
     assert!(text.contains("population cells               50000 neurons  (ids 0..50000)  hh, 37 bytes of state per neuron"), "{text}");
-    assert!(text.contains("    parameters: cm [pF], per population; g_l [nS], per population; e_l [mV], per population; threshold [mV] = -20, per population"), "{text}");
-    assert!(text.contains("    state: v [mV], naf.m (= nas.m), naf.h, nas.h, kv.m, ka.m, ka.h, ks.m, ks.h"), "{text}");
+    assert!(text.contains("    parameters: cm [pF] = 4, per population; g_l [nS] = 0.39, per population; e_l [mV] = -65, per population; threshold [mV] = -20, per population"), "{text}");
+    assert!(
+        text.contains("    state: v [mV] = -80*r (default -65), naf.m (= nas.m), naf.h, nas.h, kv.m, ka.m, ka.h, ks.m, ks.h"),
+        "{text}"
+    );
     assert!(text.contains("13 distinct columns at 4381 points from -121 to 98 mV"), "{text}");
     let model = example("izhikevich2003.toml");
     let text = stdout(&volley(dir.path(), &["check", model.to_str().unwrap(), "--describe"]));
-    assert!(text.contains("    state: v [mV], u [mV/ms]"), "{text}");
+    assert!(text.contains("    state: v [mV] = -65, u [mV/ms] = b*v"), "{text}");
     assert!(text.contains("reset: v ← c, u ← u + d"), "{text}");
 }

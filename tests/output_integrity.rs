@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{assert_ok, example, stderr};
-use std::path::{Path, PathBuf};
+use common::{assert_ok, example, stderr, SmallDisk};
+use std::path::Path;
 use std::process::Output;
 use volley::record::sonata::{read_spike_file, SpikeFile};
 
@@ -111,7 +111,7 @@ fn a_run_that_cannot_fit_is_refused_before_it_starts_with_both_figures() {
     assert_eq!(
         err.lines().next().unwrap(),
         format!(
-            "error: cannot write output to {}: the spike file is expected to take 3.3 MB (10000 neurons at 10 Hz for 2 s) but the file size limit (ulimit -f) is 1.0 MB; spikes.h5 alone needs 3.3 MB: a run of 500 ms (--duration 500ms) fits; or lower --expected-rate if the network fires less, or --skip-space-check",
+            "error: cannot write output to {}: spikes.h5 is expected to take 3.3 MB (10000 neurons at 10 Hz for 2 s) but the file size limit (ulimit -f) is 1.0 MB; spikes.h5 alone needs 3.3 MB: a run of 500 ms (--duration 500ms) fits; or lower --expected-rate if the network fires less, or --skip-space-check",
             out.display()
         )
     );
@@ -119,9 +119,8 @@ fn a_run_that_cannot_fit_is_refused_before_it_starts_with_both_figures() {
     assert!(!out.exists(), "nothing created");
     let run = run_limited(dir.path(), &out, "2 s", None, &["--max-output", "1MB"]);
     assert_eq!(run.status.code(), Some(2));
-    assert!(
-        stderr(&run).contains("the spike file is expected to take 3.3 MB (10000 neurons at 10 Hz for 2 s) but --max-output allows 1.0 MB")
-    );
+    assert!(stderr(&run)
+        .contains("spikes.h5 and raster.png are expected to take 4.3 MB (10000 neurons at 10 Hz for 2 s) but --max-output allows 1.0 MB"));
 }
 
 #[test]
@@ -138,39 +137,6 @@ fn a_file_that_cannot_even_be_created_leaves_the_previous_results_untouched() {
     assert!(err.contains("file size limit") || err.contains("File too large"), "{err}");
     assert_eq!(std::fs::read(out.join("spikes.h5")).unwrap(), before, "the previous run's file is untouched");
     assert!(!out.join("spikes.partial.h5").exists());
-}
-
-/// A small tmpfs (this needs root, as CI has; elsewhere the test fails saying so).
-struct SmallDisk(PathBuf);
-
-impl SmallDisk {
-    fn mount(dir: &Path, size: &str) -> SmallDisk {
-        let at = dir.join("disk");
-        std::fs::create_dir(&at).unwrap();
-        let mounted = common::command("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(&at).status();
-        assert!(mounted.is_ok_and(|s| s.success()), "mounting a {size} tmpfs at {} needs root (CI runs as root)", at.display());
-        SmallDisk(at)
-    }
-
-    /// Takes all but `keep_kb` KiB of the disk.
-    fn fill(&self, keep_kb: u64) {
-        let stat = nix_free(&self.0);
-        let take = stat.saturating_sub(keep_kb * 1024);
-        std::fs::write(self.0.join("filler"), vec![1u8; take as usize]).unwrap();
-    }
-}
-
-fn nix_free(path: &Path) -> u64 {
-    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut s) }, 0);
-    s.f_bavail * s.f_frsize
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = common::command("umount").arg(&self.0).status();
-    }
 }
 
 #[test]

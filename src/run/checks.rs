@@ -147,8 +147,8 @@ pub fn check_output_space(desc: &Description, options: &RunOptions, plan: &Plan)
         return Err(refuse(format!("{} are free there", fmt_bytes(free)), free));
     }
     // The file-size limit holds for each file alone.
-    let largest = plan.files.iter().max_by_key(|f| f.bytes()).expect("a file");
-    let largest_needs = largest.bytes() + crate::record::appender::APPEND_FIXED_BYTES;
+    let largest = plan.files.iter().max_by_key(|f| f.space_needed()).expect("a file");
+    let largest_needs = largest.space_needed();
     if let Some(limit) = limit.filter(|&l| largest_needs > l) {
         let others = plan.output_bytes() - largest.bytes();
         return Err(Error::Output {

@@ -145,7 +145,11 @@ impl Lock {
                 continue;
             }
             let written = file.set_len(0).and_then(|()| file.rewind()).and_then(|()| file.write_all(holder.line().as_bytes()));
-            written.map_err(|e| Refused::Io(e.to_string()))?;
+            // Under flock the line only names the holder (a full disk may refuse it; the
+            // run's own checks then say so); without flock it is the lock itself.
+            if mode == Mode::FileOnly {
+                written.map_err(|e| Refused::Io(e.to_string()))?;
+            }
             return Ok(Lock { path: path.to_path_buf(), file, mode });
         }
         Err(Refused::Io("its lock file keeps being replaced".into()))

@@ -223,3 +223,39 @@ pub fn microcircuit(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     assert!(out.status.success(), "microcircuit_model.py failed: {}", String::from_utf8_lossy(&out.stderr));
     path
 }
+
+/// A small tmpfs mounted in `dir/disk`, unmounted when dropped (this needs root, as CI
+/// has; elsewhere the test fails saying so).
+pub struct SmallDisk(pub PathBuf);
+
+impl SmallDisk {
+    pub fn mount(dir: &Path, size: &str) -> SmallDisk {
+        let at = dir.join("disk");
+        std::fs::create_dir(&at).unwrap();
+        let mounted = command("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(&at).status();
+        assert!(mounted.is_ok_and(|s| s.success()), "mounting a {size} tmpfs at {} needs root (CI runs as root)", at.display());
+        SmallDisk(at)
+    }
+
+    /// Takes all but `keep_kb` KiB of the disk.
+    pub fn fill(&self, keep_kb: u64) {
+        let stat = nix_free(&self.0);
+        let take = stat.saturating_sub(keep_kb * 1024);
+        std::fs::write(self.0.join("filler"), vec![1u8; take as usize]).unwrap();
+    }
+}
+
+/// Free bytes on the file system holding `path`.
+pub fn nix_free(path: &Path) -> u64 {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string and a zeroed out-parameter.
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut s) }, 0);
+    s.f_bavail * s.f_frsize
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = command("umount").arg(&self.0).status();
+    }
+}
