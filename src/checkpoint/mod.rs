@@ -143,12 +143,13 @@ pub fn save(path: &Path, what: &Written<'_>, backend: &mut dyn Backend, recent: 
     let file = agree(comm, open_file(&partial, comm, true).map_err(|e| failed(cause(&e.to_string()))))?;
     let written = write_contents(&file, what, backend, recent, comm).and_then(|()| file.flush().map_err(Error::from));
     let written = written.and_then(|()| file.close().map_err(Error::from)).map_err(|e| failed(cause(&e.to_string())));
-    // The digest of the file as written, read back whole by one process.
-    let sealed = match written {
-        Ok(()) if comm.rank() == 0 => seal(&partial).map_err(|e| failed(cause(&e.to_string()))),
-        other => other,
-    };
-    if let Err(e) = agree(comm, sealed) {
+    // Once every rank has written and closed it, the digest of the file as written, read
+    // back whole by one process.
+    let sealed = agree(comm, written).and_then(|()| {
+        let sealed = if comm.rank() == 0 { seal(&partial).map_err(|e| failed(cause(&e.to_string()))) } else { Ok(()) };
+        agree(comm, sealed)
+    });
+    if let Err(e) = sealed {
         if comm.rank() == 0 {
             let _ = std::fs::remove_file(&partial);
         }

@@ -78,6 +78,27 @@ pub fn agree<T>(comm: &dyn Communicator, result: crate::Result<T>) -> crate::Res
     agree_first(comm, result, key)
 }
 
+/// Rank 0's `text` on every rank (collective): what ranks write into one attribute of a
+/// parallel file must be the same bytes on each.
+pub fn broadcast_text(comm: &dyn Communicator, text: &str) -> String {
+    if comm.size() == 1 {
+        return text.to_string();
+    }
+    let mine = |v: u64| if comm.rank() == 0 { v } else { 0 };
+    let len = comm.prefix_and_total(&[mine(text.len() as u64)]).1[0] as usize;
+    let mut words = vec![0u64; len.div_ceil(8)];
+    if comm.rank() == 0 {
+        for (w, chunk) in words.iter_mut().zip(text.as_bytes().chunks(8)) {
+            let mut bytes = [0u8; 8];
+            bytes[..chunk.len()].copy_from_slice(chunk);
+            *w = u64::from_le_bytes(bytes);
+        }
+    }
+    let words = comm.prefix_and_total(&words).1;
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).take(len).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 /// Like `agree`, but the failing rank with the smallest `key` keeps its error (ties: the
 /// lower rank): the first failure in an order that does not depend on the split.
 pub fn agree_first<T>(comm: &dyn Communicator, result: crate::Result<T>, key: f64) -> crate::Result<T> {

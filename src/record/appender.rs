@@ -108,6 +108,8 @@ pub struct Appender {
     /// This rank's share of each dataset's digest (see `FileRecord`): the terms of the
     /// values it wrote (after a resume, rank 0 holds the digest the file was checked at).
     digests: Vec<u64>,
+    /// Rank 0 gives back the space reserved beyond the file's end once it is closed.
+    rank0: bool,
 }
 
 impl Appender {
@@ -172,6 +174,7 @@ impl Appender {
             foresight: true,
             kind,
             run_id: provenance.run_id.clone(),
+            rank0: comm.rank() == 0,
         })
     }
 
@@ -211,6 +214,13 @@ impl Appender {
                 let holds = file.attr("duration_ms").and_then(|a| a.read_scalar::<f64>()).unwrap_or(-1.0);
                 let datasets =
                     find(&file).map_err(|e| refused(format!("not the {} of this model ({})", kind.noun(), cause(&e.to_string()))))?;
+                if record.digests.len() != datasets.len() || lengths.len() != datasets.len() {
+                    return Err(refused(format!(
+                        "the checkpoint records {} datasets of it where the model has {}: a damaged checkpoint",
+                        record.digests.len().min(lengths.len()),
+                        datasets.len()
+                    )));
+                }
                 let rows: Vec<u64> = datasets.iter().map(|d| d.dataset.shape().first().copied().unwrap_or(0) as u64).collect();
                 if holds < duration_ms || rows.len() != lengths.len() || rows.iter().zip(lengths).any(|(r, l)| r < l) {
                     return Err(refused(format!(
@@ -270,6 +280,7 @@ impl Appender {
             kind,
             run_id: record.run_id.clone(),
             digests,
+            rank0: comm.rank() == 0,
         })
     }
 
@@ -496,10 +507,10 @@ impl Drop for Appender {
     fn drop(&mut self) {
         if let Some(file) = self.file.take() {
             let _ = file.close();
-            if self.renamed {
-                release_reservation(&self.path);
-            } else {
+            if !self.renamed {
                 let _ = std::fs::remove_file(&self.partial);
+            } else if self.rank0 {
+                release_reservation(&self.path);
             }
         }
     }

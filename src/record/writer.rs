@@ -61,6 +61,13 @@ impl FileKind for SpikeFile {
     }
 
     fn check_record(&self, file: &hdf5::File, record: &FileRecord) -> std::result::Result<(), String> {
+        if record.last_ms.len() != self.populations.len() {
+            return Err(format!(
+                "the checkpoint records the last spikes of {} populations, not {}",
+                record.last_ms.len(),
+                self.populations.len()
+            ));
+        }
         for (k, &last) in record.last_ms.iter().enumerate() {
             let Some(&n) = record.lengths.get(2 * k).filter(|&&n| n > 0) else { continue };
             let name = self.populations.get(k).cloned().unwrap_or_default();

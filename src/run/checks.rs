@@ -79,7 +79,8 @@ pub fn check_appendable(path: &Path, option: &str, out: &Path) -> Result<()> {
         return Err(fail(format!("{} is a directory: expected a file name", path.display())));
     }
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if !parent.exists() && parent.starts_with(out) {
+    let plain = |p: &Path| p.components().filter(|c| *c != std::path::Component::CurDir).collect::<PathBuf>();
+    if !parent.exists() && plain(parent) == plain(out) {
         return Ok(());
     }
     let existed = path.exists();

@@ -109,6 +109,9 @@ impl Lock {
     /// As `acquire`, trying `mode` first (`FileOnly`: as on a file system without
     /// `flock`; the tests reach that path this way).
     pub fn acquire_as(path: &Path, holder: &Holder, mode: Mode) -> std::result::Result<Lock, Refused> {
+        if mode == Mode::FileOnly {
+            return Self::acquire_file_only(path, holder);
+        }
         // A lock file can be removed by its holder between our open and our lock (a run
         // ending): the lock then holds a file no longer at `path`; try again.
         for _ in 0..100 {
@@ -119,38 +122,51 @@ impl Lock {
                 .truncate(false)
                 .open(path)
                 .map_err(|e| Refused::Io(e.to_string()))?;
-            let mode = match mode {
-                Mode::FileOnly => Mode::FileOnly,
-                // SAFETY: a valid descriptor; flock only locks it.
-                Mode::Flock => match unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } {
-                    0 => Mode::Flock,
-                    _ => match std::io::Error::last_os_error().raw_os_error() {
-                        Some(libc::EWOULDBLOCK) => return Err(Refused::Held(read_holder(&mut file))),
-                        Some(libc::ENOLCK | libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL) => Mode::FileOnly,
-                        _ => return Err(Refused::Io(std::io::Error::last_os_error().to_string())),
-                    },
-                },
-            };
-            if mode == Mode::FileOnly {
-                // The file's contents are the lock: a live holder other than us keeps it.
-                if let Some(other) = read_holder(&mut file).filter(|h| !h.is_gone() && h != holder) {
-                    return Err(Refused::Held(Some(other)));
-                }
+            // SAFETY: a valid descriptor; flock only locks it.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                return match std::io::Error::last_os_error().raw_os_error() {
+                    Some(libc::EWOULDBLOCK) => Err(Refused::Held(read_holder(&mut file))),
+                    Some(libc::ENOLCK | libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL) => Self::acquire_file_only(path, holder),
+                    _ => Err(Refused::Io(std::io::Error::last_os_error().to_string())),
+                };
             }
-            let same = match (file.metadata(), std::fs::metadata(path)) {
-                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-                _ => false,
-            };
-            if !same {
+            if !same_file(&file, path) {
                 continue;
             }
-            let written = file.set_len(0).and_then(|()| file.rewind()).and_then(|()| file.write_all(holder.line().as_bytes()));
-            // Under flock the line only names the holder (a full disk may refuse it; the
-            // run's own checks then say so); without flock it is the lock itself.
-            if mode == Mode::FileOnly {
-                written.map_err(|e| Refused::Io(e.to_string()))?;
+            // The line only names the holder: a full disk may refuse it (the run's own
+            // checks then say so), the lock holds all the same.
+            let _ = file.set_len(0).and_then(|()| file.rewind()).and_then(|()| file.write_all(holder.line().as_bytes()));
+            return Ok(Lock { path: path.to_path_buf(), file, mode: Mode::Flock });
+        }
+        Err(Refused::Io("its lock file keeps being replaced".into()))
+    }
+
+    /// Where `flock` is refused, the lock file is the lock: created exclusively, with its
+    /// holder's line; an existing one whose holder is a process of this host that is gone
+    /// (or that names no holder however long it is waited for) is stale and replaced.
+    /// Best effort: two runs replacing one stale file at the same moment can both win.
+    fn acquire_file_only(path: &Path, holder: &Holder) -> std::result::Result<Lock, Refused> {
+        for _ in 0..100 {
+            match std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(path) {
+                Ok(mut file) => {
+                    if let Err(e) = file.write_all(holder.line().as_bytes()) {
+                        let _ = std::fs::remove_file(path);
+                        return Err(Refused::Io(e.to_string()));
+                    }
+                    return Ok(Lock { path: path.to_path_buf(), file, mode: Mode::FileOnly });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let Ok(mut file) = std::fs::File::open(path) else { continue };
+                    match read_holder(&mut file) {
+                        Some(other) if !other.is_gone() => return Err(Refused::Held(Some(other))),
+                        // Stale: replaced.
+                        _ => {
+                            let _ = std::fs::remove_file(path);
+                        }
+                    }
+                }
+                Err(e) => return Err(Refused::Io(e.to_string())),
             }
-            return Ok(Lock { path: path.to_path_buf(), file, mode });
         }
         Err(Refused::Io("its lock file keeps being replaced".into()))
     }
@@ -164,13 +180,17 @@ impl Drop for Lock {
     /// Removes the lock file while still holding the lock (a run waiting on it then
     /// finds its file gone and opens a new one), then releases it by closing.
     fn drop(&mut self) {
-        let ours = match (self.file.metadata(), std::fs::metadata(&self.path)) {
-            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-            _ => false,
-        };
-        if ours {
+        if same_file(&self.file, &self.path) {
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+/// Whether the open `file` is the file now at `path`.
+fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 
@@ -216,19 +236,17 @@ impl RunLocks {
     pub fn take(dir: Option<&Path>, checkpoints: &[&Path], holder: &Holder) -> Result<RunLocks> {
         let mut locks = RunLocks::default();
         if let Some(dir) = dir {
-            locks.created = create_dirs(dir).map_err(|message| Error::Output { path: dir.to_path_buf(), message })?;
-            let lock = Lock::acquire(&dir_lock_path(dir), holder).map_err(|r| refused(r, "the output directory", dir))?;
+            let path = locks.lock_file(dir, ".volley.lock").map_err(|message| Error::Output { path: dir.to_path_buf(), message })?;
+            let lock = Lock::acquire(&path, holder).map_err(|r| refused(r, "the output directory", dir))?;
             locks.locks.push(lock);
         }
         for &checkpoint in checkpoints {
-            let path = checkpoint_lock_path(checkpoint);
-            if locks.locks.iter().any(|l| l.path() == path) {
-                continue;
-            }
             let parent = checkpoint.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            if !parent.is_dir() {
-                // The checkpoint's directory is made when the first one is written; until
-                // then nothing can be in it to protect.
+            let name = checkpoint_lock_path(checkpoint).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let fail = |message: String| Error::Option { option: "--checkpoint".into(), message };
+            let path = locks.lock_file(parent, &name).map_err(fail)?;
+            // The same checkpoint named twice (`--checkpoint ./c.h5 --resume c.h5`).
+            if locks.locks.iter().any(|l| l.path() == path) {
                 continue;
             }
             let lock = Lock::acquire(&path, holder).map_err(|r| refused(r, "the checkpoint", checkpoint))?;
@@ -236,11 +254,23 @@ impl RunLocks {
         }
         Ok(locks)
     }
+
+    /// The lock file `name` in `dir`, by `dir`'s canonical path (one file however the
+    /// directory is named); `dir` is created if need be, and remembered to be removed
+    /// again if left empty.
+    fn lock_file(&mut self, dir: &Path, name: &str) -> std::result::Result<PathBuf, String> {
+        let made = create_dirs(dir)?;
+        self.created.extend(made);
+        let canonical = dir.canonicalize().map_err(|e| format!("cannot find the directory {}: {e}", dir.display()))?;
+        Ok(canonical.join(name))
+    }
 }
 
 impl Drop for RunLocks {
     fn drop(&mut self) {
         self.locks.clear();
+        // Innermost first, whatever lock made them.
+        self.created.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
         for dir in &self.created {
             // Only an empty directory is removed (remove_dir refuses any other).
             let _ = std::fs::remove_dir(dir);
@@ -333,6 +363,18 @@ mod tests {
         let elsewhere = Holder { host: "another-node".into(), ..dead };
         std::fs::write(&path, elsewhere.line()).unwrap();
         assert!(matches!(Lock::acquire_as(&path, &holder(9), Mode::FileOnly), Err(Refused::Held(Some(_)))));
+    }
+
+    #[test]
+    fn one_checkpoint_named_two_ways_is_locked_once_and_its_directory_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = Holder::this_process("volley run m.toml");
+        let (a, b) = (dir.path().join("new/c.h5"), dir.path().join("new/./c.h5"));
+        let locks = RunLocks::take(None, &[&a, &b], &me).unwrap();
+        assert_eq!(locks.locks.len(), 1);
+        assert!(dir.path().join("new/.c.h5.lock").exists(), "the checkpoint's directory is made to hold its lock");
+        drop(locks);
+        assert!(!dir.path().join("new").exists());
     }
 
     #[test]

@@ -202,10 +202,11 @@ fn provenance(desc: &Description, options: &RunOptions, comm: &dyn Communicator,
         command_line: options.command_line.clone(),
         ranks: comm.size() as u64,
         threads: options.cpu.threads as u64,
-        start_time: utc_now(),
+        // One value on every rank: the ranks write one attribute together.
+        start_time: crate::comm::broadcast_text(comm, &utc_now()),
         run_id: format!("{run_id:016x}"),
         outputs: output_names(desc, options),
-        backend: backend.to_string(),
+        backend: crate::comm::broadcast_text(comm, backend),
         from_ms: first_step as f64 * desc.dt_ms,
     }
 }
@@ -265,7 +266,8 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         e => e,
     };
     let dir = &desc.output.dir;
-    let writes_files = desc.output.spikes.is_some() || desc.output.raster.is_some() || !desc.output.reports.is_empty();
+    let o = &desc.output;
+    let writes_files = o.spikes.is_some() || o.raster.is_some() || o.rates.is_some() || !o.reports.is_empty();
     // One run per output directory and checkpoint, from before the first check to the
     // end of the run: rank 0 holds the locks for all ranks.
     let locks = if comm.rank() == 0 { lock_outputs(desc, options, writes_files) } else { Ok(lock::RunLocks::default()) };
