@@ -281,9 +281,6 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         let checked = if comm.rank() == 0 { check_output_space(desc, options, &plan).map_err(with_plan) } else { Ok(()) };
         agree(comm, checked)?;
     }
-    if let Some(c) = &options.checkpoint {
-        agree(comm, if comm.rank() == 0 { check_checkpoint_path(desc, &c.path) } else { Ok(()) })?;
-    }
     let resume = options.resume.as_ref().map(|path| Checkpoint::open(path).and_then(|c| c.check(desc).map(|()| c))).transpose();
     let resume = agree(comm, resume)?;
     let first_step = resume.as_ref().map_or(0, |c| c.step);
@@ -532,6 +529,9 @@ fn spike_file_name(desc: &Description) -> Option<String> {
 fn lock_outputs(desc: &Description, options: &RunOptions, writes_files: bool) -> Result<lock::RunLocks> {
     if writes_files {
         check_outputs(desc)?;
+    }
+    if let Some(c) = &options.checkpoint {
+        check_checkpoint_path(desc, &c.path)?;
     }
     let holder = lock::Holder::this_process(&options.command_line);
     let checkpoints: Vec<&std::path::Path> = options.checkpoint.iter().map(|c| c.path.as_path()).chain(options.resume.as_deref()).collect();
