@@ -1,8 +1,47 @@
 //! volley: a spiking neural network simulator.
 //!
-//! Layers (DESIGN.md §2): `config` (model files) → `network` (the description) →
-//! `connectivity` (local synapse store) → `engine` (epoch loop) → `backend` (CPU threads)
-//! → `record` (SONATA HDF5). `run` wires them together for the CLI.
+//! The house has one direction: a module imports only from the modules below it, in
+//! this order (bottom first; `tests/layers.rs` reads the list between the markers and
+//! fails on an import against it, naming the file and line):
+//!
+//! LAYERS:
+//! error units digest simd gaussian rng expr memory limits spike
+//! synapse model stimulus
+//! network
+//! connectivity
+//! partition comm
+//! backend
+//! record analysis plot
+//! engine
+//! plan checkpoint
+//! run
+//! config
+//! END LAYERS
+//!
+//! - Helpers with no knowledge of networks: errors, formatting of sizes, times and
+//!   values (`units`), split-independent checksums (`digest`), SIMD dispatch, the keyed
+//!   counter-based generators (`gaussian`, `rng`), the expression language, fallible
+//!   large allocations (`memory`), the process's memory limits (`limits`), the spike
+//!   record.
+//! - The vocabulary of dynamics: synaptic kinds, neuron models as data (their
+//!   declarations, steps and WGSL twins), stimuli keyed by (seed, neuron, step).
+//! - `network`: the description (Arbor's recipe) that uses them — populations,
+//!   projections, stimuli, outputs, the backend asked for — and nothing of ranks,
+//!   threads or devices.
+//! - `connectivity`: the local synapse store, with the delay rings and the spikes in
+//!   flight that belong to it.
+//! - `partition` (which rank owns which neurons) and `comm` (ranks talking).
+//! - `backend`: trait `Backend`, the CPU and GPU backends and the one choice point.
+//! - `record`: the output files (SONATA), and what reads them back (`analysis`,
+//!   `plot`).
+//! - `engine`: the epoch loop over a backend, a communicator and recorders.
+//! - `plan` (what a run needs) and `checkpoint` (its state, saved and restored).
+//! - `run`: one run from a description to files; `config`: model files and `--set`
+//!   to a description. The commands (`main.rs`) sit above all.
+//!
+//! Why `config` is at the top, above `run`: it validates a model file against every
+//! vocabulary below (models, synapses, stimuli, reports) and builds the description;
+//! nothing below needs a model file, only descriptions.
 
 pub mod analysis;
 pub mod backend;

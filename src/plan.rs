@@ -8,8 +8,8 @@
 use crate::backend::cpu::{memory_estimate, MemoryEstimate};
 use crate::network::{ConnectionRule, Description, Storage};
 use crate::record::writer::{chunk_for, MAX_CHUNK};
-use crate::run::fmt_bytes;
 use crate::stimulus::StimulusKind;
+use crate::units::fmt_bytes;
 use std::fmt::Write as _;
 use std::ops::Range;
 

@@ -8,20 +8,25 @@
 //! Hodgkin–Huxley membrane integrates g·(E − v) with its ion channels, a current-based
 //! model adds it as a current.
 
-use crate::network::{Description, SynapseModel};
-
-/// The kinds the projections of `desc` use, in the order of their delay rings: delta
-/// first, always (the input current), then each distinct exponential synapse model.
-pub fn kinds(desc: &Description) -> Vec<SynapseModel> {
-    kinds_of(&desc.projections)
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SynapseModel {
+    /// The weight jumps into the target's input current of the arrival step (net.m).
+    Delta,
+    /// A current that jumps by the weight and decays with `tau_ms`.
+    ExpCurrent { tau_ms: f64 },
+    /// A conductance that jumps by the weight and decays with `tau_ms`, with reversal
+    /// potential `e_rev` (see `synapse`: how each model takes it).
+    ExpConductance { tau_ms: f64, e_rev: f64 },
 }
 
-/// `kinds` of a list of projections.
-pub fn kinds_of(projections: &[crate::network::Projection]) -> Vec<SynapseModel> {
+/// The kinds of the synapse models `used` (a projection's each), in the order of their
+/// delay rings: delta first, always (the input current), then each distinct exponential
+/// model in the order met.
+pub fn kinds_of(used: impl IntoIterator<Item = SynapseModel>) -> Vec<SynapseModel> {
     let mut list = vec![SynapseModel::Delta];
-    for p in projections {
-        if !list.contains(&p.synapse) {
-            list.push(p.synapse);
+    for s in used {
+        if !list.contains(&s) {
+            list.push(s);
         }
     }
     list

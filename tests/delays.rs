@@ -1,5 +1,5 @@
 //! Delays many steps long (small dt): the delay rings hold a window of steps and the
-//! synapses of spikes in flight are delivered when due (`engine::InFlight`). The window
+//! synapses of spikes in flight are delivered when due (`connectivity::InFlight`). The window
 //! must change no result, and delay memory must not grow with 1/dt.
 
 mod common;

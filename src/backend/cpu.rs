@@ -11,7 +11,7 @@ use super::{Probe, StatePiece};
 use crate::connectivity::generate::InvalidWeight;
 use crate::connectivity::BuildError;
 use crate::connectivity::LocalSynapses;
-use crate::engine::{DelayRing, InFlight};
+use crate::connectivity::{DelayRing, InFlight};
 use crate::error::Error;
 use crate::model::{InvalidValue, NeuronGroup, NonFinite, StateArrayMut};
 use crate::network::{ConnectionRule, Description, Storage};
@@ -58,7 +58,7 @@ struct GroupSlot {
 
 struct Shard {
     groups: Vec<GroupSlot>,
-    /// One delay ring per synaptic kind (`synapse::kinds`); ring 0 takes delta synapses,
+    /// One delay ring per synaptic kind (`Description::synapse_kinds`); ring 0 takes delta synapses,
     /// straight into the input current.
     rings: Vec<DelayRing>,
     /// Received spikes whose synapses are not all in the rings yet.
@@ -259,7 +259,7 @@ pub struct InvalidBuild {
     pub error: Error,
 }
 
-use crate::config::describe_value as describe;
+use crate::units::describe_value as describe;
 
 pub(crate) fn invalid_value(desc: &Description, pop: usize, first: u64, e: InvalidValue) -> InvalidBuild {
     let p = &desc.populations[pop];
@@ -290,7 +290,7 @@ pub(crate) fn out_of_memory(e: crate::memory::OutOfMemory, what: &str) -> Invali
         key: f64::NEG_INFINITY,
         error: Error::Memory(format!(
             "cannot allocate {} for {what}: this process may not have more memory (another process took it since the memory check, or a limit applies that the check could not read); use fewer neurons, or more ranks",
-            crate::run::fmt_bytes(e.bytes)
+            crate::units::fmt_bytes(e.bytes)
         )),
     }
 }
@@ -342,7 +342,7 @@ impl Shard {
         let n = (neurons.end - neurons.start) as usize;
         let largest_group = groups.iter().map(|g| g.state.len()).max().unwrap_or(0);
         let apart = groups.iter().any(|g| g.state.takes_currents_apart() && g.stimuli.iter().any(|s| s.is_current()));
-        let kinds = synapse::kinds(desc);
+        let kinds = desc.synapse_kinds();
         let synapses = LocalSynapses::build(desc, neurons.clone()).map_err(|e| match e {
             BuildError::Weight(w) => invalid_weight(desc, w),
             BuildError::Memory(m) => out_of_memory(m, &format!("the synapses onto neurons {}..{}", neurons.start, neurons.end)),
@@ -683,7 +683,7 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
     }
     // Each shard's noise scratch: its largest group.
     let largest: u64 = shards.iter().map(|s| desc.populations.iter().map(|p| overlap(&p.gids(), s)).max().unwrap_or(0)).sum();
-    let kinds = synapse::kinds(desc).len() as u64;
+    let kinds = desc.synapse_kinds().len() as u64;
     let buffers = n * desc.ring_slots() as u64 * 4 * kinds + n * 4 * (kinds - 1) + largest * 4;
     MemoryEstimate { state, synapses, buffers, largest_shard_projection }
 }

@@ -110,30 +110,8 @@ pub trait Backend {
     fn table_clamps(&self, populations: usize) -> Vec<u64>;
 }
 
-/// Which backend integrates a rank's neurons: `--backend`, or `simulation.backend` in the
-/// model file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum BackendChoice {
-    /// CPU threads (rayon shards).
-    #[default]
-    Cpu,
-    /// A GPU through wgpu: a hardware adapter if the machine has one, else a software
-    /// driver (lavapipe), else an error.
-    Gpu,
-    /// A hardware GPU where there is one and it runs the model, else the CPU.
-    Auto,
-}
-
-impl BackendChoice {
-    pub fn parse(text: &str) -> Option<BackendChoice> {
-        match text {
-            "cpu" => Some(BackendChoice::Cpu),
-            "gpu" => Some(BackendChoice::Gpu),
-            "auto" => Some(BackendChoice::Auto),
-            _ => None,
-        }
-    }
-}
+/// The choice is part of the description (`network`); a backend kind answers for it here.
+pub use crate::network::BackendChoice;
 
 /// How a rank's backend is chosen and set up.
 #[derive(Clone, Copy, Debug, Default)]

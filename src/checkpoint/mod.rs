@@ -52,10 +52,10 @@ pub const FORMAT: u32 = 3;
 
 /// The arrays a checkpoint holds for population `p`, by name, with whether each is f64:
 /// its model's (`NeuronModel::checkpoint_names`), then one per exponential synaptic kind
-/// (`synapse.1`, ...: the kinds of `synapse::kinds` after the delta kind).
+/// (`synapse.1`, ...: the kinds of `Description::synapse_kinds` after the delta kind).
 pub fn arrays(desc: &Description, p: usize) -> Vec<(String, bool)> {
     let mut names = desc.populations[p].model.checkpoint_names();
-    let kinds = crate::synapse::kinds(desc).len();
+    let kinds = desc.synapse_kinds().len();
     names.extend((1..kinds).map(|k| (crate::synapse::kind_name(k), false)));
     names
 }
@@ -185,7 +185,7 @@ fn write_contents(
     file.new_attr::<f64>().create("time_ms")?.write_scalar(&(what.step as f64 * desc.dt_ms))?;
     file.new_attr::<u64>().create("ranks")?.write_scalar(&(what.ranks as u64))?;
     file.new_attr::<u64>().create("threads")?.write_scalar(&(what.threads as u64))?;
-    text_attr(file, "created", &crate::run::utc_now())?;
+    text_attr(file, "created", &crate::units::utc_now())?;
     let identity = identity(desc);
     let names: Vec<VarLenUnicode> = identity.iter().map(|(n, _)| n.parse().unwrap_or_default()).collect();
     let hashes: Vec<u64> = identity.iter().map(|(_, h)| *h).collect();

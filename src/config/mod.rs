@@ -9,12 +9,13 @@ pub mod set;
 mod stimulus;
 mod toml_errors;
 
-use crate::backend::BackendChoice;
 use crate::error::{Error, Result};
 use crate::expr::Expr;
 use crate::model::declaration::{InitialScope, Scope};
 use crate::model::{self, Declaration, Declared};
-use crate::network::{ConnectionRule, DelaySpec, Description, OutputPlan, Population, Projection, Storage, SynapseModel, WeightSpec};
+use crate::network::{
+    BackendChoice, ConnectionRule, DelaySpec, Description, OutputPlan, Population, Projection, Storage, SynapseModel, WeightSpec,
+};
 use crate::stimulus::{Selection, Stimulus, StimulusKind};
 use schema::{ModelFile, Value};
 pub use set::Replacement;
@@ -391,7 +392,7 @@ impl Validator<'_> {
     fn finite_constant(&self, expr: &Expr, span: Range<usize>, field: &str) -> Result<()> {
         match expr.constant() {
             Some(x) if !(x as f32).is_finite() => {
-                Err(self.error(span, field, format!("evaluates to {}: expected a finite number", describe_value(x))))
+                Err(self.error(span, field, format!("evaluates to {}: expected a finite number", crate::units::describe_value(x))))
             }
             _ => Ok(()),
         }
@@ -457,7 +458,7 @@ impl Validator<'_> {
             return Err(self.error(
                 p.weight.span(),
                 at("weight"),
-                format!("evaluates to {}{at_u}: expected a finite number", describe_value(value)),
+                format!("evaluates to {}{at_u}: expected a finite number", crate::units::describe_value(value)),
             ));
         }
         let delay = match &p.delay {
@@ -913,15 +914,6 @@ impl Validator<'_> {
                 Ok((p, selection))
             })
             .collect()
-    }
-}
-
-/// "NaN", "inf", or a finite value beyond f32 with that said.
-pub fn describe_value(value: f64) -> String {
-    if value.is_finite() {
-        format!("{value:e}, beyond the range of f32 (±3.4e38)")
-    } else {
-        format!("{value}")
     }
 }
 

@@ -20,7 +20,7 @@ impl Validator<'_> {
         seed: u64,
         (taken, warnings): (&[String], &mut Vec<String>),
     ) -> Result<Vec<ReportPlan>> {
-        let kinds = crate::synapse::kinds_of(projections);
+        let kinds = crate::synapse::kinds_of(projections.iter().map(|p| p.synapse));
         // The synaptic state of exponential kind k, on the populations some projection of
         // that kind targets: index (declared state variables) + k - 1.
         let synaptic = |p: usize, variable: &str| -> Option<usize> {

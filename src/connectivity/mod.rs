@@ -17,8 +17,12 @@
 //! id), a row's synapses in drawing order within each delay.
 
 pub mod generate;
+mod in_flight;
+mod ring;
 
-use crate::engine::DelayRing;
+pub use in_flight::InFlight;
+pub use ring::DelayRing;
+
 use crate::memory::{try_huge_vec, try_vec, OutOfMemory};
 use crate::network::{ConnectionRule, Description, Projection, Storage};
 use crate::spike::Spike;
@@ -172,7 +176,7 @@ pub struct SynapseBlock {
     /// Global ids of the sources.
     pub sources: Range<u64>,
     pub delays: Range<u32>,
-    /// The synaptic kind the synapses feed (`synapse::kinds`): the index of its ring.
+    /// The synaptic kind the synapses feed (`Description::synapse_kinds`): the index of its ring.
     pub kind: usize,
     pub rows: Rows,
 }
@@ -190,7 +194,7 @@ impl LocalSynapses {
     /// Builds the synapses of `desc` onto the targets `targets`, or names the first
     /// synapse whose weight is not a finite f32.
     pub fn build(desc: &Description, targets: Range<u64>) -> Result<LocalSynapses, BuildError> {
-        let kinds = crate::synapse::kinds(desc);
+        let kinds = desc.synapse_kinds();
         let mut store = LocalSynapses::default();
         for p in &desc.projections {
             let pop = desc.populations[p.target].gids();

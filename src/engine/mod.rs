@@ -3,12 +3,6 @@
 //! whole epoch without talking to anyone, then the epoch's spikes are exchanged once
 //! and handed back to the backend for delivery at the start of the next epoch.
 
-mod in_flight;
-mod ring;
-
-pub use in_flight::InFlight;
-pub use ring::DelayRing;
-
 use crate::backend::Backend;
 use crate::comm::Communicator;
 use crate::error::Result;

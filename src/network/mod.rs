@@ -8,6 +8,7 @@ use crate::expr::Expr;
 use crate::model::NeuronModel;
 use crate::rng;
 use crate::stimulus::Stimulus;
+pub use crate::synapse::SynapseModel;
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -17,7 +18,7 @@ pub struct Description {
     pub steps: u64,
     pub seed: u64,
     /// The backend the model file asks for (`--backend` replaces it).
-    pub backend: crate::backend::BackendChoice,
+    pub backend: BackendChoice,
     pub populations: Vec<Population>,
     pub projections: Vec<Projection>,
     /// Currents injected from outside the network, in the order they are added.
@@ -30,6 +31,31 @@ pub struct Description {
     /// What is valid but probably not meant (a dt too long for a model's dynamics), in
     /// words, for `run` and `check` to print.
     pub warnings: Vec<String>,
+}
+
+/// Which backend integrates a rank's neurons: `--backend`, or `simulation.backend` in the
+/// model file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// CPU threads (rayon shards).
+    #[default]
+    Cpu,
+    /// A GPU through wgpu: a hardware adapter if the machine has one, else a software
+    /// driver (lavapipe), else an error.
+    Gpu,
+    /// A hardware GPU where there is one and it runs the model, else the CPU.
+    Auto,
+}
+
+impl BackendChoice {
+    pub fn parse(text: &str) -> Option<BackendChoice> {
+        match text {
+            "cpu" => Some(BackendChoice::Cpu),
+            "gpu" => Some(BackendChoice::Gpu),
+            "auto" => Some(BackendChoice::Auto),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -143,17 +169,6 @@ impl DelaySpec {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum SynapseModel {
-    /// The weight jumps into the target's input current of the arrival step (net.m).
-    Delta,
-    /// A current that jumps by the weight and decays with `tau_ms`.
-    ExpCurrent { tau_ms: f64 },
-    /// A conductance that jumps by the weight and decays with `tau_ms`, with reversal
-    /// potential `e_rev` (see `synapse`: how each model takes it).
-    ExpConductance { tau_ms: f64, e_rev: f64 },
-}
-
 /// How a projection's synapses are kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Storage {
@@ -246,6 +261,12 @@ pub const RING_BYTES: u64 = 32 << 20;
 pub const REPORT_BUFFER_BYTES: u64 = 64 << 20;
 
 impl Description {
+    /// The synaptic kinds the projections use, in the order of their delay rings
+    /// (`synapse::kinds_of`).
+    pub fn synapse_kinds(&self) -> Vec<SynapseModel> {
+        crate::synapse::kinds_of(self.projections.iter().map(|p| p.synapse))
+    }
+
     pub fn total_neurons(&self) -> u64 {
         self.populations.iter().map(|p| p.size).sum()
     }
@@ -294,7 +315,7 @@ impl Description {
 
     /// Slots of each delay ring (steps of arrivals it holds ahead): every delay where
     /// the largest is at most `RING_WINDOW` steps, else `RING_WINDOW`, the synapses of
-    /// spikes in flight delivered in windows when due (`engine::InFlight`), so that delay
+    /// spikes in flight delivered in windows when due (`connectivity::InFlight`), so that delay
     /// memory does not grow with 1/dt. Procedural rows with several delays are drawn
     /// again at every delivery: where there are such, the rings hold every delay, so
     /// that each row is drawn once per spike. So do rings of every delay that take at
@@ -303,7 +324,7 @@ impl Description {
     /// 90 slots of its 77,169 neurons take 28 MB). The slots do not change the result.
     pub fn ring_slots(&self) -> u32 {
         let redrawn = self.projections.iter().any(|p| p.storage == Storage::Procedural && p.delay.count() > 1);
-        let kinds = crate::synapse::kinds(self).len() as u64;
+        let kinds = self.synapse_kinds().len() as u64;
         let whole = 4 * self.total_neurons() * self.max_delay_steps() as u64 * kinds;
         if redrawn || whole <= RING_BYTES {
             self.max_delay_steps()

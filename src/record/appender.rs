@@ -405,7 +405,7 @@ impl Appender {
         let on_disk = self.current_path();
         let size = std::fs::metadata(on_disk).map_or(0, |m| m.len());
         let (free, limit) = space_for(on_disk);
-        let fmt = crate::run::fmt_bytes;
+        let fmt = crate::units::fmt_bytes;
         if let Some(limit) = limit.filter(|&l| size + needed > l) {
             return Err(format!(
                 "the file size limit was reached (ulimit -f): the next append needs up to {} more, the limit is {} and the file has {}",

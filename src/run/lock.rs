@@ -33,7 +33,7 @@ pub struct Holder {
 impl Holder {
     /// This process.
     pub fn this_process(command: &str) -> Holder {
-        Holder { host: host_name(), pid: std::process::id(), started: crate::run::utc_now(), command: command.to_string() }
+        Holder { host: host_name(), pid: std::process::id(), started: crate::units::utc_now(), command: command.to_string() }
     }
 
     fn line(&self) -> String {

@@ -203,7 +203,7 @@ fn provenance(desc: &Description, options: &RunOptions, comm: &dyn Communicator,
         ranks: comm.size() as u64,
         threads: options.cpu.threads as u64,
         // One value on every rank: the ranks write one attribute together.
-        start_time: crate::comm::broadcast_text(comm, &utc_now()),
+        start_time: crate::comm::broadcast_text(comm, &crate::units::utc_now()),
         run_id: format!("{run_id:016x}"),
         outputs: output_names(desc, options),
         backend: crate::comm::broadcast_text(comm, backend),
@@ -230,23 +230,6 @@ fn new_run_id() -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
-}
-
-/// The current time as ISO 8601 UTC ("2026-12-01T15:23:42Z").
-pub fn utc_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + (month <= 2) as i64;
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest / 60 % 60, rest % 60)
 }
 
 /// Runs `desc` on this rank's CPU threads, as one of `comm`'s ranks, and writes its

@@ -29,7 +29,7 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>) -> MemoryEstimat
         let delays = if p.delay.count() > 1 { onto.div_ceil(2) * 4 } else { 0 };
         synapses += (desc.populations[p.source].size + 1) * 4 + onto * 8 + delays;
     }
-    let kinds = crate::synapse::kinds(desc).len() as u64;
+    let kinds = desc.synapse_kinds().len() as u64;
     let spike_entries = (n * desc.epoch_steps() as u64).max(1024);
     let buffers =
         n * desc.ring_slots() as u64 * 4 * kinds + n * 4 * (kinds - 1) + 8 + spike_entries * 8 + 2 * desc.total_neurons().max(1024) * 4;

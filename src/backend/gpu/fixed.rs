@@ -91,10 +91,10 @@ pub fn largest_weight(p: &Projection) -> f64 {
     lo.abs().max(hi.abs())
 }
 
-/// One scale per synaptic kind (`synapse::kinds` order): from the projections of that
+/// One scale per synaptic kind (`Description::synapse_kinds` order): from the projections of that
 /// kind onto each population, the population whose neurons can receive the most.
 pub fn scales(desc: &Description) -> Vec<FixedScale> {
-    let kinds = crate::synapse::kinds(desc);
+    let kinds = desc.synapse_kinds();
     kinds
         .iter()
         .map(|kind| {

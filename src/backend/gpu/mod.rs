@@ -23,7 +23,7 @@ pub mod rows;
 pub mod twin;
 
 use super::{Backend, InvalidBuild, Probe, StatePiece};
-use crate::engine::InFlight;
+use crate::connectivity::InFlight;
 use crate::error::{Error, Result};
 use crate::model::{NeuronGroup, NonFinite};
 use crate::network::Description;
@@ -327,7 +327,7 @@ impl GpuBackend {
         let step_capacity = 2 * epoch_steps + 8;
         let steps = gpu.buffer("steps", step_capacity as u64 * step_stride, wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST);
         let step_bind = Self::step_bind(&gpu, &step_layout, &steps);
-        let kinds = crate::synapse::kinds(desc);
+        let kinds = desc.synapse_kinds();
         let ring_words = kinds.len() as u64 * slots as u64 * n_rank as u64;
         // Arrays over neurons must each fit one storage binding, checked from the
         // description before anything is drawn or allocated; a rank past that (tens of
@@ -610,7 +610,7 @@ impl GpuBackend {
                         "the GPU {} ran out of memory building this rank ({e}); the rank needs about {} of device memory \
                          (`volley plan --backend gpu`): use more ranks, procedural = true, or --backend cpu",
                         device::describe(&gpu.info),
-                        crate::run::fmt_bytes(needed)
+                        crate::units::fmt_bytes(needed)
                     ),
                 },
             });

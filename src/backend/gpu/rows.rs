@@ -13,7 +13,7 @@ use std::ops::Range;
 #[derive(Clone, Debug, Default)]
 pub struct GpuRows {
     pub projection: u32,
-    /// Its synaptic kind (`synapse::kinds`).
+    /// Its synaptic kind (`Description::synapse_kinds`).
     pub kind: usize,
     pub sources: Range<u64>,
     pub first_delay: u32,
@@ -107,7 +107,7 @@ pub struct ChunkArrays<'a> {
 /// The rows of every projection onto the neurons `local` (global ids) of `desc`, with
 /// weights in the fixed point of `scales` (one per synaptic kind).
 pub fn build(desc: &Description, local: Range<u64>, scales: &[FixedScale]) -> Result<Vec<GpuRows>, RowsError> {
-    let kinds = crate::synapse::kinds(desc);
+    let kinds = desc.synapse_kinds();
     let n = (local.end - local.start) as usize;
     // Per kind, per local target: the sum of |fixed weight| of its synapses.
     let mut sums: Vec<Vec<i64>> = kinds.iter().map(|_| vec![0i64; n]).collect();

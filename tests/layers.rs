@@ -1,0 +1,116 @@
+//! The house keeps itself standing (issue 25): every `crate::` path in `src/` names a
+//! module below the one it is written in, in the order `src/lib.rs` states. A unit-test
+//! module (`#[cfg(test)] mod ...` at the end of a file) may use anything; the commands
+//! (`main.rs`) sit above every layer. A failure names the file, the line and both
+//! modules.
+
+mod common;
+
+use std::path::Path;
+
+/// The order of `src/lib.rs`, bottom first: a module may import only from those before
+/// it. Read from lib.rs itself, so that the prose and the test cannot disagree.
+fn layer_order() -> Vec<String> {
+    let lib = std::fs::read_to_string(common::repo().join("src/lib.rs")).unwrap();
+    let start = lib.find("LAYERS:").expect("src/lib.rs states the layers after `LAYERS:`");
+    let end = lib[start..].find("END LAYERS").expect("and ends them with `END LAYERS`") + start;
+    lib[start + "LAYERS:".len()..end]
+        .lines()
+        .flat_map(|l| l.trim_start_matches("//!").split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// What lib.rs re-exports at the crate's root (`pub use error::{Error, Result};`): the
+/// module each name comes from.
+fn root_exports(src: &Path) -> Vec<(String, String)> {
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap_or_default();
+    let mut out = Vec::new();
+    for line in lib.lines().filter_map(|l| l.strip_prefix("pub use ")) {
+        let Some((module, names)) = line.split_once("::") else { continue };
+        for name in names.trim_end_matches(';').trim_matches(|c| c == '{' || c == '}').split(',') {
+            out.push((name.trim().to_string(), module.to_string()));
+        }
+    }
+    out
+}
+
+/// `(file, line, importer, imported)` for every import against `order` in the sources
+/// under `src`.
+fn violations(src: &Path, order: &[String]) -> Vec<(String, usize, String, String)> {
+    let rank = |m: &str| order.iter().position(|o| o == m);
+    let exports = root_exports(src);
+    let mut out = Vec::new();
+    let mut files = Vec::new();
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    for path in files {
+        let rel = path.strip_prefix(src).unwrap();
+        let top = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+        if top == "main" || top == "lib" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let body = text.find("#[cfg(test)]\nmod ").map_or(text.as_str(), |i| &text[..i]);
+        for (k, line) in body.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for (at, _) in code.match_indices("crate::") {
+                let name: String = code[at + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let name = exports.iter().find(|(n, _)| *n == name).map_or(name, |(_, m)| m.clone());
+                if name.is_empty() || name == top {
+                    continue;
+                }
+                let (Some(from), Some(to)) = (rank(&top), rank(&name)) else {
+                    out.push((rel.display().to_string(), k + 1, top.clone(), format!("{name} (not in the layer order)")));
+                    continue;
+                };
+                if to > from {
+                    out.push((rel.display().to_string(), k + 1, top.clone(), name));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_module_imports_from_a_module_above_it() {
+    let order = layer_order();
+    assert!(order.len() > 20 && order[0] == "error" && order.last().unwrap() == "config", "{order:?}");
+    let src = common::repo().join("src");
+    // Every top-level module of lib.rs has its place.
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    for module in lib.lines().filter_map(|l| l.strip_prefix("pub mod ")).map(|m| m.trim_end_matches(';')) {
+        assert!(order.iter().any(|o| o == module), "module {module} is not in the layer order of src/lib.rs");
+    }
+    let found = violations(&src, &order);
+    let lines: Vec<String> = found.iter().map(|(f, l, a, b)| format!("src/{f}:{l}: {a} imports {b}, a layer above it")).collect();
+    assert!(found.is_empty(), "imports against the layer order:\n{}", lines.join("\n"));
+}
+
+/// The check finds a planted upward import, naming its file and line.
+#[test]
+fn an_upward_import_is_found() {
+    let order = layer_order();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("record")).unwrap();
+    std::fs::write(dir.path().join("record/writer.rs"), "use crate::spike::Spike;\n\nfn f() { crate::run::summary(); }\n").unwrap();
+    std::fs::write(
+        dir.path().join("units.rs"),
+        "// crate::run in a comment is no import\n#[cfg(test)]\nmod tests { use crate::config; }\n",
+    )
+    .unwrap();
+    let found = violations(dir.path(), &order);
+    assert_eq!(found, vec![("record/writer.rs".to_string(), 3, "record".to_string(), "run".to_string())]);
+}
