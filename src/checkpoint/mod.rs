@@ -105,9 +105,6 @@ pub struct Positions {
     /// Every output file appended to (the spike file, each report, the rate traces):
     /// its record, by name in the output directory.
     pub files: Vec<FileRecord>,
-    /// Spikes of each population in the rate traces' bin in progress, all ranks
-    /// together (empty without rate traces).
-    pub rate_partial: Vec<u64>,
 }
 
 impl Positions {
@@ -238,8 +235,6 @@ fn write_contents(
     write_in_flight(file, recent, what.step, comm)?;
 
     let outputs = file.create_group("outputs")?;
-    let partial = &what.positions.rate_partial;
-    outputs.new_dataset::<u64>().shape(partial.len()).create("rate_partial")?.write_raw(partial)?;
     for (k, record) in what.positions.files.iter().enumerate() {
         let g = outputs.create_group(&format!("file{k}"))?;
         text_attr(&g, "name", &record.name)?;
@@ -247,6 +242,7 @@ fn write_contents(
         g.new_dataset::<u64>().shape(record.lengths.len()).create("lengths")?.write_raw(&record.lengths)?;
         g.new_dataset::<u64>().shape(record.digests.len()).create("digests")?.write_raw(&record.digests)?;
         g.new_dataset::<f64>().shape(record.last_ms.len()).create("last_ms")?.write_raw(&record.last_ms)?;
+        g.new_dataset::<u64>().shape(record.partial.len()).create("partial")?.write_raw(&record.partial)?;
     }
     Ok(())
 }
@@ -267,6 +263,7 @@ fn read_records(file: &hdf5::File) -> hdf5::Result<Vec<FileRecord>> {
                 lengths: g.dataset("lengths")?.read_raw()?,
                 digests: g.dataset("digests")?.read_raw()?,
                 last_ms: g.dataset("last_ms")?.read_raw()?,
+                partial: g.dataset("partial")?.read_raw()?,
             })
         })
         .collect()
@@ -369,9 +366,7 @@ impl Checkpoint {
                     .into(),
             ));
         }
-        let rate_partial =
-            file.dataset("outputs/rate_partial").and_then(|d| d.read_raw::<u64>()).map_err(|e| damaged("outputs/rate_partial", e))?;
-        let positions = Positions { files: read_records(&file).map_err(|e| damaged("the output files' records", e))?, rate_partial };
+        let positions = Positions { files: read_records(&file).map_err(|e| damaged("the output files' records", e))? };
         Ok(Checkpoint { path: path.to_path_buf(), step, dt_ms, model_text, output_dir, positions, identity, file })
     }
 

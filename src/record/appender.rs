@@ -87,6 +87,9 @@ pub struct FileRecord {
     pub digests: Vec<u64>,
     /// The spike file: each population's last spike time (ms; NaN where it has none).
     pub last_ms: Vec<f64>,
+    /// The rate traces: each population's spikes in the bin in progress, all ranks
+    /// together (counted on from there by rank 0).
+    pub partial: Vec<u64>,
 }
 
 pub struct Appender {
@@ -304,7 +307,7 @@ impl Appender {
     /// ranks), under `name`, its name in the output directory.
     pub fn record(&self, name: &str, comm: &dyn Communicator) -> FileRecord {
         let (_, digests) = comm.prefix_and_total(&self.digests);
-        FileRecord { name: name.to_string(), run_id: self.run_id.clone(), lengths: self.lengths.clone(), digests, last_ms: Vec::new() }
+        FileRecord { name: name.to_string(), run_id: self.run_id.clone(), lengths: self.lengths.clone(), digests, ..FileRecord::default() }
     }
 
     /// Appends (collective): every dataset is resized to `new_lengths` rows (the same on

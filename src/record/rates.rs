@@ -13,7 +13,7 @@
 use super::appender::{Appender, Extendable, FileKind, FileRecord};
 use super::sonata::PopulationRange;
 use super::writer::Provenance;
-use super::Recorder;
+use super::{Output, Recorder};
 use crate::comm::Communicator;
 use crate::error::Result;
 use crate::spike::Spike;
@@ -106,16 +106,17 @@ impl RateWriter {
     }
 
     /// Opens the rate file of a checkpointed run at `step` (collective): it holds the
-    /// bins completed by then; `partial` (this rank's share of the bin in progress, per
-    /// population) goes on being counted.
+    /// bins completed by then; the bin in progress (`record.partial`, all ranks' counts)
+    /// goes on being counted from rank 0.
     pub fn reopen(
         path: &Path,
         populations: Vec<PopulationRange>,
         (bin_steps, step, dt_ms): (u64, u64, f64),
-        (record, partial): (&FileRecord, &[u64]),
+        record: &FileRecord,
         piece: &Provenance,
         comm: &dyn Communicator,
     ) -> Result<RateWriter> {
+        let partial = if comm.rank() == 0 { record.partial.clone() } else { vec![0; populations.len()] };
         let written = step / bin_steps.max(1);
         let kind = Box::new(RateFile { populations: populations.len() });
         let find = |file: &hdf5::File| -> hdf5::Result<Vec<Extendable>> {
@@ -134,6 +135,12 @@ impl RateWriter {
             });
         }
         let appender = Appender::reopen(path, kind, comm, (record, step as f64 * dt_ms), piece, find)?;
+        if partial.len() != populations.len() {
+            return Err(crate::error::Error::Input {
+                path: path.to_path_buf(),
+                message: format!("the checkpoint records the bin in progress of {} populations, not {}", partial.len(), populations.len()),
+            });
+        }
         let counts = partial.iter().map(|&n| if n > 0 { vec![n] } else { Vec::new() }).collect();
         Ok(RateWriter { appender, populations, bin_steps: bin_steps.max(1), dt_ms, written, counts })
     }
@@ -174,12 +181,6 @@ impl RateWriter {
         Ok(())
     }
 
-    /// What a checkpoint keeps of the file (collective), under its name in the output
-    /// directory.
-    pub fn record(&self, name: &str, comm: &dyn Communicator) -> FileRecord {
-        self.appender.record(name, comm)
-    }
-
     /// This rank's counts of the bin in progress, per population (what a checkpoint
     /// keeps; call after `flush`).
     pub fn partial(&self) -> Vec<u64> {
@@ -188,6 +189,27 @@ impl RateWriter {
 
     pub fn finish(self, status: &str, comm: &dyn Communicator) -> Result<PathBuf> {
         self.appender.finish(status, comm)
+    }
+}
+
+impl Output for RateWriter {
+    fn flush(&mut self, step: u64, _: &mut dyn FnMut(usize, &mut Vec<f32>), comm: &dyn Communicator) -> Result<()> {
+        RateWriter::flush(self, step, comm)
+    }
+
+    /// Nothing more: the bins of the last append hold only spikes before it, and those
+    /// counted since include spikes of steps after the non-finite one.
+    fn stop_at(&mut self, _: u64, _: &mut dyn FnMut(usize, &mut Vec<f32>), _: &dyn Communicator) -> Result<()> {
+        Ok(())
+    }
+
+    fn file_record(&self, name: &str, comm: &dyn Communicator) -> Option<FileRecord> {
+        let partial = comm.prefix_and_total(&self.partial()).1;
+        Some(FileRecord { partial, ..self.appender.record(name, comm) })
+    }
+
+    fn finish(self: Box<Self>, status: &str, comm: &dyn Communicator) -> Result<Option<PathBuf>> {
+        RateWriter::finish(*self, status, comm).map(Some)
     }
 }
 

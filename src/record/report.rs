@@ -96,6 +96,10 @@ pub struct ReportWriter {
     columns: Vec<Columns>,
     /// Rows in the file.
     rows: u64,
+    /// Per population, the backend's probe that samples this rank's columns, and a
+    /// scratch buffer for what it hands over.
+    probes: Vec<usize>,
+    scratch: Vec<f32>,
 }
 
 impl ReportWriter {
@@ -112,7 +116,7 @@ impl ReportWriter {
         let kind = Box::new(ReportFile { layout: layout.clone() });
         let rank = comm.rank();
         let appender = Appender::create(path, kind, comm, provenance, |file| lay_out(file, &layout, rank == 0))?;
-        Ok(ReportWriter { appender, layout, columns, rows: 0 })
+        Ok(ReportWriter { appender, layout, columns, rows: 0, probes: Vec::new(), scratch: Vec::new() })
     }
 
     /// Turns off the comparison of each append with the free space.
@@ -145,7 +149,7 @@ impl ReportWriter {
         let kind = Box::new(ReportFile { layout: layout.clone() });
         let appender = Appender::reopen(path, kind, comm, (record, duration_ms), piece, find)?;
         let rows = record.lengths.first().copied().unwrap_or(0);
-        Ok(ReportWriter { appender, layout, columns, rows })
+        Ok(ReportWriter { appender, layout, columns, rows, probes: Vec::new(), scratch: Vec::new() })
     }
 
     /// Rows the file holds.
@@ -153,10 +157,10 @@ impl ReportWriter {
         self.rows
     }
 
-    /// What a checkpoint keeps of the file (collective), under its name in the output
-    /// directory.
-    pub fn file_record(&self, name: &str, comm: &dyn Communicator) -> FileRecord {
-        self.appender.record(name, comm)
+    /// The backend's probe of each population (`Output::flush` takes their samples).
+    pub fn with_probes(mut self, probes: Vec<usize>) -> Self {
+        self.probes = probes;
+        self
     }
 
     pub fn without_foresight(mut self) -> Self {
@@ -213,6 +217,35 @@ impl ReportWriter {
     /// Records how the run ended and closes the file (collective).
     pub fn finish(self, status: &str, comm: &dyn Communicator) -> Result<PathBuf> {
         self.appender.finish(status, comm)
+    }
+}
+
+impl super::Recorder for ReportWriter {
+    fn record_spikes(&mut self, _: &[crate::spike::Spike]) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl super::Output for ReportWriter {
+    /// Takes the samples its probes took so far and appends the rows before `step`.
+    fn flush(&mut self, step: u64, samples: &mut dyn FnMut(usize, &mut Vec<f32>), comm: &dyn Communicator) -> Result<()> {
+        for p in 0..self.probes.len() {
+            let mut buffer = std::mem::take(&mut self.scratch);
+            buffer.clear();
+            samples(self.probes[p], &mut buffer);
+            self.record(p, &buffer);
+            self.scratch = buffer;
+        }
+        let rows = self.layout.schedule.samples_before(step);
+        ReportWriter::flush(self, rows, step as f64 * self.layout.dt_ms, comm)
+    }
+
+    fn file_record(&self, name: &str, comm: &dyn Communicator) -> Option<FileRecord> {
+        Some(self.appender.record(name, comm))
+    }
+
+    fn finish(self: Box<Self>, status: &str, comm: &dyn Communicator) -> Result<Option<PathBuf>> {
+        ReportWriter::finish(*self, status, comm).map(Some)
     }
 }
 

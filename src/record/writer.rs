@@ -13,7 +13,7 @@
 use super::appender::{Appender, Extendable, FileKind, FileRecord};
 pub use super::provenance::Provenance;
 use super::sonata::{PopulationRange, Sorting, MAGIC, VERSION};
-use super::Recorder;
+use super::{Output, Recorder};
 use crate::comm::Communicator;
 use crate::digest::sum_terms;
 use crate::error::Result;
@@ -373,6 +373,27 @@ fn holds_what_it_says(path: &Path, lengths: &[u64], duration_ms: f64) -> bool {
     got.sort_unstable();
     want.sort_unstable();
     file.duration_ms == Some(duration_ms) && got == want && file.validate().is_ok()
+}
+
+impl Output for SpikeWriter {
+    fn flush(&mut self, step: u64, _: &mut dyn FnMut(usize, &mut Vec<f32>), comm: &dyn Communicator) -> Result<()> {
+        SpikeWriter::flush(self, step, comm)
+    }
+
+    /// Every spike up to `step`: spikes carry no NaN, so those are what a finite run would
+    /// have given; what was buffered beyond is forgotten.
+    fn stop_at(&mut self, step: u64, _: &mut dyn FnMut(usize, &mut Vec<f32>), comm: &dyn Communicator) -> Result<()> {
+        self.discard_from(step);
+        SpikeWriter::flush(self, step, comm)
+    }
+
+    fn file_record(&self, name: &str, comm: &dyn Communicator) -> Option<FileRecord> {
+        self.record(name, comm)
+    }
+
+    fn finish(self: Box<Self>, status: &str, comm: &dyn Communicator) -> Result<Option<PathBuf>> {
+        self.appender.map(|a| a.finish(status, comm)).transpose()
+    }
 }
 
 impl Recorder for SpikeWriter {

@@ -4,8 +4,8 @@
 
 mod checks;
 pub mod lock;
+mod outputs;
 mod progress;
-mod sampling;
 mod signals;
 mod summary;
 
@@ -26,13 +26,9 @@ use crate::network::Description;
 use crate::partition;
 use crate::plan::{Costs, PlanOptions};
 use crate::plot;
-use crate::record::rates::RateWriter;
-use crate::record::sonata::PopulationRange;
-use crate::record::writer::{Provenance, SpikeDatasets, SpikeFilter, SpikeWriter};
-use crate::record::Both;
-use crate::stimulus::Selection;
+use crate::record::writer::Provenance;
+use outputs::{Finished, Outputs};
 use progress::Progress;
-use sampling::Sampling;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -155,40 +151,6 @@ pub struct RunReport {
     pub backend: String,
 }
 
-/// The populations of the spike file: those it records.
-fn population_ranges(desc: &Description) -> Vec<PopulationRange> {
-    let recorded = desc.output.spike_recording.iter().map(|(p, _)| &desc.populations[*p]);
-    recorded.map(|p| PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size }).collect()
-}
-
-/// Which spikes the spike file keeps, unless it keeps all.
-fn spike_filter(desc: &Description) -> Option<SpikeFilter> {
-    let recording = &desc.output.spike_recording;
-    let all = recording.len() == desc.populations.len() && recording.iter().all(|(_, s)| *s == Selection::All);
-    if all {
-        return None;
-    }
-    let mut selections = vec![None; desc.populations.len()];
-    for (p, s) in recording {
-        selections[*p] = Some(s.clone());
-    }
-    Some(SpikeFilter::new(desc.populations.iter().map(|p| p.first_gid).collect(), selections))
-}
-
-/// Per recorded population, the layout of its spike datasets: the chunk length from the
-/// expected spikes per append, and which neurons are recorded where not all.
-fn spike_datasets(desc: &Description, rate_hz: f64) -> Vec<SpikeDatasets> {
-    let flush_s = desc.flush_steps().min(desc.steps.max(1)) as f64 * desc.dt_ms / 1000.0;
-    let layout = |p: usize, s: &Selection| {
-        let pop = &desc.populations[p];
-        SpikeDatasets {
-            chunk: crate::record::writer::chunk_for(s.count(pop.size) * rate_hz * flush_s),
-            recorded: (*s != Selection::All).then(|| s.indices(pop.size, pop.first_gid)),
-        }
-    };
-    desc.output.spike_recording.iter().map(|(p, s)| layout(*p, s)).collect()
-}
-
 /// What every output file of this piece of the run records of it (collective: the run
 /// id is rank 0's).
 fn provenance(desc: &Description, options: &RunOptions, comm: &dyn Communicator, backend: &str, first_step: u64) -> Provenance {
@@ -288,52 +250,9 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     }
     let build = t0.elapsed();
 
-    // The raster is drawn from the spike file; without one, from a temporary file.
-    let spike_name = spike_file_name(desc);
-    let spike_path = spike_name.as_ref().map(|name| dir.join(name));
-    let populations = population_ranges(desc);
     let backend_line = if runs_on == "cpu" { format!("cpu ({})", crate::simd::level().name()) } else { runs_on.clone() };
     let made_by = provenance(desc, options, comm, &backend_line, first_step);
-    let mut writer = match &spike_path {
-        Some(path) => {
-            let layout = spike_datasets(desc, options.expected_rate_hz);
-            let w = match &resume {
-                Some(c) => {
-                    let record = c.positions.file(spike_name.as_deref().unwrap_or_default(), &c.path)?;
-                    SpikeWriter::reopen(path, populations, (record, c.step), desc.dt_ms, &made_by, comm)?
-                }
-                None => SpikeWriter::create(path, populations, layout, desc.dt_ms, &made_by, comm)?,
-            };
-            let w = if options.skip_space_check { w.without_foresight() } else { w };
-            match spike_filter(desc) {
-                Some(filter) => w.with_filter(filter),
-                None => w,
-            }
-        }
-        None => {
-            let all = desc.populations.iter().map(|p| PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size });
-            SpikeWriter::counting(all.collect(), desc.dt_ms).starting_at(first_step)
-        }
-    };
-    let mut sampling = Sampling::create(desc, options, &made_by, comm, backend, parts[comm.rank()].clone(), resume.as_ref())?;
-    let mut rates = match &desc.output.rates {
-        None => None,
-        Some((name, bin)) => {
-            let path = dir.join(name);
-            let all =
-                desc.populations.iter().map(|p| PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size }).collect();
-            let r = match &resume {
-                Some(c) => {
-                    // The bin in progress at the checkpoint, counted again from rank 0.
-                    let partial = if comm.rank() == 0 { c.positions.rate_partial.clone() } else { vec![0; desc.populations.len()] };
-                    let record = c.positions.file(name, &c.path)?;
-                    RateWriter::reopen(&path, all, (*bin, c.step, desc.dt_ms), (record, &partial), &made_by, comm)?
-                }
-                None => RateWriter::create(&path, all, *bin, desc.dt_ms, &made_by, comm)?,
-            };
-            Some(if options.skip_space_check { r.without_foresight() } else { r })
-        }
-    };
+    let mut outputs = Outputs::create(desc, options, (&made_by, comm), backend, parts[comm.rank()].clone(), resume.as_ref())?;
     drop(resume);
     // From here a signal stops the run at the next progress point, file completed.
     signals::building(false);
@@ -367,28 +286,21 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     while !sim.finished() {
         let step = sim.step();
         let stop = next(step, chunk).min(next(step, flush_every)).min(checkpoint_every.map_or(u64::MAX, |e| next(step, e)));
-        match rates.as_mut() {
-            Some(r) => sim.advance(stop - step, &mut Both(&mut writer, r))?,
-            None => sim.advance(stop - step, &mut writer)?,
-        }
+        sim.advance(stop - step, &mut outputs)?;
         progress.update(sim.step());
         let local = sim.backend().non_finite();
         if sim.comm().any(local.is_some()) {
             progress.finish();
-            return Err(stop_on_non_finite(desc, local, (writer, sampling, rates), &spike_path, &mut sim));
+            return Err(stop_on_non_finite(desc, local, outputs, &mut sim));
         }
         let checkpoint_due = checkpoint_every.is_some_and(|e| sim.step().is_multiple_of(e)) && !sim.finished();
         if (sim.step().is_multiple_of(flush_every) || checkpoint_due) && !sim.finished() {
             let tw = Instant::now();
-            writer.flush(sim.step(), sim.comm())?;
-            if let Some(r) = rates.as_mut() {
-                r.flush(sim.step(), sim.comm())?;
-            }
             let step = sim.step();
             let (backend, comm) = sim.backend_and_comm();
-            sampling.flush(step, backend, comm)?;
+            outputs.flush(step, backend, comm)?;
             if checkpoint_due {
-                last_checkpoint = Some(save_checkpoint(desc, options, (&writer, &sampling, rates.as_ref()), &mut sim)?);
+                last_checkpoint = Some(save_checkpoint(desc, options, &outputs, &mut sim)?);
             }
             write += tw.elapsed();
         }
@@ -401,27 +313,19 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     progress.finish();
     let steps = sim.step();
     let tw = Instant::now();
-    writer.flush(steps, sim.comm())?;
-    if let Some(r) = rates.as_mut() {
-        r.flush(steps, sim.comm())?;
-    }
-    let local_counts = writer.local_counts().to_vec();
+    let (backend, comm) = sim.backend_and_comm();
+    outputs.flush(steps, backend, comm)?;
+    let local_counts = outputs.local_counts();
     let status = match stopped_by_signal {
         Some(signal) => format!("stopped by signal {signal}"),
         None => "complete".to_string(),
     };
-    let (backend, comm) = sim.backend_and_comm();
-    sampling.flush(steps, backend, comm)?;
     if options.checkpoint.is_some() && last_checkpoint.as_ref().is_none_or(|(_, at)| *at != steps) {
         // At the end, or where a signal stopped the run: the run can go on from here.
-        last_checkpoint = Some(save_checkpoint(desc, options, (&writer, &sampling, rates.as_ref()), &mut sim)?);
+        last_checkpoint = Some(save_checkpoint(desc, options, &outputs, &mut sim)?);
     }
-    let spike_file = writer.finish(steps, &status, sim.comm())?;
     let comm: &dyn Communicator = sim.comm();
-    let mut report_files = sampling.finish(&status, comm)?;
-    if let Some(r) = rates {
-        report_files.push(r.finish(&status, comm)?);
-    }
+    let Finished { spike_file, others: report_files } = outputs.finish(&status, comm)?;
     write += tw.elapsed();
     // Simulation time proper: the loop without the appends to the spike file.
     let simulate = t1.elapsed().saturating_sub(write);
@@ -496,17 +400,6 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     })
 }
 
-/// The spike file's name in the output directory: the model's, or where only a raster
-/// is asked for, a hidden one the raster is drawn from.
-fn spike_file_name(desc: &Description) -> Option<String> {
-    match (&desc.output.spikes, &desc.output.raster) {
-        (Some(name), _) => Some(name.clone()),
-        // The same name on every rank: the file is created collectively.
-        (None, Some(_)) => Some(".volley-spikes.h5".to_string()),
-        (None, None) => None,
-    }
-}
-
 /// Takes the locks of a run's output directory and checkpoints (rank 0, for all ranks),
 /// after checking that the directory can be made.
 fn lock_outputs(desc: &Description, options: &RunOptions, writes_files: bool) -> Result<lock::RunLocks> {
@@ -523,22 +416,10 @@ fn lock_outputs(desc: &Description, options: &RunOptions, writes_files: bool) ->
 
 /// Writes a checkpoint at the simulation's step (collective), the outputs having been
 /// flushed to it; returns where and at which step.
-fn save_checkpoint(
-    desc: &Description,
-    options: &RunOptions,
-    (writer, sampling, rates): (&SpikeWriter, &Sampling, Option<&RateWriter>),
-    sim: &mut Simulation,
-) -> Result<(PathBuf, u64)> {
+fn save_checkpoint(desc: &Description, options: &RunOptions, outputs: &Outputs, sim: &mut Simulation) -> Result<(PathBuf, u64)> {
     let path = options.checkpoint.as_ref().expect("checkpointing").path.clone();
     let step = sim.step();
-    let comm = sim.comm();
-    let rate_partial = rates.map_or(Vec::new(), |r| comm.prefix_and_total(&r.partial()).1);
-    let mut files: Vec<_> = spike_file_name(desc).and_then(|name| writer.record(&name, comm)).into_iter().collect();
-    files.extend(sampling.records(comm));
-    if let (Some(r), Some((name, _))) = (rates, &desc.output.rates) {
-        files.push(r.record(name, comm));
-    }
-    let positions = Positions { files, rate_partial };
+    let positions = Positions { files: outputs.records(sim.comm()) };
     let (backend, comm, recent) = sim.for_checkpoint();
     let what = Written { desc, step, positions, ranks: comm.size(), threads: options.cpu.threads };
     checkpoint::save(&path, &what, backend, recent.expect("recent spikes are kept where checkpoints are written"), comm)?;
@@ -549,41 +430,28 @@ fn save_checkpoint(
 /// over all ranks (by step, then id) is named; the spike file keeps every spike up to
 /// and including that step — spikes do not carry NaN, so those are what a finite run
 /// would have given — and says how it ended.
-fn stop_on_non_finite(
-    desc: &Description,
-    local: Option<NonFinite>,
-    (mut writer, mut sampling, rates): (SpikeWriter, Sampling, Option<RateWriter>),
-    spike_path: &Option<PathBuf>,
-    sim: &mut Simulation,
-) -> Error {
+fn stop_on_non_finite(desc: &Description, local: Option<NonFinite>, mut outputs: Outputs, sim: &mut Simulation) -> Error {
     let (backend, comm) = sim.backend_and_comm();
     let mine = local.as_ref().map_or([f64::INFINITY; 2], |n| [n.step as f64, n.gid as f64]);
     let all = comm.all_gather_f64(&mine);
     let first = all.chunks(2).enumerate().min_by(|a, b| a.1[0].total_cmp(&b.1[0]).then(a.1[1].total_cmp(&b.1[1]))).map_or(0, |(r, _)| r);
     let step = all[2 * first] as u64;
     let until = step + 1;
-    writer.discard_from(until);
     let ms = until as f64 * desc.dt_ms;
     let status = format!("stopped: a state became non-finite at {ms} ms");
-    let kept = writer.finish(until, &status, comm);
-    if let Err(e) = kept {
-        return e;
-    }
-    // Samples are of the state before each step: those up to `until` are finite.
-    if let Err(e) = sampling.flush(until, backend, comm).and_then(|()| sampling.finish(&status, comm).map(|_| ())) {
-        return e;
-    }
-    // The rate traces keep the bins of their last append (their counts since then
-    // include spikes after `until`), and say how the run ended.
-    if let Some(Err(e)) = rates.map(|r| r.finish(&status, comm)) {
-        return e;
-    }
+    // The spikes up to `until` (spikes carry no NaN); the samples of the states before
+    // each step up to it, all finite; the rate traces as after their last append.
+    let kept = outputs.stop_at(until, backend, comm).and_then(|()| outputs.finish(&status, comm));
+    let spike_file = match kept {
+        Ok(finished) => finished.spike_file,
+        Err(e) => return e,
+    };
     if comm.rank() != first {
         return Error::OtherRank { exit_code: crate::error::EXIT_NON_FINITE };
     }
     let n = local.expect("this rank holds the first non-finite state");
     let p = desc.populations.iter().find(|p| p.gids().contains(&n.gid)).expect("a neuron of the network");
-    let file = match (&desc.output.spikes, spike_path) {
+    let file = match (&desc.output.spikes, spike_file) {
         (Some(_), Some(path)) => format!("; {} holds every spike up to then", path.display()),
         _ => String::new(),
     };
