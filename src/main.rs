@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use volley::analysis::{population_rate, population_stats, welch_spectrum};
 use volley::backend::cpu::CpuOptions;
+use volley::backend::kind::BackendKind;
 use volley::backend::BackendChoice;
 use volley::comm::{Communicator, ExchangeMode, LocalComm};
 use volley::config::{self, Overrides};
@@ -489,22 +490,21 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             let desc = config::load(&model, &Overrides { duration, sets, ..Overrides::default() })?;
             volley::plan::check_ranks(&desc, ranks).map_err(|message| Error::Option { option: "--ranks".into(), message })?;
             let costs = if calibrate { volley::plan::calibrate(&desc, threads)? } else { volley::plan::Costs::default() };
-            let options = volley::plan::PlanOptions { ranks, threads, rate_hz: expected_rate };
-            let plan = volley::plan::plan(&desc, &options, &costs);
-            let on_gpu = match backend {
-                Some(BackendArg::Cpu) => false,
-                Some(BackendArg::Gpu | BackendArg::Auto) => true,
-                None => desc.backend != BackendChoice::Cpu,
+            // The run planned may be on another machine: `auto` is planned as a GPU.
+            let kind = match backend {
+                Some(BackendArg::Cpu) => BackendKind::Cpu,
+                Some(BackendArg::Gpu | BackendArg::Auto) => BackendKind::Gpu,
+                None if desc.backend == BackendChoice::Cpu => BackendKind::Cpu,
+                None => BackendKind::Gpu,
             };
-            #[cfg(feature = "gpu")]
-            let plan = if on_gpu { plan.with_gpu(&desc) } else { plan };
-            #[cfg(not(feature = "gpu"))]
-            if on_gpu {
+            if !cfg!(feature = "gpu") && kind == BackendKind::Gpu {
                 return Err(Error::Option {
                     option: "--backend gpu".into(),
                     message: "this volley was built without the GPU backend (cargo feature `gpu`): plan with --backend cpu".into(),
                 });
             }
+            let options = volley::plan::PlanOptions { ranks, threads, rate_hz: expected_rate, kind };
+            let plan = volley::plan::plan(&desc, &options, &costs);
             println!(
                 "{}: {} neurons, {} synapses, {} ms in {} steps of {} ms",
                 model.display(),
@@ -527,10 +527,11 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             let desc = config::load(&model, &Overrides { duration, sets, ..Overrides::default() })?;
             volley::plan::check_ranks(&desc, ranks).map_err(|message| Error::Option { option: "--ranks".into(), message })?;
             warn(&desc);
-            let options = volley::plan::PlanOptions { ranks, threads, rate_hz: run::DEFAULT_EXPECTED_RATE_HZ };
+            let options = volley::plan::PlanOptions { ranks, threads, rate_hz: run::DEFAULT_EXPECTED_RATE_HZ, kind: BackendKind::Cpu };
             let plan = volley::plan::plan(&desc, &options, &volley::plan::Costs::default());
             let (memory, all_ranks) = if ranks == 1 {
-                let m = run::check_memory(&desc, 0..desc.total_neurons(), threads, max_memory, 1, plan.rank(0).recording)?;
+                run::check_memory(&plan, 0, max_memory, 1)?;
+                let m = plan.rank(0).memory;
                 (m, m.total())
             } else {
                 for shape in &plan.shapes {
@@ -585,13 +586,13 @@ fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
             }
             // What a GPU would hold for the largest rank (`--backend gpu`).
             #[cfg(feature = "gpu")]
-            match volley::backend::gpu::unsupported(&desc) {
+            match BackendKind::Gpu.unsupported(&desc) {
                 Some(why) => println!("  on a GPU: not run ({why})"),
                 None => {
                     let gpu = plan
                         .shapes
                         .iter()
-                        .map(|s| volley::backend::gpu::estimate::memory_estimate(&desc, s.neurons.clone()))
+                        .map(|s| BackendKind::Gpu.memory_estimate(&desc, s.neurons.clone(), threads))
                         .max_by_key(|m| m.total())
                         .expect("at least one rank");
                     println!(

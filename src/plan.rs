@@ -5,7 +5,7 @@
 //! this one: `calibrate`). `volley plan` prints it; `volley run` refuses with it when
 //! memory, `--max-output` or the free space would be exceeded.
 
-use crate::backend::cpu::{memory_estimate, MemoryEstimate};
+use crate::backend::kind::{BackendKind, MemoryEstimate};
 use crate::network::{ConnectionRule, Description, Storage};
 use crate::record::writer::{chunk_for, MAX_CHUNK};
 use crate::stimulus::StimulusKind;
@@ -20,6 +20,9 @@ pub struct PlanOptions {
     pub threads: usize,
     /// Mean firing rate guessed for every neuron (Hz).
     pub rate_hz: f64,
+    /// What runs the neurons: the CPU table is always planned; for a GPU, each rank's
+    /// device memory and host peak too (`GpuPlan`).
+    pub kind: BackendKind,
 }
 
 /// Costs of the parts of a run, in ns of one thread unless said otherwise. The defaults
@@ -174,7 +177,7 @@ pub struct Plan {
     pub shapes: Vec<RankPlan>,
     /// Each rank's shape (an index into `shapes`).
     rank_shape: Vec<u32>,
-    /// Set by `with_gpu`.
+    /// For a GPU (`PlanOptions::kind`).
     pub gpu: Option<GpuPlan>,
     pub files: Vec<FilePlan>,
     pub spikes: f64,
@@ -293,7 +296,7 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
         }
         known.insert(key, shapes.len() as u32);
         rank_shape.push(shapes.len() as u32);
-        let memory = memory_estimate(desc, range.clone(), options.threads);
+        let memory = BackendKind::Cpu.memory_estimate(desc, range.clone(), options.threads);
         let mut synapses = 0u64;
         let mut events_here = 0.0;
         let (mut update, mut deliver, mut build) = (0.0, 0.0, 0.0);
@@ -341,6 +344,7 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
     }
     let all_events: f64 = shapes.iter().zip(&shape_events).map(|(s, e)| e * s.count as f64).sum();
     let spikes = spikes_of(desc.total_neurons());
+    let gpu = (options.kind == BackendKind::Gpu).then(|| gpu_plan(desc, &shapes, options.threads));
     Plan {
         options: options.clone(),
         shapes,
@@ -350,41 +354,56 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
         events: all_events,
         time,
         costs_source: costs.source.clone(),
-        gpu: None,
+        gpu,
+    }
+}
+
+/// What a GPU would hold for each shape of rank (`GpuPlan`), or why it would not run.
+fn gpu_plan(desc: &Description, shapes: &[RankPlan], threads: usize) -> GpuPlan {
+    let gpu = BackendKind::Gpu;
+    match gpu.unsupported(desc) {
+        Some(why) => GpuPlan::Refused(why),
+        None => GpuPlan::Ranks(
+            shapes
+                .iter()
+                .map(|r| {
+                    let device = gpu.memory_estimate(desc, r.neurons.clone(), threads);
+                    GpuRankPlan { device, host: gpu.host_bytes(desc, r.neurons.clone(), threads) + r.recording + PROCESS_BYTES }
+                })
+                .collect(),
+        ),
     }
 }
 
 impl Plan {
-    /// Adds what the GPU backend would hold for each rank.
-    #[cfg(feature = "gpu")]
-    pub fn with_gpu(mut self, desc: &Description) -> Plan {
-        self.gpu = Some(match crate::backend::gpu::unsupported(desc) {
-            Some(why) => GpuPlan::Refused(why),
-            None => GpuPlan::Ranks(
-                self.shapes
-                    .iter()
-                    .map(|r| {
-                        let device = crate::backend::gpu::estimate::memory_estimate(desc, r.neurons.clone());
-                        let rows = desc
-                            .projections
-                            .iter()
-                            .filter(|p| p.storage != Storage::Procedural)
-                            .map(|p| {
-                                let target = &desc.populations[p.target];
-                                let mine =
-                                    r.neurons.end.min(target.first_gid + target.size).saturating_sub(r.neurons.start.max(target.first_gid));
-                                let onto = desc.projection_synapses(p) as f64 * mine as f64 / target.size.max(1) as f64;
-                                let per = if p.delay.count() > 1 { 10.0 } else { 8.0 };
-                                (onto * per) as u64 + 8 * (desc.populations[p.source].size + 1)
-                            })
-                            .max()
-                            .unwrap_or(0);
-                        GpuRankPlan { device, host: r.memory.state + rows + r.recording + PROCESS_BYTES }
-                    })
-                    .collect(),
+    /// What rank `k`'s process needs beside itself on the backend the plan is for, and
+    /// the parts in words: the figure the memory check holds to every limit.
+    pub fn memory_need(&self, k: usize) -> (u64, String) {
+        let r = self.rank(k);
+        match &self.gpu {
+            Some(GpuPlan::Ranks(ranks)) => {
+                let host = ranks[self.rank_shape[k] as usize].host - PROCESS_BYTES;
+                let backend = host - r.recording;
+                (
+                    host,
+                    format!(
+                        "the GPU backend's host copy of the state and rows {}, recording {}",
+                        fmt_bytes(backend),
+                        fmt_bytes(r.recording)
+                    ),
+                )
+            }
+            _ => (
+                r.memory.total() + r.recording,
+                format!(
+                    "state {}, synapses {}, buffers {}, recording {}",
+                    fmt_bytes(r.memory.state),
+                    fmt_bytes(r.memory.synapses),
+                    fmt_bytes(r.memory.buffers),
+                    fmt_bytes(r.recording)
+                ),
             ),
-        });
-        self
+        }
     }
 }
 
@@ -590,7 +609,6 @@ pub fn machine_line(plan: &Plan) -> String {
 /// predict for that copy scale the reference costs. Delivery is only ever scaled up: the
 /// copy's synapses sit in cache, a large network's do not.
 pub fn calibrate(desc: &Description, threads: usize) -> crate::Result<Costs> {
-    use crate::backend::Backend;
     let mut small = desc.clone();
     let largest = desc.populations.iter().map(|p| p.size).max().unwrap_or(1);
     let scale = (CALIBRATION_NEURONS as f64 / largest as f64).min(1.0);
@@ -616,16 +634,17 @@ pub fn calibrate(desc: &Description, threads: usize) -> crate::Result<Costs> {
     small.output.reports.clear();
     let options = crate::backend::cpu::CpuOptions { threads, ..Default::default() };
     let t0 = std::time::Instant::now();
-    let mut backend = crate::backend::cpu::CpuBackend::build(&small, 0..small.total_neurons(), options).map_err(|e| e.error)?;
+    // The reference costs are the CPU's: measured on the CPU backend, through the choice point.
+    let choice = crate::backend::BackendOptions { choice: crate::backend::BackendChoice::Cpu, cpu: options, gpu: None };
+    let (mut backend, _) = crate::backend::build(&small, 0..small.total_neurons(), &choice, 0).map_err(|e| e.error)?;
     let build_s = t0.elapsed().as_secs_f64();
     let mut recorder = crate::record::MemoryRecorder::default();
-    crate::engine::Simulation::new(&mut backend as &mut dyn Backend, &mut crate::comm::LocalComm, small.epoch_steps(), small.steps)
-        .run(&mut recorder)?;
+    crate::engine::Simulation::new(backend.as_mut(), &mut crate::comm::LocalComm, small.epoch_steps(), small.steps).run(&mut recorder)?;
     let (deliver, update) = backend.work_times();
     let seconds = small.steps as f64 * small.dt_ms / 1000.0;
     let rate = recorder.spikes.len() as f64 / small.total_neurons().max(1) as f64 / seconds.max(1e-9);
     let reference = Costs::default();
-    let predicted = plan(&small, &PlanOptions { ranks: 1, threads, rate_hz: rate }, &reference).time;
+    let predicted = plan(&small, &PlanOptions { ranks: 1, threads, rate_hz: rate, kind: BackendKind::Cpu }, &reference).time;
     let factor = |measured: f64, predicted: f64| if predicted > 1e-4 { (measured / predicted).clamp(0.05, 50.0) } else { 1.0 };
     let update_factor = factor(update.as_secs_f64(), predicted.update);
     let deliver_factor = factor(deliver.as_secs_f64(), predicted.deliver).max(1.0);
@@ -667,7 +686,7 @@ mod tests {
             );
             crate::config::parse(&text, "m.toml", &Default::default()).unwrap()
         };
-        let options = PlanOptions { ranks: 1, threads: 1, rate_hz: 0.0 };
+        let options = PlanOptions { ranks: 1, threads: 1, rate_hz: 0.0, kind: BackendKind::Cpu };
         let without = plan(&model(""), &options, &Costs::default()).time.update;
         let with = plan(
             &model("[[stimulus]]\npopulation = \"a\"\nkind = \"poisson\"\nrate = 8.0\nindegree = 100\nweight = 1.0\n"),

@@ -554,78 +554,7 @@ impl Backend for CpuBackend {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Counts, when dropped at its thread's exit, one thread of the build that has exited.
-    struct ExitCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-
-    impl Drop for ExitCounter {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-
-    thread_local! {
-        static AT_EXIT: std::cell::RefCell<Option<ExitCounter>> = const { std::cell::RefCell::new(None) };
-    }
-
-    /// The build's thread pool has exited, not only been told to, when `build_in_pool`
-    /// returns: every thread that ran the build has run its thread-local destructors
-    /// (which a thread does on its way out, before a join returns).
-    #[test]
-    fn build_threads_have_exited_when_the_build_returns() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        for _ in 0..20 {
-            let (ran, exited) = (std::sync::Arc::new(AtomicUsize::new(0)), std::sync::Arc::new(AtomicUsize::new(0)));
-            build_in_pool(3, || {
-                (0..64).into_par_iter().for_each(|_| {
-                    AT_EXIT.with(|slot| {
-                        slot.borrow_mut().get_or_insert_with(|| {
-                            ran.fetch_add(1, Ordering::SeqCst);
-                            ExitCounter(exited.clone())
-                        });
-                    });
-                    std::thread::sleep(Duration::from_micros(100));
-                })
-            })
-            .unwrap();
-            let ran = ran.load(Ordering::SeqCst);
-            assert!(ran >= 1);
-            assert_eq!(exited.load(Ordering::SeqCst), ran, "build threads that had not exited when the build returned");
-        }
-    }
-
-    #[test]
-    fn shards_cover_the_range_aligned() {
-        let opts = CpuOptions { threads: 3, min_shard_neurons: 100 };
-        let r = shard_ranges(0..1000, opts, 1);
-        assert_eq!(r.len(), 3);
-        assert_eq!(r[0].start, 0);
-        assert_eq!(r[2].end, 1000);
-        assert!(r.windows(2).all(|w| w[0].end == w[1].start && w[0].end % SHARD_ALIGN == 0));
-        assert_eq!(shard_ranges(0..1000, CpuOptions { threads: 8, min_shard_neurons: 4096 }, 1), vec![0..1000]);
-        assert_eq!(shard_ranges(0..100_000, CpuOptions { threads: 2, min_shard_neurons: 256 }, 4).len(), 8);
-    }
-}
-
-/// Bytes the CPU backend will allocate for `desc`, computed without allocating.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MemoryEstimate {
-    pub state: u64,
-    pub synapses: u64,
-    pub buffers: u64,
-    /// The most synapses one projection puts onto one thread's shard (CSR offsets are
-    /// u32: at most 2^32 - 1).
-    pub largest_shard_projection: u64,
-}
-
-impl MemoryEstimate {
-    pub fn total(&self) -> u64 {
-        self.state + self.synapses + self.buffers
-    }
-}
+pub use super::kind::MemoryEstimate;
 
 /// Bytes per stored synapse of a projection's layout (see `connectivity`): dense rows
 /// keep 4 bytes per source × target pair, CSR 4 bytes of target plus 4 (exact) or 2
@@ -686,4 +615,60 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
     let kinds = desc.synapse_kinds().len() as u64;
     let buffers = n * desc.ring_slots() as u64 * 4 * kinds + n * 4 * (kinds - 1) + largest * 4;
     MemoryEstimate { state, synapses, buffers, largest_shard_projection }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts, when dropped at its thread's exit, one thread of the build that has exited.
+    struct ExitCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Drop for ExitCounter {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    thread_local! {
+        static AT_EXIT: std::cell::RefCell<Option<ExitCounter>> = const { std::cell::RefCell::new(None) };
+    }
+
+    /// The build's thread pool has exited, not only been told to, when `build_in_pool`
+    /// returns: every thread that ran the build has run its thread-local destructors
+    /// (which a thread does on its way out, before a join returns).
+    #[test]
+    fn build_threads_have_exited_when_the_build_returns() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        for _ in 0..20 {
+            let (ran, exited) = (std::sync::Arc::new(AtomicUsize::new(0)), std::sync::Arc::new(AtomicUsize::new(0)));
+            build_in_pool(3, || {
+                (0..64).into_par_iter().for_each(|_| {
+                    AT_EXIT.with(|slot| {
+                        slot.borrow_mut().get_or_insert_with(|| {
+                            ran.fetch_add(1, Ordering::SeqCst);
+                            ExitCounter(exited.clone())
+                        });
+                    });
+                    std::thread::sleep(Duration::from_micros(100));
+                })
+            })
+            .unwrap();
+            let ran = ran.load(Ordering::SeqCst);
+            assert!(ran >= 1);
+            assert_eq!(exited.load(Ordering::SeqCst), ran, "build threads that had not exited when the build returned");
+        }
+    }
+
+    #[test]
+    fn shards_cover_the_range_aligned() {
+        let opts = CpuOptions { threads: 3, min_shard_neurons: 100 };
+        let r = shard_ranges(0..1000, opts, 1);
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].start, 0);
+        assert_eq!(r[2].end, 1000);
+        assert!(r.windows(2).all(|w| w[0].end == w[1].start && w[0].end % SHARD_ALIGN == 0));
+        assert_eq!(shard_ranges(0..1000, CpuOptions { threads: 8, min_shard_neurons: 4096 }, 1), vec![0..1000]);
+        assert_eq!(shard_ranges(0..100_000, CpuOptions { threads: 2, min_shard_neurons: 256 }, 4).len(), 8);
+    }
 }

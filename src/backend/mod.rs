@@ -4,6 +4,7 @@
 pub mod cpu;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+pub mod kind;
 pub mod workers;
 
 pub use cpu::InvalidBuild;
@@ -124,7 +125,8 @@ pub struct BackendOptions {
 }
 
 /// The backend that runs `desc`'s neurons `neurons` on this rank: the one runtime choice
-/// point of the backend (DESIGN.md §2). `rank_on_node` picks the adapter by default.
+/// point of the backend (DESIGN.md §2), building the kind the choice resolves to
+/// (`kind::BackendKind::resolve`, which `plan`, `check` and `run` ask too). `rank_on_node` picks the adapter by default.
 /// Returns it with one line saying what it runs on.
 pub fn build(
     desc: &Description,
@@ -136,38 +138,33 @@ pub fn build(
         let backend = cpu::CpuBackend::build(desc, neurons.clone(), options.cpu)?;
         Ok((Box::new(backend), "cpu".into()))
     };
-    match options.choice {
-        BackendChoice::Cpu => cpu(desc),
+    match kind::BackendKind::resolve(options.choice, desc) {
+        kind::BackendKind::Cpu => cpu(desc),
         #[cfg(feature = "gpu")]
-        BackendChoice::Gpu | BackendChoice::Auto => {
-            let index = options.gpu.unwrap_or(rank_on_node);
-            if options.choice == BackendChoice::Auto && (gpu::unsupported(desc).is_some() || !gpu::device::hardware_present()) {
-                return cpu(desc);
-            }
+        kind::BackendKind::Gpu => {
             let refuse = |error: crate::error::Error| InvalidBuild { key: -1.0, error };
-            if let Some(why) = gpu::unsupported(desc) {
+            if let Some(why) = kind::BackendKind::Gpu.unsupported(desc) {
                 return Err(refuse(crate::error::Error::Option {
                     option: "--backend gpu".into(),
                     message: format!("{why}: use --backend cpu"),
                 }));
             }
+            let index = options.gpu.unwrap_or(rank_on_node);
             let device = gpu::device::open(index, options.gpu.is_some(), options.choice == BackendChoice::Gpu).map_err(refuse)?;
             let backend = gpu::GpuBackend::build(desc, neurons.clone(), device)?;
             let what = format!("gpu {}", backend.adapter());
             Ok((Box::new(backend), what))
         }
         #[cfg(not(feature = "gpu"))]
-        BackendChoice::Gpu => Err(InvalidBuild {
-            key: -1.0,
-            error: crate::error::Error::Option {
-                option: "--backend gpu".into(),
-                message: "this volley was built without the GPU backend (cargo feature `gpu`): use --backend cpu".into(),
-            },
-        }),
-        #[cfg(not(feature = "gpu"))]
-        BackendChoice::Auto => {
+        kind::BackendKind::Gpu => {
             let _ = rank_on_node;
-            cpu(desc)
+            Err(InvalidBuild {
+                key: -1.0,
+                error: crate::error::Error::Option {
+                    option: "--backend gpu".into(),
+                    message: "this volley was built without the GPU backend (cargo feature `gpu`): use --backend cpu".into(),
+                },
+            })
         }
     }
 }

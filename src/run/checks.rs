@@ -2,11 +2,10 @@
 //! and that the run fits in memory.
 
 use super::{fmt_bytes, RunOptions};
-use crate::backend::cpu::{memory_estimate, MemoryEstimate};
+use crate::backend::kind::MemoryEstimate;
 use crate::error::{Error, Result};
 use crate::network::Description;
 use crate::plan::Plan;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// Checks, before anything is built and without creating anything, that every output
@@ -222,26 +221,17 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
     }
 }
 
-/// Refuses, before anything large is allocated, a run whose estimated memory for this
-/// rank's `neurons` exceeds what `--max-memory` allows (per rank) or the room under any
+/// Refuses, before anything large is allocated, a run whose planned memory for rank
+/// `rank` (`Plan::memory_need`: on the backend the plan is for, with what it buffers
+/// between appends) exceeds what `--max-memory` allows (per rank) or the room under any
 /// limit that applies (`limits::rooms`: the machine's available memory and a memory
 /// cgroup's, shared with the `ranks_on_node` ranks of this node; the process's address
-/// space and data limits, its own).
-/// `recording` is what the rank buffers between appends (spikes, samples): the
-/// planner's figure (`plan::RankPlan::recording`).
-pub fn check_memory(
-    desc: &Description,
-    neurons: Range<u64>,
-    threads: usize,
-    max_memory: Option<u64>,
-    ranks_on_node: usize,
-    recording: u64,
-) -> Result<MemoryEstimate> {
-    let estimate = memory_estimate(desc, neurons, threads);
-    let needed = estimate.total() + recording;
+/// space and data limits, its own). The plan's figure is the run's one estimate.
+pub fn check_memory(plan: &Plan, rank: usize, max_memory: Option<u64>, ranks_on_node: usize) -> Result<()> {
+    let (needed, parts) = plan.memory_need(rank);
     let share = ranks_on_node.max(1) as u64;
     let mut limits: Vec<(u64, String)> = max_memory.map(|m| (m, "--max-memory allows {bytes}".to_string())).into_iter().collect();
-    for room in crate::limits::rooms(threads) {
+    for room in crate::limits::rooms(plan.options.threads) {
         let (bytes, what) = match room.shared {
             true if share > 1 => {
                 (room.bytes / share, room.what.replace("{bytes}", &format!("{{bytes}} for each of the {share} ranks on this node")))
@@ -260,18 +250,13 @@ pub fn check_memory(
                 format!("use fewer neurons, storage = \"compact\" or procedural = true, fewer sampled neurons, or about {ranks} ranks (`volley plan --ranks {ranks}`)")
             };
             return Err(Error::Memory(format!(
-                "the run needs {} (state {}, synapses {}, buffers {}, recording {}) but {}: {advice}",
+                "the run needs {} ({parts}) but {}: {advice}",
                 fmt_bytes(needed),
-                fmt_bytes(estimate.state),
-                fmt_bytes(estimate.synapses),
-                fmt_bytes(estimate.buffers),
-                fmt_bytes(recording),
                 what.replace("{bytes}", &fmt_bytes(limit)),
             )));
         }
     }
-    check_store_limits(&estimate)?;
-    Ok(estimate)
+    check_store_limits(&plan.rank(rank).memory)
 }
 
 /// Refuses a run whose synapse store would exceed what a thread's store indexes.

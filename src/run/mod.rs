@@ -16,6 +16,7 @@ pub use checks::{
 pub use summary::{append_csv, csv_line, fmt_bytes, fmt_duration, peak_memory, summary, CSV_HEADER};
 
 use crate::backend::cpu::CpuOptions;
+use crate::backend::kind::BackendKind;
 use crate::backend::{BackendChoice, BackendOptions};
 use crate::checkpoint::{self, Checkpoint, Positions, Written};
 use crate::comm::{agree, agree_first, Communicator, ExchangeMode};
@@ -204,7 +205,10 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         eprintln!("volley: warning: {why}");
     }
     // The planner's figures decide what is refused; a refusal shows them.
-    let plan_options = PlanOptions { ranks: comm.size(), threads: options.cpu.threads, rate_hz: options.expected_rate_hz };
+    // The kind the run's choice resolves to answers for itself (support, memory): the
+    // plan asks it once, and the checks hold the plan's figures.
+    let kind = BackendKind::resolve(options.backend, desc);
+    let plan_options = PlanOptions { ranks: comm.size(), threads: options.cpu.threads, rate_hz: options.expected_rate_hz, kind };
     let plan = crate::plan::plan(desc, &plan_options, &Costs::default());
     let with_plan = |e: Error| match e {
         Error::Memory(_) | Error::Output { .. } if comm.rank() == 0 => Error::Planned { error: Box::new(e), plan: plan.to_string() },
@@ -217,11 +221,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     // end of the run: rank 0 holds the locks for all ranks.
     let locks = if comm.rank() == 0 { lock_outputs(desc, options, writes_files) } else { Ok(lock::RunLocks::default()) };
     let _locks = agree(comm, locks)?;
-    let recording = plan.rank(comm.rank()).recording;
-    agree(
-        comm,
-        check_memory(desc, mine.clone(), options.cpu.threads, options.max_memory, comm.ranks_on_node(), recording).map_err(with_plan),
-    )?;
+    agree(comm, check_memory(&plan, comm.rank(), options.max_memory, comm.ranks_on_node()).map_err(with_plan))?;
     if writes_files {
         let checked = if comm.rank() == 0 { check_output_space(desc, options, &plan).map_err(with_plan) } else { Ok(()) };
         agree(comm, checked)?;

@@ -2,7 +2,7 @@
 //! (before anything is drawn): for `volley check` and the planner, and to say which
 //! array would exceed one storage binding.
 
-use crate::backend::cpu::MemoryEstimate;
+use crate::backend::kind::MemoryEstimate;
 use crate::network::{ConnectionRule, Description, Storage};
 use std::ops::Range;
 
