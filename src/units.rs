@@ -39,8 +39,25 @@ pub fn utc_now() -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest / 60 % 60, rest % 60)
 }
 
+/// `ms` as a whole number of steps of `dt_ms`, or None: within a relative 10⁻⁶, as
+/// times written in decimal ("0.3 ms" at dt = 0.1 ms) fall on the grid only to rounding.
+pub fn whole_steps(ms: f64, dt_ms: f64) -> Option<u64> {
+    let steps = ms / dt_ms;
+    let rounded = steps.round();
+    (steps.is_finite() && rounded >= 0.0 && (steps - rounded).abs() <= 1e-6 * rounded.max(1.0)).then_some(rounded as u64)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn whole_steps_within_rounding() {
+        assert_eq!(super::whole_steps(0.3, 0.1), Some(3));
+        assert_eq!(super::whole_steps(0.25, 0.1), None);
+        assert_eq!(super::whole_steps(-1.0, 0.1), None);
+        assert_eq!(super::whole_steps(f64::INFINITY, 0.1), None);
+        assert_eq!(super::whole_steps(0.0, 0.1), Some(0));
+    }
+
     #[test]
     fn sizes_in_decimal_units() {
         assert_eq!(super::fmt_bytes(999), "999.0 B");

@@ -149,13 +149,11 @@ impl Validator<'_> {
     fn description(&self, raw: ModelFile) -> Result<Description> {
         let dt_ms = self.time(&raw.simulation.dt, "simulation.dt")?;
         let duration_ms = self.time(&raw.simulation.duration, "simulation.duration")?;
-        let steps_f = duration_ms / dt_ms;
-        let steps = steps_f.round();
-        if (steps_f - steps).abs() > 1e-6 * steps.max(1.0) {
+        let Some(steps) = crate::units::whole_steps(duration_ms, dt_ms) else {
             let (span, field) = (raw.simulation.duration.span(), "simulation.duration");
             return Err(self.error(span, field, format!("expected a whole number of steps of dt = {dt_ms} ms, got {duration_ms} ms")));
-        }
-        if steps >= u32::MAX as f64 {
+        };
+        if steps >= u32::MAX as u64 {
             return Err(self.error(raw.simulation.duration.span(), "simulation.duration", "expected fewer than 2^32 steps"));
         }
         let seed = self.seed(&raw.simulation.seed)?;
@@ -197,11 +195,10 @@ impl Validator<'_> {
         let mut output = self.output(&raw.output, dt_ms)?;
         let taken: Vec<String> = output.spikes.iter().chain(&output.raster).chain(output.rates.iter().map(|r| &r.0)).cloned().collect();
         output.spike_recording = self.spike_recording(&raw.output, &populations, seed)?;
-        output.reports =
-            self.reports(&raw.output.report, (&populations, &projections), dt_ms, steps as u64, seed, (&taken, &mut warnings))?;
+        output.reports = self.reports(&raw.output.report, (&populations, &projections), dt_ms, steps, seed, (&taken, &mut warnings))?;
         Ok(Description {
             dt_ms,
-            steps: steps as u64,
+            steps,
             seed,
             backend,
             populations,
@@ -704,11 +701,10 @@ impl Validator<'_> {
             other => return Err(self.error(span, field, format!("expected a time, got {other}"))),
         };
         let ms = self.time(&Spanned::new(span.clone(), as_value), field)?;
-        let steps = (ms / dt_ms).round();
-        if (ms / dt_ms - steps).abs() > 1e-6 * steps.max(1.0) || steps < 1.0 {
+        let Some(steps) = crate::units::whole_steps(ms, dt_ms).filter(|&s| s >= 1) else {
             return Err(self.error(span, field, format!("expected a whole number (at least 1) of steps of dt = {dt_ms} ms, got {ms} ms")));
-        }
-        if steps > 65_535.0 {
+        };
+        if steps > 65_535 {
             return Err(self.error(span, field, format!("expected at most 65535 steps, got {steps}")));
         }
         Ok(steps as u32)
@@ -836,15 +832,9 @@ impl Validator<'_> {
             None => (DEFAULT_FLUSH_MS / dt_ms).round().max(1.0) as u64,
             Some(v) => {
                 let ms = self.time(v, "output.flush_every")?;
-                let steps = (ms / dt_ms).round();
-                if steps < 1.0 || (ms / dt_ms - steps).abs() > 1e-6 * steps {
-                    return Err(self.error(
-                        v.span(),
-                        "output.flush_every",
-                        format!("expected a whole number of steps of dt = {dt_ms} ms, got {ms} ms"),
-                    ));
-                }
-                steps as u64
+                crate::units::whole_steps(ms, dt_ms).filter(|&s| s >= 1).ok_or_else(|| {
+                    self.error(v.span(), "output.flush_every", format!("expected a whole number of steps of dt = {dt_ms} ms, got {ms} ms"))
+                })?
             }
         };
         let raster_span = raw.raster.as_ref().map_or(0..0, |r| r.span());

@@ -233,11 +233,10 @@ impl Validator<'_> {
             let least = if zero { "0 or more" } else { "greater than 0" };
             return Err(self.error(value.span(), field, format!("expected a time {least}, got {}", value.get_ref().as_text())));
         }
-        let steps = (ms / dt_ms).round();
-        if (ms / dt_ms - steps).abs() > 1e-6 * steps.max(1.0) || steps >= u32::MAX as f64 {
-            return Err(self.error(value.span(), field, format!("expected a whole number of steps of dt = {dt_ms} ms, got {ms} ms")));
+        match crate::units::whole_steps(ms, dt_ms).filter(|&s| s < u32::MAX as u64) {
+            Some(steps) => Ok(steps),
+            None => Err(self.error(value.span(), field, format!("expected a whole number of steps of dt = {dt_ms} ms, got {ms} ms"))),
         }
-        Ok(steps as u64)
     }
 }
 

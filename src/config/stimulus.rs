@@ -149,15 +149,13 @@ impl Validator<'_> {
                         Value::Number(x) => *x,
                         Value::Text(text) => super::parse_time(text).map_err(|m| self.error(times.span(), &field, m))?,
                     };
-                    let steps = ms / dt_ms;
-                    if !(ms >= 0.0 && ms.is_finite()) || (steps - steps.round()).abs() > 1e-6 * steps.max(1.0) {
+                    let Some(step) = crate::units::whole_steps(ms, dt_ms).filter(|_| ms >= 0.0) else {
                         return Err(self.error(
                             times.span(),
                             field,
                             format!("expected a time ≥ 0 that is a whole number of steps of dt = {dt_ms} ms, got {}", t.as_text()),
                         ));
-                    }
-                    let step = steps.round() as u64;
+                    };
                     if starts.last().is_some_and(|&last| step <= last) {
                         return Err(self.error(
                             times.span(),
