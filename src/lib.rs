@@ -16,6 +16,7 @@
 //! plan checkpoint
 //! run
 //! config
+//! cli
 //! END LAYERS
 //!
 //! - Helpers with no knowledge of networks: errors, formatting of sizes, times and
@@ -37,7 +38,8 @@
 //! - `engine`: the epoch loop over a backend, a communicator and recorders.
 //! - `plan` (what a run needs) and `checkpoint` (its state, saved and restored).
 //! - `run`: one run from a description to files; `config`: model files and `--set`
-//!   to a description. The commands (`main.rs`) sit above all.
+//!   to a description.
+//! - `cli` (the binary's, beside `main.rs`): one module per command, above all.
 //!
 //! Why `config` is at the top, above `run`: it validates a model file against every
 //! vocabulary below (models, synapses, stimuli, reports) and builds the description;

@@ -1,0 +1,119 @@
+//! `volley check`: validate a model file and print its sizes and the memory it needs.
+
+use super::*;
+
+pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
+    let CheckArgs { model, duration, sets, max_memory, threads, ranks, describe } = args;
+    let threads = thread_count(threads)?;
+    let max_memory = memory_limit(max_memory)?;
+    if ranks == 0 {
+        return Err(Error::Option { option: "--ranks".into(), message: "expected at least 1 rank".into() });
+    }
+    let desc = config::load(&model, &Overrides { duration, sets, ..Overrides::default() })?;
+    volley::plan::check_ranks(&desc, ranks).map_err(|message| Error::Option { option: "--ranks".into(), message })?;
+    warn(&desc);
+    let options = volley::plan::PlanOptions { ranks, threads, rate_hz: run::DEFAULT_EXPECTED_RATE_HZ, kind: BackendKind::Cpu };
+    let plan = volley::plan::plan(&desc, &options, &volley::plan::Costs::default());
+    let (memory, all_ranks) = if ranks == 1 {
+        run::check_memory(&plan, 0, max_memory, 1)?;
+        let m = plan.rank(0).memory;
+        (m, m.total())
+    } else {
+        for shape in &plan.shapes {
+            run::check_store_limits(&shape.memory)?;
+        }
+        let largest = plan.shapes.iter().map(|s| s.memory).max_by_key(|m| m.total()).expect("at least one rank");
+        if let Some(limit) = max_memory.filter(|&l| largest.total() > l) {
+            return Err(Error::Memory(format!(
+                "the largest of {ranks} ranks needs {} but --max-memory allows {} per rank: use more ranks",
+                fmt_bytes(largest.total()),
+                fmt_bytes(limit)
+            )));
+        }
+        (largest, plan.shapes.iter().map(|s| s.memory.total() * s.count).sum())
+    };
+    println!("{}: ok", model.display());
+    for p in &desc.populations {
+        let declaration = p.model.declaration();
+        println!(
+            "  population {:<12} {:>12} neurons  (ids {}..{})  {}, {} bytes of state per neuron",
+            p.name,
+            p.size,
+            p.first_gid,
+            p.first_gid + p.size,
+            declaration.model,
+            p.model.bytes_per_neuron()
+        );
+        if describe {
+            println!("{}", declaration.describe(&p.given));
+        }
+    }
+    println!("  neurons {}, synapses {}, projections {}", desc.total_neurons(), desc.synapse_count(), desc.projections.len());
+    println!(
+        "  dt {} ms, {} steps ({} ms), epoch {} step(s), delay rings of {} slot(s), seed {}",
+        desc.dt_ms,
+        desc.steps,
+        desc.steps as f64 * desc.dt_ms,
+        desc.epoch_steps(),
+        desc.ring_slots(),
+        desc.seed
+    );
+    let whose = if ranks > 1 { format!(" of the largest of {ranks} ranks, {threads} thread(s) each") } else { String::new() };
+    println!(
+        "  memory{whose}: state {}, synapses {}, buffers {}, total {}",
+        fmt_bytes(memory.state),
+        fmt_bytes(memory.synapses),
+        fmt_bytes(memory.buffers),
+        fmt_bytes(memory.total())
+    );
+    if ranks > 1 {
+        println!("  memory of all {ranks} ranks: {}", fmt_bytes(all_ranks));
+    }
+    // What a GPU would hold for the largest rank (`--backend gpu`).
+    #[cfg(feature = "gpu")]
+    match BackendKind::Gpu.unsupported(&desc) {
+        Some(why) => println!("  on a GPU: not run ({why})"),
+        None => {
+            let gpu = plan
+                .shapes
+                .iter()
+                .map(|s| BackendKind::Gpu.memory_estimate(&desc, s.neurons.clone(), threads))
+                .max_by_key(|m| m.total())
+                .expect("at least one rank");
+            println!(
+                "  on a GPU{}: device memory state {}, synapses {}, buffers {}, total {}; the largest projection stores {} synapses on one rank ({} of targets; rows past one storage binding are cut into chunks)",
+                if ranks > 1 { format!(", the largest of {ranks} ranks") } else { String::new() },
+                fmt_bytes(gpu.state),
+                fmt_bytes(gpu.synapses),
+                fmt_bytes(gpu.buffers),
+                fmt_bytes(gpu.total()),
+                gpu.largest_shard_projection,
+                fmt_bytes(gpu.largest_shard_projection * 4)
+            );
+        }
+    }
+    // Spikes are buffered between appends to the file: 8 bytes each.
+    let flush_ms = desc.flush_steps().min(desc.steps) as f64 * desc.dt_ms;
+    let at_10_hz = desc.total_neurons() as f64 * 10.0 * flush_ms / 1000.0 * 8.0;
+    println!(
+        "  recording: 8 bytes per spike buffered for {flush_ms} ms between appends to the file, {} at a mean rate of 10 Hz",
+        fmt_bytes(at_10_hz as u64)
+    );
+    for r in &desc.output.reports {
+        let values: u64 = r.populations.iter().map(|p| p.neurons.len() as u64).sum();
+        let names: Vec<&str> = r.populations.iter().map(|p| desc.populations[p.population].name.as_str()).collect();
+        let (schedule, samples) = (r.schedule, r.schedule.samples_before(desc.steps));
+        println!(
+            "  report {}: {} of {values} neurons ({}) every {} ms from {} to {} ms: {samples} samples, {} (buffered: {} per rank at most)",
+            r.file,
+            r.variable,
+            names.join(", "),
+            schedule.interval_steps as f64 * desc.dt_ms,
+            schedule.start_step as f64 * desc.dt_ms,
+            schedule.stop_step as f64 * desc.dt_ms,
+            fmt_bytes(samples * values * 4),
+            fmt_bytes(desc.flush_steps().min(desc.steps).div_ceil(schedule.interval_steps) * values * 4)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,148 @@
+//! `volley run`: one run of a model file, or of a checkpoint, on this process's share of the ranks.
+
+use super::*;
+
+pub(super) fn run(args: RunArgs, rank: &mut usize) -> Result<ExitCode> {
+    let RunArgs {
+        model,
+        seed,
+        duration,
+        threads,
+        out,
+        backend,
+        gpu,
+        quiet,
+        progress_every,
+        sets,
+        max_memory,
+        exchange,
+        report_csv,
+        expected_rate,
+        max_output,
+        skip_space_check,
+        checkpoint_every,
+        checkpoint,
+        resume,
+    } = args;
+    let mut comm = communicator()?;
+    *rank = comm.rank();
+    let outcome = (|| -> Result<ExitCode> {
+        // Every rank reads the same file and options and meets the same errors: the
+        // first rank reports them.
+        let checked = (|| {
+            let threads = thread_count(threads)?;
+            let max_memory = memory_limit(max_memory)?;
+            if !(progress_every > 0.0 && progress_every.is_finite()) {
+                return Err(Error::Option {
+                    option: "--progress-every".into(),
+                    message: format!("expected a number of seconds > 0 (--quiet prints no progress), got {progress_every}"),
+                });
+            }
+            if !(expected_rate >= 0.0 && expected_rate.is_finite()) {
+                return Err(Error::Option {
+                    option: "--expected-rate".into(),
+                    message: format!("expected a rate in Hz ≥ 0, got {expected_rate}"),
+                });
+            }
+            let max_output = max_output
+                .map(|m| run::parse_size(&m).map_err(|message| Error::Option { option: "--max-output".into(), message }))
+                .transpose()?;
+
+            let every_ms = checkpoint_every
+                .as_deref()
+                .map(|t| match config::parse_time(t) {
+                    Ok(ms) if ms > 0.0 => Ok(ms),
+                    Ok(ms) => Err(format!("expected a simulated time > 0, got {ms} ms")),
+                    Err(m) => Err(m),
+                })
+                .transpose()
+                .map_err(|message| Error::Option { option: "--checkpoint-every".into(), message })?;
+            let overrides = Overrides { seed, duration, out_dir: out, sets };
+            let desc = match (&model, &resume) {
+                (Some(model), _) => config::load(model, &overrides)?,
+                (None, Some(from)) => {
+                    let text = volley::checkpoint::Checkpoint::open(from)?.model_text;
+                    config::parse(&text, &format!("{} (the model it holds)", from.display()), &overrides)?
+                }
+                (None, None) => unreachable!("clap requires a model without --resume"),
+            };
+            // Every path the run writes is checked before the build, this one too.
+            if let Some(csv) = report_csv.as_deref().filter(|_| comm.rank() == 0) {
+                run::check_appendable(csv, "--report-csv", &desc.output.dir)?;
+            }
+            let path = checkpoint.clone().or_else(|| resume.clone()).or_else(|| every_ms.map(|_| desc.output.dir.join("checkpoint.h5")));
+            let checkpoint = path.map(|path| run::CheckpointOptions { path, every_ms });
+            Ok((threads, max_memory, max_output, desc, checkpoint))
+        })();
+        let (threads, max_memory, max_output, desc, checkpoint) = volley::comm::agree(comm.as_ref(), checked)?;
+        if comm.rank() == 0 {
+            warn(&desc);
+        }
+        let options = RunOptions {
+            cpu: CpuOptions { threads, ..CpuOptions::default() },
+            progress: !quiet,
+            progress_interval: progress_every,
+            max_memory,
+            backend: match backend {
+                Some(BackendArg::Cpu) => BackendChoice::Cpu,
+                Some(BackendArg::Gpu) => BackendChoice::Gpu,
+                Some(BackendArg::Auto) => BackendChoice::Auto,
+                None => desc.backend,
+            },
+            gpu,
+            exchange: match exchange {
+                Exchange::Auto => ExchangeMode::Auto,
+                Exchange::AllGather => ExchangeMode::AllGather,
+                Exchange::Directed => ExchangeMode::Directed,
+            },
+            expected_rate_hz: expected_rate,
+            max_output,
+            skip_space_check,
+            command_line: std::env::args().collect::<Vec<_>>().join(" "),
+            checkpoint,
+            resume,
+        };
+        let report = run::run(&desc, &options, comm.as_mut())?;
+        if comm.rank() == 0 {
+            println!("{}", run::summary(&desc, &report));
+            for path in report.spike_file.iter().chain(&report.raster).chain(&report.report_files) {
+                println!("wrote {}", path.display());
+            }
+            if let Some(csv) = &report_csv {
+                run::append_csv(csv, &run::csv_line(&desc, &report, threads))?;
+            }
+        }
+        match report.stopped_by_signal {
+            // Like a shell: 128 + the signal, so that a job script sees the run was cut.
+            Some(signal) => {
+                let (ms, of) = (report.steps as f64 * desc.dt_ms, desc.steps as f64 * desc.dt_ms);
+                match &report.checkpoint {
+                    // A code of its own: a job script requeues itself on it.
+                    Some((path, _)) => {
+                        if comm.rank() == 0 {
+                            eprintln!(
+                                "volley: stopped by signal {signal} after {ms} ms of {of} ms; checkpoint written to {}: go on with `volley run --resume {}`",
+                                path.display(),
+                                path.display()
+                            );
+                        }
+                        Ok(ExitCode::from(volley::error::EXIT_CHECKPOINTED as u8))
+                    }
+                    None => {
+                        if comm.rank() == 0 {
+                            eprintln!(
+                                "volley: stopped by signal {signal} after {ms} ms of {of} ms; the spike file holds every spike up to then"
+                            );
+                        }
+                        Ok(ExitCode::from(128 + signal as u8))
+                    }
+                }
+            }
+            None => Ok(ExitCode::SUCCESS),
+        }
+    })();
+    // Printed while MPI is up: MPI_Finalize, when `comm` drops, waits for every
+    // rank, so no rank can exit (and have mpirun kill the rest) before the error
+    // line is out.
+    outcome.map_err(|e| report(e, *rank))
+}
