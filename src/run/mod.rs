@@ -200,34 +200,7 @@ fn new_run_id() -> u64 {
 pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator) -> Result<RunReport> {
     let parts = partition::partition(desc, comm.size());
     let mine = parts[comm.rank()].clone();
-    if let Err(why) = crate::plan::check_ranks(desc, comm.size()).or_else(|e| if comm.rank() == 0 { Err(e) } else { Ok(()) }) {
-        // The ranks are started: a run on too many is slower, not wrong.
-        eprintln!("volley: warning: {why}");
-    }
-    // The planner's figures decide what is refused; a refusal shows them.
-    // The kind the run's choice resolves to answers for itself (support, memory): the
-    // plan asks it once, and the checks hold the plan's figures.
-    let kind = BackendKind::resolve(options.backend, desc);
-    let plan_options = PlanOptions { ranks: comm.size(), threads: options.cpu.threads, rate_hz: options.expected_rate_hz, kind };
-    let plan = crate::plan::plan(desc, &plan_options, &Costs::default());
-    let with_plan = |e: Error| match e {
-        Error::Memory(_) | Error::Output { .. } if comm.rank() == 0 => Error::Planned { error: Box::new(e), plan: plan.to_string() },
-        e => e,
-    };
-    let dir = &desc.output.dir;
-    let o = &desc.output;
-    let writes_files = o.spikes.is_some() || o.raster.is_some() || o.rates.is_some() || !o.reports.is_empty();
-    // One run per output directory and checkpoint, from before the first check to the
-    // end of the run: rank 0 holds the locks for all ranks.
-    let locks = if comm.rank() == 0 { lock_outputs(desc, options, writes_files) } else { Ok(lock::RunLocks::default()) };
-    let _locks = agree(comm, locks)?;
-    agree(comm, check_memory(&plan, comm.rank(), options.max_memory, comm.ranks_on_node()).map_err(with_plan))?;
-    if writes_files {
-        let checked = if comm.rank() == 0 { check_output_space(desc, options, &plan).map_err(with_plan) } else { Ok(()) };
-        agree(comm, checked)?;
-    }
-    let resume = options.resume.as_ref().map(|path| Checkpoint::open(path).and_then(|c| c.check(desc).map(|()| c))).transpose();
-    let resume = agree(comm, resume)?;
+    let (_locks, resume) = check(desc, options, comm)?;
     let first_step = resume.as_ref().map_or(0, |c| c.step);
     signals::building(true);
     signals::catch_stop_signals();
@@ -250,6 +223,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     }
     let build = t0.elapsed();
 
+    let dir = &desc.output.dir;
     let backend_line = if runs_on == "cpu" { format!("cpu ({})", crate::simd::level().name()) } else { runs_on.clone() };
     let made_by = provenance(desc, options, comm, &backend_line, first_step);
     let mut outputs = Outputs::create(desc, options, (&made_by, comm), backend, parts[comm.rank()].clone(), resume.as_ref())?;
@@ -272,45 +246,11 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     if options.checkpoint.is_some() {
         sim.keep_recent(desc.max_delay_steps());
     }
-    let mut progress = Progress::new(options, desc, sim.comm().rank() == 0);
-    // Progress in about 200 parts, each whole epochs, at multiples of their length:
-    // every stop of the loop lies on the epoch grid or at a flush.
-    let epoch = desc.epoch_steps() as u64;
-    let chunk = (desc.steps / 200).max(1).div_ceil(epoch) * epoch;
-    let flush_every = desc.flush_steps().max(1);
-    let checkpoint_every = options.checkpoint.as_ref().and_then(|c| c.every_ms).map(|ms| checkpoint_interval_steps(desc, ms));
-    let next = |step: u64, every: u64| (step / every + 1) * every;
-    let mut write = Duration::ZERO;
-    let mut stopped_by_signal = None;
-    let mut last_checkpoint = None;
-    while !sim.finished() {
-        let step = sim.step();
-        let stop = next(step, chunk).min(next(step, flush_every)).min(checkpoint_every.map_or(u64::MAX, |e| next(step, e)));
-        sim.advance(stop - step, &mut outputs)?;
-        progress.update(sim.step());
-        let local = sim.backend().non_finite();
-        if sim.comm().any(local.is_some()) {
-            progress.finish();
-            return Err(stop_on_non_finite(desc, local, outputs, &mut sim));
-        }
-        let checkpoint_due = checkpoint_every.is_some_and(|e| sim.step().is_multiple_of(e)) && !sim.finished();
-        if (sim.step().is_multiple_of(flush_every) || checkpoint_due) && !sim.finished() {
-            let tw = Instant::now();
-            let step = sim.step();
-            let (backend, comm) = sim.backend_and_comm();
-            outputs.flush(step, backend, comm)?;
-            if checkpoint_due {
-                last_checkpoint = Some(save_checkpoint(desc, options, &outputs, &mut sim)?);
-            }
-            write += tw.elapsed();
-        }
-        if sim.comm().any(signals::received().is_some()) {
-            // The signal this rank received, or SIGTERM where only another rank did.
-            stopped_by_signal = Some(signals::received().unwrap_or(libc::SIGTERM));
-            break;
-        }
+    let ran = epochs(desc, options, &mut sim, &mut outputs)?;
+    if let Some(local) = ran.non_finite {
+        return Err(stop_on_non_finite(desc, local, outputs, &mut sim));
     }
-    progress.finish();
+    let Ran { stopped_by_signal, mut last_checkpoint, mut write, .. } = ran;
     let steps = sim.step();
     let tw = Instant::now();
     let (backend, comm) = sim.backend_and_comm();
@@ -412,6 +352,97 @@ fn lock_outputs(desc: &Description, options: &RunOptions, writes_files: bool) ->
     let holder = lock::Holder::this_process(&options.command_line);
     let checkpoints: Vec<&std::path::Path> = options.checkpoint.iter().map(|c| c.path.as_path()).chain(options.resume.as_deref()).collect();
     lock::RunLocks::take(writes_files.then_some(desc.output.dir.as_path()), &checkpoints, &holder)
+}
+
+/// How the epochs of a run ended: stopped by a signal (which), the last checkpoint
+/// written, the time spent appending to the outputs, and where a state left the finite
+/// numbers, this rank's first such state (None on the ranks that found none).
+struct Ran {
+    stopped_by_signal: Option<i32>,
+    last_checkpoint: Option<(PathBuf, u64)>,
+    write: Duration,
+    non_finite: Option<Option<NonFinite>>,
+}
+
+/// Runs the epochs (collective): in parts of about a 200th of the run, each whole epochs,
+/// stopping at every append and checkpoint, until the end, a signal, or a state that
+/// left the finite numbers on any rank.
+fn epochs(desc: &Description, options: &RunOptions, sim: &mut Simulation, outputs: &mut Outputs) -> Result<Ran> {
+    let mut progress = Progress::new(options, desc, sim.comm().rank() == 0);
+    // Progress in about 200 parts, each whole epochs, at multiples of their length:
+    // every stop of the loop lies on the epoch grid or at a flush.
+    let epoch = desc.epoch_steps() as u64;
+    let chunk = (desc.steps / 200).max(1).div_ceil(epoch) * epoch;
+    let flush_every = desc.flush_steps().max(1);
+    let checkpoint_every = options.checkpoint.as_ref().and_then(|c| c.every_ms).map(|ms| checkpoint_interval_steps(desc, ms));
+    let next = |step: u64, every: u64| (step / every + 1) * every;
+    let mut write = Duration::ZERO;
+    let mut stopped_by_signal = None;
+    let mut last_checkpoint = None;
+    while !sim.finished() {
+        let step = sim.step();
+        let stop = next(step, chunk).min(next(step, flush_every)).min(checkpoint_every.map_or(u64::MAX, |e| next(step, e)));
+        sim.advance(stop - step, outputs)?;
+        progress.update(sim.step());
+        let local = sim.backend().non_finite();
+        if sim.comm().any(local.is_some()) {
+            progress.finish();
+            return Ok(Ran { stopped_by_signal, last_checkpoint, write, non_finite: Some(local) });
+        }
+        let checkpoint_due = checkpoint_every.is_some_and(|e| sim.step().is_multiple_of(e)) && !sim.finished();
+        if (sim.step().is_multiple_of(flush_every) || checkpoint_due) && !sim.finished() {
+            let tw = Instant::now();
+            let step = sim.step();
+            let (backend, comm) = sim.backend_and_comm();
+            outputs.flush(step, backend, comm)?;
+            if checkpoint_due {
+                last_checkpoint = Some(save_checkpoint(desc, options, outputs, sim)?);
+            }
+            write += tw.elapsed();
+        }
+        if sim.comm().any(signals::received().is_some()) {
+            // The signal this rank received, or SIGTERM where only another rank did.
+            stopped_by_signal = Some(signals::received().unwrap_or(libc::SIGTERM));
+            break;
+        }
+    }
+    progress.finish();
+    Ok(Ran { stopped_by_signal, last_checkpoint, write, non_finite: None })
+}
+
+/// Everything checked before anything is built (collective): the rank count, the locks
+/// of the output directory and checkpoints (held from here to the end of the run), the
+/// memory and the output space by the planner's figures, and the checkpoint resumed
+/// from.
+fn check(desc: &Description, options: &RunOptions, comm: &dyn Communicator) -> Result<(lock::RunLocks, Option<Checkpoint>)> {
+    if let Err(why) = crate::plan::check_ranks(desc, comm.size()).or_else(|e| if comm.rank() == 0 { Err(e) } else { Ok(()) }) {
+        // The ranks are started: a run on too many is slower, not wrong.
+        eprintln!("volley: warning: {why}");
+    }
+    // The planner's figures decide what is refused; a refusal shows them.
+    // The kind the run's choice resolves to answers for itself (support, memory): the
+    // plan asks it once, and the checks hold the plan's figures.
+    let kind = BackendKind::resolve(options.backend, desc);
+    let plan_options = PlanOptions { ranks: comm.size(), threads: options.cpu.threads, rate_hz: options.expected_rate_hz, kind };
+    let plan = crate::plan::plan(desc, &plan_options, &Costs::default());
+    let with_plan = |e: Error| match e {
+        Error::Memory(_) | Error::Output { .. } if comm.rank() == 0 => Error::Planned { error: Box::new(e), plan: plan.to_string() },
+        e => e,
+    };
+    let o = &desc.output;
+    let writes_files = o.spikes.is_some() || o.raster.is_some() || o.rates.is_some() || !o.reports.is_empty();
+    // One run per output directory and checkpoint, from before the first check to the
+    // end of the run: rank 0 holds the locks for all ranks.
+    let locks = if comm.rank() == 0 { lock_outputs(desc, options, writes_files) } else { Ok(lock::RunLocks::default()) };
+    let locks = agree(comm, locks)?;
+    agree(comm, check_memory(&plan, comm.rank(), options.max_memory, comm.ranks_on_node()).map_err(with_plan))?;
+    if writes_files {
+        let checked = if comm.rank() == 0 { check_output_space(desc, options, &plan).map_err(with_plan) } else { Ok(()) };
+        agree(comm, checked)?;
+    }
+    let resume = options.resume.as_ref().map(|path| Checkpoint::open(path).and_then(|c| c.check(desc).map(|()| c))).transpose();
+    let resume = agree(comm, resume)?;
+    Ok((locks, resume))
 }
 
 /// Writes a checkpoint at the simulation's step (collective), the outputs having been
