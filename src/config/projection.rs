@@ -1,0 +1,396 @@
+//! Validation of `[[projection]]` tables: the populations they join, the connection
+//! rule, the weights (numbers, expressions of per-synapse uniforms, distributions), the
+//! delays (whole steps) and the synapse model.
+
+use super::schema::{self, Value};
+use super::Validator;
+use crate::error::Result;
+use crate::network::{ConnectionRule, DelaySpec, Population, Projection, Storage, SynapseModel, WeightSpec};
+use std::ops::Range;
+use toml::Spanned;
+
+impl Validator<'_> {
+    pub(super) fn projection(&self, i: usize, p: &schema::Projection, populations: &[Population], dt_ms: f64) -> Result<Projection> {
+        let at = |field: &str| format!("projection[{i}].{field}");
+        let find = |name: &Spanned<String>, field: &str| {
+            populations.iter().position(|q| &q.name == name.get_ref()).ok_or_else(|| {
+                let known: Vec<&str> = populations.iter().map(|q| q.name.as_str()).collect();
+                self.error(name.span(), at(field), format!("unknown population '{}' (defined: {})", name.get_ref(), known.join(", ")))
+            })
+        };
+        let source = find(&p.source, "source")?;
+        let target = find(&p.target, "target")?;
+        let rule = self.rule(&p.connection, &at("connection"), &populations[source], &populations[target], source == target)?;
+        let weight = self.weight(&p.weight, &at("weight"))?;
+        // Searched on a grid of its uniforms: constants and ranges that fail are caught
+        // here, with their place in the file; stored synapses are checked one by one
+        // when built, procedural ones (drawn during the run) by the run's state check.
+        if let Some((u, value)) = crate::connectivity::generate::weight_failure(&weight) {
+            let WeightSpec::Expr { uniforms, .. } = &weight else { unreachable!("only expressions are searched") };
+            let at_u: Vec<String> = ["u", "u2", "u3"].iter().zip(u).take(*uniforms).map(|(n, x)| format!("{n} = {x}")).collect();
+            let at_u = if at_u.is_empty() { String::new() } else { format!(" at {}", at_u.join(", ")) };
+            return Err(self.error(
+                p.weight.span(),
+                at("weight"),
+                format!("evaluates to {}{at_u}: expected a finite number", crate::units::describe_value(value)),
+            ));
+        }
+        let delay = match &p.delay {
+            None => DelaySpec::constant(1),
+            Some(d) => self.delay(d, &at("delay"), dt_ms)?,
+        };
+        let synapse = match &p.synapse {
+            None => SynapseModel::Delta,
+            Some(s) => self.synapse(s, &at("synapse"))?,
+        };
+        if let Some(s) = &p.synapse {
+            let declaration = populations[target].model.declaration();
+            if synapse != SynapseModel::Delta && declaration.filters_weights {
+                return Err(self.error(
+                    s.span(),
+                    at("synapse"),
+                    format!(
+                        "population '{}' ({}) filters the weights arriving with a synaptic current of its own: leave out 'synapse' (the weight is the current's jump)",
+                        populations[target].name, declaration.model
+                    ),
+                ));
+            }
+        }
+        let storage = match (&p.storage, &p.procedural) {
+            (Some(s), Some(pr)) if *pr.get_ref() != (s.get_ref() == "procedural") => {
+                return Err(self.error(
+                    pr.span(),
+                    at("procedural"),
+                    format!("procedural = {} conflicts with storage = \"{}\"", pr.get_ref(), s.get_ref()),
+                ));
+            }
+            (_, Some(pr)) if *pr.get_ref() => Storage::Procedural,
+            (None, _) => Storage::Exact,
+            (Some(s), _) => match s.get_ref().as_str() {
+                "exact" => Storage::Exact,
+                "compact" => Storage::Compact,
+                "procedural" => Storage::Procedural,
+                other => {
+                    return Err(self.error(
+                        s.span(),
+                        at("storage"),
+                        format!("unknown storage '{other}' (known: exact, compact, procedural)"),
+                    ))
+                }
+            },
+        };
+        if storage == Storage::Procedural && !rule.per_source() {
+            let span = p.procedural.as_ref().map(|x| x.span()).or(p.storage.as_ref().map(|x| x.span())).unwrap_or(0..0);
+            return Err(self.error(
+                span,
+                at("storage"),
+                "procedural rows are drawn again per source at delivery: only rule fixed_outdegree draws rows per source",
+            ));
+        }
+        if storage == Storage::Compact {
+            if let WeightSpec::Normal { min, max, .. } = weight {
+                if !(min.is_finite() && max.is_finite()) {
+                    return Err(self.error(
+                        p.weight.span(),
+                        at("weight"),
+                        "compact storage needs a bounded weight: give the normal distribution finite min and max",
+                    ));
+                }
+            }
+        }
+        Ok(Projection { id: i as u32, source, target, rule, weight, delay, synapse, storage })
+    }
+
+    fn rule(
+        &self,
+        c: &Spanned<schema::Connection>,
+        field: &str,
+        source: &Population,
+        target: &Population,
+        same: bool,
+    ) -> Result<ConnectionRule> {
+        let conn = c.get_ref();
+        let err = |m: String| self.error(c.span(), field, m);
+        // An error about one key's value points at that key (and names it), so that a
+        // value given by --set is reported as the option's.
+        let key_err = |key: &str, m: String| self.error(self.key_span(c.span(), key), format!("{field}.{key}"), m);
+        let need_k = || -> Result<u64> {
+            match conn.k {
+                Some(k) if k >= 0 => Ok(k as u64),
+                Some(k) => Err(key_err("k", format!("expected k ≥ 0, got {k}"))),
+                None => Err(err(format!("rule {} needs k (the number of synapses per neuron)", conn.rule))),
+            }
+        };
+        // Keys a rule does not use are errors, like unknown fields: a `k` given to
+        // all_to_all would otherwise be silently ignored.
+        let uses: &[&str] = match conn.rule.as_str() {
+            "all_to_all" => &["autapses"],
+            "fixed_probability" => &["p", "autapses"],
+            "fixed_indegree" | "fixed_outdegree" => &["k", "autapses", "multapses"],
+            "fixed_total_number" => &["n", "autapses", "multapses"],
+            _ => &[],
+        };
+        let given = [
+            ("k", conn.k.is_some()),
+            ("n", conn.n.is_some()),
+            ("p", conn.p.is_some()),
+            ("autapses", conn.autapses.is_some()),
+            ("multapses", conn.multapses.is_some()),
+        ];
+        if !uses.is_empty() {
+            if let Some((key, _)) = given.iter().find(|(key, present)| *present && !uses.contains(key)) {
+                return Err(self.error(
+                    self.key_span(c.span(), key),
+                    format!("{field}.{key}"),
+                    format!("rule {} does not use '{key}' (its keys: rule, {})", conn.rule, uses.join(", ")),
+                ));
+            }
+        }
+        let autapses = conn.autapses.unwrap_or(true);
+        let multapses = conn.multapses.unwrap_or(true);
+        let rule = match conn.rule.as_str() {
+            "all_to_all" => ConnectionRule::AllToAll { autapses },
+            "fixed_probability" => match conn.p {
+                Some(p) if (0.0..=1.0).contains(&p) => ConnectionRule::FixedProbability { p, autapses },
+                Some(p) => return Err(key_err("p", format!("expected a probability p in [0, 1], got {p}"))),
+                None => return Err(err("rule fixed_probability needs p".into())),
+            },
+            "fixed_indegree" => ConnectionRule::FixedIndegree { k: need_k()?, autapses, multapses },
+            "fixed_outdegree" => ConnectionRule::FixedOutdegree { k: need_k()?, autapses, multapses },
+            "fixed_total_number" => {
+                let n = match conn.n {
+                    Some(n) if n >= 0 => n as u64,
+                    Some(n) => return Err(key_err("n", format!("expected n ≥ 0 synapses, got {n}"))),
+                    None => return Err(err("rule fixed_total_number needs n (the number of synapses in all)".into())),
+                };
+                if !multapses {
+                    return Err(self.error(
+                        self.key_span(c.span(), "multapses"),
+                        format!("{field}.multapses"),
+                        "rule fixed_total_number draws with multapses (NEST's default, the microcircuit's): expected true",
+                    ));
+                }
+                let pool = source.size - (same && !autapses) as u64;
+                if n > 0 && (pool == 0 || target.size == 0) {
+                    return Err(err("no partner to draw: the only candidate is the neuron itself and autapses are off".into()));
+                }
+                // A target's in-degree is held in 32 bits; the mean leaves room for its spread.
+                if n / target.size.max(1) >= u32::MAX as u64 / 2 {
+                    return Err(key_err("n", format!("expected fewer than 2^31 synapses per target on average, got n = {n} onto {} targets", target.size)));
+                }
+                ConnectionRule::FixedTotalNumber { n, autapses }
+            }
+            other => {
+                return Err(err(format!(
+                    "unknown connection rule '{other}' (known: all_to_all, fixed_probability, fixed_indegree, fixed_outdegree, fixed_total_number)"
+                )))
+            }
+        };
+        // A neuron cannot draw partners where there are none, nor, without multapses, more
+        // distinct partners than there are.
+        if let ConnectionRule::FixedIndegree { k, autapses, multapses } | ConnectionRule::FixedOutdegree { k, autapses, multapses } = rule {
+            let pool = if rule.per_source() { target.size } else { source.size } - (same && !autapses) as u64;
+            if k > 0 && pool == 0 {
+                return Err(err("no partner to draw: the only candidate is the neuron itself and autapses are off".into()));
+            }
+            if k >= u32::MAX as u64 {
+                return Err(key_err("k", format!("expected k below 2^32 (synapses of a row are counted in 32 bits), got {k}")));
+            }
+            if !multapses && k > pool {
+                return Err(key_err("k", format!("k = {k} without multapses needs at least {k} distinct partners, but there are {pool}")));
+            }
+        }
+        Ok(rule)
+    }
+
+    fn weight(&self, value: &Spanned<toml::Value>, field: &str) -> Result<WeightSpec> {
+        let names = ["u", "u2", "u3"];
+        let expr = |text: &str| -> Result<WeightSpec> {
+            let expr = self.expression(&Spanned::new(value.span(), Value::Text(text.to_string())), field, &names)?;
+            Ok(WeightSpec::Expr { uniforms: expr.slots_used(), expr })
+        };
+        let err = |m: String| self.error(value.span(), field, m);
+        match value.get_ref() {
+            toml::Value::Integer(x) => expr(&format!("{x}")),
+            toml::Value::Float(x) => expr(&format!("{x:?}")),
+            toml::Value::String(s) => expr(s),
+            toml::Value::Table(t) => {
+                let number = |key: &str| -> Result<Option<f64>> {
+                    match t.get(key) {
+                        None => Ok(None),
+                        Some(toml::Value::Integer(x)) => Ok(Some(*x as f64)),
+                        Some(toml::Value::Float(x)) if x.is_finite() => Ok(Some(*x)),
+                        Some(other) => Err(err(format!("{key}: expected a finite number, got {other}"))),
+                    }
+                };
+                let dist = t.get("distribution").and_then(|d| d.as_str()).unwrap_or("");
+                let allowed: &[&str] = match dist {
+                    "uniform" => &["distribution", "low", "high"],
+                    "normal" => &["distribution", "mean", "std", "min", "max", "redraw"],
+                    _ => return Err(err("expected distribution = \"uniform\" or \"normal\"".to_string())),
+                };
+                if let Some(k) = t.keys().find(|k| !allowed.contains(&k.as_str())) {
+                    return Err(err(format!("unknown key '{k}' for a {dist} weight (expected: {})", allowed[1..].join(", "))));
+                }
+                if dist == "uniform" {
+                    let (Some(lo), Some(hi)) = (number("low")?, number("high")?) else {
+                        return Err(err("a uniform weight needs low and high".into()));
+                    };
+                    if hi < lo {
+                        return Err(err(format!("expected low ≤ high, got low = {lo}, high = {hi}")));
+                    }
+                    expr(&format!("{lo:?} + ({hi:?} - {lo:?})*u"))
+                } else {
+                    let (Some(mean), Some(std)) = (number("mean")?, number("std")?) else {
+                        return Err(err("a normal weight needs mean and std".into()));
+                    };
+                    if std < 0.0 {
+                        return Err(err(format!("expected std ≥ 0, got {std}")));
+                    }
+                    let (min, max) = (number("min")?.unwrap_or(f64::NEG_INFINITY), number("max")?.unwrap_or(f64::INFINITY));
+                    if max < min {
+                        return Err(err(format!("expected min ≤ max, got min = {min}, max = {max}")));
+                    }
+                    let redraw = match t.get("redraw") {
+                        None => false,
+                        Some(toml::Value::Boolean(b)) => *b,
+                        Some(other) => return Err(err(format!("redraw: expected true or false, got {other}"))),
+                    };
+                    let mass = crate::connectivity::generate::normal_mass(mean, std, min, max);
+                    if redraw && mass < 1e-3 {
+                        return Err(err(format!(
+                            "a normal weight redrawn into [{min}, {max}] falls there with probability {mass:.1e}: expected a range holding at least 10⁻³ of it"
+                        )));
+                    }
+                    Ok(WeightSpec::Normal { mean, std, min, max, redraw })
+                }
+            }
+            other => Err(err(format!("expected a number, an expression of u, u2, u3, or a distribution table, got {other}"))),
+        }
+    }
+
+    /// A whole number of steps from a TOML time value.
+    fn steps(&self, v: &toml::Value, span: Range<usize>, field: &str, dt_ms: f64) -> Result<u32> {
+        let as_value = match v {
+            toml::Value::Integer(x) => Value::Number(*x as f64),
+            toml::Value::Float(x) => Value::Number(*x),
+            toml::Value::String(s) => Value::Text(s.clone()),
+            other => return Err(self.error(span, field, format!("expected a time, got {other}"))),
+        };
+        let ms = self.time(&Spanned::new(span.clone(), as_value), field)?;
+        let Some(steps) = crate::units::whole_steps(ms, dt_ms).filter(|&s| s >= 1) else {
+            return Err(self.error(span, field, format!("expected a whole number (at least 1) of steps of dt = {dt_ms} ms, got {ms} ms")));
+        };
+        if steps > 65_535 {
+            return Err(self.error(span, field, format!("expected at most 65535 steps, got {steps}")));
+        }
+        Ok(steps as u32)
+    }
+
+    fn delay(&self, value: &Spanned<toml::Value>, field: &str, dt_ms: f64) -> Result<DelaySpec> {
+        match value.get_ref() {
+            toml::Value::Table(t) if t.get("distribution").and_then(|d| d.as_str()) == Some("normal") => {
+                self.normal_delay(t, value.span(), field, dt_ms)
+            }
+            toml::Value::Table(t) => {
+                let shape = "expected a time, { distribution = \"uniform\", low = ..., high = ... } or { distribution = \"normal\", mean = ..., std = ... }";
+                if t.get("distribution").and_then(|d| d.as_str()) != Some("uniform")
+                    || t.keys().any(|k| !["distribution", "low", "high"].contains(&k.as_str()))
+                {
+                    return Err(self.error(value.span(), field, shape));
+                }
+                let (Some(lo), Some(hi)) = (t.get("low"), t.get("high")) else {
+                    return Err(self.error(value.span(), field, "a uniform delay needs low and high"));
+                };
+                let (lo, hi) = (self.steps(lo, value.span(), field, dt_ms)?, self.steps(hi, value.span(), field, dt_ms)?);
+                if hi < lo {
+                    return Err(self.error(value.span(), field, "expected low ≤ high"));
+                }
+                Ok(DelaySpec { min_steps: lo, max_steps: hi, normal: None })
+            }
+            v => Ok(DelaySpec::constant(self.steps(v, value.span(), field, dt_ms)?)),
+        }
+    }
+
+    /// A Gaussian delay, redrawn into [min, max] (min: dt when absent, as NEST redraws
+    /// below the resolution; max: mean + 10 std) and rounded to whole steps.
+    fn normal_delay(&self, t: &toml::map::Map<String, toml::Value>, span: Range<usize>, field: &str, dt_ms: f64) -> Result<DelaySpec> {
+        let err = |m: String| self.error(span.clone(), field, m);
+        let allowed = ["distribution", "mean", "std", "min", "max"];
+        if let Some(k) = t.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(err(format!("unknown key '{k}' for a normal delay (expected: {})", allowed[1..].join(", "))));
+        }
+        let time = |key: &str| -> Result<Option<f64>> {
+            let v = match t.get(key) {
+                None => return Ok(None),
+                Some(toml::Value::Integer(x)) => Value::Number(*x as f64),
+                Some(toml::Value::Float(x)) => Value::Number(*x),
+                Some(toml::Value::String(s)) => Value::Text(s.clone()),
+                Some(other) => return Err(err(format!("{key}: expected a time, got {other}"))),
+            };
+            self.time(&Spanned::new(span.clone(), v), &format!("{field}.{key}")).map(Some)
+        };
+        let (Some(mean), Some(std)) = (time("mean")?, time("std")?) else {
+            return Err(err("a normal delay needs mean and std".into()));
+        };
+        let min = time("min")?.unwrap_or(dt_ms).max(dt_ms);
+        let max = time("max")?.unwrap_or(mean + 10.0 * std);
+        if !(std >= 0.0 && max >= min) {
+            return Err(err(format!("expected std ≥ 0 and min ≤ max, got std = {std} ms, min = {min} ms, max = {max} ms")));
+        }
+        let (min_steps, max_steps) = ((min / dt_ms).round().max(1.0), (max / dt_ms).round());
+        if max_steps > 65_535.0 {
+            return Err(err(format!(
+                "expected delays of at most 65535 steps, got max = {max} ms ({max_steps} steps; max defaults to mean + 10 std)"
+            )));
+        }
+        let mass = crate::connectivity::generate::normal_mass(mean, std, min, max);
+        if mass < 1e-3 {
+            return Err(err(format!(
+                "a normal delay redrawn into [{min}, {max}] ms falls there with probability {mass:.1e}: expected a range holding at least 10⁻³ of it"
+            )));
+        }
+        let normal = crate::network::NormalDelay { mean: mean / dt_ms, std: std / dt_ms, lo: min / dt_ms, hi: max / dt_ms };
+        Ok(DelaySpec { min_steps: min_steps as u32, max_steps: max_steps as u32, normal: Some(normal) })
+    }
+
+    fn synapse(&self, value: &Spanned<toml::Value>, field: &str) -> Result<SynapseModel> {
+        let err = |m: &str| self.error(value.span(), field, m.to_string());
+        let known = "expected \"delta\", { model = \"exp_current\", tau = ... } or { model = \"exp_conductance\", tau = ..., e_rev = ... }";
+        match value.get_ref() {
+            toml::Value::String(s) if s == "delta" => Ok(SynapseModel::Delta),
+            toml::Value::Table(t) => {
+                let model = t.get("model").and_then(|m| m.as_str()).unwrap_or("");
+                let allowed: &[&str] = match model {
+                    "delta" => &["model"],
+                    "exp_current" => &["model", "tau"],
+                    "exp_conductance" => &["model", "tau", "e_rev"],
+                    _ => return Err(err(known)),
+                };
+                if let Some(k) = t.keys().find(|k| !allowed.contains(&k.as_str())) {
+                    return Err(err(&format!("unknown key '{k}' for {model} (expected: {})", allowed.join(", "))));
+                }
+                if model == "delta" {
+                    return Ok(SynapseModel::Delta);
+                }
+                let tau = match t.get("tau") {
+                    Some(toml::Value::Integer(x)) => Value::Number(*x as f64),
+                    Some(toml::Value::Float(x)) => Value::Number(*x),
+                    Some(toml::Value::String(s)) => Value::Text(s.clone()),
+                    _ => return Err(err(&format!("{model} needs tau, a time"))),
+                };
+                let tau_ms = self.time(&Spanned::new(value.span(), tau), &format!("{field}.tau"))?;
+                if model == "exp_current" {
+                    return Ok(SynapseModel::ExpCurrent { tau_ms });
+                }
+                let e_rev = match t.get("e_rev") {
+                    Some(toml::Value::Integer(x)) => *x as f64,
+                    Some(toml::Value::Float(x)) if x.is_finite() => *x,
+                    _ => return Err(err("exp_conductance needs e_rev, the reversal potential (mV)")),
+                };
+                Ok(SynapseModel::ExpConductance { tau_ms, e_rev })
+            }
+            _ => Err(err(known)),
+        }
+    }
+}
