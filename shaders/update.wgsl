@@ -6,7 +6,7 @@
 // the host sorts it.
 //
 // Bindings: group 0 the step (a dynamic offset into one uniform buffer per epoch),
-// group 1 the group's buffers. `info` holds the group's constants (HEADER_* below),
+// group 1 the group's buffers. `info` holds the group's constants (HEADER_*: layout.rs),
 // its stimuli and the epoch's amplitudes; `state` its state variables, variable k of
 // neuron i at k·n + i; `params` its parameters, at offset + i·stride (stride 0: one
 // value for the population).
@@ -23,33 +23,9 @@
 // count as (low, high) words at 2·HEADER_GROUP.
 @group(1) @binding(7) var<storage, read_write> clamps: array<atomic<u32>>;
 
-const HEADER_OFFSET: u32 = 0u;
-const HEADER_N: u32 = 1u;
-const HEADER_FIRST_GID_LO: u32 = 2u;
-const HEADER_FIRST_GID_HI: u32 = 3u;
-const HEADER_RING_ROW: u32 = 4u;
-const HEADER_DT: u32 = 5u;
-const HEADER_INV_SCALE: u32 = 6u;
-const HEADER_NOISE_KEY_X: u32 = 7u;
-const HEADER_NOISE_KEY_Y: u32 = 8u;
-const HEADER_STIMULI: u32 = 9u;
-const HEADER_STIMULI_AT: u32 = 10u;
-const HEADER_AMPLITUDES_AT: u32 = 11u;
-const HEADER_PARAMS_AT: u32 = 12u;
-const HEADER_CONSTANTS_AT: u32 = 13u;
-const HEADER_SPIKE_CAPACITY: u32 = 14u;
-// Where the exponential synaptic kinds are described: their count, the ring's slots,
-// then per kind exp(-dt/tau), the fixed-point inverse scale, 1 for a conductance, e_rev.
-const HEADER_KINDS_AT: u32 = 15u;
-// 1 if the model integrates synaptic conductances itself (a Hodgkin–Huxley membrane),
-// else they reach it as currents.
-const HEADER_CONDUCTANCES: u32 = 16u;
-// The group's index among the rank's groups (its words of `clamps`).
-const HEADER_GROUP: u32 = 17u;
-// 1 if the model filters arriving weights (iaf_psc_exp): it takes the stimuli's currents
-// apart from them (`Inputs`).
-const HEADER_APART: u32 = 18u;
-const STIMULUS_WORDS: u32 = 8u;
+// The header's words, HEADER_OFFSET ... HEADER_APART, and STIMULUS_WORDS are declared once
+// in Rust (src/backend/gpu/layout.rs, `GroupHeader`) and their constants put before this
+// file.
 
 // What reaches a neuron in a step. `total`: everything as one current, for the models that
 // take it so (Izhikevich, Hodgkin–Huxley). A model that filters arriving weights reads

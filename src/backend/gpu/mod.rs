@@ -18,6 +18,7 @@
 pub mod device;
 pub mod estimate;
 pub mod fixed;
+pub mod layout;
 mod procedural;
 pub mod rows;
 pub mod twin;
@@ -30,6 +31,7 @@ use crate::network::Description;
 use crate::spike::Spike;
 use crate::stimulus::{self, Reach, StimulusKind};
 use device::Gpu;
+use layout::{GroupHeader, StepRecord, HEADER_WORDS, STIMULUS_WORDS};
 use rows::RowsError;
 use std::num::NonZeroU64;
 use std::ops::Range;
@@ -38,23 +40,6 @@ use std::time::{Duration, Instant};
 const WORKGROUP: u32 = 64;
 /// Workgroups per dimension of one dispatch (WebGPU's minimum, lavapipe's maximum).
 const MAX_WORKGROUPS: u32 = 65_535;
-/// Words of a group's `info` header (shaders/update.wgsl's HEADER_*).
-const HEADER_WORDS: usize = 19;
-const STIMULUS_WORDS: usize = 8;
-
-/// One dispatch's step, as shaders read it (`struct Step`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct StepRecord {
-    step_lo: u32,
-    step_hi: u32,
-    slot: u32,
-    index_in_epoch: u32,
-    spikes_at: u32,
-    spikes_count: u32,
-    due_lo: u32,
-    due_hi: u32,
-}
 
 /// The neurons of one population on this rank.
 struct Group {
@@ -227,8 +212,11 @@ fn with_step(source: &str) -> String {
 
 /// The update shader of a model: the shared random numbers and step, then the model's
 /// `model_step`.
+/// The update shader of a model: the step record, the header's constants (declared once,
+/// in `layout`), the update loop and the model's own step.
 fn update_source(model: &str) -> String {
-    with_step(&[RNG, include_str!("../../../shaders/noise.wgsl"), include_str!("../../../shaders/update.wgsl"), model].join("\n"))
+    let header = layout::header_constants();
+    with_step(&[RNG, include_str!("../../../shaders/noise.wgsl"), &header, include_str!("../../../shaders/update.wgsl"), model].join("\n"))
 }
 
 /// The delivery shader of a procedural projection whose weight is `weight`
@@ -424,22 +412,26 @@ impl GpuBackend {
                 params.extend_from_slice(values);
             }
             let reached = stimulus::for_group(&desc.stimuli, index, pop.first_gid, lo, n);
+            // The header's words are filled in as the parts after it are laid out.
+            let mut header = GroupHeader {
+                offset: (lo - neurons.start) as u32,
+                n: n as u32,
+                first_gid_lo: lo as u32,
+                first_gid_hi: (lo >> 32) as u32,
+                ring_row: n_rank as u32,
+                dt: (desc.dt_ms as f32).to_bits(),
+                inv_scale: scales[0].inverse().to_bits(),
+                noise_key_x: noise_key[0],
+                noise_key_y: noise_key[1],
+                stimuli: reached.len() as u32,
+                ..GroupHeader::default()
+            };
             let mut info = vec![0u32; HEADER_WORDS];
-            info[0] = (lo - neurons.start) as u32;
-            info[1] = n as u32;
-            info[2] = lo as u32;
-            info[3] = (lo >> 32) as u32;
-            info[4] = n_rank as u32;
-            info[5] = (desc.dt_ms as f32).to_bits();
-            info[6] = scales[0].inverse().to_bits();
-            info[7] = noise_key[0];
-            info[8] = noise_key[1];
-            info[9] = reached.len() as u32;
-            info[12] = info.len() as u32;
+            header.params_at = info.len() as u32;
             info.extend(&layout);
-            info[13] = info.len() as u32;
+            header.constants_at = info.len() as u32;
             info.extend(model.constants.iter().map(|c| c.to_bits()));
-            info[10] = info.len() as u32;
+            header.stimuli_at = info.len() as u32;
             let stimuli_at = info.len();
             info.resize(stimuli_at + STIMULUS_WORDS * reached.len(), 0);
             for (k, s) in reached.iter().enumerate() {
@@ -480,14 +472,15 @@ impl GpuBackend {
                 }
             }
             let amplitudes_at = info.len();
-            info[11] = amplitudes_at as u32;
+            header.amplitudes_at = amplitudes_at as u32;
             info.resize(amplitudes_at + epoch_steps * reached.len(), 0);
-            info[14] = spike_entries as u32;
-            info[16] = host.integrates_conductances() as u32;
-            info[17] = groups.len() as u32;
-            info[18] = host.takes_currents_apart() as u32;
-            info[15] = info.len() as u32;
+            header.spike_capacity = spike_entries as u32;
+            header.conductances = host.integrates_conductances() as u32;
+            header.group = groups.len() as u32;
+            header.apart = host.takes_currents_apart() as u32;
+            header.kinds_at = info.len() as u32;
             info.extend(&kind_words);
+            info[..HEADER_WORDS].copy_from_slice(header.words());
             let state_buffer = gpu.storage("state", &state, usage);
             let params = gpu.storage("parameters", &params, wgpu::BufferUsages::empty());
             let info_buffer = gpu.storage("group", &info, wgpu::BufferUsages::empty());
@@ -1141,7 +1134,9 @@ mod tests {
         let step = module.types.iter().find(|(_, t)| t.name.as_deref() == Some("Step")).expect("struct Step");
         let wgpu::naga::TypeInner::Struct { members, span } = &step.1.inner else { panic!("Step is a struct") };
         assert_eq!(*span as u64, STEP_BYTES);
-        assert_eq!(members.len(), STEP_BYTES as usize / 4, "one u32 per field");
+        let names: Vec<&str> = members.iter().map(|m| m.name.as_deref().unwrap_or("")).collect();
+        assert_eq!(names, StepRecord::FIELDS, "the shader's fields are the host's, in order");
+        assert!(members.iter().enumerate().all(|(k, m)| m.offset as usize == 4 * k), "one u32 per field");
     }
 
     /// Every shader parses and validates (naga, as wgpu compiles them): caught here
