@@ -187,3 +187,21 @@ pub(super) fn build(setup: &GroupSetup) -> Result<(Vec<Group>, Pipelines), Inval
 
     Ok((groups, pipelines))
 }
+
+/// The exponential synaptic kinds as a group's header points to them (`kinds_at`): their
+/// count and the ring's slots, then per kind exp(-dt/tau), the fixed-point inverse scale,
+/// 1 for a conductance (0 for a current), and e_rev.
+pub(super) fn kind_words(desc: &Description, scales: &[super::fixed::FixedScale]) -> Vec<u32> {
+    let kinds = desc.synapse_kinds();
+    let mut words = vec![(kinds.len() - 1) as u32, desc.ring_slots()];
+    for (k, kind) in kinds.iter().enumerate().skip(1) {
+        let (tau, conductance, e_rev) = match *kind {
+            crate::network::SynapseModel::ExpCurrent { tau_ms } => (tau_ms, 0, 0.0),
+            crate::network::SynapseModel::ExpConductance { tau_ms, e_rev } => (tau_ms, 1, e_rev),
+            crate::network::SynapseModel::Delta => unreachable!("kind 0 is the only delta kind"),
+        };
+        let decay = (-desc.dt_ms / tau).exp() as f32;
+        words.extend([decay.to_bits(), scales[k].inverse().to_bits(), conductance, (e_rev as f32).to_bits()]);
+    }
+    words
+}

@@ -109,6 +109,47 @@ pub struct GpuBackend {
     host_stale: bool,
 }
 
+/// Refuses, before anything is drawn or allocated, a rank whose arrays over neurons (the
+/// delay rings, a population's state, the spike list of an epoch) do not each fit one
+/// storage binding: a rank past that (tens of millions of neurons at a 4 GiB binding)
+/// takes more ranks. Synapses, which grow with in-degree, are cut into chunks of whole
+/// rows instead (`GpuRows::chunks`).
+fn fits_bindings(
+    desc: &Description,
+    neurons: &Range<u64>,
+    gpu: &Gpu,
+    ring_words: u64,
+    spike_entries: u64,
+) -> std::result::Result<(), InvalidBuild> {
+    let binding = gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size);
+    let fits = |what: String, bytes: u64| -> std::result::Result<(), InvalidBuild> {
+        if bytes <= binding {
+            return Ok(());
+        }
+        Err(InvalidBuild {
+            key: -1.0,
+            error: Error::Option {
+                option: "--backend gpu".into(),
+                message: format!(
+                    "{what} of this rank take {} MB, more than the {} MB of one storage binding of the GPU {} \
+                     (arrays over neurons are not split across bindings): use more ranks, or --backend cpu",
+                    bytes.div_ceil(1 << 20),
+                    binding >> 20,
+                    device::describe(&gpu.info)
+                ),
+            },
+        })
+    };
+    fits("the delay rings".into(), ring_words * 4)?;
+    for p in &desc.populations {
+        let local = p.first_gid.max(neurons.start)..(p.first_gid + p.size).min(neurons.end);
+        let n = local.end.saturating_sub(local.start);
+        let vars = p.model.declaration().state.len() as u64;
+        fits(format!("the state of population '{}'", p.name), vars * n * 4)?;
+    }
+    fits("the spike list of one epoch".into(), 8 + spike_entries * 8)
+}
+
 /// What the GPU backend cannot run yet, as one sentence; None if it can run `desc`.
 pub fn unsupported(desc: &Description) -> Option<String> {
     for p in &desc.populations {
@@ -179,36 +220,10 @@ impl GpuBackend {
         let step_bind = Self::step_bind(&gpu, step_layout, &steps);
         let kinds = desc.synapse_kinds();
         let ring_words = kinds.len() as u64 * slots as u64 * n_rank as u64;
-        // Arrays over neurons must each fit one storage binding, checked from the
-        // description before anything is drawn or allocated; a rank past that (tens of
-        // millions of neurons at a 4 GiB binding) takes more ranks. Synapses, which grow
-        // with in-degree, are cut into chunks of whole rows instead (`GpuRows::chunks`).
-        let binding = gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size);
-        let fits = |what: String, bytes: u64| -> std::result::Result<(), InvalidBuild> {
-            if bytes <= binding {
-                return Ok(());
-            }
-            Err(InvalidBuild {
-                key: -1.0,
-                error: Error::Option {
-                    option: "--backend gpu".into(),
-                    message: format!(
-                        "{what} of this rank take {} MB, more than the {} MB of one storage binding of the GPU {} \
-                         (arrays over neurons are not split across bindings): use more ranks, or --backend cpu",
-                        bytes.div_ceil(1 << 20),
-                        binding >> 20,
-                        device::describe(&gpu.info)
-                    ),
-                },
-            })
-        };
-        fits("the delay rings".into(), ring_words * 4)?;
-        for p in &desc.populations {
-            let local = p.first_gid.max(neurons.start)..(p.first_gid + p.size).min(neurons.end);
-            let n = local.end.saturating_sub(local.start);
-            let vars = p.model.declaration().state.len() as u64;
-            fits(format!("the state of population '{}'", p.name), vars * n * 4)?;
-        }
+        // One entry per neuron-step of an epoch: the list cannot overflow, whatever the
+        // activity (refused here if that does not fit one binding).
+        let spike_entries = (n_rank as u64 * epoch_steps as u64).max(1024);
+        fits_bindings(desc, &neurons, &gpu, ring_words, spike_entries)?;
         // The exponential kinds' state, kind after kind over the rank's neurons.
         let syn_host = vec![vec![0f32; n_rank]; kinds.len() - 1];
         let syn = gpu.buffer(
@@ -216,21 +231,8 @@ impl GpuBackend {
             ((kinds.len() - 1) * n_rank * 4) as u64,
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | usage,
         );
-        let mut kind_words = vec![(kinds.len() - 1) as u32, slots];
-        for (k, kind) in kinds.iter().enumerate().skip(1) {
-            let (tau, conductance, e_rev) = match *kind {
-                crate::network::SynapseModel::ExpCurrent { tau_ms } => (tau_ms, 0, 0.0),
-                crate::network::SynapseModel::ExpConductance { tau_ms, e_rev } => (tau_ms, 1, e_rev),
-                crate::network::SynapseModel::Delta => unreachable!("kind 0 is the only delta kind"),
-            };
-            let decay = (-desc.dt_ms / tau).exp() as f32;
-            kind_words.extend([decay.to_bits(), scales[k].inverse().to_bits(), conductance, (e_rev as f32).to_bits()]);
-        }
+        let kind_words = groups::kind_words(desc, &scales);
         let ring = gpu.buffer("ring", ring_words * 4, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | usage);
-        // One entry per neuron-step of an epoch: the list cannot overflow, whatever the
-        // activity (refused here if that does not fit one binding).
-        let spike_entries = (n_rank as u64 * epoch_steps as u64).max(1024);
-        fits("the spike list of one epoch".into(), 8 + spike_entries * 8)?;
         let spikes = gpu.buffer(
             "spikes",
             8 + spike_entries * 8,
