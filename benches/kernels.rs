@@ -12,10 +12,11 @@ use volley::config::{self, Overrides};
 use volley::connectivity::DelayRing;
 use volley::connectivity::LocalSynapses;
 use volley::engine::Simulation;
-use volley::model::NeuronGroup;
+use volley::model::{Group, NeuronGroup, StepInput};
 use volley::record::MemoryRecorder;
 use volley::rng;
 use volley::spike::Spike;
+use volley::synapse::Synaptic;
 
 fn example(size_exc: u64, size_inh: u64) -> volley::network::Description {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/izhikevich2003.toml")).unwrap();
@@ -97,7 +98,10 @@ fn neuron_update_size(c: &mut Criterion, exc: u64, inh: u64) {
     let mut normals = vec![0f32; n];
     let stimuli = volley::stimulus::for_group(&desc.stimuli, 0, pop.first_gid, pop.first_gid, n);
     g.throughput(Throughput::Elements(n as u64));
-    g.bench_function("step_without_noise_generation", |b| b.iter(|| state.step(&input, 0.0, 1.0)));
+    let none = Synaptic::none();
+    g.bench_function("step_without_noise_generation", |b| {
+        b.iter(|| state.step(&StepInput { input: &input, currents: None, common: 0.0, synaptic: &none, dt: 1.0 }))
+    });
     // What a step of the population costs: its stimuli (net.m's noise) into the input,
     // the update, the spikes, and the input cleared for a later step.
     g.bench_function("step_with_noise_generation", |b| {
@@ -105,7 +109,7 @@ fn neuron_update_size(c: &mut Criterion, exc: u64, inh: u64) {
         b.iter(|| {
             step += 1;
             let common = volley::stimulus::apply(&stimuli, 1, step, &mut input, &mut normals);
-            state.step(&input, common, 1.0);
+            state.step(&StepInput { input: &input, currents: None, common, synaptic: &none, dt: 1.0 });
             input.fill(0.0);
             let mut count = 0;
             state.collect_spikes(|_| count += 1);
@@ -132,12 +136,12 @@ fn hh_update(c: &mut Criterion) {
     let input = vec![18f32; n];
     // Into the firing regime first, so that the states are spread over the spike cycle.
     for _ in 0..20_000 {
-        state.step(&input, None, 0.0, &volley::synapse::Synaptic::none(), 0.01);
+        state.step(&StepInput { input: &input, currents: None, common: 0.0, synaptic: &Synaptic::none(), dt: 0.01 });
     }
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("exponential_euler_step", |b| {
         b.iter(|| {
-            black_box(state.step(&input, None, 0.0, &volley::synapse::Synaptic::none(), 0.01));
+            black_box(state.step(&StepInput { input: &input, currents: None, common: 0.0, synaptic: &Synaptic::none(), dt: 0.01 }));
         })
     });
     g.finish();
@@ -158,7 +162,8 @@ fn lif_update(c: &mut Criterion) {
     let currents: Vec<f32> = (0..n).map(|i| (i % 100) as f32).collect();
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("step", |b| {
-        b.iter(|| black_box(state.step(&weights, Some(&currents), 0.0, &volley::synapse::Synaptic::none(), 0.1)));
+        let step = StepInput { input: &weights, currents: Some(&currents), common: 0.0, synaptic: &Synaptic::none(), dt: 0.1 };
+        b.iter(|| black_box(state.step(&step)));
     });
     g.finish();
 }

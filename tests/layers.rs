@@ -63,25 +63,50 @@ fn violations(src: &Path, order: &[String]) -> Vec<(String, usize, String, Strin
         }
         let text = std::fs::read_to_string(&path).unwrap();
         let body = text.find("#[cfg(test)]\nmod ").map_or(text.as_str(), |i| &text[..i]);
-        for (k, line) in body.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
-            for (at, _) in code.match_indices("crate::") {
-                let name: String = code[at + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        // Comments dropped, lines kept: a grouped import may span several lines.
+        let code: String = body.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+        for (at, _) in code.match_indices("crate::") {
+            let line = code[..at].matches('\n').count() + 1;
+            for name in imported_modules(&code[at + 7..]) {
                 let name = exports.iter().find(|(n, _)| *n == name).map_or(name, |(_, m)| m.clone());
                 if name.is_empty() || name == top {
                     continue;
                 }
                 let (Some(from), Some(to)) = (rank(&top), rank(&name)) else {
-                    out.push((rel.display().to_string(), k + 1, top.clone(), format!("{name} (not in the layer order)")));
+                    out.push((rel.display().to_string(), line, top.clone(), format!("{name} (not in the layer order)")));
                     continue;
                 };
                 if to > from {
-                    out.push((rel.display().to_string(), k + 1, top.clone(), name));
+                    out.push((rel.display().to_string(), line, top.clone(), name));
                 }
             }
         }
     }
     out
+}
+
+/// The top-level names a path after `crate::` reaches: one (`run::summary`), or each
+/// of a group (`{run::summary, spike::Spike}`, over lines).
+fn imported_modules(after: &str) -> Vec<String> {
+    let ident = |s: &str| s.trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>();
+    let Some(group) = after.strip_prefix('{') else { return vec![ident(after)] };
+    let (mut depth, mut items, mut start) = (0, Vec::new(), 0);
+    for (k, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                items.push(ident(&group[start..k]));
+                break;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(ident(&group[start..k]));
+                start = k + 1;
+            }
+            _ => {}
+        }
+    }
+    items
 }
 
 #[test]
@@ -106,11 +131,84 @@ fn an_upward_import_is_found() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("record")).unwrap();
     std::fs::write(dir.path().join("record/writer.rs"), "use crate::spike::Spike;\n\nfn f() { crate::run::summary(); }\n").unwrap();
+    std::fs::write(dir.path().join("spike.rs"), "use crate::{\n    error::Error,\n    network::{Description, Population},\n};\n").unwrap();
     std::fs::write(
         dir.path().join("units.rs"),
         "// crate::run in a comment is no import\n#[cfg(test)]\nmod tests { use crate::config; }\n",
     )
     .unwrap();
     let found = violations(dir.path(), &order);
-    assert_eq!(found, vec![("record/writer.rs".to_string(), 3, "record".to_string(), "run".to_string())]);
+    assert_eq!(
+        found,
+        vec![
+            ("record/writer.rs".to_string(), 3, "record".to_string(), "run".to_string()),
+            ("spike.rs".to_string(), 1, "spike".to_string(), "network".to_string()),
+        ]
+    );
+}
+
+/// The models `register_models!` in src/model/mod.rs lists: (module, variant, spec).
+fn registered_models() -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(common::repo().join("src/model/mod.rs")).unwrap();
+    let at = text.rfind("register_models! {").expect("src/model/mod.rs registers its models");
+    let block = &text[at + "register_models! {".len()..];
+    let block = &block[..block.find('}').unwrap()];
+    block
+        .split(',')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (module, rest) = l.split_once("::").unwrap_or_else(|| panic!("`module::Variant(Spec)`, got {l}"));
+            let (variant, spec) = rest.trim_end_matches(')').split_once('(').unwrap();
+            (module.to_string(), variant.to_string(), spec.to_string())
+        })
+        .collect()
+}
+
+/// A neuron model is its file (or folder) under src/model/, its shader and its line in
+/// `register_models!`: no code elsewhere in src/ names it (test modules aside), so that
+/// adding one touches nothing else.
+#[test]
+fn no_code_outside_the_models_names_a_model() {
+    let repo = common::repo();
+    let models = registered_models();
+    assert!(models.len() >= 3, "{models:?}");
+    let mut found = Vec::new();
+    for (module, variant, spec) in &models {
+        assert!(
+            repo.join(format!("src/model/{module}.rs")).exists() || repo.join(format!("src/model/{module}/mod.rs")).exists(),
+            "model {module} has its file"
+        );
+        assert!(repo.join(format!("shaders/{module}.wgsl")).exists(), "model {module} has its shader");
+        let group = spec.replace("Spec", "Group");
+        let names = [
+            format!("NeuronModel::{variant}"),
+            format!("NeuronGroup::{variant}"),
+            spec.clone(),
+            group,
+            format!("model::{module}"),
+            format!("{module}.wgsl"),
+        ];
+        let mut stack = vec![repo.join("src")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    if !path.ends_with("src/model") {
+                        stack.push(path);
+                    }
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let body = text.find("#[cfg(test)]\nmod ").map_or(text.as_str(), |i| &text[..i]);
+                for (k, line) in body.lines().enumerate() {
+                    let code = line.split("//").next().unwrap_or("");
+                    for name in names.iter().filter(|n| code.contains(n.as_str())) {
+                        found.push(format!("{}:{}: names {name}", path.strip_prefix(&repo).unwrap().display(), k + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "models named outside src/model:\n{}", found.join("\n"));
 }

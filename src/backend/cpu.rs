@@ -13,7 +13,7 @@ use crate::connectivity::BuildError;
 use crate::connectivity::LocalSynapses;
 use crate::connectivity::{DelayRing, InFlight};
 use crate::error::Error;
-use crate::model::{InvalidValue, NeuronGroup, NonFinite, StateArrayMut};
+use crate::model::{InvalidValue, NeuronGroup, NonFinite, StateArrayMut, StepInput};
 use crate::network::{ConnectionRule, Description, Storage};
 use crate::spike::Spike;
 use crate::stimulus::{self, GroupStimulus};
@@ -54,6 +54,11 @@ struct GroupSlot {
     population: usize,
     /// The stimuli reaching its neurons.
     stimuli: Vec<GroupStimulus>,
+    /// Its model's declared flags, read once: whether it integrates synaptic
+    /// conductances itself, and whether it takes the stimuli's currents apart from the
+    /// weights arriving (and has such stimuli).
+    integrates_conductances: bool,
+    currents_apart: bool,
 }
 
 struct Shard {
@@ -330,18 +335,21 @@ impl Shard {
             let hi = (pop.first_gid + pop.size).min(neurons.end);
             if lo < hi {
                 let state = pop.model.build((lo..hi).map(|g| desc.neuron_uniform(g))).map_err(|e| invalid_value(desc, index, lo, e))?;
+                let stimuli = stimulus::for_group(&desc.stimuli, index, pop.first_gid, lo, (hi - lo) as usize);
                 groups.push(GroupSlot {
+                    integrates_conductances: state.integrates_conductances(),
+                    currents_apart: state.takes_currents_apart() && stimuli.iter().any(|s| s.is_current()),
                     state,
                     offset: (lo - neurons.start) as usize,
                     first_gid: lo,
                     population: index,
-                    stimuli: stimulus::for_group(&desc.stimuli, index, pop.first_gid, lo, (hi - lo) as usize),
+                    stimuli,
                 });
             }
         }
         let n = (neurons.end - neurons.start) as usize;
         let largest_group = groups.iter().map(|g| g.state.len()).max().unwrap_or(0);
-        let apart = groups.iter().any(|g| g.state.takes_currents_apart() && g.stimuli.iter().any(|s| s.is_current()));
+        let apart = groups.iter().any(|g| g.currents_apart);
         let kinds = desc.synapse_kinds();
         let synapses = LocalSynapses::build(desc, neurons.clone()).map_err(|e| match e {
             BuildError::Weight(w) => invalid_weight(desc, w),
@@ -398,14 +406,14 @@ impl Shard {
                 // A model that does not integrate conductances itself takes every kind as
                 // a current, added before the stimuli (the order of the sum is part of
                 // the result: the same as before synaptic kinds had a module).
-                let synaptic = if g.state.integrates_conductances() {
+                let synaptic = if g.integrates_conductances {
                     synaptic
                 } else {
                     synapse::add_as_currents(input, &synaptic, g.state.voltages());
                     Synaptic::none()
                 };
                 // A model that filters arriving weights takes the stimuli's currents apart.
-                let apart = g.state.takes_currents_apart() && g.stimuli.iter().any(|s| s.is_current());
+                let apart = g.currents_apart;
                 let common = if apart {
                     let currents = &mut self.currents[..n];
                     currents.fill(0.0);
@@ -416,7 +424,7 @@ impl Shard {
                 stimulus::apply_events(&g.stimuli, seed, step, input);
                 let currents = if apart { Some(&self.currents[..n]) } else { None };
                 let state = &mut g.state;
-                if state.step(input, currents, common, &synaptic, dt) && self.non_finite.is_none() {
+                if state.step(&StepInput { input, currents, common, synaptic: &synaptic, dt }) && self.non_finite.is_none() {
                     if let Some((i, variable, value)) = state.first_non_finite() {
                         self.non_finite = Some(NonFinite { gid: g.first_gid + i as u64, step, variable, value });
                     }

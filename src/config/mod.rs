@@ -2,7 +2,7 @@
 //! the file, the line and column where TOML knows them, the field's path and what was
 //! expected, before anything large is allocated.
 
-mod hh;
+mod channels;
 mod projection;
 mod report;
 pub mod schema;
@@ -293,9 +293,10 @@ impl Validator<'_> {
                 format!("unknown neuron model '{model_name}' (known: {})", known.join(", ")),
             ));
         };
-        if !kind.ion_channels {
-            if let Some((key, span)) = hh::hh_only_keys(p) {
-                let with: Vec<String> = model::KINDS.iter().filter(|k| k.ion_channels).map(|k| format!("model = \"{}\"", k.name)).collect();
+        if !kind.takes_ion_channels() {
+            if let Some((key, span)) = channels::channel_keys(p) {
+                let with: Vec<String> =
+                    model::KINDS.iter().filter(|k| k.takes_ion_channels()).map(|k| format!("model = \"{}\"", k.name)).collect();
                 return Err(self.error(span, at(key), format!("the {model_name} model has no '{key}' (only {} does)", with.join(" or "))));
             }
         }
@@ -305,13 +306,14 @@ impl Validator<'_> {
             let span = p.parameters.get(name).map_or(p.model.span(), |v| v.span());
             return Err(self.error(span, at(&format!("parameters.{name}")), message));
         }
-        let ion_channels = if kind.ion_channels {
-            let e_l = declaration.parameters.iter().position(|q| q.name == "e_l").and_then(|k| declared.parameters[k].constant());
-            Some(self.ion_channels(i, p, e_l.unwrap_or(0.0))?)
-        } else {
-            None
+        let model = match kind.build {
+            model::Build::Values(build) => build(declared, dt_ms),
+            model::Build::WithIonChannels(build) => {
+                let e_l = declaration.parameters.iter().position(|q| q.name == "e_l").and_then(|k| declared.parameters[k].constant());
+                let ion_channels = self.ion_channels(i, p, e_l.unwrap_or(0.0))?;
+                build(declared, ion_channels, dt_ms)
+            }
         };
-        let model = (kind.build)(declared, ion_channels, dt_ms);
         let finite = |v: &Option<Spanned<f64>>, field: &str, non_negative: bool| -> Result<f64> {
             match v {
                 None => Ok(0.0),

@@ -10,7 +10,7 @@
 //! f32 arithmetic differs from net.m's only by the width of the floats.
 
 use super::declaration::{Declaration, Declared, Derived, Parameter as DeclaredParameter, Scope, StateVariable};
-use super::{InvalidValue, ModelKind, NeuronModel};
+use super::{Build, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
 use crate::expr::Expr;
 
 /// Parameter names in slot order, with their defaults (None: required).
@@ -21,9 +21,6 @@ pub const STATE: [(&str, &str); 2] = [("v", "-65"), ("u", "b*v")];
 /// Units of the parameters and state variables (slot order): u, I and d in mV/ms, as v′.
 const PARAMETER_UNITS: [&str; 5] = ["1/ms", "", "mV", "mV/ms", "mV"];
 const STATE_UNITS: [&str; 2] = ["mV", "mV/ms"];
-
-/// The model as a model file names it.
-pub const KIND: ModelKind = ModelKind { name: "izhikevich", declaration, ion_channels: false, build, check: None };
 
 /// a, b, c, d per neuron (expressions of r), v_peak one per population; v and u start
 /// from expressions of r, the parameters and (u) v.
@@ -53,7 +50,7 @@ pub fn declaration() -> Declaration {
     }
 }
 
-fn build(declared: Declared, _: Option<super::hh::IonChannels>, _dt_ms: f64) -> NeuronModel {
+fn from_declared(declared: Declared, _dt_ms: f64) -> NeuronModel {
     let Declared { parameters, initial } = declared;
     NeuronModel::Izhikevich(IzhikevichSpec {
         parameters: parameters.try_into().expect("five parameters, as declared"),
@@ -124,10 +121,21 @@ impl IzhikevichSpec {
         values[6] = self.initial[1].eval(&scope);
         values
     }
+}
+
+impl Model for IzhikevichSpec {
+    type Group = IzhikevichGroup;
+    const KIND: ModelKind = ModelKind {
+        name: "izhikevich",
+        declaration,
+        build: Build::Values(from_declared),
+        check: None,
+        shader: include_str!("../../shaders/izhikevich.wgsl"),
+    };
 
     /// The group of neurons whose per-neuron uniforms are `r` (one per neuron, in order),
     /// or the first neuron with a value that is not a finite f32.
-    pub fn build(&self, r: impl Iterator<Item = f64>) -> Result<IzhikevichGroup, InvalidValue> {
+    fn build(&self, r: impl Iterator<Item = f64>) -> Result<IzhikevichGroup, InvalidValue> {
         let mut per_neuron: [Vec<f32>; 4] = Default::default();
         let (mut v, mut u) = (Vec::new(), Vec::new());
         let mut v_peak = 0.0;
@@ -153,55 +161,79 @@ impl IzhikevichSpec {
         Ok(IzhikevichGroup { v, u, parameters, v_peak })
     }
 
+    /// `cargo bench --bench kernels -- update` on the reference machine.
+    fn step_cost_ns(&self) -> f64 {
+        0.5
+    }
+
     /// Parameters that vary across neurons, held per neuron (a, b, c, d not constant).
-    pub fn per_neuron_parameters(&self) -> usize {
+    fn per_neuron_parameters(&self) -> usize {
         self.parameters[..4].iter().filter(|e| e.constant().is_none()).count()
     }
 }
 
-impl IzhikevichGroup {
-    pub fn len(&self) -> usize {
+impl Group for IzhikevichGroup {
+    fn len(&self) -> usize {
         self.v.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.v.is_empty()
-    }
-
-    /// Bytes of state per neuron: v, u and the parameters that vary across neurons.
-    pub fn bytes_per_neuron(&self) -> usize {
-        8 + self.parameters.iter().map(Parameter::bytes_per_neuron).sum::<usize>()
+    /// v, u and the parameters that vary across neurons.
+    fn bytes(&self) -> usize {
+        self.len() * (8 + self.parameters.iter().map(Parameter::bytes_per_neuron).sum::<usize>())
     }
 
     /// One step for every neuron: reset those at or above the peak (their spike was
     /// emitted at the end of the previous step), take the input current
     /// `input + common` (synaptic input and stimuli, then the current common to the whole
     /// group), integrate. Returns true if some neuron's state is no longer finite (NaN or
-    /// ±inf) after the step.
+    /// ±inf) after the step. Synaptic kinds reach it as currents, in `input`.
     #[inline]
-    pub fn step(&mut self, input: &[f32], common: f32, dt: f32) -> bool {
+    fn step(&mut self, step: &StepInput) -> bool {
+        debug_assert!(step.synaptic.is_empty() && step.currents.is_none(), "added to the input as currents");
         let n = self.v.len();
-        let p = StepParams { bias: common, dt, v_peak: self.v_peak };
+        let p = StepParams { bias: step.common, dt: step.dt, v_peak: self.v_peak };
         let [a, b, c, d] = &self.parameters;
         let mut start = 0;
         let mut non_finite = false;
         while start < n {
             let r = start..(start + CHUNK).min(n);
-            let (v, u, input) = (&mut self.v[r.clone()], &mut self.u[r.clone()], &input[r.clone()]);
+            let (v, u, input) = (&mut self.v[r.clone()], &mut self.u[r.clone()], &step.input[r.clone()]);
             non_finite |= step_dispatch(v, u, input, a.slice(r.clone()), b.slice(r.clone()), c.slice(r.clone()), d.slice(r.clone()), p);
             start = r.end;
         }
         non_finite
     }
 
-    /// The model's step in WGSL.
-    pub fn gpu_shader() -> &'static str {
-        include_str!("../../shaders/izhikevich.wgsl")
+    /// Indices of the neurons at or above the peak after this step: they spiked.
+    #[inline]
+    fn collect_spikes(&self, mut emit: impl FnMut(usize)) {
+        for (i, &v) in self.v.iter().enumerate() {
+            if v >= self.v_peak {
+                emit(i);
+            }
+        }
+    }
+
+    /// The first neuron whose state is not finite, with the variable's name and value.
+    fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
+        self.v.iter().zip(&self.u).enumerate().find_map(|(i, (&v, &u))| match (v.is_finite(), u.is_finite()) {
+            (false, _) => Some((i, "v", v)),
+            (_, false) => Some((i, "u", u)),
+            _ => None,
+        })
+    }
+
+    fn state_variable(&self, k: usize) -> Option<&[f32]> {
+        [&self.v, &self.u].get(k).map(|x| x.as_slice())
+    }
+
+    fn checkpoint_arrays_mut(&mut self) -> Vec<StateArrayMut<'_>> {
+        vec![StateArrayMut::F32(&mut self.v), StateArrayMut::F32(&mut self.u)]
     }
 
     /// The group as the GPU steps it (`shaders/izhikevich.wgsl`): state v, u; parameters
     /// a, b, c, d (one value where constant); constant v_peak.
-    pub fn gpu_model(&self) -> super::GpuModel {
+    fn gpu_model(&self) -> Option<GpuModel> {
         let parameters = self
             .parameters
             .iter()
@@ -210,31 +242,20 @@ impl IzhikevichGroup {
                 Parameter::Constant(v) => (vec![v[0]], false),
             })
             .collect();
-        super::GpuModel {
-            shader: Self::gpu_shader(),
+        Some(GpuModel {
+            shader: IzhikevichSpec::KIND.shader,
             state: vec![self.v.clone(), self.u.clone()],
             parameters,
             constants: vec![self.v_peak],
-        }
-    }
-
-    /// The first neuron whose state is not finite, with the variable's name and value.
-    pub fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
-        self.v.iter().zip(&self.u).enumerate().find_map(|(i, (&v, &u))| match (v.is_finite(), u.is_finite()) {
-            (false, _) => Some((i, "v", v)),
-            (_, false) => Some((i, "u", u)),
-            _ => None,
         })
     }
 
-    /// Indices of the neurons at or above the peak after this step: they spiked.
-    #[inline]
-    pub fn collect_spikes(&self, mut emit: impl FnMut(usize)) {
-        for (i, &v) in self.v.iter().enumerate() {
-            if v >= self.v_peak {
-                emit(i);
-            }
-        }
+    fn gpu_state_count(&self) -> usize {
+        2
+    }
+
+    fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
+        vec![&mut self.v, &mut self.u]
     }
 }
 

@@ -1,178 +1,375 @@
 //! Neuron models: parameters, struct-of-arrays state, the step rule and threshold/reset.
 //! The engine knows none of their equations; it asks a group to step and to list spikes.
-//! Each model declares itself (`declaration`), and `KINDS` lists the models a model file
-//! can name: the rest of volley reads those, and names no model.
+//!
+//! A model is one file (or folder) here plus its shader in `shaders/`: its spec
+//! implements [`Model`] (its declaration, how it builds its neurons, what a step costs)
+//! and its state implements [`Group`] (the step over a shard with one [`StepInput`], its
+//! checkpoint state, its GPU bindings). The one line naming it in `register_models!`
+//! below adds it to `NeuronModel`, `NeuronGroup` and `KINDS`: the rest of volley reads
+//! those, and names no model.
 
+pub mod channels;
 pub mod declaration;
-pub mod hh;
-pub mod izhikevich;
-pub mod lif;
 
 pub use declaration::{Declaration, Declared};
-pub use hh::{HhGroup, HhSpec};
-pub use izhikevich::{IzhikevichGroup, IzhikevichSpec};
-pub use lif::{LifGroup, LifSpec};
 
+use crate::simd::Level;
 use crate::synapse::Synaptic;
 
 /// A neuron model a model file can name.
 pub struct ModelKind {
     pub name: &'static str,
     /// Its declaration before a population's file is read (a Hodgkin–Huxley model's
-    /// gates come from the file: `NeuronModel::declaration` has them).
+    /// gates come from the file: `NeuronModel::declaration` has them). The flags it
+    /// states (`integrates_conductances`, `filters_weights`) are the only source of
+    /// those facts.
     pub declaration: fn() -> Declaration,
-    /// Whether its populations list ion channels (`[[population.channel]]`, with a rate
-    /// table and an integrator).
-    pub ion_channels: bool,
-    /// The model of a population from its values as declared, and its ion channels.
-    pub build: fn(Declared, Option<hh::IonChannels>, f64) -> NeuronModel,
+    /// The model of a population from its values as declared (and what else its
+    /// population lists) and dt in ms.
+    pub build: Build,
     /// What the parameters must satisfy together, beyond each one's bound: the parameter
     /// to blame and what was expected.
     pub check: Option<ParameterCheck>,
+    /// Its step in WGSL: a `model_step` function over the accessors of
+    /// `shaders/update.wgsl`.
+    pub shader: &'static str,
+}
+
+/// How a model's spec is made from what a population's table gives.
+pub enum Build {
+    /// From its parameters and initial values alone.
+    Values(fn(Declared, f64) -> NeuronModel),
+    /// Also from the population's ion channels (`[[population.channel]]`, with a rate
+    /// table and an integrator).
+    WithIonChannels(fn(Declared, channels::IonChannels, f64) -> NeuronModel),
+}
+
+impl ModelKind {
+    /// Whether its populations list ion channels.
+    pub fn takes_ion_channels(&self) -> bool {
+        matches!(self.build, Build::WithIonChannels(_))
+    }
 }
 
 /// A model's check of its parameters together: the parameter to blame and what was
 /// expected, if they do not hold.
 pub type ParameterCheck = fn(&Declared) -> Option<(&'static str, String)>;
 
-/// Every model a model file can name.
-pub const KINDS: &[ModelKind] = &[izhikevich::KIND, hh::KIND, lif::KIND];
-
 /// The model a model file names `name`.
 pub fn kind(name: &str) -> Option<&'static ModelKind> {
     KINDS.iter().find(|k| k.name == name)
 }
 
-/// A population's model with its parameter expressions.
-#[derive(Clone, Debug)]
-pub enum NeuronModel {
-    Izhikevich(IzhikevichSpec),
-    Hh(HhSpec),
-    Lif(LifSpec),
-}
+/// What a population's model is, from its parameter expressions: implemented by each
+/// model's spec.
+pub trait Model: Clone + std::fmt::Debug {
+    /// The state of a contiguous range of its neurons.
+    type Group: Group;
+    /// How a model file names, declares and builds it.
+    const KIND: ModelKind;
 
-impl NeuronModel {
-    /// The instruction set its step kernel runs with: the widest, unless the model's
-    /// kernel chose otherwise for this CPU.
-    pub fn kernel_level(&self) -> crate::simd::Level {
-        match self {
-            NeuronModel::Hh(h) if h.integrator == hh::Integrator::ExponentialEuler => hh::kernel_level(),
-            _ => crate::simd::level(),
-        }
+    /// Builds the state of neurons whose per-neuron uniforms are `r`, or names the first
+    /// neuron with a parameter or initial value that is not a finite f32.
+    fn build(&self, r: impl Iterator<Item = f64>) -> Result<Self::Group, InvalidValue>;
+
+    /// Measured cost of one neuron-step in ns on one core, noise excluded. Balances
+    /// ranks where populations differ in model, and the planner's time.
+    fn step_cost_ns(&self) -> f64;
+
+    /// What the model of this population declares: its parameters, state variables,
+    /// derived quantities and rule.
+    fn declaration(&self) -> Declaration {
+        (Self::KIND.declaration)()
     }
 
-    /// A warning when `dt_ms` is too long for the model's fastest dynamics (the gates of
-    /// a Hodgkin–Huxley membrane; the other models are integrated exactly or as their
-    /// definition says).
-    pub fn dt_warning(&self, dt_ms: f64) -> Option<String> {
-        match self {
-            NeuronModel::Hh(h) => h.dt_warning(dt_ms),
-            _ => None,
-        }
+    /// Parameters held per neuron (those that vary across neurons).
+    fn per_neuron_parameters(&self) -> usize {
+        0
+    }
+
+    /// Bytes a group of this model holds whatever its size (rate tables).
+    fn fixed_bytes(&self) -> usize {
+        0
+    }
+
+    /// The instruction set its step kernel runs with.
+    fn kernel_level(&self) -> Level {
+        crate::simd::level()
+    }
+
+    /// A warning when `dt_ms` is too long for the model's fastest dynamics.
+    fn dt_warning(&self, _dt_ms: f64) -> Option<String> {
+        None
     }
 
     /// Why no membrane potential a neuron of this population can reach crosses its
     /// threshold, if so: given the reversal potentials of conductance-based synapses onto
-    /// it and the largest total current injected into a neuron (None: unbounded). Only a
-    /// membrane bounded by its reversal potentials has such a ceiling (Hodgkin–Huxley);
-    /// the integrate-and-fire models reach any threshold with enough input.
-    pub fn unreachable_threshold(&self, reversals: &[f64], current: Option<f64>) -> Option<String> {
-        match self {
-            NeuronModel::Hh(h) => {
-                let ceiling = h.v_ceiling(reversals, current)?;
-                (h.threshold > ceiling).then(|| {
-                    format!(
-                        "a threshold of {} mV is never crossed: v stays below {ceiling:.1} mV (the highest reversal potential, or e_l + the largest injected current / g_l); expected a threshold below it",
-                        h.threshold
-                    )
-                })
-            }
-            _ => None,
-        }
-    }
-
-    /// What the model of this population declares: its parameters, state variables
-    /// (a Hodgkin–Huxley model's gates included), derived quantities and rule.
-    pub fn declaration(&self) -> Declaration {
-        match self {
-            NeuronModel::Izhikevich(_) => izhikevich::declaration(),
-            NeuronModel::Hh(spec) => spec.declaration(),
-            NeuronModel::Lif(_) => lif::declaration(),
-        }
+    /// it and the largest total current injected into a neuron (None: unbounded).
+    fn unreachable_threshold(&self, _reversals: &[f64], _current: Option<f64>) -> Option<String> {
+        None
     }
 
     /// Why the GPU backend cannot step this model, if it cannot.
-    pub fn gpu_unsupported(&self) -> Option<String> {
-        match self {
-            NeuronModel::Hh(h) if h.integrator == hh::Integrator::Rk4 => Some(
-                "integrator = \"rk4\" steps in f64, which the GPU backend does not (the exponential Euler integrator runs there)".into(),
-            ),
-            _ => None,
-        }
-    }
-
-    /// Builds the state of neurons whose per-neuron uniforms are `r`, or names the first
-    /// neuron with a parameter or initial value that is not a finite f32.
-    pub fn build(&self, r: impl Iterator<Item = f64>) -> Result<NeuronGroup, InvalidValue> {
-        match self {
-            NeuronModel::Izhikevich(spec) => spec.build(r).map(NeuronGroup::Izhikevich),
-            NeuronModel::Hh(spec) => spec.build(r).map(|g| NeuronGroup::Hh(Box::new(g))),
-            NeuronModel::Lif(spec) => spec.build(r).map(NeuronGroup::Lif),
-        }
-    }
-
-    /// Bytes of state per neuron, from the declaration: its state variables, the
-    /// parameters held per neuron (those that vary across neurons), its extra bytes.
-    pub fn bytes_per_neuron(&self) -> usize {
-        let per_neuron_parameters = match self {
-            NeuronModel::Izhikevich(spec) => spec.per_neuron_parameters(),
-            NeuronModel::Hh(_) | NeuronModel::Lif(_) => 0,
-        };
-        self.declaration().bytes_per_neuron(per_neuron_parameters)
-    }
-
-    /// Bytes a group of this model holds whatever its size (HH rate tables).
-    pub fn fixed_bytes(&self) -> usize {
-        match self {
-            NeuronModel::Izhikevich(_) | NeuronModel::Lif(_) => 0,
-            NeuronModel::Hh(spec) => spec.table_bytes(),
-        }
+    fn gpu_unsupported(&self) -> Option<String> {
+        None
     }
 
     /// The arrays a checkpoint holds for this model, by name, with whether each is f64:
     /// every declared state variable, then what its groups keep beside them
-    /// (`NeuronGroup::checkpoint_arrays_mut` gives them in this order).
-    pub fn checkpoint_names(&self) -> Vec<(String, bool)> {
-        let mut names: Vec<(String, bool)> = self.declaration().state.iter().map(|s| (s.name.to_string(), false)).collect();
-        if let NeuronModel::Hh(spec) = self {
-            if spec.integrator == hh::Integrator::Rk4 {
-                let f64_copies: Vec<(String, bool)> = names.iter().map(|(n, _)| (format!("{n}.f64"), true)).collect();
-                names.extend(f64_copies);
-            }
-        }
-        names
+    /// (`Group::checkpoint_arrays_mut` gives them in this order).
+    fn checkpoint_names(&self) -> Vec<(String, bool)> {
+        state_names(&self.declaration())
+    }
+}
+
+/// The declared state variables' names, each an f32 array.
+pub fn state_names(declaration: &Declaration) -> Vec<(String, bool)> {
+    declaration.state.iter().map(|s| (s.name.to_string(), false)).collect()
+}
+
+/// What one step of a group takes: the mirror of the inputs of the shader's
+/// `model_step` (`Inputs`, dt, the synaptic conductances).
+#[derive(Clone, Copy)]
+pub struct StepInput<'a> {
+    /// Per neuron: the weights arriving and the stimuli's currents, summed; for a model
+    /// that `filters_weights`, the weights arriving alone.
+    pub input: &'a [f32],
+    /// For a model that `filters_weights`: the stimuli's per-neuron currents (None:
+    /// none).
+    pub currents: Option<&'a [f32]>,
+    /// The current common to the whole group.
+    pub common: f32,
+    /// The synaptic kinds' contributions, for a model that `integrates_conductances`
+    /// (none otherwise: they were added to `input` as currents).
+    pub synaptic: &'a Synaptic<'a>,
+    /// The step in ms.
+    pub dt: f32,
+}
+
+/// The state of a contiguous range of neurons of one model: implemented by each model's
+/// group.
+pub trait Group: Clone + std::fmt::Debug {
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
-    /// Measured cost of one neuron-step in ns on one core, noise excluded (the
-    /// Izhikevich kernel: `cargo bench --bench kernels -- update`; Hodgkin–Huxley: whole
-    /// runs of hh_five_current, 9 gates, on the reference machine — exponential Euler
-    /// 6.4 ns, RK4 1160 ns; BENCHMARKS.md "Planner"). Balances ranks where populations
-    /// differ in model, and the planner's time.
-    pub fn step_cost_ns(&self) -> f64 {
-        match self {
-            NeuronModel::Izhikevich(_) => 0.5,
-            // `cargo bench --bench kernels -- iaf_psc_exp` on the reference machine: 0.41 ns.
-            NeuronModel::Lif(_) => 0.4,
-            NeuronModel::Hh(spec) => {
-                let gates = spec.gate_count() as f64;
-                match spec.integrator {
-                    // Tables read by rows: per gate an interpolation and a relaxation.
-                    hh::Integrator::ExponentialEuler => 1.0 + 0.6 * gates,
-                    // Four stages of the exact rate functions in f64.
-                    hh::Integrator::Rk4 => 20.0 + 125.0 * gates,
-                }
+    /// Bytes of state held.
+    fn bytes(&self) -> usize;
+
+    /// One step; true if some state left the finite numbers.
+    fn step(&mut self, input: &StepInput) -> bool;
+
+    /// Calls `emit` with the index of each neuron that spiked in the last step.
+    fn collect_spikes(&self, emit: impl FnMut(usize));
+
+    /// The first neuron whose state is not finite: (index, variable, value).
+    fn first_non_finite(&self) -> Option<(usize, &'static str, f32)>;
+
+    /// The values of the `k`-th declared state variable (`Model::declaration`), one per
+    /// neuron: what recording and checkpoints read. v is the first.
+    fn state_variable(&self, k: usize) -> Option<&[f32]>;
+
+    /// The state a checkpoint saves and restores, in `Model::checkpoint_names` order:
+    /// everything the next step reads that is not derived from the parameters.
+    fn checkpoint_arrays_mut(&mut self) -> Vec<StateArrayMut<'_>>;
+
+    /// The group as the GPU backend steps it; None for a model without a WGSL twin.
+    fn gpu_model(&self) -> Option<GpuModel>;
+
+    /// The number of state arrays of `gpu_model`: the declared state variables, first.
+    fn gpu_state_count(&self) -> usize;
+
+    /// The state arrays of `gpu_model`, in its order, to copy the GPU's state into.
+    fn gpu_state_mut(&mut self) -> Vec<&mut [f32]>;
+
+    /// Neuron-steps whose v lay outside the model's rate tables (clamped to the edge).
+    fn clamped(&self) -> u64 {
+        0
+    }
+}
+
+/// Generates, from one line per model (`module::Variant(Spec)`), the module, the enums
+/// `NeuronModel` (a population's spec) and `NeuronGroup` (its state on a shard), their
+/// methods (each asks the model's own `Model` or `Group`) and `KINDS`.
+macro_rules! register_models {
+    ($($module:ident :: $variant:ident($spec:ident)),+ $(,)?) => {
+        $(pub mod $module;)+
+        $(pub use $module::$spec;)+
+
+        /// Every model a model file can name.
+        pub const KINDS: &[ModelKind] = &[$(<$spec as Model>::KIND),+];
+
+        /// A population's model with its parameter expressions.
+        #[derive(Clone, Debug)]
+        pub enum NeuronModel {
+            $($variant($spec)),+
+        }
+
+        /// The state of a contiguous range of neurons of one population.
+        #[derive(Clone, Debug)]
+        pub enum NeuronGroup {
+            $($variant(<$spec as Model>::Group)),+
+        }
+
+        impl NeuronModel {
+            pub fn kind(&self) -> &'static ModelKind {
+                match self { $(NeuronModel::$variant(_) => &<$spec as Model>::KIND),+ }
+            }
+            pub fn build(&self, r: impl Iterator<Item = f64>) -> Result<NeuronGroup, InvalidValue> {
+                match self { $(NeuronModel::$variant(m) => m.build(r).map(NeuronGroup::$variant)),+ }
+            }
+            pub fn step_cost_ns(&self) -> f64 {
+                match self { $(NeuronModel::$variant(m) => m.step_cost_ns()),+ }
+            }
+            pub fn declaration(&self) -> Declaration {
+                match self { $(NeuronModel::$variant(m) => m.declaration()),+ }
+            }
+            pub fn per_neuron_parameters(&self) -> usize {
+                match self { $(NeuronModel::$variant(m) => m.per_neuron_parameters()),+ }
+            }
+            pub fn fixed_bytes(&self) -> usize {
+                match self { $(NeuronModel::$variant(m) => m.fixed_bytes()),+ }
+            }
+            pub fn kernel_level(&self) -> Level {
+                match self { $(NeuronModel::$variant(m) => m.kernel_level()),+ }
+            }
+            pub fn dt_warning(&self, dt_ms: f64) -> Option<String> {
+                match self { $(NeuronModel::$variant(m) => m.dt_warning(dt_ms)),+ }
+            }
+            pub fn unreachable_threshold(&self, reversals: &[f64], current: Option<f64>) -> Option<String> {
+                match self { $(NeuronModel::$variant(m) => m.unreachable_threshold(reversals, current)),+ }
+            }
+            pub fn gpu_unsupported(&self) -> Option<String> {
+                match self { $(NeuronModel::$variant(m) => m.gpu_unsupported()),+ }
+            }
+            pub fn checkpoint_names(&self) -> Vec<(String, bool)> {
+                match self { $(NeuronModel::$variant(m) => m.checkpoint_names()),+ }
             }
         }
+
+        impl NeuronGroup {
+            pub fn kind(&self) -> &'static ModelKind {
+                match self { $(NeuronGroup::$variant(_) => &<$spec as Model>::KIND),+ }
+            }
+            pub fn len(&self) -> usize {
+                match self { $(NeuronGroup::$variant(g) => g.len()),+ }
+            }
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+            pub fn bytes(&self) -> usize {
+                match self { $(NeuronGroup::$variant(g) => g.bytes()),+ }
+            }
+            #[inline]
+            pub fn step(&mut self, input: &StepInput) -> bool {
+                match self { $(NeuronGroup::$variant(g) => g.step(input)),+ }
+            }
+            #[inline]
+            pub fn collect_spikes(&self, emit: impl FnMut(usize)) {
+                match self { $(NeuronGroup::$variant(g) => g.collect_spikes(emit)),+ }
+            }
+            pub fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
+                match self { $(NeuronGroup::$variant(g) => g.first_non_finite()),+ }
+            }
+            pub fn state_variable(&self, k: usize) -> Option<&[f32]> {
+                match self { $(NeuronGroup::$variant(g) => g.state_variable(k)),+ }
+            }
+            pub fn checkpoint_arrays_mut(&mut self) -> Vec<StateArrayMut<'_>> {
+                match self { $(NeuronGroup::$variant(g) => g.checkpoint_arrays_mut()),+ }
+            }
+            pub fn gpu_model(&self) -> Option<GpuModel> {
+                match self { $(NeuronGroup::$variant(g) => g.gpu_model()),+ }
+            }
+            pub fn gpu_state_count(&self) -> usize {
+                match self { $(NeuronGroup::$variant(g) => g.gpu_state_count()),+ }
+            }
+            pub fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
+                match self { $(NeuronGroup::$variant(g) => g.gpu_state_mut()),+ }
+            }
+            pub fn clamped(&self) -> u64 {
+                match self { $(NeuronGroup::$variant(g) => g.clamped()),+ }
+            }
+        }
+    };
+}
+
+// The models a model file can name: adding one is its file, its shader and a line here.
+register_models! {
+    izhikevich::Izhikevich(IzhikevichSpec),
+    hh::Hh(HhSpec),
+    lif::Lif(LifSpec),
+}
+
+impl NeuronModel {
+    /// Bytes of state per neuron, from the declaration: its state variables, the
+    /// parameters held per neuron (those that vary across neurons), its extra bytes.
+    pub fn bytes_per_neuron(&self) -> usize {
+        self.declaration().bytes_per_neuron(self.per_neuron_parameters())
+    }
+}
+
+impl NeuronGroup {
+    /// Membrane potentials (the first declared state variable), for recording and tests.
+    pub fn voltages(&self) -> &[f32] {
+        self.state_variable(0).expect("v, the first state variable of every model")
+    }
+
+    /// Whether the model integrates synaptic conductances in its own update (a
+    /// Hodgkin–Huxley membrane, beside its ion channels); the others take every synaptic
+    /// kind as a current, added to their input (`synapse::add_as_currents`). Read from
+    /// the declaration: once per group, when a backend builds it.
+    pub fn integrates_conductances(&self) -> bool {
+        (self.kind().declaration)().integrates_conductances
+    }
+
+    /// Whether the model takes the weights arriving in a step apart from the stimulus
+    /// currents (a current-based LIF filters the weights with its synaptic time
+    /// constant); the others take one input current, weights and stimuli summed. Read
+    /// from the declaration: once per group, when a backend builds it.
+    pub fn takes_currents_apart(&self) -> bool {
+        (self.kind().declaration)().filters_weights
+    }
+}
+
+/// A group kept behind a pointer (one several times the size of the others, so that
+/// `NeuronGroup` stays small) is a group.
+impl<G: Group> Group for Box<G> {
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+    fn bytes(&self) -> usize {
+        (**self).bytes()
+    }
+    #[inline]
+    fn step(&mut self, input: &StepInput) -> bool {
+        (**self).step(input)
+    }
+    #[inline]
+    fn collect_spikes(&self, emit: impl FnMut(usize)) {
+        (**self).collect_spikes(emit)
+    }
+    fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
+        (**self).first_non_finite()
+    }
+    fn state_variable(&self, k: usize) -> Option<&[f32]> {
+        (**self).state_variable(k)
+    }
+    fn checkpoint_arrays_mut(&mut self) -> Vec<StateArrayMut<'_>> {
+        (**self).checkpoint_arrays_mut()
+    }
+    fn gpu_model(&self) -> Option<GpuModel> {
+        (**self).gpu_model()
+    }
+    fn gpu_state_count(&self) -> usize {
+        (**self).gpu_state_count()
+    }
+    fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
+        (**self).gpu_state_mut()
+    }
+    fn clamped(&self) -> u64 {
+        (**self).clamped()
     }
 }
 
@@ -228,156 +425,6 @@ pub struct NonFinite {
     pub step: u64,
     pub variable: &'static str,
     pub value: f32,
-}
-
-/// The state of a contiguous range of neurons of one population.
-#[derive(Clone, Debug)]
-pub enum NeuronGroup {
-    Izhikevich(IzhikevichGroup),
-    /// Boxed: its tables and kernel plan make it several times the size of the others.
-    Hh(Box<HhGroup>),
-    Lif(LifGroup),
-}
-
-impl NeuronGroup {
-    pub fn len(&self) -> usize {
-        match self {
-            NeuronGroup::Izhikevich(g) => g.len(),
-            NeuronGroup::Hh(g) => g.len(),
-            NeuronGroup::Lif(g) => g.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Bytes of state held.
-    pub fn bytes(&self) -> usize {
-        match self {
-            NeuronGroup::Izhikevich(g) => g.len() * g.bytes_per_neuron(),
-            NeuronGroup::Hh(g) => g.len() * g.bytes_per_neuron() + g.table_bytes(),
-            NeuronGroup::Lif(g) => g.len() * g.bytes_per_neuron(),
-        }
-    }
-
-    /// The first neuron whose state is not finite: (index, variable, value).
-    pub fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
-        match self {
-            NeuronGroup::Izhikevich(g) => g.first_non_finite(),
-            NeuronGroup::Hh(g) => g.first_non_finite(),
-            NeuronGroup::Lif(g) => g.first_non_finite(),
-        }
-    }
-
-    /// The values of the `k`-th declared state variable (`NeuronModel::declaration`),
-    /// one per neuron: what recording and checkpoints read.
-    pub fn state_variable(&self, k: usize) -> Option<&[f32]> {
-        match self {
-            NeuronGroup::Izhikevich(g) => [&g.v, &g.u].get(k).map(|x| x.as_slice()),
-            NeuronGroup::Hh(g) => g.state_variable(k),
-            NeuronGroup::Lif(g) => [&g.v, &g.i_syn, &g.refractory].get(k).map(|x| x.as_slice()),
-        }
-    }
-
-    /// The state a checkpoint saves and restores, in `NeuronModel::checkpoint_names`
-    /// order: everything the next step reads that is not derived from the parameters.
-    pub fn checkpoint_arrays_mut(&mut self) -> Vec<StateArrayMut<'_>> {
-        match self {
-            NeuronGroup::Izhikevich(g) => vec![StateArrayMut::F32(&mut g.v), StateArrayMut::F32(&mut g.u)],
-            NeuronGroup::Hh(g) => g.checkpoint_arrays_mut(),
-            NeuronGroup::Lif(g) => {
-                vec![StateArrayMut::F32(&mut g.v), StateArrayMut::F32(&mut g.i_syn), StateArrayMut::F32(&mut g.refractory)]
-            }
-        }
-    }
-
-    /// The group as the GPU backend steps it; None for a model without a WGSL twin.
-    pub fn gpu_model(&self) -> Option<GpuModel> {
-        match self {
-            NeuronGroup::Izhikevich(g) => Some(g.gpu_model()),
-            NeuronGroup::Hh(g) => g.gpu_model(),
-            NeuronGroup::Lif(g) => Some(g.gpu_model()),
-        }
-    }
-
-    /// The number of state arrays of `gpu_model`: the declared state variables, first.
-    pub fn gpu_state_count(&self) -> usize {
-        match self {
-            NeuronGroup::Izhikevich(_) => 2,
-            NeuronGroup::Hh(g) => 1 + g.state_count(),
-            NeuronGroup::Lif(_) => 3,
-        }
-    }
-
-    /// The state arrays of `gpu_model`, in its order, to copy the GPU's state into.
-    pub fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
-        match self {
-            NeuronGroup::Izhikevich(g) => vec![&mut g.v, &mut g.u],
-            NeuronGroup::Hh(g) => g.gpu_state_mut(),
-            NeuronGroup::Lif(g) => vec![&mut g.v, &mut g.i_syn, &mut g.refractory],
-        }
-    }
-
-    /// Membrane potentials, for recording and tests.
-    pub fn voltages(&self) -> &[f32] {
-        match self {
-            NeuronGroup::Izhikevich(g) => &g.v,
-            NeuronGroup::Hh(g) => &g.v,
-            NeuronGroup::Lif(g) => &g.v,
-        }
-    }
-
-    /// Whether the model integrates synaptic conductances in its own update (a
-    /// Hodgkin–Huxley membrane, beside its ion channels); the others take every synaptic
-    /// kind as a current, added to their input (`synapse::add_as_currents`).
-    pub fn integrates_conductances(&self) -> bool {
-        matches!(self, NeuronGroup::Hh(_))
-    }
-
-    /// Whether the model takes the weights arriving in a step apart from the stimulus
-    /// currents (a current-based LIF filters the weights with its synaptic time
-    /// constant); the others take one input current, weights and stimuli summed.
-    pub fn takes_currents_apart(&self) -> bool {
-        matches!(self, NeuronGroup::Lif(_))
-    }
-
-    /// One step with input current `input[i] + common` for neuron i and, for a model
-    /// that integrates them, the synaptic kinds' contributions; true if some state left
-    /// the finite numbers. For a model that `takes_currents_apart`, `input` holds the
-    /// weights arriving and `currents` the stimuli's per-neuron currents (None: none).
-    #[inline]
-    pub fn step(&mut self, input: &[f32], currents: Option<&[f32]>, common: f32, synaptic: &Synaptic, dt: f32) -> bool {
-        match self {
-            NeuronGroup::Izhikevich(g) => {
-                debug_assert!(synaptic.is_empty() && currents.is_none(), "added to the input as currents");
-                g.step(input, common, dt)
-            }
-            NeuronGroup::Hh(g) => g.step(input, common, synaptic, dt),
-            NeuronGroup::Lif(g) => {
-                debug_assert!(synaptic.is_empty(), "refused at the model file: delta synapses only");
-                g.step(input, currents, common)
-            }
-        }
-    }
-
-    /// Calls `emit` with the index of each neuron that spiked in the last step.
-    #[inline]
-    pub fn collect_spikes(&self, emit: impl FnMut(usize)) {
-        match self {
-            NeuronGroup::Izhikevich(g) => g.collect_spikes(emit),
-            NeuronGroup::Hh(g) => g.collect_spikes(emit),
-            NeuronGroup::Lif(g) => g.collect_spikes(emit),
-        }
-    }
-
-    /// Neuron-steps whose v lay outside the model's rate tables (clamped to the edge).
-    pub fn clamped(&self) -> u64 {
-        match self {
-            NeuronGroup::Izhikevich(_) | NeuronGroup::Lif(_) => 0,
-            NeuronGroup::Hh(g) => g.clamped,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -564,11 +564,7 @@ mod tests {
     #[test]
     fn every_shader_compiles() {
         use wgpu::naga;
-        let models = [
-            crate::model::izhikevich::IzhikevichGroup::gpu_shader(),
-            crate::model::hh::HhGroup::gpu_shader(),
-            crate::model::lif::LifGroup::gpu_shader(),
-        ];
+        let models: Vec<&str> = crate::model::KINDS.iter().map(|k| k.shader).collect();
         let sources: Vec<(String, String)> = [("deliver".to_string(), with_step(DELIVER)), ("sample".to_string(), with_step(SAMPLE))]
             .into_iter()
             .chain(models.iter().map(|m| ("update".to_string(), update_source(m))))

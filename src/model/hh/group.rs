@@ -64,35 +64,128 @@ pub(super) struct GateTerm {
     pub(super) first: bool,
 }
 
-impl HhGroup {
-    pub fn len(&self) -> usize {
+impl Group for HhGroup {
+    fn len(&self) -> usize {
         self.v.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.v.is_empty()
-    }
-
-    pub fn bytes_per_neuron(&self) -> usize {
-        self.spec.bytes_per_neuron()
-    }
-
-    /// Bytes of the rate tables this group holds.
-    pub fn table_bytes(&self) -> usize {
-        self.table.bytes()
+    /// The state per neuron and the rate tables.
+    fn bytes(&self) -> usize {
+        self.len() * self.spec.bytes_per_neuron() + self.table.bytes()
     }
 
     /// One step of every neuron with input current `input[i] + common` (pA) and the
     /// synaptic currents and conductances `synaptic` (a conductance joins the ion
     /// channels: g and g·E in the membrane's balance). Returns true if some state is no
     /// longer finite.
-    pub fn step(&mut self, input: &[f32], common: f32, synaptic: &Synaptic, dt: f32) -> bool {
+    fn step(&mut self, step: &StepInput) -> bool {
+        debug_assert!(step.currents.is_none(), "one input current: the stimuli's are in `input`");
         match self.spec.integrator {
-            Integrator::ExponentialEuler => self.step_exponential_euler(input, common, synaptic, dt),
-            Integrator::Rk4 => self.step_rk4(input, common, synaptic, dt as f64),
+            Integrator::ExponentialEuler => self.step_exponential_euler(step.input, step.common, step.synaptic, step.dt),
+            Integrator::Rk4 => self.step_rk4(step.input, step.common, step.synaptic, step.dt as f64),
         }
     }
 
+    #[inline]
+    fn collect_spikes(&self, emit: impl FnMut(usize)) {
+        self.crossed_neurons(emit)
+    }
+
+    fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
+        self.v.iter().position(|v| !v.is_finite()).map(|i| (i, "v", self.v[i]))
+    }
+
+    /// The `k`-th state variable of the declaration: v, then each distinct gate state.
+    fn state_variable(&self, k: usize) -> Option<&[f32]> {
+        let n = self.v.len();
+        match k {
+            0 => Some(&self.v),
+            k if k <= self.sharing.states.len() => Some(&self.x[(k - 1) * n..k * n]),
+            _ => None,
+        }
+    }
+
+    /// Every array of state a step reads that a checkpoint must restore, in the order
+    /// of `HhSpec::checkpoint_names`: v and each shared gate state (f32), then, under
+    /// RK4, their f64 copies. (`crossed` is rewritten by every step before it is read.)
+    fn checkpoint_arrays_mut(&mut self) -> Vec<StateArrayMut<'_>> {
+        let n = self.v.len();
+        let mut out: Vec<StateArrayMut<'_>> = vec![StateArrayMut::F32(&mut self.v)];
+        if n > 0 {
+            out.extend(self.x.chunks_exact_mut(n).map(StateArrayMut::F32));
+        } else {
+            out.extend((0..self.sharing.states.len()).map(|_| StateArrayMut::F32(&mut [])));
+        }
+        if let Some(exact) = self.exact.as_mut() {
+            out.push(StateArrayMut::F64(&mut exact.v));
+            if n > 0 {
+                out.extend(exact.x.chunks_exact_mut(n).map(StateArrayMut::F64));
+            } else {
+                out.extend((0..self.sharing.states.len()).map(|_| StateArrayMut::F64(&mut [])));
+            }
+        }
+        out
+    }
+
+    /// The group as the GPU steps it (`shaders/hh.wgsl`): state v and the gate states;
+    /// the rate table as one flat parameter; the membrane and the channels' structure as
+    /// constants. None under RK4 (f64, which not every GPU has).
+    fn gpu_model(&self) -> Option<GpuModel> {
+        if self.spec.integrator != Integrator::ExponentialEuler {
+            return None;
+        }
+        let (spec, t) = (&self.spec, &self.table);
+        let word = |u: usize| f32::from_bits(u as u32);
+        let mut constants = vec![
+            spec.g_l as f32,
+            (spec.g_l * spec.e_l) as f32,
+            spec.threshold as f32,
+            spec.dt_ms as f32 / spec.cm as f32,
+            t.v_min as f32,
+            (1.0 / t.dv) as f32,
+            (t.points - 1) as f32,
+            word(t.columns),
+            word(self.state_columns.len()),
+            word(self.channels.len()),
+        ];
+        for &(inf, decay) in &self.state_columns {
+            constants.extend([word(inf), word(decay)]);
+        }
+        for c in &self.channels {
+            constants.extend([c.g, c.e_rev, word(c.gates.len())]);
+            for g in &c.gates {
+                constants.extend([word(g.state), word(g.power as usize)]);
+            }
+        }
+        let table: Vec<f32> =
+            t.data[..t.points * t.columns].iter().flat_map(|&w| [f32::from_bits(w as u32), f32::from_bits((w >> 32) as u32)]).collect();
+        let n = self.v.len();
+        let mut state = vec![self.v.clone()];
+        state.extend((0..self.sharing.states.len()).map(|s| self.x[s * n..(s + 1) * n].to_vec()));
+        Some(GpuModel { shader: HhSpec::KIND.shader, state, parameters: vec![(table, false)], constants })
+    }
+
+    /// v, then each distinct gate state.
+    fn gpu_state_count(&self) -> usize {
+        1 + self.sharing.states.len()
+    }
+
+    /// The state arrays of `gpu_model`: v, then each gate state.
+    fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
+        let n = self.v.len();
+        let mut out: Vec<&mut [f32]> = vec![&mut self.v];
+        if n > 0 {
+            out.extend(self.x.chunks_exact_mut(n));
+        }
+        out
+    }
+
+    fn clamped(&self) -> u64 {
+        self.clamped
+    }
+}
+
+impl HhGroup {
     pub(super) fn step_exponential_euler(&mut self, input: &[f32], common: f32, synaptic: &Synaptic, dt: f32) -> bool {
         let spec = &self.spec;
         let table = &self.table;
@@ -242,12 +335,9 @@ impl HhGroup {
         non_finite
     }
 
-    pub fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
-        self.v.iter().position(|v| !v.is_finite()).map(|i| (i, "v", self.v[i]))
-    }
-
+    /// Calls `emit` with each neuron whose v crossed the threshold in the last step.
     #[inline]
-    pub fn collect_spikes(&self, mut emit: impl FnMut(usize)) {
+    fn crossed_neurons(&self, mut emit: impl FnMut(usize)) {
         // Spikes are rare: skip eight quiet neurons with one comparison.
         let words = self.crossed.chunks_exact(8);
         let tail = words.remainder();
@@ -258,96 +348,6 @@ impl HhGroup {
         }
         let start = self.crossed.len() - tail.len();
         tail.iter().enumerate().filter(|(_, &c)| c != 0).for_each(|(k, _)| emit(start + k));
-    }
-
-    /// The `k`-th state variable of the declaration: v, then each distinct gate state.
-    pub fn state_variable(&self, k: usize) -> Option<&[f32]> {
-        let n = self.v.len();
-        match k {
-            0 => Some(&self.v),
-            k if k <= self.sharing.states.len() => Some(&self.x[(k - 1) * n..k * n]),
-            _ => None,
-        }
-    }
-
-    /// Every array of state a step reads that a checkpoint must restore, in the order
-    /// of `HhSpec::checkpoint_names`: v and each shared gate state (f32), then, under
-    /// RK4, their f64 copies. (`crossed` is rewritten by every step before it is read.)
-    pub fn checkpoint_arrays_mut(&mut self) -> Vec<crate::model::StateArrayMut<'_>> {
-        let n = self.v.len();
-        let mut out: Vec<crate::model::StateArrayMut<'_>> = vec![crate::model::StateArrayMut::F32(&mut self.v)];
-        if n > 0 {
-            out.extend(self.x.chunks_exact_mut(n).map(crate::model::StateArrayMut::F32));
-        } else {
-            out.extend((0..self.sharing.states.len()).map(|_| crate::model::StateArrayMut::F32(&mut [])));
-        }
-        if let Some(exact) = self.exact.as_mut() {
-            out.push(crate::model::StateArrayMut::F64(&mut exact.v));
-            if n > 0 {
-                out.extend(exact.x.chunks_exact_mut(n).map(crate::model::StateArrayMut::F64));
-            } else {
-                out.extend((0..self.sharing.states.len()).map(|_| crate::model::StateArrayMut::F64(&mut [])));
-            }
-        }
-        out
-    }
-
-    /// Distinct gate states.
-    pub fn state_count(&self) -> usize {
-        self.sharing.states.len()
-    }
-
-    /// The model's exponential-Euler step in WGSL.
-    pub fn gpu_shader() -> &'static str {
-        include_str!("../../../shaders/hh.wgsl")
-    }
-
-    /// The group as the GPU steps it (`shaders/hh.wgsl`): state v and the gate states;
-    /// the rate table as one flat parameter; the membrane and the channels' structure as
-    /// constants. None under RK4 (f64, which not every GPU has).
-    pub fn gpu_model(&self) -> Option<crate::model::GpuModel> {
-        if self.spec.integrator != Integrator::ExponentialEuler {
-            return None;
-        }
-        let (spec, t) = (&self.spec, &self.table);
-        let word = |u: usize| f32::from_bits(u as u32);
-        let mut constants = vec![
-            spec.g_l as f32,
-            (spec.g_l * spec.e_l) as f32,
-            spec.threshold as f32,
-            spec.dt_ms as f32 / spec.cm as f32,
-            t.v_min as f32,
-            (1.0 / t.dv) as f32,
-            (t.points - 1) as f32,
-            word(t.columns),
-            word(self.state_columns.len()),
-            word(self.channels.len()),
-        ];
-        for &(inf, decay) in &self.state_columns {
-            constants.extend([word(inf), word(decay)]);
-        }
-        for c in &self.channels {
-            constants.extend([c.g, c.e_rev, word(c.gates.len())]);
-            for g in &c.gates {
-                constants.extend([word(g.state), word(g.power as usize)]);
-            }
-        }
-        let table: Vec<f32> =
-            t.data[..t.points * t.columns].iter().flat_map(|&w| [f32::from_bits(w as u32), f32::from_bits((w >> 32) as u32)]).collect();
-        let n = self.v.len();
-        let mut state = vec![self.v.clone()];
-        state.extend((0..self.sharing.states.len()).map(|s| self.x[s * n..(s + 1) * n].to_vec()));
-        Some(crate::model::GpuModel { shader: Self::gpu_shader(), state, parameters: vec![(table, false)], constants })
-    }
-
-    /// The state arrays of `gpu_model`: v, then each gate state.
-    pub fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
-        let n = self.v.len();
-        let mut out: Vec<&mut [f32]> = vec![&mut self.v];
-        if n > 0 {
-            out.extend(self.x.chunks_exact_mut(n));
-        }
-        out
     }
 
     /// The value of gate `j` (channels in order, their gates in order) of every neuron.

@@ -14,7 +14,8 @@
 //! Units: mV, ms, nS, pF, pA (then dv/dt in mV/ms = pA/pF).
 
 use super::declaration::{Bound, Declaration, Declared, Derived, InitialScope, Parameter, Scope, StateVariable};
-use super::{InvalidValue, ModelKind, NeuronModel};
+pub use super::channels::{ChannelSpec, GateInitial, GateSpec, Integrator, IonChannels, Rates, TableSpec};
+use super::{Build, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
 use crate::expr::Expr;
 use crate::simd::Level;
 use crate::synapse::{Synaptic, SynapticInput};
@@ -29,18 +30,6 @@ pub use kernel::kernel_level;
 use kernel::*;
 pub use table::GateTable;
 use table::*;
-
-/// The model as a model file names it.
-pub const KIND: ModelKind = ModelKind { name: "hh", declaration: base_declaration, ion_channels: true, build, check: None };
-
-/// What a population of this model lists beside its parameters: its ion channels, the
-/// rate tables' range and step, and the integrator.
-#[derive(Clone, Debug)]
-pub struct IonChannels {
-    pub channels: Vec<ChannelSpec>,
-    pub table: TableSpec,
-    pub integrator: Integrator,
-}
 
 /// The membrane's parameters (one per population) and v; the gates, from the file's
 /// channels, join in `HhSpec::declaration`.
@@ -68,9 +57,9 @@ pub fn base_declaration() -> Declaration {
     }
 }
 
-fn build(declared: Declared, channels: Option<IonChannels>, dt_ms: f64) -> NeuronModel {
+fn from_declared(declared: Declared, channels: IonChannels, dt_ms: f64) -> NeuronModel {
     let constant = |k: usize| declared.parameters[k].constant().expect("hh parameters are constants, as declared");
-    let IonChannels { channels, table, integrator } = channels.expect("hh populations list ion channels");
+    let IonChannels { channels, table, integrator } = channels;
     NeuronModel::Hh(HhSpec {
         cm: constant(0),
         g_l: constant(1),
@@ -82,94 +71,6 @@ fn build(declared: Declared, channels: Option<IonChannels>, dt_ms: f64) -> Neuro
         integrator,
         dt_ms,
     })
-}
-
-/// How a gate's rate functions are given.
-#[derive(Clone, Debug)]
-pub enum Rates {
-    InfTau { inf: Expr, tau: Expr },
-    AlphaBeta { alpha: Expr, beta: Expr },
-}
-
-impl Rates {
-    /// (x_inf, tau_x) at a table point `v`: where the functions are 0/0 there (the
-    /// classic alpha_m at −40 mV), their limit, from both sides.
-    pub fn inf_tau_at_point(&self, v: f64) -> (f64, f64) {
-        let (inf, tau) = self.inf_tau(v);
-        if inf.is_finite() && tau.is_finite() {
-            return (inf, tau);
-        }
-        let (a, b) = (self.inf_tau(v - 1e-6), self.inf_tau(v + 1e-6));
-        ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0)
-    }
-
-    /// Whether x_inf is the same function of v in both (the same program).
-    fn same_inf(&self, other: &Rates) -> bool {
-        match (self, other) {
-            (Rates::InfTau { inf: a, .. }, Rates::InfTau { inf: b, .. }) => a == b,
-            (Rates::AlphaBeta { .. }, Rates::AlphaBeta { .. }) => self.same_tau(other),
-            _ => false,
-        }
-    }
-
-    /// Whether tau_x is the same function of v in both.
-    fn same_tau(&self, other: &Rates) -> bool {
-        match (self, other) {
-            (Rates::InfTau { tau: a, .. }, Rates::InfTau { tau: b, .. }) => a == b,
-            (Rates::AlphaBeta { alpha: a, beta: b }, Rates::AlphaBeta { alpha: c, beta: d }) => a == c && b == d,
-            _ => false,
-        }
-    }
-
-    /// (x_inf, tau_x) at `v`.
-    pub fn inf_tau(&self, v: f64) -> (f64, f64) {
-        match self {
-            Rates::InfTau { inf, tau } => (inf.eval(&[v]), tau.eval(&[v])),
-            Rates::AlphaBeta { alpha, beta } => {
-                let (a, b) = (alpha.eval(&[v]), beta.eval(&[v]));
-                (a / (a + b), 1.0 / (a + b))
-            }
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum GateInitial {
-    /// x_inf at the initial v.
-    Steady,
-    Value(f64),
-}
-
-#[derive(Clone, Debug)]
-pub struct GateSpec {
-    pub name: String,
-    pub power: u32,
-    pub rates: Rates,
-    pub initial: GateInitial,
-}
-
-#[derive(Clone, Debug)]
-pub struct ChannelSpec {
-    pub name: String,
-    /// Maximal conductance (nS).
-    pub g: f64,
-    /// Reversal potential (mV).
-    pub e_rev: f64,
-    pub gates: Vec<GateSpec>,
-}
-
-/// The range and step of v over which the rate functions are tabulated.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TableSpec {
-    pub v_min: f64,
-    pub v_max: f64,
-    pub dv: f64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Integrator {
-    ExponentialEuler,
-    Rk4,
 }
 
 #[derive(Clone, Debug)]
@@ -280,27 +181,6 @@ impl HhSpec {
         Some(highest.max(leak))
     }
 
-    /// A warning when `dt_ms` is too long for this membrane's fastest gate: beyond a
-    /// quarter of its time constant, spike times drift from the exact ones by more than a
-    /// step (measured on the five-current model against RK4 at 0.001 ms: 0.010 ms at
-    /// dt = 0.01, 0.032 at 0.025, 0.084 at 0.05, 0.23 at 0.1, 59 ms and a third of the
-    /// spikes lost at 1 ms; its fastest gate's tau is 0.093 ms).
-    pub fn dt_warning(&self, dt_ms: f64) -> Option<String> {
-        let (tau, gate, v) = self.fastest_gate()?;
-        let limit = tau / DT_PER_TAU;
-        if dt_ms <= limit * (1.0 + 1e-9) {
-            return None;
-        }
-        let what = match self.integrator {
-            Integrator::ExponentialEuler => "exponential Euler stays stable, but spike times drift from the exact ones by more than a step",
-            Integrator::Rk4 => "RK4 loses its accuracy there, and beyond about 2.8 times that time constant its stability",
-        };
-        Some(format!(
-            "dt = {dt_ms} ms is more than a quarter of the time constant of its fastest gate ({gate}: {tau:.3} ms at v = {v:.1} mV): {what}; dt ≤ {:.3} ms keeps them within a step (README, Hodgkin–Huxley: accuracy)",
-            (limit * 1000.0).floor() / 1000.0
-        ))
-    }
-
     /// The fastest gate of the membrane where it lives: the smallest tau_x(v) of any
     /// gate for v between the lowest and highest reversal potential (every 0.1 mV), with
     /// the gate and the v (None if there is none). Exponential Euler stays stable at any
@@ -332,34 +212,6 @@ impl HhSpec {
         Sharing::of(self)
     }
 
-    /// The declaration with this population's gates: one state variable per distinct
-    /// gate state, named channel.gate (gates that share it are its aliases), and the
-    /// tables it derives.
-    pub fn declaration(&self) -> Declaration {
-        let mut d = base_declaration();
-        let sharing = self.sharing();
-        let names: Vec<String> = self.channels.iter().flat_map(|c| c.gates.iter().map(move |g| format!("{}.{}", c.name, g.name))).collect();
-        for (s, &first) in sharing.states.iter().enumerate() {
-            let aliases = (first + 1..names.len()).filter(|&j| sharing.gates[j].state == s).map(|j| names[j].clone()).collect();
-            d.state.push(StateVariable { name: names[first].clone(), unit: "", initial: None, scope: InitialScope::R, aliases });
-        }
-        if self.integrator == Integrator::ExponentialEuler {
-            d.derived.push(Derived {
-                name: "tables".into(),
-                unit: "",
-                definition: format!(
-                    "x_inf(v) and 1 − exp(−dt/tau_x(v)) of every gate, {} distinct columns at {} points from {} to {} mV",
-                    sharing.columns.len(),
-                    self.table_points(),
-                    self.table.v_min,
-                    self.table.v_max
-                ),
-            });
-        }
-        d.extra_bytes_per_neuron += if self.integrator == Integrator::Rk4 { 8 * (1 + sharing.states.len()) } else { 0 };
-        d
-    }
-
     /// Bytes of state per neuron: v and each distinct gate state (f32), the crossing
     /// flag; the f64 state of RK4 where chosen.
     pub fn bytes_per_neuron(&self) -> usize {
@@ -383,8 +235,20 @@ impl HhSpec {
     pub fn tables(&self) -> GateTable {
         GateTable::new(self, &self.sharing())
     }
+}
 
-    pub fn build(&self, r: impl Iterator<Item = f64>) -> Result<HhGroup, InvalidValue> {
+impl Model for HhSpec {
+    /// Boxed: its tables and kernel plan make it several times the size of the others.
+    type Group = Box<HhGroup>;
+    const KIND: ModelKind = ModelKind {
+        name: "hh",
+        declaration: base_declaration,
+        build: Build::WithIonChannels(from_declared),
+        check: None,
+        shader: include_str!("../../../shaders/hh.wgsl"),
+    };
+
+    fn build(&self, r: impl Iterator<Item = f64>) -> Result<Box<HhGroup>, InvalidValue> {
         let gates: Vec<&GateSpec> = self.gates().collect();
         let sharing = self.sharing();
         let mut v = Vec::new();
@@ -430,7 +294,7 @@ impl HhSpec {
             .collect();
         let table = if rk4 { GateTable::empty() } else { GateTable::new(self, &sharing) };
         let state_columns = sharing.states.iter().map(|&j| (sharing.gates[j].inf, sharing.gates[j].decay)).collect();
-        Ok(HhGroup {
+        Ok(Box::new(HhGroup {
             spec: self.clone(),
             columns: vec![0.0; table.columns * BLOCK],
             table,
@@ -442,13 +306,115 @@ impl HhSpec {
             channels,
             state_columns,
             sharing,
+        }))
+    }
+
+    /// Whole runs of hh_five_current, 9 gates, on the reference machine: exponential
+    /// Euler 6.4 ns, RK4 1160 ns (BENCHMARKS.md "Planner").
+    fn step_cost_ns(&self) -> f64 {
+        let gates = self.gate_count() as f64;
+        match self.integrator {
+            // Tables read by rows: per gate an interpolation and a relaxation.
+            Integrator::ExponentialEuler => 1.0 + 0.6 * gates,
+            // Four stages of the exact rate functions in f64.
+            Integrator::Rk4 => 20.0 + 125.0 * gates,
+        }
+    }
+
+    /// The declaration with this population's gates: one state variable per distinct
+    /// gate state, named channel.gate (gates that share it are its aliases), and the
+    /// tables it derives.
+    fn declaration(&self) -> Declaration {
+        let mut d = base_declaration();
+        let sharing = self.sharing();
+        let names: Vec<String> = self.channels.iter().flat_map(|c| c.gates.iter().map(move |g| format!("{}.{}", c.name, g.name))).collect();
+        for (s, &first) in sharing.states.iter().enumerate() {
+            let aliases = (first + 1..names.len()).filter(|&j| sharing.gates[j].state == s).map(|j| names[j].clone()).collect();
+            d.state.push(StateVariable { name: names[first].clone(), unit: "", initial: None, scope: InitialScope::R, aliases });
+        }
+        if self.integrator == Integrator::ExponentialEuler {
+            d.derived.push(Derived {
+                name: "tables".into(),
+                unit: "",
+                definition: format!(
+                    "x_inf(v) and 1 − exp(−dt/tau_x(v)) of every gate, {} distinct columns at {} points from {} to {} mV",
+                    sharing.columns.len(),
+                    self.table_points(),
+                    self.table.v_min,
+                    self.table.v_max
+                ),
+            });
+        }
+        d.extra_bytes_per_neuron += if self.integrator == Integrator::Rk4 { 8 * (1 + sharing.states.len()) } else { 0 };
+        d
+    }
+
+    fn fixed_bytes(&self) -> usize {
+        self.table_bytes()
+    }
+
+    /// The gathers of the exponential-Euler kernel choose their own instruction set.
+    fn kernel_level(&self) -> Level {
+        match self.integrator {
+            Integrator::ExponentialEuler => kernel_level(),
+            Integrator::Rk4 => crate::simd::level(),
+        }
+    }
+
+    /// A warning when `dt_ms` is too long for this membrane's fastest gate: beyond a
+    /// quarter of its time constant, spike times drift from the exact ones by more than a
+    /// step (measured on the five-current model against RK4 at 0.001 ms: 0.010 ms at
+    /// dt = 0.01, 0.032 at 0.025, 0.084 at 0.05, 0.23 at 0.1, 59 ms and a third of the
+    /// spikes lost at 1 ms; its fastest gate's tau is 0.093 ms).
+    fn dt_warning(&self, dt_ms: f64) -> Option<String> {
+        let (tau, gate, v) = self.fastest_gate()?;
+        let limit = tau / DT_PER_TAU;
+        if dt_ms <= limit * (1.0 + 1e-9) {
+            return None;
+        }
+        let what = match self.integrator {
+            Integrator::ExponentialEuler => "exponential Euler stays stable, but spike times drift from the exact ones by more than a step",
+            Integrator::Rk4 => "RK4 loses its accuracy there, and beyond about 2.8 times that time constant its stability",
+        };
+        Some(format!(
+            "dt = {dt_ms} ms is more than a quarter of the time constant of its fastest gate ({gate}: {tau:.3} ms at v = {v:.1} mV): {what}; dt ≤ {:.3} ms keeps them within a step (README, Hodgkin–Huxley: accuracy)",
+            (limit * 1000.0).floor() / 1000.0
+        ))
+    }
+
+    /// Only a membrane bounded by its reversal potentials has a ceiling; the
+    /// integrate-and-fire models reach any threshold with enough input.
+    fn unreachable_threshold(&self, reversals: &[f64], current: Option<f64>) -> Option<String> {
+        let ceiling = self.v_ceiling(reversals, current)?;
+        (self.threshold > ceiling).then(|| {
+            format!(
+                "a threshold of {} mV is never crossed: v stays below {ceiling:.1} mV (the highest reversal potential, or e_l + the largest injected current / g_l); expected a threshold below it",
+                self.threshold
+            )
         })
+    }
+
+    fn gpu_unsupported(&self) -> Option<String> {
+        (self.integrator == Integrator::Rk4).then(|| {
+            "integrator = \"rk4\" steps in f64, which the GPU backend does not (the exponential Euler integrator runs there)".into()
+        })
+    }
+
+    /// The declared state, then under RK4 its f64 copies.
+    fn checkpoint_names(&self) -> Vec<(String, bool)> {
+        let mut names = super::state_names(&self.declaration());
+        if self.integrator == Integrator::Rk4 {
+            let f64_copies: Vec<(String, bool)> = names.iter().map(|(n, _)| (format!("{n}.f64"), true)).collect();
+            names.extend(f64_copies);
+        }
+        names
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::StepInput;
 
     fn classic_sodium_m() -> GateSpec {
         let e = |s: &str| Expr::parse(s, &["v"]).unwrap();
@@ -565,8 +531,9 @@ mod tests {
         let (mut a, mut b) = (shared.build(r.clone()).unwrap(), apart.build(r).unwrap());
         let input: Vec<f32> = (0..37).map(|i| i as f32 * 0.5).collect();
         for _ in 0..3000 {
-            a.step(&input, 1.0, &Synaptic::none(), 0.01);
-            b.step(&input, 1.0, &Synaptic::none(), 0.01);
+            let step = StepInput { input: &input, currents: None, common: 1.0, synaptic: &Synaptic::none(), dt: 0.01 };
+            a.step(&step);
+            b.step(&step);
         }
         assert!(a.v.iter().zip(&b.v).all(|(x, y)| x.to_bits() == y.to_bits()));
         assert!(a.v.iter().any(|&v| v != a.v[0]), "the neurons moved apart");
@@ -594,7 +561,8 @@ mod tests {
             kinds[0].advance(&[0.3]);
             kinds[1].advance(&[2.0]);
             for _ in 0..5000 {
-                group.step(&[0.0], 0.0, &Synaptic::new(&kinds, 0..1), 0.01);
+                let synaptic = Synaptic::new(&kinds, 0..1);
+                group.step(&StepInput { input: &[0.0], currents: None, common: 0.0, synaptic: &synaptic, dt: 0.01 });
             }
             let expected = (0.3 * -54.4 + 0.3 * 0.0 + 2.0) / (0.3 + 0.3);
             assert!((group.v[0] as f64 - expected).abs() < 1e-3, "{integrator:?}: v = {}, expected {expected}", group.v[0]);

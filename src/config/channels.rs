@@ -5,7 +5,7 @@ use super::schema::{self, Value};
 use super::Validator;
 use crate::error::Result;
 use crate::expr::Expr;
-use crate::model::hh::{ChannelSpec, GateInitial, GateSpec, Integrator, IonChannels, Rates, TableSpec};
+use crate::model::channels::{ChannelSpec, GateInitial, GateSpec, Integrator, IonChannels, Rates, TableSpec};
 use toml::Spanned;
 
 /// Default table step (mV): linear interpolation errs by at most dv²/8 · max|f''|; for a
@@ -153,8 +153,9 @@ impl Validator<'_> {
     }
 }
 
-/// Keys only the hh model reads: an error on other models, like an unknown field.
-pub(super) fn hh_only_keys(p: &schema::Population) -> Option<(&'static str, std::ops::Range<usize>)> {
+/// Keys only a model with ion channels reads: an error on other models, like an unknown
+/// field.
+pub(super) fn channel_keys(p: &schema::Population) -> Option<(&'static str, std::ops::Range<usize>)> {
     if let Some(c) = p.channels.first() {
         return Some(("channel", c.span()));
     }
