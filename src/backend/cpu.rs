@@ -11,10 +11,10 @@ use super::{Probe, StatePiece};
 use crate::connectivity::generate::InvalidWeight;
 use crate::connectivity::BuildError;
 use crate::connectivity::LocalSynapses;
-use crate::connectivity::{DelayRing, InFlight};
+use crate::connectivity::{expected_synapses, DelayRing, InFlight, Layout};
 use crate::error::Error;
 use crate::model::{InvalidValue, NeuronGroup, NonFinite, StateArrayMut, StepInput};
-use crate::network::{ConnectionRule, Description, Storage};
+use crate::network::Description;
 use crate::spike::Spike;
 use crate::stimulus::{self, GroupStimulus};
 use crate::synapse::{self, Synaptic};
@@ -583,39 +583,19 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
         .sum();
     let mut synapses = 0u64;
     let mut largest_shard_projection = 0u64;
+    // Each shard holding targets of p holds its share, laid out as its store will be.
     for p in &desc.projections {
-        let (s, t) = (desc.populations[p.source].size, desc.populations[p.target].size);
-        let dense = p.storage == Storage::Exact && matches!(p.rule, ConnectionRule::AllToAll { .. }) && p.delay.count() == 1;
-        if dense {
-            synapses += s * overlap(&desc.populations[p.target].gids(), &neurons) * 4;
-            continue;
-        }
-        if p.storage == Storage::Procedural {
-            continue;
-        }
-        // Each shard holding targets of p: its share of the synapses, in records of 8
-        // (exact), 4 (compact, shard ≤ 65,536 neurons) or 6 bytes, and a row index of
-        // 4 bytes per (source, delay), or per source and 2 bytes of delay per synapse.
         let targets = desc.populations[p.target].gids();
         for shard in &shards {
-            let overlap = overlap(shard, &targets);
-            if overlap == 0 {
+            let local = shard.start.max(targets.start)..shard.end.min(targets.end);
+            if local.is_empty() {
                 continue;
             }
-            let record = match p.storage {
-                Storage::Exact => 8,
-                _ if shard.end - shard.start <= 1 << 16 => 4,
-                _ => 6,
-            };
-            let onto_shard = (desc.projection_synapses(p) as f64 * overlap as f64 / t as f64).round() as u64;
-            largest_shard_projection = largest_shard_projection.max(onto_shard);
-            synapses += onto_shard * record;
-            let local = shard.start.max(targets.start)..shard.end.min(targets.end);
-            synapses += if crate::connectivity::delays_per_synapse(desc, p, &local) {
-                (s + 1) * 4 + onto_shard * 2
-            } else {
-                (s * p.delay.count() as u64 + 1) * 4
-            };
+            let layout = Layout::of(desc, p, &local, shard.start);
+            synapses += layout.expected_bytes(desc, p, &local);
+            if matches!(layout, Layout::Csr { .. }) {
+                largest_shard_projection = largest_shard_projection.max(expected_synapses(desc, p, &local));
+            }
         }
     }
     // Each shard's noise scratch: its largest group.

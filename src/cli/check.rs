@@ -19,17 +19,7 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
         let m = plan.rank(0).memory;
         (m, m.total())
     } else {
-        for shape in &plan.shapes {
-            run::check_store_limits(&shape.memory)?;
-        }
-        let largest = plan.shapes.iter().map(|s| s.memory).max_by_key(|m| m.total()).expect("at least one rank");
-        if let Some(limit) = max_memory.filter(|&l| largest.total() > l) {
-            return Err(Error::Memory(format!(
-                "the largest of {ranks} ranks needs {} but --max-memory allows {} per rank: use more ranks",
-                fmt_bytes(largest.total()),
-                fmt_bytes(limit)
-            )));
-        }
+        let largest = run::check_planned_ranks(&plan, max_memory)?;
         (largest, plan.shapes.iter().map(|s| s.memory.total() * s.count).sum())
     };
     println!("{}: ok", model.display());

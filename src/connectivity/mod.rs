@@ -3,7 +3,7 @@
 //! rings. Synapses are drawn from keyed streams (see `generate`), so the same synapses
 //! come out whatever the split of targets into shards, threads or ranks.
 //!
-//! Layouts, per projection:
+//! Layouts, per projection (chosen in `layout.rs`, for the store and the estimate alike):
 //! - dense rows (GeNN's DENSE) for all-to-all with one delay: weights only, a spike adds
 //!   one contiguous row, a loop the compiler vectorises;
 //! - CSR by (source, delay): u32 local target + f32 weight, or a 16-bit weight code
@@ -18,13 +18,15 @@
 
 pub mod generate;
 mod in_flight;
+mod layout;
 mod ring;
 
 pub use in_flight::InFlight;
+pub use layout::{delays_per_synapse, expected_synapses, Layout, RecordKind};
 pub use ring::DelayRing;
 
 use crate::memory::{try_huge_vec, try_vec, OutOfMemory};
-use crate::network::{ConnectionRule, Description, Projection, Storage};
+use crate::network::{Description, Projection};
 use crate::spike::Spike;
 use generate::{weight_bounds, InvalidWeight, Row, RowDrawer, WeightCodec};
 
@@ -203,20 +205,15 @@ impl LocalSynapses {
                 continue;
             }
             let kind = kinds.iter().position(|m| *m == p.synapse).expect("listed");
-            let rows = match p.storage {
-                Storage::Procedural => Rows::Procedural {
+            let rows = match Layout::of(desc, p, &local, targets.start) {
+                Layout::Procedural => Rows::Procedural {
                     drawer: Box::new(RowDrawer::new(desc, p)),
                     targets: local,
                     first: targets.start,
                     row: Row::default(),
                 },
-                Storage::Exact if matches!(p.rule, ConnectionRule::AllToAll { .. }) && p.delay.count() == 1 => {
-                    dense_rows(desc, p, local.clone(), targets.start)?
-                }
-                _ => {
-                    let per_synapse = delays_per_synapse(desc, p, &local);
-                    csr_rows(desc, p, local, targets.start, per_synapse)?
-                }
+                Layout::Dense => dense_rows(desc, p, local.clone(), targets.start)?,
+                Layout::Csr { delays_per_synapse, .. } => csr_rows(desc, p, local, targets.start, delays_per_synapse)?,
             };
             store.blocks.push(SynapseBlock {
                 projection: p.id,
@@ -379,7 +376,7 @@ struct DueRow {
 }
 
 /// Where the due delays of a CSR row lie in the records.
-trait Layout {
+trait DelayLookup {
     /// The records of the row's due delays, first to last (for the prefetch).
     fn span(&self, r: &DueRow) -> (usize, usize);
     /// An address to prefetch before the row is read (its index).
@@ -394,7 +391,7 @@ struct Grouped<'a> {
     n_delays: usize,
 }
 
-impl Layout for Grouped<'_> {
+impl DelayLookup for Grouped<'_> {
     #[inline(always)]
     fn span(&self, r: &DueRow) -> (usize, usize) {
         let g = r.row * self.n_delays;
@@ -422,7 +419,7 @@ struct PerSynapse<'a> {
     delays: &'a [u16],
 }
 
-impl Layout for PerSynapse<'_> {
+impl DelayLookup for PerSynapse<'_> {
     #[inline(always)]
     fn span(&self, r: &DueRow) -> (usize, usize) {
         let (lo, hi) = (self.offsets[r.row] as usize, self.offsets[r.row + 1] as usize);
@@ -445,7 +442,7 @@ impl Layout for PerSynapse<'_> {
     }
 }
 
-fn deliver_records<L: Layout>(rows: &[DueRow], layout: &L, records: &Records, first_delay: u64, ring: &mut DelayRing) {
+fn deliver_records<L: DelayLookup>(rows: &[DueRow], layout: &L, records: &Records, first_delay: u64, ring: &mut DelayRing) {
     match records {
         Records::Exact(r) => deliver_csr(rows, layout, r, WeightCodec::default(), first_delay, ring),
         Records::Compact { records, codec } => deliver_csr(rows, layout, records, *codec, first_delay, ring),
@@ -459,7 +456,7 @@ fn deliver_records<L: Layout>(rows: &[DueRow], layout: &L, records: &Records, fi
 /// consumed — paced, not a burst per row, which would stall on the CPU's few line-fill
 /// buffers. The row index is prefetched a few spikes further ahead still.
 #[inline(always)]
-fn deliver_csr<R: Record, L: Layout>(
+fn deliver_csr<R: Record, L: DelayLookup>(
     rows: &[DueRow],
     layout: &L,
     records: &[R],
@@ -579,15 +576,6 @@ fn dense_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start
     Ok(Rows::Dense { target_offset: (local.start - shard_start) as usize, n_targets: n_tgt, weights })
 }
 
-/// Whether the CSR rows of projection `p` onto the targets `local` index delays per
-/// synapse (`DelayIndex::PerSynapse`), from the expected number of synapses: the same
-/// choice for the store and for the memory estimate.
-pub fn delays_per_synapse(desc: &Description, p: &Projection, local: &Range<u64>) -> bool {
-    let targets = desc.populations[p.target].size.max(1);
-    let synapses = desc.projection_synapses(p) as f64 * (local.end - local.start) as f64 / targets as f64;
-    DelayIndex::per_synapse(desc.populations[p.source].size, p.delay.count() as u64, synapses.round() as u64)
-}
-
 /// CSR rows by (source, delay) of a projection onto `local` targets, in two passes over
 /// the same keyed streams (count, then fill) so that no per-synapse list is held.
 /// Synapse `i`'s weight, 0 where the row was drawn without weights (a counting pass).
@@ -672,20 +660,24 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
             records(at, t, w);
         });
     };
-    let records = if p.storage == Storage::Compact && n_local <= 1 << 16 {
-        let codec = WeightCodec::new(weight_bounds(&p.weight));
-        let mut records = try_huge_vec(total, Compact16::default())?;
-        fill(&mut |at, t, w| records[at] = Compact16::new(t, w, Some(codec)));
-        Records::Compact16 { records, codec }
-    } else if p.storage == Storage::Compact {
-        let codec = WeightCodec::new(weight_bounds(&p.weight));
-        let mut records = try_huge_vec(total, Compact::default())?;
-        fill(&mut |at, t, w| records[at] = Compact::new(t, w, Some(codec)));
-        Records::Compact { records, codec }
-    } else {
-        let mut records = try_huge_vec(total, Exact::default())?;
-        fill(&mut |at, t, w| records[at] = Exact::new(t, w, None));
-        Records::Exact(records)
+    let records = match RecordKind::of(p.storage, n_local as u64) {
+        RecordKind::Compact16 => {
+            let codec = WeightCodec::new(weight_bounds(&p.weight));
+            let mut records = try_huge_vec(total, Compact16::default())?;
+            fill(&mut |at, t, w| records[at] = Compact16::new(t, w, Some(codec)));
+            Records::Compact16 { records, codec }
+        }
+        RecordKind::Compact => {
+            let codec = WeightCodec::new(weight_bounds(&p.weight));
+            let mut records = try_huge_vec(total, Compact::default())?;
+            fill(&mut |at, t, w| records[at] = Compact::new(t, w, Some(codec)));
+            Records::Compact { records, codec }
+        }
+        RecordKind::Exact => {
+            let mut records = try_huge_vec(total, Exact::default())?;
+            fill(&mut |at, t, w| records[at] = Exact::new(t, w, None));
+            Records::Exact(records)
+        }
     };
     if let Some(bad) = invalid.borrow_mut().take() {
         return Err(bad.into());

@@ -259,6 +259,26 @@ pub fn check_memory(plan: &Plan, rank: usize, max_memory: Option<u64>, ranks_on_
     check_store_limits(&plan.rank(rank).memory)
 }
 
+/// Refuses a plan of several ranks, to run elsewhere (`volley check --ranks`), whose
+/// largest rank exceeds `max_memory` or a thread's store; the machine's own limits are
+/// those of the nodes it will run on, checked by each rank when it starts
+/// (`check_memory`). Returns the largest rank's estimate.
+pub fn check_planned_ranks(plan: &Plan, max_memory: Option<u64>) -> Result<MemoryEstimate> {
+    for shape in &plan.shapes {
+        check_store_limits(&shape.memory)?;
+    }
+    let largest = plan.shapes.iter().map(|s| s.memory).max_by_key(|m| m.total()).expect("at least one rank");
+    if let Some(limit) = max_memory.filter(|&l| largest.total() > l) {
+        return Err(Error::Memory(format!(
+            "the largest of {} ranks needs {} but --max-memory allows {} per rank: use more ranks",
+            plan.options.ranks,
+            fmt_bytes(largest.total()),
+            fmt_bytes(limit)
+        )));
+    }
+    Ok(largest)
+}
+
 /// Refuses a run whose synapse store would exceed what a thread's store indexes.
 pub fn check_store_limits(estimate: &MemoryEstimate) -> Result<()> {
     if estimate.largest_shard_projection > u32::MAX as u64 {

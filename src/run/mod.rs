@@ -10,8 +10,8 @@ mod signals;
 mod summary;
 
 pub use checks::{
-    check_appendable, check_checkpoint_path, check_memory, check_output_space, check_outputs, check_store_limits, parse_size,
-    suggest_output,
+    check_appendable, check_checkpoint_path, check_memory, check_output_space, check_outputs, check_planned_ranks, check_store_limits,
+    parse_size, suggest_output,
 };
 pub use summary::{append_csv, csv_line, fmt_bytes, fmt_duration, peak_memory, summary, CSV_HEADER};
 
