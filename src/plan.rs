@@ -6,7 +6,8 @@
 //! memory, `--max-output` or the free space would be exceeded.
 
 use crate::backend::kind::{BackendKind, MemoryEstimate};
-use crate::network::{ConnectionRule, Description, Storage};
+use crate::connectivity::Layout;
+use crate::network::{ConnectionRule, Description};
 use crate::record::writer::{chunk_for, MAX_CHUNK};
 use crate::stimulus::StimulusKind;
 use crate::units::fmt_bytes;
@@ -304,7 +305,8 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
             let mine = overlap(&p.gids(), range) as f64;
             let noisy = desc.stimuli.iter().any(|s| s.population == index && matches!(s.kind, StimulusKind::Noise { .. }));
             let poisson = crate::stimulus::poisson_sources(&desc.stimuli, index) as f64 * costs.poisson_ns;
-            let per_step = p.model.step_cost_ns() * costs.update_factor + if noisy { costs.noise_ns } else { 0.0 } + poisson;
+            let model_ns = BackendKind::Cpu.neuron_step_ns(&p.model).expect("the CPU's figures are measured");
+            let per_step = model_ns * costs.update_factor + if noisy { costs.noise_ns } else { 0.0 } + poisson;
             update += mine * desc.steps as f64 * per_step;
         }
         for pr in &desc.projections {
@@ -313,11 +315,12 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
             let count = desc.projection_synapses(pr) as f64 * share;
             synapses += count.round() as u64;
             let events = spikes_of(desc.populations[pr.source].size) * count / desc.populations[pr.source].size.max(1) as f64;
-            let dense = pr.storage == Storage::Exact && matches!(pr.rule, ConnectionRule::AllToAll { .. }) && pr.delay.count() == 1;
-            let (event, built) = match pr.storage {
-                Storage::Procedural => (costs.procedural_event_ns, 0.0),
-                _ if dense => (costs.dense_event_ns, costs.dense_build_ns),
-                _ => (costs.event_ns, costs.build_ns),
+            let lo = range.start.max(target.first_gid);
+            let local = lo..range.end.min(target.first_gid + target.size).max(lo);
+            let (event, built) = match Layout::of(desc, pr, &local, range.start) {
+                Layout::Procedural => (costs.procedural_event_ns, 0.0),
+                Layout::Dense => (costs.dense_event_ns, costs.dense_build_ns),
+                Layout::Csr { .. } => (costs.event_ns, costs.build_ns),
             };
             deliver += events * event;
             events_here += events;

@@ -4,6 +4,7 @@
 //! and never choose by name; `backend::build` builds the same kind.
 
 use super::BackendChoice;
+use crate::model::NeuronModel;
 use crate::network::{Description, Storage};
 use std::ops::Range;
 
@@ -63,6 +64,17 @@ impl BackendKind {
                 let _ = desc;
                 Some("this volley was built without the GPU backend (cargo feature `gpu`)".into())
             }
+        }
+    }
+
+    /// What one step of one neuron of `model` costs on one thread, in ns (noise and
+    /// synapses aside), measured on the reference machine (BENCHMARKS.md "Planner"):
+    /// the model's own figure on the CPU. No GPU figure has been measured yet, so the
+    /// planner's time is the CPU's.
+    pub fn neuron_step_ns(self, model: &NeuronModel) -> Option<f64> {
+        match self {
+            BackendKind::Cpu => Some(model.step_cost_ns()),
+            BackendKind::Gpu => None,
         }
     }
 
