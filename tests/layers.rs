@@ -2,7 +2,8 @@
 //! module below the one it is written in, in the order `src/lib.rs` states. A unit-test
 //! module (`#[cfg(test)] mod ...` at the end of a file) may use anything; the commands
 //! (`main.rs`) sit above every layer. A failure names the file, the line and both
-//! modules.
+//! modules. Beside it: no code outside src/model names a neuron model, and no file or
+//! function grows past one job's size.
 
 mod common;
 
@@ -211,4 +212,44 @@ fn no_code_outside_the_models_names_a_model() {
         }
     }
     assert!(found.is_empty(), "models named outside src/model:\n{}", found.join("\n"));
+}
+
+/// Files and functions by job (issue 25): no source file over 800 lines and no function
+/// over 150, test modules aside, unless the line before says why (`// long: ...`).
+#[test]
+fn no_file_over_800_lines_and_no_function_over_150() {
+    let mut found = Vec::new();
+    let mut stack = vec![common::repo().join("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let body = text.find("#[cfg(test)]\nmod ").map_or(text.as_str(), |i| &text[..i]);
+            let lines: Vec<&str> = body.lines().collect();
+            let name = path.strip_prefix(common::repo()).unwrap().display().to_string();
+            if lines.len() > 800 && !lines.iter().take(20).any(|l| l.contains("// long:")) {
+                found.push(format!("{name}: {} lines", lines.len()));
+            }
+            for (k, line) in lines.iter().enumerate() {
+                let code = line.trim_start();
+                let indent = &line[..line.len() - code.len()];
+                let is_fn = ["fn ", "pub fn ", "pub(crate) fn ", "pub(super) fn ", "unsafe fn ", "pub unsafe fn ", "pub(super) unsafe fn "]
+                    .iter()
+                    .any(|p| code.starts_with(p));
+                if !is_fn || code.ends_with(';') || code.ends_with('}') {
+                    continue;
+                }
+                let end = (k..lines.len()).find(|&j| lines[j] == format!("{indent}}}")).unwrap_or(k);
+                let excused = k > 0 && lines[k - 1].contains("// long:");
+                if end - k + 1 > 150 && !excused {
+                    found.push(format!("{name}:{}: a function of {} lines", k + 1, end - k + 1));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "too long, with no `// long:` comment saying why:\n{}", found.join("\n"));
 }
