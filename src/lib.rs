@@ -9,13 +9,13 @@
 //! synapse model stimulus
 //! network
 //! connectivity
+//! config
 //! partition comm
 //! backend
 //! record analysis plot
 //! engine
 //! plan checkpoint
 //! run
-//! config
 //! cli
 //! END LAYERS
 //!
@@ -30,20 +30,24 @@
 //!   projections, stimuli, outputs, the backend asked for — and nothing of ranks,
 //!   threads or devices.
 //! - `connectivity`: the local synapse store, with the delay rings and the spikes in
-//!   flight that belong to it.
+//!   flight that belong to it, and the keyed draws of synapses and weights.
+//! - `config`: model files and `--set` to a description, a front end beside those to
+//!   come (SONATA circuits, Python).
 //! - `partition` (which rank owns which neurons) and `comm` (ranks talking).
 //! - `backend`: trait `Backend`, the CPU and GPU backends and the one choice point.
 //! - `record`: the output files (SONATA), and what reads them back (`analysis`,
 //!   `plot`).
 //! - `engine`: the epoch loop over a backend, a communicator and recorders.
 //! - `plan` (what a run needs) and `checkpoint` (its state, saved and restored).
-//! - `run`: one run from a description to files; `config`: model files and `--set`
-//!   to a description.
+//! - `run`: one run from a description to files.
 //! - `cli` (the binary's, beside `main.rs`): one module per command, above all.
 //!
-//! Why `config` is at the top, above `run`: it validates a model file against every
-//! vocabulary below (models, synapses, stimuli, reports) and builds the description;
-//! nothing below needs a model file, only descriptions.
+//! Why `config` sits just above `connectivity`: it validates a model file against the
+//! vocabulary (models, synapses, stimuli, reports) and checks weight distributions with
+//! the same functions that draw them (`connectivity::generate`), so that a file is
+//! refused for exactly what would fail to draw; and it must know nothing of ranks,
+//! backends, files or runs, which lie above it. Nothing else needs a model file, only
+//! descriptions.
 
 pub mod analysis;
 pub mod backend;
