@@ -362,7 +362,7 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
 }
 
 /// What a GPU would hold for each shape of rank (`GpuPlan`), or why it would not run.
-fn gpu_plan(desc: &Description, shapes: &[RankPlan], threads: usize) -> GpuPlan {
+pub fn gpu_plan(desc: &Description, shapes: &[RankPlan], threads: usize) -> GpuPlan {
     let gpu = BackendKind::Gpu;
     match gpu.unsupported(desc) {
         Some(why) => GpuPlan::Refused(why),

@@ -61,15 +61,10 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
     }
     // What a GPU would hold for the largest rank (`--backend gpu`).
     #[cfg(feature = "gpu")]
-    match BackendKind::Gpu.unsupported(&desc) {
-        Some(why) => println!("  on a GPU: not run ({why})"),
-        None => {
-            let gpu = plan
-                .shapes
-                .iter()
-                .map(|s| BackendKind::Gpu.memory_estimate(&desc, s.neurons.clone(), threads))
-                .max_by_key(|m| m.total())
-                .expect("at least one rank");
+    match volley::plan::gpu_plan(&desc, &plan.shapes, threads) {
+        volley::plan::GpuPlan::Refused(why) => println!("  on a GPU: not run ({why})"),
+        volley::plan::GpuPlan::Ranks(ranks_on_gpu) => {
+            let gpu = ranks_on_gpu.iter().map(|r| r.device).max_by_key(|m| m.total()).expect("at least one rank");
             println!(
                 "  on a GPU{}: device memory state {}, synapses {}, buffers {}, total {}; the largest projection stores {} synapses on one rank ({} of targets; rows past one storage binding are cut into chunks)",
                 if ranks > 1 { format!(", the largest of {ranks} ranks") } else { String::new() },
