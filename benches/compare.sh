@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # "No slower than before": the `simulate` figure of the 2003 network (1000 ms, --threads 1
-# and 2) and of the sparse network at 100,000 neurons (1000 ms, --threads 2) for two or
-# more volley binaries, on a quiet machine, runs interleaved round by round so that the
+# and 2), of the sparse network at 100,000 neurons (1000 ms, --threads 2) and of the
+# Potjans-Diesmann microcircuit at neurons 0.1 (1000 ms, --threads 2; RUNS_100K runs) for
+# two or more volley binaries, on a quiet machine, runs interleaved round by round so that the
 # machine's drift falls on every binary alike. Prints per case and binary the median
 # (min - max), and the median over rounds of the ratio to the first binary with the
 # range of its middle half: a ratio whose middle half holds 1 is "no different within
@@ -16,12 +17,14 @@ bins=("$@")
 [ ${#bins[@]} -ge 2 ] || { echo "usage: $0 RUNS_2003 RUNS_100K BASE_BINARY BINARY [BINARY ...]" >&2; exit 2; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+"${VOLLEY_PYTHON:-target/pyvenv/bin/python}" benches/peers/microcircuit_model.py --n-scaling 0.1 --duration-ms 1000 --out "$out/micro.toml" > /dev/null
 simulate() { # prints the simulate figure in ms
   "$@" 2>/dev/null | grep -o 'simulate [0-9.]* m\?s' | head -1 | awk '{ v = $2; if ($3 == "s") v *= 1000; print v }'
 }
 cases=("2003-t1:$runs_small:examples/izhikevich2003.toml:--threads 1"
        "2003-t2:$runs_small:examples/izhikevich2003.toml:--threads 2"
-       "100k-t2:$runs_large:examples/izhikevich_sparse.toml:--threads 2 --set population.exc.size=80000 --set population.inh.size=20000")
+       "100k-t2:$runs_large:examples/izhikevich_sparse.toml:--threads 2 --set population.exc.size=80000 --set population.inh.size=20000"
+       "micro-t2:$runs_large:$out/micro.toml:--threads 2")
 for c in "${cases[@]}"; do
   IFS=: read -r name runs file extra <<< "$c"
   for ((r = 0; r < runs; r++)); do
