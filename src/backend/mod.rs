@@ -1,13 +1,14 @@
 //! Backends integrate a rank's slice of neurons. The engine calls one per epoch; a
 //! backend knows no MPI and no file formats.
 
+mod build_error;
 pub mod cpu;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod kind;
 pub mod workers;
 
-pub use cpu::InvalidBuild;
+pub use build_error::InvalidBuild;
 
 use crate::error::Result;
 use crate::model::StateArrayMut;

@@ -52,7 +52,7 @@ pub(super) fn build(setup: &BlockSetup) -> Result<(Vec<Block>, Vec<ProceduralBlo
     let block_layout = &layouts.block;
     let pipeline = |label: &str, source: &str, layout: &wgpu::BindGroupLayout| layouts.pipeline(gpu, label, source, layout);
     let built = rows::build(desc, neurons.clone(), scales).map_err(|e| match e {
-        RowsError::Weight(w) => crate::backend::cpu::invalid_weight(desc, w),
+        RowsError::Weight(w) => crate::backend::build_error::invalid_weight(desc, w),
         RowsError::Range { projection, target, sum, limit } => InvalidBuild {
             key: target as f64,
             error: Error::Model {

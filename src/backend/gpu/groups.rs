@@ -74,7 +74,7 @@ pub(super) fn build(setup: &GroupSetup) -> Result<(Vec<Group>, Pipelines), Inval
         let host = pop
             .model
             .build((lo..hi).map(|g| desc.neuron_uniform(g)))
-            .map_err(|e| crate::backend::cpu::invalid_value(desc, index, lo, e))?;
+            .map_err(|e| crate::backend::build_error::invalid_value(desc, index, lo, e))?;
         let model = host.gpu_model().expect("checked by `unsupported`");
         let shader = model.shader;
         let pipeline_index = match pipelines.iter().position(|(s, _)| *s == shader) {
