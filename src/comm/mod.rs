@@ -52,6 +52,12 @@ pub trait Communicator {
         (ExchangeMode::AllGather, 1.0)
     }
 
+    /// What this rank has sent in its exchanges so far: (bytes, spikes), a spike counted
+    /// once per rank it went to. (0, 0) where nothing travels (one rank).
+    fn wire_traffic(&self) -> (u64, u64) {
+        (0, 0)
+    }
+
     /// Ranks sharing this rank's node (they share its memory).
     fn ranks_on_node(&self) -> usize {
         1

@@ -1,7 +1,8 @@
 //! The MPI communicator (rsmpi over the system's OpenMPI). One binary: started directly
 //! it is one rank, under `mpirun` or `srun` it is many.
 //!
-//! An epoch's spikes travel as 4-byte ids behind a count per step (`wire`), either to
+//! An epoch's spikes travel as gaps between ascending ids, one to three bytes each,
+//! behind their count (`wire`), either to
 //! every rank (all-gather: one collective, every rank receives everything) or only to
 //! the ranks that hold synapses from the source (directed: an all-to-all of counts,
 //! then of messages; Arbor's design). Both give each rank the spikes it needs in the
@@ -25,10 +26,15 @@ pub struct MpiComm {
     rank_on_node: usize,
     /// Set when the exchange is directed: who wants this rank's neurons.
     routes: Option<Routes>,
-    send: Vec<u32>,
-    recv: Vec<u32>,
+    /// Each rank's first neuron (from `set_exchange`; 0 before it): what its ids are
+    /// coded from.
+    bases: Vec<u64>,
+    send: Vec<u8>,
+    recv: Vec<u8>,
     send_counts: Vec<Count>,
     recv_counts: Vec<Count>,
+    /// Bytes and spikes sent (`Communicator::wire_traffic`).
+    sent: (u64, u64),
     // Dropped last: finalises MPI after everything above is gone.
     _universe: Universe,
 }
@@ -48,23 +54,28 @@ impl MpiComm {
             on_node,
             rank_on_node,
             routes: None,
+            bases: vec![0; size],
             send: Vec::new(),
             recv: Vec::new(),
             send_counts: vec![0; size],
             recv_counts: vec![0; size],
+            sent: (0, 0),
             _universe: universe,
         })
     }
 
     fn all_gather(&mut self, first_step: u64, steps: u32, local: &[Spike], global: &mut Vec<Spike>) {
         self.send.clear();
-        wire::encode(first_step, steps, local.iter(), &mut self.send);
+        wire::encode(first_step, steps, self.bases[self.rank], local.iter(), &mut self.send);
         let len = self.send.len() as Count;
+        // Every other rank receives the message.
+        self.sent.0 += self.send.len() as u64 * (self.size as u64 - 1);
+        self.sent.1 += local.len() as u64 * (self.size as u64 - 1);
         self.world.all_gather_into(&len, &mut self.recv_counts[..]);
         let displs = displacements(&self.recv_counts);
         self.recv.resize(self.recv_counts.iter().map(|&c| c as usize).sum(), 0);
         self.world.all_gather_varcount_into(&self.send[..], &mut PartitionMut::new(&mut self.recv[..], &self.recv_counts[..], &displs[..]));
-        decode_all(first_step, steps, &self.recv, global);
+        decode_all(first_step, steps, &self.bases, &self.recv, &self.recv_counts, global);
     }
 
     fn directed(&mut self, first_step: u64, steps: u32, local: &[Spike], global: &mut Vec<Spike>) {
@@ -72,8 +83,15 @@ impl MpiComm {
         self.send.clear();
         for (r, count) in self.send_counts.iter_mut().enumerate() {
             let before = self.send.len();
-            wire::encode(first_step, steps, local.iter().filter(|s| routes.wants(r, s.gid as u64)), &mut self.send);
+            let wanted = local.iter().filter(|s| routes.wants(r, s.gid as u64));
+            if r != self.rank {
+                self.sent.1 += wanted.clone().count() as u64;
+            }
+            wire::encode(first_step, steps, self.bases[self.rank], wanted, &mut self.send);
             *count = (self.send.len() - before) as Count;
+            if r != self.rank {
+                self.sent.0 += *count as u64;
+            }
         }
         self.world.all_to_all_into(&self.send_counts[..], &mut self.recv_counts[..]);
         let send_displs = displacements(&self.send_counts);
@@ -83,18 +101,21 @@ impl MpiComm {
             &Partition::new(&self.send[..], &self.send_counts[..], &send_displs[..]),
             &mut PartitionMut::new(&mut self.recv[..], &self.recv_counts[..], &recv_displs[..]),
         );
-        decode_all(first_step, steps, &self.recv, global);
+        decode_all(first_step, steps, &self.bases, &self.recv, &self.recv_counts, global);
     }
 }
 
-/// Decodes the messages of every rank, in rank order, into `global`, sorted by step
-/// then id. Ranks own ascending id ranges, so for one-step epochs the concatenation is
-/// already sorted.
-fn decode_all(first_step: u64, steps: u32, messages: &[u32], global: &mut Vec<Spike>) {
+/// Decodes the messages of every rank (`lengths[r]` bytes from rank r, whose ids are
+/// coded from `bases[r]`), in rank order, into `global`, sorted by step then id. Ranks
+/// own ascending id ranges, so for one-step epochs the concatenation is already sorted.
+fn decode_all(first_step: u64, steps: u32, bases: &[u64], messages: &[u8], lengths: &[Count], global: &mut Vec<Spike>) {
     global.clear();
     let mut at = 0;
-    while at < messages.len() {
-        at += wire::decode(first_step, steps, &messages[at..], global);
+    for (&base, &len) in bases.iter().zip(lengths) {
+        let message = &messages[at..at + len as usize];
+        let used = wire::decode(first_step, steps, base, message, global);
+        debug_assert_eq!(used, message.len(), "one message per rank");
+        at += len as usize;
     }
     if !global.is_sorted() {
         global.sort_unstable();
@@ -160,6 +181,7 @@ impl Communicator for MpiComm {
     }
 
     fn set_exchange(&mut self, mode: ExchangeMode, partition: &[Range<u64>], needed: &[u64]) -> (ExchangeMode, f64) {
+        self.bases = partition.iter().map(|r| r.start).collect();
         if self.size == 1 || mode == ExchangeMode::AllGather {
             self.routes = None;
             return (ExchangeMode::AllGather, 1.0);
@@ -199,6 +221,10 @@ impl Communicator for MpiComm {
         };
         self.routes = directed.then_some(routes);
         (if directed { ExchangeMode::Directed } else { ExchangeMode::AllGather }, fan_out)
+    }
+
+    fn wire_traffic(&self) -> (u64, u64) {
+        self.sent
     }
 
     fn ranks_on_node(&self) -> usize {

@@ -135,6 +135,8 @@ pub struct RunReport {
     pub peak_memory: Vec<f64>,
     /// Mean fraction of ranks a spike goes to under the directed exchange.
     pub fan_out: f64,
+    /// Bytes per spike sent between ranks, over all ranks (None with one rank).
+    pub wire_bytes_per_spike: Option<f64>,
     /// Steps simulated (fewer than asked if the run was stopped by a signal).
     pub steps: u64,
     /// The signal that stopped the run early (on some rank).
@@ -291,6 +293,9 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     }
     let rank_phases = comm.all_gather_f64(&mine).chunks(PHASES.len()).map(|c| c.try_into().expect("one timer per phase")).collect();
     let peak_memory = comm.all_gather_f64(&[peak_memory().unwrap_or(0) as f64]);
+    let (bytes, spikes_sent) = comm.wire_traffic();
+    let traffic = comm.prefix_and_total(&[bytes, spikes_sent]).1;
+    let wire_bytes_per_spike = (comm.size() > 1 && traffic[1] > 0).then(|| traffic[0] as f64 / traffic[1] as f64);
 
     // The network's memory goes back before the raster is drawn (a run sized to its
     // memory limit has no room for both).
@@ -329,6 +334,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         peak_memory,
         exchange,
         fan_out,
+        wire_bytes_per_spike,
         steps,
         stopped_by_signal,
         spike_file,

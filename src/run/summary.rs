@@ -66,6 +66,10 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
         ExchangeMode::Directed => format!("directed, a spike to {:.0}% of ranks", report.fan_out * 100.0),
         _ => "all-gather".to_string(),
     };
+    let mode = match report.wire_bytes_per_spike {
+        Some(b) => format!("{mode}, {b:.2} bytes per spike sent"),
+        None => mode,
+    };
     let what = if ranks == 1 { "s".to_string() } else { format!("s, min/median/max over {ranks} ranks") };
     // The CPU's instruction set and the exceptions to it, or the GPU run on.
     let runs_on = if report.backend == "cpu" {
