@@ -96,6 +96,8 @@ pub struct RankPlan {
     /// How many ranks have this shape, and the first few of them.
     pub count: u64,
     pub first_ranks: Vec<usize>,
+    /// The time of a rank of this shape, by part.
+    pub time: TimePlan,
 }
 
 impl RankPlan {
@@ -203,6 +205,13 @@ impl Plan {
     }
 
     /// Rank `k`'s share.
+    /// The rank with the most planned time (the first of its shape): what a dry run
+    /// builds unless told otherwise.
+    pub fn busiest_rank(&self) -> usize {
+        let busiest = self.shapes.iter().max_by(|a, b| a.time.total().total_cmp(&b.time.total())).expect("at least one rank");
+        busiest.first_ranks[0]
+    }
+
     pub fn rank(&self, k: usize) -> &RankPlan {
         &self.shapes[self.rank_shape[k] as usize]
     }
@@ -342,7 +351,7 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
         if rank_time.total() > time.total() {
             time = rank_time;
         }
-        shapes.push(RankPlan { neurons: range.clone(), synapses, memory, recording, count: 1, first_ranks: vec![rank] });
+        shapes.push(RankPlan { neurons: range.clone(), synapses, memory, recording, count: 1, first_ranks: vec![rank], time: rank_time });
         shape_events.push(events_here);
     }
     let all_events: f64 = shapes.iter().zip(&shape_events).map(|(s, e)| e * s.count as f64).sum();

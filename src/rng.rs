@@ -32,6 +32,8 @@ pub enum Purpose {
     Selection = 4,
     /// Event counts of Poisson stimuli.
     Poisson = 5,
+    /// The spikes a dry run draws for the ranks it does not build.
+    DryRun = 6,
 }
 
 const SKEIN_KS_PARITY32: u32 = 0x1BD1_1BDA;

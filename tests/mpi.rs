@@ -370,3 +370,32 @@ fn gpu_runs_are_identical_on_1_2_and_4_ranks() {
         }
     }
 }
+
+/// A dry run holds what the real run's rank holds (issue 26): the microcircuit at 0.05
+/// (neurons and in-degrees) on 4 ranks, rank 1's state, synapses and buffers (spikes in
+/// flight at the end included) from `--ranks-csv`, against the dry run of rank 1 at the
+/// real run's rates: each within 5%, and the same neurons.
+#[test]
+fn a_dry_run_holds_what_the_real_runs_rank_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::microcircuit(dir.path(), "mc.toml", &["--n-scaling", "0.05", "--k-scaling", "0.05", "--duration-ms", "300"]);
+    let real = dir.path().join("real");
+    let (model, real_csv) = (model.to_str().unwrap(), real.join("ranks.csv"));
+    let out = run_mpi(4, &real, &[model, "--ranks-csv", real_csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let spikes = real.join("spikes.h5");
+    let dry_csv = dir.path().join("dry.csv");
+    let args = ["run", model, "--threads", "1", "--dry-run", "4", "--dry-run-rank", "1", "--rates-from"];
+    let out = common::volley(dir.path(), &[&args[..], &[spikes.to_str().unwrap(), "--ranks-csv", dry_csv.to_str().unwrap()]].concat());
+    common::assert_ok(&out);
+    let row = |path: &Path, rank: &str| -> Vec<f64> {
+        let table = std::fs::read_to_string(path).unwrap();
+        let line = table.lines().find(|l| l.split(',').next() == Some(rank)).unwrap_or_else(|| panic!("rank {rank} in {table}"));
+        line.split(',').map(|f| f.parse().unwrap()).collect()
+    };
+    let (real, dry) = (row(&real_csv, "1"), row(&dry_csv, "1"));
+    assert_eq!(real[1..3], dry[1..3], "the same neurons");
+    for (k, kind) in [(3, "state"), (4, "synapses"), (5, "buffers")] {
+        assert!((dry[k] - real[k]).abs() <= 0.05 * real[k], "{kind}: dry run {} bytes, real rank {} bytes", dry[k], real[k]);
+    }
+}

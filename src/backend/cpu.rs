@@ -370,11 +370,14 @@ impl Shard {
         self.update_time += t0.elapsed() - delivering;
     }
 
-    fn memory_bytes(&self) -> usize {
+    /// Bytes held, by the kinds of the memory estimate: state, synapses, buffers (delay
+    /// rings, spikes in flight, the exponential kinds' state, scratch).
+    fn memory_held(&self) -> MemoryEstimate {
         let state: usize = self.groups.iter().map(|g| g.state.bytes()).sum();
         let rings: usize = self.rings.iter().map(DelayRing::bytes).sum::<usize>() + self.in_flight.bytes();
         let kinds: usize = self.exponential.iter().map(synapse::Exponential::bytes).sum();
-        state + rings + kinds + self.synapses.bytes() + (self.normals.len() + self.currents.len()) * 4
+        let buffers = rings + kinds + (self.normals.len() + self.currents.len()) * 4;
+        MemoryEstimate { state: state as u64, synapses: self.synapses.bytes() as u64, buffers: buffers as u64, largest_shard_projection: 0 }
     }
 }
 
@@ -449,7 +452,16 @@ impl Backend for CpuBackend {
     }
 
     fn memory_bytes(&self) -> usize {
-        self.shards.shards().map(|s| s.memory_bytes()).sum()
+        self.memory_held().total() as usize
+    }
+
+    fn memory_held(&self) -> MemoryEstimate {
+        self.shards.shards().map(|s| s.memory_held()).fold(MemoryEstimate::default(), |a, b| MemoryEstimate {
+            state: a.state + b.state,
+            synapses: a.synapses + b.synapses,
+            buffers: a.buffers + b.buffers,
+            largest_shard_projection: 0,
+        })
     }
 
     fn synapse_count(&self) -> u64 {

@@ -90,6 +90,12 @@ pub trait Backend {
     /// Bytes held for neuron state, synapses and buffers.
     fn memory_bytes(&self) -> usize;
 
+    /// The bytes held by kind, as the memory estimate counts them (a backend that does
+    /// not tell them apart: all under buffers).
+    fn memory_held(&self) -> kind::MemoryEstimate {
+        kind::MemoryEstimate { buffers: self.memory_bytes() as u64, ..Default::default() }
+    }
+
     /// The first state variable (by step, then id) that left the finite numbers.
     fn non_finite(&self) -> Option<crate::model::NonFinite>;
 

@@ -9,6 +9,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Simulate a model file; writes the SONATA spike file and a raster PNG.
@@ -75,6 +77,10 @@ pub struct RunArgs {
     /// file, with a header if it is new (scaling studies).
     #[arg(long, value_name = "FILE")]
     pub report_csv: Option<PathBuf>,
+    /// Write one CSV line per rank to this file (its neurons, memory held by kind, peak
+    /// resident memory, phase times), replacing it; a dry run writes its rank's line.
+    #[arg(long, value_name = "FILE")]
+    pub ranks_csv: Option<PathBuf>,
     /// Mean firing rate assumed to size the spike file before the run (Hz).
     #[arg(long, value_name = "HZ", default_value_t = volley::run::DEFAULT_EXPECTED_RATE_HZ)]
     pub expected_rate: f64,
@@ -99,6 +105,23 @@ pub struct RunArgs {
     /// file unless --checkpoint says otherwise.
     #[arg(long, value_name = "CHECKPOINT")]
     pub resume: Option<PathBuf>,
+    /// Build and simulate only one rank's share of a run on this many ranks, with the
+    /// other ranks' spikes drawn as Poisson trains at --expected-rate (or --rates-from);
+    /// writes nothing, prints that rank's memory and times.
+    #[arg(long, value_name = "RANKS", conflicts_with_all = ["resume", "checkpoint", "checkpoint_every", "report_csv"])]
+    pub dry_run: Option<usize>,
+    /// The rank a dry run builds (default: the one with the most planned time).
+    #[arg(long, value_name = "RANK", requires = "dry_run")]
+    pub dry_run_rank: Option<usize>,
+    /// A dry run's other ranks fire at each population's mean rate in this spike file.
+    #[arg(long, value_name = "SPIKES.h5", requires = "dry_run")]
+    pub rates_from: Option<PathBuf>,
+    /// A dry run's exchange model: µs per exchange for each doubling of the ranks.
+    #[arg(long, value_name = "US", default_value_t = 1.0, requires = "dry_run")]
+    pub exchange_alpha_us: f64,
+    /// A dry run's exchange model: ns per spike a rank receives.
+    #[arg(long, value_name = "NS", default_value_t = 2.4, requires = "dry_run")]
+    pub exchange_beta_ns: f64,
 }
 
 #[derive(clap::Args)]

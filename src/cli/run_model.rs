@@ -17,12 +17,18 @@ pub(super) fn run(args: RunArgs, rank: &mut usize) -> Result<ExitCode> {
         max_memory,
         exchange,
         report_csv,
+        ranks_csv,
         expected_rate,
         max_output,
         skip_space_check,
         checkpoint_every,
         checkpoint,
         resume,
+        dry_run,
+        dry_run_rank,
+        rates_from,
+        exchange_alpha_us,
+        exchange_beta_ns,
     } = args;
     let mut comm = communicator()?;
     *rank = comm.rank();
@@ -70,6 +76,9 @@ pub(super) fn run(args: RunArgs, rank: &mut usize) -> Result<ExitCode> {
             if let Some(csv) = report_csv.as_deref().filter(|_| comm.rank() == 0) {
                 run::check_appendable(csv, "--report-csv", &desc.output.dir)?;
             }
+            if let Some(csv) = ranks_csv.as_deref().filter(|_| comm.rank() == 0) {
+                run::check_appendable(csv, "--ranks-csv", &desc.output.dir)?;
+            }
             let path = checkpoint.clone().or_else(|| resume.clone()).or_else(|| every_ms.map(|_| desc.output.dir.join("checkpoint.h5")));
             let checkpoint = path.map(|path| run::CheckpointOptions { path, every_ms });
             Ok((threads, max_memory, max_output, desc, checkpoint))
@@ -77,6 +86,18 @@ pub(super) fn run(args: RunArgs, rank: &mut usize) -> Result<ExitCode> {
         let (threads, max_memory, max_output, desc, checkpoint) = volley::comm::agree(comm.as_ref(), checked)?;
         if comm.rank() == 0 {
             warn(&desc);
+        }
+        if let Some(ranks) = dry_run {
+            let options = run::dry::DryRunOptions {
+                ranks,
+                rank: dry_run_rank,
+                cpu: CpuOptions { threads, ..CpuOptions::default() },
+                rate_hz: expected_rate,
+                rates_from,
+                alpha_us: exchange_alpha_us,
+                beta_ns: exchange_beta_ns,
+            };
+            return dry(&desc, &options, comm.as_ref(), ranks_csv.as_deref());
         }
         let options = RunOptions {
             cpu: CpuOptions { threads, ..CpuOptions::default() },
@@ -111,38 +132,77 @@ pub(super) fn run(args: RunArgs, rank: &mut usize) -> Result<ExitCode> {
             if let Some(csv) = &report_csv {
                 run::append_csv(csv, &run::csv_line(&desc, &report, threads))?;
             }
-        }
-        match report.stopped_by_signal {
-            // Like a shell: 128 + the signal, so that a job script sees the run was cut.
-            Some(signal) => {
-                let (ms, of) = (report.steps as f64 * desc.dt_ms, desc.steps as f64 * desc.dt_ms);
-                match &report.checkpoint {
-                    // A code of its own: a job script requeues itself on it.
-                    Some((path, _)) => {
-                        if comm.rank() == 0 {
-                            eprintln!(
-                                "volley: stopped by signal {signal} after {ms} ms of {of} ms; checkpoint written to {}: go on with `volley run --resume {}`",
-                                path.display(),
-                                path.display()
-                            );
-                        }
-                        Ok(ExitCode::from(volley::error::EXIT_CHECKPOINTED as u8))
-                    }
-                    None => {
-                        if comm.rank() == 0 {
-                            eprintln!(
-                                "volley: stopped by signal {signal} after {ms} ms of {of} ms; the spike file holds every spike up to then"
-                            );
-                        }
-                        Ok(ExitCode::from(128 + signal as u8))
-                    }
-                }
+            if let Some(csv) = &ranks_csv {
+                write_table(csv, &run::rank_table(&desc, &report))?;
             }
-            None => Ok(ExitCode::SUCCESS),
         }
+        Ok(exit_code(&desc, &report, comm.rank()))
     })();
     // Printed while MPI is up: MPI_Finalize, when `comm` drops, waits for every
     // rank, so no rank can exit (and have mpirun kill the rest) before the error
     // line is out.
     outcome.map_err(|e| report(e, *rank))
+}
+
+/// Writes `table` to `path` whole (under a temporary name, then renamed) and says so.
+fn write_table(path: &std::path::Path, table: &str) -> Result<()> {
+    volley::record::atomic::write_atomically(path, |partial| {
+        std::fs::write(partial, table).map_err(|e| Error::Output { path: path.to_path_buf(), message: e.to_string() })
+    })?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// `volley run --dry-run`: one process standing for one rank of many.
+fn dry(
+    desc: &volley::network::Description,
+    options: &run::dry::DryRunOptions,
+    comm: &dyn Communicator,
+    csv: Option<&std::path::Path>,
+) -> Result<ExitCode> {
+    if comm.size() > 1 {
+        return Err(Error::Option {
+            option: "--dry-run".into(),
+            message: "a dry run is one process standing for one rank: start it without mpirun or srun".into(),
+        });
+    }
+    let report = run::dry::dry_run(desc, options)?;
+    println!("{}", report.summary(desc));
+    if let Some(csv) = csv {
+        write_table(csv, &report.rank_table())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How the process exits after `report`: like a shell for a run cut by a signal (128 +
+/// the signal), with a code of its own where a checkpoint lets it go on.
+fn exit_code(desc: &volley::network::Description, report: &run::RunReport, rank: usize) -> ExitCode {
+    match report.stopped_by_signal {
+        // Like a shell: 128 + the signal, so that a job script sees the run was cut.
+        Some(signal) => {
+            let (ms, of) = (report.steps as f64 * desc.dt_ms, desc.steps as f64 * desc.dt_ms);
+            match &report.checkpoint {
+                // A code of its own: a job script requeues itself on it.
+                Some((path, _)) => {
+                    if rank == 0 {
+                        eprintln!(
+                            "volley: stopped by signal {signal} after {ms} ms of {of} ms; checkpoint written to {}: go on with `volley run --resume {}`",
+                            path.display(),
+                            path.display()
+                        );
+                    }
+                    ExitCode::from(volley::error::EXIT_CHECKPOINTED as u8)
+                }
+                None => {
+                    if rank == 0 {
+                        eprintln!(
+                            "volley: stopped by signal {signal} after {ms} ms of {of} ms; the spike file holds every spike up to then"
+                        );
+                    }
+                    ExitCode::from(128 + signal as u8)
+                }
+            }
+        }
+        None => ExitCode::SUCCESS,
+    }
 }

@@ -2,6 +2,7 @@
 //! sums the run needs (file offsets, totals, timers). The engine knows only this trait;
 //! the single-process implementation is `LocalComm`, the MPI one `mpi::MpiComm`.
 
+pub mod drawn;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 #[cfg(any(feature = "mpi", test))]

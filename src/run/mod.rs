@@ -3,6 +3,7 @@
 //! summarise. The single runtime choice point of backend and communicator lives here.
 
 mod checks;
+pub mod dry;
 pub mod lock;
 mod outputs;
 mod progress;
@@ -13,11 +14,11 @@ pub use checks::{
     check_appendable, check_checkpoint_path, check_memory, check_output_space, check_outputs, check_planned_ranks, check_store_limits,
     parse_size, suggest_output,
 };
-pub use summary::{append_csv, csv_line, fmt_bytes, fmt_duration, peak_memory, summary, CSV_HEADER};
+pub use summary::{append_csv, csv_line, fmt_bytes, fmt_duration, peak_memory, rank_table, summary, CSV_HEADER, RANK_CSV_HEADER};
 
 use crate::backend::cpu::CpuOptions;
 use crate::backend::kind::BackendKind;
-use crate::backend::{BackendChoice, BackendOptions};
+use crate::backend::{Backend, BackendChoice, BackendOptions};
 use crate::checkpoint::{self, Checkpoint, Positions, Written};
 use crate::comm::{agree, agree_first, Communicator, ExchangeMode};
 use crate::engine::{PhaseTimes, Simulation};
@@ -137,6 +138,8 @@ pub struct RunReport {
     pub fan_out: f64,
     /// Bytes per spike sent between ranks, over all ranks (None with one rank).
     pub wire_bytes_per_spike: Option<f64>,
+    /// What each rank's backend held, by kind: state, synapses, buffers (bytes).
+    pub rank_memory: Vec<[u64; 3]>,
     /// Steps simulated (fewer than asked if the run was stopped by a signal).
     pub steps: u64,
     /// The signal that stopped the run early (on some rank).
@@ -291,11 +294,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
             );
         }
     }
-    let rank_phases = comm.all_gather_f64(&mine).chunks(PHASES.len()).map(|c| c.try_into().expect("one timer per phase")).collect();
-    let peak_memory = comm.all_gather_f64(&[peak_memory().unwrap_or(0) as f64]);
-    let (bytes, spikes_sent) = comm.wire_traffic();
-    let traffic = comm.prefix_and_total(&[bytes, spikes_sent]).1;
-    let wire_bytes_per_spike = (comm.size() > 1 && traffic[1] > 0).then(|| traffic[0] as f64 / traffic[1] as f64);
+    let RankFigures { rank_phases, peak_memory, rank_memory, wire_bytes_per_spike } = rank_figures(&mine, sim.backend(), comm);
 
     // The network's memory goes back before the raster is drawn (a run sized to its
     // memory limit has no room for both).
@@ -335,6 +334,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         exchange,
         fan_out,
         wire_bytes_per_spike,
+        rank_memory,
         steps,
         stopped_by_signal,
         spike_file,
@@ -344,6 +344,29 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         checkpoint: last_checkpoint,
         first_step,
     })
+}
+
+/// What every rank measured, gathered (collective).
+struct RankFigures {
+    rank_phases: Vec<PhaseSeconds>,
+    peak_memory: Vec<f64>,
+    rank_memory: Vec<[u64; 3]>,
+    wire_bytes_per_spike: Option<f64>,
+}
+
+fn rank_figures(phases: &PhaseSeconds, backend: &dyn Backend, comm: &dyn Communicator) -> RankFigures {
+    let rank_phases = comm.all_gather_f64(phases).chunks(PHASES.len()).map(|c| c.try_into().expect("one timer per phase")).collect();
+    let peak_memory = comm.all_gather_f64(&[peak_memory().unwrap_or(0) as f64]);
+    let held = backend.memory_held();
+    let rank_memory = comm
+        .all_gather_f64(&[held.state as f64, held.synapses as f64, held.buffers as f64])
+        .chunks(3)
+        .map(|c| [c[0] as u64, c[1] as u64, c[2] as u64])
+        .collect();
+    let (bytes, spikes_sent) = comm.wire_traffic();
+    let traffic = comm.prefix_and_total(&[bytes, spikes_sent]).1;
+    let wire_bytes_per_spike = (comm.size() > 1 && traffic[1] > 0).then(|| traffic[0] as f64 / traffic[1] as f64);
+    RankFigures { rank_phases, peak_memory, rank_memory, wire_bytes_per_spike }
 }
 
 /// Takes the locks of a run's output directory and checkpoints (rank 0, for all ranks),

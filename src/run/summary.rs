@@ -140,6 +140,36 @@ pub fn csv_line(desc: &Description, report: &RunReport, threads: usize) -> Strin
     )
 }
 
+/// The columns of `rank_table`: one line per rank.
+pub const RANK_CSV_HEADER: &str = "rank,first_gid,end_gid,state_bytes,synapse_bytes,buffer_bytes,peak_rss_bytes,\
+build_s,deliver_s,update_s,exchange_s,write_s,simulate_s";
+
+/// Every rank's share, memory by kind and phase times, one CSV line each after
+/// `RANK_CSV_HEADER` (`volley run --ranks-csv`): where a scaling study sees which rank
+/// sets the pace and why.
+pub fn rank_table(desc: &Description, report: &RunReport) -> String {
+    let parts = crate::partition::partition(desc, report.rank_phases.len());
+    let mut out = format!("{RANK_CSV_HEADER}\n");
+    for (rank, ((range, memory), phases)) in parts.iter().zip(&report.rank_memory).zip(&report.rank_phases).enumerate() {
+        let peak = report.peak_memory.get(rank).copied().unwrap_or(0.0) as u64;
+        out += &format!(
+            "{rank},{},{},{},{},{},{peak},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}\n",
+            range.start,
+            range.end,
+            memory[0],
+            memory[1],
+            memory[2],
+            phases[phase::BUILD],
+            phases[phase::DELIVER],
+            phases[phase::UPDATE],
+            phases[phase::EXCHANGE],
+            phases[phase::WRITE],
+            phases[phase::SIMULATE]
+        );
+    }
+    out
+}
+
 /// Appends `line` to the CSV file at `path`, writing the header first if the file is
 /// new. One `write` of the whole line on a file opened for appending, so that the array
 /// tasks of a scaling study can share one file.
