@@ -47,9 +47,13 @@ scaling_run() {
   out=$(job_output_dir)
   local -a files=()
   [ "${KEEP_SPIKES:-0}" = 1 ] || files=(--set 'output.spikes=""' --set 'output.raster=""')
-  echo "volley $kind scaling: $ranks ranks x ${SLURM_CPUS_PER_TASK:-1} threads, N = $n, CSV $csv"
+  # Beside the line of the study, each rank's memory and phase times: which rank sets
+  # the pace, and why.
+  local per_rank=${csv%.csv}_ranks_${ranks}.csv
+  echo "volley $kind scaling: $ranks ranks x ${SLURM_CPUS_PER_TASK:-1} threads, N = $n, CSV $csv, per rank $per_rank"
   # shellcheck disable=SC2086 # VOLLEY_ARGS is a list of words
   srun --mpi="${SRUN_MPI:-pmix}" --ntasks="$ranks" "$VOLLEY" run "${MODEL:-examples/izhikevich_sparse.toml}" -q \
     --duration "${DURATION:-1 s}" --set population.exc.size=$exc --set population.inh.size=$inh \
-    "${files[@]}" --out "$out" --report-csv "$csv" ${VOLLEY_ARGS:-}
+    "${files[@]}" --out "$out" --report-csv "$csv" --ranks-csv "$per_rank" ${VOLLEY_ARGS:-}
+  cat "$per_rank"
 }

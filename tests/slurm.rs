@@ -135,6 +135,16 @@ fn scaling_scripts_write_one_csv_line_per_array_task() {
     assert_eq!(rows.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(), ["1", "2"], "ranks");
     assert!(rows.iter().all(|r| r[2] == "5000"), "same network: {rows:?}");
     assert_eq!(rows[0][6], rows[1][6], "same spike count on 1 and 2 ranks");
+    // Each task's per-rank table: one line per rank, the ranks' neurons covering the network.
+    for ranks in [1usize, 2] {
+        let table = std::fs::read_to_string(dir.path().join(format!("strong_ranks_{ranks}.csv"))).unwrap();
+        let mut lines = table.lines();
+        assert_eq!(lines.next(), Some(volley::run::RANK_CSV_HEADER));
+        let rows: Vec<Vec<u64>> = lines.map(|l| l.split(',').take(7).map(|f| f.parse().unwrap()).collect()).collect();
+        assert_eq!(rows.len(), ranks, "{table}");
+        assert_eq!((rows[0][1], rows[ranks - 1][2]), (0, 5000), "{table}");
+        assert!(rows.iter().all(|r| r[4] > 0 && r[6] > 0), "synapses and peak memory measured: {table}");
+    }
 
     let weak_csv = dir.path().join("weak.csv");
     submit(
@@ -153,6 +163,34 @@ fn scaling_scripts_write_one_csv_line_per_array_task() {
     let mut rows = csv_rows(&weak_csv);
     rows.sort();
     assert_eq!(rows.iter().map(|r| (r[0].as_str(), r[2].as_str())).collect::<Vec<_>>(), [("1", "3000"), ("2", "6000")]);
+}
+
+/// jobscripts/dry_run.sh: one dry run per array task, each writing its rank's line.
+#[test]
+fn the_dry_run_script_measures_one_rank_per_array_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("dry");
+    submit(
+        "dry_run.sh",
+        &["--array=0-1"],
+        &[],
+        &[
+            ("N", "20000".into()),
+            ("RANKS_LIST", "4 16".into()),
+            ("DURATION", "50 ms".into()),
+            ("CSV_PREFIX", prefix.to_string_lossy().into_owned()),
+        ],
+        &dir.path().join("job"),
+        None,
+    );
+    for ranks in [4u64, 16] {
+        let table = std::fs::read_to_string(dir.path().join(format!("dry_{ranks}.csv"))).unwrap();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.first(), Some(&volley::run::RANK_CSV_HEADER), "{table}");
+        assert_eq!(lines.len(), 2, "{table}");
+        let row: Vec<u64> = lines[1].split(',').take(3).map(|f| f.parse().unwrap()).collect();
+        assert!(row[0] < ranks && row[2] - row[1] <= 20_000 / ranks + 64, "one rank's share: {table}");
+    }
 }
 
 /// What the job scripts ask Slurm to do before a job's time limit (--signal=USR1@120):
