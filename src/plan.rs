@@ -306,7 +306,8 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
         }
         known.insert(key, shapes.len() as u32);
         rank_shape.push(shapes.len() as u32);
-        let memory = BackendKind::Cpu.memory_estimate(desc, range.clone(), options.threads);
+        let mut memory = BackendKind::Cpu.memory_estimate(desc, range.clone(), options.threads);
+        memory.buffers += in_flight_bytes(desc, rate);
         let mut synapses = 0u64;
         let mut events_here = 0.0;
         let (mut update, mut deliver, mut build) = (0.0, 0.0, 0.0);
@@ -368,6 +369,17 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
         costs_source: costs.source.clone(),
         gpu,
     }
+}
+
+/// The received spikes a rank keeps until their synapses are delivered, one copy for
+/// all its threads: every epoch of the longest delay and one more, and a list for reuse,
+/// each of every neuron's spikes of an epoch at `rate` Hz (8 bytes each; every rank
+/// receives every spike under the all-gather).
+fn in_flight_bytes(desc: &Description, rate: f64) -> u64 {
+    let epoch = desc.epoch_steps().max(1) as u64;
+    let lists = desc.max_delay_steps() as u64 / epoch + 2;
+    let per_epoch = desc.total_neurons() as f64 * rate * epoch as f64 * desc.dt_ms / 1000.0;
+    lists * (per_epoch * 8.0).ceil() as u64
 }
 
 /// What a GPU would hold for each shape of rank (`GpuPlan`), or why it would not run.

@@ -109,6 +109,41 @@ fn sparse_network_of_20000_with_delays_of_1_to_20_ms_is_identical_on_1_2_and_4_r
     );
 }
 
+/// Many ranks (issue 26): 64 ranks of 64 to 128 neurons each, 5000 neurons with 100
+/// synapses each from sources all over the network (about 13 Hz), delays of 1–20 ms and
+/// exponential current synapses. Each rank holds synapses from fewer than all sources, so its rows
+/// exist only for the sources present (`RowIndex::Present`); the spike file is that of
+/// one process, byte for byte, under the all-gather and under the directed exchange on
+/// 3 ranks.
+#[test]
+fn sixty_four_ranks_give_the_spikes_of_one() {
+    let delays = "{ distribution = \"uniform\", low = \"1 ms\", high = \"20 ms\" }";
+    let synapse = "{ model = \"exp_current\", tau = \"5 ms\" }";
+    let mut extra = vec!["--duration".to_string(), "300 ms".into()];
+    for (path, value) in [
+        ("population.exc.size", "4000"),
+        ("population.inh.size", "1000"),
+        ("projection.0.connection.k", "80"),
+        ("projection.1.connection.k", "80"),
+        ("projection.2.connection.k", "20"),
+        ("projection.3.connection.k", "20"),
+        ("projection.0.weight", "\"1*u\""),
+        ("projection.1.weight", "\"1*u\""),
+        ("projection.2.weight", "\"-2*u\""),
+        ("projection.3.weight", "\"-2*u\""),
+        ("projection.0.synapse", synapse),
+        ("projection.1.synapse", synapse),
+    ] {
+        extra.extend(["--set".to_string(), format!("{path}={value}")]);
+    }
+    for k in 0..4 {
+        let (path, value) = (format!("projection.{k}.delay"), delays);
+        extra.extend(["--set".to_string(), format!("{path}={value}")]);
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    same_for_every_rank_count(&example("izhikevich_sparse.toml"), &extra, &[(64, "all-gather"), (3, "directed")]);
+}
+
 /// The Potjans–Diesmann microcircuit at scale 0.1 (neurons and in-degrees, the published
 /// compensation): LIF neurons, Poisson input keyed per neuron and step,
 /// fixed_total_number in-degrees drawn down a keyed tree, normal delays from 0.1 ms (an

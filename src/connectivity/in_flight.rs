@@ -15,11 +15,13 @@
 use crate::spike::Spike;
 use std::collections::VecDeque;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// The spikes of one received epoch and how far their synapses have been delivered.
 #[derive(Debug)]
 struct Received {
-    spikes: Vec<Spike>,
+    /// Shared by the shards of a rank (`receive_shared`): one copy, whatever the threads.
+    spikes: Arc<Vec<Spike>>,
     /// Every synapse of these spikes arriving before this step has been delivered.
     delivered_until: u64,
     /// One past the last step at which a synapse of these spikes can arrive.
@@ -58,15 +60,21 @@ impl InFlight {
 
     /// Takes an epoch's spikes (sorted by step, then id), to be delivered when due.
     pub fn receive(&mut self, spikes: &[Spike]) {
-        let (Some(first), Some(last)) = (spikes.first(), spikes.last()) else { return };
+        if spikes.is_empty() {
+            return;
+        }
         let mut list = self.spare.pop().unwrap_or_default();
         list.clear();
         list.extend_from_slice(spikes);
-        self.received.push_back(Received {
-            spikes: list,
-            delivered_until: first.step as u64 + self.min_delay,
-            arrivals_end: last.step as u64 + self.max_delay + 1,
-        });
+        self.receive_shared(Arc::new(list));
+    }
+
+    /// Takes an epoch's spikes held with others (the other shards of a rank, which
+    /// receive the same list): no copy. Whoever shares them counts their bytes.
+    pub fn receive_shared(&mut self, spikes: Arc<Vec<Spike>>) {
+        let (Some(first), Some(last)) = (spikes.first(), spikes.last()) else { return };
+        let (delivered_until, arrivals_end) = (first.step as u64 + self.min_delay, last.step as u64 + self.max_delay + 1);
+        self.received.push_back(Received { spikes, delivered_until, arrivals_end });
         self.fresh = true;
     }
 
@@ -75,7 +83,7 @@ impl InFlight {
     /// `from_step` were delivered before the checkpoint — the rings are empty, and the
     /// arrivals from `from_step` on are delivered again, epoch by epoch in the order they
     /// were received, so each slot sums them in the order the interrupted run did.
-    pub fn restore(&mut self, epochs: &[Vec<Spike>], from_step: u64) {
+    pub fn restore(&mut self, epochs: &[Arc<Vec<Spike>>], from_step: u64) {
         for spikes in epochs {
             let (Some(first), Some(last)) = (spikes.first(), spikes.last()) else { continue };
             let arrivals_end = last.step as u64 + self.max_delay + 1;
@@ -83,7 +91,7 @@ impl InFlight {
                 continue;
             }
             self.received.push_back(Received {
-                spikes: spikes.clone(),
+                spikes: Arc::clone(spikes),
                 delivered_until: (first.step as u64 + self.min_delay).max(from_step),
                 arrivals_end,
             });
@@ -112,7 +120,11 @@ impl InFlight {
         }
         while self.received.front().is_some_and(|r| r.delivered_until >= r.arrivals_end) {
             let done = self.received.pop_front().expect("front");
-            self.spare.push(done.spikes);
+            // A list of its own is kept for the next epoch; a shared one goes back to
+            // whoever shares it.
+            if let Ok(list) = Arc::try_unwrap(done.spikes) {
+                self.spare.push(list);
+            }
         }
     }
 
@@ -122,9 +134,11 @@ impl InFlight {
     }
 
     /// Bytes the spikes in flight take.
+    /// Bytes of the spike lists held here alone (shared ones are counted by whoever
+    /// shares them, once).
     pub fn bytes(&self) -> usize {
-        let lists = self.received.iter().map(|r| &r.spikes).chain(&self.spare);
-        lists.map(|l| l.capacity() * std::mem::size_of::<Spike>()).sum()
+        let own = self.received.iter().filter(|r| Arc::strong_count(&r.spikes) == 1).map(|r| r.spikes.as_ref());
+        own.chain(&self.spare).map(|l| l.capacity() * std::mem::size_of::<Spike>()).sum()
     }
 }
 

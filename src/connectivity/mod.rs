@@ -19,10 +19,12 @@
 pub mod generate;
 mod in_flight;
 mod layout;
+mod present;
 mod ring;
 
 pub use in_flight::InFlight;
-pub use layout::{delays_per_synapse, expected_synapses, Layout, RecordKind};
+pub use layout::{delays_per_synapse, expected_rows, expected_synapses, present_only, Layout, RecordKind};
+pub use present::{PresentSources, RowIndex};
 pub use ring::DelayRing;
 
 use crate::memory::{try_huge_vec, try_vec, OutOfMemory};
@@ -141,8 +143,9 @@ pub enum Rows {
     /// `weights[row * n_targets + t]`: from source `sources.start + row` onto local target
     /// `target_offset + t`; a synapse that does not exist (a left-out autapse) weighs 0.
     Dense { target_offset: usize, n_targets: usize, weights: Vec<f32> },
-    /// Rows of records; `index` says where each delay's synapses of a row are.
-    Csr { offsets: Vec<u32>, records: Records, index: DelayIndex },
+    /// Rows of records; `present` says which row a source has, `index` where each
+    /// delay's synapses of a row are.
+    Csr { offsets: Vec<u32>, records: Records, index: DelayIndex, present: RowIndex },
     /// Rows drawn again for every spike; `targets` is the local range (global ids),
     /// `first` the global id of the store's first neuron.
     Procedural { drawer: Box<RowDrawer>, targets: Range<u64>, first: u64, row: Row },
@@ -213,7 +216,9 @@ impl LocalSynapses {
                     row: Row::default(),
                 },
                 Layout::Dense => dense_rows(desc, p, local.clone(), targets.start)?,
-                Layout::Csr { delays_per_synapse, .. } => csr_rows(desc, p, local, targets.start, delays_per_synapse)?,
+                Layout::Csr { delays_per_synapse, present_only, .. } => {
+                    csr_rows(desc, p, local, targets.start, delays_per_synapse, present_only)?
+                }
             };
             store.blocks.push(SynapseBlock {
                 projection: p.id,
@@ -232,8 +237,9 @@ impl LocalSynapses {
             .iter()
             .map(|b| match &b.rows {
                 Rows::Dense { weights, .. } => weights.len() * 4,
-                Rows::Csr { offsets, records, index } => {
+                Rows::Csr { offsets, records, index, present } => {
                     offsets.len() * 4
+                        + present.bytes()
                         + match index {
                             DelayIndex::Grouped => 0,
                             DelayIndex::PerSynapse(delays) => delays.len() * 2,
@@ -257,13 +263,14 @@ impl LocalSynapses {
         let mut mark = |gid: u64| needed[(gid / 64) as usize] |= 1 << (gid % 64);
         for b in &self.blocks {
             match &b.rows {
-                Rows::Csr { offsets, index, .. } => {
+                Rows::Csr { offsets, index, present, .. } => {
                     let n_delays = if matches!(index, DelayIndex::Grouped) { b.delays.len() } else { 1 };
-                    for (row, gid) in b.sources.clone().enumerate() {
+                    let sources = (b.sources.end - b.sources.start) as usize;
+                    present.for_each_row(sources, |source, row| {
                         if offsets[(row + 1) * n_delays] > offsets[row * n_delays] {
-                            mark(gid);
+                            mark(b.sources.start + source as u64);
                         }
-                    }
+                    });
                 }
                 Rows::Dense { .. } | Rows::Procedural { .. } => b.sources.clone().for_each(&mut mark),
             }
@@ -321,13 +328,17 @@ impl LocalSynapses {
                         }
                     }
                 }
-                Rows::Csr { offsets, records, index } => {
+                Rows::Csr { offsets, records, index, present } => {
                     let rows = &mut self.rows;
                     rows.clear();
                     rows.extend(mine.filter_map(|s| {
                         let (first, end) = due_delays(s.step as u64);
-                        let row = (s.gid as u64 - block.sources.start) as usize;
-                        (first < end).then_some(DueRow { row, step: s.step as u64, first, end })
+                        if first >= end {
+                            return None;
+                        }
+                        // A source without synapses here has no row: one bit test.
+                        let row = present.row((s.gid as u64 - block.sources.start) as usize)?;
+                        Some(DueRow { row, step: s.step as u64, first, end })
                     }));
                     match index {
                         DelayIndex::Grouped => {
@@ -576,20 +587,27 @@ fn dense_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start
     Ok(Rows::Dense { target_offset: (local.start - shard_start) as usize, n_targets: n_tgt, weights })
 }
 
-/// CSR rows by (source, delay) of a projection onto `local` targets, in two passes over
-/// the same keyed streams (count, then fill) so that no per-synapse list is held.
 /// Synapse `i`'s weight, 0 where the row was drawn without weights (a counting pass).
 #[inline]
 fn weight_of(row: &Row, i: usize) -> f32 {
     row.weight.get(i).copied().unwrap_or(0.0)
 }
 
-fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: u64, per_synapse: bool) -> Result<Rows, BuildError> {
+/// CSR rows by (source, delay) of a projection onto `local` targets, in two passes over
+/// the same keyed streams (count, then fill) so that no per-synapse list is held; with
+/// `present_only`, a pass before them marks the sources with synapses here, and only
+/// they have rows (`RowIndex::Present`).
+fn csr_rows(
+    desc: &Description,
+    p: &Projection,
+    local: Range<u64>,
+    shard_start: u64,
+    per_synapse: bool,
+    present_only: bool,
+) -> Result<Rows, BuildError> {
     let sources = desc.populations[p.source].gids();
     let n_delays = p.delay.count() as usize;
-    let rows = (sources.end - sources.start) as usize;
-    // Offsets per (row, delay) or, with delays per synapse, per row.
-    let groups = if per_synapse { rows } else { rows * n_delays };
+    let n_sources = (sources.end - sources.start) as usize;
     let mut drawer = RowDrawer::new(desc, p);
     let mut row = Row::default();
     let invalid = std::cell::RefCell::new(None);
@@ -633,10 +651,32 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
             }
         }
     };
+    // The sources with rows: every one, or those the first pass finds.
+    let (present, rows) = if present_only {
+        let mut marks = PresentSources::new(n_sources)?;
+        for_each(false, &mut |g, _, _| marks.mark(g / n_delays));
+        let rows = marks.count()?;
+        (RowIndex::Present(marks), rows)
+    } else {
+        (RowIndex::Every, n_sources)
+    };
+    // Offsets per (row, delay) or, with delays per synapse, per row.
+    let groups = if per_synapse { rows } else { rows * n_delays };
     // u32 offsets: half the index of u64, and a store of 2^32 synapses (24 GB) does not
     // fit one machine's memory anyway.
     let mut offsets = try_vec(groups + 1, 0u32)?;
-    let slot = |g: usize| if per_synapse { g / n_delays } else { g };
+    let slot = |g: usize| match &present {
+        RowIndex::Every if per_synapse => g / n_delays,
+        RowIndex::Every => g,
+        RowIndex::Present(marks) => {
+            let row = marks.row(g / n_delays).expect("marked by the first pass");
+            if per_synapse {
+                row
+            } else {
+                row * n_delays + g % n_delays
+            }
+        }
+    };
     for_each(false, &mut |g, _, _| offsets[slot(g) + 1] += 1);
     let mut total = 0u64;
     for g in 0..groups {
@@ -683,7 +723,7 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
         return Err(bad.into());
     }
     if !per_synapse {
-        return Ok(Rows::Csr { offsets, records, index: DelayIndex::Grouped });
+        return Ok(Rows::Csr { offsets, records, index: DelayIndex::Grouped, present });
     }
     // Each row sorted by delay, stably: within a delay, drawing order, as in groups.
     fn by_delay<R: Copy>(offsets: &[u32], delays: &mut [u16], records: &mut [R]) {
@@ -704,7 +744,7 @@ fn csr_rows(desc: &Description, p: &Projection, local: Range<u64>, shard_start: 
         Records::Compact { records, .. } => by_delay(&offsets, &mut delays, records),
         Records::Compact16 { records, .. } => by_delay(&offsets, &mut delays, records),
     }
-    Ok(Rows::Csr { offsets, records, index: DelayIndex::PerSynapse(delays) })
+    Ok(Rows::Csr { offsets, records, index: DelayIndex::PerSynapse(delays), present })
 }
 
 #[cfg(test)]
@@ -738,19 +778,7 @@ mod tests {
         let spikes: Vec<Spike> = (0..300u32).flat_map(|gid| [Spike { step: 0, gid }, Spike { step: 3, gid: (gid * 7) % 300 }]).collect();
         let mut spikes = spikes;
         spikes.sort();
-        let deliver = |per_synapse: bool, windows: &[Range<u64>]| {
-            let rows = csr_rows(&desc, p, 0..300, 0, per_synapse).unwrap();
-            let block = SynapseBlock { projection: 0, sources: 0..300, delays: generate::delay_range(&p.delay), kind: 0, rows };
-            let mut store = LocalSynapses { blocks: vec![block], rows: Vec::new() };
-            let mut rings = vec![DelayRing::new(300, 24)];
-            if windows.is_empty() {
-                store.deliver_all(&spikes, &mut rings);
-            }
-            for w in windows {
-                store.deliver(&spikes, w.clone(), &mut rings);
-            }
-            (1..24u64).flat_map(|t| rings[0].slot_mut(t).to_vec()).map(f32::to_bits).collect::<Vec<u32>>()
-        };
+        let deliver = |per_synapse: bool, windows: &[Range<u64>]| deliver_rows(&desc, &spikes, 0..300, per_synapse, false, windows);
         // No windows: every arrival at once.
         let reference = deliver(false, &[]);
         assert!(reference.iter().filter(|&&b| b != 0).count() > 1000);
@@ -758,6 +786,75 @@ mod tests {
         assert_eq!(deliver(true, &[]), reference, "per synapse, at once");
         assert_eq!(deliver(true, &windows), reference, "per synapse, in windows");
         assert_eq!(deliver(false, &windows), reference, "groups, in windows");
+    }
+
+    /// The inputs of the targets `local` (a store starting there) after the spikes
+    /// `spikes`, delivered in `windows` (none: at once), bit for bit.
+    fn deliver_rows(
+        desc: &Description,
+        spikes: &[Spike],
+        local: Range<u64>,
+        per_synapse: bool,
+        present_only: bool,
+        windows: &[Range<u64>],
+    ) -> Vec<u32> {
+        let p = &desc.projections[0];
+        let n = (local.end - local.start) as usize;
+        let rows = csr_rows(desc, p, local.clone(), local.start, per_synapse, present_only).unwrap();
+        assert_eq!(matches!(rows, Rows::Csr { present: RowIndex::Present(_), .. }), present_only);
+        let block = SynapseBlock { projection: 0, sources: 0..300, delays: generate::delay_range(&p.delay), kind: 0, rows };
+        let mut store = LocalSynapses { blocks: vec![block], rows: Vec::new() };
+        let mut rings = vec![DelayRing::new(n, 24)];
+        if windows.is_empty() {
+            store.deliver_all(spikes, &mut rings);
+        }
+        for w in windows {
+            store.deliver(spikes, w.clone(), &mut rings);
+        }
+        (1..24u64).flat_map(|t| rings[0].slot_mut(t).to_vec()).map(f32::to_bits).collect()
+    }
+
+    /// Rows for the present sources only (one rank of many): the same inputs bit for bit
+    /// as a row for every source, with either delay index, at once or in windows, onto
+    /// all targets or onto a few (where most sources have no synapse); the same sources
+    /// marked as needed; and the choice falls on it where few sources are present.
+    #[test]
+    fn rows_of_present_sources_only_deliver_as_rows_of_every_source() {
+        let text = "[simulation]\ndt = 1\nduration = 1\n[[population]]\nname = \"p\"\nsize = 300\nmodel = \"izhikevich\"\n\
+             [population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n\
+             [[projection]]\nsource = \"p\"\ntarget = \"p\"\nconnection = { rule = \"fixed_indegree\", k = 7 }\nweight = \"2*u - 1\"\n\
+             delay = { distribution = \"uniform\", low = 1, high = 20 }\n";
+        let desc = config::parse(text, "test.toml", &Overrides::default()).unwrap();
+        let mut spikes: Vec<Spike> =
+            (0..300u32).flat_map(|gid| [Spike { step: 0, gid }, Spike { step: 3, gid: (gid * 7) % 300 }]).collect();
+        spikes.sort();
+        let windows = [0..2, 2..6, 6..13, 13..u64::MAX];
+        for local in [0..300u64, 40..52] {
+            let reference = deliver_rows(&desc, &spikes, local.clone(), false, false, &[]);
+            for per_synapse in [false, true] {
+                for w in [&[][..], &windows[..]] {
+                    assert_eq!(
+                        deliver_rows(&desc, &spikes, local.clone(), per_synapse, true, w),
+                        reference,
+                        "{local:?}, per synapse {per_synapse}"
+                    );
+                }
+            }
+        }
+        let p = &desc.projections[0];
+        let needed = |present_only: bool| {
+            let rows = csr_rows(&desc, p, 40..52, 40, false, present_only).unwrap();
+            let block = SynapseBlock { projection: 0, sources: 0..300, delays: generate::delay_range(&p.delay), kind: 0, rows };
+            let store = LocalSynapses { blocks: vec![block], rows: Vec::new() };
+            let mut bits = vec![0u64; 5];
+            store.mark_sources(&mut bits);
+            (bits, store.bytes())
+        };
+        let ((every, every_bytes), (present, present_bytes)) = (needed(false), needed(true));
+        assert_eq!(every, present, "the same sources needed");
+        assert!(present_bytes < every_bytes, "{present_bytes} bytes against {every_bytes}");
+        assert!(present_only(&desc, p, &(40..52)), "84 synapses from 300 sources: rows for present sources only");
+        assert!(!present_only(&desc, p, &(0..300)), "2100 synapses from 300 sources: a row for every source");
     }
 
     /// Every neuron spikes once; the inputs each target receives.

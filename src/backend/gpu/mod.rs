@@ -480,7 +480,8 @@ impl Backend for GpuBackend {
     }
 
     fn restore_in_flight(&mut self, epochs: &[Vec<Spike>], from_step: u64) {
-        self.in_flight.restore(epochs, from_step);
+        let lists: Vec<std::sync::Arc<Vec<Spike>>> = epochs.iter().map(|e| std::sync::Arc::new(e.clone())).collect();
+        self.in_flight.restore(&lists, from_step);
     }
 
     fn neurons(&self) -> Range<u64> {
