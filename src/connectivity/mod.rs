@@ -306,8 +306,7 @@ impl LocalSynapses {
     pub fn deliver(&mut self, spikes: &[Spike], due: Range<u64>, rings: &mut [DelayRing]) {
         for block in &mut self.blocks {
             let ring = &mut rings[block.kind];
-            let sources = block.sources.clone();
-            let mine = spikes.iter().filter(move |s| sources.contains(&(s.gid as u64)));
+            let mine = of_sources(spikes, &block.sources);
             let first_delay = block.delays.start as u64;
             let n_delays = block.delays.len() as u64;
             // The delays of a spike of step `step` that arrive in `due`, as indices from
@@ -374,6 +373,24 @@ impl LocalSynapses {
             }
         }
     }
+}
+
+/// The spikes of `spikes` (sorted by step, then id) from the sources `sources`, in that
+/// order: each step's run cut to the sources by two binary searches, instead of a test of
+/// every spike of the network for every projection.
+fn of_sources<'a>(spikes: &'a [Spike], sources: &Range<u64>) -> impl Iterator<Item = &'a Spike> + Clone {
+    let (lo, hi) = (sources.start, sources.end);
+    let mut rest = spikes;
+    std::iter::from_fn(move || {
+        let step = rest.first()?.step;
+        let end = rest.partition_point(|s| s.step <= step);
+        let (run, after) = rest.split_at(end);
+        rest = after;
+        let from = run.partition_point(|s| (s.gid as u64) < lo);
+        let to = run.partition_point(|s| (s.gid as u64) < hi);
+        Some(&run[from..to])
+    })
+    .flatten()
 }
 
 /// A spike's CSR row and the delay groups of it that are due: `first..end`, indices from
@@ -855,6 +872,20 @@ mod tests {
         assert!(present_bytes < every_bytes, "{present_bytes} bytes against {every_bytes}");
         assert!(present_only(&desc, p, &(40..52)), "84 synapses from 300 sources: rows for present sources only");
         assert!(!present_only(&desc, p, &(0..300)), "2100 synapses from 300 sources: a row for every source");
+    }
+
+    /// The spikes of a source range, cut from each step's run by binary search, are those
+    /// a filter over every spike finds, in the same order.
+    #[test]
+    fn the_spikes_of_a_source_range_are_found_by_step() {
+        let mut spikes: Vec<Spike> = (0..2000u32).map(|k| Spike { step: 7 + (k * 31) % 5, gid: (k * 7919) % 1000 }).collect();
+        spikes.sort();
+        spikes.dedup();
+        for sources in [0..1000u64, 0..1, 250..600, 999..1000, 400..400, 1000..2000] {
+            let filtered: Vec<&Spike> = spikes.iter().filter(|s| sources.contains(&(s.gid as u64))).collect();
+            assert_eq!(of_sources(&spikes, &sources).collect::<Vec<_>>(), filtered, "{sources:?}");
+        }
+        assert_eq!(of_sources(&[], &(0..10)).count(), 0);
     }
 
     /// Every neuron spikes once; the inputs each target receives.
