@@ -8,7 +8,7 @@
 //! Drawing is O(spikes): within a range of neurons firing at one rate, the gap to the
 //! next spiking neuron of a step is geometric (Devroye's skip method).
 
-use super::Communicator;
+use super::{Communicator, LocalComm};
 use crate::rng::{key_for, threefry2x32, unit_f64, Purpose};
 use crate::spike::Spike;
 use std::ops::Range;
@@ -113,17 +113,17 @@ impl Communicator for DrawnComm {
         self.drawing += t.elapsed();
     }
 
-    /// Alone: this rank's values are the totals.
+    // The collectives of one process alone: this rank's values are the totals.
     fn prefix_and_total(&self, values: &[u64]) -> (Vec<u64>, Vec<u64>) {
-        (vec![0; values.len()], values.to_vec())
+        LocalComm.prefix_and_total(values)
     }
 
     fn all_gather_f64(&self, values: &[f64]) -> Vec<f64> {
-        values.to_vec()
+        LocalComm.all_gather_f64(values)
     }
 
     fn any(&self, flag: bool) -> bool {
-        flag
+        LocalComm.any(flag)
     }
 }
 

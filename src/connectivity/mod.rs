@@ -23,7 +23,7 @@ mod present;
 mod ring;
 
 pub use in_flight::InFlight;
-pub use layout::{delays_per_synapse, expected_rows, expected_synapses, present_only, Layout, RecordKind};
+pub use layout::{delays_per_synapse, expected_synapses, present_only, Layout, RecordKind};
 pub use present::{PresentSources, RowIndex};
 pub use ring::DelayRing;
 
@@ -779,22 +779,29 @@ mod tests {
         config::parse(&text, "test.toml", &Overrides::default()).unwrap()
     }
 
+    /// 300 Izhikevich neurons, 7 synapses onto each from random sources, delays of 1–20
+    /// steps; every neuron spiking at step 0 and some again at step 3, sorted.
+    fn delayed_network() -> (Description, Vec<Spike>) {
+        let text = "[simulation]\ndt = 1\nduration = 1\n[[population]]\nname = \"p\"\nsize = 300\nmodel = \"izhikevich\"\n\
+             [population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n\
+             [[projection]]\nsource = \"p\"\ntarget = \"p\"\nconnection = { rule = \"fixed_indegree\", k = 7 }\nweight = \"2*u - 1\"\n\
+             delay = { distribution = \"uniform\", low = 1, high = 20 }\n";
+        let desc = config::parse(text, "test.toml", &Overrides::default()).unwrap();
+        let mut spikes: Vec<Spike> =
+            (0..300u32).flat_map(|gid| [Spike { step: 0, gid }, Spike { step: 3, gid: (gid * 7) % 300 }]).collect();
+        spikes.sort();
+        (desc, spikes)
+    }
+
     /// The two delay indexes of CSR rows, delivered at once or in windows of arrival
     /// steps, give the same inputs bit for bit (rows sorted by delay keep drawing order
     /// within a delay), and delays per synapse are what the rule picks for few synapses
     /// per row over many delays.
     #[test]
     fn delays_per_synapse_deliver_as_delay_groups() {
-        let text = "[simulation]\ndt = 1\nduration = 1\n[[population]]\nname = \"p\"\nsize = 300\nmodel = \"izhikevich\"\n\
-             [population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n\
-             [[projection]]\nsource = \"p\"\ntarget = \"p\"\nconnection = { rule = \"fixed_indegree\", k = 7 }\nweight = \"2*u - 1\"\n\
-             delay = { distribution = \"uniform\", low = 1, high = 20 }\n";
-        let desc = config::parse(text, "test.toml", &Overrides::default()).unwrap();
+        let (desc, spikes) = delayed_network();
         let p = &desc.projections[0];
         assert!(delays_per_synapse(&desc, p, &(0..300)));
-        let spikes: Vec<Spike> = (0..300u32).flat_map(|gid| [Spike { step: 0, gid }, Spike { step: 3, gid: (gid * 7) % 300 }]).collect();
-        let mut spikes = spikes;
-        spikes.sort();
         let deliver = |per_synapse: bool, windows: &[Range<u64>]| deliver_rows(&desc, &spikes, 0..300, per_synapse, false, windows);
         // No windows: every arrival at once.
         let reference = deliver(false, &[]);
@@ -837,14 +844,7 @@ mod tests {
     /// marked as needed; and the choice falls on it where few sources are present.
     #[test]
     fn rows_of_present_sources_only_deliver_as_rows_of_every_source() {
-        let text = "[simulation]\ndt = 1\nduration = 1\n[[population]]\nname = \"p\"\nsize = 300\nmodel = \"izhikevich\"\n\
-             [population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n\
-             [[projection]]\nsource = \"p\"\ntarget = \"p\"\nconnection = { rule = \"fixed_indegree\", k = 7 }\nweight = \"2*u - 1\"\n\
-             delay = { distribution = \"uniform\", low = 1, high = 20 }\n";
-        let desc = config::parse(text, "test.toml", &Overrides::default()).unwrap();
-        let mut spikes: Vec<Spike> =
-            (0..300u32).flat_map(|gid| [Spike { step: 0, gid }, Spike { step: 3, gid: (gid * 7) % 300 }]).collect();
-        spikes.sort();
+        let (desc, spikes) = delayed_network();
         let windows = [0..2, 2..6, 6..13, 13..u64::MAX];
         for local in [0..300u64, 40..52] {
             let reference = deliver_rows(&desc, &spikes, local.clone(), false, false, &[]);

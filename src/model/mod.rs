@@ -214,9 +214,6 @@ macro_rules! register_models {
         }
 
         impl NeuronModel {
-            pub fn kind(&self) -> &'static ModelKind {
-                match self { $(NeuronModel::$variant(_) => &<$spec as Model>::KIND),+ }
-            }
             pub fn build(&self, r: impl Iterator<Item = f64>) -> Result<NeuronGroup, InvalidValue> {
                 match self { $(NeuronModel::$variant(m) => m.build(r).map(NeuronGroup::$variant)),+ }
             }
