@@ -12,8 +12,8 @@ cd "$(dirname "$0")/.."
 volley=${1:-target/release/volley}
 threads=${THREADS:-2}
 cases=${CASES:-"weak:64 weak:256 weak:1024 weak:4096 1e7:64 1e7:256 1e7:1024 1e7:4096 1e8:256 1e8:1024 1e8:4096"}
-echo "| network | ranks | neurons per rank | held | peak RSS | build s | update s/s | deliver s/s | ns per received spike | exchange s/s (model) | total s/s |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| network | ranks | neurons per rank | held | peak RSS | build s | update s/s | deliver s/s | ns per received spike | of which lookup | exchange s/s (model) | total s/s |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for c in $cases; do
   kind=${c%%:*} ranks=${c##*:}
   case $kind in
@@ -33,7 +33,8 @@ for c in $cases; do
   update=$(get 'update [0-9.]* s')
   deliver=$(get 'deliver [0-9.]* s')
   ns=$(get '[0-9.]* ns per received')
+  lookup=$(grep -o 'lookup [0-9.]* s ([0-9.]* ns' <<<"$out" | grep -o '([0-9.]*' | tr -d '(')
   exchange=$(get 'exchange [0-9.]* s modelled')
-  awk -v n="$n" -v r="$ranks" -v p="$per_rank" -v h="$held" -v rss="$rss" -v b="$build" -v u="$update" -v d="$deliver" -v ns="$ns" -v e="$exchange" \
-    'BEGIN { printf "| %s | %d | %d | %s | %d MB | %.1f | %.3f | %.2f | %.1f | %.2f | %.2f |\n", n, r, p, h, rss, b, u * 10, d * 10, ns, e * 10, (u + d + e) * 10 }'
+  awk -v n="$n" -v r="$ranks" -v p="$per_rank" -v h="$held" -v rss="$rss" -v b="$build" -v u="$update" -v d="$deliver" -v ns="$ns" -v lk="$lookup" -v e="$exchange" \
+    'BEGIN { printf "| %s | %d | %d | %s | %d MB | %.1f | %.3f | %.2f | %.1f | %.1f | %.2f | %.2f |\n", n, r, p, h, rss, b, u * 10, d * 10, ns, lk, e * 10, (u + d + e) * 10 }'
 done

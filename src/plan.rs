@@ -41,6 +41,13 @@ pub struct Costs {
     pub event_ns: f64,
     pub dense_event_ns: f64,
     pub procedural_event_ns: f64,
+    /// Receiving where a thread's rows exist only for the sources present
+    /// (`connectivity::RowIndex::Present`, one rank of many): per received spike and
+    /// thread's store, the lookup (a bit test); per row found, reaching it (its offsets
+    /// and first records, a miss to DRAM each where rows are short and scattered).
+    /// Measured by the dry run of 10⁸ neurons on 1024 ranks (BENCHMARKS.md, "Scale-out").
+    pub lookup_ns: f64,
+    pub row_ns: f64,
     /// Per stored synapse built, and per dense (all-to-all) one.
     pub build_ns: f64,
     pub dense_build_ns: f64,
@@ -64,6 +71,8 @@ impl Default for Costs {
             event_ns: 1.6,
             dense_event_ns: 0.1,
             procedural_event_ns: 7.3,
+            lookup_ns: 4.6,
+            row_ns: 30.0,
             build_ns: 60.0,
             dense_build_ns: 10.0,
             write_ns: 50.0,
@@ -335,6 +344,12 @@ pub fn plan(desc: &Description, options: &PlanOptions, costs: &Costs) -> Plan {
             deliver += events * event;
             events_here += events;
             build += count * built;
+        }
+        // Receiving: each thread's store looks up every spike of a projection's sources
+        // and reaches the rows it finds.
+        for work in crate::backend::cpu::receive_work(desc, range.clone(), options.threads) {
+            let received = spikes_of(desc.populations[desc.projections[work.projection].source].size);
+            deliver += received * (work.lookups * costs.lookup_ns + work.rows * costs.row_ns);
         }
         let rank_time = TimePlan {
             build: build / threads * 1e-9,
@@ -664,7 +679,7 @@ pub fn calibrate(desc: &Description, threads: usize) -> crate::Result<Costs> {
     let build_s = t0.elapsed().as_secs_f64();
     let mut recorder = crate::record::MemoryRecorder::default();
     crate::engine::Simulation::new(backend.as_mut(), &mut crate::comm::LocalComm, small.epoch_steps(), small.steps).run(&mut recorder)?;
-    let (deliver, update) = backend.work_times();
+    let crate::backend::WorkTimes { deliver, update, .. } = backend.work_times();
     let seconds = small.steps as f64 * small.dt_ms / 1000.0;
     let rate = recorder.spikes.len() as f64 / small.total_neurons().max(1) as f64 / seconds.max(1e-9);
     let reference = Costs::default();
@@ -680,6 +695,8 @@ pub fn calibrate(desc: &Description, threads: usize) -> crate::Result<Costs> {
         event_ns: reference.event_ns * deliver_factor,
         dense_event_ns: reference.dense_event_ns * deliver_factor,
         procedural_event_ns: reference.procedural_event_ns * deliver_factor,
+        lookup_ns: reference.lookup_ns * deliver_factor,
+        row_ns: reference.row_ns * deliver_factor,
         build_ns: reference.build_ns * build_factor,
         dense_build_ns: reference.dense_build_ns * build_factor,
         write_ns: reference.write_ns,

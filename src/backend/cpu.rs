@@ -7,11 +7,11 @@
 
 use super::build_error::{invalid_value, invalid_weight, out_of_memory, InvalidBuild};
 use super::workers::ShardWorkers;
-use super::Backend;
+use super::{Backend, WorkTimes};
 use super::{Probe, StatePiece};
 use crate::connectivity::BuildError;
 use crate::connectivity::LocalSynapses;
-use crate::connectivity::{expected_synapses, DelayRing, InFlight, Layout};
+use crate::connectivity::{expected_rows, expected_synapses, DelayRing, InFlight, Layout};
 use crate::error::Error;
 use crate::model::{NeuronGroup, NonFinite, StateArrayMut, StepInput};
 use crate::network::Description;
@@ -507,11 +507,17 @@ impl Backend for CpuBackend {
         needed
     }
 
-    fn work_times(&self) -> (Duration, Duration) {
+    fn work_times(&self) -> WorkTimes {
         // Per thread: the shards' times over the threads that ran them.
         let n = self.threads.min(self.shards.len()).max(1) as u32;
         let sum = |f: fn(&Shard) -> Duration| self.shards.shards().map(|s| f(&s)).sum::<Duration>() / n;
-        (sum(|s| s.deliver_time), sum(|s| s.update_time))
+        WorkTimes { update: sum(|s| s.update_time), deliver: sum(|s| s.deliver_time), lookup: sum(|s| s.synapses.lookup_time) }
+    }
+
+    fn time_lookups(&mut self) {
+        for mut shard in self.shards.shards() {
+            shard.synapses.time_lookup = true;
+        }
     }
 
     fn table_clamps(&self, populations: usize) -> Vec<u64> {
@@ -530,6 +536,41 @@ impl Backend for CpuBackend {
 }
 
 pub use super::kind::MemoryEstimate;
+
+/// What receiving a spike of a projection's sources costs the rank's shards, summed over
+/// them: where a shard keeps rows for the present sources only, one lookup each, and the
+/// chance that the source has a row there (for the planner; rows for every source are
+/// an index, counted with the synapses).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReceiveWork {
+    pub projection: usize,
+    pub lookups: f64,
+    pub rows: f64,
+}
+
+pub fn receive_work(desc: &Description, neurons: Range<u64>, threads: usize) -> Vec<ReceiveWork> {
+    let shards = shard_ranges(neurons, CpuOptions { threads, ..CpuOptions::default() }, shards_per_thread(desc));
+    let mut work = Vec::new();
+    for (projection, p) in desc.projections.iter().enumerate() {
+        let targets = desc.populations[p.target].gids();
+        let sources = desc.populations[p.source].size.max(1);
+        let (mut lookups, mut rows) = (0.0, 0.0);
+        for shard in &shards {
+            let local = shard.start.max(targets.start)..shard.end.min(targets.end);
+            if local.is_empty() {
+                continue;
+            }
+            if let Layout::Csr { present_only: true, .. } = Layout::of(desc, p, &local, shard.start) {
+                lookups += 1.0;
+                rows += expected_rows(sources, expected_synapses(desc, p, &local)) as f64 / sources as f64;
+            }
+        }
+        if lookups > 0.0 {
+            work.push(ReceiveWork { projection, lookups, rows });
+        }
+    }
+    work
+}
 
 /// Bytes per stored synapse of a projection's layout (see `connectivity`): dense rows
 /// keep 4 bytes per source × target pair, CSR 4 bytes of target plus 4 (exact) or 2

@@ -40,6 +40,17 @@ pub struct StatePiece<'a> {
     pub values: StateArrayMut<'a>,
 }
 
+/// A backend's working time so far, per worker (thread).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WorkTimes {
+    pub update: Duration,
+    /// Delivering the received spikes' synapses into the rings, their lookup included.
+    pub deliver: Duration,
+    /// Of `deliver`, finding the rows of the received spikes (zero unless timed:
+    /// `Backend::time_lookups`).
+    pub lookup: Duration,
+}
+
 pub trait Backend {
     /// Adds a probe (before the first epoch); returns its number for `take_samples`.
     fn add_probe(&mut self, probe: Probe) -> usize;
@@ -111,7 +122,12 @@ pub trait Backend {
 
     /// Time spent delivering spikes and updating neurons so far, averaged over the
     /// backend's workers (threads).
-    fn work_times(&self) -> (Duration, Duration);
+    fn work_times(&self) -> WorkTimes;
+
+    /// From now on, times the lookup of the received spikes' rows apart from the rest of
+    /// delivery (`WorkTimes::lookup`), at the cost of clock readings per projection and
+    /// delivery (the dry run). Backends without such a phase ignore it.
+    fn time_lookups(&mut self) {}
 
     /// For each of the description's `populations`, the neuron-steps whose v lay outside
     /// the model's rate tables (clamped to their edge) so far.

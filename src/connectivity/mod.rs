@@ -19,11 +19,12 @@
 pub mod generate;
 mod in_flight;
 mod layout;
+mod lookup;
 mod present;
 mod ring;
 
 pub use in_flight::InFlight;
-pub use layout::{delays_per_synapse, expected_synapses, present_only, Layout, RecordKind};
+pub use layout::{delays_per_synapse, expected_rows, expected_synapses, present_only, Layout, RecordKind};
 pub use present::{PresentSources, RowIndex};
 pub use ring::DelayRing;
 
@@ -31,6 +32,7 @@ use crate::memory::{try_huge_vec, try_vec, OutOfMemory};
 use crate::network::{Description, Projection};
 use crate::spike::Spike;
 use generate::{weight_bounds, InvalidWeight, Row, RowDrawer, WeightCodec};
+use lookup::{find_rows, of_sources, runs_of_sources, DueRow};
 
 /// Why a synapse store could not be built: a weight that is not a finite f32, or memory
 /// the process could not have.
@@ -53,6 +55,7 @@ impl From<OutOfMemory> for BuildError {
 }
 use rayon::prelude::*;
 use std::ops::Range;
+use std::time::{Duration, Instant};
 
 /// A stored synapse: local target and weight, packed so that a row is one stream.
 pub trait Record: Copy + Default + Send + 'static {
@@ -193,6 +196,11 @@ pub struct LocalSynapses {
     /// Scratch for `deliver`: the due rows of one block's spiking sources, kept so that
     /// delivery allocates nothing per epoch.
     rows: Vec<DueRow>,
+    /// Whether `deliver` times the lookup of the received spikes' rows apart (the dry
+    /// run's receive phase), and the time it took: two clock readings per projection
+    /// and delivery, left out of ordinary runs.
+    pub time_lookup: bool,
+    pub lookup_time: Duration,
 }
 
 impl LocalSynapses {
@@ -328,17 +336,20 @@ impl LocalSynapses {
                     }
                 }
                 Rows::Csr { offsets, records, index, present } => {
+                    let started = self.time_lookup.then(Instant::now);
                     let rows = &mut self.rows;
                     rows.clear();
-                    rows.extend(mine.filter_map(|s| {
-                        let (first, end) = due_delays(s.step as u64);
+                    for run in runs_of_sources(spikes, &block.sources) {
+                        let step = run[0].step;
+                        let (first, end) = due_delays(step as u64);
                         if first >= end {
-                            return None;
+                            continue;
                         }
-                        // A source without synapses here has no row: one bit test.
-                        let row = present.row((s.gid as u64 - block.sources.start) as usize)?;
-                        Some(DueRow { row, step: s.step as u64, first, end })
-                    }));
+                        find_rows(run, block.sources.start, present, DueRow { row: 0, step, first, end }, rows);
+                    }
+                    if let Some(started) = started {
+                        self.lookup_time += started.elapsed();
+                    }
                     match index {
                         DelayIndex::Grouped => {
                             let layout = Grouped { offsets, n_delays: n_delays as usize };
@@ -375,34 +386,6 @@ impl LocalSynapses {
     }
 }
 
-/// The spikes of `spikes` (sorted by step, then id) from the sources `sources`, in that
-/// order: each step's run cut to the sources by two binary searches, instead of a test of
-/// every spike of the network for every projection.
-fn of_sources<'a>(spikes: &'a [Spike], sources: &Range<u64>) -> impl Iterator<Item = &'a Spike> + Clone {
-    let (lo, hi) = (sources.start, sources.end);
-    let mut rest = spikes;
-    std::iter::from_fn(move || {
-        let step = rest.first()?.step;
-        let end = rest.partition_point(|s| s.step <= step);
-        let (run, after) = rest.split_at(end);
-        rest = after;
-        let from = run.partition_point(|s| (s.gid as u64) < lo);
-        let to = run.partition_point(|s| (s.gid as u64) < hi);
-        Some(&run[from..to])
-    })
-    .flatten()
-}
-
-/// A spike's CSR row and the delay groups of it that are due: `first..end`, indices from
-/// the block's first delay.
-#[derive(Clone, Copy, Debug)]
-struct DueRow {
-    row: usize,
-    step: u64,
-    first: u32,
-    end: u32,
-}
-
 /// Where the due delays of a CSR row lie in the records.
 trait DelayLookup {
     /// The records of the row's due delays, first to last (for the prefetch).
@@ -422,17 +405,17 @@ struct Grouped<'a> {
 impl DelayLookup for Grouped<'_> {
     #[inline(always)]
     fn span(&self, r: &DueRow) -> (usize, usize) {
-        let g = r.row * self.n_delays;
+        let g = r.row as usize * self.n_delays;
         (self.offsets[g + r.first as usize] as usize, self.offsets[g + r.end as usize] as usize)
     }
     #[inline(always)]
     fn index_of(&self, r: &DueRow) -> *const u8 {
-        self.offsets[r.row * self.n_delays + r.first as usize..].as_ptr() as *const u8
+        self.offsets[r.row as usize * self.n_delays + r.first as usize..].as_ptr() as *const u8
     }
     #[inline(always)]
     fn for_each_delay(&self, r: &DueRow, mut f: impl FnMut(usize, usize, usize)) {
         for d in r.first..r.end {
-            let g = r.row * self.n_delays + d as usize;
+            let g = r.row as usize * self.n_delays + d as usize;
             let (lo, hi) = (self.offsets[g] as usize, self.offsets[g + 1] as usize);
             if lo < hi {
                 f(d as usize, lo, hi);
@@ -450,13 +433,13 @@ struct PerSynapse<'a> {
 impl DelayLookup for PerSynapse<'_> {
     #[inline(always)]
     fn span(&self, r: &DueRow) -> (usize, usize) {
-        let (lo, hi) = (self.offsets[r.row] as usize, self.offsets[r.row + 1] as usize);
+        let (lo, hi) = (self.offsets[r.row as usize] as usize, self.offsets[r.row as usize + 1] as usize);
         let delays = &self.delays[lo..hi];
         (lo + delays.partition_point(|&d| (d as u32) < r.first), lo + delays.partition_point(|&d| (d as u32) < r.end))
     }
     #[inline(always)]
     fn index_of(&self, r: &DueRow) -> *const u8 {
-        self.offsets[r.row..].as_ptr() as *const u8
+        self.offsets[r.row as usize..].as_ptr() as *const u8
     }
     #[inline(always)]
     fn for_each_delay(&self, r: &DueRow, mut f: impl FnMut(usize, usize, usize)) {
@@ -521,10 +504,10 @@ fn deliver_csr<R: Record, L: DelayLookup>(
         }
     };
     advance(lookahead, &mut ahead);
-    let (mut slot_step, mut slot) = (u64::MAX, 0usize);
+    let (mut slot_step, mut slot) = (u32::MAX, 0usize);
     for r in rows {
         if r.step != slot_step {
-            (slot_step, slot) = (r.step, ring.slot_index(r.step + first_delay));
+            (slot_step, slot) = (r.step, ring.slot_index(r.step as u64 + first_delay));
         }
         layout.for_each_delay(r, |d, lo, hi| {
             let input = ring.slot_at(ring.later(slot, d));
@@ -827,7 +810,7 @@ mod tests {
         let rows = csr_rows(desc, p, local.clone(), local.start, per_synapse, present_only).unwrap();
         assert_eq!(matches!(rows, Rows::Csr { present: RowIndex::Present(_), .. }), present_only);
         let block = SynapseBlock { projection: 0, sources: 0..300, delays: generate::delay_range(&p.delay), kind: 0, rows };
-        let mut store = LocalSynapses { blocks: vec![block], rows: Vec::new() };
+        let mut store = LocalSynapses { blocks: vec![block], ..Default::default() };
         let mut rings = vec![DelayRing::new(n, 24)];
         if windows.is_empty() {
             store.deliver_all(spikes, &mut rings);
@@ -862,7 +845,7 @@ mod tests {
         let needed = |present_only: bool| {
             let rows = csr_rows(&desc, p, 40..52, 40, false, present_only).unwrap();
             let block = SynapseBlock { projection: 0, sources: 0..300, delays: generate::delay_range(&p.delay), kind: 0, rows };
-            let store = LocalSynapses { blocks: vec![block], rows: Vec::new() };
+            let store = LocalSynapses { blocks: vec![block], ..Default::default() };
             let mut bits = vec![0u64; 5];
             store.mark_sources(&mut bits);
             (bits, store.bytes())

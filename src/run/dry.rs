@@ -55,6 +55,8 @@ pub struct DryRunReport {
     pub update: Duration,
     /// Delivery of the received spikes, their lookup included.
     pub deliver: Duration,
+    /// Of `deliver`, the lookup: from a received spike to its rows (or to nothing).
+    pub lookup: Duration,
     /// Drawing the other ranks' spikes: this process's cost, not the rank's.
     pub drawing: Duration,
     pub epochs: u64,
@@ -136,16 +138,15 @@ pub fn dry_run(desc: &Description, options: &DryRunOptions) -> Result<DryRunRepo
     let (mut backend, _) = crate::backend::build(desc, mine.clone(), &choice, 0).map_err(|e| e.error)?;
     let build = t0.elapsed();
     let synapses = backend.synapse_count();
+    backend.time_lookups();
 
     let ranges: Vec<_> = desc.populations.iter().zip(&rates).map(|(p, (_, hz))| (p.gids(), *hz)).collect();
     let mut comm = DrawnComm::new(rank, options.ranks, mine.clone(), &ranges, desc.dt_ms, desc.seed);
     let mut counter = Counter::default();
-    let (epochs, deliver, update) = {
+    let (epochs, times) = {
         let mut sim = Simulation::new(backend.as_mut(), &mut comm, desc.epoch_steps(), desc.steps);
         sim.run(&mut counter)?;
-        let epochs = sim.times.epochs;
-        let (deliver, update) = sim.backend().work_times();
-        (epochs, deliver, update)
+        (sim.times.epochs, sim.backend().work_times())
     };
     // At the end, as a run measures it: the buffers of spikes in flight have grown.
     let held = backend.memory_held();
@@ -160,8 +161,9 @@ pub fn dry_run(desc: &Description, options: &DryRunOptions) -> Result<DryRunRepo
         planned: plan.rank(rank).memory,
         peak_rss: peak_memory().unwrap_or(0),
         build,
-        update,
-        deliver,
+        update: times.update,
+        deliver: times.deliver,
+        lookup: times.lookup,
         drawing: comm.drawing,
         epochs,
         received: comm.received,
@@ -224,11 +226,13 @@ impl DryRunReport {
         );
         out += &format!("  other ranks drawn as Poisson trains: {}\n", rates.join(", "));
         out += &format!(
-            "  time: build {:.3} s, update {:.3} s, deliver {:.3} s ({:.2} ns per received spike, lookup included), exchange {:.3} s modelled; {} epochs\n",
+            "  time: build {:.3} s, update {:.3} s, deliver {:.3} s ({:.2} ns per received spike), of which receive/lookup {:.3} s ({:.2} ns per received spike), exchange {:.3} s modelled; {} epochs\n",
             self.build.as_secs_f64(),
             self.update.as_secs_f64(),
             self.deliver.as_secs_f64(),
             per_spike(self.deliver),
+            self.lookup.as_secs_f64(),
+            per_spike(self.lookup),
             self.exchange_modelled,
             self.epochs
         );

@@ -275,7 +275,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     // Simulation time proper: the loop without the appends to the spike file.
     let simulate = t1.elapsed().saturating_sub(write);
     let phases = sim.times;
-    let (deliver, update) = sim.backend().work_times();
+    let crate::backend::WorkTimes { deliver, update, .. } = sim.backend().work_times();
     let (_, spike_counts) = comm.prefix_and_total(&local_counts);
     let mine: PhaseSeconds = [
         build.as_secs_f64(),

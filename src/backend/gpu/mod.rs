@@ -527,9 +527,9 @@ impl Backend for GpuBackend {
         needed
     }
 
-    fn work_times(&self) -> (Duration, Duration) {
+    fn work_times(&self) -> super::WorkTimes {
         // Delivery and update run in one submission per epoch: counted as update.
-        (Duration::ZERO, self.epoch_time)
+        super::WorkTimes { update: self.epoch_time, ..Default::default() }
     }
 
     fn table_clamps(&self, populations: usize) -> Vec<u64> {
