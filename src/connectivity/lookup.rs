@@ -32,7 +32,9 @@ pub(super) fn runs_of_sources<'a>(spikes: &'a [Spike], sources: &Range<u64>) -> 
 }
 
 /// How many spikes ahead the lookup asks for the index line of a spike: enough to cover
-/// a miss to DRAM (~100 ns) at a few ns per spike.
+/// a miss to DRAM (~100 ns) at a few ns per spike. Alone on a core the hardware's stream
+/// prefetch would do, but beside the other threads' delivery it falls behind: without
+/// this, the 10⁸-neuron dry run's lookup took 5.6 ns per spike instead of 4.6.
 const LOOKUP_AHEAD: usize = 32;
 
 /// Appends to `rows` the row of each spike of `run` (one step's, ids ascending, from
