@@ -32,7 +32,7 @@ use crate::memory::{try_huge_vec, try_vec, OutOfMemory};
 use crate::network::{Description, Projection};
 use crate::spike::Spike;
 use generate::{weight_bounds, InvalidWeight, Row, RowDrawer, WeightCodec};
-use lookup::{find_rows, of_sources, runs_of_sources, DueRow, DueRows, DueRun};
+use lookup::{find_rows, of_sources, runs_of_sources, DueRow};
 
 /// Why a synapse store could not be built: a weight that is not a finite f32, or memory
 /// the process could not have.
@@ -195,7 +195,7 @@ pub struct LocalSynapses {
     pub blocks: Vec<SynapseBlock>,
     /// Scratch for `deliver`: the due rows of one block's spiking sources, kept so that
     /// delivery allocates nothing per epoch.
-    rows: DueRows,
+    rows: Vec<DueRow>,
     /// Whether `deliver` times the lookup of the received spikes' rows apart (the dry
     /// run's receive phase), and the time it took: two clock readings per projection
     /// and delivery, left out of ordinary runs.
@@ -345,7 +345,7 @@ impl LocalSynapses {
                         if first >= end {
                             continue;
                         }
-                        find_rows(run, block.sources.start, present, DueRun { end: 0, step, first, last: end }, rows);
+                        find_rows(run, block.sources.start, present, DueRow { row: 0, step, first, end }, rows);
                     }
                     if let Some(started) = started {
                         self.lookup_time += started.elapsed();
@@ -453,7 +453,7 @@ impl DelayLookup for PerSynapse<'_> {
     }
 }
 
-fn deliver_records<L: DelayLookup>(rows: &DueRows, layout: &L, records: &Records, first_delay: u64, ring: &mut DelayRing) {
+fn deliver_records<L: DelayLookup>(rows: &[DueRow], layout: &L, records: &Records, first_delay: u64, ring: &mut DelayRing) {
     match records {
         Records::Exact(r) => deliver_csr(rows, layout, r, WeightCodec::default(), first_delay, ring),
         Records::Compact { records, codec } => deliver_csr(rows, layout, records, *codec, first_delay, ring),
@@ -468,7 +468,7 @@ fn deliver_records<L: DelayLookup>(rows: &DueRows, layout: &L, records: &Records
 /// buffers. The row index is prefetched a few spikes further ahead still.
 #[inline(always)]
 fn deliver_csr<R: Record, L: DelayLookup>(
-    rows: &DueRows,
+    rows: &[DueRow],
     layout: &L,
     records: &[R],
     codec: WeightCodec,
@@ -477,9 +477,10 @@ fn deliver_csr<R: Record, L: DelayLookup>(
 ) {
     let per_line = (64 / std::mem::size_of::<R>()).max(1);
     let lookahead = 2048 / std::mem::size_of::<R>();
-    // The prefetch cursor: row `pf_row` (of run `pf_run`), next record `pf_at`, row end
-    // `pf_end`; it stays `lookahead` records ahead of the scatter.
-    let (mut pf_row, mut pf_run, mut pf_at, mut pf_end) = (0usize, 0usize, 0usize, 0usize);
+    let span = |j: usize| layout.span(&rows[j]);
+    // The prefetch cursor: row `pf_row`, next record `pf_at`, row end `pf_end`; it stays
+    // `lookahead` records ahead of the scatter.
+    let (mut pf_row, mut pf_at, mut pf_end) = (0usize, 0usize, 0usize);
     let mut ahead = 0usize;
     let mut advance = |budget: usize, ahead: &mut usize| {
         let mut issued = 0;
@@ -488,14 +489,10 @@ fn deliver_csr<R: Record, L: DelayLookup>(
                 if pf_row >= rows.len() {
                     return;
                 }
-                pf_run = rows.run_of(pf_row, pf_run);
-                let run = &rows.runs()[pf_run];
-                // A row further on, seen with this run's delays (a hint: the address is
-                // that row's index either way).
-                if pf_row + 8 < rows.len() {
-                    crate::simd::prefetch(layout.index_of(&rows.at(pf_row + 8, run)));
+                if let Some(later) = rows.get(pf_row + 8) {
+                    crate::simd::prefetch(layout.index_of(later));
                 }
-                (pf_at, pf_end) = layout.span(&rows.at(pf_row, run));
+                (pf_at, pf_end) = span(pf_row);
                 pf_row += 1;
                 continue;
             }
@@ -508,11 +505,11 @@ fn deliver_csr<R: Record, L: DelayLookup>(
     };
     advance(lookahead, &mut ahead);
     let (mut slot_step, mut slot) = (u32::MAX, 0usize);
-    for r in rows.iter() {
+    for r in rows {
         if r.step != slot_step {
             (slot_step, slot) = (r.step, ring.slot_index(r.step as u64 + first_delay));
         }
-        layout.for_each_delay(&r, |d, lo, hi| {
+        layout.for_each_delay(r, |d, lo, hi| {
             let input = ring.slot_at(ring.later(slot, d));
             for chunk in records[lo..hi].chunks(per_line) {
                 scatter(input, chunk, codec);
