@@ -72,7 +72,7 @@ impl Default for Costs {
             dense_event_ns: 0.1,
             procedural_event_ns: 7.3,
             lookup_ns: 3.7,
-            row_ns: 29.0,
+            row_ns: 26.0,
             build_ns: 60.0,
             dense_build_ns: 10.0,
             write_ns: 50.0,

@@ -10,7 +10,7 @@
 //! 384 sources — so a lookup reads one line, not a word of bits and a count apart:
 //! 1.33 bits per source of the network, and an offset per present row.
 
-use crate::memory::{try_vec, OutOfMemory};
+use crate::memory::{try_huge_vec, OutOfMemory};
 
 /// How a store finds the row of a source (its index in its population).
 #[derive(Clone, Debug)]
@@ -99,7 +99,7 @@ pub struct PresentSources {
 impl PresentSources {
     /// No source present yet, of `sources`.
     pub fn new(sources: usize) -> Result<PresentSources, OutOfMemory> {
-        Ok(PresentSources { blocks: try_vec(sources.div_ceil(PER_BLOCK), Block::default())? })
+        Ok(PresentSources { blocks: try_huge_vec(sources.div_ceil(PER_BLOCK), Block::default())? })
     }
 
     pub fn mark(&mut self, i: usize) {
