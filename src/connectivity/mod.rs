@@ -662,10 +662,8 @@ fn csr_rows(
     };
     // Offsets per (row, delay) or, with delays per synapse, per row.
     let groups = if per_synapse { rows } else { rows * n_delays };
-    // u32 offsets: half the index of u64, and a store of 2^32 synapses (24 GB) does not
-    // fit one machine's memory anyway. In huge pages, as the records are: one rank of many
-    // reaches its thin rows at random, and a TLB miss per row cost 8% of its delivery
-    // (the 10⁸-neuron dry run: 15.2 – 16.6 → 14.4 ns per received spike).
+    // u32 offsets: half of u64's, and 2^32 synapses (24 GB) outgrow a machine anyway; huge
+    // pages, as the records: thin rows reached at random took a TLB miss each (BENCHMARKS).
     let mut offsets = try_huge_vec(groups + 1, 0u32)?;
     let slot = |g: usize| match &present {
         RowIndex::Every if per_synapse => g / n_delays,
