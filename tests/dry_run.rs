@@ -40,6 +40,10 @@ fn the_spikes_received_follow_the_rate_asked() {
     assert!((received - expected).abs() < 5.0 * expected.sqrt(), "{received} spikes received, expected {expected}:\n{text}");
     assert!(text.contains("other ranks drawn as Poisson trains: exc 20.00 Hz, inh 20.00 Hz"), "{text}");
     assert!(!dir.path().join("out").exists(), "a dry run writes no output");
+    // The receive/lookup is timed, and is part of delivery (ns per received spike).
+    let per_spike = |label: &str| number_after(&text[text.find(label).unwrap_or_else(|| panic!("{label:?} in {text}"))..], "(");
+    let (deliver, lookup) = (per_spike("deliver "), per_spike("receive/lookup "));
+    assert!(lookup > 0.0 && lookup <= deliver, "lookup {lookup} ns of delivery {deliver} ns per received spike:\n{text}");
 }
 
 /// With --rates-from, each population fires at its mean rate in that spike file: the

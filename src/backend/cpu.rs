@@ -541,7 +541,7 @@ pub use super::kind::MemoryEstimate;
 /// them: where a shard keeps rows for the present sources only, one lookup each, and the
 /// chance that the source has a row there (for the planner; rows for every source are
 /// an index, counted with the synapses).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub struct ReceiveWork {
     pub projection: usize,
     pub lookups: f64,
@@ -550,26 +550,32 @@ pub struct ReceiveWork {
 
 pub fn receive_work(desc: &Description, neurons: Range<u64>, threads: usize) -> Vec<ReceiveWork> {
     let shards = shard_ranges(neurons, CpuOptions { threads, ..CpuOptions::default() }, shards_per_thread(desc));
-    let mut work = Vec::new();
+    let mut work: Vec<ReceiveWork> = Vec::new();
+    for_each_shard_layout(desc, &shards, |projection, local, layout| {
+        let Layout::Csr { present_only: true, .. } = layout else { return };
+        let p = &desc.projections[projection];
+        let sources = desc.populations[p.source].size.max(1);
+        let rows = expected_rows(sources, expected_synapses(desc, p, local)) as f64 / sources as f64;
+        match work.last_mut() {
+            Some(w) if w.projection == projection => (w.lookups, w.rows) = (w.lookups + 1.0, w.rows + rows),
+            _ => work.push(ReceiveWork { projection, lookups: 1.0, rows }),
+        }
+    });
+    work
+}
+
+/// Calls `f` with each (projection index, local targets, layout) of the stores of the
+/// shards `shards`: how each shard will hold each projection onto its neurons.
+fn for_each_shard_layout(desc: &Description, shards: &[Range<u64>], mut f: impl FnMut(usize, &Range<u64>, Layout)) {
     for (projection, p) in desc.projections.iter().enumerate() {
         let targets = desc.populations[p.target].gids();
-        let sources = desc.populations[p.source].size.max(1);
-        let (mut lookups, mut rows) = (0.0, 0.0);
-        for shard in &shards {
+        for shard in shards {
             let local = shard.start.max(targets.start)..shard.end.min(targets.end);
-            if local.is_empty() {
-                continue;
+            if !local.is_empty() {
+                f(projection, &local, Layout::of(desc, p, &local, shard.start));
             }
-            if let Layout::Csr { present_only: true, .. } = Layout::of(desc, p, &local, shard.start) {
-                lookups += 1.0;
-                rows += expected_rows(sources, expected_synapses(desc, p, &local)) as f64 / sources as f64;
-            }
-        }
-        if lookups > 0.0 {
-            work.push(ReceiveWork { projection, lookups, rows });
         }
     }
-    work
 }
 
 /// Bytes per stored synapse of a projection's layout (see `connectivity`): dense rows
@@ -592,20 +598,13 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
     let mut synapses = 0u64;
     let mut largest_shard_projection = 0u64;
     // Each shard holding targets of p holds its share, laid out as its store will be.
-    for p in &desc.projections {
-        let targets = desc.populations[p.target].gids();
-        for shard in &shards {
-            let local = shard.start.max(targets.start)..shard.end.min(targets.end);
-            if local.is_empty() {
-                continue;
-            }
-            let layout = Layout::of(desc, p, &local, shard.start);
-            synapses += layout.expected_bytes(desc, p, &local);
-            if matches!(layout, Layout::Csr { .. }) {
-                largest_shard_projection = largest_shard_projection.max(expected_synapses(desc, p, &local));
-            }
+    for_each_shard_layout(desc, &shards, |projection, local, layout| {
+        let p = &desc.projections[projection];
+        synapses += layout.expected_bytes(desc, p, local);
+        if matches!(layout, Layout::Csr { .. }) {
+            largest_shard_projection = largest_shard_projection.max(expected_synapses(desc, p, local));
         }
-    }
+    });
     // Each shard's noise scratch: its largest group.
     let largest: u64 = shards.iter().map(|s| desc.populations.iter().map(|p| overlap(&p.gids(), s)).max().unwrap_or(0)).sum();
     let kinds = desc.synapse_kinds().len() as u64;
@@ -654,6 +653,38 @@ mod tests {
             assert!(ran >= 1);
             assert_eq!(exited.load(Ordering::SeqCst), ran, "build threads that had not exited when the build returned");
         }
+    }
+
+    /// The planner's receive work is what the built stores do: a lookup per received
+    /// spike in each shard keeping rows for the present sources only, and the chance of a
+    /// row there; none where every source has a row.
+    #[test]
+    fn receive_work_counts_the_shards_that_look_spikes_up() {
+        let text = "[simulation]\ndt = 1\nduration = 1\n[[population]]\nname = \"p\"\nsize = 20000\nmodel = \"izhikevich\"\n\
+             [population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n\
+             [[projection]]\nsource = \"p\"\ntarget = \"p\"\nconnection = { rule = \"fixed_indegree\", k = 5 }\nweight = \"u\"\n";
+        let desc = crate::config::parse(text, "test.toml", &crate::config::Overrides::default()).unwrap();
+        // One rank of ten on two threads: 5000 synapses per shard from 20,000 sources.
+        let work = receive_work(&desc, 0..2000, 2);
+        let backend = CpuBackend::new(&desc, 0..2000, CpuOptions { threads: 2, ..CpuOptions::default() });
+        let present = backend
+            .shards
+            .shards()
+            .filter(|s| {
+                s.synapses
+                    .blocks
+                    .iter()
+                    .any(|b| matches!(b.rows, crate::connectivity::Rows::Csr { present: crate::connectivity::RowIndex::Present(_), .. }))
+            })
+            .count();
+        assert_eq!(present, 2);
+        assert_eq!(work.len(), 1);
+        assert_eq!(work[0].lookups, present as f64);
+        // Each shard: 1 − e^(−5000/20000) of the sources have a row.
+        let expected = 2.0 * -(-0.25f64).exp_m1();
+        assert!((work[0].rows - expected).abs() < 1e-3, "{} rows per spike, expected {expected}", work[0].rows);
+        // The whole network on one thread: a row for every source, nothing to look up.
+        assert!(receive_work(&desc, 0..20000, 1).is_empty());
     }
 
     #[test]
