@@ -43,9 +43,10 @@ pub struct Costs {
     pub procedural_event_ns: f64,
     /// Receiving where a thread's rows exist only for the sources present
     /// (`connectivity::RowIndex::Present`, one rank of many): per received spike and
-    /// thread's store, the lookup (a bit test); per row found, reaching it (its offsets
-    /// and first records, a miss to DRAM each where rows are short and scattered).
-    /// Measured by the dry run of 10⁸ neurons on 1024 ranks (BENCHMARKS.md, "Scale-out").
+    /// thread's store, the lookup (a bit test, 16 spikes at a time with AVX-512); per row
+    /// found, reaching it (its offsets and first records, a miss to DRAM each where rows
+    /// are short and scattered). Measured by the dry run of 10⁸ neurons on 1024 ranks
+    /// (BENCHMARKS.md, "Scale-out").
     pub lookup_ns: f64,
     pub row_ns: f64,
     /// Per stored synapse built, and per dense (all-to-all) one.
@@ -71,7 +72,7 @@ impl Default for Costs {
             event_ns: 1.6,
             dense_event_ns: 0.1,
             procedural_event_ns: 7.3,
-            lookup_ns: 3.7,
+            lookup_ns: 1.9,
             row_ns: 26.0,
             build_ns: 60.0,
             dense_build_ns: 10.0,
