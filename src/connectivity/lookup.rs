@@ -135,7 +135,9 @@ fn find_rows_kernel(run: &[Spike], first_source: u64, present: &RowIndex, due: D
 
 /// A spike's CSR row and the delay groups of it that are due: `first..end`, indices from
 /// the block's first delay.
+/// In this order (`repr(C)`): the vector lookups write due rows whole.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub(super) struct DueRow {
     pub row: u32,
     pub step: u32,

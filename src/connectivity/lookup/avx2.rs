@@ -46,8 +46,9 @@ pub(super) unsafe fn find_rows(
     room: *mut DueRow,
 ) -> (usize, usize) {
     const { assert!(std::mem::size_of::<Spike>() == 8 && offset_of!(Spike, gid) == 4) };
-    const { assert!(std::mem::size_of::<DueRow>() == 16) };
+    const { assert!(std::mem::size_of::<DueRow>() == 16 && offset_of!(DueRow, step) == 4 && offset_of!(DueRow, end) == 12) };
     let base = present.blocks().as_ptr() as *const u8;
+    assert!(present.befores().len() >= present.blocks().len(), "a source index not counted");
     let befores = present.befores().as_ptr() as *const i32;
     let full = run.len() / 4 * 4;
     let spikes = run.as_ptr() as *const u8;

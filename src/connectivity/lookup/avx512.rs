@@ -34,10 +34,12 @@ pub(super) unsafe fn find_rows(
     room: *mut DueRow,
 ) -> (usize, usize) {
     const { assert!(std::mem::size_of::<Spike>() == 8 && offset_of!(Spike, gid) == 4) };
-    const { assert!(std::mem::size_of::<DueRow>() == 16) };
+    const { assert!(std::mem::size_of::<DueRow>() == 16 && offset_of!(DueRow, step) == 4 && offset_of!(DueRow, end) == 12) };
     let blocks = present.blocks();
     let base = blocks.as_ptr() as *const u8;
     let befores = present.befores();
+    // Read sixteen at a time from any block's: the index was counted (`count`).
+    assert!(befores.len() >= blocks.len() + 16, "a source index not counted");
     // Gathers take 32-bit indices: they reach an index below 2 GB (5.7·10⁹ sources).
     assert!(std::mem::size_of_val(blocks) < 1 << 31, "a source index beyond 2 GB");
     let full = run.len() / 16 * 16;
