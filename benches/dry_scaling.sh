@@ -33,8 +33,9 @@ for c in $cases; do
   update=$(get 'update [0-9.]* s')
   deliver=$(get 'deliver [0-9.]* s')
   ns=$(get '[0-9.]* ns per received')
-  lookup=$(grep -o 'lookup [0-9.]* s ([0-9.]* ns' <<<"$out" | grep -o '([0-9.]*' | tr -d '(')
+  # Binaries before b61d9fe did not time the lookup apart: the column is then blank.
+  lookup=$(grep -o 'lookup [0-9.]* s ([0-9.]* ns' <<<"$out" | grep -o '([0-9.]*' | tr -d '(' || true)
   exchange=$(get 'exchange [0-9.]* s modelled')
   awk -v n="$n" -v r="$ranks" -v p="$per_rank" -v h="$held" -v rss="$rss" -v b="$build" -v u="$update" -v d="$deliver" -v ns="$ns" -v lk="$lookup" -v e="$exchange" \
-    'BEGIN { printf "| %s | %d | %d | %s | %d MB | %.1f | %.3f | %.2f | %.1f | %.1f | %.2f | %.2f |\n", n, r, p, h, rss, b, u * 10, d * 10, ns, lk, e * 10, (u + d + e) * 10 }'
+    'BEGIN { lk = lk == "" ? "—" : sprintf("%.1f", lk); printf "| %s | %d | %d | %s | %d MB | %.1f | %.3f | %.2f | %.1f | %s | %.2f | %.2f |\n", n, r, p, h, rss, b, u * 10, d * 10, ns, lk, e * 10, (u + d + e) * 10 }'
 done
