@@ -70,6 +70,15 @@ pub(super) fn find_rows(run: &[Spike], first_source: u64, present: &RowIndex, du
     find_rows_scalar(run, first_source, present, due, rows)
 }
 
+// The vector lookups read spikes as pairs of 32-bit words, the id second, and write due
+// rows whole: 16 bytes, the row first, then the step and the due delays.
+#[cfg(target_arch = "x86_64")]
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<Spike>() == 8 && offset_of!(Spike, gid) == 4);
+    assert!(size_of::<DueRow>() == 16 && offset_of!(DueRow, step) == 4 && offset_of!(DueRow, first) == 8 && offset_of!(DueRow, end) == 12);
+};
+
 /// A vector lookup: the rows of a leading part of a run (`avx512::find_rows`).
 #[cfg(target_arch = "x86_64")]
 type VectorKernel = unsafe fn(&[Spike], u64, &super::PresentSources, DueRow, *mut DueRow) -> (usize, usize);

@@ -35,21 +35,13 @@ const COMPRESS: [[i32; 8]; 16] = {
 /// `avx512::find_rows` for CPUs with AVX2: the rows of the first `4·⌊n/4⌋` spikes.
 ///
 /// # Safety
-/// The CPU has AVX2; every spike's source is one of `present`'s; `room` points to
+/// The CPU has AVX2; every spike's source is one of `index`'s; `room` points to
 /// `run.len()` writable places.
 #[target_feature(enable = "avx2,popcnt")]
-pub(super) unsafe fn find_rows(
-    run: &[Spike],
-    first_source: u64,
-    present: &PresentSources,
-    due: DueRow,
-    room: *mut DueRow,
-) -> (usize, usize) {
-    const { assert!(std::mem::size_of::<Spike>() == 8 && offset_of!(Spike, gid) == 4) };
-    const { assert!(std::mem::size_of::<DueRow>() == 16 && offset_of!(DueRow, step) == 4 && offset_of!(DueRow, end) == 12) };
-    let base = present.blocks().as_ptr() as *const u8;
-    assert!(present.befores().len() >= present.blocks().len(), "a source index not counted");
-    let befores = present.befores().as_ptr() as *const i32;
+pub(super) unsafe fn find_rows(run: &[Spike], first_source: u64, index: &PresentSources, due: DueRow, room: *mut DueRow) -> (usize, usize) {
+    let base = index.blocks().as_ptr() as *const u8;
+    assert!(index.befores().len() >= index.blocks().len(), "a source index not counted");
+    let befores = index.befores().as_ptr() as *const i32;
     let full = run.len() / 4 * 4;
     let spikes = run.as_ptr() as *const u8;
     let first = _mm256_set1_epi64x(first_source as i64);

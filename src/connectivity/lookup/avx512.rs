@@ -23,21 +23,13 @@ const AHEAD: usize = 48;
 /// written too.
 ///
 /// # Safety
-/// The CPU has AVX-512 F and VPOPCNTDQ; every spike's source is one of `present`'s;
+/// The CPU has AVX-512 F and VPOPCNTDQ; every spike's source is one of `index`'s;
 /// `room` points to `run.len()` writable places.
 #[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
-pub(super) unsafe fn find_rows(
-    run: &[Spike],
-    first_source: u64,
-    present: &PresentSources,
-    due: DueRow,
-    room: *mut DueRow,
-) -> (usize, usize) {
-    const { assert!(std::mem::size_of::<Spike>() == 8 && offset_of!(Spike, gid) == 4) };
-    const { assert!(std::mem::size_of::<DueRow>() == 16 && offset_of!(DueRow, step) == 4 && offset_of!(DueRow, end) == 12) };
-    let blocks = present.blocks();
+pub(super) unsafe fn find_rows(run: &[Spike], first_source: u64, index: &PresentSources, due: DueRow, room: *mut DueRow) -> (usize, usize) {
+    let blocks = index.blocks();
     let base = blocks.as_ptr() as *const u8;
-    let befores = present.befores();
+    let befores = index.befores();
     // Read sixteen at a time from any block's: the index was counted (`count`).
     assert!(befores.len() >= blocks.len() + 16, "a source index not counted");
     // Gathers take 32-bit indices: they reach an index below 2 GB (5.7·10⁹ sources).
