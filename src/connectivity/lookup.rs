@@ -92,14 +92,19 @@ enum Vector {
 }
 
 /// The widest vector lookup this CPU has that `VOLLEY_SIMD` allows (`simd::level`):
-/// AVX-512's needs its popcount in lanes (VPOPCNTDQ) besides.
+/// AVX-512's needs its popcount in lanes (VPOPCNTDQ) besides, and both count the rows
+/// kept with POPCNT (every AVX2 CPU has it, but a virtual machine may hide it).
 #[cfg(target_arch = "x86_64")]
 fn vector_lookup() -> Option<Vector> {
     static VECTOR: std::sync::OnceLock<Option<Vector>> = std::sync::OnceLock::new();
-    *VECTOR.get_or_init(|| match crate::simd::level() {
-        crate::simd::Level::Avx512 if std::arch::is_x86_feature_detected!("avx512vpopcntdq") => Some(Vector::Avx512),
-        crate::simd::Level::Avx512 | crate::simd::Level::Avx2 => Some(Vector::Avx2),
-        crate::simd::Level::Baseline => None,
+    *VECTOR.get_or_init(|| {
+        use std::arch::is_x86_feature_detected as has;
+        match crate::simd::level() {
+            _ if !has!("popcnt") => None,
+            crate::simd::Level::Avx512 if has!("avx512vpopcntdq") => Some(Vector::Avx512),
+            crate::simd::Level::Avx512 | crate::simd::Level::Avx2 => Some(Vector::Avx2),
+            crate::simd::Level::Baseline => None,
+        }
     })
 }
 
@@ -190,10 +195,20 @@ mod tests {
                 present.count().unwrap();
                 let index = RowIndex::Present(present);
                 let RowIndex::Present(p) = &index else { unreachable!() };
-                for (len, spread) in [(0usize, 1usize), (1, 1), (3, 1), (4, 1), (15, 1), (16, 1), (17, 1), (33, 7), (100, 1), (1000, 3)] {
-                    let span = (sources / spread).max(1);
-                    let mut ids: Vec<u64> = (0..len).map(|_| next() % span as u64).collect();
+                // Random runs, and two fixed ones: sixteen spikes in blocks 0 to 15 (the
+                // AVX-512 kernel reads their counts with one load, up to the last
+                // block's) and in blocks 0 to 16 (too far apart: it gathers them).
+                let per_block = crate::connectivity::present::PER_BLOCK as u64;
+                let fixed = |last: u64| (0..16).map(|k| (k * last / 15 * per_block + k) % sources as u64).collect::<Vec<u64>>();
+                let random = [(0usize, 1usize), (1, 1), (3, 1), (4, 1), (15, 1), (16, 1), (17, 1), (33, 7), (100, 1), (1000, 3)].map(
+                    |(len, spread)| {
+                        let span = (sources / spread).max(1);
+                        (0..len).map(|_| next() % span as u64).collect::<Vec<u64>>()
+                    },
+                );
+                for mut ids in random.into_iter().chain([fixed(15), fixed(16)]) {
                     ids.sort_unstable();
+                    let len = ids.len();
                     let run: Vec<Spike> = ids.iter().map(|&i| Spike { step: 9, gid: (first_source + i) as u32 }).collect();
                     let due = DueRow { row: 0, step: 9, first: 2, end: 5 };
                     let earlier = DueRow { row: 77, step: 1, first: 0, end: 1 };
@@ -211,9 +226,13 @@ mod tests {
                         find_rows_scalar(&run[done..], first_source, &index, due, &mut rows);
                         assert_eq!(
                             rows, expected,
-                            "{name}: {sources} sources from {first_source}, density {density}, {len} spikes spread 1/{spread}"
+                            "{name}: {sources} sources from {first_source}, density {density}, {len} spikes {ids:?}"
                         );
                     }
+                    // And through `find_rows`, whichever kernel it picks here.
+                    let mut rows = vec![earlier];
+                    find_rows(&run, first_source, &index, due, &mut rows);
+                    assert_eq!(rows, expected, "find_rows: {sources} sources from {first_source}, density {density}, {len} spikes");
                 }
             }
         }
