@@ -42,6 +42,7 @@ impl RowIndex {
         }
     }
 
+    /// Asks for the line that `row(i)` will read, ahead of time.
     #[inline(always)]
     pub fn prefetch(&self, i: usize) {
         if let RowIndex::Present(p) = self {

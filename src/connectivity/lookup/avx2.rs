@@ -66,7 +66,7 @@ pub(super) unsafe fn find_rows(run: &[Spike], first_source: u64, index: &Present
         // Every other spike's line, as `avx512` asks for them.
         for ahead in [AHEAD, AHEAD + 2] {
             if let Some(later) = run.get(k + ahead) {
-                crate::simd::prefetch(base.wrapping_add((later.gid as u64 - first_source) as usize / PER_BLOCK * 64));
+                index.prefetch((later.gid as u64 - first_source) as usize);
             }
         }
         let source = _mm256_sub_epi64(_mm256_srli_epi64::<32>(_mm256_loadu_si256(spikes.add(k * 8) as *const _)), first);

@@ -2,7 +2,8 @@
 //!
 //! A rank of a large network looks up every spike the network fires, and the scalar
 //! lookup is bound by its instructions (about forty a spike), not by the index's
-//! memory: 3.1 ns a spike on machine B whether the index lies in L2 or in DRAM. Here a
+//! memory: a second pass over the same spikes, index in cache, cost as much as the
+//! first (BENCHMARKS.md, "The lookup in vector lanes"). Here a
 //! spike's block, word and bit are computed in vector lanes, the block's count and the
 //! word gathered, the popcount masked in lanes, and the rows of the present sources
 //! compressed into place, each with its step and due delays.
@@ -69,7 +70,7 @@ pub(super) unsafe fn find_rows(run: &[Spike], first_source: u64, index: &Present
         // another thread's delivery, every spike slower alone.
         for ahead in (AHEAD..AHEAD + 16).step_by(2) {
             if let Some(later) = run.get(k + ahead) {
-                crate::simd::prefetch(base.wrapping_add((later.gid as u64 - first_source) as usize / PER_BLOCK * 64));
+                index.prefetch((later.gid as u64 - first_source) as usize);
             }
         }
         let (source, block) = sources_and_blocks(k);
