@@ -11,7 +11,7 @@ use super::{Backend, WorkTimes};
 use super::{Probe, StatePiece};
 use crate::connectivity::BuildError;
 use crate::connectivity::LocalSynapses;
-use crate::connectivity::{expected_rows, expected_synapses, DelayRing, InFlight, Layout};
+use crate::connectivity::{expected_rows, store_blocks, BlockPlan, DelayRing, InFlight, Layout};
 use crate::error::Error;
 use crate::model::{NeuronGroup, NonFinite, StateArrayMut, StepInput};
 use crate::network::Description;
@@ -538,9 +538,10 @@ impl Backend for CpuBackend {
 pub use super::kind::MemoryEstimate;
 
 /// What receiving a spike of a projection's sources costs the rank's shards, summed over
-/// them: where a shard keeps rows for the present sources only, one lookup each, and the
-/// chance that the source has a row there (for the planner; rows for every source are
-/// an index, counted with the synapses).
+/// them: where a shard keeps rows for the present sources only, one lookup per block
+/// (projections from the same sources may share one: `store_blocks`), and the chance
+/// that the source has a row there (for the planner; rows for every source are an
+/// index, counted with the synapses). `projection` is the first of a block's projections.
 #[derive(Clone, Copy, Debug)]
 pub struct ReceiveWork {
     pub projection: usize,
@@ -551,29 +552,25 @@ pub struct ReceiveWork {
 pub fn receive_work(desc: &Description, neurons: Range<u64>, threads: usize) -> Vec<ReceiveWork> {
     let shards = shard_ranges(neurons, CpuOptions { threads, ..CpuOptions::default() }, shards_per_thread(desc));
     let mut work: Vec<ReceiveWork> = Vec::new();
-    for_each_shard_layout(desc, &shards, |projection, local, layout| {
-        let Layout::Csr { present_only: true, .. } = layout else { return };
-        let p = &desc.projections[projection];
-        let sources = desc.populations[p.source].size.max(1);
-        let rows = expected_rows(sources, expected_synapses(desc, p, local)) as f64 / sources as f64;
-        match work.last_mut() {
-            Some(w) if w.projection == projection => (w.lookups, w.rows) = (w.lookups + 1.0, w.rows + rows),
-            _ => work.push(ReceiveWork { projection, lookups: 1.0, rows }),
+    for_each_shard_block(desc, &shards, |block| {
+        let Layout::Csr { present_only: true, .. } = block.layout else { return };
+        let projection = block.members[0].0;
+        let sources = block.source_size(desc).max(1);
+        let rows = expected_rows(sources, block.expected_synapses(desc)) as f64 / sources as f64;
+        match work.iter_mut().find(|w| w.projection == projection) {
+            Some(w) => (w.lookups, w.rows) = (w.lookups + 1.0, w.rows + rows),
+            None => work.push(ReceiveWork { projection, lookups: 1.0, rows }),
         }
     });
     work
 }
 
-/// Calls `f` with each (projection index, local targets, layout) of the stores of the
-/// shards `shards`: how each shard will hold each projection onto its neurons.
-fn for_each_shard_layout(desc: &Description, shards: &[Range<u64>], mut f: impl FnMut(usize, &Range<u64>, Layout)) {
-    for (projection, p) in desc.projections.iter().enumerate() {
-        let targets = desc.populations[p.target].gids();
-        for shard in shards {
-            let local = shard.start.max(targets.start)..shard.end.min(targets.end);
-            if !local.is_empty() {
-                f(projection, &local, Layout::of(desc, p, &local, shard.start));
-            }
+/// Calls `f` with each block of the stores of the shards `shards`: how each shard will
+/// hold the projections onto its neurons.
+fn for_each_shard_block(desc: &Description, shards: &[Range<u64>], mut f: impl FnMut(&BlockPlan)) {
+    for shard in shards {
+        for block in store_blocks(desc, shard) {
+            f(&block);
         }
     }
 }
@@ -598,11 +595,10 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
     let mut synapses = 0u64;
     let mut largest_shard_projection = 0u64;
     // Each shard holding targets of p holds its share, laid out as its store will be.
-    for_each_shard_layout(desc, &shards, |projection, local, layout| {
-        let p = &desc.projections[projection];
-        synapses += layout.expected_bytes(desc, p, local);
-        if matches!(layout, Layout::Csr { .. }) {
-            largest_shard_projection = largest_shard_projection.max(expected_synapses(desc, p, local));
+    for_each_shard_block(desc, &shards, |block| {
+        synapses += block.expected_bytes(desc);
+        if matches!(block.layout, Layout::Csr { .. }) {
+            largest_shard_projection = largest_shard_projection.max(block.expected_synapses(desc));
         }
     });
     // Each shard's noise scratch: its largest group.

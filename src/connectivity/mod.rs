@@ -24,7 +24,7 @@ mod present;
 mod ring;
 
 pub use in_flight::InFlight;
-pub use layout::{delays_per_synapse, expected_rows, expected_synapses, present_only, Layout, RecordKind};
+pub use layout::{delays_per_synapse, expected_rows, expected_synapses, present_only, store_blocks, BlockPlan, Layout, RecordKind};
 pub use present::{PresentSources, RowIndex};
 pub use ring::DelayRing;
 
@@ -179,8 +179,9 @@ impl DelayIndex {
 
 #[derive(Clone, Debug)]
 pub struct SynapseBlock {
-    /// The projection (file order) whose synapses these are.
-    pub projection: u32,
+    /// The projections (file order) whose synapses these are: one, or several from the
+    /// same sources onto different targets sharing rows (`store_blocks`).
+    pub projections: Vec<u32>,
     /// Global ids of the sources.
     pub sources: Range<u64>,
     pub delays: Range<u32>,
@@ -209,27 +210,26 @@ impl LocalSynapses {
     pub fn build(desc: &Description, targets: Range<u64>) -> Result<LocalSynapses, BuildError> {
         let kinds = desc.synapse_kinds();
         let mut store = LocalSynapses::default();
-        for p in &desc.projections {
-            let pop = desc.populations[p.target].gids();
-            let local = pop.start.max(targets.start)..pop.end.min(targets.end);
-            if local.is_empty() {
-                continue;
-            }
+        for plan in store_blocks(desc, &targets) {
+            let (first, local) = plan.members[0].clone();
+            let p = &desc.projections[first];
             let kind = kinds.iter().position(|m| *m == p.synapse).expect("listed");
-            let rows = match Layout::of(desc, p, &local, targets.start) {
+            let rows = match plan.layout {
                 Layout::Procedural => Rows::Procedural {
                     drawer: Box::new(RowDrawer::new(desc, p)),
                     targets: local,
                     first: targets.start,
                     row: Row::default(),
                 },
-                Layout::Dense => dense_rows(desc, p, local.clone(), targets.start)?,
+                Layout::Dense => dense_rows(desc, p, local, targets.start)?,
                 Layout::Csr { delays_per_synapse, present_only, .. } => {
-                    csr_rows(desc, p, local, targets.start, delays_per_synapse, present_only)?
+                    let members: Vec<(&Projection, Range<u64>)> =
+                        plan.members.iter().map(|(j, local)| (&desc.projections[*j], local.clone())).collect();
+                    csr_rows(desc, &members, targets.start, delays_per_synapse, present_only)?
                 }
             };
             store.blocks.push(SynapseBlock {
-                projection: p.id,
+                projections: plan.members.iter().map(|(j, _)| desc.projections[*j].id).collect(),
                 sources: desc.populations[p.source].gids(),
                 delays: generate::delay_range(&p.delay),
                 kind,
@@ -603,28 +603,30 @@ fn weight_of(row: &Row, i: usize) -> f32 {
     row.weight.get(i).copied().unwrap_or(0.0)
 }
 
-/// CSR rows by (source, delay) of a projection onto `local` targets, in two passes over
-/// the same keyed streams (count, then fill) so that no per-synapse list is held; with
-/// `present_only`, a pass before them marks the sources with synapses here, and only
-/// they have rows (`RowIndex::Present`).
+/// CSR rows by (source, delay) of the projections `members` (one, or several sharing
+/// sources, delays and storage: `store_blocks`) onto their `local` targets, in two
+/// passes over the same keyed streams (count, then fill) so that no per-synapse list is
+/// held; with `present_only`, a pass before them marks the sources with synapses here,
+/// and only they have rows (`RowIndex::Present`). A row holds its members' synapses one
+/// member after the other.
 fn csr_rows(
     desc: &Description,
-    p: &Projection,
-    local: Range<u64>,
+    members: &[(&Projection, Range<u64>)],
     shard_start: u64,
     per_synapse: bool,
     present_only: bool,
 ) -> Result<Rows, BuildError> {
+    let p = members[0].0;
     let sources = desc.populations[p.source].gids();
     let n_delays = p.delay.count() as usize;
     let n_sources = (sources.end - sources.start) as usize;
-    let mut drawer = RowDrawer::new(desc, p);
+    let mut drawers: Vec<RowDrawer> = members.iter().map(|(p, _)| RowDrawer::new(desc, p)).collect();
     let mut row = Row::default();
     let invalid = std::cell::RefCell::new(None);
-    // Visits every synapse onto `local` as (group, local target, weight), in an order
-    // that is the same in both passes: targets ascending (per-target rules) or sources
-    // ascending (per-source rules), each row in drawing order.
-    // The counting pass draws no weights (`weights` false; the visit then gets 0).
+    // Visits every synapse onto the members' targets as (group, local target, weight),
+    // member by member, in an order that is the same in both passes: targets ascending
+    // (per-target rules) or sources ascending (per-source rules), each row in drawing
+    // order. The counting pass draws no weights (`weights` false; the visit then gets 0).
     let mut for_each = |weights: bool, visit: &mut dyn FnMut(usize, u32, f32)| {
         let draw = |drawer: &mut RowDrawer, gid: u64, row: &mut Row| {
             if weights {
@@ -636,27 +638,29 @@ fn csr_rows(
         let group = |source: u64, delay: u32| (source - sources.start) as usize * n_delays + (delay - p.delay.min_steps) as usize;
         // The visit gets the (row, delay) group; with delays per synapse its row is
         // group / n_delays.
-        if p.rule.per_source() {
-            for s in sources.clone() {
-                draw(&mut drawer, s, &mut row);
-                if let Some(bad) = drawer.invalid.take() {
-                    invalid.borrow_mut().get_or_insert(bad);
-                }
-                for i in 0..row.len() {
-                    let t = row.other[i];
-                    if local.contains(&t) {
-                        visit(group(s, row.delay[i]), (t - shard_start) as u32, weight_of(&row, i));
+        for ((member, local), drawer) in members.iter().zip(drawers.iter_mut()) {
+            if member.rule.per_source() {
+                for s in sources.clone() {
+                    draw(drawer, s, &mut row);
+                    if let Some(bad) = drawer.invalid.take() {
+                        invalid.borrow_mut().get_or_insert(bad);
+                    }
+                    for i in 0..row.len() {
+                        let t = row.other[i];
+                        if local.contains(&t) {
+                            visit(group(s, row.delay[i]), (t - shard_start) as u32, weight_of(&row, i));
+                        }
                     }
                 }
-            }
-        } else {
-            for t in local.clone() {
-                draw(&mut drawer, t, &mut row);
-                if let Some(bad) = drawer.invalid.take() {
-                    invalid.borrow_mut().get_or_insert(bad);
-                }
-                for i in 0..row.len() {
-                    visit(group(row.other[i], row.delay[i]), (t - shard_start) as u32, weight_of(&row, i));
+            } else {
+                for t in local.clone() {
+                    draw(drawer, t, &mut row);
+                    if let Some(bad) = drawer.invalid.take() {
+                        invalid.borrow_mut().get_or_insert(bad);
+                    }
+                    for i in 0..row.len() {
+                        visit(group(row.other[i], row.delay[i]), (t - shard_start) as u32, weight_of(&row, i));
+                    }
                 }
             }
         }
@@ -691,10 +695,10 @@ fn csr_rows(
     let mut total = 0u64;
     for g in 0..groups {
         total += offsets[g + 1] as u64;
-        assert!(total <= u32::MAX as u64, "more than 2^32 synapses onto {} targets of projection {}", local.end - local.start, p.id);
+        assert!(total <= u32::MAX as u64, "more than 2^32 synapses onto the targets of projection {} in one store", p.id);
         offsets[g + 1] += offsets[g];
     }
-    let n_local = (local.end - shard_start) as usize;
+    let n_local = (members.iter().map(|(_, local)| local.end).max().unwrap_or(shard_start) - shard_start) as usize;
     let total = offsets[groups] as usize;
     let mut delays = if per_synapse { try_huge_vec(total, 0u16)? } else { Vec::new() };
     let mut cursor = try_vec(offsets.len(), 0u32)?;
@@ -817,9 +821,9 @@ mod tests {
     ) -> Vec<u32> {
         let p = &desc.projections[0];
         let n = (local.end - local.start) as usize;
-        let rows = csr_rows(desc, p, local.clone(), local.start, per_synapse, present_only).unwrap();
+        let rows = csr_rows(desc, &[(p, local.clone())], local.start, per_synapse, present_only).unwrap();
         assert_eq!(matches!(rows, Rows::Csr { present: RowIndex::Present(_), .. }), present_only);
-        let block = SynapseBlock { projection: 0, sources: 0..300, delays: generate::delay_range(&p.delay), kind: 0, rows };
+        let block = SynapseBlock { projections: vec![0], sources: 0..300, delays: generate::delay_range(&p.delay), kind: 0, rows };
         let mut store = LocalSynapses { blocks: vec![block], ..Default::default() };
         let mut rings = vec![DelayRing::new(n, 24)];
         if windows.is_empty() {
@@ -853,8 +857,8 @@ mod tests {
         }
         let p = &desc.projections[0];
         let needed = |present_only: bool| {
-            let rows = csr_rows(&desc, p, 40..52, 40, false, present_only).unwrap();
-            let block = SynapseBlock { projection: 0, sources: 0..300, delays: generate::delay_range(&p.delay), kind: 0, rows };
+            let rows = csr_rows(&desc, &[(p, 40..52)], 40, false, present_only).unwrap();
+            let block = SynapseBlock { projections: vec![0], sources: 0..300, delays: generate::delay_range(&p.delay), kind: 0, rows };
             let store = LocalSynapses { blocks: vec![block], ..Default::default() };
             let mut bits = vec![0u64; 5];
             store.mark_sources(&mut bits);
@@ -865,6 +869,71 @@ mod tests {
         assert!(present_bytes < every_bytes, "{present_bytes} bytes against {every_bytes}");
         assert!(present_only(&desc, p, &(40..52)), "84 synapses from 300 sources: rows for present sources only");
         assert!(!present_only(&desc, p, &(0..300)), "2100 synapses from 300 sources: a row for every source");
+    }
+
+    /// Projections from the same sources onto different populations share one block of
+    /// rows (one lookup per spike), and a store so built gives every target the same
+    /// input bits as stores that each hold one population (one block per projection):
+    /// a projection joins no block past an earlier projection onto its targets, nor one
+    /// of another weight range or delay range.
+    #[test]
+    fn projections_sharing_rows_give_the_inputs_of_one_block_each() {
+        let projection = |source: &str, target: &str, weight: &str, delay: &str| {
+            format!(
+                "[[projection]]\nsource = \"{source}\"\ntarget = \"{target}\"\nconnection = {{ rule = \"fixed_indegree\", k = 30 }}\n\
+                 weight = \"{weight}\"\nstorage = \"compact\"\ndelay = {delay}\n"
+            )
+        };
+        let population = |name: &str, size: u32| {
+            format!(
+                "[[population]]\nname = \"{name}\"\nsize = {size}\nmodel = \"izhikevich\"\n\
+                 [population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n"
+            )
+        };
+        let delays = "{ distribution = \"uniform\", low = 1, high = 2 }";
+        let text = [
+            "[simulation]\ndt = 1\nduration = 1\n".to_string(),
+            population("a", 300),
+            population("b", 100),
+            projection("a", "a", "u", delays),
+            projection("a", "b", "u", delays),
+            projection("b", "a", "-u", delays),
+            projection("b", "b", "-u", delays),
+            // Onto b again: after the block holding a → b, so not in it.
+            projection("a", "b", "u", delays),
+            // Another weight range, another delay range: blocks of their own.
+            projection("a", "b", "3*u", delays),
+            projection("b", "a", "-u", "2"),
+        ]
+        .concat();
+        let desc = config::parse(&text, "test.toml", &Overrides::default()).unwrap();
+        let groups: Vec<Vec<usize>> = store_blocks(&desc, &(0..400)).iter().map(|b| b.members.iter().map(|m| m.0).collect()).collect();
+        assert_eq!(groups, vec![vec![0, 1], vec![2, 3], vec![4], vec![5], vec![6]]);
+        let mut spikes: Vec<Spike> =
+            (0..400u32).flat_map(|gid| [Spike { step: 0, gid }, Spike { step: 2, gid: (gid * 7) % 400 }]).collect();
+        spikes.sort();
+        // One block per projection, as before blocks were shared.
+        let one_each = || {
+            let blocks = desc.projections.iter().map(|p| {
+                let local = desc.populations[p.target].gids();
+                let Layout::Csr { delays_per_synapse, present_only, .. } = Layout::of(&desc, p, &local, 0) else { panic!("CSR") };
+                let rows = csr_rows(&desc, &[(p, local)], 0, delays_per_synapse, present_only).unwrap();
+                let (sources, delays) = (desc.populations[p.source].gids(), generate::delay_range(&p.delay));
+                SynapseBlock { projections: vec![p.id], sources, delays, kind: 0, rows }
+            });
+            LocalSynapses { blocks: blocks.collect(), ..Default::default() }
+        };
+        let inputs = |mut store: LocalSynapses| {
+            let mut rings = vec![DelayRing::new(400, 16)];
+            store.deliver_all(&spikes, &mut rings);
+            (1..5u64).map(|t| rings[0].slot_mut(t).iter().map(|x| x.to_bits()).collect::<Vec<_>>()).collect::<Vec<_>>()
+        };
+        let (shared, reference) = (inputs(LocalSynapses::build(&desc, 0..400).unwrap()), inputs(one_each()));
+        for (t, slot) in shared.iter().enumerate() {
+            assert!(slot.iter().all(|&x| x != 0), "step {}: every target has input", t + 1);
+            let differ = slot.iter().zip(&reference[t]).filter(|(a, b)| a != b).count();
+            assert_eq!(differ, 0, "step {}: the inputs of {differ} targets differ from one block per projection", t + 1);
+        }
     }
 
     /// The spikes of a source range, cut from each step's run by binary search, are those
