@@ -683,6 +683,33 @@ mod tests {
         assert!(receive_work(&desc, 0..20000, 1).is_empty());
     }
 
+    /// Projections from one population onto two, held by one shard, share a block: the
+    /// planner counts one lookup per spike, and the store holds one block of rows.
+    #[test]
+    fn receive_work_counts_a_block_shared_by_projections_once() {
+        let population = |name: &str| {
+            format!("[[population]]\nname = \"{name}\"\nsize = 10000\nmodel = \"izhikevich\"\n[population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n")
+        };
+        let projection = |target: &str| {
+            format!("[[projection]]\nsource = \"a\"\ntarget = \"{target}\"\nconnection = {{ rule = \"fixed_indegree\", k = 5 }}\nweight = \"u\"\n")
+        };
+        let text = ["[simulation]\ndt = 1\nduration = 1\n".to_string(), population("a"), population("b"), projection("a"), projection("b")]
+            .concat();
+        let desc = crate::config::parse(&text, "test.toml", &crate::config::Overrides::default()).unwrap();
+        // One rank's share across the border of a and b, on one thread.
+        let (neurons, threads) = (9000..11000, 1);
+        let work = receive_work(&desc, neurons.clone(), threads);
+        assert_eq!((work.len(), work[0].lookups), (1, 1.0));
+        let backend = CpuBackend::new(&desc, neurons, CpuOptions { threads, ..CpuOptions::default() });
+        let shard = backend.shards.shards().next().unwrap();
+        let blocks: Vec<&Vec<u32>> = shard.synapses.blocks.iter().map(|b| &b.projections).collect();
+        assert_eq!(blocks, vec![&vec![0, 1]]);
+        assert!(matches!(
+            shard.synapses.blocks[0].rows,
+            crate::connectivity::Rows::Csr { present: crate::connectivity::RowIndex::Present(_), .. }
+        ));
+    }
+
     #[test]
     fn shards_cover_the_range_aligned() {
         let opts = CpuOptions { threads: 3, min_shard_neurons: 100 };
