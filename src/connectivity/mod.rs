@@ -739,7 +739,14 @@ fn csr_rows(
     if !per_synapse {
         return Ok(Rows::Csr { offsets, records, index: DelayIndex::Grouped, present });
     }
-    // Each row sorted by delay, stably: within a delay, drawing order, as in groups.
+    let mut records = records;
+    sort_rows_by_delay(&offsets, &mut delays, &mut records);
+    Ok(Rows::Csr { offsets, records, index: DelayIndex::PerSynapse(delays), present })
+}
+
+/// Sorts each row (`offsets`) of `records` and their `delays` by delay, stably: within a
+/// delay, drawing order, as in groups.
+fn sort_rows_by_delay(offsets: &[u32], delays: &mut [u16], records: &mut Records) {
     fn by_delay<R: Copy>(offsets: &[u32], delays: &mut [u16], records: &mut [R]) {
         let mut pairs: Vec<(u16, R)> = Vec::new();
         for w in offsets.windows(2) {
@@ -752,13 +759,11 @@ fn csr_rows(
             }
         }
     }
-    let mut records = records;
-    match &mut records {
-        Records::Exact(r) => by_delay(&offsets, &mut delays, r),
-        Records::Compact { records, .. } => by_delay(&offsets, &mut delays, records),
-        Records::Compact16 { records, .. } => by_delay(&offsets, &mut delays, records),
+    match records {
+        Records::Exact(r) => by_delay(offsets, delays, r),
+        Records::Compact { records, .. } => by_delay(offsets, delays, records),
+        Records::Compact16 { records, .. } => by_delay(offsets, delays, records),
     }
-    Ok(Rows::Csr { offsets, records, index: DelayIndex::PerSynapse(delays), present })
 }
 
 #[cfg(test)]
