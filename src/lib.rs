@@ -5,7 +5,7 @@
 //! fails on an import against it, naming the file and line):
 //!
 //! LAYERS:
-//! error units digest simd gaussian rng expr memory limits spike
+//! error suggest units digest simd gaussian rng expr memory limits spike
 //! synapse model stimulus
 //! network
 //! connectivity
@@ -19,7 +19,7 @@
 //! cli
 //! END LAYERS
 //!
-//! - Helpers with no knowledge of networks: errors, formatting of sizes, times and
+//! - Helpers with no knowledge of networks: errors and "did you mean" (`suggest`), formatting of sizes, times and
 //!   values (`units`), split-independent checksums (`digest`), SIMD dispatch, the keyed
 //!   counter-based generators (`gaussian`, `rng`), the expression language, fallible
 //!   large allocations (`memory`), the process's memory limits (`limits`), the spike
@@ -73,6 +73,7 @@ pub mod run;
 pub mod simd;
 pub mod spike;
 pub mod stimulus;
+pub mod suggest;
 pub mod synapse;
 pub mod units;
 

@@ -47,8 +47,29 @@ pub fn whole_steps(ms: f64, dt_ms: f64) -> Option<u64> {
     (steps.is_finite() && rounded >= 0.0 && (steps - rounded).abs() <= 1e-6 * rounded.max(1.0)).then_some(rounded as u64)
 }
 
+/// How fast simulated time went against the wall clock, `factor` simulated seconds per
+/// second: "12.3x real time", "0.45x real time", or, below a tenth, "250x slower than
+/// real time" (where "0.0x real time" said nothing).
+pub fn real_time(factor: f64) -> String {
+    if !(factor > 0.0 && factor.is_finite()) {
+        return "real time not measured".to_string();
+    }
+    if factor >= 1.0 {
+        return format!("{factor:.1}x real time");
+    }
+    if factor >= 0.1 {
+        return format!("{factor:.2}x real time");
+    }
+    // Two significant digits of the slowdown.
+    let slower = 1.0 / factor;
+    let scale = 10f64.powi(slower.log10().floor() as i32 - 1).max(1.0);
+    format!("{}x slower than real time", ((slower / scale).round() * scale) as u64)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::real_time;
+
     #[test]
     fn whole_steps_within_rounding() {
         assert_eq!(super::whole_steps(0.3, 0.1), Some(3));
@@ -62,5 +83,17 @@ mod tests {
     fn sizes_in_decimal_units() {
         assert_eq!(super::fmt_bytes(999), "999.0 B");
         assert_eq!(super::fmt_bytes(70_000 * 1024), "71.7 MB");
+    }
+
+    #[test]
+    fn real_time_factors_read_at_every_speed() {
+        assert_eq!(real_time(12.345), "12.3x real time");
+        assert_eq!(real_time(1.0), "1.0x real time");
+        assert_eq!(real_time(0.456), "0.46x real time");
+        assert_eq!(real_time(0.1), "0.10x real time");
+        assert_eq!(real_time(0.04), "25x slower than real time");
+        assert_eq!(real_time(1.0 / 253.0), "250x slower than real time");
+        assert_eq!(real_time(1.0 / 12345.0), "12000x slower than real time");
+        assert_eq!(real_time(0.0), "real time not measured");
     }
 }

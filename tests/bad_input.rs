@@ -140,7 +140,11 @@ fn unwritable_output_directory() {
     let err = refused(dir.path(), &["run", model.to_str().unwrap(), "--out", target.to_str().unwrap()]);
     assert_eq!(
         err,
-        format!("error: cannot write output to {}: {} is not a directory", target.display(), dir.path().join("a-file").display())
+        format!(
+            "error: cannot write output to {}: {} is not a directory; choose a directory this user can write: --out DIR, or output.dir in the model file",
+            target.display(),
+            dir.path().join("a-file").display()
+        )
     );
 }
 
@@ -363,7 +367,10 @@ fn set_of_an_unknown_population() {
     let model = example("izhikevich_sparse.toml");
     let mut args = run_args(model.to_str().unwrap(), dir.path());
     args.extend(["--set", "population.gaba.size=5"]);
-    assert_eq!(refused(dir.path(), &args), "error: --set population.gaba.size=5: no [[population]] named 'gaba'");
+    assert_eq!(
+        refused(dir.path(), &args),
+        "error: --set population.gaba.size=5: no [[population]] named 'gaba': the names are 'exc', 'inh', or an index from 0"
+    );
 }
 
 #[test]

@@ -185,7 +185,7 @@ fn outputs_are_checked_before_anything_is_built() {
     // An output directory under a file.
     std::fs::write(dir.path().join("plain"), b"x").unwrap();
     let out = volley(dir.path(), &["run", "-q", model, "--out", dir.path().join("plain/sub").to_str().unwrap()]);
-    assert!(one_line_error(&out, 2).ends_with("is not a directory"));
+    assert!(one_line_error(&out, 2).contains("plain is not a directory; choose a directory this user can write"));
 }
 
 #[test]

@@ -66,7 +66,7 @@ pub struct RunArgs {
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub sets: Vec<String>,
     /// Refuse to start if the run is estimated to need more memory, e.g. 8GB (per rank).
-    #[arg(long)]
+    #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
     /// How spikes travel between MPI ranks: to every rank (all-gather), only to the
     /// ranks holding synapses from the source (directed), or chosen from the network
@@ -126,12 +126,16 @@ pub struct RunArgs {
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
+    /// The model file (TOML).
     pub model: PathBuf,
+    /// Replaces simulation.duration, e.g. 5000ms or 5s.
     #[arg(long)]
     pub duration: Option<String>,
+    /// Replace a model-file value: population.exc.size=80000 (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub sets: Vec<String>,
-    #[arg(long)]
+    /// Refuse if the run is estimated to need more memory, e.g. 8GB (per rank).
+    #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
     /// Threads the run would use (each holds its own row index).
     #[arg(long)]
@@ -148,9 +152,12 @@ pub struct CheckArgs {
 
 #[derive(clap::Args)]
 pub struct PlanArgs {
+    /// The model file (TOML).
     pub model: PathBuf,
+    /// Replaces simulation.duration, e.g. 5000ms or 5s.
     #[arg(long)]
     pub duration: Option<String>,
+    /// Replace a model-file value: population.exc.size=80000 (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub sets: Vec<String>,
     /// MPI ranks of the run.

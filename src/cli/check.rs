@@ -4,7 +4,8 @@ use super::*;
 
 pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
     let CheckArgs { model, duration, sets, max_memory, threads, ranks, describe } = args;
-    let threads = thread_count(threads)?;
+    // A check plans, perhaps for a cluster: no warning about this machine's cores.
+    let threads = planned_threads(threads)?;
     let max_memory = memory_limit(max_memory)?;
     if ranks == 0 {
         return Err(Error::Option { option: "--ranks".into(), message: "expected at least 1 rank".into() });

@@ -119,22 +119,30 @@ pub fn threads_from_env() -> Option<usize> {
 /// More threads than any machine volley runs on has cores: beyond, a typo.
 const MAX_THREADS: usize = 4096;
 
-/// `--threads`, else SLURM_CPUS_PER_TASK, else every core.
+/// `--threads`, else SLURM_CPUS_PER_TASK, else every core, for a run on this machine:
+/// a warning where that is more than its cores.
 pub fn thread_count(option: Option<usize>) -> Result<usize> {
+    let threads = planned_threads(option)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads > cores {
+        // Oversubscribed threads take turns on the cores: slower, not wrong.
+        eprintln!("volley: warning: --threads {threads} is more than the {cores} cores this process may use; the run will be slower than with {cores}");
+    }
+    Ok(threads)
+}
+
+/// `thread_count` for a run planned, perhaps for another machine: no warning about this
+/// one's cores.
+pub fn planned_threads(option: Option<usize>) -> Result<usize> {
     if option == Some(0) {
         return Err(Error::Option { option: "--threads".into(), message: "expected at least 1 thread".into() });
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = option.or_else(threads_from_env).unwrap_or(cores);
+    let threads = option.or_else(threads_from_env).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if threads > MAX_THREADS {
         return Err(Error::Option {
             option: "--threads".into(),
             message: format!("expected at most {MAX_THREADS} threads, got {threads}"),
         });
-    }
-    if threads > cores {
-        // Oversubscribed threads take turns on the cores: slower, not wrong.
-        eprintln!("volley: warning: --threads {threads} is more than the {cores} cores this process may use; the run will be slower than with {cores}");
     }
     Ok(threads)
 }

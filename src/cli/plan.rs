@@ -5,10 +5,7 @@ use super::*;
 pub(super) fn plan(args: PlanArgs) -> Result<ExitCode> {
     let PlanArgs { model, duration, sets, ranks, threads, expected_rate, calibrate, backend } = args;
     // The run planned may be on another machine: no warning for more threads than here.
-    if threads == Some(0) {
-        return Err(Error::Option { option: "--threads".into(), message: "expected at least 1 thread".into() });
-    }
-    let threads = threads.or_else(threads_from_env).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = planned_threads(threads)?;
     if ranks == 0 {
         return Err(Error::Option { option: "--ranks".into(), message: "expected at least 1 rank".into() });
     }

@@ -290,7 +290,10 @@ impl Validator<'_> {
             return Err(self.error(
                 p.model.span(),
                 at("model"),
-                format!("unknown neuron model '{model_name}' (known: {})", known.join(", ")),
+                match crate::suggest::nearest(model_name, known.iter().copied()) {
+                    Some(near) => format!("unknown neuron model '{model_name}': did you mean '{near}'? (known: {})", known.join(", ")),
+                    None => format!("unknown neuron model '{model_name}' (known: {})", known.join(", ")),
+                },
             ));
         };
         if !kind.takes_ion_channels() {

@@ -173,14 +173,43 @@ pub struct Stimulus {
     pub neurons: Option<Spanned<Neurons>>,
 }
 
-/// One of: `range = [first, end)`, `ids = [...]`, `fraction = p` (with `seed`).
+/// One of: `range = [first, end)`, `ids = [...]`, `fraction = p` (with `seed`). Read
+/// through `toml::Value`, so that a bare array (`neurons = [0, 3, 17]`) is refused with
+/// the table to write instead, not as serde's struct-from-sequence ("expected an array,
+/// got 0").
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "toml::Value")]
 pub struct Neurons {
     pub range: Option<Vec<i64>>,
     pub ids: Option<Vec<i64>>,
     pub fraction: Option<f64>,
     pub seed: Option<i64>,
+}
+
+/// `Neurons` as a table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NeuronsTable {
+    range: Option<Vec<i64>>,
+    ids: Option<Vec<i64>>,
+    fraction: Option<f64>,
+    seed: Option<i64>,
+}
+
+impl TryFrom<toml::Value> for Neurons {
+    type Error = String;
+
+    fn try_from(value: toml::Value) -> Result<Neurons, String> {
+        if let toml::Value::Array(items) = &value {
+            let list: Vec<String> = items.iter().map(|v| v.to_string()).collect();
+            return Err(format!(
+                "expected a table, got an array: write {{ ids = [{}] }} for these neurons (or {{ range = [0, 20] }}, the end left out, or {{ fraction = 0.1, seed = 1 }})",
+                list.join(", ")
+            ));
+        }
+        let t = NeuronsTable::deserialize(value).map_err(|e| e.message().to_string())?;
+        Ok(Neurons { range: t.range, ids: t.ids, fraction: t.fraction, seed: t.seed })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

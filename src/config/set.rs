@@ -96,10 +96,19 @@ fn index_in(array: &toml_edit::ArrayOfTables, key: &str, which: &str) -> std::re
     match which.parse::<usize>() {
         Ok(i) if i < array.len() => Ok(i),
         Ok(_) => Err(format!("there are only {} [[{key}]] tables", array.len())),
-        Err(_) => array
-            .iter()
-            .position(|t| t.get("name").and_then(|n| n.as_str()) == Some(which))
-            .ok_or_else(|| format!("no [[{key}]] named '{which}'")),
+        Err(_) => {
+            let names: Vec<&str> = array.iter().filter_map(|t| t.get("name").and_then(|n| n.as_str())).collect();
+            array.iter().position(|t| t.get("name").and_then(|n| n.as_str()) == Some(which)).ok_or_else(|| {
+                let listed = names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+                match crate::suggest::nearest(which, names.iter().copied()) {
+                    Some(near) => format!("no [[{key}]] named '{which}': did you mean '{near}'? (the names are {listed})"),
+                    None if names.is_empty() => {
+                        format!("no [[{key}]] named '{which}': its tables have no names; name one by its index, e.g. {key}.0")
+                    }
+                    None => format!("no [[{key}]] named '{which}': the names are {listed}, or an index from 0"),
+                }
+            })
+        }
     }
 }
 
@@ -187,7 +196,11 @@ mod tests {
     #[test]
     fn bad_paths_are_errors() {
         let err = |s: &str| set(&[s]).err().unwrap();
-        assert_eq!(err("population.gaba.size=5"), "--set population.gaba.size=5: no [[population]] named 'gaba'");
+        assert_eq!(
+            err("population.gaba.size=5"),
+            "--set population.gaba.size=5: no [[population]] named 'gaba': the names are 'exc', 'inh', or an index from 0"
+        );
+        assert_eq!(err("population.inhh.size=5").split(": ").nth(2), Some("did you mean 'inh'? (the names are 'exc', 'inh')"));
         assert_eq!(err("population.9.size=5"), "--set population.9.size=5: there are only 2 [[population]] tables");
         assert_eq!(err("nothing.x=5"), "--set nothing.x=5: no table 'nothing' in the model file");
         assert_eq!(err("simulation.seed"), "--set simulation.seed: expected path=value, e.g. population.exc.size=80000");

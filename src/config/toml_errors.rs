@@ -10,35 +10,49 @@ use std::ops::Range;
 /// array of tables is the field `name` itself.
 pub(super) fn field_at(text: &str, span: Option<Range<usize>>) -> Option<String> {
     let (line_start, line) = line_at(text, span?);
+    let above = &text[..line_start];
     if let Some(name) = single_table_header(line) {
-        return Some(name.to_string());
+        return Some(in_arrays(above, name));
+    }
+    // A `[[name]]` header: the entry it opens (a field missing from it is reported here).
+    if let Some(name) = line.strip_prefix("[[").and_then(|l| l.split("]]").next()).map(str::trim) {
+        return Some(format!("{name}[{}]", array_entries(above, name)));
     }
     let key = line.split('=').next()?.trim();
     if key.is_empty() || !line.contains('=') || key.starts_with('[') {
         return None;
     }
     // The table the key sits in: the nearest header above it.
-    let above = &text[..line_start];
     let Some(header) = above.lines().rev().map(str::trim).find(|l| l.starts_with('[')) else {
         return Some(key.to_string());
     };
     let table = header.trim_matches(|c| c == '[' || c == ']').trim();
-    // The array of tables it belongs to, the longest prefix of its name with `[[…]]`
-    // headers above (`[population.parameters]` below the second `[[population]]`:
-    // population[1]; `[[output.report]]`: output.report[i]), its index from their count.
+    Some(format!("{}.{key}", in_arrays(above, table)))
+}
+
+/// `table` (a dotted name) with the entry's index where it lies in an array of tables:
+/// the longest prefix of its name with `[[…]]` headers above (`population.parameters`
+/// below the second `[[population]]`: population[1].parameters; `output.report` below
+/// `[[output.report]]` headers: output.report[i]), its index from their count.
+fn in_arrays(above: &str, table: &str) -> String {
     let mut prefixes: Vec<&str> = table.match_indices('.').map(|(i, _)| &table[..i]).collect();
     prefixes.push(table);
     for array in prefixes.into_iter().rev() {
-        let entries = above
-            .lines()
-            .map(str::trim)
-            .filter(|l| l.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")).is_some_and(|h| h.trim() == array))
-            .count();
+        let entries = array_entries(above, array);
         if entries > 0 {
-            return Some(format!("{array}[{}]{}.{key}", entries - 1, &table[array.len()..]));
+            return format!("{array}[{}]{}", entries - 1, &table[array.len()..]);
         }
     }
-    Some(format!("{table}.{key}"))
+    table.to_string()
+}
+
+/// How many `[[array]]` headers `above` holds.
+fn array_entries(above: &str, array: &str) -> usize {
+    above
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")).is_some_and(|h| h.trim() == array))
+        .count()
 }
 
 /// Where the line holding `span`'s start begins, and the line, trimmed.
@@ -48,10 +62,10 @@ fn line_at(text: &str, span: Range<usize>) -> (usize, &str) {
     (line_start, text[line_start..].lines().next().unwrap_or("").trim())
 }
 
-/// `name` of a `[name]` header (one table, not `[[name]]`).
+/// `name` of a `[name]` or `[a.name]` header (one table, not `[[name]]`).
 fn single_table_header(line: &str) -> Option<&str> {
     let inner = line.strip_prefix('[')?.split(']').next()?;
-    (!line.starts_with("[[") && !inner.contains('.')).then(|| inner.trim())
+    (!line.starts_with("[[")).then(|| inner.trim())
 }
 
 /// serde's message for a value of the wrong type, in the model file's words:
@@ -61,6 +75,9 @@ fn single_table_header(line: &str) -> Option<&str> {
 pub(super) fn plain_message(message: &str, header: Option<&str>) -> String {
     if message.starts_with("data did not match any variant of untagged enum") {
         return "expected a number or a string".to_string();
+    }
+    if let Some(hint) = unknown_name_hint(message) {
+        return hint;
     }
     let Some(rest) = message.strip_prefix("invalid type: ") else {
         return message.to_string();
@@ -90,6 +107,18 @@ pub(super) fn plain_message(message: &str, header: Option<&str>) -> String {
     format!("expected {expected}, got {got}")
 }
 
+/// serde's "unknown field `sise`, expected one of `name`, `size`, …" (or variant), with
+/// the nearest known name first where one is near: "unknown field `sise`: did you mean
+/// `size`? (expected one of …)".
+fn unknown_name_hint(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("unknown variant `"))?;
+    let (name, expected) = rest.split_once("`, ")?;
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let near = crate::suggest::nearest(name, known.iter().copied())?;
+    let what = &message[..message.find('`')?];
+    Some(format!("{what}`{name}`: did you mean `{near}`? ({expected})"))
+}
+
 /// Whether the error's line is a `[name]` header.
 pub(super) fn at_table_header(text: &str, span: Option<Range<usize>>) -> bool {
     span.is_some_and(|span| single_table_header(line_at(text, span).1).is_some())
@@ -110,6 +139,19 @@ mod tests {
             ("invalid type: sequence, expected a string", "expected a string, got an array"),
             ("data did not match any variant of untagged enum Value", "expected a number or a string"),
             ("invalid TOML value, did you mean to use a quoted string?", "invalid TOML value, did you mean to use a quoted string?"),
+            (
+                "unknown field `sise`, expected one of `name`, `size`, `model`",
+                "unknown field `sise`: did you mean `size`? (expected one of `name`, `size`, `model`)",
+            ),
+            ("unknown field `tau`, expected one of `name`, `size`", "unknown field `tau`, expected one of `name`, `size`"),
+            (
+                "unknown variant `izhikevic`, expected one of `izhikevich`, `hh`",
+                "unknown variant `izhikevic`: did you mean `izhikevich`? (expected one of `izhikevich`, `hh`)",
+            ),
+            (
+                "unknown variant `exakt`, expected `exact` or `compact`",
+                "unknown variant `exakt`: did you mean `exact`? (expected `exact` or `compact`)",
+            ),
         ] {
             assert_eq!(plain_message(serde, None), plain, "{serde}");
         }
@@ -135,6 +177,8 @@ mod tests {
         assert_eq!(at("[stimulus]").as_deref(), Some("stimulus"));
         assert_eq!(at("spikes").as_deref(), Some("output.spikes"));
         assert_eq!(at("file = 3").as_deref(), Some("output.report[1].file"));
+        assert_eq!(at("[[population]]\nname = \"b\"").as_deref(), Some("population[1]"));
+        assert_eq!(at("[population.parameters]").as_deref(), Some("population[1].parameters"));
         let header = text.find("[stimulus]").unwrap();
         assert!(at_table_header(text, Some(header..header + 1)));
         let dt = text.find("dt").unwrap();

@@ -142,7 +142,17 @@ const HDF5_SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
 fn open_spikes(path: &Path) -> Result<(hdf5::File, hdf5::Group)> {
     let bad = |message: String| Error::Input { path: path.to_path_buf(), message };
     let file = open_hdf5(path, "spike file")?;
-    let group = file.group("spikes").map_err(|_| bad("an HDF5 file without a /spikes group: not a SONATA spike file".into()))?;
+    let group = file.group("spikes").map_err(|_| {
+        let name = path.display();
+        // Say what the file is where it is one of volley's others, and how to show it.
+        bad(if file.group("report").is_ok() {
+            format!("a report of sampled state (/report), not a spike file: plot it beside its run's spikes, `volley plot SPIKES.h5 --report {name}`")
+        } else if file.group("rates").is_ok() {
+            "a file of population rates (/rates), not a spike file: give the spike file of the same run".to_string()
+        } else {
+            "an HDF5 file without a /spikes group: not a SONATA spike file".to_string()
+        })
+    })?;
     Ok((file, group))
 }
 

@@ -8,6 +8,9 @@ use crate::network::Description;
 use crate::plan::Plan;
 use std::path::{Path, PathBuf};
 
+/// How to get past an output directory that cannot be written.
+pub const WRITE_ELSEWHERE: &str = "choose a directory this user can write: --out DIR, or output.dir in the model file";
+
 /// Checks, before anything is built and without creating anything, that every output
 /// can be written: the directory exists and is writable, or can be created (its nearest
 /// existing ancestor is a writable directory), and no output name is taken by a
@@ -15,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub fn check_outputs(desc: &Description) -> Result<()> {
     let dir = &desc.output.dir;
     let fail = |path: &Path, message: String| Error::Output { path: path.to_path_buf(), message };
+    let elsewhere = |message: String| Error::Output { path: dir.to_path_buf(), message: format!("{message}; {WRITE_ELSEWHERE}") };
     let writable = |p: &Path| {
         std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
             // SAFETY: a valid C string; access only reads it.
@@ -23,7 +27,7 @@ pub fn check_outputs(desc: &Description) -> Result<()> {
     let existing = nearest_existing(dir);
     let existing = existing.as_path();
     if !existing.is_dir() {
-        return Err(fail(dir, format!("{} is not a directory", existing.display())));
+        return Err(elsewhere(format!("{} is not a directory", existing.display())));
     }
     if !writable(existing) {
         let what = if existing == dir.as_path() {
@@ -31,7 +35,7 @@ pub fn check_outputs(desc: &Description) -> Result<()> {
         } else {
             format!("cannot create it: {} is not writable", existing.display())
         };
-        return Err(fail(dir, what));
+        return Err(elsewhere(what));
     }
     let rates = desc.output.rates.iter().map(|r| &r.0);
     for name in desc.output.spikes.iter().chain(&desc.output.raster).chain(rates).chain(desc.output.reports.iter().map(|r| &r.file)) {
@@ -205,7 +209,12 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
     let split = t.find(|c: char| c.is_alphabetic()).unwrap_or(t.len());
     let (number, unit) = (t[..split].trim(), t[split..].trim().to_ascii_lowercase());
     let scale = match unit.as_str() {
-        "" | "b" => 1.0,
+        // A bare number is refused rather than read as bytes: "--max-memory 10" meant
+        // 10 GB, not 10 bytes.
+        "" if number.parse::<f64>().is_ok() => {
+            return Err(format!("{number} what? a size needs its unit, e.g. \"{number}GB\", \"{number}MiB\" or \"{number}B\""))
+        }
+        "b" => 1.0,
         "k" | "kb" => 1e3,
         "m" | "mb" => 1e6,
         "g" | "gb" => 1e9,

@@ -236,7 +236,10 @@ impl RunLocks {
     pub fn take(dir: Option<&Path>, checkpoints: &[&Path], holder: &Holder) -> Result<RunLocks> {
         let mut locks = RunLocks::default();
         if let Some(dir) = dir {
-            let path = locks.lock_file(dir, ".volley.lock").map_err(|message| Error::Output { path: dir.to_path_buf(), message })?;
+            let path = locks.lock_file(dir, ".volley.lock").map_err(|message| Error::Output {
+                path: dir.to_path_buf(),
+                message: format!("{message}; {}", super::checks::WRITE_ELSEWHERE),
+            })?;
             let lock = Lock::acquire(&path, holder).map_err(|r| refused(r, "the output directory", dir))?;
             locks.locks.push(lock);
         }

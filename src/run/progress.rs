@@ -46,10 +46,10 @@ impl Progress {
             let elapsed = self.start.elapsed().as_secs_f64();
             let eta = elapsed * (self.total - step) as f64 / step.max(1) as f64;
             eprintln!(
-                "volley: {bio_ms:.0} ms of {:.0} ms simulated ({:.0}%), {:.1}x real time, ETA {eta:.0} s",
+                "volley: {bio_ms:.0} ms of {:.0} ms simulated ({:.0}%), {}, ETA {eta:.0} s",
                 self.total as f64 * self.dt_ms,
                 100.0 * step as f64 / self.total.max(1) as f64,
-                bio_ms / 1000.0 / elapsed.max(1e-9)
+                crate::units::real_time(bio_ms / 1000.0 / elapsed.max(1e-9))
             );
         }
     }

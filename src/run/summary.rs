@@ -33,7 +33,7 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
         stopped += &format!(" (resumed at {from_ms} ms, to {} ms)", from_ms + duration_ms);
     }
     let mut out = format!(
-        "volley: {} neurons, {} synapses, {} spikes ({}) in {} ms{stopped} | build {}, simulate {}, write {} | {:.1}x real time | peak memory {peak}",
+        "volley: {} neurons, {} synapses, {} spikes ({}) in {} ms{stopped} | build {}, simulate {}, write {} | {} | peak memory {peak}",
         report.neurons,
         report.synapses,
         report.spike_counts.iter().sum::<u64>(),
@@ -42,7 +42,7 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
         fmt_duration(report.build),
         fmt_duration(report.simulate),
         fmt_duration(report.write),
-        rtf,
+        crate::units::real_time(rtf),
     );
     let stat = |k: usize| {
         let mut v: Vec<f64> = report.rank_phases.iter().map(|p| p[k]).collect();

@@ -1,0 +1,163 @@
+//! Messages that say how to fix what is wrong (issue 27): a mistyped name gets the
+//! nearest known one, a single table written for an array of tables gets the header to
+//! write, an entry missing a field is named by its index, a bare array of neurons gets
+//! the table to write, a size without a unit is refused, a report given where a spike
+//! file belongs gets the command that plots it, an output directory that cannot be made
+//! says where else to write, and planning for a cluster does not warn about this
+//! machine's cores.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+/// `volley ARGS` in `dir`, refused with exit code 2 and one line, no panic: the line.
+fn refused(dir: &Path, args: &[&str]) -> String {
+    let out = volley(dir, args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "exit code; stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    err.trim().to_string()
+}
+
+/// The error of `volley check` on the 2003 example with `from` replaced by `to`.
+fn check_variant(from: &str, to: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", from, to);
+    check_refused(dir.path(), &m)
+}
+
+/// The 2003 example with `text` added at its end, written in `dir`.
+fn with_appended(dir: &Path, text: &str) -> String {
+    let path = dir.join("m.toml");
+    std::fs::write(&path, std::fs::read_to_string(example("izhikevich2003.toml")).unwrap() + text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// The error of `volley check` on `m`, after its file name.
+fn check_refused(dir: &Path, m: &str) -> String {
+    let err = refused(dir, &["check", m]);
+    err.strip_prefix(&format!("error: {m}:")).map(str::to_string).unwrap_or(err)
+}
+
+#[test]
+fn mistyped_names_get_the_nearest_known_one() {
+    let err = check_variant("size = 800", "sise = 800");
+    assert!(
+        err.ends_with("population[0].sise: unknown field `sise`: did you mean `size`? (expected one of `name`, `size`, `model`, `parameters`, `initial`, `noise_std`, `bias_current`, `channel`, `integrator`, `table`)"),
+        "{err}"
+    );
+    let err = check_variant("model = \"izhikevich\"", "model = \"izhikevic\"");
+    assert!(
+        err.ends_with(
+            "population[0].model: unknown neuron model 'izhikevic': did you mean 'izhikevich'? (known: izhikevich, hh, iaf_psc_exp)"
+        ),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let m = example("izhikevich2003.toml");
+    let err = refused(dir.path(), &["check", m.to_str().unwrap(), "--set", "population.excitatory.size=5"]);
+    assert_eq!(
+        err,
+        "error: --set population.excitatory.size=5: no [[population]] named 'excitatory': the names are 'exc', 'inh', or an index from 0"
+    );
+}
+
+#[test]
+fn tables_and_entries_are_named_as_the_file_must_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = with_appended(dir.path(), "\n[output.report]\nfile = \"v.h5\"\nvariable = \"v\"\ninterval = \"1 ms\"\n");
+    let err = check_refused(dir.path(), &m);
+    assert!(err.ends_with("output.report: expected [[output.report]] tables, one per entry, got a single [output.report] table"), "{err}");
+    let err = check_variant("size = 200", "");
+    assert!(err.ends_with("population[1]: missing field `size`"), "{err}");
+    let m =
+        with_appended(dir.path(), "\n[[output.report]]\nfile = \"v.h5\"\nvariable = \"v\"\ninterval = \"1 ms\"\nneurons = [0, 3, 17]\n");
+    let err = check_refused(dir.path(), &m);
+    assert!(
+        err.ends_with(
+            "output.report[0].neurons: expected a table, got an array: write { ids = [0, 3, 17] } for these neurons (or { range = [0, 20] }, the end left out, or { fraction = 0.1, seed = 1 })"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_size_without_a_unit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = example("izhikevich2003.toml");
+    let err = refused(dir.path(), &["check", m.to_str().unwrap(), "--max-memory", "10"]);
+    assert_eq!(err, "error: --max-memory: 10 what? a size needs its unit, e.g. \"10GB\", \"10MiB\" or \"10B\"");
+    // With a unit, bytes are still bytes.
+    let err = refused(dir.path(), &["check", m.to_str().unwrap(), "--max-memory", "10B"]);
+    assert!(err.contains("--max-memory allows 10.0 B"), "{err}");
+}
+
+#[test]
+fn a_report_given_for_spikes_is_named_with_the_command_that_plots_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = with_appended(
+        dir.path(),
+        "\n[[output.report]]\nfile = \"v.h5\"\nvariable = \"v\"\ninterval = \"1 ms\"\nneurons = { range = [0, 5] }\n",
+    );
+    let out = dir.path().join("out");
+    let run = volley(dir.path(), &["run", &m, "--out", out.to_str().unwrap(), "--duration", "20ms", "--quiet"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let v = out.join("v.h5");
+    let err = refused(dir.path(), &["plot", v.to_str().unwrap()]);
+    assert_eq!(
+        err,
+        format!(
+            "error: cannot read {0}: a report of sampled state (/report), not a spike file: plot it beside its run's spikes, `volley plot SPIKES.h5 --report {0}`",
+            v.display()
+        )
+    );
+}
+
+#[test]
+fn an_output_directory_that_cannot_be_made_says_where_else_to_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("a_file");
+    std::fs::write(&blocker, "").unwrap();
+    let m = example("izhikevich2003.toml");
+    // Below a file, and where no directory can be made (root may write /proc's entry,
+    // but no directory appears there).
+    for out in [blocker.join("out"), Path::new("/proc/volley-nowhere/out").to_path_buf()] {
+        let err = refused(dir.path(), &["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        assert!(err.starts_with(&format!("error: cannot write output to {}: ", out.display())), "{err}");
+        assert!(err.ends_with("; choose a directory this user can write: --out DIR, or output.dir in the model file"), "{err}");
+    }
+}
+
+#[test]
+fn planning_for_a_cluster_says_nothing_of_this_machines_cores() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = example("izhikevich2003.toml");
+    for args in [
+        ["check", m.to_str().unwrap(), "--threads", "4096", "--ranks", "2"],
+        ["plan", m.to_str().unwrap(), "--threads", "4096", "--ranks", "2"],
+    ] {
+        let out = volley(dir.path(), &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("cores"), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn check_and_plan_explain_every_option() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["check", "plan"] {
+        let help = stdout(&volley(dir.path(), &[command, "--help"]));
+        for (option, text) in [
+            ("--duration <DURATION>", "Replaces simulation.duration"),
+            ("--set <PATH=VALUE>", "Replace a model-file value"),
+            ("<MODEL>", "The model file"),
+        ] {
+            let line = help.lines().find(|l| l.trim_start().starts_with(option)).unwrap_or_else(|| panic!("{command}: {option} in {help}"));
+            assert!(line.contains(text), "{command} {option}: {line}");
+        }
+    }
+    let help = stdout(&volley(dir.path(), &["check", "--help"]));
+    assert!(help.lines().any(|l| l.contains("--max-memory <SIZE>") && l.contains("Refuse if the run is estimated")), "{help}");
+}
