@@ -116,6 +116,24 @@ fn a_report_given_for_spikes_is_named_with_the_command_that_plots_it() {
 }
 
 #[test]
+fn a_rates_file_given_for_spikes_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = variant(dir.path(), "m.toml", "[output]\n", "[output]\nrates = \"rates.h5\"\n");
+    let out = dir.path().join("out");
+    let run = volley(dir.path(), &["run", &m, "--out", out.to_str().unwrap(), "--duration", "20ms", "--quiet"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let rates = out.join("rates.h5");
+    for command in ["plot", "stats"] {
+        let err = refused(dir.path(), &[command, rates.to_str().unwrap()]);
+        assert_eq!(
+            err,
+            format!("error: cannot read {}: a file of population rates (/rates), not a spike file: give the spike file of the same run", rates.display()),
+            "{command}"
+        );
+    }
+}
+
+#[test]
 fn an_output_directory_that_cannot_be_made_says_where_else_to_write() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("a_file");
