@@ -118,6 +118,7 @@ def model(n_scaling=1.0, k_scaling=1.0, background="poisson", duration_ms=1000.0
     w(f"seed = {seed}")
     w("")
     w("[output]")
+    w('dir = "out/microcircuit"')
     w('raster = "raster.png"')
     for i, name in enumerate(POPULATIONS):
         w("")

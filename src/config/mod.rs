@@ -439,7 +439,9 @@ impl Validator<'_> {
 
     fn output(&self, raw: &schema::Output, dt_ms: f64) -> Result<OutputPlan> {
         let dir = match &raw.dir {
-            Some(d) if !d.get_ref().trim().is_empty() => PathBuf::from(d.get_ref()),
+            Some(d) if !d.get_ref().trim().is_empty() => {
+                home_relative(d.get_ref(), std::env::var_os("HOME").as_deref()).map_err(|m| self.error(d.span(), "output.dir", m))?
+            }
             Some(d) => return Err(self.error(d.span(), "output.dir", "expected a directory path, got an empty string")),
             None => PathBuf::from("out"),
         };
@@ -554,8 +556,34 @@ pub fn split_unit(text: &str) -> (&str, &str) {
     (t[..unit_start].trim(), &t[unit_start..])
 }
 
+/// `path` with a leading `~` (alone or before `/`) as the home directory `home`, as a
+/// shell would have it; other paths as written (relative ones from the directory volley
+/// runs in).
+fn home_relative(path: &str, home: Option<&std::ffi::OsStr>) -> std::result::Result<PathBuf, String> {
+    let rest = match path.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest.trim_start_matches('/'),
+        _ => return Ok(PathBuf::from(path)),
+    };
+    match home.filter(|h| !h.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(rest)),
+        None => Err(format!("'{path}' starts with ~ but HOME is not set: write the directory in full")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::home_relative;
+
+    #[test]
+    fn output_dirs_under_home_are_expanded_and_others_kept() {
+        let home = Some(std::ffi::OsStr::new("/home/ada"));
+        assert_eq!(home_relative("~/runs/a", home).unwrap(), std::path::PathBuf::from("/home/ada/runs/a"));
+        assert_eq!(home_relative("~", home).unwrap(), std::path::PathBuf::from("/home/ada"));
+        assert_eq!(home_relative("~bob/x", home).unwrap(), std::path::PathBuf::from("~bob/x"));
+        assert_eq!(home_relative("out/x", home).unwrap(), std::path::PathBuf::from("out/x"));
+        assert_eq!(home_relative("~/x", None).unwrap_err(), "'~/x' starts with ~ but HOME is not set: write the directory in full");
+    }
+
     use super::*;
 
     #[test]
