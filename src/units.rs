@@ -66,6 +66,102 @@ pub fn real_time(factor: f64) -> String {
     format!("{}x slower than real time", ((slower / scale).round() * scale) as u64)
 }
 
+/// A physical dimension a parameter's value may carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dimension {
+    Time,
+    Voltage,
+    Current,
+    Conductance,
+    Capacitance,
+    Resistance,
+    Rate,
+}
+
+impl Dimension {
+    fn name(self) -> &'static str {
+        match self {
+            Dimension::Time => "a time",
+            Dimension::Voltage => "a voltage",
+            Dimension::Current => "a current",
+            Dimension::Conductance => "a conductance",
+            Dimension::Capacitance => "a capacitance",
+            Dimension::Resistance => "a resistance",
+            Dimension::Rate => "a rate",
+        }
+    }
+}
+
+/// The units a value may be written in: each with its dimension and its size as
+/// 10^exponent × factor of the dimension's SI unit (factor 60 for minutes).
+const UNITS: &[(&str, Dimension, i32, f64)] = &[
+    ("s", Dimension::Time, 0, 1.0),
+    ("ms", Dimension::Time, -3, 1.0),
+    ("us", Dimension::Time, -6, 1.0),
+    ("µs", Dimension::Time, -6, 1.0),
+    ("min", Dimension::Time, 0, 60.0),
+    ("V", Dimension::Voltage, 0, 1.0),
+    ("mV", Dimension::Voltage, -3, 1.0),
+    ("uV", Dimension::Voltage, -6, 1.0),
+    ("µV", Dimension::Voltage, -6, 1.0),
+    ("A", Dimension::Current, 0, 1.0),
+    ("mA", Dimension::Current, -3, 1.0),
+    ("uA", Dimension::Current, -6, 1.0),
+    ("µA", Dimension::Current, -6, 1.0),
+    ("nA", Dimension::Current, -9, 1.0),
+    ("pA", Dimension::Current, -12, 1.0),
+    ("S", Dimension::Conductance, 0, 1.0),
+    ("mS", Dimension::Conductance, -3, 1.0),
+    ("uS", Dimension::Conductance, -6, 1.0),
+    ("µS", Dimension::Conductance, -6, 1.0),
+    ("nS", Dimension::Conductance, -9, 1.0),
+    ("pS", Dimension::Conductance, -12, 1.0),
+    ("F", Dimension::Capacitance, 0, 1.0),
+    ("uF", Dimension::Capacitance, -6, 1.0),
+    ("µF", Dimension::Capacitance, -6, 1.0),
+    ("nF", Dimension::Capacitance, -9, 1.0),
+    ("pF", Dimension::Capacitance, -12, 1.0),
+    ("Ohm", Dimension::Resistance, 0, 1.0),
+    ("kOhm", Dimension::Resistance, 3, 1.0),
+    ("MOhm", Dimension::Resistance, 6, 1.0),
+    ("GOhm", Dimension::Resistance, 9, 1.0),
+    ("Hz", Dimension::Rate, 0, 1.0),
+    ("kHz", Dimension::Rate, 3, 1.0),
+    ("1/s", Dimension::Rate, 0, 1.0),
+    ("1/ms", Dimension::Rate, 3, 1.0),
+];
+
+fn unit(name: &str) -> Option<(Dimension, i32, f64)> {
+    UNITS.iter().find(|u| u.0 == name).map(|&(_, d, e, f)| (d, e, f))
+}
+
+/// A value written with its unit (`"10 ms"`, `"0.25nF"`) in the unit `to` a model
+/// declares, as Brian2 and NEST users write them: None where `text` is not a number
+/// followed by a unit (an expression, read as before, in the declared unit). Refused: a
+/// unit of another dimension, any unit on a value the model declares without one, or on
+/// one whose declared unit is a compound this table lacks (`mV/pA`).
+pub fn in_declared_unit(text: &str, to: &str) -> Option<Result<f64, String>> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))).filter(|&i| i > 0)?;
+    let (number, written) = (t[..split].trim(), t[split..].trim());
+    let value: f64 = number.parse().ok()?;
+    let (from_dim, from_exp, from_factor) = unit(written)?;
+    let expected = |what: &str| format!("expected {what}, got {:?}", t);
+    if to.is_empty() {
+        return Some(Err(expected("a plain number (this value has no unit)")));
+    }
+    let Some((to_dim, to_exp, to_factor)) = unit(to) else {
+        return Some(Err(expected(&format!("a plain number in {to} (units are not converted to {to})"))));
+    };
+    if from_dim != to_dim {
+        return Some(Err(expected(&format!("{} in {to} (e.g. \"{number} {to}\")", to_dim.name()))));
+    }
+    // Powers of ten as exact multiplications or correctly rounded divisions.
+    let shift = from_exp - to_exp;
+    let scaled = if shift >= 0 { value * 10f64.powi(shift) } else { value / 10f64.powi(-shift) };
+    Some(Ok(scaled * from_factor / to_factor))
+}
+
 #[cfg(test)]
 mod tests {
     use super::real_time;
@@ -95,5 +191,25 @@ mod tests {
         assert_eq!(real_time(1.0 / 253.0), "250x slower than real time");
         assert_eq!(real_time(1.0 / 12345.0), "12000x slower than real time");
         assert_eq!(real_time(0.0), "real time not measured");
+    }
+
+    #[test]
+    fn values_with_units_are_converted_to_the_declared_unit() {
+        use super::in_declared_unit as conv;
+        assert_eq!(conv("10 ms", "ms"), Some(Ok(10.0)));
+        assert_eq!(conv("0.01 s", "ms"), Some(Ok(10.0)));
+        assert_eq!(conv("0.25nF", "pF"), Some(Ok(250.0)));
+        assert_eq!(conv("140 nS", "nS"), Some(Ok(140.0)));
+        assert_eq!(conv("-65 mV", "mV"), Some(Ok(-65.0)));
+        assert_eq!(conv("0.02 kHz", "1/ms"), Some(Ok(0.02)));
+        assert_eq!(conv("1 min", "ms"), Some(Ok(60_000.0)));
+        assert_eq!(conv("10", "ms"), None, "a plain number keeps its meaning");
+        assert_eq!(conv("-65 + 15*r^2", "mV"), None, "an expression keeps its meaning");
+        assert_eq!(conv("10 mV", "ms"), Some(Err("expected a time in ms (e.g. \"10 ms\"), got \"10 mV\"".to_string())));
+        assert_eq!(conv("2 ms", ""), Some(Err("expected a plain number (this value has no unit), got \"2 ms\"".to_string())));
+        assert_eq!(
+            conv("2 mV", "mV/pA"),
+            Some(Err("expected a plain number in mV/pA (units are not converted to mV/pA), got \"2 mV\"".to_string()))
+        );
     }
 }

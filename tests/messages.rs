@@ -127,7 +127,10 @@ fn a_rates_file_given_for_spikes_is_named() {
         let err = refused(dir.path(), &[command, rates.to_str().unwrap()]);
         assert_eq!(
             err,
-            format!("error: cannot read {}: a file of population rates (/rates), not a spike file: give the spike file of the same run", rates.display()),
+            format!(
+                "error: cannot read {}: a file of population rates (/rates), not a spike file: give the spike file of the same run",
+                rates.display()
+            ),
             "{command}"
         );
     }
@@ -178,4 +181,60 @@ fn check_and_plan_explain_every_option() {
     }
     let help = stdout(&volley(dir.path(), &["check", "--help"]));
     assert!(help.lines().any(|l| l.contains("--max-memory <SIZE>") && l.contains("Refuse if the run is estimated")), "{help}");
+}
+
+/// A small LIF network written with plain numbers or with the same values in units.
+fn lif_model(tau_m: &str, c_m: &str, e_l: &str, t_ref: &str, i_e: &str, v: &str) -> String {
+    format!(
+        "[simulation]\ndt = \"0.1 ms\"\nduration = \"100 ms\"\nseed = 3\n\
+         [[population]]\nname = \"cells\"\nsize = 200\nmodel = \"iaf_psc_exp\"\nnoise_std = 200.0\n\
+         [population.parameters]\ntau_m = {tau_m}\nc_m = {c_m}\ne_l = {e_l}\nt_ref = {t_ref}\ni_e = {i_e}\n\
+         [population.initial]\nv = {v}\n\
+         [[projection]]\nsource = \"cells\"\ntarget = \"cells\"\nconnection = {{ rule = \"fixed_indegree\", k = 20 }}\nweight = \"40*u\"\ndelay = \"1.5 ms\"\n"
+    )
+}
+
+#[test]
+fn parameters_with_units_are_converted_to_the_models_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = lif_model("10", "250", "-65", "2", "300", "\"-65 + 10*r\"");
+    let units = lif_model("\"0.01 s\"", "\"0.25 nF\"", "\"-65 mV\"", "\"2ms\"", "\"0.3 nA\"", "\"-65 + 10*r\"");
+    let mut files = Vec::new();
+    for (name, text) in [("plain", &plain), ("units", &units)] {
+        let model = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&model, text).unwrap();
+        let out = dir.path().join(name);
+        let run = volley(dir.path(), &["run", model.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"]);
+        assert!(run.status.success(), "{name}: {}", stderr(&run));
+        files.push(out.join("spikes.h5"));
+    }
+    let spikes = datasets(&files[0]);
+    assert!(spikes.values().any(|(shape, _)| shape.first().is_some_and(|&n| n > 100)), "the network spikes: {spikes:?}");
+    assert_same_datasets(&files[0], &files[1]);
+}
+
+#[test]
+fn units_of_another_dimension_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, message) in [
+        (
+            lif_model("\"10 mV\"", "250", "-65", "2", "0", "-65"),
+            "population[0].parameters.tau_m: expected a time in ms (e.g. \"10 ms\"), got \"10 mV\"",
+        ),
+        (
+            lif_model("10", "\"250 pA\"", "-65", "2", "0", "-65"),
+            "population[0].parameters.c_m: expected a capacitance in pF (e.g. \"250 pF\"), got \"250 pA\"",
+        ),
+        (
+            lif_model("10", "250", "-65", "2", "0", "\"-65 ms\""),
+            "population[0].initial.v: expected a voltage in mV (e.g. \"-65 mV\"), got \"-65 ms\"",
+        ),
+    ] {
+        let model = dir.path().join("m.toml");
+        std::fs::write(&model, text).unwrap();
+        let err = refused(dir.path(), &["check", model.to_str().unwrap()]);
+        assert!(err.ends_with(message), "{err}");
+    }
+    let err = check_variant("b = 0.2", "b = \"0.2 mV\"");
+    assert!(err.ends_with("population[0].parameters.b: expected a plain number (this value has no unit), got \"0.2 mV\""), "{err}");
 }

@@ -348,7 +348,7 @@ impl Validator<'_> {
             let field = format!("population[{i}].parameters.{name}");
             let given = p.parameters.get(name);
             let expr = match (given, parameter.default) {
-                (Some(v), _) => self.expression(v, &field, &["r"])?,
+                (Some(v), _) => self.quantity(v, parameter.unit, &field, &["r"])?,
                 (None, Some(default)) => Expr::parse(default, &[]).expect("valid default"),
                 (None, None) => {
                     let message = format!("missing: the {} model needs {}", d.model, d.required_parameters());
@@ -378,7 +378,7 @@ impl Validator<'_> {
                 InitialScope::ParametersAndEarlierState => &seen,
             };
             let expr = match p.initial.get(name) {
-                Some(v) => self.expression(v, &field, scope)?,
+                Some(v) => self.quantity(v, state.unit, &field, scope)?,
                 None => Expr::parse(default, scope).expect("valid default"),
             };
             self.finite_constant(&expr, p.initial.get(name).map_or(0..0, |v| v.span()), &field)?;
@@ -419,6 +419,18 @@ impl Validator<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A value with its unit (`"10 ms"`, converted to `unit`, the one its model declares:
+    /// `units::in_declared_unit`), else an expression of `names` in that unit.
+    fn quantity(&self, value: &Spanned<Value>, unit: &str, field: &str, names: &[&str]) -> Result<Expr> {
+        if let Value::Text(text) = value.get_ref() {
+            if let Some(converted) = crate::units::in_declared_unit(text, unit) {
+                let x = converted.map_err(|m| self.error(value.span(), field, m))?;
+                return Ok(Expr::parse(&x.to_string(), &[]).expect("a number is an expression"));
+            }
+        }
+        self.expression(value, field, names)
     }
 
     fn expression(&self, value: &Spanned<Value>, field: &str, names: &[&str]) -> Result<Expr> {
