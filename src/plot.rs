@@ -10,7 +10,28 @@ use plotters::prelude::*;
 use std::path::Path;
 use std::sync::OnceLock;
 
-const COLOURS: [RGBColor; 4] = [RGBColor(31, 84, 160), RGBColor(200, 40, 40), RGBColor(30, 140, 60), RGBColor(140, 80, 170)];
+/// Twelve colours that stay apart (Tableau's ten, reordered so that a network's first
+/// two populations, excitatory and inhibitory, are blue and red, with black and navy):
+/// the microcircuit's eight populations each get their own.
+const COLOURS: [RGBColor; 12] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(0, 0, 0),
+    RGBColor(0, 0, 128),
+];
+/// The figure's width, and that of the column to the right of every time panel (the
+/// rate bars beside the raster, empty below): each panel's time axis then spans the
+/// same pixel columns, so a spike lines up with its rate and its voltage trace.
+const WIDTH: u32 = 1200;
+const TIME_PANEL_WIDTH: u32 = 960;
 const FONT_PATHS: [&str; 3] =
     ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf"];
 
@@ -172,19 +193,37 @@ fn ordinal(n: u64) -> String {
 }
 
 fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> {
-    let (duration_ms, stride) = (image.duration_ms, image.stride);
     let fail = |e: String| Error::Output { path: out.to_path_buf(), message: e };
     let labels = font_available();
     if !labels {
         eprintln!("volley: warning: no DejaVuSans.ttf found (apt-get install fonts-dejavu-core); drawing the plot without labels");
     }
     let height = if traces.is_some() { 1100 } else { 800 };
-    let root = BitMapBackend::new(out, (1200, height)).into_drawing_area();
+    let root = BitMapBackend::new(out, (WIDTH, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
+    draw_panels(&root, image, traces, labels).map_err(fail)?;
+    root.present().map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
+
+/// The figure's panels on `root`; returns, per time panel (raster, rate, traces), the
+/// pixel columns of time 0 and of the end.
+fn draw_panels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    image: &RasterImage,
+    traces: Option<&Traces>,
+    labels: bool,
+) -> std::result::Result<Vec<(i32, i32)>, String> {
+    let (duration_ms, stride) = (image.duration_ms, image.stride);
+    let fail = |e: String| e;
+    let mut spans = Vec::new();
     let (top, rest) = root.split_vertically(560);
     let (bottom, below) = rest.split_vertically(240);
-    // Beside the raster, each population's mean rate as a bar (the microcircuit's figure).
-    let (top, bars) = top.split_horizontally(960);
+    // Beside the raster, each population's mean rate as a bar (the microcircuit's
+    // figure), named and coloured as its dots; nothing beside the panels below it.
+    let (top, bars) = top.split_horizontally(TIME_PANEL_WIDTH);
+    let (bottom, _) = bottom.split_horizontally(TIME_PANEL_WIDTH);
+    let (below, _) = below.split_horizontally(TIME_PANEL_WIDTH);
     let sizes = image.sizes();
     let total: u64 = sizes.iter().sum();
 
@@ -192,8 +231,10 @@ fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> 
     chart.margin(10);
     if labels {
         let caption = if stride > 1 { format!("Spike raster (every {} neuron)", ordinal(stride)) } else { "Spike raster".to_string() };
-        chart.caption(caption, ("sans-serif", 22)).x_label_area_size(30).y_label_area_size(60);
+        chart.caption(caption, ("sans-serif", 22)).x_label_area_size(30);
     }
+    // The same room for the value axis in every time panel, labels or not.
+    chart.y_label_area_size(60);
     let mut chart = chart.build_cartesian_2d(0.0..duration_ms, 0.0..total.max(1) as f64).map_err(|e| fail(e.to_string()))?;
     if labels {
         chart
@@ -205,23 +246,19 @@ fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> 
             .draw()
             .map_err(|e| fail(e.to_string()))?;
     }
+    spans.push(time_span(&chart, duration_ms));
     let mut offset = 0u64;
     let column_ms = duration_ms / COLUMNS as f64;
-    for (k, (name, _, _, bits)) in image.populations.iter().enumerate() {
+    let radius = marker_radius(image.drawn().iter().sum());
+    for (k, (_, _, _, bits)) in image.populations.iter().enumerate() {
         let colour = COLOURS[k % COLOURS.len()];
         let set = bits.iter().enumerate().flat_map(|(w, &word)| (0..64).filter(move |b| word >> b & 1 == 1).map(move |b| w * 64 + b));
         let points = set.map(|bit| {
             let (row, column) = ((bit / COLUMNS) as u64, bit % COLUMNS);
-            Circle::new(((column as f64 + 0.5) * column_ms, (offset + row * stride) as f64), 1, colour.filled())
+            Circle::new(((column as f64 + 0.5) * column_ms, (offset + row * stride) as f64), radius, colour.filled())
         });
-        let series = chart.draw_series(points).map_err(|e| fail(e.to_string()))?;
-        if labels {
-            series.label(name.clone()).legend(move |(x, y)| Circle::new((x, y), 4, colour.filled()));
-        }
+        chart.draw_series(points).map_err(|e| fail(e.to_string()))?;
         offset += sizes[k];
-    }
-    if labels {
-        legend(&mut chart).map_err(fail)?;
     }
     draw_rate_bars(&bars, image, labels).map_err(fail)?;
 
@@ -230,11 +267,12 @@ fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> 
     let scale = 1000.0 / bin_ms / image.drawn().iter().sum::<u64>().max(1) as f64;
     let max_rate = rate.iter().cloned().fold(0.0, f64::max) * scale;
     let mut chart = ChartBuilder::on(&bottom);
-    chart.margin(10);
+    chart.margin(10).y_label_area_size(60);
     if labels {
-        chart.x_label_area_size(40).y_label_area_size(60);
+        chart.x_label_area_size(40);
     }
     let mut chart = chart.build_cartesian_2d(0.0..duration_ms, 0.0..(max_rate * 1.05).max(1.0)).map_err(|e| fail(e.to_string()))?;
+    spans.push(time_span(&chart, duration_ms));
     if labels {
         chart
             .configure_mesh()
@@ -249,10 +287,23 @@ fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> 
         .draw_series(LineSeries::new(rate.iter().enumerate().map(|(i, c)| ((i as f64 + 0.5) * bin_ms, c * scale)), BLACK))
         .map_err(|e| fail(e.to_string()))?;
     if let Some(traces) = traces {
-        draw_traces(&below, traces, duration_ms, labels).map_err(fail)?;
+        spans.push(draw_traces(&below, traces, duration_ms, labels)?);
     }
-    root.present().map_err(|e| fail(e.to_string()))?;
-    Ok(())
+    Ok(spans)
+}
+
+/// The pixel columns of time 0 and `duration_ms` in a time panel.
+fn time_span<DB: DrawingBackend>(
+    chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    duration_ms: f64,
+) -> (i32, i32) {
+    (chart.backend_coord(&(0.0, 0.0)).0, chart.backend_coord(&(duration_ms, 0.0)).0)
+}
+
+/// A raster's dot radius in pixels for `rows` neurons drawn in its 560-pixel height: one
+/// pixel for thousands, up to four for a handful, so that a small network's spikes show.
+fn marker_radius(rows: u64) -> i32 {
+    (500 / rows.max(1) / 4).clamp(1, 4) as i32
 }
 
 /// Each population's mean rate as a horizontal bar in its raster colour, in the raster's
@@ -296,6 +347,11 @@ fn draw_rate_bars<DB: DrawingBackend>(
             Rectangle::new([(0.0, row - 0.35), (rate, row + 0.35)], COLOURS[k % COLOURS.len()].filled())
         }))
         .map_err(|e| e.to_string())?;
+    if labels {
+        // Each bar's value at its end.
+        let values = rates.iter().enumerate().map(|(k, &rate)| Text::new(format!(" {rate:.2}"), (rate, k as f64), ("sans-serif", 14)));
+        chart.draw_series(values).map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 
@@ -318,17 +374,18 @@ fn draw_traces<DB: DrawingBackend>(
     traces: &Traces,
     duration_ms: f64,
     labels: bool,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(i32, i32), String> {
     let values = traces.series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite());
     let (lo, hi) = values.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let (lo, hi) = if lo < hi { (lo as f64, hi as f64) } else { (lo as f64 - 1.0, lo as f64 + 1.0) };
     let pad = (hi - lo) * 0.05;
     let mut chart = ChartBuilder::on(area);
-    chart.margin(10);
+    chart.margin(10).y_label_area_size(60);
     if labels {
-        chart.x_label_area_size(40).y_label_area_size(60);
+        chart.x_label_area_size(40);
     }
     let mut chart = chart.build_cartesian_2d(0.0..duration_ms, (lo - pad)..(hi + pad)).map_err(|e| e.to_string())?;
+    let span = time_span(&chart, duration_ms);
     if labels {
         let unit = if traces.unit.is_empty() { String::new() } else { format!(" ({})", traces.unit) };
         chart
@@ -352,7 +409,7 @@ fn draw_traces<DB: DrawingBackend>(
     if labels {
         legend(&mut chart)?;
     }
-    Ok(())
+    Ok(span)
 }
 
 #[cfg(test)]
@@ -387,5 +444,48 @@ mod tests {
         image.add(2, 3.0, 4);
         image.add(2, 4.0, 8);
         assert!((image.rates()[2] - 2.0 / 2.0 / 0.5).abs() < 1e-12);
+    }
+
+    /// Raster, rate and traces put the same time at the same pixel column (so a spike
+    /// lines up with its voltage), with labels and without.
+    #[test]
+    fn every_panel_puts_a_time_at_the_same_pixel_column() {
+        let mut image = RasterImage::new(1000.0, 1);
+        let header = |name: &str| crate::record::sonata::PopulationHeader { name: name.into(), size: Some(10), ..Default::default() };
+        image.population(&header("exc"));
+        image.population(&header("inh"));
+        image.add(0, 100.0, 3);
+        let traces = Traces {
+            population: "exc".into(),
+            variable: "v".into(),
+            unit: "mV".into(),
+            times: vec![0.0, 500.0, 999.0],
+            series: vec![(3, vec![-65.0, 30.0, -70.0])],
+        };
+        for labels in [false, font_available()] {
+            let mut buffer = vec![0u8; (WIDTH * 1100 * 3) as usize];
+            let root = BitMapBackend::with_buffer(&mut buffer, (WIDTH, 1100)).into_drawing_area();
+            let spans = draw_panels(&root, &image, Some(&traces), labels).unwrap();
+            assert_eq!(spans.len(), 3);
+            assert!(spans.iter().all(|&s| s == spans[0]), "labels {labels}: {spans:?}");
+            assert!(spans[0].1 - spans[0].0 > 800, "the time axis spans most of the width: {spans:?}");
+        }
+    }
+
+    /// The palette's colours lie apart from each other and from white, so that twelve
+    /// populations (the microcircuit has eight) are told apart.
+    #[test]
+    fn the_palette_keeps_twelve_populations_apart() {
+        let distance = |a: RGBColor, b: RGBColor| {
+            let d = |x: u8, y: u8| (x as f64 - y as f64).powi(2);
+            (d(a.0, b.0) + d(a.1, b.1) + d(a.2, b.2)).sqrt()
+        };
+        for (i, &a) in COLOURS.iter().enumerate() {
+            assert!(distance(a, WHITE) > 100.0, "colour {i} too pale");
+            for (j, &b) in COLOURS.iter().enumerate().skip(i + 1) {
+                assert!(distance(a, b) > 60.0, "colours {i} and {j}: {}", distance(a, b));
+            }
+        }
+        assert_eq!((marker_radius(10), marker_radius(1000), marker_radius(2000)), (4, 1, 1));
     }
 }
