@@ -7,6 +7,7 @@ use crate::record::report::Traces;
 use crate::record::sonata::{SpikeCheck, Visit};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -201,19 +202,28 @@ fn draw(image: &RasterImage, traces: Option<&Traces>, out: &Path) -> Result<()> 
     let height = if traces.is_some() { 1100 } else { 800 };
     let root = BitMapBackend::new(out, (WIDTH, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-    draw_panels(&root, image, traces, labels).map_err(fail)?;
+    let pixels = draw_panels(&root, image, traces, labels).map_err(fail)?;
+    debug_assert!(pixels.spans.iter().all(|s| *s == pixels.spans[0]) && pixels.rows == pixels.bars, "panels out of line");
     root.present().map_err(|e| fail(e.to_string()))?;
     Ok(())
 }
 
-/// The figure's panels on `root`; returns, per time panel (raster, rate, traces), the
-/// pixel columns of time 0 and of the end.
+/// Where a figure's panels put things: per time panel (raster, rate, traces) the pixel
+/// columns of time 0 and of the end; per population the pixel row of the middle of its
+/// raster rows and of its rate bar.
+struct PanelPixels {
+    spans: Vec<(i32, i32)>,
+    rows: Vec<i32>,
+    bars: Vec<i32>,
+}
+
+/// The figure's panels on `root`.
 fn draw_panels<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     image: &RasterImage,
     traces: Option<&Traces>,
     labels: bool,
-) -> std::result::Result<Vec<(i32, i32)>, String> {
+) -> std::result::Result<PanelPixels, String> {
     let (duration_ms, stride) = (image.duration_ms, image.stride);
     let fail = |e: String| e;
     let mut spans = Vec::new();
@@ -247,6 +257,7 @@ fn draw_panels<DB: DrawingBackend>(
             .map_err(|e| fail(e.to_string()))?;
     }
     spans.push(time_span(&chart, duration_ms));
+    let mut rows = Vec::new();
     let mut offset = 0u64;
     let column_ms = duration_ms / COLUMNS as f64;
     let radius = marker_radius(image.drawn().iter().sum());
@@ -258,9 +269,10 @@ fn draw_panels<DB: DrawingBackend>(
             Circle::new(((column as f64 + 0.5) * column_ms, (offset + row * stride) as f64), radius, colour.filled())
         });
         chart.draw_series(points).map_err(|e| fail(e.to_string()))?;
+        rows.push(chart.backend_coord(&(0.0, (offset as f64 + (offset + sizes[k]) as f64) / 2.0)).1);
         offset += sizes[k];
     }
-    draw_rate_bars(&bars, image, labels).map_err(fail)?;
+    let bars = draw_rate_bars(&bars, image, labels).map_err(fail)?;
 
     let (bin_ms, rate) = (image.bin_ms, &image.counts);
     // The rate of the drawn neurons, one in `stride` of each population (recorded).
@@ -289,7 +301,7 @@ fn draw_panels<DB: DrawingBackend>(
     if let Some(traces) = traces {
         spans.push(draw_traces(&below, traces, duration_ms, labels)?);
     }
-    Ok(spans)
+    Ok(PanelPixels { spans, rows, bars })
 }
 
 /// The pixel columns of time 0 and `duration_ms` in a time panel.
@@ -306,53 +318,58 @@ fn marker_radius(rows: u64) -> i32 {
     (500 / rows.max(1) / 4).clamp(1, 4) as i32
 }
 
-/// Each population's mean rate as a horizontal bar in its raster colour, in the raster's
-/// order (the first population at the bottom).
+/// Each population's mean rate as a horizontal bar in its raster colour, beside the
+/// population's rows of the raster (the same vertical scale: the same margins, caption
+/// and label room as the raster), its name and value at its end. Returns each bar's
+/// middle pixel row.
 fn draw_rate_bars<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     image: &RasterImage,
     labels: bool,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<Vec<i32>, String> {
     let rates = image.rates();
-    let n = rates.len().max(1);
+    let sizes = image.sizes();
+    let total = sizes.iter().sum::<u64>().max(1) as f64;
     let top = rates.iter().cloned().fold(0.0, f64::max);
     let mut chart = ChartBuilder::on(area);
-    chart.margin(10);
+    chart.margin(10).y_label_area_size(10);
     if labels {
-        chart.caption("mean rate (Hz)", ("sans-serif", 18)).x_label_area_size(30).y_label_area_size(60);
+        chart.caption("mean rate (Hz)", ("sans-serif", 22)).x_label_area_size(30);
     }
-    let mut chart = chart.build_cartesian_2d(0.0..(top * 1.15).max(1.0), -0.5..(n as f64 - 0.5)).map_err(|e| e.to_string())?;
+    // Room right of the longest bar for its name and value.
+    let mut chart = chart.build_cartesian_2d(0.0..(top * 1.9).max(1.0), 0.0..total).map_err(|e| e.to_string())?;
     if labels {
-        let names: Vec<String> = image.populations.iter().map(|p| p.0.clone()).collect();
         chart
             .configure_mesh()
             .disable_mesh()
-            .y_labels(n)
-            .x_labels(4)
-            .y_label_formatter(&|y| {
-                let k = y.round();
-                if (y - k).abs() < 1e-6 && k >= 0.0 {
-                    names.get(k as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .x_label_formatter(&|x| format!("{x:.1}"))
+            .disable_y_axis()
+            .x_labels(3)
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .draw()
             .map_err(|e| e.to_string())?;
     }
-    chart
-        .draw_series(rates.iter().enumerate().map(|(k, &rate)| {
-            let row = k as f64;
-            Rectangle::new([(0.0, row - 0.35), (rate, row + 0.35)], COLOURS[k % COLOURS.len()].filled())
-        }))
-        .map_err(|e| e.to_string())?;
-    if labels {
-        // Each bar's value at its end.
-        let values = rates.iter().enumerate().map(|(k, &rate)| Text::new(format!(" {rate:.2}"), (rate, k as f64), ("sans-serif", 14)));
-        chart.draw_series(values).map_err(|e| e.to_string())?;
+    let mut middles = Vec::new();
+    let mut offset = 0.0;
+    for (k, (&rate, &size)) in rates.iter().zip(&sizes).enumerate() {
+        let (lo, hi) = (offset, offset + size as f64);
+        let inset = (hi - lo) * 0.15;
+        let colour = COLOURS[k % COLOURS.len()];
+        chart
+            .draw_series(std::iter::once(Rectangle::new([(0.0, lo + inset), (rate, hi - inset)], colour.filled())))
+            .map_err(|e| e.to_string())?;
+        let middle = (lo + hi) / 2.0;
+        middles.push(chart.backend_coord(&(0.0, middle)).1);
+        if labels {
+            let text = Text::new(
+                format!(" {} {rate:.2}", image.populations[k].0),
+                (rate, middle),
+                TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
+            );
+            chart.draw_series(std::iter::once(text)).map_err(|e| e.to_string())?;
+        }
+        offset = hi;
     }
-    Ok(())
+    Ok(middles)
 }
 
 /// The series' names in a box at the upper right.
@@ -447,13 +464,14 @@ mod tests {
     }
 
     /// Raster, rate and traces put the same time at the same pixel column (so a spike
-    /// lines up with its voltage), with labels and without.
+    /// lines up with its voltage), and each rate bar lies beside its population's rows,
+    /// with labels and without.
     #[test]
     fn every_panel_puts_a_time_at_the_same_pixel_column() {
         let mut image = RasterImage::new(1000.0, 1);
         let header = |name: &str| crate::record::sonata::PopulationHeader { name: name.into(), size: Some(10), ..Default::default() };
         image.population(&header("exc"));
-        image.population(&header("inh"));
+        image.population(&crate::record::sonata::PopulationHeader { size: Some(3), ..header("inh") });
         image.add(0, 100.0, 3);
         let traces = Traces {
             population: "exc".into(),
@@ -465,7 +483,9 @@ mod tests {
         for labels in [false, font_available()] {
             let mut buffer = vec![0u8; (WIDTH * 1100 * 3) as usize];
             let root = BitMapBackend::with_buffer(&mut buffer, (WIDTH, 1100)).into_drawing_area();
-            let spans = draw_panels(&root, &image, Some(&traces), labels).unwrap();
+            let PanelPixels { spans, rows, bars } = draw_panels(&root, &image, Some(&traces), labels).unwrap();
+            assert_eq!(rows, bars, "labels {labels}: each population's bar beside its rows");
+            assert!(rows[0] > rows[1], "the first population at the bottom: {rows:?}");
             assert_eq!(spans.len(), 3);
             assert!(spans.iter().all(|&s| s == spans[0]), "labels {labels}: {spans:?}");
             assert!(spans[0].1 - spans[0].0 > 800, "the time axis spans most of the width: {spans:?}");
