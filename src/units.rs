@@ -127,6 +127,7 @@ const UNITS: &[(&str, Dimension, i32, f64)] = &[
     ("GOhm", Dimension::Resistance, 9, 1.0),
     ("Hz", Dimension::Rate, 0, 1.0),
     ("kHz", Dimension::Rate, 3, 1.0),
+    // Declared units only: a value is written in Hz or kHz (`split_unit` takes letters).
     ("1/s", Dimension::Rate, 0, 1.0),
     ("1/ms", Dimension::Rate, 3, 1.0),
 ];
@@ -142,24 +143,45 @@ fn unit(name: &str) -> Option<(Dimension, i32, f64)> {
 /// one whose declared unit is a compound this table lacks (`mV/pA`).
 pub fn in_declared_unit(text: &str, to: &str) -> Option<Result<f64, String>> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))).filter(|&i| i > 0)?;
-    let (number, written) = (t[..split].trim(), t[split..].trim());
+    let (number, written) = split_unit(t);
     let value: f64 = number.parse().ok()?;
-    let (from_dim, from_exp, from_factor) = unit(written)?;
+    let from = unit(written)?;
     let expected = |what: &str| format!("expected {what}, got {:?}", t);
     if to.is_empty() {
         return Some(Err(expected("a plain number (this value has no unit)")));
     }
-    let Some((to_dim, to_exp, to_factor)) = unit(to) else {
+    let Some(target) = unit(to) else {
         return Some(Err(expected(&format!("a plain number in {to} (units are not converted to {to})"))));
     };
+    Some(scale(value, from, target).ok_or_else(|| expected(&format!("{} in {to} (e.g. \"{number} {to}\")", target.0.name()))))
+}
+
+/// `value` in unit `from` (a name of the table) as a number of `to`, where both are
+/// known and of one dimension (`parse_time`'s times, for instance).
+pub fn convert(value: f64, from: &str, to: &str) -> Option<f64> {
+    scale(value, unit(from)?, unit(to)?)
+}
+
+fn scale(
+    value: f64,
+    (from_dim, from_exp, from_factor): (Dimension, i32, f64),
+    (to_dim, to_exp, to_factor): (Dimension, i32, f64),
+) -> Option<f64> {
     if from_dim != to_dim {
-        return Some(Err(expected(&format!("{} in {to} (e.g. \"{number} {to}\")", to_dim.name()))));
+        return None;
     }
     // Powers of ten as exact multiplications or correctly rounded divisions.
     let shift = from_exp - to_exp;
     let scaled = if shift >= 0 { value * 10f64.powi(shift) } else { value / 10f64.powi(-shift) };
-    Some(Ok(scaled * from_factor / to_factor))
+    Some(scaled * from_factor / to_factor)
+}
+
+/// Splits "1e-3 s" into the number ("1e-3") and its unit ("s"): the unit is the run of
+/// letters at the end, so that an exponent's `e` stays with the number.
+pub fn split_unit(text: &str) -> (&str, &str) {
+    let t = text.trim();
+    let unit_start = t.char_indices().rev().take_while(|(_, c)| c.is_alphabetic()).last().map_or(t.len(), |(i, _)| i);
+    (t[..unit_start].trim(), &t[unit_start..])
 }
 
 #[cfg(test)]

@@ -287,14 +287,11 @@ impl Validator<'_> {
         let model_name = p.model.get_ref().as_str();
         let Some(kind) = model::kind(model_name) else {
             let known: Vec<&str> = model::KINDS.iter().map(|k| k.name).collect();
-            return Err(self.error(
-                p.model.span(),
-                at("model"),
-                match crate::suggest::nearest(model_name, known.iter().copied()) {
-                    Some(near) => format!("unknown neuron model '{model_name}': did you mean '{near}'? (known: {})", known.join(", ")),
-                    None => format!("unknown neuron model '{model_name}' (known: {})", known.join(", ")),
-                },
-            ));
+            return Err(self.error(p.model.span(), at("model"), {
+                let hint =
+                    crate::suggest::nearest(model_name, known.iter().copied()).map_or(String::new(), |n| format!(": did you mean '{n}'?"));
+                format!("unknown neuron model '{model_name}'{hint} (known: {})", known.join(", "))
+            }));
         };
         if !kind.takes_ion_channels() {
             if let Some((key, span)) = channels::channel_keys(p) {
@@ -544,28 +541,19 @@ impl Validator<'_> {
 /// Simulated time between spike-file appends unless the model file says otherwise.
 const DEFAULT_FLUSH_MS: f64 = 1000.0;
 
-/// A time in ms from "1000", "1000ms", "1 s", "250 us", "1e-3 s".
+/// A time in ms from "1000", "1000ms", "1 s", "250 us", "1e-3 s" (the units of
+/// `units::convert`'s table).
 pub fn parse_time(text: &str) -> std::result::Result<f64, String> {
-    let (number, unit) = split_unit(text);
-    let scale = match unit {
-        "" | "ms" => 1.0,
-        "s" => 1000.0,
-        "us" | "µs" => 1e-3,
-        "min" => 60_000.0,
-        _ => return Err(format!("expected a time such as \"1000 ms\", \"2 s\" or \"1e-3 s\" (units ms, s, us, min), got {text:?}")),
+    let expected = || format!("expected a time such as \"1000 ms\", \"2 s\" or \"1e-3 s\" (units ms, s, us, min), got {text:?}");
+    let (number, unit) = crate::units::split_unit(text);
+    let x = match number.parse::<f64>() {
+        Ok(x) if x.is_finite() && number.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) => x,
+        _ => return Err(expected()),
     };
-    match number.parse::<f64>() {
-        Ok(x) if x.is_finite() && number.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) => Ok(x * scale),
-        _ => Err(format!("expected a time such as \"1000 ms\", \"2 s\" or \"1e-3 s\" (units ms, s, us, min), got {text:?}")),
+    if unit.is_empty() {
+        return Ok(x);
     }
-}
-
-/// Splits "1e-3 s" into the number ("1e-3") and its unit ("s"): the unit is the run of
-/// letters at the end, so that an exponent's `e` stays with the number.
-pub fn split_unit(text: &str) -> (&str, &str) {
-    let t = text.trim();
-    let unit_start = t.char_indices().rev().take_while(|(_, c)| c.is_alphabetic()).last().map_or(t.len(), |(i, _)| i);
-    (t[..unit_start].trim(), &t[unit_start..])
+    crate::units::convert(x, unit, "ms").ok_or_else(expected)
 }
 
 /// `path` with a leading `~` (alone or before `/`) as the home directory `home`, as a
@@ -584,7 +572,7 @@ fn home_relative(path: &str, home: Option<&std::ffi::OsStr>) -> std::result::Res
 
 #[cfg(test)]
 mod tests {
-    use super::home_relative;
+    use super::*;
 
     #[test]
     fn output_dirs_under_home_are_expanded_and_others_kept() {
@@ -595,8 +583,6 @@ mod tests {
         assert_eq!(home_relative("out/x", home).unwrap(), std::path::PathBuf::from("out/x"));
         assert_eq!(home_relative("~/x", None).unwrap_err(), "'~/x' starts with ~ but HOME is not set: write the directory in full");
     }
-
-    use super::*;
 
     #[test]
     fn times_with_units() {
