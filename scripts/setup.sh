@@ -13,7 +13,8 @@ packages=(pkg-config clang libclang-dev libopenmpi-dev openmpi-bin libhdf5-openm
 testing=false
 [ "${1:-}" = --test ] && testing=true
 # The GPU tests run on lavapipe, mesa's software Vulkan driver.
-$testing && packages+=(hdf5-tools python3-venv slurmctld slurmd slurm-client munge mesa-vulkan-drivers libvulkan1)
+# The documentation's test opens every page in headless Chromium (scripts/check_site.py).
+$testing && packages+=(hdf5-tools python3-venv slurmctld slurmd slurm-client munge mesa-vulkan-drivers libvulkan1 chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -37,10 +38,10 @@ fi
 $testing || exit 0
 
 # Python with h5py and libsonata (the field's reader), used by tests/h5py_layout.rs to
-# read our files with no code of ours.
+# read our files with no code of ours; Selenium drives Chromium for the docs site's test.
 venv=target/pyvenv
-if ! "$venv/bin/python" -c "import h5py, libsonata" 2>/dev/null; then
-  echo "volley setup: creating $venv with h5py and libsonata"
+if ! "$venv/bin/python" -c "import h5py, libsonata, selenium" 2>/dev/null; then
+  echo "volley setup: creating $venv with h5py, libsonata and selenium"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check h5py numpy libsonata
+  "$venv/bin/pip" install -q --disable-pip-version-check h5py numpy libsonata selenium
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, lints, unit and integration tests (release build, once),
-# MPI runs under mpirun, the job scripts under a one-node Slurm started here.
+# MPI runs under mpirun, the job scripts under a one-node Slurm started here, and the
+# documentation site (scripts/docs.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -24,3 +25,6 @@ cargo clippy --release --all-targets --quiet -- -D warnings
 # Benchmarks run once each in test mode (a smoke test), then the tests proper.
 cargo test --release --benches
 cargo test --release --lib --bins --tests
+# The documentation site: built, its links checked, every page opened in headless
+# Chromium, and the commands of README.md, the quick start and the tutorials run as written.
+scripts/docs.sh

@@ -1,6 +1,6 @@
 //! The errors a user can cause (bad model file, bad option, unwritable output) and the
 //! ones the machine or the model can during a run. The CLI prints one line, never a
-//! backtrace, and exits with a code that tells them apart (README, "Exit codes"):
+//! backtrace, and exits with a code that tells them apart (the guide, "Running: the command line", "Exit codes"):
 //! 2 bad input, 3 a state that left the finite numbers, 4 an output that could not be
 //! written during the run, 75 stopped by a signal with a checkpoint written, 1 anything
 //! else.

@@ -28,6 +28,24 @@ pub enum Command {
     Stats(StatsArgs),
     /// Draw the raster and population rate of a spike file, and sampled traces from a report.
     Plot(PlotArgs),
+    /// Print a reference page of the documentation as Markdown: every neuron model as it
+    /// declares itself, or every command and option.
+    Reference(ReferenceArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ReferenceArgs {
+    /// Which page.
+    #[arg(value_enum)]
+    pub page: ReferencePage,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ReferencePage {
+    /// The neuron models: parameters, units, defaults, state variables, what the GPU runs.
+    Models,
+    /// The commands and their options.
+    Cli,
 }
 
 #[derive(clap::Args)]
@@ -194,6 +212,7 @@ pub struct BenchExchangeArgs {
 
 #[derive(clap::Args)]
 pub struct StatsArgs {
+    /// The spike file (SONATA HDF5) of a run.
     pub spikes: PathBuf,
     /// Simulated time, if the file does not record it.
     #[arg(long)]
@@ -206,9 +225,12 @@ pub struct StatsArgs {
 
 #[derive(clap::Args)]
 pub struct PlotArgs {
+    /// The spike file (SONATA HDF5) of a run.
     pub spikes: PathBuf,
+    /// The PNG to write.
     #[arg(short, long, default_value = "raster.png")]
     pub output: PathBuf,
+    /// Simulated time, if the file does not record it.
     #[arg(long)]
     pub duration: Option<String>,
     /// A SONATA report (`[[output.report]]`) whose traces are drawn below the rate.

@@ -7,6 +7,7 @@ mod bench_exchange;
 mod check;
 mod plan;
 mod plot;
+mod reference;
 mod run_model;
 mod stats;
 
@@ -33,6 +34,7 @@ pub fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
         Command::BenchExchange(a) => bench_exchange::bench_exchange(a, rank),
         Command::Stats(a) => stats::stats(a),
         Command::Plot(a) => plot::plot(a),
+        Command::Reference(a) => reference::reference(a),
     }
 }
 

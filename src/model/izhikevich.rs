@@ -131,6 +131,7 @@ impl Model for IzhikevichSpec {
         build: Build::Values(from_declared),
         check: None,
         shader: include_str!("../../shaders/izhikevich.wgsl"),
+        gpu: "every population (`shaders/izhikevich.wgsl`)",
     };
 
     /// The group of neurons whose per-neuron uniforms are `r` (one per neuron, in order),

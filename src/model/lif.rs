@@ -178,6 +178,7 @@ impl Model for LifSpec {
         build: Build::Values(from_declared),
         check: Some(check),
         shader: include_str!("../../shaders/lif.wgsl"),
+        gpu: "every population (`shaders/lif.wgsl`)",
     };
 
     /// The group of neurons whose per-neuron uniforms are `r`, or the first neuron whose

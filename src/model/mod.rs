@@ -17,6 +17,7 @@ use crate::simd::Level;
 use crate::synapse::Synaptic;
 
 /// A neuron model a model file can name.
+#[derive(Clone)]
 pub struct ModelKind {
     pub name: &'static str,
     /// Its declaration before a population's file is read (a Hodgkin–Huxley model's
@@ -33,9 +34,13 @@ pub struct ModelKind {
     /// Its step in WGSL: a `model_step` function over the accessors of
     /// `shaders/update.wgsl`.
     pub shader: &'static str,
+    /// What the GPU backend runs of it, in words, for the model reference (the checks
+    /// themselves are `Model::gpu_unsupported`).
+    pub gpu: &'static str,
 }
 
 /// How a model's spec is made from what a population's table gives.
+#[derive(Clone, Copy)]
 pub enum Build {
     /// From its parameters and initial values alone.
     Values(fn(Declared, f64) -> NeuronModel),

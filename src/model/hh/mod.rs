@@ -246,6 +246,7 @@ impl Model for HhSpec {
         build: Build::WithIonChannels(from_declared),
         check: None,
         shader: include_str!("../../../shaders/hh.wgsl"),
+        gpu: "the exponential Euler integrator (`shaders/hh.wgsl`, the rate table one flat buffer); `integrator = \"rk4\"` steps in f64 and runs on CPU threads only",
     };
 
     fn build(&self, r: impl Iterator<Item = f64>) -> Result<Box<HhGroup>, InvalidValue> {
@@ -377,7 +378,7 @@ impl Model for HhSpec {
             Integrator::Rk4 => "RK4 loses its accuracy there, and beyond about 2.8 times that time constant its stability",
         };
         Some(format!(
-            "dt = {dt_ms} ms is more than a quarter of the time constant of its fastest gate ({gate}: {tau:.3} ms at v = {v:.1} mV): {what}; dt ≤ {:.3} ms keeps them within a step (README, Hodgkin–Huxley: accuracy)",
+            "dt = {dt_ms} ms is more than a quarter of the time constant of its fastest gate ({gate}: {tau:.3} ms at v = {v:.1} mV): {what}; dt ≤ {:.3} ms keeps them within a step (the guide, Neuron models: Hodgkin–Huxley, accuracy)",
             (limit * 1000.0).floor() / 1000.0
         ))
     }
