@@ -34,6 +34,13 @@ run "$work/izhikevich2003_v.toml" --out "$work/izhikevich2003_v"
 "$volley" plot "$work/izhikevich2003_v/spikes.h5" --report "$work/izhikevich2003_v/v.h5" --neurons 0,3 \
   -o "$figures/izhikevich2003_traces.png"
 
+# Its rate file (5 ms bins) drawn alone, and the distributions of its intervals.
+cp examples/izhikevich2003.toml "$work/izhikevich2003_rates.toml"
+printf 'rates = "rates.h5"\nrate_bin = "5 ms"\n' >>"$work/izhikevich2003_rates.toml"
+run "$work/izhikevich2003_rates.toml" --out "$work/izhikevich2003_rates"
+"$volley" plot "$work/izhikevich2003_rates/rates.h5" -o "$figures/rates_izhikevich2003.png"
+"$volley" stats "$work/izhikevich2003/spikes.h5" --plot "$figures/isi_izhikevich2003.png" >/dev/null
+
 # The sparse example, 10,000 neurons with random delays of 1-20 ms.
 run examples/izhikevich_sparse.toml --out "$work/izhikevich_sparse"
 cp "$work/izhikevich_sparse/raster.png" "$figures/raster_izhikevich_sparse.png"

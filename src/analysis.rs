@@ -47,6 +47,36 @@ pub fn population_stats(pop: &PopulationSpikes, size: u64, duration_ms: f64) -> 
     }
 }
 
+/// The inter-spike intervals of a population's neurons, as the fraction of all its
+/// intervals in each bin [edges[i], edges[i+1]) (ms); intervals outside the edges are
+/// counted in no bin, but in the total.
+pub fn isi_distribution(pop: &PopulationSpikes, edges_ms: &[f64]) -> Vec<f64> {
+    let neurons = pop.node_ids.iter().max().map_or(0, |&m| m as usize + 1);
+    let mut last = vec![f64::NAN; neurons];
+    let mut counts = vec![0u64; edges_ms.len().saturating_sub(1)];
+    let mut total = 0u64;
+    // Spikes come in time order, so each neuron's interval is from its previous spike.
+    for (&t, &id) in pop.timestamps_ms.iter().zip(&pop.node_ids) {
+        let previous = std::mem::replace(&mut last[id as usize], t);
+        if previous.is_nan() {
+            continue;
+        }
+        total += 1;
+        let isi = t - previous;
+        let bin = edges_ms.partition_point(|&e| e <= isi);
+        if bin > 0 && bin < edges_ms.len() {
+            counts[bin - 1] += 1;
+        }
+    }
+    counts.iter().map(|&c| c as f64 / total.max(1) as f64).collect()
+}
+
+/// Edges spaced evenly in log from `lo` to `hi`, `per_decade` bins a decade.
+pub fn log_edges(lo: f64, hi: f64, per_decade: usize) -> Vec<f64> {
+    let n = ((hi / lo).log10() * per_decade as f64).ceil() as usize;
+    (0..=n).map(|k| lo * 10f64.powf(k as f64 / per_decade as f64)).collect()
+}
+
 /// Spike counts of all populations together in bins of `bin_ms` over `duration_ms`.
 pub fn population_rate(pops: &[PopulationSpikes], bin_ms: f64, duration_ms: f64) -> Vec<f64> {
     let bins = (duration_ms / bin_ms).round().max(1.0) as usize;
@@ -161,5 +191,24 @@ mod tests {
         assert_eq!(rate.iter().sum::<f64>(), 100.0);
         assert_eq!(rate[9], 1.0);
         assert_eq!(rate[999], 1.0);
+    }
+
+    /// Each neuron's intervals from its own previous spike, as fractions per bin.
+    #[test]
+    fn isi_distribution_counts_each_neurons_own_intervals() {
+        let pop = PopulationSpikes {
+            name: "p".into(),
+            size: Some(3),
+            recorded: None,
+            // neuron 0 at 1, 3, 13 ms (intervals 2 and 10); neuron 2 at 2, 102 (100).
+            timestamps_ms: vec![1.0, 2.0, 3.0, 13.0, 102.0],
+            node_ids: vec![0, 2, 0, 0, 2],
+        };
+        let edges = [1.0, 5.0, 50.0];
+        let fractions = isi_distribution(&pop, &edges);
+        assert_eq!(fractions, [1.0 / 3.0, 1.0 / 3.0]);
+        let edges = log_edges(1.0, 1000.0, 4);
+        assert_eq!(edges.len(), 13);
+        assert!((edges[4] - 10.0).abs() < 1e-12 && (edges[12] - 1000.0).abs() < 1e-9);
     }
 }

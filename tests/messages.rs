@@ -116,24 +116,53 @@ fn a_report_given_for_spikes_is_named_with_the_command_that_plots_it() {
 }
 
 #[test]
-fn a_rates_file_given_for_spikes_is_named() {
+fn a_rates_file_is_plotted_and_named_where_spikes_are_expected() {
     let dir = tempfile::tempdir().unwrap();
     let m = variant(dir.path(), "m.toml", "[output]\n", "[output]\nrates = \"rates.h5\"\n");
     let out = dir.path().join("out");
     let run = volley(dir.path(), &["run", &m, "--out", out.to_str().unwrap(), "--duration", "20ms", "--quiet"]);
     assert!(run.status.success(), "{}", stderr(&run));
     let rates = out.join("rates.h5");
-    for command in ["plot", "stats"] {
-        let err = refused(dir.path(), &[command, rates.to_str().unwrap()]);
-        assert_eq!(
-            err,
-            format!(
-                "error: cannot read {}: a file of population rates (/rates), not a spike file: give the spike file of the same run",
-                rates.display()
-            ),
-            "{command}"
-        );
-    }
+    let err = refused(dir.path(), &["stats", rates.to_str().unwrap()]);
+    assert_eq!(
+        err,
+        format!(
+            "error: cannot read {0}: a file of population rates (/rates), not a spike file: draw it with `volley plot {0}`, or give the spike file of the same run",
+            rates.display()
+        )
+    );
+    // `volley plot RATES.h5` draws the populations' rates: a 1200 x 500 PNG.
+    let png = dir.path().join("rates.png");
+    let plot = volley(dir.path(), &["plot", rates.to_str().unwrap(), "-o", png.to_str().unwrap()]);
+    assert!(plot.status.success(), "{}", stderr(&plot));
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let (width, height) = (u32::from_be_bytes(bytes[16..20].try_into().unwrap()), u32::from_be_bytes(bytes[20..24].try_into().unwrap()));
+    assert_eq!((width, height), (1200, 500));
+    let err = refused(dir.path(), &["plot", rates.to_str().unwrap(), "--report", "v.h5", "-o", png.to_str().unwrap()]);
+    assert_eq!(
+        err,
+        format!("error: --report: {} is a rate file: a report's traces are drawn beside the spike file of its run", rates.display())
+    );
+}
+
+#[test]
+fn stats_draws_the_isi_distributions_where_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = volley(
+        dir.path(),
+        &["run", example("izhikevich2003.toml").to_str().unwrap(), "--out", out.to_str().unwrap(), "--duration", "200ms", "--quiet"],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let spikes = out.join("spikes.h5");
+    let png = dir.path().join("isi.png");
+    let stats = volley(dir.path(), &["stats", spikes.to_str().unwrap(), "--plot", png.to_str().unwrap()]);
+    assert!(stats.status.success(), "{}", stderr(&stats));
+    assert!(String::from_utf8_lossy(&stats.stdout).ends_with(&format!("wrote {}\n", png.display())));
+    assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+    let err = refused(dir.path(), &["stats", spikes.to_str().unwrap(), "--plot", "isi.txt"]);
+    assert_eq!(err, "error: --plot: expected a file name ending in .png, got \"isi.txt\"");
 }
 
 #[test]

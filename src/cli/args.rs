@@ -221,11 +221,15 @@ pub struct StatsArgs {
     /// replacements), to run it again.
     #[arg(long)]
     pub model: bool,
+    /// Also draw each population's distribution of inter-spike intervals into this PNG.
+    #[arg(long, value_name = "PNG")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
 pub struct PlotArgs {
-    /// The spike file (SONATA HDF5) of a run.
+    /// The spike file (SONATA HDF5) of a run, or its rate file (`output.rates`), whose
+    /// populations' rates are drawn against time.
     pub spikes: PathBuf,
     /// The PNG to write.
     #[arg(short, long, default_value = "raster.png")]

@@ -3,7 +3,10 @@
 use super::*;
 
 pub(super) fn stats(args: StatsArgs) -> Result<ExitCode> {
-    let StatsArgs { spikes, duration, model } = args;
+    let StatsArgs { spikes, duration, model, plot } = args;
+    if let Some(png) = &plot {
+        super::plot::check_png_name(png, "--plot")?;
+    }
     let file = sonata::read_spike_file(&spikes)?;
     if model {
         print!("{}", reproducing_model(&file, &spikes)?);
@@ -12,8 +15,30 @@ pub(super) fn stats(args: StatsArgs) -> Result<ExitCode> {
     let duration_ms = duration_of(&file, duration, &spikes)?;
     file.validate().map_err(|m| Error::Input { path: spikes.clone(), message: m })?;
     print!("{}", stats_report(&spikes, &file, duration_ms));
+    if let Some(png) = plot {
+        let edges = volley::analysis::log_edges(ISI_FROM_MS, ISI_TO_MS, 10);
+        let lines: Vec<volley::plot::isi::IsiLine> = file
+            .populations
+            .iter()
+            .map(|pop| {
+                let size = pop.size.unwrap_or_else(|| pop.node_ids.iter().max().map_or(0, |m| m + 1));
+                volley::plot::isi::IsiLine {
+                    name: pop.name.clone(),
+                    fractions: volley::analysis::isi_distribution(pop, &edges),
+                    cv: population_stats(pop, size, duration_ms).cv_isi,
+                }
+            })
+            .collect();
+        volley::plot::isi::isi_png(&lines, &edges, &png)?;
+        println!("wrote {}", png.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The ISI figure's axis: from a tenth of a millisecond (a step of the finest models)
+/// to ten seconds, ten bins a decade.
+const ISI_FROM_MS: f64 = 0.1;
+const ISI_TO_MS: f64 = 10_000.0;
 
 /// The model that reproduces a spike file whole: the text its run ran (seed and
 /// `--set` included), for the simulated time the file holds (every piece of a resumed

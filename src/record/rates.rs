@@ -228,3 +228,41 @@ impl Recorder for RateWriter {
         Ok(())
     }
 }
+
+/// A rate file read back: per population (in the model's order) its name, its number
+/// of neurons and its counts per bin.
+pub struct RateTraces {
+    pub bin_ms: f64,
+    pub populations: Vec<(String, u64, Vec<u32>)>,
+}
+
+/// Whether the HDF5 file at `path` is a rate file (a /rates group and no /spikes).
+pub fn is_rate_file(path: &Path) -> bool {
+    hdf5::File::open(path).is_ok_and(|f| f.group("rates").is_ok() && f.group("spikes").is_err())
+}
+
+/// Reads the rate file at `path`.
+pub fn read_rates(path: &Path) -> Result<RateTraces> {
+    let input = |message: String| crate::error::Error::Input { path: path.to_path_buf(), message };
+    let file = super::sonata::open_hdf5(path, "rate file")?;
+    let rates = file.group("rates").map_err(|_| input("not a rate file (no /rates group)".into()))?;
+    let mut names = rates.member_names().map_err(|e| input(e.to_string()))?;
+    let listed = super::provenance::read_text_list(&rates, "populations").unwrap_or_default();
+    names.sort_by_key(|n| listed.iter().position(|l| l == n).unwrap_or(usize::MAX));
+    let mut bin = None;
+    let mut populations = Vec::new();
+    for name in names {
+        let read = || -> hdf5::Result<(f64, u64, Vec<u32>)> {
+            let counts = rates.dataset(&format!("{name}/counts"))?;
+            Ok((counts.attr("bin_ms")?.read_scalar()?, counts.attr("n_nodes")?.read_scalar()?, counts.read_raw()?))
+        };
+        let (bin_ms, n_nodes, counts) = read().map_err(|e| input(format!("population {name}: {e}")))?;
+        if !(bin_ms > 0.0 && bin_ms.is_finite()) || bin.is_some_and(|b| b != bin_ms) {
+            return Err(input(format!("population {name}: bin_ms is {bin_ms}, expected one positive bin for every population")));
+        }
+        bin = Some(bin_ms);
+        populations.push((name, n_nodes, counts));
+    }
+    let bin_ms = bin.ok_or_else(|| input("the rate file holds no population".into()))?;
+    Ok(RateTraces { bin_ms, populations })
+}

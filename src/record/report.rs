@@ -310,6 +310,9 @@ pub struct Traces {
     pub unit: String,
     /// The sample times (ms).
     pub times: Vec<f64>,
+    /// The report's window (ms): its start, and its stop or the end of its last sample
+    /// where it holds fewer (a run stopped early), so that a figure's axis is this.
+    pub window: (f64, f64),
     /// Per neuron: its population-local id and its values.
     pub series: Vec<(u64, Vec<f32>)>,
 }
@@ -339,7 +342,11 @@ pub fn read_traces(path: &Path, population: Option<&str>, ids: &[u64]) -> Result
         return Err(input(format!("population {name}: the mapping does not match the data ({shape:?} for {} ids)", node_ids.len())));
     }
     let rows = shape[0];
+    if rows == 0 {
+        return Err(input(format!("population {name}: the report holds no samples yet (its window starts at {} ms)", time[0])));
+    }
     let times: Vec<f64> = (0..rows).map(|k| time[0] + k as f64 * time[2]).collect();
+    let window = (time[0], time[1].min(time[0] + rows as f64 * time[2]));
     let wanted: Vec<u64> = if ids.is_empty() { node_ids.iter().take(3).copied().collect() } else { ids.to_vec() };
     let mut series = Vec::new();
     for id in wanted {
@@ -358,5 +365,5 @@ pub fn read_traces(path: &Path, population: Option<&str>, ids: &[u64]) -> Result
     let text =
         |d: &hdf5::Dataset| d.attr("units").and_then(|a| a.read_scalar::<VarLenUnicode>()).map(|u| u.to_string()).unwrap_or_default();
     let variable = file.attr("variable").and_then(|a| a.read_scalar::<VarLenUnicode>()).map(|u| u.to_string()).unwrap_or_default();
-    Ok(Traces { population: name, variable, unit: text(&data), times, series })
+    Ok(Traces { population: name, variable, unit: text(&data), times, window, series })
 }

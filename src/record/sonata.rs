@@ -148,7 +148,7 @@ fn open_spikes(path: &Path) -> Result<(hdf5::File, hdf5::Group)> {
         bad(if file.group("report").is_ok() {
             format!("a report of sampled state (/report), not a spike file: plot it beside its run's spikes, `volley plot SPIKES.h5 --report {name}`")
         } else if file.group("rates").is_ok() {
-            "a file of population rates (/rates), not a spike file: give the spike file of the same run".to_string()
+            format!("a file of population rates (/rates), not a spike file: draw it with `volley plot {name}`, or give the spike file of the same run")
         } else {
             "an HDF5 file without a /spikes group: not a SONATA spike file".to_string()
         })

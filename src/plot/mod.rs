@@ -11,6 +11,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 use std::sync::OnceLock;
 
+pub mod isi;
+pub mod rates;
+
 /// Twelve colours that stay apart (Tableau's ten, reordered so that a network's first
 /// two populations, excitatory and inhibitory, are blue and red, with black and navy):
 /// the microcircuit's eight populations each get their own.
@@ -58,9 +61,10 @@ pub fn raster_png_from(spikes: &Path, duration_ms: Option<f64>, out: &Path) -> R
     figure_png_from(spikes, duration_ms, None, out)
 }
 
-/// `raster_png_from` with `traces` drawn in a third panel below the rate (1200 × 1100).
-/// The file is read in chunks into the picture's pixels (which neurons fire in which
-/// pixel column) and the rate's bins, so memory stays ~1 MB whatever the run's length.
+/// `raster_png_from` with `traces` drawn in a third panel below the rate (1200 × 1100),
+/// every panel then over the report's window. The file is read in chunks into the
+/// picture's pixels (which neurons fire in which pixel column) and the rate's bins, so
+/// memory stays ~1 MB whatever the run's length.
 pub fn figure_png_from(spikes: &Path, duration_ms: Option<f64>, traces: Option<&Traces>, out: &Path) -> Result<()> {
     let bad = |message: String| Error::Input { path: spikes.to_path_buf(), message };
     let stride = crate::record::sonata::sampling_stride(spikes, RASTER_NEURONS)?;
@@ -70,7 +74,8 @@ pub fn figure_png_from(spikes: &Path, duration_ms: Option<f64>, traces: Option<&
         (Some(d), _) | (None, Some(d)) => return Err(bad(format!("nothing to draw: the file covers {d} ms"))),
         (None, None) => return Err(bad("the file does not record its duration: give --duration".into())),
     };
-    let mut image = RasterImage::new(duration_ms, stride);
+    let window = traces.map_or((0.0, duration_ms), |t| t.window);
+    let mut image = RasterImage::new(window, stride);
     let mut check: Option<SpikeCheck> = None;
     let mut invalid = None;
     crate::record::sonata::visit_every(spikes, stride, |visit| match visit {
@@ -104,7 +109,9 @@ const RATE_BINS: f64 = 2000.0;
 /// A raster reduced to what can be seen: per population, which drawn neuron fires in
 /// which pixel column, and the spike count per bin of the rate below it.
 struct RasterImage {
-    duration_ms: f64,
+    /// The time drawn (ms): spikes at times in (start, stop].
+    start_ms: f64,
+    stop_ms: f64,
     stride: u64,
     /// Per population: name, size (None: the largest id seen + 1), the largest id seen
     /// + 1, and a bit per (drawn neuron, column).
@@ -118,11 +125,13 @@ struct RasterImage {
 }
 
 impl RasterImage {
-    fn new(duration_ms: f64, stride: u64) -> RasterImage {
-        let bin_ms = (duration_ms / RATE_BINS).max(1.0);
-        let bins = (duration_ms / bin_ms).round().max(1.0) as usize;
+    fn new((start_ms, stop_ms): (f64, f64), stride: u64) -> RasterImage {
+        let length = stop_ms - start_ms;
+        let bin_ms = (length / RATE_BINS).max(1.0);
+        let bins = (length / bin_ms).round().max(1.0) as usize;
         RasterImage {
-            duration_ms,
+            start_ms,
+            stop_ms,
             stride,
             populations: Vec::new(),
             recorded: Vec::new(),
@@ -150,17 +159,27 @@ impl RasterImage {
         self.drawn()
             .iter()
             .zip(&self.spikes)
-            .map(|(&drawn, &spikes)| spikes as f64 / drawn.max(1) as f64 / (self.duration_ms / 1000.0))
+            .map(|(&drawn, &spikes)| spikes as f64 / drawn.max(1) as f64 / (self.length_ms() / 1000.0))
             .collect()
     }
 
+    fn length_ms(&self) -> f64 {
+        self.stop_ms - self.start_ms
+    }
+
     fn add(&mut self, k: usize, t: f64, id: u64) {
+        // A spike at t was seen at the end of the step that ends at t: the window (start,
+        // stop] holds the steps inside it (and a spike at 0, if any, when it starts at 0).
+        if t > self.stop_ms || (t <= self.start_ms && self.start_ms > 0.0) {
+            return;
+        }
+        let t = t - self.start_ms;
         let bins = self.counts.len();
-        // A spike at the end of the run (time = duration) belongs to the last bin.
+        // A spike at the end of the window belongs to the last bin.
         let b = ((t / self.bin_ms).ceil().max(0.0) as usize).saturating_sub(1).min(bins - 1);
         self.counts[b] += 1.0;
         self.spikes[k] += 1;
-        let column = ((t / self.duration_ms * COLUMNS as f64).max(0.0) as usize).min(COLUMNS - 1);
+        let column = ((t / self.length_ms() * COLUMNS as f64).max(0.0) as usize).min(COLUMNS - 1);
         let (_, _, seen, bits) = &mut self.populations[k];
         *seen = (*seen).max(id + 1);
         // A population without n_nodes is drawn up to its largest id, within bounds.
@@ -224,16 +243,16 @@ fn draw_panels<DB: DrawingBackend>(
     traces: Option<&Traces>,
     labels: bool,
 ) -> std::result::Result<PanelPixels, String> {
-    let (duration_ms, stride) = (image.duration_ms, image.stride);
+    let (window, stride) = ((image.start_ms, image.stop_ms), image.stride);
     let fail = |e: String| e;
     let mut spans = Vec::new();
     let (top, rest) = root.split_vertically(560);
     let (bottom, below) = rest.split_vertically(240);
     // Beside the raster, each population's mean rate as a bar (the microcircuit's
-    // figure), named and coloured as its dots; nothing beside the panels below it.
+    // figure), named and coloured as its dots; beside the traces, their legend.
     let (top, bars) = top.split_horizontally(TIME_PANEL_WIDTH);
     let (bottom, _) = bottom.split_horizontally(TIME_PANEL_WIDTH);
-    let (below, _) = below.split_horizontally(TIME_PANEL_WIDTH);
+    let (below, beside_traces) = below.split_horizontally(TIME_PANEL_WIDTH);
     let sizes = image.sizes();
     let total: u64 = sizes.iter().sum();
 
@@ -244,33 +263,38 @@ fn draw_panels<DB: DrawingBackend>(
         chart.caption(caption, ("sans-serif", 22)).x_label_area_size(30);
     }
     // The same room for the value axis in every time panel, labels or not.
-    chart.y_label_area_size(60);
-    let mut chart = chart.build_cartesian_2d(0.0..duration_ms, 0.0..total.max(1) as f64).map_err(|e| fail(e.to_string()))?;
+    chart.y_label_area_size(VALUE_AXIS_WIDTH);
+    let mut chart = chart.build_cartesian_2d(window.0..window.1, 0.0..total.max(1) as f64).map_err(|e| fail(e.to_string()))?;
+    // One population: its neurons' ids on the axis; several: each one's name by its rows.
+    let several = image.populations.len() > 1;
     if labels {
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .y_desc("neuron")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .draw()
-            .map_err(|e| fail(e.to_string()))?;
+        let mut mesh = chart.configure_mesh();
+        mesh.disable_mesh().x_label_formatter(&|x| format!("{x:.0}")).y_label_formatter(&|y| format!("{y:.0}"));
+        if several {
+            mesh.y_labels(0);
+        } else {
+            mesh.y_desc(format!("{} neuron", image.populations.first().map_or("", |p| p.0.as_str())));
+        }
+        mesh.draw().map_err(|e| fail(e.to_string()))?;
     }
-    spans.push(time_span(&chart, duration_ms));
+    spans.push(time_span(&chart, window));
     let mut rows = Vec::new();
     let mut offset = 0u64;
-    let column_ms = duration_ms / COLUMNS as f64;
+    let column_ms = image.length_ms() / COLUMNS as f64;
     let radius = marker_radius(image.drawn().iter().sum());
     for (k, (_, _, _, bits)) in image.populations.iter().enumerate() {
         let colour = COLOURS[k % COLOURS.len()];
         let set = bits.iter().enumerate().flat_map(|(w, &word)| (0..64).filter(move |b| word >> b & 1 == 1).map(move |b| w * 64 + b));
         let points = set.map(|bit| {
             let (row, column) = ((bit / COLUMNS) as u64, bit % COLUMNS);
-            Circle::new(((column as f64 + 0.5) * column_ms, (offset + row * stride) as f64), radius, colour.filled())
+            Circle::new((window.0 + (column as f64 + 0.5) * column_ms, (offset + row * stride) as f64), radius, colour.filled())
         });
         chart.draw_series(points).map_err(|e| fail(e.to_string()))?;
-        rows.push(chart.backend_coord(&(0.0, (offset as f64 + (offset + sizes[k]) as f64) / 2.0)).1);
+        rows.push(chart.backend_coord(&(window.0, (offset as f64 + (offset + sizes[k]) as f64) / 2.0)).1);
         offset += sizes[k];
+    }
+    if labels && several {
+        population_names(&top, &chart, image, &rows).map_err(fail)?;
     }
     let bars = draw_rate_bars(&bars, image, labels).map_err(fail)?;
 
@@ -279,12 +303,12 @@ fn draw_panels<DB: DrawingBackend>(
     let scale = 1000.0 / bin_ms / image.drawn().iter().sum::<u64>().max(1) as f64;
     let max_rate = rate.iter().cloned().fold(0.0, f64::max) * scale;
     let mut chart = ChartBuilder::on(&bottom);
-    chart.margin(10).y_label_area_size(60);
+    chart.margin(10).y_label_area_size(VALUE_AXIS_WIDTH);
     if labels {
         chart.x_label_area_size(40);
     }
-    let mut chart = chart.build_cartesian_2d(0.0..duration_ms, 0.0..(max_rate * 1.05).max(1.0)).map_err(|e| fail(e.to_string()))?;
-    spans.push(time_span(&chart, duration_ms));
+    let mut chart = chart.build_cartesian_2d(window.0..window.1, 0.0..(max_rate * 1.05).max(1.0)).map_err(|e| fail(e.to_string()))?;
+    spans.push(time_span(&chart, window));
     if labels {
         chart
             .configure_mesh()
@@ -295,21 +319,51 @@ fn draw_panels<DB: DrawingBackend>(
             .draw()
             .map_err(|e| fail(e.to_string()))?;
     }
-    chart
-        .draw_series(LineSeries::new(rate.iter().enumerate().map(|(i, c)| ((i as f64 + 0.5) * bin_ms, c * scale)), BLACK))
-        .map_err(|e| fail(e.to_string()))?;
+    let line = rate.iter().enumerate().map(|(i, c)| (window.0 + (i as f64 + 0.5) * bin_ms, c * scale));
+    chart.draw_series(LineSeries::new(line, BLACK)).map_err(|e| fail(e.to_string()))?;
     if let Some(traces) = traces {
-        spans.push(draw_traces(&below, traces, duration_ms, labels)?);
+        spans.push(draw_traces(&below, &beside_traces, traces, window, labels)?);
     }
     Ok(PanelPixels { spans, rows, bars })
 }
 
-/// The pixel columns of time 0 and `duration_ms` in a time panel.
+/// Room for a time panel's value axis (its labels and name), the same in every panel.
+const VALUE_AXIS_WIDTH: u32 = 70;
+
+/// Each population's name on the raster's value axis, beside the middle of its rows
+/// (`rows`, pixel rows of `area`), cut to fit the axis's room; a thin line between two
+/// populations' rows.
+fn population_names<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    image: &RasterImage,
+    rows: &[i32],
+) -> std::result::Result<(), String> {
+    let (left, _) = chart.backend_coord(&(image.start_ms, 0.0));
+    let (right, _) = chart.backend_coord(&(image.stop_ms, 0.0));
+    let style = TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+    let (x0, y0) = area.get_base_pixel();
+    let mut offset = 0u64;
+    for (k, ((name, ..), &row)) in image.populations.iter().zip(rows).enumerate() {
+        let shown: String = if name.chars().count() > 9 { name.chars().take(8).chain(['…']).collect() } else { name.clone() };
+        area.draw(&Text::new(shown, (left - x0 - 6, row - y0), style.clone().color(&COLOURS[k % COLOURS.len()])))
+            .map_err(|e| e.to_string())?;
+        offset += image.sizes()[k];
+        if k + 1 < rows.len() {
+            let (_, y) = chart.backend_coord(&(image.start_ms, offset as f64));
+            area.draw(&PathElement::new(vec![(left - x0, y - y0), (right - x0, y - y0)], RGBColor(200, 200, 200)))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// The pixel columns of the window's start and stop in a time panel.
 fn time_span<DB: DrawingBackend>(
     chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
-    duration_ms: f64,
+    (start, stop): (f64, f64),
 ) -> (i32, i32) {
-    (chart.backend_coord(&(0.0, 0.0)).0, chart.backend_coord(&(duration_ms, 0.0)).0)
+    (chart.backend_coord(&(start, 0.0)).0, chart.backend_coord(&(stop, 0.0)).0)
 }
 
 /// A raster's dot radius in pixels for `rows` neurons drawn in its 560-pixel height: one
@@ -317,6 +371,10 @@ fn time_span<DB: DrawingBackend>(
 fn marker_radius(rows: u64) -> i32 {
     (500 / rows.max(1) / 4).clamp(1, 4) as i32
 }
+
+/// The thinnest a rate bar is drawn, in pixels: a population of a few neurons among
+/// thousands (the microcircuit's L5I) still shows its bar.
+const MIN_BAR_PIXELS: f64 = 8.0;
 
 /// Each population's mean rate as a horizontal bar in its raster colour, beside the
 /// population's rows of the raster (the same vertical scale: the same margins, caption
@@ -348,16 +406,18 @@ fn draw_rate_bars<DB: DrawingBackend>(
             .draw()
             .map_err(|e| e.to_string())?;
     }
+    // Neurons per pixel row, for the thinnest bar.
+    let per_pixel = total / (chart.backend_coord(&(0.0, 0.0)).1 - chart.backend_coord(&(0.0, total)).1).max(1) as f64;
     let mut middles = Vec::new();
     let mut offset = 0.0;
     for (k, (&rate, &size)) in rates.iter().zip(&sizes).enumerate() {
         let (lo, hi) = (offset, offset + size as f64);
-        let inset = (hi - lo) * 0.15;
+        let middle = (lo + hi) / 2.0;
+        let half = ((hi - lo) * 0.35).max(MIN_BAR_PIXELS / 2.0 * per_pixel);
         let colour = COLOURS[k % COLOURS.len()];
         chart
-            .draw_series(std::iter::once(Rectangle::new([(0.0, lo + inset), (rate, hi - inset)], colour.filled())))
+            .draw_series(std::iter::once(Rectangle::new([(0.0, middle - half), (rate, middle + half)], colour.filled())))
             .map_err(|e| e.to_string())?;
-        let middle = (lo + hi) / 2.0;
         middles.push(chart.backend_coord(&(0.0, middle)).1);
         if labels {
             let text = Text::new(
@@ -372,24 +432,29 @@ fn draw_rate_bars<DB: DrawingBackend>(
     Ok(middles)
 }
 
-/// The series' names in a box at the upper right.
-fn legend<'a, DB: DrawingBackend + 'a>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+/// Names with their colours, one per line, in `area` beside a panel (never over its data),
+/// from its top at `y` (pixels of `area`).
+fn legend_beside<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    entries: &[(String, RGBColor)],
+    y: i32,
 ) -> std::result::Result<(), String> {
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())
+    let style = TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    for (k, (name, colour)) in entries.iter().enumerate() {
+        let row = y + 10 + 20 * k as i32;
+        area.draw(&PathElement::new(vec![(12, row), (36, row)], ShapeStyle::from(colour).stroke_width(2))).map_err(|e| e.to_string())?;
+        area.draw(&Text::new(name.clone(), (42, row), style.clone())).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
-/// A few neurons' sampled values against time, one colour each.
+/// A few neurons' sampled values against time, one colour each, their legend in
+/// `beside`; returns the pixel columns of the window's start and stop.
 fn draw_traces<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
+    beside: &DrawingArea<DB, plotters::coord::Shift>,
     traces: &Traces,
-    duration_ms: f64,
+    window: (f64, f64),
     labels: bool,
 ) -> std::result::Result<(i32, i32), String> {
     let values = traces.series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite());
@@ -397,36 +462,48 @@ fn draw_traces<DB: DrawingBackend>(
     let (lo, hi) = if lo < hi { (lo as f64, hi as f64) } else { (lo as f64 - 1.0, lo as f64 + 1.0) };
     let pad = (hi - lo) * 0.05;
     let mut chart = ChartBuilder::on(area);
-    chart.margin(10).y_label_area_size(60);
+    chart.margin(10).y_label_area_size(VALUE_AXIS_WIDTH);
     if labels {
         chart.x_label_area_size(40);
     }
-    let mut chart = chart.build_cartesian_2d(0.0..duration_ms, (lo - pad)..(hi + pad)).map_err(|e| e.to_string())?;
-    let span = time_span(&chart, duration_ms);
+    let mut chart = chart.build_cartesian_2d(window.0..window.1, (lo - pad)..(hi + pad)).map_err(|e| e.to_string())?;
+    let span = time_span(&chart, window);
     if labels {
-        let unit = if traces.unit.is_empty() { String::new() } else { format!(" ({})", traces.unit) };
         chart
             .configure_mesh()
             .disable_mesh()
             .x_desc("time (ms)")
-            .y_desc(format!("{}{unit}", traces.variable))
+            .y_desc(axis_name(&traces.variable, &traces.unit))
             .x_label_formatter(&|x| format!("{x:.0}"))
             .draw()
             .map_err(|e| e.to_string())?;
     }
-    for (k, (id, values)) in traces.series.iter().enumerate() {
-        let colour = COLOURS[k % COLOURS.len()];
+    for (k, (_, values)) in traces.series.iter().enumerate() {
+        let colour = trace_colour(k);
         let points = traces.times.iter().zip(values).filter(|(_, v)| v.is_finite()).map(|(&t, &v)| (t, v as f64));
-        let series = chart.draw_series(LineSeries::new(points, colour)).map_err(|e| e.to_string())?;
-        if labels {
-            let name = format!("{} {id}", traces.population);
-            series.label(name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], colour));
-        }
+        chart.draw_series(LineSeries::new(points, colour)).map_err(|e| e.to_string())?;
     }
     if labels {
-        legend(&mut chart)?;
+        let entries: Vec<(String, RGBColor)> =
+            traces.series.iter().enumerate().map(|(k, (id, _))| (format!("{} {id}", traces.population), trace_colour(k))).collect();
+        legend_beside(beside, &entries, 10)?;
     }
     Ok(span)
+}
+
+/// The k-th trace's colour: the palette after the first two populations' blue and red,
+/// so that a trace is not taken for a population of the raster.
+fn trace_colour(k: usize) -> RGBColor {
+    COLOURS[(k + 2) % COLOURS.len()]
+}
+
+/// A value axis's name: the variable with its unit, and none for a dimensionless one
+/// (a gate's "1").
+fn axis_name(variable: &str, unit: &str) -> String {
+    match unit {
+        "" | "1" => variable.to_string(),
+        unit => format!("{variable} ({unit})"),
+    }
 }
 
 #[cfg(test)]
@@ -443,7 +520,7 @@ mod tests {
     /// ceil(size / stride) neurons and the duration.
     #[test]
     fn rate_bars_are_the_drawn_neurons_mean_rates() {
-        let mut image = RasterImage::new(500.0, 2);
+        let mut image = RasterImage::new((0.0, 500.0), 2);
         let header =
             |name: &str, size| crate::record::sonata::PopulationHeader { name: name.into(), size: Some(size), ..Default::default() };
         image.population(&header("a", 10));
@@ -468,19 +545,20 @@ mod tests {
     /// with labels and without.
     #[test]
     fn every_panel_puts_a_time_at_the_same_pixel_column() {
-        let mut image = RasterImage::new(1000.0, 1);
-        let header = |name: &str| crate::record::sonata::PopulationHeader { name: name.into(), size: Some(10), ..Default::default() };
-        image.population(&header("exc"));
-        image.population(&crate::record::sonata::PopulationHeader { size: Some(3), ..header("inh") });
-        image.add(0, 100.0, 3);
-        let traces = Traces {
-            population: "exc".into(),
-            variable: "v".into(),
-            unit: "mV".into(),
-            times: vec![0.0, 500.0, 999.0],
-            series: vec![(3, vec![-65.0, 30.0, -70.0])],
-        };
-        for labels in [false, font_available()] {
+        for (window, labels) in [((0.0, 1000.0), false), ((0.0, 1000.0), font_available()), ((100.0, 300.0), font_available())] {
+            let mut image = RasterImage::new(window, 1);
+            let header = |name: &str| crate::record::sonata::PopulationHeader { name: name.into(), size: Some(10), ..Default::default() };
+            image.population(&header("exc"));
+            image.population(&crate::record::sonata::PopulationHeader { size: Some(3), ..header("inh") });
+            image.add(0, 150.0, 3);
+            let traces = Traces {
+                population: "exc".into(),
+                variable: "v".into(),
+                unit: "mV".into(),
+                times: vec![window.0, (window.0 + window.1) / 2.0, window.1 - 1.0],
+                window,
+                series: vec![(3, vec![-65.0, 30.0, -70.0])],
+            };
             let mut buffer = vec![0u8; (WIDTH * 1100 * 3) as usize];
             let root = BitMapBackend::with_buffer(&mut buffer, (WIDTH, 1100)).into_drawing_area();
             let PanelPixels { spans, rows, bars } = draw_panels(&root, &image, Some(&traces), labels).unwrap();
@@ -490,6 +568,32 @@ mod tests {
             assert!(spans.iter().all(|&s| s == spans[0]), "labels {labels}: {spans:?}");
             assert!(spans[0].1 - spans[0].0 > 800, "the time axis spans most of the width: {spans:?}");
         }
+    }
+
+    /// A figure over a report's window (100–300 ms) counts the spikes inside it only, and
+    /// its rate bars are rates over the window.
+    #[test]
+    fn a_window_holds_the_spikes_inside_it_and_rates_over_it() {
+        let mut image = RasterImage::new((100.0, 300.0), 1);
+        image.population(&crate::record::sonata::PopulationHeader { name: "a".into(), size: Some(2), ..Default::default() });
+        for t in [50.0, 100.0, 100.5, 200.0, 300.0, 300.5, 900.0] {
+            image.add(0, t, 1);
+        }
+        assert_eq!(image.spikes, [3]);
+        assert_eq!(image.counts.iter().sum::<f64>(), 3.0);
+        assert!((image.rates()[0] - 3.0 / 2.0 / 0.2).abs() < 1e-12, "{:?}", image.rates());
+        // From 0, a spike at 0 counts.
+        let mut image = RasterImage::new((0.0, 10.0), 1);
+        image.population(&crate::record::sonata::PopulationHeader { name: "a".into(), size: Some(1), ..Default::default() });
+        image.add(0, 0.0, 0);
+        assert_eq!(image.spikes, [1]);
+    }
+
+    #[test]
+    fn a_dimensionless_variable_is_named_without_a_unit() {
+        assert_eq!(axis_name("na.m", "1"), "na.m");
+        assert_eq!(axis_name("na.m", ""), "na.m");
+        assert_eq!(axis_name("v", "mV"), "v (mV)");
     }
 
     /// The palette's colours lie apart from each other and from white, so that twelve
