@@ -687,8 +687,9 @@ pub fn calibrate(desc: &Description, threads: usize) -> crate::Result<Costs> {
     let predicted = plan(&small, &PlanOptions { ranks: 1, threads, rate_hz: rate, kind: BackendKind::Cpu }, &reference).time;
     let factor = |measured: f64, predicted: f64| if predicted > 1e-4 { (measured / predicted).clamp(0.05, 50.0) } else { 1.0 };
     let update_factor = factor(update.as_secs_f64(), predicted.update);
-    let deliver_factor = factor(deliver.as_secs_f64(), predicted.deliver).max(1.0);
-    let build_factor = factor(build_s, predicted.build).max(1.0);
+    let (deliver_measured, build_measured) = (factor(deliver.as_secs_f64(), predicted.deliver), factor(build_s, predicted.build));
+    let (deliver_factor, build_factor) = (deliver_measured.max(1.0), build_measured.max(1.0));
+
     Ok(Costs {
         update_factor,
         noise_ns: reference.noise_ns * update_factor,
@@ -704,11 +705,23 @@ pub fn calibrate(desc: &Description, threads: usize) -> crate::Result<Costs> {
         exchange_us: reference.exchange_us,
         exchange_spike_ns: reference.exchange_spike_ns,
         source: format!(
-            "calibrated here on {} neurons for {} ms: update ×{update_factor:.2}, delivery ×{deliver_factor:.2}, build ×{build_factor:.2} of the reference",
+            "calibrated here on {} neurons for {} ms: update ×{update_factor:.2}, delivery ×{deliver_factor:.2}{}, build ×{build_factor:.2}{} of the reference",
             small.total_neurons(),
-            small.steps as f64 * small.dt_ms
+            small.steps as f64 * small.dt_ms,
+            floored(deliver_factor, deliver_measured),
+            floored(build_factor, build_measured),
         ),
     })
+}
+
+/// What a calibration measured where it applied more, so that the plan does not show a
+/// bare ×1.00: " (measured ×0.59, kept at 1: the copy sits in cache)".
+fn floored(applied: f64, measured: f64) -> String {
+    if measured < applied {
+        format!(" (measured ×{measured:.2}, kept at 1: the copy sits in cache)")
+    } else {
+        String::new()
+    }
 }
 
 /// The largest population of a calibration copy.
@@ -717,6 +730,12 @@ pub const CALIBRATION_NEURONS: u64 = 4000;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_calibration_factor_kept_at_one_says_what_was_measured() {
+        assert_eq!(floored(1.0, 0.59), " (measured ×0.59, kept at 1: the copy sits in cache)");
+        assert_eq!(floored(1.3, 1.3), "");
+    }
 
     /// A Poisson stimulus adds its count per neuron-step to the update: 1000 neurons ×
     /// 100 steps × 2.2 ns on one thread.
