@@ -20,17 +20,21 @@ run() { "$volley" run "$@" --quiet; }
 run examples/izhikevich2003.toml --out "$work/izhikevich2003"
 cp "$work/izhikevich2003/raster.png" "$figures/raster_izhikevich2003.png"
 
-# The same with three neurons' v over the first 200 ms (the quick start's report).
-cp examples/izhikevich2003.toml "$work/izhikevich2003_v.toml"
-cat >>"$work/izhikevich2003_v.toml" <<'TOML'
+# An example with a report of v appended (a TOML table on stdin), run into $work/NAME.
+with_report() {
+  local example=$1 name=$2
+  { cat "$example"; echo; cat; } >"$work/$name.toml"
+  run "$work/$name.toml" --out "$work/$name"
+}
 
+# The same with three neurons' v over the first 200 ms (the quick start's report).
+with_report examples/izhikevich2003.toml izhikevich2003_v <<'TOML'
 [[output.report]]
 file = "v.h5"
 variable = "v"
 neurons = { ids = [0, 3, 17] }
 stop = "200 ms"
 TOML
-run "$work/izhikevich2003_v.toml" --out "$work/izhikevich2003_v"
 "$volley" plot "$work/izhikevich2003_v/spikes.h5" --report "$work/izhikevich2003_v/v.h5" --neurons 0,3 \
   -o "$figures/izhikevich2003_traces.png"
 
@@ -52,16 +56,13 @@ run "$work/microcircuit_0.1.toml" --duration 1s --out "$work/microcircuit_0.1"
 cp "$work/microcircuit_0.1/raster.png" "$figures/raster_microcircuit_0.1.png"
 
 # Hodgkin-Huxley: the classic 1952 axon's v, and the E/I network with conductance synapses.
-cp examples/hh_classic.toml "$work/hh_classic.toml"
-cat >>"$work/hh_classic.toml" <<'TOML'
-
+with_report examples/hh_classic.toml hh_classic <<'TOML'
 [[output.report]]
 file = "v.h5"
 variable = "v"
 neurons = { ids = [1, 5, 9] }
 interval = "0.1 ms"
 TOML
-run "$work/hh_classic.toml" --out "$work/hh_classic"
 "$volley" plot "$work/hh_classic/spikes.h5" --report "$work/hh_classic/v.h5" -o "$figures/hh_classic_traces.png"
 run examples/hh_network.toml --out "$work/hh_network"
 cp "$work/hh_network/raster.png" "$figures/raster_hh_network.png"

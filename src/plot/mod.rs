@@ -302,24 +302,10 @@ fn draw_panels<DB: DrawingBackend>(
     // The rate of the drawn neurons, one in `stride` of each population (recorded).
     let scale = 1000.0 / bin_ms / image.drawn().iter().sum::<u64>().max(1) as f64;
     let max_rate = rate.iter().cloned().fold(0.0, f64::max) * scale;
-    let mut chart = ChartBuilder::on(&bottom);
-    chart.margin(10).y_label_area_size(VALUE_AXIS_WIDTH);
-    if labels {
-        chart.x_label_area_size(40);
-    }
-    let mut chart = chart.build_cartesian_2d(window.0..window.1, 0.0..(max_rate * 1.05).max(1.0)).map_err(|e| fail(e.to_string()))?;
+    let chart = time_chart(&bottom, window, 0.0..(max_rate * 1.05).max(1.0), "rate (Hz)", None, labels)?;
     spans.push(time_span(&chart, window));
-    if labels {
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc("time (ms)")
-            .y_desc("rate (Hz)")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .draw()
-            .map_err(|e| fail(e.to_string()))?;
-    }
     let line = rate.iter().enumerate().map(|(i, c)| (window.0 + (i as f64 + 0.5) * bin_ms, c * scale));
+    let mut chart = chart;
     chart.draw_series(LineSeries::new(line, BLACK)).map_err(|e| fail(e.to_string()))?;
     if let Some(traces) = traces {
         spans.push(draw_traces(&below, &beside_traces, traces, window, labels)?);
@@ -356,6 +342,38 @@ fn population_names<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+/// A time panel on `area`: `window` (ms) across, with the room every time panel keeps for
+/// its value axis, and `values` up, named `name`; captioned where a caption is given.
+fn time_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, plotters::coord::Shift>,
+    window: (f64, f64),
+    values: std::ops::Range<f64>,
+    name: &str,
+    caption: Option<&str>,
+    labels: bool,
+) -> std::result::Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    let mut chart = ChartBuilder::on(area);
+    chart.margin(10).y_label_area_size(VALUE_AXIS_WIDTH);
+    if labels {
+        if let Some(caption) = caption {
+            chart.caption(caption, ("sans-serif", 22));
+        }
+        chart.x_label_area_size(40);
+    }
+    let mut chart = chart.build_cartesian_2d(window.0..window.1, values).map_err(|e| e.to_string())?;
+    if labels {
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("time (ms)")
+            .y_desc(name)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .draw()
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(chart)
 }
 
 /// The pixel columns of the window's start and stop in a time panel.
@@ -461,23 +479,9 @@ fn draw_traces<DB: DrawingBackend>(
     let (lo, hi) = values.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let (lo, hi) = if lo < hi { (lo as f64, hi as f64) } else { (lo as f64 - 1.0, lo as f64 + 1.0) };
     let pad = (hi - lo) * 0.05;
-    let mut chart = ChartBuilder::on(area);
-    chart.margin(10).y_label_area_size(VALUE_AXIS_WIDTH);
-    if labels {
-        chart.x_label_area_size(40);
-    }
-    let mut chart = chart.build_cartesian_2d(window.0..window.1, (lo - pad)..(hi + pad)).map_err(|e| e.to_string())?;
+    let name = axis_name(&traces.variable, &traces.unit);
+    let mut chart = time_chart(area, window, (lo - pad)..(hi + pad), &name, None, labels)?;
     let span = time_span(&chart, window);
-    if labels {
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc("time (ms)")
-            .y_desc(axis_name(&traces.variable, &traces.unit))
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .draw()
-            .map_err(|e| e.to_string())?;
-    }
     for (k, (_, values)) in traces.series.iter().enumerate() {
         let colour = trace_colour(k);
         let points = traces.times.iter().zip(values).filter(|(_, v)| v.is_finite()).map(|(&t, &v)| (t, v as f64));

@@ -1,7 +1,7 @@
 //! `volley plot RATES.h5`: each population's rate against time, from a rate file
 //! (`output.rates`), on the same time panel as the raster's figure.
 
-use super::{legend_beside, time_span, COLOURS, TIME_PANEL_WIDTH, VALUE_AXIS_WIDTH, WIDTH};
+use super::{legend_beside, time_chart, time_span, COLOURS, TIME_PANEL_WIDTH, WIDTH};
 use crate::error::{Error, Result};
 use crate::record::atomic::write_atomically;
 use crate::record::rates::RateTraces;
@@ -38,22 +38,8 @@ pub(super) fn draw_rates<DB: DrawingBackend>(
     let lines = hz(rates);
     let top = lines.iter().flatten().cloned().fold(0.0, f64::max);
     let (panel, beside) = root.split_horizontally(TIME_PANEL_WIDTH);
-    let mut chart = ChartBuilder::on(&panel);
-    chart.margin(10).y_label_area_size(VALUE_AXIS_WIDTH);
-    if labels {
-        chart.caption(format!("Population rates ({} ms bins)", rates.bin_ms), ("sans-serif", 22)).x_label_area_size(40);
-    }
-    let mut chart = chart.build_cartesian_2d(0.0..end_ms, 0.0..(top * 1.05).max(1.0)).map_err(|e| e.to_string())?;
-    if labels {
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc("time (ms)")
-            .y_desc("rate (Hz)")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .draw()
-            .map_err(|e| e.to_string())?;
-    }
+    let caption = format!("Population rates ({} ms bins)", rates.bin_ms);
+    let mut chart = time_chart(&panel, (0.0, end_ms), 0.0..(top * 1.05).max(1.0), "rate (Hz)", Some(&caption), labels)?;
     for (k, line) in lines.iter().enumerate() {
         // Bin k holds the spikes of (k·bin, (k+1)·bin]: drawn at its middle.
         let points = line.iter().enumerate().map(|(i, &r)| ((i as f64 + 0.5) * rates.bin_ms, r));
