@@ -120,3 +120,33 @@ fn batch_logs_get_plain_progress_lines() {
     assert_ok(&quiet);
     assert!(stderr(&quiet).is_empty(), "quiet run printed: {}", stderr(&quiet));
 }
+
+/// The summary's phase line shows how evenly the threads' shards were loaded: the least
+/// and most busy shard, where a rank runs several; nothing where it runs one.
+#[test]
+fn the_phase_line_shows_the_shards_spread_where_there_are_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("izhikevich2003.toml");
+    let run = |threads: &str| {
+        let out = dir.path().join(format!("t{threads}"));
+        let result = volley(
+            dir.path(),
+            &["run", model.to_str().unwrap(), "--threads", threads, "--duration", "100ms", "--out", out.to_str().unwrap(), "-q"],
+        );
+        assert!(result.status.success(), "{}", stderr(&result));
+        stderr(&result)
+            .lines()
+            .chain(String::from_utf8_lossy(&result.stdout).lines())
+            .find(|l| l.starts_with("phases"))
+            .unwrap()
+            .to_string()
+    };
+    let two = run("2");
+    let spread = two.split("shards busy ").nth(1).unwrap_or_else(|| panic!("no shards' spread: {two}"));
+    let (times, rest) = spread.split_once(" (the busiest ").unwrap();
+    assert_eq!(times.split('–').count(), 2, "{two}");
+    let percent: f64 = rest.split_once("% over the least)").unwrap().0.parse().unwrap();
+    assert!(percent >= 0.0, "{two}");
+    let one = run("1");
+    assert!(!one.contains("shards busy"), "{one}");
+}

@@ -511,7 +511,12 @@ impl Backend for CpuBackend {
         // Per thread: the shards' times over the threads that ran them.
         let n = self.threads.min(self.shards.len()).max(1) as u32;
         let sum = |f: fn(&Shard) -> Duration| self.shards.shards().map(|s| f(&s)).sum::<Duration>() / n;
-        WorkTimes { update: sum(|s| s.update_time), deliver: sum(|s| s.deliver_time), lookup: sum(|s| s.synapses.lookup_time) }
+        WorkTimes {
+            update: sum(|s| s.update_time),
+            deliver: sum(|s| s.deliver_time),
+            lookup: sum(|s| s.synapses.lookup_time),
+            shards: self.shards.shards().map(|s| s.update_time + s.deliver_time).collect(),
+        }
     }
 
     fn time_lookups(&mut self) {

@@ -41,7 +41,7 @@ pub struct StatePiece<'a> {
 }
 
 /// A backend's working time so far, per worker (thread).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct WorkTimes {
     pub update: Duration,
     /// Delivering the received spikes' synapses into the rings, their lookup included.
@@ -49,6 +49,9 @@ pub struct WorkTimes {
     /// Of `deliver`, finding the rows of the received spikes (zero unless timed:
     /// `Backend::time_lookups`).
     pub lookup: Duration,
+    /// Each shard's busy time (its delivery and update) where the backend runs shards on
+    /// threads: how evenly the threads' work is cut.
+    pub shards: Vec<Duration>,
 }
 
 pub trait Backend {

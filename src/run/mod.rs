@@ -131,6 +131,9 @@ pub struct RunReport {
     pub phases: PhaseTimes,
     /// Every rank's timers, rank by rank.
     pub rank_phases: Vec<PhaseSeconds>,
+    /// The least and most busy shard's time in seconds over every rank's shards, where
+    /// threads run several: how evenly the work is cut (None: one shard per rank).
+    pub shard_busy: Option<(f64, f64)>,
     pub exchange: ExchangeMode,
     /// Every rank's peak resident memory in bytes (0 where unknown).
     pub peak_memory: Vec<f64>,
@@ -275,7 +278,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     // Simulation time proper: the loop without the appends to the spike file.
     let simulate = t1.elapsed().saturating_sub(write);
     let phases = sim.times;
-    let crate::backend::WorkTimes { deliver, update, .. } = sim.backend().work_times();
+    let crate::backend::WorkTimes { deliver, update, shards, .. } = sim.backend().work_times();
     let (_, spike_counts) = comm.prefix_and_total(&local_counts);
     let mine: PhaseSeconds = [
         build.as_secs_f64(),
@@ -295,6 +298,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         }
     }
     let RankFigures { rank_phases, peak_memory, rank_memory, wire_bytes_per_spike } = rank_figures(&mine, sim.backend(), comm);
+    let shard_busy = shard_spread(&shards, comm);
 
     // The network's memory goes back before the raster is drawn (a run sized to its
     // memory limit has no room for both).
@@ -330,6 +334,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         write,
         phases,
         rank_phases,
+        shard_busy,
         peak_memory,
         exchange,
         fan_out,
@@ -367,6 +372,23 @@ fn rank_figures(phases: &PhaseSeconds, backend: &dyn Backend, comm: &dyn Communi
     let traffic = comm.prefix_and_total(&[bytes, spikes_sent]).1;
     let wire_bytes_per_spike = (comm.size() > 1 && traffic[1] > 0).then(|| traffic[0] as f64 / traffic[1] as f64);
     RankFigures { rank_phases, peak_memory, rank_memory, wire_bytes_per_spike }
+}
+
+/// The least and most busy shard's time (s) over every rank's shards (collective); None
+/// where every rank has at most one.
+fn shard_spread(shards: &[Duration], comm: &dyn Communicator) -> Option<(f64, f64)> {
+    let secs: Vec<f64> = shards.iter().map(Duration::as_secs_f64).collect();
+    let lo = secs.iter().cloned().fold(f64::INFINITY, f64::min);
+    let hi = secs.iter().cloned().fold(0.0, f64::max);
+    let all = comm.all_gather_f64(&[if secs.is_empty() { f64::NAN } else { lo }, hi, secs.len() as f64]);
+    let (mut lo, mut hi, mut several) = (f64::INFINITY, 0.0f64, false);
+    for c in all.chunks(3) {
+        several |= c[2] > 1.0;
+        if !c[0].is_nan() {
+            (lo, hi) = (lo.min(c[0]), hi.max(c[1]));
+        }
+    }
+    several.then_some((lo, hi))
 }
 
 /// Takes the locks of a run's output directory and checkpoints (rank 0, for all ranks),

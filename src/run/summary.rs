@@ -77,8 +77,17 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
     } else {
         report.backend.clone()
     };
+    // Threads wait for the busiest shard at the end of every epoch: its excess over the
+    // least busy is the imbalance.
+    let shards = match report.shard_busy {
+        Some((lo, hi)) if hi > 0.0 => {
+            let (lo_shown, hi_shown) = (fmt_duration(Duration::from_secs_f64(lo)), fmt_duration(Duration::from_secs_f64(hi)));
+            format!(" | shards busy {lo_shown}–{hi_shown} (the busiest {:.0}% over the least)", (hi / lo.max(1e-12) - 1.0) * 100.0)
+        }
+        _ => String::new(),
+    };
     out.push_str(&format!(
-        "\nphases ({what}): {} | {} epochs, exchange {:.1} us per epoch ({mode}) | {runs_on}",
+        "\nphases ({what}): {}{shards} | {} epochs, exchange {:.1} us per epoch ({mode}) | {runs_on}",
         shown.join(", "),
         epochs,
         exchange / epochs as f64 * 1e6,
