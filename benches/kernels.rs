@@ -312,6 +312,21 @@ fn memory_system(c: &mut Criterion) {
             })
         });
     }
+    // The same into 10^5 floats from 4-byte compact records (u16 target, u16 weight code,
+    // decoded as delivery decodes it): what the decode adds to the bound.
+    let codec = volley::connectivity::generate::WeightCodec::new((0.0, 175.6));
+    let compact: Vec<(u16, u16)> = records.iter().map(|&(t, w)| ((t % 65_536) as u16, codec.encode(w))).collect();
+    let mut target = vec![0f32; 65_536];
+    g.throughput(Throughput::Elements(compact.len() as u64));
+    g.bench_function("scatter_compact_65536", |b| {
+        b.iter(|| {
+            for &(t, code) in &compact {
+                // SAFETY: t < 65,536 by its type.
+                unsafe { *target.get_unchecked_mut(t as usize) += codec.decode(code) };
+            }
+            black_box(target[0])
+        })
+    });
     g.finish();
 }
 
