@@ -14,19 +14,18 @@ pub(super) fn stats(args: StatsArgs) -> Result<ExitCode> {
     }
     let duration_ms = duration_of(&file, duration, &spikes)?;
     file.validate().map_err(|m| Error::Input { path: spikes.clone(), message: m })?;
-    print!("{}", stats_report(&spikes, &file, duration_ms));
+    let per_population: Vec<_> = file.populations.iter().map(|pop| population_stats(pop, pop.neurons(), duration_ms)).collect();
+    print!("{}", stats_report(&spikes, &file, &per_population, duration_ms));
     if let Some(png) = plot {
         let edges = volley::analysis::log_edges(ISI_FROM_MS, ISI_TO_MS, 10);
         let lines: Vec<volley::plot::isi::IsiLine> = file
             .populations
             .iter()
-            .map(|pop| {
-                let size = pop.size.unwrap_or_else(|| pop.node_ids.iter().max().map_or(0, |m| m + 1));
-                volley::plot::isi::IsiLine {
-                    name: pop.name.clone(),
-                    fractions: volley::analysis::isi_distribution(pop, &edges),
-                    cv: population_stats(pop, size, duration_ms).cv_isi,
-                }
+            .zip(&per_population)
+            .map(|(pop, s)| volley::plot::isi::IsiLine {
+                name: pop.name.clone(),
+                fractions: volley::analysis::isi_distribution(pop, &edges),
+                cv: s.cv_isi,
             })
             .collect();
         volley::plot::isi::isi_png(&lines, &edges, &png)?;
@@ -60,7 +59,7 @@ fn reproducing_model(file: &sonata::SpikeFile, path: &Path) -> Result<String> {
 /// What `volley stats` prints: provenance, per-population rates and ISI variability,
 /// and the rhythm peaks of the population rate, each with a clear line where the file
 /// has too little for it.
-fn stats_report(path: &Path, file: &sonata::SpikeFile, duration_ms: f64) -> String {
+fn stats_report(path: &Path, file: &sonata::SpikeFile, per_population: &[volley::analysis::PopulationStats], duration_ms: f64) -> String {
     use std::fmt::Write;
     let mut out = format!("{}: {} ms\n", path.display(), duration_ms);
     for (key, value) in &file.provenance {
@@ -69,9 +68,7 @@ fn stats_report(path: &Path, file: &sonata::SpikeFile, duration_ms: f64) -> Stri
         let _ = writeln!(out, "  {key:<14} {shown}");
     }
     let total: usize = file.populations.iter().map(|p| p.timestamps_ms.len()).sum();
-    for pop in &file.populations {
-        let size = pop.size.unwrap_or_else(|| pop.node_ids.iter().max().map_or(0, |m| m + 1));
-        let s = population_stats(pop, size, duration_ms);
+    for s in per_population {
         let rate = if duration_ms > 0.0 { format!("{:>7.2} Hz", s.rate_hz) } else { "n/a (the file covers 0 ms)".into() };
         let cv = s.cv_isi.map_or("n/a (no neuron with 3 spikes)".to_string(), |c| format!("{c:.2}"));
         let recorded = if s.recorded == s.size { String::new() } else { format!(" ({} recorded)", s.recorded) };

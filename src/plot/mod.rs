@@ -329,12 +329,12 @@ fn population_names<DB: DrawingBackend>(
     let (right, _) = chart.backend_coord(&(image.stop_ms, 0.0));
     let style = TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
     let (x0, y0) = area.get_base_pixel();
-    let mut offset = 0u64;
+    let (sizes, mut offset) = (image.sizes(), 0u64);
     for (k, ((name, ..), &row)) in image.populations.iter().zip(rows).enumerate() {
         let shown: String = if name.chars().count() > 9 { name.chars().take(8).chain(['…']).collect() } else { name.clone() };
         area.draw(&Text::new(shown, (left - x0 - 6, row - y0), style.clone().color(&COLOURS[k % COLOURS.len()])))
             .map_err(|e| e.to_string())?;
-        offset += image.sizes()[k];
+        offset += sizes[k];
         if k + 1 < rows.len() {
             let (_, y) = chart.backend_coord(&(image.start_ms, offset as f64));
             area.draw(&PathElement::new(vec![(left - x0, y - y0), (right - x0, y - y0)], RGBColor(200, 200, 200)))

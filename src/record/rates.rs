@@ -246,9 +246,7 @@ pub fn read_rates(path: &Path) -> Result<RateTraces> {
     let input = |message: String| crate::error::Error::Input { path: path.to_path_buf(), message };
     let file = super::sonata::open_hdf5(path, "rate file")?;
     let rates = file.group("rates").map_err(|_| input("not a rate file (no /rates group)".into()))?;
-    let mut names = rates.member_names().map_err(|e| input(e.to_string()))?;
-    let listed = super::provenance::read_text_list(&rates, "populations").unwrap_or_default();
-    names.sort_by_key(|n| listed.iter().position(|l| l == n).unwrap_or(usize::MAX));
+    let names = super::sonata::population_order(&rates).map_err(|e| input(e.to_string()))?;
     let mut bin = None;
     let mut populations = Vec::new();
     for name in names {

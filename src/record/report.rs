@@ -323,10 +323,8 @@ pub fn read_traces(path: &Path, population: Option<&str>, ids: &[u64]) -> Result
     let input = |message: String| Error::Input { path: path.to_path_buf(), message };
     let file = super::sonata::open_hdf5(path, "report")?;
     let report = file.group("report").map_err(|_| input("not a SONATA report (no /report group)".into()))?;
-    let mut names = report.member_names().map_err(|e| input(e.to_string()))?;
     // The model's order, as the report lists it: its first population first.
-    let listed = super::provenance::read_text_list(&report, "populations").unwrap_or_default();
-    names.sort_by_key(|n| listed.iter().position(|l| l == n).unwrap_or(usize::MAX));
+    let names = super::sonata::population_order(&report).map_err(|e| input(e.to_string()))?;
     let name = match population {
         Some(p) if names.iter().any(|n| n == p) => p.to_string(),
         Some(p) => return Err(input(format!("no population {p:?} in the report (it has: {})", names.join(", ")))),

@@ -43,6 +43,11 @@ pub struct PopulationSpikes {
 }
 
 impl PopulationSpikes {
+    /// Its number of neurons: `n_nodes`, or, where the file does not say, its largest id + 1.
+    pub fn neurons(&self) -> u64 {
+        self.size.unwrap_or_else(|| self.node_ids.iter().max().map_or(0, |m| m + 1))
+    }
+
     /// The neurons whose spikes the file holds: those recorded, else the population.
     pub fn recorded_neurons(&self) -> Option<u64> {
         self.recorded.or(self.size)
@@ -264,7 +269,7 @@ pub struct PopulationHeader {
 
 /// The populations of a spike file in the model's order: as its `/spikes` group lists
 /// them (volley's files), then any others by name.
-fn population_order(group: &hdf5::Group) -> hdf5::Result<Vec<String>> {
+pub(super) fn population_order(group: &hdf5::Group) -> hdf5::Result<Vec<String>> {
     let mut names = group.member_names()?;
     let listed = super::provenance::read_text_list(group, "populations").unwrap_or_default();
     names.sort_by_key(|n| listed.iter().position(|l| l == n).unwrap_or(usize::MAX));
