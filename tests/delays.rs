@@ -18,7 +18,13 @@ fn load(file: &str, sets: &[&str], duration: &str) -> Description {
 }
 
 fn simulate_with(desc: &Description, threads: usize, ring_slots: u32) -> (Vec<Spike>, Vec<f32>) {
-    let options = CpuOptions { threads, min_shard_neurons: 64 };
+    simulate_deferring(desc, threads, ring_slots, usize::MAX)
+}
+
+/// `simulate_with`, rings of more than `defer_rings_above` bytes deferring their far
+/// arrivals (`DelayRing::try_deferring`).
+fn simulate_deferring(desc: &Description, threads: usize, ring_slots: u32, defer_rings_above: usize) -> (Vec<Spike>, Vec<f32>) {
+    let options = CpuOptions { threads, min_shard_neurons: 64, defer_rings_above };
     let mut backend = CpuBackend::build_with_ring_slots(desc, 0..desc.total_neurons(), options, ring_slots).unwrap();
     let mut recorder = volley::record::MemoryRecorder::default();
     volley::engine::Simulation::new(&mut backend as &mut dyn Backend, &mut volley::comm::LocalComm, desc.epoch_steps(), desc.steps)
@@ -31,6 +37,12 @@ fn simulate_with(desc: &Description, threads: usize, ring_slots: u32) -> (Vec<Sp
 /// on every layout feeding one ring: compact and exact CSR rows, procedural rows with
 /// several delays, and dense rows of one delay; an exponential current on a second ring.
 fn many_steps_of_delay() -> Description {
+    let sets = many_steps_sets();
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    load("izhikevich_sparse.toml", &sets, "150 ms")
+}
+
+fn many_steps_sets() -> Vec<String> {
     let delays = "{ distribution = \"uniform\", low = \"1 ms\", high = \"20 ms\" }";
     let sets = [
         "simulation.dt=\"0.1 ms\"".to_string(),
@@ -51,8 +63,7 @@ fn many_steps_of_delay() -> Description {
         "projection.3.delay=\"2.5 ms\"".into(),
         "projection.3.storage=\"exact\"".into(),
     ];
-    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
-    load("izhikevich_sparse.toml", &sets, "150 ms")
+    sets.to_vec()
 }
 
 #[test]
@@ -73,6 +84,38 @@ fn the_ring_window_changes_no_result() {
             reference.len()
         );
         assert!(v.iter().zip(&v_ref).all(|(a, b)| a.to_bits() == b.to_bits()), "{slots} ring slots, {threads} threads: voltages");
+    }
+}
+
+/// Far arrivals held in lists and added when their slot comes near sum every target's
+/// inputs in the order the rings alone do: the same spikes and voltages, bit for bit,
+/// with every delay in the ring or in windows, on one shard or several, whether one
+/// ring defers (a kind fed by CSR rows only) or both.
+#[test]
+fn deferring_far_arrivals_changes_no_result() {
+    let stored = [
+        "projection.1.storage=\"exact\"",
+        "projection.3.connection={ rule = \"fixed_indegree\", k = 40 }",
+        "projection.3.storage=\"compact\"",
+    ];
+    for (variant, extra) in [("two layouts on ring 0", &[][..]), ("CSR rows on both rings", &stored[..])] {
+        let mut desc = many_steps_of_delay();
+        if !extra.is_empty() {
+            let sets: Vec<String> = many_steps_sets().into_iter().chain(extra.iter().map(|s| s.to_string())).collect();
+            desc = load("izhikevich_sparse.toml", &sets.iter().map(String::as_str).collect::<Vec<_>>(), "150 ms");
+        }
+        let (reference, v_ref) = simulate_with(&desc, 1, 200);
+        assert!(reference.len() > 1000, "{variant}: {} spikes", reference.len());
+        for (threads, slots) in [(1, 200), (2, 200), (1, 7), (2, 32)] {
+            let (spikes, v) = simulate_deferring(&desc, threads, slots, 0);
+            assert!(
+                spikes == reference,
+                "{variant}, {slots} ring slots, {threads} threads: {} spikes against {}",
+                spikes.len(),
+                reference.len()
+            );
+            assert!(v.iter().zip(&v_ref).all(|(a, b)| a.to_bits() == b.to_bits()), "{variant}, {slots} slots, {threads} threads: voltages");
+        }
     }
 }
 

@@ -15,7 +15,7 @@ fn simulate(threads: usize, min_shard_neurons: usize, seed: u64) -> (Vec<Spike>,
         &Overrides { seed: Some(seed), duration: Some("300ms".into()), ..Overrides::default() },
     )
     .unwrap();
-    let (spikes, backend) = common::simulate(&desc, CpuOptions { threads, min_shard_neurons });
+    let (spikes, backend) = common::simulate(&desc, CpuOptions { threads, min_shard_neurons, ..CpuOptions::default() });
     (spikes, backend.voltages(), backend.shard_count())
 }
 

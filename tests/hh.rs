@@ -86,7 +86,7 @@ fn the_classic_axon_fires_repetitively_above_its_rheobase_only() {
 fn hh_results_do_not_depend_on_the_split_and_state_is_under_100_bytes_per_neuron() {
     let desc = load("hh_five_current.toml", &["population.cells.size=300", "simulation.duration=\"120 ms\""]);
     let (one, _) = simulate(&desc, CpuOptions { threads: 1, ..CpuOptions::default() });
-    let (three, _) = simulate(&desc, CpuOptions { threads: 3, min_shard_neurons: 64 });
+    let (three, _) = simulate(&desc, CpuOptions { threads: 3, min_shard_neurons: 64, ..CpuOptions::default() });
     assert!(one.len() > 100);
     assert_eq!(one, three);
     let bytes = desc.populations[0].model.bytes_per_neuron();

@@ -56,11 +56,11 @@ fn with_delays() -> Description {
 fn delays_of_1_to_20_ms_give_the_same_bits_for_any_split() {
     let desc = with_delays();
     assert_eq!((desc.min_delay_steps(), desc.max_delay_steps()), (1, 20));
-    let (reference, backend) = simulate(&desc, CpuOptions { threads: 1, min_shard_neurons: 1 << 20 });
+    let (reference, backend) = simulate(&desc, CpuOptions { threads: 1, min_shard_neurons: 1 << 20, ..CpuOptions::default() });
     assert!(reference.len() > 2000, "{} spikes", reference.len());
     let v_ref = volley::backend::Backend::voltages(&backend);
     for threads in [2, 3, 4] {
-        let (spikes, backend) = simulate(&desc, CpuOptions { threads, min_shard_neurons: 64 });
+        let (spikes, backend) = simulate(&desc, CpuOptions { threads, min_shard_neurons: 64, ..CpuOptions::default() });
         assert_eq!(backend.shard_count(), threads);
         assert_eq!(spikes, reference, "{threads} shards");
         let v = volley::backend::Backend::voltages(&backend);
@@ -80,14 +80,14 @@ fn procedural_rows_give_the_stored_spikes() {
         "projection.3.procedural=false",
     ]);
     let stored = load("izhikevich_procedural.toml", &stored_sets, "300 ms");
-    let (p1, backend) = simulate(&procedural, CpuOptions { threads: 1, min_shard_neurons: 1 << 20 });
+    let (p1, backend) = simulate(&procedural, CpuOptions { threads: 1, min_shard_neurons: 1 << 20, ..CpuOptions::default() });
     assert_eq!(volley::backend::Backend::synapse_count(&backend), 0, "procedural stores nothing");
-    let (s1, backend) = simulate(&stored, CpuOptions { threads: 1, min_shard_neurons: 1 << 20 });
+    let (s1, backend) = simulate(&stored, CpuOptions { threads: 1, min_shard_neurons: 1 << 20, ..CpuOptions::default() });
     assert_eq!(volley::backend::Backend::synapse_count(&backend), 2_000_000);
     assert!(s1.len() > 1000);
     assert_eq!(p1, s1, "procedural vs stored, one shard");
-    let (p2, _) = simulate(&procedural, CpuOptions { threads: 2, min_shard_neurons: 64 });
-    let (s2, _) = simulate(&stored, CpuOptions { threads: 2, min_shard_neurons: 64 });
+    let (p2, _) = simulate(&procedural, CpuOptions { threads: 2, min_shard_neurons: 64, ..CpuOptions::default() });
+    let (s2, _) = simulate(&stored, CpuOptions { threads: 2, min_shard_neurons: 64, ..CpuOptions::default() });
     assert_eq!(p2, s1, "procedural, two shards");
     assert_eq!(s2, s1, "stored, two shards");
 }

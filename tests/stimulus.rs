@@ -47,7 +47,7 @@ fn step_currents_reach_the_chosen_neurons_only_and_only_while_on() {
     );
     let desc = config::parse(&text, "lone.toml", &Overrides::default()).unwrap();
     let (one, _) = simulate(&desc, CpuOptions { threads: 1, ..CpuOptions::default() });
-    let (three, _) = simulate(&desc, CpuOptions { threads: 3, min_shard_neurons: 64 });
+    let (three, _) = simulate(&desc, CpuOptions { threads: 3, min_shard_neurons: 64, ..CpuOptions::default() });
     assert_eq!(one, three, "the same spikes on 3 shards");
     let dt = 0.5;
     let stepped: Vec<_> = one.iter().filter(|s| (20..90).contains(&s.gid)).collect();

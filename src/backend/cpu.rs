@@ -33,13 +33,18 @@ pub struct CpuOptions {
     /// synchronising threads every epoch outweighs the work (a 1000-neuron network runs
     /// fastest on one thread).
     pub min_shard_neurons: usize,
+    /// A shard's delay ring larger than this many bytes defers its far arrivals
+    /// (`DelayRing::try_deferring`); `usize::MAX`: none does. The environment's
+    /// `VOLLEY_DEFER_ABOVE` sets the default, so that a benchmark can compare both ways.
+    pub defer_rings_above: usize,
 }
 
 impl Default for CpuOptions {
     fn default() -> Self {
         // Not rayon's global pool: starting it where no thread can start (a tight
         // `ulimit -v`) would panic before volley could say why.
-        CpuOptions { threads: std::thread::available_parallelism().map_or(1, |n| n.get()), min_shard_neurons: 256 }
+        let defer_rings_above = std::env::var("VOLLEY_DEFER_ABOVE").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFER_RING_BYTES);
+        CpuOptions { threads: std::thread::available_parallelism().map_or(1, |n| n.get()), min_shard_neurons: 256, defer_rings_above }
     }
 }
 
@@ -173,9 +178,10 @@ impl CpuBackend {
         };
         // Construction is parallel over shards and, inside, over targets (rayon); the
         // epochs run on persistent shard threads.
-        let built: Vec<Result<Shard, InvalidBuild>> =
-            build_in_pool(options.threads.max(1), || ranges.into_par_iter().map(|r| Shard::new(desc, r, ring_slots)).collect())
-                .map_err(cannot_start)?;
+        let built: Vec<Result<Shard, InvalidBuild>> = build_in_pool(options.threads.max(1), || {
+            ranges.into_par_iter().map(|r| Shard::new(desc, r, ring_slots, options.defer_rings_above)).collect()
+        })
+        .map_err(cannot_start)?;
         let mut shards = Vec::with_capacity(built.len());
         let mut first: Option<InvalidBuild> = None;
         for shard in built {
@@ -229,6 +235,12 @@ fn build_in_pool<T: Send>(threads: usize, build: impl FnOnce() -> T + Send) -> s
     Ok(built)
 }
 
+/// A delay ring larger than this defers its far arrivals (`DelayRing::try_deferring`):
+/// past the core's private caches, an add into it costs a miss. By default.
+const DEFER_RING_BYTES: usize = 2 << 20;
+/// Arrivals this many steps ahead or fewer go straight into the ring.
+const DEFER_NEAR_STEPS: u32 = 1;
+
 /// Shards per thread where neuron updates cost this much per neuron-step (ns) or more.
 const HEAVY_STEP_NS: f64 = 2.5;
 const HEAVY_SHARDS_PER_THREAD: usize = 4;
@@ -262,7 +274,7 @@ fn shard_ranges(neurons: Range<u64>, options: CpuOptions, per_thread: usize) -> 
 }
 
 impl Shard {
-    fn new(desc: &Description, neurons: Range<u64>, ring_slots: u32) -> Result<Shard, InvalidBuild> {
+    fn new(desc: &Description, neurons: Range<u64>, ring_slots: u32, defer_rings_above: usize) -> Result<Shard, InvalidBuild> {
         let mut groups = Vec::new();
         for (index, pop) in desc.populations.iter().enumerate() {
             let lo = pop.first_gid.max(neurons.start);
@@ -289,7 +301,14 @@ impl Shard {
             BuildError::Weight(w) => invalid_weight(desc, w),
             BuildError::Memory(m) => out_of_memory(m, &format!("the synapses onto neurons {}..{}", neurons.start, neurons.end)),
         })?;
-        let rings = kinds.iter().map(|_| DelayRing::try_new(n, ring_slots)).collect::<Result<Vec<_>, _>>();
+        let ring = |kind: usize| {
+            if DelayRing::array_bytes(n, ring_slots) > defer_rings_above && synapses.only_csr(kind) {
+                DelayRing::try_deferring(n, ring_slots, DEFER_NEAR_STEPS)
+            } else {
+                DelayRing::try_new(n, ring_slots)
+            }
+        };
+        let rings = (0..kinds.len()).map(ring).collect::<Result<Vec<_>, _>>();
         let rings = rings.map_err(|m| out_of_memory(m, &format!("the delay rings of neurons {}..{}", neurons.start, neurons.end)))?;
         Ok(Shard {
             rings,
@@ -320,6 +339,9 @@ impl Shard {
         for step in first_step..first_step + steps as u64 {
             for probe in &mut self.probes {
                 probe.sample(step, &self.groups, &self.exponential);
+            }
+            for ring in &mut self.rings {
+                ring.begin_step(step);
             }
             let first_of_epoch = step == first_step;
             if first_of_epoch || self.in_flight.due(step) {
@@ -717,13 +739,13 @@ mod tests {
 
     #[test]
     fn shards_cover_the_range_aligned() {
-        let opts = CpuOptions { threads: 3, min_shard_neurons: 100 };
+        let opts = CpuOptions { threads: 3, min_shard_neurons: 100, ..CpuOptions::default() };
         let r = shard_ranges(0..1000, opts, 1);
         assert_eq!(r.len(), 3);
         assert_eq!(r[0].start, 0);
         assert_eq!(r[2].end, 1000);
         assert!(r.windows(2).all(|w| w[0].end == w[1].start && w[0].end % SHARD_ALIGN == 0));
-        assert_eq!(shard_ranges(0..1000, CpuOptions { threads: 8, min_shard_neurons: 4096 }, 1), vec![0..1000]);
-        assert_eq!(shard_ranges(0..100_000, CpuOptions { threads: 2, min_shard_neurons: 256 }, 4).len(), 8);
+        assert_eq!(shard_ranges(0..1000, CpuOptions { threads: 8, min_shard_neurons: 4096, ..CpuOptions::default() }, 1), vec![0..1000]);
+        assert_eq!(shard_ranges(0..100_000, CpuOptions { threads: 2, min_shard_neurons: 256, ..CpuOptions::default() }, 4).len(), 8);
     }
 }

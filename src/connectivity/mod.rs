@@ -16,6 +16,7 @@
 //! projection by projection in file order, each in canonical spike order (step, then
 //! id), a row's synapses in drawing order within each delay.
 
+mod deferred;
 pub mod generate;
 mod in_flight;
 mod layout;
@@ -237,6 +238,14 @@ impl LocalSynapses {
             });
         }
         Ok(store)
+    }
+
+    /// Whether every block feeding synaptic kind `kind` stores CSR rows, the only layout
+    /// whose arrivals a ring may defer (`DelayRing::defer_beyond`): dense and drawn rows
+    /// add into the slots as they are delivered, and deferring some blocks' arrivals and
+    /// not others' would change the order in which a target sums them.
+    pub fn only_csr(&self, kind: usize) -> bool {
+        self.blocks.iter().filter(|b| b.kind == kind).all(|b| matches!(b.rows, Rows::Csr { .. }))
     }
 
     /// Bytes the stored synapses take.
@@ -515,11 +524,23 @@ fn deliver_csr<R: Record, L: DelayLookup>(
     };
     advance(lookahead, &mut ahead);
     let (mut slot_step, mut slot) = (u32::MAX, 0usize);
+    // Arrivals from this step on wait in lists (`DelayRing::try_deferring`).
+    let near_end = ring.near_end();
     for r in rows {
         if r.step != slot_step {
             (slot_step, slot) = (r.step, ring.slot_index(r.step as u64 + first_delay));
         }
+        let first_arrival = r.step as u64 + first_delay;
         layout.for_each_delay(r, |d, lo, hi| {
+            let arrival = first_arrival + d as u64;
+            if arrival >= near_end {
+                ring.defer(arrival, records[lo..hi].iter().map(|r| (r.target(), r.weight(codec))));
+                ahead = ahead.saturating_sub(hi - lo);
+                if ahead < lookahead {
+                    advance(hi - lo, &mut ahead);
+                }
+                return;
+            }
             let input = ring.slot_at(ring.later(slot, d));
             for chunk in records[lo..hi].chunks(per_line) {
                 scatter(input, chunk, codec);

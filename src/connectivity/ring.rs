@@ -3,12 +3,23 @@
 //! the neuron update of step t reads slot t, and its owner clears it. A ring holds every
 //! delay where delays are few steps; where they are many (small dt), fewer slots, and
 //! `InFlight` delivers the synapses of each spike in windows, when due.
+//!
+//! A ring may hold its far arrivals in lists instead (`Deferred`): then only its
+//! near slots are arrays, and the others are lists added into an array when they come
+//! near.
+
+use super::deferred::Deferred;
 
 #[derive(Clone, Debug)]
 pub struct DelayRing {
+    /// Steps of arrivals the ring holds (the window of `InFlight`).
     slots: usize,
+    /// Slots held as arrays: `slots`, or, where far arrivals are deferred, the near ones.
+    arrays: usize,
     neurons: usize,
     data: Vec<f32>,
+    /// Arrivals held back until their slot comes near (`deferring`).
+    deferred: Option<Deferred>,
 }
 
 impl DelayRing {
@@ -21,7 +32,43 @@ impl DelayRing {
     /// `new`, or the bytes that could not be had.
     pub fn try_new(neurons: usize, slots: u32) -> Result<DelayRing, crate::memory::OutOfMemory> {
         let slots = slots.max(1) as usize;
-        Ok(DelayRing { slots, neurons, data: crate::memory::try_vec(slots * neurons, 0.0)? })
+        Ok(DelayRing { slots, arrays: slots, neurons, data: crate::memory::try_vec(slots * neurons, 0.0)?, deferred: None })
+    }
+
+    /// A ring of `slots` steps whose arrivals more than `near` steps ahead of the step
+    /// being delivered wait in lists (`Deferred`): arrays for the `near` slots only.
+    /// `begin_step` must be called before each step's delivery, steps in order.
+    pub fn try_deferring(neurons: usize, slots: u32, near: u32) -> Result<DelayRing, crate::memory::OutOfMemory> {
+        let slots = slots.max(1) as usize;
+        let arrays = (near.max(1) as usize).min(slots);
+        let data = crate::memory::try_vec(arrays * neurons, 0.0)?;
+        Ok(DelayRing { slots, arrays, neurons, data, deferred: Some(Deferred::new(slots, arrays as u32)) })
+    }
+
+    /// The bytes of a ring (arrays only: the lists follow the arrivals in flight).
+    pub fn array_bytes(neurons: usize, slots: u32) -> usize {
+        neurons * slots.max(1) as usize * 4
+    }
+
+    /// Before step `step`'s delivery: adds the deferred arrivals of the slots now near.
+    pub fn begin_step(&mut self, step: u64) {
+        if let Some(deferred) = &mut self.deferred {
+            deferred.flush_before(step, &mut self.data, self.neurons);
+        }
+    }
+
+    /// Arrivals before this step go into the arrays; later ones into lists (`defer`).
+    #[inline]
+    pub fn near_end(&self) -> u64 {
+        self.deferred.as_ref().map_or(u64::MAX, Deferred::near_end)
+    }
+
+    /// Defers the arrivals `(target, weight)` at step `arrival`, at or past `near_end`.
+    /// Targets must lie below the ring's neuron count.
+    #[inline]
+    pub fn defer(&mut self, arrival: u64, arrivals: impl ExactSizeIterator<Item = (u32, f32)>) {
+        let index = (arrival % self.slots as u64) as usize;
+        self.deferred.as_mut().expect("a deferring ring").push(index, arrivals);
     }
 
     #[inline]
@@ -30,24 +77,24 @@ impl DelayRing {
         self.slot_at(s)
     }
 
-    /// Where step `step` lives: a 64-bit division, worth computing once per step rather
-    /// than once per spike when rows are short.
+    /// Which array holds step `step`: a 64-bit division, worth computing once per step
+    /// rather than once per spike when rows are short.
     #[inline]
     pub fn slot_index(&self, step: u64) -> usize {
-        (step % self.slots as u64) as usize
+        (step % self.arrays as u64) as usize
     }
 
-    /// The slot `d` steps after slot `index` (a division only where d reaches past a
-    /// whole turn of the ring: delays longer than the ring, delivered in windows).
+    /// The array `d` steps after array `index` (a division only where d reaches past a
+    /// whole turn of the arrays: delays longer than the ring, delivered in windows).
     #[inline]
     pub fn later(&self, index: usize, d: usize) -> usize {
         let i = index + d;
-        if i < self.slots {
+        if i < self.arrays {
             i
-        } else if i < 2 * self.slots {
-            i - self.slots
+        } else if i < 2 * self.arrays {
+            i - self.arrays
         } else {
-            i % self.slots
+            i % self.arrays
         }
     }
 
@@ -57,6 +104,6 @@ impl DelayRing {
     }
 
     pub fn bytes(&self) -> usize {
-        self.data.len() * 4
+        self.data.len() * 4 + self.deferred.as_ref().map_or(0, Deferred::bytes)
     }
 }
