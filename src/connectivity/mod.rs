@@ -29,7 +29,7 @@ pub use layout::{delays_per_synapse, expected_rows, expected_synapses, present_o
 pub use present::{PresentSources, RowIndex};
 pub use ring::DelayRing;
 
-use crate::memory::{try_huge_vec, try_vec, OutOfMemory};
+use crate::memory::{try_huge_vec, OutOfMemory};
 use crate::network::{Description, Projection};
 use crate::spike::Spike;
 use generate::{weight_bounds, InvalidWeight, Row, RowDrawer, WeightCodec};
@@ -644,11 +644,15 @@ fn csr_rows(
     let mut drawers: Vec<RowDrawer> = members.iter().map(|(p, _)| RowDrawer::new(desc, p)).collect();
     let mut row = Row::default();
     let invalid = std::cell::RefCell::new(None);
-    // Visits every synapse onto the members' targets as (group, local target, weight),
-    // member by member, in an order that is the same in both passes: targets ascending
-    // (per-target rules) or sources ascending (per-source rules), each row in drawing
-    // order. The counting pass draws no weights (`weights` false; the visit then gets 0).
-    let mut for_each = |weights: bool, visit: &mut dyn FnMut(usize, u32, f32)| {
+    // The (group, local target, weight) of the synapses of one drawn row onto the
+    // members' targets, handed over a row at a time so that the passes can prefetch.
+    let mut visits = Visits::default();
+    // Visits every synapse onto the members' targets, row by row, member by member, in
+    // an order that is the same in every pass: targets ascending (per-target rules) or
+    // sources ascending (per-source rules), each row in drawing order. The counting
+    // passes draw no weights (`weights` false; the visit then gets 0). A group is a
+    // (row, delay); with delays per synapse its row is group / n_delays.
+    let mut for_each = |weights: bool, visit: &mut dyn FnMut(&Visits)| {
         let draw = |drawer: &mut RowDrawer, gid: u64, row: &mut Row| {
             if weights {
                 drawer.draw(gid, row)
@@ -657,39 +661,31 @@ fn csr_rows(
             }
         };
         let group = |source: u64, delay: u32| (source - sources.start) as usize * n_delays + (delay - p.delay.min_steps) as usize;
-        // The visit gets the (row, delay) group; with delays per synapse its row is
-        // group / n_delays.
         for ((member, local), drawer) in members.iter().zip(drawers.iter_mut()) {
-            if member.rule.per_source() {
-                for s in sources.clone() {
-                    draw(drawer, s, &mut row);
-                    if let Some(bad) = drawer.invalid.take() {
-                        invalid.borrow_mut().get_or_insert(bad);
-                    }
-                    for i in 0..row.len() {
-                        let t = row.other[i];
-                        if local.contains(&t) {
-                            visit(group(s, row.delay[i]), (t - shard_start) as u32, weight_of(&row, i));
-                        }
+            let per_source = member.rule.per_source();
+            let gids = if per_source { sources.clone() } else { local.clone() };
+            for gid in gids {
+                draw(drawer, gid, &mut row);
+                if let Some(bad) = drawer.invalid.take() {
+                    invalid.borrow_mut().get_or_insert(bad);
+                }
+                visits.clear();
+                for i in 0..row.len() {
+                    let (other, delay, weight) = (row.other[i], row.delay[i], weight_of(&row, i));
+                    if !per_source {
+                        visits.push(group(other, delay), (gid - shard_start) as u32, weight);
+                    } else if local.contains(&other) {
+                        visits.push(group(gid, delay), (other - shard_start) as u32, weight);
                     }
                 }
-            } else {
-                for t in local.clone() {
-                    draw(drawer, t, &mut row);
-                    if let Some(bad) = drawer.invalid.take() {
-                        invalid.borrow_mut().get_or_insert(bad);
-                    }
-                    for i in 0..row.len() {
-                        visit(group(row.other[i], row.delay[i]), (t - shard_start) as u32, weight_of(&row, i));
-                    }
-                }
+                visit(&visits);
             }
         }
     };
     // The sources with rows: every one, or those the first pass finds.
     let (present, rows) = if present_only {
         let mut marks = PresentSources::new(n_sources)?;
-        for_each(false, &mut |g, _, _| marks.mark(g / n_delays));
+        for_each(false, &mut |v| v.groups.iter().for_each(|&g| marks.mark(g / n_delays)));
         let rows = marks.count()?;
         (RowIndex::Present(marks), rows)
     } else {
@@ -712,7 +708,16 @@ fn csr_rows(
             }
         }
     };
-    for_each(false, &mut |g, _, _| offsets[slot(g) + 1] += 1);
+    // Each row's synapses reach groups at random over the whole store (tens of MB of
+    // offsets, a GB of records): every count and every record is a cache miss, so each
+    // pass asks for the lines of a piece of the row before it touches them.
+    let mut slots = Vec::new();
+    let offset_at = address_of(&offsets);
+    for_each(false, &mut |v| {
+        slots.clear();
+        slots.extend(v.groups.iter().map(|&g| slot(g) + 1));
+        for_each_prefetched(&slots, &offset_at, |_, s| offsets[s] += 1);
+    });
     let mut total = 0u64;
     for g in 0..groups {
         total += offsets[g + 1] as u64;
@@ -722,35 +727,48 @@ fn csr_rows(
     let n_local = (members.iter().map(|(_, local)| local.end).max().unwrap_or(shard_start) - shard_start) as usize;
     let total = offsets[groups] as usize;
     let mut delays = if per_synapse { try_huge_vec(total, 0u16)? } else { Vec::new() };
-    let mut cursor = try_vec(offsets.len(), 0u32)?;
-    let mut fill = |records: &mut dyn FnMut(usize, u32, f32)| {
+    let mut cursor = try_huge_vec(offsets.len(), 0u32)?;
+    let cursor_at = address_of(&cursor);
+    let mut at = Vec::new();
+    let mut fill = |records: &mut dyn FnMut(usize, u32, f32), record_at: &dyn Fn(usize) -> *const u8| {
         cursor.copy_from_slice(&offsets);
-        for_each(true, &mut |g, t, w| {
-            assert!((t as usize) < n_local, "CSR targets inside the store");
-            let at = cursor[slot(g)] as usize;
-            cursor[slot(g)] += 1;
-            if per_synapse {
-                delays[at] = (g % n_delays) as u16;
-            }
-            records(at, t, w);
+        for_each(true, &mut |v| {
+            assert!(v.targets.iter().all(|&t| (t as usize) < n_local), "CSR targets inside the store");
+            slots.clear();
+            slots.extend(v.groups.iter().map(|&g| slot(g)));
+            // Where each synapse goes, in visit order (a group met twice takes two places).
+            at.clear();
+            for_each_prefetched(&slots, &cursor_at, |_, s| {
+                at.push(cursor[s] as usize);
+                cursor[s] += 1;
+            });
+            for_each_prefetched(&at, record_at, |i, at| {
+                if per_synapse {
+                    delays[at] = (v.groups[i] % n_delays) as u16;
+                }
+                records(at, v.targets[i], v.weights[i]);
+            });
         });
     };
     let records = match RecordKind::of(p.storage, n_local as u64) {
         RecordKind::Compact16 => {
             let codec = WeightCodec::new(weight_bounds(&p.weight));
             let mut records = try_huge_vec(total, Compact16::default())?;
-            fill(&mut |at, t, w| records[at] = Compact16::new(t, w, Some(codec)));
+            let place = address_of(&records);
+            fill(&mut |at, t, w| records[at] = Compact16::new(t, w, Some(codec)), &place);
             Records::Compact16 { records, codec }
         }
         RecordKind::Compact => {
             let codec = WeightCodec::new(weight_bounds(&p.weight));
             let mut records = try_huge_vec(total, Compact::default())?;
-            fill(&mut |at, t, w| records[at] = Compact::new(t, w, Some(codec)));
+            let place = address_of(&records);
+            fill(&mut |at, t, w| records[at] = Compact::new(t, w, Some(codec)), &place);
             Records::Compact { records, codec }
         }
         RecordKind::Exact => {
             let mut records = try_huge_vec(total, Exact::default())?;
-            fill(&mut |at, t, w| records[at] = Exact::new(t, w, None));
+            let place = address_of(&records);
+            fill(&mut |at, t, w| records[at] = Exact::new(t, w, None), &place);
             Records::Exact(records)
         }
     };
@@ -763,6 +781,53 @@ fn csr_rows(
     let mut records = records;
     sort_rows_by_delay(&offsets, &mut delays, &mut records);
     Ok(Rows::Csr { offsets, records, index: DelayIndex::PerSynapse(delays), present })
+}
+
+/// The synapses of one drawn row as a store's passes visit them (`csr_rows`).
+#[derive(Default)]
+struct Visits {
+    /// (row, delay) groups.
+    groups: Vec<usize>,
+    /// Local targets.
+    targets: Vec<u32>,
+    weights: Vec<f32>,
+}
+
+impl Visits {
+    fn clear(&mut self) {
+        self.groups.clear();
+        self.targets.clear();
+        self.weights.clear();
+    }
+
+    fn push(&mut self, group: usize, target: u32, weight: f32) {
+        self.groups.push(group);
+        self.targets.push(target);
+        self.weights.push(weight);
+    }
+}
+
+/// Where element `i` of `v` lies, for a prefetch (no reference is made: the closure
+/// may outlive a borrow of `v` that writes it).
+fn address_of<T>(v: &[T]) -> impl Fn(usize) -> *const u8 {
+    let (base, size) = (v.as_ptr() as usize, std::mem::size_of::<T>());
+    move |i| (base + i * size) as *const u8
+}
+
+/// Calls `f(i, items[i])` in order, with the line of `address(items[i + AHEAD])` asked
+/// for `AHEAD` items before: items that each reach a random line of a large store.
+#[inline]
+fn for_each_prefetched(items: &[usize], address: impl Fn(usize) -> *const u8, mut f: impl FnMut(usize, usize)) {
+    const AHEAD: usize = 16;
+    for &item in items.iter().take(AHEAD) {
+        crate::simd::prefetch(address(item));
+    }
+    for (i, &item) in items.iter().enumerate() {
+        if let Some(&later) = items.get(i + AHEAD) {
+            crate::simd::prefetch(address(later));
+        }
+        f(i, item);
+    }
 }
 
 /// Sorts each row (`offsets`) of `records` and their `delays` by delay, stably: within a
