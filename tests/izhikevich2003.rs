@@ -122,7 +122,8 @@ fn batch_logs_get_plain_progress_lines() {
 }
 
 /// The summary's phase line shows how evenly the threads' shards were loaded: the least
-/// and most busy shard, where a rank runs several; nothing where it runs one.
+/// and most busy shard, where a rank runs several; nothing where it runs one; and the
+/// delivery's time per synaptic event.
 #[test]
 fn the_phase_line_shows_the_shards_spread_where_there_are_several() {
     let dir = tempfile::tempdir().unwrap();
@@ -149,4 +150,10 @@ fn the_phase_line_shows_the_shards_spread_where_there_are_several() {
     assert!(percent >= 0.0, "{two}");
     let one = run("1");
     assert!(!one.contains("shards busy"), "{one}");
+    // Delivery per synaptic event (benches/bound.sh compares it with the machine's bound).
+    for line in [&one, &two] {
+        let ns = line.split_once(" ns per synaptic event)").unwrap_or_else(|| panic!("no time per event: {line}")).0;
+        let ns: f64 = ns.rsplit_once('(').unwrap().1.parse().unwrap();
+        assert!(ns > 0.0 && ns < 1000.0, "{line}");
+    }
 }

@@ -538,6 +538,8 @@ impl Backend for CpuBackend {
             deliver: sum(|s| s.deliver_time),
             lookup: sum(|s| s.synapses.lookup_time),
             shards: self.shards.shards().map(|s| s.update_time + s.deliver_time).collect(),
+            deliver_busy: self.shards.shards().map(|s| s.deliver_time).sum(),
+            events: self.shards.shards().map(|s| s.synapses.events).sum(),
         }
     }
 

@@ -52,6 +52,10 @@ pub struct WorkTimes {
     /// Each shard's busy time (its delivery and update) where the backend runs shards on
     /// threads: how evenly the threads' work is cut.
     pub shards: Vec<Duration>,
+    /// Delivery summed over every thread (not per thread, as `deliver`), and the
+    /// synaptic events it delivered: (spike, local synapse) pairs. Zero where not counted.
+    pub deliver_busy: Duration,
+    pub events: u64,
 }
 
 pub trait Backend {

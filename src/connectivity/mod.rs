@@ -203,6 +203,8 @@ pub struct LocalSynapses {
     /// and delivery, left out of ordinary runs.
     pub time_lookup: bool,
     pub lookup_time: Duration,
+    /// Synaptic events delivered so far: (spike, synapse onto a target here) pairs.
+    pub events: u64,
 }
 
 impl LocalSynapses {
@@ -342,16 +344,20 @@ impl LocalSynapses {
                         for (x, w) in input.iter_mut().zip(weights) {
                             *x += *w;
                         }
+                        self.events += *n_targets as u64;
                     }
                 }
                 Rows::Csr { offsets, records, index, present } => {
                     let (offsets, records, index) = (&*offsets, &*records, &*index);
-                    let deliver = |rows: &[DueRow], ring: &mut DelayRing| match index {
-                        DelayIndex::Grouped => {
-                            deliver_records(rows, &Grouped { offsets, n_delays: n_delays as usize }, records, first_delay, ring)
-                        }
-                        DelayIndex::PerSynapse(delays) => {
-                            deliver_records(rows, &PerSynapse { offsets, delays }, records, first_delay, ring)
+                    let events = &mut self.events;
+                    let mut deliver = |rows: &[DueRow], ring: &mut DelayRing| {
+                        *events += match index {
+                            DelayIndex::Grouped => {
+                                deliver_records(rows, &Grouped { offsets, n_delays: n_delays as usize }, records, first_delay, ring)
+                            }
+                            DelayIndex::PerSynapse(delays) => {
+                                deliver_records(rows, &PerSynapse { offsets, delays }, records, first_delay, ring)
+                            }
                         }
                     };
                     let rows = &mut self.rows;
@@ -385,12 +391,13 @@ impl LocalSynapses {
                         }
                         drawer.draw(spike.gid as u64, drawn);
                         if n_delays == 1 {
-                            add_local(ring.slot_mut(step + first_delay), targets, *first, &drawn.other, &drawn.weight);
+                            self.events += add_local(ring.slot_mut(step + first_delay), targets, *first, &drawn.other, &drawn.weight);
                         } else {
                             for i in 0..drawn.len() {
                                 let (t, arrival) = (drawn.other[i], step + drawn.delay[i] as u64);
                                 if targets.contains(&t) && due.contains(&arrival) {
                                     ring.slot_mut(arrival)[(t - *first) as usize] += drawn.weight[i];
+                                    self.events += 1;
                                 }
                             }
                         }
@@ -472,7 +479,8 @@ impl DelayLookup for PerSynapse<'_> {
     }
 }
 
-fn deliver_records<L: DelayLookup>(rows: &[DueRow], layout: &L, records: &Records, first_delay: u64, ring: &mut DelayRing) {
+/// Delivers `rows` (`deliver_csr`); returns the synapses delivered.
+fn deliver_records<L: DelayLookup>(rows: &[DueRow], layout: &L, records: &Records, first_delay: u64, ring: &mut DelayRing) -> u64 {
     match records {
         Records::Exact(r) => deliver_csr(rows, layout, r, WeightCodec::default(), first_delay, ring),
         Records::Compact { records, codec } => deliver_csr(rows, layout, records, *codec, first_delay, ring),
@@ -493,7 +501,7 @@ fn deliver_csr<R: Record, L: DelayLookup>(
     codec: WeightCodec,
     first_delay: u64,
     ring: &mut DelayRing,
-) {
+) -> u64 {
     let per_line = (64 / std::mem::size_of::<R>()).max(1);
     let lookahead = 2048 / std::mem::size_of::<R>();
     let span = |j: usize| layout.span(&rows[j]);
@@ -526,12 +534,14 @@ fn deliver_csr<R: Record, L: DelayLookup>(
     let (mut slot_step, mut slot) = (u32::MAX, 0usize);
     // Arrivals from this step on wait in lists (`DelayRing::try_deferring`).
     let near_end = ring.near_end();
+    let mut events = 0;
     for r in rows {
         if r.step != slot_step {
             (slot_step, slot) = (r.step, ring.slot_index(r.step as u64 + first_delay));
         }
         let first_arrival = r.step as u64 + first_delay;
         layout.for_each_delay(r, |d, lo, hi| {
+            events += (hi - lo) as u64;
             let arrival = first_arrival + d as u64;
             if arrival >= near_end {
                 ring.defer(arrival, records[lo..hi].iter().map(|r| (r.target(), r.weight(codec))));
@@ -551,23 +561,28 @@ fn deliver_csr<R: Record, L: DelayLookup>(
             }
         });
     }
+    events
 }
 
 /// Adds the weights of the synapses of a drawn row whose targets (global ids) lie in
 /// `targets` into `input` (indexed from global id `first`). Whether a target is local is
 /// a coin toss for a row drawn over a population split between shards, so the choice is
-/// made without a branch: the weight goes either to its target or to a sink.
+/// made without a branch: the weight goes either to its target or to a sink. Returns the
+/// synapses added.
 #[inline]
-fn add_local(input: &mut [f32], targets: &std::ops::Range<u64>, first: u64, other: &[u64], weights: &[f32]) {
+fn add_local(input: &mut [f32], targets: &std::ops::Range<u64>, first: u64, other: &[u64], weights: &[f32]) -> u64 {
     let mut sink = 0f32;
+    let mut local = 0u64;
     let (lo, len) = (targets.start, targets.end - targets.start);
     let offset = (lo - first) as usize;
     for (&t, &w) in other.iter().zip(weights) {
         let k = t.wrapping_sub(lo);
         let slot = if k < len { &mut input[offset + k as usize] } else { &mut sink };
         *slot += w;
+        local += (k < len) as u64;
     }
     std::hint::black_box(sink);
+    local
 }
 
 /// `input[targets[k]] += weight(values[k])`: the random read-modify-write that costs the
@@ -818,7 +833,7 @@ fn address_of<T>(v: &[T]) -> impl Fn(usize) -> *const u8 {
 /// for `AHEAD` items before: items that each reach a random line of a large store.
 #[inline]
 fn for_each_prefetched(items: &[usize], address: impl Fn(usize) -> *const u8, mut f: impl FnMut(usize, usize)) {
-    const AHEAD: usize = 16;
+    const AHEAD: usize = 40;
     for &item in items.iter().take(AHEAD) {
         crate::simd::prefetch(address(item));
     }
@@ -859,10 +874,15 @@ mod tests {
 
     /// One population of `n` neurons onto itself, 5 random inputs each, weights `u`.
     fn model(n: u64, storage: &str) -> Description {
+        model_with(n, storage, "fixed_indegree")
+    }
+
+    /// `model` with another connection rule (with k = 5).
+    fn model_with(n: u64, storage: &str, rule: &str) -> Description {
         let text = format!(
             "[simulation]\ndt = 1\nduration = 1\n[[population]]\nname = \"p\"\nsize = {n}\nmodel = \"izhikevich\"\n\
              [population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n\
-             [[projection]]\nsource = \"p\"\ntarget = \"p\"\nconnection = {{ rule = \"fixed_indegree\", k = 5 }}\nweight = \"2*u - 1\"\nstorage = \"{storage}\"\n"
+             [[projection]]\nsource = \"p\"\ntarget = \"p\"\nconnection = {{ rule = \"{rule}\", k = 5 }}\nweight = \"2*u - 1\"\nstorage = \"{storage}\"\n"
         );
         config::parse(&text, "test.toml", &Overrides::default()).unwrap()
     }
@@ -1049,6 +1069,26 @@ mod tests {
         let spikes: Vec<Spike> = (0..n as u32).map(|gid| Spike { step: 0, gid }).collect();
         store.deliver_all(&spikes, &mut rings);
         (rings[0].slot_mut(1).to_vec(), store)
+    }
+
+    /// Every source spiking once delivers every synapse once: the events counted are the
+    /// synapses, stored (exact, compact) or drawn, and half the sources count their own.
+    #[test]
+    fn delivered_events_are_counted_per_synapse_on_every_layout() {
+        for (storage, rule) in [("exact", "fixed_indegree"), ("compact", "fixed_outdegree"), ("procedural", "fixed_outdegree")] {
+            let desc = model_with(3000, storage, rule);
+            let (_, store) = inputs(&desc);
+            assert_eq!(store.events, desc.synapse_count(), "{storage}");
+            let mut store = LocalSynapses::build(&desc, 0..1500).unwrap();
+            let mut rings = vec![DelayRing::new(1500, 1)];
+            store.deliver_all(&(0..1500u32).map(|gid| Spike { step: 0, gid }).collect::<Vec<_>>(), &mut rings);
+            let local_from_first_half = store.events;
+            assert!(local_from_first_half > 0 && local_from_first_half < desc.synapse_count() / 2, "{storage}: {local_from_first_half}");
+            if storage != "procedural" {
+                // Stored rows: what the store holds from those sources.
+                assert!(store.stored() > local_from_first_half, "{storage}");
+            }
+        }
     }
 
     #[test]

@@ -134,6 +134,8 @@ pub struct RunReport {
     /// The least and most busy shard's time in seconds over every rank's shards, where
     /// threads run several: how evenly the work is cut (None: one shard per rank).
     pub shard_busy: Option<(f64, f64)>,
+    /// A thread's delivery time per synaptic event, in ns (`WorkTimes::events`).
+    pub deliver_ns_per_event: Option<f64>,
     pub exchange: ExchangeMode,
     /// Every rank's peak resident memory in bytes (0 where unknown).
     pub peak_memory: Vec<f64>,
@@ -278,7 +280,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     // Simulation time proper: the loop without the appends to the spike file.
     let simulate = t1.elapsed().saturating_sub(write);
     let phases = sim.times;
-    let crate::backend::WorkTimes { deliver, update, shards, .. } = sim.backend().work_times();
+    let crate::backend::WorkTimes { deliver, update, shards, deliver_busy, events, .. } = sim.backend().work_times();
     let (_, spike_counts) = comm.prefix_and_total(&local_counts);
     let mine: PhaseSeconds = [
         build.as_secs_f64(),
@@ -299,6 +301,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     }
     let RankFigures { rank_phases, peak_memory, rank_memory, wire_bytes_per_spike } = rank_figures(&mine, sim.backend(), comm);
     let shard_busy = shard_spread(&shards, comm);
+    let deliver_ns_per_event = per_event(deliver_busy, events, comm);
 
     // The network's memory goes back before the raster is drawn (a run sized to its
     // memory limit has no room for both).
@@ -335,6 +338,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         phases,
         rank_phases,
         shard_busy,
+        deliver_ns_per_event,
         peak_memory,
         exchange,
         fan_out,
@@ -376,6 +380,14 @@ fn rank_figures(phases: &PhaseSeconds, backend: &dyn Backend, comm: &dyn Communi
 
 /// The least and most busy shard's time (s) over every rank's shards (collective); None
 /// where every rank has at most one.
+/// Nanoseconds of a thread's delivery per synaptic event, over every rank: None where
+/// no event was counted (a GPU backend counts none).
+fn per_event(deliver_busy: Duration, events: u64, comm: &dyn Communicator) -> Option<f64> {
+    let all = comm.all_gather_f64(&[deliver_busy.as_secs_f64(), events as f64]);
+    let (busy, events) = all.chunks(2).fold((0.0, 0.0), |(b, e), c| (b + c[0], e + c[1]));
+    (events > 0.0).then(|| busy / events * 1e9)
+}
+
 fn shard_spread(shards: &[Duration], comm: &dyn Communicator) -> Option<(f64, f64)> {
     let secs: Vec<f64> = shards.iter().map(Duration::as_secs_f64).collect();
     let lo = secs.iter().cloned().fold(f64::INFINITY, f64::min);

@@ -53,10 +53,12 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
         .iter()
         .map(|&k| {
             let (lo, mid, hi) = stat(k);
-            if ranks == 1 {
-                format!("{} {:.3}", PHASES[k], mid)
-            } else {
-                format!("{} {:.3}/{:.3}/{:.3}", PHASES[k], lo, mid, hi)
+            let figure =
+                if ranks == 1 { format!("{} {:.3}", PHASES[k], mid) } else { format!("{} {:.3}/{:.3}/{:.3}", PHASES[k], lo, mid, hi) };
+            match report.deliver_ns_per_event {
+                // What the bound of the machine's memory system is measured in (benches/bound.sh).
+                Some(ns) if k == phase::DELIVER => format!("{figure} ({ns:.2} ns per synaptic event)"),
+                _ => figure,
             }
         })
         .collect();
