@@ -90,7 +90,8 @@ fn the_ring_window_changes_no_result() {
 /// Far arrivals held in lists and added when their slot comes near sum every target's
 /// inputs in the order the rings alone do: the same spikes and voltages, bit for bit,
 /// with every delay in the ring or in windows, on one shard or several, whether one
-/// ring defers (a kind fed by CSR rows only) or both.
+/// ring defers (a kind fed by CSR rows only) or both, lists of records as words (a ring
+/// fed by 4-byte records only, with a codec per projection) or of (target, weight).
 #[test]
 fn deferring_far_arrivals_changes_no_result() {
     let stored = [
@@ -98,7 +99,9 @@ fn deferring_far_arrivals_changes_no_result() {
         "projection.3.connection={ rule = \"fixed_indegree\", k = 40 }",
         "projection.3.storage=\"compact\"",
     ];
-    for (variant, extra) in [("two layouts on ring 0", &[][..]), ("CSR rows on both rings", &stored[..])] {
+    let coded = ["projection.0.storage=\"compact\"", "projection.1.storage=\"compact\"", stored[1], stored[2]];
+    let variants = [("two layouts on ring 0", &[][..]), ("CSR rows on both rings", &stored[..]), ("4-byte records on ring 0", &coded[..])];
+    for (variant, extra) in variants {
         let mut desc = many_steps_of_delay();
         if !extra.is_empty() {
             let sets: Vec<String> = many_steps_sets().into_iter().chain(extra.iter().map(|s| s.to_string())).collect();

@@ -303,7 +303,7 @@ impl Shard {
         })?;
         let ring = |kind: usize| {
             if DelayRing::array_bytes(n, ring_slots) > defer_rings_above && synapses.only_csr(kind) {
-                DelayRing::try_deferring(n, ring_slots, DEFER_NEAR_STEPS)
+                DelayRing::try_deferring(n, ring_slots, DEFER_NEAR_STEPS, synapses.deferred_entry(kind))
             } else {
                 DelayRing::try_new(n, ring_slots)
             }

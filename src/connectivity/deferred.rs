@@ -2,8 +2,8 @@
 //!
 //! A ring of many slots over many targets (the microcircuit's: 90 slots × 38,585 floats,
 //! 14 MB per shard) is past every private cache, and each synapse's add into it is a
-//! random read-modify-write of a line last touched dozens of steps before: ~3 ns on
-//! machine B, against ~1 ns for the same add into an L2-resident array. An arrival more
+//! random read-modify-write of a line last touched dozens of steps before: ~3.4 ns on
+//! machine B, against ~1.1 ns for the same add into an L2-resident array. An arrival more
 //! than `near` steps ahead is appended instead to its slot's list (a sequential store),
 //! and the list is added into the slot when the slot comes within `near` steps: then the
 //! slot is the only region written, and stays in L2 while it is.
@@ -11,27 +11,59 @@
 //! Order is kept: a slot takes first its deferred arrivals, in the order they were
 //! delivered, then the arrivals delivered after it came near, which were delivered later;
 //! every target sums its inputs in the order a ring without lists would.
+//!
+//! The lists' stores are what the appends wait for, so an arrival takes 4 bytes where the
+//! ring's every row holds 4-byte records (a 16-bit target and weight code, `Compact16`):
+//! the record itself, with the codec of the run of records it belongs to kept once per
+//! run. Elsewhere 8: the target and the weight.
 
-/// Arrivals per chunk of a list: 32 KB, taken from and returned to a pool shared by
+use super::generate::WeightCodec;
+
+/// Words (u32) per chunk of a list: 32 KB, taken from and returned to a pool shared by
 /// the ring's slots, so that memory follows the arrivals in flight, not each slot's peak.
-const CHUNK: usize = 4096;
+/// Even: an 8-byte arrival never straddles two chunks.
+const CHUNK: usize = 8192;
 
-type Chunk = Vec<(u32, f32)>;
+type Chunk = Vec<u32>;
+
+/// How a ring's lists hold an arrival.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Entry {
+    /// Target, then the weight's bits: two words.
+    Pair,
+    /// A `Compact16` record (target in the low half, code in the high half): one word,
+    /// decoded with the codec of its run.
+    Coded,
+}
+
+#[derive(Clone, Debug, Default)]
+struct List {
+    chunks: Vec<Chunk>,
+    /// Words in the list.
+    len: usize,
+    /// Coded lists: where each run of one codec starts (word index) and its codec.
+    runs: Vec<(usize, WeightCodec)>,
+}
 
 #[derive(Clone, Debug)]
 pub(super) struct Deferred {
     near: u64,
+    entry: Entry,
     /// Every arrival before this step has been added into the ring; those from it on
     /// wait in `pending`.
     flushed_until: u64,
-    /// Per slot, its chunks in the order they were filled.
-    pending: Vec<Vec<Chunk>>,
+    /// Per slot, its list.
+    pending: Vec<List>,
     free: Vec<Chunk>,
 }
 
 impl Deferred {
-    pub fn new(slots: usize, near: u32) -> Deferred {
-        Deferred { near: near.max(1) as u64, flushed_until: 0, pending: vec![Vec::new(); slots], free: Vec::new() }
+    pub fn new(slots: usize, near: u32, entry: Entry) -> Deferred {
+        Deferred { near: near.max(1) as u64, entry, flushed_until: 0, pending: vec![List::default(); slots], free: Vec::new() }
+    }
+
+    pub fn entry(&self) -> Entry {
+        self.entry
     }
 
     /// Arrivals before this step go straight into the ring.
@@ -51,45 +83,100 @@ impl Deferred {
         let start = self.flushed_until.max(end.saturating_sub(slots));
         for arrival in start..end {
             let list = &mut self.pending[(arrival % slots) as usize];
-            if list.is_empty() {
+            if list.len == 0 {
                 continue;
             }
             let s = (arrival % arrays) as usize;
             let slot = &mut data[s * neurons..(s + 1) * neurons];
-            for mut chunk in list.drain(..) {
-                for &(target, weight) in &chunk {
-                    debug_assert!((target as usize) < slot.len());
-                    // SAFETY: targets lie below the arrays' length (`push`).
-                    unsafe { *slot.get_unchecked_mut(target as usize) += weight };
+            match self.entry {
+                Entry::Pair => {
+                    for chunk in &list.chunks {
+                        for pair in chunk.chunks_exact(2) {
+                            add(slot, pair[0], f32::from_bits(pair[1]));
+                        }
+                    }
                 }
+                Entry::Coded => add_coded(slot, list),
+            }
+            for mut chunk in list.chunks.drain(..) {
                 chunk.clear();
                 self.free.push(chunk);
             }
+            list.len = 0;
+            list.runs.clear();
         }
         self.flushed_until = self.flushed_until.max(end);
     }
 
-    /// Appends the arrivals `(target, weight)` of slot `index`, targets below the ring's
-    /// neuron count (`flush_before` adds them unchecked), as the stores' targets are,
-    /// checked when they were built.
+    /// Appends the arrivals `(target, weight)` of slot `index` (`Entry::Pair`), targets
+    /// below the ring's neuron count (`flush_before` adds them unchecked), as the stores'
+    /// targets are, checked when they were built.
     #[inline]
-    pub fn push(&mut self, index: usize, mut arrivals: impl ExactSizeIterator<Item = (u32, f32)>) {
+    pub fn push(&mut self, index: usize, arrivals: impl ExactSizeIterator<Item = (u32, f32)>) {
+        debug_assert_eq!(self.entry, Entry::Pair);
+        let n = 2 * arrivals.len();
+        let words = arrivals.flat_map(|(t, w)| [t, w.to_bits()]);
+        Self::extend(&mut self.pending[index], &mut self.free, words, n);
+    }
+
+    /// Appends `Compact16` records of slot `index` as words, decoded with `codec`
+    /// (`Entry::Coded`).
+    #[inline]
+    pub fn push_coded(&mut self, index: usize, codec: WeightCodec, records: impl ExactSizeIterator<Item = u32>) {
+        debug_assert_eq!(self.entry, Entry::Coded);
         let list = &mut self.pending[index];
+        if list.runs.last().is_none_or(|&(_, c)| c != codec) {
+            list.runs.push((list.len, codec));
+        }
+        let n = records.len();
+        Self::extend(list, &mut self.free, records, n);
+    }
+
+    #[inline]
+    fn extend(list: &mut List, free: &mut Vec<Chunk>, mut words: impl Iterator<Item = u32>, n: usize) {
+        list.len += n;
+        let mut left = n;
         loop {
-            let room = list.last().map_or(0, |c| CHUNK - c.len());
-            if arrivals.len() <= room {
-                list.last_mut().expect("a chunk with room").extend(arrivals);
+            let room = list.chunks.last().map_or(0, |c| CHUNK - c.len());
+            if left <= room {
+                list.chunks.last_mut().expect("a chunk with room").extend(words);
                 return;
             }
             if room > 0 {
-                list.last_mut().expect("a chunk with room").extend(arrivals.by_ref().take(room));
+                list.chunks.last_mut().expect("a chunk with room").extend(words.by_ref().take(room));
+                left -= room;
             }
-            list.push(self.free.pop().unwrap_or_else(|| Vec::with_capacity(CHUNK)));
+            list.chunks.push(free.pop().unwrap_or_else(|| Vec::with_capacity(CHUNK)));
         }
     }
 
     pub fn bytes(&self) -> usize {
-        let chunks = self.free.len() + self.pending.iter().map(Vec::len).sum::<usize>();
-        chunks * CHUNK * std::mem::size_of::<(u32, f32)>()
+        let chunks = self.free.len() + self.pending.iter().map(|l| l.chunks.len()).sum::<usize>();
+        chunks * CHUNK * 4
+    }
+}
+
+#[inline(always)]
+fn add(slot: &mut [f32], target: u32, weight: f32) {
+    debug_assert!((target as usize) < slot.len());
+    // SAFETY: targets lie below the arrays' length (`push`, `push_coded`).
+    unsafe { *slot.get_unchecked_mut(target as usize) += weight };
+}
+
+/// Adds a coded list into `slot`, each run of words with its codec.
+fn add_coded(slot: &mut [f32], list: &List) {
+    let mut runs = list.runs.iter().peekable();
+    let mut codec = runs.next().expect("a coded list starts a run").1;
+    let mut next_run = runs.peek().map_or(usize::MAX, |r| r.0);
+    let mut at = 0usize;
+    for chunk in &list.chunks {
+        for &word in chunk {
+            if at == next_run {
+                codec = runs.next().expect("peeked").1;
+                next_run = runs.peek().map_or(usize::MAX, |r| r.0);
+            }
+            add(slot, word & 0xffff, codec.decode((word >> 16) as u16));
+            at += 1;
+        }
     }
 }

@@ -18,6 +18,7 @@
 
 mod build;
 mod deferred;
+pub use deferred::Entry;
 pub mod generate;
 mod in_flight;
 mod layout;
@@ -64,6 +65,12 @@ pub trait Record: Copy + Default + Send + 'static {
     fn new(target: u32, weight: f32, codec: Option<WeightCodec>) -> Self;
     fn target(&self) -> u32;
     fn weight(&self, codec: WeightCodec) -> f32;
+    /// The record as one word (target in the low half, weight code in the high half),
+    /// where it is one: what a ring's lists hold of it (`deferred::Entry::Coded`).
+    #[inline(always)]
+    fn word(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// u32 target + f32 weight: 8 bytes.
@@ -104,6 +111,10 @@ impl Record for Compact16 {
     #[inline(always)]
     fn weight(&self, codec: WeightCodec) -> f32 {
         codec.decode(self.code)
+    }
+    #[inline(always)]
+    fn word(&self) -> Option<u32> {
+        Some(self.target as u32 | (self.code as u32) << 16)
     }
 }
 
@@ -249,6 +260,17 @@ impl LocalSynapses {
     /// not others' would change the order in which a target sums them.
     pub fn only_csr(&self, kind: usize) -> bool {
         self.blocks.iter().filter(|b| b.kind == kind).all(|b| matches!(b.rows, Rows::Csr { .. }))
+    }
+
+    /// How a deferring ring of kind `kind` holds its arrivals: as the records themselves
+    /// where every block feeding it stores 4-byte `Compact16` records.
+    pub fn deferred_entry(&self, kind: usize) -> Entry {
+        let coded = |b: &SynapseBlock| matches!(b.rows, Rows::Csr { records: Records::Compact16 { .. }, .. });
+        if self.blocks.iter().filter(|b| b.kind == kind).all(coded) {
+            Entry::Coded
+        } else {
+            Entry::Pair
+        }
     }
 
     /// Bytes the stored synapses take.
@@ -535,6 +557,8 @@ fn deliver_csr<R: Record, L: DelayLookup>(
     let (mut slot_step, mut slot) = (u32::MAX, 0usize);
     // Arrivals from this step on wait in lists (`DelayRing::try_deferring`).
     let near_end = ring.near_end();
+    // Only a ring all of whose rows hold `Compact16` records keeps them as words.
+    let coded = ring.entry() == Some(Entry::Coded);
     let mut events = 0;
     for r in rows {
         if r.step != slot_step {
@@ -545,7 +569,11 @@ fn deliver_csr<R: Record, L: DelayLookup>(
             events += (hi - lo) as u64;
             let arrival = first_arrival + d as u64;
             if arrival >= near_end {
-                ring.defer(arrival, records[lo..hi].iter().map(|r| (r.target(), r.weight(codec))));
+                if coded {
+                    ring.defer_coded(arrival, codec, records[lo..hi].iter().map(|r| r.word().expect("a coded ring's records are words")));
+                } else {
+                    ring.defer(arrival, records[lo..hi].iter().map(|r| (r.target(), r.weight(codec))));
+                }
                 ahead = ahead.saturating_sub(hi - lo);
                 if ahead < lookahead {
                     advance(hi - lo, &mut ahead);

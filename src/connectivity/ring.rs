@@ -8,7 +8,8 @@
 //! near slots are arrays, and the others are lists added into an array when they come
 //! near.
 
-use super::deferred::Deferred;
+use super::deferred::{Deferred, Entry};
+use super::generate::WeightCodec;
 
 #[derive(Clone, Debug)]
 pub struct DelayRing {
@@ -38,11 +39,11 @@ impl DelayRing {
     /// A ring of `slots` steps whose arrivals more than `near` steps ahead of the step
     /// being delivered wait in lists (`Deferred`): arrays for the `near` slots only.
     /// `begin_step` must be called before each step's delivery, steps in order.
-    pub fn try_deferring(neurons: usize, slots: u32, near: u32) -> Result<DelayRing, crate::memory::OutOfMemory> {
+    pub fn try_deferring(neurons: usize, slots: u32, near: u32, entry: Entry) -> Result<DelayRing, crate::memory::OutOfMemory> {
         let slots = slots.max(1) as usize;
         let arrays = (near.max(1) as usize).min(slots);
         let data = crate::memory::try_vec(arrays * neurons, 0.0)?;
-        Ok(DelayRing { slots, arrays, neurons, data, deferred: Some(Deferred::new(slots, arrays as u32)) })
+        Ok(DelayRing { slots, arrays, neurons, data, deferred: Some(Deferred::new(slots, arrays as u32, entry)) })
     }
 
     /// The bytes of a ring (arrays only: the lists follow the arrivals in flight).
@@ -61,6 +62,20 @@ impl DelayRing {
     #[inline]
     pub fn near_end(&self) -> u64 {
         self.deferred.as_ref().map_or(u64::MAX, Deferred::near_end)
+    }
+
+    /// How the lists hold an arrival; None where the ring defers none.
+    #[inline]
+    pub fn entry(&self) -> Option<Entry> {
+        self.deferred.as_ref().map(Deferred::entry)
+    }
+
+    /// Defers `Compact16` records as words (`Record::word`) arriving at step `arrival`,
+    /// at or past `near_end`, their weights coded with `codec`.
+    #[inline]
+    pub fn defer_coded(&mut self, arrival: u64, codec: WeightCodec, words: impl ExactSizeIterator<Item = u32>) {
+        let index = (arrival % self.slots as u64) as usize;
+        self.deferred.as_mut().expect("a deferring ring").push_coded(index, codec, words);
     }
 
     /// Defers the arrivals `(target, weight)` at step `arrival`, at or past `near_end`.
