@@ -21,6 +21,13 @@ fn simulate_with(desc: &Description, threads: usize, ring_slots: u32) -> (Vec<Sp
     simulate_deferring(desc, threads, ring_slots, usize::MAX)
 }
 
+/// Asserts that a run's spikes and voltages are the reference's, bit for bit.
+fn assert_same((spikes, v): &(Vec<Spike>, Vec<f32>), (reference, v_ref): (&[Spike], &[f32]), what: &str) {
+    let first_difference = spikes.iter().zip(reference).position(|(a, b)| a != b);
+    assert!(spikes == reference, "{what}: {} spikes against {}, first difference at {first_difference:?}", spikes.len(), reference.len());
+    assert!(v.iter().zip(v_ref).all(|(a, b)| a.to_bits() == b.to_bits()), "{what}: voltages");
+}
+
 /// `simulate_with`, rings of more than `defer_rings_above` bytes deferring their far
 /// arrivals (`DelayRing::try_deferring`).
 fn simulate_deferring(desc: &Description, threads: usize, ring_slots: u32, defer_rings_above: usize) -> (Vec<Spike>, Vec<f32>) {
@@ -75,15 +82,8 @@ fn the_ring_window_changes_no_result() {
     let (reference, v_ref) = simulate_with(&desc, 1, 200);
     assert!(reference.len() > 1000, "{} spikes", reference.len());
     for (threads, slots) in [(1, 1), (1, 7), (2, 10), (2, 32), (1, 199), (2, 200)] {
-        let (spikes, v) = simulate_with(&desc, threads, slots);
-        let first_difference = spikes.iter().zip(&reference).position(|(a, b)| a != b);
-        assert!(
-            spikes == reference,
-            "{slots} ring slots, {threads} threads: {} spikes against {}, first difference at {first_difference:?}",
-            spikes.len(),
-            reference.len()
-        );
-        assert!(v.iter().zip(&v_ref).all(|(a, b)| a.to_bits() == b.to_bits()), "{slots} ring slots, {threads} threads: voltages");
+        let run = simulate_with(&desc, threads, slots);
+        assert_same(&run, (&reference, &v_ref), &format!("{slots} ring slots, {threads} threads"));
     }
 }
 
@@ -110,14 +110,8 @@ fn deferring_far_arrivals_changes_no_result() {
         let (reference, v_ref) = simulate_with(&desc, 1, 200);
         assert!(reference.len() > 1000, "{variant}: {} spikes", reference.len());
         for (threads, slots) in [(1, 200), (2, 200), (1, 7), (2, 32)] {
-            let (spikes, v) = simulate_deferring(&desc, threads, slots, 0);
-            assert!(
-                spikes == reference,
-                "{variant}, {slots} ring slots, {threads} threads: {} spikes against {}",
-                spikes.len(),
-                reference.len()
-            );
-            assert!(v.iter().zip(&v_ref).all(|(a, b)| a.to_bits() == b.to_bits()), "{variant}, {slots} slots, {threads} threads: voltages");
+            let run = simulate_deferring(&desc, threads, slots, 0);
+            assert_same(&run, (&reference, &v_ref), &format!("{variant}, {slots} ring slots, {threads} threads"));
         }
     }
 }
