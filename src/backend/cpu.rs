@@ -301,12 +301,11 @@ impl Shard {
             BuildError::Weight(w) => invalid_weight(desc, w),
             BuildError::Memory(m) => out_of_memory(m, &format!("the synapses onto neurons {}..{}", neurons.start, neurons.end)),
         })?;
-        let ring = |kind: usize| {
-            if DelayRing::array_bytes(n, ring_slots) > defer_rings_above && synapses.only_csr(kind) {
-                DelayRing::try_deferring(n, ring_slots, DEFER_NEAR_STEPS, synapses.deferred_entry(kind))
-            } else {
-                DelayRing::try_new(n, ring_slots)
+        let ring = |kind: usize| match synapses.deferred_entry(kind) {
+            Some(entry) if DelayRing::array_bytes(n, ring_slots) > defer_rings_above => {
+                DelayRing::try_deferring(n, ring_slots, DEFER_NEAR_STEPS, entry)
             }
+            _ => DelayRing::try_new(n, ring_slots),
         };
         let rings = (0..kinds.len()).map(ring).collect::<Result<Vec<_>, _>>();
         let rings = rings.map_err(|m| out_of_memory(m, &format!("the delay rings of neurons {}..{}", neurons.start, neurons.end)))?;

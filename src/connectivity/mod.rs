@@ -254,23 +254,19 @@ impl LocalSynapses {
         Ok(store)
     }
 
-    /// Whether every block feeding synaptic kind `kind` stores CSR rows, the only layout
-    /// whose arrivals a ring may defer (`DelayRing::defer_beyond`): dense and drawn rows
-    /// add into the slots as they are delivered, and deferring some blocks' arrivals and
-    /// not others' would change the order in which a target sums them.
-    pub fn only_csr(&self, kind: usize) -> bool {
-        self.blocks.iter().filter(|b| b.kind == kind).all(|b| matches!(b.rows, Rows::Csr { .. }))
-    }
-
-    /// How a deferring ring of kind `kind` holds its arrivals: as the records themselves
-    /// where every block feeding it stores 4-byte `Compact16` records.
-    pub fn deferred_entry(&self, kind: usize) -> Entry {
-        let coded = |b: &SynapseBlock| matches!(b.rows, Rows::Csr { records: Records::Compact16 { .. }, .. });
-        if self.blocks.iter().filter(|b| b.kind == kind).all(coded) {
-            Entry::Coded
-        } else {
-            Entry::Pair
+    /// Whether a ring of synaptic kind `kind` may defer its far arrivals
+    /// (`DelayRing::try_deferring`), and how its lists then hold them. Only where every
+    /// block feeding it stores CSR rows: dense and drawn rows add into the slots as they
+    /// are delivered, and deferring some blocks' arrivals and not others' would change the
+    /// order in which a target sums them. As the records themselves where every block
+    /// stores 4-byte `Compact16` records.
+    pub fn deferred_entry(&self, kind: usize) -> Option<Entry> {
+        let mut blocks = self.blocks.iter().filter(|b| b.kind == kind);
+        if !blocks.clone().all(|b| matches!(b.rows, Rows::Csr { .. })) {
+            return None;
         }
+        let coded = blocks.all(|b| matches!(b.rows, Rows::Csr { records: Records::Compact16 { .. }, .. }));
+        Some(if coded { Entry::Coded } else { Entry::Pair })
     }
 
     /// Bytes the stored synapses take.
@@ -568,25 +564,26 @@ fn deliver_csr<R: Record, L: DelayLookup>(
         layout.for_each_delay(r, |d, lo, hi| {
             events += (hi - lo) as u64;
             let arrival = first_arrival + d as u64;
+            // The prefetch cursor keeps `lookahead` records ahead of those consumed.
+            let mut consumed = |n: usize| {
+                ahead = ahead.saturating_sub(n);
+                if ahead < lookahead {
+                    advance(n, &mut ahead);
+                }
+            };
             if arrival >= near_end {
                 if coded {
                     ring.defer_coded(arrival, codec, records[lo..hi].iter().map(|r| r.word().expect("a coded ring's records are words")));
                 } else {
                     ring.defer(arrival, records[lo..hi].iter().map(|r| (r.target(), r.weight(codec))));
                 }
-                ahead = ahead.saturating_sub(hi - lo);
-                if ahead < lookahead {
-                    advance(hi - lo, &mut ahead);
-                }
+                consumed(hi - lo);
                 return;
             }
             let input = ring.slot_at(ring.later(slot, d));
             for chunk in records[lo..hi].chunks(per_line) {
                 scatter(input, chunk, codec);
-                ahead = ahead.saturating_sub(chunk.len());
-                if ahead < lookahead {
-                    advance(chunk.len(), &mut ahead);
-                }
+                consumed(chunk.len());
             }
         });
     }

@@ -19,7 +19,7 @@ pub struct DelayRing {
     arrays: usize,
     neurons: usize,
     data: Vec<f32>,
-    /// Arrivals held back until their slot comes near (`deferring`).
+    /// Arrivals held back until their slot comes near (`try_deferring`).
     deferred: Option<Deferred>,
 }
 
@@ -74,7 +74,7 @@ impl DelayRing {
     /// at or past `near_end`, their weights coded with `codec`.
     #[inline]
     pub fn defer_coded(&mut self, arrival: u64, codec: WeightCodec, words: impl ExactSizeIterator<Item = u32>) {
-        let index = (arrival % self.slots as u64) as usize;
+        let index = self.list_index(arrival);
         self.deferred.as_mut().expect("a deferring ring").push_coded(index, codec, words);
     }
 
@@ -82,8 +82,14 @@ impl DelayRing {
     /// Targets must lie below the ring's neuron count.
     #[inline]
     pub fn defer(&mut self, arrival: u64, arrivals: impl ExactSizeIterator<Item = (u32, f32)>) {
-        let index = (arrival % self.slots as u64) as usize;
+        let index = self.list_index(arrival);
         self.deferred.as_mut().expect("a deferring ring").push(index, arrivals);
+    }
+
+    /// The list of step `arrival`: one per step of the ring's window.
+    #[inline]
+    fn list_index(&self, arrival: u64) -> usize {
+        (arrival % self.slots as u64) as usize
     }
 
     #[inline]

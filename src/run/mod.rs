@@ -378,16 +378,16 @@ fn rank_figures(phases: &PhaseSeconds, backend: &dyn Backend, comm: &dyn Communi
     RankFigures { rank_phases, peak_memory, rank_memory, wire_bytes_per_spike }
 }
 
-/// The least and most busy shard's time (s) over every rank's shards (collective); None
-/// where every rank has at most one.
-/// Nanoseconds of a thread's delivery per synaptic event, over every rank: None where
-/// no event was counted (a GPU backend counts none).
+/// Nanoseconds of a thread's delivery per synaptic event, over every rank (collective):
+/// None where no event was counted (a GPU backend counts none).
 fn per_event(deliver_busy: Duration, events: u64, comm: &dyn Communicator) -> Option<f64> {
     let all = comm.all_gather_f64(&[deliver_busy.as_secs_f64(), events as f64]);
     let (busy, events) = all.chunks(2).fold((0.0, 0.0), |(b, e), c| (b + c[0], e + c[1]));
     (events > 0.0).then(|| busy / events * 1e9)
 }
 
+/// The least and most busy shard's time (s) over every rank's shards (collective); None
+/// where every rank has at most one.
 fn shard_spread(shards: &[Duration], comm: &dyn Communicator) -> Option<(f64, f64)> {
     let secs: Vec<f64> = shards.iter().map(Duration::as_secs_f64).collect();
     let lo = secs.iter().cloned().fold(f64::INFINITY, f64::min);
