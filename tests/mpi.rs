@@ -68,6 +68,8 @@ fn same_for_every_rank_count(model: &Path, extra: &[&str], cases: &[(usize, &str
         let text = stdout(&run);
         if ranks > 1 {
             assert!(text.contains(&format!("over {ranks} ranks")), "per-rank timers expected:\n{text}");
+            // One thread per rank: the ranks' busy times are the shards' spread.
+            assert!(text.contains("shards busy "), "the ranks' spread of busy time expected:\n{text}");
         }
         assert_eq!(spikes(&out), expected, "{ranks} ranks, {exchange} exchange: spike datasets differ from the run without MPI");
         eprintln!("{} ranks, {exchange}: {total} spikes identical; {}", ranks, text.lines().nth(1).unwrap_or(""));

@@ -387,20 +387,23 @@ fn per_event(deliver_busy: Duration, events: u64, comm: &dyn Communicator) -> Op
 }
 
 /// The least and most busy shard's time (s) over every rank's shards (collective); None
-/// where every rank has at most one.
+/// where the whole run has one shard. A rank of one thread is one shard: under mpirun
+/// the spread is that of the ranks' busy times as well as of the threads', which the
+/// per-phase minima and maxima over ranks do not show (one rank may deliver most and
+/// another update most).
 fn shard_spread(shards: &[Duration], comm: &dyn Communicator) -> Option<(f64, f64)> {
     let secs: Vec<f64> = shards.iter().map(Duration::as_secs_f64).collect();
     let lo = secs.iter().cloned().fold(f64::INFINITY, f64::min);
     let hi = secs.iter().cloned().fold(0.0, f64::max);
     let all = comm.all_gather_f64(&[if secs.is_empty() { f64::NAN } else { lo }, hi, secs.len() as f64]);
-    let (mut lo, mut hi, mut several) = (f64::INFINITY, 0.0f64, false);
+    let (mut lo, mut hi, mut count) = (f64::INFINITY, 0.0f64, 0.0);
     for c in all.chunks(3) {
-        several |= c[2] > 1.0;
+        count += c[2];
         if !c[0].is_nan() {
             (lo, hi) = (lo.min(c[0]), hi.max(c[1]));
         }
     }
-    several.then_some((lo, hi))
+    (count > 1.0).then_some((lo, hi))
 }
 
 /// Takes the locks of a run's output directory and checkpoints (rank 0, for all ranks),
