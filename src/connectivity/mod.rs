@@ -476,22 +476,42 @@ struct PerSynapse<'a> {
 }
 
 impl DelayLookup for PerSynapse<'_> {
+    /// The row's records of delays `first..end`: where the row's delays all lie inside
+    /// (every delay due at once, as with rings of every delay), the whole row without a
+    /// search; else two binary searches. The same bounds either way.
     #[inline(always)]
     fn span(&self, r: &DueRow) -> (usize, usize) {
         let (lo, hi) = (self.offsets[r.row as usize] as usize, self.offsets[r.row as usize + 1] as usize);
         let delays = &self.delays[lo..hi];
-        (lo + delays.partition_point(|&d| (d as u32) < r.first), lo + delays.partition_point(|&d| (d as u32) < r.end))
+        let start = match delays.first() {
+            Some(&d) if (d as u32) < r.first => delays.partition_point(|&d| (d as u32) < r.first),
+            _ => 0,
+        };
+        let stop = match delays.last() {
+            Some(&d) if (d as u32) >= r.end => delays.partition_point(|&d| (d as u32) < r.end),
+            _ => delays.len(),
+        };
+        (lo + start, lo + stop)
     }
     #[inline(always)]
     fn index_of(&self, r: &DueRow) -> *const u8 {
         self.offsets[r.row as usize..].as_ptr() as *const u8
     }
+    /// Each run of one delay, found by a linear scan: rows stored per synapse are the
+    /// short ones (offsets per delay would take more), whose runs are a synapse or a few,
+    /// where a binary search per run costs more than the run's adds. (The microcircuit in
+    /// four shards: the one holding L2/3's inhibitory targets, whose blocks store delays
+    /// per synapse, took 1.38–1.44× its neighbours' time per event, 1.31–1.34× with the
+    /// scan; BENCHMARKS.md.)
     #[inline(always)]
     fn for_each_delay(&self, r: &DueRow, mut f: impl FnMut(usize, usize, usize)) {
         let (mut lo, end) = self.span(r);
         while lo < end {
             let d = self.delays[lo];
-            let hi = lo + self.delays[lo..end].partition_point(|&x| x == d);
+            let mut hi = lo + 1;
+            while hi < end && self.delays[hi] == d {
+                hi += 1;
+            }
             f(d as usize, lo, hi);
             lo = hi;
         }
