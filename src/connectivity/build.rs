@@ -2,7 +2,7 @@
 //! (source, delay) drawn in passes over the same keyed streams.
 
 use super::generate::{weight_bounds, InvalidWeight, Row, RowDrawer, WeightCodec};
-use super::{BuildError, Compact, Compact16, DelayIndex, Exact, PresentSources, Record, RecordKind, Records, RowIndex, Rows};
+use super::{BuildError, DelayIndex, PresentSources, Record, RecordKind, Records, RowIndex, Rows};
 use crate::memory::try_huge_vec;
 use crate::network::{Description, Projection};
 use rayon::prelude::*;
@@ -171,27 +171,11 @@ pub(super) fn csr_rows(
             });
         });
     };
+    let codec = || WeightCodec::new(weight_bounds(&p.weight));
     let records = match RecordKind::of(p.storage, n_local as u64) {
-        RecordKind::Compact16 => {
-            let codec = WeightCodec::new(weight_bounds(&p.weight));
-            let mut records = try_huge_vec(total, Compact16::default())?;
-            let place = address_of(&records);
-            fill(&mut |at, t, w| records[at] = Compact16::new(t, w, Some(codec)), &place);
-            Records::Compact16 { records, codec }
-        }
-        RecordKind::Compact => {
-            let codec = WeightCodec::new(weight_bounds(&p.weight));
-            let mut records = try_huge_vec(total, Compact::default())?;
-            let place = address_of(&records);
-            fill(&mut |at, t, w| records[at] = Compact::new(t, w, Some(codec)), &place);
-            Records::Compact { records, codec }
-        }
-        RecordKind::Exact => {
-            let mut records = try_huge_vec(total, Exact::default())?;
-            let place = address_of(&records);
-            fill(&mut |at, t, w| records[at] = Exact::new(t, w, None), &place);
-            Records::Exact(records)
-        }
+        RecordKind::Compact16 => Records::Compact16 { records: placed(total, Some(codec()), &mut fill)?, codec: codec() },
+        RecordKind::Compact => Records::Compact { records: placed(total, Some(codec()), &mut fill)?, codec: codec() },
+        RecordKind::Exact => Records::Exact(placed(total, None, &mut fill)?),
     };
     if let Some(bad) = invalid.borrow_mut().take() {
         return Err(bad.into());
@@ -240,6 +224,19 @@ impl Visits {
 
 /// Where element `i` of `v` lies, for a prefetch (no reference is made: the closure
 /// may outlive a borrow of `v` that writes it).
+/// `total` records of one kind (weights coded with `codec` where it has one), each
+/// written where `fill`'s visits of the rows place it.
+fn placed<R: Record>(
+    total: usize,
+    codec: Option<WeightCodec>,
+    fill: &mut impl FnMut(&mut dyn FnMut(usize, u32, f32), &dyn Fn(usize) -> *const u8),
+) -> Result<Vec<R>, crate::memory::OutOfMemory> {
+    let mut records = try_huge_vec(total, R::default())?;
+    let place = address_of(&records);
+    fill(&mut |at, t, w| records[at] = R::new(t, w, codec), &place);
+    Ok(records)
+}
+
 fn address_of<T>(v: &[T]) -> impl Fn(usize) -> *const u8 {
     let (base, size) = (v.as_ptr() as usize, std::mem::size_of::<T>());
     move |i| (base + i * size) as *const u8
