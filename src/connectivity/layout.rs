@@ -85,8 +85,16 @@ pub fn store_blocks(desc: &Description, targets: &Range<u64>) -> Vec<BlockPlan> 
                 placed.push((j, b));
             }
             None => {
-                placed.push((j, blocks.len()));
-                blocks.push(BlockPlan { members: vec![(j, local)], layout: own });
+                // Right after the last block onto its targets, not at the end: the later
+                // projections onto these targets may then still join the blocks behind it
+                // (one projection of another weight range otherwise pushed every later
+                // one onto its targets into blocks of their own: the microcircuit's first
+                // shard held 12 blocks for 7 sources).
+                for (_, b) in placed.iter_mut().filter(|(_, b)| *b >= after) {
+                    *b += 1;
+                }
+                placed.push((j, after));
+                blocks.insert(after, BlockPlan { members: vec![(j, local)], layout: own });
             }
         }
     }

@@ -758,44 +758,32 @@ mod tests {
         assert!(!present_only(&desc, p, &(0..300)), "2100 synapses from 300 sources: a row for every source");
     }
 
-    /// Projections from the same sources onto different populations share one block of
-    /// rows (one lookup per spike), and a store so built gives every target the same
-    /// input bits as stores that each hold one population (one block per projection):
-    /// a projection joins no block past an earlier projection onto its targets, nor one
-    /// of another weight range or delay range.
-    #[test]
-    fn projections_sharing_rows_give_the_inputs_of_one_block_each() {
-        let projection = |source: &str, target: &str, weight: &str, delay: &str| {
-            format!(
-                "[[projection]]\nsource = \"{source}\"\ntarget = \"{target}\"\nconnection = {{ rule = \"fixed_indegree\", k = 30 }}\n\
-                 weight = \"{weight}\"\nstorage = \"compact\"\ndelay = {delay}\n"
-            )
-        };
+    fn sharing_model(projections: &[(&str, &str, &str, &str)]) -> Description {
         let population = |name: &str, size: u32| {
             format!(
                 "[[population]]\nname = \"{name}\"\nsize = {size}\nmodel = \"izhikevich\"\n\
                  [population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n"
             )
         };
-        let delays = "{ distribution = \"uniform\", low = 1, high = 2 }";
-        let text = [
-            "[simulation]\ndt = 1\nduration = 1\n".to_string(),
-            population("a", 300),
-            population("b", 100),
-            projection("a", "a", "u", delays),
-            projection("a", "b", "u", delays),
-            projection("b", "a", "-u", delays),
-            projection("b", "b", "-u", delays),
-            // Onto b again: after the block holding a → b, so not in it.
-            projection("a", "b", "u", delays),
-            // Another weight range, another delay range: blocks of their own.
-            projection("a", "b", "3*u", delays),
-            projection("b", "a", "-u", "2"),
-        ]
-        .concat();
-        let desc = config::parse(&text, "test.toml", &Overrides::default()).unwrap();
-        let groups: Vec<Vec<usize>> = store_blocks(&desc, &(0..400)).iter().map(|b| b.members.iter().map(|m| m.0).collect()).collect();
-        assert_eq!(groups, vec![vec![0, 1], vec![2, 3], vec![4], vec![5], vec![6]]);
+        let projection = |&(source, target, weight, delay): &(&str, &str, &str, &str)| {
+            format!(
+                "[[projection]]\nsource = \"{source}\"\ntarget = \"{target}\"\nconnection = {{ rule = \"fixed_indegree\", k = 30 }}\n\
+                 weight = \"{weight}\"\nstorage = \"compact\"\ndelay = {delay}\n"
+            )
+        };
+        let mut text = ["[simulation]\ndt = 1\nduration = 1\n".to_string(), population("a", 300), population("b", 100)].concat();
+        text.extend(projections.iter().map(projection));
+        config::parse(&text, "test.toml", &Overrides::default()).unwrap()
+    }
+
+    /// The members of each block of a store onto every neuron of `desc`.
+    fn block_members(desc: &Description) -> Vec<Vec<usize>> {
+        store_blocks(desc, &(0..desc.total_neurons())).iter().map(|b| b.members.iter().map(|m| m.0).collect()).collect()
+    }
+
+    /// Asserts that a store of shared blocks gives every target of `desc` (400 neurons)
+    /// the input bits of one block per projection.
+    fn assert_inputs_of_one_block_each(desc: &Description) {
         let mut spikes: Vec<Spike> =
             (0..400u32).flat_map(|gid| [Spike { step: 0, gid }, Spike { step: 2, gid: (gid * 7) % 400 }]).collect();
         spikes.sort();
@@ -803,8 +791,8 @@ mod tests {
         let one_each = || {
             let blocks = desc.projections.iter().map(|p| {
                 let local = desc.populations[p.target].gids();
-                let Layout::Csr { delays_per_synapse, present_only, .. } = Layout::of(&desc, p, &local, 0) else { panic!("CSR") };
-                let rows = csr_rows(&desc, &[(p, local)], 0, delays_per_synapse, present_only).unwrap();
+                let Layout::Csr { delays_per_synapse, present_only, .. } = Layout::of(desc, p, &local, 0) else { panic!("CSR") };
+                let rows = csr_rows(desc, &[(p, local)], 0, delays_per_synapse, present_only).unwrap();
                 let (sources, delays) = (desc.populations[p.source].gids(), generate::delay_range(&p.delay));
                 SynapseBlock { projections: vec![p.id], sources, delays, kind: 0, rows }
             });
@@ -815,12 +803,49 @@ mod tests {
             store.deliver_all(&spikes, &mut rings);
             (1..5u64).map(|t| rings[0].slot_mut(t).iter().map(|x| x.to_bits()).collect::<Vec<_>>()).collect::<Vec<_>>()
         };
-        let (shared, reference) = (inputs(LocalSynapses::build(&desc, 0..400).unwrap()), inputs(one_each()));
+        let (shared, reference) = (inputs(LocalSynapses::build(desc, 0..400).unwrap()), inputs(one_each()));
         for (t, slot) in shared.iter().enumerate() {
             assert!(slot.iter().all(|&x| x != 0), "step {}: every target has input", t + 1);
             let differ = slot.iter().zip(&reference[t]).filter(|(a, b)| a != b).count();
             assert_eq!(differ, 0, "step {}: the inputs of {differ} targets differ from one block per projection", t + 1);
         }
+    }
+
+    const DELAYS: &str = "{ distribution = \"uniform\", low = 1, high = 2 }";
+
+    /// Projections from the same sources onto different populations share one block of
+    /// rows (one lookup per spike), and a store so built gives every target the same
+    /// input bits as stores that each hold one population (one block per projection):
+    /// a projection joins no block past an earlier projection onto its targets, nor one
+    /// of another weight range or delay range.
+    #[test]
+    fn projections_sharing_rows_give_the_inputs_of_one_block_each() {
+        let desc = sharing_model(&[
+            ("a", "a", "u", DELAYS),
+            ("a", "b", "u", DELAYS),
+            ("b", "a", "-u", DELAYS),
+            ("b", "b", "-u", DELAYS),
+            // Onto b again: after the block holding a → b, so not in it.
+            ("a", "b", "u", DELAYS),
+            // Another weight range, another delay range: blocks of their own, each right
+            // after the last block onto its targets.
+            ("a", "b", "3*u", DELAYS),
+            ("b", "a", "-u", "2"),
+        ]);
+        assert_eq!(block_members(&desc), vec![vec![0, 1], vec![2, 3], vec![6], vec![4], vec![5]]);
+        assert_inputs_of_one_block_each(&desc);
+    }
+
+    /// A projection that cannot join its sources' block (another weight range) takes a
+    /// block right after the last one onto its targets: the later projections onto those
+    /// targets still join the blocks behind it. Placed at the end, it pushed every one of
+    /// them into a block of its own (the microcircuit's first shard: 12 blocks for 7
+    /// sources, against 8 for 8 in the second).
+    #[test]
+    fn a_projection_of_another_weight_range_leaves_the_later_ones_their_blocks() {
+        let desc = sharing_model(&[("a", "a", "u", DELAYS), ("b", "a", "-u", DELAYS), ("a", "b", "3*u", DELAYS), ("b", "b", "-u", DELAYS)]);
+        assert_eq!(block_members(&desc), vec![vec![2], vec![0], vec![1, 3]]);
+        assert_inputs_of_one_block_each(&desc);
     }
 
     /// The spikes of a source range, cut from each step's run by binary search, are those
