@@ -200,7 +200,7 @@ impl Model for LifSpec {
         }
         let [v, i_syn, refractory] = state;
         let n = v.len();
-        Ok(LifGroup { v, i_syn, refractory, spiked: vec![false; n], constants })
+        Ok(LifGroup { v, i_syn, refractory, spiked: vec![0; n], constants })
     }
 
     /// `cargo bench --bench kernels -- iaf_psc_exp` on the reference machine: 0.41 ns.
@@ -217,7 +217,7 @@ pub struct LifGroup {
     pub i_syn: Vec<f32>,
     /// Steps of refractoriness left (whole numbers, exact in f32).
     pub refractory: Vec<f32>,
-    pub spiked: Vec<bool>,
+    pub spiked: Vec<u8>,
     pub constants: LifConstants,
 }
 
@@ -260,12 +260,8 @@ impl Group for LifGroup {
     }
 
     #[inline]
-    fn collect_spikes(&self, mut emit: impl FnMut(usize)) {
-        for (i, &s) in self.spiked.iter().enumerate() {
-            if s {
-                emit(i);
-            }
-        }
+    fn collect_spikes(&self, emit: impl FnMut(usize)) {
+        crate::simd::each_nonzero(&self.spiked, emit)
     }
 
     fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
@@ -313,7 +309,7 @@ fn step_kernel(
     v: &mut [f32],
     i_syn: &mut [f32],
     refractory: &mut [f32],
-    spiked: &mut [bool],
+    spiked: &mut [u8],
     weights: &[f32],
     currents: &[f32],
     common: f32,
@@ -336,13 +332,13 @@ fn step_kernel(
         v[i] = vi;
         i_syn[i] = si;
         refractory[i] = ri;
-        spiked[i] = fired;
+        spiked[i] = fired as u8;
         non_finite |= !(vi.is_finite() && si.is_finite());
     }
     non_finite
 }
 
-crate::simd::dispatch!(fn step_dispatch(v: &mut [f32], i_syn: &mut [f32], refractory: &mut [f32], spiked: &mut [bool], weights: &[f32], currents: &[f32], common: f32, c: LifConstants) -> bool => step_kernel);
+crate::simd::dispatch!(fn step_dispatch(v: &mut [f32], i_syn: &mut [f32], refractory: &mut [f32], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: LifConstants) -> bool => step_kernel);
 
 #[cfg(test)]
 mod tests {
@@ -400,7 +396,7 @@ mod tests {
         for step in 0..2000u32 {
             advance(&mut g, &[0.0], None);
             g.collect_spikes(|_| spikes.push(step));
-            if g.refractory[0] > 0.0 && !g.spiked[0] {
+            if g.refractory[0] > 0.0 && g.spiked[0] == 0 {
                 assert_eq!(g.v[0], -65.0, "held at V_reset while refractory");
             }
         }
@@ -446,8 +442,8 @@ mod tests {
         let n = 1000;
         let c = microcircuit_neuron(500.0).constants();
         let r = |k: usize| ((k * 7919) % 1000) as f32 / 1000.0;
-        let mut a: (Vec<f32>, Vec<f32>, Vec<f32>, Vec<bool>) =
-            ((0..n).map(|k| -70.0 + 25.0 * r(k)).collect(), (0..n).map(|k| 400.0 * r(k + 1)).collect(), vec![0.0; n], vec![false; n]);
+        let mut a: (Vec<f32>, Vec<f32>, Vec<f32>, Vec<u8>) =
+            ((0..n).map(|k| -70.0 + 25.0 * r(k)).collect(), (0..n).map(|k| 400.0 * r(k + 1)).collect(), vec![0.0; n], vec![0u8; n]);
         let mut b = a.clone();
         let mut fired = 0;
         for step in 0..300 {
@@ -465,7 +461,7 @@ mod tests {
             let currents: Vec<f32> = (0..n).map(|k| 100.0 * r(k + step)).collect();
             step_kernel(&mut a.0, &mut a.1, &mut a.2, &mut a.3, &weights, &currents, 5.0, c);
             step_dispatch(&mut b.0, &mut b.1, &mut b.2, &mut b.3, &weights, &currents, 5.0, c);
-            fired += a.3.iter().filter(|&&s| s).count();
+            fired += a.3.iter().filter(|&&s| s != 0).count();
             assert_eq!(a.3, b.3);
         }
         assert!(fired > n, "{fired} spikes");

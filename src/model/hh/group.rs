@@ -88,7 +88,7 @@ impl Group for HhGroup {
 
     #[inline]
     fn collect_spikes(&self, emit: impl FnMut(usize)) {
-        self.crossed_neurons(emit)
+        crate::simd::each_nonzero(&self.crossed, emit)
     }
 
     fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
@@ -333,21 +333,6 @@ impl HhGroup {
             self.x[k] = exact.x[k] as f32;
         }
         non_finite
-    }
-
-    /// Calls `emit` with each neuron whose v crossed the threshold in the last step.
-    #[inline]
-    fn crossed_neurons(&self, mut emit: impl FnMut(usize)) {
-        // Spikes are rare: skip eight quiet neurons with one comparison.
-        let words = self.crossed.chunks_exact(8);
-        let tail = words.remainder();
-        for (w, word) in words.enumerate() {
-            if u64::from_ne_bytes(word.try_into().expect("8 bytes")) != 0 {
-                word.iter().enumerate().filter(|(_, &c)| c != 0).for_each(|(k, _)| emit(w * 8 + k));
-            }
-        }
-        let start = self.crossed.len() - tail.len();
-        tail.iter().enumerate().filter(|(_, &c)| c != 0).for_each(|(k, _)| emit(start + k));
     }
 
     /// The value of gate `j` (channels in order, their gates in order) of every neuron.
