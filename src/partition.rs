@@ -13,8 +13,8 @@ pub const BLOCK: u64 = 64;
 /// Measured costs the balance is computed from (BENCHMARKS.md, this machine).
 const NOISE_NS: f64 = 0.9;
 /// A Poisson stimulus's count per neuron-step (`cargo bench --bench kernels --
-/// noise/poisson`: 2.2 ns with AVX-512, 3.2 with AVX2; the planner's figure too).
-const POISSON_NS: f64 = 2.2;
+/// poisson_events`: 1.55 ns with AVX-512, 2.7 with AVX2; the planner's figure too).
+const POISSON_NS: f64 = 1.6;
 const EVENT_NS: f64 = 1.0;
 /// Firing rate assumed for the delivery cost before anything has run.
 const ASSUMED_RATE_HZ: f64 = 10.0;
@@ -127,7 +127,7 @@ delay = "1 ms"
         let costs = cost_per_neuron(&d);
         assert!((costs[0] - 2.4).abs() < 1e-9 && (costs[1] - 0.5 - POISSON_NS).abs() < 1e-9, "{costs:?}");
         let parts = partition(&d, 2);
-        assert_eq!(parts[0].end, 1088, "2400 + 2700 ns split at 2550 ns: 1000 of a and 56 of b, rounded up to a block");
+        assert_eq!(parts[0].end, 960, "2400 + 2100 ns split at 2250 ns: 937.5 neurons of a, rounded up to a block");
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl Default for Costs {
         Costs {
             update_factor: 1.0,
             noise_ns: 1.8,
-            poisson_ns: 2.2,
+            poisson_ns: 1.6,
             event_ns: 1.6,
             dense_event_ns: 0.1,
             procedural_event_ns: 7.3,
@@ -738,7 +738,7 @@ mod tests {
     }
 
     /// A Poisson stimulus adds its count per neuron-step to the update: 1000 neurons ×
-    /// 100 steps × 2.2 ns on one thread.
+    /// 100 steps × the cost of a count on one thread.
     #[test]
     fn poisson_inputs_count_in_the_update() {
         let model = |stimulus: &str| {
@@ -756,6 +756,6 @@ mod tests {
         )
         .time
         .update;
-        assert!((with - without - 1000.0 * 100.0 * 2.2e-9).abs() < 1e-12, "{without} {with}");
+        assert!((with - without - 1000.0 * 100.0 * Costs::default().poisson_ns * 1e-9).abs() < 1e-12, "{without} {with}");
     }
 }

@@ -17,6 +17,8 @@
 //! only (`below`), the same on every device (`shaders/connectivity.wgsl` is the twin).
 
 use crate::gaussian::{self, gaussian};
+#[cfg(target_arch = "x86_64")]
+mod poisson_lanes;
 
 /// What a random number is for; part of the key so that streams never collide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,6 +251,11 @@ impl PoissonTable {
         (x ^ 0x8000_0000) as i32
     }
 
+    /// The window's entries: high words, sign-flipped, padded to a multiple of 4.
+    fn window_entries(&self) -> &[i32] {
+        &self.window
+    }
+
     /// The 53-bit thresholds (`poisson_thresholds`).
     pub fn thresholds(&self) -> &[i64] {
         &self.thresholds
@@ -310,26 +317,111 @@ pub fn poisson_from_thresholds(bits: i64, thresholds: &[i64]) -> u32 {
     thresholds.partition_point(|&t| t <= bits) as u32
 }
 
-crate::simd::dispatch!(
 /// Adds the weight of neuron `first + i`'s Poisson count, `(k as f64 · weight) as f32`,
 /// into `weights[i]`, its count k drawn from block (gid, `lane`) under `key` with
-/// `table` (`PoissonTable::counts`: compares across SIMD lanes).
-/// (A search per neuron ends at a data-dependent entry: its mispredicted branches cost
-/// more than the block itself — 60% of the microcircuit's update, BENCHMARKS.md.)
-pub fn add_poisson_events(key: [u32; 2], lane: u32, first: u32, table: &PoissonTable, weight: f64, weights: &mut [f32]) => add_poisson_events_kernel);
+/// `table`: counted in SIMD lanes with intrinsics where the table's window fits
+/// (`poisson_lanes`), else by `PoissonTable::counts`, compiled for the widest
+/// instruction set. (A search per neuron ends at a data-dependent entry: its
+/// mispredicted branches cost more than the block itself — 60% of the microcircuit's
+/// update, BENCHMARKS.md.)
+pub fn add_poisson_events(key: [u32; 2], lane: u32, first: u32, table: &PoissonTable, weight: f64, weights: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(lanes) = poisson_lanes::Lanes::new(table, weight) {
+        match crate::simd::level() {
+            // SAFETY: the CPU has the instruction set (checked at run time).
+            crate::simd::Level::Avx512 => return unsafe { add_poisson_events_avx512(key, lane, first, table, &lanes, weight, weights) },
+            crate::simd::Level::Avx2 => return unsafe { add_poisson_events_avx2(key, lane, first, table, &lanes, weight, weights) },
+            crate::simd::Level::Baseline => {}
+        }
+    }
+    add_poisson_events_portable(key, lane, first, table, weight, weights)
+}
+
+crate::simd::dispatch!(
+/// `add_poisson_events` with the portable count.
+fn add_poisson_events_portable(key: [u32; 2], lane: u32, first: u32, table: &PoissonTable, weight: f64, weights: &mut [f32]) => add_poisson_events_kernel);
 
 #[inline(always)]
 fn add_poisson_events_kernel(key: [u32; 2], lane: u32, first: u32, table: &PoissonTable, weight: f64, weights: &mut [f32]) {
-    let (mut a, mut b, mut k) = ([0u32; POISSON_RUN], [0u32; POISSON_RUN], [0u32; POISSON_RUN]);
+    let (mut a, mut b) = ([0u32; POISSON_RUN], [0u32; POISSON_RUN]);
     for (c, out) in weights.chunks_mut(POISSON_RUN).enumerate() {
         let n = out.len();
         fill_blocks_kernel(key, lane, first.wrapping_add((c * POISSON_RUN) as u32), &mut a[..n], &mut b[..n]);
-        table.counts(&a[..n], &b[..n], &mut k[..n]);
-        for (w, &k) in out.iter_mut().zip(&k[..n]) {
-            // No event adds nothing (not +0.0, which would turn a −0.0 into +0.0).
-            let add = (k as f64 * weight) as f32;
-            *w = if k > 0 { *w + add } else { *w };
-        }
+        add_counts(table, weight, &a[..n], &b[..n], out);
+    }
+}
+
+/// Adds the weights of the counts of blocks `(a[l], b[l])` into `out[l]`.
+#[inline(always)]
+fn add_counts(table: &PoissonTable, weight: f64, a: &[u32], b: &[u32], out: &mut [f32]) {
+    let mut k = [0u32; POISSON_RUN];
+    let k = &mut k[..out.len()];
+    table.counts(a, b, k);
+    for (w, &k) in out.iter_mut().zip(k.iter()) {
+        // No event adds nothing (not +0.0, which would turn a −0.0 into +0.0).
+        let add = (k as f64 * weight) as f32;
+        *w = if k > 0 { *w + add } else { *w };
+    }
+}
+
+/// `add_poisson_events` with AVX-512: Threefry compiled for it, the counts in lanes.
+///
+/// # Safety
+/// The CPU has AVX-512 F and VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl")]
+unsafe fn add_poisson_events_avx512(
+    key: [u32; 2],
+    lane: u32,
+    first: u32,
+    table: &PoissonTable,
+    lanes: &poisson_lanes::Lanes,
+    weight: f64,
+    weights: &mut [f32],
+) {
+    add_poisson_events_in_lanes(poisson_lanes::add_counts_avx512, key, lane, first, table, lanes, weight, weights)
+}
+
+/// `add_poisson_events_avx512` with AVX2.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn add_poisson_events_avx2(
+    key: [u32; 2],
+    lane: u32,
+    first: u32,
+    table: &PoissonTable,
+    lanes: &poisson_lanes::Lanes,
+    weight: f64,
+    weights: &mut [f32],
+) {
+    add_poisson_events_in_lanes(poisson_lanes::add_counts_avx2, key, lane, first, table, lanes, weight, weights)
+}
+
+/// The blocks of `add_poisson_events`, counted by `count` in the leading lanes of each
+/// run and by `add_counts` in the rest. Inlined into a caller compiled for `count`'s
+/// instruction set, which the caller's CPU has.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn add_poisson_events_in_lanes(
+    count: poisson_lanes::CountLanes,
+    key: [u32; 2],
+    lane: u32,
+    first: u32,
+    table: &PoissonTable,
+    lanes: &poisson_lanes::Lanes,
+    weight: f64,
+    weights: &mut [f32],
+) {
+    let (mut a, mut b) = ([0u32; POISSON_RUN], [0u32; POISSON_RUN]);
+    for (c, out) in weights.chunks_mut(POISSON_RUN).enumerate() {
+        let n = out.len();
+        fill_blocks_kernel(key, lane, first.wrapping_add((c * POISSON_RUN) as u32), &mut a[..n], &mut b[..n]);
+        let done = count(lanes, table, weight, &a[..n], &b[..n], out);
+        add_counts(table, weight, &a[done..n], &b[done..n], &mut out[done..]);
     }
 }
 
