@@ -329,8 +329,8 @@ pub fn add_poisson_events(key: [u32; 2], lane: u32, first: u32, table: &PoissonT
     if let Some(lanes) = poisson_lanes::Lanes::new(table, weight) {
         match crate::simd::level() {
             // SAFETY: the CPU has the instruction set (checked at run time).
-            crate::simd::Level::Avx512 => return unsafe { add_poisson_events_avx512(key, lane, first, table, &lanes, weight, weights) },
-            crate::simd::Level::Avx2 => return unsafe { add_poisson_events_avx2(key, lane, first, table, &lanes, weight, weights) },
+            crate::simd::Level::Avx512 => return unsafe { add_poisson_events_avx512(key, lane, first, &lanes, weights) },
+            crate::simd::Level::Avx2 => return unsafe { add_poisson_events_avx2(key, lane, first, &lanes, weights) },
             crate::simd::Level::Baseline => {}
         }
     }
@@ -370,16 +370,8 @@ fn add_counts(table: &PoissonTable, weight: f64, a: &[u32], b: &[u32], out: &mut
 /// The CPU has AVX-512 F and VL.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl")]
-unsafe fn add_poisson_events_avx512(
-    key: [u32; 2],
-    lane: u32,
-    first: u32,
-    table: &PoissonTable,
-    lanes: &poisson_lanes::Lanes,
-    weight: f64,
-    weights: &mut [f32],
-) {
-    add_poisson_events_in_lanes(poisson_lanes::add_counts_avx512, key, lane, first, table, lanes, weight, weights)
+unsafe fn add_poisson_events_avx512(key: [u32; 2], lane: u32, first: u32, lanes: &poisson_lanes::Lanes, weights: &mut [f32]) {
+    add_poisson_events_in_lanes(poisson_lanes::add_counts_avx512, key, lane, first, lanes, weights)
 }
 
 /// `add_poisson_events_avx512` with AVX2.
@@ -388,16 +380,8 @@ unsafe fn add_poisson_events_avx512(
 /// The CPU has AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn add_poisson_events_avx2(
-    key: [u32; 2],
-    lane: u32,
-    first: u32,
-    table: &PoissonTable,
-    lanes: &poisson_lanes::Lanes,
-    weight: f64,
-    weights: &mut [f32],
-) {
-    add_poisson_events_in_lanes(poisson_lanes::add_counts_avx2, key, lane, first, table, lanes, weight, weights)
+unsafe fn add_poisson_events_avx2(key: [u32; 2], lane: u32, first: u32, lanes: &poisson_lanes::Lanes, weights: &mut [f32]) {
+    add_poisson_events_in_lanes(poisson_lanes::add_counts_avx2, key, lane, first, lanes, weights)
 }
 
 /// The blocks of `add_poisson_events`, counted by `count` in the leading lanes of each
@@ -405,23 +389,20 @@ unsafe fn add_poisson_events_avx2(
 /// instruction set, which the caller's CPU has.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn add_poisson_events_in_lanes(
     count: poisson_lanes::CountLanes,
     key: [u32; 2],
     lane: u32,
     first: u32,
-    table: &PoissonTable,
     lanes: &poisson_lanes::Lanes,
-    weight: f64,
     weights: &mut [f32],
 ) {
     let (mut a, mut b) = ([0u32; POISSON_RUN], [0u32; POISSON_RUN]);
     for (c, out) in weights.chunks_mut(POISSON_RUN).enumerate() {
         let n = out.len();
         fill_blocks_kernel(key, lane, first.wrapping_add((c * POISSON_RUN) as u32), &mut a[..n], &mut b[..n]);
-        let done = count(lanes, table, weight, &a[..n], &b[..n], out);
-        add_counts(table, weight, &a[done..n], &b[done..n], &mut out[done..]);
+        let done = count(lanes, &a[..n], &b[..n], out);
+        add_counts(lanes.table(), lanes.weight(), &a[done..n], &b[done..n], &mut out[done..]);
     }
 }
 

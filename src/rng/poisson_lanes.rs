@@ -16,11 +16,13 @@ use super::{poisson_from_thresholds, unit_bits, PoissonTable};
 use std::arch::x86_64::*;
 
 /// `add_counts_avx512` or `add_counts_avx2`.
-pub(super) type CountLanes = unsafe fn(&Lanes, &PoissonTable, f64, &[u32], &[u32], &mut [f32]) -> usize;
+pub(super) type CountLanes = unsafe fn(&Lanes, &[u32], &[u32], &mut [f32]) -> usize;
 
 /// A table's window in lanes: at most 15 entries padded to 16 with the largest high word
 /// (which no lane is above, so a count never passes 15), and the weight of each count.
-pub(super) struct Lanes {
+pub(super) struct Lanes<'a> {
+    table: &'a PoissonTable,
+    weight: f64,
     window: [i32; 16],
     len: usize,
     added: [f32; 16],
@@ -29,9 +31,9 @@ pub(super) struct Lanes {
     past: i32,
 }
 
-impl Lanes {
+impl<'a> Lanes<'a> {
     /// The lanes of `table` adding `weight` per event, where its window fits.
-    pub fn new(table: &PoissonTable, weight: f64) -> Option<Lanes> {
+    pub fn new(table: &'a PoissonTable, weight: f64) -> Option<Lanes<'a>> {
         let (window, len) = (table.window_entries(), table.window());
         if len > 15 {
             return None;
@@ -40,15 +42,23 @@ impl Lanes {
         padded[..len].copy_from_slice(&window[..len]);
         let added = std::array::from_fn(|k| (k as f64 * weight) as f32);
         let past = if len < table.thresholds().len() { len as i32 } else { i32::MAX };
-        Some(Lanes { window: padded, len, added, past })
+        Some(Lanes { table, weight, window: padded, len, added, past })
     }
 
-    /// The count of lane `l` of (a, b), found by the full search, added into `out`.
+    pub fn table(&self) -> &PoissonTable {
+        self.table
+    }
+
+    pub fn weight(&self) -> f64 {
+        self.weight
+    }
+
+    /// The count of the block (a, b), found by the full search, added into `out`.
     #[inline(always)]
-    fn settle(&self, table: &PoissonTable, weight: f64, a: u32, b: u32, out: &mut f32) {
-        let k = poisson_from_thresholds(unit_bits(a, b), table.thresholds());
+    fn settle(&self, a: u32, b: u32, out: &mut f32) {
+        let k = poisson_from_thresholds(unit_bits(a, b), self.table.thresholds());
         if k > 0 {
-            *out += (k as f64 * weight) as f32;
+            *out += (k as f64 * self.weight) as f32;
         }
     }
 }
@@ -59,7 +69,7 @@ impl Lanes {
 /// # Safety
 /// The CPU has AVX-512 F; `a`, `b` and `out` have at least `out.len()` elements.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn add_counts_avx512(lanes: &Lanes, table: &PoissonTable, weight: f64, a: &[u32], b: &[u32], out: &mut [f32]) -> usize {
+pub(super) unsafe fn add_counts_avx512(lanes: &Lanes, a: &[u32], b: &[u32], out: &mut [f32]) -> usize {
     let n = out.len() / 16 * 16;
     assert!(a.len() >= n && b.len() >= n);
     let window = _mm512_loadu_si512(lanes.window.as_ptr() as *const _);
@@ -83,7 +93,7 @@ pub(super) unsafe fn add_counts_avx512(lanes: &Lanes, table: &PoissonTable, weig
         let mut rest = exact;
         while rest != 0 {
             let i = l + rest.trailing_zeros() as usize;
-            lanes.settle(table, weight, a[i], b[i], &mut out[i]);
+            lanes.settle(a[i], b[i], &mut out[i]);
             rest &= rest - 1;
         }
     }
@@ -96,27 +106,20 @@ pub(super) unsafe fn add_counts_avx512(lanes: &Lanes, table: &PoissonTable, weig
 /// # Safety
 /// The CPU has AVX2; `a`, `b` and `out` have at least `out.len()` elements.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn add_counts_avx2(lanes: &Lanes, table: &PoissonTable, weight: f64, a: &[u32], b: &[u32], out: &mut [f32]) -> usize {
+pub(super) unsafe fn add_counts_avx2(lanes: &Lanes, a: &[u32], b: &[u32], out: &mut [f32]) -> usize {
     // The window's entries compared in full, unrolled: a loop over its length cost five
     // instructions an entry for two. Entries past its length are the padding, which
     // counts for no lane.
     match lanes.len {
-        0..=4 => add_counts_avx2_unrolled::<4>(lanes, table, weight, a, b, out),
-        5..=8 => add_counts_avx2_unrolled::<8>(lanes, table, weight, a, b, out),
-        9..=12 => add_counts_avx2_unrolled::<12>(lanes, table, weight, a, b, out),
-        _ => add_counts_avx2_unrolled::<16>(lanes, table, weight, a, b, out),
+        0..=4 => add_counts_avx2_unrolled::<4>(lanes, a, b, out),
+        5..=8 => add_counts_avx2_unrolled::<8>(lanes, a, b, out),
+        9..=12 => add_counts_avx2_unrolled::<12>(lanes, a, b, out),
+        _ => add_counts_avx2_unrolled::<16>(lanes, a, b, out),
     }
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn add_counts_avx2_unrolled<const N: usize>(
-    lanes: &Lanes,
-    table: &PoissonTable,
-    weight: f64,
-    a: &[u32],
-    b: &[u32],
-    out: &mut [f32],
-) -> usize {
+unsafe fn add_counts_avx2_unrolled<const N: usize>(lanes: &Lanes, a: &[u32], b: &[u32], out: &mut [f32]) -> usize {
     let n = out.len() / 8 * 8;
     assert!(a.len() >= n && b.len() >= n);
     let (window_lo, window_hi) =
@@ -144,7 +147,7 @@ unsafe fn add_counts_avx2_unrolled<const N: usize>(
         let mut rest = _mm256_movemask_ps(_mm256_castsi256_ps(exact)) as u32;
         while rest != 0 {
             let i = l + rest.trailing_zeros() as usize;
-            lanes.settle(table, weight, a[i], b[i], &mut out[i]);
+            lanes.settle(a[i], b[i], &mut out[i]);
             rest &= rest - 1;
         }
     }
@@ -195,7 +198,7 @@ mod tests {
                     let mut out = start.clone();
                     // SAFETY: the CPU has the instructions (checked above); a, b and out
                     // have the same length.
-                    let done = unsafe { kernel(&lanes, &table, weight, &a, &b, &mut out) };
+                    let done = unsafe { kernel(&lanes, &a, &b, &mut out) };
                     add_counts(&table, weight, &a[done..], &b[done..], &mut out[done..]);
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&out), bits(&expected), "{name}, λ {lambda}, probes {chunk:?}");
@@ -207,12 +210,12 @@ mod tests {
                 add_poisson_events_portable(key, 41, first, &table, weight, &mut expected);
                 let mut out = vec![-0.0f32; 301];
                 // SAFETY: the CPU has AVX2 (checked above).
-                unsafe { add_poisson_events_avx2(key, 41, first, &table, &lanes, weight, &mut out) };
+                unsafe { add_poisson_events_avx2(key, 41, first, &lanes, &mut out) };
                 assert_eq!(out.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), expected.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
                 if avx512 {
                     let mut out = vec![-0.0f32; 301];
                     // SAFETY: the CPU has AVX-512 F and VL (checked above).
-                    unsafe { add_poisson_events_avx512(key, 41, first, &table, &lanes, weight, &mut out) };
+                    unsafe { add_poisson_events_avx512(key, 41, first, &lanes, &mut out) };
                     assert_eq!(
                         out.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
                         expected.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
