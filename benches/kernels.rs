@@ -330,6 +330,43 @@ fn memory_system(c: &mut Criterion) {
     g.finish();
 }
 
+/// A microcircuit shard's far arrivals of one step (`DelayRing::try_deferring`): 48,000
+/// coded records onto 38,528 targets appended to a slot's list in pieces of 30 (one row
+/// and delay each), the weight code changing every 16 pieces (from one block to the
+/// next, excitatory and inhibitory), then the list added into its slot as the slot comes
+/// near. Per record: the append and the add.
+fn far_lists(c: &mut Criterion) {
+    use volley::connectivity::generate::WeightCodec;
+    let mut g = c.benchmark_group("far_lists");
+    let (targets, records, piece) = (38_528u32, 48_000usize, 30usize);
+    let codecs = [WeightCodec::new((0.0, 175.6)), WeightCodec::new((-702.5, 0.0))];
+    let mut x = 0x9E37_79B9u32;
+    let words: Vec<u32> = (0..records)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x % targets) | (x >> 16) << 16
+        })
+        .collect();
+    let mut ring = DelayRing::try_deferring(targets as usize, 90, 1, volley::connectivity::Entry::Coded).unwrap();
+    let mut step = 0u64;
+    g.throughput(Throughput::Elements(records as u64));
+    g.bench_function("append_and_add_48000_coded", |b| {
+        b.iter(|| {
+            ring.begin_step(step);
+            for (k, chunk) in words.chunks(piece).enumerate() {
+                ring.defer_coded(step + 10, codecs[(k / 16) % 2], chunk.iter().copied());
+            }
+            ring.slot_mut(step).fill(0.0);
+            step += 1;
+            // Ten steps on, the slot comes near: its list is added into it.
+            black_box(ring.slot_mut(step)[0])
+        })
+    });
+    g.finish();
+}
+
 fn network(c: &mut Criterion) {
     let mut g = c.benchmark_group("izhikevich2003_network");
     g.sample_size(20);
@@ -359,5 +396,5 @@ fn network(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, noise, neuron_update, hh_update, lif_update, delivery, memory_system, network);
+criterion_group!(benches, noise, neuron_update, hh_update, lif_update, delivery, memory_system, far_lists, network);
 criterion_main!(benches);

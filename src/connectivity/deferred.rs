@@ -163,20 +163,61 @@ fn add(slot: &mut [f32], target: u32, weight: f32) {
     unsafe { *slot.get_unchecked_mut(target as usize) += weight };
 }
 
-/// Adds a coded list into `slot`, each run of words with its codec.
+/// Adds a coded list into `slot`, each run of words with its codec: a loop per run (or
+/// per chunk within it), with no test for a run's end at each word.
 fn add_coded(slot: &mut [f32], list: &List) {
-    let mut runs = list.runs.iter().peekable();
-    let mut codec = runs.next().expect("a coded list starts a run").1;
-    let mut next_run = runs.peek().map_or(usize::MAX, |r| r.0);
-    let mut at = 0usize;
+    let runs = &list.runs;
+    let (mut at, mut run) = (0usize, 0usize);
     for chunk in &list.chunks {
-        for &word in chunk {
-            if at == next_run {
-                codec = runs.next().expect("peeked").1;
-                next_run = runs.peek().map_or(usize::MAX, |r| r.0);
+        let mut words = &chunk[..];
+        while !words.is_empty() {
+            while run + 1 < runs.len() && runs[run + 1].0 <= at {
+                run += 1;
             }
-            add(slot, word & 0xffff, codec.decode((word >> 16) as u16));
-            at += 1;
+            let codec = runs[run].1;
+            let end = runs.get(run + 1).map_or(usize::MAX, |next| next.0);
+            let (these, rest) = words.split_at((end - at).min(words.len()));
+            for &word in these {
+                add(slot, word & 0xffff, codec.decode((word >> 16) as u16));
+            }
+            at += these.len();
+            words = rest;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A coded list of runs of three codecs, runs and appends crossing the chunks'
+    /// boundaries (a run of one word among them), adds into its slot what adding each
+    /// arrival in order would: the same bits for every target.
+    #[test]
+    fn coded_lists_add_each_run_with_its_codec_across_chunks() {
+        let codecs = [WeightCodec::new((0.0, 175.6)), WeightCodec::new((-702.5, 0.0)), WeightCodec::new((0.0, 351.2))];
+        let neurons = 1000usize;
+        let mut deferred = Deferred::new(4, 1, Entry::Coded);
+        let mut expected = vec![0f32; neurons];
+        let (mut x, mut k) = (12345u32, 0usize);
+        for len in [5000usize, 1, 4000, 7191, 1, 2, 9000, 300] {
+            let codec = codecs[k % 3];
+            k += 1;
+            let words: Vec<u32> = (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    ((x >> 8) % neurons as u32) | (x & 0xffff_0000)
+                })
+                .collect();
+            for &w in &words {
+                expected[(w & 0xffff) as usize] += codec.decode((w >> 16) as u16);
+            }
+            deferred.push_coded(2, codec, words.into_iter());
+        }
+        assert!(deferred.pending[2].chunks.len() > 2, "the list spans several chunks");
+        let mut data = vec![0f32; neurons];
+        deferred.flush_before(2, &mut data, neurons);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&data), bits(&expected));
     }
 }
