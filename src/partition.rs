@@ -38,31 +38,72 @@ pub fn cost_per_neuron(desc: &Description) -> Vec<f64> {
 /// Cuts the description's ids into `ranks` contiguous ranges of about equal cost.
 /// Ranges may be empty when there are fewer blocks than ranks.
 pub fn partition(desc: &Description, ranks: usize) -> Vec<Range<u64>> {
-    let n = desc.total_neurons();
     let costs = cost_per_neuron(desc);
-    // Cost of the ids below `gid`, piecewise linear over populations.
-    let cost_below = |gid: u64| -> f64 {
-        desc.populations.iter().zip(&costs).map(|(p, c)| gid.saturating_sub(p.first_gid).min(p.size) as f64 * c).sum()
+    cut_at_equal_cost(0..desc.total_neurons(), ranks, |gid| estimated_cost(desc, &costs, 0..gid))
+}
+
+/// The estimated cost of the ids `ids`: piecewise linear over the populations.
+fn estimated_cost(desc: &Description, costs: &[f64], ids: Range<u64>) -> f64 {
+    let count = |p: &crate::network::Population| {
+        let (lo, hi) = (ids.start.max(p.first_gid), ids.end.min(p.first_gid + p.size));
+        hi.saturating_sub(lo) as f64
     };
-    let total = cost_below(n);
-    let mut cuts = vec![0u64];
-    let blocks = n.div_ceil(BLOCK);
-    for k in 1..ranks {
-        let target = total * k as f64 / ranks as f64;
+    desc.populations.iter().zip(costs).map(|(p, c)| count(p) * c).sum()
+}
+
+/// Cuts `ids` (starting at a multiple of `BLOCK`) into `parts` contiguous ranges of about
+/// equal cost, at multiples of `BLOCK`: `cost_below(gid)` is the cost of the ids of
+/// `ids` below `gid`, non-decreasing. Ranges may be empty when there are fewer blocks
+/// than parts.
+fn cut_at_equal_cost(ids: Range<u64>, parts: usize, cost_below: impl Fn(u64) -> f64) -> Vec<Range<u64>> {
+    let total = cost_below(ids.end);
+    let mut cuts = vec![ids.start];
+    let (first_block, blocks) = (ids.start / BLOCK, ids.end.div_ceil(BLOCK));
+    for k in 1..parts {
+        let target = total * k as f64 / parts as f64;
         // The first block boundary whose cost below reaches the target.
-        let (mut lo, mut hi) = (0u64, blocks);
+        let (mut lo, mut hi) = (first_block, blocks);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if cost_below((mid * BLOCK).min(n)) < target {
+            if cost_below((mid * BLOCK).min(ids.end)) < target {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        cuts.push((lo * BLOCK).min(n).max(*cuts.last().expect("non-empty")));
+        cuts.push((lo * BLOCK).clamp(ids.start, ids.end).max(*cuts.last().expect("non-empty")));
     }
-    cuts.push(n);
+    cuts.push(ids.end);
     cuts.windows(2).map(|w| w[0]..w[1]).collect()
+}
+
+/// Cuts the ids of `pieces` (contiguous ranges in order, each starting at a multiple of
+/// `BLOCK`) into `parts` ranges of equal measured cost, where piece i took `seconds[i]`:
+/// the measurement sets each piece's total and the estimate (`cost_per_neuron`) only
+/// how it spreads over the piece's neurons, so that a piece holding a cheap population
+/// and a dear one gives up the dear one's neurons first. Empty ranges are left out.
+pub fn cut_by_measured(desc: &Description, pieces: &[Range<u64>], seconds: &[f64], parts: usize) -> Vec<Range<u64>> {
+    let (Some(first), Some(last)) = (pieces.first(), pieces.last()) else { return Vec::new() };
+    let costs = cost_per_neuron(desc);
+    let cost_below = |gid: u64| -> f64 {
+        pieces
+            .iter()
+            .zip(seconds)
+            .map(|(piece, &secs)| {
+                if gid >= piece.end {
+                    return secs;
+                }
+                let whole = estimated_cost(desc, &costs, piece.clone());
+                let below = estimated_cost(desc, &costs, piece.start..gid.max(piece.start));
+                if whole > 0.0 {
+                    secs * below / whole
+                } else {
+                    secs * gid.saturating_sub(piece.start) as f64 / (piece.end - piece.start).max(1) as f64
+                }
+            })
+            .sum()
+    };
+    cut_at_equal_cost(first.start..last.end, parts, cost_below).into_iter().filter(|r| !r.is_empty()).collect()
 }
 
 #[cfg(test)]
@@ -128,6 +169,32 @@ delay = "1 ms"
         assert!((costs[0] - 2.4).abs() < 1e-9 && (costs[1] - 0.5 - POISSON_NS).abs() < 1e-9, "{costs:?}");
         let parts = partition(&d, 2);
         assert_eq!(parts[0].end, 960, "2400 + 2100 ns split at 2250 ns: 937.5 neurons of a, rounded up to a block");
+    }
+
+    /// Measured times move the cut away from the slower piece, inside it by the estimated
+    /// costs: the first piece's time sits in population a's neurons (2.4 ns each against
+    /// b's 0.5), so it gives up a's neurons first.
+    #[test]
+    fn a_measured_cut_evens_the_pieces_out_by_their_times() {
+        let d = desc(TWO_POPS);
+        let pieces = [0..1024, 1024..2000];
+        // Equal times: the cut stays where it is.
+        assert_eq!(cut_by_measured(&d, &pieces, &[1.0, 1.0], 2), vec![0..1024, 1024..2000]);
+        // The first piece took 3 s, the second 1 s: 2 s below the cut. The first piece's
+        // estimate is 1000 · 2.4 + 24 · 0.5 = 2412, so 2 s lie below 1000 · 2412 / 3 / 2.4
+        // = 670 of a's neurons: the next block boundary is 704.
+        assert_eq!(cut_by_measured(&d, &pieces, &[3.0, 1.0], 2), vec![0..704, 704..2000]);
+        // The second piece slower: its neurons all cost b's, spread evenly.
+        let cut = cut_by_measured(&d, &pieces, &[1.0, 3.0], 2);
+        assert_eq!(cut, vec![0..1408, 1408..2000], "1 s of 3 over 976 neurons: 325.3 past 1024, the next block boundary");
+        // Four parts over four pieces, all covering the ids in order, aligned.
+        let four = cut_by_measured(&d, &[0..512, 512..1024, 1024..1536, 1536..2000], &[0.5, 2.0, 1.0, 1.0], 4);
+        assert_eq!(four.len(), 4);
+        assert_eq!((four[0].start, four[3].end), (0, 2000));
+        assert!(four.windows(2).all(|w| w[0].end == w[1].start && w[0].end % BLOCK == 0), "{four:?}");
+        // A range that does not start at 0 (a rank's), cut inside itself.
+        let rank = cut_by_measured(&d, &[1024..1536, 1536..2000], &[1.0, 1.0], 2);
+        assert_eq!(rank, vec![1024..1536, 1536..2000]);
     }
 
     #[test]

@@ -108,6 +108,31 @@ fn resumed_runs_with_exponential_synapses_and_long_delays_match_on_other_thread_
     }
 }
 
+/// Shards cut anew by their measured times mid-run (`--rebalance always`: once, after
+/// 200 ms) write the bytes of a run that keeps its cut, in every output (spikes, samples,
+/// rates), and a checkpoint taken after the re-cut resumes to them too: the Izhikevich
+/// network with exponential synapses and long delays on two shards, and the
+/// Hodgkin–Huxley network on eight (four per thread).
+#[test]
+fn a_run_whose_shards_are_cut_anew_writes_the_bytes_of_one_that_is_not() {
+    let models = tempfile::tempdir().unwrap();
+    for (model, full, part) in [(izhikevich_exp(models.path()), "400ms", "300ms"), (hh_delays(models.path()), "260ms", "230ms")] {
+        let dir = tempfile::tempdir().unwrap();
+        let m = model.to_str().unwrap();
+        let kept = run(dir.path(), &[m, "--out", "kept", "--duration", full, "--threads", "2", "--rebalance", "never"]);
+        assert_ok(&kept);
+        assert!(!common::stdout(&kept).contains("re-cut"), "{}", common::stdout(&kept));
+        let cut = run(dir.path(), &[m, "--out", "cut", "--duration", full, "--threads", "2", "--rebalance", "always"]);
+        assert_ok(&cut);
+        assert!(common::stdout(&cut).contains("| shards re-cut at 200 ms by their busy times (the busiest "), "{}", common::stdout(&cut));
+        assert_same_outputs(&dir.path().join("kept"), &dir.path().join("cut"));
+        let args = [m, "--out", "part", "--duration", part, "--threads", "2", "--rebalance", "always", "--checkpoint-every", part];
+        assert_ok(&run(dir.path(), &args));
+        assert_ok(&run(dir.path(), &["--resume", "part/checkpoint.h5", "--duration", full, "--threads", "1"]));
+        assert_same_outputs(&dir.path().join("kept"), &dir.path().join("part"));
+    }
+}
+
 /// RK4 keeps f64 copies of the state: the checkpoint holds them too.
 #[test]
 fn an_rk4_population_resumes_from_its_f64_state() {

@@ -91,6 +91,12 @@ pub struct RunArgs {
     /// (auto: directed when a source reaches fewer than half the ranks).
     #[arg(long, value_enum, default_value_t = Exchange::Auto)]
     pub exchange: Exchange,
+    /// Cut each rank's neurons between its threads anew after a warm-up of 200 ms, by
+    /// the threads' measured busy times: where the time saved over the rest of the run
+    /// repays rebuilding the synapses twice over (auto), never, or always once (to check
+    /// a cut). The spikes are the same either way.
+    #[arg(long, value_enum, default_value_t = RebalanceArg::Auto)]
+    pub rebalance: RebalanceArg,
     /// Append one line of figures (ranks, threads, sizes, per-phase times) to this CSV
     /// file, with a header if it is new (scaling studies).
     #[arg(long, value_name = "FILE")]
@@ -254,6 +260,13 @@ pub enum BackendArg {
     Cpu,
     Gpu,
     Auto,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum RebalanceArg {
+    Auto,
+    Never,
+    Always,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]

@@ -1,6 +1,7 @@
 //! `volley run`: one run of a model file, or of a checkpoint, on this process's share of the ranks.
 
 use super::*;
+use volley::run::balance::Rebalance;
 
 pub(super) fn run(args: RunArgs, rank: &mut usize) -> Result<ExitCode> {
     let RunArgs {
@@ -16,6 +17,7 @@ pub(super) fn run(args: RunArgs, rank: &mut usize) -> Result<ExitCode> {
         sets,
         max_memory,
         exchange,
+        rebalance,
         report_csv,
         ranks_csv,
         expected_rate,
@@ -122,6 +124,11 @@ pub(super) fn run(args: RunArgs, rank: &mut usize) -> Result<ExitCode> {
             command_line: std::env::args().collect::<Vec<_>>().join(" "),
             checkpoint,
             resume,
+            rebalance: match rebalance {
+                RebalanceArg::Auto => Rebalance::Auto,
+                RebalanceArg::Never => Rebalance::Never,
+                RebalanceArg::Always => Rebalance::Always,
+            },
         };
         let report = run::run(&desc, &options, comm.as_mut())?;
         if comm.rank() == 0 {

@@ -2,6 +2,7 @@
 //! backend, run the epochs with progress reports, write spikes and the raster, and
 //! summarise. The single runtime choice point of backend and communicator lives here.
 
+pub mod balance;
 mod checks;
 pub mod dry;
 pub mod lock;
@@ -61,6 +62,8 @@ pub struct RunOptions {
     pub checkpoint: Option<CheckpointOptions>,
     /// A checkpoint to go on from (its model is the description's, checked).
     pub resume: Option<PathBuf>,
+    /// Whether the threads' shards are cut anew by their measured times.
+    pub rebalance: balance::Rebalance,
 }
 
 /// Checkpoints of a run: written every `every_ms` of simulated time (if set), on a stop
@@ -95,6 +98,7 @@ impl Default for RunOptions {
             command_line: String::new(),
             checkpoint: None,
             resume: None,
+            rebalance: balance::Rebalance::Auto,
         }
     }
 }
@@ -134,6 +138,8 @@ pub struct RunReport {
     /// The least and most busy shard's time in seconds over every rank's shards, where
     /// threads run several: how evenly the work is cut (None: one shard per rank).
     pub shard_busy: Option<(f64, f64)>,
+    /// The decisions on re-cutting the shards by their measured times (`balance`).
+    pub rebalance: Vec<balance::Decision>,
     /// A thread's delivery time per synaptic event, in ns (`WorkTimes::events`).
     pub deliver_ns_per_event: Option<f64>,
     pub exchange: ExchangeMode,
@@ -256,7 +262,8 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
     if options.checkpoint.is_some() {
         sim.keep_recent(desc.max_delay_steps());
     }
-    let ran = epochs(desc, options, &mut sim, &mut outputs)?;
+    let mut balancer = balance::Balancer::new(options.rebalance, desc, first_step, build, sim.comm());
+    let ran = epochs(desc, options, &mut sim, &mut outputs, &mut balancer)?;
     if let Some(local) = ran.non_finite {
         return Err(stop_on_non_finite(desc, local, outputs, &mut sim));
     }
@@ -338,6 +345,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         phases,
         rank_phases,
         shard_busy,
+        rebalance: balancer.decisions,
         deliver_ns_per_event,
         peak_memory,
         exchange,
@@ -433,7 +441,13 @@ struct Ran {
 /// Runs the epochs (collective): in parts of about a 200th of the run, each whole epochs,
 /// stopping at every append and checkpoint, until the end, a signal, or a state that
 /// left the finite numbers on any rank.
-fn epochs(desc: &Description, options: &RunOptions, sim: &mut Simulation, outputs: &mut Outputs) -> Result<Ran> {
+fn epochs(
+    desc: &Description,
+    options: &RunOptions,
+    sim: &mut Simulation,
+    outputs: &mut Outputs,
+    balancer: &mut balance::Balancer,
+) -> Result<Ran> {
     let mut progress = Progress::new(options, desc, sim.comm().rank() == 0);
     // Progress in about 200 parts, each whole epochs, at multiples of their length:
     // every stop of the loop lies on the epoch grid or at a flush.
@@ -455,6 +469,7 @@ fn epochs(desc: &Description, options: &RunOptions, sim: &mut Simulation, output
             progress.finish();
             return Ok(Ran { stopped_by_signal, last_checkpoint, write, non_finite: Some(local) });
         }
+        balancer.consider(desc, sim)?;
         let checkpoint_due = checkpoint_every.is_some_and(|e| sim.step().is_multiple_of(e)) && !sim.finished();
         if (sim.step().is_multiple_of(flush_every) || checkpoint_due) && !sim.finished() {
             let tw = Instant::now();

@@ -89,8 +89,9 @@ pub fn summary(desc: &Description, report: &RunReport) -> String {
         _ => String::new(),
     };
     out.push_str(&format!(
-        "\nphases ({what}): {}{shards} | {} epochs, exchange {:.1} us per epoch ({mode}) | {runs_on}",
+        "\nphases ({what}): {}{shards}{} | {} epochs, exchange {:.1} us per epoch ({mode}) | {runs_on}",
         shown.join(", "),
+        super::balance::describe(&report.rebalance),
         epochs,
         exchange / epochs as f64 * 1e6,
     ));

@@ -5,6 +5,8 @@
 //! target's input is summed in the same order whatever the number of shards: output is
 //! bit-identical for any thread count.
 
+mod recut;
+
 use super::build_error::{invalid_value, invalid_weight, out_of_memory, InvalidBuild};
 use super::workers::ShardWorkers;
 use super::{Backend, WorkTimes};
@@ -69,6 +71,8 @@ struct GroupSlot {
 }
 
 struct Shard {
+    /// The global ids of its neurons.
+    neurons: Range<u64>,
     groups: Vec<GroupSlot>,
     /// One delay ring per synaptic kind (`Description::synapse_kinds`); ring 0 takes delta synapses,
     /// straight into the input current.
@@ -147,8 +151,16 @@ pub struct CpuBackend {
     threads: usize,
     /// The received epochs still in flight, one copy shared by every shard (each shard
     /// keeps its own place in them), and lists kept for reuse once every shard is done.
+    /// Kept until no synapse of theirs can arrive any more (a re-cut delivers them again
+    /// into new shards: `recut`).
     in_flight: VecDeque<Arc<Vec<Spike>>>,
     spare: Vec<Arc<Vec<Spike>>>,
+    /// What the shards were built with, to build them again (`recut`).
+    options: CpuOptions,
+    ring_slots: u32,
+    max_delay: u64,
+    /// What shards replaced by a re-cut had counted and not yet handed over.
+    carried: recut::Carried,
 }
 
 impl CpuBackend {
@@ -167,36 +179,20 @@ impl CpuBackend {
         ring_slots: u32,
     ) -> Result<CpuBackend, InvalidBuild> {
         let ranges = shard_ranges(neurons.clone(), options, shards_per_thread(desc));
-        let cannot_start = |e: std::io::Error| {
-            InvalidBuild {
-                key: -1.0,
-                error: Error::Runtime(format!(
-                    "cannot start {} threads ({e}): a limit on processes or memory (ulimit -u, ulimit -v) or RUST_MIN_STACK leaves no room for them; run with fewer --threads or raise the limit",
-                    options.threads
-                )),
-            }
-        };
-        // Construction is parallel over shards and, inside, over targets (rayon); the
-        // epochs run on persistent shard threads.
-        let built: Vec<Result<Shard, InvalidBuild>> = build_in_pool(options.threads.max(1), || {
-            ranges.into_par_iter().map(|r| Shard::new(desc, r, ring_slots, options.defer_rings_above)).collect()
+        let shards = build_shards(desc, ranges, options, ring_slots)?;
+        Ok(CpuBackend {
+            neurons,
+            shards,
+            seed: desc.seed,
+            dt: desc.dt_ms as f32,
+            threads: options.threads.max(1),
+            in_flight: VecDeque::new(),
+            spare: Vec::new(),
+            options,
+            ring_slots,
+            max_delay: desc.max_delay_steps() as u64,
+            carried: recut::Carried::default(),
         })
-        .map_err(cannot_start)?;
-        let mut shards = Vec::with_capacity(built.len());
-        let mut first: Option<InvalidBuild> = None;
-        for shard in built {
-            match shard {
-                Ok(s) => shards.push(s),
-                Err(e) if first.as_ref().is_none_or(|f| e.key < f.key) => first = Some(e),
-                Err(_) => {}
-            }
-        }
-        if let Some(e) = first {
-            return Err(e);
-        }
-        let threads = options.threads.max(1);
-        let shards = ShardWorkers::start_with(shards, threads).map_err(cannot_start)?;
-        Ok(CpuBackend { neurons, shards, seed: desc.seed, dt: desc.dt_ms as f32, threads, in_flight: VecDeque::new(), spare: Vec::new() })
     }
 
     /// `build` for descriptions known to be valid (tests, benchmarks).
@@ -207,6 +203,43 @@ impl CpuBackend {
     pub fn shard_count(&self) -> usize {
         self.shards.len()
     }
+}
+
+/// Builds the shards `ranges` in parallel (over shards and, inside, over targets: rayon)
+/// and starts the persistent threads that run their epochs; fails on the first value
+/// that is not a finite f32 (by its key) or where threads cannot be started.
+fn build_shards(
+    desc: &Description,
+    ranges: Vec<Range<u64>>,
+    options: CpuOptions,
+    ring_slots: u32,
+) -> Result<ShardWorkers<Shard>, InvalidBuild> {
+    let cannot_start = |e: std::io::Error| {
+        InvalidBuild {
+            key: -1.0,
+            error: Error::Runtime(format!(
+                "cannot start {} threads ({e}): a limit on processes or memory (ulimit -u, ulimit -v) or RUST_MIN_STACK leaves no room for them; run with fewer --threads or raise the limit",
+                options.threads
+            )),
+        }
+    };
+    let built: Vec<Result<Shard, InvalidBuild>> = build_in_pool(options.threads.max(1), || {
+        ranges.into_par_iter().map(|r| Shard::new(desc, r, ring_slots, options.defer_rings_above)).collect()
+    })
+    .map_err(cannot_start)?;
+    let mut shards = Vec::with_capacity(built.len());
+    let mut first: Option<InvalidBuild> = None;
+    for shard in built {
+        match shard {
+            Ok(s) => shards.push(s),
+            Err(e) if first.as_ref().is_none_or(|f| e.key < f.key) => first = Some(e),
+            Err(_) => {}
+        }
+    }
+    if let Some(e) = first {
+        return Err(e);
+    }
+    ShardWorkers::start_with(shards, options.threads.max(1)).map_err(cannot_start)
 }
 
 /// Runs `build` in a pool of `threads` rayon threads and returns once those threads have
@@ -309,7 +342,9 @@ impl Shard {
         };
         let rings = (0..kinds.len()).map(ring).collect::<Result<Vec<_>, _>>();
         let rings = rings.map_err(|m| out_of_memory(m, &format!("the delay rings of neurons {}..{}", neurons.start, neurons.end)))?;
+        let neurons = neurons.clone();
         Ok(Shard {
+            neurons,
             rings,
             in_flight: InFlight::new(ring_slots, desc.min_delay_steps(), desc.max_delay_steps()),
             exponential: kinds[1..].iter().map(|&kind| synapse::Exponential::new(kind, n, desc.dt_ms)).collect(),
@@ -423,6 +458,9 @@ impl Backend for CpuBackend {
     fn take_samples(&mut self, probe: usize, out: &mut Vec<f32>) {
         // Each shard holds its neurons' values step after step; the rank's row of a step
         // is the shards' values of that step in shard (id) order.
+        if let Some(carried) = self.carried.samples.get_mut(probe) {
+            out.append(carried);
+        }
         let mut shards: Vec<_> = self.shards.shards().collect();
         let rows = shards.iter().map(|s| &s.probes[probe]).find(|p| !p.indices.is_empty()).map_or(0, |p| p.samples.len() / p.indices.len());
         for r in 0..rows {
@@ -450,8 +488,11 @@ impl Backend for CpuBackend {
         self.in_flight.extend(list.clone());
         self.shards.run(&|s: &mut Shard| s.run_epoch(list.as_ref(), first_step, steps, seed, dt));
         drop(list);
-        // Lists every shard is done with come back for reuse.
-        while self.in_flight.front().is_some_and(|l| Arc::strong_count(l) == 1) {
+        // Lists every shard is done with, and none of whose synapses can still arrive
+        // (a re-cut delivers those again), come back for reuse.
+        let end = first_step + steps as u64;
+        let arrived = |l: &Arc<Vec<Spike>>| l.last().is_none_or(|s| s.step as u64 + self.max_delay < end);
+        while self.in_flight.front().is_some_and(|l| Arc::strong_count(l) == 1 && arrived(l)) {
             self.spare.extend(self.in_flight.pop_front());
         }
         let start = spikes.len();
@@ -530,16 +571,23 @@ impl Backend for CpuBackend {
 
     fn work_times(&self) -> WorkTimes {
         // Per thread: the shards' times over the threads that ran them.
+        // Shards replaced by a re-cut count in the totals, not in the shards' times: those
+        // say how evenly the present cut divides the work.
         let n = self.threads.min(self.shards.len()).max(1) as u32;
         let sum = |f: fn(&Shard) -> Duration| self.shards.shards().map(|s| f(&s)).sum::<Duration>() / n;
+        let before = &self.carried.times;
         WorkTimes {
-            update: sum(|s| s.update_time),
-            deliver: sum(|s| s.deliver_time),
-            lookup: sum(|s| s.synapses.lookup_time),
+            update: before.update + sum(|s| s.update_time),
+            deliver: before.deliver + sum(|s| s.deliver_time),
+            lookup: before.lookup + sum(|s| s.synapses.lookup_time),
             shards: self.shards.shards().map(|s| s.update_time + s.deliver_time).collect(),
-            deliver_busy: self.shards.shards().map(|s| s.deliver_time).sum(),
-            events: self.shards.shards().map(|s| s.synapses.events).sum(),
+            deliver_busy: before.deliver_busy + self.shards.shards().map(|s| s.deliver_time).sum::<Duration>(),
+            events: before.events + self.shards.shards().map(|s| s.synapses.events).sum::<u64>(),
         }
+    }
+
+    fn rebalance(&mut self, desc: &Description, step: u64) -> Result<bool, InvalidBuild> {
+        self.rebalance_shards(desc, step)
     }
 
     fn time_lookups(&mut self) {
@@ -550,6 +598,9 @@ impl Backend for CpuBackend {
 
     fn table_clamps(&self, populations: usize) -> Vec<u64> {
         let mut out = vec![0; populations];
+        for (o, &c) in out.iter_mut().zip(&self.carried.clamps) {
+            *o += c;
+        }
         for shard in self.shards.shards() {
             for g in &shard.groups {
                 out[g.population] += g.state.clamped();

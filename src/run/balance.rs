@@ -1,0 +1,193 @@
+//! Threads balanced by measurement. After a warm-up, every rank's shards' busy times are
+//! compared. Where evening them out would save more of the rest of the run than
+//! rebuilding the shards costs (twice over: both are estimates), each rank's shards are
+//! cut anew by their measured times (`Backend::rebalance`), with the same spikes as
+//! without. Ranks keep their neurons: moving neurons between ranks would change what
+//! each rank exchanges and writes.
+
+use crate::comm::{agree, Communicator};
+use crate::engine::Simulation;
+use crate::error::Result;
+use crate::network::Description;
+use std::time::{Duration, Instant};
+
+/// Whether a run's shards are cut anew by their measured times (`--rebalance`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Rebalance {
+    /// Where the time saved repays the rebuild.
+    #[default]
+    Auto,
+    Never,
+    /// Once, after the warm-up, whatever it saves (to check a cut or its results).
+    Always,
+}
+
+/// Biological time measured before a decision (the first epochs' page faults and cold
+/// caches fall in it).
+const WARMUP_MS: f64 = 200.0;
+/// The busiest shard must be this much busier than the least for a re-cut: below, the
+/// difference is the machine's noise as much as the cut's.
+const MIN_SPREAD: f64 = 0.05;
+/// The time a re-cut is estimated to save must be this many times its rebuild.
+const PAYBACK: f64 = 2.0;
+/// Re-cuts in one run at most, each measured after its own warm-up.
+const MAX_RECUTS: usize = 2;
+
+/// One decision on the shards, taken at a step (collective: the same on every rank).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// Biological time of the decision (ms).
+    pub at_ms: f64,
+    /// The busiest shard's excess over the least, on the rank where it is largest.
+    pub spread: f64,
+    /// The estimated time saved over the rest of the run, and what a rebuild costs
+    /// (the build's time), in seconds.
+    pub gain_secs: f64,
+    pub cost_secs: f64,
+    /// Where the shards were cut anew: the rebuild's time on the slowest rank.
+    pub rebuilt: Option<Duration>,
+}
+
+pub struct Balancer {
+    mode: Rebalance,
+    warmup_steps: u64,
+    /// The shards' times are measured from this step on (the start, or the last re-cut).
+    since: u64,
+    cost_secs: f64,
+    finished: bool,
+    pub decisions: Vec<Decision>,
+}
+
+impl Balancer {
+    /// For a run from `first_step` whose backend took `build` to build on this rank
+    /// (collective: a re-cut costs the slowest rank's build).
+    pub fn new(mode: Rebalance, desc: &Description, first_step: u64, build: Duration, comm: &dyn Communicator) -> Balancer {
+        let cost_secs = comm.all_gather_f64(&[build.as_secs_f64()]).into_iter().fold(0.0, f64::max);
+        let warmup_steps = (WARMUP_MS / desc.dt_ms).round().max(1.0) as u64;
+        Balancer { mode, warmup_steps, since: first_step, cost_secs, finished: mode == Rebalance::Never, decisions: Vec::new() }
+    }
+
+    /// Between epochs (collective): once a warm-up has passed since the last cut, decides
+    /// whether to cut the shards anew, and does.
+    pub fn consider(&mut self, desc: &Description, sim: &mut Simulation) -> Result<()> {
+        let step = sim.step();
+        if self.finished || step < self.since + self.warmup_steps || sim.finished() {
+            return Ok(());
+        }
+        let seconds: Vec<f64> = sim.backend().work_times().shards.iter().map(Duration::as_secs_f64).collect();
+        let lo = seconds.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = seconds.iter().cloned().fold(0.0, f64::max);
+        let mean = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
+        let all = sim.comm().all_gather_f64(&[hi, mean, lo, seconds.len() as f64]);
+        let Some(Estimate { spread, gain_secs }) = estimate(&all, step - self.since, desc.steps.saturating_sub(step)) else {
+            self.finished = true;
+            return Ok(());
+        };
+        let cut = match self.mode {
+            Rebalance::Always => self.decisions.is_empty(),
+            Rebalance::Auto => worth_it(spread, gain_secs, self.cost_secs),
+            Rebalance::Never => false,
+        };
+        let mut decision = Decision { at_ms: step as f64 * desc.dt_ms, spread, gain_secs, cost_secs: self.cost_secs, rebuilt: None };
+        if cut {
+            let t = Instant::now();
+            let (backend, comm) = sim.backend_and_comm();
+            let moved = agree(comm, backend.rebalance(desc, step).map_err(|e| e.error))?;
+            let took = comm.all_gather_f64(&[t.elapsed().as_secs_f64()]).into_iter().fold(0.0, f64::max);
+            let moved = comm.any(moved);
+            if moved {
+                decision.rebuilt = Some(Duration::from_secs_f64(took));
+                self.since = step;
+            }
+            self.finished = !moved || self.decisions.len() + 1 >= MAX_RECUTS || self.mode == Rebalance::Always;
+        } else {
+            self.finished = true;
+        }
+        self.decisions.push(decision);
+        Ok(())
+    }
+}
+
+/// What evening out the shards would bring: the largest spread between a rank's shards,
+/// and the seconds saved over the rest of the run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Estimate {
+    spread: f64,
+    gain_secs: f64,
+}
+
+/// From every rank's (busiest shard's time, mean shard time, least busy shard's time,
+/// shards) over the last `measured` steps, with `remaining` steps to go: an epoch ends
+/// when the busiest shard of the busiest rank does, and once even, a rank's shards take
+/// their mean. None where no rank has two shards.
+fn estimate(ranks: &[f64], measured: u64, remaining: u64) -> Option<Estimate> {
+    let (mut busiest, mut after, mut spread, mut cuttable) = (0.0f64, 0.0f64, 0.0f64, false);
+    for rank in ranks.chunks(4) {
+        let (hi, mean, lo, shards) = (rank[0], rank[1], rank[2], rank[3]);
+        busiest = busiest.max(hi);
+        after = after.max(if shards >= 2.0 { mean } else { hi });
+        if shards >= 2.0 {
+            cuttable = true;
+            spread = spread.max(hi / lo.max(1e-12) - 1.0);
+        }
+    }
+    cuttable.then(|| Estimate { spread, gain_secs: (busiest - after) * remaining as f64 / measured.max(1) as f64 })
+}
+
+/// Whether a re-cut pays, where rebuilding costs `cost_secs`.
+fn worth_it(spread: f64, gain_secs: f64, cost_secs: f64) -> bool {
+    spread > MIN_SPREAD && gain_secs > PAYBACK * cost_secs
+}
+
+/// The decisions as the summary's phase line shows them: empty where none was taken.
+pub fn describe(decisions: &[Decision]) -> String {
+    let percent = |spread: f64| format!("{:.0}%", spread * 100.0);
+    // Decisions fall on the epoch grid: whole microseconds, without the sums' last bits.
+    let ms = |at: f64| (at * 1e3).round() / 1e3;
+    decisions
+        .iter()
+        .map(|d| match d.rebuilt {
+            Some(took) => format!(
+                " | shards re-cut at {} ms by their busy times (the busiest {} over the least before; rebuilt in {})",
+                ms(d.at_ms),
+                percent(d.spread),
+                super::fmt_duration(took)
+            ),
+            None => format!(
+                " | shards not re-cut at {} ms: the busiest {} over the least would save ~{:.1} s of the rest, a rebuild costs ~{:.1} s",
+                ms(d.at_ms),
+                percent(d.spread),
+                d.gain_secs,
+                d.cost_secs
+            ),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The estimate: the run's epochs wait for the busiest shard of any rank; evened out,
+    /// a rank's shards take their mean, and a rank of one shard keeps its time.
+    #[test]
+    fn the_gain_is_the_busiest_shards_excess_over_the_rest_of_the_run() {
+        // One rank, shards of 1.2 s and 0.8 s over 1000 steps, 9000 to go: 0.2 s per
+        // 1000 steps saved, 1.8 s in all.
+        let one = estimate(&[1.2, 1.0, 0.8, 2.0], 1000, 9000).unwrap();
+        assert!((one.spread - 0.5).abs() < 1e-12 && (one.gain_secs - 1.8).abs() < 1e-9, "{one:?}");
+        // A second rank of one shard at 1.1 s: evening the first out gains only 0.1 s
+        // per 1000 steps.
+        let two = estimate(&[1.2, 1.0, 0.8, 2.0, 1.1, 1.1, 1.1, 1.0], 1000, 9000).unwrap();
+        assert!((two.gain_secs - 0.9).abs() < 1e-9, "{two:?}");
+        // No rank with two shards: nothing to cut.
+        assert_eq!(estimate(&[1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 1.0], 1000, 9000), None);
+    }
+
+    #[test]
+    fn a_re_cut_must_repay_its_rebuild_twice_and_the_spread_exceed_the_noise() {
+        assert!(worth_it(0.10, 20.1, 10.0));
+        assert!(!worth_it(0.10, 19.9, 10.0), "saves less than two rebuilds");
+        assert!(!worth_it(0.04, 1000.0, 10.0), "a spread within the noise");
+    }
+}
