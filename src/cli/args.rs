@@ -91,10 +91,10 @@ pub struct RunArgs {
     /// (auto: directed when a source reaches fewer than half the ranks).
     #[arg(long, value_enum, default_value_t = Exchange::Auto)]
     pub exchange: Exchange,
-    /// Cut each rank's neurons between its threads anew after a warm-up of 200 ms, by
-    /// the threads' measured busy times: where the time saved over the rest of the run
-    /// repays rebuilding the synapses twice over (auto), never, or always once (to check
-    /// a cut). The spikes are the same either way.
+    /// Cut each rank's neurons between its threads anew by their busy times measured
+    /// from 200 to 400 ms: where the time saved over the rest of the run repays
+    /// rebuilding the synapses twice over (auto), never, or always once (to check a
+    /// cut). The spikes are the same either way.
     #[arg(long, value_enum, default_value_t = RebalanceArg::Auto)]
     pub rebalance: RebalanceArg,
     /// Append one line of figures (ranks, threads, sizes, per-phase times) to this CSV

@@ -22,8 +22,8 @@ pub enum Rebalance {
     Always,
 }
 
-/// Biological time measured before a decision (the first epochs' page faults and cold
-/// caches fall in it).
+/// Biological time left unmeasured after the start or a re-cut (page faults, cold
+/// caches, a network's initial transient), and then measured before a decision.
 const WARMUP_MS: f64 = 200.0;
 /// The busiest shard must be this much busier than the least for a re-cut: below, the
 /// difference is the machine's noise as much as the cut's.
@@ -44,15 +44,27 @@ pub struct Decision {
     /// (the build's time), in seconds.
     pub gain_secs: f64,
     pub cost_secs: f64,
-    /// Where the shards were cut anew: the rebuild's time on the slowest rank.
-    pub rebuilt: Option<Duration>,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Outcome {
+    /// Cut anew; the rebuild's time on the slowest rank.
+    Recut(Duration),
+    /// Not worth a rebuild (auto).
+    Kept,
+    /// The measured times gave every rank the cut it had.
+    Unmoved,
 }
 
 pub struct Balancer {
     mode: Rebalance,
     warmup_steps: u64,
-    /// The shards' times are measured from this step on (the start, or the last re-cut).
+    /// The shards' times are measured from this step on (the start, or the last re-cut)
+    /// after a warm-up, when they are read for the first time (`baseline`).
     since: u64,
+    /// The step and the shards' times when the measurement began.
+    baseline: Option<(u64, Vec<f64>)>,
     cost_secs: f64,
     finished: bool,
     pub decisions: Vec<Decision>,
@@ -64,31 +76,53 @@ impl Balancer {
     pub fn new(mode: Rebalance, desc: &Description, first_step: u64, build: Duration, comm: &dyn Communicator) -> Balancer {
         let cost_secs = comm.all_gather_f64(&[build.as_secs_f64()]).into_iter().fold(0.0, f64::max);
         let warmup_steps = (WARMUP_MS / desc.dt_ms).round().max(1.0) as u64;
-        Balancer { mode, warmup_steps, since: first_step, cost_secs, finished: mode == Rebalance::Never, decisions: Vec::new() }
+        Balancer {
+            mode,
+            warmup_steps,
+            since: first_step,
+            baseline: None,
+            cost_secs,
+            finished: mode == Rebalance::Never,
+            decisions: Vec::new(),
+        }
     }
 
-    /// Between epochs (collective): once a warm-up has passed since the last cut, decides
-    /// whether to cut the shards anew, and does.
+    /// Between epochs (collective): once a warm-up has passed since the last cut and then
+    /// as long again been measured, decides whether to cut the shards anew, and does.
     pub fn consider(&mut self, desc: &Description, sim: &mut Simulation) -> Result<()> {
         let step = sim.step();
         if self.finished || step < self.since + self.warmup_steps || sim.finished() {
             return Ok(());
         }
-        let seconds: Vec<f64> = sim.backend().work_times().shards.iter().map(Duration::as_secs_f64).collect();
+        let now: Vec<f64> = sim.backend().work_times().shards.iter().map(Duration::as_secs_f64).collect();
+        let (from, before) = match &self.baseline {
+            Some((from, before)) if step >= from + self.warmup_steps => (*from, before),
+            Some(_) => return Ok(()),
+            None => {
+                self.baseline = Some((step, now));
+                return Ok(());
+            }
+        };
+        let seconds: Vec<f64> = now.iter().zip(before).map(|(n, b)| n - b).collect();
         let lo = seconds.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = seconds.iter().cloned().fold(0.0, f64::max);
         let mean = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
         let all = sim.comm().all_gather_f64(&[hi, mean, lo, seconds.len() as f64]);
-        let Some(Estimate { spread, gain_secs }) = estimate(&all, step - self.since, desc.steps.saturating_sub(step)) else {
+        let Some(Estimate { spread, gain_secs }) = estimate(&all, step - from, desc.steps.saturating_sub(step)) else {
             self.finished = true;
             return Ok(());
         };
+        // A second re-cut only where the first narrowed the spread: where a shard's time
+        // does not follow its neurons (a cost per shard, the machine's noise), cutting
+        // again would not help.
+        let narrowed = self.decisions.last().is_none_or(|last| spread < last.spread);
         let cut = match self.mode {
             Rebalance::Always => self.decisions.is_empty(),
-            Rebalance::Auto => worth_it(spread, gain_secs, self.cost_secs),
+            Rebalance::Auto => narrowed && worth_it(spread, gain_secs, self.cost_secs),
             Rebalance::Never => false,
         };
-        let mut decision = Decision { at_ms: step as f64 * desc.dt_ms, spread, gain_secs, cost_secs: self.cost_secs, rebuilt: None };
+        let mut decision =
+            Decision { at_ms: step as f64 * desc.dt_ms, spread, gain_secs, cost_secs: self.cost_secs, outcome: Outcome::Kept };
         if cut {
             let t = Instant::now();
             let (backend, comm) = sim.backend_and_comm();
@@ -96,8 +130,10 @@ impl Balancer {
             let took = comm.all_gather_f64(&[t.elapsed().as_secs_f64()]).into_iter().fold(0.0, f64::max);
             let moved = comm.any(moved);
             if moved {
-                decision.rebuilt = Some(Duration::from_secs_f64(took));
-                self.since = step;
+                decision.outcome = Outcome::Recut(Duration::from_secs_f64(took));
+                (self.since, self.baseline) = (step, None);
+            } else {
+                decision.outcome = Outcome::Unmoved;
             }
             self.finished = !moved || self.decisions.len() + 1 >= MAX_RECUTS || self.mode == Rebalance::Always;
         } else {
@@ -146,14 +182,19 @@ pub fn describe(decisions: &[Decision]) -> String {
     let ms = |at: f64| (at * 1e3).round() / 1e3;
     decisions
         .iter()
-        .map(|d| match d.rebuilt {
-            Some(took) => format!(
+        .map(|d| match d.outcome {
+            Outcome::Recut(took) => format!(
                 " | shards re-cut at {} ms by their busy times (the busiest {} over the least before; rebuilt in {})",
                 ms(d.at_ms),
                 percent(d.spread),
                 super::fmt_duration(took)
             ),
-            None => format!(
+            Outcome::Unmoved => format!(
+                " | shards kept at {} ms: their measured times (the busiest {} over the least) give the cut they have",
+                ms(d.at_ms),
+                percent(d.spread)
+            ),
+            Outcome::Kept => format!(
                 " | shards not re-cut at {} ms: the busiest {} over the least would save ~{:.1} s of the rest, a rebuild costs ~{:.1} s",
                 ms(d.at_ms),
                 percent(d.spread),
