@@ -170,16 +170,8 @@ impl RowDrawer {
             // One normal per synapse from the first word of block (j, DELAY); the rare draw
             // outside the range is redrawn from blocks of its own.
             rng::fill_blocks(key, lane::DELAY, 0, a, b);
-            let table = gaussian::table();
-            row.delay.extend(a.iter().map(|&x| {
-                let steps = d.mean + d.std * gaussian::gaussian(x, table) as f64;
-                // Positive where in range (lo ≥ ½ step): adding ½ and truncating rounds.
-                if steps >= d.lo && steps <= d.hi {
-                    (steps + 0.5) as u32
-                } else {
-                    u32::MAX
-                }
-            }));
+            row.delay.resize(n, 0);
+            normal_delays(a, [d.mean, d.std, d.lo, d.hi], gaussian::table(), &mut row.delay);
             for (j, delay) in row.delay.iter_mut().enumerate().filter(|(_, d)| **d == u32::MAX) {
                 let mut attempt = 0u32;
                 *delay = loop {
@@ -212,8 +204,8 @@ impl RowDrawer {
                 // One normal per synapse from the first word of block (j, WEIGHT), by table
                 // inversion (`gaussian`: no logarithm or cosine, so the loop vectorises).
                 rng::fill_blocks(key, lane::WEIGHT, 0, a, b);
-                let table = gaussian::table();
-                row.weight.extend(a.iter().map(|&x| (mean + std * gaussian::gaussian(x, table) as f64) as f32));
+                row.weight.resize(n, 0.0);
+                normal_weights(a, *mean, *std, gaussian::table(), &mut row.weight);
                 let (lo, hi) = (*min as f32, *max as f32);
                 for (i, w) in row.weight.iter_mut().enumerate() {
                     if *w >= lo && *w <= hi {
@@ -244,6 +236,34 @@ impl RowDrawer {
                 self.invalid = Some(InvalidWeight { projection: p.id, source, target, uniforms, value });
             }
         }
+    }
+}
+
+crate::simd::dispatch!(
+/// The delay in steps of each word's normal (`mean + std·z`, rounded), or `u32::MAX`
+/// outside `[lo, hi]` (to be drawn again); `normal` is `[mean, std, lo, hi]` in steps.
+/// Compiled for the widest instruction set, whose gathers read the normal's table for
+/// many words at once (the build's loop over a row's delays was a third of its drawing):
+/// the same bits as one word at a time.
+fn normal_delays(words: &[u32], normal: [f64; 4], table: &gaussian::Table, out: &mut [u32]) => normal_delays_kernel);
+
+#[inline(always)]
+fn normal_delays_kernel(words: &[u32], [mean, std, lo, hi]: [f64; 4], table: &gaussian::Table, out: &mut [u32]) {
+    for (o, &x) in out.iter_mut().zip(words) {
+        let steps = mean + std * gaussian::gaussian(x, table) as f64;
+        // Positive where in range (lo ≥ ½ step): adding ½ and truncating rounds.
+        *o = if steps >= lo && steps <= hi { (steps + 0.5) as u32 } else { u32::MAX };
+    }
+}
+
+crate::simd::dispatch!(
+/// `mean + std·z` as f32 for the standard normal z of each word (`normal_delays`' way).
+fn normal_weights(words: &[u32], mean: f64, std: f64, table: &gaussian::Table, out: &mut [f32]) => normal_weights_kernel);
+
+#[inline(always)]
+fn normal_weights_kernel(words: &[u32], mean: f64, std: f64, table: &gaussian::Table, out: &mut [f32]) {
+    for (o, &x) in out.iter_mut().zip(words) {
+        *o = (mean + std * gaussian::gaussian(x, table) as f64) as f32;
     }
 }
 
@@ -485,6 +505,27 @@ impl WeightCodec {
 mod tests {
     use super::*;
     use crate::config::{self, Overrides};
+
+    /// The normals' kernels compiled for the widest instruction set (gathers) give the
+    /// bits of the baseline's one word at a time: delays in and out of range, weights.
+    #[test]
+    fn normal_delays_and_weights_are_the_same_bits_on_every_instruction_set() {
+        let mut words = vec![0u32; 4099];
+        let mut other = words.clone();
+        rng::fill_blocks([7, 11], 3, 0, &mut words, &mut other);
+        words[..4].copy_from_slice(&[0, u32::MAX, 0x8000_0000, 0x7FFF_FFFF]);
+        let table = gaussian::table();
+        let normal = [15.0, 7.5, 1.0, 40.0];
+        let (mut widest, mut baseline) = (vec![0u32; words.len()], vec![0u32; words.len()]);
+        normal_delays(&words, normal, table, &mut widest);
+        normal_delays_kernel(&words, normal, table, &mut baseline);
+        assert_eq!(widest, baseline);
+        assert!(widest.contains(&u32::MAX) && widest.iter().any(|&d| d != u32::MAX), "draws in range and out");
+        let (mut widest, mut baseline) = (vec![0f32; words.len()], vec![0f32; words.len()]);
+        normal_weights(&words, 87.8, 8.78, table, &mut widest);
+        normal_weights_kernel(&words, 87.8, 8.78, table, &mut baseline);
+        assert!(widest.iter().zip(&baseline).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
 
     /// Two populations and one projection with the given connection and weight.
     fn model(connection: &str, weight: &str, extra: &str) -> Description {
