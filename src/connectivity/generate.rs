@@ -171,8 +171,9 @@ impl RowDrawer {
             // outside the range is redrawn from blocks of its own.
             rng::fill_blocks(key, lane::DELAY, 0, a, b);
             row.delay.resize(n, 0);
-            normal_delays(a, [d.mean, d.std, d.lo, d.hi], gaussian::table(), &mut row.delay);
-            for (j, delay) in row.delay.iter_mut().enumerate().filter(|(_, d)| **d == u32::MAX) {
+            let steps = [p.delay.min_steps, p.delay.max_steps];
+            let outside = normal_delays(a, [d.mean, d.std, d.lo, d.hi], steps, gaussian::table(), &mut row.delay);
+            for (j, delay) in row.delay.iter_mut().enumerate().filter(|(_, d)| **d == u32::MAX).take(outside) {
                 let mut attempt = 0u32;
                 *delay = loop {
                     let steps = d.mean + d.std * redraw_normal(key, j as u32, lane::REDRAW + 2 + 4 * attempt);
@@ -180,10 +181,8 @@ impl RowDrawer {
                         break (steps + 0.5) as u32;
                     }
                     attempt += 1;
-                };
-            }
-            for delay in row.delay.iter_mut() {
-                *delay = (*delay).clamp(p.delay.min_steps, p.delay.max_steps);
+                }
+                .clamp(steps[0], steps[1]);
             }
         } else if count > 1 {
             rng::fill_blocks(key, lane::DELAY, 0, a, b);
@@ -205,9 +204,10 @@ impl RowDrawer {
                 // inversion (`gaussian`: no logarithm or cosine, so the loop vectorises).
                 rng::fill_blocks(key, lane::WEIGHT, 0, a, b);
                 row.weight.resize(n, 0.0);
-                normal_weights(a, *mean, *std, gaussian::table(), &mut row.weight);
                 let (lo, hi) = (*min as f32, *max as f32);
-                for (i, w) in row.weight.iter_mut().enumerate() {
+                let outside = normal_weights(a, *mean, *std, [lo, hi], gaussian::table(), &mut row.weight);
+                let redrawn = if outside > 0 { &mut row.weight[..] } else { &mut [] };
+                for (i, w) in redrawn.iter_mut().enumerate() {
                     if *w >= lo && *w <= hi {
                         continue;
                     }
@@ -240,31 +240,53 @@ impl RowDrawer {
 }
 
 crate::simd::dispatch!(
-/// The delay in steps of each word's normal (`mean + std·z`, rounded), or `u32::MAX`
-/// outside `[lo, hi]` (to be drawn again); `normal` is `[mean, std, lo, hi]` in steps.
-/// Compiled for the widest instruction set, whose gathers read the normal's table for
-/// many words at once (the build's loop over a row's delays was a third of its drawing):
-/// the same bits as one word at a time.
-fn normal_delays(words: &[u32], normal: [f64; 4], table: &gaussian::Table, out: &mut [u32]) => normal_delays_kernel);
+/// The delay in steps of each word's normal (`mean + std·z`, rounded, then clamped into
+/// `steps`), or `u32::MAX` outside `[lo, hi]` (to be drawn again); `normal` is
+/// `[mean, std, lo, hi]` in steps. Returns how many are to be drawn again. Compiled for
+/// the widest instruction set, whose gathers read the normal's table for many words at
+/// once (the build's loops over a row's delays were a third of its drawing): the same
+/// bits as one word at a time.
+fn normal_delays(words: &[u32], normal: [f64; 4], steps: [u32; 2], table: &gaussian::Table, out: &mut [u32]) -> usize => normal_delays_kernel);
 
 #[inline(always)]
-fn normal_delays_kernel(words: &[u32], [mean, std, lo, hi]: [f64; 4], table: &gaussian::Table, out: &mut [u32]) {
+fn normal_delays_kernel(
+    words: &[u32],
+    [mean, std, lo, hi]: [f64; 4],
+    [first, last]: [u32; 2],
+    table: &gaussian::Table,
+    out: &mut [u32],
+) -> usize {
+    let mut outside = 0;
     for (o, &x) in out.iter_mut().zip(words) {
         let steps = mean + std * gaussian::gaussian(x, table) as f64;
-        // Positive where in range (lo ≥ ½ step): adding ½ and truncating rounds.
-        *o = if steps >= lo && steps <= hi { (steps + 0.5) as u32 } else { u32::MAX };
+        // Positive where in range (lo ≥ 1 step): adding ½ and truncating rounds. The
+        // conversion without `as`'s clamping runs across lanes.
+        *o = if steps >= lo && steps <= hi {
+            // SAFETY: in range, steps + ½ lies in [1.5, 65536] (the configuration keeps
+            // lo ≥ 1 step and hi ≤ 65535.5), well inside i32.
+            unsafe { (steps + 0.5).to_int_unchecked::<i32>() as u32 }.clamp(first, last)
+        } else {
+            outside += 1;
+            u32::MAX
+        };
     }
+    outside
 }
 
 crate::simd::dispatch!(
-/// `mean + std·z` as f32 for the standard normal z of each word (`normal_delays`' way).
-fn normal_weights(words: &[u32], mean: f64, std: f64, table: &gaussian::Table, out: &mut [f32]) => normal_weights_kernel);
+/// `mean + std·z` as f32 for the standard normal z of each word (`normal_delays`' way);
+/// returns how many fall outside `[lo, hi]`.
+fn normal_weights(words: &[u32], mean: f64, std: f64, range: [f32; 2], table: &gaussian::Table, out: &mut [f32]) -> usize => normal_weights_kernel);
 
 #[inline(always)]
-fn normal_weights_kernel(words: &[u32], mean: f64, std: f64, table: &gaussian::Table, out: &mut [f32]) {
+fn normal_weights_kernel(words: &[u32], mean: f64, std: f64, [lo, hi]: [f32; 2], table: &gaussian::Table, out: &mut [f32]) -> usize {
+    let mut outside = 0;
     for (o, &x) in out.iter_mut().zip(words) {
-        *o = (mean + std * gaussian::gaussian(x, table) as f64) as f32;
+        let w = (mean + std * gaussian::gaussian(x, table) as f64) as f32;
+        outside += !(w >= lo && w <= hi) as usize;
+        *o = w;
     }
+    outside
 }
 
 /// The standard normal of a redraw: the first word of block (j, lane) under the row's key.
@@ -517,14 +539,18 @@ mod tests {
         let table = gaussian::table();
         let normal = [15.0, 7.5, 1.0, 40.0];
         let (mut widest, mut baseline) = (vec![0u32; words.len()], vec![0u32; words.len()]);
-        normal_delays(&words, normal, table, &mut widest);
-        normal_delays_kernel(&words, normal, table, &mut baseline);
+        let outside = normal_delays(&words, normal, [3, 30], table, &mut widest);
+        assert_eq!(outside, normal_delays_kernel(&words, normal, [3, 30], table, &mut baseline));
         assert_eq!(widest, baseline);
-        assert!(widest.contains(&u32::MAX) && widest.iter().any(|&d| d != u32::MAX), "draws in range and out");
+        assert_eq!(outside, widest.iter().filter(|&&d| d == u32::MAX).count());
+        assert!(outside > 0 && widest.iter().all(|&d| d == u32::MAX || (3..=30).contains(&d)), "draws in range, clamped, and out");
+        assert!(widest.contains(&3) && widest.contains(&30), "clamped at both ends");
         let (mut widest, mut baseline) = (vec![0f32; words.len()], vec![0f32; words.len()]);
-        normal_weights(&words, 87.8, 8.78, table, &mut widest);
-        normal_weights_kernel(&words, 87.8, 8.78, table, &mut baseline);
+        let outside = normal_weights(&words, 87.8, 8.78, [70.0, 110.0], table, &mut widest);
+        assert_eq!(outside, normal_weights_kernel(&words, 87.8, 8.78, [70.0, 110.0], table, &mut baseline));
         assert!(widest.iter().zip(&baseline).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert_eq!(outside, widest.iter().filter(|w| !(70.0..=110.0).contains(*w)).count());
+        assert!(outside > 0);
     }
 
     /// Two populations and one projection with the given connection and weight.
