@@ -75,6 +75,8 @@ pub struct Balancer {
     /// The spread that the last re-cut was to even out.
     recut_spread: Option<f64>,
     cost_secs: f64,
+    /// This rank's threads.
+    threads: usize,
     finished: bool,
     pub decisions: Vec<Decision>,
 }
@@ -82,7 +84,7 @@ pub struct Balancer {
 impl Balancer {
     /// For a run from `first_step` whose backend took `build` to build on this rank
     /// (collective: a re-cut costs the slowest rank's build).
-    pub fn new(mode: Rebalance, desc: &Description, first_step: u64, build: Duration, comm: &dyn Communicator) -> Balancer {
+    pub fn new(mode: Rebalance, desc: &Description, first_step: u64, build: Duration, threads: usize, comm: &dyn Communicator) -> Balancer {
         let cost_secs = comm.all_gather_f64(&[build.as_secs_f64()]).into_iter().fold(0.0, f64::max);
         let warmup_steps = (WARMUP_MS / desc.dt_ms).round().max(1.0) as u64;
         Balancer {
@@ -93,6 +95,7 @@ impl Balancer {
             next_at: 0,
             recut_spread: None,
             cost_secs,
+            threads: threads.max(1),
             finished: mode == Rebalance::Never,
             decisions: Vec::new(),
         }
@@ -118,7 +121,7 @@ impl Balancer {
         let lo = seconds.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = seconds.iter().cloned().fold(0.0, f64::max);
         let mean = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
-        let all = sim.comm().all_gather_f64(&[hi, mean, lo, seconds.len() as f64]);
+        let all = sim.comm().all_gather_f64(&[hi, mean, lo, seconds.len() as f64, self.threads as f64]);
         let Some(Estimate { spread, gain_secs }) = estimate(&all, step - from, desc.steps.saturating_sub(step)) else {
             self.finished = true;
             return Ok(());
@@ -167,15 +170,18 @@ struct Estimate {
 }
 
 /// From every rank's (busiest shard's time, mean shard time, least busy shard's time,
-/// shards) over the last `measured` steps, with `remaining` steps to go: an epoch ends
-/// when the busiest shard of the busiest rank does, and once even, a rank's shards take
-/// their mean. None where no rank has two shards.
+/// shards, threads) over the last `measured` steps, with `remaining` steps to go. A
+/// rank's epoch ends when its busiest shard does, or when its threads have run all its
+/// shards, whichever is later (threads claim the shards one by one: several shards per
+/// thread even out by themselves); once its shards are even, when the threads have run
+/// them. The run goes at its slowest rank's pace. None where no rank has two shards.
 fn estimate(ranks: &[f64], measured: u64, remaining: u64) -> Option<Estimate> {
     let (mut busiest, mut after, mut spread, mut cuttable) = (0.0f64, 0.0f64, 0.0f64, false);
-    for rank in ranks.chunks(4) {
-        let (hi, mean, lo, shards) = (rank[0], rank[1], rank[2], rank[3]);
-        busiest = busiest.max(hi);
-        after = after.max(if shards >= 2.0 { mean } else { hi });
+    for rank in ranks.chunks(5) {
+        let (hi, mean, lo, shards, threads) = (rank[0], rank[1], rank[2], rank[3], rank[4]);
+        let shared = mean * shards / threads.min(shards).max(1.0);
+        busiest = busiest.max(hi.max(shared));
+        after = after.max(if shards >= 2.0 { shared } else { hi });
         if shards >= 2.0 {
             cuttable = true;
             spread = spread.max(hi / lo.max(1e-12) - 1.0);
@@ -213,11 +219,11 @@ pub fn describe(decisions: &[Decision]) -> String {
                 percent(d.spread)
             ),
             Outcome::Kept => format!(
-                " | shards not re-cut at {} ms: the busiest {} over the least would save ~{:.1} s of the rest, a rebuild costs ~{:.1} s",
+                " | shards not re-cut at {} ms: the busiest {} over the least would save ~{} of the rest, a rebuild costs ~{}",
                 ms(d.at_ms),
                 percent(d.spread),
-                d.gain_secs,
-                d.cost_secs
+                super::fmt_duration(Duration::from_secs_f64(d.gain_secs.max(0.0))),
+                super::fmt_duration(Duration::from_secs_f64(d.cost_secs.max(0.0)))
             ),
         })
         .collect()
@@ -227,20 +233,29 @@ pub fn describe(decisions: &[Decision]) -> String {
 mod tests {
     use super::*;
 
-    /// The estimate: the run's epochs wait for the busiest shard of any rank; evened out,
-    /// a rank's shards take their mean, and a rank of one shard keeps its time.
+    /// The estimate: the run's epochs wait for the busiest shard of any rank, or for its
+    /// threads to run all its shards; evened out, a rank's shards take their share of
+    /// the threads, and a rank of one shard keeps its time.
     #[test]
     fn the_gain_is_the_busiest_shards_excess_over_the_rest_of_the_run() {
         // One rank, shards of 1.2 s and 0.8 s over 1000 steps, 9000 to go: 0.2 s per
         // 1000 steps saved, 1.8 s in all.
-        let one = estimate(&[1.2, 1.0, 0.8, 2.0], 1000, 9000).unwrap();
+        let one = estimate(&[1.2, 1.0, 0.8, 2.0, 2.0], 1000, 9000).unwrap();
         assert!((one.spread - 0.5).abs() < 1e-12 && (one.gain_secs - 1.8).abs() < 1e-9, "{one:?}");
         // A second rank of one shard at 1.1 s: evening the first out gains only 0.1 s
         // per 1000 steps.
-        let two = estimate(&[1.2, 1.0, 0.8, 2.0, 1.1, 1.1, 1.1, 1.0], 1000, 9000).unwrap();
+        let two = estimate(&[1.2, 1.0, 0.8, 2.0, 2.0, 1.1, 1.1, 1.1, 1.0, 1.0], 1000, 9000).unwrap();
         assert!((two.gain_secs - 0.9).abs() < 1e-9, "{two:?}");
+        // Eight shards on two threads, the busiest 1.2 s against a mean of 1.0 s: the
+        // threads share 8 s, 4 s each, and the busiest shard fits in that. Nothing to gain.
+        let shared = estimate(&[1.2, 1.0, 0.8, 8.0, 2.0], 1000, 9000).unwrap();
+        assert_eq!(shared.gain_secs, 0.0, "{shared:?}");
+        // Three shards on two threads, one of 3 s and two of 0.5 s: the epoch waits for
+        // the 3 s shard, against 2 s once even.
+        let lumpy = estimate(&[3.0, 4.0 / 3.0, 0.5, 3.0, 2.0], 1000, 1000).unwrap();
+        assert!((lumpy.gain_secs - 1.0).abs() < 1e-9, "{lumpy:?}");
         // No rank with two shards: nothing to cut.
-        assert_eq!(estimate(&[1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 1.0], 1000, 9000), None);
+        assert_eq!(estimate(&[1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0], 1000, 9000), None);
     }
 
     #[test]
