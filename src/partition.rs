@@ -45,8 +45,8 @@ pub fn partition(desc: &Description, ranks: usize) -> Vec<Range<u64>> {
 /// The estimated cost of the ids `ids`: piecewise linear over the populations.
 fn estimated_cost(desc: &Description, costs: &[f64], ids: Range<u64>) -> f64 {
     let count = |p: &crate::network::Population| {
-        let (lo, hi) = (ids.start.max(p.first_gid), ids.end.min(p.first_gid + p.size));
-        hi.saturating_sub(lo) as f64
+        let gids = p.gids();
+        ids.end.min(gids.end).saturating_sub(ids.start.max(gids.start)) as f64
     };
     desc.populations.iter().zip(costs).map(|(p, c)| count(p) * c).sum()
 }

@@ -136,12 +136,12 @@ pub trait Backend {
     /// delivery (the dry run). Backends without such a phase ignore it.
     fn time_lookups(&mut self) {}
 
-    /// Cuts the work between the backend's threads anew by the busy times its pieces
-    /// took since the last cut (`WorkTimes::shards`): builds the pieces again and moves
-    /// the state into them, to go on at step `step` (the next epoch's first) exactly as
-    /// it would have. Returns whether the cut moved; a backend without pieces of work
-    /// to move between threads leaves it (false).
-    fn rebalance(&mut self, _desc: &Description, _step: u64) -> std::result::Result<bool, InvalidBuild> {
+    /// Cuts the work between the backend's threads anew by `seconds`, the busy time each
+    /// of its pieces (`WorkTimes::shards`, in order) took over the caller's measurement:
+    /// builds the pieces again and moves the state into them, to go on at step `step`
+    /// (the next epoch's first) exactly as it would have. Returns whether the cut moved;
+    /// a backend without pieces of work to move between threads leaves it (false).
+    fn rebalance(&mut self, _desc: &Description, _step: u64, _seconds: &[f64]) -> std::result::Result<bool, InvalidBuild> {
         Ok(false)
     }
 

@@ -140,7 +140,7 @@ impl Balancer {
         if cut {
             let t = Instant::now();
             let (backend, comm) = sim.backend_and_comm();
-            let moved = agree(comm, backend.rebalance(desc, step).map_err(|e| e.error))?;
+            let moved = agree(comm, backend.rebalance(desc, step, &seconds).map_err(|e| e.error))?;
             let took = comm.all_gather_f64(&[t.elapsed().as_secs_f64()]).into_iter().fold(0.0, f64::max);
             let moved = comm.any(moved);
             if moved {

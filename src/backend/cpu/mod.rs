@@ -586,8 +586,8 @@ impl Backend for CpuBackend {
         }
     }
 
-    fn rebalance(&mut self, desc: &Description, step: u64) -> Result<bool, InvalidBuild> {
-        self.rebalance_shards(desc, step)
+    fn rebalance(&mut self, desc: &Description, step: u64, seconds: &[f64]) -> Result<bool, InvalidBuild> {
+        self.rebalance_shards(desc, step, seconds)
     }
 
     fn time_lookups(&mut self) {

@@ -76,16 +76,16 @@ impl CpuBackend {
         self.shards.shards().map(|s| s.neurons.clone()).collect()
     }
 
-    /// Cuts the shards anew by their busy times since the last cut: as many shards, of
-    /// equal measured time (`partition::cut_by_measured`). Returns whether the cut moved
-    /// (then the shards were built again: `recut`).
-    pub fn rebalance_shards(&mut self, desc: &Description, step: u64) -> Result<bool, InvalidBuild> {
+    /// Cuts the shards anew by `seconds`, each shard's busy time over a measurement (the
+    /// caller's: after a warm-up, without the transient): as many shards, of equal
+    /// measured time (`partition::cut_by_measured`). Returns whether the cut moved (then
+    /// the shards were built again: `recut`).
+    pub fn rebalance_shards(&mut self, desc: &Description, step: u64, seconds: &[f64]) -> Result<bool, InvalidBuild> {
         let ranges = self.shard_ranges();
-        if ranges.len() < 2 {
+        if ranges.len() < 2 || seconds.len() != ranges.len() {
             return Ok(false);
         }
-        let seconds: Vec<f64> = self.shards.shards().map(|s| (s.update_time + s.deliver_time).as_secs_f64()).collect();
-        let cut = partition::cut_by_measured(desc, &ranges, &seconds, ranges.len());
+        let cut = partition::cut_by_measured(desc, &ranges, seconds, ranges.len());
         if cut == ranges {
             return Ok(false);
         }
