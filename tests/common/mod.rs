@@ -197,6 +197,39 @@ pub fn small_sparse(dir: &Path, file: &str, exc: &str, inh: &str, extra: &str) -
     path
 }
 
+/// Populations appended to an Izhikevich model so that its cost is not where its neuron
+/// counts or the partition's estimate put it: `drive` fires tonically at ~325 Hz (a
+/// constant current) onto 512 `sink` neurons, each with 500 inputs from it. The
+/// estimate assumes 10 Hz, so the shards holding the sink take many times the others'
+/// time on any machine and under any load, and a cut by measured times moves.
+pub const DRIVEN_SINK: &str = r#"
+[[population]]
+name = "drive"
+size = 256
+model = "izhikevich"
+parameters = { a = 0.1, b = 0.2, c = -65, d = 2 }
+initial = { v = -65, u = -13 }
+
+[[population]]
+name = "sink"
+size = 512
+model = "izhikevich"
+parameters = { a = 0.02, b = 0.2, c = -65, d = 8 }
+initial = { v = -65, u = -13 }
+
+[[stimulus]]
+population = "drive"
+kind = "constant"
+amplitude = 40
+
+[[projection]]
+source = "drive"
+target = "sink"
+connection = { rule = "fixed_indegree", k = 500 }
+weight = 0.001
+delay = "1 ms"
+"#;
+
 /// A private runtime directory for this test process: lavapipe (the GPU tests' software
 /// driver) complains on every run without one (`XDG_RUNTIME_DIR`).
 pub fn runtime_dir() -> PathBuf {
