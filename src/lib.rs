@@ -6,7 +6,7 @@
 //!
 //! LAYERS:
 //! error suggest units digest simd gaussian rng expr memory limits spike
-//! synapse model stimulus
+//! synapse model stimulus plasticity
 //! network
 //! connectivity
 //! config
@@ -66,6 +66,7 @@ pub mod model;
 pub mod network;
 pub mod partition;
 pub mod plan;
+pub mod plasticity;
 pub mod plot;
 pub mod record;
 pub mod rng;

@@ -76,3 +76,16 @@ pub(crate) fn invalid_weight(desc: &Description, e: InvalidWeight) -> InvalidBui
         },
     }
 }
+
+/// A plastic synapse drawn with a weight its rule cannot hold (outside [0, w_max]).
+pub(crate) fn weight_outside_rule(desc: &Description, projection: u32, weight: f32, expected: &str) -> InvalidBuild {
+    InvalidBuild {
+        key: (1u64 << 33) as f64 * (1.0 + projection as f64),
+        error: Error::Model {
+            file: desc.model_file.clone(),
+            location: String::new(),
+            field: format!("projection[{projection}].weight"),
+            message: format!("a synapse was drawn with weight {weight}: a plastic projection's weights must lie within its rule's bounds: expected {expected}"),
+        },
+    }
+}

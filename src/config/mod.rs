@@ -3,6 +3,7 @@
 //! expected, before anything large is allocated.
 
 mod channels;
+mod plasticity;
 mod projection;
 mod report;
 pub mod schema;

@@ -98,7 +98,24 @@ impl Validator<'_> {
                 }
             }
         }
-        Ok(Projection { id: i as u32, source, target, rule, weight, delay, synapse, storage })
+        let plasticity = match &p.plasticity {
+            None => None,
+            Some(v) => Some(self.plasticity(v, &at("plasticity"), storage, dt_ms)?),
+        };
+        // The weights drawn must be weights the rule can hold (each is checked again as
+        // built: an expression's range here is searched on a grid).
+        if let Some(rule) = &plasticity {
+            let (lo, hi) = crate::connectivity::generate::weight_bounds(&weight);
+            if let Some(expected) = [lo, hi].iter().find_map(|&w| rule.check_weight(w).err()) {
+                let range = if lo == hi { format!("is {lo}") } else { format!("ranges over [{lo}, {hi}]") };
+                return Err(self.error(
+                    p.weight.span(),
+                    at("weight"),
+                    format!("{range}: a plastic projection's weights must lie within its rule's bounds: expected {expected}"),
+                ));
+            }
+        }
+        Ok(Projection { id: i as u32, source, target, rule, weight, delay, synapse, storage, plasticity })
     }
 
     fn rule(

@@ -129,6 +129,9 @@ pub struct Projection {
     /// Same as `storage = "procedural"`.
     #[serde(default)]
     pub procedural: Option<Spanned<bool>>,
+    /// `{ rule = "stdp" | "stdp_pl_hom" | "izhikevich2006", <parameters> }`.
+    #[serde(default)]
+    pub plasticity: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]

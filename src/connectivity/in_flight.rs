@@ -111,19 +111,32 @@ impl InFlight {
         self.fresh = false;
         self.horizon = step + self.window;
         for r in &mut self.received {
-            debug_assert!(r.delivered_until >= step, "a synapse arriving in the past");
+            debug_assert!(r.delivered_until >= step || r.delivered_until >= r.arrivals_end, "a synapse arriving in the past");
             let end = self.horizon.min(r.arrivals_end);
             if r.delivered_until < end {
                 deliver(&r.spikes, r.delivered_until..end);
                 r.delivered_until = end;
             }
         }
-        while self.received.front().is_some_and(|r| r.delivered_until >= r.arrivals_end) {
+        // Kept until every arrival's step has come, not only until delivered into the
+        // rings: plastic synapses take their spikes at the arrival step (`arriving`).
+        while self.received.front().is_some_and(|r| r.delivered_until >= r.arrivals_end && r.arrivals_end <= step) {
             let done = self.received.pop_front().expect("front");
             // A list of its own is kept for the next epoch; a shared one goes back to
             // whoever shares it.
             if let Ok(list) = Arc::try_unwrap(done.spikes) {
                 self.spare.push(list);
+            }
+        }
+    }
+
+    /// Hands `f` each received epoch's spikes (sorted by step, then id), oldest first,
+    /// that may arrive in step `step`: the spikes plastic synapses take at arrival.
+    pub fn arriving(&self, step: u64, mut f: impl FnMut(&[Spike])) {
+        for r in &self.received {
+            let first = r.spikes.first().map_or(u64::MAX, |s| s.step as u64 + self.min_delay);
+            if first <= step && step < r.arrivals_end {
+                f(&r.spikes);
             }
         }
     }

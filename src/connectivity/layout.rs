@@ -64,7 +64,8 @@ pub fn store_blocks(desc: &Description, targets: &Range<u64>) -> Vec<BlockPlan> 
     for (j, p) in desc.projections.iter().enumerate() {
         let pop = desc.populations[p.target].gids();
         let local = pop.start.max(targets.start)..pop.end.min(targets.end);
-        if local.is_empty() {
+        // Plastic projections have blocks of their own (`PlasticBlock`).
+        if local.is_empty() || p.plasticity.is_some() {
             continue;
         }
         let own = Layout::of(desc, p, &local, targets.start);

@@ -23,11 +23,13 @@ pub mod generate;
 mod in_flight;
 mod layout;
 mod lookup;
+mod plastic;
 mod present;
 mod ring;
 
 pub use in_flight::InFlight;
 pub use layout::{delays_per_synapse, expected_rows, expected_synapses, present_only, store_blocks, BlockPlan, Layout, RecordKind};
+pub use plastic::PlasticBlock;
 pub use present::{PresentSources, RowIndex};
 pub use ring::DelayRing;
 
@@ -208,6 +210,9 @@ pub struct SynapseBlock {
 #[derive(Clone, Debug, Default)]
 pub struct LocalSynapses {
     pub blocks: Vec<SynapseBlock>,
+    /// The plastic projections' synapses, in file order: handled as their spikes
+    /// arrive (`PlasticBlock`), after the static blocks' input of the step.
+    pub plastic: Vec<PlasticBlock>,
     /// Scratch for `deliver`: the due rows of one block's spiking sources, kept so that
     /// delivery allocates nothing per epoch.
     rows: Vec<DueRow>,
@@ -261,7 +266,18 @@ impl LocalSynapses {
             .collect();
         // The first block's error in block order, whichever thread found it first.
         let blocks = blocks.into_iter().collect::<Result<Vec<_>, _>>()?;
-        Ok(LocalSynapses { blocks, ..LocalSynapses::default() })
+        let plastic = desc
+            .projections
+            .iter()
+            .filter(|p| p.plasticity.is_some())
+            .filter_map(|p| {
+                let pop = desc.populations[p.target].gids();
+                let local = pop.start.max(targets.start)..pop.end.min(targets.end);
+                let kind = kinds.iter().position(|m| *m == p.synapse).expect("listed");
+                (!local.is_empty()).then(|| PlasticBlock::build(desc, p, local, targets.start, kind))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LocalSynapses { blocks, plastic, ..LocalSynapses::default() })
     }
 
     /// Whether a ring of synaptic kind `kind` may defer its far arrivals
@@ -300,7 +316,8 @@ impl LocalSynapses {
                 }
                 Rows::Procedural { .. } => 0,
             })
-            .sum()
+            .sum::<usize>()
+            + self.plastic.iter().map(PlasticBlock::bytes).sum::<usize>()
     }
 
     /// Marks in `needed` (a bit set over global ids) every source that has a synapse
@@ -323,6 +340,9 @@ impl LocalSynapses {
                 Rows::Dense { .. } | Rows::Procedural { .. } => b.sources.clone().for_each(&mut mark),
             }
         }
+        for b in &self.plastic {
+            b.mark_sources(needed);
+        }
     }
 
     /// Synapses stored (procedural ones are not).
@@ -336,7 +356,8 @@ impl LocalSynapses {
                 Rows::Csr { records: Records::Compact16 { records, .. }, .. } => records.len() as u64,
                 Rows::Procedural { .. } => 0,
             })
-            .sum()
+            .sum::<u64>()
+            + self.plastic.iter().map(|b| b.synapses() as u64).sum::<u64>()
     }
 
     /// Adds the synapses of every spike in `spikes` (sorted by step, then id) into the

@@ -88,6 +88,8 @@ pub struct Projection {
     pub delay: DelaySpec,
     pub synapse: SynapseModel,
     pub storage: Storage,
+    /// The rule that changes its weights during the run; None: they stay as built.
+    pub plasticity: Option<crate::plasticity::PlasticityRule>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -96,7 +96,8 @@ impl Balancer {
             recut_spread: None,
             cost_secs,
             threads: threads.max(1),
-            finished: mode == Rebalance::Never,
+            // Plastic synapses' state does not move between shards (`run::checks::check_plastic`).
+            finished: mode == Rebalance::Never || desc.projections.iter().any(|p| p.plasticity.is_some()),
             decisions: Vec::new(),
         }
     }

@@ -7,7 +7,7 @@
 
 mod recut;
 
-use super::build_error::{invalid_value, invalid_weight, out_of_memory, InvalidBuild};
+use super::build_error::{invalid_value, invalid_weight, out_of_memory, weight_outside_rule, InvalidBuild};
 use super::workers::ShardWorkers;
 use super::{Backend, WorkTimes};
 use super::{Probe, StatePiece};
@@ -334,6 +334,11 @@ impl Shard {
             BuildError::Weight(w) => invalid_weight(desc, w),
             BuildError::Memory(m) => out_of_memory(m, &format!("the synapses onto neurons {}..{}", neurons.start, neurons.end)),
         })?;
+        for block in &synapses.plastic {
+            if let Some((_, w, expected)) = block.invalid_weight() {
+                return Err(weight_outside_rule(desc, block.projection, w, &expected));
+            }
+        }
         let ring = |kind: usize| match synapses.deferred_entry(kind) {
             Some(entry) if DelayRing::array_bytes(n, ring_slots) > defer_rings_above => {
                 DelayRing::try_deferring(n, ring_slots, DEFER_NEAR_STEPS, entry)
@@ -384,6 +389,12 @@ impl Shard {
                 self.in_flight.deliver_due(step, |spikes, due| synapses.deliver(spikes, due, rings));
                 delivering += start.elapsed();
             }
+            if !self.synapses.plastic.is_empty() {
+                let start = Instant::now();
+                self.arrive_plastic(step);
+                delivering += start.elapsed();
+            }
+            let spikes_before = self.spikes.len();
             let (direct, kind_rings) = self.rings.split_first_mut().expect("ring 0");
             // Exponential kinds: decay, then this step's arrivals.
             for (kind, ring) in self.exponential.iter_mut().zip(kind_rings.iter_mut()) {
@@ -424,6 +435,13 @@ impl Shard {
                 let (spikes, first) = (&mut self.spikes, g.first_gid);
                 state.collect_spikes(|i| spikes.push(Spike { step: step as u32, gid: (first + i as u64) as u32 }));
             }
+            if !self.synapses.plastic.is_empty() {
+                let first = self.neurons.start;
+                for block in &mut self.synapses.plastic {
+                    block.post_spikes(self.spikes[spikes_before..].iter().map(|s| (s.gid as u64 - first) as u32), step);
+                    block.end_step(step);
+                }
+            }
             // The slots were this step's inputs; cleared here, by the rings' owner, they
             // take the arrivals of a later step.
             for ring in &mut self.rings {
@@ -432,6 +450,16 @@ impl Shard {
         }
         self.deliver_time += delivering;
         self.update_time += t0.elapsed() - delivering;
+    }
+
+    /// The spikes in flight that arrive in step `step` reach the plastic synapses, which
+    /// add their weights, as the rule leaves them, into the step's slots.
+    fn arrive_plastic(&mut self, step: u64) {
+        let LocalSynapses { plastic, events, .. } = &mut self.synapses;
+        for block in plastic {
+            let input = self.rings[block.kind].slot_mut(step);
+            self.in_flight.arriving(step, |spikes| *events += block.arrive(spikes, step, input));
+        }
     }
 
     /// Bytes held, by the kinds of the memory estimate: state, synapses, buffers (delay

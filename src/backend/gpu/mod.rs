@@ -162,6 +162,9 @@ pub fn unsupported(desc: &Description) -> Option<String> {
             return Some(why);
         }
     }
+    if let Some(p) = desc.projections.iter().find(|p| p.plasticity.is_some()) {
+        return Some(format!("projection {}: plastic synapses run on the CPU backend only (--backend cpu)", p.id));
+    }
     if let Some(p) = desc.projections.iter().find(|p| p.delay.count() > 1 << 16) {
         return Some(format!("projection {}: more than 65,536 distinct delays", p.id));
     }

@@ -1,0 +1,219 @@
+//! Plastic synapses: the rows of one projection whose weights a rule changes
+//! (`plasticity`), on the targets' shard. They are handled when their spikes *arrive*
+//! (the rule reads and changes the weight then, and the weight it leaves is what the
+//! target receives), not when the spikes are received as static rows are: a weight may
+//! change between the two. So a plastic block reads the spikes in flight step by step.
+//!
+//! Layout: the CSR rows by (source, delay) of static exact storage (u32 target, f32
+//! weight), the rule's state per synapse beside them, a presynaptic trace per (source,
+//! delay) group — every synapse of a group sees the same arrivals — and, per target, the
+//! list of its incoming synapses, which its spikes update (Izhikevich's code does the
+//! same; NEST instead keeps each neuron's spike history and updates lazily at the next
+//! arrival).
+//!
+//! Order, for the same weights and spikes whatever the partition: in a step, the
+//! arrivals first, in canonical spike order (step, then id), each group's synapses in
+//! drawing order; then the targets' spikes, in id order, each updating its incoming
+//! synapses in store order; then the periodic update, where the rule has one. A
+//! target's plastic input is added after its static input of the step.
+
+use super::build::csr_rows;
+use super::{BuildError, Records, RowIndex, Rows};
+use crate::network::{Description, Projection};
+use crate::plasticity::{PlasticityRule, PostTrace, PreTrace};
+use crate::spike::Spike;
+use std::ops::Range;
+
+/// The plastic synapses of one projection onto a store's targets.
+#[derive(Clone, Debug)]
+pub struct PlasticBlock {
+    pub projection: u32,
+    /// Global ids of the sources.
+    pub sources: Range<u64>,
+    /// Delays in steps: groups are (row, delay − delays.start).
+    pub delays: Range<u32>,
+    /// The synaptic kind (ring) the synapses feed.
+    pub kind: usize,
+    /// The store's first global id and the block's local targets (indices from it).
+    targets: Range<u32>,
+    rule: PlasticityRule,
+    present: RowIndex,
+    /// Synapses of group g: offsets[g] .. offsets[g + 1].
+    offsets: Vec<u32>,
+    target: Vec<u32>,
+    pub weight: Vec<f32>,
+    /// The rule's state per synapse (Izhikevich's sd); empty where it has none.
+    pub extra: Vec<f32>,
+    pre: Vec<PreTrace>,
+    /// Per local target t (from `targets.start`): its incoming synapses
+    /// incoming[incoming_at[t] .. incoming_at[t + 1]], in store order.
+    incoming_at: Vec<u32>,
+    incoming: Vec<u32>,
+    post: Vec<PostTrace>,
+    /// Whether an arrival's depression counts a target's spike stamped at the arrival.
+    simultaneous: bool,
+}
+
+impl PlasticBlock {
+    /// The synapses of plastic projection `p` onto its targets `local` (global ids) in a
+    /// store starting at `store_start`.
+    pub fn build(desc: &Description, p: &Projection, local: Range<u64>, store_start: u64, kind: usize) -> Result<PlasticBlock, BuildError> {
+        let rule = p.plasticity.clone().expect("a plastic projection");
+        let present_only = super::present_only(desc, p, &local);
+        let Rows::Csr { offsets, records: Records::Exact(records), present, .. } =
+            csr_rows(desc, &[(p, local.clone())], store_start, false, present_only)?
+        else {
+            unreachable!("plastic rows are stored exact, grouped by delay")
+        };
+        let targets = (local.start - store_start) as u32..(local.end - store_start) as u32;
+        let n_targets = (targets.end - targets.start) as usize;
+        // Incoming lists: a count per target, then each synapse in store order.
+        let mut incoming_at = vec![0u32; n_targets + 1];
+        for r in &records {
+            incoming_at[(r.target - targets.start) as usize + 1] += 1;
+        }
+        for t in 0..n_targets {
+            incoming_at[t + 1] += incoming_at[t];
+        }
+        let mut fill = incoming_at.clone();
+        let mut incoming = vec![0u32; records.len()];
+        for (i, r) in records.iter().enumerate() {
+            let t = (r.target - targets.start) as usize;
+            incoming[fill[t] as usize] = i as u32;
+            fill[t] += 1;
+        }
+        let groups = offsets.len() - 1;
+        let extra = vec![0f32; if rule.extra_bytes_per_synapse() > 0 { records.len() } else { 0 }];
+        Ok(PlasticBlock {
+            projection: p.id,
+            sources: desc.populations[p.source].gids(),
+            delays: super::generate::delay_range(&p.delay),
+            kind,
+            targets,
+            simultaneous: rule.post_counts_simultaneous(),
+            rule,
+            present,
+            offsets,
+            target: records.iter().map(|r| r.target).collect(),
+            weight: records.iter().map(|r| r.weight).collect(),
+            extra,
+            pre: vec![PreTrace::default(); groups],
+            incoming_at,
+            incoming,
+            post: vec![PostTrace::default(); n_targets],
+        })
+    }
+
+    /// The first weight outside the rule's bounds: (synapse, weight, what was expected).
+    pub fn invalid_weight(&self) -> Option<(usize, f32, String)> {
+        self.weight.iter().enumerate().find_map(|(i, &w)| self.rule.check_weight(w as f64).err().map(|e| (i, w, e)))
+    }
+
+    pub fn synapses(&self) -> usize {
+        self.weight.len()
+    }
+
+    /// Bytes held: rows, rule state, traces and the incoming lists.
+    pub fn bytes(&self) -> usize {
+        self.offsets.len() * 4
+            + self.present.bytes()
+            + self.target.len() * 4
+            + self.weight.len() * 4
+            + self.extra.len() * 4
+            + self.pre.len() * std::mem::size_of::<PreTrace>()
+            + self.incoming_at.len() * 4
+            + self.incoming.len() * 4
+            + self.post.len() * std::mem::size_of::<PostTrace>()
+    }
+
+    /// Marks the sources with a synapse here in `needed` (a bit set over global ids).
+    pub fn mark_sources(&self, needed: &mut [u64]) {
+        let n_delays = self.delays.len();
+        let sources = (self.sources.end - self.sources.start) as usize;
+        self.present.for_each_row(sources, |source, row| {
+            if self.offsets[(row + 1) * n_delays] > self.offsets[row * n_delays] {
+                let gid = self.sources.start + source as u64;
+                needed[(gid / 64) as usize] |= 1 << (gid % 64);
+            }
+        });
+    }
+
+    /// The spikes of `spikes` (sorted by step, then id) that arrive in step `step` reach
+    /// their synapses: the rule updates each, and its weight goes into `input` (the
+    /// step's slot of the ring, indexed by the store's local ids). Returns the synaptic
+    /// events delivered.
+    pub fn arrive(&mut self, spikes: &[Spike], step: u64, input: &mut [f32]) -> u64 {
+        let (first, n_delays) = (self.delays.start as u64, self.delays.len());
+        // Spikes of steps step − max delay ..= step − min delay.
+        let oldest = step.saturating_sub(self.delays.end as u64 - 1);
+        let Some(newest) = step.checked_sub(first) else { return 0 };
+        let mut events = 0;
+        let from = spikes.partition_point(|s| (s.step as u64) < oldest);
+        for s in &spikes[from..] {
+            if s.step as u64 > newest {
+                break;
+            }
+            if !self.sources.contains(&(s.gid as u64)) {
+                continue;
+            }
+            let Some(row) = self.present.row((s.gid as u64 - self.sources.start) as usize) else { continue };
+            let g = row * n_delays + (step - s.step as u64 - first) as usize;
+            let (lo, hi) = (self.offsets[g] as usize, self.offsets[g + 1] as usize);
+            if lo == hi {
+                continue;
+            }
+            let (post_decay, no_extra) = (self.rule.post_decay(), self.extra.is_empty());
+            for i in lo..hi {
+                let t = self.target[i];
+                let y = self.post[(t - self.targets.start) as usize].at(step, post_decay, self.simultaneous);
+                let mut spare = 0f32;
+                let extra = if no_extra { &mut spare } else { &mut self.extra[i] };
+                self.rule.on_arrival(&mut self.weight[i], extra, y);
+                input[t as usize] += self.weight[i];
+            }
+            events += (hi - lo) as u64;
+            self.pre[g].arrive(step, self.rule.pre_decay());
+        }
+        events
+    }
+
+    /// The store's neurons `spiking` (local ids, ascending) spiked in step `step`: each
+    /// of their incoming synapses is updated, then their traces.
+    pub fn post_spikes(&mut self, spiking: impl Iterator<Item = u32>, step: u64) {
+        let no_extra = self.extra.is_empty();
+        for local in spiking {
+            if !self.targets.contains(&local) {
+                continue;
+            }
+            let t = (local - self.targets.start) as usize;
+            for k in self.incoming_at[t] as usize..self.incoming_at[t + 1] as usize {
+                let i = self.incoming[k] as usize;
+                // The synapse's group: the last whose first synapse is at or before it.
+                let g = self.offsets.partition_point(|&o| o as usize <= i) - 1;
+                let x = self.pre[g].at(step + 1, self.rule.pre_decay());
+                let mut spare = 0f32;
+                let extra = if no_extra { &mut spare } else { &mut self.extra[i] };
+                self.rule.on_post(&mut self.weight[i], extra, x);
+            }
+            self.post[t].spike(step, self.rule.post_decay());
+        }
+    }
+
+    /// After step `step`: the rule's periodic update, where one falls due.
+    pub fn end_step(&mut self, step: u64) {
+        let Some(period) = self.rule.period_steps() else { return };
+        if (step + 1) % period != 0 {
+            return;
+        }
+        if self.extra.is_empty() {
+            let mut spare = 0f32;
+            for w in &mut self.weight {
+                self.rule.periodic(w, &mut spare);
+            }
+        } else {
+            for (w, e) in self.weight.iter_mut().zip(&mut self.extra) {
+                self.rule.periodic(w, e);
+            }
+        }
+    }
+}

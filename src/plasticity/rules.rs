@@ -1,0 +1,181 @@
+//! The rules: NEST's `stdp_synapse` and `stdp_pl_synapse_hom` with NEST's parameter
+//! names, and Izhikevich's 2006 rule from `poly_spnet.cpp`. Weights are f32 in the
+//! store; each update is computed in f64 from them, as NEST and Izhikevich compute in
+//! double.
+
+use super::trace::{Decay, TraceKind};
+use super::{RuleDeclaration, RuleParameter};
+
+const TIME: Option<(f64, bool, &str)> = Some((0.0, true, "a time constant"));
+
+/// NEST's `stdp_synapse`: facilitation on a postsynaptic spike by the presynaptic trace,
+/// depression on an arrival by the postsynaptic one, both scaled by the weight's place
+/// in [0, Wmax] to the powers mu_plus and mu_minus.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stdp {
+    pub lambda: f64,
+    pub alpha: f64,
+    pub mu_plus: f64,
+    pub mu_minus: f64,
+    pub w_max: f64,
+    pub pre: Decay,
+    pub post: Decay,
+}
+
+impl Stdp {
+    pub fn declaration() -> RuleDeclaration {
+        RuleDeclaration {
+            rule: "stdp",
+            origin: "NEST's stdp_synapse (Gütig et al. 2003; Rubin et al. 2001): pair-based, all-to-all pairing",
+            parameters: vec![
+                RuleParameter { name: "tau_plus", unit: "ms", default: 20.0, bound: TIME },
+                RuleParameter { name: "tau_minus", unit: "ms", default: 20.0, bound: TIME },
+                RuleParameter { name: "lambda", unit: "", default: 0.01, bound: Some((0.0, false, "a step size")) },
+                RuleParameter { name: "alpha", unit: "", default: 1.0, bound: Some((0.0, false, "a ratio")) },
+                RuleParameter { name: "mu_plus", unit: "", default: 1.0, bound: Some((0.0, false, "an exponent")) },
+                RuleParameter { name: "mu_minus", unit: "", default: 1.0, bound: Some((0.0, false, "an exponent")) },
+                RuleParameter { name: "Wmax", unit: "", default: 100.0, bound: None },
+            ],
+            synapse_state: &["weight"],
+            on_arrival: "w ← Wmax·max(0, w/Wmax − alpha·lambda·(w/Wmax)^mu_minus·K−), K− the target's trace \
+                         (1 per spike, decaying with tau_minus) of its spikes stamped before the arrival; then K+ ← K+ + 1",
+            on_post: "w ← Wmax·min(1, w/Wmax + lambda·(1 − w/Wmax)^mu_plus·K+), K+ the synapse's trace of its \
+                      arrivals (1 per arrival, decaying with tau_plus)",
+            periodic: None,
+        }
+    }
+
+    pub fn new(v: &[f64], dt_ms: f64) -> Stdp {
+        Stdp {
+            pre: Decay::exponential(TraceKind::Add, v[0], dt_ms),
+            post: Decay::exponential(TraceKind::Add, v[1], dt_ms),
+            lambda: v[2],
+            alpha: v[3],
+            mu_plus: v[4],
+            mu_minus: v[5],
+            w_max: v[6],
+        }
+    }
+
+    #[inline]
+    pub fn facilitate(&self, w: f64, k_plus: f64) -> f64 {
+        let norm = w / self.w_max + self.lambda * (1.0 - w / self.w_max).powf(self.mu_plus) * k_plus;
+        norm.min(1.0) * self.w_max
+    }
+
+    #[inline]
+    pub fn depress(&self, w: f64, k_minus: f64) -> f64 {
+        let norm = w / self.w_max - self.alpha * self.lambda * (w / self.w_max).powf(self.mu_minus) * k_minus;
+        norm.max(0.0) * self.w_max
+    }
+}
+
+/// NEST's `stdp_pl_synapse_hom`: power-law facilitation, multiplicative depression, the
+/// parameters shared by every synapse of the projection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StdpPlHom {
+    pub lambda: f64,
+    pub alpha: f64,
+    pub mu: f64,
+    pub pre: Decay,
+    pub post: Decay,
+}
+
+impl StdpPlHom {
+    pub fn declaration() -> RuleDeclaration {
+        RuleDeclaration {
+            rule: "stdp_pl_hom",
+            origin: "NEST's stdp_pl_synapse_hom (Morrison et al. 2007): the plastic synapse of NEST's hpc_benchmark",
+            parameters: vec![
+                RuleParameter { name: "tau_plus", unit: "ms", default: 20.0, bound: TIME },
+                RuleParameter { name: "tau_minus", unit: "ms", default: 20.0, bound: TIME },
+                RuleParameter { name: "lambda", unit: "", default: 0.1, bound: Some((0.0, false, "a step size")) },
+                RuleParameter { name: "alpha", unit: "", default: 1.0, bound: Some((0.0, false, "a ratio")) },
+                RuleParameter { name: "mu", unit: "", default: 0.4, bound: Some((0.0, false, "an exponent")) },
+            ],
+            synapse_state: &["weight"],
+            on_arrival: "w ← max(0, w − lambda·alpha·w·K−), K− the target's trace (1 per spike, decaying with \
+                         tau_minus) of its spikes stamped before the arrival; then K+ ← K+ + 1",
+            on_post: "w ← w + lambda·w^mu·K+, K+ the synapse's trace of its arrivals (1 per arrival, decaying with tau_plus)",
+            periodic: None,
+        }
+    }
+
+    pub fn new(v: &[f64], dt_ms: f64) -> StdpPlHom {
+        StdpPlHom {
+            pre: Decay::exponential(TraceKind::Add, v[0], dt_ms),
+            post: Decay::exponential(TraceKind::Add, v[1], dt_ms),
+            lambda: v[2],
+            alpha: v[3],
+            mu: v[4],
+        }
+    }
+
+    #[inline]
+    pub fn facilitate(&self, w: f64, k_plus: f64) -> f64 {
+        w + self.lambda * w.powf(self.mu) * k_plus
+    }
+
+    #[inline]
+    pub fn depress(&self, w: f64, k_minus: f64) -> f64 {
+        (w - self.lambda * self.alpha * w * k_minus).max(0.0)
+    }
+}
+
+/// Izhikevich (2006), `poly_spnet.cpp`: a spike sets its neuron's traces (LTP to
+/// a_plus, LTD to a_minus), which decay by `decay` per ms. A postsynaptic spike raises
+/// each incoming synapse's derivative sd by the presynaptic trace at the synapse; an
+/// arrival lowers it by the target's trace. Every period, each synapse's weight moves:
+/// w ← clip(w + w_increment + sd, 0, w_max), then sd ← sd_decay·sd.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Izhikevich2006 {
+    pub w_max: f64,
+    pub w_increment: f64,
+    pub sd_decay: f64,
+    pub period_steps: u64,
+    pub pre: Decay,
+    pub post: Decay,
+}
+
+impl Izhikevich2006 {
+    pub fn declaration() -> RuleDeclaration {
+        RuleDeclaration {
+            rule: "izhikevich2006",
+            origin: "Izhikevich (2006), Polychronization: computation with spikes; the rule of poly_spnet.cpp",
+            parameters: vec![
+                RuleParameter { name: "a_plus", unit: "", default: 0.1, bound: Some((0.0, false, "a trace amplitude")) },
+                RuleParameter { name: "a_minus", unit: "", default: 0.12, bound: Some((0.0, false, "a trace amplitude")) },
+                RuleParameter { name: "decay", unit: "", default: 0.95, bound: Some((0.0, true, "a factor per ms")) },
+                RuleParameter { name: "w_max", unit: "", default: 10.0, bound: Some((0.0, true, "a weight bound")) },
+                RuleParameter { name: "w_increment", unit: "", default: 0.01, bound: None },
+                RuleParameter { name: "sd_decay", unit: "", default: 0.9, bound: Some((0.0, false, "a factor")) },
+                RuleParameter { name: "period", unit: "ms", default: 1000.0, bound: TIME },
+            ],
+            synapse_state: &["weight", "sd"],
+            on_arrival: "sd ← sd − LTD, LTD the target's trace (set to a_minus at its spike, × decay per ms), its \
+                         spike stamped at the arrival included",
+            on_post: "sd ← sd + LTP, LTP the synapse's trace of its arrivals (set to a_plus, × decay per ms)",
+            periodic: Some("every period: w ← min(w_max, max(0, w + w_increment + sd)); sd ← sd_decay·sd"),
+        }
+    }
+
+    pub fn new(v: &[f64], dt_ms: f64) -> Izhikevich2006 {
+        // A factor per ms, per step where dt is not 1 ms.
+        let per_step = v[2].powf(dt_ms);
+        Izhikevich2006 {
+            pre: Decay::iterated(TraceKind::Set(v[0]), per_step),
+            post: Decay::iterated(TraceKind::Set(v[1]), per_step),
+            w_max: v[3],
+            w_increment: v[4],
+            sd_decay: v[5],
+            period_steps: (v[6] / dt_ms).round().max(1.0) as u64,
+        }
+    }
+
+    #[inline]
+    pub fn periodic(&self, w: &mut f32, sd: &mut f32) {
+        let moved = *w as f64 + self.w_increment + *sd as f64;
+        *w = moved.clamp(0.0, self.w_max) as f32;
+        *sd = (self.sd_decay * *sd as f64) as f32;
+    }
+}

@@ -1,0 +1,124 @@
+//! Each rule against its kernel written out by hand: one presynaptic and one
+//! postsynaptic spike at offsets of −40…+40 ms, for delays of 1 and 20 ms, with the
+//! events in the order a step takes them (`connectivity/plastic.rs`).
+
+use super::*;
+
+/// A synapse of weight `w` whose source spikes in step `pre` with a delay of `delay`
+/// steps, and whose target spikes in step `post`: the weight and the rule's state
+/// after both, the events taken in step order (arrivals, then spikes, in a step).
+fn pair(rule: &PlasticityRule, w: f32, delay: u64, pre: u64, post: u64) -> (f32, f32) {
+    let (mut w, mut extra) = (w, 0f32);
+    let (mut x, mut y) = (PreTrace::default(), PostTrace::default());
+    let arrival = pre + delay;
+    let arrive = |w: &mut f32, extra: &mut f32, x: &mut PreTrace, y: &PostTrace| {
+        rule.on_arrival(w, extra, y.at(arrival, rule.post_decay(), rule.post_counts_simultaneous()));
+        x.arrive(arrival, rule.pre_decay());
+    };
+    let spike = |w: &mut f32, extra: &mut f32, x: &PreTrace, y: &mut PostTrace| {
+        rule.on_post(w, extra, x.at(post + 1, rule.pre_decay()));
+        y.spike(post, rule.post_decay());
+    };
+    if arrival <= post {
+        arrive(&mut w, &mut extra, &mut x, &y);
+        spike(&mut w, &mut extra, &x, &mut y);
+    } else {
+        spike(&mut w, &mut extra, &x, &mut y);
+        arrive(&mut w, &mut extra, &mut x, &y);
+    }
+    (w, extra)
+}
+
+fn stdp(values: [f64; 7], dt: f64) -> PlasticityRule {
+    PlasticityRule::new("stdp", &values, dt).unwrap()
+}
+
+/// The offset of the postsynaptic spike's stamp from the arrival, in steps, for every
+/// (pre, post) pair with it in −span..=span, given the delay.
+fn offsets(delay: u64, span: i64) -> impl Iterator<Item = (u64, u64, i64)> {
+    let base = 1000u64;
+    (-span..=span).map(move |k| {
+        // Arrival in step base (time base·dt); the post spike stamped at (post + 1)·dt.
+        let pre = base - delay;
+        let post = (base as i64 + k - 1) as u64;
+        (pre, post, k)
+    })
+}
+
+#[test]
+fn stdp_follows_the_exponential_window_over_minus_to_plus_40_ms() {
+    for dt in [1.0, 0.1] {
+        let (tau_plus, tau_minus, lambda, alpha, w_max) = (16.8, 33.7, 0.01, 1.2, 100.0);
+        for mu in [0.0, 1.0] {
+            let rule = stdp([tau_plus, tau_minus, lambda, alpha, mu, mu, w_max], dt);
+            let w0 = 40.0f64;
+            for delay_ms in [1.0, 20.0] {
+                let delay = (delay_ms / dt) as u64;
+                let span = (40.0 / dt) as i64;
+                for (pre, post, k) in offsets(delay, span) {
+                    let (w, _) = pair(&rule, w0 as f32, delay, pre, post);
+                    let lag = k as f64 * dt; // t_post − t_arrival, ms
+                    let expected = if lag > 0.0 {
+                        w0 + w_max * lambda * (1.0 - w0 / w_max).powf(mu) * (-lag / tau_plus).exp()
+                    } else if lag < 0.0 {
+                        w0 - w_max * alpha * lambda * (w0 / w_max).powf(mu) * (lag / tau_minus).exp()
+                    } else {
+                        // A postsynaptic spike stamped at the arrival pairs with neither
+                        // side (NEST: the history strictly before the arrival; the
+                        // arrival's own trace after the spike).
+                        w0
+                    };
+                    let tol = 1e-6 * w0;
+                    assert!(
+                        (w as f64 - expected).abs() <= tol,
+                        "dt {dt}, mu {mu}, delay {delay_ms} ms, lag {lag} ms: {w} against {expected}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn stdp_keeps_the_weight_within_zero_and_wmax() {
+    let rule = stdp([20.0, 20.0, 5.0, 1.0, 0.0, 0.0, 10.0], 1.0);
+    let (up, _) = pair(&rule, 9.0, 1, 100, 101);
+    assert_eq!(up, 10.0, "clipped at Wmax");
+    let (down, _) = pair(&rule, 1.0, 1, 100, 98);
+    assert_eq!(down, 0.0, "clipped at 0");
+}
+
+#[test]
+fn stdp_pairs_every_arrival_with_every_spike() {
+    // Two arrivals before one postsynaptic spike: all-to-all pairing sums both.
+    let rule = stdp([20.0, 20.0, 0.01, 1.0, 0.0, 0.0, 100.0], 1.0);
+    let (mut w, mut extra) = (50f32, 0f32);
+    let (mut x, mut y) = (PreTrace::default(), PostTrace::default());
+    for arrival in [10u64, 15] {
+        rule.on_arrival(&mut w, &mut extra, y.at(arrival, rule.post_decay(), false));
+        x.arrive(arrival, rule.pre_decay());
+    }
+    rule.on_post(&mut w, &mut extra, x.at(21, rule.pre_decay()));
+    y.spike(20, rule.post_decay());
+    let expected = 50.0 + 100.0 * 0.01 * ((-11.0f64 / 20.0).exp() + (-6.0f64 / 20.0).exp());
+    assert!((w as f64 - expected).abs() < 1e-4, "{w} against {expected}");
+}
+
+#[test]
+fn stdp_pl_hom_follows_its_power_law_window() {
+    let (tau_plus, tau_minus, lambda, alpha, mu) = (15.0, 30.0, 0.1, 0.0513, 0.4);
+    let rule = PlasticityRule::new("stdp_pl_hom", &[tau_plus, tau_minus, lambda, alpha, mu], 0.1).unwrap();
+    let w0 = 45.61f64;
+    for (pre, post, k) in offsets(15, 400) {
+        let (w, _) = pair(&rule, w0 as f32, 15, pre, post);
+        let lag = k as f64 * 0.1;
+        let expected = if lag > 0.0 {
+            w0 + lambda * w0.powf(mu) * (-lag / tau_plus).exp()
+        } else if lag < 0.0 {
+            w0 - lambda * alpha * w0 * (lag / tau_minus).exp()
+        } else {
+            w0
+        };
+        assert!((w as f64 - expected).abs() <= 1e-6 * w0, "lag {lag} ms: {w} against {expected}");
+    }
+}

@@ -1,0 +1,153 @@
+//! Spike traces, kept event by event: each holds its value just after its last spike and
+//! the step of that spike, and is read at any later step through a table of its decay
+//! over whole steps. No trace is touched in a step without a spike.
+
+/// How a trace takes a spike.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TraceKind {
+    /// x ← x + 1: all-to-all pairing (NEST's Kplus, Kminus).
+    Add,
+    /// x ← a: the last spike alone counts (Izhikevich's LTP, LTD).
+    Set(f64),
+}
+
+/// A trace's decay over whole steps: `factor(k)` is what k steps leave of 1 (or, for a
+/// trace set to a on a spike, of a).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decay {
+    kind: TraceKind,
+    /// values[k]: the trace k steps after a spike that left it at 1 (Add) or a (Set);
+    /// for Set, iterated step by step as Izhikevich's code multiplies its arrays, so the
+    /// bits are those of that loop.
+    values: Vec<f64>,
+    /// Per step, beyond the table.
+    per_step: f64,
+}
+
+/// Table length: 2^12 steps (4 s at 1 ms, 410 ms at 0.1 ms); beyond, powers.
+const TABLE_STEPS: usize = 4096;
+
+impl Decay {
+    /// exp(−dt/τ) per step.
+    pub fn exponential(kind: TraceKind, tau_ms: f64, dt_ms: f64) -> Decay {
+        let per_step = (-dt_ms / tau_ms).exp();
+        let start = match kind {
+            TraceKind::Add => 1.0,
+            TraceKind::Set(a) => a,
+        };
+        let values = (0..TABLE_STEPS).map(|k| start * (-(k as f64) * dt_ms / tau_ms).exp()).collect();
+        Decay { kind, values, per_step }
+    }
+
+    /// A factor per step, applied step after step (Izhikevich's `LTP *= 0.95`).
+    pub fn iterated(kind: TraceKind, per_step: f64) -> Decay {
+        let mut x = match kind {
+            TraceKind::Add => 1.0,
+            TraceKind::Set(a) => a,
+        };
+        let mut values = Vec::with_capacity(TABLE_STEPS);
+        for _ in 0..TABLE_STEPS {
+            values.push(x);
+            x *= per_step;
+        }
+        Decay { kind, values, per_step }
+    }
+
+    /// What `value` (a trace just after a spike) is `k` steps later.
+    #[inline]
+    pub fn after(&self, value: f64, k: u64) -> f64 {
+        match self.kind {
+            TraceKind::Add => value * self.table(k),
+            // A set trace's value after its spike is always the same: the table holds it.
+            TraceKind::Set(_) => self.table(k),
+        }
+    }
+
+    #[inline]
+    fn table(&self, k: u64) -> f64 {
+        match self.values.get(k as usize) {
+            Some(&v) => v,
+            None => self.values[TABLE_STEPS - 1] * self.per_step.powf((k - TABLE_STEPS as u64 + 1) as f64),
+        }
+    }
+
+    /// The trace just after a spike, where it was `before` (decayed to the spike).
+    #[inline]
+    pub fn bump(&self, before: f64) -> f64 {
+        match self.kind {
+            TraceKind::Add => before + 1.0,
+            TraceKind::Set(a) => a,
+        }
+    }
+}
+
+/// The trace of the spikes arriving at the synapses of one (source, delay) group: every
+/// synapse of a group sees the same arrivals.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PreTrace {
+    /// The step of the last arrival, plus one; 0: none yet.
+    pub last: u32,
+    /// The trace just after it.
+    pub value: f64,
+}
+
+impl PreTrace {
+    /// The trace at step `step`, arrivals of that step included.
+    #[inline]
+    pub fn at(&self, step: u64, decay: &Decay) -> f64 {
+        match self.last {
+            0 => 0.0,
+            last => decay.after(self.value, step - (last as u64 - 1)),
+        }
+    }
+
+    /// An arrival in step `step` (no earlier than the last).
+    #[inline]
+    pub fn arrive(&mut self, step: u64, decay: &Decay) {
+        self.value = decay.bump(self.at(step, decay));
+        self.last = step as u32 + 1;
+    }
+}
+
+/// The trace of a neuron's own spikes, as its incoming synapses see it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PostTrace {
+    /// The step of the last spike, plus one; 0: none yet.
+    pub last: u32,
+    /// The trace just after it, and just before it (to read the trace strictly before
+    /// a time the last spike is stamped at).
+    pub after: f64,
+    pub before: f64,
+}
+
+impl PostTrace {
+    /// The trace at the start of step `step` (time step·dt): the spikes stamped before
+    /// it, and, where `simultaneous`, the one stamped at it (the spike of step − 1).
+    #[inline]
+    pub fn at(&self, step: u64, decay: &Decay, simultaneous: bool) -> f64 {
+        match self.last {
+            0 => 0.0,
+            last => {
+                // Stamped (last − 1 + 1)·dt = last·dt.
+                let stamped = last as u64;
+                if stamped == step && !simultaneous {
+                    self.before
+                } else {
+                    decay.after(self.after, step - stamped)
+                }
+            }
+        }
+    }
+
+    /// A spike in step `step` (stamped (step + 1)·dt).
+    #[inline]
+    pub fn spike(&mut self, step: u64, decay: &Decay) {
+        let stamped = step + 1;
+        self.before = match self.last {
+            0 => 0.0,
+            last => decay.after(self.after, stamped - last as u64),
+        };
+        self.after = decay.bump(self.before);
+        self.last = stamped as u32;
+    }
+}
