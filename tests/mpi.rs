@@ -183,6 +183,23 @@ fn shards_cut_anew_on_every_rank_change_no_spike() {
     assert_eq!(spikes(&out), spikes(&reference), "spikes differ after the re-cut");
 }
 
+/// Plastic synapses (stdp on the 2003 network's excitatory synapses, 100 inputs each,
+/// delays of 1–20 ms): each update depends on the arrivals and on the target's spikes,
+/// both on the target's rank, in an order fixed by the rule.
+#[test]
+fn plastic_network_is_identical_on_1_2_and_4_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap();
+    let all_to_all = "connection = { rule = \"all_to_all\", autapses = true }\nweight = \"0.5*u\"\ndelay = \"1 ms\"";
+    assert!(text.contains(all_to_all));
+    let plastic = "connection = { rule = \"fixed_indegree\", k = 100 }\nweight = \"6*u\"\n\
+                   delay = { distribution = \"uniform\", low = \"1 ms\", high = \"20 ms\" }\n\
+                   plasticity = { rule = \"stdp\", lambda = 0.01, alpha = 1.05, Wmax = 10 }";
+    let model = dir.path().join("stdp.toml");
+    std::fs::write(&model, text.replacen(all_to_all, plastic, 1)).unwrap();
+    same_for_every_rank_count(&model, &["--duration", "500 ms"], &[(1, "auto"), (2, "directed"), (4, "all-gather")]);
+}
+
 /// Procedural rows (drawn again from the keyed streams at every spike, on every rank
 /// that holds targets): 3 ranks, an odd split.
 #[test]

@@ -120,6 +120,12 @@ pub trait Backend {
     /// Synapses stored.
     fn synapse_count(&self) -> u64;
 
+    /// The local synapses of plastic projection `projection`, targets ascending, each
+    /// target's in an order that does not depend on the partition.
+    fn plastic_synapses(&self, _projection: u32) -> Vec<crate::connectivity::PlasticSynapse> {
+        Vec::new()
+    }
+
     /// Membrane potentials of the local neurons in id order.
     fn voltages(&self) -> Vec<f32>;
 

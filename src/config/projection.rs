@@ -107,7 +107,9 @@ impl Validator<'_> {
         if let Some(rule) = &plasticity {
             let (lo, hi) = crate::connectivity::generate::weight_bounds(&weight);
             if let Some(expected) = [lo, hi].iter().find_map(|&w| rule.check_weight(w).err()) {
-                let range = if lo == hi { format!("is {lo}") } else { format!("ranges over [{lo}, {hi}]") };
+                // Grid sums are a few ulps off the bounds the user wrote: shown at 9 digits.
+                let nice = |x: f64| (x * 1e9).round() / 1e9;
+                let range = if lo == hi { format!("is {}", nice(lo)) } else { format!("ranges over [{}, {}]", nice(lo), nice(hi)) };
                 return Err(self.error(
                     p.weight.span(),
                     at("weight"),

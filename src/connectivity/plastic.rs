@@ -24,6 +24,17 @@ use crate::plasticity::{PlasticityRule, PostTrace, PreTrace};
 use crate::spike::Spike;
 use std::ops::Range;
 
+/// One plastic synapse as the outputs show it: global ids, delay in steps, weight and
+/// the rule's state (0 where the rule has none).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlasticSynapse {
+    pub source: u64,
+    pub target: u64,
+    pub delay: u32,
+    pub weight: f32,
+    pub extra: f32,
+}
+
 /// The plastic synapses of one projection onto a store's targets.
 #[derive(Clone, Debug)]
 pub struct PlasticBlock {
@@ -126,6 +137,32 @@ impl PlasticBlock {
             + self.post.len() * std::mem::size_of::<PostTrace>()
     }
 
+    /// Every synapse, targets ascending and each target's in store order (sources
+    /// ascending, then delays, then drawing order): an order that does not depend on
+    /// the partition. `store_start` is the store's first global id.
+    pub fn synapses_in_order(&self, store_start: u64, out: &mut Vec<PlasticSynapse>) {
+        let n_delays = self.delays.len();
+        let sources = (self.sources.end - self.sources.start) as usize;
+        let mut source_of_row = Vec::new();
+        self.present.for_each_row(sources, |source, row| {
+            source_of_row.resize(source_of_row.len().max(row + 1), 0);
+            source_of_row[row] = source as u64;
+        });
+        for t in 0..self.post.len() {
+            for &i in &self.incoming[self.incoming_at[t] as usize..self.incoming_at[t + 1] as usize] {
+                let i = i as usize;
+                let g = self.offsets.partition_point(|&o| o as usize <= i) - 1;
+                out.push(PlasticSynapse {
+                    source: self.sources.start + source_of_row[g / n_delays],
+                    target: store_start + (self.targets.start as usize + t) as u64,
+                    delay: self.delays.start + (g % n_delays) as u32,
+                    weight: self.weight[i],
+                    extra: self.extra.get(i).copied().unwrap_or(0.0),
+                });
+            }
+        }
+    }
+
     /// Marks the sources with a synapse here in `needed` (a bit set over global ids).
     pub fn mark_sources(&self, needed: &mut [u64]) {
         let n_delays = self.delays.len();
@@ -190,7 +227,7 @@ impl PlasticBlock {
                 let i = self.incoming[k] as usize;
                 // The synapse's group: the last whose first synapse is at or before it.
                 let g = self.offsets.partition_point(|&o| o as usize <= i) - 1;
-                let x = self.pre[g].at(step + 1, self.rule.pre_decay());
+                let x = self.pre[g].at(self.rule.pre_read_step(step), self.rule.pre_decay());
                 let mut spare = 0f32;
                 let extra = if no_extra { &mut spare } else { &mut self.extra[i] };
                 self.rule.on_post(&mut self.weight[i], extra, x);
@@ -202,7 +239,7 @@ impl PlasticBlock {
     /// After step `step`: the rule's periodic update, where one falls due.
     pub fn end_step(&mut self, step: u64) {
         let Some(period) = self.rule.period_steps() else { return };
-        if (step + 1) % period != 0 {
+        if !(step + 1).is_multiple_of(period) {
             return;
         }
         if self.extra.is_empty() {

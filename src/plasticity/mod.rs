@@ -136,7 +136,7 @@ impl PlasticityRule {
     }
 
     /// The target of a synapse spikes, where the synapse's presynaptic trace is `pre`
-    /// (its arrivals up to and including this step's).
+    /// (its arrivals up to and including this step's, read at `pre_read_step`).
     #[inline]
     pub fn on_post(&self, w: &mut f32, extra: &mut f32, pre: f64) {
         match self {
@@ -151,6 +151,19 @@ impl PlasticityRule {
     /// reads the postsynaptic trace strictly before the arrival).
     pub fn post_counts_simultaneous(&self) -> bool {
         matches!(self, PlasticityRule::Izhikevich2006(_))
+    }
+
+    /// The step at which a postsynaptic spike of step `step` reads its synapses'
+    /// presynaptic traces (arrivals up to that step's count): NEST's rules at the spike's
+    /// stamp, (step + 1)·dt; Izhikevich's at the step the threshold was crossed in, so
+    /// that an arrival in that step potentiates by a_plus itself (`poly_spnet.cpp` reads
+    /// `LTP[pre][t+D-D_pre-1]` at the step it sees the spike).
+    #[inline]
+    pub fn pre_read_step(&self, step: u64) -> u64 {
+        match self {
+            PlasticityRule::Izhikevich2006(_) => step,
+            PlasticityRule::Stdp(_) | PlasticityRule::StdpPlHom(_) => step + 1,
+        }
     }
 
     /// The periodic update's interval in steps, where the rule has one.

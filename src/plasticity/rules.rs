@@ -125,8 +125,9 @@ impl StdpPlHom {
 /// Izhikevich (2006), `poly_spnet.cpp`: a spike sets its neuron's traces (LTP to
 /// a_plus, LTD to a_minus), which decay by `decay` per ms. A postsynaptic spike raises
 /// each incoming synapse's derivative sd by the presynaptic trace at the synapse; an
-/// arrival lowers it by the target's trace. Every period, each synapse's weight moves:
-/// w ← clip(w + w_increment + sd, 0, w_max), then sd ← sd_decay·sd.
+/// arrival lowers it by the target's trace. Every period, each synapse's weight moves,
+/// in the C++ code's order (MATLAB's `spnet.m` moves w before decaying sd):
+/// sd ← sd_decay·sd, then w ← clip(w + w_increment + sd, 0, w_max).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Izhikevich2006 {
     pub w_max: f64,
@@ -154,8 +155,9 @@ impl Izhikevich2006 {
             synapse_state: &["weight", "sd"],
             on_arrival: "sd ← sd − LTD, LTD the target's trace (set to a_minus at its spike, × decay per ms), its \
                          spike stamped at the arrival included",
-            on_post: "sd ← sd + LTP, LTP the synapse's trace of its arrivals (set to a_plus, × decay per ms)",
-            periodic: Some("every period: w ← min(w_max, max(0, w + w_increment + sd)); sd ← sd_decay·sd"),
+            on_post: "sd ← sd + LTP, LTP the synapse's trace of its arrivals (set to a_plus, × decay per ms) at the step \
+                      the threshold was crossed in, that step's arrivals included",
+            periodic: Some("every period, in poly_spnet.cpp's order: sd ← sd_decay·sd; then w ← min(w_max, max(0, w + w_increment + sd))"),
         }
     }
 
@@ -174,8 +176,8 @@ impl Izhikevich2006 {
 
     #[inline]
     pub fn periodic(&self, w: &mut f32, sd: &mut f32) {
-        let moved = *w as f64 + self.w_increment + *sd as f64;
-        *w = moved.clamp(0.0, self.w_max) as f32;
-        *sd = (self.sd_decay * *sd as f64) as f32;
+        let decayed = self.sd_decay * *sd as f64;
+        *sd = decayed as f32;
+        *w = (*w as f64 + self.w_increment + decayed).clamp(0.0, self.w_max) as f32;
     }
 }

@@ -16,7 +16,7 @@ fn pair(rule: &PlasticityRule, w: f32, delay: u64, pre: u64, post: u64) -> (f32,
         x.arrive(arrival, rule.pre_decay());
     };
     let spike = |w: &mut f32, extra: &mut f32, x: &PreTrace, y: &mut PostTrace| {
-        rule.on_post(w, extra, x.at(post + 1, rule.pre_decay()));
+        rule.on_post(w, extra, x.at(rule.pre_read_step(post), rule.pre_decay()));
         y.spike(post, rule.post_decay());
     };
     if arrival <= post {
@@ -121,4 +121,56 @@ fn stdp_pl_hom_follows_its_power_law_window() {
         };
         assert!((w as f64 - expected).abs() <= 1e-6 * w0, "lag {lag} ms: {w} against {expected}");
     }
+}
+
+/// Izhikevich's window, as the reading of `poly_spnet.cpp` gives it for
+/// the step c in which the target crossed threshold and the arrival step t_a,
+/// Δ = c − t_a: sd += 0.1·0.95^Δ for Δ ≥ 0, sd −= 0.12·0.95^(−Δ−1) for Δ ≤ −1 (an
+/// arrival in the step after the crossing, with the spike stamped at it, is depressed
+/// by the whole 0.12); the weight moves only at the period.
+#[test]
+fn izhikevich2006_follows_poly_spnet_window_and_moves_weights_only_at_the_period() {
+    let rule = PlasticityRule::new("izhikevich2006", &[0.1, 0.12, 0.95, 10.0, 0.01, 0.9, 1000.0], 1.0).unwrap();
+    for delay in [1u64, 20] {
+        for (pre, post, k) in offsets(delay, 40) {
+            let (w, sd) = pair(&rule, 6.0, delay, pre, post);
+            assert_eq!(w, 6.0, "the weight waits for the period");
+            // k: the post stamp's offset from the arrival; the crossing step is one before.
+            let delta = k - 1;
+            let expected = if delta >= 0 { 0.1 * 0.95f64.powi(delta as i32) } else { -0.12 * 0.95f64.powi((-delta - 1) as i32) };
+            assert!((sd as f64 - expected).abs() < 1e-7, "delay {delay}, Δ {delta}: sd {sd} against {expected}");
+        }
+    }
+}
+
+#[test]
+fn izhikevich2006_decays_sd_before_moving_the_weight_and_clips_it() {
+    let rule = PlasticityRule::new("izhikevich2006", &[0.1, 0.12, 0.95, 10.0, 0.01, 0.9, 1000.0], 1.0).unwrap();
+    let (mut w, mut sd) = (6.0f32, 0.5f32);
+    rule.periodic(&mut w, &mut sd);
+    // poly_spnet.cpp: sd *= 0.9; s += 0.01 + sd (spnet.m would give 6.51).
+    assert_eq!(sd, 0.45);
+    assert!((w - 6.46).abs() < 1e-6, "{w}");
+    let (mut w, mut sd) = (9.9f32, 1.0f32);
+    rule.periodic(&mut w, &mut sd);
+    assert_eq!(w, 10.0, "clipped at w_max");
+    let (mut w, mut sd) = (0.1f32, -2.0f32);
+    rule.periodic(&mut w, &mut sd);
+    assert_eq!(w, 0.0, "clipped at 0");
+}
+
+/// Izhikevich's traces are set, not added: of two arrivals before a spike only the
+/// later counts (nearest neighbour), where NEST's stdp sums both (above).
+#[test]
+fn izhikevich2006_pairs_the_nearest_arrival_only() {
+    let rule = PlasticityRule::new("izhikevich2006", &[0.1, 0.12, 0.95, 10.0, 0.01, 0.9, 1000.0], 1.0).unwrap();
+    let (mut w, mut sd) = (6f32, 0f32);
+    let mut x = PreTrace::default();
+    let y = PostTrace::default();
+    for arrival in [10u64, 15] {
+        rule.on_arrival(&mut w, &mut sd, y.at(arrival, rule.post_decay(), true));
+        x.arrive(arrival, rule.pre_decay());
+    }
+    rule.on_post(&mut w, &mut sd, x.at(rule.pre_read_step(20), rule.pre_decay()));
+    assert!((sd as f64 - 0.1 * 0.95f64.powi(5)).abs() < 1e-8, "{sd}");
 }

@@ -585,6 +585,17 @@ impl Backend for CpuBackend {
         self.shards.shards().map(|s| s.synapses.stored()).sum()
     }
 
+    fn plastic_synapses(&self, projection: u32) -> Vec<crate::connectivity::PlasticSynapse> {
+        // Shards hold ascending ranges of targets, so their lists follow one another.
+        let mut out = Vec::new();
+        for shard in self.shards.shards() {
+            for block in shard.synapses.plastic.iter().filter(|b| b.projection == projection) {
+                block.synapses_in_order(shard.neurons.start, &mut out);
+            }
+        }
+        out
+    }
+
     fn non_finite(&self) -> Option<NonFinite> {
         self.shards.shards().filter_map(|s| s.non_finite.clone()).min_by_key(|n| (n.step, n.gid))
     }
