@@ -185,9 +185,10 @@ fn shards_cut_anew_on_every_rank_change_no_spike() {
 
 /// Plastic synapses (stdp on the 2003 network's excitatory synapses, 100 inputs each,
 /// delays of 1–20 ms): each update depends on the arrivals and on the target's spikes,
-/// both on the target's rank, in an order fixed by the rule.
+/// both on the target's rank, in an order fixed by the rule. The same spikes and the
+/// same weight snapshots (`[[output.weights]]`, written by every rank) as one process.
 #[test]
-fn plastic_network_is_identical_on_1_2_and_4_ranks() {
+fn plastic_network_and_its_weights_are_identical_on_1_2_and_4_ranks() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(example("izhikevich2003.toml")).unwrap();
     let all_to_all = "connection = { rule = \"all_to_all\", autapses = true }\nweight = \"0.5*u\"\ndelay = \"1 ms\"";
@@ -196,8 +197,20 @@ fn plastic_network_is_identical_on_1_2_and_4_ranks() {
                    delay = { distribution = \"uniform\", low = \"1 ms\", high = \"20 ms\" }\n\
                    plasticity = { rule = \"stdp\", lambda = 0.01, alpha = 1.05, Wmax = 10 }";
     let model = dir.path().join("stdp.toml");
-    std::fs::write(&model, text.replacen(all_to_all, plastic, 1)).unwrap();
-    same_for_every_rank_count(&model, &["--duration", "500 ms"], &[(1, "auto"), (2, "directed"), (4, "all-gather")]);
+    let snapshots = "\n[[output.weights]]\nfile = \"weights.h5\"\nprojection = 0\ninterval = \"200 ms\"\n";
+    std::fs::write(&model, text.replacen(all_to_all, plastic, 1) + snapshots).unwrap();
+    let args = [model.to_str().unwrap(), "--duration", "500 ms"];
+    let reference = dir.path().join("no-mpi");
+    assert_ok(&run_plain(&no_mpi_binary(), &reference, &args));
+    for (ranks, exchange) in [(1, "auto"), (2, "directed"), (4, "all-gather")] {
+        let out = dir.path().join(format!("np{ranks}"));
+        let mut with = args.to_vec();
+        with.extend_from_slice(&["--exchange", exchange]);
+        assert_ok(&run_mpi(ranks, &out, &with));
+        assert_eq!(spikes(&out), spikes(&reference), "{ranks} ranks: spikes differ");
+        // Every rank writes the edges onto its neurons: the same file as one process's.
+        common::assert_same_datasets(&reference.join("weights.h5"), &out.join("weights.h5"));
+    }
 }
 
 /// Procedural rows (drawn again from the keyed streams at every spike, on every rank

@@ -146,3 +146,61 @@ fn what_a_plastic_run_cannot_do_yet_is_refused_with_one_line() {
     }
     assert_ok(&volley(dir.path(), &["run", "-q", m, "--duration", "10ms", "--out", "o"]));
 }
+
+const SNAPSHOTS: &str = "\n[[output.weights]]\nfile = \"weights.h5\"\nprojection = 0\ninterval = \"250 ms\"\n";
+
+/// `[[output.weights]]`: snapshots at 0, 250, 500 ms and the end (600 ms) in the SONATA
+/// edges layout, read by h5py and libsonata (tests/check_weights.py), the same bytes on
+/// one and two threads, and the weights the backend holds at the end.
+#[test]
+fn weight_snapshots_are_sonata_edges_read_by_libsonata_and_the_same_on_any_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = plastic_2003(dir.path(), "m.toml", STDP, "6*u");
+    std::fs::write(&model, std::fs::read_to_string(&model).unwrap() + SNAPSHOTS).unwrap();
+    let m = model.to_str().unwrap();
+    for threads in ["1", "2"] {
+        assert_ok(&volley(dir.path(), &["run", "-q", m, "--duration", "600ms", "--threads", threads, "--out", &format!("t{threads}")]));
+    }
+    let (one, two) = (dir.path().join("t1/weights.h5"), dir.path().join("t2/weights.h5"));
+    common::assert_same_datasets(&one, &two);
+    let python = std::env::var("VOLLEY_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = common::repo().join("tests/check_weights.py");
+    let args = [one.to_str().unwrap(), "exc_to_exc", "exc", "exc", "80000", "0,250,500,600", "0", "10"];
+    let result = common::command(&python).arg(&script).args(args).output().expect("python runs");
+    let (o, e) = (String::from_utf8_lossy(&result.stdout), String::from_utf8_lossy(&result.stderr));
+    assert!(!e.contains("No module named"), "h5py or libsonata is missing for {python}: run scripts/test.sh\n{e}");
+    assert!(result.status.success() && o.contains("libsonata reads the same"), "{o}\n{e}");
+    // The last snapshot is the backend's weights at the end, in its order.
+    let (_, synapses) = run_in_process(&model, "600 ms", 2);
+    let file = hdf5::File::open(&one).unwrap();
+    let last = file.dataset("edges/exc_to_exc/0/syn_weight").unwrap().read_raw::<f32>().unwrap();
+    assert!(last == synapses.iter().map(|s| s.weight).collect::<Vec<f32>>(), "the file's last weights are the run's");
+    let targets = file.dataset("edges/exc_to_exc/target_node_id").unwrap().read_raw::<u64>().unwrap();
+    assert!(targets == synapses.iter().map(|s| s.target).collect::<Vec<u64>>());
+}
+
+#[test]
+fn weight_outputs_are_checked_with_one_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(plastic_2003(dir.path(), "m.toml", STDP, "6*u")).unwrap();
+    let cases = [
+        (
+            SNAPSHOTS.replace("projection = 0", "projection = 3"),
+            "output.weights[0].projection: projection 3 is not plastic: its weights stay as built (plastic: 0)",
+        ),
+        (
+            SNAPSHOTS.replace("projection = 0", "projection = 9"),
+            "output.weights[0].projection: no projection 9: expected the index of a [[projection]] in file order, from 0 (plastic: 0)",
+        ),
+        (
+            SNAPSHOTS.replace("weights.h5", "w.txt"),
+            "output.weights[0].file: expected a file name ending in .h5 (SONATA edges), got \"w.txt\"",
+        ),
+        (SNAPSHOTS.replace("weights.h5", "spikes.h5"), "output.weights[0].file: \"spikes.h5\" is already the name of another output file"),
+        (SNAPSHOTS.replace("interval = \"250 ms\"", "tau = 1"), "unknown field `tau`, expected one of `file`, `projection`, `interval`"),
+    ];
+    for (table, expected) in cases {
+        let err = check_refuses("m.toml", &(base.clone() + &table));
+        assert!(err.ends_with(expected), "{err}\nexpected the end: {expected}");
+    }
+}

@@ -10,6 +10,7 @@ pub mod schema;
 pub mod set;
 mod stimulus;
 mod toml_errors;
+mod weights_output;
 
 use crate::error::{Error, Result};
 use crate::expr::Expr;
@@ -196,6 +197,8 @@ impl Validator<'_> {
         let taken: Vec<String> = output.spikes.iter().chain(&output.raster).chain(output.rates.iter().map(|r| &r.0)).cloned().collect();
         output.spike_recording = self.spike_recording(&raw.output, &populations, seed)?;
         output.reports = self.reports(&raw.output.report, (&populations, &projections), dt_ms, steps, seed, (&taken, &mut warnings))?;
+        let taken: Vec<String> = taken.into_iter().chain(output.reports.iter().map(|r| r.file.clone())).collect();
+        output.weights = self.weights_outputs(&raw.output.weights, &projections, (dt_ms, steps), &taken)?;
         Ok(Description {
             dt_ms,
             steps,
@@ -511,7 +514,16 @@ impl Validator<'_> {
                 ));
             }
         }
-        Ok(OutputPlan { dir, spikes, raster, flush_every_steps, reports: Vec::new(), spike_recording: Vec::new(), rates })
+        Ok(OutputPlan {
+            dir,
+            spikes,
+            raster,
+            flush_every_steps,
+            reports: Vec::new(),
+            weights: Vec::new(),
+            spike_recording: Vec::new(),
+            rates,
+        })
     }
 
     /// `output.spike_populations` and `output.spike_neurons`: which spikes the spike file

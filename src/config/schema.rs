@@ -238,6 +238,22 @@ pub struct Output {
     /// Sampled state variables, one SONATA report file each (`[[output.report]]`).
     #[serde(default)]
     pub report: Vec<Spanned<Report>>,
+    /// Snapshots of a plastic projection's weights, one SONATA edges file each
+    /// (`[[output.weights]]`).
+    #[serde(default)]
+    pub weights: Vec<Spanned<Weights>>,
+}
+
+/// One `[[output.weights]]` table: a plastic projection's weights at regular times.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    /// The file's name inside the output directory (ending in .h5).
+    pub file: Spanned<String>,
+    /// The projection's index in file order (0 for the first `[[projection]]`).
+    pub projection: Spanned<i64>,
+    /// Simulated time between snapshots (whole epochs); without, the start and the end.
+    pub interval: Option<Spanned<Value>>,
 }
 
 /// One `[[output.report]]` table: a state variable sampled from some neurons.

@@ -196,11 +196,35 @@ pub struct OutputPlan {
     pub flush_every_steps: u64,
     /// Sampled state, one SONATA report file each.
     pub reports: Vec<ReportPlan>,
+    /// Snapshots of plastic projections' weights, one SONATA edges file each.
+    pub weights: Vec<WeightsPlan>,
     /// The rate traces' file name and bin in steps.
     pub rates: Option<(String, u64)>,
     /// The populations the spike file records (indices into `Description::populations`,
     /// ascending) and which of their neurons; the spike file has those populations only.
     pub spike_recording: Vec<(usize, crate::stimulus::Selection)>,
+}
+
+/// A plastic projection's weights written at `interval_steps` (a whole number of epochs)
+/// from the start, and at the end of the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightsPlan {
+    /// File name inside the output directory.
+    pub file: String,
+    pub projection: u32,
+    pub interval_steps: u64,
+}
+
+impl WeightsPlan {
+    /// Whether a snapshot is taken at step `step` of a run of `steps`.
+    pub fn due(&self, step: u64, steps: u64) -> bool {
+        step == steps || step.is_multiple_of(self.interval_steps)
+    }
+
+    /// The next step after `step` at which one is taken.
+    pub fn next_after(&self, step: u64, steps: u64) -> u64 {
+        ((step / self.interval_steps + 1) * self.interval_steps).min(steps)
+    }
 }
 
 /// A state variable sampled from chosen neurons of some populations, on a schedule.

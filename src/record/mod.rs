@@ -7,6 +7,7 @@ pub mod provenance;
 pub mod rates;
 pub mod report;
 pub mod sonata;
+pub mod weights;
 pub mod writer;
 
 use crate::comm::Communicator;

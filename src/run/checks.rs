@@ -38,7 +38,10 @@ pub fn check_outputs(desc: &Description) -> Result<()> {
         return Err(elsewhere(what));
     }
     let rates = desc.output.rates.iter().map(|r| &r.0);
-    for name in desc.output.spikes.iter().chain(&desc.output.raster).chain(rates).chain(desc.output.reports.iter().map(|r| &r.file)) {
+    let weights = desc.output.weights.iter().map(|w| &w.file);
+    for name in
+        desc.output.spikes.iter().chain(&desc.output.raster).chain(rates).chain(desc.output.reports.iter().map(|r| &r.file)).chain(weights)
+    {
         let path = dir.join(name);
         if path.is_dir() {
             return Err(fail(&path, "a directory has this name: choose another file name".into()));
@@ -71,7 +74,9 @@ pub fn check_checkpoint_path(desc: &Description, path: &Path) -> Result<()> {
         return Err(fail(format!("{} is a directory: expected a file name", path.display())));
     }
     let rates = desc.output.rates.iter().map(|r| &r.0);
-    let outputs = desc.output.spikes.iter().chain(&desc.output.raster).chain(rates).chain(desc.output.reports.iter().map(|r| &r.file));
+    let weights = desc.output.weights.iter().map(|w| &w.file);
+    let outputs =
+        desc.output.spikes.iter().chain(&desc.output.raster).chain(rates).chain(desc.output.reports.iter().map(|r| &r.file)).chain(weights);
     let same = |a: &Path, b: &Path| a == b || a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(x, y)| x == y);
     if let Some(name) = outputs.map(|n| desc.output.dir.join(n)).find(|o| same(o, path)) {
         return Err(fail(format!("{} is an output file of the run: expected another name", name.display())));

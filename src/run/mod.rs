@@ -195,6 +195,7 @@ pub fn output_names(desc: &Description, options: &RunOptions) -> Vec<String> {
     let o = &desc.output;
     let mut names: Vec<String> = o.spikes.iter().chain(&o.raster).chain(o.rates.iter().map(|r| &r.0)).cloned().collect();
     names.extend(o.reports.iter().map(|r| r.file.clone()));
+    names.extend(o.weights.iter().map(|w| w.file.clone()));
     names.extend(options.checkpoint.iter().map(|c| c.path.display().to_string()));
     names
 }
@@ -463,12 +464,18 @@ fn epochs(
     while !sim.finished() {
         let step = sim.step();
         let stop = next(step, chunk).min(next(step, flush_every)).min(checkpoint_every.map_or(u64::MAX, |e| next(step, e)));
+        let stop = stop.min(outputs.next_snapshot_after(step).unwrap_or(u64::MAX));
         sim.advance(stop - step, outputs)?;
         progress.update(sim.step());
         let local = sim.backend().non_finite();
         if sim.comm().any(local.is_some()) {
             progress.finish();
             return Ok(Ran { stopped_by_signal, last_checkpoint, write, non_finite: Some(local) });
+        }
+        {
+            let step = sim.step();
+            let (backend, comm) = sim.backend_and_comm();
+            outputs.snapshot_weights(step, backend, comm)?;
         }
         balancer.consider(desc, sim)?;
         let checkpoint_due = checkpoint_every.is_some_and(|e| sim.step().is_multiple_of(e)) && !sim.finished();
@@ -512,7 +519,7 @@ fn check(desc: &Description, options: &RunOptions, comm: &dyn Communicator) -> R
         e => e,
     };
     let o = &desc.output;
-    let writes_files = o.spikes.is_some() || o.raster.is_some() || o.rates.is_some() || !o.reports.is_empty();
+    let writes_files = o.spikes.is_some() || o.raster.is_some() || o.rates.is_some() || !o.reports.is_empty() || !o.weights.is_empty();
     // One run per output directory and checkpoint, from before the first check to the
     // end of the run: rank 0 holds the locks for all ranks.
     let locks = if comm.rank() == 0 { lock_outputs(desc, options, writes_files) } else { Ok(lock::RunLocks::default()) };

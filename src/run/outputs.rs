@@ -10,10 +10,12 @@ use crate::checkpoint::Checkpoint;
 use crate::comm::Communicator;
 use crate::error::Result;
 use crate::network::Description;
+use crate::network::WeightsPlan;
 use crate::record::appender::FileRecord;
 use crate::record::rates::RateWriter;
 use crate::record::report::{ReportLayout, ReportWriter};
 use crate::record::sonata::PopulationRange;
+use crate::record::weights::{WeightsLayout, WeightsWriter};
 use crate::record::writer::{chunk_for, Provenance, SpikeDatasets, SpikeFilter, SpikeWriter};
 use crate::record::{Output, Recorder};
 use crate::spike::Spike;
@@ -28,6 +30,9 @@ pub(super) struct Outputs {
     spike_name: Option<String>,
     /// The reports, then the rate traces, each with its name in the output directory.
     others: Vec<(String, Box<dyn Output>)>,
+    /// The weight snapshots, each with its plan and the run's length in steps.
+    weights: Vec<(WeightsPlan, WeightsWriter)>,
+    steps: u64,
 }
 
 /// What the outputs left: the spike file, and the other files.
@@ -110,7 +115,48 @@ impl Outputs {
             };
             others.push((name.clone(), Box::new(if options.skip_space_check { r.without_foresight() } else { r })));
         }
-        Ok(Outputs { spikes, spike_name, others })
+        let mut weights = Vec::new();
+        for plan in &desc.output.weights {
+            let p = &desc.projections[plan.projection as usize];
+            let (source, target) = (&desc.populations[p.source], &desc.populations[p.target]);
+            let layout = WeightsLayout {
+                name: format!("{}_to_{}", source.name, target.name),
+                source: (source.name.clone(), source.first_gid),
+                target: (target.name.clone(), target.first_gid),
+                target_size: target.size,
+                local_targets: {
+                    let (lo, hi) = (mine.start.max(target.first_gid), mine.end.min(target.first_gid + target.size));
+                    if lo < hi {
+                        lo - target.first_gid..hi - target.first_gid
+                    } else {
+                        0..0
+                    }
+                },
+                dt_ms: desc.dt_ms,
+            };
+            let synapses = backend.plastic_synapses(plan.projection);
+            let writer = WeightsWriter::create(&dir.join(&plan.file), layout, &synapses, made_by, comm)?;
+            weights.push((plan.clone(), writer));
+        }
+        let mut outputs = Outputs { spikes, spike_name, others, weights, steps: desc.steps };
+        let first = resume.map_or(0, |c| c.step);
+        outputs.snapshot_weights(first, backend, comm)?;
+        Ok(outputs)
+    }
+
+    /// The first step after `step` at which a weight snapshot is due, if any.
+    pub(super) fn next_snapshot_after(&self, step: u64) -> Option<u64> {
+        self.weights.iter().map(|(plan, _)| plan.next_after(step, self.steps)).min()
+    }
+
+    /// Writes the weight snapshots due at `step` (collective).
+    pub(super) fn snapshot_weights(&mut self, step: u64, backend: &dyn Backend, comm: &dyn Communicator) -> Result<()> {
+        for (plan, writer) in &mut self.weights {
+            if plan.due(step, self.steps) {
+                writer.snapshot(step, &backend.plastic_synapses(plan.projection), comm)?;
+            }
+        }
+        Ok(())
     }
 
     /// Every output, the spike file first.
@@ -149,6 +195,9 @@ impl Outputs {
         let mut others = Vec::new();
         for (_, o) in self.others {
             others.extend(o.finish(status, comm)?);
+        }
+        for (_, w) in self.weights {
+            others.push(w.finish(status, comm)?);
         }
         Ok(Finished { spike_file, others })
     }

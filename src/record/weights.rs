@@ -1,0 +1,215 @@
+//! Snapshots of a plastic projection's weights in the SONATA edges layout, appended by
+//! all ranks together through the shared appender.
+//!
+//! Layout (DESIGN.md §4), under `/edges/<source>_to_<target>`: `source_node_id` and
+//! `target_node_id` (u64, population-local, each with its `node_population`),
+//! `edge_type_id` (0), `edge_group_id` (0), `edge_group_index` (0 … n − 1), `0/delay`
+//! (f64 ms) and `0/syn_weight` (f32: the weights of the latest snapshot, so that
+//! libsonata and bmtk read the network as it is now); the snapshots themselves as
+//! `snapshots/syn_weight` f32 [times × edges] with `snapshots/time` f64 ms. Edges are
+//! in target order (each target's in source, delay and drawing order), an order that
+//! does not depend on the partition; each rank writes the block of edges onto its own
+//! neurons, which follow one another as the ranks' neurons do.
+
+use super::appender::{text_attr, Appender, Extendable, FileKind};
+use super::writer::Provenance;
+use crate::comm::Communicator;
+use crate::connectivity::PlasticSynapse;
+use crate::error::Result;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// What the writer needs to know of the projection.
+#[derive(Clone, Debug)]
+pub struct WeightsLayout {
+    /// The edge population's name, and the node populations' (source, target) names
+    /// and first global ids.
+    pub name: String,
+    pub source: (String, u64),
+    pub target: (String, u64),
+    /// The target population's size, and the population-local ids of its neurons on this
+    /// rank (their rows of the target index).
+    pub target_size: u64,
+    pub local_targets: Range<u64>,
+    pub dt_ms: f64,
+}
+
+struct WeightsFile {
+    name: String,
+    edges: u64,
+}
+
+impl FileKind for WeightsFile {
+    fn claim(&self, _: &hdf5::File, _: &[u64], _: f64) -> hdf5::Result<()> {
+        Ok(())
+    }
+
+    fn holds(&self, path: &Path, lengths: &[u64], duration_ms: f64) -> bool {
+        let Ok(file) = hdf5::File::open(path) else { return false };
+        let rows = lengths.first().copied().unwrap_or(0) as usize;
+        let shape = file.dataset(&format!("edges/{}/snapshots/syn_weight", self.name)).map(|d| d.shape());
+        let duration = file.attr("duration_ms").and_then(|a| a.read_scalar::<f64>()).ok();
+        duration == Some(duration_ms) && shape.is_ok_and(|s| s == [rows, self.edges as usize])
+    }
+
+    fn describe(&self, lengths: &[u64]) -> String {
+        format!("{} snapshots of {} weights", lengths.first().copied().unwrap_or(0), self.edges)
+    }
+
+    fn noun(&self) -> &'static str {
+        "weight file"
+    }
+}
+
+pub struct WeightsWriter {
+    /// The latest snapshot's dataset (`0/syn_weight`): declared before the appender, so
+    /// dropped before it closes the file (parallel HDF5 closes no file with objects open).
+    current: hdf5::Dataset,
+    appender: Appender,
+    layout: WeightsLayout,
+    /// This rank's block of edges.
+    mine: Range<usize>,
+    rows: u64,
+}
+
+impl WeightsWriter {
+    /// Creates the file (collective) for the edges `synapses` onto this rank's neurons.
+    pub fn create(
+        path: &Path,
+        layout: WeightsLayout,
+        synapses: &[PlasticSynapse],
+        provenance: &Provenance,
+        comm: &dyn Communicator,
+    ) -> Result<WeightsWriter> {
+        let counts = comm.all_gather_f64(&[synapses.len() as f64]);
+        let before: usize = counts[..comm.rank()].iter().map(|&c| c as usize).sum();
+        let total: usize = counts.iter().map(|&c| c as usize).sum();
+        let mine = before..before + synapses.len();
+        let kind = Box::new(WeightsFile { name: layout.name.clone(), edges: total as u64 });
+        let mut current = None;
+        let appender = Appender::create(path, kind, comm, provenance, |file| {
+            let (datasets, now) = lay_out(file, &layout, total, (&mine, synapses))?;
+            current = Some(now);
+            Ok(datasets)
+        })?;
+        let current = current.expect("laid out");
+        Ok(WeightsWriter { current, appender, layout, mine, rows: 0 })
+    }
+
+    /// Appends the weights `synapses` (this rank's, in the order of `create`) as they
+    /// are at step `step` (collective).
+    pub fn snapshot(&mut self, step: u64, synapses: &[PlasticSynapse], comm: &dyn Communicator) -> Result<()> {
+        let rows = self.rows + 1;
+        let weights: Vec<f32> = synapses.iter().map(|s| s.weight).collect();
+        let (mine, current, row, ms) = (self.mine.clone(), &self.current, self.rows as usize, step as f64 * self.layout.dt_ms);
+        let rank0 = comm.rank() == 0;
+        self.appender.append(&[rows, rows], ms, comm, |datasets, digests| {
+            if !mine.is_empty() {
+                let block =
+                    ndarray::ArrayView2::from_shape((1, mine.len()), &weights).map_err(|e| hdf5::Error::from(e.to_string().as_str()))?;
+                datasets[0].dataset.write_slice(block, (row..row + 1, mine.clone()))?;
+                current.write_slice(&weights, mine.clone())?;
+                let width = datasets[0].dataset.shape().get(1).copied().unwrap_or(0) as u64;
+                digests[0] = digests[0].wrapping_add(crate::digest::sum_terms(row as u64 * width + mine.start as u64, &weights));
+            }
+            if rank0 {
+                datasets[1].dataset.write_slice(&[ms][..], row..row + 1)?;
+                digests[1] = digests[1].wrapping_add(crate::digest::sum_terms(row as u64, &[ms]));
+            }
+            Ok(())
+        })?;
+        self.rows = rows;
+        Ok(())
+    }
+
+    /// Records how the run ended and closes the file (collective).
+    pub fn finish(self, status: &str, comm: &dyn Communicator) -> Result<PathBuf> {
+        let WeightsWriter { current, appender, .. } = self;
+        drop(current);
+        appender.finish(status, comm)
+    }
+}
+
+/// The edge population's datasets (collective), this rank's block of the static ones
+/// written; returns the snapshots' extendable datasets and the current weights'.
+fn lay_out(
+    file: &hdf5::File,
+    layout: &WeightsLayout,
+    total: usize,
+    (mine, synapses): (&Range<usize>, &[PlasticSynapse]),
+) -> hdf5::Result<(Vec<Extendable>, hdf5::Dataset)> {
+    let group = file.create_group("edges")?.create_group(&layout.name)?;
+    let ids = |first: u64, of: fn(&PlasticSynapse) -> u64| synapses.iter().map(|s| of(s) - first).collect::<Vec<u64>>();
+    let source = group.new_dataset::<u64>().shape(total).create("source_node_id")?;
+    text_attr(&source, "node_population", &layout.source.0)?;
+    let target = group.new_dataset::<u64>().shape(total).create("target_node_id")?;
+    text_attr(&target, "node_population", &layout.target.0)?;
+    let type_id = group.new_dataset::<i64>().shape(total).create("edge_type_id")?;
+    let group_id = group.new_dataset::<u64>().shape(total).create("edge_group_id")?;
+    let group_index = group.new_dataset::<u64>().shape(total).create("edge_group_index")?;
+    let attributes = group.create_group("0")?;
+    let delay = attributes.new_dataset::<f64>().shape(total).create("delay")?;
+    let current = attributes.new_dataset::<f32>().shape(total).create("syn_weight")?;
+    if !mine.is_empty() {
+        source.write_slice(&ids(layout.source.1, |s| s.source), mine.clone())?;
+        target.write_slice(&ids(layout.target.1, |s| s.target), mine.clone())?;
+        type_id.write_slice(&vec![0i64; mine.len()], mine.clone())?;
+        group_id.write_slice(&vec![0u64; mine.len()], mine.clone())?;
+        group_index.write_slice(&mine.clone().map(|i| i as u64).collect::<Vec<_>>(), mine.clone())?;
+        let ms: Vec<f64> = synapses.iter().map(|s| s.delay as f64 * layout.dt_ms).collect();
+        delay.write_slice(&ms, mine.clone())?;
+        current.write_slice(&synapses.iter().map(|s| s.weight).collect::<Vec<f32>>(), mine.clone())?;
+    }
+    target_index(&group, layout, mine.start, synapses)?;
+    let snapshots = group.create_group("snapshots")?;
+    let chunk_rows = (super::report::CHUNK_BYTES / (4 * total.max(1) as u64)).clamp(1, 64);
+    let weights = snapshots
+        .new_dataset::<f32>()
+        .chunk((chunk_rows as usize, total.max(1)))
+        .alloc_time(super::writer::EARLY)
+        .shape((0.., total))
+        .create("syn_weight")?;
+    let time = snapshots.new_dataset::<f64>().chunk(64).alloc_time(super::writer::EARLY).shape(0..).create("time")?;
+    text_attr(&time, "units", "ms")?;
+    let out = vec![
+        Extendable {
+            dataset: weights,
+            name: format!("edges/{}/snapshots/syn_weight", layout.name),
+            chunk_rows,
+            row_bytes: 4 * total as u64,
+        },
+        Extendable { dataset: time, name: format!("edges/{}/snapshots/time", layout.name), chunk_rows: 64, row_bytes: 8 },
+    ];
+    Ok((out, current))
+}
+
+/// `indices/target_to_source` (SONATA's index of each target node's edges, which
+/// libsonata's `afferent_edges` reads): edges are in target order, so each target node
+/// has one range, `range_to_edge_id[i]` = its edges [start, end), and
+/// `node_id_to_ranges[i]` = [i, i + 1]. This rank writes the rows of its own targets.
+fn target_index(group: &hdf5::Group, layout: &WeightsLayout, first_edge: usize, synapses: &[PlasticSynapse]) -> hdf5::Result<()> {
+    let index = group.create_group("indices")?.create_group("target_to_source")?;
+    let n = layout.target_size as usize;
+    let to_ranges = index.new_dataset::<u64>().shape((n, 2)).create("node_id_to_ranges")?;
+    let to_edges = index.new_dataset::<u64>().shape((n, 2)).create("range_to_edge_id")?;
+    let local = layout.local_targets.clone();
+    if local.is_empty() {
+        return Ok(());
+    }
+    let rows = (local.end - local.start) as usize;
+    let (mut ranges, mut edges) = (Vec::with_capacity(2 * rows), Vec::with_capacity(2 * rows));
+    let mut k = 0;
+    for node in local.clone() {
+        let start = k;
+        while k < synapses.len() && synapses[k].target - layout.target.1 == node {
+            k += 1;
+        }
+        ranges.extend([node, node + 1]);
+        edges.extend([(first_edge + start) as u64, (first_edge + k) as u64]);
+    }
+    let block = |v: &[u64]| ndarray::Array2::from_shape_vec((rows, 2), v.to_vec()).map_err(|e| hdf5::Error::from(e.to_string().as_str()));
+    let span = local.start as usize..local.end as usize;
+    to_ranges.write_slice(&block(&ranges)?, (span.clone(), 0..2))?;
+    to_edges.write_slice(&block(&edges)?, (span, 0..2))?;
+    Ok(())
+}
