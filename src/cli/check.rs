@@ -40,6 +40,26 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
         }
     }
     println!("  neurons {}, synapses {}, projections {}", desc.total_neurons(), desc.synapse_count(), desc.projections.len());
+    for p in desc.projections.iter() {
+        let Some(rule) = &p.plasticity else { continue };
+        let declaration = rule.declaration();
+        let names = declaration.parameter_names().join(", ");
+        let (source, target) = (&desc.populations[p.source].name, &desc.populations[p.target].name);
+        println!(
+            "  projection {} ({source} → {target}) plastic: {} ({}); {} bytes per synapse (target, weight, its place in the target's list{}); parameters {names}",
+            p.id,
+            declaration.rule,
+            declaration.origin,
+            12 + rule.extra_bytes_per_synapse(),
+            if rule.extra_bytes_per_synapse() > 0 { ", the rule's state" } else { "" }
+        );
+        if describe {
+            println!("    on arrival: {}\n    on a postsynaptic spike: {}", declaration.on_arrival, declaration.on_post);
+            if let Some(periodic) = declaration.periodic {
+                println!("    {periodic}");
+            }
+        }
+    }
     println!(
         "  dt {} ms, {} steps ({} ms), epoch {} step(s), delay rings of {} slot(s), seed {}",
         desc.dt_ms,
@@ -85,6 +105,17 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
         "  recording: 8 bytes per spike buffered for {flush_ms} ms between appends to the file, {} at a mean rate of 10 Hz",
         fmt_bytes(at_10_hz as u64)
     );
+    for w in &desc.output.weights {
+        let synapses = desc.projection_synapses(&desc.projections[w.projection as usize]);
+        let snapshots = desc.steps / w.interval_steps + 1 + u64::from(!desc.steps.is_multiple_of(w.interval_steps));
+        println!(
+            "  weights {}: projection {}'s {synapses} synapses every {} ms: {snapshots} snapshots, {}",
+            w.file,
+            w.projection,
+            w.interval_steps as f64 * desc.dt_ms,
+            fmt_bytes(snapshots * synapses * 4 + synapses * 44)
+        );
+    }
     for r in &desc.output.reports {
         let values: u64 = r.populations.iter().map(|p| p.neurons.len() as u64).sum();
         let names: Vec<&str> = r.populations.iter().map(|p| desc.populations[p.population].name.as_str()).collect();

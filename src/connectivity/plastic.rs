@@ -65,6 +65,18 @@ pub struct PlasticBlock {
     simultaneous: bool,
 }
 
+/// Bytes a plastic projection `p`'s block onto the targets `local` will hold (the
+/// planner's figure): per synapse its target, weight, place in its target's list and
+/// the rule's state; per (source, delay) group an offset and a trace; per target a list
+/// start and a trace.
+pub fn expected_bytes(desc: &Description, p: &Projection, local: &Range<u64>) -> u64 {
+    let extra = p.plasticity.as_ref().map_or(0, |r| r.extra_bytes_per_synapse()) as u64;
+    let synapses = super::expected_synapses(desc, p, local);
+    let groups = desc.populations[p.source].size * p.delay.count() as u64;
+    let targets = local.end.saturating_sub(local.start);
+    synapses * (12 + extra) + groups * (4 + std::mem::size_of::<PreTrace>() as u64) + targets * (4 + std::mem::size_of::<PostTrace>() as u64)
+}
+
 impl PlasticBlock {
     /// The synapses of plastic projection `p` onto its targets `local` (global ids) in a
     /// store starting at `store_start`.

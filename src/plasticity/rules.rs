@@ -8,6 +8,19 @@ use super::{RuleDeclaration, RuleParameter};
 
 const TIME: Option<(f64, bool, &str)> = Some((0.0, true, "a time constant"));
 
+/// x^mu, without a call to pow for NEST's two usual exponents: pow(x, 1) is x and
+/// pow(x, 0) is 1 exactly (IEEE 754), so the results are the same bits.
+#[inline]
+fn pow_mu(x: f64, mu: f64) -> f64 {
+    if mu == 1.0 {
+        x
+    } else if mu == 0.0 {
+        1.0
+    } else {
+        x.powf(mu)
+    }
+}
+
 /// NEST's `stdp_synapse`: facilitation on a postsynaptic spike by the presynaptic trace,
 /// depression on an arrival by the postsynaptic one, both scaled by the weight's place
 /// in [0, Wmax] to the powers mu_plus and mu_minus.
@@ -59,13 +72,13 @@ impl Stdp {
 
     #[inline]
     pub fn facilitate(&self, w: f64, k_plus: f64) -> f64 {
-        let norm = w / self.w_max + self.lambda * (1.0 - w / self.w_max).powf(self.mu_plus) * k_plus;
+        let norm = w / self.w_max + self.lambda * pow_mu(1.0 - w / self.w_max, self.mu_plus) * k_plus;
         norm.min(1.0) * self.w_max
     }
 
     #[inline]
     pub fn depress(&self, w: f64, k_minus: f64) -> f64 {
-        let norm = w / self.w_max - self.alpha * self.lambda * (w / self.w_max).powf(self.mu_minus) * k_minus;
+        let norm = w / self.w_max - self.alpha * self.lambda * pow_mu(w / self.w_max, self.mu_minus) * k_minus;
         norm.max(0.0) * self.w_max
     }
 }

@@ -719,6 +719,16 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
             largest_shard_projection = largest_shard_projection.max(block.expected_synapses(desc));
         }
     });
+    // Plastic projections have blocks of their own (`PlasticBlock`).
+    for shard in &shards {
+        for p in desc.projections.iter().filter(|p| p.plasticity.is_some()) {
+            let local = overlap(&desc.populations[p.target].gids(), shard);
+            if local > 0 {
+                let start = shard.start.max(desc.populations[p.target].first_gid);
+                synapses += crate::connectivity::plastic_bytes(desc, p, &(start..start + local));
+            }
+        }
+    }
     // Each shard's noise scratch: its largest group.
     let largest: u64 = shards.iter().map(|s| desc.populations.iter().map(|p| overlap(&p.gids(), s)).max().unwrap_or(0)).sum();
     let kinds = desc.synapse_kinds().len() as u64;
