@@ -46,11 +46,11 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
         let names = declaration.parameter_names().join(", ");
         let (source, target) = (&desc.populations[p.source].name, &desc.populations[p.target].name);
         println!(
-            "  projection {} ({source} → {target}) plastic: {} ({}); {} bytes per synapse (target, weight, its place in the target's list{}); parameters {names}",
+            "  projection {} ({source} → {target}) plastic: {} ({}); {} bytes per synapse (target, weight, its place and group in the target's list{}); parameters {names}",
             p.id,
             declaration.rule,
             declaration.origin,
-            12 + rule.extra_bytes_per_synapse(),
+            16 + rule.extra_bytes_per_synapse(),
             if rule.extra_bytes_per_synapse() > 0 { ", the rule's state" } else { "" }
         );
         if describe {

@@ -20,7 +20,7 @@
 use super::build::csr_rows;
 use super::{BuildError, Records, RowIndex, Rows};
 use crate::network::{Description, Projection};
-use crate::plasticity::{PlasticityRule, PostTrace, PreTrace};
+use crate::plasticity::{with_kernel, Kernel, PlasticityRule, PostTrace, PreTrace};
 use crate::spike::Spike;
 use std::ops::Range;
 
@@ -33,6 +33,40 @@ pub struct PlasticSynapse {
     pub delay: u32,
     pub weight: f32,
     pub extra: f32,
+}
+
+/// The per-synapse arrays a rule's loops change.
+struct Synapses<'a> {
+    target: &'a [u32],
+    weight: &'a mut [f32],
+    extra: &'a mut [f32],
+    first_target: u32,
+}
+
+/// The synapses `group` (one source and delay) take an arrival in step `step`, their
+/// weights as the rule leaves them going into `input`.
+#[inline(always)]
+fn arrivals<K: Kernel>(k: &K, s: Synapses, group: Range<usize>, post: &[PostTrace], step: u64, input: &mut [f32]) {
+    let mut spare = 0f32;
+    for i in group {
+        let t = s.target[i];
+        let y = post[(t - s.first_target) as usize].at(step, k.post_decay(), K::SIMULTANEOUS);
+        let extra = if K::EXTRA { &mut s.extra[i] } else { &mut spare };
+        k.arrival(&mut s.weight[i], extra, y);
+        input[t as usize] += s.weight[i];
+    }
+}
+
+/// The synapses `incoming` (of groups `groups`) of a target that spiked in step `step`.
+#[inline(always)]
+fn spiked<K: Kernel>(k: &K, s: Synapses, incoming: &[u32], groups: &[u32], pre: &[PreTrace], step: u64) {
+    let (read, mut spare) = (k.pre_read_step(step), 0f32);
+    for (&i, &g) in incoming.iter().zip(groups) {
+        let i = i as usize;
+        let x = pre[g as usize].at(read, k.pre_decay());
+        let extra = if K::EXTRA { &mut s.extra[i] } else { &mut spare };
+        k.post(&mut s.weight[i], extra, x);
+    }
 }
 
 /// The plastic synapses of one projection onto a store's targets.
@@ -60,21 +94,23 @@ pub struct PlasticBlock {
     /// incoming[incoming_at[t] .. incoming_at[t + 1]], in store order.
     incoming_at: Vec<u32>,
     incoming: Vec<u32>,
+    /// The (source, delay) group of each, whose presynaptic trace it reads.
+    incoming_group: Vec<u32>,
     post: Vec<PostTrace>,
-    /// Whether an arrival's depression counts a target's spike stamped at the arrival.
-    simultaneous: bool,
 }
 
 /// Bytes a plastic projection `p`'s block onto the targets `local` will hold (the
-/// planner's figure): per synapse its target, weight, place in its target's list and
-/// the rule's state; per (source, delay) group an offset and a trace; per target a list
-/// start and a trace.
+/// planner's figure): per synapse its target, weight, place and group in its target's
+/// list and the rule's state; per (source, delay) group an offset and a trace; per
+/// target a list start and a trace.
 pub fn expected_bytes(desc: &Description, p: &Projection, local: &Range<u64>) -> u64 {
     let extra = p.plasticity.as_ref().map_or(0, |r| r.extra_bytes_per_synapse()) as u64;
     let synapses = super::expected_synapses(desc, p, local);
     let groups = desc.populations[p.source].size * p.delay.count() as u64;
     let targets = local.end.saturating_sub(local.start);
-    synapses * (12 + extra) + groups * (4 + std::mem::size_of::<PreTrace>() as u64) + targets * (4 + std::mem::size_of::<PostTrace>() as u64)
+    synapses * (16 + extra)
+        + groups * (4 + std::mem::size_of::<PreTrace>() as u64)
+        + targets * (4 + std::mem::size_of::<PostTrace>() as u64)
 }
 
 impl PlasticBlock {
@@ -99,11 +135,14 @@ impl PlasticBlock {
             incoming_at[t + 1] += incoming_at[t];
         }
         let mut fill = incoming_at.clone();
-        let mut incoming = vec![0u32; records.len()];
-        for (i, r) in records.iter().enumerate() {
-            let t = (r.target - targets.start) as usize;
-            incoming[fill[t] as usize] = i as u32;
-            fill[t] += 1;
+        let (mut incoming, mut incoming_group) = (vec![0u32; records.len()], vec![0u32; records.len()]);
+        for (g, group) in offsets.windows(2).enumerate() {
+            let group = group[0] as usize..group[1] as usize;
+            for (i, r) in records[group.clone()].iter().enumerate() {
+                let t = (r.target - targets.start) as usize;
+                (incoming[fill[t] as usize], incoming_group[fill[t] as usize]) = ((group.start + i) as u32, g as u32);
+                fill[t] += 1;
+            }
         }
         let groups = offsets.len() - 1;
         let extra = vec![0f32; if rule.extra_bytes_per_synapse() > 0 { records.len() } else { 0 }];
@@ -113,7 +152,6 @@ impl PlasticBlock {
             delays: super::generate::delay_range(&p.delay),
             kind,
             targets,
-            simultaneous: rule.post_counts_simultaneous(),
             rule,
             present,
             offsets,
@@ -123,6 +161,7 @@ impl PlasticBlock {
             pre: vec![PreTrace::default(); groups],
             incoming_at,
             incoming,
+            incoming_group,
             post: vec![PostTrace::default(); n_targets],
         })
     }
@@ -145,7 +184,7 @@ impl PlasticBlock {
             + self.extra.len() * 4
             + self.pre.len() * std::mem::size_of::<PreTrace>()
             + self.incoming_at.len() * 4
-            + self.incoming.len() * 4
+            + self.incoming.len() * 8
             + self.post.len() * std::mem::size_of::<PostTrace>()
     }
 
@@ -196,32 +235,26 @@ impl PlasticBlock {
         // Spikes of steps step − max delay ..= step − min delay.
         let oldest = step.saturating_sub(self.delays.end as u64 - 1);
         let Some(newest) = step.checked_sub(first) else { return 0 };
-        let mut events = 0;
         let from = spikes.partition_point(|s| (s.step as u64) < oldest);
+        let mut events = 0;
+        let PlasticBlock { rule, sources, present, offsets, targets, target, weight, extra, pre, post, .. } = self;
         for s in &spikes[from..] {
             if s.step as u64 > newest {
                 break;
             }
-            if !self.sources.contains(&(s.gid as u64)) {
+            if !sources.contains(&(s.gid as u64)) {
                 continue;
             }
-            let Some(row) = self.present.row((s.gid as u64 - self.sources.start) as usize) else { continue };
+            let Some(row) = present.row((s.gid as u64 - sources.start) as usize) else { continue };
             let g = row * n_delays + (step - s.step as u64 - first) as usize;
-            let (lo, hi) = (self.offsets[g] as usize, self.offsets[g + 1] as usize);
-            if lo == hi {
+            let group = offsets[g] as usize..offsets[g + 1] as usize;
+            if group.is_empty() {
                 continue;
             }
-            let (post_decay, no_extra) = (self.rule.post_decay(), self.extra.is_empty());
-            for i in lo..hi {
-                let t = self.target[i];
-                let y = self.post[(t - self.targets.start) as usize].at(step, post_decay, self.simultaneous);
-                let mut spare = 0f32;
-                let extra = if no_extra { &mut spare } else { &mut self.extra[i] };
-                self.rule.on_arrival(&mut self.weight[i], extra, y);
-                input[t as usize] += self.weight[i];
-            }
-            events += (hi - lo) as u64;
-            self.pre[g].arrive(step, self.rule.pre_decay());
+            events += group.len() as u64;
+            let synapses = Synapses { target, weight, extra, first_target: targets.start };
+            with_kernel!(&*rule, k => arrivals(k, synapses, group, post, step, input));
+            pre[g].arrive(step, rule.pre_decay());
         }
         events
     }
@@ -229,22 +262,16 @@ impl PlasticBlock {
     /// The store's neurons `spiking` (local ids, ascending) spiked in step `step`: each
     /// of their incoming synapses is updated, then their traces.
     pub fn post_spikes(&mut self, spiking: impl Iterator<Item = u32>, step: u64) {
-        let no_extra = self.extra.is_empty();
+        let PlasticBlock { rule, targets, target, weight, extra, pre, post, incoming_at, incoming, incoming_group, .. } = self;
         for local in spiking {
-            if !self.targets.contains(&local) {
+            if !targets.contains(&local) {
                 continue;
             }
-            let t = (local - self.targets.start) as usize;
-            for k in self.incoming_at[t] as usize..self.incoming_at[t + 1] as usize {
-                let i = self.incoming[k] as usize;
-                // The synapse's group: the last whose first synapse is at or before it.
-                let g = self.offsets.partition_point(|&o| o as usize <= i) - 1;
-                let x = self.pre[g].at(self.rule.pre_read_step(step), self.rule.pre_decay());
-                let mut spare = 0f32;
-                let extra = if no_extra { &mut spare } else { &mut self.extra[i] };
-                self.rule.on_post(&mut self.weight[i], extra, x);
-            }
-            self.post[t].spike(step, self.rule.post_decay());
+            let t = (local - targets.start) as usize;
+            let list = incoming_at[t] as usize..incoming_at[t + 1] as usize;
+            let synapses = Synapses { target, weight, extra, first_target: targets.start };
+            with_kernel!(&*rule, k => spiked(k, synapses, &incoming[list.clone()], &incoming_group[list], pre, step));
+            post[t].spike(step, rule.post_decay());
         }
     }
 

@@ -18,6 +18,35 @@ mod trace;
 pub use rules::{Izhikevich2006, Stdp, StdpPlHom};
 pub use trace::{Decay, PostTrace, PreTrace, TraceKind};
 
+/// What a rule does at each event, for the store's loops: generic over it, so that each
+/// rule's loop is compiled on its own, with no dispatch per synapse.
+pub trait Kernel {
+    /// Whether an arrival's depression counts a target's spike stamped at it.
+    const SIMULTANEOUS: bool;
+    /// Whether the rule holds a value per synapse beside the weight.
+    const EXTRA: bool;
+    fn pre_decay(&self) -> &Decay;
+    fn post_decay(&self) -> &Decay;
+    /// The step at which a postsynaptic spike of step `step` reads the presynaptic traces.
+    fn pre_read_step(&self, step: u64) -> u64;
+    /// A spike arrives at a synapse whose target's trace is `post`.
+    fn arrival(&self, w: &mut f32, extra: &mut f32, post: f64);
+    /// The target spikes, where the synapse's presynaptic trace is `pre`.
+    fn post(&self, w: &mut f32, extra: &mut f32, pre: f64);
+}
+
+/// Calls `$body` with `$k` bound to the rule's kernel (a `Kernel`).
+macro_rules! with_kernel {
+    ($rule:expr, $k:ident => $body:expr) => {
+        match $rule {
+            $crate::plasticity::PlasticityRule::Stdp($k) => $body,
+            $crate::plasticity::PlasticityRule::StdpPlHom($k) => $body,
+            $crate::plasticity::PlasticityRule::Izhikevich2006($k) => $body,
+        }
+    };
+}
+pub(crate) use with_kernel;
+
 /// A projection's plasticity rule with its parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PlasticityRule {
@@ -108,19 +137,11 @@ impl PlasticityRule {
 
     /// The traces' decays, per step.
     pub fn pre_decay(&self) -> &Decay {
-        match self {
-            PlasticityRule::Stdp(r) => &r.pre,
-            PlasticityRule::StdpPlHom(r) => &r.pre,
-            PlasticityRule::Izhikevich2006(r) => &r.pre,
-        }
+        with_kernel!(self, k => k.pre_decay())
     }
 
     pub fn post_decay(&self) -> &Decay {
-        match self {
-            PlasticityRule::Stdp(r) => &r.post,
-            PlasticityRule::StdpPlHom(r) => &r.post,
-            PlasticityRule::Izhikevich2006(r) => &r.post,
-        }
+        with_kernel!(self, k => k.post_decay())
     }
 
     /// A presynaptic spike arrives at a synapse of weight `w` (and rule state `extra`),
@@ -128,29 +149,24 @@ impl PlasticityRule {
     /// before it): the weight it is delivered with.
     #[inline]
     pub fn on_arrival(&self, w: &mut f32, extra: &mut f32, post: f64) {
-        match self {
-            PlasticityRule::Stdp(r) => *w = r.depress(*w as f64, post) as f32,
-            PlasticityRule::StdpPlHom(r) => *w = r.depress(*w as f64, post) as f32,
-            PlasticityRule::Izhikevich2006(_) => *extra = (*extra as f64 - post) as f32,
-        }
+        with_kernel!(self, k => k.arrival(w, extra, post))
     }
 
     /// The target of a synapse spikes, where the synapse's presynaptic trace is `pre`
     /// (its arrivals up to and including this step's, read at `pre_read_step`).
     #[inline]
     pub fn on_post(&self, w: &mut f32, extra: &mut f32, pre: f64) {
-        match self {
-            PlasticityRule::Stdp(r) => *w = r.facilitate(*w as f64, pre) as f32,
-            PlasticityRule::StdpPlHom(r) => *w = r.facilitate(*w as f64, pre) as f32,
-            PlasticityRule::Izhikevich2006(_) => *extra = (*extra as f64 + pre) as f32,
-        }
+        with_kernel!(self, k => k.post(w, extra, pre))
     }
 
     /// Whether an arrival's depression counts a target's spike stamped at the arrival
     /// itself (Izhikevich's code sets LTD before delivering the step's arrivals; NEST
     /// reads the postsynaptic trace strictly before the arrival).
     pub fn post_counts_simultaneous(&self) -> bool {
-        matches!(self, PlasticityRule::Izhikevich2006(_))
+        fn of<K: Kernel>(_: &K) -> bool {
+            K::SIMULTANEOUS
+        }
+        with_kernel!(self, k => of(k))
     }
 
     /// The step at which a postsynaptic spike of step `step` reads its synapses'
@@ -160,10 +176,7 @@ impl PlasticityRule {
     /// `LTP[pre][t+D-D_pre-1]` at the step it sees the spike).
     #[inline]
     pub fn pre_read_step(&self, step: u64) -> u64 {
-        match self {
-            PlasticityRule::Izhikevich2006(_) => step,
-            PlasticityRule::Stdp(_) | PlasticityRule::StdpPlHom(_) => step + 1,
-        }
+        with_kernel!(self, k => k.pre_read_step(step))
     }
 
     /// The periodic update's interval in steps, where the rule has one.

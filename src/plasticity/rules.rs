@@ -4,20 +4,37 @@
 //! double.
 
 use super::trace::{Decay, TraceKind};
-use super::{RuleDeclaration, RuleParameter};
+use super::{Kernel, RuleDeclaration, RuleParameter};
 
 const TIME: Option<(f64, bool, &str)> = Some((0.0, true, "a time constant"));
 
 /// x^mu, without a call to pow for NEST's two usual exponents: pow(x, 1) is x and
-/// pow(x, 0) is 1 exactly (IEEE 754), so the results are the same bits.
-#[inline]
-fn pow_mu(x: f64, mu: f64) -> f64 {
-    if mu == 1.0 {
-        x
-    } else if mu == 0.0 {
-        1.0
-    } else {
-        x.powf(mu)
+/// pow(x, 0) is 1 exactly (IEEE 754), so the results are the same bits. Decided once,
+/// when the rule is made: a test of mu itself beside the call, LLVM folds back into the
+/// call (it knows the identities too).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Power {
+    Zero,
+    One,
+    Other(f64),
+}
+
+impl Power {
+    fn of(mu: f64) -> Power {
+        match mu {
+            0.0 => Power::Zero,
+            1.0 => Power::One,
+            mu => Power::Other(mu),
+        }
+    }
+
+    #[inline(always)]
+    fn apply(self, x: f64) -> f64 {
+        match self {
+            Power::Zero => 1.0,
+            Power::One => x,
+            Power::Other(mu) => x.powf(mu),
+        }
     }
 }
 
@@ -28,8 +45,8 @@ fn pow_mu(x: f64, mu: f64) -> f64 {
 pub struct Stdp {
     pub lambda: f64,
     pub alpha: f64,
-    pub mu_plus: f64,
-    pub mu_minus: f64,
+    pub mu_plus: Power,
+    pub mu_minus: Power,
     pub w_max: f64,
     pub pre: Decay,
     pub post: Decay,
@@ -64,21 +81,21 @@ impl Stdp {
             post: Decay::exponential(TraceKind::Add, v[1], dt_ms),
             lambda: v[2],
             alpha: v[3],
-            mu_plus: v[4],
-            mu_minus: v[5],
+            mu_plus: Power::of(v[4]),
+            mu_minus: Power::of(v[5]),
             w_max: v[6],
         }
     }
 
     #[inline]
     pub fn facilitate(&self, w: f64, k_plus: f64) -> f64 {
-        let norm = w / self.w_max + self.lambda * pow_mu(1.0 - w / self.w_max, self.mu_plus) * k_plus;
+        let norm = w / self.w_max + self.lambda * self.mu_plus.apply(1.0 - w / self.w_max) * k_plus;
         norm.min(1.0) * self.w_max
     }
 
     #[inline]
     pub fn depress(&self, w: f64, k_minus: f64) -> f64 {
-        let norm = w / self.w_max - self.alpha * self.lambda * pow_mu(w / self.w_max, self.mu_minus) * k_minus;
+        let norm = w / self.w_max - self.alpha * self.lambda * self.mu_minus.apply(w / self.w_max) * k_minus;
         norm.max(0.0) * self.w_max
     }
 }
@@ -192,5 +209,67 @@ impl Izhikevich2006 {
         let decayed = self.sd_decay * *sd as f64;
         *sd = decayed as f32;
         *w = (*w as f64 + self.w_increment + decayed).clamp(0.0, self.w_max) as f32;
+    }
+}
+
+/// NEST's rules: traces read at the postsynaptic spike's stamp, the arrival's depression
+/// strictly before it, the weight moved at each event.
+macro_rules! nest_kernel {
+    ($rule:ty) => {
+        impl Kernel for $rule {
+            const SIMULTANEOUS: bool = false;
+            const EXTRA: bool = false;
+            #[inline(always)]
+            fn pre_decay(&self) -> &Decay {
+                &self.pre
+            }
+            #[inline(always)]
+            fn post_decay(&self) -> &Decay {
+                &self.post
+            }
+            #[inline(always)]
+            fn pre_read_step(&self, step: u64) -> u64 {
+                step + 1
+            }
+            #[inline(always)]
+            fn arrival(&self, w: &mut f32, _: &mut f32, post: f64) {
+                *w = self.depress(*w as f64, post) as f32;
+            }
+            #[inline(always)]
+            fn post(&self, w: &mut f32, _: &mut f32, pre: f64) {
+                *w = self.facilitate(*w as f64, pre) as f32;
+            }
+        }
+    };
+}
+
+nest_kernel!(Stdp);
+nest_kernel!(StdpPlHom);
+
+impl Kernel for Izhikevich2006 {
+    /// `poly_spnet.cpp` sets LTD before it delivers the step's arrivals.
+    const SIMULTANEOUS: bool = true;
+    const EXTRA: bool = true;
+    #[inline(always)]
+    fn pre_decay(&self) -> &Decay {
+        &self.pre
+    }
+    #[inline(always)]
+    fn post_decay(&self) -> &Decay {
+        &self.post
+    }
+    /// At the step the threshold was crossed in (`LTP[pre][t+D-D_pre-1]` at the step
+    /// the C++ code sees the spike).
+    #[inline(always)]
+    fn pre_read_step(&self, step: u64) -> u64 {
+        step
+    }
+    #[inline(always)]
+    fn arrival(&self, _: &mut f32, sd: &mut f32, post: f64) {
+        *sd = (*sd as f64 - post) as f32;
+    }
+    #[inline(always)]
+    fn post(&self, _: &mut f32, sd: &mut f32, pre: f64) {
+        *sd = (*sd as f64 + pre) as f32;
     }
 }

@@ -24,8 +24,11 @@ pub struct Decay {
     per_step: f64,
 }
 
-/// Table length: 2^12 steps (4 s at 1 ms, 410 ms at 0.1 ms); beyond, powers.
-const TABLE_STEPS: usize = 4096;
+/// The table runs until a trace has decayed below `NEGLIGIBLE` of its value (beyond, it
+/// is 0: under any f32 weight's resolution), or for `MAX_TABLE_STEPS` steps (beyond,
+/// powers): ~1400 steps for τ = 20 ms at dt = 1 ms, ~14,000 at 0.1 ms.
+const NEGLIGIBLE: f64 = 1e-30;
+const MAX_TABLE_STEPS: usize = 1 << 18;
 
 impl Decay {
     /// exp(−dt/τ) per step.
@@ -35,7 +38,14 @@ impl Decay {
             TraceKind::Add => 1.0,
             TraceKind::Set(a) => a,
         };
-        let values = (0..TABLE_STEPS).map(|k| start * (-(k as f64) * dt_ms / tau_ms).exp()).collect();
+        let mut values = Vec::new();
+        while values.len() < MAX_TABLE_STEPS {
+            let factor = (-(values.len() as f64) * dt_ms / tau_ms).exp();
+            values.push(start * factor);
+            if factor < NEGLIGIBLE {
+                break;
+            }
+        }
         Decay { kind, values, per_step }
     }
 
@@ -45,9 +55,13 @@ impl Decay {
             TraceKind::Add => 1.0,
             TraceKind::Set(a) => a,
         };
-        let mut values = Vec::with_capacity(TABLE_STEPS);
-        for _ in 0..TABLE_STEPS {
+        let start = x.abs();
+        let mut values = Vec::new();
+        while values.len() < MAX_TABLE_STEPS {
             values.push(x);
+            if x.abs() < NEGLIGIBLE * start || per_step == 0.0 {
+                break;
+            }
             x *= per_step;
         }
         Decay { kind, values, per_step }
@@ -67,8 +81,18 @@ impl Decay {
     fn table(&self, k: u64) -> f64 {
         match self.values.get(k as usize) {
             Some(&v) => v,
-            None => self.values[TABLE_STEPS - 1] * self.per_step.powf((k - TABLE_STEPS as u64 + 1) as f64),
+            None => self.beyond(k),
         }
+    }
+
+    /// Past the table: 0 where the table ends on a negligible value, else powers.
+    #[cold]
+    fn beyond(&self, k: u64) -> f64 {
+        let last = self.values.len() - 1;
+        if self.values.len() < MAX_TABLE_STEPS {
+            return 0.0;
+        }
+        self.values[last] * self.per_step.powf((k - last as u64) as f64)
     }
 
     /// The trace just after a spike, where it was `before` (decayed to the spike).
