@@ -204,3 +204,69 @@ fn weight_outputs_are_checked_with_one_line_each() {
         assert!(err.ends_with(expected), "{err}\nexpected the end: {expected}");
     }
 }
+
+/// `distribution = "spread"`: delays in equal shares over each drawn row (Izhikevich's
+/// 2006 network, five synapses per delay), with the uniform delay's keys and errors.
+#[test]
+fn spread_delays_are_checked_like_uniform_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let spread = "delay = { distribution = \"spread\", low = \"1 ms\", high = \"20 ms\" }";
+    let base = std::fs::read_to_string(plastic_2003(dir.path(), "m.toml", STDP, "6*u")).unwrap();
+    let uniform = "delay = { distribution = \"uniform\", low = \"1 ms\", high = \"20 ms\" }";
+    assert!(base.contains(uniform));
+    let ok = dir.path().join("ok.toml");
+    std::fs::write(&ok, base.replacen(uniform, spread, 1)).unwrap();
+    let (_, synapses) = run_in_process(&ok, "1 ms", 1);
+    // fixed_indegree rows are the targets': each target's 100 inputs, five per delay.
+    let of_17: Vec<u32> = synapses.iter().filter(|s| s.target == 17).map(|s| s.delay).collect();
+    let mut counts = [0; 21];
+    of_17.iter().for_each(|&d| counts[d as usize] += 1);
+    assert!(counts[1..].iter().all(|&c| c == 5), "{counts:?}");
+    let err = check_refuses("m.toml", &base.replacen(uniform, "delay = { distribution = \"spread\", low = \"1 ms\" }", 1));
+    assert!(err.ends_with("projection[0].delay: a spread delay needs low and high"), "{err}");
+    let err = check_refuses("m.toml", &base.replacen(uniform, "delay = { distribution = \"spreads\", low = 1, high = 2 }", 1));
+    assert!(err.contains("{ distribution = \"spread\", low = ..., high = ... }"), "{err}");
+}
+
+/// The store in a real run, against the rule's kernel: one source and one target, each
+/// made to spike once by a one-step pulse, the source's spike `lag` ms before or after
+/// the target's, through a synapse with a delay of 3 ms. The weight at the end is the
+/// kernel's for the offset of the target's spike (its stamp) from the arrival (the
+/// start of the step it acts in): an arrival in the target's own step counts as before
+/// it, a target spike stamped at the arrival as neither.
+#[test]
+fn a_single_pair_in_a_run_moves_the_weight_by_the_kernel() {
+    let (tau_plus, tau_minus, lambda, alpha, w0, w_max) = (16.8f64, 33.7f64, 0.01, 1.2, 4.0f64, 10.0f64);
+    for pre_at in [20u32, 25, 26, 27, 28, 30] {
+        let text = format!(
+            "[simulation]\ndt = \"1 ms\"\nduration = \"60 ms\"\n\
+             [[population]]\nname = \"pre\"\nsize = 1\nmodel = \"izhikevich\"\nparameters = {{ a = 0.02, b = 0.2, c = -65, d = 8 }}\n\
+             [[population]]\nname = \"post\"\nsize = 1\nmodel = \"izhikevich\"\nparameters = {{ a = 0.02, b = 0.2, c = -65, d = 8 }}\n\
+             [[stimulus]]\npopulation = \"pre\"\nkind = \"step\"\ntimes = [\"{pre_at} ms\", \"{} ms\"]\namplitudes = [2000, 0]\n\
+             [[stimulus]]\npopulation = \"post\"\nkind = \"step\"\ntimes = [\"30 ms\", \"31 ms\"]\namplitudes = [2000, 0]\n\
+             [[projection]]\nsource = \"pre\"\ntarget = \"post\"\nconnection = {{ rule = \"all_to_all\" }}\nweight = {w0}\ndelay = \"3 ms\"\n\
+             plasticity = {{ rule = \"stdp\", tau_plus = \"{tau_plus} ms\", tau_minus = \"{tau_minus} ms\", lambda = {lambda}, alpha = {alpha}, Wmax = {w_max} }}\n",
+            pre_at + 1
+        );
+        let desc = volley::config::parse(&text, "pair.toml", &Default::default()).unwrap();
+        let (spikes, backend) = common::simulate(&desc, CpuOptions { threads: 1, ..CpuOptions::default() });
+        let step_of = |gid: u32| {
+            let steps: Vec<u64> = spikes.iter().filter(|s| s.gid == gid).map(|s| s.step as u64).collect();
+            assert_eq!(steps.len(), 1, "one spike of neuron {gid}: {steps:?}");
+            steps[0]
+        };
+        let (pre, post) = (step_of(0), step_of(1));
+        let arrival = pre + 3;
+        let lag = (post + 1) as f64 - arrival as f64;
+        // NEST's multiplicative default (mu_plus = mu_minus = 1).
+        let expected = if lag > 0.0 {
+            w0 + w_max * lambda * (1.0 - w0 / w_max) * (-lag / tau_plus).exp()
+        } else if lag < 0.0 {
+            w0 - w_max * alpha * lambda * (w0 / w_max) * (lag / tau_minus).exp()
+        } else {
+            w0
+        };
+        let w = backend.plastic_synapses(0)[0].weight as f64;
+        assert!((w - expected).abs() < 1e-5, "pre spike at step {pre}, post at {post} (lag {lag} ms): {w} against {expected}");
+    }
+}

@@ -312,20 +312,21 @@ impl Validator<'_> {
                 self.normal_delay(t, value.span(), field, dt_ms)
             }
             toml::Value::Table(t) => {
-                let shape = "expected a time, { distribution = \"uniform\", low = ..., high = ... } or { distribution = \"normal\", mean = ..., std = ... }";
-                if t.get("distribution").and_then(|d| d.as_str()) != Some("uniform")
+                let shape = "expected a time, { distribution = \"uniform\", low = ..., high = ... }, { distribution = \"spread\", low = ..., high = ... } or { distribution = \"normal\", mean = ..., std = ... }";
+                let distribution = t.get("distribution").and_then(|d| d.as_str()).unwrap_or("");
+                if !["uniform", "spread"].contains(&distribution)
                     || t.keys().any(|k| !["distribution", "low", "high"].contains(&k.as_str()))
                 {
                     return Err(self.error(value.span(), field, shape));
                 }
                 let (Some(lo), Some(hi)) = (t.get("low"), t.get("high")) else {
-                    return Err(self.error(value.span(), field, "a uniform delay needs low and high"));
+                    return Err(self.error(value.span(), field, format!("a {distribution} delay needs low and high")));
                 };
                 let (lo, hi) = (self.steps(lo, value.span(), field, dt_ms)?, self.steps(hi, value.span(), field, dt_ms)?);
                 if hi < lo {
                     return Err(self.error(value.span(), field, "expected low ≤ high"));
                 }
-                Ok(DelaySpec { min_steps: lo, max_steps: hi, normal: None })
+                Ok(DelaySpec { min_steps: lo, max_steps: hi, normal: None, spread: distribution == "spread" })
             }
             v => Ok(DelaySpec::constant(self.steps(v, value.span(), field, dt_ms)?)),
         }
@@ -370,7 +371,7 @@ impl Validator<'_> {
             )));
         }
         let normal = crate::network::NormalDelay { mean: mean / dt_ms, std: std / dt_ms, lo: min / dt_ms, hi: max / dt_ms };
-        Ok(DelaySpec { min_steps: min_steps as u32, max_steps: max_steps as u32, normal: Some(normal) })
+        Ok(DelaySpec { min_steps: min_steps as u32, max_steps: max_steps as u32, normal: Some(normal), spread: false })
     }
 
     fn synapse(&self, value: &Spanned<toml::Value>, field: &str) -> Result<SynapseModel> {

@@ -184,6 +184,10 @@ impl RowDrawer {
                 }
                 .clamp(steps[0], steps[1]);
             }
+        } else if p.delay.spread {
+            // Synapse j of the row's n takes the j·count/n-th delay: equal shares in
+            // drawing order, nothing drawn.
+            row.delay.extend((0..n as u64).map(|j| p.delay.min_steps + (j * count as u64 / n as u64) as u32));
         } else if count > 1 {
             rng::fill_blocks(key, lane::DELAY, 0, a, b);
             row.delay.extend(a.iter().zip(b.iter()).map(|(&x, &y)| p.delay.min_steps + rng::below([x, y], count)));
@@ -710,6 +714,25 @@ mod tests {
         let desc = model("{ rule = \"all_to_all\" }", "\"0.5*u - u2\"", "");
         let (lo, hi) = weight_bounds(&desc.projections[0].weight);
         assert!(lo < -0.999 && hi > 0.499, "{lo} {hi}");
+    }
+
+    /// Spread delays (Izhikevich 2006): each source's 100 synapses, onto distinct
+    /// targets, take the 20 delays of 1–20 ms five each, in drawing order.
+    #[test]
+    fn spread_delays_give_each_row_equal_shares_in_drawing_order() {
+        let desc = model(
+            "{ rule = \"fixed_outdegree\", k = 100, autapses = false, multapses = false }",
+            "6",
+            "delay = { distribution = \"spread\", low = \"1 ms\", high = \"20 ms\" }",
+        );
+        for row in rows(&desc, 0..300) {
+            let expected: Vec<u32> = (0..100).map(|j| 1 + j / 5).collect();
+            assert_eq!(row.delay, expected);
+            let mut targets = row.other.clone();
+            targets.sort();
+            targets.dedup();
+            assert_eq!(targets.len(), 100, "no duplicate targets");
+        }
     }
 
     #[test]

@@ -149,6 +149,10 @@ pub struct DelaySpec {
     pub min_steps: u32,
     pub max_steps: u32,
     pub normal: Option<NormalDelay>,
+    /// The synapses of each drawn row take the delays min..=max in equal shares, in
+    /// drawing order (Izhikevich 2006: a source's 100 synapses, five per delay of
+    /// 1–20 ms), instead of one drawn per synapse.
+    pub spread: bool,
 }
 
 /// A Gaussian delay's mean, standard deviation and the range it is redrawn into, in
@@ -163,7 +167,7 @@ pub struct NormalDelay {
 
 impl DelaySpec {
     pub fn constant(steps: u32) -> DelaySpec {
-        DelaySpec { min_steps: steps, max_steps: steps, normal: None }
+        DelaySpec { min_steps: steps, max_steps: steps, normal: None, spread: false }
     }
 
     pub fn count(&self) -> u32 {

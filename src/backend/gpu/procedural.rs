@@ -15,9 +15,9 @@ pub const BLOCK_WORDS: usize = 16;
 
 /// Why the GPU cannot draw `p`'s rows, if it cannot.
 pub fn unsupported(p: &Projection) -> Option<String> {
-    if matches!(p.weight, WeightSpec::Normal { redraw: true, .. }) || p.delay.normal.is_some() {
+    if matches!(p.weight, WeightSpec::Normal { redraw: true, .. }) || p.delay.normal.is_some() || p.delay.spread {
         return Some(format!(
-            "projection {}: procedural rows with redrawn normal weights or normal delays are drawn on the CPU only (storage = \"compact\" runs on the GPU)",
+            "projection {}: procedural rows with redrawn normal weights, normal or spread delays are drawn on the CPU only (storage = \"compact\" runs on the GPU)",
             p.id
         ));
     }
