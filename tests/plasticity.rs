@@ -270,3 +270,25 @@ fn a_single_pair_in_a_run_moves_the_weight_by_the_kernel() {
         assert!((w - expected).abs() < 1e-5, "pre spike at step {pre}, post at {post} (lag {lag} ms): {w} against {expected}");
     }
 }
+
+/// `volley plot --weights`: the weights' distribution at each snapshot, as a PNG; a
+/// file without snapshots is refused with one line.
+#[test]
+fn plot_draws_the_weight_distribution_of_a_weight_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = plastic_2003(dir.path(), "m.toml", STDP, "6*u");
+    std::fs::write(&model, std::fs::read_to_string(&model).unwrap() + SNAPSHOTS).unwrap();
+    assert_ok(&volley(dir.path(), &["run", "-q", model.to_str().unwrap(), "--duration", "500ms", "--out", "o"]));
+    let plot = volley(dir.path(), &["plot", "--weights", "o/weights.h5", "-o", "w.png"]);
+    assert_ok(&plot);
+    let png = std::fs::read(dir.path().join("w.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
+    let refused = volley(dir.path(), &["plot", "--weights", "o/spikes.h5", "-o", "x.png"]);
+    let err = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err.trim(),
+        "error: cannot read o/spikes.h5: has no /edges group: expected a weight file of [[output.weights]] (/edges/<population>/snapshots/syn_weight and time)"
+    );
+    assert!(!dir.path().join("x.png").exists());
+}

@@ -236,10 +236,15 @@ pub struct StatsArgs {
 pub struct PlotArgs {
     /// The spike file (SONATA HDF5) of a run, or its rate file (`output.rates`), whose
     /// populations' rates are drawn against time.
-    pub spikes: PathBuf,
-    /// The PNG to write.
-    #[arg(short, long, default_value = "raster.png")]
-    pub output: PathBuf,
+    #[arg(required_unless_present = "weights")]
+    pub spikes: Option<PathBuf>,
+    /// The PNG to write (default: raster.png, or weights.png with --weights).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// A weight file (`[[output.weights]]`): the weights' distribution at each snapshot
+    /// is drawn instead.
+    #[arg(long, conflicts_with_all = ["spikes", "report", "duration"])]
+    pub weights: Option<PathBuf>,
     /// Simulated time, if the file does not record it.
     #[arg(long)]
     pub duration: Option<String>,

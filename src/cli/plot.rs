@@ -1,9 +1,19 @@
 //! `volley plot`: the raster and rate of a spike file, and a report's traces.
 
 use super::*;
+use std::path::PathBuf;
 
 pub(super) fn plot(args: PlotArgs) -> Result<ExitCode> {
-    let PlotArgs { spikes, output, duration, report, population, neurons } = args;
+    let PlotArgs { spikes, output, weights, duration, report, population, neurons } = args;
+    if let Some(weights) = weights {
+        let output = output.unwrap_or_else(|| PathBuf::from("weights.png"));
+        check_png_name(&output, "--output")?;
+        volley::plot::weights::weights_png_from(&weights, &output)?;
+        println!("wrote {}", output.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let spikes = spikes.expect("clap requires it without --weights");
+    let output = output.unwrap_or_else(|| PathBuf::from("raster.png"));
     let duration_ms =
         duration.map(|d| config::parse_time(&d).map_err(|m| Error::Option { option: "--duration".into(), message: m })).transpose()?;
     // The picture's name is checked before the spike file is read.

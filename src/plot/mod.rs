@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 
 pub mod isi;
 pub mod rates;
+pub mod weights;
 
 /// Twelve colours that stay apart (Tableau's ten, reordered so that a network's first
 /// two populations, excitatory and inhibitory, are blue and red, with black and navy):

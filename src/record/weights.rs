@@ -213,3 +213,36 @@ fn target_index(group: &hdf5::Group, layout: &WeightsLayout, first_edge: usize, 
     to_edges.write_slice(&block(&edges)?, (span, 0..2))?;
     Ok(())
 }
+
+/// The snapshots of a weight file's edge population, for plotting.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightSnapshots {
+    pub population: String,
+    pub times_ms: Vec<f64>,
+    /// One row of every edge's weight per snapshot.
+    pub weights: Vec<Vec<f32>>,
+}
+
+/// Reads the snapshots of the first edge population of the weight file at `path`.
+pub fn read_snapshots(path: &Path) -> Result<WeightSnapshots> {
+    let fail = |m: String| crate::error::Error::Input { path: path.to_path_buf(), message: m };
+    let file =
+        hdf5::File::open(path).map_err(|e| fail(format!("not a readable HDF5 file ({})", super::appender::cause(&e.to_string()))))?;
+    let expected = "expected a weight file of [[output.weights]] (/edges/<population>/snapshots/syn_weight and time)";
+    let edges = file.group("edges").map_err(|_| fail(format!("has no /edges group: {expected}")))?;
+    let names = edges.member_names().map_err(|e| fail(e.to_string()))?;
+    let Some(population) = names.into_iter().find(|n| edges.dataset(&format!("{n}/snapshots/syn_weight")).is_ok()) else {
+        return Err(fail(format!("has no weight snapshots: {expected}")));
+    };
+    let read = || -> hdf5::Result<(Vec<f64>, ndarray::Array2<f32>)> {
+        let times = edges.dataset(&format!("{population}/snapshots/time"))?.read_raw::<f64>()?;
+        let weights = edges.dataset(&format!("{population}/snapshots/syn_weight"))?.read_2d::<f32>()?;
+        Ok((times, weights))
+    };
+    let (times_ms, weights) = read().map_err(|e| fail(format!("{population}: {}", super::appender::cause(&e.to_string()))))?;
+    if weights.nrows() != times_ms.len() {
+        return Err(fail(format!("{population}: {} snapshot times for {} rows of weights", times_ms.len(), weights.nrows())));
+    }
+    let weights = weights.outer_iter().map(|row| row.to_vec()).collect();
+    Ok(WeightSnapshots { population, times_ms, weights })
+}
