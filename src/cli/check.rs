@@ -50,8 +50,8 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
             p.id,
             declaration.rule,
             declaration.origin,
-            16 + rule.extra_bytes_per_synapse(),
-            if rule.extra_bytes_per_synapse() > 0 { ", the rule's state" } else { "" }
+            rule.bytes_per_synapse(),
+            if rule.holds_extra() { ", the rule's state" } else { "" }
         );
         if describe {
             println!("    on arrival: {}\n    on a postsynaptic spike: {}", declaration.on_arrival, declaration.on_post);
@@ -113,7 +113,7 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
             w.file,
             w.projection,
             w.interval_steps as f64 * desc.dt_ms,
-            fmt_bytes(snapshots * synapses * 4 + synapses * 44)
+            fmt_bytes(snapshots * synapses * 4 + synapses * volley::record::weights::BYTES_PER_EDGE)
         );
     }
     for r in &desc.output.reports {

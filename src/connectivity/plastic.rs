@@ -104,13 +104,11 @@ pub struct PlasticBlock {
 /// list and the rule's state; per (source, delay) group an offset and a trace; per
 /// target a list start and a trace.
 pub fn expected_bytes(desc: &Description, p: &Projection, local: &Range<u64>) -> u64 {
-    let extra = p.plasticity.as_ref().map_or(0, |r| r.extra_bytes_per_synapse()) as u64;
+    let per_synapse = p.plasticity.as_ref().map_or(16, |r| r.bytes_per_synapse()) as u64;
     let synapses = super::expected_synapses(desc, p, local);
     let groups = desc.populations[p.source].size * p.delay.count() as u64;
     let targets = local.end.saturating_sub(local.start);
-    synapses * (16 + extra)
-        + groups * (4 + std::mem::size_of::<PreTrace>() as u64)
-        + targets * (4 + std::mem::size_of::<PostTrace>() as u64)
+    synapses * per_synapse + groups * (4 + std::mem::size_of::<PreTrace>() as u64) + targets * (4 + std::mem::size_of::<PostTrace>() as u64)
 }
 
 impl PlasticBlock {
@@ -145,7 +143,7 @@ impl PlasticBlock {
             }
         }
         let groups = offsets.len() - 1;
-        let extra = vec![0f32; if rule.extra_bytes_per_synapse() > 0 { records.len() } else { 0 }];
+        let extra = vec![0f32; if rule.holds_extra() { records.len() } else { 0 }];
         Ok(PlasticBlock {
             projection: p.id,
             sources: desc.populations[p.source].gids(),

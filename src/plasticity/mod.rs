@@ -127,12 +127,18 @@ impl PlasticityRule {
         }
     }
 
-    /// Bytes each synapse holds for the rule beside its 8-byte (target, weight) record.
-    pub fn extra_bytes_per_synapse(&self) -> usize {
-        match self {
-            PlasticityRule::Izhikevich2006(_) => 4,
-            PlasticityRule::Stdp(_) | PlasticityRule::StdpPlHom(_) => 0,
+    /// Whether each synapse holds a value for the rule beside its weight (`Kernel::EXTRA`).
+    pub fn holds_extra(&self) -> bool {
+        fn of<K: Kernel>(_: &K) -> bool {
+            K::EXTRA
         }
+        with_kernel!(self, k => of(k))
+    }
+
+    /// Bytes a plastic synapse takes in the store: its u32 target and f32 weight, its
+    /// place and (source, delay) group in its target's list, and the rule's value.
+    pub fn bytes_per_synapse(&self) -> usize {
+        16 + if self.holds_extra() { 4 } else { 0 }
     }
 
     /// The traces' decays, per step.

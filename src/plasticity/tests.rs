@@ -174,3 +174,11 @@ fn izhikevich2006_pairs_the_nearest_arrival_only() {
     rule.on_post(&mut w, &mut sd, x.at(rule.pre_read_step(20), rule.pre_decay()));
     assert!((sd as f64 - 0.1 * 0.95f64.powi(5)).abs() < 1e-8, "{sd}");
 }
+
+#[test]
+fn a_synapse_takes_sixteen_bytes_and_four_more_for_izhikevichs_derivative() {
+    let stdp = stdp([20.0, 20.0, 0.01, 1.0, 1.0, 1.0, 100.0], 1.0);
+    let izh = PlasticityRule::new("izhikevich2006", &[0.1, 0.12, 0.95, 10.0, 0.01, 0.9, 1000.0], 1.0).unwrap();
+    assert_eq!((stdp.bytes_per_synapse(), stdp.holds_extra()), (16, false));
+    assert_eq!((izh.bytes_per_synapse(), izh.holds_extra()), (20, true));
+}

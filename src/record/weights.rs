@@ -34,6 +34,10 @@ pub struct WeightsLayout {
     pub dt_ms: f64,
 }
 
+/// Bytes per edge of a weight file beside its snapshots: source and target ids, type,
+/// group and index in group (8 each), delay (f64) and the latest weight (f32).
+pub const BYTES_PER_EDGE: u64 = 5 * 8 + 8 + 4;
+
 struct WeightsFile {
     name: String,
     edges: u64,
