@@ -47,6 +47,27 @@ pub fn population_stats(pop: &PopulationSpikes, size: u64, duration_ms: f64) -> 
     }
 }
 
+/// A population's rate (per recorded neuron, Hz) in each window of `window_ms` from 0 to
+/// `duration_ms`, the last window as long as the run leaves it.
+pub fn windowed_rates(pop: &PopulationSpikes, size: u64, window_ms: f64, duration_ms: f64) -> Vec<f64> {
+    let windows = (duration_ms / window_ms).ceil().max(0.0) as usize;
+    let mut counts = vec![0u64; windows];
+    for &t in &pop.timestamps_ms {
+        if let Some(c) = counts.get_mut((t / window_ms) as usize) {
+            *c += 1;
+        }
+    }
+    let recorded = pop.recorded.unwrap_or(size).max(1) as f64;
+    counts
+        .iter()
+        .enumerate()
+        .map(|(k, &c)| {
+            let length_ms = (duration_ms - k as f64 * window_ms).min(window_ms);
+            c as f64 / recorded / (length_ms / 1000.0)
+        })
+        .collect()
+}
+
 /// The inter-spike intervals of a population's neurons, as the fraction of all its
 /// intervals in each bin [edges[i], edges[i+1]) (ms); intervals outside the edges are
 /// counted in no bin, but in the total.
@@ -165,6 +186,19 @@ impl Spectrum {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windowed_rates_count_each_window_and_scale_the_last_by_its_length() {
+        let pop = PopulationSpikes {
+            name: "p".into(),
+            size: Some(2),
+            recorded: None,
+            timestamps_ms: vec![0.0, 999.9, 1000.0, 1000.5, 2100.0],
+            node_ids: vec![0, 1, 0, 1, 0],
+        };
+        // Windows [0, 1000), [1000, 2000), [2000, 2500): 2, 2 and 1 spikes of 2 neurons.
+        assert_eq!(windowed_rates(&pop, 2, 1000.0, 2500.0), vec![1.0, 1.0, 1.0]);
+    }
 
     #[test]
     fn finds_a_sine_frequency() {

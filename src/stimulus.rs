@@ -50,13 +50,20 @@ pub enum StimulusKind {
     /// from (seed, stream, neuron, step), nothing stored; `stream` tells Poisson stimuli
     /// on the same neurons apart.
     Poisson { lambda: f64, weight: f64, stream: u32 },
+    /// In each step `count` neurons drawn uniformly (with replacement) from a pool of
+    /// `pool` neurons receive `amplitude` for that step: Izhikevich's thalamic input
+    /// ("one random neuron per ms receives 20"). The pool is the populations of one
+    /// `[[stimulus]]` table, one after the other; this population's neurons are pool
+    /// indices `first..first + size`. Drawn from (seed, stream, step, draw): every rank
+    /// draws the same indices and keeps those it holds.
+    Pick { amplitude: f64, count: u32, pool: u64, first: u64, stream: u32 },
 }
 
 impl StimulusKind {
     /// The current of a constant or step stimulus at `step` (0 for noise).
     pub fn amplitude_at(&self, step: u64) -> f64 {
         match self {
-            StimulusKind::Noise { .. } | StimulusKind::Poisson { .. } => 0.0,
+            StimulusKind::Noise { .. } | StimulusKind::Poisson { .. } | StimulusKind::Pick { .. } => 0.0,
             StimulusKind::Constant { amplitude } => *amplitude,
             StimulusKind::Step { starts, amplitudes } => match starts.partition_point(|&s| s <= step) {
                 0 => 0.0,
@@ -120,6 +127,8 @@ pub struct GroupStimulus {
     kind: StimulusKind,
     reach: Reach,
     first_gid: u64,
+    /// The group's first neuron as an index within the population.
+    offset: u64,
     /// A Poisson stimulus's table, computed once.
     poisson: Option<rng::PoissonTable>,
 }
@@ -186,7 +195,7 @@ pub fn for_group(stimuli: &[Stimulus], pop: usize, pop_first_gid: u64, first_gid
             StimulusKind::Poisson { lambda, .. } => Some(rng::PoissonTable::new(lambda)),
             _ => None,
         };
-        out.push(GroupStimulus { kind: s.kind.clone(), reach, first_gid, poisson });
+        out.push(GroupStimulus { kind: s.kind.clone(), reach, first_gid, offset, poisson });
     }
     out
 }
@@ -200,6 +209,15 @@ pub fn apply(stimuli: &[GroupStimulus], seed: u64, step: u64, input: &mut [f32],
     for s in stimuli {
         match &s.kind {
             StimulusKind::Poisson { .. } => {}
+            &StimulusKind::Pick { amplitude, count, pool, first, stream } => {
+                let start = first + s.offset;
+                for draw in 0..count {
+                    let picked = rng::pick_index(seed, stream, step, draw, pool);
+                    if (start..start + input.len() as u64).contains(&picked) {
+                        input[(picked - start) as usize] += amplitude as f32;
+                    }
+                }
+            }
             StimulusKind::Noise { std, stream } => {
                 let std = *std as f32;
                 match &s.reach {
@@ -316,6 +334,44 @@ mod tests {
         assert_eq!(whole, looped);
         let mean = whole.iter().sum::<f32>() / 600.0 / 1.5;
         assert!((mean - 2.3).abs() < 4.0 * (2.3f32 / 600.0).sqrt(), "{mean} events per neuron");
+    }
+
+    /// A pick stimulus over two populations: in each step exactly `count` draws land,
+    /// on the same neurons whatever the split of either population into groups, and
+    /// every neuron of the pool is drawn about equally often.
+    #[test]
+    fn a_pick_stimulus_lands_count_draws_per_step_whatever_the_split() {
+        let pick = |population, first| Stimulus {
+            population,
+            neurons: Selection::All,
+            kind: StimulusKind::Pick { amplitude: 20.0, count: 2, pool: 50, first, stream: 3 },
+        };
+        let stimuli = vec![pick(0, 0), pick(1, 40)];
+        // Population 0: 40 neurons from gid 0; population 1: 10 from gid 40.
+        let currents = |step: u64, cuts0: &[usize], cuts1: &[usize]| -> Vec<f32> {
+            let mut out = Vec::new();
+            for (pop, first_gid, cuts) in [(0, 0u64, cuts0), (1, 40, cuts1)] {
+                for w in cuts.windows(2) {
+                    let group = for_group(&stimuli, pop, first_gid, first_gid + w[0] as u64, w[1] - w[0]);
+                    let (mut input, mut normals) = (vec![0f32; w[1] - w[0]], vec![0f32; w[1] - w[0]]);
+                    let common = apply(&group, 7, step, &mut input, &mut normals);
+                    assert_eq!(common, 0.0);
+                    out.extend(input);
+                }
+            }
+            out
+        };
+        let mut hits = [0u32; 50];
+        for step in 0..5000 {
+            let whole = currents(step, &[0, 40], &[0, 10]);
+            assert_eq!(whole, currents(step, &[0, 13, 29, 40], &[0, 1, 10]), "step {step}");
+            assert_eq!(whole.iter().sum::<f32>(), 40.0, "two draws of 20 in step {step}");
+            for (h, x) in hits.iter_mut().zip(&whole) {
+                *h += (*x / 20.0) as u32;
+            }
+        }
+        // 200 hits expected per neuron (10,000 draws over 50): all within 5 sigma.
+        assert!(hits.iter().all(|&h| (130..=270).contains(&h)), "{hits:?}");
     }
 
     #[test]

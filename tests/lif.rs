@@ -39,7 +39,7 @@ fn model_file_errors_name_the_field_and_what_was_expected() {
             "stimulus[0].rate: rate × indegree × dt = 1600 events expected per neuron and step, more than the 100 a Poisson stimulus draws",
         ),
         ("rate = 8.0", "rate = -8.0", "stimulus[0].rate: expected a finite number ≥ 0, got -8"),
-        ("kind = \"poisson\"", "kind = \"poison\"", "stimulus[0].kind: unknown stimulus kind 'poison' (known: noise, constant, step, poisson)"),
+        ("kind = \"poisson\"", "kind = \"poison\"", "stimulus[0].kind: unknown stimulus kind 'poison' (known: noise, constant, step, poisson, pick)"),
     ] {
         assert!(base.contains(from), "{from}");
         let err = check_refuses("lif.toml", &base.replacen(from, to, 1));

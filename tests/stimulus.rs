@@ -81,7 +81,7 @@ fn bad_stimuli_are_refused_with_the_field_and_what_was_expected() {
     );
     assert_eq!(
         error_of(&s("kind = \"pulse\"")),
-        "error: stim.toml:15:8: stimulus[0].kind: unknown stimulus kind 'pulse' (known: noise, constant, step, poisson)"
+        "error: stim.toml:15:8: stimulus[0].kind: unknown stimulus kind 'pulse' (known: noise, constant, step, poisson, pick)"
     );
     assert_eq!(
         error_of(&s("kind = \"poisson\"\nrate = 10\nweight = 1\nstd = 3")),
@@ -122,4 +122,68 @@ fn bad_stimuli_are_refused_with_the_field_and_what_was_expected() {
         "error: stim.toml:17:11: stimulus[0].neurons: expected a fraction in [0, 1], got 1.5"
     );
     assert!(error_of(&s("kind = \"noise\"\nstd = 1\nfrequency = 3")).contains("unknown field `frequency`"));
+}
+
+/// A pick stimulus draws `count` neurons per step from the pool of its populations: a
+/// current strong enough to fire a neuron in one step makes each draw a spike one step
+/// later, spread over both populations in proportion to their sizes, the same on 1 and
+/// 3 shards; a list of populations for another kind gives each population the stimulus.
+#[test]
+fn a_pick_stimulus_fires_count_neurons_per_step_across_its_populations() {
+    let others = "[[population]]\nname = \"others\"\nsize = 100\nmodel = \"izhikevich\"\n\
+                  [population.parameters]\na = 0.02\nb = 0.2\nc = -65\nd = 8\n";
+    let text = lone_neurons(&format!(
+        "{others}[[stimulus]]\npopulation = [\"cells\", \"others\"]\nkind = \"pick\"\ncount = 2\namplitude = 2000\n"
+    ));
+    let desc = config::parse(&text, "pick.toml", &Overrides::default()).unwrap();
+    let (one, _) = simulate(&desc, CpuOptions { threads: 1, ..CpuOptions::default() });
+    let (three, _) = simulate(&desc, CpuOptions { threads: 3, min_shard_neurons: 64, ..CpuOptions::default() });
+    assert_eq!(one, three, "the same spikes on 3 shards");
+    // 800 steps, two draws each; a neuron drawn twice within its refractory few steps
+    // fires once.
+    assert!((1400..=1600).contains(&one.len()), "{} spikes from 1600 draws", one.len());
+    let in_others = one.iter().filter(|s| s.gid >= 200).count() as f64 / one.len() as f64;
+    assert!((0.27..0.40).contains(&in_others), "a third of the pool is 'others': {in_others}");
+    let per_step = one.iter().fold(std::collections::BTreeMap::<u32, u32>::new(), |mut m, s| {
+        *m.entry(s.step).or_default() += 1;
+        m
+    });
+    assert!(per_step.values().all(|&n| n <= 2), "at most two picks fire per step");
+
+    let listed = lone_neurons(&format!("{others}[[stimulus]]\npopulation = [\"cells\", \"others\"]\nkind = \"noise\"\nstd = 3\n"));
+    let separate = lone_neurons(&format!(
+        "{others}[[stimulus]]\npopulation = \"cells\"\nkind = \"noise\"\nstd = 3\n\
+         [[stimulus]]\npopulation = \"others\"\nkind = \"noise\"\nstd = 3\n"
+    ));
+    let parse = |t: &str| config::parse(t, "a.toml", &Overrides::default()).unwrap().stimuli;
+    assert_eq!(parse(&listed), parse(&separate));
+}
+
+#[test]
+fn bad_pick_stimuli_and_population_lists_are_refused() {
+    let s = |body: &str| format!("[[stimulus]]\npopulation = [\"cells\"]\n{body}\n");
+    assert_eq!(
+        error_of(&s("kind = \"pick\"\namplitude = 20\ncount = 201")),
+        "error: stim.toml:17:9: stimulus[0].count: expected a number of neurons drawn per step from 1 to 200 (the pool's size), got 201"
+    );
+    assert_eq!(
+        error_of(&s("kind = \"pick\"\namplitude = 20\nneurons = { range = [0, 5] }")),
+        "error: stim.toml:17:11: stimulus[0].neurons: a pick stimulus draws from whole populations: list them in population = [...] instead of choosing neurons"
+    );
+    assert_eq!(
+        error_of(&s("kind = \"pick\"\ncount = 1")),
+        "error: stim.toml:13:1: stimulus[0].amplitude: missing: a pick stimulus needs amplitude"
+    );
+    assert_eq!(
+        error_of("[[stimulus]]\npopulation = [\"cells\", \"cells\"]\nkind = \"noise\"\nstd = 1\n"),
+        "error: stim.toml:14:14: stimulus[0].population: population 'cells' is listed twice"
+    );
+    assert_eq!(
+        error_of("[[stimulus]]\npopulation = []\nkind = \"noise\"\nstd = 1\n"),
+        "error: stim.toml:14:14: stimulus[0].population: expected a population's name or a list of at least one"
+    );
+    assert_eq!(
+        error_of(&s("kind = \"noise\"\nstd = 1\ncount = 3")),
+        "error: stim.toml:17:9: stimulus[0].count: a noise stimulus does not use 'count' (its keys: population, kind, neurons, std)"
+    );
 }

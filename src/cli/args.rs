@@ -230,6 +230,10 @@ pub struct StatsArgs {
     /// Also draw each population's distribution of inter-spike intervals into this PNG.
     #[arg(long, value_name = "PNG")]
     pub plot: Option<PathBuf>,
+    /// Also print each population's rate in each second of the run (a long plastic run's
+    /// course, as poly_spnet.cpp prints it).
+    #[arg(long)]
+    pub per_second: bool,
 }
 
 #[derive(clap::Args)]

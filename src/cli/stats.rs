@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) fn stats(args: StatsArgs) -> Result<ExitCode> {
-    let StatsArgs { spikes, duration, model, plot } = args;
+    let StatsArgs { spikes, duration, model, plot, per_second } = args;
     if let Some(png) = &plot {
         super::plot::check_png_name(png, "--plot")?;
     }
@@ -16,6 +16,9 @@ pub(super) fn stats(args: StatsArgs) -> Result<ExitCode> {
     file.validate().map_err(|m| Error::Input { path: spikes.clone(), message: m })?;
     let per_population: Vec<_> = file.populations.iter().map(|pop| population_stats(pop, pop.neurons(), duration_ms)).collect();
     print!("{}", stats_report(&spikes, &file, &per_population, duration_ms));
+    if per_second {
+        print!("{}", per_second_report(&file, duration_ms));
+    }
     if let Some(png) = plot {
         let edges = volley::analysis::log_edges(ISI_FROM_MS, ISI_TO_MS, 10);
         let lines: Vec<volley::plot::isi::IsiLine> = file
@@ -85,6 +88,26 @@ fn stats_report(path: &Path, file: &sonata::SpikeFile, per_population: &[volley:
             None => "n/a (run too short)".to_string(),
         };
         let _ = writeln!(out, "  {label:<22} {line}");
+    }
+    out
+}
+
+/// Each population's rate in each second, one line a second.
+fn per_second_report(file: &sonata::SpikeFile, duration_ms: f64) -> String {
+    use std::fmt::Write;
+    let columns: Vec<Vec<f64>> =
+        file.populations.iter().map(|pop| volley::analysis::windowed_rates(pop, pop.neurons(), 1000.0, duration_ms)).collect();
+    let mut out = String::from("  rates per second (Hz):\n  second");
+    for pop in &file.populations {
+        let _ = write!(out, " {:>10}", pop.name);
+    }
+    out.push('\n');
+    for second in 0..columns.first().map_or(0, |c| c.len()) {
+        let _ = write!(out, "  {second:>6}");
+        for column in &columns {
+            let _ = write!(out, " {:>10.2}", column[second]);
+        }
+        out.push('\n');
     }
     out
 }

@@ -231,7 +231,7 @@ impl Validator<'_> {
         let mut current = 0.0;
         for s in stimuli.iter().filter(|s| s.population == i) {
             match &s.kind {
-                StimulusKind::Constant { amplitude } => current += amplitude.max(0.0),
+                StimulusKind::Constant { amplitude } | StimulusKind::Pick { amplitude, .. } => current += amplitude.max(0.0),
                 StimulusKind::Step { amplitudes, .. } => current += amplitudes.iter().fold(0.0f64, |m, &a| m.max(a)),
                 StimulusKind::Noise { .. } | StimulusKind::Poisson { .. } => bounded = false,
             }

@@ -154,9 +154,10 @@ pub struct Connection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Stimulus {
-    /// The population's name.
-    pub population: Spanned<String>,
-    /// "noise", "constant" or "step".
+    /// The population's name, or a list of names (each gets the stimulus; a pick
+    /// stimulus draws from them all as one pool).
+    pub population: Spanned<Names>,
+    /// "noise", "constant", "step", "poisson" or "pick".
     pub kind: Spanned<String>,
     /// noise: standard deviation of the current drawn per neuron and step.
     pub std: Option<Spanned<f64>>,
@@ -172,6 +173,8 @@ pub struct Stimulus {
     pub indegree: Option<Spanned<i64>>,
     /// poisson: the weight of each event, as a synapse's (a jump of the input).
     pub weight: Option<Spanned<f64>>,
+    /// pick: how many neurons are drawn in each step; 1 when absent.
+    pub count: Option<Spanned<i64>>,
     /// Which neurons (indices within the population); all when absent.
     pub neurons: Option<Spanned<Neurons>>,
 }
@@ -277,6 +280,23 @@ pub struct Report {
     pub stop: Option<Spanned<Value>>,
     /// Several [start, stop] windows instead, one file each (`<file>_w<k>.h5`).
     pub windows: Option<Spanned<Vec<Vec<Value>>>>,
+}
+
+/// One name or a list of them.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Names {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Names {
+    pub fn as_slice(&self) -> &[String] {
+        match self {
+            Names::One(name) => std::slice::from_ref(name),
+            Names::Many(names) => names,
+        }
+    }
 }
 
 /// A number or a string (an expression, or a time with its unit).

@@ -139,7 +139,13 @@ fn set_in(table: &mut Table, keys: &[&str], value: Value) -> std::result::Result
             Ok(())
         }
         Some(_) => Err(format!("'{key}' is not a table")),
-        None => Err(format!("no table '{key}' in the model file")),
+        None => match key.strip_suffix(']').and_then(|k| k.split_once('[')) {
+            // `weights[0]`: the index is a key of its own in the path.
+            Some((name, index)) if matches!(table.get(name), Some(Item::ArrayOfTables(_))) => {
+                Err(format!("no table '{key}' in the model file: name a table of [[{name}]] as {name}.{index}"))
+            }
+            _ => Err(format!("no table '{key}' in the model file")),
+        },
     }
 }
 
@@ -203,6 +209,10 @@ mod tests {
         assert_eq!(err("population.inhh.size=5").split(": ").nth(2), Some("did you mean 'inh'? (the names are 'exc', 'inh')"));
         assert_eq!(err("population.9.size=5"), "--set population.9.size=5: there are only 2 [[population]] tables");
         assert_eq!(err("nothing.x=5"), "--set nothing.x=5: no table 'nothing' in the model file");
+        assert_eq!(
+            err("population[1].size=5"),
+            "--set population[1].size=5: no table 'population[1]' in the model file: name a table of [[population]] as population.1"
+        );
         assert_eq!(err("simulation.seed"), "--set simulation.seed: expected path=value, e.g. population.exc.size=80000");
         assert_eq!(err("simulation=5"), "--set simulation=5: the path names a whole table, not a value");
     }

@@ -9,8 +9,16 @@ use crate::stimulus::{Selection, Stimulus, StimulusKind};
 use toml::Spanned;
 
 /// The keys each kind uses besides `population`, `kind` and `neurons`.
-const KEYS: [(&str, &[&str]); 4] =
-    [("noise", &["std"]), ("constant", &["amplitude"]), ("step", &["times", "amplitudes"]), ("poisson", &["rate", "weight", "indegree"])];
+const KEYS: [(&str, &[&str]); 5] = [
+    ("noise", &["std"]),
+    ("constant", &["amplitude"]),
+    ("step", &["times", "amplitudes"]),
+    ("poisson", &["rate", "weight", "indegree"]),
+    ("pick", &["amplitude", "count"]),
+];
+
+/// The keys a kind may leave out.
+const OPTIONAL: [&str; 2] = ["indegree", "count"];
 
 /// The most Poisson events expected per neuron and step: the count is drawn by inversion,
 /// which takes about that many operations (and e^−λ must stay a normal f64).
@@ -39,38 +47,58 @@ impl Validator<'_> {
             }
         }
         for (i, table) in tables.iter().enumerate() {
-            let mut s = self.stimulus(i, table, populations, dt_ms, seed)?;
-            if let StimulusKind::Poisson { stream, .. } = &mut s.kind {
-                // Poisson stimuli on one population draw from streams 0, 1, ... in order.
-                *stream =
-                    out.iter().filter(|o| o.population == s.population && matches!(o.kind, StimulusKind::Poisson { .. })).count() as u32;
+            for mut s in self.stimulus(i, table, populations, dt_ms, seed)? {
+                if let StimulusKind::Poisson { stream, .. } = &mut s.kind {
+                    // Poisson stimuli on one population draw from streams 0, 1, ... in order.
+                    *stream = out.iter().filter(|o| o.population == s.population && matches!(o.kind, StimulusKind::Poisson { .. })).count()
+                        as u32;
+                }
+                if let StimulusKind::Noise { stream, .. } = &mut s.kind {
+                    *stream =
+                        out.iter().filter(|o| o.population == s.population && matches!(o.kind, StimulusKind::Noise { .. })).count() as u32;
+                }
+                if let StimulusKind::Pick { stream, .. } = &mut s.kind {
+                    // One stream per table: the populations of one pool share its draws.
+                    *stream = i as u32;
+                }
+                out.push(s);
             }
-            if let StimulusKind::Noise { stream, .. } = &mut s.kind {
-                *stream =
-                    out.iter().filter(|o| o.population == s.population && matches!(o.kind, StimulusKind::Noise { .. })).count() as u32;
-            }
-            out.push(s);
         }
         Ok(out)
     }
 
-    fn stimulus(&self, i: usize, table: &Spanned<schema::Stimulus>, populations: &[Population], dt_ms: f64, seed: u64) -> Result<Stimulus> {
+    /// The stimulus of table `i`: one for each population it names.
+    fn stimulus(
+        &self,
+        i: usize,
+        table: &Spanned<schema::Stimulus>,
+        populations: &[Population],
+        dt_ms: f64,
+        seed: u64,
+    ) -> Result<Vec<Stimulus>> {
         let at = |field: &str| format!("stimulus[{i}].{field}");
         let s = table.get_ref();
-        let population = populations.iter().position(|p| &p.name == s.population.get_ref()).ok_or_else(|| {
-            let known: Vec<&str> = populations.iter().map(|p| p.name.as_str()).collect();
-            self.error(
-                s.population.span(),
-                at("population"),
-                format!("unknown population '{}' (defined: {})", s.population.get_ref(), known.join(", ")),
-            )
-        })?;
+        let names = s.population.get_ref().as_slice();
+        let mut targets: Vec<usize> = Vec::new();
+        for name in names {
+            let index = populations.iter().position(|p| &p.name == name).ok_or_else(|| {
+                let known: Vec<&str> = populations.iter().map(|p| p.name.as_str()).collect();
+                self.error(s.population.span(), at("population"), format!("unknown population '{name}' (defined: {})", known.join(", ")))
+            })?;
+            if targets.contains(&index) {
+                return Err(self.error(s.population.span(), at("population"), format!("population '{name}' is listed twice")));
+            }
+            targets.push(index);
+        }
+        if targets.is_empty() {
+            return Err(self.error(s.population.span(), at("population"), "expected a population's name or a list of at least one"));
+        }
         let kind_name = s.kind.get_ref().as_str();
         let Some((_, uses)) = KEYS.iter().find(|(k, _)| *k == kind_name) else {
             return Err(self.error(
                 s.kind.span(),
                 at("kind"),
-                format!("unknown stimulus kind '{kind_name}' (known: noise, constant, step, poisson)"),
+                format!("unknown stimulus kind '{kind_name}' (known: noise, constant, step, poisson, pick)"),
             ));
         };
         let given = [
@@ -81,6 +109,7 @@ impl Validator<'_> {
             ("rate", s.rate.as_ref().map(|x| x.span())),
             ("weight", s.weight.as_ref().map(|x| x.span())),
             ("indegree", s.indegree.as_ref().map(|x| x.span())),
+            ("count", s.count.as_ref().map(|x| x.span())),
         ];
         if let Some((key, span)) = given.iter().find_map(|(k, span)| span.clone().filter(|_| !uses.contains(k)).map(|s| (k, s))) {
             return Err(self.error(
@@ -89,7 +118,7 @@ impl Validator<'_> {
                 format!("a {kind_name} stimulus does not use '{key}' (its keys: population, kind, neurons, {})", uses.join(", ")),
             ));
         }
-        let needed: Vec<&str> = uses.iter().copied().filter(|k| *k != "indegree").collect();
+        let needed: Vec<&str> = uses.iter().copied().filter(|k| !OPTIONAL.contains(k)).collect();
         let missing =
             |key: &str| self.error(table.span(), at(key), format!("missing: a {kind_name} stimulus needs {}", needed.join(" and ")));
         let finite = |x: &Spanned<f64>, field: &str, non_negative: bool| -> Result<f64> {
@@ -127,6 +156,39 @@ impl Validator<'_> {
                     ));
                 }
                 StimulusKind::Poisson { lambda, weight, stream: 0 }
+            }
+            "pick" => {
+                let amplitude = finite(s.amplitude.as_ref().ok_or_else(|| missing("amplitude"))?, "amplitude", false)?;
+                let pool: u64 = targets.iter().map(|&t| populations[t].size).sum();
+                let count = match &s.count {
+                    None => 1,
+                    Some(c) if *c.get_ref() >= 1 && (*c.get_ref() as u64) <= pool => *c.get_ref() as u32,
+                    Some(c) => {
+                        return Err(self.error(
+                            c.span(),
+                            at("count"),
+                            format!("expected a number of neurons drawn per step from 1 to {pool} (the pool's size), got {}", c.get_ref()),
+                        ))
+                    }
+                };
+                if let Some(n) = &s.neurons {
+                    return Err(self.error(
+                        n.span(),
+                        at("neurons"),
+                        "a pick stimulus draws from whole populations: list them in population = [...] instead of choosing neurons",
+                    ));
+                }
+                let mut first = 0;
+                let mut out = Vec::new();
+                for &population in &targets {
+                    out.push(Stimulus {
+                        population,
+                        neurons: Selection::All,
+                        kind: StimulusKind::Pick { amplitude, count, pool, first, stream: 0 },
+                    });
+                    first += populations[population].size;
+                }
+                return Ok(out);
             }
             _ => {
                 let times = s.times.as_ref().ok_or_else(|| missing("times"))?;
@@ -172,11 +234,18 @@ impl Validator<'_> {
                 StimulusKind::Step { starts, amplitudes: values }
             }
         };
-        let neurons = match &s.neurons {
-            None => Selection::All,
-            Some(n) => self.selection(n, &at("neurons"), populations[population].size, seed)?,
+        let neurons = match (&s.neurons, &targets[..]) {
+            (None, _) => Selection::All,
+            (Some(n), &[population]) => self.selection(n, &at("neurons"), populations[population].size, seed)?,
+            (Some(n), _) => {
+                return Err(self.error(
+                    n.span(),
+                    at("neurons"),
+                    "neurons chooses within one population: write one [[stimulus]] for each population to choose neurons in several",
+                ))
+            }
         };
-        Ok(Stimulus { population, neurons, kind })
+        Ok(targets.into_iter().map(|population| Stimulus { population, neurons: neurons.clone(), kind: kind.clone() }).collect())
     }
 
     pub(super) fn selection(&self, n: &Spanned<schema::Neurons>, field: &str, size: u64, seed: u64) -> Result<Selection> {

@@ -36,6 +36,8 @@ pub enum Purpose {
     Poisson = 5,
     /// The spikes a dry run draws for the ranks it does not build.
     DryRun = 6,
+    /// The neurons a pick stimulus draws in each step.
+    Pick = 7,
 }
 
 const SKEIN_KS_PARITY32: u32 = 0x1BD1_1BDA;
@@ -187,6 +189,16 @@ pub fn poisson_count(seed: u64, stream: u32, step: u64, gid: u64, lambda: f64, e
 pub fn poisson_key(seed: u64, stream: u32, step: u64) -> [u32; 2] {
     let key = key_for(seed, Purpose::Poisson);
     [key[0] ^ stream.wrapping_mul(0x85EB_CA6B), key[1] ^ ((step >> 32) as u32).wrapping_mul(0x9E37_79B9)]
+}
+
+/// The `draw`-th neuron a pick stimulus of stream `stream` draws in `step`, uniform in
+/// `0..pool` (a 64-bit uniform scaled by multiplication: a bias below pool/2⁶⁴).
+pub fn pick_index(seed: u64, stream: u32, step: u64, draw: u32, pool: u64) -> u64 {
+    let key = key_for(seed, Purpose::Pick);
+    let key = [key[0] ^ stream.wrapping_mul(0x85EB_CA6B), key[1] ^ draw.wrapping_mul(0x9E37_79B9)];
+    let [a, b] = threefry2x32([step as u32, (step >> 32) as u32], key);
+    let x = ((a as u64) << 32) | b as u64;
+    ((x as u128 * pool as u128) >> 64) as u64
 }
 
 /// The Poisson CDF at 0, 1, 2, … for as long as the terms are not 0, summed as
