@@ -26,12 +26,15 @@ fn no_mpi_binary() -> PathBuf {
     path
 }
 
-/// Runs `volley run` on `ranks` MPI ranks with one thread each.
+/// Runs `volley run` on `ranks` MPI ranks with one thread each, unless `args` say.
 fn run_mpi(ranks: usize, out: &Path, args: &[&str]) -> Output {
+    let threads: &[&str] = if args.contains(&"--threads") { &[] } else { &["--threads", "1"] };
     common::command(mpirun())
         .args(["-np", &ranks.to_string(), "--oversubscribe", "--bind-to", "none"])
         .arg(env!("CARGO_BIN_EXE_volley"))
-        .args(["run", "-q", "--threads", "1", "--out"])
+        .args(["run", "-q"])
+        .args(threads)
+        .arg("--out")
         .arg(out)
         .args(args)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
@@ -210,6 +213,52 @@ fn plastic_network_and_its_weights_are_identical_on_1_2_and_4_ranks() {
         assert_eq!(spikes(&out), spikes(&reference), "{ranks} ranks: spikes differ");
         // Every rank writes the edges onto its neurons: the same file as one process's.
         common::assert_same_datasets(&reference.join("weights.h5"), &out.join("weights.h5"));
+    }
+}
+
+/// Izhikevich's polychronization network (examples/spnet.toml: izhikevich2006 on the
+/// excitatory synapses, delays 1–20 ms) for 20 s: 1, 2 and 4 ranks with 1 and 2 threads
+/// give one process's spikes and weight snapshots; a checkpoint at 10 s written on 2
+/// ranks resumes on 4 ranks and on 1 process with 2 threads to the same bytes at 20 s
+/// (weights, the derivatives, both traces and the spikes in flight carried over).
+#[test]
+fn spnet_spikes_and_weights_are_identical_on_any_ranks_threads_and_resumption() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example("spnet.toml");
+    let m = model.to_str().unwrap();
+    let args = [m, "--duration", "20 s", "--set", "output.weights.0.interval=\"2 s\""];
+    let reference = dir.path().join("no-mpi");
+    assert_ok(&run_plain(&no_mpi_binary(), &reference, &args));
+    let files = ["spikes.h5", "weights.h5"];
+    for (ranks, threads) in [(1, "2"), (2, "1"), (2, "2"), (4, "1")] {
+        let out = dir.path().join(format!("np{ranks}-t{threads}"));
+        let mut with = args.to_vec();
+        with.extend_from_slice(&["--threads", threads]);
+        assert_ok(&run_mpi(ranks, &out, &with));
+        for file in files {
+            common::assert_same_datasets(&reference.join(file), &out.join(file));
+        }
+    }
+    let out = dir.path().join("resumed");
+    let checkpoint = out.join("ck.h5");
+    let c = checkpoint.to_str().unwrap();
+    let mut half = args.to_vec();
+    half[2] = "10 s";
+    half.extend_from_slice(&["--checkpoint", c]);
+    assert_ok(&run_mpi(2, &out, &half));
+    let saved = out.join("saved.h5");
+    std::fs::copy(&checkpoint, &saved).unwrap();
+    let resume = [m, "--duration", "20 s", "--resume", c, "--set", "output.weights.0.interval=\"2 s\""];
+    assert_ok(&run_mpi(4, &out, &resume));
+    for file in files {
+        common::assert_same_datasets(&reference.join(file), &out.join(file));
+    }
+    // The same checkpoint, in one process on 2 threads, into a copy of the outputs as
+    // they were at 10 s (the resumed run cuts back what a run appended after it).
+    let c = saved.to_str().unwrap();
+    assert_ok(&run_plain(env!("CARGO_BIN_EXE_volley").as_ref(), &out, &[m, "--duration", "20 s", "--resume", c, "--set", args[4]]));
+    for file in files {
+        common::assert_same_datasets(&reference.join(file), &out.join(file));
     }
 }
 

@@ -120,31 +120,59 @@ fn plasticity_tables_are_checked_with_one_line_each() {
 }
 
 #[test]
-fn what_a_plastic_run_cannot_do_yet_is_refused_with_one_line() {
+fn a_plastic_run_on_the_gpu_is_refused_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let model = plastic_2003(dir.path(), "m.toml", STDP, "6*u");
     let m = model.to_str().unwrap();
-    let cases: [(&[&str], &str); 3] = [
-        (
-            &["--checkpoint", "c.h5"],
-            "--checkpoint: projection[0] is plastic (rule stdp), and checkpoints do not hold plastic weights and traces yet: run without --checkpoint",
-        ),
-        (
-            &["--rebalance", "always"],
-            "--rebalance: projection[0] is plastic (rule stdp), and plastic synapses do not move between shards yet: use --rebalance never (auto leaves such runs as cut)",
-        ),
-        (&["--backend", "gpu"], "projection 0: plastic synapses run on the CPU backend only (--backend cpu)"),
-    ];
-    for (extra, expected) in cases {
-        let mut args = vec!["run", "-q", m, "--duration", "10ms", "--out", "o"];
-        args.extend_from_slice(extra);
-        let out = volley(dir.path(), &args);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{err}");
-        assert!(err.contains(expected), "{err}\nexpected: {expected}");
+    let out = volley(dir.path(), &["run", "-q", m, "--duration", "10ms", "--out", "o", "--backend", "gpu"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("projection 0: plastic synapses run on the CPU backend only (--backend cpu)"), "{err}");
+}
+
+/// Shards cut anew by their measured times (`--rebalance always`) carry the plastic
+/// state over (weights, derivatives, traces): the same spikes and weight snapshots as
+/// the run left as first cut; and a checkpoint of one thread resumes on two to the same
+/// bytes.
+#[test]
+fn plastic_state_moves_with_a_re_cut_and_through_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = example("spnet.toml");
+    let m = m.to_str().unwrap();
+    let args = |out: &str| -> Vec<String> {
+        [m, "--duration", "3 s", "--threads", "2", "--out", out, "--set", "output.weights.0.interval=\"500 ms\""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |extra: &[&str], out: &str| {
+        let mut a: Vec<String> = vec!["run".into()];
+        a.extend(args(out));
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+        let ran = volley(dir.path(), &a);
+        assert_ok(&ran);
+        ran
+    };
+    run(&["--rebalance", "never"], "cut");
+    let ran = run(&["--rebalance", "always"], "recut");
+    assert!(common::stdout(&ran).contains("shards re-cut at"), "{}", common::stdout(&ran));
+    // One thread to 1.5 s, a checkpoint, then two threads on.
+    let ck = dir.path().join("ck.h5");
+    let ck = ck.to_str().unwrap();
+    let mut first = args("resumed");
+    (first[2], first[4]) = ("1500 ms".into(), "1".into());
+    first.extend(["--checkpoint".to_string(), ck.to_string()]);
+    let mut a = vec!["run".to_string()];
+    a.extend(first);
+    assert_ok(&volley(dir.path(), &a.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
+    assert_ok(&volley(dir.path(), &["run", "-q", "--resume", ck, "--duration", "3 s", "--threads", "2"]));
+    for out in ["recut", "resumed"] {
+        for file in ["spikes.h5", "weights.h5"] {
+            common::assert_same_datasets(&dir.path().join("cut").join(file), &dir.path().join(out).join(file));
+        }
     }
-    assert_ok(&volley(dir.path(), &["run", "-q", m, "--duration", "10ms", "--out", "o"]));
 }
 
 const SNAPSHOTS: &str = "\n[[output.weights]]\nfile = \"weights.h5\"\nprojection = 0\ninterval = \"250 ms\"\n";

@@ -126,6 +126,18 @@ pub trait Backend {
         Vec::new()
     }
 
+    /// The state of plastic projection `projection`'s local synapses and targets, in the
+    /// order of `plastic_synapses`: what a checkpoint holds.
+    fn plastic_state(&self, _projection: u32) -> crate::connectivity::PlasticState {
+        crate::connectivity::PlasticState::default()
+    }
+
+    /// Takes the state of plastic projection `projection`'s local synapses and targets
+    /// from `state` (as `plastic_state` gives it, for the same synapses).
+    fn set_plastic_state(&mut self, _projection: u32, _state: &crate::connectivity::PlasticState) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
     /// Membrane potentials of the local neurons in id order.
     fn voltages(&self) -> Vec<f32>;
 

@@ -13,6 +13,10 @@
 //!   target's inputs in the order the interrupted run did — whatever its ring size;
 //! - the step, and how far each output file had got (`/outputs`): a resumed run cuts
 //!   back what was appended after the checkpoint and appends from there;
+//! - each plastic projection's state (`/plastic/<projection>/`): per synapse, in the
+//!   order of `Backend::plastic_synapses` (targets ascending; an order the partition
+//!   does not change), its weight, the rule's state, and its (source, delay) group's
+//!   presynaptic trace; per neuron of the target population its postsynaptic trace;
 //! - nothing of the random streams: they are keyed by (seed, step, id), not drawn in
 //!   sequence.
 //!
@@ -31,11 +35,12 @@ mod digest;
 
 use crate::backend::{Backend, StatePiece};
 use crate::comm::{agree, Communicator};
+use crate::connectivity::PlasticState;
 use crate::digest::{hash, term};
 use crate::engine::RecentSpikes;
 use crate::error::{Error, Result};
 use crate::model::StateArrayMut;
-use crate::network::Description;
+use crate::network::{Description, Projection};
 use crate::record::appender::{cause, open_file, text_attr, FileRecord};
 use crate::record::atomic::partial_path;
 use crate::spike::Spike;
@@ -84,6 +89,9 @@ pub fn identity(desc: &Description) -> Vec<(String, u64)> {
         // The stop of a report is left out: by default the end of the run.
         let what = format_args!("{} {} {:?} {} {}", r.variable, r.unit, r.populations, r.schedule.start_step, r.schedule.interval_steps);
         parts.push((format!("report '{}'", r.file), hash(what)));
+    }
+    for w in &desc.output.weights {
+        parts.push((format!("weights '{}'", w.file), hash(format_args!("{} {}", w.projection, w.interval_steps))));
     }
     parts
 }
@@ -233,6 +241,7 @@ fn write_contents(
         }
     }
     write_in_flight(file, recent, what.step, comm)?;
+    write_plastic(file, desc, backend, comm)?;
 
     let outputs = file.create_group("outputs")?;
     for (k, record) in what.positions.files.iter().enumerate() {
@@ -308,6 +317,73 @@ fn write_in_flight(file: &hdf5::File, recent: &RecentSpikes, step: u64, comm: &d
     }
     let (_, sums) = comm.prefix_and_total(&[sum]);
     group.new_attr::<u64>().create("checksum")?.write_scalar(&sums[0])?;
+    Ok(())
+}
+
+/// The datasets of a plastic projection's state: per synapse, then per target.
+const PLASTIC_PER_SYNAPSE: [&str; 4] = ["weight", "extra", "pre_last", "pre_value"];
+const PLASTIC_PER_TARGET: [&str; 3] = ["post_last", "post_after", "post_before"];
+
+/// A plastic state's arrays by name, each value's bits, with where its first value goes
+/// (positions among the projection's synapses or the target population's neurons).
+fn plastic_arrays(state: &PlasticState, synapse_at: u64, target_at: u64) -> Vec<(&'static str, u64, Vec<u64>)> {
+    let f32s = |v: &[f32]| v.iter().map(|x| x.to_bits() as u64).collect();
+    let f64s = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect();
+    let u32s = |v: &[u32]| v.iter().map(|&x| x as u64).collect();
+    vec![
+        ("weight", synapse_at, f32s(&state.weight)),
+        ("extra", synapse_at, f32s(&state.extra)),
+        ("pre_last", synapse_at, u32s(&state.pre_last)),
+        ("pre_value", synapse_at, f64s(&state.pre_value)),
+        ("post_last", target_at, u32s(&state.post_last)),
+        ("post_after", target_at, f64s(&state.post_after)),
+        ("post_before", target_at, f64s(&state.post_before)),
+    ]
+}
+
+/// Each plastic projection's state, every rank its own synapses at their place in the
+/// projection's order (ranks hold ascending targets) and its own targets' traces.
+fn write_plastic(file: &hdf5::File, desc: &Description, backend: &dyn Backend, comm: &dyn Communicator) -> Result<()> {
+    let root = file.create_group("plastic")?;
+    for p in desc.projections.iter().filter(|p| p.plasticity.is_some()) {
+        let state = backend.plastic_state(p.id);
+        let (before, total) = comm.prefix_and_total(&[state.synapses() as u64]);
+        let (n, at) = (total[0] as usize, before[0] as usize);
+        let targets = &desc.populations[p.target];
+        let target_at = if state.targets() == 0 { 0 } else { (state.first_target - targets.first_gid) as usize };
+        let group = root.create_group(&p.id.to_string())?;
+        let extra_len = if p.plasticity.as_ref().is_some_and(|r| r.holds_extra()) { n } else { 0 };
+        let weight = group.new_dataset::<f32>().shape(n).create("weight")?;
+        let extra = group.new_dataset::<f32>().shape(extra_len).create("extra")?;
+        let pre_last = group.new_dataset::<u32>().shape(n).create("pre_last")?;
+        let pre_value = group.new_dataset::<f64>().shape(n).create("pre_value")?;
+        let size = targets.size as usize;
+        let post_last = group.new_dataset::<u32>().shape(size).create("post_last")?;
+        let post_after = group.new_dataset::<f64>().shape(size).create("post_after")?;
+        let post_before = group.new_dataset::<f64>().shape(size).create("post_before")?;
+        let (m, k) = (state.synapses(), state.targets());
+        if m > 0 {
+            weight.write_slice(&state.weight[..], at..at + m)?;
+            if extra_len > 0 {
+                extra.write_slice(&state.extra[..], at..at + m)?;
+            }
+            pre_last.write_slice(&state.pre_last[..], at..at + m)?;
+            pre_value.write_slice(&state.pre_value[..], at..at + m)?;
+        }
+        if k > 0 {
+            post_last.write_slice(&state.post_last[..], target_at..target_at + k)?;
+            post_after.write_slice(&state.post_after[..], target_at..target_at + k)?;
+            post_before.write_slice(&state.post_before[..], target_at..target_at + k)?;
+        }
+        let sums: Vec<u64> = plastic_arrays(&state, at as u64, target_at as u64)
+            .iter()
+            .map(|(_, first, bits)| bits.iter().enumerate().map(|(i, &b)| term(first + i as u64, b)).sum())
+            .collect();
+        let (_, totals) = comm.prefix_and_total(&sums);
+        for (name, total) in PLASTIC_PER_SYNAPSE.iter().chain(&PLASTIC_PER_TARGET).zip(totals) {
+            group.dataset(name)?.new_attr::<u64>().create("checksum")?.write_scalar(&total)?;
+        }
+    }
     Ok(())
 }
 
@@ -484,7 +560,72 @@ impl Checkpoint {
         }
         let epochs = agree(comm, self.in_flight().map_err(bad))?;
         backend.restore_in_flight(&epochs, self.step);
+        for p in desc.projections.iter().filter(|p| p.plasticity.is_some()) {
+            self.plastic(desc, p, backend, comm)?;
+        }
         Ok(())
+    }
+
+    /// Reads this rank's part of plastic projection `p`'s state into `backend` (built
+    /// anew: it holds the synapses, in the same order), checked against the checksums.
+    fn plastic(&self, desc: &Description, p: &Projection, backend: &mut dyn Backend, comm: &dyn Communicator) -> Result<()> {
+        let bad = |m: String| Error::Input {
+            path: self.path.clone(),
+            message: format!("damaged: the plastic state of projection {}: {m}", p.id),
+        };
+        let built = backend.plastic_state(p.id);
+        let (before, total) = comm.prefix_and_total(&[built.synapses() as u64]);
+        let (at, m, k) = (before[0] as usize, built.synapses(), built.targets());
+        let targets = &desc.populations[p.target];
+        let target_at = if k == 0 { 0 } else { (built.first_target - targets.first_gid) as usize };
+        let group = self.file.group(&format!("plastic/{}", p.id)).map_err(|e| bad(format!("missing ({})", cause(&e.to_string()))))?;
+        let extra_len = if p.plasticity.as_ref().is_some_and(|r| r.holds_extra()) { total[0] as usize } else { 0 };
+        let expected = |name: &str| match name {
+            "extra" => extra_len,
+            n if PLASTIC_PER_SYNAPSE.contains(&n) => total[0] as usize,
+            _ => targets.size as usize,
+        };
+        for name in PLASTIC_PER_SYNAPSE.iter().chain(&PLASTIC_PER_TARGET) {
+            let shape =
+                group.dataset(name).map(|d| d.shape()).map_err(|e| bad(format!("{name} cannot be read ({})", cause(&e.to_string()))))?;
+            if shape != [expected(name)] {
+                return Err(bad(format!("{name} holds {shape:?} values, expected {} (the synapses this model builds)", expected(name))));
+            }
+        }
+        let io = |e: hdf5::Error| cause(&e.to_string());
+        // Read by every rank, then checked together: a rank that fails to read still
+        // takes part in the sums.
+        let read = || -> std::result::Result<PlasticState, String> {
+            let mut state = PlasticState { first_target: built.first_target, ..PlasticState::default() };
+            if m > 0 {
+                state.weight = group.dataset("weight").and_then(|d| d.read_slice_1d::<f32, _>(at..at + m)).map_err(io)?.to_vec();
+                if extra_len > 0 {
+                    state.extra = group.dataset("extra").and_then(|d| d.read_slice_1d::<f32, _>(at..at + m)).map_err(io)?.to_vec();
+                }
+                state.pre_last = group.dataset("pre_last").and_then(|d| d.read_slice_1d::<u32, _>(at..at + m)).map_err(io)?.to_vec();
+                state.pre_value = group.dataset("pre_value").and_then(|d| d.read_slice_1d::<f64, _>(at..at + m)).map_err(io)?.to_vec();
+            }
+            if k > 0 {
+                let r = target_at..target_at + k;
+                state.post_last = group.dataset("post_last").and_then(|d| d.read_slice_1d::<u32, _>(r.clone())).map_err(io)?.to_vec();
+                state.post_after = group.dataset("post_after").and_then(|d| d.read_slice_1d::<f64, _>(r.clone())).map_err(io)?.to_vec();
+                state.post_before = group.dataset("post_before").and_then(|d| d.read_slice_1d::<f64, _>(r)).map_err(io)?.to_vec();
+            }
+            Ok(state)
+        };
+        let state = agree(comm, read().map_err(bad))?;
+        let sums: Vec<u64> = plastic_arrays(&state, at as u64, target_at as u64)
+            .iter()
+            .map(|(_, first, bits)| bits.iter().enumerate().map(|(i, &b)| term(first + i as u64, b)).sum())
+            .collect();
+        let (_, totals) = comm.prefix_and_total(&sums);
+        for (name, total) in PLASTIC_PER_SYNAPSE.iter().chain(&PLASTIC_PER_TARGET).zip(totals) {
+            let stored = group.dataset(name).and_then(|d| d.attr("checksum")).and_then(|a| a.read_scalar::<u64>()).ok();
+            if stored != Some(total) {
+                return Err(bad(format!("the values of {name} do not match their checksum")));
+            }
+        }
+        agree(comm, backend.set_plastic_state(p.id, &state).map_err(bad))
     }
 
     /// The spikes in flight, epoch by epoch, checked against their checksum.

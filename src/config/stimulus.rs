@@ -78,21 +78,7 @@ impl Validator<'_> {
     ) -> Result<Vec<Stimulus>> {
         let at = |field: &str| format!("stimulus[{i}].{field}");
         let s = table.get_ref();
-        let names = s.population.get_ref().as_slice();
-        let mut targets: Vec<usize> = Vec::new();
-        for name in names {
-            let index = populations.iter().position(|p| &p.name == name).ok_or_else(|| {
-                let known: Vec<&str> = populations.iter().map(|p| p.name.as_str()).collect();
-                self.error(s.population.span(), at("population"), format!("unknown population '{name}' (defined: {})", known.join(", ")))
-            })?;
-            if targets.contains(&index) {
-                return Err(self.error(s.population.span(), at("population"), format!("population '{name}' is listed twice")));
-            }
-            targets.push(index);
-        }
-        if targets.is_empty() {
-            return Err(self.error(s.population.span(), at("population"), "expected a population's name or a list of at least one"));
-        }
+        let targets = self.stimulus_populations(&s.population, &at("population"), populations)?;
         let kind_name = s.kind.get_ref().as_str();
         let Some((_, uses)) = KEYS.iter().find(|(k, _)| *k == kind_name) else {
             return Err(self.error(
@@ -159,36 +145,7 @@ impl Validator<'_> {
             }
             "pick" => {
                 let amplitude = finite(s.amplitude.as_ref().ok_or_else(|| missing("amplitude"))?, "amplitude", false)?;
-                let pool: u64 = targets.iter().map(|&t| populations[t].size).sum();
-                let count = match &s.count {
-                    None => 1,
-                    Some(c) if *c.get_ref() >= 1 && (*c.get_ref() as u64) <= pool => *c.get_ref() as u32,
-                    Some(c) => {
-                        return Err(self.error(
-                            c.span(),
-                            at("count"),
-                            format!("expected a number of neurons drawn per step from 1 to {pool} (the pool's size), got {}", c.get_ref()),
-                        ))
-                    }
-                };
-                if let Some(n) = &s.neurons {
-                    return Err(self.error(
-                        n.span(),
-                        at("neurons"),
-                        "a pick stimulus draws from whole populations: list them in population = [...] instead of choosing neurons",
-                    ));
-                }
-                let mut first = 0;
-                let mut out = Vec::new();
-                for &population in &targets {
-                    out.push(Stimulus {
-                        population,
-                        neurons: Selection::All,
-                        kind: StimulusKind::Pick { amplitude, count, pool, first, stream: 0 },
-                    });
-                    first += populations[population].size;
-                }
-                return Ok(out);
+                return self.pick(s, &at, amplitude, &targets, populations);
             }
             _ => {
                 let times = s.times.as_ref().ok_or_else(|| missing("times"))?;
@@ -246,6 +203,67 @@ impl Validator<'_> {
             }
         };
         Ok(targets.into_iter().map(|population| Stimulus { population, neurons: neurons.clone(), kind: kind.clone() }).collect())
+    }
+
+    /// The populations a stimulus names, by index: one name or a list of distinct ones.
+    fn stimulus_populations(&self, names: &Spanned<schema::Names>, field: &str, populations: &[Population]) -> Result<Vec<usize>> {
+        let mut targets: Vec<usize> = Vec::new();
+        for name in names.get_ref().as_slice() {
+            let index = populations.iter().position(|p| &p.name == name).ok_or_else(|| {
+                let known: Vec<&str> = populations.iter().map(|p| p.name.as_str()).collect();
+                self.error(names.span(), field, format!("unknown population '{name}' (defined: {})", known.join(", ")))
+            })?;
+            if targets.contains(&index) {
+                return Err(self.error(names.span(), field, format!("population '{name}' is listed twice")));
+            }
+            targets.push(index);
+        }
+        if targets.is_empty() {
+            return Err(self.error(names.span(), field, "expected a population's name or a list of at least one"));
+        }
+        Ok(targets)
+    }
+
+    /// A pick stimulus: one `Stimulus` per population of its pool, each knowing where
+    /// its neurons start in the pool.
+    fn pick(
+        &self,
+        s: &schema::Stimulus,
+        at: &dyn Fn(&str) -> String,
+        amplitude: f64,
+        targets: &[usize],
+        populations: &[Population],
+    ) -> Result<Vec<Stimulus>> {
+        let pool: u64 = targets.iter().map(|&t| populations[t].size).sum();
+        let count = match &s.count {
+            None => 1,
+            Some(c) if *c.get_ref() >= 1 && (*c.get_ref() as u64) <= pool => *c.get_ref() as u32,
+            Some(c) => {
+                return Err(self.error(
+                    c.span(),
+                    at("count"),
+                    format!("expected a number of neurons drawn per step from 1 to {pool} (the pool's size), got {}", c.get_ref()),
+                ))
+            }
+        };
+        if let Some(n) = &s.neurons {
+            return Err(self.error(
+                n.span(),
+                at("neurons"),
+                "a pick stimulus draws from whole populations: list them in population = [...] instead of choosing neurons",
+            ));
+        }
+        let mut first = 0;
+        let mut out = Vec::new();
+        for &population in targets {
+            out.push(Stimulus {
+                population,
+                neurons: Selection::All,
+                kind: StimulusKind::Pick { amplitude, count, pool, first, stream: 0 },
+            });
+            first += populations[population].size;
+        }
+        Ok(out)
     }
 
     pub(super) fn selection(&self, n: &Spanned<schema::Neurons>, field: &str, size: u64, seed: u64) -> Result<Selection> {

@@ -29,7 +29,7 @@ mod ring;
 
 pub use in_flight::InFlight;
 pub use layout::{delays_per_synapse, expected_rows, expected_synapses, present_only, store_blocks, BlockPlan, Layout, RecordKind};
-pub use plastic::{expected_bytes as plastic_bytes, PlasticBlock, PlasticSynapse};
+pub use plastic::{expected_bytes as plastic_bytes, PlasticBlock, PlasticState, PlasticSynapse};
 pub use present::{PresentSources, RowIndex};
 pub use ring::DelayRing;
 

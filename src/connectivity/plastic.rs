@@ -35,6 +35,35 @@ pub struct PlasticSynapse {
     pub extra: f32,
 }
 
+/// The state of a plastic projection's synapses onto a run of targets, in an order that
+/// does not depend on the partition (targets ascending, each target's synapses in store
+/// order): what a checkpoint holds and a re-cut moves. Each synapse carries the
+/// presynaptic trace of its (source, delay) group, which every shard holding the group
+/// keeps alike; each target its postsynaptic trace.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlasticState {
+    /// The global id of the first target (the post arrays' first entry).
+    pub first_target: u64,
+    pub weight: Vec<f32>,
+    /// The rule's state per synapse; empty where it has none.
+    pub extra: Vec<f32>,
+    pub pre_last: Vec<u32>,
+    pub pre_value: Vec<f64>,
+    pub post_last: Vec<u32>,
+    pub post_after: Vec<f64>,
+    pub post_before: Vec<f64>,
+}
+
+impl PlasticState {
+    pub fn synapses(&self) -> usize {
+        self.weight.len()
+    }
+
+    pub fn targets(&self) -> usize {
+        self.post_last.len()
+    }
+}
+
 /// The per-synapse arrays a rule's loops change.
 struct Synapses<'a> {
     target: &'a [u32],
@@ -197,10 +226,11 @@ impl PlasticBlock {
             source_of_row.resize(source_of_row.len().max(row + 1), 0);
             source_of_row[row] = source as u64;
         });
+        out.reserve(self.incoming.len());
         for t in 0..self.post.len() {
-            for &i in &self.incoming[self.incoming_at[t] as usize..self.incoming_at[t + 1] as usize] {
-                let i = i as usize;
-                let g = self.offsets.partition_point(|&o| o as usize <= i) - 1;
+            let list = self.incoming_at[t] as usize..self.incoming_at[t + 1] as usize;
+            for (&i, &g) in self.incoming[list.clone()].iter().zip(&self.incoming_group[list]) {
+                let (i, g) = (i as usize, g as usize);
                 out.push(PlasticSynapse {
                     source: self.sources.start + source_of_row[g / n_delays],
                     target: store_start + (self.targets.start as usize + t) as u64,
@@ -210,6 +240,59 @@ impl PlasticBlock {
                 });
             }
         }
+    }
+
+    /// Appends the block's state to `out` (whose `first_target` the caller sets), in
+    /// the order of `synapses_in_order`.
+    pub fn save_state(&self, out: &mut PlasticState) {
+        for t in 0..self.post.len() {
+            let list = self.incoming_at[t] as usize..self.incoming_at[t + 1] as usize;
+            for (&i, &g) in self.incoming[list.clone()].iter().zip(&self.incoming_group[list]) {
+                out.weight.push(self.weight[i as usize]);
+                if !self.extra.is_empty() {
+                    out.extra.push(self.extra[i as usize]);
+                }
+                let pre = &self.pre[g as usize];
+                out.pre_last.push(pre.last);
+                out.pre_value.push(pre.value);
+            }
+            let post = &self.post[t];
+            out.post_last.push(post.last);
+            out.post_after.push(post.after);
+            out.post_before.push(post.before);
+        }
+    }
+
+    /// Takes the block's state from `from`: its synapses from position `synapse_at`, its
+    /// targets from `target_at` (the block's places in `from`'s order). Fails where the
+    /// synapses of one (source, delay) group carry different presynaptic traces.
+    pub fn load_state(&mut self, from: &PlasticState, synapse_at: usize, target_at: usize) -> Result<(), String> {
+        let mut set = vec![false; self.pre.len()];
+        let mut at = synapse_at;
+        for t in 0..self.post.len() {
+            let list = self.incoming_at[t] as usize..self.incoming_at[t + 1] as usize;
+            for (&i, &g) in self.incoming[list.clone()].iter().zip(&self.incoming_group[list]) {
+                self.weight[i as usize] = from.weight[at];
+                if !self.extra.is_empty() {
+                    self.extra[i as usize] = from.extra[at];
+                }
+                let trace = PreTrace { last: from.pre_last[at], value: from.pre_value[at] };
+                let g = g as usize;
+                if set[g] && self.pre[g] != trace {
+                    return Err(format!("synapse {at}'s presynaptic trace differs from its group's"));
+                }
+                (self.pre[g], set[g]) = (trace, true);
+                at += 1;
+            }
+            let k = target_at + t;
+            self.post[t] = PostTrace { last: from.post_last[k], after: from.post_after[k], before: from.post_before[k] };
+        }
+        Ok(())
+    }
+
+    /// The block's targets, as indices from the store's first global id.
+    pub fn local_targets(&self) -> Range<u32> {
+        self.targets.clone()
     }
 
     /// Marks the sources with a synapse here in `needed` (a bit set over global ids).

@@ -225,6 +225,11 @@ impl WeightsPlan {
         step == steps || step.is_multiple_of(self.interval_steps)
     }
 
+    /// The last step at or before `step` (short of the run's end) at which one is taken.
+    pub fn last_until(&self, step: u64) -> u64 {
+        step / self.interval_steps * self.interval_steps
+    }
+
     /// The next step after `step` at which one is taken.
     pub fn next_after(&self, step: u64, steps: u64) -> u64 {
         ((step / self.interval_steps + 1) * self.interval_steps).min(steps)

@@ -298,6 +298,11 @@ impl Appender {
         &self.path
     }
 
+    /// The file, once created or reopened.
+    pub fn file(&self) -> Option<&hdf5::File> {
+        self.file.as_ref()
+    }
+
     /// Rows of each dataset in the file.
     pub fn lengths(&self) -> &[u64] {
         &self.lengths

@@ -11,7 +11,7 @@
 //! does not depend on the partition; each rank writes the block of edges onto its own
 //! neurons, which follow one another as the ranks' neurons do.
 
-use super::appender::{text_attr, Appender, Extendable, FileKind};
+use super::appender::{text_attr, Appender, Extendable, FileKind, FileRecord};
 use super::writer::Provenance;
 use crate::comm::Communicator;
 use crate::connectivity::PlasticSynapse;
@@ -98,6 +98,55 @@ impl WeightsWriter {
         })?;
         let current = current.expect("laid out");
         Ok(WeightsWriter { current, appender, layout, mine, rows: 0 })
+    }
+
+    /// Opens the weight file of a checkpointed run to go on from the checkpoint
+    /// (collective): snapshots appended after it are cut back (`Appender::reopen`).
+    pub fn reopen(
+        path: &Path,
+        layout: WeightsLayout,
+        synapses: &[PlasticSynapse],
+        (record, duration_ms): (&FileRecord, f64),
+        provenance: &Provenance,
+        comm: &dyn Communicator,
+    ) -> Result<WeightsWriter> {
+        let counts = comm.all_gather_f64(&[synapses.len() as f64]);
+        let before: usize = counts[..comm.rank()].iter().map(|&c| c as usize).sum();
+        let total: usize = counts.iter().map(|&c| c as usize).sum();
+        let mine = before..before + synapses.len();
+        let kind = Box::new(WeightsFile { name: layout.name.clone(), edges: total as u64 });
+        let find = |file: &hdf5::File| -> hdf5::Result<Vec<Extendable>> {
+            let group = file.group(&format!("edges/{}", layout.name))?;
+            let weights = group.dataset("snapshots/syn_weight")?;
+            if weights.shape().get(1) != Some(&total) {
+                return Err(hdf5::Error::from(
+                    format!("edges/{}/snapshots/syn_weight does not have {total} columns", layout.name).as_str(),
+                ));
+            }
+            let chunk_rows = weights.chunk().and_then(|c| c.first().copied()).unwrap_or(1) as u64;
+            let time = group.dataset("snapshots/time")?;
+            group.dataset("0/syn_weight")?;
+            Ok(vec![
+                Extendable {
+                    dataset: weights,
+                    name: format!("edges/{}/snapshots/syn_weight", layout.name),
+                    chunk_rows,
+                    row_bytes: 4 * total as u64,
+                },
+                Extendable { dataset: time, name: format!("edges/{}/snapshots/time", layout.name), chunk_rows: 64, row_bytes: 8 },
+            ])
+        };
+        let appender = Appender::reopen(path, kind, comm, (record, duration_ms), provenance, find)?;
+        let output_error = |e: hdf5::Error| crate::Error::Output { path: path.to_path_buf(), message: e.to_string() };
+        let file = appender.file().expect("a reopened file is open");
+        let current = file.dataset(&format!("edges/{}/0/syn_weight", layout.name)).map_err(output_error)?;
+        let rows = record.lengths.first().copied().unwrap_or(0);
+        Ok(WeightsWriter { current, appender, layout, mine, rows })
+    }
+
+    /// What a checkpoint keeps of the file (collective).
+    pub fn record(&self, name: &str, comm: &dyn Communicator) -> FileRecord {
+        self.appender.record(name, comm)
     }
 
     /// Appends the weights `synapses` (this rank's, in the order of `create`) as they

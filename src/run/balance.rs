@@ -96,8 +96,7 @@ impl Balancer {
             recut_spread: None,
             cost_secs,
             threads: threads.max(1),
-            // Plastic synapses' state does not move between shards (`run::checks::check_plastic`).
-            finished: mode == Rebalance::Never || desc.projections.iter().any(|p| p.plasticity.is_some()),
+            finished: mode == Rebalance::Never,
             decisions: Vec::new(),
         }
     }

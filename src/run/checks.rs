@@ -53,21 +53,6 @@ pub fn check_outputs(desc: &Description) -> Result<()> {
 /// Checks, before anything is built, that checkpoints can be written at `path`: not a
 /// directory, not one of the run's output files, in a directory that exists and is
 /// writable or can be created — found now rather than at the first checkpoint, hours in.
-/// What a run with plastic projections cannot do yet: write checkpoints (they do not
-/// hold the weights and traces) and re-cut its shards (the plastic state does not move).
-pub fn check_plastic(desc: &Description, checkpoint: bool, rebalance_always: bool) -> Result<()> {
-    let Some(p) = desc.projections.iter().find(|p| p.plasticity.is_some()) else { return Ok(()) };
-    let rule = p.plasticity.as_ref().expect("plastic").declaration().rule;
-    let (option, what) = match (checkpoint, rebalance_always) {
-        (true, _) => ("--checkpoint", "checkpoints do not hold plastic weights and traces yet: run without --checkpoint"),
-        (false, true) => {
-            ("--rebalance", "plastic synapses do not move between shards yet: use --rebalance never (auto leaves such runs as cut)")
-        }
-        (false, false) => return Ok(()),
-    };
-    Err(Error::Option { option: option.into(), message: format!("projection[{}] is plastic (rule {rule}), and {what}", p.id) })
-}
-
 pub fn check_checkpoint_path(desc: &Description, path: &Path) -> Result<()> {
     let fail = |message: String| Error::Option { option: "--checkpoint".into(), message };
     if path.is_dir() {

@@ -12,8 +12,8 @@ mod signals;
 mod summary;
 
 pub use checks::{
-    check_appendable, check_checkpoint_path, check_memory, check_output_space, check_outputs, check_planned_ranks, check_plastic,
-    check_store_limits, parse_size, suggest_output,
+    check_appendable, check_checkpoint_path, check_memory, check_output_space, check_outputs, check_planned_ranks, check_store_limits,
+    parse_size, suggest_output,
 };
 pub use summary::{append_csv, csv_line, fmt_bytes, fmt_duration, peak_memory, rank_table, summary, CSV_HEADER, RANK_CSV_HEADER};
 
@@ -424,7 +424,6 @@ fn lock_outputs(desc: &Description, options: &RunOptions, writes_files: bool) ->
     if let Some(c) = &options.checkpoint {
         check_checkpoint_path(desc, &c.path)?;
     }
-    check_plastic(desc, options.checkpoint.is_some(), options.rebalance == balance::Rebalance::Always)?;
     let holder = lock::Holder::this_process(&options.command_line);
     let checkpoints: Vec<&std::path::Path> = options.checkpoint.iter().map(|c| c.path.as_path()).chain(options.resume.as_deref()).collect();
     lock::RunLocks::take(writes_files.then_some(desc.output.dir.as_path()), &checkpoints, &holder)

@@ -135,12 +135,23 @@ impl Outputs {
                 dt_ms: desc.dt_ms,
             };
             let synapses = backend.plastic_synapses(plan.projection);
-            let writer = WeightsWriter::create(&dir.join(&plan.file), layout, &synapses, made_by, comm)?;
+            let path = dir.join(&plan.file);
+            let writer = match resume {
+                Some(c) => {
+                    let record = c.positions.file(&plan.file, &c.path)?;
+                    let held_ms = plan.last_until(c.step) as f64 * desc.dt_ms;
+                    WeightsWriter::reopen(&path, layout, &synapses, (record, held_ms), made_by, comm)?
+                }
+                None => WeightsWriter::create(&path, layout, &synapses, made_by, comm)?,
+            };
             weights.push((plan.clone(), writer));
         }
         let mut outputs = Outputs { spikes, spike_name, others, weights, steps: desc.steps };
-        let first = resume.map_or(0, |c| c.step);
-        outputs.snapshot_weights(first, backend, comm)?;
+        // A resumed run's file holds the snapshot of the checkpoint's step already (the
+        // run writes the step's snapshots before its checkpoint).
+        if resume.is_none() {
+            outputs.snapshot_weights(0, backend, comm)?;
+        }
         Ok(outputs)
     }
 
@@ -181,7 +192,8 @@ impl Outputs {
     /// What a checkpoint keeps of every output file (collective).
     pub(super) fn records(&self, comm: &dyn Communicator) -> Vec<FileRecord> {
         let spikes = self.spike_name.as_ref().and_then(|name| self.spikes.file_record(name, comm));
-        spikes.into_iter().chain(self.others.iter().filter_map(|(name, o)| o.file_record(name, comm))).collect()
+        let weights = self.weights.iter().map(|(plan, w)| w.record(&plan.file, comm));
+        spikes.into_iter().chain(self.others.iter().filter_map(|(name, o)| o.file_record(name, comm))).chain(weights).collect()
     }
 
     /// This rank's spikes per population of the network (after the last flush).

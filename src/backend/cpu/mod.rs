@@ -596,6 +596,42 @@ impl Backend for CpuBackend {
         out
     }
 
+    fn plastic_state(&self, projection: u32) -> crate::connectivity::PlasticState {
+        let mut out = crate::connectivity::PlasticState::default();
+        let mut first = None;
+        for shard in self.shards.shards() {
+            for block in shard.synapses.plastic.iter().filter(|b| b.projection == projection) {
+                first.get_or_insert(shard.neurons.start + block.local_targets().start as u64);
+                block.save_state(&mut out);
+            }
+        }
+        out.first_target = first.unwrap_or(0);
+        out
+    }
+
+    fn set_plastic_state(&mut self, projection: u32, state: &crate::connectivity::PlasticState) -> Result<(), String> {
+        let (mut synapse_at, mut target_at) = (0, 0);
+        for mut shard in self.shards.shards() {
+            let start = shard.neurons.start;
+            for block in shard.synapses.plastic.iter_mut().filter(|b| b.projection == projection) {
+                let targets = block.local_targets();
+                if start + targets.start as u64 != state.first_target + target_at as u64
+                    || target_at + targets.len() > state.targets()
+                    || synapse_at + block.synapses() > state.synapses()
+                {
+                    return Err(format!("projection {projection}: the plastic state does not cover the synapses built here"));
+                }
+                block.load_state(state, synapse_at, target_at)?;
+                synapse_at += block.synapses();
+                target_at += targets.len();
+            }
+        }
+        if synapse_at != state.synapses() || target_at != state.targets() {
+            return Err(format!("projection {projection}: the plastic state holds other synapses than those built here"));
+        }
+        Ok(())
+    }
+
     fn non_finite(&self) -> Option<NonFinite> {
         self.shards.shards().filter_map(|s| s.non_finite.clone()).min_by_key(|n| (n.step, n.gid))
     }

@@ -122,6 +122,9 @@ impl CpuBackend {
         })
         .expect("saving never fails");
 
+        let plastic: Vec<(u32, crate::connectivity::PlasticState)> =
+            desc.projections.iter().filter(|p| p.plasticity.is_some()).map(|p| (p.id, self.plastic_state(p.id))).collect();
+
         let none = ShardWorkers::start_with(Vec::new(), 1).expect("no thread to start");
         drop(std::mem::replace(&mut self.shards, none));
         self.shards = build_shards(desc, ranges, self.options, self.ring_slots)?;
@@ -139,6 +142,9 @@ impl CpuBackend {
             Ok(())
         })
         .expect("restoring never fails");
+        for (projection, state) in &plastic {
+            self.set_plastic_state(*projection, state).expect("the same synapses, cut anew");
+        }
         let lists: Vec<Arc<Vec<Spike>>> = self.in_flight.iter().cloned().collect();
         for mut shard in self.shards.shards() {
             shard.in_flight.restore(&lists, step);
