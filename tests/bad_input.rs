@@ -102,7 +102,10 @@ fn unknown_neuron_model() {
     let dir = tempfile::tempdir().unwrap();
     let m = variant(dir.path(), "m.toml", "model = \"izhikevich\"", "model = \"hodgkin\"");
     let err = refused(dir.path(), &run_args(&m, dir.path()));
-    assert_eq!(err, format!("error: {m}:17:9: population[0].model: unknown neuron model 'hodgkin' (known: izhikevich, hh, iaf_psc_exp)"));
+    assert_eq!(
+        err,
+        format!("error: {m}:17:9: population[0].model: unknown neuron model 'hodgkin' (known: izhikevich, hh, iaf_psc_exp, iaf_psc_alpha)")
+    );
 }
 
 #[test]

@@ -361,18 +361,27 @@ fn the_izhikevich_shader_steps_as_its_rust_twin() {
     }
 }
 
-/// iaf_psc_exp on the GPU (shaders/lif.wgsl) against its Rust twin, with every input
-/// it takes apart: Poisson events (their counts drawn on the GPU by comparing the same
-/// 53-bit uniforms with the CPU's CDF, so exactly the CPU's counts), a constant current
-/// onto all neurons, a step current onto a range, noise onto a quarter. 100 steps of
-/// 0.1 ms from a spread of voltages, no synapses: the same spikes, and i_syn — which the
-/// Poisson counts alone move, 87.8 pA a event — within f32 rounding everywhere.
+/// iaf_psc_exp and iaf_psc_alpha on the GPU (shaders/lif.wgsl, shaders/iaf_psc_alpha.wgsl)
+/// against their Rust twins, with every input they take apart: Poisson events (their
+/// counts drawn on the GPU by comparing the same 53-bit uniforms with the CPU's CDF, so
+/// exactly the CPU's counts), a constant current onto all neurons, a step current onto a
+/// range, noise onto a quarter. 100 steps of 0.1 ms from a spread of voltages, no
+/// synapses: the same spikes, and the synaptic state — which the Poisson counts alone
+/// move, 87.8 pA a event — within f32 rounding everywhere.
 #[test]
-fn the_lif_shader_and_poisson_events_step_as_their_rust_twins() {
+fn the_lif_shaders_and_poisson_events_step_as_their_rust_twins() {
     let _ = adapter();
+    for (model, names) in
+        [("iaf_psc_exp", &["v", "i_syn", "refractory"][..]), ("iaf_psc_alpha", &["v", "di_syn", "i_syn", "refractory"][..])]
+    {
+        lif_twin(model, names);
+    }
+}
+
+fn lif_twin(model: &str, names: &[&str]) {
     let n = 4096usize;
     let text = format!(
-        "[simulation]\ndt = \"0.1 ms\"\nduration = \"10 ms\"\n[[population]]\nname = \"p\"\nsize = {n}\nmodel = \"iaf_psc_exp\"\n\
+        "[simulation]\ndt = \"0.1 ms\"\nduration = \"10 ms\"\n[[population]]\nname = \"p\"\nsize = {n}\nmodel = \"{model}\"\n\
          [population.parameters]\ntau_m = 10.0\nc_m = 250.0\ne_l = -65.0\nv_th = -50.0\nv_reset = -65.0\nt_ref = 2.0\n\
          tau_syn_ex = 0.5\ntau_syn_in = 0.5\ni_e = 100.0\n[population.initial]\nv = \"-70 + 20*r\"\n\
          [[stimulus]]\npopulation = \"p\"\nkind = \"poisson\"\nrate = 8.0\nindegree = 2000\nweight = 87.8\n\
@@ -392,19 +401,20 @@ fn the_lif_shader_and_poisson_events_step_as_their_rust_twins() {
             backend.run_epoch(&[], first, epoch, &mut spikes);
         }
         spikes.sort_by_key(|s| (s.step, s.gid));
-        results.push((spikes, f32_state(&mut *backend, 3, n)));
+        results.push((spikes, f32_state(&mut *backend, names.len(), n)));
     }
     let ((cpu_spikes, cpu), (gpu_spikes, gpu)) = (&results[0], &results[1]);
-    eprintln!("{} spikes on the CPU, {} on the GPU", cpu_spikes.len(), gpu_spikes.len());
-    assert!(cpu_spikes.len() > 500, "the inputs fire the neurons: {}", cpu_spikes.len());
-    assert_eq!(cpu_spikes, gpu_spikes, "the same spikes");
-    for (k, name) in ["v", "i_syn", "refractory"].iter().enumerate() {
+    eprintln!("{model}: {} spikes on the CPU, {} on the GPU", cpu_spikes.len(), gpu_spikes.len());
+    assert!(cpu_spikes.len() > 500, "{model}: the inputs fire the neurons: {}", cpu_spikes.len());
+    assert_eq!(cpu_spikes, gpu_spikes, "{model}: the same spikes");
+    for (k, name) in names.iter().enumerate() {
         for i in 0..n {
             let (a, b) = (cpu[k][i], gpu[k][i]);
-            assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{name} of neuron {i}: {b} on the GPU, {a} on the CPU");
+            assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{model}: {name} of neuron {i}: {b} on the GPU, {a} on the CPU");
         }
     }
-    assert!(cpu[1].iter().any(|&x| x > 80.0), "Poisson events reached i_syn");
+    let i_syn = names.iter().position(|&x| x == "i_syn").unwrap();
+    assert!(cpu[i_syn].iter().any(|&x| x > 80.0), "{model}: Poisson events reached i_syn");
 }
 
 /// The microcircuit at a twentieth of its neurons (LIF, Poisson background, normal

@@ -302,6 +302,7 @@ register_models! {
     izhikevich::Izhikevich(IzhikevichSpec),
     hh::Hh(HhSpec),
     lif::Lif(LifSpec),
+    iaf_psc_alpha::Alpha(AlphaSpec),
 }
 
 impl NeuronModel {
