@@ -34,7 +34,9 @@ const IZHIKEVICH: &str = "rule = \"izhikevich2006\", w_max = 10, period = \"100 
 fn run_in_process(model: &Path, ms: &str, threads: usize) -> (Vec<volley::spike::Spike>, Vec<PlasticSynapse>) {
     let overrides = volley::config::Overrides { duration: Some(ms.into()), ..Default::default() };
     let desc = volley::config::load(model, &overrides).unwrap();
-    let (spikes, backend) = common::simulate(&desc, CpuOptions { threads, min_shard_neurons: 64, ..CpuOptions::default() });
+    let (spikes, mut backend) = common::simulate(&desc, CpuOptions { threads, min_shard_neurons: 64, ..CpuOptions::default() });
+    // Postsynaptic spikes reach NEST-like rules' synapses at their next arrival: all now.
+    backend.settle_plastic(desc.steps);
     (spikes, backend.plastic_synapses(0))
 }
 
@@ -277,7 +279,8 @@ fn a_single_pair_in_a_run_moves_the_weight_by_the_kernel() {
             pre_at + 1
         );
         let desc = volley::config::parse(&text, "pair.toml", &Default::default()).unwrap();
-        let (spikes, backend) = common::simulate(&desc, CpuOptions { threads: 1, ..CpuOptions::default() });
+        let (spikes, mut backend) = common::simulate(&desc, CpuOptions { threads: 1, ..CpuOptions::default() });
+        backend.settle_plastic(desc.steps);
         let step_of = |gid: u32| {
             let steps: Vec<u64> = spikes.iter().filter(|s| s.gid == gid).map(|s| s.step as u64).collect();
             assert_eq!(steps.len(), 1, "one spike of neuron {gid}: {steps:?}");
@@ -319,4 +322,36 @@ fn plot_draws_the_weight_distribution_of_a_weight_file() {
         "error: cannot read o/spikes.h5: has no /edges group: expected a weight file of [[output.weights]] (/edges/<population>/snapshots/syn_weight and time)"
     );
     assert!(!dir.path().join("x.png").exists());
+}
+
+/// NEST-like rules take postsynaptic spikes lazily, at each synapse's next arrival (and
+/// when weights are written, saved or moved): the same operations in the same order as
+/// the index at every spike (`VOLLEY_PLASTIC_UPDATES=index`), so the same spikes and
+/// weight snapshots, bit for bit, for stdp and stdp_pl_hom (1.6 s: past the horizon of
+/// their traces, 1.0 and 1.4 s, at which every synapse is settled).
+#[test]
+fn lazy_postsynaptic_updates_give_the_bits_of_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let pl = "rule = \"stdp_pl_hom\", tau_plus = \"15 ms\", tau_minus = \"30 ms\", lambda = 0.1, alpha = 0.0513, mu = 0.4";
+    for (name, rule) in [("stdp.toml", STDP), ("pl.toml", pl)] {
+        let model = plastic_2003(dir.path(), name, rule, "6*u");
+        std::fs::write(&model, std::fs::read_to_string(&model).unwrap() + SNAPSHOTS).unwrap();
+        for mode in ["lazy", "index"] {
+            let out = dir.path().join(format!("{name}-{mode}"));
+            let ran = common::command(env!("CARGO_BIN_EXE_volley"))
+                .args(["run", "-q", model.to_str().unwrap(), "--duration", "1600ms", "--threads", "2", "--out"])
+                .arg(&out)
+                .env("VOLLEY_PLASTIC_UPDATES", mode)
+                .output()
+                .unwrap();
+            assert_ok(&ran);
+        }
+        for file in ["spikes.h5", "weights.h5"] {
+            let (lazy, index) = (dir.path().join(format!("{name}-lazy/{file}")), dir.path().join(format!("{name}-index/{file}")));
+            common::assert_same_datasets(&index, &lazy);
+        }
+        let snapshots = hdf5::File::open(dir.path().join(format!("{name}-lazy/weights.h5"))).unwrap();
+        let w = snapshots.dataset("edges/exc_to_exc/snapshots/syn_weight").unwrap().read_2d::<f32>().unwrap();
+        assert!(w.row(0) != w.row(w.nrows() - 1), "{name}: the weights moved");
+    }
 }

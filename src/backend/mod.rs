@@ -126,6 +126,11 @@ pub trait Backend {
         Vec::new()
     }
 
+    /// Brings every plastic synapse up to date with the postsynaptic spikes before step
+    /// `step` (those updated lazily, at their next arrival): before their weights are
+    /// read (`plastic_synapses`, `plastic_state`).
+    fn settle_plastic(&mut self, _step: u64) {}
+
     /// The state of plastic projection `projection`'s local synapses and targets, in the
     /// order of `plastic_synapses`: what a checkpoint holds.
     fn plastic_state(&self, _projection: u32) -> crate::connectivity::PlasticState {

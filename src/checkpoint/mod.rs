@@ -146,6 +146,7 @@ pub fn save(path: &Path, what: &Written<'_>, backend: &mut dyn Backend, recent: 
         agree(comm, Ok(()))?;
     }
     let file = agree(comm, open_file(&partial, comm, true).map_err(|e| failed(cause(&e.to_string()))))?;
+    backend.settle_plastic(what.step);
     let written = write_contents(&file, what, backend, recent, comm).and_then(|()| file.flush().map_err(Error::from));
     let written = written.and_then(|()| file.close().map_err(Error::from)).map_err(|e| failed(cause(&e.to_string())));
     // Once every rank has written and closed it, the digest of the file as written, read

@@ -22,6 +22,7 @@ use super::{BuildError, Records, RowIndex, Rows};
 use crate::network::{Description, Projection};
 use crate::plasticity::{with_kernel, Kernel, PlasticityRule, PostTrace, PreTrace};
 use crate::spike::Spike;
+use std::collections::VecDeque;
 use std::ops::Range;
 
 /// One plastic synapse as the outputs show it: global ids, delay in steps, weight and
@@ -73,29 +74,83 @@ struct Synapses<'a> {
 }
 
 /// The synapses `group` (one source and delay) take an arrival in step `step`, their
-/// weights as the rule leaves them going into `input`.
+/// weights as the rule leaves them going into `input`. Lazily (`pending`: the targets'
+/// recent spikes, the group's trace before this arrival, and the first step whose
+/// spikes have not reached the group), each synapse first takes its target's spikes of
+/// steps from then to `step` − 1, in order, as they would have at each spike.
 #[inline(always)]
-fn arrivals<K: Kernel>(k: &K, s: Synapses, group: Range<usize>, post: &[PostTrace], step: u64, input: &mut [f32]) {
+fn arrivals<K: Kernel>(
+    k: &K,
+    s: Synapses,
+    group: Range<usize>,
+    post: &[PostTrace],
+    step: u64,
+    input: &mut [f32],
+    pending: Option<(&[VecDeque<u32>], PreTrace, u64)>,
+) {
     let mut spare = 0f32;
     for i in group {
         let t = s.target[i];
-        let y = post[(t - s.first_target) as usize].at(step, k.post_decay(), K::SIMULTANEOUS);
+        let local = (t - s.first_target) as usize;
         let extra = if K::EXTRA { &mut s.extra[i] } else { &mut spare };
+        if let Some((history, pre, from)) = pending {
+            catch_up(k, &mut s.weight[i], extra, &history[local], pre, from..step);
+        }
+        let y = post[local].at(step, k.post_decay(), K::SIMULTANEOUS);
         k.arrival(&mut s.weight[i], extra, y);
         input[t as usize] += s.weight[i];
     }
 }
 
-/// The synapses `incoming` (of groups `groups`) of a target that spiked in step `step`.
+/// One synapse takes its target's spikes of steps `steps` (from `spikes`, ascending),
+/// where its group's presynaptic trace was `pre` throughout.
 #[inline(always)]
-fn spiked<K: Kernel>(k: &K, s: Synapses, incoming: &[u32], groups: &[u32], pre: &[PreTrace], step: u64) {
-    let (read, mut spare) = (k.pre_read_step(step), 0f32);
-    for (&i, &g) in incoming.iter().zip(groups) {
-        let i = i as usize;
-        let x = pre[g as usize].at(read, k.pre_decay());
-        let extra = if K::EXTRA { &mut s.extra[i] } else { &mut spare };
-        k.post(&mut s.weight[i], extra, x);
+fn catch_up<K: Kernel>(k: &K, w: &mut f32, extra: &mut f32, spikes: &VecDeque<u32>, pre: PreTrace, steps: Range<u64>) {
+    let first = spikes.partition_point(|&q| (q as u64) < steps.start);
+    for &q in spikes.range(first..) {
+        if q as u64 >= steps.end {
+            break;
+        }
+        post_update(k, w, extra, pre.at(k.pre_read_step(q as u64), k.pre_decay()));
     }
+}
+
+/// A postsynaptic spike where the presynaptic trace is `x`: none (0, before any arrival or
+/// past its horizon) changes nothing.
+#[inline(always)]
+fn post_update<K: Kernel>(k: &K, w: &mut f32, extra: &mut f32, x: f64) {
+    if x != 0.0 {
+        k.post(w, extra, x);
+    }
+}
+
+/// The synapses `incoming` (of groups `groups`) of a target that spiked in step `step`.
+/// A target's incoming synapses lie scattered over the block (stored by source): their
+/// weights are gathered first, with no other work between the loads so that many misses
+/// are in flight at once, then updated, then written back from lines now in cache.
+#[inline(always)]
+fn spiked<K: Kernel>(k: &K, s: Synapses, incoming: &[u32], groups: &[u32], pre: &[PreTrace], step: u64, scratch: &mut Vec<Gathered>) {
+    let read = k.pre_read_step(step);
+    scratch.clear();
+    scratch.extend(
+        incoming.iter().map(|&i| Gathered { weight: s.weight[i as usize], extra: if K::EXTRA { s.extra[i as usize] } else { 0.0 } }),
+    );
+    for (e, &g) in scratch.iter_mut().zip(groups) {
+        post_update(k, &mut e.weight, &mut e.extra, pre[g as usize].at(read, k.pre_decay()));
+    }
+    for (&i, e) in incoming.iter().zip(scratch.iter()) {
+        s.weight[i as usize] = e.weight;
+        if K::EXTRA {
+            s.extra[i as usize] = e.extra;
+        }
+    }
+}
+
+/// A synapse's state, gathered for a postsynaptic spike.
+#[derive(Clone, Copy, Debug, Default)]
+struct Gathered {
+    weight: f32,
+    extra: f32,
 }
 
 /// The plastic synapses of one projection onto a store's targets.
@@ -126,6 +181,27 @@ pub struct PlasticBlock {
     /// The (source, delay) group of each, whose presynaptic trace it reads.
     incoming_group: Vec<u32>,
     post: Vec<PostTrace>,
+    /// Scratch for a spiking target's synapses (`spiked`).
+    scratch: Vec<Gathered>,
+    /// Lazy updates (`PlasticityRule::lazy_horizon`): each target's spike steps within
+    /// the horizon, and per group the first step whose postsynaptic spikes have not
+    /// reached its synapses. None: each spike updates its synapses through the index.
+    lazy: Option<Lazy>,
+}
+
+/// What lazy postsynaptic updates keep (NEST's way: a neuron's spike history, read at
+/// the next arrival).
+#[derive(Clone, Debug)]
+struct Lazy {
+    horizon: u64,
+    history: Vec<VecDeque<u32>>,
+    settled: Vec<u32>,
+}
+
+/// Whether lazy updates are used where the rule allows them: `VOLLEY_PLASTIC_UPDATES=index`
+/// forces the index at every spike (to measure the two; BENCHMARKS.md).
+fn lazy_allowed() -> bool {
+    std::env::var("VOLLEY_PLASTIC_UPDATES").map_or(true, |v| v != "index")
 }
 
 /// Bytes a plastic projection `p`'s block onto the targets `local` will hold (the
@@ -179,7 +255,6 @@ impl PlasticBlock {
             delays: super::generate::delay_range(&p.delay),
             kind,
             targets,
-            rule,
             present,
             offsets,
             target: records.iter().map(|r| r.target).collect(),
@@ -190,6 +265,13 @@ impl PlasticBlock {
             incoming,
             incoming_group,
             post: vec![PostTrace::default(); n_targets],
+            scratch: Vec::new(),
+            lazy: rule.lazy_horizon().filter(|_| lazy_allowed()).map(|horizon| Lazy {
+                horizon,
+                history: vec![VecDeque::new(); n_targets],
+                settled: vec![0; groups],
+            }),
+            rule,
         })
     }
 
@@ -318,7 +400,7 @@ impl PlasticBlock {
         let Some(newest) = step.checked_sub(first) else { return 0 };
         let from = spikes.partition_point(|s| (s.step as u64) < oldest);
         let mut events = 0;
-        let PlasticBlock { rule, sources, present, offsets, targets, target, weight, extra, pre, post, .. } = self;
+        let PlasticBlock { rule, sources, present, offsets, targets, target, weight, extra, pre, post, lazy, .. } = self;
         for s in &spikes[from..] {
             if s.step as u64 > newest {
                 break;
@@ -334,7 +416,13 @@ impl PlasticBlock {
             }
             events += group.len() as u64;
             let synapses = Synapses { target, weight, extra, first_target: targets.start };
-            with_kernel!(&*rule, k => arrivals(k, synapses, group, post, step, input));
+            let pending = lazy.as_mut().and_then(|l| {
+                let (before, from) = (pre[g], l.settled[g] as u64);
+                l.settled[g] = step as u32;
+                // Before any arrival the trace is 0: the spikes change nothing.
+                (before.last != 0).then(|| (&l.history[..], before, from.max(before.last as u64 - 1)))
+            });
+            with_kernel!(&*rule, k => arrivals(k, synapses, group, post, step, input, pending));
             pre[g].arrive(step, rule.pre_decay());
         }
         events
@@ -343,21 +431,57 @@ impl PlasticBlock {
     /// The store's neurons `spiking` (local ids, ascending) spiked in step `step`: each
     /// of their incoming synapses is updated, then their traces.
     pub fn post_spikes(&mut self, spiking: impl Iterator<Item = u32>, step: u64) {
-        let PlasticBlock { rule, targets, target, weight, extra, pre, post, incoming_at, incoming, incoming_group, .. } = self;
+        let PlasticBlock { rule, targets, target, weight, extra, pre, post, incoming_at, incoming, incoming_group, scratch, lazy, .. } =
+            self;
         for local in spiking {
             if !targets.contains(&local) {
                 continue;
             }
             let t = (local - targets.start) as usize;
-            let list = incoming_at[t] as usize..incoming_at[t + 1] as usize;
-            let synapses = Synapses { target, weight, extra, first_target: targets.start };
-            with_kernel!(&*rule, k => spiked(k, synapses, &incoming[list.clone()], &incoming_group[list], pre, step));
+            if let Some(l) = lazy.as_mut() {
+                // Kept for the next arrivals (`end_step` settles all once a horizon).
+                l.history[t].push_back(step as u32);
+            } else {
+                let list = incoming_at[t] as usize..incoming_at[t + 1] as usize;
+                let synapses = Synapses { target, weight, extra, first_target: targets.start };
+                with_kernel!(&*rule, k => spiked(k, synapses, &incoming[list.clone()], &incoming_group[list], pre, step, scratch));
+            }
             post[t].spike(step, rule.post_decay());
         }
     }
 
+    /// Brings every synapse up to date with its target's spikes before step `step` (lazy
+    /// updates; nothing otherwise), and forgets those spikes: before its weights are read,
+    /// saved or moved, and once a horizon so that no history grows without bound. The
+    /// same operations as at the next arrivals, in the same order, so nothing changes
+    /// but when.
+    pub fn settle(&mut self, step: u64) {
+        let PlasticBlock { rule, offsets, target, weight, extra, pre, lazy, targets, .. } = self;
+        let Some(l) = lazy.as_mut() else { return };
+        let mut spare = 0f32;
+        for (g, group) in offsets.windows(2).enumerate() {
+            let (before, from) = (pre[g], l.settled[g] as u64);
+            l.settled[g] = step as u32;
+            if before.last == 0 {
+                continue;
+            }
+            let from = from.max(before.last as u64 - 1);
+            for i in group[0] as usize..group[1] as usize {
+                let local = (target[i] - targets.start) as usize;
+                let e = if extra.is_empty() { &mut spare } else { &mut extra[i] };
+                with_kernel!(&*rule, k => catch_up(k, &mut weight[i], e, &l.history[local], before, from..step));
+            }
+        }
+        l.history.iter_mut().for_each(VecDeque::clear);
+    }
+
     /// After step `step`: the rule's periodic update, where one falls due.
     pub fn end_step(&mut self, step: u64) {
+        if let Some(horizon) = self.lazy.as_ref().map(|l| l.horizon) {
+            if (step + 1).is_multiple_of(horizon) {
+                self.settle(step + 1);
+            }
+        }
         let Some(period) = self.rule.period_steps() else { return };
         if !(step + 1).is_multiple_of(period) {
             return;

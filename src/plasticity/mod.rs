@@ -186,6 +186,17 @@ impl PlasticityRule {
     }
 
     /// The periodic update's interval in steps, where the rule has one.
+    /// Whether postsynaptic spikes may reach the synapses lazily, at their next arrival
+    /// (NEST's way): the rule changes nothing between events but at them, and its
+    /// presynaptic trace reaches exactly 0 after a horizon (the steps returned), so that
+    /// a target keeps only its spikes within it. None: through the index at each spike.
+    pub fn lazy_horizon(&self) -> Option<u64> {
+        match self {
+            PlasticityRule::Stdp(_) | PlasticityRule::StdpPlHom(_) => self.pre_decay().horizon(),
+            PlasticityRule::Izhikevich2006(_) => None,
+        }
+    }
+
     pub fn period_steps(&self) -> Option<u64> {
         match self {
             PlasticityRule::Izhikevich2006(r) => Some(r.period_steps),

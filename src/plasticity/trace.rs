@@ -67,6 +67,12 @@ impl Decay {
         Decay { kind, values, per_step }
     }
 
+    /// The steps after a spike from which the trace is exactly 0, where its table ends on
+    /// a negligible value; None where it never does (the table runs out first).
+    pub fn horizon(&self) -> Option<u64> {
+        (self.values.len() < MAX_TABLE_STEPS).then_some(self.values.len() as u64)
+    }
+
     /// What `value` (a trace just after a spike) is `k` steps later.
     #[inline]
     pub fn after(&self, value: f64, k: u64) -> f64 {

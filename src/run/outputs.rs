@@ -161,7 +161,10 @@ impl Outputs {
     }
 
     /// Writes the weight snapshots due at `step` (collective).
-    pub(super) fn snapshot_weights(&mut self, step: u64, backend: &dyn Backend, comm: &dyn Communicator) -> Result<()> {
+    pub(super) fn snapshot_weights(&mut self, step: u64, backend: &mut dyn Backend, comm: &dyn Communicator) -> Result<()> {
+        if self.weights.iter().any(|(plan, _)| plan.due(step, self.steps)) {
+            backend.settle_plastic(step);
+        }
         for (plan, writer) in &mut self.weights {
             if plan.due(step, self.steps) {
                 writer.snapshot(step, &backend.plastic_synapses(plan.projection), comm)?;

@@ -596,6 +596,12 @@ impl Backend for CpuBackend {
         out
     }
 
+    fn settle_plastic(&mut self, step: u64) {
+        for mut shard in self.shards.shards() {
+            shard.synapses.plastic.iter_mut().for_each(|b| b.settle(step));
+        }
+    }
+
     fn plastic_state(&self, projection: u32) -> crate::connectivity::PlasticState {
         let mut out = crate::connectivity::PlasticState::default();
         let mut first = None;

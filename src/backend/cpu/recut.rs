@@ -122,6 +122,7 @@ impl CpuBackend {
         })
         .expect("saving never fails");
 
+        self.settle_plastic(step);
         let plastic: Vec<(u32, crate::connectivity::PlasticState)> =
             desc.projections.iter().filter(|p| p.plasticity.is_some()).map(|p| (p.id, self.plastic_state(p.id))).collect();
 
