@@ -46,11 +46,16 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
         let names = declaration.parameter_names().join(", ");
         let (source, target) = (&desc.populations[p.source].name, &desc.populations[p.target].name);
         println!(
-            "  projection {} ({source} → {target}) plastic: {} ({}); {} bytes per synapse (target, weight, its place and group in the target's list{}); parameters {names}",
+            "  projection {} ({source} → {target}) plastic: {} ({}); {} bytes per synapse (target, weight{}{}); parameters {names}",
             p.id,
             declaration.rule,
             declaration.origin,
             rule.bytes_per_synapse(),
+            if rule.lazy_horizon().is_some() {
+                "; postsynaptic spikes reach it at its next arrival"
+            } else {
+                ", its place and group in the target's list"
+            },
             if rule.holds_extra() { ", the rule's state" } else { "" }
         );
         if describe {

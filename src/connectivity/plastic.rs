@@ -174,12 +174,8 @@ pub struct PlasticBlock {
     /// The rule's state per synapse (Izhikevich's sd); empty where it has none.
     pub extra: Vec<f32>,
     pre: Vec<PreTrace>,
-    /// Per local target t (from `targets.start`): its incoming synapses
-    /// incoming[incoming_at[t] .. incoming_at[t + 1]], in store order.
-    incoming_at: Vec<u32>,
-    incoming: Vec<u32>,
-    /// The (source, delay) group of each, whose presynaptic trace it reads.
-    incoming_group: Vec<u32>,
+    /// Each target's incoming synapses, which its spikes update (None with lazy updates).
+    index: Option<Incoming>,
     post: Vec<PostTrace>,
     /// Scratch for a spiking target's synapses (`spiked`).
     scratch: Vec<Gathered>,
@@ -204,16 +200,105 @@ fn lazy_allowed() -> bool {
     std::env::var("VOLLEY_PLASTIC_UPDATES").map_or(true, |v| v != "index")
 }
 
+/// The incoming synapses of a run of targets, in store order: per local target t (from
+/// the run's first), synapses `synapse[at[t] .. at[t + 1]]`, with the (source, delay)
+/// group of each, whose presynaptic trace it reads.
+#[derive(Clone, Debug)]
+struct Incoming {
+    at: Vec<u32>,
+    synapse: Vec<u32>,
+    group: Vec<u32>,
+}
+
+impl Incoming {
+    /// The lists of the block's local targets `run` (indices from `first_target`): a count
+    /// per target, then each synapse in store order.
+    fn of(offsets: &[u32], target: &[u32], first_target: u32, run: Range<usize>) -> Incoming {
+        let mut at = vec![0u32; run.len() + 1];
+        let local = |t: u32| (t - first_target) as usize;
+        for &t in target {
+            if run.contains(&local(t)) {
+                at[local(t) - run.start + 1] += 1;
+            }
+        }
+        for t in 0..run.len() {
+            at[t + 1] += at[t];
+        }
+        let mut fill = at.clone();
+        let n = at[run.len()] as usize;
+        let (mut synapse, mut group) = (vec![0u32; n], vec![0u32; n]);
+        for (g, range) in offsets.windows(2).enumerate() {
+            for i in range[0] as usize..range[1] as usize {
+                let t = local(target[i]);
+                if run.contains(&t) {
+                    let k = &mut fill[t - run.start];
+                    (synapse[*k as usize], group[*k as usize]) = (i as u32, g as u32);
+                    *k += 1;
+                }
+            }
+        }
+        Incoming { at, synapse, group }
+    }
+
+    fn list(&self, t: usize) -> (&[u32], &[u32]) {
+        let r = self.at[t] as usize..self.at[t + 1] as usize;
+        (&self.synapse[r.clone()], &self.group[r])
+    }
+
+    fn bytes(&self) -> usize {
+        (self.at.len() + self.synapse.len() + self.group.len()) * 4
+    }
+}
+
+/// Synapses whose incoming lists are built at a time where there is no index (lazy
+/// updates): the lists of a run of targets holding about this many, one run after another.
+const ORDER_CHUNK: usize = 1 << 23;
+
+/// Calls `f(t, synapses, groups)` for every local target t of a block in turn, with its
+/// incoming synapses in store order: from the index, or, without one, from lists built
+/// a run of targets at a time (the canonical order of outputs and checkpoints).
+fn each_target_in_order(
+    offsets: &[u32],
+    target: &[u32],
+    first_target: u32,
+    n_targets: usize,
+    index: Option<&Incoming>,
+    mut f: impl FnMut(usize, &[u32], &[u32]),
+) {
+    if let Some(index) = index {
+        for t in 0..n_targets {
+            let (synapses, groups) = index.list(t);
+            f(t, synapses, groups);
+        }
+        return;
+    }
+    let per_target = target.len().div_ceil(n_targets.max(1)).max(1);
+    let run = (ORDER_CHUNK / per_target).max(1);
+    for start in (0..n_targets).step_by(run) {
+        let lists = Incoming::of(offsets, target, first_target, start..(start + run).min(n_targets));
+        for t in 0..lists.at.len() - 1 {
+            let (synapses, groups) = lists.list(t);
+            f(start + t, synapses, groups);
+        }
+    }
+}
+
 /// Bytes a plastic projection `p`'s block onto the targets `local` will hold (the
 /// planner's figure): per synapse its target, weight, place and group in its target's
 /// list and the rule's state; per (source, delay) group an offset and a trace; per
 /// target a list start and a trace.
 pub fn expected_bytes(desc: &Description, p: &Projection, local: &Range<u64>) -> u64 {
     let per_synapse = p.plasticity.as_ref().map_or(16, |r| r.bytes_per_synapse()) as u64;
+    // Lazy updates: a step per group up to which its synapses are settled, a list of
+    // recent spikes per target.
+    let lazy = p.plasticity.as_ref().is_some_and(|r| r.lazy_horizon().is_some());
+    let (per_group, per_target) = if lazy { (4, 24 + 4 * 16) } else { (0, 0) };
     let synapses = super::expected_synapses(desc, p, local);
     let groups = desc.populations[p.source].size * p.delay.count() as u64;
     let targets = local.end.saturating_sub(local.start);
-    synapses * per_synapse + groups * (4 + std::mem::size_of::<PreTrace>() as u64) + targets * (4 + std::mem::size_of::<PostTrace>() as u64)
+    synapses * per_synapse
+        + groups * (4 + per_group + std::mem::size_of::<PreTrace>() as u64)
+        + targets * (4 + per_target + std::mem::size_of::<PostTrace>() as u64)
 }
 
 impl PlasticBlock {
@@ -229,26 +314,12 @@ impl PlasticBlock {
         };
         let targets = (local.start - store_start) as u32..(local.end - store_start) as u32;
         let n_targets = (targets.end - targets.start) as usize;
-        // Incoming lists: a count per target, then each synapse in store order.
-        let mut incoming_at = vec![0u32; n_targets + 1];
-        for r in &records {
-            incoming_at[(r.target - targets.start) as usize + 1] += 1;
-        }
-        for t in 0..n_targets {
-            incoming_at[t + 1] += incoming_at[t];
-        }
-        let mut fill = incoming_at.clone();
-        let (mut incoming, mut incoming_group) = (vec![0u32; records.len()], vec![0u32; records.len()]);
-        for (g, group) in offsets.windows(2).enumerate() {
-            let group = group[0] as usize..group[1] as usize;
-            for (i, r) in records[group.clone()].iter().enumerate() {
-                let t = (r.target - targets.start) as usize;
-                (incoming[fill[t] as usize], incoming_group[fill[t] as usize]) = ((group.start + i) as u32, g as u32);
-                fill[t] += 1;
-            }
-        }
         let groups = offsets.len() - 1;
         let extra = vec![0f32; if rule.holds_extra() { records.len() } else { 0 }];
+        let target: Vec<u32> = records.iter().map(|r| r.target).collect();
+        let lazy = rule.lazy_horizon().filter(|_| lazy_allowed());
+        // The index every postsynaptic spike walks; lazy updates need none.
+        let index = lazy.is_none().then(|| Incoming::of(&offsets, &target, targets.start, 0..n_targets));
         Ok(PlasticBlock {
             projection: p.id,
             sources: desc.populations[p.source].gids(),
@@ -257,20 +328,14 @@ impl PlasticBlock {
             targets,
             present,
             offsets,
-            target: records.iter().map(|r| r.target).collect(),
+            target,
             weight: records.iter().map(|r| r.weight).collect(),
             extra,
             pre: vec![PreTrace::default(); groups],
-            incoming_at,
-            incoming,
-            incoming_group,
+            index,
             post: vec![PostTrace::default(); n_targets],
             scratch: Vec::new(),
-            lazy: rule.lazy_horizon().filter(|_| lazy_allowed()).map(|horizon| Lazy {
-                horizon,
-                history: vec![VecDeque::new(); n_targets],
-                settled: vec![0; groups],
-            }),
+            lazy: lazy.map(|horizon| Lazy { horizon, history: vec![VecDeque::new(); n_targets], settled: vec![0; groups] }),
             rule,
         })
     }
@@ -292,8 +357,8 @@ impl PlasticBlock {
             + self.weight.len() * 4
             + self.extra.len() * 4
             + self.pre.len() * std::mem::size_of::<PreTrace>()
-            + self.incoming_at.len() * 4
-            + self.incoming.len() * 8
+            + self.index.as_ref().map_or(0, Incoming::bytes)
+            + self.lazy.as_ref().map_or(0, |l| l.settled.len() * 4 + l.history.iter().map(|h| 24 + h.capacity() * 4).sum::<usize>())
             + self.post.len() * std::mem::size_of::<PostTrace>()
     }
 
@@ -308,28 +373,28 @@ impl PlasticBlock {
             source_of_row.resize(source_of_row.len().max(row + 1), 0);
             source_of_row[row] = source as u64;
         });
-        out.reserve(self.incoming.len());
-        for t in 0..self.post.len() {
-            let list = self.incoming_at[t] as usize..self.incoming_at[t + 1] as usize;
-            for (&i, &g) in self.incoming[list.clone()].iter().zip(&self.incoming_group[list]) {
+        out.reserve(self.target.len());
+        let first = self.targets.start;
+        each_target_in_order(&self.offsets, &self.target, first, self.post.len(), self.index.as_ref(), |t, synapses, groups| {
+            for (&i, &g) in synapses.iter().zip(groups) {
                 let (i, g) = (i as usize, g as usize);
                 out.push(PlasticSynapse {
                     source: self.sources.start + source_of_row[g / n_delays],
-                    target: store_start + (self.targets.start as usize + t) as u64,
+                    target: store_start + (first as usize + t) as u64,
                     delay: self.delays.start + (g % n_delays) as u32,
                     weight: self.weight[i],
                     extra: self.extra.get(i).copied().unwrap_or(0.0),
                 });
             }
-        }
+        });
     }
 
     /// Appends the block's state to `out` (whose `first_target` the caller sets), in
     /// the order of `synapses_in_order`.
     pub fn save_state(&self, out: &mut PlasticState) {
-        for t in 0..self.post.len() {
-            let list = self.incoming_at[t] as usize..self.incoming_at[t + 1] as usize;
-            for (&i, &g) in self.incoming[list.clone()].iter().zip(&self.incoming_group[list]) {
+        let first = self.targets.start;
+        each_target_in_order(&self.offsets, &self.target, first, self.post.len(), self.index.as_ref(), |t, synapses, groups| {
+            for (&i, &g) in synapses.iter().zip(groups) {
                 out.weight.push(self.weight[i as usize]);
                 if !self.extra.is_empty() {
                     out.extra.push(self.extra[i as usize]);
@@ -342,34 +407,38 @@ impl PlasticBlock {
             out.post_last.push(post.last);
             out.post_after.push(post.after);
             out.post_before.push(post.before);
-        }
+        });
     }
 
     /// Takes the block's state from `from`: its synapses from position `synapse_at`, its
     /// targets from `target_at` (the block's places in `from`'s order). Fails where the
     /// synapses of one (source, delay) group carry different presynaptic traces.
     pub fn load_state(&mut self, from: &PlasticState, synapse_at: usize, target_at: usize) -> Result<(), String> {
-        let mut set = vec![false; self.pre.len()];
+        let PlasticBlock { offsets, target, targets, index, weight, extra, pre, post, .. } = self;
+        let mut set = vec![false; pre.len()];
         let mut at = synapse_at;
-        for t in 0..self.post.len() {
-            let list = self.incoming_at[t] as usize..self.incoming_at[t + 1] as usize;
-            for (&i, &g) in self.incoming[list.clone()].iter().zip(&self.incoming_group[list]) {
-                self.weight[i as usize] = from.weight[at];
-                if !self.extra.is_empty() {
-                    self.extra[i as usize] = from.extra[at];
+        let mut differs = None;
+        each_target_in_order(offsets, target, targets.start, post.len(), index.as_ref(), |t, synapses, groups| {
+            for (&i, &g) in synapses.iter().zip(groups) {
+                weight[i as usize] = from.weight[at];
+                if !extra.is_empty() {
+                    extra[i as usize] = from.extra[at];
                 }
                 let trace = PreTrace { last: from.pre_last[at], value: from.pre_value[at] };
                 let g = g as usize;
-                if set[g] && self.pre[g] != trace {
-                    return Err(format!("synapse {at}'s presynaptic trace differs from its group's"));
+                if set[g] && pre[g] != trace {
+                    differs.get_or_insert(at);
                 }
-                (self.pre[g], set[g]) = (trace, true);
+                (pre[g], set[g]) = (trace, true);
                 at += 1;
             }
             let k = target_at + t;
-            self.post[t] = PostTrace { last: from.post_last[k], after: from.post_after[k], before: from.post_before[k] };
+            post[t] = PostTrace { last: from.post_last[k], after: from.post_after[k], before: from.post_before[k] };
+        });
+        match differs {
+            Some(at) => Err(format!("synapse {at}'s presynaptic trace differs from its group's")),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The block's targets, as indices from the store's first global id.
@@ -431,8 +500,7 @@ impl PlasticBlock {
     /// The store's neurons `spiking` (local ids, ascending) spiked in step `step`: each
     /// of their incoming synapses is updated, then their traces.
     pub fn post_spikes(&mut self, spiking: impl Iterator<Item = u32>, step: u64) {
-        let PlasticBlock { rule, targets, target, weight, extra, pre, post, incoming_at, incoming, incoming_group, scratch, lazy, .. } =
-            self;
+        let PlasticBlock { rule, targets, target, weight, extra, pre, post, index, scratch, lazy, .. } = self;
         for local in spiking {
             if !targets.contains(&local) {
                 continue;
@@ -441,10 +509,10 @@ impl PlasticBlock {
             if let Some(l) = lazy.as_mut() {
                 // Kept for the next arrivals (`end_step` settles all once a horizon).
                 l.history[t].push_back(step as u32);
-            } else {
-                let list = incoming_at[t] as usize..incoming_at[t + 1] as usize;
+            } else if let Some(index) = index {
+                let (incoming, groups) = index.list(t);
                 let synapses = Synapses { target, weight, extra, first_target: targets.start };
-                with_kernel!(&*rule, k => spiked(k, synapses, &incoming[list.clone()], &incoming_group[list], pre, step, scratch));
+                with_kernel!(&*rule, k => spiked(k, synapses, incoming, groups, pre, step, scratch));
             }
             post[t].spike(step, rule.post_decay());
         }

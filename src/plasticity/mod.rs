@@ -135,10 +135,11 @@ impl PlasticityRule {
         with_kernel!(self, k => of(k))
     }
 
-    /// Bytes a plastic synapse takes in the store: its u32 target and f32 weight, its
-    /// place and (source, delay) group in its target's list, and the rule's value.
+    /// Bytes a plastic synapse takes in the store: its u32 target and f32 weight; with
+    /// updates through the index (not lazy), its place and (source, delay) group in its
+    /// target's list; and the rule's value.
     pub fn bytes_per_synapse(&self) -> usize {
-        16 + if self.holds_extra() { 4 } else { 0 }
+        8 + if self.lazy_horizon().is_some() { 0 } else { 8 } + if self.holds_extra() { 4 } else { 0 }
     }
 
     /// The traces' decays, per step.

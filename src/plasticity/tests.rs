@@ -175,10 +175,15 @@ fn izhikevich2006_pairs_the_nearest_arrival_only() {
     assert!((sd as f64 - 0.1 * 0.95f64.powi(5)).abs() < 1e-8, "{sd}");
 }
 
+/// NEST's rules, updated lazily: 8 bytes (target and weight); Izhikevich's, through the
+/// index at every spike: 8 more, and 4 for sd. A trace without a horizon (a table that
+/// runs out before the trace reaches 0) takes the index too.
 #[test]
-fn a_synapse_takes_sixteen_bytes_and_four_more_for_izhikevichs_derivative() {
-    let stdp = stdp([20.0, 20.0, 0.01, 1.0, 1.0, 1.0, 100.0], 1.0);
+fn a_synapse_takes_eight_bytes_lazily_and_twenty_through_the_index_with_a_derivative() {
+    let nest = stdp([20.0, 20.0, 0.01, 1.0, 1.0, 1.0, 100.0], 1.0);
     let izh = PlasticityRule::new("izhikevich2006", &[0.1, 0.12, 0.95, 10.0, 0.01, 0.9, 1000.0], 1.0).unwrap();
-    assert_eq!((stdp.bytes_per_synapse(), stdp.holds_extra()), (16, false));
-    assert_eq!((izh.bytes_per_synapse(), izh.holds_extra()), (20, true));
+    assert_eq!((nest.bytes_per_synapse(), nest.holds_extra(), nest.lazy_horizon()), (8, false, Some(1383)));
+    assert_eq!((izh.bytes_per_synapse(), izh.holds_extra(), izh.lazy_horizon()), (20, true, None));
+    let endless = stdp([1e9, 20.0, 0.01, 1.0, 1.0, 1.0, 100.0], 1.0);
+    assert_eq!((endless.bytes_per_synapse(), endless.lazy_horizon()), (16, None));
 }
