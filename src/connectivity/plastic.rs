@@ -228,8 +228,9 @@ impl Incoming {
         let n = at[run.len()] as usize;
         let (mut synapse, mut group) = (vec![0u32; n], vec![0u32; n]);
         for (g, range) in offsets.windows(2).enumerate() {
-            for i in range[0] as usize..range[1] as usize {
-                let t = local(target[i]);
+            let range = range[0] as usize..range[1] as usize;
+            for (i, &to) in target[range.clone()].iter().enumerate().map(|(k, t)| (range.start + k, t)) {
+                let t = local(to);
                 if run.contains(&t) {
                     let k = &mut fill[t - run.start];
                     (synapse[*k as usize], group[*k as usize]) = (i as u32, g as u32);
