@@ -325,6 +325,15 @@ fn write_in_flight(file: &hdf5::File, recent: &RecentSpikes, step: u64, comm: &d
 const PLASTIC_PER_SYNAPSE: [&str; 4] = ["weight", "extra", "pre_last", "pre_value"];
 const PLASTIC_PER_TARGET: [&str; 3] = ["post_last", "post_after", "post_before"];
 
+/// This rank's terms of each plastic dataset's checksum (`PLASTIC_PER_SYNAPSE`, then
+/// `PLASTIC_PER_TARGET`): each value's bits at its position.
+fn plastic_checksums(state: &PlasticState, synapse_at: u64, target_at: u64) -> Vec<u64> {
+    plastic_arrays(state, synapse_at, target_at)
+        .iter()
+        .map(|(_, first, bits)| bits.iter().enumerate().map(|(i, &b)| term(first + i as u64, b)).sum())
+        .collect()
+}
+
 /// A plastic state's arrays by name, each value's bits, with where its first value goes
 /// (positions among the projection's synapses or the target population's neurons).
 fn plastic_arrays(state: &PlasticState, synapse_at: u64, target_at: u64) -> Vec<(&'static str, u64, Vec<u64>)> {
@@ -376,10 +385,7 @@ fn write_plastic(file: &hdf5::File, desc: &Description, backend: &dyn Backend, c
             post_after.write_slice(&state.post_after[..], target_at..target_at + k)?;
             post_before.write_slice(&state.post_before[..], target_at..target_at + k)?;
         }
-        let sums: Vec<u64> = plastic_arrays(&state, at as u64, target_at as u64)
-            .iter()
-            .map(|(_, first, bits)| bits.iter().enumerate().map(|(i, &b)| term(first + i as u64, b)).sum())
-            .collect();
+        let sums = plastic_checksums(&state, at as u64, target_at as u64);
         let (_, totals) = comm.prefix_and_total(&sums);
         for (name, total) in PLASTIC_PER_SYNAPSE.iter().chain(&PLASTIC_PER_TARGET).zip(totals) {
             group.dataset(name)?.new_attr::<u64>().create("checksum")?.write_scalar(&total)?;
@@ -615,10 +621,7 @@ impl Checkpoint {
             Ok(state)
         };
         let state = agree(comm, read().map_err(bad))?;
-        let sums: Vec<u64> = plastic_arrays(&state, at as u64, target_at as u64)
-            .iter()
-            .map(|(_, first, bits)| bits.iter().enumerate().map(|(i, &b)| term(first + i as u64, b)).sum())
-            .collect();
+        let sums = plastic_checksums(&state, at as u64, target_at as u64);
         let (_, totals) = comm.prefix_and_total(&sums);
         for (name, total) in PLASTIC_PER_SYNAPSE.iter().chain(&PLASTIC_PER_TARGET).zip(totals) {
             let stored = group.dataset(name).and_then(|d| d.attr("checksum")).and_then(|a| a.read_scalar::<u64>()).ok();

@@ -102,6 +102,58 @@ fn arrivals<K: Kernel>(
     }
 }
 
+/// The parts of a block an arrival reads and changes.
+struct ArrivalParts<'a> {
+    sources: &'a Range<u64>,
+    present: &'a RowIndex,
+    offsets: &'a [u32],
+    first_target: u32,
+    target: &'a [u32],
+    weight: &'a mut [f32],
+    extra: &'a mut [f32],
+    pre: &'a mut [PreTrace],
+    post: &'a [PostTrace],
+    lazy: &'a mut Option<Lazy>,
+}
+
+/// `PlasticBlock::arrive` for one rule: the spikes (from the oldest that can arrive) whose
+/// (source, delay) group arrives in `step`. Returns the synaptic events delivered.
+#[inline(always)]
+fn arrive_spikes<K: Kernel>(
+    k: &K,
+    b: ArrivalParts,
+    spikes: &[Spike],
+    (step, newest, first, n_delays): (u64, u64, u64, usize),
+    input: &mut [f32],
+) -> u64 {
+    let mut events = 0;
+    for s in spikes {
+        if s.step as u64 > newest {
+            break;
+        }
+        if !b.sources.contains(&(s.gid as u64)) {
+            continue;
+        }
+        let Some(row) = b.present.row((s.gid as u64 - b.sources.start) as usize) else { continue };
+        let g = row * n_delays + (step - s.step as u64 - first) as usize;
+        let group = b.offsets[g] as usize..b.offsets[g + 1] as usize;
+        if group.is_empty() {
+            continue;
+        }
+        events += group.len() as u64;
+        let synapses = Synapses { target: b.target, weight: &mut *b.weight, extra: &mut *b.extra, first_target: b.first_target };
+        let pending = b.lazy.as_mut().and_then(|l| {
+            let (before, from) = (b.pre[g], l.settled[g] as u64);
+            l.settled[g] = step as u32;
+            // Before any arrival the trace is 0: the spikes change nothing.
+            (before.last != 0).then(|| (&l.history[..], before, from.max(before.last as u64 - 1)))
+        });
+        arrivals(k, synapses, group, b.post, step, input, pending);
+        b.pre[g].arrive(step, k.pre_decay());
+    }
+    events
+}
+
 /// One synapse takes its target's spikes of steps `steps` (from `spikes`, ascending),
 /// where its group's presynaptic trace was `pre` throughout.
 #[inline(always)]
@@ -131,6 +183,15 @@ fn post_update<K: Kernel>(k: &K, w: &mut f32, extra: &mut f32, x: f64) {
 #[inline(always)]
 fn spiked<K: Kernel>(k: &K, s: Synapses, incoming: &[u32], groups: &[u32], pre: &[PreTrace], step: u64, scratch: &mut Vec<Gathered>) {
     let read = k.pre_read_step(step);
+    if s.weight.len() <= GATHER_FROM {
+        // Weights in cache: updated in place.
+        let mut spare = 0f32;
+        for (&i, &g) in incoming.iter().zip(groups) {
+            let extra = if K::EXTRA { &mut s.extra[i as usize] } else { &mut spare };
+            post_update(k, &mut s.weight[i as usize], extra, pre[g as usize].at(read, k.pre_decay()));
+        }
+        return;
+    }
     scratch.clear();
     scratch.extend(
         incoming.iter().map(|&i| Gathered { weight: s.weight[i as usize], extra: if K::EXTRA { s.extra[i as usize] } else { 0.0 } }),
@@ -145,6 +206,10 @@ fn spiked<K: Kernel>(k: &K, s: Synapses, incoming: &[u32], groups: &[u32], pre: 
         }
     }
 }
+
+/// Synapses of a block from which a spike's weights are gathered before they are
+/// updated: beyond a core's L2 (1 MB of weights on machine B; BENCHMARKS.md, issue 29).
+const GATHER_FROM: usize = 1 << 18;
 
 /// A synapse's state, gathered for a postsynaptic spike.
 #[derive(Clone, Copy, Debug, Default)]
@@ -469,33 +534,10 @@ impl PlasticBlock {
         let oldest = step.saturating_sub(self.delays.end as u64 - 1);
         let Some(newest) = step.checked_sub(first) else { return 0 };
         let from = spikes.partition_point(|s| (s.step as u64) < oldest);
-        let mut events = 0;
         let PlasticBlock { rule, sources, present, offsets, targets, target, weight, extra, pre, post, lazy, .. } = self;
-        for s in &spikes[from..] {
-            if s.step as u64 > newest {
-                break;
-            }
-            if !sources.contains(&(s.gid as u64)) {
-                continue;
-            }
-            let Some(row) = present.row((s.gid as u64 - sources.start) as usize) else { continue };
-            let g = row * n_delays + (step - s.step as u64 - first) as usize;
-            let group = offsets[g] as usize..offsets[g + 1] as usize;
-            if group.is_empty() {
-                continue;
-            }
-            events += group.len() as u64;
-            let synapses = Synapses { target, weight, extra, first_target: targets.start };
-            let pending = lazy.as_mut().and_then(|l| {
-                let (before, from) = (pre[g], l.settled[g] as u64);
-                l.settled[g] = step as u32;
-                // Before any arrival the trace is 0: the spikes change nothing.
-                (before.last != 0).then(|| (&l.history[..], before, from.max(before.last as u64 - 1)))
-            });
-            with_kernel!(&*rule, k => arrivals(k, synapses, group, post, step, input, pending));
-            pre[g].arrive(step, rule.pre_decay());
-        }
-        events
+        let block = ArrivalParts { sources, present, offsets, first_target: targets.start, target, weight, extra, pre, post, lazy };
+        // One dispatch on the rule per call: the loop over spikes is compiled per rule.
+        with_kernel!(&*rule, k => arrive_spikes(k, block, &spikes[from..], (step, newest, first, n_delays), input))
     }
 
     /// The store's neurons `spiking` (local ids, ascending) spiked in step `step`: each

@@ -24,22 +24,9 @@
 //! propagated, as NEST propagates it. NEST's V_min (a lower bound on v, −∞ by default)
 //! is not offered.
 
-use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable};
+use super::declaration::{Declaration, Declared, Derived, StateVariable};
 use super::{Build, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
 use crate::expr::Expr;
-
-/// Parameters in slot order: name, default (NEST's iaf_psc_alpha defaults), unit, bound.
-const PARAMETERS: [(&str, &str, &str, Option<Bound>); 9] = [
-    ("tau_m", "10", "ms", Some(Bound { min: 0.0, strict: true, what: "a time constant" })),
-    ("c_m", "250", "pF", Some(Bound { min: 0.0, strict: true, what: "a capacitance" })),
-    ("e_l", "-70", "mV", None),
-    ("v_th", "-55", "mV", None),
-    ("v_reset", "-70", "mV", None),
-    ("t_ref", "2", "ms", Some(Bound { min: 0.0, strict: false, what: "a duration" })),
-    ("tau_syn_ex", "2", "ms", Some(Bound { min: 0.0, strict: true, what: "a time constant" })),
-    ("tau_syn_in", "2", "ms", Some(Bound { min: 0.0, strict: true, what: "a time constant" })),
-    ("i_e", "0", "pA", None),
-];
 
 const STATE: [(&str, &str, &str); 4] = [("v", "mV", "e_l"), ("di_syn", "pA/ms", "0"), ("i_syn", "pA", "0"), ("refractory", "steps", "0")];
 
@@ -52,16 +39,8 @@ const CHUNK: usize = 1024;
 pub fn declaration() -> Declaration {
     Declaration {
         model: "iaf_psc_alpha",
-        parameters: PARAMETERS
-            .iter()
-            .map(|&(name, default, unit, bound)| Parameter {
-                name: name.into(),
-                unit,
-                scope: Scope::Population,
-                default: Some(default),
-                bound,
-            })
-            .collect(),
+        // iaf_psc_exp's names and defaults, which are NEST's for both.
+        parameters: super::lif::parameters(),
         state: STATE.iter().map(|&(name, unit, initial)| StateVariable::from_initial(name, unit, initial)).collect(),
         derived: vec![
             Derived { name: "P11".into(), unit: "", definition: "exp(−dt/tau_syn_ex), also P22".into() },
@@ -84,27 +63,6 @@ pub fn declaration() -> Declaration {
         initial_note: None,
         filters_weights: true,
     }
-}
-
-/// What the parameters must satisfy together: one synaptic time constant (the weights
-/// arriving in a step are summed in one ring, excitatory and inhibitory together), and a
-/// reset below the threshold.
-fn check(declared: &Declared) -> Option<(&'static str, String)> {
-    let value = |k: usize| declared.parameters[k].constant().expect("constants, as declared");
-    if value(6) != value(7) {
-        return Some((
-            "tau_syn_in",
-            format!(
-                "expected tau_syn_in = tau_syn_ex ({} ms), got {} ms: the weights arriving in a step are summed in one ring, excitatory and inhibitory together, so they share one time constant",
-                value(6),
-                value(7)
-            ),
-        ));
-    }
-    if value(4) >= value(3) {
-        return Some(("v_reset", format!("expected v_reset below v_th ({} mV), got {} mV", value(3), value(4))));
-    }
-    None
 }
 
 fn from_declared(declared: Declared, dt_ms: f64) -> NeuronModel {
@@ -204,7 +162,7 @@ impl Model for AlphaSpec {
         name: "iaf_psc_alpha",
         declaration,
         build: Build::Values(from_declared),
-        check: Some(check),
+        check: Some(super::lif::check),
         shader: include_str!("../../shaders/iaf_psc_alpha.wgsl"),
         gpu: "every population (`shaders/iaf_psc_alpha.wgsl`)",
     };

@@ -26,8 +26,9 @@ use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope
 use super::{Build, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
 use crate::expr::Expr;
 
-/// Parameters in slot order: name, default (NEST's iaf_psc_exp defaults), unit, bound.
-const PARAMETERS: [(&str, &str, &str, Option<Bound>); 9] = [
+/// Parameters in slot order: name, default (NEST's iaf_psc_exp defaults), unit, bound;
+/// iaf_psc_alpha's too.
+pub(super) const PARAMETERS: [(&str, &str, &str, Option<Bound>); 9] = [
     ("tau_m", "10", "ms", Some(Bound { min: 0.0, strict: true, what: "a time constant" })),
     ("c_m", "250", "pF", Some(Bound { min: 0.0, strict: true, what: "a capacitance" })),
     ("e_l", "-70", "mV", None),
@@ -49,16 +50,7 @@ const CHUNK: usize = 1024;
 pub fn declaration() -> Declaration {
     Declaration {
         model: "iaf_psc_exp",
-        parameters: PARAMETERS
-            .iter()
-            .map(|&(name, default, unit, bound)| Parameter {
-                name: name.into(),
-                unit,
-                scope: Scope::Population,
-                default: Some(default),
-                bound,
-            })
-            .collect(),
+        parameters: parameters(),
         state: STATE.iter().map(|&(name, unit, initial)| StateVariable::from_initial(name, unit, initial)).collect(),
         derived: vec![
             Derived { name: "P22".into(), unit: "", definition: "exp(−dt/tau_m)".into() },
@@ -79,10 +71,18 @@ pub fn declaration() -> Declaration {
     }
 }
 
-/// What the parameters must satisfy together: one synaptic time constant (the weights
-/// arriving in a step are summed in one ring, excitatory and inhibitory together), and a
-/// reset below the threshold.
-fn check(declared: &Declared) -> Option<(&'static str, String)> {
+/// The declared parameters: one value per population each.
+pub(super) fn parameters() -> Vec<Parameter> {
+    PARAMETERS
+        .iter()
+        .map(|&(name, default, unit, bound)| Parameter { name: name.into(), unit, scope: Scope::Population, default: Some(default), bound })
+        .collect()
+}
+
+/// What the parameters must satisfy together (iaf_psc_exp's and iaf_psc_alpha's): one
+/// synaptic time constant (the weights arriving in a step are summed in one ring,
+/// excitatory and inhibitory together), and a reset below the threshold.
+pub(super) fn check(declared: &Declared) -> Option<(&'static str, String)> {
     let value = |k: usize| declared.parameters[k].constant().expect("constants, as declared");
     if value(6) != value(7) {
         return Some((

@@ -85,10 +85,7 @@ impl WeightsWriter {
         provenance: &Provenance,
         comm: &dyn Communicator,
     ) -> Result<WeightsWriter> {
-        let counts = comm.all_gather_f64(&[synapses.len() as f64]);
-        let before: usize = counts[..comm.rank()].iter().map(|&c| c as usize).sum();
-        let total: usize = counts.iter().map(|&c| c as usize).sum();
-        let mine = before..before + synapses.len();
+        let (mine, total) = this_ranks_edges(synapses.len(), comm);
         let kind = Box::new(WeightsFile { name: layout.name.clone(), edges: total as u64 });
         let mut current = None;
         let appender = Appender::create(path, kind, comm, provenance, |file| {
@@ -110,10 +107,7 @@ impl WeightsWriter {
         provenance: &Provenance,
         comm: &dyn Communicator,
     ) -> Result<WeightsWriter> {
-        let counts = comm.all_gather_f64(&[synapses.len() as f64]);
-        let before: usize = counts[..comm.rank()].iter().map(|&c| c as usize).sum();
-        let total: usize = counts.iter().map(|&c| c as usize).sum();
-        let mine = before..before + synapses.len();
+        let (mine, total) = this_ranks_edges(synapses.len(), comm);
         let kind = Box::new(WeightsFile { name: layout.name.clone(), edges: total as u64 });
         let find = |file: &hdf5::File| -> hdf5::Result<Vec<Extendable>> {
             let group = file.group(&format!("edges/{}", layout.name))?;
@@ -126,15 +120,7 @@ impl WeightsWriter {
             let chunk_rows = weights.chunk().and_then(|c| c.first().copied()).unwrap_or(1) as u64;
             let time = group.dataset("snapshots/time")?;
             group.dataset("0/syn_weight")?;
-            Ok(vec![
-                Extendable {
-                    dataset: weights,
-                    name: format!("edges/{}/snapshots/syn_weight", layout.name),
-                    chunk_rows,
-                    row_bytes: 4 * total as u64,
-                },
-                Extendable { dataset: time, name: format!("edges/{}/snapshots/time", layout.name), chunk_rows: 64, row_bytes: 8 },
-            ])
+            Ok(extendables(&layout.name, (weights, chunk_rows), time, total))
         };
         let appender = Appender::reopen(path, kind, comm, (record, duration_ms), provenance, find)?;
         let output_error = |e: hdf5::Error| crate::Error::Output { path: path.to_path_buf(), message: e.to_string() };
@@ -183,6 +169,14 @@ impl WeightsWriter {
     }
 }
 
+/// This rank's block of the `n` edges onto its neurons among all ranks' (collective), and
+/// the number of edges in all.
+fn this_ranks_edges(n: usize, comm: &dyn Communicator) -> (Range<usize>, usize) {
+    let counts = comm.all_gather_f64(&[n as f64]);
+    let before: usize = counts[..comm.rank()].iter().map(|&c| c as usize).sum();
+    (before..before + n, counts.iter().map(|&c| c as usize).sum())
+}
+
 /// The edge population's datasets (collective), this rank's block of the static ones
 /// written; returns the snapshots' extendable datasets and the current weights'.
 fn lay_out(
@@ -224,16 +218,15 @@ fn lay_out(
         .create("syn_weight")?;
     let time = snapshots.new_dataset::<f64>().chunk(64).alloc_time(super::writer::EARLY).shape(0..).create("time")?;
     text_attr(&time, "units", "ms")?;
-    let out = vec![
-        Extendable {
-            dataset: weights,
-            name: format!("edges/{}/snapshots/syn_weight", layout.name),
-            chunk_rows,
-            row_bytes: 4 * total as u64,
-        },
-        Extendable { dataset: time, name: format!("edges/{}/snapshots/time", layout.name), chunk_rows: 64, row_bytes: 8 },
-    ];
-    Ok((out, current))
+    Ok((extendables(&layout.name, (weights, chunk_rows), time, total), current))
+}
+
+/// The datasets the snapshots are appended to: the weights (rows of `total`) and times.
+fn extendables(name: &str, (weights, chunk_rows): (hdf5::Dataset, u64), time: hdf5::Dataset, total: usize) -> Vec<Extendable> {
+    vec![
+        Extendable { dataset: weights, name: format!("edges/{name}/snapshots/syn_weight"), chunk_rows, row_bytes: 4 * total as u64 },
+        Extendable { dataset: time, name: format!("edges/{name}/snapshots/time"), chunk_rows: 64, row_bytes: 8 },
+    ]
 }
 
 /// `indices/target_to_source` (SONATA's index of each target node's edges, which
