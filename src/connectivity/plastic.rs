@@ -127,13 +127,23 @@ fn arrive_spikes<K: Kernel>(
     input: &mut [f32],
 ) -> u64 {
     let mut events = 0;
-    for s in spikes {
+    let mut at = 0;
+    while let Some(s) = spikes.get(at) {
         if s.step as u64 > newest {
             break;
         }
         if !b.sources.contains(&(s.gid as u64)) {
+            // Spikes are sorted by step, then id, and the sources are a run of ids: skip
+            // to the step's first source, or past the step.
+            let (step_of, gid) = (s.step, s.gid as u64);
+            at += if gid < b.sources.start {
+                spikes[at..].partition_point(|x| x.step == step_of && (x.gid as u64) < b.sources.start)
+            } else {
+                spikes[at..].partition_point(|x| x.step == step_of)
+            };
             continue;
         }
+        at += 1;
         let Some(row) = b.present.row((s.gid as u64 - b.sources.start) as usize) else { continue };
         let g = row * n_delays + (step - s.step as u64 - first) as usize;
         let group = b.offsets[g] as usize..b.offsets[g + 1] as usize;
