@@ -137,6 +137,13 @@ pub trait Backend {
         crate::connectivity::PlasticState::default()
     }
 
+    /// Where plastic projection `projection`'s local part lies, without copying it: the
+    /// global id of its first target, its synapses and its targets (`plastic_state`'s
+    /// `first_target` and lengths).
+    fn plastic_extent(&self, _projection: u32) -> (u64, usize, usize) {
+        (0, 0, 0)
+    }
+
     /// Takes the state of plastic projection `projection`'s local synapses and targets
     /// from `state` (as `plastic_state` gives it, for the same synapses).
     fn set_plastic_state(&mut self, _projection: u32, _state: &crate::connectivity::PlasticState) -> std::result::Result<(), String> {

@@ -580,11 +580,12 @@ impl Checkpoint {
             path: self.path.clone(),
             message: format!("damaged: the plastic state of projection {}: {m}", p.id),
         };
-        let built = backend.plastic_state(p.id);
-        let (before, total) = comm.prefix_and_total(&[built.synapses() as u64]);
-        let (at, m, k) = (before[0] as usize, built.synapses(), built.targets());
+        // Where this rank's synapses and targets go: counted, not copied.
+        let (first_target, m, k) = backend.plastic_extent(p.id);
+        let (before, total) = comm.prefix_and_total(&[m as u64]);
+        let at = before[0] as usize;
         let targets = &desc.populations[p.target];
-        let target_at = if k == 0 { 0 } else { (built.first_target - targets.first_gid) as usize };
+        let target_at = if k == 0 { 0 } else { (first_target - targets.first_gid) as usize };
         let group = self.file.group(&format!("plastic/{}", p.id)).map_err(|e| bad(format!("missing ({})", cause(&e.to_string()))))?;
         let extra_len = if p.plasticity.as_ref().is_some_and(|r| r.holds_extra()) { total[0] as usize } else { 0 };
         let expected = |name: &str| match name {
@@ -603,7 +604,7 @@ impl Checkpoint {
         // Read by every rank, then checked together: a rank that fails to read still
         // takes part in the sums.
         let read = || -> std::result::Result<PlasticState, String> {
-            let mut state = PlasticState { first_target: built.first_target, ..PlasticState::default() };
+            let mut state = PlasticState { first_target, ..PlasticState::default() };
             if m > 0 {
                 state.weight = group.dataset("weight").and_then(|d| d.read_slice_1d::<f32, _>(at..at + m)).map_err(io)?.to_vec();
                 if extra_len > 0 {

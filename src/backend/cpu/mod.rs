@@ -615,6 +615,18 @@ impl Backend for CpuBackend {
         out
     }
 
+    fn plastic_extent(&self, projection: u32) -> (u64, usize, usize) {
+        let (mut first, mut synapses, mut targets) = (None, 0, 0);
+        for shard in self.shards.shards() {
+            for block in shard.synapses.plastic.iter().filter(|b| b.projection == projection) {
+                first.get_or_insert(shard.neurons.start + block.local_targets().start as u64);
+                synapses += block.synapses();
+                targets += block.local_targets().len();
+            }
+        }
+        (first.unwrap_or(0), synapses, targets)
+    }
+
     fn set_plastic_state(&mut self, projection: u32, state: &crate::connectivity::PlasticState) -> Result<(), String> {
         let (mut synapse_at, mut target_at) = (0, 0);
         for mut shard in self.shards.shards() {
