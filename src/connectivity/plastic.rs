@@ -104,8 +104,6 @@ fn arrivals<K: Kernel>(
 
 /// The parts of a block an arrival reads and changes.
 struct ArrivalParts<'a> {
-    sources: &'a Range<u64>,
-    present: &'a RowIndex,
     offsets: &'a [u32],
     first_target: u32,
     target: &'a [u32],
@@ -116,36 +114,28 @@ struct ArrivalParts<'a> {
     lazy: &'a mut Option<Lazy>,
 }
 
-/// `PlasticBlock::arrive` for one rule: the spikes (from the oldest that can arrive) whose
-/// (source, delay) group arrives in `step`. Returns the synaptic events delivered.
+/// Groups whose synapses are prefetched ahead of the one being updated: a step's
+/// arrivals are a few synapses each in groups scattered over the block, so the loop
+/// waits on memory unless the next groups' lines are on their way.
+const ARRIVALS_AHEAD: usize = 4;
+
+/// `PlasticBlock::take_arrivals` for one rule: the synapses of groups `arriving` (in
+/// canonical spike order) take their arrival in `step`. Returns the synaptic events.
 #[inline(always)]
-fn arrive_spikes<K: Kernel>(
-    k: &K,
-    b: ArrivalParts,
-    spikes: &[Spike],
-    (step, newest, first, n_delays): (u64, u64, u64, usize),
-    input: &mut [f32],
-) -> u64 {
+fn arrive_groups<K: Kernel>(k: &K, b: ArrivalParts, arriving: &[u32], step: u64, input: &mut [f32]) -> u64 {
     let mut events = 0;
-    let mut at = 0;
-    while let Some(s) = spikes.get(at) {
-        if s.step as u64 > newest {
-            break;
+    for (n, &g) in arriving.iter().enumerate() {
+        if let Some(&later) = arriving.get(n + ARRIVALS_AHEAD) {
+            let i = b.offsets[later as usize] as usize;
+            if i < b.target.len() {
+                crate::simd::prefetch(&b.target[i]);
+                crate::simd::prefetch(&b.weight[i]);
+                if K::EXTRA {
+                    crate::simd::prefetch(&b.extra[i]);
+                }
+            }
         }
-        if !b.sources.contains(&(s.gid as u64)) {
-            // Spikes are sorted by step, then id, and the sources are a run of ids: skip
-            // to the step's first source, or past the step.
-            let (step_of, gid) = (s.step, s.gid as u64);
-            at += if gid < b.sources.start {
-                spikes[at..].partition_point(|x| x.step == step_of && (x.gid as u64) < b.sources.start)
-            } else {
-                spikes[at..].partition_point(|x| x.step == step_of)
-            };
-            continue;
-        }
-        at += 1;
-        let Some(row) = b.present.row((s.gid as u64 - b.sources.start) as usize) else { continue };
-        let g = row * n_delays + (step - s.step as u64 - first) as usize;
+        let g = g as usize;
         let group = b.offsets[g] as usize..b.offsets[g + 1] as usize;
         if group.is_empty() {
             continue;
@@ -254,6 +244,8 @@ pub struct PlasticBlock {
     post: Vec<PostTrace>,
     /// Scratch for a spiking target's synapses (`spiked`).
     scratch: Vec<Gathered>,
+    /// The groups the step's spikes arrive at, gathered from the lists in flight.
+    arriving: Vec<u32>,
     /// Lazy updates (`PlasticityRule::lazy_horizon`): each target's spike steps within
     /// the horizon, and per group the first step whose postsynaptic spikes have not
     /// reached its synapses. None: each spike updates its synapses through the index.
@@ -411,6 +403,7 @@ impl PlasticBlock {
             index,
             post: vec![PostTrace::default(); n_targets],
             scratch: Vec::new(),
+            arriving: Vec::new(),
             lazy: lazy.map(|horizon| Lazy { horizon, history: vec![VecDeque::new(); n_targets], settled: vec![0; groups] }),
             rule,
         })
@@ -534,20 +527,55 @@ impl PlasticBlock {
         });
     }
 
-    /// The spikes of `spikes` (sorted by step, then id) that arrive in step `step` reach
-    /// their synapses: the rule updates each, and its weight goes into `input` (the
-    /// step's slot of the ring, indexed by the store's local ids). Returns the synaptic
-    /// events delivered.
-    pub fn arrive(&mut self, spikes: &[Spike], step: u64, input: &mut [f32]) -> u64 {
+    /// Of `spikes` (one received list, sorted by step, then id; lists are handed over
+    /// oldest first), the groups (source, delay) that arrive in step `step` join the
+    /// step's arrivals, which `take_arrivals` then delivers: one pass over the synapses a
+    /// step, whatever the number of lists in flight (one per step of the largest delay
+    /// where epochs are one step long).
+    pub fn gather_arrivals(&mut self, spikes: &[Spike], step: u64) {
         let (first, n_delays) = (self.delays.start as u64, self.delays.len());
         // Spikes of steps step − max delay ..= step − min delay.
         let oldest = step.saturating_sub(self.delays.end as u64 - 1);
-        let Some(newest) = step.checked_sub(first) else { return 0 };
+        let Some(newest) = step.checked_sub(first) else { return };
         let from = spikes.partition_point(|s| (s.step as u64) < oldest);
-        let PlasticBlock { rule, sources, present, offsets, targets, target, weight, extra, pre, post, lazy, .. } = self;
-        let block = ArrivalParts { sources, present, offsets, first_target: targets.start, target, weight, extra, pre, post, lazy };
-        // One dispatch on the rule per call: the loop over spikes is compiled per rule.
-        with_kernel!(&*rule, k => arrive_spikes(k, block, &spikes[from..], (step, newest, first, n_delays), input))
+        let spikes = &spikes[from..];
+        let mut at = 0;
+        while let Some(s) = spikes.get(at) {
+            if s.step as u64 > newest {
+                break;
+            }
+            if !self.sources.contains(&(s.gid as u64)) {
+                // Spikes are sorted by step, then id, and the sources are a run of ids:
+                // skip to the step's first source, or past the step.
+                let (step_of, gid, start) = (s.step, s.gid as u64, self.sources.start);
+                at += if gid < start {
+                    spikes[at..].partition_point(|x| x.step == step_of && (x.gid as u64) < start)
+                } else {
+                    spikes[at..].partition_point(|x| x.step == step_of)
+                };
+                continue;
+            }
+            at += 1;
+            let Some(row) = self.present.row((s.gid as u64 - self.sources.start) as usize) else { continue };
+            let g = row * n_delays + (step - s.step as u64 - first) as usize;
+            // The group's offsets and trace are on their way while the rest is gathered.
+            crate::simd::prefetch(&self.offsets[g]);
+            crate::simd::prefetch(&self.pre[g]);
+            self.arriving.push(g as u32);
+        }
+    }
+
+    /// The groups gathered for step `step` (`gather_arrivals`) take their arrivals, in
+    /// canonical spike order: the rule updates each synapse, and its weight goes into
+    /// `input` (the step's slot of the ring, indexed by the store's local ids). Returns
+    /// the synaptic events delivered.
+    pub fn take_arrivals(&mut self, step: u64, input: &mut [f32]) -> u64 {
+        let PlasticBlock { rule, offsets, targets, target, weight, extra, pre, post, lazy, arriving, .. } = self;
+        let block = ArrivalParts { offsets, first_target: targets.start, target, weight, extra, pre, post, lazy };
+        // One dispatch on the rule per step: the loop is compiled per rule.
+        let events = with_kernel!(&*rule, k => arrive_groups(k, block, arriving, step, input));
+        arriving.clear();
+        events
     }
 
     /// The store's neurons `spiking` (local ids, ascending) spiked in step `step`: each

@@ -208,9 +208,17 @@ impl Group for IzhikevichGroup {
     /// Indices of the neurons at or above the peak after this step: they spiked.
     #[inline]
     fn collect_spikes(&self, mut emit: impl FnMut(usize)) {
-        for (i, &v) in self.v.iter().enumerate() {
-            if v >= self.v_peak {
-                emit(i);
+        // A few neurons in a thousand spike in a step: 64 quiet ones are passed over with
+        // one vectorised test (one by one, the scan was a third of an idle step).
+        const RUN: usize = 64;
+        for (k, run) in self.v.chunks(RUN).enumerate() {
+            if !run.iter().fold(false, |any, &v| any | (v >= self.v_peak)) {
+                continue;
+            }
+            for (i, &v) in run.iter().enumerate() {
+                if v >= self.v_peak {
+                    emit(k * RUN + i);
+                }
             }
         }
     }

@@ -458,7 +458,8 @@ impl Shard {
         let LocalSynapses { plastic, events, .. } = &mut self.synapses;
         for block in plastic {
             let input = self.rings[block.kind].slot_mut(step);
-            self.in_flight.arriving(step, |spikes| *events += block.arrive(spikes, step, input));
+            self.in_flight.arriving(step, |spikes| block.gather_arrivals(spikes, step));
+            *events += block.take_arrivals(step, input);
         }
     }
 
