@@ -20,7 +20,7 @@
 use super::build::csr_rows;
 use super::{BuildError, Records, RowIndex, Rows};
 use crate::network::{Description, Projection};
-use crate::plasticity::{with_kernel, Kernel, PlasticityRule, PostTrace, PreTrace};
+use crate::plasticity::{with_kernel, Kernel, PlasticityRule, PostTrace, PreTrace, PreTraces};
 use crate::spike::Spike;
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -109,7 +109,7 @@ struct ArrivalParts<'a> {
     target: &'a [u32],
     weight: &'a mut [f32],
     extra: &'a mut [f32],
-    pre: &'a mut [PreTrace],
+    pre: &'a mut PreTraces,
     post: &'a [PostTrace],
     lazy: &'a mut Option<Lazy>,
 }
@@ -143,13 +143,13 @@ fn arrive_groups<K: Kernel>(k: &K, b: ArrivalParts, arriving: &[u32], step: u64,
         events += group.len() as u64;
         let synapses = Synapses { target: b.target, weight: &mut *b.weight, extra: &mut *b.extra, first_target: b.first_target };
         let pending = b.lazy.as_mut().and_then(|l| {
-            let (before, from) = (b.pre[g], l.settled[g] as u64);
+            let (before, from) = (b.pre.get(g), l.settled[g] as u64);
             l.settled[g] = step as u32;
             // Before any arrival the trace is 0: the spikes change nothing.
             (before.last != 0).then(|| (&l.history[..], before, from.max(before.last as u64 - 1)))
         });
         arrivals(k, synapses, group, b.post, step, input, pending);
-        b.pre[g].arrive(step, k.pre_decay());
+        b.pre.arrive(g, step, k.pre_decay());
     }
     events
 }
@@ -175,20 +175,19 @@ fn post_update<K: Kernel>(k: &K, w: &mut f32, extra: &mut f32, x: f64) {
         k.post(w, extra, x);
     }
 }
-
 /// The synapses `incoming` (of groups `groups`) of a target that spiked in step `step`.
 /// A target's incoming synapses lie scattered over the block (stored by source): their
 /// weights are gathered first, with no other work between the loads so that many misses
 /// are in flight at once, then updated, then written back from lines now in cache.
 #[inline(always)]
-fn spiked<K: Kernel>(k: &K, s: Synapses, incoming: &[u32], groups: &[u32], pre: &[PreTrace], step: u64, scratch: &mut Vec<Gathered>) {
+fn spiked<K: Kernel>(k: &K, s: Synapses, incoming: &[u32], groups: &[u32], pre: &PreTraces, step: u64, scratch: &mut Vec<Gathered>) {
     let read = k.pre_read_step(step);
     if s.weight.len() <= GATHER_FROM {
         // Weights in cache: updated in place.
         let mut spare = 0f32;
         for (&i, &g) in incoming.iter().zip(groups) {
             let extra = if K::EXTRA { &mut s.extra[i as usize] } else { &mut spare };
-            post_update(k, &mut s.weight[i as usize], extra, pre[g as usize].at(read, k.pre_decay()));
+            post_update(k, &mut s.weight[i as usize], extra, pre.at(g as usize, read, k.pre_decay()));
         }
         return;
     }
@@ -197,7 +196,7 @@ fn spiked<K: Kernel>(k: &K, s: Synapses, incoming: &[u32], groups: &[u32], pre: 
         incoming.iter().map(|&i| Gathered { weight: s.weight[i as usize], extra: if K::EXTRA { s.extra[i as usize] } else { 0.0 } }),
     );
     for (e, &g) in scratch.iter_mut().zip(groups) {
-        post_update(k, &mut e.weight, &mut e.extra, pre[g as usize].at(read, k.pre_decay()));
+        post_update(k, &mut e.weight, &mut e.extra, pre.at(g as usize, read, k.pre_decay()));
     }
     for (&i, e) in incoming.iter().zip(scratch.iter()) {
         s.weight[i as usize] = e.weight;
@@ -238,7 +237,7 @@ pub struct PlasticBlock {
     pub weight: Vec<f32>,
     /// The rule's state per synapse (Izhikevich's sd); empty where it has none.
     pub extra: Vec<f32>,
-    pre: Vec<PreTrace>,
+    pre: PreTraces,
     /// Each target's incoming synapses, which its spikes update (None with lazy updates).
     index: Option<Incoming>,
     post: Vec<PostTrace>,
@@ -361,12 +360,11 @@ pub fn expected_bytes(desc: &Description, p: &Projection, local: &Range<u64>) ->
     // recent spikes per target.
     let lazy = p.plasticity.as_ref().is_some_and(|r| r.lazy_horizon().is_some());
     let (per_group, per_target) = if lazy { (4, 24 + 4 * 16) } else { (0, 0) };
+    let trace = p.plasticity.as_ref().map_or(12, |r| PreTraces::bytes_per_group(r.pre_decay())) as u64;
     let synapses = super::expected_synapses(desc, p, local);
     let groups = desc.populations[p.source].size * p.delay.count() as u64;
     let targets = local.end.saturating_sub(local.start);
-    synapses * per_synapse
-        + groups * (4 + per_group + std::mem::size_of::<PreTrace>() as u64)
-        + targets * (4 + per_target + std::mem::size_of::<PostTrace>() as u64)
+    synapses * per_synapse + groups * (4 + per_group + trace) + targets * (4 + per_target + std::mem::size_of::<PostTrace>() as u64)
 }
 
 impl PlasticBlock {
@@ -399,7 +397,7 @@ impl PlasticBlock {
             target,
             weight: records.iter().map(|r| r.weight).collect(),
             extra,
-            pre: vec![PreTrace::default(); groups],
+            pre: PreTraces::new(groups, rule.pre_decay()),
             index,
             post: vec![PostTrace::default(); n_targets],
             scratch: Vec::new(),
@@ -425,7 +423,7 @@ impl PlasticBlock {
             + self.target.len() * 4
             + self.weight.len() * 4
             + self.extra.len() * 4
-            + self.pre.len() * std::mem::size_of::<PreTrace>()
+            + self.pre.bytes()
             + self.index.as_ref().map_or(0, Incoming::bytes)
             + self.lazy.as_ref().map_or(0, |l| l.settled.len() * 4 + l.history.iter().map(|h| 24 + h.capacity() * 4).sum::<usize>())
             + self.post.len() * std::mem::size_of::<PostTrace>()
@@ -468,7 +466,7 @@ impl PlasticBlock {
                 if !self.extra.is_empty() {
                     out.extra.push(self.extra[i as usize]);
                 }
-                let pre = &self.pre[g as usize];
+                let pre = self.pre.get(g as usize);
                 out.pre_last.push(pre.last);
                 out.pre_value.push(pre.value);
             }
@@ -495,10 +493,11 @@ impl PlasticBlock {
                 }
                 let trace = PreTrace { last: from.pre_last[at], value: from.pre_value[at] };
                 let g = g as usize;
-                if set[g] && pre[g] != trace {
+                if set[g] && pre.get(g) != trace {
                     differs.get_or_insert(at);
                 }
-                (pre[g], set[g]) = (trace, true);
+                pre.set(g, trace);
+                set[g] = true;
                 at += 1;
             }
             let k = target_at + t;
@@ -560,7 +559,7 @@ impl PlasticBlock {
             let g = row * n_delays + (step - s.step as u64 - first) as usize;
             // The group's offsets and trace are on their way while the rest is gathered.
             crate::simd::prefetch(&self.offsets[g]);
-            crate::simd::prefetch(&self.pre[g]);
+            self.pre.prefetch(g);
             self.arriving.push(g as u32);
         }
     }
@@ -609,7 +608,7 @@ impl PlasticBlock {
         let Some(l) = lazy.as_mut() else { return };
         let mut spare = 0f32;
         for (g, group) in offsets.windows(2).enumerate() {
-            let (before, from) = (pre[g], l.settled[g] as u64);
+            let (before, from) = (pre.get(g), l.settled[g] as u64);
             l.settled[g] = step as u32;
             if before.last == 0 {
                 continue;

@@ -16,7 +16,7 @@ mod rules;
 mod trace;
 
 pub use rules::{Izhikevich2006, Stdp, StdpPlHom};
-pub use trace::{Decay, PostTrace, PreTrace, TraceKind};
+pub use trace::{Decay, PostTrace, PreTrace, PreTraces, TraceKind};
 
 /// What a rule does at each event, for the store's loops: generic over it, so that each
 /// rule's loop is compiled on its own, with no dispatch per synapse.

@@ -187,3 +187,34 @@ fn a_synapse_takes_eight_bytes_lazily_and_twenty_through_the_index_with_a_deriva
     let endless = stdp([1e9, 20.0, 0.01, 1.0, 1.0, 1.0, 100.0], 1.0);
     assert_eq!((endless.bytes_per_synapse(), endless.lazy_horizon()), (16, None));
 }
+
+/// A block's presynaptic traces kept apart (`PreTraces`) read and move as one
+/// `PreTrace` per group would, to the bit, for a trace that adds up (NEST's) and one
+/// that is set (Izhikevich's, which keeps only the step: 4 bytes a group, not 12).
+#[test]
+fn traces_kept_apart_read_as_one_trace_per_group() {
+    let nest = stdp([20.0, 20.0, 0.01, 1.0, 1.0, 1.0, 100.0], 1.0);
+    let izh = PlasticityRule::new("izhikevich2006", &[0.1, 0.12, 0.95, 10.0, 0.01, 0.9, 1000.0], 1.0).unwrap();
+    for (rule, bytes) in [(&nest, 12), (&izh, 4)] {
+        let decay = rule.pre_decay();
+        let mut apart = PreTraces::new(3, decay);
+        let mut whole = [PreTrace::default(); 3];
+        assert_eq!(apart.bytes(), 3 * bytes);
+        assert_eq!(PreTraces::bytes_per_group(decay), bytes);
+        // Arrivals at groups 0 and 2 (two in the same step at group 2), read at later steps.
+        for (g, step) in [(0, 5u64), (2, 7), (2, 7), (0, 30), (2, 40)] {
+            apart.arrive(g, step, decay);
+            whole[g].arrive(step, decay);
+            for (g, trace) in whole.iter().enumerate() {
+                assert_eq!(apart.get(g), *trace, "group {g} after step {step}");
+                for later in [step, step + 1, step + 25, step + 5000] {
+                    assert_eq!(apart.at(g, later, decay).to_bits(), trace.at(later, decay).to_bits(), "group {g} at {later}");
+                }
+            }
+        }
+        // A checkpoint's trace set back.
+        let mut restored = PreTraces::new(3, decay);
+        (0..3).for_each(|g| restored.set(g, whole[g]));
+        assert_eq!(restored, apart);
+    }
+}

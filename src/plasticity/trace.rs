@@ -139,6 +139,98 @@ impl PreTrace {
     }
 }
 
+/// The presynaptic traces of a store's (source, delay) groups, kept apart: the steps of
+/// their last arrivals, which every postsynaptic spike reads for each of its synapses,
+/// and, for traces that add up, their values. A set trace's value after an arrival is
+/// always the same (`Decay::after` ignores it): it keeps 4 bytes a group instead of 16,
+/// so that the arrays a spike's scattered reads land in stay in cache.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PreTraces {
+    last: Vec<u32>,
+    /// Empty for a set trace.
+    value: Vec<f64>,
+    /// A set trace's value after an arrival.
+    set_to: Option<f64>,
+}
+
+impl PreTraces {
+    /// `n` traces, before any arrival, decaying as `decay`.
+    pub fn new(n: usize, decay: &Decay) -> PreTraces {
+        let set_to = match decay.kind {
+            TraceKind::Add => None,
+            TraceKind::Set(a) => Some(a),
+        };
+        PreTraces { last: vec![0; n], value: if set_to.is_some() { Vec::new() } else { vec![0.0; n] }, set_to }
+    }
+
+    pub fn len(&self) -> usize {
+        self.last.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.last.is_empty()
+    }
+
+    /// Group `g`'s trace, as one value.
+    #[inline]
+    pub fn get(&self, g: usize) -> PreTrace {
+        let last = self.last[g];
+        let value = match self.set_to {
+            None => self.value[g],
+            Some(_) if last == 0 => 0.0,
+            Some(a) => a,
+        };
+        PreTrace { last, value }
+    }
+
+    /// Sets group `g`'s trace (a checkpoint's; a set trace takes only its step).
+    pub fn set(&mut self, g: usize, trace: PreTrace) {
+        self.last[g] = trace.last;
+        if self.set_to.is_none() {
+            self.value[g] = trace.value;
+        }
+    }
+
+    /// Group `g`'s trace at step `step` (`PreTrace::at`).
+    #[inline]
+    pub fn at(&self, g: usize, step: u64, decay: &Decay) -> f64 {
+        match self.last[g] {
+            0 => 0.0,
+            last => decay.after(self.value.get(g).copied().unwrap_or(0.0), step - (last as u64 - 1)),
+        }
+    }
+
+    /// An arrival at group `g` in step `step` (`PreTrace::arrive`).
+    #[inline]
+    pub fn arrive(&mut self, g: usize, step: u64, decay: &Decay) {
+        if self.set_to.is_none() {
+            self.value[g] = decay.bump(self.at(g, step, decay));
+        }
+        self.last[g] = step as u32 + 1;
+    }
+
+    /// Asks for group `g`'s lines ahead of use.
+    #[inline(always)]
+    pub fn prefetch(&self, g: usize) {
+        crate::simd::prefetch(&self.last[g]);
+        if let Some(v) = self.value.get(g) {
+            crate::simd::prefetch(v);
+        }
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.last.len() * 4 + self.value.len() * 8
+    }
+
+    /// Bytes a group's trace takes for a rule whose presynaptic trace decays as `decay`.
+    pub fn bytes_per_group(decay: &Decay) -> usize {
+        match decay.kind {
+            TraceKind::Add => 12,
+            TraceKind::Set(_) => 4,
+        }
+    }
+}
+
 /// The trace of a neuron's own spikes, as its incoming synapses see it.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct PostTrace {

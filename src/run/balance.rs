@@ -31,12 +31,13 @@ const MIN_SPREAD: f64 = 0.05;
 /// The time a re-cut is estimated to save must be this many times its rebuild.
 const PAYBACK: f64 = 2.0;
 /// Re-cuts in one run at most, each measured after its own warm-up.
-const MAX_RECUTS: usize = 2;
-/// Decisions in one run at most. A decision against a re-cut is taken again each time the
-/// measurement has doubled: an imbalance that grows after a network's transient (the
-/// microcircuit's: 3% at 200–420 ms, 9% over 10 s) is then still seen while a long run
-/// can repay it.
-const MAX_DECISIONS: usize = 8;
+const MAX_RECUTS: usize = 16;
+/// A decision against a re-cut is taken again after a measurement twice as long, up to
+/// this share of the run: an imbalance that grows after a network's transient (the
+/// microcircuit's: 3% at 200–420 ms, 9% over 10 s) or drifts with it (spnet's weights
+/// learn for minutes: 2 re-cuts in its first 4 s left the shards 41% apart over an hour)
+/// is then still seen while a long run can repay it.
+const MAX_WINDOW_SHARE: u64 = 16;
 
 /// One decision on the shards, taken at a step (collective: the same on every rank).
 #[derive(Clone, Debug, PartialEq)]
@@ -72,7 +73,12 @@ pub struct Balancer {
     baseline: Option<(u64, Vec<f64>)>,
     /// No decision before this step.
     next_at: u64,
-    /// The spread that the last re-cut was to even out.
+    /// Steps measured for the next decision.
+    window: u64,
+    /// The longest measurement (a share of the run).
+    max_window: u64,
+    /// The spread the last re-cut was to even out, until the first measurement after it
+    /// has shown whether it did.
     recut_spread: Option<f64>,
     cost_secs: f64,
     /// This rank's threads.
@@ -93,6 +99,8 @@ impl Balancer {
             since: first_step,
             baseline: None,
             next_at: 0,
+            window: warmup_steps,
+            max_window: (desc.steps / MAX_WINDOW_SHARE).max(warmup_steps),
             recut_spread: None,
             cost_secs,
             threads: threads.max(1),
@@ -113,7 +121,7 @@ impl Balancer {
             Some((from, before)) if step >= self.next_at => (*from, before),
             Some(_) => return Ok(()),
             None => {
-                (self.baseline, self.next_at) = (Some((step, now)), step + self.warmup_steps);
+                (self.baseline, self.next_at) = (Some((step, now)), step + self.window);
                 return Ok(());
             }
         };
@@ -126,10 +134,11 @@ impl Balancer {
             self.finished = true;
             return Ok(());
         };
-        // A second re-cut only where the first narrowed the spread: where a shard's time
-        // does not follow its neurons (a cost per shard, the machine's noise), cutting
-        // again would not help.
-        let narrowed = self.recut_spread.is_none_or(|before| spread < before);
+        // Another re-cut only where the last narrowed the spread, as first measured after
+        // it: where a shard's time does not follow its neurons (a cost per shard, the
+        // machine's noise), cutting again would not help. A spread that grows later is
+        // the network's drift, and is cut again.
+        let narrowed = self.recut_spread.take().is_none_or(|before| spread < before);
         let cut = match self.mode {
             Rebalance::Always => self.decisions.is_empty(),
             Rebalance::Auto => narrowed && worth_it(spread, gain_secs, self.cost_secs),
@@ -145,16 +154,18 @@ impl Balancer {
             let moved = comm.any(moved);
             if moved {
                 decision.outcome = Outcome::Recut(Duration::from_secs_f64(took));
-                (self.since, self.baseline, self.recut_spread) = (step, None, Some(spread));
+                (self.since, self.baseline, self.recut_spread, self.window) = (step, None, Some(spread), self.warmup_steps);
             } else {
                 decision.outcome = Outcome::Unmoved;
             }
             let recuts = self.decisions.iter().filter(|d| matches!(d.outcome, Outcome::Recut(_))).count() + moved as usize;
             self.finished = !moved || recuts >= MAX_RECUTS || self.mode == Rebalance::Always;
         } else {
-            // Measured again once the measurement has doubled.
-            self.next_at = step + (step - from);
-            self.finished = !narrowed || self.decisions.len() + 1 >= MAX_DECISIONS;
+            // Measured again, afresh (a drift shows in the latest times, not in their
+            // sum since the cut), over twice the time, up to a share of the run.
+            self.window = (2 * (step - from)).min(self.max_window);
+            (self.baseline, self.next_at) = (Some((step, now.clone())), step + self.window);
+            self.finished = !narrowed;
         }
         self.decisions.push(decision);
         Ok(())
@@ -202,11 +213,22 @@ pub fn describe(decisions: &[Decision]) -> String {
     // Decisions fall on the epoch grid: whole microseconds, without the sums' last bits.
     let ms = |at: f64| (at * 1e3).round() / 1e3;
     let last = decisions.len().saturating_sub(1);
+    // The first re-cut, the last, and the last decision: a long run may re-cut many times.
+    let recuts: Vec<usize> = (0..decisions.len()).filter(|&k| matches!(decisions[k].outcome, Outcome::Recut(_))).collect();
+    let (first_recut, last_recut) = (recuts.first().copied(), recuts.last().copied());
+    let between = recuts.len().saturating_sub(2);
     decisions
         .iter()
         .enumerate()
-        .filter(|(k, d)| *k == last || matches!(d.outcome, Outcome::Recut(_)))
-        .map(|(_, d)| match d.outcome {
+        .filter(|&(k, _)| k == last || Some(k) == first_recut || Some(k) == last_recut)
+        .map(|(k, d)| match d.outcome {
+            Outcome::Recut(took) if Some(k) == last_recut && between > 0 => format!(
+                " | {between} more re-cut{}, the last at {} ms (the busiest {} over the least before; rebuilt in {})",
+                if between == 1 { "" } else { "s" },
+                ms(d.at_ms),
+                percent(d.spread),
+                super::fmt_duration(took)
+            ),
             Outcome::Recut(took) => format!(
                 " | shards re-cut at {} ms by their busy times (the busiest {} over the least before; rebuilt in {})",
                 ms(d.at_ms),
@@ -256,6 +278,30 @@ mod tests {
         assert!((lumpy.gain_secs - 1.0).abs() < 1e-9, "{lumpy:?}");
         // No rank with two shards: nothing to cut.
         assert_eq!(estimate(&[1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0], 1000, 9000), None);
+    }
+
+    fn decision(at_ms: f64, spread: f64, outcome: Outcome) -> Decision {
+        Decision { at_ms, spread, gain_secs: 1.0, cost_secs: 0.01, outcome }
+    }
+
+    /// The summary names the first re-cut, counts those between, and names the last and
+    /// the last decision.
+    #[test]
+    fn many_re_cuts_are_summed_up_in_one_line() {
+        let cut = Outcome::Recut(Duration::from_millis(10));
+        let d =
+            [decision(2000.0, 0.56, cut), decision(4000.0, 0.3, cut), decision(6000.0, 0.19, cut), decision(10000.0, 0.18, Outcome::Kept)];
+        let said = describe(&d);
+        assert!(said.starts_with(" | shards re-cut at 2000 ms by their busy times (the busiest 56% over the least before"), "{said}");
+        assert!(said.contains(" | 1 more re-cut, the last at 6000 ms (the busiest 19% over the least before; rebuilt in "), "{said}");
+        assert!(!said.contains("4000 ms"), "{said}");
+        assert!(
+            said.ends_with(
+                " | shards not re-cut at 10000 ms: the busiest 18% over the least would save ~1.00 s of the rest, a rebuild costs ~10.0 ms"
+            ),
+            "{said}"
+        );
+        assert_eq!(describe(&d[..2]).matches("shards re-cut at").count(), 2, "two re-cuts are both named");
     }
 
     #[test]
