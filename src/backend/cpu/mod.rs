@@ -383,15 +383,17 @@ impl Shard {
                 ring.begin_step(step);
             }
             let first_of_epoch = step == first_step;
-            if first_of_epoch || self.in_flight.due(step) {
+            let plastic = !self.synapses.plastic.is_empty();
+            // Delivery and plastic arrivals timed as one: two clock readings a step fewer.
+            if first_of_epoch || plastic || self.in_flight.due(step) {
                 let start = if first_of_epoch { t0 } else { Instant::now() };
-                let (synapses, rings) = (&mut self.synapses, &mut self.rings);
-                self.in_flight.deliver_due(step, |spikes, due| synapses.deliver(spikes, due, rings));
-                delivering += start.elapsed();
-            }
-            if !self.synapses.plastic.is_empty() {
-                let start = Instant::now();
-                self.arrive_plastic(step);
+                if first_of_epoch || self.in_flight.due(step) {
+                    let (synapses, rings) = (&mut self.synapses, &mut self.rings);
+                    self.in_flight.deliver_due(step, |spikes, due| synapses.deliver(spikes, due, rings));
+                }
+                if plastic {
+                    self.arrive_plastic(step);
+                }
                 delivering += start.elapsed();
             }
             let spikes_before = self.spikes.len();
