@@ -77,8 +77,8 @@ pub struct Balancer {
     window: u64,
     /// The longest measurement (a share of the run).
     max_window: u64,
-    /// The spread the last re-cut was to even out, until the first measurement after it
-    /// has shown whether it did.
+    /// The spread the last re-cut was to even out, until a measurement after it has
+    /// shown a narrower one.
     recut_spread: Option<f64>,
     cost_secs: f64,
     /// This rank's threads.
@@ -134,11 +134,7 @@ impl Balancer {
             self.finished = true;
             return Ok(());
         };
-        // Another re-cut only where the last narrowed the spread, as first measured after
-        // it: where a shard's time does not follow its neurons (a cost per shard, the
-        // machine's noise), cutting again would not help. A spread that grows later is
-        // the network's drift, and is cut again.
-        let narrowed = self.recut_spread.take().is_none_or(|before| spread < before);
+        let narrowed = self.narrowed(spread);
         let cut = match self.mode {
             Rebalance::Always => self.decisions.is_empty(),
             Rebalance::Auto => narrowed && worth_it(spread, gain_secs, self.cost_secs),
@@ -154,21 +150,45 @@ impl Balancer {
             let moved = comm.any(moved);
             if moved {
                 decision.outcome = Outcome::Recut(Duration::from_secs_f64(took));
-                (self.since, self.baseline, self.recut_spread, self.window) = (step, None, Some(spread), self.warmup_steps);
+                self.recut_at(step, spread);
             } else {
                 decision.outcome = Outcome::Unmoved;
             }
             let recuts = self.decisions.iter().filter(|d| matches!(d.outcome, Outcome::Recut(_))).count() + moved as usize;
             self.finished = !moved || recuts >= MAX_RECUTS || self.mode == Rebalance::Always;
         } else {
-            // Measured again, afresh (a drift shows in the latest times, not in their
-            // sum since the cut), over twice the time, up to a share of the run.
-            self.window = (2 * (step - from)).min(self.max_window);
-            (self.baseline, self.next_at) = (Some((step, now.clone())), step + self.window);
-            self.finished = !narrowed;
+            self.measure_again(step, from, now.clone());
         }
         self.decisions.push(decision);
         Ok(())
+    }
+
+    /// Whether a cut may follow a measured `spread`: another re-cut only once a
+    /// measurement after the last has shown a narrower spread than it was to even out.
+    /// Where a shard's time does not follow its neurons (a cost per shard), cutting
+    /// again would not help, and one measurement may be the machine's noise (spnet once
+    /// read 144% for a window just after a cut, 1% over the hour). A spread that grows
+    /// after that is the network's drift, and may be cut again.
+    fn narrowed(&mut self, spread: f64) -> bool {
+        let narrowed = self.recut_spread.is_none_or(|before| spread < before);
+        if narrowed {
+            self.recut_spread = None;
+        }
+        narrowed
+    }
+
+    /// The shards were cut anew at `step` to even out `spread`: a warm-up, then a
+    /// measurement as long.
+    fn recut_at(&mut self, step: u64, spread: f64) {
+        (self.since, self.baseline, self.recut_spread, self.window) = (step, None, Some(spread), self.warmup_steps);
+    }
+
+    /// No cut at `step` after a measurement from `from`: measured again, afresh (a drift
+    /// shows in the latest times, not in their sum since the cut), over twice the time,
+    /// up to a share of the run.
+    fn measure_again(&mut self, step: u64, from: u64, now: Vec<f64>) {
+        self.window = (2 * (step - from)).min(self.max_window);
+        (self.baseline, self.next_at) = (Some((step, now)), step + self.window);
     }
 }
 
@@ -278,6 +298,55 @@ mod tests {
         assert!((lumpy.gain_secs - 1.0).abs() < 1e-9, "{lumpy:?}");
         // No rank with two shards: nothing to cut.
         assert_eq!(estimate(&[1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0], 1000, 9000), None);
+    }
+
+    /// A balancer at the start of a run of `steps` steps, with a warm-up of 200.
+    fn balancer(steps: u64) -> Balancer {
+        Balancer {
+            mode: Rebalance::Auto,
+            warmup_steps: 200,
+            since: 0,
+            baseline: None,
+            next_at: 0,
+            window: 200,
+            max_window: steps / MAX_WINDOW_SHARE,
+            recut_spread: None,
+            cost_secs: 0.01,
+            threads: 2,
+            finished: false,
+            decisions: Vec::new(),
+        }
+    }
+
+    /// After a re-cut, a spread no narrower than the one it was to even out (noise, or
+    /// a cost the cut cannot move) allows no cut, until a narrower one has been
+    /// measured; a spread that grows after that (drift) may be cut again.
+    #[test]
+    fn after_a_re_cut_only_a_narrower_measurement_opens_the_way_to_the_next() {
+        let mut b = balancer(3_600_000);
+        assert!(b.narrowed(0.56), "the first cut is free");
+        b.recut_at(2000, 0.56);
+        assert_eq!((b.since, b.window, b.baseline.is_none()), (2000, 200, true), "a warm-up and a measurement afresh");
+        assert!(!b.narrowed(1.44), "a noisy window just after the cut");
+        assert!(!b.narrowed(0.56), "no narrower");
+        assert!(b.narrowed(0.02), "the cut did narrow the spread");
+        assert!(b.narrowed(0.41), "drift later may be cut");
+    }
+
+    /// A decision against a cut measures again over twice the time, from then on, up to
+    /// a sixteenth of the run.
+    #[test]
+    fn measurements_double_up_to_a_share_of_the_run() {
+        let mut b = balancer(3_600_000);
+        b.measure_again(400, 200, vec![1.0, 2.0]);
+        assert_eq!((b.window, b.next_at, b.baseline.clone()), (400, 800, Some((400, vec![1.0, 2.0]))));
+        let mut step = 800;
+        for _ in 0..20 {
+            let from = b.baseline.as_ref().unwrap().0;
+            b.measure_again(step, from, vec![]);
+            step = b.next_at;
+        }
+        assert_eq!(b.window, 3_600_000 / 16, "capped");
     }
 
     fn decision(at_ms: f64, spread: f64, outcome: Outcome) -> Decision {
