@@ -152,10 +152,13 @@ impl Balancer {
                 decision.outcome = Outcome::Recut(Duration::from_secs_f64(took));
                 self.recut_at(step, spread);
             } else {
+                // The measured times give the cut the shards have (the cut moves by
+                // whole blocks of neurons): watched on, as after a decision against.
                 decision.outcome = Outcome::Unmoved;
+                self.measure_again(step, from, now.clone());
             }
             let recuts = self.decisions.iter().filter(|d| matches!(d.outcome, Outcome::Recut(_))).count() + moved as usize;
-            self.finished = !moved || recuts >= MAX_RECUTS || self.mode == Rebalance::Always;
+            self.finished = recuts >= MAX_RECUTS || self.mode == Rebalance::Always;
         } else {
             self.measure_again(step, from, now.clone());
         }
