@@ -16,21 +16,47 @@ const NOISE_NS: f64 = 0.9;
 /// poisson_events`: 1.55 ns with AVX-512, 2.7 with AVX2; the planner's figure too).
 const POISSON_NS: f64 = 1.6;
 const EVENT_NS: f64 = 1.0;
+/// A plastic synapse's arrival (the rule's update, its target's trace read), and its
+/// update at its target's spike: spnet's profile on machine B (issue 29), ~2.2 µs a step
+/// for ~300 arrivals and ~1.75 µs for ~720 postsynaptic updates.
+const PLASTIC_ARRIVAL_NS: f64 = 7.0;
+const PLASTIC_POST_NS: f64 = 2.5;
 /// Firing rate assumed for the delivery cost before anything has run.
 const ASSUMED_RATE_HZ: f64 = 10.0;
 
 /// Estimated ns per step of one neuron of each population: its update, its noise draw,
 /// its Poisson counts, and the synaptic events it receives at `ASSUMED_RATE_HZ` per source.
 pub fn cost_per_neuron(desc: &Description) -> Vec<f64> {
+    cost_per_neuron_at(desc, None)
+}
+
+/// `cost_per_neuron` at the populations' firing rates `rates_hz` where they have been
+/// measured: the events a neuron receives follow its sources' rates, and the updates of
+/// its plastic synapses at its own spikes its own rate (spnet's inhibitory neurons fire
+/// eight times as often as its excitatory ones and cost about twice as much: cut by the
+/// estimate at one rate for all, its shards went back and forth across a block of
+/// them, 16 re-cuts in a quarter of an hour).
+pub fn cost_per_neuron_at(desc: &Description, rates_hz: Option<&[f64]>) -> Vec<f64> {
+    let rate = |population: usize| rates_hz.and_then(|r| r.get(population).copied()).unwrap_or(ASSUMED_RATE_HZ);
+    let per_step = desc.dt_ms / 1000.0;
     desc.populations
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let inputs: f64 =
-                desc.projections.iter().filter(|q| q.target == i).map(|q| desc.projection_synapses(q) as f64 / p.size.max(1) as f64).sum();
+            let per_neuron = |q: &crate::network::Projection| desc.projection_synapses(q) as f64 / p.size.max(1) as f64;
+            let inputs: f64 = desc
+                .projections
+                .iter()
+                .filter(|q| q.target == i)
+                .map(|q| {
+                    let arrival = if q.plasticity.is_some() { PLASTIC_ARRIVAL_NS } else { EVENT_NS };
+                    let post = if q.plasticity.is_some() { rate(i) * PLASTIC_POST_NS } else { 0.0 };
+                    per_neuron(q) * per_step * (rate(q.source) * arrival + post)
+                })
+                .sum();
             let noise = if crate::stimulus::draws_noise(&desc.stimuli, i) { NOISE_NS } else { 0.0 };
             let poisson = crate::stimulus::poisson_sources(&desc.stimuli, i) as f64 * POISSON_NS;
-            p.model.step_cost_ns() + noise + poisson + inputs * ASSUMED_RATE_HZ * desc.dt_ms / 1000.0 * EVENT_NS
+            p.model.step_cost_ns() + noise + poisson + inputs
         })
         .collect()
 }
@@ -81,11 +107,43 @@ fn cut_at_equal_cost(ids: Range<u64>, parts: usize, cost_below: impl Fn(u64) -> 
 /// `BLOCK`) into `parts` ranges of equal measured cost, where piece i took `seconds[i]`:
 /// the measurement sets each piece's total and the estimate (`cost_per_neuron`) only
 /// how it spreads over the piece's neurons, so that a piece holding a cheap population
-/// and a dear one gives up the dear one's neurons first. Empty ranges are left out.
-pub fn cut_by_measured(desc: &Description, pieces: &[Range<u64>], seconds: &[f64], parts: usize) -> Vec<Range<u64>> {
+/// and a dear one gives up the dear one's neurons first; the estimate is taken at the
+/// populations' measured firing rates `rates_hz` where given. Empty ranges are left out.
+pub fn cut_by_measured(
+    desc: &Description,
+    pieces: &[Range<u64>],
+    seconds: &[f64],
+    parts: usize,
+    rates_hz: Option<&[f64]>,
+) -> Vec<Range<u64>> {
     let (Some(first), Some(last)) = (pieces.first(), pieces.last()) else { return Vec::new() };
-    let costs = cost_per_neuron(desc);
-    let cost_below = |gid: u64| -> f64 {
+    let cost_below = measured_cost_below(desc, pieces, seconds, rates_hz);
+    cut_at_equal_cost(first.start..last.end, parts, cost_below).into_iter().filter(|r| !r.is_empty()).collect()
+}
+
+/// The seconds each range of `cut` would take by the measurement `cut_by_measured` cuts
+/// by: what a new cut is expected to even out, to be held against the times measured.
+pub fn predicted_seconds(
+    desc: &Description,
+    pieces: &[Range<u64>],
+    seconds: &[f64],
+    rates_hz: Option<&[f64]>,
+    cut: &[Range<u64>],
+) -> Vec<f64> {
+    let cost_below = measured_cost_below(desc, pieces, seconds, rates_hz);
+    cut.iter().map(|r| cost_below(r.end) - cost_below(r.start)).collect()
+}
+
+/// The measured seconds of the ids of `pieces` below a gid: each piece's time spread
+/// over its neurons by the estimate.
+fn measured_cost_below<'a>(
+    desc: &'a Description,
+    pieces: &'a [Range<u64>],
+    seconds: &'a [f64],
+    rates_hz: Option<&[f64]>,
+) -> impl Fn(u64) -> f64 + 'a {
+    let costs = cost_per_neuron_at(desc, rates_hz);
+    move |gid: u64| -> f64 {
         pieces
             .iter()
             .zip(seconds)
@@ -102,8 +160,7 @@ pub fn cut_by_measured(desc: &Description, pieces: &[Range<u64>], seconds: &[f64
                 }
             })
             .sum()
-    };
-    cut_at_equal_cost(first.start..last.end, parts, cost_below).into_iter().filter(|r| !r.is_empty()).collect()
+    }
 }
 
 #[cfg(test)]
@@ -179,22 +236,47 @@ delay = "1 ms"
         let d = desc(TWO_POPS);
         let pieces = [0..1024, 1024..2000];
         // Equal times: the cut stays where it is.
-        assert_eq!(cut_by_measured(&d, &pieces, &[1.0, 1.0], 2), vec![0..1024, 1024..2000]);
+        assert_eq!(cut_by_measured(&d, &pieces, &[1.0, 1.0], 2, None), vec![0..1024, 1024..2000]);
         // The first piece took 3 s, the second 1 s: 2 s below the cut. The first piece's
         // estimate is 1000 · 2.4 + 24 · 0.5 = 2412, so 2 s lie below 1000 · 2412 / 3 / 2.4
         // = 670 of a's neurons: the next block boundary is 704.
-        assert_eq!(cut_by_measured(&d, &pieces, &[3.0, 1.0], 2), vec![0..704, 704..2000]);
+        assert_eq!(cut_by_measured(&d, &pieces, &[3.0, 1.0], 2, None), vec![0..704, 704..2000]);
         // The second piece slower: its neurons all cost b's, spread evenly.
-        let cut = cut_by_measured(&d, &pieces, &[1.0, 3.0], 2);
+        let cut = cut_by_measured(&d, &pieces, &[1.0, 3.0], 2, None);
         assert_eq!(cut, vec![0..1408, 1408..2000], "1 s of 3 over 976 neurons: 325.3 past 1024, the next block boundary");
         // Four parts over four pieces, all covering the ids in order, aligned.
-        let four = cut_by_measured(&d, &[0..512, 512..1024, 1024..1536, 1536..2000], &[0.5, 2.0, 1.0, 1.0], 4);
+        let four = cut_by_measured(&d, &[0..512, 512..1024, 1024..1536, 1536..2000], &[0.5, 2.0, 1.0, 1.0], 4, None);
         assert_eq!(four.len(), 4);
         assert_eq!((four[0].start, four[3].end), (0, 2000));
         assert!(four.windows(2).all(|w| w[0].end == w[1].start && w[0].end % BLOCK == 0), "{four:?}");
         // A range that does not start at 0 (a rank's), cut inside itself.
-        let rank = cut_by_measured(&d, &[1024..1536, 1536..2000], &[1.0, 1.0], 2);
+        let rank = cut_by_measured(&d, &[1024..1536, 1536..2000], &[1.0, 1.0], 2, None);
         assert_eq!(rank, vec![1024..1536, 1536..2000]);
+    }
+
+    /// At measured rates, a neuron's received events follow its sources' rates, and its
+    /// plastic synapses' updates at its own spikes its own rate: spnet's inhibitory
+    /// neurons (27 Hz, 80 plastic inputs) cost twice its excitatory ones (3.4 Hz), which
+    /// the estimate at one assumed rate for all cannot see.
+    #[test]
+    fn measured_rates_weigh_the_plastic_updates_by_the_targets_own_spikes() {
+        let d = desc(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/spnet.toml")).unwrap());
+        let update = d.populations[0].model.step_cost_ns();
+        let assumed = cost_per_neuron(&d);
+        assert!((assumed[0] - assumed[1]).abs() < 0.3, "80 plastic inputs each, at one rate: {assumed:?}");
+        let costs = cost_per_neuron_at(&d, Some(&[3.4, 27.0]));
+        // exc: 80 plastic inputs at 3.4 Hz (arrivals and own spikes) and 25 static at 27 Hz.
+        let exc = update + 80.0 * 1e-3 * (3.4 * PLASTIC_ARRIVAL_NS + 3.4 * PLASTIC_POST_NS) + 25.0 * 1e-3 * 27.0 * EVENT_NS;
+        let inh = update + 80.0 * 1e-3 * (3.4 * PLASTIC_ARRIVAL_NS + 27.0 * PLASTIC_POST_NS);
+        assert!((costs[0] - exc).abs() < 1e-9 && (costs[1] - inh).abs() < 1e-9, "{costs:?} against {exc}, {inh}");
+        assert!(costs[1] > 2.0 * costs[0], "{costs:?}");
+        // Two shards measured equal, cut at 512: the predicted times of a cut are the
+        // measured ones where it does not move, and follow the neurons' costs where it does.
+        let pieces = [0..512, 512..1000];
+        let same = predicted_seconds(&d, &pieces, &[1.0, 1.0], Some(&[3.4, 27.0]), &pieces);
+        assert!((same[0] - 1.0).abs() < 1e-12 && (same[1] - 1.0).abs() < 1e-12, "{same:?}");
+        let moved = predicted_seconds(&d, &pieces, &[1.0, 1.0], Some(&[3.4, 27.0]), &[0..576, 576..1000]);
+        assert!((moved[0] + moved[1] - 2.0).abs() < 1e-12 && moved[0] > 1.0, "{moved:?}");
     }
 
     #[test]

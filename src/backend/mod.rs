@@ -171,7 +171,13 @@ pub trait Backend {
     /// builds the pieces again and moves the state into them, to go on at step `step`
     /// (the next epoch's first) exactly as it would have. Returns whether the cut moved;
     /// a backend without pieces of work to move between threads leaves it (false).
-    fn rebalance(&mut self, _desc: &Description, _step: u64, _seconds: &[f64]) -> std::result::Result<bool, InvalidBuild> {
+    fn rebalance(
+        &mut self,
+        _desc: &Description,
+        _step: u64,
+        _seconds: &[f64],
+        _rates_hz: Option<&[f64]>,
+    ) -> std::result::Result<bool, InvalidBuild> {
         Ok(false)
     }
 

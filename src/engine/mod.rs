@@ -42,7 +42,30 @@ pub struct Simulation<'a> {
     /// This rank's spikes of the epochs whose synapses may still arrive, kept where a
     /// checkpoint may be written.
     recent: Option<RecentSpikes>,
+    /// This rank's spikes per population, where counted (`count_spikes`).
+    counts: Option<SpikeCounts>,
     pub times: PhaseTimes,
+}
+
+/// A rank's spikes per population since the first epoch counted: the firing rates the
+/// balance of shards is estimated at.
+#[derive(Debug, Default)]
+struct SpikeCounts {
+    /// The first id of each population, ascending.
+    starts: Vec<u64>,
+    counts: Vec<u64>,
+    /// The first step counted.
+    since: Option<u64>,
+}
+
+impl SpikeCounts {
+    fn add(&mut self, step: u64, spikes: &[Spike]) {
+        self.since.get_or_insert(step);
+        for s in spikes {
+            let p = self.starts.partition_point(|&start| start <= s.gid as u64).saturating_sub(1);
+            self.counts[p] += 1;
+        }
+    }
 }
 
 /// A rank's own spikes of its last epochs, epoch by epoch, as long as their synapses
@@ -90,6 +113,7 @@ impl<'a> Simulation<'a> {
             previous: Vec::new(),
             overlap: false,
             recent: None,
+            counts: None,
             times: PhaseTimes::default(),
         }
     }
@@ -106,6 +130,20 @@ impl<'a> Simulation<'a> {
     /// still carry them (for checkpoints).
     pub fn keep_recent(&mut self, max_delay: u32) {
         self.recent = Some(RecentSpikes { max_delay: max_delay.max(1) as u64, ..RecentSpikes::default() });
+    }
+
+    /// Counts this rank's spikes per population, the populations starting at the ids
+    /// `population_starts` (ascending), from the next epoch on.
+    pub fn count_spikes(&mut self, population_starts: Vec<u64>) {
+        let n = population_starts.len();
+        self.counts = Some(SpikeCounts { starts: population_starts, counts: vec![0; n], since: None });
+    }
+
+    /// This rank's spikes per population counted so far, and the steps they were counted
+    /// over; None where nothing is counted.
+    pub fn spike_counts(&self) -> Option<(&[u64], u64)> {
+        let c = self.counts.as_ref()?;
+        Some((&c.counts, self.step.saturating_sub(c.since?)))
     }
 
     /// The backend, the communicator and the spikes kept by `keep_recent`: what a
@@ -164,6 +202,9 @@ impl<'a> Simulation<'a> {
             let steps = (epoch - self.step % epoch).min(stop - self.step) as u32;
             self.local.clear();
             self.backend.run_epoch(&self.pending, self.step, steps, &mut self.local);
+            if let Some(counts) = self.counts.as_mut() {
+                counts.add(self.step, &self.local);
+            }
             let t1 = Instant::now();
             self.comm.exchange(self.step, steps, &self.local, &mut self.pending);
             let t2 = Instant::now();
@@ -207,6 +248,9 @@ impl<'a> Simulation<'a> {
                 };
                 self.backend.run_epoch_overlapped(&self.pending, self.step, steps, &mut self.local, &mut meanwhile);
             }
+            if let Some(counts) = self.counts.as_mut() {
+                counts.add(self.step, &self.local);
+            }
             // The next epoch receives the spikes of the one before this one.
             std::mem::swap(&mut self.pending, &mut self.exchanged);
             let t1 = Instant::now();
@@ -236,5 +280,21 @@ impl<'a> Simulation<'a> {
     /// Runs to the end.
     pub fn run(&mut self, recorder: &mut dyn Recorder) -> Result<()> {
         self.advance(u64::MAX, recorder)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spikes are counted by the population their id falls in, from the first epoch
+    /// counted.
+    #[test]
+    fn spikes_are_counted_per_population() {
+        let mut c = SpikeCounts { starts: vec![0, 800, 900], counts: vec![0; 3], since: None };
+        let spikes = |ids: &[u32]| ids.iter().map(|&gid| Spike { step: 7, gid }).collect::<Vec<_>>();
+        c.add(7, &spikes(&[0, 799, 800, 950]));
+        c.add(8, &spikes(&[899, 999]));
+        assert_eq!((c.counts.as_slice(), c.since), (&[2, 2, 2][..], Some(7)));
     }
 }

@@ -264,6 +264,7 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
         sim.keep_recent(desc.max_delay_steps());
     }
     let mut balancer = balance::Balancer::new(options.rebalance, desc, first_step, build, options.cpu.threads, sim.comm());
+    balancer.count_rates(desc, &mut sim);
     let ran = epochs(desc, options, &mut sim, &mut outputs, &mut balancer)?;
     if let Some(local) = ran.non_finite {
         return Err(stop_on_non_finite(desc, local, outputs, &mut sim));

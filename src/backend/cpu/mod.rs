@@ -682,8 +682,8 @@ impl Backend for CpuBackend {
         }
     }
 
-    fn rebalance(&mut self, desc: &Description, step: u64, seconds: &[f64]) -> Result<bool, InvalidBuild> {
-        self.rebalance_shards(desc, step, seconds)
+    fn rebalance(&mut self, desc: &Description, step: u64, seconds: &[f64], rates_hz: Option<&[f64]>) -> Result<bool, InvalidBuild> {
+        self.rebalance_shards(desc, step, seconds, rates_hz)
     }
 
     fn time_lookups(&mut self) {

@@ -70,6 +70,9 @@ impl SavedArray {
     }
 }
 
+/// The share of the busiest shard's time a new cut must be expected to save.
+const MIN_GAIN: f64 = 0.02;
+
 impl CpuBackend {
     /// The global ids of each shard's neurons, in order.
     pub fn shard_ranges(&self) -> Vec<Range<u64>> {
@@ -80,13 +83,24 @@ impl CpuBackend {
     /// caller's: after a warm-up, without the transient): as many shards, of equal
     /// measured time (`partition::cut_by_measured`). Returns whether the cut moved (then
     /// the shards were built again: `recut`).
-    pub fn rebalance_shards(&mut self, desc: &Description, step: u64, seconds: &[f64]) -> Result<bool, InvalidBuild> {
+    pub fn rebalance_shards(
+        &mut self,
+        desc: &Description,
+        step: u64,
+        seconds: &[f64],
+        rates_hz: Option<&[f64]>,
+    ) -> Result<bool, InvalidBuild> {
         let ranges = self.shard_ranges();
         if ranges.len() < 2 || seconds.len() != ranges.len() {
             return Ok(false);
         }
-        let cut = partition::cut_by_measured(desc, &ranges, seconds, ranges.len());
-        if cut == ranges {
+        let cut = partition::cut_by_measured(desc, &ranges, seconds, ranges.len(), rates_hz);
+        // Cuts fall on whole blocks of neurons: where the best lies between two, the one
+        // above may be no better than the cut the shards have (spnet's shards went back
+        // and forth across a block of inhibitory neurons, one re-cut after another).
+        let busiest = |s: &[f64]| s.iter().cloned().fold(0.0, f64::max);
+        let predicted = partition::predicted_seconds(desc, &ranges, seconds, rates_hz, &cut);
+        if cut == ranges || busiest(&predicted) > (1.0 - MIN_GAIN) * busiest(seconds) {
             return Ok(false);
         }
         self.recut(desc, cut, step)?;
