@@ -65,7 +65,7 @@ pub fn cost_per_neuron_at(desc: &Description, rates_hz: Option<&[f64]>) -> Vec<f
 /// Ranges may be empty when there are fewer blocks than ranks.
 pub fn partition(desc: &Description, ranks: usize) -> Vec<Range<u64>> {
     let costs = cost_per_neuron(desc);
-    cut_at_equal_cost(0..desc.total_neurons(), ranks, |gid| estimated_cost(desc, &costs, 0..gid))
+    cut_at_equal_cost(0..desc.total_neurons(), ranks, false, |gid| estimated_cost(desc, &costs, 0..gid))
 }
 
 /// The estimated cost of the ids `ids`: piecewise linear over the populations.
@@ -79,9 +79,10 @@ fn estimated_cost(desc: &Description, costs: &[f64], ids: Range<u64>) -> f64 {
 
 /// Cuts `ids` (starting at a multiple of `BLOCK`) into `parts` contiguous ranges of about
 /// equal cost, at multiples of `BLOCK`: `cost_below(gid)` is the cost of the ids of
-/// `ids` below `gid`, non-decreasing. Ranges may be empty when there are fewer blocks
-/// than parts.
-fn cut_at_equal_cost(ids: Range<u64>, parts: usize, cost_below: impl Fn(u64) -> f64) -> Vec<Range<u64>> {
+/// `ids` below `gid`, non-decreasing. Each cut falls on the first block boundary whose
+/// cost below reaches its share, or, `keep_parts`, on the one before where that would
+/// leave nothing above it. Ranges may be empty when there are fewer blocks than parts.
+fn cut_at_equal_cost(ids: Range<u64>, parts: usize, keep_parts: bool, cost_below: impl Fn(u64) -> f64) -> Vec<Range<u64>> {
     let total = cost_below(ids.end);
     let mut cuts = vec![ids.start];
     let (first_block, blocks) = (ids.start / BLOCK, ids.end.div_ceil(BLOCK));
@@ -97,7 +98,13 @@ fn cut_at_equal_cost(ids: Range<u64>, parts: usize, cost_below: impl Fn(u64) -> 
                 hi = mid;
             }
         }
-        cuts.push((lo * BLOCK).clamp(ids.start, ids.end).max(*cuts.last().expect("non-empty")));
+        let previous = *cuts.last().expect("non-empty");
+        let at = |block: u64| (block * BLOCK).clamp(ids.start, ids.end).max(previous);
+        // A cost concentrated in a few blocks (a population of dear neurons) may put the
+        // share inside the last block: rounded up, all of it would stay on one side.
+        let below = at(lo.saturating_sub(1).max(first_block));
+        let empty_above = keep_parts && at(lo) == ids.end && below > previous;
+        cuts.push(if empty_above { below } else { at(lo) });
     }
     cuts.push(ids.end);
     cuts.windows(2).map(|w| w[0]..w[1]).collect()
@@ -118,7 +125,7 @@ pub fn cut_by_measured(
 ) -> Vec<Range<u64>> {
     let (Some(first), Some(last)) = (pieces.first(), pieces.last()) else { return Vec::new() };
     let cost_below = measured_cost_below(desc, pieces, seconds, rates_hz);
-    cut_at_equal_cost(first.start..last.end, parts, cost_below).into_iter().filter(|r| !r.is_empty()).collect()
+    cut_at_equal_cost(first.start..last.end, parts, true, cost_below).into_iter().filter(|r| !r.is_empty()).collect()
 }
 
 /// The seconds each range of `cut` would take by the measurement `cut_by_measured` cuts
@@ -244,6 +251,12 @@ delay = "1 ms"
         // The second piece slower: its neurons all cost b's, spread evenly.
         let cut = cut_by_measured(&d, &pieces, &[1.0, 3.0], 2, None);
         assert_eq!(cut, vec![0..1408, 1408..2000], "1 s of 3 over 976 neurons: 325.3 past 1024, the next block boundary");
+        // The time of the second piece all in its last 88 neurons (tests/common's driven
+        // sink): the share falls inside the last block, and the cut is the boundary
+        // before it, not the end (one shard holding everything).
+        let cost_below = |gid: u64| if gid <= 1256 { 0.0 } else { (gid.min(1344) - 1256) as f64 / 88.0 };
+        assert_eq!(cut_at_equal_cost(0..1344, 2, true, cost_below), vec![0..1280, 1280..1344]);
+        assert_eq!(cut_at_equal_cost(0..1344, 2, false, cost_below), vec![0..1344, 1344..1344], "rounded up");
         // Four parts over four pieces, all covering the ids in order, aligned.
         let four = cut_by_measured(&d, &[0..512, 512..1024, 1024..1536, 1536..2000], &[0.5, 2.0, 1.0, 1.0], 4, None);
         assert_eq!(four.len(), 4);

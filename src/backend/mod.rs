@@ -58,6 +58,20 @@ pub struct WorkTimes {
     pub events: u64,
 }
 
+/// How a backend's shards are cut anew by their measured times (`Backend::rebalance`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CutBy {
+    /// Each population's firing rate so far, which the neurons' estimated costs are
+    /// taken at; None: an assumed rate for all.
+    pub rates_hz: Option<Vec<f64>>,
+    /// The share of the busiest shard's time the new cut must be expected to save, or
+    /// the shards keep their cut (0: any cut that moves). Cuts fall on whole blocks of
+    /// neurons: where the best lies between two, the one above may be no better than
+    /// the cut the shards have (spnet's went back and forth across a block of
+    /// inhibitory neurons, one re-cut after another).
+    pub min_gain: f64,
+}
+
 pub trait Backend {
     /// Adds a probe (before the first epoch); returns its number for `take_samples`.
     fn add_probe(&mut self, probe: Probe) -> usize;
@@ -171,13 +185,7 @@ pub trait Backend {
     /// builds the pieces again and moves the state into them, to go on at step `step`
     /// (the next epoch's first) exactly as it would have. Returns whether the cut moved;
     /// a backend without pieces of work to move between threads leaves it (false).
-    fn rebalance(
-        &mut self,
-        _desc: &Description,
-        _step: u64,
-        _seconds: &[f64],
-        _rates_hz: Option<&[f64]>,
-    ) -> std::result::Result<bool, InvalidBuild> {
+    fn rebalance(&mut self, _desc: &Description, _step: u64, _seconds: &[f64], _cut_by: &CutBy) -> std::result::Result<bool, InvalidBuild> {
         Ok(false)
     }
 

@@ -5,6 +5,7 @@
 //! without. Ranks keep their neurons: moving neurons between ranks would change what
 //! each rank exchanges and writes.
 
+use crate::backend::CutBy;
 use crate::comm::{agree, Communicator};
 use crate::engine::Simulation;
 use crate::error::Result;
@@ -32,6 +33,9 @@ const MIN_SPREAD: f64 = 0.05;
 const PAYBACK: f64 = 2.0;
 /// Re-cuts in one run at most, each measured after its own warm-up.
 const MAX_RECUTS: usize = 16;
+/// The share of the busiest shard's time a re-cut must be expected to save (`auto`;
+/// `always` cuts whatever it saves).
+const MIN_GAIN: f64 = 0.02;
 /// Re-cuts in a row that did not narrow the spread, after which no more are made.
 const MAX_FAILED_CUTS: u32 = 2;
 /// A decision against a re-cut is taken again after a measurement twice as long, up to
@@ -156,9 +160,10 @@ impl Balancer {
             Decision { at_ms: step as f64 * desc.dt_ms, spread, gain_secs, cost_secs: self.cost_secs, outcome: Outcome::Kept };
         if cut {
             let t = Instant::now();
-            let rates = measured_rates(desc, sim);
+            let min_gain = if self.mode == Rebalance::Always { 0.0 } else { MIN_GAIN };
+            let cut_by = CutBy { rates_hz: measured_rates(desc, sim), min_gain };
             let (backend, comm) = sim.backend_and_comm();
-            let moved = agree(comm, backend.rebalance(desc, step, &seconds, rates.as_deref()).map_err(|e| e.error))?;
+            let moved = agree(comm, backend.rebalance(desc, step, &seconds, &cut_by).map_err(|e| e.error))?;
             let took = comm.all_gather_f64(&[t.elapsed().as_secs_f64()]).into_iter().fold(0.0, f64::max);
             let moved = comm.any(moved);
             if moved {

@@ -9,7 +9,7 @@ mod recut;
 
 use super::build_error::{invalid_value, invalid_weight, out_of_memory, weight_outside_rule, InvalidBuild};
 use super::workers::ShardWorkers;
-use super::{Backend, WorkTimes};
+use super::{Backend, CutBy, WorkTimes};
 use super::{Probe, StatePiece};
 use crate::connectivity::BuildError;
 use crate::connectivity::LocalSynapses;
@@ -682,8 +682,8 @@ impl Backend for CpuBackend {
         }
     }
 
-    fn rebalance(&mut self, desc: &Description, step: u64, seconds: &[f64], rates_hz: Option<&[f64]>) -> Result<bool, InvalidBuild> {
-        self.rebalance_shards(desc, step, seconds, rates_hz)
+    fn rebalance(&mut self, desc: &Description, step: u64, seconds: &[f64], cut_by: &CutBy) -> Result<bool, InvalidBuild> {
+        self.rebalance_shards(desc, step, seconds, cut_by)
     }
 
     fn time_lookups(&mut self) {

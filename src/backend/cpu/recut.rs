@@ -8,7 +8,7 @@
 
 use super::{build_shards, CpuBackend};
 use crate::backend::workers::ShardWorkers;
-use crate::backend::{Backend, InvalidBuild, Probe, StatePiece, WorkTimes};
+use crate::backend::{Backend, CutBy, InvalidBuild, Probe, StatePiece, WorkTimes};
 use crate::model::StateArrayMut;
 use crate::network::Description;
 use crate::partition;
@@ -70,9 +70,6 @@ impl SavedArray {
     }
 }
 
-/// The share of the busiest shard's time a new cut must be expected to save.
-const MIN_GAIN: f64 = 0.02;
-
 impl CpuBackend {
     /// The global ids of each shard's neurons, in order.
     pub fn shard_ranges(&self) -> Vec<Range<u64>> {
@@ -83,24 +80,15 @@ impl CpuBackend {
     /// caller's: after a warm-up, without the transient): as many shards, of equal
     /// measured time (`partition::cut_by_measured`). Returns whether the cut moved (then
     /// the shards were built again: `recut`).
-    pub fn rebalance_shards(
-        &mut self,
-        desc: &Description,
-        step: u64,
-        seconds: &[f64],
-        rates_hz: Option<&[f64]>,
-    ) -> Result<bool, InvalidBuild> {
+    pub fn rebalance_shards(&mut self, desc: &Description, step: u64, seconds: &[f64], cut_by: &CutBy) -> Result<bool, InvalidBuild> {
         let ranges = self.shard_ranges();
         if ranges.len() < 2 || seconds.len() != ranges.len() {
             return Ok(false);
         }
-        let cut = partition::cut_by_measured(desc, &ranges, seconds, ranges.len(), rates_hz);
-        // Cuts fall on whole blocks of neurons: where the best lies between two, the one
-        // above may be no better than the cut the shards have (spnet's shards went back
-        // and forth across a block of inhibitory neurons, one re-cut after another).
+        let cut = partition::cut_by_measured(desc, &ranges, seconds, ranges.len(), cut_by.rates_hz.as_deref());
         let busiest = |s: &[f64]| s.iter().cloned().fold(0.0, f64::max);
-        let predicted = partition::predicted_seconds(desc, &ranges, seconds, rates_hz, &cut);
-        if cut == ranges || busiest(&predicted) > (1.0 - MIN_GAIN) * busiest(seconds) {
+        let predicted = partition::predicted_seconds(desc, &ranges, seconds, cut_by.rates_hz.as_deref(), &cut);
+        if cut == ranges || busiest(&predicted) > (1.0 - cut_by.min_gain) * busiest(seconds) {
             return Ok(false);
         }
         self.recut(desc, cut, step)?;
