@@ -193,7 +193,7 @@ impl Validator<'_> {
             }
             warnings.extend(p.model.dt_warning(dt_ms).map(|w| format!("population '{}': {w}", p.name)));
         }
-        let mut output = self.output(&raw.output, dt_ms)?;
+        let mut output = self.output(&raw.output, dt_ms, first_gid)?;
         let taken: Vec<String> = output.spikes.iter().chain(&output.raster).chain(output.rates.iter().map(|r| &r.0)).cloned().collect();
         output.spike_recording = self.spike_recording(&raw.output, &populations, seed)?;
         output.reports = self.reports(&raw.output.report, (&populations, &projections), dt_ms, steps, seed, (&taken, &mut warnings))?;
@@ -450,7 +450,7 @@ impl Validator<'_> {
         })
     }
 
-    fn output(&self, raw: &schema::Output, dt_ms: f64) -> Result<OutputPlan> {
+    fn output(&self, raw: &schema::Output, dt_ms: f64, neurons: u64) -> Result<OutputPlan> {
         let dir = match &raw.dir {
             Some(d) if !d.get_ref().trim().is_empty() => {
                 home_relative(d.get_ref(), std::env::var_os("HOME").as_deref()).map_err(|m| self.error(d.span(), "output.dir", m))?
@@ -464,7 +464,7 @@ impl Validator<'_> {
             Some(s) => Some(s.to_string()),
         };
         let flush_every_steps = match &raw.flush_every {
-            None => (DEFAULT_FLUSH_MS / dt_ms).round().max(1.0) as u64,
+            None => (default_flush_ms(neurons) / dt_ms).round().max(1.0) as u64,
             Some(v) => {
                 let ms = self.time(v, "output.flush_every")?;
                 crate::units::whole_steps(ms, dt_ms).filter(|&s| s >= 1).ok_or_else(|| {
@@ -551,8 +551,22 @@ impl Validator<'_> {
     }
 }
 
-/// Simulated time between spike-file appends unless the model file says otherwise.
+/// Simulated time between spike-file appends unless the model file says otherwise: 1 s,
+/// or, for a network too small to buffer `APPEND_SPIKES` spikes in a second at 10 Hz,
+/// up to 10 s. An append costs a collective and the HDF5 library's work per dataset
+/// whatever it holds: spnet (1000 neurons, 180 times real time) appended every 5.5 ms
+/// of wall time, 2.3 s an hour while the other thread waited; every 10 s, 0.9 s
+/// (BENCHMARKS.md, issue 29). What a killed run can lose stays under a second of wall
+/// time at such speeds.
 const DEFAULT_FLUSH_MS: f64 = 1000.0;
+const LONGEST_DEFAULT_FLUSH_MS: f64 = 10_000.0;
+const APPEND_SPIKES: f64 = 1e5;
+
+/// The default interval between appends for a network of `neurons` (`DEFAULT_FLUSH_MS`).
+fn default_flush_ms(neurons: u64) -> f64 {
+    let spikes_per_second = neurons.max(1) as f64 * 10.0;
+    (APPEND_SPIKES / spikes_per_second * 1000.0).clamp(DEFAULT_FLUSH_MS, LONGEST_DEFAULT_FLUSH_MS)
+}
 
 /// A time in ms from "1000", "1000ms", "1 s", "250 us", "1e-3 s" (the units of
 /// `units::convert`'s table).
@@ -610,6 +624,18 @@ mod tests {
         assert!(parse_time("ms").is_err());
         assert!(parse_time("inf ms").is_err());
         assert!(parse_time("1e").is_err());
+    }
+
+    /// Unless the model file says otherwise, a network appends every second of
+    /// simulated time, and one too small to buffer 10⁵ spikes in a second at 10 Hz less
+    /// often, up to every 10 s: the 2003 network (1000 neurons) every 10 s, one of
+    /// 5000 every 2 s, the microcircuit every second.
+    #[test]
+    fn small_networks_append_less_often_by_default() {
+        assert_eq!([1000, 5000, 10_000, 77_169, 1].map(default_flush_ms), [10_000.0, 2000.0, 1000.0, 1000.0, 10_000.0]);
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/izhikevich2003.toml")).unwrap();
+        let desc = parse(&text, "m.toml", &Overrides::default()).unwrap();
+        assert_eq!(desc.output.flush_every_steps as f64 * desc.dt_ms, 10_000.0);
     }
 
     /// Appends come at whole epochs (never cutting one), and more often where reports
