@@ -128,15 +128,27 @@ pub fn cut_by_measured(
     cut_at_equal_cost(first.start..last.end, parts, true, cost_below).into_iter().filter(|r| !r.is_empty()).collect()
 }
 
-/// The seconds each range of `cut` would take by the measurement `cut_by_measured` cuts
-/// by: what a new cut is expected to even out, to be held against the times measured.
-pub fn predicted_seconds(
+/// `cut_by_measured`, where the new cut is expected to take at least `min_gain` of the
+/// busiest piece's measured time off the busiest range (0: any cut that moves); None
+/// where it does not, or does not move. Cuts fall on whole blocks of neurons: where the
+/// best lies between two, the one above may be no better than the cut the pieces have
+/// (spnet's shards went back and forth across a block of inhibitory neurons).
+pub fn cut_if_it_pays(
     desc: &Description,
     pieces: &[Range<u64>],
     seconds: &[f64],
     rates_hz: Option<&[f64]>,
-    cut: &[Range<u64>],
-) -> Vec<f64> {
+    min_gain: f64,
+) -> Option<Vec<Range<u64>>> {
+    let cut = cut_by_measured(desc, pieces, seconds, pieces.len(), rates_hz);
+    let busiest = |s: &[f64]| s.iter().cloned().fold(0.0, f64::max);
+    let predicted = predicted_seconds(desc, pieces, seconds, rates_hz, &cut);
+    (cut != pieces && busiest(&predicted) <= (1.0 - min_gain) * busiest(seconds)).then_some(cut)
+}
+
+/// The seconds each range of `cut` would take by the measurement `cut_by_measured` cuts
+/// by: what a new cut is expected to even out, to be held against the times measured.
+fn predicted_seconds(desc: &Description, pieces: &[Range<u64>], seconds: &[f64], rates_hz: Option<&[f64]>, cut: &[Range<u64>]) -> Vec<f64> {
     let cost_below = measured_cost_below(desc, pieces, seconds, rates_hz);
     cut.iter().map(|r| cost_below(r.end) - cost_below(r.start)).collect()
 }
@@ -290,6 +302,19 @@ delay = "1 ms"
         assert!((same[0] - 1.0).abs() < 1e-12 && (same[1] - 1.0).abs() < 1e-12, "{same:?}");
         let moved = predicted_seconds(&d, &pieces, &[1.0, 1.0], Some(&[3.4, 27.0]), &[0..576, 576..1000]);
         assert!((moved[0] + moved[1] - 2.0).abs() < 1e-12 && moved[0] > 1.0, "{moved:?}");
+    }
+
+    /// A cut is made where it is expected to take the share asked for off the busiest
+    /// piece: pieces of 1.0 and 1.08 s can only move a block of 64 of b's neurons
+    /// (0.071 s), which leaves the busiest at 1.071 s, 0.85% less.
+    #[test]
+    fn a_cut_is_made_where_it_is_expected_to_pay() {
+        let d = desc(TWO_POPS);
+        let pieces = [0..1024, 1024..2000];
+        assert_eq!(cut_if_it_pays(&d, &pieces, &[1.0, 1.0], None, 0.0), None, "it does not move");
+        assert_eq!(cut_if_it_pays(&d, &pieces, &[3.0, 1.0], None, 0.02), Some(vec![0..704, 704..2000]), "30% off");
+        assert_eq!(cut_if_it_pays(&d, &pieces, &[1.0, 1.08], None, 0.02), None, "0.85% off");
+        assert_eq!(cut_if_it_pays(&d, &pieces, &[1.0, 1.08], None, 0.0), Some(vec![0..1088, 1088..2000]), "any cut that moves");
     }
 
     #[test]

@@ -65,10 +65,7 @@ pub struct CutBy {
     /// taken at; None: an assumed rate for all.
     pub rates_hz: Option<Vec<f64>>,
     /// The share of the busiest shard's time the new cut must be expected to save, or
-    /// the shards keep their cut (0: any cut that moves). Cuts fall on whole blocks of
-    /// neurons: where the best lies between two, the one above may be no better than
-    /// the cut the shards have (spnet's went back and forth across a block of
-    /// inhibitory neurons, one re-cut after another).
+    /// the shards keep their cut (`partition::cut_if_it_pays`; 0: any cut that moves).
     pub min_gain: f64,
 }
 

@@ -175,6 +175,7 @@ fn post_update<K: Kernel>(k: &K, w: &mut f32, extra: &mut f32, x: f64) {
         k.post(w, extra, x);
     }
 }
+
 /// The synapses `incoming` (of groups `groups`) of a target that spiked in step `step`.
 /// A target's incoming synapses lie scattered over the block (stored by source): their
 /// weights are gathered first, with no other work between the loads so that many misses

@@ -139,6 +139,11 @@ impl<'a> Simulation<'a> {
         self.counts = Some(SpikeCounts { starts: population_starts, counts: vec![0; n], since: None });
     }
 
+    /// Counts no more spikes (`count_spikes`).
+    pub fn stop_counting_spikes(&mut self) {
+        self.counts = None;
+    }
+
     /// This rank's spikes per population counted so far, and the steps they were counted
     /// over; None where nothing is counted.
     pub fn spike_counts(&self) -> Option<(&[u64], u64)> {

@@ -194,19 +194,15 @@ impl PreTraces {
     /// Group `g`'s trace at step `step` (`PreTrace::at`).
     #[inline]
     pub fn at(&self, g: usize, step: u64, decay: &Decay) -> f64 {
-        match self.last[g] {
-            0 => 0.0,
-            last => decay.after(self.value.get(g).copied().unwrap_or(0.0), step - (last as u64 - 1)),
-        }
+        self.get(g).at(step, decay)
     }
 
     /// An arrival at group `g` in step `step` (`PreTrace::arrive`).
     #[inline]
     pub fn arrive(&mut self, g: usize, step: u64, decay: &Decay) {
-        if self.set_to.is_none() {
-            self.value[g] = decay.bump(self.at(g, step, decay));
-        }
-        self.last[g] = step as u32 + 1;
+        let mut trace = self.get(g);
+        trace.arrive(step, decay);
+        self.set(g, trace);
     }
 
     /// Asks for group `g`'s lines ahead of use.

@@ -129,7 +129,12 @@ impl Balancer {
     /// as long again been measured, decides whether to cut the shards anew, and does.
     pub fn consider(&mut self, desc: &Description, sim: &mut Simulation) -> Result<()> {
         let step = sim.step();
-        if self.finished || step < self.since + self.warmup_steps || sim.finished() {
+        if self.finished {
+            // No re-cut will read the rates again.
+            sim.stop_counting_spikes();
+            return Ok(());
+        }
+        if step < self.since + self.warmup_steps || sim.finished() {
             return Ok(());
         }
         let now: Vec<f64> = sim.backend().work_times().shards.iter().map(Duration::as_secs_f64).collect();
@@ -173,12 +178,12 @@ impl Balancer {
                 // The measured times give the cut the shards have (the cut moves by
                 // whole blocks of neurons): watched on, as after a decision against.
                 decision.outcome = Outcome::Unmoved;
-                self.measure_again(step, from, now.clone());
+                self.measure_again(step, from, now);
             }
             let recuts = self.decisions.iter().filter(|d| matches!(d.outcome, Outcome::Recut(_))).count() + moved as usize;
             self.finished = recuts >= MAX_RECUTS || self.mode == Rebalance::Always;
         } else {
-            self.measure_again(step, from, now.clone());
+            self.measure_again(step, from, now);
         }
         self.decisions.push(decision);
         Ok(())

@@ -384,10 +384,11 @@ impl Shard {
             }
             let first_of_epoch = step == first_step;
             let plastic = !self.synapses.plastic.is_empty();
+            let due = first_of_epoch || self.in_flight.due(step);
             // Delivery and plastic arrivals timed as one: two clock readings a step fewer.
-            if first_of_epoch || plastic || self.in_flight.due(step) {
+            if due || plastic {
                 let start = if first_of_epoch { t0 } else { Instant::now() };
-                if first_of_epoch || self.in_flight.due(step) {
+                if due {
                     let (synapses, rings) = (&mut self.synapses, &mut self.rings);
                     self.in_flight.deliver_due(step, |spikes, due| synapses.deliver(spikes, due, rings));
                 }

@@ -78,19 +78,16 @@ impl CpuBackend {
 
     /// Cuts the shards anew by `seconds`, each shard's busy time over a measurement (the
     /// caller's: after a warm-up, without the transient): as many shards, of equal
-    /// measured time (`partition::cut_by_measured`). Returns whether the cut moved (then
+    /// measured time, where that pays (`partition::cut_if_it_pays`). Returns whether the cut moved (then
     /// the shards were built again: `recut`).
     pub fn rebalance_shards(&mut self, desc: &Description, step: u64, seconds: &[f64], cut_by: &CutBy) -> Result<bool, InvalidBuild> {
         let ranges = self.shard_ranges();
         if ranges.len() < 2 || seconds.len() != ranges.len() {
             return Ok(false);
         }
-        let cut = partition::cut_by_measured(desc, &ranges, seconds, ranges.len(), cut_by.rates_hz.as_deref());
-        let busiest = |s: &[f64]| s.iter().cloned().fold(0.0, f64::max);
-        let predicted = partition::predicted_seconds(desc, &ranges, seconds, cut_by.rates_hz.as_deref(), &cut);
-        if cut == ranges || busiest(&predicted) > (1.0 - cut_by.min_gain) * busiest(seconds) {
+        let Some(cut) = partition::cut_if_it_pays(desc, &ranges, seconds, cut_by.rates_hz.as_deref(), cut_by.min_gain) else {
             return Ok(false);
-        }
+        };
         self.recut(desc, cut, step)?;
         Ok(true)
     }
