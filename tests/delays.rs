@@ -157,13 +157,16 @@ fn delay_memory_does_not_grow_with_one_over_dt() {
 
 /// Runs `desc` epoch by epoch on `threads` threads, sampling v of every 37th neuron every
 /// 3rd step; at each step of `recuts` (on the epoch grid) the shards are cut anew as
-/// given. Returns the spikes, the final voltages and the samples.
+/// given. `batched`: the epochs between two of those stops, and between samplings every
+/// 7th epoch, are run in one call (`Backend::run_epochs_alone`, as one rank runs them).
+/// Returns the spikes, the final voltages and the samples.
 fn simulate_recut(
     desc: &Description,
     threads: usize,
     ring_slots: u32,
     defer: usize,
     recuts: &[(u64, Vec<std::ops::Range<u64>>)],
+    batched: bool,
 ) -> (Vec<Spike>, Vec<f32>, Vec<f32>) {
     use volley::backend::Probe;
     use volley::network::Schedule;
@@ -181,12 +184,20 @@ fn simulate_recut(
             backend.recut(desc, ranges.clone(), step).unwrap();
             assert_eq!(&backend.shard_ranges(), ranges);
         }
-        let n = epoch.min(desc.steps - step) as u32;
-        local.clear();
-        backend.run_epoch(&pending, step, n, &mut local);
-        spikes.extend_from_slice(&local);
-        std::mem::swap(&mut pending, &mut local);
-        step += n as u64;
+        if batched {
+            let next_recut = recuts.iter().map(|(at, _)| *at).filter(|&at| at > step).min().unwrap_or(u64::MAX);
+            let stop = ((step / (7 * epoch) + 1) * 7 * epoch).min(next_recut).min(desc.steps);
+            let epochs: Vec<(u64, u32)> = (step..stop).step_by(epoch as usize).map(|f| (f, epoch.min(stop - f) as u32)).collect();
+            backend.run_epochs_alone(&epochs, &mut pending, &mut spikes);
+            step = stop;
+        } else {
+            let n = epoch.min(desc.steps - step) as u32;
+            local.clear();
+            backend.run_epoch(&pending, step, n, &mut local);
+            spikes.extend_from_slice(&local);
+            std::mem::swap(&mut pending, &mut local);
+            step += n as u64;
+        }
         if step % (7 * epoch) == 0 {
             backend.take_samples(probe, &mut samples);
         }
@@ -204,17 +215,18 @@ fn shards_cut_anew_mid_run_change_no_result() {
     let desc = many_steps_of_delay();
     let n = desc.total_neurons();
     let epoch = desc.epoch_steps() as u64;
-    let (reference, v_ref, samples_ref) = simulate_recut(&desc, 1, 200, usize::MAX, &[]);
+    let (reference, v_ref, samples_ref) = simulate_recut(&desc, 1, 200, usize::MAX, &[], false);
     assert!(reference.len() > 1000 && samples_ref.len() > 1000, "{} spikes, {} samples", reference.len(), samples_ref.len());
     let recuts = [
         vec![(30 * epoch, vec![0..64, 64..n])],
         vec![(41 * epoch, vec![0..1216, 1216..n]), (90 * epoch, vec![0..320, 320..640, 640..n])],
         vec![(7 * epoch, std::iter::once(0..n).collect()), (50 * epoch, vec![0..704, 704..n])],
     ];
-    for (threads, slots, defer) in [(2, 200, usize::MAX), (2, 7, usize::MAX), (1, 200, 0), (2, 32, 0)] {
+    let runs = [(2, 200, usize::MAX, false), (2, 7, usize::MAX, true), (1, 200, 0, true), (2, 32, 0, false), (3, 200, usize::MAX, true)];
+    for (threads, slots, defer, batched) in runs {
         for cuts in &recuts {
-            let (spikes, v, samples) = simulate_recut(&desc, threads, slots, defer, cuts);
-            let what = format!("{threads} threads, {slots} slots, deferring above {defer} bytes, cut at {cuts:?}");
+            let (spikes, v, samples) = simulate_recut(&desc, threads, slots, defer, cuts, batched);
+            let what = format!("{threads} threads, {slots} slots, deferring above {defer} bytes, batched {batched}, cut at {cuts:?}");
             assert_same(&(spikes, v), (&reference, &v_ref), &what);
             assert!(
                 samples.len() == samples_ref.len() && samples.iter().zip(&samples_ref).all(|(a, b)| a.to_bits() == b.to_bits()),

@@ -2,6 +2,7 @@
 //! backend knows no MPI and no file formats.
 
 mod build_error;
+mod contention;
 pub mod cpu;
 #[cfg(feature = "gpu")]
 pub mod gpu;
@@ -97,6 +98,23 @@ pub trait Backend {
     ) {
         self.run_epoch(arrivals, first_step, steps, spikes);
         meanwhile();
+    }
+
+    /// Runs the epochs `epochs` ((first step, steps), in order) where no spike leaves the
+    /// process between them (one rank): each epoch's spikes arrive from the next epoch
+    /// on. `pending` holds the spikes due from the first epoch on (what `run_epoch` takes
+    /// as arrivals), and is left holding the last epoch's; every epoch's spikes are
+    /// appended to `spikes` in canonical order. The same as `run_epoch` epoch after epoch,
+    /// which it is by default; the CPU backend's threads go from one epoch to the next
+    /// without handing anything back in between.
+    fn run_epochs_alone(&mut self, epochs: &[(u64, u32)], pending: &mut Vec<Spike>, spikes: &mut Vec<Spike>) {
+        let mut local = Vec::new();
+        for &(first_step, steps) in epochs {
+            local.clear();
+            self.run_epoch(pending, first_step, steps, &mut local);
+            spikes.extend_from_slice(&local);
+            std::mem::swap(pending, &mut local);
+        }
     }
 
     /// Whether `run_epoch_overlapped` runs `meanwhile` while the epoch is being computed.

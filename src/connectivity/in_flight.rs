@@ -39,8 +39,9 @@ pub struct InFlight {
     max_delay: u64,
     /// An epoch arrived since the last delivery.
     fresh: bool,
-    /// Lists of delivered epochs, kept for reuse: no allocation per epoch.
-    spare: Vec<Vec<Spike>>,
+    /// Lists of delivered epochs, kept for reuse: no allocation per epoch. Held by no
+    /// one else.
+    spare: Vec<Arc<Vec<Spike>>>,
 }
 
 impl InFlight {
@@ -60,13 +61,21 @@ impl InFlight {
 
     /// Takes an epoch's spikes (sorted by step, then id), to be delivered when due.
     pub fn receive(&mut self, spikes: &[Spike]) {
-        if spikes.is_empty() {
+        self.receive_merged(std::iter::once(spikes));
+    }
+
+    /// Takes an epoch's spikes in parts, each sorted by step then id and holding ids
+    /// below the next's (the shards of a rank): merged into one list of this epoch, as
+    /// if received whole (`spike::merge_by_step`).
+    pub fn receive_merged<'a>(&mut self, parts: impl Iterator<Item = &'a [Spike]> + Clone) {
+        if parts.clone().all(<[Spike]>::is_empty) {
             return;
         }
         let mut list = self.spare.pop().unwrap_or_default();
-        list.clear();
-        list.extend_from_slice(spikes);
-        self.receive_shared(Arc::new(list));
+        let spikes = Arc::get_mut(&mut list).expect("a spare list is held by no one else");
+        spikes.clear();
+        crate::spike::merge_by_step(parts, spikes);
+        self.receive_shared(list);
     }
 
     /// Takes an epoch's spikes held with others (the other shards of a rank, which
@@ -124,8 +133,8 @@ impl InFlight {
             let done = self.received.pop_front().expect("front");
             // A list of its own is kept for the next epoch; a shared one goes back to
             // whoever shares it.
-            if let Ok(list) = Arc::try_unwrap(done.spikes) {
-                self.spare.push(list);
+            if Arc::strong_count(&done.spikes) == 1 {
+                self.spare.push(done.spikes);
             }
         }
     }
@@ -151,7 +160,7 @@ impl InFlight {
     /// shares them, once).
     pub fn bytes(&self) -> usize {
         let own = self.received.iter().filter(|r| Arc::strong_count(&r.spikes) == 1).map(|r| r.spikes.as_ref());
-        own.chain(&self.spare).map(|l| l.capacity() * std::mem::size_of::<Spike>()).sum()
+        own.chain(self.spare.iter().map(|l| l.as_ref())).map(|l| l.capacity() * std::mem::size_of::<Spike>()).sum()
     }
 }
 

@@ -5,7 +5,11 @@
 //! target's input is summed in the same order whatever the number of shards: output is
 //! bit-identical for any thread count.
 
+mod estimate;
 mod recut;
+mod rounds;
+
+pub use estimate::{memory_estimate, receive_work, ReceiveWork};
 
 use super::build_error::{invalid_value, invalid_weight, out_of_memory, weight_outside_rule, InvalidBuild};
 use super::workers::ShardWorkers;
@@ -13,7 +17,7 @@ use super::{Backend, CutBy, WorkTimes};
 use super::{Probe, StatePiece};
 use crate::connectivity::BuildError;
 use crate::connectivity::LocalSynapses;
-use crate::connectivity::{expected_rows, store_blocks, BlockPlan, DelayRing, InFlight, Layout};
+use crate::connectivity::{DelayRing, InFlight};
 use crate::error::Error;
 use crate::model::{NeuronGroup, NonFinite, StateArrayMut, StepInput};
 use crate::network::Description;
@@ -161,6 +165,8 @@ pub struct CpuBackend {
     max_delay: u64,
     /// What shards replaced by a re-cut had counted and not yet handed over.
     carried: recut::Carried,
+    /// The shards' spikes between the rounds of a batch (`run_epochs_alone`).
+    round_spikes: rounds::RoundSpikes,
 }
 
 impl CpuBackend {
@@ -192,6 +198,7 @@ impl CpuBackend {
             ring_slots,
             max_delay: desc.max_delay_steps() as u64,
             carried: recut::Carried::default(),
+            round_spikes: rounds::RoundSpikes::default(),
         })
     }
 
@@ -202,6 +209,29 @@ impl CpuBackend {
 
     pub fn shard_count(&self) -> usize {
         self.shards.len()
+    }
+
+    /// One copy of an epoch's arrivals for all shards, in a list kept from an earlier
+    /// epoch, and kept in flight (None where there are none).
+    fn share_arrivals(&mut self, arrivals: &[Spike]) -> Option<Arc<Vec<Spike>>> {
+        let list = (!arrivals.is_empty()).then(|| {
+            let mut list = self.spare.pop().unwrap_or_default();
+            let spikes = Arc::get_mut(&mut list).expect("a spare list is held by no shard");
+            spikes.clear();
+            spikes.extend_from_slice(arrivals);
+            list
+        });
+        self.in_flight.extend(list.clone());
+        list
+    }
+
+    /// Lists every shard is done with, and none of whose synapses can arrive at `end` or
+    /// later (a re-cut delivers those again), come back for reuse.
+    fn release_arrived(&mut self, end: u64) {
+        let arrived = |l: &Arc<Vec<Spike>>| l.last().is_none_or(|s| s.step as u64 + self.max_delay < end);
+        while self.in_flight.front().is_some_and(|l| Arc::strong_count(l) == 1 && arrived(l)) {
+            self.spare.extend(self.in_flight.pop_front());
+        }
     }
 }
 
@@ -509,33 +539,16 @@ impl Backend for CpuBackend {
 
     fn run_epoch(&mut self, arrivals: &[Spike], first_step: u64, steps: u32, spikes: &mut Vec<Spike>) {
         let (seed, dt) = (self.seed, self.dt);
-        // One copy of the arrivals for all shards, in a list kept from an earlier epoch.
-        let list = (!arrivals.is_empty()).then(|| {
-            let mut list = self.spare.pop().unwrap_or_default();
-            let spikes = Arc::get_mut(&mut list).expect("a spare list is held by no shard");
-            spikes.clear();
-            spikes.extend_from_slice(arrivals);
-            list
-        });
-        self.in_flight.extend(list.clone());
+        let list = self.share_arrivals(arrivals);
         self.shards.run(&|s: &mut Shard| s.run_epoch(list.as_ref(), first_step, steps, seed, dt));
         drop(list);
-        // Lists every shard is done with, and none of whose synapses can still arrive
-        // (a re-cut delivers those again), come back for reuse.
-        let end = first_step + steps as u64;
-        let arrived = |l: &Arc<Vec<Spike>>| l.last().is_none_or(|s| s.step as u64 + self.max_delay < end);
-        while self.in_flight.front().is_some_and(|l| Arc::strong_count(l) == 1 && arrived(l)) {
-            self.spare.extend(self.in_flight.pop_front());
-        }
-        let start = spikes.len();
-        for shard in self.shards.shards() {
-            spikes.extend_from_slice(&shard.spikes);
-        }
-        // Each shard's list is sorted and shards are in id order, so for a one-step epoch
-        // the concatenation is already sorted; longer epochs interleave steps.
-        if !spikes[start..].is_sorted() {
-            spikes[start..].sort_unstable();
-        }
+        self.release_arrived(first_step + steps as u64);
+        let shards: Vec<_> = self.shards.shards().collect();
+        crate::spike::merge_by_step(shards.iter().map(|s| s.spikes.as_slice()), spikes);
+    }
+
+    fn run_epochs_alone(&mut self, epochs: &[(u64, u32)], pending: &mut Vec<Spike>, spikes: &mut Vec<Spike>) {
+        self.run_in_rounds(epochs, pending, spikes);
     }
 
     fn visit_state(&mut self, visit: &mut dyn FnMut(StatePiece<'_>) -> crate::error::Result<()>) -> crate::error::Result<()> {
@@ -712,87 +725,6 @@ impl Backend for CpuBackend {
 }
 
 pub use super::kind::MemoryEstimate;
-
-/// What receiving a spike of a projection's sources costs the rank's shards, summed over
-/// them: where a shard keeps rows for the present sources only, one lookup per block
-/// (projections from the same sources may share one: `store_blocks`), and the chance
-/// that the source has a row there (for the planner; rows for every source are an
-/// index, counted with the synapses). `projection` is the first of a block's projections.
-#[derive(Clone, Copy, Debug)]
-pub struct ReceiveWork {
-    pub projection: usize,
-    pub lookups: f64,
-    pub rows: f64,
-}
-
-pub fn receive_work(desc: &Description, neurons: Range<u64>, threads: usize) -> Vec<ReceiveWork> {
-    let shards = shard_ranges(neurons, CpuOptions { threads, ..CpuOptions::default() }, shards_per_thread(desc));
-    let mut work: Vec<ReceiveWork> = Vec::new();
-    for_each_shard_block(desc, &shards, |block| {
-        let Layout::Csr { present_only: true, .. } = block.layout else { return };
-        let projection = block.members[0].0;
-        let sources = block.source_size(desc).max(1);
-        let rows = expected_rows(sources, block.expected_synapses(desc)) as f64 / sources as f64;
-        match work.iter_mut().find(|w| w.projection == projection) {
-            Some(w) => (w.lookups, w.rows) = (w.lookups + 1.0, w.rows + rows),
-            None => work.push(ReceiveWork { projection, lookups: 1.0, rows }),
-        }
-    });
-    work
-}
-
-/// Calls `f` with each block of the stores of the shards `shards`: how each shard will
-/// hold the projections onto its neurons.
-fn for_each_shard_block(desc: &Description, shards: &[Range<u64>], mut f: impl FnMut(&BlockPlan)) {
-    for shard in shards {
-        for block in store_blocks(desc, shard) {
-            f(&block);
-        }
-    }
-}
-
-/// Bytes per stored synapse of a projection's layout (see `connectivity`): dense rows
-/// keep 4 bytes per source × target pair, CSR 4 bytes of target plus 4 (exact) or 2
-/// (compact) of weight, procedural nothing.
-pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) -> MemoryEstimate {
-    let n = neurons.end - neurons.start;
-    let overlap = |a: &Range<u64>, b: &Range<u64>| a.end.min(b.end).saturating_sub(a.start.max(b.start));
-    let shards = shard_ranges(neurons.clone(), CpuOptions { threads, ..CpuOptions::default() }, shards_per_thread(desc));
-    // Per neuron, and per group (each shard holding neurons of a population builds its
-    // own tables).
-    let state = desc
-        .populations
-        .iter()
-        .map(|p| {
-            let groups = shards.iter().filter(|s| overlap(&p.gids(), s) > 0).count() as u64;
-            overlap(&p.gids(), &neurons) * p.model.bytes_per_neuron() as u64 + groups * p.model.fixed_bytes() as u64
-        })
-        .sum();
-    let mut synapses = 0u64;
-    let mut largest_shard_projection = 0u64;
-    // Each shard holding targets of p holds its share, laid out as its store will be.
-    for_each_shard_block(desc, &shards, |block| {
-        synapses += block.expected_bytes(desc);
-        if matches!(block.layout, Layout::Csr { .. }) {
-            largest_shard_projection = largest_shard_projection.max(block.expected_synapses(desc));
-        }
-    });
-    // Plastic projections have blocks of their own (`PlasticBlock`).
-    for shard in &shards {
-        for p in desc.projections.iter().filter(|p| p.plasticity.is_some()) {
-            let local = overlap(&desc.populations[p.target].gids(), shard);
-            if local > 0 {
-                let start = shard.start.max(desc.populations[p.target].first_gid);
-                synapses += crate::connectivity::plastic_bytes(desc, p, &(start..start + local));
-            }
-        }
-    }
-    // Each shard's noise scratch: its largest group.
-    let largest: u64 = shards.iter().map(|s| desc.populations.iter().map(|p| overlap(&p.gids(), s)).max().unwrap_or(0)).sum();
-    let kinds = desc.synapse_kinds().len() as u64;
-    let buffers = n * desc.ring_slots() as u64 * 4 * kinds + n * 4 * (kinds - 1) + largest * 4;
-    MemoryEstimate { state, synapses, buffers, largest_shard_projection }
-}
 
 #[cfg(test)]
 mod tests {
