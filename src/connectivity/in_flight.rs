@@ -24,6 +24,10 @@ struct Received {
     spikes: Arc<Vec<Spike>>,
     /// Every synapse of these spikes arriving before this step has been delivered.
     delivered_until: u64,
+    /// The first step at which a synapse of these spikes can arrive: kept here, so that
+    /// finding the lists a step's arrivals come from reads no list (`arriving`, every
+    /// step, over every list in flight).
+    arrivals_start: u64,
     /// One past the last step at which a synapse of these spikes can arrive.
     arrivals_end: u64,
 }
@@ -82,8 +86,8 @@ impl InFlight {
     /// receive the same list): no copy. Whoever shares them counts their bytes.
     pub fn receive_shared(&mut self, spikes: Arc<Vec<Spike>>) {
         let (Some(first), Some(last)) = (spikes.first(), spikes.last()) else { return };
-        let (delivered_until, arrivals_end) = (first.step as u64 + self.min_delay, last.step as u64 + self.max_delay + 1);
-        self.received.push_back(Received { spikes, delivered_until, arrivals_end });
+        let (arrivals_start, arrivals_end) = (first.step as u64 + self.min_delay, last.step as u64 + self.max_delay + 1);
+        self.received.push_back(Received { spikes, delivered_until: arrivals_start, arrivals_start, arrivals_end });
         self.fresh = true;
     }
 
@@ -99,9 +103,11 @@ impl InFlight {
             if arrivals_end <= from_step {
                 continue;
             }
+            let arrivals_start = first.step as u64 + self.min_delay;
             self.received.push_back(Received {
                 spikes: Arc::clone(spikes),
-                delivered_until: (first.step as u64 + self.min_delay).max(from_step),
+                delivered_until: arrivals_start.max(from_step),
+                arrivals_start,
                 arrivals_end,
             });
         }
@@ -143,8 +149,7 @@ impl InFlight {
     /// that may arrive in step `step`: the spikes plastic synapses take at arrival.
     pub fn arriving(&self, step: u64, mut f: impl FnMut(&[Spike])) {
         for r in &self.received {
-            let first = r.spikes.first().map_or(u64::MAX, |s| s.step as u64 + self.min_delay);
-            if first <= step && step < r.arrivals_end {
+            if r.arrivals_start <= step && step < r.arrivals_end {
                 f(&r.spikes);
             }
         }

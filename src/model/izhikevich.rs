@@ -210,15 +210,17 @@ impl Group for IzhikevichGroup {
     fn collect_spikes(&self, mut emit: impl FnMut(usize)) {
         // A few neurons in a thousand spike in a step: 64 quiet ones are passed over with
         // one vectorised test (one by one, the scan was a third of an idle step).
+        // The run's spikes as bits, then one emit per bit: the scan of a run with a spike
+        // in it, one neuron at a time, was a tenth of a shard's step loop in spnet.
         const RUN: usize = 64;
         for (k, run) in self.v.chunks(RUN).enumerate() {
             if !run.iter().fold(false, |any, &v| any | (v >= self.v_peak)) {
                 continue;
             }
-            for (i, &v) in run.iter().enumerate() {
-                if v >= self.v_peak {
-                    emit(k * RUN + i);
-                }
+            let mut bits = run.iter().enumerate().fold(0u64, |bits, (i, &v)| bits | (((v >= self.v_peak) as u64) << i));
+            while bits != 0 {
+                emit(k * RUN + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
             }
         }
     }
