@@ -55,6 +55,11 @@ const NAP: Duration = Duration::from_micros(20);
 /// these spins (a few µs) to take its own shard.
 const LOOK_EVERY: u32 = 64;
 
+/// Rounds between two looks of the caller at whether the threads have their cores to
+/// themselves (`Contention`): its clock reading, ~25 ns in a VM, once in a round of a few
+/// µs would be a cost of its own.
+const CHECK_EVERY: u64 = 16;
+
 /// How long `start_with` waits for new workers to park.
 const SETTLE: Duration = Duration::from_millis(20);
 
@@ -111,6 +116,8 @@ pub struct ShardWorkers<S: Send + 'static> {
     wake_in: u64,
     wake_interval: u64,
     contention: Contention,
+    /// Rounds of the last batch after the caller's last look at `contention`.
+    unlooked: u32,
 }
 
 impl<S: Send + 'static> ShardWorkers<S> {
@@ -145,7 +152,8 @@ impl<S: Send + 'static> ShardWorkers<S> {
             solo: AtomicBool::new(false),
             job: UnsafeCell::new(None),
         });
-        let mut workers = ShardWorkers { shared, threads: Vec::new(), wake_in: 0, wake_interval: 1, contention: Contention::new(threads) };
+        let mut workers =
+            ShardWorkers { shared, threads: Vec::new(), wake_in: 0, wake_interval: 1, contention: Contention::new(threads), unlooked: 0 };
         for i in 1..threads {
             let shared = Arc::clone(&workers.shared);
             // On failure, dropping `workers` stops the threads already started.
@@ -202,7 +210,10 @@ impl<S: Send + 'static> ShardWorkers<S> {
         let begin = shared.done.0.load(Ordering::Acquire) / n;
         let end = begin + rounds as u64;
         shared.claimed_by_workers.store(0, Ordering::Relaxed);
-        let solo = !self.threads.is_empty() && self.contention.solo(Instant::now(), rounds.min(u32::MAX as usize) as u32);
+        // The rounds begun since the caller last looked: this batch's first, and the last
+        // batch's after its last look.
+        let solo = !self.threads.is_empty() && self.contention.solo(Instant::now(), 1 + self.unlooked);
+        self.unlooked = ((rounds - 1) as u64 % CHECK_EVERY) as u32;
         shared.solo.store(solo, Ordering::Relaxed);
         shared.begin.store(begin, Ordering::Relaxed);
         shared.end.store(end, Ordering::Release);
@@ -216,8 +227,27 @@ impl<S: Send + 'static> ShardWorkers<S> {
                 self.wake_in -= 1;
             }
         }
-        // A panic in a shard is held until every round is done with `job`.
-        let mine = take_part(shared, 0, begin, end);
+        // A panic in a shard is held until every round is done with `job`. Every
+        // CHECK_EVERY rounds the caller looks whether the threads still have their cores:
+        // a batch may be a thousandth of a long run.
+        let (contention, threads) = (&mut self.contention, self.threads.len());
+        let mut solo_now = solo;
+        let mine = take_part(shared, 0, begin, end, |round| {
+            if round > begin && (round - begin).is_multiple_of(CHECK_EVERY) && threads > 0 {
+                let solo = contention.solo(Instant::now(), CHECK_EVERY as u32);
+                if solo != solo_now {
+                    solo_now = solo;
+                    shared.solo.store(solo, Ordering::Relaxed);
+                    if !solo {
+                        // The parked workers join the batch where it is.
+                        shared.epoch.fetch_add(1, Ordering::Release);
+                        let _guard = shared.sleep.lock().unwrap_or_else(|e| e.into_inner());
+                        shared.wake.notify_all();
+                    }
+                }
+            }
+            false
+        });
         unsafe { *shared.job.get() = None };
         // Workers that arrive too late to help are woken less often; one that helped is
         // woken every batch again.
@@ -255,8 +285,9 @@ struct TookPart {
 
 /// Thread `t`'s part in the batch of rounds `begin..end`: in each open round its own
 /// shards, then, until the round is over, those no one else has taken. Returns once
-/// every round of the batch is done (or, for a worker that joined late, is taken).
-fn take_part<S>(shared: &Shared<S>, t: usize, begin: u64, end: u64) -> TookPart {
+/// every round of the batch is done (or, for a worker that joined late, is taken), or
+/// when `leave(round)` says so at the start of a round.
+fn take_part<S>(shared: &Shared<S>, t: usize, begin: u64, end: u64, mut leave: impl FnMut(u64) -> bool) -> TookPart {
     let n = shared.shards.len() as u64;
     let threads = shared.threads;
     let owner = |s: usize| s % threads;
@@ -287,6 +318,11 @@ fn take_part<S>(shared: &Shared<S>, t: usize, begin: u64, end: u64) -> TookPart 
     loop {
         let round = shared.done.0.load(Ordering::Acquire) / n;
         if round >= end {
+            return took;
+        }
+        if leave(round) {
+            // Its shards are taken at once from now on.
+            shared.joined[t].0.store(0, Ordering::Relaxed);
             return took;
         }
         for s in (t..n as usize).step_by(threads) {
@@ -375,7 +411,8 @@ fn worker<S: Send + 'static>(shared: &Shared<S>, t: usize) {
         }
         let end = shared.end.load(Ordering::Acquire);
         let begin = shared.begin.load(Ordering::Relaxed);
-        let took = take_part(shared, t, begin, end);
+        // Leaves when the caller goes on alone (other work wants the cores).
+        let took = take_part(shared, t, begin, end, |_| shared.solo.load(Ordering::Relaxed));
         spin = parked || took.ran > 0;
     }
 }
