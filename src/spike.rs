@@ -22,6 +22,7 @@ impl Spike {
 /// rank, in order): merged step by step, not sorted. Where the parts meet in order (an
 /// epoch of one step) they are simply joined.
 pub fn merge_by_step<'a>(parts: impl Iterator<Item = &'a [Spike]> + Clone, out: &mut Vec<Spike>) {
+    debug_assert!(parts.clone().all(<[Spike]>::is_sorted), "a part out of canonical order");
     let mut last: Option<&Spike> = None;
     let joined = parts.clone().filter(|p| !p.is_empty()).all(|p| {
         let in_order = last.is_none_or(|l| l <= &p[0]);

@@ -90,6 +90,9 @@ struct Shared<S: 'static> {
     epoch: AtomicU64,
     /// A shard's job panicked on a worker.
     failed: AtomicBool,
+    /// A shard's job panicked in this batch: the rest of the batch's jobs are not run
+    /// (their shards' state is no longer whole), only counted.
+    aborting: AtomicBool,
     stop: AtomicBool,
     /// Parked workers wait here; the mutex guards nothing but the wake-up.
     sleep: Mutex<()>,
@@ -105,8 +108,10 @@ struct Shared<S: 'static> {
 
 // SAFETY: `job` is written only by the caller between batches, while no thread runs a
 // shard (a thread reads it only after claiming a round of a shard, and every round of
-// the last batch was done), and published by the Release store of `end`, which a
-// thread reads before it claims anything of the batch.
+// the last batch was done: each thread's read comes before its increment of `done`, all
+// increments are read-modify-writes of one release sequence, and the caller reads `done`
+// with Acquire before it writes `job` again), and published by the Release store of
+// `end`, which a thread reads before it claims anything of the batch.
 unsafe impl<S: Send + 'static> Sync for Shared<S> {}
 
 pub struct ShardWorkers<S: Send + 'static> {
@@ -144,6 +149,7 @@ impl<S: Send + 'static> ShardWorkers<S> {
             end: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             failed: AtomicBool::new(false),
+            aborting: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             sleep: Mutex::new(()),
             wake: Condvar::new(),
@@ -213,9 +219,12 @@ impl<S: Send + 'static> ShardWorkers<S> {
         // The rounds begun since the caller last looked: this batch's first, and the last
         // batch's after its last look.
         let solo = !self.threads.is_empty() && self.contention.solo(Instant::now(), 1 + self.unlooked);
-        self.unlooked = ((rounds - 1) as u64 % CHECK_EVERY) as u32;
         shared.solo.store(solo, Ordering::Relaxed);
         shared.begin.store(begin, Ordering::Relaxed);
+        shared.aborting.store(false, Ordering::Relaxed);
+        // The caller is there from the start: a worker that sees the batch first does not
+        // take its shards.
+        shared.joined[0].0.store(end, Ordering::Relaxed);
         shared.end.store(end, Ordering::Release);
         shared.epoch.fetch_add(1, Ordering::Release);
         if !solo && shared.parked.load(Ordering::SeqCst) > 0 {
@@ -231,10 +240,13 @@ impl<S: Send + 'static> ShardWorkers<S> {
         // CHECK_EVERY rounds the caller looks whether the threads still have their cores:
         // a batch may be a thousandth of a long run.
         let (contention, threads) = (&mut self.contention, self.threads.len());
-        let mut solo_now = solo;
+        let (mut solo_now, mut last_look) = (solo, begin);
         let mine = take_part(shared, 0, begin, end, |round| {
-            if round > begin && (round - begin).is_multiple_of(CHECK_EVERY) && threads > 0 {
-                let solo = contention.solo(Instant::now(), CHECK_EVERY as u32);
+            // Rounds may go by without the caller (the workers take its shards while it
+            // is not running): counted as they went.
+            if round >= last_look + CHECK_EVERY && threads > 0 {
+                let solo = contention.solo(Instant::now(), (round - last_look).min(u32::MAX as u64) as u32);
+                last_look = round;
                 if solo != solo_now {
                     solo_now = solo;
                     shared.solo.store(solo, Ordering::Relaxed);
@@ -249,6 +261,7 @@ impl<S: Send + 'static> ShardWorkers<S> {
             false
         });
         unsafe { *shared.job.get() = None };
+        self.unlooked = (end - 1 - last_look).min(u32::MAX as u64) as u32;
         // Workers that arrive too late to help are woken less often; one that helped is
         // woken every batch again.
         if shared.claimed_by_workers.load(Ordering::Relaxed) > 0 {
@@ -280,19 +293,21 @@ fn lock<S>(shard: &Mutex<S>) -> MutexGuard<'_, S> {
 /// What a thread did in a batch: shard-rounds it ran, and the first panic of its jobs.
 struct TookPart {
     ran: usize,
+    /// It left the batch before its end (`leave`).
+    left: bool,
     panic: Option<Box<dyn Any + Send>>,
 }
 
 /// Thread `t`'s part in the batch of rounds `begin..end`: in each open round its own
 /// shards, then, until the round is over, those no one else has taken. Returns once
-/// every round of the batch is done (or, for a worker that joined late, is taken), or
+/// every round of the batch is done, or
 /// when `leave(round)` says so at the start of a round.
 fn take_part<S>(shared: &Shared<S>, t: usize, begin: u64, end: u64, mut leave: impl FnMut(u64) -> bool) -> TookPart {
     let n = shared.shards.len() as u64;
     let threads = shared.threads;
     let owner = |s: usize| s % threads;
     shared.joined[t].0.store(end, Ordering::Relaxed);
-    let mut took = TookPart { ran: 0, panic: None };
+    let mut took = TookPart { ran: 0, left: false, panic: None };
     let run = |s: usize, round: u64, took: &mut TookPart| {
         if shared.claimed[s].0.compare_exchange(round, round + 1, Ordering::AcqRel, Ordering::Relaxed).is_err() {
             return;
@@ -301,9 +316,13 @@ fn take_part<S>(shared: &Shared<S>, t: usize, begin: u64, end: u64, mut leave: i
         // `run_rounds` with the job set (published by the Release store of `end`, which
         // this thread read before joining).
         let job = unsafe { *shared.job.get() }.expect("job set while rounds are left");
-        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut lock(&shared.shards[s]), (round - begin) as usize)));
+        let ran = match shared.aborting.load(Ordering::Relaxed) {
+            false => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut lock(&shared.shards[s]), (round - begin) as usize))),
+            true => Ok(()),
+        };
         // What the caller reads once the batch is done is told before the count.
         if let Err(panic) = ran {
+            shared.aborting.store(true, Ordering::Relaxed);
             if t != 0 {
                 shared.failed.store(true, Ordering::Relaxed);
             }
@@ -323,6 +342,7 @@ fn take_part<S>(shared: &Shared<S>, t: usize, begin: u64, end: u64, mut leave: i
         if leave(round) {
             // Its shards are taken at once from now on.
             shared.joined[t].0.store(0, Ordering::Relaxed);
+            took.left = true;
             return took;
         }
         for s in (t..n as usize).step_by(threads) {
@@ -413,7 +433,8 @@ fn worker<S: Send + 'static>(shared: &Shared<S>, t: usize) {
         let begin = shared.begin.load(Ordering::Relaxed);
         // Leaves when the caller goes on alone (other work wants the cores).
         let took = take_part(shared, t, begin, end, |_| shared.solo.load(Ordering::Relaxed));
-        spin = parked || took.ran > 0;
+        // One that left gives its core up at once.
+        spin = !took.left && (parked || took.ran > 0);
     }
 }
 
@@ -486,14 +507,21 @@ mod tests {
         assert!(result.is_err());
     }
 
-    /// A panic in any round of a batch is reported, after the batch has ended, and the
-    /// workers go on with the next batch.
+    /// A panic in any round of a batch is reported once the batch has ended, and no job
+    /// of a later round runs.
     #[test]
     fn a_panic_in_a_later_round_is_reported() {
         let mut w = ShardWorkers::new(vec![0u32, 1u32]);
+        let calls = AtomicUsize::new(0);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            w.run_rounds(50, &|s: &mut u32, round| assert!(!(*s == 1 && round == 30), "round 30"))
+            w.run_rounds(50, &|s: &mut u32, round| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                assert!(!(*s == 1 && round == 30), "round 30")
+            })
         }));
         assert!(result.is_err());
+        // Round 30's other shard runs unless it begins after the panic.
+        let calls = calls.load(Ordering::SeqCst);
+        assert!(calls == 31 * 2 || calls == 31 * 2 - 1, "rounds 0 to 30 of both shards, none after: {calls} calls");
     }
 }

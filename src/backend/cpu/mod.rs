@@ -594,7 +594,7 @@ impl Backend for CpuBackend {
             largest_shard_projection: 0,
         });
         let lists = self.in_flight.iter().chain(&self.spare).map(|l| l.as_ref());
-        let in_flight: usize = lists.map(|l| l.capacity() * std::mem::size_of::<Spike>()).sum();
+        let in_flight: usize = lists.map(|l| l.capacity() * std::mem::size_of::<Spike>()).sum::<usize>() + self.round_spikes.bytes();
         MemoryEstimate { buffers: shards.buffers + in_flight as u64, ..shards }
     }
 

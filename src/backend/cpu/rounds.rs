@@ -61,6 +61,13 @@ impl RoundSpikes {
         lists.iter().map(|l| unsafe { &*l.0.get() }.as_slice())
     }
 
+    /// Bytes the lists hold.
+    pub(super) fn bytes(&self) -> usize {
+        // SAFETY: between batches (`&self` of the backend: no batch runs).
+        let lists = self.rounds.iter().chain(&self.batch).map(|l| unsafe { &*l.0.get() }.capacity());
+        lists.sum::<usize>() * std::mem::size_of::<Spike>()
+    }
+
     /// Appends every shard's spikes of the batch to `out` in canonical order, and
     /// forgets them (after the batch).
     fn take_batch(&mut self, out: &mut Vec<Spike>) {
@@ -110,7 +117,12 @@ impl CpuBackend {
         for &(f, n) in &received[received.len() - in_flight..] {
             let (lo, hi) = (batch.partition_point(|s| (s.step as u64) < f), batch.partition_point(|s| (s.step as u64) < f + n as u64));
             if lo < hi {
-                self.in_flight.push_back(Arc::new(batch[lo..hi].to_vec()));
+                // In a list kept for reuse: as many come back (`release_arrived`).
+                let mut list = self.spare.pop().unwrap_or_default();
+                let spikes = Arc::get_mut(&mut list).expect("a spare list is held by no shard");
+                spikes.clear();
+                spikes.extend_from_slice(&batch[lo..hi]);
+                self.in_flight.push_back(list);
             }
         }
         self.release_arrived(end);
