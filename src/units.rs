@@ -47,6 +47,19 @@ pub fn whole_steps(ms: f64, dt_ms: f64) -> Option<u64> {
     (steps.is_finite() && rounded >= 0.0 && (steps - rounded).abs() <= 1e-6 * rounded.max(1.0)).then_some(rounded as u64)
 }
 
+/// NEST's tics per ms (its default resolution of time).
+const TICS_PER_MS: f64 = 1000.0;
+
+/// A refractory period of `t_ref_ms` in whole steps of `dt_ms`, as NEST counts it
+/// (`Time(Time::ms(t_ref)).get_steps()`): rounded to whole tics of 0.001 ms, then up to
+/// whole steps, in integers. At dt = 0.1 ms, 0.15 ms is 2 steps and 0.25 ms 3 (rounding
+/// to the nearest step gave 2 and 2, or 3 and 3, by the float's last bit).
+pub fn refractory_steps(t_ref_ms: f64, dt_ms: f64) -> u64 {
+    let tics = (t_ref_ms * TICS_PER_MS + 0.5).floor().max(0.0) as u64;
+    let tics_per_step = ((dt_ms * TICS_PER_MS).round() as u64).max(1);
+    tics.div_ceil(tics_per_step)
+}
+
 /// How fast simulated time went against the wall clock, `factor` simulated seconds per
 /// second: "12.3x real time", "0.45x real time", or, below a tenth, "250x slower than
 /// real time" (where "0.0x real time" said nothing).
@@ -187,6 +200,19 @@ pub fn split_unit(text: &str) -> (&str, &str) {
 #[cfg(test)]
 mod tests {
     use super::real_time;
+
+    /// NEST's refractory steps: whole tics, then up to whole steps.
+    #[test]
+    fn refractory_periods_are_counted_in_steps_as_nest_counts_them() {
+        use super::refractory_steps;
+        let cases =
+            [(2.0, 0.1, 20), (0.15, 0.1, 2), (0.21, 0.1, 3), (0.25, 0.1, 3), (0.3, 0.1, 3), (0.0, 0.1, 0), (2.0, 1.0, 2), (0.5, 0.1, 5)];
+        for (t_ref, dt, steps) in cases {
+            assert_eq!(refractory_steps(t_ref, dt), steps, "t_ref = {t_ref} ms at dt = {dt} ms");
+        }
+        // Less than half a tic over a whole step: still that step.
+        assert_eq!(refractory_steps(0.3000004, 0.1), 3);
+    }
 
     #[test]
     fn whole_steps_within_rounding() {

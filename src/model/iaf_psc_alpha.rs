@@ -50,7 +50,7 @@ pub fn declaration() -> Declaration {
             Derived { name: "P31".into(), unit: "mV·ms/pA", definition: "dt²·P11·φ₂(a·dt)/c_m, a = 1/tau_syn − 1/tau_m".into() },
             Derived { name: "P32".into(), unit: "mV/pA", definition: "dt·P11·φ₁(a·dt)/c_m".into() },
             Derived { name: "psc_initial".into(), unit: "1/ms", definition: "e/tau_syn_ex".into() },
-            Derived { name: "steps_ref".into(), unit: "steps", definition: "t_ref/dt, rounded to whole steps".into() },
+            Derived { name: "steps_ref".into(), unit: "steps", definition: "t_ref in whole steps, as NEST counts them: rounded to tics of 0.001 ms, then up to whole steps".into() },
         ],
         step: "unless refractory: v ← e_l + P33·(v − e_l) + P31·di_syn + P32·i_syn + P30·(i_e + I); then i_syn ← P21·di_syn + \
                P22·i_syn; di_syn ← P11·di_syn + psc_initial·(the weights arriving)"
@@ -150,7 +150,7 @@ impl AlphaSpec {
             v_th: v_th as f32,
             v_reset: v_reset as f32,
             i_e: i_e as f32,
-            steps_ref: (t_ref / self.dt_ms).round() as f32,
+            steps_ref: crate::units::refractory_steps(t_ref, self.dt_ms) as f32,
         }
     }
 }

@@ -57,7 +57,7 @@ pub fn declaration() -> Declaration {
             Derived { name: "P11".into(), unit: "", definition: "exp(−dt/tau_syn_ex)".into() },
             Derived { name: "P21".into(), unit: "mV/pA", definition: "tau_m·tau_syn/(c_m·(tau_m − tau_syn))·(P22 − P11)".into() },
             Derived { name: "P20".into(), unit: "mV/pA", definition: "tau_m/c_m·(1 − P22)".into() },
-            Derived { name: "steps_ref".into(), unit: "steps", definition: "t_ref/dt, rounded to whole steps".into() },
+            Derived { name: "steps_ref".into(), unit: "steps", definition: "t_ref in whole steps, as NEST counts them: rounded to tics of 0.001 ms, then up to whole steps".into() },
         ],
         step: "unless refractory: v ← e_l + P22·(v − e_l) + P21·i_syn + P20·(i_e + I); then i_syn ← P11·i_syn + the weights arriving"
             .into(),
@@ -164,7 +164,7 @@ impl LifSpec {
             v_th: v_th as f32,
             v_reset: v_reset as f32,
             i_e: i_e as f32,
-            steps_ref: (t_ref / self.dt_ms).round() as f32,
+            steps_ref: crate::units::refractory_steps(t_ref, self.dt_ms) as f32,
         }
     }
 }
