@@ -52,8 +52,8 @@ const TICS_PER_MS: f64 = 1000.0;
 
 /// A refractory period of `t_ref_ms` in whole steps of `dt_ms`, as NEST counts it
 /// (`Time(Time::ms(t_ref)).get_steps()`): rounded to whole tics of 0.001 ms, then up to
-/// whole steps, in integers. At dt = 0.1 ms, 0.15 ms is 2 steps and 0.25 ms 3 (rounding
-/// to the nearest step gave 2 and 2, or 3 and 3, by the float's last bit).
+/// whole steps, in integers. At dt = 0.1 ms, 0.15 ms is 2 steps and 0.21 ms 3 (t_ref/dt
+/// rounded to the nearest step gave 1 and 2: 0.15/0.1 is 1.4999999999999998).
 pub fn refractory_steps(t_ref_ms: f64, dt_ms: f64) -> u64 {
     let tics = (t_ref_ms * TICS_PER_MS + 0.5).floor().max(0.0) as u64;
     let tics_per_step = ((dt_ms * TICS_PER_MS).round() as u64).max(1);
