@@ -7,7 +7,6 @@
 use super::{CpuBackend, Shard};
 use crate::spike::{merge_by_step, Spike};
 use std::cell::UnsafeCell;
-use std::sync::Arc;
 
 /// Each shard's spikes of the last two rounds of a batch, and of the whole batch.
 #[derive(Default)]
@@ -116,14 +115,9 @@ impl CpuBackend {
         let batch = &spikes[from..];
         for &(f, n) in &received[received.len() - in_flight..] {
             let (lo, hi) = (batch.partition_point(|s| (s.step as u64) < f), batch.partition_point(|s| (s.step as u64) < f + n as u64));
-            if lo < hi {
-                // In a list kept for reuse: as many come back (`release_arrived`).
-                let mut list = self.spare.pop().unwrap_or_default();
-                let spikes = Arc::get_mut(&mut list).expect("a spare list is held by no shard");
-                spikes.clear();
-                spikes.extend_from_slice(&batch[lo..hi]);
-                self.in_flight.push_back(list);
-            }
+            // Kept in a spare list, as the caller keeps those it hands out: as many come
+            // back (`release_arrived`).
+            self.share_arrivals(&batch[lo..hi]);
         }
         self.release_arrived(end);
     }
