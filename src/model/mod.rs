@@ -303,6 +303,7 @@ register_models! {
     hh::Hh(HhSpec),
     lif::Lif(LifSpec),
     iaf_psc_alpha::Alpha(AlphaSpec),
+    iaf_psc_delta::Delta(DeltaSpec),
 }
 
 impl NeuronModel {
