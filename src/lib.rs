@@ -8,6 +8,7 @@
 //! error suggest units digest simd gaussian rng expr memory limits spike
 //! synapse model stimulus plasticity
 //! network
+//! sonata
 //! connectivity
 //! config
 //! partition comm
@@ -29,6 +30,8 @@
 //! - `network`: the description (Arbor's recipe) that uses them — populations,
 //!   projections, stimuli, outputs, the backend asked for — and nothing of ranks,
 //!   threads or devices.
+//! - `sonata`: what is read from SONATA files beside a description: spike trains to
+//!   replay, circuits' nodes and edges.
 //! - `connectivity`: the local synapse store, with the delay rings and the spikes in
 //!   flight that belong to it, and the keyed draws of synapses and weights.
 //! - `config`: model files and `--set` to a description, a front end beside those to
@@ -72,6 +75,7 @@ pub mod record;
 pub mod rng;
 pub mod run;
 pub mod simd;
+pub mod sonata;
 pub mod spike;
 pub mod stimulus;
 pub mod suggest;

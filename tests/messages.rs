@@ -45,13 +45,13 @@ fn check_refused(dir: &Path, m: &str) -> String {
 fn mistyped_names_get_the_nearest_known_one() {
     let err = check_variant("size = 800", "sise = 800");
     assert!(
-        err.ends_with("population[0].sise: unknown field `sise`: did you mean `size`? (expected one of `name`, `size`, `model`, `parameters`, `initial`, `noise_std`, `bias_current`, `channel`, `integrator`, `table`)"),
+        err.ends_with("population[0].sise: unknown field `sise`: did you mean `size`? (expected one of `name`, `size`, `model`, `parameters`, `initial`, `noise_std`, `bias_current`, `channel`, `integrator`, `table`, `spikes`)"),
         "{err}"
     );
     let err = check_variant("model = \"izhikevich\"", "model = \"izhikevic\"");
     assert!(
         err.ends_with(
-            "population[0].model: unknown neuron model 'izhikevic': did you mean 'izhikevich'? (known: izhikevich, hh, iaf_psc_exp, iaf_psc_alpha, iaf_psc_delta)"
+            "population[0].model: unknown neuron model 'izhikevic': did you mean 'izhikevich'? (known: izhikevich, hh, iaf_psc_exp, iaf_psc_alpha, iaf_psc_delta, spike_source)"
         ),
         "{err}"
     );

@@ -75,11 +75,11 @@ pub fn parse(text: &str, file: &str, overrides: &Overrides) -> Result<Descriptio
         // The file's own TOML errors are reported at its lines, as without replacements.
         if let Err(e) = text.parse::<toml::Table>() {
             let none = set::Edited { text: text.to_string(), spans: Vec::new() };
-            return Err(Validator { text, file, edited: &none }.toml_error(&e));
+            return Err(Validator { text, file, edited: &none, notes: Default::default() }.toml_error(&e));
         }
     }
     let edited = set::apply(text, file, &replacements)?;
-    let v = Validator { text: &edited.text, file, edited: &edited };
+    let v = Validator { text: &edited.text, file, edited: &edited, notes: Default::default() };
     let raw: ModelFile = toml::from_str(&edited.text).map_err(|e| v.toml_error(&e))?;
     let mut desc = v.description(raw)?;
     desc.model_text = edited.text.clone();
@@ -99,6 +99,8 @@ struct Validator<'a> {
     file: &'a str,
     /// The command-line replacements and where they lie in `text`.
     edited: &'a set::Edited,
+    /// Warnings found while reading what the file points to (spike files).
+    notes: std::cell::RefCell<Vec<String>>,
 }
 
 impl Validator<'_> {
@@ -185,7 +187,7 @@ impl Validator<'_> {
             raw.projections.iter().enumerate().map(|(i, p)| self.projection(i, p, &populations, dt_ms)).collect::<Result<Vec<_>>>()?;
 
         let stimuli = self.stimuli(&shorthands, &raw.stimuli, &populations, dt_ms, seed)?;
-        let mut warnings = Vec::new();
+        let mut warnings = self.notes.take();
         for (i, p) in populations.iter().enumerate() {
             if let Some(why) = self.unreachable_threshold(i, p, &projections, &stimuli) {
                 let span = raw.populations[i].parameters.get("threshold").map_or(raw.populations[i].model.span(), |v| v.span());
@@ -297,6 +299,14 @@ impl Validator<'_> {
                 format!("unknown neuron model '{model_name}'{hint} (known: {})", known.join(", "))
             }));
         };
+        if let (false, Some(spikes)) = (kind.replays_spikes(), &p.spikes) {
+            let with: Vec<String> = model::KINDS.iter().filter(|k| k.replays_spikes()).map(|k| format!("model = \"{}\"", k.name)).collect();
+            return Err(self.error(
+                spikes.span(),
+                at("spikes"),
+                format!("the {model_name} model replays no spikes (only {} does)", with.join(" or ")),
+            ));
+        }
         if !kind.takes_ion_channels() {
             if let Some((key, span)) = channels::channel_keys(p) {
                 let with: Vec<String> =
@@ -317,6 +327,7 @@ impl Validator<'_> {
                 let ion_channels = self.ion_channels(i, p, e_l.unwrap_or(0.0))?;
                 build(declared, ion_channels, dt_ms)
             }
+            model::Build::WithSpikeTrains(build) => build(declared, self.spike_trains(i, p, &name, size as u64, dt_ms)?),
         };
         let finite = |v: &Option<Spanned<f64>>, field: &str, non_negative: bool| -> Result<f64> {
             match v {
@@ -333,6 +344,36 @@ impl Validator<'_> {
         let parameters = p.parameters.iter().map(|(k, v)| (k.clone(), v.get_ref().as_text()));
         let given = parameters.chain(p.initial.iter().map(|(k, v)| (format!("initial.{k}"), v.get_ref().as_text()))).collect();
         Ok((Population { name, first_gid, size: size as u64, model, given }, shorthand))
+    }
+
+    /// The spike trains a spike-source population replays, from its `spikes` file (the
+    /// population's group in it, or the file's one group); what putting them on the grid
+    /// changed goes to the warnings.
+    fn spike_trains(
+        &self,
+        i: usize,
+        p: &schema::Population,
+        name: &str,
+        size: u64,
+        dt_ms: f64,
+    ) -> Result<std::sync::Arc<model::SpikeTrains>> {
+        let Some(file) = &p.spikes else {
+            return Err(self.error(
+                p.model.span(),
+                format!("population[{i}].spikes"),
+                "expected the SONATA spike file whose trains a spike_source replays: spikes = \"FILE.h5\"",
+            ));
+        };
+        let path = Path::new(file.get_ref());
+        let path = if path.is_relative() { Path::new(self.file).parent().unwrap_or(Path::new("")).join(path) } else { path.to_path_buf() };
+        let (trains, changes) = crate::sonata::spikes::read_trains(&path, name, size, dt_ms).map_err(|e| match e {
+            Error::Input { path, message } => {
+                self.error(file.span(), format!("population[{i}].spikes"), format!("{}: {message}", path.display()))
+            }
+            other => other,
+        })?;
+        self.notes.borrow_mut().extend(changes.warning(&path, name, dt_ms));
+        Ok(std::sync::Arc::new(trains))
     }
 
     /// A population's parameters and initial values, checked against its model's

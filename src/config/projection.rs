@@ -20,6 +20,9 @@ impl Validator<'_> {
         };
         let source = find(&p.source, "source")?;
         let target = find(&p.target, "target")?;
+        if populations[target].model.declaration().takes_no_input() {
+            return Err(self.error(p.target.span(), at("target"), super::stimulus::no_input(&populations[target])));
+        }
         let rule = self.rule(&p.connection, &at("connection"), &populations[source], &populations[target], source == target)?;
         let weight = self.weight(&p.weight, &at("weight"))?;
         // Searched on a grid of its uniforms: constants and ranges that fail are caught

@@ -66,6 +66,10 @@ pub struct Population {
     /// hh: the range and step of v for the rate tables.
     #[serde(default)]
     pub table: Option<Spanned<Table>>,
+    /// spike_source: the SONATA spike file whose trains it replays (relative to the model
+    /// file's folder).
+    #[serde(default)]
+    pub spikes: Option<Spanned<String>>,
 }
 
 /// An ion channel of an hh population.

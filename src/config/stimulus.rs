@@ -79,6 +79,9 @@ impl Validator<'_> {
         let at = |field: &str| format!("stimulus[{i}].{field}");
         let s = table.get_ref();
         let targets = self.stimulus_populations(&s.population, &at("population"), populations)?;
+        if let Some(&t) = targets.iter().find(|&&t| populations[t].model.declaration().takes_no_input()) {
+            return Err(self.error(s.population.span(), at("population"), no_input(&populations[t])));
+        }
         let kind_name = s.kind.get_ref().as_str();
         let Some((_, uses)) = KEYS.iter().find(|(k, _)| *k == kind_name) else {
             return Err(self.error(
@@ -307,4 +310,10 @@ impl Validator<'_> {
         };
         Ok(Selection::Fraction { fraction, seed: own_seed })
     }
+}
+
+/// Why population `p`, whose model takes no input (a spike source), cannot be a
+/// stimulus's or a projection's target.
+pub(super) fn no_input(p: &Population) -> String {
+    format!("population '{}' is a {}: it replays its spike trains and takes no input", p.name, p.model.declaration().model)
 }

@@ -121,6 +121,11 @@ impl StateVariable {
 }
 
 impl Declaration {
+    /// Whether its neurons take no input (a spike source: no step rule to feed).
+    pub fn takes_no_input(&self) -> bool {
+        self.model == "spike_source"
+    }
+
     pub fn parameter_names(&self) -> Vec<&str> {
         self.parameters.iter().map(|p| p.name.as_str()).collect()
     }

@@ -333,7 +333,7 @@ mod tests {
     }
 
     fn advance(g: &mut AlphaGroup, weights: &[f32], currents: Option<&[f32]>) -> bool {
-        g.step(&StepInput { input: weights, currents, common: 0.0, synaptic: &crate::synapse::Synaptic::none(), dt: 0.1 })
+        g.step(&StepInput { input: weights, currents, common: 0.0, synaptic: &crate::synapse::Synaptic::none(), dt: 0.1, step: 0 })
     }
 
     /// A weight w: the current peaks at w pA τ_syn after it arrives (sampled every step,

@@ -299,7 +299,7 @@ mod tests {
     }
 
     fn advance(g: &mut DeltaGroup, w: f32) -> bool {
-        g.step(&StepInput { input: &[w], currents: None, common: 0.0, synaptic: &crate::synapse::Synaptic::none(), dt: 0.1 });
+        g.step(&StepInput { input: &[w], currents: None, common: 0.0, synaptic: &crate::synapse::Synaptic::none(), dt: 0.1, step: 0 });
         g.spiked[0] != 0
     }
 

@@ -354,7 +354,7 @@ mod tests {
     /// The published conversion of the model (PSC_over_PSP in its helpers): the current
     /// amplitude J whose PSP peaks at 1 mV, from the peak time of v = i * h.
     fn advance(g: &mut LifGroup, weights: &[f32], currents: Option<&[f32]>) -> bool {
-        g.step(&StepInput { input: weights, currents, common: 0.0, synaptic: &crate::synapse::Synaptic::none(), dt: 0.1 })
+        g.step(&StepInput { input: weights, currents, common: 0.0, synaptic: &crate::synapse::Synaptic::none(), dt: 0.1, step: 0 })
     }
 
     fn psc_over_psp(c_m: f64, tau_m: f64, tau_syn: f64) -> f64 {

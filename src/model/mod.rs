@@ -47,12 +47,19 @@ pub enum Build {
     /// Also from the population's ion channels (`[[population.channel]]`, with a rate
     /// table and an integrator).
     WithIonChannels(fn(Declared, channels::IonChannels, f64) -> NeuronModel),
+    /// From the spike trains its population replays (`spikes = FILE`).
+    WithSpikeTrains(fn(Declared, std::sync::Arc<spike_source::SpikeTrains>) -> NeuronModel),
 }
 
 impl ModelKind {
     /// Whether its populations list ion channels.
     pub fn takes_ion_channels(&self) -> bool {
         matches!(self.build, Build::WithIonChannels(_))
+    }
+
+    /// Whether its populations replay spike trains from a file (and take no input).
+    pub fn replays_spikes(&self) -> bool {
+        matches!(self.build, Build::WithSpikeTrains(_))
     }
 }
 
@@ -76,6 +83,13 @@ pub trait Model: Clone + std::fmt::Debug {
     /// Builds the state of neurons whose per-neuron uniforms are `r`, or names the first
     /// neuron with a parameter or initial value that is not a finite f32.
     fn build(&self, r: impl Iterator<Item = f64>) -> Result<Self::Group, InvalidValue>;
+
+    /// Builds the state of the population's neurons from `first` (population-local), one
+    /// per uniform of `r`: what a model whose neurons differ by more than their uniform
+    /// (a spike source's trains) needs.
+    fn build_at(&self, _first: u64, r: impl Iterator<Item = f64>) -> Result<Self::Group, InvalidValue> {
+        self.build(r)
+    }
 
     /// Measured cost of one neuron-step in ns on one core, noise excluded. Balances
     /// ranks where populations differ in model, and the planner's time.
@@ -149,6 +163,8 @@ pub struct StepInput<'a> {
     pub synaptic: &'a Synaptic<'a>,
     /// The step in ms.
     pub dt: f32,
+    /// The step's index from the start of the run.
+    pub step: u64,
 }
 
 /// The state of a contiguous range of neurons of one model: implemented by each model's
@@ -221,6 +237,9 @@ macro_rules! register_models {
         impl NeuronModel {
             pub fn build(&self, r: impl Iterator<Item = f64>) -> Result<NeuronGroup, InvalidValue> {
                 match self { $(NeuronModel::$variant(m) => m.build(r).map(NeuronGroup::$variant)),+ }
+            }
+            pub fn build_at(&self, first: u64, r: impl Iterator<Item = f64>) -> Result<NeuronGroup, InvalidValue> {
+                match self { $(NeuronModel::$variant(m) => m.build_at(first, r).map(NeuronGroup::$variant)),+ }
             }
             pub fn step_cost_ns(&self) -> f64 {
                 match self { $(NeuronModel::$variant(m) => m.step_cost_ns()),+ }
@@ -304,7 +323,10 @@ register_models! {
     lif::Lif(LifSpec),
     iaf_psc_alpha::Alpha(AlphaSpec),
     iaf_psc_delta::Delta(DeltaSpec),
+    spike_source::SpikeSource(SpikeSourceSpec),
 }
+
+pub use spike_source::SpikeTrains;
 
 impl NeuronModel {
     /// Bytes of state per neuron, from the declaration: its state variables, the

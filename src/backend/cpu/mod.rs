@@ -343,7 +343,10 @@ impl Shard {
             let lo = pop.first_gid.max(neurons.start);
             let hi = (pop.first_gid + pop.size).min(neurons.end);
             if lo < hi {
-                let state = pop.model.build((lo..hi).map(|g| desc.neuron_uniform(g))).map_err(|e| invalid_value(desc, index, lo, e))?;
+                let state = pop
+                    .model
+                    .build_at(lo - pop.first_gid, (lo..hi).map(|g| desc.neuron_uniform(g)))
+                    .map_err(|e| invalid_value(desc, index, lo, e))?;
                 let stimuli = stimulus::for_group(&desc.stimuli, index, pop.first_gid, lo, (hi - lo) as usize);
                 groups.push(GroupSlot {
                     integrates_conductances: state.integrates_conductances(),
@@ -460,7 +463,7 @@ impl Shard {
                 stimulus::apply_events(&g.stimuli, seed, step, input);
                 let currents = if apart { Some(&self.currents[..n]) } else { None };
                 let state = &mut g.state;
-                if state.step(&StepInput { input, currents, common, synaptic: &synaptic, dt }) && self.non_finite.is_none() {
+                if state.step(&StepInput { input, currents, common, synaptic: &synaptic, dt, step }) && self.non_finite.is_none() {
                     if let Some((i, variable, value)) = state.first_non_finite() {
                         self.non_finite = Some(NonFinite { gid: g.first_gid + i as u64, step, variable, value });
                     }

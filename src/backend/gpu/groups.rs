@@ -73,7 +73,7 @@ pub(super) fn build(setup: &GroupSetup) -> Result<(Vec<Group>, Pipelines), Inval
         let n = (hi - lo) as usize;
         let host = pop
             .model
-            .build((lo..hi).map(|g| desc.neuron_uniform(g)))
+            .build_at(lo - pop.first_gid, (lo..hi).map(|g| desc.neuron_uniform(g)))
             .map_err(|e| crate::backend::build_error::invalid_value(desc, index, lo, e))?;
         let model = host.gpu_model().expect("checked by `unsupported`");
         let shader = model.shader;

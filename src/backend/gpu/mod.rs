@@ -574,7 +574,8 @@ mod tests {
     #[test]
     fn every_shader_compiles() {
         use wgpu::naga;
-        let models: Vec<&str> = crate::model::KINDS.iter().map(|k| k.shader).collect();
+        // Models without a WGSL twin (spike sources) are refused by the GPU backend.
+        let models: Vec<&str> = crate::model::KINDS.iter().map(|k| k.shader).filter(|s| !s.is_empty()).collect();
         let sources: Vec<(String, String)> = [("deliver".to_string(), with_step(DELIVER)), ("sample".to_string(), with_step(SAMPLE))]
             .into_iter()
             .chain(models.iter().map(|m| ("update".to_string(), update_source(m))))

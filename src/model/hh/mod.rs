@@ -532,7 +532,7 @@ mod tests {
         let (mut a, mut b) = (shared.build(r.clone()).unwrap(), apart.build(r).unwrap());
         let input: Vec<f32> = (0..37).map(|i| i as f32 * 0.5).collect();
         for _ in 0..3000 {
-            let step = StepInput { input: &input, currents: None, common: 1.0, synaptic: &Synaptic::none(), dt: 0.01 };
+            let step = StepInput { input: &input, currents: None, common: 1.0, synaptic: &Synaptic::none(), dt: 0.01, step: 0 };
             a.step(&step);
             b.step(&step);
         }
@@ -563,7 +563,7 @@ mod tests {
             kinds[1].advance(&[2.0]);
             for _ in 0..5000 {
                 let synaptic = Synaptic::new(&kinds, 0..1);
-                group.step(&StepInput { input: &[0.0], currents: None, common: 0.0, synaptic: &synaptic, dt: 0.01 });
+                group.step(&StepInput { input: &[0.0], currents: None, common: 0.0, synaptic: &synaptic, dt: 0.01, step: 0 });
             }
             let expected = (0.3 * -54.4 + 0.3 * 0.0 + 2.0) / (0.3 + 0.3);
             assert!((group.v[0] as f64 - expected).abs() < 1e-3, "{integrator:?}: v = {}, expected {expected}", group.v[0]);
