@@ -100,7 +100,7 @@ fn neuron_update_size(c: &mut Criterion, exc: u64, inh: u64) {
     g.throughput(Throughput::Elements(n as u64));
     let none = Synaptic::none();
     g.bench_function("step_without_noise_generation", |b| {
-        b.iter(|| state.step(&StepInput { input: &input, currents: None, common: 0.0, synaptic: &none, dt: 1.0 }))
+        b.iter(|| state.step(&StepInput { input: &input, currents: None, common: 0.0, synaptic: &none, dt: 1.0, step: 0 }))
     });
     // What a step of the population costs: its stimuli (net.m's noise) into the input,
     // the update, the spikes, and the input cleared for a later step.
@@ -109,7 +109,7 @@ fn neuron_update_size(c: &mut Criterion, exc: u64, inh: u64) {
         b.iter(|| {
             step += 1;
             let common = volley::stimulus::apply(&stimuli, 1, step, &mut input, &mut normals);
-            state.step(&StepInput { input: &input, currents: None, common, synaptic: &none, dt: 1.0 });
+            state.step(&StepInput { input: &input, currents: None, common, synaptic: &none, dt: 1.0, step: 0 });
             input.fill(0.0);
             let mut count = 0;
             state.collect_spikes(|_| count += 1);
@@ -136,12 +136,12 @@ fn hh_update(c: &mut Criterion) {
     let input = vec![18f32; n];
     // Into the firing regime first, so that the states are spread over the spike cycle.
     for _ in 0..20_000 {
-        state.step(&StepInput { input: &input, currents: None, common: 0.0, synaptic: &Synaptic::none(), dt: 0.01 });
+        state.step(&StepInput { input: &input, currents: None, common: 0.0, synaptic: &Synaptic::none(), dt: 0.01, step: 0 });
     }
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("exponential_euler_step", |b| {
         b.iter(|| {
-            black_box(state.step(&StepInput { input: &input, currents: None, common: 0.0, synaptic: &Synaptic::none(), dt: 0.01 }));
+            black_box(state.step(&StepInput { input: &input, currents: None, common: 0.0, synaptic: &Synaptic::none(), dt: 0.01, step: 0 }));
         })
     });
     g.finish();
@@ -162,7 +162,7 @@ fn lif_update(c: &mut Criterion) {
     let currents: Vec<f32> = (0..n).map(|i| (i % 100) as f32).collect();
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("step", |b| {
-        let step = StepInput { input: &weights, currents: Some(&currents), common: 0.0, synaptic: &Synaptic::none(), dt: 0.1 };
+        let step = StepInput { input: &weights, currents: Some(&currents), common: 0.0, synaptic: &Synaptic::none(), dt: 0.1, step: 0 };
         b.iter(|| black_box(state.step(&step)));
     });
     g.finish();

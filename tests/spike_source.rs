@@ -48,11 +48,11 @@ fn a_spike_source_replays_its_file_on_the_grid() {
     let ids = [0u64, 2, 1, 1, 0, 2];
     spike_file(&d.join("in.h5"), Some("input"), &times, &ids);
     spike_file(&d.join("flat.h5"), None, &times, &ids);
-    let text = format!(
+    let text = concat!(
         "[simulation]\ndt = \"0.1 ms\"\nduration = \"20 ms\"\n\
          [[population]]\nname = \"input\"\nsize = 3\nmodel = \"spike_source\"\nspikes = \"in.h5\"\n\
          [[population]]\nname = \"cells\"\nsize = 3\nmodel = \"iaf_psc_delta\"\n\
-         [[projection]]\nsource = \"input\"\ntarget = \"cells\"\nconnection = {{ rule = \"fixed_indegree\", k = 1, autapses = true }}\n\
+         [[projection]]\nsource = \"input\"\ntarget = \"cells\"\nconnection = { rule = \"fixed_indegree\", k = 1, autapses = true }\n\
          weight = 15.0\ndelay = \"1 ms\"\n"
     );
     let model = d.join("m.toml");
