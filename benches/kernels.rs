@@ -141,7 +141,14 @@ fn hh_update(c: &mut Criterion) {
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("exponential_euler_step", |b| {
         b.iter(|| {
-            black_box(state.step(&StepInput { input: &input, currents: None, common: 0.0, synaptic: &Synaptic::none(), dt: 0.01, step: 0 }));
+            black_box(state.step(&StepInput {
+                input: &input,
+                currents: None,
+                common: 0.0,
+                synaptic: &Synaptic::none(),
+                dt: 0.01,
+                step: 0,
+            }));
         })
     });
     g.finish();
