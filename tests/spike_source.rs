@@ -52,8 +52,7 @@ fn a_spike_source_replays_its_file_on_the_grid() {
          [[population]]\nname = \"input\"\nsize = 3\nmodel = \"spike_source\"\nspikes = \"in.h5\"\n\
          [[population]]\nname = \"cells\"\nsize = 3\nmodel = \"iaf_psc_delta\"\n\
          [[projection]]\nsource = \"input\"\ntarget = \"cells\"\nconnection = { rule = \"fixed_indegree\", k = 1, autapses = true }\n\
-         weight = 15.0\ndelay = \"1 ms\"\n"
-    );
+         weight = 15.0\ndelay = \"1 ms\"\n";
     let model = d.join("m.toml");
     std::fs::write(&model, text).unwrap();
     let desc = config::load(&model, &Overrides::default()).unwrap();
@@ -177,8 +176,7 @@ fn a_spike_source_replays_its_file_on_the_grid() {
          [[population]]\nname = \"input\"\nsize = 3\nmodel = \"spike_source\"\nspikes = \"in.h5\"\n\
          [[population]]\nname = \"cells\"\nsize = 3\nmodel = \"iaf_psc_delta\"\n\
          [[projection]]\nsource = \"input\"\ntarget = \"cells\"\nconnection = { rule = \"fixed_indegree\", k = 1, autapses = true }\n\
-         weight = 15.0\ndelay = \"1 ms\"\n"
-    );
+         weight = 15.0\ndelay = \"1 ms\"\n";
     let model = d.join("m.toml");
     std::fs::write(&model, text).unwrap();
     let desc = config::load(&model, &Overrides::default()).unwrap();
