@@ -232,6 +232,9 @@ pub fn build(
     options: &BackendOptions,
     rank_on_node: usize,
 ) -> std::result::Result<(Box<dyn Backend>, String), InvalidBuild> {
+    // The rows of synapses given as data onto this process's neurons, read once for all
+    // its shards (and their re-cuts).
+    crate::sonata::edges::load_for(desc, &neurons).map_err(|error| InvalidBuild { key: -1.0, error })?;
     let cpu = |desc: &Description| -> std::result::Result<(Box<dyn Backend>, String), InvalidBuild> {
         let backend = cpu::CpuBackend::build(desc, neurons.clone(), options.cpu)?;
         Ok((Box::new(backend), "cpu".into()))

@@ -3,6 +3,7 @@
 //! expected, before anything large is allocated.
 
 mod channels;
+mod circuit;
 mod plasticity;
 mod projection;
 mod report;
@@ -60,6 +61,11 @@ impl Overrides {
 
 /// Reads, parses and validates a model file.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Description> {
+    // A SONATA simulation (or circuit) config runs as the model file that says what it says.
+    if path.extension().is_some_and(|e| e == "json") {
+        let text = circuit::from_json(path, overrides.duration.as_deref())?;
+        return parse(&text, &path.display().to_string(), overrides);
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::Input { path: path.to_path_buf(), message: e.to_string() })?;
     let text = String::from_utf8(bytes).map_err(|e| Error::Input {
         path: path.to_path_buf(),
@@ -167,12 +173,20 @@ impl Validator<'_> {
             })?,
         };
 
-        if raw.populations.is_empty() {
+        let circuit = raw.circuit.as_ref().map(|c| self.read_circuit(c, dt_ms)).transpose()?;
+        if raw.populations.is_empty() && circuit.is_none() {
             return Err(self.error(0..0, "population", "expected at least one [[population]] table"));
         }
         let mut populations: Vec<Population> = Vec::new();
         let mut shorthands = Vec::new();
         let mut first_gid = 0u64;
+        // A circuit's populations first, a run of nodes each.
+        for (i, run) in circuit.iter().flat_map(|c| c.runs.iter()).enumerate() {
+            let population = self.circuit_population(i, run, first_gid, &populations, dt_ms)?;
+            first_gid += population.size;
+            populations.push(population);
+            shorthands.push((0.0, 0.0));
+        }
         for (i, p) in raw.populations.iter().enumerate() {
             let (population, shorthand) = self.population(i, p, first_gid, &populations, dt_ms)?;
             first_gid += population.size;
@@ -183,8 +197,16 @@ impl Validator<'_> {
             return Err(self.error(0..0, "population", format!("expected fewer than 2^32 neurons in all, got {first_gid}")));
         }
 
-        let projections =
+        let mut projections =
             raw.projections.iter().enumerate().map(|(i, p)| self.projection(i, p, &populations, dt_ms)).collect::<Result<Vec<_>>>()?;
+        // The circuit's edges after the file's projections (ids in that order).
+        let mut edges = Vec::new();
+        if let Some(c) = &circuit {
+            for e in &c.edges {
+                let id = projections.len() as u32;
+                projections.push(self.circuit_projection(id, e, c, &populations, &mut edges, dt_ms)?);
+            }
+        }
 
         let stimuli = self.stimuli(&shorthands, &raw.stimuli, &populations, dt_ms, seed)?;
         let mut warnings = self.notes.take();
@@ -209,6 +231,7 @@ impl Validator<'_> {
             populations,
             projections,
             stimuli,
+            edges,
             output,
             model_text: String::new(),
             model_file: String::new(),
@@ -343,7 +366,7 @@ impl Validator<'_> {
         let shorthand = (finite(&p.noise_std, "noise_std", true)?, finite(&p.bias_current, "bias_current", false)?);
         let parameters = p.parameters.iter().map(|(k, v)| (k.clone(), v.get_ref().as_text()));
         let given = parameters.chain(p.initial.iter().map(|(k, v)| (format!("initial.{k}"), v.get_ref().as_text()))).collect();
-        Ok((Population { name, first_gid, size: size as u64, model, given }, shorthand))
+        Ok((Population { name, first_gid, size: size as u64, model, given, node_population: None }, shorthand))
     }
 
     /// The spike trains a spike-source population replays, from its `spikes` file (the

@@ -19,6 +19,16 @@ pub struct ModelFile {
     pub stimuli: Vec<Spanned<Stimulus>>,
     #[serde(default)]
     pub output: Output,
+    /// A SONATA circuit whose populations and projections come before the file's own.
+    pub circuit: Option<CircuitTable>,
+}
+
+/// `[circuit]`: a SONATA circuit or simulation config.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitTable {
+    /// The circuit_config.json (or simulation_config.json), relative to the model file.
+    pub config: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,9 +15,10 @@
 //! from block (i, OTHER) — both sequential, drawn on the CPU only.
 
 use crate::gaussian;
-use crate::network::{ConnectionRule, DelaySpec, Description, Projection, WeightSpec};
+use crate::network::{ConnectionRule, DelaySpec, Description, EdgeSource, Projection, TargetRows, WeightSpec};
 use crate::rng::{self, lane};
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Blocks drawn at a time where the number needed is not known in advance.
 const CHUNK: usize = 64;
@@ -71,6 +72,8 @@ pub struct RowDrawer {
     indegrees: Option<(u64, Vec<u32>)>,
     /// The first weight drawn that is not a finite f32, until taken.
     pub invalid: Option<InvalidWeight>,
+    /// For synapses given as data: where they are, and the rows read last.
+    data: Option<(Arc<EdgeSource>, Option<Arc<TargetRows>>)>,
 }
 
 /// Targets whose fixed_total_number in-degrees are drawn together.
@@ -115,6 +118,10 @@ impl RowDrawer {
             targets: desc.populations[p.target].gids(),
             indegrees: None,
             invalid: None,
+            data: match p.rule {
+                ConnectionRule::Explicit { edges, .. } => Some((Arc::clone(&desc.edges[edges as usize]), None)),
+                _ => None,
+            },
         }
     }
 
@@ -146,6 +153,9 @@ impl RowDrawer {
     }
 
     fn draw_parts(&mut self, gid: u64, row: &mut Row, weights: bool) {
+        if self.data.is_some() {
+            return self.read_row(gid, row, weights);
+        }
         let rule = self.row_rule(gid);
         let p = &self.projection;
         let key = rng::row_key(self.key, gid);
@@ -203,6 +213,7 @@ impl RowDrawer {
                 expr.eval_batch(n, &self.uniforms[..*uniforms], &mut self.values);
                 row.weight.extend(self.values.iter().map(|&w| w as f32));
             }
+            WeightSpec::Data { .. } => unreachable!("read, not drawn (`RowDrawer::read_row`)"),
             WeightSpec::Normal { mean, std, min, max, redraw } => {
                 // One normal per synapse from the first word of block (j, WEIGHT), by table
                 // inversion (`gaussian`: no logarithm or cosine, so the loop vectorises).
@@ -239,6 +250,29 @@ impl RowDrawer {
                 let uniforms = self.uniforms[..per_weight].iter().map(|u| u[i]).collect();
                 self.invalid = Some(InvalidWeight { projection: p.id, source, target, uniforms, value });
             }
+        }
+    }
+}
+
+impl RowDrawer {
+    /// The row of `gid` given as data: from the rows read for its store's targets
+    /// (`LocalSynapses::build` reads them first), or else read for `gid` alone.
+    fn read_row(&mut self, gid: u64, row: &mut Row, weights: bool) {
+        let (source, rows) = self.data.as_mut().expect("a projection of data");
+        if !rows.as_ref().is_some_and(|r| r.targets.contains(&gid)) {
+            *rows = Some(match source.rows_covering(&(gid..gid + 1)) {
+                Some(r) => r,
+                None => Arc::new(crate::sonata::edges::load_rows(source, gid..gid + 1).unwrap_or_else(|e| panic!("{e}"))),
+            });
+        }
+        let (sources, w, delays) = rows.as_ref().expect("just read").row(gid);
+        row.other.clear();
+        row.other.extend_from_slice(sources);
+        row.delay.clear();
+        row.delay.extend_from_slice(delays);
+        row.weight.clear();
+        if weights {
+            row.weight.extend_from_slice(w);
         }
     }
 }
@@ -403,6 +437,7 @@ fn draw_others(
             }
         }
         ConnectionRule::FixedTotalNumber { .. } => unreachable!("drawn as fixed_indegree (`RowDrawer::row_rule`)"),
+        ConnectionRule::Explicit { .. } => unreachable!("read, not drawn (`RowDrawer::read_row`)"),
         ConnectionRule::FixedIndegree { k, autapses, multapses } | ConnectionRule::FixedOutdegree { k, autapses, multapses } => {
             let candidates = Candidates::new(&others, me, autapses);
             let k = k as usize;
@@ -480,7 +515,7 @@ fn visit_weight_grid(w: &WeightSpec, visit: &mut dyn FnMut([f64; 3], f64)) {
 /// between grid points).
 pub fn weight_bounds(w: &WeightSpec) -> (f64, f64) {
     match w {
-        WeightSpec::Normal { min, max, .. } => (*min, *max),
+        WeightSpec::Normal { min, max, .. } | WeightSpec::Data { min, max } => (*min, *max),
         WeightSpec::Expr { .. } => {
             let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
             visit_weight_grid(w, &mut |_, v| {

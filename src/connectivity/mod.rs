@@ -47,6 +47,8 @@ use rayon::prelude::*;
 pub enum BuildError {
     Weight(InvalidWeight),
     Memory(OutOfMemory),
+    /// Synapses given as data could not be read.
+    Input(crate::error::Error),
 }
 
 impl From<InvalidWeight> for BuildError {
@@ -229,6 +231,7 @@ impl LocalSynapses {
     /// Builds the synapses of `desc` onto the targets `targets`, or names the first
     /// synapse whose weight is not a finite f32.
     pub fn build(desc: &Description, targets: Range<u64>) -> Result<LocalSynapses, BuildError> {
+        crate::sonata::edges::load_for(desc, &targets).map_err(BuildError::Input)?;
         let kinds = desc.synapse_kinds();
         // Block by block in parallel (rayon, inside the pool the shards are built in): the
         // blocks of every shard are then the pieces the threads share, and a thread whose

@@ -4,6 +4,10 @@
 //! ranks, threads or GPUs; everything random in it is a pure function of the seed and
 //! global ids (DESIGN.md §1).
 
+pub mod edges;
+
+pub use edges::{EdgeSource, EdgeType, TargetRows};
+
 use crate::expr::Expr;
 use crate::model::NeuronModel;
 use crate::rng;
@@ -11,6 +15,7 @@ use crate::stimulus::Stimulus;
 pub use crate::synapse::SynapseModel;
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct Description {
@@ -23,6 +28,9 @@ pub struct Description {
     pub projections: Vec<Projection>,
     /// Currents injected from outside the network, in the order they are added.
     pub stimuli: Vec<Stimulus>,
+    /// The synapses given as data (SONATA edge populations) that `ConnectionRule::Explicit`
+    /// projections take, by index.
+    pub edges: Vec<Arc<EdgeSource>>,
     pub output: OutputPlan,
     /// The model file's text as run: after every command-line replacement (provenance).
     pub model_text: String,
@@ -69,6 +77,11 @@ pub struct Population {
     /// (`initial.v` for an initial value): what `volley check --describe` shows beside
     /// the model's defaults.
     pub given: Vec<(String, String)>,
+    /// For a population read from a SONATA circuit: its node population's name and the
+    /// global id of that node population's node 0. A node population whose nodes take
+    /// several models is several populations, one per run of node ids; the spike file
+    /// has them as the one node population, with SONATA's node ids.
+    pub node_population: Option<(String, u64)>,
 }
 
 impl Population {
@@ -110,6 +123,9 @@ pub enum ConnectionRule {
     /// targets so that any part of the network draws its own targets' counts alone; each
     /// target then draws its sources as fixed_indegree does.
     FixedTotalNumber { n: u64, autapses: bool },
+    /// The `count` synapses of `Description::edges[edges]`, given as data: each target's
+    /// row read from the file (in file order), weights and delays with it.
+    Explicit { edges: u32, count: u64, max_indegree: u64 },
 }
 
 impl ConnectionRule {
@@ -120,6 +136,8 @@ impl ConnectionRule {
             | ConnectionRule::FixedIndegree { autapses, .. }
             | ConnectionRule::FixedOutdegree { autapses, .. }
             | ConnectionRule::FixedTotalNumber { autapses, .. } => autapses,
+            // What the data says: a node onto itself where an edge says so.
+            ConnectionRule::Explicit { .. } => true,
         }
     }
 
@@ -139,6 +157,9 @@ pub enum WeightSpec {
     /// drawn again until it falls in [min, max] (the Potjans–Diesmann model keeps each
     /// weight's sign so: NEST's `redraw`).
     Normal { mean: f64, std: f64, min: f64, max: f64, redraw: bool },
+    /// Each synapse's own, read with it (`ConnectionRule::Explicit`), all within
+    /// [min, max].
+    Data { min: f64, max: f64 },
 }
 
 /// Whole-step delays in [min_steps, max_steps]: uniform, or with `normal` drawn from a
@@ -378,6 +399,7 @@ impl Description {
             ConnectionRule::FixedIndegree { k, .. } => k * t.size,
             ConnectionRule::FixedOutdegree { k, .. } => k * s.size,
             ConnectionRule::FixedTotalNumber { n, .. } => n,
+            ConnectionRule::Explicit { count, .. } => count,
         }
     }
 

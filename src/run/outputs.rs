@@ -235,10 +235,19 @@ pub(super) fn spike_file_name(desc: &Description) -> Option<String> {
     }
 }
 
-/// The populations of the spike file: those it records.
+/// The populations of the spike file: those it records; the runs of one SONATA node
+/// population as that node population, with its node ids.
 fn population_ranges(desc: &Description) -> Vec<PopulationRange> {
-    let recorded = desc.output.spike_recording.iter().map(|(p, _)| &desc.populations[*p]);
-    recorded.map(|p| PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size }).collect()
+    let mut out: Vec<PopulationRange> = Vec::new();
+    for (p, _) in &desc.output.spike_recording {
+        let p = &desc.populations[*p];
+        match (&p.node_population, out.last_mut()) {
+            (Some((name, _)), Some(last)) if last.name == *name => last.size = p.first_gid + p.size - last.first_gid,
+            (Some((name, node_0)), _) => out.push(PopulationRange { name: name.clone(), first_gid: *node_0, size: p.first_gid + p.size - node_0 }),
+            (None, _) => out.push(PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size }),
+        }
+    }
+    out
 }
 
 /// Which spikes the spike file keeps, unless it keeps all.

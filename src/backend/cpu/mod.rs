@@ -365,6 +365,7 @@ impl Shard {
         let kinds = desc.synapse_kinds();
         let synapses = LocalSynapses::build(desc, neurons.clone()).map_err(|e| match e {
             BuildError::Weight(w) => invalid_weight(desc, w),
+            BuildError::Input(e) => InvalidBuild { key: -1.0, error: e },
             BuildError::Memory(m) => out_of_memory(m, &format!("the synapses onto neurons {}..{}", neurons.start, neurons.end)),
         })?;
         for block in &synapses.plastic {

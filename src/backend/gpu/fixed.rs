@@ -82,6 +82,8 @@ pub fn in_degree_bound(desc: &Description, p: &Projection) -> f64 {
         }
         // A multinomial share of n: each target's count is Binomial(n, 1/targets).
         ConnectionRule::FixedTotalNumber { n, .. } => binomial(n as f64, 1.0 / targets, n as f64),
+        // Counted when the edges were scanned.
+        ConnectionRule::Explicit { max_indegree, .. } => max_indegree as f64,
     }
 }
 

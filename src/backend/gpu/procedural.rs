@@ -44,6 +44,8 @@ pub fn weight_source(weight: &WeightSpec) -> String {
         WeightSpec::Normal { mean, std, min, max, .. } => {
             (1, format!("clamp(f32({mean:?}) + f32({std:?}) * word_normal(u), f32({min:?}), f32({max:?}))"))
         }
+        // The configuration stores data projections' rows (`exact`), never draws them.
+        WeightSpec::Data { .. } => unreachable!("weights given as data are stored, not drawn"),
     };
     format!(
         "const WEIGHT_UNIFORMS: u32 = {uniforms}u;\n\

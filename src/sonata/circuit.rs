@@ -1,0 +1,366 @@
+//! A SONATA circuit as volley's populations and projections: each node population in
+//! runs of consecutive node ids that share a model and its parameters (one run where
+//! all its nodes do, as NEST creates its nodes in runs of one node type), each edge
+//! population one projection per pair of source and target runs, its edges scanned once
+//! (ids, types, weights and delays checked, counts and ranges taken) in chunks.
+//!
+//! Supported, as in NEST's `SonataNetwork`: node types of model_type point_neuron or
+//! point_process with a `nest:` model_template (iaf_psc_exp, iaf_psc_alpha,
+//! iaf_psc_delta, izhikevich) and a dynamics_params JSON of NEST's parameter names;
+//! virtual nodes, replaying the spike file an input names them in (node_set); edges with
+//! one edge group, static_synapse, weights and delays per edge or per edge type.
+//! Refused with the file and what was found: other model types and templates, per-node
+//! dynamics_params, several edge groups, other synapse models, ids outside their node
+//! population, delays below one step, virtual nodes without spikes.
+
+use super::config::SonataConfig;
+use super::edges::{self, delay_steps};
+use super::types::TypeTable;
+use crate::error::{Error, Result};
+use crate::network::EdgeType;
+use serde_json::Value;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// The templates volley runs, by the name after `nest:`.
+pub const TEMPLATES: [&str; 4] = ["iaf_psc_exp", "iaf_psc_alpha", "iaf_psc_delta", "izhikevich"];
+
+/// A run of consecutive nodes of one node population with one model and its values: one
+/// volley population.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeRun {
+    pub node_population: String,
+    /// The population's name in volley: the node population's, or with several runs,
+    /// `<node population>-<k>`.
+    pub name: String,
+    pub nodes: Range<u64>,
+    /// volley's model name.
+    pub model: String,
+    /// Parameters and initial values (volley's names) from dynamics_params.
+    pub parameters: Vec<(String, f64)>,
+    pub initial: Vec<(String, f64)>,
+    /// A virtual node population's spike file.
+    pub spikes: Option<PathBuf>,
+    /// Where the run's model and values come from, for errors.
+    pub origin: String,
+}
+
+/// The edges of one edge population between one source run and one target run.
+#[derive(Clone, Debug)]
+pub struct EdgeRun {
+    pub file: PathBuf,
+    pub population: String,
+    /// Indices into `Circuit::runs`.
+    pub source_run: usize,
+    pub target_run: usize,
+    pub types: Vec<EdgeType>,
+    pub per_edge_weight: bool,
+    pub per_edge_delay: bool,
+    pub count: u64,
+    pub delay_steps: Range<u32>,
+    pub weights: (f64, f64),
+    /// The most edges onto one target node of the edge population.
+    pub max_indegree: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Circuit {
+    pub config: SonataConfig,
+    pub runs: Vec<NodeRun>,
+    pub edges: Vec<EdgeRun>,
+}
+
+fn input(path: &Path, message: impl Into<String>) -> Error {
+    Error::Input { path: path.to_path_buf(), message: message.into() }
+}
+
+/// Reads the circuit of `config` for steps of `dt_ms`.
+pub fn read(config: SonataConfig, dt_ms: f64) -> Result<Circuit> {
+    let mut runs = Vec::new();
+    for (nodes, types) in &config.nodes {
+        runs.extend(node_runs(&config, nodes, &TypeTable::read(types)?)?);
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for r in &runs {
+        if names.contains(&r.name.as_str()) && r.nodes.start == 0 {
+            return Err(input(&config.nodes[0].0, format!("node population '{}' is defined twice", r.node_population)));
+        }
+        names.push(&r.name);
+    }
+    let mut edges = Vec::new();
+    for (file, types) in &config.edges {
+        edges.extend(edge_runs(&config, file, &TypeTable::read(types)?, &runs, dt_ms)?);
+    }
+    Ok(Circuit { config, runs, edges })
+}
+
+/// The node populations of the nodes file `path`, in runs.
+fn node_runs(config: &SonataConfig, path: &Path, types: &TypeTable) -> Result<Vec<NodeRun>> {
+    let file = hdf5::File::open(path).map_err(|e| input(path, format!("not an HDF5 file of SONATA nodes ({e})")))?;
+    let nodes = file.group("nodes").map_err(|_| input(path, "expected a group /nodes"))?;
+    let id_column = types.column("node_type_id", "each node type's id")?;
+    let model_type = types.column("model_type", "point_neuron, point_process or virtual")?;
+    let mut out = Vec::new();
+    for population in nodes.member_names().map_err(|e| input(path, e.to_string()))? {
+        let at = format!("/nodes/{population}");
+        let g = nodes.group(&population).map_err(|_| input(path, format!("{at}: expected a group")))?;
+        let type_ids: Vec<i64> =
+            g.dataset("node_type_id").and_then(|d| d.read_raw()).map_err(|_| input(path, format!("{at}: expected an integer dataset node_type_id")))?;
+        if let Ok(group) = g.group("0") {
+            if group.group("dynamics_params").is_ok() {
+                return Err(input(
+                    path,
+                    format!("{at}/0/dynamics_params: per-node dynamics_params are not supported (as in NEST): give each set of values a node type of its own"),
+                ));
+            }
+        }
+        let mut resolved: Vec<(i64, (String, Vec<(String, f64)>, Vec<(String, f64)>, Option<PathBuf>))> = Vec::new();
+        let mut pieces: Vec<(Range<u64>, usize, i64)> = Vec::new();
+        for (node, &type_id) in type_ids.iter().enumerate() {
+            let k = match resolved.iter().position(|(id, _)| *id == type_id) {
+                Some(k) => k,
+                None => {
+                    let row = types.row_of(id_column, type_id).ok_or_else(|| {
+                        input(&types.path, format!("no node type {type_id} (node {node} of {at} in {} has it)", path.display()))
+                    })?;
+                    let kind = types.get(row, Some(model_type)).unwrap_or("");
+                    let value = match kind {
+                        "virtual" => virtual_type(config, &population, types, type_id)?,
+                        "point_neuron" | "point_process" => neuron_type(config, types, row, type_id)?,
+                        other => {
+                            return Err(input(
+                                &types.path,
+                                format!("node type {type_id}: model_type \"{other}\" is not supported: point_neuron, point_process or virtual"),
+                            ))
+                        }
+                    };
+                    resolved.push((type_id, value));
+                    resolved.len() - 1
+                }
+            };
+            match pieces.last_mut() {
+                Some((r, last, _)) if resolved[*last].1 == resolved[k].1 => r.end = node as u64 + 1,
+                _ => pieces.push((node as u64..node as u64 + 1, k, type_id)),
+            }
+        }
+        let several = pieces.len() > 1;
+        for (k, (nodes, which, type_id)) in pieces.into_iter().enumerate() {
+            let (model, parameters, initial, spikes) = resolved[which].1.clone();
+            out.push(NodeRun {
+                node_population: population.clone(),
+                name: if several { format!("{population}-{k}") } else { population.clone() },
+                nodes,
+                model,
+                parameters,
+                initial,
+                spikes,
+                origin: format!("{}: node type {type_id}", types.path.display()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+type Resolved = (String, Vec<(String, f64)>, Vec<(String, f64)>, Option<PathBuf>);
+
+/// A virtual node type: a spike source replaying the input whose node_set names the
+/// population.
+fn virtual_type(config: &SonataConfig, population: &str, types: &TypeTable, type_id: i64) -> Result<Resolved> {
+    let Some((_, file)) = config.spike_inputs.iter().find(|(set, _)| set == population) else {
+        return Err(input(
+            &config.files[0],
+            format!(
+                "node population '{population}' is virtual (node type {type_id} of {}): expected an input of input_type \"spikes\" with node_set \"{population}\"",
+                types.path.display()
+            ),
+        ));
+    };
+    Ok(("spike_source".into(), Vec::new(), Vec::new(), Some(file.clone())))
+}
+
+/// A point neuron type: its template's volley model and its dynamics_params, with NEST's
+/// names turned into volley's.
+fn neuron_type(config: &SonataConfig, types: &TypeTable, row: usize, type_id: i64) -> Result<Resolved> {
+    let template_column = types.column("model_template", "the NEST model of each neuron type, nest:iaf_psc_alpha for one")?;
+    let template = types.get(row, Some(template_column)).unwrap_or("");
+    let name = template.strip_prefix("nest:").filter(|n| TEMPLATES.contains(n)).ok_or_else(|| {
+        input(
+            &types.path,
+            format!(
+                "node type {type_id}: model_template \"{template}\" is not one volley runs (known: {})",
+                TEMPLATES.iter().map(|t| format!("nest:{t}")).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })?;
+    let params_column = types.column("dynamics_params", "the JSON file of each neuron type's parameters")?;
+    let (mut parameters, mut initial) = (Vec::new(), Vec::new());
+    if let Some(file) = types.get(row, Some(params_column)) {
+        let path = config.point_neuron_models_dir.as_ref().map_or_else(|| types.path.with_file_name(file), |d| d.join(file));
+        for (key, value) in json_numbers(&path)? {
+            match (name, key.as_str()) {
+                (_, "V_m") => initial.push(("v".into(), value)),
+                ("izhikevich", "U_m") => initial.push(("u".into(), value)),
+                ("izhikevich", "V_th") => parameters.push(("v_peak".into(), value)),
+                _ => parameters.push((key.to_lowercase(), value)),
+            }
+        }
+    }
+    // NEST's initial state where the file gives none: its models start from V_m = −70 mV
+    // (izhikevich −65 mV, U_m −13), whatever E_L (volley's own files start from e_l).
+    let defaults: &[(&str, f64)] = if name == "izhikevich" { &[("v", -65.0), ("u", -13.0)] } else { &[("v", -70.0)] };
+    for &(variable, value) in defaults {
+        if !initial.iter().any(|(k, _)| k == variable) {
+            initial.push((variable.into(), value));
+        }
+    }
+    Ok((name.to_string(), parameters, initial, None))
+}
+
+/// A flat JSON object of numbers (booleans as 0 and 1), by key.
+pub fn json_numbers(path: &Path) -> Result<Vec<(String, f64)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| input(path, e.to_string()))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| input(path, format!("not JSON: {e}")))?;
+    let Value::Object(map) = value else { return Err(input(path, "expected a JSON object of parameter values")) };
+    map.into_iter()
+        .map(|(k, v)| match v {
+            Value::Number(x) => Ok((k, x.as_f64().unwrap_or(f64::NAN))),
+            Value::Bool(b) => Ok((k, if b { 1.0 } else { 0.0 })),
+            other => Err(input(path, format!("{k}: expected a number, got {other}"))),
+        })
+        .collect()
+}
+
+/// The edge types of a table: weight and delay from its columns, its dynamics_params
+/// winning; static_synapse only.
+fn edge_types(config: &SonataConfig, types: &TypeTable) -> Result<Vec<EdgeType>> {
+    let id_column = types.column("edge_type_id", "each edge type's id")?;
+    let template = types.column("model_template", "the synapse model of each edge type, static_synapse")?;
+    let column = |name: &str| types.columns.iter().position(|c| c == name);
+    let (weight, delay, params) = (column("syn_weight"), column("delay"), column("dynamics_params"));
+    let mut out = Vec::new();
+    for row in 0..types.rows.len() {
+        let id: i64 = types.rows[row][id_column].parse().map_err(|_| input(&types.path, format!("row {}: edge_type_id: expected an integer", row + 1)))?;
+        match types.get(row, Some(template)) {
+            Some("static_synapse") | Some("nest:static_synapse") => {}
+            other => {
+                return Err(input(
+                    &types.path,
+                    format!("edge type {id}: model_template \"{}\" is not supported: static_synapse", other.unwrap_or("NULL")),
+                ))
+            }
+        }
+        let number = |c: Option<usize>, name: &str| -> Result<Option<f64>> {
+            types.get(row, c).map(|v| v.parse::<f64>().map_err(|_| input(&types.path, format!("edge type {id}: {name} \"{v}\": expected a number")))).transpose()
+        };
+        let mut t = EdgeType { id, weight: number(weight, "syn_weight")?, delay_ms: number(delay, "delay")? };
+        if let Some(file) = types.get(row, params) {
+            let path = config.synaptic_models_dir.as_ref().map_or_else(|| types.path.with_file_name(file), |d| d.join(file));
+            for (key, value) in json_numbers(&path)? {
+                match key.as_str() {
+                    "weight" => t.weight = Some(value),
+                    "delay" => t.delay_ms = Some(value),
+                    other => return Err(input(&path, format!("{other}: static_synapse takes weight and delay only"))),
+                }
+            }
+        }
+        out.push(t);
+    }
+    Ok(out)
+}
+
+/// The projections of the edges file `path`: one per edge population and pair of runs
+/// that its edges join.
+fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[NodeRun], dt_ms: f64) -> Result<Vec<EdgeRun>> {
+    let edge_types = edge_types(config, types)?;
+    let file = hdf5::File::open(path).map_err(|e| input(path, format!("not an HDF5 file of SONATA edges ({e})")))?;
+    let group = file.group("edges").map_err(|_| input(path, "expected a group /edges"))?;
+    let mut out = Vec::new();
+    for population in group.member_names().map_err(|e| input(path, e.to_string()))? {
+        let data = edges::open(path, &population)?;
+        let at = format!("/edges/{population}");
+        let runs_of = |node_population: &str, dataset: &str| -> Result<Vec<usize>> {
+            let found: Vec<usize> = (0..runs.len()).filter(|&k| runs[k].node_population == node_population).collect();
+            if found.is_empty() {
+                let mut known: Vec<&str> = runs.iter().map(|r| r.node_population.as_str()).collect();
+                known.dedup();
+                return Err(input(path, format!("{at}/{dataset}: node_population '{node_population}' is not a node population of the circuit (known: {})", known.join(", "))));
+            }
+            Ok(found)
+        };
+        let (sources, targets) = (runs_of(&data.source_population, "source_node_id")?, runs_of(&data.target_population, "target_node_id")?);
+        let size = |found: &[usize]| runs[*found.last().expect("one run at least")].nodes.end;
+        let (n_sources, n_targets) = (size(&sources), size(&targets));
+        let run_of = |found: &[usize], node: u64| found[found.partition_point(|&k| runs[k].nodes.end <= node)];
+        let mut pairs: Vec<((usize, usize), EdgeRun)> = Vec::new();
+        let mut indegree = vec![0u32; n_targets as usize];
+        let template = EdgeRun {
+            file: path.to_path_buf(),
+            population: population.clone(),
+            source_run: 0,
+            target_run: 0,
+            types: edge_types.clone(),
+            per_edge_weight: data.weights.is_some(),
+            per_edge_delay: data.delays.is_some(),
+            count: 0,
+            delay_steps: u32::MAX..0,
+            weights: (f64::INFINITY, f64::NEG_INFINITY),
+            max_indegree: 0,
+        };
+        let source = crate::network::EdgeSource {
+            file: path.to_path_buf(),
+            population: population.clone(),
+            source_nodes: 0..0,
+            target_nodes: 0..0,
+            source_base: 0,
+            target_base: 0,
+            types: edge_types.clone(),
+            per_edge_weight: data.weights.is_some(),
+            per_edge_delay: data.delays.is_some(),
+            dt_ms,
+            count: 0,
+            loaded: Default::default(),
+        };
+        data.scan(path, &population, |chunk| {
+            for k in 0..chunk.targets.len() {
+                let edge = chunk.first + k;
+                let (s, t) = (chunk.sources[k], chunk.targets[k]);
+                for (id, n, name, dataset) in [(s, n_sources, &data.source_population, "source_node_id"), (t, n_targets, &data.target_population, "target_node_id")] {
+                    if id >= n {
+                        return Err(input(path, format!("{at}/{dataset}: edge {edge} names node {id}, outside node population '{name}' of {n} nodes")));
+                    }
+                }
+                if source.type_of(chunk.types[k]).is_none() {
+                    return Err(input(&types.path, format!("no edge type {} (edge {edge} of {at} in {} has it)", chunk.types[k], path.display())));
+                }
+                let (weight, delay) = edges::values(&source, chunk, k);
+                if !(weight as f32).is_finite() {
+                    return Err(input(path, format!("{at}: edge {edge} has weight {weight}: expected a finite number")));
+                }
+                let steps = delay_steps(delay, dt_ms);
+                if !(steps >= 1.0 && steps < u32::MAX as f64) {
+                    return Err(input(path, format!("{at}: edge {edge} has delay {delay} ms: expected at least one step ({dt_ms} ms)")));
+                }
+                let key = (run_of(&sources, s), run_of(&targets, t));
+                let run = match pairs.iter().position(|(k, _)| *k == key) {
+                    Some(p) => &mut pairs[p].1,
+                    None => {
+                        pairs.push((key, EdgeRun { source_run: key.0, target_run: key.1, ..template.clone() }));
+                        &mut pairs.last_mut().expect("just pushed").1
+                    }
+                };
+                run.count += 1;
+                run.delay_steps = run.delay_steps.start.min(steps as u32)..run.delay_steps.end.max(steps as u32 + 1);
+                run.weights = (run.weights.0.min(weight), run.weights.1.max(weight));
+                indegree[t as usize] += 1;
+            }
+            Ok(())
+        })?;
+        let most = indegree.iter().copied().max().unwrap_or(0) as u64;
+        pairs.sort_by_key(|(k, _)| *k);
+        out.extend(pairs.into_iter().map(|(_, mut r)| {
+            r.max_indegree = most;
+            r
+        }));
+    }
+    Ok(out)
+}
