@@ -38,10 +38,12 @@ fi
 $testing || exit 0
 
 # Python with h5py and libsonata (the field's reader), used by tests/h5py_layout.rs to
-# read our files with no code of ours; Selenium drives Chromium for the docs site's test.
+# read our files with no code of ours; Selenium drives Chromium for the docs site's test;
+# bmtk builds a SONATA circuit and NEST runs it beside volley (tests/sonata_bmtk.py;
+# NEST's wheel wants numpy below 2.4).
 venv=target/pyvenv
-if ! "$venv/bin/python" -c "import h5py, libsonata, selenium" 2>/dev/null; then
-  echo "volley setup: creating $venv with h5py, libsonata and selenium"
+if ! "$venv/bin/python" -c "import h5py, libsonata, selenium, bmtk, nest" >/dev/null 2>&1; then
+  echo "volley setup: creating $venv with h5py, libsonata, selenium, bmtk and NEST"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check h5py numpy libsonata selenium
+  "$venv/bin/pip" install -q --disable-pip-version-check h5py "numpy<2.4" libsonata selenium bmtk nest-simulator
 fi

@@ -16,7 +16,8 @@ use toml::Spanned;
 /// stands for a missing tstop (`--duration`).
 pub fn from_json(path: &Path, duration: Option<&str>) -> Result<String> {
     let config = crate::sonata::config::read(path)?;
-    let missing = |key: &str| Error::Input { path: path.to_path_buf(), message: format!("{key}: expected a number of ms (SONATA's run section)") };
+    let missing =
+        |key: &str| Error::Input { path: path.to_path_buf(), message: format!("{key}: expected a number of ms (SONATA's run section)") };
     let dt = config.dt_ms.ok_or_else(|| missing("run.dt"))?;
     let duration = match (config.tstop_ms, duration) {
         (Some(t), _) => format!("{t} ms"),
@@ -24,7 +25,8 @@ pub fn from_json(path: &Path, duration: Option<&str>) -> Result<String> {
         (None, None) => return Err(missing("run.tstop (or --duration)")),
     };
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut text = format!("[simulation]\ndt = \"{dt} ms\"\nduration = {duration:?}\n\n[circuit]\nconfig = {:?}\n", absolute.display().to_string());
+    let mut text =
+        format!("[simulation]\ndt = \"{dt} ms\"\nduration = {duration:?}\n\n[circuit]\nconfig = {:?}\n", absolute.display().to_string());
     let mut output = String::new();
     if let Some(dir) = &config.output_dir {
         output.push_str(&format!("dir = {:?}\n", dir.display().to_string()));
@@ -43,14 +45,22 @@ impl Validator<'_> {
     pub(super) fn read_circuit(&self, table: &schema::CircuitTable, dt_ms: f64) -> Result<Circuit> {
         let file = table.config.get_ref();
         let path = Path::new(file);
-        let path: PathBuf = if path.is_relative() { Path::new(self.file).parent().unwrap_or(Path::new("")).join(path) } else { path.to_path_buf() };
+        let path: PathBuf =
+            if path.is_relative() { Path::new(self.file).parent().unwrap_or(Path::new("")).join(path) } else { path.to_path_buf() };
         let config = crate::sonata::config::read(&path)?;
         crate::sonata::circuit::read(config, dt_ms)
     }
 
     /// Run `run` of the circuit as population `i` from global id `first_gid`: validated as
     /// a model file's population, an error naming the node type and the field.
-    pub(super) fn circuit_population(&self, i: usize, run: &NodeRun, first_gid: u64, earlier: &[Population], dt_ms: f64) -> Result<Population> {
+    pub(super) fn circuit_population(
+        &self,
+        i: usize,
+        run: &NodeRun,
+        first_gid: u64,
+        earlier: &[Population],
+        dt_ms: f64,
+    ) -> Result<Population> {
         let at = |value: f64| Spanned::new(0..0, schema::Value::Number(value));
         let table = schema::Population {
             name: Spanned::new(0..0, run.name.clone()),
@@ -78,7 +88,15 @@ impl Validator<'_> {
 
     /// The projection of `edges` (the circuit's populations first, in run order), with id
     /// `id`; its edge source goes to `sources`.
-    pub(super) fn circuit_projection(&self, id: u32, edges: &EdgeRun, circuit: &Circuit, populations: &[Population], sources: &mut Vec<Arc<EdgeSource>>, dt_ms: f64) -> Result<Projection> {
+    pub(super) fn circuit_projection(
+        &self,
+        id: u32,
+        edges: &EdgeRun,
+        circuit: &Circuit,
+        populations: &[Population],
+        sources: &mut Vec<Arc<EdgeSource>>,
+        dt_ms: f64,
+    ) -> Result<Projection> {
         let (source, target) = (edges.source_run, edges.target_run);
         let target_population = &populations[target];
         if target_population.model.declaration().takes_no_input() {
@@ -108,7 +126,7 @@ impl Validator<'_> {
             target,
             rule: ConnectionRule::Explicit { edges: (sources.len() - 1) as u32, count: edges.count, max_indegree: edges.max_indegree },
             weight: WeightSpec::Data { min: edges.weights.0, max: edges.weights.1 },
-            delay: DelaySpec { min_steps: edges.delay_steps.start, max_steps: edges.delay_steps.end - 1, normal: None, spread: false },
+            delay: DelaySpec { min_steps: edges.delay_steps.0, max_steps: edges.delay_steps.1, normal: None, spread: false },
             synapse: SynapseModel::Delta,
             storage: Storage::Exact,
             plasticity: None,

@@ -243,7 +243,9 @@ fn population_ranges(desc: &Description) -> Vec<PopulationRange> {
         let p = &desc.populations[*p];
         match (&p.node_population, out.last_mut()) {
             (Some((name, _)), Some(last)) if last.name == *name => last.size = p.first_gid + p.size - last.first_gid,
-            (Some((name, node_0)), _) => out.push(PopulationRange { name: name.clone(), first_gid: *node_0, size: p.first_gid + p.size - node_0 }),
+            (Some((name, node_0)), _) => {
+                out.push(PopulationRange { name: name.clone(), first_gid: *node_0, size: p.first_gid + p.size - node_0 })
+            }
             (None, _) => out.push(PopulationRange { name: p.name.clone(), first_gid: p.first_gid, size: p.size }),
         }
     }

@@ -57,7 +57,8 @@ pub struct EdgeRun {
     pub per_edge_weight: bool,
     pub per_edge_delay: bool,
     pub count: u64,
-    pub delay_steps: Range<u32>,
+    /// The shortest and the longest delay, in steps.
+    pub delay_steps: (u32, u32),
     pub weights: (f64, f64),
     /// The most edges onto one target node of the edge population.
     pub max_indegree: u64,
@@ -104,8 +105,10 @@ fn node_runs(config: &SonataConfig, path: &Path, types: &TypeTable) -> Result<Ve
     for population in nodes.member_names().map_err(|e| input(path, e.to_string()))? {
         let at = format!("/nodes/{population}");
         let g = nodes.group(&population).map_err(|_| input(path, format!("{at}: expected a group")))?;
-        let type_ids: Vec<i64> =
-            g.dataset("node_type_id").and_then(|d| d.read_raw()).map_err(|_| input(path, format!("{at}: expected an integer dataset node_type_id")))?;
+        let type_ids: Vec<i64> = g
+            .dataset("node_type_id")
+            .and_then(|d| d.read_raw())
+            .map_err(|_| input(path, format!("{at}: expected an integer dataset node_type_id")))?;
         if let Ok(group) = g.group("0") {
             if group.group("dynamics_params").is_ok() {
                 return Err(input(
@@ -114,7 +117,7 @@ fn node_runs(config: &SonataConfig, path: &Path, types: &TypeTable) -> Result<Ve
                 ));
             }
         }
-        let mut resolved: Vec<(i64, (String, Vec<(String, f64)>, Vec<(String, f64)>, Option<PathBuf>))> = Vec::new();
+        let mut resolved: Vec<(i64, Resolved)> = Vec::new();
         let mut pieces: Vec<(Range<u64>, usize, i64)> = Vec::new();
         for (node, &type_id) in type_ids.iter().enumerate() {
             let k = match resolved.iter().position(|(id, _)| *id == type_id) {
@@ -124,16 +127,17 @@ fn node_runs(config: &SonataConfig, path: &Path, types: &TypeTable) -> Result<Ve
                         input(&types.path, format!("no node type {type_id} (node {node} of {at} in {} has it)", path.display()))
                     })?;
                     let kind = types.get(row, Some(model_type)).unwrap_or("");
-                    let value = match kind {
-                        "virtual" => virtual_type(config, &population, types, type_id)?,
-                        "point_neuron" | "point_process" => neuron_type(config, types, row, type_id)?,
-                        other => {
-                            return Err(input(
+                    let value =
+                        match kind {
+                            "virtual" => virtual_type(config, &population, types, type_id)?,
+                            "point_neuron" | "point_process" => neuron_type(config, types, row, type_id)?,
+                            other => return Err(input(
                                 &types.path,
-                                format!("node type {type_id}: model_type \"{other}\" is not supported: point_neuron, point_process or virtual"),
-                            ))
-                        }
-                    };
+                                format!(
+                                    "node type {type_id}: model_type \"{other}\" is not supported: point_neuron, point_process or virtual"
+                                ),
+                            )),
+                        };
                     resolved.push((type_id, value));
                     resolved.len() - 1
                 }
@@ -161,6 +165,7 @@ fn node_runs(config: &SonataConfig, path: &Path, types: &TypeTable) -> Result<Ve
     Ok(out)
 }
 
+/// A node type as volley runs it: model, parameters, initial values, spike file.
 type Resolved = (String, Vec<(String, f64)>, Vec<(String, f64)>, Option<PathBuf>);
 
 /// A virtual node type: a spike source replaying the input whose node_set names the
@@ -239,7 +244,9 @@ fn edge_types(config: &SonataConfig, types: &TypeTable) -> Result<Vec<EdgeType>>
     let (weight, delay, params) = (column("syn_weight"), column("delay"), column("dynamics_params"));
     let mut out = Vec::new();
     for row in 0..types.rows.len() {
-        let id: i64 = types.rows[row][id_column].parse().map_err(|_| input(&types.path, format!("row {}: edge_type_id: expected an integer", row + 1)))?;
+        let id: i64 = types.rows[row][id_column]
+            .parse()
+            .map_err(|_| input(&types.path, format!("row {}: edge_type_id: expected an integer", row + 1)))?;
         match types.get(row, Some(template)) {
             Some("static_synapse") | Some("nest:static_synapse") => {}
             other => {
@@ -250,7 +257,10 @@ fn edge_types(config: &SonataConfig, types: &TypeTable) -> Result<Vec<EdgeType>>
             }
         }
         let number = |c: Option<usize>, name: &str| -> Result<Option<f64>> {
-            types.get(row, c).map(|v| v.parse::<f64>().map_err(|_| input(&types.path, format!("edge type {id}: {name} \"{v}\": expected a number")))).transpose()
+            types
+                .get(row, c)
+                .map(|v| v.parse::<f64>().map_err(|_| input(&types.path, format!("edge type {id}: {name} \"{v}\": expected a number"))))
+                .transpose()
         };
         let mut t = EdgeType { id, weight: number(weight, "syn_weight")?, delay_ms: number(delay, "delay")? };
         if let Some(file) = types.get(row, params) {
@@ -283,7 +293,13 @@ fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[Node
             if found.is_empty() {
                 let mut known: Vec<&str> = runs.iter().map(|r| r.node_population.as_str()).collect();
                 known.dedup();
-                return Err(input(path, format!("{at}/{dataset}: node_population '{node_population}' is not a node population of the circuit (known: {})", known.join(", "))));
+                return Err(input(
+                    path,
+                    format!(
+                        "{at}/{dataset}: node_population '{node_population}' is not a node population of the circuit (known: {})",
+                        known.join(", ")
+                    ),
+                ));
             }
             Ok(found)
         };
@@ -302,7 +318,7 @@ fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[Node
             per_edge_weight: data.weights.is_some(),
             per_edge_delay: data.delays.is_some(),
             count: 0,
-            delay_steps: u32::MAX..0,
+            delay_steps: (u32::MAX, 0),
             weights: (f64::INFINITY, f64::NEG_INFINITY),
             max_indegree: 0,
         };
@@ -324,13 +340,21 @@ fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[Node
             for k in 0..chunk.targets.len() {
                 let edge = chunk.first + k;
                 let (s, t) = (chunk.sources[k], chunk.targets[k]);
-                for (id, n, name, dataset) in [(s, n_sources, &data.source_population, "source_node_id"), (t, n_targets, &data.target_population, "target_node_id")] {
+                for (id, n, name, dataset) in
+                    [(s, n_sources, &data.source_population, "source_node_id"), (t, n_targets, &data.target_population, "target_node_id")]
+                {
                     if id >= n {
-                        return Err(input(path, format!("{at}/{dataset}: edge {edge} names node {id}, outside node population '{name}' of {n} nodes")));
+                        return Err(input(
+                            path,
+                            format!("{at}/{dataset}: edge {edge} names node {id}, outside node population '{name}' of {n} nodes"),
+                        ));
                     }
                 }
                 if source.type_of(chunk.types[k]).is_none() {
-                    return Err(input(&types.path, format!("no edge type {} (edge {edge} of {at} in {} has it)", chunk.types[k], path.display())));
+                    return Err(input(
+                        &types.path,
+                        format!("no edge type {} (edge {edge} of {at} in {} has it)", chunk.types[k], path.display()),
+                    ));
                 }
                 let (weight, delay) = edges::values(&source, chunk, k);
                 if !(weight as f32).is_finite() {
@@ -349,7 +373,7 @@ fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[Node
                     }
                 };
                 run.count += 1;
-                run.delay_steps = run.delay_steps.start.min(steps as u32)..run.delay_steps.end.max(steps as u32 + 1);
+                run.delay_steps = (run.delay_steps.0.min(steps as u32), run.delay_steps.1.max(steps as u32));
                 run.weights = (run.weights.0.min(weight), run.weights.1.max(weight));
                 indegree[t as usize] += 1;
             }

@@ -61,9 +61,10 @@ fn take(config: &mut SonataConfig, path: &Path, root: &Map<String, Value>) -> Re
         }
     };
     if let Some(networks) = object("networks")? {
-        for (key, slot, names) in
-            [("nodes", &mut config.nodes, ["nodes_file", "node_types_file"]), ("edges", &mut config.edges, ["edges_file", "edge_types_file"])]
-        {
+        for (key, slot, names) in [
+            ("nodes", &mut config.nodes, ["nodes_file", "node_types_file"]),
+            ("edges", &mut config.edges, ["edges_file", "edge_types_file"]),
+        ] {
             let Some(list) = networks.get(key) else { continue };
             let Value::Array(list) = list else { return Err(input(path, format!("networks.{key}: expected a list"))) };
             slot.clear();
@@ -78,7 +79,9 @@ fn take(config: &mut SonataConfig, path: &Path, root: &Map<String, Value>) -> Re
         }
     }
     if let Some(components) = object("components")? {
-        for (key, slot) in [("point_neuron_models_dir", &mut config.point_neuron_models_dir), ("synaptic_models_dir", &mut config.synaptic_models_dir)] {
+        for (key, slot) in
+            [("point_neuron_models_dir", &mut config.point_neuron_models_dir), ("synaptic_models_dir", &mut config.synaptic_models_dir)]
+        {
             if let Some(v) = components.get(key) {
                 *slot = Some(string_path(path, components, v, &format!("components.{key}"))?);
             }
@@ -100,9 +103,15 @@ fn take(config: &mut SonataConfig, path: &Path, root: &Map<String, Value>) -> Re
             let Value::Object(entry) = entry else { return Err(input(path, format!("inputs.{name}: expected an object"))) };
             let kind = entry.get("input_type").and_then(Value::as_str).unwrap_or("spikes");
             if kind != "spikes" {
-                return Err(input(path, format!("inputs.{name}.input_type: \"{kind}\" is not supported: only \"spikes\" (spike trains for virtual nodes)")));
+                return Err(input(
+                    path,
+                    format!("inputs.{name}.input_type: \"{kind}\" is not supported: only \"spikes\" (spike trains for virtual nodes)"),
+                ));
             }
-            let node_set = entry.get("node_set").and_then(Value::as_str).ok_or_else(|| input(path, format!("inputs.{name}: expected node_set, the name of a virtual node population")))?;
+            let node_set = entry
+                .get("node_set")
+                .and_then(Value::as_str)
+                .ok_or_else(|| input(path, format!("inputs.{name}: expected node_set, the name of a virtual node population")))?;
             let file = entry.get("input_file").ok_or_else(|| input(path, format!("inputs.{name}: expected input_file")))?;
             config.spike_inputs.push((node_set.to_string(), string_path(path, entry, file, &format!("inputs.{name}.input_file"))?));
         }
@@ -140,7 +149,8 @@ fn expanded(path: &Path) -> Result<Map<String, Value>> {
         }
         // Entries may name each other: expanded until none is left (a cycle is an error).
         for _ in 0..=pending.len() {
-            let (done, rest): (Vec<_>, Vec<_>) = pending.into_iter().map(|(k, v)| (k, substitute(&v, &vars))).partition(|(_, v)| !v.contains('$'));
+            let (done, rest): (Vec<_>, Vec<_>) =
+                pending.into_iter().map(|(k, v)| (k, substitute(&v, &vars))).partition(|(_, v)| !v.contains('$'));
             vars.extend(done);
             pending = rest;
             if pending.is_empty() {

@@ -56,7 +56,8 @@ pub fn open(path: &Path, population: &str) -> Result<EdgeDatasets> {
         let attr = d.attr("node_population").map_err(|_| bad(format!("{at}/{name}: expected an attribute node_population")))?;
         read_string(&attr).ok_or_else(|| bad(format!("{at}/{name}: expected the attribute node_population to be a string")))
     };
-    let (source_population, target_population) = (node_population(&sources, "source_node_id")?, node_population(&targets, "target_node_id")?);
+    let (source_population, target_population) =
+        (node_population(&sources, "source_node_id")?, node_population(&targets, "target_node_id")?);
     let members = g.member_names().map_err(|e| bad(e.to_string()))?;
     let groups: Vec<&String> = members.iter().filter(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_digit())).collect();
     if groups.len() > 1 {
@@ -79,7 +80,10 @@ pub fn open(path: &Path, population: &str) -> Result<EdgeDatasets> {
             }
         }
     }
-    let by_target = g.group("indices/target_to_source").ok().and_then(|i| Some((i.dataset("node_id_to_ranges").ok()?, i.dataset("range_to_edge_id").ok()?)));
+    let by_target = g
+        .group("indices/target_to_source")
+        .ok()
+        .and_then(|i| Some((i.dataset("node_id_to_ranges").ok()?, i.dataset("range_to_edge_id").ok()?)));
     Ok(EdgeDatasets { sources, targets, types, weights, delays, by_target, count, source_population, target_population })
 }
 
@@ -190,7 +194,8 @@ pub fn load_rows(source: &EdgeSource, targets: Range<u64>) -> Result<TargetRows>
         })?,
     }
     found.sort_unstable_by_key(|&(t, e, ..)| (t, e));
-    let mut rows = TargetRows { targets: targets.clone(), offsets: vec![0; (targets.end - targets.start) as usize + 1], ..TargetRows::default() };
+    let mut rows =
+        TargetRows { targets: targets.clone(), offsets: vec![0; (targets.end - targets.start) as usize + 1], ..TargetRows::default() };
     for &(t, ..) in &found {
         rows.offsets[(t - targets.start) as usize + 1] += 1;
     }
