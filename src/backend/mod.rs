@@ -235,6 +235,17 @@ pub fn build(
     // The rows of synapses given as data onto this process's neurons, read once for all
     // its shards (and their re-cuts).
     crate::sonata::edges::load_for(desc, &neurons).map_err(|error| InvalidBuild { key: -1.0, error })?;
+    let built = build_chosen(desc, neurons, options, rank_on_node);
+    crate::sonata::edges::forget(desc);
+    built
+}
+
+fn build_chosen(
+    desc: &Description,
+    neurons: Range<u64>,
+    options: &BackendOptions,
+    rank_on_node: usize,
+) -> std::result::Result<(Box<dyn Backend>, String), InvalidBuild> {
     let cpu = |desc: &Description| -> std::result::Result<(Box<dyn Backend>, String), InvalidBuild> {
         let backend = cpu::CpuBackend::build(desc, neurons.clone(), options.cpu)?;
         Ok((Box::new(backend), "cpu".into()))

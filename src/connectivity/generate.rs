@@ -267,7 +267,7 @@ impl RowDrawer {
         }
         let (sources, w, delays) = rows.as_ref().expect("just read").row(gid);
         row.other.clear();
-        row.other.extend_from_slice(sources);
+        row.other.extend(sources.iter().map(|&s| s as u64));
         row.delay.clear();
         row.delay.extend_from_slice(delays);
         row.weight.clear();

@@ -50,8 +50,8 @@ pub struct TargetRows {
     pub targets: Range<u64>,
     /// Row of target `targets.start + k`: `offsets[k]..offsets[k + 1]`.
     pub offsets: Vec<u64>,
-    /// Global id of each synapse's source.
-    pub sources: Vec<u64>,
+    /// Global id of each synapse's source (global ids are below 2³²).
+    pub sources: Vec<u32>,
     pub weights: Vec<f32>,
     /// In steps, at least 1.
     pub delays: Vec<u32>,
@@ -59,7 +59,7 @@ pub struct TargetRows {
 
 impl TargetRows {
     /// The synapses onto target `gid` (inside `targets`): sources, weights, delays.
-    pub fn row(&self, gid: u64) -> (&[u64], &[f32], &[u32]) {
+    pub fn row(&self, gid: u64) -> (&[u32], &[f32], &[u32]) {
         let k = (gid - self.targets.start) as usize;
         let r = self.offsets[k] as usize..self.offsets[k + 1] as usize;
         (&self.sources[r.clone()], &self.weights[r.clone()], &self.delays[r])
@@ -67,7 +67,7 @@ impl TargetRows {
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.offsets.len() * 8 + self.sources.len() * 16
+        self.offsets.len() * 8 + self.sources.len() * 12
     }
 }
 
@@ -86,5 +86,11 @@ impl EdgeSource {
     /// Keeps rows read, for the stores built from them.
     pub fn keep(&self, rows: Arc<TargetRows>) {
         self.loaded.lock().unwrap_or_else(|e| e.into_inner()).push(rows);
+    }
+
+    /// Lets go of the rows read, once the stores are built (a store built again later,
+    /// when shards are re-cut, reads its rows again).
+    pub fn forget(&self) {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }

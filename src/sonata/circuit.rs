@@ -127,17 +127,18 @@ fn node_runs(config: &SonataConfig, path: &Path, types: &TypeTable) -> Result<Ve
                         input(&types.path, format!("no node type {type_id} (node {node} of {at} in {} has it)", path.display()))
                     })?;
                     let kind = types.get(row, Some(model_type)).unwrap_or("");
-                    let value =
-                        match kind {
-                            "virtual" => virtual_type(config, &population, types, type_id)?,
-                            "point_neuron" | "point_process" => neuron_type(config, types, row, type_id)?,
-                            other => return Err(input(
+                    let value = match kind {
+                        "virtual" => virtual_type(config, &population, types, type_id)?,
+                        "point_neuron" | "point_process" => neuron_type(config, types, row, type_id)?,
+                        other => {
+                            return Err(input(
                                 &types.path,
                                 format!(
                                     "node type {type_id}: model_type \"{other}\" is not supported: point_neuron, point_process or virtual"
                                 ),
-                            )),
-                        };
+                            ))
+                        }
+                    };
                     resolved.push((type_id, value));
                     resolved.len() - 1
                 }

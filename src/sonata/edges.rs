@@ -170,17 +170,24 @@ pub fn load_rows(source: &EdgeSource, targets: Range<u64>) -> Result<TargetRows>
     let data = open(path, &source.population)?;
     let nodes = source.target_nodes.start.max(targets.start.saturating_sub(source.target_base))
         ..source.target_nodes.end.min(targets.end.saturating_sub(source.target_base));
-    // (target, edge id, source, weight, delay steps) of each synapse here.
-    let mut found: Vec<(u64, usize, u64, f32, u32)> = Vec::new();
+    // (target, source, weight, delay steps) of each synapse here, in edge id order
+    // (chunks and index ranges are read in ascending order of edge ids).
+    let mut found: Vec<(u32, u32, f32, u32)> = Vec::new();
+    let mut last_edge = None;
+    let mut ascending = true;
     let mut take = |chunk: &Chunk, k: usize| {
         let (t, s) = (chunk.targets[k], chunk.sources[k]);
         if nodes.contains(&t) && source.source_nodes.contains(&s) {
             let (w, d) = values(source, chunk, k);
-            found.push((source.target_base + t, chunk.first + k, source.source_base + s, w as f32, delay_steps(d, source.dt_ms) as u32));
+            let edge = chunk.first + k;
+            ascending &= last_edge.is_none_or(|e| e < edge);
+            last_edge = Some(edge);
+            found.push(((source.target_base + t) as u32, (source.source_base + s) as u32, w as f32, delay_steps(d, source.dt_ms) as u32));
         }
     };
     match data.ranges_onto(nodes.clone()) {
-        Some(ranges) => {
+        Some(mut ranges) => {
+            ranges.sort_by_key(|r| r.start);
             for r in ranges {
                 for first in (r.start..r.end).step_by(CHUNK) {
                     let chunk = data.chunk(first..(first + CHUNK).min(r.end), path, &source.population)?;
@@ -193,18 +200,37 @@ pub fn load_rows(source: &EdgeSource, targets: Range<u64>) -> Result<TargetRows>
             Ok(())
         })?,
     }
-    found.sort_unstable_by_key(|&(t, e, ..)| (t, e));
-    let mut rows =
-        TargetRows { targets: targets.clone(), offsets: vec![0; (targets.end - targets.start) as usize + 1], ..TargetRows::default() };
+    if !ascending {
+        return Err(Error::Input {
+            path: path.to_path_buf(),
+            message: format!("/edges/{}/indices/target_to_source: ranges of edges overlap", source.population),
+        });
+    }
+    // Placed by target (counted, then filled in edge order): each row in file order.
+    let n = (targets.end - targets.start) as usize;
+    let mut offsets = vec![0u64; n + 1];
     for &(t, ..) in &found {
-        rows.offsets[(t - targets.start) as usize + 1] += 1;
+        offsets[(t as u64 - targets.start) as usize + 1] += 1;
     }
-    for k in 1..rows.offsets.len() {
-        rows.offsets[k] += rows.offsets[k - 1];
+    for k in 1..offsets.len() {
+        offsets[k] += offsets[k - 1];
     }
-    rows.sources = found.iter().map(|f| f.2).collect();
-    rows.weights = found.iter().map(|f| f.3).collect();
-    rows.delays = found.iter().map(|f| f.4).collect();
+    let mut at = offsets.clone();
+    let total = found.len();
+    let mut rows = TargetRows {
+        targets: targets.clone(),
+        sources: vec![0; total],
+        weights: vec![0.0; total],
+        delays: vec![0; total],
+        offsets: Vec::new(),
+    };
+    for (t, s, w, d) in found {
+        let slot = &mut at[(t as u64 - targets.start) as usize];
+        let i = *slot as usize;
+        *slot += 1;
+        (rows.sources[i], rows.weights[i], rows.delays[i]) = (s, w, d);
+    }
+    rows.offsets = offsets;
     Ok(rows)
 }
 
@@ -222,4 +248,9 @@ pub fn load_for(desc: &crate::network::Description, targets: &Range<u64>) -> Res
         source.keep(std::sync::Arc::new(load_rows(source, local)?));
     }
     Ok(())
+}
+
+/// Lets go of every data projection's rows read (`load_for`), once the stores are built.
+pub fn forget(desc: &crate::network::Description) {
+    desc.edges.iter().for_each(|e| e.forget());
 }
