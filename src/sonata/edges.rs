@@ -187,8 +187,17 @@ pub fn load_rows(source: &EdgeSource, targets: Range<u64>) -> Result<TargetRows>
     };
     match data.ranges_onto(nodes.clone()) {
         Some(mut ranges) => {
+            // Adjacent ranges read as one (a file sorted by target: one read per chunk
+            // of the process's edges, not one per target).
             ranges.sort_by_key(|r| r.start);
-            for r in ranges {
+            let mut merged: Vec<Range<usize>> = Vec::new();
+            for r in ranges.into_iter().filter(|r| !r.is_empty()) {
+                match merged.last_mut() {
+                    Some(last) if r.start == last.end => last.end = r.end,
+                    _ => merged.push(r),
+                }
+            }
+            for r in merged {
                 for first in (r.start..r.end).step_by(CHUNK) {
                     let chunk = data.chunk(first..(first + CHUNK).min(r.end), path, &source.population)?;
                     (0..chunk.targets.len()).for_each(|k| take(&chunk, k));
