@@ -2,8 +2,9 @@
 (scripts/docs.sh runs it on README.md, the quick start and the tutorials).
 
 In each Markdown file, in order:
-- a ```toml block whose info string names a file (```toml file=first.toml) is written to
-  that file, as the reader is told to save it;
+- a block whose info string names a file (```toml file=first.toml, ```python
+  file=sonata-example/build.py) is written to that file (from the repository's root), as
+  the reader is told to save it;
 - every ```sh block is run, all the blocks of one file in one bash process (so that an
   `export` or `cd` carries on, as in the reader's shell), from the repository's root,
   with `set -euo pipefail`; a failing command fails the file, naming its block;
@@ -92,7 +93,8 @@ def run_file(path, volley, env, plain_env):
     found = blocks(path)
     for info, options, start, text in found:
         m = re.match(r"file=(\S+)", options)
-        if info == "toml" and m:
+        if m:
+            os.makedirs(os.path.dirname(os.path.join(ROOT, m.group(1))), exist_ok=True)
             with open(os.path.join(ROOT, m.group(1)), "w", encoding="utf-8") as f:
                 f.write(text)
     sh = [b for b in found if b[0] == "sh"]

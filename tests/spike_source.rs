@@ -59,8 +59,8 @@ fn a_spike_source_replays_its_file_on_the_grid() {
     assert_eq!(
         desc.warnings,
         vec![format!(
-            "spike file {} (population 'input'): 1 spike times between steps were moved to the end of their step of 0.1 ms; \
-             1 spikes in a step in which their node already spiked were dropped",
+            "spike file {} (population 'input'): 1 spike between steps moved to the end of their step of 0.1 ms; \
+             1 spike in a step in which their node already spiked dropped",
             d.join("in.h5").display()
         )]
     );

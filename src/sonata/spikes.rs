@@ -25,12 +25,21 @@ impl GridChanges {
     pub fn warning(&self, file: &Path, population: &str, dt_ms: f64) -> Option<String> {
         let mut parts = Vec::new();
         if self.rounded > 0 {
-            parts.push(format!("{} spike times between steps were moved to the end of their step of {dt_ms} ms", self.rounded));
+            parts.push(format!("{} between steps moved to the end of their step of {dt_ms} ms", spikes(self.rounded)));
         }
         if self.merged > 0 {
-            parts.push(format!("{} spikes in a step in which their node already spiked were dropped", self.merged));
+            parts.push(format!("{} in a step in which their node already spiked dropped", spikes(self.merged)));
         }
         (!parts.is_empty()).then(|| format!("spike file {} (population '{population}'): {}", file.display(), parts.join("; ")))
+    }
+}
+
+/// "1 spike", "2 spikes".
+fn spikes(n: u64) -> String {
+    if n == 1 {
+        "1 spike".into()
+    } else {
+        format!("{n} spikes")
     }
 }
 
