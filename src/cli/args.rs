@@ -31,6 +31,9 @@ pub enum Command {
     /// Print a reference page of the documentation as Markdown: every neuron model as it
     /// declares itself, or every command and option.
     Reference(ReferenceArgs),
+    /// Write the network a model file draws as a SONATA circuit (nodes, edges, type
+    /// tables, circuit config) and a model file that runs it with its synapses read back.
+    Export(ExportArgs),
 }
 
 #[derive(clap::Args)]
@@ -283,4 +286,16 @@ pub enum Exchange {
     Auto,
     AllGather,
     Directed,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// The model file (TOML) or SONATA config (JSON).
+    pub model: PathBuf,
+    /// The folder to write the circuit into (made if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace a model-file value: population.exc.size=80000 (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
 }

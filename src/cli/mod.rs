@@ -5,6 +5,7 @@
 mod args;
 mod bench_exchange;
 mod check;
+mod export;
 mod plan;
 mod plot;
 mod reference;
@@ -35,6 +36,7 @@ pub fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
         Command::Stats(a) => stats::stats(a),
         Command::Plot(a) => plot::plot(a),
         Command::Reference(a) => reference::reference(a),
+        Command::Export(a) => export::export(a),
     }
 }
 

@@ -4,7 +4,14 @@
 
 use super::{schema, Validator};
 use crate::error::{Error, Result};
-use crate::network::{ConnectionRule, DelaySpec, EdgeSource, Population, Projection, Storage, SynapseModel, WeightSpec};
+use crate::network::{ConnectionRule, DelaySpec, EdgeSource, Population, Projection, Storage, WeightSpec};
+
+/// Whose populations a circuit's nodes are (`[circuit] nodes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum CircuitNodes {
+    Circuit,
+    Model,
+}
 use crate::sonata::circuit::{Circuit, EdgeRun, NodeRun};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,12 +50,65 @@ pub fn from_json(path: &Path, duration: Option<&str>) -> Result<String> {
 impl Validator<'_> {
     /// The circuit of `[circuit]`, read for steps of `dt_ms`.
     pub(super) fn read_circuit(&self, table: &schema::CircuitTable, dt_ms: f64) -> Result<Circuit> {
+        let node_types = self.circuit_nodes(table)? == CircuitNodes::Circuit;
         let file = table.config.get_ref();
         let path = Path::new(file);
         let path: PathBuf =
             if path.is_relative() { Path::new(self.file).parent().unwrap_or(Path::new("")).join(path) } else { path.to_path_buf() };
         let config = crate::sonata::config::read(&path)?;
-        crate::sonata::circuit::read(config, dt_ms)
+        crate::sonata::circuit::read(config, dt_ms, node_types)
+    }
+
+    /// Whose populations the circuit's nodes are: `[circuit] nodes`.
+    pub(super) fn circuit_nodes(&self, table: &schema::CircuitTable) -> Result<CircuitNodes> {
+        match table.nodes.as_ref().map(|n| n.get_ref().as_str()) {
+            None | Some("circuit") => Ok(CircuitNodes::Circuit),
+            Some("model") => Ok(CircuitNodes::Model),
+            Some(other) => {
+                let span = table.nodes.as_ref().expect("given").span();
+                Err(self.error(span, "circuit.nodes", format!("expected \"circuit\" (its node populations are populations) or \"model\" (this file's populations of the same names take its edges), got \"{other}\"")))
+            }
+        }
+    }
+
+    /// The population each run of the circuit is: the file's populations named as its
+    /// node populations, of their sizes (`nodes = "model"`), or the circuit's own, first.
+    pub(super) fn run_populations(
+        &self,
+        table: &schema::CircuitTable,
+        circuit: &Circuit,
+        populations: &[Population],
+    ) -> Result<Vec<usize>> {
+        if self.circuit_nodes(table)? == CircuitNodes::Circuit {
+            return Ok((0..circuit.runs.len()).collect());
+        }
+        circuit
+            .runs
+            .iter()
+            .map(|run| {
+                let found = populations.iter().position(|p| p.name == run.node_population);
+                match found {
+                    Some(k) if populations[k].size == run.nodes.end - run.nodes.start => Ok(k),
+                    Some(k) => Err(Error::Input {
+                        path: PathBuf::from(&run.origin),
+                        message: format!(
+                            "node population '{}' has {} nodes, population '{}' of the model file {}",
+                            run.node_population,
+                            run.nodes.end - run.nodes.start,
+                            populations[k].name,
+                            populations[k].size
+                        ),
+                    }),
+                    None => Err(Error::Input {
+                        path: PathBuf::from(&run.origin),
+                        message: format!(
+                            "node population '{}' is not a population of the model file (nodes = \"model\")",
+                            run.node_population
+                        ),
+                    }),
+                }
+            })
+            .collect()
     }
 
     /// Run `run` of the circuit as population `i` from global id `first_gid`: validated as
@@ -92,12 +152,12 @@ impl Validator<'_> {
         &self,
         id: u32,
         edges: &EdgeRun,
-        circuit: &Circuit,
+        (circuit, runs): (&Circuit, &[usize]),
         populations: &[Population],
         sources: &mut Vec<Arc<EdgeSource>>,
         dt_ms: f64,
     ) -> Result<Projection> {
-        let (source, target) = (edges.source_run, edges.target_run);
+        let (source, target) = (runs[edges.source_run], runs[edges.target_run]);
         let target_population = &populations[target];
         if target_population.model.declaration().takes_no_input() {
             return Err(Error::Input {
@@ -105,14 +165,14 @@ impl Validator<'_> {
                 message: format!("/edges/{}: {}", edges.population, super::stimulus::no_input(target_population)),
             });
         }
-        let base = |k: usize| populations[k].first_gid - circuit.runs[k].nodes.start;
+        let base = |k: usize, run: usize| populations[k].first_gid - circuit.runs[run].nodes.start;
         sources.push(Arc::new(EdgeSource {
             file: edges.file.clone(),
             population: edges.population.clone(),
-            source_nodes: circuit.runs[source].nodes.clone(),
-            target_nodes: circuit.runs[target].nodes.clone(),
-            source_base: base(source),
-            target_base: base(target),
+            source_nodes: circuit.runs[edges.source_run].nodes.clone(),
+            target_nodes: circuit.runs[edges.target_run].nodes.clone(),
+            source_base: base(source, edges.source_run),
+            target_base: base(target, edges.target_run),
             types: edges.types.clone(),
             per_edge_weight: edges.per_edge_weight,
             per_edge_delay: edges.per_edge_delay,
@@ -127,7 +187,7 @@ impl Validator<'_> {
             rule: ConnectionRule::Explicit { edges: (sources.len() - 1) as u32, count: edges.count, max_indegree: edges.max_indegree },
             weight: WeightSpec::Data { min: edges.weights.0, max: edges.weights.1 },
             delay: DelaySpec { min_steps: edges.delay_steps.0, max_steps: edges.delay_steps.1, normal: None, spread: false },
-            synapse: SynapseModel::Delta,
+            synapse: edges.synapse,
             storage: Storage::Exact,
             plasticity: None,
         })

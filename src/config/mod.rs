@@ -180,8 +180,13 @@ impl Validator<'_> {
         let mut populations: Vec<Population> = Vec::new();
         let mut shorthands = Vec::new();
         let mut first_gid = 0u64;
-        // A circuit's populations first, a run of nodes each.
-        for (i, run) in circuit.iter().flat_map(|c| c.runs.iter()).enumerate() {
+        // A circuit's populations first, a run of nodes each (unless the model file's own
+        // populations are its nodes).
+        let own_nodes = match &raw.circuit {
+            Some(table) => self.circuit_nodes(table)? == circuit::CircuitNodes::Circuit,
+            None => false,
+        };
+        for (i, run) in circuit.iter().filter(|_| own_nodes).flat_map(|c| c.runs.iter()).enumerate() {
             let population = self.circuit_population(i, run, first_gid, &populations, dt_ms)?;
             first_gid += population.size;
             populations.push(population);
@@ -201,10 +206,11 @@ impl Validator<'_> {
             raw.projections.iter().enumerate().map(|(i, p)| self.projection(i, p, &populations, dt_ms)).collect::<Result<Vec<_>>>()?;
         // The circuit's edges after the file's projections (ids in that order).
         let mut edges = Vec::new();
-        if let Some(c) = &circuit {
+        if let (Some(c), Some(table)) = (&circuit, &raw.circuit) {
+            let runs = self.run_populations(table, c, &populations)?;
             for e in &c.edges {
                 let id = projections.len() as u32;
-                projections.push(self.circuit_projection(id, e, c, &populations, &mut edges, dt_ms)?);
+                projections.push(self.circuit_projection(id, e, (c, &runs), &populations, &mut edges, dt_ms)?);
             }
         }
 

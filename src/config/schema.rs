@@ -29,6 +29,10 @@ pub struct ModelFile {
 pub struct CircuitTable {
     /// The circuit_config.json (or simulation_config.json), relative to the model file.
     pub config: Spanned<String>,
+    /// "circuit" (default): the circuit's node populations are populations; "model":
+    /// the model file's populations of the same names and sizes take the circuit's edges
+    /// (what `volley export` writes).
+    pub nodes: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

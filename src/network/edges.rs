@@ -42,6 +42,9 @@ pub struct EdgeType {
     pub id: i64,
     pub weight: Option<f64>,
     pub delay_ms: Option<f64>,
+    /// Its synaptic kind (volley's columns; delta, NEST's static_synapse onto a
+    /// current-based model, without them).
+    pub synapse: crate::synapse::SynapseModel,
 }
 
 /// The synapses onto a range of targets, by target (global ids), each row in file order.

@@ -3,6 +3,7 @@
 
 pub mod appender;
 pub mod atomic;
+pub mod circuit;
 pub mod provenance;
 pub mod rates;
 pub mod report;

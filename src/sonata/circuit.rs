@@ -17,7 +17,7 @@ use super::config::SonataConfig;
 use super::edges::{self, delay_steps};
 use super::types::TypeTable;
 use crate::error::{Error, Result};
-use crate::network::EdgeType;
+use crate::network::{EdgeType, SynapseModel};
 use serde_json::Value;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -62,6 +62,9 @@ pub struct EdgeRun {
     pub weights: (f64, f64),
     /// The most edges onto one target node of the edge population.
     pub max_indegree: u64,
+    /// The synaptic kind of its edge types (volley's `synapse`, `tau_syn` and `e_rev`
+    /// columns, which `volley export` writes; delta where absent).
+    pub synapse: SynapseModel,
 }
 
 #[derive(Clone, Debug)]
@@ -75,11 +78,16 @@ fn input(path: &Path, message: impl Into<String>) -> Error {
     Error::Input { path: path.to_path_buf(), message: message.into() }
 }
 
-/// Reads the circuit of `config` for steps of `dt_ms`.
-pub fn read(config: SonataConfig, dt_ms: f64) -> Result<Circuit> {
+/// Reads the circuit of `config` for steps of `dt_ms`; with `node_types` false, each
+/// node population is one run whose model is left to the model file (its types unread).
+pub fn read(config: SonataConfig, dt_ms: f64, node_types: bool) -> Result<Circuit> {
     let mut runs = Vec::new();
     for (nodes, types) in &config.nodes {
-        runs.extend(node_runs(&config, nodes, &TypeTable::read(types)?)?);
+        if node_types {
+            runs.extend(node_runs(&config, nodes, &TypeTable::read(types)?)?);
+        } else {
+            runs.extend(node_populations(nodes)?);
+        }
     }
     let mut names: Vec<&str> = Vec::new();
     for r in &runs {
@@ -168,6 +176,30 @@ fn node_runs(config: &SonataConfig, path: &Path, types: &TypeTable) -> Result<Ve
 
 /// A node type as volley runs it: model, parameters, initial values, spike file.
 type Resolved = (String, Vec<(String, f64)>, Vec<(String, f64)>, Option<PathBuf>);
+
+/// The node populations of the nodes file `path`, one run each, their models unread.
+fn node_populations(path: &Path) -> Result<Vec<NodeRun>> {
+    let file = hdf5::File::open(path).map_err(|e| input(path, format!("not an HDF5 file of SONATA nodes ({e})")))?;
+    let nodes = file.group("nodes").map_err(|_| input(path, "expected a group /nodes"))?;
+    let mut out = Vec::new();
+    for population in nodes.member_names().map_err(|e| input(path, e.to_string()))? {
+        let size = nodes
+            .dataset(&format!("{population}/node_type_id"))
+            .map_err(|_| input(path, format!("/nodes/{population}: expected a dataset node_type_id")))?
+            .size() as u64;
+        out.push(NodeRun {
+            node_population: population.clone(),
+            name: population,
+            nodes: 0..size,
+            model: String::new(),
+            parameters: Vec::new(),
+            initial: Vec::new(),
+            spikes: None,
+            origin: path.display().to_string(),
+        });
+    }
+    Ok(out)
+}
 
 /// A virtual node type: a spike source replaying the input whose node_set names the
 /// population.
@@ -263,7 +295,8 @@ fn edge_types(config: &SonataConfig, types: &TypeTable) -> Result<Vec<EdgeType>>
                 .map(|v| v.parse::<f64>().map_err(|_| input(&types.path, format!("edge type {id}: {name} \"{v}\": expected a number"))))
                 .transpose()
         };
-        let mut t = EdgeType { id, weight: number(weight, "syn_weight")?, delay_ms: number(delay, "delay")? };
+        let mut t =
+            EdgeType { id, weight: number(weight, "syn_weight")?, delay_ms: number(delay, "delay")?, synapse: synapse_kind(types, row)? };
         if let Some(file) = types.get(row, params) {
             let path = config.synaptic_models_dir.as_ref().map_or_else(|| types.path.with_file_name(file), |d| d.join(file));
             for (key, value) in json_numbers(&path)? {
@@ -277,6 +310,24 @@ fn edge_types(config: &SonataConfig, types: &TypeTable) -> Result<Vec<EdgeType>>
         out.push(t);
     }
     Ok(out)
+}
+
+/// Row `row`'s synaptic kind: volley's columns `synapse` (delta, exp_current,
+/// exp_conductance), `tau_syn` (ms) and `e_rev` (mV); delta without them.
+fn synapse_kind(types: &TypeTable, row: usize) -> Result<SynapseModel> {
+    let column = |name: &str| types.columns.iter().position(|c| c == name);
+    let number = |name: &str| -> Result<f64> {
+        let v = types
+            .get(row, column(name))
+            .ok_or_else(|| input(&types.path, format!("row {}: expected a value in column {name}", row + 1)))?;
+        v.parse().map_err(|_| input(&types.path, format!("row {}: {name} \"{v}\": expected a number", row + 1)))
+    };
+    match types.get(row, column("synapse")).unwrap_or("delta") {
+        "delta" => Ok(SynapseModel::Delta),
+        "exp_current" => Ok(SynapseModel::ExpCurrent { tau_ms: number("tau_syn")? }),
+        "exp_conductance" => Ok(SynapseModel::ExpConductance { tau_ms: number("tau_syn")?, e_rev: number("e_rev")? }),
+        other => Err(input(&types.path, format!("row {}: synapse \"{other}\": expected delta, exp_current or exp_conductance", row + 1))),
+    }
 }
 
 /// The projections of the edges file `path`: one per edge population and pair of runs
@@ -322,6 +373,7 @@ fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[Node
             delay_steps: (u32::MAX, 0),
             weights: (f64::INFINITY, f64::NEG_INFINITY),
             max_indegree: 0,
+            synapse: SynapseModel::Delta,
         };
         let source = crate::network::EdgeSource {
             file: path.to_path_buf(),
@@ -351,12 +403,12 @@ fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[Node
                         ));
                     }
                 }
-                if source.type_of(chunk.types[k]).is_none() {
+                let Some(edge_type) = source.type_of(chunk.types[k]) else {
                     return Err(input(
                         &types.path,
                         format!("no edge type {} (edge {edge} of {at} in {} has it)", chunk.types[k], path.display()),
                     ));
-                }
+                };
                 let (weight, delay) = edges::values(&source, chunk, k);
                 if !(weight as f32).is_finite() {
                     return Err(input(path, format!("{at}: edge {edge} has weight {weight}: expected a finite number")));
@@ -373,6 +425,11 @@ fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[Node
                         &mut pairs.last_mut().expect("just pushed").1
                     }
                 };
+                if run.count == 0 {
+                    run.synapse = edge_type.synapse;
+                } else if run.synapse != edge_type.synapse {
+                    return Err(input(path, format!("{at}: edge {edge} is of edge type {}, of another synaptic kind than the edges before it: one projection takes one kind", edge_type.id)));
+                }
                 run.count += 1;
                 run.delay_steps = (run.delay_steps.0.min(steps as u32), run.delay_steps.1.max(steps as u32));
                 run.weights = (run.weights.0.min(weight), run.weights.1.max(weight));

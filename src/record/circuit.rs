@@ -1,0 +1,240 @@
+//! The network a description draws, written as a SONATA circuit (`volley export`): its
+//! populations as node populations (one node type each, NEST's template and parameter
+//! names where the model is NEST's), every synapse it draws as edges (by target, each
+//! target's in the order they are drawn, with `indices/target_to_source`), the type
+//! tables, a circuit config; and a model file that runs the same network with its
+//! synapses read back from those edges (`[circuit]` with `nodes = "model"`): the same
+//! spikes as the model drawn by its rules.
+//!
+//! Weights are written as the run holds them: 16-bit codes of `compact` projections
+//! decoded, so that the edges are exactly the synapses of the run.
+
+use crate::connectivity::generate::{weight_bounds, Row, RowDrawer, WeightCodec};
+use crate::error::{Error, Result};
+use crate::network::{Description, Projection, Storage, SynapseModel};
+use hdf5::types::VarLenUnicode;
+use std::path::Path;
+use std::str::FromStr;
+
+/// What was written: the files, and what the circuit could not say (per-neuron values).
+#[derive(Debug, Default)]
+pub struct Exported {
+    pub files: Vec<String>,
+    pub edges: u64,
+    pub notes: Vec<String>,
+}
+
+/// NEST's name of a volley parameter, where they differ beyond case.
+fn nest_name(model: &str, name: &str) -> String {
+    match (model, name) {
+        ("izhikevich", "v_peak") => "V_th".into(),
+        (_, "c_m") => "C_m".into(),
+        (_, "e_l") => "E_L".into(),
+        (_, "v_th") => "V_th".into(),
+        (_, "v_reset") => "V_reset".into(),
+        (_, "i_e") => "I_e".into(),
+        (_, "v_min") => "V_min".into(),
+        _ => name.into(),
+    }
+}
+
+/// The models whose names are NEST's (a `nest:` template); others are written
+/// `volley:<name>`, which volley reads back through `nodes = "model"` only.
+const NEST_MODELS: [&str; 4] = ["iaf_psc_exp", "iaf_psc_alpha", "iaf_psc_delta", "izhikevich"];
+
+fn write_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Output { path: path.to_path_buf(), message: e.to_string() }
+}
+
+/// Writes the circuit of `desc` into `dir`, and `model.toml`, which runs it.
+pub fn export(desc: &Description, dir: &Path) -> Result<Exported> {
+    std::fs::create_dir_all(dir.join("components")).map_err(|e| write_err(dir, e))?;
+    if let Some(p) = desc.projections.iter().find(|p| p.plasticity.is_some()) {
+        return Err(Error::Option {
+            option: "volley export".into(),
+            message: format!("projection {} is plastic: plastic synapses are not exported yet (their rule has no SONATA form here)", p.id),
+        });
+    }
+    let mut out = Exported::default();
+    write_nodes(desc, dir, &mut out)?;
+    write_edges(desc, dir, &mut out)?;
+    let config = serde_json::json!({
+        "manifest": {"$BASE_DIR": "${configdir}"},
+        "components": {"point_neuron_models_dir": "$BASE_DIR/components"},
+        "networks": {
+            "nodes": [{"nodes_file": "$BASE_DIR/nodes.h5", "node_types_file": "$BASE_DIR/node_types.csv"}],
+            "edges": [{"edges_file": "$BASE_DIR/edges.h5", "edge_types_file": "$BASE_DIR/edge_types.csv"}],
+        },
+        "run": {"dt": desc.dt_ms, "tstop": desc.steps as f64 * desc.dt_ms},
+    });
+    let path = dir.join("circuit_config.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&config).expect("JSON")).map_err(|e| write_err(&path, e))?;
+    out.files.push("circuit_config.json".into());
+    let path = dir.join("model.toml");
+    std::fs::write(&path, model_reading_edges(&desc.model_text)?).map_err(|e| write_err(&path, e))?;
+    out.files.push("model.toml".into());
+    Ok(out)
+}
+
+/// The model file's text without its projections, with the circuit's edges in their
+/// place (the populations, stimuli and outputs as they were).
+fn model_reading_edges(text: &str) -> Result<String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| Error::Runtime(format!("the model text does not parse again: {e}")))?;
+    doc.remove("projection");
+    doc.remove("circuit");
+    let mut circuit = toml_edit::Table::new();
+    circuit.insert("config", toml_edit::value("circuit_config.json"));
+    circuit.insert("nodes", toml_edit::value("model"));
+    doc.insert("circuit", toml_edit::Item::Table(circuit));
+    Ok(format!("# Written by `volley export`: the model's synapses read from the circuit beside it.\n{doc}"))
+}
+
+/// `nodes.h5` (a node population per population), `node_types.csv` and a
+/// dynamics_params JSON per population of the parameters and initial values it gives as
+/// numbers.
+fn write_nodes(desc: &Description, dir: &Path, out: &mut Exported) -> Result<()> {
+    let path = dir.join("nodes.h5");
+    let file = hdf5::File::create(&path).map_err(|e| write_err(&path, e))?;
+    let mut table = String::from("node_type_id pop_name model_type model_template dynamics_params\n");
+    for (k, p) in desc.populations.iter().enumerate() {
+        let type_id = 100 + k as u64;
+        let g = file.create_group(&format!("nodes/{}", p.name)).map_err(|e| write_err(&path, e))?;
+        let n = p.size as usize;
+        let write =
+            |name: &str, data: Vec<u64>| g.new_dataset_builder().with_data(&data).create(name).map(|_| ()).map_err(|e| write_err(&path, e));
+        write("node_id", (0..p.size).collect())?;
+        write("node_type_id", vec![type_id; n])?;
+        write("node_group_index", (0..p.size).collect())?;
+        g.new_dataset_builder().with_data(&vec![0u32; n]).create("node_group_id").map_err(|e| write_err(&path, e))?;
+        g.create_group("0").map_err(|e| write_err(&path, e))?;
+        let model = p.model.declaration().model;
+        let (model_type, template) = match model {
+            "spike_source" => ("virtual", "NULL".to_string()),
+            m if NEST_MODELS.contains(&m) => ("point_neuron", format!("nest:{m}")),
+            m => ("point_neuron", format!("volley:{m}")),
+        };
+        let mut params = serde_json::Map::new();
+        for (name, value) in &p.given {
+            let Ok(x) = value.trim().parse::<f64>() else {
+                out.notes.push(format!("population '{}': {name} = {value} is not one number: left out of {}.json", p.name, p.name));
+                continue;
+            };
+            let key = match name.strip_prefix("initial.") {
+                Some("v") => "V_m".to_string(),
+                Some("u") => "U_m".to_string(),
+                Some(other) => other.to_string(),
+                None => nest_name(model, name),
+            };
+            params.insert(key, serde_json::json!(x));
+        }
+        let json = dir.join("components").join(format!("{}.json", p.name));
+        std::fs::write(&json, serde_json::to_string_pretty(&params).expect("JSON")).map_err(|e| write_err(&json, e))?;
+        table.push_str(&format!("{type_id} {} {model_type} {template} {}.json\n", p.name, p.name));
+    }
+    let csv = dir.join("node_types.csv");
+    std::fs::write(&csv, table).map_err(|e| write_err(&csv, e))?;
+    out.files.extend(["nodes.h5".to_string(), "node_types.csv".to_string()]);
+    Ok(())
+}
+
+/// The synapses of `p` as (target, source, weight, delay steps), by target, each
+/// target's in drawing order; weights as the run holds them.
+fn synapses_of(desc: &Description, p: &Projection) -> Result<Vec<(u64, u64, f32, u32)>> {
+    let mut drawer = RowDrawer::new(desc, p);
+    let mut row = Row::default();
+    let codec = (p.storage == Storage::Compact).then(|| WeightCodec::new(weight_bounds(&p.weight)));
+    let held = |w: f32| codec.map_or(w, |c| c.decode(c.encode(w)));
+    let per_source = p.rule.per_source();
+    let (sources, targets) = (desc.populations[p.source].gids(), desc.populations[p.target].gids());
+    let mut out = Vec::new();
+    for gid in if per_source { sources } else { targets } {
+        drawer.draw(gid, &mut row);
+        if let Some(bad) = drawer.invalid.take() {
+            return Err(Error::Runtime(format!(
+                "projection {}: the weight of the synapse from neuron {} onto {} is {}: expected a finite number",
+                bad.projection, bad.source, bad.target, bad.value
+            )));
+        }
+        for i in 0..row.len() {
+            let (source, target) = if per_source { (gid, row.other[i]) } else { (row.other[i], gid) };
+            out.push((target, source, held(row.weight[i]), row.delay[i]));
+        }
+    }
+    // Rows drawn per source: by target, each target's in the order drawn (stable).
+    if per_source {
+        out.sort_by_key(|s| s.0);
+    }
+    Ok(out)
+}
+
+/// `edges.h5`: an edge population per projection (`<source>_to_<target>`, numbered where
+/// two join the same populations), with its index by target; `edge_types.csv`.
+fn write_edges(desc: &Description, dir: &Path, out: &mut Exported) -> Result<()> {
+    let path = dir.join("edges.h5");
+    let file = hdf5::File::create(&path).map_err(|e| write_err(&path, e))?;
+    // volley's synapse columns beside NEST's static_synapse: what reads the kind back.
+    let mut table = String::from("edge_type_id model_template synapse tau_syn e_rev\n");
+    let mut names: Vec<String> = Vec::new();
+    for (j, p) in desc.projections.iter().enumerate() {
+        let (source, target) = (&desc.populations[p.source], &desc.populations[p.target]);
+        let base = format!("{}_to_{}", source.name, target.name);
+        let name = if names.contains(&base) { format!("{base}_{j}") } else { base };
+        names.push(name.clone());
+        let synapses = synapses_of(desc, p)?;
+        out.edges += synapses.len() as u64;
+        let g = file.create_group(&format!("edges/{name}")).map_err(|e| write_err(&path, e))?;
+        let e = |r: hdf5::Result<hdf5::Dataset>| r.map_err(|e| write_err(&path, e));
+        let ids = |pick: fn(&(u64, u64, f32, u32)) -> u64, first: u64| synapses.iter().map(|s| pick(s) - first).collect::<Vec<u64>>();
+        for (dataset, values, population) in [
+            ("source_node_id", ids(|s| s.1, source.first_gid), &source.name),
+            ("target_node_id", ids(|s| s.0, target.first_gid), &target.name),
+        ] {
+            let d = e(g.new_dataset_builder().with_data(&values).create(dataset))?;
+            let value = VarLenUnicode::from_str(population).map_err(|e| write_err(&path, e))?;
+            d.new_attr::<VarLenUnicode>()
+                .create("node_population")
+                .and_then(|a| a.write_scalar(&value))
+                .map_err(|e| write_err(&path, e))?;
+        }
+        let m = synapses.len();
+        e(g.new_dataset_builder().with_data(&vec![100 + j as u32; m]).create("edge_type_id"))?;
+        e(g.new_dataset_builder().with_data(&vec![0u16; m]).create("edge_group_id"))?;
+        e(g.new_dataset_builder().with_data(&(0..m as u64).collect::<Vec<_>>()).create("edge_group_index"))?;
+        let weights: Vec<f64> = synapses.iter().map(|s| s.2 as f64).collect();
+        let delays: Vec<f64> = synapses.iter().map(|s| s.3 as f64 * desc.dt_ms).collect();
+        e(g.new_dataset_builder().with_data(&weights).create("0/syn_weight"))?;
+        e(g.new_dataset_builder().with_data(&delays).create("0/delay"))?;
+        // One range of edges per target (they are sorted by target).
+        let n = target.size as usize;
+        let mut node_ranges = ndarray::Array2::<u64>::zeros((n, 2));
+        let mut ranges: Vec<[u64; 2]> = Vec::new();
+        let mut at = 0usize;
+        for t in 0..n {
+            let start = at;
+            while at < m && synapses[at].0 - target.first_gid == t as u64 {
+                at += 1;
+            }
+            if at > start {
+                node_ranges[[t, 0]] = ranges.len() as u64;
+                node_ranges[[t, 1]] = ranges.len() as u64 + 1;
+                ranges.push([start as u64, at as u64]);
+            } else {
+                node_ranges[[t, 0]] = ranges.len() as u64;
+                node_ranges[[t, 1]] = ranges.len() as u64;
+            }
+        }
+        let edges_of = ndarray::Array2::from_shape_vec((ranges.len(), 2), ranges.concat()).expect("two columns");
+        e(g.new_dataset_builder().with_data(&node_ranges).create("indices/target_to_source/node_id_to_ranges"))?;
+        e(g.new_dataset_builder().with_data(&edges_of).create("indices/target_to_source/range_to_edge_id"))?;
+        let kind = match p.synapse {
+            SynapseModel::Delta => "delta NULL NULL".to_string(),
+            SynapseModel::ExpCurrent { tau_ms } => format!("exp_current {tau_ms} NULL"),
+            SynapseModel::ExpConductance { tau_ms, e_rev } => format!("exp_conductance {tau_ms} {e_rev}"),
+        };
+        table.push_str(&format!("{} static_synapse {kind}\n", 100 + j));
+    }
+    let csv = dir.join("edge_types.csv");
+    std::fs::write(&csv, table).map_err(|e| write_err(&csv, e))?;
+    out.files.extend(["edges.h5".to_string(), "edge_types.csv".to_string()]);
+    Ok(())
+}
