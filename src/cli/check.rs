@@ -40,6 +40,20 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
         }
     }
     println!("  neurons {}, synapses {}, projections {}", desc.total_neurons(), desc.synapse_count(), desc.projections.len());
+    // Synapses given as data: counted by the scan, none read into memory.
+    for p in &desc.projections {
+        let volley::network::ConnectionRule::Explicit { edges, count, .. } = p.rule else { continue };
+        let e = &desc.edges[edges as usize];
+        let (source, target) = (&desc.populations[p.source].name, &desc.populations[p.target].name);
+        println!(
+            "  projection {} ({source} → {target}): {count} edges of /edges/{} in {}, delays {}–{} ms",
+            p.id,
+            e.population,
+            e.file.display(),
+            p.delay.min_steps as f64 * desc.dt_ms,
+            p.delay.max_steps as f64 * desc.dt_ms
+        );
+    }
     for p in desc.projections.iter() {
         let Some(rule) = &p.plasticity else { continue };
         let declaration = rule.declaration();
