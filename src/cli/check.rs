@@ -40,45 +40,7 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
         }
     }
     println!("  neurons {}, synapses {}, projections {}", desc.total_neurons(), desc.synapse_count(), desc.projections.len());
-    // Synapses given as data: counted by the scan, none read into memory.
-    for p in &desc.projections {
-        let volley::network::ConnectionRule::Explicit { edges, count, .. } = p.rule else { continue };
-        let e = &desc.edges[edges as usize];
-        let (source, target) = (&desc.populations[p.source].name, &desc.populations[p.target].name);
-        println!(
-            "  projection {} ({source} → {target}): {count} edges of /edges/{} in {}, delays {}–{} ms",
-            p.id,
-            e.population,
-            e.file.display(),
-            p.delay.min_steps as f64 * desc.dt_ms,
-            p.delay.max_steps as f64 * desc.dt_ms
-        );
-    }
-    for p in desc.projections.iter() {
-        let Some(rule) = &p.plasticity else { continue };
-        let declaration = rule.declaration();
-        let names = declaration.parameter_names().join(", ");
-        let (source, target) = (&desc.populations[p.source].name, &desc.populations[p.target].name);
-        println!(
-            "  projection {} ({source} → {target}) plastic: {} ({}); {} bytes per synapse (target, weight{}{}); parameters {names}",
-            p.id,
-            declaration.rule,
-            declaration.origin,
-            rule.bytes_per_synapse(),
-            if rule.lazy_horizon().is_some() {
-                "; postsynaptic spikes reach it at its next arrival"
-            } else {
-                ", its place and group in the target's list"
-            },
-            if rule.holds_extra() { ", the rule's state" } else { "" }
-        );
-        if describe {
-            println!("    on arrival: {}\n    on a postsynaptic spike: {}", declaration.on_arrival, declaration.on_post);
-            if let Some(periodic) = declaration.periodic {
-                println!("    {periodic}");
-            }
-        }
-    }
+    print_projections(&desc, describe);
     println!(
         "  dt {} ms, {} steps ({} ms), epoch {} step(s), delay rings of {} slot(s), seed {}",
         desc.dt_ms,
@@ -152,4 +114,48 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The projections of data (edges counted by the scan, none read) and the plastic ones
+/// (their rules; with `describe`, what they do).
+fn print_projections(desc: &volley::network::Description, describe: bool) {
+    // Synapses given as data: counted by the scan, none read into memory.
+    for p in &desc.projections {
+        let volley::network::ConnectionRule::Explicit { edges, count, .. } = p.rule else { continue };
+        let e = &desc.edges[edges as usize];
+        let (source, target) = (&desc.populations[p.source].name, &desc.populations[p.target].name);
+        println!(
+            "  projection {} ({source} → {target}): {count} edges of /edges/{} in {}, delays {}–{} ms",
+            p.id,
+            e.population,
+            e.file.display(),
+            p.delay.min_steps as f64 * desc.dt_ms,
+            p.delay.max_steps as f64 * desc.dt_ms
+        );
+    }
+    for p in desc.projections.iter() {
+        let Some(rule) = &p.plasticity else { continue };
+        let declaration = rule.declaration();
+        let names = declaration.parameter_names().join(", ");
+        let (source, target) = (&desc.populations[p.source].name, &desc.populations[p.target].name);
+        println!(
+            "  projection {} ({source} → {target}) plastic: {} ({}); {} bytes per synapse (target, weight{}{}); parameters {names}",
+            p.id,
+            declaration.rule,
+            declaration.origin,
+            rule.bytes_per_synapse(),
+            if rule.lazy_horizon().is_some() {
+                "; postsynaptic spikes reach it at its next arrival"
+            } else {
+                ", its place and group in the target's list"
+            },
+            if rule.holds_extra() { ", the rule's state" } else { "" }
+        );
+        if describe {
+            println!("    on arrival: {}\n    on a postsynaptic spike: {}", declaration.on_arrival, declaration.on_post);
+            if let Some(periodic) = declaration.periodic {
+                println!("    {periodic}");
+            }
+        }
+    }
 }

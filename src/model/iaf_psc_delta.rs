@@ -147,19 +147,7 @@ impl Model for DeltaSpec {
     /// initial state is not a finite f32.
     fn build(&self, r: impl Iterator<Item = f64>) -> Result<DeltaGroup, InvalidValue> {
         let constants = self.constants();
-        let mut state: [Vec<f32>; 3] = Default::default();
-        for (index, r) in r.enumerate() {
-            let mut scope = vec![r];
-            scope.extend(self.parameters);
-            for (k, e) in self.initial.iter().enumerate() {
-                let x = e.eval(&scope);
-                if !(x as f32).is_finite() {
-                    return Err(InvalidValue { index, table: "initial", name: STATE[k].0, r, value: x });
-                }
-                state[k].push(x as f32);
-                scope.push(x);
-            }
-        }
+        let state = super::initial_state(&self.initial, &self.parameters, STATE.map(|s| s.0), r)?;
         let [v, refractory, kept] = state;
         let n = v.len();
         Ok(DeltaGroup { v, refractory, kept, spiked: vec![0; n], constants })

@@ -141,6 +141,34 @@ pub trait Model: Clone + std::fmt::Debug {
     }
 }
 
+/// The initial state of the neurons whose per-neuron uniforms are `r`: each variable's
+/// expression evaluated on r, the population's `parameters` and the variables before it
+/// (`names` for errors), or the first neuron whose value is not a finite f32. What the
+/// LIF models, whose parameters are one per population, build their groups from.
+pub fn initial_state<const N: usize>(
+    initial: &[crate::expr::Expr; N],
+    parameters: &[f64],
+    names: [&'static str; N],
+    r: impl Iterator<Item = f64>,
+) -> Result<[Vec<f32>; N], InvalidValue> {
+    let mut state: [Vec<f32>; N] = std::array::from_fn(|_| Vec::new());
+    let mut scope = Vec::with_capacity(1 + parameters.len() + N);
+    for (index, r) in r.enumerate() {
+        scope.clear();
+        scope.push(r);
+        scope.extend_from_slice(parameters);
+        for (k, e) in initial.iter().enumerate() {
+            let x = e.eval(&scope);
+            if !(x as f32).is_finite() {
+                return Err(InvalidValue { index, table: "initial", name: names[k], r, value: x });
+            }
+            state[k].push(x as f32);
+            scope.push(x);
+        }
+    }
+    Ok(state)
+}
+
 /// The declared state variables' names, each an f32 array.
 pub fn state_names(declaration: &Declaration) -> Vec<(String, bool)> {
     declaration.state.iter().map(|s| (s.name.to_string(), false)).collect()
