@@ -228,7 +228,7 @@ fn an_exported_model_reads_back_to_the_same_spikes() {
         let circuit = d.join(format!("circuit{k}"));
         let out = volley(d, &["export", model.to_str().unwrap(), "--out", circuit.to_str().unwrap()]);
         assert_ok(&out);
-        for file in ["nodes.h5", "node_types.csv", "edges.h5", "edge_types.csv", "circuit_config.json", "model.toml"] {
+        for file in ["nodes.h5", "node_types.csv", "edge_types.csv", "circuit_config.json", "model.toml"] {
             assert!(circuit.join(file).is_file(), "{file}");
         }
         let (a, b) = (d.join(format!("a{k}")), d.join(format!("b{k}")));

@@ -55,6 +55,8 @@ impl Validator<'_> {
         let path = Path::new(file);
         let path: PathBuf =
             if path.is_relative() { Path::new(self.file).parent().unwrap_or(Path::new("")).join(path) } else { path.to_path_buf() };
+        // Absolute, so that the paths read from it (a spike input) are too.
+        let path = std::path::absolute(&path).unwrap_or(path);
         let config = crate::sonata::config::read(&path)?;
         crate::sonata::circuit::read(config, dt_ms, node_types)
     }

@@ -109,6 +109,8 @@ impl Group for SpikeSourceGroup {
     fn step(&mut self, input: &StepInput) -> bool {
         if input.step != self.next_step {
             self.at = self.spikes.partition_point(|&(s, _)| (s as u64) < input.step);
+            // Flags restored from a checkpoint or a re-cut: none is this group's to clear.
+            self.spiked.fill(0.0);
         }
         for &i in &self.fired {
             self.spiked[i as usize] = 0.0;

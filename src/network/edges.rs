@@ -23,7 +23,8 @@ pub struct EdgeSource {
     /// The global ids of node 0 of the source and the target node populations.
     pub source_base: u64,
     pub target_base: u64,
-    /// Per edge type id: its weight and delay (ms) where the edge types give them.
+    /// Per edge type id: its weight and delay (ms) where the edge types give them; sorted
+    /// by id.
     pub types: Vec<EdgeType>,
     /// Whether group 0 holds per-edge `syn_weight` and `delay`, which win over the types'.
     pub per_edge_weight: bool,
@@ -77,7 +78,7 @@ impl TargetRows {
 impl EdgeSource {
     /// The weight and delay of an edge of type `type_id`, where its type gives them.
     pub fn type_of(&self, type_id: i64) -> Option<&EdgeType> {
-        self.types.iter().find(|t| t.id == type_id)
+        self.types.binary_search_by_key(&type_id, |t| t.id).ok().map(|k| &self.types[k])
     }
 
     /// Rows read before whose targets include `targets`.

@@ -55,15 +55,27 @@ pub fn export(desc: &Description, dir: &Path) -> Result<Exported> {
             message: format!("projection {} is plastic: plastic synapses are not exported yet (their rule has no SONATA form here)", p.id),
         });
     }
+    if !desc.edges.is_empty() {
+        return Err(Error::Option {
+            option: "volley export".into(),
+            message: "the model takes synapses from a SONATA circuit already: export draws a model's rules".into(),
+        });
+    }
     let mut out = Exported::default();
     write_nodes(desc, dir, &mut out)?;
-    write_edges(desc, dir, &mut out)?;
+    let edge_files = write_edges(desc, dir, &mut out)?;
+    // One edges file per projection, listed in the projections' order: the order the
+    // reader makes them projections in (an HDF5 file lists its groups by name).
+    let edges: Vec<serde_json::Value> = edge_files
+        .iter()
+        .map(|f| serde_json::json!({"edges_file": format!("$BASE_DIR/{f}"), "edge_types_file": "$BASE_DIR/edge_types.csv"}))
+        .collect();
     let config = serde_json::json!({
         "manifest": {"$BASE_DIR": "${configdir}"},
         "components": {"point_neuron_models_dir": "$BASE_DIR/components"},
         "networks": {
             "nodes": [{"nodes_file": "$BASE_DIR/nodes.h5", "node_types_file": "$BASE_DIR/node_types.csv"}],
-            "edges": [{"edges_file": "$BASE_DIR/edges.h5", "edge_types_file": "$BASE_DIR/edge_types.csv"}],
+            "edges": edges,
         },
         "run": {"dt": desc.dt_ms, "tstop": desc.steps as f64 * desc.dt_ms},
     });
@@ -71,15 +83,25 @@ pub fn export(desc: &Description, dir: &Path) -> Result<Exported> {
     std::fs::write(&path, serde_json::to_string_pretty(&config).expect("JSON")).map_err(|e| write_err(&path, e))?;
     out.files.push("circuit_config.json".into());
     let path = dir.join("model.toml");
-    std::fs::write(&path, model_reading_edges(&desc.model_text)?).map_err(|e| write_err(&path, e))?;
+    std::fs::write(&path, model_reading_edges(&desc.model_text, Path::new(&desc.model_file))?).map_err(|e| write_err(&path, e))?;
     out.files.push("model.toml".into());
     Ok(out)
 }
 
 /// The model file's text without its projections, with the circuit's edges in their
-/// place (the populations, stimuli and outputs as they were).
-fn model_reading_edges(text: &str) -> Result<String> {
+/// place (the populations, stimuli and outputs as they were; a spike source's file named
+/// by its absolute path, the model file `model` being elsewhere).
+fn model_reading_edges(text: &str, model: &Path) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| Error::Runtime(format!("the model text does not parse again: {e}")))?;
+    let folder = std::path::absolute(model.parent().unwrap_or(Path::new(""))).unwrap_or_default();
+    if let Some(populations) = doc.get_mut("population").and_then(|p| p.as_array_of_tables_mut()) {
+        for table in populations.iter_mut() {
+            if let Some(spikes) = table.get("spikes").and_then(|s| s.as_str()).filter(|s| Path::new(s).is_relative()) {
+                let absolute = folder.join(spikes).display().to_string();
+                table.insert("spikes", toml_edit::value(absolute));
+            }
+        }
+    }
     doc.remove("projection");
     doc.remove("circuit");
     let mut circuit = toml_edit::Table::new();
@@ -167,11 +189,11 @@ fn synapses_of(desc: &Description, p: &Projection) -> Result<Vec<(u64, u64, f32,
     Ok(out)
 }
 
-/// `edges.h5`: an edge population per projection (`<source>_to_<target>`, numbered where
-/// two join the same populations), with its index by target; `edge_types.csv`.
-fn write_edges(desc: &Description, dir: &Path, out: &mut Exported) -> Result<()> {
-    let path = dir.join("edges.h5");
-    let file = hdf5::File::create(&path).map_err(|e| write_err(&path, e))?;
+/// `edges/<name>.h5` for each projection: its edge population (`<source>_to_<target>`,
+/// numbered where two join the same populations) with its index by target; and
+/// `edge_types.csv`. Returns the edges files in projection order.
+fn write_edges(desc: &Description, dir: &Path, out: &mut Exported) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir.join("edges")).map_err(|e| write_err(dir, e))?;
     // volley's synapse columns beside NEST's static_synapse: what reads the kind back.
     let mut table = String::from("edge_type_id model_template synapse tau_syn e_rev\n");
     let mut names: Vec<String> = Vec::new();
@@ -182,6 +204,8 @@ fn write_edges(desc: &Description, dir: &Path, out: &mut Exported) -> Result<()>
         names.push(name.clone());
         let synapses = synapses_of(desc, p)?;
         out.edges += synapses.len() as u64;
+        let path = dir.join("edges").join(format!("{name}.h5"));
+        let file = hdf5::File::create(&path).map_err(|e| write_err(&path, e))?;
         let g = file.create_group(&format!("edges/{name}")).map_err(|e| write_err(&path, e))?;
         let e = |r: hdf5::Result<hdf5::Dataset>| r.map_err(|e| write_err(&path, e));
         let ids = |pick: fn(&(u64, u64, f32, u32)) -> u64, first: u64| synapses.iter().map(|s| pick(s) - first).collect::<Vec<u64>>();
@@ -235,6 +259,8 @@ fn write_edges(desc: &Description, dir: &Path, out: &mut Exported) -> Result<()>
     }
     let csv = dir.join("edge_types.csv");
     std::fs::write(&csv, table).map_err(|e| write_err(&csv, e))?;
-    out.files.extend(["edges.h5".to_string(), "edge_types.csv".to_string()]);
-    Ok(())
+    let files: Vec<String> = names.iter().map(|n| format!("edges/{n}.h5")).collect();
+    out.files.extend(files.iter().cloned());
+    out.files.push("edge_types.csv".into());
+    Ok(files)
 }

@@ -157,6 +157,12 @@ fn node_runs(config: &SonataConfig, path: &Path, types: &TypeTable) -> Result<Ve
             }
         }
         let several = pieces.len() > 1;
+        if several && pieces.iter().any(|(_, which, _)| resolved[*which].1 .0 == "spike_source") {
+            return Err(input(
+                path,
+                format!("{at}: virtual and simulated nodes in one node population: a node population is virtual throughout or not at all"),
+            ));
+        }
         for (k, (nodes, which, type_id)) in pieces.into_iter().enumerate() {
             let (model, parameters, initial, spikes) = resolved[which].1.clone();
             out.push(NodeRun {
@@ -309,6 +315,11 @@ fn edge_types(config: &SonataConfig, types: &TypeTable) -> Result<Vec<EdgeType>>
         }
         out.push(t);
     }
+    // Sorted by id (`EdgeSource::type_of` searches them); an id given twice is refused.
+    out.sort_by_key(|t| t.id);
+    if let Some(w) = out.windows(2).find(|w| w[0].id == w[1].id) {
+        return Err(input(&types.path, format!("edge type {} is given twice", w[0].id)));
+    }
     Ok(out)
 }
 
@@ -358,6 +369,15 @@ fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[Node
         let (sources, targets) = (runs_of(&data.source_population, "source_node_id")?, runs_of(&data.target_population, "target_node_id")?);
         let size = |found: &[usize]| runs[*found.last().expect("one run at least")].nodes.end;
         let (n_sources, n_targets) = (size(&sources), size(&targets));
+        if let Some((node_ranges, _)) = &data.by_target {
+            let rows = node_ranges.shape().first().copied().unwrap_or(0) as u64;
+            if rows != n_targets || node_ranges.shape().get(1) != Some(&2) {
+                return Err(input(
+                    path,
+                    format!("{at}/indices/target_to_source/node_id_to_ranges: {:?} where node population '{}' has {n_targets} nodes: expected [{n_targets}, 2]", node_ranges.shape(), data.target_population),
+                ));
+            }
+        }
         let run_of = |found: &[usize], node: u64| found[found.partition_point(|&k| runs[k].nodes.end <= node)];
         let mut pairs: Vec<((usize, usize), EdgeRun)> = Vec::new();
         let mut indegree = vec![0u32; n_targets as usize];
