@@ -63,6 +63,9 @@ struct Circuit {
     edge_types: String,
     per_node_params: bool,
     edge_groups: usize,
+    /// cell.json, the node type's dynamics_params.
+    cell: String,
+    weight: f64,
 }
 
 impl Default for Circuit {
@@ -76,13 +79,15 @@ impl Default for Circuit {
             edge_types: "edge_type_id model_template\n7 static_synapse\n".into(),
             per_node_params: false,
             edge_groups: 1,
+            cell: r#"{"V_th": -50.0, "I_e": 600.0}"#.into(),
+            weight: 2.0,
         }
     }
 }
 
 impl Circuit {
     fn write(&self, d: &Path) -> PathBuf {
-        std::fs::write(d.join("cell.json"), r#"{"V_th": -50.0, "I_e": 600.0}"#).unwrap();
+        std::fs::write(d.join("cell.json"), &self.cell).unwrap();
         std::fs::write(d.join("net_node_types.csv"), &self.node_types).unwrap();
         std::fs::write(d.join("net_net_edge_types.csv"), &self.edge_types).unwrap();
         let nodes = hdf5::File::create(d.join("net_nodes.h5")).unwrap();
@@ -108,7 +113,7 @@ impl Circuit {
         e.new_dataset_builder().with_data(&vec![7u32; self.sources.len()]).create("edge_type_id").unwrap();
         for k in 0..self.edge_groups {
             let group = e.create_group(&k.to_string()).unwrap();
-            group.new_dataset_builder().with_data(&vec![2.0f64; self.sources.len()]).create("syn_weight").unwrap();
+            group.new_dataset_builder().with_data(&vec![self.weight; self.sources.len()]).create("syn_weight").unwrap();
             group.new_dataset_builder().with_data(&self.delays).create("delay").unwrap();
         }
         let config = d.join("circuit_config.json");
@@ -160,7 +165,7 @@ fn each_refused_feature_is_one_line_naming_the_file_and_what_was_found() {
     };
     assert_eq!(
         c.refused(),
-        "error: cannot read DIR/net_node_types.csv: node type 100: model_template \"nest:aeif_cond_exp\" is not one volley runs (known: nest:iaf_psc_exp, nest:iaf_psc_alpha, nest:iaf_psc_delta, nest:izhikevich)"
+        "error: cannot read DIR/net_node_types.csv: node type 100: model_template \"nest:aeif_cond_exp\" is not one volley runs (known: nest:iaf_psc_exp, nest:iaf_psc_alpha, nest:iaf_psc_delta, nest:izhikevich, pynn:IF_curr_exp, pynn:IF_curr_alpha, pynn:IF_curr_delta)"
     );
     let c = Circuit { node_types: "node_type_id model_type dynamics_params\n100 point_neuron cell.json\n".into(), ..Circuit::default() };
     assert_eq!(
@@ -242,4 +247,46 @@ fn an_exported_model_reads_back_to_the_same_spikes() {
         let spikes = volley::record::sonata::read_spike_file(&a.join("spikes.h5")).unwrap();
         assert!(spikes.populations.iter().map(|p| p.node_ids.len()).sum::<usize>() > 100, "{}: it fires", model.display());
     }
+}
+
+/// A `pynn:IF_curr_exp` node type (PyNN's names and units: nF, nA; weights in nA) runs
+/// as the `nest:iaf_psc_exp` type with the same values in NEST's (pF, pA): the same
+/// spikes; PyNN's defaults fill what the values leave out.
+#[test]
+fn pynn_cells_run_as_their_nest_twins() {
+    let run = |c: Circuit| {
+        let dir = tempfile::tempdir().unwrap();
+        let config = c.write(dir.path());
+        let o = dir.path().join("out");
+        assert_ok(&volley(dir.path(), &["run", "-q", config.to_str().unwrap(), "--out", o.to_str().unwrap()]));
+        volley::record::sonata::read_spike_file(&o.join("spikes.h5")).unwrap()
+    };
+    let types = |template: &str| format!("node_type_id model_type model_template dynamics_params\n100 point_neuron {template} cell.json\n");
+    let pynn = Circuit {
+        node_types: types("pynn:IF_curr_exp"),
+        cell: r#"{"cm": 0.25, "tau_m": 10.0, "tau_refrac": 2.0, "tau_syn_E": 2.0, "tau_syn_I": 2.0, "v_rest": -70.0, "v_thresh": -55.0, "v_reset": -70.0, "i_offset": 0.6, "v": -70.0}"#.into(),
+        weight: 0.05,
+        ..Circuit::default()
+    };
+    let nest = Circuit {
+        node_types: types("nest:iaf_psc_exp"),
+        cell: r#"{"C_m": 250.0, "tau_m": 10.0, "t_ref": 2.0, "tau_syn_ex": 2.0, "tau_syn_in": 2.0, "E_L": -70.0, "V_th": -55.0, "V_reset": -70.0, "I_e": 600.0, "V_m": -70.0}"#.into(),
+        weight: 50.0,
+        ..Circuit::default()
+    };
+    let (a, b) = (run(pynn), run(nest));
+    assert!(a.populations[0].node_ids.len() > 4, "the cells fire");
+    assert_eq!(a.populations, b.populations);
+    // PyNN's defaults (v_rest −65 mV, v_thresh −50 mV, cm 1 nF, tau_m 20 ms, ...) with
+    // i_offset 1 nA: NEST's iaf_psc_exp with PyNN's values in pA and pF.
+    let defaults = Circuit { node_types: types("pynn:IF_curr_exp"), cell: r#"{"i_offset": 1.0}"#.into(), ..Circuit::default() };
+    let twin = Circuit {
+        node_types: types("iaf_psc_exp"),
+        cell: r#"{"C_m": 1000.0, "tau_m": 20.0, "t_ref": 0.1, "tau_syn_ex": 5.0, "tau_syn_in": 5.0, "E_L": -65.0, "V_th": -50.0, "V_reset": -65.0, "I_e": 1000.0, "V_m": -65.0}"#.into(),
+        weight: 2000.0,
+        ..Circuit::default()
+    };
+    let (a, b) = (run(defaults), run(twin));
+    assert!(a.populations[0].node_ids.len() > 4, "the cells fire");
+    assert_eq!(a.populations, b.populations);
 }

@@ -178,6 +178,7 @@ impl Validator<'_> {
             types: edges.types.clone(),
             per_edge_weight: edges.per_edge_weight,
             per_edge_delay: edges.per_edge_delay,
+            weight_scale: edges.weight_scale,
             dt_ms,
             count: edges.count,
             loaded: Default::default(),

@@ -29,6 +29,8 @@ pub struct EdgeSource {
     /// Whether group 0 holds per-edge `syn_weight` and `delay`, which win over the types'.
     pub per_edge_weight: bool,
     pub per_edge_delay: bool,
+    /// What each weight is multiplied by (PyNN's nA to pA onto its current-based cells).
+    pub weight_scale: f64,
     pub dt_ms: f64,
     /// Edges this projection takes.
     pub count: u64,

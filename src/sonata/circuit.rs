@@ -22,8 +22,28 @@ use serde_json::Value;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// The templates volley runs, by the name after `nest:`.
+/// The templates volley runs, by the name after `nest:` (NEST takes them without it too).
 pub const TEMPLATES: [&str; 4] = ["iaf_psc_exp", "iaf_psc_alpha", "iaf_psc_delta", "izhikevich"];
+
+/// PyNN's standard cells volley runs exactly, by the name after `pynn:`, and the model
+/// each is.
+pub const PYNN_TEMPLATES: [(&str, &str); 3] =
+    [("IF_curr_exp", "iaf_psc_exp"), ("IF_curr_alpha", "iaf_psc_alpha"), ("IF_curr_delta", "iaf_psc_delta")];
+
+/// PyNN's parameters of those cells: PyNN's name, volley's, the factor from PyNN's unit
+/// to volley's (nF to pF, nA to pA), PyNN's default (pyNN/standardmodels/cells.py; the
+/// synaptic time constants of IF_curr_alpha are 0.5 ms there, of IF_curr_exp 5 ms).
+const PYNN_PARAMETERS: [(&str, &str, f64, f64); 9] = [
+    ("cm", "c_m", 1000.0, 1.0),
+    ("tau_m", "tau_m", 1.0, 20.0),
+    ("tau_refrac", "t_ref", 1.0, 0.1),
+    ("tau_syn_E", "tau_syn_ex", 1.0, 5.0),
+    ("tau_syn_I", "tau_syn_in", 1.0, 5.0),
+    ("v_rest", "e_l", 1.0, -65.0),
+    ("v_reset", "v_reset", 1.0, -65.0),
+    ("v_thresh", "v_th", 1.0, -50.0),
+    ("i_offset", "i_e", 1000.0, 0.0),
+];
 
 /// A run of consecutive nodes of one node population with one model and its values: one
 /// volley population.
@@ -41,6 +61,9 @@ pub struct NodeRun {
     pub initial: Vec<(String, f64)>,
     /// A virtual node population's spike file.
     pub spikes: Option<PathBuf>,
+    /// The factor from the circuit's weights onto these nodes to volley's units: 1000
+    /// for PyNN's current-based cells (nA to pA), else 1.
+    pub weight_scale: f64,
     /// Where the run's model and values come from, for errors.
     pub origin: String,
 }
@@ -62,6 +85,8 @@ pub struct EdgeRun {
     pub weights: (f64, f64),
     /// The most edges onto one target node of the edge population.
     pub max_indegree: u64,
+    /// The factor its weights are multiplied by (the target run's `weight_scale`).
+    pub weight_scale: f64,
     /// The synaptic kind of its edge types (volley's `synapse`, `tau_syn` and `e_rev`
     /// columns, which `volley export` writes; delta where absent).
     pub synapse: SynapseModel,
@@ -157,14 +182,14 @@ fn node_runs(config: &SonataConfig, path: &Path, types: &TypeTable) -> Result<Ve
             }
         }
         let several = pieces.len() > 1;
-        if several && pieces.iter().any(|(_, which, _)| resolved[*which].1 .0 == "spike_source") {
+        if several && pieces.iter().any(|(_, which, _)| resolved[*which].1.model == "spike_source") {
             return Err(input(
                 path,
                 format!("{at}: virtual and simulated nodes in one node population: a node population is virtual throughout or not at all"),
             ));
         }
         for (k, (nodes, which, type_id)) in pieces.into_iter().enumerate() {
-            let (model, parameters, initial, spikes) = resolved[which].1.clone();
+            let Resolved { model, parameters, initial, spikes, weight_scale } = resolved[which].1.clone();
             out.push(NodeRun {
                 node_population: population.clone(),
                 name: if several { format!("{population}-{k}") } else { population.clone() },
@@ -173,6 +198,7 @@ fn node_runs(config: &SonataConfig, path: &Path, types: &TypeTable) -> Result<Ve
                 parameters,
                 initial,
                 spikes,
+                weight_scale,
                 origin: format!("{}: node type {type_id}", types.path.display()),
             });
         }
@@ -181,7 +207,15 @@ fn node_runs(config: &SonataConfig, path: &Path, types: &TypeTable) -> Result<Ve
 }
 
 /// A node type as volley runs it: model, parameters, initial values, spike file.
-type Resolved = (String, Vec<(String, f64)>, Vec<(String, f64)>, Option<PathBuf>);
+#[derive(Clone, Debug, PartialEq)]
+struct Resolved {
+    model: String,
+    parameters: Vec<(String, f64)>,
+    initial: Vec<(String, f64)>,
+    spikes: Option<PathBuf>,
+    /// What the circuit's weights onto it are multiplied by (`NodeRun::weight_scale`).
+    weight_scale: f64,
+}
 
 /// The node populations of the nodes file `path`, one run each, their models unread.
 fn node_populations(path: &Path) -> Result<Vec<NodeRun>> {
@@ -201,6 +235,7 @@ fn node_populations(path: &Path) -> Result<Vec<NodeRun>> {
             parameters: Vec::new(),
             initial: Vec::new(),
             spikes: None,
+            weight_scale: 1.0,
             origin: path.display().to_string(),
         });
     }
@@ -219,7 +254,13 @@ fn virtual_type(config: &SonataConfig, population: &str, types: &TypeTable, type
             ),
         ));
     };
-    Ok(("spike_source".into(), Vec::new(), Vec::new(), Some(file.clone())))
+    Ok(Resolved {
+        model: "spike_source".into(),
+        parameters: Vec::new(),
+        initial: Vec::new(),
+        spikes: Some(file.clone()),
+        weight_scale: 1.0,
+    })
 }
 
 /// A point neuron type: its template's volley model and its dynamics_params, with NEST's
@@ -227,20 +268,29 @@ fn virtual_type(config: &SonataConfig, population: &str, types: &TypeTable, type
 fn neuron_type(config: &SonataConfig, types: &TypeTable, row: usize, type_id: i64) -> Result<Resolved> {
     let template_column = types.column("model_template", "the NEST model of each neuron type, nest:iaf_psc_alpha for one")?;
     let template = types.get(row, Some(template_column)).unwrap_or("");
-    let name = template.strip_prefix("nest:").filter(|n| TEMPLATES.contains(n)).ok_or_else(|| {
+    let params_column = types.column("dynamics_params", "the JSON file of each neuron type's parameters")?;
+    let values = match types.get(row, Some(params_column)) {
+        Some(file) => {
+            json_numbers(&config.point_neuron_models_dir.as_ref().map_or_else(|| types.path.with_file_name(file), |d| d.join(file)))?
+        }
+        None => Vec::new(),
+    };
+    if let Some(cell) = template.strip_prefix("pynn:") {
+        if let Some(&(_, model)) = PYNN_TEMPLATES.iter().find(|(t, _)| *t == cell) {
+            return Ok(pynn_cell(cell, model, values));
+        }
+    }
+    let name = Some(template.strip_prefix("nest:").unwrap_or(template)).filter(|n| TEMPLATES.contains(n)).ok_or_else(|| {
+        let known: Vec<String> =
+            TEMPLATES.iter().map(|t| format!("nest:{t}")).chain(PYNN_TEMPLATES.iter().map(|(t, _)| format!("pynn:{t}"))).collect();
         input(
             &types.path,
-            format!(
-                "node type {type_id}: model_template \"{template}\" is not one volley runs (known: {})",
-                TEMPLATES.iter().map(|t| format!("nest:{t}")).collect::<Vec<_>>().join(", ")
-            ),
+            format!("node type {type_id}: model_template \"{template}\" is not one volley runs (known: {})", known.join(", ")),
         )
     })?;
-    let params_column = types.column("dynamics_params", "the JSON file of each neuron type's parameters")?;
     let (mut parameters, mut initial) = (Vec::new(), Vec::new());
-    if let Some(file) = types.get(row, Some(params_column)) {
-        let path = config.point_neuron_models_dir.as_ref().map_or_else(|| types.path.with_file_name(file), |d| d.join(file));
-        for (key, value) in json_numbers(&path)? {
+    {
+        for (key, value) in values {
             match (name, key.as_str()) {
                 (_, "V_m") => initial.push(("v".into(), value)),
                 ("izhikevich", "U_m") => initial.push(("u".into(), value)),
@@ -257,7 +307,28 @@ fn neuron_type(config: &SonataConfig, types: &TypeTable, row: usize, type_id: i6
             initial.push((variable.into(), value));
         }
     }
-    Ok((name.to_string(), parameters, initial, None))
+    Ok(Resolved { model: name.to_string(), parameters, initial, spikes: None, weight_scale: 1.0 })
+}
+
+/// A PyNN cell (`pynn:<cell>`) as volley's `model`: PyNN's names and units turned into
+/// volley's, PyNN's defaults where the values do not say (its initial v −65 mV), and
+/// weights onto it in PyNN's units: nA for current-based cells (×1000 to pA), mV for
+/// IF_curr_delta. An unknown name is kept, to be refused by the model's own check.
+fn pynn_cell(cell: &str, model: &str, values: Vec<(String, f64)>) -> Resolved {
+    let given = |name: &str| values.iter().find(|(k, _)| k == name).map(|&(_, v)| v);
+    let alpha = cell == "IF_curr_alpha";
+    let mut parameters = Vec::new();
+    for &(pynn, ours, factor, default) in &PYNN_PARAMETERS {
+        if model == "iaf_psc_delta" && pynn.starts_with("tau_syn") {
+            continue;
+        }
+        let default = if alpha && pynn.starts_with("tau_syn") { 0.5 } else { default };
+        parameters.push((ours.to_string(), given(pynn).unwrap_or(default) * factor));
+    }
+    parameters.extend(values.iter().filter(|(k, _)| k != "v" && !PYNN_PARAMETERS.iter().any(|p| p.0 == k)).cloned());
+    let initial = vec![("v".to_string(), given("v").unwrap_or(-65.0))];
+    let weight_scale = if model == "iaf_psc_delta" { 1.0 } else { 1000.0 };
+    Resolved { model: model.into(), parameters, initial, spikes: None, weight_scale }
 }
 
 /// A flat JSON object of numbers (booleans as 0 and 1), by key.
@@ -394,6 +465,7 @@ fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[Node
             weights: (f64::INFINITY, f64::NEG_INFINITY),
             max_indegree: 0,
             synapse: SynapseModel::Delta,
+            weight_scale: 1.0,
         };
         let source = crate::network::EdgeSource {
             file: path.to_path_buf(),
@@ -405,6 +477,7 @@ fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[Node
             types: edge_types.clone(),
             per_edge_weight: data.weights.is_some(),
             per_edge_delay: data.delays.is_some(),
+            weight_scale: 1.0,
             dt_ms,
             count: 0,
             loaded: Default::default(),
@@ -441,7 +514,7 @@ fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[Node
                 let run = match pairs.iter().position(|(k, _)| *k == key) {
                     Some(p) => &mut pairs[p].1,
                     None => {
-                        pairs.push((key, EdgeRun { source_run: key.0, target_run: key.1, ..template.clone() }));
+                        pairs.push((key, EdgeRun { source_run: key.0, target_run: key.1, weight_scale: runs[key.1].weight_scale, ..template.clone() }));
                         &mut pairs.last_mut().expect("just pushed").1
                     }
                 };
@@ -452,6 +525,7 @@ fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[Node
                 }
                 run.count += 1;
                 run.delay_steps = (run.delay_steps.0.min(steps as u32), run.delay_steps.1.max(steps as u32));
+                let weight = weight * run.weight_scale;
                 run.weights = (run.weights.0.min(weight), run.weights.1.max(weight));
                 indegree[t as usize] += 1;
             }

@@ -179,6 +179,7 @@ pub fn load_rows(source: &EdgeSource, targets: Range<u64>) -> Result<TargetRows>
         let (t, s) = (chunk.targets[k], chunk.sources[k]);
         if nodes.contains(&t) && source.source_nodes.contains(&s) {
             let (w, d) = values(source, chunk, k);
+            let w = w * source.weight_scale;
             let edge = chunk.first + k;
             ascending &= last_edge.is_none_or(|e| e < edge);
             last_edge = Some(edge);
