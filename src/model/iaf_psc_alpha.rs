@@ -30,8 +30,6 @@ use crate::expr::Expr;
 
 const STATE: [(&str, &str, &str); 4] = [("v", "mV", "e_l"), ("di_syn", "pA/ms", "0"), ("i_syn", "pA", "0"), ("refractory", "steps", "0")];
 
-/// Neurons are stepped in chunks of this many (a chunk of zeros stands for no currents).
-const CHUNK: usize = 1024;
 
 /// Every parameter one value per population (the propagators are computed once);
 /// v, the synaptic current, its derivative and the refractory steps left start from
@@ -212,18 +210,10 @@ impl Group for AlphaGroup {
     #[inline]
     fn step(&mut self, step: &StepInput) -> bool {
         debug_assert!(step.synaptic.is_empty(), "refused at the model file: delta synapses only");
-        static NONE: [f32; CHUNK] = [0.0; CHUNK];
-        let n = self.v.len();
-        let mut non_finite = false;
-        let mut start = 0;
-        while start < n {
-            let r = start..(start + CHUNK).min(n);
-            let currents = step.currents.map_or(&NONE[..r.len()], |c| &c[r.clone()]);
+        super::in_chunks(self.v.len(), step.currents, |r, currents| {
             let state = [&mut self.v[r.clone()], &mut self.di_syn[r.clone()], &mut self.i_syn[r.clone()], &mut self.refractory[r.clone()]];
-            non_finite |= step_dispatch(state, &mut self.spiked[r.clone()], &step.input[r.clone()], currents, step.common, self.constants);
-            start = r.end;
-        }
-        non_finite
+            step_dispatch(state, &mut self.spiked[r.clone()], &step.input[r.clone()], currents, step.common, self.constants)
+        })
     }
 
     #[inline]

@@ -40,8 +40,6 @@ const PARAMETERS: [(&str, &str, &str, Option<Bound>); 9] = [
 
 const STATE: [(&str, &str, &str); 3] = [("v", "mV", "e_l"), ("refractory", "steps", "0"), ("refractory_kept", "mV", "0")];
 
-/// Neurons are stepped in chunks of this many (a chunk of zeros stands for no currents).
-const CHUNK: usize = 1024;
 
 pub fn declaration() -> Declaration {
     Declaration {
@@ -188,18 +186,10 @@ impl Group for DeltaGroup {
     #[inline]
     fn step(&mut self, step: &StepInput) -> bool {
         debug_assert!(step.synaptic.is_empty(), "refused at the model file: delta synapses only");
-        static NONE: [f32; CHUNK] = [0.0; CHUNK];
-        let n = self.v.len();
-        let mut non_finite = false;
-        let mut start = 0;
-        while start < n {
-            let r = start..(start + CHUNK).min(n);
-            let currents = step.currents.map_or(&NONE[..r.len()], |c| &c[r.clone()]);
+        super::in_chunks(self.v.len(), step.currents, |r, currents| {
             let state = [&mut self.v[r.clone()], &mut self.refractory[r.clone()], &mut self.kept[r.clone()]];
-            non_finite |= step_dispatch(state, &mut self.spiked[r.clone()], &step.input[r.clone()], currents, step.common, self.constants);
-            start = r.end;
-        }
-        non_finite
+            step_dispatch(state, &mut self.spiked[r.clone()], &step.input[r.clone()], currents, step.common, self.constants)
+        })
     }
 
     #[inline]

@@ -42,8 +42,6 @@ pub(super) const PARAMETERS: [(&str, &str, &str, Option<Bound>); 9] = [
 
 const STATE: [(&str, &str, &str); 3] = [("v", "mV", "e_l"), ("i_syn", "pA", "0"), ("refractory", "steps", "0")];
 
-/// Neurons are stepped in chunks of this many (a chunk of zeros stands for no currents).
-const CHUNK: usize = 1024;
 
 /// Every parameter one value per population (the propagators are computed once);
 /// v, the synaptic current and the refractory steps left start from expressions.
@@ -225,14 +223,8 @@ impl Group for LifGroup {
     #[inline]
     fn step(&mut self, step: &StepInput) -> bool {
         debug_assert!(step.synaptic.is_empty(), "refused at the model file: delta synapses only");
-        static NONE: [f32; CHUNK] = [0.0; CHUNK];
-        let n = self.v.len();
-        let mut non_finite = false;
-        let mut start = 0;
-        while start < n {
-            let r = start..(start + CHUNK).min(n);
-            let currents = step.currents.map_or(&NONE[..r.len()], |c| &c[r.clone()]);
-            non_finite |= step_dispatch(
+        super::in_chunks(self.v.len(), step.currents, |r, currents| {
+            step_dispatch(
                 &mut self.v[r.clone()],
                 &mut self.i_syn[r.clone()],
                 &mut self.refractory[r.clone()],
@@ -241,10 +233,8 @@ impl Group for LifGroup {
                 currents,
                 step.common,
                 self.constants,
-            );
-            start = r.end;
-        }
-        non_finite
+            )
+        })
     }
 
     #[inline]

@@ -141,6 +141,26 @@ pub trait Model: Clone + std::fmt::Debug {
     }
 }
 
+/// Neurons the LIF models step at a time (a chunk of zeros stands for no currents).
+const CHUNK: usize = 1024;
+
+/// Calls `step(range, currents)` for the `n` neurons of a group in ranges of `CHUNK`,
+/// with the stimuli's currents of each range (zeros where `currents` is None); true if
+/// any call was (some state no longer finite). The LIF models' step over a group.
+#[inline]
+pub fn in_chunks(n: usize, currents: Option<&[f32]>, mut step: impl FnMut(std::ops::Range<usize>, &[f32]) -> bool) -> bool {
+    static NONE: [f32; CHUNK] = [0.0; CHUNK];
+    let mut non_finite = false;
+    let mut start = 0;
+    while start < n {
+        let r = start..(start + CHUNK).min(n);
+        let c = currents.map_or(&NONE[..r.len()], |c| &c[r.clone()]);
+        non_finite |= step(r.clone(), c);
+        start = r.end;
+    }
+    non_finite
+}
+
 /// The initial state of the neurons whose per-neuron uniforms are `r`: each variable's
 /// expression evaluated on r, the population's `parameters` and the variables before it
 /// (`names` for errors), or the first neuron whose value is not a finite f32. What the

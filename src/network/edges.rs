@@ -70,11 +70,6 @@ impl TargetRows {
         let r = self.offsets[k] as usize..self.offsets[k + 1] as usize;
         (&self.sources[r.clone()], &self.weights[r.clone()], &self.delays[r])
     }
-
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.offsets.len() * 8 + self.sources.len() * 12
-    }
 }
 
 impl EdgeSource {
