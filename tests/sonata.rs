@@ -36,18 +36,38 @@ fn a_bmtk_network_runs_in_volley_as_in_nest_on_any_split() {
         assert_ok(&volley(d, &["run", "-q", config, "--threads", threads, "--out", o.to_str().unwrap()]));
         assert_same_datasets(&reference, &o.join("spikes.h5"));
     }
-    for ranks in ["2", "3"] {
-        let o = d.join(format!("r{ranks}"));
+    let on_ranks = |ranks: &str, o: &Path, per_read: &str| {
         let run = command(mpirun())
             .args(["-np", ranks, "--oversubscribe", "--bind-to", "none"])
             .arg(env!("CARGO_BIN_EXE_volley"))
             .args(["run", "-q", config, "--threads", "1", "--out", o.to_str().unwrap()])
             .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
             .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+            .env("VOLLEY_EDGES_PER_READ", per_read)
             .output()
             .expect("mpirun runs");
         assert_ok(&run);
         assert_same_datasets(&reference, &o.join("spikes.h5"));
+    };
+    for ranks in ["2", "3"] {
+        on_ranks(ranks, &d.join(format!("r{ranks}")), "1048576");
+    }
+    // Without `indices/target_to_source` the ranks split the edges files between them
+    // and send each synapse to its target's rank; read 100 edges at a time, in many
+    // rounds, the spikes are still the same.
+    let mut indexed = 0;
+    for entry in std::fs::read_dir(d.join("network")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().ends_with("_edges.h5")) {
+        let file = hdf5::File::open_rw(&entry).unwrap();
+        for population in file.group("edges").unwrap().member_names().unwrap() {
+            if file.link_exists(&format!("edges/{population}/indices")) {
+                file.unlink(&format!("edges/{population}/indices")).unwrap();
+                indexed += 1;
+            }
+        }
+    }
+    assert!(indexed > 0, "bmtk writes an index by target (what the runs above read through)");
+    for ranks in ["1", "2", "3"] {
+        on_ranks(ranks, &d.join(format!("scan{ranks}")), "100");
     }
 }
 
@@ -216,6 +236,29 @@ fn each_refused_feature_is_one_line_naming_the_file_and_what_was_found() {
     let err = stderr(&out).trim().replace(&dir.path().display().to_string(), "DIR");
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.starts_with("error: DIR/net_node_types.csv: node type 100: parameters.tau_syn_ex: "), "{err}");
+}
+
+/// Ranks that read a circuit together (each its share of the edges, here one edge each)
+/// report the first bad edge of the file, as one process does, in one line.
+#[test]
+fn ranks_reading_a_circuit_together_report_its_first_bad_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Circuit { delays: vec![1.0, 0.04, 2.0], targets: vec![1, 2, 4], ..Circuit::default() };
+    let config = c.write(dir.path());
+    let run = command(mpirun())
+        .args(["-np", "3", "--oversubscribe", "--bind-to", "none"])
+        .arg(env!("CARGO_BIN_EXE_volley"))
+        .args(["run", "-q", config.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("VOLLEY_EDGES_PER_READ", "1")
+        .output()
+        .expect("mpirun runs");
+    let err = stderr(&run).trim().replace(&dir.path().display().to_string(), "DIR");
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    // (mpirun adds its own lines after volley's.)
+    let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(ours, ["error: cannot read DIR/net_net_edges.h5: /edges/net_to_net: edge 1 has delay 0.04 ms: expected at least one step (0.1 ms)"], "{err}");
 }
 
 /// `volley export` writes the network a model draws (rules, weights as held, delays)

@@ -65,7 +65,7 @@ pub(super) fn run(args: RunArgs, rank: &mut usize) -> Result<ExitCode> {
                 })
                 .transpose()
                 .map_err(|message| Error::Option { option: "--checkpoint-every".into(), message })?;
-            let overrides = Overrides { seed, duration, out_dir: out, sets };
+            let overrides = Overrides { seed, duration, out_dir: out, sets, sharing: comm.sharing() };
             let desc = match (&model, &resume) {
                 (Some(model), _) => config::load(model, &overrides)?,
                 (None, Some(from)) => {

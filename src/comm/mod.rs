@@ -44,6 +44,15 @@ pub trait Communicator {
     /// True on every rank if `flag` is true on any.
     fn any(&self, flag: bool) -> bool;
 
+    /// Sends `sends[r]` to rank r (collective); returns what every rank sent to this
+    /// one, concatenated in rank order.
+    fn all_to_all_u64(&self, sends: &[Vec<u64>]) -> Vec<u64>;
+
+    /// The ranks as the processes that read a circuit together (None: one process).
+    fn sharing(&self) -> crate::sonata::Sharing {
+        crate::sonata::Sharing(None)
+    }
+
     /// Chooses how spikes travel (collective). `partition` gives every rank's neurons;
     /// `needed` is a bit set over all global ids of the sources this rank holds synapses
     /// from. Returns the mode chosen and the mean fraction of ranks a spike would go to
@@ -158,6 +167,10 @@ impl Communicator for LocalComm {
 
     fn any(&self, flag: bool) -> bool {
         flag
+    }
+
+    fn all_to_all_u64(&self, sends: &[Vec<u64>]) -> Vec<u64> {
+        sends.first().cloned().unwrap_or_default()
     }
 }
 

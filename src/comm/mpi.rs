@@ -238,4 +238,52 @@ impl Communicator for MpiComm {
     fn mpi(&self) -> Option<&SimpleCommunicator> {
         Some(&self.world)
     }
+
+    fn all_to_all_u64(&self, sends: &[Vec<u64>]) -> Vec<u64> {
+        let send_counts: Vec<Count> = sends.iter().map(|s| s.len() as Count).collect();
+        let mut recv_counts = vec![0 as Count; self.size];
+        self.world.all_to_all_into(&send_counts[..], &mut recv_counts[..]);
+        let send: Vec<u64> = sends.concat();
+        let mut recv = vec![0u64; recv_counts.iter().map(|&c| c as usize).sum()];
+        let (send_displs, recv_displs) = (displacements(&send_counts), displacements(&recv_counts));
+        self.world.all_to_all_varcount_into(
+            &Partition::new(&send[..], &send_counts[..], &send_displs[..]),
+            &mut PartitionMut::new(&mut recv[..], &recv_counts[..], &recv_displs[..]),
+        );
+        recv
+    }
+
+    fn sharing(&self) -> crate::sonata::Sharing {
+        if self.size == 1 {
+            return crate::sonata::Sharing(None);
+        }
+        // A communicator of its own: the circuit's collectives never meet the run's.
+        crate::sonata::Sharing(Some(std::rc::Rc::new(ReadingRanks { world: self.world.duplicate(), rank: self.rank, size: self.size })))
+    }
+}
+
+/// The ranks reading a circuit together (`sonata::Share`).
+struct ReadingRanks {
+    world: SimpleCommunicator,
+    rank: usize,
+    size: usize,
+}
+
+impl crate::sonata::Share for ReadingRanks {
+    fn part(&self) -> usize {
+        self.rank
+    }
+
+    fn parts(&self) -> usize {
+        self.size
+    }
+
+    fn all_gather(&self, words: &[u64]) -> Vec<Vec<u64>> {
+        let mut counts = vec![0 as Count; self.size];
+        self.world.all_gather_into(&(words.len() as Count), &mut counts[..]);
+        let displs = displacements(&counts);
+        let mut all = vec![0u64; counts.iter().map(|&c| c as usize).sum()];
+        self.world.all_gather_varcount_into(words, &mut PartitionMut::new(&mut all[..], &counts[..], &displs[..]));
+        counts.iter().zip(&displs).map(|(&c, &d)| all[d as usize..(d + c) as usize].to_vec()).collect()
+    }
 }

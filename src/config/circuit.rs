@@ -58,7 +58,7 @@ impl Validator<'_> {
         // Absolute, so that the paths read from it (a spike input) are too.
         let path = std::path::absolute(&path).unwrap_or(path);
         let config = crate::sonata::config::read(&path)?;
-        crate::sonata::circuit::read(config, dt_ms, node_types)
+        crate::sonata::circuit::read(config, dt_ms, node_types, self.sharing)
     }
 
     /// Whose populations the circuit's nodes are: `[circuit] nodes`.
@@ -178,16 +178,18 @@ impl Validator<'_> {
             types: edges.types.clone(),
             per_edge_weight: edges.per_edge_weight,
             per_edge_delay: edges.per_edge_delay,
+            indexed: edges.indexed,
             weight_scale: edges.weight_scale,
             dt_ms,
             count: edges.count,
             loaded: Default::default(),
+            max_indegree: Default::default(),
         }));
         Ok(Projection {
             id,
             source,
             target,
-            rule: ConnectionRule::Explicit { edges: (sources.len() - 1) as u32, count: edges.count, max_indegree: edges.max_indegree },
+            rule: ConnectionRule::Explicit { edges: (sources.len() - 1) as u32, count: edges.count },
             weight: WeightSpec::Data { min: edges.weights.0, max: edges.weights.1 },
             delay: DelaySpec { min_steps: edges.delay_steps.0, max_steps: edges.delay_steps.1, normal: None, spread: false },
             synapse: edges.synapse,

@@ -34,6 +34,8 @@ pub struct Overrides {
     pub out_dir: Option<PathBuf>,
     /// `path=value` replacements of model-file values (`--set`).
     pub sets: Vec<String>,
+    /// The processes that read a SONATA circuit's edges together (`sonata::Share`).
+    pub sharing: crate::sonata::Sharing,
 }
 
 impl Overrides {
@@ -81,11 +83,11 @@ pub fn parse(text: &str, file: &str, overrides: &Overrides) -> Result<Descriptio
         // The file's own TOML errors are reported at its lines, as without replacements.
         if let Err(e) = text.parse::<toml::Table>() {
             let none = set::Edited { text: text.to_string(), spans: Vec::new() };
-            return Err(Validator { text, file, edited: &none, notes: Default::default() }.toml_error(&e));
+            return Err(Validator { text, file, edited: &none, notes: Default::default(), sharing: &overrides.sharing }.toml_error(&e));
         }
     }
     let edited = set::apply(text, file, &replacements)?;
-    let v = Validator { text: &edited.text, file, edited: &edited, notes: Default::default() };
+    let v = Validator { text: &edited.text, file, edited: &edited, notes: Default::default(), sharing: &overrides.sharing };
     let raw: ModelFile = toml::from_str(&edited.text).map_err(|e| v.toml_error(&e))?;
     let mut desc = v.description(raw)?;
     desc.model_text = edited.text.clone();
@@ -107,6 +109,7 @@ struct Validator<'a> {
     edited: &'a set::Edited,
     /// Warnings found while reading what the file points to (spike files).
     notes: std::cell::RefCell<Vec<String>>,
+    sharing: &'a crate::sonata::Sharing,
 }
 
 impl Validator<'_> {

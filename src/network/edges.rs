@@ -6,6 +6,7 @@
 
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// An edge population (or the part of it between one run of source nodes and one of
@@ -29,6 +30,8 @@ pub struct EdgeSource {
     /// Whether group 0 holds per-edge `syn_weight` and `delay`, which win over the types'.
     pub per_edge_weight: bool,
     pub per_edge_delay: bool,
+    /// Whether the file has `indices/target_to_source` (else rows are found by a scan).
+    pub indexed: bool,
     /// What each weight is multiplied by (PyNN's nA to pA onto its current-based cells).
     pub weight_scale: f64,
     pub dt_ms: f64,
@@ -36,6 +39,9 @@ pub struct EdgeSource {
     pub count: u64,
     /// Rows read for ranges of targets, kept for the stores built from them.
     pub loaded: Mutex<Vec<Arc<TargetRows>>>,
+    /// The most synapses onto one target, once known (0 before): learnt where the rows
+    /// of all its targets are read, by one process or by all ranks together.
+    pub max_indegree: AtomicU64,
 }
 
 /// An edge type's values: each None where neither the edge types' CSV nor its
@@ -64,6 +70,34 @@ pub struct TargetRows {
 }
 
 impl TargetRows {
+    /// The rows of `targets` from `found` synapses (target, source, weight, delay steps),
+    /// given in file order: each row keeps that order.
+    pub fn from_found(targets: Range<u64>, found: &[(u32, u32, f32, u32)]) -> TargetRows {
+        let n = (targets.end - targets.start) as usize;
+        let mut offsets = vec![0u64; n + 1];
+        for &(t, ..) in found {
+            offsets[(t as u64 - targets.start) as usize + 1] += 1;
+        }
+        for k in 1..offsets.len() {
+            offsets[k] += offsets[k - 1];
+        }
+        let mut at = offsets.clone();
+        let total = found.len();
+        let (mut sources, mut weights, mut delays) = (vec![0; total], vec![0.0; total], vec![0; total]);
+        for &(t, s, w, d) in found {
+            let slot = &mut at[(t as u64 - targets.start) as usize];
+            let i = *slot as usize;
+            *slot += 1;
+            (sources[i], weights[i], delays[i]) = (s, w, d);
+        }
+        TargetRows { targets, offsets, sources, weights, delays }
+    }
+
+    /// The most synapses onto one of its targets.
+    pub fn max_row(&self) -> u64 {
+        self.offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0)
+    }
+
     /// The synapses onto target `gid` (inside `targets`): sources, weights, delays.
     pub fn row(&self, gid: u64) -> (&[u32], &[f32], &[u32]) {
         let k = (gid - self.targets.start) as usize;
@@ -82,6 +116,16 @@ impl EdgeSource {
     pub fn rows_covering(&self, targets: &Range<u64>) -> Option<Arc<TargetRows>> {
         let loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         loaded.iter().find(|r| r.targets.start <= targets.start && targets.end <= r.targets.end).cloned()
+    }
+
+    /// The most synapses onto one target, where known.
+    pub fn max_indegree(&self) -> Option<u64> {
+        Some(self.max_indegree.load(Ordering::Relaxed)).filter(|&m| m > 0)
+    }
+
+    /// Records the most synapses onto one target, as learnt.
+    pub fn learn_max_indegree(&self, most: u64) {
+        self.max_indegree.store(most, Ordering::Relaxed);
     }
 
     /// Keeps rows read, for the stores built from them.

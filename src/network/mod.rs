@@ -125,7 +125,7 @@ pub enum ConnectionRule {
     FixedTotalNumber { n: u64, autapses: bool },
     /// The `count` synapses of `Description::edges[edges]`, given as data: each target's
     /// row read from the file (in file order), weights and delays with it.
-    Explicit { edges: u32, count: u64, max_indegree: u64 },
+    Explicit { edges: u32, count: u64 },
 }
 
 impl ConnectionRule {

@@ -5,6 +5,7 @@
 pub mod balance;
 mod checks;
 pub mod dry;
+mod edges;
 pub mod lock;
 mod outputs;
 mod progress;
@@ -224,6 +225,9 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
 
     let t0 = Instant::now();
     let choice = BackendOptions { choice: options.backend, cpu: options.cpu, gpu: options.gpu };
+    // The rows of synapses given as data, read by the ranks together (the build below
+    // finds them read).
+    edges::load_shared(desc, &parts, comm)?;
     let built = crate::backend::build(desc, mine, &choice, comm.rank_on_node());
     let key = built.as_ref().err().map_or(f64::INFINITY, |e| e.key);
     let (mut network, runs_on) = agree_first(comm, built.map_err(|e| e.error), key)?;

@@ -14,7 +14,8 @@
 //! population, delays below one step, virtual nodes without spikes.
 
 use super::config::SonataConfig;
-use super::edges::{self, delay_steps};
+use super::edges;
+use super::{survey, Sharing};
 use super::types::TypeTable;
 use crate::error::{Error, Result};
 use crate::network::{EdgeType, SynapseModel};
@@ -83,8 +84,8 @@ pub struct EdgeRun {
     /// The shortest and the longest delay, in steps.
     pub delay_steps: (u32, u32),
     pub weights: (f64, f64),
-    /// The most edges onto one target node of the edge population.
-    pub max_indegree: u64,
+    /// Whether the edges file has `indices/target_to_source`.
+    pub indexed: bool,
     /// The factor its weights are multiplied by (the target run's `weight_scale`).
     pub weight_scale: f64,
     /// The synaptic kind of its edge types (volley's `synapse`, `tau_syn` and `e_rev`
@@ -105,7 +106,7 @@ fn input(path: &Path, message: impl Into<String>) -> Error {
 
 /// Reads the circuit of `config` for steps of `dt_ms`; with `node_types` false, each
 /// node population is one run whose model is left to the model file (its types unread).
-pub fn read(config: SonataConfig, dt_ms: f64, node_types: bool) -> Result<Circuit> {
+pub fn read(config: SonataConfig, dt_ms: f64, node_types: bool, sharing: &Sharing) -> Result<Circuit> {
     let mut runs = Vec::new();
     for (nodes, types) in &config.nodes {
         if node_types {
@@ -123,7 +124,7 @@ pub fn read(config: SonataConfig, dt_ms: f64, node_types: bool) -> Result<Circui
     }
     let mut edges = Vec::new();
     for (file, types) in &config.edges {
-        edges.extend(edge_runs(&config, file, &TypeTable::read(types)?, &runs, dt_ms)?);
+        edges.extend(edge_runs(&config, file, &TypeTable::read(types)?, &runs, (dt_ms, sharing))?);
     }
     Ok(Circuit { config, runs, edges })
 }
@@ -414,7 +415,7 @@ fn synapse_kind(types: &TypeTable, row: usize) -> Result<SynapseModel> {
 
 /// The projections of the edges file `path`: one per edge population and pair of runs
 /// that its edges join.
-fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[NodeRun], dt_ms: f64) -> Result<Vec<EdgeRun>> {
+fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[NodeRun], (dt_ms, sharing): (f64, &Sharing)) -> Result<Vec<EdgeRun>> {
     let edge_types = edge_types(config, types)?;
     let file = hdf5::File::open(path).map_err(|e| input(path, format!("not an HDF5 file of SONATA edges ({e})")))?;
     let group = file.group("edges").map_err(|_| input(path, "expected a group /edges"))?;
@@ -450,23 +451,6 @@ fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[Node
             }
         }
         let run_of = |found: &[usize], node: u64| found[found.partition_point(|&k| runs[k].nodes.end <= node)];
-        let mut pairs: Vec<((usize, usize), EdgeRun)> = Vec::new();
-        let mut indegree = vec![0u32; n_targets as usize];
-        let template = EdgeRun {
-            file: path.to_path_buf(),
-            population: population.clone(),
-            source_run: 0,
-            target_run: 0,
-            types: edge_types.clone(),
-            per_edge_weight: data.weights.is_some(),
-            per_edge_delay: data.delays.is_some(),
-            count: 0,
-            delay_steps: (u32::MAX, 0),
-            weights: (f64::INFINITY, f64::NEG_INFINITY),
-            max_indegree: 0,
-            synapse: SynapseModel::Delta,
-            weight_scale: 1.0,
-        };
         let source = crate::network::EdgeSource {
             file: path.to_path_buf(),
             population: population.clone(),
@@ -477,66 +461,41 @@ fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[Node
             types: edge_types.clone(),
             per_edge_weight: data.weights.is_some(),
             per_edge_delay: data.delays.is_some(),
+            indexed: data.by_target.is_some(),
             weight_scale: 1.0,
             dt_ms,
             count: 0,
             loaded: Default::default(),
+            max_indegree: Default::default(),
         };
-        data.scan(path, &population, |chunk| {
-            for k in 0..chunk.targets.len() {
-                let edge = chunk.first + k;
-                let (s, t) = (chunk.sources[k], chunk.targets[k]);
-                for (id, n, name, dataset) in
-                    [(s, n_sources, &data.source_population, "source_node_id"), (t, n_targets, &data.target_population, "target_node_id")]
-                {
-                    if id >= n {
-                        return Err(input(
-                            path,
-                            format!("{at}/{dataset}: edge {edge} names node {id}, outside node population '{name}' of {n} nodes"),
-                        ));
-                    }
-                }
-                let Some(edge_type) = source.type_of(chunk.types[k]) else {
-                    return Err(input(
-                        &types.path,
-                        format!("no edge type {} (edge {edge} of {at} in {} has it)", chunk.types[k], path.display()),
-                    ));
-                };
-                let (weight, delay) = edges::values(&source, chunk, k);
-                if !(weight as f32).is_finite() {
-                    return Err(input(path, format!("{at}: edge {edge} has weight {weight}: expected a finite number")));
-                }
-                let steps = delay_steps(delay, dt_ms);
-                if !(steps >= 1.0 && steps < u32::MAX as f64) {
-                    return Err(input(path, format!("{at}: edge {edge} has delay {delay} ms: expected at least one step ({dt_ms} ms)")));
-                }
-                let key = (run_of(&sources, s), run_of(&targets, t));
-                let run = match pairs.iter().position(|(k, _)| *k == key) {
-                    Some(p) => &mut pairs[p].1,
-                    None => {
-                        pairs.push((key, EdgeRun { source_run: key.0, target_run: key.1, weight_scale: runs[key.1].weight_scale, ..template.clone() }));
-                        &mut pairs.last_mut().expect("just pushed").1
-                    }
-                };
-                if run.count == 0 {
-                    run.synapse = edge_type.synapse;
-                } else if run.synapse != edge_type.synapse {
-                    return Err(input(path, format!("{at}: edge {edge} is of edge type {}, of another synaptic kind than the edges before it: one projection takes one kind", edge_type.id)));
-                }
-                run.count += 1;
-                run.delay_steps = (run.delay_steps.0.min(steps as u32), run.delay_steps.1.max(steps as u32));
-                let weight = weight * run.weight_scale;
-                run.weights = (run.weights.0.min(weight), run.weights.1.max(weight));
-                indegree[t as usize] += 1;
-            }
-            Ok(())
-        })?;
-        let most = indegree.iter().copied().max().unwrap_or(0) as u64;
-        pairs.sort_by_key(|(k, _)| *k);
-        out.extend(pairs.into_iter().map(|(_, mut r)| {
-            r.max_indegree = most;
-            r
-        }));
+        let scope = survey::Scope {
+            path,
+            types_path: &types.path,
+            population: &population,
+            names: (&data.source_population, &data.target_population),
+            sizes: (n_sources, n_targets),
+            run_of: &|target, node| if target { run_of(&targets, node) } else { run_of(&sources, node) },
+            weight_scale: &|run| runs[run].weight_scale,
+            dt_ms,
+        };
+        let found = survey::scan_share(&data, &source, &scope, sharing.split());
+        for ((source_run, target_run), tally) in survey::combine(found, sharing, &source, &scope)? {
+            out.push(EdgeRun {
+                file: path.to_path_buf(),
+                population: population.clone(),
+                source_run,
+                target_run,
+                types: edge_types.clone(),
+                per_edge_weight: data.weights.is_some(),
+                per_edge_delay: data.delays.is_some(),
+                indexed: data.by_target.is_some(),
+                count: tally.count,
+                delay_steps: tally.delays,
+                weights: tally.weights,
+                synapse: source.type_of(tally.first.1).map_or(SynapseModel::Delta, |t| t.synapse),
+                weight_scale: runs[target_run].weight_scale,
+            });
+        }
     }
     Ok(out)
 }

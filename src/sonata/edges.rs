@@ -14,8 +14,19 @@ use crate::network::{EdgeSource, TargetRows};
 use std::ops::Range;
 use std::path::Path;
 
-/// Edges read from a file at a time.
-const CHUNK: usize = 1 << 20;
+/// Edges read from a file at a time: `VOLLEY_EDGES_PER_READ` where set (fewer bound a
+/// process's memory further, at the cost of more reads; the tests use few to read in
+/// many rounds), else 2^20 (about 40 MB of ids, types, weights and delays).
+pub fn edges_per_read() -> usize {
+    static PER_READ: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PER_READ.get_or_init(|| match std::env::var("VOLLEY_EDGES_PER_READ") {
+        Err(_) => 1 << 20,
+        Ok(text) => text.trim().parse::<usize>().ok().filter(|&n| n > 0).unwrap_or_else(|| {
+            eprintln!("volley: warning: VOLLEY_EDGES_PER_READ={text:?} is not a number of edges > 0: reading 1048576 at a time");
+            1 << 20
+        }),
+    })
+}
 
 /// NEST's static_synapse defaults, where neither the edge nor its type gives a value.
 pub const DEFAULT_WEIGHT: f64 = 1.0;
@@ -127,8 +138,9 @@ impl EdgeDatasets {
 
     /// Calls `visit` with every chunk of edges in order.
     pub fn scan(&self, path: &Path, population: &str, mut visit: impl FnMut(&Chunk) -> Result<()>) -> Result<()> {
-        for first in (0..self.count).step_by(CHUNK) {
-            visit(&self.chunk(first..(first + CHUNK).min(self.count), path, population)?)?;
+        let per_read = edges_per_read();
+        for first in (0..self.count).step_by(per_read) {
+            visit(&self.chunk(first..(first + per_read).min(self.count), path, population)?)?;
         }
         Ok(())
     }
@@ -162,6 +174,18 @@ pub fn delay_steps(delay_ms: f64, dt_ms: f64) -> f64 {
     (delay_ms / dt_ms).round()
 }
 
+/// Edge `k` of `chunk` as a synapse of `source` (global target and source ids, weight
+/// scaled, delay in steps); None where it joins nodes of other runs than `source`'s.
+pub fn synapse_of(source: &EdgeSource, chunk: &Chunk, k: usize) -> Option<(u32, u32, f32, u32)> {
+    let (t, s) = (chunk.targets[k], chunk.sources[k]);
+    if !(source.target_nodes.contains(&t) && source.source_nodes.contains(&s)) {
+        return None;
+    }
+    let (w, d) = values(source, chunk, k);
+    let w = w * source.weight_scale;
+    Some(((source.target_base + t) as u32, (source.source_base + s) as u32, w as f32, delay_steps(d, source.dt_ms) as u32))
+}
+
 /// Reads the synapses of `source` onto the targets `targets` (global ids), by target,
 /// each target's in file order. The file was checked when the description was made;
 /// what fails here (a file changed since) is an input error.
@@ -176,14 +200,14 @@ pub fn load_rows(source: &EdgeSource, targets: Range<u64>) -> Result<TargetRows>
     let mut last_edge = None;
     let mut ascending = true;
     let mut take = |chunk: &Chunk, k: usize| {
-        let (t, s) = (chunk.targets[k], chunk.sources[k]);
-        if nodes.contains(&t) && source.source_nodes.contains(&s) {
-            let (w, d) = values(source, chunk, k);
-            let w = w * source.weight_scale;
+        if !nodes.contains(&chunk.targets[k]) {
+            return;
+        }
+        if let Some(synapse) = synapse_of(source, chunk, k) {
             let edge = chunk.first + k;
             ascending &= last_edge.is_none_or(|e| e < edge);
             last_edge = Some(edge);
-            found.push(((source.target_base + t) as u32, (source.source_base + s) as u32, w as f32, delay_steps(d, source.dt_ms) as u32));
+            found.push(synapse);
         }
     };
     match data.ranges_onto(nodes.clone()) {
@@ -199,8 +223,9 @@ pub fn load_rows(source: &EdgeSource, targets: Range<u64>) -> Result<TargetRows>
                 }
             }
             for r in merged {
-                for first in (r.start..r.end).step_by(CHUNK) {
-                    let chunk = data.chunk(first..(first + CHUNK).min(r.end), path, &source.population)?;
+                let per_read = edges_per_read();
+                for first in (r.start..r.end).step_by(per_read) {
+                    let chunk = data.chunk(first..(first + per_read).min(r.end), path, &source.population)?;
                     (0..chunk.targets.len()).for_each(|k| take(&chunk, k));
                 }
             }
@@ -217,31 +242,7 @@ pub fn load_rows(source: &EdgeSource, targets: Range<u64>) -> Result<TargetRows>
         });
     }
     // Placed by target (counted, then filled in edge order): each row in file order.
-    let n = (targets.end - targets.start) as usize;
-    let mut offsets = vec![0u64; n + 1];
-    for &(t, ..) in &found {
-        offsets[(t as u64 - targets.start) as usize + 1] += 1;
-    }
-    for k in 1..offsets.len() {
-        offsets[k] += offsets[k - 1];
-    }
-    let mut at = offsets.clone();
-    let total = found.len();
-    let mut rows = TargetRows {
-        targets: targets.clone(),
-        sources: vec![0; total],
-        weights: vec![0.0; total],
-        delays: vec![0; total],
-        offsets: Vec::new(),
-    };
-    for (t, s, w, d) in found {
-        let slot = &mut at[(t as u64 - targets.start) as usize];
-        let i = *slot as usize;
-        *slot += 1;
-        (rows.sources[i], rows.weights[i], rows.delays[i]) = (s, w, d);
-    }
-    rows.offsets = offsets;
-    Ok(rows)
+    Ok(TargetRows::from_found(targets, &found))
 }
 
 /// Reads, for each data projection of `desc` onto the targets `targets`, the rows of
@@ -255,7 +256,11 @@ pub fn load_for(desc: &crate::network::Description, targets: &Range<u64>) -> Res
         if local.is_empty() || source.rows_covering(&local).is_some() {
             continue;
         }
-        source.keep(std::sync::Arc::new(load_rows(source, local)?));
+        let rows = load_rows(source, local.clone())?;
+        if local == pop {
+            source.learn_max_indegree(rows.max_row());
+        }
+        source.keep(std::sync::Arc::new(rows));
     }
     Ok(())
 }

@@ -82,8 +82,9 @@ pub fn in_degree_bound(desc: &Description, p: &Projection) -> f64 {
         }
         // A multinomial share of n: each target's count is Binomial(n, 1/targets).
         ConnectionRule::FixedTotalNumber { n, .. } => binomial(n as f64, 1.0 / targets, n as f64),
-        // Counted when the edges were scanned.
-        ConnectionRule::Explicit { max_indegree, .. } => max_indegree as f64,
+        // Learnt where the rows of all its targets were read (a run on one process reads
+        // them all; ranks together share their most); else the count bounds it.
+        ConnectionRule::Explicit { edges, count } => desc.edges[edges as usize].max_indegree().unwrap_or(count) as f64,
     }
 }
 

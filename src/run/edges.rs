@@ -1,0 +1,71 @@
+//! The rows of the synapses given as data (SONATA edges) onto each rank's neurons, read
+//! by all ranks together before the build. Through the file's `indices/target_to_source`
+//! each rank reads its own targets' edges alone; without it the ranks split the file:
+//! in each round, rank r reads chunk `round · ranks + r` of the edges and sends each
+//! synapse to the rank owning its target (one all-to-all per round), so that no rank
+//! reads or holds more than a chunk beyond its own rows. A chunk's synapses arrive in
+//! rank order, which is file order, so every row is in file order whatever the split.
+//! The ranks then agree on the most synapses onto one target (the GPU's fixed-point
+//! scale must be one for all).
+
+use crate::comm::{agree, Communicator};
+use crate::error::Result;
+use crate::network::{ConnectionRule, Description, EdgeSource, TargetRows};
+use crate::sonata::edges;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Reads and keeps every data projection's rows onto this rank's neurons (collective:
+/// every rank calls it with the same `parts`, every rank's neurons).
+pub fn load_shared(desc: &Description, parts: &[Range<u64>], comm: &dyn Communicator) -> Result<()> {
+    let mine = &parts[comm.rank()];
+    for p in &desc.projections {
+        let ConnectionRule::Explicit { edges, .. } = p.rule else { continue };
+        let source = &desc.edges[edges as usize];
+        let pop = desc.populations[p.target].gids();
+        let start = pop.start.max(mine.start);
+        let local = start..pop.end.min(mine.end).max(start);
+        let rows = if source.indexed || comm.size() == 1 {
+            agree(comm, if local.is_empty() { Ok(TargetRows::default()) } else { edges::load_rows(source, local.clone()) })?
+        } else {
+            split_scan(source, &local, parts, comm)?
+        };
+        let most = comm.all_gather_f64(&[rows.max_row() as f64]).into_iter().fold(0f64, f64::max);
+        source.learn_max_indegree(most as u64);
+        if !local.is_empty() {
+            source.keep(Arc::new(rows));
+        }
+    }
+    Ok(())
+}
+
+/// The rows of `source` onto `local` (this rank's targets), the edges file read by all
+/// ranks in turn and each synapse sent to its target's rank.
+fn split_scan(source: &EdgeSource, local: &Range<u64>, parts: &[Range<u64>], comm: &dyn Communicator) -> Result<TargetRows> {
+    let (rank, ranks) = (comm.rank(), comm.size());
+    let data = agree(comm, edges::open(&source.file, &source.population))?;
+    let per_read = edges::edges_per_read();
+    let chunks = data.count.div_ceil(per_read);
+    let owner = |gid: u64| parts.partition_point(|r| r.end <= gid);
+    let mut found: Vec<(u32, u32, f32, u32)> = Vec::new();
+    for round in 0..chunks.div_ceil(ranks) {
+        let c = round * ranks + rank;
+        let chunk = if c < chunks { Some(data.chunk(c * per_read..((c + 1) * per_read).min(data.count), &source.file, &source.population)) } else { None };
+        let chunk = agree(comm, chunk.transpose())?;
+        // Per synapse, two words: its target and source; its weight's bits and delay.
+        let mut sends = vec![Vec::new(); ranks];
+        if let Some(chunk) = &chunk {
+            for (t, s, w, d) in (0..chunk.targets.len()).filter_map(|k| edges::synapse_of(source, chunk, k)) {
+                sends[owner(t as u64)].extend([t as u64 | (s as u64) << 32, w.to_bits() as u64 | (d as u64) << 32]);
+            }
+        }
+        let received = comm.all_to_all_u64(&sends);
+        drop(sends);
+        for words in received.chunks_exact(2) {
+            let (t, s) = (words[0] as u32, (words[0] >> 32) as u32);
+            debug_assert!(local.contains(&(t as u64)), "a synapse sent to the rank of its target");
+            found.push((t, s, f32::from_bits(words[1] as u32), (words[1] >> 32) as u32));
+        }
+    }
+    Ok(TargetRows::from_found(local.clone(), &found))
+}

@@ -1,0 +1,224 @@
+//! The scan of an edge population made when the description is made, shared among the
+//! processes that read the circuit (`Share`): each reads its chunks of the edges (chunk
+//! `part`, `part + parts`, …), checks them and tallies them by pair of node runs; the
+//! tallies are then gathered and combined, so that every process learns the same counts,
+//! ranges and first error as one process reading every edge would, while none reads
+//! more than its share. Only the tallies travel (a few words per pair of runs).
+
+use super::edges::{self, delay_steps, EdgeDatasets};
+use super::Sharing;
+use crate::error::{Error, Result};
+use crate::network::EdgeSource;
+use std::path::Path;
+
+/// What one process found for one pair (source run, target run).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tally {
+    pub count: u64,
+    /// The shortest and longest delay in steps; the smallest and largest weight (scaled).
+    pub delays: (u32, u32),
+    pub weights: (f64, f64),
+    /// The pair's first edge here and its edge type id.
+    pub first: (u64, i64),
+    /// The first edge here of another synaptic kind than `first`'s, and its type id.
+    pub other_kind: Option<(u64, i64)>,
+}
+
+/// The tallies of one edge population, by pair of runs, and its first bad edge.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Found {
+    pub pairs: Vec<((usize, usize), Tally)>,
+    /// (edge id, whether the edge types' table is at fault rather than the edges file,
+    /// the message).
+    pub error: Option<(u64, bool, String)>,
+}
+
+/// What the scan needs to place and check an edge.
+pub struct Scope<'a> {
+    pub path: &'a Path,
+    pub types_path: &'a Path,
+    pub population: &'a str,
+    /// The names and sizes of the source and target node populations.
+    pub names: (&'a str, &'a str),
+    pub sizes: (u64, u64),
+    /// The run of a source and of a target node.
+    pub run_of: &'a dyn Fn(bool, u64) -> usize,
+    /// Each run's weight factor.
+    pub weight_scale: &'a dyn Fn(usize) -> f64,
+    pub dt_ms: f64,
+}
+
+/// Scans this process's share of `data`'s edges (`source` gives the edge types).
+pub fn scan_share(data: &EdgeDatasets, source: &EdgeSource, scope: &Scope, (part, parts): (usize, usize)) -> Found {
+    let mut found = Found::default();
+    let at = format!("/edges/{}", scope.population);
+    let per_read = edges::edges_per_read();
+    let chunks = data.count.div_ceil(per_read);
+    for c in (part..chunks).step_by(parts.max(1)) {
+        let first = c * per_read;
+        // A chunk that cannot be read is this process's error, to be combined with the
+        // others' (returned now, it would leave them waiting in the gather).
+        let chunk = match data.chunk(first..(first + per_read).min(data.count), scope.path, scope.population) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                let message = match e {
+                    Error::Input { message, .. } => message,
+                    other => other.to_string(),
+                };
+                found.error = Some((first as u64, false, message));
+                return found;
+            }
+        };
+        for k in 0..chunk.targets.len() {
+            let edge = (chunk.first + k) as u64;
+            if let Err((in_types, message)) = tally(&mut found, source, scope, &chunk, k, &at) {
+                found.error = Some((edge, in_types, message));
+                return found;
+            }
+        }
+    }
+    found
+}
+
+/// Checks edge `k` of `chunk` and adds it to its pair's tally.
+fn tally(found: &mut Found, source: &EdgeSource, scope: &Scope, chunk: &edges::Chunk, k: usize, at: &str) -> std::result::Result<(), (bool, String)> {
+    let edge = chunk.first + k;
+    let (s, t) = (chunk.sources[k], chunk.targets[k]);
+    let (n_sources, n_targets) = scope.sizes;
+    for (id, n, dataset, name) in [(s, n_sources, "source_node_id", scope.names.0), (t, n_targets, "target_node_id", scope.names.1)] {
+        if id >= n {
+            return Err((false, format!("{at}/{dataset}: edge {edge} names node {id}, outside node population '{name}' of {n} nodes")));
+        }
+    }
+    let Some(edge_type) = source.type_of(chunk.types[k]) else {
+        return Err((true, format!("no edge type {} (edge {edge} of {at} in {} has it)", chunk.types[k], scope.path.display())));
+    };
+    let (weight, delay) = edges::values(source, chunk, k);
+    if !(weight as f32).is_finite() {
+        return Err((false, format!("{at}: edge {edge} has weight {weight}: expected a finite number")));
+    }
+    let steps = delay_steps(delay, scope.dt_ms);
+    if !(steps >= 1.0 && steps < u32::MAX as f64) {
+        return Err((false, format!("{at}: edge {edge} has delay {delay} ms: expected at least one step ({} ms)", scope.dt_ms)));
+    }
+    let key = ((scope.run_of)(false, s), (scope.run_of)(true, t));
+    let weight = weight * (scope.weight_scale)(key.1);
+    let steps = steps as u32;
+    match found.pairs.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, tally)) => {
+            tally.count += 1;
+            tally.delays = (tally.delays.0.min(steps), tally.delays.1.max(steps));
+            tally.weights = (tally.weights.0.min(weight), tally.weights.1.max(weight));
+            let first_kind = source.type_of(tally.first.1).map(|t| t.synapse);
+            if tally.other_kind.is_none() && first_kind != Some(edge_type.synapse) {
+                tally.other_kind = Some((edge as u64, edge_type.id));
+            }
+        }
+        None => found.pairs.push((
+            key,
+            Tally { count: 1, delays: (steps, steps), weights: (weight, weight), first: (edge as u64, edge_type.id), other_kind: None },
+        )),
+    }
+    Ok(())
+}
+
+/// Every process's tallies combined (collective where the reading is shared), in the
+/// order of the pairs' keys; the first bad edge of all as the error, with its file.
+pub fn combine(mine: Found, sharing: &Sharing, source: &EdgeSource, scope: &Scope) -> Result<Vec<((usize, usize), Tally)>> {
+    let all: Vec<Found> = match &sharing.0 {
+        None => vec![mine],
+        Some(share) => share.all_gather(&encode(&mine)).iter().map(|words| decode(words)).collect(),
+    };
+    let mut pairs: Vec<((usize, usize), Tally)> = Vec::new();
+    for (key, t) in all.iter().flat_map(|f| f.pairs.iter()) {
+        match pairs.iter_mut().find(|(k, _)| k == key) {
+            Some((_, sum)) => {
+                sum.count += t.count;
+                sum.delays = (sum.delays.0.min(t.delays.0), sum.delays.1.max(t.delays.1));
+                sum.weights = (sum.weights.0.min(t.weights.0), sum.weights.1.max(t.weights.1));
+                sum.first = sum.first.min(t.first);
+            }
+            None => pairs.push((*key, *t)),
+        }
+    }
+    // The first edge of each pair whose kind is not the pair's first edge's: on each
+    // process, its own first edge if of another kind, else the first it found differing.
+    let kind = |type_id: i64| source.type_of(type_id).map(|t| t.synapse);
+    let mut errors: Vec<(u64, bool, String)> = all.iter().filter_map(|f| f.error.clone()).collect();
+    for (key, whole) in &pairs {
+        for (_, t) in all.iter().flat_map(|f| f.pairs.iter()).filter(|(k, _)| k == key) {
+            let differing = if kind(t.first.1) != kind(whole.first.1) { Some(t.first) } else { t.other_kind };
+            if let Some((edge, type_id)) = differing {
+                let message = format!("/edges/{}: edge {edge} is of edge type {type_id}, of another synaptic kind than the edges before it: one projection takes one kind", scope.population);
+                errors.push((edge, false, message));
+            }
+        }
+    }
+    if let Some((_, in_types, message)) = errors.into_iter().min_by_key(|e| e.0) {
+        let path = if in_types { scope.types_path } else { scope.path };
+        return Err(Error::Input { path: path.to_path_buf(), message });
+    }
+    pairs.sort_by_key(|(k, _)| *k);
+    Ok(pairs)
+}
+
+/// A process's tallies as words: the pairs' count, each pair's ten words, then the
+/// error (a flag, its edge, its file, its message's length and bytes).
+fn encode(found: &Found) -> Vec<u64> {
+    let mut words = vec![found.pairs.len() as u64];
+    for ((s, t), tally) in &found.pairs {
+        let (other, other_type) = tally.other_kind.map_or((u64::MAX, 0), |(e, ty)| (e, ty as u64));
+        words.extend([*s as u64, *t as u64, tally.count, tally.delays.0 as u64, tally.delays.1 as u64]);
+        words.extend([tally.weights.0.to_bits(), tally.weights.1.to_bits(), tally.first.0, tally.first.1 as u64, other, other_type]);
+    }
+    match &found.error {
+        None => words.push(0),
+        Some((edge, in_types, message)) => {
+            words.extend([1, *edge, *in_types as u64, message.len() as u64]);
+            words.extend(message.as_bytes().chunks(8).map(|c| {
+                let mut b = [0u8; 8];
+                b[..c.len()].copy_from_slice(c);
+                u64::from_le_bytes(b)
+            }));
+        }
+    }
+    words
+}
+
+fn decode(words: &[u64]) -> Found {
+    let mut found = Found::default();
+    let pairs = words[0] as usize;
+    for p in words[1..1 + 11 * pairs].chunks(11) {
+        let tally = Tally {
+            count: p[2],
+            delays: (p[3] as u32, p[4] as u32),
+            weights: (f64::from_bits(p[5]), f64::from_bits(p[6])),
+            first: (p[7], p[8] as i64),
+            other_kind: (p[9] != u64::MAX).then_some((p[9], p[10] as i64)),
+        };
+        found.pairs.push(((p[0] as usize, p[1] as usize), tally));
+    }
+    let rest = &words[1 + 11 * pairs..];
+    if rest[0] == 1 {
+        let len = rest[3] as usize;
+        let bytes: Vec<u8> = rest[4..].iter().flat_map(|w| w.to_le_bytes()).take(len).collect();
+        found.error = Some((rest[1], rest[2] == 1, String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tallies_travel_as_words_unchanged() {
+        let tally = Tally { count: 7, delays: (2, 9), weights: (-1.5, 3.25), first: (11, -4), other_kind: Some((40, 3)) };
+        let found = Found {
+            pairs: vec![((0, 2), tally), ((1, 0), Tally { other_kind: None, ..tally })],
+            error: Some((99, true, "no edge type 5 (edge 99 …)".into())),
+        };
+        assert_eq!(decode(&encode(&found)), found);
+        assert_eq!(decode(&encode(&Found::default())), Found::default());
+    }
+}
