@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_ok, assert_same_datasets, command, stderr, volley};
+use common::{assert_ok, assert_same_datasets, command, stderr, stdout, volley};
 use std::path::{Path, PathBuf};
 
 fn python() -> String {
@@ -56,7 +56,9 @@ fn a_bmtk_network_runs_in_volley_as_in_nest_on_any_split() {
     // and send each synapse to its target's rank; read 100 edges at a time, in many
     // rounds, the spikes are still the same.
     let mut indexed = 0;
-    for entry in std::fs::read_dir(d.join("network")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().ends_with("_edges.h5")) {
+    for entry in
+        std::fs::read_dir(d.join("network")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().ends_with("_edges.h5"))
+    {
         let file = hdf5::File::open_rw(&entry).unwrap();
         for population in file.group("edges").unwrap().member_names().unwrap() {
             if file.link_exists(&format!("edges/{population}/indices")) {
@@ -258,7 +260,11 @@ fn ranks_reading_a_circuit_together_report_its_first_bad_edge() {
     assert_eq!(run.status.code(), Some(2), "{err}");
     // (mpirun adds its own lines after volley's.)
     let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(ours, ["error: cannot read DIR/net_net_edges.h5: /edges/net_to_net: edge 1 has delay 0.04 ms: expected at least one step (0.1 ms)"], "{err}");
+    assert_eq!(
+        ours,
+        ["error: cannot read DIR/net_net_edges.h5: /edges/net_to_net: edge 1 has delay 0.04 ms: expected at least one step (0.1 ms)"],
+        "{err}"
+    );
 }
 
 /// `volley export` writes the network a model draws (rules, weights as held, delays)
@@ -278,6 +284,27 @@ fn an_exported_model_reads_back_to_the_same_spikes() {
         assert_ok(&out);
         for file in ["nodes.h5", "node_types.csv", "edge_types.csv", "circuit_config.json", "model.toml"] {
             assert!(circuit.join(file).is_file(), "{file}");
+        }
+        // Three ranks, each drawing and writing its own targets' synapses, write the
+        // same files.
+        let by_ranks = d.join(format!("circuit{k}_ranks"));
+        let run = command(mpirun())
+            .args(["-np", "3", "--oversubscribe", "--bind-to", "none"])
+            .arg(env!("CARGO_BIN_EXE_volley"))
+            .args(["export", model.to_str().unwrap(), "--out", by_ranks.to_str().unwrap()])
+            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+            .output()
+            .expect("mpirun runs");
+        assert_ok(&run);
+        assert!(stdout(&run).contains("by 3 ranks"), "{}", stdout(&run));
+        let mut files = vec![PathBuf::from("nodes.h5")];
+        files.extend(std::fs::read_dir(circuit.join("edges")).unwrap().map(|e| Path::new("edges").join(e.unwrap().file_name())));
+        for file in &files {
+            assert_same_datasets(&circuit.join(file), &by_ranks.join(file));
+        }
+        for file in ["node_types.csv", "edge_types.csv", "model.toml"] {
+            assert_eq!(std::fs::read(circuit.join(file)).unwrap(), std::fs::read(by_ranks.join(file)).unwrap(), "{file}");
         }
         let (a, b) = (d.join(format!("a{k}")), d.join(format!("b{k}")));
         for (m, o) in [(model.clone(), &a), (circuit.join("model.toml"), &b)] {

@@ -1,32 +1,33 @@
-//! `volley export`: the network a model file draws, written as a SONATA circuit.
+//! `volley export`: the network a model file draws, written as a SONATA circuit — by
+//! one process, or by all ranks together under mpirun or srun (each its own targets'
+//! synapses, into the same files).
 
 use super::*;
 
-pub(super) fn export(args: ExportArgs) -> Result<ExitCode> {
+pub(super) fn export(args: ExportArgs, rank: &mut usize) -> Result<ExitCode> {
     let ExportArgs { model, out, sets } = args;
-    let tasks = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok()?.parse::<u64>().ok())
-        .max();
-    if let Some(n) = tasks.filter(|&n| n > 1) {
-        return Err(Error::Option {
-            option: "volley export".into(),
-            message: format!("started as one of {n} tasks: one process writes the circuit (run it without mpirun or srun)"),
-        });
+    let comm = communicator()?;
+    *rank = comm.rank();
+    let overrides = Overrides { sets, sharing: comm.sharing(), ..Overrides::default() };
+    let desc = volley::comm::agree(comm.as_ref(), config::load(&model, &overrides))?;
+    drop(overrides);
+    if comm.rank() == 0 {
+        warn(&desc);
     }
-    let desc = config::load(&model, &Overrides { sets, ..Overrides::default() })?;
-    warn(&desc);
-    let written = volley::record::circuit::export(&desc, &out)?;
-    for note in &written.notes {
-        eprintln!("volley: note: {note}");
+    let written = volley::record::circuit::export(&desc, &out, comm.as_ref())?;
+    if comm.rank() == 0 {
+        for note in &written.notes {
+            eprintln!("volley: note: {note}");
+        }
+        println!(
+            "wrote {} ({} populations, {} synapses{}): {}; `volley run {}` runs it with the synapses read back",
+            out.display(),
+            desc.populations.len(),
+            written.edges,
+            if comm.size() > 1 { format!(", by {} ranks", comm.size()) } else { String::new() },
+            written.files.join(", "),
+            out.join("model.toml").display()
+        );
     }
-    println!(
-        "wrote {} ({} populations, {} synapses): {}; `volley run {}` runs it with the synapses read back",
-        out.display(),
-        desc.populations.len(),
-        written.edges,
-        written.files.join(", "),
-        out.join("model.toml").display()
-    );
     Ok(ExitCode::SUCCESS)
 }

@@ -36,7 +36,7 @@ pub fn dispatch(command: Command, rank: &mut usize) -> Result<ExitCode> {
         Command::Stats(a) => stats::stats(a),
         Command::Plot(a) => plot::plot(a),
         Command::Reference(a) => reference::reference(a),
-        Command::Export(a) => export::export(a),
+        Command::Export(a) => export::export(a, rank),
     }
 }
 

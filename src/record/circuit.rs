@@ -8,13 +8,20 @@
 //!
 //! Weights are written as the run holds them: 16-bit codes of `compact` projections
 //! decoded, so that the edges are exactly the synapses of the run.
+//!
+//! Under MPI every rank draws and writes its own share, as a run partitions the network:
+//! its neurons' nodes and the synapses onto them, at their place in the files (parallel
+//! HDF5; edges in target order make each rank's a block after the ranks' before it), so
+//! that the files are the same bytes whatever the number of ranks and no rank holds more
+//! than its targets' synapses. The small files (types, config, model) are rank 0's.
 
+use super::appender::{open_file, text_attr};
+use crate::comm::{agree, Communicator};
 use crate::connectivity::generate::{weight_bounds, Row, RowDrawer, WeightCodec};
 use crate::error::{Error, Result};
 use crate::network::{Description, Projection, Storage, SynapseModel};
-use hdf5::types::VarLenUnicode;
+use std::ops::Range;
 use std::path::Path;
-use std::str::FromStr;
 
 /// What was written: the files, and what the circuit could not say (per-neuron values).
 #[derive(Debug, Default)]
@@ -46,9 +53,9 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Output { path: path.to_path_buf(), message: e.to_string() }
 }
 
-/// Writes the circuit of `desc` into `dir`, and `model.toml`, which runs it.
-pub fn export(desc: &Description, dir: &Path) -> Result<Exported> {
-    std::fs::create_dir_all(dir.join("components")).map_err(|e| write_err(dir, e))?;
+/// Writes the circuit of `desc` into `dir`, and `model.toml`, which runs it (collective:
+/// every rank calls it; errors are agreed on).
+pub fn export(desc: &Description, dir: &Path, comm: &dyn Communicator) -> Result<Exported> {
     if let Some(p) = desc.projections.iter().find(|p| p.plasticity.is_some()) {
         return Err(Error::Option {
             option: "volley export".into(),
@@ -61,9 +68,21 @@ pub fn export(desc: &Description, dir: &Path) -> Result<Exported> {
             message: "the model takes synapses from a SONATA circuit already: export draws a model's rules".into(),
         });
     }
+    agree(comm, std::fs::create_dir_all(dir.join("components")).map_err(|e| write_err(dir, e)))?;
+    let parts = crate::partition::partition(desc, comm.size());
+    let mine = &parts[comm.rank()];
     let mut out = Exported::default();
-    write_nodes(desc, dir, &mut out)?;
-    let edge_files = write_edges(desc, dir, &mut out)?;
+    write_nodes(desc, dir, (mine, comm), &mut out)?;
+    let edge_files = write_edges(desc, dir, (mine, comm), &mut out)?;
+    if comm.rank() > 0 {
+        return agree(comm, Ok(out));
+    }
+    let written = write_config(desc, dir, &edge_files, &mut out);
+    agree(comm, written.map(|()| out))
+}
+
+/// `circuit_config.json` and `model.toml`.
+fn write_config(desc: &Description, dir: &Path, edge_files: &[String], out: &mut Exported) -> Result<()> {
     // One edges file per projection, listed in the projections' order: the order the
     // reader makes them projections in (an HDF5 file lists its groups by name).
     let edges: Vec<serde_json::Value> = edge_files
@@ -85,7 +104,7 @@ pub fn export(desc: &Description, dir: &Path) -> Result<Exported> {
     let path = dir.join("model.toml");
     std::fs::write(&path, model_reading_edges(&desc.model_text, Path::new(&desc.model_file))?).map_err(|e| write_err(&path, e))?;
     out.files.push("model.toml".into());
-    Ok(out)
+    Ok(())
 }
 
 /// The model file's text without its projections, with the circuit's edges in their
@@ -111,24 +130,38 @@ fn model_reading_edges(text: &str, model: &Path) -> Result<String> {
     Ok(format!("# Written by `volley export`: the model's synapses read from the circuit beside it.\n{doc}"))
 }
 
-/// `nodes.h5` (a node population per population), `node_types.csv` and a
-/// dynamics_params JSON per population of the parameters and initial values it gives as
-/// numbers.
-fn write_nodes(desc: &Description, dir: &Path, out: &mut Exported) -> Result<()> {
+/// `nodes.h5` (a node population per population; each rank writes its neurons' rows),
+/// `node_types.csv` and a dynamics_params JSON per population of the parameters and
+/// initial values it gives as numbers (rank 0's).
+fn write_nodes(desc: &Description, dir: &Path, (mine, comm): (&Range<u64>, &dyn Communicator), out: &mut Exported) -> Result<()> {
     let path = dir.join("nodes.h5");
-    let file = hdf5::File::create(&path).map_err(|e| write_err(&path, e))?;
+    let file = agree(comm, open_file(&path, comm, true).map_err(|e| write_err(&path, e)))?;
+    let written = (|| -> hdf5::Result<()> {
+        for (k, p) in desc.populations.iter().enumerate() {
+            let g = file.create_group(&format!("nodes/{}", p.name))?;
+            let n = p.size as usize;
+            let datasets = [g.new_dataset::<u64>().shape(n).create("node_id")?, g.new_dataset::<u64>().shape(n).create("node_type_id")?];
+            let group_index = g.new_dataset::<u64>().shape(n).create("node_group_index")?;
+            let group_id = g.new_dataset::<u32>().shape(n).create("node_group_id")?;
+            g.create_group("0")?;
+            let gids = p.gids();
+            let local = gids.start.max(mine.start) - p.first_gid..gids.end.min(mine.end).max(gids.start.max(mine.start)) - p.first_gid;
+            if local.is_empty() {
+                continue;
+            }
+            let span = local.start as usize..local.end as usize;
+            let ids: Vec<u64> = local.clone().collect();
+            datasets[0].write_slice(&ids, span.clone())?;
+            datasets[1].write_slice(&vec![100 + k as u64; ids.len()], span.clone())?;
+            group_index.write_slice(&ids, span.clone())?;
+            group_id.write_slice(&vec![0u32; ids.len()], span)?;
+        }
+        Ok(())
+    })();
+    agree(comm, written.and_then(|()| file.close()).map_err(|e| write_err(&path, e)))?;
     let mut table = String::from("node_type_id pop_name model_type model_template dynamics_params\n");
+    let mut written = Ok(());
     for (k, p) in desc.populations.iter().enumerate() {
-        let type_id = 100 + k as u64;
-        let g = file.create_group(&format!("nodes/{}", p.name)).map_err(|e| write_err(&path, e))?;
-        let n = p.size as usize;
-        let write =
-            |name: &str, data: Vec<u64>| g.new_dataset_builder().with_data(&data).create(name).map(|_| ()).map_err(|e| write_err(&path, e));
-        write("node_id", (0..p.size).collect())?;
-        write("node_type_id", vec![type_id; n])?;
-        write("node_group_index", (0..p.size).collect())?;
-        g.new_dataset_builder().with_data(&vec![0u32; n]).create("node_group_id").map_err(|e| write_err(&path, e))?;
-        g.create_group("0").map_err(|e| write_err(&path, e))?;
         let model = p.model.declaration().model;
         let (model_type, template) = match model {
             "spike_source" => ("virtual", "NULL".to_string()),
@@ -150,26 +183,36 @@ fn write_nodes(desc: &Description, dir: &Path, out: &mut Exported) -> Result<()>
             params.insert(key, serde_json::json!(x));
         }
         let json = dir.join("components").join(format!("{}.json", p.name));
-        std::fs::write(&json, serde_json::to_string_pretty(&params).expect("JSON")).map_err(|e| write_err(&json, e))?;
-        table.push_str(&format!("{type_id} {} {model_type} {template} {}.json\n", p.name, p.name));
+        if comm.rank() == 0 && written.is_ok() {
+            written = std::fs::write(&json, serde_json::to_string_pretty(&params).expect("JSON")).map_err(|e| write_err(&json, e));
+        }
+        table.push_str(&format!("{} {} {model_type} {template} {}.json\n", 100 + k, p.name, p.name));
     }
     let csv = dir.join("node_types.csv");
-    std::fs::write(&csv, table).map_err(|e| write_err(&csv, e))?;
+    if comm.rank() == 0 && written.is_ok() {
+        written = std::fs::write(&csv, table).map_err(|e| write_err(&csv, e));
+    }
+    agree(comm, written)?;
     out.files.extend(["nodes.h5".to_string(), "node_types.csv".to_string()]);
     Ok(())
 }
 
-/// The synapses of `p` as (target, source, weight, delay steps), by target, each
-/// target's in drawing order; weights as the run holds them.
-fn synapses_of(desc: &Description, p: &Projection) -> Result<Vec<(u64, u64, f32, u32)>> {
+/// The synapses of `p` onto the targets `mine` (global ids) as (target, source, weight,
+/// delay steps), by target, each target's in drawing order; weights as the run holds them.
+/// Rows drawn per source are drawn for every source, their synapses onto `mine` kept.
+fn synapses_of(desc: &Description, p: &Projection, mine: &Range<u64>) -> Result<Vec<(u64, u64, f32, u32)>> {
     let mut drawer = RowDrawer::new(desc, p);
     let mut row = Row::default();
     let codec = (p.storage == Storage::Compact).then(|| WeightCodec::new(weight_bounds(&p.weight)));
     let held = |w: f32| codec.map_or(w, |c| c.decode(c.encode(w)));
     let per_source = p.rule.per_source();
     let (sources, targets) = (desc.populations[p.source].gids(), desc.populations[p.target].gids());
+    let local = targets.start.max(mine.start)..targets.end.min(mine.end);
     let mut out = Vec::new();
-    for gid in if per_source { sources } else { targets } {
+    if local.is_empty() {
+        return Ok(out);
+    }
+    for gid in if per_source { sources } else { local.clone() } {
         drawer.draw(gid, &mut row);
         if let Some(bad) = drawer.invalid.take() {
             return Err(Error::Runtime(format!(
@@ -179,7 +222,9 @@ fn synapses_of(desc: &Description, p: &Projection) -> Result<Vec<(u64, u64, f32,
         }
         for i in 0..row.len() {
             let (source, target) = if per_source { (gid, row.other[i]) } else { (row.other[i], gid) };
-            out.push((target, source, held(row.weight[i]), row.delay[i]));
+            if local.contains(&target) {
+                out.push((target, source, held(row.weight[i]), row.delay[i]));
+            }
         }
     }
     // Rows drawn per source: by target, each target's in the order drawn (stable).
@@ -190,10 +235,11 @@ fn synapses_of(desc: &Description, p: &Projection) -> Result<Vec<(u64, u64, f32,
 }
 
 /// `edges/<name>.h5` for each projection: its edge population (`<source>_to_<target>`,
-/// numbered where two join the same populations) with its index by target; and
-/// `edge_types.csv`. Returns the edges files in projection order.
-fn write_edges(desc: &Description, dir: &Path, out: &mut Exported) -> Result<Vec<String>> {
-    std::fs::create_dir_all(dir.join("edges")).map_err(|e| write_err(dir, e))?;
+/// numbered where two join the same populations) with its index by target, each rank
+/// writing the block of its targets' synapses; and `edge_types.csv`. Returns the edges
+/// files in projection order.
+fn write_edges(desc: &Description, dir: &Path, (mine, comm): (&Range<u64>, &dyn Communicator), out: &mut Exported) -> Result<Vec<String>> {
+    agree(comm, std::fs::create_dir_all(dir.join("edges")).map_err(|e| write_err(dir, e)))?;
     // volley's synapse columns beside NEST's static_synapse: what reads the kind back.
     let mut table = String::from("edge_type_id model_template synapse tau_syn e_rev\n");
     let mut names: Vec<String> = Vec::new();
@@ -202,54 +248,27 @@ fn write_edges(desc: &Description, dir: &Path, out: &mut Exported) -> Result<Vec
         let base = format!("{}_to_{}", source.name, target.name);
         let name = if names.contains(&base) { format!("{base}_{j}") } else { base };
         names.push(name.clone());
-        let synapses = synapses_of(desc, p)?;
-        out.edges += synapses.len() as u64;
+        let synapses = agree(comm, synapses_of(desc, p, mine))?;
+        let (before, total) = comm.prefix_and_total(&[synapses.len() as u64]);
+        out.edges += total[0];
         let path = dir.join("edges").join(format!("{name}.h5"));
-        let file = hdf5::File::create(&path).map_err(|e| write_err(&path, e))?;
-        let g = file.create_group(&format!("edges/{name}")).map_err(|e| write_err(&path, e))?;
-        let e = |r: hdf5::Result<hdf5::Dataset>| r.map_err(|e| write_err(&path, e));
-        let ids = |pick: fn(&(u64, u64, f32, u32)) -> u64, first: u64| synapses.iter().map(|s| pick(s) - first).collect::<Vec<u64>>();
-        for (dataset, values, population) in [
-            ("source_node_id", ids(|s| s.1, source.first_gid), &source.name),
-            ("target_node_id", ids(|s| s.0, target.first_gid), &target.name),
-        ] {
-            let d = e(g.new_dataset_builder().with_data(&values).create(dataset))?;
-            let value = VarLenUnicode::from_str(population).map_err(|e| write_err(&path, e))?;
-            d.new_attr::<VarLenUnicode>()
-                .create("node_population")
-                .and_then(|a| a.write_scalar(&value))
-                .map_err(|e| write_err(&path, e))?;
-        }
-        let m = synapses.len();
-        e(g.new_dataset_builder().with_data(&vec![100 + j as u32; m]).create("edge_type_id"))?;
-        e(g.new_dataset_builder().with_data(&vec![0u16; m]).create("edge_group_id"))?;
-        e(g.new_dataset_builder().with_data(&(0..m as u64).collect::<Vec<_>>()).create("edge_group_index"))?;
-        let weights: Vec<f64> = synapses.iter().map(|s| s.2 as f64).collect();
-        let delays: Vec<f64> = synapses.iter().map(|s| s.3 as f64 * desc.dt_ms).collect();
-        e(g.new_dataset_builder().with_data(&weights).create("0/syn_weight"))?;
-        e(g.new_dataset_builder().with_data(&delays).create("0/delay"))?;
-        // One range of edges per target (they are sorted by target).
-        let n = target.size as usize;
-        let mut node_ranges = ndarray::Array2::<u64>::zeros((n, 2));
-        let mut ranges: Vec<[u64; 2]> = Vec::new();
-        let mut at = 0usize;
-        for t in 0..n {
-            let start = at;
-            while at < m && synapses[at].0 - target.first_gid == t as u64 {
-                at += 1;
-            }
-            if at > start {
-                node_ranges[[t, 0]] = ranges.len() as u64;
-                node_ranges[[t, 1]] = ranges.len() as u64 + 1;
-                ranges.push([start as u64, at as u64]);
-            } else {
-                node_ranges[[t, 0]] = ranges.len() as u64;
-                node_ranges[[t, 1]] = ranges.len() as u64;
-            }
-        }
-        let edges_of = ndarray::Array2::from_shape_vec((ranges.len(), 2), ranges.concat()).expect("two columns");
-        e(g.new_dataset_builder().with_data(&node_ranges).create("indices/target_to_source/node_id_to_ranges"))?;
-        e(g.new_dataset_builder().with_data(&edges_of).create("indices/target_to_source/range_to_edge_id"))?;
+        let file = agree(comm, open_file(&path, comm, true).map_err(|e| write_err(&path, e)))?;
+        let gids = target.gids();
+        let start = gids.start.max(mine.start);
+        let local_targets = start - target.first_gid..gids.end.min(mine.end).max(start) - target.first_gid;
+        let block = (before[0] as usize, total[0] as usize);
+        let names = (name.as_str(), source.name.as_str(), target.name.as_str());
+        let written = edge_population(&file, names, (source.first_gid, target.first_gid), block, &synapses, (100 + j as u32, desc.dt_ms))
+            .and_then(|()| {
+                super::weights::target_index(
+                    &file.group(&format!("edges/{name}"))?,
+                    (target.size, local_targets),
+                    (block.0, synapses.len()),
+                    |k| synapses[k].0 - target.first_gid,
+                )
+            })
+            .and_then(|()| file.close());
+        agree(comm, written.map_err(|e| write_err(&path, e)))?;
         let kind = match p.synapse {
             SynapseModel::Delta => "delta NULL NULL".to_string(),
             SynapseModel::ExpCurrent { tau_ms } => format!("exp_current {tau_ms} NULL"),
@@ -258,9 +277,46 @@ fn write_edges(desc: &Description, dir: &Path, out: &mut Exported) -> Result<Vec
         table.push_str(&format!("{} static_synapse {kind}\n", 100 + j));
     }
     let csv = dir.join("edge_types.csv");
-    std::fs::write(&csv, table).map_err(|e| write_err(&csv, e))?;
+    agree(comm, if comm.rank() == 0 { std::fs::write(&csv, table).map_err(|e| write_err(&csv, e)) } else { Ok(()) })?;
     let files: Vec<String> = names.iter().map(|n| format!("edges/{n}.h5")).collect();
     out.files.extend(files.iter().cloned());
     out.files.push("edge_types.csv".into());
     Ok(files)
+}
+
+/// The datasets of edge population `name` (collective), of `total` edges, this rank's
+/// `synapses` written from edge `first` on: ids population-local (from the node
+/// populations' first global ids `firsts`), every edge of type `type_id`, one group (0)
+/// of per-edge weights and delays (ms).
+fn edge_population(
+    file: &hdf5::File,
+    (name, source, target): (&str, &str, &str),
+    firsts: (u64, u64),
+    (first, total): (usize, usize),
+    synapses: &[(u64, u64, f32, u32)],
+    (type_id, dt_ms): (u32, f64),
+) -> hdf5::Result<()> {
+    let g = file.create_group(&format!("edges/{name}"))?;
+    let sources = g.new_dataset::<u64>().shape(total).create("source_node_id")?;
+    text_attr(&sources, "node_population", source)?;
+    let targets = g.new_dataset::<u64>().shape(total).create("target_node_id")?;
+    text_attr(&targets, "node_population", target)?;
+    let types = g.new_dataset::<u32>().shape(total).create("edge_type_id")?;
+    let group_ids = g.new_dataset::<u16>().shape(total).create("edge_group_id")?;
+    let group_index = g.new_dataset::<u64>().shape(total).create("edge_group_index")?;
+    let weights = g.new_dataset::<f64>().shape(total).create("0/syn_weight")?;
+    let delays = g.new_dataset::<f64>().shape(total).create("0/delay")?;
+    if synapses.is_empty() {
+        return Ok(());
+    }
+    let span = first..first + synapses.len();
+    let m = synapses.len();
+    sources.write_slice(&synapses.iter().map(|s| s.1 - firsts.0).collect::<Vec<u64>>(), span.clone())?;
+    targets.write_slice(&synapses.iter().map(|s| s.0 - firsts.1).collect::<Vec<u64>>(), span.clone())?;
+    types.write_slice(&vec![type_id; m], span.clone())?;
+    group_ids.write_slice(&vec![0u16; m], span.clone())?;
+    group_index.write_slice(&span.clone().map(|i| i as u64).collect::<Vec<u64>>(), span.clone())?;
+    weights.write_slice(&synapses.iter().map(|s| s.2 as f64).collect::<Vec<f64>>(), span.clone())?;
+    delays.write_slice(&synapses.iter().map(|s| s.3 as f64 * dt_ms).collect::<Vec<f64>>(), span)?;
+    Ok(())
 }

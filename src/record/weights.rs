@@ -207,7 +207,9 @@ fn lay_out(
         delay.write_slice(&ms, mine.clone())?;
         current.write_slice(&synapses.iter().map(|s| s.weight).collect::<Vec<f32>>(), mine.clone())?;
     }
-    target_index(&group, layout, mine.start, synapses)?;
+    target_index(&group, (layout.target_size, layout.local_targets.clone()), (mine.start, synapses.len()), |k| {
+        synapses[k].target - layout.target.1
+    })?;
     let snapshots = group.create_group("snapshots")?;
     let chunk_rows = (super::report::CHUNK_BYTES / (4 * total.max(1) as u64)).clamp(1, 64);
     let weights = snapshots
@@ -230,33 +232,39 @@ fn extendables(name: &str, (weights, chunk_rows): (hdf5::Dataset, u64), time: hd
 }
 
 /// `indices/target_to_source` (SONATA's index of each target node's edges, which
-/// libsonata's `afferent_edges` reads): edges are in target order, so each target node
-/// has one range, `range_to_edge_id[i]` = its edges [start, end), and
-/// `node_id_to_ranges[i]` = [i, i + 1]. This rank writes the rows of its own targets.
-fn target_index(group: &hdf5::Group, layout: &WeightsLayout, first_edge: usize, synapses: &[PlasticSynapse]) -> hdf5::Result<()> {
+/// libsonata's `afferent_edges` reads) of an edge population whose edges are in target
+/// order: each target node has one range, `range_to_edge_id[i]` = its edges [start, end),
+/// and `node_id_to_ranges[i]` = [i, i + 1]. This rank writes the rows of its own targets
+/// `local_targets` (population-local ids of a population of `target_size`), whose
+/// `edges` edges start at `first_edge`, edge k onto `target_of(k)`.
+pub(super) fn target_index(
+    group: &hdf5::Group,
+    (target_size, local_targets): (u64, Range<u64>),
+    (first_edge, edges): (usize, usize),
+    target_of: impl Fn(usize) -> u64,
+) -> hdf5::Result<()> {
     let index = group.create_group("indices")?.create_group("target_to_source")?;
-    let n = layout.target_size as usize;
+    let n = target_size as usize;
     let to_ranges = index.new_dataset::<u64>().shape((n, 2)).create("node_id_to_ranges")?;
     let to_edges = index.new_dataset::<u64>().shape((n, 2)).create("range_to_edge_id")?;
-    let local = layout.local_targets.clone();
-    if local.is_empty() {
+    if local_targets.is_empty() {
         return Ok(());
     }
-    let rows = (local.end - local.start) as usize;
-    let (mut ranges, mut edges) = (Vec::with_capacity(2 * rows), Vec::with_capacity(2 * rows));
+    let rows = (local_targets.end - local_targets.start) as usize;
+    let (mut ranges, mut starts) = (Vec::with_capacity(2 * rows), Vec::with_capacity(2 * rows));
     let mut k = 0;
-    for node in local.clone() {
+    for node in local_targets.clone() {
         let start = k;
-        while k < synapses.len() && synapses[k].target - layout.target.1 == node {
+        while k < edges && target_of(k) == node {
             k += 1;
         }
         ranges.extend([node, node + 1]);
-        edges.extend([(first_edge + start) as u64, (first_edge + k) as u64]);
+        starts.extend([(first_edge + start) as u64, (first_edge + k) as u64]);
     }
     let block = |v: &[u64]| ndarray::Array2::from_shape_vec((rows, 2), v.to_vec()).map_err(|e| hdf5::Error::from(e.to_string().as_str()));
-    let span = local.start as usize..local.end as usize;
+    let span = local_targets.start as usize..local_targets.end as usize;
     to_ranges.write_slice(&block(&ranges)?, (span.clone(), 0..2))?;
-    to_edges.write_slice(&block(&edges)?, (span, 0..2))?;
+    to_edges.write_slice(&block(&starts)?, (span, 0..2))?;
     Ok(())
 }
 

@@ -50,7 +50,11 @@ fn split_scan(source: &EdgeSource, local: &Range<u64>, parts: &[Range<u64>], com
     let mut found: Vec<(u32, u32, f32, u32)> = Vec::new();
     for round in 0..chunks.div_ceil(ranks) {
         let c = round * ranks + rank;
-        let chunk = if c < chunks { Some(data.chunk(c * per_read..((c + 1) * per_read).min(data.count), &source.file, &source.population)) } else { None };
+        let chunk = if c < chunks {
+            Some(data.chunk(c * per_read..((c + 1) * per_read).min(data.count), &source.file, &source.population))
+        } else {
+            None
+        };
         let chunk = agree(comm, chunk.transpose())?;
         // Per synapse, two words: its target and source; its weight's bits and delay.
         let mut sends = vec![Vec::new(); ranks];

@@ -15,8 +15,8 @@
 
 use super::config::SonataConfig;
 use super::edges;
-use super::{survey, Sharing};
 use super::types::TypeTable;
+use super::{survey, Sharing};
 use crate::error::{Error, Result};
 use crate::network::{EdgeType, SynapseModel};
 use serde_json::Value;
@@ -415,7 +415,13 @@ fn synapse_kind(types: &TypeTable, row: usize) -> Result<SynapseModel> {
 
 /// The projections of the edges file `path`: one per edge population and pair of runs
 /// that its edges join.
-fn edge_runs(config: &SonataConfig, path: &Path, types: &TypeTable, runs: &[NodeRun], (dt_ms, sharing): (f64, &Sharing)) -> Result<Vec<EdgeRun>> {
+fn edge_runs(
+    config: &SonataConfig,
+    path: &Path,
+    types: &TypeTable,
+    runs: &[NodeRun],
+    (dt_ms, sharing): (f64, &Sharing),
+) -> Result<Vec<EdgeRun>> {
     let edge_types = edge_types(config, types)?;
     let file = hdf5::File::open(path).map_err(|e| input(path, format!("not an HDF5 file of SONATA edges ({e})")))?;
     let group = file.group("edges").map_err(|_| input(path, "expected a group /edges"))?;

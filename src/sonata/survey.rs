@@ -81,7 +81,14 @@ pub fn scan_share(data: &EdgeDatasets, source: &EdgeSource, scope: &Scope, (part
 }
 
 /// Checks edge `k` of `chunk` and adds it to its pair's tally.
-fn tally(found: &mut Found, source: &EdgeSource, scope: &Scope, chunk: &edges::Chunk, k: usize, at: &str) -> std::result::Result<(), (bool, String)> {
+fn tally(
+    found: &mut Found,
+    source: &EdgeSource,
+    scope: &Scope,
+    chunk: &edges::Chunk,
+    k: usize,
+    at: &str,
+) -> std::result::Result<(), (bool, String)> {
     let edge = chunk.first + k;
     let (s, t) = (chunk.sources[k], chunk.targets[k]);
     let (n_sources, n_targets) = scope.sizes;

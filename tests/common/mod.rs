@@ -111,6 +111,7 @@ pub fn datasets(path: &Path) -> std::collections::BTreeMap<String, (Vec<usize>, 
                     TypeDescriptor::Float(FloatSize::U4) => d.read_raw::<f32>().unwrap().iter().map(|x| x.to_bits() as u64).collect(),
                     TypeDescriptor::Unsigned(IntSize::U8) => d.read_raw::<u64>().unwrap(),
                     TypeDescriptor::Unsigned(IntSize::U4) => d.read_raw::<u32>().unwrap().iter().map(|&x| x as u64).collect(),
+                    TypeDescriptor::Unsigned(IntSize::U2) => d.read_raw::<u16>().unwrap().iter().map(|&x| x as u64).collect(),
                     TypeDescriptor::Integer(IntSize::U8) => d.read_raw::<i64>().unwrap().iter().map(|&x| x as u64).collect(),
                     other => panic!("{path}: unexpected type {other:?}"),
                 };
