@@ -228,4 +228,84 @@ mod tests {
         assert_eq!(decode(&encode(&found)), found);
         assert_eq!(decode(&encode(&Found::default())), Found::default());
     }
+
+    /// Processes whose tallies are given: `all_gather` returns them, in order.
+    struct Given(Vec<Found>);
+
+    impl super::super::Share for Given {
+        fn part(&self) -> usize {
+            0
+        }
+        fn parts(&self) -> usize {
+            self.0.len()
+        }
+        fn all_gather(&self, _: &[u64]) -> Vec<Vec<u64>> {
+            self.0.iter().map(encode).collect()
+        }
+    }
+
+    fn source() -> EdgeSource {
+        use crate::network::{EdgeType, SynapseModel};
+        let kind = |id, synapse| EdgeType { id, weight: None, delay_ms: None, synapse };
+        EdgeSource {
+            file: "e.h5".into(),
+            population: "p".into(),
+            source_nodes: 0..10,
+            target_nodes: 0..10,
+            source_base: 0,
+            target_base: 0,
+            types: vec![kind(1, SynapseModel::Delta), kind(2, SynapseModel::ExpCurrent { tau_ms: 2.0 }), kind(3, SynapseModel::Delta)],
+            per_edge_weight: true,
+            per_edge_delay: true,
+            indexed: false,
+            weight_scale: 1.0,
+            dt_ms: 0.1,
+            count: 0,
+            loaded: Default::default(),
+            max_indegree: Default::default(),
+        }
+    }
+
+    /// Parts' tallies combine to what one process reading every edge finds: counts
+    /// summed, ranges widened, the first edge the earliest; the first edge of another
+    /// kind than the pair's first found wherever it lies; the earliest error wins.
+    #[test]
+    fn parts_combine_as_one_reading() {
+        let (source, path) = (source(), Path::new("e.h5"));
+        let scope = Scope {
+            path,
+            types_path: Path::new("t.csv"),
+            population: "p",
+            names: ("a", "b"),
+            sizes: (10, 10),
+            run_of: &|_, _| 0,
+            weight_scale: &|_| 1.0,
+            dt_ms: 0.1,
+        };
+        let tally = |count, first: (u64, i64), other_kind| Tally { count, delays: (count as u32, 9), weights: (-(count as f64), 1.0), first, other_kind };
+        // Part 1 holds the pair's first edge (2, of type 1); part 0's first (7) is of type 3, the same kind.
+        let parts = vec![
+            Found { pairs: vec![((0, 0), tally(3, (7, 3), None))], error: None },
+            Found { pairs: vec![((0, 0), tally(2, (2, 1), None)), ((1, 0), tally(1, (4, 1), None))], error: None },
+        ];
+        let sharing = Sharing(Some(std::rc::Rc::new(Given(parts.clone()))));
+        let pairs = combine(Found::default(), &sharing, &source, &scope).unwrap();
+        assert_eq!(pairs.len(), 2);
+        assert_eq!(pairs[0].1, Tally { count: 5, delays: (2, 9), weights: (-3.0, 1.0), first: (2, 1), other_kind: None });
+        // A part whose own first edge is of another kind than the pair's first: that
+        // edge is the conflict, though the part saw no change of kind itself.
+        let mut conflicting = parts.clone();
+        conflicting[0].pairs[0].1.first = (7, 2);
+        conflicting[1].pairs[0].1.other_kind = Some((9, 2));
+        let sharing = Sharing(Some(std::rc::Rc::new(Given(conflicting))));
+        let err = combine(Found::default(), &sharing, &source, &scope).unwrap_err().to_string();
+        assert!(err.contains("edge 7 is of edge type 2, of another synaptic kind"), "{err}");
+        // An earlier error of another part wins over the conflict.
+        let mut errors = parts;
+        errors[0].pairs[0].1.first = (7, 2);
+        errors[1].error = Some((5, true, "no edge type 8".into()));
+        let sharing = Sharing(Some(std::rc::Rc::new(Given(errors))));
+        let err = combine(Found::default(), &sharing, &source, &scope).unwrap_err();
+        assert!(matches!(&err, Error::Input { path, message } if path == Path::new("t.csv") && message == "no edge type 8"), "{err}");
+    }
 }
