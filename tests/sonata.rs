@@ -43,7 +43,7 @@ fn a_bmtk_network_runs_in_volley_as_in_nest_on_any_split() {
             .args(["run", "-q", config, "--threads", "1", "--out", o.to_str().unwrap()])
             .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
             .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-            .env("VOLLEY_EDGES_PER_READ", per_read)
+            .env("VOLLEY_ENTRIES_PER_READ", per_read)
             .output()
             .expect("mpirun runs");
         assert_ok(&run);
@@ -253,7 +253,7 @@ fn ranks_reading_a_circuit_together_report_its_first_bad_edge() {
         .args(["run", "-q", config.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()])
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("VOLLEY_EDGES_PER_READ", "1")
+        .env("VOLLEY_ENTRIES_PER_READ", "1")
         .output()
         .expect("mpirun runs");
     let err = stderr(&run).trim().replace(&dir.path().display().to_string(), "DIR");

@@ -59,10 +59,23 @@ fn a_spike_source_replays_its_file_on_the_grid() {
     assert_eq!(
         desc.warnings,
         vec![format!(
-            "spike file {} (population 'input'): 1 spike between steps moved to the end of their step of 0.1 ms; \
-             1 spike in a step in which their node already spiked dropped",
+            "spike file {} (population 'input'): 1 spike between steps moved to the end of their step of 0.1 ms",
             d.join("in.h5").display()
         )]
+    );
+    // The repeat in one step is found where the trains are read, for the neurons read.
+    assert_eq!(desc.load_trains(&(0..6)).unwrap(), vec![1, 0]);
+    desc.forget_trains();
+    assert_eq!(desc.load_trains(&(0..1)).unwrap(), vec![0, 0], "node 1's repeat is not node 0's");
+    desc.forget_trains();
+    // `volley run` warns of both, once.
+    let alone = common::volley(d, &["run", "-q", model.to_str().unwrap(), "--out", d.join("o1").to_str().unwrap()]);
+    assert_eq!(
+        warnings(&alone, d),
+        [
+            "volley: warning: spike file DIR/in.h5 (population 'input'): 1 spike between steps moved to the end of their step of 0.1 ms",
+            "volley: warning: spike file DIR/in.h5 (population 'input'): 1 spike in a step in which their node already spiked dropped",
+        ]
     );
     let spikes = spikes_of(&desc);
     // Emitted in the step that ends at the time: 0.1 ms → step 0, 1.0 → 9, 2.5 → 24,
@@ -79,6 +92,61 @@ fn a_spike_source_replays_its_file_on_the_grid() {
         let (again, _) = simulate(&desc, CpuOptions { threads, min_shard_neurons: 1, ..CpuOptions::default() });
         assert_eq!(again.iter().map(|s| (s.step, s.gid)).collect::<Vec<_>>(), spikes, "{threads} threads");
     }
+}
+
+/// The run's warnings, sorted, the folder `d` written DIR.
+fn warnings(out: &std::process::Output, d: &Path) -> Vec<String> {
+    let err = String::from_utf8_lossy(&out.stderr).replace(&d.display().to_string(), "DIR");
+    assert!(out.status.success(), "{err}");
+    let mut lines: Vec<String> = err.lines().filter(|l| l.starts_with("volley: warning:")).map(String::from).collect();
+    lines.sort();
+    lines
+}
+
+/// On three ranks, each checks its share of the spike file (a few entries at a time)
+/// and reads only its own neurons' trains: the same spikes as one process, the same
+/// warnings once, and a bad entry found by any rank reported as one process reports it.
+#[test]
+fn ranks_read_their_own_neurons_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 300 inputs over 20 ms, some times between steps, some repeats in a step.
+    let (mut times, mut ids) = (Vec::new(), Vec::new());
+    for k in 0..900u64 {
+        let id = (k * 37) % 300;
+        times.push(0.1 * (1 + (k * 7919) % 190) as f64 + if k % 11 == 0 { 0.05 } else { 0.0 });
+        ids.push(id);
+    }
+    times.extend([1.0, 1.0]);
+    ids.extend([250, 250]);
+    spike_file(&d.join("in.h5"), Some("input"), &times, &ids);
+    let model = d.join("m.toml");
+    std::fs::write(&model, network("in.h5").replace("size = 3", "size = 300")).unwrap();
+    let run = |ranks: &str, out: &str| {
+        common::command("mpirun")
+            .args(["-np", ranks, "--oversubscribe", "--bind-to", "none"])
+            .arg(env!("CARGO_BIN_EXE_volley"))
+            .args(["run", "-q", model.to_str().unwrap(), "--threads", "1", "--out", d.join(out).to_str().unwrap()])
+            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+            .env("VOLLEY_ENTRIES_PER_READ", "50")
+            .output()
+            .expect("mpirun runs (OpenMPI: apt-get install openmpi-bin libopenmpi-dev)")
+    };
+    let (one, three) = (run("1", "o1"), run("3", "o3"));
+    assert_eq!(warnings(&three, d), warnings(&one, d));
+    assert_eq!(warnings(&one, d).len(), 2, "{:?}", warnings(&one, d));
+    common::assert_same_datasets(&d.join("o1/spikes.h5"), &d.join("o3/spikes.h5"));
+    // Entries 650 and 850 bad (in chunks 13 and 17, checked by ranks 1 and 2): entry
+    // 650's is reported.
+    ids[850] = 300;
+    times[650] = -1.0;
+    spike_file(&d.join("in.h5"), Some("input"), &times, &ids);
+    let bad = run("3", "o4");
+    let err = String::from_utf8_lossy(&bad.stderr).replace(&d.display().to_string(), "DIR");
+    let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(ours.len(), 1, "{err}");
+    assert!(ours[0].ends_with("/spikes/input/timestamps: -1 ms (entry 650, node 50): expected a finite time after 0 ms (a spike is stamped at the end of its step)"), "{err}");
 }
 
 /// Each way a spike source can be wrong is one line naming the file, the field and what

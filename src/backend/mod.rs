@@ -235,8 +235,11 @@ pub fn build(
     // The rows of synapses given as data onto this process's neurons, read once for all
     // its shards (and their re-cuts).
     crate::sonata::edges::load_for(desc, &neurons).map_err(|error| InvalidBuild { key: -1.0, error })?;
+    // And the spike sources' trains, likewise.
+    desc.load_trains(&neurons).map_err(|error| InvalidBuild { key: -1.0, error })?;
     let built = build_chosen(desc, neurons, options, rank_on_node);
     crate::sonata::edges::forget(desc);
+    desc.forget_trains();
     built
 }
 

@@ -398,14 +398,14 @@ impl Validator<'_> {
         };
         let path = Path::new(file.get_ref());
         let path = if path.is_relative() { Path::new(self.file).parent().unwrap_or(Path::new("")).join(path) } else { path.to_path_buf() };
-        let (trains, changes) = crate::sonata::spikes::read_trains(&path, name, size, dt_ms).map_err(|e| match e {
+        let (trains, rounded) = crate::sonata::spikes::check_trains(&path, name, size, dt_ms, self.sharing).map_err(|e| match e {
             Error::Input { path, message } => {
                 self.error(file.span(), format!("population[{i}].spikes"), format!("{}: {message}", path.display()))
             }
             other => other,
         })?;
-        self.notes.borrow_mut().extend(changes.warning(&path, name, dt_ms));
-        Ok(std::sync::Arc::new(trains))
+        self.notes.borrow_mut().extend(crate::sonata::spikes::rounded_warning(&path, name, dt_ms, rounded));
+        Ok(std::sync::Arc::new(model::SpikeTrains::from_reader(Box::new(trains), size)))
     }
 
     /// A population's parameters and initial values, checked against its model's

@@ -374,13 +374,21 @@ register_models! {
     spike_source::SpikeSource(SpikeSourceSpec),
 }
 
-pub use spike_source::SpikeTrains;
+pub use spike_source::{Pairs, SpikeTrains, TrainReader};
 
 impl NeuronModel {
     /// Bytes of state per neuron, from the declaration: its state variables, the
     /// parameters held per neuron (those that vary across neurons), its extra bytes.
     pub fn bytes_per_neuron(&self) -> usize {
         self.declaration().bytes_per_neuron(self.per_neuron_parameters())
+    }
+
+    /// The spike trains its neurons replay, for a model that replays them.
+    pub fn spike_trains(&self) -> Option<&std::sync::Arc<SpikeTrains>> {
+        match self {
+            NeuronModel::SpikeSource(spec) => Some(&spec.trains),
+            _ => None,
+        }
     }
 }
 

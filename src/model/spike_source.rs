@@ -1,25 +1,102 @@
 //! Spike sources: neurons that replay given spike trains (PyNN's `SpikeSourceArray`,
 //! NEST's `spike_train_injector`, SONATA's virtual nodes) and take no input. A
-//! population's trains are read once (`sonata::spikes`) as (step, neuron) pairs; each
-//! group keeps those of its own neurons and walks them step by step.
+//! population's trains are read for a range of its neurons (`TrainReader`: the spike
+//! file, `sonata::spikes`) as (step, neuron) pairs when the groups holding them are
+//! built: a process reads and keeps only its own neurons' spikes, read once for all its
+//! groups (`SpikeTrains::load`); each group walks its own step by step.
 
 use super::declaration::{Declaration, Declared, StateVariable};
 use super::{Build, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
-use std::sync::Arc;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
-/// A population's spike trains: (step in which the spike is emitted, population-local
-/// neuron), sorted by step then neuron, each pair once.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// (step in which a spike is emitted, neuron), sorted by step then neuron, each once.
+pub type Pairs = Vec<(u32, u32)>;
+
+/// Where a population's trains come from.
+pub trait TrainReader: std::fmt::Debug + Send + Sync {
+    /// The trains of the population's neurons `ids`: pairs with neurons counted from
+    /// `ids.start`, and how many repeats of a neuron in one step were dropped.
+    fn read(&self, ids: Range<u64>) -> crate::error::Result<(Pairs, u64)>;
+
+    /// The file read, for messages.
+    fn file(&self) -> String;
+}
+
+/// Trains given whole (tests, and sources without a file).
+#[derive(Debug)]
+struct Given(Pairs);
+
+impl TrainReader for Given {
+    fn file(&self) -> String {
+        "(given)".into()
+    }
+
+    fn read(&self, ids: Range<u64>) -> crate::error::Result<(Pairs, u64)> {
+        let inside = |i: u32| ids.contains(&(i as u64));
+        Ok((self.0.iter().filter(|&&(_, i)| inside(i)).map(|&(s, i)| (s, i - ids.start as u32)).collect(), 0))
+    }
+}
+
+/// A population's spike trains: read for ranges of its neurons, and those read kept
+/// for the groups built from them until let go.
+#[derive(Debug)]
 pub struct SpikeTrains {
-    pub spikes: Vec<(u32, u32)>,
+    reader: Box<dyn TrainReader>,
     pub neurons: u64,
+    loaded: Mutex<Vec<(Range<u64>, Arc<Pairs>)>>,
 }
 
 impl SpikeTrains {
     /// From pairs sorted and without repeats.
-    pub fn new(spikes: Vec<(u32, u32)>, neurons: u64) -> SpikeTrains {
+    pub fn new(spikes: Pairs, neurons: u64) -> SpikeTrains {
         debug_assert!(spikes.windows(2).all(|w| w[0] < w[1]));
-        SpikeTrains { spikes, neurons }
+        SpikeTrains::from_reader(Box::new(Given(spikes)), neurons)
+    }
+
+    pub fn from_reader(reader: Box<dyn TrainReader>, neurons: u64) -> SpikeTrains {
+        SpikeTrains { reader, neurons, loaded: Mutex::new(Vec::new()) }
+    }
+
+    /// Reads and keeps the trains of neurons `ids` (unless kept already): returns the
+    /// repeats dropped from them (0 where they were kept already).
+    pub fn load(&self, ids: Range<u64>) -> crate::error::Result<u64> {
+        if ids.is_empty() || self.kept(&ids).is_some() {
+            return Ok(0);
+        }
+        let (pairs, dropped) = self.reader.read(ids.clone())?;
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).push((ids, Arc::new(pairs)));
+        Ok(dropped)
+    }
+
+    /// The file the trains are read from, for messages.
+    pub fn file(&self) -> String {
+        self.reader.file()
+    }
+
+    /// Lets go of the trains read, once the groups are built.
+    pub fn forget(&self) {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Trains kept whose neurons include `ids`: (their first neuron, pairs).
+    fn kept(&self, ids: &Range<u64>) -> Option<(u64, Arc<Pairs>)> {
+        let loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        loaded.iter().find(|(r, _)| r.start <= ids.start && ids.end <= r.end).map(|(r, p)| (r.start, p.clone()))
+    }
+
+    /// The trains of neurons `ids`, counted from `ids.start`: from those kept, else read
+    /// (a read that fails gives none: the build loads its neurons' trains first, and
+    /// reports a failure there).
+    fn of(&self, ids: Range<u64>) -> Pairs {
+        match self.kept(&ids) {
+            Some((first, pairs)) => {
+                let inside = |i: u32| ids.contains(&(first + i as u64));
+                let shift = (ids.start - first) as u32;
+                pairs.iter().filter(|&&(_, i)| inside(i)).map(|&(s, i)| (s, i - shift)).collect()
+            }
+            None => self.reader.read(ids).map(|(pairs, _)| pairs).unwrap_or_default(),
+        }
     }
 }
 
@@ -67,8 +144,7 @@ impl Model for SpikeSourceSpec {
     /// The group of the population's neurons `first..` (as many as `r` has).
     fn build_at(&self, first: u64, r: impl Iterator<Item = f64>) -> Result<SpikeSourceGroup, InvalidValue> {
         let n = r.count();
-        let range = first as u32..(first + n as u64) as u32;
-        let spikes = self.trains.spikes.iter().filter(|(_, i)| range.contains(i)).map(|&(s, i)| (s, i - range.start)).collect();
+        let spikes = self.trains.of(first..first + n as u64);
         Ok(SpikeSourceGroup { spikes, at: 0, next_step: 0, spiked: vec![0.0; n], fired: Vec::new() })
     }
 

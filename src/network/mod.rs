@@ -317,6 +317,32 @@ pub const RING_BYTES: u64 = 32 << 20;
 pub const REPORT_BUFFER_BYTES: u64 = 64 << 20;
 
 impl Description {
+    /// Reads and keeps the spike trains of the spike sources among `neurons` (global
+    /// ids), for the groups built from them; returns, per population, the repeats in a
+    /// step dropped from what was read. Trains kept already are not read again.
+    pub fn load_trains(&self, neurons: &Range<u64>) -> crate::error::Result<Vec<u64>> {
+        let mut dropped = vec![0; self.populations.len()];
+        for (k, p) in self.populations.iter().enumerate() {
+            if let Some(trains) = p.model.spike_trains() {
+                let gids = p.gids();
+                let (lo, hi) = (gids.start.max(neurons.start), gids.end.min(neurons.end));
+                if lo < hi {
+                    dropped[k] = trains.load(lo - p.first_gid..hi - p.first_gid)?;
+                }
+            }
+        }
+        Ok(dropped)
+    }
+
+    /// Lets go of the spike trains read (`load_trains`), once the groups are built.
+    pub fn forget_trains(&self) {
+        for p in &self.populations {
+            if let Some(trains) = p.model.spike_trains() {
+                trains.forget();
+            }
+        }
+    }
+
     /// The synaptic kinds the projections use, in the order of their delay rings
     /// (`synapse::kinds_of`).
     pub fn synapse_kinds(&self) -> Vec<SynapseModel> {

@@ -5,7 +5,7 @@
 pub mod balance;
 mod checks;
 pub mod dry;
-mod edges;
+mod inputs;
 pub mod lock;
 mod outputs;
 mod progress;
@@ -225,18 +225,13 @@ pub fn run(desc: &Description, options: &RunOptions, comm: &mut dyn Communicator
 
     let t0 = Instant::now();
     let choice = BackendOptions { choice: options.backend, cpu: options.cpu, gpu: options.gpu };
-    // The rows of synapses given as data, read by the ranks together (the build below
-    // finds them read).
-    edges::load_shared(desc, &parts, comm)?;
+    inputs::load_shared(desc, &parts, comm)?; // (read by the ranks together: the build finds them read)
     let built = crate::backend::build(desc, mine, &choice, comm.rank_on_node());
     let key = built.as_ref().err().map_or(f64::INFINITY, |e| e.key);
     let (mut network, runs_on) = agree_first(comm, built.map_err(|e| e.error), key)?;
     let backend = network.as_mut();
-    let needed = if comm.size() > 1 && options.exchange != ExchangeMode::AllGather {
-        backend.needed_sources(desc.total_neurons())
-    } else {
-        Vec::new()
-    };
+    let directed = comm.size() > 1 && options.exchange != ExchangeMode::AllGather;
+    let needed = if directed { backend.needed_sources(desc.total_neurons()) } else { Vec::new() };
     let (exchange, fan_out) = comm.set_exchange(options.exchange, &parts, &needed);
     drop(needed);
     if let Some(c) = &resume {

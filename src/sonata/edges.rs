@@ -14,20 +14,6 @@ use crate::network::{EdgeSource, TargetRows};
 use std::ops::Range;
 use std::path::Path;
 
-/// Edges read from a file at a time: `VOLLEY_EDGES_PER_READ` where set (fewer bound a
-/// process's memory further, at the cost of more reads; the tests use few to read in
-/// many rounds), else 2^20 (about 40 MB of ids, types, weights and delays).
-pub fn edges_per_read() -> usize {
-    static PER_READ: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *PER_READ.get_or_init(|| match std::env::var("VOLLEY_EDGES_PER_READ") {
-        Err(_) => 1 << 20,
-        Ok(text) => text.trim().parse::<usize>().ok().filter(|&n| n > 0).unwrap_or_else(|| {
-            eprintln!("volley: warning: VOLLEY_EDGES_PER_READ={text:?} is not a number of edges > 0: reading 1048576 at a time");
-            1 << 20
-        }),
-    })
-}
-
 /// NEST's static_synapse defaults, where neither the edge nor its type gives a value.
 pub const DEFAULT_WEIGHT: f64 = 1.0;
 pub const DEFAULT_DELAY_MS: f64 = 1.0;
@@ -138,7 +124,7 @@ impl EdgeDatasets {
 
     /// Calls `visit` with every chunk of edges in order.
     pub fn scan(&self, path: &Path, population: &str, mut visit: impl FnMut(&Chunk) -> Result<()>) -> Result<()> {
-        let per_read = edges_per_read();
+        let per_read = super::entries_per_read();
         for first in (0..self.count).step_by(per_read) {
             visit(&self.chunk(first..(first + per_read).min(self.count), path, population)?)?;
         }
@@ -223,7 +209,7 @@ pub fn load_rows(source: &EdgeSource, targets: Range<u64>) -> Result<TargetRows>
                 }
             }
             for r in merged {
-                let per_read = edges_per_read();
+                let per_read = super::entries_per_read();
                 for first in (r.start..r.end).step_by(per_read) {
                     let chunk = data.chunk(first..(first + per_read).min(r.end), path, &source.population)?;
                     (0..chunk.targets.len()).for_each(|k| take(&chunk, k));

@@ -9,6 +9,21 @@ pub mod spikes;
 pub mod survey;
 pub mod types;
 
+/// Entries (edges, spikes) read from a file at a time: `VOLLEY_ENTRIES_PER_READ` where
+/// set (fewer bound a process's memory further, at the cost of more reads; the tests
+/// use few, to read in many rounds), else 2^20 (about 40 MB of an edge population's ids,
+/// types, weights and delays).
+pub fn entries_per_read() -> usize {
+    static PER_READ: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PER_READ.get_or_init(|| match std::env::var("VOLLEY_ENTRIES_PER_READ") {
+        Err(_) => 1 << 20,
+        Ok(text) => text.trim().parse::<usize>().ok().filter(|&n| n > 0).unwrap_or_else(|| {
+            eprintln!("volley: warning: VOLLEY_ENTRIES_PER_READ={text:?} is not a number of entries > 0: reading 1048576 at a time");
+            1 << 20
+        }),
+    })
+}
+
 /// The processes that read a circuit together. When the description is made, each scans
 /// its share of every edge population (chunks `part`, `part + parts`, …) and what they
 /// found is combined, so that no process reads every edge; alone, one process reads
@@ -38,4 +53,22 @@ impl Sharing {
     pub fn split(&self) -> (usize, usize) {
         self.0.as_ref().map_or((0, 1), |s| (s.part(), s.parts()))
     }
+}
+
+/// A text as words, behind its length in bytes (what processes gather of an error).
+pub(crate) fn text_words(text: &str) -> Vec<u64> {
+    let mut words = vec![text.len() as u64];
+    words.extend(text.as_bytes().chunks(8).map(|c| {
+        let mut b = [0u8; 8];
+        b[..c.len()].copy_from_slice(c);
+        u64::from_le_bytes(b)
+    }));
+    words
+}
+
+/// The text of `text_words`.
+pub(crate) fn words_text(words: &[u64]) -> String {
+    let len = words.first().copied().unwrap_or(0) as usize;
+    let bytes: Vec<u8> = words.iter().skip(1).flat_map(|w| w.to_le_bytes()).take(len).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
 }

@@ -52,7 +52,7 @@ pub struct Scope<'a> {
 pub fn scan_share(data: &EdgeDatasets, source: &EdgeSource, scope: &Scope, (part, parts): (usize, usize)) -> Found {
     let mut found = Found::default();
     let at = format!("/edges/{}", scope.population);
-    let per_read = edges::edges_per_read();
+    let per_read = crate::sonata::entries_per_read();
     let chunks = data.count.div_ceil(per_read);
     for c in (part..chunks).step_by(parts.max(1)) {
         let first = c * per_read;
@@ -169,8 +169,8 @@ pub fn combine(mine: Found, sharing: &Sharing, source: &EdgeSource, scope: &Scop
     Ok(pairs)
 }
 
-/// A process's tallies as words: the pairs' count, each pair's ten words, then the
-/// error (a flag, its edge, its file, its message's length and bytes).
+/// A process's tallies as words: the pairs' count, each pair's eleven words, then the
+/// error (a flag, its edge, its file, its message as `text_words`).
 fn encode(found: &Found) -> Vec<u64> {
     let mut words = vec![found.pairs.len() as u64];
     for ((s, t), tally) in &found.pairs {
@@ -181,12 +181,8 @@ fn encode(found: &Found) -> Vec<u64> {
     match &found.error {
         None => words.push(0),
         Some((edge, in_types, message)) => {
-            words.extend([1, *edge, *in_types as u64, message.len() as u64]);
-            words.extend(message.as_bytes().chunks(8).map(|c| {
-                let mut b = [0u8; 8];
-                b[..c.len()].copy_from_slice(c);
-                u64::from_le_bytes(b)
-            }));
+            words.extend([1, *edge, *in_types as u64]);
+            words.extend(super::text_words(message));
         }
     }
     words
@@ -207,9 +203,7 @@ fn decode(words: &[u64]) -> Found {
     }
     let rest = &words[1 + 11 * pairs..];
     if rest[0] == 1 {
-        let len = rest[3] as usize;
-        let bytes: Vec<u8> = rest[4..].iter().flat_map(|w| w.to_le_bytes()).take(len).collect();
-        found.error = Some((rest[1], rest[2] == 1, String::from_utf8_lossy(&bytes).into_owned()));
+        found.error = Some((rest[1], rest[2] == 1, super::words_text(&rest[3..])));
     }
     found
 }
@@ -282,7 +276,13 @@ mod tests {
             weight_scale: &|_| 1.0,
             dt_ms: 0.1,
         };
-        let tally = |count, first: (u64, i64), other_kind| Tally { count, delays: (count as u32, 9), weights: (-(count as f64), 1.0), first, other_kind };
+        let tally = |count, first: (u64, i64), other_kind| Tally {
+            count,
+            delays: (count as u32, 9),
+            weights: (-(count as f64), 1.0),
+            first,
+            other_kind,
+        };
         // Part 1 holds the pair's first edge (2, of type 1); part 0's first (7) is of type 3, the same kind.
         let parts = vec![
             Found { pairs: vec![((0, 0), tally(3, (7, 3), None))], error: None },

@@ -128,8 +128,10 @@ impl CpuBackend {
         let none = ShardWorkers::start_with(Vec::new(), 1).expect("no thread to start");
         drop(std::mem::replace(&mut self.shards, none));
         self.shards = build_shards(desc, ranges, self.options, self.ring_slots)?;
-        // The rows of data the new stores read, let go as after the first build.
+        // The rows of data the new stores read and the trains the new groups read, let go
+        // as after the first build.
         crate::sonata::edges::forget(desc);
+        desc.forget_trains();
 
         for probe in probes {
             self.add_probe(probe);

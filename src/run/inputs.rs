@@ -1,5 +1,7 @@
-//! The rows of the synapses given as data (SONATA edges) onto each rank's neurons, read
-//! by all ranks together before the build. Through the file's `indices/target_to_source`
+//! What each rank reads of the data a description points to, before the build, all
+//! ranks together: the spike sources' trains of its own neurons (the repeats the file
+//! had in a step counted over all ranks, for one warning), and the rows of the synapses
+//! given as data (SONATA edges) onto its neurons. Through the file's `indices/target_to_source`
 //! each rank reads its own targets' edges alone; without it the ranks split the file:
 //! in each round, rank r reads chunk `round · ranks + r` of the edges and sends each
 //! synapse to the rank owning its target (one all-to-all per round), so that no rank
@@ -15,10 +17,20 @@ use crate::sonata::edges;
 use std::ops::Range;
 use std::sync::Arc;
 
-/// Reads and keeps every data projection's rows onto this rank's neurons (collective:
-/// every rank calls it with the same `parts`, every rank's neurons).
+/// Reads and keeps the spike trains and every data projection's rows of this rank's
+/// neurons (collective: every rank calls it with the same `parts`, every rank's
+/// neurons). Rank 0 warns of the repeats in a step dropped from the trains.
 pub fn load_shared(desc: &Description, parts: &[Range<u64>], comm: &dyn Communicator) -> Result<()> {
     let mine = &parts[comm.rank()];
+    let dropped = agree(comm, desc.load_trains(mine))?;
+    let (_, dropped) = comm.prefix_and_total(&dropped);
+    for (k, &n) in dropped.iter().enumerate() {
+        let Some(trains) = desc.populations[k].model.spike_trains() else { continue };
+        let warning = crate::sonata::spikes::dropped_warning(&trains.file(), &desc.populations[k].name, n);
+        if let Some(w) = warning.filter(|_| comm.rank() == 0) {
+            eprintln!("volley: warning: {w}");
+        }
+    }
     for p in &desc.projections {
         let ConnectionRule::Explicit { edges, .. } = p.rule else { continue };
         let source = &desc.edges[edges as usize];
@@ -44,7 +56,7 @@ pub fn load_shared(desc: &Description, parts: &[Range<u64>], comm: &dyn Communic
 fn split_scan(source: &EdgeSource, local: &Range<u64>, parts: &[Range<u64>], comm: &dyn Communicator) -> Result<TargetRows> {
     let (rank, ranks) = (comm.rank(), comm.size());
     let data = agree(comm, edges::open(&source.file, &source.population))?;
-    let per_read = edges::edges_per_read();
+    let per_read = crate::sonata::entries_per_read();
     let chunks = data.count.div_ceil(per_read);
     let owner = |gid: u64| parts.partition_point(|r| r.end <= gid);
     let mut found: Vec<(u32, u32, f32, u32)> = Vec::new();
