@@ -8,6 +8,7 @@ pub(super) fn export(args: ExportArgs, rank: &mut usize) -> Result<ExitCode> {
     let ExportArgs { model, out, sets } = args;
     let comm = communicator()?;
     *rank = comm.rank();
+    // Reading a circuit is collective: every rank makes its sharing before anything can fail.
     let overrides = Overrides { sets, sharing: comm.sharing(), ..Overrides::default() };
     let desc = volley::comm::agree(comm.as_ref(), config::load(&model, &overrides))?;
     drop(overrides);

@@ -34,45 +34,31 @@ pub(super) fn run(args: RunArgs, rank: &mut usize) -> Result<ExitCode> {
     } = args;
     let mut comm = communicator()?;
     *rank = comm.rank();
+    // Made by every rank before anything can fail on one alone: reading a circuit is
+    // collective (`sonata::Share`).
+    let sharing = comm.sharing();
     let outcome = (|| -> Result<ExitCode> {
         // Every rank reads the same file and options and meets the same errors: the
         // first rank reports them.
         let checked = (|| {
             let threads = thread_count(threads)?;
             let max_memory = memory_limit(max_memory)?;
-            if !(progress_every > 0.0 && progress_every.is_finite()) {
-                return Err(Error::Option {
-                    option: "--progress-every".into(),
-                    message: format!("expected a number of seconds > 0 (--quiet prints no progress), got {progress_every}"),
-                });
-            }
-            if !(expected_rate >= 0.0 && expected_rate.is_finite()) {
-                return Err(Error::Option {
-                    option: "--expected-rate".into(),
-                    message: format!("expected a rate in Hz ≥ 0, got {expected_rate}"),
-                });
-            }
-            let max_output = max_output
-                .map(|m| run::parse_size(&m).map_err(|message| Error::Option { option: "--max-output".into(), message }))
-                .transpose()?;
-
-            let every_ms = checkpoint_every
-                .as_deref()
-                .map(|t| match config::parse_time(t) {
-                    Ok(ms) if ms > 0.0 => Ok(ms),
-                    Ok(ms) => Err(format!("expected a simulated time > 0, got {ms} ms")),
-                    Err(m) => Err(m),
-                })
-                .transpose()
-                .map_err(|message| Error::Option { option: "--checkpoint-every".into(), message })?;
-            let overrides = Overrides { seed, duration, out_dir: out, sets, sharing: comm.sharing() };
-            let desc = match (&model, &resume) {
-                (Some(model), _) => config::load(model, &overrides)?,
-                (None, Some(from)) => {
-                    let text = volley::checkpoint::Checkpoint::open(from)?.model_text;
-                    config::parse(&text, &format!("{} (the model it holds)", from.display()), &overrides)?
-                }
-                (None, None) => unreachable!("clap requires a model without --resume"),
+            let (max_output, every_ms) = numbers(progress_every, expected_rate, max_output, checkpoint_every.as_deref())?;
+            let held = match (&model, &resume) {
+                (None, Some(from)) => Some(volley::checkpoint::Checkpoint::open(from)?.model_text),
+                _ => None,
+            };
+            Ok((threads, max_memory, max_output, every_ms, held))
+        })();
+        // Agreed before the model is read: a rank that failed alone would not join the
+        // collective reading of a circuit.
+        let (threads, max_memory, max_output, every_ms, held) = volley::comm::agree(comm.as_ref(), checked)?;
+        let checked = (|| {
+            let overrides = Overrides { seed, duration, out_dir: out, sets, sharing };
+            let desc = match (&model, &resume, held) {
+                (Some(model), ..) => config::load(model, &overrides)?,
+                (None, Some(from), Some(text)) => config::parse(&text, &format!("{} (the model it holds)", from.display()), &overrides)?,
+                _ => unreachable!("clap requires a model without --resume"),
             };
             // Every path the run writes is checked before the build, this one too.
             if let Some(csv) = report_csv.as_deref().filter(|_| comm.rank() == 0) {
@@ -83,9 +69,9 @@ pub(super) fn run(args: RunArgs, rank: &mut usize) -> Result<ExitCode> {
             }
             let path = checkpoint.clone().or_else(|| resume.clone()).or_else(|| every_ms.map(|_| desc.output.dir.join("checkpoint.h5")));
             let checkpoint = path.map(|path| run::CheckpointOptions { path, every_ms });
-            Ok((threads, max_memory, max_output, desc, checkpoint))
+            Ok((desc, checkpoint))
         })();
-        let (threads, max_memory, max_output, desc, checkpoint) = volley::comm::agree(comm.as_ref(), checked)?;
+        let (desc, checkpoint) = volley::comm::agree(comm.as_ref(), checked)?;
         if comm.rank() == 0 {
             warn(&desc);
         }
@@ -152,6 +138,33 @@ pub(super) fn run(args: RunArgs, rank: &mut usize) -> Result<ExitCode> {
 }
 
 /// Writes `table` to `path` whole (under a temporary name, then renamed) and says so.
+/// The run's numeric options checked: --progress-every and --expected-rate, and
+/// --max-output and --checkpoint-every parsed (bytes, ms).
+fn numbers(progress_every: f64, expected_rate: f64, max_output: Option<String>, every: Option<&str>) -> Result<(Option<u64>, Option<f64>)> {
+    if !(progress_every > 0.0 && progress_every.is_finite()) {
+        return Err(Error::Option {
+            option: "--progress-every".into(),
+            message: format!("expected a number of seconds > 0 (--quiet prints no progress), got {progress_every}"),
+        });
+    }
+    if !(expected_rate >= 0.0 && expected_rate.is_finite()) {
+        return Err(Error::Option {
+            option: "--expected-rate".into(), message: format!("expected a rate in Hz ≥ 0, got {expected_rate}")
+        });
+    }
+    let max_output =
+        max_output.map(|m| run::parse_size(&m).map_err(|message| Error::Option { option: "--max-output".into(), message })).transpose()?;
+    let every_ms = every
+        .map(|t| match config::parse_time(t) {
+            Ok(ms) if ms > 0.0 => Ok(ms),
+            Ok(ms) => Err(format!("expected a simulated time > 0, got {ms} ms")),
+            Err(m) => Err(m),
+        })
+        .transpose()
+        .map_err(|message| Error::Option { option: "--checkpoint-every".into(), message })?;
+    Ok((max_output, every_ms))
+}
+
 fn write_table(path: &std::path::Path, table: &str) -> Result<()> {
     volley::record::atomic::write_atomically(path, |partial| {
         std::fs::write(partial, table).map_err(|e| Error::Output { path: path.to_path_buf(), message: e.to_string() })

@@ -90,7 +90,13 @@ pub trait Communicator {
 /// lowest failing rank keeps its own error, to be printed; the others get
 /// `Error::OtherRank`, printed by none, so that a failure is reported in one line.
 pub fn agree<T>(comm: &dyn Communicator, result: crate::Result<T>) -> crate::Result<T> {
-    let key = if result.is_err() { comm.rank() as f64 } else { f64::INFINITY };
+    // A rank that knows only that another failed (`OtherRank`, from a collective read)
+    // yields to the ranks that hold the error.
+    let key = match &result {
+        Ok(_) => f64::INFINITY,
+        Err(crate::Error::OtherRank { .. }) => f64::MAX,
+        Err(_) => comm.rank() as f64,
+    };
     agree_first(comm, result, key)
 }
 

@@ -258,7 +258,16 @@ impl Communicator for MpiComm {
             return crate::sonata::Sharing(None);
         }
         // A communicator of its own: the circuit's collectives never meet the run's.
-        crate::sonata::Sharing(Some(std::rc::Rc::new(ReadingRanks { world: self.world.duplicate(), rank: self.rank, size: self.size })))
+        let world = self.world.duplicate();
+        // Rank 0's chunk length for all (each process reads its environment).
+        let mut per_read = crate::sonata::entries_per_read() as u64;
+        world.process_at_rank(0).broadcast_into(&mut per_read);
+        crate::sonata::Sharing(Some(std::rc::Rc::new(ReadingRanks {
+            world,
+            rank: self.rank,
+            size: self.size,
+            per_read: per_read as usize,
+        })))
     }
 }
 
@@ -267,6 +276,7 @@ struct ReadingRanks {
     world: SimpleCommunicator,
     rank: usize,
     size: usize,
+    per_read: usize,
 }
 
 impl crate::sonata::Share for ReadingRanks {
@@ -276,6 +286,10 @@ impl crate::sonata::Share for ReadingRanks {
 
     fn parts(&self) -> usize {
         self.size
+    }
+
+    fn per_read(&self) -> usize {
+        self.per_read
     }
 
     fn all_gather(&self, words: &[u64]) -> Vec<Vec<u64>> {

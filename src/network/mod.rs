@@ -316,6 +316,12 @@ pub const RING_BYTES: u64 = 32 << 20;
 /// (`Description::flush_steps`).
 pub const REPORT_BUFFER_BYTES: u64 = 64 << 20;
 
+/// The ids in both `a` and `b` (empty, at the later start, where they do not meet).
+pub fn overlap(a: &Range<u64>, b: &Range<u64>) -> Range<u64> {
+    let start = a.start.max(b.start);
+    start..a.end.min(b.end).max(start)
+}
+
 impl Description {
     /// Reads and keeps the spike trains of the spike sources among `neurons` (global
     /// ids), for the groups built from them; returns, per population, the repeats in a
@@ -324,11 +330,8 @@ impl Description {
         let mut dropped = vec![0; self.populations.len()];
         for (k, p) in self.populations.iter().enumerate() {
             if let Some(trains) = p.model.spike_trains() {
-                let gids = p.gids();
-                let (lo, hi) = (gids.start.max(neurons.start), gids.end.min(neurons.end));
-                if lo < hi {
-                    dropped[k] = trains.load(lo - p.first_gid..hi - p.first_gid)?;
-                }
+                let local = overlap(&p.gids(), neurons);
+                dropped[k] = trains.load(local.start - p.first_gid..local.end - p.first_gid)?;
             }
         }
         Ok(dropped)

@@ -12,10 +12,11 @@
 //! Under MPI every rank draws and writes its own share, as a run partitions the network:
 //! its neurons' nodes and the synapses onto them, at their place in the files (parallel
 //! HDF5; edges in target order make each rank's a block after the ranks' before it), so
-//! that the files are the same bytes whatever the number of ranks and no rank holds more
-//! than its targets' synapses. The small files (types, config, model) are rank 0's.
+//! that the files hold the same datasets whatever the number of ranks and no rank holds
+//! more than its targets' synapses of one projection at a time. The small files (types, config, model) are rank 0's.
 
-use super::appender::{open_file, text_attr};
+use super::appender::open_file;
+use super::edge_columns::{Block, EdgeColumns};
 use crate::comm::{agree, Communicator};
 use crate::connectivity::generate::{weight_bounds, Row, RowDrawer, WeightCodec};
 use crate::error::{Error, Result};
@@ -136,29 +137,40 @@ fn model_reading_edges(text: &str, model: &Path) -> Result<String> {
 fn write_nodes(desc: &Description, dir: &Path, (mine, comm): (&Range<u64>, &dyn Communicator), out: &mut Exported) -> Result<()> {
     let path = dir.join("nodes.h5");
     let file = agree(comm, open_file(&path, comm, true).map_err(|e| write_err(&path, e)))?;
-    let written = (|| -> hdf5::Result<()> {
-        for (k, p) in desc.populations.iter().enumerate() {
+    // Every population's datasets created by every rank (collective), then each rank's
+    // rows; the file closed by every rank whatever failed, then the failure agreed on.
+    let created: hdf5::Result<Vec<[hdf5::Dataset; 4]>> = desc
+        .populations
+        .iter()
+        .map(|p| {
             let g = file.create_group(&format!("nodes/{}", p.name))?;
             let n = p.size as usize;
-            let datasets = [g.new_dataset::<u64>().shape(n).create("node_id")?, g.new_dataset::<u64>().shape(n).create("node_type_id")?];
-            let group_index = g.new_dataset::<u64>().shape(n).create("node_group_index")?;
-            let group_id = g.new_dataset::<u32>().shape(n).create("node_group_id")?;
             g.create_group("0")?;
-            let gids = p.gids();
-            let local = gids.start.max(mine.start) - p.first_gid..gids.end.min(mine.end).max(gids.start.max(mine.start)) - p.first_gid;
+            Ok([
+                g.new_dataset::<u64>().shape(n).create("node_id")?,
+                g.new_dataset::<u64>().shape(n).create("node_type_id")?,
+                g.new_dataset::<u64>().shape(n).create("node_group_index")?,
+                g.new_dataset::<u32>().shape(n).create("node_group_id")?,
+            ])
+        })
+        .collect();
+    let written = created.and_then(|datasets| {
+        for (k, (p, [ids, types, index, group])) in desc.populations.iter().zip(datasets).enumerate() {
+            let local = crate::network::overlap(&p.gids(), mine);
             if local.is_empty() {
                 continue;
             }
-            let span = local.start as usize..local.end as usize;
-            let ids: Vec<u64> = local.clone().collect();
-            datasets[0].write_slice(&ids, span.clone())?;
-            datasets[1].write_slice(&vec![100 + k as u64; ids.len()], span.clone())?;
-            group_index.write_slice(&ids, span.clone())?;
-            group_id.write_slice(&vec![0u32; ids.len()], span)?;
+            let span = (local.start - p.first_gid) as usize..(local.end - p.first_gid) as usize;
+            let node_ids: Vec<u64> = span.clone().map(|i| i as u64).collect();
+            ids.write_slice(&node_ids, span.clone())?;
+            types.write_slice(&vec![100 + k as u64; node_ids.len()], span.clone())?;
+            index.write_slice(&node_ids, span.clone())?;
+            group.write_slice(&vec![0u32; node_ids.len()], span)?;
         }
         Ok(())
-    })();
-    agree(comm, written.and_then(|()| file.close()).map_err(|e| write_err(&path, e)))?;
+    });
+    let closed = file.close();
+    agree(comm, written.and(closed).map_err(|e| write_err(&path, e)))?;
     let mut table = String::from("node_type_id pop_name model_type model_template dynamics_params\n");
     let mut written = Ok(());
     for (k, p) in desc.populations.iter().enumerate() {
@@ -207,7 +219,7 @@ fn synapses_of(desc: &Description, p: &Projection, mine: &Range<u64>) -> Result<
     let held = |w: f32| codec.map_or(w, |c| c.decode(c.encode(w)));
     let per_source = p.rule.per_source();
     let (sources, targets) = (desc.populations[p.source].gids(), desc.populations[p.target].gids());
-    let local = targets.start.max(mine.start)..targets.end.min(mine.end);
+    let local = crate::network::overlap(&targets, mine);
     let mut out = Vec::new();
     if local.is_empty() {
         return Ok(out);
@@ -253,22 +265,27 @@ fn write_edges(desc: &Description, dir: &Path, (mine, comm): (&Range<u64>, &dyn 
         out.edges += total[0];
         let path = dir.join("edges").join(format!("{name}.h5"));
         let file = agree(comm, open_file(&path, comm, true).map_err(|e| write_err(&path, e)))?;
-        let gids = target.gids();
-        let start = gids.start.max(mine.start);
-        let local_targets = start - target.first_gid..gids.end.min(mine.end).max(start) - target.first_gid;
-        let block = (before[0] as usize, total[0] as usize);
-        let names = (name.as_str(), source.name.as_str(), target.name.as_str());
-        let written = edge_population(&file, names, (source.first_gid, target.first_gid), block, &synapses, (100 + j as u32, desc.dt_ms))
-            .and_then(|()| {
-                super::weights::target_index(
-                    &file.group(&format!("edges/{name}"))?,
-                    (target.size, local_targets),
-                    (block.0, synapses.len()),
-                    |k| synapses[k].0 - target.first_gid,
-                )
-            })
-            .and_then(|()| file.close());
-        agree(comm, written.map_err(|e| write_err(&path, e)))?;
+        let block = Block {
+            first_edge: before[0] as usize,
+            sources: &synapses.iter().map(|s| s.1 - source.first_gid).collect::<Vec<u64>>(),
+            targets: &synapses.iter().map(|s| s.0 - target.first_gid).collect::<Vec<u64>>(),
+            type_id: 100 + j as i64,
+            delays_ms: &synapses.iter().map(|s| s.3 as f64 * desc.dt_ms).collect::<Vec<f64>>(),
+            weights: &synapses.iter().map(|s| s.2).collect::<Vec<f32>>(),
+            local_targets: {
+                let local = crate::network::overlap(&target.gids(), mine);
+                local.start - target.first_gid..local.end - target.first_gid
+            },
+        };
+        drop(synapses);
+        // Every dataset created by every rank (collective), then each rank's block; the
+        // file closed by every rank whatever failed, then the failure agreed on.
+        let written = file
+            .create_group(&format!("edges/{name}"))
+            .and_then(|g| EdgeColumns::create(&g, (&source.name, &target.name), total[0] as usize, target.size))
+            .and_then(|columns| columns.write(&block));
+        let closed = file.close();
+        agree(comm, written.and(closed).map_err(|e| write_err(&path, e)))?;
         let kind = match p.synapse {
             SynapseModel::Delta => "delta NULL NULL".to_string(),
             SynapseModel::ExpCurrent { tau_ms } => format!("exp_current {tau_ms} NULL"),
@@ -282,41 +299,4 @@ fn write_edges(desc: &Description, dir: &Path, (mine, comm): (&Range<u64>, &dyn 
     out.files.extend(files.iter().cloned());
     out.files.push("edge_types.csv".into());
     Ok(files)
-}
-
-/// The datasets of edge population `name` (collective), of `total` edges, this rank's
-/// `synapses` written from edge `first` on: ids population-local (from the node
-/// populations' first global ids `firsts`), every edge of type `type_id`, one group (0)
-/// of per-edge weights and delays (ms).
-fn edge_population(
-    file: &hdf5::File,
-    (name, source, target): (&str, &str, &str),
-    firsts: (u64, u64),
-    (first, total): (usize, usize),
-    synapses: &[(u64, u64, f32, u32)],
-    (type_id, dt_ms): (u32, f64),
-) -> hdf5::Result<()> {
-    let g = file.create_group(&format!("edges/{name}"))?;
-    let sources = g.new_dataset::<u64>().shape(total).create("source_node_id")?;
-    text_attr(&sources, "node_population", source)?;
-    let targets = g.new_dataset::<u64>().shape(total).create("target_node_id")?;
-    text_attr(&targets, "node_population", target)?;
-    let types = g.new_dataset::<u32>().shape(total).create("edge_type_id")?;
-    let group_ids = g.new_dataset::<u16>().shape(total).create("edge_group_id")?;
-    let group_index = g.new_dataset::<u64>().shape(total).create("edge_group_index")?;
-    let weights = g.new_dataset::<f64>().shape(total).create("0/syn_weight")?;
-    let delays = g.new_dataset::<f64>().shape(total).create("0/delay")?;
-    if synapses.is_empty() {
-        return Ok(());
-    }
-    let span = first..first + synapses.len();
-    let m = synapses.len();
-    sources.write_slice(&synapses.iter().map(|s| s.1 - firsts.0).collect::<Vec<u64>>(), span.clone())?;
-    targets.write_slice(&synapses.iter().map(|s| s.0 - firsts.1).collect::<Vec<u64>>(), span.clone())?;
-    types.write_slice(&vec![type_id; m], span.clone())?;
-    group_ids.write_slice(&vec![0u16; m], span.clone())?;
-    group_index.write_slice(&span.clone().map(|i| i as u64).collect::<Vec<u64>>(), span.clone())?;
-    weights.write_slice(&synapses.iter().map(|s| s.2 as f64).collect::<Vec<f64>>(), span.clone())?;
-    delays.write_slice(&synapses.iter().map(|s| s.3 as f64 * dt_ms).collect::<Vec<f64>>(), span)?;
-    Ok(())
 }

@@ -4,6 +4,7 @@
 pub mod appender;
 pub mod atomic;
 pub mod circuit;
+mod edge_columns;
 pub mod provenance;
 pub mod rates;
 pub mod report;

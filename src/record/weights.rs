@@ -12,6 +12,7 @@
 //! neurons, which follow one another as the ranks' neurons do.
 
 use super::appender::{text_attr, Appender, Extendable, FileKind, FileRecord};
+use super::edge_columns::{Block, EdgeColumns};
 use super::writer::Provenance;
 use crate::comm::Communicator;
 use crate::connectivity::PlasticSynapse;
@@ -186,30 +187,7 @@ fn lay_out(
     (mine, synapses): (&Range<usize>, &[PlasticSynapse]),
 ) -> hdf5::Result<(Vec<Extendable>, hdf5::Dataset)> {
     let group = file.create_group("edges")?.create_group(&layout.name)?;
-    let ids = |first: u64, of: fn(&PlasticSynapse) -> u64| synapses.iter().map(|s| of(s) - first).collect::<Vec<u64>>();
-    let source = group.new_dataset::<u64>().shape(total).create("source_node_id")?;
-    text_attr(&source, "node_population", &layout.source.0)?;
-    let target = group.new_dataset::<u64>().shape(total).create("target_node_id")?;
-    text_attr(&target, "node_population", &layout.target.0)?;
-    let type_id = group.new_dataset::<i64>().shape(total).create("edge_type_id")?;
-    let group_id = group.new_dataset::<u64>().shape(total).create("edge_group_id")?;
-    let group_index = group.new_dataset::<u64>().shape(total).create("edge_group_index")?;
-    let attributes = group.create_group("0")?;
-    let delay = attributes.new_dataset::<f64>().shape(total).create("delay")?;
-    let current = attributes.new_dataset::<f32>().shape(total).create("syn_weight")?;
-    if !mine.is_empty() {
-        source.write_slice(&ids(layout.source.1, |s| s.source), mine.clone())?;
-        target.write_slice(&ids(layout.target.1, |s| s.target), mine.clone())?;
-        type_id.write_slice(&vec![0i64; mine.len()], mine.clone())?;
-        group_id.write_slice(&vec![0u64; mine.len()], mine.clone())?;
-        group_index.write_slice(&mine.clone().map(|i| i as u64).collect::<Vec<_>>(), mine.clone())?;
-        let ms: Vec<f64> = synapses.iter().map(|s| s.delay as f64 * layout.dt_ms).collect();
-        delay.write_slice(&ms, mine.clone())?;
-        current.write_slice(&synapses.iter().map(|s| s.weight).collect::<Vec<f32>>(), mine.clone())?;
-    }
-    target_index(&group, (layout.target_size, layout.local_targets.clone()), (mine.start, synapses.len()), |k| {
-        synapses[k].target - layout.target.1
-    })?;
+    let columns = EdgeColumns::create(&group, (&layout.source.0, &layout.target.0), total, layout.target_size)?;
     let snapshots = group.create_group("snapshots")?;
     let chunk_rows = (super::report::CHUNK_BYTES / (4 * total.max(1) as u64)).clamp(1, 64);
     let weights = snapshots
@@ -220,7 +198,18 @@ fn lay_out(
         .create("syn_weight")?;
     let time = snapshots.new_dataset::<f64>().chunk(64).alloc_time(super::writer::EARLY).shape(0..).create("time")?;
     text_attr(&time, "units", "ms")?;
-    Ok((extendables(&layout.name, (weights, chunk_rows), time, total), current))
+    // Every dataset created (collective); now this rank's block.
+    let ids = |first: u64, of: fn(&PlasticSynapse) -> u64| synapses.iter().map(|s| of(s) - first).collect::<Vec<u64>>();
+    columns.write(&Block {
+        first_edge: mine.start,
+        sources: &ids(layout.source.1, |s| s.source),
+        targets: &ids(layout.target.1, |s| s.target),
+        type_id: 0,
+        delays_ms: &synapses.iter().map(|s| s.delay as f64 * layout.dt_ms).collect::<Vec<f64>>(),
+        weights: &synapses.iter().map(|s| s.weight).collect::<Vec<f32>>(),
+        local_targets: layout.local_targets.clone(),
+    })?;
+    Ok((extendables(&layout.name, (weights, chunk_rows), time, total), columns.weights().clone()))
 }
 
 /// The datasets the snapshots are appended to: the weights (rows of `total`) and times.
@@ -229,43 +218,6 @@ fn extendables(name: &str, (weights, chunk_rows): (hdf5::Dataset, u64), time: hd
         Extendable { dataset: weights, name: format!("edges/{name}/snapshots/syn_weight"), chunk_rows, row_bytes: 4 * total as u64 },
         Extendable { dataset: time, name: format!("edges/{name}/snapshots/time"), chunk_rows: 64, row_bytes: 8 },
     ]
-}
-
-/// `indices/target_to_source` (SONATA's index of each target node's edges, which
-/// libsonata's `afferent_edges` reads) of an edge population whose edges are in target
-/// order: each target node has one range, `range_to_edge_id[i]` = its edges [start, end),
-/// and `node_id_to_ranges[i]` = [i, i + 1]. This rank writes the rows of its own targets
-/// `local_targets` (population-local ids of a population of `target_size`), whose
-/// `edges` edges start at `first_edge`, edge k onto `target_of(k)`.
-pub(super) fn target_index(
-    group: &hdf5::Group,
-    (target_size, local_targets): (u64, Range<u64>),
-    (first_edge, edges): (usize, usize),
-    target_of: impl Fn(usize) -> u64,
-) -> hdf5::Result<()> {
-    let index = group.create_group("indices")?.create_group("target_to_source")?;
-    let n = target_size as usize;
-    let to_ranges = index.new_dataset::<u64>().shape((n, 2)).create("node_id_to_ranges")?;
-    let to_edges = index.new_dataset::<u64>().shape((n, 2)).create("range_to_edge_id")?;
-    if local_targets.is_empty() {
-        return Ok(());
-    }
-    let rows = (local_targets.end - local_targets.start) as usize;
-    let (mut ranges, mut starts) = (Vec::with_capacity(2 * rows), Vec::with_capacity(2 * rows));
-    let mut k = 0;
-    for node in local_targets.clone() {
-        let start = k;
-        while k < edges && target_of(k) == node {
-            k += 1;
-        }
-        ranges.extend([node, node + 1]);
-        starts.extend([(first_edge + start) as u64, (first_edge + k) as u64]);
-    }
-    let block = |v: &[u64]| ndarray::Array2::from_shape_vec((rows, 2), v.to_vec()).map_err(|e| hdf5::Error::from(e.to_string().as_str()));
-    let span = local_targets.start as usize..local_targets.end as usize;
-    to_ranges.write_slice(&block(&ranges)?, (span.clone(), 0..2))?;
-    to_edges.write_slice(&block(&starts)?, (span, 0..2))?;
-    Ok(())
 }
 
 /// The snapshots of a weight file's edge population, for plotting.

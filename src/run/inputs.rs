@@ -35,8 +35,7 @@ pub fn load_shared(desc: &Description, parts: &[Range<u64>], comm: &dyn Communic
         let ConnectionRule::Explicit { edges, .. } = p.rule else { continue };
         let source = &desc.edges[edges as usize];
         let pop = desc.populations[p.target].gids();
-        let start = pop.start.max(mine.start);
-        let local = start..pop.end.min(mine.end).max(start);
+        let local = crate::network::overlap(&pop, mine);
         let rows = if source.indexed || comm.size() == 1 {
             agree(comm, if local.is_empty() { Ok(TargetRows::default()) } else { edges::load_rows(source, local.clone()) })?
         } else {
@@ -56,7 +55,11 @@ pub fn load_shared(desc: &Description, parts: &[Range<u64>], comm: &dyn Communic
 fn split_scan(source: &EdgeSource, local: &Range<u64>, parts: &[Range<u64>], comm: &dyn Communicator) -> Result<TargetRows> {
     let (rank, ranks) = (comm.rank(), comm.size());
     let data = agree(comm, edges::open(&source.file, &source.population))?;
-    let per_read = crate::sonata::entries_per_read();
+    // Rank 0's chunk length (each reads its own environment), cut so that a round's
+    // chunks together hold at most 2^22 synapses: in a file sorted by target they may all
+    // go to one rank (64 MB received, and MPI's counts far within i32).
+    let per_read = comm.all_gather_f64(&[crate::sonata::entries_per_read() as f64])[0] as usize;
+    let per_read = per_read.min(((1usize << 22) / ranks).max(64));
     let chunks = data.count.div_ceil(per_read);
     let owner = |gid: u64| parts.partition_point(|r| r.end <= gid);
     let mut found: Vec<(u32, u32, f32, u32)> = Vec::new();

@@ -94,19 +94,19 @@ pub struct EdgeRun {
 }
 
 #[derive(Clone, Debug)]
-pub struct Circuit {
+pub struct Circuit<E = EdgeRun> {
     pub config: SonataConfig,
     pub runs: Vec<NodeRun>,
-    pub edges: Vec<EdgeRun>,
+    pub edges: Vec<E>,
 }
 
 fn input(path: &Path, message: impl Into<String>) -> Error {
     Error::Input { path: path.to_path_buf(), message: message.into() }
 }
 
-/// Reads the circuit of `config` for steps of `dt_ms`; with `node_types` false, each
-/// node population is one run whose model is left to the model file (its types unread).
-pub fn read(config: SonataConfig, dt_ms: f64, node_types: bool, sharing: &Sharing) -> Result<Circuit> {
+/// This process's part of reading the circuit: its nodes, and its share of each edge
+/// population scanned (not yet combined with the others').
+fn read_share(config: SonataConfig, dt_ms: f64, node_types: bool, sharing: &Sharing) -> Result<Circuit<survey::Scanned>> {
     let mut runs = Vec::new();
     for (nodes, types) in &config.nodes {
         if node_types {
@@ -124,7 +124,43 @@ pub fn read(config: SonataConfig, dt_ms: f64, node_types: bool, sharing: &Sharin
     }
     let mut edges = Vec::new();
     for (file, types) in &config.edges {
-        edges.extend(edge_runs(&config, file, &TypeTable::read(types)?, &runs, (dt_ms, sharing))?);
+        let share = (sharing.split().0, sharing.split().1, sharing.per_read());
+        edges.extend(edge_runs(&config, file, &TypeTable::read(types)?, &runs, (dt_ms, share))?);
+    }
+    Ok(Circuit { config, runs, edges })
+}
+
+/// Reads the circuit of `config` for steps of `dt_ms`; with `node_types` false, each
+/// node population is one run whose model is left to the model file (its types unread).
+/// The processes of `sharing` read it together: each scans its share of every edge
+/// population, then one collective gathers every process's tallies (or its error, so
+/// that a process that failed alone leaves none waiting).
+pub fn read(config: SonataConfig, dt_ms: f64, node_types: bool, sharing: &Sharing) -> Result<Circuit> {
+    let local = read_share(config, dt_ms, node_types, sharing);
+    let gathered = survey::gather(sharing, local.as_ref().ok().map(|c| c.edges.iter().map(|e| e.found.clone()).collect()));
+    // This process's own error first; else another's (`OtherRank`).
+    let Circuit { config, runs, edges: scanned } = local?;
+    let mut all = gathered?;
+    let mut edges = Vec::new();
+    for (k, scan) in scanned.into_iter().enumerate() {
+        let source = &scan.source;
+        for ((source_run, target_run), tally) in survey::combine(std::mem::take(&mut all[k]), source, &scan.types_path)? {
+            edges.push(EdgeRun {
+                file: source.file.clone(),
+                population: source.population.clone(),
+                source_run,
+                target_run,
+                types: source.types.clone(),
+                per_edge_weight: source.per_edge_weight,
+                per_edge_delay: source.per_edge_delay,
+                indexed: source.indexed,
+                count: tally.count,
+                delay_steps: tally.delays,
+                weights: tally.weights,
+                synapse: source.type_of(tally.first.1).map_or(SynapseModel::Delta, |t| t.synapse),
+                weight_scale: runs[target_run].weight_scale,
+            });
+        }
     }
     Ok(Circuit { config, runs, edges })
 }
@@ -413,15 +449,15 @@ fn synapse_kind(types: &TypeTable, row: usize) -> Result<SynapseModel> {
     }
 }
 
-/// The projections of the edges file `path`: one per edge population and pair of runs
-/// that its edges join.
+/// This process's share of each edge population of the edges file `path` scanned: what
+/// is combined into one projection per pair of runs that its edges join.
 fn edge_runs(
     config: &SonataConfig,
     path: &Path,
     types: &TypeTable,
     runs: &[NodeRun],
-    (dt_ms, sharing): (f64, &Sharing),
-) -> Result<Vec<EdgeRun>> {
+    (dt_ms, share): (f64, (usize, usize, usize)),
+) -> Result<Vec<survey::Scanned>> {
     let edge_types = edge_types(config, types)?;
     let file = hdf5::File::open(path).map_err(|e| input(path, format!("not an HDF5 file of SONATA edges ({e})")))?;
     let group = file.group("edges").map_err(|_| input(path, "expected a group /edges"))?;
@@ -476,7 +512,6 @@ fn edge_runs(
         };
         let scope = survey::Scope {
             path,
-            types_path: &types.path,
             population: &population,
             names: (&data.source_population, &data.target_population),
             sizes: (n_sources, n_targets),
@@ -484,24 +519,8 @@ fn edge_runs(
             weight_scale: &|run| runs[run].weight_scale,
             dt_ms,
         };
-        let found = survey::scan_share(&data, &source, &scope, sharing.split());
-        for ((source_run, target_run), tally) in survey::combine(found, sharing, &source, &scope)? {
-            out.push(EdgeRun {
-                file: path.to_path_buf(),
-                population: population.clone(),
-                source_run,
-                target_run,
-                types: edge_types.clone(),
-                per_edge_weight: data.weights.is_some(),
-                per_edge_delay: data.delays.is_some(),
-                indexed: data.by_target.is_some(),
-                count: tally.count,
-                delay_steps: tally.delays,
-                weights: tally.weights,
-                synapse: source.type_of(tally.first.1).map_or(SynapseModel::Delta, |t| t.synapse),
-                weight_scale: runs[target_run].weight_scale,
-            });
-        }
+        let found = survey::scan_share(&data, &source, &scope, share);
+        out.push(survey::Scanned { source, types_path: types.path.clone(), found });
     }
     Ok(out)
 }

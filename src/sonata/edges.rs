@@ -237,7 +237,7 @@ pub fn load_for(desc: &crate::network::Description, targets: &Range<u64>) -> Res
     for p in &desc.projections {
         let crate::network::ConnectionRule::Explicit { edges, .. } = p.rule else { continue };
         let pop = desc.populations[p.target].gids();
-        let local = pop.start.max(targets.start)..pop.end.min(targets.end);
+        let local = crate::network::overlap(&pop, targets);
         let source = &desc.edges[edges as usize];
         if local.is_empty() || source.rows_covering(&local).is_some() {
             continue;

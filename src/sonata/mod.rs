@@ -33,6 +33,10 @@ pub trait Share {
     fn parts(&self) -> usize;
     /// Every process's `words`, in process order.
     fn all_gather(&self, words: &[u64]) -> Vec<Vec<u64>>;
+
+    /// Entries read at a time (`entries_per_read`), one value for all the processes:
+    /// their shares of a file are cut by it.
+    fn per_read(&self) -> usize;
 }
 
 /// Who shares the reading of a circuit: nobody (this process reads it all) by default.
@@ -52,6 +56,11 @@ impl Sharing {
     /// (this process's part, the number of parts).
     pub fn split(&self) -> (usize, usize) {
         self.0.as_ref().map_or((0, 1), |s| (s.part(), s.parts()))
+    }
+
+    /// Entries read at a time, the same for all the processes.
+    pub fn per_read(&self) -> usize {
+        self.0.as_ref().map_or_else(entries_per_read, |s| s.per_read())
     }
 }
 

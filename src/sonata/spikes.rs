@@ -56,30 +56,34 @@ pub struct TrainFile {
 /// counts the times off the grid. Errors name the file, the dataset and the value.
 pub fn check_trains(path: &Path, group: &str, size: u64, dt_ms: f64, sharing: &Sharing) -> Result<(TrainFile, u64)> {
     let file = TrainFile { path: path.to_path_buf(), group: group.to_string(), size, dt_ms };
-    let (times, ids, where_) = file.open()?;
-    let n = times.size();
-    if ids.size() != n {
-        return Err(file.bad(format!("{where_}: {n} timestamps but {} node ids", ids.size())));
-    }
-    let (part, parts) = sharing.split();
     let (mut rounded, mut first_bad) = (0u64, None);
-    let per_read = super::entries_per_read();
-    'chunks: for c in (part..n.div_ceil(per_read)).step_by(parts) {
-        let from = c * per_read;
-        let read = file.read_chunk(&times, &ids, &where_, from..(from + per_read).min(n));
-        let (t, id) = match read {
-            Ok(chunk) => chunk,
-            Err(message) => {
-                first_bad = Some((from as u64, message));
-                break;
-            }
-        };
-        for (k, (&t, &id)) in t.iter().zip(&id).enumerate() {
-            match file.entry(t, id, from + k, &where_) {
-                Ok((_, on_grid)) => rounded += !on_grid as u64,
-                Err(message) => {
-                    first_bad = Some(((from + k) as u64, message));
-                    break 'chunks;
+    // A file that does not open is this process's first bad entry (entry 0): returned
+    // now, it would leave the others waiting in the gather.
+    match file.open() {
+        Err(Error::Input { message, .. }) => first_bad = Some((0, message)),
+        Err(other) => first_bad = Some((0, other.to_string())),
+        Ok((times, ids, where_)) if ids.size() != times.size() => {
+            first_bad = Some((0, format!("{where_}: {} timestamps but {} node ids", times.size(), ids.size())));
+        }
+        Ok((times, ids, where_)) => {
+            let (n, (part, parts), per_read) = (times.size(), sharing.split(), sharing.per_read());
+            'chunks: for c in (part..n.div_ceil(per_read)).step_by(parts) {
+                let from = c * per_read;
+                let (t, id) = match file.read_chunk(&times, &ids, &where_, from..(from + per_read).min(n)) {
+                    Ok(chunk) => chunk,
+                    Err(message) => {
+                        first_bad = Some((from as u64, message));
+                        break;
+                    }
+                };
+                for (k, (&t, &id)) in t.iter().zip(&id).enumerate() {
+                    match file.entry(t, id, from + k, &where_) {
+                        Ok((_, on_grid)) => rounded += !on_grid as u64,
+                        Err(message) => {
+                            first_bad = Some(((from + k) as u64, message));
+                            break 'chunks;
+                        }
+                    }
                 }
             }
         }

@@ -36,7 +36,6 @@ pub struct Found {
 /// What the scan needs to place and check an edge.
 pub struct Scope<'a> {
     pub path: &'a Path,
-    pub types_path: &'a Path,
     pub population: &'a str,
     /// The names and sizes of the source and target node populations.
     pub names: (&'a str, &'a str),
@@ -49,10 +48,9 @@ pub struct Scope<'a> {
 }
 
 /// Scans this process's share of `data`'s edges (`source` gives the edge types).
-pub fn scan_share(data: &EdgeDatasets, source: &EdgeSource, scope: &Scope, (part, parts): (usize, usize)) -> Found {
+pub fn scan_share(data: &EdgeDatasets, source: &EdgeSource, scope: &Scope, (part, parts, per_read): (usize, usize, usize)) -> Found {
     let mut found = Found::default();
     let at = format!("/edges/{}", scope.population);
-    let per_read = crate::sonata::entries_per_read();
     let chunks = data.count.div_ceil(per_read);
     for c in (part..chunks).step_by(parts.max(1)) {
         let first = c * per_read;
@@ -129,13 +127,62 @@ fn tally(
     Ok(())
 }
 
-/// Every process's tallies combined (collective where the reading is shared), in the
-/// order of the pairs' keys; the first bad edge of all as the error, with its file.
-pub fn combine(mine: Found, sharing: &Sharing, source: &EdgeSource, scope: &Scope) -> Result<Vec<((usize, usize), Tally)>> {
-    let all: Vec<Found> = match &sharing.0 {
-        None => vec![mine],
-        Some(share) => share.all_gather(&encode(&mine)).iter().map(|words| decode(words)).collect(),
+/// An edge population as this process scanned its share of it: what it was read as
+/// (the runs it joins are set per pair once combined), and the tallies.
+#[derive(Debug)]
+pub struct Scanned {
+    pub source: EdgeSource,
+    pub types_path: std::path::PathBuf,
+    pub found: Found,
+}
+
+/// Every process's tallies of every edge population, by population then process, in
+/// one collective; `mine` None where this process failed before (it returns its own
+/// error). Where any process failed, the others get `OtherRank`.
+pub fn gather(sharing: &Sharing, mine: Option<Vec<Found>>) -> Result<Vec<Vec<Found>>> {
+    let other = || Error::OtherRank { exit_code: Error::Input { path: Default::default(), message: String::new() }.exit_code() };
+    let Some(share) = &sharing.0 else {
+        return mine.map(|founds| founds.into_iter().map(|f| vec![f]).collect()).ok_or_else(other);
     };
+    let words = match &mine {
+        None => vec![1],
+        Some(founds) => {
+            let mut words = vec![0, founds.len() as u64];
+            for f in founds {
+                let encoded = encode(f);
+                words.push(encoded.len() as u64);
+                words.extend(encoded);
+            }
+            words
+        }
+    };
+    let all = share.all_gather(&words);
+    if all.iter().any(|w| w[0] == 1) {
+        return Err(other());
+    }
+    let populations = all[0][1] as usize;
+    let mut by_population: Vec<Vec<Found>> = (0..populations).map(|_| Vec::with_capacity(all.len())).collect();
+    for words in &all {
+        if words[1] as usize != populations {
+            return Err(Error::Runtime(format!(
+                "the ranks read {} and {} edge populations: do they see the same files?",
+                populations, words[1]
+            )));
+        }
+        let mut at = 2;
+        for found in by_population.iter_mut() {
+            let len = words[at] as usize;
+            found.push(decode(&words[at + 1..at + 1 + len]));
+            at += 1 + len;
+        }
+    }
+    Ok(by_population)
+}
+
+/// Every process's tallies of one edge population (`all`, in process order) combined, in
+/// the order of the pairs' keys; the first bad edge of all as the error, with its file
+/// (the edges file, or the edge types' table `types_path`).
+pub fn combine(all: Vec<Found>, source: &EdgeSource, types_path: &Path) -> Result<Vec<((usize, usize), Tally)>> {
     let mut pairs: Vec<((usize, usize), Tally)> = Vec::new();
     for (key, t) in all.iter().flat_map(|f| f.pairs.iter()) {
         match pairs.iter_mut().find(|(k, _)| k == key) {
@@ -156,13 +203,13 @@ pub fn combine(mine: Found, sharing: &Sharing, source: &EdgeSource, scope: &Scop
         for (_, t) in all.iter().flat_map(|f| f.pairs.iter()).filter(|(k, _)| k == key) {
             let differing = if kind(t.first.1) != kind(whole.first.1) { Some(t.first) } else { t.other_kind };
             if let Some((edge, type_id)) = differing {
-                let message = format!("/edges/{}: edge {edge} is of edge type {type_id}, of another synaptic kind than the edges before it: one projection takes one kind", scope.population);
+                let message = format!("/edges/{}: edge {edge} is of edge type {type_id}, of another synaptic kind than the edges before it: one projection takes one kind", source.population);
                 errors.push((edge, false, message));
             }
         }
     }
     if let Some((_, in_types, message)) = errors.into_iter().min_by_key(|e| e.0) {
-        let path = if in_types { scope.types_path } else { scope.path };
+        let path = if in_types { types_path } else { &source.file };
         return Err(Error::Input { path: path.to_path_buf(), message });
     }
     pairs.sort_by_key(|(k, _)| *k);
@@ -223,8 +270,9 @@ mod tests {
         assert_eq!(decode(&encode(&Found::default())), Found::default());
     }
 
-    /// Processes whose tallies are given: `all_gather` returns them, in order.
-    struct Given(Vec<Found>);
+    /// Processes whose tallies of one edge population are given (None: a process that
+    /// failed): `all_gather` returns what each would send.
+    struct Given(Vec<Option<Found>>);
 
     impl super::super::Share for Given {
         fn part(&self) -> usize {
@@ -233,9 +281,26 @@ mod tests {
         fn parts(&self) -> usize {
             self.0.len()
         }
-        fn all_gather(&self, _: &[u64]) -> Vec<Vec<u64>> {
-            self.0.iter().map(encode).collect()
+        fn per_read(&self) -> usize {
+            1
         }
+        fn all_gather(&self, _: &[u64]) -> Vec<Vec<u64>> {
+            let words = |f: &Found| [vec![0, 1, encode(f).len() as u64], encode(f)].concat();
+            self.0.iter().map(|f| f.as_ref().map_or(vec![1], words)).collect()
+        }
+    }
+
+    /// The processes' tallies come back by population then process; one process's
+    /// failure is every other's `OtherRank`.
+    #[test]
+    fn tallies_are_gathered_by_population() {
+        let tally = Tally { count: 1, delays: (1, 1), weights: (0.0, 0.0), first: (0, 1), other_kind: None };
+        let parts = vec![Found { pairs: vec![((0, 0), tally)], error: None }, Found::default()];
+        let sharing = Sharing(Some(std::rc::Rc::new(Given(parts.iter().cloned().map(Some).collect()))));
+        assert_eq!(gather(&sharing, Some(vec![Found::default()])).unwrap(), vec![parts.clone()]);
+        let failed = Sharing(Some(std::rc::Rc::new(Given(vec![Some(parts[0].clone()), None]))));
+        assert!(matches!(gather(&failed, Some(vec![Found::default()])), Err(Error::OtherRank { .. })));
+        assert_eq!(gather(&Sharing(None), Some(parts.clone())).unwrap(), vec![vec![parts[0].clone()], vec![parts[1].clone()]]);
     }
 
     fn source() -> EdgeSource {
@@ -265,17 +330,7 @@ mod tests {
     /// kind than the pair's first found wherever it lies; the earliest error wins.
     #[test]
     fn parts_combine_as_one_reading() {
-        let (source, path) = (source(), Path::new("e.h5"));
-        let scope = Scope {
-            path,
-            types_path: Path::new("t.csv"),
-            population: "p",
-            names: ("a", "b"),
-            sizes: (10, 10),
-            run_of: &|_, _| 0,
-            weight_scale: &|_| 1.0,
-            dt_ms: 0.1,
-        };
+        let (source, types) = (source(), Path::new("t.csv"));
         let tally = |count, first: (u64, i64), other_kind| Tally {
             count,
             delays: (count as u32, 9),
@@ -288,8 +343,7 @@ mod tests {
             Found { pairs: vec![((0, 0), tally(3, (7, 3), None))], error: None },
             Found { pairs: vec![((0, 0), tally(2, (2, 1), None)), ((1, 0), tally(1, (4, 1), None))], error: None },
         ];
-        let sharing = Sharing(Some(std::rc::Rc::new(Given(parts.clone()))));
-        let pairs = combine(Found::default(), &sharing, &source, &scope).unwrap();
+        let pairs = combine(parts.clone(), &source, types).unwrap();
         assert_eq!(pairs.len(), 2);
         assert_eq!(pairs[0].1, Tally { count: 5, delays: (2, 9), weights: (-3.0, 1.0), first: (2, 1), other_kind: None });
         // A part whose own first edge is of another kind than the pair's first: that
@@ -297,15 +351,13 @@ mod tests {
         let mut conflicting = parts.clone();
         conflicting[0].pairs[0].1.first = (7, 2);
         conflicting[1].pairs[0].1.other_kind = Some((9, 2));
-        let sharing = Sharing(Some(std::rc::Rc::new(Given(conflicting))));
-        let err = combine(Found::default(), &sharing, &source, &scope).unwrap_err().to_string();
+        let err = combine(conflicting, &source, types).unwrap_err().to_string();
         assert!(err.contains("edge 7 is of edge type 2, of another synaptic kind"), "{err}");
         // An earlier error of another part wins over the conflict.
         let mut errors = parts;
         errors[0].pairs[0].1.first = (7, 2);
         errors[1].error = Some((5, true, "no edge type 8".into()));
-        let sharing = Sharing(Some(std::rc::Rc::new(Given(errors))));
-        let err = combine(Found::default(), &sharing, &source, &scope).unwrap_err();
+        let err = combine(errors, &source, types).unwrap_err();
         assert!(matches!(&err, Error::Input { path, message } if path == Path::new("t.csv") && message == "no edge type 8"), "{err}");
     }
 }

@@ -338,7 +338,7 @@ fn shard_ranges(neurons: Range<u64>, options: CpuOptions, per_thread: usize) -> 
 
 impl Shard {
     fn new(desc: &Description, neurons: Range<u64>, ring_slots: u32, defer_rings_above: usize) -> Result<Shard, InvalidBuild> {
-        // The spike sources' trains (read already for the whole rank, but for a re-cut).
+        // The spike sources' trains (read already for all the rank's shards: nothing read).
         desc.load_trains(&neurons).map_err(|error| InvalidBuild { key: -1.0, error })?;
         let mut groups = Vec::new();
         for (index, pop) in desc.populations.iter().enumerate() {

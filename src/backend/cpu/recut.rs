@@ -127,6 +127,8 @@ impl CpuBackend {
 
         let none = ShardWorkers::start_with(Vec::new(), 1).expect("no thread to start");
         drop(std::mem::replace(&mut self.shards, none));
+        // The spike sources' trains read once for all the new shards, not by each.
+        desc.load_trains(&self.neurons).map_err(|error| InvalidBuild { key: -1.0, error })?;
         self.shards = build_shards(desc, ranges, self.options, self.ring_slots)?;
         // The rows of data the new stores read and the trains the new groups read, let go
         // as after the first build.
