@@ -105,7 +105,58 @@ impl RecentSpikes {
     }
 }
 
+/// What a simulation carries from one `advance` to the next besides its backend and
+/// communicator (the spikes due for delivery, the step, the clocks): kept by a caller
+/// that lets go of the borrows between runs — an in-process session, which runs, is
+/// changed and runs on — to resume the same simulation, exactly, later.
+#[derive(Debug)]
+pub struct Carried {
+    epoch_steps: u32,
+    total_steps: u64,
+    step: u64,
+    pending: Vec<Spike>,
+    exchanged: Vec<Spike>,
+    previous: Vec<Spike>,
+    overlap: bool,
+    recent: Option<RecentSpikes>,
+    counts: Option<SpikeCounts>,
+    times: PhaseTimes,
+}
+
+impl Carried {
+    /// The steps run so far.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+}
+
 impl<'a> Simulation<'a> {
+    /// Lets go of the backend and communicator, keeping what the simulation carries.
+    pub fn suspend(self) -> Carried {
+        let Simulation { epoch_steps, total_steps, step, pending, exchanged, previous, overlap, recent, counts, times, .. } = self;
+        Carried { epoch_steps, total_steps, step, pending, exchanged, previous, overlap, recent, counts, times }
+    }
+
+    /// The simulation `carried` was suspended from, on the same backend and communicator.
+    pub fn resume(backend: &'a mut dyn Backend, comm: &'a mut dyn Communicator, carried: Carried) -> Self {
+        let Carried { epoch_steps, total_steps, step, pending, exchanged, previous, overlap, recent, counts, times } = carried;
+        Simulation {
+            backend,
+            comm,
+            epoch_steps,
+            total_steps,
+            step,
+            pending,
+            local: Vec::new(),
+            exchanged,
+            previous,
+            overlap,
+            recent,
+            counts,
+            times,
+        }
+    }
+
     pub fn new(backend: &'a mut dyn Backend, comm: &'a mut dyn Communicator, epoch_steps: u32, total_steps: u64) -> Self {
         Simulation {
             backend,

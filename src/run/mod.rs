@@ -9,6 +9,7 @@ mod inputs;
 pub mod lock;
 mod outputs;
 mod progress;
+pub mod session;
 mod signals;
 mod summary;
 
