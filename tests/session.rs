@@ -6,12 +6,18 @@ mod common;
 
 use common::simulate;
 use volley::backend::cpu::CpuOptions;
-use volley::backend::{BackendChoice, BackendOptions};
+use volley::backend::BackendChoice;
 use volley::config::{self, Overrides};
 use volley::run::session::Session;
+use volley::run::RunOptions;
 
-fn options(threads: usize) -> BackendOptions {
-    BackendOptions { choice: BackendChoice::Cpu, cpu: CpuOptions { threads, ..CpuOptions::default() }, gpu: None }
+fn options(threads: usize) -> RunOptions {
+    RunOptions {
+        backend: BackendChoice::Cpu,
+        cpu: CpuOptions { threads, ..CpuOptions::default() },
+        progress: false,
+        ..RunOptions::default()
+    }
 }
 
 /// The 2003 network (1 ms epochs of two half steps) and the HH network (delays of several
@@ -20,7 +26,8 @@ fn options(threads: usize) -> BackendOptions {
 #[test]
 fn runs_of_any_lengths_give_the_spikes_of_one_run() {
     for (model, duration) in [("izhikevich2003.toml", "300 ms"), ("hh_network.toml", "50 ms")] {
-        let overrides = Overrides { duration: Some(duration.into()), ..Overrides::default() };
+        let dir = tempfile::tempdir().unwrap();
+        let overrides = Overrides { duration: Some(duration.into()), out_dir: Some(dir.path().into()), ..Overrides::default() };
         let desc = config::load(&common::example(model), &overrides).unwrap();
         let (whole, _) = simulate(&desc, CpuOptions { threads: 1, ..CpuOptions::default() });
         assert!(whole.len() > 100, "{model}: it fires");
@@ -36,6 +43,18 @@ fn runs_of_any_lengths_give_the_spikes_of_one_run() {
             assert!(rest.iter().all(|s| s.step as u64 >= ran), "{model}: a run returns its own spikes");
             assert_eq!(session.step(), desc.steps);
             assert_eq!(session.spikes(), whole.as_slice(), "{model}, {threads} threads");
+            // The spike file the runs appended to holds the same spikes.
+            let files = session.finish("complete").unwrap();
+            let file = volley::record::sonata::read_spike_file(&files[0]).unwrap();
+            let mut read: Vec<(u64, u64)> = Vec::new();
+            for (p, pop) in file.populations.iter().enumerate() {
+                let first = desc.populations[p].first_gid;
+                read.extend(pop.timestamps_ms.iter().zip(&pop.node_ids).map(|(&t, &id)| ((t / desc.dt_ms).round() as u64 - 1, first + id)));
+            }
+            read.sort_unstable();
+            let held: Vec<(u64, u64)> = whole.iter().map(|s| (s.step as u64, s.gid as u64)).collect();
+            assert_eq!(read, held, "{model}: the spike file holds the runs' spikes");
+            assert_eq!(file.duration_ms, Some(desc.steps as f64 * desc.dt_ms));
         }
     }
 }

@@ -131,6 +131,12 @@ pub trait Backend {
     /// exchanged, oldest first) to continue at step `from_step` with empty delay rings.
     fn restore_in_flight(&mut self, epochs: &[Vec<Spike>], from_step: u64);
 
+    /// Takes the stimuli of `desc` in place of those it was built with, between runs (the
+    /// rest of `desc` is the one built). Err: this backend cannot.
+    fn set_stimuli(&mut self, _desc: &Description) -> std::result::Result<(), String> {
+        Err("this backend cannot change its stimuli between runs; use the CPU backend".into())
+    }
+
     /// Global ids of the neurons this backend integrates.
     fn neurons(&self) -> Range<u64>;
 

@@ -4,7 +4,7 @@ use super::*;
 
 pub(super) fn bench_exchange(args: BenchExchangeArgs, rank: &mut usize) -> Result<ExitCode> {
     let BenchExchangeArgs { spikes, steps, epochs } = args;
-    let mut comm = communicator()?;
+    let mut comm = volley::comm::from_launcher()?;
     *rank = comm.rank();
     if steps == 0 {
         return Err(Error::Option { option: "--steps".into(), message: "expected at least 1 step per epoch".into() });

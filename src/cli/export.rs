@@ -6,7 +6,7 @@ use super::*;
 
 pub(super) fn export(args: ExportArgs, rank: &mut usize) -> Result<ExitCode> {
     let ExportArgs { model, out, sets } = args;
-    let comm = communicator()?;
+    let comm = volley::comm::from_launcher()?;
     *rank = comm.rank();
     // Reading a circuit is collective: every rank makes its sharing before anything can fail.
     let overrides = Overrides { sets, sharing: comm.sharing(), ..Overrides::default() };

@@ -20,7 +20,7 @@ use volley::analysis::{population_rate, population_stats, welch_spectrum};
 use volley::backend::cpu::CpuOptions;
 use volley::backend::kind::BackendKind;
 use volley::backend::BackendChoice;
-use volley::comm::{Communicator, ExchangeMode, LocalComm};
+use volley::comm::{Communicator, ExchangeMode};
 use volley::config::{self, Overrides};
 use volley::record::sonata;
 use volley::run::{self, fmt_bytes, RunOptions};
@@ -49,39 +49,6 @@ pub fn report(e: Error, rank: usize) -> Error {
         eprintln!("error{who}: {e}");
     }
     Error::Reported { exit_code: e.exit_code() }
-}
-
-/// The communicator: MPI when a launcher (mpirun, srun) started this process, or when
-/// VOLLEY_MPI=1; otherwise one process without MPI (no start-up cost). Several copies
-/// started without MPI would each run the whole network into the same file: refused.
-pub fn communicator() -> Result<Box<dyn Communicator>> {
-    let var = |name: &str| std::env::var(name).ok();
-    let copies = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"].iter().filter_map(|v| var(v)?.parse::<u64>().ok()).max();
-    #[cfg(feature = "mpi")]
-    {
-        let launched = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].iter().any(|v| var(v).is_some());
-        if launched || var("VOLLEY_MPI").is_some_and(|v| v == "1") {
-            if let Some(comm) = volley::comm::mpi::MpiComm::init() {
-                return Ok(Box::new(comm));
-            }
-        }
-        if let Some(n) = copies.filter(|&n| n > 1) {
-            return Err(Error::Option {
-                option: "launch".into(),
-                message: format!(
-                    "started as one of {n} tasks but without an MPI launcher's environment: use `srun --mpi=pmix` or `mpirun`"
-                ),
-            });
-        }
-    }
-    #[cfg(not(feature = "mpi"))]
-    if let Some(n) = copies.filter(|&n| n > 1) {
-        return Err(Error::Option {
-            option: "launch".into(),
-            message: format!("started as one of {n} tasks, but this volley was built without MPI (cargo feature `mpi`): each copy would run the whole network"),
-        });
-    }
-    Ok(Box::new(LocalComm))
 }
 
 /// Gives the GPU drivers a private runtime directory where the environment has none:

@@ -32,7 +32,7 @@ pub(super) fn run(args: RunArgs, rank: &mut usize) -> Result<ExitCode> {
         exchange_alpha_us,
         exchange_beta_ns,
     } = args;
-    let mut comm = communicator()?;
+    let mut comm = volley::comm::from_launcher()?;
     *rank = comm.rank();
     // Made by every rank before anything can fail on one alone: reading a circuit is
     // collective (`sonata::Share`).
@@ -54,7 +54,7 @@ pub(super) fn run(args: RunArgs, rank: &mut usize) -> Result<ExitCode> {
         // collective reading of a circuit.
         let (threads, max_memory, max_output, every_ms, held) = volley::comm::agree(comm.as_ref(), checked)?;
         let checked = (|| {
-            let overrides = Overrides { seed, duration, out_dir: out, sets, sharing };
+            let overrides = Overrides { seed, duration, out_dir: out, sets, sharing, sets_by: None };
             let desc = match (&model, &resume, held) {
                 (Some(model), ..) => config::load(model, &overrides)?,
                 (None, Some(from), Some(text)) => config::parse(&text, &format!("{} (the model it holds)", from.display()), &overrides)?,

@@ -85,6 +85,39 @@ pub trait Communicator {
     }
 }
 
+/// The communicator: MPI when a launcher (mpirun, srun) started this process, or when
+/// VOLLEY_MPI=1; otherwise one process without MPI (no start-up cost). Several copies
+/// started without MPI would each run the whole network into the same file: refused.
+pub fn from_launcher() -> crate::Result<Box<dyn Communicator>> {
+    let var = |name: &str| std::env::var(name).ok();
+    let copies = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"].iter().filter_map(|v| var(v)?.parse::<u64>().ok()).max();
+    #[cfg(feature = "mpi")]
+    {
+        let launched = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].iter().any(|v| var(v).is_some());
+        if launched || var("VOLLEY_MPI").is_some_and(|v| v == "1") {
+            if let Some(comm) = mpi::MpiComm::init() {
+                return Ok(Box::new(comm));
+            }
+        }
+        if let Some(n) = copies.filter(|&n| n > 1) {
+            return Err(crate::Error::Option {
+                option: "launch".into(),
+                message: format!(
+                    "started as one of {n} tasks but without an MPI launcher's environment: use `srun --mpi=pmix` or `mpirun`"
+                ),
+            });
+        }
+    }
+    #[cfg(not(feature = "mpi"))]
+    if let Some(n) = copies.filter(|&n| n > 1) {
+        return Err(crate::Error::Option {
+            option: "launch".into(),
+            message: format!("started as one of {n} tasks, but this volley was built without MPI (cargo feature `mpi`): each copy would run the whole network"),
+        });
+    }
+    Ok(Box::new(LocalComm))
+}
+
 /// Makes an error on one rank an error on all: every rank calls this at the same point,
 /// so that no rank goes on into a collective that the failed one will never join. The
 /// lowest failing rank keeps its own error, to be printed; the others get

@@ -36,6 +36,8 @@ pub struct Overrides {
     pub sets: Vec<String>,
     /// The processes that read a SONATA circuit's edges together (`sonata::Share`).
     pub sharing: crate::sonata::Sharing,
+    /// What errors call the source of `sets` (None: `--set`; Python's keyword `set`).
+    pub sets_by: Option<&'static str>,
 }
 
 impl Overrides {
@@ -55,7 +57,7 @@ impl Overrides {
             out.push(Replacement::flag_text("--out", "output.dir", &dir.display().to_string()));
         }
         for s in &self.sets {
-            out.push(Replacement::from_set(s)?);
+            out.push(Replacement::from_set_by(s, self.sets_by.unwrap_or("--set"))?);
         }
         Ok(out)
     }

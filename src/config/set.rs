@@ -28,12 +28,17 @@ pub struct Replacement {
 impl Replacement {
     /// `--set path=value`: a value that is not TOML (a bare word) is taken as a string.
     pub fn from_set(set: &str) -> Result<Replacement> {
+        Replacement::from_set_by(set, "--set")
+    }
+
+    /// `path=value` given by `flag`, which its errors name (`--set`, or Python's `set`).
+    pub fn from_set_by(set: &str, flag: &str) -> Result<Replacement> {
         let (path, raw) = set.split_once('=').ok_or_else(|| Error::Option {
-            option: format!("--set {set}"),
+            option: format!("{flag} {set}"),
             message: "expected path=value, e.g. population.exc.size=80000".into(),
         })?;
         let value: Value = raw.trim().parse().unwrap_or_else(|_| Value::from(raw.trim()));
-        Ok(Replacement { label: format!("--set {set}"), path: path.trim().to_string(), value })
+        Ok(Replacement { label: format!("{flag} {set}"), path: path.trim().to_string(), value })
     }
 
     /// A flag that replaces the value at `path` with the string `text` (`--duration`).

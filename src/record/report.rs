@@ -317,34 +317,86 @@ pub struct Traces {
     pub series: Vec<(u64, Vec<f32>)>,
 }
 
+/// A population of a report opened for reading: its name, mapping and data.
+struct Opened {
+    file: hdf5::File,
+    name: String,
+    node_ids: Vec<u64>,
+    /// The sample times (ms) and the window, as `Traces` has them.
+    times: Vec<f64>,
+    window: (f64, f64),
+    data: hdf5::Dataset,
+}
+
+impl Opened {
+    fn new(path: &Path, population: Option<&str>) -> Result<Opened> {
+        let input = |message: String| Error::Input { path: path.to_path_buf(), message };
+        let file = super::sonata::open_hdf5(path, "report")?;
+        let report = file.group("report").map_err(|_| input("not a SONATA report (no /report group)".into()))?;
+        // The model's order, as the report lists it: its first population first.
+        let names = super::sonata::population_order(&report).map_err(|e| input(e.to_string()))?;
+        let name = match population {
+            Some(p) if names.iter().any(|n| n == p) => p.to_string(),
+            Some(p) => return Err(input(format!("no population {p:?} in the report (it has: {})", names.join(", ")))),
+            None => names.first().cloned().ok_or_else(|| input("the report holds no population".into()))?,
+        };
+        let read = || -> hdf5::Result<(Vec<u64>, Vec<f64>, hdf5::Dataset)> {
+            let g = report.group(&name)?;
+            Ok((g.dataset("mapping/node_ids")?.read_raw::<u64>()?, g.dataset("mapping/time")?.read_raw::<f64>()?, g.dataset("data")?))
+        };
+        let (node_ids, time, data) = read().map_err(|e| input(format!("population {name}: {e}")))?;
+        let shape = data.shape();
+        if time.len() != 3 || shape.len() != 2 || shape[1] != node_ids.len() {
+            return Err(input(format!("population {name}: the mapping does not match the data ({shape:?} for {} ids)", node_ids.len())));
+        }
+        let rows = shape[0];
+        if rows == 0 {
+            return Err(input(format!("population {name}: the report holds no samples yet (its window starts at {} ms)", time[0])));
+        }
+        let times: Vec<f64> = (0..rows).map(|k| time[0] + k as f64 * time[2]).collect();
+        let window = (time[0], time[1].min(time[0] + rows as f64 * time[2]));
+        Ok(Opened { file, name, node_ids, times, window, data })
+    }
+
+    /// The report's variable and its unit.
+    fn variable_and_unit(&self) -> (String, String) {
+        let text =
+            |a: hdf5::Result<hdf5::Attribute>| a.and_then(|a| a.read_scalar::<VarLenUnicode>()).map(|u| u.to_string()).unwrap_or_default();
+        (text(self.file.attr("variable")), text(self.data.attr("units")))
+    }
+}
+
+/// Every sample of one population of a report: rows are times, columns neurons.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportBlock {
+    pub population: String,
+    pub variable: String,
+    pub unit: String,
+    pub times: Vec<f64>,
+    /// The population-local ids of the columns.
+    pub node_ids: Vec<u64>,
+    /// `times.len()` rows of `node_ids.len()` values, row after row.
+    pub values: Vec<f32>,
+}
+
+/// Reads every sample of `population` (the report's first when None) of the report at
+/// `path`.
+pub fn read_report(path: &Path, population: Option<&str>) -> Result<ReportBlock> {
+    let opened = Opened::new(path, population)?;
+    let values = opened
+        .data
+        .read_raw::<f32>()
+        .map_err(|e| Error::Input { path: path.to_path_buf(), message: format!("population {}: {e}", opened.name) })?;
+    let (variable, unit) = opened.variable_and_unit();
+    Ok(ReportBlock { population: opened.name, variable, unit, times: opened.times, node_ids: opened.node_ids, values })
+}
+
 /// Reads from the report at `path` the traces of the neurons `ids` (population-local) of
 /// `population` (the report's first population when None); no ids: its first three.
 pub fn read_traces(path: &Path, population: Option<&str>, ids: &[u64]) -> Result<Traces> {
     let input = |message: String| Error::Input { path: path.to_path_buf(), message };
-    let file = super::sonata::open_hdf5(path, "report")?;
-    let report = file.group("report").map_err(|_| input("not a SONATA report (no /report group)".into()))?;
-    // The model's order, as the report lists it: its first population first.
-    let names = super::sonata::population_order(&report).map_err(|e| input(e.to_string()))?;
-    let name = match population {
-        Some(p) if names.iter().any(|n| n == p) => p.to_string(),
-        Some(p) => return Err(input(format!("no population {p:?} in the report (it has: {})", names.join(", ")))),
-        None => names.first().cloned().ok_or_else(|| input("the report holds no population".into()))?,
-    };
-    let read = || -> hdf5::Result<(Vec<u64>, Vec<f64>, hdf5::Dataset)> {
-        let g = report.group(&name)?;
-        Ok((g.dataset("mapping/node_ids")?.read_raw::<u64>()?, g.dataset("mapping/time")?.read_raw::<f64>()?, g.dataset("data")?))
-    };
-    let (node_ids, time, data) = read().map_err(|e| input(format!("population {name}: {e}")))?;
-    let shape = data.shape();
-    if time.len() != 3 || shape.len() != 2 || shape[1] != node_ids.len() {
-        return Err(input(format!("population {name}: the mapping does not match the data ({shape:?} for {} ids)", node_ids.len())));
-    }
-    let rows = shape[0];
-    if rows == 0 {
-        return Err(input(format!("population {name}: the report holds no samples yet (its window starts at {} ms)", time[0])));
-    }
-    let times: Vec<f64> = (0..rows).map(|k| time[0] + k as f64 * time[2]).collect();
-    let window = (time[0], time[1].min(time[0] + rows as f64 * time[2]));
+    let opened = Opened::new(path, population)?;
+    let Opened { name, node_ids, data, .. } = &opened;
     let wanted: Vec<u64> = if ids.is_empty() { node_ids.iter().take(3).copied().collect() } else { ids.to_vec() };
     let mut series = Vec::new();
     for id in wanted {
@@ -360,8 +412,6 @@ pub fn read_traces(path: &Path, population: Option<&str>, ids: &[u64]) -> Result
             .collect();
         series.push((id, values));
     }
-    let text =
-        |d: &hdf5::Dataset| d.attr("units").and_then(|a| a.read_scalar::<VarLenUnicode>()).map(|u| u.to_string()).unwrap_or_default();
-    let variable = file.attr("variable").and_then(|a| a.read_scalar::<VarLenUnicode>()).map(|u| u.to_string()).unwrap_or_default();
-    Ok(Traces { population: name, variable, unit: text(&data), times, window, series })
+    let (variable, unit) = opened.variable_and_unit();
+    Ok(Traces { population: name.clone(), variable, unit, times: opened.times.clone(), window: opened.window, series })
 }

@@ -1,15 +1,19 @@
 //! An in-process simulation that runs, and runs on: built once from a description, then
 //! advanced any number of times, each run taking up exactly where the last one stopped
 //! (the spikes in flight, the delay rings, the step), so that runs of 100 ms and 100 ms
-//! give the spikes of one run of 200 ms, bit for bit. Spikes are kept in memory; what a
-//! run writes to files stays `run::run`'s. The core of the Python package (issue 31),
-//! which wraps this type.
+//! give the spikes of one run of 200 ms, bit for bit. Spikes are kept in memory, and the
+//! files the description asks for (spikes, reports, rates) are written as `run::run`
+//! writes them, by the same `Outputs`, appended after each run and completed by
+//! `finish`. The core of the Python package, which wraps this type.
 
 use super::inputs;
+use super::outputs::{Finished, Outputs};
+use super::RunOptions;
 use crate::backend::{Backend, BackendOptions};
 use crate::comm::{agree, agree_first, Communicator};
 use crate::engine::{Carried, Simulation};
 use crate::error::Result;
+use crate::model::StateArrayMut;
 use crate::network::Description;
 use crate::record::MemoryRecorder;
 use crate::spike::Spike;
@@ -22,6 +26,8 @@ pub struct Session {
     carried: Option<Carried>,
     /// This rank's spikes of every run so far, sorted by step then id.
     spikes: Vec<Spike>,
+    /// The files being written (None once finished).
+    outputs: Option<Outputs>,
 }
 
 /// The most steps a session runs in all: a spike's step is 32 bits.
@@ -29,15 +35,37 @@ const MAX_STEPS: u64 = u32::MAX as u64;
 
 impl Session {
     /// Builds `desc` on this rank of `comm` (collective), as `run::run` builds it.
-    pub fn new(desc: Description, options: &BackendOptions, mut comm: Box<dyn Communicator>) -> Result<Session> {
+    pub fn new(desc: Description, options: &RunOptions, comm: Box<dyn Communicator>) -> Result<Session> {
+        Session::try_new(desc, options, comm).map_err(|(e, _)| e)
+    }
+
+    /// As `new`, handing the communicator back with the error (MPI is initialised once
+    /// per process: a caller that builds again needs it).
+    pub fn try_new(
+        desc: Description,
+        options: &RunOptions,
+        mut comm: Box<dyn Communicator>,
+    ) -> std::result::Result<Session, (crate::Error, Box<dyn Communicator>)> {
         let parts = crate::partition::partition(&desc, comm.size());
-        inputs::load_shared(&desc, &parts, comm.as_ref())?;
-        let built = crate::backend::build(&desc, parts[comm.rank()].clone(), options, comm.rank_on_node());
+        let mine = parts[comm.rank()].clone();
+        if let Err(e) = inputs::load_shared(&desc, &parts, comm.as_ref()) {
+            return Err((e, comm));
+        }
+        let choice = BackendOptions { choice: options.backend, cpu: options.cpu, gpu: options.gpu };
+        let built = crate::backend::build(&desc, mine.clone(), &choice, comm.rank_on_node());
         let key = built.as_ref().err().map_or(f64::INFINITY, |e| e.key);
-        let (backend, _) = agree_first(comm.as_ref(), built.map_err(|e| e.error), key)?;
+        let (mut backend, runs_on) = match agree_first(comm.as_ref(), built.map_err(|e| e.error), key) {
+            Ok(built) => built,
+            Err(e) => return Err((e, comm)),
+        };
         let needed = if comm.size() > 1 { backend.needed_sources(desc.total_neurons()) } else { Vec::new() };
-        comm.set_exchange(crate::comm::ExchangeMode::Auto, &parts, &needed);
-        let mut session = Session { desc, backend, comm, carried: None, spikes: Vec::new() };
+        comm.set_exchange(options.exchange, &parts, &needed);
+        let made_by = super::provenance(&desc, options, comm.as_ref(), &runs_on, 0);
+        let outputs = match Outputs::create(&desc, options, (&made_by, comm.as_ref()), backend.as_mut(), mine, None) {
+            Ok(outputs) => outputs,
+            Err(e) => return Err((e, comm)),
+        };
+        let mut session = Session { desc, backend, comm, carried: None, spikes: Vec::new(), outputs: Some(outputs) };
         let (backend, comm) = (session.backend.as_mut(), session.comm.as_mut());
         session.carried = Some(Simulation::new(backend, comm, session.desc.epoch_steps(), MAX_STEPS).suspend());
         Ok(session)
@@ -62,12 +90,16 @@ impl Session {
             return Err(crate::Error::Runtime("the session lost its simulation in an earlier run that did not finish".into()));
         };
         let mut sim = Simulation::resume(self.backend.as_mut(), self.comm.as_mut(), carried);
-        let mut recorder = MemoryRecorder::default();
+        let mut recorder = Both { memory: MemoryRecorder::default(), outputs: self.outputs.as_mut() };
         let ran = sim.advance(steps, &mut recorder);
+        let step = sim.step();
+        let (backend, comm) = sim.backend_and_comm();
+        // Each run's spikes and samples are appended to the files as it ends.
+        let ran = ran.and_then(|()| recorder.outputs.map_or(Ok(()), |o| o.flush(step, backend, comm)));
         self.carried = Some(sim.suspend());
         agree(self.comm.as_ref(), ran)?;
         let from = self.spikes.len();
-        self.spikes.extend_from_slice(&recorder.spikes);
+        self.spikes.extend_from_slice(&recorder.memory.spikes);
         Ok(&self.spikes[from..])
     }
 
@@ -79,5 +111,202 @@ impl Session {
     /// The backend, to read or change state between runs.
     pub fn backend_mut(&mut self) -> &mut dyn Backend {
         self.backend.as_mut()
+    }
+}
+
+/// The spikes of a run kept in memory and handed to the files.
+struct Both<'a> {
+    memory: MemoryRecorder,
+    outputs: Option<&'a mut Outputs>,
+}
+
+impl crate::record::Recorder for Both<'_> {
+    fn record_spikes(&mut self, spikes: &[Spike]) -> Result<()> {
+        self.memory.record_spikes(spikes)?;
+        self.outputs.as_mut().map_or(Ok(()), |o| o.record_spikes(spikes))
+    }
+}
+
+/// How a run that may be stopped between its slices ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ran {
+    /// Steps run (all asked for, unless stopped).
+    pub steps: u64,
+    /// Whether a rank asked to stop after a slice.
+    pub stopped: bool,
+}
+
+impl Session {
+    /// Runs `steps` further steps in slices of `slice` steps (rounded up to whole epochs),
+    /// asking `keep_going` after each whether to go on; the ranks agree after every slice
+    /// and stop together when any says no (collective). What was run stays run: the
+    /// state is that after the last whole slice, so a run stopped by Ctrl-C goes on
+    /// from there exactly.
+    pub fn run_in_slices(&mut self, steps: u64, slice: u64, keep_going: &mut dyn FnMut() -> bool) -> Result<Ran> {
+        let epoch = self.desc.epoch_steps() as u64;
+        let slice = slice.div_ceil(epoch).max(1) * epoch;
+        let mut done = 0;
+        while done < steps {
+            let now = slice.min(steps - done);
+            self.run(now)?;
+            done += now;
+            if done < steps && self.comm.any(!keep_going()) {
+                return Ok(Ran { steps: done, stopped: true });
+            }
+        }
+        Ok(Ran { steps: done, stopped: false })
+    }
+
+    /// The index of population `name`, or an error listing them.
+    pub fn population(&self, name: &str) -> Result<usize> {
+        let pops = &self.desc.populations;
+        pops.iter().position(|p| p.name == name).ok_or_else(|| {
+            let names: Vec<&str> = pops.iter().map(|p| p.name.as_str()).collect();
+            crate::Error::Runtime(format!("no population {name:?} (the model has: {})", names.join(", ")))
+        })
+    }
+
+    /// The names of the state variables of population `p` that `state` reads: its
+    /// model's, then one per exponential synaptic kind (`synapse.1`, ...).
+    pub fn state_names(&self, p: usize) -> Vec<String> {
+        crate::checkpoint::arrays(&self.desc, p).into_iter().map(|(name, _)| name).collect()
+    }
+
+    fn state_index(&self, p: usize, variable: &str) -> Result<usize> {
+        let names = self.state_names(p);
+        names.iter().position(|n| n == variable).ok_or_else(|| {
+            let pop = &self.desc.populations[p].name;
+            crate::Error::Runtime(format!("population {pop:?} has no state variable {variable:?} (it has: {})", names.join(", ")))
+        })
+    }
+
+    /// The population-local ids of population `p`'s neurons on this rank.
+    pub fn local_ids(&self, p: usize) -> std::ops::Range<u64> {
+        let pop = &self.desc.populations[p];
+        let (mine, all) = (self.backend.neurons(), pop.first_gid..pop.first_gid + pop.size);
+        let both = crate::network::overlap(&mine, &all);
+        if both.is_empty() {
+            return 0..0;
+        }
+        both.start - pop.first_gid..both.end - pop.first_gid
+    }
+
+    /// The values of state variable `variable` of population `p` for this rank's
+    /// neurons (`local_ids`), in id order.
+    pub fn state(&mut self, p: usize, variable: &str) -> Result<Vec<f64>> {
+        let array = self.state_index(p, variable)?;
+        let ids = self.local_ids(p);
+        let first = self.desc.populations[p].first_gid + ids.start;
+        let mut out = vec![0.0; (ids.end - ids.start) as usize];
+        self.backend.visit_state(&mut |piece| {
+            if piece.population == p && piece.array == array {
+                let at = (piece.first_gid - first) as usize;
+                match piece.values {
+                    StateArrayMut::F32(v) => out[at..at + v.len()].iter_mut().zip(v.iter()).for_each(|(o, &x)| *o = x as f64),
+                    StateArrayMut::F64(v) => out[at..at + v.len()].copy_from_slice(v),
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Sets state variable `variable` of the neurons `ids` (population-local, any order)
+    /// of population `p` to `values` (one each, or one for all); ids on other ranks are
+    /// left to those ranks. f32 variables take the nearest f32.
+    pub fn set_state(&mut self, p: usize, variable: &str, ids: &[u64], values: &[f64]) -> Result<()> {
+        let array = self.state_index(p, variable)?;
+        let pop = &self.desc.populations[p];
+        let (first_gid, size, name) = (pop.first_gid, pop.size, pop.name.clone());
+        if values.len() != ids.len() && values.len() != 1 {
+            return Err(crate::Error::Runtime(format!(
+                "{} values for {} neurons: give one value, or one per neuron",
+                values.len(),
+                ids.len()
+            )));
+        }
+        if let Some(bad) = ids.iter().find(|&&i| i >= size) {
+            return Err(crate::Error::Runtime(format!("neuron {bad} is not in population {name:?} (ids 0..{size})")));
+        }
+        let value = |k: usize| values[if values.len() == 1 { 0 } else { k }];
+        self.backend.visit_state(&mut |mut piece| {
+            if piece.population == p && piece.array == array {
+                let held = piece.first_gid - first_gid..piece.first_gid - first_gid + piece.values.len() as u64;
+                for (k, &id) in ids.iter().enumerate().filter(|(_, id)| held.contains(id)) {
+                    let at = (id - held.start) as usize;
+                    match &mut piece.values {
+                        StateArrayMut::F32(v) => v[at] = value(k) as f32,
+                        StateArrayMut::F64(v) => v[at] = value(k),
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Applies `path=value` replacements to the model between runs (as `--set`), with the
+    /// model file's validation. Only the stimuli may change: their amplitudes, schedules,
+    /// neurons, and stimuli added; anything else is refused, naming the part.
+    pub fn change(&mut self, overrides: &crate::config::Overrides) -> Result<()> {
+        let changed = crate::config::parse(&self.desc.model_text, &self.desc.model_file, overrides)?;
+        let (before, after) = (crate::checkpoint::identity(&self.desc), crate::checkpoint::identity(&changed));
+        let fixed = |part: &str| !part.starts_with("stimulus ");
+        let kept = |parts: &[(String, u64)]| parts.iter().filter(|(n, _)| fixed(n)).cloned().collect::<Vec<_>>();
+        if let Some((part, _)) = kept(&before).iter().zip(kept(&after)).find(|(a, b)| *a != b).map(|(a, _)| a.clone()) {
+            return Err(crate::Error::Runtime(format!(
+                "{part} cannot change between runs: only stimuli can (change state with set_state; build a new simulation for the rest)"
+            )));
+        }
+        if kept(&before).len() != kept(&after).len() {
+            return Err(crate::Error::Runtime("populations and projections cannot be added between runs".into()));
+        }
+        self.backend.set_stimuli(&changed).map_err(crate::Error::Runtime)?;
+        self.desc.stimuli = changed.stimuli;
+        self.desc.model_text = changed.model_text;
+        Ok(())
+    }
+
+    /// Every rank's spikes of every run so far on rank 0, sorted by step then id (other
+    /// ranks: none). Collective.
+    pub fn gather_spikes(&self) -> Vec<Spike> {
+        let size = self.comm.size();
+        if size == 1 {
+            return self.spikes.clone();
+        }
+        let mut sends = vec![Vec::new(); size];
+        sends[0] = self.spikes.iter().flat_map(|s| [s.step as u64, s.gid as u64]).collect();
+        let all = self.comm.all_to_all_u64(&sends);
+        let mut spikes: Vec<Spike> = all.chunks_exact(2).map(|w| Spike { step: w[0] as u32, gid: w[1] as u32 }).collect();
+        spikes.sort_unstable_by_key(|s| (s.step, s.gid));
+        spikes
+    }
+
+    /// Completes the files (collective): every run's spikes and samples, recorded as
+    /// `status` says the runs ended ("complete", "stopped by a KeyboardInterrupt"), and
+    /// the raster drawn where the model asks for one. Returns the files written; no more
+    /// are written after (the session may still run).
+    pub fn finish(&mut self, status: &str) -> Result<Vec<std::path::PathBuf>> {
+        let Some(outputs) = self.outputs.take() else { return Ok(Vec::new()) };
+        let Finished { spike_file, mut others } = outputs.finish(status, self.comm.as_ref())?;
+        let out = &self.desc.output;
+        if let (Some(name), Some(path), 0) = (&out.raster, &spike_file, self.comm.rank()) {
+            let raster = out.dir.join(name);
+            crate::plot::raster_png_from(path, Some(self.step() as f64 * self.desc.dt_ms), &raster)?;
+            if out.spikes.is_none() {
+                let _ = std::fs::remove_file(path);
+            }
+            others.push(raster);
+        }
+        Ok(spike_file.filter(|_| out.spikes.is_some()).into_iter().chain(others).collect())
+    }
+
+    /// Ends the session, handing back its communicator (MPI is initialised once per
+    /// process: the next session takes it).
+    pub fn into_comm(self) -> Box<dyn Communicator> {
+        self.comm
+    }
+
+    pub fn comm(&self) -> &dyn Communicator {
+        self.comm.as_ref()
     }
 }

@@ -401,6 +401,20 @@ impl Shard {
         })
     }
 
+    /// Rebuilds its groups' stimuli from `desc` (as `new` builds them), with the scratch
+    /// of currents kept apart where a group now needs it.
+    fn set_stimuli(&mut self, desc: &Description) {
+        for g in &mut self.groups {
+            let pop = &desc.populations[g.population];
+            g.stimuli = stimulus::for_group(&desc.stimuli, g.population, pop.first_gid, g.first_gid, g.state.len());
+            g.currents_apart = g.state.takes_currents_apart() && g.stimuli.iter().any(|s| s.is_current());
+        }
+        let apart = self.groups.iter().filter(|g| g.currents_apart).map(|g| g.state.len()).max().unwrap_or(0);
+        if self.currents.len() < apart {
+            self.currents.resize(apart, 0.0);
+        }
+    }
+
     fn run_epoch(&mut self, arrivals: Option<&Arc<Vec<Spike>>>, first_step: u64, steps: u32, seed: u64, dt: f32) {
         // Clock readings cost ~25 ns each under a hypervisor, against ~3 µs for a shard's
         // step of the 2003 network: a step takes one or two, not one per received list.
@@ -582,6 +596,13 @@ impl Backend for CpuBackend {
             shard.in_flight.restore(&lists, from_step);
         }
         self.in_flight.extend(lists);
+    }
+
+    fn set_stimuli(&mut self, desc: &Description) -> std::result::Result<(), String> {
+        for mut shard in self.shards.shards() {
+            shard.set_stimuli(desc);
+        }
+        Ok(())
     }
 
     fn neurons(&self) -> Range<u64> {

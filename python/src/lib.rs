@@ -1,0 +1,340 @@
+//! `volley._volley`: the volley core as a Python extension module. Nothing is computed
+//! here that the CLI does not compute the same way: a model is read by `config` (the
+//! same validation and messages), built and run by `run::session::Session`, and its
+//! files read by `record`. This crate only turns Rust values into Python ones and
+//! errors into exceptions; the Python package around it (`volley/__init__.py`) gives
+//! them their documented, typed shape.
+
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::path::Path;
+use std::sync::Mutex;
+use volley::backend::{BackendChoice, BackendOptions};
+use volley::comm::Communicator;
+use volley::config::{self, Overrides};
+use volley::network::Description;
+use volley::run::session::Session;
+
+create_exception!(_volley, VolleyError, PyException, "An error of volley: a model, an input file, an option or a run.");
+
+/// A volley error as a Python exception: its message as the CLI prints it, and for a
+/// model-file error the field (`population[0].size`) and the file as attributes.
+fn to_py(py: Python<'_>, e: volley::Error) -> PyErr {
+    let err = VolleyError::new_err(e.to_string());
+    let (field, file) = match &e {
+        volley::Error::Model { field, file, .. } => (Some(field.clone()), Some(file.clone())),
+        volley::Error::Option { option, .. } => (Some(option.clone()), None),
+        _ => (None, None),
+    };
+    let value = err.value(py);
+    let _ = value.setattr("field", field);
+    let _ = value.setattr("file", file);
+    err
+}
+
+fn overrides(sets: Vec<String>) -> Overrides {
+    Overrides { sets, sets_by: Some("set"), ..Overrides::default() }
+}
+
+/// A validated model: what `volley check` reads from a model file.
+#[pyclass(module = "volley._volley", frozen)]
+struct Model {
+    desc: Description,
+}
+
+#[pymethods]
+impl Model {
+    /// The model text as read, with every `set` applied.
+    #[getter]
+    fn text(&self) -> &str {
+        &self.desc.model_text
+    }
+    /// Where the model came from (its file, or a label).
+    #[getter]
+    fn file(&self) -> &str {
+        &self.desc.model_file
+    }
+    #[getter]
+    fn dt(&self) -> f64 {
+        self.desc.dt_ms
+    }
+    #[getter]
+    fn duration(&self) -> f64 {
+        self.desc.steps as f64 * self.desc.dt_ms
+    }
+    #[getter]
+    fn seed(&self) -> u64 {
+        self.desc.seed
+    }
+    /// (name, size, model) of each population, in gid order.
+    #[getter]
+    fn populations(&self) -> Vec<(String, u64, String)> {
+        self.desc.populations.iter().map(|p| (p.name.clone(), p.size, p.model.declaration().model.to_string())).collect()
+    }
+    #[getter]
+    fn output_dir(&self) -> String {
+        self.desc.output.dir.display().to_string()
+    }
+}
+
+/// Reads and validates the model file at `path` with `path=value` replacements.
+#[pyfunction]
+fn load_model(py: Python<'_>, path: &str, sets: Vec<String>) -> PyResult<Model> {
+    config::load(Path::new(path), &overrides(sets)).map(|desc| Model { desc }).map_err(|e| to_py(py, e))
+}
+
+/// Validates model text; `file` names it in errors.
+#[pyfunction]
+fn parse_model(py: Python<'_>, text: &str, file: &str, sets: Vec<String>) -> PyResult<Model> {
+    config::parse(text, file, &overrides(sets)).map(|desc| Model { desc }).map_err(|e| to_py(py, e))
+}
+
+thread_local! {
+    /// The process's communicator between simulations. MPI is initialised once per
+    /// process, so each simulation borrows it and gives it back; `finalize` (called at
+    /// the interpreter's exit) drops it, which finalises MPI. Thread-local: the Python
+    /// objects that hold it are `unsendable`, used on the thread that made them.
+    static IDLE_COMM: std::cell::RefCell<Option<Box<dyn Communicator>>> = const { std::cell::RefCell::new(None) };
+    /// Whether a simulation holds an MPI communicator now.
+    static COMM_TAKEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn take_comm(py: Python<'_>) -> PyResult<Box<dyn Communicator>> {
+    if let Some(c) = IDLE_COMM.with(|c| c.borrow_mut().take()) {
+        COMM_TAKEN.set(true);
+        return Ok(c);
+    }
+    if COMM_TAKEN.get() {
+        return Err(VolleyError::new_err(
+            "under MPI one Simulation runs at a time: close() the last one (or leave its `with` block) before making another",
+        ));
+    }
+    let comm = volley::comm::from_launcher().map_err(|e| to_py(py, e))?;
+    COMM_TAKEN.set(comm.size() > 1);
+    Ok(comm)
+}
+
+/// Keeps an MPI communicator for the next simulation (one process: nothing to keep).
+fn give_back(comm: Box<dyn Communicator>) {
+    if COMM_TAKEN.get() {
+        IDLE_COMM.with(|c| *c.borrow_mut() = Some(comm));
+    }
+    COMM_TAKEN.set(false);
+}
+
+/// Finalises MPI, if a simulation initialised it (the package calls it at exit, after
+/// closing every simulation).
+#[pyfunction]
+fn finalize() {
+    IDLE_COMM.with(|c| drop(c.borrow_mut().take()));
+}
+
+/// A model built on this process (its share under MPI), run any number of times.
+#[pyclass(module = "volley._volley", unsendable)]
+struct Simulation {
+    session: Option<Session>,
+}
+
+impl Simulation {
+    fn session(&mut self) -> PyResult<&mut Session> {
+        self.session.as_mut().ok_or_else(|| VolleyError::new_err("the simulation is closed"))
+    }
+}
+
+/// `backend` as the CLI's `--backend` takes it.
+fn backend_choice(backend: &str) -> PyResult<BackendChoice> {
+    BackendChoice::parse(backend)
+        .ok_or_else(|| VolleyError::new_err(format!("backend: expected \"cpu\", \"gpu\" or \"auto\", got {backend:?}")))
+}
+
+#[pymethods]
+impl Simulation {
+    /// Builds `model` with `threads` CPU threads (collective under MPI).
+    #[new]
+    #[pyo3(signature = (model, threads=None, backend="cpu", gpu=None))]
+    fn new(py: Python<'_>, model: &Model, threads: Option<usize>, backend: &str, gpu: Option<usize>) -> PyResult<Simulation> {
+        let mut options = BackendOptions { choice: backend_choice(backend)?, cpu: Default::default(), gpu };
+        match threads {
+            Some(0) => return Err(VolleyError::new_err("threads: expected at least 1")),
+            Some(n) => options.cpu.threads = n,
+            None => {}
+        }
+        let comm = take_comm(py)?;
+        match Session::try_new(model.desc.clone(), &options, comm) {
+            Ok(session) => Ok(Simulation { session: Some(session) }),
+            Err((e, comm)) => {
+                give_back(comm);
+                Err(to_py(py, e))
+            }
+        }
+    }
+
+    /// Runs `steps` further steps, in slices of `slice` steps between which Ctrl-C is
+    /// seen: a KeyboardInterrupt stops the run after the slice, the state consistent.
+    /// Returns the steps run.
+    fn run_steps(&mut self, py: Python<'_>, steps: u64, slice: u64) -> PyResult<u64> {
+        let session = self.session()?;
+        let mut interrupt = None;
+        let ran = session.run_in_slices(steps, slice, &mut || match py.check_signals() {
+            Ok(()) => true,
+            Err(e) => {
+                interrupt = Some(e);
+                false
+            }
+        });
+        let ran = ran.map_err(|e| to_py(py, e))?;
+        match interrupt {
+            Some(e) if ran.stopped => Err(e),
+            _ if ran.stopped => Err(PyKeyboardInterrupt::new_err("stopped on another rank")),
+            _ => Ok(ran.steps),
+        }
+    }
+
+    /// Steps run so far.
+    #[getter]
+    fn step(&mut self) -> PyResult<u64> {
+        Ok(self.session()?.step())
+    }
+    #[getter]
+    fn rank(&mut self) -> PyResult<usize> {
+        Ok(self.session()?.comm().rank())
+    }
+    #[getter]
+    fn ranks(&mut self) -> PyResult<usize> {
+        Ok(self.session()?.comm().size())
+    }
+
+    /// The spikes of population `population` (all when None) so far: (times in ms,
+    /// population-local ids), by time then id. `gather`: every rank's, on rank 0
+    /// (collective); else this rank's.
+    #[pyo3(signature = (population=None, gather=true))]
+    fn spikes<'py>(
+        &mut self,
+        py: Python<'py>,
+        population: Option<&str>,
+        gather: bool,
+    ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u64>>)> {
+        let session = self.session()?;
+        let range = match population {
+            Some(name) => {
+                let p = session.population(name).map_err(|e| to_py(py, e))?;
+                let pop = &session.description().populations[p];
+                pop.first_gid..pop.first_gid + pop.size
+            }
+            None => 0..session.description().total_neurons(),
+        };
+        let gathered;
+        let spikes = if gather {
+            gathered = session.gather_spikes();
+            &gathered[..]
+        } else {
+            session.spikes()
+        };
+        let dt = session.description().dt_ms;
+        let kept = spikes.iter().filter(|s| range.contains(&(s.gid as u64)));
+        let times: Vec<f64> = kept.clone().map(|s| s.time_ms(dt)).collect();
+        let ids: Vec<u64> = kept.map(|s| s.gid as u64 - range.start).collect();
+        Ok((times.into_pyarray(py), ids.into_pyarray(py)))
+    }
+
+    /// The names of the state variables of `population`.
+    fn state_names(&mut self, py: Python<'_>, population: &str) -> PyResult<Vec<String>> {
+        let session = self.session()?;
+        let p = session.population(population).map_err(|e| to_py(py, e))?;
+        Ok(session.state_names(p))
+    }
+
+    /// The population-local ids of `population`'s neurons on this rank (start, end).
+    fn local_ids(&mut self, py: Python<'_>, population: &str) -> PyResult<(u64, u64)> {
+        let session = self.session()?;
+        let p = session.population(population).map_err(|e| to_py(py, e))?;
+        let r = session.local_ids(p);
+        Ok((r.start, r.end))
+    }
+
+    /// State variable `variable` of this rank's neurons of `population` (`local_ids`).
+    fn get<'py>(&mut self, py: Python<'py>, population: &str, variable: &str) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let session = self.session()?;
+        let p = session.population(population).map_err(|e| to_py(py, e))?;
+        Ok(session.state(p, variable).map_err(|e| to_py(py, e))?.into_pyarray(py))
+    }
+
+    /// Sets `variable` of neurons `ids` of `population` to `values` (one, or one each).
+    fn set(
+        &mut self,
+        py: Python<'_>,
+        population: &str,
+        variable: &str,
+        ids: PyReadonlyArray1<'_, u64>,
+        values: PyReadonlyArray1<'_, f64>,
+    ) -> PyResult<()> {
+        let session = self.session()?;
+        let p = session.population(population).map_err(|e| to_py(py, e))?;
+        let (ids, values) = (ids.as_slice()?, values.as_slice()?);
+        session.set_state(p, variable, ids, values).map_err(|e| to_py(py, e))
+    }
+
+    /// Applies `path=value` replacements to the stimuli between runs.
+    fn change(&mut self, py: Python<'_>, sets: Vec<String>) -> PyResult<()> {
+        self.session()?.change(&overrides(sets)).map_err(|e| to_py(py, e))
+    }
+
+    /// Lets the simulation go (its memory, and under MPI the communicator for the next).
+    fn close(&mut self) {
+        if let Some(session) = self.session.take() {
+            give_back(session.into_comm());
+        }
+    }
+}
+
+impl Drop for Simulation {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The spikes of a SONATA spike file: {population: (times in ms, node ids)}.
+#[pyfunction]
+fn read_spikes<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyDict>> {
+    let file = volley::record::sonata::read_spike_file(Path::new(path)).map_err(|e| to_py(py, e))?;
+    let out = PyDict::new(py);
+    for p in file.populations {
+        out.set_item(p.name, (p.timestamps_ms.into_pyarray(py), p.node_ids.into_pyarray(py)))?;
+    }
+    Ok(out)
+}
+
+/// Every sample of one population of a SONATA report: (times, node ids, values as a
+/// times × neurons array, variable, unit, population).
+#[pyfunction]
+#[pyo3(signature = (path, population=None))]
+#[allow(clippy::type_complexity)]
+fn read_report<'py>(
+    py: Python<'py>,
+    path: &str,
+    population: Option<&str>,
+) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u64>>, Bound<'py, PyArray2<f32>>, String, String, String)> {
+    let block = volley::record::report::read_report(Path::new(path), population).map_err(|e| to_py(py, e))?;
+    let (rows, cols) = (block.times.len(), block.node_ids.len());
+    let values = numpy::ndarray::Array2::from_shape_vec((rows, cols), block.values)
+        .map_err(|e| VolleyError::new_err(format!("{path}: {e}")))?
+        .into_pyarray(py);
+    Ok((block.times.into_pyarray(py), block.node_ids.into_pyarray(py), values, block.variable, block.unit, block.population))
+}
+
+#[pymodule]
+fn _volley(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("VolleyError", m.py().get_type::<VolleyError>())?;
+    m.add_class::<Model>()?;
+    m.add_class::<Simulation>()?;
+    m.add_function(wrap_pyfunction!(load_model, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_model, m)?)?;
+    m.add_function(wrap_pyfunction!(read_spikes, m)?)?;
+    m.add_function(wrap_pyfunction!(read_report, m)?)?;
+    m.add_function(wrap_pyfunction!(finalize, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
