@@ -11,12 +11,12 @@ use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::path::Path;
-use std::sync::Mutex;
-use volley::backend::{BackendChoice, BackendOptions};
+use volley::backend::BackendChoice;
 use volley::comm::Communicator;
 use volley::config::{self, Overrides};
 use volley::network::Description;
 use volley::run::session::Session;
+use volley::run::RunOptions;
 
 create_exception!(_volley, VolleyError, PyException, "An error of volley: a model, an input file, an option or a run.");
 
@@ -86,10 +86,22 @@ fn load_model(py: Python<'_>, path: &str, sets: Vec<String>) -> PyResult<Model> 
     config::load(Path::new(path), &overrides(sets)).map(|desc| Model { desc }).map_err(|e| to_py(py, e))
 }
 
-/// Validates model text; `file` names it in errors.
+/// Validates model text built in Python; `file` names it in errors, which name the
+/// field but no line (the text is not the user's).
 #[pyfunction]
 fn parse_model(py: Python<'_>, text: &str, file: &str, sets: Vec<String>) -> PyResult<Model> {
-    config::parse(text, file, &overrides(sets)).map(|desc| Model { desc }).map_err(|e| to_py(py, e))
+    config::parse(text, file, &overrides(sets)).map(|desc| Model { desc }).map_err(|e| match e {
+        volley::Error::Model { file, field, message, .. } => {
+            to_py(py, volley::Error::Model { file, location: String::new(), field, message })
+        }
+        e => to_py(py, e),
+    })
+}
+
+/// A duration with its unit ("100 ms", "1.5 s") in ms; `what` names it in errors.
+#[pyfunction]
+fn parse_time(text: &str, what: &str) -> PyResult<f64> {
+    config::parse_time(text).map_err(|e| VolleyError::new_err(format!("{what}: {e}")))
 }
 
 thread_local! {
@@ -132,6 +144,9 @@ fn finalize() {
     IDLE_COMM.with(|c| drop(c.borrow_mut().take()));
 }
 
+/// Spikes as NumPy arrays: times (ms) and ids.
+type SpikeArrays<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u64>>);
+
 /// A model built on this process (its share under MPI), run any number of times.
 #[pyclass(module = "volley._volley", unsendable)]
 struct Simulation {
@@ -152,11 +167,20 @@ fn backend_choice(backend: &str) -> PyResult<BackendChoice> {
 
 #[pymethods]
 impl Simulation {
-    /// Builds `model` with `threads` CPU threads (collective under MPI).
+    /// Builds `model` with `threads` CPU threads (collective under MPI); `command`
+    /// is recorded in the files' provenance.
     #[new]
-    #[pyo3(signature = (model, threads=None, backend="cpu", gpu=None))]
-    fn new(py: Python<'_>, model: &Model, threads: Option<usize>, backend: &str, gpu: Option<usize>) -> PyResult<Simulation> {
-        let mut options = BackendOptions { choice: backend_choice(backend)?, cpu: Default::default(), gpu };
+    #[pyo3(signature = (model, threads=None, backend="cpu", gpu=None, command=String::new()))]
+    fn new(
+        py: Python<'_>,
+        model: &Model,
+        threads: Option<usize>,
+        backend: &str,
+        gpu: Option<usize>,
+        command: String,
+    ) -> PyResult<Simulation> {
+        let mut options =
+            RunOptions { backend: backend_choice(backend)?, gpu, progress: false, command_line: command, ..RunOptions::default() };
         match threads {
             Some(0) => return Err(VolleyError::new_err("threads: expected at least 1")),
             Some(n) => options.cpu.threads = n,
@@ -216,7 +240,7 @@ impl Simulation {
         py: Python<'py>,
         population: Option<&str>,
         gather: bool,
-    ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u64>>)> {
+    ) -> PyResult<SpikeArrays<'py>> {
         let session = self.session()?;
         let range = match population {
             Some(name) => {
@@ -282,17 +306,30 @@ impl Simulation {
         self.session()?.change(&overrides(sets)).map_err(|e| to_py(py, e))
     }
 
-    /// Lets the simulation go (its memory, and under MPI the communicator for the next).
-    fn close(&mut self) {
-        if let Some(session) = self.session.take() {
-            give_back(session.into_comm());
-        }
+    /// Completes the model's files (collective), recording how the runs ended; returns
+    /// their paths. Later runs write no files.
+    fn finish(&mut self, py: Python<'_>, status: &str) -> PyResult<Vec<String>> {
+        let files = self.session()?.finish(status).map_err(|e| to_py(py, e))?;
+        Ok(files.iter().map(|f| f.display().to_string()).collect())
+    }
+
+    /// Lets the simulation go (its memory, and under MPI the communicator for the next),
+    /// its files completed first.
+    fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        let Some(mut session) = self.session.take() else { return Ok(()) };
+        let finished = session.finish("complete");
+        give_back(session.into_comm());
+        finished.map(drop).map_err(|e| to_py(py, e))
     }
 }
 
 impl Drop for Simulation {
     fn drop(&mut self) {
-        self.close();
+        if let Some(mut session) = self.session.take() {
+            // Not closed by the script: its files are still completed.
+            let _ = session.finish("complete");
+            give_back(session.into_comm());
+        }
     }
 }
 
@@ -335,6 +372,7 @@ fn _volley(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_spikes, m)?)?;
     m.add_function(wrap_pyfunction!(read_report, m)?)?;
     m.add_function(wrap_pyfunction!(finalize, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_time, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

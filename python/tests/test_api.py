@@ -1,0 +1,241 @@
+"""The Python package against the CLI and its own files: every function of the API, run
+continuation bit for bit, changes between runs taking effect at their step, errors as
+exceptions naming the field, NumPy results equal to the SONATA files, and Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import volley
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+VOLLEY = os.environ.get("VOLLEY_BIN", str(ROOT / "target" / "release" / "volley"))
+
+
+def izhikevich(tmp: Path, duration: str = "300 ms", **sets) -> volley.Model:
+    return volley.Model.load(EXAMPLES / "izhikevich2003.toml", set={"output.dir": str(tmp), "simulation.duration": duration, **sets})
+
+
+def cli_run(model: Path, out: Path, *args: str) -> None:
+    subprocess.run([VOLLEY, "run", str(model), "--out", str(out), "--threads", "1", *args], check=True, capture_output=True)
+
+
+def global_spikes(times: np.ndarray, ids: np.ndarray) -> list[tuple[float, int]]:
+    return sorted(zip(times.tolist(), ids.tolist()))
+
+
+# --- loading and building -------------------------------------------------------------
+
+
+def test_load_reads_the_model_with_its_replacements(tmp_path):
+    m = izhikevich(tmp_path, **{"population.exc.size": 400})
+    assert m.populations == [("exc", 400, "izhikevich"), ("inh", 200, "izhikevich")]
+    assert m.dt == 1.0 and m.duration == 300.0
+    assert "size = 400" in m.to_toml()
+    assert "izhikevich2003.toml" in repr(m)
+
+
+def test_a_bad_value_is_an_exception_naming_the_field(tmp_path):
+    with pytest.raises(volley.VolleyError) as e:
+        izhikevich(tmp_path, **{"population.exc.size": -3})
+    assert "population.exc.size" in str(e.value) and e.value.field is not None
+    with pytest.raises(volley.VolleyError, match="cannot read .*no_such.toml"):
+        volley.Model.load(tmp_path / "no_such.toml")
+
+
+def test_a_model_built_in_python_is_validated_as_a_file(tmp_path):
+    m = volley.Model(dt="0.1 ms", duration="50 ms")
+    m.population("cells", 10, "iaf_psc_delta", parameters={"tau_m": -1.0})
+    with pytest.raises(volley.VolleyError) as e:
+        m.check()
+    assert e.value.field == "population[0].parameters.tau_m", e.value.field
+    assert "<model built in Python>" in str(e.value) and ":1:" not in str(e.value)
+    with pytest.raises(TypeError, match=r"population\[0\].parameters.x"):
+        volley.Model().population("p", 1, "izhikevich", parameters={"x": object()}).to_toml()
+
+
+def two_thousand_three_in_python() -> volley.Model:
+    """examples/izhikevich2003.toml, written in Python."""
+    m = volley.Model(dt="1 ms", duration="300 ms", seed=1)
+    m.population("exc", 800, "izhikevich", noise_std=5.0,
+                 parameters={"a": 0.02, "b": 0.2, "c": "-65 + 15*r^2", "d": "8 - 6*r^2", "v_peak": 30},
+                 initial={"v": -65, "u": "b*v"})
+    m.population("inh", 200, "izhikevich", noise_std=2.0,
+                 parameters={"a": "0.02 + 0.08*r", "b": "0.25 - 0.05*r", "c": -65, "d": 2, "v_peak": 30},
+                 initial={"v": -65, "u": "b*v"})
+    for source, target, weight in [("exc", "exc", "0.5*u"), ("exc", "inh", "0.5*u"), ("inh", "exc", "-u"), ("inh", "inh", "-u")]:
+        m.projection(source, target, connection={"rule": "all_to_all", "autapses": source == target}, weight=weight, delay="1 ms")
+    return m
+
+
+def test_the_2003_network_built_in_python_runs_as_the_file(tmp_path):
+    with volley.Simulation(two_thousand_three_in_python(), threads=1) as built, volley.Simulation(izhikevich(tmp_path), threads=2) as loaded:
+        built.run()
+        loaded.run()
+        for pop in ("exc", "inh"):
+            a, b = built.spikes(pop), loaded.spikes(pop)
+            assert len(a[0]) > 100
+            np.testing.assert_array_equal(a[0], b[0])
+            np.testing.assert_array_equal(a[1], b[1])
+
+
+# --- running on ---------------------------------------------------------------------
+
+
+def test_runs_of_100_and_100_ms_are_one_run_of_200_ms_byte_for_byte(tmp_path):
+    cli_run(EXAMPLES / "izhikevich2003.toml", tmp_path / "cli", "--duration", "200ms")
+    with volley.Simulation(izhikevich(tmp_path / "py", "200 ms"), threads=2) as sim:
+        sim.run(100)
+        assert sim.t == 100.0 and sim.step == 100
+        sim.run("100 ms")
+        times, ids = sim.spikes()
+        v = sim.get("exc", "v")
+    whole = volley.Simulation(izhikevich(tmp_path / "whole", "200 ms"), threads=1)
+    whole.run(200)
+    np.testing.assert_array_equal(v, whole.get("exc", "v"))  # the state, bit for bit
+    np.testing.assert_array_equal(times, whole.spikes()[0])
+    whole.close()
+    # The files of the two runs hold the datasets of the CLI's one run, byte for byte.
+    with h5py.File(tmp_path / "cli" / "spikes.h5") as a, h5py.File(tmp_path / "py" / "spikes.h5") as b:
+        for pop in ("exc", "inh"):
+            for name in ("timestamps", "node_ids"):
+                assert a[f"spikes/{pop}/{name}"][()].tobytes() == b[f"spikes/{pop}/{name}"][()].tobytes()
+        assert b.attrs["status"] == "complete"
+    # ... and the NumPy arrays are those files' spikes.
+    read = volley.read_spikes(tmp_path / "py" / "spikes.h5")
+    first = {"exc": 0, "inh": 800}
+    from_file = [(t, first[p] + i) for p, (ts, ns) in read.items() for t, i in zip(ts.tolist(), ns.tolist())]
+    assert sorted(from_file) == global_spikes(times, ids)
+    assert (tmp_path / "py" / "raster.png").stat().st_size > 1000
+
+
+def test_spikes_of_a_population_are_its_own_ids(tmp_path):
+    with volley.Simulation(izhikevich(tmp_path, "100 ms"), threads=1) as sim:
+        sim.run()
+        t_all, id_all = sim.spikes()
+        t_inh, id_inh = sim.spikes("inh")
+        assert id_inh.max() < 200 and len(t_inh) == int((id_all >= 800).sum())
+        np.testing.assert_array_equal(id_inh, id_all[id_all >= 800] - 800)
+        assert np.all(np.diff(t_all) >= 0)
+        with pytest.raises(volley.VolleyError, match='no population "nope" .*exc, inh'):
+            sim.spikes("nope")
+
+
+# --- changes between runs -------------------------------------------------------------
+
+
+def lif(tmp: Path, stimulus: dict) -> volley.Model:
+    m = volley.Model(dt="0.1 ms", duration="100 ms")
+    m.population("cells", 4, "iaf_psc_delta")
+    m.stimulus("cells", **stimulus)
+    m.output(str(tmp))
+    return m
+
+
+def test_a_changed_stimulus_takes_effect_at_the_step_it_is_changed(tmp_path):
+    # A step current from 40 ms against a constant current of 0 changed at 40 ms.
+    with volley.Simulation(lif(tmp_path / "a", {"kind": "step", "times": ["40 ms"], "amplitudes": [500.0]})) as planned:
+        planned.run(100)
+        expected = planned.spikes()
+    assert len(expected[0]) > 4 and expected[0].min() > 40.0
+    with volley.Simulation(lif(tmp_path / "b", {"kind": "constant", "amplitude": 0.0})) as changed:
+        changed.run(40)
+        assert len(changed.spikes()[0]) == 0
+        changed.change({"stimulus.0.amplitude": 500.0})
+        changed.run(60)
+        got = changed.spikes()
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_only_stimuli_change_between_runs(tmp_path):
+    with volley.Simulation(lif(tmp_path, {"kind": "constant", "amplitude": 0.0})) as sim:
+        with pytest.raises(volley.VolleyError, match="population 'cells' cannot change between runs"):
+            sim.change({"population.cells.size": 5})
+        with pytest.raises(volley.VolleyError) as e:
+            sim.change({"stimulus.0.amplitude": "loud"})
+        assert "set stimulus.0.amplitude" in str(e.value)
+        sim.run(1)  # still runs after a refused change
+
+
+def test_a_state_set_between_runs_takes_effect_at_the_next_step(tmp_path):
+    with volley.Simulation(lif(tmp_path, {"kind": "constant", "amplitude": 0.0})) as sim:
+        assert sim.state_names("cells")[0] == "v"
+        sim.run(10)
+        np.testing.assert_array_equal(sim.get("cells", "v"), np.full(4, -70.0))
+        sim.set("cells", "v", -54.0, ids=[2])  # above v_th = -55: fires in the next step
+        np.testing.assert_array_equal(sim.get("cells", "v"), [-70.0, -70.0, -54.0, -70.0])
+        sim.run(1)
+        times, ids = sim.spikes()
+        np.testing.assert_allclose(times, [10.1])
+        np.testing.assert_array_equal(ids, [2])
+        sim.set("cells", "v", [-60.0, -61.0, -62.0, -63.0])
+        np.testing.assert_array_equal(sim.get("cells", "v"), [-60.0, -61.0, -62.0, -63.0])
+        with pytest.raises(volley.VolleyError, match="no state variable \"w\""):
+            sim.get("cells", "w")
+        with pytest.raises(volley.VolleyError, match="neuron 9 is not in population"):
+            sim.set("cells", "v", 0.0, ids=[9])
+        with pytest.raises(volley.VolleyError, match="3 values for 4 neurons"):
+            sim.set("cells", "v", [1.0, 2.0, 3.0])
+
+
+def test_a_report_holds_the_state_get_reads(tmp_path):
+    m = izhikevich(tmp_path, "40 ms")
+    text = m.to_toml() + '\n[[output.report]]\nfile = "v.h5"\nvariable = "v"\npopulations = ["exc"]\nneurons = { range = [0, 5] }\ninterval = "1 ms"\n'
+    (tmp_path / "m.toml").write_text(text)
+    with volley.Simulation(volley.Model.load(tmp_path / "m.toml"), threads=1) as sim:
+        sim.run(20)
+        v_at_20 = sim.get("exc", "v")[:5]
+        sim.run(20)
+    report = volley.read_report(tmp_path / "v.h5")
+    assert report.population == "exc" and report.variable == "v" and report.unit == "mV"
+    assert report.values.shape == (40, 5)
+    row = int(np.flatnonzero(report.times == 20.0)[0])
+    np.testing.assert_array_equal(report.values[row], v_at_20.astype(np.float32))
+
+
+# --- Ctrl-C ---------------------------------------------------------------------------
+
+
+def test_ctrl_c_stops_a_run_that_then_goes_on_exactly(tmp_path):
+    model = izhikevich(tmp_path / "stopped", "100000 ms", **{"output.raster": ""})
+    sim = volley.Simulation(model, threads=1)
+    threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        sim.run(100_000)
+    stopped_at = sim.t
+    assert 0 < stopped_at < 100_000 and stopped_at % 10 == 0, stopped_at
+    sim.run(20)
+    times, _ = sim.spikes()
+    files = sim.close()
+    with h5py.File(files[0]) as f:
+        assert f.attrs["status"] == "stopped by a KeyboardInterrupt"
+    whole = volley.Simulation(izhikevich(tmp_path / "whole", "100000 ms", **{"output.spikes": "", "output.raster": ""}), threads=1)
+    whole.run(stopped_at + 20)
+    np.testing.assert_array_equal(times, whole.spikes()[0])
+    whole.close()
+
+
+def test_a_closed_simulation_says_so(tmp_path):
+    sim = volley.Simulation(lif(tmp_path, {"kind": "constant", "amplitude": 0.0}))
+    sim.close()
+    assert sim.close() == []
+    with pytest.raises(volley.VolleyError, match="closed"):
+        sim.run(1)
+
+
+def test_durations_must_be_whole_steps(tmp_path):
+    with volley.Simulation(lif(tmp_path, {"kind": "constant", "amplitude": 0.0})) as sim:
+        with pytest.raises(volley.VolleyError, match="whole number of steps of 0.1 ms"):
+            sim.run(0.05)
+        with pytest.raises(volley.VolleyError, match="duration"):
+            sim.run("ten ms")

@@ -1,0 +1,362 @@
+"""volley: a spiking neural network simulator, driven from Python.
+
+The same core as the ``volley`` command runs here in-process: a model (a TOML model file,
+or one built in Python with the same fields) is validated by the same code, with the same
+messages, built once, and run any number of times, each run going on exactly where the
+last one stopped::
+
+    import volley
+    model = volley.Model.load("examples/izhikevich2003.toml", set={"simulation.seed": 2})
+    with volley.Simulation(model) as sim:
+        sim.run(100)                      # ms
+        sim.set("exc", "v", -70.0, ids=[0, 1, 2])
+        sim.run("100 ms")
+        times, ids = sim.spikes("exc")    # NumPy arrays
+
+Under ``mpirun -np N python script.py`` the same script runs distributed: each rank builds
+and integrates its share of the neurons; ``spikes`` and ``get`` gather to rank 0 on
+request.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import math
+import sys
+import weakref
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from . import _volley
+from ._volley import VolleyError
+
+__all__ = ["Model", "Simulation", "VolleyError", "read_spikes", "read_report", "Report", "__version__"]
+__version__: str = _volley.__version__
+
+
+def _toml_value(value: Any, where: str) -> str:
+    """``value`` as a TOML value (inline tables for mappings)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{json.dumps(str(k))} = {_toml_value(v, f'{where}.{k}')}" for k, v in value.items())
+        return "{ " + items + " }" if items else "{}"
+    if isinstance(value, (np.ndarray, list, tuple)):
+        values = value.tolist() if isinstance(value, np.ndarray) else value
+        return "[" + ", ".join(_toml_value(v, f"{where}[{i}]") for i, v in enumerate(values)) + "]"
+    raise TypeError(f"{where}: a model value must be a number, string, bool, list or dict, not {type(value).__name__}")
+
+
+def _sets(values: Mapping[str, Any] | None) -> list[str]:
+    """``{"population.exc.size": 800}`` as the ``path=value`` replacements of ``--set``."""
+    return [f"{path}={_toml_value(v, path)}" for path, v in (values or {}).items()]
+
+
+def _ms(duration: float | str, what: str) -> float:
+    """A duration in ms from a number (ms) or a string with a unit ("1.5 s")."""
+    if isinstance(duration, str):
+        return _volley.parse_time(duration, what)
+    return float(duration)
+
+
+class Model:
+    """A network model: populations, projections, stimuli and outputs, as a model file says.
+
+    Load one with :meth:`Model.load`, or build one in Python::
+
+        m = volley.Model(dt="1 ms", duration="1000 ms", seed=1)
+        m.population("exc", 800, "izhikevich", parameters={"a": 0.02, ...}, initial={...})
+        m.projection("exc", "exc", connection={"rule": "all_to_all"}, weight="0.5*u", delay="1 ms")
+
+    The keyword arguments are the model file's fields (``volley reference`` lists them);
+    a model built in Python is validated as a file is, and its errors name the field
+    (``VolleyError.field``). A model built in Python writes no files unless
+    :meth:`output` is called.
+    """
+
+    def __init__(self, dt: str | float = "0.1 ms", duration: str | float = "1000 ms", seed: int = 1, **simulation: Any):
+        self._path: str | None = None
+        self._set: list[str] = []
+        self._tables: dict[str, Any] = {
+            "simulation": {"dt": dt, "duration": duration, "seed": seed, **simulation},
+            "population": [],
+            "projection": [],
+            "stimulus": [],
+            "output": {"spikes": "", "raster": ""},
+        }
+        self._checked: _volley.Model | None = None
+
+    @classmethod
+    def load(cls, path: str, set: Mapping[str, Any] | None = None) -> Model:
+        """Reads and validates the model file (or SONATA config) at ``path``, with
+        ``set`` replacing its values as the CLI's ``--set path=value`` does
+        (``{"population.exc.size": 8000, "simulation.seed": 3}``). Raises
+        :class:`VolleyError` naming the file, the field and what was expected."""
+        model = cls.__new__(cls)
+        model._path, model._set, model._tables = str(path), _sets(set), {}
+        model._checked = _volley.load_model(model._path, model._set)
+        return model
+
+    # --- building ----------------------------------------------------------------------
+
+    def _add(self, table: str, fields: dict[str, Any]) -> Model:
+        if self._path is not None:
+            raise VolleyError(f"{self._path}: a loaded model is changed with Model.load(path, set={{...}}), not by adding {table}s")
+        self._tables[table].append(fields)
+        self._checked = None
+        return self
+
+    def population(self, name: str, size: int, model: str, **fields: Any) -> Model:
+        """Adds a ``[[population]]``: ``parameters={...}``, ``initial={...}``, ``noise_std``, ..."""
+        return self._add("population", {"name": name, "size": size, "model": model, **fields})
+
+    def projection(self, source: str, target: str, **fields: Any) -> Model:
+        """Adds a ``[[projection]]``: ``connection={"rule": ...}``, ``weight``, ``delay``, ``synapse``, ..."""
+        return self._add("projection", {"source": source, "target": target, **fields})
+
+    def stimulus(self, population: str | list[str], **fields: Any) -> Model:
+        """Adds a ``[[stimulus]]``: ``kind``, ``amplitude``, ``neurons``, ..."""
+        return self._add("stimulus", {"population": population, **fields})
+
+    def output(self, dir: str, spikes: str = "spikes.h5", raster: str = "", **fields: Any) -> Model:
+        """Sets ``[output]``: the run's files go to ``dir`` (``report=[{...}]`` for reports)."""
+        if self._path is not None:
+            raise VolleyError(f"{self._path}: a loaded model's output is changed with set={{'output.dir': ...}}")
+        self._tables["output"] = {"dir": dir, "spikes": spikes, "raster": raster, **fields}
+        self._checked = None
+        return self
+
+    def to_toml(self) -> str:
+        """The model as a model file: what ``volley run`` would run the same."""
+        if self._path is not None:
+            return self.checked.text
+        lines = ["[simulation]"]
+        lines += [f"{k} = {_toml_value(v, f'simulation.{k}')}" for k, v in self._tables["simulation"].items()]
+        for table in ("population", "projection", "stimulus"):
+            for i, fields in enumerate(self._tables[table]):
+                lines += ["", f"[[{table}]]"]
+                lines += [f"{json.dumps(k)} = {_toml_value(v, f'{table}[{i}].{k}')}" for k, v in fields.items()]
+        lines += ["", "[output]"]
+        lines += [f"{json.dumps(k)} = {_toml_value(v, f'output.{k}')}" for k, v in self._tables["output"].items()]
+        return "\n".join(lines) + "\n"
+
+    @property
+    def checked(self) -> _volley.Model:
+        """The validated model (validated now if built in Python; raises VolleyError)."""
+        if self._checked is None:
+            self._checked = _volley.parse_model(self.to_toml(), "<model built in Python>", self._set)
+        return self._checked
+
+    def check(self) -> Model:
+        """Validates the model; raises :class:`VolleyError` naming the field."""
+        self.checked
+        return self
+
+    @property
+    def populations(self) -> list[tuple[str, int, str]]:
+        """(name, size, model) of each population."""
+        return self.checked.populations
+
+    @property
+    def dt(self) -> float:
+        """The time step in ms."""
+        return self.checked.dt
+
+    @property
+    def duration(self) -> float:
+        """The model's duration in ms (what ``Simulation.run()`` runs by default)."""
+        return self.checked.duration
+
+    def __repr__(self) -> str:
+        where = self._path or "built in Python"
+        return f"<volley.Model {where}: {len(self.populations)} populations, dt {self.dt} ms>"
+
+
+_open_simulations: "weakref.WeakSet[Simulation]" = weakref.WeakSet()
+
+
+class Simulation:
+    """A model built in this process (its share, under MPI), run any number of times.
+
+    ``threads``: CPU threads (default: ``SLURM_CPUS_PER_TASK``, else every core);
+    ``backend``: ``"cpu"``, ``"gpu"`` or ``"auto"`` as the CLI's ``--backend``.
+    The files the model asks for (spikes, reports, raster) are appended after each run
+    and completed by :meth:`close` (or at the end of a ``with`` block, or at exit).
+    """
+
+    def __init__(self, model: Model | str, threads: int | None = None, backend: str = "cpu", gpu: int | None = None):
+        if isinstance(model, str):
+            model = Model.load(model)
+        if threads is None:
+            threads = _default_threads()
+        self.model = model
+        self._sim = _volley.Simulation(model.checked, threads, backend, gpu, " ".join(sys.argv))
+        self._dt = model.dt
+        self._stopped = False
+        self._closed = False
+        _open_simulations.add(self)
+
+    # --- running ------------------------------------------------------------------------
+
+    def run(self, duration: float | str | None = None) -> None:
+        """Runs ``duration`` further (ms, or a string with a unit; default: the model's
+        duration), going on exactly from where the last run stopped: runs of 100 ms and
+        100 ms give the spikes of one run of 200 ms, bit for bit.
+
+        Ctrl-C (KeyboardInterrupt) stops the run at the next slice of about 10 ms of
+        simulated time; what ran stays run, the state is consistent, and the files are
+        valid when closed."""
+        ms = self.model.duration if duration is None else _ms(duration, "duration")
+        steps = ms / self._dt
+        if not math.isfinite(steps) or steps < 0 or abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+            raise VolleyError(f"duration: expected a whole number of steps of {self._dt} ms, got {ms} ms")
+        slice_steps = max(1, round(10.0 / self._dt))
+        try:
+            self._sim.run_steps(round(steps), slice_steps)
+        except KeyboardInterrupt:
+            self._stopped = True
+            raise
+
+    @property
+    def t(self) -> float:
+        """Simulated time so far, in ms."""
+        return self._sim.step * self._dt
+
+    @property
+    def step(self) -> int:
+        """Steps run so far."""
+        return self._sim.step
+
+    @property
+    def rank(self) -> int:
+        """This process's MPI rank (0 without MPI)."""
+        return self._sim.rank
+
+    @property
+    def ranks(self) -> int:
+        """The number of MPI ranks (1 without MPI)."""
+        return self._sim.ranks
+
+    # --- results ------------------------------------------------------------------------
+
+    def spikes(self, population: str | None = None, gather: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The spikes of every run so far: (times in ms, population-local ids), by time then
+        id; every population's (ids then global) when ``population`` is None. Under MPI,
+        ``gather=True`` (collective) gives every rank's spikes on rank 0 and none on the
+        others; ``gather=False`` this rank's."""
+        return self._sim.spikes(population, gather)
+
+    def get(self, population: str, variable: str) -> np.ndarray:
+        """State variable ``variable`` (``"v"``, ``"u"``, ...; :meth:`state_names`) of the
+        population's neurons on this rank (all of them without MPI), in id order: a copy."""
+        return self._sim.get(population, variable)
+
+    def local_ids(self, population: str) -> range:
+        """The ids of the population's neurons this rank holds (all without MPI)."""
+        return range(*self._sim.local_ids(population))
+
+    def state_names(self, population: str) -> list[str]:
+        """The state variables :meth:`get` and :meth:`set` know for ``population``."""
+        return self._sim.state_names(population)
+
+    # --- changes between runs -----------------------------------------------------------
+
+    def set(self, population: str, variable: str, values: float | Iterable[float], ids: Iterable[int] | None = None) -> None:
+        """Sets state variable ``variable`` of neurons ``ids`` (population-local; default
+        all) to ``values`` (one for all, or one each), taking effect at the next step. Under
+        MPI every rank calls it with the same arguments and sets the neurons it holds."""
+        if ids is None:
+            sizes = {name: size for name, size, _ in self.model.populations}
+            ids_array = np.arange(sizes.get(population, 0), dtype=np.uint64)
+        else:
+            ids_array = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids).astype(np.int64)
+            if (ids_array < 0).any():
+                raise VolleyError(f"ids: expected population-local ids from 0, got {int(ids_array.min())}")
+            ids_array = ids_array.astype(np.uint64)
+        values_array = np.atleast_1d(np.asarray(values, dtype=np.float64))
+        self._sim.set(population, variable, np.ascontiguousarray(ids_array), np.ascontiguousarray(values_array))
+
+    def change(self, set: Mapping[str, Any]) -> None:
+        """Changes the model's stimuli from the next step on, as ``Model.load(set=...)``
+        would have them: ``{"stimulus.0.amplitude": 7.5}``, a step current's
+        ``times``/``amplitudes``, the neurons it reaches. Anything else of the model is
+        fixed once built (change neuron state with :meth:`set`)."""
+        self._sim.change(_sets(set))
+
+    # --- files --------------------------------------------------------------------------
+
+    def close(self) -> list[str]:
+        """Completes the model's files and lets the simulation go; returns the files
+        written. Under MPI, collective."""
+        if self._closed:
+            return []
+        self._closed = True
+        _open_simulations.discard(self)
+        status = "stopped by a KeyboardInterrupt" if self._stopped else "complete"
+        try:
+            return self._sim.finish(status)
+        finally:
+            self._sim.close()
+
+    def __enter__(self) -> Simulation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<volley.Simulation at {self.t} ms, rank {self.rank} of {self.ranks}>"
+
+
+def _default_threads() -> int | None:
+    import os
+
+    cpus = os.environ.get("SLURM_CPUS_PER_TASK")
+    return int(cpus) if cpus and cpus.isdigit() else None
+
+
+class Report:
+    """One population of a SONATA report: ``values[k, j]`` is neuron ``node_ids[j]`` at ``times[k]``."""
+
+    def __init__(self, times: np.ndarray, node_ids: np.ndarray, values: np.ndarray, variable: str, unit: str, population: str):
+        self.times, self.node_ids, self.values = times, node_ids, values
+        self.variable, self.unit, self.population = variable, unit, population
+
+    def __repr__(self) -> str:
+        return f"<volley.Report {self.population}.{self.variable} ({self.unit}): {self.values.shape[0]} samples of {self.values.shape[1]} neurons>"
+
+
+def read_spikes(path: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The spikes of a SONATA spike file (volley's or another simulator's):
+    ``{population: (times in ms, node ids)}``."""
+    return _volley.read_spikes(str(path))
+
+
+def read_report(path: str, population: str | None = None) -> Report:
+    """Every sample of ``population`` (the first when None) of a SONATA report file."""
+    return Report(*_volley.read_report(str(path), population))
+
+
+@atexit.register
+def _close_all() -> None:
+    # Files completed and MPI finalised before the interpreter goes.
+    for sim in list(_open_simulations):
+        try:
+            sim.close()
+        except Exception as e:  # noqa: BLE001 - at exit, say it and go on
+            print(f"volley: closing a simulation at exit: {e}", file=sys.stderr)
+    _volley.finalize()
