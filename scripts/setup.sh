@@ -42,8 +42,9 @@ $testing || exit 0
 # bmtk builds a SONATA circuit and NEST runs it beside volley (tests/sonata_bmtk.py;
 # NEST's wheel wants numpy below 2.4).
 venv=target/pyvenv
-if ! "$venv/bin/python" -c "import h5py, libsonata, selenium, bmtk, nest" >/dev/null 2>&1; then
-  echo "volley setup: creating $venv with h5py, libsonata, selenium, bmtk and NEST"
+# maturin builds the Python package's wheel and pytest runs its tests (python/tests).
+if ! "$venv/bin/python" -c "import h5py, libsonata, selenium, bmtk, nest, maturin, pytest" >/dev/null 2>&1; then
+  echo "volley setup: creating $venv with h5py, libsonata, selenium, bmtk, NEST, maturin and pytest"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check h5py "numpy<2.4" libsonata selenium bmtk nest-simulator
+  "$venv/bin/pip" install -q --disable-pip-version-check h5py "numpy<2.4" libsonata selenium bmtk nest-simulator "maturin>=1.8,<2" pytest
 fi

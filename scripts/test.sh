@@ -21,10 +21,17 @@ serial_hdf5=$(pkg-config --variable=prefix hdf5-serial 2>/dev/null || true)
 HDF5_DIR=$serial_hdf5 cargo build --release --quiet --no-default-features --target-dir target/no-mpi --bin volley
 export VOLLEY_NO_MPI_BIN="$PWD/target/no-mpi/release/volley"
 cargo fmt --all -- --check
-cargo clippy --release --all-targets --quiet -- -D warnings
+cargo clippy --release --workspace --all-targets --quiet -- -D warnings
 # Benchmarks run once each in test mode (a smoke test), then the tests proper.
 cargo test --release --benches
 cargo test --release --lib --bins --tests
+# The Python package: its wheel built as `pip install ./python` builds it (the same
+# release build of the core), installed in the test virtualenv, and its tests run
+# (python/tests: the API, and 2 ranks under mpirun).
+rm -rf target/wheels
+"$VOLLEY_PYTHON" -m maturin build --release --quiet -m python/Cargo.toml --out target/wheels
+"$VOLLEY_PYTHON" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps target/wheels/volley-*.whl
+"$VOLLEY_PYTHON" -m pytest -q python/tests
 # The documentation site: built, its links checked, every page opened in headless
 # Chromium, and the commands of README.md, the quick start and the tutorials run as written.
 scripts/docs.sh

@@ -170,7 +170,7 @@ impl Simulation {
     /// Builds `model` with `threads` CPU threads (collective under MPI); `command`
     /// is recorded in the files' provenance.
     #[new]
-    #[pyo3(signature = (model, threads=None, backend="cpu", gpu=None, command=String::new()))]
+    #[pyo3(signature = (model, threads=None, backend="cpu", gpu=None, command=String::new(), keep_spikes=true))]
     fn new(
         py: Python<'_>,
         model: &Model,
@@ -178,6 +178,7 @@ impl Simulation {
         backend: &str,
         gpu: Option<usize>,
         command: String,
+        keep_spikes: bool,
     ) -> PyResult<Simulation> {
         let mut options =
             RunOptions { backend: backend_choice(backend)?, gpu, progress: false, command_line: command, ..RunOptions::default() };
@@ -188,7 +189,10 @@ impl Simulation {
         }
         let comm = take_comm(py)?;
         match Session::try_new(model.desc.clone(), &options, comm) {
-            Ok(session) => Ok(Simulation { session: Some(session) }),
+            Ok(mut session) => {
+                session.keep_spikes(keep_spikes);
+                Ok(Simulation { session: Some(session) })
+            }
             Err((e, comm)) => {
                 give_back(comm);
                 Err(to_py(py, e))
@@ -235,13 +239,13 @@ impl Simulation {
     /// population-local ids), by time then id. `gather`: every rank's, on rank 0
     /// (collective); else this rank's.
     #[pyo3(signature = (population=None, gather=true))]
-    fn spikes<'py>(
-        &mut self,
-        py: Python<'py>,
-        population: Option<&str>,
-        gather: bool,
-    ) -> PyResult<SpikeArrays<'py>> {
+    fn spikes<'py>(&mut self, py: Python<'py>, population: Option<&str>, gather: bool) -> PyResult<SpikeArrays<'py>> {
         let session = self.session()?;
+        if !session.keeps_spikes() {
+            return Err(VolleyError::new_err(
+                "this simulation keeps no spikes in memory (Simulation(keep_spikes=False)): read them from its spike file",
+            ));
+        }
         let range = match population {
             Some(name) => {
                 let p = session.population(name).map_err(|e| to_py(py, e))?;

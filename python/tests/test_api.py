@@ -225,6 +225,14 @@ def test_ctrl_c_stops_a_run_that_then_goes_on_exactly(tmp_path):
     whole.close()
 
 
+def test_spikes_need_not_be_kept(tmp_path):
+    with volley.Simulation(izhikevich(tmp_path, "50 ms"), keep_spikes=False) as sim:
+        sim.run()
+        with pytest.raises(volley.VolleyError, match="keeps no spikes in memory"):
+            sim.spikes()
+    assert len(volley.read_spikes(tmp_path / "spikes.h5")["exc"][0]) > 50
+
+
 def test_a_closed_simulation_says_so(tmp_path):
     sim = volley.Simulation(lif(tmp_path, {"kind": "constant", "amplitude": 0.0}))
     sim.close()

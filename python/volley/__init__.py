@@ -196,15 +196,20 @@ class Simulation:
     ``backend``: ``"cpu"``, ``"gpu"`` or ``"auto"`` as the CLI's ``--backend``.
     The files the model asks for (spikes, reports, raster) are appended after each run
     and completed by :meth:`close` (or at the end of a ``with`` block, or at exit).
+    ``keep_spikes``: keep every spike in memory for :meth:`spikes` (8 bytes a spike on
+    the rank that holds its neuron); a long run of a large network writes them to its
+    spike file instead.
     """
 
-    def __init__(self, model: Model | str, threads: int | None = None, backend: str = "cpu", gpu: int | None = None):
+    def __init__(
+        self, model: Model | str, threads: int | None = None, backend: str = "cpu", gpu: int | None = None, keep_spikes: bool = True
+    ):
         if isinstance(model, str):
             model = Model.load(model)
         if threads is None:
             threads = _default_threads()
         self.model = model
-        self._sim = _volley.Simulation(model.checked, threads, backend, gpu, " ".join(sys.argv))
+        self._sim = _volley.Simulation(model.checked, threads, backend, gpu, " ".join(sys.argv), keep_spikes)
         self._dt = model.dt
         self._stopped = False
         self._closed = False

@@ -26,6 +26,9 @@ pub struct Session {
     carried: Option<Carried>,
     /// This rank's spikes of every run so far, sorted by step then id.
     spikes: Vec<Spike>,
+    /// Whether runs keep their spikes in `spikes` (8 bytes a spike; a long run of a large
+    /// network writes them to its file instead).
+    keep_spikes: bool,
     /// The files being written (None once finished).
     outputs: Option<Outputs>,
 }
@@ -65,7 +68,7 @@ impl Session {
             Ok(outputs) => outputs,
             Err(e) => return Err((e, comm)),
         };
-        let mut session = Session { desc, backend, comm, carried: None, spikes: Vec::new(), outputs: Some(outputs) };
+        let mut session = Session { desc, backend, comm, carried: None, spikes: Vec::new(), keep_spikes: true, outputs: Some(outputs) };
         let (backend, comm) = (session.backend.as_mut(), session.comm.as_mut());
         session.carried = Some(Simulation::new(backend, comm, session.desc.epoch_steps(), MAX_STEPS).suspend());
         Ok(session)
@@ -100,10 +103,28 @@ impl Session {
         agree(self.comm.as_ref(), ran)?;
         let from = self.spikes.len();
         self.spikes.extend_from_slice(&recorder.memory.spikes);
+        if !self.keep_spikes {
+            // Handed back for this run, then let go.
+            self.spikes.drain(..from);
+            return Ok(&self.spikes);
+        }
         Ok(&self.spikes[from..])
     }
 
-    /// This rank's spikes of every run so far.
+    /// Whether later runs keep their spikes in memory (`spikes`); without, `run` hands
+    /// back each run's and lets them go.
+    pub fn keep_spikes(&mut self, keep: bool) {
+        self.keep_spikes = keep;
+        if !keep {
+            self.spikes = Vec::new();
+        }
+    }
+
+    pub fn keeps_spikes(&self) -> bool {
+        self.keep_spikes
+    }
+
+    /// This rank's spikes of every run so far (those kept: `keep_spikes`).
     pub fn spikes(&self) -> &[Spike] {
         &self.spikes
     }
