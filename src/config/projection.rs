@@ -150,6 +150,7 @@ impl Validator<'_> {
             "fixed_probability" => &["p", "autapses"],
             "fixed_indegree" | "fixed_outdegree" => &["k", "autapses", "multapses"],
             "fixed_total_number" => &["n", "autapses", "multapses"],
+            "one_to_one" => &[],
             _ => &[],
         };
         let given = [
@@ -172,6 +173,7 @@ impl Validator<'_> {
         let multapses = conn.multapses.unwrap_or(true);
         let rule = match conn.rule.as_str() {
             "all_to_all" => ConnectionRule::AllToAll { autapses },
+            "one_to_one" => ConnectionRule::OneToOne,
             "fixed_probability" => match conn.p {
                 Some(p) if (0.0..=1.0).contains(&p) => ConnectionRule::FixedProbability { p, autapses },
                 Some(p) => return Err(key_err("p", format!("expected a probability p in [0, 1], got {p}"))),
@@ -204,7 +206,7 @@ impl Validator<'_> {
             }
             other => {
                 return Err(err(format!(
-                    "unknown connection rule '{other}' (known: all_to_all, fixed_probability, fixed_indegree, fixed_outdegree, fixed_total_number)"
+                    "unknown connection rule '{other}' (known: all_to_all, fixed_probability, fixed_indegree, fixed_outdegree, fixed_total_number, one_to_one)"
                 )))
             }
         };

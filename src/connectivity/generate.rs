@@ -160,7 +160,12 @@ impl RowDrawer {
         let p = &self.projection;
         let key = rng::row_key(self.key, gid);
         row.other.clear();
-        draw_others(key, rule, self.others.clone(), gid, &mut row.other, &mut self.words, &mut self.chosen);
+        if rule == ConnectionRule::OneToOne {
+            let source = self.others.start + (gid - self.targets.start);
+            row.other.extend((source < self.others.end).then_some(source));
+        } else {
+            draw_others(key, rule, self.others.clone(), gid, &mut row.other, &mut self.words, &mut self.chosen);
+        }
         let n = row.other.len();
         let per_weight = match &p.weight {
             WeightSpec::Expr { uniforms, .. } if weights => *uniforms,
@@ -438,6 +443,7 @@ fn draw_others(
         }
         ConnectionRule::FixedTotalNumber { .. } => unreachable!("drawn as fixed_indegree (`RowDrawer::row_rule`)"),
         ConnectionRule::Explicit { .. } => unreachable!("read, not drawn (`RowDrawer::read_row`)"),
+        ConnectionRule::OneToOne => unreachable!("no draw: the same index (`RowDrawer::draw_parts`)"),
         ConnectionRule::FixedIndegree { k, autapses, multapses } | ConnectionRule::FixedOutdegree { k, autapses, multapses } => {
             let candidates = Candidates::new(&others, me, autapses);
             let k = k as usize;
@@ -624,6 +630,20 @@ mod tests {
             unique.dedup();
             assert_eq!(unique.len(), 50, "no multapses");
         }
+    }
+
+    /// one_to_one: target i from source i, while both have an i (b's 200 targets from
+    /// a's first 200 sources; onto a itself, every neuron from itself).
+    #[test]
+    fn one_to_one_connects_the_same_index() {
+        let desc = model("{ rule = \"one_to_one\" }", "\"2*u\"", "");
+        assert_eq!(desc.synapse_count(), 200);
+        for (i, row) in rows(&desc, 300..500).iter().enumerate() {
+            assert_eq!(row.other, vec![i as u64]);
+            assert!((0.0..2.0).contains(&row.weight[0]));
+        }
+        let onto_itself = model("{ rule = \"one_to_one\" }", "1.0", "# same");
+        assert!(rows(&onto_itself, 0..300).iter().enumerate().all(|(i, r)| r.other == vec![i as u64]));
     }
 
     #[test]

@@ -123,6 +123,9 @@ pub enum ConnectionRule {
     /// targets so that any part of the network draws its own targets' counts alone; each
     /// target then draws its sources as fixed_indegree does.
     FixedTotalNumber { n: u64, autapses: bool },
+    /// Target i of the target population from source i of the source population, for i
+    /// below both sizes (PyNN's OneToOneConnector, NEST's one_to_one).
+    OneToOne,
     /// The `count` synapses of `Description::edges[edges]`, given as data: each target's
     /// row read from the file (in file order), weights and delays with it.
     Explicit { edges: u32, count: u64 },
@@ -138,6 +141,8 @@ impl ConnectionRule {
             | ConnectionRule::FixedTotalNumber { autapses, .. } => autapses,
             // What the data says: a node onto itself where an edge says so.
             ConnectionRule::Explicit { .. } => true,
+            // Onto itself exactly where source and target are one population.
+            ConnectionRule::OneToOne => true,
         }
     }
 
@@ -429,6 +434,7 @@ impl Description {
             ConnectionRule::FixedOutdegree { k, .. } => k * s.size,
             ConnectionRule::FixedTotalNumber { n, .. } => n,
             ConnectionRule::Explicit { count, .. } => count,
+            ConnectionRule::OneToOne => s.size.min(t.size),
         }
     }
 

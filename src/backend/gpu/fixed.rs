@@ -72,6 +72,7 @@ pub fn in_degree_bound(desc: &Description, p: &Projection) -> f64 {
     match p.rule {
         ConnectionRule::AllToAll { .. } => sources,
         ConnectionRule::FixedIndegree { k, .. } => k as f64,
+        ConnectionRule::OneToOne => 1.0,
         ConnectionRule::FixedProbability { p, .. } => binomial(sources, p.clamp(0.0, 1.0), sources),
         ConnectionRule::FixedOutdegree { k, multapses, .. } => {
             if multapses {
