@@ -159,6 +159,20 @@ impl Simulation {
     }
 }
 
+/// What `Python::detach` may take although it is not `Send`: `detach` runs its closure
+/// on the calling thread (it only lets the interpreter go meanwhile), where the session
+/// was made and lives.
+struct OnThisThread<T>(T);
+// SAFETY: see above: the value never leaves the thread.
+unsafe impl<T> Send for OnThisThread<T> {}
+
+impl<T> OnThisThread<T> {
+    /// The value (a method, so that a closure takes the wrapper whole, not its field).
+    fn into_inner(self) -> T {
+        self.0
+    }
+}
+
 /// `backend` as the CLI's `--backend` takes it.
 fn backend_choice(backend: &str) -> PyResult<BackendChoice> {
     BackendChoice::parse(backend)
@@ -204,15 +218,25 @@ impl Simulation {
     /// seen: a KeyboardInterrupt stops the run after the slice, the state consistent.
     /// Returns the steps run.
     fn run_steps(&mut self, py: Python<'_>, steps: u64, slice: u64) -> PyResult<u64> {
-        let session = self.session()?;
-        let mut interrupt = None;
-        let ran = session.run_in_slices(steps, slice, &mut || match py.check_signals() {
-            Ok(()) => true,
-            Err(e) => {
-                interrupt = Some(e);
-                false
-            }
-        });
+        let session = OnThisThread(self.session()?);
+        // The run lets other Python threads go (a notebook's, a timer's); between slices
+        // it takes the interpreter back to see a Ctrl-C.
+        let (ran, interrupt) = py
+            .detach(move || {
+                let session = session.into_inner();
+                let mut interrupt = None;
+                let ran = session.run_in_slices(steps, slice, &mut || {
+                    Python::attach(|py| match py.check_signals() {
+                        Ok(()) => true,
+                        Err(e) => {
+                            interrupt = Some(e);
+                            false
+                        }
+                    })
+                });
+                OnThisThread((ran, interrupt))
+            })
+            .0;
         let ran = ran.map_err(|e| to_py(py, e))?;
         match interrupt {
             Some(e) if ran.stopped => Err(e),
@@ -303,6 +327,34 @@ impl Simulation {
         let p = session.population(population).map_err(|e| to_py(py, e))?;
         let (ids, values) = (ids.as_slice()?, values.as_slice()?);
         session.set_state(p, variable, ids, values).map_err(|e| to_py(py, e))
+    }
+
+    /// Samples `variable` of neurons `ids` of `population` into memory every
+    /// `interval_steps` (before the first run); returns its number for `samples`.
+    fn record(
+        &mut self,
+        py: Python<'_>,
+        population: &str,
+        variable: &str,
+        ids: PyReadonlyArray1<'_, u64>,
+        interval_steps: u64,
+    ) -> PyResult<usize> {
+        let session = self.session()?;
+        let p = session.population(population).map_err(|e| to_py(py, e))?;
+        session.record(p, variable, ids.as_slice()?, interval_steps).map_err(|e| to_py(py, e))
+    }
+
+    /// Recording `r`'s samples on this rank: (columns' ids, interval in steps, rows ×
+    /// columns values).
+    #[allow(clippy::type_complexity)]
+    fn samples<'py>(&mut self, py: Python<'py>, r: usize) -> PyResult<(Bound<'py, PyArray1<u64>>, u64, Bound<'py, PyArray2<f32>>)> {
+        let session = self.session()?;
+        let (ids, interval, values) = session.samples(r).ok_or_else(|| VolleyError::new_err(format!("no recording {r}")))?;
+        let rows = if ids.is_empty() { 0 } else { values.len() / ids.len() };
+        let values = numpy::ndarray::Array2::from_shape_vec((rows, ids.len()), values.to_vec())
+            .map_err(|e| VolleyError::new_err(e.to_string()))?
+            .into_pyarray(py);
+        Ok((ids.to_vec().into_pyarray(py), interval, values))
     }
 
     /// Applies `path=value` replacements to the stimuli between runs.

@@ -203,13 +203,34 @@ def test_a_report_holds_the_state_get_reads(tmp_path):
     np.testing.assert_array_equal(report.values[row], v_at_20.astype(np.float32))
 
 
+def test_samples_in_memory_are_the_report_s(tmp_path):
+    m = izhikevich(tmp_path, "30 ms")
+    text = m.to_toml() + '\n[[output.report]]\nfile = "u.h5"\nvariable = "u"\npopulations = ["inh"]\nneurons = { range = [3, 9] }\ninterval = "2 ms"\n'
+    (tmp_path / "m.toml").write_text(text)
+    with volley.Simulation(volley.Model.load(tmp_path / "m.toml"), threads=2) as sim:
+        handle = sim.record("inh", "u", ids=[8, 3, 4, 5, 6, 7], interval="2 ms")
+        sim.run(12)
+        with pytest.raises(volley.VolleyError, match="before the first run"):
+            sim.record("inh", "v")
+        sim.run(18)
+        times, ids, values = sim.samples(handle)
+        with pytest.raises(volley.VolleyError, match="no state variable"):
+            volley.Simulation(izhikevich(tmp_path / "x", "1 ms")).record("exc", "w")
+    report = volley.read_report(tmp_path / "u.h5")
+    np.testing.assert_array_equal(ids, [3, 4, 5, 6, 7, 8])
+    np.testing.assert_array_equal(times, report.times)
+    np.testing.assert_array_equal(values, report.values)
+    assert values.shape == (15, 6) and times[1] == 2.0
+
+
 # --- Ctrl-C ---------------------------------------------------------------------------
 
 
 def test_ctrl_c_stops_a_run_that_then_goes_on_exactly(tmp_path):
     model = izhikevich(tmp_path / "stopped", "100000 ms", **{"output.raster": ""})
     sim = volley.Simulation(model, threads=1)
-    threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    # Ctrl-C as a terminal sends it, while the run holds no Python thread of ours.
+    threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
     with pytest.raises(KeyboardInterrupt):
         sim.run(100_000)
     stopped_at = sim.t

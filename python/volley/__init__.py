@@ -278,6 +278,24 @@ class Simulation:
         """The state variables :meth:`get` and :meth:`set` know for ``population``."""
         return self._sim.state_names(population)
 
+    def record(self, population: str, variable: str, ids: Iterable[int] | None = None, interval: float | str | None = None) -> int:
+        """Samples ``variable`` of neurons ``ids`` (default all) into memory every
+        ``interval`` (default one step), from the state the first step starts from;
+        before the first run. Returns a handle for :meth:`samples`."""
+        sizes = {name: size for name, size, _ in self.model.populations}
+        ids_array = np.arange(sizes.get(population, 0), dtype=np.uint64) if ids is None else np.asarray(list(ids), dtype=np.uint64)
+        steps = 1 if interval is None else _ms(interval, "interval") / self._dt
+        if abs(steps - round(steps)) > 1e-9 * max(1.0, steps) or round(steps) < 1:
+            raise VolleyError(f"interval: expected a whole number of steps of {self._dt} ms, got {steps * self._dt} ms")
+        return self._sim.record(population, variable, np.ascontiguousarray(ids_array), round(steps))
+
+    def samples(self, handle: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A recording's samples so far on this rank: (times in ms, population-local ids,
+        values as a times × neurons array). Row k is the state at ``k·interval``."""
+        ids, interval, values = self._sim.samples(handle)
+        times = np.arange(values.shape[0]) * interval * self._dt
+        return times, ids, values
+
     # --- changes between runs -----------------------------------------------------------
 
     def set(self, population: str, variable: str, values: float | Iterable[float], ids: Iterable[int] | None = None) -> None:

@@ -31,6 +31,18 @@ pub struct Session {
     keep_spikes: bool,
     /// The files being written (None once finished).
     outputs: Option<Outputs>,
+    /// Samples asked for in memory (`record`), in the order asked.
+    recordings: Vec<Recording>,
+}
+
+/// One state variable of chosen neurons sampled into memory: the backend's probe, the
+/// population-local ids of this rank's sampled neurons (its columns), and its rows so
+/// far, one per sample (at the start of steps 0, interval, 2·interval, ...).
+struct Recording {
+    probe: usize,
+    ids: Vec<u64>,
+    interval_steps: u64,
+    samples: Vec<f32>,
 }
 
 /// The most steps a session runs in all: a spike's step is 32 bits.
@@ -68,7 +80,16 @@ impl Session {
             Ok(outputs) => outputs,
             Err(e) => return Err((e, comm)),
         };
-        let mut session = Session { desc, backend, comm, carried: None, spikes: Vec::new(), keep_spikes: true, outputs: Some(outputs) };
+        let mut session = Session {
+            desc,
+            backend,
+            comm,
+            carried: None,
+            spikes: Vec::new(),
+            keep_spikes: true,
+            outputs: Some(outputs),
+            recordings: Vec::new(),
+        };
         let (backend, comm) = (session.backend.as_mut(), session.comm.as_mut());
         session.carried = Some(Simulation::new(backend, comm, session.desc.epoch_steps(), MAX_STEPS).suspend());
         Ok(session)
@@ -99,6 +120,9 @@ impl Session {
         let (backend, comm) = sim.backend_and_comm();
         // Each run's spikes and samples are appended to the files as it ends.
         let ran = ran.and_then(|()| recorder.outputs.map_or(Ok(()), |o| o.flush(step, backend, comm)));
+        for r in &mut self.recordings {
+            backend.take_samples(r.probe, &mut r.samples);
+        }
         self.carried = Some(sim.suspend());
         agree(self.comm.as_ref(), ran)?;
         let from = self.spikes.len();
@@ -300,6 +324,54 @@ impl Session {
         let mut spikes: Vec<Spike> = all.chunks_exact(2).map(|w| Spike { step: w[0] as u32, gid: w[1] as u32 }).collect();
         spikes.sort_unstable_by_key(|s| (s.step, s.gid));
         spikes
+    }
+
+    /// Samples state variable `variable` of neurons `ids` (population-local) of population
+    /// `p` into memory every `interval_steps` steps from step 0 (the state each step
+    /// starts from: the first row is the initial state); before the first run. Returns
+    /// its number for `samples`.
+    pub fn record(&mut self, p: usize, variable: &str, ids: &[u64], interval_steps: u64) -> Result<usize> {
+        let pop = &self.desc.populations[p];
+        if self.step() > 0 {
+            return Err(crate::Error::Runtime(format!(
+                "record {}.{variable} before the first run (the simulation is at step {})",
+                pop.name,
+                self.step()
+            )));
+        }
+        let declared: Vec<String> = pop.model.declaration().state.iter().map(|s| s.name.clone()).collect();
+        let kinds = self.desc.synapse_kinds().len();
+        let variable_index = declared
+            .iter()
+            .position(|n| n == variable)
+            .or_else(|| (1..kinds).find(|&k| crate::synapse::kind_name(k) == variable).map(|k| declared.len() + k - 1));
+        let Some(variable_index) = variable_index else {
+            let names = declared.iter().cloned().chain((1..kinds).map(crate::synapse::kind_name)).collect::<Vec<_>>();
+            return Err(crate::Error::Runtime(format!(
+                "population {:?} has no state variable {variable:?} (it has: {})",
+                pop.name,
+                names.join(", ")
+            )));
+        };
+        if let Some(bad) = ids.iter().find(|&&i| i >= pop.size) {
+            return Err(crate::Error::Runtime(format!("neuron {bad} is not in population {:?} (ids 0..{})", pop.name, pop.size)));
+        }
+        let mine = self.local_ids(p);
+        let mut local: Vec<u64> = ids.iter().copied().filter(|i| mine.contains(i)).collect();
+        local.sort_unstable();
+        local.dedup();
+        let interval_steps = interval_steps.max(1);
+        let schedule = crate::network::Schedule { start_step: 0, stop_step: u64::MAX, interval_steps };
+        let gids = local.iter().map(|&i| pop.first_gid + i).collect();
+        let probe = self.backend.add_probe(crate::backend::Probe { gids, variable: variable_index, schedule });
+        self.recordings.push(Recording { probe, ids: local, interval_steps, samples: Vec::new() });
+        Ok(self.recordings.len() - 1)
+    }
+
+    /// Recording `r`'s samples so far on this rank: its columns (population-local ids),
+    /// its interval in steps, and its rows one after the other.
+    pub fn samples(&self, r: usize) -> Option<(&[u64], u64, &[f32])> {
+        self.recordings.get(r).map(|r| (r.ids.as_slice(), r.interval_steps, r.samples.as_slice()))
     }
 
     /// Completes the files (collective): every run's spikes and samples, recorded as
