@@ -42,9 +42,16 @@ $testing || exit 0
 # bmtk builds a SONATA circuit and NEST runs it beside volley (tests/sonata_bmtk.py;
 # NEST's wheel wants numpy below 2.4).
 venv=target/pyvenv
-# maturin builds the Python package's wheel and pytest runs its tests (python/tests).
-if ! "$venv/bin/python" -c "import h5py, libsonata, selenium, bmtk, nest, maturin, pytest" >/dev/null 2>&1; then
-  echo "volley setup: creating $venv with h5py, libsonata, selenium, bmtk, NEST, maturin and pytest"
+# maturin builds the Python package's wheel and pytest runs its tests (python/tests);
+# PyNN 0.13 runs the PyNN backend's tests against pyNN.nest (pynn/tests).
+if ! "$venv/bin/python" -c "import h5py, libsonata, selenium, bmtk, nest, maturin, pytest, pyNN" >/dev/null 2>&1; then
+  echo "volley setup: creating $venv with h5py, libsonata, selenium, bmtk, NEST, maturin, pytest and PyNN"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check h5py "numpy<2.4" libsonata selenium bmtk nest-simulator "maturin>=1.8,<2" pytest
+  "$venv/bin/pip" install -q --disable-pip-version-check h5py "numpy<2.4" libsonata selenium bmtk nest-simulator "maturin>=1.8,<2" pytest "PyNN==0.13.0"
+fi
+# PyNN's example scripts (in its source distribution, not its wheel), run by pynn/tests.
+if [ ! -f target/pynn-examples/examples/brunel.py ]; then
+  mkdir -p target/pynn-examples
+  "$venv/bin/pip" download -q --disable-pip-version-check --no-deps --no-binary :all: -d target/pynn-examples "PyNN==0.13.0"
+  tar xzf target/pynn-examples/pynn-0.13.0.tar.gz -C target/pynn-examples --strip-components=1 pynn-0.13.0/examples
 fi

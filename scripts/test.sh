@@ -32,6 +32,9 @@ rm -rf target/wheels
 "$VOLLEY_PYTHON" -m maturin build --release --quiet -m python/Cargo.toml --out target/wheels
 "$VOLLEY_PYTHON" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps target/wheels/volley-*.whl
 "$VOLLEY_PYTHON" -m pytest -q python/tests
+# The PyNN backend (pynn/: pyNN.volley, its own package), against pyNN.nest.
+"$VOLLEY_PYTHON" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./pynn
+"$VOLLEY_PYTHON" -m pytest -q pynn/tests
 # The documentation site: built, its links checked, every page opened in headless
 # Chromium, and the commands of README.md, the quick start and the tutorials run as written.
 scripts/docs.sh

@@ -1,0 +1,145 @@
+"""PyNN's standard models on volley: each cell type names the volley model that runs it
+exactly (NEST's models, which volley's LIF models reproduce step for step), with the
+translation of PyNN's names and units into that model's (NEST's names in lower case,
+pF, pA, mV, ms). Synapses and current sources keep PyNN's names and units; `build.py`
+converts them where it writes the model."""
+
+from __future__ import annotations
+
+from pyNN.standardmodels import build_translations, cells, electrodes, synapses
+
+from .simulator import state
+
+# Translations shared by the current-based integrate-and-fire types: NEST's, as pyNN.nest
+# has them (cm nF → c_m pF, i_offset nA → i_e pA).
+_LIF = (
+    ("v_rest", "e_l"),
+    ("v_reset", "v_reset"),
+    ("cm", "c_m", 1000.0),
+    ("tau_m", "tau_m"),
+    ("tau_refrac", "t_ref"),
+    ("v_thresh", "v_th"),
+    ("i_offset", "i_e", 1000.0),
+)
+_SYNAPTIC = (("tau_syn_E", "tau_syn_ex"), ("tau_syn_I", "tau_syn_in"))
+
+
+class IF_curr_exp(cells.IF_curr_exp):
+    __doc__ = cells.IF_curr_exp.__doc__
+    volley_model = "iaf_psc_exp"
+    translations = build_translations(*_LIF, *_SYNAPTIC)
+    # Weights in nA, as a current; volley's (NEST's) are pA.
+    weight_scale = 1000.0
+
+
+class IF_curr_alpha(cells.IF_curr_alpha):
+    __doc__ = cells.IF_curr_alpha.__doc__
+    volley_model = "iaf_psc_alpha"
+    translations = build_translations(*_LIF, *_SYNAPTIC)
+    weight_scale = 1000.0
+
+
+class IF_curr_delta(cells.IF_curr_delta):
+    __doc__ = cells.IF_curr_delta.__doc__
+    volley_model = "iaf_psc_delta"
+    translations = build_translations(*_LIF)
+    # Weights are jumps of v in mV, as in NEST's iaf_psc_delta.
+    weight_scale = 1.0
+
+
+class SpikeSourcePoisson(cells.SpikeSourcePoisson):
+    """Poisson spike trains. On volley they drive their targets through a one-to-one
+    projection (as in Brunel's and the microcircuit's scripts), where each becomes a
+    Poisson stimulus of its target: the same statistics as NEST's poisson_generator and
+    parrot neuron, drawn from volley's keyed streams."""
+
+    __doc__ = (cells.SpikeSourcePoisson.__doc__ or "") + (__doc__ or "")
+    volley_model = None
+    translations = build_translations(("rate", "rate"), ("start", "start"), ("duration", "duration"))
+
+
+class StaticSynapse(synapses.StaticSynapse):
+    __doc__ = synapses.StaticSynapse.__doc__
+    translations = build_translations(("weight", "weight"), ("delay", "delay"))
+
+    def _get_minimum_delay(self):
+        return state.dt if state.min_delay == "auto" else state.min_delay
+
+
+class _VolleyCurrentSource:
+    """A current source as volley stimuli on the cells it is injected into: each
+    injection is one `[[stimulus]]` per population, made at the build. A change of its
+    parameters after the first run changes those stimuli from the next step."""
+
+    def __init__(self, **parameters):
+        from pyNN.parameters import ParameterSpace
+
+        object.__setattr__(self, "parameter_space", ParameterSpace(self.default_parameters, self.get_schema(), shape=(1,)))
+        if parameters:
+            self.parameter_space.update(**parameters)
+        object.__setattr__(self, "injections", [])  # [(population, local indices or None)]
+        object.__setattr__(self, "stimulus_indices", [])  # their [[stimulus]] numbers, once built
+        state.current_sources.append(self)
+
+    def inject_into(self, cells):
+        from .build import group_by_population
+
+        if state.sim is not None:
+            raise NotImplementedError("volley builds the network whole at the first run: inject current sources before it")
+        for population, indices in group_by_population(cells):
+            if not population.celltype.injectable:
+                raise TypeError(f"cannot inject a current into {population.celltype.__class__.__name__} cells")
+            self.injections.append((population, indices))
+
+    def set_native_parameters(self, parameters):
+        parameters.evaluate(simplify=True)
+        self.parameter_space.update(**parameters.as_dict())
+        if state.sim is not None:
+            from .build import change_current_source
+
+            change_current_source(state, self)
+
+    def get_native_parameters(self):
+        return self.parameter_space
+
+    def _reset(self):
+        pass
+
+
+class DCSource(_VolleyCurrentSource, electrodes.DCSource):
+    __doc__ = electrodes.DCSource.__doc__
+    translations = build_translations(("amplitude", "amplitude"), ("start", "start"), ("stop", "stop"))
+
+
+class StepCurrentSource(_VolleyCurrentSource, electrodes.StepCurrentSource):
+    __doc__ = electrodes.StepCurrentSource.__doc__
+    translations = build_translations(("amplitudes", "amplitudes"), ("times", "times"))
+
+
+class NoisyCurrentSource(_VolleyCurrentSource, electrodes.NoisyCurrentSource):
+    __doc__ = electrodes.NoisyCurrentSource.__doc__
+    translations = build_translations(
+        ("mean", "mean"), ("stdev", "stdev"), ("start", "start"), ("stop", "stop"), ("dt", "dt")
+    )
+
+
+# What PyNN's standard library has that volley cannot run exactly (yet): each raises
+# PyNN's NotImplementedError with its name when used.
+def _not_supported(name, why):
+    def refuse(*args, **kwargs):
+        raise NotImplementedError(f"{name} is not supported by pyNN.volley: {why}")
+
+    refuse.__name__ = name
+    return refuse
+
+
+IF_cond_exp = _not_supported("IF_cond_exp", "volley has no iaf_cond_exp (NEST's adaptive RK45 integration) yet")
+IF_cond_alpha = _not_supported("IF_cond_alpha", "volley has no iaf_cond_alpha yet")
+HH_cond_exp = _not_supported("HH_cond_exp", "volley's hh model does not yet reproduce NEST's hh_cond_exp_traub")
+Izhikevich = _not_supported("Izhikevich", "volley's izhikevich is net.m's (two half steps per step), not NEST's izhikevich")
+SpikeSourceArray = _not_supported("SpikeSourceArray", "replayed spike trains are read from SONATA files (model = \"spike_source\"); not from PyNN yet")
+EIF_cond_exp_isfa_ista = _not_supported("EIF_cond_exp_isfa_ista", "no adaptive exponential model in volley")
+EIF_cond_alpha_isfa_ista = _not_supported("EIF_cond_alpha_isfa_ista", "no adaptive exponential model in volley")
+ACSource = _not_supported("ACSource", "volley has no sinusoidal stimulus")
+TsodyksMarkramSynapse = _not_supported("TsodyksMarkramSynapse", "no short-term plasticity in volley")
+STDPMechanism = _not_supported("STDPMechanism", "volley's STDP rules are not mapped to PyNN's yet")

@@ -1,0 +1,176 @@
+"""The network a script described, as one volley model, built into a `volley.Simulation`
+at the first run: populations (their parameters in volley's names and units), the
+projections' rules, weights and delays, the current sources as stimuli, the Poisson
+sources as Poisson stimuli of their targets; then the initial values set cell by cell
+and the recordings registered."""
+
+from __future__ import annotations
+
+import numpy as np
+import volley
+from pyNN import common, errors
+from pyNN.random import RandomDistribution
+
+from .standardmodels import DCSource, NoisyCurrentSource, SpikeSourcePoisson, StepCurrentSource
+
+# Initial values PyNN gives every cell type that volley's models start from themselves
+# (the synaptic currents at 0).
+_SYNAPTIC_INITIAL = {"isyn_exc", "isyn_inh"}
+
+
+def group_by_population(cells):
+    """[(population, local indices or None for all)] of a Population, PopulationView,
+    Assembly or list of IDs."""
+    if isinstance(cells, common.Population):
+        return [(cells, None)]
+    if isinstance(cells, common.PopulationView):
+        return [(cells.grandparent, np.asarray(cells.index_in_grandparent(np.arange(cells.size))))]
+    if isinstance(cells, common.Assembly):
+        return [pair for p in cells.populations for pair in group_by_population(p)]
+    by_population = {}
+    for cell in cells:
+        by_population.setdefault(id(cell.parent), (cell.parent, []))[1].append(cell.parent.id_to_index(cell))
+    return [(p, np.asarray(sorted(ix))) for p, ix in by_population.values()]
+
+
+def _value(name, value):
+    """A homogeneous parameter's value (one per population in volley)."""
+    array = np.atleast_1d(np.asarray(value, dtype=float))
+    if not np.all(array == array.flat[0]):
+        raise NotImplementedError(f"pyNN.volley: {name} differs between the cells of a population; volley holds one value per population")
+    return float(array.flat[0])
+
+
+def _weight(value, scale, where):
+    """A weight as volley takes it: a number, or a uniform or normal distribution."""
+    if isinstance(value, RandomDistribution):
+        p = value.parameters
+        if value.name == "uniform":
+            return {"distribution": "uniform", "low": p["low"] * scale, "high": p["high"] * scale}
+        if value.name in ("normal", "normal_clipped"):
+            table = {"distribution": "normal", "mean": p["mu"] * scale, "std": p["sigma"] * scale}
+            if value.name == "normal_clipped":
+                table.update(min=p["low"] * scale, max=p["high"] * scale, redraw=True)
+            return table
+        raise NotImplementedError(f"pyNN.volley: {where} drawn from {value.name!r} (uniform, normal and normal_clipped are supported)")
+    return _value(where, value) * scale
+
+
+def _synapse(projection):
+    """(weight as PyNN gives it, delay in ms) of a projection's StaticSynapse."""
+    space = projection.synapse_type.parameter_space
+    weight, delay = space["weight"].base_value, space["delay"].base_value
+    if isinstance(delay, RandomDistribution):
+        raise NotImplementedError("pyNN.volley: delays drawn from a distribution are not mapped yet")
+    return weight, _value("delay", delay)
+
+
+def _check_sign(projection, weight):
+    values = [weight.parameters.get(k) for k in ("low", "mu", "high")] if isinstance(weight, RandomDistribution) else [weight]
+    values = [v for v in values if v is not None]
+    if projection.receptor_type == "inhibitory" and any(v > 0 for v in values):
+        raise errors.ConnectionError("inhibitory weights of current-based synapses must be negative (PyNN's convention)")
+    if projection.receptor_type == "excitatory" and any(v < 0 for v in values):
+        raise errors.ConnectionError("excitatory weights must be positive")
+
+
+def _stimulus_tables(source, until_ms):
+    """The `[[stimulus]]` fields of a current source (nA → pA), without population."""
+    source.parameter_space.evaluate(simplify=True)
+    p = source.parameter_space.as_dict()
+    if isinstance(source, DCSource):
+        times, amplitudes = [p["start"]], [p["amplitude"] * 1000.0]
+        if p["stop"] < until_ms:
+            times.append(p["stop"])
+            amplitudes.append(0.0)
+        return [{"kind": "step", "times": [f"{t} ms" for t in times], "amplitudes": amplitudes}]
+    if isinstance(source, StepCurrentSource):
+        times = np.asarray(getattr(p["times"], "value", p["times"]), dtype=float)
+        amplitudes = np.asarray(getattr(p["amplitudes"], "value", p["amplitudes"]), dtype=float)
+        return [{"kind": "step", "times": [f"{t} ms" for t in times], "amplitudes": [a * 1000.0 for a in amplitudes]}]
+    if isinstance(source, NoisyCurrentSource):
+        from .simulator import state
+
+        if p["start"] > 0 or p["stop"] < until_ms or abs(p["dt"] - state.dt) > 1e-12:
+            raise NotImplementedError("pyNN.volley: a NoisyCurrentSource runs from 0 to the end with dt equal to the time step")
+        return [{"kind": "noise", "std": p["stdev"] * 1000.0}, {"kind": "constant", "amplitude": p["mean"] * 1000.0}]
+    raise NotImplementedError(f"pyNN.volley does not support the current source {type(source).__name__}")
+
+
+def model_of(state):
+    """The volley model of the network described in `state`."""
+    m = volley.Model(dt=f"{state.dt} ms", duration=f"{max(state.dt, 1.0)} ms", seed=state.seed)
+    cells = [p for p in state.populations if not isinstance(p.celltype, SpikeSourcePoisson)]
+    for k, population in enumerate(cells):
+        population._volley_name = f"p{k}"
+        parameters = {name: _value(f"{population.label}.{name}", v) for name, v in population._parameters.items()}
+        m.population(population._volley_name, population.size, population.celltype.volley_model, parameters=parameters)
+    for projection in state.projections:
+        weight, delay = _synapse(projection)
+        _check_sign(projection, weight)
+        post = projection.post
+        if isinstance(projection.pre.celltype, SpikeSourcePoisson):
+            _poisson_input(m, projection, weight)
+            continue
+        if isinstance(post.celltype, SpikeSourcePoisson):
+            raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson receives no projection")
+        m.projection(projection.pre._volley_name, post._volley_name, connection=projection.connection,
+                     weight=_weight(weight, post.celltype.weight_scale, "weight"), delay=f"{delay} ms")
+    for source in state.current_sources:
+        source.stimulus_indices = []
+        for population, indices in source.injections:
+            for table in _stimulus_tables(source, float("inf")):
+                if indices is not None:
+                    table["neurons"] = {"ids": [int(i) for i in indices]}
+                source.stimulus_indices.append(len(m._tables["stimulus"]))
+                m.stimulus(population._volley_name, **table)
+    return m
+
+
+def _poisson_input(m, projection, weight):
+    """A SpikeSourcePoisson onto its targets one to one: a Poisson stimulus of each."""
+    sources, post = projection.pre, projection.post
+    if projection.connection["rule"] != "one_to_one" or sources.size != post.size:
+        raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson projects one to one onto a population of its size")
+    p = sources._parameters
+    start, duration = _value("start", p["start"]), _value("duration", p["duration"])
+    if start > 0 or duration < 1e9:
+        raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson fires from 0 to the end (start and duration not mapped yet)")
+    m.stimulus(post._volley_name, kind="poisson", rate=_value("rate", p["rate"]), indegree=1,
+               weight=_weight(weight, post.celltype.weight_scale, "weight"))
+
+
+def build(state):
+    """The volley.Simulation of the network in `state`, initial values set and
+    recordings registered."""
+    sim = volley.Simulation(model_of(state), threads=state.threads)
+    for population in state.populations:
+        if isinstance(population.celltype, SpikeSourcePoisson):
+            if population.recorder.recorded:
+                raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson's spikes are drawn inside its targets and cannot be recorded")
+            continue
+        for variable, values in population._initial.items():
+            if variable in _SYNAPTIC_INITIAL:
+                if np.any(values[~np.isnan(values)] != 0):
+                    raise NotImplementedError(f"pyNN.volley: {variable} starts at 0")
+                continue
+            given = ~np.isnan(values)
+            if given.any():
+                sim.set(population._volley_name, variable, values[given], ids=np.flatnonzero(given))
+        recorder = population.recorder
+        for variable, ids in recorder.recorded.items():
+            if variable.name == "v" and ids:
+                local = sorted(population.id_to_index(i) for i in ids)
+                recorder.handles["v"] = sim.record(population._volley_name, "v", ids=local, interval=recorder.sampling_interval)
+    return sim
+
+
+def change_current_source(state, source):
+    """A current source's new parameters, from the next step on."""
+    sets = {}
+    tables = [t for _ in source.injections for t in _stimulus_tables(source, float("inf"))]
+    for index, table in zip(source.stimulus_indices, tables):
+        for key, value in table.items():
+            if key != "kind":
+                sets[f"stimulus.{index}.{key}"] = value
+    state.sim.change(sets)

@@ -1,0 +1,100 @@
+"""Populations: the cells of a PyNN Population are a volley population's neurons, ids
+consecutive. Parameters are volley's per population (its LIF models hold one value for
+all); initial values may differ per cell, and are set cell by cell at the build."""
+
+from __future__ import annotations
+
+import numpy as np
+from pyNN import common
+from pyNN.parameters import ParameterSpace, simplify
+
+from . import simulator
+from .recording import Recorder
+
+
+class Assembly(common.Assembly):
+    _simulator = simulator
+
+
+def _native_parameters(population):
+    if population._parameters is None:
+        return {}
+    return population._parameters
+
+
+class PopulationView(common.PopulationView):
+    _assembly_class = Assembly
+    _simulator = simulator
+
+    def _get_parameters(self, *names):
+        return self.grandparent._get_parameters(*names)._subset(self)
+
+    def _get_native_parameters(self, *names):
+        values = self.grandparent._get_native_parameters(*names).as_dict()
+        return ParameterSpace(values, shape=(self.size,))
+
+    def _set_parameters(self, parameter_space):
+        raise NotImplementedError(
+            "pyNN.volley: parameters are one value per population (volley's LIF models hold them so); set them on the whole Population"
+        )
+
+    def _set_initial_value_array(self, variable, initial_values):
+        indices = self.index_in_grandparent(np.arange(self.size))
+        self.grandparent._initial_values_at(variable, indices, initial_values)
+
+    def _get_view(self, selector, label=None):
+        return PopulationView(self, selector, label)
+
+
+class Population(common.Population):
+    __doc__ = common.Population.__doc__
+    _simulator = simulator
+    _recorder_class = Recorder
+    _assembly_class = Assembly
+
+    def _create_cells(self):
+        if getattr(self.celltype, "volley_model", "") == "":
+            raise NotImplementedError(f"pyNN.volley does not support the cell type {type(self.celltype).__name__}")
+        first = simulator.state.id_counter
+        self.all_cells = np.array([simulator.ID(i) for i in range(first, first + self.size)], dtype=simulator.ID)
+        self._mask_local = np.ones(self.size, dtype=bool)
+        for cell in self.all_cells:
+            cell.parent = self
+        simulator.state.id_counter += self.size
+        space = self.celltype.native_parameters
+        space.shape = (self.size,)
+        space.evaluate(simplify=True)
+        self._parameters = space.as_dict()
+        # variable -> per-cell values (PyNN units), applied at the build.
+        self._initial = {}
+        simulator.state.add_population(self)
+
+    def _initial_values_at(self, variable, indices, initial_values):
+        if simulator.state.sim is not None:
+            raise NotImplementedError("pyNN.volley: initial values are set before the first run (or after reset())")
+        values = self._initial.get(variable)
+        if values is None:
+            values = np.full(self.size, np.nan)
+            self._initial[variable] = values
+        evaluated = initial_values.evaluate(simplify=False) if hasattr(initial_values, "evaluate") else initial_values
+        values[indices] = np.broadcast_to(np.asarray(evaluated, dtype=float), (len(indices),))
+
+    def _set_initial_value_array(self, variable, initial_values):
+        self._initial_values_at(variable, np.arange(self.size), initial_values)
+
+    def _get_view(self, selector, label=None):
+        return PopulationView(self, selector, label)
+
+    def _get_parameters(self, *names):
+        native = self.celltype.get_native_names() if any(n in self.celltype.computed_parameters() for n in names) else self.celltype.get_native_names(*names)
+        return self.celltype.reverse_translate(self._get_native_parameters(*native))
+
+    def _get_native_parameters(self, *names):
+        return ParameterSpace({name: simplify(self._parameters[name]) for name in names}, shape=(self.local_size,))
+
+    def _set_parameters(self, parameter_space):
+        if simulator.state.sim is not None:
+            raise NotImplementedError("pyNN.volley: cell parameters are fixed once the network is built (the first run)")
+        parameter_space.evaluate(simplify=True)
+        for name, value in parameter_space.items():
+            self._parameters[name] = value

@@ -1,0 +1,74 @@
+"""Recording: spikes come from the simulation's spikes in memory, sampled state from its
+recordings (volley's probes), both registered at the build. Times in ms, v in mV."""
+
+from __future__ import annotations
+
+import numpy as np
+from pyNN import recording
+
+from . import simulator
+
+
+class Recorder(recording.Recorder):
+    _simulator = simulator
+
+    def __init__(self, population, file=None):
+        super().__init__(population, file=file)
+        self.sampling_interval = simulator.state.dt
+        # variable name -> handle of the simulation's recording, once built
+        self.handles = {}
+        # data before this time was cleared (get_data(clear=True))
+        self.cleared_at = 0.0
+
+    def _record(self, variable, new_ids, sampling_interval=None):
+        state = simulator.state
+        if state.sim is not None:
+            raise NotImplementedError("pyNN.volley: record() before the first run (or after reset())")
+        if variable.name not in ("spikes", "v"):
+            raise NotImplementedError(f"pyNN.volley records spikes and v, not {variable.name}")
+        if sampling_interval is not None:
+            self.sampling_interval = sampling_interval
+
+    def _ids_in_population(self, ids):
+        first = int(self.population.first_id)
+        return np.asarray([int(i) for i in ids], dtype=np.int64) - first
+
+    def _get_spiketimes(self, ids, clear=False):
+        sim = simulator.state.sim
+        if sim is None or len(ids) == 0:
+            return np.array([], dtype=int), np.array([])
+        times, local = sim.spikes(self.population._volley_name)
+        wanted = np.isin(local, self._ids_in_population(ids)) & (times > self.cleared_at)
+        if clear:
+            self.cleared_at = simulator.state.t
+        return local[wanted].astype(np.int64) + int(self.population.first_id), times[wanted]
+
+    def _get_all_signals(self, variable, ids, clear=False):
+        sim = simulator.state.sim
+        handle = self.handles.get(variable.name)
+        if sim is None or handle is None or len(ids) == 0:
+            return np.array([]), None
+        times, columns, values = sim.samples(handle)
+        where = {int(c): k for k, c in enumerate(columns)}
+        chosen = [where[int(i)] for i in self._ids_in_population(ids)]
+        kept = times >= self.cleared_at
+        signals = values[kept][:, chosen].astype(float)
+        if clear:
+            self.cleared_at = simulator.state.t
+        return signals, None
+
+    def _local_count(self, variable, filter_ids=None):
+        ids = list(self.filter_recorded(variable, filter_ids))
+        counts = {int(i): 0 for i in ids}
+        if variable.name != "spikes" or simulator.state.sim is None or not ids:
+            return counts
+        spiked, _ = self._get_spiketimes(ids)
+        for i, n in zip(*np.unique(spiked, return_counts=True)):
+            counts[int(i)] = int(n)
+        return counts
+
+    def _clear_simulator(self):
+        self.cleared_at = simulator.state.t
+
+    def _reset(self):
+        self.handles = {}

@@ -1,0 +1,90 @@
+"""The state of a PyNN session on volley: what PyNN's common code reads (dt, t, the
+recorders) and the network being described. volley builds a network whole, from one
+description: the populations, projections and current sources of the script are
+collected here and built into a `volley.Simulation` at the first run (`build.py`); the
+runs after it go on from there, bit for bit."""
+
+from __future__ import annotations
+
+from pyNN import common
+
+name = "volley"
+
+
+class ID(int, common.IDMixin):
+    """A cell: its value is volley's global neuron id, within its population consecutive."""
+
+    def __init__(self, n):
+        int.__init__(n)
+        common.IDMixin.__init__(self)
+
+
+class State(common.control.BaseState):
+    def __init__(self):
+        super().__init__()
+        self.mpi_rank = 0
+        self.num_processes = 1
+        self.dt = 0.1
+        self.min_delay = "auto"
+        self.max_delay = "auto"
+        self.threads = None
+        self.seed = 1
+        self.clear()
+
+    # --- the network described ------------------------------------------------------------
+
+    def clear(self):
+        """Forgets the network (setup)."""
+        self.close()
+        self.recorders = set()
+        self.id_counter = 0
+        self.segment_counter = -1
+        self.populations = []
+        self.projections = []
+        self.current_sources = []
+        self.reset()
+
+    def add_population(self, population):
+        if self.sim is not None:
+            raise NotImplementedError("volley builds the network whole at the first run: create Populations before it")
+        self.populations.append(population)
+
+    def add_projection(self, projection):
+        if self.sim is not None:
+            raise NotImplementedError("volley builds the network whole at the first run: create Projections before it")
+        self.projections.append(projection)
+
+    # --- running --------------------------------------------------------------------------
+
+    def run(self, simtime):
+        self.run_until(self.t + simtime)
+
+    def run_until(self, tstop):
+        from .build import build
+
+        if self.sim is None:
+            self.sim = build(self)
+        steps = round((tstop - self.t) / self.dt)
+        if steps > 0:
+            self.sim.run(steps * self.dt)
+        self.t = self.sim.t
+        self.running = True
+
+    def reset(self):
+        """Back to t = 0: the network is built again from its description at the next run
+        (the same network: volley's draws are keyed by the seed), initial values and
+        current sources as set."""
+        self.close()
+        self.running = False
+        self.t = 0.0
+        self.t_start = 0
+        self.segment_counter += 1
+
+    def close(self):
+        sim = getattr(self, "sim", None)
+        if sim is not None:
+            sim.close()
+        self.sim = None
+
+
+state = State()

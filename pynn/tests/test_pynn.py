@@ -1,0 +1,165 @@
+"""pyNN.volley against pyNN.nest (NEST 3.10 from PyPI), in the same test run: single
+cells with currents (the same spikes and traces: volley's LIF models are NEST's, step for
+step), PyNN's own example scripts that use only what pyNN.volley supports, the Brunel
+network (rates within 5%), runs that go on, and what is refused."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# PyNN's examples, from its source distribution on PyPI (scripts/setup.sh --test fetches it).
+PYNN_EXAMPLES = ROOT / "target" / "pynn-examples" / "examples"
+
+
+def simulate(backend: str, build, duration: float, **setup):
+    """Runs `build(sim)` on pyNN.<backend>; returns what it returns after the run."""
+    import importlib
+
+    sim = importlib.import_module(f"pyNN.{backend}")
+    sim.setup(timestep=0.1, spike_precision="on_grid", **setup)
+    collect = build(sim)
+    sim.run(duration)
+    out = collect()
+    sim.end()
+    return out
+
+
+def one_cell(celltype: str, record_v: bool, **parameters):
+    def build(sim):
+        # From NEST's default v, -70 mV (PyNN 0.13.0 cannot set IF_curr_delta's on NEST).
+        cell = sim.Population(1, getattr(sim, celltype)(**parameters), initial_values={"v": -70.0})
+        cell.record(["spikes", "v"] if record_v else "spikes")
+        sim.DCSource(amplitude=0.3, start=30.0, stop=130.0).inject_into(cell)
+        sim.StepCurrentSource(times=[150.0, 170.0], amplitudes=[0.8, 0.0]).inject_into(cell)
+
+        def collect():
+            segment = cell.get_data().segments[0]
+            v = np.asarray(segment.analogsignals[0].magnitude)[:, 0] if record_v else None
+            return np.asarray(segment.spiketrains[0].magnitude), v
+
+        return collect
+
+    return build
+
+
+# PyNN 0.13.0 cannot record v of IF_curr_delta on NEST (its variable map lacks it, fixed
+# after the release: PyNN #844): its spikes are compared.
+@pytest.mark.parametrize("celltype, record_v", [("IF_curr_exp", True), ("IF_curr_alpha", True), ("IF_curr_delta", False)])
+def test_a_cell_spikes_as_on_nest(celltype, record_v):
+    parameters = {"i_offset": 0.9, "tau_refrac": 2.0, "v_thresh": -55.0}
+    nest_spikes, nest_v = simulate("nest", one_cell(celltype, record_v, **parameters), 250.0)
+    volley_spikes, volley_v = simulate("volley", one_cell(celltype, record_v, **parameters), 250.0)
+    assert len(nest_spikes) > 5
+    np.testing.assert_allclose(volley_spikes, nest_spikes, atol=1e-9)
+    if not record_v:
+        return
+    n = min(len(nest_v), len(volley_v))
+    assert n >= 2500
+    # volley holds v in f32: the traces agree to its precision.
+    np.testing.assert_allclose(volley_v[:n], nest_v[:n], atol=2e-3)
+
+
+def run_script(path: Path, backend: str, *args: str, cwd: Path) -> str:
+    env = dict(os.environ, MPLBACKEND="Agg")
+    run = subprocess.run([sys.executable, str(path), backend, *args], cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
+    assert run.returncode == 0, f"{path.name} on {backend}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    return run.stdout
+
+
+def test_brunel_rates_within_5_percent_of_nest(tmp_path):
+    script = ROOT / "pynn" / "examples" / "brunel.py"
+    rates = {}
+    for backend in ("nest", "volley"):
+        out = run_script(script, backend, "--order", "1000", cwd=tmp_path)
+        rates[backend] = {m[0]: float(m[1]) for m in re.findall(r"^(E|I) rate: ([0-9.]+) Hz", out, re.M)}
+        print(backend, rates[backend])
+    for population in ("E", "I"):
+        nest, volley = rates["nest"][population], rates["volley"][population]
+        assert nest > 5.0
+        assert abs(volley - nest) <= 0.05 * nest, f"{population}: volley {volley} Hz, NEST {nest} Hz"
+
+
+def test_pynn_example_step_current_source_as_on_nest(tmp_path):
+    """PyNN's examples/StepCurrentSource.py, unchanged: the trace it writes."""
+    from neo.io import get_io
+
+    script = PYNN_EXAMPLES / "StepCurrentSource.py"
+    assert script.exists(), "PyNN's examples are missing: run scripts/setup.sh --test"
+    traces = {}
+    for backend in ("nest", "volley"):
+        run_script(script, backend, cwd=tmp_path)
+        (written,) = sorted((tmp_path / "Results").glob(f"*/StepCurrentSource_{backend}_*.pkl"))
+        traces[backend] = np.asarray(get_io(str(written)).read()[0].segments[0].analogsignals[0].magnitude)[:, 0]
+    n = min(len(traces["nest"]), len(traces["volley"]))
+    assert n >= 2500
+    # The same spike (one, at 125.8 ms), and the same trace but where it leaves the
+    # refractory period: the script's setup() leaves NEST on its default off-grid
+    # iaf_psc_exp_ps, which ends it within the step, 0.023 mV above the grid model
+    # (pyNN.volley is NEST's grid model: test_a_cell_spikes_as_on_nest, to 2e-3 mV).
+    for backend in traces:
+        assert np.count_nonzero(np.diff(traces[backend][:n]) < -5.0) == 1, backend
+    np.testing.assert_allclose(traces["volley"][:n], traces["nest"][:n], atol=0.03)
+
+
+def test_pynn_example_brunel_runs(tmp_path):
+    """PyNN's examples/brunel.py runs unchanged (its 50 sampled neurons over 100 ms and
+    NEST's off-grid neurons make its rates no comparison: test_brunel_rates is that)."""
+    out = run_script(PYNN_EXAMPLES / "brunel.py", "volley", cwd=tmp_path)
+    rates = [float(x) for x in re.findall(r"(?:Excitatory|Inhibitory) rate\s*: ([0-9.]+) Hz", out)]
+    assert len(rates) == 2 and all(r > 1.0 for r in rates), out[-2000:]
+
+
+def test_runs_go_on_where_they_stopped():
+    def build(sim):
+        cells = sim.Population(20, sim.IF_curr_exp(i_offset=0.8))
+        cells.initialize(v=sim.RandomDistribution("uniform", low=-65.0, high=-55.0, rng=sim.NumpyRNG(seed=3)))
+        cells.record("spikes")
+        return lambda: cells
+
+    import pyNN.volley as sim
+
+    sim.setup(timestep=0.1)
+    cells = build(sim)()
+    sim.run(100.0)
+    sim.run(100.0)
+    split = [np.asarray(st.magnitude) for st in cells.get_data().segments[0].spiketrains]
+    sim.end()
+    sim.setup(timestep=0.1)
+    cells = build(sim)()
+    sim.run(200.0)
+    whole = [np.asarray(st.magnitude) for st in cells.get_data().segments[0].spiketrains]
+    sim.end()
+    assert sum(len(s) for s in whole) > 20
+    for a, b in zip(split, whole):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_what_volley_cannot_run_is_refused_by_name():
+    import pyNN.volley as sim
+
+    sim.setup()
+    for make, name in [
+        (lambda: sim.IF_cond_exp(), "IF_cond_exp"),
+        (lambda: sim.ACSource(), "ACSource"),
+        (lambda: sim.SpikeSourceArray(spike_times=[1.0]), "SpikeSourceArray"),
+    ]:
+        with pytest.raises(NotImplementedError, match=name):
+            make()
+    a, b = sim.Population(3, sim.IF_curr_exp()), sim.Population(3, sim.IF_curr_exp())
+    with pytest.raises(NotImplementedError, match="FromListConnector"):
+        sim.Projection(a, b, sim.FromListConnector([(0, 1, 0.1, 1.0)]))
+    with pytest.raises(NotImplementedError, match="PopulationView"):
+        sim.Projection(a[0:2], b, sim.AllToAllConnector())
+    c = sim.Population(3, sim.IF_curr_exp(tau_m=sim.RandomDistribution("uniform", low=10.0, high=20.0)))
+    c.record("spikes")
+    with pytest.raises(NotImplementedError, match="tau_m differs between the cells"):
+        sim.run(1.0)
+    sim.end()
