@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 n=${1:-100000}
 python=${VOLLEY_PYTHON:-target/pyvenv/bin/python}
 lscpu | grep -m1 "Model name"
-for round in 1 2 3; do
+for round in 1 2 3 4 5; do
   /usr/bin/time -v target/release/volley run examples/izhikevich_sparse.toml -q --threads 2 \
     --set population.exc.size=$((n * 4 / 5)) --set population.inh.size=$((n / 5)) \
     --set output.spikes='""' --set output.raster='""' 2>/tmp/volley_cli.time >/tmp/volley_cli.out

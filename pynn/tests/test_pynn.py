@@ -75,7 +75,7 @@ def run_script(path: Path, backend: str, *args: str, cwd: Path) -> str:
 
 
 def test_brunel_rates_within_5_percent_of_nest(tmp_path):
-    script = ROOT / "pynn" / "examples" / "brunel.py"
+    script = ROOT / "examples" / "python" / "brunel_pynn.py"
     rates = {}
     for backend in ("nest", "volley"):
         out = run_script(script, backend, "--order", "1000", cwd=tmp_path)
@@ -158,6 +158,8 @@ def test_what_volley_cannot_run_is_refused_by_name():
         sim.Projection(a, b, sim.FromListConnector([(0, 1, 0.1, 1.0)]))
     with pytest.raises(NotImplementedError, match="PopulationView"):
         sim.Projection(a[0:2], b, sim.AllToAllConnector())
+    with pytest.raises(NotImplementedError, match="tau_syn_E and tau_syn_I must be equal"):
+        sim.Population(3, sim.IF_curr_exp(tau_syn_E=5.0, tau_syn_I=10.0))
     c = sim.Population(3, sim.IF_curr_exp(tau_m=sim.RandomDistribution("uniform", low=10.0, high=20.0)))
     c.record("spikes")
     with pytest.raises(NotImplementedError, match="tau_m differs between the cells"):

@@ -357,6 +357,26 @@ impl Simulation {
         Ok((ids.to_vec().into_pyarray(py), interval, values))
     }
 
+    /// The synapses of projection `projection` onto this rank's neurons: (sources,
+    /// targets, weights, delays in steps), population-local ids, by target.
+    #[allow(clippy::type_complexity)]
+    fn synapses<'py>(
+        &mut self,
+        py: Python<'py>,
+        projection: usize,
+    ) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<u32>>)> {
+        let session = self.session()?;
+        let held = session.synapses(projection).map_err(|e| to_py(py, e))?;
+        let desc = session.description();
+        let p = &desc.projections[projection];
+        let (first_source, first_target) = (desc.populations[p.source].first_gid, desc.populations[p.target].first_gid);
+        let sources: Vec<u64> = held.iter().map(|s| s.1 - first_source).collect();
+        let targets: Vec<u64> = held.iter().map(|s| s.0 - first_target).collect();
+        let weights: Vec<f32> = held.iter().map(|s| s.2).collect();
+        let delays: Vec<u32> = held.iter().map(|s| s.3).collect();
+        Ok((sources.into_pyarray(py), targets.into_pyarray(py), weights.into_pyarray(py), delays.into_pyarray(py)))
+    }
+
     /// Applies `path=value` replacements to the stimuli between runs.
     fn change(&mut self, py: Python<'_>, sets: Vec<String>) -> PyResult<()> {
         self.session()?.change(&overrides(sets)).map_err(|e| to_py(py, e))

@@ -223,6 +223,24 @@ def test_samples_in_memory_are_the_report_s(tmp_path):
     assert values.shape == (15, 6) and times[1] == 2.0
 
 
+def test_weights_are_the_exported_circuit_s(tmp_path):
+    """A projection's synapses as `volley export` writes them (the weights the run holds)."""
+    model = izhikevich(tmp_path, "10 ms", **{"population.exc.size": 80, "population.inh.size": 20})
+    (tmp_path / "small.toml").write_text(model.to_toml())
+    subprocess.run([VOLLEY, "export", str(tmp_path / "small.toml"), "--out", str(tmp_path / "circuit")], check=True, capture_output=True)
+    with volley.Simulation(model, threads=2) as sim:
+        sources, targets, weights, delays = sim.weights(2)  # inh -> exc
+        with pytest.raises(volley.VolleyError, match="no projection 4 .*has 4"):
+            sim.weights(4)
+    assert len(weights) == 20 * 80 and np.all(weights <= 0) and np.all(delays == 1.0)
+    assert np.all(np.diff(targets.astype(np.int64)) >= 0) and sources.max() == 19
+    with h5py.File(tmp_path / "circuit" / "edges" / "inh_to_exc.h5") as f:
+        group = f["edges/inh_to_exc"]
+        np.testing.assert_array_equal(group["source_node_id"][()], sources)
+        np.testing.assert_array_equal(group["target_node_id"][()], targets)
+        np.testing.assert_array_equal(group["0/syn_weight"][()], weights)
+
+
 # --- Ctrl-C ---------------------------------------------------------------------------
 
 
@@ -255,8 +273,8 @@ def test_spikes_need_not_be_kept(tmp_path):
 
 
 def test_a_closed_simulation_says_so(tmp_path):
-    sim = volley.Simulation(lif(tmp_path, {"kind": "constant", "amplitude": 0.0}))
-    sim.close()
+    sim = volley.Simulation(izhikevich(tmp_path))
+    assert sim.close() == [str(tmp_path / "spikes.h5")]  # nothing run: an empty file, no raster
     assert sim.close() == []
     with pytest.raises(volley.VolleyError, match="closed"):
         sim.run(1)

@@ -296,6 +296,15 @@ class Simulation:
         times = np.arange(values.shape[0]) * interval * self._dt
         return times, ids, values
 
+    def weights(self, projection: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The synapses of projection ``projection`` (its number in the model, from 0) onto
+        this rank's neurons (all without MPI): (sources, targets, weights, delays in ms),
+        population-local ids, by target. A static projection's weights are those the
+        run holds (as stored: 16-bit codes of a compact projection decoded), a plastic
+        one's as they are now. A copy."""
+        sources, targets, weights, delays = self._sim.synapses(projection)
+        return sources, targets, weights, delays * self._dt
+
     # --- changes between runs -----------------------------------------------------------
 
     def set(self, population: str, variable: str, values: float | Iterable[float], ids: Iterable[int] | None = None) -> None:

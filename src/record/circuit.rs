@@ -212,7 +212,7 @@ fn write_nodes(desc: &Description, dir: &Path, (mine, comm): (&Range<u64>, &dyn 
 /// The synapses of `p` onto the targets `mine` (global ids) as (target, source, weight,
 /// delay steps), by target, each target's in drawing order; weights as the run holds them.
 /// Rows drawn per source are drawn for every source, their synapses onto `mine` kept.
-fn synapses_of(desc: &Description, p: &Projection, mine: &Range<u64>) -> Result<Vec<(u64, u64, f32, u32)>> {
+pub fn synapses_of(desc: &Description, p: &Projection, mine: &Range<u64>) -> Result<Vec<(u64, u64, f32, u32)>> {
     let mut drawer = RowDrawer::new(desc, p);
     let mut row = Row::default();
     let codec = (p.storage == Storage::Compact).then(|| WeightCodec::new(weight_bounds(&p.weight)));

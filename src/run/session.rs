@@ -374,6 +374,23 @@ impl Session {
         self.recordings.get(r).map(|r| (r.ids.as_slice(), r.interval_steps, r.samples.as_slice()))
     }
 
+    /// The synapses of projection `projection` onto this rank's neurons as (target,
+    /// source, weight, delay in steps), global ids, by target: a static projection's as
+    /// the run holds them (drawn again from the same keys, 16-bit weights decoded as
+    /// stored), a plastic one's as they are now.
+    pub fn synapses(&mut self, projection: usize) -> Result<Vec<(u64, u64, f32, u32)>> {
+        let Some(p) = self.desc.projections.get(projection) else {
+            let n = self.desc.projections.len();
+            return Err(crate::Error::Runtime(format!("no projection {projection} (the model has {n}, numbered from 0)")));
+        };
+        if p.plasticity.is_some() {
+            self.backend.settle_plastic(self.step());
+            let held = self.backend.plastic_synapses(p.id);
+            return Ok(held.iter().map(|s| (s.target, s.source, s.weight, s.delay)).collect());
+        }
+        crate::record::circuit::synapses_of(&self.desc, p, &self.backend.neurons())
+    }
+
     /// Completes the files (collective): every run's spikes and samples, recorded as
     /// `status` says the runs ended ("complete", "stopped by a KeyboardInterrupt"), and
     /// the raster drawn where the model asks for one. Returns the files written; no more
@@ -382,7 +399,9 @@ impl Session {
         let Some(outputs) = self.outputs.take() else { return Ok(Vec::new()) };
         let Finished { spike_file, mut others } = outputs.finish(status, self.comm.as_ref())?;
         let out = &self.desc.output;
-        if let (Some(name), Some(path), 0) = (&out.raster, &spike_file, self.comm.rank()) {
+        // A raster of nothing run is no figure (and the plot refuses a file of 0 ms).
+        let ran = self.step() > 0;
+        if let (Some(name), Some(path), 0, true) = (&out.raster, &spike_file, self.comm.rank(), ran) {
             let raster = out.dir.join(name);
             crate::plot::raster_png_from(path, Some(self.step() as f64 * self.desc.dt_ms), &raster)?;
             if out.spikes.is_none() {

@@ -1,5 +1,5 @@
 """Brunel (2000), case C (asynchronous irregular), in PyNN, run unchanged on NEST and on
-volley: `python brunel.py nest` or `python brunel.py volley`. 4·order excitatory and
+volley: `python examples/python/brunel_pynn.py nest` or `... volley`. 4·order excitatory and
 order inhibitory IF_curr_alpha neurons (order 2500: 12,500), each with 10% of the others
 as inputs and an independent Poisson drive, for 1 s; prints each population's rate over
 every neuron, and the times.
