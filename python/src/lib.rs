@@ -74,6 +74,13 @@ impl Model {
     fn populations(&self) -> Vec<(String, u64, String)> {
         self.desc.populations.iter().map(|p| (p.name.clone(), p.size, p.model.declaration().model.to_string())).collect()
     }
+    /// The number of `[[output.report]]` files, and the step their samples stop at
+    /// (the model's duration unless a report says otherwise).
+    #[getter]
+    fn reports(&self) -> (usize, u64) {
+        let reports = &self.desc.output.reports;
+        (reports.len(), reports.iter().map(|r| r.schedule.stop_step).min().unwrap_or(u64::MAX))
+    }
     #[getter]
     fn output_dir(&self) -> String {
         self.desc.output.dir.display().to_string()
@@ -151,6 +158,8 @@ type SpikeArrays<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u64>>);
 #[pyclass(module = "volley._volley", unsendable)]
 struct Simulation {
     session: Option<Session>,
+    /// Whether a run was stopped by a KeyboardInterrupt (what the files record).
+    stopped: bool,
 }
 
 impl Simulation {
@@ -205,7 +214,7 @@ impl Simulation {
         match Session::try_new(model.desc.clone(), &options, comm) {
             Ok(mut session) => {
                 session.keep_spikes(keep_spikes);
-                Ok(Simulation { session: Some(session) })
+                Ok(Simulation { session: Some(session), stopped: false })
             }
             Err((e, comm)) => {
                 give_back(comm);
@@ -238,6 +247,7 @@ impl Simulation {
             })
             .0;
         let ran = ran.map_err(|e| to_py(py, e))?;
+        self.stopped |= ran.stopped;
         match interrupt {
             Some(e) if ran.stopped => Err(e),
             _ if ran.stopped => Err(PyKeyboardInterrupt::new_err("stopped on another rank")),
@@ -401,11 +411,17 @@ impl Simulation {
 
 impl Drop for Simulation {
     fn drop(&mut self) {
-        if let Some(mut session) = self.session.take() {
+        let Some(mut session) = self.session.take() else { return };
+        if session.comm().size() > 1 {
+            // Completing the files is collective, and the ranks' collectors need not drop
+            // their objects at the same point: under MPI only close() completes them.
+            eprintln!("volley: a Simulation was not closed: its files are left incomplete (under MPI, call close() on every rank)");
+        } else {
             // Not closed by the script: its files are still completed.
-            let _ = session.finish("complete");
-            give_back(session.into_comm());
+            let status = if self.stopped { "stopped by a KeyboardInterrupt" } else { "complete" };
+            let _ = session.finish(status);
         }
+        give_back(session.into_comm());
     }
 }
 

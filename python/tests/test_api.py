@@ -159,8 +159,9 @@ def test_a_changed_stimulus_takes_effect_at_the_step_it_is_changed(tmp_path):
 
 def test_only_stimuli_change_between_runs(tmp_path):
     with volley.Simulation(lif(tmp_path, {"kind": "constant", "amplitude": 0.0})) as sim:
-        with pytest.raises(volley.VolleyError, match="population 'cells' cannot change between runs"):
-            sim.change({"population.cells.size": 5})
+        for path, value in [("population.cells.size", 5), ("simulation.duration", "1 s"), ("output.dir", "elsewhere")]:
+            with pytest.raises(volley.VolleyError, match=f"{path} cannot change between runs: only stimuli can"):
+                sim.change({path: value})
         with pytest.raises(volley.VolleyError) as e:
             sim.change({"stimulus.0.amplitude": "loud"})
         assert "set stimulus.0.amplitude" in str(e.value)
@@ -201,6 +202,25 @@ def test_a_report_holds_the_state_get_reads(tmp_path):
     assert report.values.shape == (40, 5)
     row = int(np.flatnonzero(report.times == 20.0)[0])
     np.testing.assert_array_equal(report.values[row], v_at_20.astype(np.float32))
+
+
+def test_one_simulation_writes_a_directory_at_a_time(tmp_path):
+    with volley.Simulation(izhikevich(tmp_path, "10 ms")) as sim:
+        with pytest.raises(volley.VolleyError, match="in use by another volley run"):
+            volley.Simulation(izhikevich(tmp_path, "10 ms"))
+        sim.run()
+    with volley.Simulation(izhikevich(tmp_path, "10 ms")) as again:  # free once closed
+        again.run()
+
+
+def test_reports_warn_when_a_run_goes_past_their_stop(tmp_path):
+    text = izhikevich(tmp_path, "20 ms").to_toml() + '\n[[output.report]]\nfile = "v.h5"\nvariable = "v"\nneurons = { range = [0, 2] }\n'
+    (tmp_path / "m.toml").write_text(text)
+    with volley.Simulation(volley.Model.load(tmp_path / "m.toml")) as sim:
+        sim.run(20)
+        with pytest.warns(UserWarning, match="reports stop at 20.0 ms"):
+            sim.run(5)
+    assert volley.read_report(tmp_path / "v.h5").values.shape == (20, 2)
 
 
 def test_samples_in_memory_are_the_report_s(tmp_path):

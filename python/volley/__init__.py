@@ -14,8 +14,8 @@ last one stopped::
         times, ids = sim.spikes("exc")    # NumPy arrays
 
 Under ``mpirun -np N python script.py`` the same script runs distributed: each rank builds
-and integrates its share of the neurons; ``spikes`` and ``get`` gather to rank 0 on
-request.
+and integrates its share of the neurons; ``spikes`` gathers every rank's to rank 0, ``get``
+gives the rank's own neurons.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import atexit
 import json
 import math
 import sys
+import warnings
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -213,6 +214,7 @@ class Simulation:
         self._dt = model.dt
         self._stopped = False
         self._closed = False
+        self._warned_reports = False
         _open_simulations.add(self)
 
     # --- running ------------------------------------------------------------------------
@@ -229,6 +231,11 @@ class Simulation:
         steps = ms / self._dt
         if not math.isfinite(steps) or steps < 0 or abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
             raise VolleyError(f"duration: expected a whole number of steps of {self._dt} ms, got {ms} ms")
+        reports, stop = self.model.checked.reports
+        if reports and self._sim.step + round(steps) > stop and not self._warned_reports:
+            self._warned_reports = True
+            warnings.warn(f"the model's reports stop at {stop * self._dt} ms (its duration unless they say otherwise): "
+                          "later samples are not written; use Simulation.record for samples in memory", stacklevel=2)
         slice_steps = max(1, round(10.0 / self._dt))
         try:
             self._sim.run_steps(round(steps), slice_steps)

@@ -33,6 +33,8 @@ pub struct Session {
     outputs: Option<Outputs>,
     /// Samples asked for in memory (`record`), in the order asked.
     recordings: Vec<Recording>,
+    /// The output directory's lock (rank 0), held until the files are finished.
+    locks: Option<super::lock::RunLocks>,
 }
 
 /// One state variable of chosen neurons sampled into memory: the backend's probe, the
@@ -61,6 +63,16 @@ impl Session {
         options: &RunOptions,
         mut comm: Box<dyn Communicator>,
     ) -> std::result::Result<Session, (crate::Error, Box<dyn Communicator>)> {
+        if !desc.output.weights.is_empty() {
+            let e = "output.weights: snapshots of plastic weights are written by `volley run`, not by an in-process simulation (read them with its synapses)";
+            return Err((crate::Error::Runtime(e.into()), comm));
+        }
+        // The checks of `volley run`: the output directory locked (one run writes it at a
+        // time), the memory and the output space by the planner's figures.
+        let locks = match super::check(&desc, options, comm.as_ref()) {
+            Ok((locks, _)) => locks,
+            Err(e) => return Err((e, comm)),
+        };
         let parts = crate::partition::partition(&desc, comm.size());
         let mine = parts[comm.rank()].clone();
         if let Err(e) = inputs::load_shared(&desc, &parts, comm.as_ref()) {
@@ -89,6 +101,7 @@ impl Session {
             keep_spikes: true,
             outputs: Some(outputs),
             recordings: Vec::new(),
+            locks: Some(locks),
         };
         let (backend, comm) = (session.backend.as_mut(), session.comm.as_mut());
         session.carried = Some(Simulation::new(backend, comm, session.desc.epoch_steps(), MAX_STEPS).suspend());
@@ -118,8 +131,9 @@ impl Session {
         let ran = sim.advance(steps, &mut recorder);
         let step = sim.step();
         let (backend, comm) = sim.backend_and_comm();
-        // Each run's spikes and samples are appended to the files as it ends.
-        let ran = ran.and_then(|()| recorder.outputs.map_or(Ok(()), |o| o.flush(step, backend, comm)));
+        // Each run's spikes and samples are appended to the files as it ends (a
+        // collective append: only once every rank's run went through).
+        let ran = agree(comm, ran).and_then(|()| recorder.outputs.map_or(Ok(()), |o| o.flush(step, backend, comm)));
         for r in &mut self.recordings {
             backend.take_samples(r.probe, &mut r.samples);
         }
@@ -184,9 +198,9 @@ pub struct Ran {
 impl Session {
     /// Runs `steps` further steps in slices of `slice` steps (rounded up to whole epochs),
     /// asking `keep_going` after each whether to go on; the ranks agree after every slice
-    /// and stop together when any says no (collective). What was run stays run: the
-    /// state is that after the last whole slice, so a run stopped by Ctrl-C goes on
-    /// from there exactly.
+    /// (the last included) and stop together when any says no (collective). What was run
+    /// stays run: the state is that after the last whole slice, so a run stopped by
+    /// Ctrl-C goes on from there exactly.
     pub fn run_in_slices(&mut self, steps: u64, slice: u64, keep_going: &mut dyn FnMut() -> bool) -> Result<Ran> {
         let epoch = self.desc.epoch_steps() as u64;
         let slice = slice.div_ceil(epoch).max(1) * epoch;
@@ -195,7 +209,8 @@ impl Session {
             let now = slice.min(steps - done);
             self.run(now)?;
             done += now;
-            if done < steps && self.comm.any(!keep_going()) {
+            // After the last slice too: a Ctrl-C there stops every rank alike.
+            if self.comm.any(!keep_going()) {
                 return Ok(Ran { steps: done, stopped: true });
             }
         }
@@ -293,6 +308,16 @@ impl Session {
     /// model file's validation. Only the stimuli may change: their amplitudes, schedules,
     /// neurons, and stimuli added; anything else is refused, naming the part.
     pub fn change(&mut self, overrides: &crate::config::Overrides) -> Result<()> {
+        // Paths outside the stimuli (some, as the duration or where outputs go, are not
+        // parts of what a run computes) are refused before anything is read.
+        for set in &overrides.sets {
+            let path = set.split_once('=').map_or(set.as_str(), |(p, _)| p).trim();
+            if !path.starts_with("stimulus.") {
+                return Err(crate::Error::Runtime(format!(
+                    "{path} cannot change between runs: only stimuli can (stimulus.N.field; change state with set_state)"
+                )));
+            }
+        }
         let changed = crate::config::parse(&self.desc.model_text, &self.desc.model_file, overrides)?;
         let (before, after) = (crate::checkpoint::identity(&self.desc), crate::checkpoint::identity(&changed));
         let fixed = |part: &str| !part.starts_with("stimulus ");
@@ -401,14 +426,22 @@ impl Session {
         let out = &self.desc.output;
         // A raster of nothing run is no figure (and the plot refuses a file of 0 ms).
         let ran = self.step() > 0;
-        if let (Some(name), Some(path), 0, true) = (&out.raster, &spike_file, self.comm.rank(), ran) {
+        if let (Some(name), Some(path), 0) = (&out.raster, &spike_file, self.comm.rank()) {
             let raster = out.dir.join(name);
-            crate::plot::raster_png_from(path, Some(self.step() as f64 * self.desc.dt_ms), &raster)?;
+            let drawn = if ran {
+                crate::plot::raster_png_from(path, Some(self.step() as f64 * self.desc.dt_ms), &raster).map(|()| true)
+            } else {
+                Ok(false)
+            };
+            // The hidden spike file a raster alone is drawn from goes, drawn or not.
             if out.spikes.is_none() {
                 let _ = std::fs::remove_file(path);
             }
-            others.push(raster);
+            if drawn? {
+                others.push(raster);
+            }
         }
+        self.locks = None;
         Ok(spike_file.filter(|_| out.spikes.is_some()).into_iter().chain(others).collect())
     }
 

@@ -80,7 +80,7 @@ def _stimulus_tables(source, until_ms):
     p = source.parameter_space.as_dict()
     if isinstance(source, DCSource):
         times, amplitudes = [p["start"]], [p["amplitude"] * 1000.0]
-        if p["stop"] < until_ms:
+        if p["stop"] < min(until_ms, 1e9):
             times.append(p["stop"])
             amplitudes.append(0.0)
         return [{"kind": "step", "times": [f"{t} ms" for t in times], "amplitudes": amplitudes}]
@@ -91,7 +91,8 @@ def _stimulus_tables(source, until_ms):
     if isinstance(source, NoisyCurrentSource):
         from .simulator import state
 
-        if p["start"] > 0 or p["stop"] < until_ms or abs(p["dt"] - state.dt) > 1e-12:
+        # PyNN's "never" is a stop of 1e12 ms.
+        if p["start"] > 0 or p["stop"] < min(until_ms, 1e9) or abs(p["dt"] - state.dt) > 1e-12:
             raise NotImplementedError("pyNN.volley: a NoisyCurrentSource runs from 0 to the end with dt equal to the time step")
         return [{"kind": "noise", "std": p["stdev"] * 1000.0}, {"kind": "constant", "amplitude": p["mean"] * 1000.0}]
     raise NotImplementedError(f"pyNN.volley does not support the current source {type(source).__name__}")

@@ -51,6 +51,14 @@ class Recorder(recording.Recorder):
         times, columns, values = sim.samples(handle)
         where = {int(c): k for k, c in enumerate(columns)}
         chosen = [where[int(i)] for i in self._ids_in_population(ids)]
+        # The samples are the states steps start from; the state now (where a sample is
+        # due) ends them, as NEST's recorders end at the run's time.
+        now = simulator.state.t
+        interval = times[1] - times[0] if len(times) > 1 else self.sampling_interval
+        if len(times) and abs(now - times[-1] - interval) < 1e-9:
+            current = sim.get(self.population._volley_name, variable.name)
+            values = np.vstack([values, current[np.asarray(columns, dtype=np.int64)].astype(np.float32)])
+            times = np.append(times, now)
         kept = times >= self.cleared_at
         signals = values[kept][:, chosen].astype(float)
         if clear:

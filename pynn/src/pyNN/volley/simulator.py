@@ -75,6 +75,9 @@ class State(common.control.BaseState):
         (the same network: volley's draws are keyed by the seed), initial values and
         current sources as set."""
         self.close()
+        for recorder in self.recorders:
+            recorder.cleared_at = 0.0
+            recorder.handles = {}
         self.running = False
         self.t = 0.0
         self.t_start = 0
