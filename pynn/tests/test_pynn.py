@@ -141,6 +141,36 @@ def test_runs_go_on_where_they_stopped():
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_parameter_set_between_runs_acts_as_on_nest():
+    def build(sim):
+        cells = sim.Population(2, sim.IF_curr_exp(i_offset=0.0, tau_refrac=2.0))
+        cells.record("spikes")
+        return cells
+
+    spikes = {}
+    for backend in ("nest", "volley"):
+        import importlib
+
+        sim = importlib.import_module(f"pyNN.{backend}")
+        sim.setup(timestep=0.1, spike_precision="on_grid")
+        cells = build(sim)
+        sim.run(50.0)
+        if backend == "nest":
+            import nest
+
+            # pyNN.nest keeps NEST's kernel one min_delay ahead of PyNN's time: a change
+            # made "at 50 ms" acts there from 50.1 ms.
+            assert abs(nest.biological_time - 50.1) < 1e-9
+        cells.set(i_offset=0.9)
+        sim.run(100.0)
+        spikes[backend] = [np.asarray(st.magnitude) for st in cells.get_data().segments[0].spiketrains]
+        sim.end()
+    assert len(spikes["nest"][0]) >= 2 and spikes["nest"][0][0] > 50.0
+    # volley's change acts from 50 ms, NEST's from 50.1 ms: the same spikes a step apart.
+    for a, b in zip(spikes["volley"], spikes["nest"]):
+        np.testing.assert_allclose(a, b - 0.1, atol=1e-9)
+
+
 def test_what_volley_cannot_run_is_refused_by_name():
     import pyNN.volley as sim
 

@@ -135,7 +135,7 @@ def test_spikes_of_a_population_are_its_own_ids(tmp_path):
 
 def lif(tmp: Path, stimulus: dict) -> volley.Model:
     m = volley.Model(dt="0.1 ms", duration="100 ms")
-    m.population("cells", 4, "iaf_psc_delta")
+    m.population("cells", 4, "iaf_psc_delta", parameters={"i_e": 0.0})
     m.stimulus("cells", **stimulus)
     m.output(str(tmp))
     return m
@@ -157,10 +157,35 @@ def test_a_changed_stimulus_takes_effect_at_the_step_it_is_changed(tmp_path):
     np.testing.assert_array_equal(got[1], expected[1])
 
 
-def test_only_stimuli_change_between_runs(tmp_path):
+def test_a_changed_parameter_takes_effect_at_the_step_it_is_changed(tmp_path):
+    # i_e raised at 40 ms against a step current planned at 40 ms: the same current, the
+    # same spikes; the state (v, refractory) carried on through the rebuild.
+    with volley.Simulation(lif(tmp_path / "a", {"kind": "step", "times": ["40 ms"], "amplitudes": [500.0]})) as planned:
+        planned.run(100)
+        expected = planned.spikes()
+    with volley.Simulation(lif(tmp_path / "b", {"kind": "constant", "amplitude": 0.0})) as changed:
+        changed.run(40)
+        changed.set("cells", "v", -60.0, ids=[1])
+        planned_v = changed.get("cells", "v")
+        changed.change({"population.cells.parameters.i_e": 500.0})
+        np.testing.assert_array_equal(changed.get("cells", "v"), planned_v)
+        changed.run(60)
+        got = changed.spikes()
+    assert len(expected[0]) > 4
+    # Neuron 1 started from -60 mV at 40 ms: it fires first, the others as planned.
+    others = expected[1] != 1
+    np.testing.assert_array_equal(got[0][got[1] != 1], expected[0][others])
+    assert got[0][got[1] == 1][0] < expected[0][expected[1] == 1][0]
+    with volley.Simulation(lif(tmp_path / "c", {"kind": "constant", "amplitude": 0.0})) as sim:
+        with pytest.raises(volley.VolleyError, match="tau_m"):
+            sim.change({"population.cells.parameters.tau_m": -1.0})
+        sim.run(1)
+
+
+def test_only_stimuli_and_parameters_change_between_runs(tmp_path):
     with volley.Simulation(lif(tmp_path, {"kind": "constant", "amplitude": 0.0})) as sim:
         for path, value in [("population.cells.size", 5), ("simulation.duration", "1 s"), ("output.dir", "elsewhere")]:
-            with pytest.raises(volley.VolleyError, match=f"{path} cannot change between runs: only stimuli can"):
+            with pytest.raises(volley.VolleyError, match=f"{path} cannot change between runs: only stimuli"):
                 sim.change({path: value})
         with pytest.raises(volley.VolleyError) as e:
             sim.change({"stimulus.0.amplitude": "loud"})

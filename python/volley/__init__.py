@@ -330,10 +330,12 @@ class Simulation:
         self._sim.set(population, variable, np.ascontiguousarray(ids_array), np.ascontiguousarray(values_array))
 
     def change(self, set: Mapping[str, Any]) -> None:
-        """Changes the model's stimuli from the next step on, as ``Model.load(set=...)``
-        would have them: ``{"stimulus.0.amplitude": 7.5}``, a step current's
-        ``times``/``amplitudes``, the neurons it reaches. Anything else of the model is
-        fixed once built (change neuron state with :meth:`set`)."""
+        """Changes the model's stimuli and its populations' parameters from the next step
+        on, as ``Model.load(set=...)`` would have them: ``{"stimulus.0.amplitude": 7.5}``,
+        a step current's ``times``/``amplitudes``, the neurons it reaches;
+        ``{"population.exc.parameters.d": 6}`` (the population's neurons built again
+        with the new values, their state carried on; the CPU backend). Anything else of
+        the model is fixed once built (change neuron state with :meth:`set`)."""
         self._sim.change(_sets(set))
 
     # --- files --------------------------------------------------------------------------

@@ -131,6 +131,13 @@ pub trait Backend {
     /// exchanged, oldest first) to continue at step `from_step` with empty delay rings.
     fn restore_in_flight(&mut self, epochs: &[Vec<Spike>], from_step: u64);
 
+    /// Builds the groups of population `population` again from `desc` (its new
+    /// parameters), carrying their state on, between runs. Err: this backend cannot, or a
+    /// value is not a finite number.
+    fn rebuild_population(&mut self, _desc: &Description, _population: usize) -> std::result::Result<(), String> {
+        Err("this backend cannot change neuron parameters between runs; use the CPU backend".into())
+    }
+
     /// Takes the stimuli of `desc` in place of those it was built with, between runs (the
     /// rest of `desc` is the one built). Err: this backend cannot.
     fn set_stimuli(&mut self, _desc: &Description) -> std::result::Result<(), String> {

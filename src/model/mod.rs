@@ -463,6 +463,16 @@ pub enum StateArrayMut<'a> {
 }
 
 impl StateArrayMut<'_> {
+    /// Takes `other`'s values (the same length and kind: the state a group rebuilt with
+    /// new parameters carries on from).
+    pub fn copy_from(&mut self, other: &StateArrayMut<'_>) {
+        match (self, other) {
+            (StateArrayMut::F32(a), StateArrayMut::F32(b)) => a.copy_from_slice(b),
+            (StateArrayMut::F64(a), StateArrayMut::F64(b)) => a.copy_from_slice(b),
+            _ => unreachable!("a state array of one model changed its kind"),
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             StateArrayMut::F32(a) => a.len(),

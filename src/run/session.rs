@@ -305,32 +305,48 @@ impl Session {
     }
 
     /// Applies `path=value` replacements to the model between runs (as `--set`), with the
-    /// model file's validation. Only the stimuli may change: their amplitudes, schedules,
-    /// neurons, and stimuli added; anything else is refused, naming the part.
+    /// model file's validation: the stimuli (amplitudes, schedules, neurons, stimuli
+    /// added) and the populations' parameters (`population.NAME.parameters.FIELD`, the
+    /// population's groups built again with their state carried on). Anything else is
+    /// refused, naming the part.
     pub fn change(&mut self, overrides: &crate::config::Overrides) -> Result<()> {
-        // Paths outside the stimuli (some, as the duration or where outputs go, are not
-        // parts of what a run computes) are refused before anything is read.
+        // Paths outside those (some, as the duration or where outputs go, are not parts of
+        // what a run computes) are refused before anything is read.
         for set in &overrides.sets {
             let path = set.split_once('=').map_or(set.as_str(), |(p, _)| p).trim();
-            if !path.starts_with("stimulus.") {
+            let parameter = path.starts_with("population.") && path.split('.').nth(2) == Some("parameters");
+            if !path.starts_with("stimulus.") && !parameter {
                 return Err(crate::Error::Runtime(format!(
-                    "{path} cannot change between runs: only stimuli can (stimulus.N.field; change state with set_state)"
+                    "{path} cannot change between runs: only stimuli (stimulus.N.field) and neuron parameters \
+                     (population.NAME.parameters.field) can; change state with set_state"
                 )));
             }
         }
         let changed = crate::config::parse(&self.desc.model_text, &self.desc.model_file, overrides)?;
         let (before, after) = (crate::checkpoint::identity(&self.desc), crate::checkpoint::identity(&changed));
-        let fixed = |part: &str| !part.starts_with("stimulus ");
+        let fixed = |part: &str| !part.starts_with("stimulus ") && !part.starts_with("population ");
         let kept = |parts: &[(String, u64)]| parts.iter().filter(|(n, _)| fixed(n)).cloned().collect::<Vec<_>>();
-        if let Some((part, _)) = kept(&before).iter().zip(kept(&after)).find(|(a, b)| *a != b).map(|(a, _)| a.clone()) {
-            return Err(crate::Error::Runtime(format!(
-                "{part} cannot change between runs: only stimuli can (change state with set_state; build a new simulation for the rest)"
-            )));
+        if kept(&before) != kept(&after) || before.len() != after.len() {
+            return Err(crate::Error::Runtime("only stimuli and neuron parameters can change between runs".into()));
         }
-        if kept(&before).len() != kept(&after).len() {
-            return Err(crate::Error::Runtime("populations and projections cannot be added between runs".into()));
+        let rebuilt: Vec<usize> = (0..self.desc.populations.len())
+            .filter(|&p| format!("{:?}", self.desc.populations[p].model) != format!("{:?}", changed.populations[p].model))
+            .collect();
+        for &p in &rebuilt {
+            if self.desc.populations[p].model.spike_trains().is_some() {
+                return Err(crate::Error::Runtime(format!(
+                    "population '{}' replays spike trains: it has no parameters to change",
+                    changed.populations[p].name
+                )));
+            }
         }
-        self.backend.set_stimuli(&changed).map_err(crate::Error::Runtime)?;
+        let backend = self.backend.as_mut();
+        let done = rebuilt.iter().try_for_each(|&p| backend.rebuild_population(&changed, p)).and_then(|()| backend.set_stimuli(&changed));
+        // Every rank changes, or none goes on as if it had.
+        agree(self.comm.as_ref(), done.map_err(crate::Error::Runtime))?;
+        for p in rebuilt {
+            self.desc.populations[p] = changed.populations[p].clone();
+        }
         self.desc.stimuli = changed.stimuli;
         self.desc.model_text = changed.model_text;
         Ok(())

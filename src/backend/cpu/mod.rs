@@ -401,6 +401,29 @@ impl Shard {
         })
     }
 
+    /// Builds its groups of population `p` again from `desc` (as `new` builds them), each
+    /// taking on the state of the group it replaces.
+    fn rebuild_population(&mut self, desc: &Description, p: usize) -> std::result::Result<(), String> {
+        let pop = &desc.populations[p];
+        for g in self.groups.iter_mut().filter(|g| g.population == p) {
+            let first = g.first_gid;
+            let uniforms = (first..first + g.state.len() as u64).map(|gid| desc.neuron_uniform(gid));
+            let mut fresh =
+                pop.model.build_at(first - pop.first_gid, uniforms).map_err(|e| invalid_value(desc, p, first, e).error.to_string())?;
+            for (new, old) in fresh.checkpoint_arrays_mut().iter_mut().zip(g.state.checkpoint_arrays_mut()) {
+                new.copy_from(&old);
+            }
+            g.integrates_conductances = fresh.integrates_conductances();
+            g.currents_apart = fresh.takes_currents_apart() && g.stimuli.iter().any(|s| s.is_current());
+            g.state = fresh;
+        }
+        let apart = self.groups.iter().filter(|g| g.currents_apart).map(|g| g.state.len()).max().unwrap_or(0);
+        if self.currents.len() < apart {
+            self.currents.resize(apart, 0.0);
+        }
+        Ok(())
+    }
+
     /// Rebuilds its groups' stimuli from `desc` (as `new` builds them), with the scratch
     /// of currents kept apart where a group now needs it.
     fn set_stimuli(&mut self, desc: &Description) {
@@ -603,6 +626,10 @@ impl Backend for CpuBackend {
             shard.set_stimuli(desc);
         }
         Ok(())
+    }
+
+    fn rebuild_population(&mut self, desc: &Description, population: usize) -> std::result::Result<(), String> {
+        self.shards.shards().try_for_each(|mut shard| shard.rebuild_population(desc, population))
     }
 
     fn neurons(&self) -> Range<u64> {

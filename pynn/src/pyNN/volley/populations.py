@@ -99,8 +99,14 @@ class Population(common.Population):
         return ParameterSpace({name: simplify(self._parameters[name]) for name in names}, shape=(self.local_size,))
 
     def _set_parameters(self, parameter_space):
-        if simulator.state.sim is not None:
-            raise NotImplementedError("pyNN.volley: cell parameters are fixed once the network is built (the first run)")
         parameter_space.evaluate(simplify=True)
+        if simulator.state.sim is not None:
+            # Between runs: the population's neurons are built again with the new values,
+            # their state carried on (volley's Simulation.change).
+            from .build import _value
+
+            sets = {f"population.{self._volley_name}.parameters.{name}": _value(f"{self.label}.{name}", value)
+                    for name, value in parameter_space.items()}
+            simulator.state.sim.change(sets)
         for name, value in parameter_space.items():
             self._parameters[name] = value
