@@ -317,11 +317,22 @@ impl Simulation {
         Ok((r.start, r.end))
     }
 
-    /// State variable `variable` of this rank's neurons of `population` (`local_ids`).
-    fn get<'py>(&mut self, py: Python<'py>, population: &str, variable: &str) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    /// State variable `variable` of this rank's neurons of `population` (`local_ids`);
+    /// `gather`: every rank's, in id order, on rank 0 (collective; none on the others).
+    #[pyo3(signature = (population, variable, gather=false))]
+    fn get<'py>(&mut self, py: Python<'py>, population: &str, variable: &str, gather: bool) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let session = self.session()?;
         let p = session.population(population).map_err(|e| to_py(py, e))?;
-        Ok(session.state(p, variable).map_err(|e| to_py(py, e))?.into_pyarray(py))
+        let values = session.state(p, variable).map_err(|e| to_py(py, e))?;
+        let comm = session.comm();
+        if !gather || comm.size() == 1 {
+            return Ok(values.into_pyarray(py));
+        }
+        // The ranks hold ascending runs of ids: rank order is id order.
+        let mut sends = vec![Vec::new(); comm.size()];
+        sends[0] = values.iter().map(|v| v.to_bits()).collect();
+        let all: Vec<f64> = comm.all_to_all_u64(&sends).into_iter().map(f64::from_bits).collect();
+        Ok(all.into_pyarray(py))
     }
 
     /// Sets `variable` of neurons `ids` of `population` to `values` (one, or one each).

@@ -28,8 +28,9 @@ with volley.Simulation(model, threads=1) as sim:
     mine = sim.local_ids("exc")
     v = sim.get("exc", "v")
     assert len(v) == len(mine)
+    v_all = sim.get("exc", "v", gather=True)
     local_times, _ = sim.spikes(gather=False)
-    np.savez(f"{out}/rank{sim.rank}.npz", times=times, ids=ids, ranks=sim.ranks, first=mine.start, end=mine.stop, local=len(local_times))
+    np.savez(f"{out}/rank{sim.rank}.npz", times=times, ids=ids, ranks=sim.ranks, first=mine.start, end=mine.stop, local=len(local_times), v_all=v_all)
 """
 
 
@@ -55,6 +56,10 @@ def test_two_ranks_give_the_spikes_of_one_process(tmp_path):
     np.testing.assert_array_equal(rank0["times"], one["times"])
     np.testing.assert_array_equal(rank0["ids"], one["ids"])
     assert len(rank1["times"]) == 0
+    # State gathered on rank 0: every neuron's, in id order, as one process has it.
+    assert len(one["v_all"]) == 800
+    np.testing.assert_array_equal(rank0["v_all"], one["v_all"])
+    assert len(rank1["v_all"]) == 0
     # The spike file the two ranks wrote together holds the same spikes.
     a, b = volley.read_spikes(tmp_path / "one" / "spikes.h5"), volley.read_spikes(tmp_path / "two" / "spikes.h5")
     for pop in ("exc", "inh"):

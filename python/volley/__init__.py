@@ -15,7 +15,7 @@ last one stopped::
 
 Under ``mpirun -np N python script.py`` the same script runs distributed: each rank builds
 and integrates its share of the neurons; ``spikes`` gathers every rank's to rank 0, ``get``
-gives the rank's own neurons.
+gives the rank's own neurons or, with ``gather=True``, every neuron's on rank 0.
 """
 
 from __future__ import annotations
@@ -272,10 +272,12 @@ class Simulation:
         others; ``gather=False`` this rank's."""
         return self._sim.spikes(population, gather)
 
-    def get(self, population: str, variable: str) -> np.ndarray:
+    def get(self, population: str, variable: str, gather: bool = False) -> np.ndarray:
         """State variable ``variable`` (``"v"``, ``"u"``, ...; :meth:`state_names`) of the
-        population's neurons on this rank (all of them without MPI), in id order: a copy."""
-        return self._sim.get(population, variable)
+        population's neurons on this rank (all of them without MPI), in id order: a copy.
+        Under MPI, ``gather=True`` (collective) gives every neuron's on rank 0 and none on
+        the others."""
+        return self._sim.get(population, variable, gather)
 
     def local_ids(self, population: str) -> range:
         """The ids of the population's neurons this rank holds (all without MPI)."""
