@@ -19,6 +19,7 @@ use crate::model::declaration::{InitialScope, Scope};
 use crate::model::{self, Declaration, Declared};
 use crate::network::{BackendChoice, Description, OutputPlan, Population, Projection, SynapseModel};
 use crate::stimulus::{Selection, Stimulus, StimulusKind};
+pub use report::probe_variable;
 use schema::{ModelFile, Value};
 pub use set::Replacement;
 use std::ops::Range;

@@ -21,14 +21,8 @@ impl Validator<'_> {
         (taken, warnings): (&[String], &mut Vec<String>),
     ) -> Result<Vec<ReportPlan>> {
         let kinds = crate::synapse::kinds_of(projections.iter().map(|p| p.synapse));
-        // The synaptic state of exponential kind k, on the populations some projection of
-        // that kind targets: index (declared state variables) + k - 1.
-        let synaptic = |p: usize, variable: &str| -> Option<usize> {
-            let k = (1..kinds.len()).find(|&k| crate::synapse::kind_name(k) == variable)?;
-            let targeted = projections.iter().any(|pr| pr.target == p && pr.synapse == kinds[k]);
-            targeted.then(|| populations[p].model.declaration().state.len() + k - 1)
-        };
-        let index = |p: usize, variable: &str| state_index(&populations[p], variable).or_else(|| synaptic(p, variable));
+        let synaptic = |p: usize, variable: &str| synaptic_index(populations, projections, p, variable);
+        let index = |p: usize, variable: &str| probe_variable(populations, projections, p, variable);
         let mut out: Vec<ReportPlan> = Vec::new();
         for (i, r) in raw.iter().enumerate() {
             let at = |field: &str| format!("output.report[{i}].{field}");
@@ -238,6 +232,21 @@ impl Validator<'_> {
             None => Err(self.error(value.span(), field, format!("expected a whole number of steps of dt = {dt_ms} ms, got {ms} ms"))),
         }
     }
+}
+
+/// The index a probe of `variable` on population `p` takes (`backend::Probe::variable`): a
+/// declared state variable's (by name or alias), or the synaptic state of exponential kind
+/// k where some projection of that kind targets the population (the declared ones' count
+/// + k - 1). What a report samples, and what an in-process session records.
+pub fn probe_variable(populations: &[Population], projections: &[Projection], p: usize, variable: &str) -> Option<usize> {
+    state_index(&populations[p], variable).or_else(|| synaptic_index(populations, projections, p, variable))
+}
+
+fn synaptic_index(populations: &[Population], projections: &[Projection], p: usize, variable: &str) -> Option<usize> {
+    let kinds = crate::synapse::kinds_of(projections.iter().map(|p| p.synapse));
+    let k = (1..kinds.len()).find(|&k| crate::synapse::kind_name(k) == variable)?;
+    let targeted = projections.iter().any(|pr| pr.target == p && pr.synapse == kinds[k]);
+    targeted.then(|| populations[p].model.declaration().state.len() + k - 1)
 }
 
 /// The index of `variable` (a name or an alias) among the population's declared state

@@ -380,18 +380,11 @@ impl Session {
                 self.step()
             )));
         }
-        let declared: Vec<String> = pop.model.declaration().state.iter().map(|s| s.name.clone()).collect();
-        let kinds = self.desc.synapse_kinds().len();
-        let variable_index = declared
-            .iter()
-            .position(|n| n == variable)
-            .or_else(|| (1..kinds).find(|&k| crate::synapse::kind_name(k) == variable).map(|k| declared.len() + k - 1));
-        let Some(variable_index) = variable_index else {
-            let names = declared.iter().cloned().chain((1..kinds).map(crate::synapse::kind_name)).collect::<Vec<_>>();
+        // A report's variables: the same probe a `[[output.report]]` would take.
+        let Some(variable_index) = crate::config::probe_variable(&self.desc.populations, &self.desc.projections, p, variable) else {
             return Err(crate::Error::Runtime(format!(
-                "population {:?} has no state variable {variable:?} (it has: {})",
-                pop.name,
-                names.join(", ")
+                "population {:?} has no state variable {variable:?} to record (a report's: its model's, or a synaptic kind onto it)",
+                pop.name
             )));
         };
         if let Some(bad) = ids.iter().find(|&&i| i >= pop.size) {
