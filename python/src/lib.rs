@@ -398,6 +398,13 @@ impl Simulation {
         Ok((sources.into_pyarray(py), targets.into_pyarray(py), weights.into_pyarray(py), delays.into_pyarray(py)))
     }
 
+    /// Sets the weights of projection `projection`'s synapses onto this rank's neurons,
+    /// in the order `synapses` gives them (collective).
+    fn set_weights(&mut self, py: Python<'_>, projection: usize, weights: PyReadonlyArray1<'_, f32>) -> PyResult<()> {
+        let weights = weights.as_slice()?.to_vec();
+        self.session()?.set_weights(projection, &weights).map_err(|e| to_py(py, e))
+    }
+
     /// Applies `path=value` replacements to the stimuli between runs.
     fn change(&mut self, py: Python<'_>, sets: Vec<String>) -> PyResult<()> {
         self.session()?.change(&overrides(sets)).map_err(|e| to_py(py, e))

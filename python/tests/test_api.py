@@ -286,6 +286,95 @@ def test_weights_are_the_exported_circuit_s(tmp_path):
         np.testing.assert_array_equal(group["0/syn_weight"][()], weights)
 
 
+def sparse(tmp: Path, duration: str) -> volley.Model:
+    """izhikevich_sparse at 400 + 100 neurons, 80 + 20 synapses each, with excitatory
+    delays of 1 to 20 ms (spikes in flight over many steps) and 16-bit weights."""
+    text = (EXAMPLES / "izhikevich_sparse.toml").read_text()
+    head, tail = text.split("[[projection]]", 1)
+    for _ in range(2):  # the excitatory projections come first
+        tail = tail.replace('delay = "1 ms"', 'delay = { distribution = "uniform", low = "1 ms", high = "20 ms" }', 1)
+    path = tmp.with_suffix(".toml")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(head + "[[projection]]" + tail.replace("k = 800", "k = 80").replace("k = 200", "k = 20"))
+    sets = {"output.dir": str(tmp), "simulation.duration": duration, "output.raster": "",
+            "population.exc.size": 400, "population.inh.size": 100}
+    return volley.Model.load(path, set=sets)
+
+
+def test_weights_set_to_their_own_values_change_nothing(tmp_path):
+    """A static projection's synapses given again as data (its store built again, the
+    spikes in flight delivered again, 16-bit weights as held) go on bit for bit."""
+    with volley.Simulation(sparse(tmp_path / "whole", "300 ms"), threads=3) as whole:
+        whole.run(300)
+        expected = whole.spikes()
+    with volley.Simulation(sparse(tmp_path / "set", "300 ms"), threads=3) as sim:
+        sim.run(100)
+        for projection in range(4):
+            sim.set_weights(projection, sim.weights(projection)[2])
+        before = sim.weights(0)
+        sim.run(200)
+        for held, now in zip(before, sim.weights(0)):
+            np.testing.assert_array_equal(held, now)
+        got = sim.spikes()
+    assert len(expected[0]) > 500
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_weights_set_take_effect_for_the_spikes_arriving_after(tmp_path):
+    """Inhibition set to 0 at 100 ms: the spikes to then are the unchanged run's, those
+    after as a network built without it (weights set to 0 before the first run equal a
+    model whose weight is 0), and weights() reads the new weights back."""
+    with volley.Simulation(izhikevich(tmp_path / "a", "200 ms"), threads=2) as sim:
+        sim.run(100)
+        with pytest.raises(volley.VolleyError, match=r"projection 2: 3 weights given for the 160000 synapses .*one per synapse"):
+            sim.set_weights(2, [0.0, 0.0, 0.0])
+        with pytest.raises(volley.VolleyError, match=r"projection 2: weight 0 \(neuron 800 onto 0\) is NaN: expected a finite number"):
+            sim.set_weights(2, np.full(160000, np.nan))
+        sim.set_weights(2, 0.0)
+        sim.set_weights(3, np.zeros(200 * 200))
+        assert np.all(sim.weights(2)[2] == 0) and len(sim.weights(2)[2]) == 160000
+        sim.run(100)
+        changed = sim.spikes()
+    with volley.Simulation(izhikevich(tmp_path / "b", "200 ms"), threads=1) as sim:
+        sim.run(200)
+        unchanged = sim.spikes()
+    early = changed[0] < 101  # a spike at 100 ms reaches its targets at 101
+    assert np.array_equal(changed[0][early], unchanged[0][unchanged[0] < 101])
+    assert len(changed[0]) > len(unchanged[0])  # no inhibition: more spikes
+    with volley.Simulation(izhikevich(tmp_path / "c", "100 ms"), threads=1) as sim:
+        sim.set_weights(2, 0.0)
+        sim.set_weights(3, 0.0)
+        sim.run(100)
+        set_at_0 = sim.spikes()
+    no_inhibition = izhikevich(tmp_path / "d", "100 ms", **{"projection.2.weight": 0, "projection.3.weight": 0})
+    with volley.Simulation(no_inhibition, threads=2) as sim:
+        sim.run(100)
+        np.testing.assert_array_equal(sim.spikes()[0], set_at_0[0])
+        np.testing.assert_array_equal(sim.spikes()[1], set_at_0[1])
+
+
+def test_plastic_weights_set_are_where_the_rule_goes_on_from(tmp_path):
+    # spnet without its weight snapshots (volley run's).
+    text = (EXAMPLES / "spnet.toml").read_text().split("[[output.weights]]")[0]
+    (tmp_path / "spnet.toml").write_text(text)
+    spnet = {"simulation.duration": "200 ms", "output.raster": ""}
+    with volley.Simulation(volley.Model.load(tmp_path / "spnet.toml", set={**spnet, "output.dir": str(tmp_path / "a")}), threads=2) as whole:
+        whole.run(200)
+        expected = whole.spikes()
+    with volley.Simulation(volley.Model.load(tmp_path / "spnet.toml", set={**spnet, "output.dir": str(tmp_path / "b")}), threads=2) as sim:
+        sim.run(100)
+        sim.set_weights(0, sim.weights(0)[2])
+        sim.run(100)
+        np.testing.assert_array_equal(sim.spikes()[0], expected[0])
+        with pytest.raises(volley.VolleyError, match=r"projection 0: weight 0 .* is 11: a plastic projection's weights must lie within its rule's bounds"):
+            sim.set_weights(0, 11.0)
+        sim.set_weights(0, 7.5)
+        assert np.all(sim.weights(0)[2] == 7.5)
+        sim.run(1000)  # past the rule's next update of the weights (every second)
+        assert not np.all(sim.weights(0)[2] == 7.5)
+
+
 # --- Ctrl-C ---------------------------------------------------------------------------
 
 

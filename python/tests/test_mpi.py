@@ -1,6 +1,6 @@
 """The same script under `mpirun -np 2`: each rank builds and runs its share, and the
 spikes gathered to rank 0 (and the spike file the ranks write together) are those of one
-process. Needs OpenMPI's mpirun: a missing mpirun fails the test, it is not skipped."""
+process, with state and weights set between runs. Needs OpenMPI's mpirun: a missing mpirun fails the test, it is not skipped."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ model = volley.Model.load(sys.argv[2], set={"output.dir": out, "simulation.durat
 with volley.Simulation(model, threads=1) as sim:
     sim.run(120)
     sim.set("exc", "v", -70.0, ids=[0, 1, 799])
+    # Each rank its own synapses' weights, by synapse: the same network on any ranks.
+    sources, targets, w, _ = sim.weights(2)
+    sim.set_weights(2, np.where(sources % 2 == 0, w * 0.5, w))
     sim.run(80)
     times, ids = sim.spikes()
     mine = sim.local_ids("exc")

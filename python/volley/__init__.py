@@ -331,6 +331,19 @@ class Simulation:
         values_array = np.atleast_1d(np.asarray(values, dtype=np.float64))
         self._sim.set(population, variable, np.ascontiguousarray(ids_array), np.ascontiguousarray(values_array))
 
+    def set_weights(self, projection: int, weights: float | Iterable[float]) -> None:
+        """Sets the weights of projection ``projection``'s synapses onto this rank's
+        neurons: one for all, or one per synapse in the order ``weights()`` gives them
+        (same units). A plastic projection's rule goes on from the new weights; a static
+        one's every spike arriving from the next step on takes them, those already
+        emitted included. Under MPI every rank calls it with its own synapses' weights.
+        The CPU backend only."""
+        count = len(self._sim.synapses(projection)[2])
+        array = np.asarray(weights, dtype=np.float32)
+        if array.ndim == 0:
+            array = np.full(count, array, dtype=np.float32)
+        self._sim.set_weights(projection, np.ascontiguousarray(array.ravel()))
+
     def change(self, set: Mapping[str, Any]) -> None:
         """Changes the model's stimuli and its populations' parameters from the next step
         on, as ``Model.load(set=...)`` would have them: ``{"stimulus.0.amplitude": 7.5}``,

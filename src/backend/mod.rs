@@ -144,6 +144,14 @@ pub trait Backend {
         Err("this backend cannot change its stimuli between runs; use the CPU backend".into())
     }
 
+    /// Builds its static synapses again from `desc` (a projection's synapses now given
+    /// with new weights: `Session::set_weights`), carrying the neuron and plastic state
+    /// on, to go on at step `step`: every spike arriving from `step` on takes the new
+    /// weights. Err: this backend cannot, or the store could not be built.
+    fn rebuild_synapses(&mut self, _desc: &Description, _step: u64) -> std::result::Result<(), String> {
+        Err("this backend cannot change weights between runs; use the CPU backend".into())
+    }
+
     /// Global ids of the neurons this backend integrates.
     fn neurons(&self) -> Range<u64>;
 

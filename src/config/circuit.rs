@@ -184,6 +184,7 @@ impl Validator<'_> {
             count: edges.count,
             loaded: Default::default(),
             max_indegree: Default::default(),
+            given: false,
         }));
         Ok(Projection {
             id,

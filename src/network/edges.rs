@@ -42,6 +42,9 @@ pub struct EdgeSource {
     /// The most synapses onto one target, once known (0 before): learnt where the rows
     /// of all its targets are read, by one process or by all ranks together.
     pub max_indegree: AtomicU64,
+    /// Whether the rows were given in memory (a projection's weights set between runs:
+    /// `EdgeSource::given`) rather than read from `file`: kept, never read again.
+    pub given: bool,
 }
 
 /// An edge type's values: each None where neither the edge types' CSV nor its
@@ -136,6 +139,33 @@ impl EdgeSource {
     /// Lets go of the rows read, once the stores are built (a store built again later,
     /// when shards are re-cut, reads its rows again).
     pub fn forget(&self) {
-        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        if !self.given {
+            self.loaded.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
+
+    /// Synapses given in memory: `rows`, this process's targets' (each row in the order
+    /// its target sums them), of `count` synapses in all and at most `max_indegree` onto
+    /// one target over every process. Built where a projection's weights are set between
+    /// runs; its store is built from them as from rows read from a file.
+    pub fn given(rows: TargetRows, count: u64, max_indegree: u64, dt_ms: f64) -> EdgeSource {
+        EdgeSource {
+            file: PathBuf::from("(weights set between runs)"),
+            population: String::new(),
+            source_nodes: 0..0,
+            target_nodes: 0..0,
+            source_base: 0,
+            target_base: 0,
+            types: Vec::new(),
+            per_edge_weight: true,
+            per_edge_delay: true,
+            indexed: true,
+            weight_scale: 1.0,
+            dt_ms,
+            count,
+            loaded: Mutex::new(vec![Arc::new(rows)]),
+            max_indegree: AtomicU64::new(max_indegree),
+            given: true,
+        }
     }
 }

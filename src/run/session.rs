@@ -35,6 +35,9 @@ pub struct Session {
     recordings: Vec<Recording>,
     /// The output directory's lock (rank 0), held until the files are finished.
     locks: Option<super::lock::RunLocks>,
+    /// The projections whose weights were set (`set_weights`): given as data since, no
+    /// longer as the model text draws them.
+    weights_given: Vec<usize>,
 }
 
 /// One state variable of chosen neurons sampled into memory: the backend's probe, the
@@ -102,6 +105,7 @@ impl Session {
             outputs: Some(outputs),
             recordings: Vec::new(),
             locks: Some(locks),
+            weights_given: Vec::new(),
         };
         let (backend, comm) = (session.backend.as_mut(), session.comm.as_mut());
         session.carried = Some(Simulation::new(backend, comm, session.desc.epoch_steps(), MAX_STEPS).suspend());
@@ -324,7 +328,9 @@ impl Session {
         }
         let changed = crate::config::parse(&self.desc.model_text, &self.desc.model_file, overrides)?;
         let (before, after) = (crate::checkpoint::identity(&self.desc), crate::checkpoint::identity(&changed));
-        let fixed = |part: &str| !part.starts_with("stimulus ") && !part.starts_with("population ");
+        // Projections whose weights were set differ from the text's draw on purpose.
+        let given: Vec<String> = self.weights_given.iter().map(|j| format!("projection {j}")).collect();
+        let fixed = |part: &str| !part.starts_with("stimulus ") && !part.starts_with("population ") && !given.iter().any(|g| g == part);
         let kept = |parts: &[(String, u64)]| parts.iter().filter(|(n, _)| fixed(n)).cloned().collect::<Vec<_>>();
         if kept(&before) != kept(&after) || before.len() != after.len() {
             return Err(crate::Error::Runtime("only stimuli and neuron parameters can change between runs".into()));
@@ -425,6 +431,53 @@ impl Session {
         crate::record::circuit::synapses_of(&self.desc, p, &self.backend.neurons())
     }
 
+    /// Sets the weights of projection `projection`'s synapses onto this rank's neurons to
+    /// `weights`, one per synapse in the order `synapses` gives them, between runs
+    /// (collective: each rank its own). A plastic projection's rule goes on from them. A
+    /// static projection's synapses are from then on given as data (f32 weights, whatever
+    /// its storage was), and the synapse store is built again with the state carried on:
+    /// every spike arriving from the next step on takes the new weights, those already
+    /// emitted included. The CPU backend only.
+    pub fn set_weights(&mut self, projection: usize, weights: &[f32]) -> Result<()> {
+        let checked = self.synapses(projection).and_then(|held| {
+            let p = &self.desc.projections[projection];
+            check_weights(projection, p.plasticity.as_ref(), &held, weights).map(|()| held)
+        });
+        let held = agree(self.comm.as_ref(), checked)?;
+        let p = self.desc.projections[projection].clone();
+        if p.plasticity.is_some() {
+            let mut state = self.backend.plastic_state(p.id);
+            state.weight.copy_from_slice(weights);
+            let done = self.backend.set_plastic_state(p.id, &state);
+            return agree(self.comm.as_ref(), done.map_err(crate::Error::Runtime));
+        }
+        // The rows onto this rank's targets, each in the order its target sums them.
+        let found: Vec<(u32, u32, f32, u32)> = held.iter().zip(weights).map(|(s, &w)| (s.0 as u32, s.1 as u32, w, s.3)).collect();
+        let local = crate::network::overlap(&self.desc.populations[p.target].gids(), &self.backend.neurons());
+        let rows = crate::network::TargetRows::from_found(local, &found);
+        let most = self.comm.all_gather_f64(&[rows.max_row() as f64]).into_iter().fold(0f64, f64::max) as u64;
+        let (_, count) = self.comm.prefix_and_total(&[held.len() as u64]);
+        // The weights' range over every rank: what a data projection's weights span.
+        let (lo, hi) = weights.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &w| (lo.min(w as f64), hi.max(w as f64)));
+        let all = self.comm.all_gather_f64(&[lo, hi]);
+        let (lo, hi) = all.chunks(2).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| (lo.min(r[0]), hi.max(r[1])));
+        let (min, max) = if lo <= hi { (lo, hi) } else { (0.0, 0.0) };
+        let mut changed = self.desc.clone();
+        changed.edges.push(std::sync::Arc::new(crate::network::EdgeSource::given(rows, count[0], most, self.desc.dt_ms)));
+        changed.projections[projection] = crate::network::Projection {
+            rule: crate::network::ConnectionRule::Explicit { edges: (changed.edges.len() - 1) as u32, count: count[0] },
+            weight: crate::network::WeightSpec::Data { min, max },
+            storage: crate::network::Storage::Exact,
+            ..p
+        };
+        let step = self.step();
+        let done = self.backend.rebuild_synapses(&changed, step);
+        agree(self.comm.as_ref(), done.map_err(crate::Error::Runtime))?;
+        self.desc = changed;
+        self.weights_given.push(projection);
+        Ok(())
+    }
+
     /// Completes the files (collective): every run's spikes and samples, recorded as
     /// `status` says the runs ended ("complete", "stopped by a KeyboardInterrupt"), and
     /// the raster drawn where the model asks for one. Returns the files written; no more
@@ -463,4 +516,32 @@ impl Session {
     pub fn comm(&self) -> &dyn Communicator {
         self.comm.as_ref()
     }
+}
+
+/// Whether `weights` may replace the weights of `held`, projection `projection`'s
+/// synapses onto this rank: one each, finite, within a plastic rule's bounds.
+fn check_weights(
+    projection: usize,
+    rule: Option<&crate::plasticity::PlasticityRule>,
+    held: &[(u64, u64, f32, u32)],
+    weights: &[f32],
+) -> Result<()> {
+    let err = |m: String| Err(crate::Error::Runtime(format!("projection {projection}: {m}")));
+    if weights.len() != held.len() {
+        return err(format!(
+            "{} weights given for the {} synapses onto this rank's neurons: expected one per synapse, in the order weights() gives them",
+            weights.len(),
+            held.len()
+        ));
+    }
+    for (k, &w) in weights.iter().enumerate() {
+        let (target, source) = (held[k].0, held[k].1);
+        if !w.is_finite() {
+            return err(format!("weight {k} (neuron {source} onto {target}) is {w}: expected a finite number"));
+        }
+        if let Some(Err(expected)) = rule.map(|r| r.check_weight(w as f64)) {
+            return err(format!("weight {k} (neuron {source} onto {target}) is {w}: a plastic projection's weights must lie within its rule's bounds: expected {expected}"));
+        }
+    }
+    Ok(())
 }

@@ -509,6 +509,7 @@ fn edge_runs(
             count: 0,
             loaded: Default::default(),
             max_indegree: Default::default(),
+            given: false,
         };
         let scope = survey::Scope {
             path,

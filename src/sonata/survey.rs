@@ -322,6 +322,7 @@ mod tests {
             count: 0,
             loaded: Default::default(),
             max_indegree: Default::default(),
+            given: false,
         }
     }
 

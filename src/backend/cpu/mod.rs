@@ -632,6 +632,13 @@ impl Backend for CpuBackend {
         self.shards.shards().try_for_each(|mut shard| shard.rebuild_population(desc, population))
     }
 
+    fn rebuild_synapses(&mut self, desc: &Description, step: u64) -> std::result::Result<(), String> {
+        // A re-cut at the same boundaries: the shards built again from `desc`, the state
+        // and the spikes in flight carried over.
+        let ranges = self.shard_ranges();
+        self.recut(desc, ranges, step).map_err(|e| e.error.to_string())
+    }
+
     fn neurons(&self) -> Range<u64> {
         self.neurons.clone()
     }
