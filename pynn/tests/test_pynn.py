@@ -178,7 +178,7 @@ def test_what_volley_cannot_run_is_refused_by_name():
     for make, name in [
         (lambda: sim.IF_cond_exp(), "IF_cond_exp"),
         (lambda: sim.ACSource(), "ACSource"),
-        (lambda: sim.SpikeSourceArray(spike_times=[1.0]), "SpikeSourceArray"),
+        (lambda: sim.HH_cond_exp(), "HH_cond_exp"),
     ]:
         with pytest.raises(NotImplementedError, match=name):
             make()
@@ -194,3 +194,76 @@ def test_what_volley_cannot_run_is_refused_by_name():
     with pytest.raises(NotImplementedError, match="tau_m differs between the cells"):
         sim.run(1.0)
     sim.end()
+
+
+def spike_sources_onto_cells(sim):
+    """Three SpikeSourceArray trains (one set through a view, one empty) one to one onto
+    IF_curr_exp cells, each source's spikes firing its cell."""
+    from pyNN.parameters import Sequence
+
+    sources = sim.Population(3, sim.SpikeSourceArray(spike_times=[Sequence([5.0, 10.0, 30.0]), Sequence([7.3]), Sequence([])]))
+    sources[2:3].set(spike_times=Sequence([12.0, 12.1, 40.0]))
+    cells = sim.Population(3, sim.IF_curr_exp(tau_syn_E=2.0, tau_syn_I=2.0))
+    sim.Projection(sources, cells, sim.OneToOneConnector(), sim.StaticSynapse(weight=12.0, delay=1.5))
+    sources.record("spikes")
+    cells.record(["spikes", "v"])
+
+    def collect():
+        trains = [[np.asarray(st.magnitude) for st in p.get_data().segments[0].spiketrains] for p in (sources, cells)]
+        return trains, np.asarray(cells.get_data().segments[0].filter(name="v")[0].magnitude)
+
+    return collect
+
+
+def test_spike_source_arrays_replay_as_on_nest():
+    """SpikeSourceArray as volley's spike_source (its trains written to a SONATA file at
+    the build): the sources' recorded spikes, the cells' spikes and traces are NEST's."""
+    # min_delay given: with "auto", pyNN.nest moves the trains by its default min_delay
+    # but delays its parrots by the network's (1.5 ms here), 1.4 ms late.
+    (nest_trains, nest_v) = simulate("nest", spike_sources_onto_cells, 50.0, min_delay=0.1)
+    (volley_trains, volley_v) = simulate("volley", spike_sources_onto_cells, 50.0, min_delay=0.1)
+    assert [len(t) for t in nest_trains[0]] == [3, 1, 3] and sum(len(t) for t in nest_trains[1]) >= 5
+    for nest_population, volley_population in zip(nest_trains, volley_trains):
+        for a, b in zip(volley_population, nest_population):
+            np.testing.assert_allclose(a, b, atol=1e-9)
+    np.testing.assert_allclose(volley_v, nest_v, atol=2e-3)
+
+
+def weighted_network(sim):
+    """Four driven cells onto three, all to all, weights set as a matrix before the run
+    and to one value between the runs (the driven cells stop spiking at 45 ms, so that
+    no spike is in flight at the change)."""
+    drivers = sim.Population(4, sim.IF_curr_exp(tau_syn_E=2.0, tau_syn_I=2.0))
+    sim.StepCurrentSource(times=[1.0, 45.0], amplitudes=[1.2, 0.0]).inject_into(drivers)
+    cells = sim.Population(3, sim.IF_curr_exp(tau_syn_E=2.0, tau_syn_I=2.0))
+    projection = sim.Projection(drivers, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.5, delay=1.0))
+    projection.set(weight=np.arange(12, dtype=float).reshape(4, 3) / 2.0)
+    cells.record("spikes")
+    return drivers, cells, projection
+
+
+def test_projection_weights_are_read_and_set_as_on_nest():
+    import importlib
+
+    results = {}
+    for backend in ("nest", "volley"):
+        sim = importlib.import_module(f"pyNN.{backend}")
+        sim.setup(timestep=0.1, spike_precision="on_grid")
+        drivers, cells, projection = weighted_network(sim)
+        sim.run(50.0)
+        before = projection.get("weight", format="array")
+        listed = sorted(projection.get(["weight", "delay"], format="list"))
+        projection.set(weight=0.0)  # the drivers are silent from 45 ms on: nothing in flight
+        after = projection.get("weight", format="array")
+        sim.run(50.0)
+        spikes = [np.asarray(st.magnitude) for st in cells.get_data().segments[0].spiketrains]
+        results[backend] = (before, listed, after, spikes, len(projection))
+        sim.end()
+    (nb, nl, na, ns, nn), (vb, vl, va, vs, vn) = results["nest"], results["volley"]
+    np.testing.assert_allclose(vb, nb, rtol=1e-7)  # volley holds f32 weights
+    assert [tuple(map(int, r[:2])) for r in vl] == [tuple(map(int, r[:2])) for r in nl] and nn == vn == 12
+    np.testing.assert_allclose([r[2:] for r in vl], [r[2:] for r in nl], rtol=1e-7)
+    np.testing.assert_array_equal(va, na)
+    assert sum(len(s) for s in ns) > 3
+    for a, b in zip(vs, ns):
+        np.testing.assert_allclose(a, b, atol=1e-9)

@@ -454,6 +454,12 @@ fn read_spikes<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyDict>>
     Ok(out)
 }
 
+/// Writes spike trains to a SONATA spike file: [(population, times in ms, node ids)].
+#[pyfunction]
+fn write_spikes(py: Python<'_>, path: &str, trains: Vec<(String, Vec<f64>, Vec<u64>)>) -> PyResult<()> {
+    volley::record::sonata::write_trains(Path::new(path), &trains).map_err(|e| to_py(py, e))
+}
+
 /// Every sample of one population of a SONATA report: (times, node ids, values as a
 /// times × neurons array, variable, unit, population).
 #[pyfunction]
@@ -480,6 +486,7 @@ fn _volley(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_model, m)?)?;
     m.add_function(wrap_pyfunction!(parse_model, m)?)?;
     m.add_function(wrap_pyfunction!(read_spikes, m)?)?;
+    m.add_function(wrap_pyfunction!(write_spikes, m)?)?;
     m.add_function(wrap_pyfunction!(read_report, m)?)?;
     m.add_function(wrap_pyfunction!(finalize, m)?)?;
     m.add_function(wrap_pyfunction!(parse_time, m)?)?;

@@ -420,3 +420,37 @@ def test_durations_must_be_whole_steps(tmp_path):
             sim.run(0.05)
         with pytest.raises(volley.VolleyError, match="duration"):
             sim.run("ten ms")
+
+
+def test_spike_trains_written_are_replayed_by_a_spike_source(tmp_path):
+    """write_spikes makes the SONATA file a spike_source population replays; h5py reads
+    it as SONATA lays it out (sorted by time, units ms)."""
+    trains = tmp_path / "trains.h5"
+    volley.write_spikes(trains, {"input": ([3.0, 1.0, 2.0, 5.0], [1, 0, 2, 1])})
+    with h5py.File(trains) as f:
+        group = f["spikes/input"]
+        assert group["timestamps"].attrs["units"] == "ms"
+        np.testing.assert_array_equal(group["timestamps"][()], [1.0, 2.0, 3.0, 5.0])
+        np.testing.assert_array_equal(group["node_ids"][()], [0, 2, 1, 1])
+    model = volley.Model(dt="0.1 ms", duration="10 ms")
+    model.population("input", 3, "spike_source", spikes=str(trains))
+    with volley.Simulation(model, threads=1) as sim:
+        sim.run()
+        times, ids = sim.spikes("input")
+    assert list(zip(times.tolist(), ids.tolist())) == [(1.0, 0), (2.0, 2), (3.0, 1), (5.0, 1)]
+    with pytest.raises(volley.VolleyError, match="node id -1: expected ids from 0"):
+        volley.write_spikes(tmp_path / "bad.h5", {"input": ([1.0], [-1])})
+    with pytest.raises(volley.VolleyError, match=r"bad2.h5.*2 timestamps and 1 node ids: expected one id per time"):
+        volley.write_spikes(tmp_path / "bad2.h5", {"input": ([1.0, 2.0], [0])})
+
+
+def test_files_are_written_after_another_hdf5_took_the_global_symbols(tmp_path):
+    """NEST's module sets RTLD_GLOBAL and imports h5py, whose own HDF5 then owns the
+    process's global symbols: volley's core, imported after, still calls its own."""
+    import sys
+
+    script = (f"import nest, volley\nvolley.write_spikes({str(tmp_path / 'a.h5')!r}, {{'p': ([1.0], [0])}})\n"
+              f"print(volley.read_spikes({str(tmp_path / 'a.h5')!r})['p'][0].tolist())")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "[1.0]"

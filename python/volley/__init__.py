@@ -31,10 +31,29 @@ from typing import Any
 
 import numpy as np
 
-from . import _volley
+
+def _load_core():
+    """Imports the compiled core bound to its own libraries. A module imported before it
+    may have put another HDF5 in the process's global symbols (NEST sets RTLD_GLOBAL and
+    then imports h5py, which bundles its own HDF5): the core's HDF5 calls would then reach
+    that library with this one's handles. RTLD_DEEPBIND makes the core and what it loads
+    look up their own symbols first."""
+    import os
+
+    flags = sys.getdlopenflags()
+    deep = getattr(os, "RTLD_DEEPBIND", 0)
+    sys.setdlopenflags((flags & ~getattr(os, "RTLD_GLOBAL", 0)) | deep | getattr(os, "RTLD_NOW", 0))
+    try:
+        from . import _volley as core
+    finally:
+        sys.setdlopenflags(flags)
+    return core
+
+
+_volley = _load_core()
 from ._volley import VolleyError
 
-__all__ = ["Model", "Simulation", "VolleyError", "read_spikes", "read_report", "Report", "__version__"]
+__all__ = ["Model", "Simulation", "VolleyError", "read_spikes", "write_spikes", "read_report", "Report", "__version__"]
 __version__: str = _volley.__version__
 
 
@@ -400,6 +419,20 @@ def read_spikes(path: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The spikes of a SONATA spike file (volley's or another simulator's):
     ``{population: (times in ms, node ids)}``."""
     return _volley.read_spikes(str(path))
+
+
+def write_spikes(path: str, trains: Mapping[str, tuple[Iterable[float], Iterable[int]]]) -> None:
+    """Writes spike trains to a new SONATA spike file (replacing one at ``path``):
+    ``{population: (times in ms, population-local node ids)}``, sorted by time as volley
+    writes them. What a ``spike_source`` population replays (``spikes = "FILE.h5"``)."""
+    rows = []
+    for name, (times, ids) in trains.items():
+        t = np.asarray(times, dtype=np.float64).ravel()
+        n = np.asarray(ids, dtype=np.int64).ravel()
+        if (n < 0).any():
+            raise VolleyError(f"{path}: population {name!r}: node id {int(n.min())}: expected ids from 0")
+        rows.append((str(name), t.tolist(), n.astype(np.uint64).tolist()))
+    _volley.write_spikes(str(path), rows)
 
 
 def read_report(path: str, population: str | None = None) -> Report:

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::spike::Spike;
 use hdf5::H5Type;
 use std::path::Path;
+use std::str::FromStr;
 
 pub const MAGIC: u32 = 0x0A7A;
 pub const VERSION: [u32; 2] = [0, 1];
@@ -378,6 +379,39 @@ impl SpikeFile {
         }
         Ok(())
     }
+}
+
+/// Writes spike trains to a new SONATA spike file at `path` (replacing one there): per
+/// population its spikes sorted by time then id, as volley writes its own, to be replayed
+/// by a `spike_source` population or read by any SONATA reader. Each of `trains` is
+/// (population, timestamps in ms, population-local node ids), of equal lengths.
+pub fn write_trains(path: &Path, trains: &[(String, Vec<f64>, Vec<u64>)]) -> Result<()> {
+    let bad = |message: String| Error::Output { path: path.to_path_buf(), message };
+    if let Some((name, times, ids)) = trains.iter().find(|(_, t, i)| t.len() != i.len()) {
+        return Err(bad(format!("population {name:?}: {} timestamps and {} node ids: expected one id per time", times.len(), ids.len())));
+    }
+    let write = || -> hdf5::Result<()> {
+        let file = hdf5::File::create(path)?;
+        file.new_attr::<u32>().create("magic")?.write_scalar(&MAGIC)?;
+        file.new_attr::<u32>().shape(2).create("version")?.write(&VERSION)?;
+        let spikes = file.create_group("spikes")?;
+        let names: Vec<String> = trains.iter().map(|t| t.0.clone()).collect();
+        super::provenance::text_list_attr(&spikes, "populations", &names)?;
+        let units = hdf5::types::VarLenUnicode::from_str("ms").expect("ascii");
+        for (name, times, ids) in trains {
+            let mut order: Vec<usize> = (0..times.len()).collect();
+            order.sort_by(|&a, &b| times[a].total_cmp(&times[b]).then(ids[a].cmp(&ids[b])));
+            let group = spikes.create_group(name)?;
+            group.new_attr::<Sorting>().create("sorting")?.write_scalar(&Sorting::by_time)?;
+            let sorted: Vec<f64> = order.iter().map(|&k| times[k]).collect();
+            let timestamps = group.new_dataset_builder().with_data(&sorted).create("timestamps")?;
+            timestamps.new_attr::<hdf5::types::VarLenUnicode>().create("units")?.write_scalar(&units)?;
+            let sorted: Vec<u64> = order.iter().map(|&k| ids[k]).collect();
+            group.new_dataset_builder().with_data(&sorted).create("node_ids")?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| bad(e.to_string()))
 }
 
 #[cfg(test)]

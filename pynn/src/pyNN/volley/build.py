@@ -11,7 +11,7 @@ import volley
 from pyNN import common, errors
 from pyNN.random import RandomDistribution
 
-from .standardmodels import DCSource, NoisyCurrentSource, SpikeSourcePoisson, StepCurrentSource
+from .standardmodels import DCSource, NoisyCurrentSource, SpikeSourceArray, SpikeSourcePoisson, StepCurrentSource
 
 # Initial values PyNN gives every cell type that volley's models start from themselves
 # (the synaptic currents at 0).
@@ -104,9 +104,13 @@ def model_of(state):
     cells = [p for p in state.populations if not isinstance(p.celltype, SpikeSourcePoisson)]
     for k, population in enumerate(cells):
         population._volley_name = f"p{k}"
+        if isinstance(population.celltype, SpikeSourceArray):
+            m.population(population._volley_name, population.size, "spike_source", spikes=_trains_file(state, population))
+            continue
         parameters = {name: _value(f"{population.label}.{name}", v) for name, v in population._parameters.items()}
         m.population(population._volley_name, population.size, population.celltype.volley_model, parameters=parameters)
     for projection in state.projections:
+        projection._volley_index = None
         weight, delay = _synapse(projection)
         _check_sign(projection, weight)
         post = projection.post
@@ -115,6 +119,7 @@ def model_of(state):
             continue
         if isinstance(post.celltype, SpikeSourcePoisson):
             raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson receives no projection")
+        projection._volley_index = len(m._tables["projection"])
         m.projection(projection.pre._volley_name, post._volley_name, connection=projection.connection,
                      weight=_weight(weight, post.celltype.weight_scale, "weight"), delay=f"{delay} ms")
     for source in state.current_sources:
@@ -126,6 +131,24 @@ def model_of(state):
                 source.stimulus_indices.append(len(m._tables["stimulus"]))
                 m.stimulus(population._volley_name, **table)
     return m
+
+
+def _trains_file(state, population):
+    """The SONATA spike file of a SpikeSourceArray population's trains, written in the
+    session's scratch directory."""
+    from pyNN.parameters import Sequence
+
+    value = population._parameters["spike_times"]
+    trains = [value] * population.size if isinstance(value, Sequence) else list(np.atleast_1d(value))
+    times = [np.asarray(getattr(t, "value", t), dtype=float).ravel() for t in trains]
+    for cell, train in enumerate(times):
+        if len(train) and (np.any(np.diff(train) < 0) or train[0] <= 0):
+            raise errors.InvalidParameterValueError(
+                f"{population.label}: the spike times of cell {cell} must increase, each after 0 ms (got {train[:5].tolist()}...)")
+    ids = np.concatenate([np.full(len(t), cell, dtype=np.int64) for cell, t in enumerate(times)]) if times else np.array([], np.int64)
+    path = state.scratch() / f"{population._volley_name}_spike_times.h5"
+    volley.write_spikes(path, {population._volley_name: (np.concatenate(times) if times else [], ids)})
+    return str(path)
 
 
 def _poisson_input(m, projection, weight):
@@ -163,6 +186,10 @@ def build(state):
             if variable.name == "v" and ids:
                 local = sorted(population.id_to_index(i) for i in ids)
                 recorder.handles["v"] = sim.record(population._volley_name, "v", ids=local, interval=recorder.sampling_interval)
+    state.sim = sim
+    for projection in state.projections:
+        for parameter_space in projection._pending_weights:
+            projection._apply_weights(parameter_space)
     return sim
 
 

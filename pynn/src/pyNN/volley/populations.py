@@ -16,6 +16,10 @@ class Assembly(common.Assembly):
     _simulator = simulator
 
 
+def _is_spike_source_array(population):
+    return getattr(population.celltype, "volley_model", None) == "spike_source"
+
+
 def _native_parameters(population):
     if population._parameters is None:
         return {}
@@ -34,6 +38,8 @@ class PopulationView(common.PopulationView):
         return ParameterSpace(values, shape=(self.size,))
 
     def _set_parameters(self, parameter_space):
+        if _is_spike_source_array(self.grandparent):
+            return self.grandparent._set_spike_times(parameter_space, self.index_in_grandparent(np.arange(self.size)))
         raise NotImplementedError(
             "pyNN.volley: parameters are one value per population (volley's LIF models hold them so); set them on the whole Population"
         )
@@ -98,7 +104,22 @@ class Population(common.Population):
     def _get_native_parameters(self, *names):
         return ParameterSpace({name: simplify(self._parameters[name]) for name in names}, shape=(self.local_size,))
 
+    def _set_spike_times(self, parameter_space, indices):
+        """Spike trains of cells `indices`, before the build (written to the trains' file then)."""
+        if simulator.state.sim is not None:
+            raise NotImplementedError("pyNN.volley: a SpikeSourceArray's spike times are set before the first run (or after reset())")
+        parameter_space.shape = (len(indices),)
+        parameter_space.evaluate(simplify=False)
+        trains = self._parameters["spike_times"]
+        if not isinstance(trains, np.ndarray) or trains.shape != (self.size,):
+            trains = np.array([trains] * self.size, dtype=object)
+        for k, value in zip(indices, parameter_space["spike_times"]):
+            trains[k] = value
+        self._parameters["spike_times"] = trains
+
     def _set_parameters(self, parameter_space):
+        if _is_spike_source_array(self):
+            return self._set_spike_times(parameter_space, np.arange(self.size))
         parameter_space.evaluate(simplify=True)
         if simulator.state.sim is not None:
             # Between runs: the population's neurons are built again with the new values,

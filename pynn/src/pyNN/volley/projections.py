@@ -5,6 +5,7 @@ NotImplementedError naming it."""
 
 from __future__ import annotations
 
+import numpy as np
 from pyNN import common, connectors
 from pyNN.space import Space
 
@@ -50,11 +51,16 @@ class Projection(common.Projection):
             raise NotImplementedError(f"pyNN.volley has no connection rule for {type(connector).__name__} with these arguments")
         if type(self.synapse_type) is not StaticSynapse:
             raise NotImplementedError(f"pyNN.volley supports StaticSynapse, not {type(self.synapse_type).__name__}")
+        # Weights set (`set`), applied at each build of the network.
+        self._pending_weights = []
+        self._volley_index = None
         simulator.state.add_projection(self)
 
     def __len__(self):
-        """The synapses the rule makes; for FixedProbability, its expected number (volley
-        draws them at the build)."""
+        """The synapses the rule made, once built; before, the rule's count (for
+        FixedProbability its expected number: volley draws them at the build)."""
+        if simulator.state.sim is not None and getattr(self, "_volley_index", None) is not None:
+            return len(simulator.state.sim.weights(self._volley_index)[0])
         n_pre, n_post = self.pre.size, self.post.size
         c = self.connection
         self_pairs = n_pre if (self.pre is self.post and not c.get("autapses", True)) else 0
@@ -70,11 +76,61 @@ class Projection(common.Projection):
     def _convergent_connect(self, *args, **kwargs):
         raise NotImplementedError("pyNN.volley draws synapses with its own rules, not synapse by synapse")
 
+    def _synapses(self):
+        """(pre indices, post indices, weights in PyNN's units, delays in ms) of the
+        synapses onto this rank's cells, by target; the network is built for it if it
+        was not yet (volley draws the synapses at the build)."""
+        state = simulator.state
+        state.build()
+        if getattr(self, "_volley_index", None) is None:
+            raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson's synapses are drawn inside its targets and cannot be read")
+        sources, targets, weights, delays = state.sim.weights(self._volley_index)
+        return sources.astype(np.int64), targets.astype(np.int64), weights.astype(float) / self.post.celltype.weight_scale, delays
+
     def _get_attributes_as_list(self, names):
-        raise NotImplementedError("pyNN.volley: reading a projection's weights and delays is not supported yet")
+        pre, post, weights, delays = self._synapses()
+        columns = {"presynaptic_index": pre, "postsynaptic_index": post, "weight": weights, "delay": delays}
+        for name in names:
+            if name not in columns:
+                raise NotImplementedError(f"pyNN.volley: a StaticSynapse has weight and delay, not {name}")
+        return [tuple(row) for row in zip(*(columns[name].tolist() for name in names))]
 
     def _get_attributes_as_arrays(self, names, multiple_synapses="sum"):
-        raise NotImplementedError("pyNN.volley: reading a projection's weights and delays is not supported yet")
+        combine = common.Projection.MULTI_SYNAPSE_OPERATIONS[multiple_synapses]
+        pre, post, weights, delays = self._synapses()
+        out = []
+        for name in names:
+            values = {"weight": weights, "weights": weights, "delay": delays, "delays": delays}.get(name)
+            if values is None:
+                raise NotImplementedError(f"pyNN.volley: a StaticSynapse has weight and delay, not {name}")
+            array = np.full((self.pre.size, self.post.size), np.nan)
+            for i, j, v in zip(pre.tolist(), post.tolist(), values.tolist()):
+                array[i, j] = v if np.isnan(array[i, j]) else combine(array[i, j], v)
+            out.append(array)
+        return out
+
+    def _value_list_to_array(self, attributes):
+        # PyNN reads the synapses to place a list of values; anything else needs no
+        # synapses, and the network is not built for it.
+        if any(isinstance(v, list) or (isinstance(v, np.ndarray) and v.ndim == 1) for v in attributes.values()):
+            return super()._value_list_to_array(attributes)
+        return attributes
 
     def _set_attributes(self, parameter_space):
-        raise NotImplementedError("pyNN.volley: changing a projection's weights is not supported yet")
+        """New weights (delays are fixed at the build): set now if the network is built,
+        and at every build after (the first run, or again after reset())."""
+        names = set(parameter_space.keys())
+        if names - {"weight"}:
+            raise NotImplementedError(f"pyNN.volley sets a projection's weights, not {', '.join(sorted(names - {'weight'}))}: delays are fixed at the build")
+        # Kept, to be set again when reset() builds the network anew.
+        self._pending_weights.append(parameter_space)
+        if simulator.state.sim is not None:
+            self._apply_weights(parameter_space)
+
+    def _apply_weights(self, parameter_space):
+        """Sets every synapse's weight to its (pre, post) entry of `parameter_space`."""
+        parameter_space.evaluate(simplify=False)
+        matrix = np.broadcast_to(np.asarray(parameter_space["weight"], dtype=float), (self.pre.size, self.post.size))
+        pre, post, _, _ = self._synapses()
+        weights = matrix[pre, post] * self.post.celltype.weight_scale
+        simulator.state.sim.set_weights(self._volley_index, weights)

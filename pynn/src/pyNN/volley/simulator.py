@@ -33,9 +33,27 @@ class State(common.control.BaseState):
 
     # --- the network described ------------------------------------------------------------
 
+    def scratch(self):
+        """A directory of this session's files (the spike sources' trains), removed at
+        the next setup and at exit."""
+        import atexit
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        if getattr(self, "_scratch", None) is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="pynn-volley-"))
+            atexit.register(shutil.rmtree, self._scratch, True)
+        return self._scratch
+
     def clear(self):
         """Forgets the network (setup)."""
         self.close()
+        if getattr(self, "_scratch", None) is not None:
+            import shutil
+
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
         self.recorders = set()
         self.id_counter = 0
         self.segment_counter = -1
@@ -46,12 +64,12 @@ class State(common.control.BaseState):
 
     def add_population(self, population):
         if self.sim is not None:
-            raise NotImplementedError("volley builds the network whole at the first run: create Populations before it")
+            raise NotImplementedError("volley builds the network whole at the first run (or the first read of a projection's synapses): create Populations before it")
         self.populations.append(population)
 
     def add_projection(self, projection):
         if self.sim is not None:
-            raise NotImplementedError("volley builds the network whole at the first run: create Projections before it")
+            raise NotImplementedError("volley builds the network whole at the first run (or the first read of a projection's synapses): create Projections before it")
         self.projections.append(projection)
 
     # --- running --------------------------------------------------------------------------
@@ -59,11 +77,16 @@ class State(common.control.BaseState):
     def run(self, simtime):
         self.run_until(self.t + simtime)
 
-    def run_until(self, tstop):
+    def build(self):
+        """Builds the network described, if it is not yet: at the first run, or where a
+        projection's synapses are read before it."""
         from .build import build
 
         if self.sim is None:
             self.sim = build(self)
+
+    def run_until(self, tstop):
+        self.build()
         steps = round((tstop - self.t) / self.dt)
         if steps > 0:
             self.sim.run(steps * self.dt)

@@ -58,6 +58,17 @@ class SpikeSourcePoisson(cells.SpikeSourcePoisson):
     translations = build_translations(("rate", "rate"), ("start", "start"), ("duration", "duration"))
 
 
+class SpikeSourceArray(cells.SpikeSourceArray):
+    """Spike trains given per cell. On volley a population of them is a `spike_source`
+    population replaying a SONATA spike file that pyNN.volley writes at the build: each
+    time the end of the step its spike is in (a time between steps goes to the end of
+    its step, as NEST puts it), each cell spiking at most once a step."""
+
+    __doc__ = (cells.SpikeSourceArray.__doc__ or "") + (__doc__ or "")
+    volley_model = "spike_source"
+    translations = build_translations(("spike_times", "spike_times"))
+
+
 class StaticSynapse(synapses.StaticSynapse):
     __doc__ = synapses.StaticSynapse.__doc__
     translations = build_translations(("weight", "weight"), ("delay", "delay"))
@@ -137,7 +148,6 @@ IF_cond_exp = _not_supported("IF_cond_exp", "volley has no iaf_cond_exp (NEST's 
 IF_cond_alpha = _not_supported("IF_cond_alpha", "volley has no iaf_cond_alpha yet")
 HH_cond_exp = _not_supported("HH_cond_exp", "volley's hh model does not yet reproduce NEST's hh_cond_exp_traub")
 Izhikevich = _not_supported("Izhikevich", "volley's izhikevich is net.m's (two half steps per step), not NEST's izhikevich")
-SpikeSourceArray = _not_supported("SpikeSourceArray", "replayed spike trains are read from SONATA files (model = \"spike_source\"); not from PyNN yet")
 EIF_cond_exp_isfa_ista = _not_supported("EIF_cond_exp_isfa_ista", "no adaptive exponential model in volley")
 EIF_cond_alpha_isfa_ista = _not_supported("EIF_cond_alpha_isfa_ista", "no adaptive exponential model in volley")
 ACSource = _not_supported("ACSource", "volley has no sinusoidal stimulus")
