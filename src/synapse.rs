@@ -37,8 +37,11 @@ pub fn kinds_of(used: impl IntoIterator<Item = SynapseModel>) -> Vec<SynapseMode
 pub enum SynapticInput<'a> {
     /// A current (pA) per neuron.
     Current(&'a [f32]),
-    /// A conductance (nS) per neuron and its reversal potential (mV).
-    Conductance { g: &'a [f32], e_rev: f32 },
+    /// A conductance (nS) per neuron and its reversal potential (mV): `g` with this
+    /// step's arrivals, `start` as the step began (before them: what NEST's conductance
+    /// models integrate over the step, the arrivals added after it), decaying with
+    /// `tau_ms` within the step.
+    Conductance { g: &'a [f32], start: &'a [f32], e_rev: f32, tau_ms: f32 },
 }
 
 impl<'a> SynapticInput<'a> {
@@ -46,7 +49,9 @@ impl<'a> SynapticInput<'a> {
     pub fn part(self, range: std::ops::Range<usize>) -> SynapticInput<'a> {
         match self {
             SynapticInput::Current(i) => SynapticInput::Current(&i[range]),
-            SynapticInput::Conductance { g, e_rev } => SynapticInput::Conductance { g: &g[range], e_rev },
+            SynapticInput::Conductance { g, start, e_rev, tau_ms } => {
+                SynapticInput::Conductance { g: &g[range.clone()], start: &start[range], e_rev, tau_ms }
+            }
         }
     }
 }
@@ -86,7 +91,7 @@ pub fn add_as_currents(input: &mut [f32], synaptic: &Synaptic, v: &[f32]) {
     for kind in synaptic.iter() {
         match kind {
             SynapticInput::Current(i) => input.iter_mut().zip(i).for_each(|(x, i)| *x += *i),
-            SynapticInput::Conductance { g, e_rev } => {
+            SynapticInput::Conductance { g, e_rev, .. } => {
                 for ((x, g), v) in input.iter_mut().zip(g).zip(v) {
                     *x += *g * (e_rev - *v);
                 }
@@ -103,6 +108,8 @@ pub struct Exponential {
     /// exp(−dt/τ).
     decay: f32,
     value: Vec<f32>,
+    /// The values the step began with (before its decay and arrivals), kept by `advance`.
+    start: Vec<f32>,
 }
 
 impl Exponential {
@@ -112,12 +119,13 @@ impl Exponential {
             SynapseModel::ExpCurrent { tau_ms } | SynapseModel::ExpConductance { tau_ms, .. } => tau_ms,
             SynapseModel::Delta => panic!("a delta synapse has no state of its own"),
         };
-        Exponential { model, decay: (-dt_ms / tau).exp() as f32, value: vec![0.0; n] }
+        Exponential { model, decay: (-dt_ms / tau).exp() as f32, value: vec![0.0; n], start: vec![0.0; n] }
     }
 
     /// One step: decay, then this step's arrivals (the weights in its ring slot).
     #[inline]
     pub fn advance(&mut self, arrivals: &[f32]) {
+        self.start.copy_from_slice(&self.value);
         let decay = self.decay;
         for (g, a) in self.value.iter_mut().zip(arrivals) {
             *g = *g * decay + *a;
@@ -137,13 +145,15 @@ impl Exponential {
     /// What this step hands to the neurons.
     pub fn input(&self) -> SynapticInput<'_> {
         match self.model {
-            SynapseModel::ExpConductance { e_rev, .. } => SynapticInput::Conductance { g: &self.value, e_rev: e_rev as f32 },
+            SynapseModel::ExpConductance { e_rev, tau_ms } => {
+                SynapticInput::Conductance { g: &self.value, start: &self.start, e_rev: e_rev as f32, tau_ms: tau_ms as f32 }
+            }
             _ => SynapticInput::Current(&self.value),
         }
     }
 
     pub fn bytes(&self) -> usize {
-        self.value.len() * 4
+        self.value.len() * 8
     }
 }
 

@@ -46,8 +46,21 @@ impl Validator<'_> {
             None => SynapseModel::Delta,
             Some(s) => self.synapse(s, &at("synapse"))?,
         };
+        let declaration = populations[target].model.declaration();
+        if declaration.conductance_synapses && !matches!(synapse, SynapseModel::ExpConductance { .. }) {
+            let span = p.synapse.as_ref().map_or(p.target.span(), |s| s.span());
+            return Err(self.error(
+                span,
+                at("synapse"),
+                format!(
+                    "population '{}' ({}) takes spikes as conductances: expected synapse = {{ model = \"exp_conductance\", tau = \"...\", e_rev = ... }} (NEST's g_ex: tau_syn_ex 0.2 ms, E_ex 0 mV; g_in: tau_syn_in 2 ms, E_in -85 mV), got {}",
+                    populations[target].name,
+                    declaration.model,
+                    crate::synapse::describe_kind(synapse)
+                ),
+            ));
+        }
         if let Some(s) = &p.synapse {
-            let declaration = populations[target].model.declaration();
             if synapse != SynapseModel::Delta && declaration.filters_weights {
                 return Err(self.error(
                     s.span(),

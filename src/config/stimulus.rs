@@ -67,6 +67,31 @@ impl Validator<'_> {
         Ok(out)
     }
 
+    /// Whether a stimulus of `kind_name` may reach the populations `targets`: a Poisson
+    /// stimulus's weights are currents, not how spikes reach a conductance model.
+    fn stimulus_reaches(
+        &self,
+        s: &schema::Stimulus,
+        targets: &[usize],
+        populations: &[Population],
+        kind_name: &str,
+        at: &dyn Fn(&str) -> String,
+    ) -> Result<()> {
+        let Some(&t) = targets.iter().find(|&&t| kind_name == "poisson" && populations[t].model.declaration().conductance_synapses) else {
+            return Ok(());
+        };
+        Err(self.error(
+            s.population.span(),
+            at("population"),
+            format!(
+                "population '{}' ({}) takes spikes as conductances, and a poisson stimulus adds its weights as currents: \
+                 drive it with a spike source through a projection with an exp_conductance synapse",
+                populations[t].name,
+                populations[t].model.declaration().model
+            ),
+        ))
+    }
+
     /// The stimulus of table `i`: one for each population it names.
     fn stimulus(
         &self,
@@ -119,6 +144,7 @@ impl Validator<'_> {
                 Err(self.error(x.span(), at(field), format!("expected {what}, got {v}")))
             }
         };
+        self.stimulus_reaches(s, &targets, populations, kind_name, &at)?;
         let kind = match kind_name {
             "noise" => StimulusKind::Noise { std: finite(s.std.as_ref().ok_or_else(|| missing("std"))?, "std", true)?, stream: 0 },
             "constant" => {

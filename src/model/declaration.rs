@@ -104,6 +104,9 @@ pub struct Declaration {
     /// Whether it filters the weights arriving with a synaptic current of its own (so
     /// projections onto it take the delta synapse only).
     pub filters_weights: bool,
+    /// Whether spikes reach it as conductances only (NEST's conductance-based models):
+    /// projections onto it name an `exp_conductance` synapse.
+    pub conductance_synapses: bool,
 }
 
 impl StateVariable {
@@ -229,6 +232,7 @@ mod tests {
             extra_bytes_per_neuron: 0,
             initial_note: None,
             filters_weights: false,
+            conductance_synapses: false,
         };
         assert_eq!(d.required_parameters(), "a, b and d");
         d.parameters.truncate(1);

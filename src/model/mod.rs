@@ -371,6 +371,7 @@ register_models! {
     lif::Lif(LifSpec),
     iaf_psc_alpha::Alpha(AlphaSpec),
     iaf_psc_delta::Delta(DeltaSpec),
+    iaf_cond_exp::CondExp(CondExpSpec),
     spike_source::SpikeSource(SpikeSourceSpec),
 }
 

@@ -296,7 +296,7 @@ impl HhGroup {
         for kind in synaptic.iter() {
             match kind {
                 SynapticInput::Current(c) => i_app.iter_mut().zip(c).for_each(|(i, &c)| *i += c as f64),
-                SynapticInput::Conductance { g, e_rev } => conductances.push((e_rev as f64, g)),
+                SynapticInput::Conductance { g, e_rev, .. } => conductances.push((e_rev as f64, g)),
             }
         }
         let mut scratch = Scratch::default();

@@ -193,7 +193,7 @@ pub(super) fn exp_euler_block(
                     *e += c;
                 }
             }
-            SynapticInput::Conductance { g, e_rev } => {
+            SynapticInput::Conductance { g, e_rev, .. } => {
                 for ((total, e), &g) in g_total[..len].iter_mut().zip(g_e[..len].iter_mut()).zip(&g[s..s + len]) {
                     *total += g;
                     *e += g * e_rev;

@@ -15,7 +15,7 @@ from .standardmodels import DCSource, NoisyCurrentSource, SpikeSourceArray, Spik
 
 # Initial values PyNN gives every cell type that volley's models start from themselves
 # (the synaptic currents at 0).
-_SYNAPTIC_INITIAL = {"isyn_exc", "isyn_inh"}
+_SYNAPTIC_INITIAL = {"isyn_exc", "isyn_inh", "gsyn_exc", "gsyn_inh"}
 
 
 def group_by_population(cells):
@@ -68,6 +68,10 @@ def _synapse(projection):
 def _check_sign(projection, weight):
     values = [weight.parameters.get(k) for k in ("low", "mu", "high")] if isinstance(weight, RandomDistribution) else [weight]
     values = [v for v in values if v is not None]
+    if projection.post.conductance_based:
+        if any(v < 0 for v in values):
+            raise errors.ConnectionError("conductance weights must be positive (excitatory and inhibitory alike)")
+        return
     if projection.receptor_type == "inhibitory" and any(v > 0 for v in values):
         raise errors.ConnectionError("inhibitory weights of current-based synapses must be negative (PyNN's convention)")
     if projection.receptor_type == "excitatory" and any(v < 0 for v in values):
@@ -107,7 +111,8 @@ def model_of(state):
         if isinstance(population.celltype, SpikeSourceArray):
             m.population(population._volley_name, population.size, "spike_source", spikes=_trains_file(state, population))
             continue
-        parameters = {name: _value(f"{population.label}.{name}", v) for name, v in population._parameters.items()}
+        synaptic = {n for pair in getattr(population.celltype, "synaptic_parameters", {}).values() for n in pair}
+        parameters = {name: _value(f"{population.label}.{name}", v) for name, v in population._parameters.items() if name not in synaptic}
         m.population(population._volley_name, population.size, population.celltype.volley_model, parameters=parameters)
     for projection in state.projections:
         projection._volley_index = None
@@ -121,7 +126,7 @@ def model_of(state):
             raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson receives no projection")
         projection._volley_index = len(m._tables["projection"])
         m.projection(projection.pre._volley_name, post._volley_name, connection=projection.connection,
-                     weight=_weight(weight, post.celltype.weight_scale, "weight"), delay=f"{delay} ms")
+                     weight=_weight(weight, post.celltype.weight_scale, "weight"), delay=f"{delay} ms", **_synapse_kind(projection))
     for source in state.current_sources:
         source.stimulus_indices = []
         for population, indices in source.injections:
@@ -151,9 +156,24 @@ def _trains_file(state, population):
     return str(path)
 
 
+def _synapse_kind(projection):
+    """The `synapse` field of a projection onto conductance-based cells: its receptor's
+    time constant and reversal potential, from the cells' parameters."""
+    post = projection.post
+    names = getattr(post.celltype, "synaptic_parameters", None)
+    if names is None:
+        return {}
+    if projection.receptor_type not in names:
+        raise errors.ConnectionError(f"{type(post.celltype).__name__} receives on 'excitatory' or 'inhibitory', not {projection.receptor_type!r}")
+    tau, e_rev = (_value(f"{post.label}.{n}", post._parameters[n]) for n in names[projection.receptor_type])
+    return {"synapse": {"model": "exp_conductance", "tau": f"{tau} ms", "e_rev": e_rev}}
+
+
 def _poisson_input(m, projection, weight):
     """A SpikeSourcePoisson onto its targets one to one: a Poisson stimulus of each."""
     sources, post = projection.pre, projection.post
+    if post.conductance_based:
+        raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson onto conductance-based cells (volley's Poisson stimuli add currents; use a SpikeSourceArray)")
     if projection.connection["rule"] != "one_to_one" or sources.size != post.size:
         raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson projects one to one onto a population of its size")
     p = sources._parameters

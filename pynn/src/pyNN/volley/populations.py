@@ -72,7 +72,7 @@ class Population(common.Population):
         space.evaluate(simplify=True)
         self._parameters = space.as_dict()
         taus = [self._parameters.get(name) for name in ("tau_syn_ex", "tau_syn_in")]
-        if None not in taus and not np.all(np.asarray(taus[0]) == np.asarray(taus[1])):
+        if not self.celltype.conductance_based and None not in taus and not np.all(np.asarray(taus[0]) == np.asarray(taus[1])):
             raise NotImplementedError(
                 "pyNN.volley: tau_syn_E and tau_syn_I must be equal (volley's current-based LIF models filter "
                 "excitatory and inhibitory weights in one synaptic current)"

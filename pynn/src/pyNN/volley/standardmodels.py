@@ -47,6 +47,34 @@ class IF_curr_delta(cells.IF_curr_delta):
     weight_scale = 1.0
 
 
+class IF_cond_exp(cells.IF_cond_exp):
+    """On volley: NEST's iaf_cond_exp (volley's model of that name). Its synaptic time
+    constants and reversal potentials are those of the conductances its projections
+    name: an excitatory projection onto it is an exp_conductance synapse with tau_syn_E
+    and e_rev_E, an inhibitory one with tau_syn_I and e_rev_I; weights in µS, positive
+    for both (nS in volley)."""
+
+    __doc__ = (cells.IF_cond_exp.__doc__ or "") + (__doc__ or "")
+    volley_model = "iaf_cond_exp"
+    translations = build_translations(
+        ("v_rest", "e_l"),
+        ("v_reset", "v_reset"),
+        ("cm", "c_m", 1000.0),
+        ("tau_m", "g_l", "cm/tau_m*1000.0", "c_m/g_l"),
+        ("tau_refrac", "t_ref"),
+        ("v_thresh", "v_th"),
+        ("i_offset", "i_e", 1000.0),
+        ("tau_syn_E", "tau_syn_ex"),
+        ("tau_syn_I", "tau_syn_in"),
+        ("e_rev_E", "e_ex"),
+        ("e_rev_I", "e_in"),
+    )
+    # µS → nS.
+    weight_scale = 1000.0
+    # The synapse's own parameters, not the population's (volley's synaptic kinds).
+    synaptic_parameters = {"excitatory": ("tau_syn_ex", "e_ex"), "inhibitory": ("tau_syn_in", "e_in")}
+
+
 class SpikeSourcePoisson(cells.SpikeSourcePoisson):
     """Poisson spike trains. On volley they drive their targets through a one-to-one
     projection (as in Brunel's and the microcircuit's scripts), where each becomes a
@@ -144,7 +172,6 @@ def _not_supported(name, why):
     return refuse
 
 
-IF_cond_exp = _not_supported("IF_cond_exp", "volley has no iaf_cond_exp (NEST's adaptive RK45 integration) yet")
 IF_cond_alpha = _not_supported("IF_cond_alpha", "volley has no iaf_cond_alpha yet")
 HH_cond_exp = _not_supported("HH_cond_exp", "volley's hh model does not yet reproduce NEST's hh_cond_exp_traub")
 Izhikevich = _not_supported("Izhikevich", "volley's izhikevich is net.m's (two half steps per step), not NEST's izhikevich")

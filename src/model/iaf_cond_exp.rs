@@ -1,0 +1,346 @@
+//! Leaky integrate-and-fire neurons with exponentially decaying synaptic conductances,
+//! NEST's `iaf_cond_exp` (the COBA network of Vogels & Abbott 2005; PyNN's
+//! `IF_cond_exp`):
+//!
+//! ```text
+//! C_m v′ = −g_L (v − E_L) − Σ_k g_k(t) (v − E_k) + I_e + I        g_k′ = −g_k / τ_k
+//! ```
+//!
+//! Each conductance is a synaptic kind of the projections onto the population
+//! (`synapse = { model = "exp_conductance", tau, e_rev }`: NEST's g_ex with E_ex and
+//! tau_syn_ex, g_in with E_in and tau_syn_in, as many as the projections name). NEST's
+//! order, step by step: v is integrated over the step with the conductances the step
+//! began with, decaying exactly within it (NEST integrates v and g together with GSL's
+//! adaptive RKF45 to 10⁻³; here v by classical Runge–Kutta in f64 on substeps of at most
+//! a quarter of the fastest time constant, conductances and effective membrane time
+//! constant, so its error is far below NEST's tolerance); the driving force uses
+//! min(v, v_th), as NEST's does; then the step's arrivals join the conductances (so a
+//! spike acts from the next step, as in NEST); while refractory v stays at v_reset and
+//! the steps left count down; v at or above v_th spikes, is set to v_reset and is held
+//! for t_ref in whole steps (as NEST counts them). Stimulus currents act in the step they
+//! are given for, as in volley's other LIF models.
+
+use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable};
+use super::{Build, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
+use crate::expr::Expr;
+use crate::synapse::SynapticInput;
+
+/// Parameters in slot order: name, default (NEST's iaf_cond_exp defaults), unit, bound.
+const PARAMETERS: [(&str, &str, &str, Option<Bound>); 7] = [
+    ("c_m", "250", "pF", Some(Bound { min: 0.0, strict: true, what: "a capacitance" })),
+    ("g_l", "16.6667", "nS", Some(Bound { min: 0.0, strict: true, what: "a conductance" })),
+    ("e_l", "-70", "mV", None),
+    ("v_th", "-55", "mV", None),
+    ("v_reset", "-60", "mV", None),
+    ("t_ref", "2", "ms", Some(Bound { min: 0.0, strict: false, what: "a duration" })),
+    ("i_e", "0", "pA", None),
+];
+
+const STATE: [(&str, &str, &str); 2] = [("v", "mV", "e_l"), ("refractory", "steps", "0")];
+
+pub fn declaration() -> Declaration {
+    Declaration {
+        model: "iaf_cond_exp",
+        parameters: PARAMETERS
+            .iter()
+            .map(|&(name, default, unit, bound)| Parameter { name: name.into(), unit, scope: Scope::Population, default: Some(default), bound })
+            .collect(),
+        state: STATE.iter().map(|&(name, unit, initial)| StateVariable::from_initial(name, unit, initial)).collect(),
+        derived: vec![Derived {
+            name: "steps_ref".into(),
+            unit: "steps",
+            definition: "t_ref in whole steps, as NEST counts them: rounded to tics of 0.001 ms, then up to whole steps".into(),
+        }],
+        step: "unless refractory: v integrated over the step (RK4 in f64) from c_m·v′ = −g_l·(v − e_l) − Σ g_k·e^(−t/τ_k)·(min(v, v_th) − e_rev_k) + i_e + I, \
+               g_k the conductances the step began with; then each conductance decays and takes the weights arriving (nS)"
+            .into(),
+        threshold: "v ≥ v_th after the step".into(),
+        reset: "v ← v_reset at once, held for steps_ref steps".into(),
+        integrates_conductances: true,
+        // The spike flag of the last step.
+        extra_bytes_per_neuron: 1,
+        initial_note: None,
+        filters_weights: false,
+        conductance_synapses: true,
+    }
+}
+
+/// NEST's checks (`Parameters_::set`) beyond each bound: a reset below the threshold.
+fn check(declared: &Declared) -> Option<(&'static str, String)> {
+    let value = |k: usize| declared.parameters[k].constant().expect("constants, as declared");
+    if value(4) >= value(3) {
+        return Some(("v_reset", format!("expected v_reset below v_th ({} mV), got {} mV", value(3), value(4))));
+    }
+    None
+}
+
+fn from_declared(declared: Declared, dt_ms: f64) -> NeuronModel {
+    let parameters: [f64; 7] = std::array::from_fn(|k| declared.parameters[k].constant().expect("constants, as declared"));
+    NeuronModel::CondExp(CondExpSpec { parameters, dt_ms, initial: declared.initial.try_into().expect("two state variables, as declared") })
+}
+
+/// One population's parameters (slot order) and initial-state expressions.
+#[derive(Clone, Debug)]
+pub struct CondExpSpec {
+    pub parameters: [f64; 7],
+    pub dt_ms: f64,
+    /// v, refractory as expressions of r, the parameters and the earlier state.
+    pub initial: [Expr; 2],
+}
+
+/// What a step reads, the same for every neuron of a group.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CondExpConstants {
+    pub c_m: f64,
+    pub g_l: f64,
+    pub e_l: f64,
+    pub v_th: f64,
+    pub v_reset: f64,
+    pub i_e: f64,
+    pub steps_ref: f32,
+    pub dt: f64,
+}
+
+impl CondExpSpec {
+    pub fn constants(&self) -> CondExpConstants {
+        let [c_m, g_l, e_l, v_th, v_reset, t_ref, i_e] = self.parameters;
+        CondExpConstants {
+            c_m,
+            g_l,
+            e_l,
+            v_th,
+            v_reset,
+            i_e,
+            steps_ref: crate::units::refractory_steps(t_ref, self.dt_ms) as f32,
+            dt: self.dt_ms,
+        }
+    }
+}
+
+impl Model for CondExpSpec {
+    type Group = CondExpGroup;
+    /// NEST's name.
+    const KIND: ModelKind = ModelKind {
+        name: "iaf_cond_exp",
+        declaration,
+        build: Build::Values(from_declared),
+        check: Some(check),
+        shader: "",
+        gpu: "refused: integrated on the CPU backend",
+    };
+
+    fn build(&self, r: impl Iterator<Item = f64>) -> Result<CondExpGroup, InvalidValue> {
+        let [v, refractory] = super::initial_state(&self.initial, &self.parameters, STATE.map(|s| s.0), r)?;
+        let n = v.len();
+        Ok(CondExpGroup { v, refractory, spiked: vec![0; n], constants: self.constants() })
+    }
+
+    /// An estimate: a few substeps of RK4 per neuron, scalar f64.
+    fn step_cost_ns(&self) -> f64 {
+        20.0
+    }
+
+    fn gpu_unsupported(&self) -> Option<String> {
+        Some("iaf_cond_exp is integrated on the CPU backend only (use --backend cpu)".into())
+    }
+}
+
+/// Struct-of-arrays state of a contiguous range of neurons of one population.
+#[derive(Clone, Debug)]
+pub struct CondExpGroup {
+    /// Membrane potential (mV).
+    pub v: Vec<f32>,
+    /// Steps of refractoriness left (whole numbers, exact in f32).
+    pub refractory: Vec<f32>,
+    pub spiked: Vec<u8>,
+    pub constants: CondExpConstants,
+}
+
+/// One conductance of one neuron over a step: g at the step's start, its reversal
+/// potential and time constant.
+#[derive(Clone, Copy, Debug)]
+struct Conductance {
+    g: f64,
+    e_rev: f64,
+    tau: f64,
+}
+
+/// v after one step of length `c.dt` from `v`, with the input current `current` (pA,
+/// i_e included) constant over it and `conductances` decaying within it.
+fn integrate(v: f64, current: f64, conductances: &[Conductance], c: &CondExpConstants) -> f64 {
+    // Substeps of at most a quarter of the fastest time constant: each conductance's and
+    // the membrane's under the conductances the step begins with.
+    let total: f64 = conductances.iter().map(|k| k.g).sum();
+    let membrane = c.c_m / (c.g_l + total.max(0.0));
+    let fastest = conductances.iter().filter(|k| k.g != 0.0).map(|k| k.tau).fold(membrane, f64::min);
+    let substeps = (4.0 * c.dt / fastest).ceil().clamp(1.0, 1000.0) as usize;
+    let h = c.dt / substeps as f64;
+    let dv = |t: f64, v: f64| {
+        let driven = v.min(c.v_th);
+        let synaptic: f64 = conductances.iter().map(|k| k.g * (-t / k.tau).exp() * (driven - k.e_rev)).sum();
+        (-c.g_l * (driven - c.e_l) - synaptic + current) / c.c_m
+    };
+    let mut v = v;
+    for s in 0..substeps {
+        let t = s as f64 * h;
+        let k1 = dv(t, v);
+        let k2 = dv(t + h / 2.0, v + h / 2.0 * k1);
+        let k3 = dv(t + h / 2.0, v + h / 2.0 * k2);
+        let k4 = dv(t + h, v + h * k3);
+        v += h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
+    }
+    v
+}
+
+impl Group for CondExpGroup {
+    fn len(&self) -> usize {
+        self.v.len()
+    }
+
+    /// v, refractory and the spike flag.
+    fn bytes(&self) -> usize {
+        self.len() * 9
+    }
+
+    /// One step: `input[i] + common` injected into neuron i (pA: stimuli, and the weights
+    /// of current synapses), the synaptic conductances as the step began.
+    fn step(&mut self, step: &StepInput) -> bool {
+        let c = self.constants;
+        let kinds: Vec<SynapticInput> = step.synaptic.iter().collect();
+        let mut conductances = Vec::with_capacity(kinds.len());
+        let mut non_finite = false;
+        for i in 0..self.v.len() {
+            let mut current = c.i_e + (step.input[i] + step.common) as f64;
+            conductances.clear();
+            for kind in &kinds {
+                match *kind {
+                    SynapticInput::Conductance { start, e_rev, tau_ms, .. } => {
+                        conductances.push(Conductance { g: start[i] as f64, e_rev: e_rev as f64, tau: tau_ms as f64 })
+                    }
+                    SynapticInput::Current(values) => current += values[i] as f64,
+                }
+            }
+            let free = self.refractory[i] == 0.0;
+            let advanced = if free { integrate(self.v[i] as f64, current, &conductances, &c) as f32 } else { c.v_reset as f32 };
+            let fired = free && advanced >= c.v_th as f32;
+            self.refractory[i] = if fired { c.steps_ref } else if free { 0.0 } else { self.refractory[i] - 1.0 };
+            self.v[i] = if fired { c.v_reset as f32 } else { advanced };
+            self.spiked[i] = fired as u8;
+            non_finite |= !self.v[i].is_finite();
+        }
+        non_finite
+    }
+
+    fn collect_spikes(&self, emit: impl FnMut(usize)) {
+        crate::simd::each_nonzero(&self.spiked, emit)
+    }
+
+    fn first_non_finite(&self) -> Option<(usize, &'static str, f32)> {
+        self.v.iter().position(|v| !v.is_finite()).map(|i| (i, "v", self.v[i]))
+    }
+
+    fn state_variable(&self, k: usize) -> Option<&[f32]> {
+        [&self.v, &self.refractory].get(k).map(|x| x.as_slice())
+    }
+
+    fn checkpoint_arrays_mut(&mut self) -> Vec<StateArrayMut<'_>> {
+        vec![StateArrayMut::F32(&mut self.v), StateArrayMut::F32(&mut self.refractory)]
+    }
+
+    fn gpu_model(&self) -> Option<GpuModel> {
+        None
+    }
+
+    fn gpu_state_count(&self) -> usize {
+        2
+    }
+
+    fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
+        vec![&mut self.v, &mut self.refractory]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synapse::{Exponential, SynapseModel, Synaptic};
+
+    fn neuron(i_e: f64, v0: f64) -> CondExpGroup {
+        let e = |x: f64| Expr::parse(&x.to_string(), &[]).unwrap();
+        let spec = CondExpSpec { parameters: [250.0, 16.6667, -70.0, -55.0, -60.0, 2.0, i_e], dt_ms: 0.1, initial: [e(v0), e(0.0)] };
+        spec.build(std::iter::once(0.5)).unwrap()
+    }
+
+    fn step(group: &mut CondExpGroup, kinds: &[Exponential]) {
+        let input = vec![0.0f32; group.len()];
+        let synaptic = Synaptic::new(kinds, 0..group.len());
+        group.step(&StepInput { input: &input, currents: None, common: 0.0, synaptic: &synaptic, dt: 0.1, step: 0 });
+    }
+
+    /// Without synapses the membrane is linear: v relaxes to e_l + i_e/g_l as the exact
+    /// exponential, and a current above rheobase fires at the exact solution's period on
+    /// the grid (the crossing, then t_ref held).
+    #[test]
+    fn a_constant_current_follows_the_exact_solution_and_fires_on_its_period() {
+        let (c_m, g_l, e_l) = (250.0, 16.6667, -70.0);
+        let mut cell = neuron(300.0, -70.0);
+        let exact = |t: f64| e_l + 300.0 / g_l * (1.0 - (-t * g_l / c_m).exp());
+        let mut first = None;
+        for k in 1..=2000 {
+            step(&mut cell, &[]);
+            if cell.spiked[0] == 1 && first.is_none() {
+                first = Some(k);
+            }
+            if first.is_none() {
+                // v held in f32: a rounding per step.
+                assert!((cell.v[0] as f64 - exact(k as f64 * 0.1)).abs() < 1e-4, "step {k}: {} against {}", cell.v[0], exact(k as f64 * 0.1));
+            }
+        }
+        // The first step whose end is past the crossing of v_th.
+        let crossing = -(c_m / g_l) * (1.0 - (-55.0 - e_l) * g_l / 300.0).ln();
+        assert_eq!(first, Some((crossing / 0.1).ceil() as usize));
+    }
+
+    /// A conductance jump acts from the next step, decays with its tau, and pulls v
+    /// towards its reversal potential as a reference integration on 10⁴ substeps does.
+    #[test]
+    fn a_conductance_acts_from_the_next_step_as_a_fine_reference_integrates_it() {
+        let mut kinds = vec![Exponential::new(SynapseModel::ExpConductance { tau_ms: 0.2, e_rev: 0.0 }, 1, 0.1)];
+        let mut cell = neuron(0.0, -70.0);
+        kinds[0].advance(&[50.0]); // 50 nS arriving in step 0
+        step(&mut cell, &kinds);
+        assert_eq!(cell.v[0], -70.0, "the arrival acts from the next step");
+        let c = cell.constants;
+        let mut reference = -70.0f64;
+        let fine = |v: &mut f64, g0: f64| {
+            let h = 0.1 / 10_000.0;
+            for s in 0..10_000 {
+                let g = g0 * (-(s as f64 + 0.5) * h / 0.2).exp();
+                *v += h * (-c.g_l * (*v - c.e_l) - g * (*v - 0.0)) / c.c_m;
+            }
+        };
+        let mut g = 50.0f64;
+        for _ in 0..20 {
+            kinds[0].advance(&[0.0]);
+            step(&mut cell, &kinds);
+            fine(&mut reference, g);
+            g *= (-0.1f64 / 0.2).exp();
+            assert!((cell.v[0] as f64 - reference).abs() < 2e-5, "{} against {reference}", cell.v[0]);
+        }
+        assert!(reference > -69.0, "the conductance moved v: {reference}");
+    }
+
+    #[test]
+    fn refractory_steps_hold_v_at_reset() {
+        let mut cell = neuron(0.0, -54.0);
+        cell.v[0] = -50.0;
+        step(&mut cell, &[]);
+        assert_eq!((cell.spiked[0], cell.v[0], cell.refractory[0]), (1, -60.0, 20.0));
+        for left in (0..20).rev() {
+            step(&mut cell, &[]);
+            assert_eq!((cell.spiked[0], cell.v[0], cell.refractory[0]), (0, -60.0, left as f32));
+        }
+        step(&mut cell, &[]);
+        assert!(cell.v[0] < -60.0, "free again: relaxing to e_l");
+    }
+}
