@@ -176,7 +176,7 @@ def test_what_volley_cannot_run_is_refused_by_name():
 
     sim.setup()
     for make, name in [
-        (lambda: sim.IF_cond_exp(), "IF_cond_exp"),
+        (lambda: sim.IF_cond_alpha(), "IF_cond_alpha"),
         (lambda: sim.ACSource(), "ACSource"),
         (lambda: sim.HH_cond_exp(), "HH_cond_exp"),
     ]:
@@ -301,3 +301,43 @@ def test_conductance_based_cells_as_on_nest():
         np.testing.assert_allclose(a, b, atol=1e-9)
     assert volley_v.shape == nest_v.shape == (1501, 2)
     np.testing.assert_allclose(volley_v, nest_v, atol=1e-4)
+
+
+def test_stdp_follows_pynn_s_spike_pair_rule_with_axonal_delays():
+    """STDPMechanism(SpikePairRule, AdditiveWeightDependence, dendritic_delay_fraction=0)
+    as volley's stdp rule: the weight after three pairs each way is PyNN's all-to-all
+    additive rule applied to the recorded spikes, the presynaptic one seen at the
+    synapse after the delay (volley's arrival, a step before the stamp plus the delay:
+    plasticity.md, "Where the delay acts"). PyNN's default dendritic delays are refused."""
+    from math import exp
+
+    import pyNN.volley as sim
+    from pyNN.parameters import Sequence
+
+    sim.setup(timestep=0.1, min_delay=0.1)
+    pre = sim.Population(1, sim.SpikeSourceArray(spike_times=Sequence([10.0, 60.0, 95.0])))
+    drive = sim.Population(1, sim.SpikeSourceArray(spike_times=Sequence([15.0, 57.0, 100.0])))
+    post = sim.Population(1, sim.IF_curr_exp(tau_syn_E=0.5, tau_syn_I=0.5))
+    sim.Projection(drive, post, sim.OneToOneConnector(), sim.StaticSynapse(weight=60.0, delay=0.1))
+    rule = sim.SpikePairRule(tau_plus=20.0, tau_minus=15.0, A_plus=0.05, A_minus=0.03)
+    with pytest.raises(NotImplementedError, match="dendritic_delay_fraction=1.0: volley's delays are axonal"):
+        sim.STDPMechanism(timing_dependence=rule, weight_dependence=sim.AdditiveWeightDependence(w_max=0.5), weight=0.2, delay=1.0)
+    stdp = sim.STDPMechanism(timing_dependence=rule, weight_dependence=sim.AdditiveWeightDependence(w_min=0.0, w_max=0.5),
+                             weight=0.2, delay=1.0, dendritic_delay_fraction=0)
+    plastic = sim.Projection(pre, post, sim.OneToOneConnector(), stdp)
+    pre.record("spikes")
+    post.record("spikes")
+    sim.run(120.0)
+    t_pre = pre.get_data().segments[0].spiketrains[0].magnitude.tolist()
+    t_post = post.get_data().segments[0].spiketrains[0].magnitude.tolist()
+    weight = plastic.get("weight", format="list", with_address=False)[0]
+    sim.end()
+    assert t_pre == [10.0, 60.0, 95.0] and len(t_post) == 3
+    arrivals = [t + 1.0 - 0.1 for t in t_pre]
+    w = 0.2
+    for t, kind in sorted([(t, "arrival") for t in arrivals] + [(t, "post") for t in t_post]):
+        if kind == "post":
+            w = min(0.5, w + 0.05 * 0.5 * sum(exp(-(t - a) / 20.0) for a in arrivals if a < t))
+        else:
+            w = max(0.0, w - 0.03 * 0.5 * sum(exp(-(t - p) / 15.0) for p in t_post if p < t))
+    assert w != 0.2 and abs(weight - w) < 1e-7, (weight, w)

@@ -126,7 +126,8 @@ def model_of(state):
             raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson receives no projection")
         projection._volley_index = len(m._tables["projection"])
         m.projection(projection.pre._volley_name, post._volley_name, connection=projection.connection,
-                     weight=_weight(weight, post.celltype.weight_scale, "weight"), delay=f"{delay} ms", **_synapse_kind(projection))
+                     weight=_weight(weight, post.celltype.weight_scale, "weight"), delay=f"{delay} ms", **_synapse_kind(projection),
+                     **_plasticity(projection))
     for source in state.current_sources:
         source.stimulus_indices = []
         for population, indices in source.injections:
@@ -154,6 +155,16 @@ def _trains_file(state, population):
     path = state.scratch() / f"{population._volley_name}_spike_times.h5"
     volley.write_spikes(path, {population._volley_name: (np.concatenate(times) if times else [], ids)})
     return str(path)
+
+
+def _plasticity(projection):
+    """The `plasticity` field of a projection of an STDPMechanism (weights stored exact,
+    as a plastic projection's are)."""
+    mechanism = projection.synapse_type
+    if not hasattr(mechanism, "plasticity"):
+        return {}
+    sign = -1.0 if (projection.receptor_type == "inhibitory" and not projection.post.conductance_based) else 1.0
+    return {"plasticity": mechanism.plasticity(projection.post.celltype.weight_scale, sign), "storage": "exact"}
 
 
 def _synapse_kind(projection):

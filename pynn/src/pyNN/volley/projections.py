@@ -10,7 +10,7 @@ from pyNN import common, connectors
 from pyNN.space import Space
 
 from . import simulator
-from .standardmodels import StaticSynapse
+from .standardmodels import STDPMechanism, StaticSynapse
 
 
 def volley_rule(connector, same_population):
@@ -49,8 +49,8 @@ class Projection(common.Projection):
         self.connection = volley_rule(connector, self.pre is self.post)
         if self.connection is None:
             raise NotImplementedError(f"pyNN.volley has no connection rule for {type(connector).__name__} with these arguments")
-        if type(self.synapse_type) is not StaticSynapse:
-            raise NotImplementedError(f"pyNN.volley supports StaticSynapse, not {type(self.synapse_type).__name__}")
+        if type(self.synapse_type) not in (StaticSynapse, STDPMechanism):
+            raise NotImplementedError(f"pyNN.volley supports StaticSynapse and STDPMechanism, not {type(self.synapse_type).__name__}")
         # Weights set (`set`), applied at each build of the network.
         self._pending_weights = []
         self._volley_index = None
@@ -92,7 +92,7 @@ class Projection(common.Projection):
         columns = {"presynaptic_index": pre, "postsynaptic_index": post, "weight": weights, "delay": delays}
         for name in names:
             if name not in columns:
-                raise NotImplementedError(f"pyNN.volley: a StaticSynapse has weight and delay, not {name}")
+                raise NotImplementedError(f"pyNN.volley reads a projection's weight and delay, not {name}")
         return [tuple(row) for row in zip(*(columns[name].tolist() for name in names))]
 
     def _get_attributes_as_arrays(self, names, multiple_synapses="sum"):
@@ -102,7 +102,7 @@ class Projection(common.Projection):
         for name in names:
             values = {"weight": weights, "weights": weights, "delay": delays, "delays": delays}.get(name)
             if values is None:
-                raise NotImplementedError(f"pyNN.volley: a StaticSynapse has weight and delay, not {name}")
+                raise NotImplementedError(f"pyNN.volley reads a projection's weight and delay, not {name}")
             array = np.full((self.pre.size, self.post.size), np.nan)
             for i, j, v in zip(pre.tolist(), post.tolist(), values.tolist()):
                 array[i, j] = v if np.isnan(array[i, j]) else combine(array[i, j], v)

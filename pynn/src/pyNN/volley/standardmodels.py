@@ -105,6 +105,109 @@ class StaticSynapse(synapses.StaticSynapse):
         return state.dt if state.min_delay == "auto" else state.min_delay
 
 
+class STDPMechanism(synapses.STDPMechanism):
+    """On volley: the `stdp` rule (NEST's stdp_synapse: pair-based, all-to-all pairing,
+    the weight dependence of Gütig et al.), with PyNN's A_plus as lambda, A_minus/A_plus
+    as alpha and w_max as Wmax (in the projection's weight unit; w_min 0). volley's
+    delays are axonal: PyNN's `dendritic_delay_fraction=0` (the presynaptic spike seen
+    after the delay, the postsynaptic one at once); pyNN.nest takes them as dendritic
+    (1, PyNN's default), which volley does not offer."""
+
+    __doc__ = (synapses.STDPMechanism.__doc__ or "") + (__doc__ or "")
+    base_translations = build_translations(
+        ("weight", "weight"), ("delay", "delay"), ("dendritic_delay_fraction", "dendritic_delay_fraction")
+    )
+
+    def __init__(self, timing_dependence=None, weight_dependence=None, voltage_dependence=None, dendritic_delay_fraction=1.0,
+                 weight=0.0, delay=None):
+        if dendritic_delay_fraction != 0:
+            raise NotImplementedError(
+                f"pyNN.volley: STDPMechanism with dendritic_delay_fraction={dendritic_delay_fraction}: volley's delays are axonal "
+                "(the presynaptic spike reaches the synapse after the delay); give dendritic_delay_fraction=0"
+            )
+        if voltage_dependence is not None:
+            raise NotImplementedError("pyNN.volley: STDP with a voltage dependence")
+        if not isinstance(timing_dependence, SpikePairRule):
+            raise NotImplementedError(f"pyNN.volley: STDP timing dependence {type(timing_dependence).__name__} (SpikePairRule is supported)")
+        if not isinstance(weight_dependence, _WEIGHT_DEPENDENCES):
+            raise NotImplementedError(f"pyNN.volley: STDP weight dependence {type(weight_dependence).__name__}")
+        super().__init__(timing_dependence, weight_dependence, voltage_dependence, dendritic_delay_fraction, weight, delay)
+
+    def _get_minimum_delay(self):
+        return state.dt if state.min_delay == "auto" else state.min_delay
+
+    def plasticity(self, weight_scale, sign):
+        """The `plasticity` table of a projection of this mechanism: PyNN's parameters
+        (weights ×`weight_scale`, Wmax of the weights' `sign`) in volley's `stdp` rule."""
+        t = self.timing_dependence.parameter_space
+        w = self.weight_dependence.parameter_space
+        t.shape = w.shape = (1,)
+        t.evaluate(simplify=True)
+        w.evaluate(simplify=True)
+        t, w = t.as_dict(), w.as_dict()
+        if w["w_min"] != 0:
+            raise NotImplementedError(f"pyNN.volley: STDP with w_min = {w['w_min']} (volley's stdp rule bounds weights below by 0)")
+        if t["A_plus"] == 0 and t["A_minus"] != 0:
+            raise NotImplementedError("pyNN.volley: STDP with A_plus = 0 and A_minus ≠ 0 (volley's depression is alpha·lambda)")
+        mu_plus, mu_minus = self.weight_dependence.exponents(w)
+        return {
+            "rule": "stdp",
+            "tau_plus": f"{t['tau_plus']} ms",
+            "tau_minus": f"{t['tau_minus']} ms",
+            "lambda": t["A_plus"],
+            "alpha": t["A_minus"] / t["A_plus"] if t["A_plus"] else 0.0,
+            "mu_plus": mu_plus,
+            "mu_minus": mu_minus,
+            "Wmax": sign * w["w_max"] * weight_scale,
+        }
+
+
+class SpikePairRule(synapses.SpikePairRule):
+    __doc__ = synapses.SpikePairRule.__doc__
+    translations = build_translations(("tau_plus", "tau_plus"), ("tau_minus", "tau_minus"), ("A_plus", "A_plus"), ("A_minus", "A_minus"))
+
+
+class AdditiveWeightDependence(synapses.AdditiveWeightDependence):
+    __doc__ = synapses.AdditiveWeightDependence.__doc__
+    translations = build_translations(("w_min", "w_min"), ("w_max", "w_max"))
+
+    @staticmethod
+    def exponents(_):
+        return 0.0, 0.0
+
+
+class MultiplicativeWeightDependence(synapses.MultiplicativeWeightDependence):
+    __doc__ = synapses.MultiplicativeWeightDependence.__doc__
+    translations = build_translations(("w_min", "w_min"), ("w_max", "w_max"))
+
+    @staticmethod
+    def exponents(_):
+        return 1.0, 1.0
+
+
+class AdditivePotentiationMultiplicativeDepression(synapses.AdditivePotentiationMultiplicativeDepression):
+    __doc__ = synapses.AdditivePotentiationMultiplicativeDepression.__doc__
+    translations = build_translations(("w_min", "w_min"), ("w_max", "w_max"))
+
+    @staticmethod
+    def exponents(_):
+        return 0.0, 1.0
+
+
+class GutigWeightDependence(synapses.GutigWeightDependence):
+    __doc__ = synapses.GutigWeightDependence.__doc__
+    translations = build_translations(("w_min", "w_min"), ("w_max", "w_max"), ("mu_plus", "mu_plus"), ("mu_minus", "mu_minus"))
+
+    @staticmethod
+    def exponents(w):
+        # The values given (pyNN.nest 0.13 passes 0.5, 0.5 whatever they are).
+        return float(w["mu_plus"]), float(w["mu_minus"])
+
+
+_WEIGHT_DEPENDENCES = (AdditiveWeightDependence, MultiplicativeWeightDependence, AdditivePotentiationMultiplicativeDepression,
+                       GutigWeightDependence)
+
+
 class _VolleyCurrentSource:
     """A current source as volley stimuli on the cells it is injected into: each
     injection is one `[[stimulus]]` per population, made at the build. A change of its
@@ -179,4 +282,3 @@ EIF_cond_exp_isfa_ista = _not_supported("EIF_cond_exp_isfa_ista", "no adaptive e
 EIF_cond_alpha_isfa_ista = _not_supported("EIF_cond_alpha_isfa_ista", "no adaptive exponential model in volley")
 ACSource = _not_supported("ACSource", "volley has no sinusoidal stimulus")
 TsodyksMarkramSynapse = _not_supported("TsodyksMarkramSynapse", "no short-term plasticity in volley")
-STDPMechanism = _not_supported("STDPMechanism", "volley's STDP rules are not mapped to PyNN's yet")
