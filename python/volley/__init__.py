@@ -33,21 +33,31 @@ import numpy as np
 
 
 def _load_core():
-    """Imports the compiled core bound to its own libraries. A module imported before it
-    may have put another HDF5 in the process's global symbols (NEST sets RTLD_GLOBAL and
-    then imports h5py, which bundles its own HDF5): the core's HDF5 calls would then reach
-    that library with this one's handles. RTLD_DEEPBIND makes the core and what it loads
-    look up their own symbols first."""
+    """Imports the compiled core. A module imported before it may have put another HDF5
+    in the process's global symbols (NEST sets RTLD_GLOBAL and then imports h5py, which
+    bundles its own HDF5): the core's HDF5 calls would then reach that library with this
+    one's handles. Where an HDF5 is mapped already, the core is bound to its own
+    libraries (RTLD_DEEPBIND: they look up their own symbols first); elsewhere nothing
+    changes for tools that interpose on symbols (LD_PRELOAD allocators, MPI profilers)."""
     import os
 
     flags = sys.getdlopenflags()
-    deep = getattr(os, "RTLD_DEEPBIND", 0)
-    sys.setdlopenflags((flags & ~getattr(os, "RTLD_GLOBAL", 0)) | deep | getattr(os, "RTLD_NOW", 0))
+    if hasattr(os, "RTLD_DEEPBIND") and _hdf5_mapped():
+        sys.setdlopenflags((flags & ~os.RTLD_GLOBAL) | os.RTLD_DEEPBIND | os.RTLD_NOW)
     try:
         from . import _volley as core
     finally:
         sys.setdlopenflags(flags)
     return core
+
+
+def _hdf5_mapped() -> bool:
+    """Whether an HDF5 library is already mapped into the process (Linux)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any("libhdf5" in line for line in maps)
+    except OSError:
+        return True
 
 
 _volley = _load_core()
@@ -357,11 +367,9 @@ class Simulation:
         one's every spike arriving from the next step on takes them, those already
         emitted included. Under MPI every rank calls it with its own synapses' weights.
         The CPU backend only."""
-        count = len(self._sim.synapses(projection)[2])
-        array = np.asarray(weights, dtype=np.float32)
-        if array.ndim == 0:
-            array = np.full(count, array, dtype=np.float32)
-        self._sim.set_weights(projection, np.ascontiguousarray(array.ravel()))
+        # One value for all is one value: the core gives it to every synapse.
+        array = np.atleast_1d(np.asarray(weights, dtype=np.float32)).ravel()
+        self._sim.set_weights(projection, np.ascontiguousarray(array))
 
     def change(self, set: Mapping[str, Any]) -> None:
         """Changes the model's stimuli and its populations' parameters from the next step

@@ -124,6 +124,11 @@ fn print_projections(desc: &volley::network::Description, describe: bool) {
         let volley::network::ConnectionRule::Explicit { edges, count, .. } = p.rule else { continue };
         let e = &desc.edges[edges as usize];
         let (source, target) = (&desc.populations[p.source].name, &desc.populations[p.target].name);
+        if e.given {
+            let delays = (p.delay.min_steps as f64 * desc.dt_ms, p.delay.max_steps as f64 * desc.dt_ms);
+            println!("  projection {} ({source} → {target}): {count} synapses listed, delays {}–{} ms", p.id, delays.0, delays.1);
+            continue;
+        }
         println!(
             "  projection {} ({source} → {target}): {count} edges of /edges/{} in {}, delays {}–{} ms",
             p.id,

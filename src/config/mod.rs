@@ -10,6 +10,7 @@ mod report;
 pub mod schema;
 pub mod set;
 mod stimulus;
+mod synapse_list;
 mod toml_errors;
 mod weights_output;
 
@@ -208,10 +209,13 @@ impl Validator<'_> {
             return Err(self.error(0..0, "population", format!("expected fewer than 2^32 neurons in all, got {first_gid}")));
         }
 
-        let mut projections =
-            raw.projections.iter().enumerate().map(|(i, p)| self.projection(i, p, &populations, dt_ms)).collect::<Result<Vec<_>>>()?;
-        // The circuit's edges after the file's projections (ids in that order).
+        // The synapses given as data: the file's listed projections', then the circuit's
+        // edges after the file's projections (ids in that order).
         let mut edges = Vec::new();
+        let mut projections = Vec::with_capacity(raw.projections.len());
+        for (i, p) in raw.projections.iter().enumerate() {
+            projections.push(self.projection(i, p, &populations, (dt_ms, &mut edges))?);
+        }
         if let (Some(c), Some(table)) = (&circuit, &raw.circuit) {
             let runs = self.run_populations(table, c, &populations)?;
             for e in &c.edges {

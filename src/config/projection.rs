@@ -10,7 +10,13 @@ use std::ops::Range;
 use toml::Spanned;
 
 impl Validator<'_> {
-    pub(super) fn projection(&self, i: usize, p: &schema::Projection, populations: &[Population], dt_ms: f64) -> Result<Projection> {
+    pub(super) fn projection(
+        &self,
+        i: usize,
+        p: &schema::Projection,
+        populations: &[Population],
+        (dt_ms, edges): (f64, &mut Vec<std::sync::Arc<crate::network::EdgeSource>>),
+    ) -> Result<Projection> {
         let at = |field: &str| format!("projection[{i}].{field}");
         let find = |name: &Spanned<String>, field: &str| {
             populations.iter().position(|q| &q.name == name.get_ref()).ok_or_else(|| {
@@ -23,24 +29,18 @@ impl Validator<'_> {
         if populations[target].model.declaration().takes_no_input() {
             return Err(self.error(p.target.span(), at("target"), super::stimulus::no_input(&populations[target])));
         }
-        let rule = self.rule(&p.connection, &at("connection"), &populations[source], &populations[target], source == target)?;
-        let weight = self.weight(&p.weight, &at("weight"))?;
-        // Searched on a grid of its uniforms: constants and ranges that fail are caught
-        // here, with their place in the file; stored synapses are checked one by one
-        // when built, procedural ones (drawn during the run) by the run's state check.
-        if let Some((u, value)) = crate::connectivity::generate::weight_failure(&weight) {
-            let WeightSpec::Expr { uniforms, .. } = &weight else { unreachable!("only expressions are searched") };
-            let at_u: Vec<String> = ["u", "u2", "u3"].iter().zip(u).take(*uniforms).map(|(n, x)| format!("{n} = {x}")).collect();
-            let at_u = if at_u.is_empty() { String::new() } else { format!(" at {}", at_u.join(", ")) };
-            return Err(self.error(
-                p.weight.span(),
-                at("weight"),
-                format!("evaluates to {}{at_u}: expected a finite number", crate::units::describe_value(value)),
-            ));
-        }
-        let delay = match &p.delay {
-            None => DelaySpec::constant(1),
-            Some(d) => self.delay(d, &at("delay"), dt_ms)?,
+        let listed = p.connection.get_ref().rule == "list";
+        let (rule, weight, delay) = if listed {
+            let l = self.listed_synapses(
+                i,
+                &p.connection,
+                (&p.weight, p.delay.as_ref()),
+                (&populations[source], &populations[target]),
+                (dt_ms, edges),
+            )?;
+            (l.rule, l.weight, l.delay)
+        } else {
+            self.drawn(i, p, (source, target), populations, dt_ms)?
         };
         let synapse = match &p.synapse {
             None => SynapseModel::Delta,
@@ -114,6 +114,13 @@ impl Validator<'_> {
                 }
             }
         }
+        if listed && storage != Storage::Exact {
+            let span = p.storage.as_ref().map(|x| x.span()).or(p.procedural.as_ref().map(|x| x.span())).unwrap_or(0..0);
+            return Err(self.error(span, at("storage"), "listed synapses are stored exact (u32 target + f32 weight): leave out storage"));
+        }
+        if let (true, Some(v)) = (listed, &p.plasticity) {
+            return Err(self.error(v.span(), at("plasticity"), "plastic synapses are drawn by a rule: listed synapses stay as listed"));
+        }
         let plasticity = match &p.plasticity {
             None => None,
             Some(v) => Some(self.plasticity(v, &at("plasticity"), storage, dt_ms)?),
@@ -134,6 +141,38 @@ impl Validator<'_> {
             }
         }
         Ok(Projection { id: i as u32, source, target, rule, weight, delay, synapse, storage, plasticity })
+    }
+
+    /// A drawn projection's rule, weights and delays.
+    fn drawn(
+        &self,
+        i: usize,
+        p: &schema::Projection,
+        (source, target): (usize, usize),
+        populations: &[Population],
+        dt_ms: f64,
+    ) -> Result<(ConnectionRule, WeightSpec, DelaySpec)> {
+        let at = |field: &str| format!("projection[{i}].{field}");
+        let rule = self.rule(&p.connection, &at("connection"), &populations[source], &populations[target], source == target)?;
+        let weight = self.weight(&p.weight, &at("weight"))?;
+        // Searched on a grid of its uniforms: constants and ranges that fail are caught
+        // here, with their place in the file; stored synapses are checked one by one
+        // when built, procedural ones (drawn during the run) by the run's state check.
+        if let Some((u, value)) = crate::connectivity::generate::weight_failure(&weight) {
+            let WeightSpec::Expr { uniforms, .. } = &weight else { unreachable!("only expressions are searched") };
+            let at_u: Vec<String> = ["u", "u2", "u3"].iter().zip(u).take(*uniforms).map(|(n, x)| format!("{n} = {x}")).collect();
+            let at_u = if at_u.is_empty() { String::new() } else { format!(" at {}", at_u.join(", ")) };
+            return Err(self.error(
+                p.weight.span(),
+                at("weight"),
+                format!("evaluates to {}{at_u}: expected a finite number", crate::units::describe_value(value)),
+            ));
+        }
+        let delay = match &p.delay {
+            None => DelaySpec::constant(1),
+            Some(d) => self.delay(d, &at("delay"), dt_ms)?,
+        };
+        Ok((rule, weight, delay))
     }
 
     fn rule(
@@ -166,6 +205,9 @@ impl Validator<'_> {
             "one_to_one" => &[],
             _ => &[],
         };
+        if let Some(key) = [("sources", conn.sources.is_some()), ("targets", conn.targets.is_some())].iter().find(|k| k.1).map(|k| k.0) {
+            return Err(key_err(key, format!("rule {} draws its synapses: '{key}' is rule list's", conn.rule)));
+        }
         let given = [
             ("k", conn.k.is_some()),
             ("n", conn.n.is_some()),
@@ -219,7 +261,7 @@ impl Validator<'_> {
             }
             other => {
                 return Err(err(format!(
-                    "unknown connection rule '{other}' (known: all_to_all, fixed_probability, fixed_indegree, fixed_outdegree, fixed_total_number, one_to_one)"
+                    "unknown connection rule '{other}' (known: all_to_all, fixed_probability, fixed_indegree, fixed_outdegree, fixed_total_number, one_to_one, list)"
                 )))
             }
         };
@@ -307,7 +349,7 @@ impl Validator<'_> {
     }
 
     /// A whole number of steps from a TOML time value.
-    fn steps(&self, v: &toml::Value, span: Range<usize>, field: &str, dt_ms: f64) -> Result<u32> {
+    pub(super) fn steps(&self, v: &toml::Value, span: Range<usize>, field: &str, dt_ms: f64) -> Result<u32> {
         let as_value = match v {
             toml::Value::Integer(x) => Value::Number(*x as f64),
             toml::Value::Float(x) => Value::Number(*x),

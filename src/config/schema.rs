@@ -166,6 +166,9 @@ pub struct Connection {
     pub p: Option<f64>,
     /// Synapses in all of fixed_total_number.
     pub n: Option<i64>,
+    /// rule list: the synapses' sources and targets, population-local ids, pair by pair.
+    pub sources: Option<Vec<i64>>,
+    pub targets: Option<Vec<i64>>,
 }
 
 /// A current injected into a population or part of it (`[[stimulus]]`).

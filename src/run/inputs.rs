@@ -34,6 +34,10 @@ pub fn load_shared(desc: &Description, parts: &[Range<u64>], comm: &dyn Communic
     for p in &desc.projections {
         let ConnectionRule::Explicit { edges, .. } = p.rule else { continue };
         let source = &desc.edges[edges as usize];
+        // Listed in the model file (or set between runs): held already, nothing to read.
+        if source.given {
+            continue;
+        }
         let pop = desc.populations[p.target].gids();
         let local = crate::network::overlap(&pop, mine);
         let rows = if source.indexed || comm.size() == 1 {

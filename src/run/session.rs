@@ -128,7 +128,9 @@ impl Session {
         }
         // Taken only here, and put back before anything can fail.
         let Some(carried) = self.carried.take() else {
-            return Err(crate::Error::Runtime("the session lost its simulation in an earlier run that did not finish".into()));
+            return Err(crate::Error::Runtime(
+                "the session lost its simulation: an earlier run, or a rebuild of its synapses, did not finish".into(),
+            ));
         };
         let mut sim = Simulation::resume(self.backend.as_mut(), self.comm.as_mut(), carried);
         let mut recorder = Both { memory: MemoryRecorder::default(), outputs: self.outputs.as_mut() };
@@ -428,11 +430,17 @@ impl Session {
             let held = self.backend.plastic_synapses(p.id);
             return Ok(held.iter().map(|s| (s.target, s.source, s.weight, s.delay)).collect());
         }
-        crate::record::circuit::synapses_of(&self.desc, p, &self.backend.neurons())
+        // A SONATA projection's rows, read once for all its targets here (let go after
+        // the build), not once per target.
+        let neurons = self.backend.neurons();
+        crate::sonata::edges::load_for(&self.desc, &neurons)?;
+        let synapses = crate::record::circuit::synapses_of(&self.desc, p, &neurons);
+        crate::sonata::edges::forget(&self.desc);
+        synapses
     }
 
     /// Sets the weights of projection `projection`'s synapses onto this rank's neurons to
-    /// `weights`, one per synapse in the order `synapses` gives them, between runs
+    /// `weights`, one per synapse in the order `synapses` gives them (or one for all), between runs
     /// (collective: each rank its own). A plastic projection's rule goes on from them. A
     /// static projection's synapses are from then on given as data (f32 weights, whatever
     /// its storage was), and the synapse store is built again with the state carried on:
@@ -440,19 +448,21 @@ impl Session {
     /// emitted included. The CPU backend only.
     pub fn set_weights(&mut self, projection: usize, weights: &[f32]) -> Result<()> {
         let checked = self.synapses(projection).and_then(|held| {
+            // One weight for all: as many as this rank's synapses.
+            let weights = if weights.len() == 1 { vec![weights[0]; held.len()] } else { weights.to_vec() };
             let p = &self.desc.projections[projection];
-            check_weights(projection, p.plasticity.as_ref(), &held, weights).map(|()| held)
+            check_weights(projection, p.plasticity.as_ref(), &held, &weights).map(|()| (held, weights))
         });
-        let held = agree(self.comm.as_ref(), checked)?;
+        let (held, weights) = agree(self.comm.as_ref(), checked)?;
         let p = self.desc.projections[projection].clone();
         if p.plasticity.is_some() {
             let mut state = self.backend.plastic_state(p.id);
-            state.weight.copy_from_slice(weights);
+            state.weight.copy_from_slice(&weights);
             let done = self.backend.set_plastic_state(p.id, &state);
             return agree(self.comm.as_ref(), done.map_err(crate::Error::Runtime));
         }
         // The rows onto this rank's targets, each in the order its target sums them.
-        let found: Vec<(u32, u32, f32, u32)> = held.iter().zip(weights).map(|(s, &w)| (s.0 as u32, s.1 as u32, w, s.3)).collect();
+        let found: Vec<(u32, u32, f32, u32)> = held.iter().zip(&weights).map(|(s, &w)| (s.0 as u32, s.1 as u32, w, s.3)).collect();
         let local = crate::network::overlap(&self.desc.populations[p.target].gids(), &self.backend.neurons());
         let rows = crate::network::TargetRows::from_found(local, &found);
         let most = self.comm.all_gather_f64(&[rows.max_row() as f64]).into_iter().fold(0f64, f64::max) as u64;
@@ -463,16 +473,31 @@ impl Session {
         let (lo, hi) = all.chunks(2).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| (lo.min(r[0]), hi.max(r[1])));
         let (min, max) = if lo <= hi { (lo, hi) } else { (0.0, 0.0) };
         let mut changed = self.desc.clone();
-        changed.edges.push(std::sync::Arc::new(crate::network::EdgeSource::given(rows, count[0], most, self.desc.dt_ms)));
+        let given = std::sync::Arc::new(crate::network::EdgeSource::given(rows, count[0], most, self.desc.dt_ms));
+        // Synapses given before (set earlier, or listed) are replaced, not kept beside.
+        let edges = match p.rule {
+            crate::network::ConnectionRule::Explicit { edges, .. } if changed.edges[edges as usize].given => {
+                changed.edges[edges as usize] = given;
+                edges
+            }
+            _ => {
+                changed.edges.push(given);
+                (changed.edges.len() - 1) as u32
+            }
+        };
         changed.projections[projection] = crate::network::Projection {
-            rule: crate::network::ConnectionRule::Explicit { edges: (changed.edges.len() - 1) as u32, count: count[0] },
+            rule: crate::network::ConnectionRule::Explicit { edges, count: count[0] },
             weight: crate::network::WeightSpec::Data { min, max },
             storage: crate::network::Storage::Exact,
             ..p
         };
         let step = self.step();
         let done = self.backend.rebuild_synapses(&changed, step);
-        agree(self.comm.as_ref(), done.map_err(crate::Error::Runtime))?;
+        if let Err(e) = agree(self.comm.as_ref(), done.map_err(crate::Error::Runtime)) {
+            // The shards were let go before the failed build: no run can go on from here.
+            self.carried = None;
+            return Err(e);
+        }
         self.desc = changed;
         self.weights_given.push(projection);
         Ok(())

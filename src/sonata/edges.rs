@@ -239,7 +239,7 @@ pub fn load_for(desc: &crate::network::Description, targets: &Range<u64>) -> Res
         let pop = desc.populations[p.target].gids();
         let local = crate::network::overlap(&pop, targets);
         let source = &desc.edges[edges as usize];
-        if local.is_empty() || source.rows_covering(&local).is_some() {
+        if local.is_empty() || source.given || source.rows_covering(&local).is_some() {
             continue;
         }
         let rows = load_rows(source, local.clone())?;

@@ -6,6 +6,8 @@ and the recordings registered."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import volley
 from pyNN import common, errors
@@ -80,8 +82,10 @@ def _check_sign(projection, weight):
 
 def _stimulus_tables(source, until_ms):
     """The `[[stimulus]]` fields of a current source (nA → pA), without population."""
-    source.parameter_space.evaluate(simplify=True)
-    p = source.parameter_space.as_dict()
+    # A copy evaluated: the source's own space is read again at each build (reset()).
+    space = copy.deepcopy(source.parameter_space)
+    space.evaluate(simplify=True)
+    p = space.as_dict()
     if isinstance(source, DCSource):
         times, amplitudes = [p["start"]], [p["amplitude"] * 1000.0]
         if p["stop"] < min(until_ms, 1e9):
@@ -217,10 +221,9 @@ def build(state):
             if variable.name == "v" and ids:
                 local = sorted(population.id_to_index(i) for i in ids)
                 recorder.handles["v"] = sim.record(population._volley_name, "v", ids=local, interval=recorder.sampling_interval)
-    state.sim = sim
     for projection in state.projections:
         for parameter_space in projection._pending_weights:
-            projection._apply_weights(parameter_space)
+            projection._apply_weights(parameter_space, sim)
     return sim
 
 

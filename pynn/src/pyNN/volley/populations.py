@@ -121,6 +121,12 @@ class Population(common.Population):
         if _is_spike_source_array(self):
             return self._set_spike_times(parameter_space, np.arange(self.size))
         parameter_space.evaluate(simplify=True)
+        synaptic = {n for pair in getattr(self.celltype, "synaptic_parameters", {}).values() for n in pair}
+        if simulator.state.sim is not None and synaptic & set(parameter_space.keys()):
+            raise NotImplementedError(
+                f"pyNN.volley: {', '.join(sorted(synaptic & set(parameter_space.keys())))} belong to the projections' synapses, "
+                "built with the network: set them before the first run (or after reset())"
+            )
         if simulator.state.sim is not None:
             # Between runs: the population's neurons are built again with the new values,
             # their state carried on (volley's Simulation.change).

@@ -76,20 +76,28 @@ class Projection(common.Projection):
     def _convergent_connect(self, *args, **kwargs):
         raise NotImplementedError("pyNN.volley draws synapses with its own rules, not synapse by synapse")
 
-    def _synapses(self):
+    def _synapses(self, sim=None):
         """(pre indices, post indices, weights in PyNN's units, delays in ms) of the
         synapses onto this rank's cells, by target; the network is built for it if it
         was not yet (volley draws the synapses at the build)."""
-        state = simulator.state
-        state.build()
+        if sim is None:
+            simulator.state.build()
+            sim = simulator.state.sim
         if getattr(self, "_volley_index", None) is None:
             raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson's synapses are drawn inside its targets and cannot be read")
-        sources, targets, weights, delays = state.sim.weights(self._volley_index)
+        sources, targets, weights, delays = sim.weights(self._volley_index)
         return sources.astype(np.int64), targets.astype(np.int64), weights.astype(float) / self.post.celltype.weight_scale, delays
 
     def _get_attributes_as_list(self, names):
         pre, post, weights, delays = self._synapses()
         columns = {"presynaptic_index": pre, "postsynaptic_index": post, "weight": weights, "delay": delays}
+        # A mechanism's own parameters (STDP's), one value for all its synapses.
+        fixed = self.synapse_type.native_parameters
+        fixed.shape = (1,)
+        fixed.evaluate(simplify=True)
+        for name in names:
+            if name not in columns and name in fixed.keys() and np.ndim(fixed[name]) == 0:
+                columns[name] = np.full(len(pre), float(fixed[name]))
         for name in names:
             if name not in columns:
                 raise NotImplementedError(f"pyNN.volley reads a projection's weight and delay, not {name}")
@@ -122,15 +130,17 @@ class Projection(common.Projection):
         names = set(parameter_space.keys())
         if names - {"weight"}:
             raise NotImplementedError(f"pyNN.volley sets a projection's weights, not {', '.join(sorted(names - {'weight'}))}: delays are fixed at the build")
-        # Kept, to be set again when reset() builds the network anew.
+        if getattr(self.pre.celltype, "volley_model", "") is None:
+            raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson's synapses are drawn inside its targets: set their weight when projecting")
+        # Kept (unevaluated: each build reads the synapses it has), to be set again when
+        # reset() builds the network anew.
         self._pending_weights.append(parameter_space)
         if simulator.state.sim is not None:
-            self._apply_weights(parameter_space)
+            self._apply_weights(parameter_space, simulator.state.sim)
 
-    def _apply_weights(self, parameter_space):
-        """Sets every synapse's weight to its (pre, post) entry of `parameter_space`."""
-        parameter_space.evaluate(simplify=False)
-        matrix = np.broadcast_to(np.asarray(parameter_space["weight"], dtype=float), (self.pre.size, self.post.size))
-        pre, post, _, _ = self._synapses()
-        weights = matrix[pre, post] * self.post.celltype.weight_scale
-        simulator.state.sim.set_weights(self._volley_index, weights)
+    def _apply_weights(self, parameter_space, sim):
+        """Sets every synapse's weight to its (pre, post) entry of `parameter_space`,
+        evaluated at those entries only (the space itself left as it was)."""
+        pre, post, _, _ = self._synapses(sim)
+        weights = np.broadcast_to(np.asarray(parameter_space["weight"][pre, post], dtype=float), pre.shape)
+        sim.set_weights(self._volley_index, weights * self.post.celltype.weight_scale)
