@@ -139,6 +139,23 @@ def test_pynn_example_simple_stdp_learns_pynn_s_rule(tmp_path):
     np.testing.assert_allclose(final, expected, rtol=1e-5)
 
 
+def test_pynn_example_connections_as_on_nest(tmp_path):
+    """PyNN's examples/connections.py, unchanged: nine connectors (volley's rules where it
+    has them; FromList, FromFile, distance-, index- and displacement-dependent and Array
+    listed by PyNN's code) between populations of IF_cond_exp cells; the synapse counts it
+    prints and the connections it saves are NEST's."""
+    counts, saved = {}, {}
+    for backend in ("nest", "volley"):
+        out = tmp_path / backend
+        out.mkdir()
+        printed = run_script(PYNN_EXAMPLES / "connections.py", backend, cwd=out)
+        counts[backend] = re.findall(r"Number of (?:Synapses|inputs)\s*: (.*)", printed)
+        saved[backend] = (out / "test.connections").read_text()
+    assert len(counts["nest"]) == 18
+    assert counts["volley"] == counts["nest"]
+    assert saved["volley"] == saved["nest"] and saved["nest"].strip()
+
+
 def test_pynn_example_brunel_runs(tmp_path):
     """PyNN's examples/brunel.py runs unchanged (its 50 sampled neurons over 100 ms and
     NEST's off-grid neurons make its rates no comparison: test_brunel_rates is that)."""
@@ -214,10 +231,10 @@ def test_what_volley_cannot_run_is_refused_by_name():
         with pytest.raises(NotImplementedError, match=name):
             make()
     a, b = sim.Population(3, sim.IF_curr_exp()), sim.Population(3, sim.IF_curr_exp())
-    with pytest.raises(NotImplementedError, match="FromListConnector"):
-        sim.Projection(a, b, sim.FromListConnector([(0, 1, 0.1, 1.0)]))
-    with pytest.raises(NotImplementedError, match="PopulationView"):
-        sim.Projection(a[0:2], b, sim.AllToAllConnector())
+    with pytest.raises(NotImplementedError, match="plastic synapses are drawn by volley's rules"):
+        stdp = sim.STDPMechanism(timing_dependence=sim.SpikePairRule(), weight_dependence=sim.AdditiveWeightDependence(),
+                                 dendritic_delay_fraction=0)
+        sim.Projection(a[0:2], b, sim.AllToAllConnector(), stdp)
     with pytest.raises(NotImplementedError, match="tau_syn_E and tau_syn_I must be equal"):
         sim.Population(3, sim.IF_curr_exp(tau_syn_E=5.0, tau_syn_I=10.0))
     c = sim.Population(3, sim.IF_curr_exp(tau_m=sim.RandomDistribution("uniform", low=10.0, high=20.0)))
@@ -407,3 +424,45 @@ def test_weights_set_are_set_again_after_reset():
     with pytest.raises(NotImplementedError, match="SpikeSourcePoisson's synapses are drawn inside its targets"):
         drive.set(weight=0.2)
     sim.end()
+
+
+def listed_network(sim):
+    """Connectors volley has no rule for, and sides that are not whole populations:
+    FromList between populations (a multapse included), AllToAll between views,
+    FixedProbability (PyNN's NumpyRNG) from an Assembly of a view and a population onto
+    IF_cond_exp cells."""
+    a = sim.Population(6, sim.IF_curr_exp(i_offset=1.2, tau_syn_E=2.0, tau_syn_I=2.0))
+    a.initialize(v=np.linspace(-65, -55, 6))
+    b = sim.Population(4, sim.IF_curr_exp(tau_syn_E=2.0, tau_syn_I=2.0))
+    c = sim.Population(3, sim.IF_cond_exp(tau_syn_E=1.0, tau_syn_I=3.0))
+    listed = [(0, 0, 6.0, 1.0), (1, 0, 5.0, 2.0), (5, 3, 9.0, 0.5), (2, 1, 8.0, 1.2), (0, 0, 1.0, 3.0)]
+    projections = [
+        sim.Projection(a, b, sim.FromListConnector(listed), sim.StaticSynapse()),
+        sim.Projection(a[3:6], b[1:3], sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=1.5)),
+        sim.Projection(sim.Assembly(a[0:2], b), c, sim.FixedProbabilityConnector(0.5, rng=sim.NumpyRNG(seed=5)),
+                       sim.StaticSynapse(weight=0.3, delay=1.0), receptor_type="excitatory"),
+    ]
+    b.record("spikes")
+    c.record("spikes")
+
+    def collect():
+        trains = [[np.asarray(st.magnitude) for st in p.get_data().segments[0].spiketrains] for p in (b, c)]
+        connections = [sorted(tuple(float(x) for x in row) for row in p.get(["weight", "delay"], format="list")) for p in projections]
+        return trains, connections, [len(p) for p in projections]
+
+    return collect
+
+
+def test_listed_connectors_and_views_as_on_nest():
+    """What PyNN's own connector code lists (FromList, views, assemblies) becomes volley
+    projections of listed synapses: the same synapses (weights and delays read back) and
+    the same spikes as pyNN.nest."""
+    nest_trains, nest_connections, nest_sizes = simulate("nest", listed_network, 200.0, min_delay=0.1)
+    volley_trains, volley_connections, volley_sizes = simulate("volley", listed_network, 200.0, min_delay=0.1)
+    assert volley_sizes == nest_sizes == [5, 6, nest_sizes[2]] and nest_sizes[2] > 5
+    for v, n in zip(volley_connections, nest_connections):
+        np.testing.assert_allclose(v, n, rtol=1e-7)
+    assert all(sum(len(t) for t in population) > 10 for population in nest_trains)
+    for v, n in zip(volley_trains, nest_trains):
+        for a, b in zip(v, n):
+            np.testing.assert_allclose(a, b, atol=1e-9)

@@ -119,7 +119,10 @@ def model_of(state):
         parameters = {name: _value(f"{population.label}.{name}", v) for name, v in population._parameters.items() if name not in synaptic}
         m.population(population._volley_name, population.size, population.celltype.volley_model, parameters=parameters)
     for projection in state.projections:
-        projection._volley_index = None
+        projection._parts = []
+        if projection._listed is not None:
+            _listed_projections(m, projection)
+            continue
         weight, delay = _synapse(projection)
         _check_sign(projection, weight)
         post = projection.post
@@ -128,9 +131,9 @@ def model_of(state):
             continue
         if isinstance(post.celltype, SpikeSourcePoisson):
             raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson receives no projection")
-        projection._volley_index = len(m._tables["projection"])
+        projection._parts = [(len(m._tables["projection"]), projection.pre, post)]
         m.projection(projection.pre._volley_name, post._volley_name, connection=projection.connection,
-                     weight=_weight(weight, post.celltype.weight_scale, "weight"), delay=f"{delay} ms", **_synapse_kind(projection),
+                     weight=_weight(weight, post.celltype.weight_scale, "weight"), delay=f"{delay} ms", **_synapse_kind(projection, post),
                      **_plasticity(projection))
     for source in state.current_sources:
         source.stimulus_indices = []
@@ -161,6 +164,20 @@ def _trains_file(state, population):
     return str(path)
 
 
+def _listed_projections(m, projection):
+    """A projection whose synapses PyNN's connector listed: one volley projection of
+    listed synapses per pair of populations its cells belong to."""
+    for pre, post, sources, targets, weights, delays in projection.listed_parts():
+        if isinstance(post.celltype, SpikeSourcePoisson):
+            raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson receives no projection")
+        for w in (min(weights, default=0.0), max(weights, default=0.0)):
+            _check_sign(projection, w)
+        projection._parts.append((len(m._tables["projection"]), pre, post))
+        scale = post.celltype.weight_scale
+        m.projection(pre._volley_name, post._volley_name, connection={"rule": "list", "sources": sources, "targets": targets},
+                     weight=[w * scale for w in weights], delay=delays, **_synapse_kind(projection, post))
+
+
 def _plasticity(projection):
     """The `plasticity` field of a projection of an STDPMechanism (weights stored exact,
     as a plastic projection's are)."""
@@ -171,10 +188,10 @@ def _plasticity(projection):
     return {"plasticity": mechanism.plasticity(projection.post.celltype.weight_scale, sign), "storage": "exact"}
 
 
-def _synapse_kind(projection):
-    """The `synapse` field of a projection onto conductance-based cells: its receptor's
-    time constant and reversal potential, from the cells' parameters."""
-    post = projection.post
+def _synapse_kind(projection, post):
+    """The `synapse` field of a projection onto conductance-based cells (`post`, a
+    population): its receptor's time constant and reversal potential, from the cells'
+    parameters."""
     names = getattr(post.celltype, "synaptic_parameters", None)
     if names is None:
         return {}

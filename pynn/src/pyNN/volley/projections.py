@@ -1,7 +1,9 @@
 """Projections: PyNN's connectors as volley's connection rules, drawn by volley from its
-keyed streams at the build (so the same network on any number of threads), not listed
-synapse by synapse in Python. A connector volley has no rule for raises
-NotImplementedError naming it."""
+keyed streams at the build (so the same network on any number of threads). Where volley
+has no rule for the connector (FromList, FromFile, distance-dependent, ...), or a side is
+a PopulationView or an Assembly, PyNN's own connector code lists the synapses in Python,
+and they become volley projections of listed synapses (`rule = "list"`) between the
+populations the cells belong to."""
 
 from __future__ import annotations
 
@@ -43,24 +45,37 @@ class Projection(common.Projection):
     def __init__(self, presynaptic_population, postsynaptic_population, connector, synapse_type=None, source=None,
                  receptor_type=None, space=Space(), label=None):
         super().__init__(presynaptic_population, postsynaptic_population, connector, synapse_type, source, receptor_type, space, label)
-        for side, population in (("presynaptic", self.pre), ("postsynaptic", self.post)):
-            if not isinstance(population, common.Population):
-                raise NotImplementedError(f"pyNN.volley projects between whole Populations: the {side} side is a {type(population).__name__}")
-        self.connection = volley_rule(connector, self.pre is self.post)
-        if self.connection is None:
-            raise NotImplementedError(f"pyNN.volley has no connection rule for {type(connector).__name__} with these arguments")
         if type(self.synapse_type) not in (StaticSynapse, STDPMechanism):
             raise NotImplementedError(f"pyNN.volley supports StaticSynapse and STDPMechanism, not {type(self.synapse_type).__name__}")
+        whole = isinstance(self.pre, common.Population) and isinstance(self.post, common.Population)
+        self.connection = volley_rule(connector, self.pre is self.post) if whole else None
+        # Synapses listed by PyNN's connector where volley has no rule for it: per call of
+        # _convergent_connect, (pre indices, post index, weights, delays) of this
+        # projection's sides, PyNN's units.
+        self._listed = None
+        if self.connection is None:
+            if isinstance(self.synapse_type, STDPMechanism):
+                raise NotImplementedError(
+                    f"pyNN.volley: plastic synapses are drawn by volley's rules, between whole Populations "
+                    f"({type(connector).__name__} from a {type(self.pre).__name__} onto a {type(self.post).__name__} is listed)"
+                )
+            if any(getattr(p.celltype, "volley_model", "") is None for p, _ in cells_by_population(self.pre)):
+                raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson projects one to one onto a whole population")
+            self._listed = []
+            connector.connect(self)
         # Weights set (`set`), applied at each build of the network.
         self._pending_weights = []
-        self._volley_index = None
+        # The volley projections it is, once built: (index, pre population, post population).
+        self._parts = []
         simulator.state.add_projection(self)
 
     def __len__(self):
-        """The synapses the rule made, once built; before, the rule's count (for
+        """The synapses made, once built (or listed); before, the rule's count (for
         FixedProbability its expected number: volley draws them at the build)."""
-        if simulator.state.sim is not None and getattr(self, "_volley_index", None) is not None:
-            return len(simulator.state.sim.weights(self._volley_index)[0])
+        if self._listed is not None:
+            return sum(len(pre) for pre, *_ in self._listed)
+        if simulator.state.sim is not None and self._parts:
+            return len(simulator.state.sim.weights(self._parts[0][0])[0])
         n_pre, n_post = self.pre.size, self.post.size
         c = self.connection
         self_pairs = n_pre if (self.pre is self.post and not c.get("autapses", True)) else 0
@@ -73,20 +88,54 @@ class Projection(common.Projection):
             "fixed_total_number": c.get("n", 0),
         }[c["rule"]]
 
-    def _convergent_connect(self, *args, **kwargs):
-        raise NotImplementedError("pyNN.volley draws synapses with its own rules, not synapse by synapse")
+    def _convergent_connect(self, presynaptic_indices, postsynaptic_index, location_selector=None, **connection_parameters):
+        """One postsynaptic cell's synapses, as PyNN's connector lists them."""
+        if location_selector is not None:
+            raise NotImplementedError("pyNN.volley: point neurons only (no location selector)")
+        pre = np.atleast_1d(np.asarray(presynaptic_indices, dtype=np.int64))
+        if pre.dtype == bool:
+            pre = np.flatnonzero(pre)
+        n = len(pre)
+        weights = np.broadcast_to(np.asarray(connection_parameters["weight"], dtype=float), (n,)).copy()
+        delays = np.broadcast_to(np.asarray(connection_parameters["delay"], dtype=float), (n,)).copy()
+        self._listed.append((pre, int(postsynaptic_index), weights, delays))
+
+    def listed_parts(self):
+        """The listed synapses by (pre population, post population): for each pair, the
+        parent-local (sources, targets), the weights (PyNN's units) and the delays (ms)."""
+        pre_cells, post_cells = cells_by_index(self.pre), cells_by_index(self.post)
+        parts = {}
+        for pre, post, weights, delays in self._listed:
+            post_population, target = post_cells[post]
+            for k, i in enumerate(pre.tolist()):
+                pre_population, source = pre_cells[i]
+                part = parts.setdefault((id(pre_population), id(post_population)), (pre_population, post_population, [], [], [], []))
+                part[2].append(source)
+                part[3].append(target)
+                part[4].append(float(weights[k]))
+                part[5].append(float(delays[k]))
+        return list(parts.values())
 
     def _synapses(self, sim=None):
         """(pre indices, post indices, weights in PyNN's units, delays in ms) of the
-        synapses onto this rank's cells, by target; the network is built for it if it
-        was not yet (volley draws the synapses at the build)."""
+        synapses onto this rank's cells (indices of this projection's sides); the network
+        is built for it if it was not yet (volley draws the synapses at the build)."""
         if sim is None:
             simulator.state.build()
             sim = simulator.state.sim
-        if getattr(self, "_volley_index", None) is None:
+        if not self._parts and self._listed is None:
             raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson's synapses are drawn inside its targets and cannot be read")
-        sources, targets, weights, delays = sim.weights(self._volley_index)
-        return sources.astype(np.int64), targets.astype(np.int64), weights.astype(float) / self.post.celltype.weight_scale, delays
+        pre_side, post_side = side_index(self.pre), side_index(self.post)
+        columns = [[], [], [], []]
+        for index, pre_population, post_population in self._parts:
+            sources, targets, weights, delays = sim.weights(index)
+            columns[0].append(pre_side[id(pre_population)][sources.astype(np.int64)])
+            columns[1].append(post_side[id(post_population)][targets.astype(np.int64)])
+            columns[2].append(weights.astype(float) / post_population.celltype.weight_scale)
+            columns[3].append(np.asarray(delays, dtype=float))
+        if not columns[0]:
+            return np.array([], np.int64), np.array([], np.int64), np.array([]), np.array([])
+        return tuple(np.concatenate(c) for c in columns)
 
     def _get_attributes_as_list(self, names):
         pre, post, weights, delays = self._synapses()
@@ -141,6 +190,33 @@ class Projection(common.Projection):
     def _apply_weights(self, parameter_space, sim):
         """Sets every synapse's weight to its (pre, post) entry of `parameter_space`,
         evaluated at those entries only (the space itself left as it was)."""
-        pre, post, _, _ = self._synapses(sim)
-        weights = np.broadcast_to(np.asarray(parameter_space["weight"][pre, post], dtype=float), pre.shape)
-        sim.set_weights(self._volley_index, weights * self.post.celltype.weight_scale)
+        pre_side, post_side = side_index(self.pre), side_index(self.post)
+        for index, pre_population, post_population in self._parts:
+            sources, targets, _, _ = sim.weights(index)
+            pre = pre_side[id(pre_population)][sources.astype(np.int64)]
+            post = post_side[id(post_population)][targets.astype(np.int64)]
+            weights = np.broadcast_to(np.asarray(parameter_space["weight"][pre, post], dtype=float), pre.shape)
+            sim.set_weights(index, weights * post_population.celltype.weight_scale)
+
+
+def cells_by_index(side):
+    """For each index of a Population, PopulationView or Assembly: (its cell's
+    population, the cell's index there)."""
+    return [(cell.parent, int(cell) - int(cell.parent.first_id)) for cell in side.all_cells]
+
+
+def cells_by_population(side):
+    """[(population, indices there)] of the cells of `side`."""
+    groups = {}
+    for population, index in cells_by_index(side):
+        groups.setdefault(id(population), (population, []))[1].append(index)
+    return list(groups.values())
+
+
+def side_index(side):
+    """{id(population): array mapping its cells' indices to their index in `side` (−1:
+    not in it)}."""
+    maps = {}
+    for k, (population, index) in enumerate(cells_by_index(side)):
+        maps.setdefault(id(population), np.full(population.size, -1, dtype=np.int64))[index] = k
+    return maps
