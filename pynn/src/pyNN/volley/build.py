@@ -219,7 +219,8 @@ def _poisson_input(m, projection, weight):
 def build(state):
     """The volley.Simulation of the network in `state`, initial values set and
     recordings registered."""
-    sim = volley.Simulation(model_of(state), threads=state.threads)
+    model = model_of(state)
+    sim = volley.Simulation(model, threads=state.threads)
     for population in state.populations:
         if isinstance(population.celltype, SpikeSourcePoisson):
             if population.recorder.recorded:
@@ -235,13 +236,37 @@ def build(state):
                 sim.set(population._volley_name, variable, values[given], ids=np.flatnonzero(given))
         recorder = population.recorder
         for variable, ids in recorder.recorded.items():
-            if variable.name == "v" and ids:
-                local = sorted(population.id_to_index(i) for i in ids)
-                recorder.handles["v"] = sim.record(population._volley_name, "v", ids=local, interval=recorder.sampling_interval)
+            if variable.name == "spikes" or not ids:
+                continue
+            local = sorted(population.id_to_index(i) for i in ids)
+            native, scale = _recorded_variable(model, population, variable.name)
+            handle = None if native is None else sim.record(population._volley_name, native, ids=local, interval=recorder.sampling_interval)
+            recorder.handles[variable.name] = (handle, native, scale)
     for projection in state.projections:
         for parameter_space in projection._pending_weights:
             projection._apply_weights(parameter_space, sim)
     return sim
+
+
+def _recorded_variable(model, population, name):
+    """(volley's state variable, its scale to PyNN's unit) of PyNN's recordable `name`:
+    v; a conductance-based cell's gsyn_exc/gsyn_inh, the value of the synaptic kind of
+    its excitatory/inhibitory projections (nS → µS), None where no projection of that
+    kind reaches it (then 0 throughout)."""
+    if name == "v":
+        return "v", 1.0
+    receptors = getattr(population.celltype, "synaptic_parameters", None)
+    if name not in ("gsyn_exc", "gsyn_inh") or receptors is None:
+        raise NotImplementedError(f"pyNN.volley records spikes, v and a conductance-based cell's gsyn_exc/gsyn_inh, not {name}")
+    tau, e_rev = (_value(n, population._parameters[n]) for n in receptors["excitatory" if name == "gsyn_exc" else "inhibitory"])
+    kind = {"model": "exp_conductance", "tau": f"{tau} ms", "e_rev": e_rev}
+    # volley's kinds: delta first, then each distinct synapse in projection order.
+    kinds = []
+    for table in model._tables["projection"]:
+        if isinstance(table.get("synapse"), dict) and table["synapse"] not in kinds:
+            kinds.append(table["synapse"])
+    onto = any(t.get("synapse") == kind and t["target"] == population._volley_name for t in model._tables["projection"])
+    return (f"synapse.{kinds.index(kind) + 1}" if onto else None), 0.001
 
 
 def change_current_source(state, source):

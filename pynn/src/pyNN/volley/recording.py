@@ -24,8 +24,9 @@ class Recorder(recording.Recorder):
         state = simulator.state
         if state.sim is not None:
             raise NotImplementedError("pyNN.volley: record() before the first run (or after reset())")
-        if variable.name not in ("spikes", "v"):
-            raise NotImplementedError(f"pyNN.volley records spikes and v, not {variable.name}")
+        conductances = ("gsyn_exc", "gsyn_inh") if self.population.celltype.conductance_based else ()
+        if variable.name not in ("spikes", "v", *conductances):
+            raise NotImplementedError(f"pyNN.volley records spikes, v and a conductance-based cell's gsyn_exc/gsyn_inh, not {variable.name}")
         if sampling_interval is not None:
             self.sampling_interval = sampling_interval
 
@@ -45,24 +46,32 @@ class Recorder(recording.Recorder):
 
     def _get_all_signals(self, variable, ids, clear=False):
         sim = simulator.state.sim
-        handle = self.handles.get(variable.name)
-        if sim is None or handle is None or len(ids) == 0:
+        recorded = self.handles.get(variable.name)
+        if sim is None or recorded is None or len(ids) == 0:
             return np.array([]), None
+        handle, native, scale = recorded
+        now = simulator.state.t
+        if handle is None:
+            # A conductance no projection reaches: 0 at every sample, as NEST records it.
+            times = np.arange(0.0, now + self.sampling_interval / 2, self.sampling_interval)
+            kept = times >= self.cleared_at
+            if clear:
+                self.cleared_at = now
+            return np.zeros((int(kept.sum()), len(ids))), None
         times, columns, values = sim.samples(handle)
         where = {int(c): k for k, c in enumerate(columns)}
         chosen = [where[int(i)] for i in self._ids_in_population(ids)]
         # The samples are the states steps start from; the state now (where a sample is
         # due) ends them, as NEST's recorders end at the run's time.
-        now = simulator.state.t
         interval = times[1] - times[0] if len(times) > 1 else self.sampling_interval
         if len(times) and abs(now - times[-1] - interval) < 1e-9:
-            current = sim.get(self.population._volley_name, variable.name)
+            current = sim.get(self.population._volley_name, native)
             values = np.vstack([values, current[np.asarray(columns, dtype=np.int64)].astype(np.float32)])
             times = np.append(times, now)
         kept = times >= self.cleared_at
-        signals = values[kept][:, chosen].astype(float)
+        signals = values[kept][:, chosen].astype(float) * scale
         if clear:
-            self.cleared_at = simulator.state.t
+            self.cleared_at = now
         return signals, None
 
     def _local_count(self, variable, filter_ids=None):
