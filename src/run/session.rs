@@ -320,11 +320,12 @@ impl Session {
         // what a run computes) are refused before anything is read.
         for set in &overrides.sets {
             let path = set.split_once('=').map_or(set.as_str(), |(p, _)| p).trim();
-            let parameter = path.starts_with("population.") && path.split('.').nth(2) == Some("parameters");
-            if !path.starts_with("stimulus.") && !parameter {
+            let part = path.starts_with("population.").then(|| path.split('.').nth(2)).flatten();
+            if !path.starts_with("stimulus.") && !matches!(part, Some("parameters" | "spikes")) {
                 return Err(crate::Error::Runtime(format!(
-                    "{path} cannot change between runs: only stimuli (stimulus.N.field) and neuron parameters \
-                     (population.NAME.parameters.field) can; change state with set_state"
+                    "{path} cannot change between runs: only stimuli (stimulus.N.field), neuron parameters \
+                     (population.NAME.parameters.field) and a spike source's trains (population.NAME.spikes) can; \
+                     change state with set_state"
                 )));
             }
         }
@@ -340,16 +341,15 @@ impl Session {
         let rebuilt: Vec<usize> = (0..self.desc.populations.len())
             .filter(|&p| format!("{:?}", self.desc.populations[p].model) != format!("{:?}", changed.populations[p].model))
             .collect();
-        for &p in &rebuilt {
-            if self.desc.populations[p].model.spike_trains().is_some() {
-                return Err(crate::Error::Runtime(format!(
-                    "population '{}' replays spike trains: it has no parameters to change",
-                    changed.populations[p].name
-                )));
-            }
-        }
+        // A spike source's new trains, this rank's neurons' (the groups built again find
+        // their place in them at the next step: the spikes before it are not replayed).
+        let loaded = changed.load_trains(&self.backend.neurons()).map(|_| ());
         let backend = self.backend.as_mut();
-        let done = rebuilt.iter().try_for_each(|&p| backend.rebuild_population(&changed, p)).and_then(|()| backend.set_stimuli(&changed));
+        let done = loaded
+            .map_err(|e| e.to_string())
+            .and_then(|()| rebuilt.iter().try_for_each(|&p| backend.rebuild_population(&changed, p)))
+            .and_then(|()| backend.set_stimuli(&changed));
+        changed.forget_trains();
         // Every rank changes, or none goes on as if it had.
         agree(self.comm.as_ref(), done.map_err(crate::Error::Runtime))?;
         for p in rebuilt {

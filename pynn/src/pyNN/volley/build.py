@@ -159,7 +159,9 @@ def _trains_file(state, population):
             raise errors.InvalidParameterValueError(
                 f"{population.label}: the spike times of cell {cell} must increase, each after 0 ms (got {train[:5].tolist()}...)")
     ids = np.concatenate([np.full(len(t), cell, dtype=np.int64) for cell, t in enumerate(times)]) if times else np.array([], np.int64)
-    path = state.scratch() / f"{population._volley_name}_spike_times.h5"
+    # A new file each time: the trains replaced between runs are a new model part.
+    state.trains_written += 1
+    path = state.scratch() / f"{population._volley_name}_spike_times_{state.trains_written}.h5"
     volley.write_spikes(path, {population._volley_name: (np.concatenate(times) if times else [], ids)})
     return str(path)
 

@@ -105,9 +105,9 @@ class Population(common.Population):
         return ParameterSpace({name: simplify(self._parameters[name]) for name in names}, shape=(self.local_size,))
 
     def _set_spike_times(self, parameter_space, indices):
-        """Spike trains of cells `indices`, before the build (written to the trains' file then)."""
-        if simulator.state.sim is not None:
-            raise NotImplementedError("pyNN.volley: a SpikeSourceArray's spike times are set before the first run (or after reset())")
+        """Spike trains of cells `indices`: before the build, written to the trains' file
+        then; between runs, written to a new file that the population replays from the
+        next step on (the times before it are past)."""
         parameter_space.shape = (len(indices),)
         parameter_space.evaluate(simplify=False)
         trains = self._parameters["spike_times"]
@@ -116,6 +116,11 @@ class Population(common.Population):
         for k, value in zip(indices, parameter_space["spike_times"]):
             trains[k] = value
         self._parameters["spike_times"] = trains
+        state = simulator.state
+        if state.sim is not None:
+            from .build import _trains_file
+
+            state.sim.change({f"population.{self._volley_name}.spikes": _trains_file(state, self)})
 
     def _set_parameters(self, parameter_space):
         if _is_spike_source_array(self):

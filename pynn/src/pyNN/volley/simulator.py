@@ -59,6 +59,7 @@ class State(common.control.BaseState):
         self.segment_counter = -1
         self.populations = []
         self.projections = []
+        self.trains_written = 0
         self.current_sources = []
         self.reset()
 
