@@ -109,3 +109,21 @@ fn a_list_refuses_what_it_cannot_hold() {
         assert!(got.ends_with(expected), "{got}\n  expected the end: {expected}");
     }
 }
+
+/// `volley export` writes a listed projection's synapses as it writes drawn ones: its
+/// edge file holds the list, pair by pair (by target).
+#[test]
+fn a_listed_projection_is_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.toml");
+    let text = network("{ rule = \"list\", sources = [4, 1, 2], targets = [3, 0, 3] }", "[1.0, 2.0, 3.0]", "[1.0, 2.0, 0.5]");
+    std::fs::write(&model, text).unwrap();
+    let out = common::volley(dir.path(), &["export", model.to_str().unwrap(), "--out", dir.path().join("c").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let file = hdf5::File::open(dir.path().join("c/edges/a_to_b.h5")).unwrap();
+    let group = file.group("edges/a_to_b").unwrap();
+    let read = |name: &str| group.dataset(name).unwrap().read_raw::<u64>().unwrap();
+    assert_eq!(read("source_node_id"), vec![1, 4, 2]);
+    assert_eq!(read("target_node_id"), vec![0, 3, 3]);
+    assert_eq!(group.dataset("0/syn_weight").unwrap().read_raw::<f32>().unwrap(), vec![2.0, 1.0, 3.0]);
+}

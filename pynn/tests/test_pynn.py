@@ -159,15 +159,16 @@ def test_pynn_example_connections_as_on_nest(tmp_path):
 def test_pynn_example_update_spike_source_array_as_on_nest(tmp_path):
     """PyNN's examples/update_spike_source_array.py, unchanged: spike times set from a
     callback every 200 ms (the trains replaced between runs); its spike counts per
-    interval within 5% of pyNN.nest's (NEST's lack the one spike at each interval's
-    boundary: 0, 200, 399, 599, 799) and of the expected ones."""
+    interval within 5% of pyNN.nest's and of the expected ones (0, 200, ..., 800; one run
+    gave 0, 200, 400, 600, 800 on volley, 0, 200, 399, 599, 799 on NEST)."""
     counts = {}
     for backend in ("nest", "volley"):
         printed = run_script(PYNN_EXAMPLES / "update_spike_source_array.py", backend, cwd=tmp_path)
         counts[backend] = [int(x) for x in re.findall(r"\d+", re.search(r"Actual spike counts: \[(.*)\]", printed).group(1).replace("np.int64", ""))]
-    assert len(counts["nest"]) == 5 and counts["volley"] == [0, 200, 400, 600, 800]
-    for v, n in zip(counts["volley"], counts["nest"]):
-        assert abs(v - n) <= 0.05 * max(n, 1)
+    # The script draws its phases unseeded: the counts move by a spike or two per run.
+    assert len(counts["nest"]) == len(counts["volley"]) == 5
+    for v, n, expected in zip(counts["volley"], counts["nest"], [0, 200, 400, 600, 800]):
+        assert abs(v - n) <= 0.05 * max(n, 1) and abs(v - expected) <= 0.05 * max(expected, 1), counts
 
 
 def test_pynn_example_brunel_runs(tmp_path):

@@ -446,6 +446,16 @@ def test_spike_trains_written_are_replayed_by_a_spike_source(tmp_path):
         sim.run(7.5)
         times, ids = sim.spikes("input")
     assert list(zip(times.tolist(), ids.tolist())) == [(1.0, 0), (2.0, 2), (2.6, 0), (4.0, 0), (7.5, 1)]
+    # The same file name written again is read again.
+    with volley.Simulation(model, threads=1) as sim:
+        sim.run(2.5)
+        volley.write_spikes(tmp_path / "later.h5", {"input": ([3.0], [1])})
+        sim.change({"population.input.spikes": str(tmp_path / "later.h5")})
+        sim.run(2.0)
+        volley.write_spikes(tmp_path / "later.h5", {"input": ([6.0], [2])})
+        sim.change({"population.input.spikes": str(tmp_path / "later.h5")})
+        sim.run(5.5)
+        assert sim.spikes("input")[0].tolist() == [1.0, 2.0, 3.0, 6.0]
     with pytest.raises(volley.VolleyError, match="node id -1: expected ids from 0"):
         volley.write_spikes(tmp_path / "bad.h5", {"input": ([1.0], [-1])})
     with pytest.raises(volley.VolleyError, match=r"bad2.h5.*2 timestamps and 1 node ids: expected one id per time"):

@@ -78,7 +78,12 @@ pub fn identity(desc: &Description) -> Vec<(String, u64)> {
         parts.push((format!("population '{}'", p.name), hash(format_args!("{} {} {:?}", p.first_gid, p.size, p.model))));
     }
     for (i, p) in desc.projections.iter().enumerate() {
-        parts.push((format!("projection {i}"), hash(format_args!("{p:?}"))));
+        // A listed projection's synapses themselves, not only their count and ranges.
+        let listed = match p.rule {
+            crate::network::ConnectionRule::Explicit { edges, .. } => desc.edges[edges as usize].given_digest(),
+            _ => 0,
+        };
+        parts.push((format!("projection {i}"), hash(format_args!("{p:?} {listed}"))));
     }
     for (i, s) in desc.stimuli.iter().enumerate() {
         parts.push((format!("stimulus {i}"), hash(format_args!("{s:?}"))));

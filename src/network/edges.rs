@@ -144,6 +144,16 @@ impl EdgeSource {
         }
     }
 
+    /// A digest of the rows given in memory (what a checkpoint's identity holds of a
+    /// listed projection); 0 for rows read from a file.
+    pub fn given_digest(&self) -> u64 {
+        if !self.given {
+            return 0;
+        }
+        let loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        crate::digest::hash(format_args!("{:?}", *loaded))
+    }
+
     /// Synapses given in memory: `rows`, this process's targets' (each row in the order
     /// its target sums them), of `count` synapses in all and at most `max_indegree` onto
     /// one target over every process. Built where a projection's weights are set between

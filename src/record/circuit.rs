@@ -63,7 +63,8 @@ pub fn export(desc: &Description, dir: &Path, comm: &dyn Communicator) -> Result
             message: format!("projection {} is plastic: plastic synapses are not exported yet (their rule has no SONATA form here)", p.id),
         });
     }
-    if !desc.edges.is_empty() {
+    // Synapses listed in the model file are exported as any drawn ones (`synapses_of`).
+    if desc.edges.iter().any(|e| !e.given) {
         return Err(Error::Option {
             option: "volley export".into(),
             message: "the model takes synapses from a SONATA circuit already: export draws a model's rules".into(),

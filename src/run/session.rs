@@ -338,17 +338,21 @@ impl Session {
         if kept(&before) != kept(&after) || before.len() != after.len() {
             return Err(crate::Error::Runtime("only stimuli and neuron parameters can change between runs".into()));
         }
+        // Populations whose parameters changed, and spike sources given trains (a file of
+        // the same name may hold new ones).
+        let named: Vec<String> = overrides.sets.iter().filter_map(|set| set.split_once('=').map(|(p, _)| p.trim().to_string())).collect();
         let rebuilt: Vec<usize> = (0..self.desc.populations.len())
-            .filter(|&p| format!("{:?}", self.desc.populations[p].model) != format!("{:?}", changed.populations[p].model))
+            .filter(|&p| {
+                let trains = format!("population.{}.spikes", changed.populations[p].name);
+                format!("{:?}", self.desc.populations[p].model) != format!("{:?}", changed.populations[p].model) || named.contains(&trains)
+            })
             .collect();
         // A spike source's new trains, this rank's neurons' (the groups built again find
         // their place in them at the next step: the spikes before it are not replayed).
-        let loaded = changed.load_trains(&self.backend.neurons()).map(|_| ());
+        // Every rank reads its trains before any rebuilds.
+        agree(self.comm.as_ref(), changed.load_trains(&self.backend.neurons()).map(|_| ()))?;
         let backend = self.backend.as_mut();
-        let done = loaded
-            .map_err(|e| e.to_string())
-            .and_then(|()| rebuilt.iter().try_for_each(|&p| backend.rebuild_population(&changed, p)))
-            .and_then(|()| backend.set_stimuli(&changed));
+        let done = rebuilt.iter().try_for_each(|&p| backend.rebuild_population(&changed, p)).and_then(|()| backend.set_stimuli(&changed));
         changed.forget_trains();
         // Every rank changes, or none goes on as if it had.
         agree(self.comm.as_ref(), done.map_err(crate::Error::Runtime))?;

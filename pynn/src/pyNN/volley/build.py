@@ -176,6 +176,10 @@ def _listed_projections(m, projection):
             _check_sign(projection, w)
         projection._parts.append((len(m._tables["projection"]), pre, post))
         scale = post.celltype.weight_scale
+        # On the grid of steps, at least one, as NEST rounds delays.
+        from .simulator import state
+
+        delays = [max(1, round(d / state.dt)) * state.dt for d in delays]
         m.projection(pre._volley_name, post._volley_name, connection={"rule": "list", "sources": sources, "targets": targets},
                      weight=[w * scale for w in weights], delay=delays, **_synapse_kind(projection, post))
 
@@ -260,8 +264,16 @@ def _recorded_variable(model, population, name):
     receptors = getattr(population.celltype, "synaptic_parameters", None)
     if name not in ("gsyn_exc", "gsyn_inh") or receptors is None:
         raise NotImplementedError(f"pyNN.volley records spikes, v and a conductance-based cell's gsyn_exc/gsyn_inh, not {name}")
-    tau, e_rev = (_value(n, population._parameters[n]) for n in receptors["excitatory" if name == "gsyn_exc" else "inhibitory"])
-    kind = {"model": "exp_conductance", "tau": f"{tau} ms", "e_rev": e_rev}
+    def kind_of(receptor):
+        tau, e_rev = (_value(n, population._parameters[n]) for n in receptors[receptor])
+        return {"model": "exp_conductance", "tau": f"{tau} ms", "e_rev": e_rev}
+
+    kind = kind_of("excitatory" if name == "gsyn_exc" else "inhibitory")
+    if kind_of("excitatory") == kind_of("inhibitory"):
+        raise NotImplementedError(
+            f"pyNN.volley: {name} of cells whose excitatory and inhibitory synapses have the same tau_syn and e_rev "
+            "(volley sums them in one conductance)"
+        )
     # volley's kinds: delta first, then each distinct synapse in projection order.
     kinds = []
     for table in model._tables["projection"]:

@@ -92,9 +92,8 @@ class Projection(common.Projection):
         """One postsynaptic cell's synapses, as PyNN's connector lists them."""
         if location_selector is not None:
             raise NotImplementedError("pyNN.volley: point neurons only (no location selector)")
-        pre = np.atleast_1d(np.asarray(presynaptic_indices, dtype=np.int64))
-        if pre.dtype == bool:
-            pre = np.flatnonzero(pre)
+        pre = np.atleast_1d(np.asarray(presynaptic_indices))
+        pre = np.flatnonzero(pre) if pre.dtype == bool else pre.astype(np.int64)
         n = len(pre)
         weights = np.broadcast_to(np.asarray(connection_parameters["weight"], dtype=float), (n,)).copy()
         delays = np.broadcast_to(np.asarray(connection_parameters["delay"], dtype=float), (n,)).copy()
@@ -140,13 +139,15 @@ class Projection(common.Projection):
     def _get_attributes_as_list(self, names):
         pre, post, weights, delays = self._synapses()
         columns = {"presynaptic_index": pre, "postsynaptic_index": post, "weight": weights, "delay": delays}
-        # A mechanism's own parameters (STDP's), one value for all its synapses.
-        fixed = self.synapse_type.native_parameters
-        fixed.shape = (1,)
-        fixed.evaluate(simplify=True)
-        for name in names:
-            if name not in columns and name in fixed.keys() and np.ndim(fixed[name]) == 0:
-                columns[name] = np.full(len(pre), float(fixed[name]))
+        # A mechanism's own parameters (STDP's), one value for all its synapses: read only
+        # where asked for.
+        if any(name not in columns for name in names):
+            fixed = self.synapse_type.native_parameters
+            fixed.shape = (1,)
+            fixed.evaluate(simplify=True)
+            for name in names:
+                if name not in columns and name in fixed.keys() and np.ndim(fixed[name]) == 0:
+                    columns[name] = np.full(len(pre), float(fixed[name]))
         for name in names:
             if name not in columns:
                 raise NotImplementedError(f"pyNN.volley reads a projection's weight and delay, not {name}")
@@ -195,6 +196,8 @@ class Projection(common.Projection):
             sources, targets, _, _ = sim.weights(index)
             pre = pre_side[id(pre_population)][sources.astype(np.int64)]
             post = post_side[id(post_population)][targets.astype(np.int64)]
+            if len(pre) == 0:
+                continue
             weights = np.broadcast_to(np.asarray(parameter_space["weight"][pre, post], dtype=float), pre.shape)
             sim.set_weights(index, weights * post_population.celltype.weight_scale)
 
