@@ -8,9 +8,8 @@ use common::{check_refuses, simulate};
 use volley::backend::cpu::CpuOptions;
 use volley::config::{self, Overrides};
 
-/// 200 cells driven by 50 Poisson-like trains (a spike source replaying a noise
-/// population's spikes is not needed: recurrent excitation and inhibition with a constant
-/// current above rheobase make them fire), excitation and inhibition as conductances.
+/// 200 cells fired by a constant current above rheobase, started from spread potentials,
+/// coupled by recurrent excitation and inhibition as two conductances.
 const NETWORK: &str = r#"
 [simulation]
 dt = "0.1 ms"

@@ -167,41 +167,38 @@ class SpikePairRule(synapses.SpikePairRule):
     translations = build_translations(("tau_plus", "tau_plus"), ("tau_minus", "tau_minus"), ("A_plus", "A_plus"), ("A_minus", "A_minus"))
 
 
-class AdditiveWeightDependence(synapses.AdditiveWeightDependence):
+class _WeightDependence:
+    """A weight dependence as the exponents of volley's stdp rule (NEST's mu_plus,
+    mu_minus), its bounds translated as they are."""
+
+    translations = build_translations(("w_min", "w_min"), ("w_max", "w_max"))
+    mu = (0.0, 0.0)
+
+    def exponents(self, _parameters):
+        return self.mu
+
+
+class AdditiveWeightDependence(_WeightDependence, synapses.AdditiveWeightDependence):
     __doc__ = synapses.AdditiveWeightDependence.__doc__
-    translations = build_translations(("w_min", "w_min"), ("w_max", "w_max"))
-
-    @staticmethod
-    def exponents(_):
-        return 0.0, 0.0
 
 
-class MultiplicativeWeightDependence(synapses.MultiplicativeWeightDependence):
+class MultiplicativeWeightDependence(_WeightDependence, synapses.MultiplicativeWeightDependence):
     __doc__ = synapses.MultiplicativeWeightDependence.__doc__
-    translations = build_translations(("w_min", "w_min"), ("w_max", "w_max"))
-
-    @staticmethod
-    def exponents(_):
-        return 1.0, 1.0
+    mu = (1.0, 1.0)
 
 
-class AdditivePotentiationMultiplicativeDepression(synapses.AdditivePotentiationMultiplicativeDepression):
+class AdditivePotentiationMultiplicativeDepression(_WeightDependence, synapses.AdditivePotentiationMultiplicativeDepression):
     __doc__ = synapses.AdditivePotentiationMultiplicativeDepression.__doc__
-    translations = build_translations(("w_min", "w_min"), ("w_max", "w_max"))
-
-    @staticmethod
-    def exponents(_):
-        return 0.0, 1.0
+    mu = (0.0, 1.0)
 
 
-class GutigWeightDependence(synapses.GutigWeightDependence):
+class GutigWeightDependence(_WeightDependence, synapses.GutigWeightDependence):
     __doc__ = synapses.GutigWeightDependence.__doc__
     translations = build_translations(("w_min", "w_min"), ("w_max", "w_max"), ("mu_plus", "mu_plus"), ("mu_minus", "mu_minus"))
 
-    @staticmethod
-    def exponents(w):
+    def exponents(self, parameters):
         # The values given (pyNN.nest 0.13 passes 0.5, 0.5 whatever they are).
-        return float(w["mu_plus"]), float(w["mu_minus"])
+        return float(parameters["mu_plus"]), float(parameters["mu_minus"])
 
 
 _WEIGHT_DEPENDENCES = (AdditiveWeightDependence, MultiplicativeWeightDependence, AdditivePotentiationMultiplicativeDepression,
