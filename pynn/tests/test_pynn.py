@@ -417,8 +417,8 @@ def test_stdp_follows_pynn_s_spike_pair_rule_with_axonal_delays():
 def test_weights_set_are_set_again_after_reset():
     """reset() builds the network anew with the weights as last set (NEST's reset leaves
     connections as they are too): the segment after it has the spikes of a network whose
-    weights were set so before its first run. A SpikeSourcePoisson's weights cannot be
-    set."""
+    weights were set so before its first run. A SpikeSourcePoisson that drives its
+    targets as Poisson stimuli has no synapses to read or set after the build."""
     import pyNN.volley as sim
 
     segments = []
@@ -444,9 +444,82 @@ def test_weights_set_are_set_again_after_reset():
     cells = sim.Population(3, sim.IF_curr_exp())
     poisson = sim.Population(3, sim.SpikeSourcePoisson(rate=10.0))
     drive = sim.Projection(poisson, cells, sim.OneToOneConnector(), sim.StaticSynapse(weight=0.1))
-    with pytest.raises(NotImplementedError, match="SpikeSourcePoisson's synapses are drawn inside its targets"):
+    sim.run(10.0)
+    with pytest.raises(NotImplementedError, match="drives its targets one to one as Poisson stimuli"):
         drive.set(weight=0.2)
+    with pytest.raises(NotImplementedError, match="drives its targets one to one as Poisson stimuli"):
+        drive.get("weight", format="list")
     sim.end()
+
+
+def poisson_onto_conductance_cells(sim):
+    """200 Poisson sources, on from 100 ms for 300 ms, onto 200 IF_cond_exp cells at
+    random (p = 0.2); half the sources' rate doubled at 250 ms (`between`): none of it
+    one to one onto current-based cells, so pyNN.volley draws the sources' trains."""
+    sources = sim.Population(200, sim.SpikeSourcePoisson(rate=20.0, start=100.0, duration=300.0))
+    cells = sim.Population(200, sim.IF_cond_exp(tau_syn_E=5.0, tau_syn_I=10.0))
+    sim.Projection(sources, cells, sim.FixedProbabilityConnector(0.2, rng=sim.NumpyRNG(seed=3)),
+                   sim.StaticSynapse(weight=0.006, delay=1.0), receptor_type="excitatory")
+    sources.record("spikes")
+    cells.record("spikes")
+
+    def between():
+        sources[0:100].set(rate=40.0)
+
+    def collect():
+        def count(population, first, last, start, end):
+            trains = population.get_data().segments[0].spiketrains[first:last]
+            return int(sum(((np.asarray(t.magnitude) > start) & (np.asarray(t.magnitude) <= end)).sum() for t in trains))
+
+        windows = [(0, 200, 0, 100), (0, 200, 100, 250), (0, 100, 250, 400), (100, 200, 250, 400), (0, 200, 401, 500)]
+        return [count(sources, *w) for w in windows], count(cells, 0, 200, 0, 500)
+
+    return between, collect
+
+
+def simulate_in_two(backend, build, **setup):
+    import importlib
+
+    sim = importlib.import_module(f"pyNN.{backend}")
+    sim.setup(timestep=0.1, min_delay=0.1, **setup)
+    between, collect = build(sim)
+    sim.run(250.0)
+    between()
+    sim.run(250.0)
+    out = collect()
+    sim.end()
+    return out
+
+
+def test_poisson_sources_drawn_as_trains_as_on_nest():
+    """A SpikeSourcePoisson that is not one to one onto current-based cells (here: at
+    random onto conductance-based cells, from a start for a duration, recorded, its rate
+    changed between runs) replays trains pyNN.volley draws: no spikes outside its window,
+    each window's count within 4 standard deviations of rate × time, and the cells'
+    spikes within 5% of pyNN.nest's. The trains do not depend on how the runs split the
+    time."""
+    sources, cells = simulate_in_two("volley", poisson_onto_conductance_cells)
+    nest_sources, nest_cells = simulate_in_two("nest", poisson_onto_conductance_cells)
+    expected = [0, 200 * 20 * 0.15, 100 * 40 * 0.15, 100 * 20 * 0.15, 0]
+    for got in (sources, nest_sources):
+        for n, mean in zip(got, expected):
+            assert abs(n - mean) <= 4 * np.sqrt(mean), (got, expected)
+    assert cells > 2000 and abs(cells - nest_cells) <= 0.05 * nest_cells, (cells, nest_cells)
+
+    import pyNN.volley as sim
+
+    trains = []
+    for runs in ([500.0], [123.4, 376.6]):
+        sim.setup(timestep=0.1)
+        sources = sim.Population(50, sim.SpikeSourcePoisson(rate=30.0, start=20.0))
+        sources.record("spikes")
+        for t in runs:
+            sim.run(t)
+        trains.append([np.asarray(t.magnitude) for t in sources.get_data().segments[0].spiketrains])
+        sim.end()
+    assert sum(len(t) for t in trains[0]) > 500
+    for a, b in zip(*trains):
+        np.testing.assert_array_equal(a, b)
 
 
 def listed_network(sim):

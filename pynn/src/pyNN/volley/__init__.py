@@ -3,7 +3,8 @@ script.py volley` for PyNN's examples).
 
 The network a script describes is built whole, by volley, at the first run: connectors
 become volley's connection rules (drawn from its keyed streams: the same network on any
-number of threads), current sources and one-to-one Poisson inputs become stimuli, and the
+number of threads), current sources and one-to-one Poisson inputs become stimuli (other Poisson sources
+replay trains drawn before each run), and the
 runs after the first go on from where the last stopped. What volley cannot run exactly
 raises NotImplementedError with its name; the supported features are listed in
 volley's README ("PyNN").

@@ -1,19 +1,21 @@
 """The network a script described, as one volley model, built into a `volley.Simulation`
 at the first run: populations (their parameters in volley's names and units), the
 projections' rules, weights and delays, the current sources as stimuli, the Poisson
-sources as Poisson stimuli of their targets; then the initial values set cell by cell
-and the recordings registered."""
+sources as Poisson stimuli of their targets where they drive them one to one, as spike
+sources replaying trains drawn here otherwise; then the initial values set cell by
+cell and the recordings registered."""
 
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import volley
 from pyNN import common, errors
 from pyNN.random import RandomDistribution
 
-from .standardmodels import DCSource, NoisyCurrentSource, SpikeSourceArray, SpikeSourcePoisson, StepCurrentSource
+from .standardmodels import DCSource, NoisyCurrentSource, SpikeSourceArray, SpikeSourcePoisson, StaticSynapse, StepCurrentSource
 
 # Initial values PyNN gives every cell type that volley's models start from themselves
 # (the synaptic currents at 0).
@@ -109,24 +111,35 @@ def _stimulus_tables(source, until_ms):
 def model_of(state):
     """The volley model of the network described in `state`."""
     m = volley.Model(dt=f"{state.dt} ms", duration=f"{max(state.dt, 1.0)} ms", seed=state.seed)
-    cells = [p for p in state.populations if not isinstance(p.celltype, SpikeSourcePoisson)]
+    poisson = [p for p in state.populations if isinstance(p.celltype, SpikeSourcePoisson)]
+    for k, population in enumerate(poisson):
+        population._poisson_key = k
+        population._stimulus_indices = []
+        population._native_poisson = _drives_as_stimuli(state, population)
+    cells = [p for p in state.populations if not getattr(p, "_native_poisson", False)]
     for k, population in enumerate(cells):
         population._volley_name = f"p{k}"
         if isinstance(population.celltype, SpikeSourceArray):
             m.population(population._volley_name, population.size, "spike_source", spikes=_trains_file(state, population))
+            continue
+        if isinstance(population.celltype, SpikeSourcePoisson):
+            # Its trains are drawn run by run (`draw_poisson_trains`): none yet.
+            empty = _write_trains(state, population, [np.array([])] * population.size)
+            m.population(population._volley_name, population.size, "spike_source", spikes=empty)
             continue
         synaptic = {n for pair in getattr(population.celltype, "synaptic_parameters", {}).values() for n in pair}
         parameters = {name: _value(f"{population.label}.{name}", v) for name, v in population._parameters.items() if name not in synaptic}
         m.population(population._volley_name, population.size, population.celltype.volley_model, parameters=parameters)
     for projection in state.projections:
         projection._parts = []
+        projection._native_poisson = False
         if projection._listed is not None:
             _listed_projections(m, projection)
             continue
         weight, delay = _synapse(projection)
         _check_sign(projection, weight)
         post = projection.post
-        if isinstance(projection.pre.celltype, SpikeSourcePoisson):
+        if getattr(projection.pre, "_native_poisson", False):
             _poisson_input(m, projection, weight)
             continue
         if isinstance(post.celltype, SpikeSourcePoisson):
@@ -146,6 +159,83 @@ def model_of(state):
     return m
 
 
+def _homogeneous(value):
+    array = np.atleast_1d(np.asarray(value, dtype=float))
+    return bool(np.all(array == array.flat[0]))
+
+
+def _drives_as_stimuli(state, population):
+    """Whether a SpikeSourcePoisson can be volley's Poisson stimuli of its targets: it
+    drives whole current-based populations of its size one to one through static
+    synapses left as made, from 0 to the end at one rate, and is not recorded. Its spikes
+    are then drawn inside the targets, as NEST's poisson_generator and parrot neurons
+    give them, at no cost per spike; otherwise its trains are drawn here."""
+    p = population._parameters
+    projections = [pr for pr in state.projections if pr.pre is population]
+    return (
+        bool(projections)
+        and not population.recorder.recorded
+        and all(_homogeneous(p[name]) for name in ("rate", "start", "duration"))
+        and float(np.atleast_1d(p["start"])[0]) == 0.0
+        and float(np.atleast_1d(p["duration"])[0]) >= 1e9
+        and all(
+            pr._listed is None and pr.connection["rule"] == "one_to_one" and pr.post.size == population.size
+            and not pr.post.conductance_based and type(pr.synapse_type) is StaticSynapse and not pr._pending_weights
+            for pr in projections
+        )
+    )
+
+
+# Steps per block of a drawn Poisson train: each block's spikes are drawn from a stream
+# of its own (the seed, the source population, the block), so that the trains do not
+# depend on how the runs split the time.
+_POISSON_BLOCK = 1000
+
+
+def _drawn_poisson(state, population, first_step, end_step):
+    """A SpikeSourcePoisson's spike times (ms) per cell in steps [first_step, end_step):
+    a Poisson process at each cell's rate while it is on (from start, for duration), at
+    most one spike a step, each at the middle of its step (replayed at the step's end, as
+    NEST's parrot neurons emit them)."""
+    n, dt = population.size, state.dt
+    p = population._parameters
+    rate, start, duration = (np.broadcast_to(np.asarray(p[k], dtype=float), (n,)) for k in ("rate", "start", "duration"))
+    on = np.round(start / dt)
+    off = np.where(duration >= 1e9, np.inf, np.round((start + duration) / dt))
+    if np.max(rate, initial=0.0) * dt / 1000.0 > 0.05:
+        warnings.warn(f"pyNN.volley: {population.label} fires at up to {np.max(rate)} Hz, a spike a step at most: "
+                      "spikes drawn in the same step of a cell are one", stacklevel=3)
+    cells, steps = [], []
+    for block in range(first_step // _POISSON_BLOCK, (end_step - 1) // _POISSON_BLOCK + 1):
+        rng = np.random.default_rng([state.seed, 0x706F6973, population._poisson_key, block])
+        counts = rng.poisson(rate * _POISSON_BLOCK * dt / 1000.0)
+        cell = np.repeat(np.arange(n), counts)
+        step = block * _POISSON_BLOCK + rng.integers(0, _POISSON_BLOCK, size=len(cell))
+        kept = (step >= first_step) & (step < end_step) & (step >= on[cell]) & (step < off[cell])
+        cells.append(cell[kept])
+        steps.append(step[kept])
+    key = np.unique(np.concatenate(cells) * (1 << 40) + np.concatenate(steps))
+    cell, step = key >> 40, key & ((1 << 40) - 1)
+    times = (step + 0.5) * dt
+    return [times[cell == c] for c in range(n)]
+
+
+def draw_poisson_trains(state, end_ms):
+    """Before a run to `end_ms`: each SpikeSourcePoisson that is a spike source replays
+    its trains drawn for that run, with the parameters it has now."""
+    first = round(state.t / state.dt)
+    end = round(end_ms / state.dt)
+    if end <= first:
+        return
+    sets = {}
+    for population in state.populations:
+        if isinstance(population.celltype, SpikeSourcePoisson) and not population._native_poisson:
+            trains = _drawn_poisson(state, population, first, end)
+            sets[f"population.{population._volley_name}.spikes"] = _write_trains(state, population, trains)
+    if sets:
+        state.sim.change(sets)
+
+
 def _trains_file(state, population):
     """The SONATA spike file of a SpikeSourceArray population's trains, written in the
     session's scratch directory."""
@@ -158,8 +248,14 @@ def _trains_file(state, population):
         if len(train) and (np.any(np.diff(train) < 0) or train[0] <= 0):
             raise errors.InvalidParameterValueError(
                 f"{population.label}: the spike times of cell {cell} must increase, each after 0 ms (got {train[:5].tolist()}...)")
+    return _write_trains(state, population, times)
+
+
+def _write_trains(state, population, times):
+    """A new SONATA spike file of trains `times` (one array per cell) in the session's
+    scratch directory: a new file each time, as trains replaced between runs are a new
+    model part."""
     ids = np.concatenate([np.full(len(t), cell, dtype=np.int64) for cell, t in enumerate(times)]) if times else np.array([], np.int64)
-    # A new file each time: the trains replaced between runs are a new model part.
     state.trains_written += 1
     path = state.scratch() / f"{population._volley_name}_spike_times_{state.trains_written}.h5"
     volley.write_spikes(path, {population._volley_name: (np.concatenate(times) if times else [], ids)})
@@ -209,17 +305,11 @@ def _synapse_kind(projection, post):
 
 def _poisson_input(m, projection, weight):
     """A SpikeSourcePoisson onto its targets one to one: a Poisson stimulus of each."""
-    sources, post = projection.pre, projection.post
-    if post.conductance_based:
-        raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson onto conductance-based cells (volley's Poisson stimuli add currents; use a SpikeSourceArray)")
-    if projection.connection["rule"] != "one_to_one" or sources.size != post.size:
-        raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson projects one to one onto a population of its size")
-    p = sources._parameters
-    start, duration = _value("start", p["start"]), _value("duration", p["duration"])
-    if start > 0 or duration < 1e9:
-        raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson fires from 0 to the end (start and duration not mapped yet)")
-    m.stimulus(post._volley_name, kind="poisson", rate=_value("rate", p["rate"]), indegree=1,
-               weight=_weight(weight, post.celltype.weight_scale, "weight"))
+    projection._native_poisson = True
+    p = projection.pre._parameters
+    projection.pre._stimulus_indices.append(len(m._tables["stimulus"]))
+    m.stimulus(projection.post._volley_name, kind="poisson", rate=_value("rate", p["rate"]), indegree=1,
+               weight=_weight(weight, projection.post.celltype.weight_scale, "weight"))
 
 
 def build(state):
@@ -228,9 +318,7 @@ def build(state):
     model = model_of(state)
     sim = volley.Simulation(model, threads=state.threads)
     for population in state.populations:
-        if isinstance(population.celltype, SpikeSourcePoisson):
-            if population.recorder.recorded:
-                raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson's spikes are drawn inside its targets and cannot be recorded")
+        if getattr(population, "_native_poisson", False):
             continue
         for variable, values in population._initial.items():
             if variable in _SYNAPTIC_INITIAL:

@@ -40,6 +40,8 @@ class PopulationView(common.PopulationView):
     def _set_parameters(self, parameter_space):
         if _is_spike_source_array(self.grandparent):
             return self.grandparent._set_spike_times(parameter_space, self.index_in_grandparent(np.arange(self.size)))
+        if getattr(self.grandparent.celltype, "volley_model", "") is None:
+            return self.grandparent._set_poisson(parameter_space, self.index_in_grandparent(np.arange(self.size)))
         raise NotImplementedError(
             "pyNN.volley: parameters are one value per population (volley's LIF models hold them so); set them on the whole Population"
         )
@@ -122,9 +124,34 @@ class Population(common.Population):
 
             state.sim.change({f"population.{self._volley_name}.spikes": _trains_file(state, self)})
 
+    def _set_poisson(self, parameter_space, indices):
+        """The rate, start or duration of cells `indices` of a SpikeSourcePoisson: its
+        trains are drawn run by run, with the values it has then; as Poisson stimuli,
+        their rate changes from the next step."""
+        parameter_space.shape = (len(indices),)
+        parameter_space.evaluate(simplify=False)
+        values = {}
+        for name, value in parameter_space.items():
+            values[name] = np.broadcast_to(np.asarray(self._parameters[name], dtype=float), (self.size,)).copy()
+            values[name][indices] = value
+        state = simulator.state
+        if state.sim is not None and self._native_poisson:
+            from .build import _value
+
+            if set(parameter_space.keys()) - {"rate"}:
+                raise NotImplementedError(
+                    "pyNN.volley: start and duration of a SpikeSourcePoisson that drives its targets as Poisson stimuli "
+                    "are fixed at the build (record it, or set them before the first run, to have its trains drawn)"
+                )
+            rate = _value(f"{self.label}.rate", values["rate"])
+            state.sim.change({f"stimulus.{i}.rate": rate for i in self._stimulus_indices})
+        self._parameters.update(values)
+
     def _set_parameters(self, parameter_space):
         if _is_spike_source_array(self):
             return self._set_spike_times(parameter_space, np.arange(self.size))
+        if getattr(self.celltype, "volley_model", "") is None:
+            return self._set_poisson(parameter_space, np.arange(self.size))
         parameter_space.evaluate(simplify=True)
         synaptic = {n for pair in getattr(self.celltype, "synaptic_parameters", {}).values() for n in pair}
         if simulator.state.sim is not None and synaptic & set(parameter_space.keys()):

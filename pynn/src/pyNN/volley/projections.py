@@ -37,6 +37,12 @@ def volley_rule(connector, same_population):
     return None
 
 
+_NATIVE_POISSON = (
+    "pyNN.volley: this SpikeSourcePoisson drives its targets one to one as Poisson stimuli, its synapses inside them; "
+    "to read or set them, set weights before the first run (its trains are then drawn as spike sources)"
+)
+
+
 class Projection(common.Projection):
     __doc__ = common.Projection.__doc__
     _simulator = simulator
@@ -59,14 +65,14 @@ class Projection(common.Projection):
                     f"pyNN.volley: plastic synapses are drawn by volley's rules, between whole Populations "
                     f"({type(connector).__name__} from a {type(self.pre).__name__} onto a {type(self.post).__name__} is listed)"
                 )
-            if any(getattr(p.celltype, "volley_model", "") is None for p, _ in cells_by_population(self.pre)):
-                raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson projects one to one onto a whole population")
             self._listed = []
             connector.connect(self)
         # Weights set (`set`), applied at each build of the network.
         self._pending_weights = []
         # The volley projections it is, once built: (index, pre population, post population).
         self._parts = []
+        # Whether it is, once built, Poisson stimuli of its targets (`build._drives_as_stimuli`).
+        self._native_poisson = False
         simulator.state.add_projection(self)
 
     def __len__(self):
@@ -122,8 +128,8 @@ class Projection(common.Projection):
         if sim is None:
             simulator.state.build()
             sim = simulator.state.sim
-        if not self._parts and self._listed is None:
-            raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson's synapses are drawn inside its targets and cannot be read")
+        if self._native_poisson:
+            raise NotImplementedError(_NATIVE_POISSON)
         pre_side, post_side = side_index(self.pre), side_index(self.post)
         columns = [[], [], [], []]
         for index, pre_population, post_population in self._parts:
@@ -180,8 +186,8 @@ class Projection(common.Projection):
         names = set(parameter_space.keys())
         if names - {"weight"}:
             raise NotImplementedError(f"pyNN.volley sets a projection's weights, not {', '.join(sorted(names - {'weight'}))}: delays are fixed at the build")
-        if getattr(self.pre.celltype, "volley_model", "") is None:
-            raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson's synapses are drawn inside its targets: set their weight when projecting")
+        if simulator.state.sim is not None and self._native_poisson:
+            raise NotImplementedError(_NATIVE_POISSON)
         # Kept (unevaluated: each build reads the synapses it has), to be set again when
         # reset() builds the network anew.
         self._pending_weights.append(parameter_space)
@@ -206,14 +212,6 @@ def cells_by_index(side):
     """For each index of a Population, PopulationView or Assembly: (its cell's
     population, the cell's index there)."""
     return [(cell.parent, int(cell) - int(cell.parent.first_id)) for cell in side.all_cells]
-
-
-def cells_by_population(side):
-    """[(population, indices there)] of the cells of `side`."""
-    groups = {}
-    for population, index in cells_by_index(side):
-        groups.setdefault(id(population), (population, []))[1].append(index)
-    return list(groups.values())
 
 
 def side_index(side):

@@ -87,9 +87,12 @@ class State(common.control.BaseState):
             self.sim = build(self)
 
     def run_until(self, tstop):
+        from .build import draw_poisson_trains
+
         self.build()
         steps = round((tstop - self.t) / self.dt)
         if steps > 0:
+            draw_poisson_trains(self, self.t + steps * self.dt)
             self.sim.run(steps * self.dt)
         self.t = self.sim.t
         self.running = True

@@ -76,10 +76,15 @@ class IF_cond_exp(cells.IF_cond_exp):
 
 
 class SpikeSourcePoisson(cells.SpikeSourcePoisson):
-    """Poisson spike trains. On volley they drive their targets through a one-to-one
-    projection (as in Brunel's and the microcircuit's scripts), where each becomes a
-    Poisson stimulus of its target: the same statistics as NEST's poisson_generator and
-    parrot neuron, drawn from volley's keyed streams."""
+    """Poisson spike trains. Where they drive whole current-based populations of their
+    size one to one (as in Brunel's and the microcircuit's scripts), static, at one rate
+    from 0 to the end and unrecorded, each is a Poisson stimulus of its target: the same
+    statistics as NEST's poisson_generator and parrot neuron, drawn from volley's keyed
+    streams, at no cost per spike. Otherwise (any connector, conductance-based targets,
+    start and duration, rates per cell, recorded, rates set between runs) they are a
+    `spike_source` population replaying trains pyNN.volley draws before each run: a
+    Poisson process per cell, at most one spike a step, from streams keyed by the seed,
+    the population and the block of time (the same trains however the runs split it)."""
 
     __doc__ = (cells.SpikeSourcePoisson.__doc__ or "") + (__doc__ or "")
     volley_model = None
