@@ -35,8 +35,10 @@ pub fn kinds_of(used: impl IntoIterator<Item = SynapseModel>) -> Vec<SynapseMode
 /// One step's contribution of a synaptic kind, for the neurons of a group.
 #[derive(Clone, Copy, Debug)]
 pub enum SynapticInput<'a> {
-    /// A current (pA) per neuron.
-    Current(&'a [f32]),
+    /// A current (pA) per neuron: `i` with this step's arrivals, `start` as the step
+    /// began (what an exact integration of the membrane takes over the step, as
+    /// iaf_psc_exp's second synaptic current), decaying with `tau_ms`.
+    Current { i: &'a [f32], start: &'a [f32], tau_ms: f32 },
     /// A conductance (nS) per neuron and its reversal potential (mV): `g` with this
     /// step's arrivals, `start` as the step began (before them: what NEST's conductance
     /// models integrate over the step, the arrivals added after it), decaying with
@@ -48,7 +50,7 @@ impl<'a> SynapticInput<'a> {
     /// The same contribution for neurons `range` of those it covers.
     pub fn part(self, range: std::ops::Range<usize>) -> SynapticInput<'a> {
         match self {
-            SynapticInput::Current(i) => SynapticInput::Current(&i[range]),
+            SynapticInput::Current { i, start, tau_ms } => SynapticInput::Current { i: &i[range.clone()], start: &start[range], tau_ms },
             SynapticInput::Conductance { g, start, e_rev, tau_ms } => {
                 SynapticInput::Conductance { g: &g[range.clone()], start: &start[range], e_rev, tau_ms }
             }
@@ -90,7 +92,7 @@ impl<'a> Synaptic<'a> {
 pub fn add_as_currents(input: &mut [f32], synaptic: &Synaptic, v: &[f32]) {
     for kind in synaptic.iter() {
         match kind {
-            SynapticInput::Current(i) => input.iter_mut().zip(i).for_each(|(x, i)| *x += *i),
+            SynapticInput::Current { i, .. } => input.iter_mut().zip(i).for_each(|(x, i)| *x += *i),
             SynapticInput::Conductance { g, e_rev, .. } => {
                 for ((x, g), v) in input.iter_mut().zip(g).zip(v) {
                     *x += *g * (e_rev - *v);
@@ -148,7 +150,8 @@ impl Exponential {
             SynapseModel::ExpConductance { e_rev, tau_ms } => {
                 SynapticInput::Conductance { g: &self.value, start: &self.start, e_rev: e_rev as f32, tau_ms: tau_ms as f32 }
             }
-            _ => SynapticInput::Current(&self.value),
+            SynapseModel::ExpCurrent { tau_ms } => SynapticInput::Current { i: &self.value, start: &self.start, tau_ms: tau_ms as f32 },
+            SynapseModel::Delta => unreachable!("a delta synapse has no state of its own"),
         }
     }
 
@@ -182,7 +185,7 @@ mod tests {
         s.advance(&[2.0, 0.0]);
         s.advance(&[0.0, 1.0]);
         let decay = (-0.1f64 / 5.0).exp() as f32;
-        let SynapticInput::Current(i) = s.input() else { panic!("a current") };
+        let SynapticInput::Current { i, .. } = s.input() else { panic!("a current") };
         assert_eq!(i, &[2.0 * decay, 1.0]);
     }
 

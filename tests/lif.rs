@@ -23,11 +23,6 @@ fn l4e(size: u64, extra: &str) -> String {
 fn model_file_errors_name_the_field_and_what_was_expected() {
     let base = l4e(10, "").replace("{duration}", "10 ms");
     for (from, to, expected) in [
-        (
-            "tau_syn_in = 0.5",
-            "tau_syn_in = 1.0",
-            "population[0].parameters.tau_syn_in: expected tau_syn_in = tau_syn_ex (0.5 ms), got 1 ms: the weights arriving in a step are summed in one ring",
-        ),
         ("v_reset = -65", "v_reset = -50", "population[0].parameters.v_reset: expected v_reset below v_th (-50 mV), got -50 mV"),
         ("c_m = 250", "c_m = 0", "population[0].parameters.c_m: expected a capacitance > 0, got 0"),
         ("tau_m = 10", "tau_m = \"10 + r\"", "population[0].parameters.tau_m: expected a constant (one value for the whole population)"),
@@ -46,6 +41,13 @@ fn model_file_errors_name_the_field_and_what_was_expected() {
         assert!(err.contains(expected), "{to}: {err}");
         assert!(err.contains("lif.toml"), "names the file: {err}");
     }
+    // iaf_psc_exp routes weights by sign into two currents, as NEST's; iaf_psc_alpha sums them.
+    let alpha = base.replace("iaf_psc_exp", "iaf_psc_alpha").replace("tau_syn_in = 0.5", "tau_syn_in = 1.0");
+    let err = check_refuses("lif.toml", &alpha);
+    assert!(
+        err.contains("population[0].parameters.tau_syn_in: expected tau_syn_in = tau_syn_ex (0.5 ms), got 1 ms: the weights arriving in a step are summed in one ring"),
+        "{err}"
+    );
     let projection =
         "[[projection]]\nsource = \"l4e\"\ntarget = \"l4e\"\nconnection = { rule = \"fixed_indegree\", k = 5 }\nweight = \"87.8\"\n";
     let exp = format!("{base}{projection}synapse = {{ model = \"exp_current\", tau = \"2 ms\" }}\n");
@@ -159,4 +161,44 @@ fn poisson_driven_lif_neurons_spike_alike_whatever_the_threads() {
     let (two, _) = simulate(&desc, CpuOptions { threads: 2, ..Default::default() });
     assert!(one.len() > 3000, "{} spikes", one.len());
     assert!(one == two, "{} and {} spikes", one.len(), two.len());
+}
+
+/// iaf_psc_exp with tau_syn_in ≠ tau_syn_ex, as NEST's: negative weights decay with
+/// tau_syn_in in a current of their own (the synaptic kind of the projections whose
+/// weights are all negative), positive ones with tau_syn_ex. 400 neurons driven by
+/// Poisson input, with recurrent excitation and inhibition (delays spread so that
+/// deliveries cross epochs): the same spikes on 1 and 3 threads; a longer tau_syn_in
+/// inhibits more (the same total charge per spike, w·tau_syn_in, is larger); a
+/// projection of weights of both signs is refused, naming what to do.
+#[test]
+fn inhibition_with_its_own_time_constant_as_nest_routes_it_by_sign() {
+    let network = |tau_in: &str, inhibitory_weight: &str| {
+        let base = l4e(400, "").replace("{duration}", "200 ms").replace("tau_syn_in = 0.5", &format!("tau_syn_in = {tau_in}"));
+        format!(
+            "{base}[[projection]]\nsource = \"l4e\"\ntarget = \"l4e\"\nconnection = {{ rule = \"fixed_indegree\", k = 20 }}\nweight = 40.0\n\
+             delay = {{ distribution = \"uniform\", low = \"0.5 ms\", high = \"3 ms\" }}\n\
+             [[projection]]\nsource = \"l4e\"\ntarget = \"l4e\"\nconnection = {{ rule = \"fixed_indegree\", k = 20 }}\nweight = {inhibitory_weight}\ndelay = \"1 ms\"\n"
+        )
+    };
+    let parse = |text: &str| volley::config::parse(text, "lif.toml", &Default::default()).unwrap();
+    let desc = parse(&network("2.0", "-160.0"));
+    assert_eq!(desc.synapse_kinds().len(), 2, "delta (the input current) and tau_syn_in's exponential current");
+    let (one, _) = simulate(&desc, CpuOptions { threads: 1, ..Default::default() });
+    let (three, _) = simulate(&desc, CpuOptions { threads: 3, ..Default::default() });
+    assert!(one.len() > 1000, "{} spikes", one.len());
+    assert!(one == three, "{} and {} spikes", one.len(), three.len());
+    let (longer, _) = simulate(&parse(&network("4.0", "-160.0")), CpuOptions { threads: 1, ..Default::default() });
+    assert!(longer.len() < one.len() * 9 / 10, "{} spikes with tau_syn_in 4 ms, {} with 2 ms", longer.len(), one.len());
+    let err = check_refuses("lif.toml", &network("2.0", "{ distribution = \"uniform\", low = -160.0, high = 10.0 }"));
+    assert!(
+        err.ends_with(
+            "projection[1].weight: ranges over [-160, 10]: population 'l4e' (iaf_psc_exp) filters negative weights with tau_syn_in (2 ms) and positive ones \
+             with tau_syn_ex, as NEST routes them by sign; volley routes a projection's synapses together: expected weights of one sign (split the projection \
+             into its excitatory and inhibitory parts)"
+        ),
+        "{err}"
+    );
+    // The GPU backend says what it cannot run yet.
+    let why = volley::backend::gpu::unsupported(&desc).expect("refused");
+    assert!(why.contains("iaf_psc_exp with tau_syn_in ≠ tau_syn_ex"), "{why}");
 }

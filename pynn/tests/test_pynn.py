@@ -250,8 +250,8 @@ def test_what_volley_cannot_run_is_refused_by_name():
         stdp = sim.STDPMechanism(timing_dependence=sim.SpikePairRule(), weight_dependence=sim.AdditiveWeightDependence(),
                                  dendritic_delay_fraction=0)
         sim.Projection(a[0:2], b, sim.AllToAllConnector(), stdp)
-    with pytest.raises(NotImplementedError, match="tau_syn_E and tau_syn_I must be equal"):
-        sim.Population(3, sim.IF_curr_exp(tau_syn_E=5.0, tau_syn_I=10.0))
+    with pytest.raises(NotImplementedError, match="IF_curr_alpha's tau_syn_E and tau_syn_I must be equal"):
+        sim.Population(3, sim.IF_curr_alpha(tau_syn_E=5.0, tau_syn_I=10.0))
     c = sim.Population(3, sim.IF_curr_exp(tau_m=sim.RandomDistribution("uniform", low=10.0, high=20.0)))
     c.record("spikes")
     with pytest.raises(NotImplementedError, match="tau_m differs between the cells"):

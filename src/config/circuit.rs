@@ -4,7 +4,7 @@
 
 use super::{schema, Validator};
 use crate::error::{Error, Result};
-use crate::network::{ConnectionRule, DelaySpec, EdgeSource, Population, Projection, Storage, WeightSpec};
+use crate::network::{ConnectionRule, DelaySpec, EdgeSource, Population, Projection, Storage, SynapseModel, WeightSpec};
 
 /// Whose populations a circuit's nodes are (`[circuit] nodes`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,6 +167,14 @@ impl Validator<'_> {
                 message: format!("/edges/{}: {}", edges.population, super::stimulus::no_input(target_population)),
             });
         }
+        let weight = WeightSpec::Data { min: edges.weights.0, max: edges.weights.1 };
+        let synapse = match (edges.synapse, super::projection::routed_by_sign(target_population, &weight)) {
+            (SynapseModel::Delta, Ok(Some(kind))) => kind,
+            (_, Err(message)) => {
+                return Err(Error::Input { path: edges.file.clone(), message: format!("/edges/{}: the weights {message}", edges.population) })
+            }
+            (synapse, _) => synapse,
+        };
         let base = |k: usize, run: usize| populations[k].first_gid - circuit.runs[run].nodes.start;
         sources.push(Arc::new(EdgeSource {
             file: edges.file.clone(),
@@ -191,9 +199,9 @@ impl Validator<'_> {
             source,
             target,
             rule: ConnectionRule::Explicit { edges: (sources.len() - 1) as u32, count: edges.count },
-            weight: WeightSpec::Data { min: edges.weights.0, max: edges.weights.1 },
+            weight,
             delay: DelaySpec { min_steps: edges.delay_steps.0, max_steps: edges.delay_steps.1, normal: None, spread: false },
-            synapse: edges.synapse,
+            synapse,
             storage: Storage::Exact,
             plasticity: None,
         })

@@ -60,6 +60,11 @@ impl Validator<'_> {
                 ),
             ));
         }
+        let synapse = match (&p.synapse, routed_by_sign(&populations[target], &weight)) {
+            (None, Ok(Some(kind))) => kind,
+            (None, Err(message)) => return Err(self.error(p.weight.span(), at("weight"), message)),
+            _ => synapse,
+        };
         if let Some(s) = &p.synapse {
             if synapse != SynapseModel::Delta && declaration.filters_weights {
                 return Err(self.error(
@@ -473,4 +478,29 @@ impl Validator<'_> {
             _ => Err(err(known)),
         }
     }
+}
+
+/// The kind a projection's synapses take onto `target` where its model routes weights by
+/// sign (`NeuronModel::inhibitory_kind`: iaf_psc_exp with tau_syn_in ≠ tau_syn_ex, as
+/// NEST's): weights all below zero take that kind, weights none below zero the input
+/// current (None). volley routes a projection's synapses together, so weights of both
+/// signs are refused, with what to do.
+pub(super) fn routed_by_sign(target: &Population, weight: &WeightSpec) -> std::result::Result<Option<SynapseModel>, String> {
+    let Some(kind) = target.model.inhibitory_kind() else { return Ok(None) };
+    let (lo, hi) = crate::connectivity::generate::weight_bounds(weight);
+    if lo >= 0.0 {
+        return Ok(None);
+    }
+    if hi <= 0.0 {
+        return Ok(Some(kind));
+    }
+    let SynapseModel::ExpCurrent { tau_ms } = kind else { unreachable!("an exponential current") };
+    // An expression's bounds are searched on a grid, a few ulps off what was written.
+    let (lo, hi) = ((lo * 1e9).round() / 1e9, (hi * 1e9).round() / 1e9);
+    Err(format!(
+        "ranges over [{lo}, {hi}]: population '{}' ({}) filters negative weights with tau_syn_in ({tau_ms} ms) and positive ones with tau_syn_ex, as NEST routes them by sign; \
+         volley routes a projection's synapses together: expected weights of one sign (split the projection into its excitatory and inhibitory parts)",
+        target.name,
+        target.model.declaration().model
+    ))
 }

@@ -222,7 +222,7 @@ impl Group for CondExpGroup {
             .iter()
             .map(|kind| match *kind {
                 SynapticInput::Conductance { tau_ms, .. } => ((-c.dt / (2.0 * tau_ms as f64)).exp(), (-c.dt / tau_ms as f64).exp()),
-                SynapticInput::Current(_) => (1.0, 1.0),
+                SynapticInput::Current { .. } => (1.0, 1.0),
             })
             .collect();
         let mut conductances = Vec::with_capacity(kinds.len());
@@ -235,7 +235,7 @@ impl Group for CondExpGroup {
                     SynapticInput::Conductance { start, e_rev, tau_ms, .. } => {
                         conductances.push(Conductance { g: start[i] as f64, e_rev: e_rev as f64, tau: tau_ms as f64, half, full })
                     }
-                    SynapticInput::Current(values) => current += values[i] as f64,
+                    SynapticInput::Current { i: values, .. } => current += values[i] as f64,
                 }
             }
             let free = self.refractory[i] == 0.0;

@@ -161,7 +161,7 @@ impl Model for AlphaSpec {
         name: "iaf_psc_alpha",
         declaration,
         build: Build::Values(from_declared),
-        check: Some(super::lif::check),
+        check: Some(super::lif::check_one_time_constant),
         shader: include_str!("../../shaders/iaf_psc_alpha.wgsl"),
         gpu: "every population (`shaders/iaf_psc_alpha.wgsl`)",
     };
@@ -210,7 +210,8 @@ impl Group for AlphaGroup {
     /// no longer finite.
     #[inline]
     fn step(&mut self, step: &StepInput) -> bool {
-        debug_assert!(step.synaptic.is_empty(), "refused at the model file: delta synapses only");
+        // Synaptic kinds reach it only as other populations' (zero here): the model file
+        // gives it delta synapses only.
         super::in_chunks(self.v.len(), step.currents, |r, currents| {
             let state = [&mut self.v[r.clone()], &mut self.di_syn[r.clone()], &mut self.i_syn[r.clone()], &mut self.refractory[r.clone()]];
             step_dispatch(state, &mut self.spiked[r.clone()], &step.input[r.clone()], currents, step.common, self.constants)

@@ -186,7 +186,8 @@ impl Group for DeltaGroup {
     /// no longer finite.
     #[inline]
     fn step(&mut self, step: &StepInput) -> bool {
-        debug_assert!(step.synaptic.is_empty(), "refused at the model file: delta synapses only");
+        // Synaptic kinds reach it only as other populations' (zero here): the model file
+        // gives it delta synapses only.
         super::in_chunks(self.v.len(), step.currents, |r, currents| {
             let state = [&mut self.v[r.clone()], &mut self.refractory[r.clone()], &mut self.kept[r.clone()]];
             step_dispatch(state, &mut self.spiked[r.clone()], &step.input[r.clone()], currents, step.common, self.constants)

@@ -25,6 +25,7 @@
 use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable};
 use super::{Build, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
 use crate::expr::Expr;
+use crate::synapse::{SynapseModel, SynapticInput};
 
 /// Parameters in slot order: name, default (NEST's iaf_psc_exp defaults), unit, bound;
 /// iaf_psc_alpha's too.
@@ -57,7 +58,7 @@ pub fn declaration() -> Declaration {
             Derived { name: "P20".into(), unit: "mV/pA", definition: "tau_m/c_m·(1 − P22)".into() },
             Derived { name: "steps_ref".into(), unit: "steps", definition: "t_ref in whole steps, as NEST counts them: rounded to tics of 0.001 ms, then up to whole steps".into() },
         ],
-        step: "unless refractory: v ← e_l + P22·(v − e_l) + P21·i_syn + P20·(i_e + I); then i_syn ← P11·i_syn + the weights arriving"
+        step: "unless refractory: v ← e_l + P22·(v − e_l) + P21·i_syn + P21_in·i_in + P20·(i_e + I); then i_syn ← P11·i_syn + the weights arriving (i_in: where tau_syn_in ≠ tau_syn_ex, the current of the projections of negative weights, a synaptic kind exp_current with tau_syn_in, as NEST routes weights by sign)"
             .into(),
         threshold: "v ≥ v_th after the step".into(),
         reset: "v ← v_reset at once, held for steps_ref steps".into(),
@@ -78,10 +79,19 @@ pub(super) fn parameters() -> Vec<Parameter> {
         .collect()
 }
 
-/// What the parameters must satisfy together (iaf_psc_exp's and iaf_psc_alpha's): one
-/// synaptic time constant (the weights arriving in a step are summed in one ring,
-/// excitatory and inhibitory together), and a reset below the threshold.
+/// What iaf_psc_exp's (and iaf_psc_alpha's) parameters must satisfy together: a reset
+/// below the threshold.
 pub(super) fn check(declared: &Declared) -> Option<(&'static str, String)> {
+    let value = |k: usize| declared.parameters[k].constant().expect("constants, as declared");
+    if value(4) >= value(3) {
+        return Some(("v_reset", format!("expected v_reset below v_th ({} mV), got {} mV", value(3), value(4))));
+    }
+    None
+}
+
+/// iaf_psc_alpha's: as `check`, and one synaptic time constant (the weights arriving in a
+/// step are summed in one ring, excitatory and inhibitory together).
+pub(super) fn check_one_time_constant(declared: &Declared) -> Option<(&'static str, String)> {
     let value = |k: usize| declared.parameters[k].constant().expect("constants, as declared");
     if value(6) != value(7) {
         return Some((
@@ -93,10 +103,7 @@ pub(super) fn check(declared: &Declared) -> Option<(&'static str, String)> {
             ),
         ));
     }
-    if value(4) >= value(3) {
-        return Some(("v_reset", format!("expected v_reset below v_th ({} mV), got {} mV", value(3), value(4))));
-    }
-    None
+    check(declared)
 }
 
 fn from_declared(declared: Declared, dt_ms: f64) -> NeuronModel {
@@ -151,6 +158,14 @@ pub struct LifConstants {
 }
 
 impl LifSpec {
+    /// The kind projections of negative weights take onto this population: where
+    /// tau_syn_in differs from tau_syn_ex, a current of their own decaying with tau_syn_in
+    /// (NEST's i_syn_in); None where they share the input current.
+    pub fn inhibitory_kind(&self) -> Option<SynapseModel> {
+        let [.., tau_ex, tau_in, _] = self.parameters;
+        (tau_in != tau_ex).then_some(SynapseModel::ExpCurrent { tau_ms: tau_in })
+    }
+
     pub fn constants(&self) -> LifConstants {
         let [tau_m, c_m, e_l, v_th, v_reset, t_ref, tau_syn, _, i_e] = self.parameters;
         let p = Propagators::new(tau_m, c_m, tau_syn, self.dt_ms);
@@ -187,7 +202,14 @@ impl Model for LifSpec {
         let state = super::initial_state(&self.initial, &self.parameters, STATE.map(|s| s.0), r)?;
         let [v, i_syn, refractory] = state;
         let n = v.len();
-        Ok(LifGroup { v, i_syn, refractory, spiked: vec![0; n], constants })
+        let [tau_m, c_m, ..] = self.parameters;
+        Ok(LifGroup { v, i_syn, refractory, spiked: vec![0; n], constants, membrane: [tau_m, c_m, self.dt_ms], currents: Vec::new() })
+    }
+
+    fn gpu_unsupported(&self) -> Option<String> {
+        self.inhibitory_kind().map(|_| {
+            "iaf_psc_exp with tau_syn_in ≠ tau_syn_ex (its inhibitory current, a synaptic kind, is not in shaders/lif.wgsl yet)".into()
+        })
     }
 
     /// `cargo bench --bench kernels -- iaf_psc_exp` on the reference machine: 0.41 ns.
@@ -206,6 +228,11 @@ pub struct LifGroup {
     pub refractory: Vec<f32>,
     pub spiked: Vec<u8>,
     pub constants: LifConstants,
+    /// tau_m (ms), c_m (pF) and the step (ms): the propagators of the synaptic kinds'
+    /// currents onto v.
+    membrane: [f64; 3],
+    /// Scratch: the stimuli's currents and the kinds' contributions, as one current.
+    currents: Vec<f32>,
 }
 
 impl Group for LifGroup {
@@ -223,8 +250,14 @@ impl Group for LifGroup {
     /// currents). Returns true if some state is no longer finite.
     #[inline]
     fn step(&mut self, step: &StepInput) -> bool {
-        debug_assert!(step.synaptic.is_empty(), "refused at the model file: delta synapses only");
-        super::in_chunks(self.v.len(), step.currents, |r, currents| {
+        let mut scratch = std::mem::take(&mut self.currents);
+        let currents = if step.synaptic.is_empty() {
+            step.currents
+        } else {
+            self.kinds_as_currents(step, &mut scratch);
+            Some(scratch.as_slice())
+        };
+        let non_finite = super::in_chunks(self.v.len(), currents, |r, currents| {
             step_dispatch(
                 &mut self.v[r.clone()],
                 &mut self.i_syn[r.clone()],
@@ -235,7 +268,9 @@ impl Group for LifGroup {
                 step.common,
                 self.constants,
             )
-        })
+        });
+        self.currents = scratch;
+        non_finite
     }
 
     #[inline]
@@ -277,6 +312,32 @@ impl Group for LifGroup {
 
     fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
         vec![&mut self.v, &mut self.i_syn, &mut self.refractory]
+    }
+}
+
+impl LifGroup {
+    /// The stimuli's currents plus the synaptic kinds' contributions as the current that
+    /// moves v as they do over the step: an exponential current i decaying with τ moves v
+    /// by P21(τ)·i (i as the step began, as NEST's i_syn_in), which is P20·(P21(τ)/P20·i).
+    /// A conductance (of another population's synapses: none onto iaf_psc_exp) is
+    /// g·(e_rev − v).
+    fn kinds_as_currents(&self, step: &StepInput, currents: &mut Vec<f32>) {
+        currents.clear();
+        currents.extend_from_slice(step.currents.unwrap_or(&[]));
+        currents.resize(self.v.len(), 0.0);
+        let [tau_m, c_m, h] = self.membrane;
+        for kind in step.synaptic.iter() {
+            match kind {
+                SynapticInput::Current { start, tau_ms, .. } => {
+                    let p = Propagators::new(tau_m, c_m, tau_ms as f64, h);
+                    let scale = (p.p21 / p.p20) as f32;
+                    currents.iter_mut().zip(start).for_each(|(c, i)| *c += scale * *i);
+                }
+                SynapticInput::Conductance { g, e_rev, .. } => {
+                    currents.iter_mut().zip(g).zip(&self.v).for_each(|((c, g), v)| *c += *g * (e_rev - *v));
+                }
+            }
+        }
     }
 }
 
@@ -394,6 +455,42 @@ mod tests {
             pushed.collect_spikes(|_| b += 1);
         }
         assert_eq!((a, b), (0, spikes.len()));
+    }
+
+    /// With tau_syn_in ≠ tau_syn_ex a negative weight reaches v through its own current,
+    /// decaying with tau_syn_in (the synaptic kind of the projection's synapses, as NEST's
+    /// i_syn_in): the PSP is the exact one of that time constant, w·τ_m·τ_in/(C_m·(τ_m −
+    /// τ_in))·(e^(−t/τ_m) − e^(−t/τ_in)) from the step after the arrival, while the
+    /// excitatory current (tau_syn_ex) is untouched (to 10⁻⁴ mV: v is f32 near −65 mV); a
+    /// refractory neuron's v is held.
+    #[test]
+    fn an_inhibitory_current_of_its_own_time_constant_gives_the_exact_psp() {
+        use crate::synapse::{Exponential, Synaptic};
+        let e = |x: f64| Expr::parse(&x.to_string(), &[]).unwrap();
+        let spec = LifSpec { parameters: [10.0, 250.0, -65.0, -50.0, -65.0, 2.0, 0.5, 3.0, 0.0], dt_ms: 0.1, initial: [e(-65.0), e(0.0), e(0.0)] };
+        assert_eq!(spec.inhibitory_kind(), Some(SynapseModel::ExpCurrent { tau_ms: 3.0 }));
+        let mut g = spec.build([0.5].into_iter()).unwrap();
+        let mut inhibitory = Exponential::new(spec.inhibitory_kind().unwrap(), 1, 0.1);
+        let w = -500.0f64;
+        for step in 0..200 {
+            inhibitory.advance(&[if step == 0 { w as f32 } else { 0.0 }]);
+            let kinds = std::slice::from_ref(&inhibitory);
+            let synaptic = Synaptic::new(kinds, 0..1);
+            g.step(&StepInput { input: &[0.0], currents: None, common: 0.0, synaptic: &synaptic, dt: 0.1, step });
+            // v after step `step`: the current arrived at the end of step 0, t = step·0.1 ms.
+            let t = step as f64 * 0.1;
+            let exact = w * 10.0 * 3.0 / (250.0 * (10.0 - 3.0)) * ((-t / 10.0).exp() - (-t / 3.0).exp());
+            assert!((g.v[0] as f64 + 65.0 - exact).abs() < 1e-4, "step {step}: {} against {exact}", g.v[0] + 65.0);
+            assert_eq!(g.i_syn[0], 0.0);
+        }
+        // Refractory: held where it is whatever the current.
+        g.refractory[0] = 5.0;
+        let held = g.v[0];
+        inhibitory.advance(&[-1000.0]);
+        inhibitory.advance(&[0.0]);
+        let kinds = std::slice::from_ref(&inhibitory);
+        g.step(&StepInput { input: &[0.0], currents: None, common: 0.0, synaptic: &Synaptic::new(kinds, 0..1), dt: 0.1, step: 0 });
+        assert_eq!(g.v[0], held);
     }
 
     #[test]

@@ -393,6 +393,18 @@ impl NeuronModel {
     }
 }
 
+impl NeuronModel {
+    /// The synaptic kind a projection of negative weights takes onto this model where it
+    /// is not the input current (iaf_psc_exp with tau_syn_in ≠ tau_syn_ex: NEST routes
+    /// weights by sign into two currents); None for the others.
+    pub fn inhibitory_kind(&self) -> Option<crate::synapse::SynapseModel> {
+        match self {
+            NeuronModel::Lif(spec) => spec.inhibitory_kind(),
+            _ => None,
+        }
+    }
+}
+
 impl NeuronGroup {
     /// Membrane potentials (the first declared state variable), for recording and tests.
     pub fn voltages(&self) -> &[f32] {
@@ -405,6 +417,14 @@ impl NeuronGroup {
     /// the declaration: once per group, when a backend builds it.
     pub fn integrates_conductances(&self) -> bool {
         (self.kind().declaration)().integrates_conductances
+    }
+
+    /// Whether the model takes the synaptic kinds in its own update: it integrates
+    /// conductances, or it filters the weights arriving (its input holds weights, not
+    /// currents; iaf_psc_exp integrates an exponential kind's current exactly).
+    pub fn takes_synaptic_kinds(&self) -> bool {
+        let declaration = (self.kind().declaration)();
+        declaration.integrates_conductances || declaration.filters_weights
     }
 
     /// Whether the model takes the weights arriving in a step apart from the stimulus

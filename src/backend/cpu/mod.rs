@@ -67,10 +67,10 @@ struct GroupSlot {
     population: usize,
     /// The stimuli reaching its neurons.
     stimuli: Vec<GroupStimulus>,
-    /// Its model's declared flags, read once: whether it integrates synaptic
-    /// conductances itself, and whether it takes the stimuli's currents apart from the
-    /// weights arriving (and has such stimuli).
-    integrates_conductances: bool,
+    /// Its model's declared flags, read once: whether it takes the synaptic kinds in its
+    /// own update, and whether it takes the stimuli's currents apart from the weights
+    /// arriving (and has such stimuli).
+    takes_synaptic_kinds: bool,
     currents_apart: bool,
 }
 
@@ -351,7 +351,7 @@ impl Shard {
                     .map_err(|e| invalid_value(desc, index, lo, e))?;
                 let stimuli = stimulus::for_group(&desc.stimuli, index, pop.first_gid, lo, (hi - lo) as usize);
                 groups.push(GroupSlot {
-                    integrates_conductances: state.integrates_conductances(),
+                    takes_synaptic_kinds: state.takes_synaptic_kinds(),
                     currents_apart: state.takes_currents_apart() && stimuli.iter().any(|s| s.is_current()),
                     state,
                     offset: (lo - neurons.start) as usize,
@@ -413,7 +413,7 @@ impl Shard {
             for (new, old) in fresh.checkpoint_arrays_mut().iter_mut().zip(g.state.checkpoint_arrays_mut()) {
                 new.copy_from(&old);
             }
-            g.integrates_conductances = fresh.integrates_conductances();
+            g.takes_synaptic_kinds = fresh.takes_synaptic_kinds();
             g.currents_apart = fresh.takes_currents_apart() && g.stimuli.iter().any(|s| s.is_current());
             g.state = fresh;
         }
@@ -482,10 +482,10 @@ impl Shard {
                 let range = g.offset..g.offset + n;
                 let synaptic = Synaptic::new(&self.exponential, range.clone());
                 let input = &mut input[range];
-                // A model that does not integrate conductances itself takes every kind as
-                // a current, added before the stimuli (the order of the sum is part of
+                // A model that does not take the kinds itself takes every kind as a
+                // current, added before the stimuli (the order of the sum is part of
                 // the result: the same as before synaptic kinds had a module).
-                let synaptic = if g.integrates_conductances {
+                let synaptic = if g.takes_synaptic_kinds {
                     synaptic
                 } else {
                     synapse::add_as_currents(input, &synaptic, g.state.voltages());

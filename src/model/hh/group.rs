@@ -295,7 +295,7 @@ impl HhGroup {
         let mut conductances: Vec<(f64, &[f32])> = Vec::new();
         for kind in synaptic.iter() {
             match kind {
-                SynapticInput::Current(c) => i_app.iter_mut().zip(c).for_each(|(i, &c)| *i += c as f64),
+                SynapticInput::Current { i: c, .. } => i_app.iter_mut().zip(c).for_each(|(i, &c)| *i += c as f64),
                 SynapticInput::Conductance { g, e_rev, .. } => conductances.push((e_rev as f64, g)),
             }
         }

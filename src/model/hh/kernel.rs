@@ -188,7 +188,7 @@ pub(super) fn exp_euler_block(
     // channel whose open conductance is g.
     for kind in synaptic.iter() {
         match kind {
-            SynapticInput::Current(c) => {
+            SynapticInput::Current { i: c, .. } => {
                 for (e, &c) in g_e[..len].iter_mut().zip(&c[s..s + len]) {
                     *e += c;
                 }

@@ -74,9 +74,11 @@ class Population(common.Population):
         space.evaluate(simplify=True)
         self._parameters = space.as_dict()
         taus = [self._parameters.get(name) for name in ("tau_syn_ex", "tau_syn_in")]
-        if not self.celltype.conductance_based and None not in taus and not np.all(np.asarray(taus[0]) == np.asarray(taus[1])):
+        # iaf_psc_exp filters inhibitory weights with tau_syn_in as NEST does; volley's
+        # iaf_psc_alpha sums them with the excitatory ones.
+        if self.celltype.volley_model == "iaf_psc_alpha" and not np.all(np.asarray(taus[0]) == np.asarray(taus[1])):
             raise NotImplementedError(
-                "pyNN.volley: tau_syn_E and tau_syn_I must be equal (volley's current-based LIF models filter "
+                "pyNN.volley: IF_curr_alpha's tau_syn_E and tau_syn_I must be equal (volley's iaf_psc_alpha filters "
                 "excitatory and inhibitory weights in one synaptic current)"
             )
         # variable -> per-cell values (PyNN units), applied at the build.
