@@ -34,7 +34,11 @@ fn model_file_errors_name_the_field_and_what_was_expected() {
             "stimulus[0].rate: rate × indegree × dt = 1600 events expected per neuron and step, more than the 100 a Poisson stimulus draws",
         ),
         ("rate = 8.0", "rate = -8.0", "stimulus[0].rate: expected a finite number ≥ 0, got -8"),
-        ("kind = \"poisson\"", "kind = \"poison\"", "stimulus[0].kind: unknown stimulus kind 'poison' (known: noise, constant, step, poisson, pick)"),
+        (
+            "kind = \"poisson\"",
+            "kind = \"poison\"",
+            "stimulus[0].kind: unknown stimulus kind 'poison' (known: noise, constant, step, poisson, pick)",
+        ),
     ] {
         assert!(base.contains(from), "{from}");
         let err = check_refuses("lif.toml", &base.replacen(from, to, 1));
@@ -54,7 +58,7 @@ fn model_file_errors_name_the_field_and_what_was_expected() {
     let err = check_refuses("lif.toml", &exp);
     assert!(
         err.contains(
-            "projection[0].synapse: population 'l4e' (iaf_psc_exp) filters the weights arriving with a synaptic current of its own"
+            "projection[0].synapse: population 'l4e' (iaf_psc_exp) takes the weights arriving itself (each a jump of its synaptic current, or of v): leave out 'synapse'"
         ),
         "{err}"
     );

@@ -24,7 +24,7 @@ def simulate(backend: str, build, duration: float, **setup):
     import importlib
 
     sim = importlib.import_module(f"pyNN.{backend}")
-    sim.setup(timestep=0.1, spike_precision="on_grid", **setup)
+    sim.setup(**{"timestep": 0.1, "spike_precision": "on_grid", **setup})
     collect = build(sim)
     sim.run(duration)
     out = collect()
@@ -296,6 +296,44 @@ def test_unequal_synaptic_time_constants_as_on_nest():
     sim.run(100.0)
     assert np.max(np.abs(collect()[1] - volley_v)) > 0.1
     sim.end()
+
+
+def izhikevich_cells(sim):
+    """PyNN's examples/Izhikevich.py network: three Izhikevich cells, the first with an
+    i_offset of its own, the second driven by a train of weight 3 mV, the third by a
+    DCSource; v and u recorded (the script's OneToOne onto a one-cell view fails in PyNN
+    0.13.0's connector code under NumPy 2 on pyNN.nest: a FromList here)."""
+    neurons = sim.Population(3, sim.Izhikevich(a=0.02, b=0.2, c=-65, d=6, i_offset=[0.014, 0.0, 0.0]))
+    spike_source = sim.Population(1, sim.SpikeSourceArray(spike_times=np.arange(10.0, 51, 1)))
+    sim.Projection(spike_source, neurons, sim.FromListConnector([(0, 1, 3.0, 1.0)]), sim.StaticSynapse(), receptor_type="excitatory")
+    sim.DCSource(start=2.0, stop=92.0, amplitude=0.014).inject_into(neurons[2:3])
+    neurons.record(["spikes", "v", "u"])
+    neurons.initialize(v=-70.0, u=-14.0)
+
+    def collect():
+        segment = neurons.get_data().segments[0]
+        trains = [np.asarray(t.magnitude) for t in segment.spiketrains]
+        return trains, [np.asarray(segment.filter(name=n)[0].magnitude) for n in ("v", "u")]
+
+    return collect
+
+
+def test_izhikevich_as_on_nest(tmp_path):
+    """Izhikevich as NEST's izhikevich (volley's izhikevich_nest): the same spikes, v and u
+    to f32's rounding magnified on the upswing of a spike; i_offset per cell (constant
+    stimuli of the cells that have it). PyNN's Izhikevich.py runs unchanged on volley."""
+    nest_trains, (nest_v, nest_u) = simulate("nest", izhikevich_cells, 100.0, timestep=0.01, min_delay=1.0)
+    trains, (v, u) = simulate("volley", izhikevich_cells, 100.0, timestep=0.01, min_delay=1.0)
+    assert [len(t) for t in nest_trains] == [len(t) for t in trains] and min(len(t) for t in trains) >= 1, (trains, nest_trains)
+    for a, b in zip(trains, nest_trains):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+    # Away from the spikes' upswings (v below -40 mV) the traces agree to 10⁻² mV
+    # (measured: 4.5·10⁻³, volley's state being f32 and NEST's f64).
+    calm = (nest_v < -40.0) & (v < -40.0)
+    assert calm.mean() > 0.8
+    np.testing.assert_allclose(v[calm], nest_v[calm], atol=1e-2)
+    np.testing.assert_allclose(u, nest_u, atol=1e-2)
+    run_script(PYNN_EXAMPLES / "Izhikevich.py", "volley", cwd=tmp_path)
 
 
 def spike_sources_onto_cells(sim):

@@ -47,7 +47,8 @@ fn model_section(s: &mut String, kind: &ModelKind) {
     let synapses = match (d.integrates_conductances, d.filters_weights) {
         (true, _) => "conductance-based synapses are integrated with the membrane; current-based ones add to its input current",
         (false, true) => {
-            "the model filters arriving weights with its own synaptic current: projections onto it take the delta synapse only"
+            "the model takes arriving weights itself (each a jump of its synaptic current, or of v): projections onto it take the delta synapse, \
+             or where the model routes weights by sign, negative ones a current of their own (see Step)"
         }
         (false, false) => "every synaptic kind reaches it as a current (a conductance g as g·(e_rev − v))",
     };

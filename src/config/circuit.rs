@@ -171,7 +171,10 @@ impl Validator<'_> {
         let synapse = match (edges.synapse, super::projection::routed_by_sign(target_population, &weight)) {
             (SynapseModel::Delta, Ok(Some(kind))) => kind,
             (_, Err(message)) => {
-                return Err(Error::Input { path: edges.file.clone(), message: format!("/edges/{}: the weights {message}", edges.population) })
+                return Err(Error::Input {
+                    path: edges.file.clone(),
+                    message: format!("/edges/{}: the weights {message}", edges.population),
+                })
             }
             (synapse, _) => synapse,
         };

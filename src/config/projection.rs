@@ -71,7 +71,7 @@ impl Validator<'_> {
                     s.span(),
                     at("synapse"),
                     format!(
-                        "population '{}' ({}) filters the weights arriving with a synaptic current of its own: leave out 'synapse' (the weight is the current's jump)",
+                        "population '{}' ({}) takes the weights arriving itself (each a jump of its synaptic current, or of v): leave out 'synapse'",
                         populations[target].name, declaration.model
                     ),
                 ));

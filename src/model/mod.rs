@@ -372,6 +372,7 @@ register_models! {
     iaf_psc_alpha::Alpha(AlphaSpec),
     iaf_psc_delta::Delta(DeltaSpec),
     iaf_cond_exp::CondExp(CondExpSpec),
+    izhikevich_nest::IzhikevichNest(IzhikevichNestSpec),
     spike_source::SpikeSource(SpikeSourceSpec),
 }
 

@@ -17,6 +17,9 @@ from pyNN.random import RandomDistribution
 
 from .standardmodels import DCSource, NoisyCurrentSource, SpikeSourceArray, SpikeSourcePoisson, StaticSynapse, StepCurrentSource
 
+# PyNN's recordables that are volley's state variables of the same name and unit.
+RECORDED_AS_IS = ("v", "u")
+
 # Initial values PyNN gives every cell type that volley's models start from themselves
 # (the synaptic currents at 0).
 _SYNAPTIC_INITIAL = {"isyn_exc", "isyn_inh", "gsyn_exc", "gsyn_inh"}
@@ -119,6 +122,7 @@ def model_of(state):
     cells = [p for p in state.populations if not getattr(p, "_native_poisson", False)]
     for k, population in enumerate(cells):
         population._volley_name = f"p{k}"
+        population._offset_stimuli = []
         if isinstance(population.celltype, SpikeSourceArray):
             m.population(population._volley_name, population.size, "spike_source", spikes=_trains_file(state, population))
             continue
@@ -128,8 +132,12 @@ def model_of(state):
             m.population(population._volley_name, population.size, "spike_source", spikes=empty)
             continue
         synaptic = {n for pair in getattr(population.celltype, "synaptic_parameters", {}).values() for n in pair}
-        parameters = {name: _value(f"{population.label}.{name}", v) for name, v in population._parameters.items() if name not in synaptic}
+        given = {name: v for name, v in population._parameters.items() if name not in synaptic}
+        offsets = given.pop("i_e", None) if "i_e" in given and not _homogeneous(given["i_e"]) else None
+        parameters = {name: _value(f"{population.label}.{name}", v) for name, v in given.items()}
         m.population(population._volley_name, population.size, population.celltype.volley_model, parameters=parameters)
+        if offsets is not None:
+            _offset_currents(m, population, offsets)
     for projection in state.projections:
         projection._parts = []
         projection._native_poisson = False
@@ -157,6 +165,19 @@ def model_of(state):
                 source.stimulus_indices.append(len(m._tables["stimulus"]))
                 m.stimulus(population._volley_name, **table)
     return m
+
+
+def _offset_currents(m, population, offsets):
+    """i_offset differing between cells: a constant stimulus of each value onto the cells
+    that have it (volley's i_e is one per population; a constant current is the same
+    term of the membrane equation)."""
+    offsets = np.broadcast_to(np.asarray(offsets, dtype=float), (population.size,))
+    population._offset_stimuli = []
+    for value in np.unique(offsets):
+        if value != 0.0:
+            population._offset_stimuli.append(len(m._tables["stimulus"]))
+            m.stimulus(population._volley_name, kind="constant", amplitude=float(value),
+                       neurons={"ids": [int(i) for i in np.flatnonzero(offsets == value)]})
 
 
 def _homogeneous(value):
@@ -344,14 +365,14 @@ def build(state):
 
 def _recorded_variable(model, population, name):
     """(volley's state variable, its scale to PyNN's unit) of PyNN's recordable `name`:
-    v; a conductance-based cell's gsyn_exc/gsyn_inh, the value of the synaptic kind of
-    its excitatory/inhibitory projections (nS → µS), None where no projection of that
-    kind reaches it (then 0 throughout)."""
-    if name == "v":
-        return "v", 1.0
+    v (and Izhikevich's u); a conductance-based cell's gsyn_exc/gsyn_inh, the value of
+    the synaptic kind of its excitatory/inhibitory projections (nS → µS), None where no
+    projection of that kind reaches it (then 0 throughout)."""
+    if name in RECORDED_AS_IS:
+        return name, 1.0
     receptors = getattr(population.celltype, "synaptic_parameters", None)
     if name not in ("gsyn_exc", "gsyn_inh") or receptors is None:
-        raise NotImplementedError(f"pyNN.volley records spikes, v and a conductance-based cell's gsyn_exc/gsyn_inh, not {name}")
+        raise NotImplementedError(f"pyNN.volley records spikes, v, Izhikevich's u and a conductance-based cell's gsyn_exc/gsyn_inh, not {name}")
     def kind_of(receptor):
         tau, e_rev = (_value(n, population._parameters[n]) for n in receptors[receptor])
         return {"model": "exp_conductance", "tau": f"{tau} ms", "e_rev": e_rev}

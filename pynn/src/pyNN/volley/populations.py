@@ -164,10 +164,18 @@ class Population(common.Population):
         if simulator.state.sim is not None:
             # Between runs: the population's neurons are built again with the new values,
             # their state carried on (volley's Simulation.change).
-            from .build import _value
+            from .build import _homogeneous, _value
 
+            if "i_e" in parameter_space.keys() and not _homogeneous(parameter_space["i_e"]):
+                raise NotImplementedError(
+                    "pyNN.volley: i_offset differing between cells is set before the first run (or after reset()); "
+                    "between runs, one value for the population"
+                )
             sets = {f"population.{self._volley_name}.parameters.{name}": _value(f"{self.label}.{name}", value)
                     for name, value in parameter_space.items()}
+            if "i_e" in parameter_space.keys():
+                # The cells' own offsets, constant stimuli of the build, give way to it.
+                sets.update({f"stimulus.{k}.amplitude": 0.0 for k in self._offset_stimuli})
             simulator.state.sim.change(sets)
         for name, value in parameter_space.items():
             self._parameters[name] = value

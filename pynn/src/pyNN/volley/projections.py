@@ -66,7 +66,10 @@ class Projection(common.Projection):
                     f"({type(connector).__name__} from a {type(self.pre).__name__} onto a {type(self.post).__name__} is listed)"
                 )
             self._listed = []
-            connector.connect(self)
+            if type(connector) is connectors.OneToOneConnector:
+                self._list_one_to_one()
+            else:
+                connector.connect(self)
         # Weights set (`set`), applied at each build of the network.
         self._pending_weights = []
         # The volley projections it is, once built: (index, pre population, post population).
@@ -104,6 +107,17 @@ class Projection(common.Projection):
         weights = np.broadcast_to(np.asarray(connection_parameters["weight"], dtype=float), (n,)).copy()
         delays = np.broadcast_to(np.asarray(connection_parameters["delay"], dtype=float), (n,)).copy()
         self._listed.append((pre, int(postsynaptic_index), weights, delays))
+
+    def _list_one_to_one(self):
+        """OneToOneConnector between sides that are not whole populations: the pairs i → i
+        listed here, each synapse's parameters evaluated as PyNN's connectors evaluate
+        them (PyNN 0.13.0's own code fails on a one-cell side under NumPy 2)."""
+        parameters = self.synapse_type.native_parameters
+        parameters.shape = (self.pre.size, self.post.size)
+        for k in range(min(self.pre.size, self.post.size)):
+            sources = np.array([k])
+            values = {name: (m.evaluate(simplify=True) if m.is_homogeneous else m[sources, k]) for name, m in parameters.items()}
+            self._convergent_connect(sources, k, **values)
 
     def listed_parts(self):
         """The listed synapses by (pre population, post population): for each pair, the

@@ -24,9 +24,13 @@ class Recorder(recording.Recorder):
         state = simulator.state
         if state.sim is not None:
             raise NotImplementedError("pyNN.volley: record() before the first run (or after reset())")
+        from .build import RECORDED_AS_IS
+
         conductances = ("gsyn_exc", "gsyn_inh") if self.population.celltype.conductance_based else ()
-        if variable.name not in ("spikes", "v", *conductances):
-            raise NotImplementedError(f"pyNN.volley records spikes, v and a conductance-based cell's gsyn_exc/gsyn_inh, not {variable.name}")
+        as_is = [n for n in RECORDED_AS_IS if n in self.population.celltype.recordable]
+        if variable.name not in ("spikes", *as_is, *conductances):
+            raise NotImplementedError(
+                f"pyNN.volley records spikes, v, Izhikevich's u and a conductance-based cell's gsyn_exc/gsyn_inh, not {variable.name}")
         if sampling_interval is not None:
             self.sampling_interval = sampling_interval
 

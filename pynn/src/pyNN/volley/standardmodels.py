@@ -75,6 +75,17 @@ class IF_cond_exp(cells.IF_cond_exp):
     synaptic_parameters = {"excitatory": ("tau_syn_ex", "e_ex"), "inhibitory": ("tau_syn_in", "e_in")}
 
 
+class Izhikevich(cells.Izhikevich):
+    """On volley: NEST's izhikevich (volley's `izhikevich_nest`: forward Euler on the
+    state each step begins with, NEST's default; volley's own `izhikevich` is net.m's
+    stepping). Weights are jumps of v in mV, as on pyNN.nest."""
+
+    __doc__ = (cells.Izhikevich.__doc__ or "") + (__doc__ or "")
+    volley_model = "izhikevich_nest"
+    translations = build_translations(("a", "a"), ("b", "b"), ("c", "c"), ("d", "d"), ("i_offset", "i_e", 1000.0))
+    weight_scale = 1.0
+
+
 class SpikeSourcePoisson(cells.SpikeSourcePoisson):
     """Poisson spike trains. Where they drive whole current-based populations of their
     size one to one (as in Brunel's and the microcircuit's scripts), static, at one rate
@@ -279,7 +290,6 @@ def _not_supported(name, why):
 
 IF_cond_alpha = _not_supported("IF_cond_alpha", "volley has no iaf_cond_alpha yet")
 HH_cond_exp = _not_supported("HH_cond_exp", "volley's hh model does not yet reproduce NEST's hh_cond_exp_traub")
-Izhikevich = _not_supported("Izhikevich", "volley's izhikevich is net.m's (two half steps per step), not NEST's izhikevich")
 EIF_cond_exp_isfa_ista = _not_supported("EIF_cond_exp_isfa_ista", "no adaptive exponential model in volley")
 EIF_cond_alpha_isfa_ista = _not_supported("EIF_cond_alpha_isfa_ista", "no adaptive exponential model in volley")
 ACSource = _not_supported("ACSource", "volley has no sinusoidal stimulus")
