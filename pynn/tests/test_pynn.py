@@ -241,7 +241,6 @@ def test_what_volley_cannot_run_is_refused_by_name():
     for make, name in [
         (lambda: sim.IF_cond_alpha(), "IF_cond_alpha"),
         (lambda: sim.ACSource(), "ACSource"),
-        (lambda: sim.HH_cond_exp(), "HH_cond_exp"),
     ]:
         with pytest.raises(NotImplementedError, match=name):
             make()
@@ -334,6 +333,55 @@ def test_izhikevich_as_on_nest(tmp_path):
     np.testing.assert_allclose(v[calm], nest_v[calm], atol=1e-2)
     np.testing.assert_allclose(u, nest_u, atol=1e-2)
     run_script(PYNN_EXAMPLES / "Izhikevich.py", "volley", cwd=tmp_path)
+
+
+def hh_cells(sim):
+    """Two HH_cond_exp cells (NEST's hh_cond_exp_traub): the first driven by a step of
+    current, the second by excitatory and inhibitory trains through conductances; v and
+    gsyn recorded."""
+    from pyNN.parameters import Sequence
+
+    cells = sim.Population(2, sim.HH_cond_exp(tau_syn_E=2.0, tau_syn_I=5.0))
+    sim.StepCurrentSource(times=[20.0, 120.0], amplitudes=[0.5, 0.0]).inject_into(cells[0:1])
+    excitatory = sim.Population(1, sim.SpikeSourceArray(spike_times=Sequence([30.0, 31.0, 32.0, 33.0, 80.0, 82.0])))
+    inhibitory = sim.Population(1, sim.SpikeSourceArray(spike_times=Sequence([60.0, 81.0])))
+    sim.Projection(excitatory, cells, sim.FromListConnector([(0, 1, 0.05, 1.0)]), sim.StaticSynapse(), receptor_type="excitatory")
+    sim.Projection(inhibitory, cells, sim.FromListConnector([(0, 1, 0.05, 1.0)]), sim.StaticSynapse(), receptor_type="inhibitory")
+    cells.record(["spikes", "v", "gsyn_exc"])
+
+    def collect():
+        segment = cells.get_data().segments[0]
+        return [np.asarray(t.magnitude) for t in segment.spiketrains], np.asarray(segment.filter(name="v")[0].magnitude)
+
+    return collect
+
+
+def test_hh_cond_exp_as_on_nest(tmp_path):
+    """HH_cond_exp as NEST's hh_cond_exp_traub: the same spikes; v within 10⁻² mV where it
+    moves slowly (measured 3·10⁻³; 0.57 mV on the upstrokes, a fraction of a step: NEST
+    integrates with RKF45 to an absolute 10⁻³, volley with RK4 on 0.005 ms substeps).
+    PyNN's HH_cond_exp2.py runs unchanged, its trace within 0.1 mV of NEST's (measured
+    0.03 mV)."""
+    nest_trains, nest_v = simulate("nest", hh_cells, 150.0, min_delay=0.1)
+    trains, v = simulate("volley", hh_cells, 150.0, min_delay=0.1)
+    assert [len(t) for t in trains] == [len(t) for t in nest_trains] and min(len(t) for t in trains) >= 1, (trains, nest_trains)
+    for a, b in zip(trains, nest_trains):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+    slow = np.abs(np.gradient(nest_v, axis=0)) < 0.1
+    assert slow.mean() > 0.5
+    np.testing.assert_allclose(v[slow], nest_v[slow], atol=1e-2)
+    # PyNN's HH_cond_exp2.py (dt = 0.001 ms, 1 nA for 20 ms), unchanged on both: its
+    # saved traces.
+    import pickle
+
+    (tmp_path / "Results").mkdir()
+    traces = {}
+    for backend in ("nest", "volley"):
+        run_script(PYNN_EXAMPLES / "HH_cond_exp2.py", backend, cwd=tmp_path)
+        with open(tmp_path / "Results" / f"HH_cond_exp2_{backend}.pkl", "rb") as f:
+            traces[backend] = np.asarray(pickle.load(f).segments[0].analogsignals[0].magnitude)[:, 0]
+    assert len(traces["nest"]) == len(traces["volley"]) == 20001 and traces["nest"].max() > 20.0
+    np.testing.assert_allclose(traces["volley"], traces["nest"], atol=0.1)
 
 
 def spike_sources_onto_cells(sim):

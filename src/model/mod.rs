@@ -373,6 +373,7 @@ register_models! {
     iaf_psc_delta::Delta(DeltaSpec),
     iaf_cond_exp::CondExp(CondExpSpec),
     izhikevich_nest::IzhikevichNest(IzhikevichNestSpec),
+    hh_cond_exp_traub::HhCondExpTraub(HhCondExpTraubSpec),
     spike_source::SpikeSource(SpikeSourceSpec),
 }
 

@@ -75,6 +75,32 @@ class IF_cond_exp(cells.IF_cond_exp):
     synaptic_parameters = {"excitatory": ("tau_syn_ex", "e_ex"), "inhibitory": ("tau_syn_in", "e_in")}
 
 
+class HH_cond_exp(cells.HH_cond_exp):
+    """On volley: NEST's hh_cond_exp_traub (volley's model of that name, Traub and Miles'
+    kinetics); synapses as IF_cond_exp's: each projection onto it an exp_conductance
+    synapse with the cells' tau_syn_E/e_rev_E or tau_syn_I/e_rev_I, weights in µS."""
+
+    __doc__ = (cells.HH_cond_exp.__doc__ or "") + (__doc__ or "")
+    volley_model = "hh_cond_exp_traub"
+    translations = build_translations(
+        ("gbar_Na", "g_na", 1000.0),
+        ("gbar_K", "g_k", 1000.0),
+        ("g_leak", "g_l", 1000.0),
+        ("cm", "c_m", 1000.0),
+        ("v_offset", "v_t"),
+        ("e_rev_Na", "e_na"),
+        ("e_rev_K", "e_k"),
+        ("e_rev_leak", "e_l"),
+        ("e_rev_E", "e_ex"),
+        ("e_rev_I", "e_in"),
+        ("tau_syn_E", "tau_syn_ex"),
+        ("tau_syn_I", "tau_syn_in"),
+        ("i_offset", "i_e", 1000.0),
+    )
+    weight_scale = 1000.0
+    synaptic_parameters = IF_cond_exp.synaptic_parameters
+
+
 class Izhikevich(cells.Izhikevich):
     """On volley: NEST's izhikevich (volley's `izhikevich_nest`: forward Euler on the
     state each step begins with, NEST's default; volley's own `izhikevich` is net.m's
@@ -289,7 +315,6 @@ def _not_supported(name, why):
 
 
 IF_cond_alpha = _not_supported("IF_cond_alpha", "volley has no iaf_cond_alpha yet")
-HH_cond_exp = _not_supported("HH_cond_exp", "volley's hh model does not yet reproduce NEST's hh_cond_exp_traub")
 EIF_cond_exp_isfa_ista = _not_supported("EIF_cond_exp_isfa_ista", "no adaptive exponential model in volley")
 EIF_cond_alpha_isfa_ista = _not_supported("EIF_cond_alpha_isfa_ista", "no adaptive exponential model in volley")
 ACSource = _not_supported("ACSource", "volley has no sinusoidal stimulus")
