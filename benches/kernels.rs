@@ -175,30 +175,56 @@ fn lif_update(c: &mut Criterion) {
     g.finish();
 }
 
-/// NEST's iaf_cond_exp (RK4 on substeps, f64): one step of 10,000 neurons under two
-/// conductances (COBA's: τ 5 ms, E 0 mV and τ 10 ms, E −80 mV) at a steady level.
+/// NEST's conductance-based models (RK4 on substeps, f64): one step of `size` neurons
+/// under two conductances (COBA's: τ 5 ms, E 0 mV and τ 10 ms, E −80 mV) at a steady
+/// level. iaf_cond_exp at 10,000 neurons; hh_cond_exp_traub (twenty substeps of Traub's
+/// gates) at 1,000.
 fn cond_update(c: &mut Criterion) {
     use volley::synapse::{Exponential, SynapseModel};
-    let mut g = c.benchmark_group("iaf_cond_exp_update_10000");
-    let text = "[simulation]\ndt = \"0.1 ms\"\nduration = \"1 ms\"\n[[population]]\nname = \"p\"\nsize = 10000\nmodel = \"iaf_cond_exp\"\n\
-                [population.parameters]\ni_e = 200\n[population.initial]\nv = \"-70 + 15*r\"\n";
-    let desc = config::parse(text, "cond.toml", &Overrides::default()).unwrap();
+    for (model, size, parameters) in [("iaf_cond_exp", 10_000, "i_e = 200"), ("hh_cond_exp_traub", 1_000, "i_e = 200")] {
+        let mut g = c.benchmark_group(format!("{model}_update_{size}"));
+        let text = format!(
+            "[simulation]\ndt = \"0.1 ms\"\nduration = \"1 ms\"\n[[population]]\nname = \"p\"\nsize = {size}\nmodel = \"{model}\"\n\
+             [population.parameters]\n{parameters}\n[population.initial]\nv = \"-70 + 15*r\"\n"
+        );
+        let desc = config::parse(&text, "cond.toml", &Overrides::default()).unwrap();
+        let pop = &desc.populations[0];
+        let mut state = pop.model.build(pop.gids().map(|g| desc.neuron_uniform(g))).unwrap();
+        let n = state.len();
+        let mut kinds = vec![
+            Exponential::new(SynapseModel::ExpConductance { tau_ms: 5.0, e_rev: 0.0 }, n, 0.1),
+            Exponential::new(SynapseModel::ExpConductance { tau_ms: 10.0, e_rev: -80.0 }, n, 0.1),
+        ];
+        // Twice: the conductances a step begins with are the last step's.
+        for _ in 0..2 {
+            kinds[0].advance(&vec![4.0; n]);
+            kinds[1].advance(&vec![20.0; n]);
+        }
+        let input = vec![0f32; n];
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function("step", |b| {
+            let synaptic = Synaptic::new(&kinds, 0..n);
+            let step = StepInput { input: &input, currents: None, common: 0.0, synaptic: &synaptic, dt: 0.1, step: 0 };
+            b.iter(|| black_box(state.step(&step)));
+        });
+        g.finish();
+    }
+}
+
+/// NEST's izhikevich (volley's izhikevich_nest): one Euler step of 10,000 neurons.
+fn izhikevich_nest_update(c: &mut Criterion) {
+    let mut g = c.benchmark_group("izhikevich_nest_update_10000");
+    let text =
+        "[simulation]\ndt = \"0.1 ms\"\nduration = \"1 ms\"\n[[population]]\nname = \"p\"\nsize = 10000\nmodel = \"izhikevich_nest\"\n\
+                [population.parameters]\ni_e = 5\n[population.initial]\nv = \"-70 + 15*r\"\n";
+    let desc = config::parse(text, "izh.toml", &Overrides::default()).unwrap();
     let pop = &desc.populations[0];
     let mut state = pop.model.build(pop.gids().map(|g| desc.neuron_uniform(g))).unwrap();
     let n = state.len();
-    let mut kinds = vec![
-        Exponential::new(SynapseModel::ExpConductance { tau_ms: 5.0, e_rev: 0.0 }, n, 0.1),
-        Exponential::new(SynapseModel::ExpConductance { tau_ms: 10.0, e_rev: -80.0 }, n, 0.1),
-    ];
-    // Twice: the conductances a step begins with are the last step's.
-    for _ in 0..2 {
-        kinds[0].advance(&vec![4.0; n]);
-        kinds[1].advance(&vec![20.0; n]);
-    }
     let input = vec![0f32; n];
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("step", |b| {
-        let synaptic = Synaptic::new(&kinds, 0..n);
+        let synaptic = Synaptic::none();
         let step = StepInput { input: &input, currents: None, common: 0.0, synaptic: &synaptic, dt: 0.1, step: 0 };
         b.iter(|| black_box(state.step(&step)));
     });
@@ -433,5 +459,17 @@ fn network(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, noise, neuron_update, hh_update, lif_update, cond_update, delivery, memory_system, far_lists, network);
+criterion_group!(
+    benches,
+    noise,
+    neuron_update,
+    hh_update,
+    lif_update,
+    cond_update,
+    izhikevich_nest_update,
+    delivery,
+    memory_system,
+    far_lists,
+    network
+);
 criterion_main!(benches);
