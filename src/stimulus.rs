@@ -35,10 +35,12 @@ pub enum Selection {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum StimulusKind {
-    /// A Gaussian current of standard deviation `std`, drawn anew for each neuron in each
-    /// step. `stream` tells noise stimuli on the same neurons apart (0 for the first one
-    /// of a population, as `noise_std` always had).
-    Noise { std: f64, stream: u32 },
+    /// A Gaussian current of standard deviation `std`, drawn anew for each neuron every
+    /// `hold_steps` steps from the window's start (1: each step), held between, 0
+    /// outside the window (NEST's noise_generator with its dt, start and stop). `stream`
+    /// tells noise stimuli on the same neurons apart (0 for the first one of a
+    /// population, as `noise_std` always had).
+    Noise { std: f64, stream: u32, window: Window, hold_steps: u64 },
     /// The same current in every step.
     Constant { amplitude: f64 },
     /// `amplitudes[k]` from step `starts[k]` until the next start (0 before the first);
@@ -57,13 +59,51 @@ pub enum StimulusKind {
     /// indices `first..first + size`. Drawn from (seed, stream, step, draw): every rank
     /// draws the same indices and keeps those it holds.
     Pick { amplitude: f64, count: u32, pool: u64, first: u64, stream: u32 },
+    /// offset + amplitude·sin(radians_per_step·step + phase) within the window, 0
+    /// outside (NEST's ac_generator, its time the step's start).
+    Sine { amplitude: f64, offset: f64, radians_per_step: f64, phase: f64, window: Window },
+}
+
+/// The steps [start, stop) a stimulus acts in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Window {
+    pub start: u64,
+    pub stop: u64,
 }
 
 impl StimulusKind {
-    /// The current of a constant or step stimulus at `step` (0 for noise).
+    /// Whether only the CPU backend runs it (the GPU's stimulus table has no sine, no
+    /// windowed or held noise yet).
+    pub fn cpu_only(&self) -> bool {
+        match self {
+            StimulusKind::Sine { .. } => true,
+            StimulusKind::Noise { window, hold_steps, .. } => *window != Window::ALWAYS || *hold_steps != 1,
+            _ => false,
+        }
+    }
+}
+
+impl Window {
+    /// Every step.
+    pub const ALWAYS: Window = Window { start: 0, stop: u64::MAX };
+
+    pub fn contains(&self, step: u64) -> bool {
+        (self.start..self.stop).contains(&step)
+    }
+}
+
+impl StimulusKind {
+    /// The current of a constant, step or sine stimulus at `step` (0 for noise).
     pub fn amplitude_at(&self, step: u64) -> f64 {
         match self {
             StimulusKind::Noise { .. } | StimulusKind::Poisson { .. } | StimulusKind::Pick { .. } => 0.0,
+            StimulusKind::Sine { amplitude, offset, radians_per_step, phase, window } => {
+                if window.contains(step) {
+                    offset + amplitude * (radians_per_step * step as f64 + phase).sin()
+                } else {
+                    0.0
+                }
+            }
             StimulusKind::Constant { amplitude } => *amplitude,
             StimulusKind::Step { starts, amplitudes } => match starts.partition_point(|&s| s <= step) {
                 0 => 0.0,
@@ -218,14 +258,19 @@ pub fn apply(stimuli: &[GroupStimulus], seed: u64, step: u64, input: &mut [f32],
                     }
                 }
             }
-            StimulusKind::Noise { std, stream } => {
-                let std = *std as f32;
+            &StimulusKind::Noise { std, stream, window, hold_steps } => {
+                if !window.contains(step) {
+                    continue;
+                }
+                // Held: the normals of the first step of its interval.
+                let step = window.start + (step - window.start) / hold_steps * hold_steps;
+                let std = std as f32;
                 match &s.reach {
-                    Reach::All => add_noise(seed, *stream, step, s.first_gid, std, input, normals),
-                    Reach::Range(r) => add_noise(seed, *stream, step, s.first_gid + r.start as u64, std, &mut input[r.clone()], normals),
+                    Reach::All => add_noise(seed, stream, step, s.first_gid, std, input, normals),
+                    Reach::Range(r) => add_noise(seed, stream, step, s.first_gid + r.start as u64, std, &mut input[r.clone()], normals),
                     Reach::List(ids) => {
                         for &i in ids {
-                            let z = rng::noise_normal(seed, *stream, step, s.first_gid + i as u64);
+                            let z = rng::noise_normal(seed, stream, step, s.first_gid + i as u64);
                             input[i as usize] += std * z;
                         }
                     }
@@ -307,6 +352,47 @@ mod tests {
         assert_eq!(at, vec![0.0, 0.0, 2.0, 2.0, -1.0, -1.0]);
     }
 
+    /// A sine acts within its window only, as offset + amplitude·sin(ω·step + phase): at
+    /// 10 Hz and dt = 0.1 ms a period is 1000 steps.
+    #[test]
+    fn a_sine_follows_its_phase_within_its_window() {
+        let k = StimulusKind::Sine {
+            amplitude: 2.0,
+            offset: 0.5,
+            radians_per_step: 2.0 * std::f64::consts::PI * 10.0 * 0.1 / 1000.0,
+            phase: 90f64.to_radians(),
+            window: Window { start: 100, stop: 2000 },
+        };
+        assert_eq!(k.amplitude_at(99), 0.0);
+        assert_eq!(k.amplitude_at(2000), 0.0);
+        assert!((k.amplitude_at(1000) - 2.5).abs() < 1e-12, "cos(2π) = 1: {}", k.amplitude_at(1000));
+        assert!((k.amplitude_at(500) - (0.5 - 2.0)).abs() < 1e-12);
+        assert!((k.amplitude_at(250) - 0.5).abs() < 1e-12);
+    }
+
+    /// Noise held over an interval: one value per neuron for `hold_steps` steps from the
+    /// window's start (the normal of the interval's first step), none outside the window.
+    #[test]
+    fn held_noise_keeps_each_value_for_its_interval_within_its_window() {
+        let kind = StimulusKind::Noise { std: 3.0, stream: 0, window: Window { start: 10, stop: 40 }, hold_steps: 10 };
+        let stimuli = vec![Stimulus { population: 0, neurons: Selection::All, kind }];
+        let group = for_group(&stimuli, 0, 0, 0, 4);
+        let at = |step: u64| {
+            let (mut input, mut normals) = (vec![0.0f32; 4], vec![0.0; 4]);
+            apply(&group, 7, step, &mut input, &mut normals);
+            input
+        };
+        assert_eq!(at(9), vec![0.0; 4]);
+        assert_eq!(at(40), vec![0.0; 4]);
+        for interval in [10, 20, 30] {
+            let first = at(interval);
+            assert!(first.iter().all(|&x| x != 0.0));
+            assert_eq!(first, (0..4).map(|gid| 3.0 * rng::noise_normal(7, 0, interval, gid)).collect::<Vec<_>>());
+            assert!((interval..interval + 10).all(|step| at(step) == first));
+        }
+        assert_ne!(at(10), at(20));
+    }
+
     /// Poisson events: the same counts for a neuron whether its group is whole or cut,
     /// and whether it is reached as part of a run (blocks drawn across SIMD lanes) or
     /// listed (drawn alone), and the counts of `rng::poisson_count`'s loop.
@@ -377,12 +463,16 @@ mod tests {
     #[test]
     fn a_subset_gets_the_same_currents_whatever_the_split() {
         let stimuli = vec![
-            Stimulus { population: 0, neurons: Selection::Range(3..17), kind: StimulusKind::Noise { std: 2.0, stream: 1 } },
+            Stimulus {
+                population: 0,
+                neurons: Selection::Range(3..17),
+                kind: StimulusKind::Noise { std: 2.0, stream: 1, window: Window::ALWAYS, hold_steps: 1 },
+            },
             Stimulus { population: 0, neurons: Selection::List(vec![1, 8, 19]), kind: StimulusKind::Constant { amplitude: 1.5 } },
             Stimulus {
                 population: 0,
                 neurons: Selection::Fraction { fraction: 0.5, seed: 9 },
-                kind: StimulusKind::Noise { std: 1.0, stream: 2 },
+                kind: StimulusKind::Noise { std: 1.0, stream: 2, window: Window::ALWAYS, hold_steps: 1 },
             },
             Stimulus { population: 0, neurons: Selection::All, kind: StimulusKind::Constant { amplitude: 0.25 } },
         ];

@@ -37,7 +37,7 @@ fn model_file_errors_name_the_field_and_what_was_expected() {
         (
             "kind = \"poisson\"",
             "kind = \"poison\"",
-            "stimulus[0].kind: unknown stimulus kind 'poison' (known: noise, constant, step, poisson, pick)",
+            "stimulus[0].kind: unknown stimulus kind 'poison' (known: noise, constant, step, poisson, pick, sine)",
         ),
     ] {
         assert!(base.contains(from), "{from}");

@@ -81,7 +81,7 @@ fn bad_stimuli_are_refused_with_the_field_and_what_was_expected() {
     );
     assert_eq!(
         error_of(&s("kind = \"pulse\"")),
-        "error: stim.toml:15:8: stimulus[0].kind: unknown stimulus kind 'pulse' (known: noise, constant, step, poisson, pick)"
+        "error: stim.toml:15:8: stimulus[0].kind: unknown stimulus kind 'pulse' (known: noise, constant, step, poisson, pick, sine)"
     );
     assert_eq!(
         error_of(&s("kind = \"poisson\"\nrate = 10\nweight = 1\nstd = 3")),
@@ -89,7 +89,7 @@ fn bad_stimuli_are_refused_with_the_field_and_what_was_expected() {
     );
     assert_eq!(
         error_of(&s("kind = \"noise\"\nstd = 1\namplitude = 3")),
-        "error: stim.toml:17:13: stimulus[0].amplitude: a noise stimulus does not use 'amplitude' (its keys: population, kind, neurons, std)"
+        "error: stim.toml:17:13: stimulus[0].amplitude: a noise stimulus does not use 'amplitude' (its keys: population, kind, neurons, std, start, stop, interval)"
     );
     assert_eq!(error_of(&s("kind = \"noise\"\nstd = -1")), "error: stim.toml:16:7: stimulus[0].std: expected a finite number ≥ 0, got -1");
     assert!(error_of(&s("kind = \"constant\"")).ends_with("stimulus[0].amplitude: missing: a constant stimulus needs amplitude"));
@@ -121,7 +121,44 @@ fn bad_stimuli_are_refused_with_the_field_and_what_was_expected() {
         error_of(&s("kind = \"constant\"\namplitude = 1\nneurons = { fraction = 1.5 }")),
         "error: stim.toml:17:11: stimulus[0].neurons: expected a fraction in [0, 1], got 1.5"
     );
-    assert!(error_of(&s("kind = \"noise\"\nstd = 1\nfrequency = 3")).contains("unknown field `frequency`"));
+    assert!(error_of(&s("kind = \"noise\"\nstd = 1\nfrequency = 3")).ends_with("stimulus[0].frequency: a noise stimulus does not use 'frequency' (its keys: population, kind, neurons, std, start, stop, interval)"));
+    assert!(error_of(&s("kind = \"noise\"\nstd = 1\nphasse = 3")).contains("unknown field `phasse`"));
+    // Windows, intervals and sines (PyNN's NoisyCurrentSource and ACSource).
+    assert!(error_of(&s("kind = \"sine\"\namplitude = 1"))
+        .ends_with("stimulus[0].frequency: missing: a sine stimulus needs amplitude and frequency"));
+    assert!(error_of(&s("kind = \"sine\"\namplitude = 1\nfrequency = -2"))
+        .ends_with("stimulus[0].frequency: expected a finite number ≥ 0, got -2"));
+    assert!(error_of(&s("kind = \"sine\"\namplitude = 1\nfrequency = 2\nstart = \"50 ms\"\nstop = \"20 ms\""))
+        .ends_with("stimulus[0].stop: expected stop after start (step 100), got step 40"),);
+    assert!(error_of(&s("kind = \"noise\"\nstd = 1\ninterval = \"0.75 ms\""))
+        .ends_with("stimulus[0].interval: expected a whole number of steps of dt = 0.5 ms, got 0.75 ms"));
+    assert!(
+        error_of(&s("kind = \"noise\"\nstd = 1\ninterval = 0")).ends_with("stimulus[0].interval: expected a time greater than 0, got 0")
+    );
+    assert!(error_of(&s("kind = \"sine\"\namplitude = 1\nfrequency = 2\ninterval = 1")).ends_with("stimulus[0].interval: a sine stimulus does not use 'interval' (its keys: population, kind, neurons, amplitude, frequency, phase, offset, start, stop)"));
+}
+
+/// A sine stimulus (NEST's ac_generator, PyNN's ACSource) and held, windowed noise (NEST's
+/// noise_generator with dt, start and stop) drive their neurons only while on; the same
+/// spikes on 1 and 3 threads; the GPU backend names them as CPU-only.
+#[test]
+fn sine_and_windowed_noise_act_while_on() {
+    let text = lone_neurons(
+        "[[stimulus]]\npopulation = \"cells\"\nkind = \"sine\"\namplitude = 10\noffset = 5\nfrequency = 20\nphase = 90\n\
+         start = \"100 ms\"\nstop = \"300 ms\"\nneurons = { range = [0, 100] }\n\
+         [[stimulus]]\npopulation = \"cells\"\nkind = \"noise\"\nstd = 30\ninterval = \"2 ms\"\nstart = \"50 ms\"\nstop = \"150 ms\"\nneurons = { range = [100, 200] }\n",
+    );
+    let desc = config::parse(&text, "stim.toml", &Overrides::default()).unwrap();
+    let (one, _) = simulate(&desc, CpuOptions { threads: 1, ..CpuOptions::default() });
+    let (three, _) = simulate(&desc, CpuOptions { threads: 3, ..CpuOptions::default() });
+    assert_eq!(one, three);
+    let dt = 0.5;
+    let sine: Vec<f64> = one.iter().filter(|s| s.gid < 100).map(|s| s.step as f64 * dt).collect();
+    let noisy: Vec<f64> = one.iter().filter(|s| s.gid >= 100).map(|s| s.step as f64 * dt).collect();
+    assert!(sine.len() > 100 && sine.iter().all(|&t| (100.0..310.0).contains(&t)), "{:?}", &sine[..sine.len().min(5)]);
+    assert!(noisy.len() > 20 && noisy.iter().all(|&t| (50.0..160.0).contains(&t)), "{:?}", &noisy[..noisy.len().min(5)]);
+    let why = volley::backend::gpu::unsupported(&desc).expect("refused");
+    assert!(why.contains("sine stimuli and noise with a window or an interval run on the CPU backend only"), "{why}");
 }
 
 /// A pick stimulus draws `count` neurons per step from the pool of its populations: a
@@ -184,6 +221,6 @@ fn bad_pick_stimuli_and_population_lists_are_refused() {
     );
     assert_eq!(
         error_of(&s("kind = \"noise\"\nstd = 1\ncount = 3")),
-        "error: stim.toml:17:9: stimulus[0].count: a noise stimulus does not use 'count' (its keys: population, kind, neurons, std)"
+        "error: stim.toml:17:9: stimulus[0].count: a noise stimulus does not use 'count' (its keys: population, kind, neurons, std, start, stop, interval)"
     );
 }

@@ -274,6 +274,7 @@ impl Validator<'_> {
             match &s.kind {
                 StimulusKind::Constant { amplitude } | StimulusKind::Pick { amplitude, .. } => current += amplitude.max(0.0),
                 StimulusKind::Step { amplitudes, .. } => current += amplitudes.iter().fold(0.0f64, |m, &a| m.max(a)),
+                StimulusKind::Sine { amplitude, offset, .. } => current += (offset + amplitude.abs()).max(0.0),
                 StimulusKind::Noise { .. } | StimulusKind::Poisson { .. } => bounded = false,
             }
         }

@@ -198,6 +198,19 @@ pub struct Stimulus {
     pub count: Option<Spanned<i64>>,
     /// Which neurons (indices within the population); all when absent.
     pub neurons: Option<Spanned<Neurons>>,
+    /// noise, sine: the first step it acts in (a time); 0 when absent.
+    pub start: Option<Spanned<Value>>,
+    /// noise, sine: the step it stops acting in (a time); never when absent.
+    pub stop: Option<Spanned<Value>>,
+    /// noise: how long each drawn value is held (a time, whole steps); one step when
+    /// absent (NEST's noise_generator dt).
+    pub interval: Option<Spanned<Value>>,
+    /// sine: the frequency (Hz).
+    pub frequency: Option<Spanned<f64>>,
+    /// sine: the phase (degrees, NEST's and PyNN's); 0 when absent.
+    pub phase: Option<Spanned<f64>>,
+    /// sine: the current added to the sinusoid while it acts; 0 when absent.
+    pub offset: Option<Spanned<f64>>,
 }
 
 /// One of: `range = [first, end)`, `ids = [...]`, `fraction = p` (with `seed`). Read

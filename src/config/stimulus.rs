@@ -5,12 +5,13 @@ use super::schema::{self, Value};
 use super::Validator;
 use crate::error::Result;
 use crate::network::Population;
-use crate::stimulus::{Selection, Stimulus, StimulusKind};
+use crate::stimulus::{Selection, Stimulus, StimulusKind, Window};
 use toml::Spanned;
 
 /// The keys each kind uses besides `population`, `kind` and `neurons`.
-const KEYS: [(&str, &[&str]); 5] = [
-    ("noise", &["std"]),
+const KEYS: [(&str, &[&str]); 6] = [
+    ("noise", &["std", "start", "stop", "interval"]),
+    ("sine", &["amplitude", "frequency", "phase", "offset", "start", "stop"]),
     ("constant", &["amplitude"]),
     ("step", &["times", "amplitudes"]),
     ("poisson", &["rate", "weight", "indegree"]),
@@ -18,13 +19,24 @@ const KEYS: [(&str, &[&str]); 5] = [
 ];
 
 /// The keys a kind may leave out.
-const OPTIONAL: [&str; 2] = ["indegree", "count"];
+const OPTIONAL: [&str; 7] = ["indegree", "count", "start", "stop", "interval", "phase", "offset"];
 
 /// The most Poisson events expected per neuron and step: the count is drawn by inversion,
 /// which takes about that many operations (and e^−λ must stay a normal f64).
 pub const MAX_POISSON_EVENTS_PER_STEP: f64 = 100.0;
 
 impl Validator<'_> {
+    /// The steps a noise or sine stimulus acts in: from `start` (0) until `stop` (never).
+    fn stimulus_window(&self, s: &schema::Stimulus, at: &dyn Fn(&str) -> String, dt_ms: f64) -> Result<Window> {
+        let start = s.start.as_ref().map(|v| self.whole_steps(v, &at("start"), dt_ms, true)).transpose()?.unwrap_or(0);
+        let stop = s.stop.as_ref().map(|v| self.whole_steps(v, &at("stop"), dt_ms, false)).transpose()?.unwrap_or(u64::MAX);
+        if stop <= start {
+            let span = s.stop.as_ref().map_or(0..0, |v| v.span());
+            return Err(self.error(span, at("stop"), format!("expected stop after start (step {start}), got step {stop}")));
+        }
+        Ok(Window { start, stop })
+    }
+
     /// The stimuli of the model file: first each population's shorthands (noise, then the
     /// constant current: net.m's order), then the `[[stimulus]]` tables in file order.
     /// Noise stimuli on one population draw from streams 0, 1, ... in that order, so the
@@ -40,7 +52,8 @@ impl Validator<'_> {
         let mut out = Vec::new();
         for (population, &(noise_std, bias)) in shorthands.iter().enumerate() {
             if noise_std != 0.0 {
-                out.push(Stimulus { population, neurons: Selection::All, kind: StimulusKind::Noise { std: noise_std, stream: 0 } });
+                let kind = StimulusKind::Noise { std: noise_std, stream: 0, window: Window::ALWAYS, hold_steps: 1 };
+                out.push(Stimulus { population, neurons: Selection::All, kind });
             }
             if bias != 0.0 {
                 out.push(Stimulus { population, neurons: Selection::All, kind: StimulusKind::Constant { amplitude: bias } });
@@ -112,7 +125,7 @@ impl Validator<'_> {
             return Err(self.error(
                 s.kind.span(),
                 at("kind"),
-                format!("unknown stimulus kind '{kind_name}' (known: noise, constant, step, poisson, pick)"),
+                format!("unknown stimulus kind '{kind_name}' (known: noise, constant, step, poisson, pick, sine)"),
             ));
         };
         let given = [
@@ -124,6 +137,12 @@ impl Validator<'_> {
             ("weight", s.weight.as_ref().map(|x| x.span())),
             ("indegree", s.indegree.as_ref().map(|x| x.span())),
             ("count", s.count.as_ref().map(|x| x.span())),
+            ("start", s.start.as_ref().map(|x| x.span())),
+            ("stop", s.stop.as_ref().map(|x| x.span())),
+            ("interval", s.interval.as_ref().map(|x| x.span())),
+            ("frequency", s.frequency.as_ref().map(|x| x.span())),
+            ("phase", s.phase.as_ref().map(|x| x.span())),
+            ("offset", s.offset.as_ref().map(|x| x.span())),
         ];
         if let Some((key, span)) = given.iter().find_map(|(k, span)| span.clone().filter(|_| !uses.contains(k)).map(|s| (k, s))) {
             return Err(self.error(
@@ -146,7 +165,26 @@ impl Validator<'_> {
         };
         self.stimulus_reaches(s, &targets, populations, kind_name, &at)?;
         let kind = match kind_name {
-            "noise" => StimulusKind::Noise { std: finite(s.std.as_ref().ok_or_else(|| missing("std"))?, "std", true)?, stream: 0 },
+            "noise" => {
+                let std = finite(s.std.as_ref().ok_or_else(|| missing("std"))?, "std", true)?;
+                let window = self.stimulus_window(s, &at, dt_ms)?;
+                let hold_steps = s.interval.as_ref().map(|v| self.whole_steps(v, &at("interval"), dt_ms, false)).transpose()?.unwrap_or(1);
+                StimulusKind::Noise { std, stream: 0, window, hold_steps }
+            }
+            "sine" => {
+                let amplitude = finite(s.amplitude.as_ref().ok_or_else(|| missing("amplitude"))?, "amplitude", false)?;
+                let frequency = finite(s.frequency.as_ref().ok_or_else(|| missing("frequency"))?, "frequency", true)?;
+                let phase = s.phase.as_ref().map(|x| finite(x, "phase", false)).transpose()?.unwrap_or(0.0);
+                let offset = s.offset.as_ref().map(|x| finite(x, "offset", false)).transpose()?.unwrap_or(0.0);
+                let radians_per_step = 2.0 * std::f64::consts::PI * frequency * dt_ms / 1000.0;
+                StimulusKind::Sine {
+                    amplitude,
+                    offset,
+                    radians_per_step,
+                    phase: phase.to_radians(),
+                    window: self.stimulus_window(s, &at, dt_ms)?,
+                }
+            }
             "constant" => {
                 StimulusKind::Constant { amplitude: finite(s.amplitude.as_ref().ok_or_else(|| missing("amplitude"))?, "amplitude", false)? }
             }

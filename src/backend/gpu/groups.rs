@@ -117,7 +117,7 @@ pub(super) fn build(setup: &GroupSetup) -> Result<(Vec<Group>, Pipelines), Inval
         for (k, s) in reached.iter().enumerate() {
             let at = stimuli_at + k * STIMULUS_WORDS;
             match s.kind() {
-                StimulusKind::Noise { std, stream } => {
+                StimulusKind::Noise { std, stream, .. } => {
                     info[at + 1] = *stream;
                     info[at + 2] = (*std as f32).to_bits();
                 }

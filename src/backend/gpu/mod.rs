@@ -162,6 +162,12 @@ pub fn unsupported(desc: &Description) -> Option<String> {
             return Some(why);
         }
     }
+    if let Some(s) = desc.stimuli.iter().find(|s| s.kind.cpu_only()) {
+        return Some(format!(
+            "population '{}': sine stimuli and noise with a window or an interval run on the CPU backend only (--backend cpu)",
+            desc.populations[s.population].name
+        ));
+    }
     if let Some(s) = desc.stimuli.iter().find(|s| matches!(s.kind, crate::stimulus::StimulusKind::Pick { .. })) {
         return Some(format!(
             "population '{}': pick stimuli (a few neurons drawn per step) run on the CPU backend only (--backend cpu)",
