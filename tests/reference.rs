@@ -48,7 +48,7 @@ fn population_noise(desc: &Description, pop: &volley::network::Population) -> f6
         .iter()
         .filter(|s| s.population == index)
         .map(|s| match (&s.neurons, &s.kind) {
-            (Selection::All, StimulusKind::Noise { std, stream: 0 }) => *std,
+            (Selection::All, StimulusKind::Noise { std, stream: 0, .. }) => *std,
             other => panic!("net.m has one noise on every neuron, got {other:?}"),
         })
         .collect();
