@@ -171,6 +171,34 @@ def test_pynn_example_update_spike_source_array_as_on_nest(tmp_path):
         assert abs(v - n) <= 0.05 * max(n, 1) and abs(v - expected) <= 0.05 * max(expected, 1), counts
 
 
+def test_pynn_example_current_injection_as_on_nest(tmp_path):
+    """PyNN's examples/current_injection.py (a DCSource, a StepCurrentSource, an ACSource
+    and a NoisyCurrentSource from 50 to 450 ms with dt 1 ms, each into its own cell),
+    unchanged on both backends, its saved traces: the three deterministic currents' cells
+    within 2·10⁻³ mV of NEST's (measured 4·10⁻⁴); the noisy cell at rest before the
+    noise starts, and in the window with a mean within 0.2 mV and a standard deviation
+    within 25% of NEST's (different draws: 380 ms of a membrane of τ 10 ms is some 40
+    independent samples, an SD known to about 11%; measured −60.08/0.44 mV against
+    −60.05/0.47)."""
+    import glob
+    import pickle
+
+    (tmp_path / "Results").mkdir()
+    traces = {}
+    for backend in ("nest", "volley"):
+        run_script(PYNN_EXAMPLES / "current_injection.py", backend, cwd=tmp_path)
+        (path,) = glob.glob(str(tmp_path / "Results" / "*" / f"current_injection_{backend}*.pkl"))
+        with open(path, "rb") as f:
+            traces[backend] = np.asarray(pickle.load(f).segments[0].analogsignals[0].magnitude)
+    volley, nest = traces["volley"], traces["nest"]
+    assert volley.shape == nest.shape == (5001, 4)
+    np.testing.assert_allclose(volley[:, :3], nest[:, :3], atol=2e-3)
+    assert np.all(volley[:500, 3] == volley[0, 3]) and np.all(nest[:500, 3] == nest[0, 3])
+    window = slice(600, 4400)
+    assert abs(volley[window, 3].mean() - nest[window, 3].mean()) < 0.2
+    assert abs(volley[window, 3].std() / nest[window, 3].std() - 1.0) < 0.25
+
+
 def test_pynn_example_brunel_runs(tmp_path):
     """PyNN's examples/brunel.py runs unchanged (its 50 sampled neurons over 100 ms and
     NEST's off-grid neurons make its rates no comparison: test_brunel_rates is that)."""
@@ -261,7 +289,6 @@ def test_what_volley_cannot_run_is_refused_by_name():
     sim.setup()
     for make, name in [
         (lambda: sim.IF_cond_alpha(), "IF_cond_alpha"),
-        (lambda: sim.ACSource(), "ACSource"),
     ]:
         with pytest.raises(NotImplementedError, match=name):
             make()

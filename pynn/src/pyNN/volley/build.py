@@ -15,7 +15,7 @@ import volley
 from pyNN import common, errors
 from pyNN.random import RandomDistribution
 
-from .standardmodels import DCSource, NoisyCurrentSource, SpikeSourceArray, SpikeSourcePoisson, StaticSynapse, StepCurrentSource
+from .standardmodels import ACSource, DCSource, NoisyCurrentSource, SpikeSourceArray, SpikeSourcePoisson, StaticSynapse, StepCurrentSource
 
 # PyNN's recordables that are volley's state variables of the same name and unit.
 RECORDED_AS_IS = ("v", "u")
@@ -101,13 +101,24 @@ def _stimulus_tables(source, until_ms):
         times = np.asarray(getattr(p["times"], "value", p["times"]), dtype=float)
         amplitudes = np.asarray(getattr(p["amplitudes"], "value", p["amplitudes"]), dtype=float)
         return [{"kind": "step", "times": [f"{t} ms" for t in times], "amplitudes": [a * 1000.0 for a in amplitudes]}]
+    # PyNN's "never" is a stop of 1e12 ms.
+    window = {"start": f"{p['start']} ms", **({"stop": f"{p['stop']} ms"} if p["stop"] < min(until_ms, 1e9) else {})}
     if isinstance(source, NoisyCurrentSource):
-        from .simulator import state
-
-        # PyNN's "never" is a stop of 1e12 ms.
-        if p["start"] > 0 or p["stop"] < min(until_ms, 1e9) or abs(p["dt"] - state.dt) > 1e-12:
-            raise NotImplementedError("pyNN.volley: a NoisyCurrentSource runs from 0 to the end with dt equal to the time step")
-        return [{"kind": "noise", "std": p["stdev"] * 1000.0}, {"kind": "constant", "amplitude": p["mean"] * 1000.0}]
+        # NEST's noise_generator: a value per cell every dt, held, from start to stop; the
+        # mean a step current over the same window.
+        times, amplitudes = [p["start"]], [p["mean"] * 1000.0]
+        if "stop" in window:
+            times.append(p["stop"])
+            amplitudes.append(0.0)
+        return [
+            {"kind": "noise", "std": p["stdev"] * 1000.0, "interval": f"{p['dt']} ms", **window},
+            {"kind": "step", "times": [f"{t} ms" for t in times], "amplitudes": amplitudes},
+        ]
+    if isinstance(source, ACSource):
+        # PyNN's phase is at `start`; volley's sine (NEST's ac_generator) takes it at 0.
+        phase = p["phase"] - 360.0 * p["frequency"] * p["start"] / 1000.0
+        return [{"kind": "sine", "amplitude": p["amplitude"] * 1000.0, "offset": p["offset"] * 1000.0, "frequency": p["frequency"],
+                 "phase": phase, **window}]
     raise NotImplementedError(f"pyNN.volley does not support the current source {type(source).__name__}")
 
 

@@ -304,6 +304,13 @@ class NoisyCurrentSource(_VolleyCurrentSource, electrodes.NoisyCurrentSource):
     )
 
 
+class ACSource(_VolleyCurrentSource, electrodes.ACSource):
+    __doc__ = electrodes.ACSource.__doc__
+    translations = build_translations(
+        ("amplitude", "amplitude"), ("offset", "offset"), ("frequency", "frequency"), ("phase", "phase"), ("start", "start"), ("stop", "stop")
+    )
+
+
 # What PyNN's standard library has that volley cannot run exactly (yet): each raises
 # PyNN's NotImplementedError with its name when used.
 def _not_supported(name, why):
@@ -317,5 +324,4 @@ def _not_supported(name, why):
 IF_cond_alpha = _not_supported("IF_cond_alpha", "volley has no iaf_cond_alpha yet")
 EIF_cond_exp_isfa_ista = _not_supported("EIF_cond_exp_isfa_ista", "no adaptive exponential model in volley")
 EIF_cond_alpha_isfa_ista = _not_supported("EIF_cond_alpha_isfa_ista", "no adaptive exponential model in volley")
-ACSource = _not_supported("ACSource", "volley has no sinusoidal stimulus")
 TsodyksMarkramSynapse = _not_supported("TsodyksMarkramSynapse", "no short-term plasticity in volley")
