@@ -202,6 +202,20 @@ fn inhibition_with_its_own_time_constant_as_nest_routes_it_by_sign() {
         ),
         "{err}"
     );
+    // Named explicitly (as pyNN.volley names an inhibitory projection), the inhibitory
+    // current takes weights ≤ 0 only; a poisson stimulus of negative weights cannot reach it.
+    let named = network("2.0", "40.0").replace(
+        "weight = 40.0\ndelay = \"1 ms\"\n",
+        "weight = 40.0\ndelay = \"1 ms\"\nsynapse = { model = \"exp_current\", tau = \"2 ms\" }\n",
+    );
+    let err = check_refuses("lif.toml", &named);
+    assert!(
+        err.ends_with("projection[1].synapse: population 'l4e' (iaf_psc_exp) takes negative weights in this current (its tau_syn_in): expected weights ≤ 0, got weights up to 40"),
+        "{err}"
+    );
+    let poisson = network("2.0", "-160.0").replace("weight = 87.81", "weight = -87.81");
+    let err = check_refuses("lif.toml", &poisson);
+    assert!(err.contains("stimulus[0].weight: population 'l4e' (iaf_psc_exp) filters negative weights with tau_syn_in, a current of their own that a poisson stimulus does not reach"), "{err}");
     // The GPU backend says what it cannot run yet.
     let why = volley::backend::gpu::unsupported(&desc).expect("refused");
     assert!(why.contains("iaf_psc_exp with tau_syn_in ≠ tau_syn_ex"), "{why}");

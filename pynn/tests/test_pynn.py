@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import volley
 
 ROOT = Path(__file__).resolve().parents[2]
 # PyNN's examples, from its source distribution on PyPI (scripts/setup.sh --test fetches it).
@@ -316,7 +317,9 @@ def unequal_synaptic_time_constants(sim):
     inhibitory = sim.Population(1, sim.SpikeSourceArray(spike_times=Sequence([18.0, 40.0, 59.0])))
     cell = sim.Population(1, sim.IF_curr_exp(tau_syn_E=2.0, tau_syn_I=8.0, i_offset=0.8), initial_values={"v": -65.0})
     sim.Projection(excitatory, cell, sim.AllToAllConnector(), sim.StaticSynapse(weight=3.0, delay=1.0), receptor_type="excitatory")
-    sim.Projection(inhibitory, cell, sim.AllToAllConnector(), sim.StaticSynapse(weight=-2.0, delay=1.0), receptor_type="inhibitory")
+    # The weight set after the projection is made (PyNN's default is 0).
+    inhibition = sim.Projection(inhibitory, cell, sim.AllToAllConnector(), sim.StaticSynapse(delay=1.0), receptor_type="inhibitory")
+    inhibition.set(weight=-2.0)
     cell.record(["spikes", "v"])
 
     def collect():
@@ -342,6 +345,16 @@ def test_unequal_synaptic_time_constants_as_on_nest():
     sim.Population.set(sim.state.populations[2], tau_syn_I=2.0)
     sim.run(100.0)
     assert np.max(np.abs(collect()[1] - volley_v)) > 0.1
+    sim.end()
+    # Each projection keeps its sign: the inhibitory current takes weights ≤ 0.
+    sim.setup(timestep=0.1, min_delay=0.1)
+    unequal_synaptic_time_constants(sim)
+    sim.run(10.0)
+    with pytest.raises(volley.VolleyError, match="routes weights by sign and this projection feeds its inhibitory .tau_syn_in. current"):
+        sim.state.projections[1].set(weight=1.0)
+    cell = sim.state.populations[2]
+    with pytest.raises(NotImplementedError, match="tau_syn_E and tau_syn_I differing"):
+        cell.set(tau_syn_I=3.0)
     sim.end()
 
 
@@ -648,6 +661,46 @@ def poisson_onto_conductance_cells(sim):
         return [count(sources, *w) for w in windows], count(cells, 0, 200, 0, 500)
 
     return between, collect
+
+
+def test_poisson_sources_shared_or_from_views_are_drawn():
+    """A SpikeSourcePoisson with two projections (NEST's parrots share one train between
+    targets; a stimulus would draw each apart), or projected from a view, replays drawn
+    trains: both targets of one source see its spikes at the same times."""
+    import pyNN.volley as sim
+
+    sim.setup(timestep=0.1, min_delay=0.1)
+    sources = sim.Population(5, sim.SpikeSourcePoisson(rate=200.0))
+    a, b = sim.Population(5, sim.IF_curr_exp()), sim.Population(5, sim.IF_curr_exp())
+    for target in (a, b):
+        sim.Projection(sources, target, sim.OneToOneConnector(), sim.StaticSynapse(weight=5.0, delay=1.0))
+    c = sim.Population(2, sim.IF_curr_exp())
+    sim.Projection(sources[0:2], c, sim.OneToOneConnector(), sim.StaticSynapse(weight=5.0, delay=1.0))
+    for p in (a, b, c):
+        p.record("v")
+    sim.run(50.0)
+    assert sources._native_poisson is False
+    va, vb, vc = (np.asarray(p.get_data().segments[0].analogsignals[0].magnitude) for p in (a, b, c))
+    assert np.ptp(va) > 1.0
+    np.testing.assert_array_equal(va, vb)
+    np.testing.assert_array_equal(va[:, :2], vc)
+    sim.end()
+
+
+def test_a_windowed_source_keeps_a_stop_it_was_built_with():
+    """A NoisyCurrentSource or ACSource built with a stop cannot have it made 'never'
+    between runs (volley's change cannot take a window's end away): refused by name."""
+    import pyNN.volley as sim
+
+    sim.setup(timestep=0.1)
+    cells = sim.Population(2, sim.IF_curr_exp())
+    source = sim.ACSource(start=10.0, stop=40.0, amplitude=0.3, frequency=20.0)
+    source.inject_into(cells)
+    sim.run(5.0)
+    source.amplitude = 0.5
+    with pytest.raises(NotImplementedError, match="ACSource's stop made 'never' between runs"):
+        source.stop = 1e12
+    sim.end()
 
 
 def simulate_in_two(backend, build, **setup):

@@ -178,6 +178,20 @@ impl Validator<'_> {
             }
             (synapse, _) => synapse,
         };
+        let declaration = target_population.model.declaration();
+        if synapse != SynapseModel::Delta && declaration.filters_weights && target_population.model.inhibitory_kind() != Some(synapse) {
+            return Err(Error::Input {
+                path: edges.file.clone(),
+                message: format!(
+                    "/edges/{}: population '{}' ({}) takes the weights arriving itself (each a jump of its synaptic current, or of v): \
+                     expected edges without a synapse model of their own, got {}",
+                    edges.population,
+                    target_population.name,
+                    declaration.model,
+                    crate::synapse::describe_kind(synapse)
+                ),
+            });
+        }
         let base = |k: usize, run: usize| populations[k].first_gid - circuit.runs[run].nodes.start;
         sources.push(Arc::new(EdgeSource {
             file: edges.file.clone(),

@@ -65,7 +65,11 @@ impl Validator<'_> {
             (None, Err(message)) => return Err(self.error(p.weight.span(), at("weight"), message)),
             _ => synapse,
         };
-        if let Some(s) = &p.synapse {
+        let inhibitory = populations[target].model.inhibitory_kind() == Some(synapse);
+        if let (Some(s), true) = (&p.synapse, inhibitory) {
+            self.negative_only(s, &at("synapse"), &populations[target], &weight)?;
+        }
+        if let (Some(s), false) = (&p.synapse, inhibitory) {
             if synapse != SynapseModel::Delta && declaration.filters_weights {
                 return Err(self.error(
                     s.span(),
@@ -477,6 +481,27 @@ impl Validator<'_> {
             }
             _ => Err(err(known)),
         }
+    }
+}
+
+impl Validator<'_> {
+    /// A projection naming the inhibitory current of `target` (as pyNN.volley names an
+    /// inhibitory projection's): its weights must all be ≤ 0, as NEST routes them.
+    fn negative_only(&self, synapse: &Spanned<toml::Value>, field: &str, target: &Population, weight: &WeightSpec) -> Result<()> {
+        let (_, hi) = crate::connectivity::generate::weight_bounds(weight);
+        if hi > 0.0 {
+            return Err(self.error(
+                synapse.span(),
+                field,
+                format!(
+                    "population '{}' ({}) takes negative weights in this current (its tau_syn_in): expected weights ≤ 0, got weights up to {}",
+                    target.name,
+                    target.model.declaration().model,
+                    (hi * 1e9).round() / 1e9
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

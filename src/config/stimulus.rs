@@ -21,11 +21,69 @@ const KEYS: [(&str, &[&str]); 6] = [
 /// The keys a kind may leave out.
 const OPTIONAL: [&str; 7] = ["indegree", "count", "start", "stop", "interval", "phase", "offset"];
 
+/// A stimulus's number field checked finite (and ≥ 0 where asked), by field name.
+type FiniteField<'a> = dyn Fn(&Spanned<f64>, &str, bool) -> Result<f64> + 'a;
+
 /// The most Poisson events expected per neuron and step: the count is drawn by inversion,
 /// which takes about that many operations (and e^−λ must stay a normal f64).
 pub const MAX_POISSON_EVENTS_PER_STEP: f64 = 100.0;
 
 impl Validator<'_> {
+    /// A noise stimulus of `std`, in its window, each value held for its interval (NEST's
+    /// noise_generator dt; one step when absent).
+    fn noise(&self, s: &schema::Stimulus, at: &dyn Fn(&str) -> String, dt_ms: f64, std: f64) -> Result<StimulusKind> {
+        let hold_steps = s.interval.as_ref().map(|v| self.whole_steps(v, &at("interval"), dt_ms, false)).transpose()?.unwrap_or(1);
+        Ok(StimulusKind::Noise { std, stream: 0, window: self.stimulus_window(s, at, dt_ms)?, hold_steps })
+    }
+
+    /// A sine stimulus's fields (NEST's ac_generator; the phase in degrees at t = 0).
+    fn sine(
+        &self,
+        s: &schema::Stimulus,
+        at: &dyn Fn(&str) -> String,
+        dt_ms: f64,
+        finite: &FiniteField,
+        missing: &dyn Fn(&str) -> crate::error::Error,
+    ) -> Result<StimulusKind> {
+        let amplitude = finite(s.amplitude.as_ref().ok_or_else(|| missing("amplitude"))?, "amplitude", false)?;
+        let frequency = finite(s.frequency.as_ref().ok_or_else(|| missing("frequency"))?, "frequency", true)?;
+        let phase = s.phase.as_ref().map(|x| finite(x, "phase", false)).transpose()?.unwrap_or(0.0);
+        let offset = s.offset.as_ref().map(|x| finite(x, "offset", false)).transpose()?.unwrap_or(0.0);
+        let radians_per_step = 2.0 * std::f64::consts::PI * frequency * dt_ms / 1000.0;
+        Ok(StimulusKind::Sine {
+            amplitude,
+            offset,
+            radians_per_step,
+            phase: phase.to_radians(),
+            window: self.stimulus_window(s, at, dt_ms)?,
+        })
+    }
+
+    /// A poisson stimulus's events join the input current: a population that filters
+    /// negative weights in a current of their own cannot take negative ones from it.
+    fn poisson_reaches(
+        &self,
+        s: &schema::Stimulus,
+        at: &dyn Fn(&str) -> String,
+        weight: f64,
+        targets: &[usize],
+        populations: &[Population],
+    ) -> Result<()> {
+        if let Some(&t) = targets.iter().find(|&&t| weight < 0.0 && populations[t].model.inhibitory_kind().is_some()) {
+            return Err(self.error(
+                s.weight.as_ref().expect("given").span(),
+                at("weight"),
+                format!(
+                    "population '{}' ({}) filters negative weights with tau_syn_in, a current of their own that a poisson stimulus does not reach: \
+                     drive it with a spike source through a projection of negative weights",
+                    populations[t].name,
+                    populations[t].model.declaration().model
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The steps a noise or sine stimulus acts in: from `start` (0) until `stop` (never).
     fn stimulus_window(&self, s: &schema::Stimulus, at: &dyn Fn(&str) -> String, dt_ms: f64) -> Result<Window> {
         let start = s.start.as_ref().map(|v| self.whole_steps(v, &at("start"), dt_ms, true)).transpose()?.unwrap_or(0);
@@ -165,26 +223,8 @@ impl Validator<'_> {
         };
         self.stimulus_reaches(s, &targets, populations, kind_name, &at)?;
         let kind = match kind_name {
-            "noise" => {
-                let std = finite(s.std.as_ref().ok_or_else(|| missing("std"))?, "std", true)?;
-                let window = self.stimulus_window(s, &at, dt_ms)?;
-                let hold_steps = s.interval.as_ref().map(|v| self.whole_steps(v, &at("interval"), dt_ms, false)).transpose()?.unwrap_or(1);
-                StimulusKind::Noise { std, stream: 0, window, hold_steps }
-            }
-            "sine" => {
-                let amplitude = finite(s.amplitude.as_ref().ok_or_else(|| missing("amplitude"))?, "amplitude", false)?;
-                let frequency = finite(s.frequency.as_ref().ok_or_else(|| missing("frequency"))?, "frequency", true)?;
-                let phase = s.phase.as_ref().map(|x| finite(x, "phase", false)).transpose()?.unwrap_or(0.0);
-                let offset = s.offset.as_ref().map(|x| finite(x, "offset", false)).transpose()?.unwrap_or(0.0);
-                let radians_per_step = 2.0 * std::f64::consts::PI * frequency * dt_ms / 1000.0;
-                StimulusKind::Sine {
-                    amplitude,
-                    offset,
-                    radians_per_step,
-                    phase: phase.to_radians(),
-                    window: self.stimulus_window(s, &at, dt_ms)?,
-                }
-            }
+            "noise" => self.noise(s, &at, dt_ms, finite(s.std.as_ref().ok_or_else(|| missing("std"))?, "std", true)?)?,
+            "sine" => self.sine(s, &at, dt_ms, &finite, &missing)?,
             "constant" => {
                 StimulusKind::Constant { amplitude: finite(s.amplitude.as_ref().ok_or_else(|| missing("amplitude"))?, "amplitude", false)? }
             }
@@ -208,6 +248,7 @@ impl Validator<'_> {
                         ),
                     ));
                 }
+                self.poisson_reaches(s, &at, weight, &targets, populations)?;
                 StimulusKind::Poisson { lambda, weight, stream: 0 }
             }
             "pick" => {

@@ -455,7 +455,9 @@ impl Session {
             // One weight for all: as many as this rank's synapses.
             let weights = if weights.len() == 1 { vec![weights[0]; held.len()] } else { weights.to_vec() };
             let p = &self.desc.projections[projection];
-            check_weights(projection, p.plasticity.as_ref(), &held, &weights).map(|()| (held, weights))
+            // Where the target routes weights by sign, each projection keeps its sign.
+            let negative = self.desc.populations[p.target].model.inhibitory_kind().map(|kind| p.synapse == kind);
+            check_weights(projection, p.plasticity.as_ref(), negative, &held, &weights).map(|()| (held, weights))
         });
         let (held, weights) = agree(self.comm.as_ref(), checked)?;
         let p = self.desc.projections[projection].clone();
@@ -552,6 +554,7 @@ impl Session {
 fn check_weights(
     projection: usize,
     rule: Option<&crate::plasticity::PlasticityRule>,
+    negative: Option<bool>,
     held: &[(u64, u64, f32, u32)],
     weights: &[f32],
 ) -> Result<()> {
@@ -567,6 +570,12 @@ fn check_weights(
         let (target, source) = (held[k].0, held[k].1);
         if !w.is_finite() {
             return err(format!("weight {k} (neuron {source} onto {target}) is {w}: expected a finite number"));
+        }
+        if let Some(negative) = negative.filter(|&n| if n { w > 0.0 } else { w < 0.0 }) {
+            let (current, expected) = if negative { ("inhibitory (tau_syn_in)", "≤ 0") } else { ("excitatory (tau_syn_ex)", "≥ 0") };
+            return err(format!(
+                "weight {k} (neuron {source} onto {target}) is {w}: its target routes weights by sign and this projection feeds its {current} current: expected a weight {expected}"
+            ));
         }
         if let Some(Err(expected)) = rule.map(|r| r.check_weight(w as f64)) {
             return err(format!("weight {k} (neuron {source} onto {target}) is {w}: a plastic projection's weights must lie within its rule's bounds: expected {expected}"));

@@ -169,8 +169,10 @@ def model_of(state):
                      **_plasticity(projection))
     for source in state.current_sources:
         source.stimulus_indices = []
+        source.built_with_stop = False
         for population, indices in source.injections:
             for table in _stimulus_tables(source, float("inf")):
+                source.built_with_stop |= table["kind"] in ("noise", "sine") and "stop" in table
                 if indices is not None:
                     table["neurons"] = {"ids": [int(i) for i in indices]}
                 source.stimulus_indices.append(len(m._tables["stimulus"]))
@@ -201,11 +203,15 @@ def _drives_as_stimuli(state, population):
     drives whole current-based populations of its size one to one through static
     synapses left as made, from 0 to the end at one rate, and is not recorded. Its spikes
     are then drawn inside the targets, as NEST's poisson_generator and parrot neurons
-    give them, at no cost per spike; otherwise its trains are drawn here."""
+    give them, at no cost per spike; otherwise (several projections, from views, onto
+    iaf_psc_exp's own inhibitory current, ...) its trains are drawn here."""
     p = population._parameters
-    projections = [pr for pr in state.projections if pr.pre is population]
+    projections = [pr for pr in state.projections if any(q is population for q, _ in group_by_population(pr.pre))]
+    # One projection from the whole population: a stimulus draws the train of each
+    # target apart, where NEST's parrots share one between targets.
     return (
-        bool(projections)
+        len(projections) == 1
+        and projections[0].pre is population
         and not population.recorder.recorded
         and all(_homogeneous(p[name]) for name in ("rate", "start", "duration"))
         and float(np.atleast_1d(p["start"])[0]) == 0.0
@@ -213,6 +219,7 @@ def _drives_as_stimuli(state, population):
         and all(
             pr._listed is None and pr.connection["rule"] == "one_to_one" and pr.post.size == population.size
             and not pr.post.conductance_based and type(pr.synapse_type) is StaticSynapse and not pr._pending_weights
+            and not (pr.receptor_type == "inhibitory" and _routes_by_sign(pr.post))
             for pr in projections
         )
     )
@@ -328,11 +335,22 @@ def _synapse_kind(projection, post):
     parameters."""
     names = getattr(post.celltype, "synaptic_parameters", None)
     if names is None:
+        if projection.receptor_type == "inhibitory" and _routes_by_sign(post):
+            # iaf_psc_exp's inhibitory current (NEST's i_syn_in), named: the weights may be
+            # 0 at the build and set later.
+            return {"synapse": {"model": "exp_current", "tau": f"{_value('tau_syn_in', post._parameters['tau_syn_in'])} ms"}}
         return {}
     if projection.receptor_type not in names:
         raise errors.ConnectionError(f"{type(post.celltype).__name__} receives on 'excitatory' or 'inhibitory', not {projection.receptor_type!r}")
     tau, e_rev = (_value(f"{post.label}.{n}", post._parameters[n]) for n in names[projection.receptor_type])
     return {"synapse": {"model": "exp_conductance", "tau": f"{tau} ms", "e_rev": e_rev}}
+
+
+def _routes_by_sign(population):
+    """Whether volley's model of `population` takes inhibitory weights in a current of
+    their own (iaf_psc_exp with tau_syn_in ≠ tau_syn_ex, as NEST's)."""
+    p = population._parameters
+    return population.celltype.volley_model == "iaf_psc_exp" and not np.all(np.asarray(p["tau_syn_ex"]) == np.asarray(p["tau_syn_in"]))
 
 
 def _poisson_input(m, projection, weight):
@@ -407,6 +425,10 @@ def change_current_source(state, source):
     """A current source's new parameters, from the next step on."""
     sets = {}
     tables = [t for _ in source.injections for t in _stimulus_tables(source, float("inf"))]
+    if source.built_with_stop and any(t["kind"] in ("noise", "sine") and "stop" not in t for t in tables):
+        raise NotImplementedError(
+            f"pyNN.volley: a {type(source).__name__}'s stop made 'never' between runs (built with a stop: give a time)"
+        )
     for index, table in zip(source.stimulus_indices, tables):
         for key, value in table.items():
             if key != "kind":

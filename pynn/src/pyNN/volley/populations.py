@@ -161,6 +161,16 @@ class Population(common.Population):
                 f"pyNN.volley: {', '.join(sorted(synaptic & set(parameter_space.keys())))} belong to the projections' synapses, "
                 "built with the network: set them before the first run (or after reset())"
             )
+        taus = {"tau_syn_ex", "tau_syn_in"} & set(parameter_space.keys())
+        if simulator.state.sim is not None and taus and self.celltype.volley_model == "iaf_psc_exp":
+            from .build import _routes_by_sign
+
+            after = {**self._parameters, **dict(parameter_space.items())}
+            if _routes_by_sign(self) or not np.all(np.asarray(after["tau_syn_ex"]) == np.asarray(after["tau_syn_in"])):
+                raise NotImplementedError(
+                    "pyNN.volley: tau_syn_E and tau_syn_I differing (before or after) are the time constants of two currents built with "
+                    "the projections: set them before the first run (or after reset())"
+                )
         if simulator.state.sim is not None:
             # Between runs: the population's neurons are built again with the new values,
             # their state carried on (volley's Simulation.change).

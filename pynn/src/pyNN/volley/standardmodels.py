@@ -260,6 +260,7 @@ class _VolleyCurrentSource:
             self.parameter_space.update(**parameters)
         object.__setattr__(self, "injections", [])  # [(population, local indices or None)]
         object.__setattr__(self, "stimulus_indices", [])  # their [[stimulus]] numbers, once built
+        object.__setattr__(self, "built_with_stop", False)  # a noise or sine stopping, as built
         state.current_sources.append(self)
 
     def inject_into(self, cells):
