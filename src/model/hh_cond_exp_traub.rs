@@ -148,8 +148,8 @@ struct Conductance {
     tau: f64,
 }
 
-/// (v, m, h, n)′ at `y` under `synaptic` (the synaptic current's g·(v − e_rev) summed),
-/// `current` injected, for parameters `p`.
+/// (v, m, h, n)′ at `y` under the synaptic conductances summed as Σg (`synaptic_g`) and
+/// Σg·e_rev (`synaptic_ge`), `current` injected, for parameters `p`.
 fn derivative(y: [f64; 4], synaptic_g: f64, synaptic_ge: f64, current: f64, p: &[f64; 10]) -> [f64; 4] {
     let [g_na, g_k, g_l, c_m, e_na, e_k, e_l, v_t, _, _] = *p;
     let [v, m, h, n] = y;
