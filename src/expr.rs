@@ -170,6 +170,11 @@ impl Expr {
         Ok(Expr { program, depth })
     }
 
+    /// The constant `x`.
+    pub fn number(x: f64) -> Expr {
+        Expr { program: vec![Op::Number(x)], depth: 1 }
+    }
+
     /// The value for the variable values `vars` (in the slot order given to `parse`).
     pub fn eval(&self, vars: &[f64]) -> f64 {
         const SMALL: usize = 32;

@@ -13,9 +13,12 @@ pub fn fmt_bytes(b: u64) -> String {
     format!("{x:.1} {}", UNITS[i])
 }
 
-/// "NaN", "inf", or a finite value beyond f32 with that said.
+/// A value as an error gives it: itself, "NaN", "inf", or a finite value beyond f32 with
+/// that said.
 pub fn describe_value(value: f64) -> String {
-    if value.is_finite() {
+    if (value as f32).is_finite() {
+        format!("{value}")
+    } else if value.is_finite() {
         format!("{value:e}, beyond the range of f32 (±3.4e38)")
     } else {
         format!("{value}")

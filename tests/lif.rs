@@ -25,7 +25,16 @@ fn model_file_errors_name_the_field_and_what_was_expected() {
     for (from, to, expected) in [
         ("v_reset = -65", "v_reset = -50", "population[0].parameters.v_reset: expected v_reset below v_th (-50 mV), got -50 mV"),
         ("c_m = 250", "c_m = 0", "population[0].parameters.c_m: expected a capacitance > 0, got 0"),
-        ("tau_m = 10", "tau_m = \"10 + r\"", "population[0].parameters.tau_m: expected a constant (one value for the whole population)"),
+        ("tau_syn_ex = 0.5", "tau_syn_ex = \"0.5 + r\"", "population[0].parameters.tau_syn_ex: expected a constant (one value for the whole population)"),
+        (
+            "tau_syn_ex = 0.5",
+            "tau_syn_ex = [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.6]",
+            "population[0].parameters.tau_syn_ex: expected one value for the whole population (the iaf_psc_exp model holds one tau_syn_ex), got a list of 10",
+        ),
+        ("tau_m = 10", "tau_m = [10, 11]", "population[0].parameters.tau_m: expected one value per neuron (10), got a list of 2"),
+        ("c_m = 250", "c_m = [250, 250, 250, 0, 250, 250, 250, 250, 250, 250]", "population[0].parameters.c_m[3]: expected a capacitance > 0, got 0"),
+        ("c_m = 250", "c_m = [250, 250, 250, 250, 250, 250, 250, 250, 250, 1e300]", "population[0].parameters.c_m[9]: expected a finite number, got 1e300"),
+        ("c_m = 250", "c_m = [250, \"x\"]", "population[0].parameters.c_m"),
         ("weight = 87.81", "", "stimulus[0].weight: missing: a poisson stimulus needs rate and weight"),
         ("indegree = 2100", "indegree = 0", "stimulus[0].indegree: expected a number of sources ≥ 1, got 0"),
         (
@@ -165,6 +174,44 @@ fn poisson_driven_lif_neurons_spike_alike_whatever_the_threads() {
     let (two, _) = simulate(&desc, CpuOptions { threads: 2, ..Default::default() });
     assert!(one.len() > 3000, "{} spikes", one.len());
     assert!(one == two, "{} and {} spikes", one.len(), two.len());
+}
+
+/// Parameters that differ between neurons (listed one per neuron, or expressions of r):
+/// each neuron has its own propagators, and the spikes are the same on 1 and 3 threads;
+/// a neuron's values that cannot be simulated stop the run before it starts, naming the
+/// neuron; the GPU backend refuses them by name.
+#[test]
+fn parameters_of_each_neuron_spike_alike_whatever_the_threads() {
+    let n = 300;
+    let tau_m: Vec<String> = (0..n).map(|k| format!("{}", 8.0 + 4.0 * k as f64 / n as f64)).collect();
+    let text = l4e(n, "")
+        .replace("{duration}", "100 ms")
+        .replace("tau_m = 10\n", &format!("tau_m = [{}]\n", tau_m.join(", ")))
+        .replace("v_th = -50\n", "v_th = \"-52 + 4*r\"\n");
+    let desc = volley::config::parse(&text, "lif.toml", &Default::default()).unwrap();
+    let (one, _) = simulate(&desc, CpuOptions { threads: 1, ..Default::default() });
+    let (three, _) = simulate(&desc, CpuOptions { threads: 3, ..Default::default() });
+    assert!(one.len() > 300, "{} spikes", one.len());
+    assert!(one == three, "{} and {} spikes", one.len(), three.len());
+    // Faster membranes fire more: the first third of the neurons (tau_m near 8 ms)
+    // against the last (near 12 ms), under the same drive.
+    let count = |ids: std::ops::Range<u32>| one.iter().filter(|s| ids.contains(&s.gid)).count();
+    assert!(count(0..100) < count(200..300), "{} spikes of tau_m ≈ 8 ms, {} of ≈ 12 ms", count(0..100), count(200..300));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = text.replace("v_reset = -65\n", "v_reset = \"-65 + 20*r\"\n");
+    std::fs::write(dir.path().join("bad.toml"), &bad).unwrap();
+    let out = volley(dir.path(), &["run", "bad.toml", "-q"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("population[0].parameters.v_reset: evaluates to -46.4") && err.contains("): expected v_reset below v_th (-48.28"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out").join("spikes.h5").exists(), "no output from a run that did not start");
+    std::fs::write(dir.path().join("good.toml"), &text).unwrap();
+    let out = volley(dir.path(), &["run", "good.toml", "-q", "--backend", "gpu"]);
+    assert!(stderr(&out).contains("iaf_psc_exp with parameters differing between neurons"), "{}", stderr(&out));
 }
 
 /// iaf_psc_exp with tau_syn_in ≠ tau_syn_ex, as NEST's: negative weights decay with

@@ -69,7 +69,7 @@ fn net_m<R: Real>(desc: &Description) -> Vec<Spike> {
     for pop in &desc.populations {
         let NeuronModel::Izhikevich(spec) = &pop.model else { panic!("net.m is Izhikevich neurons") };
         for g in pop.gids() {
-            let x = spec.neuron_values(desc.neuron_uniform(g));
+            let x = spec.neuron_values(g - pop.first_gid, desc.neuron_uniform(g));
             let i = g as usize;
             (a[i], b[i], c[i], d[i], v[i], u[i]) = (R::of(x[0]), R::of(x[1]), R::of(x[2]), R::of(x[3]), R::of(x[5]), R::of(x[6]));
             noise_std[i] = R::of(population_noise(desc, pop));

@@ -20,11 +20,12 @@ pub(crate) fn invalid_value(desc: &Description, pop: usize, first: u64, e: Inval
     let p = &desc.populations[pop];
     let gid = first + e.index as u64;
     let message = format!(
-        "evaluates to {} for neuron {} of '{}' (r = {}): expected a finite number",
+        "evaluates to {} for neuron {} of '{}' (r = {}): expected {}",
         describe(e.value),
         gid - p.first_gid,
         p.name,
-        e.r
+        e.r,
+        e.expected
     );
     InvalidBuild {
         key: gid as f64,

@@ -128,7 +128,11 @@ impl Validator<'_> {
             name: Spanned::new(0..0, run.name.clone()),
             size: Spanned::new(0..0, (run.nodes.end - run.nodes.start) as i64),
             model: Spanned::new(0..0, run.model.clone()),
-            parameters: run.parameters.iter().map(|(k, v)| (k.clone(), at(*v))).collect::<BTreeMap<_, _>>(),
+            parameters: run
+                .parameters
+                .iter()
+                .map(|(k, v)| (k.clone(), Spanned::new(0..0, schema::ParameterValue::One(schema::Value::Number(*v)))))
+                .collect::<BTreeMap<_, _>>(),
             initial: run.initial.iter().map(|(k, v)| (k.clone(), at(*v))).collect::<BTreeMap<_, _>>(),
             noise_std: None,
             bias_current: None,

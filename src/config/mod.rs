@@ -16,12 +16,12 @@ mod weights_output;
 
 use crate::error::{Error, Result};
 use crate::expr::Expr;
-use crate::model::declaration::{InitialScope, Scope};
+use crate::model::declaration::{InitialScope, Parameter, Scope, Values};
 use crate::model::{self, Declaration, Declared};
 use crate::network::{BackendChoice, Description, OutputPlan, Population, Projection, SynapseModel};
 use crate::stimulus::{Selection, Stimulus, StimulusKind};
 pub use report::probe_variable;
-use schema::{ModelFile, Value};
+use schema::{ModelFile, ParameterValue, Value};
 pub use set::Replacement;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -429,25 +429,32 @@ impl Validator<'_> {
             let name = parameter.name.as_str();
             let field = format!("population[{i}].parameters.{name}");
             let given = p.parameters.get(name);
-            let expr = match (given, parameter.default) {
-                (Some(v), _) => self.quantity(v, parameter.unit, &field, &["r"])?,
-                (None, Some(default)) => Expr::parse(default, &[]).expect("valid default"),
+            let span = given.map(|v| v.span()).unwrap_or(0..0);
+            let values = match (given.map(|v| v.get_ref()), parameter.default) {
+                (Some(ParameterValue::One(v)), _) => {
+                    Values::Expr(self.quantity(&Spanned::new(span.clone(), v.clone()), parameter.unit, &field, &["r"])?)
+                }
+                (Some(ParameterValue::PerNeuron(list)), _) => {
+                    self.listed(list, parameter, d.model, p.size.get_ref(), span.clone(), &field)?
+                }
+                (None, Some(default)) => Values::Expr(Expr::parse(default, &[]).expect("valid default")),
                 (None, None) => {
                     let message = format!("missing: the {} model needs {}", d.model, d.required_parameters());
                     return Err(self.error(p.model.span(), field, message));
                 }
             };
-            let span = given.map(|v| v.span()).unwrap_or(0..0);
-            if parameter.scope == Scope::Population && expr.constant().is_none() {
-                return Err(self.error(span, field, "expected a constant (one value for the whole population)"));
+            if let Values::Expr(expr) = &values {
+                if parameter.scope == Scope::Population && expr.constant().is_none() {
+                    return Err(self.error(span, field, "expected a constant (one value for the whole population)"));
+                }
+                self.finite_constant(expr, span.clone(), &field)?;
             }
-            self.finite_constant(&expr, span.clone(), &field)?;
-            if let (Some(bound), Some(x)) = (parameter.bound, expr.constant()) {
+            if let (Some(bound), Some(x)) = (parameter.bound, values.constant()) {
                 if !bound.holds(x) {
                     return Err(self.error(span, field, format!("expected {}, got {x}", bound.describe())));
                 }
             }
-            parameters.push(expr);
+            parameters.push(values);
         }
         let mut seen: Vec<&str> = std::iter::once("r").chain(d.parameters.iter().map(|q| q.name.as_str())).collect();
         let mut initial = Vec::new();
@@ -470,6 +477,38 @@ impl Validator<'_> {
         Ok(Declared { parameters, initial })
     }
 
+    /// A parameter listed one value per neuron: as many values as neurons, each a finite
+    /// f32 within the parameter's bound (the values shared by all, a constant).
+    fn listed(&self, list: &[f64], parameter: &Parameter, model: &str, size: &i64, span: Range<usize>, field: &str) -> Result<Values> {
+        if parameter.scope == Scope::Population {
+            let message = format!(
+                "expected one value for the whole population (the {model} model holds one {}), got a list of {}",
+                parameter.name,
+                list.len()
+            );
+            return Err(self.error(span, field, message));
+        }
+        if list.len() as i64 != *size {
+            return Err(self.error(span, field, format!("expected one value per neuron ({size}), got a list of {}", list.len())));
+        }
+        for (k, &x) in list.iter().enumerate() {
+            if !(x as f32).is_finite() {
+                return Err(self.error(
+                    span,
+                    format!("{field}[{k}]"),
+                    format!("expected a finite number, got {}", crate::units::describe_value(x)),
+                ));
+            }
+            if let Some(bound) = parameter.bound.filter(|b| !b.holds(x)) {
+                return Err(self.error(span, format!("{field}[{k}]"), format!("expected {}, got {x}", bound.describe())));
+            }
+        }
+        Ok(match list.first() {
+            Some(&first) if list.iter().all(|&x| x == first) => Values::of(first),
+            _ => Values::Listed(list.into()),
+        })
+    }
+
     /// A constant expression must be a finite f32 (the state is f32); expressions of r
     /// are checked neuron by neuron when the network is built.
     fn finite_constant(&self, expr: &Expr, span: Range<usize>, field: &str) -> Result<()> {
@@ -481,11 +520,11 @@ impl Validator<'_> {
         }
     }
 
-    fn known_keys(
+    fn known_keys<V>(
         &self,
         i: usize,
         table: &str,
-        map: &std::collections::BTreeMap<String, Spanned<Value>>,
+        map: &std::collections::BTreeMap<String, Spanned<V>>,
         known: &[&str],
         model: &str,
         note: Option<&str>,

@@ -59,9 +59,10 @@ pub struct Population {
     pub name: Spanned<String>,
     pub size: Spanned<i64>,
     pub model: Spanned<String>,
-    /// Model parameters: numbers or expressions of the per-neuron uniform `r`.
+    /// Model parameters: numbers or expressions of the per-neuron uniform `r`, or lists
+    /// of one number per neuron.
     #[serde(default)]
-    pub parameters: BTreeMap<String, Spanned<Value>>,
+    pub parameters: BTreeMap<String, Spanned<ParameterValue>>,
     /// Initial state: numbers or expressions of `r` and the parameters.
     #[serde(default)]
     pub initial: BTreeMap<String, Spanned<Value>>,
@@ -339,6 +340,25 @@ impl Names {
 pub enum Value {
     Number(f64),
     Text(String),
+}
+
+/// A parameter's value: one for the neurons to evaluate (a number, an expression of r, a
+/// quantity), or a list of one number per neuron.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum ParameterValue {
+    One(Value),
+    PerNeuron(Vec<f64>),
+}
+
+impl ParameterValue {
+    /// As the model file gives it (a list as a TOML array).
+    pub fn as_text(&self) -> String {
+        match self {
+            ParameterValue::One(v) => v.as_text(),
+            ParameterValue::PerNeuron(values) => format!("[{}]", values.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")),
+        }
+    }
 }
 
 impl Value {

@@ -199,12 +199,47 @@ impl Declaration {
 }
 
 /// A population's parameters and initial values as the model file gives them, checked
-/// against the declaration: one expression per declared parameter (of r, or constant),
-/// one per state variable that `[initial]` sets, in declaration order.
+/// against the declaration: the values of each declared parameter (an expression of r, a
+/// constant, or listed one per neuron), one expression per state variable that
+/// `[initial]` sets, in declaration order.
 #[derive(Clone, Debug)]
 pub struct Declared {
-    pub parameters: Vec<crate::expr::Expr>,
+    pub parameters: Vec<Values>,
     pub initial: Vec<crate::expr::Expr>,
+}
+
+/// The values of one parameter over a population's neurons.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Values {
+    /// An expression of the neuron's uniform r (a constant one: one value for all).
+    Expr(crate::expr::Expr),
+    /// One value per neuron, by population-local id, as the model file lists them (data,
+    /// or values a Python script drew): held once per rank, as the model file is.
+    Listed(std::sync::Arc<[f64]>),
+}
+
+impl Values {
+    /// The value every neuron has, if they share one.
+    pub fn constant(&self) -> Option<f64> {
+        match self {
+            Values::Expr(e) => e.constant(),
+            Values::Listed(_) => None,
+        }
+    }
+
+    /// The value of the neuron of population-local id `id` and uniform `r`.
+    #[inline]
+    pub fn at(&self, id: u64, r: f64) -> f64 {
+        match self {
+            Values::Expr(e) => e.eval(&[r]),
+            Values::Listed(values) => values[id as usize],
+        }
+    }
+
+    /// A constant (what tests and models of one value per population build from).
+    pub fn of(x: f64) -> Values {
+        Values::Expr(crate::expr::Expr::number(x))
+    }
 }
 
 #[cfg(test)]

@@ -20,8 +20,8 @@
 //! for t_ref in whole steps (as NEST counts them). Stimulus currents act in the step they
 //! are given for, as in volley's other LIF models.
 
-use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable};
-use super::{Build, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
+use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable, Values};
+use super::{Build, Constants, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
 use crate::expr::Expr;
 use crate::synapse::SynapticInput;
 
@@ -43,7 +43,7 @@ pub fn declaration() -> Declaration {
         model: "iaf_cond_exp",
         parameters: PARAMETERS
             .iter()
-            .map(|&(name, default, unit, bound)| Parameter { name: name.into(), unit, scope: Scope::Population, default: Some(default), bound })
+            .map(|&(name, default, unit, bound)| Parameter { name: name.into(), unit, scope: Scope::PerNeuron, default: Some(default), bound })
             .collect(),
         state: STATE.iter().map(|&(name, unit, initial)| StateVariable::from_initial(name, unit, initial)).collect(),
         derived: vec![Derived {
@@ -65,30 +65,32 @@ pub fn declaration() -> Declaration {
     }
 }
 
-/// NEST's checks (`Parameters_::set`) beyond each bound: a reset below the threshold.
+/// NEST's checks (`Parameters_::set`) beyond each bound: a reset below the threshold
+/// (here where both are constants, neuron by neuron at the build otherwise).
 fn check(declared: &Declared) -> Option<(&'static str, String)> {
-    let value = |k: usize| declared.parameters[k].constant().expect("constants, as declared");
-    if value(4) >= value(3) {
-        return Some(("v_reset", format!("expected v_reset below v_th ({} mV), got {} mV", value(3), value(4))));
-    }
-    None
+    let (v_th, v_reset) = (declared.parameters[3].constant()?, declared.parameters[4].constant()?);
+    super::lif::reset_above_threshold(v_th, v_reset).map(|expected| ("v_reset", format!("expected {expected}, got {v_reset} mV")))
 }
 
 fn from_declared(declared: Declared, dt_ms: f64) -> NeuronModel {
-    let parameters: [f64; 7] = std::array::from_fn(|k| declared.parameters[k].constant().expect("constants, as declared"));
-    NeuronModel::CondExp(CondExpSpec { parameters, dt_ms, initial: declared.initial.try_into().expect("two state variables, as declared") })
+    NeuronModel::CondExp(CondExpSpec {
+        parameters: declared.parameters.try_into().expect("seven parameters, as declared"),
+        dt_ms,
+        initial: declared.initial.try_into().expect("two state variables, as declared"),
+    })
 }
 
 /// One population's parameters (slot order) and initial-state expressions.
 #[derive(Clone, Debug)]
 pub struct CondExpSpec {
-    pub parameters: [f64; 7],
+    /// Each parameter's values: constants, expressions of r or listed per neuron.
+    pub parameters: [Values; 7],
     pub dt_ms: f64,
     /// v, refractory as expressions of r, the parameters and the earlier state.
     pub initial: [Expr; 2],
 }
 
-/// What a step reads, the same for every neuron of a group.
+/// What a step reads: the same for every neuron of a group, or one set per neuron.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CondExpConstants {
     pub c_m: f64,
@@ -102,8 +104,20 @@ pub struct CondExpConstants {
 }
 
 impl CondExpSpec {
-    pub fn constants(&self) -> CondExpConstants {
-        let [c_m, g_l, e_l, v_th, v_reset, t_ref, i_e] = self.parameters;
+    /// A population whose neurons share the parameter values `parameters`.
+    pub fn uniform(parameters: [f64; 7], dt_ms: f64, initial: [Expr; 2]) -> CondExpSpec {
+        CondExpSpec { parameters: parameters.map(Values::of), dt_ms, initial }
+    }
+
+    /// The population's values, where its neurons share them.
+    fn shared_values(&self) -> Option<[f64; 7]> {
+        let values = self.parameters.each_ref().map(Values::constant);
+        values.iter().all(Option::is_some).then(|| values.map(|x| x.expect("checked")))
+    }
+
+    /// The constants of a neuron with parameter values `p`.
+    fn constants_of(&self, p: &[f64; 7]) -> CondExpConstants {
+        let [c_m, g_l, e_l, v_th, v_reset, t_ref, i_e] = *p;
         CondExpConstants {
             c_m,
             g_l,
@@ -130,9 +144,39 @@ impl Model for CondExpSpec {
     };
 
     fn build(&self, r: impl Iterator<Item = f64>) -> Result<CondExpGroup, InvalidValue> {
-        let [v, refractory] = super::initial_state(&self.initial, &self.parameters, STATE.map(|s| s.0), r)?;
+        self.build_at(0, r)
+    }
+
+    /// The group of the neurons from population-local id `first` whose uniforms are `r`,
+    /// or the first neuron with a value that cannot be simulated.
+    fn build_at(&self, first: u64, r: impl Iterator<Item = f64>) -> Result<CondExpGroup, InvalidValue> {
+        let ([v, refractory], constants) = match self.shared_values() {
+            Some(p) => (super::initial_state(&self.initial, &p, STATE.map(|s| s.0), r)?, Constants::Shared(self.constants_of(&p))),
+            None => {
+                let mut each = Vec::new();
+                let state = super::initial_state_each(&self.initial, STATE.map(|s| s.0), r, |index, r, scope| {
+                    let p = super::neuron_parameters(&self.parameters, &PARAMETERS, index, first + index as u64, r)?;
+                    if let Some(expected) = super::lif::reset_above_threshold(p[3], p[4]) {
+                        return Err(InvalidValue { index, table: "parameters", name: "v_reset", r, value: p[4], expected });
+                    }
+                    each.push(self.constants_of(&p));
+                    scope.extend_from_slice(&p);
+                    Ok(())
+                })?;
+                (state, Constants::PerNeuron(each))
+            }
+        };
         let n = v.len();
-        Ok(CondExpGroup { v, refractory, spiked: vec![0; n], constants: self.constants() })
+        Ok(CondExpGroup { v, refractory, spiked: vec![0; n], constants, dt_ms: self.dt_ms })
+    }
+
+    /// Each neuron's constants where its parameters differ, in f32 slots.
+    fn per_neuron_parameters(&self) -> usize {
+        if self.shared_values().is_some() {
+            0
+        } else {
+            std::mem::size_of::<CondExpConstants>() / 4
+        }
     }
 
     /// `cargo bench --bench kernels -- iaf_cond_exp` on machine B: 42 ns under two
@@ -154,7 +198,9 @@ pub struct CondExpGroup {
     /// Steps of refractoriness left (whole numbers, exact in f32).
     pub refractory: Vec<f32>,
     pub spiked: Vec<u8>,
-    pub constants: CondExpConstants,
+    pub constants: Constants<CondExpConstants>,
+    /// The step (ms).
+    dt_ms: f64,
 }
 
 /// One conductance of one neuron over a step: g at the step's start, its reversal
@@ -207,27 +253,29 @@ impl Group for CondExpGroup {
         self.v.len()
     }
 
-    /// v, refractory and the spike flag.
+    /// v, refractory and the spike flag; each neuron's constants where they are its own.
     fn bytes(&self) -> usize {
-        self.len() * 9
+        let own = if matches!(self.constants, Constants::PerNeuron(_)) { std::mem::size_of::<CondExpConstants>() } else { 0 };
+        self.len() * (9 + own)
     }
 
     /// One step: `input[i] + common` injected into neuron i (pA: stimuli, and the weights
     /// of current synapses), the synaptic conductances as the step began.
     fn step(&mut self, step: &StepInput) -> bool {
-        let c = self.constants;
+        let dt = self.dt_ms;
         let kinds: Vec<SynapticInput> = step.synaptic.iter().collect();
         // Each kind's decay over half and over a whole step, for every neuron.
         let decays: Vec<(f64, f64)> = kinds
             .iter()
             .map(|kind| match *kind {
-                SynapticInput::Conductance { tau_ms, .. } => ((-c.dt / (2.0 * tau_ms as f64)).exp(), (-c.dt / tau_ms as f64).exp()),
+                SynapticInput::Conductance { tau_ms, .. } => ((-dt / (2.0 * tau_ms as f64)).exp(), (-dt / tau_ms as f64).exp()),
                 SynapticInput::Current { .. } => (1.0, 1.0),
             })
             .collect();
         let mut conductances = Vec::with_capacity(kinds.len());
         let mut non_finite = false;
         for i in 0..self.v.len() {
+            let c = self.constants.of(i);
             let mut current = c.i_e + (step.input[i] + step.common) as f64;
             conductances.clear();
             for (kind, &(half, full)) in kinds.iter().zip(&decays) {
@@ -285,7 +333,7 @@ mod tests {
 
     fn neuron(i_e: f64, v0: f64) -> CondExpGroup {
         let e = |x: f64| Expr::parse(&x.to_string(), &[]).unwrap();
-        let spec = CondExpSpec { parameters: [250.0, 16.6667, -70.0, -55.0, -60.0, 2.0, i_e], dt_ms: 0.1, initial: [e(v0), e(0.0)] };
+        let spec = CondExpSpec::uniform([250.0, 16.6667, -70.0, -55.0, -60.0, 2.0, i_e], 0.1, [e(v0), e(0.0)]);
         spec.build(std::iter::once(0.5)).unwrap()
     }
 
@@ -328,7 +376,7 @@ mod tests {
         kinds[0].advance(&[50.0]); // 50 nS arriving in step 0
         step(&mut cell, &kinds);
         assert_eq!(cell.v[0], -70.0, "the arrival acts from the next step");
-        let c = cell.constants;
+        let c = cell.constants.of(0);
         let mut reference = -70.0f64;
         let fine = |v: &mut f64, g0: f64| {
             let h = 0.1 / 10_000.0;
@@ -346,6 +394,42 @@ mod tests {
             assert!((cell.v[0] as f64 - reference).abs() < 2e-5, "{} against {reference}", cell.v[0]);
         }
         assert!(reference > -69.0, "the conductance moved v: {reference}");
+    }
+
+    /// Neurons with parameters of their own (listed, and of r) step bit for bit as each
+    /// would alone, under a conductance; one whose reset is not below its threshold is
+    /// named.
+    #[test]
+    fn neurons_with_their_own_parameters_step_as_each_alone() {
+        let e = |x: f64| Expr::parse(&x.to_string(), &[]).unwrap();
+        let n = 5;
+        let g_l: Vec<f64> = (0..n).map(|k| 10.0 + 3.0 * k as f64).collect();
+        let mut spec = CondExpSpec::uniform([250.0, 0.0, -70.0, -55.0, -60.0, 2.0, 0.0], 0.1, [e(-65.0), e(0.0)]);
+        spec.parameters[1] = Values::Listed(g_l.clone().into());
+        spec.parameters[6] = Values::Expr(Expr::parse("400 + 100*r", &["r"]).unwrap());
+        let r = |k: usize| k as f64 / n as f64;
+        let mut group = spec.build_at(1, (1..n).map(r)).unwrap();
+        let mut alone: Vec<CondExpGroup> = (1..n)
+            .map(|k| CondExpSpec::uniform([250.0, g_l[k], -70.0, -55.0, -60.0, 2.0, 400.0 + 100.0 * r(k)], 0.1, [e(-65.0), e(0.0)]).build([r(k)].into_iter()).unwrap())
+            .collect();
+        let m = n - 1;
+        let mut kinds = vec![Exponential::new(SynapseModel::ExpConductance { tau_ms: 0.2, e_rev: -80.0 }, m, 0.1)];
+        let mut fired = 0;
+        for s in 0..500usize {
+            kinds[0].advance(&(0..m).map(|k| if (k + s).is_multiple_of(17) { 5.0 } else { 0.0 }).collect::<Vec<f32>>());
+            step(&mut group, &kinds);
+            for (k, one) in alone.iter_mut().enumerate() {
+                let input = [0.0f32];
+                let synaptic = Synaptic::new(&kinds, k..k + 1);
+                one.step(&StepInput { input: &input, currents: None, common: 0.0, synaptic: &synaptic, dt: 0.1, step: 0 });
+                assert_eq!((group.v[k].to_bits(), group.spiked[k]), (one.v[0].to_bits(), one.spiked[0]), "step {s}, neuron {k}");
+                fired += one.spiked[0] as usize;
+            }
+        }
+        assert!(fired > 10, "{fired} spikes");
+        spec.parameters[3] = Values::Listed(vec![-55.0, -50.0, -60.0, -55.0, -55.0].into());
+        let err = spec.build_at(0, (0..n).map(r)).unwrap_err();
+        assert_eq!((err.index, err.name, err.expected.as_str()), (2, "v_reset", "v_reset below v_th (-60 mV)"));
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub fn declaration() -> Declaration {
     Declaration {
         model: "iaf_psc_alpha",
         // iaf_psc_exp's names and defaults, which are NEST's for both.
-        parameters: super::lif::parameters(),
+        parameters: super::lif::parameters(false),
         state: STATE.iter().map(|&(name, unit, initial)| StateVariable::from_initial(name, unit, initial)).collect(),
         derived: vec![
             Derived { name: "P11".into(), unit: "", definition: "exp(−dt/tau_syn_ex), also P22".into() },

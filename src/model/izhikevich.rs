@@ -9,7 +9,7 @@
 //! With dt = 1 ms every operation is the one net.m performs, in the same order, so the
 //! f32 arithmetic differs from net.m's only by the width of the floats.
 
-use super::declaration::{Declaration, Declared, Derived, Parameter as DeclaredParameter, Scope, StateVariable};
+use super::declaration::{Declaration, Declared, Derived, Parameter as DeclaredParameter, Scope, StateVariable, Values};
 use super::{Build, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
 use crate::expr::Expr;
 
@@ -62,8 +62,8 @@ fn from_declared(declared: Declared, _dt_ms: f64) -> NeuronModel {
 /// The parameter and initial-state expressions of one population.
 #[derive(Clone, Debug)]
 pub struct IzhikevichSpec {
-    /// a, b, c, d, v_peak as expressions of `r`.
-    pub parameters: [Expr; 5],
+    /// a, b, c, d, v_peak: expressions of `r`, or listed per neuron.
+    pub parameters: [Values; 5],
     /// v as an expression of r and the parameters; u of those and v.
     pub initial: [Expr; 2],
 }
@@ -111,10 +111,11 @@ impl Parameter {
 }
 
 impl IzhikevichSpec {
-    /// All values of one neuron in f64: [a, b, c, d, v_peak, v0, u0].
-    pub fn neuron_values(&self, r: f64) -> [f64; 7] {
+    /// All values of the neuron of population-local id `id` and uniform `r` in f64:
+    /// [a, b, c, d, v_peak, v0, u0].
+    pub fn neuron_values(&self, id: u64, r: f64) -> [f64; 7] {
         let mut values = [0f64; 7];
-        values[0..5].iter_mut().zip(&self.parameters).for_each(|(x, e)| *x = e.eval(&[r]));
+        values[0..5].iter_mut().zip(&self.parameters).for_each(|(x, p)| *x = p.at(id, r));
         // Initial v sees r and the parameters; initial u also sees v.
         let mut scope = [r, values[0], values[1], values[2], values[3], values[4], 0.0];
         values[5] = self.initial[0].eval(&scope[..6]);
@@ -138,14 +139,20 @@ impl Model for IzhikevichSpec {
     /// The group of neurons whose per-neuron uniforms are `r` (one per neuron, in order),
     /// or the first neuron with a value that is not a finite f32.
     fn build(&self, r: impl Iterator<Item = f64>) -> Result<IzhikevichGroup, InvalidValue> {
+        self.build_at(0, r)
+    }
+
+    /// As `build`, for the neurons from population-local id `first` on (a parameter's
+    /// listed values are by id).
+    fn build_at(&self, first: u64, r: impl Iterator<Item = f64>) -> Result<IzhikevichGroup, InvalidValue> {
         let mut per_neuron: [Vec<f32>; 4] = Default::default();
         let (mut v, mut u) = (Vec::new(), Vec::new());
         let mut v_peak = 0.0;
         for (index, r) in r.enumerate() {
-            let x = self.neuron_values(r);
+            let x = self.neuron_values(first + index as u64, r);
             if let Some(k) = x.iter().position(|&x| !(x as f32).is_finite()) {
                 let (table, name) = if k < 5 { ("parameters", PARAMETERS[k].0) } else { ("initial", STATE[k - 5].0) };
-                return Err(InvalidValue { index, table, name, r, value: x[k] });
+                return Err(InvalidValue::not_finite(index, table, name, r, x[k]));
             }
             per_neuron.iter_mut().zip(&x[..4]).for_each(|(values, &x)| values.push(x as f32));
             v_peak = x[4] as f32;

@@ -22,8 +22,8 @@
 //! generators, constant over the step they are given for. The arithmetic is f32 (NEST's
 //! is f64): v − E_L is propagated, as NEST propagates it.
 
-use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable};
-use super::{Build, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
+use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable, Values};
+use super::{Build, Constants, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
 use crate::expr::Expr;
 use crate::synapse::{SynapseModel, SynapticInput};
 
@@ -41,15 +41,19 @@ pub(super) const PARAMETERS: [(&str, &str, &str, Option<Bound>); 9] = [
     ("i_e", "0", "pA", None),
 ];
 
+/// The synaptic time constants' slots: one value per population, since a projection's
+/// current decays with one time constant.
+const SYNAPTIC: [usize; 2] = [6, 7];
+
 const STATE: [(&str, &str, &str); 3] = [("v", "mV", "e_l"), ("i_syn", "pA", "0"), ("refractory", "steps", "0")];
 
-
-/// Every parameter one value per population (the propagators are computed once);
-/// v, the synaptic current and the refractory steps left start from expressions.
+/// Every parameter but the synaptic time constants may differ between neurons (each
+/// neuron then holds its own propagators, as NEST's nodes do); v, the synaptic current
+/// and the refractory steps left start from expressions.
 pub fn declaration() -> Declaration {
     Declaration {
         model: "iaf_psc_exp",
-        parameters: parameters(),
+        parameters: parameters(true),
         state: STATE.iter().map(|&(name, unit, initial)| StateVariable::from_initial(name, unit, initial)).collect(),
         derived: vec![
             Derived { name: "P22".into(), unit: "", definition: "exp(−dt/tau_m)".into() },
@@ -71,22 +75,30 @@ pub fn declaration() -> Declaration {
     }
 }
 
-/// The declared parameters: one value per population each.
-pub(super) fn parameters() -> Vec<Parameter> {
+/// The declared parameters: each one value per population, or (`per_neuron`) all but the
+/// synaptic time constants per neuron.
+pub(super) fn parameters(per_neuron: bool) -> Vec<Parameter> {
     PARAMETERS
         .iter()
-        .map(|&(name, default, unit, bound)| Parameter { name: name.into(), unit, scope: Scope::Population, default: Some(default), bound })
+        .enumerate()
+        .map(|(k, &(name, default, unit, bound))| {
+            let scope = if per_neuron && !SYNAPTIC.contains(&k) { Scope::PerNeuron } else { Scope::Population };
+            Parameter { name: name.into(), unit, scope, default: Some(default), bound }
+        })
         .collect()
 }
 
 /// What iaf_psc_exp's (and iaf_psc_alpha's) parameters must satisfy together: a reset
-/// below the threshold.
+/// below the threshold (checked here where both are constants, neuron by neuron at the
+/// build otherwise).
 pub(super) fn check(declared: &Declared) -> Option<(&'static str, String)> {
-    let value = |k: usize| declared.parameters[k].constant().expect("constants, as declared");
-    if value(4) >= value(3) {
-        return Some(("v_reset", format!("expected v_reset below v_th ({} mV), got {} mV", value(3), value(4))));
-    }
-    None
+    let (v_th, v_reset) = (declared.parameters[3].constant()?, declared.parameters[4].constant()?);
+    reset_above_threshold(v_th, v_reset).map(|expected| ("v_reset", format!("expected {expected}, got {v_reset} mV")))
+}
+
+/// "v_reset below v_th (…)" where the reset is not below the threshold.
+pub(super) fn reset_above_threshold(v_th: f64, v_reset: f64) -> Option<String> {
+    (v_reset >= v_th).then(|| format!("v_reset below v_th ({v_th} mV)"))
 }
 
 /// iaf_psc_alpha's: as `check`, and one synaptic time constant (the weights arriving in a
@@ -107,8 +119,11 @@ pub(super) fn check_one_time_constant(declared: &Declared) -> Option<(&'static s
 }
 
 fn from_declared(declared: Declared, dt_ms: f64) -> NeuronModel {
-    let parameters: [f64; 9] = std::array::from_fn(|k| declared.parameters[k].constant().expect("constants, as declared"));
-    NeuronModel::Lif(LifSpec { parameters, dt_ms, initial: declared.initial.try_into().expect("three state variables, as declared") })
+    NeuronModel::Lif(LifSpec {
+        parameters: declared.parameters.try_into().expect("nine parameters, as declared"),
+        dt_ms,
+        initial: declared.initial.try_into().expect("three state variables, as declared"),
+    })
 }
 
 /// The exact propagators of one step.
@@ -137,13 +152,16 @@ impl Propagators {
 /// One population's parameters (slot order) and initial-state expressions.
 #[derive(Clone, Debug)]
 pub struct LifSpec {
-    pub parameters: [f64; 9],
+    /// Each parameter's values: constants, expressions of r or listed per neuron (the
+    /// synaptic time constants: constants).
+    pub parameters: [Values; 9],
     pub dt_ms: f64,
     /// v, i_syn, refractory as expressions of r, the parameters and the earlier state.
     pub initial: [Expr; 3],
 }
 
-/// What a step reads, the same for every neuron of a group: the propagators in f32.
+/// What a step reads: the propagators in f32, the same for every neuron of a group or
+/// one set per neuron.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LifConstants {
     pub p22: f32,
@@ -158,27 +176,55 @@ pub struct LifConstants {
 }
 
 impl LifSpec {
+    /// A population whose neurons share the parameter values `parameters`.
+    pub fn uniform(parameters: [f64; 9], dt_ms: f64, initial: [Expr; 3]) -> LifSpec {
+        LifSpec { parameters: parameters.map(Values::of), dt_ms, initial }
+    }
+
     /// The kind projections of negative weights take onto this population: where
     /// tau_syn_in differs from tau_syn_ex, a current of their own decaying with tau_syn_in
     /// (NEST's i_syn_in); None where they share the input current.
     pub fn inhibitory_kind(&self) -> Option<SynapseModel> {
-        let [.., tau_ex, tau_in, _] = self.parameters;
+        let [tau_ex, tau_in] = SYNAPTIC.map(|k| self.parameters[k].constant().expect("one per population, as declared"));
         (tau_in != tau_ex).then_some(SynapseModel::ExpCurrent { tau_ms: tau_in })
     }
 
-    pub fn constants(&self) -> LifConstants {
-        let [tau_m, c_m, e_l, v_th, v_reset, t_ref, tau_syn, _, i_e] = self.parameters;
-        let p = Propagators::new(tau_m, c_m, tau_syn, self.dt_ms);
+    /// The population's values, where its neurons share them.
+    fn shared_values(&self) -> Option<[f64; 9]> {
+        let values = self.parameters.each_ref().map(Values::constant);
+        values.iter().all(Option::is_some).then(|| values.map(|x| x.expect("checked")))
+    }
+
+    /// The constants of a neuron with parameter values `p`.
+    fn constants_of(&self, p: &[f64; 9]) -> LifConstants {
+        let [tau_m, c_m, e_l, v_th, v_reset, t_ref, tau_syn, _, i_e] = *p;
+        let propagators = Propagators::new(tau_m, c_m, tau_syn, self.dt_ms);
         LifConstants {
-            p22: p.p22 as f32,
-            p11: p.p11 as f32,
-            p21: p.p21 as f32,
-            p20: p.p20 as f32,
+            p22: propagators.p22 as f32,
+            p11: propagators.p11 as f32,
+            p21: propagators.p21 as f32,
+            p20: propagators.p20 as f32,
             e_l: e_l as f32,
             v_th: v_th as f32,
             v_reset: v_reset as f32,
             i_e: i_e as f32,
             steps_ref: crate::units::refractory_steps(t_ref, self.dt_ms) as f32,
+        }
+    }
+
+    /// The neurons' constants where they share their parameters.
+    pub fn constants(&self) -> Option<LifConstants> {
+        self.shared_values().map(|p| self.constants_of(&p))
+    }
+
+    /// The parameter values of the neuron of population-local id `id` and uniform `r`,
+    /// each finite and within its bound and the reset below the threshold, or the first
+    /// that is not (as `InvalidValue`, of the neuron `index` in the range built).
+    fn neuron_values(&self, index: usize, id: u64, r: f64) -> Result<[f64; 9], InvalidValue> {
+        let p = super::neuron_parameters(&self.parameters, &PARAMETERS, index, id, r)?;
+        match reset_above_threshold(p[3], p[4]) {
+            Some(expected) => Err(InvalidValue { index, table: "parameters", name: "v_reset", r, value: p[4], expected }),
+            None => Ok(p),
         }
     }
 }
@@ -192,21 +238,41 @@ impl Model for LifSpec {
         build: Build::Values(from_declared),
         check: Some(check),
         shader: include_str!("../../shaders/lif.wgsl"),
-        gpu: "every population (`shaders/lif.wgsl`)",
+        gpu: "every population whose parameters are one value per population (`shaders/lif.wgsl`)",
     };
 
-    /// The group of neurons whose per-neuron uniforms are `r`, or the first neuron whose
-    /// initial state is not a finite f32.
     fn build(&self, r: impl Iterator<Item = f64>) -> Result<LifGroup, InvalidValue> {
-        let constants = self.constants();
-        let state = super::initial_state(&self.initial, &self.parameters, STATE.map(|s| s.0), r)?;
+        self.build_at(0, r)
+    }
+
+    /// The group of the neurons from population-local id `first` whose per-neuron
+    /// uniforms are `r`, or the first neuron with a parameter or initial value that
+    /// cannot be simulated.
+    fn build_at(&self, first: u64, r: impl Iterator<Item = f64>) -> Result<LifGroup, InvalidValue> {
+        let [tau_m, c_m, ..] = self.parameters.each_ref().map(|p| p.constant().unwrap_or(f64::NAN));
+        let (state, constants, membrane) = match self.shared_values() {
+            Some(p) => (super::initial_state(&self.initial, &p, STATE.map(|s| s.0), r)?, Constants::Shared(self.constants_of(&p)), vec![[tau_m, c_m]]),
+            None => {
+                let (mut each, mut membrane) = (Vec::new(), Vec::new());
+                let state = super::initial_state_each(&self.initial, STATE.map(|s| s.0), r, |index, r, scope| {
+                    let p = self.neuron_values(index, first + index as u64, r)?;
+                    each.push(self.constants_of(&p));
+                    membrane.push([p[0], p[1]]);
+                    scope.extend_from_slice(&p);
+                    Ok(())
+                })?;
+                (state, Constants::PerNeuron(each), membrane)
+            }
+        };
         let [v, i_syn, refractory] = state;
         let n = v.len();
-        let [tau_m, c_m, ..] = self.parameters;
-        Ok(LifGroup { v, i_syn, refractory, spiked: vec![0; n], constants, membrane: [tau_m, c_m, self.dt_ms], currents: Vec::new() })
+        Ok(LifGroup { v, i_syn, refractory, spiked: vec![0; n], constants, membrane, dt_ms: self.dt_ms, scales: Vec::new(), currents: Vec::new() })
     }
 
     fn gpu_unsupported(&self) -> Option<String> {
+        if self.shared_values().is_none() {
+            return Some("iaf_psc_exp with parameters differing between neurons (shaders/lif.wgsl holds one set per population)".into());
+        }
         self.inhibitory_kind().map(|_| {
             "iaf_psc_exp with tau_syn_in ≠ tau_syn_ex (its inhibitory current, a synaptic kind, is not in shaders/lif.wgsl yet)".into()
         })
@@ -215,6 +281,16 @@ impl Model for LifSpec {
     /// `cargo bench --bench kernels -- iaf_psc_exp` on the reference machine: 0.41 ns.
     fn step_cost_ns(&self) -> f64 {
         0.4
+    }
+
+    /// Each neuron's constants and membrane (tau_m and c_m in f64) where its parameters
+    /// differ from its neighbours', in f32 slots.
+    fn per_neuron_parameters(&self) -> usize {
+        if self.shared_values().is_some() {
+            0
+        } else {
+            (std::mem::size_of::<LifConstants>() + std::mem::size_of::<[f64; 2]>()) / 4
+        }
     }
 }
 
@@ -227,10 +303,14 @@ pub struct LifGroup {
     /// Steps of refractoriness left (whole numbers, exact in f32).
     pub refractory: Vec<f32>,
     pub spiked: Vec<u8>,
-    pub constants: LifConstants,
-    /// tau_m (ms), c_m (pF) and the step (ms): the propagators of the synaptic kinds'
-    /// currents onto v.
-    membrane: [f64; 3],
+    pub constants: Constants<LifConstants>,
+    /// tau_m (ms) and c_m (pF), one pair for the group or one per neuron: with the step
+    /// (ms), the propagators of the synaptic kinds' currents onto v.
+    membrane: Vec<[f64; 2]>,
+    dt_ms: f64,
+    /// P21(τ)/P20 per neuron (one for all where they share the membrane) for each
+    /// synaptic time constant τ met so far.
+    scales: Vec<(f32, Vec<f32>)>,
     /// Scratch: the stimuli's currents and the kinds' contributions, as one current.
     currents: Vec<f32>,
 }
@@ -240,9 +320,14 @@ impl Group for LifGroup {
         self.v.len()
     }
 
-    /// v, i_syn, refractory and the spike flag.
+    /// v, i_syn, refractory and the spike flag; each neuron's constants and membrane
+    /// where they are its own.
     fn bytes(&self) -> usize {
-        self.len() * 13
+        let own = match &self.constants {
+            Constants::Shared(_) => 0,
+            Constants::PerNeuron(_) => std::mem::size_of::<LifConstants>() + std::mem::size_of::<[f64; 2]>(),
+        };
+        self.len() * (13 + own)
     }
 
     /// One step: `input[i]`, the weights arriving onto neuron i (pA, a jump of its
@@ -258,16 +343,14 @@ impl Group for LifGroup {
             Some(scratch.as_slice())
         };
         let non_finite = super::in_chunks(self.v.len(), currents, |r, currents| {
-            step_dispatch(
-                &mut self.v[r.clone()],
-                &mut self.i_syn[r.clone()],
-                &mut self.refractory[r.clone()],
-                &mut self.spiked[r.clone()],
-                &step.input[r.clone()],
-                currents,
-                step.common,
-                self.constants,
-            )
+            let (v, i_syn, refractory, spiked) =
+                (&mut self.v[r.clone()], &mut self.i_syn[r.clone()], &mut self.refractory[r.clone()], &mut self.spiked[r.clone()]);
+            match &self.constants {
+                Constants::Shared(c) => step_dispatch(v, i_syn, refractory, spiked, &step.input[r.clone()], currents, step.common, *c),
+                Constants::PerNeuron(c) => {
+                    step_each_dispatch(v, i_syn, refractory, spiked, &step.input[r.clone()], currents, step.common, &c[r.clone()])
+                }
+            }
         });
         self.currents = scratch;
         non_finite
@@ -296,8 +379,9 @@ impl Group for LifGroup {
 
     /// The group as the GPU steps it (`shaders/lif.wgsl`): state v, i_syn, refractory;
     /// no parameters; constants p11, p21, p22, p20, e_l, v_th, v_reset, steps_ref, i_e.
+    /// None where each neuron has its own (the spec refuses those).
     fn gpu_model(&self) -> Option<GpuModel> {
-        let c = &self.constants;
+        let Constants::Shared(c) = &self.constants else { return None };
         Some(GpuModel {
             shader: LifSpec::KIND.shader,
             state: vec![self.v.clone(), self.i_syn.clone(), self.refractory.clone()],
@@ -321,23 +405,60 @@ impl LifGroup {
     /// by P21(τ)·i (i as the step began, as NEST's i_syn_in), which is P20·(P21(τ)/P20·i).
     /// A conductance (of another population's synapses: none onto iaf_psc_exp) is
     /// g·(e_rev − v).
-    fn kinds_as_currents(&self, step: &StepInput, currents: &mut Vec<f32>) {
+    fn kinds_as_currents(&mut self, step: &StepInput, currents: &mut Vec<f32>) {
         currents.clear();
         currents.extend_from_slice(step.currents.unwrap_or(&[]));
         currents.resize(self.v.len(), 0.0);
-        let [tau_m, c_m, h] = self.membrane;
         for kind in step.synaptic.iter() {
             match kind {
                 SynapticInput::Current { start, tau_ms, .. } => {
-                    let p = Propagators::new(tau_m, c_m, tau_ms as f64, h);
-                    let scale = (p.p21 / p.p20) as f32;
-                    currents.iter_mut().zip(start).for_each(|(c, i)| *c += scale * *i);
+                    let scales = self.scales(tau_ms);
+                    match scales {
+                        [scale] => currents.iter_mut().zip(start).for_each(|(c, i)| *c += scale * *i),
+                        each => currents.iter_mut().zip(start).zip(each).for_each(|((c, i), scale)| *c += scale * *i),
+                    }
                 }
                 SynapticInput::Conductance { g, e_rev, .. } => {
                     currents.iter_mut().zip(g).zip(&self.v).for_each(|((c, g), v)| *c += *g * (e_rev - *v));
                 }
             }
         }
+    }
+
+    /// P21(τ)/P20 for each neuron's membrane (one where they share it), computed once per
+    /// time constant.
+    fn scales(&mut self, tau_ms: f32) -> &[f32] {
+        let k = match self.scales.iter().position(|(tau, _)| *tau == tau_ms) {
+            Some(k) => k,
+            None => {
+                let scale = |&[tau_m, c_m]: &[f64; 2]| {
+                    let p = Propagators::new(tau_m, c_m, tau_ms as f64, self.dt_ms);
+                    (p.p21 / p.p20) as f32
+                };
+                self.scales.push((tau_ms, self.membrane.iter().map(scale).collect()));
+                self.scales.len() - 1
+            }
+        };
+        &self.scales[k].1
+    }
+}
+
+/// The constants a step reads for neuron i: the group's, or the neuron's own.
+trait ConstantsOf: Copy {
+    fn of(&self, i: usize) -> LifConstants;
+}
+
+impl ConstantsOf for LifConstants {
+    #[inline(always)]
+    fn of(&self, _: usize) -> LifConstants {
+        *self
+    }
+}
+
+impl ConstantsOf for &[LifConstants] {
+    #[inline(always)]
+    fn of(&self, i: usize) -> LifConstants {
+        self[i]
     }
 }
 
@@ -353,14 +474,15 @@ fn step_kernel(
     weights: &[f32],
     currents: &[f32],
     common: f32,
-    c: LifConstants,
+    constants: impl ConstantsOf,
 ) -> bool {
     let n = v.len();
     let (i_syn, refractory, spiked, weights, currents) =
         (&mut i_syn[..n], &mut refractory[..n], &mut spiked[..n], &weights[..n], &currents[..n]);
     let mut non_finite = false;
-    let bias = c.i_e + common;
     for i in 0..n {
+        let c = constants.of(i);
+        let bias = c.i_e + common;
         let free = refractory[i] == 0.0;
         let advanced = c.e_l + (c.p22 * (v[i] - c.e_l) + c.p21 * i_syn[i] + c.p20 * (bias + currents[i]));
         let mut vi = if free { advanced } else { v[i] };
@@ -379,6 +501,7 @@ fn step_kernel(
 }
 
 crate::simd::dispatch!(fn step_dispatch(v: &mut [f32], i_syn: &mut [f32], refractory: &mut [f32], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: LifConstants) -> bool => step_kernel);
+crate::simd::dispatch!(fn step_each_dispatch(v: &mut [f32], i_syn: &mut [f32], refractory: &mut [f32], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: &[LifConstants]) -> bool => step_kernel);
 
 #[cfg(test)]
 mod tests {
@@ -388,7 +511,7 @@ mod tests {
     /// τ_m = 10 ms, τ_syn = 0.5 ms, t_ref = 2 ms; dt = 0.1 ms.
     fn microcircuit_neuron(i_e: f64) -> LifSpec {
         let e = |x: f64| Expr::parse(&x.to_string(), &[]).unwrap();
-        LifSpec { parameters: [10.0, 250.0, -65.0, -50.0, -65.0, 2.0, 0.5, 0.5, i_e], dt_ms: 0.1, initial: [e(-65.0), e(0.0), e(0.0)] }
+        LifSpec::uniform([10.0, 250.0, -65.0, -50.0, -65.0, 2.0, 0.5, 0.5, i_e], 0.1, [e(-65.0), e(0.0), e(0.0)])
     }
 
     /// The published conversion of the model (PSC_over_PSP in its helpers): the current
@@ -467,7 +590,7 @@ mod tests {
     fn an_inhibitory_current_of_its_own_time_constant_gives_the_exact_psp() {
         use crate::synapse::{Exponential, Synaptic};
         let e = |x: f64| Expr::parse(&x.to_string(), &[]).unwrap();
-        let spec = LifSpec { parameters: [10.0, 250.0, -65.0, -50.0, -65.0, 2.0, 0.5, 3.0, 0.0], dt_ms: 0.1, initial: [e(-65.0), e(0.0), e(0.0)] };
+        let spec = LifSpec::uniform([10.0, 250.0, -65.0, -50.0, -65.0, 2.0, 0.5, 3.0, 0.0], 0.1, [e(-65.0), e(0.0), e(0.0)]);
         assert_eq!(spec.inhibitory_kind(), Some(SynapseModel::ExpCurrent { tau_ms: 3.0 }));
         let mut g = spec.build([0.5].into_iter()).unwrap();
         let mut inhibitory = Exponential::new(spec.inhibitory_kind().unwrap(), 1, 0.1);
@@ -493,6 +616,68 @@ mod tests {
         assert_eq!(g.v[0], held);
     }
 
+    /// Neurons of one group with parameters of their own (listed, and an expression of
+    /// r) step bit for bit as each would alone in a group of its values, an inhibitory
+    /// current of tau_syn_in included (its scale from each neuron's membrane).
+    #[test]
+    fn neurons_with_their_own_parameters_step_as_each_alone() {
+        use crate::synapse::{Exponential, Synaptic};
+        let e = |x: f64| Expr::parse(&x.to_string(), &[]).unwrap();
+        let n = 6;
+        let tau_m: Vec<f64> = (0..n).map(|k| 8.0 + k as f64).collect();
+        let v_th: Vec<f64> = (0..n).map(|k| -52.0 + 0.5 * k as f64).collect();
+        let mut spec = LifSpec::uniform([0.0, 250.0, -65.0, 0.0, -65.0, 2.0, 0.5, 3.0, 0.0], 0.1, [e(-60.0), e(0.0), e(0.0)]);
+        spec.parameters[0] = Values::Listed(tau_m.clone().into());
+        spec.parameters[3] = Values::Listed(v_th.clone().into());
+        spec.parameters[8] = Values::Expr(Expr::parse("450 + 200*r", &["r"]).unwrap());
+        spec.initial[0] = Expr::parse("e_l + 10*r", &["r", "tau_m", "c_m", "e_l"]).unwrap();
+        let r = |k: usize| k as f64 / n as f64;
+        // The last four neurons of the population, as a shard from id 2 builds them.
+        let mut group = spec.build_at(2, (2..n).map(r)).unwrap();
+        assert!(matches!(group.constants, Constants::PerNeuron(_)));
+        assert_eq!(group.bytes(), 4 * (4 * (3 + spec.per_neuron_parameters()) + 1), "four neurons, as declared");
+        assert_eq!(spec.per_neuron_parameters(), 13);
+        let mut alone: Vec<LifGroup> = (2..n)
+            .map(|k| {
+                let i_e = 450.0 + 200.0 * r(k);
+                LifSpec::uniform([tau_m[k], 250.0, -65.0, v_th[k], -65.0, 2.0, 0.5, 3.0, i_e], 0.1, [e(-65.0 + 10.0 * r(k)), e(0.0), e(0.0)])
+                    .build([r(k)].into_iter())
+                    .unwrap()
+            })
+            .collect();
+        let m = n - 2;
+        let mut inhibitory = Exponential::new(SynapseModel::ExpCurrent { tau_ms: 3.0 }, m, 0.1);
+        let mut fired = 0;
+        for step in 0..400u64 {
+            let weights: Vec<f32> = (0..m).map(|k| if (k as u64 + step).is_multiple_of(9) { 120.0 } else { 0.0 }).collect();
+            inhibitory.advance(&(0..m).map(|k| if (k as u64 + step).is_multiple_of(13) { -40.0 } else { 0.0 }).collect::<Vec<f32>>());
+            let kinds = std::slice::from_ref(&inhibitory);
+            group.step(&StepInput { input: &weights, currents: None, common: 0.0, synaptic: &Synaptic::new(kinds, 0..m), dt: 0.1, step });
+            for (k, one) in alone.iter_mut().enumerate() {
+                let synaptic = Synaptic::new(kinds, k..k + 1);
+                one.step(&StepInput { input: &weights[k..k + 1], currents: None, common: 0.0, synaptic: &synaptic, dt: 0.1, step });
+                assert_eq!((group.v[k].to_bits(), group.i_syn[k].to_bits(), group.spiked[k]), (one.v[0].to_bits(), one.i_syn[0].to_bits(), one.spiked[0]));
+                fired += one.spiked[0] as usize;
+            }
+        }
+        assert!(fired > 10, "{fired} spikes");
+    }
+
+    /// A neuron's values that cannot be simulated are named with the neuron: a reset not
+    /// below its own threshold, a time constant of r below its bound.
+    #[test]
+    fn a_neuron_s_invalid_values_are_named() {
+        let e = |x: f64| Expr::parse(&x.to_string(), &[]).unwrap();
+        let mut spec = LifSpec::uniform([10.0, 250.0, -65.0, -50.0, -65.0, 2.0, 0.5, 0.5, 0.0], 0.1, [e(-65.0), e(0.0), e(0.0)]);
+        spec.parameters[3] = Values::Listed(vec![-50.0, -55.0, -70.0].into());
+        let err = spec.build_at(0, [0.1, 0.2, 0.3].into_iter()).unwrap_err();
+        assert_eq!((err.index, err.name, err.value, err.expected.as_str()), (2, "v_reset", -65.0, "v_reset below v_th (-70 mV)"));
+        spec.parameters[3] = Values::of(-50.0);
+        spec.parameters[0] = Values::Expr(Expr::parse("10 - 20*r", &["r"]).unwrap());
+        let err = spec.build_at(0, [0.1, 0.7].into_iter()).unwrap_err();
+        assert_eq!((err.index, err.name, err.expected.as_str()), (1, "tau_m", "a time constant > 0"));
+    }
+
     #[test]
     fn the_propagators_are_the_exact_solution() {
         // τ_syn = τ_m: the limit, continuous with the general formula.
@@ -516,11 +701,12 @@ mod tests {
     #[test]
     fn every_instruction_set_gives_the_same_bits() {
         let n = 1000;
-        let c = microcircuit_neuron(500.0).constants();
+        let c = microcircuit_neuron(500.0).constants().expect("shared");
         let r = |k: usize| ((k * 7919) % 1000) as f32 / 1000.0;
         let mut a: (Vec<f32>, Vec<f32>, Vec<f32>, Vec<u8>) =
             ((0..n).map(|k| -70.0 + 25.0 * r(k)).collect(), (0..n).map(|k| 400.0 * r(k + 1)).collect(), vec![0.0; n], vec![0u8; n]);
         let mut b = a.clone();
+        let (mut each, own) = (a.clone(), vec![c; n]);
         let mut fired = 0;
         for step in 0..300 {
             let weights: Vec<f32> = (0..n)
@@ -537,12 +723,17 @@ mod tests {
             let currents: Vec<f32> = (0..n).map(|k| 100.0 * r(k + step)).collect();
             step_kernel(&mut a.0, &mut a.1, &mut a.2, &mut a.3, &weights, &currents, 5.0, c);
             step_dispatch(&mut b.0, &mut b.1, &mut b.2, &mut b.3, &weights, &currents, 5.0, c);
+            // Each neuron's own constants, here the same: the same bits.
+            step_each_dispatch(&mut each.0, &mut each.1, &mut each.2, &mut each.3, &weights, &currents, 5.0, &own);
             fired += a.3.iter().filter(|&&s| s != 0).count();
             assert_eq!(a.3, b.3);
+            assert_eq!(a.3, each.3);
         }
         assert!(fired > n, "{fired} spikes");
-        assert!(a.0.iter().zip(&b.0).all(|(x, y)| x.to_bits() == y.to_bits()), "{:?}", crate::simd::level());
-        assert!(a.1.iter().zip(&b.1).all(|(x, y)| x.to_bits() == y.to_bits()));
-        assert_eq!(a.2, b.2);
+        for other in [&b, &each] {
+            assert!(a.0.iter().zip(&other.0).all(|(x, y)| x.to_bits() == y.to_bits()), "{:?}", crate::simd::level());
+            assert!(a.1.iter().zip(&other.1).all(|(x, y)| x.to_bits() == y.to_bits()));
+            assert_eq!(a.2, other.2);
+        }
     }
 }

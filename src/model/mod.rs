@@ -141,6 +141,47 @@ pub trait Model: Clone + std::fmt::Debug {
     }
 }
 
+/// A group's constants (propagators, thresholds): one set for all its neurons, or one per
+/// neuron where their parameters differ.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Constants<C> {
+    Shared(C),
+    PerNeuron(Vec<C>),
+}
+
+impl<C: Copy> Constants<C> {
+    /// Neuron i's.
+    #[inline(always)]
+    pub fn of(&self, i: usize) -> C {
+        match self {
+            Constants::Shared(c) => *c,
+            Constants::PerNeuron(each) => each[i],
+        }
+    }
+}
+
+/// The parameter values of the neuron of population-local id `id` and uniform `r` (the
+/// `index`-th of the range built), each a finite f32 within its declared bound
+/// (`declared`: name, default, unit, bound in slot order), or the first that is not.
+pub fn neuron_parameters<const P: usize>(
+    values: &[declaration::Values; P],
+    declared: &[(&'static str, &str, &str, Option<declaration::Bound>); P],
+    index: usize,
+    id: u64,
+    r: f64,
+) -> Result<[f64; P], InvalidValue> {
+    let p: [f64; P] = std::array::from_fn(|k| values[k].at(id, r));
+    for (k, &(name, .., bound)) in declared.iter().enumerate() {
+        if !(p[k] as f32).is_finite() {
+            return Err(InvalidValue::not_finite(index, "parameters", name, r, p[k]));
+        }
+        if let Some(bound) = bound.filter(|b| !b.holds(p[k])) {
+            return Err(InvalidValue { index, table: "parameters", name, r, value: p[k], expected: bound.describe() });
+        }
+    }
+    Ok(p)
+}
+
 /// Neurons the LIF models step at a time (a chunk of zeros stands for no currents).
 const CHUNK: usize = 1024;
 
@@ -171,16 +212,31 @@ pub fn initial_state<const N: usize>(
     names: [&'static str; N],
     r: impl Iterator<Item = f64>,
 ) -> Result<[Vec<f32>; N], InvalidValue> {
+    initial_state_each(initial, names, r, |_, _, scope| {
+        scope.extend_from_slice(parameters);
+        Ok(())
+    })
+}
+
+/// As `initial_state`, each neuron's parameters given by `parameters(index, r, scope)`,
+/// which appends them to `scope` (or names the one that cannot be): what models whose
+/// parameters may differ between neurons build from.
+pub fn initial_state_each<const N: usize>(
+    initial: &[crate::expr::Expr; N],
+    names: [&'static str; N],
+    r: impl Iterator<Item = f64>,
+    mut parameters: impl FnMut(usize, f64, &mut Vec<f64>) -> Result<(), InvalidValue>,
+) -> Result<[Vec<f32>; N], InvalidValue> {
     let mut state: [Vec<f32>; N] = std::array::from_fn(|_| Vec::new());
-    let mut scope = Vec::with_capacity(1 + parameters.len() + N);
+    let mut scope = Vec::with_capacity(16 + N);
     for (index, r) in r.enumerate() {
         scope.clear();
         scope.push(r);
-        scope.extend_from_slice(parameters);
+        parameters(index, r, &mut scope)?;
         for (k, e) in initial.iter().enumerate() {
             let x = e.eval(&scope);
             if !(x as f32).is_finite() {
-                return Err(InvalidValue { index, table: "initial", name: names[k], r, value: x });
+                return Err(InvalidValue::not_finite(index, "initial", names[k], r, x));
             }
             state[k].push(x as f32);
             scope.push(x);
@@ -530,6 +586,15 @@ pub struct InvalidValue {
     /// The neuron's uniform.
     pub r: f64,
     pub value: f64,
+    /// What it must be ("a finite number", "a time constant > 0").
+    pub expected: String,
+}
+
+impl InvalidValue {
+    /// A value that is not a finite f32.
+    pub fn not_finite(index: usize, table: &'static str, name: &'static str, r: f64, value: f64) -> InvalidValue {
+        InvalidValue { index, table, name, r, value, expected: "a finite number".into() }
+    }
 }
 
 /// A state variable that left the finite numbers during a run.

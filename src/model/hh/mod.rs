@@ -258,7 +258,7 @@ impl Model for HhSpec {
         for (index, r) in r.enumerate() {
             let v0 = self.v_init.eval(&[r]);
             if !(v0 as f32).is_finite() {
-                return Err(InvalidValue { index, table: "initial", name: "v", r, value: v0 });
+                return Err(InvalidValue::not_finite(index, "initial", "v", r, v0));
             }
             v.push(v0);
             for (s, &j) in sharing.states.iter().enumerate() {
@@ -268,7 +268,7 @@ impl Model for HhSpec {
                     GateInitial::Value(x) => x,
                 };
                 if !(x0 as f32).is_finite() {
-                    return Err(InvalidValue { index, table: "initial", name: "gate", r, value: x0 });
+                    return Err(InvalidValue::not_finite(index, "initial", "gate", r, x0));
                 }
                 x[s].push(x0);
             }
