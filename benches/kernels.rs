@@ -155,23 +155,30 @@ fn hh_update(c: &mut Criterion) {
 }
 
 /// The microcircuit's LIF neuron (iaf_psc_exp, exact propagators): one step of 100,000
-/// neurons, with weights arriving and a per-neuron current (the stimuli's path), firing.
+/// neurons, with weights arriving and a per-neuron current (the stimuli's path), firing;
+/// "step" with the parameters shared, "step_own_parameters" with tau_m and v_th of each
+/// neuron (PyNN's random parameters: each neuron's constants read with it).
 fn lif_update(c: &mut Criterion) {
     let mut g = c.benchmark_group("iaf_psc_exp_update_100000");
-    let text = "[simulation]\ndt = \"0.1 ms\"\nduration = \"1 ms\"\n[[population]]\nname = \"p\"\nsize = 100000\nmodel = \"iaf_psc_exp\"\n\
-                [population.parameters]\ne_l = -65\nv_th = -50\nv_reset = -65\ntau_syn_ex = 0.5\ntau_syn_in = 0.5\ni_e = 300\n\
-                [population.initial]\nv = \"-65 + 15*r\"\n";
-    let desc = config::parse(text, "lif.toml", &Overrides::default()).unwrap();
-    let pop = &desc.populations[0];
-    let mut state = pop.model.build(pop.gids().map(|g| desc.neuron_uniform(g))).unwrap();
-    let n = state.len();
-    let weights: Vec<f32> = (0..n).map(|i| if i % 3 == 0 { 87.8 } else { 0.0 }).collect();
-    let currents: Vec<f32> = (0..n).map(|i| (i % 100) as f32).collect();
-    g.throughput(Throughput::Elements(n as u64));
-    g.bench_function("step", |b| {
-        let step = StepInput { input: &weights, currents: Some(&currents), common: 0.0, synaptic: &Synaptic::none(), dt: 0.1, step: 0 };
-        b.iter(|| black_box(state.step(&step)));
-    });
+    for (name, own) in [("step", ""), ("step_own_parameters", "tau_m = \"9 + 2*r\"\nv_th = \"-51 + 2*r\"\n")] {
+        let text = format!(
+            "[simulation]\ndt = \"0.1 ms\"\nduration = \"1 ms\"\n[[population]]\nname = \"p\"\nsize = 100000\nmodel = \"iaf_psc_exp\"\n\
+             [population.parameters]\ne_l = -65\nv_th = -50\nv_reset = -65\ntau_syn_ex = 0.5\ntau_syn_in = 0.5\ni_e = 300\n{own}\
+             [population.initial]\nv = \"-65 + 15*r\"\n"
+        )
+        .replace("v_th = -50\n", if own.is_empty() { "v_th = -50\n" } else { "" });
+        let desc = config::parse(&text, "lif.toml", &Overrides::default()).unwrap();
+        let pop = &desc.populations[0];
+        let mut state = pop.model.build(pop.gids().map(|g| desc.neuron_uniform(g))).unwrap();
+        let n = state.len();
+        let weights: Vec<f32> = (0..n).map(|i| if i % 3 == 0 { 87.8 } else { 0.0 }).collect();
+        let currents: Vec<f32> = (0..n).map(|i| (i % 100) as f32).collect();
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(name, |b| {
+            let step = StepInput { input: &weights, currents: Some(&currents), common: 0.0, synaptic: &Synaptic::none(), dt: 0.1, step: 0 };
+            b.iter(|| black_box(state.step(&step)));
+        });
+    }
     g.finish();
 }
 

@@ -519,8 +519,8 @@ fn values_of_the_wrong_type_are_said_in_words() {
         ("name = \"inh\"", "name = 5", ":31:8: population[1].name: expected a string, got 5"),
         (
             "v_peak = 30\n[population.initial]",
-            "v_peak = [30]\n[population.initial]",
-            ":24:10: population[0].parameters.v_peak: expected a number or a string",
+            "v_peak = true\n[population.initial]",
+            ":24:10: population[0].parameters.v_peak: expected a number, a string or a list of numbers (one per neuron)",
         ),
         ("model = \"izhikevich\"", "model = [\"izhikevich\"]", ":17:9: population[0].model: expected a string, got an array"),
     ] {

@@ -73,6 +73,9 @@ fn single_table_header(line: &str) -> Option<&str> {
 /// Other messages pass unchanged (TOML syntax errors are already plain).
 /// `header` names the table of a `[name]` header the error is at.
 pub(super) fn plain_message(message: &str, header: Option<&str>) -> String {
+    if message.starts_with("data did not match any variant of untagged enum ParameterValue") {
+        return "expected a number, a string or a list of numbers (one per neuron)".to_string();
+    }
     if message.starts_with("data did not match any variant of untagged enum") {
         return "expected a number or a string".to_string();
     }
@@ -138,6 +141,10 @@ mod tests {
             ("invalid type: integer `5`, expected a string", "expected a string, got 5"),
             ("invalid type: sequence, expected a string", "expected a string, got an array"),
             ("data did not match any variant of untagged enum Value", "expected a number or a string"),
+            (
+                "data did not match any variant of untagged enum ParameterValue",
+                "expected a number, a string or a list of numbers (one per neuron)",
+            ),
             ("invalid TOML value, did you mean to use a quoted string?", "invalid TOML value, did you mean to use a quoted string?"),
             (
                 "unknown field `sise`, expected one of `name`, `size`, `model`",

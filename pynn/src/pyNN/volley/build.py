@@ -40,6 +40,19 @@ def group_by_population(cells):
     return [(p, np.asarray(sorted(ix))) for p, ix in by_population.values()]
 
 
+def _parameter(population, name, value):
+    """A cell parameter as volley takes it: one number where the cells share it, else one
+    per cell where the model holds it per neuron (`per_cell` of the cell type)."""
+    if _homogeneous(value):
+        return _value(name, value)
+    if name not in getattr(population.celltype, "per_cell", ()):
+        raise NotImplementedError(
+            f"pyNN.volley: {name} differs between the cells of {population.label!r}; volley's {population.celltype.volley_model} "
+            "holds one value per population (IF_curr_exp's and IF_cond_exp's parameters but tau_syn_E/I may differ per cell)"
+        )
+    return [float(x) for x in np.broadcast_to(np.asarray(value, dtype=float), (population.size,))]
+
+
 def _value(name, value):
     """A homogeneous parameter's value (one per population in volley)."""
     array = np.atleast_1d(np.asarray(value, dtype=float))
@@ -144,8 +157,10 @@ def model_of(state):
             continue
         synaptic = {n for pair in getattr(population.celltype, "synaptic_parameters", {}).values() for n in pair}
         given = {name: v for name, v in population._parameters.items() if name not in synaptic}
-        offsets = given.pop("i_e", None) if "i_e" in given and not _homogeneous(given["i_e"]) else None
-        parameters = {name: _value(f"{population.label}.{name}", v) for name, v in given.items()}
+        # i_offset per cell, where the model holds i_e per population: a constant stimulus.
+        per_cell = getattr(population.celltype, "per_cell", ())
+        offsets = given.pop("i_e", None) if "i_e" in given and "i_e" not in per_cell and not _homogeneous(given["i_e"]) else None
+        parameters = {name: _parameter(population, name, v) for name, v in given.items()}
         m.population(population._volley_name, population.size, population.celltype.volley_model, parameters=parameters)
         if offsets is not None:
             _offset_currents(m, population, offsets)
@@ -378,18 +393,28 @@ def build(state):
             given = ~np.isnan(values)
             if given.any():
                 sim.set(population._volley_name, variable, values[given], ids=np.flatnonzero(given))
-        recorder = population.recorder
-        for variable, ids in recorder.recorded.items():
-            if variable.name == "spikes" or not ids:
-                continue
-            local = sorted(population.id_to_index(i) for i in ids)
-            native, scale = _recorded_variable(model, population, variable.name)
-            handle = None if native is None else sim.record(population._volley_name, native, ids=local, interval=recorder.sampling_interval)
-            recorder.handles[variable.name] = (handle, native, scale)
+        for variable in population.recorder.recorded:
+            register_recording(sim, model, population, variable)
     for projection in state.projections:
         for parameter_space in projection._pending_weights:
             projection._apply_weights(parameter_space, sim)
+    state.model = model
     return sim
+
+
+def register_recording(sim, model, population, variable):
+    """Samples PyNN's recordable `variable` of the population's recorded cells into the
+    simulation from step 0 (before the first run: at the build, or where record() comes
+    after a build that reading synapses started); a variable recorded again, of more
+    cells, is registered again for all of them (nothing was sampled yet)."""
+    recorder = population.recorder
+    ids = recorder.recorded[variable]
+    if variable.name == "spikes" or not ids:
+        return
+    local = sorted(population.id_to_index(i) for i in ids)
+    native, scale = _recorded_variable(model, population, variable.name)
+    handle = None if native is None else sim.record(population._volley_name, native, ids=local, interval=recorder.sampling_interval)
+    recorder.handles[variable.name] = (handle, native, scale)
 
 
 def _recorded_variable(model, population, name):

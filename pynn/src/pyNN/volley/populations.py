@@ -1,6 +1,8 @@
 """Populations: the cells of a PyNN Population are a volley population's neurons, ids
-consecutive. Parameters are volley's per population (its LIF models hold one value for
-all); initial values may differ per cell, and are set cell by cell at the build."""
+consecutive. Parameters may differ per cell where volley's model holds them per neuron
+(IF_curr_exp's and IF_cond_exp's, but for the synaptic time constants), and are one per
+population otherwise; initial values may differ per cell, and are set cell by cell at
+the build."""
 
 from __future__ import annotations
 
@@ -42,9 +44,7 @@ class PopulationView(common.PopulationView):
             return self.grandparent._set_spike_times(parameter_space, self.index_in_grandparent(np.arange(self.size)))
         if getattr(self.grandparent.celltype, "volley_model", "") is None:
             return self.grandparent._set_poisson(parameter_space, self.index_in_grandparent(np.arange(self.size)))
-        raise NotImplementedError(
-            "pyNN.volley: parameters are one value per population (volley's LIF models hold them so); set them on the whole Population"
-        )
+        self.grandparent._set_parameters(parameter_space, self.index_in_grandparent(np.arange(self.size)))
 
     def _set_initial_value_array(self, variable, initial_values):
         indices = self.index_in_grandparent(np.arange(self.size))
@@ -149,12 +149,29 @@ class Population(common.Population):
             state.sim.change({f"stimulus.{i}.rate": rate for i in self._stimulus_indices})
         self._parameters.update(values)
 
-    def _set_parameters(self, parameter_space):
+    def _set_parameters(self, parameter_space, indices=None):
+        """Sets parameters of cells `indices` (default all): the values of the others kept,
+        the whole population's values given to volley."""
         if _is_spike_source_array(self):
             return self._set_spike_times(parameter_space, np.arange(self.size))
         if getattr(self.celltype, "volley_model", "") is None:
             return self._set_poisson(parameter_space, np.arange(self.size))
-        parameter_space.evaluate(simplify=True)
+        if indices is None:
+            parameter_space.evaluate(simplify=True)
+        else:
+            parameter_space.shape = (len(indices),)
+            parameter_space.evaluate(simplify=False)
+            whole = {}
+            for name, value in parameter_space.items():
+                whole[name] = np.broadcast_to(np.asarray(self._parameters[name], dtype=float), (self.size,)).copy()
+                whole[name][indices] = value
+            parameter_space = ParameterSpace(whole, shape=(self.size,))
+            parameter_space.evaluate(simplify=True)
+        from .build import _parameter
+
+        for name, value in parameter_space.items():
+            # Values differing between cells where the model holds one: refused now.
+            _parameter(self, name, value)
         synaptic = {n for pair in getattr(self.celltype, "synaptic_parameters", {}).values() for n in pair}
         if simulator.state.sim is not None and synaptic & set(parameter_space.keys()):
             raise NotImplementedError(
@@ -174,14 +191,15 @@ class Population(common.Population):
         if simulator.state.sim is not None:
             # Between runs: the population's neurons are built again with the new values,
             # their state carried on (volley's Simulation.change).
-            from .build import _homogeneous, _value
+            from .build import _homogeneous, _parameter
 
-            if "i_e" in parameter_space.keys() and not _homogeneous(parameter_space["i_e"]):
+            per_cell = getattr(self.celltype, "per_cell", ())
+            if "i_e" in parameter_space.keys() and "i_e" not in per_cell and not _homogeneous(parameter_space["i_e"]):
                 raise NotImplementedError(
                     "pyNN.volley: i_offset differing between cells is set before the first run (or after reset()); "
                     "between runs, one value for the population"
                 )
-            sets = {f"population.{self._volley_name}.parameters.{name}": _value(f"{self.label}.{name}", value)
+            sets = {f"population.{self._volley_name}.parameters.{name}": _parameter(self, name, value)
                     for name, value in parameter_space.items()}
             if "i_e" in parameter_space.keys():
                 # The cells' own offsets, constant stimuli of the build, give way to it.

@@ -1,18 +1,53 @@
-"""Projections: PyNN's connectors as volley's connection rules, drawn by volley from its
-keyed streams at the build (so the same network on any number of threads). Where volley
-has no rule for the connector (FromList, FromFile, distance-dependent, ...), or a side is
-a PopulationView or an Assembly, PyNN's own connector code lists the synapses in Python,
-and they become volley projections of listed synapses (`rule = "list"`) between the
-populations the cells belong to."""
+"""Projections: PyNN's connectors as volley's connection rules where the simulator is to
+draw them (a NativeRNG, or no randomness: all to all, one to one), drawn by volley from
+its keyed streams at the build (so the same network on any number of threads). Where
+PyNN draws them (a connector or a weight with a Python generator, as PyNN gives every
+connector without a NativeRNG), where volley has no rule for the connector (FromList,
+FromFile, distance-dependent, ...) or its weights and delays are what volley cannot draw
+(expressions of distance, functions, arrays), or a side is a PopulationView or an
+Assembly, PyNN's own connector code lists the synapses in Python, as pyNN.nest has it
+list them, and they become volley projections of listed synapses (`rule = "list"`)
+between the populations the cells belong to."""
 
 from __future__ import annotations
 
 import numpy as np
 from pyNN import common, connectors
+from pyNN.random import RandomDistribution
 from pyNN.space import Space
 
 from . import simulator
 from .standardmodels import STDPMechanism, StaticSynapse
+
+
+def _drawn_in_python(rng):
+    """Whether PyNN draws with `rng` in Python (any generator but a NativeRNG; PyNN gives a
+    connector without one a seeded NumpyRNG): then every PyNN backend makes the same
+    draws, and so does this one."""
+    from pyNN.random import NativeRNG
+
+    return rng is not None and not isinstance(rng, NativeRNG)
+
+
+def listed_by_pynn(connector, synapse_type):
+    """Whether PyNN's own connector code must list the synapses, as pyNN.nest has it list
+    them: the connector draws with a Python generator (PyNN's semantics: a NativeRNG hands
+    the drawing to the simulator, any other draws in Python, the same synapses on every
+    backend), or a weight or delay is what volley's rules cannot draw (a Python
+    generator's distribution, an expression of distance, a function, an array). Plastic
+    projections are volley's rules whatever the generator (volley draws them)."""
+    if isinstance(synapse_type, STDPMechanism):
+        return False
+    if _drawn_in_python(getattr(connector, "rng", None)):
+        return True
+    space = synapse_type.parameter_space
+    for name in ("weight", "delay"):
+        value = space[name].base_value
+        if isinstance(value, RandomDistribution) and _drawn_in_python(value.rng):
+            return True
+        if not isinstance(value, (RandomDistribution, int, float, np.number)):
+            return True
+    return False
 
 
 def volley_rule(connector, same_population):
@@ -54,7 +89,8 @@ class Projection(common.Projection):
         if type(self.synapse_type) not in (StaticSynapse, STDPMechanism):
             raise NotImplementedError(f"pyNN.volley supports StaticSynapse and STDPMechanism, not {type(self.synapse_type).__name__}")
         whole = isinstance(self.pre, common.Population) and isinstance(self.post, common.Population)
-        self.connection = volley_rule(connector, self.pre is self.post) if whole else None
+        native = whole and not listed_by_pynn(connector, self.synapse_type)
+        self.connection = volley_rule(connector, self.pre is self.post) if native else None
         # Synapses listed by PyNN's connector where volley has no rule for it: per call of
         # _convergent_connect, (pre indices, post index, weights, delays) of this
         # projection's sides, PyNN's units.

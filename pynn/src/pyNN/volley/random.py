@@ -7,3 +7,8 @@ from pyNN.random import NativeRNG as _NativeRNG
 
 class NativeRNG(_NativeRNG):
     """volley's generator: draws happen inside volley, keyed by (seed, projection, neuron)."""
+
+    def next(self, n=None, distribution=None, parameters=None, mask=None):
+        # PyNN's sign that a generator has no Python interface (its code then warns and
+        # goes on, as where it guesses a projection's receptor type from a weight).
+        raise TypeError("pyNN.volley's NativeRNG draws inside volley: no values in Python")

@@ -22,9 +22,9 @@ class Recorder(recording.Recorder):
 
     def _record(self, variable, new_ids, sampling_interval=None):
         state = simulator.state
-        if state.sim is not None:
+        if state.sim is not None and (state.t > 0 or getattr(self.population, "_native_poisson", False)):
             raise NotImplementedError("pyNN.volley: record() before the first run (or after reset())")
-        from .build import RECORDED_AS_IS
+        from .build import RECORDED_AS_IS, register_recording
 
         conductances = ("gsyn_exc", "gsyn_inh") if self.population.celltype.conductance_based else ()
         as_is = [n for n in RECORDED_AS_IS if n in self.population.celltype.recordable]
@@ -33,6 +33,9 @@ class Recorder(recording.Recorder):
                 f"pyNN.volley records spikes, v, Izhikevich's u and a conductance-based cell's gsyn_exc/gsyn_inh, not {variable.name}")
         if sampling_interval is not None:
             self.sampling_interval = sampling_interval
+        if state.sim is not None:
+            # Built (a projection's synapses were read) but not yet run: sampled from step 0.
+            register_recording(state.sim, state.model, self.population, variable)
 
     def _ids_in_population(self, ids):
         first = int(self.population.first_id)

@@ -22,12 +22,16 @@ _LIF = (
     ("i_offset", "i_e", 1000.0),
 )
 _SYNAPTIC = (("tau_syn_E", "tau_syn_ex"), ("tau_syn_I", "tau_syn_in"))
+# The parameters volley's iaf_psc_exp and iaf_cond_exp hold per neuron (each neuron its
+# own propagators, as NEST's nodes have): those may differ between cells.
+_PER_CELL = frozenset({"e_l", "v_reset", "c_m", "tau_m", "g_l", "t_ref", "v_th", "i_e"})
 
 
 class IF_curr_exp(cells.IF_curr_exp):
     __doc__ = cells.IF_curr_exp.__doc__
     volley_model = "iaf_psc_exp"
     translations = build_translations(*_LIF, *_SYNAPTIC)
+    per_cell = _PER_CELL
     # Weights in nA, as a current; volley's (NEST's) are pA.
     weight_scale = 1000.0
 
@@ -56,6 +60,7 @@ class IF_cond_exp(cells.IF_cond_exp):
 
     __doc__ = (cells.IF_cond_exp.__doc__ or "") + (__doc__ or "")
     volley_model = "iaf_cond_exp"
+    per_cell = _PER_CELL
     translations = build_translations(
         ("v_rest", "e_l"),
         ("v_reset", "v_reset"),
