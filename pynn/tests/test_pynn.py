@@ -838,15 +838,23 @@ def test_poisson_sources_drawn_as_trains_as_on_nest():
     random onto conductance-based cells, from a start for a duration, recorded, its rate
     changed between runs) replays trains pyNN.volley draws: no spikes outside its window,
     each window's count within 4 standard deviations of rate × time, and the cells'
-    spikes within 5% of pyNN.nest's. The trains do not depend on how the runs split the
-    time."""
-    sources, cells = simulate_in_two("volley", poisson_onto_conductance_cells)
-    nest_sources, nest_cells = simulate_in_two("nest", poisson_onto_conductance_cells)
+    spikes, averaged over six seeds of each simulator's draws, within 5% of pyNN.nest's
+    (one draw's count moves by about 4%: 200 cells near threshold driven by the same 200
+    trains; measured means 4613 against 4551). The trains do not depend on how the runs
+    split the time."""
     expected = [0, 200 * 20 * 0.15, 100 * 40 * 0.15, 100 * 20 * 0.15, 0]
-    for got in (sources, nest_sources):
-        for n, mean in zip(got, expected):
-            assert abs(n - mean) <= 4 * np.sqrt(mean), (got, expected)
-    assert cells > 2000 and abs(cells - nest_cells) <= 0.05 * nest_cells, (cells, nest_cells)
+    cells = {}
+    for backend in ("volley", "nest"):
+        cells[backend] = []
+        for seed in range(1, 7):
+            sources, count = simulate_in_two(backend, poisson_onto_conductance_cells, rng_seed=seed)
+            # volley's draws (NEST's, recorded through pyNN.nest's parrots, go on to about
+            # a millisecond past stop: 400.9 ms with rng_seed 6).
+            for n, mean in zip(sources, expected if backend == "volley" else []):
+                assert abs(n - mean) <= 4 * np.sqrt(mean), (backend, seed, sources, expected)
+            cells[backend].append(count)
+    volley_mean, nest_mean = np.mean(cells["volley"]), np.mean(cells["nest"])
+    assert nest_mean > 2000 and abs(volley_mean - nest_mean) <= 0.05 * nest_mean, cells
 
     import pyNN.volley as sim
 
