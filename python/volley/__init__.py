@@ -87,6 +87,12 @@ def _toml_value(value: Any, where: str) -> str:
         return "{ " + items + " }" if items else "{}"
     if isinstance(value, (np.ndarray, list, tuple)):
         values = value.tolist() if isinstance(value, np.ndarray) else value
+        if all(type(v) is float for v in values) and all(map(math.isfinite, values)):
+            # Listed synapses and per-neuron values: hundreds of thousands of finite floats,
+            # whose repr is TOML's (the shortest text that reads back the same).
+            return "[" + ", ".join(map(repr, values)) + "]"
+        if all(type(v) is int for v in values):
+            return "[" + ", ".join(map(str, values)) + "]"
         return "[" + ", ".join(_toml_value(v, f"{where}[{i}]") for i, v in enumerate(values)) + "]"
     raise TypeError(f"{where}: a model value must be a number, string, bool, list or dict, not {type(value).__name__}")
 

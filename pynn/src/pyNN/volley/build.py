@@ -329,9 +329,9 @@ def _listed_projections(m, projection):
         # On the grid of steps, at least one, as NEST rounds delays.
         from .simulator import state
 
-        delays = [max(1, round(d / state.dt)) * state.dt for d in delays]
+        delays = (np.maximum(1, np.round(np.asarray(delays, dtype=float) / state.dt)) * state.dt).tolist()
         m.projection(pre._volley_name, post._volley_name, connection={"rule": "list", "sources": sources, "targets": targets},
-                     weight=[w * scale for w in weights], delay=delays, **_synapse_kind(projection, post))
+                     weight=(np.asarray(weights, dtype=float) * scale).tolist(), delay=delays, **_synapse_kind(projection, post))
 
 
 def _plasticity(projection):

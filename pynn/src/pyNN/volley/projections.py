@@ -158,6 +158,13 @@ class Projection(common.Projection):
     def listed_parts(self):
         """The listed synapses by (pre population, post population): for each pair, the
         parent-local (sources, targets), the weights (PyNN's units) and the delays (ms)."""
+        if isinstance(self.pre, common.Population) and isinstance(self.post, common.Population):
+            # Whole populations (a connector with a Python generator): indices are ids.
+            if sum(len(pre) for pre, *_ in self._listed) == 0:
+                return []
+            sources, weights, delays = (np.concatenate([part[k] for part in self._listed]) for k in (0, 2, 3))
+            targets = np.concatenate([np.full(len(pre), post) for pre, post, *_ in self._listed])
+            return [(self.pre, self.post, sources.tolist(), targets.tolist(), weights.astype(float).tolist(), delays.astype(float).tolist())]
         pre_cells, post_cells = cells_by_index(self.pre), cells_by_index(self.post)
         parts = {}
         for pre, post, weights, delays in self._listed:
