@@ -353,7 +353,7 @@ def test_a_parameter_set_between_runs_acts_as_on_nest():
 
 
 def test_parameters_differing_between_cells_as_on_nest():
-    """IF_curr_exp and IF_cond_exp cells whose tau_m, v_thresh, cm, v_rest and i_offset
+    """IF_curr_exp, IF_cond_exp and IF_curr_alpha cells whose tau_m, v_thresh, cm, v_rest and i_offset
     PyNN draws per cell (its NumpyRNG: the same values on both backends), v_thresh of a
     view set again before the run: the same spikes as pyNN.nest, cell by cell, and the
     same v of IF_curr_exp (volley holds each neuron's own propagators). Then tau_m of a
@@ -373,9 +373,12 @@ def test_parameters_differing_between_cells_as_on_nest():
                                                     i_offset=uniform(1.2, 1.6), tau_refrac=2.0), initial_values={"v": -65.0})
         conductance = sim.Population(8, sim.IF_cond_exp(tau_m=uniform(15.0, 30.0), v_rest=uniform(-68.0, -62.0), i_offset=uniform(1.2, 1.6)),
                                      initial_values={"v": -65.0})
+        alpha = sim.Population(8, sim.IF_curr_alpha(tau_m=uniform(8.0, 16.0), v_thresh=uniform(-56.0, -50.0), i_offset=uniform(1.2, 1.6)),
+                               initial_values={"v": -65.0})
         current[2:5].set(v_thresh=-53.0)
         current.record(["spikes", "v"])
         conductance.record("spikes")
+        alpha.record("spikes")
         sim.run(100.0)
         if backend == "nest":
             import nest
@@ -384,7 +387,7 @@ def test_parameters_differing_between_cells_as_on_nest():
         current[::2].set(tau_m=20.0)
         sim.run(100.0)
         segment = current.get_data().segments[0]
-        spikes[backend] = [np.asarray(st.magnitude) for st in list(segment.spiketrains) + list(conductance.get_data().segments[0].spiketrains)]
+        spikes[backend] = [np.asarray(st.magnitude) for st in list(segment.spiketrains) + [st for p in (conductance, alpha) for st in p.get_data().segments[0].spiketrains]]
         traces[backend] = np.asarray(segment.analogsignals[0].magnitude)
         sim.end()
     assert all(len(train) > 1 for train in spikes["nest"]), str([len(t) for t in spikes["nest"]])
@@ -414,9 +417,9 @@ def test_what_volley_cannot_run_is_refused_by_name():
         sim.Projection(a[0:2], b, sim.AllToAllConnector(), stdp)
     with pytest.raises(NotImplementedError, match="IF_curr_alpha's tau_syn_E and tau_syn_I must be equal"):
         sim.Population(3, sim.IF_curr_alpha(tau_syn_E=5.0, tau_syn_I=10.0))
-    c = sim.Population(3, sim.IF_curr_alpha(tau_m=sim.RandomDistribution("uniform", low=10.0, high=20.0)), label="alpha")
+    c = sim.Population(3, sim.Izhikevich(a=sim.RandomDistribution("uniform", low=0.01, high=0.03)), label="izh")
     c.record("spikes")
-    with pytest.raises(NotImplementedError, match="tau_m differs between the cells of 'alpha'; volley's iaf_psc_alpha holds one value per population"):
+    with pytest.raises(NotImplementedError, match="a differs between the cells of 'izh'; volley's izhikevich_nest holds one value per population"):
         sim.run(1.0)
     sim.end()
     sim.setup()

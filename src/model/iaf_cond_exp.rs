@@ -21,7 +21,7 @@
 //! are given for, as in volley's other LIF models.
 
 use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable, Values};
-use super::{Build, Constants, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
+use super::{Build, Constants, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
 use crate::expr::Expr;
 use crate::synapse::SynapticInput;
 
@@ -109,12 +109,6 @@ impl CondExpSpec {
         CondExpSpec { parameters: parameters.map(Values::of), dt_ms, initial }
     }
 
-    /// The population's values, where its neurons share them.
-    fn shared_values(&self) -> Option<[f64; 7]> {
-        let values = self.parameters.each_ref().map(Values::constant);
-        values.iter().all(Option::is_some).then(|| values.map(|x| x.expect("checked")))
-    }
-
     /// The constants of a neuron with parameter values `p`.
     fn constants_of(&self, p: &[f64; 7]) -> CondExpConstants {
         let [c_m, g_l, e_l, v_th, v_reset, t_ref, i_e] = *p;
@@ -150,29 +144,15 @@ impl Model for CondExpSpec {
     /// The group of the neurons from population-local id `first` whose uniforms are `r`,
     /// or the first neuron with a value that cannot be simulated.
     fn build_at(&self, first: u64, r: impl Iterator<Item = f64>) -> Result<CondExpGroup, InvalidValue> {
-        let ([v, refractory], constants) = match self.shared_values() {
-            Some(p) => (super::initial_state(&self.initial, &p, STATE.map(|s| s.0), r)?, Constants::Shared(self.constants_of(&p))),
-            None => {
-                let mut each = Vec::new();
-                let state = super::initial_state_each(&self.initial, STATE.map(|s| s.0), r, |index, r, scope| {
-                    let p = super::neuron_parameters(&self.parameters, &PARAMETERS, index, first + index as u64, r)?;
-                    if let Some(expected) = super::lif::reset_above_threshold(p[3], p[4]) {
-                        return Err(InvalidValue { index, table: "parameters", name: "v_reset", r, value: p[4], expected });
-                    }
-                    each.push(self.constants_of(&p));
-                    scope.extend_from_slice(&p);
-                    Ok(())
-                })?;
-                (state, Constants::PerNeuron(each))
-            }
-        };
+        let each = EachNeuron { values: &self.parameters, declared: &PARAMETERS, check: super::lif::check_reset, constants_of: &mut |p| self.constants_of(p) };
+        let ([v, refractory], constants) = each.build(&self.initial, STATE.map(|s| s.0), first, r)?;
         let n = v.len();
         Ok(CondExpGroup { v, refractory, spiked: vec![0; n], constants, dt_ms: self.dt_ms })
     }
 
     /// Each neuron's constants where its parameters differ, in f32 slots.
     fn per_neuron_parameters(&self) -> usize {
-        if self.shared_values().is_some() {
+        if super::shared_values(&self.parameters).is_some() {
             0
         } else {
             std::mem::size_of::<CondExpConstants>() / 4
@@ -255,8 +235,7 @@ impl Group for CondExpGroup {
 
     /// v, refractory and the spike flag; each neuron's constants where they are its own.
     fn bytes(&self) -> usize {
-        let own = if matches!(self.constants, Constants::PerNeuron(_)) { std::mem::size_of::<CondExpConstants>() } else { 0 };
-        self.len() * (9 + own)
+        self.len() * (9 + self.constants.bytes_per_neuron())
     }
 
     /// One step: `input[i] + common` injected into neuron i (pA: stimuli, and the weights

@@ -24,8 +24,8 @@
 //! propagated, as NEST propagates it. NEST's V_min (a lower bound on v, −∞ by default)
 //! is not offered.
 
-use super::declaration::{Declaration, Declared, Derived, StateVariable};
-use super::{Build, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
+use super::declaration::{Declaration, Declared, Derived, StateVariable, Values};
+use super::{Build, Constants, ConstantsAt, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, Same, StateArrayMut, StepInput};
 use crate::expr::Expr;
 
 const STATE: [(&str, &str, &str); 4] = [("v", "mV", "e_l"), ("di_syn", "pA/ms", "0"), ("i_syn", "pA", "0"), ("refractory", "steps", "0")];
@@ -38,7 +38,7 @@ pub fn declaration() -> Declaration {
     Declaration {
         model: "iaf_psc_alpha",
         // iaf_psc_exp's names and defaults, which are NEST's for both.
-        parameters: super::lif::parameters(false),
+        parameters: super::lif::parameters(true),
         state: STATE.iter().map(|&(name, unit, initial)| StateVariable::from_initial(name, unit, initial)).collect(),
         derived: vec![
             Derived { name: "P11".into(), unit: "", definition: "exp(−dt/tau_syn_ex), also P22".into() },
@@ -65,8 +65,11 @@ pub fn declaration() -> Declaration {
 }
 
 fn from_declared(declared: Declared, dt_ms: f64) -> NeuronModel {
-    let parameters: [f64; 9] = std::array::from_fn(|k| declared.parameters[k].constant().expect("constants, as declared"));
-    NeuronModel::Alpha(AlphaSpec { parameters, dt_ms, initial: declared.initial.try_into().expect("four state variables, as declared") })
+    NeuronModel::Alpha(AlphaSpec {
+        parameters: declared.parameters.try_into().expect("nine parameters, as declared"),
+        dt_ms,
+        initial: declared.initial.try_into().expect("four state variables, as declared"),
+    })
 }
 
 /// The exact propagators of one step.
@@ -109,14 +112,17 @@ impl AlphaPropagators {
 /// One population's parameters (slot order) and initial-state expressions.
 #[derive(Clone, Debug)]
 pub struct AlphaSpec {
-    pub parameters: [f64; 9],
+    /// Each parameter's values: constants, expressions of r or listed per neuron (the
+    /// synaptic time constants: constants).
+    pub parameters: [Values; 9],
     pub dt_ms: f64,
     /// v, di_syn, i_syn, refractory as expressions of r, the parameters and the earlier
     /// state.
     pub initial: [Expr; 4],
 }
 
-/// What a step reads, the same for every neuron of a group: the propagators in f32.
+/// What a step reads: the propagators in f32, the same for every neuron of a group or one
+/// set per neuron.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AlphaConstants {
     pub p11: f32,
@@ -134,8 +140,19 @@ pub struct AlphaConstants {
 }
 
 impl AlphaSpec {
-    pub fn constants(&self) -> AlphaConstants {
-        let [tau_m, c_m, e_l, v_th, v_reset, t_ref, tau_syn, _, i_e] = self.parameters;
+    /// A population whose neurons share the parameter values `parameters`.
+    pub fn uniform(parameters: [f64; 9], dt_ms: f64, initial: [Expr; 4]) -> AlphaSpec {
+        AlphaSpec { parameters: parameters.map(Values::of), dt_ms, initial }
+    }
+
+    /// The neurons' constants where they share their parameters.
+    pub fn constants(&self) -> Option<AlphaConstants> {
+        super::shared_values(&self.parameters).map(|p| self.constants_of(&p))
+    }
+
+    /// The constants of a neuron with parameter values `p`.
+    fn constants_of(&self, p: &[f64; 9]) -> AlphaConstants {
+        let [tau_m, c_m, e_l, v_th, v_reset, t_ref, tau_syn, _, i_e] = *p;
         let p = AlphaPropagators::new(tau_m, c_m, tau_syn, self.dt_ms);
         AlphaConstants {
             p11: p.p11 as f32,
@@ -163,17 +180,35 @@ impl Model for AlphaSpec {
         build: Build::Values(from_declared),
         check: Some(super::lif::check_one_time_constant),
         shader: include_str!("../../shaders/iaf_psc_alpha.wgsl"),
-        gpu: "every population (`shaders/iaf_psc_alpha.wgsl`)",
+        gpu: "every population whose parameters are one value per population (`shaders/iaf_psc_alpha.wgsl`)",
     };
 
-    /// The group of neurons whose per-neuron uniforms are `r`, or the first neuron whose
-    /// initial state is not a finite f32.
     fn build(&self, r: impl Iterator<Item = f64>) -> Result<AlphaGroup, InvalidValue> {
-        let constants = self.constants();
-        let state = super::initial_state(&self.initial, &self.parameters, STATE.map(|s| s.0), r)?;
-        let [v, di_syn, i_syn, refractory] = state;
+        self.build_at(0, r)
+    }
+
+    /// The group of the neurons from population-local id `first` whose uniforms are
+    /// `r`, or the first neuron with a value that cannot be simulated.
+    fn build_at(&self, first: u64, r: impl Iterator<Item = f64>) -> Result<AlphaGroup, InvalidValue> {
+        let each = EachNeuron { values: &self.parameters, declared: &super::lif::PARAMETERS, check: super::lif::check_reset, constants_of: &mut |p| self.constants_of(p) };
+        let ([v, di_syn, i_syn, refractory], constants) = each.build(&self.initial, STATE.map(|s| s.0), first, r)?;
         let n = v.len();
         Ok(AlphaGroup { v, di_syn, i_syn, refractory, spiked: vec![0; n], constants })
+    }
+
+    fn gpu_unsupported(&self) -> Option<String> {
+        super::shared_values(&self.parameters)
+            .is_none()
+            .then(|| "iaf_psc_alpha with parameters differing between neurons (shaders/iaf_psc_alpha.wgsl holds one set per population)".into())
+    }
+
+    /// Each neuron's constants where its parameters differ, in f32 slots.
+    fn per_neuron_parameters(&self) -> usize {
+        if super::shared_values(&self.parameters).is_some() {
+            0
+        } else {
+            std::mem::size_of::<AlphaConstants>() / 4
+        }
     }
 
     /// iaf_psc_exp's figure and a third: one more state variable and two more products.
@@ -192,7 +227,7 @@ pub struct AlphaGroup {
     /// Steps of refractoriness left (whole numbers, exact in f32).
     pub refractory: Vec<f32>,
     pub spiked: Vec<u8>,
-    pub constants: AlphaConstants,
+    pub constants: Constants<AlphaConstants>,
 }
 
 impl Group for AlphaGroup {
@@ -200,9 +235,10 @@ impl Group for AlphaGroup {
         self.v.len()
     }
 
-    /// v, di_syn, i_syn, refractory and the spike flag.
+    /// v, di_syn, i_syn, refractory and the spike flag; each neuron's constants where
+    /// they are its own.
     fn bytes(&self) -> usize {
-        self.len() * 17
+        self.len() * (17 + self.constants.bytes_per_neuron())
     }
 
     /// One step: `input[i]`, the weights arriving onto neuron i (pA), `currents[i] +
@@ -214,7 +250,11 @@ impl Group for AlphaGroup {
         // gives it delta synapses only.
         super::in_chunks(self.v.len(), step.currents, |r, currents| {
             let state = [&mut self.v[r.clone()], &mut self.di_syn[r.clone()], &mut self.i_syn[r.clone()], &mut self.refractory[r.clone()]];
-            step_dispatch(state, &mut self.spiked[r.clone()], &step.input[r.clone()], currents, step.common, self.constants)
+            let (spiked, input) = (&mut self.spiked[r.clone()], &step.input[r.clone()]);
+            match &self.constants {
+                Constants::Shared(c) => step_dispatch(state, spiked, input, currents, step.common, Same(*c)),
+                Constants::PerNeuron(c) => step_each_dispatch(state, spiked, input, currents, step.common, &c[r.clone()]),
+            }
         })
     }
 
@@ -244,9 +284,10 @@ impl Group for AlphaGroup {
 
     /// The group as the GPU steps it (`shaders/iaf_psc_alpha.wgsl`): state v, di_syn,
     /// i_syn, refractory; no parameters; constants p11, p21, p33, p30, p31, p32,
-    /// psc_initial, e_l, v_th, v_reset, steps_ref, i_e.
+    /// psc_initial, e_l, v_th, v_reset, steps_ref, i_e. None where each neuron has its
+    /// own (the spec refuses those).
     fn gpu_model(&self) -> Option<GpuModel> {
-        let c = &self.constants;
+        let Constants::Shared(c) = &self.constants else { return None };
         Some(GpuModel {
             shader: AlphaSpec::KIND.shader,
             state: vec![self.v.clone(), self.di_syn.clone(), self.i_syn.clone(), self.refractory.clone()],
@@ -268,14 +309,23 @@ impl Group for AlphaGroup {
 /// vectorises; only +, − and × (no fused multiply-add), so every instruction set gives
 /// the same bits.
 #[inline(always)]
-fn step_kernel(state: [&mut [f32]; 4], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: AlphaConstants) -> bool {
+fn step_kernel(
+    state: [&mut [f32]; 4],
+    spiked: &mut [u8],
+    weights: &[f32],
+    currents: &[f32],
+    common: f32,
+    constants: impl ConstantsAt<AlphaConstants>,
+) -> bool {
     let [v, di, i_syn, refractory] = state;
     let n = v.len();
     let (di, i_syn, refractory, spiked, weights, currents) =
         (&mut di[..n], &mut i_syn[..n], &mut refractory[..n], &mut spiked[..n], &weights[..n], &currents[..n]);
+    let constants = constants.prefix(n);
     let mut non_finite = false;
-    let bias = c.i_e + common;
     for i in 0..n {
+        let c = constants.at(i);
+        let bias = c.i_e + common;
         let free = refractory[i] == 0.0;
         let advanced = c.e_l + (c.p33 * (v[i] - c.e_l) + c.p31 * di[i] + c.p32 * i_syn[i] + c.p30 * (bias + currents[i]));
         let mut vi = if free { advanced } else { v[i] };
@@ -295,7 +345,8 @@ fn step_kernel(state: [&mut [f32]; 4], spiked: &mut [u8], weights: &[f32], curre
     non_finite
 }
 
-crate::simd::dispatch!(fn step_dispatch(state: [&mut [f32]; 4], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: AlphaConstants) -> bool => step_kernel);
+crate::simd::dispatch!(fn step_dispatch(state: [&mut [f32]; 4], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: Same<AlphaConstants>) -> bool => step_kernel);
+crate::simd::dispatch!(fn step_each_dispatch(state: [&mut [f32]; 4], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: &[AlphaConstants]) -> bool => step_kernel);
 
 #[cfg(test)]
 mod tests {
@@ -305,11 +356,11 @@ mod tests {
     /// τ_m = 10 ms, τ_syn = 0.326 ms, t_ref = 0.5 ms; dt = 0.1 ms.
     fn hpc_neuron(i_e: f64) -> AlphaSpec {
         let e = |x: f64| Expr::parse(&x.to_string(), &[]).unwrap();
-        AlphaSpec {
-            parameters: [10.0, 250.0, 0.0, 20.0, 0.0, 0.5, 0.325_827_224_037_228_4, 0.325_827_224_037_228_4, i_e],
-            dt_ms: 0.1,
-            initial: [e(0.0), e(0.0), e(0.0), e(0.0)],
-        }
+        AlphaSpec::uniform(
+            [10.0, 250.0, 0.0, 20.0, 0.0, 0.5, 0.325_827_224_037_228_4, 0.325_827_224_037_228_4, i_e],
+            0.1,
+            [e(0.0), e(0.0), e(0.0), e(0.0)],
+        )
     }
 
     fn advance(g: &mut AlphaGroup, weights: &[f32], currents: Option<&[f32]>) -> bool {
@@ -384,27 +435,70 @@ mod tests {
     #[test]
     fn every_instruction_set_gives_the_same_bits() {
         let n = 1000;
-        let c = hpc_neuron(600.0).constants();
+        let c = hpc_neuron(600.0).constants().expect("shared");
         let r = |k: usize| ((k * 7919) % 1000) as f32 / 1000.0;
         let fresh = || -> [Vec<f32>; 4] {
             [(0..n).map(|k| 25.0 * r(k)).collect(), (0..n).map(|k| 100.0 * r(k + 3)).collect(), (0..n).map(|k| 40.0 * r(k + 1)).collect(), vec![0.0; n]]
         };
-        let (mut a, mut b) = (fresh(), fresh());
-        let (mut sa, mut sb) = (vec![0u8; n], vec![0u8; n]);
+        let (mut a, mut b, mut each) = (fresh(), fresh(), fresh());
+        let (mut sa, mut sb, mut se) = (vec![0u8; n], vec![0u8; n], vec![0u8; n]);
+        let own = vec![c; n];
         let mut fired = 0;
         for step in 0..300 {
             let weights: Vec<f32> = (0..n).map(|k| if (k + step) % 7 == 0 { 45.6 } else if (k + step) % 11 == 0 { -228.0 } else { 0.0 }).collect();
             let currents: Vec<f32> = (0..n).map(|k| 100.0 * r(k + step)).collect();
             let [a0, a1, a2, a3] = &mut a;
-            step_kernel([a0, a1, a2, a3], &mut sa, &weights, &currents, 5.0, c);
+            step_kernel([a0, a1, a2, a3], &mut sa, &weights, &currents, 5.0, Same(c));
             let [b0, b1, b2, b3] = &mut b;
-            step_dispatch([b0, b1, b2, b3], &mut sb, &weights, &currents, 5.0, c);
+            step_dispatch([b0, b1, b2, b3], &mut sb, &weights, &currents, 5.0, Same(c));
+            // Each neuron's own constants, here the same: the same bits.
+            let [e0, e1, e2, e3] = &mut each;
+            step_each_dispatch([e0, e1, e2, e3], &mut se, &weights, &currents, 5.0, &own);
             fired += sa.iter().filter(|&&s| s != 0).count();
             assert_eq!(sa, sb);
+            assert_eq!(sa, se);
         }
         assert!(fired > n, "{fired} spikes");
         for k in 0..4 {
             assert!(a[k].iter().zip(&b[k]).all(|(x, y)| x.to_bits() == y.to_bits()), "{:?}", crate::simd::level());
+            assert!(a[k].iter().zip(&each[k]).all(|(x, y)| x.to_bits() == y.to_bits()));
         }
+    }
+
+    /// Neurons with parameters of their own (listed, and of r) step bit for bit as each
+    /// would alone; one whose reset is not below its threshold is named.
+    #[test]
+    fn neurons_with_their_own_parameters_step_as_each_alone() {
+        let e = |x: f64| Expr::parse(&x.to_string(), &[]).unwrap();
+        let n = 5;
+        let tau_m: Vec<f64> = (0..n).map(|k| 8.0 + 1.5 * k as f64).collect();
+        let mut spec = hpc_neuron(0.0);
+        spec.parameters[0] = Values::Listed(tau_m.clone().into());
+        spec.parameters[8] = Values::Expr(Expr::parse("600 + 200*r", &["r"]).unwrap());
+        let r = |k: usize| k as f64 / n as f64;
+        let mut group = spec.build_at(1, (1..n).map(r)).unwrap();
+        assert!(matches!(group.constants, Constants::PerNeuron(_)));
+        let mut alone: Vec<AlphaGroup> = (1..n)
+            .map(|k| {
+                let tau_syn = 0.325_827_224_037_228_4;
+                AlphaSpec::uniform([tau_m[k], 250.0, 0.0, 20.0, 0.0, 0.5, tau_syn, tau_syn, 600.0 + 200.0 * r(k)], 0.1, [e(0.0), e(0.0), e(0.0), e(0.0)])
+                    .build([r(k)].into_iter())
+                    .unwrap()
+            })
+            .collect();
+        let mut fired = 0;
+        for step in 0..1000usize {
+            let weights: Vec<f32> = (0..n - 1).map(|k| if (k + step).is_multiple_of(7) { 45.6 } else { 0.0 }).collect();
+            advance(&mut group, &weights, None);
+            for (k, one) in alone.iter_mut().enumerate() {
+                advance(one, &weights[k..k + 1], None);
+                assert_eq!((group.v[k].to_bits(), group.i_syn[k].to_bits(), group.spiked[k]), (one.v[0].to_bits(), one.i_syn[0].to_bits(), one.spiked[0]));
+                fired += one.spiked[0] as usize;
+            }
+        }
+        assert!(fired > 10, "{fired} spikes");
+        spec.parameters[3] = Values::Listed(vec![20.0, 20.0, -1.0, 20.0, 20.0].into());
+        let err = spec.build_at(0, (0..n).map(r)).unwrap_err();
+        assert_eq!((err.index, err.name, err.expected.as_str()), (2, "v_reset", "v_reset below v_th (-1 mV)"));
     }
 }

@@ -20,8 +20,8 @@
 //! models (NEST's current generators reach the neuron a step later). The arithmetic is f32
 //! (NEST's is f64) on v − E_L, as NEST propagates it.
 
-use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable};
-use super::{Build, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
+use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable, Values};
+use super::{Build, Constants, ConstantsAt, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, Same, StateArrayMut, StepInput};
 use crate::expr::Expr;
 
 /// Parameters in slot order: name, default (NEST's), unit, bound. NEST's V_min defaults
@@ -46,7 +46,7 @@ pub fn declaration() -> Declaration {
         model: "iaf_psc_delta",
         parameters: PARAMETERS
             .iter()
-            .map(|&(name, default, unit, bound)| Parameter { name: name.into(), unit, scope: Scope::Population, default: Some(default), bound })
+            .map(|&(name, default, unit, bound)| Parameter { name: name.into(), unit, scope: Scope::PerNeuron, default: Some(default), bound })
             .collect(),
         state: STATE.iter().map(|&(name, unit, initial)| StateVariable::from_initial(name, unit, initial)).collect(),
         derived: vec![
@@ -69,34 +69,49 @@ pub fn declaration() -> Declaration {
 }
 
 /// NEST's checks (`Parameters_::set`) beyond each bound: a reset below the threshold;
-/// and refractory_input a switch.
+/// and refractory_input a switch (here where they are constants, neuron by neuron at the
+/// build otherwise).
 fn check(declared: &Declared) -> Option<(&'static str, String)> {
-    let value = |k: usize| declared.parameters[k].constant().expect("constants, as declared");
-    if value(4) >= value(3) {
-        return Some(("v_reset", format!("expected v_reset below v_th ({} mV), got {} mV", value(3), value(4))));
+    let (v_th, v_reset) = (declared.parameters[3].constant(), declared.parameters[4].constant());
+    if let (Some(v_th), Some(v_reset)) = (v_th, v_reset) {
+        if let Some(expected) = super::lif::reset_above_threshold(v_th, v_reset) {
+            return Some(("v_reset", format!("expected {expected}, got {v_reset} mV")));
+        }
     }
-    if value(8) != 0.0 && value(8) != 1.0 {
-        return Some(("refractory_input", format!("expected 0 (inputs while refractory are dropped) or 1 (kept, decayed), got {}", value(8))));
-    }
-    None
+    let keep = declared.parameters[8].constant()?;
+    switch_unset(keep).map(|expected| ("refractory_input", format!("expected {expected}, got {keep}")))
+}
+
+/// What refractory_input must be, where it is not.
+fn switch_unset(keep: f64) -> Option<String> {
+    (keep != 0.0 && keep != 1.0).then(|| "0 (inputs while refractory are dropped) or 1 (kept, decayed)".to_string())
+}
+
+/// A neuron's values together: `check`'s, for each neuron's own.
+fn check_each(p: &[f64]) -> Option<(usize, String)> {
+    super::lif::check_reset(p).or_else(|| switch_unset(p[8]).map(|expected| (8, expected)))
 }
 
 fn from_declared(declared: Declared, dt_ms: f64) -> NeuronModel {
-    let parameters: [f64; 9] = std::array::from_fn(|k| declared.parameters[k].constant().expect("constants, as declared"));
-    NeuronModel::Delta(DeltaSpec { parameters, dt_ms, initial: declared.initial.try_into().expect("three state variables, as declared") })
+    NeuronModel::Delta(DeltaSpec {
+        parameters: declared.parameters.try_into().expect("nine parameters, as declared"),
+        dt_ms,
+        initial: declared.initial.try_into().expect("three state variables, as declared"),
+    })
 }
 
 /// One population's parameters (slot order) and initial-state expressions.
 #[derive(Clone, Debug)]
 pub struct DeltaSpec {
-    pub parameters: [f64; 9],
+    /// Each parameter's values: constants, expressions of r or listed per neuron.
+    pub parameters: [Values; 9],
     pub dt_ms: f64,
     /// v, refractory, refractory_kept as expressions of r, the parameters and the
     /// earlier state.
     pub initial: [Expr; 3],
 }
 
-/// What a step reads, the same for every neuron of a group.
+/// What a step reads: the same for every neuron of a group, or one set per neuron.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DeltaConstants {
     pub p33: f32,
@@ -113,8 +128,14 @@ pub struct DeltaConstants {
 }
 
 impl DeltaSpec {
-    pub fn constants(&self) -> DeltaConstants {
-        let [tau_m, c_m, e_l, v_th, v_reset, t_ref, i_e, v_min, keep] = self.parameters;
+    /// A population whose neurons share the parameter values `parameters`.
+    pub fn uniform(parameters: [f64; 9], dt_ms: f64, initial: [Expr; 3]) -> DeltaSpec {
+        DeltaSpec { parameters: parameters.map(Values::of), dt_ms, initial }
+    }
+
+    /// The constants of a neuron with parameter values `p`.
+    fn constants_of(&self, p: &[f64; 9]) -> DeltaConstants {
+        let [tau_m, c_m, e_l, v_th, v_reset, t_ref, i_e, v_min, keep] = *p;
         let p33 = (-self.dt_ms / tau_m).exp();
         DeltaConstants {
             p33: p33 as f32,
@@ -139,17 +160,35 @@ impl Model for DeltaSpec {
         build: Build::Values(from_declared),
         check: Some(check),
         shader: include_str!("../../shaders/iaf_psc_delta.wgsl"),
-        gpu: "every population (`shaders/iaf_psc_delta.wgsl`)",
+        gpu: "every population whose parameters are one value per population (`shaders/iaf_psc_delta.wgsl`)",
     };
 
-    /// The group of neurons whose per-neuron uniforms are `r`, or the first neuron whose
-    /// initial state is not a finite f32.
     fn build(&self, r: impl Iterator<Item = f64>) -> Result<DeltaGroup, InvalidValue> {
-        let constants = self.constants();
-        let state = super::initial_state(&self.initial, &self.parameters, STATE.map(|s| s.0), r)?;
-        let [v, refractory, kept] = state;
+        self.build_at(0, r)
+    }
+
+    /// The group of the neurons from population-local id `first` whose uniforms are
+    /// `r`, or the first neuron with a value that cannot be simulated.
+    fn build_at(&self, first: u64, r: impl Iterator<Item = f64>) -> Result<DeltaGroup, InvalidValue> {
+        let each = EachNeuron { values: &self.parameters, declared: &PARAMETERS, check: check_each, constants_of: &mut |p| self.constants_of(p) };
+        let ([v, refractory, kept], constants) = each.build(&self.initial, STATE.map(|s| s.0), first, r)?;
         let n = v.len();
         Ok(DeltaGroup { v, refractory, kept, spiked: vec![0; n], constants })
+    }
+
+    fn gpu_unsupported(&self) -> Option<String> {
+        super::shared_values(&self.parameters)
+            .is_none()
+            .then(|| "iaf_psc_delta with parameters differing between neurons (shaders/iaf_psc_delta.wgsl holds one set per population)".into())
+    }
+
+    /// Each neuron's constants where its parameters differ, in f32 slots.
+    fn per_neuron_parameters(&self) -> usize {
+        if super::shared_values(&self.parameters).is_some() {
+            0
+        } else {
+            std::mem::size_of::<DeltaConstants>() / 4
+        }
     }
 
     /// Fewer products than iaf_psc_exp's 0.41 ns.
@@ -168,7 +207,7 @@ pub struct DeltaGroup {
     /// The weights kept while refractory, decayed (mV).
     pub kept: Vec<f32>,
     pub spiked: Vec<u8>,
-    pub constants: DeltaConstants,
+    pub constants: Constants<DeltaConstants>,
 }
 
 impl Group for DeltaGroup {
@@ -178,7 +217,7 @@ impl Group for DeltaGroup {
 
     /// v, refractory, the kept input and the spike flag.
     fn bytes(&self) -> usize {
-        self.len() * 13
+        self.len() * (13 + self.constants.bytes_per_neuron())
     }
 
     /// One step: `input[i]`, the weights arriving onto neuron i (mV), `currents[i] +
@@ -190,7 +229,11 @@ impl Group for DeltaGroup {
         // gives it delta synapses only.
         super::in_chunks(self.v.len(), step.currents, |r, currents| {
             let state = [&mut self.v[r.clone()], &mut self.refractory[r.clone()], &mut self.kept[r.clone()]];
-            step_dispatch(state, &mut self.spiked[r.clone()], &step.input[r.clone()], currents, step.common, self.constants)
+            let (spiked, input) = (&mut self.spiked[r.clone()], &step.input[r.clone()]);
+            match &self.constants {
+                Constants::Shared(c) => step_dispatch(state, spiked, input, currents, step.common, Same(*c)),
+                Constants::PerNeuron(c) => step_each_dispatch(state, spiked, input, currents, step.common, &c[r.clone()]),
+            }
         })
     }
 
@@ -213,9 +256,10 @@ impl Group for DeltaGroup {
 
     /// The group as the GPU steps it (`shaders/iaf_psc_delta.wgsl`): state v,
     /// refractory, refractory_kept; no parameters; constants p33, p30, e_l, v_th, v_reset,
-    /// i_e, steps_ref, v_min_rel, keep.
+    /// i_e, steps_ref, v_min_rel, keep. None where each neuron has its own (the spec
+    /// refuses those).
     fn gpu_model(&self) -> Option<GpuModel> {
-        let c = &self.constants;
+        let Constants::Shared(c) = &self.constants else { return None };
         Some(GpuModel {
             shader: DeltaSpec::KIND.shader,
             state: vec![self.v.clone(), self.refractory.clone(), self.kept.clone()],
@@ -237,13 +281,22 @@ impl Group for DeltaGroup {
 /// +, − and × and max (no fused multiply-add), so every instruction set gives the same
 /// bits.
 #[inline(always)]
-fn step_kernel(state: [&mut [f32]; 3], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: DeltaConstants) -> bool {
+fn step_kernel(
+    state: [&mut [f32]; 3],
+    spiked: &mut [u8],
+    weights: &[f32],
+    currents: &[f32],
+    common: f32,
+    constants: impl ConstantsAt<DeltaConstants>,
+) -> bool {
     let [v, refractory, kept] = state;
     let n = v.len();
     let (refractory, kept, spiked, weights, currents) = (&mut refractory[..n], &mut kept[..n], &mut spiked[..n], &weights[..n], &currents[..n]);
+    let constants = constants.prefix(n);
     let mut non_finite = false;
-    let bias = c.i_e + common;
     for i in 0..n {
+        let c = constants.at(i);
+        let bias = c.i_e + common;
         let free = refractory[i] == 0.0;
         // NEST's sum: P30·(y0 + I_e) + P33·y3 + the ring's weights, then the kept input.
         let rel = c.p30 * (bias + currents[i]) + c.p33 * (v[i] - c.e_l) + weights[i] + c.p33 * kept[i];
@@ -263,7 +316,8 @@ fn step_kernel(state: [&mut [f32]; 3], spiked: &mut [u8], weights: &[f32], curre
     non_finite
 }
 
-crate::simd::dispatch!(fn step_dispatch(state: [&mut [f32]; 3], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: DeltaConstants) -> bool => step_kernel);
+crate::simd::dispatch!(fn step_dispatch(state: [&mut [f32]; 3], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: Same<DeltaConstants>) -> bool => step_kernel);
+crate::simd::dispatch!(fn step_each_dispatch(state: [&mut [f32]; 3], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: &[DeltaConstants]) -> bool => step_kernel);
 
 #[cfg(test)]
 mod tests {
@@ -274,7 +328,7 @@ mod tests {
     fn neuron(i_e: f64, v_min: f64, keep: f64) -> DeltaGroup {
         let e = |x: f64| Expr::parse(&x.to_string(), &[]).unwrap();
         let spec =
-            DeltaSpec { parameters: [10.0, 250.0, -70.0, -55.0, -70.0, 2.0, i_e, v_min, keep], dt_ms: 0.1, initial: [e(-70.0), e(0.0), e(0.0)] };
+            DeltaSpec::uniform([10.0, 250.0, -70.0, -55.0, -70.0, 2.0, i_e, v_min, keep], 0.1, [e(-70.0), e(0.0), e(0.0)]);
         spec.build([0.5].into_iter()).unwrap()
     }
 
@@ -343,30 +397,67 @@ mod tests {
         assert_eq!(g.v[0], -90.0);
     }
 
+    /// Neurons with parameters of their own: each with its own propagator and threshold
+    /// (here tau_m and v_th listed), and one whose refractory_input is no switch named.
+    #[test]
+    fn neurons_with_their_own_parameters_step_as_each_alone() {
+        let e = |x: f64| Expr::parse(&x.to_string(), &[]).unwrap();
+        let mut spec = DeltaSpec::uniform([10.0, 250.0, -70.0, -55.0, -70.0, 2.0, 450.0, -1e30, 0.0], 0.1, [e(-70.0), e(0.0), e(0.0)]);
+        spec.parameters[0] = Values::Listed(vec![8.0, 10.0, 12.0].into());
+        spec.parameters[3] = Values::Listed(vec![-56.0, -55.0, -54.0].into());
+        let mut group = spec.build_at(0, [0.1, 0.2, 0.3].into_iter()).unwrap();
+        let mut alone: Vec<DeltaGroup> = [(8.0, -56.0), (10.0, -55.0), (12.0, -54.0)]
+            .iter()
+            .map(|&(tau_m, v_th)| {
+                DeltaSpec::uniform([tau_m, 250.0, -70.0, v_th, -70.0, 2.0, 450.0, -1e30, 0.0], 0.1, [e(-70.0), e(0.0), e(0.0)]).build([0.5].into_iter()).unwrap()
+            })
+            .collect();
+        let mut fired = 0;
+        for step in 0..1000usize {
+            let weights: Vec<f32> = (0..3).map(|k| if (k + step).is_multiple_of(9) { 0.8 } else { 0.0 }).collect();
+            group.step(&StepInput { input: &weights, currents: None, common: 0.0, synaptic: &crate::synapse::Synaptic::none(), dt: 0.1, step: 0 });
+            for (k, one) in alone.iter_mut().enumerate() {
+                one.step(&StepInput { input: &weights[k..k + 1], currents: None, common: 0.0, synaptic: &crate::synapse::Synaptic::none(), dt: 0.1, step: 0 });
+                assert_eq!((group.v[k].to_bits(), group.spiked[k]), (one.v[0].to_bits(), one.spiked[0]), "step {step}, neuron {k}");
+                fired += one.spiked[0] as usize;
+            }
+        }
+        assert!(fired > 10, "{fired} spikes");
+        spec.parameters[8] = Values::Listed(vec![0.0, 0.5, 1.0].into());
+        let err = spec.build_at(0, [0.1, 0.2, 0.3].into_iter()).unwrap_err();
+        assert_eq!((err.index, err.name, err.value), (1, "refractory_input", 0.5));
+    }
+
     #[test]
     fn every_instruction_set_gives_the_same_bits() {
         let n = 1000;
-        let mut c = neuron(400.0, -80.0, 1.0).constants;
+        let mut c = neuron(400.0, -80.0, 1.0).constants.of(0);
         let r = |k: usize| ((k * 7919) % 1000) as f32 / 1000.0;
         for keep in [0.0, 1.0] {
             c.keep = keep;
             let fresh = || -> [Vec<f32>; 3] { [(0..n).map(|k| -70.0 + 14.0 * r(k)).collect(), vec![0.0; n], vec![0.0; n]] };
-            let (mut a, mut b) = (fresh(), fresh());
-            let (mut sa, mut sb) = (vec![0u8; n], vec![0u8; n]);
+            let (mut a, mut b, mut each) = (fresh(), fresh(), fresh());
+            let (mut sa, mut sb, mut se) = (vec![0u8; n], vec![0u8; n], vec![0u8; n]);
+            let own = vec![c; n];
             let mut fired = 0;
             for step in 0..300 {
                 let weights: Vec<f32> = (0..n).map(|k| if (k + step) % 7 == 0 { 1.5 } else if (k + step) % 11 == 0 { -3.0 } else { 0.0 }).collect();
                 let currents: Vec<f32> = (0..n).map(|k| 100.0 * r(k + step)).collect();
                 let [a0, a1, a2] = &mut a;
-                step_kernel([a0, a1, a2], &mut sa, &weights, &currents, 5.0, c);
+                step_kernel([a0, a1, a2], &mut sa, &weights, &currents, 5.0, Same(c));
                 let [b0, b1, b2] = &mut b;
-                step_dispatch([b0, b1, b2], &mut sb, &weights, &currents, 5.0, c);
+                step_dispatch([b0, b1, b2], &mut sb, &weights, &currents, 5.0, Same(c));
+                // Each neuron's own constants, here the same: the same bits.
+                let [e0, e1, e2] = &mut each;
+                step_each_dispatch([e0, e1, e2], &mut se, &weights, &currents, 5.0, &own);
                 fired += sa.iter().filter(|&&s| s != 0).count();
                 assert_eq!(sa, sb);
+                assert_eq!(sa, se);
             }
             assert!(fired > n, "{fired} spikes");
             for k in 0..3 {
                 assert!(a[k].iter().zip(&b[k]).all(|(x, y)| x.to_bits() == y.to_bits()), "{:?}", crate::simd::level());
+                assert!(a[k].iter().zip(&each[k]).all(|(x, y)| x.to_bits() == y.to_bits()));
             }
         }
     }

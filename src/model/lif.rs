@@ -23,7 +23,7 @@
 //! is f64): v − E_L is propagated, as NEST propagates it.
 
 use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable, Values};
-use super::{Build, Constants, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
+use super::{Build, Constants, ConstantsAt, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, Same, StateArrayMut, StepInput};
 use crate::expr::Expr;
 use crate::synapse::{SynapseModel, SynapticInput};
 
@@ -189,12 +189,6 @@ impl LifSpec {
         (tau_in != tau_ex).then_some(SynapseModel::ExpCurrent { tau_ms: tau_in })
     }
 
-    /// The population's values, where its neurons share them.
-    fn shared_values(&self) -> Option<[f64; 9]> {
-        let values = self.parameters.each_ref().map(Values::constant);
-        values.iter().all(Option::is_some).then(|| values.map(|x| x.expect("checked")))
-    }
-
     /// The constants of a neuron with parameter values `p`.
     fn constants_of(&self, p: &[f64; 9]) -> LifConstants {
         let [tau_m, c_m, e_l, v_th, v_reset, t_ref, tau_syn, _, i_e] = *p;
@@ -214,19 +208,14 @@ impl LifSpec {
 
     /// The neurons' constants where they share their parameters.
     pub fn constants(&self) -> Option<LifConstants> {
-        self.shared_values().map(|p| self.constants_of(&p))
+        super::shared_values(&self.parameters).map(|p| self.constants_of(&p))
     }
+}
 
-    /// The parameter values of the neuron of population-local id `id` and uniform `r`,
-    /// each finite and within its bound and the reset below the threshold, or the first
-    /// that is not (as `InvalidValue`, of the neuron `index` in the range built).
-    fn neuron_values(&self, index: usize, id: u64, r: f64) -> Result<[f64; 9], InvalidValue> {
-        let p = super::neuron_parameters(&self.parameters, &PARAMETERS, index, id, r)?;
-        match reset_above_threshold(p[3], p[4]) {
-            Some(expected) => Err(InvalidValue { index, table: "parameters", name: "v_reset", r, value: p[4], expected }),
-            None => Ok(p),
-        }
-    }
+/// A neuron's reset below its threshold (slots 3 and 4 of iaf_psc_exp's, iaf_psc_alpha's
+/// and iaf_psc_delta's parameters, and of iaf_cond_exp's).
+pub(super) fn check_reset(p: &[f64]) -> Option<(usize, String)> {
+    reset_above_threshold(p[3], p[4]).map(|expected| (4, expected))
 }
 
 impl Model for LifSpec {
@@ -249,28 +238,20 @@ impl Model for LifSpec {
     /// uniforms are `r`, or the first neuron with a parameter or initial value that
     /// cannot be simulated.
     fn build_at(&self, first: u64, r: impl Iterator<Item = f64>) -> Result<LifGroup, InvalidValue> {
-        let [tau_m, c_m, ..] = self.parameters.each_ref().map(|p| p.constant().unwrap_or(f64::NAN));
-        let (state, constants, membrane) = match self.shared_values() {
-            Some(p) => (super::initial_state(&self.initial, &p, STATE.map(|s| s.0), r)?, Constants::Shared(self.constants_of(&p)), vec![[tau_m, c_m]]),
-            None => {
-                let (mut each, mut membrane) = (Vec::new(), Vec::new());
-                let state = super::initial_state_each(&self.initial, STATE.map(|s| s.0), r, |index, r, scope| {
-                    let p = self.neuron_values(index, first + index as u64, r)?;
-                    each.push(self.constants_of(&p));
-                    membrane.push([p[0], p[1]]);
-                    scope.extend_from_slice(&p);
-                    Ok(())
-                })?;
-                (state, Constants::PerNeuron(each), membrane)
-            }
+        // tau_m and c_m: one pair where the neurons share them, else each neuron's.
+        let mut membrane = Vec::new();
+        let mut constants_of = |p: &[f64; 9]| {
+            membrane.push([p[0], p[1]]);
+            self.constants_of(p)
         };
-        let [v, i_syn, refractory] = state;
+        let each = EachNeuron { values: &self.parameters, declared: &PARAMETERS, check: check_reset, constants_of: &mut constants_of };
+        let ([v, i_syn, refractory], constants) = each.build(&self.initial, STATE.map(|s| s.0), first, r)?;
         let n = v.len();
         Ok(LifGroup { v, i_syn, refractory, spiked: vec![0; n], constants, membrane, dt_ms: self.dt_ms, scales: Vec::new(), currents: Vec::new() })
     }
 
     fn gpu_unsupported(&self) -> Option<String> {
-        if self.shared_values().is_none() {
+        if super::shared_values(&self.parameters).is_none() {
             return Some("iaf_psc_exp with parameters differing between neurons (shaders/lif.wgsl holds one set per population)".into());
         }
         self.inhibitory_kind().map(|_| {
@@ -286,7 +267,7 @@ impl Model for LifSpec {
     /// Each neuron's constants and membrane (tau_m and c_m in f64) where its parameters
     /// differ from its neighbours', in f32 slots.
     fn per_neuron_parameters(&self) -> usize {
-        if self.shared_values().is_some() {
+        if super::shared_values(&self.parameters).is_some() {
             0
         } else {
             (std::mem::size_of::<LifConstants>() + std::mem::size_of::<[f64; 2]>()) / 4
@@ -323,11 +304,8 @@ impl Group for LifGroup {
     /// v, i_syn, refractory and the spike flag; each neuron's constants and membrane
     /// where they are its own.
     fn bytes(&self) -> usize {
-        let own = match &self.constants {
-            Constants::Shared(_) => 0,
-            Constants::PerNeuron(_) => std::mem::size_of::<LifConstants>() + std::mem::size_of::<[f64; 2]>(),
-        };
-        self.len() * (13 + own)
+        let membrane = if self.constants.bytes_per_neuron() > 0 { std::mem::size_of::<[f64; 2]>() } else { 0 };
+        self.len() * (13 + self.constants.bytes_per_neuron() + membrane)
     }
 
     /// One step: `input[i]`, the weights arriving onto neuron i (pA, a jump of its
@@ -346,7 +324,7 @@ impl Group for LifGroup {
             let (v, i_syn, refractory, spiked) =
                 (&mut self.v[r.clone()], &mut self.i_syn[r.clone()], &mut self.refractory[r.clone()], &mut self.spiked[r.clone()]);
             match &self.constants {
-                Constants::Shared(c) => step_dispatch(v, i_syn, refractory, spiked, &step.input[r.clone()], currents, step.common, *c),
+                Constants::Shared(c) => step_dispatch(v, i_syn, refractory, spiked, &step.input[r.clone()], currents, step.common, Same(*c)),
                 Constants::PerNeuron(c) => {
                     step_each_dispatch(v, i_syn, refractory, spiked, &step.input[r.clone()], currents, step.common, &c[r.clone()])
                 }
@@ -443,25 +421,6 @@ impl LifGroup {
     }
 }
 
-/// The constants a step reads for neuron i: the group's, or the neuron's own.
-trait ConstantsOf: Copy {
-    fn of(&self, i: usize) -> LifConstants;
-}
-
-impl ConstantsOf for LifConstants {
-    #[inline(always)]
-    fn of(&self, _: usize) -> LifConstants {
-        *self
-    }
-}
-
-impl ConstantsOf for &[LifConstants] {
-    #[inline(always)]
-    fn of(&self, i: usize) -> LifConstants {
-        self[i]
-    }
-}
-
 /// The step over slices, branch-free so that it vectorises; only +, − and × (no fused
 /// multiply-add), so every instruction set gives the same bits.
 #[inline(always)]
@@ -474,14 +433,15 @@ fn step_kernel(
     weights: &[f32],
     currents: &[f32],
     common: f32,
-    constants: impl ConstantsOf,
+    constants: impl ConstantsAt<LifConstants>,
 ) -> bool {
     let n = v.len();
     let (i_syn, refractory, spiked, weights, currents) =
         (&mut i_syn[..n], &mut refractory[..n], &mut spiked[..n], &weights[..n], &currents[..n]);
+    let constants = constants.prefix(n);
     let mut non_finite = false;
     for i in 0..n {
-        let c = constants.of(i);
+        let c = constants.at(i);
         let bias = c.i_e + common;
         let free = refractory[i] == 0.0;
         let advanced = c.e_l + (c.p22 * (v[i] - c.e_l) + c.p21 * i_syn[i] + c.p20 * (bias + currents[i]));
@@ -500,7 +460,7 @@ fn step_kernel(
     non_finite
 }
 
-crate::simd::dispatch!(fn step_dispatch(v: &mut [f32], i_syn: &mut [f32], refractory: &mut [f32], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: LifConstants) -> bool => step_kernel);
+crate::simd::dispatch!(fn step_dispatch(v: &mut [f32], i_syn: &mut [f32], refractory: &mut [f32], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: Same<LifConstants>) -> bool => step_kernel);
 crate::simd::dispatch!(fn step_each_dispatch(v: &mut [f32], i_syn: &mut [f32], refractory: &mut [f32], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: &[LifConstants]) -> bool => step_kernel);
 
 #[cfg(test)]
@@ -721,8 +681,8 @@ mod tests {
                 })
                 .collect();
             let currents: Vec<f32> = (0..n).map(|k| 100.0 * r(k + step)).collect();
-            step_kernel(&mut a.0, &mut a.1, &mut a.2, &mut a.3, &weights, &currents, 5.0, c);
-            step_dispatch(&mut b.0, &mut b.1, &mut b.2, &mut b.3, &weights, &currents, 5.0, c);
+            step_kernel(&mut a.0, &mut a.1, &mut a.2, &mut a.3, &weights, &currents, 5.0, Same(c));
+            step_dispatch(&mut b.0, &mut b.1, &mut b.2, &mut b.3, &weights, &currents, 5.0, Same(c));
             // Each neuron's own constants, here the same: the same bits.
             step_each_dispatch(&mut each.0, &mut each.1, &mut each.2, &mut each.3, &weights, &currents, 5.0, &own);
             fired += a.3.iter().filter(|&&s| s != 0).count();

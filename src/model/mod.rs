@@ -158,6 +158,100 @@ impl<C: Copy> Constants<C> {
             Constants::PerNeuron(each) => each[i],
         }
     }
+
+    /// Bytes each neuron holds of its own (none where they share one set).
+    pub fn bytes_per_neuron(&self) -> usize {
+        match self {
+            Constants::Shared(_) => 0,
+            Constants::PerNeuron(_) => std::mem::size_of::<C>(),
+        }
+    }
+}
+
+/// The constants a step kernel reads for neuron i of its slice: one set for all
+/// (`Same`), or each neuron's own (a slice). A kernel generic over it compiles to the
+/// shared-constants loop it was for `Same`, and reads a neuron's set with it otherwise.
+pub trait ConstantsAt<C>: Copy {
+    /// The constants of the slice's first `n` neurons (what a kernel takes before its
+    /// loop, so that the reads in it need no bounds checks).
+    fn prefix(self, n: usize) -> Self;
+    fn at(&self, i: usize) -> C;
+}
+
+/// One set of constants for every neuron of a kernel's slice.
+#[derive(Clone, Copy, Debug)]
+pub struct Same<C>(pub C);
+
+impl<C: Copy> ConstantsAt<C> for Same<C> {
+    #[inline(always)]
+    fn prefix(self, _: usize) -> Self {
+        self
+    }
+
+    #[inline(always)]
+    fn at(&self, _: usize) -> C {
+        self.0
+    }
+}
+
+impl<C: Copy> ConstantsAt<C> for &[C] {
+    #[inline(always)]
+    fn prefix(self, n: usize) -> Self {
+        &self[..n]
+    }
+
+    #[inline(always)]
+    fn at(&self, i: usize) -> C {
+        self[i]
+    }
+}
+
+/// The values a population's neurons share, where every parameter is a constant.
+pub fn shared_values<const P: usize>(values: &[declaration::Values; P]) -> Option<[f64; P]> {
+    let constants = values.each_ref().map(declaration::Values::constant);
+    constants.iter().all(Option::is_some).then(|| constants.map(|x| x.expect("checked")))
+}
+
+/// How a model whose parameters may differ between neurons makes its groups: its
+/// parameters' values as declared (name, default, unit, bound in slot order), what they
+/// must satisfy together (`check`: the slot to blame and what was expected), and its
+/// constants from one neuron's values.
+pub struct EachNeuron<'a, const P: usize, C> {
+    pub values: &'a [declaration::Values; P],
+    pub declared: &'a [(&'static str, &'static str, &'static str, Option<declaration::Bound>); P],
+    pub check: fn(&[f64]) -> Option<(usize, String)>,
+    pub constants_of: &'a mut dyn FnMut(&[f64; P]) -> C,
+}
+
+impl<const P: usize, C> EachNeuron<'_, P, C> {
+    /// The initial state (`initial`, variables `names`) and constants of the neurons
+    /// from population-local id `first` whose uniforms are `r`: one set of constants
+    /// where every parameter is a constant (checked with the model file), else each
+    /// neuron's, its values checked (bounds, then `check`), or the first neuron whose
+    /// values cannot be simulated.
+    pub fn build<const N: usize>(
+        self,
+        initial: &[crate::expr::Expr; N],
+        names: [&'static str; N],
+        first: u64,
+        r: impl Iterator<Item = f64>,
+    ) -> Result<([Vec<f32>; N], Constants<C>), InvalidValue> {
+        let EachNeuron { values, declared, check, constants_of } = self;
+        if let Some(p) = shared_values(values) {
+            return Ok((initial_state(initial, &p, names, r)?, Constants::Shared(constants_of(&p))));
+        }
+        let mut each = Vec::new();
+        let state = initial_state_each(initial, names, r, |index, r, scope| {
+            let p = neuron_parameters(values, declared, index, first + index as u64, r)?;
+            if let Some((k, expected)) = check(&p[..]) {
+                return Err(InvalidValue { index, table: "parameters", name: declared[k].0, r, value: p[k], expected });
+            }
+            each.push(constants_of(&p));
+            scope.extend_from_slice(&p);
+            Ok(())
+        })?;
+        Ok((state, Constants::PerNeuron(each)))
+    }
 }
 
 /// The parameter values of the neuron of population-local id `id` and uniform `r` (the
@@ -165,7 +259,7 @@ impl<C: Copy> Constants<C> {
 /// (`declared`: name, default, unit, bound in slot order), or the first that is not.
 pub fn neuron_parameters<const P: usize>(
     values: &[declaration::Values; P],
-    declared: &[(&'static str, &str, &str, Option<declaration::Bound>); P],
+    declared: &[(&'static str, &'static str, &'static str, Option<declaration::Bound>); P],
     index: usize,
     id: u64,
     r: f64,

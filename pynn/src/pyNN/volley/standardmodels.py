@@ -22,8 +22,9 @@ _LIF = (
     ("i_offset", "i_e", 1000.0),
 )
 _SYNAPTIC = (("tau_syn_E", "tau_syn_ex"), ("tau_syn_I", "tau_syn_in"))
-# The parameters volley's iaf_psc_exp and iaf_cond_exp hold per neuron (each neuron its
-# own propagators, as NEST's nodes have): those may differ between cells.
+# The parameters volley's LIF models (iaf_psc_exp, iaf_psc_alpha, iaf_psc_delta,
+# iaf_cond_exp) hold per neuron (each neuron its own propagators, as NEST's nodes have):
+# those may differ between cells.
 _PER_CELL = frozenset({"e_l", "v_reset", "c_m", "tau_m", "g_l", "t_ref", "v_th", "i_e"})
 
 
@@ -40,6 +41,7 @@ class IF_curr_alpha(cells.IF_curr_alpha):
     __doc__ = cells.IF_curr_alpha.__doc__
     volley_model = "iaf_psc_alpha"
     translations = build_translations(*_LIF, *_SYNAPTIC)
+    per_cell = _PER_CELL
     weight_scale = 1000.0
 
 
@@ -47,6 +49,7 @@ class IF_curr_delta(cells.IF_curr_delta):
     __doc__ = cells.IF_curr_delta.__doc__
     volley_model = "iaf_psc_delta"
     translations = build_translations(*_LIF)
+    per_cell = _PER_CELL
     # Weights are jumps of v in mV, as in NEST's iaf_psc_delta.
     weight_scale = 1.0
 
