@@ -126,16 +126,22 @@ class Population(common.Population):
 
             state.sim.change({f"population.{self._volley_name}.spikes": _trains_file(state, self)})
 
-    def _set_poisson(self, parameter_space, indices):
-        """The rate, start or duration of cells `indices` of a SpikeSourcePoisson: its
-        trains are drawn run by run, with the values it has then; as Poisson stimuli,
-        their rate changes from the next step."""
+    def _merged(self, parameter_space, indices):
+        """{name: the population's values, those of cells `indices` replaced by the
+        space's} for each parameter the space sets."""
         parameter_space.shape = (len(indices),)
         parameter_space.evaluate(simplify=False)
         values = {}
         for name, value in parameter_space.items():
             values[name] = np.broadcast_to(np.asarray(self._parameters[name], dtype=float), (self.size,)).copy()
             values[name][indices] = value
+        return values
+
+    def _set_poisson(self, parameter_space, indices):
+        """The rate, start or duration of cells `indices` of a SpikeSourcePoisson: its
+        trains are drawn run by run, with the values it has then; as Poisson stimuli,
+        their rate changes from the next step."""
+        values = self._merged(parameter_space, indices)
         state = simulator.state
         if state.sim is not None and self._native_poisson:
             from .build import _value
@@ -159,13 +165,7 @@ class Population(common.Population):
         if indices is None:
             parameter_space.evaluate(simplify=True)
         else:
-            parameter_space.shape = (len(indices),)
-            parameter_space.evaluate(simplify=False)
-            whole = {}
-            for name, value in parameter_space.items():
-                whole[name] = np.broadcast_to(np.asarray(self._parameters[name], dtype=float), (self.size,)).copy()
-                whole[name][indices] = value
-            parameter_space = ParameterSpace(whole, shape=(self.size,))
+            parameter_space = ParameterSpace(self._merged(parameter_space, indices), shape=(self.size,))
             parameter_space.evaluate(simplify=True)
         from .build import _parameter
 
