@@ -152,11 +152,7 @@ impl Model for CondExpSpec {
 
     /// Each neuron's constants where its parameters differ, in f32 slots.
     fn per_neuron_parameters(&self) -> usize {
-        if super::shared_values(&self.parameters).is_some() {
-            0
-        } else {
-            std::mem::size_of::<CondExpConstants>() / 4
-        }
+        super::own_slots(&self.parameters, std::mem::size_of::<CondExpConstants>())
     }
 
     /// `cargo bench --bench kernels -- iaf_cond_exp` on machine B: 42 ns under two

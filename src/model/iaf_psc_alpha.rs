@@ -204,11 +204,7 @@ impl Model for AlphaSpec {
 
     /// Each neuron's constants where its parameters differ, in f32 slots.
     fn per_neuron_parameters(&self) -> usize {
-        if super::shared_values(&self.parameters).is_some() {
-            0
-        } else {
-            std::mem::size_of::<AlphaConstants>() / 4
-        }
+        super::own_slots(&self.parameters, std::mem::size_of::<AlphaConstants>())
     }
 
     /// iaf_psc_exp's figure and a third: one more state variable and two more products.

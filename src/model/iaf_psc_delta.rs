@@ -184,11 +184,7 @@ impl Model for DeltaSpec {
 
     /// Each neuron's constants where its parameters differ, in f32 slots.
     fn per_neuron_parameters(&self) -> usize {
-        if super::shared_values(&self.parameters).is_some() {
-            0
-        } else {
-            std::mem::size_of::<DeltaConstants>() / 4
-        }
+        super::own_slots(&self.parameters, std::mem::size_of::<DeltaConstants>())
     }
 
     /// Fewer products than iaf_psc_exp's 0.41 ns.

@@ -267,11 +267,7 @@ impl Model for LifSpec {
     /// Each neuron's constants and membrane (tau_m and c_m in f64) where its parameters
     /// differ from its neighbours', in f32 slots.
     fn per_neuron_parameters(&self) -> usize {
-        if super::shared_values(&self.parameters).is_some() {
-            0
-        } else {
-            (std::mem::size_of::<LifConstants>() + std::mem::size_of::<[f64; 2]>()) / 4
-        }
+        super::own_slots(&self.parameters, std::mem::size_of::<LifConstants>() + std::mem::size_of::<[f64; 2]>())
     }
 }
 

@@ -212,6 +212,17 @@ pub fn shared_values<const P: usize>(values: &[declaration::Values; P]) -> Optio
     constants.iter().all(Option::is_some).then(|| constants.map(|x| x.expect("checked")))
 }
 
+/// The f32 slots each neuron of such a population holds of its own: `bytes` where its
+/// parameters differ (its constants, and what else the model keeps per neuron), none
+/// where they are shared.
+pub fn own_slots<const P: usize>(values: &[declaration::Values; P], bytes: usize) -> usize {
+    if shared_values(values).is_some() {
+        0
+    } else {
+        bytes / 4
+    }
+}
+
 /// How a model whose parameters may differ between neurons makes its groups: its
 /// parameters' values as declared (name, default, unit, bound in slot order), what they
 /// must satisfy together (`check`: the slot to blame and what was expected), and its
