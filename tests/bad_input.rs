@@ -104,7 +104,7 @@ fn unknown_neuron_model() {
     let err = refused(dir.path(), &run_args(&m, dir.path()));
     assert_eq!(
         err,
-        format!("error: {m}:17:9: population[0].model: unknown neuron model 'hodgkin' (known: izhikevich, hh, iaf_psc_exp, iaf_psc_alpha, iaf_psc_delta, iaf_cond_exp, izhikevich_nest, hh_cond_exp_traub, spike_source)")
+        format!("error: {m}:17:9: population[0].model: unknown neuron model 'hodgkin' (known: izhikevich, hh, iaf_psc_exp, iaf_psc_alpha, iaf_psc_delta, iaf_cond_exp, iaf_cond_alpha, izhikevich_nest, hh_cond_exp_traub, spike_source)")
     );
 }
 

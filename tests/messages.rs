@@ -51,7 +51,7 @@ fn mistyped_names_get_the_nearest_known_one() {
     let err = check_variant("model = \"izhikevich\"", "model = \"izhikevic\"");
     assert!(
         err.ends_with(
-            "population[0].model: unknown neuron model 'izhikevic': did you mean 'izhikevich'? (known: izhikevich, hh, iaf_psc_exp, iaf_psc_alpha, iaf_psc_delta, iaf_cond_exp, izhikevich_nest, hh_cond_exp_traub, spike_source)"
+            "population[0].model: unknown neuron model 'izhikevic': did you mean 'izhikevich'? (known: izhikevich, hh, iaf_psc_exp, iaf_psc_alpha, iaf_psc_delta, iaf_cond_exp, iaf_cond_alpha, izhikevich_nest, hh_cond_exp_traub, spike_source)"
         ),
         "{err}"
     );

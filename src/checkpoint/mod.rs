@@ -56,12 +56,13 @@ pub const MAGIC: &str = "volley checkpoint";
 pub const FORMAT: u32 = 3;
 
 /// The arrays a checkpoint holds for population `p`, by name, with whether each is f64:
-/// its model's (`NeuronModel::checkpoint_names`), then one per exponential synaptic kind
-/// (`synapse.1`, ...: the kinds of `Description::synapse_kinds` after the delta kind).
+/// its model's (`NeuronModel::checkpoint_names`), then those of each synaptic kind with
+/// state (`synapse.1`, ...: the kinds of `Description::synapse_kinds` after the delta
+/// kind; an alpha conductance's rate of rise as `synapse.k.rise`).
 pub fn arrays(desc: &Description, p: usize) -> Vec<(String, bool)> {
     let mut names = desc.populations[p].model.checkpoint_names();
-    let kinds = desc.synapse_kinds().len();
-    names.extend((1..kinds).map(|k| (crate::synapse::kind_name(k), false)));
+    let kinds = desc.synapse_kinds();
+    names.extend(kinds.iter().enumerate().skip(1).flat_map(|(k, &kind)| crate::synapse::array_names(k, kind)).map(|name| (name, false)));
     names
 }
 

@@ -265,7 +265,7 @@ impl Validator<'_> {
         let mut bounded = true;
         for pr in onto {
             match pr.synapse {
-                SynapseModel::ExpConductance { e_rev, .. } => reversals.push(e_rev),
+                SynapseModel::ExpConductance { e_rev, .. } | SynapseModel::AlphaConductance { e_rev, .. } => reversals.push(e_rev),
                 SynapseModel::Delta | SynapseModel::ExpCurrent { .. } => bounded = false,
             }
         }

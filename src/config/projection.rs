@@ -47,15 +47,16 @@ impl Validator<'_> {
             Some(s) => self.synapse(s, &at("synapse"))?,
         };
         let declaration = populations[target].model.declaration();
-        if declaration.conductance_synapses && !matches!(synapse, SynapseModel::ExpConductance { .. }) {
+        if let Some(shape) = declaration.conductance_synapses.filter(|shape| !shape.takes(synapse)) {
             let span = p.synapse.as_ref().map_or(p.target.span(), |s| s.span());
             return Err(self.error(
                 span,
                 at("synapse"),
                 format!(
-                    "population '{}' ({}) takes spikes as conductances: expected synapse = {{ model = \"exp_conductance\", tau = \"...\", e_rev = ... }} (NEST's g_ex: tau_syn_ex 0.2 ms, E_ex 0 mV; g_in: tau_syn_in 2 ms, E_in -85 mV), got {}",
+                    "population '{}' ({}) takes spikes as conductances: expected synapse = {{ model = \"{}\", tau = \"...\", e_rev = ... }} (NEST's g_ex: tau_syn_ex 0.2 ms, E_ex 0 mV; g_in: tau_syn_in 2 ms, E_in -85 mV), got {}",
                     populations[target].name,
                     declaration.model,
+                    shape.synapse_name(),
                     crate::synapse::describe_kind(synapse)
                 ),
             ));
@@ -445,7 +446,8 @@ impl Validator<'_> {
 
     fn synapse(&self, value: &Spanned<toml::Value>, field: &str) -> Result<SynapseModel> {
         let err = |m: &str| self.error(value.span(), field, m.to_string());
-        let known = "expected \"delta\", { model = \"exp_current\", tau = ... } or { model = \"exp_conductance\", tau = ..., e_rev = ... }";
+        let known = "expected \"delta\", { model = \"exp_current\", tau = ... }, { model = \"exp_conductance\", tau = ..., e_rev = ... } \
+                     or { model = \"alpha_conductance\", tau = ..., e_rev = ... }";
         match value.get_ref() {
             toml::Value::String(s) if s == "delta" => Ok(SynapseModel::Delta),
             toml::Value::Table(t) => {
@@ -453,7 +455,7 @@ impl Validator<'_> {
                 let allowed: &[&str] = match model {
                     "delta" => &["model"],
                     "exp_current" => &["model", "tau"],
-                    "exp_conductance" => &["model", "tau", "e_rev"],
+                    "exp_conductance" | "alpha_conductance" => &["model", "tau", "e_rev"],
                     _ => return Err(err(known)),
                 };
                 if let Some(k) = t.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -475,9 +477,13 @@ impl Validator<'_> {
                 let e_rev = match t.get("e_rev") {
                     Some(toml::Value::Integer(x)) => *x as f64,
                     Some(toml::Value::Float(x)) if x.is_finite() => *x,
-                    _ => return Err(err("exp_conductance needs e_rev, the reversal potential (mV)")),
+                    _ => return Err(err(&format!("{model} needs e_rev, the reversal potential (mV)"))),
                 };
-                Ok(SynapseModel::ExpConductance { tau_ms, e_rev })
+                Ok(if model == "alpha_conductance" {
+                    SynapseModel::AlphaConductance { tau_ms, e_rev }
+                } else {
+                    SynapseModel::ExpConductance { tau_ms, e_rev }
+                })
             }
             _ => Err(err(known)),
         }

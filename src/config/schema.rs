@@ -139,7 +139,7 @@ pub struct Projection {
     /// high }`; whole steps, at least one.
     #[serde(default)]
     pub delay: Option<Spanned<toml::Value>>,
-    /// "delta", or `{ model = "exp_current" | "exp_conductance", tau, e_rev }`.
+    /// "delta", or `{ model = "exp_current" | "exp_conductance" | "alpha_conductance", tau, e_rev }`.
     #[serde(default)]
     pub synapse: Option<Spanned<toml::Value>>,
     /// "exact" (default), "compact" (16-bit weights) or "procedural".

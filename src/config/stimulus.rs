@@ -148,7 +148,8 @@ impl Validator<'_> {
         kind_name: &str,
         at: &dyn Fn(&str) -> String,
     ) -> Result<()> {
-        let Some(&t) = targets.iter().find(|&&t| kind_name == "poisson" && populations[t].model.declaration().conductance_synapses) else {
+        let shape = |t: usize| populations[t].model.declaration().conductance_synapses;
+        let Some((t, shape)) = targets.iter().find_map(|&t| shape(t).filter(|_| kind_name == "poisson").map(|shape| (t, shape))) else {
             return Ok(());
         };
         Err(self.error(
@@ -156,9 +157,10 @@ impl Validator<'_> {
             at("population"),
             format!(
                 "population '{}' ({}) takes spikes as conductances, and a poisson stimulus adds its weights as currents: \
-                 drive it with a spike source through a projection with an exp_conductance synapse",
+                 drive it with a spike source through a projection with an {} synapse",
                 populations[t].name,
-                populations[t].model.declaration().model
+                populations[t].model.declaration().model,
+                shape.synapse_name()
             ),
         ))
     }

@@ -104,9 +104,39 @@ pub struct Declaration {
     /// Whether it filters the weights arriving with a synaptic current of its own (so
     /// projections onto it take the delta synapse only).
     pub filters_weights: bool,
-    /// Whether spikes reach it as conductances only (NEST's conductance-based models):
-    /// projections onto it name an `exp_conductance` synapse.
-    pub conductance_synapses: bool,
+    /// The conductance shape spikes reach it through, where they reach it as
+    /// conductances only (NEST's conductance-based models): projections onto it name an
+    /// `exp_conductance` or `alpha_conductance` synapse.
+    pub conductance_synapses: Option<ConductanceShape>,
+}
+
+/// How a conductance-based model's conductances move after a spike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConductanceShape {
+    /// A jump by the weight, then exponential decay (NEST's iaf_cond_exp).
+    Exponential,
+    /// A rise to the weight τ after the spike, then decay (NEST's iaf_cond_alpha).
+    Alpha,
+}
+
+impl ConductanceShape {
+    /// The synapse model of this shape, as a projection names it.
+    pub fn synapse_name(self) -> &'static str {
+        match self {
+            ConductanceShape::Exponential => "exp_conductance",
+            ConductanceShape::Alpha => "alpha_conductance",
+        }
+    }
+
+    /// Whether synapses of `model` are of this shape.
+    pub fn takes(self, model: crate::synapse::SynapseModel) -> bool {
+        use crate::synapse::SynapseModel;
+        matches!(
+            (self, model),
+            (ConductanceShape::Exponential, SynapseModel::ExpConductance { .. })
+                | (ConductanceShape::Alpha, SynapseModel::AlphaConductance { .. })
+        )
+    }
 }
 
 impl StateVariable {
@@ -267,7 +297,7 @@ mod tests {
             extra_bytes_per_neuron: 0,
             initial_note: None,
             filters_weights: false,
-            conductance_synapses: false,
+            conductance_synapses: None,
         };
         assert_eq!(d.required_parameters(), "a, b and d");
         d.parameters.truncate(1);

@@ -21,7 +21,7 @@
 //! throughout (no reset). Stimulus currents act in the step they are given for, as in
 //! volley's other NEST models.
 
-use super::declaration::{Bound, Declaration, Declared, Parameter, Scope, StateVariable};
+use super::declaration::{Bound, ConductanceShape, Declaration, Declared, Parameter, Scope, StateVariable};
 use super::{Build, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
 use crate::expr::Expr;
 use crate::synapse::SynapticInput;
@@ -73,7 +73,7 @@ pub fn declaration() -> Declaration {
         extra_bytes_per_neuron: 1,
         initial_note: None,
         filters_weights: false,
-        conductance_synapses: true,
+        conductance_synapses: Some(ConductanceShape::Exponential),
     }
 }
 

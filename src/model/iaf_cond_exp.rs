@@ -20,7 +20,7 @@
 //! for t_ref in whole steps (as NEST counts them). Stimulus currents act in the step they
 //! are given for, as in volley's other LIF models.
 
-use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable, Values};
+use super::declaration::{Bound, ConductanceShape, Declaration, Declared, Derived, Parameter, Scope, StateVariable, Values};
 use super::{Build, Constants, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
 use crate::expr::Expr;
 use crate::synapse::SynapticInput;
@@ -61,7 +61,7 @@ pub fn declaration() -> Declaration {
         extra_bytes_per_neuron: 1,
         initial_note: None,
         filters_weights: false,
-        conductance_synapses: true,
+        conductance_synapses: Some(ConductanceShape::Exponential),
     }
 }
 
@@ -73,11 +73,16 @@ fn check(declared: &Declared) -> Option<(&'static str, String)> {
 }
 
 fn from_declared(declared: Declared, dt_ms: f64) -> NeuronModel {
-    NeuronModel::CondExp(CondExpSpec {
+    NeuronModel::CondExp(spec_of(declared, dt_ms))
+}
+
+/// The spec of a population declared as this model (or as `iaf_cond_alpha`, its twin).
+pub(super) fn spec_of(declared: Declared, dt_ms: f64) -> CondExpSpec {
+    CondExpSpec {
         parameters: declared.parameters.try_into().expect("seven parameters, as declared"),
         dt_ms,
         initial: declared.initial.try_into().expect("two state variables, as declared"),
-    })
+    }
 }
 
 /// One population's parameters (slot order) and initial-state expressions.
@@ -179,12 +184,14 @@ pub struct CondExpGroup {
     dt_ms: f64,
 }
 
-/// One conductance of one neuron over a step: g at the step's start, its reversal
-/// potential and time constant, and its decay over half and over a whole substep (those
-/// of a whole step, computed once per group and step, where one substep does).
+/// One conductance of one neuron over a step: g and its rate of rise (0 for an
+/// exponential conductance) at the step's start, its reversal potential and time
+/// constant, and its decay over half and over a whole substep (those of a whole step,
+/// computed once per group and step, where one substep does).
 #[derive(Clone, Copy, Debug)]
 struct Conductance {
     g: f64,
+    rise: f64,
     e_rev: f64,
     tau: f64,
     half: f64,
@@ -198,7 +205,7 @@ fn integrate(v: f64, current: f64, conductances: &mut [Conductance], c: &CondExp
     // the membrane's under the conductances the step begins with.
     let total: f64 = conductances.iter().map(|k| k.g).sum();
     let membrane = c.c_m / (c.g_l + total.max(0.0));
-    let fastest = conductances.iter().filter(|k| k.g != 0.0).map(|k| k.tau).fold(membrane, f64::min);
+    let fastest = conductances.iter().filter(|k| k.g != 0.0 || k.rise != 0.0).map(|k| k.tau).fold(membrane, f64::min);
     let substeps = (4.0 * c.dt / fastest).ceil().clamp(1.0, 1000.0) as usize;
     let h = c.dt / substeps as f64;
     if substeps > 1 {
@@ -206,20 +213,24 @@ fn integrate(v: f64, current: f64, conductances: &mut [Conductance], c: &CondExp
             (k.half, k.full) = ((-h / (2.0 * k.tau)).exp(), (-h / k.tau).exp());
         }
     }
-    // v′ with each conductance at its substep-start value times `scale` of it.
-    let dv = |v: f64, ks: &[Conductance], scale: fn(&Conductance) -> f64| {
+    // v′ with each conductance `at` a point of the substep: g(t) = (g + rise·t)·e^(−t/τ)
+    // from its substep-start values (the rise 0 for an exponential conductance).
+    let dv = |v: f64, ks: &[Conductance], at: fn(&Conductance, f64) -> f64| {
         let driven = v.min(c.v_th);
-        let synaptic: f64 = ks.iter().map(|k| k.g * scale(k) * (driven - k.e_rev)).sum();
+        let synaptic: f64 = ks.iter().map(|k| at(k, h) * (driven - k.e_rev)).sum();
         (-c.g_l * (driven - c.e_l) - synaptic + current) / c.c_m
     };
     let mut v = v;
     for _ in 0..substeps {
-        let k1 = dv(v, conductances, |_| 1.0);
-        let k2 = dv(v + h / 2.0 * k1, conductances, |k| k.half);
-        let k3 = dv(v + h / 2.0 * k2, conductances, |k| k.half);
-        let k4 = dv(v + h * k3, conductances, |k| k.full);
+        let k1 = dv(v, conductances, |k, _| k.g);
+        let k2 = dv(v + h / 2.0 * k1, conductances, |k, h| (k.g + k.rise * (h / 2.0)) * k.half);
+        let k3 = dv(v + h / 2.0 * k2, conductances, |k, h| (k.g + k.rise * (h / 2.0)) * k.half);
+        let k4 = dv(v + h * k3, conductances, |k, h| (k.g + k.rise * h) * k.full);
         v += h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
-        conductances.iter_mut().for_each(|k| k.g *= k.full);
+        conductances.iter_mut().for_each(|k| {
+            k.g = (k.g + k.rise * h) * k.full;
+            k.rise *= k.full;
+        });
     }
     v
 }
@@ -255,9 +266,14 @@ impl Group for CondExpGroup {
             conductances.clear();
             for (kind, &(half, full)) in kinds.iter().zip(&decays) {
                 match *kind {
-                    SynapticInput::Conductance { start, e_rev, tau_ms, .. } => {
-                        conductances.push(Conductance { g: start[i] as f64, e_rev: e_rev as f64, tau: tau_ms as f64, half, full })
-                    }
+                    SynapticInput::Conductance { start, rise, e_rev, tau_ms, .. } => conductances.push(Conductance {
+                        g: start[i] as f64,
+                        rise: rise.get(i).map_or(0.0, |&r| r as f64),
+                        e_rev: e_rev as f64,
+                        tau: tau_ms as f64,
+                        half,
+                        full,
+                    }),
                     SynapticInput::Current { i: values, .. } => current += values[i] as f64,
                 }
             }

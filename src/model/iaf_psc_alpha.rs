@@ -60,7 +60,7 @@ pub fn declaration() -> Declaration {
         extra_bytes_per_neuron: 1,
         initial_note: None,
         filters_weights: true,
-        conductance_synapses: false,
+        conductance_synapses: None,
     }
 }
 

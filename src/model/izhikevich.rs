@@ -47,7 +47,7 @@ pub fn declaration() -> Declaration {
         extra_bytes_per_neuron: 0,
         initial_note: None,
         filters_weights: false,
-        conductance_synapses: false,
+        conductance_synapses: None,
     }
 }
 

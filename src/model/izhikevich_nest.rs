@@ -46,7 +46,7 @@ pub fn declaration() -> Declaration {
         initial_note: None,
         // Weights jump v; the stimuli's currents are taken apart from them.
         filters_weights: true,
-        conductance_synapses: false,
+        conductance_synapses: None,
     }
 }
 

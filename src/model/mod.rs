@@ -533,6 +533,7 @@ register_models! {
     iaf_psc_alpha::Alpha(AlphaSpec),
     iaf_psc_delta::Delta(DeltaSpec),
     iaf_cond_exp::CondExp(CondExpSpec),
+    iaf_cond_alpha::CondAlpha(CondAlphaSpec),
     izhikevich_nest::IzhikevichNest(IzhikevichNestSpec),
     hh_cond_exp_traub::HhCondExpTraub(HhCondExpTraubSpec),
     spike_source::SpikeSource(SpikeSourceSpec),

@@ -83,8 +83,9 @@ pub fn memory_estimate(desc: &Description, neurons: Range<u64>, threads: usize) 
     }
     // Each shard's noise scratch: its largest group.
     let largest: u64 = shards.iter().map(|s| desc.populations.iter().map(|p| overlap(&p.gids(), s)).max().unwrap_or(0)).sum();
-    let kinds = desc.synapse_kinds().len() as u64;
-    // Rings of every kind; each exponential kind's value and its value at the step's start.
-    let buffers = n * desc.ring_slots() as u64 * 4 * kinds + n * 8 * (kinds - 1) + largest * 4;
+    let kinds = desc.synapse_kinds();
+    // Rings of every kind; each stateful kind's arrays and their values at the step's start.
+    let kind_arrays: u64 = kinds.iter().skip(1).map(|&k| crate::synapse::arrays_per_neuron(k) as u64).sum();
+    let buffers = n * desc.ring_slots() as u64 * 4 * kinds.len() as u64 + n * 8 * kind_arrays + largest * 4;
     MemoryEstimate { state, synapses, buffers, largest_shard_projection }
 }

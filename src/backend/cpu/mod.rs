@@ -604,8 +604,9 @@ impl Backend for CpuBackend {
                 for (array, values) in arrays.into_iter().enumerate() {
                     visit(StatePiece { population, first_gid, array, values })?;
                 }
-                for (k, kind) in exponential.iter_mut().enumerate() {
-                    let values = StateArrayMut::F32(&mut kind.values_mut()[offset..offset + n]);
+                let kind_arrays = exponential.iter_mut().flat_map(|kind| kind.arrays_mut());
+                for (k, values) in kind_arrays.enumerate() {
+                    let values = StateArrayMut::F32(&mut values[offset..offset + n]);
                     visit(StatePiece { population, first_gid, array: model_arrays + k, values })?;
                 }
             }

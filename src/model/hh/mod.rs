@@ -54,7 +54,7 @@ pub fn base_declaration() -> Declaration {
         extra_bytes_per_neuron: 1,
         initial_note: Some("a gate's initial value is its `initial`"),
         filters_weights: false,
-        conductance_synapses: false,
+        conductance_synapses: None,
     }
 }
 
