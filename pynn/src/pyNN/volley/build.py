@@ -358,7 +358,7 @@ def _synapse_kind(projection, post):
     if projection.receptor_type not in names:
         raise errors.ConnectionError(f"{type(post.celltype).__name__} receives on 'excitatory' or 'inhibitory', not {projection.receptor_type!r}")
     tau, e_rev = (_value(f"{post.label}.{n}", post._parameters[n]) for n in names[projection.receptor_type])
-    return {"synapse": {"model": "exp_conductance", "tau": f"{tau} ms", "e_rev": e_rev}}
+    return {"synapse": {"model": post.celltype.synapse_model, "tau": f"{tau} ms", "e_rev": e_rev}}
 
 
 def _routes_by_sign(population):
@@ -429,7 +429,7 @@ def _recorded_variable(model, population, name):
         raise NotImplementedError(f"pyNN.volley records spikes, v, Izhikevich's u and a conductance-based cell's gsyn_exc/gsyn_inh, not {name}")
     def kind_of(receptor):
         tau, e_rev = (_value(n, population._parameters[n]) for n in receptors[receptor])
-        return {"model": "exp_conductance", "tau": f"{tau} ms", "e_rev": e_rev}
+        return {"model": population.celltype.synapse_model, "tau": f"{tau} ms", "e_rev": e_rev}
 
     kind = kind_of("excitatory" if name == "gsyn_exc" else "inhibitory")
     if kind_of("excitatory") == kind_of("inhibitory"):

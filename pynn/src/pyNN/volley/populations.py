@@ -1,6 +1,6 @@
 """Populations: the cells of a PyNN Population are a volley population's neurons, ids
 consecutive. Parameters may differ per cell where volley's model holds them per neuron
-(IF_curr_exp's and IF_cond_exp's, but for the synaptic time constants), and are one per
+(the IF_curr_* and IF_cond_* types', but for the synaptic time constants), and are one per
 population otherwise; initial values may differ per cell, and are set cell by cell at
 the build."""
 

@@ -23,7 +23,7 @@ _LIF = (
 )
 _SYNAPTIC = (("tau_syn_E", "tau_syn_ex"), ("tau_syn_I", "tau_syn_in"))
 # The parameters volley's LIF models (iaf_psc_exp, iaf_psc_alpha, iaf_psc_delta,
-# iaf_cond_exp) hold per neuron (each neuron its own propagators, as NEST's nodes have):
+# iaf_cond_exp, iaf_cond_alpha) hold per neuron (each neuron its own propagators, as NEST's nodes have):
 # those may differ between cells.
 _PER_CELL = frozenset({"e_l", "v_reset", "c_m", "tau_m", "g_l", "t_ref", "v_th", "i_e"})
 
@@ -79,8 +79,25 @@ class IF_cond_exp(cells.IF_cond_exp):
     )
     # µS → nS.
     weight_scale = 1000.0
-    # The synapse's own parameters, not the population's (volley's synaptic kinds).
+    # The synapse's own parameters, not the population's (volley's synaptic kinds), and
+    # the synapse model the projections onto it name.
     synaptic_parameters = {"excitatory": ("tau_syn_ex", "e_ex"), "inhibitory": ("tau_syn_in", "e_in")}
+    synapse_model = "exp_conductance"
+
+
+class IF_cond_alpha(cells.IF_cond_alpha):
+    """On volley: NEST's iaf_cond_alpha (volley's model of that name): IF_cond_exp's
+    membrane, each projection onto it an alpha_conductance synapse (g peaking at the
+    weight tau_syn after a spike) with tau_syn_E and e_rev_E, or tau_syn_I and e_rev_I;
+    weights in µS, positive for both."""
+
+    __doc__ = (cells.IF_cond_alpha.__doc__ or "") + (__doc__ or "")
+    volley_model = "iaf_cond_alpha"
+    per_cell = _PER_CELL
+    translations = IF_cond_exp.translations
+    weight_scale = IF_cond_exp.weight_scale
+    synaptic_parameters = IF_cond_exp.synaptic_parameters
+    synapse_model = "alpha_conductance"
 
 
 class HH_cond_exp(cells.HH_cond_exp):
@@ -107,6 +124,7 @@ class HH_cond_exp(cells.HH_cond_exp):
     )
     weight_scale = 1000.0
     synaptic_parameters = IF_cond_exp.synaptic_parameters
+    synapse_model = IF_cond_exp.synapse_model
 
 
 class Izhikevich(cells.Izhikevich):
@@ -330,7 +348,6 @@ def _not_supported(name, why):
     return refuse
 
 
-IF_cond_alpha = _not_supported("IF_cond_alpha", "volley has no iaf_cond_alpha yet")
 EIF_cond_exp_isfa_ista = _not_supported("EIF_cond_exp_isfa_ista", "no adaptive exponential model in volley")
 EIF_cond_alpha_isfa_ista = _not_supported("EIF_cond_alpha_isfa_ista", "no adaptive exponential model in volley")
 TsodyksMarkramSynapse = _not_supported("TsodyksMarkramSynapse", "no short-term plasticity in volley")
