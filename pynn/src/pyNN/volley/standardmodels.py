@@ -135,6 +135,8 @@ class Izhikevich(cells.Izhikevich):
     __doc__ = (cells.Izhikevich.__doc__ or "") + (__doc__ or "")
     volley_model = "izhikevich_nest"
     translations = build_translations(("a", "a"), ("b", "b"), ("c", "c"), ("d", "d"), ("i_offset", "i_e", 1000.0))
+    # Each may differ between cells (volley holds them per neuron where they do).
+    per_cell = frozenset({"a", "b", "c", "d", "i_e"})
     weight_scale = 1.0
 
 
