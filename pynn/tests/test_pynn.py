@@ -481,10 +481,9 @@ def test_what_volley_cannot_run_is_refused_by_name():
         sim.Projection(a[0:2], b, sim.AllToAllConnector(), stdp)
     with pytest.raises(NotImplementedError, match="IF_curr_alpha's tau_syn_E and tau_syn_I must be equal"):
         sim.Population(3, sim.IF_curr_alpha(tau_syn_E=5.0, tau_syn_I=10.0))
-    c = sim.Population(3, sim.HH_cond_exp(gbar_Na=sim.RandomDistribution("uniform", low=15.0, high=25.0)), label="hh")
-    c.record("spikes")
-    with pytest.raises(NotImplementedError, match="g_na differs between the cells of 'hh'; volley's hh_cond_exp_traub holds one value per population"):
-        sim.run(1.0)
+    c = sim.Population(3, sim.HH_cond_exp(), label="hh")
+    with pytest.raises(NotImplementedError, match="e_ex differs between the cells of 'hh'"):
+        c[0:1].set(e_rev_E=3.0)
     sim.end()
     sim.setup()
     d = sim.Population(3, sim.IF_curr_exp(), label="exp")
@@ -636,13 +635,14 @@ def test_izhikevich_parameters_differing_between_cells_as_on_nest():
     assert np.max(np.abs(a - b)) <= 2.0 and same >= 0.7
 
 
-def hh_cells(sim):
+def hh_cells(sim, differing=False):
     """Two HH_cond_exp cells (NEST's hh_cond_exp_traub): the first driven by a step of
     current, the second by excitatory and inhibitory trains through conductances; v and
-    gsyn recorded."""
+    gsyn recorded. `differing`: their membrane parameters differ."""
     from pyNN.parameters import Sequence
 
-    cells = sim.Population(2, sim.HH_cond_exp(tau_syn_E=2.0, tau_syn_I=5.0))
+    own = {"gbar_Na": [20.0, 26.0], "gbar_K": [6.0, 4.5], "g_leak": [0.01, 0.015], "v_offset": [-63.0, -60.0], "e_rev_K": [-90.0, -85.0]}
+    cells = sim.Population(2, sim.HH_cond_exp(tau_syn_E=2.0, tau_syn_I=5.0, **(own if differing else {})))
     sim.StepCurrentSource(times=[20.0, 120.0], amplitudes=[0.5, 0.0]).inject_into(cells[0:1])
     excitatory = sim.Population(1, sim.SpikeSourceArray(spike_times=Sequence([30.0, 31.0, 32.0, 33.0, 80.0, 82.0])))
     inhibitory = sim.Population(1, sim.SpikeSourceArray(spike_times=Sequence([60.0, 81.0])))
@@ -657,20 +657,25 @@ def hh_cells(sim):
     return collect
 
 
-def test_hh_cond_exp_as_on_nest(tmp_path):
-    """HH_cond_exp as NEST's hh_cond_exp_traub: the same spikes; v within 10⁻² mV where it
-    moves slowly (measured 3·10⁻³; 0.57 mV on the upstrokes, a fraction of a step: NEST
-    integrates with RKF45 to an absolute 10⁻³, volley with RK4 on 0.005 ms substeps).
-    PyNN's HH_cond_exp2.py runs unchanged, its trace within 0.1 mV of NEST's (measured
-    0.03 mV)."""
-    nest_trains, nest_v = simulate("nest", hh_cells, 150.0, min_delay=0.1)
-    trains, v = simulate("volley", hh_cells, 150.0, min_delay=0.1)
+@pytest.mark.parametrize("differing", [False, True])
+def test_hh_cond_exp_as_on_nest(tmp_path, differing):
+    """HH_cond_exp as NEST's hh_cond_exp_traub, its parameters one per population or
+    differing between the cells (each neuron its own in volley): the same spikes; v
+    within 10⁻² mV where it moves slowly (measured 3·10⁻³; 0.57 mV on the upstrokes, a
+    fraction of a step: NEST integrates with RKF45 to an absolute 10⁻³, volley with RK4
+    on 0.005 ms substeps). PyNN's HH_cond_exp2.py runs unchanged, its trace within 0.1 mV
+    of NEST's (measured 0.03 mV)."""
+    cells = functools.partial(hh_cells, differing=differing)
+    nest_trains, nest_v = simulate("nest", cells, 150.0, min_delay=0.1)
+    trains, v = simulate("volley", cells, 150.0, min_delay=0.1)
     assert [len(t) for t in trains] == [len(t) for t in nest_trains] and min(len(t) for t in trains) >= 1, (trains, nest_trains)
     for a, b in zip(trains, nest_trains):
         np.testing.assert_allclose(a, b, atol=1e-9)
     slow = np.abs(np.gradient(nest_v, axis=0)) < 0.1
     assert slow.mean() > 0.5
     np.testing.assert_allclose(v[slow], nest_v[slow], atol=1e-2)
+    if differing:
+        return
     # PyNN's HH_cond_exp2.py (dt = 0.001 ms, 1 nA for 20 ms), unchanged on both: its
     # saved traces.
     import pickle

@@ -21,12 +21,13 @@
 //! throughout (no reset). Stimulus currents act in the step they are given for, as in
 //! volley's other NEST models.
 
-use super::declaration::{Bound, ConductanceShape, Declaration, Declared, Parameter, Scope, StateVariable};
-use super::{Build, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
+use super::declaration::{Bound, ConductanceShape, Declaration, Declared, Parameter, Scope, StateVariable, Values};
+use super::{Build, Constants, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, StateArrayMut, StepInput};
 use crate::expr::Expr;
 use crate::synapse::SynapticInput;
 
-/// Parameters in slot order: name, default (NEST's), unit, bound.
+/// Parameters in slot order: name, default (NEST's), unit, bound. Each may differ
+/// between neurons.
 const PARAMETERS: [(&str, &str, &str, Option<Bound>); 10] = [
     ("g_na", "20000", "nS", Some(Bound { min: 0.0, strict: false, what: "a conductance" })),
     ("g_k", "6000", "nS", Some(Bound { min: 0.0, strict: false, what: "a conductance" })),
@@ -58,7 +59,7 @@ pub fn declaration() -> Declaration {
         model: "hh_cond_exp_traub",
         parameters: PARAMETERS
             .iter()
-            .map(|&(name, default, unit, bound)| Parameter { name: name.into(), unit, scope: Scope::Population, default: Some(default), bound })
+            .map(|&(name, default, unit, bound)| Parameter { name: name.into(), unit, scope: Scope::PerNeuron, default: Some(default), bound })
             .collect(),
         state: STATE.iter().map(|&(name, unit, initial)| StateVariable::from_initial(name, unit, initial)).collect(),
         derived: Vec::new(),
@@ -78,14 +79,15 @@ pub fn declaration() -> Declaration {
 }
 
 fn from_declared(declared: Declared, dt_ms: f64) -> NeuronModel {
-    let parameters: [f64; 10] = std::array::from_fn(|k| declared.parameters[k].constant().expect("constants, as declared"));
+    let parameters = declared.parameters.try_into().expect("ten parameters, as declared");
     NeuronModel::HhCondExpTraub(HhCondExpTraubSpec { parameters, dt_ms, initial: declared.initial.try_into().expect("five state variables") })
 }
 
 /// One population's parameters (slot order) and initial-state expressions.
 #[derive(Clone, Debug)]
 pub struct HhCondExpTraubSpec {
-    pub parameters: [f64; 10],
+    /// Each parameter's values: constants, expressions of r or listed per neuron.
+    pub parameters: [Values; 10],
     pub dt_ms: f64,
     /// v, m, h, n, refractory as expressions of r, the parameters and the earlier state.
     pub initial: [Expr; 5],
@@ -104,11 +106,23 @@ impl Model for HhCondExpTraubSpec {
     };
 
     fn build(&self, r: impl Iterator<Item = f64>) -> Result<HhCondExpTraubGroup, InvalidValue> {
-        let [v, m, h, n, refractory] = super::initial_state(&self.initial, &self.parameters, STATE.map(|s| s.0), r)?;
+        self.build_at(0, r)
+    }
+
+    /// The group of the neurons from population-local id `first` whose uniforms are `r`:
+    /// one set of parameters where they are shared, each neuron's where they differ.
+    fn build_at(&self, first: u64, r: impl Iterator<Item = f64>) -> Result<HhCondExpTraubGroup, InvalidValue> {
+        let dt = self.dt_ms;
+        let constants_of = &mut |p: &[f64; 10]| HhConstants { p: *p, steps_ref: crate::units::refractory_steps(p[8], dt) as f32 };
+        let each = EachNeuron { values: &self.parameters, declared: &PARAMETERS, check: |_| None, constants_of };
+        let ([v, m, h, n, refractory], constants) = each.build(&self.initial, STATE.map(|s| s.0), first, r)?;
         let len = v.len();
-        let t_ref = self.parameters[8];
-        let steps_ref = crate::units::refractory_steps(t_ref, self.dt_ms) as f32;
-        Ok(HhCondExpTraubGroup { v, m, h, n, refractory, spiked: vec![0; len], parameters: self.parameters, steps_ref, dt: self.dt_ms })
+        Ok(HhCondExpTraubGroup { v, m, h, n, refractory, spiked: vec![0; len], constants, dt })
+    }
+
+    /// Each neuron's parameters and refractory steps where they differ.
+    fn per_neuron_parameters(&self) -> usize {
+        super::own_slots(&self.parameters, std::mem::size_of::<HhConstants>())
     }
 
     /// `cargo bench --bench kernels -- hh_cond_exp_traub` on machine B: 3.9 µs under two
@@ -133,10 +147,17 @@ pub struct HhCondExpTraubGroup {
     /// Steps of refractoriness left (whole numbers, exact in f32).
     pub refractory: Vec<f32>,
     pub spiked: Vec<u8>,
-    /// g_na, g_k, g_l, c_m, e_na, e_k, e_l, v_t, t_ref, i_e.
-    parameters: [f64; 10],
-    steps_ref: f32,
+    /// One set of constants, or each neuron's.
+    constants: Constants<HhConstants>,
     dt: f64,
+}
+
+/// What a neuron's step reads: g_na, g_k, g_l, c_m, e_na, e_k, e_l, v_t, t_ref, i_e, and
+/// t_ref in whole steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HhConstants {
+    p: [f64; 10],
+    steps_ref: f32,
 }
 
 /// One conductance of one neuron: its value at the step's start, reversal potential and
@@ -199,21 +220,22 @@ impl Group for HhCondExpTraubGroup {
         self.v.len()
     }
 
-    /// v, m, h, n, refractory and the spike flag.
+    /// v, m, h, n, refractory and the spike flag; each neuron's constants where they are
+    /// its own.
     fn bytes(&self) -> usize {
-        self.len() * 21
+        self.len() * (21 + self.constants.bytes_per_neuron())
     }
 
     /// One step: `input[i] + common` injected into neuron i (pA), the synaptic
     /// conductances as the step began.
     fn step(&mut self, step: &StepInput) -> bool {
-        let p = self.parameters;
-        let (v_t, i_e) = (p[7], p[9]);
         let substeps = (self.dt / SUBSTEP_MS - 1e-9).ceil().max(1.0) as usize;
         let kinds: Vec<SynapticInput> = step.synaptic.iter().collect();
         let mut conductances = Vec::with_capacity(kinds.len());
         let mut non_finite = false;
         for i in 0..self.v.len() {
+            let HhConstants { p, steps_ref } = self.constants.of(i);
+            let (v_t, i_e) = (p[7], p[9]);
             let mut current = i_e + (step.input[i] + step.common) as f64;
             conductances.clear();
             for kind in &kinds {
@@ -229,7 +251,7 @@ impl Group for HhCondExpTraubGroup {
             let [v, m, h, n] = integrate(y, current, &conductances, &p, self.dt, substeps).map(|x| x as f32);
             let free = self.refractory[i] == 0.0;
             let fired = free && v as f64 >= v_t + 30.0 && before > v;
-            self.refractory[i] = if fired { self.steps_ref } else if free { 0.0 } else { self.refractory[i] - 1.0 };
+            self.refractory[i] = if fired { steps_ref } else if free { 0.0 } else { self.refractory[i] - 1.0 };
             (self.v[i], self.m[i], self.h[i], self.n[i]) = (v, m, h, n);
             self.spiked[i] = fired as u8;
             non_finite |= !(v.is_finite() && m.is_finite() && h.is_finite() && n.is_finite());
@@ -281,7 +303,7 @@ mod tests {
 
     fn neuron(i_e: f64) -> HhCondExpTraubGroup {
         let spec = HhCondExpTraubSpec {
-            parameters: [20000.0, 6000.0, 10.0, 200.0, 50.0, -90.0, -60.0, -63.0, 2.0, i_e],
+            parameters: [20000.0, 6000.0, 10.0, 200.0, 50.0, -90.0, -60.0, -63.0, 2.0, i_e].map(Values::of),
             dt_ms: 0.1,
             initial: STATE.map(|(_, _, e)| Expr::parse(e, &["r", "g_na", "g_k", "g_l", "c_m", "e_na", "e_k", "e_l", "v_t", "t_ref", "i_e", "v", "m", "h", "n"]).unwrap()),
         };
@@ -316,7 +338,7 @@ mod tests {
         assert!(spikes.len() >= 5, "{spikes:?}");
         let gaps: Vec<u32> = spikes.windows(2).map(|w| w[1] - w[0]).collect();
         assert!(gaps.iter().all(|&g| g > 20) && gaps[1..].iter().all(|&g| g.abs_diff(gaps[gaps.len() - 1]) <= 1), "{gaps:?}");
-        let p = driven.parameters;
+        let p = driven.constants.of(0).p;
         let mut coarse = [-60.0, 0.05, 0.6, 0.3];
         let mut fine = coarse;
         let mut peak: f64 = -100.0;
@@ -337,5 +359,44 @@ mod tests {
             fired |= pulsed.spiked[0] == 1;
         }
         assert!(fired);
+    }
+
+    /// Neurons with parameters of their own (listed, and of r) step bit for bit as each
+    /// would alone, under a conductance, through spikes and refractoriness.
+    #[test]
+    fn neurons_with_their_own_parameters_step_as_each_alone() {
+        let names = ["r", "g_na", "g_k", "g_l", "c_m", "e_na", "e_k", "e_l", "v_t", "t_ref", "i_e", "v", "m", "h", "n"];
+        let initial = || STATE.map(|(_, _, e)| Expr::parse(e, &names).unwrap());
+        let n = 5;
+        let g_k: Vec<f64> = (0..n).map(|k| 5000.0 + 500.0 * k as f64).collect();
+        let uniform = |i_e: f64, g_k: f64, t_ref: f64| [20000.0, g_k, 10.0, 200.0, 50.0, -90.0, -60.0, -63.0, t_ref, i_e].map(Values::of);
+        let mut spec = HhCondExpTraubSpec { parameters: uniform(0.0, 0.0, 0.0), dt_ms: 0.1, initial: initial() };
+        spec.parameters[1] = Values::Listed(g_k.clone().into());
+        spec.parameters[8] = Values::Expr(Expr::parse("1 + 3*r", &["r"]).unwrap());
+        spec.parameters[9] = Values::Expr(Expr::parse("300 + 400*r", &["r"]).unwrap());
+        let r = |k: usize| k as f64 / n as f64;
+        let mut group = spec.build_at(1, (1..n).map(r)).unwrap();
+        let mut alone: Vec<HhCondExpTraubGroup> = (1..n)
+            .map(|k| {
+                let one = HhCondExpTraubSpec { parameters: uniform(300.0 + 400.0 * r(k), g_k[k], 1.0 + 3.0 * r(k)), dt_ms: 0.1, initial: initial() };
+                one.build([r(k)].into_iter()).unwrap()
+            })
+            .collect();
+        let m = n - 1;
+        let mut kinds = vec![Exponential::new(SynapseModel::ExpConductance { tau_ms: 2.0, e_rev: -80.0 }, m, 0.1)];
+        let mut fired = 0;
+        for s in 0..600usize {
+            kinds[0].advance(&(0..m).map(|k| if (k + s).is_multiple_of(23) { 3.0 } else { 0.0 }).collect::<Vec<f32>>());
+            let input = vec![0.0f32; m];
+            group.step(&StepInput { input: &input, currents: None, common: 0.0, synaptic: &Synaptic::new(&kinds, 0..m), dt: 0.1, step: 0 });
+            for (k, one) in alone.iter_mut().enumerate() {
+                let synaptic = Synaptic::new(&kinds, k..k + 1);
+                one.step(&StepInput { input: &[0.0], currents: None, common: 0.0, synaptic: &synaptic, dt: 0.1, step: 0 });
+                let bits = |g: &HhCondExpTraubGroup, i: usize| (g.v[i].to_bits(), g.n[i].to_bits(), g.refractory[i].to_bits(), g.spiked[i]);
+                assert_eq!(bits(&group, k), bits(one, 0), "step {s}, neuron {k}");
+                fired += one.spiked[0] as usize;
+            }
+        }
+        assert!(fired > 10, "{fired} spikes");
     }
 }

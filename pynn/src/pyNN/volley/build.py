@@ -48,7 +48,7 @@ def _parameter(population, name, value):
     if name not in getattr(population.celltype, "per_cell", ()):
         raise NotImplementedError(
             f"pyNN.volley: {name} differs between the cells of {population.label!r}; volley's {population.celltype.volley_model} "
-            "holds one value per population (the IF_ cell types' parameters but the synaptic ones, and Izhikevich's, may differ per cell)"
+            "holds one value per population (the cell types' parameters but the synaptic ones may differ per cell)"
         )
     return [float(x) for x in np.broadcast_to(np.asarray(value, dtype=float), (population.size,))]
 

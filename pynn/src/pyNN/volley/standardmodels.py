@@ -122,6 +122,9 @@ class HH_cond_exp(cells.HH_cond_exp):
         ("tau_syn_I", "tau_syn_in"),
         ("i_offset", "i_e", 1000.0),
     )
+    # Its membrane parameters may differ between cells (volley holds them per neuron
+    # where they do); the synaptic ones are the projections' synapses.
+    per_cell = frozenset({"g_na", "g_k", "g_l", "c_m", "v_t", "e_na", "e_k", "e_l", "i_e"})
     weight_scale = 1000.0
     synaptic_parameters = IF_cond_exp.synaptic_parameters
     synapse_model = IF_cond_exp.synapse_model
