@@ -2,8 +2,9 @@
 //! synapse adds its weight to the target's input current in the step it arrives (net.m);
 //! an exponential synapse adds it to a current or a conductance that then decays with
 //! its time constant; an alpha conductance (NEST's iaf_cond_alpha) rises and decays as
-//! t·e^(1−t/τ)/τ, peaking at the weight τ after the arrival. Each kind keeps its own
-//! state, one value per target (two for an alpha conductance: g and its rate of rise), and
+//! t·e^(1−t/τ)/τ, peaking at the weight τ after the arrival, as does an alpha current
+//! (NEST's iaf_psc_alpha's second current). Each kind keeps its own state, one value per
+//! target (two for the alpha kinds: the value and its rate of rise), and
 //! is fed by a delay ring of its own (kind 0, delta, by the ring that is the input current
 //! itself).
 //! A neuron model receives each kind's contribution as a current or, where it can use
@@ -20,6 +21,10 @@ pub enum SynapseModel {
     /// A conductance that jumps by the weight and decays with `tau_ms`, with reversal
     /// potential `e_rev` (see `synapse`: how each model takes it).
     ExpConductance { tau_ms: f64, e_rev: f64 },
+    /// A current of alpha shape, NEST's iaf_psc_alpha's i_syn_in (where tau_syn_in differs
+    /// from tau_syn_ex): an arrival of weight w adds w·e/τ to its rate of rise, so that
+    /// it peaks at w, τ after it.
+    AlphaCurrent { tau_ms: f64 },
     /// A conductance of alpha shape, NEST's iaf_cond_alpha's g_ex/g_in: an arrival of
     /// weight w adds w·e/τ to its rate of rise dg (dg′ = −dg/τ, g′ = dg − g/τ), so that g
     /// peaks at w, τ after it; reversal potential `e_rev`.
@@ -32,6 +37,7 @@ impl SynapseModel {
         match self {
             SynapseModel::Delta => None,
             SynapseModel::ExpCurrent { tau_ms }
+            | SynapseModel::AlphaCurrent { tau_ms }
             | SynapseModel::ExpConductance { tau_ms, .. }
             | SynapseModel::AlphaConductance { tau_ms, .. } => Some(tau_ms),
         }
@@ -41,8 +47,13 @@ impl SynapseModel {
     pub fn e_rev(self) -> Option<f64> {
         match self {
             SynapseModel::ExpConductance { e_rev, .. } | SynapseModel::AlphaConductance { e_rev, .. } => Some(e_rev),
-            SynapseModel::Delta | SynapseModel::ExpCurrent { .. } => None,
+            SynapseModel::Delta | SynapseModel::ExpCurrent { .. } | SynapseModel::AlphaCurrent { .. } => None,
         }
+    }
+
+    /// Whether it rises after an arrival (alpha shape: a rate of rise kept beside it).
+    pub fn is_alpha(self) -> bool {
+        matches!(self, SynapseModel::AlphaCurrent { .. } | SynapseModel::AlphaConductance { .. })
     }
 }
 
@@ -64,8 +75,9 @@ pub fn kinds_of(used: impl IntoIterator<Item = SynapseModel>) -> Vec<SynapseMode
 pub enum SynapticInput<'a> {
     /// A current (pA) per neuron: `i` with this step's arrivals, `start` as the step
     /// began (what an exact integration of the membrane takes over the step, as
-    /// iaf_psc_exp's second synaptic current), decaying with `tau_ms`.
-    Current { i: &'a [f32], start: &'a [f32], tau_ms: f32 },
+    /// iaf_psc_exp's second synaptic current), decaying with `tau_ms`; `rise` its rate of
+    /// rise as the step began (pA/ms) for an alpha current, empty for an exponential one.
+    Current { i: &'a [f32], start: &'a [f32], rise: &'a [f32], tau_ms: f32 },
     /// A conductance (nS) per neuron and its reversal potential (mV): `g` with this
     /// step's arrivals, `start` as the step began (before them: what NEST's conductance
     /// models integrate over the step, the arrivals added after it), and `rise` its rate
@@ -78,7 +90,12 @@ impl<'a> SynapticInput<'a> {
     /// The same contribution for neurons `range` of those it covers.
     pub fn part(self, range: std::ops::Range<usize>) -> SynapticInput<'a> {
         match self {
-            SynapticInput::Current { i, start, tau_ms } => SynapticInput::Current { i: &i[range.clone()], start: &start[range], tau_ms },
+            SynapticInput::Current { i, start, rise, tau_ms } => SynapticInput::Current {
+                i: &i[range.clone()],
+                start: &start[range.clone()],
+                rise: if rise.is_empty() { rise } else { &rise[range] },
+                tau_ms,
+            },
             SynapticInput::Conductance { g, start, rise, e_rev, tau_ms } => SynapticInput::Conductance {
                 g: &g[range.clone()],
                 start: &start[range.clone()],
@@ -135,20 +152,20 @@ pub fn add_as_currents(input: &mut [f32], synaptic: &Synaptic, v: &[f32]) {
 }
 
 /// A kind's state over a shard's neurons: a current or conductance that jumps by the
-/// weights arriving in a step and decays by exp(−dt/τ) per step, or an alpha conductance
-/// whose rate of rise jumps by them.
+/// weights arriving in a step and decays by exp(−dt/τ) per step, or an alpha current or
+/// conductance whose rate of rise jumps by them.
 #[derive(Clone, Debug)]
 pub struct Exponential {
     model: SynapseModel,
     /// exp(−dt/τ).
     decay: f32,
-    /// dt, and e/τ: an alpha conductance's rise per unit weight.
+    /// dt, and e/τ: an alpha kind's rise per unit weight.
     dt: f32,
     alpha_scale: f32,
     value: Vec<f32>,
     /// The values the step began with (before its decay and arrivals), kept by `advance`.
     start: Vec<f32>,
-    /// An alpha conductance's rate of rise (nS/ms) and its value as the step began; empty
+    /// An alpha kind's rate of rise (nS/ms or pA/ms) and its value as the step began; empty
     /// for the other kinds.
     rise: Vec<f32>,
     rise_start: Vec<f32>,
@@ -158,7 +175,7 @@ impl Exponential {
     /// The state of `model` (not delta) for `n` neurons, at rest.
     pub fn new(model: SynapseModel, n: usize, dt_ms: f64) -> Exponential {
         let tau = model.tau_ms().expect("a delta synapse has no state of its own");
-        let alpha = matches!(model, SynapseModel::AlphaConductance { .. });
+        let alpha = model.is_alpha();
         Exponential {
             model,
             decay: (-dt_ms / tau).exp() as f32,
@@ -172,7 +189,7 @@ impl Exponential {
     }
 
     /// One step: decay, then this step's arrivals (the weights in its ring slot). An
-    /// alpha conductance moves exactly over the step, g ← (g + dg·dt)·e^(−dt/τ) and
+    /// alpha kind moves exactly over the step, g ← (g + dg·dt)·e^(−dt/τ) and
     /// dg ← dg·e^(−dt/τ), then its rise takes the arrivals (×e/τ), as NEST's does.
     #[inline]
     pub fn advance(&mut self, arrivals: &[f32]) {
@@ -219,7 +236,9 @@ impl Exponential {
                     tau_ms: tau_ms as f32,
                 }
             }
-            SynapseModel::ExpCurrent { tau_ms } => SynapticInput::Current { i: &self.value, start: &self.start, tau_ms: tau_ms as f32 },
+            SynapseModel::ExpCurrent { tau_ms } | SynapseModel::AlphaCurrent { tau_ms } => {
+                SynapticInput::Current { i: &self.value, start: &self.start, rise: &self.rise_start, tau_ms: tau_ms as f32 }
+            }
             SynapseModel::Delta => unreachable!("a delta synapse has no state of its own"),
         }
     }
@@ -229,10 +248,10 @@ impl Exponential {
     }
 }
 
-/// The state arrays a kind keeps per neuron: an alpha conductance's g and rate of rise,
-/// the other kinds' one value.
+/// The state arrays a kind keeps per neuron: an alpha kind's value and rate of rise, the
+/// other kinds' one value.
 pub fn arrays_per_neuron(kind: SynapseModel) -> usize {
-    if matches!(kind, SynapseModel::AlphaConductance { .. }) {
+    if kind.is_alpha() {
         2
     } else {
         1
@@ -259,6 +278,7 @@ pub fn describe_kind(kind: SynapseModel) -> String {
     match kind {
         SynapseModel::Delta => "delta".into(),
         SynapseModel::ExpCurrent { tau_ms } => format!("exp_current, tau {tau_ms} ms"),
+        SynapseModel::AlphaCurrent { tau_ms } => format!("alpha_current, tau {tau_ms} ms"),
         SynapseModel::ExpConductance { tau_ms, e_rev } => format!("exp_conductance, tau {tau_ms} ms, e_rev {e_rev}"),
         SynapseModel::AlphaConductance { tau_ms, e_rev } => format!("alpha_conductance, tau {tau_ms} ms, e_rev {e_rev}"),
     }

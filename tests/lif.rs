@@ -54,13 +54,6 @@ fn model_file_errors_name_the_field_and_what_was_expected() {
         assert!(err.contains(expected), "{to}: {err}");
         assert!(err.contains("lif.toml"), "names the file: {err}");
     }
-    // iaf_psc_exp routes weights by sign into two currents, as NEST's; iaf_psc_alpha sums them.
-    let alpha = base.replace("iaf_psc_exp", "iaf_psc_alpha").replace("tau_syn_in = 0.5", "tau_syn_in = 1.0");
-    let err = check_refuses("lif.toml", &alpha);
-    assert!(
-        err.contains("population[0].parameters.tau_syn_in: expected tau_syn_in = tau_syn_ex (0.5 ms), got 1 ms: the weights arriving in a step are summed in one ring"),
-        "{err}"
-    );
     let projection =
         "[[projection]]\nsource = \"l4e\"\ntarget = \"l4e\"\nconnection = { rule = \"fixed_indegree\", k = 5 }\nweight = \"87.8\"\n";
     let exp = format!("{base}{projection}synapse = {{ model = \"exp_current\", tau = \"2 ms\" }}\n");
@@ -223,8 +216,20 @@ fn parameters_of_each_neuron_spike_alike_whatever_the_threads() {
 /// projection of weights of both signs is refused, naming what to do.
 #[test]
 fn inhibition_with_its_own_time_constant_as_nest_routes_it_by_sign() {
+    inhibition_of_its_own_time_constant("iaf_psc_exp", "exp_current");
+}
+
+/// The same for iaf_psc_alpha (NEST's routes weights by sign into two alpha currents):
+/// its inhibitory current an alpha_current kind.
+#[test]
+fn alpha_inhibition_with_its_own_time_constant_as_nest_routes_it_by_sign() {
+    inhibition_of_its_own_time_constant("iaf_psc_alpha", "alpha_current");
+}
+
+fn inhibition_of_its_own_time_constant(model: &str, kind: &str) {
     let network = |tau_in: &str, inhibitory_weight: &str| {
         let base = l4e(400, "").replace("{duration}", "200 ms").replace("tau_syn_in = 0.5", &format!("tau_syn_in = {tau_in}"));
+        let base = base.replace("model = \"iaf_psc_exp\"", &format!("model = \"{model}\""));
         format!(
             "{base}[[projection]]\nsource = \"l4e\"\ntarget = \"l4e\"\nconnection = {{ rule = \"fixed_indegree\", k = 20 }}\nweight = 40.0\n\
              delay = {{ distribution = \"uniform\", low = \"0.5 ms\", high = \"3 ms\" }}\n\
@@ -233,7 +238,8 @@ fn inhibition_with_its_own_time_constant_as_nest_routes_it_by_sign() {
     };
     let parse = |text: &str| volley::config::parse(text, "lif.toml", &Default::default()).unwrap();
     let desc = parse(&network("2.0", "-160.0"));
-    assert_eq!(desc.synapse_kinds().len(), 2, "delta (the input current) and tau_syn_in's exponential current");
+    assert_eq!(desc.synapse_kinds().len(), 2, "delta (the input current) and tau_syn_in's current");
+    assert!(volley::synapse::describe_kind(desc.synapse_kinds()[1]).starts_with(kind));
     let (one, _) = simulate(&desc, CpuOptions { threads: 1, ..Default::default() });
     let (three, _) = simulate(&desc, CpuOptions { threads: 3, ..Default::default() });
     assert!(one.len() > 1000, "{} spikes", one.len());
@@ -243,9 +249,11 @@ fn inhibition_with_its_own_time_constant_as_nest_routes_it_by_sign() {
     let err = check_refuses("lif.toml", &network("2.0", "{ distribution = \"uniform\", low = -160.0, high = 10.0 }"));
     assert!(
         err.ends_with(
-            "projection[1].weight: ranges over [-160, 10]: population 'l4e' (iaf_psc_exp) filters negative weights with tau_syn_in (2 ms) and positive ones \
-             with tau_syn_ex, as NEST routes them by sign; volley routes a projection's synapses together: expected weights of one sign (split the projection \
-             into its excitatory and inhibitory parts)"
+            &format!(
+                "projection[1].weight: ranges over [-160, 10]: population 'l4e' ({model}) filters negative weights with tau_syn_in (2 ms) and positive ones \
+                 with tau_syn_ex, as NEST routes them by sign; volley routes a projection's synapses together: expected weights of one sign (split the projection \
+                 into its excitatory and inhibitory parts)"
+            )
         ),
         "{err}"
     );
@@ -253,17 +261,24 @@ fn inhibition_with_its_own_time_constant_as_nest_routes_it_by_sign() {
     // current takes weights ≤ 0 only; a poisson stimulus of negative weights cannot reach it.
     let named = network("2.0", "40.0").replace(
         "weight = 40.0\ndelay = \"1 ms\"\n",
-        "weight = 40.0\ndelay = \"1 ms\"\nsynapse = { model = \"exp_current\", tau = \"2 ms\" }\n",
+        &format!("weight = 40.0\ndelay = \"1 ms\"\nsynapse = {{ model = \"{kind}\", tau = \"2 ms\" }}\n"),
     );
     let err = check_refuses("lif.toml", &named);
     assert!(
-        err.ends_with("projection[1].synapse: population 'l4e' (iaf_psc_exp) takes negative weights in this current (its tau_syn_in): expected weights ≤ 0, got weights up to 40"),
+        err.ends_with(&format!(
+            "projection[1].synapse: population 'l4e' ({model}) takes negative weights in this current (its tau_syn_in): expected weights ≤ 0, got weights up to 40"
+        )),
         "{err}"
     );
     let poisson = network("2.0", "-160.0").replace("weight = 87.81", "weight = -87.81");
     let err = check_refuses("lif.toml", &poisson);
-    assert!(err.contains("stimulus[0].weight: population 'l4e' (iaf_psc_exp) filters negative weights with tau_syn_in, a current of their own that a poisson stimulus does not reach"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "stimulus[0].weight: population 'l4e' ({model}) filters negative weights with tau_syn_in, a current of their own that a poisson stimulus does not reach"
+        )),
+        "{err}"
+    );
     // The GPU backend says what it cannot run yet.
     let why = volley::backend::gpu::unsupported(&desc).expect("refused");
-    assert!(why.contains("iaf_psc_exp with tau_syn_in ≠ tau_syn_ex"), "{why}");
+    assert!(why.contains(&format!("{model} with tau_syn_in ≠ tau_syn_ex")), "{why}");
 }

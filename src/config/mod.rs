@@ -266,7 +266,7 @@ impl Validator<'_> {
         for pr in onto {
             match pr.synapse {
                 SynapseModel::ExpConductance { e_rev, .. } | SynapseModel::AlphaConductance { e_rev, .. } => reversals.push(e_rev),
-                SynapseModel::Delta | SynapseModel::ExpCurrent { .. } => bounded = false,
+                SynapseModel::Delta | SynapseModel::ExpCurrent { .. } | SynapseModel::AlphaCurrent { .. } => bounded = false,
             }
         }
         let mut current = 0.0;

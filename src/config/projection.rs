@@ -446,15 +446,15 @@ impl Validator<'_> {
 
     fn synapse(&self, value: &Spanned<toml::Value>, field: &str) -> Result<SynapseModel> {
         let err = |m: &str| self.error(value.span(), field, m.to_string());
-        let known = "expected \"delta\", { model = \"exp_current\", tau = ... }, { model = \"exp_conductance\", tau = ..., e_rev = ... } \
-                     or { model = \"alpha_conductance\", tau = ..., e_rev = ... }";
+        let known = "expected \"delta\", { model = \"exp_current\" | \"alpha_current\", tau = ... } \
+                     or { model = \"exp_conductance\" | \"alpha_conductance\", tau = ..., e_rev = ... }";
         match value.get_ref() {
             toml::Value::String(s) if s == "delta" => Ok(SynapseModel::Delta),
             toml::Value::Table(t) => {
                 let model = t.get("model").and_then(|m| m.as_str()).unwrap_or("");
                 let allowed: &[&str] = match model {
                     "delta" => &["model"],
-                    "exp_current" => &["model", "tau"],
+                    "exp_current" | "alpha_current" => &["model", "tau"],
                     "exp_conductance" | "alpha_conductance" => &["model", "tau", "e_rev"],
                     _ => return Err(err(known)),
                 };
@@ -471,8 +471,10 @@ impl Validator<'_> {
                     _ => return Err(err(&format!("{model} needs tau, a time"))),
                 };
                 let tau_ms = self.time(&Spanned::new(value.span(), tau), &format!("{field}.tau"))?;
-                if model == "exp_current" {
-                    return Ok(SynapseModel::ExpCurrent { tau_ms });
+                match model {
+                    "exp_current" => return Ok(SynapseModel::ExpCurrent { tau_ms }),
+                    "alpha_current" => return Ok(SynapseModel::AlphaCurrent { tau_ms }),
+                    _ => {}
                 }
                 let e_rev = match t.get("e_rev") {
                     Some(toml::Value::Integer(x)) => *x as f64,
@@ -525,7 +527,7 @@ pub(super) fn routed_by_sign(target: &Population, weight: &WeightSpec) -> std::r
     if hi <= 0.0 {
         return Ok(Some(kind));
     }
-    let SynapseModel::ExpCurrent { tau_ms } = kind else { unreachable!("an exponential current") };
+    let tau_ms = kind.tau_ms().expect("a current of its own");
     // An expression's bounds are searched on a grid, a few ulps off what was written.
     let (lo, hi) = ((lo * 1e9).round() / 1e9, (hi * 1e9).round() / 1e9);
     Err(format!(

@@ -23,17 +23,24 @@
 //! as NEST's current generators. The arithmetic is f32 (NEST's is f64); v − E_L is
 //! propagated, as NEST propagates it. NEST's V_min (a lower bound on v, −∞ by default)
 //! is not offered.
+//!
+//! Where tau_syn_in differs from tau_syn_ex, negative weights go to a second alpha
+//! current decaying with tau_syn_in, as NEST routes them by sign (its i_syn_in): a
+//! synaptic kind (`alpha_current`) whose value and rise as the step began move v by
+//! P31(τ_in)·dI + P32(τ_in)·I, handed to the kernel as the current that does so through
+//! P30.
 
 use super::declaration::{Declaration, Declared, Derived, StateVariable, Values};
 use super::{Build, Constants, ConstantsAt, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, Same, StateArrayMut, StepInput};
 use crate::expr::Expr;
+use crate::synapse::{SynapseModel, SynapticInput};
 
 const STATE: [(&str, &str, &str); 4] = [("v", "mV", "e_l"), ("di_syn", "pA/ms", "0"), ("i_syn", "pA", "0"), ("refractory", "steps", "0")];
 
 
-/// Every parameter one value per population (the propagators are computed once);
-/// v, the synaptic current, its derivative and the refractory steps left start from
-/// expressions.
+/// The parameters as iaf_psc_exp's (each may differ between neurons but the synaptic
+/// time constants); v, the synaptic current, its derivative and the refractory steps
+/// left start from expressions.
 pub fn declaration() -> Declaration {
     Declaration {
         model: "iaf_psc_alpha",
@@ -51,7 +58,8 @@ pub fn declaration() -> Declaration {
             Derived { name: "steps_ref".into(), unit: "steps", definition: "t_ref in whole steps, as NEST counts them: rounded to tics of 0.001 ms, then up to whole steps".into() },
         ],
         step: "unless refractory: v ← e_l + P33·(v − e_l) + P31·di_syn + P32·i_syn + P30·(i_e + I); then i_syn ← P21·di_syn + \
-               P22·i_syn; di_syn ← P11·di_syn + psc_initial·(the weights arriving)"
+               P22·i_syn; di_syn ← P11·di_syn + psc_initial·(the weights arriving). Where tau_syn_in ≠ tau_syn_ex, negative weights \
+               go to an alpha_current of tau_syn_in (NEST's dI_in, I_in), which adds P31(τ_in)·dI_in + P32(τ_in)·I_in to v"
             .into(),
         threshold: "v ≥ v_th after the step".into(),
         reset: "v ← v_reset at once, held for steps_ref steps".into(),
@@ -150,6 +158,14 @@ impl AlphaSpec {
         super::shared_values(&self.parameters).map(|p| self.constants_of(&p))
     }
 
+    /// The kind projections of negative weights take onto this population: where
+    /// tau_syn_in differs from tau_syn_ex, an alpha current of their own decaying with
+    /// tau_syn_in (NEST's i_syn_in); None where they share the synaptic current.
+    pub fn inhibitory_kind(&self) -> Option<SynapseModel> {
+        let [tau_ex, tau_in] = [6, 7].map(|k| self.parameters[k].constant().expect("one per population, as declared"));
+        (tau_in != tau_ex).then_some(SynapseModel::AlphaCurrent { tau_ms: tau_in })
+    }
+
     /// The constants of a neuron with parameter values `p`.
     fn constants_of(&self, p: &[f64; 9]) -> AlphaConstants {
         let [tau_m, c_m, e_l, v_th, v_reset, t_ref, tau_syn, _, i_e] = *p;
@@ -178,7 +194,7 @@ impl Model for AlphaSpec {
         name: "iaf_psc_alpha",
         declaration,
         build: Build::Values(from_declared),
-        check: Some(super::lif::check_one_time_constant),
+        check: Some(super::lif::check),
         shader: include_str!("../../shaders/iaf_psc_alpha.wgsl"),
         gpu: "every population whose parameters are one value per population (`shaders/iaf_psc_alpha.wgsl`)",
     };
@@ -190,21 +206,31 @@ impl Model for AlphaSpec {
     /// The group of the neurons from population-local id `first` whose uniforms are
     /// `r`, or the first neuron with a value that cannot be simulated.
     fn build_at(&self, first: u64, r: impl Iterator<Item = f64>) -> Result<AlphaGroup, InvalidValue> {
-        let each = EachNeuron { values: &self.parameters, declared: &super::lif::PARAMETERS, check: super::lif::check_reset, constants_of: &mut |p| self.constants_of(p) };
+        // tau_m and c_m: one pair where the neurons share them, else each neuron's.
+        let mut membrane = Vec::new();
+        let mut constants_of = |p: &[f64; 9]| {
+            membrane.push([p[0], p[1]]);
+            self.constants_of(p)
+        };
+        let each = EachNeuron { values: &self.parameters, declared: &super::lif::PARAMETERS, check: super::lif::check_reset, constants_of: &mut constants_of };
         let ([v, di_syn, i_syn, refractory], constants) = each.build(&self.initial, STATE.map(|s| s.0), first, r)?;
         let n = v.len();
-        Ok(AlphaGroup { v, di_syn, i_syn, refractory, spiked: vec![0; n], constants })
+        Ok(AlphaGroup { v, di_syn, i_syn, refractory, spiked: vec![0; n], constants, membrane, dt_ms: self.dt_ms, scales: Vec::new(), currents: Vec::new() })
     }
 
     fn gpu_unsupported(&self) -> Option<String> {
-        super::shared_values(&self.parameters)
-            .is_none()
-            .then(|| "iaf_psc_alpha with parameters differing between neurons (shaders/iaf_psc_alpha.wgsl holds one set per population)".into())
+        if super::shared_values(&self.parameters).is_none() {
+            return Some("iaf_psc_alpha with parameters differing between neurons (shaders/iaf_psc_alpha.wgsl holds one set per population)".into());
+        }
+        self.inhibitory_kind().map(|_| {
+            "iaf_psc_alpha with tau_syn_in ≠ tau_syn_ex (its inhibitory current, a synaptic kind, is not in shaders/iaf_psc_alpha.wgsl yet)".into()
+        })
     }
 
-    /// Each neuron's constants where its parameters differ, in f32 slots.
+    /// Each neuron's constants and membrane (tau_m and c_m in f64) where its parameters
+    /// differ, in f32 slots.
     fn per_neuron_parameters(&self) -> usize {
-        super::own_slots(&self.parameters, std::mem::size_of::<AlphaConstants>())
+        super::own_slots(&self.parameters, std::mem::size_of::<AlphaConstants>() + std::mem::size_of::<[f64; 2]>())
     }
 
     /// iaf_psc_exp's figure and a third: one more state variable and two more products.
@@ -224,6 +250,16 @@ pub struct AlphaGroup {
     pub refractory: Vec<f32>,
     pub spiked: Vec<u8>,
     pub constants: Constants<AlphaConstants>,
+    /// tau_m (ms) and c_m (pF), one pair for the group or one per neuron: with the step
+    /// (ms), the propagators of the synaptic kinds' currents onto v.
+    membrane: Vec<[f64; 2]>,
+    dt_ms: f64,
+    /// Per neuron (one for all where they share the membrane), for each synaptic time
+    /// constant τ met so far: (P31(τ), P32(τ)) / P30 for an alpha current, (P21(τ) / P30,
+    /// 0) for an exponential one.
+    scales: Vec<(f32, Vec<[f32; 2]>)>,
+    /// Scratch: the stimuli's currents and the kinds' contributions, as one current.
+    currents: Vec<f32>,
 }
 
 impl Group for AlphaGroup {
@@ -231,10 +267,11 @@ impl Group for AlphaGroup {
         self.v.len()
     }
 
-    /// v, di_syn, i_syn, refractory and the spike flag; each neuron's constants where
-    /// they are its own.
+    /// v, di_syn, i_syn, refractory and the spike flag; each neuron's constants and
+    /// membrane where they are its own.
     fn bytes(&self) -> usize {
-        self.len() * (17 + self.constants.bytes_per_neuron())
+        let membrane = if self.constants.bytes_per_neuron() > 0 { std::mem::size_of::<[f64; 2]>() } else { 0 };
+        self.len() * (17 + self.constants.bytes_per_neuron() + membrane)
     }
 
     /// One step: `input[i]`, the weights arriving onto neuron i (pA), `currents[i] +
@@ -242,16 +279,25 @@ impl Group for AlphaGroup {
     /// no longer finite.
     #[inline]
     fn step(&mut self, step: &StepInput) -> bool {
-        // Synaptic kinds reach it only as other populations' (zero here): the model file
-        // gives it delta synapses only.
-        super::in_chunks(self.v.len(), step.currents, |r, currents| {
+        // Synaptic kinds: its inhibitory current where tau_syn_in ≠ tau_syn_ex, and other
+        // populations' (zero here).
+        let mut scratch = std::mem::take(&mut self.currents);
+        let currents = if step.synaptic.is_empty() {
+            step.currents
+        } else {
+            self.kinds_as_currents(step, &mut scratch);
+            Some(scratch.as_slice())
+        };
+        let non_finite = super::in_chunks(self.v.len(), currents, |r, currents| {
             let state = [&mut self.v[r.clone()], &mut self.di_syn[r.clone()], &mut self.i_syn[r.clone()], &mut self.refractory[r.clone()]];
             let (spiked, input) = (&mut self.spiked[r.clone()], &step.input[r.clone()]);
             match &self.constants {
                 Constants::Shared(c) => step_dispatch(state, spiked, input, currents, step.common, Same(*c)),
                 Constants::PerNeuron(c) => step_each_dispatch(state, spiked, input, currents, step.common, &c[r.clone()]),
             }
-        })
+        });
+        self.currents = scratch;
+        non_finite
     }
 
     #[inline]
@@ -298,6 +344,59 @@ impl Group for AlphaGroup {
 
     fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
         vec![&mut self.v, &mut self.di_syn, &mut self.i_syn, &mut self.refractory]
+    }
+}
+
+impl AlphaGroup {
+    /// The stimuli's currents plus the synaptic kinds' contributions as the current that
+    /// moves v as they do over the step: an alpha current I with rise dI as the step began
+    /// moves v by P31(τ)·dI + P32(τ)·I (NEST's i_syn_in), which is P30·((P31·dI + P32·I)/P30);
+    /// an exponential one by P21(τ)·I. A conductance (another population's synapses: none
+    /// reach iaf_psc_alpha) is g·(e_rev − v).
+    fn kinds_as_currents(&mut self, step: &StepInput, currents: &mut Vec<f32>) {
+        currents.clear();
+        currents.extend_from_slice(step.currents.unwrap_or(&[]));
+        currents.resize(self.v.len(), 0.0);
+        for kind in step.synaptic.iter() {
+            match kind {
+                SynapticInput::Current { start, rise, tau_ms, .. } => {
+                    let alpha = !rise.is_empty();
+                    let scales = self.scales(tau_ms, alpha);
+                    let rises = if alpha { rise } else { start };
+                    for (k, (c, (i, di))) in currents.iter_mut().zip(start.iter().zip(rises)).enumerate() {
+                        let [s31, s32] = scales[if scales.len() == 1 { 0 } else { k }];
+                        *c += if alpha { s31 * *di + s32 * *i } else { s31 * *i };
+                    }
+                }
+                SynapticInput::Conductance { g, e_rev, .. } => {
+                    currents.iter_mut().zip(g).zip(&self.v).for_each(|((c, g), v)| *c += *g * (e_rev - *v));
+                }
+            }
+        }
+    }
+
+    /// The scales of a current of time constant `tau_ms` (alpha or exponential) for each
+    /// neuron's membrane (one where they share it), computed once per time constant.
+    fn scales(&mut self, tau_ms: f32, alpha: bool) -> &[[f32; 2]] {
+        let key = if alpha { tau_ms } else { -tau_ms };
+        let k = match self.scales.iter().position(|(tau, _)| *tau == key) {
+            Some(k) => k,
+            None => {
+                let dt = self.dt_ms;
+                let scale = |&[tau_m, c_m]: &[f64; 2]| {
+                    if alpha {
+                        let p = AlphaPropagators::new(tau_m, c_m, tau_ms as f64, dt);
+                        [(p.p31 / p.p30) as f32, (p.p32 / p.p30) as f32]
+                    } else {
+                        let p = super::lif::Propagators::new(tau_m, c_m, tau_ms as f64, dt);
+                        [(p.p21 / p.p20) as f32, 0.0]
+                    }
+                };
+                self.scales.push((key, self.membrane.iter().map(scale).collect()));
+                self.scales.len() - 1
+            }
+        };
+        &self.scales[k].1
     }
 }
 
@@ -496,5 +595,41 @@ mod tests {
         spec.parameters[3] = Values::Listed(vec![20.0, 20.0, -1.0, 20.0, 20.0].into());
         let err = spec.build_at(0, (0..n).map(r)).unwrap_err();
         assert_eq!((err.index, err.name, err.expected.as_str()), (2, "v_reset", "v_reset below v_th (-1 mV)"));
+    }
+
+    /// With tau_syn_in ≠ tau_syn_ex a negative weight reaches v through an alpha current
+    /// of its own (the synaptic kind of the projection's synapses, NEST's i_syn_in): v
+    /// moves as a neuron whose one current has tau_syn_in moves under the same weight
+    /// (to f32's rounding), its own current untouched; a refractory neuron's v is held.
+    #[test]
+    fn an_inhibitory_alpha_current_of_its_own_time_constant_moves_v_as_its_own_would() {
+        use crate::synapse::{Exponential, Synaptic};
+        let e = |x: f64| Expr::parse(&x.to_string(), &[]).unwrap();
+        let initial = || [e(-65.0), e(0.0), e(0.0), e(0.0)];
+        let spec = AlphaSpec::uniform([10.0, 250.0, -65.0, -50.0, -65.0, 2.0, 0.5, 3.0, 0.0], 0.1, initial());
+        assert_eq!(spec.inhibitory_kind(), Some(SynapseModel::AlphaCurrent { tau_ms: 3.0 }));
+        let mut g = spec.build([0.5].into_iter()).unwrap();
+        let mut reference = AlphaSpec::uniform([10.0, 250.0, -65.0, -50.0, -65.0, 2.0, 3.0, 3.0, 0.0], 0.1, initial()).build([0.5].into_iter()).unwrap();
+        let mut inhibitory = Exponential::new(spec.inhibitory_kind().unwrap(), 1, 0.1);
+        let w = -500.0f32;
+        let mut deepest = 0.0f32;
+        for step in 0..300 {
+            let arriving = if step == 0 { w } else { 0.0 };
+            inhibitory.advance(&[arriving]);
+            let kinds = std::slice::from_ref(&inhibitory);
+            g.step(&StepInput { input: &[0.0], currents: None, common: 0.0, synaptic: &Synaptic::new(kinds, 0..1), dt: 0.1, step });
+            advance(&mut reference, &[arriving], None);
+            assert!((g.v[0] - reference.v[0]).abs() < 2e-5, "step {step}: {} against {}", g.v[0], reference.v[0]);
+            assert_eq!((g.i_syn[0], g.di_syn[0]), (0.0, 0.0), "its own current untouched");
+            deepest = deepest.min(g.v[0] + 65.0);
+        }
+        assert!(deepest < -1.0, "the PSP: {deepest} mV");
+        g.refractory[0] = 5.0;
+        let held = g.v[0];
+        inhibitory.advance(&[-1000.0]);
+        inhibitory.advance(&[0.0]);
+        let kinds = std::slice::from_ref(&inhibitory);
+        g.step(&StepInput { input: &[0.0], currents: None, common: 0.0, synaptic: &Synaptic::new(kinds, 0..1), dt: 0.1, step: 0 });
+        assert_eq!(g.v[0], held);
     }
 }

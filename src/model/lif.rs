@@ -101,23 +101,6 @@ pub(super) fn reset_above_threshold(v_th: f64, v_reset: f64) -> Option<String> {
     (v_reset >= v_th).then(|| format!("v_reset below v_th ({v_th} mV)"))
 }
 
-/// iaf_psc_alpha's: as `check`, and one synaptic time constant (the weights arriving in a
-/// step are summed in one ring, excitatory and inhibitory together).
-pub(super) fn check_one_time_constant(declared: &Declared) -> Option<(&'static str, String)> {
-    let value = |k: usize| declared.parameters[k].constant().expect("constants, as declared");
-    if value(6) != value(7) {
-        return Some((
-            "tau_syn_in",
-            format!(
-                "expected tau_syn_in = tau_syn_ex ({} ms), got {} ms: the weights arriving in a step are summed in one ring, excitatory and inhibitory together, so they share one time constant",
-                value(6),
-                value(7)
-            ),
-        ));
-    }
-    check(declared)
-}
-
 fn from_declared(declared: Declared, dt_ms: f64) -> NeuronModel {
     NeuronModel::Lif(LifSpec {
         parameters: declared.parameters.try_into().expect("nine parameters, as declared"),

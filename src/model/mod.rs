@@ -559,11 +559,12 @@ impl NeuronModel {
 
 impl NeuronModel {
     /// The synaptic kind a projection of negative weights takes onto this model where it
-    /// is not the input current (iaf_psc_exp with tau_syn_in ≠ tau_syn_ex: NEST routes
-    /// weights by sign into two currents); None for the others.
+    /// is not the input current (iaf_psc_exp and iaf_psc_alpha with tau_syn_in ≠
+    /// tau_syn_ex: NEST routes weights by sign into two currents); None for the others.
     pub fn inhibitory_kind(&self) -> Option<crate::synapse::SynapseModel> {
         match self {
             NeuronModel::Lif(spec) => spec.inhibitory_kind(),
+            NeuronModel::Alpha(spec) => spec.inhibitory_kind(),
             _ => None,
         }
     }

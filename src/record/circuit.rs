@@ -290,6 +290,7 @@ fn write_edges(desc: &Description, dir: &Path, (mine, comm): (&Range<u64>, &dyn 
         let kind = match p.synapse {
             SynapseModel::Delta => "delta NULL NULL".to_string(),
             SynapseModel::ExpCurrent { tau_ms } => format!("exp_current {tau_ms} NULL"),
+            SynapseModel::AlphaCurrent { tau_ms } => format!("alpha_current {tau_ms} NULL"),
             SynapseModel::ExpConductance { tau_ms, e_rev } => format!("exp_conductance {tau_ms} {e_rev}"),
             SynapseModel::AlphaConductance { tau_ms, e_rev } => format!("alpha_conductance {tau_ms} {e_rev}"),
         };

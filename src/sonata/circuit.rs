@@ -432,7 +432,7 @@ fn edge_types(config: &SonataConfig, types: &TypeTable) -> Result<Vec<EdgeType>>
 }
 
 /// Row `row`'s synaptic kind: volley's columns `synapse` (delta, exp_current,
-/// exp_conductance, alpha_conductance), `tau_syn` (ms) and `e_rev` (mV); delta without them.
+/// alpha_current, exp_conductance, alpha_conductance), `tau_syn` (ms) and `e_rev` (mV); delta without them.
 fn synapse_kind(types: &TypeTable, row: usize) -> Result<SynapseModel> {
     let column = |name: &str| types.columns.iter().position(|c| c == name);
     let number = |name: &str| -> Result<f64> {
@@ -444,11 +444,15 @@ fn synapse_kind(types: &TypeTable, row: usize) -> Result<SynapseModel> {
     match types.get(row, column("synapse")).unwrap_or("delta") {
         "delta" => Ok(SynapseModel::Delta),
         "exp_current" => Ok(SynapseModel::ExpCurrent { tau_ms: number("tau_syn")? }),
+        "alpha_current" => Ok(SynapseModel::AlphaCurrent { tau_ms: number("tau_syn")? }),
         "exp_conductance" => Ok(SynapseModel::ExpConductance { tau_ms: number("tau_syn")?, e_rev: number("e_rev")? }),
         "alpha_conductance" => Ok(SynapseModel::AlphaConductance { tau_ms: number("tau_syn")?, e_rev: number("e_rev")? }),
         other => Err(input(
             &types.path,
-            format!("row {}: synapse \"{other}\": expected delta, exp_current, exp_conductance or alpha_conductance", row + 1),
+            format!(
+                "row {}: synapse \"{other}\": expected delta, exp_current, alpha_current, exp_conductance or alpha_conductance",
+                row + 1
+            ),
         )),
     }
 }

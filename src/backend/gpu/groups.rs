@@ -198,7 +198,9 @@ pub(super) fn kind_words(desc: &Description, scales: &[super::fixed::FixedScale]
         let (tau, conductance, e_rev) = match *kind {
             crate::network::SynapseModel::ExpCurrent { tau_ms } => (tau_ms, 0, 0.0),
             crate::network::SynapseModel::ExpConductance { tau_ms, e_rev } => (tau_ms, 1, e_rev),
-            crate::network::SynapseModel::AlphaConductance { .. } => unreachable!("refused by gpu::unsupported"),
+            crate::network::SynapseModel::AlphaConductance { .. } | crate::network::SynapseModel::AlphaCurrent { .. } => {
+                unreachable!("refused by gpu::unsupported")
+            }
             crate::network::SynapseModel::Delta => unreachable!("kind 0 is the only delta kind"),
         };
         let decay = (-desc.dt_ms / tau).exp() as f32;

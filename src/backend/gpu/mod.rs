@@ -174,8 +174,12 @@ pub fn unsupported(desc: &Description) -> Option<String> {
             desc.populations[s.population].name
         ));
     }
-    if let Some(p) = desc.projections.iter().find(|p| matches!(p.synapse, crate::network::SynapseModel::AlphaConductance { .. })) {
-        return Some(format!("projection {}: alpha_conductance synapses run on the CPU backend only (--backend cpu)", p.id));
+    if let Some(p) = desc.projections.iter().find(|p| p.synapse.is_alpha()) {
+        return Some(format!(
+            "projection {}: {} synapses run on the CPU backend only (--backend cpu)",
+            p.id,
+            crate::synapse::describe_kind(p.synapse).split(',').next().unwrap_or_default()
+        ));
     }
     if let Some(p) = desc.projections.iter().find(|p| p.plasticity.is_some()) {
         return Some(format!("projection {}: plastic synapses run on the CPU backend only (--backend cpu)", p.id));

@@ -351,9 +351,10 @@ def _synapse_kind(projection, post):
     names = getattr(post.celltype, "synaptic_parameters", None)
     if names is None:
         if projection.receptor_type == "inhibitory" and _routes_by_sign(post):
-            # iaf_psc_exp's inhibitory current (NEST's i_syn_in), named: the weights may be
-            # 0 at the build and set later.
-            return {"synapse": {"model": "exp_current", "tau": f"{_value('tau_syn_in', post._parameters['tau_syn_in'])} ms"}}
+            # iaf_psc_exp's or iaf_psc_alpha's inhibitory current (NEST's i_syn_in), named:
+            # the weights may be 0 at the build and set later.
+            tau = _value("tau_syn_in", post._parameters["tau_syn_in"])
+            return {"synapse": {"model": post.celltype.inhibitory_current, "tau": f"{tau} ms"}}
         return {}
     if projection.receptor_type not in names:
         raise errors.ConnectionError(f"{type(post.celltype).__name__} receives on 'excitatory' or 'inhibitory', not {projection.receptor_type!r}")
@@ -363,9 +364,9 @@ def _synapse_kind(projection, post):
 
 def _routes_by_sign(population):
     """Whether volley's model of `population` takes inhibitory weights in a current of
-    their own (iaf_psc_exp with tau_syn_in ≠ tau_syn_ex, as NEST's)."""
+    their own (iaf_psc_exp and iaf_psc_alpha with tau_syn_in ≠ tau_syn_ex, as NEST's)."""
     p = population._parameters
-    return population.celltype.volley_model == "iaf_psc_exp" and not np.all(np.asarray(p["tau_syn_ex"]) == np.asarray(p["tau_syn_in"]))
+    return hasattr(population.celltype, "inhibitory_current") and not np.all(np.asarray(p["tau_syn_ex"]) == np.asarray(p["tau_syn_in"]))
 
 
 def _poisson_input(m, projection, weight):

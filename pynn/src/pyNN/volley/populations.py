@@ -73,14 +73,6 @@ class Population(common.Population):
         space.shape = (self.size,)
         space.evaluate(simplify=True)
         self._parameters = space.as_dict()
-        taus = [self._parameters.get(name) for name in ("tau_syn_ex", "tau_syn_in")]
-        # iaf_psc_exp filters inhibitory weights with tau_syn_in as NEST does; volley's
-        # iaf_psc_alpha sums them with the excitatory ones.
-        if self.celltype.volley_model == "iaf_psc_alpha" and not np.all(np.asarray(taus[0]) == np.asarray(taus[1])):
-            raise NotImplementedError(
-                "pyNN.volley: IF_curr_alpha's tau_syn_E and tau_syn_I must be equal (volley's iaf_psc_alpha filters "
-                "excitatory and inhibitory weights in one synaptic current)"
-            )
         # variable -> per-cell values (PyNN units), applied at the build.
         self._initial = {}
         simulator.state.add_population(self)
@@ -179,7 +171,7 @@ class Population(common.Population):
                 "built with the network: set them before the first run (or after reset())"
             )
         taus = {"tau_syn_ex", "tau_syn_in"} & set(parameter_space.keys())
-        if simulator.state.sim is not None and taus and self.celltype.volley_model == "iaf_psc_exp":
+        if simulator.state.sim is not None and taus and hasattr(self.celltype, "inhibitory_current"):
             from .build import _routes_by_sign
 
             after = {**self._parameters, **dict(parameter_space.items())}

@@ -33,6 +33,9 @@ class IF_curr_exp(cells.IF_curr_exp):
     volley_model = "iaf_psc_exp"
     translations = build_translations(*_LIF, *_SYNAPTIC)
     per_cell = _PER_CELL
+    # Where tau_syn_I ≠ tau_syn_E, inhibitory weights decay in a current of their own (the
+    # synapse model its inhibitory projections name), as NEST routes them by sign.
+    inhibitory_current = "exp_current"
     # Weights in nA, as a current; volley's (NEST's) are pA.
     weight_scale = 1000.0
 
@@ -42,6 +45,7 @@ class IF_curr_alpha(cells.IF_curr_alpha):
     volley_model = "iaf_psc_alpha"
     translations = build_translations(*_LIF, *_SYNAPTIC)
     per_cell = _PER_CELL
+    inhibitory_current = "alpha_current"
     weight_scale = 1000.0
 
 
