@@ -967,6 +967,31 @@ def simulate_in_two(backend, build, **setup):
     return out
 
 
+def test_drawn_poisson_trains_are_drawn_ahead_of_short_runs():
+    """Runs cut short (as PyNN's callbacks cut them) replay trains drawn for the blocks
+    ahead: one set of trains (one change of the model) for 250 runs of 1 ms, a new one
+    only when the rates change, and the spikes of runs of the whole time."""
+    import pyNN.volley as sim
+
+    def spikes(pieces):
+        sim.setup(timestep=0.1, min_delay=0.1)
+        between, collect = poisson_onto_conductance_cells(sim)
+        for k, piece in enumerate(pieces):
+            if k == len(pieces) - 1:
+                written = sim.state.trains_written
+                between()
+            sim.run(piece)
+        out = collect(), written, sim.state.trains_written
+        sim.end()
+        return out
+
+    (whole, _, _), (cut, before, after) = spikes([250.0, 250.0]), spikes([1.0] * 250 + [250.0])
+    assert whole == cut and whole[1] > 0, (whole, cut)
+    # The build writes the sources' (empty) trains; the first run draws them, for the
+    # next 100 ms blocks too; then only the change of rates draws again.
+    assert (before, after) == (2, 3), (before, after)
+
+
 def test_poisson_sources_drawn_as_trains_as_on_nest():
     """A SpikeSourcePoisson that is not one to one onto current-based cells (here: at
     random onto conductance-based cells, from a start for a duration, recorded, its rate

@@ -83,14 +83,17 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Description> {
 /// Parses and validates model-file text; `file` names it in errors.
 pub fn parse(text: &str, file: &str, overrides: &Overrides) -> Result<Description> {
     let replacements = overrides.replacements()?;
-    if !replacements.is_empty() {
-        // The file's own TOML errors are reported at its lines, as without replacements.
-        if let Err(e) = text.parse::<toml::Table>() {
-            let none = set::Edited { text: text.to_string(), spans: Vec::new() };
-            return Err(Validator { text, file, edited: &none, notes: Default::default(), sharing: &overrides.sharing }.toml_error(&e));
+    let edited = set::apply(text, file, &replacements).map_err(|e| {
+        // The file's own TOML errors are reported at its lines, as without replacements
+        // (read again only where the replacements could not be made).
+        match text.parse::<toml::Table>() {
+            Err(toml) => {
+                let none = set::Edited::unchanged(text);
+                Validator { text, file, edited: &none, notes: Default::default(), sharing: &overrides.sharing }.toml_error(&toml)
+            }
+            Ok(_) => e,
         }
-    }
-    let edited = set::apply(text, file, &replacements)?;
+    })?;
     let v = Validator { text: &edited.text, file, edited: &edited, notes: Default::default(), sharing: &overrides.sharing };
     let raw: ModelFile = toml::from_str(&edited.text).map_err(|e| v.toml_error(&e))?;
     let mut desc = v.description(raw)?;

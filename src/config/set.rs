@@ -47,24 +47,48 @@ impl Replacement {
     }
 }
 
-/// The edited text and, for each replacement, its label and the byte range of its key
-/// and value in that text.
+/// The edited text and, for each replacement, its label and dotted path; where each lies
+/// in the text (the byte range of its key and value) is found when an error asks, so
+/// that a model of many listed synapses is not parsed once more for nothing.
 pub struct Edited {
     pub text: String,
-    pub spans: Vec<(String, Range<usize>)>,
+    replaced: Vec<(String, String)>,
+    spans: std::cell::OnceCell<Vec<(String, Range<usize>)>>,
 }
 
 impl Edited {
+    /// A text no replacement edited.
+    pub fn unchanged(text: &str) -> Edited {
+        Edited { text: text.to_string(), replaced: Vec::new(), spans: std::cell::OnceCell::new() }
+    }
+
     /// The replacement whose key or value covers `offset`, if any.
     pub fn replacement_at(&self, offset: usize) -> Option<&str> {
-        self.spans.iter().rev().find(|(_, span)| span.contains(&offset)).map(|(label, _)| label.as_str())
+        self.spans().iter().rev().find(|(_, span)| span.contains(&offset)).map(|(label, _)| label.as_str())
+    }
+
+    /// Each replacement's label and range in the text (the text read back with positions).
+    fn spans(&self) -> &[(String, Range<usize>)] {
+        self.spans.get_or_init(|| {
+            if self.replaced.is_empty() {
+                return Vec::new();
+            }
+            let Ok(located) = toml_edit::Document::parse(self.text.as_str()) else { return Vec::new() };
+            self.replaced
+                .iter()
+                .filter_map(|(label, path)| {
+                    let keys: Vec<&str> = path.split('.').map(str::trim).collect();
+                    Some((label.clone(), span_of(located.as_table(), &keys)?))
+                })
+                .collect()
+        })
     }
 }
 
 /// Applies each replacement to the model-file text.
 pub fn apply(text: &str, file: &str, replacements: &[Replacement]) -> Result<Edited> {
     if replacements.is_empty() {
-        return Ok(Edited { text: text.to_string(), spans: Vec::new() });
+        return Ok(Edited::unchanged(text));
     }
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| Error::Model {
         file: file.to_string(),
@@ -80,20 +104,8 @@ pub fn apply(text: &str, file: &str, replacements: &[Replacement]) -> Result<Edi
         }
         set_in(doc.as_table_mut(), &keys, r.value.clone()).map_err(|m| Error::Option { option: r.label.clone(), message: m })?;
     }
-    let text = doc.to_string();
-    // Read the edited text back with positions to find where each value now lies.
-    let located = toml_edit::Document::parse(text.as_str()).map_err(|e| Error::Option {
-        option: replacements[0].label.clone(),
-        message: format!("the edited model file does not parse: {}", e.message()),
-    })?;
-    let spans = replacements
-        .iter()
-        .filter_map(|r| {
-            let keys: Vec<&str> = r.path.split('.').map(str::trim).collect();
-            Some((r.label.clone(), span_of(located.as_table(), &keys)?))
-        })
-        .collect();
-    Ok(Edited { text, spans })
+    let replaced = replacements.iter().map(|r| (r.label.clone(), r.path.clone())).collect();
+    Ok(Edited { text: doc.to_string(), replaced, spans: std::cell::OnceCell::new() })
 }
 
 /// Index of the table of an array named by position or by its `name` key.

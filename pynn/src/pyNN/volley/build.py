@@ -141,6 +141,8 @@ def model_of(state):
     poisson = [p for p in state.populations if isinstance(p.celltype, SpikeSourcePoisson)]
     for k, population in enumerate(poisson):
         population._poisson_key = k
+        # The trains the new network replays: none yet (draw_poisson_trains).
+        population._poisson_drawn = None
         population._stimulus_indices = []
         population._native_poisson = _drives_as_stimuli(state, population)
     cells = [p for p in state.populations if not getattr(p, "_native_poisson", False)]
@@ -274,9 +276,18 @@ def _drawn_poisson(state, population, first_step, end_step):
     return [times[cell == c] for c in range(n)]
 
 
+# Blocks drawn ahead of a run: trains replaced between runs are a change of the model
+# (volley reads its text again, a second per 300,000 listed synapses), so runs cut short
+# (PyNN's callbacks) take trains drawn for the next blocks too, and draw again only when
+# the parameters change or the runs pass them. The spikes are the same however far
+# ahead they are drawn: each block's are keyed by the block.
+_POISSON_AHEAD = 10
+
+
 def draw_poisson_trains(state, end_ms):
     """Before a run to `end_ms`: each SpikeSourcePoisson that is a spike source replays
-    its trains drawn for that run, with the parameters it has now."""
+    trains drawn with the parameters it has now, for that run and the blocks after it,
+    unless those it replays already cover the run with these parameters."""
     first = round(state.t / state.dt)
     end = round(end_ms / state.dt)
     if end <= first:
@@ -284,8 +295,15 @@ def draw_poisson_trains(state, end_ms):
     sets = {}
     for population in state.populations:
         if isinstance(population.celltype, SpikeSourcePoisson) and not population._native_poisson:
-            trains = _drawn_poisson(state, population, first, end)
+            p = population._parameters
+            key = tuple(np.asarray(p[k], dtype=float).tobytes() for k in ("rate", "start", "duration"))
+            drawn = population._poisson_drawn
+            if drawn is not None and drawn[0] == key and drawn[1] <= first and end <= drawn[2]:
+                continue
+            ahead = ((end - 1) // _POISSON_BLOCK + _POISSON_AHEAD) * _POISSON_BLOCK
+            trains = _drawn_poisson(state, population, first, ahead)
             sets[f"population.{population._volley_name}.spikes"] = _write_trains(state, population, trains)
+            population._poisson_drawn = (key, first, ahead)
     if sets:
         state.sim.change(sets)
 
