@@ -468,6 +468,26 @@ def test_parameters_differing_between_cells_as_on_nest():
         np.testing.assert_allclose(a[a >= 100.0], b[b >= 100.0], atol=0.1 + 1e-9 if changed else 1e-9, err_msg=f"cell {k}")
 
 
+def test_several_copies_under_mpirun_are_refused(tmp_path):
+    """Under `mpirun -np 2` pyNN.volley refuses at setup() on every rank, naming what to
+    do: each copy would otherwise build the network on its own (one reported 0 Hz, the
+    other the whole network's rate). (volley's own
+    package runs under mpirun: python/tests/test_mpi.py.) Needs OpenMPI's mpirun: a
+    missing mpirun fails the test."""
+    import shutil
+
+    mpirun = shutil.which("mpirun")
+    assert mpirun, "mpirun not found: install openmpi-bin (scripts/setup.sh does)"
+    script = tmp_path / "two.py"
+    script.write_text("import pyNN.volley as sim\nsim.setup()\nprint('set up')\n")
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    run = subprocess.run([mpirun, "-np", "2", "--oversubscribe", sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0 and "set up" not in out, out[-3000:]
+    # Every rank refuses; mpirun may stop the other before it writes its own message.
+    assert "NotImplementedError: pyNN.volley runs in one process, not under MPI (2 copies of this script were started)" in out, out[-3000:]
+
+
 def test_what_volley_cannot_run_is_refused_by_name():
     import pyNN.volley as sim
 

@@ -32,8 +32,25 @@ from .projections import Projection  # noqa: F401
 from .standardmodels import *  # noqa: F401,F403
 
 
+def _copies():
+    """How many copies of this script a launcher started (mpirun, srun), from what the
+    launchers put in the environment, as volley's core reads it."""
+    import os
+
+    sizes = [os.environ.get(v, "") for v in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_STEP_NUM_TASKS")]
+    return max([int(s) for s in sizes if s.strip().isdigit()], default=1)
+
+
 def setup(timestep=DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY, **extra_params):
-    """Starts a new network: `timestep` in ms; `threads`, `seed` as volley takes them."""
+    """Starts a new network: `timestep` in ms; `threads`, `seed` as volley takes them.
+    pyNN.volley runs in one process: started as several (mpirun -np N), it refuses, so
+    that no copy reports a part of the network as the whole."""
+    copies = _copies()
+    if copies > 1:
+        raise NotImplementedError(
+            f"pyNN.volley runs in one process, not under MPI ({copies} copies of this script were started): run it without "
+            "mpirun (its threads: setup(threads=...)), or drive volley's own package (import volley), which runs under mpirun"
+        )
     common.setup(timestep, min_delay, **extra_params)
     state = simulator.state
     state.clear()
