@@ -122,6 +122,25 @@ fn iaf_cond_alpha_takes_alpha_conductances_only_and_iaf_cond_exp_exponential_one
     assert!(check_refuses("net.toml", &poisson).ends_with("through a projection with an alpha_conductance synapse"));
 }
 
+/// A conductance synapse's weights are conductances: one below zero is refused, with
+/// what NEST does with it and what to write instead, for both shapes.
+#[test]
+fn negative_conductances_are_refused_naming_the_inhibitory_synapse() {
+    for (network, kind) in [(NETWORK.to_string(), "exp_conductance"), (alpha_network(), "alpha_conductance")] {
+        let negative = network.replace("weight = 8.0", "weight = -8.0");
+        let e = check_refuses("net.toml", &negative);
+        assert!(
+            e.ends_with(&format!(
+                "projection[1].weight: weights down to -8: a conductance synapse ({kind}, tau 2 ms, e_rev -85) takes conductances, expected weights ≥ 0 (nS) \
+                 (NEST turns a negative weight into a positive one onto its inhibitory conductance: give that conductance's synapse, its own e_rev, positive weights)"
+            )),
+            "{e}"
+        );
+        let spread = network.replace("low = 1.0, high = 4.0", "low = -1.0, high = 4.0");
+        assert!(check_refuses("net.toml", &spread).contains("projection[0].weight: weights down to -1: a conductance synapse"));
+    }
+}
+
 /// A run resumed from a checkpoint writes the bytes of one that was not: the checkpoint
 /// holds each alpha conductance's rise as well as its value (a report of g shows it).
 #[test]
@@ -163,4 +182,32 @@ fn the_gpu_backend_refuses_alpha_conductances_naming_what_to_use() {
         assert!(err.contains(expected), "{err}");
         assert!(!d.join("out").exists(), "nothing written");
     }
+}
+
+/// Weights set between runs onto a conductance synapse keep to conductances: a negative
+/// one is refused, naming it, and the weights are left as they were.
+#[test]
+fn weights_set_between_runs_keep_conductances_positive() {
+    use volley::run::session::Session;
+    let desc = config::parse(&alpha_network(), "net.toml", &Overrides::default()).expect("valid");
+    let options = volley::run::RunOptions {
+        backend: volley::backend::BackendChoice::Cpu,
+        cpu: CpuOptions { threads: 1, ..CpuOptions::default() },
+        progress: false,
+        ..volley::run::RunOptions::default()
+    };
+    let mut session = Session::new(desc, &options, Box::new(volley::comm::LocalComm)).unwrap();
+    session.run(100).unwrap();
+    let held = session.synapses(1).unwrap();
+    let mut weights: Vec<f32> = held.iter().map(|s| s.2).collect();
+    weights[3] = -1.0;
+    let e = session.set_weights(1, &weights).unwrap_err().to_string();
+    assert!(
+        e.contains("projection 1: weight 3 (") && e.ends_with("is -1: this projection feeds a conductance (nS): expected a weight ≥ 0"),
+        "{e}"
+    );
+    assert_eq!(session.synapses(1).unwrap(), held, "nothing set");
+    weights[3] = 2.0;
+    session.set_weights(1, &weights).unwrap();
+    assert_eq!(session.synapses(1).unwrap()[3].2, 2.0);
 }

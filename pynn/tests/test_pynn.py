@@ -558,7 +558,7 @@ def test_unequal_synaptic_time_constants_as_on_nest(celltype):
     sim.setup(timestep=0.1, min_delay=0.1)
     cells(sim)
     sim.run(10.0)
-    with pytest.raises(volley.VolleyError, match="routes weights by sign and this projection feeds its inhibitory .tau_syn_in. current"):
+    with pytest.raises(volley.VolleyError, match="this projection feeds its target.s inhibitory .tau_syn_in. current .the target routes weights by sign.: expected a weight ≤ 0"):
         sim.state.projections[1].set(weight=1.0)
     cell = sim.state.populations[2]
     with pytest.raises(NotImplementedError, match="tau_syn_E and tau_syn_I differing"):

@@ -183,6 +183,18 @@ impl Validator<'_> {
             (synapse, _) => synapse,
         };
         let declaration = target_population.model.declaration();
+        let refused =
+            |message: String| Error::Input { path: edges.file.clone(), message: format!("/edges/{}: {message}", edges.population) };
+        if let Some(shape) = declaration.conductance_synapses.filter(|shape| !shape.takes(synapse)) {
+            return Err(refused(format!(
+                "population '{}' ({}) takes spikes as conductances: expected edge types of synapse {} (with tau_syn and e_rev), got {}",
+                target_population.name,
+                declaration.model,
+                shape.synapse_name(),
+                crate::synapse::describe_kind(synapse)
+            )));
+        }
+        super::projection::nonnegative_conductance(synapse, &weight).map_err(|m| refused(format!("the {m}")))?;
         if synapse != SynapseModel::Delta && declaration.filters_weights && target_population.model.inhibitory_kind() != Some(synapse) {
             return Err(Error::Input {
                 path: edges.file.clone(),

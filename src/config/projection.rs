@@ -66,6 +66,9 @@ impl Validator<'_> {
             (None, Err(message)) => return Err(self.error(p.weight.span(), at("weight"), message)),
             _ => synapse,
         };
+        if let Err(message) = nonnegative_conductance(synapse, &weight) {
+            return Err(self.error(p.weight.span(), at("weight"), message));
+        }
         let inhibitory = populations[target].model.inhibitory_kind() == Some(synapse);
         if let (Some(s), true) = (&p.synapse, inhibitory) {
             self.negative_only(s, &at("synapse"), &populations[target], &weight)?;
@@ -535,5 +538,26 @@ pub(super) fn routed_by_sign(target: &Population, weight: &WeightSpec) -> std::r
          volley routes a projection's synapses together: expected weights of one sign (split the projection into its excitatory and inhibitory parts)",
         target.name,
         target.model.declaration().model
+    ))
+}
+
+/// A conductance synapse's weights are conductances (nS), none below zero: NEST's
+/// conductance models take a negative weight as a positive one onto their inhibitory
+/// conductance, which volley names as a synapse of its own (its time constant and
+/// reversal potential), so a negative weight is refused with that.
+pub(super) fn nonnegative_conductance(synapse: SynapseModel, weight: &WeightSpec) -> std::result::Result<(), String> {
+    if synapse.e_rev().is_none() {
+        return Ok(());
+    }
+    let (lo, _) = crate::connectivity::generate::weight_bounds(weight);
+    if lo >= 0.0 {
+        return Ok(());
+    }
+    // An expression's bounds are searched on a grid, a few ulps off what was written.
+    Err(format!(
+        "weights down to {}: a conductance synapse ({}) takes conductances, expected weights ≥ 0 (nS) \
+         (NEST turns a negative weight into a positive one onto its inhibitory conductance: give that conductance's synapse, its own e_rev, positive weights)",
+        (lo * 1e9).round() / 1e9,
+        crate::synapse::describe_kind(synapse)
     ))
 }

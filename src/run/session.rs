@@ -456,8 +456,19 @@ impl Session {
             let weights = if weights.len() == 1 { vec![weights[0]; held.len()] } else { weights.to_vec() };
             let p = &self.desc.projections[projection];
             // Where the target routes weights by sign, each projection keeps its sign.
-            let negative = self.desc.populations[p.target].model.inhibitory_kind().map(|kind| p.synapse == kind);
-            check_weights(projection, p.plasticity.as_ref(), negative, &held, &weights).map(|()| (held, weights))
+            let sign = match self.desc.populations[p.target].model.inhibitory_kind() {
+                // A conductance synapse's weights are conductances, none below zero.
+                _ if p.synapse.e_rev().is_some() => Some(Sign { negative: false, feeds: "a conductance (nS)" }),
+                Some(kind) if kind == p.synapse => {
+                    Some(Sign { negative: true, feeds: "its target's inhibitory (tau_syn_in) current (the target routes weights by sign)" })
+                }
+                Some(_) => Some(Sign {
+                    negative: false,
+                    feeds: "its target's excitatory (tau_syn_ex) current (the target routes weights by sign)",
+                }),
+                None => None,
+            };
+            check_weights(projection, p.plasticity.as_ref(), sign, &held, &weights).map(|()| (held, weights))
         });
         let (held, weights) = agree(self.comm.as_ref(), checked)?;
         let p = self.desc.projections[projection].clone();
@@ -551,10 +562,16 @@ impl Session {
 
 /// Whether `weights` may replace the weights of `held`, projection `projection`'s
 /// synapses onto this rank: one each, finite, within a plastic rule's bounds.
+/// The sign a projection's weights keep: negative or not, and what they feed.
+struct Sign {
+    negative: bool,
+    feeds: &'static str,
+}
+
 fn check_weights(
     projection: usize,
     rule: Option<&crate::plasticity::PlasticityRule>,
-    negative: Option<bool>,
+    sign: Option<Sign>,
     held: &[(u64, u64, f32, u32)],
     weights: &[f32],
 ) -> Result<()> {
@@ -571,10 +588,11 @@ fn check_weights(
         if !w.is_finite() {
             return err(format!("weight {k} (neuron {source} onto {target}) is {w}: expected a finite number"));
         }
-        if let Some(negative) = negative.filter(|&n| if n { w > 0.0 } else { w < 0.0 }) {
-            let (current, expected) = if negative { ("inhibitory (tau_syn_in)", "≤ 0") } else { ("excitatory (tau_syn_ex)", "≥ 0") };
+        if let Some(s) = sign.as_ref().filter(|s| if s.negative { w > 0.0 } else { w < 0.0 }) {
+            let expected = if s.negative { "≤ 0" } else { "≥ 0" };
             return err(format!(
-                "weight {k} (neuron {source} onto {target}) is {w}: its target routes weights by sign and this projection feeds its {current} current: expected a weight {expected}"
+                "weight {k} (neuron {source} onto {target}) is {w}: this projection feeds {}: expected a weight {expected}",
+                s.feeds
             ));
         }
         if let Some(Err(expected)) = rule.map(|r| r.check_weight(w as f64)) {
