@@ -31,7 +31,7 @@
 //! P30.
 
 use super::declaration::{Declaration, Declared, Derived, StateVariable, Values};
-use super::{Build, Constants, ConstantsAt, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, Same, StateArrayMut, StepInput};
+use super::{Build, Columns, ColumnsAt, Constants, ConstantsAt, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, Same, StateArrayMut, StepInput};
 use crate::expr::Expr;
 use crate::synapse::{SynapseModel, SynapticInput};
 
@@ -147,6 +147,19 @@ pub struct AlphaConstants {
     pub steps_ref: f32,
 }
 
+impl super::Fields<12> for AlphaConstants {
+    #[inline(always)]
+    fn fields(&self) -> [f32; 12] {
+        let c = self;
+        [c.p11, c.p21, c.p33, c.p30, c.p31, c.p32, c.psc_initial, c.e_l, c.v_th, c.v_reset, c.i_e, c.steps_ref]
+    }
+
+    #[inline(always)]
+    fn from_fields([p11, p21, p33, p30, p31, p32, psc_initial, e_l, v_th, v_reset, i_e, steps_ref]: [f32; 12]) -> Self {
+        AlphaConstants { p11, p21, p33, p30, p31, p32, psc_initial, e_l, v_th, v_reset, i_e, steps_ref }
+    }
+}
+
 impl AlphaSpec {
     /// A population whose neurons share the parameter values `parameters`.
     pub fn uniform(parameters: [f64; 9], dt_ms: f64, initial: [Expr; 4]) -> AlphaSpec {
@@ -215,6 +228,7 @@ impl Model for AlphaSpec {
         let each = EachNeuron { values: &self.parameters, declared: &super::lif::PARAMETERS, check: super::lif::check_reset, constants_of: &mut constants_of };
         let ([v, di_syn, i_syn, refractory], constants) = each.build(&self.initial, STATE.map(|s| s.0), first, r)?;
         let n = v.len();
+        let constants = constants.into_columns();
         Ok(AlphaGroup { v, di_syn, i_syn, refractory, spiked: vec![0; n], constants, membrane, dt_ms: self.dt_ms, scales: Vec::new(), currents: Vec::new() })
     }
 
@@ -249,7 +263,7 @@ pub struct AlphaGroup {
     /// Steps of refractoriness left (whole numbers, exact in f32).
     pub refractory: Vec<f32>,
     pub spiked: Vec<u8>,
-    pub constants: Constants<AlphaConstants>,
+    pub constants: Constants<AlphaConstants, Columns<12>>,
     /// tau_m (ms) and c_m (pF), one pair for the group or one per neuron: with the step
     /// (ms), the propagators of the synaptic kinds' currents onto v.
     membrane: Vec<[f64; 2]>,
@@ -293,7 +307,7 @@ impl Group for AlphaGroup {
             let (spiked, input) = (&mut self.spiked[r.clone()], &step.input[r.clone()]);
             match &self.constants {
                 Constants::Shared(c) => step_dispatch(state, spiked, input, currents, step.common, Same(*c)),
-                Constants::PerNeuron(c) => step_each_dispatch(state, spiked, input, currents, step.common, &c[r.clone()]),
+                Constants::PerNeuron(c) => step_each_dispatch(state, spiked, input, currents, step.common, c.at(r.clone())),
             }
         });
         self.currents = scratch;
@@ -441,7 +455,7 @@ fn step_kernel(
 }
 
 crate::simd::dispatch!(fn step_dispatch(state: [&mut [f32]; 4], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: Same<AlphaConstants>) -> bool => step_kernel);
-crate::simd::dispatch!(fn step_each_dispatch(state: [&mut [f32]; 4], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: &[AlphaConstants]) -> bool => step_kernel);
+crate::simd::dispatch!(fn step_each_dispatch(state: [&mut [f32]; 4], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: ColumnsAt<'_, 12>) -> bool => step_kernel);
 
 #[cfg(test)]
 mod tests {
@@ -537,7 +551,7 @@ mod tests {
         };
         let (mut a, mut b, mut each) = (fresh(), fresh(), fresh());
         let (mut sa, mut sb, mut se) = (vec![0u8; n], vec![0u8; n], vec![0u8; n]);
-        let own = vec![c; n];
+        let own = Columns::<12>::of(&vec![c; n]);
         let mut fired = 0;
         for step in 0..300 {
             let weights: Vec<f32> = (0..n).map(|k| if (k + step) % 7 == 0 { 45.6 } else if (k + step) % 11 == 0 { -228.0 } else { 0.0 }).collect();
@@ -548,7 +562,7 @@ mod tests {
             step_dispatch([b0, b1, b2, b3], &mut sb, &weights, &currents, 5.0, Same(c));
             // Each neuron's own constants, here the same: the same bits.
             let [e0, e1, e2, e3] = &mut each;
-            step_each_dispatch([e0, e1, e2, e3], &mut se, &weights, &currents, 5.0, &own);
+            step_each_dispatch([e0, e1, e2, e3], &mut se, &weights, &currents, 5.0, own.at(0..n));
             fired += sa.iter().filter(|&&s| s != 0).count();
             assert_eq!(sa, sb);
             assert_eq!(sa, se);

@@ -21,7 +21,7 @@
 //! (NEST's is f64) on v − E_L, as NEST propagates it.
 
 use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable, Values};
-use super::{Build, Constants, ConstantsAt, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, Same, StateArrayMut, StepInput};
+use super::{Build, Columns, ColumnsAt, Constants, ConstantsAt, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, Same, StateArrayMut, StepInput};
 use crate::expr::Expr;
 
 /// Parameters in slot order: name, default (NEST's), unit, bound. NEST's V_min defaults
@@ -127,6 +127,18 @@ pub struct DeltaConstants {
     pub keep: f32,
 }
 
+impl super::Fields<9> for DeltaConstants {
+    #[inline(always)]
+    fn fields(&self) -> [f32; 9] {
+        [self.p33, self.p30, self.e_l, self.v_th, self.v_reset, self.i_e, self.steps_ref, self.v_min_rel, self.keep]
+    }
+
+    #[inline(always)]
+    fn from_fields([p33, p30, e_l, v_th, v_reset, i_e, steps_ref, v_min_rel, keep]: [f32; 9]) -> Self {
+        DeltaConstants { p33, p30, e_l, v_th, v_reset, i_e, steps_ref, v_min_rel, keep }
+    }
+}
+
 impl DeltaSpec {
     /// A population whose neurons share the parameter values `parameters`.
     pub fn uniform(parameters: [f64; 9], dt_ms: f64, initial: [Expr; 3]) -> DeltaSpec {
@@ -173,7 +185,7 @@ impl Model for DeltaSpec {
         let each = EachNeuron { values: &self.parameters, declared: &PARAMETERS, check: check_each, constants_of: &mut |p| self.constants_of(p) };
         let ([v, refractory, kept], constants) = each.build(&self.initial, STATE.map(|s| s.0), first, r)?;
         let n = v.len();
-        Ok(DeltaGroup { v, refractory, kept, spiked: vec![0; n], constants })
+        Ok(DeltaGroup { v, refractory, kept, spiked: vec![0; n], constants: constants.into_columns() })
     }
 
     fn gpu_unsupported(&self) -> Option<String> {
@@ -203,7 +215,7 @@ pub struct DeltaGroup {
     /// The weights kept while refractory, decayed (mV).
     pub kept: Vec<f32>,
     pub spiked: Vec<u8>,
-    pub constants: Constants<DeltaConstants>,
+    pub constants: Constants<DeltaConstants, Columns<9>>,
 }
 
 impl Group for DeltaGroup {
@@ -228,7 +240,7 @@ impl Group for DeltaGroup {
             let (spiked, input) = (&mut self.spiked[r.clone()], &step.input[r.clone()]);
             match &self.constants {
                 Constants::Shared(c) => step_dispatch(state, spiked, input, currents, step.common, Same(*c)),
-                Constants::PerNeuron(c) => step_each_dispatch(state, spiked, input, currents, step.common, &c[r.clone()]),
+                Constants::PerNeuron(c) => step_each_dispatch(state, spiked, input, currents, step.common, c.at(r.clone())),
             }
         })
     }
@@ -313,7 +325,7 @@ fn step_kernel(
 }
 
 crate::simd::dispatch!(fn step_dispatch(state: [&mut [f32]; 3], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: Same<DeltaConstants>) -> bool => step_kernel);
-crate::simd::dispatch!(fn step_each_dispatch(state: [&mut [f32]; 3], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: &[DeltaConstants]) -> bool => step_kernel);
+crate::simd::dispatch!(fn step_each_dispatch(state: [&mut [f32]; 3], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: ColumnsAt<'_, 9>) -> bool => step_kernel);
 
 #[cfg(test)]
 mod tests {
@@ -434,7 +446,7 @@ mod tests {
             let fresh = || -> [Vec<f32>; 3] { [(0..n).map(|k| -70.0 + 14.0 * r(k)).collect(), vec![0.0; n], vec![0.0; n]] };
             let (mut a, mut b, mut each) = (fresh(), fresh(), fresh());
             let (mut sa, mut sb, mut se) = (vec![0u8; n], vec![0u8; n], vec![0u8; n]);
-            let own = vec![c; n];
+            let own = Columns::<9>::of(&vec![c; n]);
             let mut fired = 0;
             for step in 0..300 {
                 let weights: Vec<f32> = (0..n).map(|k| if (k + step) % 7 == 0 { 1.5 } else if (k + step) % 11 == 0 { -3.0 } else { 0.0 }).collect();
@@ -445,7 +457,7 @@ mod tests {
                 step_dispatch([b0, b1, b2], &mut sb, &weights, &currents, 5.0, Same(c));
                 // Each neuron's own constants, here the same: the same bits.
                 let [e0, e1, e2] = &mut each;
-                step_each_dispatch([e0, e1, e2], &mut se, &weights, &currents, 5.0, &own);
+                step_each_dispatch([e0, e1, e2], &mut se, &weights, &currents, 5.0, own.at(0..n));
                 fired += sa.iter().filter(|&&s| s != 0).count();
                 assert_eq!(sa, sb);
                 assert_eq!(sa, se);

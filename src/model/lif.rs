@@ -23,7 +23,7 @@
 //! is f64): v − E_L is propagated, as NEST propagates it.
 
 use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable, Values};
-use super::{Build, Constants, ConstantsAt, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, Same, StateArrayMut, StepInput};
+use super::{Build, Columns, ColumnsAt, Constants, ConstantsAt, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, Same, StateArrayMut, StepInput};
 use crate::expr::Expr;
 use crate::synapse::{SynapseModel, SynapticInput};
 
@@ -158,6 +158,18 @@ pub struct LifConstants {
     pub steps_ref: f32,
 }
 
+impl super::Fields<9> for LifConstants {
+    #[inline(always)]
+    fn fields(&self) -> [f32; 9] {
+        [self.p22, self.p11, self.p21, self.p20, self.e_l, self.v_th, self.v_reset, self.i_e, self.steps_ref]
+    }
+
+    #[inline(always)]
+    fn from_fields([p22, p11, p21, p20, e_l, v_th, v_reset, i_e, steps_ref]: [f32; 9]) -> Self {
+        LifConstants { p22, p11, p21, p20, e_l, v_th, v_reset, i_e, steps_ref }
+    }
+}
+
 impl LifSpec {
     /// A population whose neurons share the parameter values `parameters`.
     pub fn uniform(parameters: [f64; 9], dt_ms: f64, initial: [Expr; 3]) -> LifSpec {
@@ -230,6 +242,7 @@ impl Model for LifSpec {
         let each = EachNeuron { values: &self.parameters, declared: &PARAMETERS, check: check_reset, constants_of: &mut constants_of };
         let ([v, i_syn, refractory], constants) = each.build(&self.initial, STATE.map(|s| s.0), first, r)?;
         let n = v.len();
+        let constants = constants.into_columns();
         Ok(LifGroup { v, i_syn, refractory, spiked: vec![0; n], constants, membrane, dt_ms: self.dt_ms, scales: Vec::new(), currents: Vec::new() })
     }
 
@@ -263,7 +276,7 @@ pub struct LifGroup {
     /// Steps of refractoriness left (whole numbers, exact in f32).
     pub refractory: Vec<f32>,
     pub spiked: Vec<u8>,
-    pub constants: Constants<LifConstants>,
+    pub constants: Constants<LifConstants, Columns<9>>,
     /// tau_m (ms) and c_m (pF), one pair for the group or one per neuron: with the step
     /// (ms), the propagators of the synaptic kinds' currents onto v.
     membrane: Vec<[f64; 2]>,
@@ -305,7 +318,7 @@ impl Group for LifGroup {
             match &self.constants {
                 Constants::Shared(c) => step_dispatch(v, i_syn, refractory, spiked, &step.input[r.clone()], currents, step.common, Same(*c)),
                 Constants::PerNeuron(c) => {
-                    step_each_dispatch(v, i_syn, refractory, spiked, &step.input[r.clone()], currents, step.common, &c[r.clone()])
+                    step_each_dispatch(v, i_syn, refractory, spiked, &step.input[r.clone()], currents, step.common, c.at(r.clone()))
                 }
             }
         });
@@ -440,7 +453,7 @@ fn step_kernel(
 }
 
 crate::simd::dispatch!(fn step_dispatch(v: &mut [f32], i_syn: &mut [f32], refractory: &mut [f32], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: Same<LifConstants>) -> bool => step_kernel);
-crate::simd::dispatch!(fn step_each_dispatch(v: &mut [f32], i_syn: &mut [f32], refractory: &mut [f32], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: &[LifConstants]) -> bool => step_kernel);
+crate::simd::dispatch!(fn step_each_dispatch(v: &mut [f32], i_syn: &mut [f32], refractory: &mut [f32], spiked: &mut [u8], weights: &[f32], currents: &[f32], common: f32, c: ColumnsAt<'_, 9>) -> bool => step_kernel);
 
 #[cfg(test)]
 mod tests {
@@ -645,7 +658,7 @@ mod tests {
         let mut a: (Vec<f32>, Vec<f32>, Vec<f32>, Vec<u8>) =
             ((0..n).map(|k| -70.0 + 25.0 * r(k)).collect(), (0..n).map(|k| 400.0 * r(k + 1)).collect(), vec![0.0; n], vec![0u8; n]);
         let mut b = a.clone();
-        let (mut each, own) = (a.clone(), vec![c; n]);
+        let (mut each, own) = (a.clone(), Columns::<9>::of(&vec![c; n]));
         let mut fired = 0;
         for step in 0..300 {
             let weights: Vec<f32> = (0..n)
@@ -663,7 +676,7 @@ mod tests {
             step_kernel(&mut a.0, &mut a.1, &mut a.2, &mut a.3, &weights, &currents, 5.0, Same(c));
             step_dispatch(&mut b.0, &mut b.1, &mut b.2, &mut b.3, &weights, &currents, 5.0, Same(c));
             // Each neuron's own constants, here the same: the same bits.
-            step_each_dispatch(&mut each.0, &mut each.1, &mut each.2, &mut each.3, &weights, &currents, 5.0, &own);
+            step_each_dispatch(&mut each.0, &mut each.1, &mut each.2, &mut each.3, &weights, &currents, 5.0, own.at(0..n));
             fired += a.3.iter().filter(|&&s| s != 0).count();
             assert_eq!(a.3, b.3);
             assert_eq!(a.3, each.3);

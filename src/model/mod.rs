@@ -142,20 +142,33 @@ pub trait Model: Clone + std::fmt::Debug {
 }
 
 /// A group's constants (propagators, thresholds): one set for all its neurons, or one per
-/// neuron where their parameters differ.
+/// neuron where their parameters differ, held as `S`: a list of sets (the scalar models),
+/// or columns, one per field (`Columns`: what a vectorised step reads).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Constants<C> {
+pub enum Constants<C, S = Vec<C>> {
     Shared(C),
-    PerNeuron(Vec<C>),
+    PerNeuron(S),
 }
 
-impl<C: Copy> Constants<C> {
+/// Where each neuron's constants are held.
+pub trait EachHeld<C> {
+    fn get(&self, i: usize) -> C;
+}
+
+impl<C: Copy> EachHeld<C> for Vec<C> {
+    #[inline(always)]
+    fn get(&self, i: usize) -> C {
+        self[i]
+    }
+}
+
+impl<C: Copy, S: EachHeld<C>> Constants<C, S> {
     /// Neuron i's.
     #[inline(always)]
     pub fn of(&self, i: usize) -> C {
         match self {
             Constants::Shared(c) => *c,
-            Constants::PerNeuron(each) => each[i],
+            Constants::PerNeuron(each) => each.get(i),
         }
     }
 
@@ -165,6 +178,75 @@ impl<C: Copy> Constants<C> {
             Constants::Shared(_) => 0,
             Constants::PerNeuron(_) => std::mem::size_of::<C>(),
         }
+    }
+}
+
+impl<C: Copy> Constants<C> {
+    /// The same constants, each neuron's held as columns.
+    pub fn into_columns<const F: usize>(self) -> Constants<C, Columns<F>>
+    where
+        C: Fields<F>,
+    {
+        match self {
+            Constants::Shared(c) => Constants::Shared(c),
+            Constants::PerNeuron(each) => Constants::PerNeuron(Columns::of(&each)),
+        }
+    }
+}
+
+/// A set of constants of `F` f32 fields, taken apart into columns and put together again.
+pub trait Fields<const F: usize>: Copy {
+    fn fields(&self) -> [f32; F];
+    fn from_fields(fields: [f32; F]) -> Self;
+}
+
+/// Each neuron's constants as `F` columns, one per field (field k of neuron i at
+/// k·n + i): a step reads each field as a contiguous stream, in vector lanes, where a
+/// list of sets is read field by field with gathers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Columns<const F: usize> {
+    n: usize,
+    data: Vec<f32>,
+}
+
+impl<const F: usize> Columns<F> {
+    pub fn of<C: Fields<F>>(each: &[C]) -> Columns<F> {
+        let n = each.len();
+        let mut data = vec![0.0; F * n];
+        for (i, c) in each.iter().enumerate() {
+            for (k, x) in c.fields().into_iter().enumerate() {
+                data[k * n + i] = x;
+            }
+        }
+        Columns { n, data }
+    }
+
+    /// The columns of neurons `range`, as a step kernel reads them.
+    pub fn at(&self, range: std::ops::Range<usize>) -> ColumnsAt<'_, F> {
+        ColumnsAt(std::array::from_fn(|k| &self.data[k * self.n + range.start..k * self.n + range.end]))
+    }
+}
+
+impl<C: Fields<F>, const F: usize> EachHeld<C> for Columns<F> {
+    #[inline(always)]
+    fn get(&self, i: usize) -> C {
+        C::from_fields(std::array::from_fn(|k| self.data[k * self.n + i]))
+    }
+}
+
+/// The columns of a range of neurons.
+#[derive(Clone, Copy, Debug)]
+pub struct ColumnsAt<'a, const F: usize>([&'a [f32]; F]);
+
+impl<C: Fields<F>, const F: usize> ConstantsAt<C> for ColumnsAt<'_, F> {
+    #[inline(always)]
+    fn prefix(self, n: usize) -> Self {
+        ColumnsAt(self.0.map(|column| &column[..n]))
+    }
+
+    #[inline(always)]
+    fn at(&self, i: usize) -> C {
+        C::from_fields(std::array::from_fn(|k| self.0[k][i]))
     }
 }
 
