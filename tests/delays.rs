@@ -132,6 +132,9 @@ fn delay_memory_does_not_grow_with_one_over_dt() {
         format!("projection.1.delay={delays}"),
         "projection.2.synapse={ model = \"exp_conductance\", tau = \"5 ms\", e_rev = -80 }".into(),
         "projection.3.synapse={ model = \"exp_conductance\", tau = \"5 ms\", e_rev = -80 }".into(),
+        // Conductances: the inhibitory weights' size, as conductances ≥ 0.
+        "projection.2.weight=\"u\"".into(),
+        "projection.3.weight=\"u\"".into(),
     ];
     let mb = |b: u64| b as f64 / 1e6;
     let mut buffers = Vec::new();

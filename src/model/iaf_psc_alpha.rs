@@ -32,8 +32,9 @@
 
 use super::declaration::{Declaration, Declared, Derived, StateVariable, Values};
 use super::{Build, Columns, ColumnsAt, Constants, ConstantsAt, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, Same, StateArrayMut, StepInput};
+use super::membrane_input::MembraneInput;
 use crate::expr::Expr;
-use crate::synapse::{SynapseModel, SynapticInput};
+use crate::synapse::SynapseModel;
 
 const STATE: [(&str, &str, &str); 4] = [("v", "mV", "e_l"), ("di_syn", "pA/ms", "0"), ("i_syn", "pA", "0"), ("refractory", "steps", "0")];
 
@@ -229,7 +230,7 @@ impl Model for AlphaSpec {
         let ([v, di_syn, i_syn, refractory], constants) = each.build(&self.initial, STATE.map(|s| s.0), first, r)?;
         let n = v.len();
         let constants = constants.into_columns();
-        Ok(AlphaGroup { v, di_syn, i_syn, refractory, spiked: vec![0; n], constants, membrane, dt_ms: self.dt_ms, scales: Vec::new(), currents: Vec::new() })
+        Ok(AlphaGroup { v, di_syn, i_syn, refractory, spiked: vec![0; n], constants, input: MembraneInput::new(membrane, self.dt_ms) })
     }
 
     fn gpu_unsupported(&self) -> Option<String> {
@@ -264,16 +265,8 @@ pub struct AlphaGroup {
     pub refractory: Vec<f32>,
     pub spiked: Vec<u8>,
     pub constants: Constants<AlphaConstants, Columns<12>>,
-    /// tau_m (ms) and c_m (pF), one pair for the group or one per neuron: with the step
-    /// (ms), the propagators of the synaptic kinds' currents onto v.
-    membrane: Vec<[f64; 2]>,
-    dt_ms: f64,
-    /// Per neuron (one for all where they share the membrane), for each synaptic time
-    /// constant τ met so far: (P31(τ), P32(τ)) / P30 for an alpha current, (P21(τ) / P30,
-    /// 0) for an exponential one.
-    scales: Vec<(f32, Vec<[f32; 2]>)>,
-    /// Scratch: the stimuli's currents and the kinds' contributions, as one current.
-    currents: Vec<f32>,
+    /// The membranes (tau_m, c_m) and what the stimuli and synaptic kinds inject.
+    input: MembraneInput,
 }
 
 impl Group for AlphaGroup {
@@ -295,23 +288,15 @@ impl Group for AlphaGroup {
     fn step(&mut self, step: &StepInput) -> bool {
         // Synaptic kinds: its inhibitory current where tau_syn_in ≠ tau_syn_ex, and other
         // populations' (zero here).
-        let mut scratch = std::mem::take(&mut self.currents);
-        let currents = if step.synaptic.is_empty() {
-            step.currents
-        } else {
-            self.kinds_as_currents(step, &mut scratch);
-            Some(scratch.as_slice())
-        };
-        let non_finite = super::in_chunks(self.v.len(), currents, |r, currents| {
+        let currents = self.input.currents(step, &self.v);
+        super::in_chunks(self.v.len(), currents, |r, currents| {
             let state = [&mut self.v[r.clone()], &mut self.di_syn[r.clone()], &mut self.i_syn[r.clone()], &mut self.refractory[r.clone()]];
             let (spiked, input) = (&mut self.spiked[r.clone()], &step.input[r.clone()]);
             match &self.constants {
                 Constants::Shared(c) => step_dispatch(state, spiked, input, currents, step.common, Same(*c)),
                 Constants::PerNeuron(c) => step_each_dispatch(state, spiked, input, currents, step.common, c.at(r.clone())),
             }
-        });
-        self.currents = scratch;
-        non_finite
+        })
     }
 
     #[inline]
@@ -358,59 +343,6 @@ impl Group for AlphaGroup {
 
     fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
         vec![&mut self.v, &mut self.di_syn, &mut self.i_syn, &mut self.refractory]
-    }
-}
-
-impl AlphaGroup {
-    /// The stimuli's currents plus the synaptic kinds' contributions as the current that
-    /// moves v as they do over the step: an alpha current I with rise dI as the step began
-    /// moves v by P31(τ)·dI + P32(τ)·I (NEST's i_syn_in), which is P30·((P31·dI + P32·I)/P30);
-    /// an exponential one by P21(τ)·I. A conductance (another population's synapses: none
-    /// reach iaf_psc_alpha) is g·(e_rev − v).
-    fn kinds_as_currents(&mut self, step: &StepInput, currents: &mut Vec<f32>) {
-        currents.clear();
-        currents.extend_from_slice(step.currents.unwrap_or(&[]));
-        currents.resize(self.v.len(), 0.0);
-        for kind in step.synaptic.iter() {
-            match kind {
-                SynapticInput::Current { start, rise, tau_ms, .. } => {
-                    let alpha = !rise.is_empty();
-                    let scales = self.scales(tau_ms, alpha);
-                    let rises = if alpha { rise } else { start };
-                    for (k, (c, (i, di))) in currents.iter_mut().zip(start.iter().zip(rises)).enumerate() {
-                        let [s31, s32] = scales[if scales.len() == 1 { 0 } else { k }];
-                        *c += if alpha { s31 * *di + s32 * *i } else { s31 * *i };
-                    }
-                }
-                SynapticInput::Conductance { g, e_rev, .. } => {
-                    currents.iter_mut().zip(g).zip(&self.v).for_each(|((c, g), v)| *c += *g * (e_rev - *v));
-                }
-            }
-        }
-    }
-
-    /// The scales of a current of time constant `tau_ms` (alpha or exponential) for each
-    /// neuron's membrane (one where they share it), computed once per time constant.
-    fn scales(&mut self, tau_ms: f32, alpha: bool) -> &[[f32; 2]] {
-        let key = if alpha { tau_ms } else { -tau_ms };
-        let k = match self.scales.iter().position(|(tau, _)| *tau == key) {
-            Some(k) => k,
-            None => {
-                let dt = self.dt_ms;
-                let scale = |&[tau_m, c_m]: &[f64; 2]| {
-                    if alpha {
-                        let p = AlphaPropagators::new(tau_m, c_m, tau_ms as f64, dt);
-                        [(p.p31 / p.p30) as f32, (p.p32 / p.p30) as f32]
-                    } else {
-                        let p = super::lif::Propagators::new(tau_m, c_m, tau_ms as f64, dt);
-                        [(p.p21 / p.p20) as f32, 0.0]
-                    }
-                };
-                self.scales.push((key, self.membrane.iter().map(scale).collect()));
-                self.scales.len() - 1
-            }
-        };
-        &self.scales[k].1
     }
 }
 

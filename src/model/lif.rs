@@ -24,8 +24,9 @@
 
 use super::declaration::{Bound, Declaration, Declared, Derived, Parameter, Scope, StateVariable, Values};
 use super::{Build, Columns, ColumnsAt, Constants, ConstantsAt, EachNeuron, GpuModel, Group, InvalidValue, Model, ModelKind, NeuronModel, Same, StateArrayMut, StepInput};
+use super::membrane_input::MembraneInput;
 use crate::expr::Expr;
-use crate::synapse::{SynapseModel, SynapticInput};
+use crate::synapse::SynapseModel;
 
 /// Parameters in slot order: name, default (NEST's iaf_psc_exp defaults), unit, bound;
 /// iaf_psc_alpha's too.
@@ -243,7 +244,7 @@ impl Model for LifSpec {
         let ([v, i_syn, refractory], constants) = each.build(&self.initial, STATE.map(|s| s.0), first, r)?;
         let n = v.len();
         let constants = constants.into_columns();
-        Ok(LifGroup { v, i_syn, refractory, spiked: vec![0; n], constants, membrane, dt_ms: self.dt_ms, scales: Vec::new(), currents: Vec::new() })
+        Ok(LifGroup { v, i_syn, refractory, spiked: vec![0; n], constants, input: MembraneInput::new(membrane, self.dt_ms) })
     }
 
     fn gpu_unsupported(&self) -> Option<String> {
@@ -277,15 +278,8 @@ pub struct LifGroup {
     pub refractory: Vec<f32>,
     pub spiked: Vec<u8>,
     pub constants: Constants<LifConstants, Columns<9>>,
-    /// tau_m (ms) and c_m (pF), one pair for the group or one per neuron: with the step
-    /// (ms), the propagators of the synaptic kinds' currents onto v.
-    membrane: Vec<[f64; 2]>,
-    dt_ms: f64,
-    /// P21(τ)/P20 per neuron (one for all where they share the membrane) for each
-    /// synaptic time constant τ met so far.
-    scales: Vec<(f32, Vec<f32>)>,
-    /// Scratch: the stimuli's currents and the kinds' contributions, as one current.
-    currents: Vec<f32>,
+    /// The membranes (tau_m, c_m) and what the stimuli and synaptic kinds inject.
+    input: MembraneInput,
 }
 
 impl Group for LifGroup {
@@ -305,14 +299,8 @@ impl Group for LifGroup {
     /// currents). Returns true if some state is no longer finite.
     #[inline]
     fn step(&mut self, step: &StepInput) -> bool {
-        let mut scratch = std::mem::take(&mut self.currents);
-        let currents = if step.synaptic.is_empty() {
-            step.currents
-        } else {
-            self.kinds_as_currents(step, &mut scratch);
-            Some(scratch.as_slice())
-        };
-        let non_finite = super::in_chunks(self.v.len(), currents, |r, currents| {
+        let currents = self.input.currents(step, &self.v);
+        super::in_chunks(self.v.len(), currents, |r, currents| {
             let (v, i_syn, refractory, spiked) =
                 (&mut self.v[r.clone()], &mut self.i_syn[r.clone()], &mut self.refractory[r.clone()], &mut self.spiked[r.clone()]);
             match &self.constants {
@@ -321,9 +309,7 @@ impl Group for LifGroup {
                     step_each_dispatch(v, i_syn, refractory, spiked, &step.input[r.clone()], currents, step.common, c.at(r.clone()))
                 }
             }
-        });
-        self.currents = scratch;
-        non_finite
+        })
     }
 
     #[inline]
@@ -366,50 +352,6 @@ impl Group for LifGroup {
 
     fn gpu_state_mut(&mut self) -> Vec<&mut [f32]> {
         vec![&mut self.v, &mut self.i_syn, &mut self.refractory]
-    }
-}
-
-impl LifGroup {
-    /// The stimuli's currents plus the synaptic kinds' contributions as the current that
-    /// moves v as they do over the step: an exponential current i decaying with τ moves v
-    /// by P21(τ)·i (i as the step began, as NEST's i_syn_in), which is P20·(P21(τ)/P20·i).
-    /// A conductance (of another population's synapses: none onto iaf_psc_exp) is
-    /// g·(e_rev − v).
-    fn kinds_as_currents(&mut self, step: &StepInput, currents: &mut Vec<f32>) {
-        currents.clear();
-        currents.extend_from_slice(step.currents.unwrap_or(&[]));
-        currents.resize(self.v.len(), 0.0);
-        for kind in step.synaptic.iter() {
-            match kind {
-                SynapticInput::Current { start, tau_ms, .. } => {
-                    let scales = self.scales(tau_ms);
-                    match scales {
-                        [scale] => currents.iter_mut().zip(start).for_each(|(c, i)| *c += scale * *i),
-                        each => currents.iter_mut().zip(start).zip(each).for_each(|((c, i), scale)| *c += scale * *i),
-                    }
-                }
-                SynapticInput::Conductance { g, e_rev, .. } => {
-                    currents.iter_mut().zip(g).zip(&self.v).for_each(|((c, g), v)| *c += *g * (e_rev - *v));
-                }
-            }
-        }
-    }
-
-    /// P21(τ)/P20 for each neuron's membrane (one where they share it), computed once per
-    /// time constant.
-    fn scales(&mut self, tau_ms: f32) -> &[f32] {
-        let k = match self.scales.iter().position(|(tau, _)| *tau == tau_ms) {
-            Some(k) => k,
-            None => {
-                let scale = |&[tau_m, c_m]: &[f64; 2]| {
-                    let p = Propagators::new(tau_m, c_m, tau_ms as f64, self.dt_ms);
-                    (p.p21 / p.p20) as f32
-                };
-                self.scales.push((tau_ms, self.membrane.iter().map(scale).collect()));
-                self.scales.len() - 1
-            }
-        };
-        &self.scales[k].1
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod channels;
 pub mod declaration;
+pub mod membrane_input;
 
 pub use declaration::{Declaration, Declared};
 
