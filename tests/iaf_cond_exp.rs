@@ -138,6 +138,10 @@ fn negative_conductances_are_refused_naming_the_inhibitory_synapse() {
         );
         let spread = network.replace("low = 1.0, high = 4.0", "low = -1.0, high = 4.0");
         assert!(check_refuses("net.toml", &spread).contains("projection[0].weight: weights down to -1: a conductance synapse"));
+        // A normal weight without a lower bound (PyNN's normal(0.5, 0.01)) is its author's.
+        let normal = network
+            .replace("{ distribution = \"uniform\", low = 1.0, high = 4.0 }", "{ distribution = \"normal\", mean = 2.0, std = 0.1 }");
+        config::parse(&normal, "net.toml", &Overrides::default()).expect("an unbounded normal weight");
     }
 }
 

@@ -550,7 +550,9 @@ pub(super) fn nonnegative_conductance(synapse: SynapseModel, weight: &WeightSpec
         return Ok(());
     }
     let (lo, _) = crate::connectivity::generate::weight_bounds(weight);
-    if lo >= 0.0 {
+    // A normal weight without a lower bound (PyNN's normal(0.5, 0.01)) is taken as its
+    // author meant it: the bound refused is one the weights are given or drawn within.
+    if lo >= 0.0 || lo == f64::NEG_INFINITY {
         return Ok(());
     }
     // An expression's bounds are searched on a grid, a few ulps off what was written.
