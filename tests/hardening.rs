@@ -75,6 +75,9 @@ fn non_finite_parameters_initial_values_and_weights_are_refused_at_build() {
         ("population.exc.initial.v=\"sqrt(-1)\"", "--set population.exc.initial.v=\"sqrt(-1)\": population[0].initial.v: evaluates to NaN: expected a finite number".to_string()),
         ("projection.0.weight=\"1/0\"", "--set projection.0.weight=\"1/0\": projection[0].weight: evaluates to inf: expected a finite number".to_string()),
         ("projection.1.weight=\"ln(u-0.3)\"", "--set projection.1.weight=\"ln(u-0.3)\": projection[1].weight: evaluates to NaN at u = 0: expected a finite number".to_string()),
+        // TOML's own nan and inf, as numbers (not read as names of an expression).
+        ("projection.0.weight=nan", "--set projection.0.weight=nan: projection[0].weight: expected a finite number, got NaN".to_string()),
+        ("projection.0.weight=-inf", "--set projection.0.weight=-inf: projection[0].weight: expected a finite number, got -inf".to_string()),
         // Only for some neurons: named with its id and r, at build.
         (
             "population.exc.parameters.d=\"sqrt(r-0.5)\"",
@@ -90,6 +93,19 @@ fn non_finite_parameters_initial_values_and_weights_are_refused_at_build() {
         assert_eq!(one_line_error(&out, 2), format!("error: {expected}"), "{set}");
         assert!(!dir.path().join("out").exists(), "nothing written for {set}");
     }
+}
+
+/// A stimulus's value that is finite but beyond f32 is said to be so (not "expected a
+/// finite number, got 1000000000000000000000000000000000000000").
+#[test]
+fn a_stimulus_value_beyond_f32_is_named_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = example("hh_classic.toml");
+    let out = run_in(dir.path(), m.to_str().unwrap(), &["--set", "stimulus.0.amplitudes=[0, 1e39]"]);
+    assert_eq!(
+        one_line_error(&out, 2),
+        "error: --set stimulus.0.amplitudes=[0, 1e39]: stimulus[0].amplitudes[1]: expected a finite number, got 1e39, beyond the range of f32 (±3.4e38)"
+    );
 }
 
 #[test]

@@ -527,6 +527,59 @@ def test_what_volley_cannot_run_is_refused_by_name():
     sim.end()
 
 
+def test_bad_values_are_refused_as_pynn_s_errors():
+    """A battery of bad values, each refused with PyNN's error naming it, rather than run
+    as something else: NaN parameters and initial values, delays below the timestep,
+    list indices beyond a population, Poisson parameters, runs off the step grid, runs
+    after end(), populations of an earlier setup()."""
+    from pyNN import errors
+
+    import pyNN.volley as sim
+
+    def fresh():
+        sim.setup(timestep=0.1)
+        return sim.Population(2, sim.IF_curr_exp(), label="a"), sim.Population(10, sim.IF_curr_exp(), label="b")
+
+    a, b = fresh()
+    with pytest.raises(errors.InvalidParameterValueError, match="initial v nan: expected a finite number"):
+        a.initialize(v=float("nan"))
+    with pytest.raises(errors.ConnectionError, match="connection 0 has postsynaptic index 50: expected 0 to 9"):
+        sim.Projection(a, b, sim.FromListConnector([(0, 50, 0.5, 1.0)]), sim.StaticSynapse())
+    sim.Projection(a, b, sim.FromListConnector([(0, 0, 0.5, -1.0), (1, 1, 0.5, 0.0)]), sim.StaticSynapse())
+    with pytest.raises(errors.ConnectionError, match="delay -1.0 ms: expected at least the timestep, 0.1 ms"):
+        sim.run(1.0)
+    a, b = fresh()
+    c = sim.Population(1, sim.IF_cond_exp(tau_syn_E=float("nan")), label="c")
+    sim.Projection(a, c, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.01))
+    with pytest.raises(errors.InvalidParameterValueError, match="c.tau_syn_ex is NaN: expected a number"):
+        sim.run(1.0)
+    a, b = fresh()
+    sim.Population(1, sim.SpikeSourcePoisson(rate=10.0, duration=-5.0), label="p")
+    with pytest.raises(errors.InvalidParameterValueError, match="p: SpikeSourcePoisson duration -5.0: expected a number from 0"):
+        sim.run(1.0)
+    a, b = fresh()
+    with pytest.raises(ValueError, match="a run of 0.05 ms: expected a multiple of the timestep, 0.1 ms"):
+        sim.run(0.05)
+    with pytest.raises(ValueError, match="expected a finite time"):
+        sim.run(float("nan"))
+    sim.run(1.0)
+    sim.end()
+    with pytest.raises(RuntimeError, match=r"the simulation ended \(end\(\)\): call setup\(\)"):
+        sim.run(1.0)
+    old = b
+    a, b = fresh()
+    with pytest.raises(errors.ConnectionError, match="b was created before the last setup"):
+        sim.Projection(old, b, sim.AllToAllConnector(), sim.StaticSynapse())
+    sim.end()
+    # A timestep that 1 ms is no multiple of runs.
+    sim.setup(timestep=0.3, min_delay=0.3)
+    cell = sim.Population(1, sim.IF_curr_exp(i_offset=1.0))
+    cell.record("v")
+    sim.run(3.0)
+    assert sim.get_current_time() == pytest.approx(3.0)
+    sim.end()
+
+
 def unequal_synaptic_time_constants(sim, celltype="IF_curr_exp"):
     """A `celltype` cell with tau_syn_E = 2 ms and tau_syn_I = 8 ms, brought near
     threshold by a current, receiving an excitatory and an inhibitory train (NEST routes

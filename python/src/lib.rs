@@ -460,6 +460,34 @@ fn write_spikes(py: Python<'_>, path: &str, trains: Vec<(String, Vec<f64>, Vec<u
     volley::record::sonata::write_trains(Path::new(path), &trains).map_err(|e| to_py(py, e))
 }
 
+/// Writes synapses to a SONATA edges file of one edge population `name`: (source and
+/// target node populations, the target population's size), population-local ids, a
+/// weight and a delay (ms) each.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn write_edges(
+    py: Python<'_>,
+    path: &str,
+    name: &str,
+    populations: (String, String, u64),
+    sources: PyReadonlyArray1<'_, u64>,
+    targets: PyReadonlyArray1<'_, u64>,
+    weights: PyReadonlyArray1<'_, f32>,
+    delays_ms: PyReadonlyArray1<'_, f64>,
+) -> PyResult<()> {
+    let (source_population, target_population, target_size) = populations;
+    let list = volley::record::edge_file::EdgeList {
+        source_population: &source_population,
+        target_population: &target_population,
+        target_size,
+        sources: sources.as_slice()?,
+        targets: targets.as_slice()?,
+        weights: weights.as_slice()?,
+        delays_ms: delays_ms.as_slice()?,
+    };
+    volley::record::edge_file::write(Path::new(path), name, &list).map_err(|e| to_py(py, e))
+}
+
 /// Every sample of one population of a SONATA report: (times, node ids, values as a
 /// times × neurons array, variable, unit, population).
 #[pyfunction]
@@ -487,6 +515,7 @@ fn _volley(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_model, m)?)?;
     m.add_function(wrap_pyfunction!(read_spikes, m)?)?;
     m.add_function(wrap_pyfunction!(write_spikes, m)?)?;
+    m.add_function(wrap_pyfunction!(write_edges, m)?)?;
     m.add_function(wrap_pyfunction!(read_report, m)?)?;
     m.add_function(wrap_pyfunction!(finalize, m)?)?;
     m.add_function(wrap_pyfunction!(parse_time, m)?)?;

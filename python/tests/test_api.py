@@ -472,3 +472,111 @@ def test_files_are_written_after_another_hdf5_took_the_global_symbols(tmp_path):
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip().splitlines()[-1] == "[1.0]"
+
+
+# --- synapses listed in a file, and what is refused (a battery of bad inputs) ------------
+
+
+def listed_network(connection: dict, **weights) -> volley.Model:
+    m = volley.Model(dt="0.1 ms", duration="200 ms", seed=3)
+    m.population("a", 30, "iaf_psc_exp", parameters={"i_e": 400.0}, initial={"v": "-70 + 15*r"})
+    m.population("b", 12, "iaf_psc_exp", parameters={"i_e": 370.0})
+    m.projection("a", "b", connection=connection, **weights)
+    return m
+
+
+def test_synapses_written_with_write_edges_are_the_list_in_the_model(tmp_path):
+    rng = np.random.default_rng(5)
+    sources, targets = rng.integers(0, 30, 300), rng.integers(0, 12, 300)
+    weights, delays = rng.uniform(20, 80, 300), rng.integers(1, 25, 300) * 0.1
+    inline = listed_network({"rule": "list", "sources": sources, "targets": targets}, weight=weights, delay=delays.tolist())
+    volley.write_edges(tmp_path / "listed.h5", "a", ("b", 12), sources, targets, weights, delays)
+    from_file = listed_network({"rule": "list", "file": str(tmp_path / "listed.h5")})
+    with volley.Simulation(inline, threads=1) as s1, volley.Simulation(from_file, threads=2) as s2:
+        s1.run()
+        s2.run()
+        assert len(s1.spikes("b")[0]) > 20
+        for x, y in zip(s1.spikes(), s2.spikes()):
+            assert np.array_equal(x, y)
+        for x, y in zip(s1.weights(0), s2.weights(0)):
+            assert np.array_equal(x, y)
+    # libsonata's reader takes the file, each target's synapses in the order given.
+    with h5py.File(tmp_path / "listed.h5") as f:
+        g = f["edges/a_to_b"]
+        assert g["source_node_id"].attrs["node_population"] == "a" and g["target_node_id"].attrs["node_population"] == "b"
+        order = np.argsort(targets, kind="stable")
+        assert np.array_equal(g["source_node_id"][:], sources[order])
+    for args, message in [
+        ((["a"], ("b", 12), [0, 1], [0], 1.0, 1.0), "1 targets for 2 sources"),
+        ((["a"], ("b", 12), [0, -1], [0, 1], 1.0, 1.0), "sources: expected population-local ids from 0, got -1"),
+        ((["a"], ("b", 12), [0, 1], [0, 12], 1.0, 1.0), "target 1 is 12: expected an id below the target population's size, 12"),
+        ((["a"], ("b", 12), [0, 1], [0, 1], [1.0, 2.0, 3.0], 1.0), "3 weights for 2 synapses"),
+        ((["a"], ("b", 12), [0.5], [0], 1.0, 1.0), "entry 0 is 0.5: expected a whole number"),
+    ]:
+        with pytest.raises(volley.VolleyError, match=message):
+            volley.write_edges(tmp_path / "bad.h5", args[0][0], *args[1:])
+        assert not (tmp_path / "bad.h5").exists()
+
+
+def test_a_state_that_leaves_the_finite_numbers_stops_the_runs(tmp_path):
+    m = volley.Model(dt="1 ms", duration="100 ms")
+    m.population("c", 3, "izhikevich", parameters={"a": 0.02, "b": 0.2, "c": -65.0, "d": 8.0})
+    m.stimulus("c", kind="constant", amplitude=10.0, neurons={"range": [0, 2]})
+    m.output(str(tmp_path), spikes="spikes.h5")
+    with volley.Simulation(m, threads=1) as sim:
+        sim.run(50)
+        before = len(sim.spikes("c")[0])
+        assert before > 0
+        with pytest.raises(volley.VolleyError, match="expected finite numbers"):
+            sim.set("c", "v", float("nan"), ids=[2])
+        with pytest.raises(volley.VolleyError, match="expected finite numbers"):
+            sim.set("c", "u", [0.0, float("inf")], ids=[0, 1])
+        sim.change({"stimulus.0.amplitude": 1e30})
+        with pytest.raises(volley.VolleyError, match="the state left the finite numbers: v of neuron 0 of 'c' became"):
+            sim.run(10)
+        # The spikes up to then are kept; no later run goes on from a state of NaN.
+        assert len(sim.spikes("c")[0]) >= before
+        with pytest.raises(volley.VolleyError, match="the state left the finite numbers"):
+            sim.run(10)
+    assert volley.read_spikes(tmp_path / "spikes.h5")["c"][0].size >= before
+
+
+def test_arguments_out_of_their_range_are_refused_by_name(tmp_path):
+    m = izhikevich(tmp_path, duration="10 ms", **{"output.spikes": "", "output.raster": ""})
+    cases = [
+        (lambda: volley.Simulation(m, threads=-1), "threads: expected a whole number from 1, got -1"),
+        (lambda: volley.Simulation(42), "model: expected a volley.Model or the path of a model file, got int"),
+    ]
+    for call, message in cases:
+        with pytest.raises(volley.VolleyError, match=message):
+            call()
+    sim = volley.Simulation(m, threads=1)
+    cases = [
+        (lambda: sim.weights(-1), "projection: expected a whole number from 0, got -1"),
+        (lambda: sim.samples(-1), "handle: expected a whole number from 0, got -1"),
+        (lambda: sim.record("exc", "v", ids=[-1]), "ids: expected population-local ids from 0, got -1"),
+        (lambda: sim.record("exc", "v", interval=float("nan")), "interval: expected a whole number of steps"),
+        (lambda: sim.set("exc", "v", -60.0, ids=[0.5]), r"ids: entry 0 is 0.5: expected a whole number"),
+        (lambda: sim.set("exc", "v", [[1.0, 2.0], [3.0, 4.0]], ids=[0, 1]), r"values: expected one value, or one per neuron"),
+        (lambda: sim.run(True), "duration: expected a time in ms"),
+        (lambda: sim.run(1e30), r"goes past step 2\^32 - 1"),
+        (lambda: sim.change({"population.exc.size": 5}), "change a neuron's state with Simulation.set"),
+    ]
+    for call, message in cases:
+        with pytest.raises(volley.VolleyError, match=message):
+            call()
+    sim.close()
+    assert repr(sim) == "<volley.Simulation, closed>"
+
+
+def test_write_spikes_refuses_trains_that_cannot_be_replayed(tmp_path):
+    for trains, message in [
+        ({"a": ([float("nan")], [0])}, "population 'a': time 0 is nan ms: expected finite times from 0 ms"),
+        ({"a": ([1.0, -2.0], [0, 1])}, "time 1 is -2.0 ms"),
+        ({"a/b": ([1.0], [0])}, r"population 'a/b': expected a name \(a string without '/'\)"),
+        ({"": ([1.0], [0])}, "population '': expected a name"),
+        ({"a": ([1.0], [2**63])}, "is beyond any population"),
+    ]:
+        with pytest.raises(volley.VolleyError, match=message):
+            volley.write_spikes(tmp_path / "t.h5", trains)
+        assert list(tmp_path.iterdir()) == [], "nothing written"

@@ -63,7 +63,7 @@ def _hdf5_mapped() -> bool:
 _volley = _load_core()
 from ._volley import VolleyError
 
-__all__ = ["Model", "Simulation", "VolleyError", "read_spikes", "write_spikes", "read_report", "Report", "__version__"]
+__all__ = ["Model", "Simulation", "VolleyError", "read_spikes", "write_spikes", "write_edges", "read_report", "Report", "__version__"]
 __version__: str = _volley.__version__
 
 
@@ -106,7 +106,37 @@ def _ms(duration: float | str, what: str) -> float:
     """A duration in ms from a number (ms) or a string with a unit ("1.5 s")."""
     if isinstance(duration, str):
         return _volley.parse_time(duration, what)
+    if isinstance(duration, bool) or not isinstance(duration, (int, float, np.integer, np.floating)):
+        raise VolleyError(f"{what}: expected a time in ms (a number) or a string with a unit such as \"1.5 s\", got {duration!r}")
     return float(duration)
+
+
+def _ids(ids: Iterable[int] | np.ndarray, what: str = "ids") -> np.ndarray:
+    """Population-local ids as uint64: whole numbers from 0, refused otherwise (a
+    fractional id would otherwise be cut to the id below it)."""
+    array = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids))
+    if array.size == 0:
+        return np.zeros(0, dtype=np.uint64)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
+        raise VolleyError(f"{what}: expected population-local ids (whole numbers from 0), got {array.ravel()[:5].tolist()}")
+    flat = array.ravel()
+    if not np.issubdtype(flat.dtype, np.integer):
+        whole = np.isfinite(flat) & (flat == np.round(flat))
+        if not whole.all():
+            k = int(np.argmin(whole))
+            raise VolleyError(f"{what}: entry {k} is {flat[k]}: expected a whole number")
+    if (flat < 0).any():
+        raise VolleyError(f"{what}: expected population-local ids from 0, got {flat.min()}")
+    if flat.max() >= 2**63:
+        raise VolleyError(f"{what}: id {flat.max()} is beyond any population")
+    return np.ascontiguousarray(flat.astype(np.uint64))
+
+
+def _index(value: Any, what: str, least: int = 0) -> int:
+    """A whole number from ``least`` given as an argument (a projection's number, a handle)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise VolleyError(f"{what}: expected a whole number from {least}, got {value!r}")
+    return int(value)
 
 
 class Model:
@@ -240,10 +270,14 @@ class Simulation:
     def __init__(
         self, model: Model | str, threads: int | None = None, backend: str = "cpu", gpu: int | None = None, keep_spikes: bool = True
     ):
-        if isinstance(model, str):
+        if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
             model = Model.load(model)
+        if not isinstance(model, Model):
+            raise VolleyError(f"model: expected a volley.Model or the path of a model file, got {type(model).__name__}")
         if threads is None:
             threads = _default_threads()
+        threads = None if threads is None else _index(threads, "threads", least=1)
+        gpu = None if gpu is None else _index(gpu, "gpu")
         self.model = model
         self._sim = _volley.Simulation(model.checked, threads, backend, gpu, " ".join(sys.argv), keep_spikes)
         self._dt = model.dt
@@ -266,6 +300,8 @@ class Simulation:
         steps = ms / self._dt
         if not math.isfinite(steps) or steps < 0 or abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
             raise VolleyError(f"duration: expected a whole number of steps of {self._dt} ms, got {ms} ms")
+        if self._sim.step + round(steps) >= 2**32:
+            raise VolleyError(f"duration: {ms} ms from {self.t} ms goes past step 2^32 - 1 (at dt = {self._dt} ms), the last a run can reach")
         reports, stop = self.model.checked.reports
         if reports and self._sim.step + round(steps) > stop and not self._warned_reports:
             self._warned_reports = True
@@ -327,16 +363,16 @@ class Simulation:
         ``interval`` (default one step), from the state the first step starts from;
         before the first run. Returns a handle for :meth:`samples`."""
         sizes = {name: size for name, size, _ in self.model.populations}
-        ids_array = np.arange(sizes.get(population, 0), dtype=np.uint64) if ids is None else np.asarray(list(ids), dtype=np.uint64)
+        ids_array = np.arange(sizes.get(population, 0), dtype=np.uint64) if ids is None else _ids(ids)
         steps = 1 if interval is None else _ms(interval, "interval") / self._dt
-        if abs(steps - round(steps)) > 1e-9 * max(1.0, steps) or round(steps) < 1:
+        if not math.isfinite(steps) or abs(steps - round(steps)) > 1e-9 * max(1.0, steps) or round(steps) < 1:
             raise VolleyError(f"interval: expected a whole number of steps of {self._dt} ms, got {steps * self._dt} ms")
         return self._sim.record(population, variable, np.ascontiguousarray(ids_array), round(steps))
 
     def samples(self, handle: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A recording's samples so far on this rank: (times in ms, population-local ids,
         values as a times × neurons array). Row k is the state at ``k·interval``."""
-        ids, interval, values = self._sim.samples(handle)
+        ids, interval, values = self._sim.samples(_index(handle, "handle"))
         times = np.arange(values.shape[0]) * interval * self._dt
         return times, ids, values
 
@@ -346,7 +382,7 @@ class Simulation:
         population-local ids, by target. A static projection's weights are those the
         run holds (as stored: 16-bit codes of a compact projection decoded), a plastic
         one's as they are now. A copy."""
-        sources, targets, weights, delays = self._sim.synapses(projection)
+        sources, targets, weights, delays = self._sim.synapses(_index(projection, "projection"))
         return sources, targets, weights, delays * self._dt
 
     # --- changes between runs -----------------------------------------------------------
@@ -359,11 +395,11 @@ class Simulation:
             sizes = {name: size for name, size, _ in self.model.populations}
             ids_array = np.arange(sizes.get(population, 0), dtype=np.uint64)
         else:
-            ids_array = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids).astype(np.int64)
-            if (ids_array < 0).any():
-                raise VolleyError(f"ids: expected population-local ids from 0, got {int(ids_array.min())}")
-            ids_array = ids_array.astype(np.uint64)
-        values_array = np.atleast_1d(np.asarray(values, dtype=np.float64))
+            ids_array = _ids(ids)
+        values_array = np.asarray(values, dtype=np.float64)
+        if values_array.ndim > 1:
+            raise VolleyError(f"values: expected one value, or one per neuron (a flat array), got an array of shape {values_array.shape}")
+        values_array = np.atleast_1d(values_array)
         self._sim.set(population, variable, np.ascontiguousarray(ids_array), np.ascontiguousarray(values_array))
 
     def set_weights(self, projection: int, weights: float | Iterable[float]) -> None:
@@ -375,7 +411,7 @@ class Simulation:
         The CPU backend only."""
         # One value for all is one value: the core gives it to every synapse.
         array = np.atleast_1d(np.asarray(weights, dtype=np.float32)).ravel()
-        self._sim.set_weights(projection, np.ascontiguousarray(array))
+        self._sim.set_weights(_index(projection, "projection"), np.ascontiguousarray(array))
 
     def change(self, set: Mapping[str, Any]) -> None:
         """Changes the model's stimuli and its populations' parameters from the next step
@@ -408,6 +444,8 @@ class Simulation:
         self.close()
 
     def __repr__(self) -> str:
+        if self._closed:
+            return "<volley.Simulation, closed>"
         return f"<volley.Simulation at {self.t} ms, rank {self.rank} of {self.ranks}>"
 
 
@@ -441,12 +479,53 @@ def write_spikes(path: str, trains: Mapping[str, tuple[Iterable[float], Iterable
     writes them. What a ``spike_source`` population replays (``spikes = "FILE.h5"``)."""
     rows = []
     for name, (times, ids) in trains.items():
+        if not isinstance(name, str) or not name or "/" in name:
+            raise VolleyError(f"{path}: population {name!r}: expected a name (a string without '/')")
         t = np.asarray(times, dtype=np.float64).ravel()
-        n = np.asarray(ids, dtype=np.int64).ravel()
-        if (n < 0).any():
-            raise VolleyError(f"{path}: population {name!r}: node id {int(n.min())}: expected ids from 0")
-        rows.append((str(name), t.tolist(), n.astype(np.uint64).tolist()))
+        n = _ids(ids, f"{path}: population {name!r}: node ids")
+        bad = ~(np.isfinite(t) & (t >= 0))
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise VolleyError(f"{path}: population {name!r}: time {k} is {t[k]} ms: expected finite times from 0 ms")
+        rows.append((name, t.tolist(), n.tolist()))
     _volley.write_spikes(str(path), rows)
+
+
+def write_edges(
+    path: str,
+    source: tuple[str, int] | str,
+    target: tuple[str, int],
+    sources: Iterable[int],
+    targets: Iterable[int],
+    weights: float | Iterable[float],
+    delays: float | Iterable[float],
+    name: str | None = None,
+) -> None:
+    """Writes synapses to a new SONATA edges file (replacing one at ``path``): one edge
+    population ``name`` (default ``"<source>_to_<target>"``) from population ``source``
+    onto ``target`` (``(name, size)``; the source's name alone will do), each synapse's
+    population-local ``sources`` and ``targets``, its weight (the target model's unit) and
+    delay (ms), one for all or one each. A projection takes them with
+    ``connection={"rule": "list", "file": path}`` and no weight or delay of its own: the
+    synapses of a list in the model file, without their passing through its text. Each
+    target sums its synapses in the order given."""
+    source_name = source if isinstance(source, str) else source[0]
+    target_name, target_size = target
+    s, t = _ids(sources, f"{path}: sources"), _ids(targets, f"{path}: targets")
+    if len(s) != len(t):
+        raise VolleyError(f"{path}: {len(t)} targets for {len(s)} sources: expected one target per source")
+
+    def each(values: Any, what: str, dtype: type) -> np.ndarray:
+        array = np.asarray(values, dtype=dtype).ravel()
+        if array.size == 1:
+            return np.full(len(s), array[0], dtype=dtype)
+        if array.size != len(s):
+            raise VolleyError(f"{path}: {array.size} {what} for {len(s)} synapses: expected one for all, or one each")
+        return np.ascontiguousarray(array)
+
+    _volley.write_edges(str(path), name or f"{source_name}_to_{target_name}", (str(source_name), str(target_name), int(target_size)),
+                        s, t,
+                        each(weights, "weights", np.float32), each(delays, "delays", np.float64))
 
 
 def read_report(path: str, population: str | None = None) -> Report:

@@ -60,7 +60,7 @@ impl DrawnComm {
             return;
         }
         // The number of silent neurons before the next spiking one is geometric.
-        let log_q = (1.0 - p).ln();
+        let Some(log_q) = crate::rng::geometric_log_q(p) else { return };
         let mut gid = range.start;
         loop {
             // NaN (a uniform of exactly 1 cannot occur: 1 − u > 0) or past the range: done.

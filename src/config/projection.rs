@@ -30,11 +30,14 @@ impl Validator<'_> {
             return Err(self.error(p.target.span(), at("target"), super::stimulus::no_input(&populations[target])));
         }
         let listed = p.connection.get_ref().rule == "list";
+        // Where an error about the weights points: the weight, or the connection that
+        // takes them from a file.
+        let weight_span = p.weight.as_ref().map_or(p.connection.span(), |w| w.span());
         let (rule, weight, delay) = if listed {
             let l = self.listed_synapses(
                 i,
                 &p.connection,
-                (&p.weight, p.delay.as_ref()),
+                (p.weight.as_ref(), p.delay.as_ref()),
                 (&populations[source], &populations[target]),
                 (dt_ms, edges),
             )?;
@@ -63,11 +66,11 @@ impl Validator<'_> {
         }
         let synapse = match (&p.synapse, routed_by_sign(&populations[target], &weight)) {
             (None, Ok(Some(kind))) => kind,
-            (None, Err(message)) => return Err(self.error(p.weight.span(), at("weight"), message)),
+            (None, Err(message)) => return Err(self.error(weight_span, at("weight"), message)),
             _ => synapse,
         };
         if let Err(message) = nonnegative_conductance(synapse, &weight) {
-            return Err(self.error(p.weight.span(), at("weight"), message));
+            return Err(self.error(weight_span, at("weight"), message));
         }
         let inhibitory = populations[target].model.inhibitory_kind() == Some(synapse);
         if let (Some(s), true) = (&p.synapse, inhibitory) {
@@ -120,7 +123,7 @@ impl Validator<'_> {
             if let WeightSpec::Normal { min, max, .. } = weight {
                 if !(min.is_finite() && max.is_finite()) {
                     return Err(self.error(
-                        p.weight.span(),
+                        weight_span,
                         at("weight"),
                         "compact storage needs a bounded weight: give the normal distribution finite min and max",
                     ));
@@ -147,7 +150,7 @@ impl Validator<'_> {
                 let nice = |x: f64| (x * 1e9).round() / 1e9;
                 let range = if lo == hi { format!("is {}", nice(lo)) } else { format!("ranges over [{}, {}]", nice(lo), nice(hi)) };
                 return Err(self.error(
-                    p.weight.span(),
+                    weight_span,
                     at("weight"),
                     format!("{range}: a plastic projection's weights must lie within its rule's bounds: expected {expected}"),
                 ));
@@ -167,7 +170,15 @@ impl Validator<'_> {
     ) -> Result<(ConnectionRule, WeightSpec, DelaySpec)> {
         let at = |field: &str| format!("projection[{i}].{field}");
         let rule = self.rule(&p.connection, &at("connection"), &populations[source], &populations[target], source == target)?;
-        let weight = self.weight(&p.weight, &at("weight"))?;
+        let Some(given) = &p.weight else {
+            return Err(self.error(
+                p.connection.span(),
+                at("weight"),
+                "missing: expected a number, an expression of per-synapse uniforms u, u2, u3, or { distribution = \"uniform\" | \"normal\", ... }",
+            ));
+        };
+        let weight = self.weight(given, &at("weight"))?;
+        let weight_span = given.span();
         // Searched on a grid of its uniforms: constants and ranges that fail are caught
         // here, with their place in the file; stored synapses are checked one by one
         // when built, procedural ones (drawn during the run) by the run's state check.
@@ -176,7 +187,7 @@ impl Validator<'_> {
             let at_u: Vec<String> = ["u", "u2", "u3"].iter().zip(u).take(*uniforms).map(|(n, x)| format!("{n} = {x}")).collect();
             let at_u = if at_u.is_empty() { String::new() } else { format!(" at {}", at_u.join(", ")) };
             return Err(self.error(
-                p.weight.span(),
+                weight_span,
                 at("weight"),
                 format!("evaluates to {}{at_u}: expected a finite number", crate::units::describe_value(value)),
             ));
@@ -218,7 +229,13 @@ impl Validator<'_> {
             "one_to_one" => &[],
             _ => &[],
         };
-        if let Some(key) = [("sources", conn.sources.is_some()), ("targets", conn.targets.is_some())].iter().find(|k| k.1).map(|k| k.0) {
+        let listing = [
+            ("sources", conn.sources.is_some()),
+            ("targets", conn.targets.is_some()),
+            ("file", conn.file.is_some()),
+            ("edges", conn.edges.is_some()),
+        ];
+        if let Some(key) = listing.iter().find(|k| k.1).map(|k| k.0) {
             return Err(key_err(key, format!("rule {} draws its synapses: '{key}' is rule list's", conn.rule)));
         }
         let given = [
@@ -304,6 +321,7 @@ impl Validator<'_> {
         let err = |m: String| self.error(value.span(), field, m);
         match value.get_ref() {
             toml::Value::Integer(x) => expr(&format!("{x}")),
+            toml::Value::Float(x) if !x.is_finite() => Err(err(format!("expected a finite number, got {x}"))),
             toml::Value::Float(x) => expr(&format!("{x:?}")),
             toml::Value::String(s) => expr(s),
             toml::Value::Table(t) => {

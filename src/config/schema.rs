@@ -133,8 +133,10 @@ pub struct Projection {
     pub target: Spanned<String>,
     pub connection: Spanned<Connection>,
     /// A number, an expression of per-synapse uniforms `u`, `u2`, `u3` in [0, 1), or a
-    /// table `{ distribution = "uniform" | "normal", ... }`.
-    pub weight: Spanned<toml::Value>,
+    /// table `{ distribution = "uniform" | "normal", ... }`. Required but for synapses
+    /// listed in a file that holds their weights.
+    #[serde(default)]
+    pub weight: Option<Spanned<toml::Value>>,
     /// A time (number of ms or string with unit), or `{ distribution = "uniform", low,
     /// high }`; whole steps, at least one.
     #[serde(default)]
@@ -170,6 +172,10 @@ pub struct Connection {
     /// rule list: the synapses' sources and targets, population-local ids, pair by pair.
     pub sources: Option<Vec<i64>>,
     pub targets: Option<Vec<i64>>,
+    /// rule list: or a SONATA edges file holding them (relative to the model file), and
+    /// the name of its edge population where it holds several.
+    pub file: Option<Spanned<String>>,
+    pub edges: Option<Spanned<String>>,
 }
 
 /// A current injected into a population or part of it (`[[stimulus]]`).

@@ -220,7 +220,7 @@ impl Validator<'_> {
                 Ok(v)
             } else {
                 let what = if non_negative { "a finite number ≥ 0" } else { "a finite number" };
-                Err(self.error(x.span(), at(field), format!("expected {what}, got {v}")))
+                Err(self.error(x.span(), at(field), format!("expected {what}, got {}", crate::units::describe_value(v))))
             }
         };
         self.stimulus_reaches(s, &targets, populations, kind_name, &at)?;

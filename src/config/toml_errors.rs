@@ -88,6 +88,10 @@ pub(super) fn plain_message(message: &str, header: Option<&str>) -> String {
     let Some((got, expected)) = rest.rsplit_once(", expected ") else {
         return message.to_string();
     };
+    // An integer beyond i64 (TOML's range): "integer `18446744073709551616` as i128".
+    if let Some(number) = rest.strip_prefix("integer `").and_then(|r| r.split_once("` as i128")).map(|(n, _)| n) {
+        return format!("expected an integer from -2^63 to 2^63 - 1 (TOML's), got {number}");
+    }
     if let (Some(name), "a sequence") = (header, expected) {
         return format!("expected [[{name}]] tables, one per entry, got a single [{name}] table");
     }
@@ -139,6 +143,10 @@ mod tests {
             ("invalid type: boolean `true`, expected u64", "expected an integer, got true"),
             ("invalid type: string \"8 Hz\", expected f64", "expected a number, got \"8 Hz\""),
             ("invalid type: integer `5`, expected a string", "expected a string, got 5"),
+            (
+                "invalid type: integer `18446744073709551616` as i128, expected any valid TOML value",
+                "expected an integer from -2^63 to 2^63 - 1 (TOML's), got 18446744073709551616",
+            ),
             ("invalid type: sequence, expected a string", "expected a string, got an array"),
             ("data did not match any variant of untagged enum Value", "expected a number or a string"),
             (

@@ -414,7 +414,7 @@ fn draw_others(
                 return;
             }
             // Geometric skips: the gap to the next chosen pair, one draw per synapse.
-            let log_q = (1.0 - p).ln();
+            let Some(log_q) = rng::geometric_log_q(p) else { return };
             let mut i = 0u64;
             let mut draw = 0u32;
             a.resize(CHUNK, 0);
@@ -693,6 +693,17 @@ mod tests {
         let total: usize = rows(&desc, 300..500).iter().map(Row::len).sum();
         // Binomial(300·200, 0.1): mean 6000, sd 73.
         assert!((total as f64 - 6000.0).abs() < 4.0 * 73.5, "{total}");
+    }
+
+    /// p = 0 makes no synapse (its geometric gaps are infinite, not −∞: every pair was
+    /// chosen once), nor does a p so small that 1 − p rounds to 1.
+    #[test]
+    fn fixed_probability_0_and_tiny_make_no_synapse() {
+        for p in ["0.0", "0", "1e-18"] {
+            let desc = model(&format!("{{ rule = \"fixed_probability\", p = {p} }}"), "1.0", "");
+            let total: usize = rows(&desc, 300..500).iter().map(Row::len).sum();
+            assert_eq!(total, 0, "p = {p}");
+        }
     }
 
     /// The microcircuit's excitatory delays: normal, mean 1.5 ms, std 0.75 ms, redrawn

@@ -5,6 +5,7 @@ pub mod appender;
 pub mod atomic;
 pub mod circuit;
 mod edge_columns;
+pub mod edge_file;
 pub mod provenance;
 pub mod rates;
 pub mod report;

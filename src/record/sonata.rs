@@ -390,7 +390,14 @@ pub fn write_trains(path: &Path, trains: &[(String, Vec<f64>, Vec<u64>)]) -> Res
     if let Some((name, times, ids)) = trains.iter().find(|(_, t, i)| t.len() != i.len()) {
         return Err(bad(format!("population {name:?}: {} timestamps and {} node ids: expected one id per time", times.len(), ids.len())));
     }
-    let write = || -> hdf5::Result<()> {
+    if let Some((name, ..)) = trains.iter().find(|(name, ..)| name.is_empty() || name.contains('/')) {
+        return Err(bad(format!("population {name:?}: expected a name (not empty, without '/')")));
+    }
+    if let Some((name, times, _)) = trains.iter().find(|(_, t, _)| t.iter().any(|x| !(x.is_finite() && *x >= 0.0))) {
+        let k = times.iter().position(|x| !(x.is_finite() && *x >= 0.0)).unwrap_or(0);
+        return Err(bad(format!("population {name:?}: timestamp {k} is {} ms: expected finite times from 0 ms", times[k])));
+    }
+    let write = |path: &Path| -> hdf5::Result<()> {
         let file = hdf5::File::create(path)?;
         file.new_attr::<u32>().create("magic")?.write_scalar(&MAGIC)?;
         file.new_attr::<u32>().shape(2).create("version")?.write(&VERSION)?;
@@ -411,12 +418,34 @@ pub fn write_trains(path: &Path, trains: &[(String, Vec<f64>, Vec<u64>)]) -> Res
         }
         Ok(())
     };
-    write().map_err(|e| bad(e.to_string()))
+    // Whole or not at all: a failure leaves no file behind.
+    super::atomic::write_atomically(path, |partial| write(partial).map_err(|e| bad(e.to_string())))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Trains a spike source could not replay, or a name that is no group, are refused
+    /// before anything is written; a refused file leaves nothing behind.
+    #[test]
+    fn trains_that_cannot_be_replayed_are_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.h5");
+        let train = |name: &str, times: Vec<f64>| vec![(name.to_string(), times.clone(), vec![0; times.len()])];
+        for (trains, expected) in [
+            (train("a", vec![f64::NAN]), "population \"a\": timestamp 0 is NaN ms: expected finite times from 0 ms"),
+            (train("a", vec![1.0, -1.0]), "population \"a\": timestamp 1 is -1 ms: expected finite times from 0 ms"),
+            (train("a/b", vec![1.0]), "population \"a/b\": expected a name (not empty, without '/')"),
+            (train("", vec![1.0]), "population \"\": expected a name (not empty, without '/')"),
+        ] {
+            let err = write_trains(&path, &trains).unwrap_err().to_string();
+            assert!(err.ends_with(expected), "{err}");
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left: {expected}");
+        }
+        write_trains(&path, &train("a", vec![1.0, 0.0])).unwrap();
+        assert_eq!(read_spike_file(&path).unwrap().populations[0].timestamps_ms, vec![0.0, 1.0]);
+    }
 
     #[test]
     fn sampled_reading_keeps_every_kth_neuron() {

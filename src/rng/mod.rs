@@ -88,6 +88,19 @@ pub fn unit_f64(hi: u32, lo: u32) -> f64 {
     unit_bits(hi, lo) as f64 * (1.0 / TWO_TO_53)
 }
 
+/// ln(1 − p), the divisor of geometric skips (the gap before the next pair chosen with
+/// probability `p`, `floor(ln(1 − u) / ln(1 − p))`), for 0 ≤ p < 1; None where p ≤ 0:
+/// nothing is chosen (a divisor of 0 would make every gap −∞ and choose everything).
+/// Where 1 − p rounds to 1 (p below 1.1e-16), ln_1p keeps it from 0; elsewhere the plain
+/// form, which every network drawn so far was drawn with.
+pub fn geometric_log_q(p: f64) -> Option<f64> {
+    if p.is_nan() || p <= 0.0 {
+        return None;
+    }
+    let log_q = (1.0 - p).ln();
+    Some(if log_q == 0.0 { (-p).ln_1p() } else { log_q })
+}
+
 /// The per-neuron uniform `r` in [0, 1) of neuron `gid`: the same value for every
 /// parameter of that neuron (net.m uses one `re`/`ri` per neuron for all of a, b, c, d).
 pub fn neuron_uniform(seed: u64, gid: u64) -> f64 {
@@ -545,6 +558,17 @@ fn fill_noise_normals_kernel(seed: u64, stream: u32, step: u64, first_gid: u64, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn geometric_skips_choose_nothing_at_p_0_and_something_at_tiny_p() {
+        assert_eq!(geometric_log_q(0.0), None);
+        assert_eq!(geometric_log_q(-0.5), None);
+        assert_eq!(geometric_log_q(0.5), Some(0.5f64.ln()));
+        let tiny = geometric_log_q(1e-20).unwrap();
+        assert!(tiny < 0.0 && (tiny + 1e-20).abs() < 1e-30, "{tiny}");
+        // A gap at tiny p is enormous, not −∞.
+        assert!((0.5f64.ln() / tiny).floor() > 1e19);
+    }
 
     /// Binomial counts by inversion from the mode: small and huge n, p near 0, ½ and 1;
     /// mean and variance within 4 standard errors over 20,000 uniforms, every count within

@@ -552,10 +552,7 @@ fn save_checkpoint(desc: &Description, options: &RunOptions, outputs: &Outputs, 
 /// would have given — and says how it ended.
 fn stop_on_non_finite(desc: &Description, local: Option<NonFinite>, mut outputs: Outputs, sim: &mut Simulation) -> Error {
     let (backend, comm) = sim.backend_and_comm();
-    let mine = local.as_ref().map_or([f64::INFINITY; 2], |n| [n.step as f64, n.gid as f64]);
-    let all = comm.all_gather_f64(&mine);
-    let first = all.chunks(2).enumerate().min_by(|a, b| a.1[0].total_cmp(&b.1[0]).then(a.1[1].total_cmp(&b.1[1]))).map_or(0, |(r, _)| r);
-    let step = all[2 * first] as u64;
+    let (first, step) = first_non_finite(local.as_ref(), comm);
     let until = step + 1;
     let ms = until as f64 * desc.dt_ms;
     let status = format!("stopped: a state became non-finite at {ms} ms");
@@ -570,17 +567,44 @@ fn stop_on_non_finite(desc: &Description, local: Option<NonFinite>, mut outputs:
         return Error::OtherRank { exit_code: crate::error::EXIT_NON_FINITE };
     }
     let n = local.expect("this rank holds the first non-finite state");
-    let p = desc.populations.iter().find(|p| p.gids().contains(&n.gid)).expect("a neuron of the network");
     let file = match (&desc.output.spikes, spike_file) {
         (Some(_), Some(path)) => format!("; {} holds every spike up to then", path.display()),
         _ => String::new(),
     };
-    Error::NonFinite(format!(
-        "the state left the finite numbers: {} of neuron {} of '{}' became {} in the step to {ms} ms (step {step}){file}; \
+    Error::NonFinite(describe_non_finite(desc, &n, &file))
+}
+
+/// What left the finite numbers, and where: `file` says what the spike file holds.
+fn describe_non_finite(desc: &Description, n: &NonFinite, file: &str) -> String {
+    let p = desc.populations.iter().find(|p| p.gids().contains(&n.gid)).expect("a neuron of the network");
+    let ms = (n.step + 1) as f64 * desc.dt_ms;
+    format!(
+        "the state left the finite numbers: {} of neuron {} of '{}' became {} in the step to {ms} ms (step {}){file}; \
          smaller weights, inputs or dt keep it finite",
         n.variable,
         n.gid - p.first_gid,
         p.name,
-        n.value
-    ))
+        n.value,
+        n.step
+    )
+}
+
+/// The message of the first state over all ranks (by step, then id) that left the finite
+/// numbers, on every rank (collective): the rank that holds it names it, the others
+/// point to it.
+pub fn non_finite_message(desc: &Description, local: Option<NonFinite>, comm: &dyn Communicator) -> String {
+    let (first, step) = first_non_finite(local.as_ref(), comm);
+    match local {
+        Some(n) if comm.rank() == first => describe_non_finite(desc, &n, ""),
+        _ => format!("the state left the finite numbers on rank {first}, in the step to {} ms", (step + 1) as f64 * desc.dt_ms),
+    }
+}
+
+/// The rank holding the first non-finite state over all ranks (by step, then id) and
+/// its step (collective).
+fn first_non_finite(local: Option<&NonFinite>, comm: &dyn Communicator) -> (usize, u64) {
+    let mine = local.map_or([f64::INFINITY; 2], |n| [n.step as f64, n.gid as f64]);
+    let all = comm.all_gather_f64(&mine);
+    let first = all.chunks(2).enumerate().min_by(|a, b| a.1[0].total_cmp(&b.1[0]).then(a.1[1].total_cmp(&b.1[1]))).map_or(0, |(r, _)| r);
+    (first, all[2 * first] as u64)
 }

@@ -38,6 +38,8 @@ pub struct Session {
     /// The projections whose weights were set (`set_weights`): given as data since, no
     /// longer as the model text draws them.
     weights_given: Vec<usize>,
+    /// Why the runs stopped, once a state left the finite numbers: later runs refuse.
+    non_finite: Option<String>,
 }
 
 /// One state variable of chosen neurons sampled into memory: the backend's probe, the
@@ -106,6 +108,7 @@ impl Session {
             recordings: Vec::new(),
             locks: Some(locks),
             weights_given: Vec::new(),
+            non_finite: None,
         };
         let (backend, comm) = (session.backend.as_mut(), session.comm.as_mut());
         session.carried = Some(Simulation::new(backend, comm, session.desc.epoch_steps(), MAX_STEPS).suspend());
@@ -125,6 +128,17 @@ impl Session {
     pub fn run(&mut self, steps: u64) -> Result<&[Spike]> {
         if steps == 0 {
             return Ok(&[]);
+        }
+        // Steps are counted in 32 bits (spikes carry theirs), as a model's duration is.
+        if self.step().checked_add(steps).is_none_or(|end| end >= 1 << 32) {
+            return Err(crate::Error::Runtime(format!(
+                "a run of {steps} steps from step {} goes past step 2^32 - 1, the last a run can reach (as a model's duration)",
+                self.step()
+            )));
+        }
+        // A state that left the finite numbers stops the runs, as it stops the CLI's.
+        if let Some(why) = &self.non_finite {
+            return Err(crate::Error::NonFinite(why.clone()));
         }
         // Taken only here, and put back before anything can fail.
         let Some(carried) = self.carried.take() else {
@@ -147,6 +161,13 @@ impl Session {
         agree(self.comm.as_ref(), ran)?;
         let from = self.spikes.len();
         self.spikes.extend_from_slice(&recorder.memory.spikes);
+        // The run's spikes kept (they carry no NaN), its end refused.
+        let local = self.backend.non_finite();
+        if self.comm.any(local.is_some()) {
+            let why = crate::run::non_finite_message(&self.desc, local, self.comm.as_ref());
+            self.non_finite = Some(why.clone());
+            return Err(crate::Error::NonFinite(why));
+        }
         if !self.keep_spikes {
             // Handed back for this run, then let go.
             self.spikes.drain(..from);
@@ -294,6 +315,10 @@ impl Session {
         if let Some(bad) = ids.iter().find(|&&i| i >= size) {
             return Err(crate::Error::Runtime(format!("neuron {bad} is not in population {name:?} (ids 0..{size})")));
         }
+        // A state the step could not have made: the run would carry it on silently.
+        if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+            return Err(crate::Error::Runtime(format!("{name}.{variable}: value {k} is {}: expected finite numbers", values[k])));
+        }
         let value = |k: usize| values[if values.len() == 1 { 0 } else { k }];
         self.backend.visit_state(&mut |mut piece| {
             if piece.population == p && piece.array == array {
@@ -325,7 +350,7 @@ impl Session {
                 return Err(crate::Error::Runtime(format!(
                     "{path} cannot change between runs: only stimuli (stimulus.N.field), neuron parameters \
                      (population.NAME.parameters.field) and a spike source's trains (population.NAME.spikes) can; \
-                     change state with set_state"
+                     change a neuron's state with Simulation.set"
                 )));
             }
         }

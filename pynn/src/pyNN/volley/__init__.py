@@ -68,6 +68,7 @@ def end(compatible_output=True):
         population.write_data(get_io(filename), variables)
     simulator.state.write_on_end = []
     simulator.state.close()
+    simulator.state.ended = True
 
 
 run, run_until = common.build_run(simulator)

@@ -8,6 +8,7 @@ cell and the recordings registered."""
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 
 import numpy as np
@@ -40,9 +41,17 @@ def group_by_population(cells):
     return [(p, np.asarray(sorted(ix))) for p, ix in by_population.values()]
 
 
+def _refuse_nan(name, value):
+    """NaN is no value (it would also read as differing between the cells)."""
+    array = np.asarray(value, dtype=float)
+    if np.isnan(array).any():
+        raise errors.InvalidParameterValueError(f"pyNN.volley: {name} is NaN: expected a number")
+
+
 def _parameter(population, name, value):
     """A cell parameter as volley takes it: one number where the cells share it, else one
     per cell where the model holds it per neuron (`per_cell` of the cell type)."""
+    _refuse_nan(f"{population.label}.{name}", value)
     if _homogeneous(value):
         return _value(name, value)
     if name not in getattr(population.celltype, "per_cell", ()):
@@ -55,6 +64,7 @@ def _parameter(population, name, value):
 
 def _value(name, value):
     """A homogeneous parameter's value (one per population in volley)."""
+    _refuse_nan(name, value)
     array = np.atleast_1d(np.asarray(value, dtype=float))
     if not np.all(array == array.flat[0]):
         raise NotImplementedError(f"pyNN.volley: {name} differs between the cells of a population; volley holds one value per population")
@@ -137,9 +147,11 @@ def _stimulus_tables(source, until_ms):
 
 def model_of(state):
     """The volley model of the network described in `state`."""
-    m = volley.Model(dt=f"{state.dt} ms", duration=f"{max(state.dt, 1.0)} ms", seed=state.seed)
+    # About 1 ms in whole steps (each run says how far it goes).
+    m = volley.Model(dt=f"{state.dt} ms", duration=f"{math.ceil(1.0 / state.dt - 1e-9) * state.dt!r} ms", seed=state.seed)
     poisson = [p for p in state.populations if isinstance(p.celltype, SpikeSourcePoisson)]
     for k, population in enumerate(poisson):
+        _check_poisson(population)
         population._poisson_key = k
         # The trains the new network replays: none yet (draw_poisson_trains).
         population._poisson_drawn = None
@@ -284,6 +296,19 @@ def _drawn_poisson(state, population, first_step, end_step):
 _POISSON_AHEAD = 10
 
 
+def _check_poisson(population):
+    """A SpikeSourcePoisson's rate (Hz), start and duration (ms) as a Poisson process
+    takes them: finite rates and starts from 0, durations from 0 (inf: to the end)."""
+    p = population._parameters
+    checks = (("rate", lambda x: np.isfinite(x) & (x >= 0)), ("start", lambda x: np.isfinite(x) & (x >= 0)), ("duration", lambda x: x >= 0))
+    for name, valid in checks:
+        values = np.atleast_1d(np.asarray(p[name], dtype=float))
+        if not valid(values).all():
+            bad = values[~valid(values)][0]
+            raise errors.InvalidParameterValueError(f"{population.label}: SpikeSourcePoisson {name} {bad}: expected a finite number from 0"
+                                                    if name != "duration" else f"{population.label}: SpikeSourcePoisson duration {bad}: expected a number from 0 (ms)")
+
+
 def draw_poisson_trains(state, end_ms):
     """Before a run to `end_ms`: each SpikeSourcePoisson that is a spike source replays
     trains drawn with the parameters it has now, for that run and the blocks after it,
@@ -295,6 +320,7 @@ def draw_poisson_trains(state, end_ms):
     sets = {}
     for population in state.populations:
         if isinstance(population.celltype, SpikeSourcePoisson) and not population._native_poisson:
+            _check_poisson(population)
             p = population._parameters
             key = tuple(np.asarray(p[k], dtype=float).tobytes() for k in ("rate", "start", "duration"))
             drawn = population._poisson_drawn
@@ -336,20 +362,27 @@ def _write_trains(state, population, times):
 
 def _listed_projections(m, projection):
     """A projection whose synapses PyNN's connector listed: one volley projection of
-    listed synapses per pair of populations its cells belong to."""
+    listed synapses per pair of populations its cells belong to, its synapses in a SONATA
+    edges file of the session's (not the model's text, which a change reads again)."""
+    from .simulator import state
+
     for pre, post, sources, targets, weights, delays in projection.listed_parts():
         if isinstance(post.celltype, SpikeSourcePoisson):
             raise NotImplementedError("pyNN.volley: a SpikeSourcePoisson receives no projection")
-        for w in (min(weights, default=0.0), max(weights, default=0.0)):
+        weights = np.asarray(weights, dtype=float)
+        for w in (weights.min(), weights.max()) if weights.size else ():
             _check_sign(projection, w)
         projection._parts.append((len(m._tables["projection"]), pre, post))
-        scale = post.celltype.weight_scale
-        # On the grid of steps, at least one, as NEST rounds delays.
-        from .simulator import state
-
-        delays = (np.maximum(1, np.round(np.asarray(delays, dtype=float) / state.dt)) * state.dt).tolist()
-        m.projection(pre._volley_name, post._volley_name, connection={"rule": "list", "sources": sources, "targets": targets},
-                     weight=(np.asarray(weights, dtype=float) * scale).tolist(), delay=delays, **_synapse_kind(projection, post))
+        # On the grid of steps, as NEST rounds delays; below one step refused, as on NEST.
+        delays = np.asarray(delays, dtype=float)
+        short = ~(delays >= state.dt * (1 - 1e-9))
+        if short.any():
+            raise errors.ConnectionError(f"delay {delays[short][0]} ms: expected at least the timestep, {state.dt} ms")
+        delays = np.round(delays / state.dt) * state.dt
+        state.edges_written += 1
+        path = state.scratch() / f"listed_{state.edges_written}.h5"
+        volley.write_edges(path, pre._volley_name, (post._volley_name, post.size), sources, targets, weights * post.celltype.weight_scale, delays)
+        m.projection(pre._volley_name, post._volley_name, connection={"rule": "list", "file": str(path)}, **_synapse_kind(projection, post))
 
 
 def _plasticity(projection):

@@ -7,7 +7,7 @@ the build."""
 from __future__ import annotations
 
 import numpy as np
-from pyNN import common
+from pyNN import common, errors
 from pyNN.parameters import ParameterSpace, simplify
 
 from . import simulator
@@ -85,7 +85,11 @@ class Population(common.Population):
             values = np.full(self.size, np.nan)
             self._initial[variable] = values
         evaluated = initial_values.evaluate(simplify=False) if hasattr(initial_values, "evaluate") else initial_values
-        values[indices] = np.broadcast_to(np.asarray(evaluated, dtype=float), (len(indices),))
+        given = np.broadcast_to(np.asarray(evaluated, dtype=float), (len(indices),))
+        # NaN marks a cell not given a value here: a NaN or infinite value is refused.
+        if not np.all(np.isfinite(given)):
+            raise errors.InvalidParameterValueError(f"{self.label}: initial {variable} {given[~np.isfinite(given)][0]}: expected a finite number")
+        values[indices] = given
 
     def _set_initial_value_array(self, variable, initial_values):
         self._initial_values_at(variable, np.arange(self.size), initial_values)

@@ -12,7 +12,7 @@ between the populations the cells belong to."""
 from __future__ import annotations
 
 import numpy as np
-from pyNN import common, connectors
+from pyNN import common, connectors, errors
 from pyNN.random import RandomDistribution
 from pyNN.space import Space
 
@@ -27,6 +27,20 @@ def _drawn_in_python(rng):
     from pyNN.random import NativeRNG
 
     return rng is not None and not isinstance(rng, NativeRNG)
+
+
+def _check_list_indices(connector, pre_size, post_size):
+    """A FromListConnector's cells within the projection's sides (PyNN's connector would
+    leave out the connections of a cell beyond them without a word)."""
+    listed = np.asarray(connector.conn_list, dtype=float)
+    if listed.size == 0:
+        return
+    listed = listed.reshape(len(connector.conn_list), -1)
+    for column, size, side in ((0, pre_size, "presynaptic"), (1, post_size, "postsynaptic")):
+        bad = ~((listed[:, column] >= 0) & (listed[:, column] < size) & (listed[:, column] == np.round(listed[:, column])))
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise errors.ConnectionError(f"FromListConnector: connection {k} has {side} index {listed[k, column]:g}: expected 0 to {size - 1}")
 
 
 def listed_by_pynn(connector, synapse_type):
@@ -102,6 +116,8 @@ class Projection(common.Projection):
                     f"({type(connector).__name__} from a {type(self.pre).__name__} onto a {type(self.post).__name__} is listed)"
                 )
             self._listed = []
+            if isinstance(connector, connectors.FromListConnector):
+                _check_list_indices(connector, self.pre.size, self.post.size)
             if type(connector) is connectors.OneToOneConnector:
                 self._list_one_to_one()
             else:
@@ -164,7 +180,7 @@ class Projection(common.Projection):
                 return []
             sources, weights, delays = (np.concatenate([part[k] for part in self._listed]) for k in (0, 2, 3))
             targets = np.concatenate([np.full(len(pre), post) for pre, post, *_ in self._listed])
-            return [(self.pre, self.post, sources.tolist(), targets.tolist(), weights.astype(float).tolist(), delays.astype(float).tolist())]
+            return [(self.pre, self.post, sources, targets, weights.astype(float), delays.astype(float))]
         pre_cells, post_cells = cells_by_index(self.pre), cells_by_index(self.post)
         parts = {}
         for pre, post, weights, delays in self._listed:

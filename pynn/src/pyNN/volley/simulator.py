@@ -6,9 +6,17 @@ runs after it go on from there, bit for bit."""
 
 from __future__ import annotations
 
-from pyNN import common
+import numpy as np
+from pyNN import common, errors
 
 name = "volley"
+
+
+def _populations_of(side):
+    """The Populations a Population, PopulationView or Assembly is made of."""
+    if hasattr(side, "populations"):
+        return [p for part in side.populations for p in _populations_of(part)]
+    return [getattr(side, "grandparent", side)]
 
 
 class ID(int, common.IDMixin):
@@ -60,6 +68,8 @@ class State(common.control.BaseState):
         self.populations = []
         self.projections = []
         self.trains_written = 0
+        self.edges_written = 0
+        self.ended = False
         self.current_sources = []
         self.reset()
 
@@ -71,6 +81,10 @@ class State(common.control.BaseState):
     def add_projection(self, projection):
         if self.sim is not None:
             raise NotImplementedError("volley builds the network whole at the first run (or the first read of a projection's synapses): create Projections before it")
+        for side in (projection.pre, projection.post):
+            for population in _populations_of(side):
+                if not any(population is p for p in self.populations):
+                    raise errors.ConnectionError(f"{population.label} was created before the last setup(): create the network's populations after it")
         self.projections.append(projection)
 
     # --- running --------------------------------------------------------------------------
@@ -89,8 +103,16 @@ class State(common.control.BaseState):
     def run_until(self, tstop):
         from .build import draw_poisson_trains
 
+        if self.ended:
+            raise RuntimeError("pyNN.volley: the simulation ended (end()): call setup() to describe and run a new one")
+        exact = (tstop - self.t) / self.dt
+        if not np.isfinite(exact):
+            raise ValueError(f"pyNN.volley: run to {tstop} ms: expected a finite time")
+        # As NEST: a run is a whole number of steps.
+        if abs(exact - round(exact)) > 1e-6 * max(1.0, abs(exact)):
+            raise ValueError(f"pyNN.volley: a run of {tstop - self.t} ms: expected a multiple of the timestep, {self.dt} ms")
         self.build()
-        steps = round((tstop - self.t) / self.dt)
+        steps = round(exact)
         if steps > 0:
             draw_poisson_trains(self, self.t + steps * self.dt)
             self.sim.run(steps * self.dt)
