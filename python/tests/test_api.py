@@ -456,7 +456,7 @@ def test_spike_trains_written_are_replayed_by_a_spike_source(tmp_path):
         sim.change({"population.input.spikes": str(tmp_path / "later.h5")})
         sim.run(5.5)
         assert sim.spikes("input")[0].tolist() == [1.0, 2.0, 3.0, 6.0]
-    with pytest.raises(volley.VolleyError, match="node id -1: expected ids from 0"):
+    with pytest.raises(volley.VolleyError, match="node ids: expected population-local ids from 0, got -1"):
         volley.write_spikes(tmp_path / "bad.h5", {"input": ([1.0], [-1])})
     with pytest.raises(volley.VolleyError, match=r"bad2.h5.*2 timestamps and 1 node ids: expected one id per time"):
         volley.write_spikes(tmp_path / "bad2.h5", {"input": ([1.0, 2.0], [0])})

@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import json
 import math
+import re
 import sys
 import warnings
 import weakref
@@ -67,6 +68,12 @@ __all__ = ["Model", "Simulation", "VolleyError", "read_spikes", "write_spikes", 
 __version__: str = _volley.__version__
 
 
+def _toml_key(key: str) -> str:
+    """A TOML key: bare where TOML allows (as a model file writes it, and as errors name
+    the field), quoted otherwise."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
 def _toml_value(value: Any, where: str) -> str:
     """``value`` as a TOML value (inline tables for mappings)."""
     if isinstance(value, bool):
@@ -83,7 +90,7 @@ def _toml_value(value: Any, where: str) -> str:
     if isinstance(value, str):
         return json.dumps(value)  # a TOML basic string
     if isinstance(value, Mapping):
-        items = ", ".join(f"{json.dumps(str(k))} = {_toml_value(v, f'{where}.{k}')}" for k, v in value.items())
+        items = ", ".join(f"{_toml_key(str(k))} = {_toml_value(v, f'{where}.{k}')}" for k, v in value.items())
         return "{ " + items + " }" if items else "{}"
     if isinstance(value, (np.ndarray, list, tuple)):
         values = value.tolist() if isinstance(value, np.ndarray) else value
@@ -211,13 +218,13 @@ class Model:
         if self._path is not None:
             return self.checked.text
         lines = ["[simulation]"]
-        lines += [f"{k} = {_toml_value(v, f'simulation.{k}')}" for k, v in self._tables["simulation"].items()]
+        lines += [f"{_toml_key(k)} = {_toml_value(v, f'simulation.{k}')}" for k, v in self._tables["simulation"].items()]
         for table in ("population", "projection", "stimulus"):
             for i, fields in enumerate(self._tables[table]):
                 lines += ["", f"[[{table}]]"]
-                lines += [f"{json.dumps(k)} = {_toml_value(v, f'{table}[{i}].{k}')}" for k, v in fields.items()]
+                lines += [f"{_toml_key(k)} = {_toml_value(v, f'{table}[{i}].{k}')}" for k, v in fields.items()]
         lines += ["", "[output]"]
-        lines += [f"{json.dumps(k)} = {_toml_value(v, f'output.{k}')}" for k, v in self._tables["output"].items()]
+        lines += [f"{_toml_key(k)} = {_toml_value(v, f'output.{k}')}" for k, v in self._tables["output"].items()]
         return "\n".join(lines) + "\n"
 
     @property

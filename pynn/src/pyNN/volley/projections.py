@@ -116,12 +116,13 @@ class Projection(common.Projection):
                     f"({type(connector).__name__} from a {type(self.pre).__name__} onto a {type(self.post).__name__} is listed)"
                 )
             self._listed = []
-            if isinstance(connector, connectors.FromListConnector):
-                _check_list_indices(connector, self.pre.size, self.post.size)
             if type(connector) is connectors.OneToOneConnector:
                 self._list_one_to_one()
             else:
                 connector.connect(self)
+            if isinstance(connector, connectors.FromListConnector):
+                # After connect: a FromFileConnector reads its list there.
+                _check_list_indices(connector, self.pre.size, self.post.size)
         # Weights set (`set`), applied at each build of the network.
         self._pending_weights = []
         # The volley projections it is, once built: (index, pre population, post population).
