@@ -571,6 +571,9 @@ def test_bad_values_are_refused_as_pynn_s_errors():
     with pytest.raises(errors.ConnectionError, match="b was created before the last setup"):
         sim.Projection(old, b, sim.AllToAllConnector(), sim.StaticSynapse())
     sim.end()
+    for timestep in (0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match=f"timestep {timestep}: expected a time step in ms, a number greater than 0"):
+            sim.setup(timestep=timestep)
     # A timestep that 1 ms is no multiple of runs.
     sim.setup(timestep=0.3, min_delay=0.3)
     cell = sim.Population(1, sim.IF_curr_exp(i_offset=1.0))

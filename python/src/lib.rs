@@ -26,13 +26,31 @@ fn to_py(py: Python<'_>, e: volley::Error) -> PyErr {
     let err = VolleyError::new_err(e.to_string());
     let (field, file) = match &e {
         volley::Error::Model { field, file, .. } => (Some(field.clone()), Some(file.clone())),
-        volley::Error::Option { option, .. } => (Some(option.clone()), None),
+        // A replacement's error: the model field it reports (`set population.exc.size=-3`
+        // → "population[0].size: ..."), else the path the replacement names.
+        volley::Error::Option { option, message } => (Some(replacement_field(option, message)), None),
+        volley::Error::Input { path, .. } => (None, Some(path.display().to_string())),
         _ => (None, None),
     };
     let value = err.value(py);
     let _ = value.setattr("field", field);
     let _ = value.setattr("file", file);
     err
+}
+
+/// The field a replacement's error is about: the model field its message starts with
+/// (`population[0].size: expected ...`), else the dotted path of `set path=value`.
+fn replacement_field(option: &str, message: &str) -> String {
+    let named = message.split_once(": ").map(|(head, _)| head).filter(|head| {
+        !head.is_empty() && head.chars().all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c)) && head.contains(['.', '['])
+    });
+    match named {
+        Some(field) => field.to_string(),
+        None => {
+            let set = option.strip_prefix("set ").unwrap_or(option);
+            set.split_once('=').map_or(set, |(path, _)| path).trim().to_string()
+        }
+    }
 }
 
 fn overrides(sets: Vec<String>) -> Overrides {

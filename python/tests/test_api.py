@@ -47,9 +47,14 @@ def test_load_reads_the_model_with_its_replacements(tmp_path):
 def test_a_bad_value_is_an_exception_naming_the_field(tmp_path):
     with pytest.raises(volley.VolleyError) as e:
         izhikevich(tmp_path, **{"population.exc.size": -3})
-    assert "population.exc.size" in str(e.value) and e.value.field is not None
-    with pytest.raises(volley.VolleyError, match="cannot read .*no_such.toml"):
+    assert "population.exc.size" in str(e.value) and e.value.field == "population[0].size", e.value.field
+    # A path that names nothing: the path as given.
+    with pytest.raises(volley.VolleyError) as e:
+        izhikevich(tmp_path, **{"population.gaba.size": 5})
+    assert e.value.field == "population.gaba.size", e.value.field
+    with pytest.raises(volley.VolleyError, match="cannot read .*no_such.toml") as e:
         volley.Model.load(tmp_path / "no_such.toml")
+    assert e.value.file == str(tmp_path / "no_such.toml"), e.value.file
 
 
 def test_a_model_built_in_python_is_validated_as_a_file(tmp_path):

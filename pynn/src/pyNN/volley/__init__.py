@@ -15,6 +15,9 @@ SLURM_CPUS_PER_TASK) and `seed` (volley's seed of every draw; default 1).
 
 from __future__ import annotations
 
+import math
+import numbers
+
 from pyNN import common, errors, random, space  # noqa: F401
 from pyNN.common.control import DEFAULT_MIN_DELAY, DEFAULT_TIMESTEP
 from pyNN.connectors import *  # noqa: F401,F403
@@ -51,6 +54,8 @@ def setup(timestep=DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY, **extra_params
             f"pyNN.volley runs in one process, not under MPI ({copies} copies of this script were started): run it without "
             "mpirun (its threads: setup(threads=...)), or drive volley's own package (import volley), which runs under mpirun"
         )
+    if isinstance(timestep, bool) or not isinstance(timestep, numbers.Real) or not (math.isfinite(timestep) and timestep > 0):
+        raise ValueError(f"pyNN.volley: timestep {timestep!r}: expected a time step in ms, a number greater than 0")
     common.setup(timestep, min_delay, **extra_params)
     state = simulator.state
     state.clear()

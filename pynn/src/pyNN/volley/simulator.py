@@ -105,13 +105,14 @@ class State(common.control.BaseState):
 
         if self.ended:
             raise RuntimeError("pyNN.volley: the simulation ended (end()): call setup() to describe and run a new one")
+        # Built first: a bad timestep is the model's error, named as such.
+        self.build()
         exact = (tstop - self.t) / self.dt
         if not np.isfinite(exact):
             raise ValueError(f"pyNN.volley: run to {tstop} ms: expected a finite time")
         # As NEST: a run is a whole number of steps.
         if abs(exact - round(exact)) > 1e-6 * max(1.0, abs(exact)):
             raise ValueError(f"pyNN.volley: a run of {tstop - self.t} ms: expected a multiple of the timestep, {self.dt} ms")
-        self.build()
         steps = round(exact)
         if steps > 0:
             draw_poisson_trains(self, self.t + steps * self.dt)
