@@ -204,6 +204,7 @@ fn a_list_in_an_edges_file_refuses_what_it_cannot_hold() {
     let far_source = edit("far.h5", &|g| g.dataset("source_node_id").unwrap().write_slice(&[30u64], 5..6).unwrap());
     let short_delay = edit("short.h5", &|g| g.dataset("0/delay").unwrap().write_slice(&[0.05f64], 7..8).unwrap());
     let no_weights = edit("noweights.h5", &|g| g.unlink("0/syn_weight").unwrap());
+    let no_delays = edit("nodelays.h5", &|g| g.unlink("0/delay").unwrap());
     let (mut mixed_sources, mut mixed_targets, ..) = synapses.clone();
     mixed_sources.truncate(3);
     mixed_targets.truncate(3);
@@ -229,6 +230,7 @@ fn a_list_in_an_edges_file_refuses_what_it_cannot_hold() {
         (refuse(file(&far_source), None), "projection[0].connection.file: DIR/far.h5: /edges/a_to_b/source_node_id[5] is 30: expected an id of population 'a' (0 to 29)"),
         (refuse(file(&short_delay), None), "projection[0].connection.file: DIR/short.h5: /edges/a_to_b/0/delay[7] is 0.05 ms: expected a whole number of steps of dt = 0.1 ms, from 1 to 65535"),
         (refuse(file(&no_weights), None), "projection[0].weight: missing: expected one weight for all the listed synapses or one each (or a file whose edges hold them, 0/syn_weight)"),
+        (refuse(file(&no_delays), Some("1.0")), "projection[0].delay: missing: the file's edges hold no delays (0/delay): give the projection's delay, one for all or one each"),
         (refuse(file(other), Some("1.0")), "projection[0].connection.file: DIR/other.h5: /edges/x_to_b joins node populations 'x' to 'b': expected 'a' to 'b', the projection's source and target"),
         (refuse(format!("{{ rule = \"list\", file = \"{other}\", edges = \"a_to_b\" }}"), Some("1.0")), "projection[0].connection.file: DIR/other.h5: expected a group /edges/a_to_b"),
         (refuse(file("DIR/none.h5").replace("DIR", dir.path().to_str().unwrap()), Some("1.0")), "projection[0].connection.file: DIR/none.h5: not an HDF5 file of SONATA edges"),

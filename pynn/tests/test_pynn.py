@@ -545,9 +545,17 @@ def test_bad_values_are_refused_as_pynn_s_errors():
         a.initialize(v=float("nan"))
     with pytest.raises(errors.ConnectionError, match="connection 0 has postsynaptic index 50: expected 0 to 9"):
         sim.Projection(a, b, sim.FromListConnector([(0, 50, 0.5, 1.0)]), sim.StaticSynapse())
+    # Listed in the user's order (PyNN's connector sorts its list by target).
+    with pytest.raises(errors.ConnectionError, match="connection 1 has presynaptic index 7: expected 0 to 1"):
+        sim.Projection(a, b, sim.FromListConnector([(0, 5, 0.5, 1.0), (7, 0, 0.5, 1.0)]), sim.StaticSynapse())
     sim.Projection(a, b, sim.FromListConnector([(0, 0, 0.5, -1.0), (1, 1, 0.5, 0.0)]), sim.StaticSynapse())
-    with pytest.raises(errors.ConnectionError, match="delay -1.0 ms: expected at least the timestep, 0.1 ms"):
+    with pytest.raises(errors.ConnectionError, match="delay -1.0 ms: expected a delay that rounds to at least one timestep of 0.1 ms"):
         sim.run(1.0)
+    a, b = fresh()
+    # Half a step rounds to one, as on NEST.
+    listed = sim.Projection(a, b, sim.FromListConnector([(0, 0, 0.5, 0.05), (1, 1, 0.5, 0.15)]), sim.StaticSynapse())
+    sim.run(1.0)
+    assert sorted(d for *_, d in listed.get("delay", format="list")) == pytest.approx([0.1, 0.2])
     a, b = fresh()
     c = sim.Population(1, sim.IF_cond_exp(tau_syn_E=float("nan")), label="c")
     sim.Projection(a, c, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.01))

@@ -496,7 +496,7 @@ def test_synapses_written_with_write_edges_are_the_list_in_the_model(tmp_path):
     weights, delays = rng.uniform(20, 80, 300), rng.integers(1, 25, 300) * 0.1
     inline = listed_network({"rule": "list", "sources": sources, "targets": targets}, weight=weights, delay=delays.tolist())
     volley.write_edges(tmp_path / "listed.h5", "a", ("b", 12), sources, targets, weights, delays)
-    from_file = listed_network({"rule": "list", "file": str(tmp_path / "listed.h5")})
+    from_file = listed_network({"rule": "list", "file": tmp_path / "listed.h5"})  # a Path will do
     with volley.Simulation(inline, threads=1) as s1, volley.Simulation(from_file, threads=2) as s2:
         s1.run()
         s2.run()
@@ -517,18 +517,26 @@ def test_synapses_written_with_write_edges_are_the_list_in_the_model(tmp_path):
         ((["a"], ("b", 12), [0, 1], [0, 12], 1.0, 1.0), "target 1 is 12: expected an id below the target population's size, 12"),
         ((["a"], ("b", 12), [0, 1], [0, 1], [1.0, 2.0, 3.0], 1.0), "3 weights for 2 synapses"),
         ((["a"], ("b", 12), [0.5], [0], 1.0, 1.0), "entry 0 is 0.5: expected a whole number"),
+        ((("a", 30), ("b", 12), [0, 30], [0, 1], 1.0, 1.0), "source 1 is 30: expected an id below the source population's size, 30"),
+        ((["a"], ("b", 12), [0, 1], [0, 1], [1.0, float("nan")], 1.0), "weight 1 is NaN: expected a finite number"),
+        ((["a"], ("b", 12), [0, 1], [0, 1], 1.0, [1.0, 0.0]), "delay 1 is 0 ms: expected a finite time > 0"),
     ]:
         with pytest.raises(volley.VolleyError, match=message):
-            volley.write_edges(tmp_path / "bad.h5", args[0][0], *args[1:])
+            volley.write_edges(tmp_path / "bad.h5", args[0] if isinstance(args[0], tuple) else args[0][0], *args[1:])
         assert not (tmp_path / "bad.h5").exists()
 
 
 def test_a_state_that_leaves_the_finite_numbers_stops_the_runs(tmp_path):
+    """As the CLI's run: the spikes and samples kept end with the step the state left the
+    finite numbers in (neuron 2, finite, spikes on after it: none of those is kept), the
+    files say how the run ended, and no later run goes on from a state of NaN."""
     m = volley.Model(dt="1 ms", duration="100 ms")
     m.population("c", 3, "izhikevich", parameters={"a": 0.02, "b": 0.2, "c": -65.0, "d": 8.0})
     m.stimulus("c", kind="constant", amplitude=10.0, neurons={"range": [0, 2]})
+    m.stimulus("c", kind="constant", amplitude=10.0, neurons={"range": [2, 3]})
     m.output(str(tmp_path), spikes="spikes.h5")
     with volley.Simulation(m, threads=1) as sim:
+        handle = sim.record("c", "v", ids=[2])
         sim.run(50)
         before = len(sim.spikes("c")[0])
         assert before > 0
@@ -536,14 +544,21 @@ def test_a_state_that_leaves_the_finite_numbers_stops_the_runs(tmp_path):
             sim.set("c", "v", float("nan"), ids=[2])
         with pytest.raises(volley.VolleyError, match="expected finite numbers"):
             sim.set("c", "u", [0.0, float("inf")], ids=[0, 1])
+        with pytest.raises(volley.VolleyError, match=r"value 0 is 1e39, beyond the range of f32"):
+            sim.set("c", "v", 1e39, ids=[0])
         sim.change({"stimulus.0.amplitude": 1e30})
-        with pytest.raises(volley.VolleyError, match="the state left the finite numbers: v of neuron 0 of 'c' became"):
-            sim.run(10)
-        # The spikes up to then are kept; no later run goes on from a state of NaN.
-        assert len(sim.spikes("c")[0]) >= before
+        with pytest.raises(volley.VolleyError, match=r"v of neuron 0 of 'c' became inf in the step to 51 ms \(step 50\)"):
+            sim.run(30)
+        times, ids = sim.spikes("c")
+        assert len(times) >= before and times.max() <= 51.0, times[-5:]
+        sample_times, _, values = sim.samples(handle)
+        assert sample_times[-1] == 50.0 and np.isfinite(values).all()
         with pytest.raises(volley.VolleyError, match="the state left the finite numbers"):
             sim.run(10)
-    assert volley.read_spikes(tmp_path / "spikes.h5")["c"][0].size >= before
+    spikes = volley.read_spikes(tmp_path / "spikes.h5")["c"][0]
+    assert len(spikes) == len(times) and spikes.max() <= 51.0
+    with h5py.File(tmp_path / "spikes.h5") as f:
+        assert f.attrs["status"] == "stopped: a state became non-finite at 51 ms"
 
 
 def test_arguments_out_of_their_range_are_refused_by_name(tmp_path):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import json
 import math
+import os
 import re
 import sys
 import warnings
@@ -87,8 +88,8 @@ def _toml_value(value: Any, where: str) -> str:
         if math.isinf(v):
             return "inf" if v > 0 else "-inf"
         return repr(v)
-    if isinstance(value, str):
-        return json.dumps(value)  # a TOML basic string
+    if isinstance(value, (str, os.PathLike)):
+        return json.dumps(os.fspath(value))  # a TOML basic string
     if isinstance(value, Mapping):
         items = ", ".join(f"{_toml_key(str(k))} = {_toml_value(v, f'{where}.{k}')}" for k, v in value.items())
         return "{ " + items + " }" if items else "{}"
@@ -510,13 +511,14 @@ def write_edges(
 ) -> None:
     """Writes synapses to a new SONATA edges file (replacing one at ``path``): one edge
     population ``name`` (default ``"<source>_to_<target>"``) from population ``source``
-    onto ``target`` (``(name, size)``; the source's name alone will do), each synapse's
+    onto ``target`` (``(name, size)``; the source's name alone will do, its size checks the
+    sources), each synapse's
     population-local ``sources`` and ``targets``, its weight (the target model's unit) and
     delay (ms), one for all or one each. A projection takes them with
     ``connection={"rule": "list", "file": path}`` and no weight or delay of its own: the
     synapses of a list in the model file, without their passing through its text. Each
     target sums its synapses in the order given."""
-    source_name = source if isinstance(source, str) else source[0]
+    source_name, source_size = (source, None) if isinstance(source, str) else source
     target_name, target_size = target
     s, t = _ids(sources, f"{path}: sources"), _ids(targets, f"{path}: targets")
     if len(s) != len(t):
@@ -530,6 +532,9 @@ def write_edges(
             raise VolleyError(f"{path}: {array.size} {what} for {len(s)} synapses: expected one for all, or one each")
         return np.ascontiguousarray(array)
 
+    if source_size is not None and len(s) and s.max() >= source_size:
+        k = int(np.argmax(s >= source_size))
+        raise VolleyError(f"{path}: source {k} is {s[k]}: expected an id below the source population's size, {source_size}")
     _volley.write_edges(str(path), name or f"{source_name}_to_{target_name}", (str(source_name), str(target_name), int(target_size)),
                         s, t,
                         each(weights, "weights", np.float32), each(delays, "delays", np.float64))

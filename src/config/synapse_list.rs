@@ -85,6 +85,15 @@ impl Validator<'_> {
         let delays = match (delay, file_delays) {
             (Some(d), _) => self.per_synapse(d, n, &at("delay"), |v, field| self.steps(v, d.span(), field, dt_ms))?,
             (None, Some(d)) => d,
+            // A file's edges without delays: theirs may be in edge types this list does not
+            // read; not one step in silence.
+            (None, None) if conn.file.is_some() => {
+                return Err(self.error(
+                    c.span(),
+                    at("delay"),
+                    "missing: the file's edges hold no delays (0/delay): give the projection's delay, one for all or one each",
+                ))
+            }
             (None, None) => vec![1; n],
         };
         let found: Vec<(u32, u32, f32, u32)> = (0..n)

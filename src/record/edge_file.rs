@@ -39,6 +39,12 @@ pub fn write(path: &Path, name: &str, list: &EdgeList) -> Result<()> {
             list.targets[k], list.target_size
         )));
     }
+    if let Some(k) = list.weights.iter().position(|w| !w.is_finite()) {
+        return Err(bad(format!("weight {k} is {}: expected a finite number", list.weights[k])));
+    }
+    if let Some(k) = list.delays_ms.iter().position(|d| !(d.is_finite() && *d > 0.0)) {
+        return Err(bad(format!("delay {k} is {} ms: expected a finite time > 0", list.delays_ms[k])));
+    }
     if name.is_empty() || name.contains('/') {
         return Err(bad(format!("edge population name {name:?}: expected a name without '/'")));
     }

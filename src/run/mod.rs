@@ -591,13 +591,14 @@ fn describe_non_finite(desc: &Description, n: &NonFinite, file: &str) -> String 
 
 /// The message of the first state over all ranks (by step, then id) that left the finite
 /// numbers, on every rank (collective): the rank that holds it names it, the others
-/// point to it.
-pub fn non_finite_message(desc: &Description, local: Option<NonFinite>, comm: &dyn Communicator) -> String {
+/// point to it; and the step it did so in.
+pub fn non_finite_message(desc: &Description, local: Option<NonFinite>, comm: &dyn Communicator) -> (String, u64) {
     let (first, step) = first_non_finite(local.as_ref(), comm);
-    match local {
+    let why = match local {
         Some(n) if comm.rank() == first => describe_non_finite(desc, &n, ""),
         _ => format!("the state left the finite numbers on rank {first}, in the step to {} ms", (step + 1) as f64 * desc.dt_ms),
-    }
+    };
+    (why, step)
 }
 
 /// The rank holding the first non-finite state over all ranks (by step, then id) and

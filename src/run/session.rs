@@ -38,8 +38,10 @@ pub struct Session {
     /// The projections whose weights were set (`set_weights`): given as data since, no
     /// longer as the model text draws them.
     weights_given: Vec<usize>,
-    /// Why the runs stopped, once a state left the finite numbers: later runs refuse.
+    /// Why the runs stopped, once a state left the finite numbers: later runs refuse,
+    /// and the files say so when finished.
     non_finite: Option<String>,
+    stopped_status: Option<String>,
 }
 
 /// One state variable of chosen neurons sampled into memory: the backend's probe, the
@@ -109,6 +111,7 @@ impl Session {
             locks: Some(locks),
             weights_given: Vec::new(),
             non_finite: None,
+            stopped_status: None,
         };
         let (backend, comm) = (session.backend.as_mut(), session.comm.as_mut());
         session.carried = Some(Simulation::new(backend, comm, session.desc.epoch_steps(), MAX_STEPS).suspend());
@@ -151,21 +154,42 @@ impl Session {
         let ran = sim.advance(steps, &mut recorder);
         let step = sim.step();
         let (backend, comm) = sim.backend_and_comm();
+        let ran = agree(comm, ran);
+        // A state that left the finite numbers on any rank (collective: `ran` is agreed):
+        // what the run keeps ends with the step it did so in, as the CLI's run.
+        let local = ran.as_ref().ok().and_then(|()| backend.non_finite());
+        let stopped = ran.is_ok() && comm.any(local.is_some());
+        let stopped = stopped.then(|| crate::run::non_finite_message(&self.desc, local, comm));
+        let kept_to = stopped.as_ref().map_or(step, |(_, last)| last + 1);
         // Each run's spikes and samples are appended to the files as it ends (a
         // collective append: only once every rank's run went through).
-        let ran = agree(comm, ran).and_then(|()| recorder.outputs.map_or(Ok(()), |o| o.flush(step, backend, comm)));
+        let ran = ran.and_then(|()| {
+            recorder.outputs.map_or(Ok(()), |o| {
+                if stopped.is_some() {
+                    o.stop_at(kept_to, backend, comm)
+                } else {
+                    o.flush(step, backend, comm)
+                }
+            })
+        });
         for r in &mut self.recordings {
             backend.take_samples(r.probe, &mut r.samples);
+            // Rows of states before step `kept_to` (row k: the state step k·interval starts from).
+            if let Some(width) = std::num::NonZeroUsize::new(r.ids.len()) {
+                let rows = (kept_to.saturating_sub(1) / r.interval_steps + 1) as usize;
+                r.samples.truncate(rows * width.get());
+            }
         }
         self.carried = Some(sim.suspend());
         agree(self.comm.as_ref(), ran)?;
         let from = self.spikes.len();
-        self.spikes.extend_from_slice(&recorder.memory.spikes);
-        // The run's spikes kept (they carry no NaN), its end refused.
-        let local = self.backend.non_finite();
-        if self.comm.any(local.is_some()) {
-            let why = crate::run::non_finite_message(&self.desc, local, self.comm.as_ref());
+        self.spikes.extend(recorder.memory.spikes.iter().filter(|s| (s.step as u64) < kept_to));
+        if let Some((why, last)) = stopped {
             self.non_finite = Some(why.clone());
+            self.stopped_status = Some(format!("stopped: a state became non-finite at {} ms", (last + 1) as f64 * self.desc.dt_ms));
+            if !self.keep_spikes {
+                self.spikes.drain(..from);
+            }
             return Err(crate::Error::NonFinite(why));
         }
         if !self.keep_spikes {
@@ -316,8 +340,9 @@ impl Session {
             return Err(crate::Error::Runtime(format!("neuron {bad} is not in population {name:?} (ids 0..{size})")));
         }
         // A state the step could not have made: the run would carry it on silently.
-        if let Some(k) = values.iter().position(|v| !v.is_finite()) {
-            return Err(crate::Error::Runtime(format!("{name}.{variable}: value {k} is {}: expected finite numbers", values[k])));
+        if let Some(k) = values.iter().position(|&v| !(v as f32).is_finite()) {
+            let value = crate::units::describe_value(values[k]);
+            return Err(crate::Error::Runtime(format!("{name}.{variable}: value {k} is {value}: expected finite numbers")));
         }
         let value = |k: usize| values[if values.len() == 1 { 0 } else { k }];
         self.backend.visit_state(&mut |mut piece| {
@@ -551,6 +576,8 @@ impl Session {
     /// are written after (the session may still run).
     pub fn finish(&mut self, status: &str) -> Result<Vec<std::path::PathBuf>> {
         let Some(outputs) = self.outputs.take() else { return Ok(Vec::new()) };
+        // A run stopped by a non-finite state says so, whatever the caller's status.
+        let status = self.stopped_status.as_deref().unwrap_or(status);
         let Finished { spike_file, mut others } = outputs.finish(status, self.comm.as_ref())?;
         let out = &self.desc.output;
         // A raster of nothing run is no figure (and the plot refuses a file of 0 ms).

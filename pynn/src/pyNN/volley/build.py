@@ -373,12 +373,17 @@ def _listed_projections(m, projection):
         for w in (weights.min(), weights.max()) if weights.size else ():
             _check_sign(projection, w)
         projection._parts.append((len(m._tables["projection"]), pre, post))
-        # On the grid of steps, as NEST rounds delays; below one step refused, as on NEST.
+        # On the grid of steps as NEST rounds delays (ms × steps per ms, half up: steps
+        # per ms exact from the step's microseconds); one that rounds to no step (below
+        # half the timestep, negative, NaN) refused, as NEST refuses it.
         delays = np.asarray(delays, dtype=float)
-        short = ~(delays >= state.dt * (1 - 1e-9))
+        steps = np.floor(delays * (1000.0 / max(1, round(state.dt * 1000.0))) + 0.5)
+        short = ~(steps >= 1)
         if short.any():
-            raise errors.ConnectionError(f"delay {delays[short][0]} ms: expected at least the timestep, {state.dt} ms")
-        delays = np.round(delays / state.dt) * state.dt
+            raise errors.ConnectionError(f"delay {delays[short][0]} ms: expected a delay that rounds to at least one timestep of {state.dt} ms")
+        if not np.isfinite(weights).all():
+            raise errors.ConnectionError(f"weight {weights[~np.isfinite(weights)][0]}: expected a finite number")
+        delays = steps * state.dt
         state.edges_written += 1
         path = state.scratch() / f"listed_{state.edges_written}.h5"
         volley.write_edges(path, pre._volley_name, (post._volley_name, post.size), sources, targets, weights * post.celltype.weight_scale, delays)

@@ -116,12 +116,16 @@ class Projection(common.Projection):
                     f"({type(connector).__name__} from a {type(self.pre).__name__} onto a {type(self.post).__name__} is listed)"
                 )
             self._listed = []
+            # A list checked as given (PyNN's connect sorts it by target); a
+            # FromFileConnector's once connect has read it.
+            listed = isinstance(connector, connectors.FromListConnector)
+            if listed and hasattr(connector, "conn_list"):
+                _check_list_indices(connector, self.pre.size, self.post.size)
             if type(connector) is connectors.OneToOneConnector:
                 self._list_one_to_one()
             else:
                 connector.connect(self)
-            if isinstance(connector, connectors.FromListConnector):
-                # After connect: a FromFileConnector reads its list there.
+            if listed:
                 _check_list_indices(connector, self.pre.size, self.post.size)
         # Weights set (`set`), applied at each build of the network.
         self._pending_weights = []
