@@ -52,9 +52,7 @@ impl Validator<'_> {
     pub(super) fn read_circuit(&self, table: &schema::CircuitTable, dt_ms: f64) -> Result<Circuit> {
         let node_types = self.circuit_nodes(table)? == CircuitNodes::Circuit;
         let file = table.config.get_ref();
-        let path = Path::new(file);
-        let path: PathBuf =
-            if path.is_relative() { Path::new(self.file).parent().unwrap_or(Path::new("")).join(path) } else { path.to_path_buf() };
+        let path = self.beside_model(file);
         // Absolute, so that the paths read from it (a spike input) are too.
         let path = std::path::absolute(&path).unwrap_or(path);
         let config = crate::sonata::config::read(&path)?;

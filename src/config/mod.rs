@@ -138,6 +138,16 @@ impl Validator<'_> {
         Error::Model { file: self.file.to_string(), location, field, message }
     }
 
+    /// A file the model file names: relative paths are from the model file's folder.
+    fn beside_model(&self, path: &str) -> PathBuf {
+        let path = Path::new(path);
+        if path.is_relative() {
+            Path::new(self.file).parent().unwrap_or(Path::new("")).join(path)
+        } else {
+            path.to_path_buf()
+        }
+    }
+
     /// Where `key = ...` starts inside the table at `span` (the table's span if not found).
     fn key_span(&self, span: Range<usize>, key: &str) -> Range<usize> {
         let inner = &self.text[span.clone()];
@@ -407,8 +417,7 @@ impl Validator<'_> {
                 "expected the SONATA spike file whose trains a spike_source replays: spikes = \"FILE.h5\"",
             ));
         };
-        let path = Path::new(file.get_ref());
-        let path = if path.is_relative() { Path::new(self.file).parent().unwrap_or(Path::new("")).join(path) } else { path.to_path_buf() };
+        let path = self.beside_model(file.get_ref());
         let (trains, rounded) = crate::sonata::spikes::check_trains(&path, name, size, dt_ms, self.sharing).map_err(|e| match e {
             Error::Input { path, message } => {
                 self.error(file.span(), format!("population[{i}].spikes"), format!("{}: {message}", path.display()))

@@ -152,8 +152,7 @@ impl Validator<'_> {
         dt_ms: f64,
     ) -> Result<FromList> {
         let field = format!("projection[{i}].connection.file");
-        let path = Path::new(file.get_ref());
-        let path = if path.is_relative() { Path::new(self.file).parent().unwrap_or(Path::new("")).join(path) } else { path.to_path_buf() };
+        let path = self.beside_model(file.get_ref());
         let fail = |message: String| self.error(file.span(), field.as_str(), format!("{}: {message}", path.display()));
         let as_fail = |e: Error| match e {
             Error::Input { message, .. } => fail(message),
